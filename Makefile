@@ -1,0 +1,123 @@
+# memfab - one Makefile, out-of-tree builds in build/$(VARIANT)/.
+#
+#   make            build build/debug/memfab
+#   make run        install missing Debian packages, build, run scenarios/default.yaml
+#   make test       build and run every Check suite and the end-to-end tests
+#   make asan       the same tests under AddressSanitizer + UBSan
+#   make bench      event-core and replay benchmarks (prints figures, asserts nothing)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   VARIANT=debug|release|asan   WERROR=1 adds -Werror (CI sets it)
+
+VARIANT ?= debug
+ifeq ($(filter $(VARIANT),debug release asan),)
+$(error unknown VARIANT '$(VARIANT)': use debug, release or asan)
+endif
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+PKGS := gsl sqlite3 yaml-0.1 jansson
+DEB_PACKAGES := build-essential pkg-config libgsl-dev libsqlite3-dev libyaml-dev libjansson-dev check gnuplot-nox sqlite3
+
+B := build/$(VARIANT)
+WARN := -Wall -Wextra -pedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wwrite-strings -Wundef -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+CFLAGS_debug := -O1 -g
+CFLAGS_release := -O2 -g -DNDEBUG
+CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS_asan := -fsanitize=address,undefined
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+CPPFLAGS += -MMD -MP -I. -Isim -D_GNU_SOURCE -DMEMFAB_VERSION='"$(VERSION)"'
+CFLAGS += -std=c11 $(WARN) $(CFLAGS_$(VARIANT)) -fPIC $(PKG_CFLAGS)
+LDFLAGS += $(LDFLAGS_$(VARIANT)) -rdynamic
+LDLIBS += $(PKG_LIBS) -lm -ldl
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+
+LIB_SRC := $(sort $(wildcard sim/*.c models/*.c results/*.c) $(filter-out tools/main.c,$(wildcard tools/*.c)))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/schema_sql.o
+MAIN_OBJ := $(B)/tools/main.o
+TEST_SRC := $(sort $(wildcard tests/check_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+PLUGIN_SRC := $(wildcard tests/plugins/*.c)
+PLUGIN_SO := $(PLUGIN_SRC:tests/plugins/%.c=$(B)/plugins/%.so)
+BIN := $(B)/memfab
+
+.PHONY: all run test check asan bench install deps clean valgrind regress
+all: $(BIN) $(PLUGIN_SO)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# results/schema.sql is compiled into the binary as a C string.
+$(B)/gen/schema_sql.c: results/schema.sql
+	@mkdir -p $(@D)
+	@{ echo '/* generated from results/schema.sql: do not edit */'; \
+	   echo 'const char res_schema_sql[] ='; \
+	   sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	   echo ';'; } > $@
+$(B)/gen/schema_sql.o: $(B)/gen/schema_sql.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libmemfab.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(B)/libmemfab.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(B)/tests/%: $(B)/tests/%.o $(B)/libmemfab.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
+$(B)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+
+$(B)/plugins/%.so: tests/plugins/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $< -o $@ $(LDFLAGS_$(VARIANT))
+
+deps:
+	@PKGS="$(PKGS) check" DEB_PACKAGES="$(DEB_PACKAGES)" sh tools/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BIN) run scenarios/default.yaml
+
+# Tests find the binary, the plugins and the public traces through the environment.
+TRACE_DIR := $(firstword $(wildcard ../shared/traces))
+test check: all $(TEST_BIN)
+	@MEMFAB_BIN=$(abspath $(BIN)) MEMFAB_PLUGIN_DIR=$(abspath $(B)/plugins) \
+	 MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))" \
+	 MEMFAB_SRC=$(CURDIR) sh tests/run-tests.sh $(TEST_BIN)
+
+asan:
+	$(MAKE) VARIANT=asan test
+
+valgrind: all $(TEST_BIN)
+	@for t in $(TEST_BIN); do CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
+
+bench:
+	@$(MAKE) --no-print-directory VARIANT=release all
+	build/release/memfab bench events
+	build/release/memfab bench replay
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/memfab
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/memfab
+	install -m 644 sim/plugin.h $(DESTDIR)$(PREFIX)/include/memfab/plugin.h
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_BIN:=.d)

@@ -1,0 +1,72 @@
+/*
+ * res.h - the results store: SQLite databases that follow the results
+ * contract, version 1 (DESIGN.md), with the schema in results/schema.sql
+ * compiled into the binary.
+ *
+ * A database is appended to, never truncated: each run adds one `runs` row
+ * (status `running`, then `complete`, `interrupted` or `failed`) and rows
+ * keyed by its run_id. Rows are written through prepared statements inside
+ * batched transactions (a commit every few thousand rows and at the end of
+ * the run), so a crash leaves the database consistent and the run marked
+ * `running` (which readers must treat as incomplete). A file that exists
+ * but is not a memfab database is refused.
+ *
+ * The `meta` table records the contract version ("contract" = "1") and the
+ * application ("application" = "memfab").
+ */
+#ifndef MEMFAB_RESULTS_RES_H
+#define MEMFAB_RESULTS_RES_H
+
+#include <stdint.h>
+
+#include "sim/err.h"
+
+typedef struct res_db res_db;
+
+#define RES_CONTRACT_VERSION 1
+
+/* Open (creating if absent) a results database. An existing empty file or a
+ * memfab database of a compatible contract is accepted; anything else is
+ * refused with SIM_EFORMAT ("FILE is not a memfab results database").
+ * Free with res_close(), which commits pending rows. */
+res_db *res_open(const char *path, sim_err *err);
+/* Open read-only (for tools); fails if the file does not exist. */
+res_db *res_open_readonly(const char *path, sim_err *err);
+void res_close(res_db *db);
+
+/* The underlying handle, for tools that query (plot, compare). */
+struct sqlite3 *res_handle(res_db *db);
+
+/* Begin a run: inserts the `runs` row with status 'running' and started_at
+ * = now (UTC ISO-8601), commits it at once, and opens a batch transaction.
+ * Returns the new run_id (> 0) or a negative SIM_E* code. */
+int64_t res_run_begin(res_db *db, const char *name, const char *scenario_sha256,
+                      uint64_t seed, const char *version, sim_err *err);
+
+/* Finish the run: sets status ('complete', 'interrupted' or 'failed'),
+ * wall_s, sim_time_ps and events, and commits everything. */
+int res_run_end(res_db *db, const char *status, double wall_s, uint64_t sim_time_ps,
+                uint64_t events, sim_err *err);
+/* Set the run's error message (runs.error), e.g. for a failed run. */
+int res_run_error(res_db *db, const char *message);
+
+/* Rows of the current run. Each returns 0 or a negative code. */
+int res_param(res_db *db, const char *key, const char *value);
+int res_metric(res_db *db, const char *scope, const char *name, double value, const char *unit);
+int res_link(res_db *db, const char *link, const char *direction, uint64_t bytes,
+             uint64_t packets, uint64_t busy_ps, double utilization);
+int res_timeseries(res_db *db, const char *scope, const char *name, uint64_t t_ps, double value);
+int res_request(res_db *db, uint64_t req_id, const char *session, const char *instance,
+                uint64_t arrival_ps, uint64_t first_token_ps, uint64_t finish_ps,
+                uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens);
+int res_kv(res_db *db, const char *instance, const char *tier, uint64_t hits, uint64_t misses,
+           uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out);
+int res_coherence(res_db *db, const char *directory, const char *message, uint64_t count);
+
+/* Commit the rows written so far (the run loop calls it now and then). */
+int res_flush(res_db *db);
+
+/* The run_id of the run in progress, or 0. */
+int64_t res_current_run(const res_db *db);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * evq.h - the pending-event set.
+ *
+ * A priority queue of fixed-size events ordered by (time, insertion
+ * sequence): among events with equal time, the one pushed first leaves
+ * first, which keeps runs reproducible. Time never goes backwards: a push
+ * must not be earlier than the time of the last event popped (the run loop
+ * guarantees it; evq_push rejects a violation with SIM_EINVAL).
+ *
+ * The interface is deliberately narrow so that the structure behind it can
+ * change without touching models. Pushing and popping allocate nothing once
+ * the internal arrays have grown to the working-set size.
+ */
+#ifndef MEMFAB_SIM_EVQ_H
+#define MEMFAB_SIM_EVQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "time.h"
+
+/* An event: when, to whom, what, and two 64-bit arguments. 32 bytes. */
+typedef struct sim_event {
+    sim_time time;  /* when it fires, picoseconds */
+    uint32_t target;/* component id */
+    uint32_t kind;  /* component-defined event kind */
+    uint64_t a0;    /* component-defined argument */
+    uint64_t a1;    /* component-defined argument */
+} sim_event;
+
+typedef struct evq evq;
+
+/* Create an empty queue; free it with evq_free(). NULL when out of memory. */
+evq *evq_new(void);
+void evq_free(evq *q);
+
+/* Insert an event. 0, SIM_ENOMEM, or SIM_EINVAL if e->time is earlier than
+ * the last popped time. */
+int evq_push(evq *q, const sim_event *e);
+
+/* Remove the earliest event into *out. 1 when an event was popped, 0 when empty. */
+int evq_pop(evq *q, sim_event *out);
+
+/* Time of the earliest pending event, or SIM_TIME_MAX when empty. */
+sim_time evq_peek_time(evq *q);
+
+/* Number of pending events; bytes held by the queue (arrays and pools). */
+size_t evq_size(const evq *q);
+size_t evq_bytes(const evq *q);
+
+/* Empty the queue and reset its clock to 0; memory is kept for reuse. */
+void evq_clear(evq *q);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * mem.h - the one allocation path of memfab.
+ *
+ * Every module allocates through these wrappers (as Lua routes everything
+ * through luaM_realloc_), so the simulator can report how much memory its
+ * structures hold. The counters are process-wide and not thread-safe:
+ * memfab is single-threaded per process (sweeps use processes).
+ */
+#ifndef MEMFAB_SIM_MEM_H
+#define MEMFAB_SIM_MEM_H
+
+#include <stddef.h>
+
+/* Allocate; return NULL on failure. sim_free(NULL) does nothing. */
+void *sim_alloc(size_t size);
+void *sim_calloc(size_t n, size_t size);
+void *sim_realloc(void *p, size_t size);
+void sim_free(void *p);
+char *sim_strdup(const char *s);
+
+/* Bytes currently allocated through sim_alloc and the peak since the last reset. */
+size_t sim_mem_in_use(void);
+size_t sim_mem_peak(void);
+void sim_mem_reset_peak(void);
+
+#endif
