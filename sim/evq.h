@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "time.h"
+#include "simtime.h"
 
 /* An event: when, to whom, what, and two 64-bit arguments. 32 bytes. */
 typedef struct sim_event {

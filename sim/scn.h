@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "time.h"
+#include "simtime.h"
 
 typedef struct scn_doc scn_doc;
 typedef struct scn_node scn_node;

@@ -1,9 +1,9 @@
 /*
- * time.h - simulated time. Time is an unsigned 64-bit count of picoseconds
+ * simtime.h - simulated time. Time is an unsigned 64-bit count of picoseconds
  * (about 213 days of range); sizes are unsigned 64-bit byte counts.
  */
-#ifndef MEMFAB_SIM_TIME_H
-#define MEMFAB_SIM_TIME_H
+#ifndef MEMFAB_SIM_SIMTIME_H
+#define MEMFAB_SIM_SIMTIME_H
 
 #include <stdint.h>
 

@@ -1,0 +1,632 @@
+/*
+ * sim.c - the run loop, components, parameter tables and the builder.
+ *
+ * NOTES ON THE DESIGN
+ * Components live in an array indexed by id (scenario order), so an
+ * event's target is a 32-bit index and dispatch is one load. The sampler
+ * (output.sample_interval) is a core event with a reserved target; it only
+ * re-arms itself while other events are pending, so it never keeps an
+ * otherwise finished simulation alive. The interrupt flag is a
+ * sig_atomic_t that a signal handler may set; the loop reads it every
+ * 4096 events, with the progress clock.
+ */
+#include "sim.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mem.h"
+
+#define SAMPLER_TARGET UINT32_MAX
+
+static volatile sig_atomic_t interrupted;
+
+struct sim {
+    /* configuration */
+    const char *name;          /* scenario name */
+    int name_owned;            /* name was allocated by sim_build */
+    uint64_t seed;             /* scenario seed */
+    sim_time stop_time;        /* SIM_TIME_MAX: run until empty */
+    sim_time sample_interval;  /* 0: no sampling */
+    sim_sink sink;             /* result callbacks (zeroed: discard) */
+    int progress;              /* print a progress line */
+    /* state */
+    evq *q;                    /* pending events */
+    sim_comp **comps;          /* components by id */
+    size_t ncomps, capcomps;
+    sim_time now;              /* time of the event being handled */
+    uint64_t events;           /* events handled */
+    int stopping;              /* a component called sim_stop */
+    int started;               /* sim_start done */
+    double progress_last;      /* wall time of the last progress line */
+    double progress_start;     /* wall time at sim_run start */
+};
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+sim *sim_create(void)
+{
+    sim *s = sim_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->q = evq_new();
+    if (!s->q) {
+        sim_free(s);
+        return NULL;
+    }
+    s->seed = 1;
+    s->stop_time = SIM_TIME_MAX;
+    s->name = "memfab";
+    return s;
+}
+
+void sim_destroy(sim *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->ncomps; i++) {
+        sim_comp *c = s->comps[i];
+        if (c->model->destroy)
+            c->model->destroy(c);
+        gsl_rng_free(c->rng);
+        sim_free((void *)c->name);
+        sim_free(c->state);
+        sim_free(c);
+    }
+    sim_free(s->comps);
+    evq_free(s->q);
+    if (s->name_owned)
+        sim_free((void *)s->name);
+    sim_free(s);
+}
+
+/* splitmix64 finaliser: a well-mixed 64-bit hash step. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+uint64_t sim_stream_seed(uint64_t seed, const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a over the name */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return mix64(h ^ mix64(seed));
+}
+
+const sim_model *sim_model_find(const sim_model *const *registry, const char *type)
+{
+    for (size_t i = 0; registry && registry[i]; i++)
+        if (strcmp(registry[i]->type, type) == 0)
+            return registry[i];
+    return NULL;
+}
+
+/* ---- parameters ------------------------------------------------------- */
+
+static int parse_default(const sim_param *p, void *field, sim_err *err)
+{
+    const char *d = p->def;
+    int rc = 0;
+    switch (p->type) {
+    case SIM_P_TIME: rc = scn_parse_time(d, field, err); break;
+    case SIM_P_SIZE: rc = scn_parse_size(d, field, err); break;
+    case SIM_P_RATE: rc = scn_parse_rate(d, field, err); break;
+    case SIM_P_GTS: rc = scn_parse_gts(d, field, err); break;
+    case SIM_P_FLOPS: rc = scn_parse_flops(d, field, err); break;
+    case SIM_P_INT: *(int64_t *)field = strtoll(d, NULL, 0); break;
+    case SIM_P_UINT: *(uint64_t *)field = strtoull(d, NULL, 0); break;
+    case SIM_P_DOUBLE: *(double *)field = strtod(d, NULL); break;
+    case SIM_P_BOOL: *(int *)field = strcmp(d, "true") == 0 || strcmp(d, "1") == 0; break;
+    case SIM_P_STRING: *(const char **)field = d; break;
+    case SIM_P_ENUM:
+        *(int *)field = 0;
+        for (int i = 0; p->choices && p->choices[i]; i++)
+            if (strcmp(p->choices[i], d) == 0)
+                *(int *)field = i;
+        break;
+    }
+    if (rc)
+        return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "internal: bad default '%s' for '%s'",
+                           d, p->name);
+    return 0;
+}
+
+int sim_params_fill(const sim_param *params, void *state, const scn_node *node, sim_err *err)
+{
+    for (const sim_param *p = params; p && p->name; p++) {
+        void *field = (char *)state + p->offset;
+        const scn_node *v = node ? scn_map_get(node, p->name) : NULL;
+        if (!v) {
+            if (!p->def) {
+                if (node)
+                    return scn_error(err, node, "missing required key '%s' (%s)", p->name, p->desc);
+                return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0, "missing required key '%s'",
+                                   p->name);
+            }
+            int rc = parse_default(p, field, err);
+            if (rc)
+                return rc;
+            continue;
+        }
+        int rc = 0;
+        switch (p->type) {
+        case SIM_P_TIME: rc = scn_get_time(node, p->name, 0, field, err); break;
+        case SIM_P_SIZE: rc = scn_get_size(node, p->name, 0, field, err); break;
+        case SIM_P_RATE: rc = scn_get_rate(node, p->name, 0, field, err); break;
+        case SIM_P_GTS: {
+            const char *txt = scn_scalar(v);
+            if (!txt || scn_parse_gts(txt, field, err))
+                rc = scn_error(err, v, "key '%s': '%s' is not a transfer rate (units: GT/s MT/s)",
+                               p->name, txt ? txt : "");
+            break;
+        }
+        case SIM_P_FLOPS: rc = scn_get_flops(node, p->name, 0, field, err); break;
+        case SIM_P_INT: rc = scn_get_int(node, p->name, 0, field, err); break;
+        case SIM_P_UINT: rc = scn_get_uint(node, p->name, 0, field, err); break;
+        case SIM_P_DOUBLE: rc = scn_get_double(node, p->name, 0, field, err); break;
+        case SIM_P_BOOL: rc = scn_get_bool(node, p->name, 0, field, err); break;
+        case SIM_P_STRING: rc = scn_get_string(node, p->name, NULL, field, err); break;
+        case SIM_P_ENUM: rc = scn_get_enum(node, p->name, p->choices, 0, field, err); break;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- components ------------------------------------------------------- */
+
+static sim_comp *add_comp(sim *s, const sim_model *m, const char *name, const scn_node *node,
+                          const uint32_t ends[2], sim_err *err)
+{
+    if (sim_find(s, name)) {
+        if (node)
+            scn_error(err, node, "duplicate component name '%s'", name);
+        else
+            sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "duplicate component name '%s'", name);
+        return NULL;
+    }
+    if (s->ncomps == s->capcomps) {
+        size_t cap = s->capcomps ? 2 * s->capcomps : 16;
+        sim_comp **nc = sim_realloc(s->comps, cap * sizeof *nc);
+        if (!nc)
+            goto oom;
+        s->comps = nc;
+        s->capcomps = cap;
+    }
+    sim_comp *c = sim_calloc(1, sizeof *c);
+    if (!c)
+        goto oom;
+    c->model = m;
+    c->sim = s;
+    c->node = node;
+    c->id = (uint32_t)s->ncomps;
+    c->name = sim_strdup(name);
+    c->state = sim_calloc(1, m->state_size ? m->state_size : 1);
+    c->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!c->name || !c->state || !c->rng) {
+        gsl_rng_free(c->rng);
+        sim_free((void *)c->name);
+        sim_free(c->state);
+        sim_free(c);
+        goto oom;
+    }
+    gsl_rng_set(c->rng, (unsigned long)sim_stream_seed(s->seed, name));
+    if (ends) {
+        c->ends[0] = ends[0];
+        c->ends[1] = ends[1];
+    }
+    s->comps[s->ncomps++] = c;
+    int rc = sim_params_fill(m->params, c->state, node, err);
+    if (!rc && m->configure)
+        rc = m->configure(c, node, err);
+    return rc ? NULL : c;
+oom:
+    sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory creating '%s'", name);
+    return NULL;
+}
+
+sim_comp *sim_add(sim *s, const sim_model *m, const char *name, const scn_node *node,
+                  sim_err *err)
+{
+    return add_comp(s, m, name, node, NULL, err);
+}
+
+sim_comp *sim_add_link(sim *s, const sim_model *m, const char *name, const scn_node *node,
+                       const uint32_t ends[2], sim_err *err)
+{
+    for (int k = 0; k < 2; k++)
+        if (ends[k] >= s->ncomps) {
+            sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "link '%s': bad end id", name);
+            return NULL;
+        }
+    return add_comp(s, m, name, node, ends, err);
+}
+
+/* Allowed keys of a component entry: name, type, (ends), params, extra keys. */
+static int check_comp_keys(const sim_model *m, const scn_node *node, const char *name,
+                           sim_err *err)
+{
+    const char *allowed[256];
+    size_t n = 0;
+    allowed[n++] = "name";
+    allowed[n++] = "type";
+    if (m->is_link)
+        allowed[n++] = "ends";
+    for (const sim_param *p = m->params; p && p->name && n < 250; p++)
+        allowed[n++] = p->name;
+    for (size_t i = 0; m->keys && m->keys[i] && n < 254; i++)
+        allowed[n++] = m->keys[i];
+    allowed[n] = NULL;
+    char ctx[300];
+    snprintf(ctx, sizeof ctx, "%s '%s' (type %s)", m->is_link ? "link" : "component", name,
+             m->type);
+    return scn_check_keys(node, allowed, ctx, err);
+}
+
+static const char *const *registry_types(const sim_model *const *registry)
+{
+    static const char *names[128];
+    size_t n = 0;
+    for (size_t i = 0; registry && registry[i] && n < 127; i++)
+        names[n++] = registry[i]->type;
+    names[n] = NULL;
+    return names;
+}
+
+static int build_entry(sim *s, const scn_node *item, const sim_model *const *registry,
+                       int links, sim_err *err)
+{
+    if (scn_node_kind(item) != SCN_MAP)
+        return scn_error(err, item, "each %s must be a mapping with 'name' and 'type'",
+                         links ? "link" : "component");
+    const char *name = NULL, *type = NULL;
+    int rc = scn_get_string(item, "name", NULL, &name, err);
+    if (!rc)
+        rc = scn_get_string(item, "type", NULL, &type, err);
+    if (rc)
+        return rc;
+    if (!name)
+        return scn_error(err, item, "%s without 'name'", links ? "link" : "component");
+    if (!type)
+        return scn_error(err, item, "'%s' has no 'type'", name);
+    const sim_model *m = sim_model_find(registry, type);
+    if (!m) {
+        const char *sug = scn_suggest(type, registry_types(registry));
+        return scn_error(err, scn_map_get(item, "type"),
+                         "unknown type '%s'%s%s%s (memfab models lists them)", type,
+                         sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
+    }
+    if (m->is_link != links)
+        return scn_error(err, scn_map_get(item, "type"), "type '%s' is %s; put it under '%s:'",
+                         type, m->is_link ? "a link" : "not a link",
+                         m->is_link ? "links" : "components");
+    rc = check_comp_keys(m, item, name, err);
+    if (rc)
+        return rc;
+    sim_comp *c = NULL;
+    if (links) {
+        /* Resolve ends before configure so the model can use them. */
+        const scn_node *ends = scn_map_get(item, "ends");
+        if (!ends || scn_node_kind(ends) != SCN_SEQ || scn_len(ends) != 2)
+            return scn_error(err, ends ? ends : item,
+                             "link '%s' needs 'ends: [A, B]' naming two components", name);
+        uint32_t ids[2];
+        for (size_t k = 0; k < 2; k++) {
+            const char *en = scn_scalar(scn_seq_at(ends, k));
+            sim_comp *e = en ? sim_find(s, en) : NULL;
+            if (!e) {
+                const char *cand[256];
+                size_t n = 0;
+                for (size_t i = 0; i < s->ncomps && n < 255; i++)
+                    cand[n++] = s->comps[i]->name;
+                cand[n] = NULL;
+                const char *sug = en ? scn_suggest(en, cand) : NULL;
+                return scn_error(err, scn_seq_at(ends, k), "link '%s': no component named '%s'%s%s%s",
+                                 name, en ? en : "?", sug ? "; did you mean '" : "",
+                                 sug ? sug : "", sug ? "'?" : "");
+            }
+            ids[k] = e->id;
+        }
+        c = sim_add_link(s, m, name, item, ids, err);
+    } else {
+        c = sim_add(s, m, name, item, err);
+    }
+    return c ? 0 : (err && err->code ? err->code : SIM_EINVAL);
+}
+
+static int build_list(sim *s, const scn_node *root, const char *key,
+                      const sim_model *const *registry, sim_err *err)
+{
+    const scn_node *list = scn_map_get(root, key);
+    if (!list)
+        return 0;
+    if (scn_node_kind(list) != SCN_SEQ)
+        return scn_error(err, list, "'%s' must be a list", key);
+    for (size_t i = 0; i < scn_len(list); i++) {
+        int rc = build_entry(s, scn_seq_at(list, i), registry, strcmp(key, "links") == 0, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
+              const char *const *extra_keys, sim_err *err)
+{
+    const scn_node *root = scn_root(doc);
+    if (!root || scn_node_kind(root) != SCN_MAP)
+        return sim_err_set(err, SIM_ESCENARIO, scn_path(doc), 1, 1,
+                           "a scenario must be a mapping (name:, components:, ...)");
+    const char *allowed[64] = {"name", "description", "seed", "stop", "output", "components",
+                               "links"};
+    size_t n = 7;
+    for (size_t i = 0; extra_keys && extra_keys[i] && n < 63; i++)
+        allowed[n++] = extra_keys[i];
+    allowed[n] = NULL;
+    int rc = scn_check_keys(root, allowed, "the scenario", err);
+    if (rc)
+        return rc;
+
+    const char *name = NULL;
+    if ((rc = scn_get_string(root, "name", NULL, &name, err)))
+        return rc;
+    if (!name)
+        return scn_error(err, root, "the scenario needs a 'name'");
+    s->name = sim_strdup(name);
+    if (!s->name)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    s->name_owned = 1;
+    if ((rc = scn_get_uint(root, "seed", 1, &s->seed, err)))
+        return rc;
+
+    const scn_node *stop = scn_map_get(root, "stop");
+    s->stop_time = SIM_TIME_MAX;
+    if (stop) {
+        const char *txt = scn_scalar(stop);
+        if (!txt)
+            return scn_error(err, stop, "key 'stop': a time (e.g. 10 s) or 'empty'");
+        if (strcmp(txt, "empty") != 0 && strcmp(txt, "trace_end") != 0 &&
+            (rc = scn_get_time(root, "stop", 0, &s->stop_time, err)))
+            return rc;
+    }
+
+    const scn_node *out = scn_map_get(root, "output");
+    s->sample_interval = 0;
+    if (out) {
+        static const char *const okeys[] = {"sample_interval", "requests", NULL};
+        if ((rc = scn_check_keys(out, okeys, "output", err)))
+            return rc;
+        if ((rc = scn_get_time(out, "sample_interval", 0, &s->sample_interval, err)))
+            return rc;
+    }
+    if ((rc = build_list(s, root, "components", registry, err)))
+        return rc;
+    return build_list(s, root, "links", registry, err);
+}
+
+/* ---- run loop --------------------------------------------------------- */
+
+int sim_start(sim *s, sim_err *err)
+{
+    for (size_t i = 0; i < s->ncomps; i++) {
+        sim_comp *c = s->comps[i];
+        if (c->model->start) {
+            int rc = c->model->start(c, err);
+            if (rc)
+                return rc;
+        }
+    }
+    if (s->sample_interval && evq_size(s->q))
+        sim_schedule(s, s->sample_interval, SAMPLER_TARGET, 0, 0, 0);
+    s->started = 1;
+    return 0;
+}
+
+static void run_sampler(sim *s)
+{
+    for (size_t i = 0; i < s->ncomps; i++)
+        if (s->comps[i]->model->sample)
+            s->comps[i]->model->sample(s->comps[i], s->now);
+    /* Re-arm only while real work is pending. */
+    if (evq_size(s->q) && s->now + s->sample_interval <= s->stop_time)
+        sim_schedule(s, s->sample_interval, SAMPLER_TARGET, 0, 0, 0);
+}
+
+static void print_progress(sim *s, int final)
+{
+    double w = wall_now();
+    double el = w - s->progress_start;
+    double rate = el > 0 ? (double)s->events / el : 0;
+    if (s->stop_time != SIM_TIME_MAX)
+        fprintf(stderr, "\r  %s: t = %.6g s (%5.1f%%)  %.3g M events  %.3g M events/s   ",
+                s->name, sim_time_to_s(s->now),
+                100.0 * (double)s->now / (double)s->stop_time, (double)s->events / 1e6,
+                rate / 1e6);
+    else
+        fprintf(stderr, "\r  %s: t = %.6g s  %.3g M events  %.3g M events/s   ", s->name,
+                sim_time_to_s(s->now), (double)s->events / 1e6, rate / 1e6);
+    if (final)
+        fputc('\n', stderr);
+    s->progress_last = w;
+}
+
+int sim_run(sim *s, sim_time until)
+{
+    sim_event e;
+    s->stopping = 0;
+    s->progress_start = s->progress_last = wall_now();
+    int rc = 0;
+    for (;;) {
+        sim_time next = evq_peek_time(s->q);
+        if (next == SIM_TIME_MAX || next > until)
+            break;
+        evq_pop(s->q, &e);
+        s->now = e.time;
+        if (e.target == SAMPLER_TARGET) {
+            run_sampler(s);
+            continue;
+        }
+        s->events++;
+        sim_comp *c = s->comps[e.target];
+        c->model->handle(c, &e);
+        if (s->stopping)
+            break;
+        if ((s->events & 4095) == 0) {
+            if (interrupted) {
+                rc = SIM_EINTR;
+                break;
+            }
+            if (s->progress && wall_now() - s->progress_last > 0.5)
+                print_progress(s, 0);
+        }
+    }
+    if (interrupted)
+        rc = SIM_EINTR;
+    /* A run that stops at a time ends at that time, not at the last event. */
+    if (!rc && !s->stopping && until != SIM_TIME_MAX && evq_size(s->q))
+        s->now = until;
+    if (s->progress)
+        print_progress(s, 1);
+    return rc;
+}
+
+int sim_finish(sim *s, sim_err *err)
+{
+    for (size_t i = 0; i < s->ncomps; i++) {
+        sim_comp *c = s->comps[i];
+        if (c->model->finish) {
+            int rc = c->model->finish(c, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+void sim_schedule(sim *s, sim_time delay, uint32_t target, uint32_t kind, uint64_t a0, uint64_t a1)
+{
+    sim_schedule_at(s, s->now + delay, target, kind, a0, a1);
+}
+
+void sim_schedule_at(sim *s, sim_time t, uint32_t target, uint32_t kind, uint64_t a0, uint64_t a1)
+{
+    sim_event e = {.time = t, .target = target, .kind = kind, .a0 = a0, .a1 = a1};
+    if (evq_push(s->q, &e) != 0) {
+        /* Out of memory or time going backwards: a bug or exhaustion that
+         * the run cannot survive. Stop the run rather than lose an event
+         * silently; the tool reports the run as failed. */
+        fprintf(stderr, "memfab: cannot schedule event at %llu ps (now %llu ps)\n",
+                (unsigned long long)t, (unsigned long long)s->now);
+        s->stopping = 1;
+        interrupted = 1;
+    }
+}
+
+void sim_stop(sim *s) { s->stopping = 1; }
+void sim_interrupt(void) { interrupted = 1; }
+
+sim_time sim_now(const sim *s) { return s->now; }
+uint64_t sim_events(const sim *s) { return s->events; }
+uint64_t sim_seed(const sim *s) { return s->seed; }
+void sim_set_seed(sim *s, uint64_t seed) { s->seed = seed; }
+sim_time sim_stop_time(const sim *s) { return s->stop_time; }
+void sim_set_stop_time(sim *s, sim_time t) { s->stop_time = t; }
+sim_time sim_sample_interval(const sim *s) { return s->sample_interval; }
+void sim_set_sample_interval(sim *s, sim_time t) { s->sample_interval = t; }
+size_t sim_ncomps(const sim *s) { return s->ncomps; }
+sim_comp *sim_comp_at(sim *s, uint32_t id) { return id < s->ncomps ? s->comps[id] : NULL; }
+const char *sim_name(const sim *s) { return s->name; }
+evq *sim_queue(sim *s) { return s->q; }
+void sim_set_progress(sim *s, int on) { s->progress = on; }
+
+sim_comp *sim_find(sim *s, const char *name)
+{
+    for (size_t i = 0; i < s->ncomps; i++)
+        if (strcmp(s->comps[i]->name, name) == 0)
+            return s->comps[i];
+    return NULL;
+}
+
+sim_comp *sim_port(sim *s, const sim_comp *c, const char *link, int *side)
+{
+    sim_comp *found = NULL;
+    for (size_t i = 0; i < s->ncomps; i++) {
+        sim_comp *l = s->comps[i];
+        if (!l->model->is_link || (link && strcmp(l->name, link) != 0))
+            continue;
+        int sd = l->ends[0] == c->id ? 0 : l->ends[1] == c->id ? 1 : -1;
+        if (sd < 0)
+            continue;
+        if (found)
+            return NULL; /* ambiguous */
+        found = l;
+        if (side)
+            *side = sd;
+    }
+    return found;
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+void sim_set_sink(sim *s, const sim_sink *sink)
+{
+    if (sink)
+        s->sink = *sink;
+    else
+        memset(&s->sink, 0, sizeof s->sink);
+}
+
+int sim_report_metric(sim *s, const char *scope, const char *name, double value, const char *unit)
+{
+    return s->sink.metric ? s->sink.metric(s->sink.ctx, scope, name, value, unit) : 0;
+}
+
+int sim_report_link(sim *s, const char *link, const char *direction, uint64_t bytes,
+                    uint64_t packets, uint64_t busy_ps, double utilization)
+{
+    return s->sink.link ? s->sink.link(s->sink.ctx, link, direction, bytes, packets, busy_ps,
+                                       utilization)
+                        : 0;
+}
+
+int sim_report_timeseries(sim *s, const char *scope, const char *name, sim_time t, double value)
+{
+    return s->sink.timeseries ? s->sink.timeseries(s->sink.ctx, scope, name, t, value) : 0;
+}
+
+int sim_report_request(sim *s, uint64_t req_id, const char *session, const char *instance,
+                       sim_time arrival, sim_time first_token, sim_time finish,
+                       uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens)
+{
+    return s->sink.request ? s->sink.request(s->sink.ctx, req_id, session, instance, arrival,
+                                             first_token, finish, input_tokens, output_tokens,
+                                             cached_tokens)
+                           : 0;
+}
+
+int sim_report_kv(sim *s, const char *instance, const char *tier, uint64_t hits,
+                  uint64_t misses, uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out)
+{
+    return s->sink.kv ? s->sink.kv(s->sink.ctx, instance, tier, hits, misses, evictions,
+                                   bytes_in, bytes_out)
+                      : 0;
+}
+
+int sim_report_coherence(sim *s, const char *directory, const char *message, uint64_t count)
+{
+    return s->sink.coherence ? s->sink.coherence(s->sink.ctx, directory, message, count) : 0;
+}

@@ -1,0 +1,208 @@
+/*
+ * sim.h - the simulator: components, the run loop and the report sink.
+ *
+ * A simulation is a set of components (instances of registered model types)
+ * exchanging fixed-size events through one pending-event set (evq.h). The
+ * run loop pops the earliest event and hands it to its target component's
+ * `handle`. Time is uint64 picoseconds and only moves forward.
+ *
+ * Life cycle of a run:
+ *   sim_create -> sim_build (components from the scenario, params filled from
+ *   each model's parameter table, `configure` called) -> sim_start (each
+ *   component's `start`, in scenario order) -> sim_run (until the stop time,
+ *   until the queue is empty, or until a component calls sim_stop or a
+ *   signal sets the interrupt flag) -> sim_finish (each component's
+ *   `finish` reports to the sink) -> sim_destroy.
+ *
+ * Determinism: components are numbered in scenario order; each owns a GSL
+ * random stream seeded from (scenario seed, component name); equal-time
+ * events run in insertion order. Nothing depends on pointer values.
+ *
+ * Results leave through a sim_sink (a table of callbacks) so that sim/ and
+ * models/ never depend on the results store; tools/ connects the sink to
+ * SQLite, and tests can capture rows in memory.
+ */
+#ifndef MEMFAB_SIM_SIM_H
+#define MEMFAB_SIM_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "err.h"
+#include "evq.h"
+#include "scn.h"
+#include "simtime.h"
+
+typedef struct sim sim;
+typedef struct sim_comp sim_comp;
+typedef struct sim_model sim_model;
+
+/* ---- Parameters, declared as data ------------------------------------ */
+
+typedef enum {
+    SIM_P_TIME,   /* sim_time, ps; YAML "250 ns" */
+    SIM_P_SIZE,   /* uint64_t bytes; "80 GiB" */
+    SIM_P_RATE,   /* double bytes/s; "64 GB/s", "100 Gb/s" */
+    SIM_P_GTS,    /* double transfers/s; "32 GT/s" */
+    SIM_P_FLOPS,  /* double FLOP/s; "989 TFLOP/s" */
+    SIM_P_INT,    /* int64_t */
+    SIM_P_UINT,   /* uint64_t */
+    SIM_P_DOUBLE, /* double */
+    SIM_P_BOOL,   /* int 0/1 */
+    SIM_P_STRING, /* const char * owned by the scenario document */
+    SIM_P_ENUM    /* int index into choices */
+} sim_param_type;
+
+/* One parameter of a model: filled into the component's state struct at
+ * `offset`. def is the default as the user would write it ("250 ns"), or
+ * NULL when the parameter is required. */
+typedef struct sim_param {
+    const char *name;            /* YAML key */
+    sim_param_type type;         /* how to parse it */
+    const char *def;             /* default, or NULL = required */
+    const char *unit;            /* unit shown by `memfab models` ("" if none) */
+    const char *desc;            /* one line for `memfab models` */
+    size_t offset;               /* offsetof(state struct, field) */
+    const char *const *choices;  /* SIM_P_ENUM: NULL-terminated names */
+} sim_param;
+
+/* ---- Models ----------------------------------------------------------- */
+
+/* A model type: a table of functions, registered by name (models/registry.c). */
+struct sim_model {
+    const char *type;        /* YAML `type:` value */
+    const char *summary;     /* one line for `memfab models` */
+    const sim_param *params; /* terminated by an entry with name == NULL */
+    const char *const *keys; /* extra YAML keys the model reads itself (NULL-terminated) or NULL */
+    size_t state_size;       /* bytes of state, zeroed, then params filled */
+    int is_link;             /* 1: a link; its YAML entry has `ends: [a, b]` */
+    /* After params are filled: validate, read extra keys from node. */
+    int (*configure)(sim_comp *c, const scn_node *node, sim_err *err);
+    /* After every component is configured: look up peers, schedule first events. */
+    int (*start)(sim_comp *c, sim_err *err);
+    /* Handle one event addressed to this component. */
+    void (*handle)(sim_comp *c, const sim_event *e);
+    /* Called every output.sample_interval of simulated time (may be NULL). */
+    void (*sample)(sim_comp *c, sim_time now);
+    /* After the run: report results through sim_report_* (may be NULL). */
+    int (*finish)(sim_comp *c, sim_err *err);
+    /* Release what configure/start allocated (may be NULL). */
+    void (*destroy)(sim_comp *c);
+};
+
+/* ---- Components ------------------------------------------------------- */
+
+struct sim_comp {
+    const sim_model *model;  /* its type */
+    sim *sim;                /* owning simulator */
+    const char *name;        /* unique name, owned by the simulator */
+    uint32_t id;             /* index in scenario order */
+    gsl_rng *rng;            /* own random stream */
+    const scn_node *node;    /* its scenario node (for error marks) */
+    uint32_t ends[2];        /* links: component ids of the two ends */
+    void *state;             /* model state, model->state_size bytes */
+};
+
+/* ---- Report sink ------------------------------------------------------ */
+
+/* Where results go. Every callback returns 0 or a negative SIM_E* code. */
+typedef struct sim_sink {
+    void *ctx;
+    int (*metric)(void *ctx, const char *scope, const char *name, double value, const char *unit);
+    int (*link)(void *ctx, const char *link, const char *direction, uint64_t bytes,
+                uint64_t packets, uint64_t busy_ps, double utilization);
+    int (*timeseries)(void *ctx, const char *scope, const char *name, sim_time t, double value);
+    int (*request)(void *ctx, uint64_t req_id, const char *session, const char *instance,
+                   sim_time arrival, sim_time first_token, sim_time finish, uint64_t input_tokens,
+                   uint64_t output_tokens, uint64_t cached_tokens);
+    int (*kv)(void *ctx, const char *instance, const char *tier, uint64_t hits, uint64_t misses,
+              uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out);
+    int (*coherence)(void *ctx, const char *directory, const char *message, uint64_t count);
+} sim_sink;
+
+/* ---- The simulator ---------------------------------------------------- */
+
+/* Create an empty simulator; free with sim_destroy(). NULL when out of memory. */
+sim *sim_create(void);
+void sim_destroy(sim *s);
+
+/* Build components from the scenario document using the model registry
+ * (NULL-terminated). Reads `seed`, `stop`, `output`, `components`, `links`.
+ * Top-level keys other than those and `extra_keys` are errors. The document
+ * must outlive the simulator. */
+int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
+              const char *const *extra_keys, sim_err *err);
+
+/* Add one component by hand (tests, or sections that create components).
+ * node may be NULL (parameters then take their defaults). */
+sim_comp *sim_add(sim *s, const sim_model *m, const char *name, const scn_node *node,
+                  sim_err *err);
+
+/* Add a link between components ends[0] and ends[1] (ids). */
+sim_comp *sim_add_link(sim *s, const sim_model *m, const char *name, const scn_node *node,
+                       const uint32_t ends[2], sim_err *err);
+
+/* Start every component, run, finish. */
+int sim_start(sim *s, sim_err *err);
+/* Run until `until` (inclusive), the queue empties, sim_stop, or interrupt.
+ * Returns 0, or SIM_EINTR when interrupted. */
+int sim_run(sim *s, sim_time until);
+int sim_finish(sim *s, sim_err *err);
+
+/* Scheduling. `delay` is relative to now; sim_schedule_at takes an absolute
+ * time >= now. Allocation-free on the hot path. */
+void sim_schedule(sim *s, sim_time delay, uint32_t target, uint32_t kind, uint64_t a0, uint64_t a1);
+void sim_schedule_at(sim *s, sim_time t, uint32_t target, uint32_t kind, uint64_t a0, uint64_t a1);
+
+/* Stop the run after the current event (a component decided it is over). */
+void sim_stop(sim *s);
+/* Ask the run to stop at the next check (async-signal-safe). */
+void sim_interrupt(void);
+
+/* Accessors. */
+sim_time sim_now(const sim *s);
+uint64_t sim_events(const sim *s);       /* events handled so far */
+uint64_t sim_seed(const sim *s);
+void sim_set_seed(sim *s, uint64_t seed);
+sim_time sim_stop_time(const sim *s);    /* SIM_TIME_MAX when running to empty */
+void sim_set_stop_time(sim *s, sim_time t);
+sim_time sim_sample_interval(const sim *s);
+void sim_set_sample_interval(sim *s, sim_time t);
+size_t sim_ncomps(const sim *s);
+sim_comp *sim_comp_at(sim *s, uint32_t id);
+sim_comp *sim_find(sim *s, const char *name); /* NULL if absent */
+const char *sim_name(const sim *s);
+evq *sim_queue(sim *s);
+
+/* Ports: the link attached to component c. With `link` NULL, the only link
+ * c is an end of (NULL if none or several); otherwise the link of that
+ * name, which must have c as an end. *side receives 0 or 1: c's end. */
+sim_comp *sim_port(sim *s, const sim_comp *c, const char *link, int *side);
+
+/* Progress on stderr: 0 off, 1 on (the tool turns it on for terminals). */
+void sim_set_progress(sim *s, int on);
+
+/* Results. */
+void sim_set_sink(sim *s, const sim_sink *sink);
+int sim_report_metric(sim *s, const char *scope, const char *name, double value, const char *unit);
+int sim_report_link(sim *s, const char *link, const char *direction, uint64_t bytes,
+                    uint64_t packets, uint64_t busy_ps, double utilization);
+int sim_report_timeseries(sim *s, const char *scope, const char *name, sim_time t, double value);
+int sim_report_request(sim *s, uint64_t req_id, const char *session, const char *instance,
+                       sim_time arrival, sim_time first_token, sim_time finish,
+                       uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens);
+int sim_report_kv(sim *s, const char *instance, const char *tier, uint64_t hits,
+                  uint64_t misses, uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out);
+int sim_report_coherence(sim *s, const char *directory, const char *message, uint64_t count);
+
+/* Parameters: fill a state struct from a node using a parameter table
+ * (defaults first). Used by sim_build; exported for sections and tests. */
+int sim_params_fill(const sim_param *params, void *state, const scn_node *node, sim_err *err);
+/* Look up a registered model by type name in a registry; NULL if absent. */
+const sim_model *sim_model_find(const sim_model *const *registry, const char *type);
+/* Seed for a named stream: a 64-bit hash of (seed, name). */
+uint64_t sim_stream_seed(uint64_t seed, const char *name);
+
+#endif
