@@ -580,6 +580,13 @@ sim_comp *sim_port(sim *s, const sim_comp *c, const char *link, int *side)
     return found;
 }
 
+int sim_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag)
+{
+    if (!link->model->send)
+        return SIM_EINVAL;
+    return link->model->send(link, side, bytes, tag);
+}
+
 /* ---- results ---------------------------------------------------------- */
 
 void sim_set_sink(sim *s, const sim_sink *sink)

@@ -90,6 +90,18 @@ struct sim_model {
     int (*finish)(sim_comp *c, sim_err *err);
     /* Release what configure/start allocated (may be NULL). */
     void (*destroy)(sim_comp *c);
+    /* Links only: accept a packet of `bytes` entering at end `from_side`;
+     * the far end later receives a SIM_EV_DELIVER event with a0 = bytes,
+     * a1 = tag. Returns 0, or SIM_ESTATE when the link refuses it (a
+     * bounded queue is full: the caller counts a drop or retries). */
+    int (*send)(sim_comp *link, int from_side, uint64_t bytes, uint64_t tag);
+};
+
+/* Event kinds with a meaning shared by every model. Models number their
+ * own kinds from SIM_EV_USER up. */
+enum {
+    SIM_EV_DELIVER = 1,  /* a packet arrived over a link: a0 = bytes, a1 = tag */
+    SIM_EV_USER = 16
 };
 
 /* ---- Components ------------------------------------------------------- */
@@ -180,6 +192,9 @@ evq *sim_queue(sim *s);
  * c is an end of (NULL if none or several); otherwise the link of that
  * name, which must have c as an end. *side receives 0 or 1: c's end. */
 sim_comp *sim_port(sim *s, const sim_comp *c, const char *link, int *side);
+
+/* Send a packet over link `link` from end `side` (see sim_model.send). */
+int sim_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag);
 
 /* Progress on stderr: 0 off, 1 on (the tool turns it on for terminals). */
 void sim_set_progress(sim *s, int on);

@@ -1,0 +1,14 @@
+/*
+ * registry.c - the table of model types (grep here to find them all).
+ */
+#include "registry.h"
+
+#include "link.h"
+#include "traffic.h"
+
+const sim_model *const memfab_models[] = {
+    &link_model,
+    &source_model,
+    &sink_model,
+    NULL,
+};

@@ -1,0 +1,50 @@
+/*
+ * stats.h - statistics collectors for model results.
+ *
+ * sim_acc keeps count, mean, variance (Welford's online algorithm), min and
+ * max in O(1) space. sim_samples keeps every sample (8 bytes each, grown
+ * geometrically, so adding is amortized allocation-free) for exact
+ * quantiles. Quantiles follow GSL's gsl_stats_quantile_from_sorted_data:
+ * linear interpolation between order statistics at (n-1) * f.
+ */
+#ifndef MEMFAB_SIM_STATS_H
+#define MEMFAB_SIM_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim.h"
+
+typedef struct sim_acc {
+    uint64_t n;     /* samples */
+    double mean;    /* running mean */
+    double m2;      /* sum of squared deviations (Welford) */
+    double min;     /* smallest sample */
+    double max;     /* largest sample */
+} sim_acc;
+
+void sim_acc_add(sim_acc *a, double x);
+double sim_acc_var(const sim_acc *a);    /* sample variance, 0 when n < 2 */
+
+typedef struct sim_samples {
+    double *v;      /* samples, in arrival order until sorted */
+    size_t n;       /* used */
+    size_t cap;     /* allocated */
+    int sorted;     /* v is sorted */
+    sim_acc acc;    /* running summary */
+} sim_samples;
+
+/* Add a sample; SIM_ENOMEM when growth fails (the sample is then counted in
+ * acc but not kept for quantiles). */
+int sim_samples_add(sim_samples *s, double x);
+/* Quantile f in [0,1] (sorts in place); NaN when empty. */
+double sim_samples_quantile(sim_samples *s, double f);
+void sim_samples_free(sim_samples *s);
+
+/* Report name_mean, name_p50, name_p90, name_p99, name_max and name_count
+ * as metrics of scope, scaling values by `scale` (e.g. 1e-12 for ps -> s)
+ * and tagging them with unit. Nothing is reported when empty except count. */
+int sim_samples_report(sim *s, const char *scope, const char *name, sim_samples *smp,
+                       double scale, const char *unit);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * bench.c - memfab bench: benchmarks that print figures and assert nothing.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/bench_events.h"
+#include "tools/commands.h"
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        printf("usage: memfab bench events [--help]\n\n"
+               "  events   hold-model benchmark of the pending-event set against a binary heap\n");
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "events") == 0)
+        return bench_events(argc - 1, argv + 1);
+    fprintf(stderr, "memfab bench: unknown benchmark '%s'\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,32 @@
+/*
+ * run.h - running one scenario into a results database (memfab run / check),
+ * shared by the run, check and sweep commands.
+ */
+#ifndef MEMFAB_TOOLS_RUN_H
+#define MEMFAB_TOOLS_RUN_H
+
+#include <stdint.h>
+
+#include "sim/err.h"
+
+typedef struct run_opts {
+    const char *scenario;      /* scenario file */
+    const char *out;           /* database, or NULL for results/<name>.db */
+    const char **sets;         /* --set assignments */
+    int nsets;
+    int have_seed;             /* --seed given */
+    uint64_t seed;             /* its value */
+    int quiet;                 /* no progress, no summary */
+    int progress;              /* -1 auto (terminal), 0 off, 1 on */
+    const char **plugins;      /* --plugin shared objects */
+    int nplugins;
+} run_opts;
+
+/* Run a scenario. Returns an exit status (SIM_EXIT_*); errors are printed. */
+int run_scenario(const run_opts *o);
+
+/* Validate a scenario without running it: 0 ok, else an exit status. */
+int check_scenario(const run_opts *o);
+
+
+#endif
