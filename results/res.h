@@ -25,6 +25,13 @@ typedef struct res_db res_db;
 
 #define RES_CONTRACT_VERSION 1
 
+/* Rows per batch transaction: a commit happens after this many rows. */
+#define RES_BATCH_ROWS 10000
+
+/* A request time that never happened (no first token, not finished):
+ * pass it to res_request and the column is stored as NULL. */
+#define RES_NO_TIME UINT64_MAX
+
 /* Open (creating if absent) a results database. An existing empty file or a
  * memfab database of a compatible contract is accepted; anything else is
  * refused with SIM_EFORMAT ("FILE is not a memfab results database").
@@ -38,7 +45,8 @@ void res_close(res_db *db);
 struct sqlite3 *res_handle(res_db *db);
 
 /* Begin a run: inserts the `runs` row with status 'running' and started_at
- * = now (UTC ISO-8601), commits it at once, and opens a batch transaction.
+ * = now (UTC ISO-8601) and commits it at once; the run's rows that follow
+ * go into batch transactions (the first row opens one).
  * Returns the new run_id (> 0) or a negative SIM_E* code. */
 int64_t res_run_begin(res_db *db, const char *name, const char *scenario_sha256,
                       uint64_t seed, const char *version, sim_err *err);
@@ -68,5 +76,18 @@ int res_flush(res_db *db);
 
 /* The run_id of the run in progress, or 0. */
 int64_t res_current_run(const res_db *db);
+
+/* The message of the last failure of a row function (res_param ...
+ * res_flush), or "" when there was none. Valid until the next call. */
+const char *res_errmsg(const res_db *db);
+
+/* Copy every run of the memfab database src_path into dst, with fresh
+ * run_ids in dst, together with all their rows (params, metrics, links,
+ * timeseries, requests, kv, coherence); status, times and errors are kept.
+ * The copy is one transaction: all runs or none. src is opened read-only
+ * and refused like res_open refuses a foreign file; it may not be dst's
+ * own file, and dst may not have a run in progress. Returns the number of
+ * runs copied (>= 0) or a negative SIM_E* code. */
+int res_merge(res_db *dst, const char *src_path, sim_err *err);
 
 #endif

@@ -1,0 +1,899 @@
+/*
+ * res.c - the results store: SQLite databases that follow the results
+ * contract, version 1 (DESIGN.md), with the tables and views of
+ * results/schema.sql (compiled in as res_schema_sql).
+ *
+ * NOTES ON THE DESIGN OF THE STORE
+ *
+ * A database is only ever appended to. res_open accepts three kinds of file:
+ * none (created), an empty one (0 bytes or an SQLite database with no
+ * schema) and a memfab database of contract 1 (meta application=memfab,
+ * contract=1, with every contract column). The check and the schema (all
+ * CREATE ... IF NOT EXISTS) run in one BEGIN IMMEDIATE transaction, which is
+ * rolled back on refusal: a refused file is never written.
+ *
+ * The journal is SQLite's default rollback journal (no WAL: a results
+ * database stays one file), synchronous=NORMAL, foreign keys on, and a busy
+ * timeout so that several processes may append to the same file.
+ *
+ * A writable connection moves through these states:
+ *
+ *     IDLE --res_run_begin--> RUN --first row--> BATCH
+ *      ^                       ^ <--res_flush / RES_BATCH_ROWS rows-- |
+ *      +------------------res_run_end (from RUN or BATCH)-------------+
+ *
+ *   IDLE  -> RUN    [res_run_begin]  the runs row ('running') is committed
+ *   RUN   -> BATCH  [batch_begin]    BEGIN IMMEDIATE before the first row
+ *   BATCH -> RUN    [res_flush]      COMMIT, by the caller or every
+ *                                    RES_BATCH_ROWS rows
+ *   RUN|BATCH -> IDLE [res_run_end]  status and totals, then COMMIT
+ *
+ * Invariants (assert_res_state): in_txn is true exactly when SQLite is out
+ * of autocommit mode; pending is 0 outside a transaction; run_id is 0 in
+ * IDLE; a read-only connection is always IDLE and has no statements.
+ * res_close commits pending rows but leaves an unfinished run 'running';
+ * after a crash the rollback journal restores the last commit, so the
+ * database holds the run's 'running' row and its rows up to the last batch.
+ *
+ * SQLite allocates through its own allocator; only res_db and merge's
+ * scratch strings go through sim_alloc.
+ */
+#include "res.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "sim/mem.h"
+
+/* results/schema.sql as a C string (build/<variant>/gen/schema_sql.c). */
+extern const char res_schema_sql[];
+
+/* PRAGMA application_id of a memfab database: "mfab". */
+#define RES_APPLICATION_ID 0x6d666162
+
+/* The contract: every table and the columns it must have (DESIGN.md). */
+#define RES_MAX_COLS 11
+static const struct {
+    const char *table;
+    const char *cols[RES_MAX_COLS];
+} contract[] = {
+    {"runs", {"run_id", "name", "scenario_sha256", "seed", "version", "started_at", "wall_s",
+              "sim_time_ps", "events", "status"}},
+    {"params", {"run_id", "key", "value"}},
+    {"metrics", {"run_id", "scope", "name", "value", "unit"}},
+    {"links", {"run_id", "link", "direction", "bytes", "packets", "busy_ps", "utilization"}},
+    {"timeseries", {"run_id", "scope", "name", "t_ps", "value"}},
+    {"requests", {"run_id", "req_id", "session", "instance", "arrival_ps", "first_token_ps",
+                  "finish_ps", "input_tokens", "output_tokens", "cached_tokens"}},
+    {"kv", {"run_id", "instance", "tier", "hits", "misses", "evictions", "bytes_in", "bytes_out"}},
+    {"coherence", {"run_id", "directory", "message", "count"}},
+};
+#define N_CONTRACT (sizeof contract / sizeof contract[0])
+
+/* Prepared statements of a writable connection, created once in res_open. */
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_RUN_INSERT,
+    ST_RUN_END,
+    ST_RUN_ERROR,
+    ST_PARAM,
+    ST_METRIC,
+    ST_LINK,
+    ST_TIMESERIES,
+    ST_REQUEST,
+    ST_KV,
+    ST_COHERENCE,
+    N_ST
+};
+
+static const char *const st_sql[N_ST] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_RUN_INSERT] = "INSERT INTO runs (name, scenario_sha256, seed, version, started_at, status)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
+    [ST_RUN_END] = "UPDATE runs SET status = ?2, wall_s = ?3, sim_time_ps = ?4, events = ?5"
+                   " WHERE run_id = ?1",
+    [ST_RUN_ERROR] = "UPDATE runs SET error = ?2 WHERE run_id = ?1",
+    [ST_PARAM] = "INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?1, ?2, ?3)",
+    [ST_METRIC] = "INSERT INTO metrics (run_id, scope, name, value, unit)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_LINK] = "INSERT INTO links (run_id, link, direction, bytes, packets, busy_ps, utilization)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_TIMESERIES] = "INSERT INTO timeseries (run_id, scope, name, t_ps, value)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_REQUEST] = "INSERT INTO requests (run_id, req_id, session, instance, arrival_ps,"
+                   " first_token_ps, finish_ps, input_tokens, output_tokens, cached_tokens)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_KV] = "INSERT INTO kv (run_id, instance, tier, hits, misses, evictions, bytes_in, bytes_out)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_COHERENCE] = "INSERT INTO coherence (run_id, directory, message, count)"
+                     " VALUES (?1, ?2, ?3, ?4)",
+};
+
+/* Run-keyed tables that res_merge copies (runs itself is copied first). */
+static const char *const merge_tables[] = {"params", "metrics", "links", "timeseries",
+                                           "requests", "kv", "coherence"};
+#define N_MERGE (sizeof merge_tables / sizeof merge_tables[0])
+
+struct res_db {
+    /* configuration, fixed by res_open */
+    sqlite3 *h;              /* the connection */
+    char *path;              /* file name, for messages */
+    int readonly;            /* opened by res_open_readonly */
+    sqlite3_stmt *st[N_ST];  /* prepared statements (writable only) */
+    /* state */
+    int64_t run_id;          /* run in progress, or 0 */
+    int in_txn;              /* a batch transaction is open */
+    unsigned pending;        /* rows written since the last commit */
+    char errmsg[512];        /* last row-function failure, or "" */
+};
+
+static int assert_res_state(const res_db *db)
+{
+    assert(db->h);
+    assert(db->in_txn == !sqlite3_get_autocommit(db->h));
+    assert(db->in_txn || db->pending == 0);
+    assert(!db->readonly || (db->run_id == 0 && !db->in_txn && !db->st[ST_COMMIT]));
+    return 1;
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* Record a row-function failure in db->errmsg and return code. */
+static int fail(res_db *db, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(res_db *db, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(db->errmsg, sizeof db->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* After an SQLite error the transaction may have been rolled back for us. */
+static void sync_txn(res_db *db)
+{
+    if (sqlite3_get_autocommit(db->h)) {
+        db->in_txn = 0;
+        db->pending = 0;
+    }
+}
+
+/* SQLite stores signed 64-bit integers: a uint64 is stored modulo 2^64. */
+static void bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+    sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+/* A request time; RES_NO_TIME becomes NULL. */
+static void bind_time(sqlite3_stmt *st, int i, uint64_t v)
+{
+    if (v == RES_NO_TIME)
+        sqlite3_bind_null(st, i);
+    else
+        bind_u64(st, i, v);
+}
+
+/* Strings are bound without a copy: every statement is rebound in full
+ * before each step, so SQLite never reads a stale pointer. */
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Step a statement that returns no rows and reset it. */
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Current UTC time as ISO-8601 with milliseconds: 2026-01-31T12:00:00.000Z */
+static void utc_now(char *buf, size_t n)
+{
+    struct timespec ts;
+    struct tm tm;
+    if (!timespec_get(&ts, TIME_UTC)) {
+        ts.tv_sec = time(NULL);
+        ts.tv_nsec = 0;
+    }
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t len = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + len, n - len, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+/* 1 if table (in schema, "main" or an attached name) has column col,
+ * 0 if not (or the table does not exist), negative on error. */
+static int has_column(sqlite3 *h, const char *schema, const char *table, const char *col)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h, "SELECT 1 FROM pragma_table_info(?1, ?2) WHERE name = ?3", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, schema, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, col, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Run a one-value query; copy its text into out (or "" when no row).
+ * Returns the SQLite result code. */
+static int query_text(sqlite3 *h, const char *sql, char *out, size_t n)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    out[0] = '\0';
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(out, n, "%s", t ? (const char *)t : "");
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- open and close --------------------------------------------------- */
+
+/* Refuse path as not a memfab database, with the reason why. */
+static int refuse(sim_err *err, const char *path, const char *why)
+{
+    return sim_err_set(err, SIM_EFORMAT, NULL, 0, 0,
+                       "%s is not a memfab results database (%s); it was left unchanged", path,
+                       why);
+}
+
+/* Check that the open file is a memfab database of contract 1 (or, when
+ * writable, an empty one), and on a writable connection apply the schema.
+ * All in one transaction, rolled back on refusal. */
+static int check_and_apply(res_db *db, sim_err *err)
+{
+    sqlite3 *h = db->h;
+    const char *path = db->path;
+    char buf[256], why[384];
+    int rc, code = SIM_OK, fresh = 0;
+
+    rc = sqlite3_exec(h, db->readonly ? "BEGIN" : "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto sqlerr;
+    rc = query_text(h, "SELECT count(*) FROM sqlite_master", buf, sizeof buf);
+    if (rc != SQLITE_OK)
+        goto sqlerr;
+    if (strcmp(buf, "0") == 0) {
+        rc = query_text(h, "PRAGMA application_id", buf, sizeof buf);
+        if (rc != SQLITE_OK)
+            goto sqlerr;
+        if (strcmp(buf, "0") != 0 && atol(buf) != RES_APPLICATION_ID) {
+            snprintf(why, sizeof why, "an empty SQLite database of application id %s", buf);
+            code = refuse(err, path, why);
+            goto out;
+        }
+        if (db->readonly) {
+            code = refuse(err, path, "it is empty");
+            goto out;
+        }
+        fresh = 1;
+    } else {
+        rc = query_text(h, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                        buf, sizeof buf);
+        if (rc != SQLITE_OK)
+            goto sqlerr;
+        if (strcmp(buf, "0") == 0) {
+            code = refuse(err, path, "an SQLite database without a memfab meta table");
+            goto out;
+        }
+        rc = query_text(h, "SELECT value FROM meta WHERE key = 'application'", buf, sizeof buf);
+        if (rc != SQLITE_OK || strcmp(buf, "memfab") != 0) {
+            snprintf(why, sizeof why, "its meta table names application '%s', not 'memfab'",
+                     rc == SQLITE_OK ? buf : "?");
+            code = refuse(err, path, why);
+            goto out;
+        }
+        rc = query_text(h, "SELECT value FROM meta WHERE key = 'contract'", buf, sizeof buf);
+        if (rc != SQLITE_OK)
+            goto sqlerr;
+        char *end;
+        long v = strtol(buf, &end, 10);
+        if (buf[0] == '\0' || *end != '\0' || v != RES_CONTRACT_VERSION) {
+            code = sim_err_set(err, SIM_EFORMAT, NULL, 0, 0,
+                               "%s follows results contract '%s'; this memfab reads and writes "
+                               "contract %d; it was left unchanged",
+                               path, buf, RES_CONTRACT_VERSION);
+            goto out;
+        }
+    }
+
+    if (!db->readonly) {
+        if (fresh) {
+            snprintf(buf, sizeof buf, "PRAGMA application_id = %d", RES_APPLICATION_ID);
+            rc = sqlite3_exec(h, buf, NULL, NULL, NULL);
+            if (rc != SQLITE_OK)
+                goto sqlerr;
+        }
+        rc = sqlite3_exec(h, res_schema_sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            goto sqlerr;
+        /* runs.error is not in contract 1; older databases may lack it. */
+        int e = has_column(h, "main", "runs", "error");
+        if (e == 0)
+            rc = sqlite3_exec(h, "ALTER TABLE runs ADD COLUMN error TEXT", NULL, NULL, NULL);
+        if (e < 0 || rc != SQLITE_OK)
+            goto sqlerr;
+    }
+
+    for (size_t t = 0; t < N_CONTRACT; t++) {
+        for (int c = 0; c < RES_MAX_COLS && contract[t].cols[c]; c++) {
+            int r = has_column(h, "main", contract[t].table, contract[t].cols[c]);
+            if (r < 0) {
+                rc = sqlite3_errcode(h);
+                goto sqlerr;
+            }
+            if (r == 0) {
+                snprintf(why, sizeof why, "table %s has no column %s", contract[t].table,
+                         contract[t].cols[c]);
+                code = refuse(err, path, why);
+                goto out;
+            }
+        }
+    }
+
+    rc = sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto sqlerr;
+    return SIM_OK;
+
+sqlerr:
+    if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+        code = refuse(err, path, "it is not an SQLite database");
+    else
+        code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", path, sqlite3_errmsg(h));
+out:
+    if (!sqlite3_get_autocommit(h))
+        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    return code;
+}
+
+/* Open path; *code receives the error code on failure. */
+static res_db *open_db(const char *path, int readonly, sim_err *err, int *code)
+{
+    res_db *db = NULL;
+    struct stat sb;
+    int rc;
+
+    if (!path || !*path) {
+        *code = sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "no results database file given");
+        return NULL;
+    }
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        *code = sim_err_set(err, SIM_EFORMAT, NULL, 0, 0,
+                            "%s is not a memfab results database (not a regular file)", path);
+        return NULL;
+    }
+    if (readonly && stat(path, &sb) != 0) {
+        *code = sim_err_set(err, SIM_ENOTFOUND, NULL, 0, 0,
+                            "%s: no such results database", path);
+        return NULL;
+    }
+    db = sim_calloc(1, sizeof *db);
+    if (!db || !(db->path = sim_strdup(path))) {
+        *code = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory opening %s", path);
+        goto err;
+    }
+    db->readonly = readonly;
+    rc = sqlite3_open_v2(path, &db->h,
+                         readonly ? SQLITE_OPEN_READONLY
+                                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        *code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "cannot open %s: %s", path,
+                            db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+        goto err;
+    }
+    sqlite3_busy_timeout(db->h, 30000);
+    if ((*code = check_and_apply(db, err)) != SIM_OK)
+        goto err;
+    if (!readonly) {
+        /* After the check: even a PRAGMA reads the file's header. */
+        if (sqlite3_exec(db->h, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", NULL,
+                         NULL, NULL) != SQLITE_OK) {
+            *code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", path, sqlite3_errmsg(db->h));
+            goto err;
+        }
+        for (int i = 0; i < N_ST; i++) {
+            rc = sqlite3_prepare_v3(db->h, st_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
+                                    NULL);
+            if (rc != SQLITE_OK) {
+                *code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: preparing statement: %s",
+                                    path, sqlite3_errmsg(db->h));
+                goto err;
+            }
+        }
+    }
+    assert(assert_res_state(db));
+    return db;
+err:
+    res_close(db);
+    return NULL;
+}
+
+/* Open (creating if absent) path for appending runs. The caller owns the
+ * result and frees it with res_close(), which commits pending rows. */
+res_db *res_open(const char *path, sim_err *err)
+{
+    int code;
+    return open_db(path, 0, err, &code);
+}
+
+/* Open an existing memfab database read-only (tools); free with res_close(). */
+res_db *res_open_readonly(const char *path, sim_err *err)
+{
+    int code;
+    return open_db(path, 1, err, &code);
+}
+
+void res_close(res_db *db)
+{
+    if (!db)
+        return;
+    if (db->h && db->in_txn)
+        res_flush(db);
+    for (int i = 0; i < N_ST; i++)
+        sqlite3_finalize(db->st[i]);
+    if (db->h)
+        sqlite3_close(db->h);
+    sim_free(db->path);
+    sim_free(db);
+}
+
+struct sqlite3 *res_handle(res_db *db)
+{
+    return db ? db->h : NULL;
+}
+
+int64_t res_current_run(const res_db *db)
+{
+    return db ? db->run_id : 0;
+}
+
+const char *res_errmsg(const res_db *db)
+{
+    return db ? db->errmsg : "no results database";
+}
+
+/* ---- runs ------------------------------------------------------------- */
+
+int64_t res_run_begin(res_db *db, const char *name, const char *scenario_sha256,
+                      uint64_t seed, const char *version, sim_err *err)
+{
+    char now[64];
+    int rc;
+
+    if (!db || !name)
+        return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "res_run_begin: no database or name");
+    if (db->readonly)
+        return sim_err_set(err, SIM_ESTATE, NULL, 0, 0, "%s is open read-only", db->path);
+    if (db->run_id)
+        return sim_err_set(err, SIM_ESTATE, NULL, 0, 0,
+                           "%s: run %" PRId64 " is still in progress", db->path, db->run_id);
+    if (db->in_txn && (rc = res_flush(db)) != 0)
+        return sim_err_set(err, rc, NULL, 0, 0, "%s", db->errmsg);
+
+    utc_now(now, sizeof now);
+    sqlite3_stmt *st = db->st[ST_RUN_INSERT];
+    bind_text(st, 1, name);
+    bind_text(st, 2, scenario_sha256);
+    bind_u64(st, 3, seed);
+    bind_text(st, 4, version);
+    bind_text(st, 5, now);
+    rc = step_done(st);
+    if (rc != SQLITE_OK)
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: cannot record the run: %s", db->path,
+                           sqlite3_errmsg(db->h));
+    db->run_id = sqlite3_last_insert_rowid(db->h);
+    db->errmsg[0] = '\0';
+    assert(assert_res_state(db));
+    return db->run_id;
+}
+
+/* RUN -> BATCH: open the batch transaction. */
+static int batch_begin(res_db *db)
+{
+    if (step_done(db->st[ST_BEGIN]) != SQLITE_OK) {
+        sync_txn(db);
+        return fail(db, SIM_EIO, "%s: cannot begin a transaction: %s", db->path,
+                    sqlite3_errmsg(db->h));
+    }
+    db->in_txn = 1;
+    db->pending = 0;
+    return 0;
+}
+
+/* Common checks of a write: returns the statement with run_id bound, or NULL
+ * with *code set. */
+static sqlite3_stmt *row_start(res_db *db, int which, int *code)
+{
+    if (!db) {
+        *code = SIM_EINVAL;
+        return NULL;
+    }
+    if (db->readonly) {
+        *code = fail(db, SIM_ESTATE, "%s is open read-only", db->path);
+        return NULL;
+    }
+    if (!db->run_id) {
+        *code = fail(db, SIM_ESTATE, "%s: no run in progress", db->path);
+        return NULL;
+    }
+    if (!db->in_txn && (*code = batch_begin(db)) != 0)
+        return NULL;
+    sqlite3_stmt *st = db->st[which];
+    sqlite3_bind_int64(st, 1, db->run_id);
+    return st;
+}
+
+/* Step a bound row statement; commit when the batch is full. */
+static int row_finish(res_db *db, sqlite3_stmt *st, const char *table)
+{
+    if (step_done(st) != SQLITE_OK) {
+        int code = fail(db, SIM_EIO, "%s: cannot write a %s row: %s", db->path, table,
+                        sqlite3_errmsg(db->h));
+        sync_txn(db);
+        return code;
+    }
+    if (++db->pending >= RES_BATCH_ROWS)
+        return res_flush(db);
+    return 0;
+}
+
+int res_flush(res_db *db)
+{
+    if (!db)
+        return SIM_EINVAL;
+    if (!db->in_txn)
+        return 0;
+    if (step_done(db->st[ST_COMMIT]) != SQLITE_OK) {
+        int code = fail(db, SIM_EIO, "%s: cannot commit: %s", db->path, sqlite3_errmsg(db->h));
+        sync_txn(db);
+        return code;
+    }
+    db->in_txn = 0;
+    db->pending = 0;
+    assert(assert_res_state(db));
+    return 0;
+}
+
+int res_run_end(res_db *db, const char *status, double wall_s, uint64_t sim_time_ps,
+                uint64_t events, sim_err *err)
+{
+    int code;
+    if (!db || !status)
+        return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "res_run_end: no database or status");
+    if (strcmp(status, "complete") != 0 && strcmp(status, "interrupted") != 0 &&
+        strcmp(status, "failed") != 0)
+        return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                           "run status '%s': use complete, interrupted or failed", status);
+    sqlite3_stmt *st = row_start(db, ST_RUN_END, &code);
+    if (!st)
+        return sim_err_set(err, code, NULL, 0, 0, "%s", db->errmsg);
+    bind_text(st, 2, status);
+    sqlite3_bind_double(st, 3, wall_s);
+    bind_u64(st, 4, sim_time_ps);
+    bind_u64(st, 5, events);
+    if (step_done(st) != SQLITE_OK) {
+        code = fail(db, SIM_EIO, "%s: cannot end run %" PRId64 ": %s", db->path, db->run_id,
+                    sqlite3_errmsg(db->h));
+        sync_txn(db);
+        return sim_err_set(err, code, NULL, 0, 0, "%s", db->errmsg);
+    }
+    if ((code = res_flush(db)) != 0)
+        return sim_err_set(err, code, NULL, 0, 0, "%s", db->errmsg);
+    db->run_id = 0;
+    assert(assert_res_state(db));
+    return 0;
+}
+
+int res_run_error(res_db *db, const char *message)
+{
+    int code;
+    sqlite3_stmt *st = row_start(db, ST_RUN_ERROR, &code);
+    if (!st)
+        return code;
+    bind_text(st, 2, message);
+    if ((code = row_finish(db, st, "runs")) != 0)
+        return code;
+    return res_flush(db);
+}
+
+/* ---- rows ------------------------------------------------------------- */
+
+int res_param(res_db *db, const char *key, const char *value)
+{
+    int code;
+    sqlite3_stmt *st = row_start(db, ST_PARAM, &code);
+    if (!st)
+        return code;
+    bind_text(st, 2, key);
+    bind_text(st, 3, value);
+    return row_finish(db, st, "params");
+}
+
+int res_metric(res_db *db, const char *scope, const char *name, double value, const char *unit)
+{
+    int code;
+    sqlite3_stmt *st = row_start(db, ST_METRIC, &code);
+    if (!st)
+        return code;
+    bind_text(st, 2, scope);
+    bind_text(st, 3, name);
+    sqlite3_bind_double(st, 4, value);
+    bind_text(st, 5, unit);
+    return row_finish(db, st, "metrics");
+}
+
+int res_link(res_db *db, const char *link, const char *direction, uint64_t bytes,
+             uint64_t packets, uint64_t busy_ps, double utilization)
+{
+    int code;
+    sqlite3_stmt *st = row_start(db, ST_LINK, &code);
+    if (!st)
+        return code;
+    bind_text(st, 2, link);
+    bind_text(st, 3, direction);
+    bind_u64(st, 4, bytes);
+    bind_u64(st, 5, packets);
+    bind_u64(st, 6, busy_ps);
+    sqlite3_bind_double(st, 7, utilization);
+    return row_finish(db, st, "links");
+}
+
+int res_timeseries(res_db *db, const char *scope, const char *name, uint64_t t_ps, double value)
+{
+    int code;
+    sqlite3_stmt *st = row_start(db, ST_TIMESERIES, &code);
+    if (!st)
+        return code;
+    bind_text(st, 2, scope);
+    bind_text(st, 3, name);
+    bind_u64(st, 4, t_ps);
+    sqlite3_bind_double(st, 5, value);
+    return row_finish(db, st, "timeseries");
+}
+
+int res_request(res_db *db, uint64_t req_id, const char *session, const char *instance,
+                uint64_t arrival_ps, uint64_t first_token_ps, uint64_t finish_ps,
+                uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens)
+{
+    int code;
+    sqlite3_stmt *st = row_start(db, ST_REQUEST, &code);
+    if (!st)
+        return code;
+    bind_u64(st, 2, req_id);
+    bind_text(st, 3, session);
+    bind_text(st, 4, instance);
+    bind_time(st, 5, arrival_ps);
+    bind_time(st, 6, first_token_ps);
+    bind_time(st, 7, finish_ps);
+    bind_u64(st, 8, input_tokens);
+    bind_u64(st, 9, output_tokens);
+    bind_u64(st, 10, cached_tokens);
+    return row_finish(db, st, "requests");
+}
+
+int res_kv(res_db *db, const char *instance, const char *tier, uint64_t hits, uint64_t misses,
+           uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out)
+{
+    int code;
+    sqlite3_stmt *st = row_start(db, ST_KV, &code);
+    if (!st)
+        return code;
+    bind_text(st, 2, instance);
+    bind_text(st, 3, tier);
+    bind_u64(st, 4, hits);
+    bind_u64(st, 5, misses);
+    bind_u64(st, 6, evictions);
+    bind_u64(st, 7, bytes_in);
+    bind_u64(st, 8, bytes_out);
+    return row_finish(db, st, "kv");
+}
+
+int res_coherence(res_db *db, const char *directory, const char *message, uint64_t count)
+{
+    int code;
+    sqlite3_stmt *st = row_start(db, ST_COHERENCE, &code);
+    if (!st)
+        return code;
+    bind_text(st, 2, directory);
+    bind_text(st, 3, message);
+    bind_u64(st, 4, count);
+    return row_finish(db, st, "coherence");
+}
+
+/* ---- merge ------------------------------------------------------------ */
+
+/* A growable string (sim_alloc). After a failed allocation s is NULL and
+ * further appends do nothing. */
+typedef struct sbuf {
+    char *s;     /* text, or NULL (empty, or after a failed allocation) */
+    size_t len;  /* bytes used, without the NUL */
+    size_t cap;  /* bytes allocated */
+    int oom;     /* an allocation failed */
+} sbuf;
+
+static void sb_add(sbuf *b, const char *t)
+{
+    size_t n = strlen(t);
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *s = sim_realloc(b->s, cap);
+        if (!s) {
+            sim_free(b->s);
+            *b = (sbuf){.oom = 1};
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, t, n + 1);
+    b->len += n;
+}
+
+/* Append t as a quoted SQL identifier ("" doubles an embedded quote). */
+static void sb_ident(sbuf *b, const char *t)
+{
+    sb_add(b, "\"");
+    for (const char *p = t; *p; p++) {
+        char c[2] = {*p, '\0'};
+        sb_add(b, *p == '"' ? "\"\"" : c);
+    }
+    sb_add(b, "\"");
+}
+
+/* Build "INSERT INTO main.T (run_id, c...) SELECT ?1, c... FROM memfab_src.T
+ * WHERE run_id = ?2" over the columns both databases have (for runs: without
+ * run_id, so that dst assigns a fresh one) and prepare it. */
+static int prepare_copy(sqlite3 *h, const char *table, sqlite3_stmt **out)
+{
+    sqlite3_stmt *cols;
+    sbuf list = {0}, sql = {0};
+    int is_runs = strcmp(table, "runs") == 0;
+    int rc = sqlite3_prepare_v2(h,
+                                "SELECT name FROM pragma_table_info(?1, 'main') WHERE name <> 'run_id'"
+                                " AND name IN (SELECT name FROM pragma_table_info(?1, 'memfab_src'))"
+                                " ORDER BY cid",
+                                -1, &cols, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(cols, 1, table, -1, SQLITE_STATIC);
+    sb_add(&list, "");
+    while ((rc = sqlite3_step(cols)) == SQLITE_ROW) {
+        if (list.len > 0)
+            sb_add(&list, ", ");
+        sb_ident(&list, (const char *)sqlite3_column_text(cols, 0));
+    }
+    sqlite3_finalize(cols);
+    if (rc != SQLITE_DONE) {
+        sim_free(list.s);
+        return rc;
+    }
+    if (list.oom)
+        return SQLITE_NOMEM;
+    sb_add(&sql, "INSERT INTO main.");
+    sb_ident(&sql, table);
+    sb_add(&sql, is_runs ? " (" : " (run_id, ");
+    sb_add(&sql, list.s);
+    sb_add(&sql, is_runs ? ") SELECT " : ") SELECT ?1, ");
+    sb_add(&sql, list.s);
+    sb_add(&sql, " FROM memfab_src.");
+    sb_ident(&sql, table);
+    sb_add(&sql, " WHERE run_id = ?2");
+    sim_free(list.s);
+    if (sql.oom)
+        return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v2(h, sql.s, -1, out, NULL);
+    sim_free(sql.s);
+    return rc;
+}
+
+int res_merge(res_db *dst, const char *src_path, sim_err *err)
+{
+    sqlite3_stmt *copy_run = NULL, *copy[N_MERGE] = {NULL}, *list = NULL, *attach = NULL;
+    struct stat ss, ds;
+    int code = SIM_OK, rc, n = 0, attached = 0;
+
+    if (!dst || !src_path)
+        return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "res_merge: no database or source");
+    if (dst->readonly)
+        return sim_err_set(err, SIM_ESTATE, NULL, 0, 0, "%s is open read-only", dst->path);
+    if (dst->run_id)
+        return sim_err_set(err, SIM_ESTATE, NULL, 0, 0,
+                           "%s: cannot merge while run %" PRId64 " is in progress", dst->path,
+                           dst->run_id);
+    if (stat(src_path, &ss) == 0 && stat(dst->path, &ds) == 0 && ss.st_dev == ds.st_dev &&
+        ss.st_ino == ds.st_ino)
+        return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "cannot merge %s into itself", src_path);
+
+    /* Check the source the way tools open it: read-only, memfab only. */
+    res_db *src = open_db(src_path, 1, err, &code);
+    if (!src)
+        return code;
+    res_close(src);
+
+    sqlite3 *h = dst->h;
+    rc = sqlite3_prepare_v2(h, "ATTACH DATABASE ?1 AS memfab_src", -1, &attach, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(attach, 1, src_path, -1, SQLITE_STATIC);
+        rc = step_done(attach);
+        sqlite3_finalize(attach);
+    }
+    if (rc != SQLITE_OK)
+        goto sqlerr;
+    attached = 1;
+    if ((rc = sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+        goto sqlerr;
+    if ((rc = prepare_copy(h, "runs", &copy_run)) != SQLITE_OK)
+        goto sqlerr;
+    for (size_t t = 0; t < N_MERGE; t++)
+        if ((rc = prepare_copy(h, merge_tables[t], &copy[t])) != SQLITE_OK)
+            goto sqlerr;
+    rc = sqlite3_prepare_v2(h, "SELECT run_id FROM memfab_src.runs ORDER BY run_id", -1, &list,
+                            NULL);
+    if (rc != SQLITE_OK)
+        goto sqlerr;
+    while ((rc = sqlite3_step(list)) == SQLITE_ROW) {
+        sqlite3_int64 old_id = sqlite3_column_int64(list, 0);
+        sqlite3_bind_int64(copy_run, 2, old_id);
+        if ((rc = step_done(copy_run)) != SQLITE_OK)
+            goto sqlerr;
+        sqlite3_int64 new_id = sqlite3_last_insert_rowid(h);
+        for (size_t t = 0; t < N_MERGE; t++) {
+            sqlite3_bind_int64(copy[t], 1, new_id);
+            sqlite3_bind_int64(copy[t], 2, old_id);
+            if ((rc = step_done(copy[t])) != SQLITE_OK)
+                goto sqlerr;
+        }
+        n++;
+    }
+    if (rc != SQLITE_DONE)
+        goto sqlerr;
+    sqlite3_finalize(list);
+    list = NULL;
+    if ((rc = sqlite3_exec(h, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+        goto sqlerr;
+    code = n;
+    goto out;
+
+sqlerr:
+    code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "merging %s into %s: %s", src_path, dst->path,
+                       sqlite3_errmsg(h));
+out:
+    sqlite3_finalize(list);
+    sqlite3_finalize(copy_run);
+    for (size_t t = 0; t < N_MERGE; t++)
+        sqlite3_finalize(copy[t]);
+    if (!sqlite3_get_autocommit(h))
+        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    if (attached)
+        sqlite3_exec(h, "DETACH DATABASE memfab_src", NULL, NULL, NULL);
+    assert(assert_res_state(dst));
+    return code;
+}

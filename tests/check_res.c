@@ -1,0 +1,703 @@
+/*
+ * check_res.c - the results store (results/res.c) against the results
+ * contract, version 1 (DESIGN.md): every table round-trips, runs append,
+ * unfinished runs stay 'running', foreign files are refused untouched,
+ * batches commit every RES_BATCH_ROWS rows, and res_merge copies runs.
+ *
+ * Databases are temporary files under /tmp, removed by the fixture.
+ */
+#include <check.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "results/res.h"
+#include "sim/err.h"
+
+/* The contract, written out independently of res.c (DESIGN.md). */
+static const struct {
+    const char *table;
+    const char *cols[11];
+} contract[] = {
+    {"runs", {"run_id", "name", "scenario_sha256", "seed", "version", "started_at", "wall_s",
+              "sim_time_ps", "events", "status"}},
+    {"params", {"run_id", "key", "value"}},
+    {"metrics", {"run_id", "scope", "name", "value", "unit"}},
+    {"links", {"run_id", "link", "direction", "bytes", "packets", "busy_ps", "utilization"}},
+    {"timeseries", {"run_id", "scope", "name", "t_ps", "value"}},
+    {"requests", {"run_id", "req_id", "session", "instance", "arrival_ps", "first_token_ps",
+                  "finish_ps", "input_tokens", "output_tokens", "cached_tokens"}},
+    {"kv", {"run_id", "instance", "tier", "hits", "misses", "evictions", "bytes_in", "bytes_out"}},
+    {"coherence", {"run_id", "directory", "message", "count"}},
+};
+#define N_CONTRACT (sizeof contract / sizeof contract[0])
+static const char *const row_tables[] = {"params", "metrics", "links", "timeseries",
+                                         "requests", "kv", "coherence"};
+#define N_ROW_TABLES (sizeof row_tables / sizeof row_tables[0])
+
+/* ---- fixture and helpers ---------------------------------------------- */
+
+static char path_a[256], path_b[256];
+
+static void remove_db(const char *p)
+{
+    char j[300];
+    unlink(p);
+    snprintf(j, sizeof j, "%s-journal", p);
+    unlink(j);
+}
+
+static void setup(void)
+{
+    static int n;
+    snprintf(path_a, sizeof path_a, "/tmp/check_res.%ld.%d.a.db", (long)getpid(), n);
+    snprintf(path_b, sizeof path_b, "/tmp/check_res.%ld.%d.b.db", (long)getpid(), n++);
+    remove_db(path_a);
+    remove_db(path_b);
+}
+
+static void teardown(void)
+{
+    remove_db(path_a);
+    remove_db(path_b);
+}
+
+/* A raw connection, independent of res.c. */
+static sqlite3 *raw_open(const char *p)
+{
+    sqlite3 *h = NULL;
+    ck_assert_int_eq(sqlite3_open(p, &h), SQLITE_OK);
+    return h;
+}
+
+static int64_t q_int(sqlite3 *h, const char *sql)
+{
+    sqlite3_stmt *st;
+    ck_assert_msg(sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(h));
+    ck_assert_msg(sqlite3_step(st) == SQLITE_ROW, "%s: no row", sql);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int q_null(sqlite3 *h, const char *sql)
+{
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int v = sqlite3_column_type(st, 0) == SQLITE_NULL;
+    sqlite3_finalize(st);
+    return v;
+}
+
+static double q_dbl(sqlite3 *h, const char *sql)
+{
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    double v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Copy a one-value text query into a static buffer. */
+static const char *q_text(sqlite3 *h, const char *sql)
+{
+    static char buf[512];
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    snprintf(buf, sizeof buf, "%s", t ? (const char *)t : "(null)");
+    sqlite3_finalize(st);
+    return buf;
+}
+
+static void raw_exec(sqlite3 *h, const char *sql)
+{
+    char *msg = NULL;
+    ck_assert_msg(sqlite3_exec(h, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql,
+                  msg ? msg : "?");
+}
+
+/* The whole file, malloc'd; *n its size. */
+static unsigned char *slurp(const char *p, size_t *n)
+{
+    FILE *f = fopen(p, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+static int exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+/* One run with `k` rows in every table (k >= 1), ended with `status`. */
+static int64_t write_run(res_db *db, const char *name, int k, const char *status)
+{
+    sim_err err;
+    int64_t id = res_run_begin(db, name, "00ff", 7, "test", &err);
+    ck_assert_msg(id > 0, "%s", err.msg);
+    for (int i = 0; i < k; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "k%d", i);
+        ck_assert_int_eq(res_param(db, key, name), 0);
+        ck_assert_int_eq(res_metric(db, "run", key, i, "s"), 0);
+        ck_assert_int_eq(res_link(db, "pcie0", "up", 100u * i, i, 10u * i, 0.5), 0);
+        ck_assert_int_eq(res_timeseries(db, "gpu0", "util", 1000u * i, 0.25 * i), 0);
+        ck_assert_int_eq(res_request(db, i, "s", "gpu0", 10, 20, 30, 5, 3, 1), 0);
+        ck_assert_int_eq(res_kv(db, "gpu0", "hbm", i, 1, 0, 64, 32), 0);
+        ck_assert_int_eq(res_coherence(db, "dir0", "GetS", i), 0);
+    }
+    if (status)
+        ck_assert_int_eq(res_run_end(db, status, 0.5, 1000000, 42, &err), 0);
+    return id;
+}
+
+static int64_t count_rows(sqlite3 *h, const char *table, int64_t run_id)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = %lld", table,
+             (long long)run_id);
+    return q_int(h, sql);
+}
+
+/* ---- Core ------------------------------------------------------------- */
+
+START_TEST(test_roundtrip)
+{
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    int64_t id = res_run_begin(db, "rt", "abcdef0123", 42, "v1.2", &err);
+    ck_assert_int_eq(id, 1);
+    ck_assert_int_eq(res_current_run(db), 1);
+    ck_assert_int_eq(res_param(db, "gpu0.hbm", "141 GiB"), 0);
+    ck_assert_int_eq(res_param(db, "seed", "1"), 0);
+    ck_assert_int_eq(res_param(db, "seed", "42"), 0); /* an override: last wins */
+    ck_assert_int_eq(res_metric(db, "gpu0", "busy", 0.75, "ratio"), 0);
+    ck_assert_int_eq(res_link(db, "pcie0", "down", 4096, 17, 123456, 0.125), 0);
+    ck_assert_int_eq(res_timeseries(db, "dram", "bw", 10000000000ull, 1.5e9), 0);
+    ck_assert_int_eq(res_request(db, 9, "sess", "gpu1", 1000, 5000, 105000, 512, 11, 256), 0);
+    ck_assert_int_eq(res_request(db, 10, NULL, NULL, 2000, RES_NO_TIME, RES_NO_TIME, 8, 0, 0), 0);
+    ck_assert_int_eq(res_kv(db, "gpu1", "dram", 10, 3, 2, 1 << 20, 1 << 19), 0);
+    ck_assert_int_eq(res_coherence(db, "dir0", "Inv", 99), 0);
+    ck_assert_int_eq(res_run_error(db, "nothing wrong"), 0);
+    ck_assert_int_eq(res_run_end(db, "complete", 1.25, 987654321, 31337, &err), 0);
+    ck_assert_int_eq(res_current_run(db), 0);
+    res_close(db);
+
+    db = res_open_readonly(path_a, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    sqlite3 *h = res_handle(db);
+    ck_assert_str_eq(q_text(h, "SELECT name || '|' || scenario_sha256 || '|' || seed || '|' ||"
+                               " version || '|' || status || '|' || error FROM runs"),
+                     "rt|abcdef0123|42|v1.2|complete|nothing wrong");
+    ck_assert_double_eq(q_dbl(h, "SELECT wall_s FROM runs"), 1.25);
+    ck_assert_int_eq(q_int(h, "SELECT sim_time_ps FROM runs"), 987654321);
+    ck_assert_int_eq(q_int(h, "SELECT events FROM runs"), 31337);
+    /* started_at: UTC ISO-8601, e.g. 2026-01-31T12:00:00.000Z */
+    const char *t = q_text(h, "SELECT started_at FROM runs");
+    ck_assert_int_eq(strlen(t), 24);
+    ck_assert(t[4] == '-' && t[10] == 'T' && t[13] == ':' && t[23] == 'Z');
+    ck_assert_int_eq(q_int(h, "SELECT started_at = strftime('%Y-%m-%dT%H:%M:%fZ', started_at)"
+                              " FROM runs"), 1);
+
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM params"), 2);
+    ck_assert_str_eq(q_text(h, "SELECT value FROM params WHERE key = 'seed'"), "42");
+    ck_assert_str_eq(q_text(h, "SELECT value FROM params WHERE key = 'gpu0.hbm'"), "141 GiB");
+    ck_assert_str_eq(q_text(h, "SELECT scope || '|' || name || '|' || unit FROM metrics"),
+                     "gpu0|busy|ratio");
+    ck_assert_double_eq(q_dbl(h, "SELECT value FROM metrics"), 0.75);
+    ck_assert_str_eq(q_text(h, "SELECT link || '|' || direction || '|' || bytes || '|' || packets"
+                               " || '|' || busy_ps FROM links"),
+                     "pcie0|down|4096|17|123456");
+    ck_assert_double_eq(q_dbl(h, "SELECT utilization FROM links"), 0.125);
+    ck_assert_int_eq(q_int(h, "SELECT t_ps FROM timeseries"), 10000000000ll);
+    ck_assert_double_eq(q_dbl(h, "SELECT value FROM timeseries"), 1.5e9);
+    ck_assert_str_eq(q_text(h, "SELECT req_id || '|' || session || '|' || instance || '|' ||"
+                               " arrival_ps || '|' || first_token_ps || '|' || finish_ps || '|' ||"
+                               " input_tokens || '|' || output_tokens || '|' || cached_tokens"
+                               " FROM requests WHERE req_id = 9"),
+                     "9|sess|gpu1|1000|5000|105000|512|11|256");
+    ck_assert(q_null(h, "SELECT session FROM requests WHERE req_id = 10"));
+    ck_assert(q_null(h, "SELECT first_token_ps FROM requests WHERE req_id = 10"));
+    ck_assert(q_null(h, "SELECT finish_ps FROM requests WHERE req_id = 10"));
+    ck_assert_str_eq(q_text(h, "SELECT instance || '|' || tier || '|' || hits || '|' || misses ||"
+                               " '|' || evictions || '|' || bytes_in || '|' || bytes_out FROM kv"),
+                     "gpu1|dram|10|3|2|1048576|524288");
+    ck_assert_str_eq(q_text(h, "SELECT directory || '|' || message || '|' || count FROM coherence"),
+                     "dir0|Inv|99");
+
+    /* The standard views. */
+    ck_assert_str_eq(q_text(h, "SELECT ttft_ps || '|' || e2e_ps || '|' || tpot_ps"
+                               " FROM request_latency WHERE req_id = 9"),
+                     "4000|104000|10000");
+    ck_assert(q_null(h, "SELECT ttft_ps FROM request_latency WHERE req_id = 10"));
+    ck_assert(q_null(h, "SELECT tpot_ps FROM request_latency WHERE req_id = 10"));
+    ck_assert_str_eq(q_text(h, "SELECT requests || '|' || finished || '|' || mean_ttft_ps ||"
+                               " '|' || input_tokens || '|' || cached_tokens FROM run_summary"),
+                     "2|1|4000|520|256");
+    ck_assert_double_eq_tol(q_dbl(h, "SELECT hit_ratio FROM kv_hit_ratio"), 10.0 / 13, 1e-12);
+    ck_assert_str_eq(q_text(h, "SELECT run_name FROM run_metrics"), "rt");
+    res_close(db);
+}
+END_TEST
+
+START_TEST(test_two_runs_append)
+{
+    sim_err err;
+    for (int i = 0; i < 2; i++) {
+        res_db *db = res_open(path_a, &err);
+        ck_assert_msg(db != NULL, "%s", err.msg);
+        ck_assert_int_eq(write_run(db, i ? "second" : "first", 3, "complete"), i + 1);
+        res_close(db);
+    }
+    /* And two runs through one handle. */
+    res_db *db = res_open(path_a, &err);
+    ck_assert_int_eq(write_run(db, "third", 2, "interrupted"), 3);
+    ck_assert_int_eq(write_run(db, "fourth", 1, "failed"), 4);
+    res_close(db);
+
+    sqlite3 *h = raw_open(path_a);
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM runs"), 4);
+    ck_assert_str_eq(q_text(h, "SELECT group_concat(name || ':' || status, ',') FROM"
+                               " (SELECT * FROM runs ORDER BY run_id)"),
+                     "first:complete,second:complete,third:interrupted,fourth:failed");
+    for (size_t t = 0; t < N_ROW_TABLES; t++) {
+        ck_assert_int_eq(count_rows(h, row_tables[t], 1), 3);
+        ck_assert_int_eq(count_rows(h, row_tables[t], 2), 3);
+        ck_assert_int_eq(count_rows(h, row_tables[t], 3), 2);
+        ck_assert_int_eq(count_rows(h, row_tables[t], 4), 1);
+    }
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM meta"), 2);
+    sqlite3_close(h);
+}
+END_TEST
+
+START_TEST(test_unfinished_stays_running)
+{
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    int64_t id = write_run(db, "never-ended", 5, NULL);
+    ck_assert_int_eq(id, 1);
+    res_close(db); /* commits the rows, does not end the run */
+
+    db = res_open(path_a, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    sqlite3 *h = res_handle(db);
+    ck_assert_str_eq(q_text(h, "SELECT status FROM runs WHERE run_id = 1"), "running");
+    ck_assert(q_null(h, "SELECT wall_s FROM runs WHERE run_id = 1"));
+    ck_assert_int_eq(count_rows(h, "metrics", 1), 5);
+    ck_assert_int_eq(write_run(db, "next", 1, "complete"), 2);
+    ck_assert_str_eq(q_text(h, "SELECT status FROM runs WHERE run_id = 1"), "running");
+    ck_assert_str_eq(q_text(h, "SELECT status FROM runs WHERE run_id = 2"), "complete");
+    res_close(db);
+}
+END_TEST
+
+/* A process that dies mid-run leaves the runs row and the committed batches. */
+START_TEST(test_crash_mid_run)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sim_err err;
+        res_db *db = res_open(path_a, &err);
+        if (!db || res_run_begin(db, "crash", NULL, 1, NULL, &err) != 1)
+            _exit(2);
+        for (int i = 0; i < RES_BATCH_ROWS + 5; i++)
+            if (res_timeseries(db, "x", "y", (uint64_t)i, i) != 0)
+                _exit(3);
+        _exit(0); /* no res_run_end, no res_close */
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    sqlite3 *h = res_handle(db);
+    ck_assert_str_eq(q_text(h, "SELECT status FROM runs"), "running");
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM timeseries"), RES_BATCH_ROWS);
+    ck_assert_str_eq(q_text(h, "PRAGMA integrity_check"), "ok");
+    ck_assert_int_eq(write_run(db, "after", 1, "complete"), 2);
+    res_close(db);
+}
+END_TEST
+
+START_TEST(test_contract_columns)
+{
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    res_close(db);
+    db = res_open(path_a, &err); /* and after re-applying the schema */
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    sqlite3 *h = res_handle(db);
+    for (size_t t = 0; t < N_CONTRACT; t++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", contract[t].table);
+        sqlite3_stmt *st;
+        ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+        char have[1024] = "";
+        int ncols = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            strcat(have, ",");
+            strcat(have, (const char *)sqlite3_column_text(st, 1));
+            ncols++;
+        }
+        strcat(have, ",");
+        sqlite3_finalize(st);
+        ck_assert_msg(ncols > 0, "table %s missing", contract[t].table);
+        for (int c = 0; c < 11 && contract[t].cols[c]; c++) {
+            char want[64];
+            snprintf(want, sizeof want, ",%s,", contract[t].cols[c]);
+            ck_assert_msg(strstr(have, want), "table %s lacks column %s (has %s)",
+                          contract[t].table, contract[t].cols[c], have);
+        }
+    }
+    ck_assert_str_eq(q_text(h, "SELECT value FROM meta WHERE key = 'contract'"), "1");
+    ck_assert_str_eq(q_text(h, "SELECT value FROM meta WHERE key = 'application'"), "memfab");
+    ck_assert_str_eq(q_text(h, "PRAGMA journal_mode"), "delete");
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                              " AND sql LIKE '%run_id%'"), 6);
+    res_close(db);
+}
+END_TEST
+
+START_TEST(test_merge)
+{
+    sim_err err;
+    /* src: runs 1 and 2; dst: run 1 already there. */
+    res_db *src = res_open(path_a, &err);
+    write_run(src, "s1", 2, "complete");
+    write_run(src, "s2", 4, "failed");
+    ck_assert_int_eq(res_run_begin(src, "s3", NULL, 1, NULL, &err), 3);
+    ck_assert_int_eq(res_run_error(src, "boom"), 0);
+    res_close(src); /* s3 stays running */
+    size_t n0, n1;
+    unsigned char *before = slurp(path_a, &n0);
+
+    res_db *dst = res_open(path_b, &err);
+    write_run(dst, "d1", 1, "complete");
+    ck_assert_int_eq(res_merge(dst, path_a, &err), 3);
+    sqlite3 *h = res_handle(dst);
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM runs"), 4);
+    ck_assert_str_eq(q_text(h, "SELECT group_concat(run_id || name || status || ifnull(error, ''),"
+                               " ',') FROM (SELECT * FROM runs ORDER BY run_id)"),
+                     "1d1complete,2s1complete,3s2failed,4s3runningboom");
+    for (size_t t = 0; t < N_ROW_TABLES; t++) {
+        ck_assert_int_eq(count_rows(h, row_tables[t], 1), 1);
+        ck_assert_int_eq(count_rows(h, row_tables[t], 2), 2);
+        ck_assert_int_eq(count_rows(h, row_tables[t], 3), 4);
+        ck_assert_int_eq(count_rows(h, row_tables[t], 4), 0);
+    }
+    ck_assert_str_eq(q_text(h, "SELECT value FROM params WHERE run_id = 3 AND key = 'k3'"), "s2");
+    ck_assert_int_eq(q_int(h, "SELECT sum(busy_ps) FROM links WHERE run_id = 3"), 60);
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM runs WHERE run_id = 3 AND seed = 7 AND"
+                              " events = 42 AND sim_time_ps = 1000000 AND wall_s = 0.5"), 1);
+    /* A second merge appends the same runs again, with new ids. */
+    ck_assert_int_eq(res_merge(dst, path_a, &err), 3);
+    ck_assert_int_eq(q_int(h, "SELECT max(run_id) FROM runs"), 7);
+    ck_assert_int_eq(count_rows(h, "timeseries", 6), 4);
+    /* dst keeps working. */
+    ck_assert_int_eq(write_run(dst, "d2", 1, "complete"), 8);
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM pragma_database_list"), 1);
+    res_close(dst);
+
+    unsigned char *after = slurp(path_a, &n1);
+    ck_assert_int_eq(n0, n1);
+    ck_assert(memcmp(before, after, n0) == 0);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* ---- Limits ----------------------------------------------------------- */
+
+START_TEST(test_batching)
+{
+    sim_err err;
+    const int total = 2 * RES_BATCH_ROWS + 3;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_int_eq(res_run_begin(db, "big", NULL, 0, NULL, &err), 1);
+    sqlite3 *peek = raw_open(path_a); /* another reader sees only commits */
+    ck_assert_str_eq(q_text(peek, "SELECT status FROM runs"), "running");
+    for (int i = 0; i < total; i++) {
+        ck_assert_int_eq(res_timeseries(db, "q", "len", (uint64_t)i * 1000, i), 0);
+        if (i == RES_BATCH_ROWS - 2 || i == RES_BATCH_ROWS + 1 || i == 2 * RES_BATCH_ROWS + 1) {
+            int64_t seen = q_int(peek, "SELECT count(*) FROM timeseries");
+            ck_assert_int_eq(seen, (i + 1) / RES_BATCH_ROWS * RES_BATCH_ROWS);
+        }
+    }
+    ck_assert_int_eq(res_flush(db), 0);
+    ck_assert_int_eq(q_int(peek, "SELECT count(*) FROM timeseries"), total);
+    ck_assert_int_eq(res_flush(db), 0); /* nothing pending: a no-op */
+    ck_assert_int_eq(res_run_end(db, "complete", 2.0, 1, total, &err), 0);
+    ck_assert_int_eq(q_int(peek, "SELECT sum(t_ps) FROM timeseries"),
+                     (int64_t)total * (total - 1) / 2 * 1000);
+    sqlite3_close(peek);
+    res_close(db);
+}
+END_TEST
+
+START_TEST(test_extreme_values)
+{
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_int_eq(res_run_begin(db, "", NULL, UINT64_MAX, NULL, &err), 1);
+    ck_assert_int_eq(res_link(db, "l", "up", INT64_MAX, 0, 0, 0.0), 0);
+    ck_assert_int_eq(res_request(db, 0, "", "", 0, 0, 0, 0, 0, 0), 0);
+    ck_assert_int_eq(res_metric(db, "run", "big", 1e300, NULL), 0);
+    ck_assert_int_eq(res_param(db, "quote", "it's \"quoted\"; DROP TABLE runs"), 0);
+    ck_assert_int_eq(res_run_end(db, "complete", 0, UINT64_MAX / 2, 0, &err), 0);
+    sqlite3 *h = res_handle(db);
+    ck_assert_uint_eq((uint64_t)q_int(h, "SELECT seed FROM runs"), UINT64_MAX);
+    ck_assert_int_eq(q_int(h, "SELECT bytes FROM links"), INT64_MAX);
+    ck_assert_int_eq(q_int(h, "SELECT sim_time_ps FROM runs"), INT64_MAX);
+    ck_assert_int_eq(q_int(h, "SELECT e2e_ps FROM request_latency"), 0);
+    ck_assert(q_null(h, "SELECT tpot_ps FROM request_latency"));
+    ck_assert(q_null(h, "SELECT unit FROM metrics"));
+    ck_assert_str_eq(q_text(h, "SELECT value FROM params"), "it's \"quoted\"; DROP TABLE runs");
+    res_close(db);
+}
+END_TEST
+
+START_TEST(test_empty_file_accepted)
+{
+    FILE *f = fopen(path_a, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    ck_assert_int_eq(write_run(db, "e", 1, "complete"), 1);
+    res_close(db);
+    /* An empty SQLite database (a schema-less file SQLite made) too. */
+    sqlite3 *h = raw_open(path_b);
+    raw_exec(h, "PRAGMA user_version = 0; CREATE TABLE t(x); DROP TABLE t; VACUUM");
+    sqlite3_close(h);
+    db = res_open(path_b, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    res_close(db);
+    /* Read-only refuses an empty file: there is nothing to read. */
+    f = fopen(path_a, "w");
+    fclose(f);
+    ck_assert_ptr_null(res_open_readonly(path_a, &err));
+    ck_assert_int_eq(err.code, SIM_EFORMAT);
+}
+END_TEST
+
+START_TEST(test_merge_no_runs)
+{
+    sim_err err;
+    res_db *src = res_open(path_a, &err);
+    res_close(src);
+    res_db *dst = res_open(path_b, &err);
+    ck_assert_int_eq(res_merge(dst, path_a, &err), 0);
+    ck_assert_int_eq(q_int(res_handle(dst), "SELECT count(*) FROM runs"), 0);
+    res_close(dst);
+}
+END_TEST
+
+/* ---- Errors ----------------------------------------------------------- */
+
+/* res_open(p) must fail with SIM_EFORMAT, name p, and leave p unchanged. */
+static void assert_refused(const char *p)
+{
+    size_t n0, n1;
+    unsigned char *before = slurp(p, &n0);
+    sim_err err;
+    sim_err_clear(&err);
+    res_db *db = res_open(p, &err);
+    ck_assert_ptr_null(db);
+    ck_assert_int_eq(err.code, SIM_EFORMAT);
+    ck_assert_msg(strstr(err.msg, p) != NULL, "message does not name the file: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, "not a memfab results database") ||
+                      strstr(err.msg, "contract"),
+                  "%s", err.msg);
+    sim_err_clear(&err);
+    ck_assert_ptr_null(res_open_readonly(p, &err));
+    ck_assert_int_eq(err.code, SIM_EFORMAT);
+    unsigned char *after = slurp(p, &n1);
+    ck_assert_int_eq(n0, n1);
+    ck_assert(memcmp(before, after, n0) == 0);
+    char j[300];
+    snprintf(j, sizeof j, "%s-journal", p);
+    ck_assert(!exists(j));
+    free(before);
+    free(after);
+}
+
+START_TEST(test_refuse_text_file)
+{
+    FILE *f = fopen(path_a, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 200; i++)
+        fprintf(f, "line %d of a text file that is certainly no database\n", i);
+    fclose(f);
+    assert_refused(path_a);
+    /* Short text too (less than an SQLite header). */
+    f = fopen(path_a, "w");
+    fputs("hello\n", f);
+    fclose(f);
+    assert_refused(path_a);
+}
+END_TEST
+
+START_TEST(test_refuse_foreign_sqlite)
+{
+    sqlite3 *h = raw_open(path_a);
+    raw_exec(h, "CREATE TABLE runs(x); INSERT INTO runs VALUES (1)");
+    sqlite3_close(h);
+    assert_refused(path_a);
+
+    h = raw_open(path_b);
+    raw_exec(h, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+                "INSERT INTO meta VALUES ('application', 'othersim'), ('contract', '1')");
+    sqlite3_close(h);
+    assert_refused(path_b);
+}
+END_TEST
+
+START_TEST(test_refuse_other_contract)
+{
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    write_run(db, "old", 1, "complete");
+    res_close(db);
+    sqlite3 *h = raw_open(path_a);
+    raw_exec(h, "UPDATE meta SET value = '2' WHERE key = 'contract'");
+    sqlite3_close(h);
+    assert_refused(path_a);
+
+    /* A memfab database whose table lost a contract column. */
+    db = res_open(path_b, &err);
+    res_close(db);
+    h = raw_open(path_b);
+    raw_exec(h, "DROP TABLE coherence; CREATE TABLE coherence(run_id, directory, message)");
+    sqlite3_close(h);
+    assert_refused(path_b);
+}
+END_TEST
+
+START_TEST(test_readonly_missing)
+{
+    sim_err err;
+    ck_assert_ptr_null(res_open_readonly(path_a, &err));
+    ck_assert_int_eq(err.code, SIM_ENOTFOUND);
+    ck_assert(!exists(path_a));
+    ck_assert_ptr_null(res_open("/nonexistent-dir/x.db", &err));
+    ck_assert_int_eq(err.code, SIM_EIO);
+    ck_assert_ptr_null(res_open("/tmp", &err));
+    ck_assert_int_eq(err.code, SIM_EFORMAT);
+    ck_assert_ptr_null(res_open("", &err));
+    ck_assert_int_eq(err.code, SIM_EINVAL);
+}
+END_TEST
+
+START_TEST(test_state_errors)
+{
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_int_eq(res_metric(db, "run", "x", 1, NULL), SIM_ESTATE);
+    ck_assert_ptr_nonnull(strstr(res_errmsg(db), "no run in progress"));
+    ck_assert_int_eq(res_run_end(db, "complete", 0, 0, 0, &err), SIM_ESTATE);
+    ck_assert_int_eq(res_run_error(db, "x"), SIM_ESTATE);
+    ck_assert_int_eq(res_run_begin(db, "a", NULL, 0, NULL, &err), 1);
+    ck_assert_int_eq(res_run_begin(db, "b", NULL, 0, NULL, &err), SIM_ESTATE);
+    ck_assert_int_eq(res_run_end(db, "done", 0, 0, 0, &err), SIM_EINVAL);
+    ck_assert_int_eq(res_run_end(db, "running", 0, 0, 0, &err), SIM_EINVAL);
+    ck_assert_int_eq(res_merge(db, path_b, &err), SIM_ESTATE);
+    /* A NOT NULL violation fails the row, not the batch. */
+    ck_assert_int_eq(res_metric(db, "run", "ok", 1, NULL), 0);
+    ck_assert_int_eq(res_metric(db, NULL, "bad", 1, NULL), SIM_EIO);
+    ck_assert_ptr_nonnull(strstr(res_errmsg(db), "metrics"));
+    ck_assert_int_eq(res_run_end(db, "complete", 0, 0, 0, &err), 0);
+    ck_assert_int_eq(q_int(res_handle(db), "SELECT count(*) FROM metrics"), 1);
+    ck_assert_int_eq(res_merge(db, path_a, &err), SIM_EINVAL);
+
+    /* Merge refuses foreign and missing sources, and leaves dst alone. */
+    FILE *f = fopen(path_b, "w");
+    fputs("not a database\n", f);
+    fclose(f);
+    ck_assert_int_eq(res_merge(db, path_b, &err), SIM_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, path_b));
+    unlink(path_b);
+    ck_assert_int_eq(res_merge(db, path_b, &err), SIM_ENOTFOUND);
+    ck_assert(!exists(path_b));
+    ck_assert_int_eq(q_int(res_handle(db), "SELECT count(*) FROM runs"), 1);
+    res_close(db);
+
+    /* A read-only handle takes no writes. */
+    db = res_open_readonly(path_a, &err);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_int_eq(res_run_begin(db, "a", NULL, 0, NULL, &err), SIM_ESTATE);
+    ck_assert_int_eq(res_param(db, "k", "v"), SIM_ESTATE);
+    ck_assert_int_eq(res_merge(db, path_b, &err), SIM_ESTATE);
+    res_close(db);
+    res_close(NULL);
+    ck_assert_int_eq(res_flush(NULL), SIM_EINVAL);
+    ck_assert_int_eq(res_current_run(NULL), 0);
+}
+END_TEST
+
+static Suite *res_suite(void)
+{
+    Suite *s = suite_create("res");
+    TCase *core = tcase_create("Core");
+    tcase_add_checked_fixture(core, setup, teardown);
+    tcase_add_test(core, test_roundtrip);
+    tcase_add_test(core, test_two_runs_append);
+    tcase_add_test(core, test_unfinished_stays_running);
+    tcase_add_test(core, test_crash_mid_run);
+    tcase_add_test(core, test_contract_columns);
+    tcase_add_test(core, test_merge);
+    suite_add_tcase(s, core);
+
+    TCase *limits = tcase_create("Limits");
+    tcase_add_checked_fixture(limits, setup, teardown);
+    tcase_set_timeout(limits, 60);
+    tcase_add_test(limits, test_batching);
+    tcase_add_test(limits, test_extreme_values);
+    tcase_add_test(limits, test_empty_file_accepted);
+    tcase_add_test(limits, test_merge_no_runs);
+    suite_add_tcase(s, limits);
+
+    TCase *errors = tcase_create("Errors");
+    tcase_add_checked_fixture(errors, setup, teardown);
+    tcase_add_test(errors, test_refuse_text_file);
+    tcase_add_test(errors, test_refuse_foreign_sqlite);
+    tcase_add_test(errors, test_refuse_other_contract);
+    tcase_add_test(errors, test_readonly_missing);
+    tcase_add_test(errors, test_state_errors);
+    suite_add_tcase(s, errors);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(res_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
