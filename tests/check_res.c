@@ -7,6 +7,7 @@
  * Databases are temporary files under /tmp, removed by the fixture.
  */
 #include <check.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -325,11 +326,12 @@ START_TEST(test_crash_mid_run)
         for (int i = 0; i < RES_BATCH_ROWS + 5; i++)
             if (res_timeseries(db, "x", "y", (uint64_t)i, i) != 0)
                 _exit(3);
-        _exit(0); /* no res_run_end, no res_close */
+        kill(getpid(), SIGKILL); /* die: no res_run_end, no res_close */
+        _exit(4);
     }
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child status %#x", status);
 
     sim_err err;
     res_db *db = res_open(path_a, &err);

@@ -1,0 +1,324 @@
+/*
+ * check_e2e.c - end-to-end tests of the memfab command: run scenarios, then
+ * query the results database.
+ *
+ * Needs MEMFAB_BIN (the binary) and MEMFAB_SRC (the repository root) in the
+ * environment; `make test` sets both.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+static char tmpdir[256];
+static const char *bin, *src;
+
+static void setup(void)
+{
+    bin = getenv("MEMFAB_BIN");
+    src = getenv("MEMFAB_SRC");
+    ck_assert_msg(bin && src, "MEMFAB_BIN and MEMFAB_SRC must be set (run through make test)");
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/memfab-e2e-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Run a shell command, capture stderr+stdout into out; return the exit status. */
+static int sh(char *out, size_t outlen, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[4200];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = 0;
+    if (out && outlen) {
+        out[0] = '\0';
+        n = fread(out, 1, outlen - 1, p);
+        out[n] = '\0';
+    }
+    char sink[4096];
+    while (fread(sink, 1, sizeof sink, p) > 0)
+        ;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Every row of a query, concatenated as text. */
+static char *dump(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    buf[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            const char *t = (const char *)sqlite3_column_text(st, i);
+            size_t need = n + (t ? strlen(t) : 4) + 3;
+            if (need > cap) {
+                cap = 2 * need;
+                buf = realloc(buf, cap);
+            }
+            n += (size_t)sprintf(buf + n, "%s%c", t ? t : "NULL", i + 1 < sqlite3_column_count(st) ? '|' : '\n');
+        }
+    }
+    sqlite3_finalize(st);
+    return buf;
+}
+
+static long long count(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(db));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+START_TEST(default_scenario_meets_contract)
+{
+    char out[8192], db[512];
+    snprintf(db, sizeof db, "%s/d.db", tmpdir);
+    int rc = sh(out, sizeof out, "%s run %s/scenarios/default.yaml -o %s", bin, src, db);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_ptr_nonnull(strstr(out, db));
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(count(h, "SELECT count(*) FROM runs WHERE status='complete'"), 1);
+    /* Contract v1: every table and column exists. */
+    static const char *contract[] = {
+        "runs(run_id,name,scenario_sha256,seed,version,started_at,wall_s,sim_time_ps,events,status)",
+        "params(run_id,key,value)", "metrics(run_id,scope,name,value,unit)",
+        "links(run_id,link,direction,bytes,packets,busy_ps,utilization)",
+        "timeseries(run_id,scope,name,t_ps,value)",
+        "requests(run_id,req_id,session,instance,arrival_ps,first_token_ps,finish_ps,"
+        "input_tokens,output_tokens,cached_tokens)",
+        "kv(run_id,instance,tier,hits,misses,evictions,bytes_in,bytes_out)",
+        "coherence(run_id,directory,message,count)"};
+    for (size_t i = 0; i < sizeof contract / sizeof contract[0]; i++) {
+        char table[64], cols[512];
+        ck_assert_int_eq(sscanf(contract[i], "%63[^(](%511[^)])", table, cols), 2);
+        for (char *c = strtok(cols, ","); c; c = strtok(NULL, ",")) {
+            char q[256];
+            snprintf(q, sizeof q, "SELECT count(*) FROM pragma_table_info('%s') WHERE name='%s'",
+                     table, c);
+            ck_assert_msg(count(h, q) == 1, "contract column %s.%s missing", table, c);
+        }
+    }
+    ck_assert_int_eq(count(h, "SELECT count(*) FROM links"), 6);
+    ck_assert_int_gt(count(h, "SELECT count(*) FROM timeseries"), 100);
+    ck_assert_int_gt(count(h, "SELECT count(*) FROM metrics WHERE name LIKE 'wait:%_p99'"), 0);
+    ck_assert_int_eq(count(h, "SELECT count(*) FROM params WHERE key='seed' AND value='42'"), 1);
+    ck_assert_int_eq(count(h, "SELECT sim_time_ps FROM runs"), 1000000000000LL);
+    ck_assert_int_gt(count(h, "SELECT events FROM runs"), 100000);
+    sqlite3_close(h);
+}
+END_TEST
+
+START_TEST(same_seed_same_rows)
+{
+    char out[8192], db[512];
+    snprintf(db, sizeof db, "%s/twice.db", tmpdir);
+    for (int i = 0; i < 2; i++) {
+        int rc = sh(out, sizeof out, "%s run -q %s/scenarios/default.yaml -o %s --set stop=200ms",
+                    bin, src, db);
+        ck_assert_msg(rc == 0, "%s", out);
+    }
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(count(h, "SELECT count(*) FROM runs"), 2);
+    static const char *tables[] = {
+        "SELECT name,scenario_sha256,seed,version,sim_time_ps,events,status FROM runs WHERE run_id=%d",
+        "SELECT key,value FROM params WHERE run_id=%d ORDER BY rowid",
+        "SELECT scope,name,value,unit FROM metrics WHERE run_id=%d ORDER BY rowid",
+        "SELECT link,direction,bytes,packets,busy_ps,utilization FROM links WHERE run_id=%d ORDER BY rowid",
+        "SELECT scope,name,t_ps,value FROM timeseries WHERE run_id=%d ORDER BY rowid",
+        "SELECT * FROM requests WHERE run_id=%d ORDER BY rowid",
+        "SELECT instance,tier,hits,misses,evictions,bytes_in,bytes_out FROM kv WHERE run_id=%d ORDER BY rowid",
+        "SELECT directory,message,count FROM coherence WHERE run_id=%d ORDER BY rowid"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char q1[512], q2[512];
+        snprintf(q1, sizeof q1, tables[i], 1);
+        snprintf(q2, sizeof q2, tables[i], 2);
+        char *a = dump(h, q1), *b = dump(h, q2);
+        ck_assert_msg(strcmp(a, b) == 0, "runs differ in: %s", tables[i]);
+        free(a);
+        free(b);
+    }
+    /* A different seed gives different results. */
+    int rc = sh(out, sizeof out, "%s run -q %s/scenarios/default.yaml -o %s --set stop=200ms --seed 7",
+                bin, src, db);
+    ck_assert_int_eq(rc, 0);
+    char *a = dump(h, "SELECT value FROM metrics WHERE run_id=1 ORDER BY rowid");
+    char *b = dump(h, "SELECT value FROM metrics WHERE run_id=3 ORDER BY rowid");
+    ck_assert_str_ne(a, b);
+    free(a);
+    free(b);
+    sqlite3_close(h);
+}
+END_TEST
+
+/* Broken scenarios: exit 2 and a file:line:col error. */
+static const struct broken {
+    const char *yaml;
+    const char *expect; /* substring of the error, including the position */
+} broken[] = {
+    {"name: x\ncomponents: [\n  {name: a, type: sink\n", "bad.yaml:"},
+    {"name: x\ncomponents:\n  - {name: a, type: sink}\n  - {name: b, type: source, interarival: 1 us}\n",
+     "bad.yaml:4:"},
+    {"name: x\ncomponents:\n  - {name: a, type: source, interarrival: 3 parsecs}\n", "bad.yaml:3:"},
+    {"name: x\ninclude: missing-part.yaml\n", "bad.yaml:2:"},
+    {"name: x\ncomponents:\n  - {name: a, type: sourse}\n", "did you mean 'source'"},
+    {"name: x\nstop: 10\n", "bad.yaml:2:"},
+};
+
+START_TEST(broken_scenario_exit_2)
+{
+    char out[8192], path[512];
+    snprintf(path, sizeof path, "%s/bad.yaml", tmpdir);
+    write_file(path, broken[_i].yaml);
+    int rc = sh(out, sizeof out, "%s check %s", bin, path);
+    ck_assert_msg(rc == 2, "exit %d for case %d: %s", rc, _i, out);
+    ck_assert_msg(strstr(out, broken[_i].expect), "case %d: expected '%s' in: %s", _i,
+                  broken[_i].expect, out);
+    ck_assert_ptr_nonnull(strstr(out, "error:"));
+    rc = sh(out, sizeof out, "%s run -q %s -o %s/never.db", bin, path, tmpdir);
+    ck_assert_int_eq(rc, 2);
+    char db[512];
+    snprintf(db, sizeof db, "%s/never.db", tmpdir);
+    ck_assert_int_ne(access(db, F_OK), 0);
+}
+END_TEST
+
+START_TEST(unknown_key_suggests)
+{
+    char out[8192], path[512];
+    snprintf(path, sizeof path, "%s/bad.yaml", tmpdir);
+    write_file(path, broken[1].yaml);
+    sh(out, sizeof out, "%s check %s", bin, path);
+    ck_assert_ptr_nonnull(strstr(out, "interarival"));
+    ck_assert_ptr_nonnull(strstr(out, "did you mean 'interarrival'"));
+    ck_assert_ptr_nonnull(strstr(out, "^"));
+}
+END_TEST
+
+START_TEST(foreign_file_refused_untouched)
+{
+    char out[8192], path[512];
+    snprintf(path, sizeof path, "%s/notes.db", tmpdir);
+    write_file(path, "my precious notes\n");
+    int rc = sh(out, sizeof out, "%s run -q %s/scenarios/default.yaml -o %s", bin, src, path);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_ptr_nonnull(strstr(out, "not a memfab"));
+    FILE *f = fopen(path, "r");
+    char buf[64] = {0};
+    ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+    fclose(f);
+    ck_assert_str_eq(buf, "my precious notes\n");
+}
+END_TEST
+
+START_TEST(sigint_marks_interrupted)
+{
+    char db[512], scen[512], out[4096];
+    snprintf(db, sizeof db, "%s/int.db", tmpdir);
+    snprintf(scen, sizeof scen, "%s/scenarios/default.yaml", src);
+    /* First a complete run that must survive. */
+    ck_assert_int_eq(sh(out, sizeof out, "%s run -q %s -o %s --set stop=50ms", bin, scen, db), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        execl(bin, bin, "run", "-q", scen, "-o", db, "--set", "stop=100000 s", (char *)NULL);
+        _exit(127);
+    }
+    usleep(1500000);
+    kill(pid, SIGINT);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 1);
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(count(h, "SELECT count(*) FROM runs"), 2);
+    ck_assert_int_eq(count(h, "SELECT count(*) FROM runs WHERE run_id=1 AND status='complete'"), 1);
+    ck_assert_int_eq(count(h, "SELECT count(*) FROM runs WHERE run_id=2 AND status='interrupted'"), 1);
+    ck_assert_int_gt(count(h, "SELECT count(*) FROM links WHERE run_id=2"), 0);
+    ck_assert_int_gt(count(h, "SELECT count(*) FROM metrics WHERE run_id=1"), 0);
+    sqlite3_close(h);
+}
+END_TEST
+
+START_TEST(help_everywhere)
+{
+    char out[8192];
+    static const char *cmds[] = {"", "run", "check", "models", "bench", "trace"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        int rc = sh(out, sizeof out, "%s %s --help", bin, cmds[i]);
+        ck_assert_msg(rc == 0, "memfab %s --help: exit %d", cmds[i], rc);
+        ck_assert_msg(strstr(out, "usage:"), "memfab %s --help: %s", cmds[i], out);
+    }
+    ck_assert_int_eq(sh(out, sizeof out, "%s models", bin), 0);
+    ck_assert_ptr_nonnull(strstr(out, "bandwidth"));
+    ck_assert_int_eq(sh(out, sizeof out, "%s frobnicate", bin), 2);
+}
+END_TEST
+
+static Suite *e2e_suite(void)
+{
+    Suite *s = suite_create("e2e");
+    TCase *core = tcase_create("Core");
+    tcase_set_timeout(core, 120);
+    tcase_add_checked_fixture(core, setup, teardown);
+    tcase_add_test(core, default_scenario_meets_contract);
+    tcase_add_test(core, same_seed_same_rows);
+    tcase_add_test(core, sigint_marks_interrupted);
+    tcase_add_test(core, help_everywhere);
+    suite_add_tcase(s, core);
+    TCase *errors = tcase_create("Errors");
+    tcase_set_timeout(errors, 60);
+    tcase_add_checked_fixture(errors, setup, teardown);
+    tcase_add_loop_test(errors, broken_scenario_exit_2, 0, sizeof broken / sizeof broken[0]);
+    tcase_add_test(errors, unknown_key_suggests);
+    tcase_add_test(errors, foreign_file_refused_untouched);
+    suite_add_tcase(s, errors);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(e2e_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
