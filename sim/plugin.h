@@ -1,0 +1,117 @@
+/*
+ * plugin.h - the policy interface of memfab, version 1.
+ *
+ * KV-cache eviction policies and request-routing policies are small tables
+ * of C functions registered by name. The built-in policies use exactly this
+ * interface, and a policy compiled as a shared object loads at run time:
+ *
+ *     cc -shared -fPIC -I/usr/local/include mypolicy.c -o mypolicy.so
+ *     memfab run scenario.yaml --plugin ./mypolicy.so
+ *
+ * The shared object exports one function, memfab_plugin_init, returning a
+ * memfab_plugin whose `abi` must equal MEMFAB_PLUGIN_ABI; memfab refuses a
+ * plug-in built against another version. This header is self-contained and
+ * installed by `make install` as <memfab/plugin.h>.
+ *
+ * Eviction. The KV store hands a policy only *evictable* blocks: a block
+ * pinned by a running request is removed from the policy (remove) and
+ * given back when the last request releases it (insert). So `victim` may
+ * return any block it holds. Blocks are small integer handles; the
+ * per-block facts a policy may use are passed in memfab_block_info.
+ *
+ * Routing. For each arriving request the router sees every instance's
+ * load and how much of the request's prefix each instance holds, per tier,
+ * and returns the index of the chosen instance.
+ */
+#ifndef MEMFAB_PLUGIN_H
+#define MEMFAB_PLUGIN_H
+
+#include <stdint.h>
+
+#define MEMFAB_PLUGIN_ABI 1
+
+/* Named numeric parameters of a policy, read from the scenario. */
+typedef struct memfab_params {
+    void *ctx;
+    double (*get)(void *ctx, const char *key, double def);
+} memfab_params;
+
+/* ---- eviction ---------------------------------------------------------- */
+
+typedef struct memfab_block_info {
+    uint64_t id;            /* chained prefix hash of the block */
+    uint64_t inserted_ps;   /* when it entered this tier */
+    uint64_t last_access_ps;/* last hit or insertion */
+    uint64_t accesses;      /* hits + 1 */
+    double recompute_s;     /* estimated time to recompute it (prefill share) */
+    double reload_s;        /* estimated time to load it back from the next tier */
+} memfab_block_info;
+
+typedef struct memfab_evict_ops {
+    const char *name;                                   /* scenario `eviction:` value */
+    void *(*create)(uint32_t capacity, const memfab_params *p); /* NULL on failure */
+    void (*destroy)(void *st);
+    /* A block became evictable (newly stored, or unpinned). */
+    void (*insert)(void *st, uint32_t block, const memfab_block_info *info);
+    /* An evictable block was accessed (a prefix hit while not pinned). */
+    void (*touch)(void *st, uint32_t block, const memfab_block_info *info);
+    /* A block is no longer evictable (pinned, or evicted by the store). */
+    void (*remove)(void *st, uint32_t block);
+    /* Choose a block to evict; 1 with *block set, 0 when none is held.
+     * `info` looks up the facts of any held block. */
+    int (*victim)(void *st, uint32_t *block,
+                  const memfab_block_info *(*info)(void *ctx, uint32_t block), void *ctx);
+} memfab_evict_ops;
+
+/* ---- routing ----------------------------------------------------------- */
+
+#define MEMFAB_MAX_TIERS 8
+
+typedef struct memfab_request_view {
+    uint64_t id;              /* request id */
+    uint64_t session;         /* session id (0 when unknown) */
+    uint32_t input_tokens;    /* prompt tokens */
+    uint32_t output_tokens;   /* tokens to generate */
+    uint32_t n_blocks;        /* prefix blocks of the prompt */
+    uint32_t block_tokens;    /* tokens per block */
+    const uint64_t *block_ids;/* chained prefix hashes */
+} memfab_request_view;
+
+typedef struct memfab_instance_view {
+    uint32_t index;                 /* 0 .. n-1 */
+    uint64_t outstanding_tokens;    /* prefill + decode tokens still to do */
+    uint32_t waiting;               /* queued requests */
+    uint32_t running;               /* requests in the running batch */
+    uint64_t kv_free_blocks;        /* free blocks in GPU memory */
+    uint64_t kv_total_blocks;       /* GPU KV capacity in blocks */
+    uint32_t prefix_blocks;         /* leading blocks of this request held (any tier) */
+    uint32_t prefix_by_tier[MEMFAB_MAX_TIERS]; /* of those, how many per tier (0 = GPU) */
+    uint32_t ntiers;                /* tiers in use */
+    double tier_weight[MEMFAB_MAX_TIERS]; /* the scenario's per-tier value of a hit */
+} memfab_instance_view;
+
+typedef struct memfab_router_ops {
+    const char *name;                                   /* scenario `policy:` value */
+    void *(*create)(uint32_t instances, const memfab_params *p);
+    void (*destroy)(void *st);
+    /* Return the chosen instance index in [0, n). uniform() draws from the
+     * router's own random stream in [0, 1). */
+    uint32_t (*route)(void *st, const memfab_request_view *req,
+                      const memfab_instance_view *inst, uint32_t n,
+                      double (*uniform)(void *rng), void *rng);
+} memfab_router_ops;
+
+/* ---- the plug-in ------------------------------------------------------- */
+
+typedef struct memfab_plugin {
+    uint32_t abi;                        /* MEMFAB_PLUGIN_ABI */
+    const char *name;                    /* for messages */
+    const memfab_evict_ops *const *evictions; /* NULL-terminated, or NULL */
+    const memfab_router_ops *const *routers;  /* NULL-terminated, or NULL */
+} memfab_plugin;
+
+/* The one symbol a plug-in exports. */
+typedef const memfab_plugin *(*memfab_plugin_init_fn)(void);
+#define MEMFAB_PLUGIN_INIT_SYMBOL "memfab_plugin_init"
+
+#endif
