@@ -136,6 +136,7 @@ struct res_db {
     char errmsg[512];        /* last row-function failure, or "" */
 };
 
+#ifndef NDEBUG
 static int assert_res_state(const res_db *db)
 {
     assert(db->h);
@@ -144,6 +145,7 @@ static int assert_res_state(const res_db *db)
     assert(!db->readonly || (db->run_id == 0 && !db->in_txn && !db->st[ST_COMMIT]));
     return 1;
 }
+#endif
 
 /* ---- helpers ---------------------------------------------------------- */
 
