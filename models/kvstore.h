@@ -1,0 +1,127 @@
+/*
+ * kvstore.h - the KV block store: prefix-shared, reference-counted KV
+ * blocks in a hierarchy of capacity tiers, with pluggable eviction.
+ *
+ * KV state lives in fixed-size blocks of `block_tokens` tokens, named by
+ * chained prefix hashes (block i's id hashes block i's tokens together
+ * with every block before it), so equal ids mean equal prefixes and two
+ * requests with a common prefix share the physical blocks of that prefix
+ * (copy-on-write for transformer state: a diverging suffix gets blocks of
+ * its own, because its ids differ).
+ *
+ * Tiers are numbered from the fastest (0: GPU HBM) down (DRAM, CXL, SSD,
+ * remote pool); each has a capacity in blocks. A block may be present in
+ * several tiers at once (a copy written through or left behind by a
+ * promotion). A request uses blocks only in tier 0: pinning a block that
+ * sits only in a lower tier promotes it (the caller moves the bytes over
+ * the fabric). When tier 0 needs room it evicts an unpinned block chosen
+ * by the tier's policy; with write-back the evicted block is demoted
+ * (copied) into the next tier unless already there, cascading down; with
+ * write-through every new block is copied to tier 1 at once, so eviction
+ * from tier 0 moves no bytes. A block evicted from the last tier is gone.
+ *
+ * Invariants (kv_store_check, called after every step in debug builds):
+ * a pinned block (refcount > 0) is present in tier 0 and never held by an
+ * eviction policy, so it is never evicted; every tier's occupancy is at
+ * most its capacity; each block is held by the policy of every tier it is
+ * present in iff it is unpinned (tier 0) or always (lower tiers, which
+ * are never pinned).
+ *
+ * Lookups and pins cost O(prefix length) hash probes and allocate nothing:
+ * the block table and the id index are sized at creation from the total
+ * capacity.
+ */
+#ifndef MEMFAB_MODELS_KVSTORE_H
+#define MEMFAB_MODELS_KVSTORE_H
+
+#include <stdint.h>
+
+#include "sim/err.h"
+#include "sim/plugin.h"
+
+typedef struct kv_store kv_store;
+
+enum { KV_WRITE_BACK, KV_WRITE_THROUGH };
+
+typedef struct kv_tier_cfg {
+    const char *name;        /* tier name for results ("gpu", "dram", "ssd0", ...) */
+    uint64_t capacity;       /* blocks */
+} kv_tier_cfg;
+
+/* What one pin did, so the caller can charge the fabric for it. */
+typedef struct kv_pin_result {
+    uint32_t hit_blocks;                       /* leading blocks already present (any tier) */
+    uint32_t hit_by_tier[MEMFAB_MAX_TIERS];    /* of those, fastest tier holding each */
+    uint32_t new_blocks;                       /* blocks allocated fresh in tier 0 */
+    uint32_t promoted[MEMFAB_MAX_TIERS];       /* blocks copied from tier t into tier 0 */
+    uint32_t demoted[MEMFAB_MAX_TIERS];        /* blocks copied from tier t to t+1 (evictions / write-through) */
+    uint32_t dropped;                          /* blocks evicted from the last tier */
+} kv_pin_result;
+
+/* Per-tier counters (for the `kv` results table). */
+typedef struct kv_tier_stats {
+    uint64_t hits;           /* block lookups served from this tier */
+    uint64_t misses;         /* tier 0: blocks not present anywhere; tier t>0: lookups that reached t and missed */
+    uint64_t evictions;      /* blocks evicted from this tier */
+    uint64_t blocks_in;      /* blocks copied into this tier */
+    uint64_t blocks_out;     /* blocks copied out of this tier (promotions, demotions) */
+    uint64_t used;           /* blocks present now */
+    uint64_t peak;           /* most blocks present at once */
+} kv_tier_stats;
+
+/* Create a store. `policy` is used for every tier, each with its own state
+ * created with `params`. Free with kv_store_free(). NULL with err on bad
+ * arguments (no tiers, more than MEMFAB_MAX_TIERS, zero capacity) or OOM. */
+kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode,
+                       const memfab_evict_ops *policy, const memfab_params *params,
+                       sim_err *err);
+void kv_store_free(kv_store *s);
+
+/* Longest stored prefix of ids[0..n): the count of leading ids present in
+ * any tier; by_tier[t] (if not NULL, ntiers entries) counts those whose
+ * fastest copy is in tier t. Changes nothing. */
+uint32_t kv_store_match(const kv_store *s, const uint64_t *ids, uint32_t n, uint32_t *by_tier);
+
+/* Blocks a pin of ids[0..n) would need to allocate in tier 0 (absent ones
+ * and ones only in lower tiers), and whether tier 0 can supply them now
+ * (free + evictable >= needed). */
+uint32_t kv_store_needed(const kv_store *s, const uint64_t *ids, uint32_t n);
+int kv_store_can_pin(const kv_store *s, const uint64_t *ids, uint32_t n);
+
+/* Pin ids[0..n) for a running request at time now_ps: present blocks get a
+ * reference (and count as hits), absent ones are allocated in tier 0;
+ * blocks found only in lower tiers are promoted. Returns 0, or SIM_ENOMEM
+ * when tier 0 cannot make room (nothing is changed then). */
+int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
+                 kv_pin_result *res);
+
+/* Drop one reference to each of ids[0..n); a block whose count reaches 0
+ * becomes evictable (it stays cached). */
+void kv_store_unpin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps);
+
+/* Blocks free and evictable in tier 0; totals. */
+uint64_t kv_store_free_blocks(const kv_store *s);
+uint64_t kv_store_evictable_blocks(const kv_store *s);
+uint64_t kv_store_pinned_blocks(const kv_store *s);
+uint32_t kv_store_ntiers(const kv_store *s);
+const char *kv_store_tier_name(const kv_store *s, uint32_t tier);
+const kv_tier_stats *kv_store_stats(const kv_store *s, uint32_t tier);
+
+/* Check every invariant; 1 when they hold (use as assert(kv_store_check(s))). */
+int kv_store_check(const kv_store *s);
+
+/* Built-in eviction policies, NULL-terminated: lru, lfu, fifo, s3fifo, cost. */
+extern const memfab_evict_ops *const kv_evict_policies[];
+/* Built-in routing policies, NULL-terminated: round_robin, random,
+ * least_loaded, prefix_affinity, dynamo, sglang, llmd. */
+extern const memfab_router_ops *const kv_router_policies[];
+
+/* Policies by name: built-ins first, then those registered from plug-ins. */
+const memfab_evict_ops *kv_evict_find(const char *name);
+const memfab_router_ops *kv_router_find(const char *name);
+/* Register a plug-in's policies (kept for the life of the process). */
+int kv_register_plugin(const memfab_plugin *p, sim_err *err);
+/* Load a plug-in shared object and register it; refuses a wrong ABI. */
+int kv_load_plugin(const char *path, sim_err *err);
+
+#endif
