@@ -1,0 +1,261 @@
+/*
+ * check_sim.c - the run loop, components, parameter tables and streams.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/mem.h"
+#include "sim/scn.h"
+#include "sim/sim.h"
+
+/* A probe model: records the order in which its events arrive. */
+typedef struct probe_state {
+    sim_time delay;        /* param: a time */
+    uint64_t buf;          /* param: a size */
+    double bw;             /* param: a rate */
+    int mode;              /* param: an enum */
+    const char *label;     /* param: a string, required */
+    uint64_t seen[64];     /* a0 of handled events, in order */
+    sim_time at[64];       /* their times */
+    int n;                 /* events handled */
+    int stop_after;        /* call sim_stop after this many (0 = never) */
+    int samples;           /* sample() calls */
+} probe_state;
+
+static const char *const modes[] = {"fast", "slow", NULL};
+
+static const sim_param probe_params[] = {
+    {"delay", SIM_P_TIME, "1 us", "ps", "a delay", offsetof(probe_state, delay), NULL},
+    {"buf", SIM_P_SIZE, "4 KiB", "B", "a size", offsetof(probe_state, buf), NULL},
+    {"bw", SIM_P_RATE, "1 GB/s", "B/s", "a rate", offsetof(probe_state, bw), NULL},
+    {"mode", SIM_P_ENUM, "slow", "", "a choice", offsetof(probe_state, mode), modes},
+    {"label", SIM_P_STRING, NULL, "", "required text", offsetof(probe_state, label), NULL},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+
+static void probe_handle(sim_comp *c, const sim_event *e)
+{
+    probe_state *p = c->state;
+    if (p->n < 64) {
+        p->seen[p->n] = e->a0;
+        p->at[p->n] = e->time;
+    }
+    p->n++;
+    if (p->stop_after && p->n == p->stop_after)
+        sim_stop(c->sim);
+}
+
+static void probe_sample(sim_comp *c, sim_time now)
+{
+    (void)now;
+    ((probe_state *)c->state)->samples++;
+}
+
+static const sim_model probe_model = {
+    .type = "probe", .summary = "test probe", .params = probe_params,
+    .state_size = sizeof(probe_state), .handle = probe_handle, .sample = probe_sample};
+
+static const sim_model *const registry[] = {&probe_model, NULL};
+
+static scn_doc *doc;
+static sim *s;
+static sim_err err;
+
+static void load(const char *text)
+{
+    sim_err_clear(&err);
+    doc = scn_load_string("t.yaml", text, &err);
+    ck_assert_msg(doc, "%s", err.msg);
+    s = sim_create();
+    ck_assert_ptr_nonnull(s);
+}
+
+static void teardown(void)
+{
+    sim_destroy(s);
+    scn_free(doc);
+    s = NULL;
+    doc = NULL;
+}
+
+START_TEST(params_filled_with_units_and_defaults)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe, delay: 250 ns, bw: 100 Gb/s,"
+         " mode: fast, label: hi}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), 0);
+    probe_state *p = sim_find(s, "p")->state;
+    ck_assert_uint_eq(p->delay, 250000);
+    ck_assert_uint_eq(p->buf, 4096);
+    ck_assert(p->bw == 12.5e9);
+    ck_assert_int_eq(p->mode, 0);
+    ck_assert_str_eq(p->label, "hi");
+}
+END_TEST
+
+START_TEST(ties_leave_in_insertion_order)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe, label: x}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), 0);
+    sim_comp *c = sim_find(s, "p");
+    /* Interleave two times; equal times must come out in push order. */
+    for (uint64_t i = 0; i < 20; i++)
+        sim_schedule_at(s, (i % 2) ? 500 : 100, c->id, SIM_EV_USER, i, 0);
+    ck_assert_int_eq(sim_start(s, &err), 0);
+    ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
+    probe_state *p = c->state;
+    ck_assert_int_eq(p->n, 20);
+    for (int i = 0; i < 10; i++) {
+        ck_assert_uint_eq(p->seen[i], (uint64_t)(2 * i));
+        ck_assert_uint_eq(p->seen[10 + i], (uint64_t)(2 * i + 1));
+    }
+    ck_assert_uint_eq(sim_events(s), 20);
+}
+END_TEST
+
+START_TEST(run_until_time_and_resume)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe, label: x}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), 0);
+    sim_comp *c = sim_find(s, "p");
+    for (uint64_t i = 1; i <= 10; i++)
+        sim_schedule_at(s, i * 1000, c->id, SIM_EV_USER, i, 0);
+    ck_assert_int_eq(sim_start(s, &err), 0);
+    sim_run(s, 5000); /* inclusive */
+    ck_assert_int_eq(((probe_state *)c->state)->n, 5);
+    ck_assert_uint_eq(sim_now(s), 5000);
+    sim_run(s, 5500);
+    ck_assert_uint_eq(sim_now(s), 5500); /* clock advances to the stop time */
+    sim_run(s, SIM_TIME_MAX);
+    ck_assert_int_eq(((probe_state *)c->state)->n, 10);
+    ck_assert_uint_eq(sim_now(s), 10000);
+}
+END_TEST
+
+START_TEST(component_stops_the_run)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe, label: x}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), 0);
+    sim_comp *c = sim_find(s, "p");
+    ((probe_state *)c->state)->stop_after = 3;
+    for (uint64_t i = 1; i <= 10; i++)
+        sim_schedule_at(s, i, c->id, SIM_EV_USER, i, 0);
+    sim_start(s, &err);
+    sim_run(s, SIM_TIME_MAX);
+    ck_assert_int_eq(((probe_state *)c->state)->n, 3);
+    ck_assert_uint_eq(sim_now(s), 3);
+}
+END_TEST
+
+START_TEST(sampler_does_not_keep_run_alive)
+{
+    load("name: t\noutput: {sample_interval: 1 us}\ncomponents:\n"
+         "  - {name: p, type: probe, label: x}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), 0);
+    sim_comp *c = sim_find(s, "p");
+    sim_schedule_at(s, 10 * SIM_US + 1, c->id, SIM_EV_USER, 0, 0);
+    sim_start(s, &err);
+    sim_run(s, SIM_TIME_MAX);
+    probe_state *p = c->state;
+    ck_assert_int_eq(p->samples, 10); /* at 1..10 us, then the queue empties */
+    ck_assert_uint_eq(sim_now(s), 10 * SIM_US + 1);
+    ck_assert_uint_eq(sim_events(s), 1); /* samples are not counted as events */
+}
+END_TEST
+
+START_TEST(streams_depend_on_seed_and_name)
+{
+    load("name: t\nseed: 5\ncomponents:\n  - {name: a, type: probe, label: x}\n"
+         "  - {name: b, type: probe, label: x}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), 0);
+    unsigned long a = gsl_rng_get(sim_find(s, "a")->rng);
+    unsigned long b = gsl_rng_get(sim_find(s, "b")->rng);
+    ck_assert_uint_ne(a, b);
+    /* Same seed and name in another simulator: the same stream. */
+    sim *s2 = sim_create();
+    ck_assert_int_eq(sim_build(s2, doc, registry, NULL, &err), 0);
+    ck_assert_uint_eq(gsl_rng_get(sim_find(s2, "a")->rng), a);
+    sim_destroy(s2);
+    ck_assert(sim_stream_seed(5, "a") != sim_stream_seed(6, "a"));
+    ck_assert(sim_stream_seed(5, "a") != sim_stream_seed(5, "b"));
+}
+END_TEST
+
+START_TEST(missing_required_param)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), SIM_ESCENARIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "label"));
+    ck_assert_int_eq(err.line, 3);
+}
+END_TEST
+
+START_TEST(unknown_param_suggested)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe, label: x, dealy: 1 ns}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), SIM_ESCENARIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "did you mean 'delay'"));
+    ck_assert_int_eq(err.line, 3);
+}
+END_TEST
+
+START_TEST(bad_enum_and_unit)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe, label: x, mode: medium}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), SIM_ESCENARIO);
+    ck_assert_int_eq(err.line, 3);
+    teardown();
+    load("name: t\ncomponents:\n  - {name: p, type: probe, label: x,\n     delay: 5 furlongs}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), SIM_ESCENARIO);
+    ck_assert_int_eq(err.line, 4);
+    ck_assert_ptr_nonnull(strstr(err.msg, "delay"));
+}
+END_TEST
+
+START_TEST(duplicate_names_and_unknown_type)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe, label: x}\n"
+         "  - {name: p, type: probe, label: y}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), SIM_ESCENARIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "duplicate"));
+    teardown();
+    load("name: t\ncomponents:\n  - {name: p, type: prob, label: x}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), SIM_ESCENARIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "did you mean 'probe'"));
+    teardown();
+    load("name: t\nwidgets: 3\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), SIM_ESCENARIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "widgets"));
+}
+END_TEST
+
+static Suite *sim_suite(void)
+{
+    Suite *su = suite_create("sim");
+    TCase *core = tcase_create("Core");
+    tcase_add_checked_fixture(core, NULL, teardown);
+    tcase_add_test(core, params_filled_with_units_and_defaults);
+    tcase_add_test(core, ties_leave_in_insertion_order);
+    tcase_add_test(core, run_until_time_and_resume);
+    tcase_add_test(core, component_stops_the_run);
+    tcase_add_test(core, sampler_does_not_keep_run_alive);
+    tcase_add_test(core, streams_depend_on_seed_and_name);
+    suite_add_tcase(su, core);
+    TCase *errors = tcase_create("Errors");
+    tcase_add_checked_fixture(errors, NULL, teardown);
+    tcase_add_test(errors, missing_required_param);
+    tcase_add_test(errors, unknown_param_suggested);
+    tcase_add_test(errors, bad_enum_and_unit);
+    tcase_add_test(errors, duplicate_names_and_unknown_type);
+    suite_add_tcase(su, errors);
+    return su;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(sim_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
