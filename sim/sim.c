@@ -475,11 +475,15 @@ int sim_run(sim *s, sim_time until)
         if (next == SIM_TIME_MAX || next > until)
             break;
         evq_pop(s->q, &e);
-        s->now = e.time;
         if (e.target == SAMPLER_TARGET) {
+            /* The sampler alone does not keep the simulation going. */
+            if (evq_size(s->q) == 0)
+                break;
+            s->now = e.time;
             run_sampler(s);
             continue;
         }
+        s->now = e.time;
         s->events++;
         sim_comp *c = s->comps[e.target];
         c->model->handle(c, &e);
