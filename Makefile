@@ -53,7 +53,7 @@ PLUGIN_SRC := $(wildcard tests/plugins/*.c)
 PLUGIN_SO := $(PLUGIN_SRC:tests/plugins/%.c=$(B)/plugins/%.so)
 BIN := $(B)/memfab
 
-.PHONY: all run test check asan bench install deps clean valgrind regress
+.PHONY: all run test test-only check asan bench install deps clean valgrind regress
 all: $(BIN) $(PLUGIN_SO)
 
 $(B)/%.o: %.c
@@ -96,7 +96,10 @@ run: deps
 
 # Tests find the binary, the plugins and the public traces through the environment.
 TRACE_DIR := $(firstword $(wildcard ../shared/traces))
-test check: all $(TEST_BIN)
+test check: deps
+	@$(MAKE) --no-print-directory test-only
+
+test-only: all $(TEST_BIN)
 	@MEMFAB_BIN=$(abspath $(BIN)) MEMFAB_PLUGIN_DIR=$(abspath $(B)/plugins) \
 	 MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))" \
 	 MEMFAB_SRC=$(CURDIR) sh tests/run-tests.sh $(TEST_BIN)
