@@ -98,7 +98,8 @@ int synth_config_check(const synth_config *c, sim_err *err)
                            "synthetic workload: block_tokens must be > 0");
     if (c->max_context <= (c->groups ? c->prefix_tokens : 0))
         return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
-                           "synthetic workload: max_context (%u) must exceed the shared prefix (%u)",
+                           "synthetic workload: max_context (%u) must exceed the shared "
+                           "prefix (%u)",
                            c->max_context, c->groups ? c->prefix_tokens : 0);
     if (c->max_requests == 0 && c->horizon == 0)
         return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
@@ -167,7 +168,10 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static uint64_t hash2(uint64_t a, uint64_t b) { return mix64(mix64(a) ^ (b + 0x9e3779b97f4a7c15ULL)); }
+static uint64_t hash2(uint64_t a, uint64_t b)
+{
+    return mix64(mix64(a) ^ (b + 0x9e3779b97f4a7c15ULL));
+}
 
 #define TAG_GROUP 0x67726f7570ULL   /* "group" */
 #define TAG_SESSION 0x73657373ULL   /* "sess" */
@@ -318,7 +322,7 @@ int synth_next(synth *s, trace_req *out, sim_err *err)
             prompt = c->max_context; /* first turn: truncate the message */
         }
         uint32_t output = draw_count(s->rng, &c->output);
-        uint32_t nb;
+        uint32_t nb = 0;
         int rc = make_blocks(s, &x, prompt, &nb, err);
         if (rc < 0)
             return rc;
@@ -344,7 +348,10 @@ int synth_next(synth *s, trace_req *out, sim_err *err)
 
 /* ---- As a trace_reader -------------------------------------------------- */
 
-static int source_next(void *ctx, trace_req *out, sim_err *err) { return synth_next(ctx, out, err); }
+static int source_next(void *ctx, trace_req *out, sim_err *err)
+{
+    return synth_next(ctx, out, err);
+}
 static void source_close(void *ctx) { synth_free(ctx); }
 static const trace_source_ops synth_ops = {source_next, source_close};
 

@@ -197,7 +197,8 @@ size_t trace_u64map_count(const trace_u64map *m) { return m->n; }
 /* ---- Small parsers ----------------------------------------------------- */
 
 /* Set a format error at the current line. */
-#define FERR(r, err, col, ...) sim_err_set((err), SIM_EFORMAT, (r)->path, (int)(r)->lineno, (col), __VA_ARGS__)
+#define FERR(r, err, col, ...) \
+    sim_err_set((err), SIM_EFORMAT, (r)->path, (int)(r)->lineno, (col), __VA_ARGS__)
 
 /* Trim blanks at both ends, in place. */
 static char *trim(char *s)
@@ -465,21 +466,31 @@ static int json_parse_line(trace_reader *r, json_t **out, sim_err *err)
     return 0;
 }
 
+/* 1-based column of "key" in the current line, 1 when absent. */
+static int key_col(const trace_reader *r, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *p = strstr(r->line, pat);
+    return p ? (int)(p - r->line) + 1 : 1;
+}
+
 /* A required integer field in [lo, hi]. */
 static int json_int(trace_reader *r, json_t *o, const char *key, json_int_t lo, json_int_t hi,
                     json_int_t *out, sim_err *err)
 {
+    int c = key_col(r, key);
     json_t *v = json_object_get(o, key);
     if (!v)
-        return FERR(r, err, 1, "missing field \"%s\"", key);
+        return FERR(r, err, c, "missing field \"%s\"", key);
     if (!json_is_integer(v))
-        return FERR(r, err, 1, "field \"%s\" must be an integer", key);
+        return FERR(r, err, c, "field \"%s\" must be an integer", key);
     json_int_t x = json_integer_value(v);
     if (x < lo)
-        return FERR(r, err, 1, "field \"%s\" is %s (%lld)", key, x < 0 ? "negative" : "too small",
+        return FERR(r, err, c, "field \"%s\" is %s (%lld)", key, x < 0 ? "negative" : "too small",
                     (long long)x);
     if (x > hi)
-        return FERR(r, err, 1, "field \"%s\" is too large (%lld)", key, (long long)x);
+        return FERR(r, err, c, "field \"%s\" is too large (%lld)", key, (long long)x);
     *out = x;
     return 0;
 }
@@ -497,28 +508,29 @@ static int json_u32(trace_reader *r, json_t *o, const char *key, uint32_t *out, 
 static int json_time(trace_reader *r, json_t *o, const char *key, uint64_t ps_per_unit,
                      sim_time *out, sim_err *err)
 {
+    int c = key_col(r, key);
     json_t *v = json_object_get(o, key);
     if (!v)
-        return FERR(r, err, 1, "missing field \"%s\"", key);
+        return FERR(r, err, c, "missing field \"%s\"", key);
     if (json_is_integer(v)) {
         json_int_t x = json_integer_value(v);
         if (x < 0)
-            return FERR(r, err, 1, "field \"%s\" is negative (%lld)", key, (long long)x);
+            return FERR(r, err, c, "field \"%s\" is negative (%lld)", key, (long long)x);
         if ((uint64_t)x > UINT64_MAX / ps_per_unit)
-            return FERR(r, err, 1, "field \"%s\" is too large (%lld)", key, (long long)x);
+            return FERR(r, err, c, "field \"%s\" is too large (%lld)", key, (long long)x);
         *out = (uint64_t)x * ps_per_unit;
         return 0;
     }
     if (json_is_real(v)) {
         double x = json_real_value(v) * (double)ps_per_unit;
         if (!(x >= 0))
-            return FERR(r, err, 1, "field \"%s\" is negative (%g)", key, json_real_value(v));
+            return FERR(r, err, c, "field \"%s\" is negative (%g)", key, json_real_value(v));
         if (x >= 1.8e19)
-            return FERR(r, err, 1, "field \"%s\" is too large (%g)", key, json_real_value(v));
+            return FERR(r, err, c, "field \"%s\" is too large (%g)", key, json_real_value(v));
         *out = (sim_time)(x + 0.5);
         return 0;
     }
-    return FERR(r, err, 1, "field \"%s\" must be a number", key);
+    return FERR(r, err, c, "field \"%s\" must be a number", key);
 }
 
 /* The optional "hash_ids" array into r->blocks. */
@@ -529,17 +541,18 @@ static int json_blocks(trace_reader *r, json_t *o, trace_req *out, sim_err *err)
     if (!a || json_is_null(a))
         return 0;
     if (!json_is_array(a))
-        return FERR(r, err, 1, "field \"hash_ids\" must be an array");
+        return FERR(r, err, key_col(r, "hash_ids"), "field \"hash_ids\" must be an array");
     size_t n = json_array_size(a);
     if (n > UINT32_MAX)
-        return FERR(r, err, 1, "too many hash_ids");
+        return FERR(r, err, key_col(r, "hash_ids"), "too many hash_ids");
     int rc = reserve_blocks(r, n, err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(a, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0)
-            return FERR(r, err, 1, "hash_ids[%zu] must be a non-negative integer", i);
+            return FERR(r, err, key_col(r, "hash_ids"),
+                        "hash_ids[%zu] must be a non-negative integer", i);
         r->blocks[i] = (uint64_t)json_integer_value(v);
     }
     out->n_blocks = (uint32_t)n;
@@ -1061,7 +1074,8 @@ int trace_resolve(const char *scenario_dir, const char *path, char *out, size_t 
     }
     return sim_err_set(err, SIM_ENOTFOUND, NULL, 0, 0,
                        "trace file '%s' not found (looked at: %s; MEMFAB_TRACE_PATH %s). %s", path,
-                       looked, getenv("MEMFAB_TRACE_PATH") ? "lists more directories, colon-separated"
-                                                           : "is not set",
+                       looked,
+                       getenv("MEMFAB_TRACE_PATH") ? "lists more directories, colon-separated"
+                                                   : "is not set",
                        download_hint(path));
 }

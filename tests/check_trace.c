@@ -497,7 +497,8 @@ START_TEST(test_burstgpt_sample)
 {
     sim_err e;
     const char *p = write_tmp("b.csv",
-                              "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+                              "Timestamp,Model,Request tokens,Response tokens,Total tokens,"
+                              "Log Type\n"
                               "5,ChatGPT,472,18,490,Conversation log\n"
                               "45.25,GPT-4,1087,0,1087,API log\n"
                               "45.25,\"GPT-4, big\",12,3,15,API log\n");
@@ -622,8 +623,9 @@ START_TEST(test_resolve)
     ck_assert_int_eq(trace_resolve("/", "x.jsonl", out, sizeof out, &e), 0);
     ck_assert(strncmp(out, tmpdir, strlen(tmpdir)) == 0);
     ck_assert_int_eq(trace_resolve("/", "x.jsonl", out, 5, &e), SIM_EINVAL);
-    ck_assert_int_eq(trace_resolve(tmpdir, "mooncake/conversation_trace.jsonl", out, sizeof out, &e),
-                     SIM_ENOTFOUND);
+    ck_assert_int_eq(
+        trace_resolve(tmpdir, "mooncake/conversation_trace.jsonl", out, sizeof out, &e),
+        SIM_ENOTFOUND);
     ck_assert_ptr_nonnull(strstr(e.msg, "mooncake/conversation_trace.jsonl"));
     ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent-dir/mooncake"));
     ck_assert_ptr_nonnull(strstr(e.msg, "github.com/kvcache-ai/Mooncake"));
@@ -1002,7 +1004,8 @@ static void expect_error(const char *p, trace_format f, int line, const char *wh
     trace_close(r);
 }
 
-#define ML(t, in, out) "{\"timestamp\": " #t ", \"input_length\": " #in ", \"output_length\": " #out "}\n"
+#define ML(t, in, out) \
+    "{\"timestamp\": " #t ", \"input_length\": " #in ", \"output_length\": " #out "}\n"
 
 START_TEST(test_json_errors)
 {
