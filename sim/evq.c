@@ -1,0 +1,348 @@
+/*
+ * evq.c - the pending-event set: a monotone radix heap with FIFO buckets.
+ *
+ * STRUCTURE. This is the radix heap of Ahuja, Mehlhorn, Orlin and Tarjan
+ * ("Faster algorithms for the shortest path problem", JACM 37(2), 1990),
+ * generalised to digits of EVQ_DIGIT bits. It exploits the one promise the
+ * run loop makes: time never goes backwards. Let `last` be the time of the
+ * last popped event. A pending event with time t is kept in
+ *
+ *   - the now lane, when t == last;
+ *   - otherwise bucket (L, d), where L is the highest digit in which t and
+ *     last differ and d is t's value in that digit (d > last's digit,
+ *     because t > last, so digit 0 is never used).
+ *
+ * Buckets are numbered L * RADIX + d, so a lower number means a smaller
+ * time: every event in a lower bucket is earlier than every event in a
+ * higher one. A bitmap of non-empty buckets finds the lowest one with a
+ * count-trailing-zeros. Popping takes from the now lane; when it is empty:
+ *   - if the lowest bucket has L == 0, all its events share one time (they
+ *     agree with last in every other digit), so it becomes the now lane by
+ *     swapping two bucket headers: no event moves;
+ *   - otherwise last becomes that bucket's minimum (kept per bucket as
+ *     events are appended) and the bucket is redistributed into lower
+ *     buckets. Every level below L is empty at that moment, and an event
+ *     moves only to a strictly lower level, so it moves at most
+ *     64 / EVQ_DIGIT times in its life (two or three in a hold model).
+ *
+ * FIFO TIES. Buckets are FIFO queues and redistribution scans its source
+ * in order and appends, so it is stable. Its destinations are empty when it
+ * starts, and every later push carries a larger sequence number than any
+ * event already present. By induction each bucket holds its events in
+ * insertion order, so events of equal time leave in insertion order without
+ * storing or comparing a sequence number.
+ *
+ * MEMORY. Buckets are singly linked lists of fixed blocks of BLK_N whole
+ * 32-byte events, carved from slabs and recycled through a free list, so
+ * a redistribution returns its source blocks as it consumes them and the
+ * peak is about one copy of the pending events. Push keeps the invariant
+ *   blocks allocated >= n / BLK_N + min(n, NB_USED) + 3
+ * which bounds the blocks any sequence of pops can need (every bucket
+ * except the now lane starts at slot 0 of its head block), so evq_pop never
+ * allocates and cannot fail. Only push grows memory; nothing shrinks until
+ * evq_free.
+ *
+ * Alternatives considered: a binary heap (libuv style; one cache miss per
+ * level once the heap leaves the cache), Brown's calendar queue (CACM 31(10),
+ * 1988; needs resizing heuristics and is not FIFO-stable without a sequence
+ * compare) and the ladder queue of Tang, Goh and Thng (ACM TOMACS 15(3),
+ * 2005; O(1) amortised but sorts its bottom rung, which again needs the
+ * sequence number for ties).
+ */
+#include "evq.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "err.h"
+#include "mem.h"
+
+#ifndef EVQ_DIGIT
+#define EVQ_DIGIT 4 /* bits per radix digit: 1, 2 or 4 */
+#endif
+#ifndef BLK_N
+#define BLK_N 16 /* events per block */
+#endif
+
+#define RADIX (1u << EVQ_DIGIT)
+#define LEVELS (64 / EVQ_DIGIT)
+#define NB (LEVELS * RADIX)                   /* bucket numbers */
+#define NB_USED (LEVELS * (RADIX - 1) + 1)    /* usable buckets + now lane */
+#define NWORDS ((NB + 63) / 64)
+
+typedef struct blk {
+    struct blk *next;       /* next block of the bucket, or next free block */
+    sim_event ev[BLK_N];    /* events, oldest first */
+} blk;
+
+typedef struct bucket {
+    blk *head;              /* oldest block; NULL when the bucket is empty */
+    blk *tail;              /* newest block */
+    uint32_t rd;            /* next slot to read in head */
+    uint32_t wr;            /* next slot to write in tail */
+} bucket;
+
+typedef struct slab {
+    struct slab *next;      /* older slab */
+    size_t nblk;            /* blocks carved from this slab */
+} slab;
+
+struct evq {
+    /* state */
+    sim_time last;          /* time of the last popped event (the clock) */
+    size_t n;               /* pending events */
+    bucket now;             /* events at time == last, FIFO */
+    uint64_t nonempty[NWORDS]; /* bit b set iff bucket b is non-empty */
+    bucket b[NB];           /* radix buckets, numbered L * RADIX + digit */
+    sim_time bmin[NB];      /* earliest time in each non-empty bucket */
+    /* memory */
+    blk *free;              /* free blocks */
+    size_t nfree;           /* blocks on the free list */
+    size_t nblocks;         /* blocks allocated in all slabs */
+    slab *slabs;            /* every slab, newest first */
+    size_t bytes;           /* bytes held: this struct plus slabs */
+};
+
+/* The bucket number of time t > last. */
+static inline unsigned bucket_of(sim_time t, sim_time last)
+{
+    unsigned hb = 63u - (unsigned)__builtin_clzll(t ^ last);
+    unsigned lv = hb / EVQ_DIGIT;
+    return lv * RADIX + (unsigned)((t >> (lv * EVQ_DIGIT)) & (RADIX - 1));
+}
+
+static inline blk *blk_get(evq *q)
+{
+    blk *x = q->free;
+    assert(x); /* guaranteed by the reserve kept in evq_push */
+    q->free = x->next;
+    q->nfree--;
+    x->next = NULL;
+    return x;
+}
+
+static inline void blk_put(evq *q, blk *x)
+{
+    x->next = q->free;
+    q->free = x;
+    q->nfree++;
+}
+
+/* Append an event to a bucket; the bucket's minimum is the caller's job. */
+static inline void bucket_put(evq *q, bucket *bk, const sim_event *e)
+{
+    if (!bk->tail) {
+        bk->head = bk->tail = blk_get(q);
+        bk->rd = bk->wr = 0;
+    } else if (bk->wr == BLK_N) {
+        blk *x = blk_get(q);
+        bk->tail->next = x;
+        bk->tail = x;
+        bk->wr = 0;
+    }
+    bk->tail->ev[bk->wr++] = *e;
+}
+
+static inline void mark(evq *q, unsigned i) { q->nonempty[i >> 6] |= (uint64_t)1 << (i & 63); }
+static inline void unmark(evq *q, unsigned i) { q->nonempty[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
+
+/* The lowest non-empty bucket, or NB when all are empty. */
+static inline unsigned lowest(const evq *q)
+{
+    for (unsigned w = 0; w < NWORDS; w++)
+        if (q->nonempty[w])
+            return w * 64 + (unsigned)__builtin_ctzll(q->nonempty[w]);
+    return NB;
+}
+
+/* Blocks that must exist with n events pending (see MEMORY above). */
+static size_t blocks_needed(size_t n)
+{
+    return n / BLK_N + (n < NB_USED ? n : NB_USED) + 3;
+}
+
+/* Add a slab so that at least `want` blocks exist. */
+static int grow(evq *q, size_t want)
+{
+    size_t add = q->nblocks / 4; /* 25% steps keep the slack small */
+    if (add < 16)
+        add = 16;
+    if (add > 8192)
+        add = 8192;
+    if (q->nblocks + add < want)
+        add = want - q->nblocks;
+    size_t bytes = sizeof(slab) + add * sizeof(blk);
+    slab *s = sim_alloc(bytes);
+    if (!s)
+        return SIM_ENOMEM;
+    s->next = q->slabs;
+    s->nblk = add;
+    q->slabs = s;
+    blk *first = (blk *)(void *)((char *)s + sizeof(slab));
+    for (size_t i = add; i-- > 0;)
+        blk_put(q, &first[i]);
+    q->nblocks += add;
+    q->bytes += bytes;
+    return 0;
+}
+
+evq *evq_new(void)
+{
+    evq *q = sim_calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->bytes = sizeof *q;
+    return q;
+}
+
+void evq_free(evq *q)
+{
+    if (!q)
+        return;
+    slab *s = q->slabs;
+    while (s) {
+        slab *nx = s->next;
+        sim_free(s);
+        s = nx;
+    }
+    sim_free(q);
+}
+
+int evq_push(evq *q, const sim_event *e)
+{
+    sim_time t = e->time;
+    if (t < q->last)
+        return SIM_EINVAL;
+    if (q->nblocks < blocks_needed(q->n + 1)) {
+        int rc = grow(q, blocks_needed(q->n + 1));
+        if (rc)
+            return rc;
+    }
+    if (t == q->last) {
+        bucket_put(q, &q->now, e);
+    } else {
+        unsigned i = bucket_of(t, q->last);
+        bucket *bk = &q->b[i];
+        if (!bk->head) {
+            q->bmin[i] = t;
+            mark(q, i);
+        } else if (t < q->bmin[i]) {
+            q->bmin[i] = t;
+        }
+        bucket_put(q, bk, e);
+    }
+    q->n++;
+    return 0;
+}
+
+/* Refill the empty now lane from the lowest non-empty bucket. */
+static void advance(evq *q)
+{
+    unsigned i = lowest(q);
+    assert(i < NB);
+    bucket src = q->b[i];
+    memset(&q->b[i], 0, sizeof q->b[i]);
+    unmark(q, i);
+    if (i < RADIX) {
+        /* level 0: one time only; the bucket becomes the now lane */
+        q->last = q->bmin[i];
+        q->now = src;
+        return;
+    }
+    sim_time last = q->last = q->bmin[i];
+    /* stable redistribution into the (empty) lower levels */
+    blk *x = src.head;
+    uint32_t r = src.rd;
+    for (;;) {
+        uint32_t end = (x == src.tail) ? src.wr : BLK_N;
+        if (x != src.tail) /* blocks are scattered: fetch the next one early */
+            for (size_t off = 0; off < sizeof(blk); off += 64)
+                __builtin_prefetch((const char *)x->next + off);
+        for (; r < end; r++) {
+            const sim_event *e = &x->ev[r];
+            sim_time t = e->time;
+            if (t == last) {
+                bucket_put(q, &q->now, e);
+            } else {
+                unsigned j = bucket_of(t, last);
+                bucket *bk = &q->b[j];
+                if (!bk->head) {
+                    q->bmin[j] = t;
+                    mark(q, j);
+                } else if (t < q->bmin[j]) {
+                    q->bmin[j] = t;
+                }
+                bucket_put(q, bk, e);
+            }
+        }
+        blk *nx = x->next;
+        int done = (x == src.tail);
+        blk_put(q, x);
+        if (done)
+            break;
+        x = nx;
+        r = 0;
+    }
+}
+
+int evq_pop(evq *q, sim_event *out)
+{
+    if (q->n == 0)
+        return 0;
+    if (!q->now.head)
+        advance(q);
+    bucket *nw = &q->now;
+    *out = nw->head->ev[nw->rd++];
+    if (nw->head == nw->tail) {
+        if (nw->rd == nw->wr) {
+            blk_put(q, nw->head);
+            nw->head = nw->tail = NULL;
+            nw->rd = nw->wr = 0;
+        }
+    } else if (nw->rd == BLK_N) {
+        blk *x = nw->head;
+        nw->head = x->next;
+        nw->rd = 0;
+        blk_put(q, x);
+        if (nw->head != nw->tail)
+            __builtin_prefetch(nw->head->next);
+    }
+    q->n--;
+    return 1;
+}
+
+sim_time evq_peek_time(evq *q)
+{
+    if (q->n == 0)
+        return SIM_TIME_MAX;
+    if (q->now.head)
+        return q->last;
+    return q->bmin[lowest(q)];
+}
+
+size_t evq_size(const evq *q) { return q->n; }
+
+size_t evq_bytes(const evq *q) { return q->bytes; }
+
+/* Return every block of a bucket to the free list and empty it. */
+static void drain(evq *q, bucket *bk)
+{
+    blk *x = bk->head;
+    while (x) {
+        blk *nx = (x == bk->tail) ? NULL : x->next;
+        blk_put(q, x);
+        x = nx;
+    }
+    memset(bk, 0, sizeof *bk);
+}
+
+void evq_clear(evq *q)
+{
+    drain(q, &q->now);
+    for (unsigned i = 0; i < NB; i++)
+        if (q->b[i].head)
+            drain(q, &q->b[i]);
+    memset(q->nonempty, 0, sizeof q->nonempty);
+    q->n = 0;
+    q->last = 0;
+}
