@@ -1,0 +1,448 @@
+/*
+ * check_evq.c - Check suite for the pending-event set (sim/evq.c).
+ *
+ * Core: order by (time, insertion) against references (qsort and a simple
+ * heap written here), peek, clear and reuse. Limits: times near UINT64_MAX,
+ * many equal times. Errors: empty pop, pushes earlier than the clock.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "sim/err.h"
+#include "sim/evq.h"
+#include "sim/mem.h"
+
+static evq *q;
+
+/* For hot loops: ck_assert_* records a mark point (a write) on every call,
+ * which makes millions of checks slow; this only calls Check on failure. */
+#define CHECK(cond)                                                           \
+    do {                                                                      \
+        if (!(cond))                                                          \
+            ck_abort_msg("%s:%d: check failed: %s", __FILE__, __LINE__, #cond); \
+    } while (0)
+
+static void setup(void)
+{
+    q = evq_new();
+    ck_assert_ptr_nonnull(q);
+}
+
+static void teardown(void)
+{
+    evq_free(q);
+    q = NULL;
+}
+
+/* A small deterministic generator (splitmix64), so failures reproduce. */
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static sim_event ev(sim_time t, uint64_t seq)
+{
+    sim_event e = {t, (uint32_t)seq, (uint32_t)(seq >> 32), seq, ~seq};
+    return e;
+}
+
+static void ck_same(const sim_event *a, const sim_event *b)
+{
+    if (a->time != b->time || a->target != b->target || a->kind != b->kind ||
+        a->a0 != b->a0 || a->a1 != b->a1)
+        ck_abort_msg("got (%llu, seq %llu), want (%llu, seq %llu)",
+                     (unsigned long long)a->time, (unsigned long long)a->a0,
+                     (unsigned long long)b->time, (unsigned long long)b->a0);
+}
+
+/* Reference order: (time, seq); a0 holds the insertion sequence. */
+static int cmp_ev(const void *x, const void *y)
+{
+    const sim_event *a = x, *b = y;
+    if (a->time != b->time)
+        return a->time < b->time ? -1 : 1;
+    return a->a0 < b->a0 ? -1 : a->a0 > b->a0;
+}
+
+/* Push n random events (times from [base, base + range)), then pop all and
+ * compare with the qsorted reference. */
+static void random_batch(size_t n, sim_time base, uint64_t range)
+{
+    sim_event *ref = malloc(n * sizeof *ref);
+    ck_assert_ptr_nonnull(ref);
+    for (size_t i = 0; i < n; i++) {
+        ref[i] = ev(base + rnd() % range, i);
+        CHECK(evq_push(q, &ref[i]) == 0);
+    }
+    ck_assert_uint_eq(evq_size(q), n);
+    qsort(ref, n, sizeof *ref, cmp_ev);
+    sim_event e;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(evq_peek_time(q) == ref[i].time);
+        CHECK(evq_pop(q, &e) == 1);
+        ck_same(&e, &ref[i]);
+    }
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+    ck_assert_uint_eq(evq_size(q), 0);
+    free(ref);
+}
+
+/* --- a simple reference heap ordered by (time, a0 = seq) --- */
+typedef struct refheap {
+    sim_event *a;
+    size_t n, cap;
+} refheap;
+
+static void rh_push(refheap *h, const sim_event *e)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 64;
+        h->a = realloc(h->a, h->cap * sizeof *h->a);
+        CHECK(h->a != NULL);
+    }
+    size_t i = h->n++;
+    h->a[i] = *e;
+    while (i > 0 && cmp_ev(&h->a[i], &h->a[(i - 1) / 2]) < 0) {
+        sim_event t = h->a[i];
+        h->a[i] = h->a[(i - 1) / 2];
+        h->a[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static int rh_pop(refheap *h, sim_event *out)
+{
+    if (!h->n)
+        return 0;
+    *out = h->a[0];
+    h->a[0] = h->a[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < h->n && cmp_ev(&h->a[l], &h->a[m]) < 0)
+            m = l;
+        if (l + 1 < h->n && cmp_ev(&h->a[l + 1], &h->a[m]) < 0)
+            m = l + 1;
+        if (m == i)
+            break;
+        sim_event t = h->a[i];
+        h->a[i] = h->a[m];
+        h->a[m] = t;
+        i = m;
+    }
+    return 1;
+}
+
+/* Hold model with a varying population: pops and pushes interleave, each
+ * push at the last popped time plus a random increment (often 0). */
+static void hold_model(size_t fill, size_t steps, uint64_t range)
+{
+    refheap h = {0};
+    uint64_t seq = 0;
+    for (size_t i = 0; i < fill; i++, seq++) {
+        sim_event e = ev(rnd() % range, seq);
+        CHECK(evq_push(q, &e) == 0);
+        rh_push(&h, &e);
+    }
+    sim_time now = 0;
+    for (size_t s = 0; s < steps; s++) {
+        uint64_t r = rnd();
+        int pops = (int)(r & 3), pushes = (int)((r >> 2) & 3); /* 0..3 each */
+        for (int k = 0; k < pops; k++) {
+            sim_event a, b;
+            int ga = evq_pop(q, &a), gb = rh_pop(&h, &b);
+            CHECK(ga == gb);
+            if (!ga)
+                break;
+            ck_same(&a, &b);
+            CHECK(a.time >= now);
+            now = a.time;
+        }
+        for (int k = 0; k < pushes; k++, seq++) {
+            uint64_t d = rnd();
+            sim_time t = now + ((d & 7) == 0 ? 0 : (d >> 8) % range);
+            sim_event e = ev(t, seq);
+            CHECK(evq_push(q, &e) == 0);
+            rh_push(&h, &e);
+        }
+        CHECK(evq_size(q) == h.n);
+        CHECK(evq_peek_time(q) == (h.n ? h.a[0].time : SIM_TIME_MAX));
+    }
+    sim_event a, b;
+    while (rh_pop(&h, &b)) {
+        CHECK(evq_pop(q, &a) == 1);
+        ck_same(&a, &b);
+    }
+    ck_assert_int_eq(evq_pop(q, &a), 0);
+    free(h.a);
+}
+
+/* ---------------------------------------------------------------- Core */
+
+START_TEST(test_fifo_ties)
+{
+    for (uint64_t i = 0; i < 1000; i++) {
+        sim_event e = ev(i % 3 == 0 ? 5 : 7, i);
+        ck_assert_int_eq(evq_push(q, &e), 0);
+    }
+    sim_event e;
+    uint64_t prev5 = 0, prev7 = 0;
+    int first5 = 1, first7 = 1;
+    for (int i = 0; i < 1000; i++) {
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        if (i < 334) {
+            ck_assert_uint_eq(e.time, 5);
+            ck_assert(first5 || e.a0 > prev5);
+            first5 = 0;
+            prev5 = e.a0;
+        } else {
+            ck_assert_uint_eq(e.time, 7);
+            ck_assert(first7 || e.a0 > prev7);
+            first7 = 0;
+            prev7 = e.a0;
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_random_wide)
+{
+    rng_state = 1;
+    random_batch(1000000, 0, UINT64_C(1) << 40);
+}
+END_TEST
+
+START_TEST(test_random_ties)
+{
+    rng_state = 2;
+    random_batch(2000000, 1000, 1000); /* about 2000 events per time */
+}
+END_TEST
+
+START_TEST(test_random_mixed)
+{
+    rng_state = 3;
+    random_batch(500000, 0, 1u << 20);
+    random_batch(500000, 1u << 20, 64); /* reuse after draining, clock moved */
+}
+END_TEST
+
+START_TEST(test_hold_model)
+{
+    rng_state = 4;
+    hold_model(20000, 400000, 1000000);
+}
+END_TEST
+
+START_TEST(test_hold_model_ties)
+{
+    rng_state = 5;
+    hold_model(5000, 400000, 8);
+}
+END_TEST
+
+START_TEST(test_peek)
+{
+    ck_assert_uint_eq(evq_peek_time(q), SIM_TIME_MAX);
+    sim_event e = ev(300, 0);
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    e = ev(100, 1);
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    e = ev(200, 2);
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    ck_assert_uint_eq(evq_peek_time(q), 100);
+    ck_assert_int_eq(evq_pop(q, &e), 1);
+    ck_assert_uint_eq(e.time, 100);
+    e = ev(100, 3); /* at the current time */
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    ck_assert_uint_eq(evq_peek_time(q), 100);
+    ck_assert_int_eq(evq_pop(q, &e), 1);
+    ck_assert_uint_eq(e.a0, 3);
+    ck_assert_uint_eq(evq_peek_time(q), 200);
+    ck_assert_uint_eq(evq_size(q), 2);
+}
+END_TEST
+
+START_TEST(test_clear_reuse)
+{
+    rng_state = 6;
+    for (uint64_t i = 0; i < 100000; i++) {
+        sim_event e = ev(1000 + rnd() % 100000, i);
+        CHECK(evq_push(q, &e) == 0);
+    }
+    sim_event e;
+    for (int i = 0; i < 5000; i++)
+        CHECK(evq_pop(q, &e) == 1);
+    size_t bytes = evq_bytes(q);
+    evq_clear(q);
+    ck_assert_uint_eq(evq_size(q), 0);
+    ck_assert_uint_eq(evq_peek_time(q), SIM_TIME_MAX);
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+    ck_assert_uint_eq(evq_bytes(q), bytes); /* memory kept */
+    e = ev(0, 0); /* the clock is back at 0 */
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    evq_clear(q);
+    random_batch(100000, 0, 100000);
+    ck_assert_uint_eq(evq_bytes(q), bytes); /* reused, not grown */
+}
+END_TEST
+
+START_TEST(test_memory_accounted)
+{
+    size_t before = sim_mem_in_use();
+    evq *r = evq_new();
+    ck_assert_ptr_nonnull(r);
+    for (uint64_t i = 0; i < 50000; i++) {
+        sim_event e = ev(i * 7919 % 100003, i);
+        CHECK(evq_push(r, &e) == 0);
+    }
+    ck_assert_uint_eq(sim_mem_in_use() - before, evq_bytes(r));
+    evq_free(r);
+    ck_assert_uint_eq(sim_mem_in_use(), before);
+    evq_free(NULL);
+}
+END_TEST
+
+/* -------------------------------------------------------------- Limits */
+
+START_TEST(test_near_max)
+{
+    const sim_time top = UINT64_MAX;
+    sim_time ts[] = {top, top - 1, top, top - 1000, (sim_time)1 << 63, top - 1, top};
+    size_t n = sizeof ts / sizeof ts[0];
+    for (size_t i = 0; i < n; i++) {
+        sim_event e = ev(ts[i], i);
+        ck_assert_int_eq(evq_push(q, &e), 0);
+    }
+    sim_time want_t[] = {(sim_time)1 << 63, top - 1000, top - 1, top - 1, top, top, top};
+    uint64_t want_s[] = {4, 3, 1, 5, 0, 2, 6};
+    sim_event e;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_assert_uint_eq(e.time, want_t[i]);
+        ck_assert_uint_eq(e.a0, want_s[i]);
+    }
+    e = ev(top, 99); /* still allowed at the top of time */
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    e = ev(top - 1, 100);
+    ck_assert_int_eq(evq_push(q, &e), SIM_EINVAL);
+    ck_assert_int_eq(evq_pop(q, &e), 1);
+    ck_assert_uint_eq(e.a0, 99);
+}
+END_TEST
+
+START_TEST(test_random_near_max)
+{
+    rng_state = 7;
+    random_batch(200000, UINT64_MAX - (UINT64_C(1) << 32), UINT64_C(1) << 32);
+}
+END_TEST
+
+START_TEST(test_all_equal)
+{
+    for (uint64_t i = 0; i < 300000; i++) {
+        sim_event e = ev(42, i);
+        CHECK(evq_push(q, &e) == 0);
+    }
+    sim_event e;
+    for (uint64_t i = 0; i < 300000; i++) {
+        CHECK(evq_pop(q, &e) == 1);
+        CHECK(e.a0 == i);
+        if (i % 3 == 0) { /* pushes at the current time go to the back */
+            sim_event f = ev(42, 1000000 + i);
+            CHECK(evq_push(q, &f) == 0);
+        }
+    }
+    for (uint64_t i = 0; i < 300000; i += 3) {
+        CHECK(evq_pop(q, &e) == 1);
+        CHECK(e.a0 == 1000000 + i);
+    }
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+END_TEST
+
+/* -------------------------------------------------------------- Errors */
+
+START_TEST(test_empty_pop)
+{
+    sim_event e = ev(1, 1);
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+    ck_assert_uint_eq(evq_size(q), 0);
+    ck_assert_uint_eq(evq_peek_time(q), SIM_TIME_MAX);
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    ck_assert_int_eq(evq_pop(q, &e), 1);
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+END_TEST
+
+START_TEST(test_push_before_now)
+{
+    sim_event e = ev(1000, 0);
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    e = ev(5000, 1);
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    ck_assert_int_eq(evq_pop(q, &e), 1);
+    ck_assert_uint_eq(e.time, 1000);
+    e = ev(999, 2);
+    ck_assert_int_eq(evq_push(q, &e), SIM_EINVAL);
+    e = ev(0, 3);
+    ck_assert_int_eq(evq_push(q, &e), SIM_EINVAL);
+    ck_assert_uint_eq(evq_size(q), 1); /* rejected pushes change nothing */
+    e = ev(1000, 4);
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    ck_assert_int_eq(evq_pop(q, &e), 1);
+    ck_assert_uint_eq(e.a0, 4);
+    ck_assert_int_eq(evq_pop(q, &e), 1);
+    ck_assert_uint_eq(e.a0, 1);
+    e = ev(4999, 5); /* the clock is now 5000 even though the queue is empty */
+    ck_assert_int_eq(evq_push(q, &e), SIM_EINVAL);
+}
+END_TEST
+
+static Suite *evq_suite(void)
+{
+    Suite *s = suite_create("evq");
+    TCase *tc = tcase_create("Core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_fifo_ties);
+    tcase_add_test(tc, test_random_wide);
+    tcase_add_test(tc, test_random_ties);
+    tcase_add_test(tc, test_random_mixed);
+    tcase_add_test(tc, test_hold_model);
+    tcase_add_test(tc, test_hold_model_ties);
+    tcase_add_test(tc, test_peek);
+    tcase_add_test(tc, test_clear_reuse);
+    tcase_add_test(tc, test_memory_accounted);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("Limits");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_near_max);
+    tcase_add_test(tc, test_random_near_max);
+    tcase_add_test(tc, test_all_equal);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("Errors");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_empty_pop);
+    tcase_add_test(tc, test_push_before_now);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(evq_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
