@@ -1,0 +1,1067 @@
+/*
+ * compare.c - memfab compare and memfab baseline.
+ *
+ * compare loads the complete runs of BASE (a results database or a
+ * baseline file) and of CAND (a results database), matches every base run
+ * to the latest candidate run of the same scenario name and parameters,
+ * and compares their metrics (rdb.h lists them) one by one:
+ *
+ *   same      the values are identical
+ *   ok        they differ within the metric's tolerance
+ *   better    beyond tolerance, in the good direction        (passes)
+ *   worse     beyond tolerance, in the bad direction         (regression)
+ *   changed   beyond tolerance, metric without a direction   (regression)
+ *   missing   in BASE, not in CAND                           (regression)
+ *   new       in CAND only                                   (reported)
+ *
+ * A base run without a matching candidate run is a regression too; a
+ * candidate run without a base run is reported. Exit status: 0 all within
+ * tolerance, 3 regression, 2 bad input (unreadable files, bad options, no
+ * complete run, no run matched at all).
+ *
+ * Matching: names equal and, for two databases, every parameter equal
+ * (except those given to --ignore-param); for a baseline file, which keeps
+ * only key parameters, every parameter the baseline lists must be equal.
+ */
+#include "compare.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "results/res.h"
+#include "sim/mem.h"
+#include "sim/scn.h"
+#include "tools/commands.h"
+
+/* ---- tolerances and directions ---------------------------------------- */
+
+int cmp_parse_tol(const char *s, cmp_tol *out)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !isfinite(v) || v < 0)
+        return SIM_EINVAL;
+    while (isspace((unsigned char)*end))
+        end++;
+    int rel = 0;
+    if (*end == '%') {
+        rel = 1;
+        end++;
+        while (isspace((unsigned char)*end))
+            end++;
+    }
+    if (*end)
+        return SIM_EINVAL;
+    out->relative = rel;
+    out->value = rel ? v / 100.0 : v;
+    return 0;
+}
+
+static int contains_any(const char *s, const char *const *words)
+{
+    for (size_t i = 0; words[i]; i++)
+        if (strstr(s, words[i]))
+            return 1;
+    return 0;
+}
+
+cmp_dir cmp_direction(const char *name, const char *unit)
+{
+    static const char *const higher[] = {"hit", "throughput", "bandwidth", "goodput",
+                                         "tokens_per_s", "per_s", "cached_share", NULL};
+    static const char *const lower[] = {"latency", "ttft", "tpot", "e2e", "wait", "delay",
+                                        "stall", "miss", "evict", "drop", "refused", "queue",
+                                        NULL};
+    static const char *const time_units[] = {"ps", "ns", "us", "ms", "s", NULL};
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    char low[256];
+    size_t i = 0;
+    for (; base[i] && i + 1 < sizeof low; i++)
+        low[i] = (char)tolower((unsigned char)base[i]);
+    low[i] = '\0';
+    if (contains_any(low, higher))
+        return CMP_HIGHER;
+    if (contains_any(low, lower))
+        return CMP_LOWER;
+    unit = unit ? unit : "";
+    for (i = 0; time_units[i]; i++)
+        if (strcmp(unit, time_units[i]) == 0)
+            return CMP_LOWER;
+    size_t ul = strlen(unit);
+    if (ul > 2 && strcmp(unit + ul - 2, "/s") == 0)
+        return CMP_HIGHER;
+    return CMP_NEUTRAL;
+}
+
+enum { RULE_TOL, RULE_DIR, RULE_IGNORE };
+
+typedef struct rule {
+    int kind;                  /* RULE_* */
+    char *glob;                /* metric name pattern (fnmatch) */
+    cmp_tol tol;               /* RULE_TOL */
+    cmp_dir dir;               /* RULE_DIR */
+} rule;
+
+typedef struct rules {
+    rule *r;
+    size_t n;
+    cmp_tol deflt;             /* --tolerance, default 2% */
+} rules;
+
+static int rule_add(rules *rs, int kind, const char *glob, size_t glen, cmp_tol tol, cmp_dir dir)
+{
+    rule *r = sim_realloc(rs->r, (rs->n + 1) * sizeof *r);
+    if (!r)
+        return SIM_ENOMEM;
+    rs->r = r;
+    char *g = sim_alloc(glen + 1);
+    if (!g)
+        return SIM_ENOMEM;
+    memcpy(g, glob, glen);
+    g[glen] = '\0';
+    r[rs->n++] = (rule){kind, g, tol, dir};
+    return 0;
+}
+
+static void rules_free(rules *rs)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        sim_free(rs->r[i].glob);
+    sim_free(rs->r);
+}
+
+static int parse_dir(const char *s, cmp_dir *d)
+{
+    if (strcmp(s, "higher") == 0)
+        *d = CMP_HIGHER;
+    else if (strcmp(s, "lower") == 0)
+        *d = CMP_LOWER;
+    else if (strcmp(s, "none") == 0 || strcmp(s, "neutral") == 0)
+        *d = CMP_NEUTRAL;
+    else
+        return SIM_EINVAL;
+    return 0;
+}
+
+/* "GLOB=VALUE" on the command line. */
+static int rule_arg(rules *rs, int kind, const char *arg, const char *opt)
+{
+    const char *eq = strrchr(arg, '=');
+    if (!eq || eq == arg) {
+        fprintf(stderr, "memfab compare: %s '%s': expected METRIC=VALUE\n", opt, arg);
+        return SIM_EXIT_USAGE;
+    }
+    cmp_tol t = {0, 0};
+    cmp_dir d = CMP_NEUTRAL;
+    if (kind == RULE_TOL && cmp_parse_tol(eq + 1, &t)) {
+        fprintf(stderr, "memfab compare: %s '%s': '%s' is not a tolerance (5%% relative, 0.1"
+                        " absolute)\n", opt, arg, eq + 1);
+        return SIM_EXIT_USAGE;
+    }
+    if (kind == RULE_DIR && parse_dir(eq + 1, &d)) {
+        fprintf(stderr, "memfab compare: %s '%s': expected higher, lower or none\n", opt, arg);
+        return SIM_EXIT_USAGE;
+    }
+    return rule_add(rs, kind, arg, (size_t)(eq - arg), t, d) ? SIM_EXIT_RUNTIME : 0;
+}
+
+/* The tolerance file:
+ *   default: 2%
+ *   metrics:    {"GLOB": 5%, ...}
+ *   directions: {"GLOB": higher|lower|none, ...}
+ *   ignore:     ["GLOB", ...]                                  */
+static int load_tolerances(const char *path, rules *rs, int *have_default, sim_err *err)
+{
+    scn_doc *d = scn_load(path, err);
+    if (!d)
+        return SIM_ESCENARIO;
+    const scn_node *root = scn_root(d);
+    static const char *const keys[] = {"default", "metrics", "directions", "ignore", NULL};
+    int rc = scn_check_keys(root, keys, "tolerance file", err);
+    const scn_node *n;
+    if (!rc && (n = scn_map_get(root, "default"))) {
+        if (!scn_scalar(n) || cmp_parse_tol(scn_scalar(n), &rs->deflt))
+            rc = scn_error(err, n, "default: expected a tolerance such as 2%% or 0.1");
+        *have_default = 1;
+    }
+    if (!rc && (n = scn_map_get(root, "metrics"))) {
+        if (scn_node_kind(n) != SCN_MAP)
+            rc = scn_error(err, n, "metrics: expected a mapping of METRIC-GLOB: TOLERANCE");
+        for (size_t i = 0; !rc && i < scn_len(n); i++) {
+            const scn_node *v = scn_map_value(n, i);
+            cmp_tol t;
+            if (!scn_scalar(v) || cmp_parse_tol(scn_scalar(v), &t))
+                rc = scn_error(err, v, "'%s': expected a tolerance such as 5%% or 0.1",
+                               scn_map_key(n, i));
+            else if (rule_add(rs, RULE_TOL, scn_map_key(n, i), strlen(scn_map_key(n, i)), t,
+                              CMP_NEUTRAL))
+                rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+    }
+    if (!rc && (n = scn_map_get(root, "directions"))) {
+        if (scn_node_kind(n) != SCN_MAP)
+            rc = scn_error(err, n, "directions: expected a mapping of METRIC-GLOB: DIRECTION");
+        for (size_t i = 0; !rc && i < scn_len(n); i++) {
+            const scn_node *v = scn_map_value(n, i);
+            cmp_dir dd;
+            cmp_tol t = {0, 0};
+            if (!scn_scalar(v) || parse_dir(scn_scalar(v), &dd))
+                rc = scn_error(err, v, "'%s': expected higher, lower or none", scn_map_key(n, i));
+            else if (rule_add(rs, RULE_DIR, scn_map_key(n, i), strlen(scn_map_key(n, i)), t, dd))
+                rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+    }
+    if (!rc && (n = scn_map_get(root, "ignore"))) {
+        if (scn_node_kind(n) != SCN_SEQ)
+            rc = scn_error(err, n, "ignore: expected a list of metric globs");
+        for (size_t i = 0; !rc && i < scn_len(n); i++) {
+            const scn_node *v = scn_seq_at(n, i);
+            cmp_tol t = {0, 0};
+            if (!scn_scalar(v))
+                rc = scn_error(err, v, "ignore: expected a metric glob");
+            else if (rule_add(rs, RULE_IGNORE, scn_scalar(v), strlen(scn_scalar(v)), t,
+                              CMP_NEUTRAL))
+                rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+    }
+    scn_free(d);
+    return rc;
+}
+
+/* The last rule of that kind whose glob matches, or NULL. */
+static const rule *rule_find(const rules *rs, int kind, const char *name)
+{
+    for (size_t i = rs->n; i-- > 0;)
+        if (rs->r[i].kind == kind && fnmatch(rs->r[i].glob, name, 0) == 0)
+            return &rs->r[i];
+    return NULL;
+}
+
+/* ---- baseline files ---------------------------------------------------- */
+
+static double parse_yaml_number(const char *s, int *ok)
+{
+    *ok = 1;
+    if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN") || !strcmp(s, "null") ||
+        !strcmp(s, "~"))
+        return NAN;
+    if (!strcmp(s, ".inf") || !strcmp(s, "+.inf") || !strcmp(s, ".Inf"))
+        return INFINITY;
+    if (!strcmp(s, "-.inf") || !strcmp(s, "-.Inf"))
+        return -INFINITY;
+    char *end;
+    double v = strtod(s, &end);
+    *ok = end != s && *end == '\0';
+    return v;
+}
+
+int cmp_load_baseline(const char *path, rdb_set *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    scn_doc *d = scn_load(path, err);
+    if (!d)
+        return err->code ? err->code : SIM_ESCENARIO;
+    const scn_node *root = scn_root(d), *runs, *n;
+    int rc = 0;
+    static const char *const top[] = {"memfab_baseline", "runs", NULL};
+    static const char *const run_keys[] = {"scenario", "run_id", "scenario_sha256", "seed",
+                                           "version", "params", "metrics", NULL};
+    if ((rc = scn_check_keys(root, top, "baseline file", err)))
+        goto out;
+    n = scn_map_get(root, "memfab_baseline");
+    if (!n || !scn_scalar(n) || strcmp(scn_scalar(n), "1") != 0) {
+        rc = scn_error(err, n ? n : root, "not a memfab baseline file (expected"
+                                          " 'memfab_baseline: 1')");
+        goto out;
+    }
+    runs = scn_map_get(root, "runs");
+    if (!runs || scn_node_kind(runs) != SCN_SEQ) {
+        rc = scn_error(err, runs ? runs : root, "runs: expected a list of runs");
+        goto out;
+    }
+    out->runs = sim_calloc(scn_len(runs) + 1, sizeof *out->runs);
+    if (!out->runs) {
+        rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < scn_len(runs); i++) {
+        const scn_node *rn = scn_seq_at(runs, i);
+        if ((rc = scn_check_keys(rn, run_keys, "baseline run", err)))
+            goto out;
+        rdb_run *r = &out->runs[out->n++];
+        const char *name = NULL, *sha = "", *ver = "";
+        uint64_t seed = 0;
+        if ((rc = scn_get_string(rn, "scenario", NULL, &name, err)) ||
+            (rc = scn_get_string(rn, "scenario_sha256", "", &sha, err)) ||
+            (rc = scn_get_string(rn, "version", "", &ver, err)) ||
+            (rc = scn_get_uint(rn, "seed", 0, &seed, err)))
+            goto out;
+        if (!name) {
+            rc = scn_error(err, rn, "baseline run without 'scenario'");
+            goto out;
+        }
+        r->name = sim_strdup(name);
+        r->sha = sim_strdup(sha);
+        r->version = sim_strdup(ver);
+        r->status = sim_strdup("complete");
+        r->error = sim_strdup("");
+        r->seed = seed;
+        if (!r->name || !r->sha || !r->version || !r->status || !r->error) {
+            rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+            goto out;
+        }
+        const scn_node *ps = scn_map_get(rn, "params");
+        if (ps && scn_node_kind(ps) != SCN_MAP) {
+            rc = scn_error(err, ps, "params: expected a mapping KEY: VALUE");
+            goto out;
+        }
+        for (size_t j = 0; ps && j < scn_len(ps); j++) {
+            const scn_node *v = scn_map_value(ps, j);
+            if (!scn_scalar(v)) {
+                rc = scn_error(err, v, "param '%s': expected a scalar", scn_map_key(ps, j));
+                goto out;
+            }
+            if (rdb_param_put(r, scn_map_key(ps, j), scn_scalar(v))) {
+                rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+                goto out;
+            }
+        }
+        const scn_node *ms = scn_map_get(rn, "metrics");
+        if (ms && scn_node_kind(ms) != SCN_MAP) {
+            rc = scn_error(err, ms, "metrics: expected a mapping NAME: {value: V, unit: U}");
+            goto out;
+        }
+        for (size_t j = 0; ms && j < scn_len(ms); j++) {
+            const scn_node *v = scn_map_value(ms, j), *vv = v;
+            const char *unit = "";
+            if (scn_node_kind(v) == SCN_MAP) {
+                static const char *const mk[] = {"value", "unit", NULL};
+                if ((rc = scn_check_keys(v, mk, "baseline metric", err)))
+                    goto out;
+                vv = scn_map_get(v, "value");
+                if ((rc = scn_get_string(v, "unit", "", &unit, err)))
+                    goto out;
+            }
+            int ok = 0;
+            double x = vv && scn_scalar(vv) ? parse_yaml_number(scn_scalar(vv), &ok) : 0;
+            if (!ok) {
+                rc = scn_error(err, vv ? vv : v, "metric '%s': expected a number",
+                               scn_map_key(ms, j));
+                goto out;
+            }
+            if (rdb_metric_add(r, scn_map_key(ms, j), x, unit)) {
+                rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+                goto out;
+            }
+        }
+    }
+out:
+    scn_free(d);
+    if (rc)
+        rdb_set_free(out);
+    return rc;
+}
+
+/* A YAML double-quoted scalar: every byte is safe to write. */
+static void yaml_quote(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void yaml_number(FILE *f, double v)
+{
+    if (isnan(v))
+        fputs(".nan", f);
+    else if (isinf(v))
+        fputs(v > 0 ? ".inf" : "-.inf", f);
+    else
+        fprintf(f, "%.17g", v);
+}
+
+/* ---- loading both sides -------------------------------------------------- */
+
+typedef struct side {
+    const char *path;          /* as given */
+    int is_baseline;           /* a baseline file, not a database */
+    res_db *db;                /* open database, or NULL */
+    rdb_set set;               /* complete runs, with metrics */
+} side;
+
+/* Do two runs match? subset: only the base's params are checked. */
+static int params_differ(const rdb_run *b, const rdb_run *c, int subset, char *const *ign,
+                         size_t nign, const char **which)
+{
+    for (int pass = 0; pass < (subset ? 1 : 2); pass++) {
+        const rdb_run *x = pass ? c : b, *y = pass ? b : c;
+        for (size_t i = 0; i < x->nparams; i++) {
+            int ignored = 0;
+            for (size_t k = 0; k < nign && !ignored; k++)
+                ignored = fnmatch(ign[k], x->params[i].key, 0) == 0;
+            if (ignored)
+                continue;
+            const char *v = rdb_param_get(y, x->params[i].key);
+            if (!v || strcmp(v, x->params[i].value) != 0) {
+                if (which)
+                    *which = x->params[i].key;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int count_differences(const rdb_run *b, const rdb_run *c, int subset, char *const *ign,
+                             size_t nign)
+{
+    int n = 0;
+    for (size_t i = 0; i < b->nparams; i++) {
+        const char *v = rdb_param_get(c, b->params[i].key);
+        int ignored = 0;
+        for (size_t k = 0; k < nign && !ignored; k++)
+            ignored = fnmatch(ign[k], b->params[i].key, 0) == 0;
+        n += !ignored && (!v || strcmp(v, b->params[i].value) != 0);
+    }
+    (void)subset;
+    return n;
+}
+
+static int load_side(side *s, int allow_baseline, int64_t run_id, sim_err *err)
+{
+    int kind = rdb_is_sqlite(s->path);
+    if (kind < 0)
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: cannot read the file", s->path);
+    if (!kind) {
+        if (!allow_baseline)
+            return sim_err_set(err, SIM_EFORMAT, NULL, 0, 0,
+                               "%s: not a results database (a baseline file can only be BASE)",
+                               s->path);
+        s->is_baseline = 1;
+        return cmp_load_baseline(s->path, &s->set, err);
+    }
+    s->db = res_open_readonly(s->path, err);
+    if (!s->db)
+        return err->code ? err->code : SIM_EFORMAT;
+    sqlite3 *h = res_handle(s->db);
+    int rc = rdb_load_runs(h, &s->set, err);
+    if (rc)
+        return rc;
+    rdb_filter(&s->set, run_id ? &run_id : NULL, run_id ? 1 : 0, NULL, 0, 1, err);
+    for (size_t i = 0; i < s->set.n; i++)
+        if ((rc = rdb_load_metrics(h, &s->set.runs[i], err)))
+            return rc;
+    return 0;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+enum { ST_SAME, ST_OK, ST_BETTER, ST_WORSE, ST_CHANGED, ST_MISSING, ST_NEW, ST_N };
+static const char *const st_name[ST_N] = {"same", "ok", "better", "WORSE", "CHANGED", "MISSING",
+                                          "new"};
+
+typedef struct out_ctx {
+    FILE *f;
+    int md;                    /* markdown */
+    int all;                   /* print identical rows too */
+    int counts[ST_N];
+    int header_done;
+} out_ctx;
+
+static void md_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (strchr("\\`*_{}[]|#", *s))
+            fprintf(f, "\\%c", *s);
+        else if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else if (*s == '\n' || *s == '\r')
+            fputc(' ', f);
+        else
+            fputc(*s, f);
+    }
+}
+
+static void fmt_value(char *buf, size_t n, const rdb_metric *m)
+{
+    if (!m)
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%.6g%s%s", m->value, m->unit[0] ? " " : "", m->unit);
+}
+
+static void fmt_tol(char *buf, size_t n, cmp_tol t)
+{
+    if (t.relative)
+        snprintf(buf, n, "%g%%", t.value * 100);
+    else
+        snprintf(buf, n, "±%g", t.value);
+}
+
+static void print_row(out_ctx *o, const char *run, const char *metric, const rdb_metric *b,
+                      const rdb_metric *c, cmp_tol tol, int st)
+{
+    o->counts[st]++;
+    if (!o->all && (st == ST_SAME))
+        return;
+    char bv[64], cv[64], ch[48] = "", tv[32];
+    fmt_value(bv, sizeof bv, b);
+    fmt_value(cv, sizeof cv, c);
+    fmt_tol(tv, sizeof tv, tol);
+    if (b && c && !isnan(b->value) && !isnan(c->value)) {
+        if (b->value != 0 && isfinite(b->value))
+            snprintf(ch, sizeof ch, "%+.3g%%", 100.0 * (c->value - b->value) / fabs(b->value));
+        else
+            snprintf(ch, sizeof ch, "%+.4g", c->value - b->value);
+    }
+    if (o->md) {
+        if (!o->header_done)
+            fputs("| run | metric | base | cand | change | tolerance | status |\n"
+                  "|---|---|---:|---:|---:|---:|---|\n", o->f);
+        o->header_done = 1;
+        fputs("| ", o->f);
+        md_escape(o->f, run);
+        fputs(" | ", o->f);
+        md_escape(o->f, metric);
+        fprintf(o->f, " | %s | %s | %s | %s | %s%s%s |\n", bv, cv, ch, tv,
+                st >= ST_WORSE && st <= ST_MISSING ? "**" : "", st_name[st],
+                st >= ST_WORSE && st <= ST_MISSING ? "**" : "");
+    } else {
+        if (!o->header_done)
+            fprintf(o->f, "  %-44s %16s %16s %10s %8s  %s\n", "metric", "base", "cand",
+                    "change", "tol", "status");
+        o->header_done = 1;
+        fprintf(o->f, "  %-44s %16s %16s %10s %8s  %s\n", metric, bv, cv, ch, tv, st_name[st]);
+    }
+}
+
+static void print_run_header(out_ctx *o, const char *label, const rdb_run *b, const rdb_run *c,
+                             const side *bs)
+{
+    if (o->md)
+        return;
+    char bid[32];
+    if (bs->is_baseline)
+        snprintf(bid, sizeof bid, "baseline");
+    else
+        snprintf(bid, sizeof bid, "run %lld", (long long)b->id);
+    fprintf(o->f, "%s: %s vs run %lld\n", label, bid, (long long)c->id);
+    if (b->sha[0] && c->sha[0] && strcmp(b->sha, c->sha) != 0)
+        fprintf(o->f, "  note: the effective scenario changed (sha256 %.12s -> %.12s)\n", b->sha,
+                c->sha);
+    o->header_done = 0;
+}
+
+static void print_note(out_ctx *o, const char *fmt, const char *a, const char *b)
+{
+    if (o->md) {
+        fputs("\n> ", o->f);
+        char buf[2048];
+        snprintf(buf, sizeof buf, fmt, a, b);
+        md_escape(o->f, buf);
+        fputs("\n\n", o->f);
+    } else {
+        fprintf(o->f, fmt, a, b);
+        fputc('\n', o->f);
+    }
+}
+
+/* Compare the metrics of one pair of runs. */
+static void compare_pair(out_ctx *o, const rules *rs, const rdb_run *b, const rdb_run *c)
+{
+    const char *label = b->label ? b->label : b->name;
+    for (int pass = 0; pass < 2; pass++) {
+        const rdb_run *x = pass ? c : b;
+        for (size_t i = 0; i < x->nmetrics; i++) {
+            const rdb_metric *m = &x->metrics[i];
+            if (rule_find(rs, RULE_IGNORE, m->name))
+                continue;
+            const rule *tr = rule_find(rs, RULE_TOL, m->name);
+            cmp_tol tol = tr ? tr->tol : rs->deflt;
+            if (pass == 1) {
+                if (!rdb_metric_get(b, m->name))
+                    print_row(o, label, m->name, NULL, m, tol, ST_NEW);
+                continue;
+            }
+            const rdb_metric *cm = rdb_metric_get(c, m->name);
+            if (!cm) {
+                print_row(o, label, m->name, m, NULL, tol, ST_MISSING);
+                continue;
+            }
+            double bv = m->value, cv = cm->value;
+            int st;
+            if ((isnan(bv) && isnan(cv)) || bv == cv) {
+                st = ST_SAME;
+            } else if (isnan(bv) || isnan(cv)) {
+                st = ST_CHANGED;
+            } else {
+                double lim = tol.relative ? tol.value * fabs(bv) : tol.value;
+                if (fabs(cv - bv) <= lim) {
+                    st = ST_OK;
+                } else {
+                    const rule *dr = rule_find(rs, RULE_DIR, m->name);
+                    cmp_dir d = dr ? dr->dir : cmp_direction(m->name, m->unit);
+                    if (d == CMP_NEUTRAL)
+                        st = ST_CHANGED;
+                    else
+                        st = ((cv > bv) == (d == CMP_HIGHER)) ? ST_BETTER : ST_WORSE;
+                }
+            }
+            print_row(o, label, m->name, m, cm, tol, st);
+        }
+    }
+}
+
+static void compare_usage(FILE *f)
+{
+    fputs("usage: memfab compare BASE CAND [options]\n"
+          "\n"
+          "Compare the metrics of CAND (a results database) with BASE (a results database\n"
+          "or a baseline file written by `memfab baseline`). Runs are matched by scenario\n"
+          "name and parameters; every metric is checked against its tolerance and marked\n"
+          "same, ok, better, WORSE, CHANGED (no direction), MISSING (not in CAND) or new.\n"
+          "Exit status: 0 within tolerance, 3 regression (WORSE, CHANGED, MISSING, or a\n"
+          "base run without a matching candidate run), 2 bad input.\n"
+          "\n"
+          "options:\n"
+          "  --tolerance T          default tolerance: 2% (relative) or 0.1 (absolute);\n"
+          "                         default 2%\n"
+          "  --tol GLOB=T           tolerance for matching metrics (repeatable; the last\n"
+          "                         matching rule wins), e.g. --tol '*/latency_p99=5%'\n"
+          "  --tolerances FILE      YAML: default: T, metrics: {GLOB: T}, directions:\n"
+          "                         {GLOB: higher|lower|none}, ignore: [GLOB]\n"
+          "  --direction GLOB=D     which way is better: higher, lower or none\n"
+          "  --ignore GLOB          skip matching metrics (repeatable)\n"
+          "  --ignore-param GLOB    do not use matching params to match runs (repeatable)\n"
+          "  --base-run ID          compare only this run of BASE (a database) ...\n"
+          "  --cand-run ID          ... with this run of CAND, whatever their params\n"
+          "  --format text|md       plain table (default) or markdown, for CI comments\n"
+          "  --all                  list identical metrics too\n"
+          "  -h, --help             this help\n"
+          "\n"
+          "Metrics are named SCOPE/NAME (e.g. gpu0/latency_p99, links/pcie0/a->b/bytes,\n"
+          "requests/ttft_p99). Direction: names with hit, throughput, bandwidth, per_s or\n"
+          "cached_share are better higher; names with latency, ttft, tpot, e2e, wait, delay,\n"
+          "miss, evict, drop, refused or queue, and time units, are better lower; rates\n"
+          "(unit */s) are better higher; anything else must stay within tolerance.\n",
+          f);
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"tolerance", required_argument, NULL, 'T'}, {"tol", required_argument, NULL, 't'},
+        {"tolerances", required_argument, NULL, 'F'}, {"direction", required_argument, NULL, 'D'},
+        {"ignore", required_argument, NULL, 'I'},    {"ignore-param", required_argument, NULL, 'P'},
+        {"base-run", required_argument, NULL, 'b'},  {"cand-run", required_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'f'},    {"all", no_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    rules rs = {NULL, 0, {1, 0.02}};
+    rules cli = {NULL, 0, {1, 0.02}};
+    char **ign_params = sim_calloc((size_t)argc + 1, sizeof *ign_params);
+    size_t nign = 0;
+    const char *tolfile = NULL;
+    int md = 0, all = 0, have_default = 0, status = SIM_EXIT_OK;
+    int64_t base_run = 0, cand_run = 0;
+    side sides[2];
+    memset(sides, 0, sizeof sides);
+    sim_err err;
+    sim_err_clear(&err);
+    int c;
+    optind = 1;
+    if (!ign_params)
+        return SIM_EXIT_RUNTIME;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'T':
+            if (cmp_parse_tol(optarg, &cli.deflt)) {
+                fprintf(stderr, "memfab compare: --tolerance '%s': expected e.g. 2%% or 0.1\n",
+                        optarg);
+                rc = SIM_EXIT_USAGE;
+            }
+            have_default = 1;
+            break;
+        case 't': rc = rule_arg(&cli, RULE_TOL, optarg, "--tol"); break;
+        case 'D': rc = rule_arg(&cli, RULE_DIR, optarg, "--direction"); break;
+        case 'I': {
+            cmp_tol z = {0, 0};
+            rc = rule_add(&cli, RULE_IGNORE, optarg, strlen(optarg), z, CMP_NEUTRAL)
+                     ? SIM_EXIT_RUNTIME : 0;
+            break;
+        }
+        case 'F': tolfile = optarg; break;
+        case 'P': ign_params[nign++] = optarg; break;
+        case 'b':
+        case 'c':
+            if (rdb_parse_id(optarg, c == 'b' ? &base_run : &cand_run)) {
+                fprintf(stderr, "memfab compare: bad run id '%s'\n", optarg);
+                rc = SIM_EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            if (strcmp(optarg, "md") == 0 || strcmp(optarg, "markdown") == 0)
+                md = 1;
+            else if (strcmp(optarg, "text") == 0 || strcmp(optarg, "plain") == 0)
+                md = 0;
+            else {
+                fprintf(stderr, "memfab compare: --format: text or md, not '%s'\n", optarg);
+                rc = SIM_EXIT_USAGE;
+            }
+            break;
+        case 'a': all = 1; break;
+        case 'h': compare_usage(stdout); status = -1; break;
+        default: compare_usage(stderr); rc = SIM_EXIT_USAGE; break;
+        }
+        if (rc) {
+            status = rc;
+            goto out;
+        }
+        if (status < 0)
+            goto out;
+    }
+    if (optind != argc - 2) {
+        fprintf(stderr, "memfab compare: expected BASE and CAND\n");
+        compare_usage(stderr);
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    if ((base_run != 0) != (cand_run != 0)) {
+        fprintf(stderr, "memfab compare: --base-run and --cand-run go together\n");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    /* File rules first, command-line rules after them: the last match wins. */
+    if (tolfile) {
+        int hd = 0;
+        if (load_tolerances(tolfile, &rs, &hd, &err)) {
+            sim_err_print(&err);
+            status = SIM_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (have_default)   /* --tolerance beats the file's default */
+        rs.deflt = cli.deflt;
+    for (size_t i = 0; i < cli.n; i++) {
+        rule *r = sim_realloc(rs.r, (rs.n + 1) * sizeof *r);
+        if (!r) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
+        rs.r = r;
+        rs.r[rs.n++] = cli.r[i];
+    }
+    sim_free(cli.r);
+    cli.r = NULL;
+    cli.n = 0;
+
+    sides[0].path = argv[optind];
+    sides[1].path = argv[optind + 1];
+    for (int i = 0; i < 2; i++) {
+        if (load_side(&sides[i], i == 0, i ? cand_run : base_run, &err)) {
+            sim_err_print(&err);
+            status = err.code == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;
+            goto out;
+        }
+        if (sides[i].set.n == 0) {
+            fprintf(stderr, "memfab compare: %s: no complete run%s\n", sides[i].path,
+                    (i ? cand_run : base_run) ? " with that id" : "");
+            status = SIM_EXIT_USAGE;
+            goto out;
+        }
+        rdb_label(&sides[i].set);
+    }
+    if (sides[0].is_baseline && base_run) {
+        fprintf(stderr, "memfab compare: --base-run needs a database as BASE\n");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+
+    out_ctx o = {stdout, md, all, {0}, 0};
+    int subset = sides[0].is_baseline, matched = 0, missing_runs = 0;
+    rdb_set *bset = &sides[0].set, *cset = &sides[1].set;
+    char *cand_used = sim_calloc(cset->n + 1, 1);
+    if (!cand_used) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    if (md) {
+        fputs("### memfab compare: ", o.f);
+        md_escape(o.f, sides[0].path);
+        fputs(" vs ", o.f);
+        md_escape(o.f, sides[1].path);
+        fputs("\n\n", o.f);
+    }
+    for (size_t i = 0; i < bset->n; i++) {
+        const rdb_run *b = &bset->runs[i];
+        /* A later base run with the same name and params replaces this one. */
+        int superseded = 0;
+        for (size_t j = i + 1; j < bset->n && !base_run && !superseded; j++)
+            superseded = strcmp(bset->runs[j].name, b->name) == 0 &&
+                         !params_differ(b, &bset->runs[j], 0, ign_params, nign, NULL);
+        if (superseded)
+            continue;
+        const rdb_run *best = NULL;
+        for (size_t j = cset->n; j-- > 0 && !best;) {
+            const rdb_run *cr = &cset->runs[j];
+            if (cand_run || (strcmp(cr->name, b->name) == 0 &&
+                             !params_differ(b, cr, subset, ign_params, nign, NULL))) {
+                best = cr;
+                cand_used[j] = 1;
+            }
+        }
+        if (!best) {
+            missing_runs++;
+            /* the closest candidate of the same name says why */
+            const rdb_run *near = NULL;
+            int nd = 1 << 30;
+            for (size_t j = 0; j < cset->n; j++)
+                if (strcmp(cset->runs[j].name, b->name) == 0) {
+                    int d = count_differences(b, &cset->runs[j], subset, ign_params, nign) +
+                            count_differences(&cset->runs[j], b, subset, ign_params, nign);
+                    if (d < nd)
+                        nd = d, near = &cset->runs[j];
+                }
+            print_note(&o, "%s: MISSING: no run of CAND has this scenario name and these"
+                           " parameters%s", b->label, near ? ":" : " (no run of that name)");
+            if (near) {
+                const char *key = NULL;
+                params_differ(b, near, subset, ign_params, nign, &key);
+                if (key) {
+                    char msg[1600];
+                    const char *bv = rdb_param_get(b, key), *cv = rdb_param_get(near, key);
+                    snprintf(msg, sizeof msg, "  closest run %lld differs in '%s': base '%s',"
+                             " cand '%s'", (long long)near->id, key, bv ? bv : "(absent)",
+                             cv ? cv : "(absent)");
+                    print_note(&o, "%s%s", msg, "");
+                }
+            }
+            continue;
+        }
+        matched++;
+        print_run_header(&o, b->label, b, best, &sides[0]);
+        compare_pair(&o, &rs, b, best);
+    }
+    for (size_t j = 0; j < cset->n; j++)
+        if (!cand_used[j] && !cand_run) {
+            char id[32];
+            snprintf(id, sizeof id, "%lld", (long long)cset->runs[j].id);
+            print_note(&o, "%s: new run in CAND (run %s), not in BASE", cset->runs[j].label, id);
+        }
+    sim_free(cand_used);
+
+    int regress = o.counts[ST_WORSE] + o.counts[ST_CHANGED] + o.counts[ST_MISSING] + missing_runs;
+    int total = 0;
+    for (int i = 0; i < ST_N; i++)
+        total += o.counts[i];
+    if (matched == 0) {
+        fprintf(stderr, "memfab compare: no run of %s matches a run of %s (same scenario name"
+                        " and parameters); see --ignore-param, --base-run/--cand-run\n",
+                sides[1].path, sides[0].path);
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    if (!all && o.counts[ST_SAME] == total && !md)
+        fprintf(o.f, "  all %d metrics identical\n", total);
+    fprintf(o.f, "%s%d run%s matched, %d metrics: %d same, %d ok, %d better, %d worse, %d changed,"
+                 " %d missing, %d new; %d run%s missing: %s\n",
+            md ? "\n" : "", matched, matched == 1 ? "" : "s", total, o.counts[ST_SAME],
+            o.counts[ST_OK], o.counts[ST_BETTER], o.counts[ST_WORSE], o.counts[ST_CHANGED],
+            o.counts[ST_MISSING], o.counts[ST_NEW], missing_runs, missing_runs == 1 ? "" : "s",
+            regress ? "REGRESSION" : "ok");
+    status = regress ? SIM_EXIT_REGRESSION : SIM_EXIT_OK;
+out:
+    for (int i = 0; i < 2; i++) {
+        rdb_set_free(&sides[i].set);
+        res_close(sides[i].db);
+    }
+    rules_free(&rs);
+    rules_free(&cli);
+    sim_free(ign_params);
+    return status < 0 ? 0 : status;
+}
+
+/* ---- memfab baseline ----------------------------------------------------- */
+
+static void baseline_usage(FILE *f)
+{
+    fputs("usage: memfab baseline DB [options]\n"
+          "\n"
+          "Write a baseline file (YAML) of complete runs of DB: scenario name, sha256,\n"
+          "seed, key parameters and every metric with its unit, to commit next to the\n"
+          "scenario and compare against with `memfab compare BASELINE.yaml NEW.db`.\n"
+          "\n"
+          "options:\n"
+          "  -o, --output FILE   write here (default: standard output)\n"
+          "  --run ID            this run (repeatable; default: every complete run, the\n"
+          "                      latest of runs with identical parameters)\n"
+          "  --where KEY=GLOB    only runs whose param (or name, seed, status) matches\n"
+          "  --param GLOB        also keep these params (default: seed, stop, sweep.*);\n"
+          "                      they must match when comparing\n"
+          "  --all-params        keep every param\n"
+          "  -h, --help          this help\n",
+          f);
+}
+
+static int key_param(const char *key, char *const *globs, size_t n, int all)
+{
+    if (all || strcmp(key, "seed") == 0 || strcmp(key, "stop") == 0 ||
+        (strncmp(key, "sweep.", 6) == 0 && strcmp(key, "sweep.point") != 0))
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (fnmatch(globs[i], key, 0) == 0)
+            return 1;
+    return 0;
+}
+
+int cmd_baseline(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'}, {"run", required_argument, NULL, 'r'},
+        {"where", required_argument, NULL, 'w'},  {"param", required_argument, NULL, 'p'},
+        {"all-params", no_argument, NULL, 'A'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *outpath = NULL;
+    int64_t *ids = sim_calloc((size_t)argc + 1, sizeof *ids);
+    char **where = sim_calloc((size_t)argc + 1, sizeof *where);
+    char **globs = sim_calloc((size_t)argc + 1, sizeof *globs);
+    size_t nids = 0, nwhere = 0, nglobs = 0;
+    int allp = 0, status = SIM_EXIT_OK, c;
+    res_db *db = NULL;
+    rdb_set set = {NULL, 0};
+    FILE *f = NULL;
+    sim_err err;
+    sim_err_clear(&err);
+    if (!ids || !where || !globs) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': outpath = optarg; break;
+        case 'r':
+            if (rdb_parse_id(optarg, &ids[nids++])) {
+                fprintf(stderr, "memfab baseline: bad run id '%s'\n", optarg);
+                status = SIM_EXIT_USAGE;
+                goto out;
+            }
+            break;
+        case 'w': where[nwhere++] = optarg; break;
+        case 'p': globs[nglobs++] = optarg; break;
+        case 'A': allp = 1; break;
+        case 'h': baseline_usage(stdout); goto out;
+        default: baseline_usage(stderr); status = SIM_EXIT_USAGE; goto out;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "memfab baseline: expected one results database\n");
+        baseline_usage(stderr);
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    db = res_open_readonly(argv[optind], &err);
+    if (!db || rdb_load_runs(res_handle(db), &set, &err) ||
+        rdb_filter(&set, ids, nids, where, nwhere, 1, &err)) {
+        sim_err_print(&err);
+        status = err.code == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;
+        goto out;
+    }
+    if (set.n == 0) {
+        fprintf(stderr, "memfab baseline: %s: no complete run%s\n", argv[optind],
+                nids || nwhere ? " matches" : "");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    f = outpath && strcmp(outpath, "-") != 0 ? fopen(outpath, "w") : stdout;
+    if (!f) {
+        perror(outpath);
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    fprintf(f, "# memfab baseline: metrics of complete runs, to commit and review.\n"
+               "# Check against it:  memfab compare THIS.yaml NEW.db\n"
+               "# Runs match by scenario name and the params listed here.\n"
+               "memfab_baseline: 1\nruns:\n");
+    int written = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        rdb_run *r = &set.runs[i];
+        int superseded = 0;
+        for (size_t j = i + 1; j < set.n && !nids && !superseded; j++)
+            superseded = strcmp(set.runs[j].name, r->name) == 0 &&
+                         !params_differ(r, &set.runs[j], 0, NULL, 0, NULL);
+        if (superseded)
+            continue;
+        if (rdb_load_metrics(res_handle(db), r, &err)) {
+            sim_err_print(&err);
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
+        fputs("  - scenario: ", f);
+        yaml_quote(f, r->name);
+        fprintf(f, "\n    run_id: %lld\n    scenario_sha256: ", (long long)r->id);
+        yaml_quote(f, r->sha);
+        fprintf(f, "\n    seed: %llu\n    version: ", (unsigned long long)r->seed);
+        yaml_quote(f, r->version);
+        fputs("\n    params:\n", f);
+        for (size_t p = 0; p < r->nparams; p++)
+            if (key_param(r->params[p].key, globs, nglobs, allp)) {
+                fputs("      ", f);
+                yaml_quote(f, r->params[p].key);
+                fputs(": ", f);
+                yaml_quote(f, r->params[p].value);
+                fputc('\n', f);
+            }
+        fputs("    metrics:\n", f);
+        for (size_t m = 0; m < r->nmetrics; m++) {
+            fputs("      ", f);
+            yaml_quote(f, r->metrics[m].name);
+            fputs(": {value: ", f);
+            yaml_number(f, r->metrics[m].value);
+            fputs(", unit: ", f);
+            yaml_quote(f, r->metrics[m].unit);
+            fputs("}\n", f);
+        }
+        written++;
+    }
+    if (f != stdout && fclose(f) != 0) {
+        perror(outpath);
+        status = SIM_EXIT_RUNTIME;
+    }
+    f = NULL;
+    if (outpath && strcmp(outpath, "-") != 0)
+        fprintf(stderr, "memfab baseline: %d run%s -> %s\n", written, written == 1 ? "" : "s",
+                outpath);
+out:
+    if (f && f != stdout)
+        fclose(f);
+    rdb_set_free(&set);
+    res_close(db);
+    sim_free(ids);
+    sim_free(where);
+    sim_free(globs);
+    return status;
+}

@@ -1,0 +1,40 @@
+/*
+ * compare.h - memfab compare (regression check of two result sets) and
+ * memfab baseline (a reviewable YAML file of a run's metrics).
+ *
+ * Direction of a metric (which way is better), decided in this order:
+ *   1. an explicit rule: `directions:` in the --tolerances file or
+ *      --direction GLOB=higher|lower|none on the command line;
+ *   2. its name (the part after the last '/', lower-cased) contains
+ *      hit, throughput, bandwidth, goodput, tokens_per_s, per_s or
+ *      cached_share                                  -> higher is better;
+ *   3. its name contains latency, ttft, tpot, e2e, wait, delay, stall,
+ *      miss, evict, drop, refused or queue, or its unit is a time
+ *      (ps ns us ms s)                               -> lower is better;
+ *   4. its unit is a rate (ends in "/s")             -> higher is better;
+ *   5. otherwise it is neutral: a change beyond tolerance is reported as
+ *      "changed" and fails like a regression (counts, bytes, events).
+ */
+#ifndef MEMFAB_TOOLS_COMPARE_H
+#define MEMFAB_TOOLS_COMPARE_H
+
+#include "sim/err.h"
+#include "tools/rdb.h"
+
+typedef enum { CMP_NEUTRAL = 0, CMP_HIGHER = 1, CMP_LOWER = -1 } cmp_dir;
+
+typedef struct cmp_tol {
+    int relative;              /* 1: value is a fraction of |base|; 0: absolute */
+    double value;              /* >= 0 */
+} cmp_tol;
+
+/* Parse "2%" (relative), "0.1" (absolute) or "0". 0 or SIM_EINVAL. */
+int cmp_parse_tol(const char *s, cmp_tol *out);
+/* The direction of a metric by the rules above (no explicit rules). */
+cmp_dir cmp_direction(const char *name, const char *unit);
+
+/* Load a baseline file written by memfab baseline into runs (id 0) with
+ * params and metrics. 0, or SIM_ESCENARIO / SIM_EIO with err at the mark. */
+int cmp_load_baseline(const char *path, rdb_set *out, sim_err *err);
+
+#endif

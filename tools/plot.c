@@ -1,0 +1,1033 @@
+/*
+ * plot.c - memfab plot (see plot.h for the escaping rules).
+ *
+ * Kinds and where their data comes from:
+ *   cdf        request_latency (ttft_ps, tpot_ps or e2e_ps): one step curve per run
+ *   param      a metric (rdb.h names) versus a param, one line per group of the
+ *              other varying params; replications (runs that differ only in
+ *              seed) become the mean with 95% confidence error bars
+ *   link-bw    timeseries whose "scope/name" matches --metric (default
+ *              "*throughput*"): one curve per run, link and direction
+ *   occupancy  timeseries matching --metric (default "*occupancy*")
+ *   kv-hit     kv_hit_ratio: bars per instance/tier, one colour per run
+ *   coherence  coherence: message counts per directory/message, one colour per run
+ *
+ * Figures default to 3.5 in x 2.4 in (one column of a two-column paper)
+ * with 8 pt text and the Okabe-Ito colour-blind-safe palette.
+ */
+#include "plot.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "results/res.h"
+#include "sim/mem.h"
+#include "tools/commands.h"
+#include "tools/rdb.h"
+
+void plot_quote(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\'')
+            fputs("''", f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fputc(' ', f);
+        else
+            fputc(*p, f);
+    }
+    fputc('\'', f);
+}
+
+const char *plot_terminal(const char *path, double w, double h, double pt)
+{
+    static char buf[256];
+    const char *dot = strrchr(path, '.');
+    if (!dot)
+        return NULL;
+    if (strcmp(dot, ".pdf") == 0)
+        snprintf(buf, sizeof buf, "pdfcairo size %gin,%gin font 'Helvetica,%g' linewidth 1"
+                 " noenhanced", w, h, pt);
+    else if (strcmp(dot, ".png") == 0)   /* 300 dpi; cairo fonts are 72 dpi points */
+        snprintf(buf, sizeof buf, "pngcairo size %d,%d font 'Helvetica,%g' linewidth %g"
+                 " noenhanced", (int)(w * 300), (int)(h * 300), pt * 300 / 72, 300.0 / 72);
+    else if (strcmp(dot, ".svg") == 0)
+        snprintf(buf, sizeof buf, "svg size %d,%d font 'Helvetica,%g' noenhanced",
+                 (int)(w * 96), (int)(h * 96), pt * 96 / 72);
+    else
+        return NULL;
+    return buf;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef struct plot_opts {
+    const char *db;            /* results database */
+    const char *kind;          /* cdf, param, ... */
+    const char *out;           /* figure file */
+    const char *title;         /* --title, or NULL */
+    const char *metric;        /* --metric */
+    const char *xkey;          /* --x (param) */
+    const char *group;         /* --group (param) */
+    int64_t *ids;              /* --run */
+    size_t nids;
+    char **where;              /* --where */
+    size_t nwhere;
+    int logx, logy;            /* log scales */
+    int script;                /* print the script, do not run gnuplot */
+    double w, h, pt;           /* size in inches, font size in points */
+} plot_opts;
+
+/* A time unit that keeps values readable: scale from seconds. */
+static void time_scale(double max_s, double *f, const char **unit)
+{
+    if (max_s < 1e-6) {
+        *f = 1e9;
+        *unit = "ns";
+    } else if (max_s < 1e-3) {
+        *f = 1e6;
+        *unit = "us";
+    } else if (max_s < 1) {
+        *f = 1e3;
+        *unit = "ms";
+    } else {
+        *f = 1;
+        *unit = "s";
+    }
+}
+
+/* Scale for a metric with a unit: seconds and bytes/s get readable units. */
+static void unit_scale(const char *unit, double max, double *f, const char **out)
+{
+    *f = 1;
+    *out = unit;
+    if (strcmp(unit, "s") == 0) {
+        time_scale(max, f, out);
+    } else if (strcmp(unit, "B/s") == 0) {
+        if (max >= 1e9)
+            *f = 1e-9, *out = "GB/s";
+        else if (max >= 1e6)
+            *f = 1e-6, *out = "MB/s";
+        else if (max >= 1e3)
+            *f = 1e-3, *out = "kB/s";
+    } else if (strcmp(unit, "B") == 0) {
+        if (max >= 1e9)
+            *f = 1e-9, *out = "GB";
+        else if (max >= 1e6)
+            *f = 1e-6, *out = "MB";
+        else if (max >= 1e3)
+            *f = 1e-3, *out = "kB";
+    }
+}
+
+static void header(FILE *f, const plot_opts *o, const char *term)
+{
+    fputs("# memfab plot: generated script (data inline)\n", f);
+    fprintf(f, "set terminal %s\n", term);
+    fputs("set output ", f);
+    plot_quote(f, o->out);
+    fputs("\nset encoding utf8\n", f);
+    /* Okabe-Ito palette, distinguishable in colour-blind vision and grey. */
+    static const char *const colors[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                         "#E69F00", "#56B4E9", "#F0E442", "#000000"};
+    for (int i = 0; i < 8; i++)
+        fprintf(f, "set linetype %d lc rgb '%s' lw 1.5 pt %d ps 0.6\n", i + 1, colors[i],
+                (int[]){7, 5, 9, 11, 13, 4, 6, 8}[i]);
+    fputs("set linetype cycle 8\n", f);
+    fputs("set border 3 lw 0.8\nset tics nomirror out scale 0.6\n", f);
+    fputs("set grid ytics lw 0.5 lc rgb '#d0d0d0'\n", f);
+    fputs("set key noenhanced samplen 2 spacing 1.0 font ',", f);
+    fprintf(f, "%g'\n", o->pt - 1);
+    if (o->title) {
+        fputs("set title ", f);
+        plot_quote(f, o->title);
+        fputc('\n', f);
+    }
+    if (o->logx)
+        fputs("set logscale x\n", f);
+    if (o->logy)
+        fputs("set logscale y\n", f);
+}
+
+static void labels(FILE *f, const char *x, const char *y)
+{
+    fputs("set xlabel ", f);
+    plot_quote(f, x);
+    fputs("\nset ylabel ", f);
+    plot_quote(f, y);
+    fputc('\n', f);
+}
+
+/* ---- cdf ------------------------------------------------------------------ */
+
+typedef struct dbuf {
+    double *v;
+    size_t n, cap;
+} dbuf;
+
+static int dbuf_push(dbuf *b, double x)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        double *nv = sim_realloc(b->v, cap * sizeof *nv);
+        if (!nv)
+            return SIM_ENOMEM;
+        b->v = nv;
+        b->cap = cap;
+    }
+    b->v[b->n++] = x;
+    return 0;
+}
+
+static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o)
+{
+    const char *metric = o->metric ? o->metric : "ttft";
+    const char *col;
+    const char *what;
+    if (strcmp(metric, "ttft") == 0)
+        col = "ttft_ps", what = "Time to first token";
+    else if (strcmp(metric, "tpot") == 0)
+        col = "tpot_ps", what = "Time per output token";
+    else if (strcmp(metric, "e2e") == 0)
+        col = "e2e_ps", what = "End-to-end latency";
+    else {
+        fprintf(stderr, "memfab plot: --kind cdf: --metric is ttft, tpot or e2e, not '%s'\n",
+                metric);
+        return SIM_EXIT_USAGE;
+    }
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM request_latency WHERE run_id = ? AND %s IS NOT NULL ORDER BY %s",
+             col, col, col);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "memfab plot: %s\n", sqlite3_errmsg(h));
+        return SIM_EXIT_USAGE;
+    }
+    dbuf *vals = sim_calloc(s->n + 1, sizeof *vals);
+    int status = 0;
+    double max = 0;
+    size_t nonempty = 0;
+    for (size_t i = 0; vals && i < s->n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, s->runs[i].id);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            if (dbuf_push(&vals[i], (double)sqlite3_column_int64(st, 0) * 1e-12)) {
+                status = SIM_EXIT_RUNTIME;
+                goto out;
+            }
+        if (vals[i].n) {
+            nonempty++;
+            if (vals[i].v[vals[i].n - 1] > max)
+                max = vals[i].v[vals[i].n - 1];
+        } else {
+            fprintf(stderr, "memfab plot: run %lld (%s) has no requests with a %s; skipped\n",
+                    (long long)s->runs[i].id, s->runs[i].label, metric);
+        }
+    }
+    if (!vals) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    if (!nonempty) {
+        fprintf(stderr, "memfab plot: --kind cdf needs rows in the `requests` table (a serving"
+                        " workload); none of the selected runs has any\n");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    double scale;
+    const char *unit;
+    time_scale(max, &scale, &unit);
+    char xl[128];
+    snprintf(xl, sizeof xl, "%s (%s)", what, unit);
+    labels(f, xl, "CDF");
+    fputs("set yrange [0:1]\nset key bottom right\n", f);
+    for (size_t i = 0; i < s->n; i++) {
+        if (!vals[i].n)
+            continue;
+        fprintf(f, "$d%zu << EOD\n", i);
+        /* at most ~2000 points per curve: the quantiles, evenly spaced */
+        size_t n = vals[i].n, step = n > 2000 ? n / 2000 : 1;
+        for (size_t k = 0; k < n; k += step)
+            fprintf(f, "%.9g %.9g\n", vals[i].v[k] * scale, (double)(k + 1) / (double)n);
+        if ((n - 1) % step)
+            fprintf(f, "%.9g 1\n", vals[i].v[n - 1] * scale);
+        fputs("EOD\n", f);
+    }
+    fputs("plot ", f);
+    int first = 1;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!vals[i].n)
+            continue;
+        fprintf(f, "%s$d%zu using 1:2 with steps title ", first ? "" : ", \\\n     ", i);
+        plot_quote(f, s->runs[i].label);
+        first = 0;
+    }
+    fputc('\n', f);
+out:
+    for (size_t i = 0; vals && i < s->n; i++)
+        sim_free(vals[i].v);
+    sim_free(vals);
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* ---- param ---------------------------------------------------------------- */
+
+static int varies(const rdb_set *s, const char *key)
+{
+    const char *v0 = rdb_param_get(&s->runs[0], key);
+    for (size_t i = 1; i < s->n; i++) {
+        const char *v = rdb_param_get(&s->runs[i], key);
+        if ((v == NULL) != (v0 == NULL) || (v && strcmp(v, v0) != 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* Leading number of a param value and the unit text after it. */
+static int numeric(const char *v, double *x, const char **unit)
+{
+    char *end;
+    *x = strtod(v, &end);
+    if (end == v)
+        return 0;
+    while (*end == ' ')
+        end++;
+    *unit = end;
+    return 1;
+}
+
+typedef struct pt {
+    char *group;               /* group label ("" without groups) */
+    char *xval;                /* x value as text */
+    double x;                  /* numeric x, or category index */
+    dbuf y;                    /* one value per replication */
+} pt;
+
+static int cmp_pt(const void *a, const void *b)
+{
+    const pt *p = a, *q = b;
+    int c = strcmp(p->group, q->group);
+    if (c)
+        return c;
+    return p->x < q->x ? -1 : p->x > q->x;
+}
+
+static int is_internal_key(const char *k)
+{
+    return strcmp(k, "seed") == 0 || strcmp(k, "sweep.name") == 0 ||
+           strcmp(k, "sweep.point") == 0 || strcmp(k, "sweep.seed") == 0;
+}
+
+static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
+{
+    if (!o->metric) {
+        fprintf(stderr, "memfab plot: --kind param needs --metric NAME (e.g. gpu0/latency_p99,"
+                        " requests/ttft_p99)\n");
+        return SIM_EXIT_USAGE;
+    }
+    /* The varying params: sweep.* keys if any, else every varying key. */
+    const char **vary = sim_calloc(4096, sizeof *vary);
+    size_t nv = 0;
+    int have_sweep = 0, status = 0;
+    pt *pts = NULL;
+    size_t npts = 0;
+    char **cats = NULL;
+    size_t ncats = 0;
+    if (!vary)
+        return SIM_EXIT_RUNTIME;
+    for (int pass = 0; pass < 2 && nv == 0; pass++)
+        for (size_t i = 0; i < s->n; i++)
+            for (size_t p = 0; p < s->runs[i].nparams && nv < 4095; p++) {
+                const char *k = s->runs[i].params[p].key;
+                int sw = strncmp(k, "sweep.", 6) == 0;
+                have_sweep |= sw;
+                if ((pass == 0 && !sw) || is_internal_key(k))
+                    continue;
+                int dup = 0;
+                for (size_t j = 0; j < nv && !dup; j++)
+                    dup = strcmp(vary[j], k) == 0;
+                if (!dup && varies(s, k))
+                    vary[nv++] = k;
+            }
+    const char *xkey = NULL;
+    char xbuf[512];
+    if (o->xkey) {
+        xkey = o->xkey;
+        if (!rdb_param_get(&s->runs[0], xkey)) {
+            snprintf(xbuf, sizeof xbuf, "sweep.%s", o->xkey);
+            if (rdb_param_get(&s->runs[0], xbuf))
+                xkey = xbuf;
+        }
+    } else {
+        for (size_t j = 0; j < nv && !xkey; j++)
+            if (!strstr(vary[j], "policy") && (!o->group || !strstr(vary[j], o->group)))
+                xkey = vary[j];
+        if (!xkey && nv)
+            xkey = vary[0];
+    }
+    if (!xkey) {
+        fprintf(stderr, "memfab plot: --kind param: no parameter varies among the selected runs;"
+                        " give --x KEY\n");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    /* Metric values per (group, x). */
+    int all_numeric = 1;
+    const char *xunit = NULL;
+    const char *yunit = NULL;
+    double ymax = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        rdb_run *r = &s->runs[i];
+        const char *xv = rdb_param_get(r, xkey);
+        if (!xv) {
+            fprintf(stderr, "memfab plot: run %lld has no param '%s'; skipped\n",
+                    (long long)r->id, xkey);
+            continue;
+        }
+        sim_err err;
+        sim_err_clear(&err);
+        if (!r->metrics && rdb_load_metrics(h, r, &err)) {
+            sim_err_print(&err);
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
+        const rdb_metric *m = rdb_metric_get(r, o->metric);
+        if (!m) {
+            fprintf(stderr, "memfab plot: run %lld (%s) has no metric '%s'; skipped\n",
+                    (long long)r->id, r->label, o->metric);
+            continue;
+        }
+        if (!yunit)
+            yunit = m->unit;
+        if (fabs(m->value) > ymax)
+            ymax = fabs(m->value);
+        /* group label: the other varying keys (or --group) */
+        char glab[1024] = "";
+        size_t gl = 0;
+        for (size_t j = 0; j < nv; j++) {
+            const char *k = vary[j];
+            if (strcmp(k, xkey) == 0)
+                continue;
+            if (o->group && strcmp(k, o->group) != 0 &&
+                !(strncmp(k, "sweep.", 6) == 0 && strcmp(k + 6, o->group) == 0))
+                continue;
+            const char *v = rdb_param_get(r, k);
+            gl += (size_t)snprintf(glab + gl, gl < sizeof glab ? sizeof glab - gl : 0, "%s%s=%s",
+                                   gl ? ", " : "", strncmp(k, "sweep.", 6) == 0 ? k + 6 : k,
+                                   v ? v : "-");
+            if (gl >= sizeof glab)
+                gl = sizeof glab - 1;
+        }
+        double x;
+        const char *u;
+        if (numeric(xv, &x, &u)) {
+            if (!xunit)
+                xunit = u;
+            else if (strcmp(xunit, u) != 0)
+                all_numeric = 0;
+        } else {
+            all_numeric = 0;
+        }
+        size_t k = 0;
+        for (; k < npts; k++)
+            if (strcmp(pts[k].group, glab) == 0 && strcmp(pts[k].xval, xv) == 0)
+                break;
+        if (k == npts) {
+            pt *np = sim_realloc(pts, (npts + 1) * sizeof *np);
+            if (!np) {
+                status = SIM_EXIT_RUNTIME;
+                goto out;
+            }
+            pts = np;
+            memset(&pts[npts], 0, sizeof *pts);
+            pts[npts].group = sim_strdup(glab);
+            pts[npts].xval = sim_strdup(xv);
+            npts++;
+        }
+        if (dbuf_push(&pts[k].y, m->value)) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
+    }
+    if (!npts) {
+        fprintf(stderr, "memfab plot: no selected run has metric '%s' and param '%s'\n",
+                o->metric, xkey);
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    /* x positions: numbers, or category indexes in sorted order of first appearance */
+    cats = sim_calloc(npts + 1, sizeof *cats);
+    for (size_t k = 0; k < npts; k++) {
+        if (all_numeric) {
+            const char *u;
+            numeric(pts[k].xval, &pts[k].x, &u);
+            continue;
+        }
+        size_t c = 0;
+        for (; c < ncats; c++)
+            if (strcmp(cats[c], pts[k].xval) == 0)
+                break;
+        if (c == ncats)
+            cats[ncats++] = pts[k].xval;
+        pts[k].x = (double)c;
+    }
+    qsort(pts, npts, sizeof *pts, cmp_pt);
+    double ys;
+    const char *yu;
+    unit_scale(yunit ? yunit : "", ymax, &ys, &yu);
+    const char *xname = strncmp(xkey, "sweep.", 6) == 0 ? xkey + 6 : xkey;
+    char xl[700], yl[700];
+    if (all_numeric && xunit && *xunit)
+        snprintf(xl, sizeof xl, "%s (%s)", xname, xunit);
+    else
+        snprintf(xl, sizeof xl, "%s", xname);
+    snprintf(yl, sizeof yl, "%s%s%s%s", o->metric, *yu ? " (" : "", yu, *yu ? ")" : "");
+    labels(f, xl, yl);
+    fputs("set key top left\nset offsets graph 0.04, graph 0.04, graph 0.05, graph 0.05\n", f);
+    if (!all_numeric) {
+        fputs("set xtics (", f);
+        for (size_t c = 0; c < ncats; c++) {
+            fprintf(f, "%s", c ? ", " : "");
+            plot_quote(f, cats[c]);
+            fprintf(f, " %zu", c);
+        }
+        fputs(")\n", f);
+    }
+    int reps = 0;
+    size_t ngroups = 0;
+    for (size_t k = 0; k < npts; k++) {
+        reps |= pts[k].y.n > 1;
+        if (k == 0 || strcmp(pts[k].group, pts[k - 1].group) != 0) {
+            if (k)
+                fputs("EOD\n", f);
+            fprintf(f, "$g%zu << EOD\n", ngroups++);
+        }
+        double mean, sd, half;
+        rdb_ci95(pts[k].y.v, pts[k].y.n, &mean, &sd, &half);
+        fprintf(f, "%.9g %.9g %.9g %zu\n", pts[k].x, mean * ys, half * ys, pts[k].y.n);
+    }
+    fputs("EOD\nplot ", f);
+    size_t g = 0;
+    for (size_t k = 0; k < npts; k++) {
+        if (k && strcmp(pts[k].group, pts[k - 1].group) == 0)
+            continue;
+        fprintf(f, "%s$g%zu using 1:2%s with %s title ", g ? ", \\\n     " : "", g,
+                reps ? ":3" : "", reps ? "yerrorlines" : "linespoints");
+        plot_quote(f, pts[k].group[0] ? pts[k].group : o->metric);
+        g++;
+    }
+    fputc('\n', f);
+    if (reps)
+        fprintf(stderr, "memfab plot: error bars are 95%% confidence intervals of the mean over"
+                        " seeds (Student t)\n");
+out:
+    for (size_t k = 0; k < npts; k++) {
+        sim_free(pts[k].group);
+        sim_free(pts[k].xval);
+        sim_free(pts[k].y.v);
+    }
+    sim_free(pts);
+    sim_free(cats);
+    sim_free(vary);
+    return status;
+}
+
+/* ---- time series ----------------------------------------------------------- */
+
+static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, int bw)
+{
+    const char *glob = o->metric ? o->metric : bw ? "*throughput*" : "*occupancy*";
+    sqlite3_stmt *names = NULL, *rows = NULL;
+    int status = 0, nseries = 0;
+    double vmax = 0, tmax = 0;
+    if (sqlite3_prepare_v2(h, "SELECT DISTINCT scope, name FROM timeseries WHERE run_id = ?"
+                              " ORDER BY scope, name", -1, &names, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(h, "SELECT t_ps, value FROM timeseries WHERE run_id = ? AND"
+                              " scope = ? AND name = ? ORDER BY t_ps", -1, &rows,
+                           NULL) != SQLITE_OK) {
+        fprintf(stderr, "memfab plot: %s\n", sqlite3_errmsg(h));
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    /* First pass: ranges, for the units. */
+    for (int pass = 0; pass < 2; pass++) {
+        char **titles = NULL;
+        double tf = 1, vf = 1;
+        const char *tu = "s", *vu = bw ? "B/s" : "";
+        if (pass == 1) {
+            time_scale(tmax, &tf, &tu);
+            if (bw)
+                unit_scale("B/s", vmax, &vf, &vu);
+            char xl[64], yl[128];
+            snprintf(xl, sizeof xl, "Time (%s)", tu);
+            snprintf(yl, sizeof yl, bw ? "Throughput (%s)" : "Occupancy%s", vu);
+            labels(f, xl, yl);
+            fputs("set key top right\n", f);
+            titles = sim_calloc((size_t)nseries + 1, sizeof *titles);
+            if (!titles) {
+                status = SIM_EXIT_RUNTIME;
+                goto out;
+            }
+        }
+        int idx = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            sqlite3_reset(names);
+            sqlite3_bind_int64(names, 1, s->runs[i].id);
+            while (sqlite3_step(names) == SQLITE_ROW) {
+                const char *scope = (const char *)sqlite3_column_text(names, 0);
+                const char *name = (const char *)sqlite3_column_text(names, 1);
+                char full[1024];
+                snprintf(full, sizeof full, "%s/%s", scope, name);
+                if (fnmatch(glob, full, 0) != 0)
+                    continue;
+                sqlite3_reset(rows);
+                sqlite3_bind_int64(rows, 1, s->runs[i].id);
+                sqlite3_bind_text(rows, 2, scope, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(rows, 3, name, -1, SQLITE_TRANSIENT);
+                int nonzero = 0;
+                if (pass == 1)
+                    fprintf(f, "$s%d << EOD\n", idx);
+                while (sqlite3_step(rows) == SQLITE_ROW) {
+                    double t = (double)sqlite3_column_int64(rows, 0) * 1e-12;
+                    double v = sqlite3_column_double(rows, 1);
+                    nonzero |= v != 0;
+                    if (pass == 0) {
+                        tmax = t > tmax ? t : tmax;
+                        vmax = fabs(v) > vmax ? fabs(v) : vmax;
+                    } else {
+                        fprintf(f, "%.9g %.9g\n", t * tf, v * vf);
+                    }
+                }
+                if (pass == 0) {
+                    nseries++;
+                    continue;
+                }
+                fputs("EOD\n", f);
+                /* title: link and direction ("throughput:" dropped), run when several */
+                const char *nm = strncmp(name, "throughput:", 11) == 0 ? name + 11 : name;
+                size_t tl = strlen(scope) + strlen(nm) + strlen(s->runs[i].label) + 8;
+                char *t = sim_alloc(tl);
+                if (t) {
+                    if (s->n > 1)
+                        snprintf(t, tl, "%s: %s %s", s->runs[i].label, scope, nm);
+                    else
+                        snprintf(t, tl, "%s %s", scope, nm);
+                }
+                titles[idx] = nonzero ? t : NULL;
+                if (!nonzero)
+                    sim_free(t);
+                idx++;
+            }
+        }
+        if (pass == 0 && nseries == 0) {
+            fprintf(stderr, "memfab plot: no time series matches '%s' in the selected runs%s\n",
+                    glob, bw ? "" : " (tier occupancy comes from KV cache models; --metric GLOB"
+                                    " picks other series)");
+            status = SIM_EXIT_USAGE;
+            goto out;
+        }
+        if (pass == 1) {
+            int first = 1;
+            fputs("plot ", f);
+            for (int k = 0; k < idx; k++) {
+                if (!titles[k])
+                    continue;
+                fprintf(f, "%s$s%d using 1:2 with lines title ", first ? "" : ", \\\n     ", k);
+                plot_quote(f, titles[k]);
+                first = 0;
+            }
+            if (first) {   /* every series is zero: draw them anyway */
+                fputs("$s0 using 1:2 with lines title 'all series are zero'", f);
+            }
+            fputc('\n', f);
+            for (int k = 0; k < idx; k++)
+                sim_free(titles[k]);
+            sim_free(titles);
+        }
+    }
+out:
+    sqlite3_finalize(names);
+    sqlite3_finalize(rows);
+    return status;
+}
+
+/* ---- bars (kv-hit, coherence) -------------------------------------------------- */
+
+static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, int kv)
+{
+    const char *sql = kv ? "SELECT instance || '/' || tier, hit_ratio FROM kv_hit_ratio"
+                           " WHERE run_id = ? ORDER BY rowid"
+                         : "SELECT directory || '/' || message, count FROM coherence"
+                           " WHERE run_id = ? ORDER BY rowid";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "memfab plot: %s\n", sqlite3_errmsg(h));
+        return SIM_EXIT_USAGE;
+    }
+    char **cats = NULL;
+    size_t ncats = 0;
+    int status = 0, any = 0;
+    /* categories in order of first appearance */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < s->n; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, s->runs[i].id);
+            if (pass == 1)
+                fprintf(f, "$b%zu << EOD\n", i);
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *c = (const char *)sqlite3_column_text(st, 0);
+                c = c ? c : "";
+                size_t k = 0;
+                for (; k < ncats; k++)
+                    if (strcmp(cats[k], c) == 0)
+                        break;
+                if (pass == 0) {
+                    if (k == ncats) {
+                        char **nc = sim_realloc(cats, (ncats + 1) * sizeof *nc);
+                        if (!nc || !(nc[ncats] = sim_strdup(c))) {
+                            cats = nc ? nc : cats;
+                            status = SIM_EXIT_RUNTIME;
+                            goto out;
+                        }
+                        cats = nc;
+                        ncats++;
+                    }
+                    any = 1;
+                    continue;
+                }
+                if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+                    continue;
+                double w = 0.8 / (double)s->n;
+                double x = (double)k + ((double)i - ((double)s->n - 1) / 2.0) * w;
+                fprintf(f, "%.9g %.9g %.9g\n", x, sqlite3_column_double(st, 1), w);
+            }
+            if (pass == 1)
+                fputs("EOD\n", f);
+        }
+        if (pass == 0 && !any) {
+            fprintf(stderr, "memfab plot: the selected runs have no rows in `%s`\n",
+                    kv ? "kv" : "coherence");
+            status = SIM_EXIT_USAGE;
+            goto out;
+        }
+    }
+    labels(f, kv ? "Instance / tier" : "Directory / message",
+           kv ? "KV hit ratio" : "Messages");
+    fputs("set style fill solid 0.85 border -1\nset boxwidth 1 absolute\n", f);
+    fputs("set key top right\nset xrange [-0.6:", f);
+    fprintf(f, "%g]\n", (double)ncats - 0.4);
+    if (kv)
+        fputs("set yrange [0:1.05]\n", f);
+    else if (!o->logy)
+        fputs("set yrange [0:*]\n", f);
+    fputs("set xtics (", f);
+    for (size_t k = 0; k < ncats; k++) {
+        fprintf(f, "%s", k ? ", " : "");
+        plot_quote(f, cats[k]);
+        fprintf(f, " %zu", k);
+    }
+    fputs(")\n", f);
+    if (ncats > 4)
+        fputs("set xtics rotate by -30 left\n", f);
+    fputs("plot ", f);
+    for (size_t i = 0; i < s->n; i++) {
+        fprintf(f, "%s$b%zu using 1:2:3 with boxes title ", i ? ", \\\n     " : "", i);
+        plot_quote(f, s->runs[i].label);
+    }
+    fputc('\n', f);
+out:
+    for (size_t k = 0; k < ncats; k++)
+        sim_free(cats[k]);
+    sim_free(cats);
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* ---- gnuplot -------------------------------------------------------------- */
+
+/* The gnuplot program: $MEMFAB_GNUPLOT, else `gnuplot` on PATH. */
+static int find_gnuplot(char *out, size_t n)
+{
+    const char *env = getenv("MEMFAB_GNUPLOT");
+    if (env && *env) {
+        snprintf(out, n, "%s", env);
+        return access(out, X_OK) == 0 ? 0 : -1;
+    }
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/bin:/bin";
+    while (*path) {
+        const char *c = strchr(path, ':');
+        size_t l = c ? (size_t)(c - path) : strlen(path);
+        snprintf(out, n, "%.*s/gnuplot", (int)l, l ? path : ".");
+        if (access(out, X_OK) == 0)
+            return 0;
+        path += l + (c ? 1 : 0);
+    }
+    return -1;
+}
+
+/* Pipe the script to gnuplot (fork + exec, no shell). Returns its exit status. */
+static int run_gnuplot(const char *prog, const char *script, size_t len)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fd[0], 0);
+        close(fd[0]);
+        close(fd[1]);
+        execl(prog, prog, (char *)NULL);
+        _exit(127);
+    }
+    close(fd[0]);
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd[1], script + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    close(fd[1]);
+    signal(SIGPIPE, old);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void plot_usage(FILE *f)
+{
+    fputs("usage: memfab plot DB --kind KIND -o FIG.{pdf,png,svg} [options]\n"
+          "\n"
+          "Draw a figure from a results database with gnuplot (Debian: gnuplot-nox),\n"
+          "sized for one column of a two-column paper. Without --run, every complete\n"
+          "run of DB is drawn.\n"
+          "\n"
+          "kinds:\n"
+          "  cdf        CDF of request latency, one curve per run (--metric ttft|tpot|e2e)\n"
+          "  param      a metric versus a parameter, one line per group; replications\n"
+          "             (seeds) give the mean and 95% confidence error bars\n"
+          "             (--metric NAME, --x KEY, --group KEY)\n"
+          "  link-bw    link throughput over time (--metric GLOB on SCOPE/NAME series)\n"
+          "  occupancy  tier occupancy over time (--metric GLOB, default *occupancy*)\n"
+          "  kv-hit     KV cache hit ratio per instance and tier (bars)\n"
+          "  coherence  coherence message counts per directory and message (bars)\n"
+          "\n"
+          "options:\n"
+          "  -k, --kind KIND     the figure kind (required)\n"
+          "  -o, --output FILE   the figure; .pdf (pdfcairo), .png (pngcairo, 300 dpi) or\n"
+          "                      .svg\n"
+          "  --run ID            draw this run (repeatable)\n"
+          "  --where KEY=GLOB    only runs whose param (or name, seed, status) matches\n"
+          "                      (repeatable; sweep keys may omit their 'sweep.' prefix)\n"
+          "  --title TEXT        a title (default: none, as papers caption figures)\n"
+          "  --metric M          see the kinds\n"
+          "  --x KEY             param: the x-axis param (default: the first swept key)\n"
+          "  --group KEY         param: one line per value of KEY (default: every other\n"
+          "                      varying key)\n"
+          "  --logx, --logy      logarithmic axes\n"
+          "  --size WxH          size in inches (default 3.5x2.4; 7x2.4 spans two columns)\n"
+          "  --font-size PT      text size in points (default 8)\n"
+          "  --script            print the gnuplot script instead of running gnuplot\n"
+          "  -h, --help          this help\n"
+          "\n"
+          "Metric names for param: memfab compare lists them (SCOPE/NAME, e.g.\n"
+          "pcie_h2d/wait:host_dma->gpu0_p99, requests/ttft_p99).\n",
+          f);
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"kind", required_argument, NULL, 'k'},   {"output", required_argument, NULL, 'o'},
+        {"run", required_argument, NULL, 'r'},    {"where", required_argument, NULL, 'w'},
+        {"title", required_argument, NULL, 't'},  {"metric", required_argument, NULL, 'm'},
+        {"x", required_argument, NULL, 'x'},      {"group", required_argument, NULL, 'g'},
+        {"logx", no_argument, NULL, 'L'},         {"logy", no_argument, NULL, 'Y'},
+        {"size", required_argument, NULL, 'S'},   {"font-size", required_argument, NULL, 'F'},
+        {"script", no_argument, NULL, 's'},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    plot_opts o;
+    memset(&o, 0, sizeof o);
+    o.w = 3.5;
+    o.h = 2.4;
+    o.pt = 8;
+    o.ids = sim_calloc((size_t)argc + 1, sizeof *o.ids);
+    o.where = sim_calloc((size_t)argc + 1, sizeof *o.where);
+    int status = 0, c;
+    res_db *db = NULL;
+    rdb_set set = {NULL, 0};
+    char *script = NULL;
+    size_t slen = 0;
+    FILE *f = NULL;
+    sim_err err;
+    sim_err_clear(&err);
+    if (!o.ids || !o.where) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'k': o.kind = optarg; break;
+        case 'o': o.out = optarg; break;
+        case 'r':
+            if (rdb_parse_id(optarg, &o.ids[o.nids++])) {
+                fprintf(stderr, "memfab plot: bad run id '%s'\n", optarg);
+                status = SIM_EXIT_USAGE;
+                goto out;
+            }
+            break;
+        case 'w': o.where[o.nwhere++] = optarg; break;
+        case 't': o.title = optarg; break;
+        case 'm': o.metric = optarg; break;
+        case 'x': o.xkey = optarg; break;
+        case 'g': o.group = optarg; break;
+        case 'L': o.logx = 1; break;
+        case 'Y': o.logy = 1; break;
+        case 's': o.script = 1; break;
+        case 'S':
+            if (sscanf(optarg, "%lfx%lf", &o.w, &o.h) != 2 || o.w <= 0 || o.h <= 0 ||
+                o.w > 40 || o.h > 40) {
+                fprintf(stderr, "memfab plot: --size WxH in inches, e.g. 3.5x2.4\n");
+                status = SIM_EXIT_USAGE;
+                goto out;
+            }
+            break;
+        case 'F':
+            o.pt = atof(optarg);
+            if (!(o.pt >= 4 && o.pt <= 72)) {
+                fprintf(stderr, "memfab plot: --font-size between 4 and 72 points\n");
+                status = SIM_EXIT_USAGE;
+                goto out;
+            }
+            break;
+        case 'h': plot_usage(stdout); goto out;
+        default: plot_usage(stderr); status = SIM_EXIT_USAGE; goto out;
+        }
+    }
+    static const char *const kinds[] = {"cdf", "param", "link-bw", "occupancy", "kv-hit",
+                                        "coherence", NULL};
+    int kind = -1;
+    for (int i = 0; o.kind && kinds[i]; i++)
+        if (strcmp(o.kind, kinds[i]) == 0)
+            kind = i;
+    if (optind != argc - 1 || kind < 0 || (!o.out && !o.script)) {
+        if (optind != argc - 1)
+            fprintf(stderr, "memfab plot: expected one results database\n");
+        else if (kind < 0)
+            fprintf(stderr, "memfab plot: --kind is one of cdf, param, link-bw, occupancy,"
+                            " kv-hit, coherence%s%s%s\n", o.kind ? " (not '" : "",
+                    o.kind ? o.kind : "", o.kind ? "')" : "");
+        else
+            fprintf(stderr, "memfab plot: -o FIG.pdf|png|svg is required\n");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    const char *term = plot_terminal(o.out ? o.out : "figure.pdf", o.w, o.h, o.pt);
+    if (!term) {
+        fprintf(stderr, "memfab plot: %s: the extension picks the format: .pdf, .png or .svg\n",
+                o.out);
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    char gp[4096];
+    if (!o.script && find_gnuplot(gp, sizeof gp) != 0) {
+        fprintf(stderr, "memfab plot: gnuplot not found%s%s; install it with"
+                        " `apt-get install gnuplot-nox` (Debian/Ubuntu)\n",
+                getenv("MEMFAB_GNUPLOT") ? " at MEMFAB_GNUPLOT=" : " on PATH",
+                getenv("MEMFAB_GNUPLOT") ? getenv("MEMFAB_GNUPLOT") : "");
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    o.db = argv[optind];
+    db = res_open_readonly(o.db, &err);
+    if (!db || rdb_load_runs(res_handle(db), &set, &err) ||
+        rdb_filter(&set, o.ids, o.nids, o.where, o.nwhere, o.nids == 0, &err)) {
+        sim_err_print(&err);
+        status = err.code == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;
+        goto out;
+    }
+    if (set.n == 0) {
+        fprintf(stderr, "memfab plot: %s: no %srun matches\n", o.db, o.nids ? "" : "complete ");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    for (size_t i = 0; i < o.nids; i++) {
+        int found = 0;
+        for (size_t j = 0; j < set.n; j++)
+            found |= set.runs[j].id == o.ids[i];
+        if (!found) {
+            fprintf(stderr, "memfab plot: %s: no run %lld%s\n", o.db, (long long)o.ids[i],
+                    o.nwhere ? " matching --where" : "");
+            status = SIM_EXIT_USAGE;
+            goto out;
+        }
+    }
+    rdb_label(&set);
+    f = open_memstream(&script, &slen);
+    if (!f) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    header(f, &o, term);
+    sqlite3 *h = res_handle(db);
+    switch (kind) {
+    case 0: status = plot_cdf(f, h, &set, &o); break;
+    case 1: status = plot_param(f, h, &set, &o); break;
+    case 2: status = plot_series(f, h, &set, &o, 1); break;
+    case 3: status = plot_series(f, h, &set, &o, 0); break;
+    case 4: status = plot_bars(f, h, &set, &o, 1); break;
+    default: status = plot_bars(f, h, &set, &o, 0); break;
+    }
+    fputs("unset output\n", f);
+    fclose(f);
+    f = NULL;
+    if (status)
+        goto out;
+    if (o.script) {
+        fwrite(script, 1, slen, stdout);
+        goto out;
+    }
+    int rc = run_gnuplot(gp, script, slen);
+    struct stat sb;
+    if (rc != 0 || stat(o.out, &sb) != 0 || sb.st_size == 0) {
+        fprintf(stderr, "memfab plot: gnuplot failed (exit %d); see its message above, or"
+                        " inspect the script with --script\n", rc);
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    fprintf(stderr, "memfab plot: %s (%zu run%s)\n", o.out, set.n, set.n == 1 ? "" : "s");
+out:
+    if (f)
+        fclose(f);
+    free(script);   /* open_memstream allocates with malloc */
+    rdb_set_free(&set);
+    res_close(db);
+    sim_free(o.ids);
+    sim_free(o.where);
+    return status;
+}

@@ -1,0 +1,27 @@
+/*
+ * plot.h - memfab plot: figures from a results database, drawn by gnuplot.
+ *
+ * The script is built in memory and piped to gnuplot (no shell, no
+ * temporary files); data goes inline as `$name << EOD` blocks that hold
+ * only numbers. Every string from a scenario or database (run names,
+ * params, link and tier names, the title, the output path) reaches gnuplot
+ * through plot_quote(): a single-quoted literal, in which gnuplot performs
+ * no substitution (no backquotes, no macros, no backslash escapes), with
+ * ' doubled and control characters replaced by spaces. Text is drawn
+ * `noenhanced`, so '_' and '^' print as themselves.
+ */
+#ifndef MEMFAB_TOOLS_PLOT_H
+#define MEMFAB_TOOLS_PLOT_H
+
+#include <stdio.h>
+
+/* Write s as a gnuplot single-quoted string literal. */
+void plot_quote(FILE *f, const char *s);
+
+/* The `set terminal` arguments for an output file, chosen by its
+ * extension (.pdf pdfcairo, .png pngcairo, .svg svg) for a figure of
+ * w x h inches with font_pt text; NULL for an unknown extension.
+ * The string is static. */
+const char *plot_terminal(const char *path, double w_in, double h_in, double font_pt);
+
+#endif

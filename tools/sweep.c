@@ -1,0 +1,1139 @@
+/*
+ * sweep.c - memfab sweep (see sweep.h).
+ *
+ * A sweep file:
+ *
+ *   name: pcie-bw                  # default: the file name without .yaml
+ *   scenario: ../default.yaml      # relative to the sweep file
+ *   set: {stop: 100 ms}            # fixed overrides (mapping, or list of "k=v")
+ *   grid:                          # cartesian product, last key fastest
+ *     links.pcie_h2d.bandwidth: [8 GB/s, 16 GB/s, 25 GB/s]
+ *     components.host_dma.interarrival: [2 us, 4 us]
+ *   points:                        # and/or listed points
+ *     - {links.pcie_h2d.bandwidth: 4 GB/s, components.host_dma.interarrival: 8 us}
+ *   seeds: [1, 2, 3]               # replications (or `replications: 3` = seeds 1..3)
+ *   output: pcie-bw.db             # default: NAME.db beside the sweep file
+ *
+ * Each (point, seed) runs in a worker process into its own database
+ * WORK/<id>.db, where WORK defaults to OUTPUT.d and <id> is a hash of the
+ * scenario file's bytes, the fixed overrides, the point's overrides and the
+ * seed: editing the grid keeps the points that did not change. A worker
+ * writes <id>.db.part and renames it to <id>.db when the run is complete,
+ * or to <id>.failed.db after recording the failure (a `runs` row with
+ * status failed and the error) - so a sweep that is interrupted or rerun
+ * skips the complete points and retries the others.
+ *
+ * Every run gets params sweep.name, sweep.point (the id), sweep.seed (with
+ * seeds) and sweep.<key> for every swept key, so plots and comparisons can
+ * group by any swept key. When all points are done, the point databases are
+ * merged (res_merge) in point order into OUTPUT, rebuilt each time (the
+ * same sweep gives the same merged rows whether it ran under -j or MPI),
+ * and, over the seeds of each point, every metric (rdb.h names) is
+ * summarized in the table sweep_summary: n, mean, sample standard
+ * deviation and the half-width of the 95% confidence interval of the mean
+ * (Student t, GSL).
+ *
+ * Under MPI (mpirun -n N memfab sweep FILE), rank r runs the points whose
+ * index modulo N is r (each rank may use -j workers too), all ranks meet
+ * at a barrier, and rank 0 merges. WORK must be on a file system that
+ * every rank sees.
+ */
+#include "sweep.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "results/res.h"
+#include "sim/mem.h"
+#include "sim/scn.h"
+#include "tools/commands.h"
+#include "tools/rdb.h"
+#include "tools/run.h"
+
+#pragma weak swp_mpi_init
+#pragma weak swp_mpi_barrier
+#pragma weak swp_mpi_max
+#pragma weak swp_mpi_finalize
+
+typedef struct point {
+    char **keys;               /* swept keys, in sweep-file order */
+    char **vals;               /* their values */
+    size_t n;
+    int have_seed;             /* a seed override */
+    uint64_t seed;
+    char id[17];               /* hex hash: the point's file name */
+} point;
+
+typedef struct sweep {
+    char *file;                /* the sweep file */
+    char *name;                /* sweep name */
+    char *scenario;            /* base scenario path (resolved) */
+    char *scen_name;           /* the scenario's `name:`, for failure records */
+    char **sets;               /* fixed overrides "k=v" */
+    size_t nsets;
+    point *pts;
+    size_t npts;
+    char *out;                 /* merged database */
+    char *work;                /* work directory */
+} sweep;
+
+static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *str_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = sim_alloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static void point_free(point *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        sim_free(p->keys[i]);
+        sim_free(p->vals[i]);
+    }
+    sim_free(p->keys);
+    sim_free(p->vals);
+}
+
+static void sweep_free(sweep *s)
+{
+    for (size_t i = 0; i < s->npts; i++)
+        point_free(&s->pts[i]);
+    for (size_t i = 0; i < s->nsets; i++)
+        sim_free(s->sets[i]);
+    sim_free(s->pts);
+    sim_free(s->sets);
+    sim_free(s->file);
+    sim_free(s->name);
+    sim_free(s->scenario);
+    sim_free(s->scen_name);
+    sim_free(s->out);
+    sim_free(s->work);
+}
+
+/* Path relative to the directory of `base` (unless absolute). */
+static char *relative_to(const char *base, const char *path)
+{
+    if (path[0] == '/')
+        return sim_strdup(path);
+    char *b = sim_strdup(base);
+    if (!b)
+        return NULL;
+    char *r = str_printf("%s/%s", dirname(b), path);
+    sim_free(b);
+    return r;
+}
+
+static int add_point(sweep *s, char *const *keys, char *const *vals, size_t n, int have_seed,
+                     uint64_t seed)
+{
+    point *np = sim_realloc(s->pts, (s->npts + 1) * sizeof *np);
+    if (!np)
+        return SIM_ENOMEM;
+    s->pts = np;
+    point *p = &np[s->npts];
+    memset(p, 0, sizeof *p);
+    p->keys = sim_calloc(n + 1, sizeof *p->keys);
+    p->vals = sim_calloc(n + 1, sizeof *p->vals);
+    if (!p->keys || !p->vals) {
+        point_free(p);
+        return SIM_ENOMEM;
+    }
+    s->npts++;
+    for (size_t i = 0; i < n; i++) {
+        p->keys[i] = sim_strdup(keys[i]);
+        p->vals[i] = sim_strdup(vals[i]);
+        p->n++;
+        if (!p->keys[i] || !p->vals[i])
+            return SIM_ENOMEM;
+    }
+    p->have_seed = have_seed;
+    p->seed = seed;
+    return 0;
+}
+
+/* FNV-1a, 64 bits. */
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static int point_ids(sweep *s, sim_err *err)
+{
+    FILE *f = fopen(s->scenario, "rb");
+    if (!f)
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", s->scenario, strerror(errno));
+    uint64_t base = 0xcbf29ce484222325ULL;
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        base = fnv(base, buf, n);
+    fclose(f);
+    for (size_t i = 0; i < s->nsets; i++)
+        base = fnv(base, s->sets[i], strlen(s->sets[i]) + 1);
+    for (size_t i = 0; i < s->npts; i++) {
+        point *p = &s->pts[i];
+        uint64_t h = fnv(base, "\001", 1);
+        for (size_t k = 0; k < p->n; k++) {
+            h = fnv(h, p->keys[k], strlen(p->keys[k]) + 1);
+            h = fnv(h, p->vals[k], strlen(p->vals[k]) + 1);
+        }
+        if (p->have_seed)
+            h = fnv(h, &p->seed, sizeof p->seed);
+        snprintf(p->id, sizeof p->id, "%016llx", (unsigned long long)h);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(s->pts[j].id, p->id) == 0)
+                return sim_err_set(err, SIM_EINVAL, s->file, 0, 0,
+                                   "point %zu repeats point %zu (same overrides and seed)", i + 1,
+                                   j + 1);
+    }
+    return 0;
+}
+
+/* ---- the sweep file ------------------------------------------------------- */
+
+static int load_sweep(const char *path, sweep *s, const char *out_opt, const char *work_opt,
+                      sim_err *err)
+{
+    memset(s, 0, sizeof *s);
+    scn_doc *d = scn_load(path, err);
+    if (!d)
+        return err->code ? err->code : SIM_ESCENARIO;
+    const scn_node *root = scn_root(d), *n;
+    static const char *const keys[] = {"name", "scenario", "set", "grid", "points", "seeds",
+                                       "replications", "output", "workdir", NULL};
+    int rc = scn_check_keys(root, keys, "sweep file", err);
+    const char *name = NULL, *scen = NULL, *outp = NULL, *work = NULL;
+    char **gk = NULL, ***gv = NULL;
+    size_t *gn = NULL, ng = 0;
+    uint64_t *seeds = NULL;
+    size_t nseeds = 0;
+    if (rc)
+        goto out;
+    s->file = sim_strdup(path);
+    if ((rc = scn_get_string(root, "name", NULL, &name, err)) ||
+        (rc = scn_get_string(root, "scenario", NULL, &scen, err)) ||
+        (rc = scn_get_string(root, "output", NULL, &outp, err)) ||
+        (rc = scn_get_string(root, "workdir", NULL, &work, err)))
+        goto out;
+    if (!scen) {
+        rc = scn_error(err, root, "a sweep needs `scenario: FILE` (the base scenario)");
+        goto out;
+    }
+    if (name) {
+        s->name = sim_strdup(name);
+    } else {
+        char *b = sim_strdup(path);
+        char *base = b ? basename(b) : NULL;
+        char *dot = base ? strrchr(base, '.') : NULL;
+        if (dot && dot != base)
+            *dot = '\0';
+        s->name = base ? sim_strdup(base) : NULL;
+        sim_free(b);
+    }
+    s->scenario = relative_to(path, scen);
+    if (out_opt)
+        s->out = sim_strdup(out_opt);
+    else if (outp)
+        s->out = relative_to(path, outp);
+    else {
+        char *nm = str_printf("%s.db", s->name ? s->name : "sweep");
+        s->out = nm ? relative_to(path, nm) : NULL;
+        sim_free(nm);
+    }
+    if (work_opt)
+        s->work = sim_strdup(work_opt);
+    else if (work)
+        s->work = relative_to(path, work);
+    else
+        s->work = s->out ? str_printf("%s.d", s->out) : NULL;
+    if (!s->file || !s->name || !s->scenario || !s->out || !s->work) {
+        rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        goto out;
+    }
+    /* fixed overrides */
+    if ((n = scn_map_get(root, "set"))) {
+        size_t len = scn_len(n);
+        s->sets = sim_calloc(len + 1, sizeof *s->sets);
+        for (size_t i = 0; s->sets && i < len; i++) {
+            const scn_node *v = scn_node_kind(n) == SCN_MAP ? scn_map_value(n, i)
+                                                            : scn_seq_at(n, i);
+            if (!scn_scalar(v)) {
+                rc = scn_error(err, v, "set: expected KEY: VALUE pairs (or a list of KEY=VALUE)");
+                goto out;
+            }
+            if (scn_node_kind(n) == SCN_MAP)
+                s->sets[s->nsets++] = str_printf("%s=%s", scn_map_key(n, i), scn_scalar(v));
+            else if (!strchr(scn_scalar(v), '=')) {
+                rc = scn_error(err, v, "set: expected KEY=VALUE");
+                goto out;
+            } else
+                s->sets[s->nsets++] = sim_strdup(scn_scalar(v));
+        }
+        if (scn_node_kind(n) == SCN_SCALAR) {
+            rc = scn_error(err, n, "set: expected a mapping or a list");
+            goto out;
+        }
+    }
+    /* seeds */
+    if ((n = scn_map_get(root, "seeds"))) {
+        if (scn_node_kind(n) != SCN_SEQ || scn_len(n) == 0) {
+            rc = scn_error(err, n, "seeds: expected a list of integers");
+            goto out;
+        }
+        seeds = sim_calloc(scn_len(n), sizeof *seeds);
+        for (size_t i = 0; seeds && i < scn_len(n); i++) {
+            const scn_node *v = scn_seq_at(n, i);
+            char *end;
+            const char *t = scn_scalar(v);
+            if (!t || !*t || (seeds[nseeds++] = strtoull(t, &end, 0), *end) || t[0] == '-') {
+                rc = scn_error(err, v, "seeds: expected a non-negative integer");
+                goto out;
+            }
+        }
+    } else if ((n = scn_map_get(root, "replications"))) {
+        uint64_t reps = 0;
+        if ((rc = scn_get_uint(root, "replications", 1, &reps, err)))
+            goto out;
+        if (reps == 0 || reps > 100000) {
+            rc = scn_error(err, n, "replications: between 1 and 100000");
+            goto out;
+        }
+        seeds = sim_calloc(reps, sizeof *seeds);
+        for (uint64_t i = 0; seeds && i < reps; i++)
+            seeds[nseeds++] = i + 1;
+    }
+    /* grid */
+    if ((n = scn_map_get(root, "grid"))) {
+        if (scn_node_kind(n) != SCN_MAP) {
+            rc = scn_error(err, n, "grid: expected a mapping KEY: [VALUE, ...]");
+            goto out;
+        }
+        ng = scn_len(n);
+        gk = sim_calloc(ng + 1, sizeof *gk);
+        gv = sim_calloc(ng + 1, sizeof *gv);
+        gn = sim_calloc(ng + 1, sizeof *gn);
+        if (!gk || !gv || !gn) {
+            rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < ng; i++) {
+            const scn_node *v = scn_map_value(n, i);
+            gk[i] = (char *)scn_map_key(n, i);
+            if (scn_node_kind(v) == SCN_SCALAR) {
+                gv[i] = sim_calloc(1, sizeof **gv);
+                if (gv[i])
+                    gv[i][gn[i]++] = (char *)scn_scalar(v);
+                continue;
+            }
+            if (scn_node_kind(v) != SCN_SEQ || scn_len(v) == 0) {
+                rc = scn_error(err, v, "grid: '%s': expected a non-empty list of values", gk[i]);
+                goto out;
+            }
+            gv[i] = sim_calloc(scn_len(v), sizeof **gv);
+            for (size_t j = 0; gv[i] && j < scn_len(v); j++) {
+                const scn_node *e = scn_seq_at(v, j);
+                if (!scn_scalar(e)) {
+                    rc = scn_error(err, e, "grid: '%s': values are scalars", gk[i]);
+                    goto out;
+                }
+                gv[i][gn[i]++] = (char *)scn_scalar(e);
+            }
+        }
+    }
+    const scn_node *pl = scn_map_get(root, "points");
+    if (pl && scn_node_kind(pl) != SCN_SEQ) {
+        rc = scn_error(err, pl, "points: expected a list of mappings KEY: VALUE");
+        goto out;
+    }
+    /* Enumerate: grid (last key fastest), then listed points; seeds innermost. */
+    size_t total = ng ? 1 : 0;
+    for (size_t i = 0; i < ng; i++)
+        total *= gn[i];
+    size_t ns = nseeds ? nseeds : 1;
+    char *vals[256];
+    if (ng > 256) {
+        rc = scn_error(err, n, "grid: at most 256 keys");
+        goto out;
+    }
+    for (size_t k = 0; k < total; k++) {
+        size_t r = k;
+        for (size_t i = ng; i-- > 0;) {
+            vals[i] = gv[i][r % gn[i]];
+            r /= gn[i];
+        }
+        for (size_t j = 0; j < ns; j++)
+            if (add_point(s, gk, vals, ng, nseeds > 0, nseeds ? seeds[j] : 0)) {
+                rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+                goto out;
+            }
+    }
+    for (size_t i = 0; pl && i < scn_len(pl); i++) {
+        const scn_node *m = scn_seq_at(pl, i);
+        if (scn_node_kind(m) != SCN_MAP || scn_len(m) > 256) {
+            rc = scn_error(err, m, "points: each point is a mapping KEY: VALUE");
+            goto out;
+        }
+        char *pk[256];
+        for (size_t j = 0; j < scn_len(m); j++) {
+            pk[j] = (char *)scn_map_key(m, j);
+            vals[j] = (char *)scn_scalar(scn_map_value(m, j));
+            if (!vals[j]) {
+                rc = scn_error(err, scn_map_value(m, j), "points: values are scalars");
+                goto out;
+            }
+        }
+        for (size_t j = 0; j < ns; j++)
+            if (add_point(s, pk, vals, scn_len(m), nseeds > 0, nseeds ? seeds[j] : 0)) {
+                rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+                goto out;
+            }
+    }
+    if (s->npts == 0) {   /* no grid, no points: the scenario itself, per seed */
+        for (size_t j = 0; j < ns; j++)
+            if (add_point(s, NULL, NULL, 0, nseeds > 0, nseeds ? seeds[j] : 0)) {
+                rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+                goto out;
+            }
+    }
+    rc = point_ids(s, err);
+    if (!rc) {   /* the scenario's name, for records of points that fail early */
+        sim_err e2;
+        scn_doc *sd = scn_load(s->scenario, &e2);
+        const char *sn = NULL;
+        if (sd)
+            scn_get_string(scn_root(sd), "name", NULL, &sn, &e2);
+        s->scen_name = sim_strdup(sn ? sn : s->name);
+        scn_free(sd);
+        if (!s->scen_name)
+            rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+out:
+    for (size_t i = 0; gv && i < ng; i++)
+        sim_free(gv[i]);
+    sim_free(gk);
+    sim_free(gv);
+    sim_free(gn);
+    sim_free(seeds);
+    scn_free(d);
+    if (rc)
+        sweep_free(s);
+    return rc;
+}
+
+/* ---- one point ------------------------------------------------------------- */
+
+static char *point_path(const sweep *s, const point *p, const char *suffix)
+{
+    return str_printf("%s/%s%s", s->work, p->id, suffix);
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0;
+}
+
+/* The most telling line of a worker's log: the first with "error", else the last. */
+static void log_message(const char *log, char *out, size_t n)
+{
+    snprintf(out, n, "the worker failed without a message");
+    FILE *f = log ? fopen(log, "r") : NULL;
+    if (!f)
+        return;
+    char line[2048];
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!line[0])
+            continue;
+        if (!found)
+            snprintf(out, n, "%s", line);
+        if (strstr(line, "error"))
+            found = 1;
+    }
+    fclose(f);
+}
+
+/* Add the sweep params to the (single) run of a point database; when it has
+ * no run (the scenario failed before its run began), record a failed run
+ * with `message`. Returns 1 when the run is complete, 0 when not, <0 on error. */
+static int finish_point_db(const sweep *s, const point *p, const char *path, const char *message)
+{
+    sim_err err;
+    sim_err_clear(&err);
+    res_db *db = res_open(path, &err);
+    if (!db)
+        return -1;
+    sqlite3 *h = res_handle(db);
+    sqlite3_stmt *st;
+    int64_t run_id = 0;
+    char status[32] = "";
+    int has_error = 0;
+    if (sqlite3_prepare_v2(h, "SELECT run_id, status, error FROM runs ORDER BY run_id DESC"
+                              " LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            run_id = sqlite3_column_int64(st, 0);
+            snprintf(status, sizeof status, "%s", sqlite3_column_text(st, 1));
+            has_error = sqlite3_column_type(st, 2) != SQLITE_NULL;
+        }
+        sqlite3_finalize(st);
+    }
+    if (!run_id) {
+        run_id = res_run_begin(db, s->scen_name, "", p->seed, MEMFAB_VERSION, &err);
+        if (run_id < 0) {
+            res_close(db);
+            return -1;
+        }
+        res_run_error(db, message);
+        res_run_end(db, "failed", 0, 0, 0, &err);
+        snprintf(status, sizeof status, "failed");
+        has_error = 1;
+    }
+    if (strcmp(status, "complete") != 0 && !has_error &&
+        sqlite3_prepare_v2(h, "UPDATE runs SET error = ? WHERE run_id = ?", -1, &st, NULL) ==
+            SQLITE_OK) {
+        sqlite3_bind_text(st, 1, message, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, run_id);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    int rc = 0;
+    if (sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO params (run_id, key, value)"
+                              " VALUES (?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
+        res_close(db);
+        return -1;
+    }
+    sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
+    for (size_t i = 0; i < p->n + 3; i++) {
+        char key[1024], val[64];
+        const char *v;
+        if (i < p->n) {
+            snprintf(key, sizeof key, "sweep.%s", p->keys[i]);
+            v = p->vals[i];
+        } else if (i == p->n) {
+            snprintf(key, sizeof key, "sweep.name");
+            v = s->name;
+        } else if (i == p->n + 1) {
+            snprintf(key, sizeof key, "sweep.point");
+            v = p->id;
+        } else {
+            if (!p->have_seed)
+                continue;
+            snprintf(key, sizeof key, "sweep.seed");
+            snprintf(val, sizeof val, "%llu", (unsigned long long)p->seed);
+            v = val;
+        }
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, v, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = -1;
+    }
+    sqlite3_exec(h, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    sqlite3_finalize(st);
+    res_close(db);
+    return rc ? rc : strcmp(status, "complete") == 0;
+}
+
+/* In a worker process: run the point into <id>.db.part, then rename it. */
+static int worker(const sweep *s, const point *p)
+{
+    char *part = point_path(s, p, ".db.part"), *log = point_path(s, p, ".log");
+    char *done = point_path(s, p, ".db"), *failed = point_path(s, p, ".failed.db");
+    if (!part || !log || !done || !failed)
+        return SIM_EXIT_RUNTIME;
+    unlink(part);
+    unlink(failed);
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    const char **sets = sim_calloc(s->nsets + p->n + 1, sizeof *sets);
+    char **own = sim_calloc(p->n + 1, sizeof *own);
+    if (!sets || !own)
+        return SIM_EXIT_RUNTIME;
+    int n = 0;
+    for (size_t i = 0; i < s->nsets; i++)
+        sets[n++] = s->sets[i];
+    for (size_t i = 0; i < p->n; i++)
+        sets[n++] = own[i] = str_printf("%s=%s", p->keys[i], p->vals[i]);
+    run_opts o;
+    memset(&o, 0, sizeof o);
+    o.scenario = s->scenario;
+    o.out = part;
+    o.sets = sets;
+    o.nsets = n;
+    o.have_seed = p->have_seed;
+    o.seed = p->seed;
+    o.quiet = 1;
+    o.progress = 0;
+    fprintf(stderr, "memfab sweep %s: point %s:", s->name, p->id);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, " --set '%s'", sets[i]);
+    if (p->have_seed)
+        fprintf(stderr, " --seed %llu", (unsigned long long)p->seed);
+    fputc('\n', stderr);
+    fflush(stderr);
+    int rc = run_scenario(&o);
+    fflush(stdout);
+    fflush(stderr);
+    char msg[1024];
+    log_message(log, msg, sizeof msg);
+    int complete = finish_point_db(s, p, part, msg);
+    if (complete == 1 && rc == 0)
+        rc = rename(part, done) == 0 ? 0 : SIM_EXIT_RUNTIME;
+    else if (complete >= 0)
+        rename(part, failed), rc = rc ? rc : SIM_EXIT_RUNTIME;
+    else
+        rc = SIM_EXIT_RUNTIME;
+    for (size_t i = 0; i < p->n; i++)
+        sim_free(own[i]);
+    sim_free(own);
+    sim_free(sets);
+    sim_free(part);
+    sim_free(log);
+    sim_free(done);
+    sim_free(failed);
+    return rc;
+}
+
+/* ---- the scheduler ------------------------------------------------------------ */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct progress {
+    size_t total, done, running, failed, skipped;
+    int tty;                   /* redraw a status line */
+    const char *name;
+} progress;
+
+static void show(const progress *pg, int final)
+{
+    if (!pg->tty && !final)
+        return;
+    fprintf(stderr, "%ssweep %s: %zu/%zu done, %zu running, %zu failed%s%s",
+            pg->tty ? "\r\033[K" : "", pg->name, pg->done, pg->total, pg->running, pg->failed,
+            pg->skipped ? " (complete before this run: " : "", "");
+    if (pg->skipped)
+        fprintf(stderr, "%zu)", pg->skipped);
+    fputs(final || !pg->tty ? "\n" : "", stderr);
+    fflush(stderr);
+}
+
+/* After a worker ends: done, failed (recorded) or interrupted. */
+static void reap(const sweep *s, const point *p, int wstatus, progress *pg)
+{
+    char *done = point_path(s, p, ".db"), *failed = point_path(s, p, ".failed.db");
+    char *part = point_path(s, p, ".db.part"), *log = point_path(s, p, ".log");
+    pg->running--;
+    if (file_exists(done)) {
+        pg->done++;
+    } else if (stop_requested) {
+        unlink(part);   /* interrupted: rerun it next time */
+    } else {
+        pg->failed++;
+        char msg[1200];
+        if (!file_exists(failed)) {
+            /* the worker died before recording anything */
+            char tail[1024];
+            log_message(log, tail, sizeof tail);
+            if (WIFSIGNALED(wstatus))
+                snprintf(msg, sizeof msg, "worker killed by signal %d: %s", WTERMSIG(wstatus),
+                         tail);
+            else
+                snprintf(msg, sizeof msg, "worker exited with status %d: %s",
+                         WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1, tail);
+            unlink(part);
+            if (finish_point_db(s, p, part, msg) >= 0)
+                rename(part, failed);
+        } else {
+            log_message(log, msg, sizeof msg);
+        }
+        if (pg->tty)
+            fputs("\r\033[K", stderr);
+        fprintf(stderr, "sweep %s: point %s failed: %s (log: %s)\n", s->name, p->id, msg, log);
+    }
+    sim_free(done);
+    sim_free(failed);
+    sim_free(part);
+    sim_free(log);
+}
+
+/* Run the points with index % size == rank that are not complete, with up
+ * to `jobs` workers. Returns 0, or 1 when interrupted. */
+static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg)
+{
+    pid_t *pids = sim_calloc((size_t)jobs, sizeof *pids);
+    size_t *which = sim_calloc((size_t)jobs, sizeof *which);
+    if (!pids || !which) {
+        sim_free(pids);
+        sim_free(which);
+        return -1;
+    }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    size_t next = 0;
+    for (;;) {
+        while (pg->running < (size_t)jobs && !stop_requested) {
+            while (next < s->npts) {
+                const point *p = &s->pts[next];
+                char *done = point_path(s, p, ".db");
+                int skip = (int)(next % (size_t)size) != rank || file_exists(done);
+                if (skip && (int)(next % (size_t)size) == rank) {
+                    pg->done++;
+                    pg->skipped++;
+                }
+                sim_free(done);
+                if (!skip)
+                    break;
+                next++;
+            }
+            if (next >= s->npts)
+                break;
+            int slot = 0;
+            while (pids[slot])
+                slot++;
+            fflush(stdout);
+            fflush(stderr);
+            pid_t pid = fork();
+            if (pid < 0) {
+                perror("memfab sweep: fork");
+                break;
+            }
+            if (pid == 0) {
+                signal(SIGINT, SIG_DFL);
+                signal(SIGTERM, SIG_DFL);
+                _exit(worker(s, &s->pts[next]));
+            }
+            pids[slot] = pid;
+            which[slot] = next++;
+            pg->running++;
+            show(pg, 0);
+        }
+        if (pg->running == 0)
+            break;
+        int st;
+        pid_t pid = wait(&st);
+        if (pid < 0) {
+            if (errno == EINTR) {
+                /* forward the stop to the workers (they keep what they measured) */
+                for (int k = 0; k < jobs; k++)
+                    if (pids[k])
+                        kill(pids[k], SIGTERM);
+                continue;
+            }
+            break;
+        }
+        for (int k = 0; k < jobs; k++)
+            if (pids[k] == pid) {
+                pids[k] = 0;
+                reap(s, &s->pts[which[k]], st, pg);
+            }
+        show(pg, 0);
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sim_free(pids);
+    sim_free(which);
+    return stop_requested ? 1 : 0;
+}
+
+/* ---- merge and summary ------------------------------------------------------- */
+
+static const char summary_sql[] =
+    "CREATE TABLE IF NOT EXISTS sweep_summary (\n"
+    "    sweep    TEXT NOT NULL,     -- sweep name\n"
+    "    point    TEXT NOT NULL,     -- the swept keys, 'k1=v1, k2=v2' (seed excluded)\n"
+    "    metric   TEXT NOT NULL,     -- SCOPE/NAME, as memfab compare names it\n"
+    "    unit     TEXT,\n"
+    "    n        INTEGER NOT NULL,  -- replications (seeds) with this metric\n"
+    "    mean     REAL,\n"
+    "    stddev   REAL,              -- sample standard deviation (0 when n = 1)\n"
+    "    ci95     REAL,              -- half-width of the 95% CI of the mean, Student t\n"
+    "    ci_low   REAL,\n"
+    "    ci_high  REAL\n"
+    ");\n";
+
+static int summarize(res_db *db, const sweep *s, sim_err *err)
+{
+    sqlite3 *h = res_handle(db);
+    rdb_set set;
+    int rc = rdb_load_runs(h, &set, err);
+    if (rc)
+        return rc;
+    rdb_filter(&set, NULL, 0, NULL, 0, 1, err);
+    char **keys = sim_calloc(set.n + 1, sizeof *keys);
+    sqlite3_stmt *ins = NULL;
+    double *vals = sim_calloc(set.n + 1, sizeof *vals);
+    if (!keys || !vals) {
+        rc = SIM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < set.n; i++) {
+        rdb_run *r = &set.runs[i];
+        if ((rc = rdb_load_metrics(h, r, err)))
+            goto out;
+        size_t cap = 64, len = 0;
+        keys[i] = sim_alloc(cap);
+        if (!keys[i]) {
+            rc = SIM_ENOMEM;
+            goto out;
+        }
+        keys[i][0] = '\0';
+        const point *p = NULL;
+        const char *pid = rdb_param_get(r, "sweep.point");
+        for (size_t k = 0; pid && k < s->npts && !p; k++)
+            if (strcmp(s->pts[k].id, pid) == 0)
+                p = &s->pts[k];
+        for (size_t k = 0; p && k < p->n; k++) {
+            size_t need = len + strlen(p->keys[k]) + strlen(p->vals[k]) + 4;
+            if (need > cap) {
+                char *nk = sim_realloc(keys[i], cap = 2 * need);
+                if (!nk) {
+                    rc = SIM_ENOMEM;
+                    goto out;
+                }
+                keys[i] = nk;
+            }
+            len += (size_t)snprintf(keys[i] + len, cap - len, "%s%s=%s", k ? ", " : "",
+                                    p->keys[k], p->vals[k]);
+        }
+    }
+    if (sqlite3_exec(h, summary_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(h, "INSERT INTO sweep_summary VALUES (?,?,?,?,?,?,?,?,?,?)", -1, &ins,
+                           NULL) != SQLITE_OK) {
+        rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s", sqlite3_errmsg(h));
+        goto out;
+    }
+    /* groups in order of first run; metrics in the order of the group's first run */
+    for (size_t i = 0; i < set.n; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(keys[j], keys[i]) == 0;
+        if (seen)
+            continue;
+        for (size_t m = 0; m < set.runs[i].nmetrics; m++) {
+            const rdb_metric *mt = &set.runs[i].metrics[m];
+            size_t n = 0;
+            for (size_t j = i; j < set.n; j++) {
+                if (strcmp(keys[j], keys[i]) != 0)
+                    continue;
+                const rdb_metric *x = rdb_metric_get(&set.runs[j], mt->name);
+                if (x && !isnan(x->value))
+                    vals[n++] = x->value;
+            }
+            double mean, sd, half;
+            rdb_ci95(vals, n, &mean, &sd, &half);
+            sqlite3_reset(ins);
+            sqlite3_bind_text(ins, 1, s->name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(ins, 2, keys[i], -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(ins, 3, mt->name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(ins, 4, mt->unit, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(ins, 5, (sqlite3_int64)n);
+            double v[5] = {mean, sd, half, mean - half, mean + half};
+            for (int k = 0; k < 5; k++) {
+                if (isnan(v[k]))
+                    sqlite3_bind_null(ins, 6 + k);
+                else
+                    sqlite3_bind_double(ins, 6 + k, v[k]);
+            }
+            if (sqlite3_step(ins) != SQLITE_DONE) {
+                rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s",
+                                 sqlite3_errmsg(h));
+                goto out;
+            }
+        }
+    }
+    if (sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s", sqlite3_errmsg(h));
+out:
+    if (rc == SIM_ENOMEM)
+        sim_err_set(err, rc, NULL, 0, 0, "out of memory");
+    if (rc && ins)
+        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(ins);
+    for (size_t i = 0; keys && i < set.n; i++)
+        sim_free(keys[i]);
+    sim_free(keys);
+    sim_free(vals);
+    rdb_set_free(&set);
+    return rc;
+}
+
+/* OUT may be replaced only if it is absent or a merge of this sweep. */
+static int check_output(const sweep *s, sim_err *err)
+{
+    if (!file_exists(s->out))
+        return 0;
+    res_db *db = res_open_readonly(s->out, err);
+    if (!db)
+        return err->code ? err->code : SIM_EFORMAT;
+    sqlite3_stmt *st;
+    int foreign = 0;
+    if (sqlite3_prepare_v2(res_handle(db),
+                           "SELECT COUNT(*) FROM runs r WHERE NOT EXISTS (SELECT 1 FROM params p"
+                           " WHERE p.run_id = r.run_id AND p.key = 'sweep.name' AND p.value = ?)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, s->name, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            foreign = sqlite3_column_int(st, 0) > 0;
+        sqlite3_finalize(st);
+    }
+    res_close(db);
+    if (foreign)
+        return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                           "%s holds runs that are not from sweep '%s'; the sweep rebuilds its"
+                           " output, so give another -o", s->out, s->name);
+    return 0;
+}
+
+static int merge_all(const sweep *s, sim_err *err)
+{
+    char *tmp = str_printf("%s.merge", s->out);
+    if (!tmp)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    unlink(tmp);
+    res_db *db = res_open(tmp, err);
+    int rc = db ? 0 : (err->code ? err->code : SIM_EIO);
+    for (size_t i = 0; !rc && i < s->npts; i++) {
+        char *done = point_path(s, &s->pts[i], ".db");
+        char *failed = point_path(s, &s->pts[i], ".failed.db");
+        const char *src = file_exists(done) ? done : file_exists(failed) ? failed : NULL;
+        if (src && res_merge(db, src, err) < 0)
+            rc = err->code ? err->code : SIM_EIO;
+        sim_free(done);
+        sim_free(failed);
+    }
+    if (!rc)
+        rc = summarize(db, s, err);
+    res_close(db);
+    if (!rc && rename(tmp, s->out) != 0)
+        rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", s->out, strerror(errno));
+    if (rc)
+        unlink(tmp);
+    sim_free(tmp);
+    return rc;
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+static void sweep_usage(FILE *f)
+{
+    fputs("usage: memfab sweep SWEEP.yaml [options]\n"
+          "       mpirun -n N memfab sweep SWEEP.yaml [options]\n"
+          "\n"
+          "Run every point of a sweep (a grid or list of --set overrides of a base\n"
+          "scenario, times seeds), each in its own worker process and database, then\n"
+          "merge them into one results database with sweep.<key> params and a\n"
+          "sweep_summary table (mean and 95% confidence interval over seeds). A rerun\n"
+          "skips complete points and retries failed ones.\n"
+          "\n"
+          "sweep file:\n"
+          "  scenario: base.yaml           (relative to the sweep file)\n"
+          "  name: NAME                    (default: the file name)\n"
+          "  set: {stop: 100 ms}           fixed overrides\n"
+          "  grid: {KEY: [V1, V2], ...}    cartesian product\n"
+          "  points: [{KEY: V, ...}, ...]  listed points\n"
+          "  seeds: [1, 2, 3]              or replications: N (seeds 1..N)\n"
+          "  output: OUT.db                (default NAME.db beside the sweep file)\n"
+          "\n"
+          "options:\n"
+          "  -j, --jobs N        worker processes (default: 1 under MPI, else the CPUs)\n"
+          "  -o, --output FILE   the merged database (replaces the sweep file's output)\n"
+          "  --workdir DIR       point databases and logs (default OUTPUT.d)\n"
+          "  --list              list the points and their state; run nothing\n"
+          "  --progress          progress line even when stderr is not a terminal\n"
+          "  -h, --help          this help\n"
+          "\n"
+          "Exit status: 0 all points complete, 1 some point failed or interrupted\n"
+          "(rerun to resume), 2 bad sweep file.\n",
+          f);
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"jobs", required_argument, NULL, 'j'},  {"output", required_argument, NULL, 'o'},
+        {"workdir", required_argument, NULL, 'W'}, {"list", no_argument, NULL, 'l'},
+        {"progress", no_argument, NULL, 'p'},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int jobs = 0, list = 0, force_progress = 0, c, status = SIM_EXIT_OK;
+    const char *out = NULL, *work = NULL;
+    int rank = 0, size = 1, mpi = 0;
+    sweep s;
+    memset(&s, 0, sizeof s);
+    sim_err err;
+    sim_err_clear(&err);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "j:o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            jobs = atoi(optarg);
+            if (jobs < 1 || jobs > 4096) {
+                fprintf(stderr, "memfab sweep: -j wants a number of workers (1-4096)\n");
+                return SIM_EXIT_USAGE;
+            }
+            break;
+        case 'o': out = optarg; break;
+        case 'W': work = optarg; break;
+        case 'l': list = 1; break;
+        case 'p': force_progress = 1; break;
+        case 'h': sweep_usage(stdout); return 0;
+        default: sweep_usage(stderr); return SIM_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "memfab sweep: expected one sweep file\n");
+        sweep_usage(stderr);
+        return SIM_EXIT_USAGE;
+    }
+    if (swp_mpi_init)
+        mpi = swp_mpi_init(&rank, &size);
+    if (!mpi) {
+        const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
+        if (!ws)
+            ws = getenv("PMI_SIZE");
+        if (ws && atoi(ws) > 1) {
+            fprintf(stderr, "memfab sweep: started by an MPI launcher with %s ranks, but this"
+                            " memfab was built without MPI (install libopenmpi-dev and"
+                            " rebuild)\n", ws);
+            return SIM_EXIT_USAGE;
+        }
+    }
+    if (!jobs) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = mpi ? 1 : (n > 0 ? (int)n : 1);
+    }
+    if (load_sweep(argv[optind], &s, out, work, &err)) {
+        if (rank == 0)
+            sim_err_print(&err);
+        status = err.code == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;
+        goto out;
+    }
+    if (list) {
+        if (rank == 0)
+            for (size_t i = 0; i < s.npts; i++) {
+                char *done = point_path(&s, &s.pts[i], ".db");
+                char *failed = point_path(&s, &s.pts[i], ".failed.db");
+                printf("%s %-8s", s.pts[i].id, file_exists(done)     ? "complete"
+                                               : file_exists(failed) ? "failed"
+                                                                     : "todo");
+                for (size_t k = 0; k < s.pts[i].n; k++)
+                    printf(" %s=%s", s.pts[i].keys[k], s.pts[i].vals[k]);
+                if (s.pts[i].have_seed)
+                    printf(" seed=%llu", (unsigned long long)s.pts[i].seed);
+                putchar('\n');
+                sim_free(done);
+                sim_free(failed);
+            }
+        goto out;
+    }
+    int bad = 0;
+    if (rank == 0) {
+        bad = check_output(&s, &err) != 0;
+        if (bad)
+            sim_err_print(&err);
+        else if (mkdir(s.work, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "memfab sweep: %s: %s\n", s.work, strerror(errno));
+            bad = 1;
+        }
+    }
+    if (mpi)
+        bad = swp_mpi_max(bad);
+    if (bad) {
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    progress pg = {0, 0, 0, 0, 0, force_progress || isatty(2), s.name};
+    for (size_t i = 0; i < s.npts; i++)
+        pg.total += (int)(i % (size_t)size) == rank;
+    if (rank == 0)
+        fprintf(stderr, "sweep %s: %zu points%s%s, %d worker%s%s%s -> %s\n", s.name, s.npts,
+                s.pts[0].have_seed ? " (with seeds)" : "", "", jobs, jobs == 1 ? "" : "s",
+                mpi ? " per rank, ranks: " : "", mpi ? "" : "", s.out);
+    if (mpi && rank == 0)
+        fprintf(stderr, "sweep %s: %d MPI ranks\n", s.name, size);
+    int interrupted = run_points(&s, jobs, rank, size, &pg);
+    if (interrupted < 0) {
+        status = SIM_EXIT_RUNTIME;
+        interrupted = 1;
+    }
+    show(&pg, 1);
+    int failed = (int)pg.failed;
+    if (mpi) {
+        swp_mpi_barrier();
+        interrupted = swp_mpi_max(interrupted);
+        failed = swp_mpi_max(failed);
+    }
+    if (interrupted) {
+        if (rank == 0)
+            fprintf(stderr, "sweep %s: interrupted; complete points are kept in %s, run the same"
+                            " command again to resume\n", s.name, s.work);
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    int merge_rc = 0;
+    if (rank == 0) {
+        merge_rc = merge_all(&s, &err);
+        if (merge_rc)
+            sim_err_print(&err);
+        else
+            fprintf(stderr, "sweep %s: merged %zu points into %s (summary: sweep_summary)\n",
+                    s.name, s.npts, s.out);
+    }
+    if (mpi)
+        merge_rc = swp_mpi_max(merge_rc != 0);
+    if (merge_rc)
+        status = SIM_EXIT_RUNTIME;
+    else if (failed) {
+        if (rank == 0)
+            fprintf(stderr, "sweep %s: some points failed (their runs are recorded with status"
+                            " 'failed' and the error); fix and rerun to retry them\n", s.name);
+        status = SIM_EXIT_RUNTIME;
+    }
+out:
+    sweep_free(&s);
+    if (mpi)
+        swp_mpi_finalize();
+    return status;
+}
