@@ -44,7 +44,7 @@ LDLIBS += $(PKG_LIBS) -lm -ldl
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-LIB_SRC := $(sort $(wildcard sim/*.c models/*.c results/*.c) $(filter-out tools/main.c,$(wildcard tools/*.c)))
+LIB_SRC := $(sort $(wildcard sim/*.c models/*.c results/*.c) $(filter-out tools/main.c tools/sweep_mpi.c,$(wildcard tools/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/schema_sql.o
 MAIN_OBJ := $(B)/tools/main.o
 TEST_SRC := $(sort $(wildcard tests/check_*.c))
@@ -74,8 +74,16 @@ $(B)/libmemfab.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(B)/libmemfab.a
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# MPI sweeps: with mpicc, tools/sweep_mpi.c joins the binary (not the library
+# or the tests) and the binary links with mpicc.
+MPICC := $(shell command -v mpicc 2>/dev/null)
+MPI_OBJ := $(if $(MPICC),$(B)/tools/sweep_mpi.o)
+$(B)/tools/sweep_mpi.o: tools/sweep_mpi.c
+	@mkdir -p $(@D)
+	$(MPICC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BIN): $(MAIN_OBJ) $(MPI_OBJ) $(B)/libmemfab.a
+	$(if $(MPICC),$(MPICC),$(CC)) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/libmemfab.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
