@@ -55,7 +55,7 @@ typedef struct kv_pin_result {
     uint32_t new_blocks;                       /* blocks allocated fresh in tier 0 */
     uint32_t promoted[MEMFAB_MAX_TIERS];       /* blocks copied from tier t into tier 0 */
     uint32_t demoted[MEMFAB_MAX_TIERS];        /* blocks copied from tier t to t+1 (evictions / write-through) */
-    uint32_t dropped;                          /* blocks evicted from the last tier */
+    uint32_t dropped;                          /* blocks that left the store (last copy evicted) */
 } kv_pin_result;
 
 /* Per-tier counters (for the `kv` results table). */
@@ -83,15 +83,22 @@ void kv_store_free(kv_store *s);
 uint32_t kv_store_match(const kv_store *s, const uint64_t *ids, uint32_t n, uint32_t *by_tier);
 
 /* Blocks a pin of ids[0..n) would need to allocate in tier 0 (absent ones
- * and ones only in lower tiers), and whether tier 0 can supply them now
- * (free + evictable >= needed). */
+ * and ones only in lower tiers), and whether the pin would succeed now:
+ * pinned blocks + blocks of ids not yet pinned <= tier-0 capacity (which
+ * is free + evictable >= needed, counting the request's own evictable
+ * blocks as not evictable). Ids of one call are meant to be distinct (chained
+ * prefix hashes are); a repeated id is pinned twice and counted twice. */
 uint32_t kv_store_needed(const kv_store *s, const uint64_t *ids, uint32_t n);
 int kv_store_can_pin(const kv_store *s, const uint64_t *ids, uint32_t n);
 
 /* Pin ids[0..n) for a running request at time now_ps: present blocks get a
  * reference (and count as hits), absent ones are allocated in tier 0;
- * blocks found only in lower tiers are promoted. Returns 0, or SIM_ENOMEM
- * when tier 0 cannot make room (nothing is changed then). */
+ * blocks found only in lower tiers are promoted. The blocks already present
+ * are taken first, so a pin never evicts a block of its own request and
+ * res->hit_blocks equals what kv_store_match reported just before. Every
+ * present block counts as a hit in the stats of its fastest tier (also
+ * after a gap); res->hit_blocks counts only the leading ones. Returns 0,
+ * or SIM_ENOMEM when tier 0 cannot make room (nothing is changed then). */
 int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                  kv_pin_result *res);
 
@@ -107,7 +114,22 @@ uint32_t kv_store_ntiers(const kv_store *s);
 const char *kv_store_tier_name(const kv_store *s, uint32_t tier);
 const kv_tier_stats *kv_store_stats(const kv_store *s, uint32_t tier);
 
-/* Check every invariant; 1 when they hold (use as assert(kv_store_check(s))). */
+/* Cost facts handed to the eviction policy (memfab_block_info): a block
+ * stored at position i of its prefix costs recompute_s + i x
+ * recompute_per_block_s to recompute; reload_s[t] (ntiers - 1 entries, or
+ * NULL for 0) is the time to copy a block from tier t+1 back into tier t.
+ * For the last tier reload = recompute (nothing below). Default all 0.
+ * Applies to blocks entering a tier afterwards. */
+void kv_store_set_costs(kv_store *s, double recompute_s, double recompute_per_block_s,
+                        const double *reload_s);
+/* Capacity of a tier in blocks (0 for a bad index); whether a block is
+ * present in a tier; its reference count (0 when absent). O(1). */
+uint64_t kv_store_capacity(const kv_store *s, uint32_t tier);
+int kv_store_contains(const kv_store *s, uint64_t id, uint32_t tier);
+uint32_t kv_store_refs(const kv_store *s, uint64_t id);
+
+/* Check every invariant; 1 when they hold (use as assert(kv_store_check(s))).
+ * O(total capacity): for debug builds and tests. */
 int kv_store_check(const kv_store *s);
 
 /* Built-in eviction policies, NULL-terminated: lru, lfu, fifo, s3fifo, cost. */

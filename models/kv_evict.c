@@ -1,0 +1,470 @@
+/*
+ * kv_evict.c - the built-in KV eviction policies: lru, lfu, fifo, s3fifo
+ * and cost, each a memfab_evict_ops table (sim/plugin.h).
+ *
+ * A policy holds only the evictable blocks of one tier (kvstore.h); block
+ * handles are tier slots in [0, capacity). Every policy preallocates its
+ * arrays from `capacity` in create and allocates nothing afterwards.
+ *
+ * The protocol the policies rely on (plugin.h): right after victim()
+ * returns a block the store evicts it and calls remove() for it; any other
+ * remove() is a pin, and the block comes back through insert() when it is
+ * unpinned. A pin is an access (the store counts it in info->accesses).
+ *
+ *   lru     doubly linked list, most recent at the head; insert and touch
+ *           move to the head, the victim is the tail. O(1).
+ *   fifo    order of entry into the tier: a block keeps its place across
+ *           pins (it returns with its original sequence number). Indexed
+ *           min-heap on that number, O(log n).
+ *   lfu     min-heap on (accesses, last-access sequence): the least
+ *           frequently used block, ties by least recently used. O(log n).
+ *   s3fifo  Yang et al., "FIFO queues are all you need for cache eviction",
+ *           SOSP 2023, Algorithm 1, with libCacheSim's defaults: a small
+ *           FIFO S of 10% of the capacity, a main FIFO M, a ghost FIFO G of
+ *           90% of the capacity holding ids only, 2-bit frequencies capped
+ *           at 3. New blocks enter S (M on a ghost hit); when S holds at
+ *           least 10% of the capacity its tail moves to M if freq >= 2
+ *           (move_to_main_threshold) and is otherwise evicted into G; M's
+ *           tail is reinserted with freq - 1 while freq > 0. Both queues
+ *           are heaps on a sequence number so that a block pinned and
+ *           released keeps its place (only its frequency grows, as for a
+ *           hit in the paper). O(log n) amortized per eviction.
+ *   cost    min-heap on (recompute_s - reload_s, last-access sequence).
+ *           The benefit of keeping a block is what recomputing it would
+ *           cost beyond reloading it from the next tier (where write-back
+ *           or write-through leaves a copy); the block with the smallest
+ *           benefit is evicted, ties by least recently used. A block cheap
+ *           to recompute, or slow to reload, goes first. With no costs
+ *           configured (kv_store_set_costs) every benefit is 0 and the
+ *           policy is exactly LRU. O(log n).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/kv_idmap.h"
+#include "models/kvstore.h"
+#include "sim/mem.h"
+
+#define NONE UINT32_MAX
+
+static double param(const memfab_params *p, const char *key, double def)
+{
+    return p && p->get ? p->get(p->ctx, key, def) : def;
+}
+
+/* ---- indexed binary min-heap on (key, seq) ------------------------------ */
+
+typedef struct heap {
+    uint32_t n;        /* entries */
+    uint32_t *h;       /* handles in heap order */
+    uint32_t *pos;     /* position of each handle, NONE when absent */
+    double *key;       /* primary key per handle */
+    uint64_t *seq;     /* secondary key per handle */
+} heap;
+
+static int heap_init(heap *hp, uint32_t cap)
+{
+    memset(hp, 0, sizeof *hp);
+    size_t c = cap ? cap : 1;
+    hp->h = sim_alloc(c * sizeof *hp->h);
+    hp->pos = sim_alloc(c * sizeof *hp->pos);
+    hp->key = sim_calloc(c, sizeof *hp->key);
+    hp->seq = sim_calloc(c, sizeof *hp->seq);
+    if (!hp->h || !hp->pos || !hp->key || !hp->seq)
+        return -1;
+    memset(hp->pos, 0xff, c * sizeof *hp->pos);
+    return 0;
+}
+
+static void heap_fini(heap *hp)
+{
+    sim_free(hp->h);
+    sim_free(hp->pos);
+    sim_free(hp->key);
+    sim_free(hp->seq);
+}
+
+static int less(const heap *hp, uint32_t a, uint32_t b)
+{
+    if (hp->key[a] != hp->key[b])
+        return hp->key[a] < hp->key[b];
+    return hp->seq[a] < hp->seq[b];
+}
+
+static void place(heap *hp, uint32_t i, uint32_t b)
+{
+    hp->h[i] = b;
+    hp->pos[b] = i;
+}
+
+static void sift(heap *hp, uint32_t i)
+{
+    uint32_t b = hp->h[i];
+    while (i > 0 && less(hp, b, hp->h[(i - 1) / 2])) {
+        place(hp, i, hp->h[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= hp->n)
+            break;
+        if (c + 1 < hp->n && less(hp, hp->h[c + 1], hp->h[c]))
+            c++;
+        if (!less(hp, hp->h[c], b))
+            break;
+        place(hp, i, hp->h[c]);
+        i = c;
+    }
+    place(hp, i, b);
+}
+
+static void heap_set(heap *hp, uint32_t b, double key, uint64_t seq)
+{
+    hp->key[b] = key;
+    hp->seq[b] = seq;
+    if (hp->pos[b] == NONE) {
+        hp->h[hp->n] = b;
+        hp->pos[b] = hp->n++;
+    }
+    sift(hp, hp->pos[b]);
+}
+
+static void heap_del(heap *hp, uint32_t b)
+{
+    uint32_t i = hp->pos[b];
+    if (i == NONE)
+        return;
+    hp->pos[b] = NONE;
+    uint32_t last = hp->h[--hp->n];
+    if (i < hp->n) {
+        place(hp, i, last);
+        sift(hp, i);
+    }
+}
+
+/* ---- lru ------------------------------------------------------------------ */
+
+typedef struct lru {
+    uint32_t *prev, *next;  /* links per handle; NONE at the ends */
+    uint8_t *in;            /* held? */
+    uint32_t head, tail;    /* most and least recently used */
+} lru;
+
+static void lru_destroy(void *st)
+{
+    lru *l = st;
+    if (!l)
+        return;
+    sim_free(l->prev);
+    sim_free(l->next);
+    sim_free(l->in);
+    sim_free(l);
+}
+
+static void *lru_create(uint32_t capacity, const memfab_params *p)
+{
+    lru *l = sim_calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    size_t c = capacity ? capacity : 1;
+    l->prev = sim_alloc(c * sizeof *l->prev);
+    l->next = sim_alloc(c * sizeof *l->next);
+    l->in = sim_calloc(c, 1);
+    if (!l->prev || !l->next || !l->in) {
+        lru_destroy(l);
+        return NULL;
+    }
+    l->head = l->tail = NONE;
+    return l;
+}
+
+static void lru_unlink(lru *l, uint32_t b)
+{
+    if (!l->in[b])
+        return;
+    if (l->prev[b] != NONE)
+        l->next[l->prev[b]] = l->next[b];
+    else
+        l->head = l->next[b];
+    if (l->next[b] != NONE)
+        l->prev[l->next[b]] = l->prev[b];
+    else
+        l->tail = l->prev[b];
+    l->in[b] = 0;
+}
+
+static void lru_push(lru *l, uint32_t b)
+{
+    lru_unlink(l, b);
+    l->prev[b] = NONE;
+    l->next[b] = l->head;
+    if (l->head != NONE)
+        l->prev[l->head] = b;
+    else
+        l->tail = b;
+    l->head = b;
+    l->in[b] = 1;
+}
+
+static void lru_insert(void *st, uint32_t b, const memfab_block_info *info) { lru_push(st, b); }
+static void lru_touch(void *st, uint32_t b, const memfab_block_info *info) { lru_push(st, b); }
+static void lru_remove(void *st, uint32_t b) { lru_unlink(st, b); }
+
+static int lru_victim(void *st, uint32_t *b,
+                      const memfab_block_info *(*info)(void *, uint32_t), void *ctx)
+{
+    lru *l = st;
+    if (l->tail == NONE)
+        return 0;
+    *b = l->tail;
+    return 1;
+}
+
+static const memfab_evict_ops lru_ops = {"lru",       lru_create, lru_destroy, lru_insert,
+                                         lru_touch,   lru_remove, lru_victim};
+
+/* ---- heap-based policies: fifo, lfu, cost --------------------------------- */
+
+enum { HP_FIFO, HP_LFU, HP_COST };
+
+typedef struct hpol {
+    int kind;          /* HP_* */
+    heap hp;           /* held blocks */
+    uint8_t *fresh;    /* fifo: the handle's next insert is a new block */
+    uint32_t victim;   /* last block returned by victim, NONE */
+    uint64_t clock;    /* sequence counter */
+} hpol;
+
+static void hpol_destroy(void *st)
+{
+    hpol *h = st;
+    if (!h)
+        return;
+    heap_fini(&h->hp);
+    sim_free(h->fresh);
+    sim_free(h);
+}
+
+static void *hpol_create(int kind, uint32_t capacity)
+{
+    hpol *h = sim_calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->kind = kind;
+    h->victim = NONE;
+    h->fresh = sim_alloc(capacity ? capacity : 1);
+    if (heap_init(&h->hp, capacity) || !h->fresh) {
+        hpol_destroy(h);
+        return NULL;
+    }
+    memset(h->fresh, 1, capacity ? capacity : 1);
+    return h;
+}
+
+static void *fifo_create(uint32_t c, const memfab_params *p) { return hpol_create(HP_FIFO, c); }
+static void *lfu_create(uint32_t c, const memfab_params *p) { return hpol_create(HP_LFU, c); }
+static void *cost_create(uint32_t c, const memfab_params *p) { return hpol_create(HP_COST, c); }
+
+static void hpol_insert(void *st, uint32_t b, const memfab_block_info *info)
+{
+    hpol *h = st;
+    switch (h->kind) {
+    case HP_FIFO:
+        /* A block back from a pin keeps its sequence number. */
+        heap_set(&h->hp, b, 0, h->fresh[b] ? ++h->clock : h->hp.seq[b]);
+        h->fresh[b] = 0;
+        break;
+    case HP_LFU: heap_set(&h->hp, b, (double)info->accesses, ++h->clock); break;
+    default: heap_set(&h->hp, b, info->recompute_s - info->reload_s, ++h->clock); break;
+    }
+}
+
+static void hpol_touch(void *st, uint32_t b, const memfab_block_info *info)
+{
+    hpol *h = st;
+    if (h->hp.pos[b] == NONE || h->kind == HP_FIFO)
+        return;
+    hpol_insert(st, b, info);
+}
+
+static void hpol_remove(void *st, uint32_t b)
+{
+    hpol *h = st;
+    heap_del(&h->hp, b);
+    if (b == h->victim) {
+        h->fresh[b] = 1;
+        h->victim = NONE;
+    }
+}
+
+static int hpol_victim(void *st, uint32_t *b,
+                       const memfab_block_info *(*info)(void *, uint32_t), void *ctx)
+{
+    hpol *h = st;
+    if (!h->hp.n)
+        return 0;
+    *b = h->victim = h->hp.h[0];
+    return 1;
+}
+
+static const memfab_evict_ops fifo_ops = {"fifo",     fifo_create, hpol_destroy, hpol_insert,
+                                          hpol_touch, hpol_remove, hpol_victim};
+static const memfab_evict_ops lfu_ops = {"lfu",      lfu_create,  hpol_destroy, hpol_insert,
+                                         hpol_touch, hpol_remove, hpol_victim};
+static const memfab_evict_ops cost_ops = {"cost",     cost_create, hpol_destroy, hpol_insert,
+                                          hpol_touch, hpol_remove, hpol_victim};
+
+/* ---- s3fifo --------------------------------------------------------------- */
+
+enum { Q_NONE, Q_S, Q_M };
+
+typedef struct s3 {
+    heap s, m;            /* small and main FIFOs, ordered by sequence */
+    uint8_t *q;           /* queue of each handle (kept across pins) */
+    uint8_t *freq;        /* 0..3 */
+    uint64_t *id;         /* block id per handle (for the ghost) */
+    kv_idmap ghost;       /* ids in G -> ring position */
+    uint64_t *ring;       /* G in FIFO order */
+    uint32_t gcap, ghead, glen; /* ring capacity, oldest entry, length */
+    uint32_t small_cap;   /* S target: small_size_ratio x capacity */
+    uint32_t threshold;   /* move_to_main_threshold */
+    uint32_t victim;      /* last block returned by victim, NONE */
+    uint64_t clock;       /* sequence counter */
+} s3;
+
+static void s3_destroy(void *st)
+{
+    s3 *x = st;
+    if (!x)
+        return;
+    heap_fini(&x->s);
+    heap_fini(&x->m);
+    sim_free(x->q);
+    sim_free(x->freq);
+    sim_free(x->id);
+    sim_free(x->ring);
+    kv_idmap_fini(&x->ghost);
+    sim_free(x);
+}
+
+static void *s3_create(uint32_t capacity, const memfab_params *p)
+{
+    s3 *x = sim_calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    double small = param(p, "small_size_ratio", 0.10);
+    double ghost = param(p, "ghost_size_ratio", 0.90);
+    double thr = param(p, "move_to_main_threshold", 2);
+    if (!(small > 0 && small < 1) || !(ghost >= 0) || !(thr >= 1 && thr <= 3))
+        goto err;
+    size_t c = capacity ? capacity : 1;
+    x->small_cap = (uint32_t)ceil(small * capacity);
+    x->gcap = (uint32_t)ceil(ghost * capacity);
+    if (!x->gcap)
+        x->gcap = 1;
+    x->threshold = (uint32_t)thr;
+    x->victim = NONE;
+    x->q = sim_calloc(c, 1);
+    x->freq = sim_calloc(c, 1);
+    x->id = sim_calloc(c, sizeof *x->id);
+    x->ring = sim_calloc(x->gcap, sizeof *x->ring);
+    if (!x->q || !x->freq || !x->id || !x->ring || heap_init(&x->s, capacity) ||
+        heap_init(&x->m, capacity) || kv_idmap_init(&x->ghost, x->gcap))
+        goto err;
+    return x;
+err:
+    s3_destroy(x);
+    return NULL;
+}
+
+static void ghost_add(s3 *x, uint64_t id)
+{
+    if (x->glen == x->gcap) { /* drop the oldest */
+        uint32_t old = x->ghead;
+        if (kv_idmap_get(&x->ghost, x->ring[old]) == old)
+            kv_idmap_del(&x->ghost, x->ring[old]);
+        x->ghead = (x->ghead + 1) % x->gcap;
+        x->glen--;
+    }
+    uint32_t at = (x->ghead + x->glen) % x->gcap;
+    x->ring[at] = id;
+    x->glen++;
+    kv_idmap_put(&x->ghost, id, at);
+}
+
+static void s3_insert(void *st, uint32_t b, const memfab_block_info *info)
+{
+    s3 *x = st;
+    if (x->q[b] != Q_NONE) { /* back from a pin: same queue, same place */
+        heap_set(x->q[b] == Q_S ? &x->s : &x->m, b, 0, x->q[b] == Q_S ? x->s.seq[b] : x->m.seq[b]);
+        return;
+    }
+    x->id[b] = info->id;
+    x->freq[b] = 0;
+    if (kv_idmap_get(&x->ghost, info->id) != KV_IDMAP_NONE) {
+        kv_idmap_del(&x->ghost, info->id); /* its ring entry is now stale */
+        x->q[b] = Q_M;
+        heap_set(&x->m, b, 0, ++x->clock);
+    } else {
+        x->q[b] = Q_S;
+        heap_set(&x->s, b, 0, ++x->clock);
+    }
+}
+
+static void s3_touch(void *st, uint32_t b, const memfab_block_info *info)
+{
+    s3 *x = st;
+    if (x->freq[b] < 3)
+        x->freq[b]++;
+}
+
+static void s3_remove(void *st, uint32_t b)
+{
+    s3 *x = st;
+    heap_del(&x->s, b);
+    heap_del(&x->m, b);
+    if (b == x->victim) { /* evicted */
+        if (x->q[b] == Q_S)
+            ghost_add(x, x->id[b]);
+        x->q[b] = Q_NONE;
+        x->victim = NONE;
+    } else if (x->freq[b] < 3) { /* pinned: a hit */
+        x->freq[b]++;
+    }
+}
+
+static int s3_victim(void *st, uint32_t *out,
+                     const memfab_block_info *(*info)(void *, uint32_t), void *ctx)
+{
+    s3 *x = st;
+    for (;;) {
+        if (x->s.n && (x->s.n >= x->small_cap || !x->m.n)) {
+            uint32_t t = x->s.h[0];
+            if (x->freq[t] >= x->threshold) {
+                heap_del(&x->s, t);
+                x->q[t] = Q_M;
+                heap_set(&x->m, t, 0, ++x->clock);
+                continue;
+            }
+            *out = x->victim = t;
+            return 1;
+        }
+        if (!x->m.n)
+            return 0;
+        uint32_t t = x->m.h[0];
+        if (x->freq[t] > 0) {
+            x->freq[t]--;
+            heap_set(&x->m, t, 0, ++x->clock);
+            continue;
+        }
+        *out = x->victim = t;
+        return 1;
+    }
+}
+
+static const memfab_evict_ops s3fifo_ops = {"s3fifo", s3_create, s3_destroy, s3_insert,
+                                            s3_touch, s3_remove, s3_victim};
+
+const memfab_evict_ops *const kv_evict_policies[] = {&lru_ops,  &lfu_ops,  &fifo_ops,
+                                                     &s3fifo_ops, &cost_ops, NULL};

@@ -1,0 +1,297 @@
+/*
+ * kv_router.c - the built-in request routing policies, each a
+ * memfab_router_ops table (sim/plugin.h): for every arriving request the
+ * caller fills one memfab_instance_view per instance (load, and how much of
+ * the request's prefix the instance holds, per tier) and the policy returns
+ * an index in [0, n). Session stickiness is the caller's business.
+ *
+ * Every policy breaks ties deterministically: least outstanding tokens,
+ * then lowest index. Nothing allocates per request.
+ *
+ *   round_robin      0, 1, ..., n-1, 0, ...
+ *   random           uniform over instances, from the router's stream.
+ *   least_loaded     fewest outstanding tokens (prefill + decode still to do).
+ *   prefix_affinity  most prefix blocks held in any tier; ties least loaded.
+ *   dynamo           NVIDIA Dynamo's KV router (lib/llm/src/kv_router/
+ *                    scheduler.rs, DefaultWorkerSelector): cost =
+ *                    overlap_weight x prefill_blocks + decode_blocks, where
+ *                    prefill_blocks = request blocks the instance does not
+ *                    hold (n_blocks - prefix_blocks) and decode_blocks = KV
+ *                    blocks in use there (kv_total - kv_free, or outstanding
+ *                    tokens / block_tokens when the caller gives no KV
+ *                    figures). temperature 0: the minimum cost; > 0: sample
+ *                    with probability proportional to exp(-c'/temperature),
+ *                    c' the cost min-max normalised to [0, 1] as Dynamo's
+ *                    softmax_sample does. Params overlap_weight (1.0),
+ *                    temperature (0).
+ *   sglang           SGLang's cache-aware router (sgl-router,
+ *                    src/policies/cache_aware.rs): load = queued + running
+ *                    requests; if max - min > balance_abs_threshold and
+ *                    max > balance_rel_threshold x min, route to the least
+ *                    loaded; otherwise to the instance with the longest
+ *                    prefix match if match/n_blocks >= cache_threshold,
+ *                    else to the least loaded. (SGLang then prefers the
+ *                    worker with the smallest radix tree; we use load.)
+ *                    Defaults from sgl-router's CacheAwareConfig::default:
+ *                    cache_threshold 0.5, balance_abs_threshold 32,
+ *                    balance_rel_threshold 1.1.
+ *   llmd             llm-d's inference scheduler style (prefix-cache scorer
+ *                    with tiered weights plus a load scorer): score =
+ *                    sum_t tier_weight[t] x prefix_by_tier[t] / n_blocks
+ *                    - load_weight x outstanding / max outstanding; pick
+ *                    the maximum. When the view's tier weights are all 0
+ *                    the defaults are 1, 1/2, 1/4, ... (HBM counts most).
+ *                    Param load_weight (0.5).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "models/kvstore.h"
+#include "sim/mem.h"
+
+static double param(const memfab_params *p, const char *key, double def)
+{
+    return p && p->get ? p->get(p->ctx, key, def) : def;
+}
+
+/* a is better than b on load: fewer outstanding tokens, then lower index. */
+static int lighter(const memfab_instance_view *a, const memfab_instance_view *b)
+{
+    if (a->outstanding_tokens != b->outstanding_tokens)
+        return a->outstanding_tokens < b->outstanding_tokens;
+    return a->index < b->index;
+}
+
+static uint32_t least_loaded_of(const memfab_instance_view *inst, uint32_t n)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (lighter(&inst[i], &inst[best]))
+            best = i;
+    return best;
+}
+
+/* A policy's state: its parameters and a counter. */
+typedef struct rstate {
+    uint32_t n;            /* instances */
+    uint64_t next;         /* round_robin: next index */
+    double a, b, c;        /* policy parameters (see each policy) */
+} rstate;
+
+static void *rs_new(uint32_t n)
+{
+    rstate *r = sim_calloc(1, sizeof *r);
+    if (r)
+        r->n = n;
+    return r;
+}
+
+static void rs_free(void *st) { sim_free(st); }
+
+/* ---- round_robin, random, least_loaded, prefix_affinity ----------------- */
+
+static void *plain_create(uint32_t n, const memfab_params *p) { return n ? rs_new(n) : NULL; }
+
+static uint32_t rr_route(void *st, const memfab_request_view *req,
+                         const memfab_instance_view *inst, uint32_t n,
+                         double (*uniform)(void *), void *rng)
+{
+    rstate *r = st;
+    return (uint32_t)(r->next++ % n);
+}
+
+static uint32_t random_route(void *st, const memfab_request_view *req,
+                             const memfab_instance_view *inst, uint32_t n,
+                             double (*uniform)(void *), void *rng)
+{
+    double u = uniform ? uniform(rng) : 0.0;
+    uint32_t i = (uint32_t)(u * n);
+    return i < n ? i : n - 1;
+}
+
+static uint32_t ll_route(void *st, const memfab_request_view *req,
+                         const memfab_instance_view *inst, uint32_t n,
+                         double (*uniform)(void *), void *rng)
+{
+    return least_loaded_of(inst, n);
+}
+
+static uint32_t pa_route(void *st, const memfab_request_view *req,
+                         const memfab_instance_view *inst, uint32_t n,
+                         double (*uniform)(void *), void *rng)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (inst[i].prefix_blocks > inst[best].prefix_blocks ||
+            (inst[i].prefix_blocks == inst[best].prefix_blocks && lighter(&inst[i], &inst[best])))
+            best = i;
+    return best;
+}
+
+/* ---- dynamo --------------------------------------------------------------- */
+
+static void *dynamo_create(uint32_t n, const memfab_params *p)
+{
+    rstate *r = n ? rs_new(n) : NULL;
+    if (!r)
+        return NULL;
+    r->a = param(p, "overlap_weight", 1.0);
+    r->b = param(p, "temperature", 0.0);
+    if (!(r->a >= 0) || !(r->b >= 0)) {
+        sim_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static double dynamo_cost(const rstate *r, const memfab_request_view *req,
+                          const memfab_instance_view *v)
+{
+    double prefill = (double)(req->n_blocks > v->prefix_blocks ? req->n_blocks - v->prefix_blocks : 0);
+    double decode;
+    if (v->kv_total_blocks)
+        decode = (double)(v->kv_total_blocks - (v->kv_free_blocks < v->kv_total_blocks
+                                                    ? v->kv_free_blocks : v->kv_total_blocks));
+    else
+        decode = (double)v->outstanding_tokens / (req->block_tokens ? req->block_tokens : 1);
+    return r->a * prefill + decode;
+}
+
+static uint32_t dynamo_route(void *st, const memfab_request_view *req,
+                             const memfab_instance_view *inst, uint32_t n,
+                             double (*uniform)(void *), void *rng)
+{
+    rstate *r = st;
+    uint32_t best = 0;
+    double lo = dynamo_cost(r, req, &inst[0]), hi = lo;
+    for (uint32_t i = 1; i < n; i++) {
+        double c = dynamo_cost(r, req, &inst[i]), cb = dynamo_cost(r, req, &inst[best]);
+        if (c < cb || (c == cb && lighter(&inst[i], &inst[best])))
+            best = i;
+        lo = c < lo ? c : lo;
+        hi = c > hi ? c : hi;
+    }
+    if (r->b <= 0 || !uniform)
+        return best;
+    /* Softmax over -normalised cost / temperature, by two passes (no array). */
+    double span = hi > lo ? hi - lo : 1.0, sum = 0;
+    for (uint32_t i = 0; i < n; i++)
+        sum += exp(-((dynamo_cost(r, req, &inst[i]) - lo) / span) / r->b);
+    double u = uniform(rng) * sum, acc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        acc += exp(-((dynamo_cost(r, req, &inst[i]) - lo) / span) / r->b);
+        if (u < acc)
+            return i;
+    }
+    return n - 1;
+}
+
+/* ---- sglang --------------------------------------------------------------- */
+
+static void *sglang_create(uint32_t n, const memfab_params *p)
+{
+    rstate *r = n ? rs_new(n) : NULL;
+    if (!r)
+        return NULL;
+    r->a = param(p, "cache_threshold", 0.5);
+    r->b = param(p, "balance_abs_threshold", 32);
+    r->c = param(p, "balance_rel_threshold", 1.1);
+    if (!(r->a >= 0 && r->a <= 1) || !(r->b >= 0) || !(r->c >= 1)) {
+        sim_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static uint64_t sg_load(const memfab_instance_view *v) { return (uint64_t)v->waiting + v->running; }
+
+static uint32_t sg_least(const memfab_instance_view *inst, uint32_t n)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++) {
+        uint64_t li = sg_load(&inst[i]), lb = sg_load(&inst[best]);
+        if (li < lb || (li == lb && lighter(&inst[i], &inst[best])))
+            best = i;
+    }
+    return best;
+}
+
+static uint32_t sglang_route(void *st, const memfab_request_view *req,
+                             const memfab_instance_view *inst, uint32_t n,
+                             double (*uniform)(void *), void *rng)
+{
+    rstate *r = st;
+    uint64_t mx = 0, mn = UINT64_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t l = sg_load(&inst[i]);
+        mx = l > mx ? l : mx;
+        mn = l < mn ? l : mn;
+    }
+    if ((double)(mx - mn) > r->b && (double)mx > r->c * (double)mn)
+        return sg_least(inst, n);
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (inst[i].prefix_blocks > inst[best].prefix_blocks ||
+            (inst[i].prefix_blocks == inst[best].prefix_blocks &&
+             sg_load(&inst[i]) < sg_load(&inst[best])))
+            best = i;
+    double ratio = req->n_blocks ? (double)inst[best].prefix_blocks / req->n_blocks : 0.0;
+    if (req->n_blocks && inst[best].prefix_blocks && ratio >= r->a)
+        return best;
+    return sg_least(inst, n);
+}
+
+/* ---- llmd ----------------------------------------------------------------- */
+
+static void *llmd_create(uint32_t n, const memfab_params *p)
+{
+    rstate *r = n ? rs_new(n) : NULL;
+    if (!r)
+        return NULL;
+    r->a = param(p, "load_weight", 0.5);
+    if (!(r->a >= 0)) {
+        sim_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static uint32_t llmd_route(void *st, const memfab_request_view *req,
+                           const memfab_instance_view *inst, uint32_t n,
+                           double (*uniform)(void *), void *rng)
+{
+    rstate *r = st;
+    uint64_t maxload = 0;
+    for (uint32_t i = 0; i < n; i++)
+        maxload = inst[i].outstanding_tokens > maxload ? inst[i].outstanding_tokens : maxload;
+    uint32_t best = 0;
+    double best_score = -INFINITY;
+    for (uint32_t i = 0; i < n; i++) {
+        const memfab_instance_view *v = &inst[i];
+        uint32_t nt = v->ntiers < MEMFAB_MAX_TIERS ? v->ntiers : MEMFAB_MAX_TIERS;
+        int weighted = 0;
+        for (uint32_t t = 0; t < nt; t++)
+            weighted |= v->tier_weight[t] != 0;
+        double hit = 0;
+        for (uint32_t t = 0; t < nt; t++)
+            hit += (weighted ? v->tier_weight[t] : ldexp(1.0, -(int)t)) * v->prefix_by_tier[t];
+        double score = (req->n_blocks ? hit / req->n_blocks : 0) -
+                       r->a * (maxload ? (double)v->outstanding_tokens / (double)maxload : 0);
+        if (score > best_score || (score == best_score && lighter(v, &inst[best]))) {
+            best = i;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+static const memfab_router_ops rr_ops = {"round_robin", plain_create, rs_free, rr_route};
+static const memfab_router_ops random_ops = {"random", plain_create, rs_free, random_route};
+static const memfab_router_ops ll_ops = {"least_loaded", plain_create, rs_free, ll_route};
+static const memfab_router_ops pa_ops = {"prefix_affinity", plain_create, rs_free, pa_route};
+static const memfab_router_ops dynamo_ops = {"dynamo", dynamo_create, rs_free, dynamo_route};
+static const memfab_router_ops sglang_ops = {"sglang", sglang_create, rs_free, sglang_route};
+static const memfab_router_ops llmd_ops = {"llmd", llmd_create, rs_free, llmd_route};
+
+const memfab_router_ops *const kv_router_policies[] = {
+    &rr_ops, &random_ops, &ll_ops, &pa_ops, &dynamo_ops, &sglang_ops, &llmd_ops, NULL};

@@ -1,0 +1,583 @@
+/*
+ * kvstore.c - the KV block store: prefix-shared, reference-counted KV
+ * blocks in a hierarchy of capacity tiers (see kvstore.h for the model).
+ *
+ * Data structure. A block is one entry of a table sized at creation to the
+ * sum of the tier capacities (a block present in several tiers uses one
+ * entry), found by id through an open-addressing index (kv_idmap.h) of
+ * the same size. Each tier has its own slot array [0, capacity): slot s of
+ * tier t holds one block, and s is the handle the tier's eviction policy
+ * sees, so a policy may index arrays of `capacity` entries by it. Free
+ * slots and free block entries are stacks. Nothing is allocated after
+ * kv_store_new.
+ *
+ * Invariants (kv_store_check):
+ *   - tier t holds used(t) <= capacity(t) blocks; block b has presence bit
+ *     t iff a slot of tier t names b, and that slot is the one b records;
+ *   - a block with refs > 0 is present in tier 0; a block entry is live iff
+ *     it is present somewhere, and live entries are exactly those indexed;
+ *   - a tier-0 slot is held by the policy iff its block has refs == 0; a
+ *     slot of a lower tier is always held (lower tiers are never pinned).
+ *     The one exception lives only inside kv_store_pin: blocks of the
+ *     request found in a lower tier are "busy" (taken out of their
+ *     policies) so that cascading evictions cannot drop them before they
+ *     are promoted.
+ *
+ * Pin order. kv_store_pin first takes a reference on every block of the
+ * request already in tier 0 (and protects those in lower tiers), then
+ * allocates or promotes the others in order, evicting unpinned blocks of
+ * other requests. So a request never evicts its own blocks and its hits
+ * are exactly what kv_store_match reported before the pin (as in vLLM's
+ * block manager, which takes the computed blocks before allocating new
+ * ones). A pin is the access a policy sees: the block leaves the policy
+ * and returns on the last unpin.
+ *
+ * Offload. Write-back: a block evicted from tier t is copied to t+1 unless
+ * a copy is there, which may evict from t+1 in turn (cascade); if t+1 has
+ * nothing evictable the block is dropped. Write-through: a block entering
+ * tier t (new, promoted, or written through from above) is copied to t+1
+ * at once, down to the last tier; evictions move no bytes and a block is
+ * gone when its last copy is evicted.
+ *
+ * References: vLLM automatic prefix caching (block hashes chained over the
+ * prefix, reference-counted blocks, evictable free queue); Mooncake (Qin
+ * et al., FAST 2025) for the multi-tier KV pool; SGLang RadixAttention for
+ * prefix sharing.
+ */
+#include "kvstore.h"
+
+#include <string.h>
+
+#include "models/kv_idmap.h"
+#include "sim/mem.h"
+
+#define NONE UINT32_MAX
+#define MAX_BLOCKS (UINT32_C(1) << 30)
+
+typedef struct ktier {
+    /* configuration */
+    char *name;                /* results name */
+    uint32_t cap;              /* capacity in blocks */
+    double reload_s;           /* seconds to reload a block from tier t+1 */
+    void *pol;                 /* eviction policy state */
+    /* state */
+    uint32_t *slot_block;      /* block entry in each slot, NONE when free */
+    memfab_block_info *info;   /* per-slot facts handed to the policy */
+    uint8_t *held;             /* slot currently held by the policy */
+    uint32_t *free_slots;      /* stack of free slots */
+    uint32_t nfree;            /* its depth */
+    uint32_t nheld;            /* slots held by the policy */
+    kv_tier_stats st;          /* counters; st.used is the occupancy */
+} ktier;
+
+struct kv_store {
+    /* configuration */
+    uint32_t ntiers;           /* tiers in use */
+    int mode;                  /* KV_WRITE_BACK or KV_WRITE_THROUGH */
+    const memfab_evict_ops *ops; /* policy of every tier */
+    uint32_t nmax;             /* block entries: sum of capacities */
+    double recompute_s;        /* recompute cost of a block at position 0 */
+    double recompute_pos_s;    /* extra cost per block of preceding prefix */
+    ktier t[MEMFAB_MAX_TIERS];  /* tier 0 is the fastest */
+    /* state, per block entry */
+    uint64_t *bid;             /* block id */
+    uint32_t *refs;            /* pins by running requests */
+    uint8_t *present;          /* bit t: present in tier t; 0 = free entry */
+    uint8_t *busy;             /* protected during a pin */
+    uint32_t *pos;             /* position in the prefix when first stored */
+    uint32_t *epoch;           /* pin call that allocated or promoted it */
+    uint32_t *slot;            /* [b * ntiers + t]: slot in tier t or NONE */
+    uint32_t *free_blocks;     /* stack of free entries */
+    uint32_t nfree_blocks;     /* its depth */
+    kv_idmap index;            /* id -> block entry */
+    uint64_t pinned;           /* blocks with refs > 0 */
+    uint32_t cur_epoch;        /* counts pin calls */
+};
+
+static const memfab_block_info *info_cb(void *ctx, uint32_t slot)
+{
+    return &((ktier *)ctx)->info[slot];
+}
+
+static int lowest_tier(uint8_t present)
+{
+    for (int t = 0; t < MEMFAB_MAX_TIERS; t++)
+        if (present & (1u << t))
+            return t;
+    return -1;
+}
+
+kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode,
+                       const memfab_evict_ops *policy, const memfab_params *params,
+                       sim_err *err)
+{
+    if (!tiers || ntiers == 0 || ntiers > MEMFAB_MAX_TIERS) {
+        sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "kv store: %u tiers (want 1 to %d)",
+                    (unsigned)ntiers, MEMFAB_MAX_TIERS);
+        return NULL;
+    }
+    if (write_mode != KV_WRITE_BACK && write_mode != KV_WRITE_THROUGH) {
+        sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "kv store: unknown write mode %d", write_mode);
+        return NULL;
+    }
+    if (!policy || !policy->create || !policy->destroy || !policy->insert ||
+        !policy->remove || !policy->victim) {
+        sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "kv store: eviction policy '%s' is incomplete",
+                    policy && policy->name ? policy->name : "(null)");
+        return NULL;
+    }
+    uint64_t total = 0;
+    for (uint32_t t = 0; t < ntiers; t++) {
+        if (tiers[t].capacity == 0 || tiers[t].capacity > MAX_BLOCKS) {
+            sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                        "kv store: tier %u ('%s') capacity %llu blocks (want 1 to %u)",
+                        (unsigned)t, tiers[t].name ? tiers[t].name : "", 
+                        (unsigned long long)tiers[t].capacity, (unsigned)MAX_BLOCKS);
+            return NULL;
+        }
+        total += tiers[t].capacity;
+    }
+    if (total > MAX_BLOCKS) {
+        sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "kv store: %llu blocks in all tiers (at most %u)",
+                    (unsigned long long)total, (unsigned)MAX_BLOCKS);
+        return NULL;
+    }
+    kv_store *s = sim_calloc(1, sizeof *s);
+    if (!s)
+        goto oom;
+    s->ntiers = ntiers;
+    s->mode = write_mode;
+    s->ops = policy;
+    s->nmax = (uint32_t)total;
+    size_t n = s->nmax;
+    s->bid = sim_calloc(n, sizeof *s->bid);
+    s->refs = sim_calloc(n, sizeof *s->refs);
+    s->present = sim_calloc(n, 1);
+    s->busy = sim_calloc(n, 1);
+    s->pos = sim_calloc(n, sizeof *s->pos);
+    s->epoch = sim_calloc(n, sizeof *s->epoch);
+    s->slot = sim_alloc(n * ntiers * sizeof *s->slot);
+    s->free_blocks = sim_alloc(n * sizeof *s->free_blocks);
+    if (!s->bid || !s->refs || !s->present || !s->busy || !s->pos || !s->epoch || !s->slot ||
+        !s->free_blocks || kv_idmap_init(&s->index, s->nmax))
+        goto oom;
+    memset(s->slot, 0xff, n * ntiers * sizeof *s->slot);
+    for (uint32_t i = 0; i < s->nmax; i++)
+        s->free_blocks[i] = s->nmax - 1 - i;
+    s->nfree_blocks = s->nmax;
+    for (uint32_t t = 0; t < ntiers; t++) {
+        ktier *tr = &s->t[t];
+        size_t c = tiers[t].capacity;
+        tr->cap = (uint32_t)c;
+        tr->name = sim_strdup(tiers[t].name ? tiers[t].name : "");
+        tr->slot_block = sim_alloc(c * sizeof *tr->slot_block);
+        tr->info = sim_calloc(c, sizeof *tr->info);
+        tr->held = sim_calloc(c, 1);
+        tr->free_slots = sim_alloc(c * sizeof *tr->free_slots);
+        if (!tr->name || !tr->slot_block || !tr->info || !tr->held || !tr->free_slots)
+            goto oom;
+        memset(tr->slot_block, 0xff, c * sizeof *tr->slot_block);
+        for (uint32_t i = 0; i < tr->cap; i++)
+            tr->free_slots[i] = tr->cap - 1 - i;
+        tr->nfree = tr->cap;
+        tr->pol = policy->create(tr->cap, params);
+        if (!tr->pol) {
+            sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                        "kv store: eviction policy '%s' failed to start for tier '%s'"
+                        " (bad parameters or out of memory)",
+                        policy->name, tr->name);
+            kv_store_free(s);
+            return NULL;
+        }
+    }
+    return s;
+oom:
+    kv_store_free(s);
+    sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "kv store: out of memory for %llu blocks",
+                (unsigned long long)total);
+    return NULL;
+}
+
+void kv_store_free(kv_store *s)
+{
+    if (!s)
+        return;
+    for (uint32_t t = 0; t < s->ntiers; t++) {
+        ktier *tr = &s->t[t];
+        if (tr->pol)
+            s->ops->destroy(tr->pol);
+        sim_free(tr->name);
+        sim_free(tr->slot_block);
+        sim_free(tr->info);
+        sim_free(tr->held);
+        sim_free(tr->free_slots);
+    }
+    sim_free(s->bid);
+    sim_free(s->refs);
+    sim_free(s->present);
+    sim_free(s->busy);
+    sim_free(s->pos);
+    sim_free(s->epoch);
+    sim_free(s->slot);
+    sim_free(s->free_blocks);
+    kv_idmap_fini(&s->index);
+    sim_free(s);
+}
+
+void kv_store_set_costs(kv_store *s, double recompute_s, double recompute_per_block_s,
+                        const double *reload_s)
+{
+    s->recompute_s = recompute_s;
+    s->recompute_pos_s = recompute_per_block_s;
+    for (uint32_t t = 0; t < s->ntiers; t++)
+        s->t[t].reload_s = reload_s && t + 1 < s->ntiers ? reload_s[t] : 0;
+}
+
+/* ---- tier membership ------------------------------------------------------ */
+
+static uint32_t lookup(const kv_store *s, uint64_t id)
+{
+    return kv_idmap_get(&s->index, id);
+}
+
+static uint32_t *slot_of(const kv_store *s, uint32_t b, uint32_t t)
+{
+    return &s->slot[(size_t)b * s->ntiers + t];
+}
+
+static void policy_hold(kv_store *s, uint32_t t, uint32_t b)
+{
+    ktier *tr = &s->t[t];
+    uint32_t sl = *slot_of(s, b, t);
+    if (tr->held[sl])
+        return;
+    tr->held[sl] = 1;
+    tr->nheld++;
+    s->ops->insert(tr->pol, sl, &tr->info[sl]);
+}
+
+static void policy_release(kv_store *s, uint32_t t, uint32_t b)
+{
+    ktier *tr = &s->t[t];
+    uint32_t sl = *slot_of(s, b, t);
+    if (!tr->held[sl])
+        return;
+    tr->held[sl] = 0;
+    tr->nheld--;
+    s->ops->remove(tr->pol, sl);
+}
+
+static void access_block(kv_store *s, uint32_t t, uint32_t b, uint64_t now)
+{
+    memfab_block_info *in = &s->t[t].info[*slot_of(s, b, t)];
+    in->accesses++;
+    in->last_access_ps = now;
+}
+
+static void free_block(kv_store *s, uint32_t b, kv_pin_result *res)
+{
+    kv_idmap_del(&s->index, s->bid[b]);
+    s->free_blocks[s->nfree_blocks++] = b;
+    if (res)
+        res->dropped++;
+}
+
+static int enter_tier(kv_store *s, uint32_t t, uint32_t b, uint64_t now, kv_pin_result *res);
+
+/* Evict one policy-chosen block from tier t; 0, or -1 when none is held. */
+static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
+{
+    ktier *tr = &s->t[t];
+    uint32_t sl;
+    if (!tr->nheld || !s->ops->victim(tr->pol, &sl, info_cb, tr))
+        return -1;
+    if (sl >= tr->cap || !tr->held[sl]) /* a policy returning a block it does not hold */
+        return -1;
+    uint32_t b = tr->slot_block[sl];
+    policy_release(s, t, b);
+    tr->slot_block[sl] = NONE;
+    tr->free_slots[tr->nfree++] = sl;
+    *slot_of(s, b, t) = NONE;
+    s->present[b] &= (uint8_t)~(1u << t);
+    tr->st.used--;
+    tr->st.evictions++;
+    if (s->mode == KV_WRITE_BACK && t + 1 < s->ntiers && !(s->present[b] & (1u << (t + 1)))) {
+        if (enter_tier(s, t + 1, b, now, res) == 0) {
+            tr->st.blocks_out++;
+            s->t[t + 1].st.blocks_in++;
+            if (res)
+                res->demoted[t]++;
+        }
+    }
+    if (!s->present[b] && !s->refs[b])
+        free_block(s, b, res);
+    return 0;
+}
+
+/* Put block b into tier t (making room), write through below; the tier-0
+ * caller pins it, lower tiers hand it to their policy. 0 or -1 (no room). */
+static int enter_tier(kv_store *s, uint32_t t, uint32_t b, uint64_t now, kv_pin_result *res)
+{
+    ktier *tr = &s->t[t];
+    while (tr->st.used >= tr->cap)
+        if (evict_one(s, t, now, res))
+            return -1;
+    uint32_t sl = tr->free_slots[--tr->nfree];
+    tr->slot_block[sl] = b;
+    *slot_of(s, b, t) = sl;
+    s->present[b] |= (uint8_t)(1u << t);
+    if (++tr->st.used > tr->st.peak)
+        tr->st.peak = tr->st.used;
+    memfab_block_info *in = &tr->info[sl];
+    in->id = s->bid[b];
+    in->inserted_ps = in->last_access_ps = now;
+    in->accesses = 1;
+    in->recompute_s = s->recompute_s + s->recompute_pos_s * s->pos[b];
+    in->reload_s = t + 1 < s->ntiers ? tr->reload_s : in->recompute_s;
+    if (t > 0 && !s->busy[b])
+        policy_hold(s, t, b);
+    if (s->mode == KV_WRITE_THROUGH && t + 1 < s->ntiers && !(s->present[b] & (1u << (t + 1)))) {
+        if (enter_tier(s, t + 1, b, now, res) == 0) {
+            tr->st.blocks_out++;
+            s->t[t + 1].st.blocks_in++;
+            if (res)
+                res->demoted[t]++;
+        }
+    }
+    return 0;
+}
+
+/* ---- queries -------------------------------------------------------------- */
+
+uint32_t kv_store_match(const kv_store *s, const uint64_t *ids, uint32_t n, uint32_t *by_tier)
+{
+    if (by_tier)
+        memset(by_tier, 0, s->ntiers * sizeof *by_tier);
+    uint32_t i = 0;
+    for (; i < n; i++) {
+        uint32_t b = lookup(s, ids[i]);
+        if (b == NONE)
+            break;
+        if (by_tier)
+            by_tier[lowest_tier(s->present[b])]++;
+    }
+    return i;
+}
+
+uint32_t kv_store_needed(const kv_store *s, const uint64_t *ids, uint32_t n)
+{
+    uint32_t need = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t b = lookup(s, ids[i]);
+        if (b == NONE || !(s->present[b] & 1u))
+            need++;
+    }
+    return need;
+}
+
+/* Blocks of ids not pinned now: each needs a tier-0 slot of its own. */
+static uint64_t unpinned_of(const kv_store *s, const uint64_t *ids, uint32_t n)
+{
+    uint64_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t b = lookup(s, ids[i]);
+        if (b == NONE || s->refs[b] == 0)
+            k++;
+    }
+    return k;
+}
+
+int kv_store_can_pin(const kv_store *s, const uint64_t *ids, uint32_t n)
+{
+    return s->pinned + unpinned_of(s, ids, n) <= s->t[0].cap;
+}
+
+/* ---- pin and unpin -------------------------------------------------------- */
+
+int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
+                 kv_pin_result *res)
+{
+    kv_pin_result local;
+    if (!res)
+        res = &local;
+    memset(res, 0, sizeof *res);
+    if (!kv_store_can_pin(s, ids, n))
+        return SIM_ENOMEM;
+    uint32_t ep = ++s->cur_epoch;
+    int leading = 1;
+    /* Phase 1: take the hits; protect lower-tier copies. */
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t b = lookup(s, ids[i]);
+        if (b == NONE) {
+            leading = 0;
+            s->t[0].st.misses++;
+            for (uint32_t t = 1; t < s->ntiers; t++)
+                s->t[t].st.misses++;
+            continue;
+        }
+        uint32_t ft = (uint32_t)lowest_tier(s->present[b]);
+        if (leading) {
+            res->hit_blocks++;
+            res->hit_by_tier[ft]++;
+        }
+        s->t[ft].st.hits++;
+        for (uint32_t t = 1; t < ft; t++)
+            s->t[t].st.misses++;
+        if (ft == 0) {
+            access_block(s, 0, b, now_ps);
+            if (s->refs[b]++ == 0) {
+                s->pinned++;
+                policy_release(s, 0, b);
+            }
+        } else if (!s->busy[b]) {
+            s->busy[b] = 1;
+            for (uint32_t t = 1; t < s->ntiers; t++)
+                if (s->present[b] & (1u << t))
+                    policy_release(s, t, b);
+        }
+    }
+    /* Phase 2: allocate the absent blocks, promote the lower-tier ones. */
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t b = lookup(s, ids[i]);
+        if (b != NONE && (s->present[b] & 1u)) {
+            if (s->epoch[b] == ep) { /* a repeated id of this call */
+                s->refs[b]++;
+                access_block(s, 0, b, now_ps);
+            }
+            continue;
+        }
+        int ft = -1;
+        if (b == NONE) {
+            b = s->free_blocks[--s->nfree_blocks];
+            s->bid[b] = ids[i];
+            s->refs[b] = 0;
+            s->present[b] = 0;
+            s->busy[b] = 0;
+            s->pos[b] = i;
+            kv_idmap_put(&s->index, ids[i], b);
+        } else {
+            ft = lowest_tier(s->present[b]);
+        }
+        s->epoch[b] = ep;
+        s->refs[b] = 1;
+        s->pinned++;
+        enter_tier(s, 0, b, now_ps, res); /* room guaranteed by can_pin */
+        if (ft < 0) {
+            res->new_blocks++;
+        } else {
+            res->promoted[ft]++;
+            s->t[ft].st.blocks_out++;
+            s->t[0].st.blocks_in++;
+            s->busy[b] = 0;
+            for (uint32_t t = 1; t < s->ntiers; t++)
+                if (s->present[b] & (1u << t)) {
+                    if ((uint32_t)ft == t)
+                        access_block(s, t, b, now_ps);
+                    policy_hold(s, t, b);
+                }
+        }
+    }
+    return 0;
+}
+
+void kv_store_unpin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t b = lookup(s, ids[i]);
+        if (b == NONE || s->refs[b] == 0)
+            continue; /* not pinned: a caller error, ignored */
+        if (--s->refs[b] == 0) {
+            s->pinned--;
+            policy_hold(s, 0, b);
+        }
+    }
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+uint64_t kv_store_free_blocks(const kv_store *s) { return s->t[0].cap - s->t[0].st.used; }
+uint64_t kv_store_evictable_blocks(const kv_store *s) { return s->t[0].nheld; }
+uint64_t kv_store_pinned_blocks(const kv_store *s) { return s->pinned; }
+uint32_t kv_store_ntiers(const kv_store *s) { return s->ntiers; }
+
+uint64_t kv_store_capacity(const kv_store *s, uint32_t tier)
+{
+    return tier < s->ntiers ? s->t[tier].cap : 0;
+}
+
+const char *kv_store_tier_name(const kv_store *s, uint32_t tier)
+{
+    return tier < s->ntiers ? s->t[tier].name : NULL;
+}
+
+const kv_tier_stats *kv_store_stats(const kv_store *s, uint32_t tier)
+{
+    return tier < s->ntiers ? &s->t[tier].st : NULL;
+}
+
+int kv_store_contains(const kv_store *s, uint64_t id, uint32_t tier)
+{
+    uint32_t b = lookup(s, id);
+    return b != NONE && tier < s->ntiers && (s->present[b] & (1u << tier));
+}
+
+uint32_t kv_store_refs(const kv_store *s, uint64_t id)
+{
+    uint32_t b = lookup(s, id);
+    return b == NONE ? 0 : s->refs[b];
+}
+
+/* ---- invariants ----------------------------------------------------------- */
+
+int kv_store_check(const kv_store *s)
+{
+    uint64_t live = 0, pinned = 0;
+    for (uint32_t t = 0; t < s->ntiers; t++) {
+        const ktier *tr = &s->t[t];
+        uint32_t used = 0, held = 0;
+        if (tr->st.used > tr->cap || tr->nfree != tr->cap - tr->st.used)
+            return 0;
+        for (uint32_t sl = 0; sl < tr->cap; sl++) {
+            uint32_t b = tr->slot_block[sl];
+            if (b == NONE) {
+                if (tr->held[sl])
+                    return 0;
+                continue;
+            }
+            used++;
+            if (b >= s->nmax || !(s->present[b] & (1u << t)) || *slot_of(s, b, t) != sl)
+                return 0;
+            int want_held = t > 0 || s->refs[b] == 0;
+            if (tr->held[sl] != want_held || s->busy[b])
+                return 0;
+            if (tr->info[sl].id != s->bid[b])
+                return 0;
+            held += tr->held[sl];
+        }
+        if (used != tr->st.used || held != tr->nheld || tr->st.peak < used)
+            return 0;
+    }
+    for (uint32_t b = 0; b < s->nmax; b++) {
+        if (!s->present[b]) {
+            if (s->refs[b])
+                return 0;
+            continue;
+        }
+        live++;
+        if (s->present[b] >> s->ntiers)
+            return 0;
+        if (s->refs[b]) {
+            pinned++;
+            if (!(s->present[b] & 1u))
+                return 0;
+        }
+        if (lookup(s, s->bid[b]) != b)
+            return 0;
+        for (uint32_t t = 0; t < s->ntiers; t++)
+            if (!!(s->present[b] & (1u << t)) != (*slot_of(s, b, t) != NONE))
+                return 0;
+    }
+    if (live != s->index.n || live + s->nfree_blocks != s->nmax || pinned != s->pinned)
+        return 0;
+    return 1;
+}
