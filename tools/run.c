@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "models/registry.h"
+#include "models/serving.h"
 #include "results/res.h"
 #include "sim/mem.h"
 #include "sim/scn.h"
@@ -118,6 +119,8 @@ int check_scenario(const run_opts *o)
     sim_err_clear(&err);
     int rc = s ? sim_build(s, doc, memfab_models, section_keys, &err) : SIM_ENOMEM;
     if (!rc)
+        rc = serving_build(s, doc, &err);
+    if (!rc)
         rc = sim_start(s, &err);
     int status = SIM_EXIT_OK;
     if (rc) {
@@ -192,6 +195,8 @@ int run_scenario(const run_opts *o)
         return SIM_EXIT_RUNTIME;
     }
     int rc = sim_build(s, doc, memfab_models, section_keys, &err);
+    if (!rc)
+        rc = serving_build(s, doc, &err);
     if (rc) {
         sim_err_print(&err);
         status = rc == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;

@@ -1,0 +1,839 @@
+/*
+ * instance.c - a GPU serving instance with continuous batching in the style
+ * of vLLM (Kwon et al., "Efficient Memory Management for Large Language
+ * Model Serving with PagedAttention", SOSP 2023; vLLM v1 scheduler).
+ *
+ * What it models. One replica of a model on `tp` GPUs. Its KV cache is a
+ * kv_store (models/kvstore.h) whose tier 0 holds
+ *     floor((gpu_mem_util x tp x HBM - weight bytes) / block bytes)
+ * blocks of block_tokens tokens; lower tiers (DRAM, CXL, SSD) come from the
+ * scenario's `kv:` section. Time advances one *step* at a time: each step
+ * is one event, never one per token.
+ *
+ * Request life cycle (state machine; functions in brackets):
+ *
+ *     submit --> WAITING --admit--> PREFILL --last chunk--> DECODE --last token--> DONE
+ *                  ^  |               ^   \                    |
+ *                  |  +--admit with---+    +----preempt--------+
+ *                  |     lower-tier hits: LOADING --ready--^   |
+ *                  +-------------------- preempt (recompute) --+
+ *
+ *   WAITING -> PREFILL   [admit]     prompt blocks pinned; cached prefix skipped
+ *   WAITING -> LOADING   [admit]     some prefix blocks sit in a lower tier
+ *   LOADING -> PREFILL   [compose]   once ready_at has passed
+ *   PREFILL -> DECODE    [step_end]  the chunk that completes the prompt
+ *                                    also yields the first output token
+ *   DECODE  -> DONE      [step_end]  the output_tokens-th token
+ *   any running -> WAITING (front)   [preempt] KV memory ran out: the last
+ *                                    admitted request loses its blocks and
+ *                                    will recompute prompt + generated tokens
+ *
+ * One step [compose]: with a budget of max_batched_tokens tokens, first every
+ * running request in admission order (a decoding request takes 1 token, a
+ * prefilling one the next chunk of its prompt: chunked prefill), then
+ * waiting requests in FIFO order while the budget, max_seqs and the KV
+ * store allow (admission needs room for the whole prompt plus a watermark;
+ * no admission in a step that preempted, as vLLM). A decode that needs a
+ * new block and finds no room preempts from the tail of the running list.
+ * The step's duration is llm_step_time() (roofline, llm_model.h) of what it
+ * computes; at its end [step_end] progress is applied, first tokens and
+ * finishes are stamped with the end time, finished requests release their
+ * blocks (they stay cached, evictable) and the next step starts at once.
+ *
+ * Timing of KV tier moves: a prefix hit in tier t > 0 promotes its blocks
+ * to HBM before the prefill can start. Each tier has one channel per
+ * instance (FIFO): a load of b bytes starting at max(now, channel free)
+ * takes latency + b / bandwidth. Demotions (write-back evictions) are
+ * counted in bytes but assumed asynchronous.
+ *
+ * Simplifications (stated, not hidden): a block allocated for a request
+ * counts as a prefix hit for a concurrent request before its KV is
+ * computed; the partially filled last prompt block keeps its trace id while
+ * decode fills it; generated tokens get blocks whose ids no later request
+ * can match.
+ */
+#include "instance.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "models/kvstore.h"
+#include "sim/mem.h"
+
+enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE };
+
+typedef struct inst_state {
+    /* configuration (scenario) */
+    const char *model_name;     /* preset or "custom" */
+    const char *gpu_name;       /* preset or "custom" */
+    uint64_t tp;                /* tensor-parallel GPUs */
+    uint64_t layers, hidden, heads, kv_heads, head_dim, kv_lora_rank, rope_dim; /* 0 = preset */
+    double params, active_params; /* 0 = preset */
+    uint64_t weight_bytes, kv_bytes; /* 0 = preset */
+    uint64_t hbm;               /* 0 = preset */
+    double hbm_bandwidth, flops, link_bandwidth, compute_eff, mem_eff; /* 0 = preset */
+    double gpu_mem_util;        /* fraction of HBM the server may use */
+    uint64_t max_batched_tokens;/* token budget per step */
+    uint64_t max_seqs;          /* running requests at most */
+    int chunked_prefill;        /* 1: split prompts across steps */
+    double kv_watermark;        /* fraction of KV blocks kept free at admission */
+    sim_time allreduce_latency; /* per all-reduce */
+    sim_time step_overhead;     /* fixed cost per step */
+    /* derived configuration */
+    llm_model model;            /* effective model */
+    llm_gpu gpu;                /* effective GPU */
+    llm_hw hw;                  /* model + GPU + tp */
+    uint64_t kvbpt;             /* KV bytes per token */
+    uint64_t block_bytes;       /* KV bytes per block */
+    inst_kv_cfg kv;             /* KV section */
+    uint64_t kv_blocks;         /* tier-0 capacity, blocks */
+    uint32_t index;             /* position in the workload's instance list */
+    inst_done_fn done;          /* completion callback */
+    void *done_ctx;
+    /* state */
+    kv_store *store;            /* KV blocks */
+    inst_req *wait_head, *wait_tail; /* FIFO of waiting requests */
+    uint32_t nwait;             /* its length */
+    inst_req **run;             /* running requests, admission order (max_seqs) */
+    uint32_t nrun;
+    int busy;                   /* a step is in flight */
+    int kick_pending;           /* a zero-delay wake is queued */
+    sim_time step_began;        /* start of the step in flight */
+    uint64_t outstanding;       /* prefill + decode tokens still to compute */
+    sim_time chan_free[MEMFAB_MAX_TIERS]; /* per-tier load channel free at */
+    sim_time busy_ps;           /* time spent in steps */
+    uint64_t prompt_blocks, hit_blocks, input_tokens, cached_tokens; /* prefix stats */
+    uint64_t prompt_tokens_computed, decode_tokens; /* work done */
+    inst_counters cnt;          /* counters */
+    inst_hist itl;              /* inter-token latencies */
+} inst_state;
+
+/* ---- histogram ---------------------------------------------------------- */
+
+static unsigned hist_index(uint64_t v)
+{
+    if (v < 128)
+        return (unsigned)v;
+    unsigned e = 63u - (unsigned)__builtin_clzll(v); /* >= 7 */
+    return (e - 6) * 128 + (unsigned)((v >> (e - 7)) & 127);
+}
+
+static double hist_mid(unsigned i)
+{
+    if (i < 128)
+        return (double)i;
+    unsigned e = i / 128 + 6, m = i % 128;
+    double lo = ldexp(128.0 + m, (int)e - 7);
+    return lo + ldexp(1.0, (int)e - 7) / 2;
+}
+
+void inst_hist_add(inst_hist *h, uint64_t v)
+{
+    h->n++;
+    h->sum += (double)v;
+    if (v > h->max)
+        h->max = v;
+    h->b[hist_index(v)]++;
+}
+
+void inst_hist_merge(inst_hist *dst, const inst_hist *src)
+{
+    dst->n += src->n;
+    dst->sum += src->sum;
+    if (src->max > dst->max)
+        dst->max = src->max;
+    for (unsigned i = 0; i < INST_HIST_BUCKETS; i++)
+        dst->b[i] += src->b[i];
+}
+
+double inst_hist_quantile(const inst_hist *h, double f)
+{
+    if (!h->n)
+        return NAN;
+    uint64_t rank = (uint64_t)floor(f * (double)(h->n - 1)), seen = 0;
+    for (unsigned i = 0; i < INST_HIST_BUCKETS; i++) {
+        seen += h->b[i];
+        if (seen > rank) {
+            double mid = hist_mid(i);
+            return mid > (double)h->max ? (double)h->max : mid;
+        }
+    }
+    return (double)h->max;
+}
+
+const inst_hist *inst_itl(sim_comp *c) { return &((inst_state *)c->state)->itl; }
+
+
+#define P(name, type, def, unit, desc, field) \
+    {name, type, def, unit, desc, offsetof(inst_state, field), NULL}
+
+static const sim_param inst_params[] = {
+    P("model", SIM_P_STRING, "llama3-8b", "",
+      "model preset (llama2-7b|13b|70b, llama3-8b|70b, qwen2-7b, deepseek-v3) or custom",
+      model_name),
+    P("gpu", SIM_P_STRING, "h100", "", "GPU preset (h100, h200, a100, a100-40gb, l40s, b200, mi300x)",
+      gpu_name),
+    P("tp", SIM_P_UINT, "1", "GPUs", "tensor-parallel GPUs of the instance", tp),
+    P("layers", SIM_P_UINT, "0", "", "override: transformer layers (0 = preset)", layers),
+    P("hidden", SIM_P_UINT, "0", "", "override: model width", hidden),
+    P("heads", SIM_P_UINT, "0", "", "override: query heads", heads),
+    P("kv_heads", SIM_P_UINT, "0", "", "override: KV heads (GQA)", kv_heads),
+    P("head_dim", SIM_P_UINT, "0", "", "override: head dimension", head_dim),
+    P("kv_lora_rank", SIM_P_UINT, "0", "", "override: MLA compressed KV width (0 = standard)",
+      kv_lora_rank),
+    P("rope_dim", SIM_P_UINT, "0", "", "override: MLA decoupled RoPE width", rope_dim),
+    P("params", SIM_P_DOUBLE, "0", "parameters", "override: total parameters", params),
+    P("active_params", SIM_P_DOUBLE, "0", "parameters",
+      "override: parameters used per token (MoE; default = params)", active_params),
+    P("weight_bytes", SIM_P_UINT, "0", "B", "override: bytes per weight", weight_bytes),
+    P("kv_bytes", SIM_P_UINT, "0", "B", "override: bytes per KV element", kv_bytes),
+    P("hbm", SIM_P_SIZE, "0 B", "B", "override: HBM per GPU", hbm),
+    P("hbm_bandwidth", SIM_P_RATE, "0 B/s", "B/s", "override: HBM bandwidth per GPU",
+      hbm_bandwidth),
+    P("flops", SIM_P_FLOPS, "0 FLOP/s", "FLOP/s", "override: dense BF16 FLOP/s per GPU", flops),
+    P("link_bandwidth", SIM_P_RATE, "0 B/s", "B/s",
+      "override: GPU-GPU bandwidth per direction (all-reduce)", link_bandwidth),
+    P("compute_eff", SIM_P_DOUBLE, "0", "", "override: achieved fraction of peak FLOP/s",
+      compute_eff),
+    P("mem_eff", SIM_P_DOUBLE, "0", "", "override: achieved fraction of HBM bandwidth", mem_eff),
+    P("gpu_mem_util", SIM_P_DOUBLE, "0.9", "", "fraction of HBM for weights + KV (vLLM)",
+      gpu_mem_util),
+    P("max_batched_tokens", SIM_P_UINT, "8192", "tokens", "token budget per step",
+      max_batched_tokens),
+    P("max_seqs", SIM_P_UINT, "256", "requests", "running requests at most", max_seqs),
+    P("chunked_prefill", SIM_P_BOOL, "true", "", "split long prompts across steps",
+      chunked_prefill),
+    P("kv_watermark", SIM_P_DOUBLE, "0.01", "",
+      "fraction of KV blocks left free when admitting", kv_watermark),
+    P("allreduce_latency", SIM_P_TIME, "0 us", "ps", "fixed cost of each tp all-reduce",
+      allreduce_latency),
+    P("step_overhead", SIM_P_TIME, "0 us", "ps", "fixed cost of every step", step_overhead),
+    {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+
+#define OVR(dst, v) \
+    do {            \
+        if (v)      \
+            dst = v; \
+    } while (0)
+
+static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    inst_state *st = c->state;
+    const llm_model *m = llm_model_find(st->model_name);
+    if (m) {
+        st->model = *m;
+    } else if (strcmp(st->model_name, "custom") == 0) {
+        memset(&st->model, 0, sizeof st->model);
+        st->model.name = "custom";
+        st->model.weight_bytes = 2;
+        st->model.kv_bytes = 2;
+    } else {
+        char names[512];
+        size_t n = 0;
+        for (const llm_model *p = llm_models; p->name && n < sizeof names; p++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "", p->name);
+        return scn_error(err, node ? scn_map_get(node, "model") : NULL,
+                         "instance '%s': unknown model '%s' (presets: %s; or 'custom' with "
+                         "layers, hidden, heads, kv_heads, head_dim, params)",
+                         c->name, st->model_name, names);
+    }
+    OVR(st->model.layers, (uint32_t)st->layers);
+    OVR(st->model.hidden, (uint32_t)st->hidden);
+    OVR(st->model.heads, (uint32_t)st->heads);
+    OVR(st->model.kv_heads, (uint32_t)st->kv_heads);
+    OVR(st->model.head_dim, (uint32_t)st->head_dim);
+    OVR(st->model.kv_lora_rank, (uint32_t)st->kv_lora_rank);
+    OVR(st->model.rope_dim, (uint32_t)st->rope_dim);
+    OVR(st->model.params, st->params);
+    OVR(st->model.weight_bytes, (uint32_t)st->weight_bytes);
+    OVR(st->model.kv_bytes, (uint32_t)st->kv_bytes);
+    if (st->active_params)
+        st->model.active_params = st->active_params;
+    else if (st->params || !m)
+        st->model.active_params = st->model.params;
+    if (st->head_dim || !m) {
+        st->model.qk_dim = st->model.head_dim + (st->model.kv_lora_rank ? st->model.rope_dim : 0);
+        st->model.v_dim = st->model.head_dim;
+    }
+    if (!st->model.kv_heads)
+        st->model.kv_heads = st->model.heads;
+    const llm_model *mm = &st->model;
+    if (!mm->layers || !mm->hidden || !mm->heads || !mm->head_dim || !(mm->params > 0))
+        return scn_error(err, node, "instance '%s': a custom model needs layers, hidden, heads,"
+                         " head_dim and params", c->name);
+
+    const llm_gpu *g = llm_gpu_find(st->gpu_name);
+    if (g) {
+        st->gpu = *g;
+    } else if (strcmp(st->gpu_name, "custom") == 0) {
+        memset(&st->gpu, 0, sizeof st->gpu);
+        st->gpu.name = "custom";
+        st->gpu.compute_eff = 0.6;
+        st->gpu.mem_eff = 0.8;
+    } else {
+        return scn_error(err, node ? scn_map_get(node, "gpu") : NULL,
+                         "instance '%s': unknown gpu '%s' (presets: h100, h200, a100, a100-40gb,"
+                         " l40s, b200, mi300x; or 'custom' with hbm, hbm_bandwidth, flops)",
+                         c->name, st->gpu_name);
+    }
+    OVR(st->gpu.hbm, st->hbm);
+    OVR(st->gpu.hbm_bandwidth, st->hbm_bandwidth);
+    OVR(st->gpu.flops, st->flops);
+    OVR(st->gpu.link_bandwidth, st->link_bandwidth);
+    OVR(st->gpu.compute_eff, st->compute_eff);
+    OVR(st->gpu.mem_eff, st->mem_eff);
+    const llm_gpu *gg = &st->gpu;
+    if (!gg->hbm || !(gg->hbm_bandwidth > 0) || !(gg->flops > 0))
+        return scn_error(err, node, "instance '%s': a custom gpu needs hbm, hbm_bandwidth and flops",
+                         c->name);
+    if (!(gg->compute_eff > 0 && gg->compute_eff <= 1 && gg->mem_eff > 0 && gg->mem_eff <= 1))
+        return scn_error(err, node, "instance '%s': compute_eff and mem_eff must be in (0, 1]",
+                         c->name);
+    if (st->tp < 1 || st->tp > 1024)
+        return scn_error(err, node ? scn_map_get(node, "tp") : NULL,
+                         "instance '%s': tp must be 1..1024", c->name);
+    if (st->tp > 1 && !(gg->link_bandwidth > 0))
+        return scn_error(err, node, "instance '%s': tp > 1 needs link_bandwidth", c->name);
+    if (!st->max_batched_tokens || !st->max_seqs)
+        return scn_error(err, node, "instance '%s': max_batched_tokens and max_seqs must be positive",
+                         c->name);
+    if (!(st->gpu_mem_util > 0 && st->gpu_mem_util <= 1) || st->kv_watermark < 0 ||
+        st->kv_watermark >= 1)
+        return scn_error(err, node, "instance '%s': gpu_mem_util must be in (0, 1] and "
+                         "kv_watermark in [0, 1)", c->name);
+    st->hw.m = &st->model;
+    st->hw.g = &st->gpu;
+    st->hw.tp = (uint32_t)st->tp;
+    st->hw.allreduce_latency_s = sim_time_to_s(st->allreduce_latency);
+    st->hw.step_overhead_s = sim_time_to_s(st->step_overhead);
+    st->kvbpt = llm_kv_bytes_per_token(&st->model);
+    /* Default KV section: 16-token blocks in HBM only, LRU. */
+    st->kv.block_tokens = 16;
+    st->kv.ntiers = 1;
+    st->kv.tiers[0].name = "hbm";
+    st->kv.write_mode = KV_WRITE_BACK;
+    st->kv.eviction = "lru";
+    st->kv.prefix_caching = 1;
+    double usable = st->gpu_mem_util * (double)st->tp * (double)gg->hbm;
+    if (usable <= llm_weight_bytes(mm))
+        return scn_error(err, node, "instance '%s': %.1f GB of weights do not fit in %.1f GB "
+                         "(gpu_mem_util x tp x hbm); raise tp",
+                         c->name, llm_weight_bytes(mm) / 1e9, usable / 1e9);
+    return 0;
+}
+
+void inst_setup(sim_comp *c, const inst_kv_cfg *kv, uint32_t index, inst_done_fn done,
+                void *ctx)
+{
+    inst_state *st = c->state;
+    if (kv)
+        st->kv = *kv;
+    st->index = index;
+    st->done = done;
+    st->done_ctx = ctx;
+}
+
+const llm_hw *inst_hw(sim_comp *c) { return &((inst_state *)c->state)->hw; }
+uint64_t inst_block_bytes(sim_comp *c)
+{
+    inst_state *st = c->state;
+    return st->kvbpt * st->kv.block_tokens;
+}
+uint64_t inst_kv_blocks(sim_comp *c) { return ((inst_state *)c->state)->kv_blocks; }
+const inst_counters *inst_stats(sim_comp *c) { return &((inst_state *)c->state)->cnt; }
+
+static int inst_start(sim_comp *c, sim_err *err)
+{
+    inst_state *st = c->state;
+    st->block_bytes = st->kvbpt * st->kv.block_tokens;
+    double usable = st->gpu_mem_util * (double)st->tp * (double)st->gpu.hbm -
+                    llm_weight_bytes(&st->model);
+    uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity : (uint64_t)usable;
+    st->kv_blocks = cap0 / st->block_bytes;
+    if (st->kv_blocks < 1)
+        return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                           "instance '%s': no room for one KV block of %llu B", c->name,
+                           (unsigned long long)st->block_bytes);
+    kv_tier_cfg tiers[MEMFAB_MAX_TIERS];
+    for (uint32_t t = 0; t < st->kv.ntiers; t++) {
+        tiers[t].name = st->kv.tiers[t].name;
+        tiers[t].capacity = t == 0 ? st->kv_blocks : st->kv.tiers[t].capacity / st->block_bytes;
+        if (!tiers[t].capacity)
+            return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                               "instance '%s': kv tier '%s' holds less than one %llu B block",
+                               c->name, tiers[t].name, (unsigned long long)st->block_bytes);
+    }
+    const memfab_evict_ops *pol = kv_evict_find(st->kv.eviction);
+    if (!pol)
+        return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0, "unknown eviction policy '%s'",
+                           st->kv.eviction);
+    st->store = kv_store_new(tiers, st->kv.ntiers, st->kv.write_mode, pol,
+                             st->kv.params.get ? &st->kv.params : NULL, err);
+    if (!st->store)
+        return err && err->code ? err->code : SIM_ENOMEM;
+    /* Costs for cost-aware eviction: recomputing block i of a prefix is a
+     * prefill of block_tokens tokens after i x block_tokens cached ones
+     * (compute-bound); reloading from tier t+1 is latency + bytes / bandwidth. */
+    double rate = (double)st->tp * st->gpu.flops * st->gpu.compute_eff;
+    double bt = st->kv.block_tokens;
+    double rc0 = (2.0 * st->model.active_params * bt +
+                  llm_attn_flops_per_pair(&st->model) * bt * (bt + 1) / 2) / rate;
+    double rci = llm_attn_flops_per_pair(&st->model) * bt * bt / rate;
+    double reload[MEMFAB_MAX_TIERS] = {0};
+    for (uint32_t t = 1; t < st->kv.ntiers; t++)
+        reload[t - 1] = st->kv.tiers[t].bandwidth > 0
+                            ? sim_time_to_s(st->kv.tiers[t].latency) +
+                                  (double)st->block_bytes / st->kv.tiers[t].bandwidth
+                            : 0;
+    kv_store_set_costs(st->store, rc0, rci, st->kv.ntiers > 1 ? reload : NULL);
+    st->run = sim_calloc(st->max_seqs, sizeof *st->run);
+    if (!st->run)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    return 0;
+}
+
+/* ---- queues ------------------------------------------------------------ */
+
+static void wait_push_back(inst_state *st, inst_req *r)
+{
+    r->next = NULL;
+    r->prev = st->wait_tail;
+    if (st->wait_tail)
+        st->wait_tail->next = r;
+    else
+        st->wait_head = r;
+    st->wait_tail = r;
+    st->nwait++;
+}
+
+static void wait_push_front(inst_state *st, inst_req *r)
+{
+    r->prev = NULL;
+    r->next = st->wait_head;
+    if (st->wait_head)
+        st->wait_head->prev = r;
+    else
+        st->wait_tail = r;
+    st->wait_head = r;
+    st->nwait++;
+}
+
+static inst_req *wait_pop_front(inst_state *st)
+{
+    inst_req *r = st->wait_head;
+    if (!r)
+        return NULL;
+    st->wait_head = r->next;
+    if (st->wait_head)
+        st->wait_head->prev = NULL;
+    else
+        st->wait_tail = NULL;
+    r->next = r->prev = NULL;
+    st->nwait--;
+    return r;
+}
+
+static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+/* Tokens still to compute for r. */
+static uint64_t remaining(const inst_req *r)
+{
+    return (uint64_t)(r->ptarget - r->prefilled) + (r->output - r->generated);
+}
+
+/* Take the last running request off the batch, free its blocks, put it at
+ * the head of the waiting queue. [preempt] */
+static void preempt_last(sim_comp *c)
+{
+    inst_state *st = c->state;
+    inst_req *v = st->run[--st->nrun];
+    sim_time now = sim_now(c->sim);
+    uint64_t before = remaining(v);
+    kv_store_unpin(st->store, v->ids, v->pinned, now);
+    v->pinned = 0;
+    v->prefilled = 0;
+    v->ptarget = v->input + v->generated; /* generated tokens join the prompt */
+    v->sched = 0;
+    v->state = INST_WAITING;
+    v->preemptions++;
+    st->cnt.preemptions++;
+    st->outstanding += remaining(v) - before;
+    wait_push_front(st, v);
+}
+
+static void finish_req(sim_comp *c, inst_req *r, int state)
+{
+    inst_state *st = c->state;
+    if (r->pinned)
+        kv_store_unpin(st->store, r->ids, r->pinned, sim_now(c->sim));
+    r->pinned = 0;
+    st->outstanding -= remaining(r);
+    r->state = (uint32_t)state;
+    if (st->done)
+        st->done(st->done_ctx, r);
+}
+
+/* Load the promoted blocks of one admission: returns when they are in HBM. */
+static sim_time load_time(sim_comp *c, const kv_pin_result *res)
+{
+    inst_state *st = c->state;
+    sim_time now = sim_now(c->sim), ready = now;
+    for (uint32_t t = 0; t < st->kv.ntiers; t++) {
+        if (t > 0 && res->promoted[t]) {
+            uint64_t bytes = (uint64_t)res->promoted[t] * st->block_bytes;
+            st->cnt.load_bytes += bytes;
+            if (!st->kv.free_transfers && st->kv.tiers[t].bandwidth > 0) {
+                sim_time start = st->chan_free[t] > now ? st->chan_free[t] : now;
+                sim_time xfer = (sim_time)llround((double)bytes * 1e12 / st->kv.tiers[t].bandwidth);
+                st->chan_free[t] = start + xfer;
+                sim_time done = start + xfer + st->kv.tiers[t].latency;
+                if (done > ready)
+                    ready = done;
+            }
+        }
+        if (res->demoted[t])
+            st->cnt.offload_bytes += (uint64_t)res->demoted[t] * st->block_bytes;
+    }
+    return ready;
+}
+
+/* Try to admit the head of the waiting queue. 1 = admitted (r set), 0 = not. */
+static int admit(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
+    uint32_t pt = r->ptarget;
+    uint32_t nb = ceil_div(pt, st->kv.block_tokens);
+    if (nb > r->n_ids)
+        nb = r->n_ids;
+    if (!kv_store_can_pin(st->store, r->ids, nb))
+        return 0;
+    if (st->nrun > 0 && st->kv_watermark > 0) {
+        uint64_t need = kv_store_needed(st->store, r->ids, nb);
+        uint64_t avail = kv_store_free_blocks(st->store) + kv_store_evictable_blocks(st->store);
+        if (avail < need || (double)(avail - need) < st->kv_watermark * (double)st->kv_blocks)
+            return 0;
+    }
+    kv_pin_result res;
+    memset(&res, 0, sizeof res);
+    if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+        return 0;
+    r->pinned = nb;
+    uint32_t hit = st->kv.prefix_caching ? res.hit_blocks : 0;
+    uint64_t cached = (uint64_t)hit * st->kv.block_tokens;
+    if (cached >= pt)
+        cached = pt - 1; /* the last prompt token is always computed (its logits) */
+    r->prefilled = (uint32_t)cached;
+    st->outstanding -= cached;
+    if (!r->admitted_once) {
+        r->admitted_once = 1;
+        uint32_t ph = hit < r->n_prompt ? hit : r->n_prompt;
+        r->hit_blocks = ph;
+        r->cached = r->prefilled < r->input ? r->prefilled : r->input;
+        r->hit_lower = 0;
+        for (uint32_t t = 1; t < st->kv.ntiers; t++)
+            r->hit_lower += res.promoted[t];
+        st->prompt_blocks += r->n_prompt;
+        st->hit_blocks += ph;
+        st->input_tokens += r->input;
+        st->cached_tokens += r->cached;
+    }
+    sim_time ready = load_time(c, &res);
+    if (ready > sim_now(c->sim)) {
+        r->state = INST_LOADING;
+        r->ready_at = ready;
+        sim_schedule_at(c->sim, ready, c->id, INST_EV_WAKE, 0, 0);
+    } else {
+        r->state = INST_PREFILL;
+    }
+    st->run[st->nrun++] = r;
+    return 1;
+}
+
+/* Compose and launch one step; nothing when there is no work. [compose] */
+static void compose(sim_comp *c)
+{
+    inst_state *st = c->state;
+    sim_time now = sim_now(c->sim);
+    uint64_t budget = st->max_batched_tokens;
+    llm_step step = {0, 0.0, 0};
+    int preempted = 0;
+    for (uint32_t i = 0; i < st->nrun && budget > 0; i++) {
+        inst_req *r = st->run[i];
+        if (r->state == INST_LOADING) {
+            if (r->ready_at > now)
+                continue;
+            r->state = INST_PREFILL;
+        }
+        if (r->state == INST_DECODE) {
+            uint64_t ctx = (uint64_t)r->input + r->generated;
+            uint32_t need = ceil_div(ctx, st->kv.block_tokens);
+            if (need > r->n_ids)
+                need = r->n_ids;
+            int self = 0;
+            while (need > r->pinned) {
+                kv_pin_result res;
+                if (kv_store_pin(st->store, r->ids + r->pinned, 1, now, &res) == 0) {
+                    r->pinned++;
+                    for (uint32_t t = 0; t < st->kv.ntiers; t++)
+                        st->cnt.offload_bytes += (uint64_t)res.demoted[t] * st->block_bytes;
+                    continue;
+                }
+                preempted = 1;
+                if (st->nrun - 1 == i) {
+                    self = 1;
+                    break;
+                }
+                preempt_last(c);
+            }
+            if (self) {
+                if (st->nrun == 1) {
+                    /* Alone and still no room: it can never finish here. */
+                    st->nrun--;
+                    st->cnt.rejected++;
+                    finish_req(c, r, INST_REJECTED);
+                } else {
+                    preempt_last(c);
+                }
+                break;
+            }
+            r->sched = 1;
+            budget--;
+            step.tokens++;
+            step.attn_pairs += (double)ctx;
+            step.ctx_read += ctx - 1;
+        } else if (r->state == INST_PREFILL) {
+            uint32_t pt = r->ptarget;
+            uint64_t left = pt - r->prefilled;
+            uint64_t chunk = left < budget ? left : budget;
+            if (!st->chunked_prefill && chunk < left) {
+                if (step.tokens)
+                    continue;
+                chunk = left; /* an oversized prompt gets a step of its own */
+            }
+            r->sched = (uint32_t)chunk;
+            budget = chunk >= budget ? 0 : budget - chunk;
+            step.tokens += chunk;
+            double o = r->prefilled, ch = (double)chunk;
+            step.attn_pairs += ch * o + ch * (ch + 1) / 2;
+            step.ctx_read += r->prefilled;
+        }
+    }
+    while (!preempted && budget > 0 && st->wait_head && st->nrun < st->max_seqs) {
+        inst_req *r = st->wait_head;
+        if (!admit(c, r))
+            break;
+        wait_pop_front(st);
+        if (r->state != INST_PREFILL)
+            continue;
+        uint32_t pt = r->ptarget;
+        uint64_t left = pt - r->prefilled;
+        uint64_t chunk = left < budget ? left : budget;
+        if (!st->chunked_prefill && chunk < left) {
+            if (step.tokens)
+                break; /* admitted; prefills whole in a later step */
+            chunk = left;
+        }
+        r->sched = (uint32_t)chunk;
+        budget = chunk >= budget ? 0 : budget - chunk;
+        step.tokens += chunk;
+        double o = r->prefilled, ch = (double)chunk;
+        step.attn_pairs += ch * o + ch * (ch + 1) / 2;
+        step.ctx_read += r->prefilled;
+    }
+    if (st->nwait > st->cnt.peak_waiting)
+        st->cnt.peak_waiting = st->nwait;
+    if (st->nrun > st->cnt.peak_running)
+        st->cnt.peak_running = st->nrun;
+    if (!step.tokens)
+        return;
+    sim_time dt = llm_step_time(&st->hw, &step);
+    if (dt == 0)
+        dt = 1;
+    st->busy = 1;
+    st->step_began = now;
+    st->busy_ps += dt;
+    st->cnt.steps++;
+    sim_schedule(c->sim, dt, c->id, INST_EV_STEP, 0, 0);
+}
+
+/* Apply the step that just ended. [step_end] */
+static void step_end(sim_comp *c)
+{
+    inst_state *st = c->state;
+    sim_time now = sim_now(c->sim);
+    uint32_t w = 0;
+    st->busy = 0;
+    for (uint32_t i = 0; i < st->nrun; i++) {
+        inst_req *r = st->run[i];
+        uint32_t s = r->sched;
+        int done = 0;
+        if (s) {
+            r->sched = 0;
+            if (r->state == INST_PREFILL) {
+                r->prefilled += s;
+                st->outstanding -= s;
+                st->prompt_tokens_computed += s;
+                if (r->prefilled == r->ptarget) {
+                    /* The last chunk yields the next token. */
+                    if (!r->generated)
+                        r->first_token = now;
+                    else
+                        inst_hist_add(&st->itl, now - r->last_token);
+                    r->generated++;
+                    st->outstanding--;
+                    r->last_token = now;
+                    r->state = INST_DECODE;
+                    done = r->generated >= r->output;
+                }
+            } else if (r->state == INST_DECODE) {
+                r->generated++;
+                st->outstanding--;
+                st->decode_tokens++;
+                inst_hist_add(&st->itl, now - r->last_token);
+                r->last_token = now;
+                done = r->generated >= r->output;
+            }
+        }
+        if (done) {
+            r->finish = now;
+            finish_req(c, r, INST_DONE);
+        } else {
+            st->run[w++] = r;
+        }
+    }
+    st->nrun = w;
+#ifndef NDEBUG
+    /* kv_store_check is O(capacity): every step for small stores, else every 256th. */
+    if (st->kv_blocks <= 4096 || (st->cnt.steps & 255) == 0)
+        assert(kv_store_check(st->store));
+#endif
+    compose(c);
+}
+
+void inst_submit(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
+    r->state = INST_WAITING;
+    r->pinned = r->prefilled = r->generated = r->sched = 0;
+    r->ptarget = r->input;
+    r->admitted_once = 0;
+    r->preemptions = 0;
+    r->first_token = r->last_token = r->finish = 0;
+    r->cached = r->hit_blocks = r->hit_lower = 0;
+    /* A request that cannot fit even alone is rejected at once. */
+    if (r->n_ids > st->kv_blocks) {
+        st->cnt.rejected++;
+        r->state = INST_REJECTED;
+        if (st->done)
+            st->done(st->done_ctx, r);
+        return;
+    }
+    st->outstanding += (uint64_t)r->input + r->output;
+    wait_push_back(st, r);
+    if (!st->busy && !st->kick_pending) {
+        /* Start at this time, after every arrival of this instant. */
+        st->kick_pending = 1;
+        sim_schedule(c->sim, 0, c->id, INST_EV_WAKE, 0, 0);
+    }
+}
+
+static void inst_handle(sim_comp *c, const sim_event *e)
+{
+    inst_state *st = c->state;
+    if (e->kind == INST_EV_STEP) {
+        step_end(c);
+    } else if (e->kind == INST_EV_WAKE) {
+        st->kick_pending = 0;
+        if (!st->busy)
+            compose(c);
+    }
+}
+
+void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
+{
+    inst_state *st = c->state;
+    memset(v, 0, sizeof *v);
+    v->index = st->index;
+    v->outstanding_tokens = st->outstanding;
+    v->waiting = st->nwait;
+    v->running = st->nrun;
+    v->kv_free_blocks = kv_store_free_blocks(st->store);
+    v->kv_total_blocks = st->kv_blocks;
+    v->ntiers = st->kv.ntiers;
+    if (st->kv.prefix_caching)
+        v->prefix_blocks = kv_store_match(st->store, r->ids, r->n_prompt, v->prefix_by_tier);
+    for (uint32_t t = 0; t < st->kv.ntiers; t++)
+        v->tier_weight[t] = 1.0 / (double)(1u << t);
+}
+
+static void inst_sample(sim_comp *c, sim_time now)
+{
+    inst_state *st = c->state;
+    sim_report_timeseries(c->sim, c->name, "waiting", now, (double)st->nwait);
+    sim_report_timeseries(c->sim, c->name, "running", now, (double)st->nrun);
+    if (!st->store)
+        return;
+    for (uint32_t t = 0; t < st->kv.ntiers; t++) {
+        char name[160];
+        snprintf(name, sizeof name, "kv_used:%s", st->kv.tiers[t].name);
+        sim_report_timeseries(c->sim, c->name, name, now,
+                              (double)kv_store_stats(st->store, t)->used);
+    }
+}
+
+static int inst_finish(sim_comp *c, sim_err *err)
+{
+    inst_state *st = c->state;
+    sim *s = c->sim;
+    double el = sim_time_to_s(sim_now(s));
+    sim_report_metric(s, c->name, "kv_bytes_per_token", (double)st->kvbpt, "B");
+    sim_report_metric(s, c->name, "kv_capacity_blocks", (double)st->kv_blocks, "blocks");
+    sim_report_metric(s, c->name, "kv_capacity_tokens",
+                      (double)st->kv_blocks * st->kv.block_tokens, "tokens");
+    sim_report_metric(s, c->name, "steps", (double)st->cnt.steps, "steps");
+    sim_report_metric(s, c->name, "utilization", el > 0 ? sim_time_to_s(st->busy_ps) / el : 0,
+                      "");
+    sim_report_metric(s, c->name, "preemptions", (double)st->cnt.preemptions, "requests");
+    sim_report_metric(s, c->name, "rejected", (double)st->cnt.rejected, "requests");
+    sim_report_metric(s, c->name, "peak_waiting", (double)st->cnt.peak_waiting, "requests");
+    sim_report_metric(s, c->name, "peak_running", (double)st->cnt.peak_running, "requests");
+    sim_report_metric(s, c->name, "prefill_tokens_computed", (double)st->prompt_tokens_computed,
+                      "tokens");
+    sim_report_metric(s, c->name, "prefix_hit_ratio_blocks",
+                      st->prompt_blocks ? (double)st->hit_blocks / st->prompt_blocks : 0, "");
+    sim_report_metric(s, c->name, "prefix_hit_ratio_tokens",
+                      st->input_tokens ? (double)st->cached_tokens / st->input_tokens : 0, "");
+    sim_report_metric(s, c->name, "kv_load_bytes", (double)st->cnt.load_bytes, "B");
+    sim_report_metric(s, c->name, "kv_offload_bytes", (double)st->cnt.offload_bytes, "B");
+    if (st->store) {
+        for (uint32_t t = 0; t < st->kv.ntiers; t++) {
+            const kv_tier_stats *ts = kv_store_stats(st->store, t);
+            sim_report_kv(s, c->name, st->kv.tiers[t].name, ts->hits, ts->misses, ts->evictions,
+                          ts->blocks_in * st->block_bytes, ts->blocks_out * st->block_bytes);
+        }
+    }
+    return 0;
+}
+
+static void inst_destroy(sim_comp *c)
+{
+    inst_state *st = c->state;
+    kv_store_free(st->store);
+    sim_free(st->run);
+}
+
+const sim_model llm_instance_model = {
+    .type = "llm_instance",
+    .summary = "GPU serving instance: vLLM-style continuous batching, chunked prefill, "
+               "preemption, roofline step time, KV block store with prefix caching",
+    .params = inst_params,
+    .state_size = sizeof(inst_state),
+    .configure = inst_configure,
+    .start = inst_start,
+    .handle = inst_handle,
+    .sample = inst_sample,
+    .finish = inst_finish,
+    .destroy = inst_destroy,
+};

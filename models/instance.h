@@ -1,0 +1,127 @@
+/*
+ * instance.h - a GPU serving instance (type `llm_instance`): one model
+ * replica on tp GPUs with a continuous-batching scheduler in the style of
+ * vLLM and a KV block store (models/kvstore.h) whose tier 0 is the HBM
+ * left after the weights. See instance.c for the scheduler and the timing
+ * model, llm_model.h for the roofline.
+ *
+ * Requests are records owned by the caller (the workload, models/serving.c)
+ * and lent to the instance from inst_submit() until the done callback
+ * returns them; the instance keeps pointers, never copies.
+ */
+#ifndef MEMFAB_MODELS_INSTANCE_H
+#define MEMFAB_MODELS_INSTANCE_H
+
+#include <stdint.h>
+
+#include "models/llm_model.h"
+#include "sim/plugin.h"
+#include "sim/sim.h"
+
+extern const sim_model llm_instance_model;
+
+/* Request states. */
+enum { INST_WAITING, INST_LOADING, INST_PREFILL, INST_DECODE, INST_DONE, INST_REJECTED };
+
+typedef struct inst_req {
+    /* set by the submitter */
+    uint64_t id;            /* request id from the trace */
+    uint64_t session;       /* session id (0 = none) */
+    sim_time arrival;       /* arrival at the router */
+    uint32_t input;         /* prompt tokens (>= 1) */
+    uint32_t output;        /* tokens to generate (>= 1) */
+    uint32_t n_prompt;      /* prompt blocks: ceil(input / block_tokens) */
+    uint32_t n_ids;         /* ids[] entries: ceil((input + output) / block_tokens) */
+    uint64_t *ids;          /* block ids: the prompt's, then unique ones for generated tokens */
+    uint32_t ids_cap;       /* allocated entries of ids (reused across requests) */
+    uint32_t predicted;     /* prefix blocks the router saw on the chosen instance */
+    /* state kept by the instance */
+    uint32_t state;         /* INST_* */
+    uint32_t instance;      /* index of the instance in the workload's list */
+    uint32_t pinned;        /* ids[0..pinned) are pinned in the store */
+    uint32_t ptarget;       /* tokens to prefill: input (+ generated ones after a preemption) */
+    uint32_t prefilled;     /* of those, tokens whose KV exists (cached + computed) */
+    uint32_t generated;     /* output tokens produced */
+    uint32_t sched;         /* tokens scheduled in the step in flight */
+    uint32_t cached;        /* prompt tokens served by the prefix cache (first admission) */
+    uint32_t hit_blocks;    /* prompt blocks found in the store (first admission) */
+    uint32_t hit_lower;     /* of those, blocks loaded from a lower tier */
+    uint32_t preemptions;   /* times preempted (recompute) */
+    int admitted_once;      /* hit counters recorded */
+    sim_time ready_at;      /* LOADING: when the lower-tier blocks are in HBM */
+    sim_time first_token;   /* when the first output token was produced */
+    sim_time last_token;    /* when the latest output token was produced */
+    sim_time finish;        /* when the last output token was produced */
+    struct inst_req *prev, *next; /* waiting-queue links / free list */
+} inst_req;
+
+/* KV configuration shared by the instances of a scenario (the `kv:` section). */
+typedef struct inst_kv_tier {
+    const char *name;       /* tier name for results */
+    uint64_t capacity;      /* bytes; tier 0: 0 = HBM left after weights */
+    double bandwidth;       /* bytes/s of moves into / out of this tier (0 = free) */
+    sim_time latency;       /* fixed cost of one move */
+    const char *component;  /* component holding the tier (for the fabric), or NULL */
+} inst_kv_tier;
+
+typedef struct inst_kv_cfg {
+    uint32_t block_tokens;  /* tokens per KV block */
+    uint32_t ntiers;        /* tiers (1..MEMFAB_MAX_TIERS) */
+    inst_kv_tier tiers[MEMFAB_MAX_TIERS];
+    int write_mode;         /* KV_WRITE_BACK or KV_WRITE_THROUGH */
+    const char *eviction;   /* policy name (kv_evict_find) */
+    memfab_params params;   /* eviction policy parameters */
+    int free_transfers;     /* 1: tier moves take no time */
+    int prefix_caching;     /* 0: never reuse blocks across requests */
+} inst_kv_cfg;
+
+/* Called when a request leaves the instance (finished or rejected). */
+typedef void (*inst_done_fn)(void *ctx, inst_req *r);
+
+/* Configure an instance before sim_start: its KV section (copied), its index
+ * and the done callback. */
+void inst_setup(sim_comp *c, const inst_kv_cfg *kv, uint32_t index, inst_done_fn done,
+                void *ctx);
+
+/* Hand a request to the instance at the current time. */
+void inst_submit(sim_comp *c, inst_req *r);
+
+/* What the router sees of the instance for request r (prefix match per tier). */
+void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v);
+
+/* The instance's model and hardware; KV bytes per block. */
+const llm_hw *inst_hw(sim_comp *c);
+uint64_t inst_block_bytes(sim_comp *c);
+/* Tier-0 capacity in blocks (after start). */
+uint64_t inst_kv_blocks(sim_comp *c);
+
+/* A log-bucketed histogram of picosecond values (128 sub-buckets per power
+ * of two: quantiles within 0.8%), for per-token latencies where keeping
+ * every sample would cost more than the simulation. */
+#define INST_HIST_BUCKETS (58 * 128)
+typedef struct inst_hist {
+    uint64_t n;                     /* samples */
+    double sum;                     /* exact sum, for the mean */
+    uint64_t max;                   /* largest sample */
+    uint64_t b[INST_HIST_BUCKETS];  /* counts */
+} inst_hist;
+void inst_hist_add(inst_hist *h, uint64_t v);
+void inst_hist_merge(inst_hist *dst, const inst_hist *src);
+/* Quantile f in [0,1]: the midpoint of the bucket holding it; NaN if empty. */
+double inst_hist_quantile(const inst_hist *h, double f);
+/* Inter-token latencies of the instance (every output token after the first). */
+const inst_hist *inst_itl(sim_comp *c);
+
+/* Counters for tests. */
+typedef struct inst_counters {
+    uint64_t steps;         /* steps run */
+    uint64_t preemptions;   /* requests preempted */
+    uint64_t rejected;      /* requests that can never fit */
+    uint64_t peak_waiting;  /* longest waiting queue */
+    uint64_t peak_running;  /* largest running batch */
+    uint64_t load_bytes;    /* bytes loaded from lower tiers */
+    uint64_t offload_bytes; /* bytes written to lower tiers */
+} inst_counters;
+const inst_counters *inst_stats(sim_comp *c);
+
+#endif

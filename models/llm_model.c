@@ -1,0 +1,113 @@
+/*
+ * llm_model.c - LLM and GPU presets and the roofline step time (see
+ * llm_model.h for the formulas).
+ *
+ * Sources of the preset numbers:
+ *   Llama-2 7B/13B/70B  meta-llama/Llama-2-*-hf config.json (Touvron et al. 2023);
+ *   Llama-3 8B/70B      meta-llama/Meta-Llama-3-*  config.json;
+ *   Qwen2-7B            Qwen/Qwen2-7B config.json;
+ *   DeepSeek-V3         deepseek-ai/DeepSeek-V3 config.json and the V3 report:
+ *                       61 layers, 128 heads, MLA kv_lora_rank 512, qk_rope_head_dim
+ *                       64, qk_nope_head_dim 128, v_head_dim 128, 671B total / 37B
+ *                       active parameters, FP8 weights. Attention FLOPs use the
+ *                       unabsorbed head widths (qk 192, v 128), as prefill does.
+ *   Parameter counts are those the model cards report (exact where published).
+ *   GPUs: NVIDIA H100 SXM (80 GB HBM3, 3.35 TB/s, 989 TFLOP/s dense BF16, NVLink 4
+ *   900 GB/s = 450 GB/s per direction), H200 (141 GB HBM3e, 4.8 TB/s), A100 SXM
+ *   80 GB (2.039 TB/s, 312 TFLOP/s, NVLink 3 300 GB/s per direction) and 40 GB
+ *   (1.555 TB/s), L40S (48 GB GDDR6, 864 GB/s, 362 TFLOP/s, PCIe Gen4 x16 32 GB/s),
+ *   B200 (180 GB, 8 TB/s, 2.25 PFLOP/s, NVLink 5 900 GB/s per direction),
+ *   AMD MI300X (192 GB, 5.3 TB/s, 1307 TFLOP/s, Infinity Fabric 448 GB/s).
+ * The efficiency factors (0.6 of peak FLOP/s for GEMMs, 0.8 of peak HBM
+ * bandwidth) are typical achieved fractions, not measurements: calibrate
+ * them per deployment (compute_eff / mem_eff in the scenario).
+ */
+#include "llm_model.h"
+
+#include <math.h>
+#include <string.h>
+
+/*   name         layers hidden heads kvh hd  lora rope qk  v    params      active      wB kvB */
+const llm_model llm_models[] = {
+    {"llama2-7b", 32, 4096, 32, 32, 128, 0, 0, 128, 128, 6738415616.0, 6738415616.0, 2, 2},
+    {"llama2-13b", 40, 5120, 40, 40, 128, 0, 0, 128, 128, 13015864320.0, 13015864320.0, 2, 2},
+    {"llama2-70b", 80, 8192, 64, 8, 128, 0, 0, 128, 128, 68976648192.0, 68976648192.0, 2, 2},
+    {"llama3-8b", 32, 4096, 32, 8, 128, 0, 0, 128, 128, 8030261248.0, 8030261248.0, 2, 2},
+    {"llama3-70b", 80, 8192, 64, 8, 128, 0, 0, 128, 128, 70553706496.0, 70553706496.0, 2, 2},
+    {"qwen2-7b", 28, 3584, 28, 4, 128, 0, 0, 128, 128, 7615616512.0, 7615616512.0, 2, 2},
+    {"deepseek-v3", 61, 7168, 128, 128, 128, 512, 64, 192, 128, 671e9, 37e9, 1, 2},
+    {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
+
+/*  name         hbm        HBM B/s     FLOP/s      link B/s  ceff meff */
+const llm_gpu llm_gpus[] = {
+    {"h100", 80000000000ULL, 3.35e12, 989e12, 450e9, 0.6, 0.8},
+    {"h200", 141000000000ULL, 4.8e12, 989e12, 450e9, 0.6, 0.8},
+    {"a100", 80000000000ULL, 2.039e12, 312e12, 300e9, 0.6, 0.8},
+    {"a100-40gb", 40000000000ULL, 1.555e12, 312e12, 300e9, 0.6, 0.8},
+    {"l40s", 48000000000ULL, 864e9, 362e12, 32e9, 0.6, 0.8},
+    {"b200", 180000000000ULL, 8e12, 2.25e15, 900e9, 0.6, 0.8},
+    {"mi300x", 192000000000ULL, 5.3e12, 1307e12, 448e9, 0.6, 0.8},
+    {NULL, 0, 0, 0, 0, 0, 0}};
+
+const llm_model *llm_model_find(const char *name)
+{
+    for (const llm_model *m = llm_models; name && m->name; m++)
+        if (strcmp(m->name, name) == 0)
+            return m;
+    return NULL;
+}
+
+const llm_gpu *llm_gpu_find(const char *name)
+{
+    for (const llm_gpu *g = llm_gpus; name && g->name; g++)
+        if (strcmp(g->name, name) == 0)
+            return g;
+    return NULL;
+}
+
+uint64_t llm_kv_bytes_per_token(const llm_model *m)
+{
+    if (m->kv_lora_rank)
+        return (uint64_t)(m->kv_lora_rank + m->rope_dim) * m->layers * m->kv_bytes;
+    return 2ULL * m->layers * m->kv_heads * m->head_dim * m->kv_bytes;
+}
+
+double llm_weight_bytes(const llm_model *m) { return m->params * (double)m->weight_bytes; }
+
+double llm_attn_flops_per_pair(const llm_model *m)
+{
+    return 2.0 * m->layers * m->heads * (double)(m->qk_dim + m->v_dim);
+}
+
+double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, double *t_mem,
+                        double *t_ar)
+{
+    const llm_model *m = hw->m;
+    const llm_gpu *g = hw->g;
+    double tp = (double)hw->tp;
+    double flops = 2.0 * m->active_params * (double)st->tokens +
+                   llm_attn_flops_per_pair(m) * st->attn_pairs;
+    double kvb = (double)llm_kv_bytes_per_token(m);
+    double bytes = llm_weight_bytes(m) + kvb * (double)(st->ctx_read + st->tokens);
+    double tc = flops / (tp * g->flops * g->compute_eff);
+    double tm = bytes / (tp * g->hbm_bandwidth * g->mem_eff);
+    double ta = 0;
+    if (hw->tp > 1) {
+        /* Activations are BF16 (2 bytes). */
+        double size = (double)st->tokens * m->hidden * 2.0;
+        ta = 2.0 * m->layers *
+             (2.0 * (tp - 1) / tp * size / g->link_bandwidth + hw->allreduce_latency_s);
+    }
+    if (t_comp)
+        *t_comp = tc;
+    if (t_mem)
+        *t_mem = tm;
+    if (t_ar)
+        *t_ar = ta;
+    return (tc > tm ? tc : tm) + ta + hw->step_overhead_s;
+}
+
+sim_time llm_step_time(const llm_hw *hw, const llm_step *st)
+{
+    return (sim_time)llround(llm_step_seconds(hw, st, NULL, NULL, NULL) * 1e12);
+}

@@ -1,0 +1,104 @@
+/*
+ * llm_model.h - LLM and GPU presets and the roofline step-time model of a
+ * serving instance.
+ *
+ * An llm_model holds the architecture numbers that decide KV-cache size and
+ * FLOPs (from each model's published config.json); an llm_gpu holds one
+ * GPU's HBM capacity, bandwidth, dense BF16 FLOP/s and interconnect. Both
+ * come from preset tables (llm_model_find, llm_gpu_find) and can be
+ * overridden field by field from a scenario.
+ *
+ * KV bytes per token (fidelity-references.md, "KV cache and GPU compute"):
+ *   standard attention (MHA/GQA): 2 x layers x kv_heads x head_dim x kv_bytes
+ *   MLA (DeepSeek-V2/V3):         (kv_lora_rank + rope_dim) x layers x kv_bytes
+ *
+ * The step-time model (llm_step_time) of one continuous-batching step that
+ * computes T = prefill + decode tokens on tp GPUs:
+ *   flops   = 2 x active_params x T                         (dense GEMMs)
+ *           + 2 x layers x heads x (qk_dim + v_dim) x pairs (attention: QK^T and AV,
+ *             pairs = sum over computed tokens of the keys each attends to,
+ *             causal: a chunk of c tokens after o cached ones has c x o + c(c+1)/2)
+ *   bytes   = weight_bytes x params                       (every weight read once)
+ *           + kv_bytes_per_token x (context read + T written)
+ *   t_comp  = flops / (tp x FLOP/s x compute_eff)
+ *   t_mem   = bytes / (tp x HBM B/s x mem_eff)
+ *   t_ar    = when tp > 1: 2 x layers all-reduces of T x hidden x act_bytes
+ *             bytes each, ring algorithm: 2 (tp-1)/tp x size / link B/s
+ *             + latency each (Megatron-LM: two all-reduces per layer)
+ *   step    = max(t_comp, t_mem) + t_ar + step_overhead
+ * So a prefill-only step is compute-bound, a decode-only step memory-bound,
+ * and a mixed step pays for the slower of the two (a roofline: compute and
+ * memory traffic overlap perfectly within a step). MoE models read all
+ * expert weights every step (an upper bound at small batch) but compute
+ * only with the active parameters.
+ */
+#ifndef MEMFAB_MODELS_LLM_MODEL_H
+#define MEMFAB_MODELS_LLM_MODEL_H
+
+#include <stdint.h>
+
+#include "sim/simtime.h"
+
+typedef struct llm_model {
+    const char *name;       /* preset name ("llama3-70b") */
+    uint32_t layers;        /* transformer layers */
+    uint32_t hidden;        /* model width */
+    uint32_t heads;         /* query heads */
+    uint32_t kv_heads;      /* KV heads (GQA); = heads for MHA */
+    uint32_t head_dim;      /* per-head dimension (qk = v for standard attention) */
+    uint32_t kv_lora_rank;  /* MLA: compressed KV width; 0 = standard attention */
+    uint32_t rope_dim;      /* MLA: decoupled RoPE key width */
+    uint32_t qk_dim;        /* per-head query/key width used for attention FLOPs */
+    uint32_t v_dim;         /* per-head value width used for attention FLOPs */
+    double params;          /* total parameters */
+    double active_params;   /* parameters used per token (MoE); = params when dense */
+    uint32_t weight_bytes;  /* bytes per weight (2 = BF16, 1 = FP8) */
+    uint32_t kv_bytes;      /* bytes per KV element */
+} llm_model;
+
+typedef struct llm_gpu {
+    const char *name;       /* preset name ("h100") */
+    uint64_t hbm;           /* HBM capacity, bytes */
+    double hbm_bandwidth;   /* bytes/s */
+    double flops;           /* dense BF16 FLOP/s */
+    double link_bandwidth;  /* GPU-to-GPU bytes/s per direction (NVLink), for all-reduce */
+    double compute_eff;     /* fraction of peak FLOP/s reached by GEMMs */
+    double mem_eff;         /* fraction of peak HBM bandwidth reached */
+} llm_gpu;
+
+/* What one step computes (the caller sums over the batch). */
+typedef struct llm_step {
+    uint64_t tokens;        /* tokens computed: prefill chunk tokens + decode tokens */
+    double attn_pairs;      /* sum over computed tokens of the keys attended to */
+    uint64_t ctx_read;      /* KV tokens read (context of every computed sequence) */
+} llm_step;
+
+/* Instance configuration that the step time depends on. */
+typedef struct llm_hw {
+    const llm_model *m;     /* the model */
+    const llm_gpu *g;       /* one GPU */
+    uint32_t tp;            /* tensor-parallel GPUs */
+    double allreduce_latency_s; /* per all-reduce fixed cost, seconds */
+    double step_overhead_s; /* fixed cost per step (scheduler, launch), seconds */
+} llm_hw;
+
+/* Presets, NULL-name-terminated, and lookup by name (NULL when absent). */
+extern const llm_model llm_models[];
+extern const llm_gpu llm_gpus[];
+const llm_model *llm_model_find(const char *name);
+const llm_gpu *llm_gpu_find(const char *name);
+
+/* KV cache bytes per token of the whole model (all layers, all TP ranks). */
+uint64_t llm_kv_bytes_per_token(const llm_model *m);
+/* Bytes of weights. */
+double llm_weight_bytes(const llm_model *m);
+/* Attention FLOPs per (query, key) pair over all layers. */
+double llm_attn_flops_per_pair(const llm_model *m);
+
+/* Step time in seconds and its parts (t_comp, t_mem, t_ar may be NULL). */
+double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, double *t_mem,
+                        double *t_ar);
+/* The same, rounded to picoseconds (llround). */
+sim_time llm_step_time(const llm_hw *hw, const llm_step *st);
+
+#endif

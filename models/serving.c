@@ -1,0 +1,817 @@
+/*
+ * serving.c - the LLM serving workload component (`llm_workload`) and the
+ * builder of the serving sections (workload, kv, router; see serving.h).
+ *
+ * What it models. Requests enter the system at their trace (or synthetic)
+ * arrival times, a router picks an instance for each one at that instant
+ * (policy from kv_router_find, optionally sticky per session), and the
+ * instance (instance.c) serves it. The workload then records the request's
+ * row and its latencies.
+ *
+ * Laziness: the reader holds one request; exactly one arrival event is
+ * pending at a time. The event dispatches every request of that instant,
+ * then reads ahead to the first later one and schedules its arrival. The
+ * pending request's block ids stay valid in the reader until the next
+ * trace_next(), so nothing is copied until dispatch. Request records come
+ * from a pool (chunks of 256, never moved, recycled through a free list),
+ * and each keeps its block-id array for reuse, so steady state allocates
+ * nothing.
+ *
+ * Block ids of a request: ceil((input + output) / block_tokens) ids. The
+ * first ceil(input / block_tokens) come from the trace when it has ids of
+ * the same block size, or of a multiple f of it (sub-block j of trace block
+ * p gets id mix(id[p], j mod f): equal trace ids imply equal sub-prefixes;
+ * prefixes diverging inside a trace block are not matched - conservative).
+ * The others (generated tokens, traces without ids) are unique per request.
+ *
+ * Metrics (scope: the workload component; definitions as in vLLM's
+ * benchmark_serving): TTFT = first token - arrival; TPOT = (finish - first
+ * token) / (output - 1) for output > 1; ITL = gap between consecutive
+ * tokens of a request (histogram, 0.8% resolution); e2e = finish -
+ * arrival; throughput = tokens / makespan where makespan = last finish -
+ * first arrival; goodput = requests meeting every SLO / makespan (DistServe,
+ * Zhong et al. OSDI 2024). Little's law L = lambda W: `in_system_mean` is
+ * the exact time integral of the number of requests in the system over the
+ * makespan, `arrival_rate` = requests / makespan, `e2e_mean` = W.
+ */
+#include "serving.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/instance.h"
+#include "models/kvstore.h"
+#include "models/synth.h"
+#include "models/trace.h"
+#include "sim/mem.h"
+#include "sim/stats.h"
+
+enum { WL_EV_ARRIVAL = SIM_EV_USER };
+
+#define POOL_CHUNK 256
+
+typedef struct pool_chunk {
+    struct pool_chunk *next;    /* chunk list, for freeing */
+    inst_req r[POOL_CHUNK];     /* records */
+} pool_chunk;
+
+typedef struct wl_state {
+    /* configuration */
+    const char *trace;          /* trace path as written, or NULL */
+    const char *format;         /* trace format name */
+    double time_scale;          /* arrival multiplier */
+    uint64_t max_requests;      /* 0 = all */
+    sim_time slo_ttft;          /* 0 = no TTFT SLO */
+    sim_time slo_tpot;          /* 0 = no TPOT SLO */
+    uint32_t block_tokens;      /* KV block size */
+    int prefix_caching;         /* use the trace's ids */
+    const char *policy;         /* router policy */
+    int sticky;                 /* session stickiness */
+    const scn_node *router_node;/* router params */
+    /* state */
+    trace_reader *reader;       /* the request stream */
+    trace_req pending;          /* the next request (valid when have_pending) */
+    int have_pending;
+    char path[4096];            /* resolved trace path */
+    sim_comp **inst;            /* instances, in index order */
+    uint32_t ninst;
+    const memfab_router_ops *router;
+    void *router_st;
+    memfab_instance_view *views;/* one per instance, reused */
+    trace_u64map *sessions;     /* session -> instance (sticky) */
+    pool_chunk *chunks;         /* record storage */
+    inst_req *free_list;        /* recycled records */
+    uint64_t uid;               /* unique request counter */
+    uint64_t in_system;         /* requests arrived and not finished */
+    sim_time last_change;       /* of in_system */
+    double area;                /* integral of in_system dt, ps */
+    sim_time first_arrival, last_finish;
+    double sample_sum;          /* sum of sampled in_system */
+    uint64_t nsamples;
+    uint64_t good;              /* requests meeting the SLOs */
+    sim_samples ttft, tpot, e2e;
+    serving_totals tot;
+} wl_state;
+
+static const sim_param wl_params[] = {
+    {"trace", SIM_P_STRING, NULL, "",
+     "trace file (relative to the scenario, then MEMFAB_TRACE_PATH); or `synthetic:`",
+     offsetof(wl_state, trace), NULL},
+    {"format", SIM_P_STRING, "auto", "", "auto, mooncake, azure, burstgpt, qwen, native",
+     offsetof(wl_state, format), NULL},
+    {"time_scale", SIM_P_DOUBLE, "1.0", "", "multiply arrival times (0.5 = twice the rate)",
+     offsetof(wl_state, time_scale), NULL},
+    {"max_requests", SIM_P_UINT, "0", "requests", "stop reading after this many (0 = all)",
+     offsetof(wl_state, max_requests), NULL},
+    {"slo_ttft", SIM_P_TIME, "0 s", "ps", "TTFT SLO for goodput (also slo: {ttft:}); 0 = none",
+     offsetof(wl_state, slo_ttft), NULL},
+    {"slo_tpot", SIM_P_TIME, "0 s", "ps", "TPOT SLO for goodput (also slo: {tpot:}); 0 = none",
+     offsetof(wl_state, slo_tpot), NULL},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+
+static const char *const wl_keys[] = {"synthetic", "slo", "instances", NULL};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* A count of tokens: "512", "512 tokens". */
+static int get_tokens(const scn_node *n, const char *key, double def, double *out, sim_err *err)
+{
+    const scn_node *v = scn_map_get(n, key);
+    *out = def;
+    if (!v)
+        return 0;
+    const char *t = scn_scalar(v);
+    char *end;
+    double x = t ? strtod(t, &end) : -1;
+    if (!t || end == t || x < 0)
+        return scn_error(err, v, "key '%s': '%s' is not a token count (e.g. 512 tokens)", key,
+                         t ? t : "");
+    while (*end == ' ')
+        end++;
+    if (*end && strcmp(end, "tokens") != 0 && strcmp(end, "token") != 0)
+        return scn_error(err, v, "key '%s': unit '%s' is not 'tokens'", key, end);
+    *out = x;
+    return 0;
+}
+
+/* A rate: "2/s", "120 /min", "3600/h". */
+static int get_per_second(const scn_node *n, const char *key, double def, double *out,
+                          sim_err *err)
+{
+    const scn_node *v = scn_map_get(n, key);
+    *out = def;
+    if (!v)
+        return 0;
+    const char *t = scn_scalar(v);
+    char *end;
+    double x = t ? strtod(t, &end) : -1;
+    if (t && end != t && x > 0) {
+        while (*end == ' ')
+            end++;
+        if (strcmp(end, "/s") == 0) { *out = x; return 0; }
+        if (strcmp(end, "/min") == 0) { *out = x / 60; return 0; }
+        if (strcmp(end, "/h") == 0) { *out = x / 3600; return 0; }
+    }
+    return scn_error(err, v, "key '%s': '%s' is not a positive rate (e.g. 2/s, 30/min, 100/h)",
+                     key, t ? t : "");
+}
+
+/* A distribution: a scalar (fixed) or {dist: fixed|uniform|exponential|
+ * lognormal, mean:, min:, max:, sigma:}; time = 1 for seconds, else tokens. */
+static int get_dist(const scn_node *n, const char *key, synth_dist *d, int time, sim_err *err)
+{
+    const scn_node *v = scn_map_get(n, key);
+    if (!v)
+        return 0;
+    if (scn_node_kind(v) == SCN_SCALAR) {
+        d->kind = SYNTH_FIXED;
+        d->b = 0;
+        if (time) {
+            sim_time t;
+            int rc = scn_get_time(n, key, 0, &t, err);
+            d->a = sim_time_to_s(t);
+            return rc;
+        }
+        return get_tokens(n, key, 1, &d->a, err); /* also plain counts (turns) */
+    }
+    static const char *const keys[] = {"dist", "mean", "min", "max", "sigma", NULL};
+    int rc = scn_check_keys(v, keys, key, err);
+    if (rc)
+        return rc;
+    static const char *const kinds[] = {"fixed", "uniform", "exponential", "lognormal", NULL};
+    int k;
+    if ((rc = scn_get_enum(v, "dist", kinds, 0, &k, err)))
+        return rc;
+    d->kind = (synth_dist_kind)k;
+    double mean = 0, lo = 0, hi = 0, sigma = 1;
+    if (time) {
+        sim_time a = 0, b = 0, c = 0;
+        if ((rc = scn_get_time(v, "mean", 0, &a, err)) || (rc = scn_get_time(v, "min", 0, &b, err)) ||
+            (rc = scn_get_time(v, "max", 0, &c, err)))
+            return rc;
+        mean = sim_time_to_s(a), lo = sim_time_to_s(b), hi = sim_time_to_s(c);
+    } else if ((rc = get_tokens(v, "mean", 0, &mean, err)) || (rc = get_tokens(v, "min", 0, &lo, err)) ||
+               (rc = get_tokens(v, "max", 0, &hi, err))) {
+        return rc;
+    }
+    if ((rc = scn_get_double(v, "sigma", 1.0, &sigma, err)))
+        return rc;
+    if (d->kind == SYNTH_UNIFORM) {
+        d->a = lo;
+        d->b = hi;
+    } else {
+        d->a = mean;
+        d->b = d->kind == SYNTH_LOGNORMAL ? sigma : 0;
+    }
+    return 0;
+}
+
+static int parse_synth(const scn_node *n, uint64_t seed, uint32_t block_tokens,
+                       synth_config *c, sim_err *err)
+{
+    static const char *const keys[] = {"arrivals", "rate", "cv", "input", "output", "turns",
+                                       "think", "groups", "prefix", "block_tokens",
+                                       "max_context", "requests", "horizon", "seed", NULL};
+    int rc = scn_check_keys(n, keys, "workload.synthetic", err);
+    if (rc)
+        return rc;
+    *c = synth_config_default();
+    c->seed = seed;
+    static const char *const arr[] = {"poisson", "gamma", NULL};
+    int a;
+    double x;
+    uint64_t u;
+    if ((rc = scn_get_enum(n, "arrivals", arr, 0, &a, err)))
+        return rc;
+    c->arrivals = a ? SYNTH_GAMMA : SYNTH_POISSON;
+    if ((rc = get_per_second(n, "rate", c->rate, &c->rate, err)) ||
+        (rc = scn_get_double(n, "cv", c->cv, &c->cv, err)) ||
+        (rc = get_dist(n, "input", &c->input, 0, err)) ||
+        (rc = get_dist(n, "output", &c->output, 0, err)) ||
+        (rc = get_dist(n, "turns", &c->turns, 0, err)) ||
+        (rc = get_dist(n, "think", &c->think_s, 1, err)))
+        return rc;
+    if ((rc = scn_get_uint(n, "groups", 0, &u, err)))
+        return rc;
+    c->groups = (uint32_t)u;
+    if ((rc = get_tokens(n, "prefix", 0, &x, err)))
+        return rc;
+    c->prefix_tokens = (uint32_t)x;
+    if ((rc = get_tokens(n, "block_tokens", block_tokens ? block_tokens : c->block_tokens, &x,
+                         err)))
+        return rc;
+    c->block_tokens = (uint32_t)x;
+    if ((rc = get_tokens(n, "max_context", c->max_context, &x, err)))
+        return rc;
+    c->max_context = (uint32_t)x;
+    if ((rc = scn_get_uint(n, "requests", c->max_requests, &c->max_requests, err)) ||
+        (rc = scn_get_time(n, "horizon", 0, &c->horizon, err)) ||
+        (rc = scn_get_uint(n, "seed", c->seed, &c->seed, err)))
+        return rc;
+    if (synth_config_check(c, err))
+        return scn_error(err, n, "workload.synthetic: %s", err->msg);
+    return 0;
+}
+
+/* ---- the workload component --------------------------------------------- */
+
+static int wl_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    wl_state *w = c->state;
+    if (!(w->time_scale > 0))
+        return scn_error(err, scn_map_get(node, "time_scale"), "time_scale must be positive");
+    const scn_node *slo = node ? scn_map_get(node, "slo") : NULL;
+    if (slo) {
+        static const char *const keys[] = {"ttft", "tpot", NULL};
+        int rc = scn_check_keys(slo, keys, "workload.slo", err);
+        if (!rc)
+            rc = scn_get_time(slo, "ttft", w->slo_ttft, &w->slo_ttft, err);
+        if (!rc)
+            rc = scn_get_time(slo, "tpot", w->slo_tpot, &w->slo_tpot, err);
+        if (rc)
+            return rc;
+    }
+    const scn_node *syn = node ? scn_map_get(node, "synthetic") : NULL;
+    if (syn && w->trace)
+        return scn_error(err, syn, "workload: give either 'trace' or 'synthetic', not both");
+    if (syn) {
+        synth_config cfg;
+        int rc = parse_synth(syn, sim_stream_seed(sim_seed(c->sim), c->name), 0, &cfg, err);
+        if (rc)
+            return rc;
+        w->reader = synth_open(&cfg, err);
+        if (!w->reader)
+            return scn_error(err, syn, "workload.synthetic: %s", err->msg);
+    } else if (w->trace) {
+        trace_format fmt;
+        if (trace_format_parse(w->format, &fmt))
+            return scn_error(err, scn_map_get(node, "format"),
+                             "unknown trace format '%s' (auto, mooncake, azure, burstgpt, qwen,"
+                             " native)", w->format);
+        const scn_node *tn = scn_map_get(node, "trace");
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", scn_node_file(tn) ? scn_node_file(tn) : "");
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        sim_err e2;
+        sim_err_clear(&e2);
+        if (trace_resolve(dir, w->trace, w->path, sizeof w->path, &e2))
+            return scn_error(err, tn, "%s", e2.msg);
+        w->reader = trace_open(w->path, fmt, err);
+        if (!w->reader)
+            return err->code ? err->code : SIM_EIO;
+    } else {
+        return scn_error(err, node, "workload: needs 'trace: FILE' or 'synthetic: {...}'");
+    }
+    return 0;
+}
+
+static inst_req *pool_get(wl_state *w)
+{
+    if (!w->free_list) {
+        pool_chunk *ch = sim_calloc(1, sizeof *ch);
+        if (!ch)
+            return NULL;
+        ch->next = w->chunks;
+        w->chunks = ch;
+        for (int i = POOL_CHUNK - 1; i >= 0; i--) {
+            ch->r[i].next = w->free_list;
+            w->free_list = &ch->r[i];
+        }
+    }
+    inst_req *r = w->free_list;
+    w->free_list = r->next;
+    r->next = r->prev = NULL;
+    return r;
+}
+
+static void in_system_change(wl_state *w, sim_time now, int delta)
+{
+    w->area += (double)w->in_system * (double)(now - w->last_change);
+    w->last_change = now;
+    w->in_system = delta > 0 ? w->in_system + 1 : w->in_system - 1;
+}
+
+static double uniform_draw(void *rng) { return gsl_rng_uniform(rng); }
+
+/* Build r's block ids from the trace request. 0 or SIM_ENOMEM. */
+static int make_ids(wl_state *w, inst_req *r, const trace_req *t)
+{
+    uint32_t B = w->block_tokens;
+    r->n_prompt = (uint32_t)(((uint64_t)r->input + B - 1) / B);
+    r->n_ids = (uint32_t)(((uint64_t)r->input + r->output + B - 1) / B);
+    if (r->n_ids > r->ids_cap) {
+        uint32_t cap = r->ids_cap ? r->ids_cap : 64;
+        while (cap < r->n_ids)
+            cap *= 2;
+        uint64_t *ids = sim_realloc(r->ids, cap * sizeof *ids);
+        if (!ids)
+            return SIM_ENOMEM;
+        r->ids = ids;
+        r->ids_cap = cap;
+    }
+    uint32_t k = 0;
+    if (w->prefix_caching && t->n_blocks && t->block_tokens && t->block_tokens % B == 0) {
+        uint32_t f = t->block_tokens / B;
+        uint32_t n = r->n_prompt;
+        if ((uint64_t)t->n_blocks * f < n)
+            n = t->n_blocks * f;
+        if (f == 1)
+            for (; k < n; k++)
+                r->ids[k] = t->block_ids[k];
+        else
+            for (; k < n; k++)
+                r->ids[k] = mix64(t->block_ids[k / f] ^ mix64(k % f));
+    }
+    uint64_t salt = mix64(w->uid ^ 0x5eedf00dULL);
+    for (; k < r->n_ids; k++)
+        r->ids[k] = mix64(salt + k);
+    return 0;
+}
+
+static void dispatch(sim_comp *c, const trace_req *t)
+{
+    wl_state *w = c->state;
+    sim_time now = sim_now(c->sim);
+    inst_req *r = pool_get(w);
+    if (!r) {
+        fprintf(stderr, "memfab: out of memory in the workload\n");
+        sim_stop(c->sim);
+        return;
+    }
+    r->id = t->id;
+    r->session = t->session;
+    r->arrival = now;
+    r->input = t->input_tokens ? t->input_tokens : 1;
+    r->output = t->output_tokens ? t->output_tokens : 1;
+    w->uid++;
+    if (make_ids(w, r, t)) {
+        fprintf(stderr, "memfab: out of memory in the workload\n");
+        sim_stop(c->sim);
+        return;
+    }
+    uint32_t pick = 0;
+    uint64_t stuck = 0;
+    int have = 0;
+    if (w->sticky && r->session && trace_u64map_get(w->sessions, r->session, &stuck)) {
+        pick = (uint32_t)stuck;
+        have = 1;
+    }
+    if (w->ninst > 1 || w->sticky) {
+        for (uint32_t i = 0; i < w->ninst; i++)
+            inst_view(w->inst[i], r, &w->views[i]);
+    }
+    if (!have && w->ninst > 1) {
+        memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
+                                  w->block_tokens, r->ids};
+        pick = w->router->route(w->router_st, &rv, w->views, w->ninst, uniform_draw, c->rng);
+        if (pick >= w->ninst)
+            pick = w->ninst - 1;
+        if (w->sticky && r->session)
+            trace_u64map_put(w->sessions, r->session, pick);
+    }
+    if (w->ninst > 1 || w->sticky)
+        r->predicted = w->views[pick].prefix_blocks;
+    else {
+        memfab_instance_view v;
+        inst_view(w->inst[0], r, &v);
+        r->predicted = v.prefix_blocks;
+    }
+    r->instance = pick;
+    w->tot.arrived++;
+    if (w->tot.arrived == 1)
+        w->first_arrival = now;
+    in_system_change(w, now, +1);
+    inst_submit(w->inst[pick], r);
+}
+
+/* Read the next request into pending; 1 = have one. */
+static int read_next(sim_comp *c)
+{
+    wl_state *w = c->state;
+    sim_err err;
+    sim_err_clear(&err);
+    w->have_pending = 0;
+    if (w->max_requests && w->tot.arrived >= w->max_requests)
+        return 0;
+    int rc = trace_next(w->reader, &w->pending, &err);
+    if (rc < 0) {
+        sim_err_print(&err);
+        sim_stop(c->sim);
+        return 0;
+    }
+    if (rc == 0)
+        return 0;
+    double t = (double)w->pending.arrival * w->time_scale;
+    w->pending.arrival = t >= 1.8e19 ? SIM_TIME_MAX - 1 : (sim_time)llround(t);
+    if (w->pending.arrival < sim_now(c->sim))
+        w->pending.arrival = sim_now(c->sim);
+    w->have_pending = 1;
+    return 1;
+}
+
+static void done_cb(void *ctx, inst_req *r)
+{
+    sim_comp *c = ctx;
+    wl_state *w = c->state;
+    sim_time now = sim_now(c->sim);
+    char sess[32];
+    snprintf(sess, sizeof sess, "%llu", (unsigned long long)r->session);
+    sim_report_request(c->sim, r->id, sess, w->inst[r->instance]->name, r->arrival,
+                       r->first_token, r->state == INST_DONE ? r->finish : 0, r->input, r->output,
+                       r->cached);
+    in_system_change(w, now, -1);
+    if (r->state == INST_DONE) {
+        w->tot.completed++;
+        w->tot.output_tokens += r->output;
+        w->tot.input_tokens += r->input;
+        w->tot.cached_tokens += r->cached;
+        w->tot.prompt_blocks += r->n_prompt;
+        w->tot.hit_blocks += r->hit_blocks;
+        w->tot.predicted_blocks += r->predicted;
+        double ttft = (double)(r->first_token - r->arrival);
+        double tpot = r->output > 1 ? (double)(r->finish - r->first_token) / (r->output - 1) : 0;
+        sim_samples_add(&w->ttft, ttft);
+        if (r->output > 1)
+            sim_samples_add(&w->tpot, tpot);
+        sim_samples_add(&w->e2e, (double)(r->finish - r->arrival));
+        if ((!w->slo_ttft || ttft <= (double)w->slo_ttft) &&
+            (!w->slo_tpot || tpot <= (double)w->slo_tpot))
+            w->good++;
+        if (now > w->last_finish)
+            w->last_finish = now;
+    } else {
+        w->tot.rejected++;
+    }
+    r->next = w->free_list;
+    w->free_list = r;
+}
+
+static int wl_start(sim_comp *c, sim_err *err)
+{
+    wl_state *w = c->state;
+    if (!w->ninst)
+        return scn_error(err, c->node, "workload: no llm_instance to serve it (add "
+                         "workload.instances: {count: N, ...} or llm_instance components)");
+    w->views = sim_calloc(w->ninst, sizeof *w->views);
+    w->sessions = trace_u64map_new();
+    if (!w->views || !w->sessions)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    if (read_next(c))
+        sim_schedule_at(c->sim, w->pending.arrival, c->id, WL_EV_ARRIVAL, 0, 0);
+    return 0;
+}
+
+static void wl_handle(sim_comp *c, const sim_event *e)
+{
+    wl_state *w = c->state;
+    if (e->kind != WL_EV_ARRIVAL || !w->have_pending)
+        return;
+    sim_time now = sim_now(c->sim);
+    do {
+        dispatch(c, &w->pending);
+    } while (read_next(c) && w->pending.arrival == now);
+    if (w->have_pending)
+        sim_schedule_at(c->sim, w->pending.arrival, c->id, WL_EV_ARRIVAL, 0, 0);
+}
+
+static void wl_sample(sim_comp *c, sim_time now)
+{
+    wl_state *w = c->state;
+    sim_report_timeseries(c->sim, c->name, "in_system", now, (double)w->in_system);
+    w->sample_sum += (double)w->in_system;
+    w->nsamples++;
+}
+
+static int wl_finish(sim_comp *c, sim_err *err)
+{
+    wl_state *w = c->state;
+    sim *s = c->sim;
+    const char *sc = c->name;
+    serving_totals *t = &w->tot;
+    sim_time now = sim_now(s);
+    in_system_change(w, now, +1); /* close the integral ... */
+    w->in_system--;               /* ... without changing the count */
+    sim_time end = w->last_finish > w->first_arrival ? w->last_finish : now;
+    double span = end > w->first_arrival ? sim_time_to_s(end - w->first_arrival) : 0;
+    t->makespan = span;
+    t->ttft_mean = w->ttft.acc.n ? w->ttft.acc.mean * 1e-12 : 0;
+    t->e2e_mean = w->e2e.acc.n ? w->e2e.acc.mean * 1e-12 : 0;
+    t->in_system_mean = span > 0 ? w->area * 1e-12 / span : 0;
+    t->sampled_in_system = w->nsamples ? w->sample_sum / (double)w->nsamples : 0;
+    t->arrival_rate = span > 0 ? (double)t->arrived / span : 0;
+    inst_hist itl;
+    memset(&itl, 0, sizeof itl);
+    for (uint32_t i = 0; i < w->ninst; i++) {
+        inst_hist_merge(&itl, inst_itl(w->inst[i]));
+        t->preemptions += inst_stats(w->inst[i])->preemptions;
+    }
+    sim_report_metric(s, sc, "requests", (double)t->arrived, "requests");
+    sim_report_metric(s, sc, "completed", (double)t->completed, "requests");
+    sim_report_metric(s, sc, "rejected", (double)t->rejected, "requests");
+    sim_report_metric(s, sc, "preemptions", (double)t->preemptions, "requests");
+    sim_samples_report(s, sc, "ttft", &w->ttft, 1e-12, "s");
+    sim_samples_report(s, sc, "tpot", &w->tpot, 1e-12, "s");
+    sim_samples_report(s, sc, "e2e", &w->e2e, 1e-12, "s");
+    sim_report_metric(s, sc, "itl_count", (double)itl.n, "tokens");
+    if (itl.n) {
+        sim_report_metric(s, sc, "itl_mean", itl.sum / (double)itl.n * 1e-12, "s");
+        sim_report_metric(s, sc, "itl_p50", inst_hist_quantile(&itl, 0.5) * 1e-12, "s");
+        sim_report_metric(s, sc, "itl_p90", inst_hist_quantile(&itl, 0.9) * 1e-12, "s");
+        sim_report_metric(s, sc, "itl_p99", inst_hist_quantile(&itl, 0.99) * 1e-12, "s");
+        sim_report_metric(s, sc, "itl_max", (double)itl.max * 1e-12, "s");
+    }
+    sim_report_metric(s, sc, "makespan", span, "s");
+    sim_report_metric(s, sc, "throughput_output", span > 0 ? t->output_tokens / span : 0,
+                      "tokens/s");
+    sim_report_metric(s, sc, "throughput_input", span > 0 ? t->input_tokens / span : 0,
+                      "tokens/s");
+    sim_report_metric(s, sc, "throughput_requests", span > 0 ? t->completed / span : 0,
+                      "requests/s");
+    sim_report_metric(s, sc, "goodput", span > 0 ? w->good / span : 0, "requests/s");
+    sim_report_metric(s, sc, "slo_attainment", t->completed ? (double)w->good / t->completed : 0,
+                      "");
+    sim_report_metric(s, sc, "prefix_hit_ratio_blocks",
+                      t->prompt_blocks ? (double)t->hit_blocks / t->prompt_blocks : 0, "");
+    sim_report_metric(s, sc, "prefix_hit_ratio_tokens",
+                      t->input_tokens ? (double)t->cached_tokens / t->input_tokens : 0, "");
+    sim_report_metric(s, sc, "router_predicted_hit_blocks", (double)t->predicted_blocks,
+                      "blocks");
+    sim_report_metric(s, sc, "router_delivered_hit_blocks", (double)t->hit_blocks, "blocks");
+    sim_report_metric(s, sc, "in_system_mean", t->in_system_mean, "requests");
+    sim_report_metric(s, sc, "arrival_rate", t->arrival_rate, "requests/s");
+    sim_report_metric(s, sc, "littles_law_lambda_w", t->arrival_rate * t->e2e_mean, "requests");
+    return 0;
+}
+
+static void wl_destroy(sim_comp *c)
+{
+    wl_state *w = c->state;
+    trace_close(w->reader);
+    if (w->router && w->router_st)
+        w->router->destroy(w->router_st);
+    trace_u64map_free(w->sessions);
+    sim_free(w->views);
+    sim_free(w->inst);
+    for (pool_chunk *ch = w->chunks, *nx; ch; ch = nx) {
+        nx = ch->next;
+        for (int i = 0; i < POOL_CHUNK; i++)
+            sim_free(ch->r[i].ids);
+        sim_free(ch);
+    }
+    sim_samples_free(&w->ttft);
+    sim_samples_free(&w->tpot);
+    sim_samples_free(&w->e2e);
+}
+
+const sim_model llm_workload_model = {
+    .type = "llm_workload",
+    .summary = "LLM requests from a trace or synthetic generator, routed to llm_instance "
+               "components (built from the workload/kv/router sections)",
+    .params = wl_params,
+    .keys = wl_keys,
+    .state_size = sizeof(wl_state),
+    .configure = wl_configure,
+    .start = wl_start,
+    .handle = wl_handle,
+    .sample = wl_sample,
+    .finish = wl_finish,
+    .destroy = wl_destroy,
+};
+
+const serving_totals *serving_get_totals(sim_comp *c) { return &((wl_state *)c->state)->tot; }
+
+/* ---- the builder ---------------------------------------------------------- */
+
+static double node_param(void *ctx, const char *key, double def)
+{
+    const scn_node *n = ctx;
+    const scn_node *v = n ? scn_map_get(n, key) : NULL;
+    const char *t = v ? scn_scalar(v) : NULL;
+    char *end;
+    double x = t ? strtod(t, &end) : def;
+    return t && end != t ? x : def;
+}
+
+static int parse_kv(const scn_node *n, uint32_t trace_bt, inst_kv_cfg *kv, sim_err *err)
+{
+    memset(kv, 0, sizeof *kv);
+    kv->block_tokens = trace_bt ? trace_bt : 16;
+    kv->ntiers = 1;
+    kv->tiers[0].name = "hbm";
+    kv->eviction = "lru";
+    kv->write_mode = KV_WRITE_BACK;
+    kv->prefix_caching = 1;
+    kv->params.get = node_param;
+    kv->params.ctx = (void *)n;
+    if (!n)
+        return 0;
+    if (scn_node_kind(n) != SCN_MAP)
+        return scn_error(err, n, "'kv' must be a mapping");
+    int rc;
+    double bt;
+    if ((rc = get_tokens(n, "block_tokens", kv->block_tokens, &bt, err)))
+        return rc;
+    if (bt < 1 || bt > 1 << 20)
+        return scn_error(err, scn_map_get(n, "block_tokens"), "kv.block_tokens must be 1..2^20");
+    kv->block_tokens = (uint32_t)bt;
+    if (trace_bt && trace_bt % kv->block_tokens)
+        return scn_error(err, scn_map_get(n, "block_tokens"),
+                         "kv.block_tokens (%u) must divide the trace's block size (%u tokens) "
+                         "so its prefix ids can be used",
+                         kv->block_tokens, trace_bt);
+    if ((rc = scn_get_string(n, "eviction", "lru", &kv->eviction, err)))
+        return rc;
+    if (!kv_evict_find(kv->eviction))
+        return scn_error(err, scn_map_get(n, "eviction"), "unknown eviction policy '%s'",
+                         kv->eviction);
+    static const char *const wm[] = {"back", "through", NULL};
+    int w;
+    if ((rc = scn_get_enum(n, "write", wm, 0, &w, err)))
+        return rc;
+    kv->write_mode = w ? KV_WRITE_THROUGH : KV_WRITE_BACK;
+    if ((rc = scn_get_bool(n, "prefix_caching", 1, &kv->prefix_caching, err)) ||
+        (rc = scn_get_bool(n, "free_transfers", 0, &kv->free_transfers, err)))
+        return rc;
+    const scn_node *tiers = scn_map_get(n, "tiers");
+    if (tiers) {
+        if (scn_node_kind(tiers) != SCN_SEQ || scn_len(tiers) < 1 ||
+            scn_len(tiers) > MEMFAB_MAX_TIERS)
+            return scn_error(err, tiers, "kv.tiers: a list of 1..%d tiers, HBM first",
+                             MEMFAB_MAX_TIERS);
+        kv->ntiers = (uint32_t)scn_len(tiers);
+        for (uint32_t t = 0; t < kv->ntiers; t++) {
+            const scn_node *tn = scn_seq_at(tiers, t);
+            static const char *const keys[] = {"name", "capacity", "bandwidth", "latency",
+                                               "component", NULL};
+            inst_kv_tier *k = &kv->tiers[t];
+            if ((rc = scn_check_keys(tn, keys, "kv tier", err)) ||
+                (rc = scn_get_string(tn, "name", t ? NULL : "hbm", &k->name, err)) ||
+                (rc = scn_get_size(tn, "capacity", 0, &k->capacity, err)) ||
+                (rc = scn_get_rate(tn, "bandwidth", 0, &k->bandwidth, err)) ||
+                (rc = scn_get_time(tn, "latency", 0, &k->latency, err)) ||
+                (rc = scn_get_string(tn, "component", NULL, &k->component, err)))
+                return rc;
+            if (!k->name)
+                return scn_error(err, tn, "kv tier %u needs a 'name'", t);
+            if (t > 0 && !k->capacity)
+                return scn_error(err, tn, "kv tier '%s' needs a 'capacity' (e.g. 256 GiB)",
+                                 k->name);
+        }
+    }
+    return 0;
+}
+
+int serving_build(sim *s, const scn_doc *doc, sim_err *err)
+{
+    const scn_node *root = scn_root(doc);
+    const scn_node *wn = scn_map_get(root, "workload");
+    const scn_node *kn = scn_map_get(root, "kv");
+    const scn_node *rn = scn_map_get(root, "router");
+    inst_kv_cfg kv;
+    int rc;
+    if (!wn) {
+        if ((rc = parse_kv(kn, 0, &kv, err)))
+            return rc;
+        uint32_t idx = 0;
+        for (size_t i = 0; i < sim_ncomps(s); i++)
+            if (sim_comp_at(s, (uint32_t)i)->model == &llm_instance_model)
+                inst_setup(sim_comp_at(s, (uint32_t)i), &kv, idx++, NULL, NULL);
+        return 0;
+    }
+    if (scn_node_kind(wn) != SCN_MAP)
+        return scn_error(err, wn, "'workload' must be a mapping");
+    {
+        const char *allowed[32];
+        size_t n = 0;
+        for (const sim_param *p = wl_params; p->name; p++)
+            allowed[n++] = p->name;
+        for (size_t i = 0; wl_keys[i]; i++)
+            allowed[n++] = wl_keys[i];
+        allowed[n] = NULL;
+        if ((rc = scn_check_keys(wn, allowed, "workload", err)))
+            return rc;
+    }
+    sim_comp *wc = sim_add(s, &llm_workload_model, "workload", wn, err);
+    if (!wc)
+        return err->code ? err->code : SIM_EINVAL;
+    wl_state *w = wc->state;
+    uint32_t trace_bt = w->reader ? trace_reader_block_tokens(w->reader) : 0;
+    if ((rc = parse_kv(kn, trace_bt, &kv, err)))
+        return rc;
+    w->block_tokens = kv.block_tokens;
+    w->prefix_caching = kv.prefix_caching;
+    /* Instances asked for by workload.instances. */
+    const scn_node *in = scn_map_get(wn, "instances");
+    if (in) {
+        const char *allowed[64];
+        size_t n = 0;
+        allowed[n++] = "count";
+        allowed[n++] = "name";
+        for (const sim_param *p = llm_instance_model.params; p->name && n < 62; p++)
+            allowed[n++] = p->name;
+        allowed[n] = NULL;
+        if ((rc = scn_check_keys(in, allowed, "workload.instances", err)))
+            return rc;
+        uint64_t count;
+        const char *prefix;
+        if ((rc = scn_get_uint(in, "count", 1, &count, err)) ||
+            (rc = scn_get_string(in, "name", "inst", &prefix, err)))
+            return rc;
+        if (count < 1 || count > 100000)
+            return scn_error(err, scn_map_get(in, "count"), "instances.count must be 1..100000");
+        for (uint64_t i = 0; i < count; i++) {
+            char name[128];
+            snprintf(name, sizeof name, "%s%llu", prefix, (unsigned long long)i);
+            if (!sim_add(s, &llm_instance_model, name, in, err))
+                return err->code ? err->code : SIM_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < sim_ncomps(s); i++)
+        if (sim_comp_at(s, (uint32_t)i)->model == &llm_instance_model)
+            w->ninst++;
+    w->inst = sim_calloc(w->ninst ? w->ninst : 1, sizeof *w->inst);
+    if (!w->inst)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    uint32_t idx = 0;
+    for (size_t i = 0; i < sim_ncomps(s); i++) {
+        sim_comp *c = sim_comp_at(s, (uint32_t)i);
+        if (c->model != &llm_instance_model)
+            continue;
+        inst_setup(c, &kv, idx, done_cb, wc);
+        w->inst[idx++] = c;
+    }
+    /* The router. */
+    w->policy = "round_robin";
+    if (rn) {
+        if (scn_node_kind(rn) != SCN_MAP)
+            return scn_error(err, rn, "'router' must be a mapping");
+        if ((rc = scn_get_string(rn, "policy", "round_robin", &w->policy, err)) ||
+            (rc = scn_get_bool(rn, "sticky", 0, &w->sticky, err)))
+            return rc;
+    }
+    w->router = kv_router_find(w->policy);
+    if (!w->router)
+        return scn_error(err, rn ? scn_map_get(rn, "policy") : wn,
+                         "unknown router policy '%s' (round_robin, random, least_loaded, "
+                         "prefix_affinity, dynamo, sglang, llmd, or a plug-in's)",
+                         w->policy);
+    memfab_params rp = {(void *)rn, node_param};
+    w->router_st = w->router->create(w->ninst ? w->ninst : 1, &rp);
+    if (!w->router_st)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "router '%s': create failed", w->policy);
+    return 0;
+}

@@ -1,0 +1,169 @@
+/*
+ * check_llm_model.c - model and GPU presets and the roofline step time.
+ *
+ * KV bytes per token (fidelity-references.md): 2 x layers x kv_heads x
+ * head_dim x bytes for MHA/GQA; (kv_lora_rank + rope_dim) x layers x bytes
+ * for MLA. The architecture numbers below are copied here from each
+ * model's published config.json, independently of the preset table.
+ * Roofline (Williams, Waterman, Patterson, CACM 2009; the prefill/decode
+ * forms of fidelity-references.md): t = max(FLOPs / (tp F eff_c),
+ * bytes / (tp BW eff_m)) (+ all-reduce when tp > 1).
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "models/llm_model.h"
+
+typedef struct ref {
+    const char *name;
+    double layers, kv_heads, head_dim, lora, rope, bytes;
+} ref;
+
+static const ref refs[] = {
+    {"llama2-7b", 32, 32, 128, 0, 0, 2},   {"llama2-13b", 40, 40, 128, 0, 0, 2},
+    {"llama2-70b", 80, 8, 128, 0, 0, 2},   {"llama3-8b", 32, 8, 128, 0, 0, 2},
+    {"llama3-70b", 80, 8, 128, 0, 0, 2},   {"qwen2-7b", 28, 4, 128, 0, 0, 2},
+    {"deepseek-v3", 61, 0, 0, 512, 64, 2},
+};
+#define NREFS (sizeof refs / sizeof refs[0])
+
+START_TEST(kv_bytes_per_token)
+{
+    const ref *r = &refs[_i];
+    const llm_model *m = llm_model_find(r->name);
+    ck_assert_ptr_nonnull(m);
+    double want = r->lora ? (r->lora + r->rope) * r->layers * r->bytes
+                          : 2 * r->layers * r->kv_heads * r->head_dim * r->bytes;
+    ck_assert_uint_eq(llm_kv_bytes_per_token(m), (uint64_t)want);
+}
+END_TEST
+
+START_TEST(known_values)
+{
+    /* Figures quoted in the literature: Llama-2-7B holds 0.5 MiB of KV per
+     * token in FP16 (vLLM paper, sec. 2.3 for 13B: 800 KiB); DeepSeek-V3
+     * 70,272 B (MLA, 576 x 61 x 2). */
+    ck_assert_uint_eq(llm_kv_bytes_per_token(llm_model_find("llama2-7b")), 524288);
+    ck_assert_uint_eq(llm_kv_bytes_per_token(llm_model_find("llama2-13b")), 819200);
+    ck_assert_uint_eq(llm_kv_bytes_per_token(llm_model_find("deepseek-v3")), 70272);
+    const llm_gpu *h = llm_gpu_find("h100");
+    ck_assert_ptr_nonnull(h);
+    ck_assert_uint_eq(h->hbm, 80000000000ULL);
+    ck_assert(h->hbm_bandwidth == 3.35e12 && h->flops == 989e12);
+    ck_assert(llm_gpu_find("h200")->hbm == 141000000000ULL);
+    ck_assert(llm_gpu_find("h200")->hbm_bandwidth == 4.8e12);
+}
+END_TEST
+
+static llm_hw hw_of(const char *model, const char *gpu, uint32_t tp)
+{
+    llm_hw hw = {llm_model_find(model), llm_gpu_find(gpu), tp, 0, 0};
+    return hw;
+}
+
+START_TEST(prefill_compute_bound)
+{
+    llm_hw hw = hw_of("llama3-8b", "h100", 1);
+    double n = 4096;
+    llm_step st = {4096, n * (n + 1) / 2, 0};
+    double tc, tm, ta;
+    double t = llm_step_seconds(&hw, &st, &tc, &tm, &ta);
+    double P = 8030261248.0;
+    double flops = 2 * P * n + 4.0 * 32 * 32 * 128 * n * (n + 1) / 2;
+    ck_assert_double_eq_tol(tc, flops / (989e12 * 0.6), 1e-12);
+    ck_assert(tc > tm);
+    ck_assert_double_eq(t, tc);
+    ck_assert_double_eq(ta, 0);
+}
+END_TEST
+
+START_TEST(decode_memory_bound)
+{
+    llm_hw hw = hw_of("llama3-70b", "h200", 1);
+    /* 64 sequences of 2000 tokens each decode one token. */
+    llm_step st = {64, 64.0 * 2001, 64 * 2000};
+    double tc, tm;
+    double t = llm_step_seconds(&hw, &st, &tc, &tm, NULL);
+    double bytes = 70553706496.0 * 2 + 327680.0 * (64 * 2000 + 64);
+    ck_assert_double_eq_tol(tm, bytes / (4.8e12 * 0.8), 1e-12);
+    ck_assert(tm > tc);
+    ck_assert_double_eq(t, tm);
+}
+END_TEST
+
+START_TEST(tensor_parallel)
+{
+    llm_hw h1 = hw_of("llama2-70b", "h100", 1), h4 = hw_of("llama2-70b", "h100", 4);
+    llm_step st = {8, 8.0 * 1000, 8 * 1000};
+    double tm1, tm4, ta4;
+    llm_step_seconds(&h1, &st, NULL, &tm1, NULL);
+    double t4 = llm_step_seconds(&h4, &st, NULL, &tm4, &ta4);
+    ck_assert_double_eq_tol(tm4, tm1 / 4, 1e-15);
+    /* Ring all-reduce, 2 per layer: 2 x 80 x 2 (tp-1)/tp x 8 tokens x 8192 x 2 B / 450 GB/s. */
+    ck_assert_double_eq_tol(ta4, 2 * 80 * (2.0 * 3 / 4 * 8 * 8192 * 2 / 450e9), 1e-15);
+    ck_assert_double_eq_tol(t4, tm4 + ta4, 1e-15);
+}
+END_TEST
+
+START_TEST(mixed_is_max)
+{
+    llm_hw hw = hw_of("qwen2-7b", "a100", 1);
+    llm_step st = {1024 + 32, 1024.0 * 1025 / 2 + 32 * 500.0, 32 * 499};
+    double tc, tm;
+    double t = llm_step_seconds(&hw, &st, &tc, &tm, NULL);
+    ck_assert_double_eq(t, fmax(tc, tm));
+    ck_assert_uint_eq(llm_step_time(&hw, &st), (uint64_t)llround(t * 1e12));
+}
+END_TEST
+
+START_TEST(limits_empty_step)
+{
+    /* No tokens: the weights are still read once. */
+    llm_hw hw = hw_of("llama2-7b", "h100", 1);
+    llm_step st = {0, 0, 0};
+    double t = llm_step_seconds(&hw, &st, NULL, NULL, NULL);
+    ck_assert_double_eq_tol(t, 6738415616.0 * 2 / (3.35e12 * 0.8), 1e-15);
+    /* MoE: compute uses active parameters, memory all of them. */
+    const llm_model *ds = llm_model_find("deepseek-v3");
+    ck_assert(ds->active_params < ds->params);
+    ck_assert_double_eq(llm_weight_bytes(ds), 671e9);
+}
+END_TEST
+
+START_TEST(errors_unknown)
+{
+    ck_assert_ptr_null(llm_model_find("llama9-1t"));
+    ck_assert_ptr_null(llm_model_find(NULL));
+    ck_assert_ptr_null(llm_gpu_find("tpu"));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("llm_model");
+    TCase *tc = tcase_create("Core");
+    tcase_add_loop_test(tc, kv_bytes_per_token, 0, NREFS);
+    tcase_add_test(tc, known_values);
+    tcase_add_test(tc, prefill_compute_bound);
+    tcase_add_test(tc, decode_memory_bound);
+    tcase_add_test(tc, tensor_parallel);
+    tcase_add_test(tc, mixed_is_max);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("Limits");
+    tcase_add_test(tc, limits_empty_step);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("Errors");
+    tcase_add_test(tc, errors_unknown);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
