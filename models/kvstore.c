@@ -3,8 +3,9 @@
  * blocks in a hierarchy of capacity tiers (see kvstore.h for the model).
  *
  * Data structure. A block is one entry of a table sized at creation to the
- * sum of the tier capacities (a block present in several tiers uses one
- * entry), found by id through an open-addressing index (kv_idmap.h) of
+ * sum of the tier capacities plus one (a block present in several tiers
+ * uses one entry; the extra one lets a new block take its entry before the
+ * eviction that makes room for it), found by id through an open-addressing index (kv_idmap.h) of
  * the same size. Each tier has its own slot array [0, capacity): slot s of
  * tier t holds one block, and s is the handle the tier's eviction policy
  * sees, so a policy may index arrays of `capacity` entries by it. Free
@@ -21,7 +22,9 @@
  *     The one exception lives only inside kv_store_pin: blocks of the
  *     request found in a lower tier are "busy" (taken out of their
  *     policies) so that cascading evictions cannot drop them before they
- *     are promoted.
+ *     are promoted. Likewise a block being demoted is "moving": the
+ *     cascade it triggers may evict its own copy further down, and the
+ *     block entry must not be freed before it lands.
  *
  * Pin order. kv_store_pin first takes a reference on every block of the
  * request already in tier 0 (and protects those in lower tiers), then
@@ -84,6 +87,7 @@ struct kv_store {
     uint32_t *refs;            /* pins by running requests */
     uint8_t *present;          /* bit t: present in tier t; 0 = free entry */
     uint8_t *busy;             /* protected during a pin */
+    uint8_t *moving;           /* being demoted: not freed meanwhile */
     uint32_t *pos;             /* position in the prefix when first stored */
     uint32_t *epoch;           /* pin call that allocated or promoted it */
     uint32_t *slot;            /* [b * ntiers + t]: slot in tier t or NONE */
@@ -148,17 +152,18 @@ kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode
     s->ntiers = ntiers;
     s->mode = write_mode;
     s->ops = policy;
-    s->nmax = (uint32_t)total;
+    s->nmax = (uint32_t)total + 1; /* + 1: a new block takes its entry before evicting */
     size_t n = s->nmax;
     s->bid = sim_calloc(n, sizeof *s->bid);
     s->refs = sim_calloc(n, sizeof *s->refs);
     s->present = sim_calloc(n, 1);
     s->busy = sim_calloc(n, 1);
+    s->moving = sim_calloc(n, 1);
     s->pos = sim_calloc(n, sizeof *s->pos);
     s->epoch = sim_calloc(n, sizeof *s->epoch);
     s->slot = sim_alloc(n * ntiers * sizeof *s->slot);
     s->free_blocks = sim_alloc(n * sizeof *s->free_blocks);
-    if (!s->bid || !s->refs || !s->present || !s->busy || !s->pos || !s->epoch || !s->slot ||
+    if (!s->bid || !s->refs || !s->present || !s->busy || !s->moving || !s->pos || !s->epoch || !s->slot ||
         !s->free_blocks || kv_idmap_init(&s->index, s->nmax))
         goto oom;
     memset(s->slot, 0xff, n * ntiers * sizeof *s->slot);
@@ -216,6 +221,7 @@ void kv_store_free(kv_store *s)
     sim_free(s->refs);
     sim_free(s->present);
     sim_free(s->busy);
+    sim_free(s->moving);
     sim_free(s->pos);
     sim_free(s->epoch);
     sim_free(s->slot);
@@ -302,14 +308,19 @@ static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
     tr->st.used--;
     tr->st.evictions++;
     if (s->mode == KV_WRITE_BACK && t + 1 < s->ntiers && !(s->present[b] & (1u << (t + 1)))) {
-        if (enter_tier(s, t + 1, b, now, res) == 0) {
+        /* While b moves down, the cascade may evict b's own copy further
+         * down; b must survive that until it lands in t+1. */
+        s->moving[b] = 1;
+        int rc = enter_tier(s, t + 1, b, now, res);
+        s->moving[b] = 0;
+        if (rc == 0) {
             tr->st.blocks_out++;
             s->t[t + 1].st.blocks_in++;
             if (res)
                 res->demoted[t]++;
         }
     }
-    if (!s->present[b] && !s->refs[b])
+    if (!s->present[b] && !s->refs[b] && !s->moving[b])
         free_block(s, b, res);
     return 0;
 }

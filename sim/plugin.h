@@ -16,8 +16,15 @@
  * Eviction. The KV store hands a policy only *evictable* blocks: a block
  * pinned by a running request is removed from the policy (remove) and
  * given back when the last request releases it (insert). So `victim` may
- * return any block it holds. Blocks are small integer handles; the
- * per-block facts a policy may use are passed in memfab_block_info.
+ * return any block it holds. Blocks are small integer handles in
+ * [0, capacity) of the `capacity` given to create (slots of one tier), so a
+ * policy may size arrays by it; the per-block facts a policy may use are
+ * passed in memfab_block_info. A pin is an access: a block leaving by
+ * remove and coming back by insert has been used (info->accesses grew).
+ * victim() only chooses: the store then evicts that block and calls
+ * remove() for it before any other call, so a remove() of the block just
+ * returned by victim() is an eviction and any other remove() is a pin; a
+ * handle whose block was evicted may next be inserted for another block.
  *
  * Routing. For each arriving request the router sees every instance's
  * load and how much of the request's prefix each instance holds, per tier,
