@@ -845,20 +845,18 @@ int cmd_compare(int argc, char **argv)
                     if (d < nd)
                         nd = d, near = &cset->runs[j];
                 }
-            print_note(&o, "%s: MISSING: no run of CAND has this scenario name and these"
-                           " parameters%s", b->label, near ? ":" : " (no run of that name)");
-            if (near) {
-                const char *key = NULL;
-                params_differ(b, near, subset, ign_params, nign, &key);
-                if (key) {
-                    char msg[1600];
-                    const char *bv = rdb_param_get(b, key), *cv = rdb_param_get(near, key);
-                    snprintf(msg, sizeof msg, "  closest run %lld differs in '%s': base '%s',"
-                             " cand '%s'", (long long)near->id, key, bv ? bv : "(absent)",
-                             cv ? cv : "(absent)");
-                    print_note(&o, "%s%s", msg, "");
-                }
+            char why[1600] = "";
+            const char *key = NULL;
+            if (near && params_differ(b, near, subset, ign_params, nign, &key) && key) {
+                const char *bv = rdb_param_get(b, key), *cv = rdb_param_get(near, key);
+                snprintf(why, sizeof why, "; the closest, run %lld, differs in '%s': base '%s',"
+                         " cand '%s'", (long long)near->id, key, bv ? bv : "(absent)",
+                         cv ? cv : "(absent)");
+            } else if (!near) {
+                snprintf(why, sizeof why, " (no run of that name)");
             }
+            print_note(&o, "%s: MISSING: no run of CAND has this scenario name and these"
+                           " parameters%s", b->label, why);
             continue;
         }
         matched++;
@@ -919,15 +917,25 @@ static void baseline_usage(FILE *f)
           "  --run ID            this run (repeatable; default: every complete run, the\n"
           "                      latest of runs with identical parameters)\n"
           "  --where KEY=GLOB    only runs whose param (or name, seed, status) matches\n"
-          "  --param GLOB        also keep these params (default: seed, stop, sweep.*);\n"
-          "                      they must match when comparing\n"
+          "  --param GLOB        also keep these params (default: seed, stop, sweep.*\n"
+          "                      and those that differ among the runs written); they\n"
+          "                      must match when comparing\n"
           "  --all-params        keep every param\n"
           "  -h, --help          this help\n",
           f);
 }
 
-static int key_param(const char *key, char *const *globs, size_t n, int all)
+static int key_param(const rdb_set *set, const rdb_run *r, const char *key, char *const *globs,
+                     size_t n, int all)
 {
+    for (size_t i = 0; i < set->n; i++) {   /* what tells runs of this name apart */
+        const rdb_run *o = &set->runs[i];
+        if (o == r || strcmp(o->name, r->name) != 0)
+            continue;
+        const char *a = rdb_param_get(r, key), *b = rdb_param_get(o, key);
+        if (!a || !b || strcmp(a, b) != 0)
+            return strcmp(key, "sweep.point") != 0;
+    }
     if (all || strcmp(key, "seed") == 0 || strcmp(key, "stop") == 0 ||
         (strncmp(key, "sweep.", 6) == 0 && strcmp(key, "sweep.point") != 0))
         return 1;
@@ -1028,7 +1036,7 @@ int cmd_baseline(int argc, char **argv)
         yaml_quote(f, r->version);
         fputs("\n    params:\n", f);
         for (size_t p = 0; p < r->nparams; p++)
-            if (key_param(r->params[p].key, globs, nglobs, allp)) {
+            if (key_param(&set, r, r->params[p].key, globs, nglobs, allp)) {
                 fputs("      ", f);
                 yaml_quote(f, r->params[p].key);
                 fputs(": ", f);

@@ -50,8 +50,12 @@ void plot_quote(FILE *f, const char *s)
     fputc('\'', f);
 }
 
-const char *plot_terminal(const char *path, double w, double h, double pt)
+const char *plot_terminal(const char *path, double w, double h, double pt, double *fscale)
 {
+    double dummy;
+    if (!fscale)
+        fscale = &dummy;
+    *fscale = 1;
     static char buf[256];
     const char *dot = strrchr(path, '.');
     if (!dot)
@@ -60,10 +64,10 @@ const char *plot_terminal(const char *path, double w, double h, double pt)
         snprintf(buf, sizeof buf, "pdfcairo size %gin,%gin font 'Helvetica,%g' linewidth 1"
                  " noenhanced", w, h, pt);
     else if (strcmp(dot, ".png") == 0)   /* 300 dpi; cairo fonts are 72 dpi points */
-        snprintf(buf, sizeof buf, "pngcairo size %d,%d font 'Helvetica,%g' linewidth %g"
+        *fscale = 300.0 / 72, snprintf(buf, sizeof buf, "pngcairo size %d,%d font 'Helvetica,%g' linewidth %g"
                  " noenhanced", (int)(w * 300), (int)(h * 300), pt * 300 / 72, 300.0 / 72);
     else if (strcmp(dot, ".svg") == 0)
-        snprintf(buf, sizeof buf, "svg size %d,%d font 'Helvetica,%g' noenhanced",
+        *fscale = 96.0 / 72, snprintf(buf, sizeof buf, "svg size %d,%d font 'Helvetica,%g' noenhanced",
                  (int)(w * 96), (int)(h * 96), pt * 96 / 72);
     else
         return NULL;
@@ -131,7 +135,7 @@ static void unit_scale(const char *unit, double max, double *f, const char **out
     }
 }
 
-static void header(FILE *f, const plot_opts *o, const char *term)
+static void header(FILE *f, const plot_opts *o, const char *term, double fscale)
 {
     fputs("# memfab plot: generated script (data inline)\n", f);
     fprintf(f, "set terminal %s\n", term);
@@ -142,13 +146,13 @@ static void header(FILE *f, const plot_opts *o, const char *term)
     static const char *const colors[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
                                          "#E69F00", "#56B4E9", "#F0E442", "#000000"};
     for (int i = 0; i < 8; i++)
-        fprintf(f, "set linetype %d lc rgb '%s' lw 1.5 pt %d ps 0.6\n", i + 1, colors[i],
+        fprintf(f, "set linetype %d lc rgb '%s' lw 1.5 pt %d ps 0.8\n", i + 1, colors[i],
                 (int[]){7, 5, 9, 11, 13, 4, 6, 8}[i]);
     fputs("set linetype cycle 8\n", f);
     fputs("set border 3 lw 0.8\nset tics nomirror out scale 0.6\n", f);
     fputs("set grid ytics lw 0.5 lc rgb '#d0d0d0'\n", f);
     fputs("set key noenhanced samplen 2 spacing 1.0 font ',", f);
-    fprintf(f, "%g'\n", o->pt - 1);
+    fprintf(f, "%g'\n", (o->pt - 1) * fscale);
     if (o->title) {
         fputs("set title ", f);
         plot_quote(f, o->title);
@@ -167,6 +171,43 @@ static void labels(FILE *f, const char *x, const char *y)
     fputs("\nset ylabel ", f);
     plot_quote(f, y);
     fputc('\n', f);
+}
+
+/* An x tic increment of 1, 2 or 5 times a power of ten giving at most 6 tics:
+ * gnuplot's own choice ignores the font size and crowds paper-sized figures. */
+static void xtics_for(FILE *f, double lo, double hi)
+{
+    double range = hi - lo;
+    if (!(range > 0) || !isfinite(range))
+        return;
+    double p = pow(10, floor(log10(range / 6)));
+    double step = p;
+    static const double m[] = {1, 2, 2.5, 5, 10};
+    for (int i = 0; i < 5; i++)
+        if (range / (m[i] * p) <= 6) {
+            step = m[i] * p;
+            break;
+        }
+    fprintf(f, "set xtics %.6g\n", step);
+}
+
+/* Put the key above the plot when its entries are long or many, so it
+ * never covers data. */
+static void key_place(FILE *f, size_t entries, size_t maxlen, const char *inside)
+{
+    if (maxlen > 24 || entries * maxlen > 72 || entries > 4)
+        fprintf(f, "set key above vertical maxcols %d\n", maxlen > 30 ? 1 : 2);
+    else
+        fprintf(f, "set key %s\n", inside);
+}
+
+static size_t max_label(const rdb_set *s)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (strlen(s->runs[i].label) > m)
+            m = strlen(s->runs[i].label);
+    return m;
 }
 
 /* ---- cdf ------------------------------------------------------------------ */
@@ -252,7 +293,15 @@ static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o)
     char xl[128];
     snprintf(xl, sizeof xl, "%s (%s)", what, unit);
     labels(f, xl, "CDF");
-    fputs("set yrange [0:1]\nset key bottom right\n", f);
+    fputs("set yrange [0:1]\n", f);
+    key_place(f, nonempty, max_label(s), "bottom right");
+    {
+        double lo = INFINITY;
+        for (size_t i = 0; i < s->n; i++)
+            if (vals[i].n && vals[i].v[0] < lo)
+                lo = vals[i].v[0];
+        xtics_for(f, lo * scale, max * scale);
+    }
     for (size_t i = 0; i < s->n; i++) {
         if (!vals[i].n)
             continue;
@@ -341,27 +390,29 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
     /* The varying params: sweep.* keys if any, else every varying key. */
     const char **vary = sim_calloc(4096, sizeof *vary);
     size_t nv = 0;
-    int have_sweep = 0, status = 0;
+    int status = 0;
     pt *pts = NULL;
     size_t npts = 0;
     char **cats = NULL;
     size_t ncats = 0;
     if (!vary)
         return SIM_EXIT_RUNTIME;
-    for (int pass = 0; pass < 2 && nv == 0; pass++)
-        for (size_t i = 0; i < s->n; i++)
-            for (size_t p = 0; p < s->runs[i].nparams && nv < 4095; p++) {
-                const char *k = s->runs[i].params[p].key;
-                int sw = strncmp(k, "sweep.", 6) == 0;
-                have_sweep |= sw;
-                if ((pass == 0 && !sw) || is_internal_key(k))
-                    continue;
-                int dup = 0;
-                for (size_t j = 0; j < nv && !dup; j++)
-                    dup = strcmp(vary[j], k) == 0;
-                if (!dup && varies(s, k))
-                    vary[nv++] = k;
-            }
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t p = 0; p < s->runs[i].nparams && nv < 4095; p++) {
+            const char *k = s->runs[i].params[p].key;
+            char twin[600];
+            snprintf(twin, sizeof twin, "sweep.%s", k);
+            if (is_internal_key(k) || rdb_param_get(&s->runs[i], twin))
+                continue;
+            int dup = 0;
+            for (size_t j = 0; j < nv && !dup; j++)
+                dup = strcmp(vary[j], k) == 0;
+            if (!dup && varies(s, k))
+                vary[nv++] = k;
+        }
+    int names_vary = 0;
+    for (size_t i = 1; i < s->n; i++)
+        names_vary |= strcmp(s->runs[i].name, s->runs[0].name) != 0;
     const char *xkey = NULL;
     char xbuf[512];
     if (o->xkey) {
@@ -372,9 +423,11 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
                 xkey = xbuf;
         }
     } else {
-        for (size_t j = 0; j < nv && !xkey; j++)
-            if (!strstr(vary[j], "policy") && (!o->group || !strstr(vary[j], o->group)))
-                xkey = vary[j];
+        for (int pass = 0; pass < 2 && !xkey; pass++)   /* swept keys first */
+            for (size_t j = 0; j < nv && !xkey; j++)
+                if ((pass || strncmp(vary[j], "sweep.", 6) == 0) && !strstr(vary[j], "policy") &&
+                    (!o->group || !strstr(vary[j], o->group)))
+                    xkey = vary[j];
         if (!xkey && nv)
             xkey = vary[0];
     }
@@ -417,6 +470,8 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
         /* group label: the other varying keys (or --group) */
         char glab[1024] = "";
         size_t gl = 0;
+        if (names_vary && !o->group)
+            gl = (size_t)snprintf(glab, sizeof glab, "%s", r->name) % sizeof glab;
         for (size_t j = 0; j < nv; j++) {
             const char *k = vary[j];
             if (strcmp(k, xkey) == 0)
@@ -496,7 +551,22 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
         snprintf(xl, sizeof xl, "%s", xname);
     snprintf(yl, sizeof yl, "%s%s%s%s", o->metric, *yu ? " (" : "", yu, *yu ? ")" : "");
     labels(f, xl, yl);
-    fputs("set key top left\nset offsets graph 0.04, graph 0.04, graph 0.05, graph 0.05\n", f);
+    {
+        size_t ng = 0, ml = 0;
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t k = 0; k < npts; k++) {
+            if (k == 0 || strcmp(pts[k].group, pts[k - 1].group) != 0)
+                ng++;
+            if (strlen(pts[k].group) > ml)
+                ml = strlen(pts[k].group);
+            lo = pts[k].x < lo ? pts[k].x : lo;
+            hi = pts[k].x > hi ? pts[k].x : hi;
+        }
+        key_place(f, ng, ml, "top right");
+        if (all_numeric && !o->logx)
+            xtics_for(f, lo, hi);
+    }
+    fputs("set offsets graph 0.04, graph 0.04, graph 0.05, graph 0.05\n", f);
     if (!all_numeric) {
         fputs("set xtics (", f);
         for (size_t c = 0; c < ncats; c++) {
@@ -575,7 +645,8 @@ static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o
             snprintf(xl, sizeof xl, "Time (%s)", tu);
             snprintf(yl, sizeof yl, bw ? "Throughput (%s)" : "Occupancy%s", vu);
             labels(f, xl, yl);
-            fputs("set key top right\n", f);
+            key_place(f, (size_t)nseries, s->n > 1 ? max_label(s) + 24 : 24, "top right");
+            xtics_for(f, 0, tmax * tf);
             titles = sim_calloc((size_t)nseries + 1, sizeof *titles);
             if (!titles) {
                 status = SIM_EXIT_RUNTIME;
@@ -727,7 +798,8 @@ static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, 
     labels(f, kv ? "Instance / tier" : "Directory / message",
            kv ? "KV hit ratio" : "Messages");
     fputs("set style fill solid 0.85 border -1\nset boxwidth 1 absolute\n", f);
-    fputs("set key top right\nset xrange [-0.6:", f);
+    key_place(f, s->n, max_label(s), "top right");
+    fputs("set xrange [-0.6:", f);
     fprintf(f, "%g]\n", (double)ncats - 0.4);
     if (kv)
         fputs("set yrange [0:1.05]\n", f);
@@ -947,7 +1019,8 @@ int cmd_plot(int argc, char **argv)
         status = SIM_EXIT_USAGE;
         goto out;
     }
-    const char *term = plot_terminal(o.out ? o.out : "figure.pdf", o.w, o.h, o.pt);
+    double fscale;
+    const char *term = plot_terminal(o.out ? o.out : "figure.pdf", o.w, o.h, o.pt, &fscale);
     if (!term) {
         fprintf(stderr, "memfab plot: %s: the extension picks the format: .pdf, .png or .svg\n",
                 o.out);
@@ -993,7 +1066,7 @@ int cmd_plot(int argc, char **argv)
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    header(f, &o, term);
+    header(f, &o, term, fscale);
     sqlite3 *h = res_handle(db);
     switch (kind) {
     case 0: status = plot_cdf(f, h, &set, &o); break;

@@ -21,7 +21,9 @@ void plot_quote(FILE *f, const char *s);
 /* The `set terminal` arguments for an output file, chosen by its
  * extension (.pdf pdfcairo, .png pngcairo, .svg svg) for a figure of
  * w x h inches with font_pt text; NULL for an unknown extension.
- * The string is static. */
-const char *plot_terminal(const char *path, double w_in, double h_in, double font_pt);
+ * *fscale (when not NULL) gets the factor from points to the terminal's
+ * font units. The string is static. */
+const char *plot_terminal(const char *path, double w_in, double h_in, double font_pt,
+                          double *fscale);
 
 #endif

@@ -1,0 +1,263 @@
+/*
+ * check_compare.c - memfab compare and memfab baseline: tolerances,
+ * directions, run matching, missing metrics, baseline files, exit codes.
+ * Databases are written through results/res.h; the commands run through
+ * MEMFAB_BIN.
+ */
+#include <math.h>
+
+#include "tests/tools_fixture.h"
+#include "tools/compare.h"
+
+/* A base run: latency (lower is better), throughput (higher is better),
+ * a neutral count. */
+static void base_db(const char *name, double lat, double thr, double count)
+{
+    fx_metric m[] = {{"gpu0", "latency_mean", lat, "s"},
+                     {"gpu0", "throughput", thr, "B/s"},
+                     {"gpu0", "received_packets", count, "packets"}};
+    const char *p[] = {"stop=1 s", "links.l0.bandwidth=25 GB/s", NULL};
+    fx_run(name, "tiny", 42, p, m, 3, 0, 1);
+}
+
+/* ---- Core ---------------------------------------------------------------- */
+
+START_TEST(identical_is_ok)
+{
+    base_db("a.db", 1e-6, 1e9, 100);
+    base_db("b.db", 1e-6, 1e9, 100);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "all 3 metrics identical"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "0 worse"), "%s", fx_out);
+}
+END_TEST
+
+START_TEST(direction_marks_regressions)
+{
+    base_db("a.db", 1e-6, 1e9, 100);
+    base_db("worse.db", 1.1e-6, 1e9, 100);   /* latency +10% */
+    base_db("better.db", 0.9e-6, 1.1e9, 100); /* latency -10%, throughput +10% */
+    base_db("slower.db", 1e-6, 0.8e9, 100);  /* throughput -20% */
+    ck_assert_int_eq(fx_sh("%s compare a.db worse.db", fx_bin), 3);
+    ck_assert_msg(strstr(fx_out, "WORSE") && strstr(fx_out, "gpu0/latency_mean"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s compare a.db better.db", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "better") && !strstr(fx_out, "WORSE"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s compare a.db slower.db", fx_bin), 3);
+    ck_assert_msg(strstr(fx_out, "gpu0/throughput") && strstr(fx_out, "WORSE"), "%s", fx_out);
+    /* within the default 2%: ok */
+    base_db("close.db", 1.01e-6, 1e9, 100);
+    ck_assert_int_eq(fx_sh("%s compare a.db close.db", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, " ok"), "%s", fx_out);
+}
+END_TEST
+
+START_TEST(tolerances_per_metric)
+{
+    base_db("a.db", 1e-6, 1e9, 100);
+    base_db("b.db", 1.1e-6, 1e9, 103);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db", fx_bin), 3);
+    ck_assert_msg(strstr(fx_out, "CHANGED"), "neutral count beyond 2%%: %s", fx_out);
+    /* relative by glob, absolute by name */
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --tol '*/latency_*=15%%'"
+                           " --tol gpu0/received_packets=3", fx_bin), 0);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --tol '*/latency_*=15%%'"
+                           " --tol gpu0/received_packets=2.5", fx_bin), 3);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --tolerance 20%%", fx_bin), 0);
+    /* a tolerance file; the command line wins over it */
+    fx_write("tol.yaml", "default: 1%\nmetrics:\n  \"*/latency_*\": 15%\n"
+                         "  gpu0/received_packets: 5\n");
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --tolerances tol.yaml", fx_bin), 0);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --tolerances tol.yaml"
+                           " --tol gpu0/received_packets=0", fx_bin), 3);
+    /* ignore and explicit direction */
+    fx_write("tol2.yaml", "ignore: [gpu0/received_packets]\ndirections:\n"
+                          "  gpu0/latency_mean: higher\n");
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --tolerances tol2.yaml", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "better"), "%s", fx_out);
+}
+END_TEST
+
+START_TEST(markdown_table)
+{
+    base_db("a.db", 1e-6, 1e9, 100);
+    base_db("b.db", 1.5e-6, 1e9, 100);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --format md", fx_bin), 3);
+    ck_assert_msg(strstr(fx_out, "| run | metric | base | cand |"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "|---|"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "**WORSE**"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "gpu0/latency\\_mean"), "markdown escaping: %s", fx_out);
+}
+END_TEST
+
+START_TEST(baseline_roundtrip)
+{
+    fx_metric m[] = {{"gpu0", "latency_mean", 1.2345678901234567e-6, "s"},
+                     {"we\"ird", "na:me\\x", 0.1, "B"},
+                     {"gpu0", "nothing", NAN, ""}};
+    const char *p[] = {"stop=1 s", "sweep.bw=8 GB/s", "other=1", NULL};
+    fx_run("a.db", "tiny \"quoted\"", 7, p, m, 3, 30, 1);
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o base.yaml", fx_bin), 0);
+    ck_assert_int_eq(fx_sh("cat base.yaml"), 0);
+    ck_assert_msg(strstr(fx_out, "memfab_baseline: 1"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "\"sweep.bw\": \"8 GB/s\""), "key params: %s", fx_out);
+    ck_assert_msg(!strstr(fx_out, "\"other\""), "only key params by default: %s", fx_out);
+    ck_assert_msg(strstr(fx_out, "requests/ttft_p99"), "derived request metrics: %s", fx_out);
+    /* the baseline reproduces the database exactly */
+    ck_assert_int_eq(fx_sh("%s compare base.yaml a.db --tolerance 0", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "all ") && strstr(fx_out, "identical"), "%s", fx_out);
+    /* a changed candidate fails against the baseline */
+    fx_metric m2[] = {{"gpu0", "latency_mean", 2e-6, "s"},
+                      {"we\"ird", "na:me\\x", 0.1, "B"},
+                      {"gpu0", "nothing", NAN, ""}};
+    fx_run("b.db", "tiny \"quoted\"", 7, p, m2, 3, 30, 1);
+    ck_assert_int_eq(fx_sh("%s compare base.yaml b.db", fx_bin), 3);
+}
+END_TEST
+
+/* ---- Limits --------------------------------------------------------------- */
+
+START_TEST(missing_and_new_metrics)
+{
+    fx_metric a[] = {{"x", "latency_mean", 1, "s"}, {"x", "gone", 5, ""}};
+    fx_metric b[] = {{"x", "latency_mean", 1, "s"}, {"x", "fresh", 5, ""}};
+    fx_run("a.db", "s", 1, NULL, a, 2, 0, 1);
+    fx_run("b.db", "s", 1, NULL, b, 2, 0, 1);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db", fx_bin), 3);
+    ck_assert_msg(strstr(fx_out, "x/gone") && strstr(fx_out, "MISSING"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "x/fresh") && strstr(fx_out, "new"), "%s", fx_out);
+    /* new metrics alone pass */
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --ignore x/gone", fx_bin), 0);
+}
+END_TEST
+
+START_TEST(runs_matched_by_params)
+{
+    const char *p8[] = {"bw=8 GB/s", NULL}, *p16[] = {"bw=16 GB/s", NULL};
+    fx_metric slow[] = {{"g", "latency_mean", 2, "s"}}, fast[] = {{"g", "latency_mean", 1, "s"}};
+    fx_run("a.db", "s", 1, p8, slow, 1, 0, 1);
+    fx_run("a.db", "s", 1, p16, fast, 1, 0, 1);
+    fx_run("b.db", "s", 1, p16, fast, 1, 0, 1);   /* other order */
+    fx_run("b.db", "s", 1, p8, slow, 1, 0, 1);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "2 runs matched"), "%s", fx_out);
+    /* a rerun appended to the candidate replaces the older one */
+    fx_metric slower[] = {{"g", "latency_mean", 3, "s"}};
+    fx_run("b.db", "s", 1, p8, slower, 1, 0, 1);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db", fx_bin), 3);
+    /* a base run without a match: a regression, with the reason */
+    const char *p4[] = {"bw=4 GB/s", NULL};
+    fx_run("a.db", "s", 1, p4, fast, 1, 0, 1);
+    fx_run("c.db", "s", 1, p8, slow, 1, 0, 1);
+    fx_run("c.db", "s", 1, p16, fast, 1, 0, 1);
+    ck_assert_int_eq(fx_sh("%s compare a.db c.db", fx_bin), 3);
+    ck_assert_msg(strstr(fx_out, "MISSING: no run of CAND") && strstr(fx_out, "differs in 'bw'"),
+                  "%s", fx_out);
+    /* explicit runs */
+    ck_assert_int_eq(fx_sh("%s compare a.db c.db --base-run 2 --cand-run 2", fx_bin), 0);
+    ck_assert_int_eq(fx_sh("%s compare a.db c.db --base-run 2 --cand-run 1", fx_bin), 3);
+}
+END_TEST
+
+START_TEST(tolerance_parsing)
+{
+    cmp_tol t;
+    ck_assert_int_eq(cmp_parse_tol("2%", &t), 0);
+    ck_assert(t.relative && fabs(t.value - 0.02) < 1e-12);
+    ck_assert_int_eq(cmp_parse_tol(" 0.1 ", &t), 0);
+    ck_assert(!t.relative && t.value == 0.1);
+    ck_assert_int_eq(cmp_parse_tol("0", &t), 0);
+    ck_assert_int_ne(cmp_parse_tol("-1%", &t), 0);
+    ck_assert_int_ne(cmp_parse_tol("5%%", &t), 0);
+    ck_assert_int_ne(cmp_parse_tol("", &t), 0);
+    ck_assert_int_ne(cmp_parse_tol("nan", &t), 0);
+    ck_assert_int_eq(cmp_direction("gpu0/latency_p99", "s"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("requests/ttft_mean", "s"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("kv/gpu0/hbm/hit_ratio", ""), CMP_HIGHER);
+    ck_assert_int_eq(cmp_direction("gpu0/throughput", "B/s"), CMP_HIGHER);
+    ck_assert_int_eq(cmp_direction("l0/wait:a->b_mean", "s"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("x/anything", "ms"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("x/rate", "tokens/s"), CMP_HIGHER);
+    ck_assert_int_eq(cmp_direction("x/received_packets", "packets"), CMP_NEUTRAL);
+    ck_assert_int_eq(cmp_direction("kv/gpu0/hbm/evictions", "blocks"), CMP_LOWER);
+}
+END_TEST
+
+/* ---- Errors ---------------------------------------------------------------- */
+
+START_TEST(bad_input_exits_2)
+{
+    base_db("a.db", 1e-6, 1e9, 100);
+    ck_assert_int_eq(fx_sh("%s compare a.db nosuch.db", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s compare a.db", fx_bin), 2);
+    fx_write("text.db", "hello\n");
+    ck_assert_int_eq(fx_sh("%s compare a.db text.db", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("sqlite3 foreign.db 'CREATE TABLE t(x)' && %s compare a.db"
+                           " foreign.db", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s compare a.db a.db --tolerance abc", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s compare a.db a.db --tol nothing", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s compare a.db a.db --format html", fx_bin), 2);
+    fx_write("tol.yaml", "metrics:\n  x: [1, 2]\n");
+    ck_assert_int_eq(fx_sh("%s compare a.db a.db --tolerances tol.yaml", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "tol.yaml:2:"), "position of the error: %s", fx_out);
+    fx_write("tol2.yaml", "defualt: 2%\n");
+    ck_assert_int_eq(fx_sh("%s compare a.db a.db --tolerances tol2.yaml", fx_bin), 2);
+    fx_write("notbase.yaml", "name: x\n");
+    ck_assert_int_eq(fx_sh("%s compare notbase.yaml a.db", fx_bin), 2);
+    /* unrelated databases: no run matches */
+    fx_metric m[] = {{"x", "y", 1, ""}};
+    fx_run("other.db", "different", 1, NULL, m, 1, 0, 1);
+    ck_assert_int_eq(fx_sh("%s compare a.db other.db", fx_bin), 2);
+    /* baseline errors */
+    ck_assert_int_eq(fx_sh("%s baseline nosuch.db", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s baseline a.db --run 99", fx_bin), 2);
+}
+END_TEST
+
+START_TEST(incomplete_runs_ignored)
+{
+    sim_err err;
+    char path[512];
+    snprintf(path, sizeof path, "%s/r.db", fx_dir);
+    res_db *db = res_open(path, &err);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_int_gt(res_run_begin(db, "s", "", 1, "t", &err), 0);
+    res_metric(db, "x", "latency_mean", 1, "s");
+    res_run_end(db, "failed", 0, 0, 0, &err);
+    res_close(db);
+    ck_assert_int_eq(fx_sh("%s compare r.db r.db", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "no complete run"), "%s", fx_out);
+}
+END_TEST
+
+static Suite *compare_suite(void)
+{
+    Suite *s = suite_create("compare");
+    TCase *core = tcase_create("Core"), *limits = tcase_create("Limits"),
+          *errors = tcase_create("Errors");
+    TCase *all[] = {core, limits, errors};
+    for (int i = 0; i < 3; i++) {
+        tcase_add_checked_fixture(all[i], fx_setup, fx_teardown);
+        tcase_set_timeout(all[i], 30);
+        suite_add_tcase(s, all[i]);
+    }
+    tcase_add_test(core, identical_is_ok);
+    tcase_add_test(core, direction_marks_regressions);
+    tcase_add_test(core, tolerances_per_metric);
+    tcase_add_test(core, markdown_table);
+    tcase_add_test(core, baseline_roundtrip);
+    tcase_add_test(limits, missing_and_new_metrics);
+    tcase_add_test(limits, runs_matched_by_params);
+    tcase_add_test(limits, tolerance_parsing);
+    tcase_add_test(errors, bad_input_exits_2);
+    tcase_add_test(errors, incomplete_runs_ignored);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(compare_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
