@@ -59,7 +59,7 @@ static int fx_sh(const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void fx_write(const char *name, const char *text)
+static __attribute__((unused)) void fx_write(const char *name, const char *text)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", fx_dir, name);

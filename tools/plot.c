@@ -562,7 +562,10 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
             lo = pts[k].x < lo ? pts[k].x : lo;
             hi = pts[k].x > hi ? pts[k].x : hi;
         }
-        key_place(f, ng, ml, "top right");
+        if (ng == 1 && ml == 0)
+            fputs("set key off\n", f);
+        else
+            key_place(f, ng, ml, "top right");
         if (all_numeric && !o->logx)
             xtics_for(f, lo, hi);
     }

@@ -1088,11 +1088,11 @@ int cmd_sweep(int argc, char **argv)
     for (size_t i = 0; i < s.npts; i++)
         pg.total += (int)(i % (size_t)size) == rank;
     if (rank == 0)
-        fprintf(stderr, "sweep %s: %zu points%s%s, %d worker%s%s%s -> %s\n", s.name, s.npts,
-                s.pts[0].have_seed ? " (with seeds)" : "", "", jobs, jobs == 1 ? "" : "s",
-                mpi ? " per rank, ranks: " : "", mpi ? "" : "", s.out);
+        fprintf(stderr, "sweep %s: %zu points%s, %d worker%s%s -> %s\n", s.name, s.npts,
+                s.pts[0].have_seed ? " (with seeds)" : "", jobs, jobs == 1 ? "" : "s",
+                mpi ? " on each MPI rank" : "", s.out);
     if (mpi && rank == 0)
-        fprintf(stderr, "sweep %s: %d MPI ranks\n", s.name, size);
+        fprintf(stderr, "sweep %s: %d MPI ranks; rank 0 merges\n", s.name, size);
     int interrupted = run_points(&s, jobs, rank, size, &pg);
     if (interrupted < 0) {
         status = SIM_EXIT_RUNTIME;

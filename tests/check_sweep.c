@@ -1,0 +1,203 @@
+/*
+ * check_sweep.c - memfab sweep: grid and seeds, merged params and the
+ * confidence-interval summary, resume, failed points, -j versus MPI
+ * (when mpirun is installed), and sweep-file errors. Runs a tiny real
+ * scenario through MEMFAB_BIN.
+ */
+#include "tests/tools_fixture.h"
+
+static const char base_yaml[] =
+    "name: tiny\n"
+    "seed: 1\n"
+    "stop: 5 ms\n"
+    "components:\n"
+    "  - {name: src, type: source, arrivals: poisson, interarrival: 20 us, size: 4 KiB}\n"
+    "  - {name: dst, type: sink}\n"
+    "links:\n"
+    "  - {name: l0, type: link, ends: [src, dst], bandwidth: 10 GB/s, latency: 1 us}\n";
+
+static const char sweep_yaml[] =
+    "scenario: base.yaml\n"
+    "name: bw\n"
+    "grid:\n"
+    "  links.l0.bandwidth: [1 GB/s, 4 GB/s]\n"
+    "seeds: [1, 2]\n";
+
+static void setup(void)
+{
+    fx_setup();
+    fx_write("base.yaml", base_yaml);
+    fx_write("sweep.yaml", sweep_yaml);
+}
+
+/* Metrics and params of every run, in run order: what must not depend on how the sweep ran. */
+static const char dump_sql[] =
+    "SELECT r.run_id, r.name, r.status, r.seed,"
+    " (SELECT group_concat(key || '=' || value, ';') FROM (SELECT * FROM params p"
+    "   WHERE p.run_id = r.run_id ORDER BY key)),"
+    " (SELECT group_concat(scope || '/' || name || '=' || quote(value), ';') FROM (SELECT * FROM"
+    "   metrics m WHERE m.run_id = r.run_id ORDER BY rowid))"
+    " FROM runs r ORDER BY r.run_id; SELECT * FROM sweep_summary;";
+
+/* ---- Core ---------------------------------------------------------------- */
+
+START_TEST(grid_seeds_merge_summary)
+{
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "4/4 done, 0 running, 0 failed"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT COUNT(*) FROM runs WHERE status='complete'\""),
+                     0);
+    ck_assert_str_eq(fx_out, "4\n");
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT value FROM params WHERE"
+                           " key='sweep.links.l0.bandwidth' ORDER BY run_id\""), 0);
+    ck_assert_str_eq(fx_out, "1 GB/s\n1 GB/s\n4 GB/s\n4 GB/s\n");
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT DISTINCT value FROM params WHERE"
+                           " key='sweep.seed' ORDER BY value\""), 0);
+    ck_assert_str_eq(fx_out, "1\n2\n");
+    /* two points x one metric at least, each over 2 seeds with a CI */
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT point, n, ci95 IS NOT NULL FROM sweep_summary"
+                           " WHERE metric = 'dst/latency_mean'\""), 0);
+    ck_assert_str_eq(fx_out, "links.l0.bandwidth=1 GB/s|2|1\nlinks.l0.bandwidth=4 GB/s|2|1\n");
+    /* the merged database plots by the swept key */
+    if (system("command -v gnuplot >/dev/null 2>&1") == 0) {
+        ck_assert_msg(fx_sh("%s plot bw.db --kind param --metric dst/latency_mean -o bw.pdf",
+                            fx_bin) == 0, "%s", fx_out);
+        ck_assert(fx_exists("bw.pdf"));
+    }
+}
+END_TEST
+
+START_TEST(resume_skips_complete_points)
+{
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2", fx_bin) == 0, "%s", fx_out);
+    char first[8192];
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"%s\"", dump_sql), 0);
+    snprintf(first, sizeof first, "%s", fx_out);
+    /* one point lost (as if interrupted): only it runs again */
+    ck_assert_int_eq(fx_sh("ls bw.db.d/*.db | head -n 1 | xargs rm"), 0);
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "(complete before this run: 3)"), "%s", fx_out);
+    /* the output is rebuilt, not appended to: same rows */
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"%s\"", dump_sql), 0);
+    ck_assert_str_eq(fx_out, first);
+    /* extending the grid keeps the old points */
+    fx_write("sweep.yaml", "scenario: base.yaml\nname: bw\ngrid:\n"
+                           "  links.l0.bandwidth: [1 GB/s, 4 GB/s, 8 GB/s]\nseeds: [1, 2]\n");
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "(complete before this run: 4)"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s sweep sweep.yaml --list | grep -c complete", fx_bin), 0);
+    ck_assert_str_eq(fx_out, "6\n");
+}
+END_TEST
+
+START_TEST(mpi_matches_jobs)
+{
+    if (system("command -v mpirun >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "check_sweep: mpirun not installed; MPI sweep not tested\n");
+        return;
+    }
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 3 -o j.db", fx_bin) == 0, "%s", fx_out);
+    int rc = fx_sh("ASAN_OPTIONS=detect_leaks=0 OMPI_MCA_rmaps_base_oversubscribe=1 mpirun"
+                   " --oversubscribe --allow-run-as-root -n 2 %s sweep sweep.yaml -o m.db",
+                   fx_bin);
+    if (strstr(fx_out, "built without MPI")) {
+        fprintf(stderr, "check_sweep: memfab built without MPI (no mpicc); skipped\n");
+        return;
+    }
+    ck_assert_msg(rc == 0, "mpirun: %s", fx_out);
+    ck_assert_msg(strstr(fx_out, "2 MPI ranks"), "%s", fx_out);
+    char j[8192];
+    ck_assert_int_eq(fx_sh("sqlite3 j.db \"%s\"", dump_sql), 0);
+    snprintf(j, sizeof j, "%s", fx_out);
+    ck_assert_int_eq(fx_sh("sqlite3 m.db \"%s\"", dump_sql), 0);
+    ck_assert_str_eq(fx_out, j);
+}
+END_TEST
+
+/* ---- Limits --------------------------------------------------------------- */
+
+START_TEST(failed_point_recorded)
+{
+    fx_write("sweep.yaml", "scenario: base.yaml\nname: bw\ngrid:\n"
+                           "  links.l0.bandwidth: [1 GB/s, fast, 4 GB/s]\n");
+    ck_assert_int_eq(fx_sh("%s sweep sweep.yaml -j 3", fx_bin), 1);
+    ck_assert_msg(strstr(fx_out, "2/3 done, 0 running, 1 failed"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT r.status, r.error LIKE '%%fast%%' FROM runs r"
+                           " JOIN params p ON p.run_id = r.run_id AND"
+                           " p.key = 'sweep.links.l0.bandwidth' ORDER BY r.run_id\""), 0);
+    ck_assert_msg(strcmp(fx_out, "complete|0\nfailed|1\ncomplete|0\n") == 0, "%s", fx_out);
+    /* a rerun retries the failed point only */
+    ck_assert_int_eq(fx_sh("%s sweep sweep.yaml", fx_bin), 1);
+    ck_assert_msg(strstr(fx_out, "(complete before this run: 2)"), "%s", fx_out);
+}
+END_TEST
+
+START_TEST(listed_points_and_fixed_sets)
+{
+    fx_write("sweep.yaml", "scenario: base.yaml\nset: {stop: 2 ms}\npoints:\n"
+                           "  - {links.l0.bandwidth: 2 GB/s, links.l0.latency: 5 us}\n"
+                           "  - {links.l0.bandwidth: 3 GB/s}\noutput: out/p.db\n");
+    ck_assert_int_eq(fx_sh("mkdir out"), 0);
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml --list", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "todo     links.l0.bandwidth=2 GB/s links.l0.latency=5 us"), "%s",
+                  fx_out);
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml", fx_bin) == 0, "%s", fx_out);
+    ck_assert_int_eq(fx_sh("sqlite3 out/p.db \"SELECT p.value FROM params p WHERE key = 'stop'"
+                           " UNION ALL SELECT value FROM params WHERE key = 'sweep.name'\""), 0);
+    ck_assert_str_eq(fx_out, "2 ms\n2 ms\nsweep\nsweep\n");
+}
+END_TEST
+
+/* ---- Errors ---------------------------------------------------------------- */
+
+START_TEST(bad_sweep_files)
+{
+    fx_write("s1.yaml", "scenario: base.yaml\ngrdi: {a: [1]}\n");
+    ck_assert_int_eq(fx_sh("%s sweep s1.yaml", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "s1.yaml:2:"), "position: %s", fx_out);
+    fx_write("s2.yaml", "grid: {a: [1]}\n");
+    ck_assert_int_eq(fx_sh("%s sweep s2.yaml", fx_bin), 2);
+    fx_write("s3.yaml", "scenario: base.yaml\ngrid: {a: []}\n");
+    ck_assert_int_eq(fx_sh("%s sweep s3.yaml", fx_bin), 2);
+    fx_write("s4.yaml", "scenario: base.yaml\nseeds: [x]\n");
+    ck_assert_int_eq(fx_sh("%s sweep s4.yaml", fx_bin), 2);
+    fx_write("s5.yaml", "scenario: nosuch.yaml\n");
+    ck_assert_int_eq(fx_sh("%s sweep s5.yaml", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s sweep nosuch.yaml", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s sweep sweep.yaml -j 0", fx_bin), 2);
+    /* the output holds runs from elsewhere: refused, nothing lost */
+    ck_assert_int_eq(fx_sh("%s run base.yaml -q -o bw.db", fx_bin), 0);
+    ck_assert_int_eq(fx_sh("%s sweep sweep.yaml", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db 'SELECT COUNT(*) FROM runs'"), 0);
+    ck_assert_str_eq(fx_out, "1\n");
+}
+END_TEST
+
+static Suite *sweep_suite(void)
+{
+    Suite *s = suite_create("sweep");
+    TCase *core = tcase_create("Core"), *limits = tcase_create("Limits"),
+          *errs = tcase_create("Errors");
+    TCase *all[] = {core, limits, errs};
+    for (int i = 0; i < 3; i++) {
+        tcase_add_checked_fixture(all[i], setup, fx_teardown);
+        tcase_set_timeout(all[i], 60);
+        suite_add_tcase(s, all[i]);
+    }
+    tcase_add_test(core, grid_seeds_merge_summary);
+    tcase_add_test(core, resume_skips_complete_points);
+    tcase_add_test(core, mpi_matches_jobs);
+    tcase_add_test(limits, failed_point_recorded);
+    tcase_add_test(limits, listed_points_and_fixed_sets);
+    tcase_add_test(errs, bad_sweep_files);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(sweep_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
