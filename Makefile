@@ -118,6 +118,14 @@ asan:
 valgrind: all $(TEST_BIN)
 	@for t in $(TEST_BIN); do CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
 
+# make regress: run scenarios/regress/ and compare with its committed baselines
+# (exit 3 on a regression). UPDATE=1 rewrites the baselines; REGRESS_FORMAT=md
+# prints markdown tables for CI comments.
+regress: all
+	@MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))" \
+	 sh scenarios/regress/regress.sh $(abspath $(BIN)) $(if $(UPDATE),--update) \
+	 $(if $(REGRESS_FORMAT),--format $(REGRESS_FORMAT))
+
 bench:
 	@$(MAKE) --no-print-directory VARIANT=release all
 	build/release/memfab bench events
