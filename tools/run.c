@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "models/kvstore.h"
 #include "models/registry.h"
 #include "models/serving.h"
 #include "results/res.h"
@@ -109,11 +110,30 @@ static scn_doc *load_effective(const run_opts *o)
     return doc;
 }
 
+/* Register --plugin policies (before the builder looks policies up by
+ * name). Nonzero after printing the error. */
+static int load_plugins(const run_opts *o)
+{
+    sim_err err;
+    for (int i = 0; i < o->nplugins; i++) {
+        sim_err_clear(&err);
+        if (kv_load_plugin(o->plugins[i], &err)) {
+            sim_err_print(&err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int check_scenario(const run_opts *o)
 {
     scn_doc *doc = load_effective(o);
     if (!doc)
         return SIM_EXIT_USAGE;
+    if (load_plugins(o)) {
+        scn_free(doc);
+        return SIM_EXIT_USAGE;
+    }
     sim *s = sim_create();
     sim_err err;
     sim_err_clear(&err);
@@ -187,6 +207,11 @@ int run_scenario(const run_opts *o)
     scn_doc *doc = load_effective(o);
     if (!doc)
         return SIM_EXIT_USAGE;
+
+    if (load_plugins(o)) {
+        scn_free(doc);
+        return SIM_EXIT_USAGE;
+    }
 
     s = sim_create();
     if (!s) {
