@@ -96,7 +96,7 @@ typedef struct wl_state {
 } wl_state;
 
 static const sim_param wl_params[] = {
-    {"trace", SIM_P_STRING, NULL, "",
+    {"trace", SIM_P_STRING, "", "",
      "trace file (relative to the scenario, then MEMFAB_TRACE_PATH); or `synthetic:`",
      offsetof(wl_state, trace), NULL},
     {"format", SIM_P_STRING, "auto", "", "auto, mooncake, azure, burstgpt, qwen, native",
@@ -282,16 +282,14 @@ static int wl_configure(sim_comp *c, const scn_node *node, sim_err *err)
             return rc;
     }
     const scn_node *syn = node ? scn_map_get(node, "synthetic") : NULL;
+    if (w->trace && !*w->trace)
+        w->trace = NULL;
     if (syn && w->trace)
         return scn_error(err, syn, "workload: give either 'trace' or 'synthetic', not both");
     if (syn) {
+        /* Validated now, opened by serving_build once the KV block size is known. */
         synth_config cfg;
-        int rc = parse_synth(syn, sim_stream_seed(sim_seed(c->sim), c->name), 0, &cfg, err);
-        if (rc)
-            return rc;
-        w->reader = synth_open(&cfg, err);
-        if (!w->reader)
-            return scn_error(err, syn, "workload.synthetic: %s", err->msg);
+        return parse_synth(syn, 1, 0, &cfg, err);
     } else if (w->trace) {
         trace_format fmt;
         if (trace_format_parse(w->format, &fmt))
@@ -752,6 +750,20 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
     uint32_t trace_bt = w->reader ? trace_reader_block_tokens(w->reader) : 0;
     if ((rc = parse_kv(kn, trace_bt, &kv, err)))
         return rc;
+    const scn_node *syn = scn_map_get(wn, "synthetic");
+    if (syn) {
+        /* Synthetic block ids use the KV block size unless told otherwise. */
+        synth_config cfg;
+        if ((rc = parse_synth(syn, sim_stream_seed(sim_seed(s), "workload"), kv.block_tokens,
+                              &cfg, err)))
+            return rc;
+        if (cfg.block_tokens % kv.block_tokens)
+            return scn_error(err, syn, "synthetic.block_tokens must be a multiple of "
+                             "kv.block_tokens (%u)", kv.block_tokens);
+        w->reader = synth_open(&cfg, err);
+        if (!w->reader)
+            return scn_error(err, syn, "workload.synthetic: %s", err->msg);
+    }
     w->block_tokens = kv.block_tokens;
     w->prefix_caching = kv.prefix_caching;
     /* Instances asked for by workload.instances. */

@@ -21,7 +21,8 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 
-/* The cluster of scenarios/mooncake-conversation.yaml, without sampling. */
+/* The cluster of scenarios/mooncake-conversation.yaml, without sampling
+ * (used when that file is not in the current directory). */
 static const char default_scenario[] =
     "name: bench-replay\n"
     "seed: 1\n"
@@ -30,8 +31,9 @@ static const char default_scenario[] =
     "  trace: mooncake-fast25/conversation_trace.jsonl\n"
     "  format: mooncake\n"
     "  slo: {ttft: 2 s, tpot: 100 ms}\n"
-    "  instances: {count: 4, model: llama3-70b, gpu: h100, tp: 4, max_batched_tokens: 8192}\n"
-    "kv: {block_tokens: 512, eviction: lru}\n"
+    "  instances: {count: 8, model: llama3-70b, gpu: h100, tp: 4, max_batched_tokens: 8192}\n"
+    "kv: {block_tokens: 512, eviction: lru, tiers: [{name: hbm},\n"
+    "     {name: dram, capacity: 512 GiB, bandwidth: 25 GB/s, latency: 10 us}]}\n"
     "router: {policy: prefix_affinity}\n";
 
 static double now_s(void)
@@ -52,12 +54,17 @@ int bench_replay(int argc, char **argv)
             reps = atoi(argv[++i]);
         } else {
             printf("usage: memfab bench replay [--scenario FILE] [--repeat N]\n\n"
-                   "Replay the Mooncake conversation trace (12,031 requests) on 4 instances of\n"
-                   "Llama-3-70B (tp 4, H100) with token-level decode; print wall time and\n"
-                   "events/s. Results are discarded. The trace is looked up in MEMFAB_TRACE_PATH\n"
+                   "Replay scenarios/mooncake-conversation.yaml (the Mooncake conversation trace,\n"
+                   "12,031 requests, on 8 instances of Llama-3-70B, tp 4, H100) with token-level\n"
+                   "decode; print wall time and events/s. Results are discarded. The trace is looked up in MEMFAB_TRACE_PATH\n"
                    "(default ../shared/traces).\n");
             return strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
+    }
+    FILE *probe = file ? NULL : fopen("scenarios/mooncake-conversation.yaml", "r");
+    if (probe) {
+        fclose(probe);
+        file = "scenarios/mooncake-conversation.yaml";
     }
     if (!getenv("MEMFAB_TRACE_PATH"))
         setenv("MEMFAB_TRACE_PATH", "../shared/traces", 0);

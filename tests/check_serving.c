@@ -1,0 +1,435 @@
+/*
+ * check_serving.c - the serving workload (llm_workload) and the GPU serving
+ * instance (llm_instance) held to closed forms and queueing laws.
+ *
+ *   - One request alone: TTFT = sum over its prefill chunks of the roofline
+ *     step time, each decode step likewise (llm_model.h; formulas written
+ *     out here from the model's config numbers, not from the code):
+ *       chunk of c tokens after o:  FLOPs = 2 P c + 4 L H d (c o + c(c+1)/2)
+ *                                   bytes = 2 P + kv (o + c)
+ *       decode at context n:        FLOPs = 2 P + 4 L H d n,  bytes = 2 P + kv n
+ *       t = max(FLOPs / (989e12 x 0.6), bytes / (3.35e12 x 0.8)) on an H100.
+ *   - Low load: TTFT tends to the prefill time.
+ *   - Overload: the waiting queue grows without bound, the scheduler preempts.
+ *   - Little's law L = lambda W (Little, Operations Research 1961): time-average
+ *     number in system from the sampler against arrival rate x mean latency.
+ *   - The public traces replay end to end (skipped when absent).
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/instance.h"
+#include "models/registry.h"
+#include "models/serving.h"
+#include "models/trace.h"
+#include "sim/scn.h"
+#include "sim/sim.h"
+#include "tests/capture.h"
+
+#define MAXREQ 4096
+#define MAXTS 8192
+
+typedef struct rec {
+    capture cap;                 /* metrics (first: capture_metric casts ctx) */
+    uint64_t n;
+    sim_time arrival[MAXREQ], first[MAXREQ], finish[MAXREQ];
+    uint64_t cached[MAXREQ];
+    int nwait;
+    sim_time wait_t[MAXTS];
+    double wait_v[MAXTS];
+    uint64_t kv_rows;
+} rec;
+
+static rec *R;
+
+static int rec_request(void *ctx, uint64_t id, const char *session, const char *instance,
+                       sim_time arrival, sim_time first, sim_time finish, uint64_t in,
+                       uint64_t out, uint64_t cached)
+{
+    rec *r = ctx;
+    if (r->n < MAXREQ) {
+        r->arrival[r->n] = arrival;
+        r->first[r->n] = first;
+        r->finish[r->n] = finish;
+        r->cached[r->n] = cached;
+    }
+    r->n++;
+    return 0;
+}
+
+static int rec_ts(void *ctx, const char *scope, const char *name, sim_time t, double v)
+{
+    rec *r = ctx;
+    if (strcmp(scope, "inst0") == 0 && strcmp(name, "waiting") == 0 && r->nwait < MAXTS) {
+        r->wait_t[r->nwait] = t;
+        r->wait_v[r->nwait++] = v;
+    }
+    return 0;
+}
+
+static int rec_kv(void *ctx, const char *i, const char *t, uint64_t h, uint64_t m, uint64_t e,
+                  uint64_t bi, uint64_t bo)
+{
+    ((rec *)ctx)->kv_rows++;
+    return 0;
+}
+
+static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
+
+static serving_totals T;
+static inst_counters C0;
+
+/* Run a scenario text; 0 or the error code (err filled). */
+static int run_text(const char *text, sim_err *err)
+{
+    memset(R, 0, sizeof *R);
+    memset(&T, 0, sizeof T);
+    sim_err_clear(err);
+    scn_doc *doc = scn_load_string("test.yaml", text, err);
+    if (!doc)
+        return err->code;
+    sim *s = sim_create();
+    sim_sink k = {R, capture_metric, NULL, rec_ts, rec_request, rec_kv, NULL};
+    sim_set_sink(s, &k);
+    int rc = sim_build(s, doc, memfab_models, sections, err);
+    if (!rc)
+        rc = serving_build(s, doc, err);
+    if (!rc)
+        rc = sim_start(s, err);
+    if (!rc)
+        rc = sim_run(s, sim_stop_time(s));
+    if (!rc)
+        rc = sim_finish(s, err);
+    if (!rc) {
+        T = *serving_get_totals(sim_find(s, "workload"));
+        C0 = *inst_stats(sim_find(s, "inst0"));
+    }
+    sim_destroy(s);
+    scn_free(doc);
+    return rc;
+}
+
+static void setup(void) { R = calloc(1, sizeof *R); }
+static void teardown(void) { free(R); }
+
+/* ---- the roofline written out for Llama-2-7B on one H100 ----------------- */
+
+static const double P = 6738415616.0, L = 32, H = 32, D = 128, KV = 524288;
+static const double F = 989e12 * 0.6, BW = 3.35e12 * 0.8;
+
+static sim_time chunk_ps(double c, double o)
+{
+    double flops = 2 * P * c + 4 * L * H * D * (c * o + c * (c + 1) / 2);
+    double bytes = 2 * P + KV * (o + c);
+    return (sim_time)llround(fmax(flops / F, bytes / BW) * 1e12);
+}
+
+static sim_time decode_ps(double n)
+{
+    double flops = 2 * P + 4 * L * H * D * n;
+    double bytes = 2 * P + KV * n;
+    return (sim_time)llround(fmax(flops / F, bytes / BW) * 1e12);
+}
+
+static void one_request(unsigned input, unsigned output, unsigned budget)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: one\nstop: trace_end\n"
+             "workload:\n"
+             "  synthetic: {rate: 1/s, input: %u tokens, output: %u tokens, requests: 1}\n"
+             "  instances: {count: 1, model: llama2-7b, gpu: h100, max_batched_tokens: %u}\n"
+             "kv: {block_tokens: 16}\n",
+             input, output, budget);
+    sim_err err;
+    ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(R->n, 1);
+    sim_time ttft = 0;
+    for (unsigned o = 0; o < input; o += budget)
+        ttft += chunk_ps(input - o < budget ? input - o : budget, o);
+    sim_time dec = 0;
+    for (unsigned k = 1; k < output; k++)
+        dec += decode_ps(input + k);
+    ck_assert_uint_eq(R->first[0] - R->arrival[0], ttft);
+    ck_assert_uint_eq(R->finish[0] - R->first[0], dec);
+}
+
+START_TEST(single_request_roofline)
+{
+    one_request(1000, 100, 8192);
+}
+END_TEST
+
+START_TEST(single_request_chunked)
+{
+    /* 20,000 tokens with an 8192-token budget: chunks 8192, 8192, 3616. */
+    one_request(20000, 20, 8192);
+}
+END_TEST
+
+START_TEST(low_load_ttft_is_prefill)
+{
+    sim_err err;
+    int rc = run_text("name: low\nstop: trace_end\n"
+                      "workload:\n"
+                      "  synthetic: {rate: 0.05/s, input: 1000 tokens, output: 50 tokens,"
+                      " requests: 200}\n"
+                      "  instances: {count: 1, model: llama2-7b, gpu: h100}\n"
+                      "kv: {block_tokens: 16, prefix_caching: false}\n",
+                      &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    double prefill = sim_time_to_s(chunk_ps(1000, 0));
+    ck_assert_uint_eq(T.completed, 200);
+    ck_assert_msg(T.ttft_mean >= prefill * (1 - 1e-9) && T.ttft_mean < prefill * 1.02,
+                  "mean TTFT %.6g s vs prefill %.6g s", T.ttft_mean, prefill);
+    double mn = 1e9;
+    for (uint64_t i = 0; i < R->n; i++)
+        mn = fmin(mn, sim_time_to_s(R->first[i] - R->arrival[i]));
+    ck_assert_double_eq_tol(mn, prefill, 1e-12);
+}
+END_TEST
+
+START_TEST(overload_queue_grows_and_preempts)
+{
+    sim_err err;
+    /* 20 GB of HBM: 6.5 GB of KV after the weights at gpu_mem_util 1. */
+    int rc = run_text("name: over\nstop: trace_end\noutput: {sample_interval: 1 s}\n"
+                      "workload:\n"
+                      "  synthetic: {rate: 40/s, input: 1000 tokens, output: 600 tokens,"
+                      " requests: 1600}\n"
+                      "  instances: {count: 1, model: llama2-7b, gpu: h100, hbm: 20 GB,"
+                      " gpu_mem_util: 1.0, kv_watermark: 0}\n"
+                      "kv: {block_tokens: 16, prefix_caching: false}\n",
+                      &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_uint_eq(T.completed, 1600);
+    ck_assert_msg(C0.preemptions > 0, "no preemption");
+    /* While arrivals continue (40 s), the queue grows: at 10, 20, 30 s. */
+    double q[3] = {0};
+    for (int i = 0; i < R->nwait; i++)
+        for (int k = 0; k < 3; k++)
+            if (R->wait_t[i] == (sim_time)(k + 1) * 10 * SIM_S)
+                q[k] = R->wait_v[i];
+    ck_assert_msg(q[0] > 50 && q[1] > q[0] * 1.5 && q[2] > q[1] * 1.2,
+                  "waiting at 10/20/30 s: %g %g %g", q[0], q[1], q[2]);
+}
+END_TEST
+
+START_TEST(littles_law)
+{
+    sim_err err;
+    int rc = run_text("name: little\nstop: trace_end\noutput: {sample_interval: 50 ms}\n"
+                      "workload:\n"
+                      "  synthetic: {rate: 4/s, input: {dist: lognormal, mean: 800 tokens,"
+                      " sigma: 0.8}, output: {dist: exponential, mean: 150 tokens},"
+                      " requests: 3000}\n"
+                      "  instances: {count: 2, model: llama3-8b, gpu: h100}\n"
+                      "kv: {block_tokens: 16}\n"
+                      "router: {policy: least_loaded}\n",
+                      &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    double lw = T.arrival_rate * T.e2e_mean;
+    ck_assert_msg(fabs(T.sampled_in_system - lw) <= 0.03 * lw,
+                  "L sampled %.4g vs lambda W %.4g", T.sampled_in_system, lw);
+    ck_assert_msg(fabs(T.in_system_mean - lw) <= 1e-6 * lw, "L exact %.6g vs lambda W %.6g",
+                  T.in_system_mean, lw);
+}
+END_TEST
+
+START_TEST(prefix_sharing_skips_prefill)
+{
+    sim_err err;
+    int rc = run_text("name: share\nstop: trace_end\n"
+                      "workload:\n"
+                      "  synthetic: {rate: 0.2/s, groups: 1, prefix: 8000 tokens,"
+                      " input: 200 tokens, output: 20 tokens, requests: 20}\n"
+                      "  instances: {count: 1, model: llama3-8b, gpu: h100}\n"
+                      "kv: {block_tokens: 16}\n",
+                      &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    /* Every request after the first finds the 8000-token prefix (500 blocks). */
+    ck_assert_uint_eq(R->cached[0], 0);
+    for (uint64_t i = 1; i < R->n; i++)
+        ck_assert_uint_eq(R->cached[i], 8000);
+    ck_assert(R->kv_rows >= 1);
+}
+END_TEST
+
+static int have_trace(const char *rel, char *out, size_t n)
+{
+    sim_err err;
+    return trace_resolve(".", rel, out, n, &err) == 0;
+}
+
+START_TEST(mooncake_replays)
+{
+    char p[4096];
+    if (!have_trace("mooncake-fast25/conversation_trace.jsonl", p, sizeof p)) {
+        fprintf(stderr, "skipped: Mooncake conversation trace not on MEMFAB_TRACE_PATH\n");
+        return;
+    }
+    sim_err err;
+    int rc = run_text("name: mc\nstop: trace_end\n"
+                      "workload:\n"
+                      "  trace: mooncake-fast25/conversation_trace.jsonl\n"
+                      "  instances: {count: 4, model: llama3-70b, gpu: h100, tp: 4}\n"
+                      "kv: {block_tokens: 512}\n"
+                      "router: {policy: prefix_affinity}\n",
+                      &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_uint_eq(T.arrived, 12031);
+    ck_assert_uint_eq(T.completed + T.rejected, 12031);
+    ck_assert_uint_eq(T.completed, 12031);
+    ck_assert_uint_eq(T.output_tokens, 4122048);
+    ck_assert(T.hit_blocks > 0 && T.hit_blocks < T.prompt_blocks);
+}
+END_TEST
+
+START_TEST(azure_replays)
+{
+    char p[4096];
+    if (!have_trace("azure-llm-2023/AzureLLMInferenceTrace_conv.csv", p, sizeof p)) {
+        fprintf(stderr, "skipped: Azure conversation trace not on MEMFAB_TRACE_PATH\n");
+        return;
+    }
+    sim_err err;
+    int rc = run_text("name: az\nstop: trace_end\n"
+                      "workload:\n"
+                      "  trace: azure-llm-2023/AzureLLMInferenceTrace_conv.csv\n"
+                      "  instances: {count: 2, model: llama2-70b, gpu: h100, tp: 4}\n"
+                      "router: {policy: least_loaded}\n",
+                      &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_uint_eq(T.arrived, 19366);
+    ck_assert_uint_eq(T.completed, 19366);
+    ck_assert_uint_eq(T.hit_blocks, 0);
+}
+END_TEST
+
+/* ---- Limits ---------------------------------------------------------------- */
+
+START_TEST(limits_one_token_output)
+{
+    one_request(64, 1, 8192);
+    ck_assert_uint_eq(R->first[0], R->finish[0]);
+}
+END_TEST
+
+START_TEST(limits_too_big_is_rejected)
+{
+    sim_err err;
+    int rc = run_text("name: big\nstop: trace_end\n"
+                      "workload:\n"
+                      "  synthetic: {rate: 1/s, input: 100000 tokens, output: 10 tokens,"
+                      " requests: 2}\n"
+                      "  instances: {count: 1, model: llama2-7b, gpu: h100, hbm: 20 GB}\n",
+                      &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_uint_eq(T.rejected, 2);
+    ck_assert_uint_eq(T.completed, 0);
+}
+END_TEST
+
+START_TEST(limits_max_requests)
+{
+    sim_err err;
+    int rc = run_text("name: maxr\nstop: trace_end\n"
+                      "workload:\n"
+                      "  synthetic: {rate: 10/s, input: 100 tokens, output: 5 tokens,"
+                      " requests: 100}\n"
+                      "  max_requests: 7\n"
+                      "  instances: {count: 3, model: llama3-8b}\n"
+                      "router: {policy: round_robin, sticky: true}\n",
+                      &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_uint_eq(T.completed, 7);
+}
+END_TEST
+
+/* ---- Errors ---------------------------------------------------------------- */
+
+START_TEST(error_missing_trace)
+{
+    sim_err err;
+    int rc = run_text("name: miss\nworkload:\n  trace: nowhere/conversation_trace.jsonl\n"
+                      "  instances: {count: 1}\n",
+                      &err);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(err.msg, "nowhere/conversation_trace.jsonl") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "github.com/kvcache-ai/Mooncake") != NULL, "%s", err.msg);
+    ck_assert_int_eq(err.line, 3);
+}
+END_TEST
+
+START_TEST(error_unknown_names)
+{
+    sim_err err;
+    ck_assert_int_ne(run_text("name: e\nworkload:\n  synthetic: {rate: 1/s}\n"
+                              "  instances: {count: 1, model: llama9}\n",
+                              &err),
+                     0);
+    ck_assert_msg(strstr(err.msg, "llama9") && strstr(err.msg, "llama3-70b"), "%s", err.msg);
+    ck_assert_int_ne(run_text("name: e\nworkload:\n  synthetic: {rate: 1/s}\n"
+                              "  instances: {count: 2}\nrouter: {policy: telepathy}\n",
+                              &err),
+                     0);
+    ck_assert_msg(strstr(err.msg, "telepathy") != NULL, "%s", err.msg);
+    ck_assert_int_ne(run_text("name: e\nworkload:\n  synthetic: {rate: 1/s}\n"
+                              "  instances: {count: 1, hbm_bw: 1 TB/s}\n",
+                              &err),
+                     0);
+    ck_assert_msg(strstr(err.msg, "hbm_bw") != NULL, "%s", err.msg);
+    ck_assert_int_ne(run_text("name: e\nworkload:\n  synthetic: {rate: 3}\n"
+                              "  instances: {count: 1}\n",
+                              &err),
+                     0);
+    ck_assert_msg(strstr(err.msg, "rate") != NULL, "%s", err.msg);
+    /* 70B weights do not fit on one 80 GB GPU. */
+    ck_assert_int_ne(run_text("name: e\nworkload:\n  synthetic: {rate: 1/s}\n"
+                              "  instances: {count: 1, model: llama3-70b, tp: 1}\n",
+                              &err),
+                     0);
+    ck_assert_msg(strstr(err.msg, "raise tp") != NULL, "%s", err.msg);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("serving");
+    TCase *tc = tcase_create("Core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, single_request_roofline);
+    tcase_add_test(tc, single_request_chunked);
+    tcase_add_test(tc, low_load_ttft_is_prefill);
+    tcase_add_test(tc, overload_queue_grows_and_preempts);
+    tcase_add_test(tc, littles_law);
+    tcase_add_test(tc, prefix_sharing_skips_prefill);
+    tcase_add_test(tc, mooncake_replays);
+    tcase_add_test(tc, azure_replays);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("Limits");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, limits_one_token_output);
+    tcase_add_test(tc, limits_too_big_is_rejected);
+    tcase_add_test(tc, limits_max_requests);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("Errors");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, error_missing_trace);
+    tcase_add_test(tc, error_unknown_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
