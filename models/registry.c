@@ -3,8 +3,12 @@
  */
 #include "registry.h"
 
+#include "cxl.h"
+#include "fabdev.h"
+#include "fabric.h"
 #include "instance.h"
 #include "link.h"
+#include "pcie.h"
 #include "serving.h"
 #include "traffic.h"
 
@@ -14,5 +18,17 @@ const sim_model *const memfab_models[] = {
     &sink_model,
     &llm_instance_model,
     &llm_workload_model,
+    &pcie_model,
+    &cxl_model,
+    &fab_upi_model,
+    &fab_cpu_model,
+    &fab_gpu_model,
+    &fab_nvme_model,
+    &fab_memory_model,
+    &fab_endpoint_model,
+    &fab_pswitch_model,
+    &fab_cswitch_model,
+    &fabric_model,
+    &xfer_model,
     NULL,
 };

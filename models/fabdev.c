@@ -1,0 +1,366 @@
+/*
+ * fabdev.c - fabric devices (see fabdev.h). Parameter tables, validation
+ * and reports; the moving of bytes is the engine's (fabric.c).
+ */
+#include "fabdev.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fabric_int.h"
+
+#define END_PARAMS {NULL, 0, NULL, NULL, NULL, 0, NULL}
+
+static void report_res(sim_comp *c, fab_res *r, const char *what)
+{
+    char name[128];
+    sim_time now = sim_now(c->sim);
+    snprintf(name, sizeof name, "%s_bytes", what);
+    sim_report_metric(c->sim, c->name, name, (double)r->bytes, "B");
+    snprintf(name, sizeof name, "%s_utilization", what);
+    sim_report_metric(c->sim, c->name, name,
+                      now ? (double)fab_res_busy(r, now) / (double)now : 0.0, "");
+}
+
+static void dev_destroy(sim_comp *c) { fab_hdr_destroy(c->state); }
+
+/* ---- cpu -------------------------------------------------------------- */
+
+static const sim_param cpu_params[] = {
+    {"latency", SIM_P_TIME, "150 ns", "ps", "root complex traversal per TLP",
+     offsetof(fab_cpu, hdr.latency), NULL},
+    {"dram_bandwidth", SIM_P_RATE, "200 GB/s", "B/s", "DRAM bandwidth (all channels)",
+     offsetof(fab_cpu, dram_bw), NULL},
+    {"dram_channels", SIM_P_UINT, "8", "", "DRAM channels", offsetof(fab_cpu, dram_channels),
+     NULL},
+    {"dram_channel_bandwidth", SIM_P_RATE, "0 B/s", "B/s",
+     "per-channel bandwidth; when set, DRAM bandwidth = channels x this",
+     offsetof(fab_cpu, dram_ch_bw), NULL},
+    {"dram_latency", SIM_P_TIME, "90 ns", "ps", "DRAM access latency",
+     offsetof(fab_cpu, dram_lat), NULL},
+    {"dram_capacity", SIM_P_SIZE, "512 GiB", "B", "DRAM capacity",
+     offsetof(fab_cpu, dram_cap), NULL},
+    {"memcpy_bandwidth", SIM_P_RATE, "10 GB/s", "B/s", "memcpy bandwidth of one core",
+     offsetof(fab_cpu, memcpy_bw), NULL},
+    {"socket", SIM_P_UINT, "0", "", "socket number", offsetof(fab_cpu, socket), NULL},
+    {"launch_cpu", SIM_P_TIME, "2 us", "ps", "CPU time to launch one DMA copy",
+     offsetof(fab_cpu, launch_cpu), NULL},
+    {"io_cpu", SIM_P_TIME, "5 us", "ps", "CPU time per I/O through the kernel (bounce path)",
+     offsetof(fab_cpu, io_cpu), NULL},
+    {"gds_cpu", SIM_P_TIME, "1 us", "ps", "CPU time per GPUDirect Storage request",
+     offsetof(fab_cpu, gds_cpu), NULL},
+    END_PARAMS};
+
+static int cpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    fab_cpu *h = c->state;
+    if (h->dram_ch_bw > 0)
+        h->dram_bw = h->dram_ch_bw * (double)h->dram_channels;
+    if (!(h->dram_bw > 0) || !(h->memcpy_bw > 0))
+        return scn_error(err, node, "cpu '%s': dram and memcpy bandwidths must be positive",
+                         c->name);
+    h->hdr.kind = FAB_K_CPU;
+    h->hdr.nres = 2;
+    fab_res_init(c, 0, "dram");
+    fab_res_init(c, 1, "memcpy");
+    return 0;
+}
+
+static int cpu_finish(sim_comp *c, sim_err *err)
+{
+    fab_cpu *h = c->state;
+    report_res(c, &h->hdr.res[0], "dram");
+    report_res(c, &h->hdr.res[1], "memcpy");
+    sim_report_metric(c->sim, c->name, "cpu_time", h->cpu_ps * 1e-12, "s");
+    return 0;
+}
+
+const sim_model fab_cpu_model = {
+    .type = "cpu",
+    .summary = "host socket: root complex latency, DRAM bandwidth/latency, memcpy, CPU costs",
+    .params = cpu_params,
+    .state_size = sizeof(fab_cpu),
+    .configure = cpu_configure,
+    .handle = fab_handle,
+    .finish = cpu_finish,
+    .destroy = dev_destroy,
+};
+
+/* ---- gpu -------------------------------------------------------------- */
+
+static const sim_param gpu_params[] = {
+    {"latency", SIM_P_TIME, "0 ns", "ps", "PCIe port to memory controller",
+     offsetof(fab_gpu, hdr.latency), NULL},
+    {"hbm", SIM_P_SIZE, "80 GiB", "B", "HBM capacity", offsetof(fab_gpu, hbm_cap), NULL},
+    {"hbm_bandwidth", SIM_P_RATE, "3.35 TB/s", "B/s", "HBM bandwidth",
+     offsetof(fab_gpu, hbm_bw), NULL},
+    {"hbm_latency", SIM_P_TIME, "100 ns", "ps", "HBM write/read latency of a DMA",
+     offsetof(fab_gpu, hbm_lat), NULL},
+    {"copy_engines", SIM_P_UINT, "2", "", "DMA copy engines for cudaMemcpy-style copies",
+     offsetof(fab_gpu, copy_engines), NULL},
+    END_PARAMS};
+
+static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    fab_gpu *g = c->state;
+    if (g->copy_engines < 1)
+        return scn_error(err, node ? scn_map_get(node, "copy_engines") : NULL,
+                         "gpu '%s': needs at least one copy engine", c->name);
+    g->hdr.kind = FAB_K_GPU;
+    g->hdr.nres = 1;
+    fab_res_init(c, 0, "hbm");
+    return 0;
+}
+
+static int gpu_finish(sim_comp *c, sim_err *err)
+{
+    fab_gpu *g = c->state;
+    report_res(c, &g->hdr.res[0], "hbm");
+    sim_report_metric(c->sim, c->name, "copy_engine_waits", (double)g->ce_waits, "transfers");
+    return 0;
+}
+
+const sim_model fab_gpu_model = {
+    .type = "gpu",
+    .summary = "GPU on the fabric: HBM bandwidth/latency/capacity, copy engines",
+    .params = gpu_params,
+    .state_size = sizeof(fab_gpu),
+    .configure = gpu_configure,
+    .handle = fab_handle,
+    .finish = gpu_finish,
+    .destroy = dev_destroy,
+};
+
+/* ---- nvme ------------------------------------------------------------- */
+
+static const sim_param nvme_params[] = {
+    {"latency", SIM_P_TIME, "0 ns", "ps", "controller port latency",
+     offsetof(fab_nvme, hdr.latency), NULL},
+    {"read_bandwidth", SIM_P_RATE, "7 GB/s", "B/s", "sequential read bandwidth",
+     offsetof(fab_nvme, read_bw), NULL},
+    {"write_bandwidth", SIM_P_RATE, "5 GB/s", "B/s", "sequential write bandwidth",
+     offsetof(fab_nvme, write_bw), NULL},
+    {"random_read_bandwidth", SIM_P_RATE, "6 GB/s", "B/s",
+     "random read bandwidth at full queue depth", offsetof(fab_nvme, rread_bw), NULL},
+    {"random_write_bandwidth", SIM_P_RATE, "1.5 GB/s", "B/s",
+     "random write bandwidth at full queue depth", offsetof(fab_nvme, rwrite_bw), NULL},
+    {"read_latency", SIM_P_TIME, "80 us", "ps", "4 KiB read latency at queue depth 1",
+     offsetof(fab_nvme, read_lat), NULL},
+    {"write_latency", SIM_P_TIME, "20 us", "ps", "4 KiB write latency at queue depth 1",
+     offsetof(fab_nvme, write_lat), NULL},
+    {"queue_depth", SIM_P_UINT, "128", "", "outstanding commands the host keeps",
+     offsetof(fab_nvme, qd), NULL},
+    {"parallelism", SIM_P_UINT, "128", "", "flash operations in progress at once",
+     offsetof(fab_nvme, par), NULL},
+    {"capacity", SIM_P_SIZE, "7680 GB", "B", "capacity", offsetof(fab_nvme, cap), NULL},
+    {"io_size", SIM_P_SIZE, "4 KiB", "B", "I/O size of random transfers",
+     offsetof(fab_nvme, io_size), NULL},
+    END_PARAMS};
+
+static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    fab_nvme *d = c->state;
+    if (!(d->read_bw > 0) || !(d->write_bw > 0) || !(d->rread_bw > 0) || !(d->rwrite_bw > 0))
+        return scn_error(err, node, "nvme '%s': bandwidths must be positive", c->name);
+    if (d->qd < 1 || d->par < 1 || d->io_size < 512)
+        return scn_error(err, node,
+                         "nvme '%s': queue_depth and parallelism >= 1, io_size >= 512 B",
+                         c->name);
+    d->hdr.kind = FAB_K_NVME;
+    d->hdr.nres = 1;
+    fab_res_init(c, 0, "flash");
+    return 0;
+}
+
+static int nvme_finish(sim_comp *c, sim_err *err)
+{
+    fab_nvme *d = c->state;
+    report_res(c, &d->hdr.res[0], "flash");
+    return 0;
+}
+
+const sim_model fab_nvme_model = {
+    .type = "nvme",
+    .summary = "NVMe SSD: seq/random read/write bandwidth, 4 KiB latency, queue depth, parallelism",
+    .params = nvme_params,
+    .state_size = sizeof(fab_nvme),
+    .configure = nvme_configure,
+    .handle = fab_handle,
+    .finish = nvme_finish,
+    .destroy = dev_destroy,
+};
+
+/* ---- memory ----------------------------------------------------------- */
+
+static const char *const mem_kinds[] = {"ddr", "hbm", "cxl", NULL};
+
+static const sim_param mem_params[] = {
+    {"kind", SIM_P_ENUM, "ddr", "", "ddr, hbm or cxl", offsetof(fab_mem, mkind), mem_kinds},
+    {"capacity", SIM_P_SIZE, "256 GiB", "B", "capacity", offsetof(fab_mem, cap), NULL},
+    {"bandwidth", SIM_P_RATE, "64 GB/s", "B/s", "bandwidth", offsetof(fab_mem, bw), NULL},
+    {"channels", SIM_P_UINT, "1", "", "channels", offsetof(fab_mem, channels), NULL},
+    {"channel_bandwidth", SIM_P_RATE, "0 B/s", "B/s",
+     "per-channel bandwidth; when set, bandwidth = channels x this",
+     offsetof(fab_mem, ch_bw), NULL},
+    {"latency", SIM_P_TIME, "100 ns", "ps", "access latency at the device",
+     offsetof(fab_mem, lat), NULL},
+    {"attach", SIM_P_STRING, NULL, "",
+     "component it hangs off (cpu or gpu); unset: reached through its links",
+     offsetof(fab_mem, attach), NULL},
+    {"per_host_capacity", SIM_P_SIZE, "0 B", "B",
+     "pooled memory: what one host may allocate (0: no limit)", offsetof(fab_mem, per_host),
+     NULL},
+    END_PARAMS};
+
+static int mem_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    fab_mem *m = c->state;
+    if (m->ch_bw > 0)
+        m->bw = m->ch_bw * (double)m->channels;
+    if (!(m->bw > 0))
+        return scn_error(err, node, "memory '%s': bandwidth must be positive", c->name);
+    m->attach_id = UINT32_MAX;
+    if (m->attach) {
+        sim_comp *a = sim_find(c->sim, m->attach);
+        if (!a || !fab_hdr_of(a))
+            return scn_error(err, node ? scn_map_get(node, "attach") : NULL,
+                             "memory '%s': attach: no fabric component named '%s' (declare it"
+                             " first)",
+                             c->name, m->attach);
+        m->attach_id = a->id;
+    }
+    m->hdr.kind = FAB_K_MEM;
+    m->hdr.nres = 1;
+    fab_res_init(c, 0, "mem");
+    return 0;
+}
+
+static int mem_finish(sim_comp *c, sim_err *err)
+{
+    fab_mem *m = c->state;
+    report_res(c, &m->hdr.res[0], "mem");
+    sim_report_metric(c->sim, c->name, "allocated", (double)m->used, "B");
+    for (uint32_t i = 0; i < m->nhosts; i++) {
+        char name[300];
+        snprintf(name, sizeof name, "allocated:%s", sim_comp_at(c->sim, m->host_id[i])->name);
+        sim_report_metric(c->sim, c->name, name, (double)m->host_used[i], "B");
+    }
+    return 0;
+}
+
+const sim_model fab_memory_model = {
+    .type = "memory",
+    .summary = "memory device: DDR, HBM or CXL (Type 3 expander / pool with per-host capacity)",
+    .params = mem_params,
+    .state_size = sizeof(fab_mem),
+    .configure = mem_configure,
+    .handle = fab_handle,
+    .finish = mem_finish,
+    .destroy = dev_destroy,
+};
+
+/* ---- endpoint, switches, upi ------------------------------------------ */
+
+static const sim_param ep_params[] = {
+    {"latency", SIM_P_TIME, "0 ns", "ps", "port to local memory", offsetof(fab_node, hdr.latency),
+     NULL},
+    {"bandwidth", SIM_P_RATE, "0 B/s", "B/s", "local memory bandwidth (0: not a limit)",
+     offsetof(fab_node, bw), NULL},
+    END_PARAMS};
+
+static int ep_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    fab_node *n = c->state;
+    n->hdr.kind = FAB_K_ENDPOINT;
+    n->hdr.nres = 1;
+    fab_res_init(c, 0, "local");
+    return 0;
+}
+
+const sim_model fab_endpoint_model = {
+    .type = "endpoint",
+    .summary = "generic PCIe/CXL device (NIC, FPGA, accelerator) with optional local memory",
+    .params = ep_params,
+    .state_size = sizeof(fab_node),
+    .configure = ep_configure,
+    .handle = fab_handle,
+    .destroy = dev_destroy,
+};
+
+static const sim_param psw_params[] = {
+    {"latency", SIM_P_TIME, "150 ns", "ps", "cut-through latency port to port",
+     offsetof(fab_node, hdr.latency), NULL},
+    END_PARAMS};
+static const sim_param csw_params[] = {
+    {"latency", SIM_P_TIME, "250 ns", "ps", "latency port to port",
+     offsetof(fab_node, hdr.latency), NULL},
+    END_PARAMS};
+
+static int psw_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    ((fab_node *)c->state)->hdr.kind = FAB_K_PSWITCH;
+    return 0;
+}
+static int csw_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    ((fab_node *)c->state)->hdr.kind = FAB_K_CSWITCH;
+    return 0;
+}
+
+const sim_model fab_pswitch_model = {
+    .type = "pcie_switch",
+    .summary = "PCIe switch: ports are its links, cut-through latency per hop",
+    .params = psw_params,
+    .state_size = sizeof(fab_node),
+    .configure = psw_configure,
+    .handle = fab_handle,
+    .destroy = dev_destroy,
+};
+
+const sim_model fab_cswitch_model = {
+    .type = "cxl_switch",
+    .summary = "CXL switch: ports are its links, latency per hop",
+    .params = csw_params,
+    .state_size = sizeof(fab_node),
+    .configure = csw_configure,
+    .handle = fab_handle,
+    .destroy = dev_destroy,
+};
+
+static const sim_param upi_params[] = {
+    {"bandwidth", SIM_P_RATE, "40 GB/s", "B/s", "bandwidth per direction",
+     offsetof(fab_node, bw), NULL},
+    {"latency", SIM_P_TIME, "100 ns", "ps", "one-way latency (the NUMA penalty)",
+     offsetof(fab_node, hdr.latency), NULL},
+    END_PARAMS};
+
+static int upi_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    fab_node *n = c->state;
+    if (!(n->bw > 0))
+        return scn_error(err, node, "upi link '%s': bandwidth must be positive", c->name);
+    n->hdr.kind = FAB_K_UPI;
+    fab_link_init(c, FAB_C_RATE, NULL, n->bw, 64);
+    return 0;
+}
+
+static int upi_finish(sim_comp *c, sim_err *err)
+{
+    fab_link_report(c);
+    return 0;
+}
+
+const sim_model fab_upi_model = {
+    .type = "upi",
+    .summary = "socket-to-socket link (UPI / Infinity Fabric): bandwidth, NUMA latency",
+    .params = upi_params,
+    .state_size = sizeof(fab_node),
+    .is_link = 1,
+    .configure = upi_configure,
+    .handle = fab_handle,
+    .sample = fab_link_sample,
+    .finish = upi_finish,
+    .destroy = dev_destroy,
+    .send = fab_link_send,
+};

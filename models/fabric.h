@@ -1,0 +1,129 @@
+/*
+ * fabric.h - moving bytes through the memory fabric: the transfer interface
+ * other models call (the KV cache, the GPU serving instances), the `fabric`
+ * component that holds its settings and results, and the `xfer` load
+ * generator that drives it from a scenario.
+ *
+ * One call moves N bytes from component A to component B:
+ *
+ *   fabric_transfer(s, src, dst, bytes, FABRIC_PATH_AUTO, me, MY_EV_DONE, cookie);
+ *
+ * The route is found in the topology: a breadth-first search over the
+ * fabric's links (pcie, cxl, upi), passing only through switches and hosts
+ * (root complexes), neighbours in scenario order, so the shortest route
+ * with the earliest links wins. A `memory` component with `attach:` is
+ * reached through the component it hangs off. The path decides the steps
+ * the bytes take:
+ *
+ *   DMA       a DMA engine moves the data: a GPU copy engine (pinned
+ *             cudaMemcpy; GPUs have few, later copies wait), the SSD's or
+ *             the endpoint's own DMA otherwise. Reads when the data leaves
+ *             memory (requests one way, completions back), posted writes
+ *             when a device pushes it. Host memory crossed once.
+ *   PAGEABLE  cudaMemcpy from/to pageable memory: a CPU memcpy stages the
+ *             data through a pinned buffer (DRAM read + write at the CPU's
+ *             memcpy bandwidth), then DMA: host memory crossed three times;
+ *             CPU time = bytes / memcpy_bandwidth + launch.
+ *   GDS       GPUDirect Storage: the SSD DMAs straight to/from GPU memory
+ *             through the switch (or the root complex); host memory zero.
+ *   BOUNCE    GDS compatibility mode: SSD -> host bounce buffer -> GPU;
+ *             host memory crossed twice, CPU time per chunk (I/O + launch).
+ *   CXL       CPU loads/stores to CXL memory: flits on the CXL links, the
+ *             device's memory, a CPU copy into (out of) local DRAM.
+ *   AUTO      NVMe<->GPU: GDS (or BOUNCE with `gds: false`); CXL memory <->
+ *             host: CXL; everything else: DMA.
+ *
+ * Transfers move in chunks (`chunk`, default 256 KiB; `mode: packet` makes
+ * every chunk one TLP) pipelined hop by hop, at most `window` bytes in
+ * flight per transfer; concurrent transfers share every link direction and
+ * memory round-robin per chunk. Each chunk's time on a link carries exactly
+ * the protocol overhead of the bytes in it (pcie.h, cxl.h), so bandwidth
+ * comes out of the simulated stream. A 1 GB transfer costs O(chunks x hops)
+ * events. With free transfers (`free_transfers: true` or
+ * fabric_set_free_transfers) a transfer completes at once; its bytes are
+ * still counted.
+ *
+ * Results (scope: the fabric component): per path, transfers:P, bytes:P,
+ * latency:P_{mean,p50,p90,p99,max,count} (s), cpu_time:P (s),
+ * host_memory_bytes:P; timeseries throughput:P. Links report `links` rows
+ * per direction and their throughput over time; devices their memory bytes
+ * and utilization.
+ */
+#ifndef MEMFAB_MODELS_FABRIC_H
+#define MEMFAB_MODELS_FABRIC_H
+
+#include <stdint.h>
+
+#include "sim/sim.h"
+
+/* Data paths. */
+enum {
+    FABRIC_PATH_AUTO = 0,
+    FABRIC_PATH_DMA,       /* pinned DMA (cudaMemcpy with pinned memory, device DMA) */
+    FABRIC_PATH_PAGEABLE,  /* staged through a pinned buffer by a CPU memcpy */
+    FABRIC_PATH_GDS,       /* GPUDirect Storage: SSD <-> GPU peer to peer */
+    FABRIC_PATH_BOUNCE,    /* SSD <-> host bounce buffer <-> GPU */
+    FABRIC_PATH_CXL,       /* CPU load/store to CXL memory */
+    FABRIC_NPATHS
+};
+
+/* A transfer request, for the options fabric_transfer() leaves out. */
+typedef struct fabric_req {
+    uint32_t src, dst;       /* component ids (see above for what may be an end) */
+    uint64_t bytes;          /* bytes to move (0 completes at once) */
+    int path;                /* FABRIC_PATH_* */
+    uint32_t notify;         /* component to tell when done */
+    uint32_t notify_kind;    /* event kind it receives: a0 = cookie, a1 = elapsed ps */
+    uint64_t cookie;         /* caller's tag */
+    int random;              /* NVMe ends: random I/O of the SSD's io_size (0: sequential) */
+    const uint32_t *route;   /* link ids from src to dst, or NULL to search the topology */
+    uint32_t nroute;         /* entries in route */
+} fabric_req;
+
+/* Start moving `bytes` from src to dst along `path`. When the last byte has
+ * arrived, component `notify` receives an event of kind `notify_kind` with
+ * a0 = cookie and a1 = the transfer's latency in ps. Returns 0, or
+ * SIM_EINVAL (bad ids or a path that does not fit the ends, e.g. GDS
+ * without an SSD and a GPU), SIM_ENOTFOUND (no route), SIM_ENOMEM. The
+ * fabric component is created with defaults when the scenario has none. */
+int fabric_transfer(sim *s, uint32_t src, uint32_t dst, uint64_t bytes, int path,
+                    uint32_t notify, uint32_t notify_kind, uint64_t cookie);
+/* The same with every option. */
+int fabric_transfer_req(sim *s, const fabric_req *r);
+
+/* Free transfers: timing taken out, bytes still counted. */
+void fabric_set_free_transfers(sim *s, int on);
+int fabric_free_transfers(sim *s);
+
+/* Pooled CXL memory: reserve (or give back) bytes of memory device `mem`
+ * for host `host`. SIM_ESTATE when the device or the host's share
+ * (per_host_capacity) would overflow, SIM_EINVAL for bad ids. */
+int fabric_mem_alloc(sim *s, uint32_t host, uint32_t mem, uint64_t bytes);
+int fabric_mem_release(sim *s, uint32_t host, uint32_t mem, uint64_t bytes);
+
+/* The route fabric_transfer would take between two components: up to max
+ * link ids into links[]; *n receives the hop count. 0 or SIM_ENOTFOUND. */
+int fabric_route(sim *s, uint32_t src, uint32_t dst, uint32_t *links, uint32_t max,
+                 uint32_t *n);
+
+/* Path names ("auto", "dma", "pageable", "gds", "bounce", "cxl"). */
+const char *fabric_path_name(int path);
+int fabric_path_find(const char *name);   /* -1 if unknown */
+
+/* Totals per path so far, for tests and other models. */
+typedef struct fabric_totals {
+    uint64_t transfers;      /* completed */
+    uint64_t bytes;          /* moved by completed transfers */
+    uint64_t host_mem_bytes; /* host DRAM bytes crossed */
+    double cpu_s;            /* CPU time charged */
+    double latency_mean_s;   /* mean transfer latency */
+} fabric_totals;
+void fabric_get_totals(sim *s, int path, fabric_totals *t);
+
+/* The fabric component (created with defaults when absent; NULL on OOM). */
+sim_comp *fabric_get(sim *s);
+
+extern const sim_model fabric_model;   /* type: fabric (settings and results) */
+extern const sim_model xfer_model;     /* type: xfer (transfer load generator) */
+
+#endif

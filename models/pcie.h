@@ -1,0 +1,112 @@
+/*
+ * pcie.h - PCI Express links: the protocol arithmetic as pure functions and
+ * the `pcie` link model (type: pcie) built on it.
+ *
+ * What a byte costs on the wire (Neugebauer et al., "Understanding PCIe
+ * performance for end host networking", SIGCOMM 2018, and its public model
+ * pcie-bench/pcie-model; PCIe Base Spec r5.0 tables 2-46..2-48, 3-7..3-9):
+ *
+ *   raw rate      = GT/s x encoding x lanes / 8 bytes/s, encoding 8b/10b
+ *                   (Gen1-2), 128b/130b (Gen3-5), none in Gen6 FLIT mode.
+ *   TLP overhead  = DLL framing 8 B (STP/seq 2+2, LCRC 4) + 4 B generic
+ *                   header + 8 B (3 DW) or 12 B (4 DW, 64-bit address)
+ *                   + 4 B ECRC when enabled: 24 B for a 64-bit MWr/MRd,
+ *                   20 B for a CplD (completer id instead of an address).
+ *   posted write  of b bytes: ceil(b / MPS) MWr TLPs, all one way.
+ *   read          of b bytes: ceil(b / MRRS) MRd TLPs (header only) one way,
+ *                   ceil(b / MPS) (or / RCB) CplD TLPs the other way.
+ *   DLLP share    ACK and flow-control update DLLPs (8 B each, at the spec's
+ *                   ACK-limit / UpdateFC rates for the lane width and MPS)
+ *                   and SKIP ordered sets (4 B per 1538 B) take the fraction
+ *                   f = 8/ack + 8/fc + 4/1538 of every direction, so a
+ *                   direction carrying T TLP bytes is busy T / (1 - f) bytes.
+ *                   Like pcie-bench we charge it to the direction carrying
+ *                   the TLPs.
+ *   Gen6 (FLIT)   256 B flits = 236 B of TLPs + 6 B DLP + 8 B CRC + 6 B FEC;
+ *                   a TLP carries only its header (sequence numbers, LCRC
+ *                   and the DLLPs live in the flit), so the wire carries
+ *                   T x 256/236 bytes for T TLP bytes (TLPs pack across
+ *                   flits in a stream).
+ *
+ * Directions: "data" is the direction the payload moves in (MWr or CplD);
+ * "req" is the opposite direction (MRd requests of a read; nothing for a
+ * write). pcie_wire_bytes(cfg, op, bytes, dir) is the whole story; the
+ * link model, the fabric engine and the tests all go through it.
+ *
+ * The link model is a full-duplex `is_link` component driven by the fabric
+ * engine (fabric.h): chunks of bulk transfers and single TLPs are served
+ * per direction, round-robin between flows. Packets sent with sim_send()
+ * (e.g. from a traffic source) are posted writes of that many bytes and
+ * reach the far end as SIM_EV_DELIVER.
+ */
+#ifndef MEMFAB_MODELS_PCIE_H
+#define MEMFAB_MODELS_PCIE_H
+
+#include <stdint.h>
+
+#include "sim/sim.h"
+
+/* One link's negotiated configuration. */
+typedef struct pcie_cfg {
+    int gen;             /* 1..6 */
+    int lanes;           /* 1, 2, 4, 8, 16 */
+    uint32_t mps;        /* Max Payload Size, bytes (128..4096) */
+    uint32_t mrrs;       /* Max Read Request Size, bytes (128..4096) */
+    uint32_t rcb;        /* Read Completion Boundary, bytes (64 or 128) */
+    int addr64;          /* 1: 4-DW MWr/MRd headers (64-bit addresses), 0: 3 DW */
+    int ecrc;            /* 1: 4 B TLP digest on every TLP */
+    int rcb_chunks;      /* 1: completions split at RCB (older chipsets), 0: at MPS */
+    int dllp;            /* 1: charge ACK/FC DLLPs and SKIP ordered sets */
+} pcie_cfg;
+
+enum { PCIE_OP_WRITE = 0, PCIE_OP_READ = 1 };   /* posted write, non-posted read */
+enum { PCIE_DIR_DATA = 0, PCIE_DIR_REQ = 1 };   /* payload direction, or the other */
+
+/* Validate a configuration: 0, or SIM_EINVAL with a reason in *why. */
+int pcie_cfg_check(const pcie_cfg *cfg, const char **why);
+
+/* Signalling rate per lane, transfers/s (2.5e9 .. 64e9). */
+double pcie_gts(int gen);
+/* Line-encoding efficiency: 0.8, 128/130, or 1 (Gen6 FLIT). */
+double pcie_encoding(int gen);
+/* Raw bytes/s per direction after line encoding. */
+double pcie_raw_rate(const pcie_cfg *cfg);
+/* The spec's ACK limit / UpdateFC interval in symbols (bytes) for the lane
+ * width and MPS (PCIe Base Spec r5.0 Tables 3-7..3-9, 2-46..2-48). */
+int pcie_ack_limit(int gen, int lanes, uint32_t mps);
+/* Fraction of a direction taken by ACK/FC DLLPs and SKIP ordered sets
+ * (0 for Gen6, whose DLP bytes are part of the flit overhead). */
+double pcie_dllp_fraction(const pcie_cfg *cfg);
+
+/* Per-TLP overhead in bytes (framing + header + digest) of a memory
+ * write / read request (MWr/MRd) and of a completion with data (CplD). */
+uint32_t pcie_hdr_mwr(const pcie_cfg *cfg);
+uint32_t pcie_hdr_cpld(const pcie_cfg *cfg);
+
+/* TLPs that `bytes` of payload of operation op put in direction dir. */
+uint64_t pcie_tlps(const pcie_cfg *cfg, int op, uint64_t bytes, int dir);
+/* The same for the piece [offset, offset + bytes) of a larger aligned
+ * transfer: the TLPs that start inside it (so pieces of any size add up
+ * exactly to the whole; this is what lets packet and chunk mode agree). */
+uint64_t pcie_tlps_at(const pcie_cfg *cfg, int op, uint64_t offset, uint64_t bytes, int dir);
+/* Wire bytes of such a piece (see pcie_wire_bytes). */
+double pcie_wire_bytes_at(const pcie_cfg *cfg, int op, uint64_t offset, uint64_t bytes, int dir);
+/* TLP-layer bytes (payload + per-TLP overhead) in direction dir. */
+uint64_t pcie_tlp_bytes(const pcie_cfg *cfg, int op, uint64_t bytes, int dir);
+/* Bytes of raw link time in direction dir, DLLP share or flit overhead included. */
+double pcie_wire_bytes(const pcie_cfg *cfg, int op, uint64_t bytes, int dir);
+/* Serialization time of that, picoseconds (rounded to the nearest ps). */
+sim_time pcie_wire_time(const pcie_cfg *cfg, int op, uint64_t bytes, int dir);
+
+/* Analytical throughput (payload bytes/s) of a continuous stream of
+ * `size`-byte operations on an otherwise idle full-duplex link: writes are
+ * bound by the data direction, reads by whichever direction saturates
+ * first (requests one way, completions the other). */
+double pcie_model_bw(const pcie_cfg *cfg, int op, uint64_t size);
+
+/* Read a link component's configuration (NULL if c is not a pcie link). */
+const pcie_cfg *pcie_link_cfg(const sim_comp *c);
+
+extern const sim_model pcie_model;
+
+#endif
