@@ -6,15 +6,21 @@
  * scalars. Every node keeps its mark (file, 1-based line and column), so any
  * later semantic error can point at the exact place. Supported on top of
  * plain YAML:
- *   - anchors and aliases (&a / *a) and the merge key (<<: *a);
+ *   - anchors and aliases (&a / *a) and the merge key (<<: *a or
+ *     <<: [*a, *b]); an alias is expanded to a copy of the anchored node,
+ *     which keeps the anchor's marks. Keys written in the mapping win over
+ *     merged ones; among several merged mappings the earlier one wins;
  *   - `include: FILE` or `include: [FILE, ...]` in any mapping: the included
  *     file (a mapping, path relative to the including file) is merged into
- *     the mapping; keys written in the including mapping win. Include cycles
- *     are errors;
+ *     the mapping (shallow: its top-level keys), and the `include` key itself
+ *     disappears; keys written in the including mapping win, and a later file
+ *     of the list wins over an earlier one. Include cycles, missing files and
+ *     files that are not mappings are errors at the include's mark;
  *   - overrides `a.b.c=value` (scn_set), where a numeric path element
  *     indexes a sequence and a `name` element selects the sequence item
  *     whose `name:` equals it (components.gpu0.hbm=80GiB). An override
  *     creates missing mapping keys. Its mark is "<command line>".
+ *   Duplicate keys in one mapping are errors. Anchors are local to a file.
  *
  * Units (DESIGN.md decision 1): SI prefixes are powers of ten, IEC prefixes
  * (KiB, MiB, ...) powers of two. A value where a unit is required but none
@@ -26,7 +32,9 @@
  *   transfer rate: GT/s MT/s               -> transfers/s (double)
  *   flops: FLOP/s kFLOP/s MFLOP/s GFLOP/s TFLOP/s PFLOP/s (also FLOPS) -> FLOP/s (double)
  *   numbers accept decimal fractions and exponents: "1.5 ms", "2e3 ns";
- *   a space between number and unit is optional.
+ *   a space between number and unit is optional. Units are case-sensitive.
+ *   Negative values and overflow are errors; a time or size that is not a
+ *   whole number of ps or bytes is rounded to the nearest ("0.5 ps" -> 1).
  */
 #ifndef MEMFAB_SIM_SCN_H
 #define MEMFAB_SIM_SCN_H
@@ -50,8 +58,13 @@ scn_doc *scn_load(const char *path, sim_err *err);
 scn_doc *scn_load_string(const char *name, const char *text, sim_err *err);
 void scn_free(scn_doc *d);
 
-/* Apply an override "a.b.c=value". SIM_EINVAL with a message when the
- * assignment is malformed or the path cannot be applied. */
+/* Apply an override "a.b.c=value". SIM_EINVAL with a message (file
+ * "<command line>", no line) when the assignment is malformed or the path
+ * cannot be applied: an unknown sequence index or name, a path through a
+ * scalar, or a scalar assigned over a whole mapping or sequence. The value
+ * is a string (surrounding quotes removed), or a YAML flow collection when it
+ * starts with '[' or '{'. A sequence index equal to its length appends. An
+ * empty or null scalar on the path becomes a mapping. */
 int scn_set(scn_doc *d, const char *assignment, sim_err *err);
 
 /* The root node (a mapping for a valid scenario). */
@@ -91,8 +104,10 @@ int scn_parse_rate(const char *s, double *out, sim_err *err);      /* bytes/s */
 int scn_parse_gts(const char *s, double *out, sim_err *err);       /* transfers/s */
 int scn_parse_flops(const char *s, double *out, sim_err *err);     /* FLOP/s */
 
-/* Typed getters on the value of `key` in map n. When the key is absent the
- * default is stored and 0 returned; a present but invalid value is an
+/* Typed getters on the value of `key` in map n. When the key is absent (or n
+ * is NULL or not a map) the default is stored and 0 returned; integers are
+ * decimal or 0x hexadecimal; booleans are true/false, yes/no, on/off, 1/0
+ * (any case); a present but invalid value is an
  * error at the value's mark naming the key, e.g.
  *   scenario.yaml:12:18: error: key 'latency': '250 nz' is not a time (units: ps ns us ms s)
  */
@@ -118,13 +133,18 @@ typedef void (*scn_leaf_fn)(void *ctx, const char *key, const char *value);
 void scn_flatten(const scn_doc *d, scn_leaf_fn fn, void *ctx);
 
 /* A SHA-256 of the effective (merged, overridden) tree in canonical form, as
- * 64 hex characters plus NUL, for runs.scenario_sha256. */
+ * 64 hex characters plus NUL, for runs.scenario_sha256. The canonical form
+ * covers kinds, keys and values in document order, not marks or quoting. */
 void scn_sha256(const scn_doc *d, char out[65]);
+/* SHA-256 (FIPS 180-4) of a byte string, as 64 lowercase hex digits plus NUL. */
+void scn_sha256_bytes(const void *data, size_t len, char out[65]);
 
 /* Edit distance, exported for other modules' did-you-mean suggestions. */
 size_t scn_edit_distance(const char *a, const char *b);
 /* The closest of candidates (NULL-terminated) to word, or NULL if none is
- * within max(2, strlen(word)/3) edits. */
+ * within max(2, strlen(word)/3) edits (transpositions count as one). Failing
+ * that, the closest candidate that word abbreviates (3+ characters, same
+ * first letter, its letters in order: hbm_bw -> hbm_bandwidth), if any. */
 const char *scn_suggest(const char *word, const char *const *candidates);
 
 #endif
