@@ -87,7 +87,7 @@ typedef struct fx_metric {
  * ("k=v", NULL-terminated) and metrics. With requests > 0, also that many
  * requests with latencies growing with the request index, times `scale`,
  * plus timeseries, kv and coherence rows. Returns the run id. */
-static int64_t fx_run(const char *name, const char *scenario, uint64_t seed,
+static __attribute__((unused)) int64_t fx_run(const char *name, const char *scenario, uint64_t seed,
                       const char *const *params, const fx_metric *m, size_t nm, int requests,
                       double scale)
 {

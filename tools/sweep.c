@@ -130,6 +130,7 @@ static void sweep_free(sweep *s)
     sim_free(s->scen_name);
     sim_free(s->out);
     sim_free(s->work);
+    memset(s, 0, sizeof *s);
 }
 
 /* Path relative to the directory of `base` (unless absolute). */
