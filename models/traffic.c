@@ -68,7 +68,7 @@ static const sim_param source_params[] = {
      offsetof(source_state, count), NULL},
     {"start", SIM_P_TIME, "0 s", "ps", "when the source starts",
      offsetof(source_state, start_at), NULL},
-    {"link", SIM_P_STRING, NULL, "", "link to send on (default: the only attached link)",
+    {"link", SIM_P_STRING, "", "", "link to send on (\"\" = the only attached link)",
      offsetof(source_state, link), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
@@ -119,6 +119,8 @@ static uint64_t next_size(sim_comp *c)
 static int source_start(sim_comp *c, sim_err *err)
 {
     source_state *s = c->state;
+    if (s->link && !*s->link)
+        s->link = NULL;
     s->out = sim_port(c->sim, c, s->link, &s->side);
     if (!s->out)
         return scn_error(err, c->node, "source '%s': %s", c->name,
