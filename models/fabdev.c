@@ -205,7 +205,7 @@ static const sim_param mem_params[] = {
      offsetof(fab_mem, ch_bw), NULL},
     {"latency", SIM_P_TIME, "100 ns", "ps", "access latency at the device",
      offsetof(fab_mem, lat), NULL},
-    {"attach", SIM_P_STRING, NULL, "",
+    {"attach", SIM_P_STRING, "", "",
      "component it hangs off (cpu or gpu); unset: reached through its links",
      offsetof(fab_mem, attach), NULL},
     {"per_host_capacity", SIM_P_SIZE, "0 B", "B",
@@ -221,7 +221,7 @@ static int mem_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (!(m->bw > 0))
         return scn_error(err, node, "memory '%s': bandwidth must be positive", c->name);
     m->attach_id = UINT32_MAX;
-    if (m->attach) {
+    if (m->attach && *m->attach) {
         sim_comp *a = sim_find(c->sim, m->attach);
         if (!a || !fab_hdr_of(a))
             return scn_error(err, node ? scn_map_get(node, "attach") : NULL,

@@ -1,0 +1,412 @@
+/*
+ * check_fabric.c - transfers through the fabric: sharing, CXL flits, data
+ * paths, the transfer interface.
+ *
+ * References and formulas:
+ *   - Fair sharing: two saturating flows through one switch uplink get
+ *     half of its throughput each (round-robin per chunk); the uplink's
+ *     throughput for reads is the Neugebauer et al. (SIGCOMM 2018) model
+ *     (pcie_model_bw, itself held to the paper's formula in check_pcie.c).
+ *   - CXL 1.1/2.0 68 B flit: 4 x 16 B slots + 2 B CRC + 2 B protocol id,
+ *     payload efficiency 64/68; CXL 3.x 256 B flit: 240/256 (standard,
+ *     16 B HDR/CRC/FEC), 236/256 (latency-optimized, 20 B)
+ *     (fidelity-references.md; CXL 3.0 spec section 6.2).
+ *   - GPUDirect Storage design guide: GDS moves SSD -> GPU without touching
+ *     host memory; compatibility mode bounces through a host buffer, so
+ *     host memory carries the bytes twice and the CPU works per I/O.
+ *   - CUDA pageable copies are staged by a CPU memcpy into a pinned buffer:
+ *     host memory carries the bytes three times, CPU time >= bytes /
+ *     memcpy bandwidth.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "models/cxl.h"
+#include "models/fabric.h"
+#include "models/pcie.h"
+#include "models/registry.h"
+#include "sim/scn.h"
+#include "sim/sim.h"
+#include "tests/capture.h"
+
+static capture cap;
+
+typedef void (*poke_fn)(sim *s);
+
+/* Build, start, (poke), run, finish. Returns the build/start code. */
+static int run_text(const char *text, poke_fn poke, sim_err *err)
+{
+    sim_err_clear(err);
+    scn_doc *doc = scn_load_string("t.yaml", text, err);
+    ck_assert_msg(doc, "%s", err->msg);
+    sim *s = sim_create();
+    capture_attach(&cap, s);
+    int rc = sim_build(s, doc, memfab_models, NULL, err);
+    if (!rc)
+        rc = sim_start(s, err);
+    if (!rc) {
+        if (poke)
+            poke(s);
+        ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
+        ck_assert_int_eq(sim_finish(s, err), 0);
+    }
+    sim_destroy(s);
+    scn_free(doc);
+    return rc;
+}
+
+static void assert_close(double got, double want, double rel, const char *what)
+{
+    ck_assert_msg(fabs(got - want) <= rel * fabs(want), "%s: got %.6g, expected %.6g (%.3f%% off)",
+                  what, got, want, 100.0 * fabs(got - want) / fabs(want));
+}
+
+static double thr(const char *scope)
+{
+    return capture_get(&cap, scope, "bytes") / capture_get(&cap, scope, "latency_mean");
+}
+
+START_TEST(two_flows_share_uplink)
+{
+    /* Gen4 x16 uplink, Gen5 x16 downlinks: the uplink is the bottleneck. */
+    const char *text =
+        "name: share\ncomponents:\n"
+        "  - {name: host, type: cpu, dram_bandwidth: 1 TB/s}\n"
+        "  - {name: sw, type: pcie_switch}\n"
+        "  - {name: gpu0, type: gpu}\n  - {name: gpu1, type: gpu}\n"
+        "  - {name: a, type: xfer, src: host, dst: gpu0, size: 128 MiB, path: dma}\n"
+        "  - {name: b, type: xfer, src: host, dst: gpu1, size: 128 MiB, path: dma}\n"
+        "links:\n"
+        "  - {name: up, type: pcie, gen: 4, lanes: 16, ends: [host, sw]}\n"
+        "  - {name: d0, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
+        "  - {name: d1, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu1]}\n";
+    sim_err err;
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+    pcie_cfg up = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    double link = pcie_model_bw(&up, PCIE_OP_READ, 128u << 20);
+    assert_close(thr("a"), link / 2, 0.02, "flow a: half the uplink");
+    assert_close(thr("b"), link / 2, 0.02, "flow b: half the uplink");
+    assert_close(thr("a"), thr("b"), 0.01, "a vs b");
+    /* the uplink ran saturated: one links row per direction, down busy */
+    ck_assert_int_ge(cap.nlinks, 6);
+    ck_assert(cap.link_util[0] > 0.98);
+}
+END_TEST
+
+START_TEST(one_flow_alone_gets_the_uplink)
+{
+    const char *text =
+        "name: alone\ncomponents:\n"
+        "  - {name: host, type: cpu, dram_bandwidth: 1 TB/s}\n"
+        "  - {name: sw, type: pcie_switch}\n  - {name: gpu0, type: gpu}\n"
+        "  - {name: a, type: xfer, src: host, dst: gpu0, size: 128 MiB, path: dma}\n"
+        "links:\n"
+        "  - {name: up, type: pcie, gen: 4, lanes: 16, ends: [host, sw]}\n"
+        "  - {name: d0, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n";
+    sim_err err;
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+    pcie_cfg up = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    assert_close(thr("a"), pcie_model_bw(&up, PCIE_OP_READ, 128u << 20), 0.01, "alone");
+}
+END_TEST
+
+static const char *const flits[] = {"68B", "256B", "256B_lo"};
+static const double flit_eff[] = {64.0 / 68, 240.0 / 256, 236.0 / 256};
+
+START_TEST(cxl_flits)
+{
+    ck_assert(fabs(cxl_flit_efficiency(_i) - flit_eff[_i]) < 1e-15);
+    /* a host loads 64 MiB from a CXL expander; the link is the bottleneck
+     * (memory and memcpy faster), so throughput = raw x efficiency */
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: cxl\ncomponents:\n"
+             "  - {name: host, type: cpu, memcpy_bandwidth: 1 TB/s, dram_bandwidth: 1 TB/s}\n"
+             "  - {name: exp, type: memory, kind: cxl, bandwidth: 1 TB/s, latency: 200 ns}\n"
+             "  - {name: a, type: xfer, src: exp, dst: host, size: 64 MiB, path: cxl}\n"
+             "links:\n  - {name: c, type: cxl, flit: %s, rate: 32 GT/s, lanes: 16,"
+             " ends: [host, exp]}\n",
+             flits[_i]);
+    sim_err err;
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+    assert_close(capture_get(&cap, "c", "efficiency:exp->host"), flit_eff[_i], 1e-9,
+                 "link efficiency");
+    double raw = 32e9 * 128 / 130 * 16 / 8;
+    assert_close(thr("a"), raw * flit_eff[_i], 0.01, "CXL load throughput");
+}
+END_TEST
+
+/* host -- up -- sw -- {gpu0, ssd}: the SSD reads 64 MiB into the GPU. */
+static void gds_bounce(const char *path)
+{
+    char text[1536];
+    snprintf(text, sizeof text,
+             "name: gds\ncomponents:\n"
+             "  - {name: host, type: cpu}\n  - {name: sw, type: pcie_switch}\n"
+             "  - {name: gpu0, type: gpu}\n  - {name: ssd, type: nvme, read_bandwidth: 7 GB/s}\n"
+             "  - {name: a, type: xfer, src: ssd, dst: gpu0, size: 64 MiB, path: %s}\n"
+             "links:\n"
+             "  - {name: up, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
+             "  - {name: g, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
+             "  - {name: n, type: pcie, gen: 4, lanes: 4, ends: [sw, ssd]}\n",
+             path);
+    sim_err err;
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+}
+
+START_TEST(gds_vs_bounce)
+{
+    double bytes = 64.0 * (1 << 20);
+    gds_bounce("gds");
+    double gds_host = capture_get(&cap, "fabric", "host_memory_bytes:gds");
+    double gds_dram = capture_get(&cap, "host", "dram_bytes");
+    double gds_up = capture_get(&cap, "up", "throughput:sw->host");
+    double gds_cpu = capture_get(&cap, "fabric", "cpu_time:gds");
+    double gds_thr = thr("a");
+    ck_assert(gds_host == 0.0);
+    ck_assert(gds_dram == 0.0);
+    ck_assert(gds_up == 0.0); /* peer to peer below the switch */
+    gds_bounce("bounce");
+    double b_host = capture_get(&cap, "fabric", "host_memory_bytes:bounce");
+    double b_dram = capture_get(&cap, "host", "dram_bytes");
+    double b_cpu = capture_get(&cap, "fabric", "cpu_time:bounce");
+    ck_assert(b_host == 2 * bytes);
+    ck_assert(b_dram == 2 * bytes);
+    ck_assert(b_cpu > 0.0);
+    ck_assert(b_cpu > gds_cpu);
+    /* both bound by the SSD (7 GB/s), within its bandwidth */
+    ck_assert(gds_thr <= 7e9 * 1.0001 && gds_thr > 6.5e9);
+    ck_assert(thr("a") <= gds_thr * 1.0001);
+}
+END_TEST
+
+START_TEST(pageable_vs_pinned)
+{
+    const char *fmt =
+        "name: pg\ncomponents:\n"
+        "  - {name: host, type: cpu, memcpy_bandwidth: 8 GB/s}\n  - {name: gpu0, type: gpu}\n"
+        "  - {name: a, type: xfer, src: host, dst: gpu0, size: 64 MiB, path: %s}\n"
+        "links:\n  - {name: l, type: pcie, gen: 5, lanes: 16, ends: [host, gpu0]}\n";
+    char text[1024];
+    sim_err err;
+    double bytes = 64.0 * (1 << 20);
+    snprintf(text, sizeof text, fmt, "dma");
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+    double pinned = thr("a");
+    ck_assert(capture_get(&cap, "fabric", "host_memory_bytes:dma") == bytes);
+    snprintf(text, sizeof text, fmt, "pageable");
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+    ck_assert(capture_get(&cap, "fabric", "host_memory_bytes:pageable") == 3 * bytes);
+    ck_assert(capture_get(&cap, "fabric", "cpu_time:pageable") >= bytes / 8e9);
+    /* staged by an 8 GB/s memcpy */
+    assert_close(thr("a"), 8e9, 0.02, "pageable bound by memcpy");
+    ck_assert(pinned > 5 * thr("a"));
+}
+END_TEST
+
+START_TEST(copy_engines_limit)
+{
+    /* three concurrent copies, one engine: they run one after another */
+    const char *text =
+        "name: ce\ncomponents:\n"
+        "  - {name: host, type: cpu}\n  - {name: gpu0, type: gpu, copy_engines: 1}\n"
+        "  - {name: a, type: xfer, src: host, dst: gpu0, size: 16 MiB, outstanding: 3, count: 3}\n"
+        "links:\n  - {name: l, type: pcie, gen: 4, lanes: 16, ends: [host, gpu0]}\n";
+    sim_err err;
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+    ck_assert(capture_get(&cap, "gpu0", "copy_engine_waits") == 2);
+    /* latencies 1x, 2x, 3x the single-copy time: mean 2x, max 3x */
+    double mean = capture_get(&cap, "a", "latency_mean");
+    double max = capture_get(&cap, "a", "latency_max");
+    assert_close(max / mean, 1.5, 0.01, "serialized copies");
+}
+END_TEST
+
+/* ---- the transfer interface, called from a model --------------------- */
+
+enum { PROBE_DONE = SIM_EV_USER + 5 };
+static uint64_t probe_cookie, probe_lat, probe_n;
+static void probe_handle(sim_comp *c, const sim_event *e)
+{
+    if (e->kind == PROBE_DONE) {
+        probe_cookie = e->a0;
+        probe_lat = e->a1;
+        probe_n++;
+    }
+}
+static const sim_param no_params[] = {{NULL, 0, NULL, NULL, NULL, 0, NULL}};
+static const sim_model probe_model = {.type = "probe", .params = no_params,
+                                      .state_size = 8, .handle = probe_handle};
+
+static const char *api_text =
+    "name: api\ncomponents:\n"
+    "  - {name: host, type: cpu}\n  - {name: gpu0, type: gpu}\n  - {name: nic, type: endpoint}\n"
+    "links:\n  - {name: l, type: pcie, gen: 4, lanes: 16, ends: [host, gpu0]}\n";
+
+static void poke_api(sim *s)
+{
+    sim_err err;
+    sim_comp *p = sim_add(s, &probe_model, "probe", NULL, &err);
+    ck_assert_ptr_nonnull(p);
+    uint32_t host = sim_find(s, "host")->id, gpu = sim_find(s, "gpu0")->id;
+    ck_assert_int_eq(fabric_transfer(s, host, gpu, 1 << 20, FABRIC_PATH_AUTO, p->id, PROBE_DONE,
+                                     4242),
+                     0);
+    /* errors: GDS needs an SSD; no route to the unconnected NIC; bad ids */
+    ck_assert_int_eq(fabric_transfer(s, host, gpu, 1, FABRIC_PATH_GDS, p->id, PROBE_DONE, 0),
+                     SIM_EINVAL);
+    ck_assert_int_eq(fabric_transfer(s, host, sim_find(s, "nic")->id, 1, FABRIC_PATH_DMA, p->id,
+                                     PROBE_DONE, 0),
+                     SIM_ENOTFOUND);
+    ck_assert_int_eq(fabric_transfer(s, 999, gpu, 1, FABRIC_PATH_DMA, p->id, PROBE_DONE, 0),
+                     SIM_EINVAL);
+    ck_assert_int_eq(fabric_transfer(s, host, gpu, 1, 77, p->id, PROBE_DONE, 0), SIM_EINVAL);
+}
+
+START_TEST(transfer_interface)
+{
+    probe_n = 0;
+    sim_err err;
+    ck_assert_msg(run_text(api_text, poke_api, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(probe_n, 1);
+    ck_assert_uint_eq(probe_cookie, 4242);
+    /* 1 MiB at the Gen4 x16 read model, plus a few hundred ns of latency */
+    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    double t = (double)(1 << 20) / pcie_model_bw(&c, PCIE_OP_READ, 1 << 20);
+    ck_assert(probe_lat * 1e-12 > t && probe_lat * 1e-12 < t * 1.1 + 2e-6);
+    ck_assert(capture_get(&cap, "fabric", "transfers:dma") == 1);
+}
+END_TEST
+
+static void poke_free(sim *s)
+{
+    sim_err err;
+    sim_comp *p = sim_add(s, &probe_model, "probe", NULL, &err);
+    fabric_set_free_transfers(s, 1);
+    ck_assert_int_eq(fabric_free_transfers(s), 1);
+    ck_assert_int_eq(fabric_transfer(s, sim_find(s, "host")->id, sim_find(s, "gpu0")->id,
+                                     1 << 30, FABRIC_PATH_DMA, p->id, PROBE_DONE, 7),
+                     0);
+}
+
+START_TEST(free_transfers)
+{
+    probe_n = 0;
+    sim_err err;
+    ck_assert_msg(run_text(api_text, poke_free, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(probe_n, 1);
+    ck_assert_uint_eq(probe_lat, 0);
+    ck_assert(capture_get(&cap, "fabric", "bytes:dma") == (double)(1 << 30));
+}
+END_TEST
+
+static void poke_route(sim *s)
+{
+    uint32_t links[8], n = 0;
+    ck_assert_int_eq(fabric_route(s, sim_find(s, "gpu0")->id, sim_find(s, "ssd")->id, links, 8,
+                                  &n),
+                     0);
+    ck_assert_uint_eq(n, 2); /* g, n: below the switch, not via the host */
+    ck_assert_uint_eq(links[0], sim_find(s, "g")->id);
+    ck_assert_uint_eq(links[1], sim_find(s, "n")->id);
+}
+
+START_TEST(route_through_switch)
+{
+    const char *text =
+        "name: r\ncomponents:\n"
+        "  - {name: host, type: cpu}\n  - {name: sw, type: pcie_switch}\n"
+        "  - {name: gpu0, type: gpu}\n  - {name: ssd, type: nvme}\n"
+        "links:\n"
+        "  - {name: up, type: pcie, ends: [host, sw]}\n"
+        "  - {name: g, type: pcie, ends: [sw, gpu0]}\n"
+        "  - {name: n, type: pcie, ends: [sw, ssd]}\n"
+        "  - {name: direct, type: pcie, ends: [host, ssd]}\n";
+    sim_err err;
+    ck_assert_msg(run_text(text, poke_route, &err) == 0, "%s", err.msg);
+}
+END_TEST
+
+static void poke_pool(sim *s)
+{
+    uint32_t h0 = sim_find(s, "h0")->id, h1 = sim_find(s, "h1")->id;
+    uint32_t pool = sim_find(s, "pool")->id;
+    ck_assert_int_eq(fabric_mem_alloc(s, h0, pool, 64ull << 30), 0);
+    ck_assert_int_eq(fabric_mem_alloc(s, h0, pool, 1), SIM_ESTATE); /* per-host cap */
+    ck_assert_int_eq(fabric_mem_alloc(s, h1, pool, 64ull << 30), 0);
+    ck_assert_int_eq(fabric_mem_release(s, h0, pool, 1ull << 30), 0);
+    ck_assert_int_eq(fabric_mem_alloc(s, h0, pool, 1ull << 30), 0);
+    ck_assert_int_eq(fabric_mem_alloc(s, h0, h1, 1), SIM_EINVAL); /* not a memory */
+}
+
+START_TEST(cxl_pool_per_host_capacity)
+{
+    const char *text =
+        "name: pool\ncomponents:\n"
+        "  - {name: h0, type: cpu}\n  - {name: h1, type: cpu}\n  - {name: csw, type: cxl_switch}\n"
+        "  - {name: pool, type: memory, kind: cxl, capacity: 256 GiB, per_host_capacity: 64 GiB}\n"
+        "links:\n"
+        "  - {name: c0, type: cxl, ends: [h0, csw]}\n  - {name: c1, type: cxl, ends: [h1, csw]}\n"
+        "  - {name: cp, type: cxl, ends: [csw, pool]}\n";
+    sim_err err;
+    ck_assert_msg(run_text(text, poke_pool, &err) == 0, "%s", err.msg);
+    ck_assert(capture_get(&cap, "pool", "allocated:h0") == 64.0 * (1ull << 30));
+}
+END_TEST
+
+START_TEST(xfer_errors)
+{
+    sim_err err;
+    ck_assert_int_ne(run_text("name: e\ncomponents:\n  - {name: host, type: cpu}\n"
+                              "  - {name: a, type: xfer, src: host, dst: nothere}\n",
+                              NULL, &err),
+                     0);
+    ck_assert_int_eq(err.line, 4);
+    ck_assert_int_ne(run_text("name: e\ncomponents:\n  - {name: host, type: cpu}\n"
+                              "  - {name: f, type: fabric, chunk: 6000 B}\n",
+                              NULL, &err),
+                     0);
+    ck_assert_int_ne(run_text("name: e\ncomponents:\n  - {name: g, type: gpu, copy_engines: 0}\n",
+                              NULL, &err),
+                     0);
+    ck_assert_int_ne(run_text("name: e\ncomponents:\n"
+                              "  - {name: m, type: memory, attach: nobody}\n",
+                              NULL, &err),
+                     0);
+}
+END_TEST
+
+static Suite *fabric_suite(void)
+{
+    Suite *s = suite_create("fabric");
+    TCase *core = tcase_create("Core");
+    tcase_set_timeout(core, 60);
+    tcase_add_test(core, two_flows_share_uplink);
+    tcase_add_test(core, one_flow_alone_gets_the_uplink);
+    tcase_add_loop_test(core, cxl_flits, 0, 3);
+    tcase_add_test(core, gds_vs_bounce);
+    tcase_add_test(core, pageable_vs_pinned);
+    tcase_add_test(core, transfer_interface);
+    tcase_add_test(core, route_through_switch);
+    suite_add_tcase(s, core);
+    TCase *lim = tcase_create("Limits");
+    tcase_add_test(lim, copy_engines_limit);
+    tcase_add_test(lim, free_transfers);
+    tcase_add_test(lim, cxl_pool_per_host_capacity);
+    suite_add_tcase(s, lim);
+    TCase *errs = tcase_create("Errors");
+    tcase_add_test(errs, xfer_errors);
+    suite_add_tcase(s, errs);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(fabric_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
