@@ -648,7 +648,9 @@ static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o
             snprintf(xl, sizeof xl, "Time (%s)", tu);
             snprintf(yl, sizeof yl, bw ? "Throughput (%s)" : "Occupancy%s", vu);
             labels(f, xl, yl);
-            key_place(f, (size_t)nseries, s->n > 1 ? max_label(s) + 24 : 24, "top right");
+            /* time series fill the width: the key goes above, the y axis from 0 */
+            fprintf(f, "set key above vertical maxcols %d\nset yrange [0:*]\n",
+                    s->n > 1 ? 1 : 2);
             xtics_for(f, 0, tmax * tf);
             titles = sim_calloc((size_t)nseries + 1, sizeof *titles);
             if (!titles) {
