@@ -30,7 +30,7 @@ typedef struct capture {
     uint64_t requests, timeseries;
 } capture;
 
-static int capture_metric(void *ctx, const char *scope, const char *name, double value,
+static inline int capture_metric(void *ctx, const char *scope, const char *name, double value,
                           const char *unit)
 {
     capture *c = ctx;
@@ -43,7 +43,7 @@ static int capture_metric(void *ctx, const char *scope, const char *name, double
     return 0;
 }
 
-static int capture_link(void *ctx, const char *link, const char *dir, uint64_t bytes,
+static inline int capture_link(void *ctx, const char *link, const char *dir, uint64_t bytes,
                         uint64_t packets, uint64_t busy, double util)
 {
     capture *c = ctx;
@@ -58,14 +58,14 @@ static int capture_link(void *ctx, const char *link, const char *dir, uint64_t b
     return 0;
 }
 
-static int capture_ts(void *ctx, const char *scope, const char *name, sim_time t, double v)
+static inline int capture_ts(void *ctx, const char *scope, const char *name, sim_time t, double v)
 {
     (void)scope; (void)name; (void)t; (void)v;
     ((capture *)ctx)->timeseries++;
     return 0;
 }
 
-static int capture_request(void *ctx, uint64_t id, const char *session, const char *instance,
+static inline int capture_request(void *ctx, uint64_t id, const char *session, const char *instance,
                            sim_time arrival, sim_time first, sim_time finish, uint64_t in,
                            uint64_t out, uint64_t cached)
 {
@@ -75,7 +75,7 @@ static int capture_request(void *ctx, uint64_t id, const char *session, const ch
     return 0;
 }
 
-static void capture_attach(capture *c, sim *s)
+static inline void capture_attach(capture *c, sim *s)
 {
     memset(c, 0, sizeof *c);
     sim_sink k = {c, capture_metric, capture_link, capture_ts, capture_request, NULL, NULL};
@@ -83,7 +83,7 @@ static void capture_attach(capture *c, sim *s)
 }
 
 /* The value of metric scope/name, or NAN. */
-static double capture_get(const capture *c, const char *scope, const char *name)
+static inline double capture_get(const capture *c, const char *scope, const char *name)
 {
     for (int i = 0; i < c->n; i++)
         if (strcmp(c->rows[i].scope, scope) == 0 && strcmp(c->rows[i].name, name) == 0)
