@@ -1231,8 +1231,8 @@ static int parse_int(const char *s, int *neg, uint64_t *mag)
 
 int scn_get_int(const scn_node *n, const char *key, int64_t def, int64_t *out, sim_err *err)
 {
-    const scn_node *v;
-    const char *txt;
+    const scn_node *v = NULL;
+    const char *txt = NULL;
     int rc = get_scalar(n, key, "an integer", &v, &txt, err);
     if (rc <= 0) {
         if (rc == 0)
@@ -1252,8 +1252,8 @@ int scn_get_int(const scn_node *n, const char *key, int64_t def, int64_t *out, s
 
 int scn_get_uint(const scn_node *n, const char *key, uint64_t def, uint64_t *out, sim_err *err)
 {
-    const scn_node *v;
-    const char *txt;
+    const scn_node *v = NULL;
+    const char *txt = NULL;
     int rc = get_scalar(n, key, "an integer", &v, &txt, err);
     if (rc <= 0) {
         if (rc == 0)
@@ -1275,8 +1275,8 @@ int scn_get_uint(const scn_node *n, const char *key, uint64_t def, uint64_t *out
 
 int scn_get_double(const scn_node *n, const char *key, double def, double *out, sim_err *err)
 {
-    const scn_node *v;
-    const char *txt;
+    const scn_node *v = NULL;
+    const char *txt = NULL;
     int rc = get_scalar(n, key, "a number", &v, &txt, err);
     if (rc <= 0) {
         if (rc == 0)
@@ -1307,8 +1307,8 @@ int scn_get_bool(const scn_node *n, const char *key, int def, int *out, sim_err 
 {
     static const char *const yes[] = {"true", "yes", "on", "1", NULL};
     static const char *const no[] = {"false", "no", "off", "0", NULL};
-    const scn_node *v;
-    const char *txt;
+    const scn_node *v = NULL;
+    const char *txt = NULL;
     int rc = get_scalar(n, key, "a boolean", &v, &txt, err);
     if (rc <= 0) {
         if (rc == 0)
@@ -1331,8 +1331,8 @@ int scn_get_bool(const scn_node *n, const char *key, int def, int *out, sim_err 
 int scn_get_string(const scn_node *n, const char *key, const char *def, const char **out,
                    sim_err *err)
 {
-    const scn_node *v;
-    const char *txt;
+    const scn_node *v = NULL;
+    const char *txt = NULL;
     int rc = get_scalar(n, key, "a string", &v, &txt, err);
     if (rc <= 0) {
         if (rc == 0)
@@ -1346,8 +1346,8 @@ int scn_get_string(const scn_node *n, const char *key, const char *def, const ch
 int scn_get_enum(const scn_node *n, const char *key, const char *const *choices, int def,
                  int *out, sim_err *err)
 {
-    const scn_node *v;
-    const char *txt;
+    const scn_node *v = NULL;
+    const char *txt = NULL;
     int rc = get_scalar(n, key, "a string", &v, &txt, err);
     if (rc <= 0) {
         if (rc == 0)
