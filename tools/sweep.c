@@ -474,8 +474,11 @@ static void log_message(const char *log, char *out, size_t n)
         line[strcspn(line, "\n")] = '\0';
         if (!line[0])
             continue;
-        if (!found)
-            snprintf(out, n, "%s", line);
+        if (!found) {
+            size_t len = strlen(line) < n - 1 ? strlen(line) : n - 1;
+            memcpy(out, line, len);
+            out[len] = '\0';
+        }
         if (strstr(line, "error"))
             found = 1;
     }
