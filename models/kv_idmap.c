@@ -11,17 +11,9 @@
 #include <string.h>
 
 #include "sim/err.h"
+#include "sim/hash.h"
 #include "sim/mem.h"
 
-/* splitmix64's finalizer: trace ids are often small consecutive integers. */
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
 
 int kv_idmap_init(kv_idmap *m, uint32_t max_entries)
 {
@@ -54,7 +46,7 @@ uint32_t kv_idmap_get(const kv_idmap *m, uint64_t key)
 {
     if (!m->vals)
         return KV_IDMAP_NONE;
-    for (uint32_t i = (uint32_t)mix(key) & m->mask;; i = (i + 1) & m->mask) {
+    for (uint32_t i = (uint32_t)sim_mix64(key) & m->mask;; i = (i + 1) & m->mask) {
         if (m->vals[i] == KV_IDMAP_NONE)
             return KV_IDMAP_NONE;
         if (m->keys[i] == key)
@@ -64,7 +56,7 @@ uint32_t kv_idmap_get(const kv_idmap *m, uint64_t key)
 
 int kv_idmap_put(kv_idmap *m, uint64_t key, uint32_t val)
 {
-    uint32_t i = (uint32_t)mix(key) & m->mask;
+    uint32_t i = (uint32_t)sim_mix64(key) & m->mask;
     for (;; i = (i + 1) & m->mask) {
         if (m->vals[i] == KV_IDMAP_NONE)
             break;
@@ -83,7 +75,7 @@ int kv_idmap_put(kv_idmap *m, uint64_t key, uint32_t val)
 
 void kv_idmap_del(kv_idmap *m, uint64_t key)
 {
-    uint32_t i = (uint32_t)mix(key) & m->mask;
+    uint32_t i = (uint32_t)sim_mix64(key) & m->mask;
     for (;; i = (i + 1) & m->mask) {
         if (m->vals[i] == KV_IDMAP_NONE)
             return;
@@ -96,7 +88,7 @@ void kv_idmap_del(kv_idmap *m, uint64_t key)
         j = (j + 1) & m->mask;
         if (m->vals[j] == KV_IDMAP_NONE)
             break;
-        uint32_t k = (uint32_t)mix(m->keys[j]) & m->mask;
+        uint32_t k = (uint32_t)sim_mix64(m->keys[j]) & m->mask;
         /* Move j back to i unless its home k lies cyclically in (i, j]. */
         int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
         if (!stays) {

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "sim/hash.h"
 #include "sim/mem.h"
 
 typedef struct sess {
@@ -158,19 +159,9 @@ static sim_time draw_gap(synth *s)
 
 /* ---- Block ids ---------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 static uint64_t hash2(uint64_t a, uint64_t b)
 {
-    return mix64(mix64(a) ^ (b + 0x9e3779b97f4a7c15ULL));
+    return sim_mix64(sim_mix64(a) ^ (b + 0x9e3779b97f4a7c15ULL));
 }
 
 #define TAG_GROUP 0x67726f7570ULL   /* "group" */
@@ -264,7 +255,7 @@ synth *synth_new(const synth_config *cfg, sim_err *err)
     if (!s->rng)
         goto nomem;
     /* mt19937 takes a 32-bit seed; fold all 64 bits of ours into it. */
-    uint64_t m = mix64(cfg->seed);
+    uint64_t m = sim_mix64(cfg->seed);
     gsl_rng_set(s->rng, (unsigned long)((m ^ (m >> 32)) & 0xffffffffUL));
     s->next_new = 0; /* the first session arrives at time 0 */
     return s;

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sim/hash.h"
 #include "sim/mem.h"
 
 #define MAX_CSV_FIELDS 64
@@ -93,16 +94,6 @@ struct trace_u64map {
     size_t cap, n;       /* capacity (power of two) and entries */
 };
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 static int map_alloc(trace_u64map *m, size_t cap)
 {
     m->keys = sim_alloc(cap * sizeof *m->keys);
@@ -144,7 +135,7 @@ void trace_u64map_free(trace_u64map *m)
 /* Slot of key, or of the empty slot where it would go. */
 static size_t map_slot(const trace_u64map *m, uint64_t key)
 {
-    size_t mask = m->cap - 1, i = (size_t)mix64(key) & mask;
+    size_t mask = m->cap - 1, i = (size_t)sim_mix64(key) & mask;
     while (m->used[i] && m->keys[i] != key)
         i = (i + 1) & mask;
     return i;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "mem.h"
 
 #define SAMPLER_TARGET UINT32_MAX
@@ -89,21 +90,13 @@ void sim_destroy(sim *s)
     sim_free(s);
 }
 
-/* splitmix64 finaliser: a well-mixed 64-bit hash step. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
 
 uint64_t sim_stream_seed(uint64_t seed, const char *name)
 {
     uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a over the name */
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         h = (h ^ *p) * 0x100000001b3ULL;
-    return mix64(h ^ mix64(seed));
+    return sim_splitmix64(h ^ sim_splitmix64(seed));
 }
 
 const sim_model *sim_model_find(const sim_model *const *registry, const char *type)
