@@ -53,6 +53,9 @@ PLUGIN_SRC := $(wildcard tests/plugins/*.c)
 PLUGIN_SO := $(PLUGIN_SRC:tests/plugins/%.c=$(B)/plugins/%.so)
 BIN := $(B)/memfab
 
+# Keep test objects: they are intermediate files of the test programs.
+.SECONDARY:
+
 .PHONY: all run test test-only check asan bench install deps clean valgrind regress
 all: $(BIN) $(PLUGIN_SO)
 

@@ -293,6 +293,42 @@ START_TEST(help_everywhere)
 }
 END_TEST
 
+
+START_TEST(trace_stats_and_errors)
+{
+    char out[8192], path[512];
+    snprintf(path, sizeof path, "%s/t.trace", tmpdir);
+    write_file(path, "# memfab-trace v1 block_tokens=16\n0 0 1 32 4 7 8\n1 1000000 1 48 2 7 8 9\n");
+    ck_assert_int_eq(sh(out, sizeof out, "%s trace stats %s", bin, path), 0);
+    ck_assert_ptr_nonnull(strstr(out, "requests: 2"));
+    ck_assert_ptr_nonnull(strstr(out, "unique_blocks: 3"));
+    ck_assert_ptr_nonnull(strstr(out, "prefix_reuse_blocks: 0.400000")); /* 2 of 5 seen before */
+    write_file(path, "# memfab-trace v1 block_tokens=16\n0 0 1 32 4 7 8\n1 x 1 48 2 7 8 9\n");
+    ck_assert_int_eq(sh(out, sizeof out, "%s trace stats %s", bin, path), 2);
+    ck_assert_ptr_nonnull(strstr(out, "t.trace:3:"));
+    /* A scenario whose trace is missing names the file and where to get it. */
+    snprintf(path, sizeof path, "%s/s.yaml", tmpdir);
+    write_file(path, "name: s\nworkload:\n  trace: mooncake-fast25/nope.jsonl\n  format: mooncake\n"
+                     "  instances: {count: 1, model: llama3-8b, gpu: h100}\n");
+    ck_assert_int_eq(sh(out, sizeof out, "MEMFAB_TRACE_PATH= %s check %s", bin, path), 2);
+    ck_assert_ptr_nonnull(strstr(out, "nope.jsonl"));
+    ck_assert_ptr_nonnull(strstr(out, "github.com/kvcache-ai/Mooncake"));
+}
+END_TEST
+
+START_TEST(install_puts_binary_and_header)
+{
+    char out[8192];
+    int rc = sh(out, sizeof out, "make -s -C %s install DESTDIR=%s/root PREFIX=/usr 2>&1", src, tmpdir);
+    ck_assert_msg(rc == 0, "%s", out);
+    char p[512];
+    snprintf(p, sizeof p, "%s/root/usr/bin/memfab", tmpdir);
+    ck_assert_int_eq(access(p, X_OK), 0);
+    snprintf(p, sizeof p, "%s/root/usr/include/memfab/plugin.h", tmpdir);
+    ck_assert_int_eq(access(p, R_OK), 0);
+}
+END_TEST
+
 static Suite *e2e_suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -303,6 +339,8 @@ static Suite *e2e_suite(void)
     tcase_add_test(core, same_seed_same_rows);
     tcase_add_test(core, sigint_marks_interrupted);
     tcase_add_test(core, help_everywhere);
+    tcase_add_test(core, trace_stats_and_errors);
+    tcase_add_test(core, install_puts_binary_and_header);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("Errors");
     tcase_set_timeout(errors, 60);
