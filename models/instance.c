@@ -41,10 +41,32 @@
  * blocks (they stay cached, evictable) and the next step starts at once.
  *
  * Timing of KV tier moves: a prefix hit in tier t > 0 promotes its blocks
- * to HBM before the prefill can start. Each tier has one channel per
- * instance (FIFO): a load of b bytes starting at max(now, channel free)
- * takes latency + b / bandwidth. Demotions (write-back evictions) are
- * counted in bytes but assumed asynchronous.
+ * to HBM before the prefill can start. Two models:
+ *
+ *   fabric   the instance names its fabric GPU (`device: gpu0`) and the
+ *            tier names the fabric component holding it (`component:`):
+ *            a `cpu` (its DRAM) or DDR `memory`, a CXL `memory`, an `nvme`.
+ *            Every promotion is a fabric_transfer (fabric.h) from the
+ *            tier's component to the GPU, on the tier's `path:`
+ *              DRAM   dma (pinned cudaMemcpy; or pageable)
+ *              CXL    cxl: CPU loads from the CXL memory into a host
+ *                     staging buffer (fabric CXL path), then pinned DMA to
+ *                     the GPU - two transfers in sequence; or dma: the GPU
+ *                     copy engine reads the CXL memory directly
+ *              NVMe   gds (GPUDirect Storage) or bounce (host buffer)
+ *            and every write-back demotion the reverse (tier t -> t+1 for
+ *            t >= 1 on the fabric's automatic path). The request counts
+ *            its loads in flight (inst_req.loads) and stays LOADING until
+ *            the fabric's completion events have brought it to 0 [moved];
+ *            demotions are asynchronous (the HBM block is reused at once:
+ *            a stated simplification). Links, memories and CPUs on the way
+ *            see the bytes (their `links` rows, host DRAM bytes, CPU time).
+ *   channel  otherwise: one FIFO channel per tier and instance; a load of b
+ *            bytes starting at max(now, channel free) takes latency +
+ *            b / bandwidth. Demotions are counted in bytes only.
+ *
+ * `kv: {free_transfers: true}` takes the timing out of both: loads are
+ * ready at once (bytes still counted in the instance's metrics).
  *
  * Simplifications (stated, not hidden): a block allocated for a request
  * counts as a prefix hit for a concurrent request before its KV is
@@ -59,10 +81,25 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "models/fabdev.h"
+#include "models/fabric.h"
 #include "models/kvstore.h"
 #include "sim/mem.h"
 
-enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE };
+enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED };
+
+#define NONE UINT32_MAX
+
+/* A tier move in flight on the fabric (slot of inst_state.moves). */
+typedef struct inst_move {
+    inst_req *r;            /* request waiting for it, or NULL (demotion) */
+    uint32_t next_free;     /* free list link */
+    uint32_t dst2;          /* second stage destination, or NONE */
+    int path2;              /* its path */
+    uint32_t mid;           /* second stage source (first stage destination) */
+    uint64_t bytes;         /* bytes moved */
+    sim_time t0;            /* when the move started */
+} inst_move;
 
 typedef struct inst_state {
     /* configuration (scenario) */
@@ -81,6 +118,7 @@ typedef struct inst_state {
     double kv_watermark;        /* fraction of KV blocks kept free at admission */
     sim_time allreduce_latency; /* per all-reduce */
     sim_time step_overhead;     /* fixed cost per step */
+    const char *device;         /* fabric gpu holding tier 0 ("" = none) */
     /* derived configuration */
     llm_model model;            /* effective model */
     llm_gpu gpu;                /* effective GPU */
@@ -90,6 +128,10 @@ typedef struct inst_state {
     inst_kv_cfg kv;             /* KV section */
     uint64_t kv_blocks;         /* tier-0 capacity, blocks */
     uint32_t index;             /* position in the workload's instance list */
+    uint32_t dev_id;            /* fabric gpu component, or NONE */
+    uint32_t tier_comp[MEMFAB_MAX_TIERS]; /* fabric component of each tier, or NONE */
+    uint32_t tier_host[MEMFAB_MAX_TIERS]; /* CXL tiers on the cxl path: staging host */
+    int tier_path[MEMFAB_MAX_TIERS];      /* FABRIC_PATH_* between the tier and the GPU */
     inst_done_fn done;          /* completion callback */
     void *done_ctx;
     /* state */
@@ -103,6 +145,13 @@ typedef struct inst_state {
     sim_time step_began;        /* start of the step in flight */
     uint64_t outstanding;       /* prefill + decode tokens still to compute */
     sim_time chan_free[MEMFAB_MAX_TIERS]; /* per-tier load channel free at */
+    inst_move *moves;           /* fabric moves: slots */
+    uint32_t nmoves, capmoves;  /* slots used / allocated */
+    uint32_t free_move;         /* free slot list, NONE = empty */
+    uint64_t moves_inflight;    /* moves not yet complete */
+    uint64_t logical_pinned;    /* block references held by running requests */
+    uint64_t peak_logical, peak_pinned; /* most references / distinct pinned blocks */
+    uint64_t peak_saved;        /* most (references - distinct blocks) at once */
     sim_time busy_ps;           /* time spent in steps */
     uint64_t prompt_blocks, hit_blocks, input_tokens, cached_tokens; /* prefix stats */
     uint64_t prompt_tokens_computed, decode_tokens; /* work done */
@@ -210,6 +259,9 @@ static const sim_param inst_params[] = {
     P("allreduce_latency", SIM_P_TIME, "0 us", "ps", "fixed cost of each tp all-reduce",
       allreduce_latency),
     P("step_overhead", SIM_P_TIME, "0 us", "ps", "fixed cost of every step", step_overhead),
+    P("device", SIM_P_STRING, "", "",
+      "fabric gpu component of the instance: KV tiers naming a `component:` move over the "
+      "fabric to/from it", device),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 #define OVR(dst, v) \
@@ -333,6 +385,8 @@ void inst_setup(sim_comp *c, const inst_kv_cfg *kv, uint32_t index, inst_done_fn
     st->index = index;
     st->done = done;
     st->done_ctx = ctx;
+    if (st->device && *st->device)
+        (void)fabric_get(c->sim); /* the fabric component exists before the run starts */
 }
 
 const llm_hw *inst_hw(sim_comp *c) { return &((inst_state *)c->state)->hw; }
@@ -343,6 +397,96 @@ uint64_t inst_block_bytes(sim_comp *c)
 }
 uint64_t inst_kv_blocks(sim_comp *c) { return ((inst_state *)c->state)->kv_blocks; }
 const inst_counters *inst_stats(sim_comp *c) { return &((inst_state *)c->state)->cnt; }
+
+/* The scenario node of a `memory` component says kind: cxl. */
+static int is_cxl_memory(const sim_comp *m)
+{
+    const scn_node *k = m->node ? scn_map_get(m->node, "kind") : NULL;
+    const char *v = k ? scn_scalar(k) : NULL;
+    return v && strcmp(v, "cxl") == 0;
+}
+
+/* Tie the tiers naming a `component:` to the fabric: the instance's GPU
+ * (`device:`), each tier's component and path, and for CXL tiers on the
+ * cxl path the host that stages the data (the cpu nearest to the GPU). */
+static int resolve_fabric(sim_comp *c, sim_err *err)
+{
+    inst_state *st = c->state;
+    sim *s = c->sim;
+    st->dev_id = NONE;
+    for (uint32_t t = 0; t < MEMFAB_MAX_TIERS; t++)
+        st->tier_comp[t] = st->tier_host[t] = NONE;
+    int any = 0;
+    for (uint32_t t = 1; t < st->kv.ntiers; t++)
+        any |= st->kv.tiers[t].component != NULL;
+    if (!any)
+        return 0;
+    const scn_node *dn = c->node ? scn_map_get(c->node, "device") : NULL;
+    if (!st->device || !*st->device)
+        return scn_error(err, c->node,
+                         "instance '%s': kv tiers name fabric components; give the instance "
+                         "`device:` (its fabric gpu component)", c->name);
+    sim_comp *dev = sim_find(s, st->device);
+    if (!dev || dev->model != &fab_gpu_model)
+        return scn_error(err, dn ? dn : c->node, "instance '%s': device '%s' is not a `gpu` "
+                         "component of the scenario", c->name, st->device);
+    st->dev_id = dev->id;
+    for (uint32_t t = 1; t < st->kv.ntiers; t++) {
+        const inst_kv_tier *k = &st->kv.tiers[t];
+        if (!k->component)
+            continue;
+        sim_comp *m = sim_find(s, k->component);
+        int kind = !m ? -1 : m->model == &fab_cpu_model ? 0
+                   : m->model == &fab_memory_model ? (is_cxl_memory(m) ? 2 : 1)
+                   : m->model == &fab_nvme_model ? 3 : -1;
+        if (kind < 0)
+            return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                               "kv tier '%s': component '%s' is not a cpu, memory or nvme "
+                               "component of the scenario", k->name, k->component);
+        static const int defaults[] = {FABRIC_PATH_DMA, FABRIC_PATH_DMA, FABRIC_PATH_CXL,
+                                       FABRIC_PATH_GDS};
+        int path = defaults[kind];
+        if (k->path) {
+            path = fabric_path_find(k->path);
+            int ok = kind <= 1   ? path == FABRIC_PATH_DMA || path == FABRIC_PATH_PAGEABLE
+                     : kind == 2 ? path == FABRIC_PATH_CXL || path == FABRIC_PATH_DMA
+                                 : path == FABRIC_PATH_GDS || path == FABRIC_PATH_BOUNCE;
+            if (!ok)
+                return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                                   "kv tier '%s': path '%s' does not fit component '%s' (%s)",
+                                   k->name, k->path, k->component,
+                                   kind <= 1 ? "DRAM: dma or pageable"
+                                   : kind == 2 ? "CXL memory: cxl or dma"
+                                               : "nvme: gds or bounce");
+        }
+        uint32_t links[64], n;
+        if (fabric_route(s, m->id, dev->id, links, 64, &n))
+            return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                               "kv tier '%s': no fabric route from '%s' to device '%s'",
+                               k->name, k->component, st->device);
+        if (path == FABRIC_PATH_CXL) {
+            uint32_t best = NONE, bestn = NONE;
+            for (size_t i = 0; i < sim_ncomps(s); i++) {
+                sim_comp *h = sim_comp_at(s, (uint32_t)i);
+                if (h->model == &fab_cpu_model &&
+                    fabric_route(s, h->id, dev->id, links, 64, &n) == 0 && n < bestn &&
+                    fabric_route(s, m->id, h->id, links, 64, &n) == 0) {
+                    fabric_route(s, h->id, dev->id, links, 64, &n);
+                    best = h->id;
+                    bestn = n;
+                }
+            }
+            if (best == NONE)
+                return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                                   "kv tier '%s': the cxl path needs a cpu reaching both '%s' "
+                                   "and '%s'", k->name, k->component, st->device);
+            st->tier_host[t] = best;
+        }
+        st->tier_comp[t] = m->id;
+        st->tier_path[t] = path;
+    }
+    return 0;
+}
 
 static int inst_start(sim_comp *c, sim_err *err)
 {
@@ -391,7 +535,8 @@ static int inst_start(sim_comp *c, sim_err *err)
     st->run = sim_calloc(st->max_seqs, sizeof *st->run);
     if (!st->run)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
-    return 0;
+    st->free_move = NONE;
+    return resolve_fabric(c, err);
 }
 
 /* ---- queues ------------------------------------------------------------ */
@@ -452,6 +597,7 @@ static void preempt_last(sim_comp *c)
     sim_time now = sim_now(c->sim);
     uint64_t before = remaining(v);
     kv_store_unpin(st->store, v->ids, v->pinned, now);
+    st->logical_pinned -= v->pinned;
     v->pinned = 0;
     v->prefilled = 0;
     v->ptarget = v->input + v->generated; /* generated tokens join the prompt */
@@ -466,8 +612,10 @@ static void preempt_last(sim_comp *c)
 static void finish_req(sim_comp *c, inst_req *r, int state)
 {
     inst_state *st = c->state;
+    assert(r->loads == 0);
     if (r->pinned)
         kv_store_unpin(st->store, r->ids, r->pinned, sim_now(c->sim));
+    st->logical_pinned -= r->pinned;
     r->pinned = 0;
     st->outstanding -= remaining(r);
     r->state = (uint32_t)state;
@@ -475,16 +623,101 @@ static void finish_req(sim_comp *c, inst_req *r, int state)
         st->done(st->done_ctx, r);
 }
 
-/* Load the promoted blocks of one admission: returns when they are in HBM. */
-static sim_time load_time(sim_comp *c, const kv_pin_result *res)
+/* ---- tier moves ----------------------------------------------------------- */
+
+/* Start one fabric move of `bytes` from src to dst on `path`, then (dst2 !=
+ * NONE) from dst on to dst2 on path2; r (if not NULL) waits for it. A move
+ * the fabric refuses is counted in fabric_errors and not timed. */
+static void move_start(sim_comp *c, inst_req *r, uint32_t src, uint32_t dst, int path,
+                       uint32_t dst2, int path2, uint64_t bytes)
+{
+    inst_state *st = c->state;
+    uint32_t slot = st->free_move;
+    if (slot != NONE) {
+        st->free_move = st->moves[slot].next_free;
+    } else {
+        if (st->nmoves == st->capmoves) {
+            uint32_t cap = st->capmoves ? 2 * st->capmoves : 64;
+            inst_move *m = sim_realloc(st->moves, cap * sizeof *m);
+            if (!m) {
+                st->cnt.fabric_errors++;
+                return;
+            }
+            st->moves = m;
+            st->capmoves = cap;
+        }
+        slot = st->nmoves++;
+    }
+    inst_move *m = &st->moves[slot];
+    m->r = r;
+    m->next_free = NONE;
+    m->dst2 = dst2;
+    m->path2 = path2;
+    m->mid = dst;
+    m->bytes = bytes;
+    m->t0 = sim_now(c->sim);
+    if (fabric_transfer(c->sim, src, dst, bytes, path, c->id, INST_EV_MOVED, slot) != 0) {
+        st->cnt.fabric_errors++;
+        m->next_free = st->free_move;
+        st->free_move = slot;
+        return;
+    }
+    st->cnt.fabric_moves++;
+    st->moves_inflight++;
+    if (r)
+        r->loads++;
+}
+
+/* A fabric move finished a stage. [moved] */
+static void move_done(sim_comp *c, uint32_t slot)
+{
+    inst_state *st = c->state;
+    assert(slot < st->nmoves);
+    inst_move *m = &st->moves[slot];
+    if (m->dst2 != NONE) {
+        uint32_t d = m->dst2;
+        m->dst2 = NONE;
+        if (fabric_transfer(c->sim, m->mid, d, m->bytes, m->path2, c->id, INST_EV_MOVED, slot) ==
+            0) {
+            st->cnt.fabric_moves++;
+            return;
+        }
+        st->cnt.fabric_errors++;
+    }
+    inst_req *r = m->r;
+    st->moves_inflight--;
+    m->r = NULL;
+    m->next_free = st->free_move;
+    st->free_move = slot;
+    if (r) {
+        assert(r->loads > 0);
+        if (--r->loads == 0 && r->state == INST_LOADING) {
+            st->cnt.load_wait_ps += sim_now(c->sim) - r->ready_at;
+            r->ready_at = sim_now(c->sim);
+        }
+    }
+}
+
+/* Charge the moves of one pin: promotions into HBM (r waits for them) and
+ * demotions down the tiers. Returns when the channel-model loads are in
+ * HBM (now when there are none); fabric loads are counted in r->loads. */
+static sim_time charge_moves(sim_comp *c, inst_req *r, const kv_pin_result *res)
 {
     inst_state *st = c->state;
     sim_time now = sim_now(c->sim), ready = now;
+    int timed = !st->kv.free_transfers;
     for (uint32_t t = 0; t < st->kv.ntiers; t++) {
         if (t > 0 && res->promoted[t]) {
             uint64_t bytes = (uint64_t)res->promoted[t] * st->block_bytes;
             st->cnt.load_bytes += bytes;
-            if (!st->kv.free_transfers && st->kv.tiers[t].bandwidth > 0) {
+            if (timed && st->tier_comp[t] != NONE) {
+                if (st->tier_host[t] != NONE) /* CXL loads into a host buffer, then DMA */
+                    move_start(c, r, st->tier_comp[t], st->tier_host[t], FABRIC_PATH_CXL,
+                               st->dev_id, FABRIC_PATH_DMA, bytes);
+                else
+                    move_start(c, r, st->tier_comp[t], st->dev_id, st->tier_path[t], NONE, 0,
+                               bytes);
+            } else if (timed && st->kv.tiers[t].bandwidth > 0) {
                 sim_time start = st->chan_free[t] > now ? st->chan_free[t] : now;
                 sim_time xfer = (sim_time)llround((double)bytes * 1e12 / st->kv.tiers[t].bandwidth);
                 st->chan_free[t] = start + xfer;
@@ -493,8 +726,21 @@ static sim_time load_time(sim_comp *c, const kv_pin_result *res)
                     ready = done;
             }
         }
-        if (res->demoted[t])
-            st->cnt.offload_bytes += (uint64_t)res->demoted[t] * st->block_bytes;
+        if (res->demoted[t]) {
+            uint64_t bytes = (uint64_t)res->demoted[t] * st->block_bytes;
+            st->cnt.offload_bytes += bytes;
+            if (!timed || t + 1 >= st->kv.ntiers || st->tier_comp[t + 1] == NONE)
+                continue;
+            if (t == 0 && st->tier_host[1] != NONE) /* DMA to a host buffer, CXL stores */
+                move_start(c, NULL, st->dev_id, st->tier_host[1], FABRIC_PATH_DMA,
+                           st->tier_comp[1], FABRIC_PATH_CXL, bytes);
+            else if (t == 0)
+                move_start(c, NULL, st->dev_id, st->tier_comp[1], st->tier_path[1], NONE, 0,
+                           bytes);
+            else if (st->tier_comp[t] != NONE)
+                move_start(c, NULL, st->tier_comp[t], st->tier_comp[t + 1], FABRIC_PATH_AUTO,
+                           NONE, 0, bytes);
+        }
     }
     return ready;
 }
@@ -520,6 +766,7 @@ static int admit(sim_comp *c, inst_req *r)
     if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
         return 0;
     r->pinned = nb;
+    st->logical_pinned += nb;
     uint32_t hit = st->kv.prefix_caching ? res.hit_blocks : 0;
     uint64_t cached = (uint64_t)hit * st->kv.block_tokens;
     if (cached >= pt)
@@ -539,11 +786,12 @@ static int admit(sim_comp *c, inst_req *r)
         st->input_tokens += r->input;
         st->cached_tokens += r->cached;
     }
-    sim_time ready = load_time(c, &res);
-    if (ready > sim_now(c->sim)) {
+    sim_time ready = charge_moves(c, r, &res);
+    if (ready > sim_now(c->sim) || r->loads > 0) {
         r->state = INST_LOADING;
         r->ready_at = ready;
-        sim_schedule_at(c->sim, ready, c->id, INST_EV_WAKE, 0, 0);
+        if (ready > sim_now(c->sim))
+            sim_schedule_at(c->sim, ready, c->id, INST_EV_WAKE, 0, 0);
     } else {
         r->state = INST_PREFILL;
     }
@@ -562,7 +810,7 @@ static void compose(sim_comp *c)
     for (uint32_t i = 0; i < st->nrun && budget > 0; i++) {
         inst_req *r = st->run[i];
         if (r->state == INST_LOADING) {
-            if (r->ready_at > now)
+            if (r->ready_at > now || r->loads > 0)
                 continue;
             r->state = INST_PREFILL;
         }
@@ -576,8 +824,8 @@ static void compose(sim_comp *c)
                 kv_pin_result res;
                 if (kv_store_pin(st->store, r->ids + r->pinned, 1, now, &res) == 0) {
                     r->pinned++;
-                    for (uint32_t t = 0; t < st->kv.ntiers; t++)
-                        st->cnt.offload_bytes += (uint64_t)res.demoted[t] * st->block_bytes;
+                    st->logical_pinned++;
+                    (void)charge_moves(c, NULL, &res);
                     continue;
                 }
                 preempted = 1;
@@ -658,6 +906,30 @@ static void compose(sim_comp *c)
     sim_schedule(c->sim, dt, c->id, INST_EV_STEP, 0, 0);
 }
 
+#ifndef NDEBUG
+/* The invariants a step may break, checked in O(pinned blocks): every block
+ * a running request holds is in HBM with a reference (so it cannot be
+ * evicted), the references add up, no tier exceeds its capacity. */
+static int check_step(const inst_state *st)
+{
+    uint64_t refs = 0;
+    for (uint32_t i = 0; i < st->nrun; i++) {
+        const inst_req *r = st->run[i];
+        refs += r->pinned;
+        for (uint32_t k = 0; k < r->pinned; k++)
+            if (!kv_store_contains(st->store, r->ids[k], 0) ||
+                kv_store_refs(st->store, r->ids[k]) == 0)
+                return 0;
+    }
+    if (refs != st->logical_pinned || kv_store_pinned_blocks(st->store) > refs)
+        return 0;
+    for (uint32_t t = 0; t < st->kv.ntiers; t++)
+        if (kv_store_stats(st->store, t)->used > kv_store_capacity(st->store, t))
+            return 0;
+    return 1;
+}
+#endif
+
 /* Apply the step that just ended. [step_end] */
 static void step_end(sim_comp *c)
 {
@@ -704,9 +976,20 @@ static void step_end(sim_comp *c)
         }
     }
     st->nrun = w;
+    uint64_t phys = kv_store_pinned_blocks(st->store);
+    if (st->logical_pinned > st->peak_logical)
+        st->peak_logical = st->logical_pinned;
+    if (phys > st->peak_pinned)
+        st->peak_pinned = phys;
+    if (st->logical_pinned - phys > st->peak_saved)
+        st->peak_saved = st->logical_pinned - phys;
 #ifndef NDEBUG
-    /* kv_store_check is O(capacity): every step for small stores, else every 256th. */
-    if (st->kv_blocks <= 4096 || (st->cnt.steps & 255) == 0)
+    /* After every step: the running requests' blocks are pinned in HBM and
+     * no tier is over capacity (O(pinned blocks)); the full kv_store_check
+     * (O(capacity)) every step for stores up to 16384 blocks, else every
+     * 64th step. */
+    assert(check_step(st));
+    if (st->kv_blocks <= 16384 || (st->cnt.steps & 63) == 0)
         assert(kv_store_check(st->store));
 #endif
     compose(c);
@@ -719,6 +1002,7 @@ void inst_submit(sim_comp *c, inst_req *r)
     r->pinned = r->prefilled = r->generated = r->sched = 0;
     r->ptarget = r->input;
     r->admitted_once = 0;
+    r->loads = 0;
     r->preemptions = 0;
     r->first_token = r->last_token = r->finish = 0;
     r->cached = r->hit_blocks = r->hit_lower = 0;
@@ -748,6 +1032,10 @@ static void inst_handle(sim_comp *c, const sim_event *e)
         st->kick_pending = 0;
         if (!st->busy)
             compose(c);
+    } else if (e->kind == INST_EV_MOVED) {
+        move_done(c, (uint32_t)e->a0);
+        if (!st->busy)
+            compose(c);
     }
 }
 
@@ -765,7 +1053,8 @@ void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
     if (st->kv.prefix_caching)
         v->prefix_blocks = kv_store_match(st->store, r->ids, r->n_prompt, v->prefix_by_tier);
     for (uint32_t t = 0; t < st->kv.ntiers; t++)
-        v->tier_weight[t] = 1.0 / (double)(1u << t);
+        v->tier_weight[t] = st->kv.tiers[t].weight > 0 ? st->kv.tiers[t].weight
+                                                        : 1.0 / (double)(1u << t);
 }
 
 static void inst_sample(sim_comp *c, sim_time now)
@@ -807,9 +1096,28 @@ static int inst_finish(sim_comp *c, sim_err *err)
                       st->input_tokens ? (double)st->cached_tokens / st->input_tokens : 0, "");
     sim_report_metric(s, c->name, "kv_load_bytes", (double)st->cnt.load_bytes, "B");
     sim_report_metric(s, c->name, "kv_offload_bytes", (double)st->cnt.offload_bytes, "B");
+    sim_report_metric(s, c->name, "kv_bytes_reused", (double)st->hit_blocks * st->block_bytes,
+                      "B");
+    sim_report_metric(s, c->name, "kv_peak_references", (double)st->peak_logical, "blocks");
+    sim_report_metric(s, c->name, "kv_peak_pinned", (double)st->peak_pinned, "blocks");
+    sim_report_metric(s, c->name, "kv_bytes_saved_by_sharing",
+                      (double)st->peak_saved * st->block_bytes, "B");
+    sim_report_metric(s, c->name, "kv_fabric_moves", (double)st->cnt.fabric_moves, "transfers");
+    sim_report_metric(s, c->name, "kv_fabric_errors", (double)st->cnt.fabric_errors, "transfers");
+    sim_report_metric(s, c->name, "kv_load_wait", sim_time_to_s(st->cnt.load_wait_ps), "s");
     if (st->store) {
         for (uint32_t t = 0; t < st->kv.ntiers; t++) {
             const kv_tier_stats *ts = kv_store_stats(st->store, t);
+            const char *tn = st->kv.tiers[t].name;
+            char name[160];
+            snprintf(name, sizeof name, "kv_peak_blocks:%s", tn);
+            sim_report_metric(s, c->name, name, (double)ts->peak, "blocks");
+            snprintf(name, sizeof name, "kv_peak_bytes:%s", tn);
+            sim_report_metric(s, c->name, name, (double)ts->peak * st->block_bytes, "B");
+            snprintf(name, sizeof name, "kv_bytes_in:%s", tn);
+            sim_report_metric(s, c->name, name, (double)ts->blocks_in * st->block_bytes, "B");
+            snprintf(name, sizeof name, "kv_bytes_out:%s", tn);
+            sim_report_metric(s, c->name, name, (double)ts->blocks_out * st->block_bytes, "B");
             sim_report_kv(s, c->name, st->kv.tiers[t].name, ts->hits, ts->misses, ts->evictions,
                           ts->blocks_in * st->block_bytes, ts->blocks_out * st->block_bytes);
         }
@@ -822,6 +1130,7 @@ static void inst_destroy(sim_comp *c)
     inst_state *st = c->state;
     kv_store_free(st->store);
     sim_free(st->run);
+    sim_free(st->moves);
 }
 
 const sim_model llm_instance_model = {

@@ -47,6 +47,7 @@ typedef struct inst_req {
     uint32_t hit_blocks;    /* prompt blocks found in the store (first admission) */
     uint32_t hit_lower;     /* of those, blocks loaded from a lower tier */
     uint32_t preemptions;   /* times preempted (recompute) */
+    uint32_t loads;         /* fabric loads of its blocks still in flight */
     int admitted_once;      /* hit counters recorded */
     sim_time ready_at;      /* LOADING: when the lower-tier blocks are in HBM */
     sim_time first_token;   /* when the first output token was produced */
@@ -62,6 +63,8 @@ typedef struct inst_kv_tier {
     double bandwidth;       /* bytes/s of moves into / out of this tier (0 = free) */
     sim_time latency;       /* fixed cost of one move */
     const char *component;  /* component holding the tier (for the fabric), or NULL */
+    const char *path;       /* fabric path name of moves to/from HBM, or NULL: by kind */
+    double weight;          /* router value of a hit here (0: 1 / 2^tier) */
 } inst_kv_tier;
 
 typedef struct inst_kv_cfg {
@@ -121,6 +124,9 @@ typedef struct inst_counters {
     uint64_t peak_running;  /* largest running batch */
     uint64_t load_bytes;    /* bytes loaded from lower tiers */
     uint64_t offload_bytes; /* bytes written to lower tiers */
+    uint64_t fabric_moves;  /* transfers started on the fabric (stages counted) */
+    uint64_t fabric_errors; /* moves the fabric refused (counted, not timed) */
+    sim_time load_wait_ps;  /* summed time requests spent waiting for loads */
 } inst_counters;
 const inst_counters *inst_stats(sim_comp *c);
 

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/fabric.h"
 #include "models/instance.h"
 #include "models/kvstore.h"
 #include "models/synth.h"
@@ -690,19 +691,42 @@ static int parse_kv(const scn_node *n, uint32_t trace_bt, inst_kv_cfg *kv, sim_e
             scn_len(tiers) > MEMFAB_MAX_TIERS)
             return scn_error(err, tiers, "kv.tiers: a list of 1..%d tiers, HBM first",
                              MEMFAB_MAX_TIERS);
-        kv->ntiers = (uint32_t)scn_len(tiers);
-        for (uint32_t t = 0; t < kv->ntiers; t++) {
-            const scn_node *tn = scn_seq_at(tiers, t);
+        uint32_t listed = (uint32_t)scn_len(tiers);
+        kv->ntiers = 0;
+        for (uint32_t i = 0; i < listed; i++) {
+            const scn_node *tn = scn_seq_at(tiers, i);
             static const char *const keys[] = {"name", "capacity", "bandwidth", "latency",
-                                               "component", NULL};
-            inst_kv_tier *k = &kv->tiers[t];
+                                               "component", "path", "weight", "enabled",
+                                               NULL};
+            int on = 1;
             if ((rc = scn_check_keys(tn, keys, "kv tier", err)) ||
+                (rc = scn_get_bool(tn, "enabled", 1, &on, err)))
+                return rc;
+            if (!on && i == 0)
+                return scn_error(err, scn_map_get(tn, "enabled"), "kv tier 0 (HBM) cannot be "
+                                 "disabled");
+            if (!on)
+                continue; /* a tier switched off (e.g. by a sweep's --set) */
+            uint32_t t = kv->ntiers++;
+            inst_kv_tier *k = &kv->tiers[t];
+            if (
                 (rc = scn_get_string(tn, "name", t ? NULL : "hbm", &k->name, err)) ||
                 (rc = scn_get_size(tn, "capacity", 0, &k->capacity, err)) ||
                 (rc = scn_get_rate(tn, "bandwidth", 0, &k->bandwidth, err)) ||
                 (rc = scn_get_time(tn, "latency", 0, &k->latency, err)) ||
-                (rc = scn_get_string(tn, "component", NULL, &k->component, err)))
+                (rc = scn_get_string(tn, "component", NULL, &k->component, err)) ||
+                (rc = scn_get_string(tn, "path", NULL, &k->path, err)) ||
+                (rc = scn_get_double(tn, "weight", 0, &k->weight, err)))
                 return rc;
+            if (k->weight < 0)
+                return scn_error(err, scn_map_get(tn, "weight"), "kv tier '%s': weight must be "
+                                 ">= 0", k->name);
+            if (k->path && (fabric_path_find(k->path) <= 0))
+                return scn_error(err, scn_map_get(tn, "path"), "kv tier '%s': unknown path '%s' "
+                                 "(dma, pageable, gds, bounce, cxl)", k->name, k->path);
+            if (k->path && !k->component)
+                return scn_error(err, scn_map_get(tn, "path"), "kv tier '%s': a path needs the "
+                                 "tier's fabric `component:`", k->name);
             if (!k->name)
                 return scn_error(err, tn, "kv tier %u needs a 'name'", t);
             if (t > 0 && !k->capacity)
@@ -814,6 +838,24 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
         if ((rc = scn_get_string(rn, "policy", "round_robin", &w->policy, err)) ||
             (rc = scn_get_bool(rn, "sticky", 0, &w->sticky, err)))
             return rc;
+    }
+    /* router.tier_weights: [w0, w1, ...] - the value of a hit per tier (llmd). */
+    const scn_node *tw = rn ? scn_map_get(rn, "tier_weights") : NULL;
+    if (tw) {
+        if (scn_node_kind(tw) != SCN_SEQ || scn_len(tw) != kv.ntiers)
+            return scn_error(err, tw, "router.tier_weights: a list of %u numbers, one per kv tier",
+                             kv.ntiers);
+        for (uint32_t t = 0; t < kv.ntiers; t++) {
+            const char *v = scn_scalar(scn_seq_at(tw, t));
+            char *end;
+            double x = v ? strtod(v, &end) : -1;
+            if (!v || end == v || *end || x < 0)
+                return scn_error(err, scn_seq_at(tw, t), "router.tier_weights: '%s' is not a "
+                                 "number >= 0", v ? v : "");
+            kv.tiers[t].weight = x;
+        }
+        for (uint32_t i = 0; i < w->ninst; i++)
+            inst_setup(w->inst[i], &kv, i, done_cb, wc);
     }
     w->router = kv_router_find(w->policy);
     if (!w->router)
