@@ -890,6 +890,14 @@ static void compose(sim_comp *c)
         step.attn_pairs += ch * o + ch * (ch + 1) / 2;
         step.ctx_read += r->prefilled;
     }
+    /* Sharing: references held vs distinct blocks, after the admissions. */
+    uint64_t phys = kv_store_pinned_blocks(st->store);
+    if (st->logical_pinned > st->peak_logical)
+        st->peak_logical = st->logical_pinned;
+    if (phys > st->peak_pinned)
+        st->peak_pinned = phys;
+    if (st->logical_pinned - phys > st->peak_saved)
+        st->peak_saved = st->logical_pinned - phys;
     if (st->nwait > st->cnt.peak_waiting)
         st->cnt.peak_waiting = st->nwait;
     if (st->nrun > st->cnt.peak_running)
@@ -976,13 +984,6 @@ static void step_end(sim_comp *c)
         }
     }
     st->nrun = w;
-    uint64_t phys = kv_store_pinned_blocks(st->store);
-    if (st->logical_pinned > st->peak_logical)
-        st->peak_logical = st->logical_pinned;
-    if (phys > st->peak_pinned)
-        st->peak_pinned = phys;
-    if (st->logical_pinned - phys > st->peak_saved)
-        st->peak_saved = st->logical_pinned - phys;
 #ifndef NDEBUG
     /* After every step: the running requests' blocks are pinned in HBM and
      * no tier is over capacity (O(pinned blocks)); the full kv_store_check
