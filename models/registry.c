@@ -8,6 +8,7 @@
 #include "fabric.h"
 #include "instance.h"
 #include "link.h"
+#include "mesi.h"
 #include "pcie.h"
 #include "serving.h"
 #include "traffic.h"
@@ -30,5 +31,7 @@ const sim_model *const memfab_models[] = {
     &fab_cswitch_model,
     &fabric_model,
     &xfer_model,
+    &mesi_dir_model,
+    &mesi_cache_model,
     NULL,
 };

@@ -1,0 +1,78 @@
+/*
+ * mesi.h - directory-based MESI cache coherence (caches + a home directory).
+ *
+ * Two model types: `mesi_dir`, the home node of a shared memory region
+ * (for instance a CXL-attached region) holding one directory entry per
+ * 64 B line, and `mesi_cache`, a private cache with a capacity in lines and
+ * an access generator (read/write ratio, sharing pattern, footprint, rate).
+ * Caches name their directory; the two exchange the protocol messages of
+ * Nagarajan, Sorin, Hill and Wood, "A Primer on Memory Consistency and Cache
+ * Coherence", 2nd ed., section 8.3 (Tables 8.3 and 8.4) as events with a
+ * latency per message. models/mesi.c draws the state machine.
+ *
+ * Results: per directory, one `coherence` row per message type (all
+ * eleven, zeros included) and metrics (miss latency, misses by type,
+ * invalidations per write, bytes by message class, protocol errors and
+ * invariant violations, which must be zero); per cache, its own access and
+ * miss metrics.
+ *
+ * The functions below let tests script accesses and inspect states.
+ */
+#ifndef MEMFAB_MODELS_MESI_H
+#define MEMFAB_MODELS_MESI_H
+
+#include <stdint.h>
+
+#include "sim/sim.h"
+
+typedef struct mesi_dir mesi_dir;     /* state of a `mesi_dir` component */
+typedef struct mesi_cache mesi_cache; /* state of a `mesi_cache` component */
+
+extern const sim_model mesi_dir_model;
+extern const sim_model mesi_cache_model;
+
+/* Message types, in the order of the `coherence` rows. */
+typedef enum {
+    MESI_GETS, MESI_GETM, MESI_PUTS, MESI_PUTM, MESI_PUTE, MESI_FWD_GETS, MESI_FWD_GETM,
+    MESI_INV, MESI_INV_ACK, MESI_PUT_ACK, MESI_DATA, MESI_NMSG
+} mesi_msg;
+
+/* Cache line states (Table 8.3): stable, then transient. */
+typedef enum {
+    MESI_I, MESI_S, MESI_E, MESI_M,
+    MESI_IS_D, MESI_IM_AD, MESI_IM_A, MESI_SM_AD, MESI_SM_A,
+    MESI_MI_A, MESI_EI_A, MESI_SI_A, MESI_II_A, MESI_NCSTATE
+} mesi_cstate;
+
+/* Directory entry states (Table 8.4). */
+typedef enum { MESI_DIR_I, MESI_DIR_S, MESI_DIR_E, MESI_DIR_M, MESI_DIR_S_D, MESI_NDSTATE } mesi_dstate;
+
+/* Names: "GetS" ... "Data"; "I" ... "II^A"; "I" ... "S^D". */
+const char *mesi_msg_name(mesi_msg m);
+const char *mesi_cstate_name(int st);
+const char *mesi_dstate_name(int st);
+
+/* Script an access: after `delay`, the cache's core loads (write = 0) or
+ * stores (write = 1) line `line` (a line index in its directory's region).
+ * The core has one access outstanding; scripted accesses queue behind it.
+ * Call after sim_start. 0, SIM_EINVAL (not a mesi_cache, line out of
+ * range) or SIM_ENOMEM. */
+int mesi_cache_access(sim_comp *cache, sim_time delay, uint64_t line, int write);
+
+/* Inspect a cache line, a directory entry, message counts. */
+int mesi_cache_state(const sim_comp *cache, uint64_t line);        /* mesi_cstate, -1 if bad */
+uint64_t mesi_cache_stat(const sim_comp *cache, const char *name); /* "loads", "misses", ... */
+int mesi_dir_state(const sim_comp *dir, uint64_t line);            /* mesi_dstate, -1 if bad */
+uint64_t mesi_dir_sharers(const sim_comp *dir, uint64_t line);     /* bit i: cache index i */
+int mesi_dir_owner(const sim_comp *dir, uint64_t line);            /* cache index, -1 if none */
+uint64_t mesi_dir_count(const sim_comp *dir, mesi_msg m);
+/* Protocol errors (a message no table entry allows) + invariant violations
+ * + loads that did not return the latest write; 0 for a correct protocol. */
+uint64_t mesi_dir_errors(const sim_comp *dir);
+
+/* Checks: the full SWMR + data-value invariant over every line (1 = holds),
+ * and quiescence (1 = every line stable, nothing stalled, no access pending). */
+int mesi_dir_check(const sim_comp *dir);
+int mesi_dir_quiescent(const sim_comp *dir);
+
+#endif
