@@ -93,7 +93,9 @@
  *     version of the line (the directory keeps the golden version; stores
  *     increment it, loads compare against it), and memory holds it when the
  *     entry is I or S;
- *   directory: in S every reader is a sharer; in I nobody can read.
+ *   directory: in S every reader is a sharer and nobody can write; in I
+ *     nobody can read (in S^D the old owner may still hold E/M until the
+ *     Fwd-GetS reaches it).
  *
  * Timing. Each cache has a blocking core: one access at a time; the next is
  * generated an exponential think time (mean `interval`) after completion,
@@ -341,7 +343,7 @@ static int line_ok(const mesi_dir *d, uint64_t line, const char **why)
         *why = "directory I but a cache can read";
         return 0;
     }
-    if ((e->st == MESI_DIR_S || e->st == MESI_DIR_S_D) && writers) {
+    if (e->st == MESI_DIR_S && writers) {
         *why = "directory S but a cache can write";
         return 0;
     }
