@@ -133,6 +133,7 @@ bench:
 	@$(MAKE) --no-print-directory VARIANT=release all
 	build/release/memfab bench events
 	build/release/memfab bench replay
+	build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --label replay-kv-fabric
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/memfab

@@ -45,15 +45,17 @@ static double now_s(void)
 
 int bench_replay(int argc, char **argv)
 {
-    const char *file = NULL;
+    const char *file = NULL, *label = "replay";
     int reps = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--scenario") == 0 && i + 1 < argc) {
             file = argv[++i];
+        } else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
+            label = argv[++i];
         } else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else {
-            printf("usage: memfab bench replay [--scenario FILE] [--repeat N]\n\n"
+            printf("usage: memfab bench replay [--scenario FILE] [--label NAME] [--repeat N]\n\n"
                    "Replay scenarios/mooncake-conversation.yaml (the Mooncake conversation trace,\n"
                    "12,031 requests, on 8 instances of Llama-3-70B, tp 4, H100) with token-level\n"
                    "decode; print wall time and events/s. Results are discarded. The trace is looked up in MEMFAB_TRACE_PATH\n"
@@ -68,7 +70,7 @@ int bench_replay(int argc, char **argv)
     }
     if (!getenv("MEMFAB_TRACE_PATH"))
         setenv("MEMFAB_TRACE_PATH", "../shared/traces", 0);
-    printf("%-14s %10s %12s %12s %10s %14s %12s\n", "benchmark", "wall_s", "events",
+    printf("%-16s %10s %12s %12s %10s %14s %12s\n", "benchmark", "wall_s", "events",
            "events/s", "requests", "output_tokens", "sim_s");
     for (int k = 0; k < (reps > 0 ? reps : 1); k++) {
         sim_err err;
@@ -109,7 +111,7 @@ int bench_replay(int argc, char **argv)
         }
         sim_comp *w = sim_find(s, "workload");
         const serving_totals *t = w ? serving_get_totals(w) : NULL;
-        printf("%-14s %10.3f %12llu %12.3g %10llu %14llu %12.1f\n", "replay", wall,
+        printf("%-16s %10.3f %12llu %12.3g %10llu %14llu %12.1f\n", label, wall,
                (unsigned long long)sim_events(s), wall > 0 ? (double)sim_events(s) / wall : 0,
                t ? (unsigned long long)t->completed : 0ULL,
                t ? (unsigned long long)t->output_tokens : 0ULL, sim_time_to_s(sim_now(s)));
