@@ -21,9 +21,15 @@
  *     tiers:                     # tier 0 is HBM (capacity: HBM left after weights)
  *       - {name: hbm}
  *       - {name: dram, capacity: 256 GiB, bandwidth: 25 GB/s, latency: 10 us}
+ *       # over the fabric (needs the instance's `device: GPU`): component is a
+ *       # cpu / memory / nvme component, path dma|pageable (DRAM), cxl|dma
+ *       # (CXL memory), gds|bounce (NVMe); see instance.c
+ *       - {name: ssd, capacity: 1 TiB, component: ssd0, path: gds}
+ *       # also: weight: 0.25 (llmd's value of a hit here), enabled: false
  *   router:
  *     policy: round_robin        # kv_router_find; its parameters as extra keys
  *     sticky: false              # a session stays on its first instance
+ *     tier_weights: [1, 0.5]     # per-tier hit values (llmd), one per enabled tier
  *
  * Instances are every `llm_instance` component of the scenario (in order)
  * plus `count` more named inst0, inst1, ... from workload.instances.
