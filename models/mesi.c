@@ -1238,6 +1238,7 @@ uint64_t mesi_cache_stat(const sim_comp *cache, const char *name)
     if (!strcmp(name, "cache_to_cache")) return k->c2c;
     if (!strcmp(name, "generated")) return k->generated;
     if (!strcmp(name, "resident")) return k->nres;
+    if (!strcmp(name, "stalled")) return k->stalled.len;
     return 0;
 }
 

@@ -61,7 +61,10 @@ int mesi_cache_access(sim_comp *cache, sim_time delay, uint64_t line, int write)
 
 /* Inspect a cache line, a directory entry, message counts. */
 int mesi_cache_state(const sim_comp *cache, uint64_t line);        /* mesi_cstate, -1 if bad */
-uint64_t mesi_cache_stat(const sim_comp *cache, const char *name); /* "loads", "misses", ... */
+/* Counters by name: loads, stores, hits, read_misses, write_misses,
+ * upgrade_misses, evictions, invalidations, cache_to_cache, generated,
+ * resident (lines held), stalled (forwarded messages waiting); 0 if unknown. */
+uint64_t mesi_cache_stat(const sim_comp *cache, const char *name);
 int mesi_dir_state(const sim_comp *dir, uint64_t line);            /* mesi_dstate, -1 if bad */
 uint64_t mesi_dir_sharers(const sim_comp *dir, uint64_t line);     /* bit i: cache index i */
 int mesi_dir_owner(const sim_comp *dir, uint64_t line);            /* cache index, -1 if none */
