@@ -174,6 +174,11 @@ static int link_finish(sim_comp *c, sim_err *err)
         sim_report_link(c->sim, c->name, dn, dir->bytes, dir->packets, busy, util);
         snprintf(name, sizeof name, "wait:%s", dn);
         sim_samples_report(c->sim, c->name, name, &dir->wait, 1e-12, "s");
+        /* Waits are those of packets that started transmission; packets
+         * still queued at the end are reported so a truncated or overloaded
+         * run is visible. */
+        snprintf(name, sizeof name, "queued_at_end:%s", dn);
+        sim_report_metric(c->sim, c->name, name, (double)dir->len, "packets");
         snprintf(name, sizeof name, "drops:%s", dn);
         sim_report_metric(c->sim, c->name, name, (double)dir->drops, "packets");
         snprintf(name, sizeof name, "throughput:%s", dn);

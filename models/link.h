@@ -10,8 +10,9 @@
  *
  * Results: a `links` row per direction (bytes, packets, busy time,
  * utilization = busy / elapsed), queueing-delay statistics (wait_*: from
- * arrival at the link to start of transmission) per direction in
- * `metrics`, and throughput per direction every output.sample_interval in
+ * arrival at the link to start of transmission, over the packets that
+ * started; queued_at_end counts those still waiting when the run stopped,
+ * whose waits are censored) per direction in `metrics`, and throughput per direction every output.sample_interval in
  * `timeseries` (bytes whose transmission finished in the interval, over
  * the interval).
  */

@@ -78,6 +78,9 @@ static int source_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (s->interarrival == 0)
         return scn_error(err, scn_map_get(node, "interarrival"),
                          "source '%s': interarrival must be positive", c->name);
+    if (s->size == 0 && s->size_dist != SZ_UNIFORM)
+        return scn_error(err, scn_map_get(node, "size"), "source '%s': size must be positive",
+                         c->name);
     if (s->size_dist == SZ_UNIFORM && s->size_min > s->size_max)
         return scn_error(err, node, "source '%s': size_min exceeds size_max", c->name);
     if (s->size_dist == SZ_PARETO && !(s->size_alpha > 1.0))
@@ -94,7 +97,17 @@ static sim_time next_gap(sim_comp *c)
     return (sim_time)llround(gsl_ran_exponential(c->rng, (double)s->interarrival));
 }
 
+/* A packet of the configured distribution, at least 1 B (exponential and
+ * lognormal draws can round to 0). */
+static uint64_t draw_size(sim_comp *c);
+
 static uint64_t next_size(sim_comp *c)
+{
+    uint64_t b = draw_size(c);
+    return b ? b : 1;
+}
+
+static uint64_t draw_size(sim_comp *c)
 {
     source_state *s = c->state;
     double mean = (double)s->size;
@@ -140,6 +153,8 @@ static void source_handle(sim_comp *c, const sim_event *e)
 {
     source_state *s = c->state;
     if (e->kind == SRC_EV_TOGGLE) {
+        if (s->count && s->sent >= s->count)
+            return; /* done: the on/off clock must not keep the run alive */
         s->on = !s->on;
         double mean = (double)(s->on ? s->on_time : s->off_time);
         sim_schedule(c->sim, (sim_time)llround(gsl_ran_exponential(c->rng, mean)), c->id,

@@ -243,6 +243,13 @@ int run_scenario(const run_opts *o)
     }
     char sha[65];
     scn_sha256(doc, sha);
+    /* From here on a signal stops the run cleanly instead of killing the
+     * process, so the run row never stays 'running'. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     int64_t run_id = res_run_begin(db, sim_name(s), sha, sim_seed(s), MEMFAB_VERSION, &err);
     if (run_id < 0) {
         sim_err_print(&err);
@@ -253,11 +260,6 @@ int run_scenario(const run_opts *o)
     sim_sink sink = {db, sink_metric, sink_link, sink_ts, sink_request, sink_kv, sink_coherence};
     sim_set_sink(s, &sink);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     int progress = o->progress < 0 ? (!o->quiet && isatty(2)) : o->progress;
     sim_set_progress(s, progress);
