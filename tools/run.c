@@ -34,34 +34,58 @@ static const char *const section_keys[] = {"workload", "kv", "router", "fabric",
 
 /* ---- sink: simulator results -> SQLite -------------------------------- */
 
+/* The sink's context: the database and the first write error, which makes
+ * the run 'failed' instead of silently losing rows. */
+typedef struct run_sink {
+    res_db *db;          /* where rows go */
+    int failed;          /* a row could not be written */
+    char msg[512];       /* the first failure */
+} run_sink;
+
+static int note(run_sink *k, int rc)
+{
+    if (rc && !k->failed) {
+        k->failed = 1;
+        snprintf(k->msg, sizeof k->msg, "writing results failed: %s", res_errmsg(k->db));
+    }
+    return rc;
+}
+
 static int sink_metric(void *ctx, const char *scope, const char *name, double value,
                        const char *unit)
 {
-    return res_metric(ctx, scope, name, value, unit);
+    run_sink *k = ctx;
+    return note(k, res_metric(k->db, scope, name, value, unit));
 }
 static int sink_link(void *ctx, const char *link, const char *dir, uint64_t bytes,
                      uint64_t packets, uint64_t busy, double util)
 {
-    return res_link(ctx, link, dir, bytes, packets, busy, util);
+    run_sink *k = ctx;
+    return note(k, res_link(k->db, link, dir, bytes, packets, busy, util));
 }
 static int sink_ts(void *ctx, const char *scope, const char *name, sim_time t, double v)
 {
-    return res_timeseries(ctx, scope, name, t, v);
+    run_sink *k = ctx;
+    return note(k, res_timeseries(k->db, scope, name, t, v));
 }
 static int sink_request(void *ctx, uint64_t id, const char *session, const char *instance,
                         sim_time arrival, sim_time first, sim_time finish, uint64_t in,
                         uint64_t out, uint64_t cached)
 {
-    return res_request(ctx, id, session, instance, arrival, first, finish, in, out, cached);
+    run_sink *k = ctx;
+    return note(k, res_request(k->db, id, session, instance, arrival, first, finish, in, out,
+                               cached));
 }
 static int sink_kv(void *ctx, const char *instance, const char *tier, uint64_t hits,
                    uint64_t misses, uint64_t evictions, uint64_t bin, uint64_t bout)
 {
-    return res_kv(ctx, instance, tier, hits, misses, evictions, bin, bout);
+    run_sink *k = ctx;
+    return note(k, res_kv(k->db, instance, tier, hits, misses, evictions, bin, bout));
 }
 static int sink_coherence(void *ctx, const char *dir, const char *msg, uint64_t count)
 {
-    return res_coherence(ctx, dir, msg, count);
+    run_sink *k = ctx;
+    return note(k, res_coherence(k->db, dir, msg, count));
 }
 
 static void on_signal(int sig)
@@ -257,7 +281,8 @@ int run_scenario(const run_opts *o)
         goto out;
     }
     scn_flatten(doc, param_leaf, db);
-    sim_sink sink = {db, sink_metric, sink_link, sink_ts, sink_request, sink_kv, sink_coherence};
+    run_sink rs = {db, 0, ""};
+    sim_sink sink = {&rs, sink_metric, sink_link, sink_ts, sink_request, sink_kv, sink_coherence};
     sim_set_sink(s, &sink);
 
 
@@ -288,6 +313,12 @@ int run_scenario(const run_opts *o)
     double wall = wall_seconds() - t0;
     sim_report_metric(s, "run", "events", (double)sim_events(s), "events");
     sim_report_metric(s, "run", "sim_time", sim_time_to_s(sim_now(s)), "s");
+    if (rs.failed) {
+        fprintf(stderr, "memfab: %s\n", rs.msg);
+        sim_err_set(&err, SIM_EIO, NULL, 0, 0, "%s", rs.msg);
+        final = "failed";
+        status = SIM_EXIT_RUNTIME;
+    }
     if (strcmp(final, "failed") == 0)
         res_run_error(db, err.msg);
     if (res_run_end(db, final, wall, sim_now(s), sim_events(s), &err)) {
