@@ -461,7 +461,7 @@ static void stress(const char *dir_opts, const char *cache_opts, unsigned seed,
     run_all();
     uint64_t ops = 0, msgs = 0;
     for (int i = 0; i < 8; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "c%d", i);
         sim_comp *c = sim_find(S, name);
         ck_assert_uint_eq(mesi_cache_stat(c, "generated"), accesses);
@@ -522,7 +522,7 @@ START_TEST(sixty_four_caches_one_line)
     ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);
     D = sim_find(S, "d");
     for (int i = 0; i < 64; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "c%d", i);
         ck_assert_int_eq(mesi_cache_access(sim_find(S, name), (uint64_t)i * US, 0, 0), 0);
     }
