@@ -12,6 +12,7 @@
 #include "pcie.h"
 #include "serving.h"
 #include "traffic.h"
+#include "um.h"
 
 const sim_model *const memfab_models[] = {
     &link_model,
@@ -31,6 +32,7 @@ const sim_model *const memfab_models[] = {
     &fab_cswitch_model,
     &fabric_model,
     &xfer_model,
+    &um_model,
     &mesi_dir_model,
     &mesi_cache_model,
     NULL,

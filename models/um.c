@@ -1,0 +1,841 @@
+/*
+ * um.c - CUDA unified memory (UVM) page migration (see um.h).
+ *
+ * What is modelled. A managed allocation of `footprint` bytes starts in
+ * host memory. It is split in 4 KiB pages grouped in 2 MiB VA blocks, as
+ * in the open nvidia-uvm driver (kernel-open/nvidia-uvm). A GPU runs
+ * `kernels` kernels of `accesses` page accesses each, drawn from a pattern
+ * generator (sequential, strided, random, kvcache), at `access_rate` page
+ * accesses per second while it is not stalled.
+ *
+ *   - An access to a GPU-resident page is a hit. An access to any other
+ *     page is a fault: the page enters the fault buffer (a page already in
+ *     it is a duplicate fault and is not entered twice). The GPU keeps
+ *     issuing accesses (other warps) until the buffer holds `batch_count`
+ *     faults (uvm_perf_fault_batch_count, 256) or the kernel's accesses
+ *     end; then it stalls and the driver services the batch.
+ *   - Servicing a batch costs batch_cost + faults x fault_cost of driver
+ *     time (fetch, preprocess, page-table updates, replay; Allen and Ge,
+ *     "In-Depth Analyses of Unified Virtual Memory System for GPU
+ *     Accelerated Computing", SC 2021, measure these costs in the tens of
+ *     microseconds per batch; the defaults are of that order and are
+ *     parameters, to be calibrated per system). Then the faulted VA blocks
+ *     are serviced one by one in address order: a block without GPU memory
+ *     gets a 2 MiB chunk (evicting the least recently used block when all
+ *     `capacity` chunks are held, its write-back completing first), the
+ *     tree prefetcher widens the faulted pages, and the block's pages move
+ *     in one fabric transfer host -> GPU (path DMA). When every transfer
+ *     of the batch has completed the faulting accesses replay and the GPU
+ *     resumes. Stall time runs from the stall to the replay.
+ *   - Tree prefetcher (uvm_perf_prefetch.c, compute_prefetch_region): a
+ *     binary tree over the block with 64 KiB leaves (16 pages; the driver's
+ *     page-level leaves after grow_fault_granularity widens faults to the
+ *     64 KiB big page). A node's count is the number of its pages that are
+ *     resident or faulted, a faulted leaf counting as full. For each
+ *     faulted leaf the tree is walked bottom-up and the prefetch region is
+ *     the largest node whose count x 100 > pages x threshold (51). Pages
+ *     of the regions that are neither resident nor faulted are prefetched.
+ *   - Eviction writes back every resident page of the victim (`writeback:
+ *     all`, what UVM does: migration moves the only copy) or only the pages
+ *     the GPU wrote (`writeback: dirty`, read-duplicated data) as one
+ *     transfer GPU -> host, then frees the chunk.
+ *   - Explicit prefetch (cudaMemPrefetchAsync before the first kernel):
+ *     the first `prefetch_size` bytes (0: all), whole blocks, at most
+ *     `capacity`, migrate before the first access.
+ *
+ * Simplifications: the GPU does not overlap compute with fault servicing
+ * (it stalls while a batch is serviced); a faulting access completes at
+ * the replay even if its block was evicted again by a later block of the
+ * same batch; the pages of one block move as one transfer (the copy
+ * engine's scatter list); no thrashing detection, no access counters, no
+ * read duplication beyond the `dirty` write-back option.
+ *
+ * Page and block state machine (a block's state is its pages' state):
+ *
+ *            fault batch, explicit prefetch
+ *     HOST ---------------------------------> MIGRATING
+ *      ^      [service_block, explicit_prefetch]  |
+ *      |                                          | transfer done
+ *      | write-back done                          v  [migrated]
+ *   EVICTING <------------------------------------ GPU
+ *      [evicted]     LRU victim [evict_block]
+ *
+ *   HOST -> MIGRATING   service_block (faulted + prefetched pages of a
+ *                       block get a chunk and a transfer), explicit_prefetch
+ *   MIGRATING -> GPU    migrated (the block's transfer completed)
+ *   GPU -> EVICTING     evict_block (victim of the LRU, all its GPU pages)
+ *   EVICTING -> HOST    evicted (its write-back completed; chunk freed)
+ *   A block holds its 2 MiB chunk from its first HOST -> MIGRATING until
+ *   EVICTING -> HOST; while it holds one and is not evicting it is on the
+ *   LRU list (most recently accessed or migrated at the tail).
+ *
+ * Invariants (um_assert_state, checked after every event in debug builds;
+ * um_check_state does the same page by page):
+ *   chunks_used <= chunks_cap; chunks_used = blocks holding a chunk;
+ *   per block, its per-state page counts add up to its pages and match its
+ *   pages; a block without a chunk has only HOST pages; a block on the LRU
+ *   holds a chunk and has no EVICTING page; an EVICTING block has no GPU
+ *   or MIGRATING page; a page is in the fault buffer only while HOST;
+ *   resident bytes <= capacity; MIGRATING pages exist only while a batch
+ *   or the explicit prefetch is in flight, EVICTING ones only while a
+ *   write-back is.
+ */
+#include "um.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "fabric.h"
+#include "sim/mem.h"
+
+/* Page states (low two bits of a page's byte) and flags. */
+enum { PG_HOST = 0, PG_MIGRATING = 1, PG_GPU = 2, PG_EVICTING = 3 };
+enum {
+    PG_STATE = 0x03,    /* mask of the state */
+    PG_DIRTY = 0x04,    /* written by the GPU since it left the host */
+    PG_PF_TREE = 0x08,  /* brought in by the tree prefetcher, not yet accessed */
+    PG_PF_EXPL = 0x10,  /* brought in by the explicit prefetch, not yet accessed */
+    PG_FAULTED = 0x20   /* in the fault buffer */
+};
+
+enum { PAT_SEQ, PAT_STRIDED, PAT_RANDOM, PAT_KV };
+enum { WB_ALL, WB_DIRTY };
+
+enum {
+    UM_EV_RUN = SIM_EV_USER,  /* the GPU issues accesses */
+    UM_EV_SERVICE,            /* the batch's handling cost is paid: migrate */
+    UM_EV_MIGRATED,           /* a block's transfer in completed (a0 = block) */
+    UM_EV_EVICTED             /* a block's write-back completed (a0 = block) */
+};
+
+typedef struct um_block {
+    int32_t prev, next;   /* LRU links (block indices, -1 = none) */
+    uint16_t npg[4];      /* pages per state */
+    uint16_t pages;       /* pages in the block (the last may be short) */
+    uint8_t chunk;        /* holds a 2 MiB GPU chunk */
+    uint8_t on_lru;       /* linked in the LRU list */
+    uint8_t inflight;     /* a transfer in or out is in flight */
+} um_block;
+
+typedef struct um_state {
+    /* configuration (parameters; fixed after configure) */
+    const char *host_name;   /* host memory component */
+    const char *gpu_name;    /* GPU component */
+    uint64_t capacity;       /* GPU bytes for managed data */
+    uint64_t footprint;      /* allocation bytes */
+    int pattern;             /* PAT_* */
+    uint64_t stride;         /* strided: bytes between accesses */
+    uint64_t kv_sequences;   /* kvcache: sequences */
+    uint64_t accesses;       /* per kernel (0: one per page) */
+    uint64_t kernels;        /* kernel launches */
+    double access_rate;      /* accesses/s while running (0: instant) */
+    double write_fraction;   /* probability an access writes */
+    uint64_t batch_count;    /* uvm_perf_fault_batch_count */
+    sim_time batch_cost;     /* driver time per batch */
+    sim_time fault_cost;     /* driver time per unique fault */
+    int prefetcher;          /* tree prefetcher on */
+    uint64_t threshold;      /* uvm_perf_prefetch_threshold, percent */
+    int explicit_pf;         /* cudaMemPrefetchAsync at start */
+    uint64_t prefetch_size;  /* bytes of it (0: all) */
+    int writeback;           /* WB_* */
+    /* derived at start */
+    uint32_t host, gpu;      /* component ids */
+    uint64_t npages;         /* pages of the allocation */
+    uint32_t nblocks;        /* VA blocks */
+    uint64_t chunks_cap;     /* capacity / 2 MiB */
+    uint64_t per_kernel;     /* accesses per kernel */
+    /* state */
+    uint8_t *pg;             /* per page: state and flags */
+    um_block *blk;           /* per block */
+    int32_t lru_head, lru_tail; /* least / most recently used */
+    uint64_t chunks_used;    /* chunks held */
+    uint64_t *fbuf;          /* fault buffer: page indices */
+    uint64_t nfault;         /* entries in it */
+    uint64_t cursor;         /* next fbuf entry to service (sorted) */
+    uint32_t outstanding;    /* migrations of the batch in flight */
+    int evicting;            /* a write-back the batch waits for is in flight */
+    int wait_victim;         /* waiting for a migration to free a victim */
+    int in_batch;            /* a batch (or the explicit prefetch) is in service */
+    sim_time stall_start;    /* when the GPU stalled */
+    uint64_t k;              /* accesses issued so far (generator index) */
+    uint64_t kernel_done;    /* accesses of the current kernel issued */
+    uint64_t kernel;         /* kernels finished */
+    uint32_t *kv_len;        /* kvcache: pages written per sequence */
+    uint64_t kv_seq, kv_pos; /* kvcache: current sequence, scan position */
+    int error;               /* a fabric transfer failed (reported at finish) */
+    um_stats st;             /* counters */
+} um_state;
+
+static const char *const pattern_names[] = {"sequential", "strided", "random", "kvcache", NULL};
+static const char *const writeback_names[] = {"all", "dirty", NULL};
+
+static const sim_param um_params[] = {
+    {"host", SIM_P_STRING, NULL, "", "host memory component (cpu or memory) holding the data",
+     offsetof(um_state, host_name), NULL},
+    {"gpu", SIM_P_STRING, NULL, "", "GPU component accessing it", offsetof(um_state, gpu_name),
+     NULL},
+    {"capacity", SIM_P_SIZE, "1 GiB", "B", "GPU memory for managed data (whole 2 MiB chunks)",
+     offsetof(um_state, capacity), NULL},
+    {"footprint", SIM_P_SIZE, "512 MiB", "B", "size of the managed allocation",
+     offsetof(um_state, footprint), NULL},
+    {"pattern", SIM_P_ENUM, "sequential", "",
+     "access pattern: sequential, strided, random, kvcache", offsetof(um_state, pattern),
+     pattern_names},
+    {"stride", SIM_P_SIZE, "64 KiB", "B", "strided: distance between accesses (4 KiB multiple)",
+     offsetof(um_state, stride), NULL},
+    {"kv_sequences", SIM_P_UINT, "8", "", "kvcache: sequences (each re-reads its pages, appends one)",
+     offsetof(um_state, kv_sequences), NULL},
+    {"accesses", SIM_P_UINT, "0", "pages", "page accesses per kernel (0: one per page)",
+     offsetof(um_state, accesses), NULL},
+    {"kernels", SIM_P_UINT, "1", "", "kernel launches (the generator continues across them)",
+     offsetof(um_state, kernels), NULL},
+    {"access_rate", SIM_P_DOUBLE, "1e9", "1/s", "page accesses per second while not stalled (0: instant)",
+     offsetof(um_state, access_rate), NULL},
+    {"write_fraction", SIM_P_DOUBLE, "0", "", "probability that an access writes its page",
+     offsetof(um_state, write_fraction), NULL},
+    {"batch_count", SIM_P_UINT, "256", "faults", "uvm_perf_fault_batch_count: faults per batch",
+     offsetof(um_state, batch_count), NULL},
+    {"batch_cost", SIM_P_TIME, "20 us", "ps",
+     "driver time per fault batch (Allen and Ge, SC 2021: tens of us)",
+     offsetof(um_state, batch_cost), NULL},
+    {"fault_cost", SIM_P_TIME, "200 ns", "ps", "driver time per unique fault of a batch",
+     offsetof(um_state, fault_cost), NULL},
+    {"prefetcher", SIM_P_BOOL, "true", "", "tree prefetcher (uvm_perf_prefetch_enable)",
+     offsetof(um_state, prefetcher), NULL},
+    {"prefetch_threshold", SIM_P_UINT, "51", "%", "uvm_perf_prefetch_threshold: node occupancy",
+     offsetof(um_state, threshold), NULL},
+    {"explicit_prefetch", SIM_P_BOOL, "false", "", "cudaMemPrefetchAsync to the GPU before the first kernel",
+     offsetof(um_state, explicit_pf), NULL},
+    {"prefetch_size", SIM_P_SIZE, "0 B", "B", "bytes explicitly prefetched (0: all, at most capacity)",
+     offsetof(um_state, prefetch_size), NULL},
+    {"writeback", SIM_P_ENUM, "all", "", "eviction writes back all resident pages or only dirty ones",
+     offsetof(um_state, writeback), writeback_names},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+
+/* ---- invariants --------------------------------------------------------- */
+
+/* Block-level invariants, O(blocks); page-level ones when `pages`. */
+static int check_state(const um_state *u, int pages)
+{
+    if (!u->blk)
+        return 1;
+    if (u->chunks_used > u->chunks_cap)
+        return 0;
+    uint64_t chunks = 0, gpu = 0, mig = 0, evi = 0, lru = 0;
+    for (uint32_t b = 0; b < u->nblocks; b++) {
+        const um_block *k = &u->blk[b];
+        if (k->npg[0] + k->npg[1] + k->npg[2] + k->npg[3] != k->pages)
+            return 0;
+        chunks += k->chunk;
+        gpu += k->npg[PG_GPU];
+        mig += k->npg[PG_MIGRATING];
+        evi += k->npg[PG_EVICTING];
+        if (!k->chunk && k->npg[PG_HOST] != k->pages)
+            return 0;
+        if (k->on_lru && (!k->chunk || k->npg[PG_EVICTING]))
+            return 0;
+        if (k->npg[PG_EVICTING] && (k->npg[PG_GPU] || k->npg[PG_MIGRATING]))
+            return 0;
+        if (k->chunk && !k->on_lru && !k->npg[PG_EVICTING] && !k->inflight)
+            return 0;
+        lru += k->on_lru;
+        if (pages) {
+            uint16_t n[4] = {0, 0, 0, 0};
+            uint64_t p0 = (uint64_t)b * UM_BLOCK_PAGES;
+            for (uint64_t p = p0; p < p0 + k->pages; p++) {
+                uint8_t f = u->pg[p];
+                n[f & PG_STATE]++;
+                if ((f & PG_FAULTED) && (f & PG_STATE) != PG_HOST)
+                    return 0;
+                if ((f & (PG_PF_TREE | PG_PF_EXPL)) && (f & PG_STATE) == PG_HOST)
+                    return 0;
+            }
+            if (memcmp(n, k->npg, sizeof n))
+                return 0;
+        }
+    }
+    if (chunks != u->chunks_used || gpu != u->st.resident_pages)
+        return 0;
+    if ((gpu + mig) * UM_PAGE_SIZE > u->chunks_cap * UM_BLOCK_PAGES * UM_PAGE_SIZE)
+        return 0;
+    if (mig && !u->in_batch)
+        return 0;
+    if (evi && !u->evicting)
+        return 0;
+    uint64_t n = 0;
+    for (int32_t b = u->lru_head; b >= 0; b = u->blk[b].next)
+        if (++n > u->nblocks)
+            return 0;
+    return n == lru;
+}
+
+#ifndef NDEBUG
+/* The per-event check (block level; the page level is um_check_state). */
+static int um_assert_state(const um_state *u) { return check_state(u, 0); }
+#endif
+
+int um_check_state(const sim_comp *c)
+{
+    if (!c || c->model != &um_model)
+        return SIM_EINVAL;
+    return check_state(c->state, 1) ? 0 : SIM_ESTATE;
+}
+
+int um_get_stats(const sim_comp *c, um_stats *out)
+{
+    if (!c || c->model != &um_model || !out)
+        return SIM_EINVAL;
+    const um_state *u = c->state;
+    *out = u->st;
+    out->chunks_used = u->chunks_used;
+    out->chunks_cap = u->chunks_cap;
+    return 0;
+}
+
+/* ---- pages, blocks, LRU --------------------------------------------------- */
+
+static void set_state(um_state *u, uint64_t p, int s)
+{
+    um_block *k = &u->blk[p / UM_BLOCK_PAGES];
+    int old = u->pg[p] & PG_STATE;
+    k->npg[old]--;
+    k->npg[s]++;
+    if (old == PG_GPU)
+        u->st.resident_pages--;
+    if (s == PG_GPU)
+        u->st.resident_pages++;
+    u->pg[p] = (uint8_t)((u->pg[p] & ~PG_STATE) | s);
+}
+
+static void lru_unlink(um_state *u, int32_t b)
+{
+    um_block *k = &u->blk[b];
+    if (!k->on_lru)
+        return;
+    if (k->prev >= 0)
+        u->blk[k->prev].next = k->next;
+    else
+        u->lru_head = k->next;
+    if (k->next >= 0)
+        u->blk[k->next].prev = k->prev;
+    else
+        u->lru_tail = k->prev;
+    k->prev = k->next = -1;
+    k->on_lru = 0;
+}
+
+/* Move (or add) block b to the most recently used end. */
+static void lru_touch(um_state *u, int32_t b)
+{
+    um_block *k = &u->blk[b];
+    if (k->on_lru && u->lru_tail == b)
+        return;
+    lru_unlink(u, b);
+    k->prev = u->lru_tail;
+    k->next = -1;
+    if (u->lru_tail >= 0)
+        u->blk[u->lru_tail].next = b;
+    else
+        u->lru_head = b;
+    u->lru_tail = b;
+    k->on_lru = 1;
+}
+
+/* ---- the access generator ------------------------------------------------- */
+
+static uint64_t next_page(sim_comp *c, um_state *u, int *write)
+{
+    uint64_t k = u->k++, page = 0;
+    *write = 0;
+    switch (u->pattern) {
+    case PAT_SEQ: page = k % u->npages; break;
+    case PAT_STRIDED: {
+        uint64_t sp = u->stride / UM_PAGE_SIZE, pos = k * sp;
+        page = (pos % u->npages + (pos / u->npages) % sp) % u->npages;
+        break;
+    }
+    case PAT_RANDOM: page = gsl_rng_uniform_int(c->rng, u->npages); break;
+    case PAT_KV: {
+        /* each step of a sequence re-reads its pages, then appends one */
+        uint64_t region = u->npages / u->kv_sequences;
+        uint64_t base = u->kv_seq * region;
+        if (u->kv_pos < u->kv_len[u->kv_seq]) {
+            page = base + u->kv_pos++;
+        } else {
+            page = base + u->kv_len[u->kv_seq];
+            *write = 1;
+            u->kv_len[u->kv_seq] = (uint32_t)((u->kv_len[u->kv_seq] + 1) % region);
+            u->kv_pos = 0;
+            u->kv_seq = gsl_rng_uniform_int(c->rng, u->kv_sequences);
+        }
+        break;
+    }
+    }
+    if (u->write_fraction > 0 && gsl_rng_uniform(c->rng) < u->write_fraction)
+        *write = 1;
+    return page;
+}
+
+/* ---- the GPU ------------------------------------------------------------------ */
+
+static void gpu_run(sim_comp *c, um_state *u)
+{
+    uint64_t issued = 0;
+    int kernel_end = 0;
+    while (u->kernel < u->kernels) {
+        int write;
+        uint64_t p = next_page(c, u, &write);
+        uint8_t f = u->pg[p];
+        issued++;
+        u->st.accesses++;
+        if ((f & PG_STATE) == PG_GPU) {
+            u->st.hits++;
+            if (f & PG_PF_TREE)
+                u->st.prefetch_used++;
+            f &= (uint8_t)~(PG_PF_TREE | PG_PF_EXPL);
+            if (write)
+                f |= PG_DIRTY;
+            u->pg[p] = f;
+            lru_touch(u, (int32_t)(p / UM_BLOCK_PAGES));
+        } else {
+            assert((f & PG_STATE) == PG_HOST); /* the GPU runs only between batches */
+            if (write)
+                f |= PG_DIRTY;
+            if (f & PG_FAULTED) {
+                u->st.duplicate_faults++;
+            } else {
+                f |= PG_FAULTED;
+                u->fbuf[u->nfault++] = p;
+                u->st.faults++;
+            }
+            u->pg[p] = f;
+        }
+        if (++u->kernel_done == u->per_kernel) {
+            u->kernel_done = 0;
+            u->kernel++;
+            kernel_end = 1;
+        }
+        if (kernel_end || u->nfault == u->batch_count)
+            break;
+    }
+    sim_time t = u->access_rate > 0 ? (sim_time)llround((double)issued * 1e12 / u->access_rate)
+                                    : 0;
+    if (u->nfault) { /* stall: the driver takes the batch */
+        sim_time cost = u->batch_cost + u->nfault * u->fault_cost;
+        u->in_batch = 1;
+        u->stall_start = sim_now(c->sim) + t;
+        u->st.handling_ps += cost;
+        sim_schedule(c->sim, t + cost, c->id, UM_EV_SERVICE, 0, 0);
+    } else if (u->kernel < u->kernels) {
+        sim_schedule(c->sim, t, c->id, UM_EV_RUN, 0, 0);
+    } else {
+        u->st.end_ps = sim_now(c->sim) + t;
+    }
+}
+
+/* ---- the driver ---------------------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Mark the pages the tree prefetcher adds to block b (faulted pages are
+ * flagged PG_FAULTED); returns how many. */
+static uint64_t tree_prefetch(um_state *u, uint32_t b)
+{
+    const um_block *k = &u->blk[b];
+    uint64_t p0 = (uint64_t)b * UM_BLOCK_PAGES;
+    uint32_t nleaves = (k->pages + UM_LEAF_PAGES - 1) / UM_LEAF_PAGES;
+    uint32_t occ[UM_BLOCK_PAGES / UM_LEAF_PAGES], lpages[UM_BLOCK_PAGES / UM_LEAF_PAGES];
+    uint8_t faulted[UM_BLOCK_PAGES / UM_LEAF_PAGES];
+    for (uint32_t l = 0; l < nleaves; l++) {
+        uint32_t n = 0, lp = 0;
+        faulted[l] = 0;
+        for (uint64_t p = p0 + l * UM_LEAF_PAGES; p < p0 + k->pages && lp < UM_LEAF_PAGES;
+             p++, lp++) {
+            uint8_t f = u->pg[p];
+            if (f & PG_FAULTED)
+                faulted[l] = 1;
+            if ((f & PG_STATE) == PG_GPU || (f & PG_STATE) == PG_MIGRATING || (f & PG_FAULTED))
+                n++;
+        }
+        lpages[l] = lp;
+        occ[l] = faulted[l] ? lp : n; /* fault granularity grown to the 64 KiB big page */
+    }
+    uint64_t added = 0;
+    for (uint32_t l = 0; l < nleaves; l++) {
+        if (!faulted[l])
+            continue;
+        uint32_t lo = l, hi = l + 1;
+        for (uint32_t size = 1; size <= UM_BLOCK_PAGES / UM_LEAF_PAGES; size *= 2) {
+            uint32_t a = l / size * size, z = a + size < nleaves ? a + size : nleaves;
+            uint64_t cnt = 0, pages = 0;
+            for (uint32_t i = a; i < z; i++) {
+                cnt += occ[i];
+                pages += lpages[i];
+            }
+            if (cnt * 100 > pages * u->threshold) {
+                lo = a;
+                hi = z;
+            }
+        }
+        for (uint64_t p = p0 + (uint64_t)lo * UM_LEAF_PAGES;
+             p < p0 + k->pages && p < p0 + (uint64_t)hi * UM_LEAF_PAGES; p++)
+            if ((u->pg[p] & PG_STATE) == PG_HOST && !(u->pg[p] & (PG_FAULTED | PG_PF_TREE))) {
+                u->pg[p] |= PG_PF_TREE;
+                added++;
+            }
+    }
+    return added;
+}
+
+static void batch_done(sim_comp *c, um_state *u);
+static void service(sim_comp *c, um_state *u);
+
+/* The least recently used block that can be evicted now (not `except`, no
+ * transfer in flight), or -1. */
+static int32_t pick_victim(um_state *u, uint32_t except)
+{
+    for (int32_t b = u->lru_head; b >= 0; b = u->blk[b].next)
+        if ((uint32_t)b != except && !u->blk[b].inflight)
+            return b;
+    return -1;
+}
+
+/* GPU -> EVICTING: write block v back. Returns 1 when a write-back is in
+ * flight, 0 when the block was freed at once. */
+static int evict_block(sim_comp *c, um_state *u, int32_t v)
+{
+    um_block *k = &u->blk[v];
+    uint64_t p0 = (uint64_t)v * UM_BLOCK_PAGES, out = 0;
+    lru_unlink(u, v);
+    u->st.evictions++;
+    for (uint64_t p = p0; p < p0 + k->pages; p++) {
+        if ((u->pg[p] & PG_STATE) != PG_GPU)
+            continue;
+        if (u->writeback == WB_ALL || (u->pg[p] & PG_DIRTY))
+            out++;
+        set_state(u, p, PG_EVICTING);
+    }
+    u->st.pages_out += out;
+    u->st.bytes_out += out * UM_PAGE_SIZE;
+    if (out) {
+        int rc = fabric_transfer(c->sim, u->gpu, u->host, out * UM_PAGE_SIZE, FABRIC_PATH_DMA,
+                                 c->id, UM_EV_EVICTED, (uint64_t)v);
+        if (rc == 0) {
+            k->inflight = 1;
+            u->evicting = 1;
+            return 1;
+        }
+        u->error = rc;
+    }
+    u->evicting = 1;
+    sim_schedule(c->sim, 0, c->id, UM_EV_EVICTED, (uint64_t)v, 0);
+    k->inflight = 1;
+    return 1;
+}
+
+/* EVICTING -> HOST: the write-back of block v completed. */
+static void evicted(sim_comp *c, um_state *u, int32_t v)
+{
+    um_block *k = &u->blk[v];
+    uint64_t p0 = (uint64_t)v * UM_BLOCK_PAGES;
+    for (uint64_t p = p0; p < p0 + k->pages; p++) {
+        if ((u->pg[p] & PG_STATE) == PG_EVICTING)
+            set_state(u, p, PG_HOST);
+        u->pg[p] &= (uint8_t)~(PG_DIRTY | PG_PF_TREE | PG_PF_EXPL);
+    }
+    k->inflight = 0;
+    k->chunk = 0;
+    u->chunks_used--;
+    u->evicting = 0;
+    service(c, u);
+}
+
+/* HOST -> MIGRATING for the pages of block b flagged faulted or prefetched. */
+static void migrate_block(sim_comp *c, um_state *u, uint32_t b, uint8_t flags)
+{
+    um_block *k = &u->blk[b];
+    uint64_t p0 = (uint64_t)b * UM_BLOCK_PAGES, n = 0;
+    for (uint64_t p = p0; p < p0 + k->pages; p++) {
+        uint8_t f = u->pg[p];
+        if ((f & PG_STATE) != PG_HOST || !(f & flags))
+            continue;
+        u->pg[p] = (uint8_t)(f & ~PG_FAULTED);
+        set_state(u, p, PG_MIGRATING);
+        n++;
+    }
+    lru_unlink(u, (int32_t)b);
+    if (!n) {
+        lru_touch(u, (int32_t)b);
+        return;
+    }
+    k->inflight = 1;
+    u->outstanding++;
+    int rc = fabric_transfer(c->sim, u->host, u->gpu, n * UM_PAGE_SIZE, FABRIC_PATH_DMA, c->id,
+                             UM_EV_MIGRATED, b);
+    if (rc) {
+        u->error = rc;
+        sim_schedule(c->sim, 0, c->id, UM_EV_MIGRATED, b, 0);
+    }
+}
+
+/* MIGRATING -> GPU: the transfer of block b completed. */
+static void migrated(sim_comp *c, um_state *u, uint32_t b)
+{
+    um_block *k = &u->blk[b];
+    uint64_t p0 = (uint64_t)b * UM_BLOCK_PAGES;
+    for (uint64_t p = p0; p < p0 + k->pages; p++)
+        if ((u->pg[p] & PG_STATE) == PG_MIGRATING) {
+            set_state(u, p, PG_GPU);
+            u->st.pages_in++;
+            u->st.bytes_in += UM_PAGE_SIZE;
+        }
+    k->inflight = 0;
+    lru_touch(u, (int32_t)b);
+    u->outstanding--;
+    if (u->wait_victim) {
+        u->wait_victim = 0;
+        service(c, u);
+    } else if (!u->outstanding && !u->evicting && u->cursor == u->nfault) {
+        batch_done(c, u);
+    }
+}
+
+/* Service the sorted fault buffer from the cursor, block by block. */
+static void service(sim_comp *c, um_state *u)
+{
+    while (u->cursor < u->nfault) {
+        uint32_t b = (uint32_t)(u->fbuf[u->cursor] / UM_BLOCK_PAGES);
+        um_block *k = &u->blk[b];
+        if (!k->chunk) {
+            if (u->chunks_used == u->chunks_cap) {
+                int32_t v = pick_victim(u, b);
+                if (v < 0) { /* every chunk is being filled: wait for one */
+                    assert(u->outstanding > 0);
+                    u->wait_victim = 1;
+                    return;
+                }
+                if (evict_block(c, u, v))
+                    return; /* resumed by evicted() */
+            }
+            k->chunk = 1;
+            u->chunks_used++;
+        }
+        if (u->prefetcher)
+            u->st.prefetched += tree_prefetch(u, b);
+        migrate_block(c, u, b, PG_FAULTED | PG_PF_TREE);
+        while (u->cursor < u->nfault && u->fbuf[u->cursor] / UM_BLOCK_PAGES == b)
+            u->cursor++;
+    }
+    if (!u->outstanding && !u->evicting)
+        batch_done(c, u);
+}
+
+/* The batch is resident: replay, the GPU resumes. */
+static void batch_done(sim_comp *c, um_state *u)
+{
+    sim_time now = sim_now(c->sim);
+    if (u->nfault) {
+        u->st.batches++;
+        u->st.stall_ps += now - u->stall_start;
+    }
+    u->nfault = u->cursor = 0;
+    u->in_batch = 0;
+    if (u->kernel < u->kernels)
+        sim_schedule(c->sim, 0, c->id, UM_EV_RUN, 0, 0);
+    else
+        u->st.end_ps = now;
+}
+
+/* cudaMemPrefetchAsync(ptr, prefetch_size, gpu) before the first kernel. */
+static void explicit_prefetch(sim_comp *c, um_state *u)
+{
+    uint64_t bytes = u->prefetch_size ? u->prefetch_size : u->footprint;
+    uint64_t pages = (bytes + UM_PAGE_SIZE - 1) / UM_PAGE_SIZE;
+    if (pages > u->npages)
+        pages = u->npages;
+    u->in_batch = 1;
+    u->stall_start = sim_now(c->sim);
+    for (uint32_t b = 0; b < u->nblocks && u->chunks_used < u->chunks_cap; b++) {
+        uint64_t p0 = (uint64_t)b * UM_BLOCK_PAGES;
+        if (p0 >= pages)
+            break;
+        u->blk[b].chunk = 1;
+        u->chunks_used++;
+        for (uint64_t p = p0; p < p0 + u->blk[b].pages && p < pages; p++) {
+            u->pg[p] |= PG_PF_EXPL;
+            u->st.explicit_pages++;
+        }
+        migrate_block(c, u, b, PG_PF_EXPL);
+    }
+    if (!u->outstanding)
+        batch_done(c, u);
+}
+
+/* ---- the component ------------------------------------------------------------ */
+
+static int um_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    um_state *u = c->state;
+    const scn_node *n = node;
+#define BAD(key, ...) return scn_error(err, n ? scn_map_get(n, key) : NULL, __VA_ARGS__)
+    if (u->capacity < (uint64_t)UM_BLOCK_PAGES * UM_PAGE_SIZE)
+        BAD("capacity", "um '%s': capacity must hold at least one 2 MiB block", c->name);
+    if (u->footprint < UM_PAGE_SIZE)
+        BAD("footprint", "um '%s': footprint must be at least one 4 KiB page", c->name);
+    if (u->footprint / UM_PAGE_SIZE > (uint64_t)INT32_MAX)
+        BAD("footprint", "um '%s': footprint too large (at most 2^31 pages)", c->name);
+    if (u->stride < UM_PAGE_SIZE || u->stride % UM_PAGE_SIZE)
+        BAD("stride", "um '%s': stride must be a positive multiple of 4 KiB", c->name);
+    if (u->kv_sequences < 1 || u->kv_sequences > u->footprint / UM_PAGE_SIZE / 2)
+        BAD("kv_sequences", "um '%s': kv_sequences must be between 1 and pages / 2", c->name);
+    if (u->kernels < 1)
+        BAD("kernels", "um '%s': at least one kernel", c->name);
+    if (!(u->access_rate >= 0) || isinf(u->access_rate))
+        BAD("access_rate", "um '%s': access_rate must be a finite rate >= 0", c->name);
+    if (!(u->write_fraction >= 0 && u->write_fraction <= 1))
+        BAD("write_fraction", "um '%s': write_fraction must be in [0, 1]", c->name);
+    if (u->batch_count < 1 || u->batch_count > 65536)
+        BAD("batch_count", "um '%s': batch_count must be in 1..65536", c->name);
+    if (u->threshold > 100)
+        BAD("prefetch_threshold", "um '%s': prefetch_threshold is a percentage (0..100)",
+            c->name);
+#undef BAD
+    return 0;
+}
+
+static int um_start(sim_comp *c, sim_err *err)
+{
+    um_state *u = c->state;
+    sim_comp *h = sim_find(c->sim, u->host_name), *g = sim_find(c->sim, u->gpu_name);
+    const scn_node *n = c->node;
+    if (!h || (strcmp(h->model->type, "cpu") && strcmp(h->model->type, "memory")))
+        return scn_error(err, n ? scn_map_get(n, "host") : NULL,
+                         "um '%s': host '%s' is not a cpu or memory component", c->name,
+                         u->host_name);
+    if (!g || strcmp(g->model->type, "gpu"))
+        return scn_error(err, n ? scn_map_get(n, "gpu") : NULL,
+                         "um '%s': gpu '%s' is not a gpu component", c->name, u->gpu_name);
+    u->host = h->id;
+    u->gpu = g->id;
+    uint32_t links[16], nl;
+    if (fabric_route(c->sim, u->host, u->gpu, links, 16, &nl))
+        return scn_error(err, n ? scn_map_get(n, "gpu") : NULL,
+                         "um '%s': no fabric route from '%s' to '%s'", c->name, u->host_name,
+                         u->gpu_name);
+    u->npages = (u->footprint + UM_PAGE_SIZE - 1) / UM_PAGE_SIZE;
+    u->nblocks = (uint32_t)((u->npages + UM_BLOCK_PAGES - 1) / UM_BLOCK_PAGES);
+    u->chunks_cap = u->capacity / ((uint64_t)UM_BLOCK_PAGES * UM_PAGE_SIZE);
+    u->per_kernel = u->accesses ? u->accesses : u->npages;
+    u->pg = sim_calloc(u->npages, 1);
+    u->blk = sim_calloc(u->nblocks, sizeof *u->blk);
+    u->fbuf = sim_calloc(u->batch_count, sizeof *u->fbuf);
+    u->kv_len = sim_calloc(u->kv_sequences, sizeof *u->kv_len);
+    if (!u->pg || !u->blk || !u->fbuf || !u->kv_len)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "um '%s': out of memory", c->name);
+    for (uint32_t b = 0; b < u->nblocks; b++) {
+        uint64_t left = u->npages - (uint64_t)b * UM_BLOCK_PAGES;
+        u->blk[b].pages = (uint16_t)(left < UM_BLOCK_PAGES ? left : UM_BLOCK_PAGES);
+        u->blk[b].npg[PG_HOST] = u->blk[b].pages;
+        u->blk[b].prev = u->blk[b].next = -1;
+    }
+    u->lru_head = u->lru_tail = -1;
+    if (u->explicit_pf)
+        explicit_prefetch(c, u);
+    else
+        sim_schedule(c->sim, 0, c->id, UM_EV_RUN, 0, 0);
+    return 0;
+}
+
+static void um_handle(sim_comp *c, const sim_event *e)
+{
+    um_state *u = c->state;
+    switch (e->kind) {
+    case UM_EV_RUN: gpu_run(c, u); break;
+    case UM_EV_SERVICE:
+        qsort(u->fbuf, u->nfault, sizeof *u->fbuf, cmp_u64);
+        service(c, u);
+        break;
+    case UM_EV_MIGRATED: migrated(c, u, (uint32_t)e->a0); break;
+    case UM_EV_EVICTED: evicted(c, u, (int32_t)e->a0); break;
+    default: return;
+    }
+    assert(um_assert_state(u));
+}
+
+static void um_sample(sim_comp *c, sim_time now)
+{
+    um_state *u = c->state;
+    sim_report_timeseries(c->sim, c->name, "gpu_resident_bytes", now,
+                          (double)(u->st.resident_pages * UM_PAGE_SIZE));
+}
+
+static int um_finish(sim_comp *c, sim_err *err)
+{
+    um_state *u = c->state;
+    const um_stats *s = &u->st;
+    sim *S = c->sim;
+    const char *n = c->name;
+    if (u->error)
+        return sim_err_set(err, u->error, NULL, 0, 0, "um '%s': a fabric transfer failed: %s",
+                           n, sim_strerror(u->error));
+    double stall = sim_time_to_s(s->stall_ps);
+    uint64_t moved = s->bytes_in + s->bytes_out;
+    sim_report_metric(S, n, "accesses", (double)s->accesses, "accesses");
+    sim_report_metric(S, n, "hits", (double)s->hits, "accesses");
+    sim_report_metric(S, n, "faults", (double)s->faults, "faults");
+    sim_report_metric(S, n, "duplicate_faults", (double)s->duplicate_faults, "faults");
+    sim_report_metric(S, n, "fault_batches", (double)s->batches, "batches");
+    sim_report_metric(S, n, "pages_migrated_in", (double)s->pages_in, "pages");
+    sim_report_metric(S, n, "pages_migrated_out", (double)s->pages_out, "pages");
+    sim_report_metric(S, n, "pages_prefetched", (double)s->prefetched, "pages");
+    sim_report_metric(S, n, "prefetch_accuracy",
+                      s->prefetched ? (double)s->prefetch_used / (double)s->prefetched : 0.0,
+                      "");
+    sim_report_metric(S, n, "explicit_prefetch_pages", (double)s->explicit_pages, "pages");
+    sim_report_metric(S, n, "evictions", (double)s->evictions, "blocks");
+    sim_report_metric(S, n, "bytes_in", (double)s->bytes_in, "B");
+    sim_report_metric(S, n, "bytes_out", (double)s->bytes_out, "B");
+    sim_report_metric(S, n, "migrated_bytes", (double)moved, "B");
+    sim_report_metric(S, n, "effective_bandwidth", stall > 0 ? (double)moved / stall : 0.0,
+                      "B/s");
+    sim_report_metric(S, n, "stall_time", stall, "s");
+    sim_report_metric(S, n, "fault_handling_time", sim_time_to_s(s->handling_ps), "s");
+    sim_report_metric(S, n, "run_time", sim_time_to_s(s->end_ps), "s");
+    sim_report_metric(S, n, "gpu_resident_bytes", (double)(s->resident_pages * UM_PAGE_SIZE),
+                      "B");
+    return 0;
+}
+
+static void um_destroy(sim_comp *c)
+{
+    um_state *u = c->state;
+    sim_free(u->pg);
+    sim_free(u->blk);
+    sim_free(u->fbuf);
+    sim_free(u->kv_len);
+    u->pg = NULL;
+    u->blk = NULL;
+    u->fbuf = NULL;
+    u->kv_len = NULL;
+}
+
+const sim_model um_model = {
+    .type = "um",
+    .summary = "CUDA unified memory: fault batches, tree prefetcher, LRU 2 MiB eviction over the fabric",
+    .params = um_params,
+    .state_size = sizeof(um_state),
+    .configure = um_configure,
+    .start = um_start,
+    .handle = um_handle,
+    .sample = um_sample,
+    .finish = um_finish,
+    .destroy = um_destroy,
+};

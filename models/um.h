@@ -1,0 +1,61 @@
+/*
+ * um.h - CUDA unified memory (UVM) page migration: a GPU touching a managed
+ * allocation that lives in host memory, faulting pages in over the fabric
+ * in batches, with the driver's tree prefetcher and LRU eviction of 2 MiB
+ * blocks when the allocation does not fit (oversubscription).
+ *
+ * A `um` component names a host memory component (`host:`, a cpu or a
+ * memory) and a GPU (`gpu:`); migrations are fabric transfers between them
+ * (path DMA), so their bytes appear on the PCIe links of the route. See
+ * um.c for the model, its state machine and its assumptions.
+ *
+ * Results (scope: the component): faults, duplicate_faults, fault_batches,
+ * pages_migrated_in, pages_migrated_out, pages_prefetched,
+ * prefetch_accuracy, explicit_prefetch_pages, evictions, bytes_in,
+ * bytes_out, migrated_bytes, effective_bandwidth, stall_time,
+ * fault_handling_time, run_time, accesses, hits; timeseries
+ * gpu_resident_bytes.
+ */
+#ifndef MEMFAB_MODELS_UM_H
+#define MEMFAB_MODELS_UM_H
+
+#include <stdint.h>
+
+#include "sim/sim.h"
+
+#define UM_PAGE_SIZE 4096u          /* bytes per page */
+#define UM_BLOCK_PAGES 512u         /* pages per 2 MiB VA block */
+#define UM_LEAF_PAGES 16u           /* pages per 64 KiB prefetch-tree leaf */
+
+/* Counters of a um component so far (tests and other models). */
+typedef struct um_stats {
+    uint64_t accesses;          /* page accesses issued by the GPU */
+    uint64_t hits;              /* accesses to GPU-resident pages */
+    uint64_t faults;            /* unique faulted pages (one per page per batch) */
+    uint64_t duplicate_faults;  /* faults on a page already in the fault buffer */
+    uint64_t batches;           /* fault batches serviced */
+    uint64_t pages_in;          /* pages migrated host -> GPU (all causes) */
+    uint64_t pages_out;         /* pages written back GPU -> host */
+    uint64_t prefetched;        /* pages brought in by the tree prefetcher */
+    uint64_t prefetch_used;     /* ... and later accessed while resident */
+    uint64_t explicit_pages;    /* pages brought in by the explicit prefetch */
+    uint64_t evictions;         /* 2 MiB blocks evicted */
+    uint64_t bytes_in, bytes_out; /* migrated bytes per direction */
+    sim_time stall_ps;          /* GPU stalled on faults (batch cost + migration) */
+    sim_time handling_ps;       /* of which fault-handling cost */
+    sim_time end_ps;            /* when the last kernel finished (0: not yet) */
+    uint64_t resident_pages;    /* GPU-resident pages now */
+    uint64_t chunks_used;       /* 2 MiB GPU chunks held now */
+    uint64_t chunks_cap;        /* 2 MiB GPU chunks available */
+} um_stats;
+
+/* Read the counters of um component c: 0, or SIM_EINVAL if c is not a um. */
+int um_get_stats(const sim_comp *c, um_stats *out);
+
+/* Check every invariant of c's state, page by page (O(pages)): 0, or
+ * SIM_ESTATE when one is broken, SIM_EINVAL if c is not a um. */
+int um_check_state(const sim_comp *c);
+
+extern const sim_model um_model;   /* type: um */
+
+#endif
