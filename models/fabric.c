@@ -964,8 +964,8 @@ static void launch(sim *s, fab_flow *fl)
     fabric_state *f = fl->fab;
     while (fl->launched < fl->bytes && fl->inflight < fl->window) {
         fab_chunk *ch = pool_get(&f->pool);
-        if (!ch) { /* out of memory: stop the run rather than hang */
-            sim_stop(s);
+        if (!ch) { /* out of memory: fail the run rather than hang */
+            sim_fail(s, SIM_ENOMEM, "fabric: out of memory for transfer chunks");
             return;
         }
         uint64_t b = fl->bytes - fl->launched;

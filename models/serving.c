@@ -387,8 +387,7 @@ static void dispatch(sim_comp *c, const trace_req *t)
     sim_time now = sim_now(c->sim);
     inst_req *r = pool_get(w);
     if (!r) {
-        fprintf(stderr, "memfab: out of memory in the workload\n");
-        sim_stop(c->sim);
+        sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for request records", c->name);
         return;
     }
     r->id = t->id;
@@ -398,8 +397,7 @@ static void dispatch(sim_comp *c, const trace_req *t)
     r->output = t->output_tokens ? t->output_tokens : 1;
     w->uid++;
     if (make_ids(w, r, t)) {
-        fprintf(stderr, "memfab: out of memory in the workload\n");
-        sim_stop(c->sim);
+        sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for block ids", c->name);
         return;
     }
     uint32_t pick = 0;
@@ -448,8 +446,11 @@ static int read_next(sim_comp *c)
         return 0;
     int rc = trace_next(w->reader, &w->pending, &err);
     if (rc < 0) {
-        sim_err_print(&err);
-        sim_stop(c->sim);
+        /* A malformed record ends the run as failed, naming file:line. */
+        if (err.file[0] && err.line)
+            sim_fail(c->sim, rc, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+        else
+            sim_fail(c->sim, rc, "%s", err.msg);
         return 0;
     }
     if (rc == 0)

@@ -13,6 +13,7 @@
 #include "sim.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -41,7 +42,9 @@ struct sim {
     size_t ncomps, capcomps;
     sim_time now;              /* time of the event being handled */
     uint64_t events;           /* events handled */
-    int stopping;              /* a component called sim_stop */
+    int stopping;              /* a component called sim_stop or sim_fail */
+    int fail_code;             /* sim_fail: its code, 0 = no failure */
+    char fail_msg[1024];       /* sim_fail: its message */
     int started;               /* sim_start done */
     double progress_last;      /* wall time of the last progress line */
     double progress_start;     /* wall time at sim_run start */
@@ -66,6 +69,7 @@ sim *sim_create(void)
     }
     s->seed = 1;
     s->stop_time = SIM_TIME_MAX;
+    interrupted = 0; /* a new simulation starts without a pending interrupt */
     s->name = "memfab";
     return s;
 }
@@ -522,18 +526,34 @@ void sim_schedule(sim *s, sim_time delay, uint32_t target, uint32_t kind, uint64
 void sim_schedule_at(sim *s, sim_time t, uint32_t target, uint32_t kind, uint64_t a0, uint64_t a1)
 {
     sim_event e = {.time = t, .target = target, .kind = kind, .a0 = a0, .a1 = a1};
-    if (evq_push(s->q, &e) != 0) {
+    int rc = evq_push(s->q, &e);
+    if (rc != 0)
         /* Out of memory or time going backwards: a bug or exhaustion that
-         * the run cannot survive. Stop the run rather than lose an event
-         * silently; the tool reports the run as failed. */
-        fprintf(stderr, "memfab: cannot schedule event at %llu ps (now %llu ps)\n",
-                (unsigned long long)t, (unsigned long long)s->now);
-        s->stopping = 1;
-        interrupted = 1;
-    }
+         * the run cannot survive. Stop rather than lose an event silently. */
+        sim_fail(s, rc, "cannot schedule an event for component %u at %llu ps (now %llu ps): %s",
+                 target, (unsigned long long)t, (unsigned long long)s->now, sim_strerror(rc));
 }
 
 void sim_stop(sim *s) { s->stopping = 1; }
+
+void sim_fail(sim *s, int code, const char *fmt, ...)
+{
+    s->stopping = 1;
+    if (s->fail_code)
+        return;
+    s->fail_code = code ? code : SIM_EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->fail_msg, sizeof s->fail_msg, fmt, ap);
+    va_end(ap);
+}
+
+const char *sim_failure(const sim *s, int *code)
+{
+    if (code)
+        *code = s->fail_code;
+    return s->fail_code ? s->fail_msg : NULL;
+}
 void sim_interrupt(void) { interrupted = 1; }
 
 sim_time sim_now(const sim *s) { return s->now; }

@@ -170,6 +170,12 @@ void sim_schedule_at(sim *s, sim_time t, uint32_t target, uint32_t kind, uint64_
 
 /* Stop the run after the current event (a component decided it is over). */
 void sim_stop(sim *s);
+/* Stop the run because something went wrong (malformed trace line, out of
+ * memory, an event scheduled in the past): the run ends as 'failed' with
+ * this message, not 'complete'. The first failure wins. */
+void sim_fail(sim *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The failure recorded by sim_fail, or NULL (with its SIM_E* code in *code). */
+const char *sim_failure(const sim *s, int *code);
 /* Ask the run to stop at the next check (async-signal-safe). */
 void sim_interrupt(void);
 

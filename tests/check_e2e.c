@@ -329,6 +329,29 @@ START_TEST(install_puts_binary_and_header)
 }
 END_TEST
 
+
+START_TEST(bad_trace_line_fails_run)
+{
+    /* A malformed record in the middle of a replay ends the run as
+     * 'failed' (exit 2), with the file and line, and keeps the rows. */
+    char out[8192], tr[512], sc[512], db[512];
+    snprintf(tr, sizeof tr, "%s/t.trace", tmpdir);
+    snprintf(sc, sizeof sc, "%s/s.yaml", tmpdir);
+    snprintf(db, sizeof db, "%s/s.db", tmpdir);
+    write_file(tr, "# memfab-trace v1 block_tokens=16\n0 0 1 32 4 7 8\n1 1000000 1 48 2 7 8 9\n"
+                   "2 2000000 1 x 2\n3 3000000 1 48 2\n");
+    write_file(sc, "name: s\nworkload:\n  trace: t.trace\n  format: native\n"
+                   "  instances: {count: 1, model: llama3-8b, gpu: h100}\n");
+    int rc = sh(out, sizeof out, "%s run -q %s -o %s", bin, sc, db);
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "t.trace:4:"));
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(count(h, "SELECT count(*) FROM runs WHERE status='failed' AND error LIKE '%t.trace:4:%'"), 1);
+    sqlite3_close(h);
+}
+END_TEST
+
 static Suite *e2e_suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -348,6 +371,7 @@ static Suite *e2e_suite(void)
     tcase_add_loop_test(errors, broken_scenario_exit_2, 0, sizeof broken / sizeof broken[0]);
     tcase_add_test(errors, unknown_key_suggests);
     tcase_add_test(errors, foreign_file_refused_untouched);
+    tcase_add_test(errors, bad_trace_line_fails_run);
     suite_add_tcase(s, errors);
     return s;
 }

@@ -21,6 +21,7 @@ typedef struct probe_state {
     sim_time at[64];       /* their times */
     int n;                 /* events handled */
     int stop_after;        /* call sim_stop after this many (0 = never) */
+    int fail_after;        /* call sim_fail after this many (0 = never) */
     int samples;           /* sample() calls */
 } probe_state;
 
@@ -44,6 +45,8 @@ static void probe_handle(sim_comp *c, const sim_event *e)
     p->n++;
     if (p->stop_after && p->n == p->stop_after)
         sim_stop(c->sim);
+    if (p->fail_after && p->n >= p->fail_after)
+        sim_fail(c->sim, SIM_EFORMAT, "probe failed at event %d", p->n);
 }
 
 static void probe_sample(sim_comp *c, sim_time now)
@@ -229,6 +232,53 @@ START_TEST(duplicate_names_and_unknown_type)
 }
 END_TEST
 
+
+START_TEST(component_fails_the_run)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe, label: x}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), 0);
+    sim_comp *c = sim_find(s, "p");
+    ((probe_state *)c->state)->fail_after = 2;
+    for (uint64_t i = 1; i <= 10; i++)
+        sim_schedule_at(s, i, c->id, SIM_EV_USER, i, 0);
+    sim_start(s, &err);
+    int code = 0;
+    ck_assert_ptr_null(sim_failure(s, &code));
+    sim_run(s, SIM_TIME_MAX);
+    ck_assert_int_eq(((probe_state *)c->state)->n, 2);
+    const char *why = sim_failure(s, &code);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_int_eq(code, SIM_EFORMAT);
+    ck_assert_str_eq(why, "probe failed at event 2"); /* the first failure wins */
+}
+END_TEST
+
+START_TEST(past_event_fails_not_interrupts)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe, label: x}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), 0);
+    sim_comp *c = sim_find(s, "p");
+    sim_schedule_at(s, 100, c->id, SIM_EV_USER, 0, 0);
+    sim_start(s, &err);
+    sim_run(s, SIM_TIME_MAX);
+    sim_schedule_at(s, 50, c->id, SIM_EV_USER, 0, 0); /* earlier than now */
+    ck_assert_ptr_nonnull(sim_failure(s, NULL));
+    /* An interrupt flag left by an earlier run does not poison a new
+     * simulation in the same process. */
+    sim_interrupt();
+    sim *s2 = sim_create();
+    ck_assert_int_eq(sim_build(s2, doc, registry, NULL, &err), 0);
+    sim_comp *c2 = sim_find(s2, "p");
+    for (uint64_t i = 1; i <= 5000; i++)
+        sim_schedule_at(s2, i, c2->id, SIM_EV_USER, i, 0);
+    ck_assert_int_eq(sim_start(s2, &err), 0);
+    ck_assert_int_eq(sim_run(s2, SIM_TIME_MAX), 0);
+    ck_assert_int_eq(((probe_state *)c2->state)->n, 5000);
+    ck_assert_ptr_null(sim_failure(s2, NULL));
+    sim_destroy(s2);
+}
+END_TEST
+
 static Suite *sim_suite(void)
 {
     Suite *su = suite_create("sim");
@@ -238,6 +288,8 @@ static Suite *sim_suite(void)
     tcase_add_test(core, ties_leave_in_insertion_order);
     tcase_add_test(core, run_until_time_and_resume);
     tcase_add_test(core, component_stops_the_run);
+    tcase_add_test(core, component_fails_the_run);
+    tcase_add_test(core, past_event_fails_not_interrupts);
     tcase_add_test(core, sampler_does_not_keep_run_alive);
     tcase_add_test(core, streams_depend_on_seed_and_name);
     suite_add_tcase(su, core);

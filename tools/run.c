@@ -297,7 +297,15 @@ int run_scenario(const run_opts *o)
         status = err.code == SIM_ESCENARIO ? SIM_EXIT_USAGE : SIM_EXIT_RUNTIME;
     } else {
         rc = sim_run(s, sim_stop_time(s));
-        if (rc == SIM_EINTR) {
+        int fcode;
+        const char *why = sim_failure(s, &fcode);
+        if (why) {
+            sim_err_set(&err, fcode, NULL, 0, 0, "%s", why);
+            sim_err_print(&err);
+            final = "failed";
+            status = fcode == SIM_EFORMAT || fcode == SIM_ESCENARIO ? SIM_EXIT_USAGE
+                                                                    : SIM_EXIT_RUNTIME;
+        } else if (rc == SIM_EINTR) {
             final = "interrupted";
             status = SIM_EXIT_RUNTIME;
             fprintf(stderr, "memfab: interrupted at t = %.6g s; the run is marked 'interrupted'"
