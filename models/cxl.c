@@ -28,14 +28,30 @@ double cxl_raw_rate(const cxl_cfg *cfg)
     return cfg->gts * enc * (double)cfg->lanes / 8.0;
 }
 
-double cxl_wire_bytes(const cxl_cfg *cfg, int op, uint64_t bytes, int dir)
+/* Lines starting in [offset, offset + bytes) of a line-aligned transfer:
+ * each 64 B line is counted once, by the piece that holds its first byte,
+ * so any cut of a transfer (flit payloads of 240 or 236 B, odd chunks)
+ * adds up to ceil(size / 64) lines, as pcie_tlps_at counts TLPs. */
+static uint64_t lines_at(uint64_t offset, uint64_t bytes)
 {
-    uint64_t lines = (bytes + 63) / 64;
+    if (!bytes)
+        return 0;
+    return (offset + bytes + 63) / 64 - (offset + 63) / 64;
+}
+
+double cxl_wire_bytes_at(const cxl_cfg *cfg, int op, uint64_t offset, uint64_t bytes, int dir)
+{
+    uint64_t lines = lines_at(offset, bytes);
     /* data one way; a 16 B request (reads) or NDR completion (writes) slot
      * per line the other way */
     double payload = dir == PCIE_DIR_DATA ? (double)(lines * 64) : (double)(lines * 16);
     (void)op;
     return payload / cxl_flit_efficiency(cfg->flit);
+}
+
+double cxl_wire_bytes(const cxl_cfg *cfg, int op, uint64_t bytes, int dir)
+{
+    return cxl_wire_bytes_at(cfg, op, 0, bytes, dir);
 }
 
 sim_time cxl_wire_time(const cxl_cfg *cfg, int op, uint64_t bytes, int dir)

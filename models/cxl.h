@@ -12,7 +12,10 @@
  * CXL.mem reads: the M2S request takes one 16 B slot per 64 B line in the
  * request direction, the data (S2M DRS) the payload bytes in the other;
  * writes: the data (M2S RwD) one way and a 16 B NDR slot per line back.
- * CXL.mem moves 64 B lines, so sizes are rounded up to whole lines.
+ * CXL.mem moves 64 B lines, so sizes are rounded up to whole lines. A
+ * piece of a transfer (a fabric chunk or a flit's payload, which need not
+ * be a multiple of 64 B) is charged for the lines that start in it
+ * (cxl_wire_bytes_at), so the pieces of a transfer add up to its lines.
  */
 #ifndef MEMFAB_MODELS_CXL_H
 #define MEMFAB_MODELS_CXL_H
@@ -37,8 +40,10 @@ double cxl_flit_efficiency(int flit);
 /* Raw bytes/s per direction after line encoding. */
 double cxl_raw_rate(const cxl_cfg *cfg);
 /* Wire bytes of `bytes` of data of op (PCIE_OP_WRITE / PCIE_OP_READ, from
- * pcie.h) in direction dir (PCIE_DIR_DATA / PCIE_DIR_REQ). */
+ * pcie.h) in direction dir (PCIE_DIR_DATA / PCIE_DIR_REQ); _at: the piece
+ * at `offset` of a line-aligned transfer (the lines that start in it). */
 double cxl_wire_bytes(const cxl_cfg *cfg, int op, uint64_t bytes, int dir);
+double cxl_wire_bytes_at(const cxl_cfg *cfg, int op, uint64_t offset, uint64_t bytes, int dir);
 sim_time cxl_wire_time(const cxl_cfg *cfg, int op, uint64_t bytes, int dir);
 
 const cxl_cfg *cxl_link_cfg(const sim_comp *c);

@@ -225,7 +225,7 @@ static sim_time step_service_at(const fab_fstep *st, uint64_t off, uint64_t byte
     }
     case FAB_C_CXL: {
         const cxl_cfg *cfg = st->cfg;
-        w = cxl_wire_bytes(cfg, st->op, bytes, st->dir);
+        w = cxl_wire_bytes_at(cfg, st->op, off, bytes, st->dir);
         u = (uint64_t)ceil(w / cxl_flit_bytes(cfg->flit));
         t = (sim_time)llround(w * 1e12 / cxl_raw_rate(cfg));
         break;
@@ -1128,7 +1128,10 @@ static int fabric_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (f->chunk < 64)
         return scn_error(err, node ? scn_map_get(node, "chunk") : NULL,
                          "fabric '%s': chunk must be at least 64 B", c->name);
-    /* a multiple of 4 KiB keeps chunks aligned to every TLP boundary */
+    /* Below 4 KiB any size works: TLPs (pcie_tlps_at) and CXL lines
+     * (cxl_wire_bytes_at) are counted by their offset in the transfer, so
+     * chunks add up to the whole. Above, a multiple of 4 KiB keeps chunks
+     * aligned to every TLP boundary. */
     if (f->chunk > 4096 && f->chunk % 4096)
         return scn_error(err, node ? scn_map_get(node, "chunk") : NULL,
                          "fabric '%s': chunk above 4 KiB must be a multiple of 4 KiB",

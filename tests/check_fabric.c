@@ -156,6 +156,52 @@ static void gds_bounce(const char *path)
     ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
 }
 
+/* CXL.mem moves 64 B lines, so a transfer of B bytes carries ceil(B/64)
+ * lines whatever the simulation cuts it into: the wire bytes of the data
+ * direction are ceil(B/64) x 64 / efficiency and of the request direction
+ * ceil(B/64) x 16 / efficiency (cxl.h), e.g. 1 MiB / (240/256) for a 256 B
+ * flit. Packet mode (one chunk per flit payload, 240 or 236 B, not a
+ * multiple of 64) must agree with chunk mode (256 KiB chunks) within 1%,
+ * and the flit arithmetic summed over flit-sized pieces must equal the
+ * whole transfer exactly. 16 MiB keeps the pipeline fill of chunk mode
+ * (one 256 KiB chunk through memory and memcpy) near 0.3%. */
+START_TEST(cxl_packet_vs_chunk)
+{
+    int flit = _i + 1; /* 256B, 256B_lo */
+    cxl_cfg cfg = {flit, 32e9, 16};
+    uint64_t total = 1u << 20, piece = cxl_flit_payload(flit), lines = total / 64;
+    for (int dir = 0; dir < 2; dir++) {
+        double sum = 0;
+        for (uint64_t off = 0; off < total; off += piece)
+            sum += cxl_wire_bytes_at(&cfg, PCIE_OP_READ, off,
+                                     total - off < piece ? total - off : piece, dir);
+        double want = (double)lines * (dir == PCIE_DIR_DATA ? 64 : 16) / flit_eff[flit];
+        assert_close(sum, want, 1e-12, "flit-sized pieces sum to the whole");
+        assert_close(cxl_wire_bytes(&cfg, PCIE_OP_READ, total, dir), want, 1e-12, "whole");
+    }
+    double eff[2], tp[2];
+    for (int m = 0; m < 2; m++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "name: cxlpk\ncomponents:\n"
+                 "  - {name: fab, type: fabric, mode: %s}\n"
+                 "  - {name: host, type: cpu, memcpy_bandwidth: 1 TB/s, dram_bandwidth: 1 TB/s}\n"
+                 "  - {name: exp, type: memory, kind: cxl, bandwidth: 1 TB/s, latency: 200 ns}\n"
+                 "  - {name: a, type: xfer, src: exp, dst: host, size: 16 MiB, path: cxl}\n"
+                 "links:\n  - {name: c, type: cxl, flit: %s, rate: 32 GT/s, lanes: 16,"
+                 " ends: [host, exp]}\n",
+                 m ? "packet" : "chunk", flits[flit]);
+        sim_err err;
+        ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+        eff[m] = capture_get(&cap, "c", "efficiency:exp->host");
+        tp[m] = thr("a");
+    }
+    assert_close(eff[0], flit_eff[flit], 1e-9, "chunk-mode efficiency");
+    assert_close(eff[1], flit_eff[flit], 0.01, "packet-mode efficiency");
+    assert_close(tp[1], tp[0], 0.01, "packet vs chunk throughput");
+}
+END_TEST
+
 START_TEST(gds_vs_bounce)
 {
     double bytes = 64.0 * (1 << 20);
@@ -386,6 +432,7 @@ static Suite *fabric_suite(void)
     tcase_add_test(core, two_flows_share_uplink);
     tcase_add_test(core, one_flow_alone_gets_the_uplink);
     tcase_add_loop_test(core, cxl_flits, 0, 3);
+    tcase_add_loop_test(core, cxl_packet_vs_chunk, 0, 2);
     tcase_add_test(core, gds_vs_bounce);
     tcase_add_test(core, pageable_vs_pinned);
     tcase_add_test(core, transfer_interface);
