@@ -28,11 +28,15 @@
  * benchmark_serving): TTFT = first token - arrival; TPOT = (finish - first
  * token) / (output - 1) for output > 1; ITL = gap between consecutive
  * tokens of a request (histogram, 0.8% resolution); e2e = finish -
- * arrival; throughput = tokens / makespan where makespan = last finish -
- * first arrival; goodput = requests meeting every SLO / makespan (DistServe,
- * Zhong et al. OSDI 2024). Little's law L = lambda W: `in_system_mean` is
- * the exact time integral of the number of requests in the system over the
- * makespan, `arrival_rate` = requests / makespan, `e2e_mean` = W.
+ * arrival; throughput = tokens / makespan where makespan (the window) =
+ * last departure - first arrival, or stop time - first arrival when the run
+ * stopped with requests in flight; goodput = requests meeting every SLO /
+ * makespan (DistServe, Zhong et al. OSDI 2024). Little's law L = lambda W:
+ * `in_system_mean` is the exact time integral of the number of requests in
+ * the system over the window, `arrival_rate` = requests / window, `e2e_mean`
+ * = W. Latencies cover completed requests only: `unfinished` counts those
+ * still in the system at the end and `truncated` is 1 when there are any
+ * (the stop time censored the run, so e2e_mean underestimates W).
  */
 #include "serving.h"
 
@@ -88,7 +92,7 @@ typedef struct wl_state {
     uint64_t in_system;         /* requests arrived and not finished */
     sim_time last_change;       /* of in_system */
     double area;                /* integral of in_system dt, ps */
-    sim_time first_arrival, last_finish;
+    sim_time first_arrival;     /* of the first request */
     double sample_sum;          /* sum of sampled in_system */
     uint64_t nsamples;
     uint64_t good;              /* requests meeting the SLOs */
@@ -491,8 +495,6 @@ static void done_cb(void *ctx, inst_req *r)
         if ((!w->slo_ttft || ttft <= (double)w->slo_ttft) &&
             (!w->slo_tpot || tpot <= (double)w->slo_tpot))
             w->good++;
-        if (now > w->last_finish)
-            w->last_finish = now;
     } else {
         w->tot.rejected++;
     }
@@ -543,10 +545,17 @@ static int wl_finish(sim_comp *c, sim_err *err)
     const char *sc = c->name;
     serving_totals *t = &w->tot;
     sim_time now = sim_now(s);
-    in_system_change(w, now, +1); /* close the integral ... */
+    /* One window for both sides of Little's law: [first arrival, end]. A
+     * drained run ends at its last departure (in_system is 0 from there);
+     * a run stopped with requests in flight ends at the stop time, and the
+     * requests still in the system count up to it (censored, reported as
+     * `unfinished` and `truncated`). */
+    uint64_t unfinished = w->in_system;
+    sim_time end = unfinished ? now : w->last_change;
+    in_system_change(w, end, +1); /* close the integral at the window's end ... */
     w->in_system--;               /* ... without changing the count */
-    sim_time end = w->last_finish > w->first_arrival ? w->last_finish : now;
     double span = end > w->first_arrival ? sim_time_to_s(end - w->first_arrival) : 0;
+    t->unfinished = unfinished;
     t->makespan = span;
     t->ttft_mean = w->ttft.acc.n ? w->ttft.acc.mean * 1e-12 : 0;
     t->e2e_mean = w->e2e.acc.n ? w->e2e.acc.mean * 1e-12 : 0;
@@ -562,6 +571,9 @@ static int wl_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, sc, "requests", (double)t->arrived, "requests");
     sim_report_metric(s, sc, "completed", (double)t->completed, "requests");
     sim_report_metric(s, sc, "rejected", (double)t->rejected, "requests");
+    /* latency metrics cover completed requests only: these show the censoring */
+    sim_report_metric(s, sc, "unfinished", (double)unfinished, "requests");
+    sim_report_metric(s, sc, "truncated", unfinished ? 1.0 : 0.0, "");
     sim_report_metric(s, sc, "preemptions", (double)t->preemptions, "requests");
     sim_samples_report(s, sc, "ttft", &w->ttft, 1e-12, "s");
     sim_samples_report(s, sc, "tpot", &w->tpot, 1e-12, "s");

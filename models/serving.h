@@ -63,8 +63,10 @@ typedef struct serving_totals {
     double ttft_mean, e2e_mean; /* seconds */
     double in_system_mean;      /* time-average requests in the system (exact integral) */
     double sampled_in_system;   /* the same from the sampler's observations */
-    double arrival_rate;        /* requests / s over [first arrival, last finish] */
-    double makespan;            /* seconds from the first arrival to the last finish */
+    uint64_t unfinished;        /* arrived, neither finished nor rejected at the end */
+    double arrival_rate;        /* requests / s over the window (makespan) */
+    double makespan;            /* the window, s: first arrival to the last departure,
+                                 * or to the stop time when requests are unfinished */
     uint64_t preemptions;       /* summed over instances */
 } serving_totals;
 const serving_totals *serving_get_totals(sim_comp *workload);

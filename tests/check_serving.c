@@ -239,6 +239,61 @@ START_TEST(littles_law)
 }
 END_TEST
 
+/* A stop time mid-run censors the requests in flight. Little's law over
+ * the window [first arrival, stop] (Little 1961; for a finite window, the
+ * sample-path form L_T = lambda_T W_T of Stidham 1974 / El-Taha & Stidham):
+ *   L_T = (1/T) sum_i (min(f_i, S) - a_i),   lambda_T = N(S) / T,
+ * T = S - a_0, over every request that arrived by S, finished or not. The
+ * arrivals and finishes come from the same scenario run to completion (the
+ * run is deterministic and causal, so its first S seconds are the same). */
+START_TEST(stop_mid_run_censors)
+{
+    static const char *const fmt =
+        "name: cut\nstop: %s\n"
+        "workload:\n"
+        "  synthetic: {rate: 4/s, input: {dist: lognormal, mean: 800 tokens,"
+        " sigma: 0.8}, output: {dist: exponential, mean: 150 tokens}, requests: 200}\n"
+        "  instances: {count: 1, model: llama3-8b, gpu: h100}\n"
+        "kv: {block_tokens: 16}\n";
+    char text[1024];
+    sim_err err;
+    snprintf(text, sizeof text, fmt, "trace_end");
+    ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(R->n, 200);
+    ck_assert(capture_get(&R->cap, "workload", "truncated") == 0);
+    ck_assert(capture_get(&R->cap, "workload", "unfinished") == 0);
+    static sim_time a[200], f[200];
+    memcpy(a, R->arrival, sizeof a);
+    memcpy(f, R->finish, sizeof f);
+    const sim_time S = 20 * (sim_time)1000000000000; /* 20 s: ~80 arrivals */
+    sim_time a0 = SIM_TIME_MAX;
+    double area = 0;
+    uint64_t arrived = 0, unfinished = 0;
+    for (int i = 0; i < 200; i++) {
+        if (a[i] > S)
+            continue;
+        arrived++;
+        a0 = a[i] < a0 ? a[i] : a0;
+        area += (double)((f[i] < S ? f[i] : S) - a[i]);
+        unfinished += f[i] > S;
+    }
+    ck_assert_uint_gt(unfinished, 0);
+    ck_assert_uint_lt(arrived, 200);
+    snprintf(text, sizeof text, fmt, "20 s");
+    ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
+    double win = (double)(S - a0) * 1e-12;
+    ck_assert_uint_eq(T.arrived, arrived);
+    ck_assert(capture_get(&R->cap, "workload", "truncated") == 1);
+    ck_assert(capture_get(&R->cap, "workload", "unfinished") == (double)unfinished);
+    ck_assert_msg(fabs(T.in_system_mean - area * 1e-12 / win) <= 1e-9 * T.in_system_mean,
+                  "L %.9g vs integral over the window %.9g", T.in_system_mean,
+                  area * 1e-12 / win);
+    ck_assert_msg(fabs(T.arrival_rate - (double)arrived / win) <= 1e-9 * T.arrival_rate,
+                  "lambda %.9g vs N/T %.9g", T.arrival_rate, (double)arrived / win);
+    ck_assert_msg(fabs(T.makespan - win) <= 1e-12, "window %.12g vs %.12g", T.makespan, win);
+}
+END_TEST
+
 START_TEST(prefix_sharing_skips_prefill)
 {
     sim_err err;
@@ -407,6 +462,7 @@ static Suite *suite(void)
     tcase_add_test(tc, low_load_ttft_is_prefill);
     tcase_add_test(tc, overload_queue_grows_and_preempts);
     tcase_add_test(tc, littles_law);
+    tcase_add_test(tc, stop_mid_run_censors);
     tcase_add_test(tc, prefix_sharing_skips_prefill);
     tcase_add_test(tc, mooncake_replays);
     tcase_add_test(tc, azure_replays);
