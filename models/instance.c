@@ -143,6 +143,7 @@ typedef struct inst_state {
     int busy;                   /* a step is in flight */
     int kick_pending;           /* a zero-delay wake is queued */
     sim_time step_began;        /* start of the step in flight */
+    sim_time step_len;          /* its duration */
     uint64_t outstanding;       /* prefill + decode tokens still to compute */
     sim_time chan_free[MEMFAB_MAX_TIERS]; /* per-tier load channel free at */
     inst_move *moves;           /* fabric moves: slots */
@@ -152,7 +153,8 @@ typedef struct inst_state {
     uint64_t logical_pinned;    /* block references held by running requests */
     uint64_t peak_logical, peak_pinned; /* most references / distinct pinned blocks */
     uint64_t peak_saved;        /* most (references - distinct blocks) at once */
-    sim_time busy_ps;           /* time spent in steps */
+    sim_time busy_ps;           /* time spent in completed steps (the one in
+                                 * flight counts up to now: busy_until) */
     uint64_t prompt_blocks, hit_blocks, input_tokens, cached_tokens; /* prefix stats */
     uint64_t prompt_tokens_computed, decode_tokens; /* work done */
     inst_counters cnt;          /* counters */
@@ -909,7 +911,7 @@ static void compose(sim_comp *c)
         dt = 1;
     st->busy = 1;
     st->step_began = now;
-    st->busy_ps += dt;
+    st->step_len = dt;
     st->cnt.steps++;
     sim_schedule(c->sim, dt, c->id, INST_EV_STEP, 0, 0);
 }
@@ -945,6 +947,7 @@ static void step_end(sim_comp *c)
     sim_time now = sim_now(c->sim);
     uint32_t w = 0;
     st->busy = 0;
+    st->busy_ps += st->step_len;
     for (uint32_t i = 0; i < st->nrun; i++) {
         inst_req *r = st->run[i];
         uint32_t s = r->sched;
@@ -1073,6 +1076,16 @@ static void inst_sample(sim_comp *c, sim_time now)
     }
 }
 
+/* Busy time up to now: a step still in flight counts only up to now, so
+ * a run stopped mid-step keeps utilization <= 1 (as link.c does). */
+static sim_time busy_until(const inst_state *st, sim_time now)
+{
+    sim_time b = st->busy_ps;
+    if (st->busy && now > st->step_began)
+        b += now - st->step_began < st->step_len ? now - st->step_began : st->step_len;
+    return b;
+}
+
 static int inst_finish(sim_comp *c, sim_err *err)
 {
     inst_state *st = c->state;
@@ -1083,7 +1096,7 @@ static int inst_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, c->name, "kv_capacity_tokens",
                       (double)st->kv_blocks * st->kv.block_tokens, "tokens");
     sim_report_metric(s, c->name, "steps", (double)st->cnt.steps, "steps");
-    sim_report_metric(s, c->name, "utilization", el > 0 ? sim_time_to_s(st->busy_ps) / el : 0,
+    sim_report_metric(s, c->name, "utilization", el > 0 ? sim_time_to_s(busy_until(st, sim_now(s))) / el : 0,
                       "");
     sim_report_metric(s, c->name, "preemptions", (double)st->cnt.preemptions, "requests");
     sim_report_metric(s, c->name, "rejected", (double)st->cnt.rejected, "requests");

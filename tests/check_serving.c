@@ -294,6 +294,36 @@ START_TEST(stop_mid_run_censors)
 }
 END_TEST
 
+/* Utilization = busy time / elapsed time <= 1. A run stopped in the middle
+ * of a step counts that step up to the stop only (as link.c clips the
+ * packet in service): one request of 20,000 tokens with the whole prompt
+ * in one step (max_batched_tokens 32768) arriving at t = 0 keeps the GPU
+ * busy for chunk_ps(20000, 0) ~ 0.6 s; stopping at 10 ms must give
+ * busy = 10 ms - a0 (the step begins at the arrival a0, and the workload's
+ * window, makespan = stop - a0, measures it), so utilization
+ * = makespan / 10 ms <= 1. */
+START_TEST(utilization_clipped_at_stop)
+{
+    sim_err err;
+    sim_time step = chunk_ps(20000, 0);
+    ck_assert_uint_gt(step, 10 * (sim_time)1000000000);
+    int rc = run_text("name: clip\nstop: 10 ms\n"
+                      "workload:\n"
+                      "  synthetic: {rate: 1/s, input: 20000 tokens, output: 10 tokens,"
+                      " requests: 1}\n"
+                      "  instances: {count: 1, model: llama2-7b, gpu: h100,"
+                      " max_batched_tokens: 32768}\n"
+                      "kv: {block_tokens: 16}\n",
+                      &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    double u = capture_get(&R->cap, "inst0", "utilization");
+    ck_assert_uint_eq(T.unfinished, 1);
+    ck_assert_msg(fabs(u - T.makespan / 0.01) < 1e-9, "utilization %.9g, expected %.9g", u,
+                  T.makespan / 0.01);
+    ck_assert(u <= 1.0);
+}
+END_TEST
+
 START_TEST(prefix_sharing_skips_prefill)
 {
     sim_err err;
@@ -463,6 +493,7 @@ static Suite *suite(void)
     tcase_add_test(tc, overload_queue_grows_and_preempts);
     tcase_add_test(tc, littles_law);
     tcase_add_test(tc, stop_mid_run_censors);
+    tcase_add_test(tc, utilization_clipped_at_stop);
     tcase_add_test(tc, prefix_sharing_skips_prefill);
     tcase_add_test(tc, mooncake_replays);
     tcase_add_test(tc, azure_replays);
