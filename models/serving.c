@@ -367,7 +367,11 @@ static int make_ids(wl_state *w, inst_req *r, const trace_req *t)
         r->ids_cap = cap;
     }
     uint32_t k = 0;
-    if (w->prefix_caching && t->n_blocks && t->block_tokens && t->block_tokens % B == 0) {
+    /* serving_build checked that B divides the source's block size; a
+     * request with another size would lose its prefix ids silently */
+    if (w->prefix_caching && t->n_blocks && t->block_tokens % B)
+        return SIM_EFORMAT;
+    if (w->prefix_caching && t->n_blocks && t->block_tokens) {
         uint32_t f = t->block_tokens / B;
         uint32_t n = r->n_prompt;
         if ((uint64_t)t->n_blocks * f < n)
@@ -400,7 +404,14 @@ static void dispatch(sim_comp *c, const trace_req *t)
     r->input = t->input_tokens ? t->input_tokens : 1;
     r->output = t->output_tokens ? t->output_tokens : 1;
     w->uid++;
-    if (make_ids(w, r, t)) {
+    int rc = make_ids(w, r, t);
+    if (rc == SIM_EFORMAT) {
+        sim_fail(c->sim, rc, "%s: request %llu has %u-token blocks, which kv.block_tokens "
+                 "(%u) does not divide", c->name, (unsigned long long)t->id, t->block_tokens,
+                 w->block_tokens);
+        return;
+    }
+    if (rc) {
         sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for block ids", c->name);
         return;
     }
@@ -794,9 +805,13 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
         if ((rc = parse_synth(syn, sim_stream_seed(sim_seed(s), "workload"), kv.block_tokens,
                               &cfg, err)))
             return rc;
-        if (cfg.block_tokens % kv.block_tokens)
-            return scn_error(err, syn, "synthetic.block_tokens must be a multiple of "
-                             "kv.block_tokens (%u)", kv.block_tokens);
+        if (cfg.block_tokens % kv.block_tokens) {
+            const scn_node *at = kn ? scn_map_get(kn, "block_tokens") : NULL;
+            return scn_error(err, at ? at : scn_map_get(syn, "block_tokens"),
+                             "kv.block_tokens (%u) must divide workload.synthetic.block_tokens "
+                             "(%u tokens) so its prefix ids can be used",
+                             kv.block_tokens, cfg.block_tokens);
+        }
         w->reader = synth_open(&cfg, err);
         if (!w->reader)
             return scn_error(err, syn, "workload.synthetic: %s", err->msg);

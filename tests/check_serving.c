@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "models/instance.h"
 #include "models/registry.h"
@@ -449,6 +450,53 @@ START_TEST(error_missing_trace)
 }
 END_TEST
 
+/* A trace's prefix ids name blocks of its own size (512 tokens for
+ * Mooncake); the KV cache can use them only when kv.block_tokens divides
+ * that size (each trace block is then f = 512 / B KV blocks). Otherwise the
+ * ids cannot be mapped and the hit ratio would silently be 0: a scenario
+ * error at kv.block_tokens naming both numbers, for a trace and for the
+ * synthetic generator's block_tokens. */
+START_TEST(error_block_tokens_do_not_divide)
+{
+    char dir[] = "/tmp/check_serving.XXXXXX", path[64], text[512];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/bt.trace", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("# memfab-trace v1 block_tokens=512\n0 0 0 1024 4 0 1\n1 1000 0 1024 4 0 1\n", f);
+    fclose(f);
+    sim_err err;
+    snprintf(text, sizeof text,
+             "name: bt\nworkload:\n  trace: %s\n  instances: {count: 1}\n"
+             "kv:\n  block_tokens: 300\n",
+             path);
+    ck_assert_msg(run_text(text, &err) != 0, "no error");
+    ck_assert_msg(strstr(err.msg, "300") && strstr(err.msg, "512"), "%s", err.msg);
+    ck_assert_int_eq(err.line, 6);
+    ck_assert_int_eq(err.col, 17);
+    /* 256 divides 512: each trace block is two KV blocks, the second
+     * request hits both trace blocks = 4 KV blocks of its 4 */
+    snprintf(text, sizeof text,
+             "name: bt\nstop: trace_end\nworkload:\n  trace: %s\n"
+             "  instances: {count: 1, model: llama2-7b, gpu: h100}\n"
+             "kv:\n  block_tokens: 256\n",
+             path);
+    ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(T.hit_blocks, 4);
+    remove(path);
+    rmdir(dir);
+    ck_assert_int_ne(run_text("name: bt\nworkload:\n"
+                              "  synthetic: {rate: 1/s, block_tokens: 512}\n"
+                              "  instances: {count: 1}\n"
+                              "kv:\n  block_tokens: 300\n",
+                              &err),
+                     0);
+    ck_assert_msg(strstr(err.msg, "300") && strstr(err.msg, "512"), "%s", err.msg);
+    ck_assert_int_eq(err.line, 6);
+    ck_assert_int_eq(err.col, 17);
+}
+END_TEST
+
 START_TEST(error_unknown_names)
 {
     sim_err err;
@@ -506,6 +554,7 @@ static Suite *suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("Errors");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, error_block_tokens_do_not_divide);
     tcase_add_test(tc, error_missing_trace);
     tcase_add_test(tc, error_unknown_names);
     suite_add_tcase(s, tc);
