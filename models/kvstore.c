@@ -415,24 +415,28 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
     if (!kv_store_can_pin(s, ids, n))
         return SIM_ENOMEM;
     uint32_t ep = ++s->cur_epoch;
-    int leading = 1;
-    /* Phase 1: take the hits; protect lower-tier copies. */
+    uint32_t lead = n; /* index of the first absent block */
+    /* Phase 1: take the hits; protect the lower-tier copies of the leading
+     * run. A block after the first absent one is recomputed by the request
+     * (only the leading run skips prefill), so a copy of it in a lower tier
+     * is of no use: it counts as a miss everywhere and phase 2 allocates
+     * it fresh. One already in tier 0 is simply shared. */
     for (uint32_t i = 0; i < n; i++) {
         uint32_t b = lookup(s, ids[i]);
-        if (b == NONE) {
-            leading = 0;
-            s->t[0].st.misses++;
-            for (uint32_t t = 1; t < s->ntiers; t++)
+        int ft = b == NONE ? -1 : lowest_tier(s->present[b]);
+        if (ft < 0 || (ft > 0 && i > lead)) {
+            if (ft < 0 && lead == n)
+                lead = i;
+            for (uint32_t t = 0; t < s->ntiers; t++)
                 s->t[t].st.misses++;
             continue;
         }
-        uint32_t ft = (uint32_t)lowest_tier(s->present[b]);
-        if (leading) {
+        if (i < lead) {
             res->hit_blocks++;
             res->hit_by_tier[ft]++;
         }
         s->t[ft].st.hits++;
-        for (uint32_t t = 1; t < ft; t++)
+        for (int t = 0; t < ft; t++) /* a lower-tier hit missed every tier above */
             s->t[t].st.misses++;
         if (ft == 0) {
             access_block(s, 0, b, now_ps);
@@ -458,7 +462,9 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
             continue;
         }
         int ft = -1;
-        if (b == NONE) {
+        if (b != NONE && i > lead) { /* after the gap: recomputed, not promoted */
+            ft = -1;
+        } else if (b == NONE) {
             b = s->free_blocks[--s->nfree_blocks];
             s->bid[b] = ids[i];
             s->refs[b] = 0;

@@ -61,7 +61,9 @@ typedef struct kv_pin_result {
 /* Per-tier counters (for the `kv` results table). */
 typedef struct kv_tier_stats {
     uint64_t hits;           /* block lookups served from this tier */
-    uint64_t misses;         /* tier 0: blocks not present anywhere; tier t>0: lookups that reached t and missed */
+    uint64_t misses;         /* lookups that reached this tier and did not use a copy here:
+                              * a lower-tier hit is a miss in every tier above it, so
+                              * hits / (hits + misses) is the tier's hit ratio */
     uint64_t evictions;      /* blocks evicted from this tier */
     uint64_t blocks_in;      /* blocks copied into this tier */
     uint64_t blocks_out;     /* blocks copied out of this tier (promotions, demotions) */
@@ -93,11 +95,13 @@ int kv_store_can_pin(const kv_store *s, const uint64_t *ids, uint32_t n);
 
 /* Pin ids[0..n) for a running request at time now_ps: present blocks get a
  * reference (and count as hits), absent ones are allocated in tier 0;
- * blocks found only in lower tiers are promoted. The blocks already present
- * are taken first, so a pin never evicts a block of its own request and
- * res->hit_blocks equals what kv_store_match reported just before. Every
- * present block counts as a hit in the stats of its fastest tier (also
- * after a gap); res->hit_blocks counts only the leading ones. Returns 0,
+ * blocks of the leading run found only in lower tiers are promoted. The
+ * blocks already present are taken first, so a pin never evicts a block of
+ * its own request and res->hit_blocks equals what kv_store_match reported
+ * just before. Only the leading run (up to the first absent block) skips
+ * prefill, so a block after it is recomputed: one in tier 0 is shared (a
+ * tier-0 hit), one only in lower tiers is allocated fresh in tier 0, not
+ * promoted, and counts as a miss in every tier. Returns 0,
  * or SIM_ENOMEM when tier 0 cannot make room (nothing is changed then). */
 int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                  kv_pin_result *res);

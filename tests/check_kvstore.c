@@ -363,6 +363,44 @@ START_TEST(test_promotion)
     ck_assert_uint_eq(kv_store_stats(s, 2)->blocks_out, 1);
     ck_assert_uint_eq(kv_store_stats(s, 0)->blocks_in, 2);
     ck_assert_uint_eq(kv_store_stats(s, 1)->misses, 12 + 2); /* 12 streamed; then 2 (in ssd) and 99 */
+    ck_assert_uint_eq(kv_store_stats(s, 0)->hits, 1);         /* 12 */
+    ck_assert_uint_eq(kv_store_stats(s, 0)->misses, 12 + 3);  /* 12 streamed; 2, 6 (below), 99 */
+    kv_store_unpin(s, req, 4, 101);
+    ck_assert(kv_store_check(s));
+}
+END_TEST
+
+/* Only the leading run of present blocks skips prefill (vLLM's computed
+ * blocks stop at the first miss), so a block after the first absent one is
+ * recomputed: if it is only in a lower tier it is allocated fresh in HBM,
+ * not promoted (promoting it would pay its load bytes on top of computing
+ * it). Tier-0 stats count every lookup: a block not in tier 0 is a tier-0
+ * miss, so hits / (hits + misses) of tier 0 is its hit ratio. */
+START_TEST(test_gap_not_promoted)
+{
+    uint64_t caps[3] = {4, 4, 8};
+    s = mk("lru", KV_WRITE_BACK, 3, caps);
+    for (uint64_t id = 1; id <= 12; id++) { /* 1..4 end in ssd, 5..8 in dram, 9..12 gpu */
+        ck_assert_int_eq(kv_store_pin(s, &id, 1, id, NULL), 0);
+        kv_store_unpin(s, &id, 1, id);
+    }
+    uint64_t out2 = kv_store_stats(s, 2)->blocks_out;
+    uint64_t req[4] = {6, 99, 2, 12}; /* dram hit, gap, ssd after the gap, gpu after the gap */
+    kv_pin_result r;
+    ck_assert_int_eq(kv_store_pin(s, req, 4, 100, &r), 0);
+    ck_assert(kv_store_check(s));
+    ck_assert_uint_eq(r.hit_blocks, 1);
+    ck_assert_uint_eq(r.hit_by_tier[1], 1);
+    ck_assert_uint_eq(r.promoted[1], 1);
+    ck_assert_uint_eq(r.promoted[2], 0); /* block 2 is recomputed, not loaded */
+    ck_assert_uint_eq(r.new_blocks, 2);  /* 99 and 2 */
+    ck_assert_uint_eq(kv_store_stats(s, 2)->blocks_out, out2);
+    ck_assert_uint_eq(kv_store_stats(s, 2)->hits, 0);
+    ck_assert_uint_eq(kv_store_stats(s, 1)->hits, 1);
+    ck_assert_uint_eq(kv_store_stats(s, 0)->hits, 1);            /* 12 */
+    ck_assert_uint_eq(kv_store_stats(s, 0)->misses, 12 + 3);     /* streamed; 6, 99, 2 */
+    for (int i = 0; i < 4; i++)
+        ck_assert(kv_store_contains(s, req[i], 0));
     kv_store_unpin(s, req, 4, 101);
     ck_assert(kv_store_check(s));
 }
@@ -540,6 +578,7 @@ static Suite *kvstore_suite(void)
     tcase_add_test(core, test_write_back_demotion);
     tcase_add_test(core, test_write_through_demotion);
     tcase_add_test(core, test_promotion);
+    tcase_add_test(core, test_gap_not_promoted);
     suite_add_tcase(su, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_checked_fixture(lim, setup, teardown);
