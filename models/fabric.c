@@ -77,6 +77,7 @@ typedef struct fabric_state {
     uint64_t window;         /* bytes in flight per transfer */
     int free_xfers;          /* transfers take no time */
     int gds;                 /* AUTO uses GDS for NVMe <-> GPU */
+    uint64_t bounce_io;      /* bytes per bounce-buffer I/O (BOUNCE CPU cost) */
     /* state */
     int built;               /* adjacency built */
     uint32_t ncomps;         /* components when built */
@@ -851,8 +852,11 @@ static int plan(sim *s, fabric_state *f, fab_flow *fl, const fabric_req *r)
         if (kind_of(s, ks == FAB_K_NVME ? r->dst : r->src) == FAB_K_GPU)
             fl->ce_gpu = ks == FAB_K_NVME ? r->dst : r->src;
         fab_cpu *c = sim_comp_at(s, cpu)->state;
-        uint64_t chunks = (r->bytes + fl->chunk - 1) / fl->chunk;
-        fl->cpu_ps += (double)chunks * (double)(c->io_cpu + c->launch_cpu);
+        /* per bounce-buffer I/O (a read into the buffer + a copy out),
+         * not per simulation chunk */
+        uint64_t bio = f->bounce_io ? f->bounce_io : 1u << 20;
+        uint64_t ios = (r->bytes + bio - 1) / bio;
+        fl->cpu_ps += (double)ios * (double)(c->io_cpu + c->launch_cpu);
         break;
     }
     case FABRIC_PATH_CXL: {
@@ -1120,6 +1124,9 @@ static const sim_param fabric_params[] = {
      NULL},
     {"gds", SIM_P_BOOL, "true", "", "AUTO path for NVMe<->GPU: GDS (true) or bounce (false)",
      offsetof(fabric_state, gds), NULL},
+    {"bounce_io", SIM_P_SIZE, "1 MiB", "B",
+     "bytes per I/O through the host bounce buffer (BOUNCE path: CPU io_cpu + launch_cpu each)",
+     offsetof(fabric_state, bounce_io), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int fabric_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -1138,6 +1145,9 @@ static int fabric_configure(sim_comp *c, const scn_node *node, sim_err *err)
                          c->name);
     if (f->window < f->chunk)
         f->window = f->chunk;
+    if (f->bounce_io < 1)
+        return scn_error(err, node ? scn_map_get(node, "bounce_io") : NULL,
+                         "fabric '%s': bounce_io must be at least 1 B", c->name);
     return 0;
 }
 

@@ -27,7 +27,11 @@
  *   GDS       GPUDirect Storage: the SSD DMAs straight to/from GPU memory
  *             through the switch (or the root complex); host memory zero.
  *   BOUNCE    GDS compatibility mode: SSD -> host bounce buffer -> GPU;
- *             host memory crossed twice, CPU time per chunk (I/O + launch).
+ *             host memory crossed twice; CPU time per bounce I/O of
+ *             `bounce_io` bytes (fabric parameter, default 1 MiB, cuFile's
+ *             per-buffer bounce size, cufile.json per_buffer_cache_size_kb
+ *             1024): ceil(bytes / bounce_io) x (io_cpu + launch_cpu),
+ *             independent of the simulation's `chunk`.
  *   CXL       CPU loads/stores to CXL memory: flits on the CXL links, the
  *             device's memory, a CPU copy into (out of) local DRAM.
  *   AUTO      NVMe<->GPU: GDS (or BOUNCE with `gds: false`); CXL memory <->

@@ -228,6 +228,34 @@ START_TEST(gds_vs_bounce)
 }
 END_TEST
 
+/* Compatibility mode charges the CPU per bounce-buffer I/O: a read into
+ * the host bounce buffer (io_cpu, default 5 us) and the copy to the GPU
+ * (launch_cpu, 2 us) for each `bounce_io` bytes (default 1 MiB, cuFile's
+ * per-buffer bounce size): cpu = ceil(bytes / bounce_io) x (io_cpu +
+ * launch_cpu) = 64 x 7 us for 64 MiB, whatever the simulation's `chunk`. */
+START_TEST(bounce_cpu_independent_of_chunk)
+{
+    static const char *const chunks[] = {"64 KiB", "256 KiB", "4 MiB"};
+    for (int k = 0; k < 3; k++) {
+        char text[1536];
+        snprintf(text, sizeof text,
+                 "name: bcpu\ncomponents:\n"
+                 "  - {name: fab, type: fabric, chunk: %s}\n"
+                 "  - {name: host, type: cpu}\n  - {name: sw, type: pcie_switch}\n"
+                 "  - {name: gpu0, type: gpu}\n  - {name: ssd, type: nvme}\n"
+                 "  - {name: a, type: xfer, src: ssd, dst: gpu0, size: 64 MiB, path: bounce}\n"
+                 "links:\n"
+                 "  - {name: up, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
+                 "  - {name: g, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
+                 "  - {name: n, type: pcie, gen: 4, lanes: 4, ends: [sw, ssd]}\n",
+                 chunks[k]);
+        sim_err err;
+        ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+        assert_close(capture_get(&cap, "fab", "cpu_time:bounce"), 64 * 7e-6, 1e-9, chunks[k]);
+    }
+}
+END_TEST
+
 START_TEST(pageable_vs_pinned)
 {
     const char *fmt =
@@ -434,6 +462,7 @@ static Suite *fabric_suite(void)
     tcase_add_loop_test(core, cxl_flits, 0, 3);
     tcase_add_loop_test(core, cxl_packet_vs_chunk, 0, 2);
     tcase_add_test(core, gds_vs_bounce);
+    tcase_add_test(core, bounce_cpu_independent_of_chunk);
     tcase_add_test(core, pageable_vs_pinned);
     tcase_add_test(core, transfer_interface);
     tcase_add_test(core, route_through_switch);
