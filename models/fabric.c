@@ -680,7 +680,7 @@ static sim_time node_lat(sim *s, uint32_t id)
 /* A segment from src to dst (ends' memory steps when src_mem/dst_mem). */
 static int segment(sim *s, fabric_state *f, fab_flow *fl, uint32_t src, uint32_t dst,
                    int src_mem, int dst_mem, int random, const uint32_t *route,
-                   uint32_t nroute)
+                   uint32_t nroute, uint32_t initiator)
 {
     uint32_t links[FAB_MAX_STEPS], n = 0;
     uint32_t a = route_node(s, src), b = route_node(s, dst);
@@ -706,7 +706,9 @@ static int segment(sim *s, fabric_state *f, fab_flow *fl, uint32_t src, uint32_t
     }
     if (at != b)
         return SIM_EINVAL;
-    int op = memlike(s, src) ? PCIE_OP_READ : PCIE_OP_WRITE;
+    /* The DMA initiator decides (fabric.h): pulling from src is a read,
+     * pushing from src a (posted) write. */
+    int op = initiator == dst ? PCIE_OP_READ : PCIE_OP_WRITE;
     if (op == PCIE_OP_READ) /* requests from the requester (dst side) back to src */
         for (uint32_t i = n; i-- > 0;) {
             sim_comp *l = sim_comp_at(s, links[i]);
@@ -728,7 +730,33 @@ static int segment(sim *s, fabric_state *f, fab_flow *fl, uint32_t src, uint32_t
     }
     if (dst_mem && (rc = mem_step(s, fl, dst, 0, random)))
         return rc;
+    if (op == PCIE_OP_WRITE) /* CXL.mem writes: an NDR slot per line back (cxl.h) */
+        for (uint32_t i = n; i-- > 0;) {
+            sim_comp *l = sim_comp_at(s, links[i]);
+            fab_hdr *lh = l->state;
+            int d = 1 - sides[i];
+            if (lh->cost == FAB_C_CXL &&
+                !add_step(fl, &lh->res[d], lh->cost, op, PCIE_DIR_REQ, lh->cfg, lh->rate,
+                          lh->latency + node_lat(s, l->ends[1 - d]), lh->unit, 0))
+                return SIM_EINVAL;
+        }
     return 0;
+}
+
+/* The component whose DMA engine (or, for CXL, whose CPU) moves the data
+ * of a DMA-path segment: a GPU copy engine when one is used, else the
+ * device end (the SSD, an endpoint), else src. */
+static uint32_t dma_initiator(sim *s, uint32_t src, uint32_t dst, uint32_t ce_gpu)
+{
+    if (ce_gpu != UINT32_MAX)
+        return ce_gpu;
+    if (kind_of(s, src) == FAB_K_NVME || kind_of(s, dst) == FAB_K_NVME)
+        return kind_of(s, dst) == FAB_K_NVME ? dst : src;
+    if (memlike(s, src) && !memlike(s, dst))
+        return dst;
+    if (memlike(s, src) && memlike(s, dst))
+        return dst; /* host memory to memory: the reading side pulls */
+    return src;
 }
 
 /* The host nearest to component id (BFS through the fabric), or UINT32_MAX. */
@@ -793,11 +821,12 @@ static int plan(sim *s, fabric_state *f, fab_flow *fl, const fabric_req *r)
     int rc = 0;
     switch (path) {
     case FABRIC_PATH_DMA:
-        rc = segment(s, f, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute);
         if (ks == FAB_K_GPU && kd != FAB_K_NVME)
             fl->ce_gpu = r->src; /* the GPU pushes */
         else if (kd == FAB_K_GPU && ks != FAB_K_NVME)
             fl->ce_gpu = r->dst; /* the GPU pulls */
+        rc = segment(s, f, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute,
+                     dma_initiator(s, r->src, r->dst, fl->ce_gpu));
         cpu = nearest_cpu(s, f, memlike(s, r->src) ? r->src : r->dst);
         if (cpu != UINT32_MAX && fl->ce_gpu != UINT32_MAX)
             fl->cpu_ps += (double)((fab_cpu *)sim_comp_at(s, cpu)->state)->launch_cpu;
@@ -818,9 +847,9 @@ static int plan(sim *s, fabric_state *f, fab_flow *fl, const fabric_req *r)
             add_step(fl, &c->hdr.res[1], FAB_C_RATE, 0, 0, NULL, c->memcpy_bw, 0, 4096, 1);
             if ((rc = mem_step(s, fl, cpu, 0, 0)))
                 return rc;
-            rc = segment(s, f, fl, cpu, dev, 1, 1, 0, NULL, 0);
+            rc = segment(s, f, fl, cpu, dev, 1, 1, 0, NULL, 0, dev);
         } else {
-            if ((rc = segment(s, f, fl, dev, cpu, 1, 1, 0, NULL, 0)))
+            if ((rc = segment(s, f, fl, dev, cpu, 1, 1, 0, NULL, 0, dev)))
                 return rc;
             if ((rc = mem_step(s, fl, cpu, 1, 0)))
                 return rc;
@@ -833,7 +862,8 @@ static int plan(sim *s, fabric_state *f, fab_flow *fl, const fabric_req *r)
     case FABRIC_PATH_GDS:
         if (!((ks == FAB_K_NVME && kd == FAB_K_GPU) || (ks == FAB_K_GPU && kd == FAB_K_NVME)))
             return SIM_EINVAL;
-        rc = segment(s, f, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute);
+        rc = segment(s, f, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute,
+                     ks == FAB_K_NVME ? r->src : r->dst); /* the SSD's DMA */
         cpu = nearest_cpu(s, f, ks == FAB_K_NVME ? r->src : r->dst);
         if (cpu != UINT32_MAX)
             fl->cpu_ps += (double)((fab_cpu *)sim_comp_at(s, cpu)->state)->gds_cpu;
@@ -846,9 +876,10 @@ static int plan(sim *s, fabric_state *f, fab_flow *fl, const fabric_req *r)
         cpu = nearest_cpu(s, f, ssd);
         if (cpu == UINT32_MAX)
             return SIM_ENOTFOUND;
-        if ((rc = segment(s, f, fl, r->src, cpu, 1, 1, r->random, NULL, 0)))
+        /* each leg is the device's DMA: the SSD's, the GPU's copy engine */
+        if ((rc = segment(s, f, fl, r->src, cpu, 1, 1, r->random, NULL, 0, r->src)))
             return rc;
-        rc = segment(s, f, fl, cpu, r->dst, 1, 1, r->random, NULL, 0);
+        rc = segment(s, f, fl, cpu, r->dst, 1, 1, r->random, NULL, 0, r->dst);
         if (kind_of(s, ks == FAB_K_NVME ? r->dst : r->src) == FAB_K_GPU)
             fl->ce_gpu = ks == FAB_K_NVME ? r->dst : r->src;
         fab_cpu *c = sim_comp_at(s, cpu)->state;
@@ -869,7 +900,7 @@ static int plan(sim *s, fabric_state *f, fab_flow *fl, const fabric_req *r)
             return SIM_ENOTFOUND;
         fab_cpu *c = sim_comp_at(s, cpu)->state;
         if (load) { /* loads: CXL.mem reads, then stores into local memory */
-            if ((rc = segment(s, f, fl, mem, cpu, 1, 0, 0, r->route, r->nroute)))
+            if ((rc = segment(s, f, fl, mem, cpu, 1, 0, 0, r->route, r->nroute, cpu)))
                 return rc;
             add_step(fl, &c->hdr.res[1], FAB_C_RATE, 0, 0, NULL, c->memcpy_bw, 0, 64, 1);
             rc = mem_step(s, fl, other, 0, 0);
@@ -877,7 +908,7 @@ static int plan(sim *s, fabric_state *f, fab_flow *fl, const fabric_req *r)
             if ((rc = mem_step(s, fl, other, 1, 0)))
                 return rc;
             add_step(fl, &c->hdr.res[1], FAB_C_RATE, 0, 0, NULL, c->memcpy_bw, 0, 64, 1);
-            rc = segment(s, f, fl, cpu, mem, 0, 1, 0, r->route, r->nroute);
+            rc = segment(s, f, fl, cpu, mem, 0, 1, 0, r->route, r->nroute, cpu);
         }
         fl->cpu_ps += (double)r->bytes * 1e12 / c->memcpy_bw;
         break;

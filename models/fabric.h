@@ -37,6 +37,22 @@
  *   AUTO      NVMe<->GPU: GDS (or BOUNCE with `gds: false`); CXL memory <->
  *             host: CXL; everything else: DMA.
  *
+ * Reads or writes: the DMA initiator decides. Pulling data from the other
+ * end is a read (requests toward the source, completions with the data
+ * back); pushing it is a posted write (a CXL.mem write also returns an NDR
+ * slot per line). Per path:
+ *   DMA       host -> GPU: GPU copy engine reads;  GPU -> host, GPU -> GPU:
+ *             the source GPU's copy engine writes; host -> SSD: the SSD
+ *             reads; SSD -> host: the SSD writes; GPU -> SSD / SSD -> GPU:
+ *             the SSD reads / writes; host <-> endpoint: the endpoint reads
+ *             / writes.
+ *   PAGEABLE  the staged legs are the GPU copy engine's: reads H2D, writes D2H.
+ *   GDS       the SSD's DMA: SSD -> GPU writes into GPU memory (cuFileRead),
+ *             GPU -> SSD the SSD reads GPU memory (cuFileWrite).
+ *   BOUNCE    SSD leg: the SSD writes (reads) the bounce buffer; GPU leg:
+ *             the GPU copy engine reads (writes) it.
+ *   CXL       the CPU: loads are CXL.mem reads, stores CXL.mem writes.
+ *
  * Transfers move in chunks (`chunk`, default 256 KiB; `mode: packet` makes
  * every chunk one TLP) pipelined hop by hop, at most `window` bytes in
  * flight per transfer; concurrent transfers share every link direction and

@@ -256,6 +256,34 @@ START_TEST(bounce_cpu_independent_of_chunk)
 }
 END_TEST
 
+/* The DMA initiator decides read vs write (fabric.h): for cuFileWrite
+ * (GDS, GPU -> SSD) the SSD pulls from GPU memory, so its link carries
+ * memory-read requests upstream (ssd->sw) and completions down; for
+ * SSD -> GPU the SSD pushes posted writes and nothing goes upstream but
+ * DLLPs (counted in the DLLP fraction, not as TLPs). */
+START_TEST(gds_write_is_ssd_read)
+{
+    static const char *const fmt =
+        "name: gw\ncomponents:\n"
+        "  - {name: host, type: cpu}\n  - {name: sw, type: pcie_switch}\n"
+        "  - {name: gpu0, type: gpu}\n  - {name: ssd, type: nvme}\n"
+        "  - {name: a, type: xfer, src: %s, dst: %s, size: 4 MiB, path: gds}\n"
+        "links:\n"
+        "  - {name: up, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
+        "  - {name: g, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
+        "  - {name: n, type: pcie, gen: 4, lanes: 4, ends: [sw, ssd]}\n";
+    char text[1536];
+    sim_err err;
+    snprintf(text, sizeof text, fmt, "gpu0", "ssd");
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(capture_get(&cap, "n", "wire_bytes:ssd->sw") > 0, "no read requests");
+    ck_assert_msg(capture_get(&cap, "g", "wire_bytes:sw->gpu0") > 0, "no read requests");
+    snprintf(text, sizeof text, fmt, "ssd", "gpu0");
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+    ck_assert(capture_get(&cap, "n", "wire_bytes:sw->ssd") == 0);
+}
+END_TEST
+
 START_TEST(pageable_vs_pinned)
 {
     const char *fmt =
@@ -463,6 +491,7 @@ static Suite *fabric_suite(void)
     tcase_add_loop_test(core, cxl_packet_vs_chunk, 0, 2);
     tcase_add_test(core, gds_vs_bounce);
     tcase_add_test(core, bounce_cpu_independent_of_chunk);
+    tcase_add_test(core, gds_write_is_ssd_read);
     tcase_add_test(core, pageable_vs_pinned);
     tcase_add_test(core, transfer_interface);
     tcase_add_test(core, route_through_switch);
