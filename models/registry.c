@@ -9,6 +9,7 @@
 #include "instance.h"
 #include "link.h"
 #include "mesi.h"
+#include "nic.h"
 #include "pcie.h"
 #include "serving.h"
 #include "traffic.h"
@@ -35,5 +36,6 @@ const sim_model *const memfab_models[] = {
     &um_model,
     &mesi_dir_model,
     &mesi_cache_model,
+    &nic_model,
     NULL,
 };
