@@ -274,6 +274,23 @@ static int check_comp_keys(const sim_model *m, const scn_node *node, const char 
     return scn_check_keys(node, allowed, ctx, err);
 }
 
+sim_comp *sim_add_section(sim *s, const sim_model *m, const char *name, const scn_node *node,
+                          sim_err *err)
+{
+    const char *allowed[256];
+    size_t n = 0;
+    for (const sim_param *p = m->params; p && p->name && n < 250; p++)
+        allowed[n++] = p->name;
+    for (size_t i = 0; m->keys && m->keys[i] && n < 254; i++)
+        allowed[n++] = m->keys[i];
+    allowed[n] = NULL;
+    char ctx[300];
+    snprintf(ctx, sizeof ctx, "section '%s'", name);
+    if (scn_check_keys(node, allowed, ctx, err))
+        return NULL;
+    return sim_add(s, m, name, node, err);
+}
+
 static const char *const *registry_types(const sim_model *const *registry)
 {
     static const char *names[128];

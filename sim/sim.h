@@ -152,6 +152,12 @@ int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
 sim_comp *sim_add(sim *s, const sim_model *m, const char *name, const scn_node *node,
                   sim_err *err);
 
+/* Add a component from a scenario section (e.g. the top-level `fabric:`
+ * mapping): its keys are checked against the model's parameters first, so
+ * an unknown key is an error with a suggestion. */
+sim_comp *sim_add_section(sim *s, const sim_model *m, const char *name, const scn_node *node,
+                          sim_err *err);
+
 /* Add a link between components ends[0] and ends[1] (ids). */
 sim_comp *sim_add_link(sim *s, const sim_model *m, const char *name, const scn_node *node,
                        const uint32_t ends[2], sim_err *err);

@@ -352,6 +352,37 @@ START_TEST(bad_trace_line_fails_run)
 }
 END_TEST
 
+
+START_TEST(fabric_section_equals_component)
+{
+    /* The top-level `fabric:` section configures the same fabric as a
+     * `{type: fabric}` component; an unknown key in it is an error. */
+    char out[8192], sc[512], db1[512], db2[512];
+    snprintf(sc, sizeof sc, "%s/g.yaml", tmpdir);
+    snprintf(db1, sizeof db1, "%s/g1.db", tmpdir);
+    snprintf(db2, sizeof db2, "%s/g2.db", tmpdir);
+    ck_assert_int_eq(sh(out, sizeof out, "%s run -q %s/scenarios/gds-vs-bounce.yaml -o %s", bin, src, db1), 0);
+    ck_assert_int_eq(sh(out, sizeof out,
+                        "sed '/type: fabric,/d' %s/scenarios/gds-vs-bounce.yaml > %s &&"
+                        " echo 'fabric: {chunk: 1 MiB, window: 8 MiB}' >> %s",
+                        src, sc, sc), 0);
+    ck_assert_int_eq(sh(out, sizeof out, "%s run -q %s -o %s", bin, sc, db2), 0);
+    sqlite3 *h1, *h2;
+    ck_assert_int_eq(sqlite3_open(db1, &h1), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_open(db2, &h2), SQLITE_OK);
+    const char *q = "SELECT scope,name,value FROM metrics WHERE scope='fabric' ORDER BY name";
+    char *a = dump(h1, q), *b = dump(h2, q);
+    ck_assert_msg(strlen(a) > 100, "no fabric metrics: %s", a);
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    sqlite3_close(h1);
+    sqlite3_close(h2);
+    ck_assert_int_eq(sh(out, sizeof out, "sed -i 's/chunk:/chunck:/' %s && %s check %s", sc, bin, sc), 2);
+    ck_assert_ptr_nonnull(strstr(out, "did you mean 'chunk'"));
+}
+END_TEST
+
 static Suite *e2e_suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -364,6 +395,7 @@ static Suite *e2e_suite(void)
     tcase_add_test(core, help_everywhere);
     tcase_add_test(core, trace_stats_and_errors);
     tcase_add_test(core, install_puts_binary_and_header);
+    tcase_add_test(core, fabric_section_equals_component);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("Errors");
     tcase_set_timeout(errors, 60);

@@ -10,6 +10,7 @@
  * unset, ../shared/traces is tried (the layout `make test` uses).
  */
 #include "tools/bench_replay.h"
+#include "tools/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,13 +84,7 @@ int bench_replay(int argc, char **argv)
         }
         sim *s = sim_create();
         double t0 = now_s();
-        int rc = s ? sim_build(s, doc, memfab_models, (const char *const[]){"workload", "kv",
-                                                                            "router", "fabric",
-                                                                            NULL},
-                               &err)
-                   : SIM_ENOMEM;
-        if (!rc)
-            rc = serving_build(s, doc, &err);
+        int rc = s ? run_build(s, doc, &err) : SIM_ENOMEM;
         if (rc && err.code == SIM_ESCENARIO && strstr(err.msg, "not found")) {
             printf("replay: skipped: %s\n", err.msg);
             sim_destroy(s);

@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "models/kvstore.h"
+#include "models/fabric.h"
 #include "models/registry.h"
 #include "models/serving.h"
 #include "results/res.h"
@@ -31,6 +32,25 @@
 
 /* Top-level scenario sections read by models rather than by the core. */
 static const char *const section_keys[] = {"workload", "kv", "router", "fabric", NULL};
+
+int run_build(sim *s, const scn_doc *doc, sim_err *err)
+{
+    int rc = sim_build(s, doc, memfab_models, section_keys, err);
+    if (rc)
+        return rc;
+    const scn_node *fab = scn_map_get(scn_root(doc), "fabric");
+    if (fab) {
+        if (scn_node_kind(fab) != SCN_MAP)
+            return scn_error(err, fab, "'fabric' must be a mapping of fabric settings"
+                                       " (memfab models fabric)");
+        if (sim_find(s, "fabric"))
+            return scn_error(err, fab, "the scenario has both a 'fabric:' section and a"
+                                       " component named 'fabric'; keep one");
+        if (!sim_add_section(s, &fabric_model, "fabric", fab, err))
+            return err && err->code ? err->code : SIM_EINVAL;
+    }
+    return serving_build(s, doc, err);
+}
 
 /* ---- sink: simulator results -> SQLite -------------------------------- */
 
@@ -161,9 +181,7 @@ int check_scenario(const run_opts *o)
     sim *s = sim_create();
     sim_err err;
     sim_err_clear(&err);
-    int rc = s ? sim_build(s, doc, memfab_models, section_keys, &err) : SIM_ENOMEM;
-    if (!rc)
-        rc = serving_build(s, doc, &err);
+    int rc = s ? run_build(s, doc, &err) : SIM_ENOMEM;
     if (!rc)
         rc = sim_start(s, &err);
     int status = SIM_EXIT_OK;
@@ -243,9 +261,7 @@ int run_scenario(const run_opts *o)
         scn_free(doc);
         return SIM_EXIT_RUNTIME;
     }
-    int rc = sim_build(s, doc, memfab_models, section_keys, &err);
-    if (!rc)
-        rc = serving_build(s, doc, &err);
+    int rc = run_build(s, doc, &err);
     if (rc) {
         sim_err_print(&err);
         status = rc == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;

@@ -22,6 +22,13 @@ typedef struct run_opts {
     int nplugins;
 } run_opts;
 
+/* Build a simulation from a scenario: components and links, then the
+ * top-level sections (`fabric:` settings, `workload:`/`kv:`/`router:`).
+ * The one build path of run, check and the benchmarks. */
+struct sim;
+struct scn_doc;
+int run_build(struct sim *s, const struct scn_doc *doc, sim_err *err);
+
 /* Run a scenario. Returns an exit status (SIM_EXIT_*); errors are printed. */
 int run_scenario(const run_opts *o);
 
