@@ -281,11 +281,64 @@ static void enqueue(sim *s, fab_fstep *st, fab_chunk *ch)
         serve(s, r);
 }
 
+/* Credits the chunk at the head of st needs at its (credit-limited)
+ * resource: class (or -1: none) and header/data counts. Raw packets larger
+ * than the pool are clamped to it (they wait for the whole pool). */
+static int fc_need(const fab_fstep *st, const fab_chunk *ch, uint64_t *nh, uint64_t *nd)
+{
+    if (st->cost != FAB_C_PCIE)
+        return -1;
+    const fab_credit *fc = st->res->fc;
+    int cls = pcie_fc_credits_at(st->cfg, st->op, ch->flow ? ch->tag : 0, ch->bytes, st->dir,
+                                 nh, nd);
+    if (cls < 0 || (!*nh && !*nd))
+        return -1;
+    if (fc->hdr_limit[cls] && *nh > fc->hdr_limit[cls])
+        *nh = fc->hdr_limit[cls];
+    if (fc->data_limit[cls] && *nd > fc->data_limit[cls])
+        *nd = fc->data_limit[cls];
+    return cls;
+}
+
+static int fc_fits(const fab_fstep *st, const fab_chunk *ch)
+{
+    uint64_t nh, nd;
+    int cls = fc_need(st, ch, &nh, &nd);
+    const fab_credit *fc = st->res->fc;
+    return cls < 0 || ((!fc->hdr_limit[cls] || fc->hdr_avail[cls] >= nh) &&
+                       (!fc->data_limit[cls] || fc->data_avail[cls] >= nd));
+}
+
+sim_time fab_fc_stall(const fab_res *r, sim_time now)
+{
+    if (!r->fc)
+        return 0;
+    return r->fc->stall_ps + (r->fc->stalled ? now - r->fc->stall_since : 0);
+}
+
 static void serve(sim *s, fab_res *r)
 {
     fab_fstep *st = r->ring;
     if (!st)
         return;
+    if (r->fc) { /* the first flow in round-robin order whose head chunk has credits */
+        fab_credit *fc = r->fc;
+        while (!fc_fits(st, st->qh)) {
+            st = st->rr_next;
+            if (st == r->ring) {
+                if (!fc->stalled) {
+                    fc->stalled = 1;
+                    fc->stalls++;
+                    fc->stall_since = sim_now(s);
+                }
+                return; /* idle until an UpdateFC (FAB_EV_CREDIT) */
+            }
+        }
+        if (fc->stalled) {
+            fc->stalled = 0;
+            fc->stall_ps += sim_now(s) - fc->stall_since;
+        }
+    }
     fab_chunk *ch = st->qh;
     st->qh = ch->next;
     if (!st->qh) {
@@ -319,6 +372,20 @@ static void serve(sim *s, fab_res *r)
         r->sample_bytes += ch->bytes;
     }
     sim_schedule(s, svc, r->owner, FAB_EV_DONE, r->index, 0);
+    if (r->fc) { /* consume; the UpdateFC returns them after one TLP's round trip */
+        uint64_t nh, nd;
+        int cls = fc_need(st, ch, &nh, &nd);
+        if (cls >= 0) {
+            fab_credit *fc = r->fc;
+            if (fc->hdr_limit[cls])
+                fc->hdr_avail[cls] -= nh;
+            if (fc->data_limit[cls])
+                fc->data_avail[cls] -= nd;
+            sim_time per_tlp = units ? svc / (sim_time)units : svc;
+            sim_schedule(s, per_tlp + fc->ret, r->owner, FAB_EV_CREDIT,
+                         (uint64_t)r->index | (uint64_t)cls << 1, nh << 40 | nd);
+        }
+    }
 
     if (!ch->flow) { /* a raw packet over a link: deliver to the far end */
         sim_comp *link = sim_comp_at(s, r->owner);
@@ -360,6 +427,16 @@ void fab_handle(sim_comp *c, const sim_event *e)
         if (ch && !ch->flow)
             pool_put(ch);
         serve(c->sim, r);
+    } else if (e->kind == FAB_EV_CREDIT) {
+        fab_res *r = &h->res[e->a0 & 1];
+        int cls = (int)(e->a0 >> 1);
+        if (!r->fc || cls >= FAB_FC_NCLASS)
+            return;
+        r->fc->hdr_avail[cls] += e->a1 >> 40;
+        r->fc->data_avail[cls] += e->a1 & ((1ull << 40) - 1);
+        r->fc->updates++;
+        if (!r->busy)
+            serve(c->sim, r);
     }
 }
 
@@ -959,6 +1036,19 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
                 (!u || fl->st[i].unit < u))
                 u = fl->st[i].unit;
         fl->chunk = u ? u : 4096;
+    }
+    /* credit-limited PCIe directions: a chunk holds at most one pool of
+     * credits (pcie.h), so it can always be admitted */
+    for (uint32_t i = 0; i < fl->nsteps; i++) {
+        const fab_fstep *st = &fl->st[i];
+        const fab_credit *cr = st->res->fc;
+        int cls = st->cost == FAB_C_PCIE && cr ? pcie_fc_class(st->op, st->dir) : -1;
+        if (cls < 0)
+            continue;
+        uint64_t m = pcie_fc_max_bytes(st->cfg, st->op, st->dir, cr->hdr_limit[cls],
+                                       cr->data_limit[cls]);
+        if (m && m < fl->chunk)
+            fl->chunk = m;
     }
     uint64_t w = f->window / fl->chunk;
     fl->window = w < 1 ? 1 : w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;

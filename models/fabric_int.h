@@ -27,6 +27,13 @@
  *   FAB_EV_ARRIVE  a chunk reaches the resource a0 of the target (a1 = chunk)
  *   FAB_EV_DONE    resource a0 of the target finishes its chunk
  *   FAB_EV_END     (fabric component) a chunk finished its last step (a1 = chunk)
+ *   FAB_EV_CREDIT  (pcie link) an UpdateFC returns credits to direction
+ *                  a0 & 1 of class a0 >> 1; a1 = header << 40 | data credits
+ *
+ * Flow-control credits (pcie.h): a link direction with a fab_credit serves
+ * a chunk only when the receiver's credits of its class cover the TLPs in
+ * it; otherwise it serves the next flow in its ring whose head chunk fits,
+ * and idles (a credit stall) when none does, until an UpdateFC arrives.
  */
 #ifndef MEMFAB_MODELS_FABRIC_INT_H
 #define MEMFAB_MODELS_FABRIC_INT_H
@@ -38,7 +45,7 @@
 #define FAB_MAX_RES 3
 #define FAB_MAX_STEPS 48
 
-enum { FAB_EV_ARRIVE = SIM_EV_USER, FAB_EV_DONE, FAB_EV_END, FAB_EV_NOTIFY };
+enum { FAB_EV_ARRIVE = SIM_EV_USER, FAB_EV_DONE, FAB_EV_END, FAB_EV_NOTIFY, FAB_EV_CREDIT };
 
 /* Kinds of fabric components. */
 enum {
@@ -66,12 +73,30 @@ typedef struct fab_pool {
     size_t nblocks, capblocks;
 } fab_pool;
 
+/* Flow-control credits of the receiver of one PCIe link direction. */
+#define FAB_FC_NCLASS 3   /* posted, non-posted, completion (PCIE_FC_*) */
+typedef struct fab_credit {
+    /* configuration */
+    uint64_t hdr_limit[FAB_FC_NCLASS];  /* header credits advertised (0: infinite) */
+    uint64_t data_limit[FAB_FC_NCLASS]; /* data credits, 16 B each (0: infinite) */
+    sim_time ret;         /* after a TLP's service: latency + drain + latency + UpdateFC */
+    /* state */
+    uint64_t hdr_avail[FAB_FC_NCLASS];  /* header credits the transmitter may use */
+    uint64_t data_avail[FAB_FC_NCLASS]; /* data credits likewise */
+    uint64_t updates;     /* UpdateFC DLLPs received */
+    uint64_t stalls;      /* times the direction idled with chunks waiting for credits */
+    sim_time stall_ps;    /* time it idled so (closed stalls) */
+    sim_time stall_since; /* start of the stall in progress */
+    int stalled;          /* a stall is in progress */
+} fab_credit;
+
 /* A server: one link direction, one memory, one SSD, one CPU copy engine. */
 typedef struct fab_res {
     /* configuration */
     uint32_t owner;       /* component id that handles its events */
     uint32_t index;       /* index in the owner's header */
     const char *label;    /* "a->b", "dram", ... (owned by the model) */
+    fab_credit *fc;       /* PCIe links with credits: the receiver's (NULL: none) */
     /* state */
     fab_fstep *ring;      /* flow steps with waiting chunks; next to serve */
     int busy;             /* a chunk is in service */
@@ -223,6 +248,8 @@ sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, 
 /* Links: report the `links` rows and per-direction metrics; sample throughput. */
 void fab_link_report(sim_comp *c);
 void fab_link_sample(sim_comp *c, sim_time now);
+/* Credit stall time of a link direction up to now (0 without credits). */
+sim_time fab_fc_stall(const fab_res *r, sim_time now);
 /* Busy time of a resource up to now (a service in progress counts partly). */
 sim_time fab_res_busy(const fab_res *r, sim_time now);
 /* Free what the header allocated. */

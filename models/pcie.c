@@ -168,6 +168,42 @@ double pcie_model_bw(const pcie_cfg *cfg, int op, uint64_t size)
     return ops * (double)size;
 }
 
+int pcie_fc_class(int op, int dir)
+{
+    if (op == PCIE_OP_WRITE)
+        return dir == PCIE_DIR_DATA ? PCIE_FC_P : -1;
+    return dir == PCIE_DIR_REQ ? PCIE_FC_NP : PCIE_FC_CPL;
+}
+
+int pcie_fc_credits_at(const pcie_cfg *cfg, int op, uint64_t offset, uint64_t bytes, int dir,
+                       uint64_t *hdr, uint64_t *data)
+{
+    int cls = pcie_fc_class(op, dir);
+    *hdr = cls < 0 ? 0 : pcie_tlps_at(cfg, op, offset, bytes, dir);
+    /* data credits: the 16 B units that start in the piece; TLP boundaries
+     * are multiples of 16 B, so this is the sum of ceil(payload/16) over
+     * the TLPs of the whole transfer. MRd carries no data (no NPD). */
+    *data = cls == PCIE_FC_P || cls == PCIE_FC_CPL
+                ? (bytes ? ceil_div(offset + bytes, 16) - ceil_div(offset, 16) : 0)
+                : 0;
+    return cls;
+}
+
+uint64_t pcie_fc_max_bytes(const pcie_cfg *cfg, int op, int dir, uint64_t hdr_limit,
+                           uint64_t data_limit)
+{
+    int cls = pcie_fc_class(op, dir);
+    uint64_t g = granule(cfg, op, dir);
+    if (cls < 0 || !g)
+        return 0;
+    uint64_t n = hdr_limit ? hdr_limit : UINT64_MAX;
+    if (cls != PCIE_FC_NP && data_limit && data_limit * 16 / g < n)
+        n = data_limit * 16 / g;
+    if (n == UINT64_MAX)
+        return 0;
+    return (n ? n : 1) * g;
+}
+
 int pcie_cfg_check(const pcie_cfg *cfg, const char **why)
 {
     const char *w = NULL;
@@ -195,8 +231,16 @@ typedef struct pcie_state {
     uint64_t gen, lanes;  /* as read */
     uint64_t mps, mrrs, rcb;
     int addr64, ecrc, rcb_chunks, dllp;
+    int credits;          /* 1: credit-based flow control */
+    uint64_t fc_lim[6];   /* PH, PD, NPH, NPD, CplH, CplD advertised (0: infinite) */
+    sim_time fc_drain;    /* receiver: TLP arrival to UpdateFC sent */
     pcie_cfg cfg;         /* the validated configuration */
+    /* state */
+    fab_credit fc[2];     /* per direction: the far end's credits (credits: true) */
 } pcie_state;
+
+static const char *const fc_keys[6] = {"ph_credits",   "pd_credits",   "nph_credits",
+                                       "npd_credits",  "cplh_credits", "cpld_credits"};
 
 static const sim_param pcie_params[] = {
     {"gen", SIM_P_UINT, "4", "", "PCIe generation 1..6 (2.5, 5, 8, 16, 32, 64 GT/s)",
@@ -219,6 +263,27 @@ static const sim_param pcie_params[] = {
      offsetof(pcie_state, dllp), NULL},
     {"latency", SIM_P_TIME, "20 ns", "ps", "one-way PHY + data-link latency of the hop",
      offsetof(pcie_state, hdr.latency), NULL},
+    {"credits", SIM_P_BOOL, "false", "",
+     "credit-based flow control (PCIe r5.0 2.6.1): TLPs wait for the receiver's credits",
+     offsetof(pcie_state, credits), NULL},
+    {"ph_credits", SIM_P_UINT, "64", "credits", "posted header credits, 1 per MWr (0: infinite)",
+     offsetof(pcie_state, fc_lim[0]), NULL},
+    {"pd_credits", SIM_P_UINT, "1024", "credits", "posted data credits, 16 B each (0: infinite)",
+     offsetof(pcie_state, fc_lim[1]), NULL},
+    {"nph_credits", SIM_P_UINT, "64", "credits",
+     "non-posted header credits, 1 per MRd (0: infinite)", offsetof(pcie_state, fc_lim[2]),
+     NULL},
+    {"npd_credits", SIM_P_UINT, "64", "credits",
+     "non-posted data credits, 16 B each (MRd uses none; 0: infinite)",
+     offsetof(pcie_state, fc_lim[3]), NULL},
+    {"cplh_credits", SIM_P_UINT, "0", "credits",
+     "completion header credits, 1 per CplD (0: infinite, as endpoints and root ports advertise)",
+     offsetof(pcie_state, fc_lim[4]), NULL},
+    {"cpld_credits", SIM_P_UINT, "0", "credits",
+     "completion data credits, 16 B each (0: infinite)", offsetof(pcie_state, fc_lim[5]), NULL},
+    {"fc_drain", SIM_P_TIME, "50 ns", "ps",
+     "receiver: from a TLP's arrival to the UpdateFC that returns its credits",
+     offsetof(pcie_state, fc_drain), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int pcie_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -244,6 +309,30 @@ static int pcie_configure(sim_comp *c, const scn_node *node, sim_err *err)
     }
     p->hdr.kind = FAB_K_PCIE;
     fab_link_init(c, FAB_C_PCIE, &p->cfg, 0.0, p->cfg.mps);
+    if (!p->credits)
+        return 0;
+    /* minimum initial advertisements (r5.0 2.6.1): one header credit, and
+     * data credits for one max-size TLP (PD, CplD: MPS/16) */
+    for (int k = 0; k < 6; k++) {
+        uint64_t min = k == 1 || k == 5 ? p->cfg.mps / 16 : 1;
+        if (p->fc_lim[k] && (p->fc_lim[k] < min || p->fc_lim[k] >= (1ull << 24)))
+            return scn_error(err, node ? scn_map_get(node, fc_keys[k]) : NULL,
+                             "pcie link '%s': %s must be 0 (infinite) or %llu..%llu (one"
+                             " max-size TLP, PCIe r5.0 2.6.1)",
+                             c->name, fc_keys[k], (unsigned long long)min,
+                             (unsigned long long)(1ull << 24) - 1);
+    }
+    /* UpdateFC: an 8 B DLLP (in the flit's DLP bytes in Gen6) */
+    sim_time dllp = p->cfg.gen >= 6 ? 0 : (sim_time)llround(8e12 / pcie_raw_rate(&p->cfg));
+    for (int d = 0; d < 2; d++) {
+        fab_credit *fc = &p->fc[d];
+        for (int k = 0; k < FAB_FC_NCLASS; k++) {
+            fc->hdr_limit[k] = fc->hdr_avail[k] = p->fc_lim[2 * k];
+            fc->data_limit[k] = fc->data_avail[k] = p->fc_lim[2 * k + 1];
+        }
+        fc->ret = p->hdr.latency + p->fc_drain + p->hdr.latency + dllp;
+        p->hdr.res[d].fc = fc;
+    }
     return 0;
 }
 
@@ -264,6 +353,17 @@ static int pcie_finish(sim_comp *c, sim_err *err)
         sim_report_metric(c->sim, c->name, name, pcie_model_bw(&p->cfg, op, 1 << 20), "B/s");
     }
     sim_report_metric(c->sim, c->name, "raw_rate", pcie_raw_rate(&p->cfg), "B/s");
+    for (int d = 0; p->credits && d < 2; d++) {
+        const fab_res *r = &p->hdr.res[d];
+        char name[460];
+        snprintf(name, sizeof name, "credit_stall_time:%s", r->label);
+        sim_report_metric(c->sim, c->name, name,
+                          sim_time_to_s(fab_fc_stall(r, sim_now(c->sim))), "s");
+        snprintf(name, sizeof name, "credit_stalls:%s", r->label);
+        sim_report_metric(c->sim, c->name, name, (double)p->fc[d].stalls, "stalls");
+        snprintf(name, sizeof name, "update_fc:%s", r->label);
+        sim_report_metric(c->sim, c->name, name, (double)p->fc[d].updates, "DLLPs");
+    }
     return 0;
 }
 

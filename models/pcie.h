@@ -48,6 +48,36 @@
  * per direction, round-robin between flows. Packets sent with sim_send()
  * (e.g. from a traffic source) are posted writes of that many bytes and
  * reach the far end as SIM_EV_DELIVER.
+ *
+ * Credit-based flow control (optional, `credits: true`; PCIe Base Spec
+ * r5.0 section 2.6.1, Flow Control Rules, and the UpdateFC DLLPs of ch. 3):
+ *   classes       posted (P: MWr), non-posted (NP: MRd), completions (Cpl:
+ *                 CplD), each with header credits (one per TLP) and data
+ *                 credits (one per 16 B = 4 DW of payload, ceil per TLP);
+ *                 an MRd consumes 1 NPH and no NPD. A limit of 0 is the
+ *                 spec's "infinite" advertisement. A finite limit must be
+ *                 at least the spec's minimum initial advertisement: 1
+ *                 header credit, PD and CplD >= MPS/16 (one max-size TLP).
+ *   gate          the transmitter of a direction may start a TLP only when
+ *                 the receiver at the far end has advertised enough credits
+ *                 of the TLP's class; a blocked class does not block the
+ *                 others (posted may pass, the spec's ordering rules), so
+ *                 the direction serves the next flow whose head TLP fits.
+ *   return        the receiver drains the TLP `fc_drain` after it has
+ *                 arrived and sends an UpdateFC (an 8 B DLLP, not queued
+ *                 behind TLPs; its bandwidth is in the DLLP share) back over
+ *                 the link, so the credits of a TLP of service time s are
+ *                 out for  RTT = s + latency + fc_drain + latency + 8 B/raw
+ *                 and a pool of C data credits limits a class to
+ *                 C x 16 B / RTT (when that is below the link rate).
+ *   chunks        a chunk consumes the credits of the TLPs that start in it
+ *                 (pcie_fc_credits_at); the fabric caps the chunk of a flow
+ *                 crossing a credit-limited direction at the pool
+ *                 (pcie_fc_max_bytes) and a chunk's credits are out for the
+ *                 RTT of one of its TLPs (s = chunk service / TLPs), so a
+ *                 pool-sized chunk returns its credits when a TLP stream
+ *                 would have, and chunk and packet mode agree. Raw packets
+ *                 larger than the pool wait for the whole pool.
  */
 #ifndef MEMFAB_MODELS_PCIE_H
 #define MEMFAB_MODELS_PCIE_H
@@ -113,6 +143,19 @@ sim_time pcie_wire_time(const pcie_cfg *cfg, int op, uint64_t bytes, int dir);
  * bound by the data direction, reads by whichever direction saturates
  * first (requests one way, completions the other). */
 double pcie_model_bw(const pcie_cfg *cfg, int op, uint64_t size);
+
+/* Flow-control credits (section 2.6.1): classes and the credits of a piece
+ * [offset, offset + bytes) of an aligned transfer of op in direction dir
+ * (the TLPs and 16 B data units that start in it; pieces add up to the
+ * whole). Returns the class, or -1 when op/dir carries no TLPs. */
+enum { PCIE_FC_P = 0, PCIE_FC_NP = 1, PCIE_FC_CPL = 2, PCIE_FC_NCLASS = 3 };
+int pcie_fc_class(int op, int dir);
+int pcie_fc_credits_at(const pcie_cfg *cfg, int op, uint64_t offset, uint64_t bytes, int dir,
+                       uint64_t *hdr, uint64_t *data);
+/* Largest piece (a whole number of TLPs) whose credits fit in hdr_limit
+ * header and data_limit data credits (0: infinite); 0 when unlimited. */
+uint64_t pcie_fc_max_bytes(const pcie_cfg *cfg, int op, int dir, uint64_t hdr_limit,
+                           uint64_t data_limit);
 
 /* Read a link component's configuration (NULL if c is not a pcie link). */
 const pcie_cfg *pcie_link_cfg(const sim_comp *c);

@@ -17,11 +17,16 @@
  * 64 B read takes exactly the sum of its hop latencies and serialization
  * times; packet mode (one TLP per event) and chunk mode agree within 1%; a
  * 1 GB transfer costs O(chunks) events.
+ *
+ * Credit-based flow control is held to PCIe Base Spec r5.0 section 2.6.1
+ * (credit units, classes) and the credit round trip; see the credits_*
+ * tests below.
  */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "models/fabric.h"
 #include "models/pcie.h"
@@ -286,6 +291,180 @@ START_TEST(bad_config_rejected)
 }
 END_TEST
 
+/* ---- credit-based flow control (PCIe Base Spec r5.0 section 2.6.1) ----
+ * Header credits: one per TLP; data credits: one per 16 B (4 DW) of
+ * payload. A TLP leaves only when the receiver has advertised enough
+ * credits of its class (posted, non-posted, completion); the receiver
+ * returns them with an UpdateFC DLLP after draining the TLP. The credits
+ * of one TLP of serialization time s are therefore out for
+ *   RTT = s + latency + fc_drain + latency + 8 B / raw   (UpdateFC DLLP)
+ * and a pool of C data credits carries at most C x 16 B per RTT. */
+
+/* Gen4 x16, MPS 256: raw rate and DLLP share f (ACK limit 168 at x16). */
+static double g4_raw(void) { return 16e9 * 128 / 130 * 16 / 8; }
+static double g4_f(void) { return 16.0 / 168 + 4.0 / 1538; }
+
+/* One DMA over one Gen4 x16 MPS 256 link with extra link keys. */
+static double fc_link(int read, uint64_t bytes, const char *mode, const char *extra)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "name: fc\n"
+             "components:\n"
+             "  - {name: host, type: cpu, dram_bandwidth: 1 TB/s}\n"
+             "  - {name: dev, type: endpoint}\n"
+             "  - {name: fabric, type: fabric, mode: %s}\n"
+             "  - {name: load, type: xfer, src: %s, dst: %s, size: %llu B, path: dma}\n"
+             "links:\n"
+             "  - {name: l, type: pcie, gen: 4, lanes: 16, max_payload: 256 B,"
+             " max_read_request: 512 B, ends: [host, dev]%s}\n",
+             mode, read ? "host" : "dev", read ? "dev" : "host", (unsigned long long)bytes,
+             extra);
+    sim_err err;
+    ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
+    return capture_get(&cap, "load", "bytes") / capture_get(&cap, "load", "latency_mean");
+}
+
+/* loop: write, read. Ample credits (pools far above the bandwidth-delay
+ * product, ~3 KB at 100 ns) leave throughput exactly as without credits. */
+START_TEST(credits_ample_same_as_none)
+{
+    int read = _i;
+    uint64_t bytes = 256ull << 20;
+    double none = fc_link(read, bytes, "chunk", "");
+    double ample = fc_link(read, bytes, "chunk",
+                           ", credits: true, ph_credits: 256, pd_credits: 4096,"
+                           " nph_credits: 64, cplh_credits: 256, cpld_credits: 4096");
+    assert_close(ample, none, 0.001, read ? "read, ample credits" : "write, ample credits");
+    ck_assert(capture_get(&cap, "l", read ? "update_fc:host->dev" : "update_fc:dev->host") > 0);
+}
+END_TEST
+
+/* loop: packet mode, chunk mode. A posted-data pool of 32 credits (512 B,
+ * two MWr of 256 B) on a 100 ns link with a 200 ns drain: the writes are
+ * limited to 512 B / RTT with s = (256 + 24) / (1 - f) / raw. */
+START_TEST(credits_posted_pool_limits_writes)
+{
+    const char *mode = _i ? "chunk" : "packet";
+    double got = fc_link(0, 4u << 20, mode,
+                         ", latency: 100 ns, credits: true, ph_credits: 0, pd_credits: 32,"
+                         " fc_drain: 200 ns");
+    double raw = g4_raw(), s = (256.0 + 24) / (1 - g4_f()) / raw;
+    double rtt = s + 100e-9 + 200e-9 + 100e-9 + 8 / raw;
+    double want = 32 * 16 / rtt;
+    char what[64];
+    snprintf(what, sizeof what, "512 B posted pool, %s mode", mode);
+    assert_close(got, want, 0.01, what);
+    /* far below the link: the direction sends 2 TLPs (2 s) per RTT and
+     * waits for credits the rest, 1 - 2 s / RTT of the transfer's time */
+    ck_assert(want < 0.1 * raw);
+    double span = 4.0 * (1 << 20) / want;
+    assert_close(capture_get(&cap, "l", "credit_stall_time:dev->host"),
+                 span * (1 - 2 * s / rtt), 0.02, "credit stall time");
+    ck_assert(capture_get(&cap, "l", "credit_stalls:dev->host") > 0);
+}
+END_TEST
+
+/* Completion and posted credits are separate pools: host -- sw -- dev and
+ * gpu -- sw; dev reads host memory (CplD sw->dev) while the GPU writes
+ * into dev (MWr sw->dev), both crossing l2 in the same direction. l2's
+ * receiver advertises 32 CplD credits (512 B) and infinite posted
+ * credits: the read is held to 512 B / RTT_cpl, and the writes get the
+ * rest of the direction, W0 x (1 - u_cpl), where W0 = raw (1 - f) 256 / 280
+ * (the MWr stream alone) and u_cpl = R x (256 + 20) / 256 / ((1 - f) raw)
+ * is the share of the direction the completions take. */
+START_TEST(credits_classes_independent)
+{
+    const char *text =
+        "name: fcx\n"
+        "components:\n"
+        "  - {name: host, type: cpu, dram_bandwidth: 1 TB/s}\n"
+        "  - {name: sw, type: pcie_switch, latency: 100 ns}\n"
+        "  - {name: gpu, type: gpu}\n"
+        "  - {name: dev, type: endpoint}\n"
+        "  - {name: fabric, type: fabric, mode: packet}\n"
+        "  - {name: rd, type: xfer, src: host, dst: dev, size: 2 MiB, path: dma}\n"
+        "  - {name: wr, type: xfer, src: gpu, dst: dev, size: 16 MiB, path: dma}\n"
+        "links:\n"
+        "  - {name: l1, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
+        "  - {name: l3, type: pcie, gen: 5, lanes: 16, ends: [gpu, sw]}\n"
+        "  - {name: l2, type: pcie, gen: 4, lanes: 16, max_payload: 256 B, latency: 100 ns,"
+        " credits: true, ph_credits: 0, pd_credits: 0, nph_credits: 0, npd_credits: 0,"
+        " cplh_credits: 0, cpld_credits: 32, fc_drain: 200 ns, ends: [sw, dev]}\n";
+    sim_err err;
+    ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
+    double raw = g4_raw(), tlp = (1 - g4_f()) * raw;
+    double rtt = (256.0 + 20) / tlp + 100e-9 + 200e-9 + 100e-9 + 8 / raw;
+    double r_want = 512 / rtt;
+    double w0 = tlp * 256 / 280;
+    double w_want = w0 * (1 - r_want * (256.0 + 20) / 256 / tlp);
+    double r_got = capture_get(&cap, "rd", "throughput");
+    double w_got = capture_get(&cap, "wr", "throughput");
+    assert_close(r_got, r_want, 0.01, "read held by 32 CplD credits");
+    assert_close(w_got, w_want, 0.01, "posted writes beside it");
+    ck_assert(w_got > 15 * r_got);
+}
+END_TEST
+
+START_TEST(credits_arithmetic)
+{
+    /* r5.0 2.6.1: a 256 B MWr = 1 PH + 16 PD; an MRd = 1 NPH, 0 NPD; a
+     * 4 KiB read completes in 16 CplD of 256 B = 16 CplH + 256 CplD */
+    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    uint64_t h, d;
+    ck_assert_int_eq(pcie_fc_credits_at(&c, PCIE_OP_WRITE, 0, 256, PCIE_DIR_DATA, &h, &d),
+                     PCIE_FC_P);
+    ck_assert_uint_eq(h, 1);
+    ck_assert_uint_eq(d, 16);
+    ck_assert_int_eq(pcie_fc_credits_at(&c, PCIE_OP_READ, 0, 4096, PCIE_DIR_REQ, &h, &d),
+                     PCIE_FC_NP);
+    ck_assert_uint_eq(h, 8);
+    ck_assert_uint_eq(d, 0);
+    ck_assert_int_eq(pcie_fc_credits_at(&c, PCIE_OP_READ, 0, 4096, PCIE_DIR_DATA, &h, &d),
+                     PCIE_FC_CPL);
+    ck_assert_uint_eq(h, 16);
+    ck_assert_uint_eq(d, 256);
+    /* a 100 B write: 1 PH, ceil(100/16) = 7 PD; pieces add up */
+    pcie_fc_credits_at(&c, PCIE_OP_WRITE, 0, 100, PCIE_DIR_DATA, &h, &d);
+    ck_assert_uint_eq(d, 7);
+    uint64_t sh = 0, sd = 0;
+    for (uint64_t off = 0; off < 1000; off += 48) {
+        pcie_fc_credits_at(&c, PCIE_OP_WRITE, off, off + 48 <= 1000 ? 48 : 1000 - off,
+                           PCIE_DIR_DATA, &h, &d);
+        sh += h;
+        sd += d;
+    }
+    ck_assert_uint_eq(sh, 4);               /* ceil(1000 / 256) */
+    ck_assert_uint_eq(sd, 63);              /* 3 x 16 + ceil(232 / 16) */
+    /* largest chunk a pool admits: whole TLPs */
+    ck_assert_uint_eq(pcie_fc_max_bytes(&c, PCIE_OP_WRITE, PCIE_DIR_DATA, 0, 40), 512);
+    ck_assert_uint_eq(pcie_fc_max_bytes(&c, PCIE_OP_WRITE, PCIE_DIR_DATA, 1, 40), 256);
+    ck_assert_uint_eq(pcie_fc_max_bytes(&c, PCIE_OP_READ, PCIE_DIR_REQ, 4, 1), 2048);
+    ck_assert_uint_eq(pcie_fc_max_bytes(&c, PCIE_OP_WRITE, PCIE_DIR_DATA, 0, 0), 0);
+}
+END_TEST
+
+static const char *const bad_credits[] = {
+    "pd_credits: 8",    /* < MPS/16 = 16: cannot carry one max-size TLP */
+    "cpld_credits: 15",
+    "ph_credits: 16777216",
+};
+
+START_TEST(bad_credits_rejected)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - {name: dev, type: endpoint}\n"
+             "links:\n  - {name: l, type: pcie, max_payload: 256 B, credits: true, %s,"
+             " ends: [host, dev]}\n",
+             bad_credits[_i]);
+    sim_err err;
+    ck_assert_int_ne(run_text(text, &err), 0);
+    ck_assert_int_eq(err.line, 6);
+    ck_assert_ptr_nonnull(strstr(err.msg, "credits"));
+}
+END_TEST
+
 static Suite *pcie_suite(void)
 {
     Suite *s = suite_create("pcie");
@@ -297,6 +476,10 @@ static Suite *pcie_suite(void)
     tcase_add_test(core, events_are_o_chunks);
     tcase_add_test(core, gen6_flit);
     tcase_add_test(core, protocol_arithmetic);
+    tcase_add_loop_test(core, credits_ample_same_as_none, 0, 2);
+    tcase_add_loop_test(core, credits_posted_pool_limits_writes, 0, 2);
+    tcase_add_test(core, credits_classes_independent);
+    tcase_add_test(core, credits_arithmetic);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, limits_x1_and_large_mps);
@@ -304,6 +487,7 @@ static Suite *pcie_suite(void)
     suite_add_tcase(s, lim);
     TCase *errs = tcase_create("Errors");
     tcase_add_loop_test(errs, bad_config_rejected, 0, 6);
+    tcase_add_loop_test(errs, bad_credits_rejected, 0, 3);
     suite_add_tcase(s, errs);
     return s;
 }
