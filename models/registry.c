@@ -4,6 +4,7 @@
 #include "registry.h"
 
 #include "cxl.h"
+#include "cxlcache.h"
 #include "fabdev.h"
 #include "fabric.h"
 #include "instance.h"
@@ -37,5 +38,6 @@ const sim_model *const memfab_models[] = {
     &mesi_dir_model,
     &mesi_cache_model,
     &nic_model,
+    &cxl_accel_model,
     NULL,
 };
