@@ -56,7 +56,8 @@ START_TEST(script_has_inline_data)
     ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf -o f.pdf --script", fx_bin), 0);
     ck_assert_msg(strstr(fx_out, "$d0 << EOD") && strstr(fx_out, "set terminal pdfcairo size"
                                                                   " 3.5in,2.4in"), "%s", fx_out);
-    ck_assert_msg(strstr(fx_out, "title 'tiny bw=8 GB/s'"), "labels from sweep keys: %s", fx_out);
+    /* all runs are 'tiny': the label is the differing param alone */
+    ck_assert_msg(strstr(fx_out, "title 'bw=8 GB/s'"), "labels from sweep keys: %s", fx_out);
     ck_assert_int_eq(fx_sh("%s plot a.db --kind param --metric gpu0/latency_mean -o f.png"
                            " --script", fx_bin), 0);
     ck_assert_msg(strstr(fx_out, "set xlabel 'bw (GB/s)'"), "%s", fx_out);
@@ -66,6 +67,91 @@ START_TEST(script_has_inline_data)
     ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf --where bw='16*' -o f.svg --script", fx_bin),
                      0);
     ck_assert_msg(!strstr(fx_out, "$d1 << EOD"), "--where selects one run: %s", fx_out);
+}
+END_TEST
+
+/* Every `title '...'` of a script is at most max characters (quotes undoubled). */
+static int titles_within(const char *script, size_t max, size_t *count)
+{
+    *count = 0;
+    for (const char *p = strstr(script, "title '"); p; p = strstr(p, "title '")) {
+        p += 7;
+        size_t n = 0;
+        for (; *p && !(*p == '\'' && p[1] != '\''); p++) {
+            if (*p == '\'')
+                p++;
+            n += ((unsigned char)*p & 0xc0) != 0x80;
+        }
+        if (n > max)
+            return 0;
+        ++*count;
+    }
+    return 1;
+}
+
+START_TEST(short_run_labels)
+{
+    /* a 2 x 2 x 2 sweep of one scenario, as `memfab sweep` records it */
+    fx_metric m[] = {{"g", "x", 1, ""}};
+    static const char *const pol[] = {"round_robin", "dynamo"}, *const rate[] = {"0.25/s",
+                                                                                  "0.5/s"};
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++)
+            for (int seed = 1; seed <= 2; seed++) {
+                char p0[64], p1[64], p2[64], p3[64], p4[64];
+                snprintf(p0, sizeof p0, "sweep.router.policy=%s", pol[a]);
+                snprintf(p1, sizeof p1, "router.policy=%s", pol[a]);
+                snprintf(p2, sizeof p2, "sweep.workload.synthetic.rate=%s", rate[b]);
+                snprintf(p3, sizeof p3, "workload.synthetic.rate=%s", rate[b]);
+                snprintf(p4, sizeof p4, "sweep.seed=%d", seed);
+                const char *ps[] = {p0, p1, p2, p3, p4, "sweep.name=s", "name=multi-agent",
+                                    "workload.synthetic.requests=100", NULL};
+                fx_run("a.db", "multi-agent", (uint64_t)seed, ps, m, 1, 30,
+                       1 + 0.1 * (a + 2 * b + 4 * seed));
+            }
+    const char *kinds_per_run[] = {"cdf", "link-bw", "kv-hit", "coherence"};
+    for (size_t k = 0; k < 4; k++) {
+        ck_assert_int_eq(fx_sh("%s plot a.db --kind %s -o f.png --script", fx_bin,
+                               kinds_per_run[k]), 0);
+        size_t n;
+        ck_assert_msg(titles_within(fx_out, plot_title_max(3.5, 7), &n), "%s: a title longer"
+                      " than %zu: %s", kinds_per_run[k], plot_title_max(3.5, 7), fx_out);
+        ck_assert_msg(n >= 8, "%s: one entry per run (%zu)", kinds_per_run[k], n);
+        ck_assert_msg(!strstr(fx_out, "title 'multi-agent") && !strstr(fx_out, "router.") &&
+                      !strstr(fx_out, "synthetic."), "%s: %s", kinds_per_run[k], fx_out);
+    }
+    ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "title 'policy=round_robin rate=0.25/s seed=1'") &&
+                  strstr(fx_out, "title 'policy=dynamo rate=0.5/s seed=2'"), "%s", fx_out);
+    /* eight curves: the key inside, bottom right, in smaller text */
+    ck_assert_msg(strstr(fx_out, "set key inside bottom right vertical maxrows"), "%s", fx_out);
+    /* only what differs: one policy selected, the policy is not in the label */
+    ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf --where router.policy=dynamo -o f.png"
+                           " --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "title 'rate=0.25/s seed=1'") && !strstr(fx_out, "policy="),
+                  "%s", fx_out);
+    /* two scenarios: the name is part of the label */
+    fx_run("a.db", "other", 1, NULL, m, 1, 30, 1);
+    ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf --run 1 --run 9 -o f.png --script",
+                           fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "title 'other") && strstr(fx_out, "title 'multi-agent"),
+                  "%s", fx_out);
+}
+END_TEST
+
+START_TEST(shorten_function)
+{
+    char s[] = "abcdefghijklmnopqrstuvwxyz";
+    plot_shorten(s, 11);
+    ck_assert_str_eq(s, "abcd...wxyz");
+    char u[] = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";   /* 8 x e-acute */
+    plot_shorten(u, 7);
+    ck_assert_str_eq(u, "\xc3\xa9\xc3\xa9...\xc3\xa9\xc3\xa9");
+    char k[] = "short";
+    plot_shorten(k, 40);
+    ck_assert_str_eq(k, "short");
+    ck_assert_uint_eq(plot_title_max(3.5, 7), 40);
+    ck_assert_uint_gt(plot_title_max(7, 7), 40);
 }
 END_TEST
 
@@ -79,9 +165,19 @@ START_TEST(hostile_names_are_escaped)
     FILE *f = popen("true", "r");   /* keep popen's SIGCHLD handling warm for sanitizers */
     pclose(f);
     ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf -o f.png --script", fx_bin), 0);
-    ck_assert_msg(strstr(fx_out, "title 'x\"; system(\"touch PWNED1\") `touch PWNED2` '' ;"
-                                 " system(''touch PWNED3'') @GPVAL_TERM\\'"),
+    /* the 80-character name is shortened in the middle to the 40 a key
+     * column holds; quotes stay doubled, the trailing backslash kept */
+    ck_assert_msg(strstr(fx_out, "title 'x\"; system(\"touch ...NED3'') @GPVAL_TERM\\'"),
                   "escaped title: %s", fx_out);
+    /* and the whole name, as any string, is one quoted literal */
+    char *buf;
+    size_t len;
+    FILE *q = open_memstream(&buf, &len);
+    plot_quote(q, hostile);
+    fclose(q);
+    ck_assert_str_eq(buf, "'x\"; system(\"touch PWNED1\") `touch PWNED2` '' ;"
+                          " system(''touch PWNED3'') @GPVAL_TERM\\'");
+    free(buf);
     if (have_gnuplot()) {
         for (size_t k = 0; k < 6; k++) {
             int rc = fx_sh("%s plot a.db --kind %s -o 'o\"ut `touch PWNED4`.png' --title \"$(printf"
@@ -117,6 +213,64 @@ START_TEST(quote_function)
     ck_assert_ptr_nonnull(strstr(plot_terminal("x.y.svg", 3.5, 2.4, 8, NULL), "svg"));
     ck_assert_ptr_null(plot_terminal("a.jpg", 3.5, 2.4, 8, NULL));
     ck_assert_ptr_null(plot_terminal("noext", 3.5, 2.4, 8, NULL));
+}
+END_TEST
+
+/* A run whose instance has a KV cache: kv_used:<tier> series in blocks and
+ * kv rows, tiers written hbm, dram, cxl; the block size when with_block. */
+static void kv_db(const char *file, int with_block)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", fx_dir, file);
+    sim_err err;
+    sim_err_clear(&err);
+    res_db *db = res_open(path, &err);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_int_gt(res_run_begin(db, "kvs", "0123abcd", 1, "test", &err), 0);
+    if (with_block)
+        ck_assert_int_eq(res_param(db, "kv.block_tokens", "16"), 0);
+    ck_assert_int_eq(res_metric(db, "inst0", "kv_bytes_per_token", 131072, "B"), 0);
+    static const char *const tiers[] = {"hbm", "dram", "cxl"};
+    for (int t = 0; t < 10; t++)
+        for (int k = 0; k < 3; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "kv_used:%s", tiers[k]);
+            ck_assert_int_eq(res_timeseries(db, "inst0", name, (uint64_t)t * 1000000000000ULL,
+                                            1024.0 * (k + 1) * t), 0);
+        }
+    for (int k = 0; k < 3; k++)
+        ck_assert_int_eq(res_kv(db, "inst0", tiers[k], 10, 10, 0, 0, 0), 0);
+    ck_assert_int_eq(res_run_end(db, "complete", 0.1, 10000000000000ULL, 1, &err), 0);
+    res_close(db);
+}
+
+START_TEST(occupancy_default_and_tier_order)
+{
+    kv_db("kv.db", 1);
+    kv_db("kvb.db", 0);
+    ck_assert_int_eq(fx_sh("%s plot kv.db --kind occupancy -o f.png --script", fx_bin), 0);
+    /* 3 x 1024 x 9 blocks of 2 MiB = 54 GiB */
+    ck_assert_msg(strstr(fx_out, "set ylabel 'KV cache used (GiB)'") &&
+                  strstr(fx_out, "\n9 54\n"), "%s", fx_out);
+    const char *hbm = strstr(fx_out, "title 'inst0 hbm'"), *dram = strstr(fx_out, "title"
+                                                                                  " 'inst0 dram'");
+    const char *cxl = strstr(fx_out, "title 'inst0 cxl'");
+    ck_assert_msg(hbm && dram && cxl && hbm < dram && dram < cxl, "tier order: %s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot --help", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "kv_used"), "documented: %s", fx_out);
+    /* without the block size, blocks */
+    ck_assert_int_eq(fx_sh("%s plot kvb.db --kind occupancy -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "set ylabel 'KV cache used (blocks)'") &&
+                  strstr(fx_out, "\n9 27648\n"), "%s", fx_out);
+    /* kv-hit: tiers in the order written; one instance, so one bar per tier */
+    ck_assert_int_eq(fx_sh("%s plot kv.db --kind kv-hit -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "set xtics ('hbm' 0, 'dram' 1, 'cxl' 2)") &&
+                  strstr(fx_out, "set key off"), "tier order: %s", fx_out);
+    /* the fixture's run writes hbm before dram too */
+    two_runs();
+    ck_assert_int_eq(fx_sh("%s plot a.db --kind kv-hit --run 1 -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "'hbm'") && strstr(fx_out, "'hbm'") < strstr(fx_out, "'dram'"),
+                  "%s", fx_out);
 }
 END_TEST
 
@@ -183,6 +337,9 @@ static Suite *plot_suite(void)
     }
     tcase_add_loop_test(core, every_kind_every_format, 0, 18);
     tcase_add_test(core, script_has_inline_data);
+    tcase_add_test(core, short_run_labels);
+    tcase_add_test(core, occupancy_default_and_tier_order);
+    tcase_add_test(limits, shorten_function);
     tcase_add_test(limits, hostile_names_are_escaped);
     tcase_add_test(limits, quote_function);
     tcase_add_test(limits, replications_give_error_bars);

@@ -6,11 +6,17 @@
  *   param      a metric (rdb.h names) versus a param, one line per group of the
  *              other varying params; replications (runs that differ only in
  *              seed) become the mean with 95% confidence error bars
- *   link-bw    timeseries whose "scope/name" matches --metric (default
- *              "*throughput*"): one curve per run, link and direction
- *   occupancy  timeseries matching --metric (default "*occupancy*")
- *   kv-hit     kv_hit_ratio: bars per instance/tier, one colour per run
- *   coherence  coherence: message counts per directory/message, one colour per run
+ *   link-bw    timeseries whose "scope/name" matches --metric (globs separated
+ *              by commas, default "*throughput*"): one curve per run, link and
+ *              direction
+ *   occupancy  timeseries matching --metric (default: kv_used:TIER of any scope,
+ *              the KV tiers of each instance, or names matching *occupancy*);
+ *              kv_used in bytes when the instance's kv_bytes_per_token metric
+ *              and the kv.block_tokens param give the block size, else blocks
+ *   kv-hit     kv: hit ratio per instance (clusters) and tier (colours, tier order)
+ *   coherence  coherence: counts per message (clusters) and directory (colours)
+ *   With several runs, kv-hit and coherence use one colour per run. Run labels
+ *   name only the params that differ between the plotted runs (plot_labels).
  *
  * Figures default to 3.5 in x 2.4 in (one column of a two-column paper)
  * with 8 pt text and the Okabe-Ito colour-blind-safe palette.
@@ -175,20 +181,25 @@ static void labels(FILE *f, const char *x, const char *y)
 
 /* An x tic increment of 1, 2 or 5 times a power of ten giving at most 6 tics:
  * gnuplot's own choice ignores the font size and crowds paper-sized figures. */
-static void xtics_for(FILE *f, double lo, double hi)
+static void tics_for(FILE *f, char axis, double lo, double hi, int most)
 {
     double range = hi - lo;
     if (!(range > 0) || !isfinite(range))
         return;
-    double p = pow(10, floor(log10(range / 6)));
+    double p = pow(10, floor(log10(range / most)));
     double step = p;
     static const double m[] = {1, 2, 2.5, 5, 10};
     for (int i = 0; i < 5; i++)
-        if (range / (m[i] * p) <= 6) {
+        if (range / (m[i] * p) <= most) {
             step = m[i] * p;
             break;
         }
-    fprintf(f, "set xtics %.6g\n", step);
+    fprintf(f, "set %ctics %.6g\n", axis, step);
+}
+
+static void xtics_for(FILE *f, double lo, double hi)
+{
+    tics_for(f, 'x', lo, hi, 6);
 }
 
 /* Put the key above the plot when its entries are long or many, so it
@@ -201,6 +212,25 @@ static void key_place(FILE *f, size_t entries, size_t maxlen, const char *inside
         fprintf(f, "set key %s\n", inside);
 }
 
+/* The key of one entry per run: inside `corner` when it is small; with more
+ * than 4 entries inside `corner` in smaller text, in columns when the rows
+ * would fill more than about half the height. Entries are never dropped:
+ * labels are at most plot_title_max() characters, which fit a column. */
+static void key_runs(FILE *f, const plot_opts *o, double fscale, size_t n, size_t maxlen,
+                     const char *corner)
+{
+    if (n <= 4) {
+        key_place(f, n, maxlen, corner);
+        return;
+    }
+    double kpt = o->pt - 2 >= 5 ? o->pt - 2 : 5;
+    size_t rows = (size_t)(o->h * 72 * 0.5 / (kpt * 1.2));
+    rows = rows < 3 ? 3 : rows;
+    size_t cols = (n + rows - 1) / rows;
+    fprintf(f, "set key inside %s vertical maxrows %zu samplen 1.5 spacing 0.9 font ',%g'\n",
+            corner, (n + cols - 1) / cols, kpt * fscale);
+}
+
 static size_t max_label(const rdb_set *s)
 {
     size_t m = 0;
@@ -208,6 +238,200 @@ static size_t max_label(const rdb_set *s)
         if (strlen(s->runs[i].label) > m)
             m = strlen(s->runs[i].label);
     return m;
+}
+
+static int varies(const rdb_set *s, const char *key)
+{
+    const char *v0 = rdb_param_get(&s->runs[0], key);
+    for (size_t i = 1; i < s->n; i++) {
+        const char *v = rdb_param_get(&s->runs[i], key);
+        if ((v == NULL) != (v0 == NULL) || (v && strcmp(v, v0) != 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- labels --------------------------------------------------------------- */
+
+size_t plot_title_max(double w_in, double key_pt)
+{
+    /* gnuplot sizes a key column by character count at about 0.9 em per
+     * character and drops the whole key when a column is wider than the
+     * canvas; 40 characters at the default 3.5 in and 7 pt key text. */
+    double n = w_in * 72 / (key_pt * 0.9);
+    return n < 16 ? 16 : n > 120 ? 120 : (size_t)n;
+}
+
+void plot_shorten(char *s, size_t max)
+{
+    /* count characters, not bytes: UTF-8 continuation bytes are 10xxxxxx */
+    size_t chars = 0, len = strlen(s);
+    for (size_t i = 0; i < len; i++)
+        chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+    if (chars <= max || max < 5)
+        return;
+    /* keep the head and the tail (where params and seeds are), "..." between */
+    size_t head = (max - 3) / 2, tail = max - 3 - head;
+    size_t hb = 0, c = 0;
+    for (; hb < len; hb++) {
+        if (((unsigned char)s[hb] & 0xc0) != 0x80 && c++ == head)
+            break;
+    }
+    size_t tb = len;
+    for (c = 0; tb > 0;) {
+        tb--;
+        if (((unsigned char)s[tb] & 0xc0) != 0x80 && ++c == tail)
+            break;
+    }
+    memcpy(s + hb, "...", 3);
+    memmove(s + hb + 3, s + tb, len - tb + 1);
+}
+
+/* The keys a run label shows: every param except the sweep bookkeeping, the
+ * scenario name and description, and the plain twin of a swept key. */
+static int label_key(const rdb_run *r, const char *k)
+{
+    if (strcmp(k, "sweep.name") == 0 || strcmp(k, "sweep.point") == 0 ||
+        strcmp(k, "name") == 0 || strcmp(k, "description") == 0)
+        return 0;
+    if (strncmp(k, "sweep.", 6) != 0) {
+        char twin[600];
+        snprintf(twin, sizeof twin, "sweep.%s", k);
+        if (rdb_param_get(r, twin))
+            return 0;
+    }
+    return 1;
+}
+
+/* Key display rank: swept keys, then the others, the seed last. */
+static int key_rank(const char *k)
+{
+    if (strcmp(k, "seed") == 0 || strcmp(k, "sweep.seed") == 0)
+        return 2;
+    return strncmp(k, "sweep.", 6) == 0 ? 0 : 1;
+}
+
+/* The last `parts` dot-separated components of k (after "sweep."). */
+static const char *key_tail(const char *k, int parts)
+{
+    if (strncmp(k, "sweep.", 6) == 0)
+        k += 6;
+    const char *p = k + strlen(k);
+    while (p > k) {
+        p--;
+        if (*p == '.' && --parts == 0)
+            return p + 1;
+    }
+    return k;
+}
+
+typedef struct vkey {
+    const char *key;           /* the param key */
+    const char *shown;         /* its short name */
+    int rank;
+} vkey;
+
+static int cmp_vkey(const void *a, const void *b)
+{
+    const vkey *p = a, *q = b;
+    return p->rank != q->rank ? p->rank - q->rank : strcmp(p->key, q->key);
+}
+
+/* Replace every run label by a short one for a figure: the scenario name
+ * only when the runs' names differ, then the params that differ between
+ * the runs, each named by the last component of its key (more components
+ * when two keys would look alike), e.g. "policy=dynamo rate=0.5/s seed=2";
+ * runs alike in all of these get " #ID". Labels longer than max are
+ * shortened in the middle. Returns 0 or SIM_ENOMEM. */
+static int plot_labels(rdb_set *s, size_t max)
+{
+    int names_vary = 0;
+    for (size_t i = 1; i < s->n; i++)
+        names_vary |= strcmp(s->runs[i].name, s->runs[0].name) != 0;
+    size_t nk = 0, cap = 0;
+    vkey *keys = NULL;
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t p = 0; p < s->runs[i].nparams; p++) {
+            const char *k = s->runs[i].params[p].key;
+            if (!label_key(&s->runs[i], k))
+                continue;
+            int dup = 0;
+            for (size_t j = 0; j < nk && !dup; j++)
+                dup = strcmp(keys[j].key, k) == 0;
+            if (dup || !varies(s, k))
+                continue;
+            if (nk == cap) {
+                vkey *nkeys = sim_realloc(keys, (cap = cap ? 2 * cap : 16) * sizeof *keys);
+                if (!nkeys) {
+                    sim_free(keys);
+                    return SIM_ENOMEM;
+                }
+                keys = nkeys;
+            }
+            keys[nk++] = (vkey){k, NULL, key_rank(k)};
+        }
+    if (nk)
+        qsort(keys, nk, sizeof *keys, cmp_vkey);
+    /* short names: one component, more where two keys would collide */
+    for (size_t j = 0; j < nk; j++) {
+        for (int parts = 1; parts < 64; parts++) {
+            const char *t = key_tail(keys[j].key, parts);
+            int clash = 0;
+            for (size_t m = 0; m < nk && !clash; m++)
+                clash = m != j && strcmp(key_tail(keys[m].key, parts), t) == 0;
+            keys[j].shown = t;
+            if (!clash || t == key_tail(keys[j].key, parts + 1))
+                break;
+        }
+    }
+    int status = 0;
+    for (size_t i = 0; i < s->n && !status; i++) {
+        rdb_run *r = &s->runs[i];
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) {
+            status = SIM_ENOMEM;
+            break;
+        }
+        int any = 0;
+        if (names_vary || nk == 0) {
+            fputs(r->name, f);
+            any = 1;
+        }
+        for (size_t j = 0; j < nk; j++) {
+            const char *v = rdb_param_get(r, keys[j].key);
+            fprintf(f, "%s%s=%s", any ? " " : "", keys[j].shown, v ? v : "-");
+            any = 1;
+        }
+        /* runs that look alike get their ids */
+        for (size_t j = 0; j < s->n; j++) {
+            if (j == i || (names_vary && strcmp(s->runs[j].name, r->name) != 0))
+                continue;
+            int same = 1;
+            for (size_t m = 0; m < nk && same; m++) {
+                const char *a = rdb_param_get(r, keys[m].key);
+                const char *b = rdb_param_get(&s->runs[j], keys[m].key);
+                same = (a == NULL) == (b == NULL) && (!a || strcmp(a, b) == 0);
+            }
+            if (same) {
+                fprintf(f, " #%lld", (long long)r->id);
+                break;
+            }
+        }
+        fclose(f);
+        char *lab = buf ? sim_strdup(buf) : NULL;
+        free(buf);   /* open_memstream allocates with malloc */
+        if (!lab) {
+            status = SIM_ENOMEM;
+            break;
+        }
+        plot_shorten(lab, max);
+        sim_free(r->label);
+        r->label = lab;
+    }
+    sim_free(keys);
+    return status;
 }
 
 /* ---- cdf ------------------------------------------------------------------ */
@@ -231,7 +455,7 @@ static int dbuf_push(dbuf *b, double x)
     return 0;
 }
 
-static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o)
+static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, double fscale)
 {
     const char *metric = o->metric ? o->metric : "ttft";
     const char *col;
@@ -294,7 +518,7 @@ static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o)
     snprintf(xl, sizeof xl, "%s (%s)", what, unit);
     labels(f, xl, "CDF");
     fputs("set yrange [0:1]\n", f);
-    key_place(f, nonempty, max_label(s), "bottom right");
+    key_runs(f, o, fscale, nonempty, max_label(s), "bottom right");
     {
         double lo = INFINITY;
         for (size_t i = 0; i < s->n; i++)
@@ -333,17 +557,6 @@ out:
 }
 
 /* ---- param ---------------------------------------------------------------- */
-
-static int varies(const rdb_set *s, const char *key)
-{
-    const char *v0 = rdb_param_get(&s->runs[0], key);
-    for (size_t i = 1; i < s->n; i++) {
-        const char *v = rdb_param_get(&s->runs[i], key);
-        if ((v == NULL) != (v0 == NULL) || (v && strcmp(v, v0) != 0))
-            return 1;
-    }
-    return 0;
-}
 
 /* Leading number of a param value and the unit text after it. */
 static int numeric(const char *v, double *x, const char **unit)
@@ -620,14 +833,58 @@ out:
 
 /* ---- time series ----------------------------------------------------------- */
 
-static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, int bw)
+/* Does "scope/name" match one of the comma-separated globs? */
+static int glob_any(const char *globs, const char *full)
 {
-    const char *glob = o->metric ? o->metric : bw ? "*throughput*" : "*occupancy*";
+    char g[1024];
+    for (const char *p = globs; *p;) {
+        const char *c = strchr(p, ',');
+        size_t l = c ? (size_t)(c - p) : strlen(p);
+        snprintf(g, sizeof g, "%.*s", (int)(l < sizeof g ? l : sizeof g - 1), p);
+        if (*g && fnmatch(g, full, 0) == 0)
+            return 1;
+        p += l + (c ? 1 : 0);
+    }
+    return 0;
+}
+
+/* Bytes per KV block of an instance: its kv_bytes_per_token metric times
+ * the kv.block_tokens param; 0 when either is missing. */
+static double kv_block_bytes(sqlite3 *h, rdb_run *r, const char *scope)
+{
+    sim_err err;
+    sim_err_clear(&err);
+    if (!r->metrics && rdb_load_metrics(h, r, &err))
+        return 0;
+    char name[600];
+    snprintf(name, sizeof name, "%s/kv_bytes_per_token", scope);
+    const rdb_metric *m = rdb_metric_get(r, name);
+    const char *bt = rdb_param_get(r, "kv.block_tokens");
+    double tokens = bt ? strtod(bt, NULL) : 0;
+    if (!m || strcmp(m->unit, "B") != 0 || !(m->value > 0) || !(tokens > 0))
+        return 0;
+    return m->value * tokens;
+}
+
+#define KV_USED "kv_used:"
+
+static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int bw)
+{
+    const char *glob = o->metric ? o->metric : bw ? "*throughput*" : "*/" KV_USED "*,*occupancy*";
     sqlite3_stmt *names = NULL, *rows = NULL;
     int status = 0, nseries = 0;
     double vmax = 0, tmax = 0;
-    if (sqlite3_prepare_v2(h, "SELECT DISTINCT scope, name FROM timeseries WHERE run_id = ?"
-                              " ORDER BY scope, name", -1, &names, NULL) != SQLITE_OK ||
+    /* KV occupancy: every series a kv_used one, in bytes when every instance
+     * gives its block size */
+    int kv = !bw, kv_bytes = !bw;
+    /* distinct series names and (run, scope) pairs of the drawn series */
+    char *nms[64], *scs[64];
+    size_t scs_run[64];
+    int nnm = 0, nsc = 0;
+    /* series in the order they were written (tiers in tier order) */
+    if (sqlite3_prepare_v2(h, "SELECT scope, name FROM timeseries WHERE run_id = ?"
+                              " GROUP BY scope, name ORDER BY MIN(rowid)", -1, &names,
+                           NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(h, "SELECT t_ps, value FROM timeseries WHERE run_id = ? AND"
                               " scope = ? AND name = ? ORDER BY t_ps", -1, &rows,
                            NULL) != SQLITE_OK) {
@@ -638,22 +895,39 @@ static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o
     /* First pass: ranges, for the units. */
     for (int pass = 0; pass < 2; pass++) {
         char **titles = NULL;
+        int *styles = NULL;
         double tf = 1, vf = 1;
         const char *tu = "s", *vu = bw ? "B/s" : "";
         if (pass == 1) {
             time_scale(tmax, &tf, &tu);
-            if (bw)
-                unit_scale("B/s", vmax, &vf, &vu);
             char xl[64], yl[128];
+            if (bw) {
+                unit_scale("B/s", vmax, &vf, &vu);
+                snprintf(yl, sizeof yl, "Throughput (%s)", vu);
+            } else if (kv && kv_bytes) {
+                static const char *const bu[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+                int e = 0;
+                while (e < 4 && vmax >= 1024.0 * (double)(1ULL << (10 * e)))
+                    e++;
+                vf = 1.0 / (double)(1ULL << (10 * e));
+                snprintf(yl, sizeof yl, "KV cache used (%s)", bu[e]);
+            } else if (kv) {
+                snprintf(yl, sizeof yl, "KV cache used (blocks)");
+            } else {
+                snprintf(yl, sizeof yl, "Occupancy");
+            }
             snprintf(xl, sizeof xl, "Time (%s)", tu);
-            snprintf(yl, sizeof yl, bw ? "Throughput (%s)" : "Occupancy%s", vu);
             labels(f, xl, yl);
             /* time series fill the width: the key goes above, the y axis from 0 */
-            fprintf(f, "set key above vertical maxcols %d\nset yrange [0:*]\n",
-                    s->n > 1 ? 1 : 2);
+            fprintf(f, "set key above horizontal\nset yrange [0:*]\n");
             xtics_for(f, 0, tmax * tf);
+            if (!o->logy)
+                tics_for(f, 'y', 0, vmax * vf, 5);
             titles = sim_calloc((size_t)nseries + 1, sizeof *titles);
-            if (!titles) {
+            styles = sim_calloc((size_t)nseries + 1, sizeof *styles);
+            if (!titles || !styles) {
+                sim_free(titles);
+                sim_free(styles);
                 status = SIM_EXIT_RUNTIME;
                 goto out;
             }
@@ -667,8 +941,18 @@ static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o
                 const char *name = (const char *)sqlite3_column_text(names, 1);
                 char full[1024];
                 snprintf(full, sizeof full, "%s/%s", scope, name);
-                if (fnmatch(glob, full, 0) != 0)
+                if (!glob_any(glob, full))
                     continue;
+                int is_kv = strncmp(name, KV_USED, strlen(KV_USED)) == 0;
+                double bpb = 1;
+                if (!bw && is_kv)
+                    bpb = kv_block_bytes(h, &s->runs[i], scope);
+                if (pass == 0) {
+                    kv &= is_kv;
+                    kv_bytes &= is_kv && bpb > 0;
+                }
+                if (!(kv && kv_bytes))
+                    bpb = 1;
                 sqlite3_reset(rows);
                 sqlite3_bind_int64(rows, 1, s->runs[i].id);
                 sqlite3_bind_text(rows, 2, scope, -1, SQLITE_TRANSIENT);
@@ -682,18 +966,34 @@ static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o
                     nonzero |= v != 0;
                     if (pass == 0) {
                         tmax = t > tmax ? t : tmax;
-                        vmax = fabs(v) > vmax ? fabs(v) : vmax;
+                        vmax = fabs(v * bpb) > vmax ? fabs(v * bpb) : vmax;
                     } else {
-                        fprintf(f, "%.9g %.9g\n", t * tf, v * vf);
+                        fprintf(f, "%.9g %.9g\n", t * tf, v * bpb * vf);
                     }
                 }
                 if (pass == 0) {
                     nseries++;
+                    if (!nonzero)
+                        continue;
+                    const char *nm0 = strncmp(name, "throughput:", 11) == 0 ? name + 11
+                                      : is_kv ? name + strlen(KV_USED) : name;
+                    int k = 0;
+                    for (; k < nnm && strcmp(nms[k], nm0) != 0; k++)
+                        ;
+                    if (k == nnm && nnm < 64 && (nms[nnm] = sim_strdup(nm0)))
+                        nnm++;
+                    for (k = 0; k < nsc && !(scs_run[k] == i && strcmp(scs[k], scope) == 0); k++)
+                        ;
+                    if (k == nsc && nsc < 64 && (scs[nsc] = sim_strdup(scope)))
+                        scs_run[nsc++] = i;
                     continue;
                 }
                 fputs("EOD\n", f);
-                /* title: link and direction ("throughput:" dropped), run when several */
-                const char *nm = strncmp(name, "throughput:", 11) == 0 ? name + 11 : name;
+                /* title: link and direction ("throughput:" dropped), or
+                 * instance and tier ("kv_used:" dropped); the run when several */
+                const char *nm = strncmp(name, "throughput:", 11) == 0 ? name + 11
+                                 : is_kv                               ? name + strlen(KV_USED)
+                                                                       : name;
                 size_t tl = strlen(scope) + strlen(nm) + strlen(s->runs[i].label) + 8;
                 char *t = sim_alloc(tl);
                 if (t) {
@@ -702,6 +1002,19 @@ static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o
                     else
                         snprintf(t, tl, "%s %s", scope, nm);
                 }
+                /* one colour per series name (tier, link direction), one
+                 * dash pattern per run and scope (instance) */
+                int ci = 0, di = 0;
+                for (; ci < nnm && strcmp(nms[ci], nm) != 0; ci++)
+                    ;
+                for (; di < nsc && !(scs_run[di] == i && strcmp(scs[di], scope) == 0); di++)
+                    ;
+                if (ci < nnm && ci < 8 && di < nsc && nnm > 1 && nsc > 1)
+                    styles[idx] = ci + 1 + 8 * di;
+                else
+                    styles[idx] = -1;
+                if (t)
+                    plot_shorten(t, plot_title_max(o->w, o->pt - 1));
                 titles[idx] = nonzero ? t : NULL;
                 if (!nonzero)
                     sim_free(t);
@@ -710,8 +1023,8 @@ static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o
         }
         if (pass == 0 && nseries == 0) {
             fprintf(stderr, "memfab plot: no time series matches '%s' in the selected runs%s\n",
-                    glob, bw ? "" : " (tier occupancy comes from KV cache models; --metric GLOB"
-                                    " picks other series)");
+                    glob, bw ? "" : " (KV tier occupancy comes from instances with a KV cache;"
+                                    " --metric GLOB picks other series)");
             status = SIM_EXIT_USAGE;
             goto out;
         }
@@ -721,7 +1034,10 @@ static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o
             for (int k = 0; k < idx; k++) {
                 if (!titles[k])
                     continue;
-                fprintf(f, "%s$s%d using 1:2 with lines title ", first ? "" : ", \\\n     ", k);
+                fprintf(f, "%s$s%d using 1:2 with lines", first ? "" : ", \\\n     ", k);
+                if (styles[k] > 0)
+                    fprintf(f, " lt %d dt %d", (styles[k] - 1) % 8 + 1, (styles[k] - 1) / 8 + 1);
+                fputs(" title ", f);
                 plot_quote(f, titles[k]);
                 first = 0;
             }
@@ -732,9 +1048,14 @@ static int plot_series(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o
             for (int k = 0; k < idx; k++)
                 sim_free(titles[k]);
             sim_free(titles);
+            sim_free(styles);
         }
     }
 out:
+    for (int k = 0; k < nnm; k++)
+        sim_free(nms[k]);
+    for (int k = 0; k < nsc; k++)
+        sim_free(scs[k]);
     sqlite3_finalize(names);
     sqlite3_finalize(rows);
     return status;
@@ -742,93 +1063,187 @@ out:
 
 /* ---- bars (kv-hit, coherence) -------------------------------------------------- */
 
+typedef struct strs {
+    char **v;
+    size_t n;
+} strs;
+
+/* Index of c in l, appended when missing; -1 without memory. */
+static long strs_index(strs *l, const char *c)
+{
+    for (size_t k = 0; k < l->n; k++)
+        if (strcmp(l->v[k], c) == 0)
+            return (long)k;
+    char **nv = sim_realloc(l->v, (l->n + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    l->v = nv;
+    if (!(l->v[l->n] = sim_strdup(c)))
+        return -1;
+    return (long)l->n++;
+}
+
+static void strs_free(strs *l)
+{
+    for (size_t k = 0; k < l->n; k++)
+        sim_free(l->v[k]);
+    sim_free(l->v);
+}
+
+typedef struct bar {
+    size_t run, a, b;          /* run, outer (instance, directory), inner (tier, message) */
+    double v;
+} bar;
+
+/* Clustered bars. Rows are (run, a, b, value) with a the instance or
+ * directory and b the tier or message, each in the order written (the
+ * kv table's row order is the tier order). One run: kv-hit clusters per
+ * instance with one colour per tier, coherence clusters per message with
+ * one colour per directory (a dimension with one value is not a colour).
+ * Several runs: one colour per run, clusters per a/b. */
 static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, int kv)
 {
-    const char *sql = kv ? "SELECT instance || '/' || tier, hit_ratio FROM kv_hit_ratio"
+    const char *sql = kv ? "SELECT instance, tier, CASE WHEN hits + misses > 0 THEN"
+                           " CAST(hits AS REAL) / (hits + misses) END FROM kv"
                            " WHERE run_id = ? ORDER BY rowid"
-                         : "SELECT directory || '/' || message, count FROM coherence"
+                         : "SELECT directory, message, count FROM coherence"
                            " WHERE run_id = ? ORDER BY rowid";
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "memfab plot: %s\n", sqlite3_errmsg(h));
         return SIM_EXIT_USAGE;
     }
-    char **cats = NULL;
-    size_t ncats = 0;
-    int status = 0, any = 0;
-    /* categories in order of first appearance */
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < s->n; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, s->runs[i].id);
-            if (pass == 1)
-                fprintf(f, "$b%zu << EOD\n", i);
-            while (sqlite3_step(st) == SQLITE_ROW) {
-                const char *c = (const char *)sqlite3_column_text(st, 0);
-                c = c ? c : "";
-                size_t k = 0;
-                for (; k < ncats; k++)
-                    if (strcmp(cats[k], c) == 0)
-                        break;
-                if (pass == 0) {
-                    if (k == ncats) {
-                        char **nc = sim_realloc(cats, (ncats + 1) * sizeof *nc);
-                        if (!nc || !(nc[ncats] = sim_strdup(c))) {
-                            cats = nc ? nc : cats;
-                            status = SIM_EXIT_RUNTIME;
-                            goto out;
-                        }
-                        cats = nc;
-                        ncats++;
-                    }
-                    any = 1;
-                    continue;
-                }
-                if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-                    continue;
-                double w = 0.8 / (double)s->n;
-                double x = (double)k + ((double)i - ((double)s->n - 1) / 2.0) * w;
-                fprintf(f, "%.9g %.9g %.9g\n", x, sqlite3_column_double(st, 1), w);
+    strs as = {NULL, 0}, bs = {NULL, 0}, xs = {NULL, 0}, ser = {NULL, 0};
+    bar *bars = NULL;
+    size_t nbars = 0;
+    int status = 0;
+    double vmax = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, s->runs[i].id);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *a = (const char *)sqlite3_column_text(st, 0);
+            const char *b = (const char *)sqlite3_column_text(st, 1);
+            long ka = strs_index(&as, a ? a : ""), kb = strs_index(&bs, b ? b : "");
+            bar *nb = sim_realloc(bars, (nbars + 1) * sizeof *nb);
+            if (ka < 0 || kb < 0 || !nb) {
+                bars = nb ? nb : bars;
+                status = SIM_EXIT_RUNTIME;
+                goto out;
             }
-            if (pass == 1)
-                fputs("EOD\n", f);
+            bars = nb;
+            if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+                continue;
+            double v = sqlite3_column_double(st, 2);
+            vmax = v > vmax ? v : vmax;
+            bars[nbars++] = (bar){i, (size_t)ka, (size_t)kb, v};
         }
-        if (pass == 0 && !any) {
-            fprintf(stderr, "memfab plot: the selected runs have no rows in `%s`\n",
-                    kv ? "kv" : "coherence");
-            status = SIM_EXIT_USAGE;
+    }
+    if (!as.n) {
+        fprintf(stderr, "memfab plot: the selected runs have no rows in `%s`\n",
+                kv ? "kv" : "coherence");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    /* x clusters and colours (series) */
+    int by_run = s->n > 1;
+    int x_is_a = kv;   /* kv: clusters per instance; coherence: per message */
+    if (!by_run) {
+        size_t nx = x_is_a ? as.n : bs.n, nc = x_is_a ? bs.n : as.n;
+        if (nx == 1 || (nc > 8 && nx <= 8))
+            x_is_a = !x_is_a;
+    }
+    for (size_t k = 0; k < nbars; k++) {
+        const char *a = as.v[bars[k].a], *b = bs.v[bars[k].b];
+        char lab[1024];
+        long kx, ks;
+        if (by_run) {
+            if (as.n == 1 || bs.n == 1)
+                snprintf(lab, sizeof lab, "%s", as.n == 1 ? b : a);
+            else
+                snprintf(lab, sizeof lab, "%s/%s", a, b);
+            kx = strs_index(&xs, lab);
+            ks = (long)bars[k].run;
+        } else {
+            kx = strs_index(&xs, x_is_a ? a : b);
+            ks = strs_index(&ser, x_is_a ? b : a);
+        }
+        if (kx < 0 || ks < 0) {
+            status = SIM_EXIT_RUNTIME;
             goto out;
         }
+        bars[k].a = (size_t)kx;   /* reused: cluster */
+        bars[k].b = (size_t)ks;   /* reused: series */
     }
-    labels(f, kv ? "Instance / tier" : "Directory / message",
-           kv ? "KV hit ratio" : "Messages");
+    size_t nser = by_run ? s->n : ser.n;
+    if (!by_run && nser == 1)
+        by_run = 1;   /* one colour: the run's, and no key */
+    double yscale = 1;
+    const char *ylab = kv ? "KV hit ratio" : "Messages";
+    if (!kv && vmax >= 1e6 && !o->logy)
+        yscale = 1e-6, ylab = "Messages (millions)";
+    else if (!kv && vmax >= 1e4 && !o->logy)
+        yscale = 1e-3, ylab = "Messages (thousands)";
+    const char *xlab = by_run && s->n > 1 ? (kv ? "Instance / tier" : "Directory / message")
+                       : x_is_a          ? (kv ? "Instance" : "Directory")
+                                         : (kv ? "Tier" : "Message");
+    labels(f, xlab, ylab);
     fputs("set style fill solid 0.85 border -1\nset boxwidth 1 absolute\n", f);
-    key_place(f, s->n, max_label(s), "top right");
-    fputs("set xrange [-0.6:", f);
-    fprintf(f, "%g]\n", (double)ncats - 0.4);
+    fputs("set grid noxtics\nset xtics scale 0\n", f);
+    /* the key: runs, or the colour dimension */
+    size_t maxlen = 0;
+    for (size_t k = 0; k < nser; k++) {
+        size_t l = strlen(by_run ? s->runs[k].label : ser.v[k]);
+        maxlen = l > maxlen ? l : maxlen;
+    }
+    if (nser == 1)
+        fputs("set key off\n", f);
+    else if (nser * (maxlen + 4) <= 60)
+        fprintf(f, "set key above horizontal maxrows 1\n");
+    else
+        key_place(f, nser, maxlen, "top right");
+    fprintf(f, "set xrange [-0.55:%g]\n", (double)xs.n - 0.45);
     if (kv)
-        fputs("set yrange [0:1.05]\n", f);
-    else if (!o->logy)
+        fputs("set yrange [0:1.05]\nset ytics 0.2\n", f);
+    else if (!o->logy) {
         fputs("set yrange [0:*]\n", f);
+        tics_for(f, 'y', 0, vmax * yscale, 5);
+    }
     fputs("set xtics (", f);
-    for (size_t k = 0; k < ncats; k++) {
+    size_t xl = 0;
+    for (size_t k = 0; k < xs.n; k++) {
         fprintf(f, "%s", k ? ", " : "");
-        plot_quote(f, cats[k]);
+        plot_quote(f, xs.v[k]);
         fprintf(f, " %zu", k);
+        xl += strlen(xs.v[k]) + 2;
     }
     fputs(")\n", f);
-    if (ncats > 4)
-        fputs("set xtics rotate by -30 left\n", f);
+    /* rotated labels end under their cluster: 'right' anchors the end of
+     * the text at the tic when rotated counter-clockwise */
+    if ((double)xl * o->pt * 0.55 > o->w * 72 * 0.8)
+        fputs("set xtics rotate by 45 right\n", f);
+    double w = 0.8 / (double)nser;
+    for (size_t j = 0; j < nser; j++) {
+        fprintf(f, "$b%zu << EOD\n", j);
+        for (size_t k = 0; k < nbars; k++)
+            if (bars[k].b == j)
+                fprintf(f, "%.9g %.9g %.9g\n",
+                        (double)bars[k].a + ((double)j - ((double)nser - 1) / 2.0) * w,
+                        bars[k].v * yscale, w);
+        fputs("EOD\n", f);
+    }
     fputs("plot ", f);
-    for (size_t i = 0; i < s->n; i++) {
-        fprintf(f, "%s$b%zu using 1:2:3 with boxes title ", i ? ", \\\n     " : "", i);
-        plot_quote(f, s->runs[i].label);
+    for (size_t j = 0; j < nser; j++) {
+        fprintf(f, "%s$b%zu using 1:2:3 with boxes title ", j ? ", \\\n     " : "", j);
+        plot_quote(f, by_run ? s->runs[j].label : ser.v[j]);
     }
     fputc('\n', f);
 out:
-    for (size_t k = 0; k < ncats; k++)
-        sim_free(cats[k]);
-    sim_free(cats);
+    strs_free(&as);
+    strs_free(&bs);
+    strs_free(&xs);
+    strs_free(&ser);
+    sim_free(bars);
     sqlite3_finalize(st);
     return status;
 }
@@ -908,10 +1323,19 @@ static void plot_usage(FILE *f)
           "  param      a metric versus a parameter, one line per group; replications\n"
           "             (seeds) give the mean and 95% confidence error bars\n"
           "             (--metric NAME, --x KEY, --group KEY)\n"
-          "  link-bw    link throughput over time (--metric GLOB on SCOPE/NAME series)\n"
-          "  occupancy  tier occupancy over time (--metric GLOB, default *occupancy*)\n"
-          "  kv-hit     KV cache hit ratio per instance and tier (bars)\n"
-          "  coherence  coherence message counts per directory and message (bars)\n"
+          "  link-bw    link throughput over time (--metric GLOB[,GLOB...] on SCOPE/NAME\n"
+          "             series, default *throughput*)\n"
+          "  occupancy  KV cache used per instance and tier over time, in GiB (or blocks\n"
+          "             when the block size is unknown); --metric GLOB[,GLOB...] on\n"
+          "             SCOPE/NAME, default */kv_used:*,*occupancy*\n"
+          "  kv-hit     KV cache hit ratio, bars per instance, one colour per tier (in\n"
+          "             tier order); several runs: one colour per run\n"
+          "  coherence  coherence message counts, bars per message, one colour per\n"
+          "             directory; several runs: one colour per run\n"
+          "\n"
+          "Curves and bars of several runs are labelled with the params that differ\n"
+          "between them (last key component: policy=dynamo rate=0.5/s seed=2), the\n"
+          "scenario name only when the runs' names differ.\n"
           "\n"
           "options:\n"
           "  -k, --kind KIND     the figure kind (required)\n"
@@ -1066,6 +1490,10 @@ int cmd_plot(int argc, char **argv)
         }
     }
     rdb_label(&set);
+    if (plot_labels(&set, plot_title_max(o.w, o.pt - 1))) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
     f = open_memstream(&script, &slen);
     if (!f) {
         status = SIM_EXIT_RUNTIME;
@@ -1074,7 +1502,7 @@ int cmd_plot(int argc, char **argv)
     header(f, &o, term, fscale);
     sqlite3 *h = res_handle(db);
     switch (kind) {
-    case 0: status = plot_cdf(f, h, &set, &o); break;
+    case 0: status = plot_cdf(f, h, &set, &o, fscale); break;
     case 1: status = plot_param(f, h, &set, &o); break;
     case 2: status = plot_series(f, h, &set, &o, 1); break;
     case 3: status = plot_series(f, h, &set, &o, 0); break;

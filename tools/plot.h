@@ -26,4 +26,14 @@ void plot_quote(FILE *f, const char *s);
 const char *plot_terminal(const char *path, double w_in, double h_in, double font_pt,
                           double *fscale);
 
+/* The longest legend entry, in characters, that gnuplot keeps for a figure
+ * w_in inches wide with key_pt text: gnuplot drops the whole key when one
+ * column is wider than the canvas (40 at 3.5 in and 7 pt). Run labels are
+ * shortened to it. */
+size_t plot_title_max(double w_in, double key_pt);
+
+/* Shorten s in place to at most max characters (UTF-8 aware), keeping its
+ * head and tail with "..." between; shorter strings are left alone. */
+void plot_shorten(char *s, size_t max);
+
 #endif
