@@ -65,6 +65,23 @@
  *            bytes starting at max(now, channel free) takes latency +
  *            b / bandwidth. Demotions are counted in bytes only.
  *
+ * Scope. `kv: {scope: instance}` (default): every instance has a store of
+ * its own, lower tiers included (tiers naming the same component still
+ * have separate capacities). `scope: global`: tier 0 stays the instance's
+ * HBM, the lower tiers are one pool shared by every instance (Mooncake's
+ * distributed DRAM/SSD pool, a shared CXL memory pool): a block any
+ * instance demoted or wrote through is a prefix hit for every instance,
+ * promoted into the requesting instance's HBM from the pool tier's
+ * component over the fabric; capacity and eviction (one policy state per
+ * tier) are shared. The pool is a kv_store owned by a `pool` component
+ * (inst_pool_add) and attached to each instance's one-tier store
+ * (kv_store_attach_pool). Moves inside the pool (write-back from a pool
+ * tier to the next) are charged to the instance whose pin caused them;
+ * the channel model keeps one channel per tier and instance (the
+ * instance's own path to the pool). The `kv` rows give each instance's
+ * share of the pool tiers' counters and the pool's totals as instance
+ * "pool"; occupancy of the pool tiers is reported by the pool.
+ *
  * `kv: {free_transfers: true}` takes the timing out of both: loads are
  * ready at once (bytes still counted in the instance's metrics).
  *
@@ -89,6 +106,15 @@
 enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED };
 
 #define NONE UINT32_MAX
+
+/* The shared lower tiers of scope global (component `pool`). */
+typedef struct pool_state {
+    kv_store *store;            /* the pool, created by the first instance to start */
+    uint64_t block_bytes;       /* KV bytes per block (every instance must agree) */
+    uint32_t ntiers;            /* shared tiers */
+    const char *names[MEMFAB_MAX_TIERS]; /* their names (the creator's KV section) */
+    const char *creator;        /* instance that created it */
+} pool_state;
 
 /* A tier move in flight on the fabric (slot of inst_state.moves). */
 typedef struct inst_move {
@@ -515,10 +541,12 @@ static int inst_start(sim_comp *c, sim_err *err)
     if (!pol)
         return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0, "unknown eviction policy '%s'",
                            st->kv.eviction);
-    st->store = kv_store_new(tiers, st->kv.ntiers, st->kv.write_mode, pol,
-                             st->kv.params.get ? &st->kv.params : NULL, err);
+    const memfab_params *pp = st->kv.params.get ? &st->kv.params : NULL;
+    int shared = st->kv.pool && st->kv.ntiers > 1;
+    st->store = kv_store_new(tiers, shared ? 1 : st->kv.ntiers, st->kv.write_mode, pol, pp, err);
     if (!st->store)
         return err && err->code ? err->code : SIM_ENOMEM;
+    pool_state *ps = shared ? st->kv.pool->state : NULL;
     /* Costs for cost-aware eviction: recomputing block i of a prefix is a
      * prefill of block_tokens tokens after i x block_tokens cached ones
      * (compute-bound); reloading from tier t+1 is latency + bytes / bandwidth. */
@@ -533,6 +561,27 @@ static int inst_start(sim_comp *c, sim_err *err)
                             ? sim_time_to_s(st->kv.tiers[t].latency) +
                                   (double)st->block_bytes / st->kv.tiers[t].bandwidth
                             : 0;
+    if (ps && !ps->store) {
+        ps->store = kv_store_new_pool(tiers + 1, st->kv.ntiers - 1, st->kv.write_mode, pol, pp,
+                                      err);
+        if (!ps->store)
+            return err && err->code ? err->code : SIM_ENOMEM;
+        kv_store_set_costs(ps->store, rc0, rci, reload + 1);
+        ps->block_bytes = st->block_bytes;
+        ps->ntiers = st->kv.ntiers - 1;
+        for (uint32_t t = 1; t < st->kv.ntiers; t++)
+            ps->names[t - 1] = st->kv.tiers[t].name;
+        ps->creator = c->name;
+    } else if (ps && ps->block_bytes != st->block_bytes) {
+        return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                           "kv scope global: instance '%s' has %llu B KV blocks, the pool "
+                           "(created by '%s') %llu B; instances sharing a pool need the same "
+                           "model and block size",
+                           c->name, (unsigned long long)st->block_bytes, ps->creator,
+                           (unsigned long long)ps->block_bytes);
+    }
+    if (ps && kv_store_attach_pool(st->store, ps->store, err))
+        return err && err->code ? err->code : SIM_EINVAL;
     kv_store_set_costs(st->store, rc0, rci, st->kv.ntiers > 1 ? reload : NULL);
     st->run = sim_calloc(st->max_seqs, sizeof *st->run);
     if (!st->run)
@@ -993,8 +1042,11 @@ static void step_end(sim_comp *c)
      * (O(capacity)) every step for stores up to 16384 blocks, else every
      * 64th step. */
     assert(check_step(st));
-    if (st->kv_blocks <= 16384 || (st->cnt.steps & 63) == 0)
+    if (st->kv_blocks <= 16384 || (st->cnt.steps & 63) == 0) {
         assert(kv_store_check(st->store));
+        if (st->kv.pool && st->kv.ntiers > 1)
+            assert(kv_store_check(((const pool_state *)st->kv.pool->state)->store));
+    }
 #endif
     compose(c);
 }
@@ -1068,7 +1120,8 @@ static void inst_sample(sim_comp *c, sim_time now)
     sim_report_timeseries(c->sim, c->name, "running", now, (double)st->nrun);
     if (!st->store)
         return;
-    for (uint32_t t = 0; t < st->kv.ntiers; t++) {
+    uint32_t own = st->kv.pool ? 1 : st->kv.ntiers; /* the pool samples its tiers */
+    for (uint32_t t = 0; t < own; t++) {
         char name[160];
         snprintf(name, sizeof name, "kv_used:%s", st->kv.tiers[t].name);
         sim_report_timeseries(c->sim, c->name, name, now,
@@ -1124,10 +1177,12 @@ static int inst_finish(sim_comp *c, sim_err *err)
             const kv_tier_stats *ts = kv_store_stats(st->store, t);
             const char *tn = st->kv.tiers[t].name;
             char name[160];
-            snprintf(name, sizeof name, "kv_peak_blocks:%s", tn);
-            sim_report_metric(s, c->name, name, (double)ts->peak, "blocks");
-            snprintf(name, sizeof name, "kv_peak_bytes:%s", tn);
-            sim_report_metric(s, c->name, name, (double)ts->peak * st->block_bytes, "B");
+            if (t == 0 || !st->kv.pool) { /* the pool reports its tiers' occupancy */
+                snprintf(name, sizeof name, "kv_peak_blocks:%s", tn);
+                sim_report_metric(s, c->name, name, (double)ts->peak, "blocks");
+                snprintf(name, sizeof name, "kv_peak_bytes:%s", tn);
+                sim_report_metric(s, c->name, name, (double)ts->peak * st->block_bytes, "B");
+            }
             snprintf(name, sizeof name, "kv_bytes_in:%s", tn);
             sim_report_metric(s, c->name, name, (double)ts->blocks_in * st->block_bytes, "B");
             snprintf(name, sizeof name, "kv_bytes_out:%s", tn);
@@ -1160,3 +1215,72 @@ const sim_model llm_instance_model = {
     .finish = inst_finish,
     .destroy = inst_destroy,
 };
+
+/* ---- the shared pool of scope global ----------------------------------- */
+
+static void pool_sample(sim_comp *c, sim_time now)
+{
+    pool_state *ps = c->state;
+    for (uint32_t t = 0; ps->store && t < ps->ntiers; t++) {
+        char name[160];
+        snprintf(name, sizeof name, "kv_used:%s", ps->names[t]);
+        sim_report_timeseries(c->sim, c->name, name, now,
+                              (double)kv_store_stats(ps->store, t)->used);
+    }
+}
+
+static int pool_finish(sim_comp *c, sim_err *err)
+{
+    (void)err;
+    pool_state *ps = c->state;
+    sim *s = c->sim;
+    for (uint32_t t = 0; ps->store && t < ps->ntiers; t++) {
+        const kv_tier_stats *ts = kv_store_stats(ps->store, t);
+        const char *tn = ps->names[t];
+        uint64_t bb = ps->block_bytes;
+        char name[160];
+        snprintf(name, sizeof name, "kv_capacity_blocks:%s", tn);
+        sim_report_metric(s, c->name, name, (double)kv_store_capacity(ps->store, t), "blocks");
+        snprintf(name, sizeof name, "kv_peak_blocks:%s", tn);
+        sim_report_metric(s, c->name, name, (double)ts->peak, "blocks");
+        snprintf(name, sizeof name, "kv_peak_bytes:%s", tn);
+        sim_report_metric(s, c->name, name, (double)ts->peak * bb, "B");
+        snprintf(name, sizeof name, "kv_bytes_in:%s", tn);
+        sim_report_metric(s, c->name, name, (double)ts->blocks_in * bb, "B");
+        snprintf(name, sizeof name, "kv_bytes_out:%s", tn);
+        sim_report_metric(s, c->name, name, (double)ts->blocks_out * bb, "B");
+        sim_report_kv(s, c->name, tn, ts->hits, ts->misses, ts->evictions, ts->blocks_in * bb,
+                      ts->blocks_out * bb);
+    }
+    return 0;
+}
+
+static void pool_destroy(sim_comp *c)
+{
+    pool_state *ps = c->state;
+    kv_store_free(ps->store); /* the instances' stores never free it */
+    ps->store = NULL;
+}
+
+static const sim_param pool_params[] = {{NULL, 0, NULL, NULL, NULL, 0, NULL}};
+
+/* Not in the registry: the serving builder adds it for `kv: {scope: global}`. */
+static const sim_model llm_kv_pool_model = {
+    .type = "llm_kv_pool",
+    .summary = "KV lower tiers shared by every llm_instance (kv scope: global)",
+    .params = pool_params,
+    .state_size = sizeof(pool_state),
+    .sample = pool_sample,
+    .finish = pool_finish,
+    .destroy = pool_destroy,
+};
+
+sim_comp *inst_pool_add(sim *s, const char *name, sim_err *err)
+{
+    if (sim_find(s, name)) {
+        sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                    "kv scope global: the pool's name '%s' is taken by a component", name);
+        return NULL;
+    }
+    return sim_add(s, &llm_kv_pool_model, name, NULL, err);
+}

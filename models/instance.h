@@ -76,7 +76,22 @@ typedef struct inst_kv_cfg {
     memfab_params params;   /* eviction policy parameters */
     int free_transfers;     /* 1: tier moves take no time */
     int prefix_caching;     /* 0: never reuse blocks across requests */
+    int scope;              /* INST_SCOPE_INSTANCE or INST_SCOPE_GLOBAL */
+    sim_comp *pool;         /* scope global: the pool component (inst_pool_add), else NULL */
 } inst_kv_cfg;
+
+/* `kv: {scope:}`: each instance has its own lower tiers (instance), or the
+ * lower tiers are one pool shared by every instance (global); tier 0 (HBM)
+ * is always the instance's own. */
+enum { INST_SCOPE_INSTANCE, INST_SCOPE_GLOBAL };
+
+/* Add the component (named `name`, "pool" in the serving builder) that owns
+ * the shared lower tiers of scope global: the first instance to start
+ * creates its block store from its KV section (every instance sharing it
+ * must have the same block size), the others attach to it; it reports the
+ * pool's `kv` rows, metrics and occupancy under its name and frees the
+ * store with the simulator. NULL with err (e.g. the name is taken). */
+sim_comp *inst_pool_add(sim *s, const char *name, sim_err *err);
 
 /* Called when a request leaves the instance (finished or rejected). */
 typedef void (*inst_done_fn)(void *ctx, inst_req *r);

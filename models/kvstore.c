@@ -42,6 +42,20 @@
  * at once, down to the last tier; evictions move no bytes and a block is
  * gone when its last copy is evicted.
  *
+ * Shared pool (kv: {scope: global}). A pool is a store whose tiers are all
+ * lower tiers (kv_store_new_pool: never pinned, every present block held by
+ * its tier's policy, one policy state per tier for all users). A store of
+ * one tier (an instance's HBM) attached to it (kv_store_attach_pool) sees
+ * the pool as its tiers 1..: lookups that miss tier 0 continue in the pool,
+ * a pool hit of the leading run is protected (busy in the pool) during the
+ * pin and promoted (copied) into tier 0, write-back evictions from tier 0
+ * land in the pool's first tier (to_pool), write-through copies new tier-0
+ * blocks there. Pool moves carry the pool's tier numbers shifted by `base`
+ * (1) in kv_pin_result, so the caller charges them as for a private store.
+ * Only pins touch the pool, so the attached store's share of the pool's
+ * counters (pst) is the difference of the pool's counters across each pin:
+ * the shares of all attached stores add up to the pool's counters.
+ *
  * References: vLLM automatic prefix caching (block hashes chained over the
  * prefix, reference-counted blocks, evictable free queue); Mooncake (Qin
  * et al., FAST 2025) for the multi-tier KV pool; SGLang RadixAttention for
@@ -82,6 +96,10 @@ struct kv_store {
     double recompute_s;        /* recompute cost of a block at position 0 */
     double recompute_pos_s;    /* extra cost per block of preceding prefix */
     ktier t[MEMFAB_MAX_TIERS];  /* tier 0 is the fastest */
+    int is_pool;               /* 1: every tier is a lower tier (shared pool, never pinned) */
+    uint32_t base;             /* tier number of t[0] in a kv_pin_result (1 for a pool) */
+    kv_store *pool;            /* shared lower tiers after tier 0, or NULL (not owned) */
+    kv_tier_stats pst[MEMFAB_MAX_TIERS]; /* with a pool: this store's share of its counters */
     /* state, per block entry */
     uint64_t *bid;             /* block id */
     uint32_t *refs;            /* pins by running requests */
@@ -101,6 +119,12 @@ struct kv_store {
 static const memfab_block_info *info_cb(void *ctx, uint32_t slot)
 {
     return &((ktier *)ctx)->info[slot];
+}
+
+/* Tiers seen by a caller: own tiers, then the pool's. */
+static uint32_t ntiers_all(const kv_store *s)
+{
+    return s->ntiers + (s->pool ? s->pool->ntiers : 0);
 }
 
 static int lowest_tier(uint8_t present)
@@ -236,7 +260,7 @@ void kv_store_set_costs(kv_store *s, double recompute_s, double recompute_per_bl
     s->recompute_s = recompute_s;
     s->recompute_pos_s = recompute_per_block_s;
     for (uint32_t t = 0; t < s->ntiers; t++)
-        s->t[t].reload_s = reload_s && t + 1 < s->ntiers ? reload_s[t] : 0;
+        s->t[t].reload_s = reload_s && t + 1 < ntiers_all(s) ? reload_s[t] : 0;
 }
 
 /* ---- tier membership ------------------------------------------------------ */
@@ -289,6 +313,7 @@ static void free_block(kv_store *s, uint32_t b, kv_pin_result *res)
 }
 
 static int enter_tier(kv_store *s, uint32_t t, uint32_t b, uint64_t now, kv_pin_result *res);
+static int to_pool(kv_store *s, uint32_t b, uint64_t now, kv_pin_result *res);
 
 /* Evict one policy-chosen block from tier t; 0, or -1 when none is held. */
 static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
@@ -317,7 +342,12 @@ static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
             tr->st.blocks_out++;
             s->t[t + 1].st.blocks_in++;
             if (res)
-                res->demoted[t]++;
+                res->demoted[s->base + t]++;
+        }
+    } else if (s->mode == KV_WRITE_BACK && s->pool && t + 1 == s->ntiers) {
+        if (to_pool(s, b, now, res) >= 0 && !s->present[b] && !s->refs[b]) {
+            free_block(s, b, NULL); /* it lives on in the pool */
+            return 0;
         }
     }
     if (!s->present[b] && !s->refs[b] && !s->moving[b])
@@ -344,33 +374,89 @@ static int enter_tier(kv_store *s, uint32_t t, uint32_t b, uint64_t now, kv_pin_
     in->inserted_ps = in->last_access_ps = now;
     in->accesses = 1;
     in->recompute_s = s->recompute_s + s->recompute_pos_s * s->pos[b];
-    in->reload_s = t + 1 < s->ntiers ? tr->reload_s : in->recompute_s;
-    if (t > 0 && !s->busy[b])
+    in->reload_s = t + 1 < ntiers_all(s) ? tr->reload_s : in->recompute_s;
+    if ((t > 0 || s->is_pool) && !s->busy[b])
         policy_hold(s, t, b);
     if (s->mode == KV_WRITE_THROUGH && t + 1 < s->ntiers && !(s->present[b] & (1u << (t + 1)))) {
         if (enter_tier(s, t + 1, b, now, res) == 0) {
             tr->st.blocks_out++;
             s->t[t + 1].st.blocks_in++;
             if (res)
-                res->demoted[t]++;
+                res->demoted[s->base + t]++;
         }
+    } else if (s->mode == KV_WRITE_THROUGH && s->pool && t + 1 == s->ntiers) {
+        (void)to_pool(s, b, now, res);
     }
     return 0;
 }
 
+/* Copy block b from the last tier of s into its pool's first tier, unless
+ * a copy is there: 0 copied, 1 already there, -1 no room (dropped from the
+ * pool's view). The pool entry is "moving" while the cascade it triggers
+ * runs, so the cascade cannot free it before it lands. */
+static int to_pool(kv_store *s, uint32_t b, uint64_t now, kv_pin_result *res)
+{
+    kv_store *p = s->pool;
+    uint32_t pb = lookup(p, s->bid[b]);
+    if (pb != NONE && (p->present[pb] & 1u))
+        return 1;
+    if (pb == NONE) {
+        pb = p->free_blocks[--p->nfree_blocks];
+        p->bid[pb] = s->bid[b];
+        p->refs[pb] = 0;
+        p->present[pb] = 0;
+        p->busy[pb] = 0;
+        p->pos[pb] = s->pos[b];
+        kv_idmap_put(&p->index, s->bid[b], pb);
+    }
+    p->moving[pb] = 1;
+    int rc = enter_tier(p, 0, pb, now, res);
+    p->moving[pb] = 0;
+    if (rc == 0) {
+        s->t[s->ntiers - 1].st.blocks_out++;
+        p->t[0].st.blocks_in++;
+        if (res)
+            res->demoted[s->ntiers - 1]++;
+        return 0;
+    }
+    if (!p->present[pb])
+        free_block(p, pb, NULL);
+    return -1;
+}
+
 /* ---- queries -------------------------------------------------------------- */
+
+/* Fastest tier (caller's numbering) holding id, or -1; *pb gets the pool
+ * entry when that tier is in the pool. */
+static int find_tier(const kv_store *s, uint64_t id, uint32_t *b, uint32_t *pb)
+{
+    *b = lookup(s, id);
+    *pb = NONE;
+    if (*b != NONE)
+        return lowest_tier(s->present[*b]);
+    if (s->pool && (*pb = lookup(s->pool, id)) != NONE)
+        return (int)s->ntiers + lowest_tier(s->pool->present[*pb]);
+    return -1;
+}
+
+/* Counters of tier t in the caller's numbering (own, then the pool's). */
+static kv_tier_stats *tstats(kv_store *s, uint32_t t)
+{
+    return t < s->ntiers ? &s->t[t].st : &s->pool->t[t - s->ntiers].st;
+}
 
 uint32_t kv_store_match(const kv_store *s, const uint64_t *ids, uint32_t n, uint32_t *by_tier)
 {
     if (by_tier)
-        memset(by_tier, 0, s->ntiers * sizeof *by_tier);
+        memset(by_tier, 0, ntiers_all(s) * sizeof *by_tier);
     uint32_t i = 0;
     for (; i < n; i++) {
-        uint32_t b = lookup(s, ids[i]);
-        if (b == NONE)
+        uint32_t b, pb;
+        int ft = find_tier(s, ids[i], &b, &pb);
+        if (ft < 0)
             break;
         if (by_tier)
-            by_tier[lowest_tier(s->present[b])]++;
+            by_tier[ft]++;
     }
     return i;
 }
@@ -405,6 +491,17 @@ int kv_store_can_pin(const kv_store *s, const uint64_t *ids, uint32_t n)
 
 /* ---- pin and unpin -------------------------------------------------------- */
 
+/* Protect (busy) or release a pool entry during a pin. */
+static void pool_protect(kv_store *p, uint32_t pb)
+{
+    if (p->busy[pb])
+        return;
+    p->busy[pb] = 1;
+    for (uint32_t t = 0; t < p->ntiers; t++)
+        if (p->present[pb] & (1u << t))
+            policy_release(p, t, pb);
+}
+
 int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                  kv_pin_result *res)
 {
@@ -412,8 +509,16 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
     if (!res)
         res = &local;
     memset(res, 0, sizeof *res);
+    if (s->is_pool)
+        return SIM_EINVAL;
     if (!kv_store_can_pin(s, ids, n))
         return SIM_ENOMEM;
+    kv_store *p = s->pool;
+    kv_tier_stats before[MEMFAB_MAX_TIERS];
+    if (p)
+        for (uint32_t t = 0; t < p->ntiers; t++)
+            before[t] = p->t[t].st;
+    uint32_t nt = ntiers_all(s);
     uint32_t ep = ++s->cur_epoch;
     uint32_t lead = n; /* index of the first absent block */
     /* Phase 1: take the hits; protect the lower-tier copies of the leading
@@ -422,28 +527,30 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
      * is of no use: it counts as a miss everywhere and phase 2 allocates
      * it fresh. One already in tier 0 is simply shared. */
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t b = lookup(s, ids[i]);
-        int ft = b == NONE ? -1 : lowest_tier(s->present[b]);
+        uint32_t b, pb;
+        int ft = find_tier(s, ids[i], &b, &pb);
         if (ft < 0 || (ft > 0 && i > lead)) {
             if (ft < 0 && lead == n)
                 lead = i;
-            for (uint32_t t = 0; t < s->ntiers; t++)
-                s->t[t].st.misses++;
+            for (uint32_t t = 0; t < nt; t++)
+                tstats(s, t)->misses++;
             continue;
         }
         if (i < lead) {
             res->hit_blocks++;
             res->hit_by_tier[ft]++;
         }
-        s->t[ft].st.hits++;
+        tstats(s, (uint32_t)ft)->hits++;
         for (int t = 0; t < ft; t++) /* a lower-tier hit missed every tier above */
-            s->t[t].st.misses++;
+            tstats(s, (uint32_t)t)->misses++;
         if (ft == 0) {
             access_block(s, 0, b, now_ps);
             if (s->refs[b]++ == 0) {
                 s->pinned++;
                 policy_release(s, 0, b);
             }
+        } else if (pb != NONE) {
+            pool_protect(p, pb);
         } else if (!s->busy[b]) {
             s->busy[b] = 1;
             for (uint32_t t = 1; t < s->ntiers; t++)
@@ -453,7 +560,7 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
     }
     /* Phase 2: allocate the absent blocks, promote the lower-tier ones. */
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t b = lookup(s, ids[i]);
+        uint32_t b = lookup(s, ids[i]), pb = NONE;
         if (b != NONE && (s->present[b] & 1u)) {
             if (s->epoch[b] == ep) { /* a repeated id of this call */
                 s->refs[b]++;
@@ -465,6 +572,8 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
         if (b != NONE && i > lead) { /* after the gap: recomputed, not promoted */
             ft = -1;
         } else if (b == NONE) {
+            if (p && i < lead && (pb = lookup(p, ids[i])) != NONE)
+                ft = (int)s->ntiers + lowest_tier(p->present[pb]); /* a pool hit */
             b = s->free_blocks[--s->nfree_blocks];
             s->bid[b] = ids[i];
             s->refs[b] = 0;
@@ -481,6 +590,18 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
         enter_tier(s, 0, b, now_ps, res); /* room guaranteed by can_pin */
         if (ft < 0) {
             res->new_blocks++;
+        } else if (pb != NONE) {
+            uint32_t pt = (uint32_t)ft - s->ntiers;
+            res->promoted[ft]++;
+            p->t[pt].st.blocks_out++;
+            s->t[0].st.blocks_in++;
+            p->busy[pb] = 0;
+            for (uint32_t t = 0; t < p->ntiers; t++)
+                if (p->present[pb] & (1u << t)) {
+                    if (t == pt)
+                        access_block(p, t, pb, now_ps);
+                    policy_hold(p, t, pb);
+                }
         } else {
             res->promoted[ft]++;
             s->t[ft].st.blocks_out++;
@@ -494,6 +615,15 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                 }
         }
     }
+    if (p) /* this store's share of the pool's counters */
+        for (uint32_t t = 0; t < p->ntiers; t++) {
+            const kv_tier_stats *a = &before[t], *z = &p->t[t].st;
+            s->pst[t].hits += z->hits - a->hits;
+            s->pst[t].misses += z->misses - a->misses;
+            s->pst[t].evictions += z->evictions - a->evictions;
+            s->pst[t].blocks_in += z->blocks_in - a->blocks_in;
+            s->pst[t].blocks_out += z->blocks_out - a->blocks_out;
+        }
     return 0;
 }
 
@@ -515,27 +645,58 @@ void kv_store_unpin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_p
 uint64_t kv_store_free_blocks(const kv_store *s) { return s->t[0].cap - s->t[0].st.used; }
 uint64_t kv_store_evictable_blocks(const kv_store *s) { return s->t[0].nheld; }
 uint64_t kv_store_pinned_blocks(const kv_store *s) { return s->pinned; }
-uint32_t kv_store_ntiers(const kv_store *s) { return s->ntiers; }
+uint32_t kv_store_ntiers(const kv_store *s) { return ntiers_all(s); }
 
 uint64_t kv_store_capacity(const kv_store *s, uint32_t tier)
 {
-    return tier < s->ntiers ? s->t[tier].cap : 0;
+    if (tier >= s->ntiers)
+        return s->pool ? kv_store_capacity(s->pool, tier - s->ntiers) : 0;
+    return s->t[tier].cap;
 }
 
 const char *kv_store_tier_name(const kv_store *s, uint32_t tier)
 {
-    return tier < s->ntiers ? s->t[tier].name : NULL;
+    if (tier >= s->ntiers)
+        return s->pool ? kv_store_tier_name(s->pool, tier - s->ntiers) : NULL;
+    return s->t[tier].name;
 }
 
 const kv_tier_stats *kv_store_stats(const kv_store *s, uint32_t tier)
 {
-    return tier < s->ntiers ? &s->t[tier].st : NULL;
+    if (tier >= s->ntiers)
+        return s->pool && tier < ntiers_all(s) ? &s->pst[tier - s->ntiers] : NULL;
+    return &s->t[tier].st;
 }
 
 int kv_store_contains(const kv_store *s, uint64_t id, uint32_t tier)
 {
+    if (tier >= s->ntiers)
+        return s->pool ? kv_store_contains(s->pool, id, tier - s->ntiers) : 0;
     uint32_t b = lookup(s, id);
-    return b != NONE && tier < s->ntiers && (s->present[b] & (1u << tier));
+    return b != NONE && (s->present[b] & (1u << tier));
+}
+
+kv_store *kv_store_new_pool(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode,
+                            const memfab_evict_ops *policy, const memfab_params *params,
+                            sim_err *err)
+{
+    kv_store *p = kv_store_new(tiers, ntiers, write_mode, policy, params, err);
+    if (p) {
+        p->is_pool = 1;
+        p->base = 1;
+    }
+    return p;
+}
+
+int kv_store_attach_pool(kv_store *s, kv_store *pool, sim_err *err)
+{
+    if (s->ntiers != 1 || s->is_pool || s->pool || !pool || !pool->is_pool ||
+        pool->mode != s->mode || 1 + pool->ntiers > MEMFAB_MAX_TIERS || s->t[0].st.used)
+        return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                           "kv store: a pool attaches to an empty one-tier store of the same "
+                           "write mode, %d tiers in all at most", MEMFAB_MAX_TIERS);
+    s->pool = pool;
+    return 0;
 }
 
 uint32_t kv_store_refs(const kv_store *s, uint64_t id)

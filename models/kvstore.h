@@ -110,7 +110,30 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
  * becomes evictable (it stays cached). */
 void kv_store_unpin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps);
 
-/* Blocks free and evictable in tier 0; totals. */
+/* Shared pool (kv: {scope: global}): one store holding the lower tiers of
+ * several instances, each of which keeps its own tier 0. A pool is created
+ * like a store (its tiers are the shared ones, fastest first; the same
+ * policy, one state per tier for all users) and is never pinned: every
+ * block present in it is held by its tier's policy. kv_store_attach_pool
+ * makes the pool tiers 1.. of a one-tier store s (empty, same write mode):
+ * match, pin and the accessors of s then number tiers as if the pool's
+ * were its own (kv_pin_result too: promoted[1 + p], demoted[p] from tier p
+ * to p + 1); a pin that misses tier 0 looks in the pool, promotes the
+ * leading run's pool hits (copies: the pool keeps them), writes evicted
+ * (write-back) or new (write-through) tier-0 blocks into the pool's first
+ * tier. kv_store_stats(s, t >= 1) is s's share of the pool tier's hits,
+ * misses, evictions and blocks moved (the counter changes during its
+ * pins; the shares of all attached stores add up to the pool's own
+ * kv_store_stats), with used = peak = 0 (see the pool). The pool is not
+ * owned by s: free it (kv_store_free) after every store attached to it;
+ * kv_store_check(s) checks s only, check the pool apart. Pinning a pool
+ * directly is SIM_EINVAL. */
+kv_store *kv_store_new_pool(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode,
+                            const memfab_evict_ops *policy, const memfab_params *params,
+                            sim_err *err);
+int kv_store_attach_pool(kv_store *s, kv_store *pool, sim_err *err);
+
+/* Blocks free and evictable in tier 0; totals (ntiers counts a pool's tiers). */
 uint64_t kv_store_free_blocks(const kv_store *s);
 uint64_t kv_store_evictable_blocks(const kv_store *s);
 uint64_t kv_store_pinned_blocks(const kv_store *s);

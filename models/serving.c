@@ -706,6 +706,11 @@ static int parse_kv(const scn_node *n, uint32_t trace_bt, inst_kv_cfg *kv, sim_e
     if ((rc = scn_get_enum(n, "write", wm, 0, &w, err)))
         return rc;
     kv->write_mode = w ? KV_WRITE_THROUGH : KV_WRITE_BACK;
+    static const char *const scopes[] = {"instance", "global", NULL};
+    int sc;
+    if ((rc = scn_get_enum(n, "scope", scopes, 0, &sc, err)))
+        return rc;
+    kv->scope = sc ? INST_SCOPE_GLOBAL : INST_SCOPE_INSTANCE;
     if ((rc = scn_get_bool(n, "prefix_caching", 1, &kv->prefix_caching, err)) ||
         (rc = scn_get_bool(n, "free_transfers", 0, &kv->free_transfers, err)))
         return rc;
@@ -761,6 +766,17 @@ static int parse_kv(const scn_node *n, uint32_t trace_bt, inst_kv_cfg *kv, sim_e
     return 0;
 }
 
+/* kv: {scope: global} with lower tiers: the component owning the pool. */
+static int add_pool(sim *s, const scn_node *kn, inst_kv_cfg *kv, sim_err *err)
+{
+    if (kv->scope != INST_SCOPE_GLOBAL || kv->ntiers < 2)
+        return 0; /* nothing to share */
+    kv->pool = inst_pool_add(s, "pool", err);
+    if (!kv->pool)
+        return scn_error(err, scn_map_get(kn, "scope"), "%s", err->msg);
+    return 0;
+}
+
 int serving_build(sim *s, const scn_doc *doc, sim_err *err)
 {
     const scn_node *root = scn_root(doc);
@@ -770,7 +786,7 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
     inst_kv_cfg kv;
     int rc;
     if (!wn) {
-        if ((rc = parse_kv(kn, 0, &kv, err)))
+        if ((rc = parse_kv(kn, 0, &kv, err)) || (rc = add_pool(s, kn, &kv, err)))
             return rc;
         uint32_t idx = 0;
         for (size_t i = 0; i < sim_ncomps(s); i++)
@@ -850,6 +866,8 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
     w->inst = sim_calloc(w->ninst ? w->ninst : 1, sizeof *w->inst);
     if (!w->inst)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    if ((rc = add_pool(s, kn, &kv, err)))
+        return rc;
     uint32_t idx = 0;
     for (size_t i = 0; i < sim_ncomps(s); i++) {
         sim_comp *c = sim_comp_at(s, (uint32_t)i);

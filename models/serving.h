@@ -18,6 +18,8 @@
  *     write: back                # back | through
  *     prefix_caching: true
  *     free_transfers: false      # tier moves take no time
+ *     scope: instance            # instance: lower tiers per instance; global: one pool
+ *                                # of lower tiers shared by every instance (rows "pool")
  *     tiers:                     # tier 0 is HBM (capacity: HBM left after weights)
  *       - {name: hbm}
  *       - {name: dram, capacity: 256 GiB, bandwidth: 25 GB/s, latency: 10 us}
