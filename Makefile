@@ -110,16 +110,18 @@ TRACE_DIR := $(firstword $(wildcard ../shared/traces))
 test check: deps
 	@$(MAKE) --no-print-directory test-only
 
-test-only: all $(TEST_BIN)
-	@MEMFAB_BIN=$(abspath $(BIN)) MEMFAB_PLUGIN_DIR=$(abspath $(B)/plugins) \
+TEST_ENV = MEMFAB_BIN=$(abspath $(BIN)) MEMFAB_PLUGIN_DIR=$(abspath $(B)/plugins) \
 	 MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))" \
-	 MEMFAB_SRC=$(CURDIR) sh tests/run-tests.sh $(TEST_BIN)
+	 MEMFAB_SRC=$(CURDIR)
+
+test-only: all $(TEST_BIN)
+	@$(TEST_ENV) sh tests/run-tests.sh $(TEST_BIN)
 
 asan:
 	$(MAKE) VARIANT=asan test
 
 valgrind: all $(TEST_BIN)
-	@for t in $(TEST_BIN); do CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
+	@for t in $(TEST_BIN); do $(TEST_ENV) CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
 
 # make regress: run scenarios/regress/ and compare with its committed baselines
 # (exit 3 on a regression). UPDATE=1 rewrites the baselines; REGRESS_FORMAT=md
