@@ -117,7 +117,7 @@ typedef struct cxlacc {
     sim_samples lat;        /* device access latency, ps */
 } cxlacc;
 
-static int cxl_accel_assert_state(const cxlacc *a)
+static int __attribute__((unused)) cxl_accel_assert_state(const cxlacc *a)
 {
     if (a->ndir != a->nused)
         return 0;
