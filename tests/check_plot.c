@@ -274,6 +274,42 @@ START_TEST(occupancy_default_and_tier_order)
 }
 END_TEST
 
+
+/* A series without a known block size (the shared KV pool reports blocks
+ * only) makes the figure use blocks, and its axis must be scaled in blocks
+ * too, not by the byte values of the series read before it. */
+START_TEST(occupancy_mixed_units_and_script_without_output)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/mix.db", fx_dir);
+    sim_err err;
+    sim_err_clear(&err);
+    res_db *db = res_open(path, &err);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_int_gt(res_run_begin(db, "mix", "0123abcd", 1, "test", &err), 0);
+    ck_assert_int_eq(res_param(db, "kv.block_tokens", "16"), 0);
+    ck_assert_int_eq(res_metric(db, "inst0", "kv_bytes_per_token", 131072, "B"), 0);
+    for (int t = 0; t < 10; t++) {
+        ck_assert_int_eq(res_timeseries(db, "inst0", "kv_used:hbm", (uint64_t)t * 1000000000000ULL,
+                                        100.0 * t), 0);
+        ck_assert_int_eq(res_timeseries(db, "pool", "kv_used:dram", (uint64_t)t * 1000000000000ULL,
+                                        500.0 * t), 0);
+    }
+    ck_assert_int_eq(res_run_end(db, "complete", 0.1, 10000000000000ULL, 1, &err), 0);
+    res_close(db);
+    ck_assert_int_eq(fx_sh("%s plot mix.db --kind occupancy -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "set ylabel 'KV cache used (blocks)'"), "%s", fx_out);
+    const char *yt = strstr(fx_out, "set ytics ");
+    ck_assert_ptr_nonnull(yt);
+    double step = atof(yt + strlen("set ytics "));
+    ck_assert_msg(step > 0 && step <= 4500, "ytics step %g for a 4500-block maximum", step);
+    /* --script without -o prints a script without an output file */
+    ck_assert_int_eq(fx_sh("%s plot mix.db --kind occupancy --script", fx_bin), 0);
+    ck_assert_ptr_null(strstr(fx_out, "\nset output "));
+    ck_assert_ptr_nonnull(strstr(fx_out, "plot "));
+}
+END_TEST
+
 START_TEST(replications_give_error_bars)
 {
     fx_metric m[] = {{"g", "latency_mean", 1e-6, "s"}};
@@ -339,6 +375,7 @@ static Suite *plot_suite(void)
     tcase_add_test(core, script_has_inline_data);
     tcase_add_test(core, short_run_labels);
     tcase_add_test(core, occupancy_default_and_tier_order);
+    tcase_add_test(core, occupancy_mixed_units_and_script_without_output);
     tcase_add_test(limits, shorten_function);
     tcase_add_test(limits, hostile_names_are_escaped);
     tcase_add_test(limits, quote_function);

@@ -145,9 +145,12 @@ static void header(FILE *f, const plot_opts *o, const char *term, double fscale)
 {
     fputs("# memfab plot: generated script (data inline)\n", f);
     fprintf(f, "set terminal %s\n", term);
-    fputs("set output ", f);
-    plot_quote(f, o->out);
-    fputs("\nset encoding utf8\n", f);
+    if (o->out) { /* --script without -o prints a script with no output file */
+        fputs("set output ", f);
+        plot_quote(f, o->out);
+        fputc('\n', f);
+    }
+    fputs("set encoding utf8\n", f);
     /* Okabe-Ito palette, distinguishable in colour-blind vision and grey. */
     static const char *const colors[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
                                          "#E69F00", "#56B4E9", "#F0E442", "#000000"};
@@ -874,6 +877,10 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
     sqlite3_stmt *names = NULL, *rows = NULL;
     int status = 0, nseries = 0;
     double vmax = 0, tmax = 0;
+    /* Pass 0 keeps the largest value both in bytes and in the series' own
+     * unit, since whether the figure is drawn in bytes is only known once
+     * every series has been seen. */
+    double vmax_bytes = 0, vmax_raw = 0;
     /* KV occupancy: every series a kv_used one, in bytes when every instance
      * gives its block size */
     int kv = !bw, kv_bytes = !bw;
@@ -899,6 +906,7 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
         double tf = 1, vf = 1;
         const char *tu = "s", *vu = bw ? "B/s" : "";
         if (pass == 1) {
+            vmax = (kv && kv_bytes) ? vmax_bytes : vmax_raw;
             time_scale(tmax, &tf, &tu);
             char xl[64], yl[128];
             if (bw) {
@@ -951,6 +959,7 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
                     kv &= is_kv;
                     kv_bytes &= is_kv && bpb > 0;
                 }
+                double bpb0 = bpb > 0 ? bpb : 1; /* pass 0: bytes if known */
                 if (!(kv && kv_bytes))
                     bpb = 1;
                 sqlite3_reset(rows);
@@ -966,7 +975,8 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
                     nonzero |= v != 0;
                     if (pass == 0) {
                         tmax = t > tmax ? t : tmax;
-                        vmax = fabs(v * bpb) > vmax ? fabs(v * bpb) : vmax;
+                        vmax_bytes = fabs(v * bpb0) > vmax_bytes ? fabs(v * bpb0) : vmax_bytes;
+                        vmax_raw = fabs(v) > vmax_raw ? fabs(v) : vmax_raw;
                     } else {
                         fprintf(f, "%.9g %.9g\n", t * tf, v * bpb * vf);
                     }
