@@ -12,8 +12,8 @@
  *     last differ and d is t's value in that digit (d > last's digit,
  *     because t > last, so digit 0 is never used).
  *
- * Buckets are numbered L * RADIX + d, so a lower number means a smaller
- * time: every event in a lower bucket is earlier than every event in a
+ * Buckets are numbered L * (RADIX - 1) + d - 1 (digit 0 is never used, so
+ * it has no bucket), so a lower number means a smaller time: every event in a lower bucket is earlier than every event in a
  * higher one. A bitmap of non-empty buckets finds the lowest one with a
  * count-trailing-zeros. Popping takes from the now lane; when it is empty:
  *   - if the lowest bucket has L == 0, all its events share one time (they
@@ -35,12 +35,25 @@
  * MEMORY. Buckets are singly linked lists of fixed blocks of BLK_N whole
  * 32-byte events, carved from slabs and recycled through a free list, so
  * a redistribution returns its source blocks as it consumes them and the
- * peak is about one copy of the pending events. Push keeps the invariant
- *   blocks allocated >= n / BLK_N + min(n, NB_USED) + 3
- * which bounds the blocks any sequence of pops can need (every bucket
- * except the now lane starts at slot 0 of its head block), so evq_pop never
- * allocates and cannot fail. Only push grows memory; nothing shrinks until
- * evq_free.
+ * peak is about one copy of the pending events. Memory grows lazily, only
+ * when the free list cannot cover an operation, and is checked before the
+ * operation changes anything, so a failed allocation leaves the queue as it
+ * was:
+ *   - a push takes at most one block (its bucket is empty or its tail full);
+ *   - a redistribution of a level-L bucket of c events has at most
+ *     D <= min(c, (RADIX - 1) L + 1) destinations (the now lane and the
+ *     buckets of levels below L; each bucket counts the events appended
+ *     to it), all empty when it starts. Each destination's tail block is
+ *     partly empty, so when the p-th event moves they hold fewer than
+ *     p / BLK_N + D blocks, and, as every radix bucket starts at slot 0 of
+ *     its head block, floor((p - 1) / BLK_N) source blocks have been
+ *     returned: the move takes at most D free blocks in net. When fewer
+ *     than D are free and the queue is small, a first pass over the source
+ *     computes the exact need by replaying the block takes and returns of
+ *     the move without moving anything, so a small queue holds no reserve
+ *     it will not use.
+ * Only push and pop grow memory (a pop can fail with SIM_ENOMEM); nothing
+ * shrinks until evq_free.
  *
  * Alternatives considered: a binary heap (libuv style; one cache miss per
  * level once the heap leaves the cache), Brown's calendar queue (CACM 31(10),
@@ -66,9 +79,11 @@
 
 #define RADIX (1u << EVQ_DIGIT)
 #define LEVELS (64 / EVQ_DIGIT)
-#define NB (LEVELS * RADIX)                   /* bucket numbers */
-#define NB_USED (LEVELS * (RADIX - 1) + 1)    /* usable buckets + now lane */
+#define NB (LEVELS * (RADIX - 1))             /* bucket numbers (digit 0 is never used) */
 #define NWORDS ((NB + 63) / 64)
+/* Below this many blocks a short redistribution reserve is computed exactly
+ * (see MEMORY); above, the bound 15 L + 1 costs under 6% of the memory. */
+#define EXACT_BELOW 4096
 
 typedef struct blk {
     struct blk *next;       /* next block of the bucket, or next free block */
@@ -78,8 +93,9 @@ typedef struct blk {
 typedef struct bucket {
     blk *head;              /* oldest block; NULL when the bucket is empty */
     blk *tail;              /* newest block */
-    uint32_t rd;            /* next slot to read in head */
-    uint32_t wr;            /* next slot to write in tail */
+    uint16_t rd;            /* next slot to read in head */
+    uint16_t wr;            /* next slot to write in tail */
+    uint32_t cnt;           /* events appended (radix buckets), saturating */
 } bucket;
 
 typedef struct slab {
@@ -93,7 +109,7 @@ struct evq {
     size_t n;               /* pending events */
     bucket now;             /* events at time == last, FIFO */
     uint64_t nonempty[NWORDS]; /* bit b set iff bucket b is non-empty */
-    bucket b[NB];           /* radix buckets, numbered L * RADIX + digit */
+    bucket b[NB];           /* radix buckets, numbered L * (RADIX - 1) + digit - 1 */
     sim_time bmin[NB];      /* earliest time in each non-empty bucket */
     /* memory */
     blk *free;              /* free blocks */
@@ -108,13 +124,13 @@ static inline unsigned bucket_of(sim_time t, sim_time last)
 {
     unsigned hb = 63u - (unsigned)__builtin_clzll(t ^ last);
     unsigned lv = hb / EVQ_DIGIT;
-    return lv * RADIX + (unsigned)((t >> (lv * EVQ_DIGIT)) & (RADIX - 1));
+    return lv * (RADIX - 1) + (unsigned)((t >> (lv * EVQ_DIGIT)) & (RADIX - 1)) - 1;
 }
 
 static inline blk *blk_get(evq *q)
 {
     blk *x = q->free;
-    assert(x); /* guaranteed by the reserve kept in evq_push */
+    assert(x); /* guaranteed by the checks in evq_push and advance */
     q->free = x->next;
     q->nfree--;
     x->next = NULL;
@@ -134,6 +150,7 @@ static inline void bucket_put(evq *q, bucket *bk, const sim_event *e)
     if (!bk->tail) {
         bk->head = bk->tail = blk_get(q);
         bk->rd = bk->wr = 0;
+        bk->cnt = 0;
     } else if (bk->wr == BLK_N) {
         blk *x = blk_get(q);
         bk->tail->next = x;
@@ -141,6 +158,7 @@ static inline void bucket_put(evq *q, bucket *bk, const sim_event *e)
         bk->wr = 0;
     }
     bk->tail->ev[bk->wr++] = *e;
+    bk->cnt += (bk->cnt != UINT32_MAX);
 }
 
 static inline void mark(evq *q, unsigned i) { q->nonempty[i >> 6] |= (uint64_t)1 << (i & 63); }
@@ -155,22 +173,14 @@ static inline unsigned lowest(const evq *q)
     return NB;
 }
 
-/* Blocks that must exist with n events pending (see MEMORY above). */
-static size_t blocks_needed(size_t n)
-{
-    return n / BLK_N + (n < NB_USED ? n : NB_USED) + 3;
-}
-
-/* Add a slab so that at least `want` blocks exist. */
+/* Add a slab so that at least `want` blocks are free. */
 static int grow(evq *q, size_t want)
 {
-    size_t add = q->nblocks / 4; /* 25% steps keep the slack small */
-    if (add < 16)
-        add = 16;
+    size_t add = q->nblocks / 8; /* 12.5% steps keep the slack small */
     if (add > 8192)
         add = 8192;
-    if (q->nblocks + add < want)
-        add = want - q->nblocks;
+    if (q->nfree + add < want)
+        add = want - q->nfree;
     size_t bytes = sizeof(slab) + add * sizeof(blk);
     slab *s = sim_alloc(bytes);
     if (!s)
@@ -213,41 +223,90 @@ int evq_push(evq *q, const sim_event *e)
     sim_time t = e->time;
     if (t < q->last)
         return SIM_EINVAL;
-    if (q->nblocks < blocks_needed(q->n + 1)) {
-        int rc = grow(q, blocks_needed(q->n + 1));
+    unsigned i = 0;
+    bucket *bk = &q->now;
+    if (t != q->last) {
+        i = bucket_of(t, q->last);
+        bk = &q->b[i];
+    }
+    if (!q->free && (!bk->tail || bk->wr == BLK_N)) {
+        int rc = grow(q, 1);
         if (rc)
             return rc;
     }
-    if (t == q->last) {
-        bucket_put(q, &q->now, e);
-    } else {
-        unsigned i = bucket_of(t, q->last);
-        bucket *bk = &q->b[i];
+    if (bk != &q->now) {
         if (!bk->head) {
             q->bmin[i] = t;
             mark(q, i);
         } else if (t < q->bmin[i]) {
             q->bmin[i] = t;
         }
-        bucket_put(q, bk, e);
     }
+    bucket_put(q, bk, e);
     q->n++;
     return 0;
 }
 
-/* Refill the empty now lane from the lowest non-empty bucket. */
-static void advance(evq *q)
+/* Free blocks a redistribution of src at clock `last` needs: a dry run of
+ * the move that counts the events each destination receives (counter 0 is
+ * the now lane; bucket 0 is never used, as digit 0 never is) and replays
+ * its block takes and returns. src is at level L, so every destination is
+ * below L * (RADIX - 1); counter j + 1 is bucket j. */
+static size_t redistribution_need(const bucket *src, sim_time last, unsigned L)
+{
+    uint32_t cnt[NB + 1];
+    memset(cnt, 0, (L * (RADIX - 1) + 1) * sizeof cnt[0]);
+    size_t held = 0, worst = 0;
+    const blk *x = src->head;
+    uint32_t r = src->rd;
+    for (;;) {
+        uint32_t end = (x == src->tail) ? src->wr : BLK_N;
+        for (; r < end; r++) {
+            sim_time t = x->ev[r].time;
+            unsigned j = t == last ? 0 : bucket_of(t, last) + 1;
+            if (cnt[j]++ % BLK_N == 0 && ++held > worst)
+                worst = held;
+        }
+        if (x == src->tail)
+            break;
+        held--; /* advance returns the consumed block */
+        x = x->next;
+        r = 0;
+    }
+    return worst;
+}
+
+/* Refill the empty now lane from the lowest non-empty bucket: 0, or
+ * SIM_ENOMEM with nothing changed. */
+static int advance(evq *q)
 {
     unsigned i = lowest(q);
     assert(i < NB);
+    if (i >= RADIX - 1) {
+        /* make sure the blocks the move takes are free (see MEMORY) */
+        unsigned lv = i / (RADIX - 1);
+        const bucket *sb = &q->b[i];
+        size_t need = (size_t)lv * (RADIX - 1) + 1;
+        if (sb->cnt < need)
+            need = sb->cnt; /* at most one destination per event */
+        if (q->nfree < need) {
+            if (q->nblocks < EXACT_BELOW)
+                need = redistribution_need(&q->b[i], q->bmin[i], lv);
+            if (q->nfree < need) {
+                int rc = grow(q, need);
+                if (rc)
+                    return rc;
+            }
+        }
+    }
     bucket src = q->b[i];
     memset(&q->b[i], 0, sizeof q->b[i]);
     unmark(q, i);
-    if (i < RADIX) {
+    if (i < RADIX - 1) {
         /* level 0: one time only; the bucket becomes the now lane */
         q->last = q->bmin[i];
         q->now = src;
-        return;
+        return 0;
     }
     sim_time last = q->last = q->bmin[i];
     /* stable redistribution into the (empty) lower levels */
@@ -283,14 +342,18 @@ static void advance(evq *q)
         x = nx;
         r = 0;
     }
+    return 0;
 }
 
 int evq_pop(evq *q, sim_event *out)
 {
     if (q->n == 0)
         return 0;
-    if (!q->now.head)
-        advance(q);
+    if (!q->now.head) {
+        int rc = advance(q);
+        if (rc)
+            return rc;
+    }
     bucket *nw = &q->now;
     *out = nw->head->ev[nw->rd++];
     if (nw->head == nw->tail) {

@@ -8,8 +8,9 @@
  * guarantees it; evq_push rejects a violation with SIM_EINVAL).
  *
  * The interface is deliberately narrow so that the structure behind it can
- * change without touching models. Pushing and popping allocate nothing once
- * the internal arrays have grown to the working-set size.
+ * change without touching models. Memory grows lazily, in push and in pop,
+ * and stops growing once it covers the working set; an operation that
+ * cannot get memory fails with SIM_ENOMEM and changes nothing.
  */
 #ifndef MEMFAB_SIM_EVQ_H
 #define MEMFAB_SIM_EVQ_H
@@ -38,7 +39,9 @@ void evq_free(evq *q);
  * the last popped time. */
 int evq_push(evq *q, const sim_event *e);
 
-/* Remove the earliest event into *out. 1 when an event was popped, 0 when empty. */
+/* Remove the earliest event into *out. 1 when an event was popped, 0 when
+ * empty, SIM_ENOMEM (negative; nothing popped, the queue unchanged) when
+ * reordering the pending events needed memory that could not be had. */
 int evq_pop(evq *q, sim_event *out);
 
 /* Time of the earliest pending event, or SIM_TIME_MAX when empty. */

@@ -488,7 +488,14 @@ int sim_run(sim *s, sim_time until)
         sim_time next = evq_peek_time(s->q);
         if (next == SIM_TIME_MAX || next > until)
             break;
-        evq_pop(s->q, &e);
+        int got = evq_pop(s->q, &e);
+        if (got < 0) {
+            /* Out of memory reordering the pending events: the queue is
+             * unchanged, but the run cannot go on. */
+            sim_fail(s, got, "cannot take the next event (at %llu ps): %s",
+                     (unsigned long long)next, sim_strerror(got));
+            break;
+        }
         if (e.target == SAMPLER_TARGET) {
             /* The sampler alone does not keep the simulation going. */
             if (evq_size(s->q) == 0)

@@ -3,17 +3,96 @@
  *
  * Core: order by (time, insertion) against references (qsort and a simple
  * heap written here), peek, clear and reuse. Limits: times near UINT64_MAX,
- * many equal times. Errors: empty pop, pushes earlier than the clock.
+ * many equal times. Errors: empty pop, pushes earlier than the clock, and
+ * allocation failures in evq_new, evq_push and evq_pop.
+ *
+ * To make allocations fail on demand, this file defines the whole of
+ * sim/mem.h itself (a counted allocator like sim/mem.c, plus a switch), so
+ * the linker takes these definitions and never pulls sim/mem.o from the
+ * library; sim/evq.o, the only library object linked in, uses nothing else.
  */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sim/err.h"
 #include "sim/evq.h"
 #include "sim/mem.h"
 
 static evq *q;
+
+/* ------------------------------------------ the allocator, with failures */
+
+#define HDR 16
+static size_t mem_in_use, mem_peak;
+static int alloc_fails; /* when set, every allocation fails */
+
+static void mem_account(ptrdiff_t delta)
+{
+    mem_in_use = (size_t)((ptrdiff_t)mem_in_use + delta);
+    if (mem_in_use > mem_peak)
+        mem_peak = mem_in_use;
+}
+
+void *sim_alloc(size_t size)
+{
+    unsigned char *p = alloc_fails ? NULL : malloc(HDR + size);
+    if (!p)
+        return NULL;
+    memcpy(p, &size, sizeof size);
+    mem_account((ptrdiff_t)size);
+    return p + HDR;
+}
+
+void *sim_calloc(size_t n, size_t size)
+{
+    if (size && n > ((size_t)-1 - HDR) / size)
+        return NULL;
+    void *p = sim_alloc(n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+void sim_free(void *ptr)
+{
+    if (!ptr)
+        return;
+    unsigned char *base = (unsigned char *)ptr - HDR;
+    size_t old;
+    memcpy(&old, base, sizeof old);
+    mem_account(-(ptrdiff_t)old);
+    free(base);
+}
+
+void *sim_realloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return sim_alloc(size);
+    unsigned char *base = (unsigned char *)ptr - HDR;
+    size_t old;
+    memcpy(&old, base, sizeof old);
+    unsigned char *p = alloc_fails ? NULL : realloc(base, HDR + size);
+    if (!p)
+        return NULL;
+    memcpy(p, &size, sizeof size);
+    mem_account((ptrdiff_t)size - (ptrdiff_t)old);
+    return p + HDR;
+}
+
+char *sim_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = sim_alloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+size_t sim_mem_in_use(void) { return mem_in_use; }
+size_t sim_mem_peak(void) { return mem_peak; }
+void sim_mem_reset_peak(void) { mem_peak = mem_in_use; }
 
 /* For hot loops: ck_assert_* records a mark point (a write) on every call,
  * which makes millions of checks slow; this only calls Check on failure. */
@@ -288,8 +367,13 @@ START_TEST(test_clear_reuse)
     e = ev(0, 0); /* the clock is back at 0 */
     ck_assert_int_eq(evq_push(q, &e), 0);
     evq_clear(q);
+    uint64_t seed = rng_state;
     random_batch(100000, 0, 100000);
-    ck_assert_uint_eq(evq_bytes(q), bytes); /* reused, not grown */
+    bytes = evq_bytes(q);
+    evq_clear(q);
+    rng_state = seed; /* the same work again needs no new memory */
+    random_batch(100000, 0, 100000);
+    ck_assert_uint_eq(evq_bytes(q), bytes);
 }
 END_TEST
 
@@ -405,6 +489,97 @@ START_TEST(test_push_before_now)
 }
 END_TEST
 
+START_TEST(test_new_nomem)
+{
+    alloc_fails = 1;
+    ck_assert_ptr_null(evq_new());
+    alloc_fails = 0;
+}
+END_TEST
+
+/* Pushes that need a block when none can be had fail and change nothing. */
+START_TEST(test_push_nomem)
+{
+    rng_state = 8;
+    sim_event ref[2000];
+    size_t n = 0;
+    for (; n < 100; n++) { /* some memory to start with */
+        ref[n] = ev(rnd() % 1000000, n);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+    }
+    size_t bytes = evq_bytes(q);
+    alloc_fails = 1;
+    int failed = 0;
+    for (uint64_t i = n; i < 2000; i++) {
+        sim_event e = ev(rnd() % 1000000, i);
+        int rc = evq_push(q, &e);
+        if (rc == SIM_ENOMEM) {
+            failed++;
+            continue;
+        }
+        ck_assert_int_eq(rc, 0);
+        ref[n++] = e;
+    }
+    alloc_fails = 0;
+    ck_assert_int_gt(failed, 0);
+    ck_assert_uint_eq(evq_bytes(q), bytes);
+    ck_assert_uint_eq(evq_size(q), n);
+    qsort(ref, n, sizeof ref[0], cmp_ev);
+    sim_event e;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+END_TEST
+
+/* A pop whose redistribution needs blocks that cannot be had returns
+ * SIM_ENOMEM and leaves the queue as it was; it succeeds once memory is back. */
+START_TEST(test_pop_nomem)
+{
+    /* 46 events in one level-3 bucket, bound for 46 different destinations
+     * (the now lane and every bucket of levels 0 to 2), pushed in an order
+     * that is not the time order */
+    sim_time ts[46];
+    size_t n = 0;
+    ts[n++] = 0x1000;
+    for (sim_time d = 15; d >= 1; d--) {
+        ts[n++] = 0x1000 + (d << 8);
+        ts[n++] = 0x1000 + (d << 4);
+        ts[n++] = 0x1000 + d;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sim_event e = ev(ts[i], i);
+        ck_assert_int_eq(evq_push(q, &e), 0);
+    }
+    size_t bytes = evq_bytes(q);
+    alloc_fails = 1;
+    sim_event e = ev(7, 7);
+    ck_assert_int_eq(evq_pop(q, &e), SIM_ENOMEM);
+    ck_assert_int_eq(evq_pop(q, &e), SIM_ENOMEM); /* still, and still nothing moved */
+    ck_assert_uint_eq(e.time, 7);                 /* *out untouched */
+    ck_assert_uint_eq(evq_size(q), n);
+    ck_assert_uint_eq(evq_peek_time(q), 0x1000);
+    ck_assert_uint_eq(evq_bytes(q), bytes);
+    e = ev(0x1000, 100); /* a push that needs no block still works */
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    alloc_fails = 0;
+    sim_time prev = 0;
+    for (size_t i = 0; i <= n; i++) {
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_assert_uint_ge(e.time, prev);
+        if (i == 0)
+            ck_assert_uint_eq(e.a0, 0);
+        if (i == 1)
+            ck_assert_uint_eq(e.a0, 100); /* same time, pushed later */
+        prev = e.time;
+    }
+    ck_assert_uint_eq(prev, 0x1000 + 0xf00);
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+END_TEST
+
 static Suite *evq_suite(void)
 {
     Suite *s = suite_create("evq");
@@ -434,6 +609,9 @@ static Suite *evq_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_empty_pop);
     tcase_add_test(tc, test_push_before_now);
+    tcase_add_test(tc, test_new_nomem);
+    tcase_add_test(tc, test_push_nomem);
+    tcase_add_test(tc, test_pop_nomem);
     suite_add_tcase(s, tc);
     return s;
 }
