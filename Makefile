@@ -44,7 +44,7 @@ LDLIBS += $(PKG_LIBS) -lm -ldl
 
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-LIB_SRC := $(sort $(wildcard sim/*.c models/*.c results/*.c) $(filter-out tools/main.c tools/sweep_mpi.c,$(wildcard tools/*.c)))
+LIB_SRC := $(sort $(wildcard sim/*.c models/*.c models/*/*.c results/*.c) $(filter-out tools/main.c tools/sweep_mpi.c,$(wildcard tools/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/schema_sql.o
 MAIN_OBJ := $(B)/tools/main.o
 TEST_SRC := $(sort $(wildcard tests/check_*.c))

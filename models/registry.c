@@ -3,18 +3,18 @@
  */
 #include "registry.h"
 
-#include "cxl.h"
-#include "cxlcache.h"
-#include "fabdev.h"
-#include "fabric.h"
-#include "instance.h"
-#include "link.h"
-#include "mesi.h"
-#include "nic.h"
-#include "pcie.h"
-#include "serving.h"
-#include "traffic.h"
-#include "um.h"
+#include "models/fabric/cxl.h"
+#include "models/coherence/cxlcache.h"
+#include "models/fabric/fabdev.h"
+#include "models/fabric/fabric.h"
+#include "models/serving/instance.h"
+#include "models/queueing/link.h"
+#include "models/coherence/mesi.h"
+#include "models/nic/nic.h"
+#include "models/fabric/pcie.h"
+#include "models/serving/serving.h"
+#include "models/queueing/traffic.h"
+#include "models/uvm/um.h"
 
 const sim_model *const memfab_models[] = {
     &link_model,

@@ -1,5 +1,5 @@
 /*
- * check_cxlcache.c - CXL.cache (models/cxlcache.c) held to the CXL 2.0
+ * check_cxlcache.c - CXL.cache (models/coherence/cxlcache.c) held to the CXL 2.0
  * spec's section 3.2 message flows and the flit arithmetic of cxl.h:
  *
  *   read miss       D2H RdShared (1 slot) ; H2D GO + Data (1 + 4 slots)
@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/cxlcache.h"
+#include "models/coherence/cxlcache.h"
 #include "models/registry.h"
 #include "sim/scn.h"
 #include "sim/sim.h"

@@ -23,9 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "models/cxl.h"
-#include "models/fabric.h"
-#include "models/pcie.h"
+#include "models/fabric/cxl.h"
+#include "models/fabric/fabric.h"
+#include "models/fabric/pcie.h"
 #include "models/registry.h"
 #include "sim/scn.h"
 #include "sim/sim.h"

@@ -1,6 +1,6 @@
 /*
- * check_kv_policies.c - eviction and routing policies (models/kv_evict.c,
- * models/kv_router.c) and the plug-in loader (models/kv_plugin.c).
+ * check_kv_policies.c - eviction and routing policies (models/kv/kv_evict.c,
+ * models/kv/kv_router.c) and the plug-in loader (models/kv/kv_plugin.c).
  *
  * Every built-in policy, plus those of tests/plugins/example_policy.so
  * (loaded from MEMFAB_PLUGIN_DIR before the suite runs), goes through the
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/kvstore.h"
+#include "models/kv/kvstore.h"
 #include "sim/mem.h"
 
 #define MAXP 32

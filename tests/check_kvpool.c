@@ -25,10 +25,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "models/instance.h"
-#include "models/kvstore.h"
+#include "models/serving/instance.h"
+#include "models/kv/kvstore.h"
 #include "models/registry.h"
-#include "models/serving.h"
+#include "models/serving/serving.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"

@@ -1,5 +1,5 @@
 /*
- * check_kvstore.c - the KV block store (models/kvstore.c): prefix sharing,
+ * check_kvstore.c - the KV block store (models/kv/kvstore.c): prefix sharing,
  * pin/unpin, tiers with write-back and write-through, invariants under
  * random operations with every eviction policy, and an exact comparison
  * of a single LRU pool on the Mooncake traces with an independent
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/kvstore.h"
+#include "models/kv/kvstore.h"
 #include "sim/mem.h"
 
 static kv_store *s;

@@ -20,9 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "models/instance.h"
+#include "models/serving/instance.h"
 #include "models/registry.h"
-#include "models/serving.h"
+#include "models/serving/serving.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"

@@ -13,7 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "models/llm_model.h"
+#include "models/serving/llm_model.h"
 
 typedef struct ref {
     const char *name;

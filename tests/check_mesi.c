@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/mesi.h"
+#include "models/coherence/mesi.h"
 #include "models/registry.h"
 #include "sim/scn.h"
 #include "sim/sim.h"

@@ -1,5 +1,5 @@
 /*
- * check_nic.c - the SmartNIC pipeline (models/nic.c) held to wire
+ * check_nic.c - the SmartNIC pipeline (models/nic/nic.c) held to wire
  * arithmetic, queueing theory and its own invariants.
  *
  *   - Wire: a frame of f bytes (f >= 64, header and FCS included) occupies
@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/nic.h"
+#include "models/nic/nic.h"
 #include "models/registry.h"
 #include "sim/scn.h"
 #include "sim/sim.h"

@@ -12,7 +12,7 @@
  *                       TLP_bw / (ceil(sz/MRRS) x 24))       (MRd)
  *
  * The expected values are computed here from those formulas, independently
- * of models/pcie.c; the simulated throughput (bytes / transfer time of one
+ * of models/fabric/pcie.c; the simulated throughput (bytes / transfer time of one
  * large DMA through the event engine) must be within 1%. Also: a single
  * 64 B read takes exactly the sum of its hop latencies and serialization
  * times; packet mode (one TLP per event) and chunk mode agree within 1%; a
@@ -28,8 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/fabric.h"
-#include "models/pcie.h"
+#include "models/fabric/fabric.h"
+#include "models/fabric/pcie.h"
 #include "models/registry.h"
 #include "sim/scn.h"
 #include "sim/sim.h"

@@ -22,10 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "models/instance.h"
+#include "models/serving/instance.h"
 #include "models/registry.h"
-#include "models/serving.h"
-#include "models/trace.h"
+#include "models/serving/serving.h"
+#include "models/workload/trace.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"

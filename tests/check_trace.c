@@ -1,6 +1,6 @@
 /*
  * check_trace.c - tests of the trace readers, synthetic workloads and trace
- * statistics (models/trace.h, models/synth.h, models/trace_stats.h).
+ * statistics (models/workload/trace.h, models/workload/synth.h, models/workload/trace_stats.h).
  *
  * The statistics of the real public traces (found through
  * MEMFAB_TRACE_PATH; skipped with a message when absent) are checked
@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "models/synth.h"
-#include "models/trace.h"
-#include "models/trace_stats.h"
+#include "models/workload/synth.h"
+#include "models/workload/trace.h"
+#include "models/workload/trace_stats.h"
 #include "sim/err.h"
 
 /* ---- Fixture: a temporary directory ------------------------------------ */

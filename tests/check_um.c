@@ -53,9 +53,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/pcie.h"
+#include "models/fabric/pcie.h"
 #include "models/registry.h"
-#include "models/um.h"
+#include "models/uvm/um.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"

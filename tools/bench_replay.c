@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "models/registry.h"
-#include "models/serving.h"
+#include "models/serving/serving.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
 

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "models/trace.h"
-#include "models/trace_stats.h"
+#include "models/workload/trace.h"
+#include "models/workload/trace_stats.h"
 #include "sim/err.h"
 
 static void usage(FILE *f)

@@ -1,6 +1,6 @@
 /*
  * cmd_trace.h - `memfab trace`: statistics and conversion of LLM request
- * traces (models/trace.h, models/trace_stats.h).
+ * traces (models/workload/trace.h, models/workload/trace_stats.h).
  *
  *   memfab trace stats FILE [--format F]
  *   memfab trace convert FILE -o OUT [--format F]

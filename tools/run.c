@@ -20,10 +20,10 @@
 
 #include <sqlite3.h>
 
-#include "models/kvstore.h"
-#include "models/fabric.h"
+#include "models/kv/kvstore.h"
+#include "models/fabric/fabric.h"
 #include "models/registry.h"
-#include "models/serving.h"
+#include "models/serving/serving.h"
 #include "results/res.h"
 #include "sim/mem.h"
 #include "sim/scn.h"

@@ -6,7 +6,7 @@
  * service, and counters. One event per packet per direction ends its
  * serialization (LINK_EV_TX_DONE); one more delivers it to the far end.
  */
-#include "link.h"
+#include "models/queueing/link.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -42,8 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/kv_idmap.h"
-#include "models/kvstore.h"
+#include "models/kv/kv_idmap.h"
+#include "models/kv/kvstore.h"
 #include "sim/mem.h"
 
 #define NONE UINT32_MAX

@@ -7,7 +7,7 @@
  * its block ids), so a trace of any length replays in constant memory. The
  * one exception is the Qwen/Bailian reader, which keeps a chat_id -> root
  * map to give every turn of a conversation its session id (8-16 bytes per
- * chat). Synthetic workloads (models/synth.h) produce the same stream
+ * chat). Synthetic workloads (models/workload/synth.h) produce the same stream
  * through trace_open_source(), so the serving model consumes either.
  *
  * Invariants of the stream, checked by trace_next() for every source:
@@ -50,7 +50,7 @@
  * decimal integers separated by blanks: the request id, the arrival in
  * picoseconds (absolute: not rebased), the session id, the prompt and
  * output token counts, then zero or more block ids. The reader is lazy
- * like the others; trace_convert() (models/trace_stats.h) writes the
+ * like the others; trace_convert() (models/workload/trace_stats.h) writes the
  * format, and a convert/re-read round trip reproduces the stream exactly.
  *
  * Errors: trace_open() and trace_next() fill the sim_err with the file,

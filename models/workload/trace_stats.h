@@ -38,7 +38,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "models/trace.h"
+#include "models/workload/trace.h"
 
 /* Summary of a token-count distribution. */
 typedef struct trace_dist {

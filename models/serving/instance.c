@@ -4,7 +4,7 @@
  * Model Serving with PagedAttention", SOSP 2023; vLLM v1 scheduler).
  *
  * What it models. One replica of a model on `tp` GPUs. Its KV cache is a
- * kv_store (models/kvstore.h) whose tier 0 holds
+ * kv_store (models/kv/kvstore.h) whose tier 0 holds
  *     floor((gpu_mem_util x tp x HBM - weight bytes) / block bytes)
  * blocks of block_tokens tokens; lower tiers (DRAM, CXL, SSD) come from the
  * scenario's `kv:` section. Time advances one *step* at a time: each step
@@ -91,16 +91,16 @@
  * decode fills it; generated tokens get blocks whose ids no later request
  * can match.
  */
-#include "instance.h"
+#include "models/serving/instance.h"
 
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "models/fabdev.h"
-#include "models/fabric.h"
-#include "models/kvstore.h"
+#include "models/fabric/fabdev.h"
+#include "models/fabric/fabric.h"
+#include "models/kv/kvstore.h"
 #include "sim/mem.h"
 
 enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED };

@@ -15,7 +15,7 @@
  * text (CSV, native); JSON reals go through a double (Jansson's only
  * representation), rounded to the nearest picosecond.
  */
-#include "trace.h"
+#include "models/workload/trace.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
  * Caches name their directory; the two exchange the protocol messages of
  * Nagarajan, Sorin, Hill and Wood, "A Primer on Memory Consistency and Cache
  * Coherence", 2nd ed., section 8.3 (Tables 8.3 and 8.4) as events with a
- * latency per message. models/mesi.c draws the state machine.
+ * latency per message. models/coherence/mesi.c draws the state machine.
  *
  * Results: per directory, one `coherence` row per message type (all
  * eleven, zeros included) and metrics (miss latency, misses by type,

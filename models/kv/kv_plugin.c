@@ -17,7 +17,7 @@
 #include <dlfcn.h>
 #include <string.h>
 
-#include "models/kvstore.h"
+#include "models/kv/kvstore.h"
 #include "sim/mem.h"
 
 #define MAX_REGISTERED 64

@@ -23,16 +23,16 @@
  * resource's ring iff it has waiting chunks; launched - done bytes of a
  * flow never exceed its window (in chunks).
  */
-#include "fabric.h"
+#include "models/fabric/fabric.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cxl.h"
-#include "fabdev.h"
-#include "fabric_int.h"
-#include "pcie.h"
+#include "models/fabric/cxl.h"
+#include "models/fabric/fabdev.h"
+#include "models/fabric/fabric_int.h"
+#include "models/fabric/pcie.h"
 #include "sim/mem.h"
 #include "sim/stats.h"
 

@@ -1,14 +1,14 @@
 /*
  * cxl.c - CXL flit arithmetic and the `cxl` link model (see cxl.h).
  */
-#include "cxl.h"
+#include "models/fabric/cxl.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 
-#include "fabric_int.h"
-#include "pcie.h"
+#include "models/fabric/fabric_int.h"
+#include "models/fabric/pcie.h"
 
 uint32_t cxl_flit_bytes(int flit) { return flit == CXL_FLIT_68 ? 68 : 256; }
 

@@ -5,13 +5,13 @@
  * fabric engine, fabric_int.h) followed by its configuration. Every cost
  * the engine charges on a pcie link comes from pcie_wire_time().
  */
-#include "pcie.h"
+#include "models/fabric/pcie.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 
-#include "fabric_int.h"
+#include "models/fabric/fabric_int.h"
 
 /* ---- protocol arithmetic ---------------------------------------------- */
 

@@ -22,7 +22,7 @@
  * bandwidth) are typical achieved fractions, not measurements: calibrate
  * them per deployment (compute_eff / mem_eff in the scenario).
  */
-#include "llm_model.h"
+#include "models/serving/llm_model.h"
 
 #include <math.h>
 #include <string.h>

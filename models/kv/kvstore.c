@@ -61,11 +61,11 @@
  * et al., FAST 2025) for the multi-tier KV pool; SGLang RadixAttention for
  * prefix sharing.
  */
-#include "kvstore.h"
+#include "models/kv/kvstore.h"
 
 #include <string.h>
 
-#include "models/kv_idmap.h"
+#include "models/kv/kv_idmap.h"
 #include "sim/mem.h"
 
 #define NONE UINT32_MAX

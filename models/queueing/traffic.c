@@ -1,7 +1,7 @@
 /*
  * traffic.c - packet sources and sinks (see traffic.h).
  */
-#include "traffic.h"
+#include "models/queueing/traffic.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -80,7 +80,7 @@
  *   or the explicit prefetch is in flight, EVICTING ones only while a
  *   write-back is.
  */
-#include "um.h"
+#include "models/uvm/um.h"
 
 #include <assert.h>
 #include <math.h>
@@ -89,7 +89,7 @@
 
 #include <gsl/gsl_rng.h>
 
-#include "fabric.h"
+#include "models/fabric/fabric.h"
 #include "sim/mem.h"
 
 /* Page states (low two bits of a page's byte) and flags. */

@@ -1,6 +1,6 @@
 /*
  * synth.h - synthetic LLM workloads, produced as the same trace_req stream
- * the trace importers give (models/trace.h), so the serving model consumes
+ * the trace importers give (models/workload/trace.h), so the serving model consumes
  * either.
  *
  * The model:
@@ -40,7 +40,7 @@
 
 #include <stdint.h>
 
-#include "models/trace.h"
+#include "models/workload/trace.h"
 
 /* A distribution of a non-negative quantity. */
 typedef enum {

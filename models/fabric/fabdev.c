@@ -2,13 +2,13 @@
  * fabdev.c - fabric devices (see fabdev.h). Parameter tables, validation
  * and reports; the moving of bytes is the engine's (fabric.c).
  */
-#include "fabdev.h"
+#include "models/fabric/fabdev.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "fabric_int.h"
+#include "models/fabric/fabric_int.h"
 
 #define END_PARAMS {NULL, 0, NULL, NULL, NULL, 0, NULL}
 

@@ -46,7 +46,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "models/kvstore.h"
+#include "models/kv/kvstore.h"
 #include "sim/mem.h"
 
 static double param(const memfab_params *p, const char *key, double def)

@@ -6,7 +6,7 @@
  * shifting later entries of the run back (Knuth's Algorithm R), so a
  * lookup stops at the first empty slot.
  */
-#include "kv_idmap.h"
+#include "models/kv/kv_idmap.h"
 
 #include <string.h>
 

@@ -38,18 +38,18 @@
  * still in the system at the end and `truncated` is 1 when there are any
  * (the stop time censored the run, so e2e_mean underestimates W).
  */
-#include "serving.h"
+#include "models/serving/serving.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/fabric.h"
-#include "models/instance.h"
-#include "models/kvstore.h"
-#include "models/synth.h"
-#include "models/trace.h"
+#include "models/fabric/fabric.h"
+#include "models/serving/instance.h"
+#include "models/kv/kvstore.h"
+#include "models/workload/synth.h"
+#include "models/workload/trace.h"
 #include "sim/mem.h"
 #include "sim/stats.h"
 

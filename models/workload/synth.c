@@ -8,7 +8,7 @@
  * bounded by the number of sessions alive at once, plus one block-id
  * array for the current request.
  */
-#include "synth.h"
+#include "models/workload/synth.h"
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>

@@ -108,7 +108,7 @@
  * are counted, see `control_bytes`/`data_header`, but not sent over a link),
  * directory occupancy, and silent S evictions (every eviction sends a Put).
  */
-#include "mesi.h"
+#include "models/coherence/mesi.h"
 
 #include <assert.h>
 #include <stdio.h>

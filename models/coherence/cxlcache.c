@@ -50,7 +50,7 @@
  * as an in-order requester), `gap` apart; the messages are added to the
  * link's counters (links rows) but do not queue behind fabric transfers.
  */
-#include "cxlcache.h"
+#include "models/coherence/cxlcache.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -60,8 +60,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cxl.h"
-#include "fabric_int.h"
+#include "models/fabric/cxl.h"
+#include "models/fabric/fabric_int.h"
 #include "sim/mem.h"
 #include "sim/stats.h"
 

@@ -1,11 +1,11 @@
 /*
  * instance.h - a GPU serving instance (type `llm_instance`): one model
  * replica on tp GPUs with a continuous-batching scheduler in the style of
- * vLLM and a KV block store (models/kvstore.h) whose tier 0 is the HBM
+ * vLLM and a KV block store (models/kv/kvstore.h) whose tier 0 is the HBM
  * left after the weights. See instance.c for the scheduler and the timing
  * model, llm_model.h for the roofline.
  *
- * Requests are records owned by the caller (the workload, models/serving.c)
+ * Requests are records owned by the caller (the workload, models/serving/serving.c)
  * and lent to the instance from inst_submit() until the done callback
  * returns them; the instance keeps pointers, never copies.
  */
@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "models/llm_model.h"
+#include "models/serving/llm_model.h"
 #include "sim/plugin.h"
 #include "sim/sim.h"
 

@@ -6,7 +6,7 @@
  * for exact nearest-rank percentiles), block ids into a hash set whose
  * insert result tells whether a reference was seen before.
  */
-#include "trace_stats.h"
+#include "models/workload/trace_stats.h"
 
 #include <errno.h>
 #include <inttypes.h>

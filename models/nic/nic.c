@@ -74,7 +74,7 @@
  * completes at once and is counted in dma_failures; the default
  * parser_rate and service times are assumptions, not vendor figures.
  */
-#include "nic.h"
+#include "models/nic/nic.h"
 
 #include <assert.h>
 #include <math.h>
@@ -83,7 +83,7 @@
 
 #include <gsl/gsl_randist.h>
 
-#include "fabric.h"
+#include "models/fabric/fabric.h"
 #include "sim/mem.h"
 #include "sim/stats.h"
 
