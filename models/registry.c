@@ -5,7 +5,8 @@
 
 #include "models/fabric/cxl.h"
 #include "models/coherence/cxlcache.h"
-#include "models/fabric/fabdev.h"
+#include "models/fabric/devices.h"
+#include "models/fabric/upi.h"
 #include "models/fabric/fabric.h"
 #include "models/serving/instance.h"
 #include "models/queueing/link.h"
@@ -24,7 +25,7 @@ const sim_model *const memfab_models[] = {
     &llm_workload_model,
     &pcie_model,
     &cxl_model,
-    &fab_upi_model,
+    &upi_model,
     &fab_cpu_model,
     &fab_gpu_model,
     &fab_nvme_model,

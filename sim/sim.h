@@ -70,6 +70,14 @@ typedef struct sim_param {
 
 /* ---- Models ----------------------------------------------------------- */
 
+/* A layer's description of its own models, which sim/ does not interpret:
+ * a layer's table starts with this header, so the layer recognises its
+ * members by `family` (the fabric engine its links and nodes: the pointer
+ * compares equal to the layer's own family string). */
+typedef struct sim_ext {
+    const char *family;      /* the layer's name, e.g. "fabric" */
+} sim_ext;
+
 /* A model type: a table of functions, registered by name (models/registry.c). */
 struct sim_model {
     const char *type;        /* YAML `type:` value */
@@ -95,6 +103,8 @@ struct sim_model {
      * a1 = tag. Returns 0, or SIM_ESTATE when the link refuses it (a
      * bounded queue is full: the caller counts a drop or retries). */
     int (*send)(sim_comp *link, int from_side, uint64_t bytes, uint64_t tag);
+    /* The layer's table for this model (NULL: none). */
+    const sim_ext *ext;
 };
 
 /* Event kinds with a meaning shared by every model. Models number their

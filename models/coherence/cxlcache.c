@@ -61,7 +61,7 @@
 #include <string.h>
 
 #include "models/fabric/cxl.h"
-#include "models/fabric/fabric_int.h"
+#include "models/fabric/engine.h"
 #include "sim/mem.h"
 #include "sim/stats.h"
 

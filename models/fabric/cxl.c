@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "models/fabric/fabric_int.h"
+#include "models/fabric/engine.h"
 #include "models/fabric/pcie.h"
 
 uint32_t cxl_flit_bytes(int flit) { return flit == CXL_FLIT_68 ? 68 : 256; }
@@ -59,6 +59,29 @@ sim_time cxl_wire_time(const cxl_cfg *cfg, int op, uint64_t bytes, int dir)
     return (sim_time)llround(cxl_wire_bytes(cfg, op, bytes, dir) * 1e12 / cxl_raw_rate(cfg));
 }
 
+/* ---- the protocol table the fabric engine prices cxl links with ------- */
+
+static double proto_wire_bytes_at(const void *cfg, int op, uint64_t off, uint64_t bytes, int dir,
+                                  uint64_t *units)
+{
+    const cxl_cfg *x = cfg;
+    double w = cxl_wire_bytes_at(x, op, off, bytes, dir);
+    *units = (uint64_t)ceil(w / cxl_flit_bytes(x->flit));
+    return w;
+}
+
+static double proto_raw_rate(const void *cfg) { return cxl_raw_rate(cfg); }
+
+static const fab_proto cxl_proto = {
+    .name = "cxl",
+    .wire_bytes_at = proto_wire_bytes_at,
+    .raw_rate = proto_raw_rate,
+    .packetized = 1,
+    .write_response = 1, /* an NDR slot per line back */
+};
+
+static const fab_class cxl_class = {{fab_family}, &cxl_proto, NULL};
+
 typedef struct cxl_state {
     fab_hdr hdr;          /* fabric engine state (must be first) */
     /* configuration */
@@ -93,8 +116,7 @@ static int cxl_configure(sim_comp *c, const scn_node *node, sim_err *err)
     x->cfg.flit = x->flit;
     x->cfg.gts = x->gts;
     x->cfg.lanes = (int)x->lanes;
-    x->hdr.kind = FAB_K_CXL;
-    fab_link_init(c, FAB_C_CXL, &x->cfg, 0.0, cxl_flit_payload(x->flit));
+    fab_link_init(c, &x->cfg, cxl_flit_payload(x->flit));
     return 0;
 }
 
@@ -132,4 +154,5 @@ const sim_model cxl_model = {
     .finish = cxl_finish,
     .destroy = cxl_destroy,
     .send = fab_link_send,
+    .ext = &cxl_class.ext,
 };

@@ -1,6 +1,6 @@
 /*
  * cxl.h - CXL links: flit arithmetic as pure functions and the `cxl` link
- * model (type: cxl) served by the fabric engine (fabric_int.h).
+ * model (type: cxl) served by the fabric engine (engine.h).
  *
  * Flits (CXL 2.0 spec ch. 4 and CXL 3.0 spec ch. 6; fidelity-references.md):
  *   68 B flit (CXL 1.1/2.0): four 16 B slots (64 B) + 2 B CRC + 2 B protocol

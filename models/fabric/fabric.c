@@ -1,27 +1,18 @@
 /*
- * fabric.c - the fabric engine (fabric_int.h), the transfer interface and
- * the `fabric` and `xfer` components (fabric.h).
+ * fabric.c - the transfer interface (fabric.h), the `fabric` component that
+ * holds the settings and the per-path results, and the `xfer` load
+ * generator. Itineraries come from the data paths (paths.c), the moving of
+ * chunks from the engine (engine.c).
  *
- * NOTES ON THE DESIGN
- * Resources live inside the components that own them (a link's two
- * directions, a host's DRAM and memcpy, an SSD's flash), so each component
- * handles the events of its own resources and its `links` rows come from
- * the same counters the engine updates. A transfer is a fab_flow: a fixed
- * array of steps (an itinerary built once, when the transfer starts), a
- * window of chunks in flight, and a completion notice. Flows and chunks
- * come from pools grown in blocks that never move (so events may carry
- * pointers) and are recycled: a steady state allocates nothing.
- *
- * A chunk at step k:  enqueue at the step's resource (FIFO per flow, ring
- * of flows per resource) -> service (FAB_EV_DONE at the resource after s)
- * -> ARRIVE at step k+1 at t0 + lat + max(u, s - s_next) (fabric_int.h),
- * or END at the fabric at t0 + s + lat after the last step. The END of a
- * chunk launches the next one of its flow; the END of the last chunk
- * completes the flow and notifies the caller.
- *
- * Invariants: a resource serves at most one chunk; a flow step is in its
- * resource's ring iff it has waiting chunks; launched - done bytes of a
- * flow never exceed its window (in chunks).
+ * A transfer: a flow from the fabric's pool gets its itinerary (paths.c),
+ * its chunk size (the chunk setting, one forwarding unit in packet mode,
+ * capped at one pool of credits on credit-limited links) and window; it
+ * waits for a copy engine when its path needs one (a fab_gate), then runs
+ * in the engine. The engine tells the fabric component (FAB_EV_END) when
+ * each chunk has finished; the last one completes the flow: per-path
+ * statistics, CPU time charged to the host, the caller notified, the copy
+ * engine handed to the next waiting flow. Flows are recycled: a steady
+ * state allocates nothing.
  */
 #include "models/fabric/fabric.h"
 
@@ -29,34 +20,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "models/fabric/cxl.h"
-#include "models/fabric/fabdev.h"
-#include "models/fabric/fabric_int.h"
-#include "models/fabric/pcie.h"
+#include "models/fabric/devices_int.h"
+#include "models/fabric/engine.h"
+#include "models/fabric/paths.h"
 #include "sim/mem.h"
 #include "sim/stats.h"
-
-struct fab_flow {
-    struct fabric_state *fab;   /* owning fabric */
-    uint32_t fab_id;            /* its component id */
-    uint32_t nsteps;            /* steps used */
-    fab_fstep st[FAB_MAX_STEPS];/* the itinerary */
-    uint64_t bytes;             /* to move */
-    uint64_t launched;          /* bytes put into step 0 */
-    uint64_t done;              /* bytes through the last step */
-    uint32_t inflight;          /* chunks launched, not done */
-    uint32_t window;            /* max chunks in flight */
-    uint64_t chunk;             /* chunk size */
-    int path;                   /* FABRIC_PATH_* (resolved) */
-    uint32_t notify, kind;      /* completion event */
-    uint64_t cookie;            /* caller's tag */
-    sim_time t0;                /* request time */
-    double cpu_ps;              /* CPU time charged */
-    uint64_t host_mem;          /* host DRAM bytes crossed */
-    uint32_t cpu_id;            /* host charged (UINT32_MAX: none) */
-    uint32_t ce_gpu;            /* GPU whose copy engine it needs (UINT32_MAX: none) */
-    fab_flow *next;             /* free list / copy-engine wait list */
-};
 
 typedef struct path_stats {
     uint64_t n;              /* completed transfers */
@@ -76,15 +44,9 @@ typedef struct fabric_state {
     int mode;                /* MODE_* */
     uint64_t window;         /* bytes in flight per transfer */
     int free_xfers;          /* transfers take no time */
-    int gds;                 /* AUTO uses GDS for NVMe <-> GPU */
-    uint64_t bounce_io;      /* bytes per bounce-buffer I/O (BOUNCE CPU cost) */
+    fab_path_opts paths;     /* gds, bounce_io */
     /* state */
-    int built;               /* adjacency built */
-    uint32_t ncomps;         /* components when built */
-    uint32_t *adj_off;       /* per component: start in adj (ncomps + 1 entries) */
-    uint32_t *adj;           /* link ids attached, in scenario order */
-    uint32_t *bfs_prev;      /* BFS scratch: link used to reach a node */
-    uint32_t *bfs_q;         /* BFS scratch: queue */
+    fab_topo topo;           /* adjacency and route scratch */
     fab_flow *free_flows;    /* recycled flows */
     void **fblocks;          /* flow blocks */
     size_t nfblocks, capfblocks;
@@ -93,520 +55,7 @@ typedef struct fabric_state {
     uint64_t active;         /* flows in progress */
 } fabric_state;
 
-/* ---- pools ------------------------------------------------------------- */
-
-static fab_chunk *pool_get(fab_pool *p)
-{
-    if (!p->free) {
-        if (p->nblocks == p->capblocks) {
-            size_t cap = p->capblocks ? 2 * p->capblocks : 8;
-            void **nb = sim_realloc(p->blocks, cap * sizeof *nb);
-            if (!nb)
-                return NULL;
-            p->blocks = nb;
-            p->capblocks = cap;
-        }
-        size_t n = 256u << (p->nblocks < 8 ? p->nblocks : 8);
-        fab_chunk *b = sim_calloc(n, sizeof *b);
-        if (!b)
-            return NULL;
-        p->blocks[p->nblocks++] = b;
-        for (size_t i = 0; i < n; i++) {
-            b[i].next = p->free;
-            b[i].pool = p;
-            p->free = &b[i];
-        }
-    }
-    fab_chunk *c = p->free;
-    p->free = c->next;
-    c->next = NULL;
-    return c;
-}
-
-static void pool_put(fab_chunk *c)
-{
-    fab_pool *p = c->pool;
-    c->next = p->free;
-    p->free = c;
-}
-
-static void pool_free(fab_pool *p)
-{
-    for (size_t i = 0; i < p->nblocks; i++)
-        sim_free(p->blocks[i]);
-    sim_free(p->blocks);
-    memset(p, 0, sizeof *p);
-}
-
-/* ---- headers ----------------------------------------------------------- */
-
-static const sim_model *const fab_models[] = {
-    &pcie_model, &cxl_model, &fab_upi_model, &fab_cpu_model, &fab_gpu_model,
-    &fab_nvme_model, &fab_memory_model, &fab_endpoint_model, &fab_pswitch_model,
-    &fab_cswitch_model, NULL};
-
-fab_hdr *fab_hdr_of(const sim_comp *c)
-{
-    if (!c)
-        return NULL;
-    for (int i = 0; fab_models[i]; i++)
-        if (c->model == fab_models[i])
-            return c->state;
-    return NULL;
-}
-
-static int is_link_kind(int k) { return k == FAB_K_PCIE || k == FAB_K_CXL || k == FAB_K_UPI; }
-
-void fab_res_init(sim_comp *c, uint32_t i, const char *label)
-{
-    fab_hdr *h = c->state;
-    fab_res *r = &h->res[i];
-    r->owner = c->id;
-    r->index = i;
-    r->label = sim_strdup(label);
-}
-
-void fab_link_init(sim_comp *c, int cost, const void *cfg, double rate, uint64_t unit)
-{
-    fab_hdr *h = c->state;
-    h->nres = 2;
-    h->cost = cost;
-    h->cfg = cfg;
-    h->rate = rate;
-    h->unit = unit;
-    for (int d = 0; d < 2; d++) {
-        char lb[400];
-        sim_comp *a = sim_comp_at(c->sim, c->ends[d]), *b = sim_comp_at(c->sim, c->ends[1 - d]);
-        snprintf(lb, sizeof lb, "%s->%s", a ? a->name : "?", b ? b->name : "?");
-        fab_res_init(c, (uint32_t)d, lb);
-        fab_fstep *st = &h->raw[d];
-        memset(st, 0, sizeof *st);
-        st->res = &h->res[d];
-        st->cost = cost;
-        st->op = PCIE_OP_WRITE;
-        st->dir = PCIE_DIR_DATA;
-        st->cfg = cfg;
-        st->rate = rate;
-        st->lat = h->latency;
-        st->unit = unit;
-        st->payload = 1;
-    }
-}
-
-void fab_hdr_destroy(fab_hdr *h)
-{
-    for (uint32_t i = 0; i < h->nres; i++)
-        sim_free((void *)h->res[i].label);
-    pool_free(&h->pool);
-}
-
-sim_time fab_res_busy(const fab_res *r, sim_time now)
-{
-    sim_time b = r->busy_ps;
-    if (r->busy && now > r->cur_start)
-        b += (now - r->cur_start < r->cur_svc) ? now - r->cur_start : r->cur_svc;
-    return b;
-}
-
-/* ---- costs ------------------------------------------------------------- */
-
-static sim_time step_service_at(const fab_fstep *st, uint64_t off, uint64_t bytes,
-                                uint64_t *units, double *wire)
-{
-    double w = 0;
-    uint64_t u = 0;
-    sim_time t = 0;
-    switch (st->cost) {
-    case FAB_C_PCIE: {
-        const pcie_cfg *cfg = st->cfg;
-        w = pcie_wire_bytes_at(cfg, st->op, off, bytes, st->dir);
-        u = pcie_tlps_at(cfg, st->op, off, bytes, st->dir);
-        t = (sim_time)llround(w * 1e12 / pcie_raw_rate(cfg));
-        break;
-    }
-    case FAB_C_CXL: {
-        const cxl_cfg *cfg = st->cfg;
-        w = cxl_wire_bytes_at(cfg, st->op, off, bytes, st->dir);
-        u = (uint64_t)ceil(w / cxl_flit_bytes(cfg->flit));
-        t = (sim_time)llround(w * 1e12 / cxl_raw_rate(cfg));
-        break;
-    }
-    default:
-        if (st->dir == PCIE_DIR_REQ)
-            break; /* requests on a plain-rate link: latency only */
-        w = (double)bytes;
-        u = 1;
-        t = st->rate > 0 ? (sim_time)llround((double)bytes * 1e12 / st->rate) : 0;
-        break;
-    }
-    if (units)
-        *units = u;
-    if (wire)
-        *wire = w;
-    return t;
-}
-
-sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, double *wire)
-{
-    return step_service_at(st, 0, bytes, units, wire);
-}
-
-/* ---- the engine -------------------------------------------------------- */
-
-static void serve(sim *s, fab_res *r);
-
-static void enqueue(sim *s, fab_fstep *st, fab_chunk *ch)
-{
-    fab_res *r = st->res;
-    ch->next = NULL;
-    if (st->qt)
-        st->qt->next = ch;
-    else
-        st->qh = ch;
-    st->qt = ch;
-    if (!st->in_ring) {
-        st->in_ring = 1;
-        if (!r->ring) {
-            st->rr_next = st->rr_prev = st;
-            r->ring = st;
-        } else { /* insert at the tail: just before the next to serve */
-            fab_fstep *h = r->ring;
-            st->rr_next = h;
-            st->rr_prev = h->rr_prev;
-            h->rr_prev->rr_next = st;
-            h->rr_prev = st;
-        }
-    }
-    if (!r->busy)
-        serve(s, r);
-}
-
-/* Credits the chunk at the head of st needs at its (credit-limited)
- * resource: class (or -1: none) and header/data counts. Raw packets larger
- * than the pool are clamped to it (they wait for the whole pool). */
-static int fc_need(const fab_fstep *st, const fab_chunk *ch, uint64_t *nh, uint64_t *nd)
-{
-    if (st->cost != FAB_C_PCIE)
-        return -1;
-    const fab_credit *fc = st->res->fc;
-    int cls = pcie_fc_credits_at(st->cfg, st->op, ch->flow ? ch->tag : 0, ch->bytes, st->dir,
-                                 nh, nd);
-    if (cls < 0 || (!*nh && !*nd))
-        return -1;
-    if (fc->hdr_limit[cls] && *nh > fc->hdr_limit[cls])
-        *nh = fc->hdr_limit[cls];
-    if (fc->data_limit[cls] && *nd > fc->data_limit[cls])
-        *nd = fc->data_limit[cls];
-    return cls;
-}
-
-static int fc_fits(const fab_fstep *st, const fab_chunk *ch)
-{
-    uint64_t nh, nd;
-    int cls = fc_need(st, ch, &nh, &nd);
-    const fab_credit *fc = st->res->fc;
-    return cls < 0 || ((!fc->hdr_limit[cls] || fc->hdr_avail[cls] >= nh) &&
-                       (!fc->data_limit[cls] || fc->data_avail[cls] >= nd));
-}
-
-sim_time fab_fc_stall(const fab_res *r, sim_time now)
-{
-    if (!r->fc)
-        return 0;
-    return r->fc->stall_ps + (r->fc->stalled ? now - r->fc->stall_since : 0);
-}
-
-static void serve(sim *s, fab_res *r)
-{
-    fab_fstep *st = r->ring;
-    if (!st)
-        return;
-    if (r->fc) { /* the first flow in round-robin order whose head chunk has credits */
-        fab_credit *fc = r->fc;
-        while (!fc_fits(st, st->qh)) {
-            st = st->rr_next;
-            if (st == r->ring) {
-                if (!fc->stalled) {
-                    fc->stalled = 1;
-                    fc->stalls++;
-                    fc->stall_since = sim_now(s);
-                }
-                return; /* idle until an UpdateFC (FAB_EV_CREDIT) */
-            }
-        }
-        if (fc->stalled) {
-            fc->stalled = 0;
-            fc->stall_ps += sim_now(s) - fc->stall_since;
-        }
-    }
-    fab_chunk *ch = st->qh;
-    st->qh = ch->next;
-    if (!st->qh) {
-        st->qt = NULL;
-        st->in_ring = 0;
-        if (st->rr_next == st) {
-            r->ring = NULL;
-        } else {
-            st->rr_prev->rr_next = st->rr_next;
-            st->rr_next->rr_prev = st->rr_prev;
-            r->ring = st->rr_next;
-        }
-    } else {
-        r->ring = st->rr_next;
-    }
-    ch->next = NULL;
-    /* offset of this chunk in its transfer: flows keep it in tag */
-    uint64_t off = ch->flow ? ch->tag : 0;
-    uint64_t units;
-    double wire;
-    sim_time svc = step_service_at(st, off, ch->bytes, &units, &wire);
-    sim_time now = sim_now(s);
-    r->busy = 1;
-    r->cur = ch;
-    r->cur_start = now;
-    r->cur_svc = svc;
-    r->units += units;
-    r->wire_bytes += wire;
-    if (st->payload) {
-        r->bytes += ch->bytes;
-        r->sample_bytes += ch->bytes;
-    }
-    sim_schedule(s, svc, r->owner, FAB_EV_DONE, r->index, 0);
-    if (r->fc) { /* consume; the UpdateFC returns them after one TLP's round trip */
-        uint64_t nh, nd;
-        int cls = fc_need(st, ch, &nh, &nd);
-        if (cls >= 0) {
-            fab_credit *fc = r->fc;
-            if (fc->hdr_limit[cls])
-                fc->hdr_avail[cls] -= nh;
-            if (fc->data_limit[cls])
-                fc->data_avail[cls] -= nd;
-            sim_time per_tlp = units ? svc / (sim_time)units : svc;
-            sim_schedule(s, per_tlp + fc->ret, r->owner, FAB_EV_CREDIT,
-                         (uint64_t)r->index | (uint64_t)cls << 1, nh << 40 | nd);
-        }
-    }
-
-    if (!ch->flow) { /* a raw packet over a link: deliver to the far end */
-        sim_comp *link = sim_comp_at(s, r->owner);
-        sim_schedule(s, svc + st->lat, link->ends[1 - r->index], SIM_EV_DELIVER, ch->bytes,
-                     ch->tag);
-        return; /* freed at DONE */
-    }
-    fab_flow *f = ch->flow;
-    uint32_t k = ch->step;
-    if (k + 1 >= f->nsteps) {
-        sim_schedule(s, svc + st->lat, f->fab_id, FAB_EV_END, 0, (uint64_t)(uintptr_t)ch);
-        return;
-    }
-    fab_fstep *nx = &f->st[k + 1];
-    sim_time snext = step_service_at(nx, off, ch->bytes, NULL, NULL);
-    /* first forwarding unit here, then never outrun the tail */
-    sim_time u = svc;
-    if (st->unit && ch->bytes > st->unit)
-        u = (sim_time)((double)svc * (double)st->unit / (double)ch->bytes);
-    sim_time wait = svc > snext && svc - snext > u ? svc - snext : u;
-    ch->step = k + 1;
-    sim_schedule(s, st->lat + wait, nx->res->owner, FAB_EV_ARRIVE, nx->res->index,
-                 (uint64_t)(uintptr_t)ch);
-}
-
-void fab_handle(sim_comp *c, const sim_event *e)
-{
-    fab_hdr *h = c->state;
-    if (e->kind == FAB_EV_ARRIVE) {
-        fab_chunk *ch = (fab_chunk *)(uintptr_t)e->a1;
-        fab_fstep *st = ch->flow ? &ch->flow->st[ch->step] : ch->raw;
-        enqueue(c->sim, st, ch);
-    } else if (e->kind == FAB_EV_DONE) {
-        fab_res *r = &h->res[e->a0];
-        fab_chunk *ch = r->cur;
-        r->busy = 0;
-        r->cur = NULL;
-        r->busy_ps += r->cur_svc;
-        if (ch && !ch->flow)
-            pool_put(ch);
-        serve(c->sim, r);
-    } else if (e->kind == FAB_EV_CREDIT) {
-        fab_res *r = &h->res[e->a0 & 1];
-        int cls = (int)(e->a0 >> 1);
-        if (!r->fc || cls >= FAB_FC_NCLASS)
-            return;
-        r->fc->hdr_avail[cls] += e->a1 >> 40;
-        r->fc->data_avail[cls] += e->a1 & ((1ull << 40) - 1);
-        r->fc->updates++;
-        if (!r->busy)
-            serve(c->sim, r);
-    }
-}
-
-int fab_link_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag)
-{
-    fab_hdr *h = link->state;
-    fab_chunk *ch = pool_get(&h->pool);
-    if (!ch)
-        return SIM_ENOMEM;
-    ch->flow = NULL;
-    ch->raw = &h->raw[side];
-    ch->step = 0;
-    ch->bytes = bytes;
-    ch->tag = tag;
-    enqueue(link->sim, ch->raw, ch);
-    return 0;
-}
-
-void fab_link_report(sim_comp *c)
-{
-    fab_hdr *h = c->state;
-    sim_time now = sim_now(c->sim);
-    for (int d = 0; d < 2; d++) {
-        fab_res *r = &h->res[d];
-        sim_time busy = fab_res_busy(r, now);
-        sim_report_link(c->sim, c->name, r->label, r->bytes, r->units, busy,
-                        now ? (double)busy / (double)now : 0.0);
-        char name[460];
-        snprintf(name, sizeof name, "throughput:%s", r->label);
-        sim_report_metric(c->sim, c->name, name,
-                          now ? (double)r->bytes / sim_time_to_s(now) : 0.0, "B/s");
-        snprintf(name, sizeof name, "wire_bytes:%s", r->label);
-        sim_report_metric(c->sim, c->name, name, r->wire_bytes, "B");
-        snprintf(name, sizeof name, "efficiency:%s", r->label);
-        sim_report_metric(c->sim, c->name, name,
-                          r->wire_bytes > 0 ? (double)r->bytes / r->wire_bytes : 0.0, "");
-    }
-}
-
-void fab_link_sample(sim_comp *c, sim_time now)
-{
-    fab_hdr *h = c->state;
-    double iv = sim_time_to_s(sim_sample_interval(c->sim));
-    for (int d = 0; d < 2; d++) {
-        char name[460];
-        snprintf(name, sizeof name, "throughput:%s", h->res[d].label);
-        sim_report_timeseries(c->sim, c->name, name, now,
-                              iv > 0 ? (double)h->res[d].sample_bytes / iv : 0.0);
-        h->res[d].sample_bytes = 0;
-    }
-}
-
-/* ---- topology ---------------------------------------------------------- */
-
-static void topo_free(fabric_state *f)
-{
-    sim_free(f->adj_off);
-    sim_free(f->adj);
-    sim_free(f->bfs_prev);
-    sim_free(f->bfs_q);
-    f->adj_off = f->adj = f->bfs_prev = f->bfs_q = NULL;
-    f->built = 0;
-}
-
-static int topo_build(sim *s, fabric_state *f)
-{
-    uint32_t n = (uint32_t)sim_ncomps(s);
-    if (f->built && f->ncomps == n)
-        return 0;
-    topo_free(f);
-    f->ncomps = n;
-    f->adj_off = sim_calloc(n + 1, sizeof *f->adj_off);
-    f->bfs_prev = sim_calloc(n ? n : 1, sizeof *f->bfs_prev);
-    f->bfs_q = sim_calloc(n ? n : 1, sizeof *f->bfs_q);
-    if (!f->adj_off || !f->bfs_prev || !f->bfs_q)
-        return SIM_ENOMEM;
-    uint32_t cnt = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        sim_comp *c = sim_comp_at(s, i);
-        fab_hdr *h = fab_hdr_of(c);
-        if (h && is_link_kind(h->kind)) {
-            f->adj_off[c->ends[0] + 1]++;
-            f->adj_off[c->ends[1] + 1]++;
-            cnt += 2;
-        }
-    }
-    for (uint32_t i = 0; i < n; i++)
-        f->adj_off[i + 1] += f->adj_off[i];
-    f->adj = sim_calloc(cnt ? cnt : 1, sizeof *f->adj);
-    uint32_t *fill = sim_calloc(n ? n : 1, sizeof *fill);
-    if (!f->adj || !fill) {
-        sim_free(fill);
-        return SIM_ENOMEM;
-    }
-    for (uint32_t i = 0; i < n; i++) { /* links in scenario order */
-        sim_comp *c = sim_comp_at(s, i);
-        fab_hdr *h = fab_hdr_of(c);
-        if (h && is_link_kind(h->kind))
-            for (int k = 0; k < 2; k++) {
-                uint32_t e = c->ends[k];
-                f->adj[f->adj_off[e] + fill[e]++] = i;
-            }
-    }
-    sim_free(fill);
-    f->built = 1;
-    return 0;
-}
-
-static int passthrough(sim *s, uint32_t id)
-{
-    fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
-    return h && (h->kind == FAB_K_CPU || h->kind == FAB_K_PSWITCH || h->kind == FAB_K_CSWITCH);
-}
-
-/* BFS from a to b; fills links[] (in order from a) and *n. */
-static int bfs(sim *s, fabric_state *f, uint32_t a, uint32_t b, uint32_t *links, uint32_t max,
-               uint32_t *n)
-{
-    if (a == b) {
-        *n = 0;
-        return 0;
-    }
-    for (uint32_t i = 0; i < f->ncomps; i++)
-        f->bfs_prev[i] = UINT32_MAX;
-    uint32_t qh = 0, qt = 0;
-    f->bfs_q[qt++] = a;
-    f->bfs_prev[a] = UINT32_MAX - 1;
-    while (qh < qt) {
-        uint32_t u = f->bfs_q[qh++];
-        if (u != a && !passthrough(s, u))
-            continue;
-        for (uint32_t j = f->adj_off[u]; j < f->adj_off[u + 1]; j++) {
-            sim_comp *l = sim_comp_at(s, f->adj[j]);
-            uint32_t v = l->ends[0] == u ? l->ends[1] : l->ends[0];
-            if (f->bfs_prev[v] != UINT32_MAX)
-                continue;
-            f->bfs_prev[v] = l->id;
-            if (v == b)
-                goto found;
-            f->bfs_q[qt++] = v;
-        }
-    }
-    return SIM_ENOTFOUND;
-found:;
-    uint32_t cnt = 0;
-    for (uint32_t v = b; v != a;) {
-        sim_comp *l = sim_comp_at(s, f->bfs_prev[v]);
-        v = l->ends[0] == v ? l->ends[1] : l->ends[0];
-        cnt++;
-    }
-    if (cnt > max)
-        return SIM_ENOTFOUND;
-    uint32_t i = cnt;
-    for (uint32_t v = b; v != a;) {
-        sim_comp *l = sim_comp_at(s, f->bfs_prev[v]);
-        links[--i] = l->id;
-        v = l->ends[0] == v ? l->ends[1] : l->ends[0];
-    }
-    *n = cnt;
-    return 0;
-}
-
-/* The component a transfer end is routed from (memories hang off their host). */
-static uint32_t route_node(sim *s, uint32_t id)
-{
-    fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
-    if (h && h->kind == FAB_K_MEM && ((fab_mem *)h)->attach_id != UINT32_MAX)
-        return ((fab_mem *)h)->attach_id;
-    return id;
-}
+static const char *const *const path_names = fab_path_names;
 
 /* ---- the fabric component and flows ------------------------------------ */
 
@@ -666,197 +115,6 @@ static void flow_put(fabric_state *f, fab_flow *fl)
     f->free_flows = fl;
 }
 
-static fab_fstep *add_step(fab_flow *fl, fab_res *r, int cost, int op, int dir, const void *cfg,
-                           double rate, sim_time lat, uint64_t unit, int payload)
-{
-    if (fl->nsteps >= FAB_MAX_STEPS)
-        return NULL;
-    fab_fstep *st = &fl->st[fl->nsteps];
-    memset(st, 0, sizeof *st);
-    st->res = r;
-    st->cost = cost;
-    st->op = op;
-    st->dir = dir;
-    st->cfg = cfg;
-    st->rate = rate;
-    st->lat = lat;
-    st->unit = unit;
-    st->payload = payload;
-    st->flow = fl;
-    st->pos = fl->nsteps++;
-    return st;
-}
-
-static int kind_of(sim *s, uint32_t id)
-{
-    fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
-    return h ? h->kind : FAB_K_NONE;
-}
-
-static int memlike(sim *s, uint32_t id)
-{
-    int k = kind_of(s, id);
-    return k == FAB_K_CPU || k == FAB_K_MEM;
-}
-
-/* The memory step of end `id` (data leaving it when `out`). 0 if it has none. */
-static int mem_step(sim *s, fab_flow *fl, uint32_t id, int out, int random)
-{
-    fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
-    double rate = 0;
-    sim_time lat = 0;
-    uint64_t unit = 4096;
-    switch (h->kind) {
-    case FAB_K_CPU: {
-        fab_cpu *c = (fab_cpu *)h;
-        rate = c->dram_bw;
-        lat = c->dram_lat;
-        fl->host_mem += fl->bytes;
-        break;
-    }
-    case FAB_K_GPU: rate = ((fab_gpu *)h)->hbm_bw; lat = ((fab_gpu *)h)->hbm_lat; break;
-    case FAB_K_MEM: {
-        fab_mem *m = (fab_mem *)h;
-        rate = m->bw;
-        lat = m->lat;
-        if (m->mkind == FAB_MEM_DDR && m->attach_id != UINT32_MAX &&
-            kind_of(s, m->attach_id) == FAB_K_CPU)
-            fl->host_mem += fl->bytes;
-        break;
-    }
-    case FAB_K_NVME: {
-        fab_nvme *d = (fab_nvme *)h;
-        double seq = out ? d->read_bw : d->write_bw;
-        double rnd = out ? d->rread_bw : d->rwrite_bw;
-        sim_time l = out ? d->read_lat : d->write_lat;
-        rate = seq;
-        if (random) {
-            double conc = (double)(d->qd < d->par ? d->qd : d->par);
-            double little = conc * (double)d->io_size * 1e12 / (double)(l ? l : 1);
-            rate = rnd < little ? rnd : little;
-            unit = d->io_size;
-        }
-        lat = l;
-        break;
-    }
-    case FAB_K_ENDPOINT: rate = ((fab_node *)h)->bw; break;
-    default: return 0;
-    }
-    return add_step(fl, &h->res[0], FAB_C_RATE, 0, PCIE_DIR_DATA, NULL, rate, lat, unit, 1)
-               ? 0
-               : SIM_EINVAL;
-}
-
-/* Latency of entering node id (root complex, switch, device port). */
-static sim_time node_lat(sim *s, uint32_t id)
-{
-    fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
-    return h && !is_link_kind(h->kind) && h->kind != FAB_K_MEM ? h->latency : 0;
-}
-
-/* A segment from src to dst (ends' memory steps when src_mem/dst_mem). */
-static int segment(sim *s, fabric_state *f, fab_flow *fl, uint32_t src, uint32_t dst,
-                   int src_mem, int dst_mem, int random, const uint32_t *route,
-                   uint32_t nroute, uint32_t initiator)
-{
-    uint32_t links[FAB_MAX_STEPS], n = 0;
-    uint32_t a = route_node(s, src), b = route_node(s, dst);
-    int rc;
-    if (route) {
-        if (nroute > FAB_MAX_STEPS)
-            return SIM_EINVAL;
-        memcpy(links, route, nroute * sizeof *links);
-        n = nroute;
-    } else if ((rc = bfs(s, f, a, b, links, FAB_MAX_STEPS / 3, &n))) {
-        return rc;
-    }
-    /* sides: sides[i] = end of link i the data leaves from */
-    int sides[FAB_MAX_STEPS];
-    uint32_t at = a;
-    for (uint32_t i = 0; i < n; i++) {
-        sim_comp *l = sim_comp_at(s, links[i]);
-        fab_hdr *lh = fab_hdr_of(l);
-        if (!lh || !is_link_kind(lh->kind) || (l->ends[0] != at && l->ends[1] != at))
-            return SIM_EINVAL;
-        sides[i] = l->ends[0] == at ? 0 : 1;
-        at = l->ends[1 - sides[i]];
-    }
-    if (at != b)
-        return SIM_EINVAL;
-    /* The DMA initiator decides (fabric.h): pulling from src is a read,
-     * pushing from src a (posted) write. */
-    int op = initiator == dst ? PCIE_OP_READ : PCIE_OP_WRITE;
-    if (op == PCIE_OP_READ) /* requests from the requester (dst side) back to src */
-        for (uint32_t i = n; i-- > 0;) {
-            sim_comp *l = sim_comp_at(s, links[i]);
-            fab_hdr *lh = l->state;
-            int d = 1 - sides[i];
-            if (!add_step(fl, &lh->res[d], lh->cost, op, PCIE_DIR_REQ, lh->cfg, lh->rate,
-                          lh->latency + node_lat(s, l->ends[1 - d]), lh->unit, 0))
-                return SIM_EINVAL;
-        }
-    if (src_mem && (rc = mem_step(s, fl, src, 1, random)))
-        return rc;
-    for (uint32_t i = 0; i < n; i++) {
-        sim_comp *l = sim_comp_at(s, links[i]);
-        fab_hdr *lh = l->state;
-        int d = sides[i];
-        if (!add_step(fl, &lh->res[d], lh->cost, op, PCIE_DIR_DATA, lh->cfg, lh->rate,
-                      lh->latency + node_lat(s, l->ends[1 - d]), lh->unit, 1))
-            return SIM_EINVAL;
-    }
-    if (dst_mem && (rc = mem_step(s, fl, dst, 0, random)))
-        return rc;
-    if (op == PCIE_OP_WRITE) /* CXL.mem writes: an NDR slot per line back (cxl.h) */
-        for (uint32_t i = n; i-- > 0;) {
-            sim_comp *l = sim_comp_at(s, links[i]);
-            fab_hdr *lh = l->state;
-            int d = 1 - sides[i];
-            if (lh->cost == FAB_C_CXL &&
-                !add_step(fl, &lh->res[d], lh->cost, op, PCIE_DIR_REQ, lh->cfg, lh->rate,
-                          lh->latency + node_lat(s, l->ends[1 - d]), lh->unit, 0))
-                return SIM_EINVAL;
-        }
-    return 0;
-}
-
-/* The component whose DMA engine (or, for CXL, whose CPU) moves the data
- * of a DMA-path segment: a GPU copy engine when one is used, else the
- * device end (the SSD, an endpoint), else src. */
-static uint32_t dma_initiator(sim *s, uint32_t src, uint32_t dst, uint32_t ce_gpu)
-{
-    if (ce_gpu != UINT32_MAX)
-        return ce_gpu;
-    if (kind_of(s, src) == FAB_K_NVME || kind_of(s, dst) == FAB_K_NVME)
-        return kind_of(s, dst) == FAB_K_NVME ? dst : src;
-    if (memlike(s, src) && !memlike(s, dst))
-        return dst;
-    if (memlike(s, src) && memlike(s, dst))
-        return dst; /* host memory to memory: the reading side pulls */
-    return src;
-}
-
-/* The host nearest to component id (BFS through the fabric), or UINT32_MAX. */
-static uint32_t nearest_cpu(sim *s, fabric_state *f, uint32_t id)
-{
-    uint32_t a = route_node(s, id);
-    if (kind_of(s, a) == FAB_K_CPU)
-        return a;
-    uint32_t best = UINT32_MAX, bestn = UINT32_MAX;
-    for (uint32_t i = 0; i < f->ncomps; i++) {
-        uint32_t links[FAB_MAX_STEPS], n;
-        if (kind_of(s, i) == FAB_K_CPU && bfs(s, f, a, i, links, FAB_MAX_STEPS, &n) == 0 &&
-            n < bestn) {
-            best = i;
-            bestn = n;
-        }
-    }
-    return best;
-}
-
-static const char *const path_names[] = {"auto", "dma", "pageable", "gds", "bounce", "cxl",
-                                         NULL};
-
 const char *fabric_path_name(int path)
 {
     return path >= 0 && path < FABRIC_NPATHS ? path_names[path] : "?";
@@ -870,132 +128,36 @@ int fabric_path_find(const char *name)
     return -1;
 }
 
-static int is_cxl_mem(sim *s, uint32_t id)
-{
-    fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
-    return h && h->kind == FAB_K_MEM && ((fab_mem *)h)->mkind == FAB_MEM_CXL;
-}
-
-static void launch(sim *s, fab_flow *fl);
 static void complete(sim *s, fabric_state *f, fab_flow *fl);
 
-/* Build the itinerary of a transfer. */
-static int plan(sim *s, fabric_state *f, fab_flow *fl, const fabric_req *r)
+/* The chunk size of a flow: the setting, one forwarding unit in packet
+ * mode, and at most one pool of credits on credit-limited links. */
+static uint64_t chunk_size(const fabric_state *f, const fab_flow *fl)
 {
-    int ks = kind_of(s, r->src), kd = kind_of(s, r->dst);
-    int path = r->path;
-    if (path == FABRIC_PATH_AUTO) {
-        if ((ks == FAB_K_NVME && kd == FAB_K_GPU) || (ks == FAB_K_GPU && kd == FAB_K_NVME))
-            path = f->gds ? FABRIC_PATH_GDS : FABRIC_PATH_BOUNCE;
-        else if ((is_cxl_mem(s, r->src) && memlike(s, r->dst) && !is_cxl_mem(s, r->dst)) ||
-                 (is_cxl_mem(s, r->dst) && memlike(s, r->src) && !is_cxl_mem(s, r->src)))
-            path = FABRIC_PATH_CXL;
-        else
-            path = FABRIC_PATH_DMA;
-    }
-    fl->path = path;
-    uint32_t cpu = UINT32_MAX;
-    int rc = 0;
-    switch (path) {
-    case FABRIC_PATH_DMA:
-        if (ks == FAB_K_GPU && kd != FAB_K_NVME)
-            fl->ce_gpu = r->src; /* the GPU pushes */
-        else if (kd == FAB_K_GPU && ks != FAB_K_NVME)
-            fl->ce_gpu = r->dst; /* the GPU pulls */
-        rc = segment(s, f, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute,
-                     dma_initiator(s, r->src, r->dst, fl->ce_gpu));
-        cpu = nearest_cpu(s, f, memlike(s, r->src) ? r->src : r->dst);
-        if (cpu != UINT32_MAX && fl->ce_gpu != UINT32_MAX)
-            fl->cpu_ps += (double)((fab_cpu *)sim_comp_at(s, cpu)->state)->launch_cpu;
-        break;
-    case FABRIC_PATH_PAGEABLE: {
-        int h2d = memlike(s, r->src);
-        uint32_t host = h2d ? r->src : r->dst, dev = h2d ? r->dst : r->src;
-        if (!memlike(s, host) || kind_of(s, dev) != FAB_K_GPU)
-            return SIM_EINVAL;
-        cpu = nearest_cpu(s, f, host);
-        if (cpu == UINT32_MAX)
-            return SIM_ENOTFOUND;
-        fab_cpu *c = sim_comp_at(s, cpu)->state;
-        fl->ce_gpu = dev;
-        if (h2d) { /* pageable read + memcpy + pinned write, then DMA from pinned */
-            if ((rc = mem_step(s, fl, host, 1, 0)))
-                return rc;
-            add_step(fl, &c->hdr.res[1], FAB_C_RATE, 0, 0, NULL, c->memcpy_bw, 0, 4096, 1);
-            if ((rc = mem_step(s, fl, cpu, 0, 0)))
-                return rc;
-            rc = segment(s, f, fl, cpu, dev, 1, 1, 0, NULL, 0, dev);
-        } else {
-            if ((rc = segment(s, f, fl, dev, cpu, 1, 1, 0, NULL, 0, dev)))
-                return rc;
-            if ((rc = mem_step(s, fl, cpu, 1, 0)))
-                return rc;
-            add_step(fl, &c->hdr.res[1], FAB_C_RATE, 0, 0, NULL, c->memcpy_bw, 0, 4096, 1);
-            rc = mem_step(s, fl, host, 0, 0);
+    uint64_t chunk = f->chunk ? f->chunk : 262144;
+    if (f->mode == MODE_PACKET) { /* one TLP (or flit, or 4 KiB) per chunk */
+        uint64_t u = 0;
+        for (uint32_t i = 0; i < fl->nsteps; i++) {
+            const fab_fstep *st = &fl->st[i];
+            if (st->proto && st->proto->packetized && st->dir == FAB_DIR_DATA &&
+                (!u || st->unit < u))
+                u = st->unit;
         }
-        fl->cpu_ps += (double)c->launch_cpu + (double)r->bytes * 1e12 / c->memcpy_bw;
-        break;
+        chunk = u ? u : 4096;
     }
-    case FABRIC_PATH_GDS:
-        if (!((ks == FAB_K_NVME && kd == FAB_K_GPU) || (ks == FAB_K_GPU && kd == FAB_K_NVME)))
-            return SIM_EINVAL;
-        rc = segment(s, f, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute,
-                     ks == FAB_K_NVME ? r->src : r->dst); /* the SSD's DMA */
-        cpu = nearest_cpu(s, f, ks == FAB_K_NVME ? r->src : r->dst);
-        if (cpu != UINT32_MAX)
-            fl->cpu_ps += (double)((fab_cpu *)sim_comp_at(s, cpu)->state)->gds_cpu;
-        break;
-    case FABRIC_PATH_BOUNCE: {
-        if (!((ks == FAB_K_NVME && kd != FAB_K_NVME && !memlike(s, r->dst)) ||
-              (kd == FAB_K_NVME && ks != FAB_K_NVME && !memlike(s, r->src))))
-            return SIM_EINVAL;
-        uint32_t ssd = ks == FAB_K_NVME ? r->src : r->dst;
-        cpu = nearest_cpu(s, f, ssd);
-        if (cpu == UINT32_MAX)
-            return SIM_ENOTFOUND;
-        /* each leg is the device's DMA: the SSD's, the GPU's copy engine */
-        if ((rc = segment(s, f, fl, r->src, cpu, 1, 1, r->random, NULL, 0, r->src)))
-            return rc;
-        rc = segment(s, f, fl, cpu, r->dst, 1, 1, r->random, NULL, 0, r->dst);
-        if (kind_of(s, ks == FAB_K_NVME ? r->dst : r->src) == FAB_K_GPU)
-            fl->ce_gpu = ks == FAB_K_NVME ? r->dst : r->src;
-        fab_cpu *c = sim_comp_at(s, cpu)->state;
-        /* per bounce-buffer I/O (a read into the buffer + a copy out),
-         * not per simulation chunk */
-        uint64_t bio = f->bounce_io ? f->bounce_io : 1u << 20;
-        uint64_t ios = (r->bytes + bio - 1) / bio;
-        fl->cpu_ps += (double)ios * (double)(c->io_cpu + c->launch_cpu);
-        break;
+    for (uint32_t i = 0; i < fl->nsteps; i++) {
+        const fab_fstep *st = &fl->st[i];
+        const fab_credit *cr = st->res->fc;
+        int cls = cr && st->proto && st->proto->fc_class ? st->proto->fc_class(st->op, st->dir)
+                                                         : -1;
+        if (cls < 0 || cls >= FAB_FC_NCLASS)
+            continue;
+        uint64_t m = st->proto->fc_max_bytes(st->cfg, st->op, st->dir, cr->hdr_limit[cls],
+                                             cr->data_limit[cls]);
+        if (m && m < chunk)
+            chunk = m;
     }
-    case FABRIC_PATH_CXL: {
-        int load = is_cxl_mem(s, r->src);
-        uint32_t mem = load ? r->src : r->dst, other = load ? r->dst : r->src;
-        if (!is_cxl_mem(s, mem) || !memlike(s, other))
-            return SIM_EINVAL;
-        cpu = nearest_cpu(s, f, other);
-        if (cpu == UINT32_MAX)
-            return SIM_ENOTFOUND;
-        fab_cpu *c = sim_comp_at(s, cpu)->state;
-        if (load) { /* loads: CXL.mem reads, then stores into local memory */
-            if ((rc = segment(s, f, fl, mem, cpu, 1, 0, 0, r->route, r->nroute, cpu)))
-                return rc;
-            add_step(fl, &c->hdr.res[1], FAB_C_RATE, 0, 0, NULL, c->memcpy_bw, 0, 64, 1);
-            rc = mem_step(s, fl, other, 0, 0);
-        } else {
-            if ((rc = mem_step(s, fl, other, 1, 0)))
-                return rc;
-            add_step(fl, &c->hdr.res[1], FAB_C_RATE, 0, 0, NULL, c->memcpy_bw, 0, 64, 1);
-            rc = segment(s, f, fl, cpu, mem, 0, 1, 0, r->route, r->nroute, cpu);
-        }
-        fl->cpu_ps += (double)r->bytes * 1e12 / c->memcpy_bw;
-        break;
-    }
-    default: return SIM_EINVAL;
-    }
-    fl->cpu_id = cpu;
-    if (fl->ce_gpu != UINT32_MAX && kind_of(s, fl->ce_gpu) != FAB_K_GPU)
-        fl->ce_gpu = UINT32_MAX;
-    return rc;
+    return chunk;
 }
 
 int fabric_transfer_req(sim *s, const fabric_req *r)
@@ -1009,47 +171,25 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
     if (!fc)
         return SIM_ENOMEM;
     fabric_state *f = fc->state;
-    int rc = topo_build(s, f);
+    int rc = fab_topo_build(s, &f->topo);
     if (rc)
         return rc;
     fab_flow *fl = flow_get(f);
     if (!fl)
         return SIM_ENOMEM;
-    fl->fab = f;
     fl->fab_id = fc->id;
+    fl->pool = &f->pool;
     fl->bytes = r->bytes;
     fl->notify = r->notify;
     fl->kind = r->notify_kind;
     fl->cookie = r->cookie;
     fl->t0 = sim_now(s);
-    fl->ce_gpu = UINT32_MAX;
-    fl->cpu_id = UINT32_MAX;
-    fl->chunk = f->chunk ? f->chunk : 262144;
-    if ((rc = plan(s, f, fl, r))) {
+    fab_gate *gate = NULL;
+    if ((rc = fab_path_plan(s, &f->topo, &f->paths, fl, r, &gate))) {
         flow_put(f, fl);
         return rc;
     }
-    if (f->mode == MODE_PACKET) { /* one TLP (or flit, or 4 KiB) per chunk */
-        uint64_t u = 0;
-        for (uint32_t i = 0; i < fl->nsteps; i++)
-            if (fl->st[i].cost != FAB_C_RATE && fl->st[i].dir == PCIE_DIR_DATA &&
-                (!u || fl->st[i].unit < u))
-                u = fl->st[i].unit;
-        fl->chunk = u ? u : 4096;
-    }
-    /* credit-limited PCIe directions: a chunk holds at most one pool of
-     * credits (pcie.h), so it can always be admitted */
-    for (uint32_t i = 0; i < fl->nsteps; i++) {
-        const fab_fstep *st = &fl->st[i];
-        const fab_credit *cr = st->res->fc;
-        int cls = st->cost == FAB_C_PCIE && cr ? pcie_fc_class(st->op, st->dir) : -1;
-        if (cls < 0)
-            continue;
-        uint64_t m = pcie_fc_max_bytes(st->cfg, st->op, st->dir, cr->hdr_limit[cls],
-                                       cr->data_limit[cls]);
-        if (m && m < fl->chunk)
-            fl->chunk = m;
-    }
+    fl->chunk = chunk_size(f, fl);
     uint64_t w = f->window / fl->chunk;
     fl->window = w < 1 ? 1 : w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
     f->active++;
@@ -1058,21 +198,10 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
         complete(s, f, fl);
         return 0;
     }
-    if (fl->ce_gpu != UINT32_MAX) {
-        fab_gpu *g = sim_comp_at(s, fl->ce_gpu)->state;
-        if (g->ce_busy >= g->copy_engines) {
-            g->ce_waits++;
-            fl->next = NULL;
-            if (g->ce_t)
-                g->ce_t->next = fl;
-            else
-                g->ce_h = fl;
-            g->ce_t = fl;
-            return 0;
-        }
-        g->ce_busy++;
-    }
-    launch(s, fl);
+    fl->gate = gate;
+    if (gate && fab_gate_enter(gate, fl))
+        return 0; /* waits for a copy engine */
+    fab_flow_launch(s, fl);
     return 0;
 }
 
@@ -1081,28 +210,6 @@ int fabric_transfer(sim *s, uint32_t src, uint32_t dst, uint64_t bytes, int path
 {
     fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0};
     return fabric_transfer_req(s, &r);
-}
-
-/* Put chunks into the first step up to the window. */
-static void launch(sim *s, fab_flow *fl)
-{
-    fabric_state *f = fl->fab;
-    while (fl->launched < fl->bytes && fl->inflight < fl->window) {
-        fab_chunk *ch = pool_get(&f->pool);
-        if (!ch) { /* out of memory: fail the run rather than hang */
-            sim_fail(s, SIM_ENOMEM, "fabric: out of memory for transfer chunks");
-            return;
-        }
-        uint64_t b = fl->bytes - fl->launched;
-        ch->flow = fl;
-        ch->raw = NULL;
-        ch->step = 0;
-        ch->bytes = b < fl->chunk ? b : fl->chunk;
-        ch->tag = fl->launched; /* offset in the transfer */
-        fl->launched += ch->bytes;
-        fl->inflight++;
-        enqueue(s, &fl->st[0], ch);
-    }
 }
 
 static void complete(sim *s, fabric_state *f, fab_flow *fl)
@@ -1115,39 +222,26 @@ static void complete(sim *s, fabric_state *f, fab_flow *fl)
     p->host_mem += fl->host_mem;
     p->cpu_ps += fl->cpu_ps;
     sim_samples_add(&p->lat, (double)lat);
-    if (fl->cpu_id != UINT32_MAX)
-        ((fab_cpu *)sim_comp_at(s, fl->cpu_id)->state)->cpu_ps += fl->cpu_ps;
+    if (fl->cpu_account)
+        *fl->cpu_account += fl->cpu_ps;
     f->active--;
     sim_schedule(s, 0, fl->notify, fl->kind, fl->cookie, lat);
-    if (fl->ce_gpu != UINT32_MAX && !(f->free_xfers || fl->nsteps == 0 || fl->bytes == 0)) {
-        fab_gpu *g = sim_comp_at(s, fl->ce_gpu)->state;
-        g->ce_busy--;
-        if (g->ce_h) {
-            fab_flow *nx = g->ce_h;
-            g->ce_h = nx->next;
-            if (!g->ce_h)
-                g->ce_t = NULL;
-            g->ce_busy++;
-            launch(s, nx);
-        }
+    if (fl->gate) { /* hand the copy engine to the next waiting flow */
+        fab_flow *nx = fab_gate_leave(fl->gate);
+        if (nx)
+            fab_flow_launch(s, nx);
     }
     flow_put(f, fl);
 }
 
 static void fabric_handle(sim_comp *c, const sim_event *e)
 {
-    fabric_state *f = c->state;
     if (e->kind != FAB_EV_END)
         return;
     fab_chunk *ch = (fab_chunk *)(uintptr_t)e->a1;
     fab_flow *fl = ch->flow;
-    fl->done += ch->bytes;
-    fl->inflight--;
-    pool_put(ch);
-    if (fl->done == fl->bytes)
-        complete(c->sim, f, fl);
-    else
-        launch(c->sim, fl);
+    if (fab_flow_chunk_done(c->sim, ch))
+        complete(c->sim, c->state, fl);
 }
 
 void fabric_set_free_transfers(sim *s, int on)
@@ -1170,10 +264,11 @@ int fabric_route(sim *s, uint32_t src, uint32_t dst, uint32_t *links, uint32_t m
     if (!c || src >= sim_ncomps(s) || dst >= sim_ncomps(s))
         return SIM_EINVAL;
     fabric_state *f = c->state;
-    int rc = topo_build(s, f);
+    int rc = fab_topo_build(s, &f->topo);
     if (rc)
         return rc;
-    return bfs(s, f, route_node(s, src), route_node(s, dst), links, max, n);
+    return fab_route_find(s, &f->topo, fab_route_node(s, src), fab_route_node(s, dst), links,
+                          max, n);
 }
 
 void fabric_get_totals(sim *s, int path, fabric_totals *t)
@@ -1192,8 +287,7 @@ void fabric_get_totals(sim *s, int path, fabric_totals *t)
 
 static fab_mem *mem_of(sim *s, uint32_t id)
 {
-    fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
-    return h && h->kind == FAB_K_MEM ? (fab_mem *)h : NULL;
+    return fab_kind_of(s, id) == &fab_kind_memory ? sim_comp_at(s, id)->state : NULL;
 }
 
 int fabric_mem_alloc(sim *s, uint32_t host, uint32_t mem, uint64_t bytes)
@@ -1244,10 +338,10 @@ static const sim_param fabric_params[] = {
      "transfers complete at once (bytes still counted)", offsetof(fabric_state, free_xfers),
      NULL},
     {"gds", SIM_P_BOOL, "true", "", "AUTO path for NVMe<->GPU: GDS (true) or bounce (false)",
-     offsetof(fabric_state, gds), NULL},
+     offsetof(fabric_state, paths.gds), NULL},
     {"bounce_io", SIM_P_SIZE, "1 MiB", "B",
      "bytes per I/O through the host bounce buffer (BOUNCE path: CPU io_cpu + launch_cpu each)",
-     offsetof(fabric_state, bounce_io), NULL},
+     offsetof(fabric_state, paths.bounce_io), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int fabric_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -1266,7 +360,7 @@ static int fabric_configure(sim_comp *c, const scn_node *node, sim_err *err)
                          c->name);
     if (f->window < f->chunk)
         f->window = f->chunk;
-    if (f->bounce_io < 1)
+    if (f->paths.bounce_io < 1)
         return scn_error(err, node ? scn_map_get(node, "bounce_io") : NULL,
                          "fabric '%s': bounce_io must be at least 1 B", c->name);
     return 0;
@@ -1274,7 +368,7 @@ static int fabric_configure(sim_comp *c, const scn_node *node, sim_err *err)
 
 static int fabric_start(sim_comp *c, sim_err *err)
 {
-    return topo_build(c->sim, c->state) ? sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "oom") : 0;
+    return fab_topo_build(c->sim, &((fabric_state *)c->state)->topo) ? sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "oom") : 0;
 }
 
 static void fabric_sample(sim_comp *c, sim_time now)
@@ -1320,11 +414,11 @@ static int fabric_finish(sim_comp *c, sim_err *err)
 static void fabric_destroy(sim_comp *c)
 {
     fabric_state *f = c->state;
-    topo_free(f);
+    fab_topo_free(&f->topo);
     for (size_t i = 0; i < f->nfblocks; i++)
         sim_free(f->fblocks[i]);
     sim_free(f->fblocks);
-    pool_free(&f->pool);
+    fab_pool_free(&f->pool);
     for (int p = 0; p < FABRIC_NPATHS; p++)
         sim_samples_free(&f->ps[p].lat);
     if (cached_fabric == c->id)

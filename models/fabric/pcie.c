@@ -2,8 +2,9 @@
  * pcie.c - PCIe protocol arithmetic and the `pcie` link model (see pcie.h).
  *
  * The link's state is a fab_hdr (two direction resources served by the
- * fabric engine, fabric_int.h) followed by its configuration. Every cost
- * the engine charges on a pcie link comes from pcie_wire_time().
+ * fabric engine, engine.h) followed by its configuration. Every cost the
+ * engine charges on a pcie link comes from pcie_wire_bytes_at() through
+ * the protocol table pcie_proto below.
  */
 #include "models/fabric/pcie.h"
 
@@ -11,7 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "models/fabric/fabric_int.h"
+#include "models/fabric/engine.h"
 
 /* ---- protocol arithmetic ---------------------------------------------- */
 
@@ -223,6 +224,48 @@ int pcie_cfg_check(const pcie_cfg *cfg, const char **why)
     return w ? SIM_EINVAL : 0;
 }
 
+/* ---- the protocol table the fabric engine prices pcie links with ------ */
+
+_Static_assert((int)PCIE_OP_WRITE == (int)FAB_OP_WRITE && (int)PCIE_OP_READ == (int)FAB_OP_READ &&
+                   (int)PCIE_DIR_DATA == (int)FAB_DIR_DATA &&
+                   (int)PCIE_DIR_REQ == (int)FAB_DIR_REQ,
+               "pcie and engine op/dir numbering");
+_Static_assert((int)PCIE_FC_NCLASS <= (int)FAB_FC_NCLASS, "credit classes");
+
+static double proto_wire_bytes_at(const void *cfg, int op, uint64_t off, uint64_t bytes, int dir,
+                                  uint64_t *units)
+{
+    *units = pcie_tlps_at(cfg, op, off, bytes, dir);
+    return pcie_wire_bytes_at(cfg, op, off, bytes, dir);
+}
+
+static double proto_raw_rate(const void *cfg) { return pcie_raw_rate(cfg); }
+
+static int proto_fc_credits_at(const void *cfg, int op, uint64_t off, uint64_t bytes, int dir,
+                               uint64_t *hdr, uint64_t *data)
+{
+    return pcie_fc_credits_at(cfg, op, off, bytes, dir, hdr, data);
+}
+
+static uint64_t proto_fc_max_bytes(const void *cfg, int op, int dir, uint64_t hdr_limit,
+                                   uint64_t data_limit)
+{
+    return pcie_fc_max_bytes(cfg, op, dir, hdr_limit, data_limit);
+}
+
+static const fab_proto pcie_proto = {
+    .name = "pcie",
+    .wire_bytes_at = proto_wire_bytes_at,
+    .raw_rate = proto_raw_rate,
+    .packetized = 1,
+    .write_response = 0, /* posted writes */
+    .fc_class = pcie_fc_class,
+    .fc_credits_at = proto_fc_credits_at,
+    .fc_max_bytes = proto_fc_max_bytes,
+};
+
+static const fab_class pcie_class = {{fab_family}, &pcie_proto, NULL};
+
 /* ---- the link model --------------------------------------------------- */
 
 typedef struct pcie_state {
@@ -307,8 +350,7 @@ static int pcie_configure(sim_comp *c, const scn_node *node, sim_err *err)
             why = "sizes out of range";
         return scn_error(err, node, "pcie link '%s': %s", c->name, why);
     }
-    p->hdr.kind = FAB_K_PCIE;
-    fab_link_init(c, FAB_C_PCIE, &p->cfg, 0.0, p->cfg.mps);
+    fab_link_init(c, &p->cfg, p->cfg.mps);
     if (!p->credits)
         return 0;
     /* minimum initial advertisements (r5.0 2.6.1): one header credit, and
@@ -385,4 +427,5 @@ const sim_model pcie_model = {
     .finish = pcie_finish,
     .destroy = pcie_destroy,
     .send = fab_link_send,
+    .ext = &pcie_class.ext,
 };

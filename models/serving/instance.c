@@ -98,7 +98,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "models/fabric/fabdev.h"
+#include "models/fabric/devices.h"
 #include "models/fabric/fabric.h"
 #include "models/kv/kvstore.h"
 #include "sim/mem.h"

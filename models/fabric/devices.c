@@ -1,14 +1,16 @@
 /*
- * fabdev.c - fabric devices (see fabdev.h). Parameter tables, validation
- * and reports; the moving of bytes is the engine's (fabric.c).
+ * devices.c - fabric devices (see devices.h): parameter tables, validation,
+ * reports, and each device's node kind (devices_int.h): whether routes
+ * pass through it, what entering it costs, and the memory it serves as a
+ * transfer's end. The moving of bytes is the engine's (engine.c).
  */
-#include "models/fabric/fabdev.h"
+#include "models/fabric/devices.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "models/fabric/fabric_int.h"
+#include "models/fabric/devices_int.h"
 
 #define END_PARAMS {NULL, 0, NULL, NULL, NULL, 0, NULL}
 
@@ -24,6 +26,78 @@ static void report_res(sim_comp *c, fab_res *r, const char *what)
 }
 
 static void dev_destroy(sim_comp *c) { fab_hdr_destroy(c->state); }
+
+/* ---- node kinds -------------------------------------------------------- */
+
+static int svc(fab_mem_service *o, double rate, sim_time lat, uint64_t unit, int host_memory)
+{
+    o->res = 0;
+    o->rate = rate;
+    o->lat = lat;
+    o->unit = unit;
+    o->host_memory = host_memory;
+    return 0;
+}
+
+static int cpu_memory(sim *s, const fab_hdr *h, int out, int random, fab_mem_service *o)
+{
+    const fab_cpu *c = (const fab_cpu *)h;
+    return svc(o, c->dram_bw, c->dram_lat, 4096, 1);
+}
+
+static int gpu_memory(sim *s, const fab_hdr *h, int out, int random, fab_mem_service *o)
+{
+    const fab_gpu *g = (const fab_gpu *)h;
+    return svc(o, g->hbm_bw, g->hbm_lat, 4096, 0);
+}
+
+/* Sequential transfers stream at the sequential bandwidth; random ones of
+ * io_size at min(random bandwidth, Little's law over the I/Os in flight). */
+static int nvme_memory(sim *s, const fab_hdr *h, int out, int random, fab_mem_service *o)
+{
+    const fab_nvme *d = (const fab_nvme *)h;
+    double seq = out ? d->read_bw : d->write_bw;
+    double rnd = out ? d->rread_bw : d->rwrite_bw;
+    sim_time l = out ? d->read_lat : d->write_lat;
+    if (!random)
+        return svc(o, seq, l, 4096, 0);
+    double conc = (double)(d->qd < d->par ? d->qd : d->par);
+    double little = conc * (double)d->io_size * 1e12 / (double)(l ? l : 1);
+    return svc(o, rnd < little ? rnd : little, l, d->io_size, 0);
+}
+
+/* DDR hanging off a host is host memory. */
+static int mem_memory(sim *s, const fab_hdr *h, int out, int random, fab_mem_service *o)
+{
+    const fab_mem *m = (const fab_mem *)h;
+    int host = m->mkind == FAB_MEM_DDR && m->attach_id != UINT32_MAX &&
+               fab_kind_of(s, m->attach_id) == &fab_kind_cpu;
+    return svc(o, m->bw, m->lat, 4096, host);
+}
+
+static uint32_t mem_attached_to(const fab_hdr *h) { return ((const fab_mem *)h)->attach_id; }
+
+static int endpoint_memory(sim *s, const fab_hdr *h, int out, int random, fab_mem_service *o)
+{
+    return svc(o, ((const fab_node *)h)->bw, 0, 4096, 0);
+}
+
+/*                                    name   forwards entry  memory           attached_to */
+const fab_node_kind fab_kind_cpu = {"cpu", 1, 1, cpu_memory, NULL};
+const fab_node_kind fab_kind_gpu = {"gpu", 0, 1, gpu_memory, NULL};
+const fab_node_kind fab_kind_nvme = {"nvme", 0, 1, nvme_memory, NULL};
+const fab_node_kind fab_kind_memory = {"memory", 0, 0, mem_memory, mem_attached_to};
+const fab_node_kind fab_kind_endpoint = {"endpoint", 0, 1, endpoint_memory, NULL};
+const fab_node_kind fab_kind_pcie_switch = {"pcie_switch", 1, 1, NULL, NULL};
+const fab_node_kind fab_kind_cxl_switch = {"cxl_switch", 1, 1, NULL, NULL};
+
+static const fab_class cpu_class = {{fab_family}, NULL, &fab_kind_cpu};
+static const fab_class gpu_class = {{fab_family}, NULL, &fab_kind_gpu};
+static const fab_class nvme_class = {{fab_family}, NULL, &fab_kind_nvme};
+static const fab_class memory_class = {{fab_family}, NULL, &fab_kind_memory};
+static const fab_class endpoint_class = {{fab_family}, NULL, &fab_kind_endpoint};
+static const fab_class pswitch_class = {{fab_family}, NULL, &fab_kind_pcie_switch};
+static const fab_class cswitch_class = {{fab_family}, NULL, &fab_kind_cxl_switch};
 
 /* ---- cpu -------------------------------------------------------------- */
 
@@ -60,10 +134,8 @@ static int cpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (!(h->dram_bw > 0) || !(h->memcpy_bw > 0))
         return scn_error(err, node, "cpu '%s': dram and memcpy bandwidths must be positive",
                          c->name);
-    h->hdr.kind = FAB_K_CPU;
-    h->hdr.nres = 2;
-    fab_res_init(c, 0, "dram");
-    fab_res_init(c, 1, "memcpy");
+    static const char *const labels[] = {"dram", "memcpy"};
+    fab_node_init(c, 2, labels);
     return 0;
 }
 
@@ -85,6 +157,7 @@ const sim_model fab_cpu_model = {
     .handle = fab_handle,
     .finish = cpu_finish,
     .destroy = dev_destroy,
+    .ext = &cpu_class.ext,
 };
 
 /* ---- gpu -------------------------------------------------------------- */
@@ -107,9 +180,9 @@ static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (g->copy_engines < 1)
         return scn_error(err, node ? scn_map_get(node, "copy_engines") : NULL,
                          "gpu '%s': needs at least one copy engine", c->name);
-    g->hdr.kind = FAB_K_GPU;
-    g->hdr.nres = 1;
-    fab_res_init(c, 0, "hbm");
+    g->ce.capacity = g->copy_engines;
+    static const char *const labels[] = {"hbm"};
+    fab_node_init(c, 1, labels);
     return 0;
 }
 
@@ -117,7 +190,7 @@ static int gpu_finish(sim_comp *c, sim_err *err)
 {
     fab_gpu *g = c->state;
     report_res(c, &g->hdr.res[0], "hbm");
-    sim_report_metric(c->sim, c->name, "copy_engine_waits", (double)g->ce_waits, "transfers");
+    sim_report_metric(c->sim, c->name, "copy_engine_waits", (double)g->ce.waits, "transfers");
     return 0;
 }
 
@@ -130,6 +203,7 @@ const sim_model fab_gpu_model = {
     .handle = fab_handle,
     .finish = gpu_finish,
     .destroy = dev_destroy,
+    .ext = &gpu_class.ext,
 };
 
 /* ---- nvme ------------------------------------------------------------- */
@@ -167,9 +241,8 @@ static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
         return scn_error(err, node,
                          "nvme '%s': queue_depth and parallelism >= 1, io_size >= 512 B",
                          c->name);
-    d->hdr.kind = FAB_K_NVME;
-    d->hdr.nres = 1;
-    fab_res_init(c, 0, "flash");
+    static const char *const labels[] = {"flash"};
+    fab_node_init(c, 1, labels);
     return 0;
 }
 
@@ -189,6 +262,7 @@ const sim_model fab_nvme_model = {
     .handle = fab_handle,
     .finish = nvme_finish,
     .destroy = dev_destroy,
+    .ext = &nvme_class.ext,
 };
 
 /* ---- memory ----------------------------------------------------------- */
@@ -230,9 +304,8 @@ static int mem_configure(sim_comp *c, const scn_node *node, sim_err *err)
                              c->name, m->attach);
         m->attach_id = a->id;
     }
-    m->hdr.kind = FAB_K_MEM;
-    m->hdr.nres = 1;
-    fab_res_init(c, 0, "mem");
+    static const char *const labels[] = {"mem"};
+    fab_node_init(c, 1, labels);
     return 0;
 }
 
@@ -258,9 +331,10 @@ const sim_model fab_memory_model = {
     .handle = fab_handle,
     .finish = mem_finish,
     .destroy = dev_destroy,
+    .ext = &memory_class.ext,
 };
 
-/* ---- endpoint, switches, upi ------------------------------------------ */
+/* ---- endpoint, switches ------------------------------------------ */
 
 static const sim_param ep_params[] = {
     {"latency", SIM_P_TIME, "0 ns", "ps", "port to local memory", offsetof(fab_node, hdr.latency),
@@ -271,10 +345,8 @@ static const sim_param ep_params[] = {
 
 static int ep_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
-    fab_node *n = c->state;
-    n->hdr.kind = FAB_K_ENDPOINT;
-    n->hdr.nres = 1;
-    fab_res_init(c, 0, "local");
+    static const char *const labels[] = {"local"};
+    fab_node_init(c, 1, labels);
     return 0;
 }
 
@@ -286,6 +358,7 @@ const sim_model fab_endpoint_model = {
     .configure = ep_configure,
     .handle = fab_handle,
     .destroy = dev_destroy,
+    .ext = &endpoint_class.ext,
 };
 
 static const sim_param psw_params[] = {
@@ -297,14 +370,9 @@ static const sim_param csw_params[] = {
      offsetof(fab_node, hdr.latency), NULL},
     END_PARAMS};
 
-static int psw_configure(sim_comp *c, const scn_node *node, sim_err *err)
+static int switch_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
-    ((fab_node *)c->state)->hdr.kind = FAB_K_PSWITCH;
-    return 0;
-}
-static int csw_configure(sim_comp *c, const scn_node *node, sim_err *err)
-{
-    ((fab_node *)c->state)->hdr.kind = FAB_K_CSWITCH;
+    fab_node_init(c, 0, NULL);
     return 0;
 }
 
@@ -313,9 +381,10 @@ const sim_model fab_pswitch_model = {
     .summary = "PCIe switch: ports are its links, cut-through latency per hop",
     .params = psw_params,
     .state_size = sizeof(fab_node),
-    .configure = psw_configure,
+    .configure = switch_configure,
     .handle = fab_handle,
     .destroy = dev_destroy,
+    .ext = &pswitch_class.ext,
 };
 
 const sim_model fab_cswitch_model = {
@@ -323,44 +392,8 @@ const sim_model fab_cswitch_model = {
     .summary = "CXL switch: ports are its links, latency per hop",
     .params = csw_params,
     .state_size = sizeof(fab_node),
-    .configure = csw_configure,
+    .configure = switch_configure,
     .handle = fab_handle,
     .destroy = dev_destroy,
-};
-
-static const sim_param upi_params[] = {
-    {"bandwidth", SIM_P_RATE, "40 GB/s", "B/s", "bandwidth per direction",
-     offsetof(fab_node, bw), NULL},
-    {"latency", SIM_P_TIME, "100 ns", "ps", "one-way latency (the NUMA penalty)",
-     offsetof(fab_node, hdr.latency), NULL},
-    END_PARAMS};
-
-static int upi_configure(sim_comp *c, const scn_node *node, sim_err *err)
-{
-    fab_node *n = c->state;
-    if (!(n->bw > 0))
-        return scn_error(err, node, "upi link '%s': bandwidth must be positive", c->name);
-    n->hdr.kind = FAB_K_UPI;
-    fab_link_init(c, FAB_C_RATE, NULL, n->bw, 64);
-    return 0;
-}
-
-static int upi_finish(sim_comp *c, sim_err *err)
-{
-    fab_link_report(c);
-    return 0;
-}
-
-const sim_model fab_upi_model = {
-    .type = "upi",
-    .summary = "socket-to-socket link (UPI / Infinity Fabric): bandwidth, NUMA latency",
-    .params = upi_params,
-    .state_size = sizeof(fab_node),
-    .is_link = 1,
-    .configure = upi_configure,
-    .handle = fab_handle,
-    .sample = fab_link_sample,
-    .finish = upi_finish,
-    .destroy = dev_destroy,
-    .send = fab_link_send,
+    .ext = &cswitch_class.ext,
 };

@@ -1,11 +1,11 @@
 /*
- * fabdev.h - the devices of the fabric: hosts (root complex, DRAM, CPU
+ * devices.h - the devices of the fabric: hosts (root complex, DRAM, CPU
  * cores), GPUs (HBM, copy engines), NVMe SSDs, memory devices (DDR, HBM,
  * CXL Type 3 expanders and pools), generic PCIe endpoints (NICs, FPGAs),
- * PCIe and CXL switches, and the socket interconnect (UPI) link.
+ * PCIe and CXL switches. (The socket interconnect is a link: upi.h.)
  *
  * Each is a component whose state starts with the fabric engine's header
- * (fabric_int.h); their resources (DRAM, HBM, flash, CPU copy) are servers
+ * (engine.h); their resources (DRAM, HBM, flash, CPU copy) are servers
  * the fabric's transfers pass through. Assumptions, per device:
  *   cpu         the root complex adds `latency` to every TLP that crosses it
  *               (also peer-to-peer between its ports); DMA to DRAM costs
@@ -25,11 +25,9 @@
  *   pcie_switch / cxl_switch: cut-through, `latency` port to port; the
  *               ports are the links attached to it, so devices below one
  *               switch share its upstream link.
- *   upi         socket-to-socket link: bandwidth per direction and latency
- *               (the NUMA penalty of a remote DRAM access).
  */
-#ifndef MEMFAB_MODELS_FABDEV_H
-#define MEMFAB_MODELS_FABDEV_H
+#ifndef MEMFAB_MODELS_FABRIC_DEVICES_H
+#define MEMFAB_MODELS_FABRIC_DEVICES_H
 
 #include "sim/sim.h"
 
@@ -40,6 +38,5 @@ extern const sim_model fab_memory_model;    /* type: memory */
 extern const sim_model fab_endpoint_model;  /* type: endpoint */
 extern const sim_model fab_pswitch_model;   /* type: pcie_switch */
 extern const sim_model fab_cswitch_model;   /* type: cxl_switch */
-extern const sim_model fab_upi_model;       /* type: upi (a link) */
 
 #endif

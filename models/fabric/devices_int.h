@@ -1,0 +1,90 @@
+/*
+ * devices_int.h - the state of the fabric's devices (devices.c) and their
+ * node kinds, for the data paths (paths.c) that ask things of them: a
+ * host's DRAM, memcpy and CPU costs, a GPU's copy engines, an SSD's
+ * flash, a memory device's kind. Other models use devices.h.
+ */
+#ifndef MEMFAB_MODELS_FABRIC_DEVICES_INT_H
+#define MEMFAB_MODELS_FABRIC_DEVICES_INT_H
+
+#include <stdint.h>
+
+#include "models/fabric/engine.h"
+
+/* Node kinds (devices.c). Data paths compare against these tables. */
+extern const fab_node_kind fab_kind_cpu, fab_kind_gpu, fab_kind_nvme, fab_kind_memory,
+    fab_kind_endpoint, fab_kind_pcie_switch, fab_kind_cxl_switch;
+
+enum { FAB_MEM_DDR, FAB_MEM_HBM, FAB_MEM_CXL };
+#define FAB_MAX_HOSTS 32
+
+/* `cpu`: a socket with its root complex, DRAM and cores. */
+typedef struct fab_cpu {
+    fab_hdr hdr;            /* res[0] DRAM, res[1] CPU memcpy; latency = root complex */
+    /* configuration */
+    double dram_bw;         /* DRAM bandwidth, bytes/s */
+    double dram_ch_bw;      /* per-channel bandwidth (0: use dram_bw) */
+    uint64_t dram_channels; /* channels */
+    sim_time dram_lat;      /* DMA access latency to DRAM */
+    uint64_t dram_cap;      /* capacity */
+    double memcpy_bw;       /* one core's memcpy bandwidth */
+    uint64_t socket;        /* socket number */
+    sim_time launch_cpu;    /* CPU time to launch one DMA copy */
+    sim_time io_cpu;        /* CPU time per I/O through the kernel (bounce path) */
+    sim_time gds_cpu;       /* CPU time per GDS request (cuFile submit) */
+    /* state */
+    double cpu_ps;          /* CPU time charged to this host */
+} fab_cpu;
+
+/* `gpu`: HBM and copy engines. */
+typedef struct fab_gpu {
+    fab_hdr hdr;            /* res[0] HBM; latency = device port */
+    /* configuration */
+    uint64_t hbm_cap;       /* HBM capacity */
+    double hbm_bw;          /* HBM bandwidth */
+    sim_time hbm_lat;       /* HBM access latency */
+    uint64_t copy_engines;  /* DMA copy engines (cudaMemcpy) */
+    /* state */
+    fab_gate ce;            /* the copy engines: flows hold one while they run */
+} fab_gpu;
+
+/* `nvme`: an SSD. */
+typedef struct fab_nvme {
+    fab_hdr hdr;            /* res[0] flash back end; latency = controller */
+    /* configuration */
+    double read_bw, write_bw;     /* sequential */
+    double rread_bw, rwrite_bw;   /* random, at full queue depth */
+    sim_time read_lat, write_lat; /* 4 KiB at queue depth 1 */
+    uint64_t qd;            /* queue depth used */
+    uint64_t par;           /* internal parallelism (dies/planes busy at once) */
+    uint64_t cap;           /* capacity */
+    uint64_t io_size;       /* I/O size of random transfers */
+} fab_nvme;
+
+/* `memory`: DDR, HBM or CXL memory. */
+typedef struct fab_mem {
+    fab_hdr hdr;            /* res[0] the memory */
+    /* configuration */
+    int mkind;              /* FAB_MEM_* */
+    uint64_t cap;           /* capacity */
+    double bw;              /* bandwidth (or channels x channel_bandwidth) */
+    double ch_bw;           /* per channel (0: use bw) */
+    uint64_t channels;      /* channels */
+    sim_time lat;           /* load latency at the device */
+    const char *attach;     /* component it hangs off (cpu/gpu), or NULL: via links */
+    uint64_t per_host;      /* CXL pools: capacity one host may take (0: no limit) */
+    uint32_t attach_id;     /* resolved attach (UINT32_MAX: none) */
+    /* state */
+    uint64_t used;          /* allocated */
+    uint32_t nhosts;        /* hosts with allocations */
+    uint32_t host_id[FAB_MAX_HOSTS];    /* their component ids */
+    uint64_t host_used[FAB_MAX_HOSTS];  /* their allocations */
+} fab_mem;
+
+/* `endpoint`, `pcie_switch`, `cxl_switch`. */
+typedef struct fab_node {
+    fab_hdr hdr;            /* endpoint: res[0] local memory; latency = traversal */
+    double bw;              /* endpoint: local memory bandwidth (0: free) */
+} fab_node;
+
+#endif

@@ -1,0 +1,649 @@
+/*
+ * engine.c - the fabric engine (engine.h): resources, chunks, flows,
+ * credits, gates and routes. It names no protocol and no device: link
+ * costs come from the fab_proto of the link's class, node behaviour from
+ * its fab_node_kind.
+ *
+ * NOTES ON THE DESIGN
+ * Resources live inside the components that own them (a link's two
+ * directions, a host's DRAM and memcpy, an SSD's flash), so each component
+ * handles the events of its own resources and its `links` rows come from
+ * the same counters the engine updates. A transfer is a fab_flow: a fixed
+ * array of steps (an itinerary built once, when the transfer starts), a
+ * window of chunks in flight, and a completion notice. Chunks come from
+ * pools grown in blocks that never move (so events may carry pointers) and
+ * are recycled: a steady state allocates nothing.
+ *
+ * A chunk at step k:  enqueue at the step's resource (FIFO per flow, ring
+ * of flows per resource) -> service (FAB_EV_DONE at the resource after s)
+ * -> ARRIVE at step k+1 at t0 + lat + max(u, s - s_next) (engine.h), or
+ * END at the fabric at t0 + s + lat after the last step. The END of a
+ * chunk launches the next one of its flow; the END of the last chunk
+ * completes the flow (fabric.c notifies the caller).
+ *
+ * Invariants: a resource serves at most one chunk; a flow step is in its
+ * resource's ring iff it has waiting chunks; a flow's chunks in flight
+ * never exceed its window.
+ */
+#include "models/fabric/engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/mem.h"
+
+const char fab_family[] = "fabric";
+
+/* ---- pools ------------------------------------------------------------- */
+
+fab_chunk *fab_pool_get(fab_pool *p)
+{
+    if (!p->free) {
+        if (p->nblocks == p->capblocks) {
+            size_t cap = p->capblocks ? 2 * p->capblocks : 8;
+            void **nb = sim_realloc(p->blocks, cap * sizeof *nb);
+            if (!nb)
+                return NULL;
+            p->blocks = nb;
+            p->capblocks = cap;
+        }
+        size_t n = 256u << (p->nblocks < 8 ? p->nblocks : 8);
+        fab_chunk *b = sim_calloc(n, sizeof *b);
+        if (!b)
+            return NULL;
+        p->blocks[p->nblocks++] = b;
+        for (size_t i = 0; i < n; i++) {
+            b[i].next = p->free;
+            b[i].pool = p;
+            p->free = &b[i];
+        }
+    }
+    fab_chunk *c = p->free;
+    p->free = c->next;
+    c->next = NULL;
+    return c;
+}
+
+void fab_pool_put(fab_chunk *c)
+{
+    fab_pool *p = c->pool;
+    c->next = p->free;
+    p->free = c;
+}
+
+void fab_pool_free(fab_pool *p)
+{
+    for (size_t i = 0; i < p->nblocks; i++)
+        sim_free(p->blocks[i]);
+    sim_free(p->blocks);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- headers ----------------------------------------------------------- */
+
+static const fab_class *class_of(const sim_comp *c)
+{
+    const sim_ext *x = c && c->model ? c->model->ext : NULL;
+    return x && x->family == fab_family ? (const fab_class *)x : NULL;
+}
+
+fab_hdr *fab_hdr_of(const sim_comp *c)
+{
+    return class_of(c) ? c->state : NULL;
+}
+
+int fab_is_link(const fab_hdr *h) { return h && h->cls && h->cls->proto; }
+
+const fab_node_kind *fab_kind_of(sim *s, uint32_t id)
+{
+    const fab_class *k = class_of(sim_comp_at(s, id));
+    return k ? k->node : NULL;
+}
+
+static void res_init(sim_comp *c, uint32_t i, const char *label)
+{
+    fab_hdr *h = c->state;
+    fab_res *r = &h->res[i];
+    r->owner = c->id;
+    r->index = i;
+    r->label = sim_strdup(label);
+}
+
+void fab_node_init(sim_comp *c, uint32_t nres, const char *const *labels)
+{
+    fab_hdr *h = c->state;
+    h->cls = class_of(c);
+    h->nres = nres;
+    for (uint32_t i = 0; i < nres; i++)
+        res_init(c, i, labels[i]);
+}
+
+void fab_link_init(sim_comp *c, const void *cfg, uint64_t unit)
+{
+    fab_hdr *h = c->state;
+    h->cls = class_of(c);
+    h->nres = 2;
+    h->cfg = cfg;
+    h->rate = h->cls->proto->raw_rate(cfg);
+    h->unit = unit;
+    for (int d = 0; d < 2; d++) {
+        char lb[400];
+        sim_comp *a = sim_comp_at(c->sim, c->ends[d]), *b = sim_comp_at(c->sim, c->ends[1 - d]);
+        snprintf(lb, sizeof lb, "%s->%s", a ? a->name : "?", b ? b->name : "?");
+        res_init(c, (uint32_t)d, lb);
+        fab_fstep *st = &h->raw[d];
+        memset(st, 0, sizeof *st);
+        st->res = &h->res[d];
+        st->proto = h->cls->proto;
+        st->cfg = cfg;
+        st->op = FAB_OP_WRITE;
+        st->dir = FAB_DIR_DATA;
+        st->rate = h->rate;
+        st->lat = h->latency;
+        st->unit = unit;
+        st->payload = 1;
+    }
+}
+
+void fab_hdr_destroy(fab_hdr *h)
+{
+    for (uint32_t i = 0; i < h->nres; i++)
+        sim_free((void *)h->res[i].label);
+    fab_pool_free(&h->pool);
+}
+
+sim_time fab_res_busy(const fab_res *r, sim_time now)
+{
+    sim_time b = r->busy_ps;
+    if (r->busy && now > r->cur_start)
+        b += (now - r->cur_start < r->cur_svc) ? now - r->cur_start : r->cur_svc;
+    return b;
+}
+
+/* ---- costs ------------------------------------------------------------- */
+
+static sim_time step_service_at(const fab_fstep *st, uint64_t off, uint64_t bytes,
+                                uint64_t *units, double *wire)
+{
+    double w = 0;
+    uint64_t u = 0;
+    sim_time t = 0;
+    if (st->proto) {
+        w = st->proto->wire_bytes_at(st->cfg, st->op, off, bytes, st->dir, &u);
+        t = st->rate > 0 ? (sim_time)llround(w * 1e12 / st->rate) : 0;
+    } else if (st->dir == FAB_DIR_DATA) { /* a server moving payload at a rate */
+        w = (double)bytes;
+        u = 1;
+        t = st->rate > 0 ? (sim_time)llround((double)bytes * 1e12 / st->rate) : 0;
+    }
+    if (units)
+        *units = u;
+    if (wire)
+        *wire = w;
+    return t;
+}
+
+sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, double *wire)
+{
+    return step_service_at(st, 0, bytes, units, wire);
+}
+
+/* ---- serving ----------------------------------------------------------- */
+
+static void serve(sim *s, fab_res *r);
+
+static void enqueue(sim *s, fab_fstep *st, fab_chunk *ch)
+{
+    fab_res *r = st->res;
+    ch->next = NULL;
+    if (st->qt)
+        st->qt->next = ch;
+    else
+        st->qh = ch;
+    st->qt = ch;
+    if (!st->in_ring) {
+        st->in_ring = 1;
+        if (!r->ring) {
+            st->rr_next = st->rr_prev = st;
+            r->ring = st;
+        } else { /* insert at the tail: just before the next to serve */
+            fab_fstep *h = r->ring;
+            st->rr_next = h;
+            st->rr_prev = h->rr_prev;
+            h->rr_prev->rr_next = st;
+            h->rr_prev = st;
+        }
+    }
+    if (!r->busy)
+        serve(s, r);
+}
+
+/* Credits the chunk at the head of st needs at its (credit-limited)
+ * resource: class (or -1: none) and header/data counts. Raw packets larger
+ * than the pool are clamped to it (they wait for the whole pool). */
+static int fc_need(const fab_fstep *st, const fab_chunk *ch, uint64_t *nh, uint64_t *nd)
+{
+    if (!st->proto || !st->proto->fc_credits_at)
+        return -1;
+    const fab_credit *fc = st->res->fc;
+    int cls = st->proto->fc_credits_at(st->cfg, st->op, ch->flow ? ch->tag : 0, ch->bytes,
+                                       st->dir, nh, nd);
+    if (cls < 0 || cls >= FAB_FC_NCLASS || (!*nh && !*nd))
+        return -1;
+    if (fc->hdr_limit[cls] && *nh > fc->hdr_limit[cls])
+        *nh = fc->hdr_limit[cls];
+    if (fc->data_limit[cls] && *nd > fc->data_limit[cls])
+        *nd = fc->data_limit[cls];
+    return cls;
+}
+
+static int fc_fits(const fab_fstep *st, const fab_chunk *ch)
+{
+    uint64_t nh, nd;
+    int cls = fc_need(st, ch, &nh, &nd);
+    const fab_credit *fc = st->res->fc;
+    return cls < 0 || ((!fc->hdr_limit[cls] || fc->hdr_avail[cls] >= nh) &&
+                       (!fc->data_limit[cls] || fc->data_avail[cls] >= nd));
+}
+
+sim_time fab_fc_stall(const fab_res *r, sim_time now)
+{
+    if (!r->fc)
+        return 0;
+    return r->fc->stall_ps + (r->fc->stalled ? now - r->fc->stall_since : 0);
+}
+
+static void serve(sim *s, fab_res *r)
+{
+    fab_fstep *st = r->ring;
+    if (!st)
+        return;
+    if (r->fc) { /* the first flow in round-robin order whose head chunk has credits */
+        fab_credit *fc = r->fc;
+        while (!fc_fits(st, st->qh)) {
+            st = st->rr_next;
+            if (st == r->ring) {
+                if (!fc->stalled) {
+                    fc->stalled = 1;
+                    fc->stalls++;
+                    fc->stall_since = sim_now(s);
+                }
+                return; /* idle until credits return (FAB_EV_CREDIT) */
+            }
+        }
+        if (fc->stalled) {
+            fc->stalled = 0;
+            fc->stall_ps += sim_now(s) - fc->stall_since;
+        }
+    }
+    fab_chunk *ch = st->qh;
+    st->qh = ch->next;
+    if (!st->qh) {
+        st->qt = NULL;
+        st->in_ring = 0;
+        if (st->rr_next == st) {
+            r->ring = NULL;
+        } else {
+            st->rr_prev->rr_next = st->rr_next;
+            st->rr_next->rr_prev = st->rr_prev;
+            r->ring = st->rr_next;
+        }
+    } else {
+        r->ring = st->rr_next;
+    }
+    ch->next = NULL;
+    /* offset of this chunk in its transfer: flows keep it in tag */
+    uint64_t off = ch->flow ? ch->tag : 0;
+    uint64_t units;
+    double wire;
+    sim_time svc = step_service_at(st, off, ch->bytes, &units, &wire);
+    sim_time now = sim_now(s);
+    r->busy = 1;
+    r->cur = ch;
+    r->cur_start = now;
+    r->cur_svc = svc;
+    r->units += units;
+    r->wire_bytes += wire;
+    if (st->payload) {
+        r->bytes += ch->bytes;
+        r->sample_bytes += ch->bytes;
+    }
+    sim_schedule(s, svc, r->owner, FAB_EV_DONE, r->index, 0);
+    if (r->fc) { /* consume; they return after one unit's round trip */
+        uint64_t nh, nd;
+        int cls = fc_need(st, ch, &nh, &nd);
+        if (cls >= 0) {
+            fab_credit *fc = r->fc;
+            if (fc->hdr_limit[cls])
+                fc->hdr_avail[cls] -= nh;
+            if (fc->data_limit[cls])
+                fc->data_avail[cls] -= nd;
+            sim_time per_unit = units ? svc / (sim_time)units : svc;
+            sim_schedule(s, per_unit + fc->ret, r->owner, FAB_EV_CREDIT,
+                         (uint64_t)r->index | (uint64_t)cls << 1, nh << 40 | nd);
+        }
+    }
+
+    if (!ch->flow) { /* a raw packet over a link: deliver to the far end */
+        sim_comp *link = sim_comp_at(s, r->owner);
+        sim_schedule(s, svc + st->lat, link->ends[1 - r->index], SIM_EV_DELIVER, ch->bytes,
+                     ch->tag);
+        return; /* freed at DONE */
+    }
+    fab_flow *f = ch->flow;
+    uint32_t k = ch->step;
+    if (k + 1 >= f->nsteps) {
+        sim_schedule(s, svc + st->lat, f->fab_id, FAB_EV_END, 0, (uint64_t)(uintptr_t)ch);
+        return;
+    }
+    fab_fstep *nx = &f->st[k + 1];
+    sim_time snext = step_service_at(nx, off, ch->bytes, NULL, NULL);
+    /* first forwarding unit here, then never outrun the tail */
+    sim_time u = svc;
+    if (st->unit && ch->bytes > st->unit)
+        u = (sim_time)((double)svc * (double)st->unit / (double)ch->bytes);
+    sim_time wait = svc > snext && svc - snext > u ? svc - snext : u;
+    ch->step = k + 1;
+    sim_schedule(s, st->lat + wait, nx->res->owner, FAB_EV_ARRIVE, nx->res->index,
+                 (uint64_t)(uintptr_t)ch);
+}
+
+void fab_handle(sim_comp *c, const sim_event *e)
+{
+    fab_hdr *h = c->state;
+    if (e->kind == FAB_EV_ARRIVE) {
+        fab_chunk *ch = (fab_chunk *)(uintptr_t)e->a1;
+        fab_fstep *st = ch->flow ? &ch->flow->st[ch->step] : ch->raw;
+        enqueue(c->sim, st, ch);
+    } else if (e->kind == FAB_EV_DONE) {
+        fab_res *r = &h->res[e->a0];
+        fab_chunk *ch = r->cur;
+        r->busy = 0;
+        r->cur = NULL;
+        r->busy_ps += r->cur_svc;
+        if (ch && !ch->flow)
+            fab_pool_put(ch);
+        serve(c->sim, r);
+    } else if (e->kind == FAB_EV_CREDIT) {
+        fab_res *r = &h->res[e->a0 & 1];
+        int cls = (int)(e->a0 >> 1);
+        if (!r->fc || cls >= FAB_FC_NCLASS)
+            return;
+        r->fc->hdr_avail[cls] += e->a1 >> 40;
+        r->fc->data_avail[cls] += e->a1 & ((1ull << 40) - 1);
+        r->fc->updates++;
+        if (!r->busy)
+            serve(c->sim, r);
+    }
+}
+
+/* ---- links ------------------------------------------------------------- */
+
+int fab_link_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag)
+{
+    fab_hdr *h = link->state;
+    fab_chunk *ch = fab_pool_get(&h->pool);
+    if (!ch)
+        return SIM_ENOMEM;
+    ch->flow = NULL;
+    ch->raw = &h->raw[side];
+    ch->step = 0;
+    ch->bytes = bytes;
+    ch->tag = tag;
+    enqueue(link->sim, ch->raw, ch);
+    return 0;
+}
+
+void fab_link_report(sim_comp *c)
+{
+    fab_hdr *h = c->state;
+    sim_time now = sim_now(c->sim);
+    for (int d = 0; d < 2; d++) {
+        fab_res *r = &h->res[d];
+        sim_time busy = fab_res_busy(r, now);
+        sim_report_link(c->sim, c->name, r->label, r->bytes, r->units, busy,
+                        now ? (double)busy / (double)now : 0.0);
+        char name[460];
+        snprintf(name, sizeof name, "throughput:%s", r->label);
+        sim_report_metric(c->sim, c->name, name,
+                          now ? (double)r->bytes / sim_time_to_s(now) : 0.0, "B/s");
+        snprintf(name, sizeof name, "wire_bytes:%s", r->label);
+        sim_report_metric(c->sim, c->name, name, r->wire_bytes, "B");
+        snprintf(name, sizeof name, "efficiency:%s", r->label);
+        sim_report_metric(c->sim, c->name, name,
+                          r->wire_bytes > 0 ? (double)r->bytes / r->wire_bytes : 0.0, "");
+    }
+}
+
+void fab_link_sample(sim_comp *c, sim_time now)
+{
+    fab_hdr *h = c->state;
+    double iv = sim_time_to_s(sim_sample_interval(c->sim));
+    for (int d = 0; d < 2; d++) {
+        char name[460];
+        snprintf(name, sizeof name, "throughput:%s", h->res[d].label);
+        sim_report_timeseries(c->sim, c->name, name, now,
+                              iv > 0 ? (double)h->res[d].sample_bytes / iv : 0.0);
+        h->res[d].sample_bytes = 0;
+    }
+}
+
+/* ---- flows ------------------------------------------------------------- */
+
+fab_fstep *fab_flow_add_step(fab_flow *fl, fab_res *r, const fab_proto *proto,
+                             const void *cfg, int op, int dir, double rate, sim_time lat,
+                             uint64_t unit, int payload)
+{
+    if (fl->nsteps >= FAB_MAX_STEPS)
+        return NULL;
+    fab_fstep *st = &fl->st[fl->nsteps];
+    memset(st, 0, sizeof *st);
+    st->res = r;
+    st->proto = proto;
+    st->cfg = cfg;
+    st->op = op;
+    st->dir = dir;
+    st->rate = rate;
+    st->lat = lat;
+    st->unit = unit;
+    st->payload = payload;
+    st->flow = fl;
+    st->pos = fl->nsteps++;
+    return st;
+}
+
+/* Latency of entering node id (root complex, switch, device port). */
+static sim_time node_lat(sim *s, uint32_t id)
+{
+    fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
+    return h && !fab_is_link(h) && h->cls->node->entry_latency ? h->latency : 0;
+}
+
+fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int op, int dir,
+                            int payload)
+{
+    sim_comp *l = sim_comp_at(s, link);
+    fab_hdr *lh = l->state;
+    return fab_flow_add_step(fl, &lh->res[side], lh->cls->proto, lh->cfg, op, dir, lh->rate,
+                             lh->latency + node_lat(s, l->ends[1 - side]), lh->unit, payload);
+}
+
+void fab_flow_launch(sim *s, fab_flow *fl)
+{
+    while (fl->launched < fl->bytes && fl->inflight < fl->window) {
+        fab_chunk *ch = fab_pool_get(fl->pool);
+        if (!ch) { /* out of memory: fail the run rather than hang */
+            sim_fail(s, SIM_ENOMEM, "fabric: out of memory for transfer chunks");
+            return;
+        }
+        uint64_t b = fl->bytes - fl->launched;
+        ch->flow = fl;
+        ch->raw = NULL;
+        ch->step = 0;
+        ch->bytes = b < fl->chunk ? b : fl->chunk;
+        ch->tag = fl->launched; /* offset in the transfer */
+        fl->launched += ch->bytes;
+        fl->inflight++;
+        enqueue(s, &fl->st[0], ch);
+    }
+}
+
+int fab_flow_chunk_done(sim *s, fab_chunk *ch)
+{
+    fab_flow *fl = ch->flow;
+    fl->done += ch->bytes;
+    fl->inflight--;
+    fab_pool_put(ch);
+    if (fl->done == fl->bytes)
+        return 1;
+    fab_flow_launch(s, fl);
+    return 0;
+}
+
+int fab_gate_enter(fab_gate *g, fab_flow *fl)
+{
+    if (g->busy < g->capacity) {
+        g->busy++;
+        return 0;
+    }
+    g->waits++;
+    fl->next = NULL;
+    if (g->tail)
+        g->tail->next = fl;
+    else
+        g->head = fl;
+    g->tail = fl;
+    return 1;
+}
+
+fab_flow *fab_gate_leave(fab_gate *g)
+{
+    g->busy--;
+    fab_flow *nx = g->head;
+    if (!nx)
+        return NULL;
+    g->head = nx->next;
+    if (!g->head)
+        g->tail = NULL;
+    g->busy++;
+    return nx;
+}
+
+/* ---- routes ------------------------------------------------------------ */
+
+void fab_topo_free(fab_topo *t)
+{
+    sim_free(t->adj_off);
+    sim_free(t->adj);
+    sim_free(t->bfs_prev);
+    sim_free(t->bfs_q);
+    t->adj_off = t->adj = t->bfs_prev = t->bfs_q = NULL;
+    t->built = 0;
+}
+
+int fab_topo_build(sim *s, fab_topo *t)
+{
+    uint32_t n = (uint32_t)sim_ncomps(s);
+    if (t->built && t->ncomps == n)
+        return 0;
+    fab_topo_free(t);
+    t->ncomps = n;
+    t->adj_off = sim_calloc(n + 1, sizeof *t->adj_off);
+    t->bfs_prev = sim_calloc(n ? n : 1, sizeof *t->bfs_prev);
+    t->bfs_q = sim_calloc(n ? n : 1, sizeof *t->bfs_q);
+    if (!t->adj_off || !t->bfs_prev || !t->bfs_q)
+        return SIM_ENOMEM;
+    uint32_t cnt = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        sim_comp *c = sim_comp_at(s, i);
+        if (fab_is_link(fab_hdr_of(c))) {
+            t->adj_off[c->ends[0] + 1]++;
+            t->adj_off[c->ends[1] + 1]++;
+            cnt += 2;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        t->adj_off[i + 1] += t->adj_off[i];
+    t->adj = sim_calloc(cnt ? cnt : 1, sizeof *t->adj);
+    uint32_t *fill = sim_calloc(n ? n : 1, sizeof *fill);
+    if (!t->adj || !fill) {
+        sim_free(fill);
+        return SIM_ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) { /* links in scenario order */
+        sim_comp *c = sim_comp_at(s, i);
+        if (fab_is_link(fab_hdr_of(c)))
+            for (int k = 0; k < 2; k++) {
+                uint32_t e = c->ends[k];
+                t->adj[t->adj_off[e] + fill[e]++] = i;
+            }
+    }
+    sim_free(fill);
+    t->built = 1;
+    return 0;
+}
+
+static int forwards(sim *s, uint32_t id)
+{
+    const fab_node_kind *k = fab_kind_of(s, id);
+    return k && k->forwards;
+}
+
+int fab_route_find(sim *s, fab_topo *t, uint32_t a, uint32_t b, uint32_t *links, uint32_t max,
+                   uint32_t *n)
+{
+    if (a == b) {
+        *n = 0;
+        return 0;
+    }
+    for (uint32_t i = 0; i < t->ncomps; i++)
+        t->bfs_prev[i] = UINT32_MAX;
+    uint32_t qh = 0, qt = 0;
+    t->bfs_q[qt++] = a;
+    t->bfs_prev[a] = UINT32_MAX - 1;
+    while (qh < qt) {
+        uint32_t u = t->bfs_q[qh++];
+        if (u != a && !forwards(s, u))
+            continue;
+        for (uint32_t j = t->adj_off[u]; j < t->adj_off[u + 1]; j++) {
+            sim_comp *l = sim_comp_at(s, t->adj[j]);
+            uint32_t v = l->ends[0] == u ? l->ends[1] : l->ends[0];
+            if (t->bfs_prev[v] != UINT32_MAX)
+                continue;
+            t->bfs_prev[v] = l->id;
+            if (v == b)
+                goto found;
+            t->bfs_q[qt++] = v;
+        }
+    }
+    return SIM_ENOTFOUND;
+found:;
+    uint32_t cnt = 0;
+    for (uint32_t v = b; v != a;) {
+        sim_comp *l = sim_comp_at(s, t->bfs_prev[v]);
+        v = l->ends[0] == v ? l->ends[1] : l->ends[0];
+        cnt++;
+    }
+    if (cnt > max)
+        return SIM_ENOTFOUND;
+    uint32_t i = cnt;
+    for (uint32_t v = b; v != a;) {
+        sim_comp *l = sim_comp_at(s, t->bfs_prev[v]);
+        links[--i] = l->id;
+        v = l->ends[0] == v ? l->ends[1] : l->ends[0];
+    }
+    *n = cnt;
+    return 0;
+}
+
+uint32_t fab_route_node(sim *s, uint32_t id)
+{
+    fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
+    if (h && !fab_is_link(h) && h->cls->node->attached_to) {
+        uint32_t a = h->cls->node->attached_to(h);
+        if (a != UINT32_MAX)
+            return a;
+    }
+    return id;
+}

@@ -1,0 +1,344 @@
+/*
+ * engine.h - the fabric engine: servers, flows of chunks, routes. It names
+ * no link protocol and no device: protocols (pcie.c, cxl.c, upi.c, ...) and
+ * node kinds (devices.c) describe themselves to it through the two tables
+ * below, and the data paths (paths.c) build itineraries from them. Other
+ * models use fabric.h, not this header.
+ *
+ * Layers, each using only those below it:
+ *
+ *   engine (this file)        servers, chunks, flows, routes, credits, gates
+ *   protocols / node kinds    fab_proto tables (wire arithmetic of a link),
+ *                             fab_node_kind tables (what a node does to a
+ *                             route and what memory it serves)
+ *   data paths (paths.c)      DMA, pageable, GDS, bounce, CXL load/store
+ *   fabric (fabric.c)         the transfer API, per-path results, `xfer`
+ *
+ * A component belongs to the fabric when its model's `ext` points to a
+ * fab_class (sim.h: sim_ext, family "fabric"); its state then starts with
+ * a fab_hdr. Adding a protocol is one file pair with a fab_proto and a link
+ * model whose ext names it, plus one line in models/registry.c.
+ *
+ * Every component the fabric moves bytes through (links, switches, hosts,
+ * GPUs, SSDs, memories) holds up to FAB_MAX_RES resources: servers that
+ * hold a chunk for a service time (a link direction serializing it, a DRAM
+ * moving it, an SSD reading it, a CPU copying it). A resource serves one
+ * chunk at a time and picks the next chunk round-robin between the flows
+ * waiting at it (fab_fstep rings), so concurrent transfers share a link
+ * direction fairly, chunk by chunk.
+ *
+ * A transfer (fab_flow) is an itinerary of steps, each a resource with a
+ * cost rule and a latency paid after service (propagation + the latency of
+ * the node entered). The cost of a step on a link is its protocol's wire
+ * bytes of the chunk over the protocol's raw rate; on any other resource,
+ * bytes over the step's rate. Chunks walk the itinerary; at most `window`
+ * chunks of a flow are in flight. Forwarding is virtual cut-through at the
+ * granularity of a forwarding unit (one TLP, one flit, 4 KiB elsewhere): a
+ * chunk that starts service at t0 for s ps is ready at the next step at
+ *     t0 + lat + max(u, s - s_next)
+ * where u is the time of its first unit here and s_next its service time
+ * there: the next hop starts once the first unit has arrived, but never so
+ * early that it would outrun the tail. A chunk of one unit (a single TLP)
+ * is therefore store-and-forward: t0 + s + lat.
+ *
+ * Events (all kinds below SIM_EV_USER+32 of a fabric component):
+ *   FAB_EV_ARRIVE  a chunk reaches the resource a0 of the target (a1 = chunk)
+ *   FAB_EV_DONE    resource a0 of the target finishes its chunk
+ *   FAB_EV_END     (fabric component) a chunk finished its last step (a1 = chunk)
+ *   FAB_EV_CREDIT  (link) credits return to direction a0 & 1 of class
+ *                  a0 >> 1; a1 = header << 40 | data credits
+ *
+ * Flow-control credits (a protocol with fc hooks, e.g. pcie.h): a link
+ * direction with a fab_credit serves a chunk only when the receiver's
+ * credits of its class cover the units in it; otherwise it serves the next
+ * flow in its ring whose head chunk fits, and idles (a credit stall) when
+ * none does, until credits return.
+ *
+ * Gates: a flow may need one of a few engines before it starts (a GPU's
+ * copy engines); a fab_gate counts them and queues flows FIFO.
+ */
+#ifndef MEMFAB_MODELS_FABRIC_ENGINE_H
+#define MEMFAB_MODELS_FABRIC_ENGINE_H
+
+#include <stdint.h>
+
+#include "sim/sim.h"
+
+#define FAB_MAX_RES 3
+#define FAB_MAX_STEPS 48
+
+enum { FAB_EV_ARRIVE = SIM_EV_USER, FAB_EV_DONE, FAB_EV_END, FAB_EV_NOTIFY, FAB_EV_CREDIT };
+
+/* Operations and directions of a transfer on a link. The DMA initiator
+ * decides the operation (fabric.h): pulling data is a read (requests one
+ * way, data back), pushing it a write. DATA is the direction the payload
+ * moves in; REQ the other (read requests, write responses). */
+enum { FAB_OP_WRITE = 0, FAB_OP_READ = 1 };
+enum { FAB_DIR_DATA = 0, FAB_DIR_REQ = 1 };
+
+typedef struct fab_chunk fab_chunk;
+typedef struct fab_fstep fab_fstep;
+typedef struct fab_flow fab_flow;
+typedef struct fab_hdr fab_hdr;
+
+/* ---- protocol and node-kind tables ------------------------------------ */
+
+#define FAB_FC_NCLASS 3   /* credit classes a protocol may use */
+
+/* A link protocol: the engine's only knowledge of what a link is. `cfg` is
+ * the protocol's own configuration (the link state keeps it). */
+typedef struct fab_proto {
+    const char *name;        /* "pcie", "cxl", ... */
+    /* Wire bytes of the piece [off, off + bytes) of an aligned transfer of
+     * op in direction dir (payload, headers, framing, link-layer share),
+     * and in *units the protocol units that start in it (TLPs, flits,
+     * frames): pieces of any size must add up to the whole transfer. */
+    double (*wire_bytes_at)(const void *cfg, int op, uint64_t off, uint64_t bytes, int dir,
+                            uint64_t *units);
+    /* Raw bytes/s per direction after line coding. */
+    double (*raw_rate)(const void *cfg);
+    int packetized;          /* 1: `mode: packet` cuts transfers at its forwarding unit */
+    int write_response;      /* 1: writes send a response per unit back (CXL.mem NDR) */
+    /* Flow-control credits (all NULL: none). fc_credits_at: the class and
+     * the header/data credits of a piece (-1: op/dir carries none);
+     * fc_max_bytes: the largest piece whose credits fit the limits (0: no
+     * limit), so a chunk is capped at one pool of credits. */
+    int (*fc_class)(int op, int dir);
+    int (*fc_credits_at)(const void *cfg, int op, uint64_t off, uint64_t bytes, int dir,
+                         uint64_t *hdr, uint64_t *data);
+    uint64_t (*fc_max_bytes)(const void *cfg, int op, int dir, uint64_t hdr_limit,
+                             uint64_t data_limit);
+} fab_proto;
+
+/* The memory service of a node that is a transfer's end. */
+typedef struct fab_mem_service {
+    uint32_t res;            /* resource index in the node's header */
+    double rate;             /* bytes/s (0: free) */
+    sim_time lat;            /* paid after service */
+    uint64_t unit;           /* forwarding unit, bytes */
+    int host_memory;         /* 1: host DRAM (counted as host memory crossed) */
+} fab_mem_service;
+
+/* A node kind: what a node does to the routes through it and the memory
+ * it serves as a transfer's end. */
+typedef struct fab_node_kind {
+    const char *name;        /* "cpu", "gpu", "nvme", ... */
+    int forwards;            /* routes pass through it (root complexes, switches) */
+    int entry_latency;       /* entering it costs its header latency (memories: 0,
+                              * their latency is their service's) */
+    /* The memory step of a transfer leaving (out) or entering it: 0 and
+     * *svc, or -1 when it has no memory. */
+    int (*memory)(sim *s, const fab_hdr *h, int out, int random, fab_mem_service *svc);
+    /* The component routes to it start from (a memory hangs off its host),
+     * or UINT32_MAX for itself. */
+    uint32_t (*attached_to)(const fab_hdr *h);
+} fab_node_kind;
+
+/* What a fabric model's sim_model.ext points to. */
+typedef struct fab_class {
+    sim_ext ext;                 /* family = fab_family */
+    const fab_proto *proto;      /* links: their protocol (NULL for nodes) */
+    const fab_node_kind *node;   /* nodes: their kind (NULL for links) */
+} fab_class;
+extern const char fab_family[];  /* "fabric" */
+
+/* ---- resources, steps, chunks ----------------------------------------- */
+
+/* A pool of chunks, allocated in blocks that never move. */
+typedef struct fab_pool {
+    fab_chunk *free;    /* free list */
+    void **blocks;      /* allocated blocks */
+    size_t nblocks, capblocks;
+} fab_pool;
+
+/* Flow-control credits of the receiver of one link direction. */
+typedef struct fab_credit {
+    /* configuration */
+    uint64_t hdr_limit[FAB_FC_NCLASS];  /* header credits advertised (0: infinite) */
+    uint64_t data_limit[FAB_FC_NCLASS]; /* data credits (0: infinite) */
+    sim_time ret;         /* after a unit's service: latency + drain + latency + update */
+    /* state */
+    uint64_t hdr_avail[FAB_FC_NCLASS];  /* header credits the transmitter may use */
+    uint64_t data_avail[FAB_FC_NCLASS]; /* data credits likewise */
+    uint64_t updates;     /* credit updates received */
+    uint64_t stalls;      /* times the direction idled with chunks waiting for credits */
+    sim_time stall_ps;    /* time it idled so (closed stalls) */
+    sim_time stall_since; /* start of the stall in progress */
+    int stalled;          /* a stall is in progress */
+} fab_credit;
+
+/* A server: one link direction, one memory, one SSD, one CPU copy engine. */
+typedef struct fab_res {
+    /* configuration */
+    uint32_t owner;       /* component id that handles its events */
+    uint32_t index;       /* index in the owner's header */
+    const char *label;    /* "a->b", "dram", ... (owned by the header) */
+    fab_credit *fc;       /* links with credits: the receiver's (NULL: none) */
+    /* state */
+    fab_fstep *ring;      /* flow steps with waiting chunks; next to serve */
+    int busy;             /* a chunk is in service */
+    fab_chunk *cur;       /* the chunk in service */
+    sim_time cur_start;   /* when its service began */
+    sim_time cur_svc;     /* its service time */
+    uint64_t bytes;       /* payload bytes served */
+    uint64_t units;       /* TLPs / flits / chunks served */
+    double wire_bytes;    /* bytes of wire time (links), incl. overhead */
+    sim_time busy_ps;     /* time spent serving (completed services) */
+    uint64_t sample_bytes;/* payload bytes since the last sample */
+} fab_res;
+
+/* One step of an itinerary, and the queue of a flow's chunks waiting at it. */
+struct fab_fstep {
+    /* configuration */
+    fab_res *res;         /* the server */
+    const fab_proto *proto; /* links: the protocol that prices a chunk (NULL: rate) */
+    const void *cfg;      /* its configuration */
+    int op, dir;          /* FAB_OP_*, FAB_DIR_* */
+    double rate;          /* bytes/s: the protocol's raw rate, or the server's (0: free) */
+    sim_time lat;         /* paid after service */
+    uint64_t unit;        /* forwarding unit, bytes */
+    int payload;          /* 1: count the bytes as payload at this resource */
+    /* state */
+    fab_chunk *qh, *qt;   /* waiting chunks of this flow */
+    fab_fstep *rr_next, *rr_prev; /* ring at res */
+    int in_ring;          /* linked in res->ring */
+    fab_flow *flow;       /* owning flow (NULL: raw packets of a link) */
+    uint32_t pos;         /* index in the flow */
+};
+
+struct fab_chunk {
+    fab_flow *flow;       /* NULL: a raw packet */
+    fab_fstep *raw;       /* raw packets: their step */
+    uint32_t step;        /* step index it is at */
+    uint64_t bytes;       /* payload */
+    uint64_t tag;         /* flows: offset in the transfer; raw packets: sender's tag */
+    fab_chunk *next;      /* queue / free list */
+    fab_pool *pool;       /* where it returns */
+};
+
+/* A counting semaphore over a few engines (a GPU's copy engines): flows
+ * that find every engine busy wait FIFO. */
+typedef struct fab_gate {
+    uint64_t capacity;    /* engines (configuration) */
+    uint64_t busy;        /* in use */
+    fab_flow *head, *tail;/* waiting flows */
+    uint64_t waits;       /* flows that had to wait */
+} fab_gate;
+
+/* A transfer: its itinerary, window and completion. Built by the data
+ * paths, run by the engine, completed by the fabric component. */
+struct fab_flow {
+    uint32_t fab_id;            /* the fabric component (receives FAB_EV_END) */
+    uint32_t nsteps;            /* steps used */
+    fab_fstep st[FAB_MAX_STEPS];/* the itinerary */
+    uint64_t bytes;             /* to move */
+    uint64_t launched;          /* bytes put into step 0 */
+    uint64_t done;              /* bytes through the last step */
+    uint32_t inflight;          /* chunks launched, not done */
+    uint32_t window;            /* max chunks in flight */
+    uint64_t chunk;             /* chunk size */
+    fab_pool *pool;             /* chunks come from here */
+    int path;                   /* data path (fabric.h FABRIC_PATH_*) */
+    uint32_t notify, kind;      /* completion event */
+    uint64_t cookie;            /* caller's tag */
+    sim_time t0;                /* request time */
+    double cpu_ps;              /* CPU time charged */
+    double *cpu_account;        /* where the CPU time is charged at the end (or NULL) */
+    uint64_t host_mem;          /* host DRAM bytes crossed */
+    fab_gate *gate;             /* engine it holds while it runs (or NULL) */
+    fab_flow *next;             /* free list / gate wait list */
+};
+
+/* The common head of every fabric component's state. */
+struct fab_hdr {
+    const fab_class *cls; /* what it is (set by fab_hdr_init) */
+    sim_time latency;     /* nodes: traversal latency; links: propagation */
+    uint32_t nres;        /* resources used */
+    fab_res res[FAB_MAX_RES];
+    fab_fstep raw[2];     /* links: sim_send packets per direction */
+    fab_pool pool;        /* links: raw packet chunks */
+    const void *cfg;      /* links: the protocol's configuration */
+    double rate;          /* links: raw bytes/s per direction */
+    uint64_t unit;        /* links: forwarding unit, bytes */
+};
+
+/* ---- the engine ------------------------------------------------------- */
+
+/* Is c one of the fabric's components? Its header then (else NULL). */
+fab_hdr *fab_hdr_of(const sim_comp *c);
+/* Is it a link (a component whose class has a protocol)? */
+int fab_is_link(const fab_hdr *h);
+/* The node kind of component id (NULL: not a fabric node). */
+const fab_node_kind *fab_kind_of(sim *s, uint32_t id);
+
+/* Configure time: a node with nres resources labelled labels[i]. */
+void fab_node_init(sim_comp *c, uint32_t nres, const char *const *labels);
+/* A link: both direction resources ("a->b") and raw steps, priced by the
+ * protocol of c's class over cfg, with forwarding unit `unit`. */
+void fab_link_init(sim_comp *c, const void *cfg, uint64_t unit);
+
+/* Handle FAB_EV_ARRIVE / FAB_EV_DONE / FAB_EV_CREDIT (every fabric model's handle). */
+void fab_handle(sim_comp *c, const sim_event *e);
+/* sim_send for fabric links: one posted packet of `bytes`. */
+int fab_link_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag);
+/* Service time of `bytes` at a step; *units and *wire receive the count of
+ * protocol units and the wire bytes (may be NULL). */
+sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, double *wire);
+/* Links: report the `links` rows and per-direction metrics; sample throughput. */
+void fab_link_report(sim_comp *c);
+void fab_link_sample(sim_comp *c, sim_time now);
+/* Credit stall time of a link direction up to now (0 without credits). */
+sim_time fab_fc_stall(const fab_res *r, sim_time now);
+/* Busy time of a resource up to now (a service in progress counts partly). */
+sim_time fab_res_busy(const fab_res *r, sim_time now);
+/* Free what the header allocated. */
+void fab_hdr_destroy(fab_hdr *h);
+
+/* Chunk pools. */
+fab_chunk *fab_pool_get(fab_pool *p);
+void fab_pool_put(fab_chunk *c);
+void fab_pool_free(fab_pool *p);
+
+/* Itineraries: append a step (NULL when the flow has FAB_MAX_STEPS). */
+fab_fstep *fab_flow_add_step(fab_flow *fl, fab_res *r, const fab_proto *proto,
+                             const void *cfg, int op, int dir, double rate, sim_time lat,
+                             uint64_t unit, int payload);
+/* Append the step that crosses link `link` leaving end `side`, with op/dir;
+ * its latency is the link's plus that of the node entered. */
+fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int op, int dir,
+                            int payload);
+/* Put chunks into the first step up to the window (from the flow's pool). */
+void fab_flow_launch(sim *s, fab_flow *fl);
+/* A chunk finished its last step (the fabric's FAB_EV_END): count it and
+ * launch the next; returns 1 when the flow is complete. */
+int fab_flow_chunk_done(sim *s, fab_chunk *ch);
+
+/* Gates: take an engine for fl (0), or queue it (1: it waits). Release
+ * returns the flow that now holds the engine (to launch), or NULL. */
+int fab_gate_enter(fab_gate *g, fab_flow *fl);
+fab_flow *fab_gate_leave(fab_gate *g);
+
+/* ---- routes ----------------------------------------------------------- */
+
+/* The topology as adjacency lists over fabric links, built once. */
+typedef struct fab_topo {
+    int built;               /* adjacency built */
+    uint32_t ncomps;         /* components when built */
+    uint32_t *adj_off;       /* per component: start in adj (ncomps + 1 entries) */
+    uint32_t *adj;           /* link ids attached, in scenario order */
+    uint32_t *bfs_prev;      /* BFS scratch: link used to reach a node */
+    uint32_t *bfs_q;         /* BFS scratch: queue */
+} fab_topo;
+
+/* (Re)build when components were added. 0 or SIM_ENOMEM. */
+int fab_topo_build(sim *s, fab_topo *t);
+void fab_topo_free(fab_topo *t);
+/* The component a transfer end is routed from (memories hang off their host). */
+uint32_t fab_route_node(sim *s, uint32_t id);
+/* Shortest route from a to b through forwarding nodes (breadth-first,
+ * neighbours in scenario order): up to max link ids into links[], the hop
+ * count in *n. 0 or SIM_ENOTFOUND. */
+int fab_route_find(sim *s, fab_topo *t, uint32_t a, uint32_t b, uint32_t *links, uint32_t max,
+                   uint32_t *n);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * paths.c - the data paths of fabric.h as itineraries (paths.h).
+ *
+ * A path is made of segments: a segment is a route between two components
+ * (found by the engine, or given by the caller) walked in one operation,
+ * optionally with the memory steps of its ends. The DMA initiator decides
+ * the operation (fabric.h): pulling from the source is a read (request
+ * steps on every link from the initiator back to the source, then the data
+ * steps), pushing a write (data steps, then a response step on every link
+ * whose protocol answers writes, e.g. a CXL.mem NDR per line). Node kinds
+ * (devices_int.h) tell which end is a host, a GPU, an SSD or a memory.
+ */
+#include "models/fabric/paths.h"
+
+#include <string.h>
+
+#include "models/fabric/devices_int.h"
+
+const char *const fab_path_names[] = {"auto", "dma", "pageable", "gds", "bounce", "cxl", NULL};
+
+static const fab_node_kind *kind(sim *s, uint32_t id) { return fab_kind_of(s, id); }
+
+static int is(sim *s, uint32_t id, const fab_node_kind *k) { return kind(s, id) == k; }
+
+/* Hosts and memory devices: the ends whose bytes sit in memory a CPU addresses. */
+static int memlike(sim *s, uint32_t id)
+{
+    return is(s, id, &fab_kind_cpu) || is(s, id, &fab_kind_memory);
+}
+
+static int is_cxl_mem(sim *s, uint32_t id)
+{
+    return is(s, id, &fab_kind_memory) &&
+           ((fab_mem *)sim_comp_at(s, id)->state)->mkind == FAB_MEM_CXL;
+}
+
+/* The memory step of end `id` (data leaving it when `out`); none for a
+ * node without memory. */
+static int mem_step(sim *s, fab_flow *fl, uint32_t id, int out, int random)
+{
+    fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
+    fab_mem_service m;
+    if (!h || fab_is_link(h) || !h->cls->node->memory ||
+        h->cls->node->memory(s, h, out, random, &m))
+        return 0;
+    if (m.host_memory)
+        fl->host_mem += fl->bytes;
+    return fab_flow_add_step(fl, &h->res[m.res], NULL, NULL, 0, FAB_DIR_DATA, m.rate, m.lat,
+                             m.unit, 1)
+               ? 0
+               : SIM_EINVAL;
+}
+
+/* The CPU's memcpy (a core copying between memories, at memcpy_bandwidth). */
+static int memcpy_step(fab_flow *fl, fab_cpu *c, uint64_t unit)
+{
+    return fab_flow_add_step(fl, &c->hdr.res[1], NULL, NULL, 0, FAB_DIR_DATA, c->memcpy_bw, 0,
+                             unit, 1)
+               ? 0
+               : SIM_EINVAL;
+}
+
+/* A segment from src to dst (ends' memory steps when src_mem/dst_mem). */
+static int segment(sim *s, fab_topo *t, fab_flow *fl, uint32_t src, uint32_t dst, int src_mem,
+                   int dst_mem, int random, const uint32_t *route, uint32_t nroute,
+                   uint32_t initiator)
+{
+    uint32_t links[FAB_MAX_STEPS], n = 0;
+    uint32_t a = fab_route_node(s, src), b = fab_route_node(s, dst);
+    int rc;
+    if (route) {
+        if (nroute > FAB_MAX_STEPS)
+            return SIM_EINVAL;
+        memcpy(links, route, nroute * sizeof *links);
+        n = nroute;
+    } else if ((rc = fab_route_find(s, t, a, b, links, FAB_MAX_STEPS / 3, &n))) {
+        return rc;
+    }
+    /* sides[i] = end of link i the data leaves from */
+    int sides[FAB_MAX_STEPS];
+    uint32_t at = a;
+    for (uint32_t i = 0; i < n; i++) {
+        sim_comp *l = sim_comp_at(s, links[i]);
+        if (!fab_is_link(fab_hdr_of(l)) || (l->ends[0] != at && l->ends[1] != at))
+            return SIM_EINVAL;
+        sides[i] = l->ends[0] == at ? 0 : 1;
+        at = l->ends[1 - sides[i]];
+    }
+    if (at != b)
+        return SIM_EINVAL;
+    int op = initiator == dst ? FAB_OP_READ : FAB_OP_WRITE;
+    if (op == FAB_OP_READ) /* requests from the requester (dst side) back to src */
+        for (uint32_t i = n; i-- > 0;)
+            if (!fab_flow_add_hop(s, fl, links[i], 1 - sides[i], op, FAB_DIR_REQ, 0))
+                return SIM_EINVAL;
+    if (src_mem && (rc = mem_step(s, fl, src, 1, random)))
+        return rc;
+    for (uint32_t i = 0; i < n; i++)
+        if (!fab_flow_add_hop(s, fl, links[i], sides[i], op, FAB_DIR_DATA, 1))
+            return SIM_EINVAL;
+    if (dst_mem && (rc = mem_step(s, fl, dst, 0, random)))
+        return rc;
+    if (op == FAB_OP_WRITE) /* responses to writes, where the protocol has them */
+        for (uint32_t i = n; i-- > 0;) {
+            fab_hdr *lh = sim_comp_at(s, links[i])->state;
+            if (lh->cls->proto->write_response &&
+                !fab_flow_add_hop(s, fl, links[i], 1 - sides[i], op, FAB_DIR_REQ, 0))
+                return SIM_EINVAL;
+        }
+    return 0;
+}
+
+/* The component whose DMA engine (or, for CXL, whose CPU) moves the data
+ * of a DMA-path segment: a GPU copy engine when one is used, else the
+ * device end (the SSD, an endpoint), else src. */
+static uint32_t dma_initiator(sim *s, uint32_t src, uint32_t dst, uint32_t ce_gpu)
+{
+    if (ce_gpu != UINT32_MAX)
+        return ce_gpu;
+    if (is(s, src, &fab_kind_nvme) || is(s, dst, &fab_kind_nvme))
+        return is(s, dst, &fab_kind_nvme) ? dst : src;
+    if (memlike(s, src) && !memlike(s, dst))
+        return dst;
+    if (memlike(s, src) && memlike(s, dst))
+        return dst; /* host memory to memory: the reading side pulls */
+    return src;
+}
+
+/* The host nearest to component id (BFS through the fabric), or UINT32_MAX. */
+static uint32_t nearest_cpu(sim *s, fab_topo *t, uint32_t id)
+{
+    uint32_t a = fab_route_node(s, id);
+    if (is(s, a, &fab_kind_cpu))
+        return a;
+    uint32_t best = UINT32_MAX, bestn = UINT32_MAX;
+    for (uint32_t i = 0; i < t->ncomps; i++) {
+        uint32_t links[FAB_MAX_STEPS], n;
+        if (is(s, i, &fab_kind_cpu) && fab_route_find(s, t, a, i, links, FAB_MAX_STEPS, &n) == 0 &&
+            n < bestn) {
+            best = i;
+            bestn = n;
+        }
+    }
+    return best;
+}
+
+static fab_cpu *cpu_at(sim *s, uint32_t id) { return sim_comp_at(s, id)->state; }
+
+int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
+                  const fabric_req *r, fab_gate **gate)
+{
+    int ssd_src = is(s, r->src, &fab_kind_nvme), ssd_dst = is(s, r->dst, &fab_kind_nvme);
+    int gpu_src = is(s, r->src, &fab_kind_gpu), gpu_dst = is(s, r->dst, &fab_kind_gpu);
+    int path = r->path;
+    if (path == FABRIC_PATH_AUTO) {
+        if ((ssd_src && gpu_dst) || (gpu_src && ssd_dst))
+            path = o->gds ? FABRIC_PATH_GDS : FABRIC_PATH_BOUNCE;
+        else if ((is_cxl_mem(s, r->src) && memlike(s, r->dst) && !is_cxl_mem(s, r->dst)) ||
+                 (is_cxl_mem(s, r->dst) && memlike(s, r->src) && !is_cxl_mem(s, r->src)))
+            path = FABRIC_PATH_CXL;
+        else
+            path = FABRIC_PATH_DMA;
+    }
+    fl->path = path;
+    uint32_t cpu = UINT32_MAX, ce_gpu = UINT32_MAX;
+    int rc = 0;
+    switch (path) {
+    case FABRIC_PATH_DMA:
+        if (gpu_src && !ssd_dst)
+            ce_gpu = r->src; /* the GPU pushes */
+        else if (gpu_dst && !ssd_src)
+            ce_gpu = r->dst; /* the GPU pulls */
+        rc = segment(s, t, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute,
+                     dma_initiator(s, r->src, r->dst, ce_gpu));
+        cpu = nearest_cpu(s, t, memlike(s, r->src) ? r->src : r->dst);
+        if (cpu != UINT32_MAX && ce_gpu != UINT32_MAX)
+            fl->cpu_ps += (double)cpu_at(s, cpu)->launch_cpu;
+        break;
+    case FABRIC_PATH_PAGEABLE: {
+        int h2d = memlike(s, r->src);
+        uint32_t host = h2d ? r->src : r->dst, dev = h2d ? r->dst : r->src;
+        if (!memlike(s, host) || !is(s, dev, &fab_kind_gpu))
+            return SIM_EINVAL;
+        cpu = nearest_cpu(s, t, host);
+        if (cpu == UINT32_MAX)
+            return SIM_ENOTFOUND;
+        fab_cpu *c = cpu_at(s, cpu);
+        ce_gpu = dev;
+        if (h2d) { /* pageable read + memcpy + pinned write, then DMA from pinned */
+            if ((rc = mem_step(s, fl, host, 1, 0)) || (rc = memcpy_step(fl, c, 4096)) ||
+                (rc = mem_step(s, fl, cpu, 0, 0)))
+                return rc;
+            rc = segment(s, t, fl, cpu, dev, 1, 1, 0, NULL, 0, dev);
+        } else {
+            if ((rc = segment(s, t, fl, dev, cpu, 1, 1, 0, NULL, 0, dev)) ||
+                (rc = mem_step(s, fl, cpu, 1, 0)) || (rc = memcpy_step(fl, c, 4096)))
+                return rc;
+            rc = mem_step(s, fl, host, 0, 0);
+        }
+        fl->cpu_ps += (double)c->launch_cpu + (double)r->bytes * 1e12 / c->memcpy_bw;
+        break;
+    }
+    case FABRIC_PATH_GDS:
+        if (!((ssd_src && gpu_dst) || (gpu_src && ssd_dst)))
+            return SIM_EINVAL;
+        rc = segment(s, t, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute,
+                     ssd_src ? r->src : r->dst); /* the SSD's DMA */
+        cpu = nearest_cpu(s, t, ssd_src ? r->src : r->dst);
+        if (cpu != UINT32_MAX)
+            fl->cpu_ps += (double)cpu_at(s, cpu)->gds_cpu;
+        break;
+    case FABRIC_PATH_BOUNCE: {
+        if (!((ssd_src && !ssd_dst && !memlike(s, r->dst)) ||
+              (ssd_dst && !ssd_src && !memlike(s, r->src))))
+            return SIM_EINVAL;
+        uint32_t ssd = ssd_src ? r->src : r->dst;
+        cpu = nearest_cpu(s, t, ssd);
+        if (cpu == UINT32_MAX)
+            return SIM_ENOTFOUND;
+        /* each leg is the device's DMA: the SSD's, the GPU's copy engine */
+        if ((rc = segment(s, t, fl, r->src, cpu, 1, 1, r->random, NULL, 0, r->src)))
+            return rc;
+        rc = segment(s, t, fl, cpu, r->dst, 1, 1, r->random, NULL, 0, r->dst);
+        if (is(s, ssd_src ? r->dst : r->src, &fab_kind_gpu))
+            ce_gpu = ssd_src ? r->dst : r->src;
+        fab_cpu *c = cpu_at(s, cpu);
+        /* per bounce-buffer I/O (a read into the buffer + a copy out),
+         * not per simulation chunk */
+        uint64_t bio = o->bounce_io ? o->bounce_io : 1u << 20;
+        uint64_t ios = (r->bytes + bio - 1) / bio;
+        fl->cpu_ps += (double)ios * (double)(c->io_cpu + c->launch_cpu);
+        break;
+    }
+    case FABRIC_PATH_CXL: {
+        int load = is_cxl_mem(s, r->src);
+        uint32_t mem = load ? r->src : r->dst, other = load ? r->dst : r->src;
+        if (!is_cxl_mem(s, mem) || !memlike(s, other))
+            return SIM_EINVAL;
+        cpu = nearest_cpu(s, t, other);
+        if (cpu == UINT32_MAX)
+            return SIM_ENOTFOUND;
+        fab_cpu *c = cpu_at(s, cpu);
+        if (load) { /* loads: CXL.mem reads, then stores into local memory */
+            if ((rc = segment(s, t, fl, mem, cpu, 1, 0, 0, r->route, r->nroute, cpu)) ||
+                (rc = memcpy_step(fl, c, 64)))
+                return rc;
+            rc = mem_step(s, fl, other, 0, 0);
+        } else {
+            if ((rc = mem_step(s, fl, other, 1, 0)) || (rc = memcpy_step(fl, c, 64)))
+                return rc;
+            rc = segment(s, t, fl, cpu, mem, 0, 1, 0, r->route, r->nroute, cpu);
+        }
+        fl->cpu_ps += (double)r->bytes * 1e12 / c->memcpy_bw;
+        break;
+    }
+    default: return SIM_EINVAL;
+    }
+    fl->cpu_account = cpu != UINT32_MAX ? &cpu_at(s, cpu)->cpu_ps : NULL;
+    *gate = ce_gpu != UINT32_MAX && is(s, ce_gpu, &fab_kind_gpu)
+                ? &((fab_gpu *)sim_comp_at(s, ce_gpu)->state)->ce
+                : NULL;
+    return rc;
+}

@@ -1,0 +1,30 @@
+/*
+ * paths.h - the data paths (fabric.h: DMA, pageable, GDS, bounce, CXL
+ * load/store) as itineraries for the engine: which ends' memories a
+ * transfer crosses, which links it takes in which operation, whose copy
+ * engine it holds and which host pays how much CPU time. Internal to the
+ * fabric (fabric.c builds flows with it).
+ */
+#ifndef MEMFAB_MODELS_FABRIC_PATHS_H
+#define MEMFAB_MODELS_FABRIC_PATHS_H
+
+#include "models/fabric/engine.h"
+#include "models/fabric/fabric.h"
+
+/* The fabric settings a path depends on. */
+typedef struct fab_path_opts {
+    int gds;                 /* AUTO uses GDS (1) or bounce (0) for NVMe <-> GPU */
+    uint64_t bounce_io;      /* bytes per bounce-buffer I/O */
+} fab_path_opts;
+
+/* Build fl's itinerary for r (fl->path receives the resolved path; CPU
+ * time and host memory are charged to fl). *gate receives the copy-engine
+ * gate the flow must hold while it runs, or NULL. 0, SIM_EINVAL (a path
+ * that does not fit the ends) or SIM_ENOTFOUND (no route). */
+int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
+                  const fabric_req *r, fab_gate **gate);
+
+/* Path names, indexed by FABRIC_PATH_*, NULL-terminated. */
+extern const char *const fab_path_names[];
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * upi.c - the `upi` socket-interconnect link and its protocol table (upi.h).
+ */
+#include "models/fabric/upi.h"
+
+#include <stddef.h>
+
+#include "models/fabric/engine.h"
+
+typedef struct upi_state {
+    fab_hdr hdr;          /* fabric engine state (must be first) */
+    /* configuration */
+    double bw;            /* bytes/s per direction */
+} upi_state;
+
+/* Data bytes one for one; the request direction carries nothing. */
+static double upi_wire_bytes_at(const void *cfg, int op, uint64_t off, uint64_t bytes, int dir,
+                                uint64_t *units)
+{
+    *units = dir == FAB_DIR_DATA ? 1 : 0;
+    return dir == FAB_DIR_DATA ? (double)bytes : 0.0;
+}
+
+static double upi_raw_rate(const void *cfg) { return *(const double *)cfg; }
+
+static const fab_proto upi_proto = {
+    .name = "upi",
+    .wire_bytes_at = upi_wire_bytes_at,
+    .raw_rate = upi_raw_rate,
+};
+
+static const fab_class upi_class = {{fab_family}, &upi_proto, NULL};
+
+static const sim_param upi_params[] = {
+    {"bandwidth", SIM_P_RATE, "40 GB/s", "B/s", "bandwidth per direction",
+     offsetof(upi_state, bw), NULL},
+    {"latency", SIM_P_TIME, "100 ns", "ps", "one-way latency (the NUMA penalty)",
+     offsetof(upi_state, hdr.latency), NULL},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+
+static int upi_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    upi_state *u = c->state;
+    if (!(u->bw > 0))
+        return scn_error(err, node, "upi link '%s': bandwidth must be positive", c->name);
+    fab_link_init(c, &u->bw, 64);
+    return 0;
+}
+
+static int upi_finish(sim_comp *c, sim_err *err)
+{
+    fab_link_report(c);
+    return 0;
+}
+
+static void upi_destroy(sim_comp *c) { fab_hdr_destroy(c->state); }
+
+const sim_model upi_model = {
+    .type = "upi",
+    .summary = "socket-to-socket link (UPI / Infinity Fabric): bandwidth, NUMA latency",
+    .params = upi_params,
+    .state_size = sizeof(upi_state),
+    .is_link = 1,
+    .configure = upi_configure,
+    .handle = fab_handle,
+    .sample = fab_link_sample,
+    .finish = upi_finish,
+    .destroy = upi_destroy,
+    .send = fab_link_send,
+    .ext = &upi_class.ext,
+};
