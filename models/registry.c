@@ -8,6 +8,7 @@
 #include "models/fabric/devices.h"
 #include "models/fabric/upi.h"
 #include "models/fabric/fabric.h"
+#include "models/fabric/netswitch.h"
 #include "models/serving/instance.h"
 #include "models/queueing/link.h"
 #include "models/coherence/mesi.h"
@@ -33,6 +34,7 @@ const sim_model *const memfab_models[] = {
     &fab_endpoint_model,
     &fab_pswitch_model,
     &fab_cswitch_model,
+    &net_switch_model,
     &fabric_model,
     &xfer_model,
     &um_model,

@@ -116,8 +116,7 @@ static int cxl_configure(sim_comp *c, const scn_node *node, sim_err *err)
     x->cfg.flit = x->flit;
     x->cfg.gts = x->gts;
     x->cfg.lanes = (int)x->lanes;
-    fab_link_init(c, &x->cfg, cxl_flit_payload(x->flit));
-    return 0;
+    return fab_link_init(c, &x->cfg, cxl_flit_payload(x->flit), err);
 }
 
 const cxl_cfg *cxl_link_cfg(const sim_comp *c)

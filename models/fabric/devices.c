@@ -82,14 +82,21 @@ static int endpoint_memory(sim *s, const fab_hdr *h, int out, int random, fab_me
     return svc(o, ((const fab_node *)h)->bw, 0, 4096, 0);
 }
 
-/*                                    name   forwards entry  memory           attached_to */
-const fab_node_kind fab_kind_cpu = {"cpu", 1, 1, cpu_memory, NULL};
-const fab_node_kind fab_kind_gpu = {"gpu", 0, 1, gpu_memory, NULL};
-const fab_node_kind fab_kind_nvme = {"nvme", 0, 1, nvme_memory, NULL};
-const fab_node_kind fab_kind_memory = {"memory", 0, 0, mem_memory, mem_attached_to};
-const fab_node_kind fab_kind_endpoint = {"endpoint", 0, 1, endpoint_memory, NULL};
-const fab_node_kind fab_kind_pcie_switch = {"pcie_switch", 1, 1, NULL, NULL};
-const fab_node_kind fab_kind_cxl_switch = {"cxl_switch", 1, 1, NULL, NULL};
+const fab_node_kind fab_kind_cpu = {.name = "cpu", .forwards = 1, .entry_latency = 1,
+                                    .memory = cpu_memory};
+static const char *const gpu_ports[] = {"nvlink", NULL};
+const fab_node_kind fab_kind_gpu = {.name = "gpu", .entry_latency = 1, .memory = gpu_memory,
+                                    .ports = gpu_ports};
+const fab_node_kind fab_kind_nvme = {.name = "nvme", .entry_latency = 1, .memory = nvme_memory};
+const fab_node_kind fab_kind_memory = {.name = "memory", .memory = mem_memory,
+                                       .attached_to = mem_attached_to};
+static const char *const endpoint_ports[] = {"ethernet", "infiniband", "nvlink", NULL};
+const fab_node_kind fab_kind_endpoint = {.name = "endpoint", .entry_latency = 1,
+                                         .memory = endpoint_memory, .ports = endpoint_ports};
+const fab_node_kind fab_kind_pcie_switch = {.name = "pcie_switch", .forwards = 1,
+                                            .entry_latency = 1};
+const fab_node_kind fab_kind_cxl_switch = {.name = "cxl_switch", .forwards = 1,
+                                           .entry_latency = 1};
 
 static const fab_class cpu_class = {{fab_family}, NULL, &fab_kind_cpu};
 static const fab_class gpu_class = {{fab_family}, NULL, &fab_kind_gpu};

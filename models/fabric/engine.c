@@ -119,13 +119,41 @@ void fab_node_init(sim_comp *c, uint32_t nres, const char *const *labels)
         res_init(c, i, labels[i]);
 }
 
-void fab_link_init(sim_comp *c, const void *cfg, uint64_t unit)
+/* Does node `id` have a port for protocol p? */
+static int has_port(sim *s, uint32_t id, const fab_proto *p)
+{
+    const fab_node_kind *k = fab_kind_of(s, id);
+    if (!p->needs_port)
+        return 1;
+    for (size_t i = 0; k && k->ports && k->ports[i]; i++)
+        if (strcmp(k->ports[i], p->name) == 0)
+            return 1;
+    return 0;
+}
+
+int fab_link_init(sim_comp *c, const void *cfg, uint64_t unit, sim_err *err)
 {
     fab_hdr *h = c->state;
     h->cls = class_of(c);
+    const fab_proto *p = h->cls->proto;
+    for (int d = 0; d < 2; d++) {
+        sim_comp *e = sim_comp_at(c->sim, c->ends[d]);
+        if (e && !has_port(c->sim, e->id, p)) {
+            const fab_node_kind *k = fab_kind_of(c->sim, e->id);
+            char ports[160] = "";
+            size_t len = 0;
+            for (size_t i = 0; k && k->ports && k->ports[i] && len + 2 < sizeof ports; i++)
+                len += (size_t)snprintf(ports + len, sizeof ports - len, "%s%s", i ? ", " : "",
+                                        k->ports[i]);
+            return scn_error(err, c->node ? scn_map_get(c->node, "ends") : NULL,
+                             "%s link '%s': '%s' (%s) has no %s port%s%s%s", p->name, c->name,
+                             e->name, k ? k->name : e->model->type, p->name,
+                             *ports ? " (its ports: " : "", ports, *ports ? ")" : "");
+        }
+    }
     h->nres = 2;
     h->cfg = cfg;
-    h->rate = h->cls->proto->raw_rate(cfg);
+    h->rate = p->raw_rate(cfg);
     h->unit = unit;
     for (int d = 0; d < 2; d++) {
         char lb[400];
@@ -135,7 +163,7 @@ void fab_link_init(sim_comp *c, const void *cfg, uint64_t unit)
         fab_fstep *st = &h->raw[d];
         memset(st, 0, sizeof *st);
         st->res = &h->res[d];
-        st->proto = h->cls->proto;
+        st->proto = p;
         st->cfg = cfg;
         st->op = FAB_OP_WRITE;
         st->dir = FAB_DIR_DATA;
@@ -144,6 +172,7 @@ void fab_link_init(sim_comp *c, const void *cfg, uint64_t unit)
         st->unit = unit;
         st->payload = 1;
     }
+    return 0;
 }
 
 void fab_hdr_destroy(fab_hdr *h)
@@ -163,19 +192,40 @@ sim_time fab_res_busy(const fab_res *r, sim_time now)
 
 /* ---- costs ------------------------------------------------------------- */
 
+/* Packets of `size` bytes that start in [off, off + bytes). */
+static uint64_t units_at(uint64_t off, uint64_t bytes, uint64_t size)
+{
+    return bytes ? (off + bytes + size - 1) / size - (off + size - 1) / size : 0;
+}
+
 static sim_time step_service_at(const fab_fstep *st, uint64_t off, uint64_t bytes,
                                 uint64_t *units, double *wire)
 {
     double w = 0;
     uint64_t u = 0;
     sim_time t = 0;
+    if (st->ctl) { /* a fixed message with the first or the last chunk of its flow */
+        int mine = st->ctl == FAB_CTL_FIRST ? off == 0
+                   : st->flow ? off + bytes >= st->flow->bytes : 1;
+        if (!mine)
+            bytes = 0;
+        else {
+            bytes = st->ctl_bytes;
+            off = 0;
+        }
+    }
     if (st->proto) {
-        w = st->proto->wire_bytes_at(st->cfg, st->op, off, bytes, st->dir, &u);
+        if (bytes)
+            w = st->proto->wire_bytes_at(st->cfg, st->op, off, bytes, st->dir, &u);
         t = st->rate > 0 ? (sim_time)llround(w * 1e12 / st->rate) : 0;
-    } else if (st->dir == FAB_DIR_DATA) { /* a server moving payload at a rate */
+    } else if (st->dir == FAB_DIR_DATA && (bytes || !st->ctl)) {
+        /* a server moving payload at a rate, with per-packet and per-message costs */
         w = (double)bytes;
-        u = 1;
+        u = st->unit_payload ? units_at(off, bytes, st->unit_payload) : 1;
         t = st->rate > 0 ? (sim_time)llround((double)bytes * 1e12 / st->rate) : 0;
+        t += (sim_time)u * st->per_unit;
+        if (off == 0)
+            t += st->per_msg;
     }
     if (units)
         *units = u;
@@ -193,9 +243,69 @@ sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, 
 
 static void serve(sim *s, fab_res *r);
 
+/* The ingress direction a flow chunk at step k came through (PFC). */
+static fab_pause *ingress(const fab_chunk *ch)
+{
+    return ch->flow && ch->step > 0 ? ch->flow->st[ch->step - 1].res->pause : NULL;
+}
+
+static void pause_frame(sim *s, fab_pause *p, const fab_res *r, int on)
+{
+    p->asked = on;
+    if (on)
+        p->pauses++;
+    sim_schedule(s, p->delay, r->owner, FAB_EV_PAUSE, r->index, (uint64_t)on);
+}
+
+/* A flow chunk arrives at a resource with a finite buffer: drop it (1) or
+ * account it (0). */
+static int buffer_admit(sim *s, fab_fstep *st, fab_chunk *ch)
+{
+    fab_buffer *b = st->res->buf;
+    uint64_t units;
+    step_service_at(st, ch->tag, ch->bytes, &units, NULL);
+    if (b->limit && b->queued + ch->bytes > b->limit) {
+        b->drops++;
+        b->drop_units += units;
+        b->drop_bytes += ch->bytes;
+        fab_flow *fl = ch->flow;
+        fl->retransmits++;
+        ch->step = 0; /* sent again from the start of its itinerary */
+        sim_schedule(s, fl->rto, fl->st[0].res->owner, FAB_EV_ARRIVE, fl->st[0].res->index,
+                     (uint64_t)(uintptr_t)ch);
+        return 1;
+    }
+    if (b->ecn_k && b->queued >= b->ecn_k)
+        b->ecn_marks += units;
+    b->queued += ch->bytes;
+    if (b->queued > b->max_queued)
+        b->max_queued = b->queued;
+    fab_pause *p = b->lossless ? ingress(ch) : NULL;
+    if (p) {
+        p->held += ch->bytes;
+        if (!p->asked && p->held >= p->xoff)
+            pause_frame(s, p, ch->flow->st[ch->step - 1].res, 1);
+    }
+    return 0;
+}
+
+/* A chunk leaves a finite buffer (its service starts). */
+static void buffer_leave(sim *s, fab_buffer *b, const fab_chunk *ch)
+{
+    b->queued -= ch->bytes;
+    fab_pause *p = b->lossless ? ingress(ch) : NULL;
+    if (p) {
+        p->held -= ch->bytes;
+        if (p->asked && p->held <= p->xon)
+            pause_frame(s, p, ch->flow->st[ch->step - 1].res, 0);
+    }
+}
+
 static void enqueue(sim *s, fab_fstep *st, fab_chunk *ch)
 {
     fab_res *r = st->res;
+    if (r->buf && ch->flow && buffer_admit(s, st, ch))
+        return;
     ch->next = NULL;
     if (st->qt)
         st->qt->next = ch;
@@ -257,7 +367,7 @@ sim_time fab_fc_stall(const fab_res *r, sim_time now)
 static void serve(sim *s, fab_res *r)
 {
     fab_fstep *st = r->ring;
-    if (!st)
+    if (!st || (r->pause && r->pause->paused))
         return;
     if (r->fc) { /* the first flow in round-robin order whose head chunk has credits */
         fab_credit *fc = r->fc;
@@ -293,6 +403,8 @@ static void serve(sim *s, fab_res *r)
         r->ring = st->rr_next;
     }
     ch->next = NULL;
+    if (r->buf && ch->flow)
+        buffer_leave(s, r->buf, ch);
     /* offset of this chunk in its transfer: flows keep it in tag */
     uint64_t off = ch->flow ? ch->tag : 0;
     uint64_t units;
@@ -375,6 +487,20 @@ void fab_handle(sim_comp *c, const sim_event *e)
         r->fc->updates++;
         if (!r->busy)
             serve(c->sim, r);
+    } else if (e->kind == FAB_EV_PAUSE) {
+        fab_res *r = &h->res[e->a0 & 1];
+        fab_pause *p = r->pause;
+        if (!p || p->paused == (int)e->a1)
+            return;
+        p->paused = (int)e->a1;
+        sim_time now = sim_now(c->sim);
+        if (p->paused)
+            p->pause_since = now;
+        else {
+            p->pause_ps += now - p->pause_since;
+            if (!r->busy)
+                serve(c->sim, r);
+        }
     }
 }
 
@@ -413,6 +539,26 @@ void fab_link_report(sim_comp *c)
         snprintf(name, sizeof name, "efficiency:%s", r->label);
         sim_report_metric(c->sim, c->name, name,
                           r->wire_bytes > 0 ? (double)r->bytes / r->wire_bytes : 0.0, "");
+        if (r->buf) { /* the egress buffer of the node it leaves */
+            const fab_buffer *b = r->buf;
+            snprintf(name, sizeof name, "drops:%s", r->label);
+            sim_report_metric(c->sim, c->name, name, (double)b->drop_units, "packets");
+            snprintf(name, sizeof name, "drop_bytes:%s", r->label);
+            sim_report_metric(c->sim, c->name, name, (double)b->drop_bytes, "B");
+            snprintf(name, sizeof name, "ecn_marks:%s", r->label);
+            sim_report_metric(c->sim, c->name, name, (double)b->ecn_marks, "packets");
+            snprintf(name, sizeof name, "queue_max:%s", r->label);
+            sim_report_metric(c->sim, c->name, name, (double)b->max_queued, "B");
+        }
+        if (r->pause) { /* PFC toward its sender */
+            const fab_pause *p = r->pause;
+            snprintf(name, sizeof name, "pause_time:%s", r->label);
+            sim_report_metric(c->sim, c->name, name,
+                              sim_time_to_s(p->pause_ps + (p->paused ? now - p->pause_since : 0)),
+                              "s");
+            snprintf(name, sizeof name, "pauses:%s", r->label);
+            sim_report_metric(c->sim, c->name, name, (double)p->pauses, "frames");
+        }
     }
 }
 
@@ -465,8 +611,12 @@ fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int o
 {
     sim_comp *l = sim_comp_at(s, link);
     fab_hdr *lh = l->state;
+    uint64_t unit = lh->unit;
+    fab_hdr *nh = fab_hdr_of(sim_comp_at(s, l->ends[1 - side]));
+    if (nh && !fab_is_link(nh) && nh->cls->node->forward_unit)
+        unit = nh->cls->node->forward_unit(nh, unit);
     return fab_flow_add_step(fl, &lh->res[side], lh->cls->proto, lh->cfg, op, dir, lh->rate,
-                             lh->latency + node_lat(s, l->ends[1 - side]), lh->unit, payload);
+                             lh->latency + node_lat(s, l->ends[1 - side]), unit, payload);
 }
 
 void fab_flow_launch(sim *s, fab_flow *fl)
@@ -538,7 +688,8 @@ void fab_topo_free(fab_topo *t)
     sim_free(t->adj);
     sim_free(t->bfs_prev);
     sim_free(t->bfs_q);
-    t->adj_off = t->adj = t->bfs_prev = t->bfs_q = NULL;
+    sim_free(t->dist);
+    t->adj_off = t->adj = t->bfs_prev = t->bfs_q = t->dist = NULL;
     t->built = 0;
 }
 
@@ -552,7 +703,8 @@ int fab_topo_build(sim *s, fab_topo *t)
     t->adj_off = sim_calloc(n + 1, sizeof *t->adj_off);
     t->bfs_prev = sim_calloc(n ? n : 1, sizeof *t->bfs_prev);
     t->bfs_q = sim_calloc(n ? n : 1, sizeof *t->bfs_q);
-    if (!t->adj_off || !t->bfs_prev || !t->bfs_q)
+    t->dist = sim_calloc(n ? n : 1, sizeof *t->dist);
+    if (!t->adj_off || !t->bfs_prev || !t->bfs_q || !t->dist)
         return SIM_ENOMEM;
     uint32_t cnt = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -646,4 +798,82 @@ uint32_t fab_route_node(sim *s, uint32_t id)
             return a;
     }
     return id;
+}
+
+/* splitmix64: a well-mixed 64-bit hash of x. */
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+int fab_route_find_ecmp(sim *s, fab_topo *t, uint32_t a, uint32_t b, uint64_t hash,
+                        uint32_t *links, uint32_t max, uint32_t *n)
+{
+    if (a == b) {
+        *n = 0;
+        return 0;
+    }
+    /* hops to b, expanding only through forwarding nodes (and b itself) */
+    for (uint32_t i = 0; i < t->ncomps; i++)
+        t->dist[i] = UINT32_MAX;
+    uint32_t qh = 0, qt = 0;
+    t->bfs_q[qt++] = b;
+    t->dist[b] = 0;
+    while (qh < qt) {
+        uint32_t u = t->bfs_q[qh++];
+        if (u != b && !forwards(s, u))
+            continue;
+        for (uint32_t j = t->adj_off[u]; j < t->adj_off[u + 1]; j++) {
+            sim_comp *l = sim_comp_at(s, t->adj[j]);
+            uint32_t v = l->ends[0] == u ? l->ends[1] : l->ends[0];
+            if (t->dist[v] != UINT32_MAX)
+                continue;
+            t->dist[v] = t->dist[u] + 1;
+            if (v != a)
+                t->bfs_q[qt++] = v;
+        }
+    }
+    if (t->dist[a] == UINT32_MAX || t->dist[a] > max)
+        return SIM_ENOTFOUND;
+    /* walk from a: among the links to a neighbour one hop closer, the hash picks */
+    uint32_t u = a, hop = 0;
+    while (u != b) {
+        uint32_t cand = 0;
+        for (uint32_t j = t->adj_off[u]; j < t->adj_off[u + 1]; j++) {
+            sim_comp *l = sim_comp_at(s, t->adj[j]);
+            uint32_t v = l->ends[0] == u ? l->ends[1] : l->ends[0];
+            if (t->dist[v] + 1 == t->dist[u] && (v == b || forwards(s, v)))
+                cand++;
+        }
+        if (!cand)
+            return SIM_ENOTFOUND;
+        uint32_t pick = (uint32_t)(mix(hash ^ mix(hop)) % cand), k = 0;
+        for (uint32_t j = t->adj_off[u]; j < t->adj_off[u + 1]; j++) {
+            sim_comp *l = sim_comp_at(s, t->adj[j]);
+            uint32_t v = l->ends[0] == u ? l->ends[1] : l->ends[0];
+            if (t->dist[v] + 1 == t->dist[u] && (v == b || forwards(s, v)) && k++ == pick) {
+                links[hop++] = l->id;
+                u = v;
+                break;
+            }
+        }
+    }
+    *n = hop;
+    return 0;
+}
+
+int fab_route_has_ecmp(sim *s, uint32_t a, const uint32_t *links, uint32_t n)
+{
+    uint32_t at = a;
+    for (uint32_t i = 0; i + 1 < n; i++) {
+        sim_comp *l = sim_comp_at(s, links[i]);
+        at = l->ends[0] == at ? l->ends[1] : l->ends[0];
+        const fab_node_kind *k = fab_kind_of(s, at);
+        if (k && k->ecmp)
+            return 1;
+    }
+    return 0;
 }

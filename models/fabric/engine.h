@@ -47,6 +47,8 @@
  *   FAB_EV_END     (fabric component) a chunk finished its last step (a1 = chunk)
  *   FAB_EV_CREDIT  (link) credits return to direction a0 & 1 of class
  *                  a0 >> 1; a1 = header << 40 | data credits
+ *   FAB_EV_PAUSE   (link) a PFC frame reaches the sender of direction a0:
+ *                  a1 = 1 pause (XOFF), 0 resume (XON)
  *
  * Flow-control credits (a protocol with fc hooks, e.g. pcie.h): a link
  * direction with a fab_credit serves a chunk only when the receiver's
@@ -56,6 +58,29 @@
  *
  * Gates: a flow may need one of a few engines before it starts (a GPU's
  * copy engines); a fab_gate counts them and queues flows FIFO.
+ *
+ * Finite buffers (a network switch's egress ports, fab_buffer): the chunks
+ * waiting at a resource hold `queued` bytes of its buffer from their
+ * arrival until their service starts. A chunk that does not fit is
+ * dropped (drop-tail) and its flow sends it again from its first step
+ * `rto` later (the time to notice the loss: a NAK or a timeout), so the
+ * drop costs the bandwidth it used upstream and the wait. A chunk
+ * arriving while `ecn_k` bytes or more wait is ECN-marked (counted per
+ * unit; senders do not react: no DCQCN). Lossless buffers (PFC, IEEE
+ * 802.1Qbb) account the bytes each ingress link direction has waiting in
+ * the node (fab_pause.held); above xoff the node sends a PAUSE that stops
+ * that direction after `delay` (the frame's flight), below xon a resume:
+ * a paused direction starts no chunk, whatever its destination (head-of-
+ * line blocking, as real PFC). Drop granularity is the chunk: scenarios
+ * that study loss use `mode: packet` or a chunk of a few packets.
+ *
+ * Control steps (ctl != 0): a step that carries a fixed message of
+ * ctl_bytes once per flow, with the first chunk (a doorbell) or the last
+ * (a completion), instead of the chunk's bytes; other chunks cross it in
+ * zero service time. Per-unit and per-message costs on rate steps price a
+ * processing engine (a NIC's packet pipeline): bytes / rate + packets x
+ * per_unit (+ per_msg with the first chunk), packets of unit_payload
+ * counted by their first byte so pieces add up.
  */
 #ifndef MEMFAB_MODELS_FABRIC_ENGINE_H
 #define MEMFAB_MODELS_FABRIC_ENGINE_H
@@ -67,7 +92,8 @@
 #define FAB_MAX_RES 3
 #define FAB_MAX_STEPS 48
 
-enum { FAB_EV_ARRIVE = SIM_EV_USER, FAB_EV_DONE, FAB_EV_END, FAB_EV_NOTIFY, FAB_EV_CREDIT };
+enum { FAB_EV_ARRIVE = SIM_EV_USER, FAB_EV_DONE, FAB_EV_END, FAB_EV_NOTIFY, FAB_EV_CREDIT,
+       FAB_EV_PAUSE };
 
 /* Operations and directions of a transfer on a link. The DMA initiator
  * decides the operation (fabric.h): pulling data is a read (requests one
@@ -75,6 +101,8 @@ enum { FAB_EV_ARRIVE = SIM_EV_USER, FAB_EV_DONE, FAB_EV_END, FAB_EV_NOTIFY, FAB_
  * moves in; REQ the other (read requests, write responses). */
 enum { FAB_OP_WRITE = 0, FAB_OP_READ = 1 };
 enum { FAB_DIR_DATA = 0, FAB_DIR_REQ = 1 };
+
+enum { FAB_CTL_NONE = 0, FAB_CTL_FIRST, FAB_CTL_LAST };
 
 typedef struct fab_chunk fab_chunk;
 typedef struct fab_fstep fab_fstep;
@@ -99,6 +127,8 @@ typedef struct fab_proto {
     double (*raw_rate)(const void *cfg);
     int packetized;          /* 1: `mode: packet` cuts transfers at its forwarding unit */
     int write_response;      /* 1: writes send a response per unit back (CXL.mem NDR) */
+    int needs_port;          /* 1: both ends' node kinds must list it in `ports` (network
+                              * links); 0: any node may end such a link */
     /* Flow-control credits (all NULL: none). fc_credits_at: the class and
      * the header/data credits of a piece (-1: op/dir carries none);
      * fc_max_bytes: the largest piece whose credits fit the limits (0: no
@@ -132,6 +162,11 @@ typedef struct fab_node_kind {
     /* The component routes to it start from (a memory hangs off its host),
      * or UINT32_MAX for itself. */
     uint32_t (*attached_to)(const fab_hdr *h);
+    const char *const *ports; /* protocols of the needs_port kind it has ports for (NULL: none) */
+    int ecmp;                 /* 1: equal-cost routes through it are spread by flow hash */
+    /* Forwarding unit of a hop that enters it, given the link's (NULL: the
+     * link's): a cut-through switch forwards after the header. */
+    uint64_t (*forward_unit)(const fab_hdr *h, uint64_t link_unit);
 } fab_node_kind;
 
 /* What a fabric model's sim_model.ext points to. */
@@ -167,6 +202,35 @@ typedef struct fab_credit {
     int stalled;          /* a stall is in progress */
 } fab_credit;
 
+/* A finite buffer at a resource's queue (a network switch's egress port). */
+typedef struct fab_buffer {
+    /* configuration */
+    uint64_t limit;       /* bytes that may wait (0: unbounded) */
+    uint64_t ecn_k;       /* mark arrivals when at least this many bytes wait (0: never) */
+    int lossless;         /* 1: PFC on the ingress directions (fab_pause); 0: drop-tail */
+    /* state */
+    uint64_t queued;      /* bytes waiting */
+    uint64_t max_queued;  /* the most that waited */
+    uint64_t drops;       /* chunks dropped */
+    uint64_t drop_units;  /* their packets */
+    uint64_t drop_bytes;  /* their payload */
+    uint64_t ecn_marks;   /* packets marked */
+} fab_buffer;
+
+/* PFC on one link direction into a node with lossless buffers. */
+typedef struct fab_pause {
+    /* configuration */
+    uint64_t xoff, xon;   /* pause above, resume below, bytes held */
+    sim_time delay;       /* a PAUSE/resume frame reaches the sender after this */
+    /* state */
+    uint64_t held;        /* bytes it delivered that wait in the node's buffers */
+    int asked;            /* the last frame sent was a PAUSE */
+    int paused;           /* the sender is paused now */
+    uint64_t pauses;      /* PAUSE frames sent */
+    sim_time pause_ps;    /* time paused (closed pauses) */
+    sim_time pause_since; /* start of the pause in progress */
+} fab_pause;
+
 /* A server: one link direction, one memory, one SSD, one CPU copy engine. */
 typedef struct fab_res {
     /* configuration */
@@ -174,6 +238,8 @@ typedef struct fab_res {
     uint32_t index;       /* index in the owner's header */
     const char *label;    /* "a->b", "dram", ... (owned by the header) */
     fab_credit *fc;       /* links with credits: the receiver's (NULL: none) */
+    fab_buffer *buf;      /* finite buffer of its queue (NULL: unbounded) */
+    fab_pause *pause;     /* PFC of this (ingress) direction (NULL: none) */
     /* state */
     fab_fstep *ring;      /* flow steps with waiting chunks; next to serve */
     int busy;             /* a chunk is in service */
@@ -198,6 +264,11 @@ struct fab_fstep {
     sim_time lat;         /* paid after service */
     uint64_t unit;        /* forwarding unit, bytes */
     int payload;          /* 1: count the bytes as payload at this resource */
+    int ctl;              /* FAB_CTL_*: a fixed message once per flow (0: the chunk's bytes) */
+    uint64_t ctl_bytes;   /* its size */
+    sim_time per_unit;    /* rate steps: processing time per packet */
+    uint64_t unit_payload;/* rate steps: payload bytes per packet (0: one per chunk) */
+    sim_time per_msg;     /* rate steps: processing time per flow (with the first chunk) */
     /* state */
     fab_chunk *qh, *qt;   /* waiting chunks of this flow */
     fab_fstep *rr_next, *rr_prev; /* ring at res */
@@ -246,6 +317,9 @@ struct fab_flow {
     double *cpu_account;        /* where the CPU time is charged at the end (or NULL) */
     uint64_t host_mem;          /* host DRAM bytes crossed */
     fab_gate *gate;             /* engine it holds while it runs (or NULL) */
+    uint64_t hash;              /* ECMP flow hash */
+    sim_time rto;               /* a dropped chunk is sent again after this */
+    uint64_t retransmits;       /* chunks sent again */
     fab_flow *next;             /* free list / gate wait list */
 };
 
@@ -274,8 +348,10 @@ const fab_node_kind *fab_kind_of(sim *s, uint32_t id);
 /* Configure time: a node with nres resources labelled labels[i]. */
 void fab_node_init(sim_comp *c, uint32_t nres, const char *const *labels);
 /* A link: both direction resources ("a->b") and raw steps, priced by the
- * protocol of c's class over cfg, with forwarding unit `unit`. */
-void fab_link_init(sim_comp *c, const void *cfg, uint64_t unit);
+ * protocol of c's class over cfg, with forwarding unit `unit`. Fails
+ * (SIM_ESCENARIO at the link's node) when an end has no port for a
+ * protocol that needs one. */
+int fab_link_init(sim_comp *c, const void *cfg, uint64_t unit, sim_err *err);
 
 /* Handle FAB_EV_ARRIVE / FAB_EV_DONE / FAB_EV_CREDIT (every fabric model's handle). */
 void fab_handle(sim_comp *c, const sim_event *e);
@@ -304,7 +380,8 @@ fab_fstep *fab_flow_add_step(fab_flow *fl, fab_res *r, const fab_proto *proto,
                              const void *cfg, int op, int dir, double rate, sim_time lat,
                              uint64_t unit, int payload);
 /* Append the step that crosses link `link` leaving end `side`, with op/dir;
- * its latency is the link's plus that of the node entered. */
+ * its latency is the link's plus that of the node entered, its forwarding
+ * unit the link's or the node's (cut-through). */
 fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int op, int dir,
                             int payload);
 /* Put chunks into the first step up to the window (from the flow's pool). */
@@ -328,6 +405,7 @@ typedef struct fab_topo {
     uint32_t *adj;           /* link ids attached, in scenario order */
     uint32_t *bfs_prev;      /* BFS scratch: link used to reach a node */
     uint32_t *bfs_q;         /* BFS scratch: queue */
+    uint32_t *dist;          /* ECMP scratch: hops to the destination */
 } fab_topo;
 
 /* (Re)build when components were added. 0 or SIM_ENOMEM. */
@@ -340,5 +418,12 @@ uint32_t fab_route_node(sim *s, uint32_t id);
  * count in *n. 0 or SIM_ENOTFOUND. */
 int fab_route_find(sim *s, fab_topo *t, uint32_t a, uint32_t b, uint32_t *links, uint32_t max,
                    uint32_t *n);
+/* The same, choosing among all shortest routes hop by hop by `hash` (ECMP):
+ * one hash, one route; many hashes spread over the equal-cost next hops. */
+int fab_route_find_ecmp(sim *s, fab_topo *t, uint32_t a, uint32_t b, uint64_t hash,
+                        uint32_t *links, uint32_t max, uint32_t *n);
+/* Does the route links[0..n) from a pass through a node whose kind spreads
+ * equal-cost routes (fab_node_kind.ecmp)? */
+int fab_route_has_ecmp(sim *s, uint32_t a, const uint32_t *links, uint32_t n);
 
 #endif

@@ -45,6 +45,7 @@ typedef struct fabric_state {
     uint64_t window;         /* bytes in flight per transfer */
     int free_xfers;          /* transfers take no time */
     fab_path_opts paths;     /* gds, bounce_io */
+    sim_time rto;            /* a chunk dropped by a full switch buffer is resent after this */
     /* state */
     fab_topo topo;           /* adjacency and route scratch */
     fab_flow *free_flows;    /* recycled flows */
@@ -184,6 +185,8 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
     fl->kind = r->notify_kind;
     fl->cookie = r->cookie;
     fl->t0 = sim_now(s);
+    fl->rto = f->rto;
+    fl->hash = ((uint64_t)r->src << 32 | r->dst) ^ (r->flow_label * 0xc2b2ae3d27d4eb4full);
     fab_gate *gate = NULL;
     if ((rc = fab_path_plan(s, &f->topo, &f->paths, fl, r, &gate))) {
         flow_put(f, fl);
@@ -208,7 +211,7 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
 int fabric_transfer(sim *s, uint32_t src, uint32_t dst, uint64_t bytes, int path,
                     uint32_t notify, uint32_t notify_kind, uint64_t cookie)
 {
-    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0};
+    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0, 0};
     return fabric_transfer_req(s, &r);
 }
 
@@ -342,6 +345,9 @@ static const sim_param fabric_params[] = {
     {"bounce_io", SIM_P_SIZE, "1 MiB", "B",
      "bytes per I/O through the host bounce buffer (BOUNCE path: CPU io_cpu + launch_cpu each)",
      offsetof(fabric_state, paths.bounce_io), NULL},
+    {"rto", SIM_P_TIME, "100 us", "ps",
+     "time from a drop at a full switch buffer to the resend of the chunk (NAK or timeout)",
+     offsetof(fabric_state, rto), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int fabric_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -453,6 +459,7 @@ typedef struct xfer_state {
     sim_time start_at;       /* first issue */
     int random;              /* random SSD I/O */
     uint64_t reserve;        /* pooled memory to reserve for the host at start */
+    uint64_t flows;          /* ECMP: transfer i is flow i mod flows (1: one route) */
     /* state */
     uint32_t src_id, dst_id; /* resolved */
     uint64_t issued, done;   /* transfers */
@@ -479,6 +486,9 @@ static const sim_param xfer_params[] = {
      NULL},
     {"random", SIM_P_BOOL, "false", "", "random SSD I/O (of the SSD's io_size)",
      offsetof(xfer_state, random), NULL},
+    {"flows", SIM_P_UINT, "1", "",
+     "flows the transfers take turns on (ECMP spreads flows over equal-cost routes)",
+     offsetof(xfer_state, flows), NULL},
     {"reserve", SIM_P_SIZE, "0 B", "B",
      "pooled memory to reserve at start for the host (the memory end must be a `memory`)",
      offsetof(xfer_state, reserve), NULL},
@@ -537,7 +547,7 @@ static void xfer_issue(sim_comp *c)
     if (!x->issued)
         x->first = sim_now(c->sim);
     fabric_req r = {x->src_id, x->dst_id, x->size, x->path, c->id, XFER_EV_DONE, x->issued,
-                    x->random, NULL, 0};
+                    x->random, NULL, 0, x->flows > 1 ? x->issued % x->flows : 0};
     if (fabric_transfer_req(c->sim, &r) != 0) {
         x->failed = 1;
         return;

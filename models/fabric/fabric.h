@@ -98,6 +98,8 @@ typedef struct fabric_req {
     int random;              /* NVMe ends: random I/O of the SSD's io_size (0: sequential) */
     const uint32_t *route;   /* link ids from src to dst, or NULL to search the topology */
     uint32_t nroute;         /* entries in route */
+    uint64_t flow_label;     /* ECMP: routes through network switches are chosen by a hash
+                              * of (src, dst, flow_label); a transfer keeps its route */
 } fabric_req;
 
 /* Start moving `bytes` from src to dst along `path`. When the last byte has

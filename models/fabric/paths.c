@@ -75,6 +75,9 @@ static int segment(sim *s, fab_topo *t, fab_flow *fl, uint32_t src, uint32_t dst
         n = nroute;
     } else if ((rc = fab_route_find(s, t, a, b, links, FAB_MAX_STEPS / 3, &n))) {
         return rc;
+    } else if (fab_route_has_ecmp(s, a, links, n) &&
+               (rc = fab_route_find_ecmp(s, t, a, b, fl->hash, links, FAB_MAX_STEPS / 3, &n))) {
+        return rc;
     }
     /* sides[i] = end of link i the data leaves from */
     int sides[FAB_MAX_STEPS];

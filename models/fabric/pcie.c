@@ -350,7 +350,9 @@ static int pcie_configure(sim_comp *c, const scn_node *node, sim_err *err)
             why = "sizes out of range";
         return scn_error(err, node, "pcie link '%s': %s", c->name, why);
     }
-    fab_link_init(c, &p->cfg, p->cfg.mps);
+    int rc = fab_link_init(c, &p->cfg, p->cfg.mps, err);
+    if (rc)
+        return rc;
     if (!p->credits)
         return 0;
     /* minimum initial advertisements (r5.0 2.6.1): one header credit, and

@@ -43,8 +43,7 @@ static int upi_configure(sim_comp *c, const scn_node *node, sim_err *err)
     upi_state *u = c->state;
     if (!(u->bw > 0))
         return scn_error(err, node, "upi link '%s': bandwidth must be positive", c->name);
-    fab_link_init(c, &u->bw, 64);
-    return 0;
+    return fab_link_init(c, &u->bw, 64, err);
 }
 
 static int upi_finish(sim_comp *c, sim_err *err)
