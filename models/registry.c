@@ -9,6 +9,7 @@
 #include "models/fabric/upi.h"
 #include "models/fabric/fabric.h"
 #include "models/fabric/netswitch.h"
+#include "models/fabric/rnic.h"
 #include "models/serving/instance.h"
 #include "models/queueing/link.h"
 #include "models/coherence/mesi.h"
@@ -35,6 +36,7 @@ const sim_model *const memfab_models[] = {
     &fab_pswitch_model,
     &fab_cswitch_model,
     &net_switch_model,
+    &rnic_model,
     &fabric_model,
     &xfer_model,
     &um_model,

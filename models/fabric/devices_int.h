@@ -13,7 +13,7 @@
 
 /* Node kinds (devices.c). Data paths compare against these tables. */
 extern const fab_node_kind fab_kind_cpu, fab_kind_gpu, fab_kind_nvme, fab_kind_memory,
-    fab_kind_endpoint, fab_kind_pcie_switch, fab_kind_cxl_switch;
+    fab_kind_endpoint, fab_kind_pcie_switch, fab_kind_cxl_switch, fab_kind_rnic;
 
 enum { FAB_MEM_DDR, FAB_MEM_HBM, FAB_MEM_CXL };
 #define FAB_MAX_HOSTS 32
@@ -86,5 +86,31 @@ typedef struct fab_node {
     fab_hdr hdr;            /* endpoint: res[0] local memory; latency = traversal */
     double bw;              /* endpoint: local memory bandwidth (0: free) */
 } fab_node;
+
+/* `rnic`: an RDMA NIC (rnic.h). */
+typedef struct fab_qp {
+    uint32_t remote;        /* the remote NIC's component id */
+    fab_gate window;        /* outstanding messages */
+} fab_qp;
+
+typedef struct fab_rnic {
+    fab_hdr hdr;            /* res[0] transmit pipeline, res[1] receive pipeline */
+    /* configuration */
+    double packet_rate;     /* packets/s of each pipeline */
+    double message_rate;    /* messages/s of each pipeline */
+    uint64_t mtu;           /* RDMA payload per packet */
+    uint64_t qp_window;     /* outstanding messages per queue pair */
+    uint64_t doorbell;      /* bytes of a doorbell (+ inline WQE), host -> NIC */
+    uint64_t cqe;           /* bytes of a completion entry, NIC -> host */
+    sim_time post_cpu;      /* CPU time to post one work request */
+    int gpudirect;          /* 1: may read/write GPU memory peer to peer */
+    /* state */
+    fab_qp **qps;           /* open-addressed by remote id; each QP allocated once, so
+                             * flows may point at its window */
+    uint32_t nqps, capqps;  /* used, slots (a power of two) */
+} fab_rnic;
+
+/* The queue pair of nic toward remote (created on first use); NULL on OOM. */
+fab_qp *fab_rnic_qp(fab_rnic *nic, uint32_t remote);
 
 #endif

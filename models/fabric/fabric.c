@@ -208,6 +208,29 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
     return 0;
 }
 
+int fabric_check_transfer(sim *s, const fabric_req *r)
+{
+    size_t n = sim_ncomps(s);
+    if (!r || r->src >= n || r->dst >= n || r->path < 0 || r->path >= FABRIC_NPATHS ||
+        !fab_hdr_of(sim_comp_at(s, r->src)) || !fab_hdr_of(sim_comp_at(s, r->dst)))
+        return SIM_EINVAL;
+    sim_comp *fc = fabric_get(s);
+    if (!fc)
+        return SIM_ENOMEM;
+    fabric_state *f = fc->state;
+    int rc = fab_topo_build(s, &f->topo);
+    if (rc)
+        return rc;
+    fab_flow *fl = flow_get(f);
+    if (!fl)
+        return SIM_ENOMEM;
+    fl->bytes = r->bytes;
+    fab_gate *gate = NULL;
+    rc = fab_path_plan(s, &f->topo, &f->paths, fl, r, &gate);
+    flow_put(f, fl);
+    return rc;
+}
+
 int fabric_transfer(sim *s, uint32_t src, uint32_t dst, uint64_t bytes, int path,
                     uint32_t notify, uint32_t notify_kind, uint64_t cookie)
 {
@@ -474,7 +497,8 @@ static const sim_param xfer_params[] = {
      NULL},
     {"dst", SIM_P_STRING, NULL, "", "component the bytes go to", offsetof(xfer_state, dst), NULL},
     {"size", SIM_P_SIZE, "1 MiB", "B", "bytes per transfer", offsetof(xfer_state, size), NULL},
-    {"path", SIM_P_ENUM, "auto", "", "auto, dma, pageable, gds, bounce, cxl",
+    {"path", SIM_P_ENUM, "auto", "",
+     "auto, dma, pageable, gds, bounce, cxl, rdma, rdma_read, rdma_staged",
      offsetof(xfer_state, path), path_names},
     {"count", SIM_P_UINT, "1", "transfers", "transfers to issue (0: until the run stops)",
      offsetof(xfer_state, count), NULL},
@@ -518,10 +542,27 @@ static int xfer_start(sim_comp *c, sim_err *err)
         *ids[k] = e->id;
     }
     uint32_t links[FAB_MAX_STEPS], n;
-    if (x->path != FABRIC_PATH_BOUNCE && x->path != FABRIC_PATH_PAGEABLE &&
-        fabric_route(c->sim, x->src_id, x->dst_id, links, FAB_MAX_STEPS, &n))
-        return scn_error(err, c->node, "xfer '%s': no route from '%s' to '%s'", c->name, x->src,
-                         x->dst);
+    int network = x->path == FABRIC_PATH_RDMA || x->path == FABRIC_PATH_RDMA_READ ||
+                  x->path == FABRIC_PATH_RDMA_STAGED;
+    if (x->path != FABRIC_PATH_BOUNCE && x->path != FABRIC_PATH_PAGEABLE && !network &&
+        fabric_route(c->sim, x->src_id, x->dst_id, links, FAB_MAX_STEPS, &n)) {
+        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0};
+        if (x->path != FABRIC_PATH_AUTO || fabric_check_transfer(c->sim, &probe))
+            return scn_error(err, c->node, "xfer '%s': no route from '%s' to '%s'", c->name,
+                             x->src, x->dst);
+    }
+    if (network) {
+        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0};
+        int rc = fabric_check_transfer(c->sim, &probe);
+        if (rc)
+            return scn_error(err, c->node ? scn_map_get(c->node, "path") : NULL,
+                             "xfer '%s': %s from '%s' to '%s' is impossible: %s", c->name,
+                             path_names[x->path], x->src, x->dst,
+                             rc == SIM_ENOTFOUND ? "no network route between their NICs, or an"
+                                                   " end without an rnic"
+                                                 : "a GPU end's rnic has gpudirect: false (use"
+                                                   " rdma_staged)");
+    }
     if (x->reserve) {
         uint32_t mem = mem_of(c->sim, x->dst_id) ? x->dst_id : x->src_id;
         uint32_t host = mem == x->dst_id ? x->src_id : x->dst_id;

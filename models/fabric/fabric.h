@@ -34,8 +34,18 @@
  *             independent of the simulation's `chunk`.
  *   CXL       CPU loads/stores to CXL memory: flits on the CXL links, the
  *             device's memory, a CPU copy into (out of) local DRAM.
+ *   RDMA      between components of different nodes (no route without a
+ *             network): the NIC nearest to each end (type rnic) moves the
+ *             bytes as RDMA WRITE messages over the network; GPU ends are
+ *             read/written peer to peer (GPUDirect RDMA): host memory zero.
+ *   RDMA_READ the same as RDMA READ: the destination's NIC pulls.
+ *   RDMA_STAGED  GPU ends staged through their host's DRAM (copy engine to
+ *             host, NIC from host; the reverse on receive): each byte
+ *             crosses each host's DRAM twice; CPU time per copy launch.
  *   AUTO      NVMe<->GPU: GDS (or BOUNCE with `gds: false`); CXL memory <->
- *             host: CXL; everything else: DMA.
+ *             host: CXL; ends with no route but a NIC each: RDMA
+ *             (RDMA_STAGED when a GPU end's NIC lacks GPUDirect); everything
+ *             else: DMA.
  *
  * Reads or writes: the DMA initiator decides. Pulling data from the other
  * end is a read (requests toward the source, completions with the data
@@ -84,6 +94,9 @@ enum {
     FABRIC_PATH_GDS,       /* GPUDirect Storage: SSD <-> GPU peer to peer */
     FABRIC_PATH_BOUNCE,    /* SSD <-> host bounce buffer <-> GPU */
     FABRIC_PATH_CXL,       /* CPU load/store to CXL memory */
+    FABRIC_PATH_RDMA,      /* RDMA WRITE between nodes (GPUDirect RDMA at GPU ends): rnic.h */
+    FABRIC_PATH_RDMA_READ, /* RDMA READ: the destination's NIC pulls */
+    FABRIC_PATH_RDMA_STAGED, /* RDMA WRITE with GPU ends staged through host DRAM */
     FABRIC_NPATHS
 };
 
@@ -113,6 +126,11 @@ int fabric_transfer(sim *s, uint32_t src, uint32_t dst, uint64_t bytes, int path
 /* The same with every option. */
 int fabric_transfer_req(sim *s, const fabric_req *r);
 
+/* Could a transfer of r's ends and path be planned now (a route, NICs for
+ * RDMA, a path that fits the ends)? 0, SIM_EINVAL, SIM_ENOTFOUND or
+ * SIM_ENOMEM. Nothing moves. */
+int fabric_check_transfer(sim *s, const fabric_req *r);
+
 /* Free transfers: timing taken out, bytes still counted. */
 void fabric_set_free_transfers(sim *s, int on);
 int fabric_free_transfers(sim *s);
@@ -128,7 +146,8 @@ int fabric_mem_release(sim *s, uint32_t host, uint32_t mem, uint64_t bytes);
 int fabric_route(sim *s, uint32_t src, uint32_t dst, uint32_t *links, uint32_t max,
                  uint32_t *n);
 
-/* Path names ("auto", "dma", "pageable", "gds", "bounce", "cxl"). */
+/* Path names ("auto", "dma", "pageable", "gds", "bounce", "cxl", "rdma",
+ * "rdma_read", "rdma_staged"). */
 const char *fabric_path_name(int path);
 int fabric_path_find(const char *name);   /* -1 if unknown */
 

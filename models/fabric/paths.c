@@ -12,11 +12,13 @@
  */
 #include "models/fabric/paths.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "models/fabric/devices_int.h"
 
-const char *const fab_path_names[] = {"auto", "dma", "pageable", "gds", "bounce", "cxl", NULL};
+const char *const fab_path_names[] = {"auto",   "dma",  "pageable",  "gds",         "bounce",
+                                      "cxl",    "rdma", "rdma_read", "rdma_staged", NULL};
 
 static const fab_node_kind *kind(sim *s, uint32_t id) { return fab_kind_of(s, id); }
 
@@ -129,16 +131,17 @@ static uint32_t dma_initiator(sim *s, uint32_t src, uint32_t dst, uint32_t ce_gp
     return src;
 }
 
-/* The host nearest to component id (BFS through the fabric), or UINT32_MAX. */
-static uint32_t nearest_cpu(sim *s, fab_topo *t, uint32_t id)
+/* The component of kind k nearest to component id (fewest hops through
+ * forwarding nodes; the first in scenario order on a tie), or UINT32_MAX. */
+static uint32_t nearest(sim *s, fab_topo *t, uint32_t id, const fab_node_kind *k)
 {
     uint32_t a = fab_route_node(s, id);
-    if (is(s, a, &fab_kind_cpu))
+    if (is(s, a, k))
         return a;
     uint32_t best = UINT32_MAX, bestn = UINT32_MAX;
     for (uint32_t i = 0; i < t->ncomps; i++) {
         uint32_t links[FAB_MAX_STEPS], n;
-        if (is(s, i, &fab_kind_cpu) && fab_route_find(s, t, a, i, links, FAB_MAX_STEPS, &n) == 0 &&
+        if (is(s, i, k) && fab_route_find(s, t, a, i, links, FAB_MAX_STEPS, &n) == 0 &&
             n < bestn) {
             best = i;
             bestn = n;
@@ -147,7 +150,154 @@ static uint32_t nearest_cpu(sim *s, fab_topo *t, uint32_t id)
     return best;
 }
 
+static uint32_t nearest_cpu(sim *s, fab_topo *t, uint32_t id)
+{
+    return nearest(s, t, id, &fab_kind_cpu);
+}
+
 static fab_cpu *cpu_at(sim *s, uint32_t id) { return sim_comp_at(s, id)->state; }
+
+/* ---- RDMA (rnic.h) ------------------------------------------------------ */
+
+/* A fixed control message (doorbell, CQE) from `from` to `to` over PCIe,
+ * once per flow, with its first (or last) chunk. */
+static int control(sim *s, fab_topo *t, fab_flow *fl, uint32_t from, uint32_t to,
+                   uint64_t bytes, int when)
+{
+    uint32_t links[FAB_MAX_STEPS], n;
+    int rc = fab_route_find(s, t, from, to, links, FAB_MAX_STEPS / 3, &n);
+    if (rc)
+        return rc;
+    uint32_t at = from;
+    for (uint32_t i = 0; i < n; i++) {
+        sim_comp *l = sim_comp_at(s, links[i]);
+        int side = l->ends[0] == at ? 0 : 1;
+        fab_fstep *st = fab_flow_add_hop(s, fl, links[i], side, FAB_OP_WRITE, FAB_DIR_DATA, 0);
+        if (!st)
+            return SIM_EINVAL;
+        st->ctl = when;
+        st->ctl_bytes = bytes;
+        at = l->ends[1 - side];
+    }
+    return 0;
+}
+
+/* A NIC pipeline step: per message and per packet costs. */
+static int pipeline(fab_flow *fl, fab_rnic *nic, int which)
+{
+    fab_fstep *st = fab_flow_add_step(fl, &nic->hdr.res[which], NULL, NULL, 0, FAB_DIR_DATA, 0.0,
+                                      0, nic->mtu, 1);
+    if (!st)
+        return SIM_EINVAL;
+    st->per_unit = (sim_time)llround(1e12 / nic->packet_rate);
+    st->per_msg = (sim_time)llround(1e12 / nic->message_rate);
+    st->unit_payload = nic->mtu;
+    return 0;
+}
+
+/* The network route between two NICs (ECMP through switches that spread). */
+static int net_route(sim *s, fab_topo *t, fab_flow *fl, uint32_t a, uint32_t b, uint32_t *links,
+                     uint32_t *n, int *sides)
+{
+    int rc = fab_route_find(s, t, a, b, links, FAB_MAX_STEPS / 3, n);
+    if (!rc && fab_route_has_ecmp(s, a, links, *n))
+        rc = fab_route_find_ecmp(s, t, a, b, fl->hash, links, FAB_MAX_STEPS / 3, n);
+    if (rc)
+        return rc;
+    uint32_t at = a;
+    for (uint32_t i = 0; i < *n; i++) {
+        sim_comp *l = sim_comp_at(s, links[i]);
+        sides[i] = l->ends[0] == at ? 0 : 1;
+        at = l->ends[1 - sides[i]];
+    }
+    return 0;
+}
+
+/* An RDMA message from src to dst: WRITE (pushed by src's NIC) or READ
+ * (pulled by dst's NIC), with GPU ends peer to peer or staged via DRAM. */
+static int rdma(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, int read, int staged,
+                uint32_t *cpu, fab_gate **gate)
+{
+    uint32_t na = nearest(s, t, r->src, &fab_kind_rnic);
+    uint32_t nb = nearest(s, t, r->dst, &fab_kind_rnic);
+    if (na == UINT32_MAX || nb == UINT32_MAX || na == nb)
+        return SIM_ENOTFOUND;
+    fab_rnic *A = sim_comp_at(s, na)->state, *B = sim_comp_at(s, nb)->state;
+    int gpu_src = is(s, r->src, &fab_kind_gpu), gpu_dst = is(s, r->dst, &fab_kind_gpu);
+    if (!staged && ((gpu_src && !A->gpudirect) || (gpu_dst && !B->gpudirect)))
+        return SIM_EINVAL; /* GPUDirect RDMA needs the NIC's support */
+    uint32_t ha = nearest_cpu(s, t, na), hb = nearest_cpu(s, t, nb);
+    uint32_t requester = read ? nb : na, rhost = read ? hb : ha;
+    fab_rnic *R = read ? B : A;
+    if (rhost == UINT32_MAX)
+        return SIM_ENOTFOUND;
+    uint32_t links[FAB_MAX_STEPS], n;
+    int sides[FAB_MAX_STEPS], rc;
+    if ((rc = net_route(s, t, fl, na, nb, links, &n, sides)))
+        return rc;
+    /* post: doorbell + WQE to the requester's NIC */
+    if ((rc = control(s, t, fl, rhost, requester, R->doorbell, FAB_CTL_FIRST)))
+        return rc;
+    fl->cpu_ps += (double)R->post_cpu;
+    if (read) /* the read request crosses the network to the responder */
+        for (uint32_t i = n; i-- > 0;)
+            if (!fab_flow_add_hop(s, fl, links[i], 1 - sides[i], FAB_OP_READ, FAB_DIR_REQ, 0))
+                return SIM_EINVAL;
+    /* source side: the NIC reads the payload (staged GPU: copy to DRAM first) */
+    if (staged && gpu_src) {
+        if (ha == UINT32_MAX)
+            return SIM_ENOTFOUND;
+        if ((rc = segment(s, t, fl, r->src, ha, 1, 1, 0, NULL, 0, r->src)) ||
+            (rc = segment(s, t, fl, ha, na, 1, 0, 0, NULL, 0, na)))
+            return rc;
+        fl->cpu_ps += (double)cpu_at(s, ha)->launch_cpu;
+    } else if ((rc = segment(s, t, fl, r->src, na, 1, 0, 0, NULL, 0, na))) {
+        return rc;
+    }
+    int op = read ? FAB_OP_READ : FAB_OP_WRITE;
+    if ((rc = pipeline(fl, A, 0)))
+        return rc;
+    for (uint32_t i = 0; i < n; i++)
+        if (!fab_flow_add_hop(s, fl, links[i], sides[i], op, FAB_DIR_DATA, 1))
+            return SIM_EINVAL;
+    if ((rc = pipeline(fl, B, 1)))
+        return rc;
+    /* destination side: the NIC writes (staged GPU: DRAM, then the GPU pulls) */
+    if (staged && gpu_dst) {
+        if (hb == UINT32_MAX)
+            return SIM_ENOTFOUND;
+        if ((rc = segment(s, t, fl, nb, hb, 0, 1, 0, NULL, 0, nb)) ||
+            (rc = segment(s, t, fl, hb, r->dst, 1, 1, 0, NULL, 0, r->dst)))
+            return rc;
+        fl->cpu_ps += (double)cpu_at(s, hb)->launch_cpu;
+    } else if ((rc = segment(s, t, fl, nb, r->dst, 0, 1, 0, NULL, 0, nb))) {
+        return rc;
+    }
+    if (!read) /* RC acknowledgements back to the requester, where the protocol has them */
+        for (uint32_t i = n; i-- > 0;) {
+            fab_hdr *lh = sim_comp_at(s, links[i])->state;
+            if (lh->cls->proto->write_response &&
+                !fab_flow_add_hop(s, fl, links[i], 1 - sides[i], op, FAB_DIR_REQ, 0))
+                return SIM_EINVAL;
+        }
+    /* complete: the CQE lands in the requester's host memory */
+    if ((rc = control(s, t, fl, requester, rhost, R->cqe, FAB_CTL_LAST)))
+        return rc;
+    fab_qp *qp = fab_rnic_qp(R, read ? na : nb);
+    if (!qp)
+        return SIM_ENOMEM;
+    *gate = &qp->window;
+    *cpu = rhost;
+    return 0;
+}
+
+/* Can src reach dst without a network (a route through forwarding nodes)? */
+static int local_route(sim *s, fab_topo *t, uint32_t src, uint32_t dst)
+{
+    uint32_t links[FAB_MAX_STEPS], n;
+    return fab_route_find(s, t, fab_route_node(s, src), fab_route_node(s, dst), links,
+                          FAB_MAX_STEPS / 3, &n) == 0;
+}
 
 int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
                   const fabric_req *r, fab_gate **gate)
@@ -161,7 +311,15 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
         else if ((is_cxl_mem(s, r->src) && memlike(s, r->dst) && !is_cxl_mem(s, r->dst)) ||
                  (is_cxl_mem(s, r->dst) && memlike(s, r->src) && !is_cxl_mem(s, r->src)))
             path = FABRIC_PATH_CXL;
-        else
+        else if (!local_route(s, t, r->src, r->dst) &&
+                 nearest(s, t, r->src, &fab_kind_rnic) != UINT32_MAX &&
+                 nearest(s, t, r->dst, &fab_kind_rnic) != UINT32_MAX) {
+            uint32_t na = nearest(s, t, r->src, &fab_kind_rnic);
+            uint32_t nb = nearest(s, t, r->dst, &fab_kind_rnic);
+            int direct = (!gpu_src || ((fab_rnic *)sim_comp_at(s, na)->state)->gpudirect) &&
+                         (!gpu_dst || ((fab_rnic *)sim_comp_at(s, nb)->state)->gpudirect);
+            path = direct ? FABRIC_PATH_RDMA : FABRIC_PATH_RDMA_STAGED;
+        } else
             path = FABRIC_PATH_DMA;
     }
     fl->path = path;
@@ -256,6 +414,14 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
         fl->cpu_ps += (double)r->bytes * 1e12 / c->memcpy_bw;
         break;
     }
+    case FABRIC_PATH_RDMA:
+    case FABRIC_PATH_RDMA_READ:
+    case FABRIC_PATH_RDMA_STAGED:
+        if ((rc = rdma(s, t, fl, r, path == FABRIC_PATH_RDMA_READ,
+                       path == FABRIC_PATH_RDMA_STAGED, &cpu, gate)))
+            return rc;
+        fl->cpu_account = cpu != UINT32_MAX ? &cpu_at(s, cpu)->cpu_ps : NULL;
+        return 0;
     default: return SIM_EINVAL;
     }
     fl->cpu_account = cpu != UINT32_MAX ? &cpu_at(s, cpu)->cpu_ps : NULL;

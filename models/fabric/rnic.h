@@ -1,0 +1,41 @@
+/*
+ * rnic.h - an RDMA NIC (type: rnic; ConnectX / BlueField class) as a node
+ * of the fabric: on its host's PCIe tree with a network port (Ethernet /
+ * RoCEv2 or InfiniBand), reliable-connected queue pairs, and the data
+ * paths `rdma` (RDMA WRITE; GPUDirect RDMA when an end is a GPU), `rdma_read`
+ * (RDMA READ, the destination's NIC pulls) and `rdma_staged` (GPU ends
+ * staged through host DRAM) of fabric.h.
+ *
+ * What a message of b bytes costs (paths.c builds it as one itinerary;
+ * the InfiniBand Architecture Specification vol. 1 ch. 9-10 for the RC
+ * transport; Kalia et al., ATC 2016, for doorbells, WQEs and CQEs on PCIe):
+ *   post        the host CPU writes a doorbell (`doorbell` bytes, an MMIO
+ *               posted write host -> NIC, with the WQE inline as BlueFlame
+ *               does) and pays `post_cpu` of CPU time;
+ *   read        the NIC DMA-reads the payload from the source memory (the
+ *               GPU's HBM through the PCIe switch with GPUDirect RDMA, or
+ *               host DRAM);
+ *   send        the transmit pipeline: 1 / message_rate per message plus
+ *               1 / packet_rate per packet of `mtu` payload bytes;
+ *   wire        the network links (their protocol: headers per packet,
+ *               ACKs back), switches, ECMP;
+ *   receive     the receive pipeline of the far NIC, same costs;
+ *   write       the far NIC DMA-writes the payload into the destination
+ *               memory (posted writes);
+ *   complete    after the ACK, a completion (`cqe` bytes, a posted write
+ *               NIC -> host) lands in the requester's host memory.
+ * Queue pairs: one RC QP per (local NIC, remote NIC) pair, created on first
+ * use, with at most `qp_window` messages outstanding; later messages wait
+ * (FIFO) for a slot. rdma_staged: the sender's GPU copy engine writes the
+ * payload into host DRAM and the NIC reads it from there; the receiver's
+ * NIC writes host DRAM and the GPU reads it: each byte crosses each host's
+ * DRAM twice and each copy costs the host `launch_cpu`.
+ */
+#ifndef MEMFAB_MODELS_FABRIC_RNIC_H
+#define MEMFAB_MODELS_FABRIC_RNIC_H
+
+#include "sim/sim.h"
+
+extern const sim_model rnic_model;   /* type: rnic */
+
+#endif
