@@ -6,6 +6,9 @@
 #include "models/fabric/cxl.h"
 #include "models/coherence/cxlcache.h"
 #include "models/fabric/devices.h"
+#include "models/fabric/ethernet.h"
+#include "models/fabric/infiniband.h"
+#include "models/fabric/nvlink.h"
 #include "models/fabric/upi.h"
 #include "models/fabric/fabric.h"
 #include "models/fabric/netswitch.h"
@@ -28,6 +31,9 @@ const sim_model *const memfab_models[] = {
     &pcie_model,
     &cxl_model,
     &upi_model,
+    &eth_model,
+    &ib_model,
+    &nvlink_model,
     &fab_cpu_model,
     &fab_gpu_model,
     &fab_nvme_model,
