@@ -184,6 +184,7 @@ static const fab_proto eth_proto = {
     .raw_rate = proto_raw_rate,
     .packetized = 1,
     .write_response = 1,
+    .needs_port = 1,
 };
 static const fab_proto eth_raw_proto = {
     .name = "ethernet",
@@ -191,6 +192,7 @@ static const fab_proto eth_raw_proto = {
     .raw_rate = proto_raw_rate,
     .packetized = 1,
     .write_response = 0,
+    .needs_port = 1,
 };
 
 static const fab_class eth_class = {{fab_family}, &eth_proto, NULL};
@@ -264,10 +266,10 @@ static int eth_configure(sim_comp *c, const scn_node *node, sim_err *err)
                              (unsigned long long)x->mtu, why);
         return scn_error(err, at, "ethernet link '%s': %s", c->name, why);
     }
-    fab_link_init(c, &x->cfg, eth_payload_per_packet(&x->cfg));
-    if (x->cfg.transport == ETH_RAW)
+    int rc = fab_link_init(c, &x->cfg, eth_payload_per_packet(&x->cfg), err);
+    if (!rc && x->cfg.transport == ETH_RAW)
         x->hdr.cls = &eth_raw_class;
-    return 0;
+    return rc;
 }
 
 const eth_cfg *eth_link_cfg(const sim_comp *c)

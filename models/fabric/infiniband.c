@@ -156,6 +156,7 @@ static const fab_proto ib_proto = {
     .raw_rate = proto_raw_rate,
     .packetized = 1,
     .write_response = 1, /* the responder's ACKs of RDMA WRITEs */
+    .needs_port = 1,
 };
 
 static const fab_class ib_class = {{fab_family}, &ib_proto, NULL};
@@ -225,8 +226,7 @@ static int ib_configure(sim_comp *c, const scn_node *node, sim_err *err)
                              (unsigned long long)x->mtu, why);
         return scn_error(err, at, "infiniband link '%s': %s", c->name, why);
     }
-    fab_link_init(c, &x->cfg, x->cfg.mtu);
-    return 0;
+    return fab_link_init(c, &x->cfg, x->cfg.mtu, err);
 }
 
 const ib_cfg *ib_link_cfg(const sim_comp *c)

@@ -98,6 +98,7 @@ static const fab_proto nvlink_proto = {
     .raw_rate = proto_raw_rate,
     .packetized = 1,
     .write_response = 1, /* a response flit per write packet */
+    .needs_port = 1,
 };
 
 static const fab_class nvlink_class = {{fab_family}, &nvlink_proto, NULL};
@@ -131,8 +132,7 @@ static int nvlink_configure(sim_comp *c, const scn_node *node, sim_err *err)
         return scn_error(err, node ? scn_map_get(node, key) : NULL, "nvlink '%s': %s (got %llu)",
                          c->name, why,
                          (unsigned long long)(key[0] == 'g' ? x->gen : x->links));
-    fab_link_init(c, &x->cfg, NVLINK_MAX_DATA);
-    return 0;
+    return fab_link_init(c, &x->cfg, NVLINK_MAX_DATA, err);
 }
 
 const nvlink_cfg *nvlink_link_cfg(const sim_comp *c)
