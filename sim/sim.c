@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "hash.h"
 #include "mem.h"
 
@@ -40,6 +41,8 @@ struct sim {
     evq *q;                    /* pending events */
     sim_comp **comps;          /* components by id */
     size_t ncomps, capcomps;
+    uint32_t *byname;          /* name index: open addressing, ids, UINT32_MAX = empty */
+    size_t capbyname;          /* slots in byname: 0 or a power of two > 2 x ncomps */
     sim_time now;              /* time of the event being handled */
     uint64_t events;           /* events handled */
     int stopping;              /* a component called sim_stop or sim_fail */
@@ -88,6 +91,7 @@ void sim_destroy(sim *s)
         sim_free(c);
     }
     sim_free(s->comps);
+    sim_free(s->byname);
     evq_free(s->q);
     if (s->name_owned)
         sim_free((void *)s->name);
@@ -186,6 +190,44 @@ int sim_params_fill(const sim_param *params, void *state, const scn_node *node, 
 
 /* ---- components ------------------------------------------------------- */
 
+/* The name index makes sim_find O(1), so that building a scenario with
+ * thousands of components (a generated cluster) is linear: every added
+ * component is first looked up for a duplicate. Lookup only; nothing
+ * iterates over the table, so its layout never shows in results. */
+static uint64_t name_hash(const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return sim_mix64(h);
+}
+
+static void index_put(uint32_t *tab, size_t cap, const sim_comp *c)
+{
+    size_t i = (size_t)name_hash(c->name) & (cap - 1);
+    while (tab[i] != UINT32_MAX)
+        i = (i + 1) & (cap - 1);
+    tab[i] = c->id;
+}
+
+/* Make room for one more name (load kept at or below one half). */
+static int index_reserve(sim *s)
+{
+    if (2 * (s->ncomps + 1) <= s->capbyname)
+        return 0;
+    size_t cap = s->capbyname ? 2 * s->capbyname : 64;
+    uint32_t *tab = sim_alloc(cap * sizeof *tab);
+    if (!tab)
+        return SIM_ENOMEM;
+    memset(tab, 0xff, cap * sizeof *tab);
+    for (size_t i = 0; i < s->ncomps; i++)
+        index_put(tab, cap, s->comps[i]);
+    sim_free(s->byname);
+    s->byname = tab;
+    s->capbyname = cap;
+    return 0;
+}
+
 static sim_comp *add_comp(sim *s, const sim_model *m, const char *name, const scn_node *node,
                           const uint32_t ends[2], sim_err *err)
 {
@@ -204,6 +246,8 @@ static sim_comp *add_comp(sim *s, const sim_model *m, const char *name, const sc
         s->comps = nc;
         s->capcomps = cap;
     }
+    if (index_reserve(s))
+        goto oom;
     sim_comp *c = sim_calloc(1, sizeof *c);
     if (!c)
         goto oom;
@@ -227,6 +271,7 @@ static sim_comp *add_comp(sim *s, const sim_model *m, const char *name, const sc
         c->ends[1] = ends[1];
     }
     s->comps[s->ncomps++] = c;
+    index_put(s->byname, s->capbyname, c);
     int rc = sim_params_fill(m->params, c->state, node, err);
     if (!rc && m->configure)
         rc = m->configure(c, node, err);
@@ -253,15 +298,16 @@ sim_comp *sim_add_link(sim *s, const sim_model *m, const char *name, const scn_n
     return add_comp(s, m, name, node, ends, err);
 }
 
-/* Allowed keys of a component entry: name, type, (ends), params, extra keys. */
+/* Allowed keys of an entry: type, (name), (ends), params, extra keys. */
 static int check_comp_keys(const sim_model *m, const scn_node *node, const char *name,
-                           sim_err *err)
+                           unsigned keys, sim_err *err)
 {
     const char *allowed[256];
     size_t n = 0;
-    allowed[n++] = "name";
+    if (keys & SIM_ENTRY_NAME)
+        allowed[n++] = "name";
     allowed[n++] = "type";
-    if (m->is_link)
+    if (m->is_link && (keys & SIM_ENTRY_ENDS))
         allowed[n++] = "ends";
     for (const sim_param *p = m->params; p && p->name && n < 250; p++)
         allowed[n++] = p->name;
@@ -301,35 +347,65 @@ static const char *const *registry_types(const sim_model *const *registry)
     return names;
 }
 
+/* The model an entry's `type:` names, checked to be a link (links = 1) or
+ * not; NULL with err filled otherwise. */
+static const sim_model *entry_model(const scn_node *item, const sim_model *const *registry,
+                                    const char *name, int links, sim_err *err)
+{
+    const char *type = NULL;
+    if (scn_get_string(item, "type", NULL, &type, err))
+        return NULL;
+    if (!type) {
+        scn_error(err, item, "'%s' has no 'type'", name);
+        return NULL;
+    }
+    const sim_model *m = sim_model_find(registry, type);
+    if (!m) {
+        const char *sug = scn_suggest(type, registry_types(registry));
+        scn_error(err, scn_map_get(item, "type"),
+                  "unknown type '%s'%s%s%s (memfab models lists them)", type,
+                  sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
+        return NULL;
+    }
+    if (m->is_link != links) {
+        scn_error(err, scn_map_get(item, "type"), "type '%s' is %s; put it under '%s:'", type,
+                  m->is_link ? "a link" : "not a link", m->is_link ? "links" : "components");
+        return NULL;
+    }
+    return m;
+}
+
+sim_comp *sim_add_entry(sim *s, const scn_node *entry, const sim_model *const *registry,
+                        const char *name, const uint32_t *ends, unsigned keys, sim_err *err)
+{
+    if (scn_node_kind(entry) != SCN_MAP) {
+        scn_error(err, entry, "'%s' must be a mapping with a 'type'", name);
+        return NULL;
+    }
+    const sim_model *m = entry_model(entry, registry, name, ends != NULL, err);
+    if (!m || check_comp_keys(m, entry, name, keys, err))
+        return NULL;
+    return ends ? sim_add_link(s, m, name, entry, ends, err) : sim_add(s, m, name, entry, err);
+}
+
 static int build_entry(sim *s, const scn_node *item, const sim_model *const *registry,
                        int links, sim_err *err)
 {
     if (scn_node_kind(item) != SCN_MAP)
         return scn_error(err, item, "each %s must be a mapping with 'name' and 'type'",
                          links ? "link" : "component");
-    const char *name = NULL, *type = NULL;
+    const char *name = NULL;
     int rc = scn_get_string(item, "name", NULL, &name, err);
-    if (!rc)
-        rc = scn_get_string(item, "type", NULL, &type, err);
     if (rc)
         return rc;
     if (!name)
         return scn_error(err, item, "%s without 'name'", links ? "link" : "component");
-    if (!type)
-        return scn_error(err, item, "'%s' has no 'type'", name);
-    const sim_model *m = sim_model_find(registry, type);
-    if (!m) {
-        const char *sug = scn_suggest(type, registry_types(registry));
-        return scn_error(err, scn_map_get(item, "type"),
-                         "unknown type '%s'%s%s%s (memfab models lists them)", type,
-                         sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
-    }
-    if (m->is_link != links)
-        return scn_error(err, scn_map_get(item, "type"), "type '%s' is %s; put it under '%s:'",
-                         type, m->is_link ? "a link" : "not a link",
-                         m->is_link ? "links" : "components");
-    rc = check_comp_keys(m, item, name, err);
-    if (rc)
+    /* The type first, so that a misplaced or unknown type is named before
+     * anything about ends. */
+    const sim_model *m = entry_model(item, registry, name, links, err);
+    if (!m)
+        return err && err->code ? err->code : SIM_EINVAL;
+    if ((rc = check_comp_keys(m, item, name, SIM_ENTRY_NAME | SIM_ENTRY_ENDS, err)))
         return rc;
     sim_comp *c = NULL;
     if (links) {
@@ -386,8 +462,8 @@ int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
         return sim_err_set(err, SIM_ESCENARIO, scn_path(doc), 1, 1,
                            "a scenario must be a mapping (name:, components:, ...)");
     const char *allowed[64] = {"name", "description", "seed", "stop", "output", "components",
-                               "links"};
-    size_t n = 7;
+                               "cluster", "links"};
+    size_t n = 8;
     for (size_t i = 0; extra_keys && extra_keys[i] && n < 63; i++)
         allowed[n++] = extra_keys[i];
     allowed[n] = NULL;
@@ -428,6 +504,9 @@ int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
             return rc;
     }
     if ((rc = build_list(s, root, "components", registry, err)))
+        return rc;
+    const scn_node *cl = scn_map_get(root, "cluster");
+    if (cl && (rc = cluster_build(s, cl, registry, err)))
         return rc;
     return build_list(s, root, "links", registry, err);
 }
@@ -596,9 +675,12 @@ void sim_set_progress(sim *s, int on) { s->progress = on; }
 
 sim_comp *sim_find(sim *s, const char *name)
 {
-    for (size_t i = 0; i < s->ncomps; i++)
-        if (strcmp(s->comps[i]->name, name) == 0)
-            return s->comps[i];
+    if (!s->capbyname)
+        return NULL;
+    size_t i = (size_t)name_hash(name) & (s->capbyname - 1);
+    for (; s->byname[i] != UINT32_MAX; i = (i + 1) & (s->capbyname - 1))
+        if (strcmp(s->comps[s->byname[i]]->name, name) == 0)
+            return s->comps[s->byname[i]];
     return NULL;
 }
 

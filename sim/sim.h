@@ -151,9 +151,10 @@ sim *sim_create(void);
 void sim_destroy(sim *s);
 
 /* Build components from the scenario document using the model registry
- * (NULL-terminated). Reads `seed`, `stop`, `output`, `components`, `links`.
- * Top-level keys other than those and `extra_keys` are errors. The document
- * must outlive the simulator. */
+ * (NULL-terminated). Reads `seed`, `stop`, `output`, `components`, then
+ * `cluster` (generated nodes and network, sim/cluster.h), then `links` (which
+ * may name generated components). Top-level keys other than those and
+ * `extra_keys` are errors. The document must outlive the simulator. */
 int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
               const char *const *extra_keys, sim_err *err);
 
@@ -171,6 +172,19 @@ sim_comp *sim_add_section(sim *s, const sim_model *m, const char *name, const sc
 /* Add a link between components ends[0] and ends[1] (ids). */
 sim_comp *sim_add_link(sim *s, const sim_model *m, const char *name, const scn_node *node,
                        const uint32_t ends[2], sim_err *err);
+
+/* Add a component (ends NULL) or a link (ends: the two end ids) described
+ * by a scenario entry, under a name the caller chooses (sections that
+ * generate components, e.g. `cluster:`). The entry's `type:` picks the model
+ * from the registry: an unknown type, or a link type where a component is
+ * wanted (or the reverse), is an error at its mark with a suggestion. The
+ * entry's keys must be `type`, the model's parameters and extra keys, plus
+ * `name` when `keys` has SIM_ENTRY_NAME and `ends` when it has
+ * SIM_ENTRY_ENDS; another key is an error at its mark with a suggestion.
+ * Parameters come from the entry, so later errors point into it too. */
+enum { SIM_ENTRY_NAME = 1, SIM_ENTRY_ENDS = 2 };
+sim_comp *sim_add_entry(sim *s, const scn_node *entry, const sim_model *const *registry,
+                        const char *name, const uint32_t *ends, unsigned keys, sim_err *err);
 
 /* Start every component, run, finish. */
 int sim_start(sim *s, sim_err *err);
@@ -206,7 +220,7 @@ sim_time sim_sample_interval(const sim *s);
 void sim_set_sample_interval(sim *s, sim_time t);
 size_t sim_ncomps(const sim *s);
 sim_comp *sim_comp_at(sim *s, uint32_t id);
-sim_comp *sim_find(sim *s, const char *name); /* NULL if absent */
+sim_comp *sim_find(sim *s, const char *name); /* NULL if absent; hashed, O(1) */
 const char *sim_name(const sim *s);
 evq *sim_queue(sim *s);
 
