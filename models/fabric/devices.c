@@ -179,6 +179,10 @@ static const sim_param gpu_params[] = {
      offsetof(fab_gpu, hbm_lat), NULL},
     {"copy_engines", SIM_P_UINT, "2", "", "DMA copy engines for cudaMemcpy-style copies",
      offsetof(fab_gpu, copy_engines), NULL},
+    {"nic", SIM_P_STRING, "", "",
+     "its RDMA NIC (rnic) for network transfers; in a cluster template, the node's own "
+     "(unset: the nearest rnic)",
+     offsetof(fab_gpu, nic), NULL},
     END_PARAMS};
 
 static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)

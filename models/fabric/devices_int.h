@@ -44,7 +44,9 @@ typedef struct fab_gpu {
     double hbm_bw;          /* HBM bandwidth */
     sim_time hbm_lat;       /* HBM access latency */
     uint64_t copy_engines;  /* DMA copy engines (cudaMemcpy) */
+    const char *nic;        /* its RDMA NIC (name, looked up in its own node first) or "" */
     /* state */
+    uint32_t nic_id;        /* resolved nic (0: not yet, UINT32_MAX: none) + 1 */
     fab_gate ce;            /* the copy engines: flows hold one while they run */
 } fab_gpu;
 

@@ -13,6 +13,7 @@
 #include "models/fabric/paths.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "models/fabric/devices_int.h"
@@ -213,13 +214,38 @@ static int net_route(sim *s, fab_topo *t, fab_flow *fl, uint32_t a, uint32_t b, 
     return 0;
 }
 
+/* The RDMA NIC of end id: a GPU's `nic` (its own node's, "nodeK.NAME",
+ * first), else the nearest rnic. */
+static uint32_t nic_of(sim *s, fab_topo *t, uint32_t id)
+{
+    if (is(s, id, &fab_kind_gpu)) {
+        sim_comp *c = sim_comp_at(s, id);
+        fab_gpu *g = c->state;
+        if (!g->nic_id && g->nic && *g->nic) {
+            char name[512];
+            const char *dot = strrchr(c->name, '.');
+            sim_comp *n = NULL;
+            if (dot && (size_t)(dot - c->name) + strlen(g->nic) + 2 < sizeof name) {
+                snprintf(name, sizeof name, "%.*s.%s", (int)(dot - c->name), c->name, g->nic);
+                n = sim_find(s, name);
+            }
+            if (!n)
+                n = sim_find(s, g->nic);
+            g->nic_id = n && is(s, n->id, &fab_kind_rnic) ? n->id + 1 : UINT32_MAX;
+        }
+        if (g->nic_id && g->nic_id != UINT32_MAX)
+            return g->nic_id - 1;
+    }
+    return nearest(s, t, id, &fab_kind_rnic);
+}
+
 /* An RDMA message from src to dst: WRITE (pushed by src's NIC) or READ
  * (pulled by dst's NIC), with GPU ends peer to peer or staged via DRAM. */
 static int rdma(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, int read, int staged,
                 uint32_t *cpu, fab_gate **gate)
 {
-    uint32_t na = nearest(s, t, r->src, &fab_kind_rnic);
-    uint32_t nb = nearest(s, t, r->dst, &fab_kind_rnic);
+    uint32_t na = nic_of(s, t, r->src);
+    uint32_t nb = nic_of(s, t, r->dst);
     if (na == UINT32_MAX || nb == UINT32_MAX || na == nb)
         return SIM_ENOTFOUND;
     fab_rnic *A = sim_comp_at(s, na)->state, *B = sim_comp_at(s, nb)->state;
@@ -312,10 +338,9 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
                  (is_cxl_mem(s, r->dst) && memlike(s, r->src) && !is_cxl_mem(s, r->src)))
             path = FABRIC_PATH_CXL;
         else if (!local_route(s, t, r->src, r->dst) &&
-                 nearest(s, t, r->src, &fab_kind_rnic) != UINT32_MAX &&
-                 nearest(s, t, r->dst, &fab_kind_rnic) != UINT32_MAX) {
-            uint32_t na = nearest(s, t, r->src, &fab_kind_rnic);
-            uint32_t nb = nearest(s, t, r->dst, &fab_kind_rnic);
+                 nic_of(s, t, r->src) != UINT32_MAX && nic_of(s, t, r->dst) != UINT32_MAX) {
+            uint32_t na = nic_of(s, t, r->src);
+            uint32_t nb = nic_of(s, t, r->dst);
             int direct = (!gpu_src || ((fab_rnic *)sim_comp_at(s, na)->state)->gpudirect) &&
                          (!gpu_dst || ((fab_rnic *)sim_comp_at(s, nb)->state)->gpudirect);
             path = direct ? FABRIC_PATH_RDMA : FABRIC_PATH_RDMA_STAGED;
