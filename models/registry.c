@@ -45,6 +45,7 @@ const sim_model *const memfab_models[] = {
     &rnic_model,
     &fabric_model,
     &xfer_model,
+    &alltoall_model,
     &um_model,
     &mesi_dir_model,
     &mesi_cache_model,

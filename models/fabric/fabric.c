@@ -644,3 +644,128 @@ const sim_model xfer_model = {
     .finish = xfer_finish,
     .destroy = xfer_destroy,
 };
+
+/* ---- alltoall: every member sends to every other ------------------------ */
+
+enum { A2A_EV_KICK = SIM_EV_USER, A2A_EV_DONE };
+
+typedef struct a2a_state {
+    /* configuration */
+    const char *pattern;     /* member names: printf pattern with one %d, e.g. node%d.gpu0 */
+    uint64_t members;        /* k = 0 .. members - 1 */
+    uint64_t size;           /* bytes per message */
+    int path;                /* FABRIC_PATH_* */
+    uint64_t outstanding;    /* messages each member keeps in flight */
+    /* state */
+    uint32_t *ids;           /* member component ids */
+    uint64_t *next;          /* per member: the next destination offset (1 .. members - 1) */
+    uint64_t done, bytes;    /* completed messages and their bytes */
+    uint64_t refused;        /* messages fabric_transfer refused */
+    sim_samples lat;         /* latencies, ps */
+} a2a_state;
+
+static const sim_param a2a_params[] = {
+    {"members", SIM_P_UINT, NULL, "", "number of members (k = 0 .. members-1)",
+     offsetof(a2a_state, members), NULL},
+    {"pattern", SIM_P_STRING, NULL, "",
+     "member name with one %d for k, e.g. node%d.gpu0", offsetof(a2a_state, pattern), NULL},
+    {"size", SIM_P_SIZE, "1 MiB", "B", "bytes per message", offsetof(a2a_state, size), NULL},
+    {"path", SIM_P_ENUM, "auto", "", "data path of every message (see xfer)",
+     offsetof(a2a_state, path), fab_path_names},
+    {"outstanding", SIM_P_UINT, "1", "messages", "messages each member keeps in flight",
+     offsetof(a2a_state, outstanding), NULL},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+
+static int a2a_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    a2a_state *a = c->state;
+    const char *pc = a->pattern ? strchr(a->pattern, '%') : NULL;
+    if (!pc || pc[1] != 'd' || strchr(pc + 2, '%'))
+        return scn_error(err, node ? scn_map_get(node, "pattern") : NULL,
+                         "alltoall '%s': pattern needs exactly one %%d (e.g. node%%d.gpu0)",
+                         c->name);
+    if (a->members < 2 || a->members > 1000000 || a->outstanding < 1 || a->size < 1)
+        return scn_error(err, node, "alltoall '%s': members >= 2, outstanding >= 1, size >= 1 B",
+                         c->name);
+    return 0;
+}
+
+static void a2a_issue(sim_comp *c, uint32_t k)
+{
+    a2a_state *a = c->state;
+    uint64_t n = a->members;
+    uint64_t d = (k + a->next[k]) % n;
+    a->next[k] = a->next[k] % (n - 1) + 1;
+    fabric_req r = {a->ids[k], a->ids[d], a->size, a->path, c->id, A2A_EV_DONE, k, 0, NULL, 0,
+                    d};
+    if (fabric_transfer_req(c->sim, &r))
+        a->refused++;
+}
+
+static int a2a_start(sim_comp *c, sim_err *err)
+{
+    a2a_state *a = c->state;
+    a->ids = sim_calloc(a->members, sizeof *a->ids);
+    a->next = sim_calloc(a->members, sizeof *a->next);
+    if (!a->ids || !a->next)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    for (uint64_t k = 0; k < a->members; k++) {
+        char name[512];
+        snprintf(name, sizeof name, a->pattern, (int)k);
+        sim_comp *m = sim_find(c->sim, name);
+        if (!m || !fab_hdr_of(m))
+            return scn_error(err, c->node ? scn_map_get(c->node, "pattern") : NULL,
+                             "alltoall '%s': no fabric component named '%s'", c->name, name);
+        a->ids[k] = m->id;
+        a->next[k] = 1;
+    }
+    sim_schedule(c->sim, 0, c->id, A2A_EV_KICK, 0, 0);
+    return 0;
+}
+
+static void a2a_handle(sim_comp *c, const sim_event *e)
+{
+    a2a_state *a = c->state;
+    if (e->kind == A2A_EV_KICK) {
+        for (uint32_t k = 0; k < a->members; k++)
+            for (uint64_t i = 0; i < a->outstanding; i++)
+                a2a_issue(c, k);
+    } else if (e->kind == A2A_EV_DONE) {
+        a->done++;
+        a->bytes += a->size;
+        sim_samples_add(&a->lat, (double)e->a1);
+        a2a_issue(c, (uint32_t)e->a0);
+    }
+}
+
+static int a2a_finish(sim_comp *c, sim_err *err)
+{
+    a2a_state *a = c->state;
+    double t = sim_time_to_s(sim_now(c->sim));
+    sim_report_metric(c->sim, c->name, "messages", (double)a->done, "messages");
+    sim_report_metric(c->sim, c->name, "bytes", (double)a->bytes, "B");
+    sim_report_metric(c->sim, c->name, "throughput", t > 0 ? (double)a->bytes / t : 0.0, "B/s");
+    sim_report_metric(c->sim, c->name, "refused", (double)a->refused, "messages");
+    sim_samples_report(c->sim, c->name, "latency", &a->lat, 1e-12, "s");
+    return 0;
+}
+
+static void a2a_destroy(sim_comp *c)
+{
+    a2a_state *a = c->state;
+    sim_free(a->ids);
+    sim_free(a->next);
+    sim_samples_free(&a->lat);
+}
+
+const sim_model alltoall_model = {
+    .type = "alltoall",
+    .summary = "all-to-all load: each member sends messages to every other in turn",
+    .params = a2a_params,
+    .state_size = sizeof(a2a_state),
+    .configure = a2a_configure,
+    .start = a2a_start,
+    .handle = a2a_handle,
+    .finish = a2a_finish,
+    .destroy = a2a_destroy,
+};

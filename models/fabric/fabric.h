@@ -166,5 +166,6 @@ sim_comp *fabric_get(sim *s);
 
 extern const sim_model fabric_model;   /* type: fabric (settings and results) */
 extern const sim_model xfer_model;     /* type: xfer (transfer load generator) */
+extern const sim_model alltoall_model; /* type: alltoall (every member to every other) */
 
 #endif
