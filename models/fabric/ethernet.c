@@ -154,7 +154,7 @@ int eth_cfg_check(const eth_cfg *cfg, const char **why, const char **key)
     else if (cfg->mtu < 1500)
         w = "is below 1500 B (the standard Ethernet MTU; range 1500..9216 B)", k = "mtu";
     else if (cfg->mtu > 9216)
-        w = "is above 9216 B (the largest jumbo frame switches accept; range 1500..9216 B)",
+        w = "is above 9216 B (the usual jumbo-frame limit of data-centre switches; range 1500..9216 B)",
         k = "mtu";
     else if (cfg->transport < ETH_ROCE || cfg->transport > ETH_RAW)
         w = "transport must be roce, tcp or raw", k = "transport";

@@ -23,8 +23,9 @@
  * layer, ch. 8 network layer, ch. 9 transport layer; section numbers as
  * in that release):
  *
- *   per packet   LRH 8 + BTH 12 + ICRC 4 + VCRC 2 = 26 B (sec. 7.7, 9.2,
- *                7.8), + GRH 40 B when routed (grh: true; sec. 8.3)
+ *   per packet   LRH 8 + BTH 12 + ICRC 4 + VCRC 2 = 26 B (LRH, VCRC: ch. 7;
+ *                BTH: sec. 9.2; ICRC: ch. 5), + GRH 40 B when routed
+ *                (grh: true; sec. 8.3)
  *   payload      up to the path MTU (256, 512, 1024, 2048 or 4096 B: the
  *                MTU counts payload only), padded to a multiple of 4 B
  *                (the BTH's PadCnt, sec. 9.2)
@@ -39,7 +40,7 @@
  *                AckReq bit the requester sets). READ responses need none.
  *
  * Not charged: the physical layer's packet delimiters and idles, link
- * flow-control packets (4 B each, sec. 7.9), SKIP ordered sets; credits
+ * flow-control packets (6 B each, ch. 7), SKIP ordered sets; credits
  * are not modelled (the receiver never stalls the link).
  *
  * Pieces: the engine prices any piece [off, off + bytes) of a message. A
