@@ -877,3 +877,25 @@ int fab_route_has_ecmp(sim *s, uint32_t a, const uint32_t *links, uint32_t n)
     }
     return 0;
 }
+
+void fab_route_dist(sim *s, fab_topo *t, uint32_t a)
+{
+    for (uint32_t i = 0; i < t->ncomps; i++)
+        t->dist[i] = UINT32_MAX;
+    uint32_t qh = 0, qt = 0;
+    t->bfs_q[qt++] = a;
+    t->dist[a] = 0;
+    while (qh < qt) {
+        uint32_t u = t->bfs_q[qh++];
+        if (u != a && !forwards(s, u))
+            continue;
+        for (uint32_t j = t->adj_off[u]; j < t->adj_off[u + 1]; j++) {
+            sim_comp *l = sim_comp_at(s, t->adj[j]);
+            uint32_t v = l->ends[0] == u ? l->ends[1] : l->ends[0];
+            if (t->dist[v] != UINT32_MAX)
+                continue;
+            t->dist[v] = t->dist[u] + 1;
+            t->bfs_q[qt++] = v;
+        }
+    }
+}

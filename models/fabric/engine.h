@@ -422,6 +422,9 @@ int fab_route_find(sim *s, fab_topo *t, uint32_t a, uint32_t b, uint32_t *links,
  * one hash, one route; many hashes spread over the equal-cost next hops. */
 int fab_route_find_ecmp(sim *s, fab_topo *t, uint32_t a, uint32_t b, uint64_t hash,
                         uint32_t *links, uint32_t max, uint32_t *n);
+/* Hops from a to every component (t->dist; UINT32_MAX: unreachable),
+ * through forwarding nodes only, as fab_route_find counts them. */
+void fab_route_dist(sim *s, fab_topo *t, uint32_t a);
 /* Does the route links[0..n) from a pass through a node whose kind spreads
  * equal-cost routes (fab_node_kind.ecmp)? */
 int fab_route_has_ecmp(sim *s, uint32_t a, const uint32_t *links, uint32_t n);

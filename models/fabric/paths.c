@@ -140,14 +140,12 @@ static uint32_t nearest(sim *s, fab_topo *t, uint32_t id, const fab_node_kind *k
     if (is(s, a, k))
         return a;
     uint32_t best = UINT32_MAX, bestn = UINT32_MAX;
-    for (uint32_t i = 0; i < t->ncomps; i++) {
-        uint32_t links[FAB_MAX_STEPS], n;
-        if (is(s, i, k) && fab_route_find(s, t, a, i, links, FAB_MAX_STEPS, &n) == 0 &&
-            n < bestn) {
+    fab_route_dist(s, t, a); /* one search: the fewest hops, then scenario order */
+    for (uint32_t i = 0; i < t->ncomps; i++)
+        if (t->dist[i] < bestn && t->dist[i] <= FAB_MAX_STEPS && is(s, i, k)) {
             best = i;
-            bestn = n;
+            bestn = t->dist[i];
         }
-    }
     return best;
 }
 
