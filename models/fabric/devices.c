@@ -82,8 +82,10 @@ static int endpoint_memory(sim *s, const fab_hdr *h, int out, int random, fab_me
     return svc(o, ((const fab_node *)h)->bw, 0, 4096, 0);
 }
 
+/* a host may end a network link itself (an on-board NIC, NVLink-C2C) */
+static const char *const cpu_ports[] = {"ethernet", "infiniband", "nvlink", NULL};
 const fab_node_kind fab_kind_cpu = {.name = "cpu", .forwards = 1, .entry_latency = 1,
-                                    .memory = cpu_memory};
+                                    .memory = cpu_memory, .ports = cpu_ports};
 static const char *const gpu_ports[] = {"nvlink", NULL};
 const fab_node_kind fab_kind_gpu = {.name = "gpu", .entry_latency = 1, .memory = gpu_memory,
                                     .ports = gpu_ports};

@@ -816,26 +816,7 @@ int fab_route_find_ecmp(sim *s, fab_topo *t, uint32_t a, uint32_t b, uint64_t ha
         *n = 0;
         return 0;
     }
-    /* hops to b, expanding only through forwarding nodes (and b itself) */
-    for (uint32_t i = 0; i < t->ncomps; i++)
-        t->dist[i] = UINT32_MAX;
-    uint32_t qh = 0, qt = 0;
-    t->bfs_q[qt++] = b;
-    t->dist[b] = 0;
-    while (qh < qt) {
-        uint32_t u = t->bfs_q[qh++];
-        if (u != b && !forwards(s, u))
-            continue;
-        for (uint32_t j = t->adj_off[u]; j < t->adj_off[u + 1]; j++) {
-            sim_comp *l = sim_comp_at(s, t->adj[j]);
-            uint32_t v = l->ends[0] == u ? l->ends[1] : l->ends[0];
-            if (t->dist[v] != UINT32_MAX)
-                continue;
-            t->dist[v] = t->dist[u] + 1;
-            if (v != a)
-                t->bfs_q[qt++] = v;
-        }
-    }
+    fab_route_dist(s, t, b); /* hops to b (a path through a is never shorter) */
     if (t->dist[a] == UINT32_MAX || t->dist[a] > max)
         return SIM_ENOTFOUND;
     /* walk from a: among the links to a neighbour one hop closer, the hash picks */
