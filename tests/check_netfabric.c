@@ -185,7 +185,7 @@ static double incast_line(void)
 static void per_sender(double *x)
 {
     for (int i = 0; i < 4; i++) {
-        char sc[8];
+        char sc[16];
         snprintf(sc, sizeof sc, "x%d", i);
         x[i] = get(sc, "throughput");
     }
@@ -236,7 +236,7 @@ START_TEST(incast_pfc)
     ck_assert_double_eq(get("lr", "drops:sw->r"), 0);
     ck_assert(get("sw", "pauses") > 0);
     for (int i = 0; i < 4; i++) {
-        char sc[8], nm[32];
+        char sc[16], nm[48];
         snprintf(sc, sizeof sc, "l%d", i);
         snprintf(nm, sizeof nm, "pause_time:e%d->sw", i);
         ck_assert_msg(get(sc, nm) > 0, "%s %s not > 0", sc, nm);
@@ -373,7 +373,7 @@ static void ecmp_run(unsigned flows)
 static void spine_bytes(double *up)
 {
     for (int j = 0; j < 4; j++) {
-        char dir[16];
+        char dir[32];
         snprintf(dir, sizeof dir, "L0->S%d", j);
         up[j] = link_bytes(dir);
         ck_assert_msg(up[j] >= 0, "no links row %s", dir);
