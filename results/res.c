@@ -105,8 +105,8 @@ static const char *const st_sql[N_ST] = {
     [ST_PARAM] = "INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?1, ?2, ?3)",
     [ST_METRIC] = "INSERT INTO metrics (run_id, scope, name, value, unit)"
                   " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_LINK] = "INSERT INTO links (run_id, link, direction, bytes, packets, busy_ps, utilization)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_LINK] = "INSERT INTO links (run_id, link, direction, bytes, packets, busy_ps, utilization,"
+                " drops, pause_ps, ecn_marks) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_TIMESERIES] = "INSERT INTO timeseries (run_id, scope, name, t_ps, value)"
                       " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_REQUEST] = "INSERT INTO requests (run_id, req_id, session, instance, arrival_ps,"
@@ -333,12 +333,22 @@ static int check_and_apply(res_db *db, sim_err *err)
         rc = sqlite3_exec(h, res_schema_sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK)
             goto sqlerr;
-        /* runs.error is not in contract 1; older databases may lack it. */
-        int e = has_column(h, "main", "runs", "error");
-        if (e == 0)
-            rc = sqlite3_exec(h, "ALTER TABLE runs ADD COLUMN error TEXT", NULL, NULL, NULL);
-        if (e < 0 || rc != SQLITE_OK)
-            goto sqlerr;
+        /* runs.error and the network columns of links are additions to
+         * contract 1; older databases may lack them. */
+        static const char *const added[][3] = {
+            {"runs", "error", "ALTER TABLE runs ADD COLUMN error TEXT"},
+            {"links", "drops", "ALTER TABLE links ADD COLUMN drops INTEGER NOT NULL DEFAULT 0"},
+            {"links", "pause_ps",
+             "ALTER TABLE links ADD COLUMN pause_ps INTEGER NOT NULL DEFAULT 0"},
+            {"links", "ecn_marks",
+             "ALTER TABLE links ADD COLUMN ecn_marks INTEGER NOT NULL DEFAULT 0"}};
+        for (size_t a = 0; a < sizeof added / sizeof added[0]; a++) {
+            int e = has_column(h, "main", added[a][0], added[a][1]);
+            if (e == 0)
+                rc = sqlite3_exec(h, added[a][2], NULL, NULL, NULL);
+            if (e < 0 || rc != SQLITE_OK)
+                goto sqlerr;
+        }
     }
 
     for (size_t t = 0; t < N_CONTRACT; t++) {
@@ -653,6 +663,13 @@ int res_metric(res_db *db, const char *scope, const char *name, double value, co
 int res_link(res_db *db, const char *link, const char *direction, uint64_t bytes,
              uint64_t packets, uint64_t busy_ps, double utilization)
 {
+    return res_link_net(db, link, direction, bytes, packets, busy_ps, utilization, 0, 0, 0);
+}
+
+int res_link_net(res_db *db, const char *link, const char *direction, uint64_t bytes,
+                 uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
+                 uint64_t pause_ps, uint64_t ecn_marks)
+{
     int code;
     sqlite3_stmt *st = row_start(db, ST_LINK, &code);
     if (!st)
@@ -663,6 +680,9 @@ int res_link(res_db *db, const char *link, const char *direction, uint64_t bytes
     bind_u64(st, 5, packets);
     bind_u64(st, 6, busy_ps);
     sqlite3_bind_double(st, 7, utilization);
+    bind_u64(st, 8, drops);
+    bind_u64(st, 9, pause_ps);
+    bind_u64(st, 10, ecn_marks);
     return row_finish(db, st, "links");
 }
 

@@ -63,6 +63,11 @@ int res_param(res_db *db, const char *key, const char *value);
 int res_metric(res_db *db, const char *scope, const char *name, double value, const char *unit);
 int res_link(res_db *db, const char *link, const char *direction, uint64_t bytes,
              uint64_t packets, uint64_t busy_ps, double utilization);
+/* The same with the network columns: packets dropped at the buffer the
+ * direction leaves, time its sender was paused (PFC), packets ECN-marked. */
+int res_link_net(res_db *db, const char *link, const char *direction, uint64_t bytes,
+                 uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
+                 uint64_t pause_ps, uint64_t ecn_marks);
 int res_timeseries(res_db *db, const char *scope, const char *name, uint64_t t_ps, double value);
 int res_request(res_db *db, uint64_t req_id, const char *session, const char *instance,
                 uint64_t arrival_ps, uint64_t first_token_ps, uint64_t finish_ps,

@@ -65,7 +65,10 @@ CREATE TABLE IF NOT EXISTS links (
     bytes       INTEGER NOT NULL,
     packets     INTEGER NOT NULL,
     busy_ps     INTEGER NOT NULL,
-    utilization REAL                   -- busy_ps / sim_time_ps, 0..1
+    utilization REAL,                  -- busy_ps / sim_time_ps, 0..1
+    drops       INTEGER NOT NULL DEFAULT 0,  -- packets dropped at the buffer this direction leaves
+    pause_ps    INTEGER NOT NULL DEFAULT 0,  -- time this direction's sender was paused (PFC)
+    ecn_marks   INTEGER NOT NULL DEFAULT 0   -- packets ECN-marked at that buffer
 );
 CREATE INDEX IF NOT EXISTS links_run ON links (run_id, link);
 

@@ -733,6 +733,16 @@ int sim_report_link(sim *s, const char *link, const char *direction, uint64_t by
                         : 0;
 }
 
+int sim_report_link_net(sim *s, const char *link, const char *direction, uint64_t bytes,
+                        uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
+                        uint64_t pause_ps, uint64_t ecn_marks)
+{
+    if (s->sink.link_net)
+        return s->sink.link_net(s->sink.ctx, link, direction, bytes, packets, busy_ps,
+                                utilization, drops, pause_ps, ecn_marks);
+    return sim_report_link(s, link, direction, bytes, packets, busy_ps, utilization);
+}
+
 int sim_report_timeseries(sim *s, const char *scope, const char *name, sim_time t, double value)
 {
     return s->sink.timeseries ? s->sink.timeseries(s->sink.ctx, scope, name, t, value) : 0;

@@ -142,6 +142,10 @@ typedef struct sim_sink {
     int (*kv)(void *ctx, const char *instance, const char *tier, uint64_t hits, uint64_t misses,
               uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out);
     int (*coherence)(void *ctx, const char *directory, const char *message, uint64_t count);
+    /* A link row with the network columns (NULL: `link` gets the row without them). */
+    int (*link_net)(void *ctx, const char *link, const char *direction, uint64_t bytes,
+                    uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
+                    uint64_t pause_ps, uint64_t ecn_marks);
 } sim_sink;
 
 /* ---- The simulator ---------------------------------------------------- */
@@ -240,6 +244,11 @@ void sim_set_sink(sim *s, const sim_sink *sink);
 int sim_report_metric(sim *s, const char *scope, const char *name, double value, const char *unit);
 int sim_report_link(sim *s, const char *link, const char *direction, uint64_t bytes,
                     uint64_t packets, uint64_t busy_ps, double utilization);
+/* A link row of a network link direction: drops at the buffer it leaves,
+ * time its sender was paused (PFC), ECN marks. */
+int sim_report_link_net(sim *s, const char *link, const char *direction, uint64_t bytes,
+                        uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
+                        uint64_t pause_ps, uint64_t ecn_marks);
 int sim_report_timeseries(sim *s, const char *scope, const char *name, sim_time t, double value);
 int sim_report_request(sim *s, uint64_t req_id, const char *session, const char *instance,
                        sim_time arrival, sim_time first_token, sim_time finish,

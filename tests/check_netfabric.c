@@ -302,6 +302,11 @@ START_TEST(rdma_gdr_vs_staged)
     ck_assert_double_eq(get("fab", "host_memory_bytes:rdma_staged"), 4 * B);
     double cpu_stg = get("fab", "cpu_time:rdma_staged");
     ck_assert_msg(cpu_stg > cpu_gdr, "staged CPU %.6g s not above GDR %.6g s", cpu_stg, cpu_gdr);
+    /* each host pays its own copy: h0 post_cpu 0.3 us + launch_cpu 2 us,
+     * h1 launch_cpu 2 us (the defaults of rnic and cpu) */
+    ck_assert_double_eq_tol(get("h0", "cpu_time"), 2.3e-6, 1e-15);
+    ck_assert_double_eq_tol(get("h1", "cpu_time"), 2.0e-6, 1e-15);
+    ck_assert_double_eq_tol(cpu_stg, 4.3e-6, 1e-15);
 }
 END_TEST
 

@@ -583,6 +583,49 @@ START_TEST(test_refuse_foreign_sqlite)
 }
 END_TEST
 
+/* The network columns of links (drops, pause_ps, ecn_marks): written by
+ * res_link_net, 0 for res_link rows, and added to a database written
+ * before they existed (an additive change to contract 1). */
+START_TEST(test_link_network_columns)
+{
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    ck_assert_int_eq(res_run_begin(db, "net", "ab", 1, "v", &err), 1);
+    ck_assert_int_eq(res_link_net(db, "down", "tor->rx", 4096, 3, 100, 0.5, 7, 123456789, 11), 0);
+    ck_assert_int_eq(res_link(db, "pcie0", "a->b", 64, 1, 10, 0.1), 0);
+    ck_assert_int_eq(res_run_end(db, "complete", 0.1, 1000, 10, &err), 0);
+    res_close(db);
+    sqlite3 *h = raw_open(path_a);
+    ck_assert_str_eq(q_text(h, "SELECT drops || '|' || pause_ps || '|' || ecn_marks FROM links"
+                               " WHERE link = 'down'"),
+                     "7|123456789|11");
+    ck_assert_str_eq(q_text(h, "SELECT drops || '|' || pause_ps || '|' || ecn_marks FROM links"
+                               " WHERE link = 'pcie0'"),
+                     "0|0|0");
+    /* an older database: links without the columns */
+    raw_exec(h, "DROP TABLE links; CREATE TABLE links (run_id INTEGER NOT NULL, link TEXT NOT NULL,"
+                " direction TEXT NOT NULL, bytes INTEGER NOT NULL, packets INTEGER NOT NULL,"
+                " busy_ps INTEGER NOT NULL, utilization REAL);"
+                " INSERT INTO links VALUES (1, 'old', 'x', 1, 1, 1, 0.0)");
+    sqlite3_close(h);
+    db = res_open(path_a, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    ck_assert_int_eq(res_run_begin(db, "net2", "ab", 1, "v", &err), 2);
+    ck_assert_int_eq(res_link_net(db, "down", "tor->rx", 1, 1, 1, 0.0, 1, 2, 3), 0);
+    ck_assert_int_eq(res_run_end(db, "complete", 0.1, 1000, 10, &err), 0);
+    res_close(db);
+    h = raw_open(path_a);
+    ck_assert_str_eq(q_text(h, "SELECT drops || '|' || pause_ps || '|' || ecn_marks FROM links"
+                               " WHERE link = 'old'"),
+                     "0|0|0");
+    ck_assert_str_eq(q_text(h, "SELECT drops || '|' || pause_ps || '|' || ecn_marks FROM links"
+                               " WHERE run_id = 2"),
+                     "1|2|3");
+    sqlite3_close(h);
+}
+END_TEST
+
 START_TEST(test_refuse_other_contract)
 {
     sim_err err;
@@ -671,6 +714,7 @@ static Suite *res_suite(void)
     TCase *core = tcase_create("Core");
     tcase_add_checked_fixture(core, setup, teardown);
     tcase_add_test(core, test_roundtrip);
+    tcase_add_test(core, test_link_network_columns);
     tcase_add_test(core, test_two_runs_append);
     tcase_add_test(core, test_unfinished_stays_running);
     tcase_add_test(core, test_crash_mid_run);

@@ -83,6 +83,15 @@ static int sink_link(void *ctx, const char *link, const char *dir, uint64_t byte
     run_sink *k = ctx;
     return note(k, res_link(k->db, link, dir, bytes, packets, busy, util));
 }
+
+static int sink_link_net(void *ctx, const char *link, const char *dir, uint64_t bytes,
+                         uint64_t packets, uint64_t busy, double util, uint64_t drops,
+                         uint64_t pause_ps, uint64_t ecn)
+{
+    run_sink *k = ctx;
+    return note(k, res_link_net(k->db, link, dir, bytes, packets, busy, util, drops, pause_ps,
+                                ecn));
+}
 static int sink_ts(void *ctx, const char *scope, const char *name, sim_time t, double v)
 {
     run_sink *k = ctx;
@@ -298,7 +307,8 @@ int run_scenario(const run_opts *o)
     }
     scn_flatten(doc, param_leaf, db);
     run_sink rs = {db, 0, ""};
-    sim_sink sink = {&rs, sink_metric, sink_link, sink_ts, sink_request, sink_kv, sink_coherence};
+    sim_sink sink = {&rs,        sink_metric,    sink_link,    sink_ts,
+                     sink_request, sink_kv, sink_coherence, sink_link_net};
     sim_set_sink(s, &sink);
 
 

@@ -528,8 +528,16 @@ void fab_link_report(sim_comp *c)
     for (int d = 0; d < 2; d++) {
         fab_res *r = &h->res[d];
         sim_time busy = fab_res_busy(r, now);
-        sim_report_link(c->sim, c->name, r->label, r->bytes, r->units, busy,
-                        now ? (double)busy / (double)now : 0.0);
+        double util = now ? (double)busy / (double)now : 0.0;
+        if (r->buf || r->pause)
+            sim_report_link_net(c->sim, c->name, r->label, r->bytes, r->units, busy, util,
+                                r->buf ? r->buf->drop_units : 0,
+                                r->pause ? r->pause->pause_ps +
+                                               (r->pause->paused ? now - r->pause->pause_since : 0)
+                                         : 0,
+                                r->buf ? r->buf->ecn_marks : 0);
+        else
+            sim_report_link(c->sim, c->name, r->label, r->bytes, r->units, busy, util);
         char name[460];
         snprintf(name, sizeof name, "throughput:%s", r->label);
         sim_report_metric(c->sim, c->name, name,

@@ -315,6 +315,8 @@ struct fab_flow {
     sim_time t0;                /* request time */
     double cpu_ps;              /* CPU time charged */
     double *cpu_account;        /* where the CPU time is charged at the end (or NULL) */
+    double cpu_far_ps;          /* CPU time of the far end's host (RDMA: the receiver's) */
+    double *cpu_far_account;    /* where that is charged (or NULL) */
     uint64_t host_mem;          /* host DRAM bytes crossed */
     fab_gate *gate;             /* engine it holds while it runs (or NULL) */
     uint64_t hash;              /* ECMP flow hash */

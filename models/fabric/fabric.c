@@ -246,10 +246,12 @@ static void complete(sim *s, fabric_state *f, fab_flow *fl)
     p->bytes += fl->bytes;
     p->sample_bytes += fl->bytes;
     p->host_mem += fl->host_mem;
-    p->cpu_ps += fl->cpu_ps;
+    p->cpu_ps += fl->cpu_ps + fl->cpu_far_ps;
     sim_samples_add(&p->lat, (double)lat);
     if (fl->cpu_account)
         *fl->cpu_account += fl->cpu_ps;
+    if (fl->cpu_far_account)
+        *fl->cpu_far_account += fl->cpu_far_ps;
     f->active--;
     sim_schedule(s, 0, fl->notify, fl->kind, fl->cookie, lat);
     if (fl->gate) { /* hand the copy engine to the next waiting flow */

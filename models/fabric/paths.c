@@ -293,7 +293,9 @@ static int rdma(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, int read
         if ((rc = segment(s, t, fl, nb, hb, 0, 1, 0, NULL, 0, nb)) ||
             (rc = segment(s, t, fl, hb, r->dst, 1, 1, 0, NULL, 0, r->dst)))
             return rc;
-        fl->cpu_ps += (double)cpu_at(s, hb)->launch_cpu;
+        /* the receiver's host launches its copy */
+        fl->cpu_far_ps += (double)cpu_at(s, hb)->launch_cpu;
+        fl->cpu_far_account = &cpu_at(s, hb)->cpu_ps;
     } else if ((rc = segment(s, t, fl, nb, r->dst, 0, 1, 0, NULL, 0, nb))) {
         return rc;
     }

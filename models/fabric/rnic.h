@@ -29,7 +29,8 @@
  * (FIFO) for a slot. rdma_staged: the sender's GPU copy engine writes the
  * payload into host DRAM and the NIC reads it from there; the receiver's
  * NIC writes host DRAM and the GPU reads it: each byte crosses each host's
- * DRAM twice and each copy costs the host `launch_cpu`.
+ * DRAM twice and each copy costs its own host `launch_cpu` (the sender's
+ * host its copy out, the receiver's host its copy in).
  */
 #ifndef MEMFAB_MODELS_FABRIC_RNIC_H
 #define MEMFAB_MODELS_FABRIC_RNIC_H
