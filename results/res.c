@@ -110,8 +110,9 @@ static const char *const st_sql[N_ST] = {
     [ST_TIMESERIES] = "INSERT INTO timeseries (run_id, scope, name, t_ps, value)"
                       " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_REQUEST] = "INSERT INTO requests (run_id, req_id, session, instance, arrival_ps,"
-                   " first_token_ps, finish_ps, input_tokens, output_tokens, cached_tokens)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                   " first_token_ps, finish_ps, input_tokens, output_tokens, cached_tokens,"
+                   " prefill_instance, kv_bytes, kv_wait_ps, kv_transfer_ps)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [ST_KV] = "INSERT INTO kv (run_id, instance, tier, hits, misses, evictions, bytes_in, bytes_out)"
               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_COHERENCE] = "INSERT INTO coherence (run_id, directory, message, count)"
@@ -341,7 +342,13 @@ static int check_and_apply(res_db *db, sim_err *err)
             {"links", "pause_ps",
              "ALTER TABLE links ADD COLUMN pause_ps INTEGER NOT NULL DEFAULT 0"},
             {"links", "ecn_marks",
-             "ALTER TABLE links ADD COLUMN ecn_marks INTEGER NOT NULL DEFAULT 0"}};
+             "ALTER TABLE links ADD COLUMN ecn_marks INTEGER NOT NULL DEFAULT 0"},
+            {"requests", "prefill_instance",
+             "ALTER TABLE requests ADD COLUMN prefill_instance TEXT"},
+            {"requests", "kv_bytes", "ALTER TABLE requests ADD COLUMN kv_bytes INTEGER"},
+            {"requests", "kv_wait_ps", "ALTER TABLE requests ADD COLUMN kv_wait_ps INTEGER"},
+            {"requests", "kv_transfer_ps",
+             "ALTER TABLE requests ADD COLUMN kv_transfer_ps INTEGER"}};
         for (size_t a = 0; a < sizeof added / sizeof added[0]; a++) {
             int e = has_column(h, "main", added[a][0], added[a][1]);
             if (e == 0)
@@ -703,6 +710,16 @@ int res_request(res_db *db, uint64_t req_id, const char *session, const char *in
                 uint64_t arrival_ps, uint64_t first_token_ps, uint64_t finish_ps,
                 uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens)
 {
+    return res_request_pd(db, req_id, session, instance, arrival_ps, first_token_ps, finish_ps,
+                          input_tokens, output_tokens, cached_tokens, NULL, 0, 0, 0);
+}
+
+int res_request_pd(res_db *db, uint64_t req_id, const char *session, const char *instance,
+                   uint64_t arrival_ps, uint64_t first_token_ps, uint64_t finish_ps,
+                   uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens,
+                   const char *prefill_instance, uint64_t kv_bytes, uint64_t kv_wait_ps,
+                   uint64_t kv_transfer_ps)
+{
     int code;
     sqlite3_stmt *st = row_start(db, ST_REQUEST, &code);
     if (!st)
@@ -716,6 +733,15 @@ int res_request(res_db *db, uint64_t req_id, const char *session, const char *in
     bind_u64(st, 8, input_tokens);
     bind_u64(st, 9, output_tokens);
     bind_u64(st, 10, cached_tokens);
+    if (prefill_instance) { /* disaggregated: the phase columns */
+        bind_text(st, 11, prefill_instance);
+        bind_u64(st, 12, kv_bytes);
+        bind_u64(st, 13, kv_wait_ps);
+        bind_u64(st, 14, kv_transfer_ps);
+    } else {
+        for (int k = 11; k <= 14; k++)
+            sqlite3_bind_null(st, k);
+    }
     return row_finish(db, st, "requests");
 }
 

@@ -72,6 +72,15 @@ int res_timeseries(res_db *db, const char *scope, const char *name, uint64_t t_p
 int res_request(res_db *db, uint64_t req_id, const char *session, const char *instance,
                 uint64_t arrival_ps, uint64_t first_token_ps, uint64_t finish_ps,
                 uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens);
+/* The same for a disaggregated request: the prefill instance (instance is
+ * the decode one), KV bytes moved, the wait for the decode side's
+ * reservation and the transfer time exposed after the prefill; with
+ * prefill_instance NULL those columns are NULL. */
+int res_request_pd(res_db *db, uint64_t req_id, const char *session, const char *instance,
+                   uint64_t arrival_ps, uint64_t first_token_ps, uint64_t finish_ps,
+                   uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens,
+                   const char *prefill_instance, uint64_t kv_bytes, uint64_t kv_wait_ps,
+                   uint64_t kv_transfer_ps);
 int res_kv(res_db *db, const char *instance, const char *tier, uint64_t hits, uint64_t misses,
            uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out);
 int res_coherence(res_db *db, const char *directory, const char *message, uint64_t count);

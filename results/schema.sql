@@ -94,7 +94,13 @@ CREATE TABLE IF NOT EXISTS requests (
     finish_ps      INTEGER,
     input_tokens   INTEGER NOT NULL,
     output_tokens  INTEGER NOT NULL,
-    cached_tokens  INTEGER NOT NULL    -- input tokens served from the KV cache
+    cached_tokens  INTEGER NOT NULL,   -- input tokens served from the KV cache
+    -- prefill/decode disaggregation (NULL for colocated requests); `instance`
+    -- is then the decode instance
+    prefill_instance TEXT,             -- instance that computed the prompt
+    kv_bytes       INTEGER,            -- KV bytes moved to the decode instance
+    kv_wait_ps     INTEGER,            -- waiting for the decode side's KV reservation
+    kv_transfer_ps INTEGER             -- KV transfer exposed after the prefill ended
 );
 CREATE INDEX IF NOT EXISTS requests_run ON requests (run_id, req_id);
 

@@ -733,6 +733,20 @@ int sim_report_link(sim *s, const char *link, const char *direction, uint64_t by
                         : 0;
 }
 
+int sim_report_request_pd(sim *s, uint64_t req_id, const char *session, const char *instance,
+                          sim_time arrival, sim_time first_token, sim_time finish,
+                          uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens,
+                          const char *prefill_instance, uint64_t kv_bytes, sim_time kv_wait,
+                          sim_time kv_transfer)
+{
+    if (s->sink.request_pd)
+        return s->sink.request_pd(s->sink.ctx, req_id, session, instance, arrival, first_token,
+                                  finish, input_tokens, output_tokens, cached_tokens,
+                                  prefill_instance, kv_bytes, kv_wait, kv_transfer);
+    return sim_report_request(s, req_id, session, instance, arrival, first_token, finish,
+                              input_tokens, output_tokens, cached_tokens);
+}
+
 int sim_report_link_net(sim *s, const char *link, const char *direction, uint64_t bytes,
                         uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
                         uint64_t pause_ps, uint64_t ecn_marks)

@@ -142,6 +142,12 @@ typedef struct sim_sink {
     int (*kv)(void *ctx, const char *instance, const char *tier, uint64_t hits, uint64_t misses,
               uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out);
     int (*coherence)(void *ctx, const char *directory, const char *message, uint64_t count);
+    /* A disaggregated request row (NULL: `request` gets it without the phase columns). */
+    int (*request_pd)(void *ctx, uint64_t req_id, const char *session, const char *instance,
+                      sim_time arrival, sim_time first_token, sim_time finish,
+                      uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens,
+                      const char *prefill_instance, uint64_t kv_bytes, sim_time kv_wait,
+                      sim_time kv_transfer);
     /* A link row with the network columns (NULL: `link` gets the row without them). */
     int (*link_net)(void *ctx, const char *link, const char *direction, uint64_t bytes,
                     uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
@@ -253,6 +259,12 @@ int sim_report_timeseries(sim *s, const char *scope, const char *name, sim_time 
 int sim_report_request(sim *s, uint64_t req_id, const char *session, const char *instance,
                        sim_time arrival, sim_time first_token, sim_time finish,
                        uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens);
+/* A request served by a prefill and a decode instance (instance = decode). */
+int sim_report_request_pd(sim *s, uint64_t req_id, const char *session, const char *instance,
+                          sim_time arrival, sim_time first_token, sim_time finish,
+                          uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens,
+                          const char *prefill_instance, uint64_t kv_bytes, sim_time kv_wait,
+                          sim_time kv_transfer);
 int sim_report_kv(sim *s, const char *instance, const char *tier, uint64_t hits,
                   uint64_t misses, uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out);
 int sim_report_coherence(sim *s, const char *directory, const char *message, uint64_t count);

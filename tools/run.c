@@ -105,6 +105,15 @@ static int sink_request(void *ctx, uint64_t id, const char *session, const char 
     return note(k, res_request(k->db, id, session, instance, arrival, first, finish, in, out,
                                cached));
 }
+static int sink_request_pd(void *ctx, uint64_t id, const char *session, const char *instance,
+                           sim_time arrival, sim_time first, sim_time finish, uint64_t in,
+                           uint64_t out, uint64_t cached, const char *prefill, uint64_t kv_bytes,
+                           sim_time kv_wait, sim_time kv_transfer)
+{
+    run_sink *k = ctx;
+    return note(k, res_request_pd(k->db, id, session, instance, arrival, first, finish, in, out,
+                                  cached, prefill, kv_bytes, kv_wait, kv_transfer));
+}
 static int sink_kv(void *ctx, const char *instance, const char *tier, uint64_t hits,
                    uint64_t misses, uint64_t evictions, uint64_t bin, uint64_t bout)
 {
@@ -308,7 +317,7 @@ int run_scenario(const run_opts *o)
     scn_flatten(doc, param_leaf, db);
     run_sink rs = {db, 0, ""};
     sim_sink sink = {&rs,        sink_metric,    sink_link,    sink_ts,
-                     sink_request, sink_kv, sink_coherence, sink_link_net};
+                     sink_request, sink_kv, sink_coherence, sink_request_pd, sink_link_net};
     sim_set_sink(s, &sink);
 
 

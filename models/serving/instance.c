@@ -145,6 +145,7 @@ typedef struct inst_state {
     sim_time allreduce_latency; /* per all-reduce */
     sim_time step_overhead;     /* fixed cost per step */
     const char *device;         /* fabric gpu holding tier 0 ("" = none) */
+    int role;                   /* INST_ROLE_* */
     /* derived configuration */
     llm_model model;            /* effective model */
     llm_gpu gpu;                /* effective GPU */
@@ -160,6 +161,8 @@ typedef struct inst_state {
     int tier_path[MEMFAB_MAX_TIERS];      /* FABRIC_PATH_* between the tier and the GPU */
     inst_done_fn done;          /* completion callback */
     void *done_ctx;
+    inst_chunk_fn chunk_cb;     /* prefill role: chunk start/end hook (or NULL) */
+    inst_reserved_fn reserved_cb; /* decode role: a waiting reservation got room */
     /* state */
     kv_store *store;            /* KV blocks */
     inst_req *wait_head, *wait_tail; /* FIFO of waiting requests */
@@ -185,6 +188,12 @@ typedef struct inst_state {
     uint64_t prompt_tokens_computed, decode_tokens; /* work done */
     inst_counters cnt;          /* counters */
     inst_hist itl;              /* inter-token latencies */
+    /* disaggregation */
+    uint64_t outside_pins;      /* block references of requests outside the run list:
+                                 * handed off (prefill) or reserved (decode) */
+    uint32_t nreserved;         /* decode: reserved, not yet decoding (hold run slots) */
+    inst_req *kv_head, *kv_tail;/* decode: reservation queue (FIFO) */
+    uint64_t nkv;               /* its length */
 } inst_state;
 
 /* ---- histogram ---------------------------------------------------------- */
@@ -243,6 +252,8 @@ double inst_hist_quantile(const inst_hist *h, double f)
 const inst_hist *inst_itl(sim_comp *c) { return &((inst_state *)c->state)->itl; }
 
 
+static const char *const role_names[] = {"mixed", "prefill", "decode", NULL};
+
 #define P(name, type, def, unit, desc, field) \
     {name, type, def, unit, desc, offsetof(inst_state, field), NULL}
 
@@ -289,7 +300,11 @@ static const sim_param inst_params[] = {
     P("step_overhead", SIM_P_TIME, "0 us", "ps", "fixed cost of every step", step_overhead),
     P("device", SIM_P_STRING, "", "",
       "fabric gpu component of the instance: KV tiers naming a `component:` move over the "
-      "fabric to/from it", device),
+      "fabric to/from it; disaggregated KV transfers leave/reach it", device),
+    {"role", SIM_P_ENUM, "mixed", "",
+     "mixed (prefill + decode), prefill (hands each prompt's KV to a decode instance) or "
+     "decode (decodes requests whose KV arrives over the fabric)",
+     offsetof(inst_state, role), role_names},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 #define OVR(dst, v) \
@@ -634,9 +649,11 @@ static inst_req *wait_pop_front(inst_state *st)
 static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
 /* Tokens still to compute for r. */
-static uint64_t remaining(const inst_req *r)
+static uint64_t remaining(const inst_state *st, const inst_req *r)
 {
-    return (uint64_t)(r->ptarget - r->prefilled) + (r->output - r->generated);
+    /* a prefill instance computes only the prompt */
+    return (uint64_t)(r->ptarget - r->prefilled) +
+           (st->role == INST_ROLE_PREFILL ? 0 : r->output - r->generated);
 }
 
 /* Take the last running request off the batch, free its blocks, put it at
@@ -646,7 +663,7 @@ static void preempt_last(sim_comp *c)
     inst_state *st = c->state;
     inst_req *v = st->run[--st->nrun];
     sim_time now = sim_now(c->sim);
-    uint64_t before = remaining(v);
+    uint64_t before = remaining(st, v);
     kv_store_unpin(st->store, v->ids, v->pinned, now);
     st->logical_pinned -= v->pinned;
     v->pinned = 0;
@@ -656,7 +673,7 @@ static void preempt_last(sim_comp *c)
     v->state = INST_WAITING;
     v->preemptions++;
     st->cnt.preemptions++;
-    st->outstanding += remaining(v) - before;
+    st->outstanding += remaining(st, v) - before;
     wait_push_front(st, v);
 }
 
@@ -668,7 +685,7 @@ static void finish_req(sim_comp *c, inst_req *r, int state)
         kv_store_unpin(st->store, r->ids, r->pinned, sim_now(c->sim));
     st->logical_pinned -= r->pinned;
     r->pinned = 0;
-    st->outstanding -= remaining(r);
+    st->outstanding -= remaining(st, r);
     r->state = (uint32_t)state;
     if (st->done)
         st->done(st->done_ctx, r);
@@ -826,6 +843,7 @@ static int admit(sim_comp *c, inst_req *r)
     st->outstanding -= cached;
     if (!r->admitted_once) {
         r->admitted_once = 1;
+        r->admitted = sim_now(c->sim);
         uint32_t ph = hit < r->n_prompt ? hit : r->n_prompt;
         r->hit_blocks = ph;
         r->cached = r->prefilled < r->input ? r->prefilled : r->input;
@@ -958,6 +976,10 @@ static void compose(sim_comp *c)
     sim_time dt = llm_step_time(&st->hw, &step);
     if (dt == 0)
         dt = 1;
+    if (st->chunk_cb) /* prefill role: the chunks of this step start now */
+        for (uint32_t i = 0; i < st->nrun; i++)
+            if (st->run[i]->sched && st->run[i]->state == INST_PREFILL)
+                st->chunk_cb(st->done_ctx, st->run[i], 0, st->run[i]->sched, dt);
     st->busy = 1;
     st->step_began = now;
     st->step_len = dt;
@@ -980,6 +1002,7 @@ static int check_step(const inst_state *st)
                 kv_store_refs(st->store, r->ids[k]) == 0)
                 return 0;
     }
+    refs += st->outside_pins; /* handed off or reserved, outside the run list */
     if (refs != st->logical_pinned || kv_store_pinned_blocks(st->store) > refs)
         return 0;
     for (uint32_t t = 0; t < st->kv.ntiers; t++)
@@ -989,12 +1012,15 @@ static int check_step(const inst_state *st)
 }
 #endif
 
+static void retry_reservations(sim_comp *c);
+
 /* Apply the step that just ended. [step_end] */
 static void step_end(sim_comp *c)
 {
     inst_state *st = c->state;
     sim_time now = sim_now(c->sim);
     uint32_t w = 0;
+    inst_req *handoff = NULL, **htail = &handoff; /* handed off in this step, in order */
     st->busy = 0;
     st->busy_ps += st->step_len;
     for (uint32_t i = 0; i < st->nrun; i++) {
@@ -1007,6 +1033,20 @@ static void step_end(sim_comp *c)
                 r->prefilled += s;
                 st->outstanding -= s;
                 st->prompt_tokens_computed += s;
+                if (st->chunk_cb)
+                    st->chunk_cb(st->done_ctx, r, 1, s, 0);
+                if (r->prefilled == r->ptarget && st->role == INST_ROLE_PREFILL) {
+                    /* The prompt is done: its KV leaves for the decode
+                     * instance; the blocks stay pinned until released. */
+                    r->prefill_end = now;
+                    r->state = INST_HANDOFF;
+                    st->outside_pins += r->pinned;
+                    st->cnt.handoffs++;
+                    r->kv_next = NULL;
+                    *htail = r;
+                    htail = &r->kv_next;
+                    continue;
+                }
                 if (r->prefilled == r->ptarget) {
                     /* The last chunk yields the next token. */
                     if (!r->generated)
@@ -1036,6 +1076,13 @@ static void step_end(sim_comp *c)
         }
     }
     st->nrun = w;
+    for (inst_req *r = handoff, *nx; r; r = nx) { /* the workload moves their KV */
+        nx = r->kv_next;
+        r->kv_next = NULL;
+        if (st->done)
+            st->done(st->done_ctx, r);
+    }
+    retry_reservations(c);
 #ifndef NDEBUG
     /* After every step: the running requests' blocks are pinned in HBM and
      * no tier is over capacity (O(pinned blocks)); the full kv_store_check
@@ -1051,6 +1098,141 @@ static void step_end(sim_comp *c)
     compose(c);
 }
 
+/* ---- disaggregation ----------------------------------------------------- */
+
+static void kick(sim_comp *c)
+{
+    inst_state *st = c->state;
+    if (!st->busy && !st->kick_pending) {
+        st->kick_pending = 1;
+        sim_schedule(c->sim, 0, c->id, INST_EV_WAKE, 0, 0);
+    }
+}
+
+void inst_set_chunk_hook(sim_comp *c, inst_chunk_fn chunk)
+{
+    ((inst_state *)c->state)->chunk_cb = chunk;
+}
+
+void inst_release(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
+    assert(r->state == INST_HANDOFF);
+    kv_store_unpin(st->store, r->ids, r->pinned, sim_now(c->sim));
+    st->logical_pinned -= r->pinned;
+    st->outside_pins -= r->pinned;
+    r->pinned = 0;
+    kick(c); /* freed blocks may admit waiting prompts */
+}
+
+/* Blocks of r's prompt. */
+static uint32_t prompt_blocks(const inst_state *st, const inst_req *r)
+{
+    uint32_t nb = ceil_div(r->input, st->kv.block_tokens);
+    return nb > r->n_ids ? r->n_ids : nb;
+}
+
+/* Reserve r's prompt blocks now if there is room (1), else 0. */
+static int try_reserve(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
+    uint32_t nb = prompt_blocks(st, r);
+    if (st->nrun + st->nreserved >= st->max_seqs || !kv_store_can_pin(st->store, r->ids, nb))
+        return 0;
+    kv_pin_result res;
+    memset(&res, 0, sizeof res);
+    if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+        return 0;
+    (void)charge_moves(c, NULL, &res); /* lower-tier hits promoted, write-backs demoted */
+    uint32_t hit = st->kv.prefix_caching ? res.hit_blocks : 0;
+    r->kv_hit = hit < r->n_prompt ? hit : r->n_prompt;
+    r->kv_pinned = nb;
+    r->kv_reserved = 1;
+    st->logical_pinned += nb;
+    st->outside_pins += nb;
+    st->nreserved++;
+    st->cnt.reserved++;
+    return 1;
+}
+
+int inst_reserve(sim_comp *c, inst_req *r, inst_reserved_fn reserved)
+{
+    inst_state *st = c->state;
+    st->reserved_cb = reserved;
+    if (prompt_blocks(st, r) + 1 > st->kv_blocks)
+        return -1;
+    if (!st->kv_head && try_reserve(c, r))
+        return 1;
+    st->cnt.reserve_waits++;
+    r->kv_next = NULL;
+    if (st->kv_tail)
+        st->kv_tail->kv_next = r;
+    else
+        st->kv_head = r;
+    st->kv_tail = r;
+    if (++st->nkv > st->cnt.peak_reserve_queue)
+        st->cnt.peak_reserve_queue = st->nkv;
+    return 0;
+}
+
+/* Grant waiting reservations in FIFO order while there is room. */
+static void retry_reservations(sim_comp *c)
+{
+    inst_state *st = c->state;
+    while (st->kv_head && try_reserve(c, st->kv_head)) {
+        inst_req *r = st->kv_head;
+        st->kv_head = r->kv_next;
+        if (!st->kv_head)
+            st->kv_tail = NULL;
+        r->kv_next = NULL;
+        st->nkv--;
+        if (st->reserved_cb)
+            st->reserved_cb(st->done_ctx, r);
+    }
+}
+
+void inst_start_decode(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
+    sim_time now = sim_now(c->sim);
+    assert(r->kv_reserved && st->nreserved > 0);
+    st->nreserved--;
+    st->outside_pins -= r->kv_pinned;
+    r->kv_reserved = 0;
+    r->pinned = r->kv_pinned;
+    r->kv_pinned = 0;
+    r->ptarget = r->prefilled = r->input;
+    r->generated = 1; /* the prefill's token, delivered with the KV */
+    r->sched = 0;
+    r->first_token = r->last_token = now;
+    r->admitted_once = 1;
+    r->state = INST_DECODE;
+    st->outstanding += r->output - 1;
+    if (r->output <= 1) {
+        r->finish = now;
+        finish_req(c, r, INST_DONE);
+        retry_reservations(c);
+        return;
+    }
+    st->run[st->nrun++] = r;
+    kick(c);
+}
+
+int inst_role(sim_comp *c) { return ((inst_state *)c->state)->role; }
+uint64_t inst_kv_bytes_per_token(sim_comp *c) { return ((inst_state *)c->state)->kvbpt; }
+uint32_t inst_device(sim_comp *c) { return ((inst_state *)c->state)->dev_id; }
+uint64_t inst_reserve_waiting(sim_comp *c) { return ((inst_state *)c->state)->nkv; }
+uint64_t inst_load(sim_comp *c)
+{
+    inst_state *st = c->state;
+    return st->outstanding + st->nkv + st->nreserved;
+}
+uint64_t inst_free_blocks(sim_comp *c)
+{
+    inst_state *st = c->state;
+    return kv_store_free_blocks(st->store) + kv_store_evictable_blocks(st->store);
+}
+
 void inst_submit(sim_comp *c, inst_req *r)
 {
     inst_state *st = c->state;
@@ -1062,15 +1244,16 @@ void inst_submit(sim_comp *c, inst_req *r)
     r->preemptions = 0;
     r->first_token = r->last_token = r->finish = 0;
     r->cached = r->hit_blocks = r->hit_lower = 0;
-    /* A request that cannot fit even alone is rejected at once. */
-    if (r->n_ids > st->kv_blocks) {
+    /* A request that cannot fit even alone is rejected at once (a prefill
+     * instance holds only the prompt). */
+    if ((st->role == INST_ROLE_PREFILL ? r->n_prompt : r->n_ids) > st->kv_blocks) {
         st->cnt.rejected++;
         r->state = INST_REJECTED;
         if (st->done)
             st->done(st->done_ctx, r);
         return;
     }
-    st->outstanding += (uint64_t)r->input + r->output;
+    st->outstanding += (uint64_t)r->input + (st->role == INST_ROLE_PREFILL ? 0 : r->output);
     wait_push_back(st, r);
     if (!st->busy && !st->kick_pending) {
         /* Start at this time, after every arrival of this instant. */
@@ -1149,6 +1332,17 @@ static int inst_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, c->name, "kv_capacity_tokens",
                       (double)st->kv_blocks * st->kv.block_tokens, "tokens");
     sim_report_metric(s, c->name, "steps", (double)st->cnt.steps, "steps");
+    if (st->role == INST_ROLE_PREFILL)
+        sim_report_metric(s, c->name, "handoffs", (double)st->cnt.handoffs, "requests");
+    if (st->role == INST_ROLE_DECODE) {
+        sim_report_metric(s, c->name, "kv_reservations", (double)st->cnt.reserved, "requests");
+        sim_report_metric(s, c->name, "kv_reservation_waits", (double)st->cnt.reserve_waits,
+                          "requests");
+        sim_report_metric(s, c->name, "kv_reservation_queue_peak",
+                          (double)st->cnt.peak_reserve_queue, "requests");
+        sim_report_metric(s, c->name, "kv_reservation_queue_at_end", (double)st->nkv,
+                          "requests");
+    }
     sim_report_metric(s, c->name, "utilization", el > 0 ? sim_time_to_s(busy_until(st, sim_now(s))) / el : 0,
                       "");
     sim_report_metric(s, c->name, "preemptions", (double)st->cnt.preemptions, "requests");

@@ -20,8 +20,15 @@
 
 extern const sim_model llm_instance_model;
 
-/* Request states. */
-enum { INST_WAITING, INST_LOADING, INST_PREFILL, INST_DECODE, INST_DONE, INST_REJECTED };
+/* Request states. HANDOFF: a prefill instance computed the prompt and
+ * holds its KV blocks until the workload releases them (disaggregation). */
+enum { INST_WAITING, INST_LOADING, INST_PREFILL, INST_DECODE, INST_DONE, INST_REJECTED,
+       INST_HANDOFF };
+
+/* Instance roles (`role:`): mixed serves prefill and decode (colocated);
+ * prefill computes prompts and hands their KV off; decode takes requests
+ * whose KV arrives over the fabric and generates the remaining tokens. */
+enum { INST_ROLE_MIXED, INST_ROLE_PREFILL, INST_ROLE_DECODE };
 
 typedef struct inst_req {
     /* set by the submitter */
@@ -53,7 +60,22 @@ typedef struct inst_req {
     sim_time first_token;   /* when the first output token was produced */
     sim_time last_token;    /* when the latest output token was produced */
     sim_time finish;        /* when the last output token was produced */
+    /* disaggregation (kept by the workload and the two instances) */
+    uint32_t decode;        /* decode instance index (UINT32_MAX: colocated) */
+    uint32_t prefill;       /* prefill instance index */
+    uint32_t kv_sent_tokens;/* layer-wise: prompt tokens whose KV has started to leave */
+    uint32_t kv_hit;        /* prompt blocks the decode side already held */
+    uint32_t kv_pinned;     /* blocks the decode side reserved (until decoding starts) */
+    uint32_t kv_flows;      /* KV transfers in flight */
+    int kv_reserved;        /* the decode side holds its blocks */
+    int kv_sent;            /* every KV transfer has been started */
+    sim_time admitted;      /* first admission (end of the queue wait) */
+    sim_time prefill_end;   /* the prompt's last chunk ended */
+    sim_time kv_start;      /* the first KV transfer started */
+    sim_time kv_end;        /* the last KV transfer ended */
+    uint64_t kv_bytes;      /* KV bytes moved to the decode instance */
     struct inst_req *prev, *next; /* waiting-queue links / free list */
+    struct inst_req *kv_next;     /* decode side: reservation queue */
 } inst_req;
 
 /* KV configuration shared by the instances of a scenario (the `kv:` section). */
@@ -104,6 +126,33 @@ void inst_setup(sim_comp *c, const inst_kv_cfg *kv, uint32_t index, inst_done_fn
 /* Hand a request to the instance at the current time. */
 void inst_submit(sim_comp *c, inst_req *r);
 
+/* Disaggregation hooks of a prefill instance: `chunk` is called when a
+ * step that prefills `tokens` of r's prompt starts (phase 0, the step lasts
+ * `len`) and when it ends (phase 1); the HANDOFF of r (its prompt done, its
+ * blocks still pinned) arrives through the done callback. */
+typedef void (*inst_chunk_fn)(void *ctx, inst_req *r, int phase, uint32_t tokens, sim_time len);
+void inst_set_chunk_hook(sim_comp *c, inst_chunk_fn chunk);
+/* A prefill instance lets go of a handed-off request's blocks (they stay
+ * cached). */
+void inst_release(sim_comp *c, inst_req *r);
+/* A decode instance reserves KV blocks for r's prompt (and a running slot):
+ * 1 = reserved now (r->kv_hit = prompt blocks it already held), 0 = r waits
+ * in its reservation queue and `reserved` is called when it gets room. */
+typedef void (*inst_reserved_fn)(void *ctx, inst_req *r);
+int inst_reserve(sim_comp *c, inst_req *r, inst_reserved_fn reserved);
+/* (-1: the prompt can never fit there.) */
+/* A decode instance starts decoding r, whose KV has arrived (the first
+ * token counts as produced now). */
+void inst_start_decode(sim_comp *c, inst_req *r);
+/* Role, KV bytes per token, GPU component (UINT32_MAX: none), requests
+ * waiting for a reservation, and load (tokens still to compute). */
+int inst_role(sim_comp *c);
+uint64_t inst_kv_bytes_per_token(sim_comp *c);
+uint32_t inst_device(sim_comp *c);
+uint64_t inst_reserve_waiting(sim_comp *c);
+uint64_t inst_load(sim_comp *c);
+uint64_t inst_free_blocks(sim_comp *c);
+
 /* What the router sees of the instance for request r (prefix match per tier). */
 void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v);
 
@@ -142,6 +191,10 @@ typedef struct inst_counters {
     uint64_t fabric_moves;  /* transfers started on the fabric (stages counted) */
     uint64_t fabric_errors; /* moves the fabric refused (counted, not timed) */
     sim_time load_wait_ps;  /* summed time requests spent waiting for loads */
+    uint64_t handoffs;      /* prefill role: requests handed to a decode instance */
+    uint64_t reserved;      /* decode role: reservations granted */
+    uint64_t reserve_waits; /* decode role: reservations that had to wait */
+    uint64_t peak_reserve_queue; /* decode role: longest reservation queue */
 } inst_counters;
 const inst_counters *inst_stats(sim_comp *c);
 

@@ -53,7 +53,13 @@
 #include "sim/mem.h"
 #include "sim/stats.h"
 
-enum { WL_EV_ARRIVAL = SIM_EV_USER };
+enum { WL_EV_ARRIVAL = SIM_EV_USER, WL_EV_KV };
+
+/* KV transfer modes of disaggregation. */
+enum { PD_WHOLE, PD_LAYERWISE };
+static const char *const pd_modes[] = {"whole", "layerwise", NULL};
+enum { PD_LEAST_LOADED, PD_KV_ROOM };
+static const char *const pd_policies[] = {"least_loaded", "kv_room", NULL};
 
 #define POOL_CHUNK 256
 
@@ -98,6 +104,19 @@ typedef struct wl_state {
     uint64_t good;              /* requests meeting the SLOs */
     sim_samples ttft, tpot, e2e;
     serving_totals tot;
+    /* prefill/decode disaggregation (workload.disaggregation) */
+    int disagg;                 /* some instance has role prefill or decode */
+    int pd_mode;                /* PD_WHOLE or PD_LAYERWISE */
+    int pd_path;                /* fabric path of KV transfers */
+    int pd_policy;              /* decode choice: PD_* */
+    double pd_bw;               /* without fabric devices: bytes/s (0: instant) */
+    sim_time pd_lat;            /* without fabric devices: fixed latency */
+    const scn_node *pd_node;    /* the section (error marks) */
+    uint32_t *pidx, npre;       /* prefill-capable instances (router's choice) */
+    uint32_t *didx, ndec;       /* decode instances */
+    uint64_t kv_bytes;          /* KV bytes moved */
+    uint64_t kv_errors;         /* transfers the fabric refused (moved at once) */
+    sim_samples kv_wait, kv_exposed, ttft_prefill;
 } wl_state;
 
 static const sim_param wl_params[] = {
@@ -116,7 +135,7 @@ static const sim_param wl_params[] = {
      offsetof(wl_state, slo_tpot), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
-static const char *const wl_keys[] = {"synthetic", "slo", "instances", NULL};
+static const char *const wl_keys[] = {"synthetic", "slo", "instances", "disaggregation", NULL};
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -389,6 +408,189 @@ static int make_ids(wl_state *w, inst_req *r, const trace_req *t)
     return 0;
 }
 
+/* ---- prefill/decode disaggregation --------------------------------------- */
+
+static void done_cb(void *ctx, inst_req *r);
+
+/* The decode instance for r: least loaded (tokens to compute, reservations
+ * waiting) or most free KV blocks; ties to the lowest index. */
+static uint32_t pd_pick_decode(wl_state *w)
+{
+    uint32_t best = w->didx[0];
+    for (uint32_t i = 1; i < w->ndec; i++) {
+        sim_comp *a = w->inst[w->didx[i]], *b = w->inst[best];
+        if (w->pd_policy == PD_KV_ROOM ? inst_free_blocks(a) > inst_free_blocks(b)
+                                       : inst_load(a) < inst_load(b))
+            best = w->didx[i];
+    }
+    return best;
+}
+
+/* Prompt tokens in [a, b) whose KV the decode side does not already hold. */
+static uint64_t pd_tokens(const wl_state *w, const inst_req *r, uint64_t a, uint64_t b)
+{
+    uint64_t held = (uint64_t)r->kv_hit * w->block_tokens;
+    if (a < held)
+        a = held;
+    return b > a ? b - a : 0;
+}
+
+/* Move `bytes` of r's KV from its prefill GPU(s) to its decode GPU(s): one
+ * flow per tensor-parallel shard (max of the two degrees), over the fabric
+ * when both instances name a device, else after latency + bytes / bandwidth
+ * (at once with no bandwidth). */
+static void pd_send(sim_comp *c, inst_req *r, uint64_t bytes)
+{
+    wl_state *w = c->state;
+    if (!bytes)
+        return;
+    sim_comp *p = w->inst[r->prefill], *d = w->inst[r->decode];
+    r->kv_bytes += bytes;
+    w->kv_bytes += bytes;
+    uint32_t src = inst_device(p), dst = inst_device(d);
+    if (src != UINT32_MAX && dst != UINT32_MAX && src != dst) {
+        uint32_t tp_p = inst_hw(p)->tp, tp_d = inst_hw(d)->tp;
+        uint32_t shards = tp_p > tp_d ? tp_p : tp_d;
+        uint64_t each = bytes / shards;
+        for (uint32_t k = 0; k < shards; k++) {
+            uint64_t b = each + (k == 0 ? bytes - each * shards : 0);
+            fabric_req fr = {src, dst, b, w->pd_path, c->id, WL_EV_KV,
+                             (uint64_t)(uintptr_t)r, 0, NULL, 0, r->id * 64 + k};
+            if (fabric_transfer_req(c->sim, &fr) == 0)
+                r->kv_flows++;
+            else
+                w->kv_errors++;
+        }
+    } else if (w->pd_bw > 0) {
+        sim_time t = w->pd_lat + (sim_time)llround((double)bytes * 1e12 / w->pd_bw);
+        sim_schedule(c->sim, t, c->id, WL_EV_KV, (uint64_t)(uintptr_t)r, 0);
+        r->kv_flows++;
+    }
+}
+
+/* Everything in place: the KV has arrived, the prefill lets go, the decode
+ * instance takes over (its first token counts as delivered now). */
+static void pd_check(sim_comp *c, inst_req *r)
+{
+    wl_state *w = c->state;
+    if (r->state != INST_HANDOFF || !r->kv_reserved || !r->kv_sent || r->kv_flows)
+        return;
+    sim_time now = sim_now(c->sim);
+    r->kv_end = now;
+    sim_samples_add(&w->ttft_prefill, (double)(r->prefill_end - r->arrival));
+    sim_samples_add(&w->kv_exposed, (double)(r->kv_end - r->prefill_end));
+    inst_release(w->inst[r->prefill], r);
+    r->instance = r->decode;
+    inst_start_decode(w->inst[r->decode], r);
+}
+
+/* The whole prompt's KV (what the decode side lacks) leaves at once. */
+static void pd_send_whole(sim_comp *c, inst_req *r)
+{
+    wl_state *w = c->state;
+    uint64_t kvbpt = inst_kv_bytes_per_token(w->inst[r->prefill]);
+    pd_send(c, r, kvbpt * pd_tokens(w, r, 0, r->input));
+    r->kv_sent = 1;
+    pd_check(c, r);
+}
+
+/* The decode instance reserved r's blocks (now, or after a wait). */
+static void pd_reserved(void *ctx, inst_req *r)
+{
+    sim_comp *c = ctx;
+    wl_state *w = c->state;
+    r->kv_start = sim_now(c->sim);
+    sim_time since = w->pd_mode == PD_LAYERWISE ? r->arrival : r->prefill_end;
+    sim_samples_add(&w->kv_wait, (double)(r->kv_start - since));
+    if (w->pd_mode == PD_LAYERWISE)
+        inst_submit(w->inst[r->prefill], r); /* the prefill may start streaming */
+    else
+        pd_send_whole(c, r);
+}
+
+/* A request no decode instance can ever hold. */
+static void pd_reject(sim_comp *c, inst_req *r)
+{
+    wl_state *w = c->state;
+    if (r->state == INST_HANDOFF)
+        inst_release(w->inst[r->prefill], r);
+    r->state = INST_REJECTED;
+    done_cb(c, r);
+}
+
+/* Reserve on the decode side; 1 when r may proceed now. */
+static int pd_reserve(sim_comp *c, inst_req *r)
+{
+    wl_state *w = c->state;
+    int rc = inst_reserve(w->inst[r->decode], r, pd_reserved);
+    if (rc < 0) {
+        pd_reject(c, r);
+        return 0;
+    }
+    if (rc > 0) {
+        r->kv_start = sim_now(c->sim);
+        sim_samples_add(&w->kv_wait, 0.0);
+    }
+    return rc > 0;
+}
+
+/* A new request for a prefill instance. Layer-wise streaming needs the
+ * decode side's blocks before the first layer leaves, so it reserves
+ * first; whole transfers reserve when the prompt is done. */
+static void pd_dispatch(sim_comp *c, inst_req *r)
+{
+    wl_state *w = c->state;
+    r->prefill = r->instance;
+    r->decode = pd_pick_decode(w);
+    r->kv_sent_tokens = 0;
+    if (w->pd_mode == PD_LAYERWISE) {
+        if (r->n_prompt > inst_kv_blocks(w->inst[r->prefill])) {
+            pd_reject(c, r);
+            return;
+        }
+        if (!pd_reserve(c, r))
+            return; /* waits (pd_reserved submits it) or rejected */
+    }
+    inst_submit(w->inst[r->prefill], r);
+}
+
+/* Layer-wise streaming (prefill chunk hook): a chunk's first L-1 layers'
+ * KV leaves as its step starts (paced by the fabric), its last layer's as
+ * the step ends; the prompt's cached prefix leaves with the first chunk.
+ * Exposed after the prefill: the last layer's share and the latency, when
+ * the network keeps up. */
+static void pd_chunk(void *ctx, inst_req *r, int phase, uint32_t tokens, sim_time len)
+{
+    sim_comp *c = ctx;
+    wl_state *w = c->state;
+    if (w->pd_mode != PD_LAYERWISE || r->decode == UINT32_MAX)
+        return;
+    sim_comp *p = w->inst[r->prefill];
+    uint64_t kvbpt = inst_kv_bytes_per_token(p), L = inst_hw(p)->m->layers;
+    uint64_t a = phase ? r->prefilled - tokens : r->prefilled, b = a + tokens;
+    uint64_t chunk = kvbpt * pd_tokens(w, r, a, b), early = L > 1 ? chunk * (L - 1) / L : 0;
+    if (phase == 0) {
+        uint64_t prefix = r->kv_sent_tokens < a ? pd_tokens(w, r, r->kv_sent_tokens, a) : 0;
+        if (b > r->kv_sent_tokens)
+            r->kv_sent_tokens = (uint32_t)b;
+        pd_send(c, r, kvbpt * prefix + early);
+    } else {
+        pd_send(c, r, chunk - early);
+    }
+}
+
+/* The prefill instance handed r off. */
+static void pd_handoff(sim_comp *c, inst_req *r)
+{
+    wl_state *w = c->state;
+    if (w->pd_mode == PD_LAYERWISE) {
+        r->kv_sent = 1; /* every chunk's KV has left */
+        pd_check(c, r);
+    } else if (pd_reserve(c, r)) {
+        pd_send_whole(c, r);
+    }
+}
+
 static void dispatch(sim_comp *c, const trace_req *t)
 {
     wl_state *w = c->state;
@@ -415,6 +617,9 @@ static void dispatch(sim_comp *c, const trace_req *t)
         sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for block ids", c->name);
         return;
     }
+    /* The router chooses among the instances that take prompts: all of
+     * them, or with disaggregation the prefill (and mixed) ones. */
+    uint32_t n = w->disagg ? w->npre : w->ninst;
     uint32_t pick = 0;
     uint64_t stuck = 0;
     int have = 0;
@@ -422,31 +627,43 @@ static void dispatch(sim_comp *c, const trace_req *t)
         pick = (uint32_t)stuck;
         have = 1;
     }
-    if (w->ninst > 1 || w->sticky) {
-        for (uint32_t i = 0; i < w->ninst; i++)
-            inst_view(w->inst[i], r, &w->views[i]);
+    if (n > 1 || w->sticky) {
+        for (uint32_t i = 0; i < n; i++)
+            inst_view(w->inst[w->disagg ? w->pidx[i] : i], r, &w->views[i]);
     }
-    if (!have && w->ninst > 1) {
+    if (!have && n > 1) {
         memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
                                   w->block_tokens, r->ids};
-        pick = w->router->route(w->router_st, &rv, w->views, w->ninst, uniform_draw, c->rng);
-        if (pick >= w->ninst)
-            pick = w->ninst - 1;
+        pick = w->router->route(w->router_st, &rv, w->views, n, uniform_draw, c->rng);
+        if (pick >= n)
+            pick = n - 1;
         if (w->sticky && r->session)
             trace_u64map_put(w->sessions, r->session, pick);
     }
-    if (w->ninst > 1 || w->sticky)
+    if (n > 1 || w->sticky)
         r->predicted = w->views[pick].prefix_blocks;
     else {
         memfab_instance_view v;
-        inst_view(w->inst[0], r, &v);
+        inst_view(w->inst[w->disagg ? w->pidx[0] : 0], r, &v);
         r->predicted = v.prefix_blocks;
     }
+    if (w->disagg)
+        pick = w->pidx[pick];
     r->instance = pick;
+    r->decode = UINT32_MAX;
+    r->kv_hit = r->kv_pinned = r->kv_flows = 0;
+    r->kv_reserved = r->kv_sent = 0;
+    r->admitted = r->prefill_end = r->kv_start = r->kv_end = 0;
+    r->kv_bytes = 0;
+    r->kv_next = NULL;
     w->tot.arrived++;
     if (w->tot.arrived == 1)
         w->first_arrival = now;
     in_system_change(w, now, +1);
+    if (w->disagg && inst_role(w->inst[pick]) == INST_ROLE_PREFILL) {
+        pd_dispatch(c, r);
+        return;
+    }
     inst_submit(w->inst[pick], r);
 }
 
@@ -482,12 +699,26 @@ static void done_cb(void *ctx, inst_req *r)
 {
     sim_comp *c = ctx;
     wl_state *w = c->state;
+    if (r->state == INST_HANDOFF) {
+        pd_handoff(c, r);
+        return;
+    }
     sim_time now = sim_now(c->sim);
     char sess[32];
     snprintf(sess, sizeof sess, "%llu", (unsigned long long)r->session);
-    sim_report_request(c->sim, r->id, sess, w->inst[r->instance]->name, r->arrival,
-                       r->first_token, r->state == INST_DONE ? r->finish : 0, r->input, r->output,
-                       r->cached);
+    if (r->decode != UINT32_MAX) {
+        sim_time since = w->pd_mode == PD_LAYERWISE ? r->arrival : r->prefill_end;
+        int moved = r->kv_end != 0;
+        sim_report_request_pd(c->sim, r->id, sess, w->inst[r->decode]->name, r->arrival,
+                              r->first_token, r->state == INST_DONE ? r->finish : 0, r->input,
+                              r->output, r->cached, w->inst[r->prefill]->name, r->kv_bytes,
+                              moved && r->kv_start >= since ? r->kv_start - since : 0,
+                              moved ? r->kv_end - r->prefill_end : 0);
+    } else {
+        sim_report_request(c->sim, r->id, sess, w->inst[r->instance]->name, r->arrival,
+                           r->first_token, r->state == INST_DONE ? r->finish : 0, r->input,
+                           r->output, r->cached);
+    }
     in_system_change(w, now, -1);
     if (r->state == INST_DONE) {
         w->tot.completed++;
@@ -519,6 +750,22 @@ static int wl_start(sim_comp *c, sim_err *err)
     if (!w->ninst)
         return scn_error(err, c->node, "workload: no llm_instance to serve it (add "
                          "workload.instances: {count: N, ...} or llm_instance components)");
+    for (uint32_t i = 0; w->disagg && i < w->npre; i++)
+        for (uint32_t j = 0; j < w->ndec; j++) {
+            sim_comp *p = w->inst[w->pidx[i]], *d = w->inst[w->didx[j]];
+            uint32_t a = inst_device(p), b = inst_device(d);
+            if (inst_role(p) != INST_ROLE_PREFILL || a == UINT32_MAX || b == UINT32_MAX ||
+                a == b)
+                continue;
+            fabric_req fr = {a, b, 1, w->pd_path, c->id, WL_EV_KV, 0, 0, NULL, 0, 0};
+            if (fabric_check_transfer(c->sim, &fr))
+                return scn_error(err, w->pd_node ? w->pd_node : c->node,
+                                 "disaggregation: no %s route for KV from prefill '%s' (device"
+                                 " '%s') to decode '%s' (device '%s')",
+                                 fabric_path_name(w->pd_path), p->name,
+                                 sim_comp_at(c->sim, a)->name, d->name,
+                                 sim_comp_at(c->sim, b)->name);
+        }
     w->views = sim_calloc(w->ninst, sizeof *w->views);
     w->sessions = trace_u64map_new();
     if (!w->views || !w->sessions)
@@ -531,6 +778,12 @@ static int wl_start(sim_comp *c, sim_err *err)
 static void wl_handle(sim_comp *c, const sim_event *e)
 {
     wl_state *w = c->state;
+    if (e->kind == WL_EV_KV) { /* a KV transfer of a disaggregated request arrived */
+        inst_req *r = (inst_req *)(uintptr_t)e->a0;
+        r->kv_flows--;
+        pd_check(c, r);
+        return;
+    }
     if (e->kind != WL_EV_ARRIVAL || !w->have_pending)
         return;
     sim_time now = sim_now(c->sim);
@@ -617,6 +870,17 @@ static int wl_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, sc, "in_system_mean", t->in_system_mean, "requests");
     sim_report_metric(s, sc, "arrival_rate", t->arrival_rate, "requests/s");
     sim_report_metric(s, sc, "littles_law_lambda_w", t->arrival_rate * t->e2e_mean, "requests");
+    if (w->disagg) {
+        sim_report_metric(s, sc, "kv_transfer_bytes", (double)w->kv_bytes, "B");
+        sim_report_metric(s, sc, "kv_transfer_errors", (double)w->kv_errors, "transfers");
+        sim_samples_report(s, sc, "ttft_prefill", &w->ttft_prefill, 1e-12, "s");
+        sim_samples_report(s, sc, "kv_wait", &w->kv_wait, 1e-12, "s");
+        sim_samples_report(s, sc, "kv_transfer_exposed", &w->kv_exposed, 1e-12, "s");
+        uint64_t waiting = 0;
+        for (uint32_t j = 0; j < w->ndec; j++)
+            waiting += inst_reserve_waiting(w->inst[w->didx[j]]);
+        sim_report_metric(s, sc, "kv_reservation_waiting_at_end", (double)waiting, "requests");
+    }
     return 0;
 }
 
@@ -638,6 +902,11 @@ static void wl_destroy(sim_comp *c)
     sim_samples_free(&w->ttft);
     sim_samples_free(&w->tpot);
     sim_samples_free(&w->e2e);
+    sim_samples_free(&w->kv_wait);
+    sim_samples_free(&w->kv_exposed);
+    sim_samples_free(&w->ttft_prefill);
+    sim_free(w->pidx);
+    sim_free(w->didx);
 }
 
 const sim_model llm_workload_model = {
@@ -777,6 +1046,83 @@ static int add_pool(sim *s, const scn_node *kn, inst_kv_cfg *kv, sim_err *err)
     return 0;
 }
 
+/* workload.disaggregation, and the prefill and decode pools. */
+static int pd_build(sim *s, const scn_node *wn, wl_state *w, sim_err *err)
+{
+    const scn_node *pn = scn_map_get(wn, "disaggregation");
+    uint32_t npre = 0, ndec = 0, nmix = 0;
+    for (uint32_t i = 0; i < w->ninst; i++) {
+        int role = inst_role(w->inst[i]);
+        npre += role == INST_ROLE_PREFILL;
+        ndec += role == INST_ROLE_DECODE;
+        nmix += role == INST_ROLE_MIXED;
+    }
+    w->pd_mode = PD_WHOLE;
+    w->pd_path = FABRIC_PATH_AUTO;
+    w->pd_node = pn;
+    if (pn) {
+        static const char *const keys[] = {"transfer", "path", "decode_policy", "bandwidth",
+                                           "latency", NULL};
+        const char *path;
+        int rc;
+        if (scn_node_kind(pn) != SCN_MAP)
+            return scn_error(err, pn, "workload.disaggregation must be a mapping");
+        if ((rc = scn_check_keys(pn, keys, "workload.disaggregation", err)) ||
+            (rc = scn_get_enum(pn, "transfer", pd_modes, PD_WHOLE, &w->pd_mode, err)) ||
+            (rc = scn_get_enum(pn, "decode_policy", pd_policies, PD_LEAST_LOADED, &w->pd_policy,
+                               err)) ||
+            (rc = scn_get_string(pn, "path", "auto", &path, err)) ||
+            (rc = scn_get_rate(pn, "bandwidth", 0, &w->pd_bw, err)) ||
+            (rc = scn_get_time(pn, "latency", 0, &w->pd_lat, err)))
+            return rc;
+        w->pd_path = fabric_path_find(path);
+        if (w->pd_path < 0)
+            return scn_error(err, scn_map_get(pn, "path"),
+                             "workload.disaggregation.path: unknown path '%s' (auto, dma, rdma,"
+                             " rdma_read, rdma_staged)",
+                             path);
+        if (!npre && !ndec)
+            return scn_error(err, pn, "workload.disaggregation: no instance has role prefill or"
+                             " decode");
+    }
+    if (!npre && !ndec)
+        return 0;
+    const scn_node *at = pn ? pn : wn;
+    if (!ndec)
+        return scn_error(err, at, "disaggregation: %u prefill instance(s) but no decode instance"
+                         " (role: decode)", npre);
+    if (!npre)
+        return scn_error(err, at, "disaggregation: %u decode instance(s) but no prefill instance"
+                         " (role: prefill)", ndec);
+    w->disagg = 1;
+    w->pidx = sim_calloc(npre + nmix, sizeof *w->pidx);
+    w->didx = sim_calloc(ndec, sizeof *w->didx);
+    if (!w->pidx || !w->didx)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    for (uint32_t i = 0; i < w->ninst; i++) {
+        int role = inst_role(w->inst[i]);
+        if (role == INST_ROLE_DECODE)
+            w->didx[w->ndec++] = i;
+        else
+            w->pidx[w->npre++] = i;
+        if (role == INST_ROLE_PREFILL)
+            inst_set_chunk_hook(w->inst[i], pd_chunk);
+    }
+    /* Tensor-parallel shards re-shard only when one degree divides the other. */
+    for (uint32_t i = 0; i < w->npre; i++)
+        for (uint32_t j = 0; j < w->ndec; j++) {
+            sim_comp *p = w->inst[w->pidx[i]], *d = w->inst[w->didx[j]];
+            uint64_t a = inst_hw(p)->tp, b = inst_hw(d)->tp;
+            if (inst_role(p) == INST_ROLE_PREFILL && (a > b ? a % b : b % a))
+                return scn_error(err, p->node ? scn_map_get(p->node, "tp") : at,
+                                 "disaggregation: prefill '%s' (tp %llu) and decode '%s' (tp"
+                                 " %llu) cannot re-shard their KV: one tp must divide the"
+                                 " other",
+                                 p->name, (unsigned long long)a, d->name, (unsigned long long)b);
+        }
+    return 0;
+}
+
 int serving_build(sim *s, const scn_doc *doc, sim_err *err)
 {
     const scn_node *root = scn_root(doc);
@@ -876,6 +1222,8 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
         inst_setup(c, &kv, idx, done_cb, wc);
         w->inst[idx++] = c;
     }
+    if ((rc = pd_build(s, wn, w, err)))
+        return rc;
     /* The router. */
     w->policy = "round_robin";
     if (rn) {
@@ -910,7 +1258,8 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
                          "prefix_affinity, dynamo, sglang, llmd, or a plug-in's)",
                          w->policy);
     memfab_params rp = {(void *)rn, node_param};
-    w->router_st = w->router->create(w->ninst ? w->ninst : 1, &rp);
+    uint32_t nroute = w->disagg ? w->npre : w->ninst;
+    w->router_st = w->router->create(nroute ? nroute : 1, &rp);
     if (!w->router_st)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "router '%s': create failed", w->policy);
     return 0;
