@@ -1,5 +1,5 @@
 /*
- * plugin.h - the policy interface of memfab, version 1.
+ * plugin.h - the policy interface of memfab, version 2.
  *
  * KV-cache eviction policies and request-routing policies are small tables
  * of C functions registered by name. The built-in policies use exactly this
@@ -29,13 +29,30 @@
  * Routing. For each arriving request the router sees every instance's
  * load and how much of the request's prefix each instance holds, per tier,
  * and returns the index of the chosen instance.
+ *
+ * Pair routing (version 2). With prefill/decode disaggregation a pair
+ * router sees the prefill-capable instances and the decode instances
+ * separately and chooses one of each, or rejects the request (early
+ * rejection under overload, as Mooncake's Conductor does). A decode view's
+ * `waiting` counts requests waiting for its KV reservation and its
+ * prefix_blocks the request's blocks it already holds (not resent). A
+ * plain router still routes disaggregated scenarios: it picks the prefill
+ * instance and memfab picks the decode one (workload.disaggregation
+ * decode_policy).
+ *
+ * Versions. A plug-in declares the version it was built for in `abi`:
+ * memfab loads versions MEMFAB_PLUGIN_ABI_MIN .. MEMFAB_PLUGIN_ABI. A
+ * version-1 plug-in has no `pair_routers` field and memfab does not read
+ * it; its routers and eviction policies work unchanged (mixed instances,
+ * or the prefill choice of disaggregated ones).
  */
 #ifndef MEMFAB_PLUGIN_H
 #define MEMFAB_PLUGIN_H
 
 #include <stdint.h>
 
-#define MEMFAB_PLUGIN_ABI 1
+#define MEMFAB_PLUGIN_ABI 2
+#define MEMFAB_PLUGIN_ABI_MIN 1
 
 /* Named numeric parameters of a policy, read from the scenario. */
 typedef struct memfab_params {
@@ -108,13 +125,30 @@ typedef struct memfab_router_ops {
                       double (*uniform)(void *rng), void *rng);
 } memfab_router_ops;
 
+/* Version 2: choose a (prefill, decode) pair for a disaggregated request. */
+typedef struct memfab_pair_router_ops {
+    const char *name;                                   /* scenario `policy:` value */
+    void *(*create)(uint32_t prefill_instances, uint32_t decode_instances,
+                    const memfab_params *p);
+    void (*destroy)(void *st);
+    /* Set *prefill in [0, np) and *decode in [0, nd) and return 0, or
+     * return 1 to reject the request now (it is counted as rejected). */
+    int (*route_pair)(void *st, const memfab_request_view *req,
+                      const memfab_instance_view *prefill, uint32_t np,
+                      const memfab_instance_view *decode, uint32_t nd,
+                      double (*uniform)(void *rng), void *rng, uint32_t *prefill_pick,
+                      uint32_t *decode_pick);
+} memfab_pair_router_ops;
+
 /* ---- the plug-in ------------------------------------------------------- */
 
 typedef struct memfab_plugin {
-    uint32_t abi;                        /* MEMFAB_PLUGIN_ABI */
+    uint32_t abi;                        /* MEMFAB_PLUGIN_ABI the plug-in was built for */
     const char *name;                    /* for messages */
     const memfab_evict_ops *const *evictions; /* NULL-terminated, or NULL */
     const memfab_router_ops *const *routers;  /* NULL-terminated, or NULL */
+    /* version 2 and later only: */
+    const memfab_pair_router_ops *const *pair_routers; /* NULL-terminated, or NULL */
 } memfab_plugin;
 
 /* The one symbol a plug-in exports. */

@@ -26,6 +26,8 @@ static const memfab_evict_ops *reg_evict[MAX_REGISTERED]; /* from plug-ins */
 static uint32_t n_evict;
 static const memfab_router_ops *reg_router[MAX_REGISTERED];
 static uint32_t n_router;
+static const memfab_pair_router_ops *reg_pair[MAX_REGISTERED];
+static uint32_t n_pair;
 
 const memfab_evict_ops *kv_evict_find(const char *name)
 {
@@ -37,6 +39,19 @@ const memfab_evict_ops *kv_evict_find(const char *name)
     for (uint32_t i = 0; i < n_evict; i++)
         if (strcmp(reg_evict[i]->name, name) == 0)
             return reg_evict[i];
+    return NULL;
+}
+
+const memfab_pair_router_ops *kv_pair_router_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (uint32_t i = 0; kv_pair_router_policies[i]; i++)
+        if (strcmp(kv_pair_router_policies[i]->name, name) == 0)
+            return kv_pair_router_policies[i];
+    for (uint32_t i = 0; i < n_pair; i++)
+        if (strcmp(reg_pair[i]->name, name) == 0)
+            return reg_pair[i];
     return NULL;
 }
 
@@ -69,12 +84,15 @@ int kv_register_plugin(const memfab_plugin *p, sim_err *err)
     if (!p)
         return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "plug-in: no plug-in table");
     const char *pn = p->name ? p->name : "(unnamed)";
-    if (p->abi != MEMFAB_PLUGIN_ABI)
+    if (p->abi < MEMFAB_PLUGIN_ABI_MIN || p->abi > MEMFAB_PLUGIN_ABI)
         return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
                            "plug-in '%s' was built for policy interface version %u, but this"
-                           " memfab provides version %u; rebuild it against this memfab's"
+                           " memfab provides versions %u..%u; rebuild it against this memfab's"
                            " <memfab/plugin.h>",
-                           pn, (unsigned)p->abi, (unsigned)MEMFAB_PLUGIN_ABI);
+                           pn, (unsigned)p->abi, (unsigned)MEMFAB_PLUGIN_ABI_MIN,
+                           (unsigned)MEMFAB_PLUGIN_ABI);
+    /* version 1 tables end before pair_routers: never read it */
+    const memfab_pair_router_ops *const *pairs = p->abi >= 2 ? p->pair_routers : NULL;
     /* Validate everything first, so a refused plug-in registers nothing. */
     uint32_t ne = 0, nr = 0, new_e = 0, new_r = 0;
     for (; p->evictions && p->evictions[ne]; ne++) {
@@ -115,7 +133,25 @@ int kv_register_plugin(const memfab_plugin *p, sim_err *err)
                                    "plug-in '%s': routing policy '%s' listed twice", pn, o->name);
         new_r++;
     }
-    if (n_evict + new_e > MAX_REGISTERED || n_router + new_r > MAX_REGISTERED)
+    uint32_t np = 0, new_p = 0;
+    for (; pairs && pairs[np]; np++) {
+        const memfab_pair_router_ops *o = pairs[np];
+        if (!o->name || !*o->name || !o->create || !o->destroy || !o->route_pair)
+            return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                               "plug-in '%s': pair routing policy %u ('%s') lacks a name or a"
+                               " function",
+                               pn, (unsigned)np, o->name ? o->name : "");
+        const memfab_pair_router_ops *have = kv_pair_router_find(o->name);
+        if (have == o)
+            continue;
+        if (have || kv_router_find(o->name))
+            return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                               "plug-in '%s': a routing policy named '%s' already exists", pn,
+                               o->name);
+        new_p++;
+    }
+    if (n_evict + new_e > MAX_REGISTERED || n_router + new_r > MAX_REGISTERED ||
+        n_pair + new_p > MAX_REGISTERED)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0,
                            "plug-in '%s': more than %d plug-in policies of one kind", pn,
                            MAX_REGISTERED);
@@ -125,6 +161,9 @@ int kv_register_plugin(const memfab_plugin *p, sim_err *err)
     for (uint32_t i = 0; i < nr; i++)
         if (kv_router_find(p->routers[i]->name) != p->routers[i])
             reg_router[n_router++] = p->routers[i];
+    for (uint32_t i = 0; i < np; i++)
+        if (kv_pair_router_find(pairs[i]->name) != pairs[i])
+            reg_pair[n_pair++] = pairs[i];
     return 0;
 }
 
@@ -164,14 +203,15 @@ int kv_load_plugin(const char *path, sim_err *err)
         return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "%s: %s returned no plug-in", path,
                            MEMFAB_PLUGIN_INIT_SYMBOL);
     }
-    if (pl->abi != MEMFAB_PLUGIN_ABI) {
+    if (pl->abi < MEMFAB_PLUGIN_ABI_MIN || pl->abi > MEMFAB_PLUGIN_ABI) {
         unsigned got = (unsigned)pl->abi;
         dlclose(h);
         return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
                            "%s: plug-in built for policy interface version %u, but this memfab"
-                           " provides version %u; rebuild it against this memfab's"
+                           " provides versions %u..%u; rebuild it against this memfab's"
                            " <memfab/plugin.h>",
-                           path, got, (unsigned)MEMFAB_PLUGIN_ABI);
+                           path, got, (unsigned)MEMFAB_PLUGIN_ABI_MIN,
+                           (unsigned)MEMFAB_PLUGIN_ABI);
     }
     int rc = kv_register_plugin(pl, err);
     if (rc) {

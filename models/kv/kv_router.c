@@ -295,3 +295,66 @@ static const memfab_router_ops llmd_ops = {"llmd", llmd_create, rs_free, llmd_ro
 
 const memfab_router_ops *const kv_router_policies[] = {
     &rr_ops, &random_ops, &ll_ops, &pa_ops, &dynamo_ops, &sglang_ops, &llmd_ops, NULL};
+
+/* ---- conductor: a pair router (Mooncake's Conductor, FAST 2025) -----------
+ *
+ * Prefill: the instance with the best prefix reuse for its load, scored as
+ * llmd does (tier-weighted hit fraction - load_weight x normalized
+ * outstanding tokens). Decode: among the decode instances with room for the
+ * prompt's blocks, the least loaded (waiting reservations, then outstanding
+ * tokens); none with room: the least loaded. Early rejection: with
+ * reject_waiting > 0, a request whose best decode instance already has that
+ * many reservations waiting is rejected at arrival (overload: admitting it
+ * would only queue KV in the prefill pool).
+ */
+typedef struct conductor {
+    double load_weight;        /* prefill score: weight of the load term */
+    double reject_waiting;     /* reject when the decode side has this many waiting (0: never) */
+} conductor;
+
+static void *conductor_create(uint32_t np, uint32_t nd, const memfab_params *p)
+{
+    conductor *c = sim_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->load_weight = param(p, "load_weight", 0.5);
+    c->reject_waiting = param(p, "reject_waiting", 0);
+    if (!(c->load_weight >= 0) || !(c->reject_waiting >= 0)) {
+        sim_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void conductor_destroy(void *st) { sim_free(st); }
+
+static int conductor_route(void *st, const memfab_request_view *req,
+                           const memfab_instance_view *pre, uint32_t np,
+                           const memfab_instance_view *dec, uint32_t nd,
+                           double (*uniform)(void *), void *rng, uint32_t *p, uint32_t *d)
+{
+    conductor *c = st;
+    rstate ls = {0};
+    ls.a = c->load_weight;
+    *p = llmd_route(&ls, req, pre, np, uniform, rng);
+    uint32_t best = 0;
+    int best_room = -1;
+    for (uint32_t i = 0; i < nd; i++) {
+        int room = dec[i].kv_free_blocks >= req->n_blocks;
+        const memfab_instance_view *b = &dec[best];
+        if (room > best_room ||
+            (room == best_room &&
+             (dec[i].waiting < b->waiting ||
+              (dec[i].waiting == b->waiting && dec[i].outstanding_tokens < b->outstanding_tokens)))) {
+            best = i;
+            best_room = room;
+        }
+    }
+    *d = best;
+    return c->reject_waiting > 0 && (double)dec[best].waiting >= c->reject_waiting;
+}
+
+static const memfab_pair_router_ops conductor_ops = {"conductor", conductor_create,
+                                                     conductor_destroy, conductor_route};
+
+const memfab_pair_router_ops *const kv_pair_router_policies[] = {&conductor_ops, NULL};

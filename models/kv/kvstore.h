@@ -165,7 +165,11 @@ extern const memfab_evict_ops *const kv_evict_policies[];
  * least_loaded, prefix_affinity, dynamo, sglang, llmd. */
 extern const memfab_router_ops *const kv_router_policies[];
 
+/* Built-in pair routers (disaggregation), NULL-terminated: conductor. */
+extern const memfab_pair_router_ops *const kv_pair_router_policies[];
+
 /* Policies by name: built-ins first, then those registered from plug-ins. */
+const memfab_pair_router_ops *kv_pair_router_find(const char *name);
 const memfab_evict_ops *kv_evict_find(const char *name);
 const memfab_router_ops *kv_router_find(const char *name);
 /* Register a plug-in's policies (kept for the life of the process). */

@@ -462,18 +462,23 @@ static int resolve_fabric(sim_comp *c, sim_err *err)
     int any = 0;
     for (uint32_t t = 1; t < st->kv.ntiers; t++)
         any |= st->kv.tiers[t].component != NULL;
-    if (!any)
+    int named = st->device && *st->device;
+    if (!any && !named)
         return 0;
     const scn_node *dn = c->node ? scn_map_get(c->node, "device") : NULL;
-    if (!st->device || !*st->device)
+    if (!named)
         return scn_error(err, c->node,
                          "instance '%s': kv tiers name fabric components; give the instance "
                          "`device:` (its fabric gpu component)", c->name);
+    /* a named device is the instance's GPU on the fabric: KV tier moves and
+     * disaggregated KV transfers leave and reach it */
     sim_comp *dev = sim_find(s, st->device);
     if (!dev || dev->model != &fab_gpu_model)
         return scn_error(err, dn ? dn : c->node, "instance '%s': device '%s' is not a `gpu` "
                          "component of the scenario", c->name, st->device);
     st->dev_id = dev->id;
+    if (!any)
+        return 0;
     for (uint32_t t = 1; t < st->kv.ntiers; t++) {
         const inst_kv_tier *k = &st->kv.tiers[t];
         if (!k->component)
@@ -1284,8 +1289,8 @@ void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
     memset(v, 0, sizeof *v);
     v->index = st->index;
     v->outstanding_tokens = st->outstanding;
-    v->waiting = st->nwait;
-    v->running = st->nrun;
+    v->waiting = st->nwait + (uint32_t)st->nkv; /* decode role: reservations waiting */
+    v->running = st->nrun + st->nreserved;
     v->kv_free_blocks = kv_store_free_blocks(st->store);
     v->kv_total_blocks = st->kv_blocks;
     v->ntiers = st->kv.ntiers;

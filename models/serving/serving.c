@@ -117,6 +117,11 @@ typedef struct wl_state {
     uint64_t kv_bytes;          /* KV bytes moved */
     uint64_t kv_errors;         /* transfers the fabric refused (moved at once) */
     sim_samples kv_wait, kv_exposed, ttft_prefill;
+    const memfab_pair_router_ops *pair; /* a pair router chooses (prefill, decode), or NULL */
+    void *pair_st;
+    memfab_instance_view *dviews;       /* decode instances' views, reused */
+    uint64_t rejected_early;            /* rejected at arrival by the pair router */
+    sim_time *kv_chan;                  /* bandwidth model: per instance, receive channel free at */
 } wl_state;
 
 static const sim_param wl_params[] = {
@@ -438,7 +443,8 @@ static uint64_t pd_tokens(const wl_state *w, const inst_req *r, uint64_t a, uint
 /* Move `bytes` of r's KV from its prefill GPU(s) to its decode GPU(s): one
  * flow per tensor-parallel shard (max of the two degrees), over the fabric
  * when both instances name a device, else after latency + bytes / bandwidth
- * (at once with no bandwidth). */
+ * through the decode instance's one FIFO receive channel (at once with no
+ * bandwidth). */
 static void pd_send(sim_comp *c, inst_req *r, uint64_t bytes)
 {
     wl_state *w = c->state;
@@ -461,9 +467,12 @@ static void pd_send(sim_comp *c, inst_req *r, uint64_t bytes)
             else
                 w->kv_errors++;
         }
-    } else if (w->pd_bw > 0) {
-        sim_time t = w->pd_lat + (sim_time)llround((double)bytes * 1e12 / w->pd_bw);
-        sim_schedule(c->sim, t, c->id, WL_EV_KV, (uint64_t)(uintptr_t)r, 0);
+    } else if (w->pd_bw > 0) { /* one FIFO receive channel per decode instance */
+        sim_time now = sim_now(c->sim);
+        sim_time start = w->kv_chan[r->decode] > now ? w->kv_chan[r->decode] : now;
+        sim_time end = start + (sim_time)llround((double)bytes * 1e12 / w->pd_bw);
+        w->kv_chan[r->decode] = end;
+        sim_schedule_at(c->sim, end + w->pd_lat, c->id, WL_EV_KV, (uint64_t)(uintptr_t)r, 0);
         r->kv_flows++;
     }
 }
@@ -541,7 +550,8 @@ static void pd_dispatch(sim_comp *c, inst_req *r)
 {
     wl_state *w = c->state;
     r->prefill = r->instance;
-    r->decode = pd_pick_decode(w);
+    if (r->decode == UINT32_MAX)
+        r->decode = pd_pick_decode(w);
     r->kv_sent_tokens = 0;
     if (w->pd_mode == PD_LAYERWISE) {
         if (r->n_prompt > inst_kv_blocks(w->inst[r->prefill])) {
@@ -623,6 +633,45 @@ static void dispatch(sim_comp *c, const trace_req *t)
     uint32_t pick = 0;
     uint64_t stuck = 0;
     int have = 0;
+    if (w->pair) { /* a pair router: (prefill, decode) or early rejection */
+        for (uint32_t i = 0; i < n; i++)
+            inst_view(w->inst[w->pidx[i]], r, &w->views[i]);
+        for (uint32_t j = 0; j < w->ndec; j++)
+            inst_view(w->inst[w->didx[j]], r, &w->dviews[j]);
+        memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
+                                  w->block_tokens, r->ids};
+        uint32_t pp = 0, dd = 0;
+        int reject = w->pair->route_pair(w->pair_st, &rv, w->views, n, w->dviews, w->ndec,
+                                         uniform_draw, c->rng, &pp, &dd);
+        pp = pp < n ? pp : n - 1;
+        dd = dd < w->ndec ? dd : w->ndec - 1;
+        r->predicted = w->views[pp].prefix_blocks;
+        r->instance = w->pidx[pp];
+        r->decode = UINT32_MAX;
+        r->kv_next = NULL;
+        w->tot.arrived++;
+        if (w->tot.arrived == 1)
+            w->first_arrival = now;
+        in_system_change(w, now, +1);
+        if (reject) {
+            w->rejected_early++;
+            r->prefill = r->instance;
+            r->state = INST_REJECTED;
+            done_cb(c, r);
+            return;
+        }
+        r->kv_hit = r->kv_pinned = r->kv_flows = 0;
+        r->kv_reserved = r->kv_sent = 0;
+        r->admitted = r->prefill_end = r->kv_start = r->kv_end = 0;
+        r->kv_bytes = 0;
+        if (inst_role(w->inst[r->instance]) == INST_ROLE_PREFILL) {
+            r->decode = w->didx[dd];
+            pd_dispatch(c, r);
+        } else {
+            inst_submit(w->inst[r->instance], r);
+        }
+        return;
+    }
     if (w->sticky && r->session && trace_u64map_get(w->sessions, r->session, &stuck)) {
         pick = (uint32_t)stuck;
         have = 1;
@@ -872,6 +921,7 @@ static int wl_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, sc, "littles_law_lambda_w", t->arrival_rate * t->e2e_mean, "requests");
     if (w->disagg) {
         sim_report_metric(s, sc, "kv_transfer_bytes", (double)w->kv_bytes, "B");
+        sim_report_metric(s, sc, "rejected_early", (double)w->rejected_early, "requests");
         sim_report_metric(s, sc, "kv_transfer_errors", (double)w->kv_errors, "transfers");
         sim_samples_report(s, sc, "ttft_prefill", &w->ttft_prefill, 1e-12, "s");
         sim_samples_report(s, sc, "kv_wait", &w->kv_wait, 1e-12, "s");
@@ -890,6 +940,9 @@ static void wl_destroy(sim_comp *c)
     trace_close(w->reader);
     if (w->router && w->router_st)
         w->router->destroy(w->router_st);
+    if (w->pair && w->pair_st)
+        w->pair->destroy(w->pair_st);
+    sim_free(w->dviews);
     trace_u64map_free(w->sessions);
     sim_free(w->views);
     sim_free(w->inst);
@@ -907,6 +960,7 @@ static void wl_destroy(sim_comp *c)
     sim_samples_free(&w->ttft_prefill);
     sim_free(w->pidx);
     sim_free(w->didx);
+    sim_free(w->kv_chan);
 }
 
 const sim_model llm_workload_model = {
@@ -1095,9 +1149,10 @@ static int pd_build(sim *s, const scn_node *wn, wl_state *w, sim_err *err)
         return scn_error(err, at, "disaggregation: %u decode instance(s) but no prefill instance"
                          " (role: prefill)", ndec);
     w->disagg = 1;
+    w->kv_chan = sim_calloc(w->ninst, sizeof *w->kv_chan);
     w->pidx = sim_calloc(npre + nmix, sizeof *w->pidx);
     w->didx = sim_calloc(ndec, sizeof *w->didx);
-    if (!w->pidx || !w->didx)
+    if (!w->pidx || !w->didx || !w->kv_chan)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
     for (uint32_t i = 0; i < w->ninst; i++) {
         int role = inst_role(w->inst[i]);
@@ -1250,6 +1305,21 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
         }
         for (uint32_t i = 0; i < w->ninst; i++)
             inst_setup(w->inst[i], &kv, i, done_cb, wc);
+    }
+    w->pair = kv_pair_router_find(w->policy);
+    if (w->pair) {
+        if (!w->disagg)
+            return scn_error(err, scn_map_get(rn, "policy"),
+                             "router.policy '%s' chooses prefill/decode pairs, but no instance"
+                             " has role prefill or decode",
+                             w->policy);
+        memfab_params pp = {(void *)rn, node_param};
+        w->pair_st = w->pair->create(w->npre, w->ndec, &pp);
+        w->dviews = sim_calloc(w->ndec, sizeof *w->dviews);
+        if (!w->pair_st || !w->dviews)
+            return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "router '%s': create failed",
+                               w->policy);
+        w->policy = "round_robin"; /* a plain router stays available (unused) */
     }
     w->router = kv_router_find(w->policy);
     if (!w->router)
