@@ -368,14 +368,8 @@ END_TEST
  * against (i) an xfer g0 -> g1 of the same bytes on path rdma in a separate
  * run (its latency_mean), within 1%; (ii) bytes / goodput with goodput =
  * min(eth_model_bw RoCE 4200 B MTU WRITE, pcie_model_bw READ, WRITE)
- * (check_netfabric rdma_write_goodput), within 1%.
- *
- * WORKAROUND (model defect, see the report): instance.c resolve_fabric()
- * ignores `device:` unless some kv tier names a fabric `component:`, so
- * with the plain two-node scenario the KV moves instantly (exposed 0 s).
- * This test therefore adds a DRAM tier on h0 (never used: one request, no
- * prefix hits, nothing evicted) and a PCIe link h0-sw1 so that tier has a
- * route to g1 too; the RDMA route g0 -> n0 -> tor -> n1 -> g1 is unchanged. */
+ * (check_netfabric rdma_write_goodput), within 1%. (A named `device:` is
+ * the instance's GPU on the fabric even without fabric KV tiers.) */
 static const char two_nodes[] =
     "  - {name: fab, type: fabric}\n"
     "  - {name: h0, type: cpu}\n  - {name: sw0, type: pcie_switch}\n"
@@ -402,14 +396,13 @@ START_TEST(ttft_whole_fabric_rdma)
     snprintf(comps, sizeof comps, two_nodes,
              "  - {name: p0, type: llm_instance, model: llama3-8b, role: prefill, device: g0}\n"
              "  - {name: d0, type: llm_instance, model: llama3-8b, role: decode, device: g1}\n",
-             "  - {name: px, type: pcie, gen: 5, lanes: 16, ends: [h0, sw1]}\n");
+             "");
     snprintf(text, sizeof text,
              "name: pd-fab\nseed: 1\nstop: trace_end\n"
              "workload:\n"
              "  synthetic: {rate: 1/s, input: {dist: fixed, mean: 2000 tokens}, output: {dist:"
              " fixed, mean: 10 tokens}, requests: 1}\n"
              "  disaggregation: {transfer: whole, path: rdma}\n"
-             "kv: {tiers: [{name: hbm}, {name: dram, capacity: 1 GiB, component: h0}]}\n"
              "components:\n%s",
              comps);
     run_ok(text);
@@ -642,16 +635,22 @@ END_TEST
 
 /* No route between the two devices for the KV path: g0 and g1 hang off
  * one host by PCIe but there is no rnic, so path rdma has no route (line 6,
- * the disaggregation map). Same WORKAROUND as 2b (a kv tier naming a
- * component, here h0, reachable from both gpus): without it the device
- * check never runs - the case the brief asked for, two gpus with no links
- * and no tier, builds and runs with instant transfers (see the report). */
+ * the disaggregation map); and two gpus with no links at all (auto path). */
 START_TEST(error_no_route)
 {
     char text[2048];
     snprintf(text, sizeof text,
+             "%s  disaggregation: {transfer: whole}\n"
+             "components:\n"
+             "  - {name: fab, type: fabric}\n"
+             "  - {name: g0, type: gpu}\n"
+             "  - {name: g1, type: gpu}\n"
+             "  - {name: p0, type: llm_instance, role: prefill, device: g0}\n"
+             "  - {name: d0, type: llm_instance, role: decode, device: g1}\n",
+             wl_head);
+    expect_error(text, "no auto route for KV from prefill 'p0'", 6, 19);
+    snprintf(text, sizeof text,
              "%s  disaggregation: {transfer: whole, path: rdma}\n"
-             "kv: {tiers: [{name: hbm}, {name: dram, capacity: 1 GiB, component: h0}]}\n"
              "components:\n"
              "  - {name: fab, type: fabric}\n"
              "  - {name: h0, type: cpu}\n"
