@@ -185,7 +185,7 @@ void fab_hdr_destroy(fab_hdr *h)
 sim_time fab_res_busy(const fab_res *r, sim_time now)
 {
     sim_time b = r->busy_ps;
-    if (r->busy && now > r->cur_start)
+    if (r->servers <= 1 && r->busy && now > r->cur_start)
         b += (now - r->cur_start < r->cur_svc) ? now - r->cur_start : r->cur_svc;
     return b;
 }
@@ -241,7 +241,14 @@ sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, 
 
 /* ---- serving ----------------------------------------------------------- */
 
-static void serve(sim *s, fab_res *r);
+static int serve(sim *s, fab_res *r);
+
+/* Start services while a server is free and a chunk can go. */
+static void serve_all(sim *s, fab_res *r)
+{
+    while (!r->busy && serve(s, r))
+        ;
+}
 
 /* The ingress direction a flow chunk at step k came through (PFC). */
 static fab_pause *ingress(const fab_chunk *ch)
@@ -326,7 +333,7 @@ static void enqueue(sim *s, fab_fstep *st, fab_chunk *ch)
         }
     }
     if (!r->busy)
-        serve(s, r);
+        serve_all(s, r);
 }
 
 /* Credits the chunk at the head of st needs at its (credit-limited)
@@ -364,11 +371,11 @@ sim_time fab_fc_stall(const fab_res *r, sim_time now)
     return r->fc->stall_ps + (r->fc->stalled ? now - r->fc->stall_since : 0);
 }
 
-static void serve(sim *s, fab_res *r)
+static int serve(sim *s, fab_res *r)
 {
     fab_fstep *st = r->ring;
     if (!st || (r->pause && r->pause->paused))
-        return;
+        return 0;
     if (r->fc) { /* the first flow in round-robin order whose head chunk has credits */
         fab_credit *fc = r->fc;
         while (!fc_fits(st, st->qh)) {
@@ -379,7 +386,7 @@ static void serve(sim *s, fab_res *r)
                     fc->stalls++;
                     fc->stall_since = sim_now(s);
                 }
-                return; /* idle until credits return (FAB_EV_CREDIT) */
+                return 0; /* idle until credits return (FAB_EV_CREDIT) */
             }
         }
         if (fc->stalled) {
@@ -411,17 +418,25 @@ static void serve(sim *s, fab_res *r)
     double wire;
     sim_time svc = step_service_at(st, off, ch->bytes, &units, &wire);
     sim_time now = sim_now(s);
-    r->busy = 1;
-    r->cur = ch;
-    r->cur_start = now;
-    r->cur_svc = svc;
+    int pool = r->servers > 1;
+    r->nbusy++;
+    r->busy = r->nbusy >= (pool ? r->servers : 1);
+    if (!pool) {
+        r->cur = ch;
+        r->cur_start = now;
+        r->cur_svc = svc;
+    }
     r->units += units;
     r->wire_bytes += wire;
     if (st->payload) {
         r->bytes += ch->bytes;
         r->sample_bytes += ch->bytes;
     }
-    sim_schedule(s, svc, r->owner, FAB_EV_DONE, r->index, 0);
+    if (pool)
+        sim_schedule(s, svc, r->owner, FAB_EV_DONE, r->index | (uint64_t)svc << 8,
+                     (uint64_t)(uintptr_t)ch);
+    else
+        sim_schedule(s, svc, r->owner, FAB_EV_DONE, r->index, 0);
     if (r->fc) { /* consume; they return after one unit's round trip */
         uint64_t nh, nd;
         int cls = fc_need(st, ch, &nh, &nd);
@@ -441,13 +456,13 @@ static void serve(sim *s, fab_res *r)
         sim_comp *link = sim_comp_at(s, r->owner);
         sim_schedule(s, svc + st->lat, link->ends[1 - r->index], SIM_EV_DELIVER, ch->bytes,
                      ch->tag);
-        return; /* freed at DONE */
+        return 1; /* freed at DONE */
     }
     fab_flow *f = ch->flow;
     uint32_t k = ch->step;
     if (k + 1 >= f->nsteps) {
         sim_schedule(s, svc + st->lat, f->fab_id, FAB_EV_END, 0, (uint64_t)(uintptr_t)ch);
-        return;
+        return 1;
     }
     fab_fstep *nx = &f->st[k + 1];
     sim_time snext = step_service_at(nx, off, ch->bytes, NULL, NULL);
@@ -459,6 +474,7 @@ static void serve(sim *s, fab_res *r)
     ch->step = k + 1;
     sim_schedule(s, st->lat + wait, nx->res->owner, FAB_EV_ARRIVE, nx->res->index,
                  (uint64_t)(uintptr_t)ch);
+    return 1;
 }
 
 void fab_handle(sim_comp *c, const sim_event *e)
@@ -469,14 +485,21 @@ void fab_handle(sim_comp *c, const sim_event *e)
         fab_fstep *st = ch->flow ? &ch->flow->st[ch->step] : ch->raw;
         enqueue(c->sim, st, ch);
     } else if (e->kind == FAB_EV_DONE) {
-        fab_res *r = &h->res[e->a0];
-        fab_chunk *ch = r->cur;
+        fab_res *r = &h->res[e->a0 & 0xff];
+        fab_chunk *ch;
+        if (r->servers > 1) { /* a pool: the chunk and its service ride in the event */
+            ch = (fab_chunk *)(uintptr_t)e->a1;
+            r->busy_ps += (sim_time)(e->a0 >> 8);
+        } else {
+            ch = r->cur;
+            r->cur = NULL;
+            r->busy_ps += r->cur_svc;
+        }
+        r->nbusy--;
         r->busy = 0;
-        r->cur = NULL;
-        r->busy_ps += r->cur_svc;
         if (ch && !ch->flow)
             fab_pool_put(ch);
-        serve(c->sim, r);
+        serve_all(c->sim, r);
     } else if (e->kind == FAB_EV_CREDIT) {
         fab_res *r = &h->res[e->a0 & 1];
         int cls = (int)(e->a0 >> 1);
@@ -486,7 +509,7 @@ void fab_handle(sim_comp *c, const sim_event *e)
         r->fc->data_avail[cls] += e->a1 & ((1ull << 40) - 1);
         r->fc->updates++;
         if (!r->busy)
-            serve(c->sim, r);
+            serve_all(c->sim, r);
     } else if (e->kind == FAB_EV_PAUSE) {
         fab_res *r = &h->res[e->a0 & 1];
         fab_pause *p = r->pause;
@@ -499,7 +522,7 @@ void fab_handle(sim_comp *c, const sim_event *e)
         else {
             p->pause_ps += now - p->pause_since;
             if (!r->busy)
-                serve(c->sim, r);
+                serve_all(c->sim, r);
         }
     }
 }

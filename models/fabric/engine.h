@@ -43,7 +43,8 @@
  *
  * Events (all kinds below SIM_EV_USER+32 of a fabric component):
  *   FAB_EV_ARRIVE  a chunk reaches the resource a0 of the target (a1 = chunk)
- *   FAB_EV_DONE    resource a0 of the target finishes its chunk
+ *   FAB_EV_DONE    resource a0 & 0xff of the target finishes its chunk (a
+ *                  pool of servers: a0 >> 8 = its service time, a1 = chunk)
  *   FAB_EV_END     (fabric component) a chunk finished its last step (a1 = chunk)
  *   FAB_EV_CREDIT  (link) credits return to direction a0 & 1 of class
  *                  a0 >> 1; a1 = header << 40 | data credits
@@ -58,6 +59,11 @@
  *
  * Gates: a flow may need one of a few engines before it starts (a GPU's
  * copy engines); a fab_gate counts them and queues flows FIFO.
+ *
+ * Server pools: a resource with servers = c > 1 (a host's network-stack
+ * cores, a NIC's Arm cores) serves up to c chunks at once, each for its
+ * own service time (an M/D/c-style station); its busy time is the sum of
+ * completed services (core-seconds), so utilization = busy / (c x time).
  *
  * Finite buffers (a network switch's egress ports, fab_buffer): the chunks
  * waiting at a resource hold `queued` bytes of its buffer from their
@@ -240,9 +246,11 @@ typedef struct fab_res {
     fab_credit *fc;       /* links with credits: the receiver's (NULL: none) */
     fab_buffer *buf;      /* finite buffer of its queue (NULL: unbounded) */
     fab_pause *pause;     /* PFC of this (ingress) direction (NULL: none) */
+    uint32_t servers;     /* chunks served at once (0, 1: one; a pool of cores: c) */
     /* state */
     fab_fstep *ring;      /* flow steps with waiting chunks; next to serve */
-    int busy;             /* a chunk is in service */
+    int busy;             /* every server is busy */
+    uint32_t nbusy;       /* servers busy */
     fab_chunk *cur;       /* the chunk in service */
     sim_time cur_start;   /* when its service began */
     sim_time cur_svc;     /* its service time */

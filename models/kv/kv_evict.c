@@ -42,7 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/kv/kv_idmap.h"
+#include "sim/idmap.h"
 #include "models/kv/kvstore.h"
 #include "sim/mem.h"
 
@@ -324,7 +324,7 @@ typedef struct s3 {
     uint8_t *q;           /* queue of each handle (kept across pins) */
     uint8_t *freq;        /* 0..3 */
     uint64_t *id;         /* block id per handle (for the ghost) */
-    kv_idmap ghost;       /* ids in G -> ring position */
+    sim_idmap ghost;       /* ids in G -> ring position */
     uint64_t *ring;       /* G in FIFO order */
     uint32_t gcap, ghead, glen; /* ring capacity, oldest entry, length */
     uint32_t small_cap;   /* S target: small_size_ratio x capacity */
@@ -344,7 +344,7 @@ static void s3_destroy(void *st)
     sim_free(x->freq);
     sim_free(x->id);
     sim_free(x->ring);
-    kv_idmap_fini(&x->ghost);
+    sim_idmap_fini(&x->ghost);
     sim_free(x);
 }
 
@@ -370,7 +370,7 @@ static void *s3_create(uint32_t capacity, const memfab_params *p)
     x->id = sim_calloc(c, sizeof *x->id);
     x->ring = sim_calloc(x->gcap, sizeof *x->ring);
     if (!x->q || !x->freq || !x->id || !x->ring || heap_init(&x->s, capacity) ||
-        heap_init(&x->m, capacity) || kv_idmap_init(&x->ghost, x->gcap))
+        heap_init(&x->m, capacity) || sim_idmap_init(&x->ghost, x->gcap))
         goto err;
     return x;
 err:
@@ -382,15 +382,15 @@ static void ghost_add(s3 *x, uint64_t id)
 {
     if (x->glen == x->gcap) { /* drop the oldest */
         uint32_t old = x->ghead;
-        if (kv_idmap_get(&x->ghost, x->ring[old]) == old)
-            kv_idmap_del(&x->ghost, x->ring[old]);
+        if (sim_idmap_get(&x->ghost, x->ring[old]) == old)
+            sim_idmap_del(&x->ghost, x->ring[old]);
         x->ghead = (x->ghead + 1) % x->gcap;
         x->glen--;
     }
     uint32_t at = (x->ghead + x->glen) % x->gcap;
     x->ring[at] = id;
     x->glen++;
-    kv_idmap_put(&x->ghost, id, at);
+    sim_idmap_put(&x->ghost, id, at);
 }
 
 static void s3_insert(void *st, uint32_t b, const memfab_block_info *info)
@@ -402,8 +402,8 @@ static void s3_insert(void *st, uint32_t b, const memfab_block_info *info)
     }
     x->id[b] = info->id;
     x->freq[b] = 0;
-    if (kv_idmap_get(&x->ghost, info->id) != KV_IDMAP_NONE) {
-        kv_idmap_del(&x->ghost, info->id); /* its ring entry is now stale */
+    if (sim_idmap_get(&x->ghost, info->id) != SIM_IDMAP_NONE) {
+        sim_idmap_del(&x->ghost, info->id); /* its ring entry is now stale */
         x->q[b] = Q_M;
         heap_set(&x->m, b, 0, ++x->clock);
     } else {

@@ -5,7 +5,7 @@
  * Data structure. A block is one entry of a table sized at creation to the
  * sum of the tier capacities plus one (a block present in several tiers
  * uses one entry; the extra one lets a new block take its entry before the
- * eviction that makes room for it), found by id through an open-addressing index (kv_idmap.h) of
+ * eviction that makes room for it), found by id through an open-addressing index (sim/idmap.h) of
  * the same size. Each tier has its own slot array [0, capacity): slot s of
  * tier t holds one block, and s is the handle the tier's eviction policy
  * sees, so a policy may index arrays of `capacity` entries by it. Free
@@ -65,7 +65,7 @@
 
 #include <string.h>
 
-#include "models/kv/kv_idmap.h"
+#include "sim/idmap.h"
 #include "sim/mem.h"
 
 #define NONE UINT32_MAX
@@ -111,7 +111,7 @@ struct kv_store {
     uint32_t *slot;            /* [b * ntiers + t]: slot in tier t or NONE */
     uint32_t *free_blocks;     /* stack of free entries */
     uint32_t nfree_blocks;     /* its depth */
-    kv_idmap index;            /* id -> block entry */
+    sim_idmap index;            /* id -> block entry */
     uint64_t pinned;           /* blocks with refs > 0 */
     uint32_t cur_epoch;        /* counts pin calls */
 };
@@ -188,7 +188,7 @@ kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode
     s->slot = sim_alloc(n * ntiers * sizeof *s->slot);
     s->free_blocks = sim_alloc(n * sizeof *s->free_blocks);
     if (!s->bid || !s->refs || !s->present || !s->busy || !s->moving || !s->pos || !s->epoch || !s->slot ||
-        !s->free_blocks || kv_idmap_init(&s->index, s->nmax))
+        !s->free_blocks || sim_idmap_init(&s->index, s->nmax))
         goto oom;
     memset(s->slot, 0xff, n * ntiers * sizeof *s->slot);
     for (uint32_t i = 0; i < s->nmax; i++)
@@ -250,7 +250,7 @@ void kv_store_free(kv_store *s)
     sim_free(s->epoch);
     sim_free(s->slot);
     sim_free(s->free_blocks);
-    kv_idmap_fini(&s->index);
+    sim_idmap_fini(&s->index);
     sim_free(s);
 }
 
@@ -267,7 +267,7 @@ void kv_store_set_costs(kv_store *s, double recompute_s, double recompute_per_bl
 
 static uint32_t lookup(const kv_store *s, uint64_t id)
 {
-    return kv_idmap_get(&s->index, id);
+    return sim_idmap_get(&s->index, id);
 }
 
 static uint32_t *slot_of(const kv_store *s, uint32_t b, uint32_t t)
@@ -306,7 +306,7 @@ static void access_block(kv_store *s, uint32_t t, uint32_t b, uint64_t now)
 
 static void free_block(kv_store *s, uint32_t b, kv_pin_result *res)
 {
-    kv_idmap_del(&s->index, s->bid[b]);
+    sim_idmap_del(&s->index, s->bid[b]);
     s->free_blocks[s->nfree_blocks++] = b;
     if (res)
         res->dropped++;
@@ -407,7 +407,7 @@ static int to_pool(kv_store *s, uint32_t b, uint64_t now, kv_pin_result *res)
         p->present[pb] = 0;
         p->busy[pb] = 0;
         p->pos[pb] = s->pos[b];
-        kv_idmap_put(&p->index, s->bid[b], pb);
+        sim_idmap_put(&p->index, s->bid[b], pb);
     }
     p->moving[pb] = 1;
     int rc = enter_tier(p, 0, pb, now, res);
@@ -580,7 +580,7 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
             s->present[b] = 0;
             s->busy[b] = 0;
             s->pos[b] = i;
-            kv_idmap_put(&s->index, ids[i], b);
+            sim_idmap_put(&s->index, ids[i], b);
         } else {
             ft = lowest_tier(s->present[b]);
         }

@@ -1,5 +1,5 @@
 /*
- * kv_idmap.h - a fixed-size open-addressing map from 64-bit block ids to
+ * idmap.h - a fixed-size open-addressing map from 64-bit block ids to
  * 32-bit handles, shared by the KV store (its id index) and the S3-FIFO
  * ghost queue.
  *
@@ -9,30 +9,30 @@
  * TAOCP vol. 3, 6.4 Algorithm R), so there are no tombstones and lookups
  * never degrade. The struct is exposed so owners can embed it.
  */
-#ifndef MEMFAB_MODELS_KV_IDMAP_H
-#define MEMFAB_MODELS_KV_IDMAP_H
+#ifndef MEMFAB_MODELS_SIM_IDMAP_H
+#define MEMFAB_MODELS_SIM_IDMAP_H
 
 #include <stdint.h>
 
-#define KV_IDMAP_NONE UINT32_MAX
+#define SIM_IDMAP_NONE UINT32_MAX
 
-typedef struct kv_idmap {
-    uint64_t *keys;  /* ids; meaningful where vals[i] != KV_IDMAP_NONE */
-    uint32_t *vals;  /* handles, KV_IDMAP_NONE for an empty slot */
+typedef struct sim_idmap {
+    uint64_t *keys;  /* ids; meaningful where vals[i] != SIM_IDMAP_NONE */
+    uint32_t *vals;  /* handles, SIM_IDMAP_NONE for an empty slot */
     uint32_t mask;   /* table size - 1 */
     uint32_t n;      /* entries held */
     uint32_t max;    /* most entries allowed (fixed at init) */
-} kv_idmap;
+} sim_idmap;
 
 /* Allocate a map for up to max_entries entries; 0 or SIM_ENOMEM/SIM_EINVAL.
- * Release with kv_idmap_fini (safe on a zeroed or failed map). */
-int kv_idmap_init(kv_idmap *m, uint32_t max_entries);
-void kv_idmap_fini(kv_idmap *m);
+ * Release with sim_idmap_fini (safe on a zeroed or failed map). */
+int sim_idmap_init(sim_idmap *m, uint32_t max_entries);
+void sim_idmap_fini(sim_idmap *m);
 
 /* Look up, insert or replace (0, or SIM_ENOMEM when already max entries),
  * delete (absent keys are ignored). */
-uint32_t kv_idmap_get(const kv_idmap *m, uint64_t key);
-int kv_idmap_put(kv_idmap *m, uint64_t key, uint32_t val);
-void kv_idmap_del(kv_idmap *m, uint64_t key);
+uint32_t sim_idmap_get(const sim_idmap *m, uint64_t key);
+int sim_idmap_put(sim_idmap *m, uint64_t key, uint32_t val);
+void sim_idmap_del(sim_idmap *m, uint64_t key);
 
 #endif
