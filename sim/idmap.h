@@ -1,7 +1,7 @@
 /*
- * idmap.h - a fixed-size open-addressing map from 64-bit block ids to
- * 32-bit handles, shared by the KV store (its id index) and the S3-FIFO
- * ghost queue.
+ * idmap.h - a fixed-size open-addressing map from 64-bit ids to 32-bit
+ * handles, shared by the KV store (its block index), the S3-FIFO ghost
+ * queue and the NIC's match-action table.
  *
  * Linear probing over a power-of-two table sized at init to at least twice
  * the most entries the owner will ever hold, so probes stay short and
@@ -9,8 +9,8 @@
  * TAOCP vol. 3, 6.4 Algorithm R), so there are no tombstones and lookups
  * never degrade. The struct is exposed so owners can embed it.
  */
-#ifndef MEMFAB_MODELS_SIM_IDMAP_H
-#define MEMFAB_MODELS_SIM_IDMAP_H
+#ifndef MEMFAB_SIM_IDMAP_H
+#define MEMFAB_SIM_IDMAP_H
 
 #include <stdint.h>
 
