@@ -133,6 +133,18 @@ static const sim_param cpu_params[] = {
      offsetof(fab_cpu, io_cpu), NULL},
     {"gds_cpu", SIM_P_TIME, "1 us", "ps", "CPU time per GPUDirect Storage request",
      offsetof(fab_cpu, gds_cpu), NULL},
+    {"net_cores", SIM_P_UINT, "8", "cores", "cores running the network stack (host path)",
+     offsetof(fab_cpu, net_cores), NULL},
+    {"cpu_frequency", SIM_P_DOUBLE, "3e9", "Hz", "core clock", offsetof(fab_cpu, cpu_hz), NULL},
+    {"net_cycles_per_packet", SIM_P_DOUBLE, "1000", "cycles",
+     "network stack cycles per received packet (protocol, interrupt, completion handling)",
+     offsetof(fab_cpu, net_cpp), NULL},
+    {"net_cycles_per_byte", SIM_P_DOUBLE, "0.5", "cycles",
+     "cycles per received byte (the kernel -> application copy; Cai et al. SIGCOMM 2021)",
+     offsetof(fab_cpu, net_cpb), NULL},
+    {"route_cycles", SIM_P_DOUBLE, "2000", "cycles",
+     "cycles per routing decision (which GPU a received message goes to)",
+     offsetof(fab_cpu, route_cycles), NULL},
     END_PARAMS};
 
 static int cpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -143,8 +155,13 @@ static int cpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (!(h->dram_bw > 0) || !(h->memcpy_bw > 0))
         return scn_error(err, node, "cpu '%s': dram and memcpy bandwidths must be positive",
                          c->name);
-    static const char *const labels[] = {"dram", "memcpy"};
-    fab_node_init(c, 2, labels);
+    if (h->net_cores < 1 || !(h->cpu_hz > 0) || h->net_cpp < 0 || h->net_cpb < 0 ||
+        h->route_cycles < 0)
+        return scn_error(err, node, "cpu '%s': net_cores >= 1, cpu_frequency > 0 and cycle "
+                         "costs >= 0", c->name);
+    static const char *const labels[] = {"dram", "memcpy", "netstack"};
+    fab_node_init(c, 3, labels);
+    h->hdr.res[2].servers = (uint32_t)(h->net_cores > 4096 ? 4096 : h->net_cores);
     return 0;
 }
 
@@ -153,6 +170,15 @@ static int cpu_finish(sim_comp *c, sim_err *err)
     fab_cpu *h = c->state;
     report_res(c, &h->hdr.res[0], "dram");
     report_res(c, &h->hdr.res[1], "memcpy");
+    if (h->hdr.res[2].units) { /* the host network stack did receive work */
+        sim_time busy = h->hdr.res[2].busy_ps, now = sim_now(c->sim);
+        sim_report_metric(c->sim, c->name, "netstack_bytes", (double)h->hdr.res[2].bytes, "B");
+        sim_report_metric(c->sim, c->name, "netstack_packets", (double)h->hdr.res[2].units,
+                          "packets");
+        sim_report_metric(c->sim, c->name, "netstack_core_seconds", sim_time_to_s(busy), "s");
+        sim_report_metric(c->sim, c->name, "netstack_cores_busy",
+                          now ? (double)busy / (double)now : 0.0, "cores");
+    }
     sim_report_metric(c->sim, c->name, "cpu_time", h->cpu_ps * 1e-12, "s");
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "models/fabric/engine.h"
+#include "sim/idmap.h"
 
 /* Node kinds (devices.c). Data paths compare against these tables. */
 extern const fab_node_kind fab_kind_cpu, fab_kind_gpu, fab_kind_nvme, fab_kind_memory,
@@ -32,6 +33,11 @@ typedef struct fab_cpu {
     sim_time launch_cpu;    /* CPU time to launch one DMA copy */
     sim_time io_cpu;        /* CPU time per I/O through the kernel (bounce path) */
     sim_time gds_cpu;       /* CPU time per GDS request (cuFile submit) */
+    uint64_t net_cores;     /* cores running the network stack (host receive path) */
+    double cpu_hz;          /* core clock, cycles/s */
+    double net_cpp;         /* network stack cycles per received packet */
+    double net_cpb;         /* cycles per received byte (the kernel -> user copy) */
+    double route_cycles;    /* cycles per routing decision (one per message) */
     /* state */
     double cpu_ps;          /* CPU time charged to this host */
 } fab_cpu;
@@ -106,7 +112,18 @@ typedef struct fab_rnic {
     uint64_t cqe;           /* bytes of a completion entry, NIC -> host */
     sim_time post_cpu;      /* CPU time to post one work request */
     int gpudirect;          /* 1: may read/write GPU memory peer to peer */
-    /* state */
+    int semantic;           /* semantic routing of KV chunks (match-action table) */
+    uint64_t table_entries; /* table capacity, sessions */
+    int miss_path;          /* FAB_MISS_ARM or FAB_MISS_HOST */
+    uint64_t arm_cores;     /* Arm cores of the slow path */
+    sim_time arm_packet;    /* Arm core time per packet on the slow path */
+    uint64_t table_update;  /* bytes of one table update (a PCIe write host -> NIC) */
+    /* state: the table, an LRU over sessions */
+    sim_idmap table;        /* session -> slot */
+    uint64_t *t_key;        /* per slot: its session */
+    uint32_t *t_prev, *t_next; /* per slot: LRU links (head = most recent) */
+    uint32_t t_head, t_tail, t_used; /* LRU ends, slots used */
+    uint64_t lookups, hits, misses, t_evictions, t_updates; /* counters */
     fab_qp **qps;           /* open-addressed by remote id; each QP allocated once, so
                              * flows may point at its window */
     uint32_t nqps, capqps;  /* used, slots (a power of two) */
@@ -114,5 +131,12 @@ typedef struct fab_rnic {
 
 /* The queue pair of nic toward remote (created on first use); NULL on OOM. */
 fab_qp *fab_rnic_qp(fab_rnic *nic, uint32_t remote);
+
+enum { FAB_MISS_ARM, FAB_MISS_HOST };
+/* Semantic routing: look a session up in the match-action table (1 hit,
+ * the entry becomes the most recent; 0 miss), and install an entry (the
+ * least recent is evicted when the table is full; counted). */
+int fab_rnic_lookup(fab_rnic *nic, uint64_t session);
+void fab_rnic_install(fab_rnic *nic, uint64_t session);
 
 #endif

@@ -20,9 +20,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gsl/gsl_randist.h>
+
 #include "models/fabric/devices_int.h"
 #include "models/fabric/engine.h"
 #include "models/fabric/paths.h"
+
 #include "sim/mem.h"
 #include "sim/stats.h"
 
@@ -234,7 +237,7 @@ int fabric_check_transfer(sim *s, const fabric_req *r)
 int fabric_transfer(sim *s, uint32_t src, uint32_t dst, uint64_t bytes, int path,
                     uint32_t notify, uint32_t notify_kind, uint64_t cookie)
 {
-    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0, 0};
+    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0, 0, 0};
     return fabric_transfer_req(s, &r);
 }
 
@@ -270,6 +273,29 @@ static void fabric_handle(sim_comp *c, const sim_event *e)
     fab_flow *fl = ch->flow;
     if (fab_flow_chunk_done(c->sim, ch))
         complete(c->sim, c->state, fl);
+}
+
+int fabric_kv_place(sim *s, uint32_t gpu, uint64_t session)
+{
+    sim_comp *c = fabric_get(s);
+    if (!c || gpu >= sim_ncomps(s))
+        return SIM_EINVAL;
+    fabric_state *f = c->state;
+    int rc = fab_topo_build(s, &f->topo);
+    if (rc)
+        return rc;
+    uint32_t nic = fab_path_nic_of(s, &f->topo, gpu);
+    if (nic == UINT32_MAX)
+        return SIM_ENOTFOUND;
+    fab_rnic *n = sim_comp_at(s, nic)->state;
+    if (!n->semantic)
+        return 0;
+    fab_rnic_install(n, session);
+    uint32_t host = fab_path_host_of(s, &f->topo, nic);
+    if (host == UINT32_MAX)
+        return 0; /* no host to write it: installed without a PCIe cost */
+    return fabric_transfer(s, host, nic, n->table_update, FABRIC_PATH_MMIO, c->id, FAB_EV_NOTIFY,
+                           0);
 }
 
 void fabric_set_free_transfers(sim *s, int on)
@@ -471,7 +497,7 @@ const sim_model fabric_model = {
 
 /* ---- xfer: a transfer load generator ----------------------------------- */
 
-enum { XFER_EV_KICK = SIM_EV_USER, XFER_EV_DONE };
+enum { XFER_EV_KICK = SIM_EV_USER, XFER_EV_DONE, XFER_EV_ARRIVE };
 
 typedef struct xfer_state {
     /* configuration */
@@ -485,6 +511,9 @@ typedef struct xfer_state {
     int random;              /* random SSD I/O */
     uint64_t reserve;        /* pooled memory to reserve for the host at start */
     uint64_t flows;          /* ECMP: transfer i is flow i mod flows (1: one route) */
+    double rate;             /* open loop: Poisson arrivals per second (0: closed loop) */
+    uint64_t sessions;       /* each transfer a KV message of a session drawn uniformly from
+                              * 1..sessions (0: no session) */
     /* state */
     uint32_t src_id, dst_id; /* resolved */
     uint64_t issued, done;   /* transfers */
@@ -500,7 +529,7 @@ static const sim_param xfer_params[] = {
     {"dst", SIM_P_STRING, NULL, "", "component the bytes go to", offsetof(xfer_state, dst), NULL},
     {"size", SIM_P_SIZE, "1 MiB", "B", "bytes per transfer", offsetof(xfer_state, size), NULL},
     {"path", SIM_P_ENUM, "auto", "",
-     "auto, dma, pageable, gds, bounce, cxl, rdma, rdma_read, rdma_staged",
+     "auto, dma, pageable, gds, bounce, cxl, rdma, rdma_read, rdma_staged, rdma_host, mmio",
      offsetof(xfer_state, path), path_names},
     {"count", SIM_P_UINT, "1", "transfers", "transfers to issue (0: until the run stops)",
      offsetof(xfer_state, count), NULL},
@@ -515,6 +544,14 @@ static const sim_param xfer_params[] = {
     {"flows", SIM_P_UINT, "1", "",
      "flows the transfers take turns on (ECMP spreads flows over equal-cost routes)",
      offsetof(xfer_state, flows), NULL},
+    {"rate", SIM_P_DOUBLE, "0", "transfers/s",
+     "open loop: Poisson arrivals at this rate, whatever is in flight (0: closed loop with "
+     "outstanding)",
+     offsetof(xfer_state, rate), NULL},
+    {"sessions", SIM_P_UINT, "0", "sessions",
+     "tag each transfer with a session drawn uniformly from 1..sessions (a semantic-routing "
+     "NIC looks it up); 0: none",
+     offsetof(xfer_state, sessions), NULL},
     {"reserve", SIM_P_SIZE, "0 B", "B",
      "pooled memory to reserve at start for the host (the memory end must be a `memory`)",
      offsetof(xfer_state, reserve), NULL},
@@ -545,16 +582,16 @@ static int xfer_start(sim_comp *c, sim_err *err)
     }
     uint32_t links[FAB_MAX_STEPS], n;
     int network = x->path == FABRIC_PATH_RDMA || x->path == FABRIC_PATH_RDMA_READ ||
-                  x->path == FABRIC_PATH_RDMA_STAGED;
+                  x->path == FABRIC_PATH_RDMA_STAGED || x->path == FABRIC_PATH_RDMA_HOST;
     if (x->path != FABRIC_PATH_BOUNCE && x->path != FABRIC_PATH_PAGEABLE && !network &&
         fabric_route(c->sim, x->src_id, x->dst_id, links, FAB_MAX_STEPS, &n)) {
-        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0};
+        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0};
         if (x->path != FABRIC_PATH_AUTO || fabric_check_transfer(c->sim, &probe))
             return scn_error(err, c->node, "xfer '%s': no route from '%s' to '%s'", c->name,
                              x->src, x->dst);
     }
     if (network) {
-        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0};
+        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0};
         int rc = fabric_check_transfer(c->sim, &probe);
         if (rc)
             return scn_error(err, c->node ? scn_map_get(c->node, "path") : NULL,
@@ -578,7 +615,10 @@ static int xfer_start(sim_comp *c, sim_err *err)
                              c->name, (unsigned long long)x->reserve,
                              sim_comp_at(c->sim, mem)->name, sim_comp_at(c->sim, host)->name);
     }
-    sim_schedule(c->sim, x->start_at, c->id, XFER_EV_KICK, x->outstanding, 0);
+    if (x->rate > 0)
+        sim_schedule(c->sim, x->start_at, c->id, XFER_EV_ARRIVE, 0, 0);
+    else
+        sim_schedule(c->sim, x->start_at, c->id, XFER_EV_KICK, x->outstanding, 0);
     return 0;
 }
 
@@ -589,8 +629,9 @@ static void xfer_issue(sim_comp *c)
         return;
     if (!x->issued)
         x->first = sim_now(c->sim);
+    uint64_t session = x->sessions ? 1 + gsl_rng_uniform_int(c->rng, x->sessions) : 0;
     fabric_req r = {x->src_id, x->dst_id, x->size, x->path, c->id, XFER_EV_DONE, x->issued,
-                    x->random, NULL, 0, x->flows > 1 ? x->issued % x->flows : 0};
+                    x->random, NULL, 0, x->flows > 1 ? x->issued % x->flows : 0, session};
     if (fabric_transfer_req(c->sim, &r) != 0) {
         x->failed = 1;
         return;
@@ -604,11 +645,18 @@ static void xfer_handle(sim_comp *c, const sim_event *e)
     if (e->kind == XFER_EV_KICK) {
         for (uint64_t i = 0; i < e->a0; i++)
             xfer_issue(c);
+    } else if (e->kind == XFER_EV_ARRIVE) { /* open loop: issue, draw the next arrival */
+        xfer_issue(c);
+        if (!x->failed && (!x->count || x->issued < x->count))
+            sim_schedule(c->sim, (sim_time)llround(gsl_ran_exponential(c->rng, 1e12 / x->rate)),
+                         c->id, XFER_EV_ARRIVE, 0, 0);
     } else if (e->kind == XFER_EV_DONE) {
         x->done++;
         x->bytes += x->size;
         x->last = sim_now(c->sim);
         sim_samples_add(&x->lat, (double)e->a1);
+        if (x->rate > 0)
+            return; /* open loop: arrivals do not wait for completions */
         if (x->gap)
             sim_schedule(c->sim, x->gap, c->id, XFER_EV_KICK, 1, 0);
         else
@@ -699,7 +747,7 @@ static void a2a_issue(sim_comp *c, uint32_t k)
     uint64_t d = (k + a->next[k]) % n;
     a->next[k] = a->next[k] % (n - 1) + 1;
     fabric_req r = {a->ids[k], a->ids[d], a->size, a->path, c->id, A2A_EV_DONE, k, 0, NULL, 0,
-                    d};
+                    d, 0};
     if (fabric_transfer_req(c->sim, &r))
         a->refused++;
 }

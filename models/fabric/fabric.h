@@ -42,6 +42,15 @@
  *   RDMA_STAGED  GPU ends staged through their host's DRAM (copy engine to
  *             host, NIC from host; the reverse on receive): each byte
  *             crosses each host's DRAM twice; CPU time per copy launch.
+ *   RDMA_HOST the receive side through the host: the NIC writes host DRAM,
+ *             the host network stack (per packet, per byte, a routing
+ *             decision per message, on net_cores) decides the GPU and a copy
+ *             engine moves the data there. With a semantic-routing NIC
+ *             (rnic.h), path RDMA looks the session up in the NIC's table:
+ *             a hit is delivered to the GPU directly, a miss by the NIC's
+ *             Arm cores or by the host, as the NIC's miss_path says.
+ *   MMIO      the CPU's posted writes from a host to a device (doorbells,
+ *             NIC table updates): no DMA engine, no memory on either end.
  *   AUTO      NVMe<->GPU: GDS (or BOUNCE with `gds: false`); CXL memory <->
  *             host: CXL; ends with no route but a NIC each: RDMA
  *             (RDMA_STAGED when a GPU end's NIC lacks GPUDirect); everything
@@ -97,6 +106,8 @@ enum {
     FABRIC_PATH_RDMA,      /* RDMA WRITE between nodes (GPUDirect RDMA at GPU ends): rnic.h */
     FABRIC_PATH_RDMA_READ, /* RDMA READ: the destination's NIC pulls */
     FABRIC_PATH_RDMA_STAGED, /* RDMA WRITE with GPU ends staged through host DRAM */
+    FABRIC_PATH_RDMA_HOST, /* RDMA WRITE received by the host network stack (rnic.h) */
+    FABRIC_PATH_MMIO,      /* a CPU's posted writes to a device (doorbells, table updates) */
     FABRIC_NPATHS
 };
 
@@ -113,6 +124,8 @@ typedef struct fabric_req {
     uint32_t nroute;         /* entries in route */
     uint64_t flow_label;     /* ECMP: routes through network switches are chosen by a hash
                               * of (src, dst, flow_label); a transfer keeps its route */
+    uint64_t session;        /* RDMA KV transfers: the session id in each chunk's header,
+                              * which a semantic-routing NIC looks up (0: none) */
 } fabric_req;
 
 /* Start moving `bytes` from src to dst along `path`. When the last byte has
@@ -131,6 +144,13 @@ int fabric_transfer_req(sim *s, const fabric_req *r);
  * SIM_ENOMEM. Nothing moves. */
 int fabric_check_transfer(sim *s, const fabric_req *r);
 
+/* KV placement for semantic routing: session `session` now lives on GPU
+ * `gpu`; the NIC that serves the GPU (its `nic:` or the nearest rnic), when
+ * it routes semantically, installs the entry (LRU eviction when full) and
+ * the host writes it over PCIe (a `table_update`-byte MMIO transfer,
+ * counted). 0, or SIM_EINVAL / SIM_ENOTFOUND (no such GPU or NIC). */
+int fabric_kv_place(sim *s, uint32_t gpu, uint64_t session);
+
 /* Free transfers: timing taken out, bytes still counted. */
 void fabric_set_free_transfers(sim *s, int on);
 int fabric_free_transfers(sim *s);
@@ -147,7 +167,7 @@ int fabric_route(sim *s, uint32_t src, uint32_t dst, uint32_t *links, uint32_t m
                  uint32_t *n);
 
 /* Path names ("auto", "dma", "pageable", "gds", "bounce", "cxl", "rdma",
- * "rdma_read", "rdma_staged"). */
+ * "rdma_read", "rdma_staged", "rdma_host", "mmio"). */
 const char *fabric_path_name(int path);
 int fabric_path_find(const char *name);   /* -1 if unknown */
 

@@ -18,8 +18,9 @@
 
 #include "models/fabric/devices_int.h"
 
-const char *const fab_path_names[] = {"auto",   "dma",  "pageable",  "gds",         "bounce",
-                                      "cxl",    "rdma", "rdma_read", "rdma_staged", NULL};
+const char *const fab_path_names[] = {"auto",        "dma",       "pageable", "gds",
+                                      "bounce",      "cxl",       "rdma",     "rdma_read",
+                                      "rdma_staged", "rdma_host", "mmio",     NULL};
 
 static const fab_node_kind *kind(sim *s, uint32_t id) { return fab_kind_of(s, id); }
 
@@ -154,6 +155,8 @@ static uint32_t nearest_cpu(sim *s, fab_topo *t, uint32_t id)
     return nearest(s, t, id, &fab_kind_cpu);
 }
 
+uint32_t fab_path_host_of(sim *s, fab_topo *t, uint32_t id) { return nearest_cpu(s, t, id); }
+
 static fab_cpu *cpu_at(sim *s, uint32_t id) { return sim_comp_at(s, id)->state; }
 
 /* ---- RDMA (rnic.h) ------------------------------------------------------ */
@@ -237,10 +240,49 @@ static uint32_t nic_of(sim *s, fab_topo *t, uint32_t id)
     return nearest(s, t, id, &fab_kind_rnic);
 }
 
+uint32_t fab_path_nic_of(sim *s, fab_topo *t, uint32_t id) { return nic_of(s, t, id); }
+
 /* An RDMA message from src to dst: WRITE (pushed by src's NIC) or READ
  * (pulled by dst's NIC), with GPU ends peer to peer or staged via DRAM. */
+/* How the receiving NIC delivers: straight to the destination (a table
+ * hit, or no semantic routing), through its Arm cores, or through the host. */
+enum { RECV_DIRECT, RECV_ARM, RECV_HOST };
+
+/* The receive side through the host: the NIC writes host DRAM, the network
+ * stack processes every packet on the host's cores and decides where the
+ * message goes, a copy engine moves it on (fabric.h RDMA_HOST). */
+static int host_receive(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, uint32_t nb,
+                        fab_rnic *B, uint32_t hb)
+{
+    int rc;
+    if (hb == UINT32_MAX)
+        return SIM_ENOTFOUND;
+    fab_cpu *h = cpu_at(s, hb);
+    if ((rc = segment(s, t, fl, nb, hb, 0, 1, 0, NULL, 0, nb)))
+        return rc;
+    fab_fstep *st = fab_flow_add_step(fl, &h->hdr.res[2], NULL, NULL, 0, FAB_DIR_DATA,
+                                      h->net_cpb > 0 ? h->cpu_hz / h->net_cpb : 0.0, 0, B->mtu,
+                                      1);
+    if (!st)
+        return SIM_EINVAL;
+    st->unit_payload = B->mtu;
+    st->per_unit = (sim_time)llround(h->net_cpp / h->cpu_hz * 1e12);
+    st->per_msg = (sim_time)llround(h->route_cycles / h->cpu_hz * 1e12);
+    if ((rc = segment(s, t, fl, hb, r->dst, 1, 1, 0, NULL, 0,
+                      is(s, r->dst, &fab_kind_gpu) ? r->dst : hb)))
+        return rc;
+    /* the cost model's CPU time, exactly: packets, bytes, one decision, the copy's launch */
+    uint64_t packets = (r->bytes + B->mtu - 1) / B->mtu;
+    fl->cpu_far_ps += ((double)packets * h->net_cpp + (double)r->bytes * h->net_cpb +
+                       h->route_cycles) /
+                          h->cpu_hz * 1e12 +
+                      (is(s, r->dst, &fab_kind_gpu) ? (double)h->launch_cpu : 0.0);
+    fl->cpu_far_account = &h->cpu_ps;
+    return 0;
+}
+
 static int rdma(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, int read, int staged,
-                uint32_t *cpu, fab_gate **gate)
+                int host, uint32_t *cpu, fab_gate **gate)
 {
     uint32_t na = nic_of(s, t, r->src);
     uint32_t nb = nic_of(s, t, r->dst);
@@ -248,7 +290,7 @@ static int rdma(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, int read
         return SIM_ENOTFOUND;
     fab_rnic *A = sim_comp_at(s, na)->state, *B = sim_comp_at(s, nb)->state;
     int gpu_src = is(s, r->src, &fab_kind_gpu), gpu_dst = is(s, r->dst, &fab_kind_gpu);
-    if (!staged && ((gpu_src && !A->gpudirect) || (gpu_dst && !B->gpudirect)))
+    if (!staged && ((gpu_src && !A->gpudirect) || (gpu_dst && !B->gpudirect && !host)))
         return SIM_EINVAL; /* GPUDirect RDMA needs the NIC's support */
     uint32_t ha = nearest_cpu(s, t, na), hb = nearest_cpu(s, t, nb);
     uint32_t requester = read ? nb : na, rhost = read ? hb : ha;
@@ -286,8 +328,27 @@ static int rdma(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, int read
             return SIM_EINVAL;
     if ((rc = pipeline(fl, B, 1)))
         return rc;
+    /* receive: a semantic-routing NIC looks the session up (a miss installs
+     * it through the slow path); the host path is the baseline it removes */
+    int recv = host ? RECV_HOST : RECV_DIRECT;
+    if (!host && !read && !staged && B->semantic && r->session &&
+        !fab_rnic_lookup(B, r->session)) {
+        fab_rnic_install(B, r->session);
+        recv = B->miss_path == FAB_MISS_ARM ? RECV_ARM : RECV_HOST;
+    }
+    if (recv == RECV_ARM) {
+        fab_fstep *st = fab_flow_add_step(fl, &B->hdr.res[2], NULL, NULL, 0, FAB_DIR_DATA, 0.0,
+                                          0, B->mtu, 1);
+        if (!st)
+            return SIM_EINVAL;
+        st->unit_payload = B->mtu;
+        st->per_unit = B->arm_packet;
+    }
     /* destination side: the NIC writes (staged GPU: DRAM, then the GPU pulls) */
-    if (staged && gpu_dst) {
+    if (recv == RECV_HOST) {
+        if ((rc = host_receive(s, t, fl, r, nb, B, hb)))
+            return rc;
+    } else if (staged && gpu_dst) {
         if (hb == UINT32_MAX)
             return SIM_ENOTFOUND;
         if ((rc = segment(s, t, fl, nb, hb, 0, 1, 0, NULL, 0, nb)) ||
@@ -442,11 +503,18 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
     case FABRIC_PATH_RDMA:
     case FABRIC_PATH_RDMA_READ:
     case FABRIC_PATH_RDMA_STAGED:
+    case FABRIC_PATH_RDMA_HOST:
         if ((rc = rdma(s, t, fl, r, path == FABRIC_PATH_RDMA_READ,
-                       path == FABRIC_PATH_RDMA_STAGED, &cpu, gate)))
+                       path == FABRIC_PATH_RDMA_STAGED, path == FABRIC_PATH_RDMA_HOST, &cpu,
+                       gate)))
             return rc;
         fl->cpu_account = cpu != UINT32_MAX ? &cpu_at(s, cpu)->cpu_ps : NULL;
         return 0;
+    case FABRIC_PATH_MMIO: /* posted writes down from the host */
+        if (!is(s, r->src, &fab_kind_cpu))
+            return SIM_EINVAL;
+        rc = segment(s, t, fl, r->src, r->dst, 0, 0, 0, r->route, r->nroute, r->src);
+        break;
     default: return SIM_EINVAL;
     }
     fl->cpu_account = cpu != UINT32_MAX ? &cpu_at(s, cpu)->cpu_ps : NULL;

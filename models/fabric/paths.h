@@ -24,6 +24,11 @@ typedef struct fab_path_opts {
 int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
                   const fabric_req *r, fab_gate **gate);
 
+/* The RDMA NIC serving component id (a GPU's `nic:`, else the nearest
+ * rnic) and the host nearest to it; UINT32_MAX when none. */
+uint32_t fab_path_nic_of(sim *s, fab_topo *t, uint32_t id);
+uint32_t fab_path_host_of(sim *s, fab_topo *t, uint32_t id);
+
 /* Path names, indexed by FABRIC_PATH_*, NULL-terminated. */
 extern const char *const fab_path_names[];
 

@@ -122,6 +122,11 @@ typedef struct wl_state {
     memfab_instance_view *dviews;       /* decode instances' views, reused */
     uint64_t rejected_early;            /* rejected at arrival by the pair router */
     sim_time *kv_chan;                  /* bandwidth model: per instance, receive channel free at */
+    uint64_t kv_chunk;                  /* KV wire protocol: payload bytes per chunk */
+    uint64_t kv_header;                 /* ... and the header each chunk carries */
+    uint64_t kv_header_bytes;           /* header bytes sent */
+    trace_u64map *placed;               /* session -> decode instance + 1 (NIC tables) */
+    uint64_t placements;                /* NIC table placements issued */
 } wl_state;
 
 static const sim_param wl_params[] = {
@@ -453,6 +458,10 @@ static void pd_send(sim_comp *c, inst_req *r, uint64_t bytes)
     sim_comp *p = w->inst[r->prefill], *d = w->inst[r->decode];
     r->kv_bytes += bytes;
     w->kv_bytes += bytes;
+    /* on the wire each KV chunk carries its header (request, session, layer/block, offset) */
+    uint64_t hdr = w->kv_header ? (bytes + w->kv_chunk - 1) / w->kv_chunk * w->kv_header : 0;
+    w->kv_header_bytes += hdr;
+    bytes += hdr;
     uint32_t src = inst_device(p), dst = inst_device(d);
     if (src != UINT32_MAX && dst != UINT32_MAX && src != dst) {
         uint32_t tp_p = inst_hw(p)->tp, tp_d = inst_hw(d)->tp;
@@ -461,7 +470,8 @@ static void pd_send(sim_comp *c, inst_req *r, uint64_t bytes)
         for (uint32_t k = 0; k < shards; k++) {
             uint64_t b = each + (k == 0 ? bytes - each * shards : 0);
             fabric_req fr = {src, dst, b, w->pd_path, c->id, WL_EV_KV,
-                             (uint64_t)(uintptr_t)r, 0, NULL, 0, r->id * 64 + k};
+                             (uint64_t)(uintptr_t)r, 0, NULL, 0, r->id * 64 + k,
+                             r->session ? r->session : r->id + 1};
             if (fabric_transfer_req(c->sim, &fr) == 0)
                 r->kv_flows++;
             else
@@ -553,6 +563,14 @@ static void pd_dispatch(sim_comp *c, inst_req *r)
     if (r->decode == UINT32_MAX)
         r->decode = pd_pick_decode(w);
     r->kv_sent_tokens = 0;
+    /* keep the decode NIC's match-action table current as sessions are placed */
+    uint64_t key = r->session ? r->session : r->id + 1, was = 0;
+    uint32_t dev = inst_device(w->inst[r->decode]);
+    if (dev != UINT32_MAX && !(trace_u64map_get(w->placed, key, &was) && was == r->decode + 1u)) {
+        trace_u64map_put(w->placed, key, r->decode + 1u);
+        if (fabric_kv_place(c->sim, dev, key) == 0)
+            w->placements++;
+    }
     if (w->pd_mode == PD_LAYERWISE) {
         if (r->n_prompt > inst_kv_blocks(w->inst[r->prefill])) {
             pd_reject(c, r);
@@ -806,7 +824,7 @@ static int wl_start(sim_comp *c, sim_err *err)
             if (inst_role(p) != INST_ROLE_PREFILL || a == UINT32_MAX || b == UINT32_MAX ||
                 a == b)
                 continue;
-            fabric_req fr = {a, b, 1, w->pd_path, c->id, WL_EV_KV, 0, 0, NULL, 0, 0};
+            fabric_req fr = {a, b, 1, w->pd_path, c->id, WL_EV_KV, 0, 0, NULL, 0, 0, 0};
             if (fabric_check_transfer(c->sim, &fr))
                 return scn_error(err, w->pd_node ? w->pd_node : c->node,
                                  "disaggregation: no %s route for KV from prefill '%s' (device"
@@ -922,6 +940,8 @@ static int wl_finish(sim_comp *c, sim_err *err)
     if (w->disagg) {
         sim_report_metric(s, sc, "kv_transfer_bytes", (double)w->kv_bytes, "B");
         sim_report_metric(s, sc, "rejected_early", (double)w->rejected_early, "requests");
+        sim_report_metric(s, sc, "kv_header_bytes", (double)w->kv_header_bytes, "B");
+        sim_report_metric(s, sc, "nic_table_placements", (double)w->placements, "writes");
         sim_report_metric(s, sc, "kv_transfer_errors", (double)w->kv_errors, "transfers");
         sim_samples_report(s, sc, "ttft_prefill", &w->ttft_prefill, 1e-12, "s");
         sim_samples_report(s, sc, "kv_wait", &w->kv_wait, 1e-12, "s");
@@ -961,6 +981,7 @@ static void wl_destroy(sim_comp *c)
     sim_free(w->pidx);
     sim_free(w->didx);
     sim_free(w->kv_chan);
+    trace_u64map_free(w->placed);
 }
 
 const sim_model llm_workload_model = {
@@ -1115,8 +1136,8 @@ static int pd_build(sim *s, const scn_node *wn, wl_state *w, sim_err *err)
     w->pd_path = FABRIC_PATH_AUTO;
     w->pd_node = pn;
     if (pn) {
-        static const char *const keys[] = {"transfer", "path", "decode_policy", "bandwidth",
-                                           "latency", NULL};
+        static const char *const keys[] = {"transfer", "path",      "decode_policy", "bandwidth",
+                                           "latency",  "kv_chunk",  "kv_header",     NULL};
         const char *path;
         int rc;
         if (scn_node_kind(pn) != SCN_MAP)
@@ -1127,8 +1148,13 @@ static int pd_build(sim *s, const scn_node *wn, wl_state *w, sim_err *err)
                                err)) ||
             (rc = scn_get_string(pn, "path", "auto", &path, err)) ||
             (rc = scn_get_rate(pn, "bandwidth", 0, &w->pd_bw, err)) ||
-            (rc = scn_get_time(pn, "latency", 0, &w->pd_lat, err)))
+            (rc = scn_get_time(pn, "latency", 0, &w->pd_lat, err)) ||
+            (rc = scn_get_size(pn, "kv_chunk", 64 * 1024, &w->kv_chunk, err)) ||
+            (rc = scn_get_size(pn, "kv_header", 0, &w->kv_header, err)))
             return rc;
+        if (w->kv_chunk < 64)
+            return scn_error(err, scn_map_get(pn, "kv_chunk"),
+                             "workload.disaggregation.kv_chunk must be at least 64 B");
         w->pd_path = fabric_path_find(path);
         if (w->pd_path < 0)
             return scn_error(err, scn_map_get(pn, "path"),
@@ -1149,10 +1175,13 @@ static int pd_build(sim *s, const scn_node *wn, wl_state *w, sim_err *err)
         return scn_error(err, at, "disaggregation: %u decode instance(s) but no prefill instance"
                          " (role: prefill)", ndec);
     w->disagg = 1;
+    if (!w->kv_chunk)
+        w->kv_chunk = 64 * 1024;
+    w->placed = trace_u64map_new();
     w->kv_chan = sim_calloc(w->ninst, sizeof *w->kv_chan);
     w->pidx = sim_calloc(npre + nmix, sizeof *w->pidx);
     w->didx = sim_calloc(ndec, sizeof *w->didx);
-    if (!w->pidx || !w->didx || !w->kv_chan)
+    if (!w->pidx || !w->didx || !w->kv_chan || !w->placed)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
     for (uint32_t i = 0; i < w->ninst; i++) {
         int role = inst_role(w->inst[i]);
