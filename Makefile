@@ -1,14 +1,15 @@
 # memfab - one Makefile, out-of-tree builds in build/$(VARIANT)/.
 #
-#   make            build build/debug/memfab
+#   make            build build/release/memfab (optimised; results equal the debug build's)
 #   make run        install missing Debian packages, build, run scenarios/default.yaml
-#   make test       build and run every Check suite and the end-to-end tests
+#   make test       build (debug, assertions on) and run every Check suite and the
+#                   end-to-end tests
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make bench      event-core and replay benchmarks (prints figures, asserts nothing)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   VARIANT=debug|release|asan   WERROR=1 adds -Werror (CI sets it)
 
-VARIANT ?= debug
+VARIANT ?= release
 ifeq ($(filter $(VARIANT),debug release asan),)
 $(error unknown VARIANT '$(VARIANT)': use debug, release or asan)
 endif
@@ -56,7 +57,7 @@ BIN := $(B)/memfab
 # Keep test objects: they are intermediate files of the test programs.
 .SECONDARY:
 
-.PHONY: all run test test-only check asan bench install deps clean valgrind regress
+.PHONY: all run test test-only check asan bench install deps clean valgrind valgrind-only regress
 all: $(BIN) $(PLUGIN_SO)
 
 $(B)/%.o: %.c
@@ -107,8 +108,11 @@ run: deps
 
 # Tests find the binary, the plugins and the public traces through the environment.
 TRACE_DIR := $(firstword $(wildcard ../shared/traces))
+# The suites run on the debug build (assertions, invariant checks) unless a
+# variant is given on the command line (make asan, make test VARIANT=release).
+TEST_VARIANT = $(if $(filter command line,$(origin VARIANT)),$(VARIANT),debug)
 test check: deps
-	@$(MAKE) --no-print-directory test-only
+	@$(MAKE) --no-print-directory VARIANT=$(TEST_VARIANT) test-only
 
 TEST_ENV = MEMFAB_BIN=$(abspath $(BIN)) MEMFAB_PLUGIN_DIR=$(abspath $(B)/plugins) \
 	 MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))" \
@@ -120,7 +124,9 @@ test-only: all $(TEST_BIN)
 asan:
 	$(MAKE) VARIANT=asan test
 
-valgrind: all $(TEST_BIN)
+valgrind:
+	@$(MAKE) --no-print-directory VARIANT=$(TEST_VARIANT) valgrind-only
+valgrind-only: all $(TEST_BIN)
 	@for t in $(TEST_BIN); do $(TEST_ENV) CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
 
 # make regress: run scenarios/regress/ and compare with its committed baselines
