@@ -164,7 +164,10 @@ static uint64_t chunk_size(const fabric_state *f, const fab_flow *fl)
     return chunk;
 }
 
-int fabric_transfer_req(sim *s, const fabric_req *r)
+/* Validate r, take a flow and build its itinerary (*gate: the engine it
+ * must hold). On failure nothing is kept. */
+static int plan_flow(sim *s, const fabric_req *r, fabric_state **fp, fab_flow **flp,
+                     fab_gate **gate)
 {
     size_t n = sim_ncomps(s);
     if (!r || r->src >= n || r->dst >= n || r->path < 0 || r->path >= FABRIC_NPATHS ||
@@ -184,17 +187,30 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
     fl->fab_id = fc->id;
     fl->pool = &f->pool;
     fl->bytes = r->bytes;
+    fl->hash = ((uint64_t)r->src << 32 | r->dst) ^ (r->flow_label * 0xc2b2ae3d27d4eb4full);
+    *gate = NULL;
+    if ((rc = fab_path_plan(s, &f->topo, &f->paths, fl, r, gate))) {
+        flow_put(f, fl);
+        return rc;
+    }
+    *fp = f;
+    *flp = fl;
+    return 0;
+}
+
+int fabric_transfer_req(sim *s, const fabric_req *r)
+{
+    fabric_state *f;
+    fab_flow *fl;
+    fab_gate *gate;
+    int rc = plan_flow(s, r, &f, &fl, &gate);
+    if (rc)
+        return rc;
     fl->notify = r->notify;
     fl->kind = r->notify_kind;
     fl->cookie = r->cookie;
     fl->t0 = sim_now(s);
     fl->rto = f->rto;
-    fl->hash = ((uint64_t)r->src << 32 | r->dst) ^ (r->flow_label * 0xc2b2ae3d27d4eb4full);
-    fab_gate *gate = NULL;
-    if ((rc = fab_path_plan(s, &f->topo, &f->paths, fl, r, &gate))) {
-        flow_put(f, fl);
-        return rc;
-    }
     fl->chunk = chunk_size(f, fl);
     uint64_t w = f->window / fl->chunk;
     fl->window = w < 1 ? 1 : w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
@@ -213,24 +229,12 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
 
 int fabric_check_transfer(sim *s, const fabric_req *r)
 {
-    size_t n = sim_ncomps(s);
-    if (!r || r->src >= n || r->dst >= n || r->path < 0 || r->path >= FABRIC_NPATHS ||
-        !fab_hdr_of(sim_comp_at(s, r->src)) || !fab_hdr_of(sim_comp_at(s, r->dst)))
-        return SIM_EINVAL;
-    sim_comp *fc = fabric_get(s);
-    if (!fc)
-        return SIM_ENOMEM;
-    fabric_state *f = fc->state;
-    int rc = fab_topo_build(s, &f->topo);
-    if (rc)
-        return rc;
-    fab_flow *fl = flow_get(f);
-    if (!fl)
-        return SIM_ENOMEM;
-    fl->bytes = r->bytes;
-    fab_gate *gate = NULL;
-    rc = fab_path_plan(s, &f->topo, &f->paths, fl, r, &gate);
-    flow_put(f, fl);
+    fabric_state *f;
+    fab_flow *fl;
+    fab_gate *gate;
+    int rc = plan_flow(s, r, &f, &fl, &gate);
+    if (!rc)
+        flow_put(f, fl);
     return rc;
 }
 
