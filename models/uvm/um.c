@@ -43,6 +43,14 @@
  *     the first `prefetch_size` bytes (0: all), whole blocks, at most
  *     `capacity`, migrate before the first access.
  *
+ *   - External driver (`driver: external`, um_touch): no kernels of its
+ *     own; another model (llm_instance, kv_memory: managed) hands in the
+ *     page ranges a GPU kernel accesses. They are issued in order through
+ *     the same fault buffer and batch service (ext_run), a wholly resident
+ *     block being counted in bulk; when the ranges end with no fault
+ *     pending the caller is told the stall (ext_done). The same state
+ *     machine below applies.
+ *
  * Simplifications: the GPU does not overlap compute with fault servicing
  * (it stalls while a batch is serviced); a faulting access completes at
  * the replay even if its block was evicted again by a later block of the
