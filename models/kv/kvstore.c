@@ -676,6 +676,16 @@ int kv_store_contains(const kv_store *s, uint64_t id, uint32_t tier)
     return b != NONE && (s->present[b] & (1u << tier));
 }
 
+uint32_t kv_store_slot(const kv_store *s, uint64_t id, uint32_t tier)
+{
+    if (tier >= s->ntiers)
+        return NONE;
+    uint32_t b = lookup(s, id);
+    if (b == NONE || !(s->present[b] & (1u << tier)))
+        return NONE;
+    return *slot_of(s, b, tier);
+}
+
 kv_store *kv_store_new_pool(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode,
                             const memfab_evict_ops *policy, const memfab_params *params,
                             sim_err *err)

@@ -153,6 +153,11 @@ void kv_store_set_costs(kv_store *s, double recompute_s, double recompute_per_bl
  * present in a tier; its reference count (0 when absent). O(1). */
 uint64_t kv_store_capacity(const kv_store *s, uint32_t tier);
 int kv_store_contains(const kv_store *s, uint64_t id, uint32_t tier);
+/* The slot (0..capacity-1) block id occupies in tier `tier` of s (not the
+ * pool's), or UINT32_MAX when it is not there. A block keeps its slot while
+ * it stays in the tier: managed KV (instance.c) maps slot k to bytes
+ * [k x block bytes, (k + 1) x block bytes) of its managed allocation. */
+uint32_t kv_store_slot(const kv_store *s, uint64_t id, uint32_t tier);
 uint32_t kv_store_refs(const kv_store *s, uint64_t id);
 
 /* Check every invariant; 1 when they hold (use as assert(kv_store_check(s))).

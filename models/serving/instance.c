@@ -101,9 +101,11 @@
 #include "models/fabric/devices.h"
 #include "models/fabric/fabric.h"
 #include "models/kv/kvstore.h"
+#include "models/uvm/um.h"
 #include "sim/mem.h"
 
-enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED };
+enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED, INST_EV_TOUCHED };
+enum { KVMEM_EXPLICIT, KVMEM_MANAGED };
 
 #define NONE UINT32_MAX
 
@@ -146,6 +148,8 @@ typedef struct inst_state {
     sim_time step_overhead;     /* fixed cost per step */
     const char *device;         /* fabric gpu holding tier 0 ("" = none) */
     int role;                   /* INST_ROLE_* */
+    int kv_memory;              /* KVMEM_*: KV in explicit tiers or in a managed region */
+    const char *managed;        /* managed: the `um` component (driver: external) */
     /* derived configuration */
     llm_model model;            /* effective model */
     llm_gpu gpu;                /* effective GPU */
@@ -194,7 +198,20 @@ typedef struct inst_state {
     uint32_t nreserved;         /* decode: reserved, not yet decoding (hold run slots) */
     inst_req *kv_head, *kv_tail;/* decode: reservation queue (FIFO) */
     uint64_t nkv;               /* its length */
+    /* managed KV (see the section at the end) */
+    sim_comp *um;               /* the managed region, or NULL (explicit tiers) */
+    um_range *mr;               /* pages the step in flight touches */
+    uint32_t nmr, capmr;        /* entries used / allocated */
+    sim_time step_dt;           /* compute time of a step waiting for its faults */
+    sim_time managed_stall_ps;  /* steps' time stalled on faults */
+    uint64_t managed_stalls;    /* steps that stalled */
+    uint64_t managed_touched;   /* bytes the steps touched */
 } inst_state;
+
+static int managed_start(sim_comp *c, sim_err *err);
+static int managed_launch(sim_comp *c, sim_time dt);
+static void managed_touched(sim_comp *c, sim_time stall);
+static void managed_report(sim_comp *c);
 
 /* ---- histogram ---------------------------------------------------------- */
 
@@ -253,6 +270,7 @@ const inst_hist *inst_itl(sim_comp *c) { return &((inst_state *)c->state)->itl; 
 
 
 static const char *const role_names[] = {"mixed", "prefill", "decode", NULL};
+static const char *const kv_memory_names[] = {"explicit", "managed", NULL};
 
 #define P(name, type, def, unit, desc, field) \
     {name, type, def, unit, desc, offsetof(inst_state, field), NULL}
@@ -305,6 +323,12 @@ static const sim_param inst_params[] = {
      "mixed (prefill + decode), prefill (hands each prompt's KV to a decode instance) or "
      "decode (decodes requests whose KV arrives over the fabric)",
      offsetof(inst_state, role), role_names},
+    {"kv_memory", SIM_P_ENUM, "explicit", "",
+     "explicit (KV blocks in the kv: tiers, moved by cudaMemcpy-style copies) or managed "
+     "(KV in the managed allocation of the `managed:` um component; pages migrate on GPU "
+     "faults)", offsetof(inst_state, kv_memory), kv_memory_names},
+    P("managed", SIM_P_STRING, "", "",
+      "kv_memory managed: the `um` component (driver: external) holding the KV", managed),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 #define OVR(dst, v) \
@@ -544,6 +568,11 @@ static int inst_start(sim_comp *c, sim_err *err)
                     llm_weight_bytes(&st->model);
     uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity : (uint64_t)usable;
     st->kv_blocks = cap0 / st->block_bytes;
+    if (st->kv_memory == KVMEM_MANAGED) { /* the managed allocation holds the KV */
+        int rc = managed_start(c, err);
+        if (rc)
+            return rc;
+    }
     if (st->kv_blocks < 1)
         return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
                            "instance '%s': no room for one KV block of %llu B", c->name,
@@ -989,6 +1018,8 @@ static void compose(sim_comp *c)
     st->step_began = now;
     st->step_len = dt;
     st->cnt.steps++;
+    if (st->um && managed_launch(c, dt))
+        return; /* stalled on faults: managed_touched schedules the step */
     sim_schedule(c->sim, dt, c->id, INST_EV_STEP, 0, 0);
 }
 
@@ -1280,6 +1311,8 @@ static void inst_handle(sim_comp *c, const sim_event *e)
         move_done(c, (uint32_t)e->a0);
         if (!st->busy)
             compose(c);
+    } else if (e->kind == INST_EV_TOUCHED) {
+        managed_touched(c, (sim_time)e->a1);
     }
 }
 
@@ -1371,6 +1404,7 @@ static int inst_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, c->name, "kv_fabric_moves", (double)st->cnt.fabric_moves, "transfers");
     sim_report_metric(s, c->name, "kv_fabric_errors", (double)st->cnt.fabric_errors, "transfers");
     sim_report_metric(s, c->name, "kv_load_wait", sim_time_to_s(st->cnt.load_wait_ps), "s");
+    managed_report(c);
     if (st->store) {
         for (uint32_t t = 0; t < st->kv.ntiers; t++) {
             const kv_tier_stats *ts = kv_store_stats(st->store, t);
@@ -1399,6 +1433,7 @@ static void inst_destroy(sim_comp *c)
     kv_store_free(st->store);
     sim_free(st->run);
     sim_free(st->moves);
+    sim_free(st->mr);
 }
 
 const sim_model llm_instance_model = {
@@ -1482,4 +1517,169 @@ sim_comp *inst_pool_add(sim *s, const char *name, sim_err *err)
         return NULL;
     }
     return sim_add(s, &llm_kv_pool_model, name, NULL, err);
+}
+
+/* ---- managed KV (kv_memory: managed) ---------------------------------------
+ *
+ * The KV cache lives in a CUDA managed allocation, the `um` component named
+ * by `managed:` (driver: external), instead of explicit tiers: the block
+ * store has one tier whose capacity is the allocation (footprint / block
+ * bytes, which may exceed HBM), and no copy is ever issued for it. Block
+ * slot k of the store is bytes [k x block_bytes, (k + 1) x block_bytes) of
+ * the allocation (a block's layers contiguous: a stated simplification of
+ * vLLM's per-layer layout). Each step touches, before it computes, the KV
+ * it reads (the cached context of every scheduled request) and writes (the
+ * tokens it appends) [managed_launch -> um_touch]; pages that are not
+ * GPU-resident fault and are serviced by the UVM driver model (fault
+ * batches, 2 MiB VA blocks, the tree prefetcher, LRU eviction with
+ * write-back under oversubscription, migrations as fabric DMA transfers
+ * sharing the PCIe links). The step's compute starts when the last batch
+ * is serviced [managed_touched]: the stall is part of the step, hence of
+ * TTFT and TPOT. A step whose pages are all resident starts at once, so a
+ * warm working set inside HBM times exactly as explicit tiers do.
+ */
+
+static int managed_start(sim_comp *c, sim_err *err)
+{
+    inst_state *st = c->state;
+    const scn_node *mn = c->node ? scn_map_get(c->node, "managed") : NULL;
+    const scn_node *kn = c->node ? scn_map_get(c->node, "kv_memory") : NULL;
+    sim_comp *u = st->managed && *st->managed ? sim_find(c->sim, st->managed) : NULL;
+    um_region info;
+    if (!st->managed || !*st->managed)
+        return scn_error(err, kn ? kn : c->node, "instance '%s': kv_memory managed needs "
+                         "`managed:` (a um component with driver: external)", c->name);
+    if (!u || um_region_info(u, &info))
+        return scn_error(err, mn, "instance '%s': managed region '%s' does not exist (no um "
+                         "component of that name)", c->name, st->managed);
+    if (!info.external)
+        return scn_error(err, mn, "instance '%s': um '%s' runs its own kernels; give it "
+                         "driver: external to hold a KV cache", c->name, st->managed);
+    if (st->kv.ntiers > 1)
+        return scn_error(err, kn ? kn : c->node, "instance '%s': managed KV takes no lower kv "
+                         "tiers (the driver moves pages between HBM and host memory)", c->name);
+    if (st->device && *st->device && strcmp(st->device, info.gpu_name))
+        return scn_error(err, mn, "instance '%s': device '%s' is not the gpu '%s' of um '%s'",
+                         c->name, st->device, info.gpu_name, st->managed);
+    st->kv_blocks = info.footprint / st->block_bytes;
+    if (st->kv_blocks < 1)
+        return scn_error(err, mn, "instance '%s': um '%s' holds less than one %llu B KV block",
+                         c->name, st->managed, (unsigned long long)st->block_bytes);
+    if (st->kv_blocks > UINT32_MAX - 1)
+        return scn_error(err, mn, "instance '%s': um '%s' holds too many KV blocks", c->name,
+                         st->managed);
+    st->um = u;
+    return 0;
+}
+
+/* Append the pages of bytes [off, off + len) of the allocation. */
+static int managed_add(inst_state *st, uint64_t off, uint64_t len, int write)
+{
+    if (!len)
+        return 0;
+    uint64_t p0 = off / UM_PAGE_SIZE, p1 = (off + len + UM_PAGE_SIZE - 1) / UM_PAGE_SIZE;
+    if (st->nmr && st->mr[st->nmr - 1].write == write &&
+        st->mr[st->nmr - 1].page + st->mr[st->nmr - 1].npages >= p0 &&
+        st->mr[st->nmr - 1].page <= p0) { /* extends the previous range */
+        um_range *q = &st->mr[st->nmr - 1];
+        if (p1 > q->page + q->npages)
+            q->npages = p1 - q->page;
+        return 0;
+    }
+    if (st->nmr == st->capmr) {
+        uint32_t cap = st->capmr ? 2 * st->capmr : 256;
+        um_range *m = sim_realloc(st->mr, cap * sizeof *m);
+        if (!m)
+            return SIM_ENOMEM;
+        st->mr = m;
+        st->capmr = cap;
+    }
+    st->mr[st->nmr++] = (um_range){p0, p1 - p0, write};
+    return 0;
+}
+
+/* The KV request r's scheduled work touches: tokens [0, from) read, [from, to) written. */
+static void managed_req(inst_state *st, const inst_req *r, uint64_t from, uint64_t to)
+{
+    uint64_t bt = st->kv.block_tokens;
+    for (uint64_t k = 0; k * bt < to && k < r->pinned; k++) {
+        uint32_t slot = kv_store_slot(st->store, r->ids[k], 0);
+        if (slot == UINT32_MAX)
+            continue;
+        uint64_t base = (uint64_t)slot * st->block_bytes;
+        uint64_t t0 = k * bt, t1 = t0 + bt < to ? t0 + bt : to;
+        uint64_t rd = from < t0 ? t0 : from > t1 ? t1 : from; /* reads end, writes begin */
+        st->managed_touched += (t1 - t0) * st->kvbpt;
+        (void)managed_add(st, base, (rd - t0) * st->kvbpt, 0);
+        (void)managed_add(st, base + (rd - t0) * st->kvbpt, (t1 - rd) * st->kvbpt, 1);
+    }
+}
+
+/* Touch the step's KV in the managed region: 1 = the step stalls on faults
+ * (managed_touched schedules it), 0 = everything resident, run now. */
+static int managed_launch(sim_comp *c, sim_time dt)
+{
+    inst_state *st = c->state;
+    st->nmr = 0;
+    for (uint32_t i = 0; i < st->nrun; i++) {
+        const inst_req *r = st->run[i];
+        if (!r->sched)
+            continue;
+        if (r->state == INST_DECODE) {
+            uint64_t ctx = (uint64_t)r->input + r->generated;
+            managed_req(st, r, ctx - 1, ctx);
+        } else if (r->state == INST_PREFILL) {
+            managed_req(st, r, r->prefilled, (uint64_t)r->prefilled + r->sched);
+        }
+    }
+    if (!st->nmr)
+        return 0;
+    int rc = um_touch(st->um, st->mr, st->nmr, c->id, INST_EV_TOUCHED, 0);
+    if (rc < 0) {
+        st->cnt.fabric_errors++;
+        return 0;
+    }
+    if (rc == 0)
+        return 0;
+    st->step_dt = dt;
+    return 1;
+}
+
+/* The step's faults are serviced: it computes now. */
+static void managed_touched(sim_comp *c, sim_time stall)
+{
+    inst_state *st = c->state;
+    st->managed_stall_ps += stall;
+    st->managed_stalls++;
+    st->step_len = stall + st->step_dt;
+    sim_schedule(c->sim, st->step_dt, c->id, INST_EV_STEP, 0, 0);
+}
+
+static void managed_report(sim_comp *c)
+{
+    inst_state *st = c->state;
+    sim *s = c->sim;
+    if (!st->um) {
+        if (st->dev_id != NONE) { /* explicit tiers over the fabric: the copies issued */
+            sim_report_metric(s, c->name, "kv_memcpy_calls", (double)st->cnt.fabric_moves,
+                              "calls");
+            sim_report_metric(s, c->name, "kv_memcpy_bytes",
+                              (double)(st->cnt.load_bytes + st->cnt.offload_bytes), "B");
+        }
+        return;
+    }
+    um_stats u;
+    if (um_get_stats(st->um, &u))
+        return;
+    sim_report_metric(s, c->name, "kv_memcpy_calls", 0, "calls");
+    sim_report_metric(s, c->name, "kv_memcpy_bytes", 0, "B");
+    sim_report_metric(s, c->name, "managed_faults", (double)u.faults, "faults");
+    sim_report_metric(s, c->name, "managed_fault_batches", (double)u.batches, "batches");
+    sim_report_metric(s, c->name, "managed_migrated_bytes", (double)(u.bytes_in + u.bytes_out),
+                      "B");
+    sim_report_metric(s, c->name, "managed_stall_time", sim_time_to_s(st->managed_stall_ps), "s");
+    sim_report_metric(s, c->name, "managed_stalled_steps", (double)st->managed_stalls, "steps");
+    sim_report_metric(s, c->name, "managed_touched_bytes", (double)st->managed_touched, "B");
+    sim_report_metric(s, c->name, "copies_avoided", (double)(u.transfers_in + u.evictions),
+                      "copies");
 }

@@ -43,6 +43,14 @@
  *     the first `prefetch_size` bytes (0: all), whole blocks, at most
  *     `capacity`, migrate before the first access.
  *
+ *   - External driver (`driver: external`, um_touch): no kernels of its
+ *     own; another model (llm_instance, kv_memory: managed) hands in the
+ *     page ranges a GPU kernel accesses. They are issued in order through
+ *     the same fault buffer and batch service (ext_run), a wholly resident
+ *     block being counted in bulk; when the ranges end with no fault
+ *     pending the caller is told the stall (ext_done). The same state
+ *     machine below applies.
+ *
  * Simplifications: the GPU does not overlap compute with fault servicing
  * (it stalls while a batch is serviced); a faulting access completes at
  * the replay even if its block was evicted again by a later block of the
@@ -104,6 +112,7 @@ enum {
 
 enum { PAT_SEQ, PAT_STRIDED, PAT_RANDOM, PAT_KV };
 enum { WB_ALL, WB_DIRTY };
+enum { DRV_KERNELS, DRV_EXTERNAL };
 
 enum {
     UM_EV_RUN = SIM_EV_USER,  /* the GPU issues accesses */
@@ -119,6 +128,7 @@ typedef struct um_block {
     uint8_t chunk;        /* holds a 2 MiB GPU chunk */
     uint8_t on_lru;       /* linked in the LRU list */
     uint8_t inflight;     /* a transfer in or out is in flight */
+    uint16_t npf;         /* pages flagged prefetched and not yet accessed */
 } um_block;
 
 typedef struct um_state {
@@ -142,6 +152,7 @@ typedef struct um_state {
     int explicit_pf;         /* cudaMemPrefetchAsync at start */
     uint64_t prefetch_size;  /* bytes of it (0: all) */
     int writeback;           /* WB_* */
+    int driver;              /* DRV_*: own kernels, or touches from another model */
     /* derived at start */
     uint32_t host, gpu;      /* component ids */
     uint64_t npages;         /* pages of the allocation */
@@ -167,11 +178,20 @@ typedef struct um_state {
     uint32_t *kv_len;        /* kvcache: pages written per sequence */
     uint64_t kv_seq, kv_pos; /* kvcache: current sequence, scan position */
     int error;               /* a fabric transfer failed (reported at finish) */
+    /* external driver: the touch in progress (um_touch) */
+    const um_range *xr;      /* its ranges (the caller's, unchanged until notified) */
+    uint32_t nxr, xi;        /* ranges, current range */
+    uint64_t xoff;           /* next page of the current range */
+    int xactive;             /* a touch is in progress */
+    uint32_t xnotify, xkind; /* component and event kind told when it completes */
+    uint64_t xcookie;        /* its cookie */
+    sim_time xstart;         /* when it started */
     um_stats st;             /* counters */
 } um_state;
 
 static const char *const pattern_names[] = {"sequential", "strided", "random", "kvcache", NULL};
 static const char *const writeback_names[] = {"all", "dirty", NULL};
+static const char *const driver_names[] = {"kernels", "external", NULL};
 
 static const sim_param um_params[] = {
     {"host", SIM_P_STRING, NULL, "", "host memory component (cpu or memory) holding the data",
@@ -214,6 +234,10 @@ static const sim_param um_params[] = {
      offsetof(um_state, prefetch_size), NULL},
     {"writeback", SIM_P_ENUM, "all", "", "eviction writes back all resident pages or only dirty ones",
      offsetof(um_state, writeback), writeback_names},
+    {"driver", SIM_P_ENUM, "kernels", "",
+     "who accesses the allocation: its own kernels (pattern, kernels, ...) or another model "
+     "through um_touch (external: e.g. an llm_instance with kv_memory: managed)",
+     offsetof(um_state, driver), driver_names},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 /* ---- invariants --------------------------------------------------------- */
@@ -244,17 +268,18 @@ static int check_state(const um_state *u, int pages)
             return 0;
         lru += k->on_lru;
         if (pages) {
-            uint16_t n[4] = {0, 0, 0, 0};
+            uint16_t n[4] = {0, 0, 0, 0}, npf = 0;
             uint64_t p0 = (uint64_t)b * UM_BLOCK_PAGES;
             for (uint64_t p = p0; p < p0 + k->pages; p++) {
                 uint8_t f = u->pg[p];
                 n[f & PG_STATE]++;
+                npf += (f & (PG_PF_TREE | PG_PF_EXPL)) != 0;
                 if ((f & PG_FAULTED) && (f & PG_STATE) != PG_HOST)
                     return 0;
                 if ((f & (PG_PF_TREE | PG_PF_EXPL)) && (f & PG_STATE) == PG_HOST)
                     return 0;
             }
-            if (memcmp(n, k->npg, sizeof n))
+            if (memcmp(n, k->npg, sizeof n) || npf != k->npf)
                 return 0;
         }
     }
@@ -382,6 +407,38 @@ static uint64_t next_page(sim_comp *c, um_state *u, int *write)
 
 /* ---- the GPU ------------------------------------------------------------------ */
 
+/* One GPU access to page p: a hit, or a fault entered in the buffer (a
+ * duplicate when the page is in it already). */
+static void access_page(um_state *u, uint64_t p, int write)
+{
+    uint8_t f = u->pg[p];
+    u->st.accesses++;
+    if ((f & PG_STATE) == PG_GPU) {
+        u->st.hits++;
+        if (f & PG_PF_TREE)
+            u->st.prefetch_used++;
+        if (f & (PG_PF_TREE | PG_PF_EXPL))
+            u->blk[p / UM_BLOCK_PAGES].npf--;
+        f &= (uint8_t)~(PG_PF_TREE | PG_PF_EXPL);
+        if (write)
+            f |= PG_DIRTY;
+        u->pg[p] = f;
+        lru_touch(u, (int32_t)(p / UM_BLOCK_PAGES));
+    } else {
+        assert((f & PG_STATE) == PG_HOST); /* the GPU runs only between batches */
+        if (write)
+            f |= PG_DIRTY;
+        if (f & PG_FAULTED) {
+            u->st.duplicate_faults++;
+        } else {
+            f |= PG_FAULTED;
+            u->fbuf[u->nfault++] = p;
+            u->st.faults++;
+        }
+        u->pg[p] = f;
+    }
+}
+
 static void gpu_run(sim_comp *c, um_state *u)
 {
     uint64_t issued = 0;
@@ -389,31 +446,8 @@ static void gpu_run(sim_comp *c, um_state *u)
     while (u->kernel < u->kernels) {
         int write;
         uint64_t p = next_page(c, u, &write);
-        uint8_t f = u->pg[p];
         issued++;
-        u->st.accesses++;
-        if ((f & PG_STATE) == PG_GPU) {
-            u->st.hits++;
-            if (f & PG_PF_TREE)
-                u->st.prefetch_used++;
-            f &= (uint8_t)~(PG_PF_TREE | PG_PF_EXPL);
-            if (write)
-                f |= PG_DIRTY;
-            u->pg[p] = f;
-            lru_touch(u, (int32_t)(p / UM_BLOCK_PAGES));
-        } else {
-            assert((f & PG_STATE) == PG_HOST); /* the GPU runs only between batches */
-            if (write)
-                f |= PG_DIRTY;
-            if (f & PG_FAULTED) {
-                u->st.duplicate_faults++;
-            } else {
-                f |= PG_FAULTED;
-                u->fbuf[u->nfault++] = p;
-                u->st.faults++;
-            }
-            u->pg[p] = f;
-        }
+        access_page(u, p, write);
         if (++u->kernel_done == u->per_kernel) {
             u->kernel_done = 0;
             u->kernel++;
@@ -488,6 +522,8 @@ static uint64_t tree_prefetch(um_state *u, uint32_t b)
         for (uint64_t p = p0 + (uint64_t)lo * UM_LEAF_PAGES;
              p < p0 + k->pages && p < p0 + (uint64_t)hi * UM_LEAF_PAGES; p++)
             if ((u->pg[p] & PG_STATE) == PG_HOST && !(u->pg[p] & (PG_FAULTED | PG_PF_TREE))) {
+                if (!(u->pg[p] & PG_PF_EXPL))
+                    u->blk[b].npf++;
                 u->pg[p] |= PG_PF_TREE;
                 added++;
             }
@@ -551,6 +587,7 @@ static void evicted(sim_comp *c, um_state *u, int32_t v)
             set_state(u, p, PG_HOST);
         u->pg[p] &= (uint8_t)~(PG_DIRTY | PG_PF_TREE | PG_PF_EXPL);
     }
+    k->npf = 0;
     k->inflight = 0;
     k->chunk = 0;
     u->chunks_used--;
@@ -578,6 +615,7 @@ static void migrate_block(sim_comp *c, um_state *u, uint32_t b, uint8_t flags)
     }
     k->inflight = 1;
     u->outstanding++;
+    u->st.transfers_in++;
     int rc = fabric_transfer(c->sim, u->host, u->gpu, n * UM_PAGE_SIZE, FABRIC_PATH_DMA, c->id,
                              UM_EV_MIGRATED, b);
     if (rc) {
@@ -648,7 +686,10 @@ static void batch_done(sim_comp *c, um_state *u)
     }
     u->nfault = u->cursor = 0;
     u->in_batch = 0;
-    if (u->kernel < u->kernels)
+    if (u->driver == DRV_EXTERNAL) {
+        if (u->xactive)
+            sim_schedule(c->sim, 0, c->id, UM_EV_RUN, 0, 0);
+    } else if (u->kernel < u->kernels)
         sim_schedule(c->sim, 0, c->id, UM_EV_RUN, 0, 0);
     else
         u->st.end_ps = now;
@@ -670,6 +711,7 @@ static void explicit_prefetch(sim_comp *c, um_state *u)
         u->blk[b].chunk = 1;
         u->chunks_used++;
         for (uint64_t p = p0; p < p0 + u->blk[b].pages && p < pages; p++) {
+            u->blk[b].npf++;
             u->pg[p] |= PG_PF_EXPL;
             u->st.explicit_pages++;
         }
@@ -677,6 +719,132 @@ static void explicit_prefetch(sim_comp *c, um_state *u)
     }
     if (!u->outstanding)
         batch_done(c, u);
+}
+
+/* ---- the external driver (um_touch) ------------------------------------------ */
+
+/* The touch is complete: tell the caller how long the GPU stalled. */
+static void ext_done(sim_comp *c, um_state *u)
+{
+    sim_time stall = sim_now(c->sim) - u->xstart;
+    u->xactive = 0;
+    u->xr = NULL;
+    if (stall)
+        u->st.stalled_touches++;
+    sim_schedule(c->sim, 0, u->xnotify, u->xkind, u->xcookie, stall);
+}
+
+/* Issue the touch's accesses from its cursor until the fault buffer is full
+ * (stall: the driver takes the batch) or the ranges end. A read of a 2 MiB
+ * block wholly resident with no prefetch flag pending is counted in bulk
+ * (every page a hit, the block touched once in the LRU): the same result as
+ * page by page, in O(blocks). */
+static void ext_run(sim_comp *c, um_state *u)
+{
+    while (u->xi < u->nxr && u->nfault < u->batch_count) {
+        const um_range *r = &u->xr[u->xi];
+        while (u->xoff < r->npages && u->nfault < u->batch_count) {
+            uint64_t p = r->page + u->xoff;
+            uint32_t b = (uint32_t)(p / UM_BLOCK_PAGES);
+            const um_block *k = &u->blk[b];
+            uint64_t seg = (uint64_t)(b + 1) * UM_BLOCK_PAGES - p;
+            if (seg > r->npages - u->xoff)
+                seg = r->npages - u->xoff;
+            if (!r->write && k->npg[PG_GPU] == k->pages && !k->npf) {
+                u->st.accesses += seg;
+                u->st.hits += seg;
+                lru_touch(u, (int32_t)b);
+                u->xoff += seg;
+                continue;
+            }
+            access_page(u, p, r->write);
+            u->xoff++;
+        }
+        if (u->xoff == r->npages) {
+            u->xi++;
+            u->xoff = 0;
+        }
+    }
+    if (u->nfault) {
+        sim_time cost = u->batch_cost + u->nfault * u->fault_cost;
+        u->in_batch = 1;
+        u->stall_start = sim_now(c->sim);
+        u->st.handling_ps += cost;
+        sim_schedule(c->sim, cost, c->id, UM_EV_SERVICE, 0, 0);
+    } else {
+        ext_done(c, u);
+    }
+}
+
+int um_touch(sim_comp *c, const um_range *ranges, uint32_t n, uint32_t notify, uint32_t kind,
+             uint64_t cookie)
+{
+    if (!c || c->model != &um_model)
+        return SIM_EINVAL;
+    um_state *u = c->state;
+    if (u->driver != DRV_EXTERNAL || !u->pg)
+        return SIM_EINVAL;
+    if (u->xactive || u->in_batch)
+        return SIM_ESTATE;
+    for (uint32_t i = 0; i < n; i++)
+        if (ranges[i].page > u->npages || ranges[i].npages > u->npages - ranges[i].page)
+            return SIM_EINVAL;
+    u->st.touches++;
+    u->xr = ranges;
+    u->nxr = n;
+    u->xi = 0;
+    u->xoff = 0;
+    u->xactive = 1;
+    u->xnotify = notify;
+    u->xkind = kind;
+    u->xcookie = cookie;
+    u->xstart = sim_now(c->sim);
+    /* fast case: every page resident, nothing to wait for */
+    while (u->xi < u->nxr && u->nfault == 0) {
+        const um_range *r = &u->xr[u->xi];
+        if (u->xoff == r->npages) {
+            u->xi++;
+            u->xoff = 0;
+            continue;
+        }
+        uint64_t p = r->page + u->xoff;
+        uint32_t b = (uint32_t)(p / UM_BLOCK_PAGES);
+        const um_block *k = &u->blk[b];
+        uint64_t seg = (uint64_t)(b + 1) * UM_BLOCK_PAGES - p;
+        if (seg > r->npages - u->xoff)
+            seg = r->npages - u->xoff;
+        if (!r->write && k->npg[PG_GPU] == k->pages && !k->npf) {
+            u->st.accesses += seg;
+            u->st.hits += seg;
+            lru_touch(u, (int32_t)b);
+            u->xoff += seg;
+        } else {
+            access_page(u, p, r->write);
+            u->xoff++;
+        }
+    }
+    if (u->xi == u->nxr && u->nfault == 0) {
+        u->xactive = 0;
+        u->xr = NULL;
+        assert(um_assert_state(u));
+        return 0;
+    }
+    ext_run(c, u);
+    assert(um_assert_state(u));
+    return 1;
+}
+
+int um_region_info(const sim_comp *c, um_region *out)
+{
+    if (!c || c->model != &um_model || !out)
+        return SIM_EINVAL;
+    const um_state *u = c->state;
+    out->external = u->driver == DRV_EXTERNAL;
+    out->footprint = u->footprint;
+    out->capacity = u->capacity;
+    out->host_name = u->host_name;
+    out->gpu_name = u->gpu_name;
+    return 0;
 }
 
 /* ---- the component ------------------------------------------------------------ */
@@ -723,6 +891,17 @@ static int um_start(sim_comp *c, sim_err *err)
     if (!g || strcmp(g->model->type, "gpu"))
         return scn_error(err, n ? scn_map_get(n, "gpu") : NULL,
                          "um '%s': gpu '%s' is not a gpu component", c->name, u->gpu_name);
+    uint64_t host_cap = 0;
+    if (scn_get_size(h->node, strcmp(h->model->type, "cpu") ? "capacity" : "dram_capacity",
+                     strcmp(h->model->type, "cpu") ? 256ull << 30 : 512ull << 30, &host_cap,
+                     err))
+        return err->code;
+    if (u->footprint > host_cap)
+        return scn_error(err, n ? scn_map_get(n, "footprint") : NULL,
+                         "um '%s': footprint %.3g GiB exceeds the memory of host '%s' (%.3g GiB):"
+                         " a managed allocation is backed by host memory",
+                         c->name, (double)u->footprint / (1 << 30), u->host_name,
+                         (double)host_cap / (1 << 30));
     u->host = h->id;
     u->gpu = g->id;
     uint32_t links[16], nl;
@@ -747,6 +926,8 @@ static int um_start(sim_comp *c, sim_err *err)
         u->blk[b].prev = u->blk[b].next = -1;
     }
     u->lru_head = u->lru_tail = -1;
+    if (u->driver == DRV_EXTERNAL)
+        return 0; /* accesses come from um_touch */
     if (u->explicit_pf)
         explicit_prefetch(c, u);
     else
@@ -758,7 +939,12 @@ static void um_handle(sim_comp *c, const sim_event *e)
 {
     um_state *u = c->state;
     switch (e->kind) {
-    case UM_EV_RUN: gpu_run(c, u); break;
+    case UM_EV_RUN:
+        if (u->driver == DRV_EXTERNAL)
+            ext_run(c, u);
+        else
+            gpu_run(c, u);
+        break;
     case UM_EV_SERVICE:
         qsort(u->fbuf, u->nfault, sizeof *u->fbuf, cmp_u64);
         service(c, u);

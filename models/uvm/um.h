@@ -47,6 +47,9 @@ typedef struct um_stats {
     uint64_t resident_pages;    /* GPU-resident pages now */
     uint64_t chunks_used;       /* 2 MiB GPU chunks held now */
     uint64_t chunks_cap;        /* 2 MiB GPU chunks available */
+    uint64_t transfers_in;      /* migration transfers host -> GPU started (driver copies) */
+    uint64_t touches;           /* external driver: um_touch calls */
+    uint64_t stalled_touches;   /* ... that had to wait for a fault batch */
 } um_stats;
 
 /* Read the counters of um component c: 0, or SIM_EINVAL if c is not a um. */
@@ -55,6 +58,40 @@ int um_get_stats(const sim_comp *c, um_stats *out);
 /* Check every invariant of c's state, page by page (O(pages)): 0, or
  * SIM_ESTATE when one is broken, SIM_EINVAL if c is not a um. */
 int um_check_state(const sim_comp *c);
+
+/* ---- a managed region driven by another model (`driver: external`) ----
+ * With driver external the component runs no kernels of its own: another
+ * model (an llm_instance with kv_memory: managed) names it and calls
+ * um_touch for each GPU kernel that accesses the allocation. The touch
+ * walks the ranges in order as the GPU would: resident pages are hits,
+ * others fault into the buffer; a full buffer (batch_count) stalls the GPU
+ * while the driver services the batch exactly as for the um's own kernels
+ * (batch_cost + faults x fault_cost, the tree prefetcher, LRU eviction of
+ * 2 MiB blocks with write-back, migrations as fabric DMA transfers), then
+ * the accesses resume. */
+typedef struct um_range {
+    uint64_t page;              /* first 4 KiB page of the allocation */
+    uint64_t npages;            /* pages */
+    int write;                  /* the kernel writes them (dirty) */
+} um_range;
+
+/* What a um region is (for the model that drives it). */
+typedef struct um_region {
+    int external;               /* driver: external */
+    uint64_t footprint;         /* allocation bytes */
+    uint64_t capacity;          /* GPU bytes for it */
+    const char *host_name, *gpu_name; /* its host memory and GPU components */
+} um_region;
+int um_region_info(const sim_comp *c, um_region *out);
+
+/* A GPU kernel accesses ranges[0..n) now. Returns 0 when every page was
+ * resident (no stall; nothing is scheduled), 1 when the GPU stalled on
+ * faults: component `notify` then receives an event of kind `kind` with a0
+ * = cookie and a1 = the stall in ps once the last batch is serviced; the
+ * ranges must stay unchanged until then. SIM_EINVAL (not an external um,
+ * a range outside the allocation), SIM_ESTATE (a touch is in progress). */
+int um_touch(sim_comp *c, const um_range *ranges, uint32_t n, uint32_t notify, uint32_t kind,
+             uint64_t cookie);
 
 extern const sim_model um_model;   /* type: um */
 
