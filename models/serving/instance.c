@@ -462,10 +462,13 @@ static int resolve_fabric(sim_comp *c, sim_err *err)
     int any = 0;
     for (uint32_t t = 1; t < st->kv.ntiers; t++)
         any |= st->kv.tiers[t].component != NULL;
-    if (!any)
+    int named = st->device && *st->device;
+    /* A named device is resolved even without fabric tiers: disaggregated
+     * KV transfers leave from / arrive at it (inst_device). */
+    if (!any && !named)
         return 0;
     const scn_node *dn = c->node ? scn_map_get(c->node, "device") : NULL;
-    if (!st->device || !*st->device)
+    if (!named)
         return scn_error(err, c->node,
                          "instance '%s': kv tiers name fabric components; give the instance "
                          "`device:` (its fabric gpu component)", c->name);
