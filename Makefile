@@ -142,6 +142,7 @@ bench:
 	build/release/memfab bench events
 	build/release/memfab bench replay
 	build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --label replay-kv-fabric
+	build/release/memfab bench replay --scenario scenarios/pd-disaggregation.yaml --label replay-pd
 	@db=$$(mktemp -u /tmp/memfab-bench-XXXXXX.db); \
 	 build/release/memfab run scenarios/leaf-spine-64.yaml -o $$db 2>&1 | grep 'complete:'; rm -f $$db
 
