@@ -135,7 +135,9 @@ int fabric_path_find(const char *name)
 static void complete(sim *s, fabric_state *f, fab_flow *fl);
 
 /* The chunk size of a flow: the setting, one forwarding unit in packet
- * mode, and at most one pool of credits on credit-limited links. */
+ * mode, at most one pool of credits on credit-limited links, and at most
+ * the smallest finite buffer on its way (a larger chunk could never be
+ * admitted: dropped and resent forever). */
 static uint64_t chunk_size(const fabric_state *f, const fab_flow *fl)
 {
     uint64_t chunk = f->chunk ? f->chunk : 262144;
@@ -160,6 +162,11 @@ static uint64_t chunk_size(const fabric_state *f, const fab_flow *fl)
                                              cr->data_limit[cls]);
         if (m && m < chunk)
             chunk = m;
+    }
+    for (uint32_t i = 0; i < fl->nsteps; i++) {
+        const fab_buffer *b = fl->st[i].res->buf;
+        if (b && b->limit && b->limit < chunk) /* whole 4 KiB pieces above 4 KiB */
+            chunk = b->limit > 4096 ? b->limit - b->limit % 4096 : b->limit;
     }
     return chunk;
 }

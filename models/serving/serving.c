@@ -127,6 +127,7 @@ typedef struct wl_state {
     uint64_t kv_header_bytes;           /* header bytes sent */
     trace_u64map *placed;               /* session -> decode instance + 1 (NIC tables) */
     uint64_t placements;                /* NIC table placements issued */
+    uint64_t dec_rr;                    /* decode choice: where the tie-breaking scan starts */
 } wl_state;
 
 static const sim_param wl_params[] = {
@@ -423,11 +424,14 @@ static int make_ids(wl_state *w, inst_req *r, const trace_req *t)
 static void done_cb(void *ctx, inst_req *r);
 
 /* The decode instance for r: least loaded (tokens to compute, reservations
- * waiting) or most free KV blocks; ties to the lowest index. */
+ * waiting) or most free KV blocks; ties go round-robin (the scan starts
+ * one instance further each time), so an idle pool shares the work. */
 static uint32_t pd_pick_decode(wl_state *w)
 {
-    uint32_t best = w->didx[0];
-    for (uint32_t i = 1; i < w->ndec; i++) {
+    uint32_t start = (uint32_t)(w->dec_rr++ % w->ndec);
+    uint32_t best = w->didx[start];
+    for (uint32_t k = 1; k < w->ndec; k++) {
+        uint32_t i = (start + k) % w->ndec;
         sim_comp *a = w->inst[w->didx[i]], *b = w->inst[best];
         if (w->pd_policy == PD_KV_ROOM ? inst_free_blocks(a) > inst_free_blocks(b)
                                        : inst_load(a) < inst_load(b))
@@ -1161,9 +1165,6 @@ static int pd_build(sim *s, const scn_node *wn, wl_state *w, sim_err *err)
                              "workload.disaggregation.path: unknown path '%s' (auto, dma, rdma,"
                              " rdma_read, rdma_staged)",
                              path);
-        if (!npre && !ndec)
-            return scn_error(err, pn, "workload.disaggregation: no instance has role prefill or"
-                             " decode");
     }
     if (!npre && !ndec)
         return 0;
