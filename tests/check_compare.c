@@ -229,6 +229,34 @@ START_TEST(incomplete_runs_ignored)
 }
 END_TEST
 
+/* baseline never writes over its database or another kind of file, and a
+ * failed write (ENOSPC) is exit 1, not a truncated baseline. */
+START_TEST(baseline_output_safety)
+{
+    base_db("a.db", 1e-6, 1e9, 100);
+    ck_assert_int_eq(fx_sh("cp a.db keep.db"), 0);
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o a.db", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "is the input file"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("cmp a.db keep.db && %s baseline a.db -o ./a.db", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o keep.db", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "is a results database"), "%s", fx_out);
+    fx_write("scenario.yaml", "name: tiny\n");
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o scenario.yaml", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "not a baseline file"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("cmp a.db keep.db && grep -q 'name: tiny' scenario.yaml"), 0);
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o /dev/full", fx_bin), 1);
+    ck_assert_msg(strstr(fx_out, "No space left"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s baseline a.db >/dev/full", fx_bin), 1);
+    /* an existing baseline is replaced; nothing is left beside it */
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o base.yaml && %s baseline a.db -o base.yaml",
+                           fx_bin, fx_bin), 0);
+    ck_assert_int_eq(fx_sh("%s compare base.yaml a.db", fx_bin), 0);
+    ck_assert_int_eq(fx_sh("ls -A | grep -v -x -e a.db -e keep.db -e scenario.yaml -e base.yaml"
+                           " | wc -l | tr -d ' '"), 0);
+    ck_assert_msg(strcmp(fx_out, "0\n") == 0, "stray files: %s", fx_out);
+}
+END_TEST
+
 static Suite *compare_suite(void)
 {
     Suite *s = suite_create("compare");
@@ -250,6 +278,7 @@ static Suite *compare_suite(void)
     tcase_add_test(limits, tolerance_parsing);
     tcase_add_test(errors, bad_input_exits_2);
     tcase_add_test(errors, incomplete_runs_ignored);
+    tcase_add_test(errors, baseline_output_safety);
     return s;
 }
 

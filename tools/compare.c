@@ -39,6 +39,7 @@
 #include "sim/mem.h"
 #include "sim/scn.h"
 #include "tools/commands.h"
+#include "tools/safeout.h"
 
 /* ---- tolerances and directions ---------------------------------------- */
 
@@ -925,6 +926,16 @@ static void baseline_usage(FILE *f)
           f);
 }
 
+/* An existing output of baseline may be replaced only when it is a baseline. */
+static int is_baseline_text(const unsigned char *head, size_t n)
+{
+    static const char tag[] = "memfab_baseline:";
+    for (size_t i = 0; i + sizeof tag - 1 <= n; i++)
+        if ((i == 0 || head[i - 1] == '\n') && memcmp(head + i, tag, sizeof tag - 1) == 0)
+            return 1;
+    return 0;
+}
+
 static int key_param(const rdb_set *set, const rdb_run *r, const char *key, char *const *globs,
                      size_t n, int all)
 {
@@ -961,6 +972,8 @@ int cmd_baseline(int argc, char **argv)
     res_db *db = NULL;
     rdb_set set = {NULL, 0};
     FILE *f = NULL;
+    safe_out so;
+    memset(&so, 0, sizeof so);
     sim_err err;
     sim_err_clear(&err);
     if (!ids || !where || !globs) {
@@ -1004,12 +1017,21 @@ int cmd_baseline(int argc, char **argv)
         status = SIM_EXIT_USAGE;
         goto out;
     }
-    f = outpath && strcmp(outpath, "-") != 0 ? fopen(outpath, "w") : stdout;
-    if (!f) {
-        perror(outpath);
+    /* Never over the database itself or another kind of file; written beside
+     * the output and renamed once complete. */
+    const char *inputs[] = {argv[optind]};
+    if (safe_out_check(outpath ? outpath : "-", inputs, 1, is_baseline_text, "a baseline file",
+                       &err)) {
+        sim_err_print(&err);
+        status = err.code == SIM_EINVAL ? SIM_EXIT_USAGE : SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    if (safe_out_open(&so, outpath ? outpath : "-", &err)) {
+        sim_err_print(&err);
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
+    f = so.f;
     fprintf(f, "# memfab baseline: metrics of complete runs, to commit and review.\n"
                "# Check against it:  memfab compare THIS.yaml NEW.db\n"
                "# Runs match by scenario name and the params listed here.\n"
@@ -1055,17 +1077,18 @@ int cmd_baseline(int argc, char **argv)
         }
         written++;
     }
-    if (f != stdout && fclose(f) != 0) {
-        perror(outpath);
-        status = SIM_EXIT_RUNTIME;
-    }
     f = NULL;
+    if (safe_out_commit(&so, &err)) {
+        sim_err_print(&err);
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
     if (outpath && strcmp(outpath, "-") != 0)
         fprintf(stderr, "memfab baseline: %d run%s -> %s\n", written, written == 1 ? "" : "s",
                 outpath);
 out:
-    if (f && f != stdout)
-        fclose(f);
+    if (f)
+        safe_out_abort(&so);
     rdb_set_free(&set);
     res_close(db);
     sim_free(ids);
