@@ -992,7 +992,18 @@ typedef struct family {
     const char *list;     /* units shown in errors */
     int integer;          /* result is a uint64 */
     const unit *units;    /* NULL-terminated */
+    uint64_t imax;        /* integer families: the largest value */
+    double dmin;          /* rate families: the smallest value above 0 */
+    const char *max_text, *min_text;   /* those bounds, for errors */
 } family;
+
+/* Range of unit values, checked where they are read so that the models'
+ * arithmetic stays within the 64-bit picosecond clock: a time is at most
+ * 2^62 ps (53 days), so a time plus a delay cannot wrap; a size is at most
+ * 2^60 B (1 EiB); a rate above 0 is at least one unit per second (1 bit/s for
+ * data), so one byte or item takes at most 8 s. */
+#define SCN_TIME_MAX (1ULL << 62)
+#define SCN_SIZE_MAX (1ULL << 60)
 
 #define K 1000ULL
 static const unit time_units[] = {
@@ -1023,15 +1034,17 @@ static const unit flops_units[] = {
     {"TFLOPS", 0, 1e12}, {"PFLOPS", 0, 1e15}, {"EFLOPS", 0, 1e18}, {NULL, 0, 0}};
 #undef K
 
-static const family fam_time = {"time", "ps ns us ms s", 1, time_units};
-static const family fam_size = {"size", "B kB MB GB TB KiB MiB GiB TiB", 1, size_units};
+static const family fam_time = {"time", "ps ns us ms s", 1, time_units, SCN_TIME_MAX, 0,
+                                "4611686018427387904 ps, about 53 days", NULL};
+static const family fam_size = {"size", "B kB MB GB TB KiB MiB GiB TiB", 1, size_units,
+                                SCN_SIZE_MAX, 0, "1 EiB", NULL};
 static const family fam_rate = {"data rate",
                                 "B/s kB/s MB/s GB/s TB/s KiB/s MiB/s GiB/s bit/s Mbit/s Gbit/s "
                                 "Gb/s",
-                                0, rate_units};
-static const family fam_gts = {"transfer rate", "GT/s MT/s", 0, gts_units};
+                                0, rate_units, 0, 1 / 8.0, NULL, "1 bit/s"};
+static const family fam_gts = {"transfer rate", "GT/s MT/s", 0, gts_units, 0, 1, NULL, "1 T/s"};
 static const family fam_flops = {"FLOP rate", "FLOP/s GFLOP/s TFLOP/s PFLOP/s", 0,
-                                 flops_units};
+                                 flops_units, 0, 1, NULL, "1 FLOP/s"};
 
 /* mant * mult * 10^exp10, rounded to nearest; -1 on overflow. */
 static int to_u64(u128 mant, uint64_t mult, long exp10, uint64_t *out)
@@ -1095,9 +1108,9 @@ static int parse_units(const char *s, const family *f, uint64_t *iout, double *d
                        f->what);
     if (f->integer) {
         uint64_t v;
-        if (to_u64(x.mant, u->imult, x.exp10, &v))
-            return set_err(err, SIM_EINVAL, NULL, 0, 0, "'%s' is out of range for a %s", s,
-                           f->what);
+        if (to_u64(x.mant, u->imult, x.exp10, &v) || v > f->imax)
+            return set_err(err, SIM_EINVAL, NULL, 0, 0, "'%s' is out of range for a %s"
+                           " (at most %s)", s, f->what, f->max_text);
         *iout = v;
         return 0;
     }
@@ -1113,6 +1126,9 @@ static int parse_units(const char *s, const family *f, uint64_t *iout, double *d
         sim_free(copy);
     if (!isfinite(v))
         return set_err(err, SIM_EINVAL, NULL, 0, 0, "'%s' is out of range for a %s", s, f->what);
+    if (v != 0 && v < f->dmin)   /* one byte would take longer than the clock runs */
+        return set_err(err, SIM_EINVAL, NULL, 0, 0, "'%s' is out of range for a %s (0 or at"
+                       " least %s)", s, f->what, f->min_text);
     *dout = v == 0 ? 0.0 : v; /* no -0 */
     return 0;
 }

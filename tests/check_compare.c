@@ -229,6 +229,88 @@ START_TEST(incomplete_runs_ignored)
 }
 END_TEST
 
+/* baseline never writes over its database or another kind of file, and a
+ * failed write (ENOSPC) is exit 1, not a truncated baseline. */
+START_TEST(baseline_output_safety)
+{
+    base_db("a.db", 1e-6, 1e9, 100);
+    ck_assert_int_eq(fx_sh("cp a.db keep.db"), 0);
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o a.db", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "is the input file"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("cmp a.db keep.db && %s baseline a.db -o ./a.db", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o keep.db", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "is a results database"), "%s", fx_out);
+    fx_write("scenario.yaml", "name: tiny\n");
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o scenario.yaml", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "not a baseline file"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("cmp a.db keep.db && grep -q 'name: tiny' scenario.yaml"), 0);
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o /dev/full", fx_bin), 1);
+    ck_assert_msg(strstr(fx_out, "No space left"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s baseline a.db >/dev/full", fx_bin), 1);
+    /* an existing baseline is replaced; nothing is left beside it */
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o base.yaml && %s baseline a.db -o base.yaml",
+                           fx_bin, fx_bin), 0);
+    ck_assert_int_eq(fx_sh("%s compare base.yaml a.db", fx_bin), 0);
+    ck_assert_int_eq(fx_sh("ls -A | grep -v -x -e a.db -e keep.db -e scenario.yaml -e base.yaml"
+                           " | wc -l | tr -d ' '"), 0);
+    ck_assert_msg(strcmp(fx_out, "0\n") == 0, "stray files: %s", fx_out);
+}
+END_TEST
+
+/* A baseline value of .inf, -.inf or .nan (or 1e999) bounds nothing: it is an
+ * error at its file:line:column, not a pass for every candidate. null is a
+ * metric without a value (memfab baseline writes it for NaN). */
+START_TEST(nonfinite_baseline_is_error)
+{
+    base_db("a.db", 1e-6, 1e9, 100);
+    static const char *const bad[] = {".inf", "-.inf", ".nan", ".NaN", "+.inf", "1e999",
+                                      "-1e999", "inf", "nan", NULL};
+    for (int i = 0; bad[i]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "memfab_baseline: 1\nruns:\n  - scenario: tiny\n"
+                 "    metrics:\n      gpu0/latency_mean: {value: 1e-6, unit: s}\n"
+                 "      gpu0/throughput: {value: %s, unit: B/s}\n", bad[i]);
+        fx_write("inf.yaml", text);
+        ck_assert_msg(fx_sh("%s compare inf.yaml a.db", fx_bin) == 2, "%s: %s", bad[i], fx_out);
+        ck_assert_msg(strstr(fx_out, "inf.yaml:6:32:") && strstr(fx_out, "not a finite number"),
+                      "%s: %s", bad[i], fx_out);
+    }
+    fx_write("null.yaml", "memfab_baseline: 1\nruns:\n  - scenario: tiny\n"
+                          "    metrics:\n      gpu0/throughput: {value: null, unit: B/s}\n");
+    ck_assert_int_eq(fx_sh("%s compare null.yaml a.db", fx_bin), 3);
+    ck_assert_msg(strstr(fx_out, "CHANGED"), "%s", fx_out);
+    /* two databases: an infinite base value is no licence either */
+    fx_metric m[] = {{"gpu0", "latency_mean", INFINITY, "s"}};
+    fx_run("i.db", "inf", 1, NULL, m, 1, 0, 1);
+    m[0].value = 5;
+    fx_run("j.db", "inf", 1, NULL, m, 1, 0, 1);
+    ck_assert_int_eq(fx_sh("%s compare i.db j.db", fx_bin), 3);
+    ck_assert_int_eq(fx_sh("%s baseline i.db -o i.yaml", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "infinite"), "%s", fx_out);
+    ck_assert(!fx_exists("i.yaml"));
+}
+END_TEST
+
+/* Tolerance, direction and ignore globs that match no metric are reported
+ * with where they were given; the comparison itself is unchanged. */
+START_TEST(unmatched_globs_reported)
+{
+    base_db("a.db", 1e-6, 1e9, 100);
+    fx_write("tol.yaml", "metrics:\n  \"gpu0/latency_mean\": 5%\n  \"latency_mean\": 5%\n"
+                         "ignore: [\"gpu9/*\"]\n");
+    ck_assert_int_eq(fx_sh("%s compare a.db a.db --tolerances tol.yaml --tol 'gpu0/thruput=1%%'"
+                           " --direction '*count*=lower' --ignore '*/received_packets'", fx_bin),
+                     0);
+    ck_assert_msg(strstr(fx_out, "tol.yaml:3:3: tolerance glob 'latency_mean' matches no metric"),
+                  "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "tol.yaml:4:10: ignore glob 'gpu9/*'"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "--tol: tolerance glob 'gpu0/thruput'"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "--direction: direction glob '*count*'"), "%s", fx_out);
+    ck_assert_msg(!strstr(fx_out, "'gpu0/latency_mean' matches no") &&
+                  !strstr(fx_out, "received_packets' matches no"), "%s", fx_out);
+}
+END_TEST
+
 static Suite *compare_suite(void)
 {
     Suite *s = suite_create("compare");
@@ -250,6 +332,9 @@ static Suite *compare_suite(void)
     tcase_add_test(limits, tolerance_parsing);
     tcase_add_test(errors, bad_input_exits_2);
     tcase_add_test(errors, incomplete_runs_ignored);
+    tcase_add_test(errors, baseline_output_safety);
+    tcase_add_test(errors, nonfinite_baseline_is_error);
+    tcase_add_test(limits, unmatched_globs_reported);
     return s;
 }
 

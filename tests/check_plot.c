@@ -360,6 +360,45 @@ START_TEST(errors)
 }
 END_TEST
 
+/* plot never overwrites its database or a file that is not a figure, and
+ * reports a figure it could not finish (full disk, gnuplot stopping half-way)
+ * as a failure that leaves the old output and no temporary file. */
+START_TEST(output_safety)
+{
+    two_runs();
+    ck_assert_int_eq(fx_sh("cp a.db keep.db && ln -s a.db a.pdf"), 0);
+    ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf -o a.pdf", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "is the input file"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("cmp a.db keep.db"), 0);
+    fx_write("notes.svg", "my notes\n");
+    ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf -o notes.svg", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "not a figure"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("cmp a.db keep.db && grep -q 'my notes' notes.svg"), 0);
+    ck_assert_int_eq(fx_sh("cp keep.db x.png && %s plot a.db --kind cdf -o x.png", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "results database"), "%s", fx_out);
+    /* a gnuplot that stops half-way through the figure but exits 0 */
+    fx_write("gp.sh", "#!/bin/sh\nout=$(sed -n \"s/^set output '\\(.*\\)'$/\\1/p\")\n"
+                      "printf '%%PDF-1.5\\n%%truncated' > \"$out\"\nexit 0\n");
+    fx_write("old.pdf", "%PDF-1.5 old figure\n%%EOF\n");
+    ck_assert_int_eq(fx_sh("chmod +x gp.sh && MEMFAB_GNUPLOT=$PWD/gp.sh %s plot a.db --kind cdf"
+                           " -o old.pdf", fx_bin), 1);
+    ck_assert_msg(strstr(fx_out, "incomplete figure"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("grep -q 'old figure' old.pdf"), 0);
+    if (have_gnuplot()) {
+        /* a full disk: the figure is copied into /dev/full and fails there */
+        ck_assert_int_eq(fx_sh("ln -s /dev/full full.png && %s plot a.db --kind cdf -o full.png",
+                               fx_bin), 1);
+        ck_assert_msg(strstr(fx_out, "No space left"), "%s", fx_out);
+        /* an existing figure is replaced */
+        ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf -o old.pdf", fx_bin), 0);
+        ck_assert_int_eq(fx_sh("grep -q 'old figure' old.pdf"), 1);
+    }
+    ck_assert_int_eq(fx_sh("ls -A | grep -v -x -e a.db -e keep.db -e a.pdf -e notes.svg -e x.png"
+                           " -e gp.sh -e old.pdf -e full.png | wc -l | tr -d ' '"), 0);
+    ck_assert_msg(strcmp(fx_out, "0\n") == 0, "stray files: %s", fx_out);
+}
+END_TEST
+
 static Suite *plot_suite(void)
 {
     Suite *s = suite_create("plot");
@@ -381,6 +420,7 @@ static Suite *plot_suite(void)
     tcase_add_test(limits, quote_function);
     tcase_add_test(limits, replications_give_error_bars);
     tcase_add_test(errs, errors);
+    tcase_add_test(errs, output_safety);
     return s;
 }
 

@@ -176,7 +176,7 @@ START_TEST(test_units_size)
     ck_assert_uint_eq(sz_of("1 PB"), 1000000000000000ULL);
     ck_assert_uint_eq(sz_of("0.5 KiB"), 512);
     ck_assert_uint_eq(sz_of("4e3 B"), 4000);
-    ck_assert_uint_eq(sz_of("15 EiB"), 15ULL << 60);
+    ck_assert_uint_eq(sz_of("1 EiB"), 1ULL << 60);
 }
 END_TEST
 
@@ -552,13 +552,27 @@ START_TEST(test_unit_limits)
     sim_time t;
     uint64_t u;
     double d;
-    ck_assert_uint_eq(t_of("18446744073709551615 ps"), UINT64_MAX);
-    ck_assert_int_eq(scn_parse_time("18446744073709551616 ps", &t, &err), SIM_EINVAL);
+    /* times up to 2^62 ps (a time plus a delay cannot wrap the clock) */
+    ck_assert_uint_eq(t_of("4611686018427387904 ps"), 1ULL << 62);
+    ck_assert_int_eq(scn_parse_time("4611686018427387905 ps", &t, &err), SIM_EINVAL);
+    ck_assert_int_eq(scn_parse_time("18446744073709551615 ps", &t, &err), SIM_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "out of range"));
+    ck_assert_int_eq(scn_parse_time("18446744073709551616 ps", &t, &err), SIM_EINVAL);
     ck_assert_int_eq(scn_parse_time("1e30 s", &t, &err), SIM_EINVAL);
     ck_assert_int_eq(scn_parse_time("214 d", &t, &err), SIM_EINVAL);
-    ck_assert_uint_eq(t_of("5124 h"), 5124ULL * 3600 * SIM_S);
-    ck_assert_int_eq(scn_parse_time("5125 h", &t, &err), SIM_EINVAL);
+    ck_assert_uint_eq(t_of("1281 h"), 1281ULL * 3600 * SIM_S);
+    ck_assert_int_eq(scn_parse_time("1282 h", &t, &err), SIM_EINVAL);
+    /* sizes up to 1 EiB; rates 0 or at least 1 bit/s */
+    ck_assert_int_eq(scn_parse_size("15 EiB", &u, &err), SIM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "at most 1 EiB"));
+    ck_assert_int_eq(scn_parse_size("1025 PiB", &u, &err), SIM_EINVAL);
+    ck_assert_int_eq(scn_parse_rate("1e-20 B/s", &d, &err), SIM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "at least 1 bit/s"));
+    ck_assert_int_eq(scn_parse_rate("0.1 B/s", &d, &err), SIM_EINVAL);
+    ck_assert_int_eq(scn_parse_rate("1 bit/s", &d, &err), 0);
+    ck_assert_int_eq(scn_parse_rate("0 B/s", &d, &err), 0);
+    ck_assert_int_eq(scn_parse_gts("1e-10 GT/s", &d, &err), SIM_EINVAL);
+    ck_assert_int_eq(scn_parse_flops("1e-3 FLOP/s", &d, &err), SIM_EINVAL);
     ck_assert_int_eq(scn_parse_size("16 EiB", &u, &err), SIM_EINVAL);
     ck_assert_int_eq(scn_parse_size("1e99999999999 B", &u, &err), SIM_EINVAL);
     ck_assert_int_eq(scn_parse_rate("1e400 GB/s", &d, &err), SIM_EINVAL);
@@ -573,6 +587,29 @@ START_TEST(test_unit_limits)
     ck_assert_uint_eq(t_of("0.0000000000000000000000001000 s"), 0);
     ck_assert_uint_eq(t_of("1.00000000000000000000000001 us"), SIM_US);
     ck_assert_uint_eq(sz_of("000000000000000000000000001 KiB"), 1024);
+}
+END_TEST
+
+/* Out-of-range unit values are errors at load, at their file:line:column. */
+START_TEST(test_unit_range_position)
+{
+    const scn_node *r = load("name: x\n"
+                             "latency: 18446744073709551615 ps\n"
+                             "capacity: 15 EiB\n"
+                             "bandwidth:   1e-20 B/s\n");
+    sim_time t;
+    uint64_t u;
+    double d;
+    ck_assert_int_eq(scn_get_time(r, "latency", 0, &t, &err), SIM_ESCENARIO);
+    ck_assert_int_eq(err.line, 2);
+    ck_assert_int_eq(err.col, 10);
+    ck_assert_ptr_nonnull(strstr(err.msg, "out of range"));
+    ck_assert_int_eq(scn_get_size(r, "capacity", 0, &u, &err), SIM_ESCENARIO);
+    ck_assert_int_eq(err.line, 3);
+    ck_assert_int_eq(err.col, 11);
+    ck_assert_int_eq(scn_get_rate(r, "bandwidth", 0, &d, &err), SIM_ESCENARIO);
+    ck_assert_int_eq(err.line, 4);
+    ck_assert_int_eq(err.col, 14);
 }
 END_TEST
 
@@ -899,6 +936,7 @@ static Suite *scn_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_unit_limits);
     tcase_add_test(tc, test_int_limits);
+    tcase_add_test(tc, test_unit_range_position);
     tcase_add_test(tc, test_alias_bomb);
     tcase_add_test(tc, test_deep_nesting);
     tcase_add_test(tc, test_empty);

@@ -174,6 +174,58 @@ START_TEST(bad_sweep_files)
 }
 END_TEST
 
+/* A grid whose run count overflows 64 bits (64 keys x 2 values wrapped to 0
+ * and ran the base scenario alone) or is merely huge is an error with the
+ * count; nothing runs. */
+START_TEST(huge_grid_is_an_error)
+{
+    char text[4096] = "scenario: base.yaml\ngrid:\n";
+    for (int i = 0; i < 64; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "  k%d: [1, 2]\n", i);
+    fx_write("big.yaml", text);
+    ck_assert_int_eq(fx_sh("%s sweep big.yaml --list", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "big.yaml:3:") && strstr(fx_out, "18446744073709551616 runs"),
+                  "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s sweep big.yaml", fx_bin), 2);
+    ck_assert(!fx_exists("big.db"));
+    /* 1001 x 1000 points, and 1000 x 1000 points times 2 seeds */
+    fx_write("wide.yaml", "scenario: base.yaml\nseeds: [1, 2]\ngrid:\n"
+                          "  a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+                          "  b: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+                          "  c: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+                          "  d: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+                          "  e: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+                          "  f: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n");
+    ck_assert_int_eq(fx_sh("%s sweep wide.yaml --list", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "2000000 runs") && strstr(fx_out, "at most 1000000"), "%s",
+                  fx_out);
+}
+END_TEST
+
+/* Seeds are decimal, unsigned and within 64 bits: in a sweep file and in
+ * --seed (shared parser): no sign, no octal 010, no 0x, no overflow. */
+START_TEST(seeds_are_decimal)
+{
+    static const char *const bad[] = {"-1", "010", "0x10", "+3", "18446744073709551616",
+                                      "1e3", " 7", "", NULL};
+    for (int i = 0; bad[i]; i++) {
+        ck_assert_msg(fx_sh("%s check base.yaml --seed '%s'", fx_bin, bad[i]) == 2,
+                      "--seed '%s' accepted: %s", bad[i], fx_out);
+        ck_assert_msg(strstr(fx_out, "decimal integer"), "%s", fx_out);
+        char text[256];
+        snprintf(text, sizeof text, "scenario: base.yaml\nseeds: [1, '%s']\n", bad[i]);
+        fx_write("seeds.yaml", text);
+        ck_assert_msg(fx_sh("%s sweep seeds.yaml --list", fx_bin) == 2, "seeds: ['%s']: %s",
+                      bad[i], fx_out);
+        ck_assert_msg(strstr(fx_out, "seeds.yaml:2:"), "%s", fx_out);
+    }
+    ck_assert_int_eq(fx_sh("%s check base.yaml --seed 18446744073709551615", fx_bin), 0);
+    ck_assert_int_eq(fx_sh("%s check base.yaml --seed 0", fx_bin), 0);
+    fx_write("seeds.yaml", "scenario: base.yaml\nseeds: [0, 10, 18446744073709551615]\n");
+    ck_assert_msg(fx_sh("%s sweep seeds.yaml --list", fx_bin) == 0, "%s", fx_out);
+}
+END_TEST
+
 static Suite *sweep_suite(void)
 {
     Suite *s = suite_create("sweep");
@@ -191,6 +243,8 @@ static Suite *sweep_suite(void)
     tcase_add_test(limits, failed_point_recorded);
     tcase_add_test(limits, listed_points_and_fixed_sets);
     tcase_add_test(errs, bad_sweep_files);
+    tcase_add_test(errs, huge_grid_is_an_error);
+    tcase_add_test(errs, seeds_are_decimal);
     return s;
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "models/workload/synth.h"
@@ -1112,6 +1113,71 @@ START_TEST(test_other_errors)
 }
 END_TEST
 
+/* Run a shell command in tmpdir with the memfab binary as $M (stderr and
+ * stdout into tmpdir/out.txt); its exit status. */
+static int memfab_sh(const char *cmd)
+{
+    const char *bin = getenv("MEMFAB_BIN");
+    ck_assert_msg(bin != NULL, "MEMFAB_BIN must be set (run through make test)");
+    char full[4096];
+    snprintf(full, sizeof full, "cd '%s' && M='%s' && { %s ; } >out.txt 2>&1", tmpdir, bin, cmd);
+    int st = system(full);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp_tmp(const char *name)
+{
+    static char buf[8192];
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return NULL;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* `trace convert` never destroys its input nor a file of another kind, and
+ * a failed write (ENOSPC on /dev/full) is an error that leaves no file. */
+START_TEST(test_convert_output_safety)
+{
+    write_tmp("a.jsonl", "{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 5, "
+                         "\"hash_ids\": [1]}\n"
+                         "{\"timestamp\": 7, \"input_length\": 12, \"output_length\": 3, "
+                         "\"hash_ids\": [1, 2]}\n");
+    write_tmp("other.txt", "precious notes\n");
+    ck_assert_int_eq(memfab_sh("cp a.jsonl keep.jsonl && ln -s a.jsonl link.jsonl"), 0);
+    /* the output is the input, under its own name, a symlink, or ./ */
+    static const char *const same[] = {"$M trace convert a.jsonl -o a.jsonl",
+                                       "$M trace convert a.jsonl -o link.jsonl",
+                                       "$M trace convert link.jsonl -o ./a.jsonl", NULL};
+    for (int i = 0; same[i]; i++) {
+        ck_assert_int_eq(memfab_sh(same[i]), 2);
+        ck_assert_msg(strstr(slurp_tmp("out.txt"), "is the input file"), "%s: %s", same[i],
+                      slurp_tmp("out.txt"));
+        ck_assert_int_eq(memfab_sh("cmp a.jsonl keep.jsonl"), 0);
+    }
+    /* an existing file of another kind, and a directory */
+    ck_assert_int_eq(memfab_sh("$M trace convert a.jsonl -o other.txt"), 2);
+    ck_assert_ptr_nonnull(strstr(slurp_tmp("out.txt"), "not a memfab native trace"));
+    ck_assert_str_eq(slurp_tmp("other.txt"), "precious notes\n");
+    ck_assert_int_eq(memfab_sh("mkdir d && $M trace convert a.jsonl -o d"), 2);
+    /* a native trace may be replaced, through a temporary file */
+    ck_assert_int_eq(memfab_sh("$M trace convert a.jsonl -o n.trace"), 0);
+    ck_assert_int_eq(memfab_sh("$M trace convert a.jsonl -o n.trace"), 0);
+    ck_assert_ptr_nonnull(strstr(slurp_tmp("n.trace"), "# memfab-trace v1"));
+    /* a full disk: exit 1 with the reason */
+    ck_assert_int_eq(memfab_sh("$M trace convert a.jsonl -o /dev/full"), 1);
+    ck_assert_msg(strstr(slurp_tmp("out.txt"), "No space left"), "%s", slurp_tmp("out.txt"));
+    ck_assert_int_eq(memfab_sh("$M trace convert a.jsonl -o - >/dev/full"), 1);
+    /* nothing left behind but the files made here */
+    ck_assert_int_eq(memfab_sh("test \"$(ls -A | grep -v -x -e a.jsonl -e keep.jsonl -e link.jsonl"
+                               " -e other.txt -e d -e n.trace -e out.txt)\" = ''"), 0);
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
     Suite *s = suite_create("trace");
@@ -1151,6 +1217,7 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, test_csv_errors);
     tcase_add_test(tc, test_native_errors);
     tcase_add_test(tc, test_other_errors);
+    tcase_add_test(tc, test_convert_output_safety);
     suite_add_tcase(s, tc);
     return s;
 }

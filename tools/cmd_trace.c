@@ -10,6 +10,13 @@
 #include "models/workload/trace.h"
 #include "models/workload/trace_stats.h"
 #include "sim/err.h"
+#include "tools/safeout.h"
+
+/* An existing output of convert may be replaced only when it is a native trace. */
+static int is_native_trace(const unsigned char *head, size_t n)
+{
+    return n >= 14 && memcmp(head, "# memfab-trace", 14) == 0;
+}
 
 static void usage(FILE *f)
 {
@@ -127,26 +134,24 @@ int cmd_trace(int argc, char **argv)
                 status = SIM_EXIT_RUNTIME;
         }
     } else {
-        int to_stdout = strcmp(out, "-") == 0;
-        FILE *f = to_stdout ? stdout : fopen(out, "w");
-        if (!f) {
-            sim_err_set(&e, SIM_EIO, out, 0, 0, "cannot create: %s", strerror(errno));
+        /* the input and any file that is not a native trace stay untouched; the
+         * trace is written beside OUT and renamed over it once complete */
+        const char *inputs[] = {path};
+        safe_out so;
+        if (safe_out_check(out, inputs, 1, is_native_trace, "a memfab native trace", &e) ||
+            safe_out_open(&so, out, &e)) {
             status = fail(&e);
         } else {
-            int64_t n = trace_convert(r, f, &e);
-            int close_rc = to_stdout ? fflush(f) : fclose(f);
-            if (n >= 0 && close_rc != 0) {
-                sim_err_set(&e, SIM_EIO, out, 0, 0, "write failed: %s", strerror(errno));
-                n = SIM_EIO;
-            }
-            if (n < 0) {
+            int64_t n = trace_convert(r, so.f, &e);
+            if (n < 0)
+                safe_out_abort(&so);
+            else if (safe_out_commit(&so, &e) != 0)
+                n = e.code;
+            if (n < 0)
                 status = fail(&e);
-                if (!to_stdout)
-                    remove(out);
-            } else {
+            else
                 fprintf(stderr, "memfab trace convert: %lld requests from %s (%s) to %s\n",
                         (long long)n, path, trace_format_name(trace_reader_format(r)), out);
-            }
         }
     }
     trace_close(r);

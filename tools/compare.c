@@ -39,6 +39,7 @@
 #include "sim/mem.h"
 #include "sim/scn.h"
 #include "tools/commands.h"
+#include "tools/safeout.h"
 
 /* ---- tolerances and directions ---------------------------------------- */
 
@@ -110,6 +111,7 @@ typedef struct rule {
     char *glob;                /* metric name pattern (fnmatch) */
     cmp_tol tol;               /* RULE_TOL */
     cmp_dir dir;               /* RULE_DIR */
+    char *origin;              /* where it was given: "--tol" or "FILE:LINE:COL" */
 } rule;
 
 typedef struct rules {
@@ -118,26 +120,64 @@ typedef struct rules {
     cmp_tol deflt;             /* --tolerance, default 2% */
 } rules;
 
-static int rule_add(rules *rs, int kind, const char *glob, size_t glen, cmp_tol tol, cmp_dir dir)
+static int rule_add(rules *rs, int kind, const char *glob, size_t glen, cmp_tol tol, cmp_dir dir,
+                    const char *origin)
 {
     rule *r = sim_realloc(rs->r, (rs->n + 1) * sizeof *r);
     if (!r)
         return SIM_ENOMEM;
     rs->r = r;
-    char *g = sim_alloc(glen + 1);
-    if (!g)
+    char *g = sim_alloc(glen + 1), *o = sim_strdup(origin);
+    if (!g || !o) {
+        sim_free(g);
+        sim_free(o);
         return SIM_ENOMEM;
+    }
     memcpy(g, glob, glen);
     g[glen] = '\0';
-    r[rs->n++] = (rule){kind, g, tol, dir};
+    r[rs->n++] = (rule){kind, g, tol, dir, o};
     return 0;
+}
+
+/* "FILE:LINE:COL" of a node of the tolerance file. */
+static const char *node_origin(const scn_node *n)
+{
+    static char buf[640];
+    snprintf(buf, sizeof buf, "%s:%d:%d", scn_node_file(n) ? scn_node_file(n) : "?",
+             scn_node_line(n), scn_node_col(n));
+    return buf;
 }
 
 static void rules_free(rules *rs)
 {
-    for (size_t i = 0; i < rs->n; i++)
+    for (size_t i = 0; i < rs->n; i++) {
         sim_free(rs->r[i].glob);
+        sim_free(rs->r[i].origin);
+    }
     sim_free(rs->r);
+}
+
+/* Report (on stderr) every rule whose glob matches no metric of either side:
+ * a misspelt or mis-scoped glob would otherwise leave its metric on the
+ * default tolerance or direction without a word. Returns how many. */
+static int report_unmatched(const rules *rs, const rdb_set *const *sets, int nsets)
+{
+    static const char *const what[] = {"tolerance", "direction", "ignore"};
+    int n = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        int hit = 0;
+        for (int k = 0; k < nsets && !hit; k++)
+            for (size_t r = 0; r < sets[k]->n && !hit; r++)
+                for (size_t m = 0; m < sets[k]->runs[r].nmetrics && !hit; m++)
+                    hit = fnmatch(rs->r[i].glob, sets[k]->runs[r].metrics[m].name, 0) == 0;
+        if (!hit) {
+            fprintf(stderr, "memfab compare: warning: %s: %s glob '%s' matches no metric"
+                            " (metrics are SCOPE/NAME, e.g. gpu0/latency_p99; --all lists"
+                            " them)\n", rs->r[i].origin, what[rs->r[i].kind], rs->r[i].glob);
+            n++;
+        }
+    }
+    return n;
 }
 
 static int parse_dir(const char *s, cmp_dir *d)
@@ -172,7 +212,7 @@ static int rule_arg(rules *rs, int kind, const char *arg, const char *opt)
         fprintf(stderr, "memfab compare: %s '%s': expected higher, lower or none\n", opt, arg);
         return SIM_EXIT_USAGE;
     }
-    return rule_add(rs, kind, arg, (size_t)(eq - arg), t, d) ? SIM_EXIT_RUNTIME : 0;
+    return rule_add(rs, kind, arg, (size_t)(eq - arg), t, d, opt) ? SIM_EXIT_RUNTIME : 0;
 }
 
 /* The tolerance file:
@@ -204,7 +244,7 @@ static int load_tolerances(const char *path, rules *rs, int *have_default, sim_e
                 rc = scn_error(err, v, "'%s': expected a tolerance such as 5%% or 0.1",
                                scn_map_key(n, i));
             else if (rule_add(rs, RULE_TOL, scn_map_key(n, i), strlen(scn_map_key(n, i)), t,
-                              CMP_NEUTRAL))
+                              CMP_NEUTRAL, node_origin(scn_map_key_node(n, i))))
                 rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
         }
     }
@@ -217,7 +257,8 @@ static int load_tolerances(const char *path, rules *rs, int *have_default, sim_e
             cmp_tol t = {0, 0};
             if (!scn_scalar(v) || parse_dir(scn_scalar(v), &dd))
                 rc = scn_error(err, v, "'%s': expected higher, lower or none", scn_map_key(n, i));
-            else if (rule_add(rs, RULE_DIR, scn_map_key(n, i), strlen(scn_map_key(n, i)), t, dd))
+            else if (rule_add(rs, RULE_DIR, scn_map_key(n, i), strlen(scn_map_key(n, i)), t, dd,
+                              node_origin(scn_map_key_node(n, i))))
                 rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
         }
     }
@@ -230,7 +271,7 @@ static int load_tolerances(const char *path, rules *rs, int *have_default, sim_e
             if (!scn_scalar(v))
                 rc = scn_error(err, v, "ignore: expected a metric glob");
             else if (rule_add(rs, RULE_IGNORE, scn_scalar(v), strlen(scn_scalar(v)), t,
-                              CMP_NEUTRAL))
+                              CMP_NEUTRAL, node_origin(v)))
                 rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
         }
     }
@@ -249,19 +290,28 @@ static const rule *rule_find(const rules *rs, int kind, const char *name)
 
 /* ---- baseline files ---------------------------------------------------- */
 
+/* A baseline value: a finite number, or null (~) for a metric the run had
+ * no value for (written for NaN, it matches only a candidate without one).
+ * *ok: 1 a value, 0 not a number, -1 not finite (.inf, -.inf, .nan, 1e999,
+ * which a tolerance cannot bound: every candidate would pass). */
 static double parse_yaml_number(const char *s, int *ok)
 {
     *ok = 1;
-    if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN") || !strcmp(s, "null") ||
-        !strcmp(s, "~"))
+    if (!strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL") || !strcmp(s, "~"))
         return NAN;
-    if (!strcmp(s, ".inf") || !strcmp(s, "+.inf") || !strcmp(s, ".Inf"))
-        return INFINITY;
-    if (!strcmp(s, "-.inf") || !strcmp(s, "-.Inf"))
-        return -INFINITY;
+    static const char *const nonfinite[] = {".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF",
+                                            "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf",
+                                            "-.INF", NULL};
+    for (size_t i = 0; nonfinite[i]; i++)
+        if (!strcmp(s, nonfinite[i])) {
+            *ok = -1;
+            return NAN;
+        }
     char *end;
     double v = strtod(s, &end);
     *ok = end != s && *end == '\0';
+    if (*ok && !isfinite(v))   /* inf, nan, 1e999 as strtod reads them */
+        *ok = -1;
     return v;
 }
 
@@ -354,6 +404,12 @@ int cmp_load_baseline(const char *path, rdb_set *out, sim_err *err)
             }
             int ok = 0;
             double x = vv && scn_scalar(vv) ? parse_yaml_number(scn_scalar(vv), &ok) : 0;
+            if (ok < 0) {
+                rc = scn_error(err, vv, "metric '%s': '%s' is not a finite number; a baseline"
+                               " value must be finite (null for a metric without a value)",
+                               scn_map_key(ms, j), scn_scalar(vv));
+                goto out;
+            }
             if (!ok) {
                 rc = scn_error(err, vv ? vv : v, "metric '%s': expected a number",
                                scn_map_key(ms, j));
@@ -391,12 +447,11 @@ static void yaml_quote(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* A finite number, or null for NaN (no value); the caller refuses infinities. */
 static void yaml_number(FILE *f, double v)
 {
     if (isnan(v))
-        fputs(".nan", f);
-    else if (isinf(v))
-        fputs(v > 0 ? ".inf" : "-.inf", f);
+        fputs("null", f);
     else
         fprintf(f, "%.17g", v);
 }
@@ -615,8 +670,8 @@ static void compare_pair(out_ctx *o, const rules *rs, const rdb_run *b, const rd
             int st;
             if ((isnan(bv) && isnan(cv)) || bv == cv) {
                 st = ST_SAME;
-            } else if (isnan(bv) || isnan(cv)) {
-                st = ST_CHANGED;
+            } else if (isnan(bv) || isnan(cv) || isinf(bv) || isinf(cv)) {
+                st = ST_CHANGED;   /* no tolerance bounds an infinite difference */
             } else {
                 double lim = tol.relative ? tol.value * fabs(bv) : tol.value;
                 if (fabs(cv - bv) <= lim) {
@@ -709,7 +764,7 @@ int cmd_compare(int argc, char **argv)
         case 'D': rc = rule_arg(&cli, RULE_DIR, optarg, "--direction"); break;
         case 'I': {
             cmp_tol z = {0, 0};
-            rc = rule_add(&cli, RULE_IGNORE, optarg, strlen(optarg), z, CMP_NEUTRAL)
+            rc = rule_add(&cli, RULE_IGNORE, optarg, strlen(optarg), z, CMP_NEUTRAL, "--ignore")
                      ? SIM_EXIT_RUNTIME : 0;
             break;
         }
@@ -799,6 +854,9 @@ int cmd_compare(int argc, char **argv)
         status = SIM_EXIT_USAGE;
         goto out;
     }
+
+    const rdb_set *both[] = {&sides[0].set, &sides[1].set};
+    report_unmatched(&rs, both, 2);
 
     out_ctx o = {stdout, md, all, {0}, 0};
     int subset = sides[0].is_baseline, matched = 0, missing_runs = 0;
@@ -925,6 +983,16 @@ static void baseline_usage(FILE *f)
           f);
 }
 
+/* An existing output of baseline may be replaced only when it is a baseline. */
+static int is_baseline_text(const unsigned char *head, size_t n)
+{
+    static const char tag[] = "memfab_baseline:";
+    for (size_t i = 0; i + sizeof tag - 1 <= n; i++)
+        if ((i == 0 || head[i - 1] == '\n') && memcmp(head + i, tag, sizeof tag - 1) == 0)
+            return 1;
+    return 0;
+}
+
 static int key_param(const rdb_set *set, const rdb_run *r, const char *key, char *const *globs,
                      size_t n, int all)
 {
@@ -961,6 +1029,8 @@ int cmd_baseline(int argc, char **argv)
     res_db *db = NULL;
     rdb_set set = {NULL, 0};
     FILE *f = NULL;
+    safe_out so;
+    memset(&so, 0, sizeof so);
     sim_err err;
     sim_err_clear(&err);
     if (!ids || !where || !globs) {
@@ -1004,12 +1074,21 @@ int cmd_baseline(int argc, char **argv)
         status = SIM_EXIT_USAGE;
         goto out;
     }
-    f = outpath && strcmp(outpath, "-") != 0 ? fopen(outpath, "w") : stdout;
-    if (!f) {
-        perror(outpath);
+    /* Never over the database itself or another kind of file; written beside
+     * the output and renamed once complete. */
+    const char *inputs[] = {argv[optind]};
+    if (safe_out_check(outpath ? outpath : "-", inputs, 1, is_baseline_text, "a baseline file",
+                       &err)) {
+        sim_err_print(&err);
+        status = err.code == SIM_EINVAL ? SIM_EXIT_USAGE : SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    if (safe_out_open(&so, outpath ? outpath : "-", &err)) {
+        sim_err_print(&err);
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
+    f = so.f;
     fprintf(f, "# memfab baseline: metrics of complete runs, to commit and review.\n"
                "# Check against it:  memfab compare THIS.yaml NEW.db\n"
                "# Runs match by scenario name and the params listed here.\n"
@@ -1028,6 +1107,14 @@ int cmd_baseline(int argc, char **argv)
             status = SIM_EXIT_RUNTIME;
             goto out;
         }
+        for (size_t m = 0; m < r->nmetrics; m++)
+            if (isinf(r->metrics[m].value)) {
+                fprintf(stderr, "memfab baseline: %s: run %lld: metric '%s' is infinite;"
+                                " a baseline holds finite values only (see --run, --where)\n",
+                        argv[optind], (long long)r->id, r->metrics[m].name);
+                status = SIM_EXIT_USAGE;
+                goto out;
+            }
         fputs("  - scenario: ", f);
         yaml_quote(f, r->name);
         fprintf(f, "\n    run_id: %lld\n    scenario_sha256: ", (long long)r->id);
@@ -1055,17 +1142,18 @@ int cmd_baseline(int argc, char **argv)
         }
         written++;
     }
-    if (f != stdout && fclose(f) != 0) {
-        perror(outpath);
-        status = SIM_EXIT_RUNTIME;
-    }
     f = NULL;
+    if (safe_out_commit(&so, &err)) {
+        sim_err_print(&err);
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
     if (outpath && strcmp(outpath, "-") != 0)
         fprintf(stderr, "memfab baseline: %d run%s -> %s\n", written, written == 1 ? "" : "s",
                 outpath);
 out:
-    if (f && f != stdout)
-        fclose(f);
+    if (f)
+        safe_out_abort(&so);
     rdb_set_free(&set);
     res_close(db);
     sim_free(ids);

@@ -41,6 +41,7 @@
 #include "sim/mem.h"
 #include "tools/commands.h"
 #include "tools/rdb.h"
+#include "tools/safeout.h"
 
 void plot_quote(FILE *f, const char *s)
 {
@@ -1283,6 +1284,47 @@ static int find_gnuplot(char *out, size_t n)
 }
 
 /* Pipe the script to gnuplot (fork + exec, no shell). Returns its exit status. */
+/* An existing output may be replaced only when it is a figure. */
+static int is_figure(const unsigned char *h, size_t n)
+{
+    size_t i = 0;
+    if (n >= 4 && (memcmp(h, "%PDF", 4) == 0 || memcmp(h, "\x89PNG", 4) == 0))
+        return 1;
+    while (i < n && (h[i] == ' ' || h[i] == '\n' || h[i] == '\r' || h[i] == '\t'))
+        i++;
+    return (n - i >= 5 && memcmp(h + i, "<?xml", 5) == 0) ||
+           (n - i >= 4 && memcmp(h + i, "<svg", 4) == 0);
+}
+
+/* Did gnuplot finish the figure? Its exit status does not tell when the
+ * disk fills: the file must end as its format ends (PDF %%EOF, the PNG
+ * IEND chunk, SVG </svg>). */
+static int figure_complete(const char *path)
+{
+    const char *ext = strrchr(path, '.');
+    FILE *f = fopen(path, "rb");
+    if (!f || !ext)
+        return f ? fclose(f), 0 : 0;
+    unsigned char tail[1024];
+    size_t n = 0;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        if (size > 0 && fseek(f, size > (long)sizeof tail ? size - (long)sizeof tail : 0,
+                              SEEK_SET) == 0)
+            n = fread(tail, 1, sizeof tail, f);
+    }
+    fclose(f);
+    while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == '\r' || tail[n - 1] == ' '))
+        n--;
+    if (strcmp(ext, ".png") == 0)
+        return n >= 8 && memcmp(tail + n - 8, "IEND\xae\x42\x60\x82", 8) == 0;
+    const char *end = strcmp(ext, ".pdf") == 0 ? "%%EOF" : "</svg>";
+    size_t el = strlen(end);
+    return n >= el && memcmp(tail + n - el, end, el) == 0;
+}
+
+/* Run gnuplot on the script: its exit status, -1 when it could not be
+ * started or did not take the whole script. */
 static int run_gnuplot(const char *prog, const char *script, size_t len)
 {
     int fd[2];
@@ -1312,12 +1354,16 @@ static int run_gnuplot(const char *prog, const char *script, size_t len)
             break;
         off += (size_t)w;
     }
-    close(fd[1]);
+    int closed = close(fd[1]);
     signal(SIGPIPE, old);
     int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    pid_t w;
+    while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
         ;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    if (w < 0)
+        return -1;
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return rc ? rc : off < len || closed != 0 ? -1 : 0;
 }
 
 static void plot_usage(FILE *f)
@@ -1394,6 +1440,8 @@ int cmd_plot(int argc, char **argv)
     char *script = NULL;
     size_t slen = 0;
     FILE *f = NULL;
+    char *tmp_out = NULL;          /* the figure while gnuplot draws it */
+    const char *final_out = NULL;  /* -o */
     sim_err err;
     sim_err_clear(&err);
     if (!o.ids || !o.where) {
@@ -1476,6 +1524,23 @@ int cmd_plot(int argc, char **argv)
         goto out;
     }
     o.db = argv[optind];
+    if (!o.script) {
+        /* never over the database or a file that is not a figure; gnuplot draws
+         * into a temporary file beside it, renamed once the figure is complete */
+        const char *inputs[] = {o.db};
+        if (safe_out_check(o.out, inputs, 1, is_figure, "a figure", &err)) {
+            sim_err_print(&err);
+            status = err.code == SIM_EINVAL ? SIM_EXIT_USAGE : SIM_EXIT_RUNTIME;
+            goto out;
+        }
+        final_out = o.out;
+        if (!(tmp_out = safe_out_tmpname(final_out, &err))) {
+            sim_err_print(&err);
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
+        o.out = tmp_out;
+    }
     db = res_open_readonly(o.db, &err);
     if (!db || rdb_load_runs(res_handle(db), &set, &err) ||
         rdb_filter(&set, o.ids, o.nids, o.where, o.nwhere, o.nids == 0, &err)) {
@@ -1529,15 +1594,34 @@ int cmd_plot(int argc, char **argv)
         goto out;
     }
     int rc = run_gnuplot(gp, script, slen);
-    struct stat sb;
-    if (rc != 0 || stat(o.out, &sb) != 0 || sb.st_size == 0) {
-        fprintf(stderr, "memfab plot: gnuplot failed (exit %d); see its message above, or"
-                        " inspect the script with --script\n", rc);
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "memfab plot: gnuplot did not take the whole script (%s)\n", gp);
+        else
+            fprintf(stderr, "memfab plot: gnuplot failed (exit %d); see its message above, or"
+                            " inspect the script with --script\n", rc);
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    fprintf(stderr, "memfab plot: %s (%zu run%s)\n", o.out, set.n, set.n == 1 ? "" : "s");
+    if (!figure_complete(tmp_out)) {
+        fprintf(stderr, "memfab plot: %s: gnuplot left an incomplete figure (disk full?);"
+                        " %s is unchanged\n", tmp_out, final_out);
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    if (safe_out_install(tmp_out, final_out, &err)) {
+        sim_err_print(&err);
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    sim_free(tmp_out);
+    tmp_out = NULL;
+    fprintf(stderr, "memfab plot: %s (%zu run%s)\n", final_out, set.n, set.n == 1 ? "" : "s");
 out:
+    if (tmp_out) {
+        unlink(tmp_out);
+        sim_free(tmp_out);
+    }
     if (f)
         fclose(f);
     free(script);   /* open_memstream allocates with malloc */

@@ -385,6 +385,23 @@ out:
 
 /* ---- command lines ---------------------------------------------------- */
 
+int run_parse_seed(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!s || !*s || (s[0] == '0' && s[1]))
+        return SIM_EINVAL;   /* empty, or a leading zero (octal to strtoull) */
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return SIM_EINVAL;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return SIM_EINVAL;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
 static void run_usage(FILE *f, const char *cmd)
 {
     fprintf(f,
@@ -434,17 +451,14 @@ static int parse_run_args(int argc, char **argv, run_opts *o, const char *cmd)
     while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o->out = optarg; break;
-        case 'S': {
-            char *end;
-            o->seed = strtoull(optarg, &end, 0);
-            if (*end || !*optarg) {
-                fprintf(stderr, "memfab %s: --seed wants a non-negative integer, not '%s'\n", cmd,
-                        optarg);
+        case 'S':
+            if (run_parse_seed(optarg, &o->seed)) {
+                fprintf(stderr, "memfab %s: --seed wants a decimal integer from 0 to"
+                                " 18446744073709551615, not '%s'\n", cmd, optarg);
                 return SIM_EXIT_USAGE;
             }
             o->have_seed = 1;
             break;
-        }
         case 's': o->sets[o->nsets++] = optarg; break;
         case 'P': o->plugins[o->nplugins++] = optarg; break;
         case 'q': o->quiet = 1; break;

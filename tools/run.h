@@ -29,6 +29,10 @@ struct sim;
 struct scn_doc;
 int run_build(struct sim *s, const struct scn_doc *doc, sim_err *err);
 
+/* A seed: decimal digits only (no sign, no leading zero, no 0x), at most
+ * 2^64-1. 0 or SIM_EINVAL. Shared by --seed and the seeds of a sweep. */
+int run_parse_seed(const char *s, uint64_t *out);
+
 /* Run a scenario. Returns an exit status (SIM_EXIT_*); errors are printed. */
 int run_scenario(const run_opts *o);
 

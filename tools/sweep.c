@@ -146,6 +146,9 @@ static char *relative_to(const char *base, const char *path)
     return r;
 }
 
+/* The most runs (points times seeds) one sweep may have. */
+#define SWEEP_MAX_RUNS 1000000
+
 static int add_point(sweep *s, char *const *keys, char *const *vals, size_t n, int have_seed,
                      uint64_t seed)
 {
@@ -311,10 +314,10 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
         seeds = sim_calloc(scn_len(n), sizeof *seeds);
         for (size_t i = 0; seeds && i < scn_len(n); i++) {
             const scn_node *v = scn_seq_at(n, i);
-            char *end;
             const char *t = scn_scalar(v);
-            if (!t || !*t || (seeds[nseeds++] = strtoull(t, &end, 0), *end) || t[0] == '-') {
-                rc = scn_error(err, v, "seeds: expected a non-negative integer");
+            if (!t || run_parse_seed(t, &seeds[nseeds++])) {
+                rc = scn_error(err, v, "seeds: '%s' is not a seed (a decimal integer from 0"
+                                       " to 18446744073709551615)", t ? t : "");
                 goto out;
             }
         }
@@ -374,10 +377,32 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
         goto out;
     }
     /* Enumerate: grid (last key fastest), then listed points; seeds innermost. */
+    /* The number of runs is checked before anything is enumerated: the
+     * product of the grid's value counts, times the listed points, times the
+     * seeds, must stay within SWEEP_MAX_RUNS (it once wrapped to 0 at 2^64). */
     size_t total = ng ? 1 : 0;
+    size_t ns = nseeds ? nseeds : 1;
+    long double count = ng ? 1 : 0;   /* exact up to 2^64; a count, not arithmetic */
+    for (size_t i = 0; i < ng; i++)
+        count *= (long double)gn[i];
+    count = (count + (long double)(pl ? scn_len(pl) : 0)) * (long double)ns;
+    if (count > (long double)SWEEP_MAX_RUNS) {
+        char dims[96] = "";
+        size_t dl = 0;
+        for (size_t i = 0; i < ng && dl + 24 < sizeof dims; i++)
+            dl += (size_t)snprintf(dims + dl, sizeof dims - dl, "%s%zu", i ? " x " : "", gn[i]);
+        if (ng && dl + 24 >= sizeof dims)
+            snprintf(dims + dl, sizeof dims - dl, " x ...");
+        const scn_node *at = scn_map_get(root, "grid") ? scn_map_get(root, "grid") : root;
+        rc = scn_error(err, at, "the sweep has %.0Lf runs (grid of %zu key%s: %s%s,"
+                       " %zu listed point%s, %zu seed%s); at most %d", count, ng,
+                       ng == 1 ? "" : "s", ng ? dims : "none", ng ? " values" : "", pl ? scn_len(pl) : (size_t)0,
+                       pl && scn_len(pl) == 1 ? "" : "s", ns, ns == 1 ? "" : "s",
+                       SWEEP_MAX_RUNS);
+        goto out;
+    }
     for (size_t i = 0; i < ng; i++)
         total *= gn[i];
-    size_t ns = nseeds ? nseeds : 1;
     char *vals[256];
     if (ng > 256) {
         rc = scn_error(err, n, "grid: at most 256 keys");
