@@ -87,11 +87,6 @@ static double get(const char *scope, const char *name)
     return v;
 }
 
-static int has(const char *scope, const char *name)
-{
-    return !isnan(capture_get(&cap, scope, name));
-}
-
 static double link_bytes(const char *dir)
 {
     for (int i = 0; i < cap.nlinks; i++)
@@ -191,7 +186,7 @@ START_TEST(hits_bypass_host)
     ck_assert_double_eq(get("n1", "arm_packets"), 0);
     ck_assert_double_eq(get("h1", "dram_bytes"), 0);
     ck_assert_double_eq(get("h1", "cpu_time"), 0);
-    ck_assert_msg(!has("h1", "netstack_packets"), "the host stack did work on table hits");
+    ck_assert_double_eq(get("h1", "netstack_packets"), 0); /* no host work on table hits */
     ck_assert_double_eq(get("fabric", "host_memory_bytes:rdma"), 0);
     ck_assert_double_eq(get("g1", "hbm_bytes"), N * B);
     ck_assert_double_eq(get("n1", "table_updates"), 64);
@@ -420,7 +415,7 @@ START_TEST(miss_path_arm)
     assert_close(get("n1", "arm_core_seconds"), m * 25 * 500e-9, 1e-12, "Arm core-seconds");
     ck_assert_double_eq(get("h1", "dram_bytes"), 0);
     ck_assert_double_eq(get("h1", "cpu_time"), 0);
-    ck_assert_msg(!has("h1", "netstack_packets"), "host stack worked with miss_path arm");
+    ck_assert_double_eq(get("h1", "netstack_packets"), 0); /* reported, 0: no host work */
 }
 END_TEST
 
