@@ -24,6 +24,16 @@
  *               memory (posted writes);
  *   complete    after the ACK, a completion (`cqe` bytes, a posted write
  *               NIC -> host) lands in the requester's host memory.
+ * Semantic routing (`semantic_routing: true`): a match-action table of
+ * sessions (LRU, `table_entries`); a KV message of a session (fabric_req
+ * .session) that hits is delivered peer to peer to the GPU, a miss goes to
+ * the Arm cores (`miss_path: arm`: arm_packet_time per packet on a pool of
+ * arm_cores) or to the host stack (`miss_path: host`, path rdma_host) and
+ * installs the entry. Stated simplification: the lookup (and the install on
+ * a miss) happens when the message is planned, not when its first packet
+ * reaches the NIC, so a message right behind a miss of its session hits;
+ * fabric_kv_place installs an entry at once, its PCIe write travelling
+ * meanwhile.
  * Queue pairs: one RC QP per (local NIC, remote NIC) pair, created on first
  * use, with at most `qp_window` messages outstanding; later messages wait
  * (FIFO) for a slot. rdma_staged: the sender's GPU copy engine writes the
