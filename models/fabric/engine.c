@@ -646,8 +646,12 @@ fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int o
     fab_hdr *nh = fab_hdr_of(sim_comp_at(s, l->ends[1 - side]));
     if (nh && !fab_is_link(nh) && nh->cls->node->forward_unit)
         unit = nh->cls->node->forward_unit(nh, unit);
-    return fab_flow_add_step(fl, &lh->res[side], lh->cls->proto, lh->cfg, op, dir, lh->rate,
-                             lh->latency + node_lat(s, l->ends[1 - side]), unit, payload);
+    fab_fstep *st = fab_flow_add_step(fl, &lh->res[side], lh->cls->proto, lh->cfg, op, dir,
+                                      lh->rate, lh->latency + node_lat(s, l->ends[1 - side]),
+                                      unit, payload);
+    if (st)
+        st->packet = lh->unit;
+    return st;
 }
 
 void fab_flow_launch(sim *s, fab_flow *fl)

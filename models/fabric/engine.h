@@ -270,7 +270,9 @@ struct fab_fstep {
     int op, dir;          /* FAB_OP_*, FAB_DIR_* */
     double rate;          /* bytes/s: the protocol's raw rate, or the server's (0: free) */
     sim_time lat;         /* paid after service */
-    uint64_t unit;        /* forwarding unit, bytes */
+    uint64_t unit;        /* forwarding unit, bytes (a cut-through node entered may make
+                           * it smaller than a packet) */
+    uint64_t packet;      /* links: the protocol's payload per packet (packet mode) */
     int payload;          /* 1: count the bytes as payload at this resource */
     int ctl;              /* FAB_CTL_*: a fixed message once per flow (0: the chunk's bytes) */
     uint64_t ctl_bytes;   /* its size */

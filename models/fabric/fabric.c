@@ -146,8 +146,8 @@ static uint64_t chunk_size(const fabric_state *f, const fab_flow *fl)
         for (uint32_t i = 0; i < fl->nsteps; i++) {
             const fab_fstep *st = &fl->st[i];
             if (st->proto && st->proto->packetized && st->dir == FAB_DIR_DATA &&
-                (!u || st->unit < u))
-                u = st->unit;
+                (!u || st->packet < u))
+                u = st->packet;
         }
         chunk = u ? u : 4096;
     }
