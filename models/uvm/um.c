@@ -1434,7 +1434,13 @@ static int parse_range(const sim_comp *c, const um_state *u, const scn_node *n, 
         const char *t = scn_scalar(scn_seq_at(r, (size_t)i));
         sim_err e2;
         sim_err_clear(&e2);
-        if (!t || scn_parse_size(t, &v[i], &e2))
+        char *end = NULL;
+        if (t && *t >= '0' && *t <= '9') { /* a bare number is bytes */
+            v[i] = strtoull(t, &end, 10);
+            if (*end)
+                end = NULL;
+        }
+        if (!t || (!end && scn_parse_size(t, &v[i], &e2)))
             return scn_error(err, scn_seq_at(r, (size_t)i), "um '%s': %s range: '%s' is not a "
                              "size", c->name, what, t ? t : "?");
     }
