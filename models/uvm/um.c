@@ -55,8 +55,10 @@
  * (it stalls while a batch is serviced); a faulting access completes at
  * the replay even if its block was evicted again by a later block of the
  * same batch; the pages of one block move as one transfer (the copy
- * engine's scatter list); no thrashing detection, no access counters, no
- * read duplication beyond the `dirty` write-back option.
+ * engine's scatter list); no access counters. Advice, the CPU actor,
+ * thrashing detection and um_prefetch: see their sections below (the um
+ * services one operation at a time: a GPU touch, a CPU touch or a
+ * prefetch).
  *
  * Page and block state machine (a block's state is its pages' state):
  *
