@@ -425,6 +425,147 @@ START_TEST(missing_required_keys)
 }
 END_TEST
 
+
+/* ---- Advice, CPU actor, thrashing (issue 13 parts 2 and 3) ---------------- */
+
+/* Wire time of one `bytes` DMA read over the Gen4 x16 link of run_um, with
+ * the pipeline fill of its first 256 KiB chunk (as migration_time_from_link). */
+static double dma_time(uint64_t bytes)
+{
+    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    return (double)pcie_wire_time(&c, PCIE_OP_READ, bytes, PCIE_DIR_DATA) +
+           (double)pcie_wire_time(&c, PCIE_OP_READ, 256u << 10, PCIE_DIR_REQ);
+}
+
+/* Accessed-by: one kernel reading 8 MiB of host pages mapped by the GPU:
+ * no fault, no migration, the 8 MiB cross the link as one zero-copy read
+ * whose time is the link's DMA time of 8 MiB (same tolerance as
+ * migration_time_from_link: the fabric's chunk pipelining). */
+START_TEST(accessed_by_zero_copy)
+{
+    sim_err err;
+    ck_assert_msg(run_um("footprint: 8 MiB, capacity: 64 MiB, access_rate: 0, "
+                         "advice: [{range: [0, 8 MiB], accessed_by: gpu}]", &err) == 0,
+                  "%s", err.msg);
+    ck_assert_uint_eq(st.faults, 0);
+    ck_assert_uint_eq(st.pages_in, 0);
+    ck_assert_uint_eq(st.bytes_in + st.bytes_out, 0);
+    ck_assert_uint_eq(st.remote_accesses, 2048);
+    ck_assert_uint_eq(st.remote_read_bytes, 8u << 20);
+    ck_assert_uint_eq(link_bytes("host->gpu0"), 8u << 20);
+    double want = dma_time(8u << 20), got = (double)st.remote_ps;
+    ck_assert_msg(fabs(got - want) <= 5e-4 * want, "remote %.0f ps, expected %.0f (%+.4f%%)",
+                  got, want, 100 * (got - want) / want);
+    ck_assert_uint_eq(st.end_ps, st.remote_ps);
+    /* preferred location host does the same (remote mapping, no migration) */
+    ck_assert(run_um("footprint: 8 MiB, capacity: 64 MiB, access_rate: 0, "
+                     "advice: [{range: [0, 8 MiB], preferred_location: host}]", &err) == 0);
+    ck_assert_uint_eq(st.pages_in, 0);
+    ck_assert_uint_eq(st.remote_read_bytes, 8u << 20);
+}
+END_TEST
+
+/* Ping-pong on one 2 MiB block: K = 8 GPU kernels reading it, the CPU
+ * writing it after each of the first 7; batch_count 512: each kernel faults
+ * the whole block in one batch (with 256 it would arrive in two halves, two
+ * migrations). */
+#define PP "footprint: 2 MiB, capacity: 64 MiB, access_rate: 0, kernels: 8, batch_count: 512, " \
+           "cpu_touch: {range: [0, 2 MiB], write: true, fault_cost: 10 us}, "
+
+/* Mitigation off: every alternation migrates the block: 8 in + 7 out = 15,
+ * 8 x 512 pages in, 7 x 512 out; slower than the explicit-copy baseline
+ * that moves the 2 MiB once each way (2 x the DMA time of 2 MiB). */
+START_TEST(pingpong_no_mitigation)
+{
+    sim_err err;
+    ck_assert_msg(run_um(PP "thrashing: {threshold: 3, window: 1 s, mitigation: none}", &err)
+                  == 0, "%s", err.msg);
+    ck_assert_uint_eq(st.block_migrations, 15);
+    ck_assert_uint_eq(st.pages_in, 8 * 512);
+    ck_assert_uint_eq(st.cpu_pages_out, 7 * 512);
+    ck_assert_uint_eq(st.cpu_faults, 7);
+    ck_assert_uint_eq(st.thrash_detections, 15 - 3);
+    ck_assert_uint_eq(st.remote_accesses, 0);
+    double baseline = 2 * dma_time(2u << 20);
+    ck_assert_msg((double)st.end_ps > baseline, "managed %llu ps <= explicit %.0f ps",
+                  (unsigned long long)st.end_ps, baseline);
+    ck_assert_msg((double)st.end_ps > 7 * baseline, "managed %llu ps, explicit %.0f ps",
+                  (unsigned long long)st.end_ps, baseline);
+}
+END_TEST
+
+/* Pin, threshold 3: G in (1), C out (2), G in (3); the CPU's next fault
+ * (its second touch) would be the 4th migration: the block is pinned on
+ * the GPU and the CPU writes it remotely from then on (its touches 2..7:
+ * 6 x 512 pages, 6 x 2 MiB host -> GPU); the GPU hits. Threshold 2: G (1),
+ * C (2), the GPU's next fault (kernel 2) pins it on the host: kernels 2..8
+ * (7 x 512 pages) read it remotely. */
+START_TEST(pingpong_pin)
+{
+    sim_err err;
+    ck_assert_msg(run_um(PP "thrashing: {threshold: 3, window: 1 s, mitigation: pin}", &err)
+                  == 0, "%s", err.msg);
+    ck_assert_uint_eq(st.block_migrations, 3);
+    ck_assert_uint_eq(st.pins, 1);
+    ck_assert_uint_eq(st.thrash_detections, 1);
+    ck_assert_uint_eq(st.remote_accesses, 6 * 512);
+    ck_assert_uint_eq(st.remote_write_bytes, 6u * (2u << 20));
+    ck_assert_uint_eq(st.pages_in, 2 * 512);
+    ck_assert_uint_eq(st.cpu_pages_out, 512);
+    ck_assert_msg(run_um(PP "thrashing: {threshold: 2, window: 1 s, mitigation: pin}", &err)
+                  == 0, "%s", err.msg);
+    ck_assert_uint_eq(st.block_migrations, 2);
+    ck_assert_uint_eq(st.pins, 1);
+    ck_assert_uint_eq(st.pages_in, 512);
+    ck_assert_uint_eq(st.remote_accesses, 7 * 512);
+    ck_assert_uint_eq(st.remote_read_bytes, 7u * (2u << 20));
+}
+END_TEST
+
+/* Throttle: every alternation still migrates (15) but each migration past
+ * the third waits a 1 ms nap: 12 throttles, 12 ms more than without. */
+START_TEST(pingpong_throttle)
+{
+    sim_err err;
+    ck_assert(run_um(PP "thrashing: {threshold: 3, window: 1 s, mitigation: none}", &err) == 0);
+    sim_time off = st.end_ps;
+    ck_assert_msg(run_um(PP "thrashing: {threshold: 3, window: 1 s, mitigation: throttle, "
+                         "nap: 1 ms}", &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(st.block_migrations, 15);
+    ck_assert_uint_eq(st.throttles, 12);
+    ck_assert_uint_eq(st.throttle_ps, 12 * SIM_MS);
+    ck_assert_uint_eq(st.end_ps, off + 12 * SIM_MS);
+}
+END_TEST
+
+/* Read-mostly: the GPU reads the block (one read duplicate, 512 pages
+ * copied, no migration), the CPU reads it (its copy is valid: no fault),
+ * 8 times over: no migration, one duplication. */
+START_TEST(read_mostly_two_readers)
+{
+    sim_err err;
+    ck_assert_msg(run_um("footprint: 2 MiB, capacity: 64 MiB, access_rate: 0, kernels: 8, "
+                         "cpu_touch: {range: [0, 2 MiB], write: false}, "
+                         "advice: [{range: [0, 2 MiB], read_mostly: true}]", &err) == 0,
+                  "%s", err.msg);
+    ck_assert_uint_eq(st.pages_in + st.pages_out, 0);
+    ck_assert_uint_eq(st.block_migrations, 0);
+    ck_assert_uint_eq(st.dup_pages, 512);
+    ck_assert_uint_eq(st.cpu_faults, 0);
+    ck_assert_uint_eq(st.invalidations, 0);
+    ck_assert_uint_eq(link_bytes("host->gpu0"), 2u << 20);
+    /* the CPU writes after each kernel: the GPU copies are invalidated each
+     * time (7 x 512), the next GPU read duplicates again (8 x 512), still
+     * no migration */
+    ck_assert(run_um("footprint: 2 MiB, capacity: 64 MiB, access_rate: 0, kernels: 8, "
+                     "cpu_touch: {range: [0, 2 MiB], write: true}, "
+                     "advice: [{range: [0, 2 MiB], read_mostly: true}]", &err) == 0);
+    ck_assert_uint_eq(st.invalidations, 7 * 512);
+    ck_assert_uint_eq(st.dup_pages, 8 * 512);
+    ck_assert_uint_eq(st.pages_in + st.pages_out, 0);
+}
+END_TEST
+
 static Suite *um_suite(void)
 {
     Suite *s = suite_create("um");
@@ -438,6 +579,11 @@ static Suite *um_suite(void)
     tcase_add_test(core, migration_time_from_link);
     tcase_add_test(core, access_rate_adds_compute_time);
     tcase_add_test(core, explicit_prefetch_fits);
+    tcase_add_test(core, accessed_by_zero_copy);
+    tcase_add_test(core, pingpong_no_mitigation);
+    tcase_add_test(core, pingpong_pin);
+    tcase_add_test(core, pingpong_throttle);
+    tcase_add_test(core, read_mostly_two_readers);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_checked_fixture(lim, setup, teardown);

@@ -303,6 +303,37 @@ START_TEST(error_cli_exit_2)
 }
 END_TEST
 
+
+/* Bad input: advice on a range that is not a region of the allocation, a
+ * negative prefetch lookahead: refused at the offending node (memfab run
+ * exits 2 and prints file:line:column from these). */
+START_TEST(bad_advice_and_lookahead)
+{
+    static const char *const base =
+        "name: b\ncomponents:\n  - {name: host, type: cpu}\n  - {name: gpu0, type: gpu}\n"
+        "  - {name: kvum, type: um, host: host, gpu: gpu0, footprint: 8 MiB, driver: external,\n"
+        "     capacity: 4 MiB%s}\n"
+        "  - {name: inst0, type: llm_instance, model: llama3-8b, gpu: h100, device: gpu0,\n"
+        "     kv_memory: managed, managed: kvum%s}\n"
+        "links:\n  - {name: l, type: pcie, ends: [host, gpu0]}\n"
+        "workload:\n  synthetic: {rate: 1/s, input: {dist: fixed, mean: 16 tokens}, "
+        "output: {dist: fixed, mean: 1 tokens}, requests: 1}\n";
+    char text[2048];
+    sim_err err;
+    snprintf(text, sizeof text, base, ", advice: [{range: [4 MiB, 16 MiB], accessed_by: gpu}]",
+             "");
+    ck_assert_int_ne(run_text(text, &err), 0);
+    ck_assert_msg(strstr(err.msg, "not a region of the allocation"), "%s", err.msg);
+    ck_assert_int_eq(err.line, 6);
+    ck_assert_int_eq(err.col, 40); /* the range list: 5 + 15 + 10 + 9 columns precede it */
+    snprintf(text, sizeof text, base, "", ", managed_prefetch: -1");
+    ck_assert_int_ne(run_text(text, &err), 0);
+    ck_assert_msg(strstr(err.msg, "managed_prefetch"), "%s", err.msg);
+    ck_assert_int_eq(err.line, 8);
+    ck_assert_int_eq(err.col, 59); /* the value -1 */
+}
+END_TEST
+
 static Suite *uvmkv_suite(void)
 {
     Suite *s = suite_create("uvmkv");
@@ -318,6 +349,7 @@ static Suite *uvmkv_suite(void)
     tcase_add_test(errs, error_beyond_host);
     tcase_add_test(errs, error_not_external);
     tcase_add_test(errs, error_cli_exit_2);
+    tcase_add_test(errs, bad_advice_and_lookahead);
     suite_add_tcase(s, errs);
     return s;
 }

@@ -150,6 +150,7 @@ typedef struct inst_state {
     int role;                   /* INST_ROLE_* */
     int kv_memory;              /* KVMEM_*: KV in explicit tiers or in a managed region */
     const char *managed;        /* managed: the `um` component (driver: external) */
+    int64_t managed_prefetch;   /* scheduler prefetch: waiting requests looked ahead (0: off) */
     /* derived configuration */
     llm_model model;            /* effective model */
     llm_gpu gpu;                /* effective GPU */
@@ -209,6 +210,7 @@ typedef struct inst_state {
 } inst_state;
 
 static int managed_start(sim_comp *c, sim_err *err);
+static void managed_prefetch(sim_comp *c);
 static int managed_launch(sim_comp *c, sim_time dt);
 static void managed_touched(sim_comp *c, sim_time stall);
 static void managed_report(sim_comp *c);
@@ -329,6 +331,9 @@ static const sim_param inst_params[] = {
      "faults)", offsetof(inst_state, kv_memory), kv_memory_names},
     P("managed", SIM_P_STRING, "", "",
       "kv_memory managed: the `um` component (driver: external) holding the KV", managed),
+    P("managed_prefetch", SIM_P_INT, "0", "requests",
+      "kv_memory managed: while a step runs, cudaMemPrefetchAsync the cached KV of the first N "
+      "waiting requests (0: off)", managed_prefetch),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 #define OVR(dst, v) \
@@ -1568,6 +1573,10 @@ static int managed_start(sim_comp *c, sim_err *err)
     if (st->kv_blocks > UINT32_MAX - 1)
         return scn_error(err, mn, "instance '%s': um '%s' holds too many KV blocks", c->name,
                          st->managed);
+    if (st->managed_prefetch < 0)
+        return scn_error(err, c->node ? scn_map_get(c->node, "managed_prefetch") : NULL,
+                         "instance '%s': managed_prefetch is a lookahead in waiting requests "
+                         "(>= 0), not %lld", c->name, (long long)st->managed_prefetch);
     st->um = u;
     return 0;
 }
@@ -1639,10 +1648,36 @@ static int managed_launch(sim_comp *c, sim_time dt)
         st->cnt.fabric_errors++;
         return 0;
     }
-    if (rc == 0)
+    if (rc == 0) {
+        managed_prefetch(c);
         return 0;
+    }
     st->step_dt = dt;
     return 1;
+}
+
+/* Scheduler-driven prefetch: while the step computes, the KV already
+ * cached for the first `managed_prefetch` waiting requests (their prompt's
+ * prefix blocks found in the allocation) is prefetched to the GPU
+ * (um_prefetch: cudaMemPrefetchAsync; the driver evicts LRU blocks for it
+ * off the critical path), so their prefill does not fault on it. */
+static void managed_prefetch(sim_comp *c)
+{
+    inst_state *st = c->state;
+    if (st->managed_prefetch <= 0)
+        return;
+    st->nmr = 0;
+    int64_t n = 0;
+    for (const inst_req *r = st->wait_head; r && n < st->managed_prefetch; r = r->next, n++)
+        for (uint32_t k = 0; k < r->n_prompt && k < r->n_ids; k++) {
+            uint32_t slot = kv_store_slot(st->store, r->ids[k], 0);
+            if (slot == UINT32_MAX)
+                break; /* the cached prefix ends */
+            (void)managed_add(st, (uint64_t)slot * st->block_bytes, st->block_bytes, 0);
+        }
+    if (st->nmr && um_prefetch(st->um, st->mr, st->nmr, NULL, 0))
+        st->cnt.fabric_errors++;
+    st->nmr = 0;
 }
 
 /* The step's faults are serviced: it computes now. */
@@ -1653,6 +1688,7 @@ static void managed_touched(sim_comp *c, sim_time stall)
     st->managed_stalls++;
     st->step_len = stall + st->step_dt;
     sim_schedule(c->sim, st->step_dt, c->id, INST_EV_STEP, 0, 0);
+    managed_prefetch(c);
 }
 
 static void managed_report(sim_comp *c)

@@ -55,8 +55,10 @@
  * (it stalls while a batch is serviced); a faulting access completes at
  * the replay even if its block was evicted again by a later block of the
  * same batch; the pages of one block move as one transfer (the copy
- * engine's scatter list); no thrashing detection, no access counters, no
- * read duplication beyond the `dirty` write-back option.
+ * engine's scatter list); no access counters. Advice, the CPU actor,
+ * thrashing detection and um_prefetch: see their sections below (the um
+ * services one operation at a time: a GPU touch, a CPU touch or a
+ * prefetch).
  *
  * Page and block state machine (a block's state is its pages' state):
  *
@@ -107,8 +109,15 @@ enum {
     PG_DIRTY = 0x04,    /* written by the GPU since it left the host */
     PG_PF_TREE = 0x08,  /* brought in by the tree prefetcher, not yet accessed */
     PG_PF_EXPL = 0x10,  /* brought in by the explicit prefetch, not yet accessed */
-    PG_FAULTED = 0x20   /* in the fault buffer */
+    PG_FAULTED = 0x20,  /* in the fault buffer */
+    PG_DUP = 0x40       /* GPU page whose host copy is valid too (read-mostly duplicate) */
 };
+
+/* Memory advice per page (cudaMemAdvise). */
+enum { ADV_PREF_HOST = 1, ADV_PREF_GPU = 2, ADV_ACCESSED_BY = 4, ADV_READ_MOSTLY = 8 };
+enum { PIN_NONE, PIN_HOST, PIN_GPU };
+enum { MIT_NONE, MIT_PIN, MIT_THROTTLE };
+#define UM_MAX_ADVICE 64
 
 enum { PAT_SEQ, PAT_STRIDED, PAT_RANDOM, PAT_KV };
 enum { WB_ALL, WB_DIRTY };
@@ -118,8 +127,26 @@ enum {
     UM_EV_RUN = SIM_EV_USER,  /* the GPU issues accesses */
     UM_EV_SERVICE,            /* the batch's handling cost is paid: migrate */
     UM_EV_MIGRATED,           /* a block's transfer in completed (a0 = block) */
-    UM_EV_EVICTED             /* a block's write-back completed (a0 = block) */
+    UM_EV_EVICTED,            /* a block's write-back completed (a0 = block) */
+    UM_EV_REMOTE,             /* a remote-access transfer completed (a0: 0 GPU, 1 CPU) */
+    UM_EV_NAP,                /* a throttled GPU migration may proceed */
+    UM_EV_CPU_TICK,           /* the CPU actor's period elapsed */
+    UM_EV_CPU_GO,             /* the CPU's fault handling is paid: start its transfers */
+    UM_EV_CPU_MOVED           /* a CPU-fault migration GPU -> host completed (a0 = block) */
 };
+
+/* One memory-advice entry: pages [p0, p1). */
+typedef struct um_advice {
+    uint64_t p0, p1;
+    uint8_t flags;            /* ADV_* */
+} um_advice;
+
+/* A prefetch or evict-ahead item (cudaMemPrefetchAsync to the GPU or to the CPU). */
+typedef struct um_op {
+    uint32_t block;
+    uint16_t lo, hi;          /* pages [lo, hi) of the block (prefetch) */
+    uint8_t evict;            /* evict-ahead: write the block back to the host */
+} um_op;
 
 typedef struct um_block {
     int32_t prev, next;   /* LRU links (block indices, -1 = none) */
@@ -129,6 +156,11 @@ typedef struct um_block {
     uint8_t on_lru;       /* linked in the LRU list */
     uint8_t inflight;     /* a transfer in or out is in flight */
     uint16_t npf;         /* pages flagged prefetched and not yet accessed */
+    uint8_t pinned;       /* PIN_*: thrashing mitigation pinned it there */
+    uint8_t napped;       /* a throttled migration's nap is over: do not throttle again */
+    uint32_t nmig;        /* fault-driven migrations in the current thrashing window */
+    sim_time mig_t0;      /* start of that window */
+    sim_time pin_until;   /* when the pin expires */
 } um_block;
 
 typedef struct um_state {
@@ -186,6 +218,36 @@ typedef struct um_state {
     uint32_t xnotify, xkind; /* component and event kind told when it completes */
     uint64_t xcookie;        /* its cookie */
     sim_time xstart;         /* when it started */
+    int xwait;               /* the touch waits for the CPU actor or a prefetch */
+    sim_time now;            /* time of the event being handled */
+    /* memory advice (cudaMemAdvise), per page ADV_* */
+    um_advice advice[UM_MAX_ADVICE];
+    uint32_t nadvice;
+    uint8_t *adv;
+    /* remote (zero-copy) accesses of the GPU not yet charged, bytes */
+    uint64_t rrd, rwr;
+    uint32_t rwait;          /* GPU remote transfers in flight */
+    sim_time xremote_t0;     /* when they started */
+    uint64_t crd, cwr;       /* the CPU touch's transfers: GPU -> host, host -> GPU */
+    /* the CPU actor (cpu_touch) */
+    int cpu_on, cpu_write;
+    uint64_t cpu_p0, cpu_np; /* pages it touches */
+    sim_time cpu_period, cpu_start, cpu_fault_cost;
+    int cpu_active;          /* a CPU touch is in progress */
+    int cpu_pending;         /* a CPU touch is due (runs when the GPU is idle) */
+    int cpu_timer;           /* a tick is scheduled */
+    int gpu_since_tick;      /* the GPU touched the region since the last tick */
+    int kend;                /* kernels driver: a kernel ended, the CPU's turn */
+    uint32_t cpu_out;        /* CPU transfers in flight */
+    sim_time cpu_t0;         /* when the CPU touch began */
+    /* thrashing detection (uvm_perf_thrashing) */
+    int thr_detect, thr_mit;
+    uint64_t thr_k;
+    sim_time thr_window, thr_nap, thr_pin;
+    /* prefetch / evict-ahead operations (um_prefetch) */
+    um_op *op, *opq;         /* the operation in service, the queued one */
+    uint32_t nop, opi, capop, nopq, capopq;
+    int op_active;
     um_stats st;             /* counters */
 } um_state;
 
@@ -278,6 +340,8 @@ static int check_state(const um_state *u, int pages)
                     return 0;
                 if ((f & (PG_PF_TREE | PG_PF_EXPL)) && (f & PG_STATE) == PG_HOST)
                     return 0;
+                if ((f & PG_DUP) && (f & PG_STATE) == PG_HOST)
+                    return 0;
             }
             if (memcmp(n, k->npg, sizeof n) || npf != k->npf)
                 return 0;
@@ -289,7 +353,7 @@ static int check_state(const um_state *u, int pages)
         return 0;
     if (mig && !u->in_batch)
         return 0;
-    if (evi && !u->evicting)
+    if (evi && !u->evicting && !u->cpu_active)
         return 0;
     uint64_t n = 0;
     for (int32_t b = u->lru_head; b >= 0; b = u->blk[b].next)
@@ -409,11 +473,51 @@ static uint64_t next_page(sim_comp *c, um_state *u, int *write)
 
 /* One GPU access to page p: a hit, or a fault entered in the buffer (a
  * duplicate when the page is in it already). */
+/* Block b is pinned by the thrashing mitigation now (an expired pin is dropped). */
+static int pinned_now(um_state *u, uint32_t b)
+{
+    um_block *k = &u->blk[b];
+    if (k->pinned && u->now >= k->pin_until) {
+        k->pinned = PIN_NONE;
+        k->nmig = 0;
+    }
+    return k->pinned;
+}
+
+/* A GPU access to host page p is remote (zero-copy, no fault): its block is
+ * pinned, or the advice maps it (accessed-by, or preferred location host)
+ * and it is not a read of a read-mostly page (those are duplicated). */
+static int gpu_remote(um_state *u, uint64_t p, int write)
+{
+    if (pinned_now(u, (uint32_t)(p / UM_BLOCK_PAGES)))
+        return 1;
+    uint8_t a = u->adv[p];
+    if ((a & ADV_READ_MOSTLY) && !write)
+        return 0;
+    return (a & (ADV_ACCESSED_BY | ADV_PREF_HOST)) != 0;
+}
+
 static void access_page(um_state *u, uint64_t p, int write)
 {
     uint8_t f = u->pg[p];
     u->st.accesses++;
+    if ((f & PG_STATE) == PG_HOST && !(f & PG_FAULTED) && gpu_remote(u, p, write)) {
+        u->st.remote_accesses++;
+        if (write) {
+            u->rwr += UM_PAGE_SIZE;
+            u->st.remote_write_bytes += UM_PAGE_SIZE;
+        } else {
+            u->rrd += UM_PAGE_SIZE;
+            u->st.remote_read_bytes += UM_PAGE_SIZE;
+        }
+        return;
+    }
     if ((f & PG_STATE) == PG_GPU) {
+        if (write && (f & PG_DUP)) { /* collapse: the host copy is invalidated */
+            f &= (uint8_t)~PG_DUP;
+            u->st.invalidations++;
+            u->st.collapses++;
+        }
         u->st.hits++;
         if (f & PG_PF_TREE)
             u->st.prefetch_used++;
@@ -452,6 +556,7 @@ static void gpu_run(sim_comp *c, um_state *u)
             u->kernel_done = 0;
             u->kernel++;
             kernel_end = 1;
+            u->kend = 1;
         }
         if (kernel_end || u->nfault == u->batch_count)
             break;
@@ -464,8 +569,8 @@ static void gpu_run(sim_comp *c, um_state *u)
         u->stall_start = sim_now(c->sim) + t;
         u->st.handling_ps += cost;
         sim_schedule(c->sim, t + cost, c->id, UM_EV_SERVICE, 0, 0);
-    } else if (u->kernel < u->kernels) {
-        sim_schedule(c->sim, t, c->id, UM_EV_RUN, 0, 0);
+    } else if (u->kernel < u->kernels || u->rrd || u->rwr) {
+        sim_schedule(c->sim, t, c->id, UM_EV_RUN, 1, 0);
     } else {
         u->st.end_ps = sim_now(c->sim) + t;
     }
@@ -533,15 +638,22 @@ static uint64_t tree_prefetch(um_state *u, uint32_t b)
 
 static void batch_done(sim_comp *c, um_state *u);
 static void service(sim_comp *c, um_state *u);
+static void idle_next(sim_comp *c, um_state *u);
+static void cpu_run(sim_comp *c, um_state *u);
 
 /* The least recently used block that can be evicted now (not `except`, no
  * transfer in flight), or -1. */
 static int32_t pick_victim(um_state *u, uint32_t except)
 {
+    int32_t pref = -1; /* preferred location gpu: evicted only when nothing else can be */
     for (int32_t b = u->lru_head; b >= 0; b = u->blk[b].next)
-        if ((uint32_t)b != except && !u->blk[b].inflight)
-            return b;
-    return -1;
+        if ((uint32_t)b != except && !u->blk[b].inflight) {
+            if (!(u->adv[(uint64_t)b * UM_BLOCK_PAGES] & ADV_PREF_GPU))
+                return b;
+            if (pref < 0)
+                pref = b;
+        }
+    return pref;
 }
 
 /* GPU -> EVICTING: write block v back. Returns 1 when a write-back is in
@@ -555,8 +667,8 @@ static int evict_block(sim_comp *c, um_state *u, int32_t v)
     for (uint64_t p = p0; p < p0 + k->pages; p++) {
         if ((u->pg[p] & PG_STATE) != PG_GPU)
             continue;
-        if (u->writeback == WB_ALL || (u->pg[p] & PG_DIRTY))
-            out++;
+        if (!(u->pg[p] & PG_DUP) && (u->writeback == WB_ALL || (u->pg[p] & PG_DIRTY)))
+            out++; /* a duplicate's host copy is current: dropped, not written */
         set_state(u, p, PG_EVICTING);
     }
     u->st.pages_out += out;
@@ -585,7 +697,7 @@ static void evicted(sim_comp *c, um_state *u, int32_t v)
     for (uint64_t p = p0; p < p0 + k->pages; p++) {
         if ((u->pg[p] & PG_STATE) == PG_EVICTING)
             set_state(u, p, PG_HOST);
-        u->pg[p] &= (uint8_t)~(PG_DIRTY | PG_PF_TREE | PG_PF_EXPL);
+        u->pg[p] &= (uint8_t)~(PG_DIRTY | PG_PF_TREE | PG_PF_EXPL | PG_DUP);
     }
     k->npf = 0;
     k->inflight = 0;
@@ -595,23 +707,30 @@ static void evicted(sim_comp *c, um_state *u, int32_t v)
     service(c, u);
 }
 
-/* HOST -> MIGRATING for the pages of block b flagged faulted or prefetched. */
-static void migrate_block(sim_comp *c, um_state *u, uint32_t b, uint8_t flags)
+/* HOST -> MIGRATING for the pages of block b flagged faulted or prefetched.
+ * Unwritten pages of a read-mostly range become duplicates (the host keeps
+ * its copy). Returns the pages migrated (not duplicated). */
+static uint64_t migrate_block(sim_comp *c, um_state *u, uint32_t b, uint8_t flags)
 {
     um_block *k = &u->blk[b];
-    uint64_t p0 = (uint64_t)b * UM_BLOCK_PAGES, n = 0;
+    uint64_t p0 = (uint64_t)b * UM_BLOCK_PAGES, n = 0, moved = 0;
     for (uint64_t p = p0; p < p0 + k->pages; p++) {
         uint8_t f = u->pg[p];
         if ((f & PG_STATE) != PG_HOST || !(f & flags))
             continue;
-        u->pg[p] = (uint8_t)(f & ~PG_FAULTED);
+        f &= (uint8_t)~PG_FAULTED;
+        if ((u->adv[p] & ADV_READ_MOSTLY) && !(f & PG_DIRTY))
+            f |= PG_DUP;
+        else
+            moved++;
+        u->pg[p] = f;
         set_state(u, p, PG_MIGRATING);
         n++;
     }
     lru_unlink(u, (int32_t)b);
     if (!n) {
         lru_touch(u, (int32_t)b);
-        return;
+        return 0;
     }
     k->inflight = 1;
     u->outstanding++;
@@ -622,6 +741,7 @@ static void migrate_block(sim_comp *c, um_state *u, uint32_t b, uint8_t flags)
         u->error = rc;
         sim_schedule(c->sim, 0, c->id, UM_EV_MIGRATED, b, 0);
     }
+    return moved;
 }
 
 /* MIGRATING -> GPU: the transfer of block b completed. */
@@ -632,8 +752,13 @@ static void migrated(sim_comp *c, um_state *u, uint32_t b)
     for (uint64_t p = p0; p < p0 + k->pages; p++)
         if ((u->pg[p] & PG_STATE) == PG_MIGRATING) {
             set_state(u, p, PG_GPU);
-            u->st.pages_in++;
-            u->st.bytes_in += UM_PAGE_SIZE;
+            if (u->pg[p] & PG_DUP) {
+                u->st.dup_pages++;
+                u->st.dup_bytes += UM_PAGE_SIZE;
+            } else {
+                u->st.pages_in++;
+                u->st.bytes_in += UM_PAGE_SIZE;
+            }
         }
     k->inflight = 0;
     lru_touch(u, (int32_t)b);
@@ -646,31 +771,140 @@ static void migrated(sim_comp *c, um_state *u, uint32_t b)
     }
 }
 
-/* Service the sorted fault buffer from the cursor, block by block. */
+/* ---- thrashing detection (uvm_perf_thrashing.c) ----------------------------
+ * A VA block migrated (by a GPU fault or a CPU fault) more than `threshold`
+ * times within `window` of its first migration is thrashing: the next
+ * migration is refused and the block pinned where it is for `pin_time`, the
+ * faulting processor mapping it remotely (mitigation pin), or delayed by
+ * `nap` (mitigation throttle), or only counted (mitigation none). */
+static int thrash_hit(um_state *u, uint32_t b)
+{
+    um_block *k = &u->blk[b];
+    if (!u->thr_detect)
+        return 0;
+    if (k->nmig && u->now - k->mig_t0 > u->thr_window)
+        k->nmig = 0;
+    return k->nmig >= u->thr_k;
+}
+
+static void thrash_note(um_state *u, uint32_t b)
+{
+    um_block *k = &u->blk[b];
+    if (!k->nmig || u->now - k->mig_t0 > u->thr_window) {
+        k->nmig = 0;
+        k->mig_t0 = u->now;
+    }
+    k->nmig++;
+    u->st.block_migrations++;
+}
+
+/* Give block b a chunk: 0 done, 1 the caller must return (an eviction or a
+ * migration that frees a victim is awaited), 2 nothing can be evicted. */
+static int get_chunk(sim_comp *c, um_state *u, uint32_t b)
+{
+    um_block *k = &u->blk[b];
+    if (k->chunk)
+        return 0;
+    if (u->chunks_used == u->chunks_cap) {
+        int32_t v = pick_victim(u, b);
+        if (v < 0) { /* every chunk is being filled: wait for one */
+            if (!u->outstanding)
+                return 2;
+            u->wait_victim = 1;
+            return 1;
+        }
+        if (evict_block(c, u, v))
+            return 1; /* resumed by evicted() */
+    }
+    k->chunk = 1;
+    u->chunks_used++;
+    return 0;
+}
+
+/* Service the sorted fault buffer from the cursor, block by block, then the
+ * items of a prefetch operation. */
 static void service(sim_comp *c, um_state *u)
 {
     while (u->cursor < u->nfault) {
         uint32_t b = (uint32_t)(u->fbuf[u->cursor] / UM_BLOCK_PAGES);
         um_block *k = &u->blk[b];
-        if (!k->chunk) {
-            if (u->chunks_used == u->chunks_cap) {
-                int32_t v = pick_victim(u, b);
-                if (v < 0) { /* every chunk is being filled: wait for one */
-                    assert(u->outstanding > 0);
-                    u->wait_victim = 1;
-                    return;
+        if (!k->napped && thrash_hit(u, b)) {
+            u->st.thrash_detections++;
+            if (u->thr_mit == MIT_PIN) { /* pinned where it is: the host; map it remotely */
+                k->pinned = PIN_HOST;
+                k->pin_until = u->now + u->thr_pin;
+                u->st.pins++;
+                for (; u->cursor < u->nfault && u->fbuf[u->cursor] / UM_BLOCK_PAGES == b;
+                     u->cursor++) {
+                    uint64_t p = u->fbuf[u->cursor];
+                    uint8_t f = u->pg[p];
+                    u->pg[p] = (uint8_t)(f & ~(PG_FAULTED | PG_DIRTY));
+                    u->st.remote_accesses++;
+                    if (f & PG_DIRTY) {
+                        u->rwr += UM_PAGE_SIZE;
+                        u->st.remote_write_bytes += UM_PAGE_SIZE;
+                    } else {
+                        u->rrd += UM_PAGE_SIZE;
+                        u->st.remote_read_bytes += UM_PAGE_SIZE;
+                    }
                 }
-                if (evict_block(c, u, v))
-                    return; /* resumed by evicted() */
+                continue;
             }
-            k->chunk = 1;
-            u->chunks_used++;
+            if (u->thr_mit == MIT_THROTTLE) { /* the migration waits a nap */
+                k->napped = 1;
+                u->st.throttles++;
+                u->st.throttle_ps += u->thr_nap;
+                sim_schedule(c->sim, u->thr_nap, c->id, UM_EV_NAP, 0, 0);
+                return;
+            }
         }
+        int g = get_chunk(c, u, b);
+        assert(g != 2);
+        if (g)
+            return;
+        k->napped = 0;
         if (u->prefetcher)
             u->st.prefetched += tree_prefetch(u, b);
-        migrate_block(c, u, b, PG_FAULTED | PG_PF_TREE);
+        if (migrate_block(c, u, b, PG_FAULTED | PG_PF_TREE))
+            thrash_note(u, b);
         while (u->cursor < u->nfault && u->fbuf[u->cursor] / UM_BLOCK_PAGES == b)
             u->cursor++;
+    }
+    while (u->opi < u->nop) {
+        const um_op *o = &u->op[u->opi];
+        uint32_t b = o->block;
+        um_block *k = &u->blk[b];
+        if (o->evict) { /* evict-ahead: cudaMemPrefetchAsync to the CPU */
+            u->opi++;
+            if (k->chunk && k->on_lru && !k->inflight && !pinned_now(u, b)) {
+                u->st.evict_ahead++;
+                if (evict_block(c, u, (int32_t)b))
+                    return;
+            }
+            continue;
+        }
+        uint64_t p0 = (uint64_t)b * UM_BLOCK_PAGES, need = 0;
+        for (uint64_t p = p0 + o->lo; p < p0 + o->hi; p++)
+            need += (u->pg[p] & PG_STATE) == PG_HOST;
+        if (!need || k->inflight || pinned_now(u, b)) {
+            u->opi++;
+            continue;
+        }
+        int g = get_chunk(c, u, b);
+        if (g == 1)
+            return;
+        if (g == 2) { /* nothing evictable: the rest of the prefetch is dropped */
+            u->opi = u->nop;
+            break;
+        }
+        for (uint64_t p = p0 + o->lo; p < p0 + o->hi; p++)
+            if ((u->pg[p] & PG_STATE) == PG_HOST && !(u->pg[p] & PG_PF_EXPL)) {
+                u->pg[p] |= PG_PF_EXPL;
+                k->npf++;
+                u->st.explicit_pages++;
+            }
+        migrate_block(c, u, b, PG_PF_EXPL);
+        u->opi++;
     }
     if (!u->outstanding && !u->evicting)
         batch_done(c, u);
@@ -686,11 +920,15 @@ static void batch_done(sim_comp *c, um_state *u)
     }
     u->nfault = u->cursor = 0;
     u->in_batch = 0;
+    u->op_active = 0;
+    u->nop = u->opi = 0;
     if (u->driver == DRV_EXTERNAL) {
         if (u->xactive)
             sim_schedule(c->sim, 0, c->id, UM_EV_RUN, 0, 0);
-    } else if (u->kernel < u->kernels)
-        sim_schedule(c->sim, 0, c->id, UM_EV_RUN, 0, 0);
+        else
+            idle_next(c, u);
+    } else if (u->kernel < u->kernels || u->rrd || u->rwr || u->kend)
+        sim_schedule(c->sim, 0, c->id, UM_EV_RUN, 1, 0);
     else
         u->st.end_ps = now;
 }
@@ -721,6 +959,269 @@ static void explicit_prefetch(sim_comp *c, um_state *u)
         batch_done(c, u);
 }
 
+/* ---- remote accesses, the CPU actor, prefetch operations ---------------------- */
+
+/* Charge the GPU's pending remote accesses: reads host -> GPU and writes
+ * GPU -> host as fabric transfers (zero-copy over the link); the GPU waits
+ * for them (UM_EV_REMOTE, a0 = 0). */
+static void remote_go(sim_comp *c, um_state *u)
+{
+    uint64_t b[2] = {u->rrd, u->rwr};
+    uint32_t src[2] = {u->host, u->gpu}, dst[2] = {u->gpu, u->host};
+    u->rrd = u->rwr = 0;
+    u->xremote_t0 = u->now;
+    for (int i = 0; i < 2; i++) {
+        if (!b[i])
+            continue;
+        u->rwait++;
+        int rc = fabric_transfer(c->sim, src[i], dst[i], b[i], FABRIC_PATH_DMA, c->id,
+                                 UM_EV_REMOTE, 0);
+        if (rc) {
+            u->error = rc;
+            sim_schedule(c->sim, 0, c->id, UM_EV_REMOTE, 0, 0);
+        }
+    }
+}
+
+/* GPU kernels driver: after a chunk of accesses (kernel end, batch done). */
+static void gpu_continue(sim_comp *c, um_state *u)
+{
+    if (u->rrd || u->rwr) {
+        remote_go(c, u);
+        return;
+    }
+    if (u->cpu_on && u->kernel < u->kernels &&
+        ((u->cpu_period == 0 && u->kend) || u->cpu_pending)) {
+        u->kend = 0;
+        cpu_run(c, u);
+        return;
+    }
+    u->kend = 0;
+    if (u->kernel < u->kernels)
+        gpu_run(c, u);
+    else
+        u->st.end_ps = u->now;
+}
+
+/* Free block b's chunk if it holds no GPU page any more. */
+static void release_if_empty(um_state *u, uint32_t b)
+{
+    um_block *k = &u->blk[b];
+    if (k->chunk && !k->inflight && k->npg[PG_HOST] == k->pages) {
+        lru_unlink(u, (int32_t)b);
+        k->chunk = 0;
+        k->npf = 0;
+        u->chunks_used--;
+    }
+}
+
+/* The CPU actor touches its range (the GPU is idle): GPU-resident pages
+ * fault on the CPU; per VA block one CPU fault (cpu fault_cost) migrates
+ * every GPU page of the block back to host memory (the driver services a
+ * CPU fault on its VA block). Read-mostly pages read by the CPU are
+ * duplicated instead; a CPU write invalidates the GPU duplicates; pinned
+ * blocks are accessed remotely. The transfers start once the fault costs
+ * (and throttling naps) are paid [cpu_go]. */
+static void cpu_run(sim_comp *c, um_state *u)
+{
+    sim_time cost = 0;
+    u->cpu_active = 1;
+    u->cpu_pending = 0;
+    u->cpu_t0 = u->now;
+    u->st.cpu_touches++;
+    u->crd = u->cwr = 0;
+    uint64_t end = u->cpu_p0 + u->cpu_np;
+    for (uint64_t p = u->cpu_p0; p < end;) {
+        uint32_t b = (uint32_t)(p / UM_BLOCK_PAGES);
+        um_block *k = &u->blk[b];
+        uint64_t q = (uint64_t)(b + 1) * UM_BLOCK_PAGES, lo = p, need = 0, rm = 0;
+        if (q > end)
+            q = end;
+        p = q;
+        for (uint64_t x = lo; x < q; x++) {
+            if ((u->pg[x] & PG_STATE) != PG_GPU)
+                continue;
+            if (u->pg[x] & PG_DUP) {
+                if (u->cpu_write) { /* the host copy is written: the GPU's is stale */
+                    if (u->pg[x] & (PG_PF_TREE | PG_PF_EXPL))
+                        k->npf--;
+                    u->pg[x] &= (uint8_t)~(PG_DUP | PG_DIRTY | PG_PF_TREE | PG_PF_EXPL);
+                    set_state(u, x, PG_HOST);
+                    u->st.invalidations++;
+                }
+                continue;
+            }
+            need++;
+            rm += (u->adv[x] & ADV_READ_MOSTLY) != 0;
+        }
+        release_if_empty(u, b);
+        if (!need)
+            continue;
+        if (!u->cpu_write && rm == need) { /* read-mostly: duplicate to the host */
+            for (uint64_t x = lo; x < q; x++)
+                if ((u->pg[x] & PG_STATE) == PG_GPU)
+                    u->pg[x] |= PG_DUP;
+            u->st.cpu_faults++;
+            u->st.dup_pages += need;
+            u->st.dup_bytes += need * UM_PAGE_SIZE;
+            u->crd += need * UM_PAGE_SIZE;
+            cost += u->cpu_fault_cost;
+            continue;
+        }
+        int remote = pinned_now(u, b) != PIN_NONE;
+        if (!remote) {
+            u->st.cpu_faults++;
+            cost += u->cpu_fault_cost;
+            if (thrash_hit(u, b)) {
+                u->st.thrash_detections++;
+                if (u->thr_mit == MIT_PIN) { /* pinned on the GPU: the CPU maps it */
+                    k->pinned = PIN_GPU;
+                    k->pin_until = u->now + u->thr_pin;
+                    u->st.pins++;
+                    remote = 1;
+                } else if (u->thr_mit == MIT_THROTTLE) {
+                    u->st.throttles++;
+                    u->st.throttle_ps += u->thr_nap;
+                    cost += u->thr_nap;
+                }
+            }
+        }
+        if (remote) {
+            u->st.remote_accesses += need;
+            if (u->cpu_write) {
+                u->cwr += need * UM_PAGE_SIZE;
+                u->st.remote_write_bytes += need * UM_PAGE_SIZE;
+            } else {
+                u->crd += need * UM_PAGE_SIZE;
+                u->st.remote_read_bytes += need * UM_PAGE_SIZE;
+            }
+            continue;
+        }
+        /* GPU -> EVICTING: the whole block goes back */
+        lru_unlink(u, (int32_t)b);
+        k->inflight = 1;
+        for (uint64_t x = (uint64_t)b * UM_BLOCK_PAGES; x < (uint64_t)b * UM_BLOCK_PAGES + k->pages;
+             x++)
+            if ((u->pg[x] & PG_STATE) == PG_GPU)
+                set_state(u, x, PG_EVICTING);
+        thrash_note(u, b);
+    }
+    sim_schedule(c->sim, cost, c->id, UM_EV_CPU_GO, 0, 0);
+}
+
+static void cpu_done(sim_comp *c, um_state *u)
+{
+    u->cpu_active = 0;
+    u->st.cpu_ps += u->now - u->cpu_t0;
+    if (u->driver == DRV_KERNELS)
+        sim_schedule(c->sim, 0, c->id, UM_EV_RUN, 1, 0);
+    else if (u->xactive)
+        sim_schedule(c->sim, 0, c->id, UM_EV_RUN, 0, 0);
+    else
+        idle_next(c, u);
+}
+
+static void cpu_transfer(sim_comp *c, um_state *u, uint32_t src, uint32_t dst, uint64_t bytes,
+                         uint32_t kind, uint64_t a0)
+{
+    u->cpu_out++;
+    int rc = bytes ? fabric_transfer(c->sim, src, dst, bytes, FABRIC_PATH_DMA, c->id, kind, a0)
+                   : 0;
+    if (!bytes || rc) {
+        if (rc)
+            u->error = rc;
+        sim_schedule(c->sim, 0, c->id, kind, a0, 0);
+    }
+}
+
+/* The CPU's faults are handled: its migrations, duplicates and remote accesses move. */
+static void cpu_go(sim_comp *c, um_state *u)
+{
+    uint64_t end = u->cpu_p0 + u->cpu_np;
+    for (uint32_t b = (uint32_t)(u->cpu_p0 / UM_BLOCK_PAGES);
+         (uint64_t)b * UM_BLOCK_PAGES < end; b++) {
+        const um_block *k = &u->blk[b];
+        if (!k->npg[PG_EVICTING])
+            continue;
+        uint64_t out = 0;
+        for (uint64_t x = (uint64_t)b * UM_BLOCK_PAGES; x < (uint64_t)b * UM_BLOCK_PAGES + k->pages;
+             x++)
+            out += (u->pg[x] & PG_STATE) == PG_EVICTING && !(u->pg[x] & PG_DUP);
+        cpu_transfer(c, u, u->gpu, u->host, out * UM_PAGE_SIZE, UM_EV_CPU_MOVED, b);
+    }
+    if (u->crd)
+        cpu_transfer(c, u, u->gpu, u->host, u->crd, UM_EV_REMOTE, 1);
+    if (u->cwr)
+        cpu_transfer(c, u, u->host, u->gpu, u->cwr, UM_EV_REMOTE, 1);
+    u->crd = u->cwr = 0;
+    if (!u->cpu_out)
+        cpu_done(c, u);
+}
+
+/* EVICTING -> HOST: block b's CPU-fault migration completed. */
+static void cpu_moved(sim_comp *c, um_state *u, uint32_t b)
+{
+    um_block *k = &u->blk[b];
+    uint64_t p0 = (uint64_t)b * UM_BLOCK_PAGES, out = 0;
+    for (uint64_t p = p0; p < p0 + k->pages; p++) {
+        if ((u->pg[p] & PG_STATE) == PG_EVICTING) {
+            out += !(u->pg[p] & PG_DUP);
+            set_state(u, p, PG_HOST);
+        }
+        u->pg[p] &= (uint8_t)~(PG_DIRTY | PG_PF_TREE | PG_PF_EXPL | PG_DUP);
+    }
+    u->st.pages_out += out;
+    u->st.bytes_out += out * UM_PAGE_SIZE;
+    u->st.cpu_pages_out += out;
+    k->npf = 0;
+    k->inflight = 0;
+    k->chunk = 0;
+    u->chunks_used--;
+    if (!--u->cpu_out)
+        cpu_done(c, u);
+}
+
+/* Start a CPU touch or a queued prefetch when nothing else runs. */
+static void op_start(sim_comp *c, um_state *u)
+{
+    um_op *t = u->op;
+    uint32_t cap = u->capop;
+    u->op = u->opq;
+    u->capop = u->capopq;
+    u->opq = t;
+    u->capopq = cap;
+    u->nop = u->nopq;
+    u->nopq = 0;
+    u->opi = 0;
+    u->op_active = 1;
+    u->in_batch = 1;
+    u->stall_start = u->now;
+    service(c, u);
+}
+
+static void idle_next(sim_comp *c, um_state *u)
+{
+    if (u->xactive || u->in_batch || u->cpu_active || u->rwait)
+        return;
+    if (u->cpu_pending)
+        cpu_run(c, u);
+    else if (u->nopq)
+        op_start(c, u);
+}
+
+static void cpu_tick(sim_comp *c, um_state *u)
+{
+    u->cpu_timer = 0;
+    if (u->driver == DRV_EXTERNAL ? !u->gpu_since_tick : u->kernel >= u->kernels)
+        return; /* the GPU went quiet: the next touch restarts the clock */
+    u->gpu_since_tick = 0;
+    u->cpu_pending = 1;
+    if (u->driver == DRV_EXTERNAL)
+        idle_next(c, u);
+    u->cpu_timer = 1;
+    sim_schedule(c->sim, u->cpu_period, c->id, UM_EV_CPU_TICK, 0, 0);
+}
+
 /* ---- the external driver (um_touch) ------------------------------------------ */
 
 /* The touch is complete: tell the caller how long the GPU stalled. */
@@ -732,6 +1233,9 @@ static void ext_done(sim_comp *c, um_state *u)
     if (stall)
         u->st.stalled_touches++;
     sim_schedule(c->sim, 0, u->xnotify, u->xkind, u->xcookie, stall);
+    if (u->cpu_on && !u->cpu_period)
+        u->cpu_pending = 1; /* the CPU actor's turn, between GPU steps */
+    idle_next(c, u);
 }
 
 /* Issue the touch's accesses from its cursor until the fault buffer is full
@@ -771,6 +1275,8 @@ static void ext_run(sim_comp *c, um_state *u)
         u->stall_start = sim_now(c->sim);
         u->st.handling_ps += cost;
         sim_schedule(c->sim, cost, c->id, UM_EV_SERVICE, 0, 0);
+    } else if (u->rrd || u->rwr) {
+        remote_go(c, u); /* the zero-copy accesses are charged: ext_done when they land */
     } else {
         ext_done(c, u);
     }
@@ -784,7 +1290,7 @@ int um_touch(sim_comp *c, const um_range *ranges, uint32_t n, uint32_t notify, u
     um_state *u = c->state;
     if (u->driver != DRV_EXTERNAL || !u->pg)
         return SIM_EINVAL;
-    if (u->xactive || u->in_batch)
+    if (u->xactive)
         return SIM_ESTATE;
     for (uint32_t i = 0; i < n; i++)
         if (ranges[i].page > u->npages || ranges[i].npages > u->npages - ranges[i].page)
@@ -798,7 +1304,14 @@ int um_touch(sim_comp *c, const um_range *ranges, uint32_t n, uint32_t notify, u
     u->xnotify = notify;
     u->xkind = kind;
     u->xcookie = cookie;
-    u->xstart = sim_now(c->sim);
+    u->xstart = u->now = sim_now(c->sim);
+    u->gpu_since_tick = 1;
+    if (u->cpu_on && u->cpu_period && !u->cpu_timer) {
+        u->cpu_timer = 1;
+        sim_schedule(c->sim, u->cpu_period, c->id, UM_EV_CPU_TICK, 0, 0);
+    }
+    if (u->in_batch || u->cpu_active) /* the driver is busy: run when it is done */
+        return 1;
     /* fast case: every page resident, nothing to wait for */
     while (u->xi < u->nxr && u->nfault == 0) {
         const um_range *r = &u->xr[u->xi];
@@ -823,15 +1336,76 @@ int um_touch(sim_comp *c, const um_range *ranges, uint32_t n, uint32_t notify, u
             u->xoff++;
         }
     }
-    if (u->xi == u->nxr && u->nfault == 0) {
+    if (u->xi == u->nxr && u->nfault == 0 && !u->rrd && !u->rwr) {
         u->xactive = 0;
         u->xr = NULL;
+        if (u->cpu_on && !u->cpu_period)
+            u->cpu_pending = 1;
+        idle_next(c, u);
         assert(um_assert_state(u));
         return 0;
     }
     ext_run(c, u);
     assert(um_assert_state(u));
     return 1;
+}
+
+/* Queue one operation item. */
+static int op_push(um_state *u, um_op o)
+{
+    if (u->nopq && !o.evict && !u->opq[u->nopq - 1].evict &&
+        u->opq[u->nopq - 1].block == o.block && u->opq[u->nopq - 1].hi >= o.lo) {
+        um_op *q = &u->opq[u->nopq - 1];
+        if (o.lo < q->lo)
+            q->lo = o.lo;
+        if (o.hi > q->hi)
+            q->hi = o.hi;
+        return 0;
+    }
+    if (u->nopq == u->capopq) {
+        uint32_t cap = u->capopq ? 2 * u->capopq : 256;
+        um_op *m = sim_realloc(u->opq, cap * sizeof *m);
+        if (!m)
+            return SIM_ENOMEM;
+        u->opq = m;
+        u->capopq = cap;
+    }
+    u->opq[u->nopq++] = o;
+    return 0;
+}
+
+int um_prefetch(sim_comp *c, const um_range *ranges, uint32_t n, const uint32_t *evict,
+                uint32_t ne)
+{
+    if (!c || c->model != &um_model)
+        return SIM_EINVAL;
+    um_state *u = c->state;
+    if (u->driver != DRV_EXTERNAL || !u->pg)
+        return SIM_EINVAL;
+    for (uint32_t i = 0; i < n; i++)
+        if (ranges[i].page > u->npages || ranges[i].npages > u->npages - ranges[i].page)
+            return SIM_EINVAL;
+    for (uint32_t i = 0; i < ne; i++)
+        if (evict[i] >= u->nblocks)
+            return SIM_EINVAL;
+    u->now = sim_now(c->sim);
+    u->st.prefetch_ops++;
+    for (uint32_t i = 0; i < ne; i++)
+        if (op_push(u, (um_op){evict[i], 0, 0, 1}))
+            return SIM_ENOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint64_t p = ranges[i].page; p < ranges[i].page + ranges[i].npages;) {
+            uint32_t b = (uint32_t)(p / UM_BLOCK_PAGES);
+            uint64_t q = (uint64_t)(b + 1) * UM_BLOCK_PAGES;
+            if (q > ranges[i].page + ranges[i].npages)
+                q = ranges[i].page + ranges[i].npages;
+            if (op_push(u, (um_op){b, (uint16_t)(p - (uint64_t)b * UM_BLOCK_PAGES),
+                                   (uint16_t)(q - (uint64_t)b * UM_BLOCK_PAGES), 0}))
+                return SIM_ENOMEM;
+            p = q;
+        }
+    idle_next(c, u);
+    return 0;
 }
 
 int um_region_info(const sim_comp *c, um_region *out)
@@ -848,6 +1422,123 @@ int um_region_info(const sim_comp *c, um_region *out)
 }
 
 /* ---- the component ------------------------------------------------------------ */
+
+/* `range: [start, end]` (sizes) inside the allocation: pages [p0, p1). */
+static int parse_range(const sim_comp *c, const um_state *u, const scn_node *n, const char *what,
+                       uint64_t *p0, uint64_t *p1, sim_err *err)
+{
+    const scn_node *r = scn_map_get(n, "range");
+    uint64_t v[2];
+    if (!r || scn_node_kind(r) != SCN_SEQ || scn_len(r) != 2)
+        return scn_error(err, r ? r : n, "um '%s': %s needs `range: [start, end]` (bytes of the "
+                         "allocation)", c->name, what);
+    for (int i = 0; i < 2; i++) {
+        const char *t = scn_scalar(scn_seq_at(r, (size_t)i));
+        sim_err e2;
+        sim_err_clear(&e2);
+        char *end = NULL;
+        if (t && *t >= '0' && *t <= '9') { /* a bare number is bytes */
+            v[i] = strtoull(t, &end, 10);
+            if (*end)
+                end = NULL;
+        }
+        if (!t || (!end && scn_parse_size(t, &v[i], &e2)))
+            return scn_error(err, scn_seq_at(r, (size_t)i), "um '%s': %s range: '%s' is not a "
+                             "size", c->name, what, t ? t : "?");
+    }
+    if (v[0] >= v[1] || v[1] > u->footprint)
+        return scn_error(err, r, "um '%s': %s range [%llu, %llu) is not a region of the "
+                         "allocation [0, %llu)", c->name, what, (unsigned long long)v[0],
+                         (unsigned long long)v[1], (unsigned long long)u->footprint);
+    *p0 = v[0] / UM_PAGE_SIZE;
+    *p1 = (v[1] + UM_PAGE_SIZE - 1) / UM_PAGE_SIZE;
+    return 0;
+}
+
+static const char *const um_keys[] = {"advice", "cpu_touch", "thrashing", NULL};
+
+/* advice: [{range, preferred_location, accessed_by, read_mostly}],
+ * cpu_touch: {range, period, write, fault_cost, start},
+ * thrashing: {detect, threshold, window, mitigation, nap, pin_time}. */
+static int parse_extra(sim_comp *c, um_state *u, const scn_node *node, sim_err *err)
+{
+    int rc;
+    const scn_node *a = node ? scn_map_get(node, "advice") : NULL;
+    if (a) {
+        static const char *const ak[] = {"range", "preferred_location", "accessed_by",
+                                         "read_mostly", NULL};
+        static const char *const loc[] = {"none", "host", "gpu", NULL};
+        static const char *const by[] = {"none", "gpu", NULL};
+        if (scn_node_kind(a) != SCN_SEQ)
+            return scn_error(err, a, "um '%s': advice is a list of {range: [start, end], "
+                             "preferred_location, accessed_by, read_mostly}", c->name);
+        if (scn_len(a) > UM_MAX_ADVICE)
+            return scn_error(err, a, "um '%s': at most %d advice entries", c->name,
+                             UM_MAX_ADVICE);
+        for (size_t i = 0; i < scn_len(a); i++) {
+            const scn_node *e = scn_seq_at(a, i);
+            um_advice *d = &u->advice[u->nadvice++];
+            int pl = 0, ab = 0, rm = 0;
+            if (scn_node_kind(e) != SCN_MAP)
+                return scn_error(err, e, "um '%s': an advice entry is a map", c->name);
+            if ((rc = scn_check_keys(e, ak, "advice", err)) ||
+                (rc = parse_range(c, u, e, "advice", &d->p0, &d->p1, err)) ||
+                (rc = scn_get_enum(e, "preferred_location", loc, 0, &pl, err)) ||
+                (rc = scn_get_enum(e, "accessed_by", by, 0, &ab, err)) ||
+                (rc = scn_get_bool(e, "read_mostly", 0, &rm, err)))
+                return rc;
+            d->flags = (uint8_t)((pl == 1 ? ADV_PREF_HOST : pl == 2 ? ADV_PREF_GPU : 0) |
+                                 (ab ? ADV_ACCESSED_BY : 0) | (rm ? ADV_READ_MOSTLY : 0));
+        }
+    }
+    const scn_node *t = node ? scn_map_get(node, "cpu_touch") : NULL;
+    if (t) {
+        static const char *const tk[] = {"range", "period", "write", "fault_cost", "start", NULL};
+        uint64_t p0, p1;
+        if (scn_node_kind(t) != SCN_MAP)
+            return scn_error(err, t, "um '%s': cpu_touch is a map {range, period, write}",
+                             c->name);
+        if ((rc = scn_check_keys(t, tk, "cpu_touch", err)) ||
+            (rc = parse_range(c, u, t, "cpu_touch", &p0, &p1, err)) ||
+            (rc = scn_get_time(t, "period", 0, &u->cpu_period, err)) ||
+            (rc = scn_get_bool(t, "write", 0, &u->cpu_write, err)) ||
+            (rc = scn_get_time(t, "fault_cost", 10 * SIM_US, &u->cpu_fault_cost, err)) ||
+            (rc = scn_get_time(t, "start", 0, &u->cpu_start, err)))
+            return rc;
+        u->cpu_on = 1;
+        u->cpu_p0 = p0;
+        u->cpu_np = p1 - p0;
+    }
+    const scn_node *h = node ? scn_map_get(node, "thrashing") : NULL;
+    static const char *const mit[] = {"none", "pin", "throttle", NULL};
+    u->thr_detect = 1;
+    u->thr_k = 3;
+    u->thr_window = 1 * SIM_MS;
+    u->thr_nap = 1 * SIM_MS;
+    u->thr_pin = 300 * SIM_MS;
+    if (h) {
+        static const char *const hk[] = {"detect", "threshold", "window", "mitigation", "nap",
+                                         "pin_time", NULL};
+        if (scn_node_kind(h) != SCN_MAP)
+            return scn_error(err, h, "um '%s': thrashing is a map {detect, threshold, window, "
+                             "mitigation, nap, pin_time}", c->name);
+        if ((rc = scn_check_keys(h, hk, "thrashing", err)) ||
+            (rc = scn_get_bool(h, "detect", 1, &u->thr_detect, err)) ||
+            (rc = scn_get_uint(h, "threshold", 3, &u->thr_k, err)) ||
+            (rc = scn_get_time(h, "window", u->thr_window, &u->thr_window, err)) ||
+            (rc = scn_get_enum(h, "mitigation", mit, MIT_NONE, &u->thr_mit, err)) ||
+            (rc = scn_get_time(h, "nap", u->thr_nap, &u->thr_nap, err)) ||
+            (rc = scn_get_time(h, "pin_time", u->thr_pin, &u->thr_pin, err)))
+            return rc;
+        if (u->thr_k < 1)
+            return scn_error(err, scn_map_get(h, "threshold"), "um '%s': thrashing threshold "
+                             "must be at least 1", c->name);
+        if (u->thr_mit != MIT_NONE && !u->thr_detect)
+            return scn_error(err, scn_map_get(h, "mitigation"), "um '%s': a thrashing "
+                             "mitigation needs detect: true", c->name);
+    }
+    return 0;
+}
 
 static int um_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
@@ -876,7 +1567,7 @@ static int um_configure(sim_comp *c, const scn_node *node, sim_err *err)
         BAD("prefetch_threshold", "um '%s': prefetch_threshold is a percentage (0..100)",
             c->name);
 #undef BAD
-    return 0;
+    return parse_extra(c, u, node, err);
 }
 
 static int um_start(sim_comp *c, sim_err *err)
@@ -917,7 +1608,8 @@ static int um_start(sim_comp *c, sim_err *err)
     u->blk = sim_calloc(u->nblocks, sizeof *u->blk);
     u->fbuf = sim_calloc(u->batch_count, sizeof *u->fbuf);
     u->kv_len = sim_calloc(u->kv_sequences, sizeof *u->kv_len);
-    if (!u->pg || !u->blk || !u->fbuf || !u->kv_len)
+    u->adv = sim_calloc(u->npages, 1);
+    if (!u->pg || !u->blk || !u->fbuf || !u->kv_len || !u->adv)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "um '%s': out of memory", c->name);
     for (uint32_t b = 0; b < u->nblocks; b++) {
         uint64_t left = u->npages - (uint64_t)b * UM_BLOCK_PAGES;
@@ -926,8 +1618,18 @@ static int um_start(sim_comp *c, sim_err *err)
         u->blk[b].prev = u->blk[b].next = -1;
     }
     u->lru_head = u->lru_tail = -1;
+    for (uint32_t i = 0; i < u->nadvice; i++) /* later entries add to earlier ones */
+        for (uint64_t p = u->advice[i].p0; p < u->advice[i].p1 && p < u->npages; p++) {
+            if (u->advice[i].flags & (ADV_PREF_HOST | ADV_PREF_GPU))
+                u->adv[p] &= (uint8_t)~(ADV_PREF_HOST | ADV_PREF_GPU);
+            u->adv[p] |= u->advice[i].flags;
+        }
     if (u->driver == DRV_EXTERNAL)
         return 0; /* accesses come from um_touch */
+    if (u->cpu_on && u->cpu_period) {
+        u->cpu_timer = 1;
+        sim_schedule(c->sim, u->cpu_start + u->cpu_period, c->id, UM_EV_CPU_TICK, 0, 0);
+    }
     if (u->explicit_pf)
         explicit_prefetch(c, u);
     else
@@ -938,13 +1640,32 @@ static int um_start(sim_comp *c, sim_err *err)
 static void um_handle(sim_comp *c, const sim_event *e)
 {
     um_state *u = c->state;
+    u->now = sim_now(c->sim);
     switch (e->kind) {
     case UM_EV_RUN:
         if (u->driver == DRV_EXTERNAL)
             ext_run(c, u);
+        else if (e->a0)
+            gpu_continue(c, u);
         else
             gpu_run(c, u);
         break;
+    case UM_EV_REMOTE:
+        if (e->a0) { /* the CPU's */
+            if (!--u->cpu_out)
+                cpu_done(c, u);
+        } else if (!--u->rwait) {
+            u->st.remote_ps += u->now - u->xremote_t0;
+            if (u->driver == DRV_EXTERNAL)
+                ext_done(c, u);
+            else
+                gpu_continue(c, u);
+        }
+        break;
+    case UM_EV_NAP: service(c, u); break;
+    case UM_EV_CPU_TICK: cpu_tick(c, u); break;
+    case UM_EV_CPU_GO: cpu_go(c, u); break;
+    case UM_EV_CPU_MOVED: cpu_moved(c, u, (uint32_t)e->a0); break;
     case UM_EV_SERVICE:
         qsort(u->fbuf, u->nfault, sizeof *u->fbuf, cmp_u64);
         service(c, u);
@@ -997,6 +1718,23 @@ static int um_finish(sim_comp *c, sim_err *err)
     sim_report_metric(S, n, "run_time", sim_time_to_s(s->end_ps), "s");
     sim_report_metric(S, n, "gpu_resident_bytes", (double)(s->resident_pages * UM_PAGE_SIZE),
                       "B");
+    sim_report_metric(S, n, "remote_accesses", (double)s->remote_accesses, "pages");
+    sim_report_metric(S, n, "remote_read_bytes", (double)s->remote_read_bytes, "B");
+    sim_report_metric(S, n, "remote_write_bytes", (double)s->remote_write_bytes, "B");
+    sim_report_metric(S, n, "remote_time", sim_time_to_s(s->remote_ps), "s");
+    sim_report_metric(S, n, "duplicated_pages", (double)s->dup_pages, "pages");
+    sim_report_metric(S, n, "duplicate_invalidations", (double)s->invalidations, "pages");
+    sim_report_metric(S, n, "cpu_touches", (double)s->cpu_touches, "touches");
+    sim_report_metric(S, n, "cpu_faults", (double)s->cpu_faults, "faults");
+    sim_report_metric(S, n, "cpu_pages_migrated_out", (double)s->cpu_pages_out, "pages");
+    sim_report_metric(S, n, "cpu_time", sim_time_to_s(s->cpu_ps), "s");
+    sim_report_metric(S, n, "block_migrations", (double)s->block_migrations, "blocks");
+    sim_report_metric(S, n, "thrash_detections", (double)s->thrash_detections, "");
+    sim_report_metric(S, n, "thrash_pins", (double)s->pins, "blocks");
+    sim_report_metric(S, n, "thrash_throttles", (double)s->throttles, "");
+    sim_report_metric(S, n, "throttle_time", sim_time_to_s(s->throttle_ps), "s");
+    sim_report_metric(S, n, "prefetch_ops", (double)s->prefetch_ops, "calls");
+    sim_report_metric(S, n, "evict_ahead_blocks", (double)s->evict_ahead, "blocks");
     return 0;
 }
 
@@ -1007,6 +1745,11 @@ static void um_destroy(sim_comp *c)
     sim_free(u->blk);
     sim_free(u->fbuf);
     sim_free(u->kv_len);
+    sim_free(u->adv);
+    sim_free(u->op);
+    sim_free(u->opq);
+    u->adv = NULL;
+    u->op = u->opq = NULL;
     u->pg = NULL;
     u->blk = NULL;
     u->fbuf = NULL;
@@ -1017,6 +1760,7 @@ const sim_model um_model = {
     .type = "um",
     .summary = "CUDA unified memory: fault batches, tree prefetcher, LRU 2 MiB eviction over the fabric",
     .params = um_params,
+    .keys = um_keys,
     .state_size = sizeof(um_state),
     .configure = um_configure,
     .start = um_start,

@@ -50,6 +50,29 @@ typedef struct um_stats {
     uint64_t transfers_in;      /* migration transfers host -> GPU started (driver copies) */
     uint64_t touches;           /* external driver: um_touch calls */
     uint64_t stalled_touches;   /* ... that had to wait for a fault batch */
+    /* memory advice */
+    uint64_t remote_accesses;   /* page accesses served remotely (zero-copy), GPU or CPU */
+    uint64_t remote_read_bytes; /* bytes read remotely (host -> GPU or GPU -> host) */
+    uint64_t remote_write_bytes;/* bytes written remotely */
+    sim_time remote_ps;         /* GPU time waiting for remote transfers */
+    uint64_t dup_pages;         /* read-mostly duplicates created (copies, not migrations) */
+    uint64_t dup_bytes;
+    uint64_t invalidations;     /* duplicate copies invalidated by a write */
+    uint64_t collapses;         /* pages whose duplicates a GPU write collapsed onto the GPU */
+    /* the CPU actor */
+    uint64_t cpu_touches;       /* CPU touches of its range */
+    uint64_t cpu_faults;        /* CPU faults (one per VA block migrated back) */
+    uint64_t cpu_pages_out;     /* pages migrated GPU -> host by CPU faults */
+    sim_time cpu_ps;            /* CPU time in its touches (faults, migrations, naps) */
+    /* thrashing */
+    uint64_t block_migrations;  /* fault-driven VA-block migrations, GPU faults and CPU faults */
+    uint64_t thrash_detections; /* migrations refused or delayed as thrashing */
+    uint64_t pins;              /* blocks pinned (mitigation pin) */
+    uint64_t throttles;         /* migrations delayed (mitigation throttle) */
+    sim_time throttle_ps;       /* nap time spent */
+    /* um_prefetch */
+    uint64_t prefetch_ops;      /* um_prefetch calls */
+    uint64_t evict_ahead;       /* blocks written back by evict-ahead */
 } um_stats;
 
 /* Read the counters of um component c: 0, or SIM_EINVAL if c is not a um. */
@@ -92,6 +115,17 @@ int um_region_info(const sim_comp *c, um_region *out);
  * a range outside the allocation), SIM_ESTATE (a touch is in progress). */
 int um_touch(sim_comp *c, const um_range *ranges, uint32_t n, uint32_t notify, uint32_t kind,
              uint64_t cookie);
+
+/* cudaMemPrefetchAsync for the external driver: migrate the pages of
+ * ranges[0..n) to the GPU (prefetch) and write the listed blocks back to the
+ * host (evict[0..ne), VA block indices: evict-ahead), asynchronously: the
+ * caller does not wait. The um services one operation at a time (GPU
+ * touch, CPU touch, prefetch); a prefetch requested while it is busy is
+ * queued, and a GPU touch arriving during a prefetch waits for it (the
+ * driver's VA-block locks). 0, or SIM_EINVAL (not an external um, a range
+ * outside the allocation), SIM_ENOMEM. */
+int um_prefetch(sim_comp *c, const um_range *ranges, uint32_t n, const uint32_t *evict,
+                uint32_t ne);
 
 extern const sim_model um_model;   /* type: um */
 
