@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gsl/gsl_randist.h>
+
 #include "models/fabric/devices_int.h"
 #include "models/fabric/engine.h"
 #include "models/fabric/paths.h"
@@ -485,6 +487,7 @@ typedef struct xfer_state {
     int random;              /* random SSD I/O */
     uint64_t reserve;        /* pooled memory to reserve for the host at start */
     uint64_t flows;          /* ECMP: transfer i is flow i mod flows (1: one route) */
+    sim_time interarrival;   /* open loop: mean of exponential gaps between issues (0: closed) */
     /* state */
     uint32_t src_id, dst_id; /* resolved */
     uint64_t issued, done;   /* transfers */
@@ -518,6 +521,9 @@ static const sim_param xfer_params[] = {
     {"reserve", SIM_P_SIZE, "0 B", "B",
      "pooled memory to reserve at start for the host (the memory end must be a `memory`)",
      offsetof(xfer_state, reserve), NULL},
+    {"interarrival", SIM_P_TIME, "0 ns", "ps",
+     "open loop: issue at Poisson times of this mean gap, whatever completes (0: closed loop,"
+     " `outstanding` in flight)", offsetof(xfer_state, interarrival), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int xfer_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -601,7 +607,13 @@ static void xfer_issue(sim_comp *c)
 static void xfer_handle(sim_comp *c, const sim_event *e)
 {
     xfer_state *x = c->state;
-    if (e->kind == XFER_EV_KICK) {
+    if (e->kind == XFER_EV_KICK && x->interarrival) { /* open loop: Poisson issues */
+        xfer_issue(c);
+        if (!x->failed && (!x->count || x->issued < x->count))
+            sim_schedule(c->sim,
+                         (sim_time)(gsl_ran_exponential(c->rng, (double)x->interarrival) + 0.5),
+                         c->id, XFER_EV_KICK, 1, 0);
+    } else if (e->kind == XFER_EV_KICK) {
         for (uint64_t i = 0; i < e->a0; i++)
             xfer_issue(c);
     } else if (e->kind == XFER_EV_DONE) {
@@ -609,6 +621,8 @@ static void xfer_handle(sim_comp *c, const sim_event *e)
         x->bytes += x->size;
         x->last = sim_now(c->sim);
         sim_samples_add(&x->lat, (double)e->a1);
+        if (x->interarrival)
+            return;
         if (x->gap)
             sim_schedule(c->sim, x->gap, c->id, XFER_EV_KICK, 1, 0);
         else
