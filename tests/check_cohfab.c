@@ -53,6 +53,12 @@ static void build(const char *text)
     ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);
 }
 
+static void finish_at(sim_time until)
+{
+    ck_assert_int_eq(sim_run(S, until), 0);
+    ck_assert_msg(sim_finish(S, &err) == 0, "%s", err.msg);
+}
+
 static void finish(void)
 {
     ck_assert_int_eq(sim_run(S, SIM_TIME_MAX), 0);
@@ -305,7 +311,7 @@ static double growth(const char *sync)
                             " footprint: 64 KiB, capacity: 1024, write_ratio: 0.5,"
                             " interval: 1 us}\n", i);
         build(text);
-        ck_assert_int_eq(sim_run(S, SIM_TIME_MAX), 0);
+        ck_assert_int_eq(sim_run(S, 400000 * NS), 0);
         double rate = (double)mesi_dir_stat(C("d"), "messages") / 400e-6;
         ck_assert_uint_eq(mesi_dir_errors(C("d")), 0);
         double x = log(ns[k]), y = log(rate);
@@ -351,7 +357,7 @@ static double md1_run(int bulk)
     char text2[4096];
     snprintf(text2, sizeof text2, text, 2.0 * S_ps / 1e3);
     build(text2);
-    finish();
+    finish_at(40000000 * NS);
     return capture_get(&cap, "A", "miss_latency_mean") * 1e12;
 }
 
