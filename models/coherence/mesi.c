@@ -117,10 +117,25 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "models/fabric/engine.h"
+#include "models/fabric/fabric.h"
 #include "sim/mem.h"
 #include "sim/stats.h"
 
-enum { MESI_EV_MSG = SIM_EV_USER, MESI_EV_GEN, MESI_EV_SCRIPT };
+enum { MESI_EV_MSG = SIM_EV_USER + 48, MESI_EV_GEN, MESI_EV_SCRIPT, MESI_EV_HOP, MESI_EV_FWD,
+       MESI_EV_SERVED, MESI_EV_RETRY, MESI_EV_ROUND };
+
+/* Message types beyond the Primer's eleven (mesi_msg): a directory's
+ * negative acknowledgement when its queue is full, and the messages of the
+ * software-synchronisation baselines (`sync:` other than hardware). */
+enum { MESI_NACK = MESI_NMSG, SW_NOTIFY, SW_ACK, SW_ROUND, SW_UPDATE, SW_INV, SW_FETCH, SW_DATA,
+       NTYPES };
+enum { SYNC_HW, SYNC_NOTIFY, SYNC_ALL, SYNC_SERVER };
+static const char *const sync_names[] = {"hardware", "notify", "all_to_all", "server", NULL};
+enum { NET_IDEAL, NET_FABRIC };
+static const char *const net_names[] = {"ideal", "fabric", NULL};
+#define NEP (MAX_CACHES + 1) /* network endpoints: caches, then the directory */
+#define MAX_HOPS 12
 
 #define LINE_BYTES 64u
 #define MAX_CACHES 64u
@@ -132,13 +147,14 @@ enum { PAT_NONE, PAT_PRIVATE, PAT_SHARED, PAT_PRODCONS, PAT_MIGRATORY };
 static const char *const pattern_names[] = {"none", "private", "shared", "producer_consumer",
                                             "migratory", NULL};
 
-static const char *const msg_names[MESI_NMSG] = {
+static const char *const msg_names[NTYPES] = {
     "GetS", "GetM", "PutS", "PutM", "PutE", "Fwd-GetS", "Fwd-GetM",
-    "Inv", "Inv-Ack", "Put-Ack", "Data"};
+    "Inv", "Inv-Ack", "Put-Ack", "Data", "Nack", "SW-Notify", "SW-Ack", "SW-Round",
+    "SW-Update", "SW-Inv", "SW-Fetch", "SW-Data"};
 static const char *const cstate_names[MESI_NCSTATE] = {
     "I", "S", "E", "M", "IS^D", "IM^AD", "IM^A", "SM^AD", "SM^A",
     "MI^A", "EI^A", "SI^A", "II^A"};
-static const char *const dstate_names[MESI_NDSTATE] = {"I", "S", "E", "M", "S^D"};
+static const char *const dstate_names[MESI_NDSTATE] = {"I", "S", "E", "M", "S^D", "B"};
 
 /* A protocol message as it travels in an event: a0 = line | type << 40 |
  * src << 48; a1 = version | acks << 32 | exclusive << 47 | requester << 48. */
@@ -204,9 +220,29 @@ typedef struct dline {
     uint64_t sharers;   /* bit i: cache index i is a sharer */
     uint32_t mem;       /* version held by memory */
     uint32_t latest;    /* golden: version of the latest store (checker) */
+    uint16_t pend;      /* B: acks/data still expected; software server: SW-Acks */
     uint8_t st;         /* mesi_dstate */
-    uint8_t owner;      /* cache index of the owner, NO_OWNER if none */
+    uint8_t owner;      /* cache index of the owner (software server: the writer), NO_OWNER */
 } dline;
+
+/* A message in flight on the fabric (network: fabric). */
+typedef struct flight {
+    msg m;              /* the message */
+    uint32_t to;        /* component it is for */
+    uint16_t route;     /* index of its route in mesi_dir.routes */
+    uint8_t hop;        /* next link of the route to cross */
+    uint64_t bytes;     /* its size */
+    uint32_t next;      /* free list */
+} flight;
+
+/* A route between two network endpoints (a cache's node, the home node). */
+typedef struct route {
+    int8_t known;       /* 0: not looked up; 1: found; -1: none */
+    uint8_t n;          /* links */
+    uint32_t link[MAX_HOPS]; /* link ids */
+    uint8_t side[MAX_HOPS];  /* end the message leaves each link from */
+    uint32_t node[MAX_HOPS]; /* node entered after each link */
+} route;
 
 /* One line as one cache sees it. */
 typedef struct cline {
@@ -225,15 +261,39 @@ struct mesi_dir {
     uint64_t control_bytes; /* bytes of a control message */
     uint64_t data_header;   /* header bytes of a data-carrying message (+64 B) */
     int verify;             /* check every line after every event */
+    int network;            /* NET_IDEAL: a latency per message; NET_FABRIC: the links */
+    const char *node;       /* fabric: the home node (host CPU, CXL device) */
+    sim_time occupancy;     /* service time per message handled (0: none) */
+    uint64_t queue;         /* requests that may wait for service (0: unbounded) */
+    sim_time retry;         /* a Nacked request is sent again after this */
+    uint64_t snoop_filter;  /* entries tracking cached lines (0: one per line) */
+    int sync;               /* SYNC_*: hardware coherence or a software baseline */
+    sim_time sync_period;   /* all_to_all: time between synchronisation rounds */
     /* state */
     sim_comp *comp;         /* this component */
+    uint32_t node_id;       /* fabric: component id of the home node */
+    route *routes;          /* fabric: NEP x NEP, looked up lazily */
+    flight *fl;             /* fabric: messages in flight */
+    uint32_t nfl, capfl, flfree; /* used slots, capacity, free list head */
+    fifo inq;               /* occupancy: messages waiting for service */
+    int serving;            /* occupancy: a message is in service */
+    uint64_t tracked;       /* entries not in I (held by the snoop filter) */
+    uint64_t sf_cursor;     /* next line to consider as a snoop-filter victim */
+    int sf_busy;            /* a snoop-filter eviction is in progress */
+    uint64_t sf_evictions;  /* entries evicted by the snoop filter */
+    uint64_t back_invs;     /* back-invalidations (Inv or recall) they sent */
+    uint64_t nacks;         /* requests refused (queue full) */
+    uint64_t max_inq;       /* longest input queue */
+    uint64_t rounds;        /* all_to_all: rounds run */
+    uint64_t msgs_total;    /* messages of every type */
+    sim_samples acc_lat;    /* every access (hits too), ps */
     uint64_t nlines;        /* size / 64 */
     dline *lines;           /* one entry per line */
     mesi_cache *caches[MAX_CACHES]; /* registered caches, by index */
     unsigned ncaches;       /* registered */
     fifo stalled;           /* GetS/GetM stalled in S^D */
     int draining;           /* dir_drain is running */
-    uint64_t count[MESI_NMSG]; /* messages sent, by type */
+    uint64_t count[NTYPES]; /* messages sent, by type */
     uint64_t bytes_control; /* bytes of control messages */
     uint64_t bytes_data;    /* bytes of data-carrying messages */
     uint64_t protocol_errors; /* messages no table entry allows */
@@ -247,6 +307,7 @@ struct mesi_dir {
 struct mesi_cache {
     /* configuration */
     const char *directory;  /* name of the home directory */
+    const char *node;       /* fabric: the node it sits on (GPU, NIC, CPU, accelerator) */
     uint64_t capacity;      /* lines */
     int pattern;            /* PAT_* */
     double write_ratio;     /* probability an access is a store */
@@ -258,6 +319,9 @@ struct mesi_cache {
     sim_time start_at;      /* first access */
     /* state */
     sim_comp *comp;         /* this component */
+    uint32_t node_id;       /* fabric: its node */
+    uint32_t pend;          /* software notify: SW-Acks still expected */
+    uint64_t dirty;         /* software all_to_all: lines stored since the last round */
     mesi_dir *d;            /* its directory */
     unsigned idx;           /* index at the directory */
     uint64_t lo, nfoot;     /* first line and lines of the range */
@@ -371,6 +435,8 @@ static int mesi_assert_state(const mesi_dir *d)
 /* After each protocol step on `line`. */
 static void checkpoint(mesi_dir *d, uint64_t line)
 {
+    if (d->sync != SYNC_HW)
+        return; /* software baselines keep no coherence invariant between syncs */
     const char *why = NULL;
     if (!line_ok(d, line, &why))
         report_violation(d, line, why);
@@ -390,27 +456,164 @@ static void protocol_error(mesi_dir *d, uint64_t line, const char *who, unsigned
 
 /* ---- Messages ------------------------------------------------------------ */
 
-/* Send a message for a line of directory d from component `from` to cache
- * index dst (or FROM_DIR); counts it. */
-static void send(mesi_dir *d, sim_comp *from, unsigned dst, unsigned type, uint64_t line,
-                 unsigned src, uint32_t ver, unsigned acks, int excl, unsigned req)
+/* Set a directory entry's state, keeping the snoop filter's count. */
+static void dset(mesi_dir *d, dline *e, int st)
+{
+    if (e->st == MESI_DIR_I && st != MESI_DIR_I)
+        d->tracked++;
+    else if (e->st != MESI_DIR_I && st == MESI_DIR_I)
+        d->tracked--;
+    e->st = (uint8_t)st;
+}
+
+static int is_data(unsigned type)
+{
+    return type == MESI_DATA || type == MESI_PUTM || type == SW_NOTIFY || type == SW_UPDATE ||
+           type == SW_DATA;
+}
+
+/* The route between endpoints a and b (cache index or FROM_DIR), looked up
+ * once; NULL when the fabric has none. */
+static route *route_of(mesi_dir *d, unsigned a, unsigned b)
+{
+    unsigned ia = a == FROM_DIR ? MAX_CACHES : a, ib = b == FROM_DIR ? MAX_CACHES : b;
+    route *r = &d->routes[ia * NEP + ib];
+    if (r->known)
+        return r->known > 0 ? r : NULL;
+    sim *s = d->comp->sim;
+    uint32_t na = a == FROM_DIR ? d->node_id : d->caches[a]->node_id;
+    uint32_t nb = b == FROM_DIR ? d->node_id : d->caches[b]->node_id;
+    uint32_t links[MAX_HOPS], n = 0;
+    r->known = -1;
+    if (na != nb && fabric_route(s, na, nb, links, MAX_HOPS, &n))
+        return NULL;
+    uint32_t cur = na;
+    for (uint32_t i = 0; i < n; i++) {
+        sim_comp *l = sim_comp_at(s, links[i]);
+        r->link[i] = links[i];
+        r->side[i] = l->ends[0] == cur ? 0 : 1;
+        cur = l->ends[1 - r->side[i]];
+        r->node[i] = cur;
+    }
+    r->n = (uint8_t)n;
+    r->known = 1;
+    return r;
+}
+
+/* Put flight f on its next link (or deliver it when none is left). */
+static void hop_out(mesi_dir *d, uint32_t f)
+{
+    flight *F = &d->fl[f];
+    route *r = &d->routes[F->route];
+    sim *s = d->comp->sim;
+    if (F->hop >= r->n) { /* arrived: hand the message to its component */
+        sim_schedule(s, 0, F->to, MESI_EV_MSG, F->m.a0, F->m.a1);
+        F->next = d->flfree;
+        d->flfree = f;
+        return;
+    }
+    fab_link_send_to(sim_comp_at(s, r->link[F->hop]), r->side[F->hop], F->bytes, f,
+                     d->comp->id, MESI_EV_HOP);
+}
+
+/* A flight crossed a link: deliver it, or forward it after the latency of
+ * the (switch, root complex) node it entered. */
+static void hop_in(mesi_dir *d, uint32_t f)
+{
+    flight *F = &d->fl[f];
+    route *r = &d->routes[F->route];
+    uint32_t node = r->node[F->hop];
+    F->hop++;
+    sim_time lat = 0;
+    if (F->hop < r->n) {
+        const fab_node_kind *k = fab_kind_of(d->comp->sim, node);
+        fab_hdr *h = fab_hdr_of(sim_comp_at(d->comp->sim, node));
+        if (k && k->entry_latency && h)
+            lat = h->latency;
+    }
+    if (lat)
+        sim_schedule(d->comp->sim, lat, d->comp->id, MESI_EV_FWD, 0, f);
+    else
+        hop_out(d, f);
+}
+
+/* Send a message of `bytes` for a line of directory d from component
+ * `from` to cache index dst (or FROM_DIR); counts it. Ideal network: it
+ * arrives `latency` later (+ memory_latency for Data from the directory,
+ * + jitter off the forwarded network). Fabric: it crosses the links of the
+ * route between the two nodes as one packet each (queued with the links'
+ * other traffic), after memory_latency for Data from the directory;
+ * endpoints on the same node exchange messages in `latency`. */
+static void send_b(mesi_dir *d, sim_comp *from, unsigned dst, unsigned type, uint64_t line,
+                   unsigned src, uint32_t ver, unsigned acks, int excl, unsigned req,
+                   uint64_t bytes)
 {
     sim_time delay = d->latency;
-    if (type == MESI_DATA && src == FROM_DIR)
-        delay += d->memory_latency;
-    if (d->jitter && !is_forwarded(type))
-        delay += (sim_time)(gsl_rng_uniform(from->rng) * (double)d->jitter);
+    sim_time mem = type == MESI_DATA && src == FROM_DIR ? d->memory_latency : 0;
     d->count[type]++;
-    if (type == MESI_DATA || type == MESI_PUTM)
-        d->bytes_data += LINE_BYTES + d->data_header;
+    d->msgs_total++;
+    if (is_data(type) || (type == SW_ROUND && bytes > d->control_bytes))
+        d->bytes_data += bytes;
     else
-        d->bytes_control += d->control_bytes;
+        d->bytes_control += bytes;
     uint32_t target = dst == FROM_DIR ? d->comp->id : d->caches[dst]->comp->id;
     msg m = msg_pack(line, type, src, ver, acks, excl, req);
+    if (d->network == NET_FABRIC) {
+        route *r = route_of(d, src, dst);
+        if (r && r->n) {
+            if (!d->flfree && d->nfl == d->capfl) {
+                uint32_t cap = d->capfl ? 2 * d->capfl : 64;
+                flight *v = sim_realloc(d->fl, cap * sizeof *v);
+                if (!v) {
+                    protocol_error(d, line, "network (out of memory)", type, 0,
+                                   mesi_dstate_name);
+                    return;
+                }
+                d->fl = v;
+                d->capfl = cap;
+            }
+            uint32_t f;
+            if (d->flfree) {
+                f = d->flfree;
+                d->flfree = d->fl[f].next;
+            } else {
+                f = d->nfl++;
+                if (f == 0) /* slot 0 is never used: 0 ends the free list */
+                    f = d->nfl++;
+            }
+            flight *F = &d->fl[f];
+            F->m = m;
+            F->to = target;
+            F->route = (uint16_t)(r - d->routes);
+            F->hop = 0;
+            F->bytes = bytes;
+            F->next = 0;
+            if (mem)
+                sim_schedule(from->sim, mem, d->comp->id, MESI_EV_FWD, 0, f);
+            else
+                hop_out(d, f);
+            return;
+        }
+        delay += mem; /* same node */
+    } else {
+        delay += mem;
+        if (d->jitter && !is_forwarded(type) && type < MESI_NMSG)
+            delay += (sim_time)(gsl_rng_uniform(from->rng) * (double)d->jitter);
+    }
     sim_schedule(from->sim, delay, target, MESI_EV_MSG, m.a0, m.a1);
 }
 
+static void send(mesi_dir *d, sim_comp *from, unsigned dst, unsigned type, uint64_t line,
+                 unsigned src, uint32_t ver, unsigned acks, int excl, unsigned req)
+{
+    send_b(d, from, dst, type, line, src, ver, acks, excl, req,
+           is_data(type) ? LINE_BYTES + d->data_header : d->control_bytes);
+}
+
 /* ---- Directory controller (Table 8.4) ------------------------------------ */
+
+static int sw_dir_msg(mesi_dir *d, msg m);
+static void sw_round(mesi_dir *d);
 
 enum { HANDLED = 0, STALL = 1 };
 
@@ -422,14 +625,82 @@ static int popcount64(uint64_t x)
     return n;
 }
 
+/* Snoop filter: the directory tracks at most `snoop_filter` lines (entries
+ * not in I). A request that needs a new entry while all are taken waits
+ * (STALL) while one entry is evicted: a stable entry, from a rotating
+ * cursor, goes to B and is back-invalidated: Inv to each sharer (S) or a
+ * recall (Fwd-GetM with the directory as requester) to the owner (E, M);
+ * the Inv-Acks, or the owner's Data (written to memory), return it to I
+ * [sf_evict, dir_on_back]. One eviction at a time. */
+static int sf_full(const mesi_dir *d) { return d->snoop_filter && d->tracked >= d->snoop_filter; }
+
+static void sf_evict(mesi_dir *d)
+{
+    if (d->sf_busy)
+        return;
+    for (uint64_t k = 0; k < d->nlines; k++) {
+        uint64_t v = (d->sf_cursor + k) % d->nlines;
+        dline *e = &d->lines[v];
+        if (e->st != MESI_DIR_S && e->st != MESI_DIR_E && e->st != MESI_DIR_M)
+            continue;
+        d->sf_cursor = (v + 1) % d->nlines;
+        d->sf_busy = 1;
+        d->sf_evictions++;
+        if (e->st == MESI_DIR_S) {
+            e->pend = 0;
+            for (unsigned i = 0; i < d->ncaches; i++)
+                if (e->sharers >> i & 1) {
+                    send(d, d->comp, i, MESI_INV, v, FROM_DIR, 0, 0, 0, FROM_DIR);
+                    e->pend++;
+                    d->back_invs++;
+                }
+        } else {
+            send(d, d->comp, e->owner, MESI_FWD_GETM, v, FROM_DIR, 0, 0, 0, FROM_DIR);
+            e->pend = 1;
+            d->back_invs++;
+        }
+        dset(d, e, MESI_DIR_B);
+        if (!e->pend) { /* no sharer left to ask */
+            e->sharers = 0;
+            dset(d, e, MESI_DIR_I);
+            d->sf_busy = 0;
+        }
+        return;
+    }
+}
+
+/* B: an Inv-Ack or the recalled owner's Data; the last one frees the entry. */
+static int dir_on_back(mesi_dir *d, uint64_t x, unsigned type, uint32_t ver)
+{
+    dline *e = &d->lines[x];
+    if (e->st != MESI_DIR_B || !e->pend) {
+        protocol_error(d, x, "directory", type, e->st, mesi_dstate_name);
+        return HANDLED;
+    }
+    if (type == MESI_DATA)
+        e->mem = ver; /* the owner's data to memory */
+    if (--e->pend == 0) {
+        e->sharers = 0;
+        e->owner = NO_OWNER;
+        dset(d, e, MESI_DIR_I);
+        d->sf_busy = 0;
+    }
+    return HANDLED;
+}
+
 static int dir_on_gets(mesi_dir *d, uint64_t x, unsigned r)
 {
     dline *e = &d->lines[x];
+    if (e->st == MESI_DIR_I && sf_full(d)) {
+        sf_evict(d);
+        if (sf_full(d))
+            return STALL;
+    }
     switch (e->st) {
     case MESI_DIR_I: /* send Exclusive Data to Req, set Owner to Req / E */
         send(d, d->comp, r, MESI_DATA, x, FROM_DIR, e->mem, 0, 1, r);
         e->owner = (uint8_t)r;
-        e->st = MESI_DIR_E;
+        dset(d, e, MESI_DIR_E);
         return HANDLED;
     case MESI_DIR_S: /* send Data to Req, add Req to Sharers */
         send(d, d->comp, r, MESI_DATA, x, FROM_DIR, e->mem, 0, 0, r);
@@ -440,20 +711,25 @@ static int dir_on_gets(mesi_dir *d, uint64_t x, unsigned r)
         send(d, d->comp, e->owner, MESI_FWD_GETS, x, FROM_DIR, 0, 0, 0, r);
         e->sharers = 1ULL << r | 1ULL << e->owner;
         e->owner = NO_OWNER;
-        e->st = MESI_DIR_S_D;
+        dset(d, e, MESI_DIR_S_D);
         return HANDLED;
-    default: return STALL; /* S^D */
+    default: return STALL; /* S^D, B */
     }
 }
 
 static int dir_on_getm(mesi_dir *d, uint64_t x, unsigned r)
 {
     dline *e = &d->lines[x];
+    if (e->st == MESI_DIR_I && sf_full(d)) {
+        sf_evict(d);
+        if (sf_full(d))
+            return STALL;
+    }
     switch (e->st) {
     case MESI_DIR_I: /* send Data to Req, set Owner to Req / M */
         send(d, d->comp, r, MESI_DATA, x, FROM_DIR, e->mem, 0, 0, r);
         e->owner = (uint8_t)r;
-        e->st = MESI_DIR_M;
+        dset(d, e, MESI_DIR_M);
         return HANDLED;
     case MESI_DIR_S: { /* send Data (ack count) to Req, Inv to Sharers, clear Sharers, Owner = Req / M */
         uint64_t others = e->sharers & ~(1ULL << r);
@@ -463,7 +739,7 @@ static int dir_on_getm(mesi_dir *d, uint64_t x, unsigned r)
                 send(d, d->comp, i, MESI_INV, x, FROM_DIR, 0, 0, 0, r);
         e->sharers = 0;
         e->owner = (uint8_t)r;
-        e->st = MESI_DIR_M;
+        dset(d, e, MESI_DIR_M);
         return HANDLED;
     }
     case MESI_DIR_E:
@@ -475,7 +751,7 @@ static int dir_on_getm(mesi_dir *d, uint64_t x, unsigned r)
         }
         send(d, d->comp, e->owner, MESI_FWD_GETM, x, FROM_DIR, 0, 0, 0, r);
         e->owner = (uint8_t)r;
-        e->st = MESI_DIR_M;
+        dset(d, e, MESI_DIR_M);
         return HANDLED;
     default: return STALL; /* S^D */
     }
@@ -489,7 +765,7 @@ static int dir_on_puts(mesi_dir *d, uint64_t x, unsigned r)
     case MESI_DIR_S_D: /* remove Req from Sharers, Put-Ack */
         e->sharers &= ~(1ULL << r);
         if (e->st == MESI_DIR_S && !e->sharers)
-            e->st = MESI_DIR_I;
+            dset(d, e, MESI_DIR_I);
         break;
     default: break; /* I, E, M: a stale PutS: Put-Ack */
     }
@@ -511,12 +787,12 @@ static int dir_on_put_owner(mesi_dir *d, uint64_t x, unsigned r, unsigned type, 
         if (type == MESI_PUTM)
             e->mem = ver; /* copy data to memory */
         e->owner = NO_OWNER;
-        e->st = MESI_DIR_I;
+        dset(d, e, MESI_DIR_I);
     } else if (e->st == MESI_DIR_S || e->st == MESI_DIR_S_D) {
         /* non-owner (lost ownership to a Fwd-GetS): remove Req from Sharers */
         e->sharers &= ~(1ULL << r);
         if (e->st == MESI_DIR_S && !e->sharers)
-            e->st = MESI_DIR_I;
+            dset(d, e, MESI_DIR_I);
     }
     send(d, d->comp, r, MESI_PUT_ACK, x, FROM_DIR, 0, 0, 0, r);
     return HANDLED;
@@ -525,12 +801,14 @@ static int dir_on_put_owner(mesi_dir *d, uint64_t x, unsigned r, unsigned type, 
 static int dir_on_data(mesi_dir *d, uint64_t x, uint32_t ver)
 {
     dline *e = &d->lines[x];
+    if (e->st == MESI_DIR_B)
+        return dir_on_back(d, x, MESI_DATA, ver);
     if (e->st != MESI_DIR_S_D) {
         protocol_error(d, x, "directory", MESI_DATA, e->st, mesi_dstate_name);
         return HANDLED;
     }
     e->mem = ver; /* copy data to memory / S */
-    e->st = e->sharers ? MESI_DIR_S : MESI_DIR_I;
+    dset(d, e, e->sharers ? MESI_DIR_S : MESI_DIR_I);
     return HANDLED;
 }
 
@@ -545,6 +823,10 @@ static int dir_msg(mesi_dir *d, msg m)
     case MESI_PUTM:
     case MESI_PUTE: return dir_on_put_owner(d, x, r, m_type(m), m_ver(m));
     case MESI_DATA: return dir_on_data(d, x, m_ver(m));
+    case MESI_INV_ACK: return dir_on_back(d, x, MESI_INV_ACK, 0);
+    case SW_UPDATE:
+    case SW_FETCH:
+    case SW_ACK: return sw_dir_msg(d, m);
     default:
         protocol_error(d, x, "directory", m_type(m), d->lines[x].st, mesi_dstate_name);
         return HANDLED;
@@ -573,12 +855,9 @@ static void dir_drain(mesi_dir *d)
     d->draining = 0;
 }
 
-static void dir_handle(sim_comp *c, const sim_event *ev)
+/* A message the directory has finished serving. */
+static void dir_process(mesi_dir *d, msg m)
 {
-    mesi_dir *d = c->state;
-    if (ev->kind != MESI_EV_MSG)
-        return;
-    msg m = {ev->a0, ev->a1};
     if (dir_msg(d, m) == STALL) {
         if (fifo_push(&d->stalled, m))
             protocol_error(d, m_line(m), "directory (out of memory)", m_type(m),
@@ -586,8 +865,74 @@ static void dir_handle(sim_comp *c, const sim_event *ev)
         return;
     }
     checkpoint(d, m_line(m));
-    if (m_type(m) == MESI_DATA)
+    unsigned t = m_type(m);
+    if (t == MESI_DATA || t == MESI_INV_ACK || t == SW_ACK)
         dir_drain(d);
+}
+
+static void dir_serve_next(mesi_dir *d)
+{
+    if (d->serving || !d->inq.len)
+        return;
+    d->serving = 1;
+    sim_schedule(d->comp->sim, d->occupancy, d->comp->id, MESI_EV_SERVED, 0, 0);
+}
+
+static int is_request(unsigned t)
+{
+    return t == MESI_GETS || t == MESI_GETM || t == MESI_PUTS || t == MESI_PUTM ||
+           t == MESI_PUTE || t == SW_UPDATE || t == SW_FETCH;
+}
+
+/* Occupancy: messages are served one at a time, `occupancy` each, FIFO.
+ * With a finite `queue`, a request that finds `queue` messages waiting is
+ * refused with a Nack (the requester sends it again `retry` later);
+ * responses (Data, Inv-Ack, SW-Ack) are always accepted, so the protocol
+ * cannot deadlock on a full queue. */
+static void dir_handle(sim_comp *c, const sim_event *ev)
+{
+    mesi_dir *d = c->state;
+    if (ev->kind == MESI_EV_HOP) {
+        hop_in(d, (uint32_t)ev->a1);
+        return;
+    }
+    if (ev->kind == MESI_EV_FWD) {
+        hop_out(d, (uint32_t)ev->a1);
+        return;
+    }
+    if (ev->kind == MESI_EV_ROUND) {
+        sw_round(d);
+        return;
+    }
+    if (ev->kind == MESI_EV_SERVED) {
+        msg m = fifo_pop(&d->inq);
+        d->serving = 0;
+        dir_process(d, m);
+        dir_serve_next(d);
+        return;
+    }
+    if (ev->kind != MESI_EV_MSG)
+        return;
+    msg m = {ev->a0, ev->a1};
+    if (!d->occupancy && !d->queue) {
+        dir_process(d, m);
+        return;
+    }
+    if (d->queue && is_request(m_type(m)) && d->inq.len >= d->queue) {
+        d->nacks++;
+        send(d, d->comp, m_src(m), MESI_NACK, m_line(m), FROM_DIR, m_ver(m), m_type(m), 0,
+             m_src(m));
+        return;
+    }
+    if (fifo_push(&d->inq, m))
+        return;
+    if (d->inq.len > d->max_inq)
+        d->max_inq = d->inq.len;
+    if (!d->occupancy) { /* a finite queue without service time: serve at once */
+        dir_process(d, fifo_pop(&d->inq));
+        return;
+    }
+    dir_serve_next(d);
 }
 
 /* ---- Cache controller (Table 8.3) ---------------------------------------- */
@@ -662,12 +1007,45 @@ static void core_next(mesi_cache *c)
     }
 }
 
+/* The core's access is performed: latency samples, then the next access.
+ * Returns 1 when the store of a migratory read-modify-write follows. */
+static int access_done(mesi_cache *c)
+{
+    sim *s = c->comp->sim;
+    mesi_dir *d = c->d;
+    double lat = c->cur_missed ? (double)(sim_now(s) - c->cur_start) : (double)c->hit_latency;
+    sim_samples_add(&d->acc_lat, lat);
+    if (c->cur_missed) {
+        sim_samples_add(&c->miss_lat, lat);
+        sim_samples_add(&d->miss_lat, lat);
+    } else {
+        c->hits++;
+    }
+    if (c->cur_migratory) { /* now the store of the read-modify-write */
+        c->cur_migratory = 0;
+        c->cur_write = 1;
+        c->cur_missed = 0;
+        c->cur_start = sim_now(s);
+        return 1;
+    }
+    int hit = !c->cur_missed;
+    c->busy = 0;
+    schedule_next(c, hit);
+    return 0;
+}
+
+static void sw_core_try(mesi_cache *c);
+static int sw_cache_msg(mesi_cache *c, msg m);
+
 /* The core's access: perform it if the line allows, else issue the request
  * (from I or, for a store, S), else wait for the transient state to end. */
 static void core_try(mesi_cache *c)
 {
     mesi_dir *d = c->d;
-    sim *s = c->comp->sim;
+    if (d->sync != SYNC_HW) {
+        sw_core_try(c);
+        return;
+    }
     for (;;) {
         uint64_t x = c->cur_line;
         cline *l = &c->lines[x];
@@ -690,23 +1068,8 @@ static void core_try(mesi_cache *c)
             checkpoint(d, x);
         }
         if (done) {
-            if (c->cur_missed) {
-                double lat = (double)(sim_now(s) - c->cur_start);
-                sim_samples_add(&c->miss_lat, lat);
-                sim_samples_add(&d->miss_lat, lat);
-            } else {
-                c->hits++;
-            }
-            if (c->cur_migratory) { /* now the store of the read-modify-write */
-                c->cur_migratory = 0;
-                c->cur_write = 1;
-                c->cur_missed = 0;
-                c->cur_start = sim_now(s);
+            if (access_done(c))
                 continue;
-            }
-            int hit = !c->cur_missed;
-            c->busy = 0;
-            schedule_next(c, hit);
             return;
         }
         if (l->st == MESI_I) {
@@ -867,6 +1230,199 @@ static int cache_on_put_ack(mesi_cache *c, uint64_t x)
     }
 }
 
+/* ---- Software synchronisation (sync: notify, all_to_all, server) --------
+ *
+ * No hardware coherence: each actor (a mesi_cache) keeps a private copy of
+ * every line and synchronises explicitly; every message crosses the same
+ * network (ideal or fabric) as the protocol's would.
+ *   notify      a store updates the writer's copy and sends SW-Notify (the
+ *               line: header + 64 B) to each of the n-1 other actors, which
+ *               apply it and answer SW-Ack; the store completes with the
+ *               last ack: exactly 2(n-1) messages. Loads hit the copy.
+ *   all_to_all  stores update the local copy only; every `sync_period` a
+ *               round sends SW-Round from every actor to every other (the
+ *               lines it stored since the last round: header + 64 B each,
+ *               a control message when none): n(n-1) messages per round.
+ *   server      a software directory service on the home node (service
+ *               time: `occupancy`) tracks the holders of each line: a load
+ *               without a valid copy sends SW-Fetch and gets SW-Data; a
+ *               store sends SW-Update (data); the server sends SW-Inv to the
+ *               other holders, collects their SW-Acks, then SW-Acks the
+ *               writer: 2 + 2k messages with k other holders. One update
+ *               per line at a time (the line is B meanwhile).
+ */
+static int sw_dir_msg(mesi_dir *d, msg m)
+{
+    uint64_t x = m_line(m);
+    unsigned r = m_src(m);
+    dline *e = &d->lines[x];
+    switch (m_type(m)) {
+    case SW_FETCH:
+        e->sharers |= 1ULL << r;
+        send(d, d->comp, r, SW_DATA, x, FROM_DIR, e->mem, 0, 0, r);
+        return HANDLED;
+    case SW_UPDATE: {
+        if (e->st == MESI_DIR_B)
+            return STALL;
+        e->mem = ++e->latest;
+        uint64_t others = e->sharers & ~(1ULL << r);
+        e->pend = 0;
+        for (unsigned i = 0; i < d->ncaches; i++)
+            if (others >> i & 1) {
+                send(d, d->comp, i, SW_INV, x, FROM_DIR, 0, 0, 0, r);
+                e->pend++;
+            }
+        e->sharers = 1ULL << r;
+        e->owner = (uint8_t)r;
+        if (!e->pend) {
+            send(d, d->comp, r, SW_ACK, x, FROM_DIR, e->mem, 0, 0, r);
+            e->owner = NO_OWNER;
+            dset(d, e, MESI_DIR_S);
+        } else {
+            dset(d, e, MESI_DIR_B);
+        }
+        return HANDLED;
+    }
+    case SW_ACK:
+        if (e->st != MESI_DIR_B || !e->pend) {
+            protocol_error(d, x, "software directory", SW_ACK, e->st, mesi_dstate_name);
+            return HANDLED;
+        }
+        if (--e->pend == 0) {
+            send(d, d->comp, e->owner, SW_ACK, x, FROM_DIR, e->mem, 0, 0, e->owner);
+            e->owner = NO_OWNER;
+            dset(d, e, MESI_DIR_S);
+        }
+        return HANDLED;
+    default:
+        protocol_error(d, x, "software directory", m_type(m), e->st, mesi_dstate_name);
+        return HANDLED;
+    }
+}
+
+/* all_to_all: one round, then the next while any actor still works. */
+static void sw_round(mesi_dir *d)
+{
+    d->rounds++;
+    for (unsigned i = 0; i < d->ncaches; i++) {
+        mesi_cache *a = d->caches[i];
+        uint64_t bytes = a->dirty ? d->data_header + LINE_BYTES * a->dirty : d->control_bytes;
+        for (unsigned j = 0; j < d->ncaches; j++)
+            if (j != i)
+                send_b(d, a->comp, j, SW_ROUND, 0, i, 0, 0, 0, j, bytes);
+        a->dirty = 0;
+    }
+    int more = 0;
+    for (unsigned i = 0; i < d->ncaches && !more; i++) {
+        mesi_cache *a = d->caches[i];
+        more = a->busy || a->script.len ||
+               (a->pattern != PAT_NONE && (!a->accesses || a->generated < a->accesses));
+    }
+    if (more)
+        sim_schedule(d->comp->sim, d->sync_period, d->comp->id, MESI_EV_ROUND, 0, 0);
+}
+
+/* A software access completed by a message: count it, go on. */
+static void sw_complete(mesi_cache *c)
+{
+    if (c->cur_write) {
+        c->stores++;
+        c->d->stores++;
+    } else {
+        c->loads++;
+        c->d->loads++;
+    }
+    if (access_done(c))
+        sw_core_try(c);
+}
+
+static int sw_cache_msg(mesi_cache *c, msg m)
+{
+    mesi_dir *d = c->d;
+    uint64_t x = m_line(m);
+    cline *l = &c->lines[x];
+    switch (m_type(m)) {
+    case SW_NOTIFY: /* apply the update, acknowledge it */
+        if (m_ver(m) > l->ver)
+            l->ver = m_ver(m);
+        send(d, c->comp, m_src(m), SW_ACK, x, c->idx, 0, 0, 0, m_src(m));
+        break;
+    case SW_INV: /* drop the copy, acknowledge to the server */
+        l->st = MESI_I;
+        send(d, c->comp, FROM_DIR, SW_ACK, x, c->idx, 0, 0, 0, c->idx);
+        break;
+    case SW_ACK:
+        if (d->sync == SYNC_NOTIFY) {
+            if (c->busy && c->pend && --c->pend == 0)
+                sw_complete(c);
+        } else if (c->busy && c->cur_write && c->cur_line == x) { /* server: update done */
+            l->st = MESI_S;
+            l->ver = m_ver(m);
+            sw_complete(c);
+        }
+        break;
+    case SW_DATA:
+        l->st = MESI_S;
+        l->ver = m_ver(m);
+        if (c->busy && !c->cur_write && c->cur_line == x)
+            sw_complete(c);
+        break;
+    default: break; /* SW_ROUND: its bytes were the point */
+    }
+    return HANDLED;
+}
+
+/* A software access: local unless it must synchronise (see above). */
+static void sw_core_try(mesi_cache *c)
+{
+    mesi_dir *d = c->d;
+    for (;;) {
+        uint64_t x = c->cur_line;
+        cline *l = &c->lines[x];
+        dline *e = &d->lines[x];
+        int local = !c->cur_write ? d->sync != SYNC_SERVER || l->st == MESI_S
+                                  : d->sync == SYNC_ALL || (d->sync == SYNC_NOTIFY &&
+                                                            d->ncaches == 1);
+        if (local) {
+            if (c->cur_write) {
+                l->ver = ++e->latest;
+                c->dirty++;
+            }
+            c->cur_missed = 0;
+            c->pend = 0;
+            if (c->cur_write) {
+                c->stores++;
+                d->stores++;
+            } else {
+                c->loads++;
+                d->loads++;
+            }
+            if (access_done(c))
+                continue;
+            return;
+        }
+        c->cur_missed = 1;
+        if (!c->cur_write) {
+            c->read_misses++;
+            d->read_misses++;
+            send(d, c->comp, FROM_DIR, SW_FETCH, x, c->idx, 0, 0, 0, c->idx);
+        } else if (d->sync == SYNC_NOTIFY) {
+            c->write_misses++;
+            d->write_misses++;
+            l->ver = ++e->latest;
+            c->pend = d->ncaches - 1;
+            for (unsigned j = 0; j < d->ncaches; j++)
+                if (j != c->idx)
+                    send(d, c->comp, j, SW_NOTIFY, x, c->idx, l->ver, 0, 0, c->idx);
+        } else {
+            c->write_misses++;
+            d->write_misses++;
+            send(d, c->comp, FROM_DIR, SW_UPDATE, x, c->idx, 0, 0, 0, c->idx);
+        }
+        return;
+    }
+}
+
 static int cache_msg(mesi_cache *c, msg m)
 {
     uint64_t x = m_line(m);
@@ -878,6 +1434,16 @@ static int cache_msg(mesi_cache *c, msg m)
     case MESI_FWD_GETS: rc = cache_on_fwd_gets(c, x, m_req(m)); break;
     case MESI_FWD_GETM: rc = cache_on_fwd_getm(c, x, m_req(m)); break;
     case MESI_PUT_ACK: rc = cache_on_put_ack(c, x); break;
+    case MESI_NACK: { /* the directory's queue was full: send the request again later */
+        msg r = msg_pack(x, m_acks(m), c->idx, m_ver(m), 0, 0, c->idx);
+        sim_schedule(c->comp->sim, c->d->retry, c->comp->id, MESI_EV_RETRY, r.a0, r.a1);
+        return HANDLED;
+    }
+    case SW_NOTIFY:
+    case SW_ACK:
+    case SW_INV:
+    case SW_DATA:
+    case SW_ROUND: return sw_cache_msg(c, m);
     default:
         protocol_error(c->d, x, c->comp->name, m_type(m), c->lines[x].st, mesi_cstate_name);
         rc = HANDLED;
@@ -922,6 +1488,11 @@ static uint64_t next_line(mesi_cache *c)
 static void cache_handle(sim_comp *comp, const sim_event *ev)
 {
     mesi_cache *c = comp->state;
+    if (ev->kind == MESI_EV_RETRY) {
+        msg r = {ev->a0, ev->a1};
+        send(c->d, comp, FROM_DIR, m_type(r), m_line(r), c->idx, m_ver(r), 0, 0, c->idx);
+        return;
+    }
     if (ev->kind == MESI_EV_MSG) {
         msg m = {ev->a0, ev->a1};
         if (cache_msg(c, m) == STALL) {
@@ -972,11 +1543,33 @@ static const sim_param dir_params[] = {
      offsetof(mesi_dir, data_header), NULL},
     {"verify", SIM_P_BOOL, "false", "", "check SWMR and data value on every line after every event",
      offsetof(mesi_dir, verify), NULL},
+    {"network", SIM_P_ENUM, "ideal", "",
+     "ideal: each message takes `latency`; fabric: messages cross the links between the nodes"
+     " (queued with other traffic)", offsetof(mesi_dir, network), net_names},
+    {"node", SIM_P_STRING, "", "", "fabric: home node (host CPU, CXL memory's host)",
+     offsetof(mesi_dir, node), NULL},
+    {"occupancy", SIM_P_TIME, "0 ns", "ps", "service time per message at the directory (FIFO)",
+     offsetof(mesi_dir, occupancy), NULL},
+    {"queue", SIM_P_UINT, "0", "messages",
+     "requests that may wait at the directory; more are Nacked and retried (0: unbounded)",
+     offsetof(mesi_dir, queue), NULL},
+    {"retry", SIM_P_TIME, "100 ns", "ps", "a Nacked request is sent again after this",
+     offsetof(mesi_dir, retry), NULL},
+    {"snoop_filter", SIM_P_UINT, "0", "lines",
+     "entries tracking cached lines; evictions back-invalidate (absent: one per line)",
+     offsetof(mesi_dir, snoop_filter), NULL},
+    {"sync", SIM_P_ENUM, "hardware", "",
+     "hardware (MESI) or a software baseline: notify, all_to_all, server",
+     offsetof(mesi_dir, sync), sync_names},
+    {"sync_period", SIM_P_TIME, "1 us", "ps", "all_to_all: time between rounds",
+     offsetof(mesi_dir, sync_period), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static const sim_param cache_params[] = {
     {"directory", SIM_P_STRING, NULL, "", "name of the home mesi_dir",
      offsetof(mesi_cache, directory), NULL},
+    {"node", SIM_P_STRING, "", "", "fabric: the node it sits on (GPU, NIC, CPU, accelerator)",
+     offsetof(mesi_cache, node), NULL},
     {"capacity", SIM_P_UINT, "512", "lines", "lines the cache holds (64 B each)",
      offsetof(mesi_cache, capacity), NULL},
     {"pattern", SIM_P_ENUM, "private", "",
@@ -1014,6 +1607,16 @@ static int dir_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (d->latency == 0)
         return scn_error(err, node ? scn_map_get(node, "latency") : NULL,
                          "mesi_dir '%s': latency must be positive", c->name);
+    const scn_node *sf = node ? scn_map_get(node, "snoop_filter") : NULL;
+    if (sf && d->snoop_filter == 0)
+        return scn_error(err, sf, "mesi_dir '%s': a snoop filter needs at least 1 line",
+                         c->name);
+    if (d->sync == SYNC_ALL && d->sync_period == 0)
+        return scn_error(err, node ? scn_map_get(node, "sync_period") : NULL,
+                         "mesi_dir '%s': sync_period must be positive", c->name);
+    if (d->queue && d->retry == 0)
+        return scn_error(err, node ? scn_map_get(node, "retry") : NULL,
+                         "mesi_dir '%s': retry must be positive with a finite queue", c->name);
     d->nlines = d->size / LINE_BYTES;
     d->lines = sim_calloc(d->nlines, sizeof *d->lines);
     if (!d->lines)
@@ -1085,14 +1688,65 @@ static int cache_start(sim_comp *c, sim_err *err)
     for (uint64_t x = 0; x < d->nlines; x++)
         k->lines[x].pos = NOT_RESIDENT;
     d->caches[d->ncaches++] = k;
+    if (d->network == NET_FABRIC) {
+        const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
+        sim_comp *h = k->node && *k->node ? sim_find(c->sim, k->node) : NULL;
+        if (!h || !fab_hdr_of(h) || fab_is_link(fab_hdr_of(h)))
+            return scn_error(err, nn ? nn : c->node,
+                             "mesi_cache '%s': directory '%s' uses the fabric: `node:` must name"
+                             " the fabric node the cache sits on",
+                             c->name, dc->name);
+        k->node_id = h->id;
+        if (!d->routes && !(d->routes = sim_calloc((size_t)NEP * NEP, sizeof *d->routes)))
+            return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        sim_comp *hn = d->node && *d->node ? sim_find(c->sim, d->node) : NULL;
+        if (!hn) /* dir_start reports it */
+            return scn_error(err, dc->node ? dc->node : c->node,
+                             "mesi_dir '%s': network: fabric needs `node:` naming a fabric node",
+                             dc->name);
+        d->node_id = hn->id; /* the directory may start after its caches */
+        if (!route_of(d, k->idx, FROM_DIR) || !route_of(d, FROM_DIR, k->idx))
+            return scn_error(err, nn ? nn : c->node,
+                             "mesi_cache '%s': no fabric route between its node '%s' and the"
+                             " home '%s' of directory '%s' (a coherence domain spanning hosts"
+                             " needs a shared CXL memory reachable from every member)",
+                             c->name, k->node, d->node ? d->node : "?", dc->name);
+    }
     if (k->pattern != PAT_NONE)
         sim_schedule(c->sim, k->start_at, c->id, MESI_EV_GEN, 0, 0);
+    return 0;
+}
+
+/* start: resolve the home node and the route table (freed by dir_destroy);
+ * caches register in their own start, routes are looked up at first use
+ * and checked in cache_start. */
+static int dir_start(sim_comp *c, sim_err *err)
+{
+    mesi_dir *d = c->state;
+    if (d->network == NET_FABRIC) {
+        const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
+        sim_comp *h = d->node && *d->node ? sim_find(c->sim, d->node) : NULL;
+        if (!h || !fab_hdr_of(h) || fab_is_link(fab_hdr_of(h)))
+            return scn_error(err, nn ? nn : c->node,
+                             "mesi_dir '%s': network: fabric needs `node:` naming a fabric node"
+                             " (the home: a host CPU or the CXL memory's host)", c->name);
+        d->node_id = h->id;
+        if (!d->routes && !(d->routes = sim_calloc((size_t)NEP * NEP, sizeof *d->routes)))
+            return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "mesi_dir '%s': out of memory",
+                               c->name);
+    }
+    if (d->sync == SYNC_ALL)
+        sim_schedule(c->sim, d->sync_period, c->id, MESI_EV_ROUND, 0, 0);
     return 0;
 }
 
 static void dir_destroy(sim_comp *c)
 {
     mesi_dir *d = c->state;
+    sim_free(d->routes);
+    sim_free(d->fl);
+    sim_free(d->inq.v);
+    sim_samples_free(&d->acc_lat);
     sim_free(d->lines);
     sim_free(d->stalled.v);
     sim_samples_free(&d->miss_lat);
@@ -1113,11 +1767,30 @@ static int dir_finish(sim_comp *c, sim_err *err)
     mesi_dir *d = c->state;
     sim *s = c->sim;
     int rc = 0;
-    for (int t = 0; t < MESI_NMSG && !rc; t++)
+    int t0 = d->sync == SYNC_HW ? 0 : SW_NOTIFY, t1 = d->sync == SYNC_HW ? MESI_NMSG : NTYPES;
+    for (int t = t0; t < t1 && !rc; t++)
         rc = sim_report_coherence(s, c->name, msg_names[t], d->count[t]);
     uint64_t msgs = 0;
     for (int t = 0; t < MESI_NMSG; t++)
         msgs += d->count[t];
+    double acc = (double)(d->loads + d->stores), all = (double)d->msgs_total;
+    double bytes = (double)(d->bytes_control + d->bytes_data);
+    struct { const char *name; double v; const char *unit; } m2[] = {
+        {"sync_messages", all, "messages"},
+        {"sync_bytes", bytes, "B"},
+        {"sync_messages_per_access", acc ? all / acc : 0.0, "messages"},
+        {"sync_bytes_per_access", acc ? bytes / acc : 0.0, "B"},
+        {"messages_per_update", d->stores ? all / (double)d->stores : 0.0, "messages"},
+        {"nacks", (double)d->nacks, "messages"},
+        {"max_queue", (double)d->max_inq, "messages"},
+        {"snoop_filter_evictions", (double)d->sf_evictions, "entries"},
+        {"back_invalidations", (double)d->back_invs, "messages"},
+        {"rounds", (double)d->rounds, "rounds"},
+    };
+    for (size_t i = 0; i < sizeof m2 / sizeof m2[0] && !rc; i++)
+        rc = sim_report_metric(s, c->name, m2[i].name, m2[i].v, m2[i].unit);
+    if (!rc)
+        rc = sim_samples_report(s, c->name, "access_latency", &d->acc_lat, 1e-12, "s");
     struct { const char *name; double v; const char *unit; } m[] = {
         {"messages", (double)msgs, "messages"},
         {"loads", (double)d->loads, "accesses"},
@@ -1179,6 +1852,7 @@ const sim_model mesi_dir_model = {
     .params = dir_params,
     .state_size = sizeof(mesi_dir),
     .configure = dir_configure,
+    .start = dir_start,
     .handle = dir_handle,
     .finish = dir_finish,
     .destroy = dir_destroy,
@@ -1268,6 +1942,33 @@ uint64_t mesi_dir_count(const sim_comp *dir, mesi_msg m)
     return d && (unsigned)m < MESI_NMSG ? d->count[m] : 0;
 }
 
+uint64_t mesi_dir_count_name(const sim_comp *dir, const char *name)
+{
+    mesi_dir *d = as_dir(dir);
+    for (int t = 0; d && t < NTYPES; t++)
+        if (!strcmp(msg_names[t], name))
+            return d->count[t];
+    return 0;
+}
+
+uint64_t mesi_dir_stat(const sim_comp *dir, const char *name)
+{
+    mesi_dir *d = as_dir(dir);
+    if (!d)
+        return 0;
+    if (!strcmp(name, "messages")) return d->msgs_total;
+    if (!strcmp(name, "bytes")) return d->bytes_control + d->bytes_data;
+    if (!strcmp(name, "nacks")) return d->nacks;
+    if (!strcmp(name, "max_queue")) return d->max_inq;
+    if (!strcmp(name, "snoop_filter_evictions")) return d->sf_evictions;
+    if (!strcmp(name, "back_invalidations")) return d->back_invs;
+    if (!strcmp(name, "tracked")) return d->tracked;
+    if (!strcmp(name, "rounds")) return d->rounds;
+    if (!strcmp(name, "loads")) return d->loads;
+    if (!strcmp(name, "stores")) return d->stores;
+    return 0;
+}
+
 uint64_t mesi_dir_errors(const sim_comp *dir)
 {
     mesi_dir *d = as_dir(dir);
@@ -1283,10 +1984,10 @@ int mesi_dir_check(const sim_comp *dir)
 int mesi_dir_quiescent(const sim_comp *dir)
 {
     mesi_dir *d = as_dir(dir);
-    if (!d || d->stalled.len)
+    if (!d || d->stalled.len || d->inq.len)
         return 0;
     for (uint64_t x = 0; x < d->nlines; x++)
-        if (d->lines[x].st == MESI_DIR_S_D)
+        if (d->lines[x].st == MESI_DIR_S_D || d->lines[x].st == MESI_DIR_B)
             return 0;
     for (unsigned i = 0; i < d->ncaches; i++) {
         const mesi_cache *k = d->caches[i];

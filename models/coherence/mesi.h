@@ -45,7 +45,10 @@ typedef enum {
 } mesi_cstate;
 
 /* Directory entry states (Table 8.4). */
-typedef enum { MESI_DIR_I, MESI_DIR_S, MESI_DIR_E, MESI_DIR_M, MESI_DIR_S_D, MESI_NDSTATE } mesi_dstate;
+/* MESI_DIR_B: the snoop filter evicts the entry (back-invalidation of its
+ * sharers or recall of its owner in progress); requests for it wait. */
+typedef enum { MESI_DIR_I, MESI_DIR_S, MESI_DIR_E, MESI_DIR_M, MESI_DIR_S_D, MESI_DIR_B,
+               MESI_NDSTATE } mesi_dstate;
 
 /* Names: "GetS" ... "Data"; "I" ... "II^A"; "I" ... "S^D". */
 const char *mesi_msg_name(mesi_msg m);
@@ -69,6 +72,14 @@ int mesi_dir_state(const sim_comp *dir, uint64_t line);            /* mesi_dstat
 uint64_t mesi_dir_sharers(const sim_comp *dir, uint64_t line);     /* bit i: cache index i */
 int mesi_dir_owner(const sim_comp *dir, uint64_t line);            /* cache index, -1 if none */
 uint64_t mesi_dir_count(const sim_comp *dir, mesi_msg m);
+/* Messages of a type by name, the Primer's and the others: "Nack",
+ * "SW-Notify", "SW-Ack", "SW-Round", "SW-Update", "SW-Inv", "SW-Fetch",
+ * "SW-Data"; 0 if unknown. */
+uint64_t mesi_dir_count_name(const sim_comp *dir, const char *name);
+/* Directory counters by name: messages (all types), bytes, nacks,
+ * max_queue, snoop_filter_evictions, back_invalidations, tracked (entries
+ * held), rounds, loads, stores; 0 if unknown. */
+uint64_t mesi_dir_stat(const sim_comp *dir, const char *name);
 /* Protocol errors (a message no table entry allows) + invariant violations
  * + loads that did not return the latest write; 0 for a correct protocol. */
 uint64_t mesi_dir_errors(const sim_comp *dir);

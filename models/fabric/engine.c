@@ -454,8 +454,11 @@ static int serve(sim *s, fab_res *r)
 
     if (!ch->flow) { /* a raw packet over a link: deliver to the far end */
         sim_comp *link = sim_comp_at(s, r->owner);
-        sim_schedule(s, svc + st->lat, link->ends[1 - r->index], SIM_EV_DELIVER, ch->bytes,
-                     ch->tag);
+        if (ch->kind)
+            sim_schedule(s, svc + st->lat, ch->to, ch->kind, ch->bytes, ch->tag);
+        else
+            sim_schedule(s, svc + st->lat, link->ends[1 - r->index], SIM_EV_DELIVER,
+                         ch->bytes, ch->tag);
         return 1; /* freed at DONE */
     }
     fab_flow *f = ch->flow;
@@ -531,6 +534,12 @@ void fab_handle(sim_comp *c, const sim_event *e)
 
 int fab_link_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag)
 {
+    return fab_link_send_to(link, side, bytes, tag, 0, 0);
+}
+
+int fab_link_send_to(sim_comp *link, int side, uint64_t bytes, uint64_t tag, uint32_t to,
+                     uint32_t kind)
+{
     fab_hdr *h = link->state;
     fab_chunk *ch = fab_pool_get(&h->pool);
     if (!ch)
@@ -540,6 +549,8 @@ int fab_link_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag)
     ch->step = 0;
     ch->bytes = bytes;
     ch->tag = tag;
+    ch->to = to;
+    ch->kind = kind;
     enqueue(link->sim, ch->raw, ch);
     return 0;
 }

@@ -293,6 +293,9 @@ struct fab_chunk {
     uint32_t step;        /* step index it is at */
     uint64_t bytes;       /* payload */
     uint64_t tag;         /* flows: offset in the transfer; raw packets: sender's tag */
+    uint32_t to;          /* raw packets with kind != 0: component told of the arrival */
+    uint32_t kind;        /* raw packets: event kind of the arrival (0: SIM_EV_DELIVER to
+                           * the far end) */
     fab_chunk *next;      /* queue / free list */
     fab_pool *pool;       /* where it returns */
 };
@@ -369,6 +372,13 @@ int fab_link_init(sim_comp *c, const void *cfg, uint64_t unit, sim_err *err);
 void fab_handle(sim_comp *c, const sim_event *e);
 /* sim_send for fabric links: one posted packet of `bytes`. */
 int fab_link_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag);
+/* The same packet, whose arrival at the far end (after its queueing,
+ * service and the link's latency) is told to component `to` as an event
+ * of kind `kind` (a0 = bytes, a1 = tag) instead of SIM_EV_DELIVER to the
+ * far end: a model that routes its own messages hop by hop (coherence
+ * protocols) learns where they are. kind must not be 0. */
+int fab_link_send_to(sim_comp *link, int side, uint64_t bytes, uint64_t tag, uint32_t to,
+                     uint32_t kind);
 /* Service time of `bytes` at a step; *units and *wire receive the count of
  * protocol units and the wire bytes (may be NULL). */
 sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, double *wire);

@@ -523,6 +523,7 @@ typedef struct xfer_state {
     uint64_t reserve;        /* pooled memory to reserve for the host at start */
     uint64_t flows;          /* ECMP: transfer i is flow i mod flows (1: one route) */
     double rate;             /* open loop: Poisson arrivals per second (0: closed loop) */
+    sim_time interarrival;   /* open loop, the same given as the mean gap (0: use rate) */
     uint64_t sessions;       /* each transfer a KV message of a session drawn uniformly from
                               * 1..sessions (0: no session) */
     /* state */
@@ -566,6 +567,9 @@ static const sim_param xfer_params[] = {
     {"reserve", SIM_P_SIZE, "0 B", "B",
      "pooled memory to reserve at start for the host (the memory end must be a `memory`)",
      offsetof(xfer_state, reserve), NULL},
+    {"interarrival", SIM_P_TIME, "0 ns", "ps",
+     "open loop, given as the mean gap between Poisson issues instead of `rate`",
+     offsetof(xfer_state, interarrival), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int xfer_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -576,6 +580,12 @@ static int xfer_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (x->outstanding < 1)
         return scn_error(err, node ? scn_map_get(node, "outstanding") : NULL,
                          "xfer '%s': outstanding must be >= 1", c->name);
+    if (x->rate < 0 || (x->rate > 0 && x->interarrival))
+        return scn_error(err, node ? scn_map_get(node, "interarrival") : NULL,
+                         "xfer '%s': give an open-loop `rate` (>= 0) or `interarrival`, not both",
+                         c->name);
+    if (x->interarrival)
+        x->rate = 1e12 / (double)x->interarrival;
     return 0;
 }
 
