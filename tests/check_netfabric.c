@@ -310,6 +310,27 @@ START_TEST(rdma_gdr_vs_staged)
 }
 END_TEST
 
+/* SEND, two-sided: the same bytes as a WRITE, plus the receiver's side -
+ * its host posted the receive (rnic post_cpu, 300 ns) and the far NIC
+ * writes a receive completion (64 B CQE) into it: h1 pays 300 ns, h0 the
+ * 300 ns of its own post; no host DRAM payload bytes (GPUDirect); the
+ * receive CQE crosses sw1 -> h1 as one more 64 B posted write than a
+ * WRITE's, so the SEND is not faster than the WRITE. */
+START_TEST(rdma_send_two_sided)
+{
+    rdma_run("rdma", "4 MiB", 1, "", "");
+    double write_lat = get("x", "latency_mean");
+    ck_assert_double_eq(get("h1", "cpu_time"), 0);
+    rdma_run("rdma_send", "4 MiB", 1, "", "");
+    ck_assert_double_eq_tol(get("h0", "cpu_time"), 300e-9, 1e-18);
+    ck_assert_double_eq_tol(get("h1", "cpu_time"), 300e-9, 1e-18);
+    ck_assert_double_eq(get("fab", "host_memory_bytes:rdma_send"), 0);
+    ck_assert_double_eq(get("fab", "bytes:rdma_send"), 4.0 * 1024 * 1024);
+    ck_assert_msg(get("x", "latency_mean") >= write_lat, "send %.9g < write %.9g",
+                  get("x", "latency_mean"), write_lat);
+}
+END_TEST
+
 /* (b) one 256 MiB RDMA WRITE (GDR) reaches min over its path of the
  * links' model goodput within 1%: RoCEv2 at 400 Gb/s, 4200 B MTU -> 4096 B
  * payload per packet + 44 B RoCE + 16 B RETH on the first + 38 B framing,
@@ -466,6 +487,7 @@ static Suite *netfabric_suite(void)
     TCase *core = tcase_create("Core");
     tcase_add_loop_test(core, one_message_latency, 0, 2);
     tcase_add_test(core, rdma_gdr_vs_staged);
+    tcase_add_test(core, rdma_send_two_sided);
     tcase_add_test(core, ecmp_many_flows_spread);
     tcase_add_test(core, ecmp_one_flow_one_spine);
     tcase_set_timeout(core, 120);

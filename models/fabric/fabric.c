@@ -541,7 +541,8 @@ static const sim_param xfer_params[] = {
     {"dst", SIM_P_STRING, NULL, "", "component the bytes go to", offsetof(xfer_state, dst), NULL},
     {"size", SIM_P_SIZE, "1 MiB", "B", "bytes per transfer", offsetof(xfer_state, size), NULL},
     {"path", SIM_P_ENUM, "auto", "",
-     "auto, dma, pageable, gds, bounce, cxl, rdma, rdma_read, rdma_staged, rdma_host, mmio",
+     "auto, dma, pageable, gds, bounce, cxl, rdma, rdma_read, rdma_staged, rdma_host, mmio, "
+     "rdma_send",
      offsetof(xfer_state, path), path_names},
     {"count", SIM_P_UINT, "1", "transfers", "transfers to issue (0: until the run stops)",
      offsetof(xfer_state, count), NULL},
@@ -603,7 +604,8 @@ static int xfer_start(sim_comp *c, sim_err *err)
     }
     uint32_t links[FAB_MAX_STEPS], n;
     int network = x->path == FABRIC_PATH_RDMA || x->path == FABRIC_PATH_RDMA_READ ||
-                  x->path == FABRIC_PATH_RDMA_STAGED || x->path == FABRIC_PATH_RDMA_HOST;
+                  x->path == FABRIC_PATH_RDMA_STAGED || x->path == FABRIC_PATH_RDMA_HOST ||
+                  x->path == FABRIC_PATH_RDMA_SEND;
     if (x->path != FABRIC_PATH_BOUNCE && x->path != FABRIC_PATH_PAGEABLE && !network &&
         fabric_route(c->sim, x->src_id, x->dst_id, links, FAB_MAX_STEPS, &n)) {
         fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0};

@@ -49,6 +49,11 @@
  *             (rnic.h), path RDMA looks the session up in the NIC's table:
  *             a hit is delivered to the GPU directly, a miss by the NIC's
  *             Arm cores or by the host, as the NIC's miss_path says.
+ *   RDMA_SEND two-sided: as RDMA, plus the receiver's side of a SEND - its
+ *             host posted a receive (post_cpu of the far host) and the far
+ *             NIC writes a receive completion (cqe bytes) to that host.
+ *             (The wire is priced as a WRITE: its 16 B RETH on the first
+ *             packet, which a SEND does not carry, stays counted.)
  *   MMIO      the CPU's posted writes from a host to a device (doorbells,
  *             NIC table updates): no DMA engine, no memory on either end.
  *   AUTO      NVMe<->GPU: GDS (or BOUNCE with `gds: false`); CXL memory <->
@@ -108,6 +113,7 @@ enum {
     FABRIC_PATH_RDMA_STAGED, /* RDMA WRITE with GPU ends staged through host DRAM */
     FABRIC_PATH_RDMA_HOST, /* RDMA WRITE received by the host network stack (rnic.h) */
     FABRIC_PATH_MMIO,      /* a CPU's posted writes to a device (doorbells, table updates) */
+    FABRIC_PATH_RDMA_SEND, /* RDMA SEND: as WRITE, into a receive the far host posted */
     FABRIC_NPATHS
 };
 
@@ -167,7 +173,7 @@ int fabric_route(sim *s, uint32_t src, uint32_t dst, uint32_t *links, uint32_t m
                  uint32_t *n);
 
 /* Path names ("auto", "dma", "pageable", "gds", "bounce", "cxl", "rdma",
- * "rdma_read", "rdma_staged", "rdma_host", "mmio"). */
+ * "rdma_read", "rdma_staged", "rdma_host", "mmio", "rdma_send"). */
 const char *fabric_path_name(int path);
 int fabric_path_find(const char *name);   /* -1 if unknown */
 

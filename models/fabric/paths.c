@@ -20,7 +20,8 @@
 
 const char *const fab_path_names[] = {"auto",        "dma",       "pageable", "gds",
                                       "bounce",      "cxl",       "rdma",     "rdma_read",
-                                      "rdma_staged", "rdma_host", "mmio",     NULL};
+                                      "rdma_staged", "rdma_host", "mmio",     "rdma_send",
+                                      NULL};
 
 static const fab_node_kind *kind(sim *s, uint32_t id) { return fab_kind_of(s, id); }
 
@@ -282,7 +283,7 @@ static int host_receive(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, 
 }
 
 static int rdma(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, int read, int staged,
-                int host, uint32_t *cpu, fab_gate **gate)
+                int host, int send, uint32_t *cpu, fab_gate **gate)
 {
     uint32_t na = nic_of(s, t, r->src);
     uint32_t nb = nic_of(s, t, r->dst);
@@ -359,6 +360,14 @@ static int rdma(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, int read
         fl->cpu_far_account = &cpu_at(s, hb)->cpu_ps;
     } else if ((rc = segment(s, t, fl, nb, r->dst, 0, 1, 0, NULL, 0, nb))) {
         return rc;
+    }
+    if (send) { /* two-sided: the receive the far host posted completes there */
+        if (hb == UINT32_MAX)
+            return SIM_ENOTFOUND;
+        if ((rc = control(s, t, fl, nb, hb, B->cqe, FAB_CTL_LAST)))
+            return rc;
+        fl->cpu_far_ps += (double)B->post_cpu;
+        fl->cpu_far_account = &cpu_at(s, hb)->cpu_ps;
     }
     if (!read) /* RC acknowledgements back to the requester, where the protocol has them */
         for (uint32_t i = n; i-- > 0;) {
@@ -504,9 +513,10 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
     case FABRIC_PATH_RDMA_READ:
     case FABRIC_PATH_RDMA_STAGED:
     case FABRIC_PATH_RDMA_HOST:
+    case FABRIC_PATH_RDMA_SEND:
         if ((rc = rdma(s, t, fl, r, path == FABRIC_PATH_RDMA_READ,
-                       path == FABRIC_PATH_RDMA_STAGED, path == FABRIC_PATH_RDMA_HOST, &cpu,
-                       gate)))
+                       path == FABRIC_PATH_RDMA_STAGED, path == FABRIC_PATH_RDMA_HOST,
+                       path == FABRIC_PATH_RDMA_SEND, &cpu, gate)))
             return rc;
         fl->cpu_account = cpu != UINT32_MAX ? &cpu_at(s, cpu)->cpu_ps : NULL;
         return 0;

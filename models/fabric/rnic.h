@@ -3,8 +3,9 @@
  * of the fabric: on its host's PCIe tree with a network port (Ethernet /
  * RoCEv2 or InfiniBand), reliable-connected queue pairs, and the data
  * paths `rdma` (RDMA WRITE; GPUDirect RDMA when an end is a GPU), `rdma_read`
- * (RDMA READ, the destination's NIC pulls) and `rdma_staged` (GPU ends
- * staged through host DRAM) of fabric.h.
+ * (RDMA READ, the destination's NIC pulls), `rdma_send` (two-sided SEND into
+ * a receive the far host posted), `rdma_staged` (GPU ends staged through
+ * host DRAM) and `rdma_host` (received by the host stack) of fabric.h.
  *
  * What a message of b bytes costs (paths.c builds it as one itinerary;
  * the InfiniBand Architecture Specification vol. 1 ch. 9-10 for the RC
