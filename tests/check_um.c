@@ -566,6 +566,41 @@ START_TEST(read_mostly_two_readers)
 }
 END_TEST
 
+/* Read-mostly with a GPU writer: 8 GPU kernels writing the whole block
+ * (write_fraction 1, batch_count 512: one batch per kernel), the CPU
+ * reading it after each of the first 7. Kernel 1 write-faults all 512
+ * pages: a write is not duplicated, the block migrates (512 pages in,
+ * 2 MiB host -> GPU) - the only migration of the run. Each CPU read then
+ * finds GPU-owned read-mostly pages: one CPU fault duplicates them to the
+ * host (512 pages, 2 MiB GPU -> host), nothing migrates. Each of kernels
+ * 2..8 writes pages the CPU holds copies of: the copies are invalidated
+ * (7 x 512, counted, each a collapse onto the GPU) and the write proceeds
+ * locally, no fault and no transfer. */
+START_TEST(read_mostly_gpu_write)
+{
+    sim_err err;
+    ck_assert_msg(run_um("footprint: 2 MiB, capacity: 64 MiB, access_rate: 0, kernels: 8, "
+                         "batch_count: 512, write_fraction: 1, "
+                         "cpu_touch: {range: [0, 2 MiB], write: false}, "
+                         "advice: [{range: [0, 2 MiB], read_mostly: true}]", &err) == 0,
+                  "%s", err.msg);
+    ck_assert_uint_eq(st.faults, 512);
+    ck_assert_uint_eq(st.batches, 1);
+    ck_assert_uint_eq(st.pages_in, 512);
+    ck_assert_uint_eq(st.pages_out + st.cpu_pages_out, 0);
+    ck_assert_uint_eq(st.block_migrations, 1);
+    ck_assert_uint_eq(st.cpu_touches, 7);
+    ck_assert_uint_eq(st.cpu_faults, 7);
+    ck_assert_uint_eq(st.dup_pages, 7 * 512);
+    ck_assert_uint_eq(st.invalidations, 7 * 512);
+    ck_assert_uint_eq(st.collapses, 7 * 512);
+    ck_assert_uint_eq(st.hits, 7 * 512);
+    ck_assert_uint_eq(link_bytes("host->gpu0"), 2u << 20);
+    ck_assert_uint_eq(link_bytes("gpu0->host"), 7u * (2u << 20));
+    ck_assert_double_eq(metric("duplicate_invalidations"), 7 * 512);
+}
+END_TEST
+
 static Suite *um_suite(void)
 {
     Suite *s = suite_create("um");
@@ -584,6 +619,7 @@ static Suite *um_suite(void)
     tcase_add_test(core, pingpong_pin);
     tcase_add_test(core, pingpong_throttle);
     tcase_add_test(core, read_mostly_two_readers);
+    tcase_add_test(core, read_mostly_gpu_write);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_checked_fixture(lim, setup, teardown);
