@@ -241,6 +241,17 @@ sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, 
 
 /* ---- serving ----------------------------------------------------------- */
 
+/* The first step at or after k that chunk ch crosses: a control step
+ * (engine.h) carries its message with one chunk only (the first or the
+ * last of the flow), the others go past it without an event. nsteps: none. */
+static uint32_t next_step(const fab_flow *f, const fab_chunk *ch, uint32_t k)
+{
+    while (k < f->nsteps && f->st[k].ctl &&
+           (f->st[k].ctl == FAB_CTL_FIRST ? ch->tag != 0 : ch->tag + ch->bytes < f->bytes))
+        k++;
+    return k;
+}
+
 static int serve(sim *s, fab_res *r);
 
 /* Start services while a server is free and a chunk can go. */
@@ -277,9 +288,9 @@ static int buffer_admit(sim *s, fab_fstep *st, fab_chunk *ch)
         b->drop_bytes += ch->bytes;
         fab_flow *fl = ch->flow;
         fl->retransmits++;
-        ch->step = 0; /* sent again from the start of its itinerary */
-        sim_schedule(s, fl->rto, fl->st[0].res->owner, FAB_EV_ARRIVE, fl->st[0].res->index,
-                     (uint64_t)(uintptr_t)ch);
+        ch->step = next_step(fl, ch, 0); /* sent again from the start of its itinerary */
+        sim_schedule(s, fl->rto, fl->st[ch->step].res->owner, FAB_EV_ARRIVE,
+                     fl->st[ch->step].res->index, (uint64_t)(uintptr_t)ch);
         return 1;
     }
     if (b->ecn_k && b->queued >= b->ecn_k)
@@ -462,19 +473,19 @@ static int serve(sim *s, fab_res *r)
         return 1; /* freed at DONE */
     }
     fab_flow *f = ch->flow;
-    uint32_t k = ch->step;
-    if (k + 1 >= f->nsteps) {
+    uint32_t k = next_step(f, ch, ch->step + 1);
+    if (k >= f->nsteps) {
         sim_schedule(s, svc + st->lat, f->fab_id, FAB_EV_END, 0, (uint64_t)(uintptr_t)ch);
         return 1;
     }
-    fab_fstep *nx = &f->st[k + 1];
+    fab_fstep *nx = &f->st[k];
     sim_time snext = step_service_at(nx, off, ch->bytes, NULL, NULL);
     /* first forwarding unit here, then never outrun the tail */
     sim_time u = svc;
     if (st->unit && ch->bytes > st->unit)
         u = (sim_time)((double)svc * (double)st->unit / (double)ch->bytes);
     sim_time wait = svc > snext && svc - snext > u ? svc - snext : u;
-    ch->step = k + 1;
+    ch->step = k;
     sim_schedule(s, st->lat + wait, nx->res->owner, FAB_EV_ARRIVE, nx->res->index,
                  (uint64_t)(uintptr_t)ch);
     return 1;
@@ -681,7 +692,12 @@ void fab_flow_launch(sim *s, fab_flow *fl)
         ch->tag = fl->launched; /* offset in the transfer */
         fl->launched += ch->bytes;
         fl->inflight++;
-        enqueue(s, &fl->st[0], ch);
+        ch->step = next_step(fl, ch, 0);
+        if (ch->step >= fl->nsteps) { /* nothing for it to cross: done at once */
+            sim_schedule(s, 0, fl->fab_id, FAB_EV_END, 0, (uint64_t)(uintptr_t)ch);
+            continue;
+        }
+        enqueue(s, &fl->st[ch->step], ch);
     }
 }
 

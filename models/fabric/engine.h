@@ -82,8 +82,8 @@
  *
  * Control steps (ctl != 0): a step that carries a fixed message of
  * ctl_bytes once per flow, with the first chunk (a doorbell) or the last
- * (a completion), instead of the chunk's bytes; other chunks cross it in
- * zero service time. Per-unit and per-message costs on rate steps price a
+ * (a completion), instead of the chunk's bytes; other chunks skip it (no
+ * event, no latency: they never travel that way). Per-unit and per-message costs on rate steps price a
  * processing engine (a NIC's packet pipeline): bytes / rate + packets x
  * per_unit (+ per_msg with the first chunk), packets of unit_payload
  * counted by their first byte so pieces add up.
