@@ -59,7 +59,7 @@ static int trace_path(const char *rel, char *out, size_t n)
 {
     const char *env = getenv("MEMFAB_TRACE_PATH");
     char list[4096];
-    snprintf(list, sizeof list, "%s", env && *env ? env : "/work/shared/traces");
+    snprintf(list, sizeof list, "%s", env && *env ? env : "../shared/traces");
     for (char *save = NULL, *d = strtok_r(list, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
         snprintf(out, n, "%s/%s", d, rel);
         FILE *f = fopen(out, "r");
