@@ -213,9 +213,10 @@ static void xmit(sim_comp *c, cxlacc *a, uint32_t chain_id, int d, int msgs, int
     a->flits[d] += flits;
     a->slots16[d] += (uint64_t)slots;
     a->wire[d] += (double)(flits * fb);
-    fab_link_send_wire(sim_comp_at(c->sim, a->link), d == D2H ? a->dev_side : 1 - a->dev_side,
-                       slots > 1 ? CXL_CACHE_LINE : 0, (double)(flits * fb), flits, chain_id,
-                       c->id, EV_ARR);
+    if (fab_link_send_wire(sim_comp_at(c->sim, a->link), d == D2H ? a->dev_side : 1 - a->dev_side,
+                           slots > 1 ? CXL_CACHE_LINE : 0, (double)(flits * fb), flits, chain_id,
+                           c->id, EV_ARR))
+        sim_fail(c->sim, SIM_ENOMEM, "cxl_accel '%s': out of memory", c->name);
 }
 
 /* Send leg k of chain i now, or after its `before`. */
