@@ -43,6 +43,7 @@ struct sim {
     size_t ncomps, capcomps;
     uint32_t *byname;          /* name index: open addressing, ids, UINT32_MAX = empty */
     size_t capbyname;          /* slots in byname: 0 or a power of two > 2 x ncomps */
+    uint32_t replica;          /* the replica index add_comp gives the next component */
     sim_time now;              /* time of the event being handled */
     uint64_t events;           /* events handled */
     int stopping;              /* a component called sim_stop or sim_fail */
@@ -255,6 +256,7 @@ static sim_comp *add_comp(sim *s, const sim_model *m, const char *name, const sc
     c->sim = s;
     c->node = node;
     c->id = (uint32_t)s->ncomps;
+    c->replica = s->replica;
     c->name = sim_strdup(name);
     c->state = sim_calloc(1, m->state_size ? m->state_size : 1);
     c->rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -309,6 +311,8 @@ static int check_comp_keys(const sim_model *m, const scn_node *node, const char 
     allowed[n++] = "type";
     if (m->is_link && (keys & SIM_ENTRY_ENDS))
         allowed[n++] = "ends";
+    if (!m->is_link && (keys & SIM_ENTRY_ENDS)) /* top-level `components:` entries */
+        allowed[n++] = "replicas";
     for (const sim_param *p = m->params; p && p->name && n < 250; p++)
         allowed[n++] = p->name;
     for (size_t i = 0; m->keys && m->keys[i] && n < 254; i++)
@@ -432,6 +436,22 @@ static int build_entry(sim *s, const scn_node *item, const sim_model *const *reg
             ids[k] = e->id;
         }
         c = sim_add_link(s, m, name, item, ids, err);
+    } else if (scn_map_get(item, "replicas")) {
+        uint64_t n = 0;
+        if ((rc = scn_get_uint(item, "replicas", 1, &n, err)))
+            return rc;
+        if (n < 1 || n > SIM_MAX_REPLICAS)
+            return scn_error(err, scn_map_get(item, "replicas"),
+                             "component '%s': replicas must be 1..%d", name, SIM_MAX_REPLICAS);
+        for (uint64_t i = 0; i < n; i++) {
+            char nm[512];
+            snprintf(nm, sizeof nm, "%s%llu", name, (unsigned long long)i);
+            s->replica = (uint32_t)i;
+            c = sim_add(s, m, nm, item, err);
+            s->replica = 0;
+            if (!c)
+                break;
+        }
     } else {
         c = sim_add(s, m, name, item, err);
     }

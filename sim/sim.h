@@ -125,6 +125,7 @@ struct sim_comp {
     const scn_node *node;    /* its scenario node (for error marks) */
     uint32_t ends[2];        /* links: component ids of the two ends */
     void *state;             /* model state, model->state_size bytes */
+    uint32_t replica;        /* index among the copies of a `replicas: N` entry (else 0) */
 };
 
 /* ---- Report sink ------------------------------------------------------ */
@@ -167,6 +168,12 @@ void sim_destroy(sim *s);
  * `extra_keys` are errors. The document must outlive the simulator. */
 int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
               const char *const *extra_keys, sim_err *err);
+
+/* A component entry with `replicas: N` (1..4096) builds N components from
+ * the same parameters, named NAME0 .. NAME<N-1>, each with its own random
+ * stream and c->replica = its index (a model may use it, e.g. to pick its
+ * node from a list). */
+#define SIM_MAX_REPLICAS 4096
 
 /* Add one component by hand (tests, or sections that create components).
  * node may be NULL (parameters then take their defaults). */

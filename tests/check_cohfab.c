@@ -258,6 +258,44 @@ START_TEST(sw_notify_counts)
 }
 END_TEST
 
+/* `replicas: 5` builds a0..a4 from one entry; `nodes:` places copy i on
+ * the (i mod 3)-th of host g0 g1. Software notify, 40 accesses each, to
+ * the end: every update costs exactly 2(n - 1) = 8 messages, and loads
+ * none, so messages / updates = 8 exactly. */
+START_TEST(replicas_and_nodes)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "%s",
+             "name: r\nseed: 2\ncomponents:\n"
+             "  - {name: host, type: cpu, latency: 150 ns}\n"
+             "  - {name: g0, type: endpoint}\n  - {name: g1, type: endpoint}\n"
+             "  - {name: d, type: mesi_dir, size: 4 KiB, network: fabric, node: host,"
+             " sync: notify}\n"
+             "  - {name: a, type: mesi_cache, replicas: 5, directory: d, nodes: \"host, g0 g1\","
+             " pattern: shared, footprint: 1 KiB, write_ratio: 0.5, interval: 1 us,"
+             " accesses: 40}\n"
+             "links:\n"
+             "  - {name: l0, type: cxl, flit: 68B, rate: 32 GT/s, lanes: 16, latency: 25 ns,"
+             " ends: [g0, host]}\n"
+             "  - {name: l1, type: cxl, flit: 68B, rate: 32 GT/s, lanes: 16, latency: 25 ns,"
+             " ends: [g1, host]}\n");
+    build(text);
+    for (unsigned i = 0; i < 5; i++) {
+        char nm[8];
+        snprintf(nm, sizeof nm, "a%u", i);
+        ck_assert_uint_eq(C(nm)->replica, i);
+    }
+    ck_assert_ptr_null(sim_find(S, "a5"));
+    ck_assert_ptr_null(sim_find(S, "a"));
+    finish();
+    double upd = capture_get(&cap, "d", "messages_per_update");
+    ck_assert_msg(upd == 8.0, "messages per update %.6f, want 8", upd);
+    /* copies 1 and 4 sit on g0, 2 on g1: both links carried messages */
+    ck_assert(capture_get(&cap, "l0", "wire_bytes:g0->host") > 0);
+    ck_assert(capture_get(&cap, "l1", "wire_bytes:g1->host") > 0);
+}
+END_TEST
+
 START_TEST(sw_all_to_all_counts)
 {
     /* one round among n = 5: n(n-1) = 20 messages; a0 stored one line, so
@@ -455,6 +493,14 @@ START_TEST(errors)
         "  - {name: d, type: mesi_dir, network: fabric, node: h0}\n"
         "  - {name: A, type: mesi_cache, directory: d, pattern: none,\n     node: h1}\n",
         "coherence domain spanning hosts", 7);
+    bad("name: b\ncomponents:\n  - {name: d, type: mesi_dir}\n"
+        "  - {name: a, type: mesi_cache, directory: d,\n     replicas: 0}\n",
+        "replicas must be 1..", 5);
+    bad("name: b\ncomponents:\n  - {name: h, type: cpu}\n"
+        "  - {name: d, type: mesi_dir, network: fabric, node: h}\n"
+        "  - {name: a, type: mesi_cache, directory: d, replicas: 2, node: h,\n"
+        "     nodes: \"h h\"}\n",
+        "not both", 6);
 }
 END_TEST
 
@@ -468,6 +514,7 @@ int main(void)
     tcase_add_test(core, three_devices_counts);
     tcase_add_test(core, occupancy_and_queue);
     tcase_add_test(core, snoop_filter_back_invalidation);
+    tcase_add_test(core, replicas_and_nodes);
     tcase_add_test(core, sw_notify_counts);
     tcase_add_test(core, sw_all_to_all_counts);
     tcase_add_test(core, sw_server_counts);

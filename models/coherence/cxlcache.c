@@ -47,8 +47,26 @@
  * (+ data). Evictions go through a write-back buffer, off the critical
  * path. Host accesses take home_latency plus the snoop round trip when the
  * directory bit is set. Accesses are sequential (one outstanding request,
- * as an in-order requester), `gap` apart; the messages are added to the
- * link's counters (links rows) but do not queue behind fabric transfers.
+ * as an in-order requester), `gap` apart.
+ *
+ * On the link. Every transmission is one packet queued on the CXL link in
+ * its direction (fab_link_send_wire: it occupies the link for its flits'
+ * wire bytes at the raw rate), in the same queues as the fabric's bulk
+ * transfers over that link, and its arrival is reported back here; so
+ * latencies include the queueing behind bulk traffic, and unloaded they
+ * are exactly the sums above. An access is a chain of legs: a miss is
+ * [request D2H] -> home_latency -> [GO + Data H2D]; a snooping host access
+ * is home_latency -> [snoop H2D] -> [response D2H]; an eviction is a
+ * separate chain started just after the request that needed the frame
+ * ([CleanEvict D2H] -> [GO H2D], or [DirtyEvict D2H] -> [GO-WritePull H2D]
+ * -> [Data D2H]; the host answers at once), so it never delays the
+ * request. Line states and directory bits change when the access begins:
+ * with one access outstanding nothing else observes the transient, and
+ * the message counts are those of the protocol flows above.
+ *
+ * `node:` names the fabric node the device sits on (a GPU or endpoint
+ * with a cxl link to the host); without it the component itself must end
+ * a cxl link. Several cxl_accel may share a node and so its link.
  */
 #include "models/coherence/cxlcache.h"
 
@@ -65,7 +83,7 @@
 #include "sim/mem.h"
 #include "sim/stats.h"
 
-enum { EV_OP = SIM_EV_USER + 40 };
+enum { EV_OP = SIM_EV_USER + 40, EV_ARR, EV_LEG, EV_DONE };
 enum { OP_DR, OP_DW, OP_HW, OP_HR };   /* device read/write, host write/read */
 enum { D2H = 0, H2D = 1 };
 #define NONE UINT32_MAX
@@ -75,6 +93,21 @@ typedef struct slot {
     int state;              /* CXL_CACHE_* */
     uint32_t prev, next;    /* LRU list (head: most recent) */
 } slot;
+
+/* A chain of transmissions (legs), each sent `before` after the previous
+ * one arrived; `main`: the current access completes with its last leg. */
+#define MAX_LEGS 3
+typedef struct leg {
+    int dir, msgs, slots;
+    sim_time before;
+} leg;
+
+typedef struct chain {
+    leg legs[MAX_LEGS];
+    int n, k;
+    int main;
+    uint32_t next_free;
+} chain;
 
 typedef struct op {
     int kind;               /* OP_* */
@@ -93,6 +126,7 @@ typedef struct cxlacc {
     sim_time hit_lat;       /* device cache hit */
     sim_time home_lat;      /* host home agent: directory + DRAM */
     sim_time gap;           /* between accesses */
+    const char *node;       /* fabric node it sits on ("": the component itself) */
     /* resolved at start */
     uint32_t link;          /* the cxl link to the host */
     int dev_side;           /* link end index of the device (its D2H direction) */
@@ -115,6 +149,11 @@ typedef struct cxlacc {
     uint64_t msgs[2], flits[2], slots16[2]; /* per direction (D2H, H2D) */
     double wire[2];         /* wire bytes per direction */
     sim_samples lat;        /* device access latency, ps */
+    chain *ch;              /* chains in flight */
+    uint32_t nch, capch, chfree;
+    sim_time op_start;      /* the current access began */
+    int op_dev;             /* it is a device access (its latency is sampled) */
+    sim_comp *comp;         /* itself */
 } cxlacc;
 
 static int __attribute__((unused)) cxl_accel_assert_state(const cxlacc *a)
@@ -129,24 +168,68 @@ static int __attribute__((unused)) cxl_accel_assert_state(const cxlacc *a)
     return 1;
 }
 
-/* One transmission of `msgs` messages in `slots` 16 B slots; its time. */
-static sim_time xmit(sim_comp *c, cxlacc *a, int d, int msgs, int slots)
+/* A new chain (its index), or NONE when out of memory. */
+static uint32_t chain_new(cxlacc *a, int main)
+{
+    if (a->chfree == NONE) {
+        if (a->nch == a->capch) {
+            uint32_t cap = a->capch ? 2 * a->capch : 8;
+            chain *n = sim_realloc(a->ch, cap * sizeof *n);
+            if (!n) {
+                sim_fail(a->comp->sim, SIM_ENOMEM, "cxl_accel '%s': out of memory",
+                         a->comp->name);
+                return NONE;
+            }
+            a->ch = n;
+            a->capch = cap;
+        }
+        a->ch[a->nch].next_free = NONE;
+        a->chfree = a->nch++;
+    }
+    uint32_t i = a->chfree;
+    a->chfree = a->ch[i].next_free;
+    a->ch[i].n = a->ch[i].k = 0;
+    a->ch[i].main = main;
+    return i;
+}
+
+static void chain_leg(cxlacc *a, uint32_t i, int d, int msgs, int slots, sim_time before)
+{
+    if (i == NONE)
+        return;
+    chain *ch = &a->ch[i];
+    assert(ch->n < MAX_LEGS);
+    ch->legs[ch->n++] = (leg){d, msgs, slots, before};
+}
+
+/* One transmission of `msgs` messages in `slots` 16 B slots: counted here
+ * and sent as one packet of its flits over the link; its arrival comes
+ * back as EV_ARR with the chain index. */
+static void xmit(sim_comp *c, cxlacc *a, uint32_t chain_id, int d, int msgs, int slots)
 {
     uint64_t pay = cxl_flit_payload(a->cfg->flit), fb = cxl_flit_bytes(a->cfg->flit);
     uint64_t flits = ((uint64_t)slots * 16 + pay - 1) / pay;
-    sim_time t = (sim_time)llround((double)(flits * fb) * 1e12 / cxl_raw_rate(a->cfg));
     a->msgs[d] += (uint64_t)msgs;
     a->flits[d] += flits;
     a->slots16[d] += (uint64_t)slots;
     a->wire[d] += (double)(flits * fb);
-    fab_hdr *lh = fab_hdr_of(sim_comp_at(c->sim, a->link));
-    fab_res *r = &lh->res[d == D2H ? a->dev_side : 1 - a->dev_side];
-    r->units += flits;
-    r->wire_bytes += (double)(flits * fb);
-    r->bytes += slots > 1 ? CXL_CACHE_LINE : 0;
-    r->sample_bytes += slots > 1 ? CXL_CACHE_LINE : 0;
-    r->busy_ps += t;
-    return t + a->link_lat;
+    if (fab_link_send_wire(sim_comp_at(c->sim, a->link), d == D2H ? a->dev_side : 1 - a->dev_side,
+                           slots > 1 ? CXL_CACHE_LINE : 0, (double)(flits * fb), flits, chain_id,
+                           c->id, EV_ARR))
+        sim_fail(c->sim, SIM_ENOMEM, "cxl_accel '%s': out of memory", c->name);
+}
+
+/* Send leg k of chain i now, or after its `before`. */
+static void chain_step(sim_comp *c, cxlacc *a, uint32_t i)
+{
+    if (i == NONE)
+        return;
+    chain *ch = &a->ch[i];
+    const leg *l = &ch->legs[ch->k];
+    if (l->before > 0)
+        sim_schedule(c->sim, l->before, c->id, EV_LEG, 0, i);
+    else
+        xmit(c, a, i, l->dir, l->msgs, l->slots);
 }
 
 static void lru_unlink(cxlacc *a, uint32_t i)
@@ -198,29 +281,33 @@ static void drop(cxlacc *a, uint32_t i)
     }
 }
 
-/* S,E,M -> I [evict_lru]: CleanEvict / GO, or DirtyEvict / GO-WritePull + Data. */
-static void evict_lru(sim_comp *c, cxlacc *a)
+/* S,E,M -> I [evict_lru]: CleanEvict / GO, or DirtyEvict / GO-WritePull + Data.
+ * Returns the eviction's chain, to be started after the request. */
+static uint32_t evict_lru(cxlacc *a)
 {
     uint32_t v = a->lru;
+    uint32_t e = chain_new(a, 0);
     if (a->slots[v].state == CXL_CACHE_M) {
-        xmit(c, a, D2H, 1, 1); /* DirtyEvict */
-        xmit(c, a, H2D, 1, 1); /* GO-WritePull */
-        xmit(c, a, D2H, 1, 5); /* Data */
+        chain_leg(a, e, D2H, 1, 1, 0); /* DirtyEvict */
+        chain_leg(a, e, H2D, 1, 1, 0); /* GO-WritePull */
+        chain_leg(a, e, D2H, 1, 5, 0); /* Data */
         a->writebacks++;
     } else {
-        xmit(c, a, D2H, 1, 1); /* CleanEvict */
-        xmit(c, a, H2D, 1, 1); /* GO */
+        chain_leg(a, e, D2H, 1, 1, 0); /* CleanEvict */
+        chain_leg(a, e, H2D, 1, 1, 0); /* GO */
     }
     a->evictions++;
     drop(a, v);
+    return e;
 }
 
-/* A device access; returns its latency. */
-static sim_time dev_access(sim_comp *c, cxlacc *a, uint64_t line, int write)
+/* A device access: its state change now; returns the delay to its
+ * completion (a hit) or 0 with *m set to the chain that completes it. */
+static sim_time dev_access(cxlacc *a, uint64_t line, int write, uint32_t *m, uint32_t *ev)
 {
     uint32_t i = a->where[line];
-    sim_time t;
     a->dev_acc++;
+    *m = *ev = NONE;
     if (i != NONE) {
         slot *s = &a->slots[i];
         lru_unlink(a, i);
@@ -232,16 +319,20 @@ static sim_time dev_access(sim_comp *c, cxlacc *a, uint64_t line, int write)
             return a->hit_lat;
         }
         /* S -> M [upgrade]: RdOwnNoData / GO */
-        t = xmit(c, a, D2H, 1, 1) + a->home_lat + xmit(c, a, H2D, 1, 1);
+        *m = chain_new(a, 1);
+        chain_leg(a, *m, D2H, 1, 1, 0);
+        chain_leg(a, *m, H2D, 1, 1, a->home_lat);
         s->state = CXL_CACHE_M;
         a->upgrades++;
-        return t;
+        return 0;
     }
     a->misses++;
     if (a->nused == a->nslots)
-        evict_lru(c, a);
+        *ev = evict_lru(a);
     /* I -> S (RdShared) or I -> E -> M (RdOwn): request, GO + Data */
-    t = xmit(c, a, D2H, 1, 1) + a->home_lat + xmit(c, a, H2D, 2, 5);
+    *m = chain_new(a, 1);
+    chain_leg(a, *m, D2H, 1, 1, 0);
+    chain_leg(a, *m, H2D, 2, 5, a->home_lat);
     i = a->nused++;
     a->slots[i].line = line;
     a->slots[i].state = write ? CXL_CACHE_M : CXL_CACHE_S;
@@ -249,31 +340,34 @@ static sim_time dev_access(sim_comp *c, cxlacc *a, uint64_t line, int write)
     a->where[line] = i;
     a->dir[line] = 1;
     a->ndir++;
-    return t;
+    return 0;
 }
 
-/* A host access to a line: snoop the device when its directory bit is set. */
-static sim_time host_access(sim_comp *c, cxlacc *a, uint64_t line, int write)
+/* A host access to a line: snoop the device when its directory bit is set
+ * (after the home agent's lookup). Returns the delay to its completion, or
+ * 0 with *m set to the snoop's chain. */
+static sim_time host_access(cxlacc *a, uint64_t line, int write, uint32_t *m)
 {
-    sim_time t = a->home_lat;
     a->host_acc++;
+    *m = NONE;
     if (!a->dir[line])
-        return t;
+        return a->home_lat;
     uint32_t i = a->where[line];
     slot *s = &a->slots[i];
     a->snoops++;
-    t += xmit(c, a, H2D, 1, 1); /* SnpInv / SnpData */
+    *m = chain_new(a, 1);
+    chain_leg(a, *m, H2D, 1, 1, a->home_lat); /* SnpInv / SnpData */
     if (s->state == CXL_CACHE_M) {
-        t += xmit(c, a, D2H, 2, 5); /* RspIFwdM / RspSFwdM + Data */
+        chain_leg(a, *m, D2H, 2, 5, 0); /* RspIFwdM / RspSFwdM + Data */
         a->writebacks++;
     } else {
-        t += xmit(c, a, D2H, 1, 1); /* RspIHitSE / RspSHitSE */
+        chain_leg(a, *m, D2H, 1, 1, 0); /* RspIHitSE / RspSHitSE */
     }
     if (write)
         drop(a, i);
     else
         s->state = CXL_CACHE_S;
-    return t;
+    return 0;
 }
 
 static const sim_param accel_params[] = {
@@ -298,6 +392,10 @@ static const sim_param accel_params[] = {
     {"home_latency", SIM_P_TIME, "100 ns", "ps", "host home agent: directory lookup + DRAM",
      offsetof(cxlacc, home_lat), NULL},
     {"gap", SIM_P_TIME, "0 ns", "ps", "pause between accesses", offsetof(cxlacc, gap), NULL},
+    {"node", SIM_P_STRING, "", "",
+     "fabric node the device sits on, whose cxl link to the host it uses (\"\": the component"
+     " itself ends the link)",
+     offsetof(cxlacc, node), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int parse_script(sim_comp *c, cxlacc *a, const scn_node *node, sim_err *err)
@@ -336,6 +434,7 @@ static int parse_script(sim_comp *c, cxlacc *a, const scn_node *node, sim_err *e
 static int accel_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
     cxlacc *a = c->state;
+    a->comp = c;
     if (a->cap < CXL_CACHE_LINE || a->cap / CXL_CACHE_LINE > (1u << 24))
         return scn_error(err, node ? scn_map_get(node, "cxl_cache") : NULL,
                          "cxl_accel '%s': cxl_cache must be 64 B .. 1 GiB", c->name);
@@ -368,12 +467,22 @@ static int accel_start(sim_comp *c, sim_err *err)
 {
     cxlacc *a = c->state;
     size_t n = sim_ncomps(c->sim);
+    uint32_t me = c->id;
+    a->chfree = NONE;
+    if (a->node && *a->node) {
+        sim_comp *h = sim_find(c->sim, a->node);
+        if (!h || !fab_hdr_of(h) || fab_is_link(fab_hdr_of(h)))
+            return scn_error(err, c->node ? scn_map_get(c->node, "node") : NULL,
+                             "cxl_accel '%s': `node:` must name the fabric node it sits on",
+                             c->name);
+        me = h->id;
+    }
     a->link = NONE;
     for (size_t i = 0; i < n && a->link == NONE; i++) {
         sim_comp *l = sim_comp_at(c->sim, (uint32_t)i);
-        if (cxl_link_cfg(l) && (l->ends[0] == c->id || l->ends[1] == c->id)) {
+        if (cxl_link_cfg(l) && (l->ends[0] == me || l->ends[1] == me)) {
             a->link = l->id;
-            a->dev_side = l->ends[0] == c->id ? 0 : 1;
+            a->dev_side = l->ends[0] == me ? 0 : 1;
             a->cfg = cxl_link_cfg(l);
             a->link_lat = fab_hdr_of(l)->latency;
         }
@@ -385,42 +494,80 @@ static int accel_start(sim_comp *c, sim_err *err)
     return 0;
 }
 
-static void accel_handle(sim_comp *c, const sim_event *e)
+/* The current access completed: sample it, schedule the next. */
+static void op_done(sim_comp *c, cxlacc *a)
 {
-    cxlacc *a = c->state;
-    if (e->kind != EV_OP)
-        return;
+    if (a->op_dev)
+        sim_samples_add(&a->lat, (double)(sim_now(c->sim) - a->op_start));
+    assert(cxl_accel_assert_state(a));
+    int more = a->script ? a->pos < a->nops : a->pos < a->accesses || a->host_pending;
+    if (more)
+        sim_schedule(c->sim, a->gap, c->id, EV_OP, 0, 0);
+}
+
+/* Begin the next access (script or generator). */
+static void op_begin(sim_comp *c, cxlacc *a)
+{
     sim_time t;
+    uint32_t m = NONE, ev = NONE;
+    a->op_start = sim_now(c->sim);
     if (a->script) {
         if (a->pos >= a->nops)
             return;
         const op *o = &a->ops[a->pos++];
-        if (o->kind == OP_DR || o->kind == OP_DW) {
-            t = dev_access(c, a, o->line, o->kind == OP_DW);
-            sim_samples_add(&a->lat, (double)t);
-        } else {
-            t = host_access(c, a, o->line, o->kind == OP_HW);
-        }
+        a->op_dev = o->kind == OP_DR || o->kind == OP_DW;
+        if (a->op_dev)
+            t = dev_access(a, o->line, o->kind == OP_DW, &m, &ev);
+        else
+            t = host_access(a, o->line, o->kind == OP_HW, &m);
     } else {
         uint64_t lines = a->scan / CXL_CACHE_LINE;
         if (a->host_pending) { /* the host writes the line just accessed */
             a->host_pending = 0;
-            t = host_access(c, a, (a->pos - 1) % lines, 1);
+            a->op_dev = 0;
+            t = host_access(a, (a->pos - 1) % lines, 1, &m);
         } else {
             if (a->pos >= a->accesses)
                 return;
             uint64_t i = a->pos++;
             int w = a->write_every && (i + 1) % a->write_every == 0;
-            t = dev_access(c, a, i % lines, w);
-            sim_samples_add(&a->lat, (double)t);
+            a->op_dev = 1;
+            t = dev_access(a, i % lines, w, &m, &ev);
             a->host_pending = a->host_write_every && (i + 1) % a->host_write_every == 0;
         }
-        if (a->pos >= a->accesses && !a->host_pending)
-            return;
     }
-    assert(cxl_accel_assert_state(a));
-    if (!a->script || a->pos < a->nops)
-        sim_schedule(c->sim, t + a->gap, c->id, EV_OP, 0, 0);
+    if (m != NONE)
+        chain_step(c, a, m); /* the request goes first */
+    else
+        sim_schedule(c->sim, t, c->id, EV_DONE, 0, 0);
+    if (ev != NONE)
+        chain_step(c, a, ev); /* the write-back buffer drains behind it */
+}
+
+static void accel_handle(sim_comp *c, const sim_event *e)
+{
+    cxlacc *a = c->state;
+    if (e->kind == EV_OP) {
+        op_begin(c, a);
+    } else if (e->kind == EV_DONE) {
+        op_done(c, a);
+    } else if (e->kind == EV_LEG) {
+        uint32_t i = (uint32_t)e->a1;
+        const leg *l = &a->ch[i].legs[a->ch[i].k];
+        xmit(c, a, i, l->dir, l->msgs, l->slots);
+    } else if (e->kind == EV_ARR) {
+        uint32_t i = (uint32_t)e->a1;
+        chain *ch = &a->ch[i];
+        if (++ch->k < ch->n) {
+            chain_step(c, a, i);
+            return;
+        }
+        int main = ch->main;
+        ch->next_free = a->chfree;
+        a->chfree = i;
+        if (main)
+            op_done(c, a);
+    }
 }
 
 static int accel_finish(sim_comp *c, sim_err *err)
@@ -460,6 +607,7 @@ static void accel_destroy(sim_comp *c)
     sim_free(a->where);
     sim_free(a->dir);
     sim_free(a->ops);
+    sim_free(a->ch);
     sim_samples_free(&a->lat);
 }
 

@@ -8,7 +8,8 @@
  * `footprint` (host memory the device and the host writer touch), either a
  * `script` ("R3 W3 H3 h3": device read/write, host write/read of line 3)
  * or a generator (`accesses` over a cyclic `scan` region, `write_every`,
- * `host_write_every`). Results (scope: the device): hits, misses,
+ * `host_write_every`), `node` (the fabric node it sits on; its cxl link
+ * carries the messages as packets). Results (scope: the device): hits, misses,
  * hit_ratio, upgrades, snoops, writebacks, evictions, per direction
  * messages, flits and wire bytes (d2h_*, h2d_*), access latency.
  */

@@ -308,6 +308,8 @@ struct mesi_cache {
     /* configuration */
     const char *directory;  /* name of the home directory */
     const char *node;       /* fabric: the node it sits on (GPU, NIC, CPU, accelerator) */
+    const char *nodes;      /* fabric, replicas: nodes taken in turn ("" : none) */
+    char node_buf[128];     /* the one picked from `nodes` */
     uint64_t capacity;      /* lines */
     int pattern;            /* PAT_* */
     double write_ratio;     /* probability an access is a store */
@@ -1570,6 +1572,9 @@ static const sim_param cache_params[] = {
      offsetof(mesi_cache, directory), NULL},
     {"node", SIM_P_STRING, "", "", "fabric: the node it sits on (GPU, NIC, CPU, accelerator)",
      offsetof(mesi_cache, node), NULL},
+    {"nodes", SIM_P_STRING, "", "",
+     "fabric, with replicas: N: node names (space or comma separated) the copies sit on in"
+     " turn, copy i on the (i mod count)-th", offsetof(mesi_cache, nodes), NULL},
     {"capacity", SIM_P_UINT, "512", "lines", "lines the cache holds (64 B each)",
      offsetof(mesi_cache, capacity), NULL},
     {"pattern", SIM_P_ENUM, "private", "",
@@ -1666,6 +1671,36 @@ static int cache_start(sim_comp *c, sim_err *err)
         return scn_error(err, dn ? dn : c->node, "mesi_cache '%s': '%s' is not a mesi_dir",
                          c->name, k->directory);
     mesi_dir *d = dc->state;
+    if (k->nodes && *k->nodes) { /* pick this copy's node: token (replica mod count) */
+        const scn_node *at = scn_map_get(c->node, "nodes");
+        if (k->node && *k->node)
+            return scn_error(err, at, "mesi_cache '%s': give `node:` or `nodes:`, not both",
+                             c->name);
+        size_t cnt = 0;
+        for (const char *p = k->nodes; *p;) {
+            p += strspn(p, " ,");
+            if (!*p)
+                break;
+            cnt++;
+            p += strcspn(p, " ,");
+        }
+        if (!cnt)
+            return scn_error(err, at, "mesi_cache '%s': `nodes:` names no node", c->name);
+        size_t want = c->replica % cnt, i = 0;
+        for (const char *p = k->nodes; *p; i++) {
+            p += strspn(p, " ,");
+            size_t len = strcspn(p, " ,");
+            if (i == want) {
+                if (len >= sizeof k->node_buf)
+                    return scn_error(err, at, "mesi_cache '%s': node name too long", c->name);
+                memcpy(k->node_buf, p, len);
+                k->node_buf[len] = 0;
+                break;
+            }
+            p += len;
+        }
+        k->node = k->node_buf;
+    }
     if (d->ncaches >= MAX_CACHES)
         return scn_error(err, dn ? dn : c->node,
                          "mesi_cache '%s': directory '%s' already has %u caches (the limit)",

@@ -427,7 +427,14 @@ static int serve(sim *s, fab_res *r)
     uint64_t off = ch->flow ? ch->tag : 0;
     uint64_t units;
     double wire;
-    sim_time svc = step_service_at(st, off, ch->bytes, &units, &wire);
+    sim_time svc;
+    if (!ch->flow && ch->wire > 0) { /* framed by its sender */
+        units = ch->units;
+        wire = ch->wire;
+        svc = st->rate > 0 ? (sim_time)llround(wire * 1e12 / st->rate) : 0;
+    } else {
+        svc = step_service_at(st, off, ch->bytes, &units, &wire);
+    }
     sim_time now = sim_now(s);
     int pool = r->servers > 1;
     r->nbusy++;
@@ -562,6 +569,28 @@ int fab_link_send_to(sim_comp *link, int side, uint64_t bytes, uint64_t tag, uin
     ch->tag = tag;
     ch->to = to;
     ch->kind = kind;
+    ch->wire = 0;
+    ch->units = 0;
+    enqueue(link->sim, ch->raw, ch);
+    return 0;
+}
+
+int fab_link_send_wire(sim_comp *link, int side, uint64_t bytes, double wire, uint64_t units,
+                       uint64_t tag, uint32_t to, uint32_t kind)
+{
+    fab_hdr *h = link->state;
+    fab_chunk *ch = fab_pool_get(&h->pool);
+    if (!ch)
+        return SIM_ENOMEM;
+    ch->flow = NULL;
+    ch->raw = &h->raw[side];
+    ch->step = 0;
+    ch->bytes = bytes;
+    ch->tag = tag;
+    ch->to = to;
+    ch->kind = kind;
+    ch->wire = wire;
+    ch->units = units;
     enqueue(link->sim, ch->raw, ch);
     return 0;
 }

@@ -296,6 +296,9 @@ struct fab_chunk {
     uint32_t to;          /* raw packets with kind != 0: component told of the arrival */
     uint32_t kind;        /* raw packets: event kind of the arrival (0: SIM_EV_DELIVER to
                            * the far end) */
+    double wire;          /* raw packets: wire bytes priced by the sender (0: by the
+                           * link's protocol from `bytes`) */
+    uint64_t units;       /* raw packets priced by the sender: protocol units (flits) */
     fab_chunk *next;      /* queue / free list */
     fab_pool *pool;       /* where it returns */
 };
@@ -379,6 +382,12 @@ int fab_link_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag);
  * protocols) learns where they are. kind must not be 0. */
 int fab_link_send_to(sim_comp *link, int side, uint64_t bytes, uint64_t tag, uint32_t to,
                      uint32_t kind);
+/* The same, for a sender that frames its messages itself (CXL.cache slots
+ * packed into flits): the packet occupies the link for `wire` bytes at its
+ * raw rate and counts `units` protocol units; `bytes` is the payload the
+ * link's rows count (0 for control messages). wire must be > 0. */
+int fab_link_send_wire(sim_comp *link, int side, uint64_t bytes, double wire, uint64_t units,
+                       uint64_t tag, uint32_t to, uint32_t kind);
 /* Service time of `bytes` at a step; *units and *wire receive the count of
  * protocol units and the wire bytes (may be NULL). */
 sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, double *wire);
