@@ -558,21 +558,7 @@ int fab_link_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag)
 int fab_link_send_to(sim_comp *link, int side, uint64_t bytes, uint64_t tag, uint32_t to,
                      uint32_t kind)
 {
-    fab_hdr *h = link->state;
-    fab_chunk *ch = fab_pool_get(&h->pool);
-    if (!ch)
-        return SIM_ENOMEM;
-    ch->flow = NULL;
-    ch->raw = &h->raw[side];
-    ch->step = 0;
-    ch->bytes = bytes;
-    ch->tag = tag;
-    ch->to = to;
-    ch->kind = kind;
-    ch->wire = 0;
-    ch->units = 0;
-    enqueue(link->sim, ch->raw, ch);
-    return 0;
+    return fab_link_send_wire(link, side, bytes, 0, 0, tag, to, kind);
 }
 
 int fab_link_send_wire(sim_comp *link, int side, uint64_t bytes, double wire, uint64_t units,
