@@ -10,7 +10,7 @@
 /* ---- the core's own sections ------------------------------------------ */
 
 static const sim_skey output_keys[] = {
-    {"sample_interval", SIM_S_VALUE, "time", "0 s", "ps",
+    {"sample_interval", SIM_S_VALUE, "time", "0 s", "",
      "sample time series every this much simulated time (0: never)", NULL},
     {"requests", SIM_S_VALUE, "bool", "true", "", "write one row per request", NULL},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
@@ -21,7 +21,7 @@ static const sim_skey scenario_keys[] = {
     {"name", SIM_S_VALUE, "string", NULL, "", "the scenario's name (results/<name>.db)", NULL},
     {"description", SIM_S_VALUE, "string", "", "", "free text", NULL},
     {"seed", SIM_S_VALUE, "uint", "1", "", "seed of every random stream", NULL},
-    {"stop", SIM_S_VALUE, "time|empty|trace_end", "empty", "ps",
+    {"stop", SIM_S_VALUE, "time|empty|trace_end", "empty", "",
      "stop time, or run until no event is pending", NULL},
     {"output", SIM_S_MAP, "section", NULL, "", "what the run records", &sim_output_schema},
     {"components", SIM_S_OPEN, "list", NULL, "",
