@@ -172,14 +172,16 @@ int sim_schema_check(const sim_schema *sc, const scn_node *n, const char *path,
                     return rc;
                 continue;
             }
-            if (more.open) {
+            names a;
+            collect(sc, more.params, &a);
+            const char *s = scn_suggest(key, a.v);
+            /* Open: any key may be the plug-in's, except a near miss of a
+             * declared one (stiky for sticky), which is a typo. */
+            if (more.open && !s) {
                 if (note)
                     note(ctx, kn, sub, more.owner);
                 continue;
             }
-            names a;
-            collect(sc, more.params, &a);
-            const char *s = scn_suggest(key, a.v);
             char why[200] = "";
             for (const sim_schema *b = sc; b && !why[0]; b = b->base)
                 if (b->elsewhere && b->elsewhere(key, why, sizeof why))
