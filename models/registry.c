@@ -53,3 +53,24 @@ const sim_model *const memfab_models[] = {
     &cxl_accel_model,
     NULL,
 };
+
+/* ---- the scenario's keys ------------------------------------------------- */
+
+static const sim_schema fabric_schema = {"fabric", NULL, NULL, &fabric_model, NULL, NULL, NULL};
+
+static const sim_skey section_keys[] = {
+    {"workload", SIM_S_MAP, "section", NULL, "",
+     "LLM requests: a trace or synthetic:, and the instances they go to",
+     &serving_workload_schema},
+    {"kv", SIM_S_MAP, "section", NULL, "", "KV cache: block size, tiers, eviction policy",
+     &serving_kv_schema},
+    {"router", SIM_S_MAP, "section", NULL, "", "request routing policy and its parameters",
+     &serving_router_schema},
+    {"fabric", SIM_S_MAP, "section", NULL, "", "fabric engine settings (memfab models fabric)",
+     &fabric_schema},
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
+
+const sim_schema memfab_scenario_schema = {"scenario", section_keys, NULL, NULL,
+                                           &sim_scenario_schema, NULL, NULL};
+
+const char *const memfab_section_keys[] = {"workload", "kv", "router", "fabric", NULL};

@@ -92,6 +92,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "schema.h"
 
 #define CLUSTER_MAX_NODES 65536
 #define CLUSTER_MAX_UPLINKS 4096
@@ -101,7 +102,8 @@ enum { TOPO_SINGLE, TOPO_LEAF_SPINE, TOPO_RAIL, TOPO_N };
 
 static const char *const topo_names[] = {"single_switch", "leaf_spine", "rail_optimized", NULL};
 
-/* The network keys, and which topologies use each (bit per TOPO_*). */
+/* The network keys, and which topologies use each (bit per TOPO_*). The
+ * keys themselves are declared in sim_cluster_schema below. */
 #define ALL_TOPOS ((1u << TOPO_SINGLE) | (1u << TOPO_LEAF_SPINE) | (1u << TOPO_RAIL))
 static const struct {
     const char *key;
@@ -116,6 +118,38 @@ static const struct {
     {"oversubscription", 1u << TOPO_LEAF_SPINE},
 };
 #define N_NET_KEYS (sizeof net_keys / sizeof net_keys[0])
+
+/* The keys of `cluster:` (sim/schema.h). */
+static const sim_skey template_keys[] = {
+    {"components", SIM_S_OPEN, "list", NULL, "", "one node's components, as under components:",
+     NULL},
+    {"links", SIM_S_OPEN, "list", NULL, "", "one node's links; ends name template components",
+     NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
+static const sim_schema template_schema = {"cluster.template", template_keys, NULL, NULL, NULL,
+                                           NULL, NULL};
+static const sim_skey network_keys[] = {
+    {"topology", SIM_S_VALUE, "single_switch|leaf_spine|rail_optimized", NULL, "",
+     "how the nodes are connected", NULL},
+    {"ports", SIM_S_VALUE, "list", NULL, "", "template components with one network link each",
+     NULL},
+    {"switch", SIM_S_OPEN, "entry", NULL, "", "type and parameters of every switch", NULL},
+    {"link", SIM_S_OPEN, "entry", NULL, "", "type and parameters of every network link", NULL},
+    {"nodes_per_leaf", SIM_S_VALUE, "uint", NULL, "", "leaf_spine: nodes under each leaf", NULL},
+    {"spines", SIM_S_VALUE, "uint", NULL, "", "leaf_spine, rail_optimized: spine switches", NULL},
+    {"oversubscription", SIM_S_VALUE, "real", "1", "",
+     "leaf_spine: downlinks : uplinks per leaf", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
+static const sim_schema network_schema = {"cluster.network", network_keys, NULL, NULL, NULL,
+                                          NULL, NULL};
+static const sim_skey cluster_keys[] = {
+    {"nodes", SIM_S_VALUE, "uint", NULL, "", "template instances node0 .. nodeN-1", NULL},
+    {"template", SIM_S_MAP, "section", NULL, "", "one node, written as a small scenario",
+     &template_schema},
+    {"network", SIM_S_MAP, "section", NULL, "", "a generated network (optional)",
+     &network_schema},
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
+const sim_schema sim_cluster_schema = {"cluster", cluster_keys, NULL, NULL, NULL, NULL, NULL};
 
 /* One expansion: the parsed section and the ids it has created. */
 typedef struct expand {
@@ -220,10 +254,7 @@ static int parse_template(expand *x, const scn_node *cl, sim_err *err)
     if (!t)
         return scn_error(err, cl, "cluster needs a 'template' (components: and links: of one"
                          " node)");
-    static const char *const tkeys[] = {"components", "links", NULL};
-    int rc = scn_check_keys(t, tkeys, "cluster.template", err);
-    if (rc)
-        return rc;
+    int rc;
     x->tcomps = scn_map_get(t, "components");
     if (!x->tcomps || scn_node_kind(x->tcomps) != SCN_SEQ || scn_len(x->tcomps) == 0)
         return scn_error(err, at(t, "components"),
@@ -301,13 +332,7 @@ static int parse_proto(const scn_node *net, const char *key, const char *example
 static int parse_network(expand *x, sim_err *err)
 {
     const scn_node *net = x->net;
-    const char *all[N_NET_KEYS + 1];
-    for (size_t i = 0; i < N_NET_KEYS; i++)
-        all[i] = net_keys[i].key;
-    all[N_NET_KEYS] = NULL;
-    int rc = scn_check_keys(net, all, "cluster.network", err);
-    if (rc)
-        return rc;
+    int rc;
     if (!scn_map_get(net, "topology"))
         return scn_error(err, net, "cluster.network needs a 'topology' (single_switch,"
                          " leaf_spine, rail_optimized)");
@@ -486,8 +511,8 @@ static int make_links(expand *x, sim_err *err)
 
 int cluster_build(sim *s, const scn_node *node, const sim_model *const *registry, sim_err *err)
 {
-    static const char *const ckeys[] = {"nodes", "template", "network", NULL};
-    int rc = scn_check_keys(node, ckeys, "cluster", err);
+    /* Every key of the section, template and network (sim_cluster_schema). */
+    int rc = sim_schema_check(&sim_cluster_schema, node, "cluster", NULL, NULL, err);
     if (rc)
         return rc;
     expand x = {.s = s, .registry = registry};

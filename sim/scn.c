@@ -1505,8 +1505,11 @@ int scn_set(scn_doc *d, const char *assignment, sim_err *err)
         } else if (cur->kind == SCN_MAP) {
             size_t i = map_find(cur, elem);
             if (i == (size_t)-1) {
-                scn_node *k = scalar_new(d, elem, strlen(elem), 1, file, 1, 1);
-                scn_node *v = last ? val : node_new(d, SCN_MAP, file, 1, 1);
+                /* Marks of what an override creates: line 1, the column of the
+                 * key in the assignment, so a schema error points at it. */
+                int col = (int)(elem - path) + 1;
+                scn_node *k = scalar_new(d, elem, strlen(elem), 1, file, 1, col);
+                scn_node *v = last ? val : node_new(d, SCN_MAP, file, 1, col);
                 if (!k || !k->str || !v || map_push(cur, k, v, 0)) {
                     rc = alloc_err(d, err, CMDLINE, 0, 0);
                     goto out;

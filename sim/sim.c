@@ -23,6 +23,7 @@
 #include "cluster.h"
 #include "hash.h"
 #include "mem.h"
+#include "schema.h"
 
 #define SAMPLER_TARGET UINT32_MAX
 
@@ -481,14 +482,20 @@ int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
     if (!root || scn_node_kind(root) != SCN_MAP)
         return sim_err_set(err, SIM_ESCENARIO, scn_path(doc), 1, 1,
                            "a scenario must be a mapping (name:, components:, ...)");
-    const char *allowed[64] = {"name", "description", "seed", "stop", "output", "components",
-                               "cluster", "links"};
-    size_t n = 8;
+    /* The core's keys (sim_scenario_schema), the sections the caller reads,
+     * and then `output:` and `cluster:` against their own schemas. */
+    const char *allowed[64];
+    size_t n = 0;
+    for (const sim_skey *k = sim_scenario_schema.keys; k->name && n < 32; k++)
+        allowed[n++] = k->name;
     for (size_t i = 0; extra_keys && extra_keys[i] && n < 63; i++)
         allowed[n++] = extra_keys[i];
     allowed[n] = NULL;
     int rc = scn_check_keys(root, allowed, "the scenario", err);
     if (rc)
+        return rc;
+    if ((rc = sim_schema_check(&sim_output_schema, scn_map_get(root, "output"), "output", NULL,
+                               NULL, err)))
         return rc;
 
     const char *name = NULL;
@@ -517,9 +524,6 @@ int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
     const scn_node *out = scn_map_get(root, "output");
     s->sample_interval = 0;
     if (out) {
-        static const char *const okeys[] = {"sample_interval", "requests", NULL};
-        if ((rc = scn_check_keys(out, okeys, "output", err)))
-            return rc;
         if ((rc = scn_get_time(out, "sample_interval", 0, &s->sample_interval, err)))
             return rc;
     }

@@ -4,25 +4,61 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "models/kv/kvstore.h"
 #include "models/registry.h"
 #include "tools/commands.h"
 
-static const char *type_name(sim_param_type t)
+/* A policy family's parameters, one policy a line group. */
+static void print_policies(const char *title, const char *section, const char *const *names,
+                           const sim_param *(*params)(const char *))
 {
-    switch (t) {
-    case SIM_P_TIME: return "time";
-    case SIM_P_SIZE: return "size";
-    case SIM_P_RATE: return "rate";
-    case SIM_P_GTS: return "GT/s";
-    case SIM_P_FLOPS: return "FLOP/s";
-    case SIM_P_INT: return "int";
-    case SIM_P_UINT: return "uint";
-    case SIM_P_DOUBLE: return "real";
-    case SIM_P_BOOL: return "bool";
-    case SIM_P_STRING: return "string";
-    case SIM_P_ENUM: return "enum";
+    printf("  %s (parameters are %s: keys):\n", title, section);
+    for (size_t i = 0; names[i]; i++) {
+        const sim_param *p = params(names[i]);
+        printf("    %s%s\n", names[i], p && p->name ? ":" : " (no parameters)");
+        for (; p && p->name; p++)
+            printf("      %-24s %-8s default %-10s %s\n", p->name, "real", p->def, p->desc);
     }
-    return "?";
+}
+
+/* The scenario's sections: `memfab models SECTION` or all of them. */
+static int print_sections(const char *only)
+{
+    int found = 0;
+    for (const sim_skey *k = memfab_scenario_schema.keys; k && k->name; k++) {
+        if (only && strcmp(only, k->name) != 0)
+            continue;
+        found = 1;
+        printf("%s: (section) — %s\n", k->name, k->desc);
+        sim_schema_print(stdout, k->sub, "", 2);
+        if (strcmp(k->name, "router") == 0) {
+            const char *names[40];
+            size_t n = 0;
+            for (size_t i = 0; kv_router_policies[i] && n < 30; i++)
+                names[n++] = kv_router_policies[i]->name;
+            for (size_t i = 0; kv_pair_router_policies[i] && n < 39; i++)
+                names[n++] = kv_pair_router_policies[i]->name;
+            names[n] = NULL;
+            print_policies("router policies", "router", names, kv_router_params);
+        } else if (strcmp(k->name, "kv") == 0) {
+            const char *names[40];
+            size_t n = 0;
+            for (size_t i = 0; kv_evict_policies[i] && n < 39; i++)
+                names[n++] = kv_evict_policies[i]->name;
+            names[n] = NULL;
+            print_policies("eviction policies", "kv", names, kv_evict_params);
+        }
+        printf("\n");
+    }
+    for (const sim_skey *k = sim_scenario_schema.keys; k && k->name; k++) {
+        if (!only || strcmp(only, k->name) != 0 || !k->sub)
+            continue;
+        found = 1;
+        printf("%s: (section) — %s\n", k->name, k->desc);
+        sim_schema_print(stdout, k->sub, "", 2);
+        printf("\n");
+    }
+    return found;
 }
 
 int cmd_models(int argc, char **argv)
@@ -30,14 +66,27 @@ int cmd_models(int argc, char **argv)
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: memfab models [TYPE]\n\nList every model type (or one) with its"
-                   " parameters: name, type, default, unit, description.\nComponents go under"
-                   " 'components:', links under 'links:' with 'ends: [A, B]'.\n");
+            printf("usage: memfab models [TYPE|SECTION]\n\nList the scenario's keys, every"
+                   " model type (or one) with its parameters (name, type, default, unit,"
+                   " description),\nand the sections workload, kv, router, fabric, output,"
+                   " cluster with their keys and the\nrouter and eviction policies'"
+                   " parameters. Components go under 'components:', links under\n'links:'"
+                   " with 'ends: [A, B]'.\n");
             return 0;
         }
         only = argv[i];
     }
     int found = 0;
+    if (!only) {
+        printf("Scenario keys (memfab check and memfab run refuse any other; the sections"
+               " workload, kv, router\nand fabric follow the model types):\n");
+        sim_schema_print(stdout, &sim_scenario_schema, "", 2);
+        printf("\n");
+    }
+    /* A section name (router, kv, ...) shows the section; `fabric` is also a
+     * model type and shows both. */
+    if (only && print_sections(only))
+        found = 1;
     for (size_t i = 0; memfab_models[i]; i++) {
         const sim_model *m = memfab_models[i];
         if (only && strcmp(only, m->type) != 0)
@@ -46,24 +95,18 @@ int cmd_models(int argc, char **argv)
         printf("%s%s — %s\n", m->type, m->is_link ? " (link)" : "", m->summary);
         for (const sim_param *p = m->params; p && p->name; p++) {
             char type[128];
-            if (p->type == SIM_P_ENUM && p->choices) {
-                size_t n = 0;
-                type[0] = '\0';
-                for (size_t k = 0; p->choices[k]; k++)
-                    n += (size_t)snprintf(type + n, n < sizeof type ? sizeof type - n : 0, "%s%s",
-                                          k ? "|" : "", p->choices[k]);
-            } else {
-                snprintf(type, sizeof type, "%s", type_name(p->type));
-            }
-            printf("  %-18s %-22s default %-12s %s\n", p->name, type,
-                   p->def ? p->def : "(required)", p->desc);
+            printf("  %-18s %-22s default %-12s %s\n", p->name,
+                   sim_param_type_name(p, type, sizeof type), p->def ? p->def : "(required)",
+                   p->desc);
         }
         for (size_t k = 0; m->keys && m->keys[k]; k++)
             printf("  %-18s %-22s (see the model's documentation)\n", m->keys[k], "section");
         printf("\n");
     }
+    if (!only)
+        print_sections(NULL);
     if (only && !found) {
-        fprintf(stderr, "memfab models: no model type '%s'\n", only);
+        fprintf(stderr, "memfab models: no model type or scenario section '%s'\n", only);
         return 2;
     }
     return 0;

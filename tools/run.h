@@ -28,6 +28,10 @@ typedef struct run_opts {
 struct sim;
 struct scn_doc;
 int run_build(struct sim *s, const struct scn_doc *doc, sim_err *err);
+/* The keys the last run_build could not check (a plug-in policy's
+ * parameters), space-separated dotted paths, or "". A run records them in
+ * its params as memfab.unchecked_keys. */
+const char *run_unchecked_keys(void);
 
 /* A seed: decimal digits only (no sign, no leading zero, no 0x), at most
  * 2^64-1. 0 or SIM_EINVAL. Shared by --seed and the seeds of a sweep. */

@@ -59,6 +59,8 @@
 #include "results/res.h"
 #include "sim/mem.h"
 #include "sim/scn.h"
+#include "models/registry.h"
+#include "sim/schema.h"
 #include "tools/commands.h"
 #include "tools/rdb.h"
 #include "tools/run.h"
@@ -222,6 +224,101 @@ static int point_ids(sweep *s, sim_err *err)
 
 /* ---- the sweep file ------------------------------------------------------- */
 
+static const sim_skey sweep_keys[] = {
+    {"name", SIM_S_VALUE, "string", "(file name)", "", "the sweep's name", NULL},
+    {"scenario", SIM_S_VALUE, "string", NULL, "", "the base scenario (relative to this file)",
+     NULL},
+    {"set", SIM_S_OPEN, "map|list", NULL, "", "overrides of every point: KEY: VALUE or KEY=VALUE",
+     NULL},
+    {"grid", SIM_S_OPEN, "map", NULL, "", "KEY: [VALUE, ...]: every combination is a point", NULL},
+    {"points", SIM_S_OPEN, "list", NULL, "", "listed points: [{KEY: VALUE, ...}, ...]", NULL},
+    {"seeds", SIM_S_VALUE, "list of uint", NULL, "", "run every point with each seed", NULL},
+    {"replications", SIM_S_VALUE, "uint", "1", "", "seeds 1..N (without seeds:)", NULL},
+    {"output", SIM_S_VALUE, "string", "<name>.db", "", "the merged results database", NULL},
+    {"workdir", SIM_S_VALUE, "string", "<output>.d", "", "per-point databases and logs", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
+static const sim_schema sweep_schema = {"sweep file", sweep_keys, NULL, NULL, NULL, NULL, NULL};
+
+/* The node in the sweep file that wrote override `key` (for error marks). */
+static const scn_node *override_node(const scn_node *root, const char *key)
+{
+    const scn_node *g = scn_map_get(root, "grid");
+    for (size_t i = 0; g && scn_node_kind(g) == SCN_MAP && i < scn_len(g); i++)
+        if (strcmp(scn_map_key(g, i), key) == 0)
+            return scn_map_key_node(g, i);
+    const scn_node *st = scn_map_get(root, "set");
+    for (size_t i = 0; st && i < scn_len(st); i++) {
+        if (scn_node_kind(st) == SCN_MAP && strcmp(scn_map_key(st, i), key) == 0)
+            return scn_map_key_node(st, i);
+        const char *v = scn_node_kind(st) == SCN_SEQ ? scn_scalar(scn_seq_at(st, i)) : NULL;
+        size_t kl = strlen(key);
+        if (v && strncmp(v, key, kl) == 0 && v[kl] == '=')
+            return scn_seq_at(st, i);
+    }
+    const scn_node *pl = scn_map_get(root, "points");
+    for (size_t i = 0; pl && scn_node_kind(pl) == SCN_SEQ && i < scn_len(pl); i++) {
+        const scn_node *m = scn_seq_at(pl, i);
+        for (size_t j = 0; scn_node_kind(m) == SCN_MAP && j < scn_len(m); j++)
+            if (strcmp(scn_map_key(m, j), key) == 0)
+                return scn_map_key_node(m, j);
+    }
+    return root;
+}
+
+/* Every point's overrides against the scenario schema, before anything
+ * runs: a key that does not exist (router.polcy) is an error at its place in
+ * the sweep file, not a failed run per point. Each override is checked as it
+ * is applied, so the error names the one that broke the scenario. Points that
+ * differ only in their seed are checked once. */
+static int check_points(const sweep *s, const scn_node *root, sim_err *err)
+{
+    for (size_t i = 0; i < s->npts; i++) {
+        const point *p = &s->pts[i];
+        if (i > 0 && p->n == s->pts[i - 1].n) {
+            size_t k = 0;
+            while (k < p->n && strcmp(p->keys[k], s->pts[i - 1].keys[k]) == 0 &&
+                   strcmp(p->vals[k], s->pts[i - 1].vals[k]) == 0)
+                k++;
+            if (k == p->n)
+                continue; /* another seed of the same point */
+        }
+        sim_err e;
+        sim_err_clear(&e);
+        scn_doc *d = scn_load(s->scenario, &e);
+        if (!d)
+            return 0; /* every point fails, and records why */
+        int rc = sim_schema_check(&memfab_scenario_schema, scn_root(d), "", NULL, NULL, &e);
+        if (rc) {
+            scn_free(d);
+            return sim_err_set(err, rc, e.file, e.line, e.col, "%s", e.msg);
+        }
+        size_t n = s->nsets + p->n;
+        for (size_t j = 0; j < n && !rc; j++) {
+            char *a = j < s->nsets ? NULL : str_printf("%s=%s", p->keys[j - s->nsets],
+                                                       p->vals[j - s->nsets]);
+            const char *asg = j < s->nsets ? s->sets[j] : a;
+            if (!asg) {
+                rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+                break;
+            }
+            if (!(rc = scn_set(d, asg, &e)))
+                rc = sim_schema_check(&memfab_scenario_schema, scn_root(d), "", NULL, NULL, &e);
+            if (rc) {
+                size_t kl = strcspn(asg, "=");
+                char key[512];
+                snprintf(key, sizeof key, "%.*s", (int)(kl < 511 ? kl : 511), asg);
+                rc = scn_error(err, override_node(root, key), "override '%s' (point %zu): %s",
+                               asg, i + 1, e.msg);
+            }
+            sim_free(a);
+        }
+        scn_free(d);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int load_sweep(const char *path, sweep *s, const char *out_opt, const char *work_opt,
                       sim_err *err)
 {
@@ -230,9 +327,7 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
     if (!d)
         return err->code ? err->code : SIM_ESCENARIO;
     const scn_node *root = scn_root(d), *n;
-    static const char *const keys[] = {"name", "scenario", "set", "grid", "points", "seeds",
-                                       "replications", "output", "workdir", NULL};
-    int rc = scn_check_keys(root, keys, "sweep file", err);
+    int rc = sim_schema_check(&sweep_schema, root, "sweep file", NULL, NULL, err);
     const char *name = NULL, *scen = NULL, *outp = NULL, *work = NULL;
     char **gk = NULL, ***gv = NULL;
     size_t *gn = NULL, ng = 0;
@@ -449,6 +544,8 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
             }
     }
     rc = point_ids(s, err);
+    if (!rc)
+        rc = check_points(s, root, err);
     if (!rc) {   /* the scenario's name, for records of points that fail early */
         sim_err e2;
         scn_doc *sd = scn_load(s->scenario, &e2);

@@ -48,8 +48,44 @@
 
 #define NONE UINT32_MAX
 
-static double param(const memfab_params *p, const char *key, double def)
+/* The parameters each policy reads from `kv:` (declared for the scenario
+ * schema; the defaults are the ones the policies use). */
+#define PD(n, def, desc) {n, SIM_P_DOUBLE, def, "", desc, 0, NULL}
+#define PEND {NULL, 0, NULL, NULL, NULL, 0, NULL}
+static const sim_param no_params[] = {PEND};
+static const sim_param s3fifo_params[] = {
+    PD("small_size_ratio", "0.10", "s3fifo: small queue share of the capacity (0..1)"),
+    PD("ghost_size_ratio", "0.90", "s3fifo: ghost queue size as a share of the capacity"),
+    PD("move_to_main_threshold", "2", "s3fifo: accesses that promote to the main queue (1..3)"),
+    PEND};
+
+static const struct {
+    const char *policy;
+    const sim_param *params;
+} evict_params[] = {
+    {"lru", no_params}, {"lfu", no_params}, {"fifo", no_params}, {"cost", no_params},
+    {"s3fifo", s3fifo_params},
+};
+
+const sim_param *kv_evict_params(const char *name)
 {
+    for (size_t i = 0; name && i < sizeof evict_params / sizeof evict_params[0]; i++)
+        if (strcmp(evict_params[i].policy, name) == 0)
+            return evict_params[i].params;
+    return NULL;
+}
+
+double kv_param_default(const sim_param *table, const char *key)
+{
+    for (const sim_param *q = table; q && q->name; q++)
+        if (strcmp(q->name, key) == 0)
+            return q->def ? strtod(q->def, NULL) : 0;
+    return 0;
+}
+
+double kv_param(const memfab_params *p, const sim_param *table, const char *key)
+{
+    double def = kv_param_default(table, key);
     return p && p->get ? p->get(p->ctx, key, def) : def;
 }
 
@@ -353,9 +389,9 @@ static void *s3_create(uint32_t capacity, const memfab_params *p)
     s3 *x = sim_calloc(1, sizeof *x);
     if (!x)
         return NULL;
-    double small = param(p, "small_size_ratio", 0.10);
-    double ghost = param(p, "ghost_size_ratio", 0.90);
-    double thr = param(p, "move_to_main_threshold", 2);
+    double small = kv_param(p, s3fifo_params, "small_size_ratio");
+    double ghost = kv_param(p, s3fifo_params, "ghost_size_ratio");
+    double thr = kv_param(p, s3fifo_params, "move_to_main_threshold");
     if (!(small > 0 && small < 1) || !(ghost >= 0) || !(thr >= 1 && thr <= 3))
         goto err;
     size_t c = capacity ? capacity : 1;

@@ -49,10 +49,46 @@
 #include "models/kv/kvstore.h"
 #include "sim/mem.h"
 
-static double param(const memfab_params *p, const char *key, double def)
+/* The parameters each policy reads (declared for the scenario schema; the
+ * defaults are the ones the policies use). */
+#define PD(n, def, desc) {n, SIM_P_DOUBLE, def, "", desc, 0, NULL}
+#define PEND {NULL, 0, NULL, NULL, NULL, 0, NULL}
+static const sim_param no_params[] = {PEND};
+static const sim_param dynamo_params[] = {
+    PD("overlap_weight", "1.0", "cost weight of the prefill blocks not held (>= 0)"),
+    PD("temperature", "0", "0: cheapest instance; > 0: softmax sampling over costs"),
+    PEND};
+static const sim_param sglang_params[] = {
+    PD("cache_threshold", "0.5", "prefix match fraction that routes by cache (0..1)"),
+    PD("balance_abs_threshold", "32", "load gap (requests) that forces load balancing"),
+    PD("balance_rel_threshold", "1.1", "load ratio (>= 1) that forces load balancing"),
+    PEND};
+static const sim_param llmd_params[] = {
+    PD("load_weight", "0.5", "weight of the normalized load term (>= 0)"), PEND};
+static const sim_param conductor_params[] = {
+    PD("load_weight", "0.5", "prefill score: weight of the load term (>= 0)"),
+    PD("reject_waiting", "0", "reject at arrival when the best decode instance has this many"
+                              " waiting (0: never)"),
+    PEND};
+
+static const struct {
+    const char *policy;
+    const sim_param *params;
+} router_params[] = {
+    {"round_robin", no_params}, {"random", no_params},       {"least_loaded", no_params},
+    {"prefix_affinity", no_params}, {"dynamo", dynamo_params}, {"sglang", sglang_params},
+    {"llmd", llmd_params},      {"conductor", conductor_params},
+};
+
+const sim_param *kv_router_params(const char *name)
 {
-    return p && p->get ? p->get(p->ctx, key, def) : def;
+    for (size_t i = 0; name && i < sizeof router_params / sizeof router_params[0]; i++)
+        if (strcmp(router_params[i].policy, name) == 0)
+            return router_params[i].params;
+    return NULL;
 }
+
+#define param(p, table, key) kv_param(p, table, key)
 
 /* a is better than b on load: fewer outstanding tokens, then lower index. */
 static int lighter(const memfab_instance_view *a, const memfab_instance_view *b)
@@ -135,8 +171,8 @@ static void *dynamo_create(uint32_t n, const memfab_params *p)
     rstate *r = n ? rs_new(n) : NULL;
     if (!r)
         return NULL;
-    r->a = param(p, "overlap_weight", 1.0);
-    r->b = param(p, "temperature", 0.0);
+    r->a = param(p, dynamo_params, "overlap_weight");
+    r->b = param(p, dynamo_params, "temperature");
     if (!(r->a >= 0) || !(r->b >= 0)) {
         sim_free(r);
         return NULL;
@@ -193,9 +229,9 @@ static void *sglang_create(uint32_t n, const memfab_params *p)
     rstate *r = n ? rs_new(n) : NULL;
     if (!r)
         return NULL;
-    r->a = param(p, "cache_threshold", 0.5);
-    r->b = param(p, "balance_abs_threshold", 32);
-    r->c = param(p, "balance_rel_threshold", 1.1);
+    r->a = param(p, sglang_params, "cache_threshold");
+    r->b = param(p, sglang_params, "balance_abs_threshold");
+    r->c = param(p, sglang_params, "balance_rel_threshold");
     if (!(r->a >= 0 && r->a <= 1) || !(r->b >= 0) || !(r->c >= 1)) {
         sim_free(r);
         return NULL;
@@ -248,7 +284,7 @@ static void *llmd_create(uint32_t n, const memfab_params *p)
     rstate *r = n ? rs_new(n) : NULL;
     if (!r)
         return NULL;
-    r->a = param(p, "load_weight", 0.5);
+    r->a = param(p, llmd_params, "load_weight");
     if (!(r->a >= 0)) {
         sim_free(r);
         return NULL;
@@ -317,8 +353,8 @@ static void *conductor_create(uint32_t np, uint32_t nd, const memfab_params *p)
     conductor *c = sim_calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->load_weight = param(p, "load_weight", 0.5);
-    c->reject_waiting = param(p, "reject_waiting", 0);
+    c->load_weight = param(p, conductor_params, "load_weight");
+    c->reject_waiting = param(p, conductor_params, "reject_waiting");
     if (!(c->load_weight >= 0) || !(c->reject_waiting >= 0)) {
         sim_free(c);
         return NULL;

@@ -38,6 +38,7 @@
 
 #include "sim/err.h"
 #include "sim/plugin.h"
+#include "sim/sim.h"
 
 typedef struct kv_store kv_store;
 
@@ -172,6 +173,19 @@ extern const memfab_router_ops *const kv_router_policies[];
 
 /* Built-in pair routers (disaggregation), NULL-terminated: conductor. */
 extern const memfab_pair_router_ops *const kv_pair_router_policies[];
+
+/* The parameters a built-in policy reads from its section (router: for
+ * routers and pair routers, kv: for eviction policies), declared as a
+ * parameter table (SIM_P_DOUBLE entries; offset unused) for the scenario
+ * schema and `memfab models`. An empty table for a built-in without
+ * parameters; NULL for any other name (a plug-in's policy: plugin.h has no
+ * way to declare them, so its keys are accepted unchecked). */
+const sim_param *kv_router_params(const char *name);
+const sim_param *kv_evict_params(const char *name);
+/* A parameter's default as declared in `table` (0 when absent). */
+double kv_param_default(const sim_param *table, const char *key);
+/* Read parameter `key` through p, its default from `table`. */
+double kv_param(const memfab_params *p, const sim_param *table, const char *key);
 
 /* Policies by name: built-ins first, then those registered from plug-ins. */
 const memfab_pair_router_ops *kv_pair_router_find(const char *name);

@@ -148,6 +148,222 @@ static const sim_param wl_params[] = {
 
 static const char *const wl_keys[] = {"synthetic", "slo", "instances", "disaggregation", NULL};
 
+/* ---- the keys of the serving sections (sim/schema.h) ------------------------ */
+
+#define SK_END {NULL, 0, NULL, NULL, NULL, NULL, NULL}
+static const sim_skey dist_keys[] = {
+    {"dist", SIM_S_VALUE, "fixed|uniform|exponential|lognormal", "fixed", "", "the distribution",
+     NULL},
+    {"mean", SIM_S_VALUE, "tokens|time", "0", "", "mean (fixed, exponential, lognormal)", NULL},
+    {"min", SIM_S_VALUE, "tokens|time", "0", "", "uniform: lower bound", NULL},
+    {"max", SIM_S_VALUE, "tokens|time", "0", "", "uniform: upper bound", NULL},
+    {"sigma", SIM_S_VALUE, "real", "1", "", "lognormal: sigma of the underlying normal", NULL},
+    SK_END};
+static const sim_schema dist_schema = {"distribution", dist_keys, NULL, NULL, NULL, NULL, NULL};
+
+static const sim_skey synth_keys[] = {
+    {"arrivals", SIM_S_VALUE, "poisson|gamma", "poisson", "", "arrival process", NULL},
+    {"rate", SIM_S_VALUE, "rate", "1/s", "/s", "sessions per second (2/s, 30/min, 100/h)", NULL},
+    {"cv", SIM_S_VALUE, "real", "1", "", "gamma arrivals: coefficient of variation", NULL},
+    {"input", SIM_S_MAP_OR_VALUE, "tokens|dist", NULL, "tokens", "prompt tokens per turn",
+     &dist_schema},
+    {"output", SIM_S_MAP_OR_VALUE, "tokens|dist", NULL, "tokens", "generated tokens per turn",
+     &dist_schema},
+    {"turns", SIM_S_MAP_OR_VALUE, "count|dist", "1", "", "turns per session", &dist_schema},
+    {"think", SIM_S_MAP_OR_VALUE, "time|dist", "0 s", "", "pause between turns", &dist_schema},
+    {"groups", SIM_S_VALUE, "uint", "0", "", "sessions share one of this many system prompts",
+     NULL},
+    {"prefix", SIM_S_VALUE, "tokens", "0", "tokens", "shared system prompt length", NULL},
+    {"block_tokens", SIM_S_VALUE, "tokens", "kv.block_tokens", "tokens",
+     "block size of the generated prefix ids", NULL},
+    {"max_context", SIM_S_VALUE, "tokens", NULL, "tokens", "context length cap of a session",
+     NULL},
+    {"requests", SIM_S_VALUE, "uint", NULL, "", "stop after this many requests", NULL},
+    {"horizon", SIM_S_VALUE, "time", "0 s", "", "stop generating arrivals after this time", NULL},
+    {"seed", SIM_S_VALUE, "uint", "(run seed)", "", "seed of the generator", NULL},
+    SK_END};
+static const sim_schema synth_schema = {"workload.synthetic", synth_keys, NULL, NULL, NULL, NULL,
+                                        NULL};
+
+static const sim_skey slo_keys[] = {
+    {"ttft", SIM_S_VALUE, "time", "0 s", "", "time-to-first-token SLO (0: none)", NULL},
+    {"tpot", SIM_S_VALUE, "time", "0 s", "", "time-per-output-token SLO (0: none)", NULL},
+    SK_END};
+static const sim_schema slo_schema = {"workload.slo", slo_keys, NULL, NULL, NULL, NULL, NULL};
+
+static const sim_skey instances_keys[] = {
+    {"count", SIM_S_VALUE, "uint", "1", "", "instances to create (1..100000)", NULL},
+    {"name", SIM_S_VALUE, "string", "inst", "", "name prefix: inst0, inst1, ...", NULL},
+    SK_END};
+static const sim_schema instances_schema = {"workload.instances", instances_keys, NULL,
+                                            &llm_instance_model, NULL, NULL, NULL};
+
+static const sim_skey pd_keys[] = {
+    {"transfer", SIM_S_VALUE, "whole|layerwise", "whole", "", "KV moves after prefill or per layer",
+     NULL},
+    {"path", SIM_S_VALUE, "auto|dma|rdma|rdma_read|rdma_staged", "auto", "",
+     "fabric path of KV transfers", NULL},
+    {"decode_policy", SIM_S_VALUE, "least_loaded|kv_room", "least_loaded", "",
+     "how the decode instance is chosen", NULL},
+    {"bandwidth", SIM_S_VALUE, "rate", "0", "B/s", "without fabric devices: KV bandwidth (0: instant)",
+     NULL},
+    {"latency", SIM_S_VALUE, "time", "0 s", "", "without fabric devices: fixed KV latency", NULL},
+    {"kv_chunk", SIM_S_VALUE, "size", "64 KiB", "B", "KV wire protocol: payload per chunk", NULL},
+    {"kv_header", SIM_S_VALUE, "size", "0 B", "B", "KV wire protocol: header per chunk", NULL},
+    SK_END};
+static const sim_schema pd_schema = {"workload.disaggregation", pd_keys, NULL, NULL, NULL, NULL,
+                                     NULL};
+
+static const sim_skey workload_keys[] = {
+    {"synthetic", SIM_S_MAP, "section", NULL, "", "generate requests instead of a trace",
+     &synth_schema},
+    {"slo", SIM_S_MAP, "section", NULL, "", "SLOs for goodput", &slo_schema},
+    {"instances", SIM_S_MAP, "section", NULL, "",
+     "create COUNT llm_instance components with these parameters", &instances_schema},
+    {"disaggregation", SIM_S_MAP, "section", NULL, "",
+     "prefill/decode disaggregation: how KV moves", &pd_schema},
+    SK_END};
+const sim_schema serving_workload_schema = {"workload", workload_keys, wl_params, NULL, NULL,
+                                            NULL, NULL};
+
+static const sim_skey tier_keys[] = {
+    {"name", SIM_S_VALUE, "string", "hbm (tier 0)", "", "the tier's name", NULL},
+    {"capacity", SIM_S_VALUE, "size", "(HBM: what the weights leave)", "B",
+     "bytes of KV the tier holds (required below HBM)", NULL},
+    {"bandwidth", SIM_S_VALUE, "rate", "0", "B/s", "copy bandwidth to/from HBM (0: instant)",
+     NULL},
+    {"latency", SIM_S_VALUE, "time", "0 s", "", "fixed latency of a copy", NULL},
+    {"component", SIM_S_VALUE, "string", NULL, "", "fabric component holding the tier", NULL},
+    {"path", SIM_S_VALUE, "dma|pageable|gds|bounce|cxl", NULL, "",
+     "fabric path of copies (needs component)", NULL},
+    {"weight", SIM_S_VALUE, "real", "0", "", "value of a hit in this tier to the llmd router",
+     NULL},
+    {"enabled", SIM_S_VALUE, "bool", "true", "", "false: leave the tier out (sweeps)", NULL},
+    SK_END};
+static const sim_schema tier_schema = {"kv tier", tier_keys, NULL, NULL, NULL, NULL, NULL};
+
+static const sim_skey kv_keys[] = {
+    {"block_tokens", SIM_S_VALUE, "tokens", "16", "tokens", "tokens per KV block", NULL},
+    {"eviction", SIM_S_VALUE, "lru|lfu|fifo|s3fifo|cost|plug-in", "lru", "",
+     "eviction policy; its parameters are kv: keys too", NULL},
+    {"write", SIM_S_VALUE, "back|through", "back", "", "when lower tiers get a copy", NULL},
+    {"scope", SIM_S_VALUE, "instance|global", "instance", "",
+     "global: lower tiers are one pool shared by every instance", NULL},
+    {"prefix_caching", SIM_S_VALUE, "bool", "true", "", "reuse blocks of equal prefixes", NULL},
+    {"free_transfers", SIM_S_VALUE, "bool", "false", "", "tier copies take no time", NULL},
+    {"tiers", SIM_S_LIST, "list", "[hbm]", "", "the tiers, HBM first", &tier_schema},
+    SK_END};
+
+static const sim_skey router_keys[] = {
+    {"policy", SIM_S_VALUE,
+     "round_robin|random|least_loaded|prefix_affinity|dynamo|sglang|llmd|conductor|plug-in",
+     "round_robin", "", "routing policy; its parameters are router: keys too", NULL},
+    {"sticky", SIM_S_VALUE, "bool", "false", "", "keep a session on its first instance", NULL},
+    {"tier_weights", SIM_S_VALUE, "list of reals", NULL, "",
+     "value of a prefix hit per kv tier (llmd, conductor)", NULL},
+    SK_END};
+
+/* The chosen policy's parameters: declared for built-ins, open for a
+ * plug-in's, an error for an unknown name. */
+static int policy_more(const scn_node *map, const char *key, const char *def, int router,
+                       sim_schema_more *out, sim_err *err)
+{
+    const scn_node *v = scn_map_get(map, key);
+    const char *name = v ? scn_scalar(v) : def;
+    if (!name)
+        return 0; /* not a scalar: the section's reader reports it */
+    const char *what = router ? "router policy" : "eviction policy";
+    out->params = router ? kv_router_params(name) : kv_evict_params(name);
+    snprintf(out->owner, sizeof out->owner, "%s '%s'", what, name);
+    if (out->params)
+        return 0;
+    if (router ? (kv_router_find(name) || kv_pair_router_find(name)) : !!kv_evict_find(name)) {
+        out->open = 1;
+        snprintf(out->owner, sizeof out->owner, "plug-in %s '%s'", what, name);
+        return 0;
+    }
+    const char *names[32];
+    size_t n = 0;
+    if (router) {
+        for (size_t i = 0; kv_router_policies[i] && n < 30; i++)
+            names[n++] = kv_router_policies[i]->name;
+        for (size_t i = 0; kv_pair_router_policies[i] && n < 31; i++)
+            names[n++] = kv_pair_router_policies[i]->name;
+    } else {
+        for (size_t i = 0; kv_evict_policies[i] && n < 31; i++)
+            names[n++] = kv_evict_policies[i]->name;
+    }
+    names[n] = NULL;
+    const char *sug = scn_suggest(name, names);
+    if (router)
+        return scn_error(err, v, "unknown router policy '%s' (round_robin, random, least_loaded,"
+                         " prefix_affinity, dynamo, sglang, llmd, conductor, or a plug-in's)%s%s%s",
+                         name, sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
+    return scn_error(err, v, "unknown eviction policy '%s' (lru, lfu, fifo, s3fifo, cost, or a"
+                     " plug-in's)%s%s%s", name, sug ? "; did you mean '" : "", sug ? sug : "",
+                     sug ? "'?" : "");
+}
+
+static int kv_more(const scn_node *map, const char *path, sim_schema_more *out, sim_err *err)
+{
+    return policy_more(map, "eviction", "lru", 0, out, err);
+}
+
+static int router_more(const scn_node *map, const char *path, sim_schema_more *out, sim_err *err)
+{
+    return policy_more(map, "policy", "round_robin", 1, out, err);
+}
+
+/* A key that is another policy's parameter. */
+static int policy_elsewhere(const char *key, char *why, size_t len, int router)
+{
+    if (router) {
+        const memfab_router_ops *const *r = kv_router_policies;
+        for (size_t i = 0; r[i]; i++) {
+            const sim_param *p = kv_router_params(r[i]->name);
+            for (; p && p->name; p++)
+                if (strcmp(p->name, key) == 0) {
+                    snprintf(why, len, "a parameter of router policy '%s'", r[i]->name);
+                    return 1;
+                }
+        }
+        const memfab_pair_router_ops *const *q = kv_pair_router_policies;
+        for (size_t i = 0; q[i]; i++) {
+            const sim_param *p = kv_router_params(q[i]->name);
+            for (; p && p->name; p++)
+                if (strcmp(p->name, key) == 0) {
+                    snprintf(why, len, "a parameter of router policy '%s'", q[i]->name);
+                    return 1;
+                }
+        }
+        return 0;
+    }
+    for (size_t i = 0; kv_evict_policies[i]; i++) {
+        const sim_param *p = kv_evict_params(kv_evict_policies[i]->name);
+        for (; p && p->name; p++)
+            if (strcmp(p->name, key) == 0) {
+                snprintf(why, len, "a parameter of eviction policy '%s'",
+                         kv_evict_policies[i]->name);
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static int kv_elsewhere(const char *key, char *why, size_t len)
+{
+    return policy_elsewhere(key, why, len, 0);
+}
+
+static int router_elsewhere(const char *key, char *why, size_t len)
+{
+    return policy_elsewhere(key, why, len, 1);
+}
+
+const sim_schema serving_kv_schema = {"kv", kv_keys, NULL, NULL, NULL, kv_more, kv_elsewhere};
+const sim_schema serving_router_schema = {"router", router_keys, NULL, NULL, NULL, router_more,
+                                          router_elsewhere};
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static uint64_t mix64(uint64_t x)
@@ -219,8 +435,7 @@ static int get_dist(const scn_node *n, const char *key, synth_dist *d, int time,
         }
         return get_tokens(n, key, 1, &d->a, err); /* also plain counts (turns) */
     }
-    static const char *const keys[] = {"dist", "mean", "min", "max", "sigma", NULL};
-    int rc = scn_check_keys(v, keys, key, err);
+    int rc = sim_schema_check(&dist_schema, v, key, NULL, NULL, err);
     if (rc)
         return rc;
     static const char *const kinds[] = {"fixed", "uniform", "exponential", "lognormal", NULL};
@@ -254,10 +469,7 @@ static int get_dist(const scn_node *n, const char *key, synth_dist *d, int time,
 static int parse_synth(const scn_node *n, uint64_t seed, uint32_t block_tokens,
                        synth_config *c, sim_err *err)
 {
-    static const char *const keys[] = {"arrivals", "rate", "cv", "input", "output", "turns",
-                                       "think", "groups", "prefix", "block_tokens",
-                                       "max_context", "requests", "horizon", "seed", NULL};
-    int rc = scn_check_keys(n, keys, "workload.synthetic", err);
+    int rc = sim_schema_check(&synth_schema, n, "workload.synthetic", NULL, NULL, err);
     if (rc)
         return rc;
     *c = synth_config_default();
@@ -307,8 +519,7 @@ static int wl_configure(sim_comp *c, const scn_node *node, sim_err *err)
         return scn_error(err, scn_map_get(node, "time_scale"), "time_scale must be positive");
     const scn_node *slo = node ? scn_map_get(node, "slo") : NULL;
     if (slo) {
-        static const char *const keys[] = {"ttft", "tpot", NULL};
-        int rc = scn_check_keys(slo, keys, "workload.slo", err);
+        int rc = sim_schema_check(&slo_schema, slo, "workload.slo", NULL, NULL, err);
         if (!rc)
             rc = scn_get_time(slo, "ttft", w->slo_ttft, &w->slo_ttft, err);
         if (!rc)
@@ -1072,11 +1283,8 @@ static int parse_kv(const scn_node *n, uint32_t trace_bt, inst_kv_cfg *kv, sim_e
         kv->ntiers = 0;
         for (uint32_t i = 0; i < listed; i++) {
             const scn_node *tn = scn_seq_at(tiers, i);
-            static const char *const keys[] = {"name", "capacity", "bandwidth", "latency",
-                                               "component", "path", "weight", "enabled",
-                                               NULL};
             int on = 1;
-            if ((rc = scn_check_keys(tn, keys, "kv tier", err)) ||
+            if ((rc = sim_schema_check(&tier_schema, tn, "kv tier", NULL, NULL, err)) ||
                 (rc = scn_get_bool(tn, "enabled", 1, &on, err)))
                 return rc;
             if (!on && i == 0)
@@ -1140,13 +1348,12 @@ static int pd_build(sim *s, const scn_node *wn, wl_state *w, sim_err *err)
     w->pd_path = FABRIC_PATH_AUTO;
     w->pd_node = pn;
     if (pn) {
-        static const char *const keys[] = {"transfer", "path",      "decode_policy", "bandwidth",
-                                           "latency",  "kv_chunk",  "kv_header",     NULL};
         const char *path;
         int rc;
         if (scn_node_kind(pn) != SCN_MAP)
             return scn_error(err, pn, "workload.disaggregation must be a mapping");
-        if ((rc = scn_check_keys(pn, keys, "workload.disaggregation", err)) ||
+        if ((rc = sim_schema_check(&pd_schema, pn, "workload.disaggregation", NULL, NULL,
+                                   err)) ||
             (rc = scn_get_enum(pn, "transfer", pd_modes, PD_WHOLE, &w->pd_mode, err)) ||
             (rc = scn_get_enum(pn, "decode_policy", pd_policies, PD_LEAST_LOADED, &w->pd_policy,
                                err)) ||
@@ -1216,6 +1423,9 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
     const scn_node *rn = scn_map_get(root, "router");
     inst_kv_cfg kv;
     int rc;
+    if ((rc = sim_schema_check(&serving_kv_schema, kn, "kv", NULL, NULL, err)) ||
+        (rc = sim_schema_check(&serving_router_schema, rn, "router", NULL, NULL, err)))
+        return rc;
     if (!wn) {
         if ((rc = parse_kv(kn, 0, &kv, err)) || (rc = add_pool(s, kn, &kv, err)))
             return rc;
@@ -1227,17 +1437,8 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
     }
     if (scn_node_kind(wn) != SCN_MAP)
         return scn_error(err, wn, "'workload' must be a mapping");
-    {
-        const char *allowed[32];
-        size_t n = 0;
-        for (const sim_param *p = wl_params; p->name; p++)
-            allowed[n++] = p->name;
-        for (size_t i = 0; wl_keys[i]; i++)
-            allowed[n++] = wl_keys[i];
-        allowed[n] = NULL;
-        if ((rc = scn_check_keys(wn, allowed, "workload", err)))
-            return rc;
-    }
+    if ((rc = sim_schema_check(&serving_workload_schema, wn, "workload", NULL, NULL, err)))
+        return rc;
     sim_comp *wc = sim_add(s, &llm_workload_model, "workload", wn, err);
     if (!wc)
         return err->code ? err->code : SIM_EINVAL;
@@ -1268,15 +1469,6 @@ int serving_build(sim *s, const scn_doc *doc, sim_err *err)
     /* Instances asked for by workload.instances. */
     const scn_node *in = scn_map_get(wn, "instances");
     if (in) {
-        const char *allowed[64];
-        size_t n = 0;
-        allowed[n++] = "count";
-        allowed[n++] = "name";
-        for (const sim_param *p = llm_instance_model.params; p->name && n < 62; p++)
-            allowed[n++] = p->name;
-        allowed[n] = NULL;
-        if ((rc = scn_check_keys(in, allowed, "workload.instances", err)))
-            return rc;
         uint64_t count;
         const char *prefix;
         if ((rc = scn_get_uint(in, "count", 1, &count, err)) ||

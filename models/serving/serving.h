@@ -40,9 +40,19 @@
 #define MEMFAB_MODELS_SERVING_H
 
 #include "sim/scn.h"
+#include "sim/schema.h"
 #include "sim/sim.h"
 
 extern const sim_model llm_workload_model;
+
+/* The keys of the `workload:`, `kv:` and `router:` sections (sim/schema.h):
+ * nested sections, the workload model's parameters, and for kv: and
+ * router: the chosen policy's parameters (a plug-in policy's keys are
+ * accepted unchecked and reported to the note callback). serving_build
+ * checks its sections against them. */
+extern const sim_schema serving_workload_schema;
+extern const sim_schema serving_kv_schema;
+extern const sim_schema serving_router_schema;
 
 /* Build the serving sections of a scenario after sim_build(): the workload
  * component, the instances it asks for, the KV and router configuration.
