@@ -105,6 +105,12 @@ struct sim_model {
     int (*send)(sim_comp *link, int from_side, uint64_t bytes, uint64_t tag);
     /* The layer's table for this model (NULL: none). */
     const sim_ext *ext;
+    /* Headline metrics, printed first in the run summary (NULL-terminated
+     * fnmatch patterns, or NULL for none). A pattern without '/' matches
+     * the metric names this model's components report (e.g. "ttft_p99",
+     * "latency:*_mean"); one with '/' matches the flat SCOPE/NAME of any
+     * run metric as memfab compare names it (e.g. "requests/ttft_p99"). */
+    const char *const *headline;
 };
 
 /* Event kinds with a meaning shared by every model. Models number their
