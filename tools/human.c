@@ -200,6 +200,33 @@ char *human_text(char *buf, size_t n, const char *s, size_t max)
     return buf;
 }
 
+char *human_shell_word(char *buf, size_t n, const char *s)
+{
+    int plain = *s != '\0';
+    for (const char *p = s; *p && plain; p++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./+,:@%",
+                       *p) != NULL;
+    if (plain) {
+        snprintf(buf, n, "%s", s);
+        return buf;
+    }
+    size_t o = 0;
+    if (n < 3)
+        return buf;
+    buf[o++] = '\'';
+    for (; *s && o + 6 < n; s++) {
+        if (*s == '\'') {
+            memcpy(buf + o, "'\\''", 4);
+            o += 4;
+        } else {
+            buf[o++] = *s;
+        }
+    }
+    buf[o++] = '\'';
+    buf[o] = '\0';
+    return buf;
+}
+
 /* ---- tables ------------------------------------------------------------- */
 
 int ht_init(htable *t, size_t ncols)

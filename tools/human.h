@@ -33,6 +33,10 @@ char *human_duration(char *buf, size_t n, double seconds);
  * no cut). Returns buf. */
 char *human_text(char *buf, size_t n, const char *s, size_t max);
 
+/* A word for a shell command line: as is when plain, else in single
+ * quotes (a quote inside as '\\''). Returns buf. */
+char *human_shell_word(char *buf, size_t n, const char *s);
+
 /* Display columns of UTF-8 text (continuation bytes do not count). */
 size_t human_width(const char *s);
 

@@ -228,33 +228,6 @@ enum {
     SUMMARY_LINKS_MAX = 8        /* busiest link directions */
 };
 
-/* A path as a shell word: as is when plain, else in single quotes. */
-static void shell_word(char *buf, size_t n, const char *s)
-{
-    int plain = *s != '\0';
-    for (const char *p = s; *p && plain; p++)
-        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./+,:@%",
-                       *p) != NULL;
-    if (plain) {
-        snprintf(buf, n, "%s", s);
-        return;
-    }
-    size_t o = 0;
-    if (n < 3)
-        return;
-    buf[o++] = '\'';
-    for (; *s && o + 6 < n; s++) {
-        if (*s == '\'') {
-            memcpy(buf + o, "'\\''", 4);
-            o += 4;
-        } else {
-            buf[o++] = *s;
-        }
-    }
-    buf[o++] = '\'';
-    buf[o] = '\0';
-}
-
 static long long count_rows(sqlite3 *h, const char *table, int64_t run_id)
 {
     char sql[128];
@@ -462,7 +435,7 @@ static void print_summary(sim *s, res_db *db, int64_t run_id, const char *path)
 {
     sqlite3 *h = res_handle(db);
     char db_word[4200];
-    shell_word(db_word, sizeof db_word, path);
+    human_shell_word(db_word, sizeof db_word, path);
     printf("results: %s (run %lld)\n", path, (long long)run_id);
     rdb_run r;
     memset(&r, 0, sizeof r);
