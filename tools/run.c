@@ -26,6 +26,7 @@
 #include "models/fabric/fabric.h"
 #include "models/registry.h"
 #include "models/serving/serving.h"
+#include "models/workload/trace.h"
 #include "results/res.h"
 #include "sim/mem.h"
 #include "sim/scn.h"
@@ -217,6 +218,107 @@ int check_scenario(const run_opts *o)
     sim_destroy(s);
     scn_free(doc);
     return status;
+}
+
+/* ---- progress ----------------------------------------------------------- */
+
+/* Requests done over the requests the workload will issue: its
+ * max_requests, its synthetic `requests:`, or the records of its trace
+ * (lines, less a header line). 0 when unknown. */
+static double workload_total(const scn_doc *doc)
+{
+    const scn_node *wn = scn_map_get(scn_root(doc), "workload");
+    if (!wn || scn_node_kind(wn) != SCN_MAP)
+        return 0;
+    double cap = 0;
+    const scn_node *mr = scn_map_get(wn, "max_requests");
+    if (mr && scn_scalar(mr))
+        cap = strtod(scn_scalar(mr), NULL);
+    const scn_node *syn = scn_map_get(wn, "synthetic");
+    if (syn && scn_node_kind(syn) == SCN_MAP) {
+        const scn_node *rq = scn_map_get(syn, "requests");
+        double n = rq && scn_scalar(rq) ? strtod(scn_scalar(rq), NULL) : 0;
+        return cap > 0 && (n <= 0 || cap < n) ? cap : n;
+    }
+    const scn_node *tn = scn_map_get(wn, "trace");
+    if (!tn || !scn_scalar(tn) || !*scn_scalar(tn))
+        return cap;
+    char dir[4096], path[4096];
+    snprintf(dir, sizeof dir, "%s", scn_node_file(tn) ? scn_node_file(tn) : "");
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    sim_err err;
+    sim_err_clear(&err);
+    if (trace_resolve(dir, scn_scalar(tn), path, sizeof path, &err))
+        return cap;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cap;
+    char buf[1 << 16];
+    size_t got;
+    double lines = 0;
+    int first = -1, last = '\n';
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (first < 0)
+            first = (unsigned char)buf[0];
+        for (char *p = buf; (p = memchr(p, '\n', (size_t)(buf + got - p))); p++)
+            lines++;
+        last = (unsigned char)buf[got - 1];
+    }
+    fclose(f);
+    if (last != '\n')
+        lines++;
+    if (first >= 0 && ((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z')))
+        lines--;   /* a CSV header */
+    return cap > 0 && cap < lines ? cap : lines;
+}
+
+typedef struct run_progress {
+    sim_comp *workload;
+    double total;
+} run_progress;
+
+static int workload_progress(void *ctx, double *done, double *total)
+{
+    run_progress *p = ctx;
+    const serving_totals *t = serving_get_totals(p->workload);
+    *done = (double)(t->completed + t->rejected);
+    *total = p->total;
+    return p->total > 0;
+}
+
+/* The progress mode: --progress or -q, else a status line on a terminal
+ * and, on anything else (CI logs, batch jobs), a line every interval once
+ * a run has lasted that long. MEMFAB_PROGRESS_INTERVAL (seconds) sets the
+ * interval of lines (default 10 s, 2 s with --progress). */
+static void setup_progress(sim *s, const run_opts *o, const scn_doc *doc, run_progress *rp)
+{
+    int tty = isatty(2);
+    int mode = o->progress == 0 || (o->progress < 0 && o->quiet) ? SIM_PROGRESS_OFF
+               : tty                                             ? SIM_PROGRESS_TTY
+               : o->progress > 0                                 ? SIM_PROGRESS_LINES
+                                                                 : SIM_PROGRESS_LONG;
+    double every = mode == SIM_PROGRESS_LINES ? 2.0 : 10.0;
+    const char *env = getenv("MEMFAB_PROGRESS_INTERVAL");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        if (!*end && v >= 0)
+            every = v;
+        else
+            fprintf(stderr, "memfab: MEMFAB_PROGRESS_INTERVAL wants seconds (e.g. 5), not '%s';"
+                            " using %g s\n", env, every);
+    }
+    sim_set_progress(s, mode);
+    sim_set_progress_interval(s, every);
+    rp->workload = mode ? sim_find(s, "workload") : NULL;
+    if (rp->workload && rp->workload->model == &llm_workload_model) {
+        rp->total = workload_total(doc);
+        sim_set_progress_source(s, workload_progress, rp, "requests");
+    }
 }
 
 /* ---- the end-of-run summary ---------------------------------------------- */
@@ -533,8 +635,8 @@ int run_scenario(const run_opts *o)
     sim_set_sink(s, &sink);
 
 
-    int progress = o->progress < 0 ? (!o->quiet && isatty(2)) : o->progress;
-    sim_set_progress(s, progress);
+    run_progress rp = {NULL, 0};
+    setup_progress(s, o, doc, &rp);
     double t0 = wall_seconds();
     const char *final = "complete";
     rc = sim_start(s, &err);
@@ -644,7 +746,10 @@ static void run_usage(FILE *f, const char *cmd)
                 : "",
             strcmp(cmd, "run") == 0
                 ? "  --plugin FILE.so    load a policy plug-in (repeatable)\n"
-                  "  --progress          progress line even when stderr is not a terminal\n"
+                  "  --progress          progress lines (percent done, ETA) even when stderr\n"
+                  "                      is not a terminal: every 2 s and at the end (without\n"
+                  "                      it, a line every 10 s once a run lasts that long;\n"
+                  "                      MEMFAB_PROGRESS_INTERVAL=SECONDS sets the interval)\n"
                 : "");
 }
 
