@@ -738,7 +738,7 @@ static void show(progress *pg, int final)
     if (!pg->global)
         fprintf(stderr, ", %zu running", pg->running);
     if (done0)
-        fprintf(stderr, " (%zu complete before this run)", done0);
+        fprintf(stderr, " (complete before this run: %zu)", done0);
     fprintf(stderr, "%s%s", eta, final || !pg->tty ? "\n" : "");
     fflush(stderr);
     pg->last = now;
