@@ -37,7 +37,12 @@ struct sim {
     sim_time stop_time;        /* SIM_TIME_MAX: run until empty */
     sim_time sample_interval;  /* 0: no sampling */
     sim_sink sink;             /* result callbacks (zeroed: discard) */
-    int progress;              /* print a progress line */
+    int progress;              /* SIM_PROGRESS_* */
+    double progress_every;     /* seconds between lines (LINES, LONG) */
+    sim_progress_fn progress_fn; /* work done / total, or NULL */
+    void *progress_ctx;
+    const char *progress_unit;
+    int progress_lines;        /* lines printed by this sim_run */
     /* state */
     evq *q;                    /* pending events */
     sim_comp **comps;          /* components by id */
@@ -74,6 +79,7 @@ sim *sim_create(void)
     }
     s->seed = 1;
     s->stop_time = SIM_TIME_MAX;
+    s->progress_every = 10.0;
     interrupted = 0; /* a new simulation starts without a pending interrupt */
     s->name = "memfab";
     return s;
@@ -563,22 +569,65 @@ static void run_sampler(sim *s)
         sim_schedule(s, s->sample_interval, SAMPLER_TARGET, 0, 0, 0);
 }
 
+/* "1 min 05 s" */
+static void eta_text(char *buf, size_t n, double s)
+{
+    long long t = s < 0 ? 0 : s > 1e9 ? 1000000000LL : (long long)(s + 0.5);
+    if (t < 60)
+        snprintf(buf, n, "%lld s", t);
+    else if (t < 3600)
+        snprintf(buf, n, "%lld min %02lld s", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%lld h %02lld min", t / 3600, (t % 3600) / 60);
+}
+
 static void print_progress(sim *s, int final)
 {
     double w = wall_now();
     double el = w - s->progress_start;
     double rate = el > 0 ? (double)s->events / el : 0;
+    double frac = -1, done = 0, total = 0;
+    int have_work = s->progress_fn && s->progress_fn(s->progress_ctx, &done, &total) &&
+                    total > 0;
+    if (s->stop_time != SIM_TIME_MAX && s->stop_time > 0)
+        frac = (double)s->now / (double)s->stop_time;
+    if (have_work && done / total > frac)
+        frac = done / total;
+    if (frac > 1)
+        frac = 1;
+    char pct[32] = "", work[96] = "", eta[48] = "", stop[48] = "";
+    if (frac >= 0)
+        snprintf(pct, sizeof pct, " %5.1f%%", 100.0 * frac);
     if (s->stop_time != SIM_TIME_MAX)
-        fprintf(stderr, "\r  %s: t = %.6g s (%5.1f%%)  %.3g M events  %.3g M events/s   ",
-                s->name, sim_time_to_s(s->now),
-                100.0 * (double)s->now / (double)s->stop_time, (double)s->events / 1e6,
-                rate / 1e6);
-    else
-        fprintf(stderr, "\r  %s: t = %.6g s  %.3g M events  %.3g M events/s   ", s->name,
-                sim_time_to_s(s->now), (double)s->events / 1e6, rate / 1e6);
-    if (final)
-        fputc('\n', stderr);
+        snprintf(stop, sizeof stop, " of %.4g s", sim_time_to_s(s->stop_time));
+    if (have_work)
+        snprintf(work, sizeof work, ", %.0f/%.0f %s", done, total,
+                 s->progress_unit ? s->progress_unit : "");
+    if (final) {
+        char t[32];
+        eta_text(t, sizeof t, el);
+        snprintf(eta, sizeof eta, ", took %s", t);
+    } else if (frac > 0 && frac < 1) {
+        char t[32];
+        eta_text(t, sizeof t, el * (1 - frac) / frac);
+        snprintf(eta, sizeof eta, ", ETA %s", t);
+    }
+    fprintf(stderr, "%s  %s:%s t = %.4g s%s%s, %.3g M events (%.3g M/s)%s%s",
+            s->progress == SIM_PROGRESS_TTY ? "\r\033[K" : "", s->name, pct,
+            sim_time_to_s(s->now), stop, work, (double)s->events / 1e6, rate / 1e6, eta,
+            s->progress == SIM_PROGRESS_TTY && !final ? "" : "\n");
+    fflush(stderr);
     s->progress_last = w;
+    s->progress_lines++;
+}
+
+/* Is a progress line due (called every 4096 events)? */
+static int progress_due(sim *s)
+{
+    if (!s->progress)
+        return 0;
+    double every = s->progress == SIM_PROGRESS_TTY ? 0.5 : s->progress_every;
+    return wall_now() - s->progress_last >= every;
 }
 
 int sim_run(sim *s, sim_time until)
@@ -586,6 +635,7 @@ int sim_run(sim *s, sim_time until)
     sim_event e;
     s->stopping = 0;
     s->progress_start = s->progress_last = wall_now();
+    s->progress_lines = 0;
     int rc = 0;
     for (;;) {
         sim_time next = evq_peek_time(s->q);
@@ -618,7 +668,7 @@ int sim_run(sim *s, sim_time until)
                 rc = SIM_EINTR;
                 break;
             }
-            if (s->progress && wall_now() - s->progress_last > 0.5)
+            if (progress_due(s))
                 print_progress(s, 0);
         }
     }
@@ -627,7 +677,8 @@ int sim_run(sim *s, sim_time until)
     /* A run that stops at a time ends at that time, not at the last event. */
     if (!rc && !s->stopping && until != SIM_TIME_MAX && evq_size(s->q))
         s->now = until;
-    if (s->progress)
+    if (s->progress == SIM_PROGRESS_TTY || s->progress == SIM_PROGRESS_LINES ||
+        (s->progress == SIM_PROGRESS_LONG && s->progress_lines))
         print_progress(s, 1);
     return rc;
 }
@@ -695,7 +746,19 @@ size_t sim_ncomps(const sim *s) { return s->ncomps; }
 sim_comp *sim_comp_at(sim *s, uint32_t id) { return id < s->ncomps ? s->comps[id] : NULL; }
 const char *sim_name(const sim *s) { return s->name; }
 evq *sim_queue(sim *s) { return s->q; }
-void sim_set_progress(sim *s, int on) { s->progress = on; }
+void sim_set_progress(sim *s, int mode) { s->progress = mode; }
+
+void sim_set_progress_interval(sim *s, double seconds)
+{
+    s->progress_every = seconds >= 0 ? seconds : 0;
+}
+
+void sim_set_progress_source(sim *s, sim_progress_fn fn, void *ctx, const char *unit)
+{
+    s->progress_fn = fn;
+    s->progress_ctx = ctx;
+    s->progress_unit = unit;
+}
 
 sim_comp *sim_find(sim *s, const char *name)
 {

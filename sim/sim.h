@@ -105,6 +105,12 @@ struct sim_model {
     int (*send)(sim_comp *link, int from_side, uint64_t bytes, uint64_t tag);
     /* The layer's table for this model (NULL: none). */
     const sim_ext *ext;
+    /* Headline metrics, printed first in the run summary (NULL-terminated
+     * fnmatch patterns, or NULL for none). A pattern without '/' matches
+     * the metric names this model's components report (e.g. "ttft_p99",
+     * "latency:*_mean"); one with '/' matches the flat SCOPE/NAME of any
+     * run metric as memfab compare names it (e.g. "requests/ttft_p99"). */
+    const char *const *headline;
 };
 
 /* Event kinds with a meaning shared by every model. Models number their
@@ -249,8 +255,23 @@ sim_comp *sim_port(sim *s, const sim_comp *c, const char *link, int *side);
 /* Send a packet over link `link` from end `side` (see sim_model.send). */
 int sim_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag);
 
-/* Progress on stderr: 0 off, 1 on (the tool turns it on for terminals). */
-void sim_set_progress(sim *s, int on);
+/* Progress on stderr: percent done, ETA, simulated time, events. The
+ * fraction done is the larger of simulated time over the stop time and
+ * the progress source's done over total (e.g. requests of a trace). */
+enum {
+    SIM_PROGRESS_OFF = 0,
+    SIM_PROGRESS_TTY = 1,    /* one status line redrawn (\r) twice a second */
+    SIM_PROGRESS_LINES = 2,  /* a full line every interval, and a final line */
+    SIM_PROGRESS_LONG = 3    /* lines, only once a run has lasted an interval
+                              * (CI logs and batch jobs: short runs stay quiet) */
+};
+void sim_set_progress(sim *s, int mode);
+/* Wall-clock seconds between progress lines (modes LINES and LONG). */
+void sim_set_progress_interval(sim *s, double seconds);
+/* Work done so far and in all, in `unit` (e.g. "requests"); return 0 when
+ * unknown. Called only when a progress line is due. */
+typedef int (*sim_progress_fn)(void *ctx, double *done, double *total);
+void sim_set_progress_source(sim *s, sim_progress_fn fn, void *ctx, const char *unit);
 
 /* Results. */
 void sim_set_sink(sim *s, const sim_sink *sink);

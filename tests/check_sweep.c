@@ -45,7 +45,7 @@ static const char dump_sql[] =
 START_TEST(grid_seeds_merge_summary)
 {
     ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2", fx_bin) == 0, "%s", fx_out);
-    ck_assert_msg(strstr(fx_out, "4/4 done, 0 running, 0 failed"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "4/4 points (100%), 0 failed, 0 running"), "%s", fx_out);
     ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT COUNT(*) FROM runs WHERE status='complete'\""),
                      0);
     ck_assert_str_eq(fx_out, "4\n");
@@ -122,7 +122,7 @@ START_TEST(failed_point_recorded)
     fx_write("sweep.yaml", "scenario: base.yaml\nname: bw\ngrid:\n"
                            "  links.l0.bandwidth: [1 GB/s, fast, 4 GB/s]\n");
     ck_assert_int_eq(fx_sh("%s sweep sweep.yaml -j 3", fx_bin), 1);
-    ck_assert_msg(strstr(fx_out, "2/3 done, 0 running, 1 failed"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "3/3 points (100%), 1 failed, 0 running"), "%s", fx_out);
     ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT r.status, COALESCE(r.error, '') LIKE '%%fast%%' FROM runs r"
                            " JOIN params p ON p.run_id = r.run_id AND"
                            " p.key = 'sweep.links.l0.bandwidth' ORDER BY r.run_id\""), 0);

@@ -14,5 +14,6 @@ int cmd_compare(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 #endif

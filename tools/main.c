@@ -18,6 +18,7 @@ static const struct command {
     {"models", cmd_models, "list model types and their parameters"},
     {"trace", cmd_trace, "statistics and conversion of LLM request traces"},
     {"bench", cmd_bench, "benchmarks (event core, trace replay)"},
+    {"show", cmd_show, "print a table of a results database, filtered, with units"},
     {"plot", cmd_plot, "figures from a results database (gnuplot: PDF, PNG, SVG)"},
     {"compare", cmd_compare, "compare results with a baseline; exit 3 on regression"},
     {"baseline", cmd_baseline, "write a baseline file (YAML) of a run's metrics"},

@@ -9,7 +9,9 @@
  */
 #include "run.h"
 
+#include <fnmatch.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +26,14 @@
 #include "models/fabric/fabric.h"
 #include "models/registry.h"
 #include "models/serving/serving.h"
+#include "models/workload/trace.h"
 #include "results/res.h"
 #include "sim/mem.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tools/commands.h"
+#include "tools/human.h"
+#include "tools/rdb.h"
 
 /* Keys the last run_build accepted without checking them (parameters of
  * plug-in policies, which cannot declare them), space-separated paths. */
@@ -235,46 +240,355 @@ int check_scenario(const run_opts *o)
     return status;
 }
 
-static void print_summary(res_db *db, int64_t run_id, const char *path)
+/* ---- progress ----------------------------------------------------------- */
+
+/* Requests done over the requests the workload will issue: its
+ * max_requests, its synthetic `requests:`, or the records of its trace
+ * (lines, less a header line). 0 when unknown. */
+static double workload_total(const scn_doc *doc)
 {
-    sqlite3 *h = res_handle(db);
+    const scn_node *wn = scn_map_get(scn_root(doc), "workload");
+    if (!wn || scn_node_kind(wn) != SCN_MAP)
+        return 0;
+    double cap = 0;
+    const scn_node *mr = scn_map_get(wn, "max_requests");
+    if (mr && scn_scalar(mr))
+        cap = strtod(scn_scalar(mr), NULL);
+    const scn_node *syn = scn_map_get(wn, "synthetic");
+    if (syn && scn_node_kind(syn) == SCN_MAP) {
+        const scn_node *rq = scn_map_get(syn, "requests");
+        double n = rq && scn_scalar(rq) ? strtod(scn_scalar(rq), NULL) : 0;
+        return cap > 0 && (n <= 0 || cap < n) ? cap : n;
+    }
+    const scn_node *tn = scn_map_get(wn, "trace");
+    if (!tn || !scn_scalar(tn) || !*scn_scalar(tn))
+        return cap;
+    char dir[4096], path[4096];
+    snprintf(dir, sizeof dir, "%s", scn_node_file(tn) ? scn_node_file(tn) : "");
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    sim_err err;
+    sim_err_clear(&err);
+    if (trace_resolve(dir, scn_scalar(tn), path, sizeof path, &err))
+        return cap;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cap;
+    char buf[1 << 16];
+    size_t got;
+    double lines = 0;
+    int first = -1, last = '\n';
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (first < 0)
+            first = (unsigned char)buf[0];
+        for (char *p = buf; (p = memchr(p, '\n', (size_t)(buf + got - p))); p++)
+            lines++;
+        last = (unsigned char)buf[got - 1];
+    }
+    fclose(f);
+    if (last != '\n')
+        lines++;
+    if (first >= 0 && ((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z')))
+        lines--;   /* a CSV header */
+    return cap > 0 && cap < lines ? cap : lines;
+}
+
+typedef struct run_progress {
+    sim_comp *workload;
+    double total;
+} run_progress;
+
+static int workload_progress(void *ctx, double *done, double *total)
+{
+    run_progress *p = ctx;
+    const serving_totals *t = serving_get_totals(p->workload);
+    *done = (double)(t->completed + t->rejected);
+    *total = p->total;
+    return p->total > 0;
+}
+
+/* The progress mode: --progress or -q, else a status line on a terminal
+ * and, on anything else (CI logs, batch jobs), a line every interval once
+ * a run has lasted that long. MEMFAB_PROGRESS_INTERVAL (seconds) sets the
+ * interval of lines (default 10 s, 2 s with --progress). */
+static void setup_progress(sim *s, const run_opts *o, const scn_doc *doc, run_progress *rp)
+{
+    int tty = isatty(2);
+    int mode = o->progress == 0 || (o->progress < 0 && o->quiet) ? SIM_PROGRESS_OFF
+               : tty                                             ? SIM_PROGRESS_TTY
+               : o->progress > 0                                 ? SIM_PROGRESS_LINES
+                                                                 : SIM_PROGRESS_LONG;
+    double every = mode == SIM_PROGRESS_LINES ? 2.0 : 10.0;
+    const char *env = getenv("MEMFAB_PROGRESS_INTERVAL");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        if (!*end && v >= 0)
+            every = v;
+        else
+            fprintf(stderr, "memfab: MEMFAB_PROGRESS_INTERVAL wants seconds (e.g. 5), not '%s';"
+                            " using %g s\n", env, every);
+    }
+    sim_set_progress(s, mode);
+    sim_set_progress_interval(s, every);
+    rp->workload = mode ? sim_find(s, "workload") : NULL;
+    if (rp->workload && rp->workload->model == &llm_workload_model) {
+        rp->total = workload_total(doc);
+        sim_set_progress_source(s, workload_progress, rp, "requests");
+    }
+}
+
+/* ---- the end-of-run summary ---------------------------------------------- */
+
+enum {
+    SUMMARY_HEADLINE_MAX = 28,   /* headline rows in all */
+    SUMMARY_MODEL_MAX = 12,      /* headline rows of one model */
+    SUMMARY_FILL_MAX = 12,       /* rows when the models declare few headlines */
+    SUMMARY_LINKS_MAX = 8        /* busiest link directions */
+};
+
+static long long count_rows(sqlite3 *h, const char *table, int64_t run_id)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s WHERE run_id = ?", table);
     sqlite3_stmt *st;
-    printf("results: %s (run %lld)\n", path, (long long)run_id);
+    long long n = 0;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, run_id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Add metric m of run r to the table (scope, metric, value) and mark it. */
+static void summary_row(htable *t, const rdb_metric *m, int own, size_t *own_rows)
+{
+    if (own)
+        (*own_rows)++;
+    char scope[256], val[64];
+    const char *slash = strchr(m->name, '/');
+    size_t len = slash ? (size_t)(slash - m->name) : 0;
+    snprintf(scope, sizeof scope, "%.*s", (int)len, m->name);
+    const char *name = slash ? slash + 1 : m->name;
+    human_value(val, sizeof val, m->value, m->unit, name);
+    const char *row[3] = {scope, name, val};
+    ht_add(t, row);
+}
+
+/* The metrics part of the summary: each model's headline metrics (its
+ * components in scenario order), then, when they are few, the means and
+ * 99th percentiles of components whose model declares none. Returns the
+ * number of rows printed; *own_rows counts those that are rows of the
+ * metrics table (the others derive from links, requests, kv, coherence);
+ * *hidden_headline counts headline rows beyond the caps. */
+static size_t summary_metrics(sim *s, const rdb_run *r, size_t *hidden_headline,
+                              size_t *own_rows)
+{
+    size_t n = r->nmetrics, ncomp = sim_ncomps(s), shown = 0;
+    *hidden_headline = 0;
+    unsigned char *mark = sim_calloc(n + 1, 1);
+    uint32_t *owner = sim_calloc(n + 1, sizeof *owner);     /* component id, or UINT32_MAX */
+    unsigned char *seen = sim_calloc(ncomp + 1, 1);          /* model already done */
+    htable t;
+    if (!mark || !owner || !seen || ht_init(&t, 3)) {
+        sim_free(mark);
+        sim_free(owner);
+        sim_free(seen);
+        return 0;
+    }
+    ht_right(&t, 2);
+    const char *head[3] = {"scope", "metric", "value"};
+    ht_add(&t, head);
+    for (size_t i = 0; i < n; i++) {
+        char scope[256];
+        const char *slash = strchr(r->metrics[i].name, '/');
+        size_t len = slash ? (size_t)(slash - r->metrics[i].name) : 0;
+        snprintf(scope, sizeof scope, "%.*s", (int)len, r->metrics[i].name);
+        sim_comp *c = slash ? sim_find(s, scope) : NULL;
+        owner[i] = c ? c->id : UINT32_MAX;
+    }
+    size_t total = 0;
+    /* Models with fewer components first (the workload's or the fabric's
+     * one-line totals before per-instance rows), then in the order of
+     * their first component. */
+    size_t *order = sim_calloc(ncomp + 1, sizeof *order), norder = 0;
+    size_t *ncomp_of = sim_calloc(ncomp + 1, sizeof *ncomp_of);
+    if (!order || !ncomp_of)
+        goto done;
+    for (uint32_t ci = 0; ci < ncomp; ci++) {
+        const sim_model *m = sim_comp_at(s, ci)->model;
+        size_t first = ci;
+        for (uint32_t cj = 0; cj < ci; cj++)
+            if (sim_comp_at(s, cj)->model == m) {
+                first = cj;
+                break;
+            }
+        ncomp_of[first]++;
+        if (first == ci && m->headline)
+            order[norder++] = ci;
+    }
+    for (size_t a = 1; a < norder; a++)   /* stable insertion sort by component count */
+        for (size_t b = a; b > 0 && ncomp_of[order[b - 1]] > ncomp_of[order[b]]; b--) {
+            size_t x = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = x;
+        }
+    for (size_t oi = 0; oi < norder; oi++) {
+        uint32_t ci = (uint32_t)order[oi];
+        const sim_model *m = sim_comp_at(s, ci)->model;
+        size_t per_model = 0;
+        for (uint32_t cj = ci; cj < ncomp; cj++) {
+            sim_comp *c = sim_comp_at(s, cj);
+            if (c->model != m)
+                continue;
+            seen[cj] = 1;
+            for (const char *const *p = m->headline; *p; p++) {
+                if (strchr(*p, '/'))
+                    continue;
+                for (size_t i = 0; i < n; i++) {
+                    if (owner[i] != cj || mark[i])
+                        continue;
+                    const char *name = strchr(r->metrics[i].name, '/') + 1;
+                    if (fnmatch(*p, name, 0) != 0)
+                        continue;
+                    mark[i] = 1;
+                    if (per_model < SUMMARY_MODEL_MAX && total < SUMMARY_HEADLINE_MAX) {
+                        summary_row(&t, &r->metrics[i], owner[i] != UINT32_MAX, own_rows);
+                        per_model++;
+                        total++;
+                    } else {
+                        (*hidden_headline)++;
+                    }
+                }
+            }
+        }
+        for (const char *const *p = m->headline; *p; p++) {
+            if (!strchr(*p, '/'))
+                continue;
+            for (size_t i = 0; i < n; i++) {
+                if (mark[i] || fnmatch(*p, r->metrics[i].name, 0) != 0)
+                    continue;
+                mark[i] = 1;
+                if (per_model < SUMMARY_MODEL_MAX && total < SUMMARY_HEADLINE_MAX) {
+                    summary_row(&t, &r->metrics[i], owner[i] != UINT32_MAX, own_rows);
+                    per_model++;
+                    total++;
+                } else {
+                    (*hidden_headline)++;
+                }
+            }
+        }
+    }
+    /* few headlines: means and tails of the other components */
+    for (size_t i = 0; i < n && total < SUMMARY_FILL_MAX; i++) {
+        if (mark[i] || owner[i] == UINT32_MAX || sim_comp_at(s, owner[i])->model->headline)
+            continue;
+        const char *name = strchr(r->metrics[i].name, '/') + 1;
+        if (fnmatch("*_mean", name, 0) != 0 && fnmatch("*_p99", name, 0) != 0)
+            continue;
+        mark[i] = 1;
+        summary_row(&t, &r->metrics[i], owner[i] != UINT32_MAX, own_rows);
+        total++;
+    }
+    if (total)
+        ht_print(&t, stdout);
+    shown = total;
+done:
+    sim_free(order);
+    sim_free(ncomp_of);
+    ht_free(&t);
+    sim_free(mark);
+    sim_free(owner);
+    sim_free(seen);
+    return shown;
+}
+
+/* The busiest link directions with bytes, throughput and utilisation.
+ * Returns the number of rows printed. */
+static size_t summary_links(sqlite3 *h, int64_t run_id, double sim_s)
+{
+    sqlite3_stmt *st;
     if (sqlite3_prepare_v2(h,
                            "SELECT link, direction, bytes, utilization FROM links WHERE run_id=?"
-                           " ORDER BY rowid LIMIT 12",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, run_id);
-        int first = 1;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            if (first)
-                printf("  %-16s %-24s %14s %8s\n", "link", "direction", "bytes", "util");
-            first = 0;
-            printf("  %-16s %-24s %14lld %7.1f%%\n", sqlite3_column_text(st, 0),
-                   sqlite3_column_text(st, 1), (long long)sqlite3_column_int64(st, 2),
-                   100.0 * sqlite3_column_double(st, 3));
-        }
+                           " ORDER BY utilization DESC, bytes DESC, rowid LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, SUMMARY_LINKS_MAX);
+    htable t;
+    if (ht_init(&t, 5)) {
         sqlite3_finalize(st);
+        return 0;
     }
-    if (sqlite3_prepare_v2(h,
-                           "SELECT scope, name, value, unit FROM metrics WHERE run_id=? AND"
-                           " (scope='run' OR name LIKE '%mean' OR name LIKE '%p99')"
-                           " ORDER BY rowid LIMIT 16",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, run_id);
-        int first = 1;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            if (first)
-                printf("  %-16s %-32s %14s\n", "scope", "metric", "value");
-            first = 0;
-            printf("  %-16s %-32s %14.6g %s\n", sqlite3_column_text(st, 0),
-                   sqlite3_column_text(st, 1), sqlite3_column_double(st, 2),
-                   sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "");
-        }
-        sqlite3_finalize(st);
+    for (size_t c = 2; c < 5; c++)
+        ht_right(&t, c);
+    const char *head[5] = {"link", "direction", "bytes", "throughput", "util"};
+    ht_add(&t, head);
+    size_t rows = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char link[128], dir[128], bytes[32], rate[32], util[32];
+        const char *l = (const char *)sqlite3_column_text(st, 0);
+        const char *d = (const char *)sqlite3_column_text(st, 1);
+        human_text(link, sizeof link, l ? l : "", 40);
+        human_text(dir, sizeof dir, d ? d : "", 48);
+        double b = (double)sqlite3_column_int64(st, 2);
+        human_value(bytes, sizeof bytes, b, "B", NULL);
+        human_value(rate, sizeof rate, sim_s > 0 ? b / sim_s : NAN, "B/s", NULL);
+        human_value(util, sizeof util,
+                    sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3),
+                    "", "utilization");
+        const char *row[5] = {link, dir, bytes, rate, util};
+        ht_add(&t, row);
+        rows++;
     }
-    printf("query: sqlite3 %s \"SELECT * FROM metrics WHERE run_id=%lld\"\n", path,
-           (long long)run_id);
+    sqlite3_finalize(st);
+    if (rows)
+        ht_print(&t, stdout);
+    ht_free(&t);
+    return rows;
+}
+
+static void print_summary(sim *s, res_db *db, int64_t run_id, const char *path)
+{
+    sqlite3 *h = res_handle(db);
+    char db_word[4200];
+    human_shell_word(db_word, sizeof db_word, path);
+    printf("results: %s (run %lld)\n", path, (long long)run_id);
+    rdb_run r;
+    memset(&r, 0, sizeof r);
+    r.id = run_id;
+    sim_err err;
+    sim_err_clear(&err);
+    size_t hidden_headline = 0, metric_rows = 0;
+    if (rdb_load_metrics(h, &r, &err) == 0)
+        summary_metrics(s, &r, &hidden_headline, &metric_rows);
+    size_t link_rows = summary_links(h, run_id, sim_time_to_s(sim_now(s)));
+    rdb_run_free(&r);
+
+    /* what was left out, and how to see it */
+    static const char *const tables[] = {"metrics", "links",    "kv", "coherence",
+                                         "requests", "timeseries", NULL};
+    for (size_t i = 0; tables[i]; i++) {
+        long long rows = count_rows(h, tables[i], run_id), shown = 0;
+        if (strcmp(tables[i], "metrics") == 0)
+            shown = (long long)metric_rows;
+        else if (strcmp(tables[i], "links") == 0)
+            shown = (long long)link_rows;
+        if (rows - shown <= 0)
+            continue;
+        char count[32];
+        human_count(count, sizeof count, rows - shown);
+        printf("  %s %s%s row%s: memfab show %s %s --run %lld\n", count, shown ? "more " : "",
+               tables[i], rows - shown == 1 ? "" : "s", db_word, tables[i], (long long)run_id);
+    }
+    if (hidden_headline)
+        printf("  (%zu headline metric%s did not fit above; they are among the metrics rows)\n",
+               hidden_headline, hidden_headline == 1 ? "" : "s");
 }
 
 int run_scenario(const run_opts *o)
@@ -343,8 +657,8 @@ int run_scenario(const run_opts *o)
     sim_set_sink(s, &sink);
 
 
-    int progress = o->progress < 0 ? (!o->quiet && isatty(2)) : o->progress;
-    sim_set_progress(s, progress);
+    run_progress rp = {NULL, 0};
+    setup_progress(s, o, doc, &rp);
     double t0 = wall_seconds();
     const char *final = "complete";
     rc = sim_start(s, &err);
@@ -393,10 +707,13 @@ int run_scenario(const run_opts *o)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     if (!o->quiet) {
-        printf("%s: %s: simulated %.6g s, %llu events in %.3f s (%.3g M events/s)\n",
-               sim_name(s), final, sim_time_to_s(sim_now(s)), (unsigned long long)sim_events(s),
-               wall, wall > 0 ? (double)sim_events(s) / wall / 1e6 : 0.0);
-        print_summary(db, run_id, path);
+        char simt[32], evs[32], wallt[32];
+        human_value(simt, sizeof simt, sim_time_to_s(sim_now(s)), "s", NULL);
+        human_count(evs, sizeof evs, (long long)sim_events(s));
+        human_value(wallt, sizeof wallt, wall, "s", NULL);
+        printf("%s: %s: simulated %s, %s events in %s (%.3g M events/s)\n", sim_name(s), final,
+               simt, evs, wallt, wall > 0 ? (double)sim_events(s) / wall / 1e6 : 0.0);
+        print_summary(s, db, run_id, path);
     }
 out:
     res_close(db);
@@ -451,7 +768,10 @@ static void run_usage(FILE *f, const char *cmd)
                 : "",
             strcmp(cmd, "run") == 0
                 ? "  --plugin FILE.so    load a policy plug-in (repeatable)\n"
-                  "  --progress          progress line even when stderr is not a terminal\n"
+                  "  --progress          progress lines (percent done, ETA) even when stderr\n"
+                  "                      is not a terminal: every 2 s and at the end (without\n"
+                  "                      it, a line every 10 s once a run lasts that long;\n"
+                  "                      MEMFAB_PROGRESS_INTERVAL=SECONDS sets the interval)\n"
                 : "");
 }
 

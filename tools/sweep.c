@@ -52,6 +52,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -62,6 +63,7 @@
 #include "models/registry.h"
 #include "sim/schema.h"
 #include "tools/commands.h"
+#include "tools/human.h"
 #include "tools/rdb.h"
 #include "tools/run.h"
 
@@ -767,19 +769,76 @@ typedef struct progress {
     size_t total, done, running, failed, skipped;
     int tty;                   /* redraw a status line */
     const char *name;
+    int lines;                 /* not a terminal: a line every `every` seconds */
+    int quiet;                 /* this rank prints no progress (MPI ranks other than 0) */
+    const sweep *sw;           /* with `global`: count every rank's points from the files */
+    int global;
+    double start, last, every; /* wall clock */
+    size_t done0;              /* points complete before this run started */
 } progress;
 
-static void show(const progress *pg, int final)
+static double wall_now(void)
 {
-    if (!pg->tty && !final)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Under MPI, rank 0 reports the whole sweep: points complete or failed
+ * are files in the shared work directory. */
+static void count_files(const progress *pg, size_t *done, size_t *failed)
+{
+    *done = *failed = 0;
+    for (size_t i = 0; i < pg->sw->npts; i++) {
+        char *d = point_path(pg->sw, &pg->sw->pts[i], ".db");
+        char *f = point_path(pg->sw, &pg->sw->pts[i], ".failed.db");
+        if (d && file_exists(d))
+            (*done)++;
+        else if (f && file_exists(f))
+            (*failed)++;
+        sim_free(d);
+        sim_free(f);
+    }
+}
+
+/* The status: points done of all, percent, ETA from the points finished
+ * in this run. A terminal gets a redrawn line, anything else a line every
+ * interval (and at the end). */
+static void show(progress *pg, int final)
+{
+    if (pg->quiet)
         return;
-    fprintf(stderr, "%ssweep %s: %zu/%zu done, %zu running, %zu failed%s%s",
-            pg->tty ? "\r\033[K" : "", pg->name, pg->done, pg->total, pg->running, pg->failed,
-            pg->skipped ? " (complete before this run: " : "", "");
-    if (pg->skipped)
-        fprintf(stderr, "%zu)", pg->skipped);
-    fputs(final || !pg->tty ? "\n" : "", stderr);
+    double now = wall_now();
+    if (!final && (pg->tty ? now - pg->last < 0.2 : !pg->lines || now - pg->last < pg->every))
+        return;
+    size_t total = pg->total, done = pg->done, failed = pg->failed, done0 = pg->skipped;
+    if (pg->global) {
+        total = pg->sw->npts;
+        count_files(pg, &done, &failed);
+        done0 = pg->done0;
+    }
+    size_t finished = done + failed;
+    double pct = total ? 100.0 * (double)finished / (double)total : 100.0;
+    char eta[64] = "";
+    double el = now - pg->start;
+    size_t new_ = finished > done0 ? finished - done0 : 0;
+    if (final) {
+        char t[32];
+        snprintf(eta, sizeof eta, ", took %s", human_duration(t, sizeof t, el));
+    } else if (new_ > 0 && finished < total) {
+        char t[32];
+        snprintf(eta, sizeof eta, ", ETA %s",
+                 human_duration(t, sizeof t, el / (double)new_ * (double)(total - finished)));
+    }
+    fprintf(stderr, "%ssweep %s: %zu/%zu points (%.0f%%), %zu failed", pg->tty ? "\r\033[K" : "",
+            pg->name, finished, total, pct, failed);
+    if (!pg->global)
+        fprintf(stderr, ", %zu running", pg->running);
+    if (done0)
+        fprintf(stderr, " (complete before this run: %zu)", done0);
+    fprintf(stderr, "%s%s", eta, final || !pg->tty ? "\n" : "");
     fflush(stderr);
+    pg->last = now;
 }
 
 /* After a worker ends: done, failed (recorded) or interrupted. */
@@ -838,6 +897,7 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     size_t next = 0;
+    int forwarded = 0;
     for (;;) {
         while (pg->running < (size_t)jobs && !stop_requested) {
             while (next < s->npts) {
@@ -878,17 +938,22 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
         if (pg->running == 0)
             break;
         int st;
-        pid_t pid = wait(&st);
-        if (pid < 0) {
-            if (errno == EINTR) {
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid == 0 || (pid < 0 && errno == EINTR)) {
+            if (stop_requested && !forwarded) {
                 /* forward the stop to the workers (they keep what they measured) */
                 for (int k = 0; k < jobs; k++)
                     if (pids[k])
                         kill(pids[k], SIGTERM);
-                continue;
+                forwarded = 1;
             }
-            break;
+            show(pg, 0);
+            struct timespec nap = {0, 50 * 1000 * 1000};
+            nanosleep(&nap, NULL);
+            continue;
         }
+        if (pid < 0)
+            break;
         for (int k = 0; k < jobs; k++)
             if (pids[k] == pid) {
                 pids[k] = 0;
@@ -1108,7 +1173,9 @@ static void sweep_usage(FILE *f)
           "  -o, --output FILE   the merged database (replaces the sweep file's output)\n"
           "  --workdir DIR       point databases and logs (default OUTPUT.d)\n"
           "  --list              list the points and their state; run nothing\n"
-          "  --progress          progress line even when stderr is not a terminal\n"
+          "  --progress          progress lines every 2 s when stderr is not a terminal\n"
+          "                      (default every 10 s; MEMFAB_PROGRESS_INTERVAL=SECONDS);\n"
+          "                      under MPI rank 0 prints the one line for all ranks\n"
           "  -h, --help          this help\n"
           "\n"
           "Exit status: 0 all points complete, 1 some point failed or interrupted\n"
@@ -1210,9 +1277,29 @@ int cmd_sweep(int argc, char **argv)
         status = SIM_EXIT_USAGE;
         goto out;
     }
-    progress pg = {0, 0, 0, 0, 0, force_progress || isatty(2), s.name};
+    progress pg;
+    memset(&pg, 0, sizeof pg);
+    pg.tty = isatty(2);
+    pg.lines = !pg.tty;   /* CI logs and batch jobs: a line every interval */
+    pg.every = force_progress ? 2.0 : 10.0;
+    const char *env = getenv("MEMFAB_PROGRESS_INTERVAL");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        if (!*end && v >= 0)
+            pg.every = v;
+    }
+    pg.name = s.name;
+    pg.sw = &s;
+    pg.quiet = rank != 0;   /* MPI: one progress line, from rank 0, for every rank */
+    pg.global = mpi && size > 1;
+    pg.start = pg.last = wall_now();
     for (size_t i = 0; i < s.npts; i++)
         pg.total += (int)(i % (size_t)size) == rank;
+    if (pg.global) {
+        size_t f;
+        count_files(&pg, &pg.done0, &f);
+    }
     if (rank == 0)
         fprintf(stderr, "sweep %s: %zu points%s, %d worker%s%s -> %s\n", s.name, s.npts,
                 s.pts[0].have_seed ? " (with seeds)" : "", jobs, jobs == 1 ? "" : "s",
@@ -1224,13 +1311,13 @@ int cmd_sweep(int argc, char **argv)
         status = SIM_EXIT_RUNTIME;
         interrupted = 1;
     }
-    show(&pg, 1);
     int failed = (int)pg.failed;
     if (mpi) {
         swp_mpi_barrier();
         interrupted = swp_mpi_max(interrupted);
         failed = swp_mpi_max(failed);
     }
+    show(&pg, 1);   /* after the barrier: rank 0 sees every rank's points */
     if (interrupted) {
         if (rank == 0)
             fprintf(stderr, "sweep %s: interrupted; complete points are kept in %s, run the same"

@@ -629,6 +629,9 @@ int cxl_cache_dir(const sim_comp *c, uint64_t line)
     return line < a->nlines ? a->dir[line] : 0;
 }
 
+/* Headline metrics of the run summary (sim_model.headline). */
+static const char *const cxl_accel_headline[] = {"hit_ratio", "latency_mean", "latency_p99", NULL};
+
 const sim_model cxl_accel_model = {
     .type = "cxl_accel",
     .summary = "CXL.cache accelerator: device cache of host memory (MESI, LRU), host directory,"
@@ -640,4 +643,5 @@ const sim_model cxl_accel_model = {
     .handle = accel_handle,
     .finish = accel_finish,
     .destroy = accel_destroy,
+    .headline = cxl_accel_headline,
 };

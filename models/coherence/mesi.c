@@ -1881,6 +1881,9 @@ static int cache_finish(sim_comp *c, sim_err *err)
     return 0;
 }
 
+/* Headline metrics of the run summary (sim_model.headline). */
+static const char *const mesi_dir_headline[] = {"messages", "messages_per_access", "access_latency_mean", "miss_latency_p99", NULL};
+
 const sim_model mesi_dir_model = {
     .type = "mesi_dir",
     .summary = "MESI directory (home node) of a shared region: Primer Table 8.4, message counts",
@@ -1891,6 +1894,7 @@ const sim_model mesi_dir_model = {
     .handle = dir_handle,
     .finish = dir_finish,
     .destroy = dir_destroy,
+    .headline = mesi_dir_headline,
 };
 
 const sim_model mesi_cache_model = {

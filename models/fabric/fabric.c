@@ -493,6 +493,9 @@ static void fabric_destroy(sim_comp *c)
         cached_fabric = UINT32_MAX;
 }
 
+/* Headline metrics of the run summary (sim_model.headline). */
+static const char *const fabric_headline[] = {"bytes:*", "latency:*_mean", "latency:*_p99", NULL};
+
 const sim_model fabric_model = {
     .type = "fabric",
     .summary = "fabric settings (chunk size, packet mode, window, free transfers) and per-path results",
@@ -504,6 +507,7 @@ const sim_model fabric_model = {
     .sample = fabric_sample,
     .finish = fabric_finish,
     .destroy = fabric_destroy,
+    .headline = fabric_headline,
 };
 
 /* ---- xfer: a transfer load generator ----------------------------------- */
@@ -706,6 +710,9 @@ static void xfer_destroy(sim_comp *c)
     sim_samples_free(&x->lat);
 }
 
+/* Headline metrics of the run summary (sim_model.headline). */
+static const char *const xfer_headline[] = {"throughput", "latency_mean", "latency_p99", NULL};
+
 const sim_model xfer_model = {
     .type = "xfer",
     .summary = "transfer load generator: src, dst, size, path, count, outstanding, gap",
@@ -716,6 +723,7 @@ const sim_model xfer_model = {
     .handle = xfer_handle,
     .finish = xfer_finish,
     .destroy = xfer_destroy,
+    .headline = xfer_headline,
 };
 
 /* ---- alltoall: every member sends to every other ------------------------ */

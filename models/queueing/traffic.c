@@ -231,6 +231,9 @@ static void sink_destroy(sim_comp *c)
 
 static const sim_param sink_params[] = {{NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
+/* Headline metrics of the run summary (sim_model.headline). */
+static const char *const sink_headline[] = {"throughput", "latency_mean", "latency_p99", NULL};
+
 const sim_model sink_model = {
     .type = "sink",
     .summary = "packet sink: counts packets and bytes, measures latency",
@@ -239,4 +242,5 @@ const sim_model sink_model = {
     .handle = sink_handle,
     .finish = sink_finish,
     .destroy = sink_destroy,
+    .headline = sink_headline,
 };

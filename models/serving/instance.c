@@ -1441,6 +1441,9 @@ static void inst_destroy(sim_comp *c)
     sim_free(st->mr);
 }
 
+/* Headline metrics of the run summary (sim_model.headline). */
+static const char *const llm_instance_headline[] = {"utilization", "prefix_hit_ratio_tokens", "preemptions", NULL};
+
 const sim_model llm_instance_model = {
     .type = "llm_instance",
     .summary = "GPU serving instance: vLLM-style continuous batching, chunked prefill, "
@@ -1453,6 +1456,7 @@ const sim_model llm_instance_model = {
     .sample = inst_sample,
     .finish = inst_finish,
     .destroy = inst_destroy,
+    .headline = llm_instance_headline,
 };
 
 /* ---- the shared pool of scope global ----------------------------------- */

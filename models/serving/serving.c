@@ -1199,6 +1199,9 @@ static void wl_destroy(sim_comp *c)
     trace_u64map_free(w->placed);
 }
 
+/* Headline metrics of the run summary (sim_model.headline). */
+static const char *const llm_workload_headline[] = {"completed", "rejected", "ttft_mean", "ttft_p99", "tpot_mean", "e2e_p99", "throughput_output", "goodput", "slo_attainment", "prefix_hit_ratio_tokens", NULL};
+
 const sim_model llm_workload_model = {
     .type = "llm_workload",
     .summary = "LLM requests from a trace or synthetic generator, routed to llm_instance "
@@ -1212,6 +1215,7 @@ const sim_model llm_workload_model = {
     .sample = wl_sample,
     .finish = wl_finish,
     .destroy = wl_destroy,
+    .headline = llm_workload_headline,
 };
 
 const serving_totals *serving_get_totals(sim_comp *c) { return &((wl_state *)c->state)->tot; }

@@ -1756,6 +1756,9 @@ static void um_destroy(sim_comp *c)
     u->kv_len = NULL;
 }
 
+/* Headline metrics of the run summary (sim_model.headline). */
+static const char *const um_headline[] = {"faults", "migrated_bytes", "effective_bandwidth", "stall_time", NULL};
+
 const sim_model um_model = {
     .type = "um",
     .summary = "CUDA unified memory: fault batches, tree prefetcher, LRU 2 MiB eviction over the fabric",
@@ -1768,4 +1771,5 @@ const sim_model um_model = {
     .sample = um_sample,
     .finish = um_finish,
     .destroy = um_destroy,
+    .headline = um_headline,
 };
