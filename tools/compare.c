@@ -1528,7 +1528,10 @@ int cmd_baseline(int argc, char **argv)
         yaml_quote(f, r->sha);
         fprintf(f, "\n    seed: %llu\n    version: ", (unsigned long long)r->seed);
         yaml_quote(f, r->version);
-        fputs("\n    params:\n", f);
+        size_t nkey = 0;
+        for (size_t p = 0; p < r->nparams; p++)
+            nkey += key_param(&set, r, r->params[p].key, globs, nglobs, allp) != 0;
+        fputs(nkey ? "\n    params:\n" : "\n    params: {}\n", f);
         for (size_t p = 0; p < r->nparams; p++)
             if (key_param(&set, r, r->params[p].key, globs, nglobs, allp)) {
                 fputs("      ", f);
