@@ -265,6 +265,43 @@ START_TEST(dirty_tree_baseline)
 }
 END_TEST
 
+/* regress.sh --format md: one report over every scenario, one verdict at
+ * the top, within --max-bytes; a scenario without a baseline is in it as
+ * a failure; progress goes to stderr. */
+START_TEST(regress_one_markdown_report)
+{
+    ck_assert_int_eq(fx_sh("mkdir -p rg/baselines && cp '%s/scenarios/regress/regress.sh'"
+                           " '%s/scenarios/regress/tolerances.yaml'"
+                           " '%s/scenarios/regress/doorbells.yaml'"
+                           " '%s/scenarios/regress/saturated.yaml' rg/ && cp"
+                           " '%s/scenarios/regress/doorbells.yaml' rg/nobase.yaml &&"
+                           " sh rg/regress.sh %s --update >/dev/null 2>&1; rm rg/baselines/nobase.yaml",
+                           fx_src, fx_src, fx_src, fx_src, fx_src, fx_bin), 0);
+    /* a deliberate change: every doorbells baseline value +30% */
+    ck_assert_int_eq(fx_sh("awk '/value: [0-9]/ { sub(/value: [0-9.e+-]+/, \"value: \" 1.3 *"
+                           " substr($0, index($0, \"value: \") + 7) + 0) } { print }'"
+                           " rg/baselines/doorbells.yaml > d.yaml && mv d.yaml"
+                           " rg/baselines/doorbells.yaml"), 0);
+    ck_assert_int_eq(fx_sh("sh rg/regress.sh %s --format md --max-bytes 5000 >r.md 2>err.txt",
+                           fx_bin), 3);
+    ck_assert_int_eq(fx_sh("wc -c < r.md; grep -c '^### ' r.md; head -n 1 r.md; cat err.txt"), 0);
+    ck_assert_msg(atol(fx_out) <= 5000 && atol(fx_out) > 2000, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "\n1\n### :x: memfab regress (3 scenarios): REGRESSION\n"),
+                  "one report, verdict first: %s", fx_out);
+    ck_assert_msg(strstr(fx_out, "regress: nobase: no baseline") &&
+                  strstr(fx_out, "regress: 3 scenarios, FAILED (exit 3)"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("cat r.md"), 0);
+    ck_assert_msg(strstr(fx_out, "- :x: nobase: no baseline") &&
+                  strstr(fx_out, "2 runs matched") && strstr(fx_out, "#### Regressions, worst") &&
+                  strstr(fx_out, "regress-doorbells") && strstr(fx_out, "</details>") &&
+                  !strstr(fx_out, "regress:"), "%.3000s", fx_out);
+    /* text output is unchanged: per scenario */
+    ck_assert_int_eq(fx_sh("sh rg/regress.sh %s", fx_bin), 3);
+    ck_assert_msg(strstr(fx_out, "regress: doorbells: REGRESSION") &&
+                  strstr(fx_out, "regress-saturated: baseline vs run 1"), "%.3000s", fx_out);
+}
+END_TEST
+
 /* ---- Limits --------------------------------------------------------------- */
 
 START_TEST(missing_and_new_metrics)
@@ -499,6 +536,7 @@ static Suite *compare_suite(void)
     tcase_add_test(core, markdown_report_fits);
     tcase_add_test(core, markdown_pairs_one_report);
     tcase_add_test(core, dirty_tree_baseline);
+    tcase_add_test(core, regress_one_markdown_report);
     tcase_add_test(limits, missing_and_new_metrics);
     tcase_add_test(limits, runs_matched_by_params);
     tcase_add_test(limits, tolerance_parsing);
