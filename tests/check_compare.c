@@ -114,6 +114,194 @@ START_TEST(baseline_roundtrip)
 }
 END_TEST
 
+/* Many metrics, most of them changed: base value 1000 each; candidate
+ * changes latency_i by +(i % 37 + 3)% (all 400 worse), throughput_i by
+ * -(i % 11)% (37 same, 74 ok, 290 worse) and bytes_i by +5% (400 changed);
+ * one metric, the worst, triples. */
+static void many_db(const char *name, int cand, int n)
+{
+    fx_metric *m = calloc((size_t)(3 * n + 1), sizeof *m);
+    char (*names)[32] = calloc((size_t)(3 * n + 1), sizeof *names);
+    ck_assert(m && names);
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(names[k], sizeof names[k], "latency_%04d", i);
+        m[k] = (fx_metric){"gpu0", names[k], cand ? 1000 * (1 + (i % 37 + 3) / 100.0) : 1000,
+                           "s"};
+        k++;
+        snprintf(names[k], sizeof names[k], "throughput_%04d", i);
+        m[k] = (fx_metric){"gpu0", names[k], cand ? 1000 * (1 - (i % 11) / 100.0) : 1000, "B/s"};
+        k++;
+        snprintf(names[k], sizeof names[k], "bytes_%04d", i);
+        m[k] = (fx_metric){"gpu0", names[k], cand ? 1050 : 1000, "B"};
+        k++;
+    }
+    snprintf(names[k], sizeof names[k], "latency_worst");
+    m[k] = (fx_metric){"gpu1", names[k], cand ? 3000 : 1000, "s"};
+    k++;
+    fx_run(name, "many", 1, NULL, m, k, 0, 1);
+    free(m);
+    free(names);
+}
+
+/* The markdown report of a change with many rows fits a pull request
+ * comment: the verdict first, the worst regressions, a count of the rest,
+ * everything else collapsed, and never more than --max-bytes. */
+START_TEST(markdown_report_fits)
+{
+    many_db("a.db", 0, 400);
+    many_db("b.db", 1, 400);
+    /* the default limit: 60000 bytes */
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --format md > r.md", fx_bin), 3);
+    ck_assert_int_eq(fx_sh("wc -c < r.md"), 0);
+    long size = atol(fx_out);
+    ck_assert_msg(size > 30000 && size <= 60000, "size %ld", size);
+    ck_assert_int_eq(fx_sh("head -n 1 r.md"), 0);
+    ck_assert_msg(strstr(fx_out, "### :x: memfab compare: a.db vs b.db: REGRESSION\n"), "%s",
+                  fx_out);
+    /* a smaller limit */
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --format md --max-bytes 12000 > s.md; wc -c <"
+                           " s.md", fx_bin), 0);
+    ck_assert_msg(atol(fx_out) <= 12000 && atol(fx_out) > 9000, "size %s", fx_out);
+    ck_assert_int_eq(fx_sh("cat s.md"), 0);
+    const char *verdict = strstr(fx_out, "REGRESSION"), *counts = strstr(fx_out, "**");
+    const char *worst = strstr(fx_out, "#### Regressions, worst first (20 of 1090)");
+    const char *first = strstr(fx_out, "| many | gpu1/latency\\_worst | 1000 s | 3000 s | +200% |");
+    const char *second = strstr(fx_out, "| many | gpu0/latency\\_0036 | 1000 s | 1390 s | +39% |");
+    const char *rest = strstr(fx_out, "... and 1070 more regressions");
+    const char *details = strstr(fx_out, "<details><summary>Every differing metric (1164 rows:"
+                                         " 1090 regressions, 0 better");
+    const char *cut = strstr(fx_out, "more rows left out to stay within 12000 bytes");
+    const char *close = strstr(fx_out, "</details>");
+    ck_assert_msg(verdict && counts && worst && first && second && rest && details && cut &&
+                  close, "%.3000s", fx_out);
+    ck_assert_msg(verdict < counts && counts < worst && worst < first && first < second &&
+                  second < rest && rest < details && details < cut && cut < close, "order: %.3000s",
+                  fx_out);
+    ck_assert_msg(strstr(fx_out, "400 changed") && strstr(fx_out, "690 worse"), "%.3000s", fx_out);
+    /* --top; no limit keeps every row */
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --format md --top 3 --max-bytes 0 > t.md;"
+                           " grep -c '^| many |' t.md", fx_bin), 0);
+    ck_assert_msg(atol(fx_out) == 3 + 1164, "rows %s", fx_out);
+    ck_assert_int_eq(fx_sh("grep -c 'worst first (3 of 1090)' t.md; grep -c 'left out' t.md"),
+                     1);
+    ck_assert_msg(strcmp(fx_out, "1\n0\n") == 0, "%.3000s", fx_out);
+    /* bad limits */
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --format md --max-bytes 100", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --format md --top -1", fx_bin), 2);
+    /* within tolerance: the verdict, no tables */
+    ck_assert_int_eq(fx_sh("%s compare a.db a.db --format md", fx_bin), 0);
+    ck_assert_msg(strncmp(fx_out, "### :white_check_mark: ", 23) == 0 &&
+                  strstr(fx_out, "all within tolerance") && !strstr(fx_out, "<details>") &&
+                  strstr(fx_out, "All 1201 metrics identical"), "%.3000s", fx_out);
+}
+END_TEST
+
+/* Several BASE CAND pairs give one report with one verdict; --failure
+ * notes make it FAILED and come first. */
+START_TEST(markdown_pairs_one_report)
+{
+    base_db("a.db", 1e-6, 1e9, 100);
+    base_db("b.db", 1e-6, 1.2e9, 100);   /* better */
+    fx_metric m[] = {{"x", "slo_attainment", 0.9, ""}, {"x", "rejected", 3, "requests"}};
+    fx_run("c.db", "other", 1, NULL, m, 2, 0, 1);
+    m[0].value = 0.8;
+    m[1].value = 2;
+    fx_run("d.db", "other", 1, NULL, m, 2, 0, 1);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db c.db d.db --format md --title 'memfab regress'"
+                           " --note 'kv: skipped' --failure 'pd: the run failed'", fx_bin), 3);
+    ck_assert_msg(strncmp(fx_out, "### :x: memfab regress: REGRESSION\n", 35) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "2 runs matched"), "%s", fx_out);
+    const char *fail = strstr(fx_out, "- :x: pd: the run failed"), *note = strstr(fx_out,
+                                                                               "- kv: skipped");
+    ck_assert_msg(fail && note && fail < note, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "worst first (1 of 1)") &&
+                  strstr(fx_out, "| other | x/slo\\_attainment | 0.9 | 0.8 |") &&
+                  strstr(fx_out, "| other | x/rejected | 3 requests | 2 requests | -33.3% | 2% |"
+                                 " better |") &&
+                  strstr(fx_out, "| tiny | gpu0/throughput |"), "%s", fx_out);
+    /* only a failure note: FAILED, exit status unchanged */
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db --format md --failure 'pd: the run failed'",
+                           fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, ": FAILED\n") && strstr(fx_out, ":x: pd: the run failed"), "%s",
+                  fx_out);
+    /* pairs take no --base-run; an odd count is bad input */
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db c.db", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s compare a.db b.db c.db d.db --base-run 1 --cand-run 1", fx_bin),
+                     2);
+}
+END_TEST
+
+/* A run of a build from a tree with uncommitted changes: the baseline has
+ * a warning comment, baseline warns on stderr, compare notes it. */
+START_TEST(dirty_tree_baseline)
+{
+    sim_err err;
+    char path[512];
+    snprintf(path, sizeof path, "%s/d.db", fx_dir);
+    res_db *db = res_open(path, &err);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_int_gt(res_run_begin(db, "s", "", 1, "1a2b3c4-dirty", &err), 0);
+    res_metric(db, "x", "latency_mean", 1, "s");
+    ck_assert_int_eq(res_run_end(db, "complete", 0.1, 1000, 10, &err), 0);
+    res_close(db);
+    ck_assert_int_eq(fx_sh("%s baseline d.db -o d.yaml", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "warning: 1 run of d.db came from a build with uncommitted"
+                                 " changes (memfab 1a2b3c4-dirty)"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("grep '^#' d.yaml"), 0);
+    ck_assert_msg(strstr(fx_out, "# WARNING: written from a dirty tree: 1 run (run 1: memfab"
+                                 " 1a2b3c4-dirty)"), "%s", fx_out);
+    ck_assert_msg(fx_sh("%s compare d.yaml d.db", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "note: d.yaml was written by memfab 1a2b3c4-dirty, built from"
+                                 " a dirty tree"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s compare d.yaml d.db --format md", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "- d.yaml was written by memfab 1a2b3c4-dirty, built from a"
+                                 " dirty tree"), "%s", fx_out);
+    /* a clean build says nothing */
+    base_db("a.db", 1e-6, 1e9, 100);
+    ck_assert_int_eq(fx_sh("%s baseline a.db -o a.yaml && grep -c dirty a.yaml", fx_bin), 1);
+    ck_assert_int_eq(fx_sh("%s compare a.yaml a.db", fx_bin), 0);
+    ck_assert_msg(!strstr(fx_out, "dirty"), "%s", fx_out);
+}
+END_TEST
+
+/* regress.sh --format md: one report over every scenario, one verdict at
+ * the top, within --max-bytes; a scenario without a baseline is in it as
+ * a failure; progress goes to stderr. */
+START_TEST(regress_one_markdown_report)
+{
+    ck_assert_int_eq(fx_sh("mkdir -p rg/baselines && cp '%s/scenarios/regress/regress.sh'"
+                           " '%s/scenarios/regress/tolerances.yaml'"
+                           " '%s/scenarios/regress/doorbells.yaml'"
+                           " '%s/scenarios/regress/saturated.yaml' rg/ && cp"
+                           " '%s/scenarios/regress/doorbells.yaml' rg/nobase.yaml &&"
+                           " sh rg/regress.sh %s --update >/dev/null 2>&1; rm rg/baselines/nobase.yaml",
+                           fx_src, fx_src, fx_src, fx_src, fx_src, fx_bin), 0);
+    /* a deliberate change: every doorbells baseline value +30% */
+    ck_assert_int_eq(fx_sh("awk '/value: [0-9]/ { sub(/value: [0-9.e+-]+/, \"value: \" 1.3 *"
+                           " substr($0, index($0, \"value: \") + 7) + 0) } { print }'"
+                           " rg/baselines/doorbells.yaml > d.yaml && mv d.yaml"
+                           " rg/baselines/doorbells.yaml"), 0);
+    ck_assert_int_eq(fx_sh("sh rg/regress.sh %s --format md --max-bytes 5000 >r.md 2>err.txt",
+                           fx_bin), 3);
+    ck_assert_int_eq(fx_sh("wc -c < r.md; grep -c '^### ' r.md; head -n 1 r.md; cat err.txt"), 0);
+    ck_assert_msg(atol(fx_out) <= 5000 && atol(fx_out) > 2000, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "\n1\n### :x: memfab regress (3 scenarios): REGRESSION\n"),
+                  "one report, verdict first: %s", fx_out);
+    ck_assert_msg(strstr(fx_out, "regress: nobase: no baseline") &&
+                  strstr(fx_out, "regress: 3 scenarios, FAILED (exit 3)"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("cat r.md"), 0);
+    ck_assert_msg(strstr(fx_out, "- :x: nobase: no baseline") &&
+                  strstr(fx_out, "2 runs matched") && strstr(fx_out, "#### Regressions, worst") &&
+                  strstr(fx_out, "regress-doorbells") && strstr(fx_out, "</details>") &&
+                  !strstr(fx_out, "regress:"), "%.3000s", fx_out);
+    /* text output is unchanged: per scenario */
+    ck_assert_int_eq(fx_sh("sh rg/regress.sh %s", fx_bin), 3);
+    ck_assert_msg(strstr(fx_out, "regress: doorbells: REGRESSION") &&
+                  strstr(fx_out, "regress-saturated: baseline vs run 1"), "%.3000s", fx_out);
+}
+END_TEST
+
 /* ---- Limits --------------------------------------------------------------- */
 
 START_TEST(missing_and_new_metrics)
@@ -179,6 +367,24 @@ START_TEST(tolerance_parsing)
     ck_assert_int_eq(cmp_direction("x/rate", "tokens/s"), CMP_HIGHER);
     ck_assert_int_eq(cmp_direction("x/received_packets", "packets"), CMP_NEUTRAL);
     ck_assert_int_eq(cmp_direction("kv/gpu0/hbm/evictions", "blocks"), CMP_LOWER);
+    /* serving outcomes and fabric incidents */
+    ck_assert_int_eq(cmp_direction("workload/slo_attainment", ""), CMP_HIGHER);
+    ck_assert_int_eq(cmp_direction("workload/goodput", "requests/s"), CMP_HIGHER);
+    ck_assert_int_eq(cmp_direction("fabric/model_goodput:read", "B"), CMP_HIGHER);
+    ck_assert_int_eq(cmp_direction("workload/completed", "requests"), CMP_HIGHER);
+    ck_assert_int_eq(cmp_direction("workload/rejected", "requests"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("workload/rejected_early", "requests"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("workload/preemptions", "requests"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("workload/unfinished", "requests"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("fabric/unfinished_transfers", "transfers"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("nic0/refused_packets", "packets"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("pd/kv_transfer_errors", ""), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("nic0/retransmits", "packets"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("sw/pauses:node0.nic0->switch", ""), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("gpu0/STALL_cycles", "cycles"), CMP_LOWER);
+    /* the sample count of a distribution has no direction */
+    ck_assert_int_eq(cmp_direction("workload/ttft_count", ""), CMP_NEUTRAL);
+    ck_assert_int_eq(cmp_direction("fabric/latency:rdma_count", ""), CMP_NEUTRAL);
 }
 END_TEST
 
@@ -327,6 +533,10 @@ static Suite *compare_suite(void)
     tcase_add_test(core, tolerances_per_metric);
     tcase_add_test(core, markdown_table);
     tcase_add_test(core, baseline_roundtrip);
+    tcase_add_test(core, markdown_report_fits);
+    tcase_add_test(core, markdown_pairs_one_report);
+    tcase_add_test(core, dirty_tree_baseline);
+    tcase_add_test(core, regress_one_markdown_report);
     tcase_add_test(limits, missing_and_new_metrics);
     tcase_add_test(limits, runs_matched_by_params);
     tcase_add_test(limits, tolerance_parsing);

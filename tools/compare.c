@@ -29,6 +29,7 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +78,14 @@ static int contains_any(const char *s, const char *const *words)
 
 cmp_dir cmp_direction(const char *name, const char *unit)
 {
+    /* Keep these lists, compare.h, compare_usage and the README in step. */
     static const char *const higher[] = {"hit", "throughput", "bandwidth", "goodput",
-                                         "tokens_per_s", "per_s", "cached_share", NULL};
+                                         "tokens_per_s", "per_s", "cached_share", "attainment",
+                                         "completed", NULL};
     static const char *const lower[] = {"latency", "ttft", "tpot", "e2e", "wait", "delay",
                                         "stall", "miss", "evict", "drop", "refused", "queue",
-                                        NULL};
+                                        "reject", "preempt", "unfinished", "error",
+                                        "retransmit", "pause", NULL};
     static const char *const time_units[] = {"ps", "ns", "us", "ms", "s", NULL};
     const char *base = strrchr(name, '/');
     base = base ? base + 1 : name;
@@ -90,6 +94,10 @@ cmp_dir cmp_direction(const char *name, const char *unit)
     for (; base[i] && i + 1 < sizeof low; i++)
         low[i] = (char)tolower((unsigned char)base[i]);
     low[i] = '\0';
+    /* ttft_count, latency:rdma_count: how many samples a distribution has,
+     * which is neither good nor bad (retransmits, errors: not "_count"). */
+    if (i >= 6 && strcmp(low + i - 6, "_count") == 0)
+        return CMP_NEUTRAL;
     if (contains_any(low, higher))
         return CMP_HIGHER;
     if (contains_any(low, lower))
@@ -535,6 +543,95 @@ static int load_side(side *s, int allow_baseline, int64_t run_id, sim_err *err)
 enum { ST_SAME, ST_OK, ST_BETTER, ST_WORSE, ST_CHANGED, ST_MISSING, ST_NEW, ST_N };
 static const char *const st_name[ST_N] = {"same", "ok", "better", "WORSE", "CHANGED", "MISSING",
                                           "new"};
+#define IS_REGRESSION(st) ((st) >= ST_WORSE && (st) <= ST_MISSING)
+
+/* A growing string; on allocation failure it stops growing and sets oom. */
+typedef struct sbuf {
+    char *s;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->n + n + 1 > cap)
+            cap *= 2;
+        char *p = sim_realloc(b->s, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        sb_put(b, small, (size_t)n);
+        return;
+    }
+    char *big = sim_alloc((size_t)n + 1);
+    if (!big) {
+        b->oom = 1;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_put(b, big, (size_t)n);
+    sim_free(big);
+}
+
+/* Markdown text: table pipes, emphasis and HTML are escaped. */
+static void sb_md(sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (strchr("\\`*_{}[]|#", *s))
+            sb_printf(b, "\\%c", *s);
+        else if (*s == '<')
+            sb_put(b, "&lt;", 4);
+        else if (*s == '>')
+            sb_put(b, "&gt;", 4);
+        else if (*s == '&')
+            sb_put(b, "&amp;", 5);
+        else if (*s == '\n' || *s == '\r')
+            sb_put(b, " ", 1);
+        else
+            sb_put(b, s, 1);
+    }
+}
+
+/* One markdown table row, kept until the report is assembled. */
+typedef struct md_row {
+    char *line;                /* "| run | metric | ... |\n" */
+    int st;
+    int cls;                   /* 0 missing, 1 no finite difference, 2 a number */
+    double over;               /* |change| / tolerance (inf for tolerance 0) */
+    double rel;                /* |change| / |base| */
+    size_t order;
+} md_row;
+
+typedef struct md_note {
+    char *text;                /* markdown */
+    int fail;                  /* counts against the verdict */
+} md_note;
 
 typedef struct out_ctx {
     FILE *f;
@@ -542,22 +639,33 @@ typedef struct out_ctx {
     int all;                   /* print identical rows too */
     int counts[ST_N];
     int header_done;
+    md_row *rows;              /* md: every row printed, in order */
+    size_t nrows;
+    md_note *notes;            /* md: notes, in order */
+    size_t nnotes;
+    int oom;
 } out_ctx;
 
-static void md_escape(FILE *f, const char *s)
+static void out_free(out_ctx *o)
 {
-    for (; *s; s++) {
-        if (strchr("\\`*_{}[]|#", *s))
-            fprintf(f, "\\%c", *s);
-        else if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '\n' || *s == '\r')
-            fputc(' ', f);
-        else
-            fputc(*s, f);
+    for (size_t i = 0; i < o->nrows; i++)
+        sim_free(o->rows[i].line);
+    for (size_t i = 0; i < o->nnotes; i++)
+        sim_free(o->notes[i].text);
+    sim_free(o->rows);
+    sim_free(o->notes);
+}
+
+static void md_add_note(out_ctx *o, sbuf *b, int fail)
+{
+    md_note *n = b->oom ? NULL : sim_realloc(o->notes, (o->nnotes + 1) * sizeof *n);
+    if (!n) {
+        o->oom = 1;
+        sim_free(b->s);
+        return;
     }
+    o->notes = n;
+    n[o->nnotes++] = (md_note){b->s, fail};
 }
 
 static void fmt_value(char *buf, size_t n, const rdb_metric *m)
@@ -576,6 +684,9 @@ static void fmt_tol(char *buf, size_t n, cmp_tol t)
         snprintf(buf, n, "±%g", t.value);
 }
 
+static const char md_table_head[] = "| run | metric | base | cand | change | tolerance | status |\n"
+                                    "|---|---|---:|---:|---:|---:|---|\n";
+
 static void print_row(out_ctx *o, const char *run, const char *metric, const rdb_metric *b,
                       const rdb_metric *c, cmp_tol tol, int st)
 {
@@ -586,38 +697,63 @@ static void print_row(out_ctx *o, const char *run, const char *metric, const rdb
     fmt_value(bv, sizeof bv, b);
     fmt_value(cv, sizeof cv, c);
     fmt_tol(tv, sizeof tv, tol);
+    double d = NAN;
     if (b && c && !isnan(b->value) && !isnan(c->value)) {
+        d = c->value - b->value;
         if (b->value != 0 && isfinite(b->value))
-            snprintf(ch, sizeof ch, "%+.3g%%", 100.0 * (c->value - b->value) / fabs(b->value));
+            snprintf(ch, sizeof ch, "%+.3g%%", 100.0 * d / fabs(b->value));
         else
-            snprintf(ch, sizeof ch, "%+.4g", c->value - b->value);
+            snprintf(ch, sizeof ch, "%+.4g", d);
     }
     if (o->md) {
-        if (!o->header_done)
-            fputs("| run | metric | base | cand | change | tolerance | status |\n"
-                  "|---|---|---:|---:|---:|---:|---|\n", o->f);
-        o->header_done = 1;
-        fputs("| ", o->f);
-        md_escape(o->f, run);
-        fputs(" | ", o->f);
-        md_escape(o->f, metric);
-        fprintf(o->f, " | %s | %s | %s | %s | %s%s%s |\n", bv, cv, ch, tv,
-                st >= ST_WORSE && st <= ST_MISSING ? "**" : "", st_name[st],
-                st >= ST_WORSE && st <= ST_MISSING ? "**" : "");
-    } else {
-        if (!o->header_done)
-            fprintf(o->f, "  %-44s %16s %16s %10s %8s  %s\n", "metric", "base", "cand",
-                    "change", "tol", "status");
-        o->header_done = 1;
-        fprintf(o->f, "  %-44s %16s %16s %10s %8s  %s\n", metric, bv, cv, ch, tv, st_name[st]);
+        sbuf l = {0};
+        sb_put(&l, "| ", 2);
+        sb_md(&l, run);
+        sb_put(&l, " | ", 3);
+        sb_md(&l, metric);
+        sb_printf(&l, " | %s | %s | %s | %s | %s%s%s |\n", bv, cv, ch, tv,
+                  IS_REGRESSION(st) ? "**" : "", st_name[st], IS_REGRESSION(st) ? "**" : "");
+        md_row *r = l.oom ? NULL : sim_realloc(o->rows, (o->nrows + 1) * sizeof *r);
+        if (!r) {
+            o->oom = 1;
+            sim_free(l.s);
+            return;
+        }
+        o->rows = r;
+        md_row *x = &r[o->nrows];
+        *x = (md_row){l.s, st, 2, 0, 0, o->nrows};
+        o->nrows++;
+        if (st == ST_MISSING || !b || !c) {
+            x->cls = 0;
+        } else if (!isfinite(d)) {
+            x->cls = 1;
+        } else {
+            double lim = tol.relative ? tol.value * fabs(b->value) : tol.value;
+            x->over = lim > 0 ? fabs(d) / lim : INFINITY;
+            x->rel = b->value != 0 ? fabs(d) / fabs(b->value) : INFINITY;
+        }
+        return;
     }
+    if (!o->header_done)
+        fprintf(o->f, "  %-44s %16s %16s %10s %8s  %s\n", "metric", "base", "cand", "change",
+                "tol", "status");
+    o->header_done = 1;
+    fprintf(o->f, "  %-44s %16s %16s %10s %8s  %s\n", metric, bv, cv, ch, tv, st_name[st]);
 }
 
 static void print_run_header(out_ctx *o, const char *label, const rdb_run *b, const rdb_run *c,
                              const side *bs)
 {
-    if (o->md)
+    if (o->md) {
+        if (b->sha[0] && c->sha[0] && strcmp(b->sha, c->sha) != 0) {
+            sbuf n = {0};
+            sb_md(&n, label);
+            sb_printf(&n, ": the effective scenario changed (sha256 %.12s -> %.12s)", b->sha,
+                      c->sha);
+            md_add_note(o, &n, 0);
+        }
         return;
+    }
     char bid[32];
     if (bs->is_baseline)
         snprintf(bid, sizeof bid, "baseline");
@@ -630,17 +766,22 @@ static void print_run_header(out_ctx *o, const char *label, const rdb_run *b, co
     o->header_done = 0;
 }
 
-static void print_note(out_ctx *o, const char *fmt, const char *a, const char *b)
+/* A note (fail: it is a regression or failure, listed first in markdown). */
+static void print_note(out_ctx *o, int fail, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void print_note(out_ctx *o, int fail, const char *fmt, ...)
 {
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
     if (o->md) {
-        fputs("\n> ", o->f);
-        char buf[2048];
-        snprintf(buf, sizeof buf, fmt, a, b);
-        md_escape(o->f, buf);
-        fputs("\n\n", o->f);
+        sbuf n = {0};
+        sb_md(&n, buf);
+        md_add_note(o, &n, fail);
     } else {
-        fprintf(o->f, fmt, a, b);
-        fputc('\n', o->f);
+        fprintf(o->f, "%s\n", buf);
     }
 }
 
@@ -690,14 +831,142 @@ static void compare_pair(out_ctx *o, const rules *rs, const rdb_run *b, const rd
     }
 }
 
+/* Worst first: missing metrics, differences no tolerance bounds, then by
+ * how many tolerances the change spans, then by relative change. */
+static int row_worse_first(const void *pa, const void *pb)
+{
+    const md_row *a = *(md_row *const *)pa, *b = *(md_row *const *)pb;
+    if (a->cls != b->cls)
+        return a->cls < b->cls ? -1 : 1;
+    if (a->over != b->over)
+        return a->over > b->over ? -1 : 1;
+    if (a->rel != b->rel)
+        return a->rel > b->rel ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Room kept for the short lines around the tables ("... more", the
+ * <details> tags, the closing line): each is under 200 bytes. */
+enum { MD_SLACK = 1024 };
+
+/* The markdown report: a verdict, the regressions worst first (at most
+ * top of them), then every row in a collapsed <details>, all within
+ * max_bytes (0: no limit). Returns 0 or SIM_ENOMEM. */
+static int md_report(out_ctx *o, const char *title, int matched, int missing_runs, int total,
+                     int top, size_t max_bytes)
+{
+    int regress = o->counts[ST_WORSE] + o->counts[ST_CHANGED] + o->counts[ST_MISSING] +
+                  missing_runs;
+    size_t nfail = 0, nreg = 0;
+    for (size_t i = 0; i < o->nnotes; i++)
+        nfail += o->notes[i].fail != 0;
+    size_t limit = max_bytes ? max_bytes : (size_t)-1;
+    md_row **reg = sim_calloc(o->nrows + 1, sizeof *reg);
+    if (!reg)
+        return SIM_ENOMEM;
+    for (size_t i = 0; i < o->nrows; i++)
+        if (IS_REGRESSION(o->rows[i].st))
+            reg[nreg++] = &o->rows[i];
+    qsort(reg, nreg, sizeof *reg, row_worse_first);
+
+    sbuf h = {0};
+    int other_fail = (int)nfail - missing_runs;
+    if (regress)
+        sb_printf(&h, "### :x: %s: REGRESSION\n\n", title);
+    else if (other_fail > 0)
+        sb_printf(&h, "### :x: %s: FAILED\n\n", title);
+    else
+        sb_printf(&h, "### :white_check_mark: %s: all within tolerance\n\n", title);
+    sb_printf(&h, "%d run%s matched, %d metrics: %d same, %d ok, %d better, **%d worse**,"
+                  " **%d changed**, **%d missing**, %d new; %d run%s missing.\n\n",
+              matched, matched == 1 ? "" : "s", total, o->counts[ST_SAME], o->counts[ST_OK],
+              o->counts[ST_BETTER], o->counts[ST_WORSE], o->counts[ST_CHANGED],
+              o->counts[ST_MISSING], o->counts[ST_NEW], missing_runs,
+              missing_runs == 1 ? "" : "s");
+    /* Notes, failures first, within half the budget. */
+    size_t shown_notes = 0;
+    for (int fail = 1; fail >= 0; fail--)
+        for (size_t i = 0; i < o->nnotes; i++) {
+            if ((o->notes[i].fail != 0) != fail)
+                continue;
+            size_t len = strlen(o->notes[i].text) + 16;
+            if (h.n + len + MD_SLACK > limit / 2)
+                continue;
+            sb_printf(&h, "- %s%s\n", fail ? ":x: " : "", o->notes[i].text);
+            shown_notes++;
+        }
+    if (shown_notes < o->nnotes)
+        sb_printf(&h, "- ... %zu more note%s left out (size limit)\n", o->nnotes - shown_notes,
+                  o->nnotes - shown_notes == 1 ? "" : "s");
+    if (o->nnotes)
+        sb_put(&h, "\n", 1);
+
+    /* How many regressions and detail rows fit. */
+    size_t used = h.n + sizeof md_table_head + 2 * MD_SLACK, nshow = 0, ndetail = 0;
+    for (; nshow < nreg && nshow < (size_t)top; nshow++) {
+        size_t len = strlen(reg[nshow]->line);
+        if (used + len > limit)
+            break;
+        used += len;
+    }
+    used += sizeof md_table_head;
+    for (; ndetail < o->nrows; ndetail++) {
+        size_t len = strlen(o->rows[ndetail].line);
+        if (used + len > limit)
+            break;
+        used += len;
+    }
+
+    if (nreg) {
+        sb_printf(&h, "#### Regressions, worst first (%zu of %zu)\n\n", nshow, nreg);
+        if (nshow)
+            sb_put(&h, md_table_head, sizeof md_table_head - 1);
+        for (size_t i = 0; i < nshow; i++)
+            sb_put(&h, reg[i]->line, strlen(reg[i]->line));
+        if (nshow < nreg)
+            sb_printf(&h, "\n... and %zu more regression%s, in the table below%s.\n",
+                      nreg - nshow, nreg - nshow == 1 ? "" : "s",
+                      nshow < (size_t)top ? " (size limit)" : "");
+        sb_put(&h, "\n", 1);
+    }
+    if (o->nrows) {
+        int better = o->counts[ST_BETTER], okn = o->counts[ST_OK], newn = o->counts[ST_NEW];
+        sb_printf(&h, "<details><summary>Every %s metric (%zu row%s: %zu regression%s, %d"
+                      " better, %d ok, %d new%s)</summary>\n\n",
+                  o->all ? "compared" : "differing", o->nrows, o->nrows == 1 ? "" : "s", nreg,
+                  nreg == 1 ? "" : "s", better, okn, newn,
+                  o->all ? ", identical included" : "");
+        if (ndetail)
+            sb_put(&h, md_table_head, sizeof md_table_head - 1);
+        for (size_t i = 0; i < ndetail; i++)
+            sb_put(&h, o->rows[i].line, strlen(o->rows[i].line));
+        if (ndetail < o->nrows)
+            sb_printf(&h, "\n... %zu more row%s left out to stay within %zu bytes; `memfab"
+                          " compare` without `--format md` lists them all.\n",
+                      o->nrows - ndetail, o->nrows - ndetail == 1 ? "" : "s", max_bytes);
+        sb_put(&h, "\n</details>\n", 12);
+    } else if (total) {
+        sb_printf(&h, "All %d metrics identical.\n", total);
+    }
+    sim_free(reg);
+    if (h.oom) {
+        sim_free(h.s);
+        return SIM_ENOMEM;
+    }
+    fputs(h.s ? h.s : "", o->f);
+    sim_free(h.s);
+    return 0;
+}
+
 static void compare_usage(FILE *f)
 {
-    fputs("usage: memfab compare BASE CAND [options]\n"
+    fputs("usage: memfab compare BASE CAND [BASE2 CAND2 ...] [options]\n"
           "\n"
           "Compare the metrics of CAND (a results database) with BASE (a results database\n"
           "or a baseline file written by `memfab baseline`). Runs are matched by scenario\n"
           "name and parameters; every metric is checked against its tolerance and marked\n"
           "same, ok, better, WORSE, CHANGED (no direction), MISSING (not in CAND) or new.\n"
+          "More pairs give one report over all of them.\n"
           "Exit status: 0 within tolerance, 3 regression (WORSE, CHANGED, MISSING, or a\n"
           "base run without a matching candidate run), 2 bad input.\n"
           "\n"
@@ -713,16 +982,119 @@ static void compare_usage(FILE *f)
           "  --ignore-param GLOB    do not use matching params to match runs (repeatable)\n"
           "  --base-run ID          compare only this run of BASE (a database) ...\n"
           "  --cand-run ID          ... with this run of CAND, whatever their params\n"
-          "  --format text|md       plain table (default) or markdown, for CI comments\n"
+          "  --format text|md       plain table (default) or markdown for a pull request:\n"
+          "                         a verdict, the regressions worst first, then every\n"
+          "                         differing metric in a collapsed <details>\n"
+          "  --max-bytes N          md: keep the report under N bytes (default 60000,\n"
+          "                         GitHub comments take 65536; 0: no limit)\n"
+          "  --top N                md: list at most N regressions up front (default 20)\n"
+          "  --title TEXT           md: the report's heading (default: memfab compare)\n"
+          "  --note TEXT            md/text: add a note to the report (repeatable)\n"
+          "  --failure TEXT         a note that is a failure: the verdict is FAILED\n"
+          "                         (repeatable; the exit status is not changed)\n"
           "  --all                  list identical metrics too\n"
           "  -h, --help             this help\n"
           "\n"
           "Metrics are named SCOPE/NAME (e.g. gpu0/latency_p99, links/pcie0/a->b/bytes,\n"
-          "requests/ttft_p99). Direction: names with hit, throughput, bandwidth, per_s or\n"
-          "cached_share are better higher; names with latency, ttft, tpot, e2e, wait, delay,\n"
-          "miss, evict, drop, refused or queue, and time units, are better lower; rates\n"
-          "(unit */s) are better higher; anything else must stay within tolerance.\n",
+          "requests/ttft_p99). Direction: names ending in _count (sample counts) have\n"
+          "none; names with hit, throughput, bandwidth, goodput, per_s, cached_share,\n"
+          "attainment or completed are better higher; names with latency, ttft, tpot,\n"
+          "e2e, wait, delay, stall, miss, evict, drop, refused, queue, reject, preempt,\n"
+          "unfinished, error, retransmit or pause, and time units, are better lower;\n"
+          "rates (unit */s) are better higher; anything else must stay within tolerance.\n",
           f);
+}
+
+/* The version of a run built from a tree with uncommitted changes. */
+static int dirty_version(const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    return n >= 6 && strcmp(v + n - 6, "-dirty") == 0;
+}
+
+/* Compare one pair of sides into o. Adds to *matched and *missing_runs. */
+static void compare_sides(out_ctx *o, const rules *rs, side *sides, int64_t base_run,
+                          int64_t cand_run, char *const *ign_params, size_t nign, int *matched,
+                          int *missing_runs, int *oom)
+{
+    int subset = sides[0].is_baseline;
+    rdb_set *bset = &sides[0].set, *cset = &sides[1].set;
+    for (size_t i = 0; i < bset->n; i++)
+        if (dirty_version(bset->runs[i].version)) {
+            print_note(o, 0, "%s%s was written by memfab %s, built from a dirty tree"
+                             " (uncommitted changes): its numbers may not come from any commit",
+                       o->md ? "" : "note: ", sides[0].path, bset->runs[i].version);
+            break;
+        }
+    char *cand_used = sim_calloc(cset->n + 1, 1);
+    if (!cand_used) {
+        *oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < bset->n; i++) {
+        const rdb_run *b = &bset->runs[i];
+        /* A later base run with the same name and params replaces this one. */
+        int superseded = 0;
+        for (size_t j = i + 1; j < bset->n && !base_run && !superseded; j++)
+            superseded = strcmp(bset->runs[j].name, b->name) == 0 &&
+                         !params_differ(b, &bset->runs[j], 0, ign_params, nign, NULL);
+        if (superseded)
+            continue;
+        const rdb_run *best = NULL;
+        for (size_t j = cset->n; j-- > 0 && !best;) {
+            const rdb_run *cr = &cset->runs[j];
+            if (cand_run || (strcmp(cr->name, b->name) == 0 &&
+                             !params_differ(b, cr, subset, ign_params, nign, NULL))) {
+                best = cr;
+                cand_used[j] = 1;
+            }
+        }
+        if (!best) {
+            (*missing_runs)++;
+            /* the closest candidate of the same name says why */
+            const rdb_run *near = NULL;
+            int nd = 1 << 30;
+            for (size_t j = 0; j < cset->n; j++)
+                if (strcmp(cset->runs[j].name, b->name) == 0) {
+                    int d = count_differences(b, &cset->runs[j], subset, ign_params, nign) +
+                            count_differences(&cset->runs[j], b, subset, ign_params, nign);
+                    if (d < nd)
+                        nd = d, near = &cset->runs[j];
+                }
+            char why[1600] = "";
+            const char *key = NULL;
+            if (near && params_differ(b, near, subset, ign_params, nign, &key) && key) {
+                const char *bv = rdb_param_get(b, key), *cv = rdb_param_get(near, key);
+                snprintf(why, sizeof why, "; the closest, run %lld, differs in '%s': base '%s',"
+                         " cand '%s'", (long long)near->id, key, bv ? bv : "(absent)",
+                         cv ? cv : "(absent)");
+            } else if (!near) {
+                snprintf(why, sizeof why, " (no run of that name)");
+            }
+            print_note(o, 1, "%s: MISSING: no run of CAND has this scenario name and these"
+                             " parameters%s", b->label, why);
+            continue;
+        }
+        (*matched)++;
+        print_run_header(o, b->label, b, best, &sides[0]);
+        compare_pair(o, rs, b, best);
+    }
+    for (size_t j = 0; j < cset->n; j++)
+        if (!cand_used[j] && !cand_run)
+            print_note(o, 0, "%s: new run in CAND (run %lld), not in BASE", cset->runs[j].label,
+                       (long long)cset->runs[j].id);
+    sim_free(cand_used);
+}
+
+/* A non-negative count option. */
+static int parse_count(const char *s, long max, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < 0 || v > max)
+        return SIM_EINVAL;
+    *out = v;
+    return 0;
 }
 
 int cmd_compare(int argc, char **argv)
@@ -733,22 +1105,30 @@ int cmd_compare(int argc, char **argv)
         {"ignore", required_argument, NULL, 'I'},    {"ignore-param", required_argument, NULL, 'P'},
         {"base-run", required_argument, NULL, 'b'},  {"cand-run", required_argument, NULL, 'c'},
         {"format", required_argument, NULL, 'f'},    {"all", no_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+        {"max-bytes", required_argument, NULL, 'M'}, {"top", required_argument, NULL, 'N'},
+        {"title", required_argument, NULL, 'L'},     {"note", required_argument, NULL, 'n'},
+        {"failure", required_argument, NULL, 'x'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     rules rs = {NULL, 0, {1, 0.02}};
     rules cli = {NULL, 0, {1, 0.02}};
     char **ign_params = sim_calloc((size_t)argc + 1, sizeof *ign_params);
-    size_t nign = 0;
-    const char *tolfile = NULL;
+    char **notes = sim_calloc((size_t)argc + 1, sizeof *notes);
+    int *note_fail = sim_calloc((size_t)argc + 1, sizeof *note_fail);
+    size_t nign = 0, nnotes = 0, npairs = 0;
+    const char *tolfile = NULL, *title = "memfab compare";
     int md = 0, all = 0, have_default = 0, status = SIM_EXIT_OK;
+    long max_bytes = 60000, top = 20;
     int64_t base_run = 0, cand_run = 0;
-    side sides[2];
-    memset(sides, 0, sizeof sides);
+    side *sides = NULL;
+    out_ctx o = {stdout, 0, 0, {0}, 0, NULL, 0, NULL, 0, 0};
     sim_err err;
     sim_err_clear(&err);
     int c;
     optind = 1;
-    if (!ign_params)
-        return SIM_EXIT_RUNTIME;
+    if (!ign_params || !notes || !note_fail) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int rc = 0;
         switch (c) {
@@ -787,6 +1167,25 @@ int cmd_compare(int argc, char **argv)
                 rc = SIM_EXIT_USAGE;
             }
             break;
+        case 'M':
+            if (parse_count(optarg, 1L << 30, &max_bytes) || (max_bytes && max_bytes < 4096)) {
+                fprintf(stderr, "memfab compare: --max-bytes '%s': expected 0 (no limit) or a"
+                                " number of bytes from 4096\n", optarg);
+                rc = SIM_EXIT_USAGE;
+            }
+            break;
+        case 'N':
+            if (parse_count(optarg, 1L << 30, &top)) {
+                fprintf(stderr, "memfab compare: --top '%s': expected a count\n", optarg);
+                rc = SIM_EXIT_USAGE;
+            }
+            break;
+        case 'L': title = optarg; break;
+        case 'n':
+        case 'x':
+            note_fail[nnotes] = c == 'x';
+            notes[nnotes++] = optarg;
+            break;
         case 'a': all = 1; break;
         case 'h': compare_usage(stdout); status = -1; break;
         default: compare_usage(stderr); rc = SIM_EXIT_USAGE; break;
@@ -798,14 +1197,20 @@ int cmd_compare(int argc, char **argv)
         if (status < 0)
             goto out;
     }
-    if (optind != argc - 2) {
-        fprintf(stderr, "memfab compare: expected BASE and CAND\n");
+    if (optind >= argc || (argc - optind) % 2) {
+        fprintf(stderr, "memfab compare: expected BASE and CAND (or pairs of them)\n");
         compare_usage(stderr);
         status = SIM_EXIT_USAGE;
         goto out;
     }
+    npairs = (size_t)(argc - optind) / 2;
     if ((base_run != 0) != (cand_run != 0)) {
         fprintf(stderr, "memfab compare: --base-run and --cand-run go together\n");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    if (base_run && npairs > 1) {
+        fprintf(stderr, "memfab compare: --base-run/--cand-run take one BASE and one CAND\n");
         status = SIM_EXIT_USAGE;
         goto out;
     }
@@ -833,130 +1238,116 @@ int cmd_compare(int argc, char **argv)
     cli.r = NULL;
     cli.n = 0;
 
-    sides[0].path = argv[optind];
-    sides[1].path = argv[optind + 1];
-    for (int i = 0; i < 2; i++) {
-        if (load_side(&sides[i], i == 0, i ? cand_run : base_run, &err)) {
-            sim_err_print(&err);
-            status = err.code == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;
-            goto out;
-        }
-        if (sides[i].set.n == 0) {
-            fprintf(stderr, "memfab compare: %s: no complete run%s\n", sides[i].path,
-                    (i ? cand_run : base_run) ? " with that id" : "");
-            status = SIM_EXIT_USAGE;
-            goto out;
-        }
-        rdb_label(&sides[i].set);
-    }
-    if (sides[0].is_baseline && base_run) {
-        fprintf(stderr, "memfab compare: --base-run needs a database as BASE\n");
-        status = SIM_EXIT_USAGE;
-        goto out;
-    }
-
-    const rdb_set *both[] = {&sides[0].set, &sides[1].set};
-    report_unmatched(&rs, both, 2);
-
-    out_ctx o = {stdout, md, all, {0}, 0};
-    int subset = sides[0].is_baseline, matched = 0, missing_runs = 0;
-    rdb_set *bset = &sides[0].set, *cset = &sides[1].set;
-    char *cand_used = sim_calloc(cset->n + 1, 1);
-    if (!cand_used) {
+    sides = sim_calloc(2 * npairs, sizeof *sides);
+    const rdb_set **sets = sim_calloc(2 * npairs, sizeof *sets);
+    if (!sides || !sets) {
+        sim_free(sets);
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    if (md) {
-        fputs("### memfab compare: ", o.f);
-        md_escape(o.f, sides[0].path);
-        fputs(" vs ", o.f);
-        md_escape(o.f, sides[1].path);
-        fputs("\n\n", o.f);
+    for (size_t i = 0; i < 2 * npairs; i++) {
+        side *s = &sides[i];
+        int is_cand = (int)(i % 2);
+        s->path = argv[optind + (int)i];
+        if (load_side(s, !is_cand, is_cand ? cand_run : base_run, &err)) {
+            sim_err_print(&err);
+            status = err.code == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;
+            sim_free(sets);
+            goto out;
+        }
+        if (s->set.n == 0) {
+            fprintf(stderr, "memfab compare: %s: no complete run%s\n", s->path,
+                    (is_cand ? cand_run : base_run) ? " with that id" : "");
+            status = SIM_EXIT_USAGE;
+            sim_free(sets);
+            goto out;
+        }
+        rdb_label(&s->set);
+        sets[i] = &s->set;
+        if (!is_cand && s->is_baseline && base_run) {
+            fprintf(stderr, "memfab compare: --base-run needs a database as BASE\n");
+            status = SIM_EXIT_USAGE;
+            sim_free(sets);
+            goto out;
+        }
     }
-    for (size_t i = 0; i < bset->n; i++) {
-        const rdb_run *b = &bset->runs[i];
-        /* A later base run with the same name and params replaces this one. */
-        int superseded = 0;
-        for (size_t j = i + 1; j < bset->n && !base_run && !superseded; j++)
-            superseded = strcmp(bset->runs[j].name, b->name) == 0 &&
-                         !params_differ(b, &bset->runs[j], 0, ign_params, nign, NULL);
-        if (superseded)
-            continue;
-        const rdb_run *best = NULL;
-        for (size_t j = cset->n; j-- > 0 && !best;) {
-            const rdb_run *cr = &cset->runs[j];
-            if (cand_run || (strcmp(cr->name, b->name) == 0 &&
-                             !params_differ(b, cr, subset, ign_params, nign, NULL))) {
-                best = cr;
-                cand_used[j] = 1;
-            }
-        }
-        if (!best) {
-            missing_runs++;
-            /* the closest candidate of the same name says why */
-            const rdb_run *near = NULL;
-            int nd = 1 << 30;
-            for (size_t j = 0; j < cset->n; j++)
-                if (strcmp(cset->runs[j].name, b->name) == 0) {
-                    int d = count_differences(b, &cset->runs[j], subset, ign_params, nign) +
-                            count_differences(&cset->runs[j], b, subset, ign_params, nign);
-                    if (d < nd)
-                        nd = d, near = &cset->runs[j];
-                }
-            char why[1600] = "";
-            const char *key = NULL;
-            if (near && params_differ(b, near, subset, ign_params, nign, &key) && key) {
-                const char *bv = rdb_param_get(b, key), *cv = rdb_param_get(near, key);
-                snprintf(why, sizeof why, "; the closest, run %lld, differs in '%s': base '%s',"
-                         " cand '%s'", (long long)near->id, key, bv ? bv : "(absent)",
-                         cv ? cv : "(absent)");
-            } else if (!near) {
-                snprintf(why, sizeof why, " (no run of that name)");
-            }
-            print_note(&o, "%s: MISSING: no run of CAND has this scenario name and these"
-                           " parameters%s", b->label, why);
-            continue;
-        }
-        matched++;
-        print_run_header(&o, b->label, b, best, &sides[0]);
-        compare_pair(&o, &rs, b, best);
+    /* A glob is unmatched only when no pair has such a metric. */
+    report_unmatched(&rs, sets, (int)(2 * npairs));
+    sim_free(sets);
+
+    o.md = md;
+    o.all = all;
+    if (!md) {
+        for (size_t i = 0; i < nnotes; i++)
+            print_note(&o, note_fail[i], "%s%s", note_fail[i] ? "FAILED: " : "", notes[i]);
+    } else {
+        for (size_t i = 0; i < nnotes; i++)
+            print_note(&o, note_fail[i], "%s", notes[i]);
     }
-    for (size_t j = 0; j < cset->n; j++)
-        if (!cand_used[j] && !cand_run) {
-            char id[32];
-            snprintf(id, sizeof id, "%lld", (long long)cset->runs[j].id);
-            print_note(&o, "%s: new run in CAND (run %s), not in BASE", cset->runs[j].label, id);
+    int matched = 0, missing_runs = 0, oom = 0;
+    for (size_t p = 0; p < npairs; p++) {
+        int before = matched;
+        compare_sides(&o, &rs, &sides[2 * p], base_run, cand_run, ign_params, nign, &matched,
+                      &missing_runs, &oom);
+        if (oom || o.oom) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
         }
-    sim_free(cand_used);
+        if (matched == before) {
+            fprintf(stderr, "memfab compare: no run of %s matches a run of %s (same scenario"
+                            " name and parameters); see --ignore-param, --base-run/--cand-run\n",
+                    sides[2 * p + 1].path, sides[2 * p].path);
+            status = SIM_EXIT_USAGE;
+            goto out;
+        }
+    }
 
     int regress = o.counts[ST_WORSE] + o.counts[ST_CHANGED] + o.counts[ST_MISSING] + missing_runs;
     int total = 0;
     for (int i = 0; i < ST_N; i++)
         total += o.counts[i];
-    if (matched == 0) {
-        fprintf(stderr, "memfab compare: no run of %s matches a run of %s (same scenario name"
-                        " and parameters); see --ignore-param, --base-run/--cand-run\n",
-                sides[1].path, sides[0].path);
-        status = SIM_EXIT_USAGE;
-        goto out;
+    if (md) {
+        char head[1024];
+        if (npairs == 1 && strcmp(title, "memfab compare") == 0) {
+            sbuf t = {0};
+            sb_md(&t, sides[0].path);
+            sb_put(&t, " vs ", 4);
+            sb_md(&t, sides[1].path);
+            snprintf(head, sizeof head, "memfab compare: %s", t.s ? t.s : "");
+            sim_free(t.s);
+        } else {
+            sbuf t = {0};
+            sb_md(&t, title);
+            snprintf(head, sizeof head, "%s", t.s ? t.s : "");
+            sim_free(t.s);
+        }
+        if (md_report(&o, head, matched, missing_runs, total, (int)top, (size_t)max_bytes)) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
+    } else {
+        if (!all && o.counts[ST_SAME] == total)
+            fprintf(o.f, "  all %d metrics identical\n", total);
+        fprintf(o.f, "%d run%s matched, %d metrics: %d same, %d ok, %d better, %d worse,"
+                     " %d changed, %d missing, %d new; %d run%s missing: %s\n",
+                matched, matched == 1 ? "" : "s", total, o.counts[ST_SAME], o.counts[ST_OK],
+                o.counts[ST_BETTER], o.counts[ST_WORSE], o.counts[ST_CHANGED],
+                o.counts[ST_MISSING], o.counts[ST_NEW], missing_runs,
+                missing_runs == 1 ? "" : "s", regress ? "REGRESSION" : "ok");
     }
-    if (!all && o.counts[ST_SAME] == total && !md)
-        fprintf(o.f, "  all %d metrics identical\n", total);
-    fprintf(o.f, "%s%d run%s matched, %d metrics: %d same, %d ok, %d better, %d worse, %d changed,"
-                 " %d missing, %d new; %d run%s missing: %s\n",
-            md ? "\n" : "", matched, matched == 1 ? "" : "s", total, o.counts[ST_SAME],
-            o.counts[ST_OK], o.counts[ST_BETTER], o.counts[ST_WORSE], o.counts[ST_CHANGED],
-            o.counts[ST_MISSING], o.counts[ST_NEW], missing_runs, missing_runs == 1 ? "" : "s",
-            regress ? "REGRESSION" : "ok");
     status = regress ? SIM_EXIT_REGRESSION : SIM_EXIT_OK;
 out:
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; sides && i < 2 * npairs; i++) {
         rdb_set_free(&sides[i].set);
         res_close(sides[i].db);
     }
+    sim_free(sides);
+    out_free(&o);
     rules_free(&rs);
     rules_free(&cli);
     sim_free(ign_params);
+    sim_free(notes);
+    sim_free(note_fail);
     return status < 0 ? 0 : status;
 }
 
@@ -1091,8 +1482,24 @@ int cmd_baseline(int argc, char **argv)
     f = so.f;
     fprintf(f, "# memfab baseline: metrics of complete runs, to commit and review.\n"
                "# Check against it:  memfab compare THIS.yaml NEW.db\n"
-               "# Runs match by scenario name and the params listed here.\n"
-               "memfab_baseline: 1\nruns:\n");
+               "# Runs match by scenario name and the params listed here.\n");
+    /* A build from a tree with uncommitted changes may not be reproducible
+     * from any commit: say so in the file (compare repeats it) and here. */
+    size_t ndirty = 0, first_dirty = 0;
+    for (size_t i = set.n; i-- > 0;)
+        if (dirty_version(set.runs[i].version))
+            ndirty++, first_dirty = i;
+    if (ndirty) {
+        const rdb_run *d = &set.runs[first_dirty];
+        fprintf(f, "# WARNING: written from a dirty tree: %zu run%s (run %lld: memfab %s) came\n"
+                   "# from a build with uncommitted changes; the numbers may not come from\n"
+                   "# any commit. Regenerate the baseline from a clean checkout.\n",
+                ndirty, ndirty == 1 ? "" : "s", (long long)d->id, d->version);
+        fprintf(stderr, "memfab baseline: warning: %zu run%s of %s came from a build with"
+                        " uncommitted changes (memfab %s); the baseline says so\n",
+                ndirty, ndirty == 1 ? "" : "s", argv[optind], d->version);
+    }
+    fputs("memfab_baseline: 1\nruns:\n", f);
     int written = 0;
     for (size_t i = 0; i < set.n; i++) {
         rdb_run *r = &set.runs[i];
@@ -1121,7 +1528,10 @@ int cmd_baseline(int argc, char **argv)
         yaml_quote(f, r->sha);
         fprintf(f, "\n    seed: %llu\n    version: ", (unsigned long long)r->seed);
         yaml_quote(f, r->version);
-        fputs("\n    params:\n", f);
+        size_t nkey = 0;
+        for (size_t p = 0; p < r->nparams; p++)
+            nkey += key_param(&set, r, r->params[p].key, globs, nglobs, allp) != 0;
+        fputs(nkey ? "\n    params:\n" : "\n    params: {}\n", f);
         for (size_t p = 0; p < r->nparams; p++)
             if (key_param(&set, r, r->params[p].key, globs, nglobs, allp)) {
                 fputs("      ", f);

@@ -2,17 +2,21 @@
  * compare.h - memfab compare (regression check of two result sets) and
  * memfab baseline (a reviewable YAML file of a run's metrics).
  *
- * Direction of a metric (which way is better), decided in this order:
+ * Direction of a metric (which way is better), decided in this order;
+ * "its name" is the part after the last '/', lower-cased:
  *   1. an explicit rule: `directions:` in the --tolerances file or
  *      --direction GLOB=higher|lower|none on the command line;
- *   2. its name (the part after the last '/', lower-cased) contains
- *      hit, throughput, bandwidth, goodput, tokens_per_s, per_s or
- *      cached_share                                  -> higher is better;
- *   3. its name contains latency, ttft, tpot, e2e, wait, delay, stall,
- *      miss, evict, drop, refused or queue, or its unit is a time
- *      (ps ns us ms s)                               -> lower is better;
- *   4. its unit is a rate (ends in "/s")             -> higher is better;
- *   5. otherwise it is neutral: a change beyond tolerance is reported as
+ *   2. its name ends in _count: the sample count of a distribution
+ *      (ttft_count, latency:rdma_count)              -> neutral;
+ *   3. its name contains hit, throughput, bandwidth, goodput,
+ *      tokens_per_s, per_s, cached_share, attainment (slo_attainment)
+ *      or completed                                  -> higher is better;
+ *   4. its name contains latency, ttft, tpot, e2e, wait, delay, stall,
+ *      miss, evict, drop, refused, queue, reject (rejected), preempt
+ *      (preemptions), unfinished, error, retransmit or pause, or its unit
+ *      is a time (ps ns us ms s)                     -> lower is better;
+ *   5. its unit is a rate (ends in "/s")             -> higher is better;
+ *   6. otherwise it is neutral: a change beyond tolerance is reported as
  *      "changed" and fails like a regression (counts, bytes, events).
  */
 #ifndef MEMFAB_TOOLS_COMPARE_H

@@ -1,7 +1,7 @@
 #!/bin/sh
 # regress.sh - run the regression suite and compare with the committed baselines.
 #
-#   sh scenarios/regress/regress.sh MEMFAB [--update] [--format md]
+#   sh scenarios/regress/regress.sh MEMFAB [--update] [--format md] [--max-bytes N]
 #
 # Every scenarios/regress/*.yaml runs once into a fresh database and is
 # compared (memfab compare) with scenarios/regress/baselines/<name>.yaml
@@ -10,23 +10,48 @@
 # runs only when FILE is found on MEMFAB_TRACE_PATH (colon-separated
 # directories); its workload path is then given as --set workload.trace=PATH.
 # --update rewrites the baselines from this run (review the diff, commit).
+# --format md prints ONE markdown report for a pull request comment on
+# stdout: the verdict first, the regressions worst first, every difference
+# in a collapsed <details>, at most --max-bytes bytes (default
+# $REGRESS_MAX_BYTES or 60000; 0 no limit); progress and the closing line
+# go to stderr, so `make regress REGRESS_FORMAT=md >comment.md` is the
+# comment. Failed runs, missing baselines and skipped scenarios are in it.
 # Exit: 0 all within tolerance, 3 regression, 2 bad input, 1 runtime failure.
 set -u
-memfab=${1:?usage: regress.sh MEMFAB [--update] [--format md]}
+memfab=${1:?usage: regress.sh MEMFAB [--update] [--format md] [--max-bytes N]}
 shift
 update=0
 format=text
+max_bytes=${REGRESS_MAX_BYTES:-60000}
 while [ $# -gt 0 ]; do
     case $1 in
     --update) update=1 ;;
     --format) shift; format=${1:-text} ;;
+    --max-bytes) shift; max_bytes=${1:-60000} ;;
     *) echo "regress.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
+case $format in
+md|markdown) format=md ;;
+text|plain) format=text ;;
+*) echo "regress.sh: --format: text or md, not '$format'" >&2; exit 2 ;;
+esac
 dir=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/memfab-regress.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
+: >"$tmp/pairs" && : >"$tmp/notes" || exit 1
+
+# say KIND TEXT: a message. In text mode it is printed; in md mode it goes
+# to stderr and into the report (KIND failure counts against the verdict).
+say() {
+    if [ "$format" = md ]; then
+        echo "regress: $2" >&2
+        printf '%s %s\n' "$1" "$2" >>"$tmp/notes"
+    else
+        echo "regress: $2"
+    fi
+}
 worst=0
 n=0
 for scn in "$dir"/*.yaml; do
@@ -42,14 +67,14 @@ for scn in "$dir"/*.yaml; do
         done
         unset IFS
         if [ -z "$found" ]; then
-            echo "regress: $name: skipped ($trace not on MEMFAB_TRACE_PATH)"
+            say note "$name: skipped ($trace not on MEMFAB_TRACE_PATH)"
             continue
         fi
         set -- --set "workload.trace=$found"
     fi
     n=$((n + 1))
     if ! "$memfab" run "$scn" -q -o "$tmp/$name.db" "$@"; then
-        echo "regress: $name: the run failed"
+        say failure "$name: the run failed"
         [ $worst -lt 1 ] && worst=1
         continue
     fi
@@ -59,13 +84,15 @@ for scn in "$dir"/*.yaml; do
         continue
     fi
     if [ ! -f "$base" ]; then
-        echo "regress: $name: no baseline; create it with: make regress UPDATE=1"
-        worst=2
+        say failure "$name: no baseline; create it with: make regress UPDATE=1"
+        [ $worst = 3 ] || worst=2   # a regression found elsewhere stays exit 3
         continue
     fi
-    [ "$format" = md ] && echo "#### $name"
-    "$memfab" compare "$base" "$tmp/$name.db" --tolerances "$dir/tolerances.yaml" \
-        --format "$format"
+    if [ "$format" = md ]; then
+        printf '%s\n' "$name" >>"$tmp/pairs"
+        continue
+    fi
+    "$memfab" compare "$base" "$tmp/$name.db" --tolerances "$dir/tolerances.yaml"
     rc=$?
     [ $rc = 3 ] && rc_rank=3 || rc_rank=$rc
     if [ $rc != 0 ]; then
@@ -75,6 +102,32 @@ for scn in "$dir"/*.yaml; do
 done
 if [ $update = 1 ]; then
     echo "regress: $n baselines written to $dir/baselines; review with git diff and commit"
+    exit $worst
+fi
+if [ "$format" = md ]; then
+    # One report over every scenario: each baseline with its run.
+    set --
+    while IFS= read -r name; do
+        set -- "$@" "$dir/baselines/$name.yaml" "$tmp/$name.db"
+    done <"$tmp/pairs"
+    while IFS= read -r line; do
+        set -- "$@" "--${line%% *}" "${line#* }"
+    done <"$tmp/notes"
+    if [ -s "$tmp/pairs" ]; then
+        "$memfab" compare --tolerances "$dir/tolerances.yaml" --format md \
+            --max-bytes "$max_bytes" --title "memfab regress ($n scenarios)" "$@"
+        rc=$?
+    else
+        # nothing to compare: the verdict comes from the notes alone
+        printf '### :x: memfab regress (%d scenarios): FAILED\n\n' "$n"
+        sed 's/^[a-z]* /- /' "$tmp/notes"
+        rc=0
+    fi
+    if [ $rc != 0 ]; then
+        [ $rc = 3 ] && rc_rank=3 || rc_rank=$rc
+        if [ $rc = 3 ] || [ $worst = 0 ]; then worst=$rc_rank; fi
+    fi
+    echo "regress: $n scenarios, $( [ $worst = 0 ] && echo "all within tolerance" || echo "FAILED (exit $worst)")" >&2
     exit $worst
 fi
 echo "regress: $n scenarios, $( [ $worst = 0 ] && echo "all within tolerance" || echo "FAILED (exit $worst)")"
