@@ -131,9 +131,11 @@ valgrind-only: all $(TEST_BIN)
 
 # make regress: run scenarios/regress/ and compare with its committed baselines
 # (exit 3 on a regression). UPDATE=1 rewrites the baselines; REGRESS_FORMAT=md
-# prints markdown tables for CI comments.
+# prints one markdown report for a pull-request comment (verdict first, the
+# worst regressions, the rest folded), at most REGRESS_MAX_BYTES (60000).
 regress: all
 	@MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))" \
+	 $(if $(REGRESS_MAX_BYTES),REGRESS_MAX_BYTES=$(REGRESS_MAX_BYTES)) \
 	 sh scenarios/regress/regress.sh $(abspath $(BIN)) $(if $(UPDATE),--update) \
 	 $(if $(REGRESS_FORMAT),--format $(REGRESS_FORMAT))
 
