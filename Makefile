@@ -57,7 +57,7 @@ BIN := $(B)/memfab
 # Keep test objects: they are intermediate files of the test programs.
 .SECONDARY:
 
-.PHONY: all run test test-only check asan bench install deps clean valgrind valgrind-only regress
+.PHONY: all run test test-only check asan bench install deps clean valgrind valgrind-only regress FORCE
 all: $(BIN) $(PLUGIN_SO)
 
 $(B)/%.o: %.c
@@ -86,8 +86,16 @@ $(B)/tools/sweep_mpi.o: tools/sweep_mpi.c
 	@mkdir -p $(@D)
 	$(MPICC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BIN): $(MAIN_OBJ) $(MPI_OBJ) $(B)/libmemfab.a
-	$(if $(MPICC),$(MPICC),$(CC)) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# What was detected is part of the build: installing (or removing) MPI
+# later relinks the binary on the next make.
+MPI_STAMP := $(B)/mpi.stamp
+$(MPI_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(MPICC)' | cmp -s - $@ || echo '$(MPICC)' > $@
+FORCE:
+
+$(BIN): $(MAIN_OBJ) $(MPI_OBJ) $(B)/libmemfab.a $(MPI_STAMP)
+	$(if $(MPICC),$(MPICC),$(CC)) $(LDFLAGS) $(filter-out $(MPI_STAMP),$^) -o $@ $(LDLIBS)
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/libmemfab.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
@@ -127,6 +135,7 @@ asan:
 valgrind:
 	@$(MAKE) --no-print-directory VARIANT=$(TEST_VARIANT) valgrind-only
 valgrind-only: all $(TEST_BIN)
+	@command -v valgrind >/dev/null || { echo "make valgrind: valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 	@for t in $(TEST_BIN); do $(TEST_ENV) CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
 
 # make regress: run scenarios/regress/ and compare with its committed baselines
