@@ -9,6 +9,8 @@ for t in "$@"; do
     rc=$?
     summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks:' | tail -n 1)
     printf '%-22s %s\n' "$name" "${summary:-(no summary)}"
+    # tests that could not run here say so (a trace or plug-in not found)
+    printf '%s\n' "$out" | grep -i 'skipped' | sed 's/^/    /'
     if [ $rc -ne 0 ]; then
         printf '%s\n' "$out" | grep -vE '^(Running suite|[0-9]+%: Checks:)' | head -n 40
         failed="$failed $name"
