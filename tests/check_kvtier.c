@@ -115,6 +115,11 @@ static sim_time ttft_c(int free_kv, double *load_bytes)
     ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(nreq, 3);
     *load_bytes = capture_get(&cap, "inst0", "kv_load_bytes");
+    if (!free_kv) { /* the fabric sees the promotions as kv_load-class transfers */
+        ck_assert_double_eq(capture_get(&cap, "fabric", "bytes:class:kv_load"), *load_bytes);
+        /* write-through: every new block goes down to DRAM at once */
+        ck_assert(capture_get(&cap, "fabric", "bytes:class:kv_writeback") > 0);
+    }
     return first_ttft[2];
 }
 

@@ -410,6 +410,10 @@ START_TEST(ttft_whole_fabric_rdma)
     const row *w = &R->rows[0];
     ck_assert_uint_eq(w->kv_bytes, B);
     ck_assert_double_eq(get("workload", "kv_transfer_errors"), 0);
+    /* the fabric sees it as one kv_transfer-class transfer of exactly B bytes,
+     * and nothing else of that class */
+    ck_assert_double_eq(get("fab", "bytes:class:kv_transfer"), (double)B);
+    ck_assert_double_eq(get("fab", "transfers:class:kv_transfer"), 1);
     sim_time pre = prefill_ps(&snap("p0")->hw, 2000);
     ck_assert_double_eq_tol(get("workload", "ttft_prefill_mean"), (double)pre * 1e-12, 1e-15);
     double exposed = (double)(w->first - w->arrival - pre) * 1e-12;

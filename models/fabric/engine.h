@@ -326,6 +326,7 @@ struct fab_flow {
     uint64_t chunk;             /* chunk size */
     fab_pool *pool;             /* chunks come from here */
     int path;                   /* data path (fabric.h FABRIC_PATH_*) */
+    int xclass;                 /* transfer class (fabric.h FABRIC_CLASS_*) */
     uint32_t notify, kind;      /* completion event */
     uint64_t cookie;            /* caller's tag */
     sim_time t0;                /* request time */

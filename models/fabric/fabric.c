@@ -56,10 +56,19 @@ typedef struct fabric_state {
     size_t nfblocks, capfblocks;
     fab_pool pool;           /* chunks */
     path_stats ps[FABRIC_NPATHS];
+    path_stats cs[FABRIC_NCLASSES]; /* the same per transfer class */
     uint64_t active;         /* flows in progress */
 } fabric_state;
 
 static const char *const *const path_names = fab_path_names;
+
+static const char *const class_names[] = {"other",   "kv_load", "kv_writeback", "kv_transfer",
+                                          "uvm",     "network", "control",      NULL};
+
+const char *fabric_class_name(int cls)
+{
+    return cls >= 0 && cls < FABRIC_NCLASSES ? class_names[cls] : "?";
+}
 
 /* ---- the fabric component and flows ------------------------------------ */
 
@@ -216,6 +225,7 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
     fl->notify = r->notify;
     fl->kind = r->notify_kind;
     fl->cookie = r->cookie;
+    fl->xclass = r->xclass >= 0 && r->xclass < FABRIC_NCLASSES ? r->xclass : 0;
     fl->t0 = sim_now(s);
     fl->rto = f->rto;
     fl->chunk = chunk_size(f, fl);
@@ -245,10 +255,17 @@ int fabric_check_transfer(sim *s, const fabric_req *r)
     return rc;
 }
 
+int fabric_transfer_class(sim *s, int cls, uint32_t src, uint32_t dst, uint64_t bytes, int path,
+                          uint32_t notify, uint32_t notify_kind, uint64_t cookie)
+{
+    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0, 0, 0, cls};
+    return fabric_transfer_req(s, &r);
+}
+
 int fabric_transfer(sim *s, uint32_t src, uint32_t dst, uint64_t bytes, int path,
                     uint32_t notify, uint32_t notify_kind, uint64_t cookie)
 {
-    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0, 0, 0};
+    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0, 0, 0, 0};
     return fabric_transfer_req(s, &r);
 }
 
@@ -262,6 +279,10 @@ static void complete(sim *s, fabric_state *f, fab_flow *fl)
     p->host_mem += fl->host_mem;
     p->cpu_ps += fl->cpu_ps + fl->cpu_far_ps;
     sim_samples_add(&p->lat, (double)lat);
+    path_stats *k = &f->cs[fl->xclass];
+    k->n++;
+    k->bytes += fl->bytes;
+    sim_samples_add(&k->lat, (double)lat);
     if (fl->cpu_account)
         *fl->cpu_account += fl->cpu_ps;
     if (fl->cpu_far_account)
@@ -305,8 +326,8 @@ int fabric_kv_place(sim *s, uint32_t gpu, uint64_t session)
     uint32_t host = fab_path_host_of(s, &f->topo, nic);
     if (host == UINT32_MAX)
         return 0; /* no host to write it: installed without a PCIe cost */
-    return fabric_transfer(s, host, nic, n->table_update, FABRIC_PATH_MMIO, c->id, FAB_EV_NOTIFY,
-                           0);
+    return fabric_transfer_class(s, FABRIC_CLASS_CONTROL, host, nic, n->table_update,
+                                 FABRIC_PATH_MMIO, c->id, FAB_EV_NOTIFY, 0);
 }
 
 void fabric_set_free_transfers(sim *s, int on)
@@ -474,6 +495,18 @@ static int fabric_finish(sim_comp *c, sim_err *err)
         snprintf(name, sizeof name, "latency:%s", pn);
         sim_samples_report(c->sim, c->name, name, &ps->lat, 1e-12, "s");
     }
+    for (int k = 1; k < FABRIC_NCLASSES; k++) { /* classified transfers only */
+        path_stats *ps = &f->cs[k];
+        if (!ps->n)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "transfers:class:%s", class_names[k]);
+        sim_report_metric(c->sim, c->name, name, (double)ps->n, "transfers");
+        snprintf(name, sizeof name, "bytes:class:%s", class_names[k]);
+        sim_report_metric(c->sim, c->name, name, (double)ps->bytes, "B");
+        snprintf(name, sizeof name, "latency:class:%s", class_names[k]);
+        sim_samples_report(c->sim, c->name, name, &ps->lat, 1e-12, "s");
+    }
     sim_report_metric(c->sim, c->name, "free_transfers", f->free_xfers, "");
     sim_report_metric(c->sim, c->name, "unfinished_transfers", (double)f->active, "transfers");
     return 0;
@@ -489,6 +522,8 @@ static void fabric_destroy(sim_comp *c)
     fab_pool_free(&f->pool);
     for (int p = 0; p < FABRIC_NPATHS; p++)
         sim_samples_free(&f->ps[p].lat);
+    for (int k = 0; k < FABRIC_NCLASSES; k++)
+        sim_samples_free(&f->cs[k].lat);
     if (cached_fabric == c->id)
         cached_fabric = UINT32_MAX;
 }
@@ -612,13 +647,13 @@ static int xfer_start(sim_comp *c, sim_err *err)
                   x->path == FABRIC_PATH_RDMA_SEND;
     if (x->path != FABRIC_PATH_BOUNCE && x->path != FABRIC_PATH_PAGEABLE && !network &&
         fabric_route(c->sim, x->src_id, x->dst_id, links, FAB_MAX_STEPS, &n)) {
-        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0};
+        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0, 0};
         if (x->path != FABRIC_PATH_AUTO || fabric_check_transfer(c->sim, &probe))
             return scn_error(err, c->node, "xfer '%s': no route from '%s' to '%s'", c->name,
                              x->src, x->dst);
     }
     if (network) {
-        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0};
+        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0, 0};
         int rc = fabric_check_transfer(c->sim, &probe);
         if (rc)
             return scn_error(err, c->node ? scn_map_get(c->node, "path") : NULL,
@@ -658,7 +693,8 @@ static void xfer_issue(sim_comp *c)
         x->first = sim_now(c->sim);
     uint64_t session = x->sessions ? 1 + gsl_rng_uniform_int(c->rng, x->sessions) : 0;
     fabric_req r = {x->src_id, x->dst_id, x->size, x->path, c->id, XFER_EV_DONE, x->issued,
-                    x->random, NULL, 0, x->flows > 1 ? x->issued % x->flows : 0, session};
+                    x->random, NULL, 0, x->flows > 1 ? x->issued % x->flows : 0, session,
+                    FABRIC_CLASS_OTHER};
     if (fabric_transfer_req(c->sim, &r) != 0) {
         x->failed = 1;
         return;
@@ -778,7 +814,7 @@ static void a2a_issue(sim_comp *c, uint32_t k)
     uint64_t d = (k + a->next[k]) % n;
     a->next[k] = a->next[k] % (n - 1) + 1;
     fabric_req r = {a->ids[k], a->ids[d], a->size, a->path, c->id, A2A_EV_DONE, k, 0, NULL, 0,
-                    d, 0};
+                    d, 0, FABRIC_CLASS_OTHER};
     if (fabric_transfer_req(c->sim, &r))
         a->refused++;
 }

@@ -89,7 +89,9 @@
  *
  * Results (scope: the fabric component): per path, transfers:P, bytes:P,
  * latency:P_{mean,p50,p90,p99,max,count} (s), cpu_time:P (s),
- * host_memory_bytes:P; timeseries throughput:P. Links report `links` rows
+ * host_memory_bytes:P; timeseries throughput:P; per transfer class C that
+ * occurred (fabric_req.xclass), transfers:class:C, bytes:class:C and
+ * latency:class:C_*. Links report `links` rows
  * per direction and their throughput over time; devices their memory bytes
  * and utilization.
  */
@@ -117,6 +119,21 @@ enum {
     FABRIC_NPATHS
 };
 
+/* Transfer classes: what a transfer is for, so results give bytes, counts
+ * and latency per class (what a technology removes is measured by class:
+ * KV loads, write-backs, prefill -> decode KV, migrations, ...). */
+enum {
+    FABRIC_CLASS_OTHER = 0,  /* unclassified (load generators, tests) */
+    FABRIC_CLASS_KV_LOAD,    /* a KV tier promotion into HBM */
+    FABRIC_CLASS_KV_WRITEBACK, /* a KV tier demotion or write-through */
+    FABRIC_CLASS_KV_TRANSFER,  /* prefill -> decode KV (disaggregation) */
+    FABRIC_CLASS_UVM,        /* unified-memory migration, write-back, remote access */
+    FABRIC_CLASS_NETWORK,    /* packets a NIC delivers */
+    FABRIC_CLASS_CONTROL,    /* doorbells, table updates */
+    FABRIC_NCLASSES
+};
+const char *fabric_class_name(int cls);
+
 /* A transfer request, for the options fabric_transfer() leaves out. */
 typedef struct fabric_req {
     uint32_t src, dst;       /* component ids (see above for what may be an end) */
@@ -132,6 +149,7 @@ typedef struct fabric_req {
                               * of (src, dst, flow_label); a transfer keeps its route */
     uint64_t session;        /* RDMA KV transfers: the session id in each chunk's header,
                               * which a semantic-routing NIC looks up (0: none) */
+    int xclass;              /* FABRIC_CLASS_* (0: other) */
 } fabric_req;
 
 /* Start moving `bytes` from src to dst along `path`. When the last byte has
@@ -142,6 +160,9 @@ typedef struct fabric_req {
  * fabric component is created with defaults when the scenario has none. */
 int fabric_transfer(sim *s, uint32_t src, uint32_t dst, uint64_t bytes, int path,
                     uint32_t notify, uint32_t notify_kind, uint64_t cookie);
+/* The same for a transfer of class cls (FABRIC_CLASS_*). */
+int fabric_transfer_class(sim *s, int cls, uint32_t src, uint32_t dst, uint64_t bytes, int path,
+                          uint32_t notify, uint32_t notify_kind, uint64_t cookie);
 /* The same with every option. */
 int fabric_transfer_req(sim *s, const fabric_req *r);
 

@@ -705,7 +705,8 @@ static void dma_issue(sim_comp *c, uint32_t npk)
     n->dma_bytes += bytes;
     int rc = -1;
     if (n->has_device)
-        rc = fabric_transfer(c->sim, n->device, n->dst, bytes, FABRIC_PATH_DMA, c->id,
+        rc = fabric_transfer_class(c->sim, FABRIC_CLASS_NETWORK, n->device, n->dst, bytes,
+                                   FABRIC_PATH_DMA, c->id,
                              NIC_EV_DMA_DONE, b);
     if (rc) {
         if (n->has_device)

@@ -763,7 +763,9 @@ static void move_start(sim_comp *c, inst_req *r, uint32_t src, uint32_t dst, int
     m->mid = dst;
     m->bytes = bytes;
     m->t0 = sim_now(c->sim);
-    if (fabric_transfer(c->sim, src, dst, bytes, path, c->id, INST_EV_MOVED, slot) != 0) {
+    int cls = r ? FABRIC_CLASS_KV_LOAD : FABRIC_CLASS_KV_WRITEBACK;
+    if (fabric_transfer_class(c->sim, cls, src, dst, bytes, path, c->id, INST_EV_MOVED, slot) !=
+        0) {
         st->cnt.fabric_errors++;
         m->next_free = st->free_move;
         st->free_move = slot;
@@ -784,8 +786,9 @@ static void move_done(sim_comp *c, uint32_t slot)
     if (m->dst2 != NONE) {
         uint32_t d = m->dst2;
         m->dst2 = NONE;
-        if (fabric_transfer(c->sim, m->mid, d, m->bytes, m->path2, c->id, INST_EV_MOVED, slot) ==
-            0) {
+        if (fabric_transfer_class(c->sim, m->r ? FABRIC_CLASS_KV_LOAD : FABRIC_CLASS_KV_WRITEBACK,
+                                  m->mid, d, m->bytes, m->path2, c->id, INST_EV_MOVED,
+                                  slot) == 0) {
             st->cnt.fabric_moves++;
             return;
         }
