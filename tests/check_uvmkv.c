@@ -519,6 +519,14 @@ START_TEST(bad_advice_and_lookahead)
     ck_assert_msg(strstr(err.msg, "managed_prefetch"), "%s", err.msg);
     ck_assert_int_eq(err.line, 8);
     ck_assert_int_eq(err.col, 59); /* the value -1 */
+    /* evict-ahead makes room for the prefetch: without one it is an error */
+    snprintf(text, sizeof text, base, "", ", managed_evict_ahead: true");
+    ck_assert_int_ne(run_text(text, &err), 0);
+    ck_assert_msg(strstr(err.msg, "needs managed_prefetch >= 1"), "%s", err.msg);
+    ck_assert_int_eq(err.line, 8);
+    ck_assert_int_eq(err.col, 62); /* the value true */
+    snprintf(text, sizeof text, base, "", ", managed_prefetch: 1, managed_evict_ahead: true");
+    ck_assert_int_eq(run_text(text, &err), 0);
 }
 END_TEST
 
