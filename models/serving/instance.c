@@ -151,6 +151,7 @@ typedef struct inst_state {
     int kv_memory;              /* KVMEM_*: KV in explicit tiers or in a managed region */
     const char *managed;        /* managed: the `um` component (driver: external) */
     int64_t managed_prefetch;   /* scheduler prefetch: waiting requests looked ahead (0: off) */
+    int managed_evict_ahead;    /* evict ahead, in the background, what the batch and lookahead do not need */
     /* derived configuration */
     llm_model model;            /* effective model */
     llm_gpu gpu;                /* effective GPU */
@@ -334,6 +335,10 @@ static const sim_param inst_params[] = {
     P("managed_prefetch", SIM_P_INT, "0", "requests",
       "kv_memory managed: while a step runs, cudaMemPrefetchAsync the cached KV of the first N "
       "waiting requests (0: off)", managed_prefetch),
+    P("managed_evict_ahead", SIM_P_BOOL, "false", "",
+      "kv_memory managed, with managed_prefetch: write back ahead, while migrations occupy the "
+      "link, the LRU blocks neither the running batch nor the looked-ahead requests need, so the "
+      "next prefetch finds room instead of waiting for a write-back", managed_evict_ahead),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 #define OVR(dst, v) \
@@ -1584,6 +1589,10 @@ static int managed_start(sim_comp *c, sim_err *err)
         return scn_error(err, c->node ? scn_map_get(c->node, "managed_prefetch") : NULL,
                          "instance '%s': managed_prefetch is a lookahead in waiting requests "
                          "(>= 0), not %lld", c->name, (long long)st->managed_prefetch);
+    if (st->managed_evict_ahead && st->managed_prefetch < 1)
+        return scn_error(err, c->node ? scn_map_get(c->node, "managed_evict_ahead") : NULL,
+                         "instance '%s': managed_evict_ahead makes room for the scheduler's "
+                         "prefetch; it needs managed_prefetch >= 1", c->name);
     st->um = u;
     return 0;
 }
@@ -1633,9 +1642,13 @@ static void managed_req(inst_state *st, const inst_req *r, uint64_t from, uint64
 
 /* Touch the step's KV in the managed region: 1 = the step stalls on faults
  * (managed_touched schedules it), 0 = everything resident, run now. */
+static void managed_keep(sim_comp *c);
+
 static int managed_launch(sim_comp *c, sim_time dt)
 {
     inst_state *st = c->state;
+    if (st->managed_evict_ahead)
+        managed_keep(c);
     st->nmr = 0;
     for (uint32_t i = 0; i < st->nrun; i++) {
         const inst_req *r = st->run[i];
@@ -1683,6 +1696,40 @@ static void managed_prefetch(sim_comp *c)
             (void)managed_add(st, (uint64_t)slot * st->block_bytes, st->block_bytes, 0);
         }
     if (st->nmr && um_prefetch(st->um, st->mr, st->nmr, NULL, 0))
+        st->cnt.fabric_errors++;
+    st->nmr = 0;
+}
+
+/* Evict-ahead (managed_evict_ahead), set as each step launches: the KV of
+ * the running batch (every block it holds) and the cached prefixes of the
+ * first managed_prefetch waiting requests are kept; the driver may write
+ * back the LRU rest in the background while migrations occupy the link,
+ * until the next prefetch (the lookahead's prefix, in 2 MiB chunks) has
+ * room. */
+static void managed_keep(sim_comp *c)
+{
+    inst_state *st = c->state;
+    st->nmr = 0;
+    for (uint32_t i = 0; i < st->nrun; i++) {
+        const inst_req *r = st->run[i];
+        for (uint64_t k = 0; k < r->pinned; k++) {
+            uint32_t slot = kv_store_slot(st->store, r->ids[k], 0);
+            if (slot != UINT32_MAX)
+                (void)managed_add(st, (uint64_t)slot * st->block_bytes, st->block_bytes, 0);
+        }
+    }
+    uint64_t want = 0;
+    int64_t n = 0;
+    for (const inst_req *r = st->wait_head; r && n < st->managed_prefetch; r = r->next, n++)
+        for (uint32_t k = 0; k < r->n_prompt && k < r->n_ids; k++) {
+            uint32_t slot = kv_store_slot(st->store, r->ids[k], 0);
+            if (slot == UINT32_MAX)
+                break;
+            (void)managed_add(st, (uint64_t)slot * st->block_bytes, st->block_bytes, 0);
+            want += st->block_bytes;
+        }
+    uint64_t chunk = (uint64_t)UM_BLOCK_PAGES * UM_PAGE_SIZE;
+    if (um_evict_ahead(st->um, st->mr, st->nmr, (want + chunk - 1) / chunk))
         st->cnt.fabric_errors++;
     st->nmr = 0;
 }

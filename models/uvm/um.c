@@ -158,6 +158,7 @@ typedef struct um_block {
     uint16_t npf;         /* pages flagged prefetched and not yet accessed */
     uint8_t pinned;       /* PIN_*: thrashing mitigation pinned it there */
     uint8_t napped;       /* a throttled migration's nap is over: do not throttle again */
+    uint8_t ea_keep;      /* background evict-ahead must not take it (um_evict_ahead) */
     uint32_t nmig;        /* fault-driven migrations in the current thrashing window */
     sim_time mig_t0;      /* start of that window */
     sim_time pin_until;   /* when the pin expires */
@@ -248,6 +249,7 @@ typedef struct um_state {
     um_op *op, *opq;         /* the operation in service, the queued one */
     uint32_t nop, opi, capop, nopq, capopq;
     int op_active;
+    uint64_t ea_free;        /* background evict-ahead: free chunks wanted (0: off) */
     um_stats st;             /* counters */
 } um_state;
 
@@ -638,6 +640,7 @@ static uint64_t tree_prefetch(um_state *u, uint32_t b)
 
 static void batch_done(sim_comp *c, um_state *u);
 static void service(sim_comp *c, um_state *u);
+static void bg_evict(sim_comp *c, um_state *u);
 static void idle_next(sim_comp *c, um_state *u);
 static void cpu_run(sim_comp *c, um_state *u);
 
@@ -906,8 +909,32 @@ static void service(sim_comp *c, um_state *u)
         migrate_block(c, u, b, PG_PF_EXPL);
         u->opi++;
     }
+    if (u->outstanding && !u->evicting)
+        bg_evict(c, u);
     if (!u->outstanding && !u->evicting)
         batch_done(c, u);
+}
+
+/* Background evict-ahead (um_evict_ahead): once every migration of the
+ * batch or prefetch in service is issued and while some are still in
+ * flight, the GPU -> host direction is idle; write back the least recently
+ * used block outside the keep set, one at a time, while fewer than ea_free
+ * chunks are free. It starts only while migrations are outstanding, so it
+ * overlaps them and never starts an operation's tail on its own. */
+static void bg_evict(sim_comp *c, um_state *u)
+{
+    if (!u->ea_free || !u->nop || u->opi < u->nop || u->nfault ||
+        u->chunks_cap - u->chunks_used >= u->ea_free)
+        return;
+    for (int32_t b = u->lru_head; b >= 0; b = u->blk[b].next) {
+        const um_block *k = &u->blk[b];
+        if (k->ea_keep || k->inflight || !k->chunk || pinned_now(u, (uint32_t)b) ||
+            (u->adv[(uint64_t)b * UM_BLOCK_PAGES] & ADV_PREF_GPU))
+            continue;
+        u->st.evict_ahead++;
+        evict_block(c, u, b);
+        return;
+    }
 }
 
 /* The batch is resident: replay, the GPU resumes. */
@@ -1405,6 +1432,27 @@ int um_prefetch(sim_comp *c, const um_range *ranges, uint32_t n, const uint32_t 
             p = q;
         }
     idle_next(c, u);
+    return 0;
+}
+
+int um_evict_ahead(sim_comp *c, const um_range *keep, uint32_t n, uint64_t free_chunks)
+{
+    if (!c || c->model != &um_model)
+        return SIM_EINVAL;
+    um_state *u = c->state;
+    if (u->driver != DRV_EXTERNAL || !u->pg)
+        return SIM_EINVAL;
+    for (uint32_t i = 0; i < n; i++)
+        if (keep[i].page > u->npages || keep[i].npages > u->npages - keep[i].page)
+            return SIM_EINVAL;
+    for (uint32_t b = 0; b < u->nblocks; b++)
+        u->blk[b].ea_keep = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (keep[i].npages)
+            for (uint64_t b = keep[i].page / UM_BLOCK_PAGES;
+                 b <= (keep[i].page + keep[i].npages - 1) / UM_BLOCK_PAGES; b++)
+                u->blk[b].ea_keep = 1;
+    u->ea_free = free_chunks;
     return 0;
 }
 

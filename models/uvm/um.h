@@ -127,6 +127,18 @@ int um_touch(sim_comp *c, const um_range *ranges, uint32_t n, uint32_t notify, u
 int um_prefetch(sim_comp *c, const um_range *ranges, uint32_t n, const uint32_t *evict,
                 uint32_t ne);
 
+/* Background evict-ahead for the external driver: from now on, whenever the
+ * migrations of the operation in service (a GPU touch's fault batches or a
+ * prefetch) are all issued and some are still in flight, the driver writes
+ * back, one block at a time, the least recently used GPU-resident block
+ * outside keep[0..n), while fewer than free_chunks 2 MiB chunks are free:
+ * the write-backs use the GPU -> host direction the migrations leave idle,
+ * so the next prefetch finds room without waiting for a write-back first.
+ * Counted in evict_ahead. A call replaces the previous keep set;
+ * free_chunks 0 turns it off. 0, or SIM_EINVAL (not an external um, a
+ * range outside the allocation). */
+int um_evict_ahead(sim_comp *c, const um_range *keep, uint32_t n, uint64_t free_chunks);
+
 extern const sim_model um_model;   /* type: um */
 
 #endif
