@@ -677,8 +677,9 @@ static int evict_block(sim_comp *c, um_state *u, int32_t v)
     u->st.pages_out += out;
     u->st.bytes_out += out * UM_PAGE_SIZE;
     if (out) {
-        int rc = fabric_transfer(c->sim, u->gpu, u->host, out * UM_PAGE_SIZE, FABRIC_PATH_DMA,
-                                 c->id, UM_EV_EVICTED, (uint64_t)v);
+        int rc = fabric_transfer_class(c->sim, FABRIC_CLASS_UVM, u->gpu, u->host,
+                                       out * UM_PAGE_SIZE, FABRIC_PATH_DMA, c->id, UM_EV_EVICTED,
+                                       (uint64_t)v);
         if (rc == 0) {
             k->inflight = 1;
             u->evicting = 1;
@@ -738,8 +739,8 @@ static uint64_t migrate_block(sim_comp *c, um_state *u, uint32_t b, uint8_t flag
     k->inflight = 1;
     u->outstanding++;
     u->st.transfers_in++;
-    int rc = fabric_transfer(c->sim, u->host, u->gpu, n * UM_PAGE_SIZE, FABRIC_PATH_DMA, c->id,
-                             UM_EV_MIGRATED, b);
+    int rc = fabric_transfer_class(c->sim, FABRIC_CLASS_UVM, u->host, u->gpu, n * UM_PAGE_SIZE,
+                                   FABRIC_PATH_DMA, c->id, UM_EV_MIGRATED, b);
     if (rc) {
         u->error = rc;
         sim_schedule(c->sim, 0, c->id, UM_EV_MIGRATED, b, 0);
@@ -1001,8 +1002,8 @@ static void remote_go(sim_comp *c, um_state *u)
         if (!b[i])
             continue;
         u->rwait++;
-        int rc = fabric_transfer(c->sim, src[i], dst[i], b[i], FABRIC_PATH_DMA, c->id,
-                                 UM_EV_REMOTE, 0);
+        int rc = fabric_transfer_class(c->sim, FABRIC_CLASS_UVM, src[i], dst[i], b[i],
+                                       FABRIC_PATH_DMA, c->id, UM_EV_REMOTE, 0);
         if (rc) {
             u->error = rc;
             sim_schedule(c->sim, 0, c->id, UM_EV_REMOTE, 0, 0);
@@ -1152,7 +1153,8 @@ static void cpu_transfer(sim_comp *c, um_state *u, uint32_t src, uint32_t dst, u
                          uint32_t kind, uint64_t a0)
 {
     u->cpu_out++;
-    int rc = bytes ? fabric_transfer(c->sim, src, dst, bytes, FABRIC_PATH_DMA, c->id, kind, a0)
+    int rc = bytes ? fabric_transfer_class(c->sim, FABRIC_CLASS_UVM, src, dst, bytes,
+                                           FABRIC_PATH_DMA, c->id, kind, a0)
                    : 0;
     if (!bytes || rc) {
         if (rc)
