@@ -611,6 +611,14 @@ void res_close(res_db *db)
         sqlite3_finalize(db->copy[t]);
         sqlite3_finalize(db->clear[t]);
     }
+    if (db->h && !db->readonly && db->st[ST_COMMIT]) {
+        /* The last writer to leave turns the file back into one file
+         * (rollback journal), so that read-only tools, which cannot remove
+         * a WAL, leave no -wal/-shm behind. With others still on it, this
+         * fails at once and the file stays in WAL until they leave. */
+        sqlite3_busy_timeout(db->h, 0);
+        sqlite3_exec(db->h, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+    }
     if (db->h)
         sqlite3_close(db->h);
     sim_free(db->path);
