@@ -12,28 +12,31 @@
  * CREATE ... IF NOT EXISTS) run in one BEGIN IMMEDIATE transaction, which is
  * rolled back on refusal: a refused file is never written.
  *
- * The journal is SQLite's default rollback journal (no WAL: a results
- * database stays one file), synchronous=NORMAL, foreign keys on, and a busy
- * timeout so that several processes may append to the same file.
+ * The journal is WAL (readers do not wait for a writer, nor it for them;
+ * the rollback journal where the file system cannot do WAL), synchronous =
+ * NORMAL, foreign keys on, and a busy timeout (RES_BUSY_TIMEOUT_MS) so that
+ * several processes may append to the same file. A writer that still
+ * cannot get the lock says so (sql_why). An existing file must pass
+ * PRAGMA quick_check before anything is appended to it.
  *
- * A writable connection moves through these states:
+ * The rows of a run are staged in private in-memory tables (temp.stage_*)
+ * and moved into the file by batch_commit in one short BEGIN IMMEDIATE
+ * transaction: when batch_rows rows are staged, when the first of them is
+ * batch_seconds old (checked on each row), on res_flush, res_run_error and
+ * res_run_end (whose UPDATE of the runs row shares that transaction). The
+ * write lock is thus held for the copy only, never while the simulation
+ * runs, so a second writer's busy handler finds it free.
  *
- *     IDLE --res_run_begin--> RUN --first row--> BATCH
- *      ^                       ^ <--res_flush / RES_BATCH_ROWS rows-- |
- *      +------------------res_run_end (from RUN or BATCH)-------------+
+ *   IDLE --res_run_begin (runs row committed)--> RUN
+ *   RUN  --row--> RUN (pending + 1; batch_commit when due)
+ *   RUN  --res_run_end (batch_commit + UPDATE runs)--> IDLE
  *
- *   IDLE  -> RUN    [res_run_begin]  the runs row ('running') is committed
- *   RUN   -> BATCH  [batch_begin]    BEGIN IMMEDIATE before the first row
- *   BATCH -> RUN    [res_flush]      COMMIT, by the caller or every
- *                                    RES_BATCH_ROWS rows
- *   RUN|BATCH -> IDLE [res_run_end]  status and totals, then COMMIT
- *
- * Invariants (assert_res_state): in_txn is true exactly when SQLite is out
- * of autocommit mode; pending is 0 outside a transaction; run_id is 0 in
- * IDLE; a read-only connection is always IDLE and has no statements.
- * res_close commits pending rows but leaves an unfinished run 'running';
- * after a crash the rollback journal restores the last commit, so the
- * database holds the run's 'running' row and its rows up to the last batch.
+ * Invariants (assert_res_state): SQLite is in autocommit mode between
+ * calls; staged tables are flagged only while rows are pending; a
+ * read-only connection is always IDLE and has no statements. res_close
+ * commits pending rows but leaves an unfinished run 'running'; after a
+ * crash the journal restores the last commit, so the database holds the
+ * run's 'running' row and its rows up to the last batch.
  *
  * SQLite allocates through its own allocator; only res_db and merge's
  * scratch strings go through sim_alloc.
@@ -49,6 +52,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sim/mem.h"
 
@@ -77,10 +81,13 @@ static const struct {
 };
 #define N_CONTRACT (sizeof contract / sizeof contract[0])
 
-/* Prepared statements of a writable connection, created once in res_open. */
+/* Prepared statements of a writable connection, created once in res_open.
+ * The row statements write into the connection's private staging tables
+ * (temp.stage_*), never into the file: see batch_commit. */
 enum {
     ST_BEGIN,
     ST_COMMIT,
+    ST_ROLLBACK,
     ST_RUN_INSERT,
     ST_RUN_END,
     ST_RUN_ERROR,
@@ -97,27 +104,66 @@ enum {
 static const char *const st_sql[N_ST] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
-    [ST_RUN_INSERT] = "INSERT INTO runs (name, scenario_sha256, seed, version, started_at, status)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
-    [ST_RUN_END] = "UPDATE runs SET status = ?2, wall_s = ?3, sim_time_ps = ?4, events = ?5"
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_RUN_INSERT] = "INSERT INTO main.runs (name, scenario_sha256, seed, version, started_at,"
+                      " status) VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
+    [ST_RUN_END] = "UPDATE main.runs SET status = ?2, wall_s = ?3, sim_time_ps = ?4, events = ?5"
                    " WHERE run_id = ?1",
-    [ST_RUN_ERROR] = "UPDATE runs SET error = ?2 WHERE run_id = ?1",
-    [ST_PARAM] = "INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?1, ?2, ?3)",
-    [ST_METRIC] = "INSERT INTO metrics (run_id, scope, name, value, unit)"
+    [ST_RUN_ERROR] = "UPDATE main.runs SET error = ?2 WHERE run_id = ?1",
+    [ST_PARAM] = "INSERT OR REPLACE INTO temp.stage_params (run_id, key, value) VALUES (?1, ?2, ?3)",
+    [ST_METRIC] = "INSERT INTO temp.stage_metrics (run_id, scope, name, value, unit)"
                   " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_LINK] = "INSERT INTO links (run_id, link, direction, bytes, packets, busy_ps, utilization,"
-                " drops, pause_ps, ecn_marks) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [ST_TIMESERIES] = "INSERT INTO timeseries (run_id, scope, name, t_ps, value)"
+    [ST_LINK] = "INSERT INTO temp.stage_links (run_id, link, direction, bytes, packets, busy_ps,"
+                " utilization, drops, pause_ps, ecn_marks)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_TIMESERIES] = "INSERT INTO temp.stage_timeseries (run_id, scope, name, t_ps, value)"
                       " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_REQUEST] = "INSERT INTO requests (run_id, req_id, session, instance, arrival_ps,"
-                   " first_token_ps, finish_ps, input_tokens, output_tokens, cached_tokens,"
-                   " prefill_instance, kv_bytes, kv_wait_ps, kv_transfer_ps)"
+    [ST_REQUEST] = "INSERT INTO temp.stage_requests (run_id, req_id, session, instance,"
+                   " arrival_ps, first_token_ps, finish_ps, input_tokens, output_tokens,"
+                   " cached_tokens, prefill_instance, kv_bytes, kv_wait_ps, kv_transfer_ps)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    [ST_KV] = "INSERT INTO kv (run_id, instance, tier, hits, misses, evictions, bytes_in, bytes_out)"
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [ST_COHERENCE] = "INSERT INTO coherence (run_id, directory, message, count)"
+    [ST_KV] = "INSERT INTO temp.stage_kv (run_id, instance, tier, hits, misses, evictions,"
+              " bytes_in, bytes_out) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_COHERENCE] = "INSERT INTO temp.stage_coherence (run_id, directory, message, count)"
                      " VALUES (?1, ?2, ?3, ?4)",
 };
+
+/* The staging tables: the row tables' columns and NOT NULL constraints
+ * (so that a bad row fails when it is written, not at the commit), without
+ * the foreign keys, which cannot cross into temp. */
+static const char stage_sql[] =
+    "PRAGMA temp_store = MEMORY;"
+    "CREATE TEMP TABLE stage_params (run_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT,"
+    " PRIMARY KEY (run_id, key));"
+    "CREATE TEMP TABLE stage_metrics (run_id INTEGER NOT NULL, scope TEXT NOT NULL,"
+    " name TEXT NOT NULL, value REAL, unit TEXT);"
+    "CREATE TEMP TABLE stage_links (run_id INTEGER NOT NULL, link TEXT NOT NULL,"
+    " direction TEXT NOT NULL, bytes INTEGER NOT NULL, packets INTEGER NOT NULL,"
+    " busy_ps INTEGER NOT NULL, utilization REAL, drops INTEGER NOT NULL,"
+    " pause_ps INTEGER NOT NULL, ecn_marks INTEGER NOT NULL);"
+    "CREATE TEMP TABLE stage_timeseries (run_id INTEGER NOT NULL, scope TEXT NOT NULL,"
+    " name TEXT NOT NULL, t_ps INTEGER NOT NULL, value REAL);"
+    "CREATE TEMP TABLE stage_requests (run_id INTEGER NOT NULL, req_id INTEGER NOT NULL,"
+    " session TEXT, instance TEXT, arrival_ps INTEGER, first_token_ps INTEGER,"
+    " finish_ps INTEGER, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+    " cached_tokens INTEGER NOT NULL, prefill_instance TEXT, kv_bytes INTEGER,"
+    " kv_wait_ps INTEGER, kv_transfer_ps INTEGER);"
+    "CREATE TEMP TABLE stage_kv (run_id INTEGER NOT NULL, instance TEXT NOT NULL,"
+    " tier TEXT NOT NULL, hits INTEGER NOT NULL, misses INTEGER NOT NULL,"
+    " evictions INTEGER NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL);"
+    "CREATE TEMP TABLE stage_coherence (run_id INTEGER NOT NULL, directory TEXT NOT NULL,"
+    " message TEXT NOT NULL, count INTEGER NOT NULL);";
+
+/* The row tables in staging order, with the statement that fills each. */
+static const struct {
+    const char *table;
+    int st;
+} stage_tables[] = {
+    {"params", ST_PARAM},         {"metrics", ST_METRIC}, {"links", ST_LINK},
+    {"timeseries", ST_TIMESERIES}, {"requests", ST_REQUEST}, {"kv", ST_KV},
+    {"coherence", ST_COHERENCE},
+};
+#define N_STAGE (sizeof stage_tables / sizeof stage_tables[0])
 
 /* Run-keyed tables that res_merge copies (runs itself is copied first). */
 static const char *const merge_tables[] = {"params", "metrics", "links", "timeseries",
@@ -130,10 +176,15 @@ struct res_db {
     char *path;              /* file name, for messages */
     int readonly;            /* opened by res_open_readonly */
     sqlite3_stmt *st[N_ST];  /* prepared statements (writable only) */
+    sqlite3_stmt *copy[N_STAGE];  /* stage_T -> main.T, in rowid order */
+    sqlite3_stmt *clear[N_STAGE]; /* empty stage_T */
+    unsigned batch_rows;     /* commit after this many staged rows ... */
+    double batch_seconds;    /* ... or this long after the first of them */
     /* state */
     int64_t run_id;          /* run in progress, or 0 */
-    int in_txn;              /* a batch transaction is open */
-    unsigned pending;        /* rows written since the last commit */
+    unsigned pending;        /* rows staged since the last commit */
+    unsigned staged;         /* bit t: stage_tables[t] holds rows */
+    double batch_t0;         /* monotonic time of the first staged row */
     char errmsg[512];        /* last row-function failure, or "" */
 };
 
@@ -141,9 +192,9 @@ struct res_db {
 static int assert_res_state(const res_db *db)
 {
     assert(db->h);
-    assert(db->in_txn == !sqlite3_get_autocommit(db->h));
-    assert(db->in_txn || db->pending == 0);
-    assert(!db->readonly || (db->run_id == 0 && !db->in_txn && !db->st[ST_COMMIT]));
+    assert(sqlite3_get_autocommit(db->h)); /* no transaction outside a call */
+    assert(db->pending || !db->staged);
+    assert(!db->readonly || (db->run_id == 0 && !db->pending && !db->st[ST_COMMIT]));
     return 1;
 }
 #endif
@@ -161,13 +212,23 @@ static int fail(res_db *db, int code, const char *fmt, ...)
     return code;
 }
 
-/* After an SQLite error the transaction may have been rolled back for us. */
-static void sync_txn(res_db *db)
+/* Monotonic wall-clock seconds. */
+static double mono_now(void)
 {
-    if (sqlite3_get_autocommit(db->h)) {
-        db->in_txn = 0;
-        db->pending = 0;
-    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The reason of an SQLite failure on h, in words: a lock another process
+ * held past the busy timeout gets its own message. */
+static const char *sql_why(sqlite3 *h, int rc)
+{
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        return "the database is locked by another process and stayed locked past the "
+               "busy timeout (" RES_BUSY_TIMEOUT_TEXT "); nothing was written, try again "
+               "when the other writer is done";
+    return sqlite3_errmsg(h);
 }
 
 /* SQLite stores signed 64-bit integers: a uint64 is stored modulo 2^64. */
@@ -324,6 +385,21 @@ static int check_and_apply(res_db *db, sim_err *err)
         }
     }
 
+    if (!db->readonly && !fresh) {
+        /* Never append to a damaged file: it would only bury the damage. */
+        rc = query_text(h, "PRAGMA quick_check(1)", buf, sizeof buf);
+        if (rc != SQLITE_OK)
+            goto sqlerr;
+        if (strcmp(buf, "ok") != 0) {
+            code = sim_err_set(err, SIM_EFORMAT, NULL, 0, 0,
+                               "%s is damaged: it fails SQLite's quick check (%s); it was left "
+                               "unchanged (salvage it with `sqlite3 %s .recover`, or write to "
+                               "another file)",
+                               path, buf, path);
+            goto out;
+        }
+    }
+
     if (!db->readonly) {
         if (fresh) {
             snprintf(buf, sizeof buf, "PRAGMA application_id = %d", RES_APPLICATION_ID);
@@ -380,14 +456,44 @@ static int check_and_apply(res_db *db, sim_err *err)
     return SIM_OK;
 
 sqlerr:
-    if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+    if ((rc & 0xff) == SQLITE_NOTADB)
         code = refuse(err, path, "it is not an SQLite database");
+    else if ((rc & 0xff) == SQLITE_CORRUPT)
+        code = sim_err_set(err, SIM_EFORMAT, NULL, 0, 0,
+                           "%s is damaged: %s; it was left unchanged (salvage it with `sqlite3 "
+                           "%s .recover`, or write to another file)",
+                           path, sqlite3_errmsg(h), path);
     else
-        code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", path, sqlite3_errmsg(h));
+        code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", path, sql_why(h, rc));
 out:
     if (!sqlite3_get_autocommit(h))
         sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
     return code;
+}
+
+/* Prepare "INSERT [OR REPLACE] INTO main.T (cols) SELECT cols FROM
+ * temp.stage_T ORDER BY rowid" over the columns of stage_T (the ones the
+ * row statements fill). */
+static int prepare_stage_copy(sqlite3 *h, const char *table, sqlite3_stmt **out)
+{
+    char cols[1024] = "", sql[2560], q[128];
+    sqlite3_stmt *st;
+    snprintf(q, sizeof q, "stage_%s", table);
+    int rc = sqlite3_prepare_v2(h, "SELECT name FROM pragma_table_info(?1, 'temp') ORDER BY cid",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    size_t len = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        len += (size_t)snprintf(cols + len, sizeof cols - len, "%s%s", len ? ", " : "",
+                                (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return rc;
+    snprintf(sql, sizeof sql, "INSERT %sINTO main.%s (%s) SELECT %s FROM temp.%s ORDER BY rowid",
+             strcmp(table, "params") == 0 ? "OR REPLACE " : "", table, cols, cols, q);
+    return sqlite3_prepare_v3(h, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
 }
 
 /* Open path; *code receives the error code on failure. */
@@ -426,19 +532,44 @@ static res_db *open_db(const char *path, int readonly, sim_err *err, int *code)
                             db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
         goto err;
     }
-    sqlite3_busy_timeout(db->h, 30000);
+    sqlite3_busy_timeout(db->h, RES_BUSY_TIMEOUT_MS);
+    db->batch_rows = RES_BATCH_ROWS;
+    db->batch_seconds = RES_BATCH_SECONDS;
     if ((*code = check_and_apply(db, err)) != SIM_OK)
         goto err;
     if (!readonly) {
-        /* After the check: even a PRAGMA reads the file's header. */
-        if (sqlite3_exec(db->h, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", NULL,
-                         NULL, NULL) != SQLITE_OK) {
-            *code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", path, sqlite3_errmsg(db->h));
+        /* After the check: even a PRAGMA reads the file's header. WAL lets
+         * readers and one writer work at once; where the file system
+         * cannot do WAL, SQLite keeps the rollback journal, which works
+         * too (readers then wait for commits). */
+        char mode[32];
+        rc = query_text(db->h, "PRAGMA journal_mode = WAL", mode, sizeof mode);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db->h, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+                              NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db->h, stage_sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            *code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", path, sql_why(db->h, rc));
             goto err;
         }
         for (int i = 0; i < N_ST; i++) {
             rc = sqlite3_prepare_v3(db->h, st_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
                                     NULL);
+            if (rc != SQLITE_OK) {
+                *code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: preparing statement: %s",
+                                    path, sqlite3_errmsg(db->h));
+                goto err;
+            }
+        }
+        for (size_t t = 0; t < N_STAGE; t++) {
+            char sql[512];
+            rc = prepare_stage_copy(db->h, stage_tables[t].table, &db->copy[t]);
+            if (rc == SQLITE_OK) {
+                snprintf(sql, sizeof sql, "DELETE FROM temp.stage_%s", stage_tables[t].table);
+                rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->clear[t],
+                                        NULL);
+            }
             if (rc != SQLITE_OK) {
                 *code = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: preparing statement: %s",
                                     path, sqlite3_errmsg(db->h));
@@ -472,10 +603,22 @@ void res_close(res_db *db)
 {
     if (!db)
         return;
-    if (db->h && db->in_txn)
+    if (db->h && db->pending)
         res_flush(db);
     for (int i = 0; i < N_ST; i++)
         sqlite3_finalize(db->st[i]);
+    for (size_t t = 0; t < N_STAGE; t++) {
+        sqlite3_finalize(db->copy[t]);
+        sqlite3_finalize(db->clear[t]);
+    }
+    if (db->h && !db->readonly && db->st[ST_COMMIT]) {
+        /* The last writer to leave turns the file back into one file
+         * (rollback journal), so that read-only tools, which cannot remove
+         * a WAL, leave no -wal/-shm behind. With others still on it, this
+         * fails at once and the file stays in WAL until they leave. */
+        sqlite3_busy_timeout(db->h, 0);
+        sqlite3_exec(db->h, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+    }
     if (db->h)
         sqlite3_close(db->h);
     sim_free(db->path);
@@ -512,7 +655,7 @@ int64_t res_run_begin(res_db *db, const char *name, const char *scenario_sha256,
     if (db->run_id)
         return sim_err_set(err, SIM_ESTATE, NULL, 0, 0,
                            "%s: run %" PRId64 " is still in progress", db->path, db->run_id);
-    if (db->in_txn && (rc = res_flush(db)) != 0)
+    if (db->pending && (rc = res_flush(db)) != 0)
         return sim_err_set(err, rc, NULL, 0, 0, "%s", db->errmsg);
 
     utc_now(now, sizeof now);
@@ -525,23 +668,41 @@ int64_t res_run_begin(res_db *db, const char *name, const char *scenario_sha256,
     rc = step_done(st);
     if (rc != SQLITE_OK)
         return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: cannot record the run: %s", db->path,
-                           sqlite3_errmsg(db->h));
+                           sql_why(db->h, rc));
     db->run_id = sqlite3_last_insert_rowid(db->h);
     db->errmsg[0] = '\0';
     assert(assert_res_state(db));
     return db->run_id;
 }
 
-/* RUN -> BATCH: open the batch transaction. */
-static int batch_begin(res_db *db)
+/* Move the staged rows into the file in one short write transaction,
+ * together with extra (a bound runs UPDATE, or NULL), and empty the stage.
+ * On failure everything is rolled back, the staged rows included, so the
+ * call can be repeated. Returns 0 or a negative code (db->errmsg). */
+static int batch_commit(res_db *db, sqlite3_stmt *extra, const char *what)
 {
-    if (step_done(db->st[ST_BEGIN]) != SQLITE_OK) {
-        sync_txn(db);
-        return fail(db, SIM_EIO, "%s: cannot begin a transaction: %s", db->path,
-                    sqlite3_errmsg(db->h));
+    int rc = step_done(db->st[ST_BEGIN]);
+    if (rc != SQLITE_OK)
+        return fail(db, SIM_EIO, "%s: cannot %s: %s", db->path, what, sql_why(db->h, rc));
+    for (size_t t = 0; rc == SQLITE_OK && t < N_STAGE; t++)
+        if (db->staged & (1u << t)) {
+            rc = step_done(db->copy[t]);
+            if (rc == SQLITE_OK)
+                rc = step_done(db->clear[t]);
+        }
+    if (rc == SQLITE_OK && extra)
+        rc = step_done(extra);
+    if (rc == SQLITE_OK)
+        rc = step_done(db->st[ST_COMMIT]);
+    if (rc != SQLITE_OK) {
+        int code = fail(db, SIM_EIO, "%s: cannot %s: %s", db->path, what, sql_why(db->h, rc));
+        if (!sqlite3_get_autocommit(db->h))
+            step_done(db->st[ST_ROLLBACK]);
+        return code;
     }
-    db->in_txn = 1;
     db->pending = 0;
+    db->staged = 0;
+    assert(assert_res_state(db));
     return 0;
 }
 
@@ -561,23 +722,25 @@ static sqlite3_stmt *row_start(res_db *db, int which, int *code)
         *code = fail(db, SIM_ESTATE, "%s: no run in progress", db->path);
         return NULL;
     }
-    if (!db->in_txn && (*code = batch_begin(db)) != 0)
-        return NULL;
     sqlite3_stmt *st = db->st[which];
     sqlite3_bind_int64(st, 1, db->run_id);
     return st;
 }
 
-/* Step a bound row statement; commit when the batch is full. */
+/* Step a bound row statement into the stage; commit when the batch is
+ * full or old enough. */
 static int row_finish(res_db *db, sqlite3_stmt *st, const char *table)
 {
-    if (step_done(st) != SQLITE_OK) {
-        int code = fail(db, SIM_EIO, "%s: cannot write a %s row: %s", db->path, table,
-                        sqlite3_errmsg(db->h));
-        sync_txn(db);
-        return code;
-    }
-    if (++db->pending >= RES_BATCH_ROWS)
+    if (step_done(st) != SQLITE_OK)
+        return fail(db, SIM_EIO, "%s: cannot write a %s row: %s", db->path, table,
+                    sqlite3_errmsg(db->h));
+    for (size_t t = 0; t < N_STAGE; t++)
+        if (db->st[stage_tables[t].st] == st)
+            db->staged |= 1u << t;
+    double now = mono_now();
+    if (db->pending++ == 0)
+        db->batch_t0 = now;
+    if (db->pending >= db->batch_rows || now - db->batch_t0 >= db->batch_seconds)
         return res_flush(db);
     return 0;
 }
@@ -586,17 +749,17 @@ int res_flush(res_db *db)
 {
     if (!db)
         return SIM_EINVAL;
-    if (!db->in_txn)
+    if (!db->pending)
         return 0;
-    if (step_done(db->st[ST_COMMIT]) != SQLITE_OK) {
-        int code = fail(db, SIM_EIO, "%s: cannot commit: %s", db->path, sqlite3_errmsg(db->h));
-        sync_txn(db);
-        return code;
-    }
-    db->in_txn = 0;
-    db->pending = 0;
-    assert(assert_res_state(db));
-    return 0;
+    return batch_commit(db, NULL, "commit");
+}
+
+void res_set_batch(res_db *db, unsigned rows, double seconds)
+{
+    if (!db)
+        return;
+    db->batch_rows = rows ? rows : RES_BATCH_ROWS;
+    db->batch_seconds = seconds > 0 ? seconds : RES_BATCH_SECONDS;
 }
 
 int res_run_end(res_db *db, const char *status, double wall_s, uint64_t sim_time_ps,
@@ -616,13 +779,9 @@ int res_run_end(res_db *db, const char *status, double wall_s, uint64_t sim_time
     sqlite3_bind_double(st, 3, wall_s);
     bind_u64(st, 4, sim_time_ps);
     bind_u64(st, 5, events);
-    if (step_done(st) != SQLITE_OK) {
-        code = fail(db, SIM_EIO, "%s: cannot end run %" PRId64 ": %s", db->path, db->run_id,
-                    sqlite3_errmsg(db->h));
-        sync_txn(db);
-        return sim_err_set(err, code, NULL, 0, 0, "%s", db->errmsg);
-    }
-    if ((code = res_flush(db)) != 0)
+    char what[64];
+    snprintf(what, sizeof what, "end run %" PRId64, db->run_id);
+    if ((code = batch_commit(db, st, what)) != 0)
         return sim_err_set(err, code, NULL, 0, 0, "%s", db->errmsg);
     db->run_id = 0;
     assert(assert_res_state(db));
@@ -636,9 +795,7 @@ int res_run_error(res_db *db, const char *message)
     if (!st)
         return code;
     bind_text(st, 2, message);
-    if ((code = row_finish(db, st, "runs")) != 0)
-        return code;
-    return res_flush(db);
+    return batch_commit(db, st, "record the run's error");
 }
 
 /* ---- rows ------------------------------------------------------------- */
@@ -772,6 +929,17 @@ int res_coherence(res_db *db, const char *directory, const char *message, uint64
     bind_text(st, 3, message);
     bind_u64(st, 4, count);
     return row_finish(db, st, "coherence");
+}
+
+int res_remove(const char *path)
+{
+    static const char *const side[] = {"-wal", "-shm", "-journal"};
+    char buf[4200];
+    for (size_t i = 0; i < sizeof side / sizeof side[0]; i++) {
+        snprintf(buf, sizeof buf, "%s%s", path, side[i]);
+        unlink(buf);
+    }
+    return unlink(path);
 }
 
 /* ---- merge ------------------------------------------------------------ */

@@ -5,11 +5,17 @@
  *
  * A database is appended to, never truncated: each run adds one `runs` row
  * (status `running`, then `complete`, `interrupted` or `failed`) and rows
- * keyed by its run_id. Rows are written through prepared statements inside
- * batched transactions (a commit every few thousand rows and at the end of
- * the run), so a crash leaves the database consistent and the run marked
- * `running` (which readers must treat as incomplete). A file that exists
- * but is not a memfab database is refused.
+ * keyed by its run_id. The runs row is committed by res_run_begin. Rows
+ * are staged in the connection's memory and moved into the file in short
+ * write transactions: when RES_BATCH_ROWS rows are staged, when the first
+ * of them is RES_BATCH_SECONDS old (checked as rows arrive), on res_flush
+ * and at the end of the run. So a crash or kill -9 leaves the database
+ * consistent, the run marked `running` (which readers must treat as
+ * incomplete) with its rows up to the last commit, and the write lock is
+ * held only for those commits: several runs, plots and compares can use
+ * one database at once (WAL journal, a busy timeout of
+ * RES_BUSY_TIMEOUT_MS). A file that exists but is not a memfab database,
+ * or that fails SQLite's quick check, is refused.
  *
  * The `meta` table records the contract version ("contract" = "1") and the
  * application ("application" = "memfab").
@@ -25,8 +31,14 @@ typedef struct res_db res_db;
 
 #define RES_CONTRACT_VERSION 1
 
-/* Rows per batch transaction: a commit happens after this many rows. */
+/* Rows per batch transaction: a commit happens after this many rows ... */
 #define RES_BATCH_ROWS 10000
+/* ... or when the oldest uncommitted row is this many seconds old. */
+#define RES_BATCH_SECONDS 2.0
+/* How long a writer waits for another one's lock before it gives up with
+ * a message that says so. */
+#define RES_BUSY_TIMEOUT_MS 30000
+#define RES_BUSY_TIMEOUT_TEXT "30 s"
 
 /* A request time that never happened (no first token, not finished):
  * pass it to res_request and the column is stored as NULL. */
@@ -85,8 +97,17 @@ int res_kv(res_db *db, const char *instance, const char *tier, uint64_t hits, ui
            uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out);
 int res_coherence(res_db *db, const char *directory, const char *message, uint64_t count);
 
-/* Commit the rows written so far (the run loop calls it now and then). */
+/* Commit the rows written so far (the run loop calls it after the params,
+ * so that they are in the file before the simulation starts). */
 int res_flush(res_db *db);
+/* Commit after rows rows or seconds seconds instead (0: the default);
+ * for tests. */
+void res_set_batch(res_db *db, unsigned rows, double seconds);
+/* Remove the database file path and its -wal, -shm and -journal companions
+ * (a stale WAL must not be replayed into a new file of the same name).
+ * Returns 0, or -1 with errno set when path itself could not be removed
+ * (ENOENT included). */
+int res_remove(const char *path);
 
 /* The run_id of the run in progress, or 0. */
 int64_t res_current_run(const res_db *db);

@@ -51,6 +51,10 @@ static void remove_db(const char *p)
     unlink(p);
     snprintf(j, sizeof j, "%s-journal", p);
     unlink(j);
+    snprintf(j, sizeof j, "%s-wal", p);
+    unlink(j);
+    snprintf(j, sizeof j, "%s-shm", p);
+    unlink(j);
 }
 
 static void setup(void)
@@ -381,7 +385,8 @@ START_TEST(test_contract_columns)
     }
     ck_assert_str_eq(q_text(h, "SELECT value FROM meta WHERE key = 'contract'"), "1");
     ck_assert_str_eq(q_text(h, "SELECT value FROM meta WHERE key = 'application'"), "memfab");
-    ck_assert_str_eq(q_text(h, "PRAGMA journal_mode"), "delete");
+    /* WAL: readers and a writer work at once (issue 19). */
+    ck_assert_str_eq(q_text(h, "PRAGMA journal_mode"), "wal");
     ck_assert_int_eq(q_int(h, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                               " AND sql LIKE '%run_id%'"), 6);
     res_close(db);
@@ -425,7 +430,9 @@ START_TEST(test_merge)
     ck_assert_int_eq(count_rows(h, "timeseries", 6), 4);
     /* dst keeps working. */
     ck_assert_int_eq(write_run(dst, "d2", 1, "complete"), 8);
-    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM pragma_database_list"), 1);
+    /* The source is detached again: main and the staging temp remain. */
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM pragma_database_list WHERE name NOT IN"
+                              " ('main', 'temp')"), 0);
     res_close(dst);
 
     unsigned char *after = slurp(path_a, &n1);
@@ -708,6 +715,195 @@ START_TEST(test_state_errors)
 }
 END_TEST
 
+
+/* ---- concurrent use (issue 19 item 3) ---------------------------------- */
+
+/* Two writers on one file, interleaved row by row, and a reader meanwhile:
+ * a run's rows never keep the write lock, so the other run's begin, rows
+ * and end go through at once and both runs complete. */
+START_TEST(test_interleaved_writers)
+{
+    sim_err err;
+    res_db *a = res_open(path_a, &err), *b = res_open(path_a, &err);
+    ck_assert_msg(a && b, "%s", err.msg);
+    ck_assert_int_eq(res_run_begin(a, "a", NULL, 1, NULL, &err), 1);
+    ck_assert_int_eq(res_param(a, "k", "a"), 0);
+    ck_assert_int_eq(res_timeseries(a, "x", "y", 0, 0), 0); /* a has rows pending */
+    /* Not blocked by a's pending rows (before: a 30 s wait, then "locked"). */
+    ck_assert_int_eq(res_run_begin(b, "b", NULL, 2, NULL, &err), 2);
+    res_db *r = res_open_readonly(path_a, &err);
+    ck_assert_msg(r != NULL, "%s", err.msg);
+    for (int i = 1; i < 3 * RES_BATCH_ROWS / 2; i++) {
+        ck_assert_int_eq(res_timeseries(a, "x", "y", (uint64_t)i, i), 0);
+        ck_assert_int_eq(res_timeseries(b, "x", "y", (uint64_t)i, -i), 0);
+        if (i % 5000 == 0) /* a reader meanwhile sees the commits so far */
+            ck_assert_int_le(q_int(res_handle(r), "SELECT count(*) FROM timeseries"), 2 * i + 1);
+    }
+    ck_assert_int_eq(res_run_end(b, "complete", 1, 1, 1, &err), 0);
+    ck_assert_int_eq(res_run_end(a, "complete", 1, 1, 1, &err), 0);
+    sqlite3 *h = res_handle(r);
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM runs WHERE status = 'complete'"), 2);
+    ck_assert_int_eq(count_rows(h, "timeseries", 1), 3 * RES_BATCH_ROWS / 2);
+    ck_assert_int_eq(count_rows(h, "timeseries", 2), 3 * RES_BATCH_ROWS / 2 - 1);
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM timeseries WHERE run_id = 2 AND value > 0"),
+                     0);
+    res_close(r);
+    res_close(b);
+    res_close(a);
+}
+END_TEST
+
+/* Two processes that append a run each to one file at the same time both
+ * complete, with all their rows. */
+START_TEST(test_concurrent_processes)
+{
+    const int rows = 4 * RES_BATCH_ROWS;
+    pid_t pid[2];
+    sim_err err;
+    res_db *db = res_open(path_a, &err); /* create it before the race */
+    ck_assert_ptr_nonnull(db);
+    res_close(db);
+    for (int k = 0; k < 2; k++) {
+        pid[k] = fork();
+        ck_assert_int_ge(pid[k], 0);
+        if (pid[k] == 0) {
+            res_db *w = res_open(path_a, &err);
+            if (!w || res_run_begin(w, k ? "b" : "a", NULL, (uint64_t)k, NULL, &err) < 0)
+                _exit(2);
+            res_set_batch(w, 1000, 0);
+            for (int i = 0; i < rows; i++)
+                if (res_timeseries(w, "x", "y", (uint64_t)i, k) != 0)
+                    _exit(3);
+            if (res_run_end(w, "complete", 0, 0, 0, &err) != 0)
+                _exit(4);
+            res_close(w);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        int status;
+        ck_assert_int_eq(waitpid(pid[k], &status, 0), pid[k]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d: status %#x", k,
+                      status);
+    }
+    db = res_open_readonly(path_a, &err);
+    sqlite3 *h = res_handle(db);
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM runs WHERE status = 'complete'"), 2);
+    ck_assert_int_eq(count_rows(h, "timeseries", 1), rows);
+    ck_assert_int_eq(count_rows(h, "timeseries", 2), rows);
+    res_close(db);
+}
+END_TEST
+
+/* Rows are committed after a bounded wall time, not only by count: another
+ * connection sees the run's params and rows while the run goes on, and
+ * can write itself (the lock is free between commits). */
+START_TEST(test_commit_by_time)
+{
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_int_eq(res_run_begin(db, "slow", NULL, 0, NULL, &err), 1);
+    res_set_batch(db, 1000000, 0.1);
+    sqlite3 *peek = raw_open(path_a);
+    ck_assert_str_eq(q_text(peek, "SELECT status FROM runs"), "running");
+    ck_assert_int_eq(res_param(db, "a.b", "1"), 0);
+    ck_assert_int_eq(res_param(db, "a.c", "2"), 0);
+    /* Rows staged, lock free: another writer gets it without waiting. */
+    ck_assert_int_eq(sqlite3_exec(peek, "BEGIN IMMEDIATE; ROLLBACK", NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(q_int(peek, "SELECT count(*) FROM params"), 0);
+    usleep(150000);
+    ck_assert_int_eq(res_metric(db, "run", "m", 1, NULL), 0); /* due: committed */
+    ck_assert_int_eq(q_int(peek, "SELECT count(*) FROM params WHERE run_id = 1"), 2);
+    ck_assert_int_eq(q_int(peek, "SELECT count(*) FROM metrics WHERE run_id = 1"), 1);
+    ck_assert_str_eq(q_text(peek, "SELECT status FROM runs"), "running");
+    ck_assert_int_eq(res_run_end(db, "complete", 0, 0, 0, &err), 0);
+    ck_assert_str_eq(q_text(peek, "SELECT status FROM runs"), "complete");
+    sqlite3_close(peek);
+    res_close(db);
+}
+END_TEST
+
+/* A run killed mid-way (no res_run_end, no res_close) keeps its runs row
+ * ('running'), its params (flushed before the simulation, as run.c does)
+ * and the rows committed by time. */
+START_TEST(test_killed_keeps_params)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sim_err err;
+        res_db *db = res_open(path_a, &err);
+        if (!db || res_run_begin(db, "killed", NULL, 1, NULL, &err) != 1)
+            _exit(2);
+        res_set_batch(db, 1000000, 0.05);
+        if (res_param(db, "x.y", "1") || res_param(db, "x.z", "2") || res_flush(db))
+            _exit(3);
+        for (int i = 0; i < 10; i++) {
+            if (res_timeseries(db, "q", "len", (uint64_t)i, i) != 0)
+                _exit(4);
+            usleep(30000);
+        }
+        _exit(0); /* abruptly: nothing is closed or ended */
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_msg(db != NULL, "%s", err.msg);
+    sqlite3 *h = res_handle(db);
+    ck_assert_str_eq(q_text(h, "SELECT status FROM runs WHERE run_id = 1"), "running");
+    ck_assert_int_eq(count_rows(h, "params", 1), 2);
+    int64_t n = count_rows(h, "timeseries", 1);
+    ck_assert_msg(n >= 4 && n < 10, "%lld timeseries rows committed", (long long)n);
+    ck_assert_str_eq(q_text(h, "PRAGMA integrity_check"), "ok");
+    ck_assert_int_eq(write_run(db, "after", 1, "complete"), 2);
+    res_close(db);
+}
+END_TEST
+
+/* A database that fails PRAGMA quick_check is refused, not appended to. */
+START_TEST(test_refuse_damaged)
+{
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_int_eq(res_run_begin(db, "r", NULL, 0, NULL, &err), 1);
+    for (int i = 0; i < 5000; i++)
+        ck_assert_int_eq(res_timeseries(db, "queue", "length", (uint64_t)i, i), 0);
+    ck_assert_int_eq(res_run_end(db, "complete", 0, 0, 0, &err), 0);
+    res_close(db);
+    /* Scribble over a page in the middle of the timeseries b-tree. */
+    size_t n0;
+    unsigned char *before = slurp(path_a, &n0);
+    ck_assert_uint_gt(n0, 16 * 4096);
+    FILE *f = fopen(path_a, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, (long)(n0 / 4096 / 2) * 4096, SEEK_SET), 0);
+    for (int i = 0; i < 4096; i++)
+        fputc(0xA5, f);
+    fclose(f);
+    free(before);
+    before = slurp(path_a, &n0);
+
+    sqlite3 *raw = raw_open(path_a);
+    ck_assert_str_ne(q_text(raw, "PRAGMA quick_check"), "ok");
+    sqlite3_close(raw);
+    sim_err_clear(&err);
+    db = res_open(path_a, &err);
+    ck_assert_ptr_null(db);
+    ck_assert_int_eq(err.code, SIM_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "damaged") && strstr(err.msg, path_a) &&
+                      strstr(err.msg, "left unchanged"),
+                  "message: %s", err.msg);
+    size_t n1;
+    unsigned char *after = slurp(path_a, &n1);
+    ck_assert(n0 == n1 && memcmp(before, after, n0) == 0);
+    free(before);
+    free(after);
+}
+END_TEST
+
 static Suite *res_suite(void)
 {
     Suite *s = suite_create("res");
@@ -738,7 +934,17 @@ static Suite *res_suite(void)
     tcase_add_test(errors, test_refuse_other_contract);
     tcase_add_test(errors, test_readonly_missing);
     tcase_add_test(errors, test_state_errors);
+    tcase_add_test(errors, test_refuse_damaged);
     suite_add_tcase(s, errors);
+
+    TCase *conc = tcase_create("Concurrency");
+    tcase_add_checked_fixture(conc, setup, teardown);
+    tcase_set_timeout(conc, 60);
+    tcase_add_test(conc, test_interleaved_writers);
+    tcase_add_test(conc, test_concurrent_processes);
+    tcase_add_test(conc, test_commit_by_time);
+    tcase_add_test(conc, test_killed_keeps_params);
+    suite_add_tcase(s, conc);
     return s;
 }
 

@@ -651,6 +651,13 @@ int run_scenario(const run_opts *o)
     scn_flatten(doc, param_leaf, db);
     if (unchecked[0])
         res_param(db, "memfab.unchecked_keys", unchecked);
+    /* The run row is committed; the params are too before the simulation
+     * starts, so that even a kill -9 leaves what was run. */
+    if (res_flush(db)) {
+        fprintf(stderr, "memfab: %s\n", res_errmsg(db));
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
     run_sink rs = {db, 0, ""};
     sim_sink sink = {&rs,        sink_metric,    sink_link,    sink_ts,
                      sink_request, sink_kv, sink_coherence, sink_request_pd, sink_link_net};

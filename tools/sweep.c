@@ -698,7 +698,7 @@ static int worker(const sweep *s, const point *p)
     char *done = point_path(s, p, ".db"), *failed = point_path(s, p, ".failed.db");
     if (!part || !log || !done || !failed)
         return SIM_EXIT_RUNTIME;
-    unlink(part);
+    res_remove(part);
     unlink(failed);
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
@@ -850,7 +850,7 @@ static void reap(const sweep *s, const point *p, int wstatus, progress *pg)
     if (file_exists(done)) {
         pg->done++;
     } else if (stop_requested) {
-        unlink(part);   /* interrupted: rerun it next time */
+        res_remove(part);   /* interrupted: rerun it next time */
     } else {
         pg->failed++;
         char msg[1200];
@@ -864,7 +864,7 @@ static void reap(const sweep *s, const point *p, int wstatus, progress *pg)
             else
                 snprintf(msg, sizeof msg, "worker exited with status %d: %s",
                          WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1, tail);
-            unlink(part);
+            res_remove(part);
             if (finish_point_db(s, p, part, msg) >= 0)
                 rename(part, failed);
         } else {
@@ -1123,7 +1123,7 @@ static int merge_all(const sweep *s, sim_err *err)
     char *tmp = str_printf("%s.merge", s->out);
     if (!tmp)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
-    unlink(tmp);
+    res_remove(tmp);
     res_db *db = res_open(tmp, err);
     int rc = db ? 0 : (err->code ? err->code : SIM_EIO);
     for (size_t i = 0; !rc && i < s->npts; i++) {
@@ -1141,7 +1141,7 @@ static int merge_all(const sweep *s, sim_err *err)
     if (!rc && rename(tmp, s->out) != 0)
         rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", s->out, strerror(errno));
     if (rc)
-        unlink(tmp);
+        res_remove(tmp);
     sim_free(tmp);
     return rc;
 }
