@@ -123,8 +123,8 @@ START_TEST(short_run_labels)
     ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf -o f.png --script", fx_bin), 0);
     ck_assert_msg(strstr(fx_out, "title 'policy=round_robin rate=0.25/s seed=1'") &&
                   strstr(fx_out, "title 'policy=dynamo rate=0.5/s seed=2'"), "%s", fx_out);
-    /* eight curves: the key inside, bottom right, in smaller text */
-    ck_assert_msg(strstr(fx_out, "set key inside bottom right vertical maxrows"), "%s", fx_out);
+    /* eight curves: the key outside, below the plot, in smaller text */
+    ck_assert_msg(strstr(fx_out, "set key outside below center horizontal maxcols"), "%s", fx_out);
     /* only what differs: one policy selected, the policy is not in the label */
     ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf --where router.policy=dynamo -o f.png"
                            " --script", fx_bin), 0);
@@ -330,6 +330,120 @@ START_TEST(replications_give_error_bars)
 }
 END_TEST
 
+/* Latency, bytes, throughput and counts never go below zero, and neither do
+ * their axes: error bars that reach below zero are cut at the axis. */
+START_TEST(axes_start_at_zero)
+{
+    fx_metric m[] = {{"g", "latency_mean", 1e-6, "s"}};
+    for (int seed = 1; seed <= 3; seed++)
+        for (int bw = 8; bw <= 16; bw += 8) {
+            char p[32];
+            snprintf(p, sizeof p, "sweep.bw=%d GB/s", bw);
+            const char *ps[] = {p, NULL};
+            /* a wide spread: the confidence interval reaches below zero */
+            m[0].value = 1e-6 * (seed == 3 ? 20 : 0.1);
+            fx_run("a.db", "s", (uint64_t)seed, ps, m, 1, 30, 1);
+        }
+    ck_assert_int_eq(fx_sh("%s plot a.db --kind param --metric g/latency_mean -o f.png --script",
+                           fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "set yrange [0:*]") && strstr(fx_out, "yerrorlines"), "%s",
+                  fx_out);
+    const char *kinds_zero[] = {"link-bw", "occupancy", "coherence"};
+    for (size_t k = 0; k < 3; k++) {
+        ck_assert_int_eq(fx_sh("%s plot a.db --kind %s -o f.png --script", fx_bin, kinds_zero[k]),
+                         0);
+        ck_assert_msg(strstr(fx_out, "set yrange [0:"), "%s: %s", kinds_zero[k], fx_out);
+        /* a logarithmic axis keeps gnuplot's range: zero has no logarithm */
+        ck_assert_int_eq(fx_sh("%s plot a.db --kind %s -o f.png --script --logy", fx_bin,
+                               kinds_zero[k]), 0);
+        ck_assert_msg(!strstr(fx_out, "set yrange [0:*]"), "%s: %s", kinds_zero[k], fx_out);
+    }
+    ck_assert_int_eq(fx_sh("%s plot a.db --kind param --metric g/latency_mean -o f.png --script"
+                           " --logy", fx_bin), 0);
+    ck_assert_msg(!strstr(fx_out, "set yrange"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot a.db --kind cdf -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "set yrange [0:1]"), "%s", fx_out);
+    /* a metric that is negative keeps its negative range */
+    fx_metric d[] = {{"g", "delta", -3, "s"}};
+    fx_run("neg.db", "s", 1, (const char *[]){"sweep.bw=8 GB/s", NULL}, d, 1, 0, 1);
+    d[0].value = -1;
+    fx_run("neg.db", "s", 1, (const char *[]){"sweep.bw=16 GB/s", NULL}, d, 1, 0, 1);
+    ck_assert_int_eq(fx_sh("%s plot neg.db --kind param --metric g/delta -o f.png --script",
+                           fx_bin), 0);
+    ck_assert_msg(!strstr(fx_out, "set yrange [0:*]"), "%s", fx_out);
+}
+END_TEST
+
+/* n runs that differ in one swept param */
+static void n_runs(const char *db, int n)
+{
+    fx_metric m[] = {{"gpu0", "latency_mean", 1e-6, "s"}};
+    for (int i = 0; i < n; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "sweep.router.policy=policy_number_%d", i);
+        const char *ps[] = {p, NULL};
+        m[0].value = 1e-6 * (1 + i);
+        fx_run(db, "tiny", 1, ps, m, 1, 30, 1 + 0.1 * i);
+    }
+}
+
+/* The key: below the plot for more than two series (never over the data),
+ * --key moves it, --xlabel/--ylabel/--labels rename; with 1, 2, 7 and 16 runs
+ * every title fits a key column. */
+START_TEST(key_placement_and_names)
+{
+    static const int counts[] = {1, 2, 7, 16};
+    const char *kinds_runs[] = {"cdf", "link-bw", "kv-hit", "coherence"};
+    for (size_t c = 0; c < 4; c++) {
+        char db[32];
+        snprintf(db, sizeof db, "n%d.db", counts[c]);
+        n_runs(db, counts[c]);
+        for (size_t k = 0; k < 4; k++) {
+            ck_assert_int_eq(fx_sh("%s plot %s --kind %s -o f.png --script", fx_bin, db,
+                                   kinds_runs[k]), 0);
+            size_t n;
+            ck_assert_msg(titles_within(fx_out, plot_title_max(3.5, 7), &n), "%s", fx_out);
+            int below = strstr(fx_out, "set key outside below") != NULL;
+            if (counts[c] > 2)
+                ck_assert_msg(below && !strstr(fx_out, "set key inside"), "%d runs, %s: %s",
+                              counts[c], kinds_runs[k], fx_out);
+            if (strcmp(kinds_runs[k], "cdf") == 0 && counts[c] <= 2)
+                ck_assert_msg(strstr(fx_out, "set key inside bottom right") && !below,
+                              "%d runs: %s", counts[c], fx_out);
+            for (size_t w = 0; w < 3; w++) {
+                static const char *const where[] = {"below", "right", "inside"};
+                static const char *const want[] = {"set key outside below",
+                                                   "set key outside right", "set key inside"};
+                ck_assert_int_eq(fx_sh("%s plot %s --kind %s -o f.png --script --key %s", fx_bin,
+                                       db, kinds_runs[k], where[w]), 0);
+                ck_assert_msg(strstr(fx_out, want[w]), "--key %s: %s", where[w], fx_out);
+            }
+        }
+    }
+    ck_assert_int_eq(fx_sh("%s plot n2.db --kind cdf -o f.png --key top", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "below, right, inside or off"), "%s", fx_out);
+    /* names */
+    ck_assert_int_eq(fx_sh("%s plot n2.db --kind cdf -o f.png --script --xlabel 'TTFT (ms)'"
+                           " --ylabel 'Fraction' --labels 'RR,Dynamo'", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "set xlabel 'TTFT (ms)'") &&
+                  strstr(fx_out, "set ylabel 'Fraction'") && strstr(fx_out, "title 'RR'") &&
+                  strstr(fx_out, "title 'Dynamo'") && !strstr(fx_out, "policy_number"),
+                  "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot n2.db --kind param --metric gpu0/latency_mean -o f.png"
+                           " --script --labels 'mean latency'", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "title 'mean latency'"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot n2.db --kind cdf -o f.png --labels 'A,B,C'", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "--labels gives 3 names for 2 series"), "%s", fx_out);
+    if (have_gnuplot()) {
+        ck_assert_int_eq(fx_sh("%s plot n7.db --kind cdf -o cdf7.png", fx_bin), 0);
+        ck_assert_int_eq(fx_sh("%s plot n16.db --kind kv-hit -o kv16.png", fx_bin), 0);
+        ck_assert_int_eq(fx_sh("%s plot n7.db --kind link-bw -o bw7.png --key right", fx_bin), 0);
+        if (getenv("PLOT_KEEP"))
+            fx_sh("cp cdf7.png kv16.png bw7.png %s/", getenv("PLOT_KEEP"));
+    }
+}
+END_TEST
+
 /* ---- Errors ----------------------------------------------------------------- */
 
 START_TEST(errors)
@@ -419,6 +533,8 @@ static Suite *plot_suite(void)
     tcase_add_test(limits, hostile_names_are_escaped);
     tcase_add_test(limits, quote_function);
     tcase_add_test(limits, replications_give_error_bars);
+    tcase_add_test(limits, axes_start_at_zero);
+    tcase_add_test(limits, key_placement_and_names);
     tcase_add_test(errs, errors);
     tcase_add_test(errs, output_safety);
     return s;

@@ -98,7 +98,34 @@ typedef struct plot_opts {
     int logx, logy;            /* log scales */
     int script;                /* print the script, do not run gnuplot */
     double w, h, pt;           /* size in inches, font size in points */
+    double fscale;             /* points to the terminal's font units */
+    int key;                   /* --key: KEY_AUTO, KEY_BELOW, ... */
+    const char *xlabel, *ylabel; /* --xlabel, --ylabel, or NULL */
+    char **names;              /* --labels, split at commas */
+    size_t nnames;
 } plot_opts;
+
+enum { KEY_AUTO, KEY_BELOW, KEY_RIGHT, KEY_INSIDE, KEY_OFF };
+
+/* Series titled so far in the figure being built: --labels names them in
+ * this order, and their count is checked against the names given. */
+static size_t titled;
+
+/* The title of the next series: the next --labels name, else def. */
+static void series_title(FILE *f, const plot_opts *o, const char *def)
+{
+    plot_quote(f, titled < o->nnames ? o->names[titled] : def);
+    titled++;
+}
+
+/* Non-negative quantities (latency, bytes, throughput, counts) are drawn
+ * from zero: error bars and gnuplot's autoscale margins would otherwise
+ * take the axis below it. A logarithmic axis keeps its autoscale. */
+static void yrange_from_zero(FILE *f, const plot_opts *o, double ymin)
+{
+    if (!o->logy && ymin >= 0)
+        fputs("set yrange [0:*]\n", f);
+}
 
 /* A time unit that keeps values readable: scale from seconds. */
 static void time_scale(double max_s, double *f, const char **unit)
@@ -174,12 +201,12 @@ static void header(FILE *f, const plot_opts *o, const char *term, double fscale)
         fputs("set logscale y\n", f);
 }
 
-static void labels(FILE *f, const char *x, const char *y)
+static void labels(FILE *f, const plot_opts *o, const char *x, const char *y)
 {
     fputs("set xlabel ", f);
-    plot_quote(f, x);
+    plot_quote(f, o->xlabel ? o->xlabel : x);
     fputs("\nset ylabel ", f);
-    plot_quote(f, y);
+    plot_quote(f, o->ylabel ? o->ylabel : y);
     fputc('\n', f);
 }
 
@@ -206,33 +233,47 @@ static void xtics_for(FILE *f, double lo, double hi)
     tics_for(f, 'x', lo, hi, 6);
 }
 
-/* Put the key above the plot when its entries are long or many, so it
- * never covers data. */
-static void key_place(FILE *f, size_t entries, size_t maxlen, const char *inside)
+/* The key of n entries, the longest maxlen characters (or the --labels
+ * names). --key picks the place; by default it is inside `corner` for one
+ * or two short entries (corner NULL: never inside) and outside, below the
+ * plot, otherwise, so that it never covers a curve. Below the plot the
+ * entries run in as many columns as the width holds; more than four entries
+ * get smaller text. Entries are never dropped: labels are at most
+ * plot_title_max() characters, which fit a column. */
+static void key_set(FILE *f, const plot_opts *o, size_t n, size_t maxlen, const char *corner)
 {
-    if (maxlen > 24 || entries * maxlen > 72 || entries > 4)
-        fprintf(f, "set key above vertical maxcols %d\n", maxlen > 30 ? 1 : 2);
-    else
-        fprintf(f, "set key %s\n", inside);
-}
-
-/* The key of one entry per run: inside `corner` when it is small; with more
- * than 4 entries inside `corner` in smaller text, in columns when the rows
- * would fill more than about half the height. Entries are never dropped:
- * labels are at most plot_title_max() characters, which fit a column. */
-static void key_runs(FILE *f, const plot_opts *o, double fscale, size_t n, size_t maxlen,
-                     const char *corner)
-{
-    if (n <= 4) {
-        key_place(f, n, maxlen, corner);
+    for (size_t k = 0; k < o->nnames; k++)
+        if (strlen(o->names[k]) > maxlen)
+            maxlen = strlen(o->names[k]);
+    int mode = o->key;
+    if (mode == KEY_AUTO)
+        mode = corner && n <= 2 && maxlen <= 24 ? KEY_INSIDE : KEY_BELOW;
+    double kpt = n > 4 ? (o->pt - 2 >= 5 ? o->pt - 2 : 5) : o->pt - 1;
+    switch (mode) {
+    case KEY_OFF: fputs("set key off\n", f); return;
+    case KEY_BELOW: {
+        /* columns: the width over an entry (sample, gap and text) */
+        double em = kpt * 0.6;
+        size_t cols = (size_t)(o->w * 72 * 0.95 / (em * ((double)maxlen + 6)));
+        cols = cols < 1 ? 1 : cols > n ? n : cols;
+        fprintf(f, "set key outside below center horizontal maxcols %zu samplen 1.5"
+                   " spacing 0.9 font ',%g'\n", cols, kpt * o->fscale);
         return;
     }
-    double kpt = o->pt - 2 >= 5 ? o->pt - 2 : 5;
-    size_t rows = (size_t)(o->h * 72 * 0.5 / (kpt * 1.2));
-    rows = rows < 3 ? 3 : rows;
-    size_t cols = (n + rows - 1) / rows;
-    fprintf(f, "set key inside %s vertical maxrows %zu samplen 1.5 spacing 0.9 font ',%g'\n",
-            corner, (n + cols - 1) / cols, kpt * fscale);
+    case KEY_RIGHT:
+        fprintf(f, "set key outside right top vertical samplen 1.5 spacing 0.9 font ',%g'\n",
+                kpt * o->fscale);
+        return;
+    default: {
+        size_t rows = (size_t)(o->h * 72 * 0.5 / (kpt * 1.2));
+        rows = rows < 3 ? 3 : rows;
+        size_t cols = (n + rows - 1) / rows;
+        cols = cols < 1 ? 1 : cols;
+        fprintf(f, "set key inside %s vertical maxrows %zu samplen 1.5 spacing 0.9 font ',%g'\n",
+                corner ? corner : "top right", (n + cols - 1) / cols, kpt * o->fscale);
+        return;
+    }
+    }
 }
 
 static size_t max_label(const rdb_set *s)
@@ -459,7 +500,7 @@ static int dbuf_push(dbuf *b, double x)
     return 0;
 }
 
-static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, double fscale)
+static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o)
 {
     const char *metric = o->metric ? o->metric : "ttft";
     const char *col;
@@ -520,9 +561,9 @@ static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, d
     time_scale(max, &scale, &unit);
     char xl[128];
     snprintf(xl, sizeof xl, "%s (%s)", what, unit);
-    labels(f, xl, "CDF");
+    labels(f, o, xl, "CDF");
     fputs("set yrange [0:1]\n", f);
-    key_runs(f, o, fscale, nonempty, max_label(s), "bottom right");
+    key_set(f, o, nonempty, max_label(s), "bottom right");
     {
         double lo = INFINITY;
         for (size_t i = 0; i < s->n; i++)
@@ -548,7 +589,7 @@ static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, d
         if (!vals[i].n)
             continue;
         fprintf(f, "%s$d%zu using 1:2 with steps title ", first ? "" : ", \\\n     ", i);
-        plot_quote(f, s->runs[i].label);
+        series_title(f, o, s->runs[i].label);
         first = 0;
     }
     fputc('\n', f);
@@ -767,7 +808,7 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
     else
         snprintf(xl, sizeof xl, "%s", xname);
     snprintf(yl, sizeof yl, "%s%s%s%s", o->metric, *yu ? " (" : "", yu, *yu ? ")" : "");
-    labels(f, xl, yl);
+    labels(f, o, xl, yl);
     {
         size_t ng = 0, ml = 0;
         double lo = INFINITY, hi = -INFINITY;
@@ -779,10 +820,10 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
             lo = pts[k].x < lo ? pts[k].x : lo;
             hi = pts[k].x > hi ? pts[k].x : hi;
         }
-        if (ng == 1 && ml == 0)
+        if (ng == 1 && ml == 0 && !o->nnames && o->key == KEY_AUTO)
             fputs("set key off\n", f);
         else
-            key_place(f, ng, ml, "top right");
+            key_set(f, o, ng, ml ? ml : strlen(o->metric), "top right");
         if (all_numeric && !o->logx)
             xtics_for(f, lo, hi);
     }
@@ -795,6 +836,16 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
             fprintf(f, " %zu", c);
         }
         fputs(")\n", f);
+    }
+    {
+        /* from zero when no mean is negative (error bars may reach below) */
+        double ymin = INFINITY;
+        for (size_t k = 0; k < npts; k++) {
+            double mean, sd, half;
+            rdb_ci95(pts[k].y.v, pts[k].y.n, &mean, &sd, &half);
+            ymin = mean < ymin ? mean : ymin;
+        }
+        yrange_from_zero(f, o, ymin);
     }
     int reps = 0;
     size_t ngroups = 0;
@@ -816,7 +867,7 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
             continue;
         fprintf(f, "%s$g%zu using 1:2%s with %s title ", g ? ", \\\n     " : "", g,
                 reps ? ":3" : "", reps ? "yerrorlines" : "linespoints");
-        plot_quote(f, pts[k].group[0] ? pts[k].group : o->metric);
+        series_title(f, o, pts[k].group[0] ? pts[k].group : o->metric);
         g++;
     }
     fputc('\n', f);
@@ -926,9 +977,9 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
                 snprintf(yl, sizeof yl, "Occupancy");
             }
             snprintf(xl, sizeof xl, "Time (%s)", tu);
-            labels(f, xl, yl);
-            /* time series fill the width: the key goes above, the y axis from 0 */
-            fprintf(f, "set key above horizontal\nset yrange [0:*]\n");
+            labels(f, o, xl, yl);
+            /* rates and occupancies are never negative: the y axis from 0 */
+            yrange_from_zero(f, o, 0);
             xtics_for(f, 0, tmax * tf);
             if (!o->logy)
                 tics_for(f, 'y', 0, vmax * vf, 5);
@@ -1041,6 +1092,14 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
         }
         if (pass == 1) {
             int first = 1;
+            size_t shown = 0, ml = 0;
+            for (int k = 0; k < idx; k++)
+                if (titles[k]) {
+                    shown++;
+                    ml = strlen(titles[k]) > ml ? strlen(titles[k]) : ml;
+                }
+            /* time series fill the width: the key goes outside by default */
+            key_set(f, o, shown ? shown : 1, ml, NULL);
             fputs("plot ", f);
             for (int k = 0; k < idx; k++) {
                 if (!titles[k])
@@ -1049,7 +1108,7 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
                 if (styles[k] > 0)
                     fprintf(f, " lt %d dt %d", (styles[k] - 1) % 8 + 1, (styles[k] - 1) / 8 + 1);
                 fputs(" title ", f);
-                plot_quote(f, titles[k]);
+                series_title(f, o, titles[k]);
                 first = 0;
             }
             if (first) {   /* every series is zero: draw them anyway */
@@ -1198,7 +1257,7 @@ static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, 
     const char *xlab = by_run && s->n > 1 ? (kv ? "Instance / tier" : "Directory / message")
                        : x_is_a          ? (kv ? "Instance" : "Directory")
                                          : (kv ? "Tier" : "Message");
-    labels(f, xlab, ylab);
+    labels(f, o, xlab, ylab);
     fputs("set style fill solid 0.85 border -1\nset boxwidth 1 absolute\n", f);
     fputs("set grid noxtics\nset xtics scale 0\n", f);
     /* the key: runs, or the colour dimension */
@@ -1207,12 +1266,10 @@ static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, 
         size_t l = strlen(by_run ? s->runs[k].label : ser.v[k]);
         maxlen = l > maxlen ? l : maxlen;
     }
-    if (nser == 1)
+    if (nser == 1 && !o->nnames && o->key == KEY_AUTO)
         fputs("set key off\n", f);
-    else if (nser * (maxlen + 4) <= 60)
-        fprintf(f, "set key above horizontal maxrows 1\n");
     else
-        key_place(f, nser, maxlen, "top right");
+        key_set(f, o, nser, maxlen, NULL);   /* never over the bars by default */
     fprintf(f, "set xrange [-0.55:%g]\n", (double)xs.n - 0.45);
     if (kv)
         fputs("set yrange [0:1.05]\nset ytics 0.2\n", f);
@@ -1246,7 +1303,7 @@ static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, 
     fputs("plot ", f);
     for (size_t j = 0; j < nser; j++) {
         fprintf(f, "%s$b%zu using 1:2:3 with boxes title ", j ? ", \\\n     " : "", j);
-        plot_quote(f, by_run ? s->runs[j].label : ser.v[j]);
+        series_title(f, o, by_run ? s->runs[j].label : ser.v[j]);
     }
     fputc('\n', f);
 out:
@@ -1405,7 +1462,14 @@ static void plot_usage(FILE *f)
           "  --x KEY             param: the x-axis param (default: the first swept key)\n"
           "  --group KEY         param: one line per value of KEY (default: every other\n"
           "                      varying key)\n"
-          "  --logx, --logy      logarithmic axes\n"
+          "  --logx, --logy      logarithmic axes (the y axis otherwise starts at 0 for\n"
+          "                      quantities that are never negative)\n"
+          "  --key WHERE         the key: below (outside, under the plot), right (outside),\n"
+          "                      inside or off; default: inside for one or two short\n"
+          "                      entries, below otherwise\n"
+          "  --xlabel TEXT, --ylabel TEXT   axis labels instead of the defaults\n"
+          "  --labels A,B,...    series names, in the order of the key (as many names\n"
+          "                      as series)\n"
           "  --size WxH          size in inches (default 3.5x2.4; 7x2.4 spans two columns)\n"
           "  --font-size PT      text size in points (default 8)\n"
           "  --script            print the gnuplot script instead of running gnuplot\n"
@@ -1426,6 +1490,8 @@ int cmd_plot(int argc, char **argv)
         {"logx", no_argument, NULL, 'L'},         {"logy", no_argument, NULL, 'Y'},
         {"size", required_argument, NULL, 'S'},   {"font-size", required_argument, NULL, 'F'},
         {"script", no_argument, NULL, 's'},       {"help", no_argument, NULL, 'h'},
+        {"key", required_argument, NULL, 'K'},    {"xlabel", required_argument, NULL, 'X'},
+        {"ylabel", required_argument, NULL, 'V'}, {"labels", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0}};
     plot_opts o;
     memset(&o, 0, sizeof o);
@@ -1441,6 +1507,7 @@ int cmd_plot(int argc, char **argv)
     size_t slen = 0;
     FILE *f = NULL;
     char *tmp_out = NULL;          /* the figure while gnuplot draws it */
+    char *labels_buf = NULL;       /* --labels, split in place */
     const char *final_out = NULL;  /* -o */
     sim_err err;
     sim_err_clear(&err);
@@ -1468,6 +1535,43 @@ int cmd_plot(int argc, char **argv)
         case 'L': o.logx = 1; break;
         case 'Y': o.logy = 1; break;
         case 's': o.script = 1; break;
+        case 'K': {
+            static const char *const keys[] = {"auto", "below", "right", "inside", "off", NULL};
+            o.key = -1;
+            for (int i = 0; keys[i]; i++)
+                if (strcmp(optarg, keys[i]) == 0)
+                    o.key = i;
+            if (o.key < 0) {
+                fprintf(stderr, "memfab plot: --key is below, right, inside or off (not '%s')\n",
+                        optarg);
+                status = SIM_EXIT_USAGE;
+                goto out;
+            }
+            break;
+        }
+        case 'X': o.xlabel = optarg; break;
+        case 'V': o.ylabel = optarg; break;
+        case 'N': {
+            /* A,B,C: one name per series, in the order of the key */
+            sim_free(labels_buf);
+            sim_free(o.names);
+            o.nnames = 0;
+            labels_buf = sim_strdup(optarg);
+            o.names = sim_calloc(strlen(optarg) + 2, sizeof *o.names);
+            if (!labels_buf || !o.names) {
+                status = SIM_EXIT_RUNTIME;
+                goto out;
+            }
+            for (char *p = labels_buf;;) {
+                o.names[o.nnames++] = p;
+                char *comma = strchr(p, ',');
+                if (!comma)
+                    break;
+                *comma = '\0';
+                p = comma + 1;
+            }
+            break;
+        }
         case 'S':
             if (sscanf(optarg, "%lfx%lf", &o.w, &o.h) != 2 || o.w <= 0 || o.h <= 0 ||
                 o.w > 40 || o.h > 40) {
@@ -1508,6 +1612,7 @@ int cmd_plot(int argc, char **argv)
     }
     double fscale;
     const char *term = plot_terminal(o.out ? o.out : "figure.pdf", o.w, o.h, o.pt, &fscale);
+    o.fscale = fscale;
     if (!term) {
         fprintf(stderr, "memfab plot: %s: the extension picks the format: .pdf, .png or .svg\n",
                 o.out);
@@ -1575,9 +1680,10 @@ int cmd_plot(int argc, char **argv)
         goto out;
     }
     header(f, &o, term, fscale);
+    titled = 0;
     sqlite3 *h = res_handle(db);
     switch (kind) {
-    case 0: status = plot_cdf(f, h, &set, &o, fscale); break;
+    case 0: status = plot_cdf(f, h, &set, &o); break;
     case 1: status = plot_param(f, h, &set, &o); break;
     case 2: status = plot_series(f, h, &set, &o, 1); break;
     case 3: status = plot_series(f, h, &set, &o, 0); break;
@@ -1587,6 +1693,11 @@ int cmd_plot(int argc, char **argv)
     fputs("unset output\n", f);
     fclose(f);
     f = NULL;
+    if (!status && o.nnames && o.nnames != titled) {
+        fprintf(stderr, "memfab plot: --labels gives %zu name%s for %zu series\n", o.nnames,
+                o.nnames == 1 ? "" : "s", titled);
+        status = SIM_EXIT_USAGE;
+    }
     if (status)
         goto out;
     if (o.script) {
@@ -1629,5 +1740,7 @@ out:
     res_close(db);
     sim_free(o.ids);
     sim_free(o.where);
+    sim_free(o.names);
+    sim_free(labels_buf);
     return status;
 }
