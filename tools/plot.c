@@ -248,7 +248,8 @@ static void key_set(FILE *f, const plot_opts *o, size_t n, size_t maxlen, const 
     int mode = o->key;
     if (mode == KEY_AUTO)
         mode = corner && n <= 2 && maxlen <= 24 ? KEY_INSIDE : KEY_BELOW;
-    double kpt = n > 4 ? (o->pt - 2 >= 5 ? o->pt - 2 : 5) : o->pt - 1;
+    double kpt = n > 8 ? o->pt - 3 : n > 4 ? o->pt - 2 : o->pt - 1;
+    kpt = kpt < 5 ? 5 : kpt;
     switch (mode) {
     case KEY_OFF: fputs("set key off\n", f); return;
     case KEY_BELOW: {
@@ -256,8 +257,13 @@ static void key_set(FILE *f, const plot_opts *o, size_t n, size_t maxlen, const 
         double em = kpt * 0.6;
         size_t cols = (size_t)(o->w * 72 * 0.95 / (em * ((double)maxlen + 6)));
         cols = cols < 1 ? 1 : cols > n ? n : cols;
-        fprintf(f, "set key outside below center horizontal maxcols %zu samplen 1.5"
-                   " spacing 0.9 font ',%g'\n", cols, kpt * o->fscale);
+        /* gnuplot sizes key columns by the terminal's font, not the key's:
+         * narrow them by the characters the smaller key font saves; height
+         * keeps the first row clear of the x label */
+        int narrow = (int)((double)maxlen * (1 - kpt / o->pt) * 0.5);
+        fprintf(f, "set key outside below center horizontal Left reverse maxcols %zu"
+                   " samplen 1.5 spacing 0.9 width %d height 1 font ',%g'\n", cols,
+                narrow > 0 ? -narrow : 0, kpt * o->fscale);
         return;
     }
     case KEY_RIGHT:
