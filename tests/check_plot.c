@@ -444,6 +444,42 @@ START_TEST(key_placement_and_names)
 }
 END_TEST
 
+/* The default link-bw figure draws the links of the `links` table only: a
+ * fabric's per-path throughput ten times larger does not set the scale. */
+START_TEST(link_bw_draws_links_only)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/l.db", fx_dir);
+    sim_err err;
+    sim_err_clear(&err);
+    res_db *db = res_open(path, &err);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_int_gt(res_run_begin(db, "links", "0123abcd", 1, "test", &err), 0);
+    for (int t = 0; t < 10; t++) {
+        ck_assert_int_eq(res_timeseries(db, "pcie0", "throughput:host->gpu0",
+                                        (uint64_t)t * 1000000000000ULL, 2e9), 0);
+        ck_assert_int_eq(res_timeseries(db, "fab", "throughput:rdma",
+                                        (uint64_t)t * 1000000000000ULL, 2e10), 0);
+    }
+    ck_assert_int_eq(res_link(db, "pcie0", "host->gpu0", 18000000000ULL, 1000, 1, 0.5), 0);
+    ck_assert_int_eq(res_run_end(db, "complete", 0.1, 10000000000000ULL, 1, &err), 0);
+    res_close(db);
+    ck_assert_int_eq(fx_sh("%s plot l.db --kind link-bw -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "title 'pcie0 host->gpu0'") && !strstr(fx_out, "rdma") &&
+                  strstr(fx_out, "set ylabel 'Throughput (GB/s)'") &&
+                  strstr(fx_out, "\n9 2\n"), "%s", fx_out);
+    /* --metric picks any series */
+    ck_assert_int_eq(fx_sh("%s plot l.db --kind link-bw --metric '*throughput*' -o f.png"
+                           " --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "title 'fab rdma'"), "%s", fx_out);
+    if (have_gnuplot()) {
+        ck_assert_int_eq(fx_sh("%s plot l.db --kind link-bw -o lbw.png", fx_bin), 0);
+        if (getenv("PLOT_KEEP"))
+            fx_sh("cp lbw.png %s/", getenv("PLOT_KEEP"));
+    }
+}
+END_TEST
+
 /* ---- Errors ----------------------------------------------------------------- */
 
 START_TEST(errors)
@@ -535,6 +571,7 @@ static Suite *plot_suite(void)
     tcase_add_test(limits, replications_give_error_bars);
     tcase_add_test(limits, axes_start_at_zero);
     tcase_add_test(limits, key_placement_and_names);
+    tcase_add_test(limits, link_bw_draws_links_only);
     tcase_add_test(errs, errors);
     tcase_add_test(errs, output_safety);
     return s;

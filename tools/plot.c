@@ -7,8 +7,8 @@
  *              other varying params; replications (runs that differ only in
  *              seed) become the mean with 95% confidence error bars
  *   link-bw    timeseries whose "scope/name" matches --metric (globs separated
- *              by commas, default "*throughput*"): one curve per run, link and
- *              direction
+ *              by commas; default "*throughput*" of the links in the `links`
+ *              table): one curve per run, link and direction
  *   occupancy  timeseries matching --metric (default: kv_used:TIER of any scope,
  *              the KV tiers of each instance, or names matching *occupancy*);
  *              kv_used in bytes when the instance's kv_bytes_per_token metric
@@ -947,7 +947,14 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
     size_t scs_run[64];
     int nnm = 0, nsc = 0;
     /* series in the order they were written (tiers in tier order) */
-    if (sqlite3_prepare_v2(h, "SELECT scope, name FROM timeseries WHERE run_id = ?"
+    /* The default link-bw figure draws links only: a series "throughput:DIR"
+     * of a scope that the run's `links` table lists with that direction (a
+     * fabric's per-path or a workload's throughput would set the scale);
+     * a run without link rows keeps every series the glob matches. */
+    if (sqlite3_prepare_v2(h, "SELECT scope, name FROM timeseries t WHERE run_id = ?1 AND"
+                              " (?2 = 0 OR NOT EXISTS (SELECT 1 FROM links WHERE run_id = ?1)"
+                              " OR EXISTS (SELECT 1 FROM links l WHERE l.run_id = ?1 AND"
+                              " l.link = t.scope AND 'throughput:' || l.direction = t.name))"
                               " GROUP BY scope, name ORDER BY MIN(rowid)", -1, &names,
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(h, "SELECT t_ps, value FROM timeseries WHERE run_id = ? AND"
@@ -1002,6 +1009,7 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
         for (size_t i = 0; i < s->n; i++) {
             sqlite3_reset(names);
             sqlite3_bind_int64(names, 1, s->runs[i].id);
+            sqlite3_bind_int(names, 2, bw && !o->metric);
             while (sqlite3_step(names) == SQLITE_ROW) {
                 const char *scope = (const char *)sqlite3_column_text(names, 0);
                 const char *name = (const char *)sqlite3_column_text(names, 1);
