@@ -36,6 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -44,6 +47,7 @@
 #define SCN_MAX_NODES (1u << 20)  /* nodes per document, alias copies included */
 #define SCN_MAX_DEPTH 256         /* nesting of maps and sequences */
 #define SCN_MAX_INCLUDES 32       /* include nesting */
+#define SCN_MAX_FILE (16 << 20)   /* bytes in a scenario or included file */
 #define CMDLINE "<command line>"
 
 __extension__ typedef unsigned __int128 u128;
@@ -427,42 +431,108 @@ static int merge_key(bld *b, scn_node *m, scn_node *val)
                      "merge key '<<' needs a mapping or a list of mappings (<<: *anchor)");
 }
 
-static int read_file(const char *path, char **text, size_t *len)
+/* What kind of file st describes, for messages about non-regular files. */
+static const char *file_kind(const struct stat *st)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    if (S_ISDIR(st->st_mode))
+        return "a directory";
+    if (S_ISFIFO(st->st_mode))
+        return "a FIFO";
+    if (S_ISCHR(st->st_mode))
+        return "a character device";
+    if (S_ISBLK(st->st_mode))
+        return "a block device";
+    if (S_ISSOCK(st->st_mode))
+        return "a socket";
+    return "a special file";
+}
+
+/* Read a scenario or included file whole. Only a regular file of at most
+ * SCN_MAX_FILE bytes is read: a device (/dev/zero), a FIFO or a directory
+ * is refused after stat(), before any open that could block, and the file
+ * is opened O_NONBLOCK in case it was replaced in between. 0 on success;
+ * -1 with errno set (an open or read error), or -2 with the reason in
+ * why (a file of the wrong kind or size). */
+static int read_file(const char *path, char **text, size_t *len, char *why, size_t whylen)
+{
+    struct stat st;
+    if (stat(path, &st))
         return -1;
-    size_t cap = 4096, n = 0;
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "%s, not a regular file", file_kind(&st));
+        return -2;
+    }
+    if (st.st_size > SCN_MAX_FILE) {
+        snprintf(why, whylen, "%lld bytes, more than the %d MiB a scenario file may hold",
+                 (long long)st.st_size, SCN_MAX_FILE >> 20);
+        return -2;
+    }
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > SCN_MAX_FILE) {
+        close(fd);
+        if (!S_ISREG(st.st_mode))
+            snprintf(why, whylen, "%s, not a regular file", file_kind(&st));
+        else
+            snprintf(why, whylen, "more than the %d MiB a scenario file may hold",
+                     SCN_MAX_FILE >> 20);
+        return -2;
+    }
+    /* Read at most one byte past the limit, to notice a file that grew. */
+    size_t cap = (size_t)st.st_size + 1, n = 0;
     char *buf = sim_alloc(cap);
-    while (buf) {
+    if (!buf) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (;;) {
         if (n == cap) {
-            char *nb = sim_realloc(buf, cap * 2);
+            if (n > SCN_MAX_FILE) {
+                sim_free(buf);
+                close(fd);
+                snprintf(why, whylen, "more than the %d MiB a scenario file may hold",
+                         SCN_MAX_FILE >> 20);
+                return -2;
+            }
+            size_t ncap = cap * 2 > (size_t)SCN_MAX_FILE + 1 ? (size_t)SCN_MAX_FILE + 1 : cap * 2;
+            char *nb = sim_realloc(buf, ncap);
             if (!nb) {
                 sim_free(buf);
-                buf = NULL;
+                close(fd);
                 errno = ENOMEM;
-                break;
+                return -1;
             }
             buf = nb;
-            cap *= 2;
+            cap = ncap;
         }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                int e = errno ? errno : EIO;
-                sim_free(buf);
-                buf = NULL;
-                errno = e;
-            }
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            sim_free(buf);
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        if (got == 0)
             break;
-        }
+        n += (size_t)got;
     }
-    if (!buf && errno == 0)
-        errno = ENOMEM;
-    fclose(f);
-    if (!buf)
-        return -1;
+    close(fd);
+    if (n > SCN_MAX_FILE) {
+        sim_free(buf);
+        snprintf(why, whylen, "more than the %d MiB a scenario file may hold", SCN_MAX_FILE >> 20);
+        return -2;
+    }
     *text = buf;
     *len = n;
     return 0;
@@ -520,8 +590,11 @@ static int include_one(bld *b, scn_node *m, const scn_node *pathnode)
             goto out;
         }
     }
-    if (read_file(path, &text, &len)) {
-        rc = scn_error(err, pathnode, "cannot include '%s' (%s): %s", rel, path, strerror(errno));
+    char why[128];
+    int rf = read_file(path, &text, &len, why, sizeof why);
+    if (rf) {
+        rc = scn_error(err, pathnode, "cannot include '%s' (%s): %s", rel, path,
+                       rf == -2 ? why : strerror(errno));
         goto out;
     }
     const char *shown = intern(b->d, path);
@@ -753,7 +826,13 @@ scn_doc *scn_load(const char *path, sim_err *err)
     }
     char *text = NULL;
     size_t len = 0;
-    if (read_file(path, &text, &len)) {
+    char why[128];
+    int rf = read_file(path, &text, &len, why, sizeof why);
+    if (rf == -2) {
+        set_err(err, SIM_ESCENARIO, path, 0, 0, "cannot read scenario: %s", why);
+        return NULL;
+    }
+    if (rf) {
         set_err(err, SIM_EIO, path, 0, 0, "cannot read scenario: %s", strerror(errno));
         return NULL;
     }

@@ -481,6 +481,35 @@ static int build_list(sim *s, const scn_node *root, const char *key,
     return 0;
 }
 
+/* Time series are bounded: an interval below SIM_SAMPLE_FLOOR, or one that
+ * would take more than SIM_MAX_SAMPLES samples to reach a known stop time,
+ * is an error at output.sample_interval saying how many it would write. */
+#define SIM_SAMPLE_FLOOR SIM_US
+#define SIM_MAX_SAMPLES 10000000ull
+
+static int check_sample_interval(const sim *s, const scn_node *out, sim_err *err)
+{
+    const scn_node *n = scn_map_get(out, "sample_interval");
+    sim_time iv = s->sample_interval;
+    if (s->stop_time != SIM_TIME_MAX) {
+        uint64_t samples = s->stop_time / iv;
+        if (samples > SIM_MAX_SAMPLES)
+            return scn_error(err, n,
+                             "output.sample_interval: %.6g s to stop at %.6g s would write "
+                             "%llu samples (a row per metric each), more than %llu; "
+                             "use an interval of at least %.6g s",
+                             sim_time_to_s(iv), sim_time_to_s(s->stop_time),
+                             (unsigned long long)samples, (unsigned long long)SIM_MAX_SAMPLES,
+                             sim_time_to_s(s->stop_time / SIM_MAX_SAMPLES + 1));
+    }
+    if (iv < SIM_SAMPLE_FLOOR)
+        return scn_error(err, n,
+                         "output.sample_interval: %.6g s is below the 1 us floor (it would "
+                         "write %.6g samples per simulated second, a row per metric each)",
+                         sim_time_to_s(iv), 1e12 / (double)iv);
+    return 0;
+}
+
 int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
               const char *const *extra_keys, sim_err *err)
 {
@@ -531,6 +560,8 @@ int sim_build(sim *s, const scn_doc *doc, const sim_model *const *registry,
     s->sample_interval = 0;
     if (out) {
         if ((rc = scn_get_time(out, "sample_interval", 0, &s->sample_interval, err)))
+            return rc;
+        if (s->sample_interval && (rc = check_sample_interval(s, out, err)))
             return rc;
     }
     if ((rc = build_list(s, root, "components", registry, err)))

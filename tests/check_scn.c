@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sim/err.h"
@@ -883,6 +884,89 @@ START_TEST(test_include_errors)
 }
 END_TEST
 
+/* Includes and scenario files are regular files of bounded size: a device,
+ * a FIFO (never blocked on), a directory or a huge file is an error at the
+ * include's file:line:column, before anything is read. */
+START_TEST(test_include_not_regular)
+{
+    make_tmpdir();
+    ck_assert_int_lt(nmade, 16);
+    snprintf(made[nmade], sizeof made[nmade], "%s", tpath("fifo"));
+    ck_assert_int_eq(mkfifo(made[nmade], 0600), 0);
+    nmade++;
+    make_dir("dir");
+    write_file("big.yaml", "");
+    ck_assert_int_eq(truncate(tpath("big.yaml"), 17 << 20), 0);
+    write_file("z.yaml", "a: 1\ninclude: /dev/zero\n");
+    write_file("f.yaml", "a: 1\nb:\n  include: [fifo]\n");
+    write_file("d.yaml", "include: dir\n");
+    write_file("g.yaml", "x: 0\ninclude: big.yaml\n");
+    static const struct {
+        const char *file, *what;
+        int line, col;
+    } cases[] = {{"z.yaml", "character device", 2, 10},
+                 {"f.yaml", "FIFO", 3, 13},
+                 {"d.yaml", "directory", 1, 10},
+                 {"g.yaml", "MiB", 2, 10}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sim_err_clear(&err);
+        ck_assert_ptr_null(scn_load(tpath(cases[i].file), &err));
+        ck_assert_int_eq(err.code, SIM_ESCENARIO);
+        ck_assert_str_eq(err.file, tpath(cases[i].file));
+        ck_assert_msg(strstr(err.msg, cases[i].what), "%s: %s", cases[i].file, err.msg);
+        ck_assert_int_eq(err.line, cases[i].line);
+        ck_assert_int_eq(err.col, cases[i].col);
+    }
+    /* the same for the scenario file itself */
+    static const char *const top[] = {"/dev/zero", "fifo", "dir", "big.yaml"};
+    for (size_t i = 0; i < 4; i++) {
+        sim_err_clear(&err);
+        const char *p = top[i][0] == '/' ? top[i] : tpath(top[i]);
+        ck_assert_ptr_null(scn_load(p, &err));
+        ck_assert_int_eq(err.code, SIM_ESCENARIO);
+        ck_assert_msg(strstr(err.msg, "regular file") || strstr(err.msg, "MiB"), "%s: %s", p,
+                      err.msg);
+    }
+}
+END_TEST
+
+/* `memfab check` on tmpdir/rel: its exit status, with its output (stdout
+ * and stderr) in out (at most outlen bytes). */
+static int memfab_check(const char *rel, char *out, size_t outlen)
+{
+    const char *bin = getenv("MEMFAB_BIN");
+    ck_assert_msg(bin != NULL, "MEMFAB_BIN must be set (run through make test)");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' check '%s' 2>&1", bin, tpath(rel));
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, outlen - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A sample interval that would write an unbounded time series is an error
+ * at its file:line:column with the number of samples it would write. */
+START_TEST(test_sample_interval_bounds)
+{
+    make_tmpdir();
+    write_file("ps.yaml", "name: x\nstop: 10 s\noutput:\n  sample_interval: 1 ps\n");
+    write_file("floor.yaml", "name: x\noutput: {sample_interval: 100 ns}\n");
+    write_file("long.yaml", "name: x\nstop: 1000 s\noutput: {sample_interval: 10 us}\n");
+    write_file("ok.yaml", "name: x\nstop: 10 s\noutput: {sample_interval: 1 us}\n");
+    char out[4096];
+    ck_assert_int_eq(memfab_check("ps.yaml", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "ps.yaml:4:20:") && strstr(out, "10000000000000 samples"), "%s",
+                  out);
+    ck_assert_int_eq(memfab_check("floor.yaml", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "floor.yaml:2:27:") && strstr(out, "1 us floor"), "%s", out);
+    ck_assert_int_eq(memfab_check("long.yaml", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "long.yaml:3:27:") && strstr(out, "100000000 samples"), "%s", out);
+    ck_assert_msg(memfab_check("ok.yaml", out, sizeof out) == 0, "%s", out);
+}
+END_TEST
+
 START_TEST(test_set_errors)
 {
     load(SCN_TEXT);
@@ -949,6 +1033,8 @@ static Suite *scn_suite(void)
     tcase_add_test(tc, test_syntax_error);
     tcase_add_test(tc, test_unknown_key);
     tcase_add_test(tc, test_include_errors);
+    tcase_add_test(tc, test_include_not_regular);
+    tcase_add_test(tc, test_sample_interval_bounds);
     tcase_add_test(tc, test_set_errors);
     suite_add_tcase(s, tc);
     return s;

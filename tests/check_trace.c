@@ -1178,6 +1178,36 @@ START_TEST(test_convert_output_safety)
 }
 END_TEST
 
+/* Inputs that would never end a line: a NUL byte (/dev/zero, a binary
+ * file) and a line longer than the 1 MiB bound are errors at file:line. */
+START_TEST(test_unbounded_lines)
+{
+    ck_assert_int_eq(memfab_sh("printf '# memfab-trace v1 block_tokens=16\\n1 2\\0 3\\n' >nul.trace"),
+                     0);
+    char p[600];
+    snprintf(p, sizeof p, "%s/nul.trace", tmpdir);
+    sim_err e;
+    trace_req q;
+    trace_reader *r = trace_open(p, TRACE_AUTO, &e);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_lt(trace_next(r, &q, &e), 0);
+    ck_assert_int_eq(e.code, SIM_EFORMAT);
+    ck_assert_int_eq(e.line, 2);
+    ck_assert_int_eq(e.col, 4);
+    ck_assert_ptr_nonnull(strstr(e.msg, "NUL"));
+    trace_close(r);
+    /* the command line: exit 2 at once, naming the file and line */
+    ck_assert_int_eq(memfab_sh("timeout 20 $M trace stats /dev/zero"), 2);
+    ck_assert_msg(strstr(slurp_tmp("out.txt"), "/dev/zero:1:1"), "%s", slurp_tmp("out.txt"));
+    ck_assert_ptr_nonnull(strstr(slurp_tmp("out.txt"), "NUL byte"));
+    /* a line of 2 MiB without a line break */
+    ck_assert_int_eq(memfab_sh("head -c 2097152 /dev/zero | tr '\\0' 7 >long.trace"), 0);
+    ck_assert_int_eq(memfab_sh("timeout 20 $M trace stats long.trace"), 2);
+    ck_assert_msg(strstr(slurp_tmp("out.txt"), "long.trace:1"), "%s", slurp_tmp("out.txt"));
+    ck_assert_ptr_nonnull(strstr(slurp_tmp("out.txt"), "longer than"));
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
     Suite *s = suite_create("trace");
@@ -1218,6 +1248,7 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, test_native_errors);
     tcase_add_test(tc, test_other_errors);
     tcase_add_test(tc, test_convert_output_safety);
+    tcase_add_test(tc, test_unbounded_lines);
     suite_add_tcase(s, tc);
     return s;
 }

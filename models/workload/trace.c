@@ -364,12 +364,28 @@ static int parse_datetime(const char *s, int64_t *sec, uint64_t *frac_ps)
 
 /* ---- Line reading ------------------------------------------------------ */
 
+/* Longest line a text trace may hold, terminator excluded: a bound on the
+ * line buffer, so that a file without line breaks cannot take all memory. */
+#define TRACE_MAX_LINE (1u << 20)
+
 /* Read the next line into r->line without its line terminator: 1 = got
- * one, 0 = end of file, <0 = error. */
+ * one, 0 = end of file, <0 = error. A NUL byte is an error (a text trace
+ * holds none; /dev/zero or a binary file would otherwise never end a line),
+ * and so is a line longer than TRACE_MAX_LINE bytes. */
 static int read_line(trace_reader *r, sim_err *err)
 {
     r->len = 0;
+    int c;
     for (;;) {
+        c = getc(r->f);
+        if (c == EOF || c == '\n')
+            break;
+        if (c == '\0')
+            return sim_err_set(err, SIM_EFORMAT, r->path, (int)r->lineno + 1, (int)r->len + 1,
+                               "NUL byte in a text trace (is this a binary file?)");
+        if (r->len >= TRACE_MAX_LINE)
+            return sim_err_set(err, SIM_EFORMAT, r->path, (int)r->lineno + 1, 0,
+                               "line longer than %u bytes", TRACE_MAX_LINE);
         if (r->cap - r->len < 2) {
             size_t ncap = r->cap ? r->cap * 2 : 4096;
             char *nl = sim_realloc(r->line, ncap);
@@ -379,23 +395,25 @@ static int read_line(trace_reader *r, sim_err *err)
             r->line = nl;
             r->cap = ncap;
         }
-        size_t room = r->cap - r->len;
-        if (room > INT_MAX)
-            room = INT_MAX;
-        if (!fgets(r->line + r->len, (int)room, r->f)) {
-            if (ferror(r->f))
-                return sim_err_set(err, SIM_EIO, r->path, (int)r->lineno + 1, 0,
-                                   "read error: %s", strerror(errno));
-            if (r->len == 0)
-                return 0;
-            break;
-        }
-        r->len += strlen(r->line + r->len);
-        if (r->len > 0 && r->line[r->len - 1] == '\n')
-            break;
+        r->line[r->len++] = (char)c;
     }
+    if (c == EOF) {
+        if (ferror(r->f))
+            return sim_err_set(err, SIM_EIO, r->path, (int)r->lineno + 1, 0,
+                               "read error: %s", strerror(errno));
+        if (r->len == 0)
+            return 0;
+    }
+    if (!r->line) {
+        /* An empty first line: give the caller a buffer to point at. */
+        if (!(r->line = sim_realloc(NULL, 4096)))
+            return sim_err_set(err, SIM_ENOMEM, r->path, (int)r->lineno + 1, 0,
+                               "out of memory reading a line");
+        r->cap = 4096;
+    }
+    r->line[r->len] = '\0';
     r->lineno++;
-    while (r->len > 0 && (r->line[r->len - 1] == '\n' || r->line[r->len - 1] == '\r'))
+    while (r->len > 0 && r->line[r->len - 1] == '\r')
         r->line[--r->len] = '\0';
     return 1;
 }
