@@ -690,6 +690,21 @@ static int build_node(bld *b, yaml_event_t *ev, int depth, scn_node **out)
         return set_err(b->err, SIM_ESCENARIO, b->file, line, col,
                        "nesting deeper than %d levels", SCN_MAX_DEPTH);
     }
+    const yaml_char_t *tag = ev->type == YAML_SCALAR_EVENT           ? ev->data.scalar.tag
+                             : ev->type == YAML_MAPPING_START_EVENT  ? ev->data.mapping_start.tag
+                             : ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.tag
+                                                                     : NULL;
+    if (tag) {
+        /* memfab gives every key its own type (the schema), so a tag could
+         * only be ignored or contradict it: refuse it rather than read
+         * '!!str 5' and '5' alike (issue 19). */
+        rc = set_err(b->err, SIM_ESCENARIO, b->file, line, col,
+                     "YAML tags are not supported (found '%.40s'); remove the tag, and quote "
+                     "the value if it must stay a string",
+                     (const char *)tag);
+        yaml_event_delete(ev);
+        return rc;
+    }
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
         n = scalar_new(b->d, (const char *)ev->data.scalar.value, ev->data.scalar.length,

@@ -811,6 +811,17 @@ START_TEST(test_syntax_error)
     ck_assert_ptr_nonnull(strstr(err.msg, "merge key"));
     load_fails("a: \"\\xff\"\nb: \xff\n");
     ck_assert_int_eq(err.line, 2);
+    /* YAML tags, on a scalar, a mapping and a sequence, are refused at
+     * the tagged node (issue 19). */
+    load_fails("a: 1\nb: !!str 5\n");
+    ck_assert_int_eq(err.line, 2);
+    ck_assert_int_eq(err.col, 4);
+    ck_assert_ptr_nonnull(strstr(err.msg, "YAML tags are not supported"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "tag:yaml.org,2002:str"));
+    load_fails("m: !thing\n  x: 1\n");
+    ck_assert_ptr_nonnull(strstr(err.msg, "'!thing'"));
+    load_fails("l: !!seq [1]\n");
+    ck_assert_ptr_nonnull(strstr(err.msg, "YAML tags"));
 }
 END_TEST
 

@@ -1045,6 +1045,23 @@ START_TEST(test_csv_errors)
     expect_error(write_tmp("mono2.csv", buf), TRACE_AUTO, 4, "before the previous");
     snprintf(buf, sizeof buf, "%s2023-11-16 18:17:03.9,1,1\n2023-11-16 18:7:04,1,1\n", h);
     expect_error(write_tmp("ts.csv", buf), TRACE_AUTO, 3, "bad timestamp");
+    /* Impossible dates are refused (issue 19): Feb 30, Feb 29 of a common
+     * year, April 31 and second 60; Feb 29 of a leap year is accepted. */
+    static const char *const bad_dates[] = {"2023-02-30 00:00:00", "2023-02-29 12:00:00",
+                                            "2023-04-31 00:00:00", "2023-11-16 18:17:60"};
+    for (size_t i = 0; i < sizeof bad_dates / sizeof *bad_dates; i++) {
+        snprintf(buf, sizeof buf, "%s%s,1,1\n", h, bad_dates[i]);
+        expect_error(write_tmp("date.csv", buf), TRACE_AUTO, 2, "bad timestamp");
+    }
+    snprintf(buf, sizeof buf, "%s2024-02-29 23:59:59.5,1,1\n", h);
+    sim_err le;
+    sim_err_clear(&le);
+    trace_reader *leap = trace_open(write_tmp("leap.csv", buf), TRACE_AUTO, &le);
+    ck_assert_ptr_nonnull(leap);
+    trace_req lq;
+    ck_assert_int_eq(trace_next(leap, &lq, &le), 1);
+    ck_assert_int_eq(trace_next(leap, &lq, &le), 0);
+    trace_close(leap);
     snprintf(buf, sizeof buf, "%s2023-11-16 18:17:03.9,-1,1\n", h);
     expect_error(write_tmp("neg.csv", buf), TRACE_AZURE, 2, "bad prompt token count \"-1\"");
     snprintf(buf, sizeof buf, "%s2023-11-16 18:17:03.9,1\n", h);

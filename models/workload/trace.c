@@ -328,8 +328,14 @@ static int parse_datetime(const char *s, int64_t *sec, uint64_t *frac_ps)
     if (sscanf(s, "%2d:%2d:%2d%n", &h, &mi, &se, &n) != 3 || n != 8)
         return -1;
     s += n;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 || h < 0 ||
-        mi < 0 || se < 0)
+    /* Days per month of the proleptic Gregorian calendar; Feb 29 only in
+     * leap years. Second 60 is refused: the traces' clocks (2023, 2024) saw
+     * no leap second (the last was 2016-12-31, IERS Bulletin C), and a
+     * second 60 would otherwise equal second 0 of the next minute. */
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 ||
+        mi > 59 || se > 59 || h < 0 || mi < 0 || se < 0)
         return -1;
     uint64_t f = 0, scale = PS_PER_S;
     if (*s == '.') {
