@@ -9,7 +9,15 @@
 
 #define HDR 16
 
-static size_t in_use, peak;
+static size_t in_use, peak, limit;
+
+void sim_mem_set_limit(size_t bytes) { limit = bytes; }
+
+/* Would `extra` more bytes exceed the limit? */
+static int over_limit(size_t extra)
+{
+    return limit && (in_use >= limit || extra > limit - in_use);
+}
 
 static void account(ptrdiff_t delta)
 {
@@ -20,6 +28,8 @@ static void account(ptrdiff_t delta)
 
 void *sim_alloc(size_t size)
 {
+    if (over_limit(size))
+        return NULL;
     unsigned char *p = malloc(HDR + size);
     if (!p)
         return NULL;
@@ -31,6 +41,8 @@ void *sim_alloc(size_t size)
 void *sim_calloc(size_t n, size_t size)
 {
     if (size && n > ((size_t)-1 - HDR) / size)
+        return NULL;
+    if (over_limit(n * size))
         return NULL;
     unsigned char *p = calloc(1, HDR + n * size);
     if (!p)
@@ -48,6 +60,8 @@ void *sim_realloc(void *ptr, size_t size)
     unsigned char *base = (unsigned char *)ptr - HDR;
     size_t old;
     memcpy(&old, base, sizeof old);
+    if (size > old && over_limit(size - old))
+        return NULL;
     unsigned char *p = realloc(base, HDR + size);
     if (!p)
         return NULL;

@@ -18,6 +18,11 @@ void *sim_realloc(void *p, size_t size);
 void sim_free(void *p);
 char *sim_strdup(const char *s);
 
+/* Make allocations fail once the bytes in use would exceed `bytes` (0 = no
+ * limit, the default). For tests of out-of-memory paths: a model that cannot
+ * allocate must fail the run with a reason, not carry on with less. */
+void sim_mem_set_limit(size_t bytes);
+
 /* Bytes currently allocated through sim_alloc and the peak since the last reset. */
 size_t sim_mem_in_use(void);
 size_t sim_mem_peak(void);

@@ -17,8 +17,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "models/registry.h"
+#include "sim/mem.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
@@ -98,6 +100,40 @@ START_TEST(saturation_throughput)
 }
 END_TEST
 
+START_TEST(queue_out_of_memory_fails_run)
+{
+    /* An overloaded link (rho = 2, no queue limit) whose queue cannot grow
+     * for lack of memory: the run fails with the reason (issue 19), rather
+     * than counting the packets as 'refused' and ending complete. */
+    sim_err err;
+    sim_err_clear(&err);
+    scn_doc *doc = scn_load_string(
+        "oom.yaml",
+        "name: oom\ncomponents:\n"
+        "  - {name: src, type: source, arrivals: deterministic, interarrival: 500 ns,"
+        " size: 1000 B, count: 100000}\n"
+        "  - {name: dst, type: sink}\n"
+        "links:\n"
+        "  - {name: l, type: link, ends: [src, dst], bandwidth: 1 GB/s, latency: 0 ns}\n",
+        &err);
+    ck_assert_msg(doc, "%s", err.msg);
+    sim *s = sim_create();
+    capture_attach(&cap, s);
+    ck_assert_int_eq(sim_build(s, doc, memfab_models, NULL, &err), 0);
+    ck_assert_int_eq(sim_start(s, &err), 0);
+    sim_mem_set_limit(sim_mem_in_use() + 64 * 1024); /* a queue of about 2,000 packets */
+    sim_run(s, SIM_TIME_MAX);
+    sim_mem_set_limit(0);
+    int code = 0;
+    const char *why = sim_failure(s, &code);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_int_eq(code, SIM_ENOMEM);
+    ck_assert_msg(strstr(why, "l: out of memory for a queue of") != NULL, "%s", why);
+    sim_destroy(s);
+    scn_free(doc);
+}
+END_TEST
+
 START_TEST(zero_load_latency)
 {
     /* One packet on an idle link: latency = serialization + propagation. */
@@ -156,6 +192,7 @@ static Suite *link_suite(void)
     tcase_add_loop_test(core, md1_mean_wait, 0, 2);
     tcase_add_test(core, saturation_throughput);
     tcase_add_test(core, zero_load_latency);
+    tcase_add_test(core, queue_out_of_memory_fails_run);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("Errors");
     tcase_add_test(errors, bad_bandwidth_rejected);

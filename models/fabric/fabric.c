@@ -695,8 +695,14 @@ static void xfer_issue(sim_comp *c)
     fabric_req r = {x->src_id, x->dst_id, x->size, x->path, c->id, XFER_EV_DONE, x->issued,
                     x->random, NULL, 0, x->flows > 1 ? x->issued % x->flows : 0, session,
                     FABRIC_CLASS_OTHER};
-    if (fabric_transfer_req(c->sim, &r) != 0) {
+    int rc = fabric_transfer_req(c->sim, &r);
+    if (rc != 0) {
+        /* The scenario asked for a transfer the fabric cannot do (out of
+         * memory): the run could not do what it says, so it fails with the
+         * reason rather than end 'complete' with fewer transfers. */
         x->failed = 1;
+        sim_fail(c->sim, rc, "%s: the fabric refused transfer %llu: %s", c->name,
+                 (unsigned long long)x->issued, sim_strerror(rc));
         return;
     }
     x->issued++;
@@ -815,8 +821,12 @@ static void a2a_issue(sim_comp *c, uint32_t k)
     a->next[k] = a->next[k] % (n - 1) + 1;
     fabric_req r = {a->ids[k], a->ids[d], a->size, a->path, c->id, A2A_EV_DONE, k, 0, NULL, 0,
                     d, 0, FABRIC_CLASS_OTHER};
-    if (fabric_transfer_req(c->sim, &r))
+    int rc = fabric_transfer_req(c->sim, &r);
+    if (rc) { /* as in xfer_issue: a refused message fails the run */
         a->refused++;
+        sim_fail(c->sim, rc, "%s: the fabric refused a message from member %u: %s", c->name, k,
+                 sim_strerror(rc));
+    }
 }
 
 static int a2a_start(sim_comp *c, sim_err *err)

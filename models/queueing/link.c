@@ -102,8 +102,13 @@ static int link_send(sim_comp *c, int from_side, uint64_t bytes, uint64_t tag)
     if (dir->len == dir->cap) {
         size_t cap = dir->cap ? 2 * dir->cap : 64;
         queued_pkt *r = sim_alloc(cap * sizeof *r);
-        if (!r)
+        if (!r) {
+            /* Not a modelled drop (queue_limit is): the run fails with the
+             * reason instead of ending 'complete' with packets lost. */
+            sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for a queue of %zu packets",
+                     c->name, dir->len);
             return SIM_ENOMEM;
+        }
         for (size_t i = 0; i < dir->len; i++)
             r[i] = dir->ring[(dir->head + i) % dir->cap];
         sim_free(dir->ring);
