@@ -1010,6 +1010,22 @@ static void expect_error(const char *p, trace_format f, int line, const char *wh
 
 START_TEST(test_json_errors)
 {
+    /* issue 19: a key given twice, a chat_id given twice, more hash_ids than
+     * the prompt fills (Mooncake: 512 tokens per block) */
+    expect_error(write_tmp("dupkey.jsonl", "{\"timestamp\": 0, \"input_length\": 1, "
+                                           "\"input_length\": 2, \"output_length\": 1}\n"),
+                 TRACE_AUTO, 1, "duplicate");
+    expect_error(write_tmp("dupchat.jsonl",
+                           "{\"chat_id\": 5, \"parent_chat_id\": -1, \"timestamp\": 0, "
+                           "\"input_length\": 1, \"output_length\": 1}\n"
+                           "{\"chat_id\": 5, \"parent_chat_id\": -1, \"timestamp\": 1, "
+                           "\"input_length\": 1, \"output_length\": 1}\n"),
+                 TRACE_AUTO, 2, "duplicate chat_id 5");
+    expect_error(write_tmp("nb.jsonl", "{\"timestamp\": 0, \"input_length\": 513, "
+                                       "\"output_length\": 1, \"hash_ids\": [1, 2]}\n"
+                                       "{\"timestamp\": 1, \"input_length\": 512, "
+                                       "\"output_length\": 1, \"hash_ids\": [1, 2]}\n"),
+                 TRACE_AUTO, 2, "2 block ids but its 512 prompt tokens fill at most 1 blocks");
     expect_error(write_tmp("bad.jsonl", ML(0, 1, 1) ML(1, 1, 1) "{\"timestamp\": 2, \"input_l\n"),
                  TRACE_AUTO, 3, "invalid JSON");
     expect_error(write_tmp("bad1.jsonl", "{\"timestamp\": 2,, }\n"), TRACE_AUTO, 1, "invalid JSON");
@@ -1096,6 +1112,13 @@ START_TEST(test_native_errors)
                  "block_tokens");
     expect_error(write_tmp("mono.trace", "# memfab-trace v1\n# c\n0 10 0 1 1\n1 9 0 1 1\n"),
                  TRACE_AUTO, 4, "before the previous");
+    /* issue 19: a request id given twice, and more blocks than the prompt
+     * fills (10 tokens at 4 per block fill 3 blocks, not 4) */
+    expect_error(write_tmp("dup.trace", "# memfab-trace v1\n7 0 0 1 1\n8 1 0 1 1\n7 2 0 1 1\n"),
+                 TRACE_AUTO, 4, "duplicate request id 7");
+    expect_error(write_tmp("nb.trace", "# memfab-trace v1 block_tokens=4\n0 0 0 10 1 1 2 3\n"
+                                       "1 0 0 10 1 1 2 3 4\n"),
+                 TRACE_AUTO, 3, "4 block ids but its 10 prompt tokens fill at most 3 blocks");
 }
 END_TEST
 
@@ -1162,7 +1185,7 @@ START_TEST(test_convert_output_safety)
 {
     write_tmp("a.jsonl", "{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 5, "
                          "\"hash_ids\": [1]}\n"
-                         "{\"timestamp\": 7, \"input_length\": 12, \"output_length\": 3, "
+                         "{\"timestamp\": 7, \"input_length\": 600, \"output_length\": 3, "
                          "\"hash_ids\": [1, 2]}\n");
     write_tmp("other.txt", "precious notes\n");
     ck_assert_int_eq(memfab_sh("cp a.jsonl keep.jsonl && ln -s a.jsonl link.jsonl"), 0);

@@ -59,7 +59,7 @@ struct trace_reader {
     int have_t0;                  /* Azure: first row's time is known */
     int64_t t0_sec;               /* Azure: first row, seconds since the epoch */
     uint64_t t0_frac;             /* Azure: first row, fraction in ps */
-    trace_u64map *chats;          /* Qwen: chat_id -> root chat id */
+    trace_u64map *chats;          /* Qwen: chat_id -> root chat id; native: ids seen */
 };
 
 /* ---- Format names ---------------------------------------------------- */
@@ -470,7 +470,8 @@ static int reserve_blocks(trace_reader *r, size_t n, sim_err *err)
 static int json_parse_line(trace_reader *r, json_t **out, sim_err *err)
 {
     json_error_t je;
-    json_t *o = json_loadb(r->line, r->len, 0, &je);
+    /* A key given twice would be read as one of its values, silently. */
+    json_t *o = json_loadb(r->line, r->len, JSON_REJECT_DUPLICATES, &je);
     if (!o)
         return FERR(r, err, je.column > 0 ? je.column : 1, "invalid JSON: %s", je.text);
     if (!json_is_object(o)) {
@@ -619,8 +620,11 @@ static int next_qwen(trace_reader *r, trace_req *out, sim_err *err)
     uint64_t root = (uint64_t)chat;
     if (parent >= 0 && !trace_u64map_get(r->chats, (uint64_t)parent, &root))
         root = (uint64_t)parent;
-    if (trace_u64map_put(r->chats, (uint64_t)chat, root) < 0)
+    rc = trace_u64map_put(r->chats, (uint64_t)chat, root);
+    if (rc < 0)
         return sim_err_set(err, SIM_ENOMEM, r->path, (int)r->lineno, 0, "out of memory");
+    if (rc == 0)
+        return FERR(r, err, key_col(r, "chat_id"), "duplicate chat_id %lld", (long long)chat);
     out->id = (uint64_t)chat;
     out->session = root;
     out->block_tokens = out->n_blocks ? r->block_tokens : 0;
@@ -825,6 +829,11 @@ static int next_native(trace_reader *r, trace_req *out, sim_err *err)
         return FERR(r, err, 1, "too many block ids");
     if (nb && !r->block_tokens)
         return FERR(r, err, 1, "line has block ids but the header sets no block_tokens");
+    int seen = trace_u64map_put(r->chats, head[0], 0);
+    if (seen < 0)
+        return sim_err_set(err, SIM_ENOMEM, r->path, (int)r->lineno, 0, "out of memory");
+    if (seen == 0)
+        return FERR(r, err, 1, "duplicate request id %llu", (unsigned long long)head[0]);
     out->id = head[0];
     out->arrival = head[1];
     out->session = head[2];
@@ -877,6 +886,8 @@ static int open_first_line(trace_reader *r, sim_err *err)
             return sim_err_set(err, SIM_ENOMEM, r->path, 0, 0, "out of memory");
         return 0;
     case TRACE_NATIVE:
+        if (!(r->chats = trace_u64map_new())) /* request ids seen, for duplicates */
+            return sim_err_set(err, SIM_ENOMEM, r->path, 0, 0, "out of memory");
         return native_header(r, err);
     default:
         return csv_header(r, err);
@@ -961,6 +972,18 @@ int trace_next(trace_reader *r, trace_req *out, sim_err *err)
         } else if (out->block_tokens == 0 || !out->block_ids) {
             rc = sim_err_set(&e, SIM_EFORMAT, r->path, (int)line, 0,
                              "request has block ids but no block size");
+        } else if (out->n_blocks > ((uint64_t)out->input_tokens + out->block_tokens - 1) /
+                                       out->block_tokens) {
+            /* Blocks cover the prompt (the last possibly partial), so a
+             * prompt of n tokens has at most ceil(n / block_tokens); the
+             * public Mooncake traces have exactly that many. */
+            rc = sim_err_set(&e, SIM_EFORMAT, r->path, (int)line, 0,
+                             "request has %u block ids but its %u prompt tokens fill at most "
+                             "%llu blocks of %u tokens",
+                             out->n_blocks, out->input_tokens,
+                             ((unsigned long long)out->input_tokens + out->block_tokens - 1) /
+                                 out->block_tokens,
+                             out->block_tokens);
         }
         if (rc == 1 && r->count > 0 && out->arrival < r->last)
             rc = sim_err_set(&e, SIM_EFORMAT, r->path, (int)line, 0,

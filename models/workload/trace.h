@@ -5,9 +5,10 @@
  * A trace_reader yields one trace_req at a time, in arrival order. It reads
  * its file line by line and keeps only the current request (its line and
  * its block ids), so a trace of any length replays in constant memory. The
- * one exception is the Qwen/Bailian reader, which keeps a chat_id -> root
- * map to give every turn of a conversation its session id (8-16 bytes per
- * chat). Synthetic workloads (models/workload/synth.h) produce the same stream
+ * exceptions are the Qwen/Bailian reader, which keeps a chat_id -> root
+ * map to give every turn of a conversation its session id, and the native
+ * reader, which keeps the request ids it has seen (16-32 bytes per request
+ * in both): a duplicate chat_id or request id is an error. Synthetic workloads (models/workload/synth.h) produce the same stream
  * through trace_open_source(), so the serving model consumes either.
  *
  * Invariants of the stream, checked by trace_next() for every source:
@@ -15,7 +16,8 @@
  *   - block_ids[i] identifies the prefix up to and including block i of the
  *     prompt (equal ids mean equal prefixes), each block holding
  *     block_tokens tokens, the last one possibly partial;
- *   - block_tokens is 0 exactly when n_blocks is 0.
+ *   - block_tokens is 0 exactly when n_blocks is 0;
+ *   - n_blocks <= ceil(input_tokens / block_tokens).
  *
  * Formats (trace_format; TRACE_AUTO detects from the first line):
  *   mooncake  JSONL {"timestamp": ms, "input_length", "output_length",
