@@ -33,6 +33,7 @@
 
 #include "models/nic/nic.h"
 #include "models/registry.h"
+#include "sim/mem.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
@@ -241,6 +242,44 @@ START_TEST(drops_only_when_full)
 }
 END_TEST
 
+/* Descriptors the NIC cannot allocate are not a modelled drop: the run
+ * fails with the reason (issue 19), instead of ending complete with the
+ * packets counted as oom_drops. The pool starts at 65,536 descriptors; a
+ * backlog of ~100,000 must grow it, which the memory limit refuses. */
+START_TEST(descriptor_oom_fails_run)
+{
+    sim_err err;
+    sim_err_clear(&err);
+    scn_doc *doc = scn_load_string(
+        "oom.yaml",
+        "name: oom\ncomponents:\n"
+        "  - {name: src, type: source, arrivals: deterministic, interarrival: 1 ns,"
+        " size: 64 B, count: 100000}\n"
+        "  - {name: nic, type: nic, line_rate: 0 B/s, parser_rate: 0, slow_path_fraction: 1,"
+        " arm_cores: 1, arm_service: 1 us, arm_service_dist: fixed, arm_queue: 200000,"
+        " dma_batch: 1}\n"
+        "links:\n  - {name: l, type: link, ends: [src, nic], bandwidth: 100 TB/s}\n",
+        &err);
+    ck_assert_msg(doc, "%s", err.msg);
+    sim *s = sim_create();
+    capture_attach(&cap, s);
+    ck_assert_msg(sim_build(s, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(sim_start(s, &err) == 0, "%s", err.msg);
+    sim_mem_set_limit(sim_mem_in_use() + 256 * 1024);
+    sim_run(s, sim_stop_time(s));
+    sim_mem_set_limit(0);
+    int code = 0;
+    const char *why = sim_failure(s, &code);
+    ck_assert_int_eq(nic_get_stats(sim_find(s, "nic"), &st), 0);
+    ck_assert_msg(why != NULL, "no failure: %llu arrived, %llu delivered",
+                  (unsigned long long)st.arrived, (unsigned long long)st.delivered);
+    ck_assert_int_eq(code, SIM_ENOMEM);
+    ck_assert_msg(strstr(why, "nic: out of memory for packet descriptors") != NULL, "%s", why);
+    sim_destroy(s);
+    scn_free(doc);
+}
+END_TEST
+
 /* Strict priority under overload: class 0 loses nothing (push-out) and
  * waits less than class 1. */
 START_TEST(strict_priority_protects_class0)
@@ -417,6 +456,7 @@ static Suite *nic_suite(void)
     tcase_add_loop_test(core, drops_only_when_full, 0, np);
     tcase_add_test(core, strict_priority_protects_class0);
     tcase_add_test(core, dma_over_fabric);
+    tcase_add_test(core, descriptor_oom_fails_run);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("Limits");
     tcase_set_timeout(limits, 60);

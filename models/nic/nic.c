@@ -796,9 +796,14 @@ static void nic_rx(sim_comp *c, uint64_t bytes)
     nic_state *n = c->state;
     uint32_t i = pkt_get(n);
     n->arrived++;
-    if (i == NIL) { /* out of memory for descriptors: dropped, counted apart */
+    if (i == NIL) {
+        /* Out of memory for descriptors is not a modelled drop (the queue
+         * limits are): counted apart, and the run fails with the reason
+         * rather than ending 'complete' with packets lost (issue 19). */
         n->dropped++;
         n->oom_drops++;
+        sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for packet descriptors (%llu in use)",
+                 c->name, (unsigned long long)n->used);
         return;
     }
     nic_pkt *p = &n->pool[i];
