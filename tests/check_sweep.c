@@ -133,6 +133,52 @@ START_TEST(failed_point_recorded)
 }
 END_TEST
 
+/* Issue 19, item 4: a point whose lock another process holds is left
+ * alone (its files untouched) and reported; once free it runs. */
+START_TEST(locked_point_left_alone)
+{
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2", fx_bin) == 0, "%s", fx_out);
+    ck_assert_int_eq(fx_sh("f=$(ls bw.db.d/*.db | head -n 1); rm $f; echo mine > ${f%%.db}.db.part;"
+                           " flock ${f%%.db}.lock -c '%s sweep sweep.yaml -j 2'; echo rc=$?;"
+                           " cat ${f%%.db}.db.part",
+                           fx_bin),
+                     0);
+    ck_assert_msg(strstr(fx_out, "is being run by another process"), "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "rc=1\nmine\n"), "%s", fx_out);
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "(complete before this run: 3)"), "%s", fx_out);
+}
+END_TEST
+
+/* Issue 19, item 4: killing only the sweep parent (SIGKILL, no handler
+ * runs) stops its workers too. Workers are found and checked through
+ * /proc, so the test needs no procps. */
+START_TEST(workers_die_with_parent)
+{
+    fx_write("slowbase.yaml", "name: slow\nseed: 1\nstop: 1000 s\ncomponents:\n"
+                              "  - {name: src, type: source, arrivals: poisson, interarrival: 20 us,"
+                              " size: 4 KiB, link: l0}\n"
+                              "  - {name: dst, type: sink}\n"
+                              "links:\n  - {name: l0, type: link, ends: [src, dst],"
+                              " bandwidth: 10 GB/s, latency: 1 us}\n");
+    fx_write("slow.yaml", "scenario: slowbase.yaml\nname: slow\ngrid:\n"
+                          "  links.l0.bandwidth: [1 GB/s, 4 GB/s]\n");
+    ck_assert_int_eq(
+        fx_sh("kids() { for s in /proc/[0-9]*/stat; do read -r a b c d e < $s 2>/dev/null &&"
+              " [ \"$d\" = \"$1\" ] && echo $a; done; };"
+              " alive() { read -r a b c e < /proc/$1/stat 2>/dev/null && [ \"$c\" != Z ]; };"
+              " %s sweep slow.yaml -j 2 > sw.log 2>&1 & p=$!;"
+              " i=0; while [ $(kids $p | wc -l) -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1;"
+              " i=$((i+1)); done; w=$(kids $p); kill -9 $p;"
+              " i=0; while [ $i -lt 100 ]; do n=0; for x in $w; do alive $x && n=$((n+1)); done;"
+              " [ $n = 0 ] && break; sleep 0.1; i=$((i+1)); done;"
+              " echo workers=$(echo $w | wc -w) alive=$n; kill -9 $w 2>/dev/null; true",
+              fx_bin),
+        0);
+    ck_assert_msg(strstr(fx_out, "workers=2 alive=0"), "%s", fx_out);
+}
+END_TEST
+
 START_TEST(listed_points_and_fixed_sets)
 {
     fx_write("sweep.yaml", "scenario: base.yaml\nset: {stop: 2 ms}\npoints:\n"
@@ -242,6 +288,8 @@ static Suite *sweep_suite(void)
     tcase_add_test(core, mpi_matches_jobs);
     tcase_add_test(limits, failed_point_recorded);
     tcase_add_test(limits, listed_points_and_fixed_sets);
+    tcase_add_test(limits, locked_point_left_alone);
+    tcase_add_test(limits, workers_die_with_parent);
     tcase_add_test(errs, bad_sweep_files);
     tcase_add_test(errs, huge_grid_is_an_error);
     tcase_add_test(errs, seeds_are_decimal);

@@ -50,6 +50,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -691,13 +693,26 @@ static int finish_point_db(const sweep *s, const point *p, const char *path, con
     return rc ? rc : strcmp(status, "complete") == 0;
 }
 
-/* In a worker process: run the point into <id>.db.part, then rename it. */
+/* Exit status of a worker that found its point locked by another worker
+ * (EX_TEMPFAIL): the scheduler leaves that point's files alone. */
+#define WORKER_EXIT_LOCKED 75
+
+/* In a worker process: lock the point (<id>.lock, held until the worker
+ * exits, however it exits), run it into <id>.db.part, then rename it. The
+ * lock keeps a second sweep on the same directory (a resume started while
+ * an old worker still runs) from running the point into the same files. */
 static int worker(const sweep *s, const point *p)
 {
     char *part = point_path(s, p, ".db.part"), *log = point_path(s, p, ".log");
     char *done = point_path(s, p, ".db"), *failed = point_path(s, p, ".failed.db");
-    if (!part || !log || !done || !failed)
+    char *lock = point_path(s, p, ".lock");
+    if (!part || !log || !done || !failed || !lock)
         return SIM_EXIT_RUNTIME;
+    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0)
+        return errno == EWOULDBLOCK ? WORKER_EXIT_LOCKED : SIM_EXIT_RUNTIME;
+    if (file_exists(done)) /* another sweep finished it meanwhile */
+        return 0;
     res_remove(part);
     unlink(failed);
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -752,7 +767,8 @@ static int worker(const sweep *s, const point *p)
     sim_free(log);
     sim_free(done);
     sim_free(failed);
-    return rc;
+    sim_free(lock);
+    return rc; /* the lock goes with the process */
 }
 
 /* ---- the scheduler ------------------------------------------------------------ */
@@ -849,6 +865,15 @@ static void reap(const sweep *s, const point *p, int wstatus, progress *pg)
     pg->running--;
     if (file_exists(done)) {
         pg->done++;
+    } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == WORKER_EXIT_LOCKED) {
+        /* another process runs this point: its files are not ours to touch */
+        pg->failed++;
+        if (pg->tty)
+            fputs("\r\033[K", stderr);
+        fprintf(stderr,
+                "sweep %s: point %s is being run by another process (its lock %s/%s.lock is "
+                "held); not run here\n",
+                s->name, p->id, s->work, p->id);
     } else if (stop_requested) {
         res_remove(part);   /* interrupted: rerun it next time */
     } else {
@@ -898,6 +923,7 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
     sigaction(SIGTERM, &sa, &old_term);
     size_t next = 0;
     int forwarded = 0;
+    pid_t parent = getpid();
     for (;;) {
         while (pg->running < (size_t)jobs && !stop_requested) {
             while (next < s->npts) {
@@ -928,6 +954,10 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
             if (pid == 0) {
                 signal(SIGINT, SIG_DFL);
                 signal(SIGTERM, SIG_DFL);
+                /* A worker dies with its parent (SIGTERM: the run is marked
+                 * interrupted), so killing only the sweep stops its points. */
+                if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+                    _exit(SIM_EXIT_RUNTIME);
                 _exit(worker(s, &s->pts[next]));
             }
             pids[slot] = pid;
