@@ -46,7 +46,38 @@ void sim_err_clear(sim_err *err)
     memset(err, 0, sizeof *err);
 }
 
-/* Print line `line` of `path` and a caret under column `col`. */
+char *sim_excerpt(const char *s, char *buf, size_t size)
+{
+    size_t o = 0, i = 0;
+    if (!size)
+        return buf;
+    for (; s[i] && i < SIM_EXCERPT_MAX && o + 5 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f)
+            buf[o++] = (char)c;
+        else
+            o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+    }
+    if (s[i] && o + 4 <= size) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o < size ? o : size - 1] = '\0';
+    return buf;
+}
+
+/* Does path name a YAML file (the only files whose lines are shown at length)? */
+static int is_yaml_path(const char *path)
+{
+    size_t n = strlen(path);
+    return (n >= 5 && strcmp(path + n - 5, ".yaml") == 0) ||
+           (n >= 4 && strcmp(path + n - 4, ".yml") == 0);
+}
+
+/* Print line `line` of `path` and a caret under column `col`. The line is
+ * shown as an escaped window around the column: up to 100 bytes of a YAML
+ * file, SIM_EXCERPT_MAX of any other (a trace, or a file included by
+ * mistake), so an error never echoes a whole line of an arbitrary file. */
 static void print_source_line(const char *path, int line, int col)
 {
     FILE *f = fopen(path, "r");
@@ -54,15 +85,39 @@ static void print_source_line(const char *path, int line, int col)
         return;
     char buf[4096];
     int n = 0;
+    size_t window = is_yaml_path(path) ? 100 : SIM_EXCERPT_MAX;
     while (fgets(buf, sizeof buf, f)) {
         size_t len = strlen(buf);
         int complete = len > 0 && buf[len - 1] == '\n';
         if (++n == line) {
             if (complete)
                 buf[--len] = '\0';
-            fprintf(stderr, "  %s\n  ", buf);
-            for (int i = 1; i < col && (size_t)(i - 1) < len; i++)
-                fputc(buf[i - 1] == '\t' ? '\t' : ' ', stderr);
+            size_t at = col > 0 ? (size_t)col - 1 : 0, from = 0;
+            if (at > len)
+                at = len;
+            if (at >= window / 2)
+                from = at - window / 2;
+            size_t to = from + window < len ? from + window : len;
+            int yaml = is_yaml_path(path);
+            fputs(from ? "  ..." : "  ", stderr);
+            for (size_t i = from; i < to; i++) {
+                unsigned char c = (unsigned char)buf[i];
+                if (c == '\t' || (c >= 0x20 && c < 0x7f) || (c >= 0x80 && yaml))
+                    fputc(c, stderr);
+                else /* bytes beyond ASCII are shown only from YAML files */
+                    fprintf(stderr, "\\x%02x", c);
+            }
+            fputs(to < len ? "...\n  " : "\n  ", stderr);
+            fputs(from ? "   " : "", stderr);
+            for (size_t i = from; i < at; i++) {
+                unsigned char c = (unsigned char)buf[i];
+                if (c == '\t')
+                    fputc('\t', stderr);
+                else if ((c >= 0x20 && c < 0x7f) || (c >= 0x80 && yaml))
+                    fputc(' ', stderr);
+                else
+                    fputs("    ", stderr);
+            }
             fputs("^\n", stderr);
             break;
         }

@@ -53,4 +53,12 @@ void sim_err_clear(sim_err *err);
  * column. Without a position prints "memfab: error: msg". */
 void sim_err_print(const sim_err *err);
 
+/* A short, escaped excerpt of untrusted text for an error message: at most
+ * SIM_EXCERPT_MAX bytes of s, with bytes outside printable ASCII written as
+ * \xNN and "..." when cut. A file that is not what memfab expected (an
+ * `include:` of /etc/shadow, a binary trace) must not be echoed whole into
+ * a terminal or into `runs.error`. Returns buf. */
+#define SIM_EXCERPT_MAX 32
+char *sim_excerpt(const char *s, char *buf, size_t size);
+
 #endif

@@ -182,22 +182,23 @@ int sim_schema_check(const sim_schema *sc, const scn_node *n, const char *path,
                     note(ctx, kn, sub, more.owner);
                 continue;
             }
-            char why[200] = "";
+            char why[200] = "", kx[4 * SIM_EXCERPT_MAX + 8];
+            sim_excerpt(key, kx, sizeof kx); /* the key may be any text */
             for (const sim_schema *b = sc; b && !why[0]; b = b->base)
                 if (b->elsewhere && b->elsewhere(key, why, sizeof why))
                     break;
             if (why[0])
-                return scn_error(err, kn, "key '%s' in %s: %s%s%s%s%s%s", key, where(path), why,
+                return scn_error(err, kn, "key '%s' in %s: %s%s%s%s%s%s", kx, where(path), why,
                                  more.owner[0] ? ", not of " : "", more.owner,
                                  s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
             if (s)
-                return scn_error(err, kn, "unknown key '%s' in %s; did you mean '%s'?", key,
+                return scn_error(err, kn, "unknown key '%s' in %s; did you mean '%s'?", kx,
                                  where(path), s);
             if (more.owner[0])
                 return scn_error(err, kn, "unknown key '%s' in %s (neither a %s key nor a"
-                                 " parameter of %s; see memfab models)", key, where(path),
+                                 " parameter of %s; see memfab models)", kx, where(path),
                                  where(path), more.owner);
-            return scn_error(err, kn, "unknown key '%s' in %s (see memfab models)", key,
+            return scn_error(err, kn, "unknown key '%s' in %s (see memfab models)", kx,
                              where(path));
         }
         switch (k->kind) {

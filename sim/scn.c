@@ -1002,10 +1002,12 @@ int scn_check_keys(const scn_node *n, const char *const *allowed, const char *co
         if (ok)
             continue;
         const char *s = scn_suggest(k, allowed);
+        char kx[4 * SIM_EXCERPT_MAX + 8]; /* the key may be any text */
+        sim_excerpt(k, kx, sizeof kx);
         if (s)
             return scn_error(err, n->ents[i].key, "unknown key '%s' in %s; did you mean '%s'?",
-                             k, context, s);
-        return scn_error(err, n->ents[i].key, "unknown key '%s' in %s", k, context);
+                             kx, context, s);
+        return scn_error(err, n->ents[i].key, "unknown key '%s' in %s", kx, context);
     }
     return 0;
 }

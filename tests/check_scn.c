@@ -825,6 +825,25 @@ START_TEST(test_syntax_error)
 }
 END_TEST
 
+/* Issue 19, item 6: text from a file goes into messages as a short,
+ * escaped excerpt. */
+START_TEST(test_excerpt)
+{
+    char b[4 * SIM_EXCERPT_MAX + 8];
+    ck_assert_str_eq(sim_excerpt("plain", b, sizeof b), "plain");
+    ck_assert_str_eq(sim_excerpt("a\tb\x01\xff\n", b, sizeof b), "a\\x09b\\x01\\xff\\x0a");
+    ck_assert_str_eq(sim_excerpt("0123456789abcdefghijklmnopqrstuvwxyz", b, sizeof b),
+                     "0123456789abcdefghijklmnopqrstuv...");
+    char tiny[8];
+    ck_assert_str_eq(sim_excerpt("\x01\x02\x03", tiny, sizeof tiny), "\\x01...");
+    /* an unknown key of any length is quoted cut */
+    const scn_node *r = load("root:$6$saltsaltsalt$hashhashhashhashhash:19000:0:99999:7:::: 1\n");
+    static const char *const allowed[] = {"name", NULL};
+    ck_assert_int_eq(scn_check_keys(r, allowed, "the scenario", &err), SIM_ESCENARIO);
+    ck_assert_str_eq(err.msg, "unknown key 'root:$6$saltsaltsalt$hashhashhas...' in the scenario");
+}
+END_TEST
+
 START_TEST(test_unknown_key)
 {
     const scn_node *r = load("components:\n"
@@ -1042,6 +1061,7 @@ static Suite *scn_suite(void)
     tcase_add_test(tc, test_bad_units);
     tcase_add_test(tc, test_bad_scalars);
     tcase_add_test(tc, test_syntax_error);
+    tcase_add_test(tc, test_excerpt);
     tcase_add_test(tc, test_unknown_key);
     tcase_add_test(tc, test_include_errors);
     tcase_add_test(tc, test_include_not_regular);

@@ -1248,6 +1248,25 @@ START_TEST(test_unbounded_lines)
 }
 END_TEST
 
+/* Issue 19, item 6: an error quotes a short, escaped excerpt of a trace
+ * line, in its message (and so in runs.error) and in the echoed line. */
+START_TEST(test_error_excerpts)
+{
+    char big[200];
+    memset(big, 's', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char buf[512];
+    snprintf(buf, sizeof buf, "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-\x01%s,1,1\n", big);
+    const char *p = write_tmp("secret.csv", buf);
+    expect_error(p, TRACE_AUTO, 2, "bad timestamp \"2023-\\x01ssssssssssssssssssssssssss...\"");
+    ck_assert_int_eq(memfab_sh("$M trace stats secret.csv"), 2);
+    const char *out = slurp_tmp("out.txt");
+    ck_assert_msg(strstr(out, "\n  2023-\\x01ssssssssssssssssssssssssss...\n  ^\n"), "%s", out);
+    ck_assert_msg(!strstr(out, "ssssssssssssssssssssssssssssssssssss"), "%s", out);
+    ck_assert_msg(!strchr(out, '\x01'), "%s", out);
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
     Suite *s = suite_create("trace");
@@ -1286,6 +1305,7 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, test_json_errors);
     tcase_add_test(tc, test_csv_errors);
     tcase_add_test(tc, test_native_errors);
+    tcase_add_test(tc, test_error_excerpts);
     tcase_add_test(tc, test_other_errors);
     tcase_add_test(tc, test_convert_output_safety);
     tcase_add_test(tc, test_unbounded_lines);

@@ -679,6 +679,7 @@ static int csv_header(trace_reader *r, sim_err *err)
 
 static int next_csv(trace_reader *r, trace_req *out, sim_err *err)
 {
+    char ex[4 * SIM_EXCERPT_MAX + 8]; /* an escaped excerpt of a bad field */
     int rc = next_data_line(r, 0, err);
     if (rc <= 0)
         return rc;
@@ -695,10 +696,12 @@ static int next_csv(trace_reader *r, trace_req *out, sim_err *err)
                     n);
     uint64_t v;
     if (parse_uint(fld[r->col_in], UINT32_MAX, &v) < 0)
-        return FERR(r, err, col[r->col_in], "bad prompt token count \"%s\"", fld[r->col_in]);
+        return FERR(r, err, col[r->col_in], "bad prompt token count \"%s\"",
+                    sim_excerpt(fld[r->col_in], ex, sizeof ex));
     out->input_tokens = (uint32_t)v;
     if (parse_uint(fld[r->col_out], UINT32_MAX, &v) < 0)
-        return FERR(r, err, col[r->col_out], "bad output token count \"%s\"", fld[r->col_out]);
+        return FERR(r, err, col[r->col_out], "bad output token count \"%s\"",
+                    sim_excerpt(fld[r->col_out], ex, sizeof ex));
     out->output_tokens = (uint32_t)v;
     const char *ts = fld[r->col_time];
     if (r->fmt == TRACE_AZURE) {
@@ -707,7 +710,7 @@ static int next_csv(trace_reader *r, trace_req *out, sim_err *err)
         if (parse_datetime(ts, &sec, &frac) < 0)
             return FERR(r, err, col[r->col_time],
                         "bad timestamp \"%s\" (expected YYYY-MM-DD HH:MM:SS[.fraction][+HH:MM])",
-                        ts);
+                        sim_excerpt(ts, ex, sizeof ex));
         if (!r->have_t0) {
             r->have_t0 = 1;
             r->t0_sec = sec;
@@ -717,15 +720,15 @@ static int next_csv(trace_reader *r, trace_req *out, sim_err *err)
         if (ds < 0 || (ds == 0 && frac < r->t0_frac))
             return FERR(r, err, col[r->col_time],
                         "timestamp %s is before the first row's (trace must be sorted by time)",
-                        ts);
+                        sim_excerpt(ts, ex, sizeof ex));
         if ((uint64_t)ds > UINT64_MAX / PS_PER_S - 1)
             return FERR(r, err, col[r->col_time], "timestamp %s is too far from the first row's",
-                        ts);
+                        sim_excerpt(ts, ex, sizeof ex));
         out->arrival = (uint64_t)ds * PS_PER_S + frac - r->t0_frac;
     } else {
         if (parse_decimal_ps(ts, 12, &out->arrival) < 0)
             return FERR(r, err, col[r->col_time], "bad timestamp \"%s\" (expected seconds >= 0)",
-                        ts);
+                        sim_excerpt(ts, ex, sizeof ex));
     }
     out->id = r->count;
     out->session = 0;
@@ -748,6 +751,7 @@ static int next_csv(trace_reader *r, trace_req *out, sim_err *err)
 
 static int native_header(trace_reader *r, sim_err *err)
 {
+    char ex[4 * SIM_EXCERPT_MAX + 8]; /* an escaped excerpt of a bad word */
     static const char magic[] = "# memfab-trace";
     if (strncmp(r->line, magic, sizeof magic - 1) != 0)
         return FERR(r, err, 1, "native trace must start with \"# memfab-trace v1\"");
@@ -768,15 +772,17 @@ static int native_header(trace_reader *r, sim_err *err)
         if (first) {
             if (strcmp(w, "v1") != 0)
                 return FERR(r, err, c, "unsupported memfab-trace version \"%s\" (expected v1)",
-                            w);
+                            sim_excerpt(w, ex, sizeof ex));
             first = 0;
         } else if (strncmp(w, "block_tokens=", 13) == 0) {
             uint64_t v;
             if (parse_uint(w + 13, UINT32_MAX, &v) < 0)
-                return FERR(r, err, c, "bad block_tokens \"%s\"", w + 13);
+                return FERR(r, err, c, "bad block_tokens \"%s\"",
+                            sim_excerpt(w + 13, ex, sizeof ex));
             r->block_tokens = (uint32_t)v;
         } else {
-            return FERR(r, err, c, "unknown header field \"%s\"", w);
+            return FERR(r, err, c, "unknown header field \"%s\"",
+                        sim_excerpt(w, ex, sizeof ex));
         }
         *p = save;
     }
