@@ -420,6 +420,16 @@ START_TEST(key_placement_and_names)
             }
         }
     }
+    /* a key that cannot fit (16 rows in a 1.2 in tall figure holds 9) is left out, with a
+     * warning; --key below still forces it */
+    ck_assert_int_eq(fx_sh("%s plot n16.db --kind link-bw -o f.png --script --size 3.5x1.2",
+                           fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "key of 16 series needs 16 rows") &&
+                      strstr(fx_out, "set key off") && !strstr(fx_out, "set key outside"),
+                  "%.400s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot n16.db --kind link-bw -o f.png --script --size 3.5x1.2"
+                           " --key below", fx_bin), 0);
+    ck_assert_ptr_nonnull(strstr(fx_out, "set key outside below"));
     ck_assert_int_eq(fx_sh("%s plot n2.db --kind cdf -o f.png --key top", fx_bin), 2);
     ck_assert_msg(strstr(fx_out, "below, right, inside or off"), "%s", fx_out);
     /* names */

@@ -257,6 +257,19 @@ static void key_set(FILE *f, const plot_opts *o, size_t n, size_t maxlen, const 
         double em = kpt * 0.6;
         size_t cols = (size_t)(o->w * 72 * 0.95 / (em * ((double)maxlen + 6)));
         cols = cols < 1 ? 1 : cols > n ? n : cols;
+        /* A key taller than 60% of the figure would squeeze the plot and
+         * spill over the data: leave it out, and say how to choose fewer
+         * series (--key below still forces it). */
+        size_t rows = (n + cols - 1) / cols, fit = (size_t)(o->h * 72 * 0.6 / (kpt * 1.1));
+        if (o->key == KEY_AUTO && rows > fit) {
+            fprintf(stderr,
+                    "memfab plot: warning: a key of %zu series needs %zu rows and a %g x %g in"
+                    " figure holds %zu; the key is left out (choose series with --metric or"
+                    " --run, or force it with --key below|right)\n",
+                    n, rows, o->w, o->h, fit);
+            fputs("set key off\n", f);
+            return;
+        }
         /* gnuplot sizes key columns by the terminal's font, not the key's:
          * narrow them by the characters the smaller key font saves; height
          * keeps the first row clear of the x label */
