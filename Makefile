@@ -122,9 +122,9 @@ TEST_VARIANT = $(if $(filter command line,$(origin VARIANT)),$(VARIANT),debug)
 test check: deps
 	@$(MAKE) --no-print-directory VARIANT=$(TEST_VARIANT) test-only
 
+TRACE_PATH_ENV = MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))"
 TEST_ENV = MEMFAB_BIN=$(abspath $(BIN)) MEMFAB_PLUGIN_DIR=$(abspath $(B)/plugins) \
-	 MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))" \
-	 MEMFAB_SRC=$(CURDIR)
+	 $(TRACE_PATH_ENV) MEMFAB_SRC=$(CURDIR)
 
 test-only: all $(TEST_BIN)
 	@$(TEST_ENV) sh tests/run-tests.sh $(TEST_BIN)
@@ -143,7 +143,7 @@ valgrind-only: all $(TEST_BIN)
 # prints one markdown report for a pull-request comment (verdict first, the
 # worst regressions, the rest folded), at most REGRESS_MAX_BYTES (60000).
 regress: all
-	@MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))" \
+	@$(TRACE_PATH_ENV) \
 	 $(if $(REGRESS_MAX_BYTES),REGRESS_MAX_BYTES=$(REGRESS_MAX_BYTES)) \
 	 sh scenarios/regress/regress.sh $(abspath $(BIN)) $(if $(UPDATE),--update) \
 	 $(if $(REGRESS_FORMAT),--format $(REGRESS_FORMAT))
@@ -151,9 +151,9 @@ regress: all
 bench:
 	@$(MAKE) --no-print-directory VARIANT=release all
 	build/release/memfab bench events
-	build/release/memfab bench replay
-	build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --label replay-kv-fabric
-	build/release/memfab bench replay --scenario scenarios/pd-disaggregation.yaml --label replay-pd
+	$(TRACE_PATH_ENV) build/release/memfab bench replay
+	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --label replay-kv-fabric
+	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/pd-disaggregation.yaml --label replay-pd
 	@db=$$(mktemp -u /tmp/memfab-bench-XXXXXX.db); \
 	 build/release/memfab run scenarios/leaf-spine-64.yaml -o $$db 2>&1 | grep 'complete:'; rm -f $$db
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -624,16 +625,42 @@ START_TEST(test_resolve)
     ck_assert_int_eq(trace_resolve("/", "x.jsonl", out, sizeof out, &e), 0);
     ck_assert(strncmp(out, tmpdir, strlen(tmpdir)) == 0);
     ck_assert_int_eq(trace_resolve("/", "x.jsonl", out, 5, &e), SIM_EINVAL);
+    /* the trace cache is searched last, and a file of the catalog is
+     * named with the command that downloads it */
+    char cache[700], cached[800];
+    snprintf(cache, sizeof cache, "%s/xdg", tmpdir);
+    setenv("XDG_CACHE_HOME", cache, 1);
     ck_assert_int_eq(
         trace_resolve(tmpdir, "mooncake/conversation_trace.jsonl", out, sizeof out, &e),
         SIM_ENOTFOUND);
     ck_assert_ptr_nonnull(strstr(e.msg, "mooncake/conversation_trace.jsonl"));
     ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent-dir/mooncake"));
-    ck_assert_ptr_nonnull(strstr(e.msg, "github.com/kvcache-ai/Mooncake"));
+    snprintf(cached, sizeof cached, "%s/memfab/traces/mooncake/conversation_trace.jsonl", cache);
+    ck_assert_ptr_nonnull(strstr(e.msg, cached));
+    ck_assert_ptr_nonnull(strstr(e.msg, "memfab trace fetch mooncake-conversation"));
     ck_assert_int_eq(trace_resolve(NULL, "AzureLLMInferenceTrace_code.csvx", out, sizeof out, &e),
                      SIM_ENOTFOUND);
-    ck_assert_ptr_nonnull(strstr(e.msg, "github.com/Azure/AzurePublicDataset"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "memfab trace fetch --list"));
     ck_assert_ptr_nonnull(strstr(e.msg, "AzureLLMInferenceTrace_code.csvx"));
+    /* found in the cache */
+    snprintf(cached, sizeof cached, "%s/memfab", cache);
+    ck_assert_int_eq(mkdir(cache, 0777), 0);
+    ck_assert_int_eq(mkdir(cached, 0777), 0);
+    snprintf(cached, sizeof cached, "%s/memfab/traces", cache);
+    ck_assert_int_eq(mkdir(cached, 0777), 0);
+    snprintf(cached, sizeof cached, "%s/memfab/traces/only-cached.jsonl", cache);
+    FILE *f = fopen(cached, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(mooncake_sample, f);
+    fclose(f);
+    ck_assert_int_eq(trace_resolve(tmpdir, "only-cached.jsonl", out, sizeof out, &e), 0);
+    ck_assert_str_eq(out, cached);
+    /* a relative XDG_CACHE_HOME is ignored (XDG Base Directory spec) */
+    setenv("XDG_CACHE_HOME", "relative", 1);
+    setenv("HOME", "/nonexistent-home", 1);
+    ck_assert_int_eq(trace_cache_dir(cached, sizeof cached), 0);
+    ck_assert_str_eq(cached, "/nonexistent-home/.cache/memfab/traces");
+    unsetenv("XDG_CACHE_HOME");
 }
 END_TEST
 

@@ -6,8 +6,9 @@
  * so the figure is the simulator's own cost: trace parsing, routing,
  * scheduling, KV store, event queue) and prints the wall time, the events
  * handled, events/s, requests and output tokens served, and tokens/s of
- * simulation. The trace is found through MEMFAB_TRACE_PATH; when that is
- * unset, ../shared/traces is tried (the layout `make test` uses).
+ * simulation. The trace is found like a scenario's: MEMFAB_TRACE_PATH (which
+ * `make bench` points at the directory `make test` uses), then the trace
+ * cache that `memfab trace fetch` fills.
  */
 #include "tools/bench_replay.h"
 #include "tools/run.h"
@@ -59,8 +60,8 @@ int bench_replay(int argc, char **argv)
             printf("usage: memfab bench replay [--scenario FILE] [--label NAME] [--repeat N]\n\n"
                    "Replay scenarios/mooncake-conversation.yaml (the Mooncake conversation trace,\n"
                    "12,031 requests, on 8 instances of Llama-3-70B, tp 4, H100) with token-level\n"
-                   "decode; print wall time and events/s. Results are discarded. The trace is looked up in MEMFAB_TRACE_PATH\n"
-                   "(default ../shared/traces).\n");
+                   "decode; print wall time and events/s. Results are discarded. The trace is looked up in MEMFAB_TRACE_PATH,\n"
+                   "then in the trace cache (memfab trace fetch mooncake-conversation).\n");
             return strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
@@ -69,8 +70,6 @@ int bench_replay(int argc, char **argv)
         fclose(probe);
         file = "scenarios/mooncake-conversation.yaml";
     }
-    if (!getenv("MEMFAB_TRACE_PATH"))
-        setenv("MEMFAB_TRACE_PATH", "../shared/traces", 0);
     printf("%-16s %10s %12s %12s %10s %14s %12s\n", "benchmark", "wall_s", "events",
            "events/s", "requests", "output_tokens", "sim_s");
     for (int k = 0; k < (reps > 0 ? reps : 1); k++) {

@@ -11,6 +11,7 @@
 #include "models/workload/trace_stats.h"
 #include "sim/err.h"
 #include "tools/safeout.h"
+#include "tools/trace_fetch.h"
 
 /* An existing output of convert may be replaced only when it is a native trace. */
 static int is_native_trace(const unsigned char *head, size_t n)
@@ -23,19 +24,22 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: memfab trace stats FILE [--format F]\n"
             "       memfab trace convert FILE -o OUT [--format F]\n"
+            "       memfab trace fetch NAME... | --list   (see memfab trace fetch --help)\n"
             "\n"
             "  stats     request count, time span, arrival rate, prompt/output token mean\n"
             "            and nearest-rank p50/p90/p99, and for traces with prefix block\n"
             "            ids: total and unique blocks and the infinite-cache prefix\n"
             "            reuse ratio (block- and token-weighted)\n"
             "  convert   write the trace in memfab's native format (OUT '-' = stdout)\n"
+            "  fetch     download a public trace by name into the trace cache, verified\n"
+            "            against its pinned hash\n"
             "\n"
             "  -f, --format F   auto (default), mooncake, azure, burstgpt, qwen, native\n"
             "  -o, --output OUT output file of convert\n"
             "  -h, --help       this help\n"
             "\n"
             "FILE is looked up relative to the current directory, then in each\n"
-            "directory of MEMFAB_TRACE_PATH (colon-separated).\n"
+            "directory of MEMFAB_TRACE_PATH (colon-separated), then in the trace cache.\n"
             "exit status: 0 ok, 1 runtime failure, 2 usage error or bad input\n");
 }
 
@@ -57,6 +61,8 @@ int cmd_trace(int argc, char **argv)
     const char *sub = NULL, *file = NULL, *out = NULL, *fmtname = "auto";
     sim_err e;
     sim_err_clear(&e);
+    if (argc > 1 && strcmp(argv[1], "fetch") == 0)
+        return cmd_trace_fetch(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -95,7 +101,7 @@ int cmd_trace(int argc, char **argv)
     }
     int is_stats = strcmp(sub, "stats") == 0, is_convert = strcmp(sub, "convert") == 0;
     if (!is_stats && !is_convert) {
-        fprintf(stderr, "memfab trace: unknown subcommand '%s' (stats or convert)\n", sub);
+        fprintf(stderr, "memfab trace: unknown subcommand '%s' (stats, convert or fetch)\n", sub);
         return SIM_EXIT_USAGE;
     }
     if (!file) {

@@ -16,6 +16,7 @@
  * representation), rounded to the nearest picosecond.
  */
 #include "models/workload/trace.h"
+#include "models/workload/trace_catalog.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1047,25 +1048,61 @@ static int readable_file(const char *p)
     return stat(p, &st) == 0 && !S_ISDIR(st.st_mode) && access(p, R_OK) == 0;
 }
 
-/* Where the public trace a file name points to can be downloaded. */
+/* Where the public trace a file name points to can be had: `memfab trace
+ * fetch NAME` when the catalog knows the file, else its home page. */
 static const char *download_hint(const char *path)
 {
+    static _Thread_local char hint[256];
+    const trace_catalog_entry *c = trace_catalog_by_path(path);
+    if (c) {
+        snprintf(hint, sizeof hint,
+                 "Download it with `memfab trace fetch %s`, or set MEMFAB_TRACE_PATH.",
+                 c->name);
+        return hint;
+    }
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
-    if (strcasestr(b, "azure"))
-        return "The Azure LLM inference traces can be downloaded from "
-               "https://github.com/Azure/AzurePublicDataset (data/AzureLLMInferenceTrace_*.csv).";
-    if (strcasestr(b, "burst"))
-        return "BurstGPT can be downloaded from https://github.com/HPMLL/BurstGPT.";
     if (strcasestr(b, "qwen") || strcasestr(b, "bailian"))
         return "The Qwen/Bailian traces can be downloaded from "
                "https://github.com/alibaba-edu/qwen-bailian-usagetraces-anon.";
-    if (strcasestr(path, "mooncake") || strstr(b, ".jsonl"))
-        return "The Mooncake traces can be downloaded from https://github.com/kvcache-ai/Mooncake "
-               "(FAST25-release/traces/).";
-    return "Public traces: Mooncake https://github.com/kvcache-ai/Mooncake (FAST25-release/"
-           "traces/); Azure https://github.com/Azure/AzurePublicDataset "
-           "(data/AzureLLMInferenceTrace_*.csv).";
+    return "`memfab trace fetch --list` names the public traces memfab can download.";
+}
+
+int trace_cache_dir(char *out, size_t outlen)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    /* XDG Base Directory Specification 0.8: a relative XDG_CACHE_HOME is
+     * invalid and must be ignored. */
+    if (xdg && xdg[0] == '/')
+        n = snprintf(out, outlen, "%s/memfab/traces", xdg);
+    else if (home && home[0] == '/')
+        n = snprintf(out, outlen, "%s/.cache/memfab/traces", home);
+    else
+        return -1;
+    return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+/* Try dir/path (or path itself when dir is NULL); on success copy it to
+ * out. 1 found, 0 not (noted in looked), SIM_EINVAL too long. */
+static int try_candidate(const char *dir, size_t dirlen, const char *path, char *out,
+                         size_t outlen, char *looked, size_t *ll, size_t looked_size,
+                         sim_err *err)
+{
+    char cand[4096];
+    if (dir)
+        snprintf(cand, sizeof cand, "%.*s/%s", (int)dirlen, dir, path);
+    else
+        snprintf(cand, sizeof cand, "%s", path);
+    if (readable_file(cand)) {
+        if (strlen(cand) >= outlen)
+            return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "trace path too long: %s", cand);
+        memcpy(out, cand, strlen(cand) + 1);
+        return 1;
+    }
+    if (*ll < looked_size)
+        *ll += (size_t)snprintf(looked + *ll, looked_size - *ll, "%s%s", *ll ? ", " : "", cand);
+    return 0;
 }
 
 int trace_resolve(const char *scenario_dir, const char *path, char *out, size_t outlen,
@@ -1073,48 +1110,39 @@ int trace_resolve(const char *scenario_dir, const char *path, char *out, size_t 
 {
     if (!path || !*path)
         return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "empty trace path");
-    char looked[700] = "";
+    char looked[900] = "";
     size_t ll = 0;
-    char cand[4096];
-    const char *env = getenv("MEMFAB_TRACE_PATH");
+    int r;
+    if (path[0] == '/') {
+        r = try_candidate(NULL, 0, path, out, outlen, looked, &ll, sizeof looked, err);
+        if (r)
+            return r < 0 ? r : 0;
+        return sim_err_set(err, SIM_ENOTFOUND, NULL, 0, 0, "trace file '%s' not found. %s",
+                           path, download_hint(path));
+    }
+    /* The scenario's directory, each directory of MEMFAB_TRACE_PATH, then
+     * the cache that `memfab trace fetch` fills. */
     const char *dir = scenario_dir && *scenario_dir ? scenario_dir : ".";
-    int absolute = path[0] == '/';
-    for (int i = 0;; i++) {
-        /* i == 0: the scenario directory (or the path itself); then env. */
-        if (i == 0) {
-            if (absolute)
-                snprintf(cand, sizeof cand, "%s", path);
-            else
-                snprintf(cand, sizeof cand, "%s/%s", dir, path);
-        } else {
-            if (absolute || !env || !*env)
-                break;
-            size_t n = strcspn(env, ":");
-            if (n > 0 && n < sizeof cand - 2)
-                snprintf(cand, sizeof cand, "%.*s/%s", (int)n, env, path);
-            else
-                cand[0] = '\0';
-            env += n;
-            if (*env == ':')
-                env++;
-            else
-                env = NULL;
-            if (!cand[0]) {
-                if (!env)
-                    break;
-                continue;
-            }
+    r = try_candidate(dir, strlen(dir), path, out, outlen, looked, &ll, sizeof looked, err);
+    if (r)
+        return r < 0 ? r : 0;
+    for (const char *env = getenv("MEMFAB_TRACE_PATH"); env && *env;) {
+        size_t n = strcspn(env, ":");
+        if (n > 0) {
+            r = try_candidate(env, n, path, out, outlen, looked, &ll, sizeof looked, err);
+            if (r)
+                return r < 0 ? r : 0;
         }
-        if (readable_file(cand)) {
-            if (strlen(cand) >= outlen)
-                return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "trace path too long: %s", cand);
-            memcpy(out, cand, strlen(cand) + 1);
-            return 0;
-        }
-        if (ll < sizeof looked)
-            ll += (size_t)snprintf(looked + ll, sizeof looked - ll, "%s%s", ll ? ", " : "", cand);
-        if (i > 0 && !env)
-            break;
+        env += n;
+        if (*env == ':')
+            env++;
+    }
+    char cache[3000];
+    if (trace_cache_dir(cache, sizeof cache) == 0) {
+        r = try_candidate(cache, strlen(cache), path, out, outlen, looked, &ll, sizeof looked,
+                          err);
+        if (r)
+            return r < 0 ? r : 0;
     }
     return sim_err_set(err, SIM_ENOTFOUND, NULL, 0, 0,
                        "trace file '%s' not found (looked at: %s; MEMFAB_TRACE_PATH %s). %s", path,

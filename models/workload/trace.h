@@ -133,12 +133,18 @@ trace_reader *trace_open_source(const trace_source_ops *ops, void *ctx, const ch
 
 /* Find a trace file: an absolute path as is; a relative one first relative
  * to scenario_dir (the current directory when NULL or ""), then in each
- * directory of MEMFAB_TRACE_PATH (colon-separated). Writes the path found
+ * directory of MEMFAB_TRACE_PATH (colon-separated), then in the trace
+ * cache (trace_cache_dir, filled by `memfab trace fetch`). Writes the path found
  * to out and returns 0. Otherwise returns SIM_ENOTFOUND with a message
  * naming the file, every place looked at and where the public trace can be
  * downloaded; SIM_EINVAL when the result does not fit in outlen. */
 int trace_resolve(const char *scenario_dir, const char *path, char *out, size_t outlen,
                   sim_err *err);
+
+/* The trace cache: $XDG_CACHE_HOME/memfab/traces, or ~/.cache/memfab/traces
+ * when XDG_CACHE_HOME is unset or relative (XDG Base Directory
+ * Specification). 0, or -1 when neither is usable or it does not fit. */
+int trace_cache_dir(char *out, size_t outlen);
 
 /* A small open-addressing hash map from uint64 keys to uint64 values
  * (linear probing, power-of-two capacity, load <= 1/2; any key, 0
