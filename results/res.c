@@ -22,7 +22,7 @@
  * The rows of a run are staged in private in-memory tables (temp.stage_*)
  * and moved into the file by batch_commit in one short BEGIN IMMEDIATE
  * transaction: when batch_rows rows are staged, when the first of them is
- * batch_seconds old (checked on each row), on res_flush, res_run_error and
+ * batch_seconds old (checked on each row and on res_tick, which the run loop calls), on res_flush, res_run_error and
  * res_run_end (whose UPDATE of the runs row shares that transaction). The
  * write lock is thus held for the copy only, never while the simulation
  * runs, so a second writer's busy handler finds it free.
@@ -743,6 +743,13 @@ static int row_finish(res_db *db, sqlite3_stmt *st, const char *table)
     if (db->pending >= db->batch_rows || now - db->batch_t0 >= db->batch_seconds)
         return res_flush(db);
     return 0;
+}
+
+int res_tick(res_db *db)
+{
+    if (!db || !db->pending || mono_now() - db->batch_t0 < db->batch_seconds)
+        return 0;
+    return res_flush(db);
 }
 
 int res_flush(res_db *db)

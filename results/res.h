@@ -8,8 +8,8 @@
  * keyed by its run_id. The runs row is committed by res_run_begin. Rows
  * are staged in the connection's memory and moved into the file in short
  * write transactions: when RES_BATCH_ROWS rows are staged, when the first
- * of them is RES_BATCH_SECONDS old (checked as rows arrive), on res_flush
- * and at the end of the run. So a crash or kill -9 leaves the database
+ * of them is RES_BATCH_SECONDS old (checked as rows arrive and by res_tick
+ * from the run loop), on res_flush and at the end of the run. So a crash or kill -9 leaves the database
  * consistent, the run marked `running` (which readers must treat as
  * incomplete) with its rows up to the last commit, and the write lock is
  * held only for those commits: several runs, plots and compares can use
@@ -103,6 +103,10 @@ int res_flush(res_db *db);
 /* Commit after rows rows or seconds seconds instead (0: the default);
  * for tests. */
 void res_set_batch(res_db *db, unsigned rows, double seconds);
+/* Commit the staged rows if the first of them has waited the batch time:
+ * the run loop calls this often (sim_sink.tick), so rows are committed on
+ * time even when no further row arrives. 0 or a negative SIM_E* code. */
+int res_tick(res_db *db);
 /* Remove the database file path and its -wal, -shm and -journal companions
  * (a stale WAL must not be replayed into a new file of the same name).
  * Returns 0, or -1 with errno set when path itself could not be removed

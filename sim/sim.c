@@ -701,6 +701,13 @@ int sim_run(sim *s, sim_time until)
             }
             if (progress_due(s))
                 print_progress(s, 0);
+            if (s->sink.tick) {
+                int trc = s->sink.tick(s->sink.ctx);
+                if (trc < 0) {
+                    sim_fail(s, trc, "results store: %s", sim_strerror(trc));
+                    break;
+                }
+            }
         }
     }
     if (interrupted)

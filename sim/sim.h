@@ -159,6 +159,10 @@ typedef struct sim_sink {
     int (*link_net)(void *ctx, const char *link, const char *direction, uint64_t bytes,
                     uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
                     uint64_t pause_ps, uint64_t ecn_marks);
+    /* Called from the run loop every 4096 events (NULL: never), so that the
+     * store can commit rows that have waited long enough even when no new
+     * row arrives to trigger it. A negative SIM_E* code fails the run. */
+    int (*tick)(void *ctx);
 } sim_sink;
 
 /* ---- The simulator ---------------------------------------------------- */

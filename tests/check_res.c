@@ -824,6 +824,29 @@ START_TEST(test_commit_by_time)
 }
 END_TEST
 
+/* res_tick commits staged rows once the batch time has passed even when
+ * no further row arrives (a run that reported rows and then simulates for
+ * a long time without reporting), and does nothing before that. */
+START_TEST(test_tick_commits_without_new_rows)
+{
+    sim_err err;
+    res_db *db = res_open(path_a, &err);
+    ck_assert_int_eq(res_run_begin(db, "quiet", NULL, 0, NULL, &err), 1);
+    res_set_batch(db, 1000000, 0.1);
+    sqlite3 *peek = raw_open(path_a);
+    ck_assert_int_eq(res_metric(db, "run", "m", 1, NULL), 0);
+    ck_assert_int_eq(res_tick(db), 0);   /* too early: still staged */
+    ck_assert_int_eq(q_int(peek, "SELECT count(*) FROM metrics WHERE run_id = 1"), 0);
+    usleep(150000);
+    ck_assert_int_eq(res_tick(db), 0);   /* due: committed with no new row */
+    ck_assert_int_eq(q_int(peek, "SELECT count(*) FROM metrics WHERE run_id = 1"), 1);
+    ck_assert_int_eq(res_tick(db), 0);   /* nothing staged: nothing to do */
+    ck_assert_int_eq(res_tick(NULL), 0);
+    sqlite3_close(peek);
+    res_close(db);
+}
+END_TEST
+
 /* A run killed mid-way (no res_run_end, no res_close) keeps its runs row
  * ('running'), its params (flushed before the simulation, as run.c does)
  * and the rows committed by time. */
@@ -922,6 +945,7 @@ static Suite *res_suite(void)
     tcase_add_checked_fixture(limits, setup, teardown);
     tcase_set_timeout(limits, 60);
     tcase_add_test(limits, test_batching);
+    tcase_add_test(limits, test_tick_commits_without_new_rows);
     tcase_add_test(limits, test_extreme_values);
     tcase_add_test(limits, test_empty_file_accepted);
     tcase_add_test(limits, test_merge_no_runs);

@@ -279,6 +279,45 @@ START_TEST(past_event_fails_not_interrupts)
 }
 END_TEST
 
+/* The sink's tick is called from the run loop every 4096 events (the
+ * results store commits due rows from it); a failing tick fails the run. */
+static int ticks, tick_fail_at;
+static int count_tick(void *ctx)
+{
+    (void)ctx;
+    ticks++;
+    return tick_fail_at && ticks >= tick_fail_at ? SIM_EIO : 0;
+}
+
+START_TEST(sink_tick_every_4096_events)
+{
+    load("name: t\ncomponents:\n  - {name: p, type: probe, label: x}\n");
+    ck_assert_int_eq(sim_build(s, doc, registry, NULL, &err), 0);
+    sim_sink sink = {0};
+    sink.tick = count_tick;
+    sim_set_sink(s, &sink);
+    sim_comp *c = sim_find(s, "p");
+    for (uint64_t i = 1; i <= 10000; i++)
+        sim_schedule_at(s, i, c->id, SIM_EV_USER, i, 0);
+    ticks = 0;
+    tick_fail_at = 0;
+    ck_assert_int_eq(sim_start(s, &err), 0);
+    sim_run(s, SIM_TIME_MAX);
+    ck_assert_int_eq(ticks, 2);   /* after events 4096 and 8192 */
+    ck_assert_ptr_null(sim_failure(s, NULL));
+    /* a store that cannot commit fails the run at that tick */
+    for (uint64_t i = 1; i <= 10000; i++)
+        sim_schedule_at(s, 20000 + i, c->id, SIM_EV_USER, i, 0);
+    ticks = 0;
+    tick_fail_at = 1;
+    sim_run(s, SIM_TIME_MAX);
+    int code = 0;
+    ck_assert_ptr_nonnull(sim_failure(s, &code));
+    ck_assert_int_eq(code, SIM_EIO);
+    ck_assert_uint_eq(sim_events(s), 12288);   /* stopped at the failing tick */
+}
+END_TEST
+
 static Suite *sim_suite(void)
 {
     Suite *su = suite_create("sim");
@@ -292,6 +331,7 @@ static Suite *sim_suite(void)
     tcase_add_test(core, past_event_fails_not_interrupts);
     tcase_add_test(core, sampler_does_not_keep_run_alive);
     tcase_add_test(core, streams_depend_on_seed_and_name);
+    tcase_add_test(core, sink_tick_every_4096_events);
     suite_add_tcase(su, core);
     TCase *errors = tcase_create("Errors");
     tcase_add_checked_fixture(errors, NULL, teardown);

@@ -117,6 +117,11 @@ static int sink_link_net(void *ctx, const char *link, const char *dir, uint64_t 
     return note(k, res_link_net(k->db, link, dir, bytes, packets, busy, util, drops, pause_ps,
                                 ecn));
 }
+static int sink_tick(void *ctx)
+{
+    run_sink *k = ctx;
+    return note(k, res_tick(k->db));
+}
 static int sink_ts(void *ctx, const char *scope, const char *name, sim_time t, double v)
 {
     run_sink *k = ctx;
@@ -660,7 +665,8 @@ int run_scenario(const run_opts *o)
     }
     run_sink rs = {db, 0, ""};
     sim_sink sink = {&rs,        sink_metric,    sink_link,    sink_ts,
-                     sink_request, sink_kv, sink_coherence, sink_request_pd, sink_link_net};
+                     sink_request, sink_kv, sink_coherence, sink_request_pd, sink_link_net,
+                     sink_tick};
     sim_set_sink(s, &sink);
 
 
