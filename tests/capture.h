@@ -78,7 +78,7 @@ static inline int capture_request(void *ctx, uint64_t id, const char *session, c
 static inline void capture_attach(capture *c, sim *s)
 {
     memset(c, 0, sizeof *c);
-    sim_sink k = {c, capture_metric, capture_link, capture_ts, capture_request, NULL, NULL, NULL, NULL};
+    sim_sink k = {c, capture_metric, capture_link, capture_ts, capture_request, NULL, NULL, NULL, NULL, NULL};
     sim_set_sink(s, &k);
 }
 

@@ -87,7 +87,7 @@ static void build(int n, const char *dir_opts, const unsigned *caps)
     doc = scn_load_string("mesi.yaml", text, &err);
     ck_assert_msg(doc, "%s", err.msg);
     S = sim_create();
-    sim_sink k = {NULL, sink_metric, NULL, NULL, NULL, NULL, sink_coherence, NULL, NULL};
+    sim_sink k = {NULL, sink_metric, NULL, NULL, NULL, NULL, sink_coherence, NULL, NULL, NULL};
     sim_set_sink(S, &k);
     ck_assert_msg(sim_build(S, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
     ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);

@@ -126,7 +126,7 @@ static int run_text(const char *text, sim_err *err)
     if (!doc)
         return err->code;
     sim *s = sim_create();
-    sim_sink k = {R, capture_metric, NULL, NULL, rec_request, NULL, NULL, rec_request_pd, NULL};
+    sim_sink k = {R, capture_metric, NULL, NULL, rec_request, NULL, NULL, rec_request_pd, NULL, NULL};
     sim_set_sink(s, &k);
     int rc = sim_build(s, doc, memfab_models, sections, err);
     if (!rc)
