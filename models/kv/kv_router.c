@@ -12,6 +12,13 @@
  *   random           uniform over instances, from the router's stream.
  *   least_loaded     fewest outstanding tokens (prefill + decode still to do).
  *   prefix_affinity  most prefix blocks held in any tier; ties least loaded.
+ *                    Pure affinity does not explore: when every request
+ *                    shares a first block (the Mooncake conversation trace:
+ *                    all start with block 0), the instances that took the
+ *                    first simultaneous arrivals hold it and an empty
+ *                    instance never wins again (10 of 16 used on that
+ *                    trace; check_serving shows it). dynamo, sglang and
+ *                    llmd weigh load against affinity for that reason.
  *   dynamo           NVIDIA Dynamo's KV router (lib/llm/src/kv_router/
  *                    scheduler.rs, DefaultWorkerSelector): cost =
  *                    overlap_weight x prefill_blocks + decode_blocks, where

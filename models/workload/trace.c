@@ -1065,7 +1065,9 @@ static const char *download_hint(const char *path)
     if (strcasestr(b, "qwen") || strcasestr(b, "bailian"))
         return "The Qwen/Bailian traces can be downloaded from "
                "https://github.com/alibaba-edu/qwen-bailian-usagetraces-anon.";
-    return "`memfab trace fetch --list` names the public traces memfab can download.";
+    return "`memfab trace fetch --list` names the public traces memfab downloads (from "
+           "github.com/kvcache-ai/Mooncake, github.com/Azure/AzurePublicDataset and "
+           "github.com/HPMLL/BurstGPT).";
 }
 
 int trace_cache_dir(char *out, size_t outlen)
