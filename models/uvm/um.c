@@ -1267,32 +1267,37 @@ static void ext_done(sim_comp *c, um_state *u)
     idle_next(c, u);
 }
 
+/* One step of a touch at its cursor in range r: a read of the rest of a
+ * 2 MiB block wholly resident with no prefetch flag pending is counted in
+ * bulk (every page a hit, the block touched once in the LRU: the same
+ * result as page by page, in O(blocks)); anything else is one page access. */
+static void touch_at_cursor(um_state *u, const um_range *r)
+{
+    uint64_t p = r->page + u->xoff;
+    uint32_t b = (uint32_t)(p / UM_BLOCK_PAGES);
+    const um_block *k = &u->blk[b];
+    uint64_t seg = (uint64_t)(b + 1) * UM_BLOCK_PAGES - p;
+    if (seg > r->npages - u->xoff)
+        seg = r->npages - u->xoff;
+    if (!r->write && k->npg[PG_GPU] == k->pages && !k->npf) {
+        u->st.accesses += seg;
+        u->st.hits += seg;
+        lru_touch(u, (int32_t)b);
+        u->xoff += seg;
+    } else {
+        access_page(u, p, r->write);
+        u->xoff++;
+    }
+}
+
 /* Issue the touch's accesses from its cursor until the fault buffer is full
- * (stall: the driver takes the batch) or the ranges end. A read of a 2 MiB
- * block wholly resident with no prefetch flag pending is counted in bulk
- * (every page a hit, the block touched once in the LRU): the same result as
- * page by page, in O(blocks). */
+ * (stall: the driver takes the batch) or the ranges end. */
 static void ext_run(sim_comp *c, um_state *u)
 {
     while (u->xi < u->nxr && u->nfault < u->batch_count) {
         const um_range *r = &u->xr[u->xi];
-        while (u->xoff < r->npages && u->nfault < u->batch_count) {
-            uint64_t p = r->page + u->xoff;
-            uint32_t b = (uint32_t)(p / UM_BLOCK_PAGES);
-            const um_block *k = &u->blk[b];
-            uint64_t seg = (uint64_t)(b + 1) * UM_BLOCK_PAGES - p;
-            if (seg > r->npages - u->xoff)
-                seg = r->npages - u->xoff;
-            if (!r->write && k->npg[PG_GPU] == k->pages && !k->npf) {
-                u->st.accesses += seg;
-                u->st.hits += seg;
-                lru_touch(u, (int32_t)b);
-                u->xoff += seg;
-                continue;
-            }
-            access_page(u, p, r->write);
-            u->xoff++;
-        }
+        while (u->xoff < r->npages && u->nfault < u->batch_count)
+            touch_at_cursor(u, r);
         if (u->xoff == r->npages) {
             u->xi++;
             u->xoff = 0;
@@ -1349,21 +1354,7 @@ int um_touch(sim_comp *c, const um_range *ranges, uint32_t n, uint32_t notify, u
             u->xoff = 0;
             continue;
         }
-        uint64_t p = r->page + u->xoff;
-        uint32_t b = (uint32_t)(p / UM_BLOCK_PAGES);
-        const um_block *k = &u->blk[b];
-        uint64_t seg = (uint64_t)(b + 1) * UM_BLOCK_PAGES - p;
-        if (seg > r->npages - u->xoff)
-            seg = r->npages - u->xoff;
-        if (!r->write && k->npg[PG_GPU] == k->pages && !k->npf) {
-            u->st.accesses += seg;
-            u->st.hits += seg;
-            lru_touch(u, (int32_t)b);
-            u->xoff += seg;
-        } else {
-            access_page(u, p, r->write);
-            u->xoff++;
-        }
+        touch_at_cursor(u, r);
     }
     if (u->xi == u->nxr && u->nfault == 0 && !u->rrd && !u->rwr) {
         u->xactive = 0;
