@@ -146,6 +146,8 @@ typedef struct inst_state {
     double kv_watermark;        /* fraction of KV blocks kept free at admission */
     sim_time allreduce_latency; /* per all-reduce */
     sim_time step_overhead;     /* fixed cost per step */
+    int step_time;              /* LLM_STEP_ROOFLINE or LLM_STEP_LINEAR */
+    sim_time step_fixed, step_per_prefill, step_per_decode, step_per_context; /* linear */
     const char *device;         /* fabric gpu holding tier 0 ("" = none) */
     int role;                   /* INST_ROLE_* */
     int kv_memory;              /* KVMEM_*: KV in explicit tiers or in a managed region */
@@ -274,6 +276,7 @@ const inst_hist *inst_itl(sim_comp *c) { return &((inst_state *)c->state)->itl; 
 
 static const char *const role_names[] = {"mixed", "prefill", "decode", NULL};
 static const char *const kv_memory_names[] = {"explicit", "managed", NULL};
+static const char *const step_time_names[] = {"roofline", "linear", NULL};
 
 #define P(name, type, def, unit, desc, field) \
     {name, type, def, unit, desc, offsetof(inst_state, field), NULL}
@@ -319,6 +322,20 @@ static const sim_param inst_params[] = {
     P("allreduce_latency", SIM_P_TIME, "0 us", "ps", "fixed cost of each tp all-reduce",
       allreduce_latency),
     P("step_overhead", SIM_P_TIME, "0 us", "ps", "fixed cost of every step", step_overhead),
+    {"step_time", SIM_P_ENUM, "roofline", "",
+     "roofline (from the model and GPU numbers) or linear (fitted coefficients: step_fixed + "
+     "step_per_prefill_token x prefill + step_per_decode_token x decode + "
+     "step_per_context_token x context read; include a file of scenarios/presets/step-time/ "
+     "or one written by memfab calibrate)",
+     offsetof(inst_state, step_time), step_time_names},
+    P("step_fixed", SIM_P_TIME, "0 s", "ps", "linear step time: fixed cost of a step",
+      step_fixed),
+    P("step_per_prefill_token", SIM_P_TIME, "0 s", "ps",
+      "linear step time: cost per prefill (uncached prompt) token", step_per_prefill),
+    P("step_per_decode_token", SIM_P_TIME, "0 s", "ps",
+      "linear step time: cost per decode token", step_per_decode),
+    P("step_per_context_token", SIM_P_TIME, "0 s", "ps",
+      "linear step time: cost per KV context token read", step_per_context),
     P("device", SIM_P_STRING, "", "",
       "fabric gpu component of the instance: KV tiers naming a `component:` move over the "
       "fabric to/from it; disaggregated KV transfers leave/reach it", device),
@@ -432,11 +449,35 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
         st->kv_watermark >= 1)
         return scn_error(err, node, "instance '%s': gpu_mem_util must be in (0, 1] and "
                          "kv_watermark in [0, 1)", c->name);
+    int any_linear = st->step_fixed || st->step_per_prefill || st->step_per_decode ||
+                     st->step_per_context;
+    if (st->step_time == LLM_STEP_LINEAR && !any_linear)
+        return scn_error(err, node ? scn_map_get(node, "step_time") : NULL,
+                         "instance '%s': step_time: linear needs its coefficients (step_fixed, "
+                         "step_per_prefill_token, step_per_decode_token, step_per_context_token): "
+                         "include a file of scenarios/presets/step-time/ or one written by "
+                         "`memfab calibrate`", c->name);
+    /* Coefficients with the roofline by default are a forgotten `step_time:
+     * linear`; with `step_time: roofline` written out they are kept for a
+     * comparison run (and recorded in params) but unused. */
+    if (st->step_time == LLM_STEP_ROOFLINE && any_linear && !(node && scn_map_get(node, "step_time")))
+        return scn_error(err, node, "instance '%s': step_fixed and the step_per_* coefficients "
+                         "belong to step_time: linear (this instance uses the roofline by "
+                         "default; write step_time: linear, or step_time: roofline to keep them "
+                         "unused)", c->name);
+    if (st->step_time == LLM_STEP_LINEAR && st->step_overhead)
+        return scn_error(err, node ? scn_map_get(node, "step_overhead") : NULL,
+                         "instance '%s': step_overhead is the roofline's fixed cost; the linear "
+                         "model's is step_fixed", c->name);
     st->hw.m = &st->model;
     st->hw.g = &st->gpu;
     st->hw.tp = (uint32_t)st->tp;
     st->hw.allreduce_latency_s = sim_time_to_s(st->allreduce_latency);
     st->hw.step_overhead_s = sim_time_to_s(st->step_overhead);
+    st->hw.step_model = st->step_time;
+    st->hw.linear = (llm_linear){sim_time_to_s(st->step_fixed), sim_time_to_s(st->step_per_prefill),
+                                 sim_time_to_s(st->step_per_decode),
+                                 sim_time_to_s(st->step_per_context)};
     st->kvbpt = llm_kv_bytes_per_token(&st->model);
     /* Default KV section: 16-token blocks in HBM only, LRU. */
     st->kv.block_tokens = 16;
@@ -921,7 +962,7 @@ static void compose(sim_comp *c)
     inst_state *st = c->state;
     sim_time now = sim_now(c->sim);
     uint64_t budget = st->max_batched_tokens;
-    llm_step step = {0, 0.0, 0};
+    llm_step step = {0, 0.0, 0, 0, 0};
     int preempted = 0;
     for (uint32_t i = 0; i < st->nrun && budget > 0; i++) {
         inst_req *r = st->run[i];
@@ -965,6 +1006,7 @@ static void compose(sim_comp *c)
             r->sched = 1;
             budget--;
             step.tokens++;
+            step.decode_tokens++;
             step.attn_pairs += (double)ctx;
             step.ctx_read += ctx - 1;
         } else if (r->state == INST_PREFILL) {
@@ -979,6 +1021,7 @@ static void compose(sim_comp *c)
             r->sched = (uint32_t)chunk;
             budget = chunk >= budget ? 0 : budget - chunk;
             step.tokens += chunk;
+            step.prefill_tokens += chunk;
             double o = r->prefilled, ch = (double)chunk;
             step.attn_pairs += ch * o + ch * (ch + 1) / 2;
             step.ctx_read += r->prefilled;
@@ -1002,6 +1045,7 @@ static void compose(sim_comp *c)
         r->sched = (uint32_t)chunk;
         budget = chunk >= budget ? 0 : budget - chunk;
         step.tokens += chunk;
+        step.prefill_tokens += chunk;
         double o = r->prefilled, ch = (double)chunk;
         step.attn_pairs += ch * o + ch * (ch + 1) / 2;
         step.ctx_read += r->prefilled;

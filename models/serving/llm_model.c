@@ -82,6 +82,18 @@ double llm_attn_flops_per_pair(const llm_model *m)
 double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, double *t_mem,
                         double *t_ar)
 {
+    if (hw->step_model == LLM_STEP_LINEAR) {
+        const llm_linear *k = &hw->linear;
+        if (t_comp)
+            *t_comp = 0;
+        if (t_mem)
+            *t_mem = 0;
+        if (t_ar)
+            *t_ar = 0;
+        return k->fixed + k->per_prefill * (double)st->prefill_tokens +
+               k->per_decode * (double)st->decode_tokens +
+               k->per_context * (double)st->ctx_read;
+    }
     const llm_model *m = hw->m;
     const llm_gpu *g = hw->g;
     double tp = (double)hw->tp;

@@ -31,6 +31,16 @@
  * memory traffic overlap perfectly within a step). MoE models read all
  * expert weights every step (an upper bound at small batch) but compute
  * only with the active parameters.
+ *
+ * The linear step-time model (LLM_STEP_LINEAR) replaces the roofline by
+ * coefficients fitted to measured steps, the regression of BLIS's
+ * blackbox latency model (inference-sim/inference-sim, approach.md:
+ * GPU time = b0 + b1 x uncached prefill tokens + b2 x decode tokens)
+ * with a fourth term for KV context read:
+ *   step = fixed + per_prefill x prefill tokens + per_decode x decode tokens
+ *        + per_context x context tokens read
+ * Coefficients come from measurements of one (model, GPU, tp, engine
+ * version); `memfab calibrate` fits them by least squares.
  */
 #ifndef MEMFAB_MODELS_LLM_MODEL_H
 #define MEMFAB_MODELS_LLM_MODEL_H
@@ -71,7 +81,19 @@ typedef struct llm_step {
     uint64_t tokens;        /* tokens computed: prefill chunk tokens + decode tokens */
     double attn_pairs;      /* sum over computed tokens of the keys attended to */
     uint64_t ctx_read;      /* KV tokens read (context of every computed sequence) */
+    uint64_t prefill_tokens;/* of tokens, prefill (uncached prompt) tokens (linear model) */
+    uint64_t decode_tokens; /* of tokens, decode tokens, one per decoding sequence (linear) */
 } llm_step;
+
+enum { LLM_STEP_ROOFLINE, LLM_STEP_LINEAR };
+
+/* Coefficients of the linear step-time model, seconds. */
+typedef struct llm_linear {
+    double fixed;           /* per step */
+    double per_prefill;     /* per prefill token */
+    double per_decode;      /* per decode token */
+    double per_context;     /* per KV context token read */
+} llm_linear;
 
 /* Instance configuration that the step time depends on. */
 typedef struct llm_hw {
@@ -80,6 +102,8 @@ typedef struct llm_hw {
     uint32_t tp;            /* tensor-parallel GPUs */
     double allreduce_latency_s; /* per all-reduce fixed cost, seconds */
     double step_overhead_s; /* fixed cost per step (scheduler, launch), seconds */
+    int step_model;         /* LLM_STEP_ROOFLINE (default, 0) or LLM_STEP_LINEAR */
+    llm_linear linear;      /* the linear model's coefficients */
 } llm_hw;
 
 /* Presets, NULL-name-terminated, and lookup by name (NULL when absent). */
@@ -95,7 +119,8 @@ double llm_weight_bytes(const llm_model *m);
 /* Attention FLOPs per (query, key) pair over all layers. */
 double llm_attn_flops_per_pair(const llm_model *m);
 
-/* Step time in seconds and its parts (t_comp, t_mem, t_ar may be NULL). */
+/* Step time in seconds and its parts (t_comp, t_mem, t_ar may be NULL; the
+ * linear model has no parts and sets them to 0). */
 double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, double *t_mem,
                         double *t_ar);
 /* The same, rounded to picoseconds (llround). */

@@ -1,0 +1,545 @@
+/*
+ * calibrate.c - `memfab calibrate`: fit the coefficients of the linear
+ * step-time model (models/serving/llm_model.h) to measurements, by least
+ * squares (GSL gsl_multifit_linear), and write them as a YAML file that an
+ * llm_instance includes (`include: FILE` in the instance's mapping).
+ *
+ * Two kinds of measurement, both CSV with a header row (RFC 4180 numbers,
+ * no quoting needed):
+ *
+ *   steps (default): one row per engine step, columns prefill_tokens,
+ *     decode_tokens, optional context_tokens, and the step's duration in
+ *     one of step_time_s / step_time_ms / step_time_us. Each row is one
+ *     equation  t = fixed + per_prefill p + per_decode d + per_context c.
+ *
+ *   --requests: one row per request measured alone (no two requests in
+ *     flight at once), columns arrival_s, first_token_s, finish_s,
+ *     input_tokens, output_tokens, optional cached_tokens (times in s;
+ *     what `memfab show DB requests` or a serving benchmark's per-request
+ *     log gives). With memfab's scheduler a lone request's prompt of P
+ *     uncached tokens runs in k = ceil(P / B) prefill steps (B =
+ *     --max-batched-tokens, 8192 by default) that read the tokens already
+ *     prefilled, and its first token leaves with the last of them; each of
+ *     its N-1 later tokens is one decode step at context P0 + j (P0 the
+ *     whole prompt). So each request gives two exact equations:
+ *       TTFT            = k fixed + P per_prefill + (sum of chunk offsets) per_context
+ *       finish - first  = (N-1)(fixed + per_decode) + (sum_j (P0 + j - 1)) per_context
+ *     Requests that overlap in time are refused: their steps were shared.
+ *
+ * A coefficient the unconstrained fit makes negative is not a cost; it is
+ * fixed at zero and the rest refitted (the report says which), since the
+ * instance's parameters are durations. The report gives each coefficient
+ * with its standard error, R^2, the RMS error and the largest relative
+ * error of the fitted times. Exit status: 0, 1 (I/O), 2 (bad input, with
+ * file:line and the column).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_multifit.h>
+
+#include "sim/err.h"
+#include "tools/commands.h"
+#include "tools/safeout.h"
+
+enum { K_FIXED, K_PREFILL, K_DECODE, K_CONTEXT, NK };
+static const char *const coef_key[NK] = {"step_fixed", "step_per_prefill_token",
+                                         "step_per_decode_token", "step_per_context_token"};
+
+typedef struct fit_data {
+    double *x;        /* rows x NK design matrix */
+    double *y;        /* seconds */
+    size_t n, cap;
+} fit_data;
+
+static int add_row(fit_data *d, const double x[NK], double y)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 256;
+        double *nx = realloc(d->x, cap * NK * sizeof *nx);
+        if (!nx)
+            return -1;
+        d->x = nx;
+        double *ny = realloc(d->y, cap * sizeof *ny);
+        if (!ny)
+            return -1;
+        d->y = ny;
+        d->cap = cap;
+    }
+    memcpy(d->x + d->n * NK, x, NK * sizeof *x);
+    d->y[d->n++] = y;
+    return 0;
+}
+
+/* ---- CSV ------------------------------------------------------------------ */
+
+#define MAXCOL 32
+
+typedef struct csv {
+    FILE *f;
+    const char *path;
+    long line;
+    char buf[4096];
+    char *col[MAXCOL];
+    int ncol;
+} csv;
+
+/* Read the next non-empty line and split it at commas. 1, 0 at the end,
+ * -1 on a line too long. */
+static int csv_next(csv *c)
+{
+    for (;;) {
+        if (!fgets(c->buf, sizeof c->buf, c->f))
+            return 0;
+        c->line++;
+        size_t n = strlen(c->buf);
+        if (n == sizeof c->buf - 1 && c->buf[n - 1] != '\n')
+            return -1;
+        while (n && (c->buf[n - 1] == '\n' || c->buf[n - 1] == '\r'))
+            c->buf[--n] = '\0';
+        if (!n)
+            continue;
+        c->ncol = 0;
+        for (char *p = c->buf; c->ncol < MAXCOL;) {
+            c->col[c->ncol++] = p;
+            char *comma = strchr(p, ',');
+            if (!comma)
+                break;
+            *comma = '\0';
+            p = comma + 1;
+        }
+        for (int i = 0; i < c->ncol; i++) {
+            char *s = c->col[i];
+            while (*s == ' ')
+                s++;
+            char *e = s + strlen(s);
+            while (e > s && e[-1] == ' ')
+                *--e = '\0';
+            c->col[i] = s;
+        }
+        return 1;
+    }
+}
+
+static int find_col(const csv *c, char names[][64], int n, const char *want)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], want) == 0)
+            return i;
+    (void)c;
+    return -1;
+}
+
+/* A finite, non-negative number, else an error naming the place. */
+static int num(const csv *c, int idx, const char *name, double *out)
+{
+    if (idx >= c->ncol) {
+        fprintf(stderr, "%s:%ld: error: row has %d columns, column '%s' missing\n", c->path,
+                c->line, c->ncol, name);
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(c->col[idx], &end);
+    if (end == c->col[idx] || *end || errno || !isfinite(v) || v < 0) {
+        fprintf(stderr, "%s:%ld: error: column '%s': '%.32s' is not a non-negative number\n",
+                c->path, c->line, name, c->col[idx]);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int read_steps(csv *c, char names[][64], int nn, fit_data *d)
+{
+    int ip = find_col(c, names, nn, "prefill_tokens"), id = find_col(c, names, nn, "decode_tokens");
+    int ic = find_col(c, names, nn, "context_tokens");
+    int it = -1;
+    double scale = 1;
+    const char *tname = NULL;
+    static const struct { const char *name; double scale; } tcols[] = {
+        {"step_time_s", 1}, {"step_time_ms", 1e-3}, {"step_time_us", 1e-6}};
+    for (size_t k = 0; k < 3; k++)
+        if ((it = find_col(c, names, nn, tcols[k].name)) >= 0) {
+            scale = tcols[k].scale;
+            tname = tcols[k].name;
+            break;
+        }
+    if (ip < 0 || id < 0 || it < 0) {
+        fprintf(stderr, "%s:1: error: a steps CSV needs the columns prefill_tokens, decode_tokens "
+                        "and step_time_s (or step_time_ms, step_time_us); context_tokens is "
+                        "optional\n", c->path);
+        return -1;
+    }
+    int r;
+    while ((r = csv_next(c)) > 0) {
+        double x[NK] = {1, 0, 0, 0}, t;
+        if (num(c, ip, "prefill_tokens", &x[K_PREFILL]) || num(c, id, "decode_tokens", &x[K_DECODE]) ||
+            (ic >= 0 && num(c, ic, "context_tokens", &x[K_CONTEXT])) || num(c, it, tname, &t))
+            return -1;
+        if (add_row(d, x, t * scale)) {
+            fprintf(stderr, "memfab calibrate: out of memory\n");
+            return -1;
+        }
+    }
+    if (r < 0) {
+        fprintf(stderr, "%s:%ld: error: line longer than %zu bytes\n", c->path, c->line + 1,
+                sizeof c->buf - 1);
+        return -1;
+    }
+    return ic >= 0;
+}
+
+typedef struct span { double a, b; long line; } span;
+
+static int by_start(const void *x, const void *y)
+{
+    const span *p = x, *q = y;
+    return p->a < q->a ? -1 : p->a > q->a;
+}
+
+static int read_requests(csv *c, char names[][64], int nn, fit_data *d, double budget)
+{
+    static const char *const need[] = {"arrival_s", "first_token_s", "finish_s", "input_tokens",
+                                       "output_tokens"};
+    int idx[5];
+    for (int k = 0; k < 5; k++)
+        if ((idx[k] = find_col(c, names, nn, need[k])) < 0) {
+            fprintf(stderr, "%s:1: error: a requests CSV needs the columns arrival_s, "
+                            "first_token_s, finish_s, input_tokens, output_tokens "
+                            "(cached_tokens optional); '%s' is missing\n", c->path, need[k]);
+            return -1;
+        }
+    int icached = find_col(c, names, nn, "cached_tokens");
+    span *sp = NULL;
+    size_t ns = 0, cap = 0;
+    int r, rc = -1;
+    while ((r = csv_next(c)) > 0) {
+        double v[5], cached = 0;
+        for (int k = 0; k < 5; k++)
+            if (num(c, idx[k], need[k], &v[k]))
+                goto out;
+        if (icached >= 0 && num(c, icached, "cached_tokens", &cached))
+            goto out;
+        double arr = v[0], first = v[1], fin = v[2], p0 = v[3], n = v[4];
+        if (first < arr || fin < first || cached > p0 || n < 1 || p0 < 1) {
+            fprintf(stderr, "%s:%ld: error: need arrival <= first token <= finish, 1 <= "
+                            "output_tokens, cached_tokens <= input_tokens\n", c->path, c->line);
+            goto out;
+        }
+        if (ns == cap) {
+            cap = cap ? 2 * cap : 256;
+            span *nsp = realloc(sp, cap * sizeof *sp);
+            if (!nsp)
+                goto out;
+            sp = nsp;
+        }
+        sp[ns++] = (span){arr, fin, c->line};
+        /* the prefill: chunks of at most budget tokens after the cached prefix */
+        double p = p0 - cached, steps = 0, offsets = 0;
+        for (double done = cached; done < p0; steps++) {
+            offsets += done;
+            done += fmin(budget, p0 - done);
+        }
+        double xt[NK] = {steps, p, 0, offsets};
+        if (p > 0 && add_row(d, xt, first - arr))
+            goto out;
+        if (n >= 2) {
+            double m = n - 1;   /* decode steps; step j reads context p0 + j - 1 */
+            double xd[NK] = {m, 0, m, m * p0 + m * (m - 1) / 2};
+            if (add_row(d, xd, fin - first))
+                goto out;
+        }
+    }
+    if (r < 0) {
+        fprintf(stderr, "%s:%ld: error: line too long\n", c->path, c->line + 1);
+        goto out;
+    }
+    qsort(sp, ns, sizeof *sp, by_start);
+    size_t overlaps = 0;
+    long first_bad = 0;
+    for (size_t i = 1; i < ns; i++)
+        if (sp[i].a < sp[i - 1].b) {
+            if (!overlaps++)
+                first_bad = sp[i].line;
+        }
+    if (overlaps) {
+        fprintf(stderr, "%s:%ld: error: %zu of %zu requests overlap another in time; per-request "
+                        "calibration needs requests measured one at a time (their steps are "
+                        "then theirs alone). Fit measured steps instead.\n",
+                c->path, first_bad, overlaps, ns);
+        goto out;
+    }
+    rc = 1;   /* context is always a regressor here */
+out:
+    free(sp);
+    return rc;
+}
+
+/* ---- the fit --------------------------------------------------------------- */
+
+typedef struct fit_result {
+    double c[NK], se[NK];
+    int used[NK];         /* 1 fitted, 0 fixed at zero */
+    double r2, rmse, max_rel;
+} fit_result;
+
+static int fit(const fit_data *d, const int want[NK], fit_result *out)
+{
+    int used[NK];
+    memcpy(used, want, sizeof used);
+    for (;;) {
+        size_t p = 0;
+        int col[NK];
+        for (int k = 0; k < NK; k++)
+            if (used[k])
+                col[p++] = k;
+        if (p == 0 || d->n < p)
+            return -1;
+        gsl_matrix *X = gsl_matrix_alloc(d->n, p);
+        gsl_vector *y = gsl_vector_alloc(d->n), *b = gsl_vector_alloc(p);
+        gsl_matrix *cov = gsl_matrix_alloc(p, p);
+        gsl_multifit_linear_workspace *w = gsl_multifit_linear_alloc(d->n, p);
+        if (!X || !y || !b || !cov || !w) {
+            gsl_matrix_free(X);
+            gsl_vector_free(y);
+            gsl_vector_free(b);
+            gsl_matrix_free(cov);
+            gsl_multifit_linear_free(w);
+            return -1;
+        }
+        for (size_t i = 0; i < d->n; i++) {
+            for (size_t j = 0; j < p; j++)
+                gsl_matrix_set(X, i, j, d->x[i * NK + (size_t)col[j]]);
+            gsl_vector_set(y, i, d->y[i]);
+        }
+        double chisq;
+        if (gsl_multifit_linear(X, y, b, cov, &chisq, w) != GSL_SUCCESS) {
+            gsl_matrix_free(X);
+            gsl_vector_free(y);
+            gsl_vector_free(b);
+            gsl_matrix_free(cov);
+            gsl_multifit_linear_free(w);
+            return -1;
+        }
+        int worst = -1;
+        double worst_v = 0;
+        for (size_t j = 0; j < p; j++)
+            if (gsl_vector_get(b, j) < worst_v) {
+                worst_v = gsl_vector_get(b, j);
+                worst = col[j];
+            }
+        if (worst >= 0) {
+            used[worst] = 0;   /* not a cost: fix at zero and refit */
+        } else {
+            memset(out, 0, sizeof *out);
+            memcpy(out->used, used, sizeof used);
+            for (size_t j = 0; j < p; j++) {
+                out->c[col[j]] = gsl_vector_get(b, j);
+                out->se[col[j]] = sqrt(gsl_matrix_get(cov, j, j));
+            }
+        }
+        gsl_matrix_free(X);
+        gsl_vector_free(y);
+        gsl_vector_free(b);
+        gsl_matrix_free(cov);
+        gsl_multifit_linear_free(w);
+        if (worst < 0)
+            break;
+    }
+    double mean = 0, ss_tot = 0, ss_res = 0, max_rel = 0;
+    for (size_t i = 0; i < d->n; i++)
+        mean += d->y[i];
+    mean /= (double)d->n;
+    for (size_t i = 0; i < d->n; i++) {
+        double f = 0;
+        for (int k = 0; k < NK; k++)
+            f += out->c[k] * d->x[i * NK + k];
+        double e = d->y[i] - f;
+        ss_res += e * e;
+        ss_tot += (d->y[i] - mean) * (d->y[i] - mean);
+        if (d->y[i] > 0 && fabs(e) / d->y[i] > max_rel)
+            max_rel = fabs(e) / d->y[i];
+    }
+    out->r2 = ss_tot > 0 ? 1 - ss_res / ss_tot : 1;
+    out->rmse = sqrt(ss_res / (double)d->n);
+    out->max_rel = max_rel;
+    return 0;
+}
+
+/* Seconds with a unit a scenario reads back exactly enough (ns resolution
+ * is below any measured step; the value is printed with 6 significant
+ * digits in the largest unit that keeps it >= 1). */
+static void time_text(double s, char *buf, size_t n)
+{
+    if (s == 0)
+        snprintf(buf, n, "0 s");
+    else if (s >= 1)
+        snprintf(buf, n, "%.6g s", s);
+    else if (s >= 1e-3)
+        snprintf(buf, n, "%.6g ms", s * 1e3);
+    else if (s >= 1e-6)
+        snprintf(buf, n, "%.6g us", s * 1e6);
+    else if (s >= 1e-9)
+        snprintf(buf, n, "%.6g ns", s * 1e9);
+    else
+        snprintf(buf, n, "%.0f ps", s * 1e12);
+}
+
+static int looks_like_coefficients(const unsigned char *head, size_t n)
+{
+    static const char tag[] = "# memfab step-time coefficients";
+    return n >= sizeof tag - 1 && memcmp(head, tag, sizeof tag - 1) == 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: memfab calibrate FILE.csv [--requests] [--max-batched-tokens N] [-o OUT.yaml]\n"
+            "\n"
+            "Fit the linear step-time model of an llm_instance\n"
+            "  step = step_fixed + step_per_prefill_token x prefill tokens\n"
+            "       + step_per_decode_token x decode tokens + step_per_context_token x context read\n"
+            "by least squares, report the fit and write the coefficients as YAML that an\n"
+            "instance includes (step_time: linear, include: OUT.yaml).\n"
+            "\n"
+            "  (default)            FILE has one row per measured step: prefill_tokens,\n"
+            "                       decode_tokens, [context_tokens,] step_time_s|_ms|_us\n"
+            "  --requests           FILE has one row per request measured alone: arrival_s,\n"
+            "                       first_token_s, finish_s, input_tokens, output_tokens,\n"
+            "                       [cached_tokens]\n"
+            "  --max-batched-tokens N  the engine's token budget per step (--requests; 8192)\n"
+            "  -o, --output OUT     write the coefficients (never over an input or a file of\n"
+            "                       another kind)\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "exit status: 0 ok, 1 I/O failure, 2 bad input\n");
+}
+
+int cmd_calibrate(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL;
+    int requests = 0;
+    double budget = 8192;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return SIM_EXIT_OK;
+        } else if (!strcmp(a, "--requests")) {
+            requests = 1;
+        } else if (!strcmp(a, "--max-batched-tokens") && i + 1 < argc) {
+            char *end;
+            budget = strtod(argv[++i], &end);
+            if (*end || !(budget >= 1) || budget != floor(budget)) {
+                fprintf(stderr, "memfab calibrate: --max-batched-tokens takes a whole number >= 1\n");
+                return SIM_EXIT_USAGE;
+            }
+        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
+            out = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "memfab calibrate: unknown option or missing value '%s'\n", a);
+            usage(stderr);
+            return SIM_EXIT_USAGE;
+        } else if (!in) {
+            in = a;
+        } else {
+            fprintf(stderr, "memfab calibrate: unexpected argument '%s'\n", a);
+            return SIM_EXIT_USAGE;
+        }
+    }
+    if (!in) {
+        usage(stderr);
+        return SIM_EXIT_USAGE;
+    }
+    gsl_set_error_handler_off();   /* failures are return codes, handled below */
+    sim_err err;
+    sim_err_clear(&err);
+    if (out && safe_out_check(out, &in, 1, looks_like_coefficients, "step-time coefficients",
+                              &err) < 0) {
+        sim_err_print(&err);
+        return SIM_EXIT_USAGE;
+    }
+    csv c = {.path = in};
+    c.f = fopen(in, "r");
+    if (!c.f) {
+        fprintf(stderr, "memfab calibrate: %s: %s\n", in, strerror(errno));
+        return SIM_EXIT_RUNTIME;
+    }
+    fit_data d = {0};
+    int status = SIM_EXIT_USAGE, have_context = -1;
+    char names[MAXCOL][64];
+    int nn = 0;
+    if (csv_next(&c) <= 0) {
+        fprintf(stderr, "%s:1: error: empty file (a header row is needed)\n", in);
+        goto done;
+    }
+    nn = c.ncol;
+    for (int i = 0; i < nn; i++)
+        snprintf(names[i], sizeof names[i], "%s", c.col[i]);
+    have_context = requests ? read_requests(&c, names, nn, &d, budget)
+                            : read_steps(&c, names, nn, &d);
+    if (have_context < 0)
+        goto done;
+    int want[NK] = {1, 1, 1, have_context};
+    size_t np = 3 + (size_t)have_context;
+    if (d.n < np + 1) {
+        fprintf(stderr, "%s: error: %zu equations for %zu coefficients: too few to fit\n", in,
+                d.n, np);
+        goto done;
+    }
+    fit_result fr;
+    if (fit(&d, want, &fr) < 0) {
+        fprintf(stderr, "%s: error: the fit failed (the columns may not vary)\n", in);
+        status = SIM_EXIT_RUNTIME;
+        goto done;
+    }
+    printf("file: %s (%zu %s)\n", in, d.n, requests ? "equations from requests" : "steps");
+    for (int k = 0; k < NK; k++) {
+        char v[48], se[48];
+        time_text(fr.c[k], v, sizeof v);
+        time_text(fr.se[k], se, sizeof se);
+        if (fr.used[k])
+            printf("  %-24s %-14s +/- %s\n", coef_key[k], v, se);
+        else
+            printf("  %-24s 0 s            (%s)\n", coef_key[k],
+                   want[k] ? "fixed at zero: the fit made it negative" : "not in the data");
+    }
+    printf("  R^2 %.6f, RMS error %.4g s, largest relative error %.3g %%\n", fr.r2, fr.rmse,
+           100 * fr.max_rel);
+    status = SIM_EXIT_OK;
+    if (out) {
+        safe_out o;
+        if (safe_out_open(&o, out, &err) < 0) {
+            sim_err_print(&err);
+            status = SIM_EXIT_RUNTIME;
+            goto done;
+        }
+        fprintf(o.f, "# memfab step-time coefficients, fitted by `memfab calibrate` from %s\n"
+                     "# (%zu %s): R^2 %.6f, RMS error %.4g s, largest relative error %.3g %%.\n"
+                     "# Include in an llm_instance: {..., include: THIS_FILE}\n"
+                     "step_time: linear\n",
+                in, d.n, requests ? "equations from requests" : "steps", fr.r2, fr.rmse,
+                100 * fr.max_rel);
+        for (int k = 0; k < NK; k++) {
+            char v[48];
+            time_text(fr.c[k], v, sizeof v);
+            fprintf(o.f, "%s: %s\n", coef_key[k], v);
+        }
+        if (safe_out_commit(&o, &err) < 0) {
+            sim_err_print(&err);
+            status = SIM_EXIT_RUNTIME;
+        }
+    }
+done:
+    fclose(c.f);
+    free(d.x);
+    free(d.y);
+    if (fflush(stdout) != 0)
+        status = SIM_EXIT_RUNTIME;
+    return status;
+}
