@@ -15,8 +15,13 @@
  *              and the kv.block_tokens param give the block size, else blocks
  *   kv-hit     kv: hit ratio per instance (clusters) and tier (colours, tier order)
  *   coherence  coherence: counts per message (clusters) and directory (colours)
- *   With several runs, kv-hit and coherence use one colour per run. Run labels
- *   name only the params that differ between the plotted runs (plot_labels).
+ *   With several runs, kv-hit and coherence use one colour per run and are
+ *   aggregated over instances (directories); occupancy is the mean over the
+ *   instances of a run named alike but for their number (inst0..inst7),
+ *   with a min-max band (--agg). --facet run|instance draws one panel per
+ *   run or instance (plot_fig.c). Run labels name only the params that
+ *   differ between the plotted runs (plot_labels), and runs that differ in
+ *   two keys get a colour per value of the first, a dash per the rest.
  *
  * Figures default to 3.5 in x 2.4 in (one column of a two-column paper)
  * with 8 pt text and the Okabe-Ito colour-blind-safe palette.
@@ -1749,8 +1754,14 @@ static void plot_usage(FILE *f)
           "  --x KEY             param: the x-axis param (default: the first swept key)\n"
           "  --group KEY         param: one line per value of KEY (default: every other\n"
           "                      varying key)\n"
-          "  --logx, --logy      logarithmic axes (the y axis otherwise starts at 0 for\n"
-          "                      quantities that are never negative)\n"
+          "  --logx, --logy      logarithmic axes, tics at 1-2-5 or decades (the y axis\n"
+          "                      otherwise starts at 0 for quantities never negative)\n"
+          "  --facet run|instance  one panel per run, or per instance (link, directory),\n"
+          "                      on shared axes with one key; a grid of up to 4 x 4\n"
+          "  --agg sum|mean|none how instances (directories) of a run are combined:\n"
+          "                      occupancy: mean with a min-max band (default); kv-hit\n"
+          "                      and coherence with several runs: sum (the hit ratio of\n"
+          "                      all lookups, with min-max whiskers); none: each one\n"
           "  --key WHERE         the key: below (outside, under the plot), right (outside),\n"
           "                      inside or off; default: inside for one or two short\n"
           "                      entries, below otherwise\n"
