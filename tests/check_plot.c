@@ -5,6 +5,7 @@
  */
 #include "tests/tools_fixture.h"
 #include "tools/plot.h"
+#include "tools/plot_int.h"
 
 static const char *const hostile =
     "x\"; system(\"touch PWNED1\") `touch PWNED2` ' ; system('touch PWNED3') @GPVAL_TERM\\";
@@ -490,6 +491,257 @@ START_TEST(link_bw_draws_links_only)
 }
 END_TEST
 
+
+/* Occurrences of needle in hay. */
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* Every figure kind with 1, 2, 7 and 16 runs: one plot with the key below
+ * for more than two series, or with --facet one panel per run on shared
+ * axes (ranges set once, tic labels on the outer panels), panel titles
+ * that fit their panel, a figure that grows with the grid; 16 runs get 16
+ * distinct line types. */
+START_TEST(many_runs_every_kind)
+{
+    static const int counts[] = {1, 2, 7, 16};
+    static const char *const kinds_all[] = {"cdf", "link-bw", "occupancy", "kv-hit", "coherence",
+                                            "param"};
+    for (size_t c = 0; c < 4; c++) {
+        char db[32];
+        snprintf(db, sizeof db, "m%d.db", counts[c]);
+        n_runs(db, counts[c]);
+        for (size_t k = 0; k < 6; k++) {
+            int param = strcmp(kinds_all[k], "param") == 0;
+            const char *extra = param ? "--metric gpu0/latency_mean --x seed" : "";
+            ck_assert_int_eq(fx_sh("%s plot %s --kind %s -o f.png --script %s", fx_bin, db,
+                                   kinds_all[k], extra), 0);
+            size_t n;
+            ck_assert_msg(titles_within(fx_out, plot_title_max(3.5, 7), &n), "%s", fx_out);
+            ck_assert_msg(count_of(fx_out, "\nplot ") == 1 && !strstr(fx_out, "multiplot"),
+                          "%s %d: one plot: %s", kinds_all[k], counts[c], fx_out);
+            ck_assert_msg(strstr(fx_out, "set linetype 32 lc rgb '#000000' lw 1.5 dt (1.5,2.5)") &&
+                          strstr(fx_out, "set linetype cycle 32"), "%s", fx_out);
+            /* one key entry per run (param: one line of all runs) */
+            if (!param && strcmp(kinds_all[k], "occupancy") != 0 && counts[c] > 1)
+                ck_assert_msg(n == (size_t)counts[c], "%s %d runs: %zu entries: %s",
+                              kinds_all[k], counts[c], n, fx_out);
+            if (counts[c] > 2 && !param)
+                ck_assert_msg(strstr(fx_out, "set key outside below"), "%s", fx_out);
+            /* 16 runs of one swept key: 16 different line types */
+            if (counts[c] == 16 && strcmp(kinds_all[k], "cdf") == 0)
+                for (int lt = 1; lt <= 16; lt++) {
+                    char want[32];
+                    snprintf(want, sizeof want, "with steps lt %d title", lt);
+                    ck_assert_msg(strstr(fx_out, want), "%s: %s", want, fx_out);
+                }
+            if (counts[c] == 16 && strcmp(kinds_all[k], "kv-hit") == 0)
+                ck_assert_msg(count_of(fx_out, "fs pattern 4 border") == 8, "runs 9-16 hatched: %s",
+                              fx_out);
+            if (param)
+                continue;
+            /* facets: a panel per run */
+            ck_assert_int_eq(fx_sh("%s plot %s --kind %s -o f.png --script --facet run", fx_bin,
+                                   db, kinds_all[k]), 0);
+            char want[64];
+            snprintf(want, sizeof want, "# panel %d of %d\n", counts[c], counts[c]);
+            ck_assert_msg(count_of(fx_out, "# panel ") == (size_t)counts[c] && strstr(fx_out, want),
+                          "%s %d panels: %s", kinds_all[k], counts[c], fx_out);
+            ck_assert_msg(strstr(fx_out, "set multiplot\n") && strstr(fx_out, "unset multiplot"),
+                          "%s", fx_out);
+            /* shared ranges: set once, before the panels */
+            ck_assert_int_eq(count_of(fx_out, "set yrange ["), 1 + (strstr(fx_out, "set yrange [0:*]")
+                                                                    || strstr(fx_out, "set yrange [0:1") ? 1 : 0) + 1);
+            size_t cols, rows;
+            plot_grid((size_t)counts[c], &cols, &rows);
+            /* tic labels on the left column and bottom row only */
+            ck_assert_uint_eq(count_of(fx_out, "set format y '% h'"), rows);
+            ck_assert_uint_eq(count_of(fx_out, "set format y ''"), (size_t)counts[c] - rows);
+            /* wider from three columns on; 1.25 in a row */
+            char term[64];
+            snprintf(term, sizeof term, "pngcairo size %d,", cols >= 3 ? 2100 : 1050);
+            ck_assert_msg(strstr(fx_out, term), "%s: %.300s", term, fx_out);
+            /* panel titles fit a panel: the run label, shortened */
+            for (const char *t = strstr(fx_out, "set title '"); t; t = strstr(t + 1, "set title '")) {
+                const char *e = strchr(t + 11, '\'');
+                ck_assert_msg(e && (size_t)(e - t - 11) <= 45, "%.60s", t);
+            }
+        }
+    }
+    /* the grid */
+    static const size_t grid[][3] = {{1, 1, 1}, {2, 2, 1},  {3, 3, 1},  {4, 2, 2},  {5, 3, 2},
+                                     {6, 3, 2}, {7, 4, 2},  {8, 4, 2},  {9, 3, 3},  {10, 4, 3},
+                                     {12, 4, 3}, {13, 4, 4}, {16, 4, 4}, {17, 5, 4}, {25, 5, 5}};
+    for (size_t k = 0; k < sizeof grid / sizeof grid[0]; k++) {
+        size_t cols, rows;
+        plot_grid(grid[k][0], &cols, &rows);
+        ck_assert_msg(cols == grid[k][1] && rows == grid[k][2], "%zu panels: %zu x %zu",
+                      grid[k][0], cols, rows);
+    }
+    if (have_gnuplot())
+        for (size_t k = 0; k < 5; k++) {
+            ck_assert_msg(fx_sh("%s plot m7.db --kind %s -o facet-%s.png --facet run", fx_bin,
+                                kinds_all[k], kinds_all[k]) == 0, "%s: %s", kinds_all[k], fx_out);
+            ck_assert_msg(fx_sh("%s plot m16.db --kind %s -o all-%s.png", fx_bin, kinds_all[k],
+                                kinds_all[k]) == 0, "%s: %s", kinds_all[k], fx_out);
+        }
+    ck_assert_int_eq(fx_sh("%s plot m2.db --kind param --metric gpu0/latency_mean --facet run"
+                           " -o f.png", fx_bin), 2);
+    ck_assert_int_eq(fx_sh("%s plot m2.db --kind cdf --facet tier -o f.png", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "--facet is run or instance"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot m2.db --kind cdf --agg max -o f.png", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "--agg is sum, mean or none"), "%s", fx_out);
+}
+END_TEST
+
+/* A run of three instances whose kv_used:hbm series (in blocks) are
+ * sampled at different times, and kv and coherence rows per instance. */
+static void three_instances(const char *file)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", fx_dir, file);
+    sim_err err;
+    sim_err_clear(&err);
+    res_db *db = res_open(path, &err);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_int_gt(res_run_begin(db, "three", "0123abcd", 1, "test", &err), 0);
+    static const struct { const char *scope; int t; double v; } pts[] = {
+        {"inst0", 0, 10}, {"inst2", 0, 0}, {"inst1", 1, 20}, {"inst2", 1, 60}, {"inst0", 2, 30}};
+    for (size_t k = 0; k < 5; k++)
+        ck_assert_int_eq(res_timeseries(db, pts[k].scope, "kv_used:hbm",
+                                        (uint64_t)pts[k].t * 1000000000000ULL, pts[k].v), 0);
+    /* hit ratios 0.8, 0.1 and 0.3: 80+30+60 hits of 100+300+200 lookups */
+    ck_assert_int_eq(res_kv(db, "inst0", "hbm", 80, 20, 0, 0, 0), 0);
+    ck_assert_int_eq(res_kv(db, "inst1", "hbm", 30, 270, 0, 0, 0), 0);
+    ck_assert_int_eq(res_kv(db, "inst2", "hbm", 60, 140, 0, 0, 0), 0);
+    ck_assert_int_eq(res_coherence(db, "dir0", "GetS", 100), 0);
+    ck_assert_int_eq(res_coherence(db, "dir1", "GetS", 50), 0);
+    ck_assert_int_eq(res_run_end(db, "complete", 0.1, 3000000000000ULL, 1, &err), 0);
+    res_close(db);
+}
+
+/* Aggregation across instances, checked by hand: a member holds its last
+ * sample until the next one and counts from its first. inst0 10@0 30@2,
+ * inst1 20@1, inst2 0@0 60@1:
+ *   t=0: {10, 0}       mean 5,      min 0,  max 10, sum 10
+ *   t=1: {10, 20, 60}  mean 30,     min 10, max 60, sum 90
+ *   t=2: {30, 20, 60}  mean 36.667, min 20, max 60, sum 110
+ * kv-hit: pooled 170/600 = 0.283333, mean of ratios (0.8+0.1+0.3)/3 = 0.4,
+ * whisker 0.1..0.8; coherence GetS: sum 150, mean 75 (whisker 50..100). */
+START_TEST(aggregation_over_instances)
+{
+    three_instances("i.db");
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind occupancy -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "\n0 5 0 10\n1 30 10 60\n2 36.6666667 20 60\n") &&
+                  strstr(fx_out, "with filledcurves lt 1 fs transparent solid") &&
+                  strstr(fx_out, "with lines lt 1 title 'inst* hbm'") &&
+                  strstr(fx_out, "set ylabel 'KV per instance (blocks)'") &&
+                  strstr(fx_out, "min-max band"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind occupancy --agg sum -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "\n0 10\n1 90\n2 110\n") && !strstr(fx_out, "filledcurves") &&
+                  strstr(fx_out, "set ylabel 'KV, all instances (blocks)'"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind occupancy --agg none -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "title 'inst0 hbm'") && strstr(fx_out, "title 'inst2 hbm'") &&
+                  strstr(fx_out, "\n0 10\n2 30\n"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind occupancy --facet instance -o f.png --script",
+                           fx_bin), 0);
+    ck_assert_msg(count_of(fx_out, "# panel ") == 3 && strstr(fx_out, "set title 'inst1'") &&
+                  strstr(fx_out, "set yrange [0:60]"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind kv-hit --agg sum -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "\n0 0.283333333 0.8 0.1 0.8\n") &&
+                  strstr(fx_out, "with yerrorbars"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind kv-hit --agg mean -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "\n0 0.4 0.8 0.1 0.8\n"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind coherence --agg sum -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "\n0 150 0.8 150 150\n") && !strstr(fx_out, "yerrorbars"), "%s",
+                  fx_out);
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind coherence --agg mean -o f.png --script", fx_bin),
+                     0);
+    ck_assert_msg(strstr(fx_out, "\n0 75 0.8 50 100\n"), "%s", fx_out);
+    /* several runs: aggregated by default, clusters per tier (message) */
+    three_instances("i.db");
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind coherence -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "set xtics ('GetS' 0)") && count_of(fx_out, "\n-0.2 150 0.4") == 1,
+                  "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind coherence --agg none -o f.png --script", fx_bin),
+                     0);
+    /* one message: clusters per directory, a colour per run */
+    ck_assert_msg(strstr(fx_out, "set xtics ('dir0' 0, 'dir1' 1)") &&
+                  strstr(fx_out, "title 'three #2'"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s plot i.db --kind coherence --facet instance -o f.png --script",
+                           fx_bin), 0);
+    ck_assert_msg(count_of(fx_out, "# panel ") == 2 && strstr(fx_out, "set title 'dir1'"), "%s",
+                  fx_out);
+    if (have_gnuplot()) {
+        ck_assert_int_eq(fx_sh("%s plot i.db --kind occupancy -o occ.png", fx_bin), 0);
+        ck_assert_int_eq(fx_sh("%s plot i.db --kind coherence --facet instance -o coh.pdf",
+                               fx_bin), 0);
+    }
+}
+END_TEST
+
+/* Logarithmic axes: 1-2-3-5 within a decade, 1-2-5 within two, 1-3
+ * within three, decades beyond, every n-th decade over many. */
+START_TEST(log_tics)
+{
+    static const struct {
+        double lo, hi;
+        int most;
+        const char *list;
+        int in;
+    } cases[] = {
+        {2, 8, 6, "(1, 2, 3, 5, 10, 20, 30, 50)", 3},
+        {2, 50, 6, "(1, 2, 5, 10, 20, 50, 100, 200, 500)", 5},
+        {1, 1000, 7, "(1, 3, 10, 30, 100, 300, 1000, 3000)", 7},
+        {0.014, 33, 7, "(0.01, 0.1, 1, 10, 100)", 3},
+        {1e-6, 1e3, 6, "(1e-06, 0.0001, 0.01, 1, 100)", 5},
+        {1.2, 1.8, 6, "(1.2, 1.4, 1.6, 1.8)", 4},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *buf;
+        size_t len;
+        FILE *f = open_memstream(&buf, &len);
+        int in = plot_log_tics(f, 'x', cases[k].lo, cases[k].hi, cases[k].most);
+        fclose(f);
+        ck_assert_msg(strstr(buf, cases[k].list) && in == cases[k].in &&
+                      strstr(buf, "set format x '%g'"), "[%g:%g]: %d %s", cases[k].lo,
+                      cases[k].hi, in, buf);
+        free(buf);
+    }
+    /* a CDF on a log axis gets a tic list, not a linear increment (which
+     * gnuplot would take as a factor): latencies of 1.0-1.39 s span less
+     * than a factor of 2, so the steps are linear */
+    n_runs("l.db", 2);
+    ck_assert_int_eq(fx_sh("%s plot l.db --kind cdf --logx -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "set logscale x") &&
+                  strstr(fx_out, "set xtics (1, 1.1, 1.2, 1.3, 1.4)\n"), "%s", fx_out);
+}
+END_TEST
+
+/* Runs of two keys: a colour per value of the first, a dash per run of it. */
+START_TEST(colour_by_first_key)
+{
+    fx_metric m[] = {{"g", "x", 1, ""}};
+    for (int a = 0; a < 4; a++)
+        for (int seed = 1; seed <= 4; seed++) {
+            char p[64];
+            snprintf(p, sizeof p, "sweep.router.policy=p%d", a);
+            const char *ps[] = {p, NULL};
+            fx_run("c.db", "s", (uint64_t)seed, ps, m, 1, 10, 1 + 0.1 * a);
+        }
+    ck_assert_int_eq(fx_sh("%s plot c.db --kind cdf -o f.png --script", fx_bin), 0);
+    /* policy p2 is colour 3; its seeds 1-4 solid, dashed, dash-dot, dotted */
+    ck_assert_msg(strstr(fx_out, "lt 3 title 'policy=p2 seed=1'") &&
+                  strstr(fx_out, "lt 11 title 'policy=p2 seed=2'") &&
+                  strstr(fx_out, "lt 19 title 'policy=p2 seed=3'") &&
+                  strstr(fx_out, "lt 27 title 'policy=p2 seed=4'"), "%s", fx_out);
+}
+END_TEST
+
 /* ---- Errors ----------------------------------------------------------------- */
 
 START_TEST(errors)
@@ -582,6 +834,10 @@ static Suite *plot_suite(void)
     tcase_add_test(limits, axes_start_at_zero);
     tcase_add_test(limits, key_placement_and_names);
     tcase_add_test(limits, link_bw_draws_links_only);
+    tcase_add_test(limits, many_runs_every_kind);
+    tcase_add_test(limits, aggregation_over_instances);
+    tcase_add_test(limits, log_tics);
+    tcase_add_test(limits, colour_by_first_key);
     tcase_add_test(errs, errors);
     tcase_add_test(errs, output_safety);
     return s;

@@ -15,13 +15,19 @@
  *              and the kv.block_tokens param give the block size, else blocks
  *   kv-hit     kv: hit ratio per instance (clusters) and tier (colours, tier order)
  *   coherence  coherence: counts per message (clusters) and directory (colours)
- *   With several runs, kv-hit and coherence use one colour per run. Run labels
- *   name only the params that differ between the plotted runs (plot_labels).
+ *   With several runs, kv-hit and coherence use one colour per run and are
+ *   aggregated over instances (directories); occupancy is the mean over the
+ *   instances of a run named alike but for their number (inst0..inst7),
+ *   with a min-max band (--agg). --facet run|instance draws one panel per
+ *   run or instance (plot_fig.c). Run labels name only the params that
+ *   differ between the plotted runs (plot_labels), and runs that differ in
+ *   two keys get a colour per value of the first, a dash per the rest.
  *
  * Figures default to 3.5 in x 2.4 in (one column of a two-column paper)
  * with 8 pt text and the Okabe-Ito colour-blind-safe palette.
  */
 #include "plot.h"
+#include "plot_int.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -81,43 +87,6 @@ const char *plot_terminal(const char *path, double w, double h, double pt, doubl
     return buf;
 }
 
-/* ---- options ------------------------------------------------------------ */
-
-typedef struct plot_opts {
-    const char *db;            /* results database */
-    const char *kind;          /* cdf, param, ... */
-    const char *out;           /* figure file */
-    const char *title;         /* --title, or NULL */
-    const char *metric;        /* --metric */
-    const char *xkey;          /* --x (param) */
-    const char *group;         /* --group (param) */
-    int64_t *ids;              /* --run */
-    size_t nids;
-    char **where;              /* --where */
-    size_t nwhere;
-    int logx, logy;            /* log scales */
-    int script;                /* print the script, do not run gnuplot */
-    double w, h, pt;           /* size in inches, font size in points */
-    double fscale;             /* points to the terminal's font units */
-    int key;                   /* --key: KEY_AUTO, KEY_BELOW, ... */
-    const char *xlabel, *ylabel; /* --xlabel, --ylabel, or NULL */
-    char **names;              /* --labels, split at commas */
-    size_t nnames;
-} plot_opts;
-
-enum { KEY_AUTO, KEY_BELOW, KEY_RIGHT, KEY_INSIDE, KEY_OFF };
-
-/* Series titled so far in the figure being built: --labels names them in
- * this order, and their count is checked against the names given. */
-static size_t titled;
-
-/* The title of the next series: the next --labels name, else def. */
-static void series_title(FILE *f, const plot_opts *o, const char *def)
-{
-    plot_quote(f, titled < o->nnames ? o->names[titled] : def);
-    titled++;
-}
-
 /* Non-negative quantities (latency, bytes, throughput, counts) are drawn
  * from zero: error bars and gnuplot's autoscale margins would otherwise
  * take the axis below it. A logarithmic axis keeps its autoscale. */
@@ -167,141 +136,6 @@ static void unit_scale(const char *unit, double max, double *f, const char **out
         else if (max >= 1e3)
             *f = 1e-3, *out = "kB";
     }
-}
-
-static void header(FILE *f, const plot_opts *o, const char *term, double fscale)
-{
-    fputs("# memfab plot: generated script (data inline)\n", f);
-    fprintf(f, "set terminal %s\n", term);
-    if (o->out) { /* --script without -o prints a script with no output file */
-        fputs("set output ", f);
-        plot_quote(f, o->out);
-        fputc('\n', f);
-    }
-    fputs("set encoding utf8\n", f);
-    /* Okabe-Ito palette, distinguishable in colour-blind vision and grey. */
-    static const char *const colors[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
-                                         "#E69F00", "#56B4E9", "#F0E442", "#000000"};
-    for (int i = 0; i < 8; i++)
-        fprintf(f, "set linetype %d lc rgb '%s' lw 1.5 pt %d ps 0.8\n", i + 1, colors[i],
-                (int[]){7, 5, 9, 11, 13, 4, 6, 8}[i]);
-    fputs("set linetype cycle 8\n", f);
-    fputs("set border 3 lw 0.8\nset tics nomirror out scale 0.6\n", f);
-    fputs("set grid ytics lw 0.5 lc rgb '#d0d0d0'\n", f);
-    fputs("set key noenhanced samplen 2 spacing 1.0 font ',", f);
-    fprintf(f, "%g'\n", (o->pt - 1) * fscale);
-    if (o->title) {
-        fputs("set title ", f);
-        plot_quote(f, o->title);
-        fputc('\n', f);
-    }
-    if (o->logx)
-        fputs("set logscale x\n", f);
-    if (o->logy)
-        fputs("set logscale y\n", f);
-}
-
-static void labels(FILE *f, const plot_opts *o, const char *x, const char *y)
-{
-    fputs("set xlabel ", f);
-    plot_quote(f, o->xlabel ? o->xlabel : x);
-    fputs("\nset ylabel ", f);
-    plot_quote(f, o->ylabel ? o->ylabel : y);
-    fputc('\n', f);
-}
-
-/* An x tic increment of 1, 2 or 5 times a power of ten giving at most 6 tics:
- * gnuplot's own choice ignores the font size and crowds paper-sized figures. */
-static void tics_for(FILE *f, char axis, double lo, double hi, int most)
-{
-    double range = hi - lo;
-    if (!(range > 0) || !isfinite(range))
-        return;
-    double p = pow(10, floor(log10(range / most)));
-    double step = p;
-    static const double m[] = {1, 2, 2.5, 5, 10};
-    for (int i = 0; i < 5; i++)
-        if (range / (m[i] * p) <= most) {
-            step = m[i] * p;
-            break;
-        }
-    fprintf(f, "set %ctics %.6g\n", axis, step);
-}
-
-static void xtics_for(FILE *f, double lo, double hi)
-{
-    tics_for(f, 'x', lo, hi, 6);
-}
-
-/* The key of n entries, the longest maxlen characters (or the --labels
- * names). --key picks the place; by default it is inside `corner` for one
- * or two short entries (corner NULL: never inside) and outside, below the
- * plot, otherwise, so that it never covers a curve. Below the plot the
- * entries run in as many columns as the width holds; more than four entries
- * get smaller text. Entries are never dropped: labels are at most
- * plot_title_max() characters, which fit a column. */
-static void key_set(FILE *f, const plot_opts *o, size_t n, size_t maxlen, const char *corner)
-{
-    for (size_t k = 0; k < o->nnames; k++)
-        if (strlen(o->names[k]) > maxlen)
-            maxlen = strlen(o->names[k]);
-    int mode = o->key;
-    if (mode == KEY_AUTO)
-        mode = corner && n <= 2 && maxlen <= 24 ? KEY_INSIDE : KEY_BELOW;
-    double kpt = n > 8 ? o->pt - 3 : n > 4 ? o->pt - 2 : o->pt - 1;
-    kpt = kpt < 5 ? 5 : kpt;
-    switch (mode) {
-    case KEY_OFF: fputs("set key off\n", f); return;
-    case KEY_BELOW: {
-        /* columns: the width over an entry (sample, gap and text) */
-        double em = kpt * 0.6;
-        size_t cols = (size_t)(o->w * 72 * 0.95 / (em * ((double)maxlen + 6)));
-        cols = cols < 1 ? 1 : cols > n ? n : cols;
-        /* A key taller than 60% of the figure would squeeze the plot and
-         * spill over the data: leave it out, and say how to choose fewer
-         * series (--key below still forces it). */
-        size_t rows = (n + cols - 1) / cols, fit = (size_t)(o->h * 72 * 0.6 / (kpt * 1.1));
-        if (o->key == KEY_AUTO && rows > fit) {
-            fprintf(stderr,
-                    "memfab plot: warning: a key of %zu series needs %zu rows and a %g x %g in"
-                    " figure holds %zu; the key is left out (choose series with --metric or"
-                    " --run, or force it with --key below|right)\n",
-                    n, rows, o->w, o->h, fit);
-            fputs("set key off\n", f);
-            return;
-        }
-        /* gnuplot sizes key columns by the terminal's font, not the key's:
-         * narrow them by the characters the smaller key font saves; height
-         * keeps the first row clear of the x label */
-        int narrow = (int)((double)maxlen * (1 - kpt / o->pt) * 0.5);
-        fprintf(f, "set key outside below center horizontal Left reverse maxcols %zu"
-                   " samplen 1.5 spacing 0.9 width %d height 1 font ',%g'\n", cols,
-                narrow > 0 ? -narrow : 0, kpt * o->fscale);
-        return;
-    }
-    case KEY_RIGHT:
-        fprintf(f, "set key outside right top vertical samplen 1.5 spacing 0.9 font ',%g'\n",
-                kpt * o->fscale);
-        return;
-    default: {
-        size_t rows = (size_t)(o->h * 72 * 0.5 / (kpt * 1.2));
-        rows = rows < 3 ? 3 : rows;
-        size_t cols = (n + rows - 1) / rows;
-        cols = cols < 1 ? 1 : cols;
-        fprintf(f, "set key inside %s vertical maxrows %zu samplen 1.5 spacing 0.9 font ',%g'\n",
-                corner ? corner : "top right", (n + cols - 1) / cols, kpt * o->fscale);
-        return;
-    }
-    }
-}
-
-static size_t max_label(const rdb_set *s)
-{
-    size_t m = 0;
-    for (size_t i = 0; i < s->n; i++)
-        if (strlen(s->runs[i].label) > m)
-            m = strlen(s->runs[i].label);
-    return m;
 }
 
 static int varies(const rdb_set *s, const char *key)
@@ -407,7 +241,7 @@ static int cmp_vkey(const void *a, const void *b)
  * when two keys would look alike), e.g. "policy=dynamo rate=0.5/s seed=2";
  * runs alike in all of these get " #ID". Labels longer than max are
  * shortened in the middle. Returns 0 or SIM_ENOMEM. */
-static int plot_labels(rdb_set *s, size_t max)
+static int plot_labels(rdb_set *s, size_t max, int *run_lt)
 {
     int names_vary = 0;
     for (size_t i = 1; i < s->n; i++)
@@ -494,6 +328,37 @@ static int plot_labels(rdb_set *s, size_t max)
         sim_free(r->label);
         r->label = lab;
     }
+    /* Line types of runs drawn as series: with two or more differing keys
+     * and at most 8 values of the first (policy=... seed=...), one colour
+     * per value of the first key and one dash pattern (hatch) per run of
+     * that value, up to 4 (lt = 8 x variant + colour); else one line type
+     * per run in order. */
+    for (size_t i = 0; i < s->n; i++)
+        run_lt[i] = (int)(i % 32) + 1;
+    if (nk >= 2 && !status) {
+        size_t ncol = 0, *colour = sim_calloc(s->n + 1, sizeof *colour);
+        size_t *variant = sim_calloc(s->n + 1, sizeof *variant);
+        int fits = colour && variant;
+        for (size_t i = 0; i < s->n && fits; i++) {
+            const char *v = rdb_param_get(&s->runs[i], keys[0].key);
+            size_t c = ncol;
+            for (size_t j = 0; j < i; j++) {
+                const char *w = rdb_param_get(&s->runs[j], keys[0].key);
+                if ((v == NULL) == (w == NULL) && (!v || strcmp(v, w) == 0)) {
+                    c = colour[j];
+                    variant[i]++;
+                }
+            }
+            if (c == ncol)
+                ncol++;
+            colour[i] = c;
+            fits = ncol <= 8 && variant[i] < 4;
+        }
+        for (size_t i = 0; i < s->n && fits; i++)
+            run_lt[i] = (int)(8 * variant[i] + colour[i]) + 1;
+        sim_free(colour);
+        sim_free(variant);
+    }
     sim_free(keys);
     return status;
 }
@@ -519,55 +384,133 @@ static int dbuf_push(dbuf *b, double x)
     return 0;
 }
 
-static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o)
+/* A list of distinct strings, in order of insertion. */
+typedef struct strs {
+    char **v;
+    size_t n;
+} strs;
+
+/* Index of c in l, appended when missing; -1 without memory. */
+static long strs_index(strs *l, const char *c)
+{
+    for (size_t k = 0; k < l->n; k++)
+        if (strcmp(l->v[k], c) == 0)
+            return (long)k;
+    char **nv = sim_realloc(l->v, (l->n + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    l->v = nv;
+    if (!(l->v[l->n] = sim_strdup(c)))
+        return -1;
+    return (long)l->n++;
+}
+
+static void strs_free(strs *l)
+{
+    for (size_t k = 0; k < l->n; k++)
+        sim_free(l->v[k]);
+    sim_free(l->v);
+}
+
+/* One panel per run: its index in the figure, in run order. */
+static int run_panels(plot_fig *g, const rdb_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (plot_fig_panel(g, s->runs[i].label) < 0)
+            return SIM_ENOMEM;
+    return 0;
+}
+
+/* --facet instance: one panel per name of l, in natural order. */
+static int named_panels(plot_fig *g, strs *l)
+{
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, plot_natcmp);
+    for (size_t k = 0; k < l->n; k++)
+        if (plot_fig_panel(g, l->v[k]) < 0)
+            return SIM_ENOMEM;
+    return 0;
+}
+
+static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, plot_fig *g)
 {
     const char *metric = o->metric ? o->metric : "ttft";
     const char *col;
-    const char *what;
+    const char *what, *shortname;
     if (strcmp(metric, "ttft") == 0)
-        col = "ttft_ps", what = "Time to first token";
+        col = "ttft_ps", what = "Time to first token", shortname = "TTFT";
     else if (strcmp(metric, "tpot") == 0)
-        col = "tpot_ps", what = "Time per output token";
+        col = "tpot_ps", what = "Time per output token", shortname = "TPOT";
     else if (strcmp(metric, "e2e") == 0)
-        col = "e2e_ps", what = "End-to-end latency";
+        col = "e2e_ps", what = "End-to-end latency", shortname = "E2E latency";
     else {
         fprintf(stderr, "memfab plot: --kind cdf: --metric is ttft, tpot or e2e, not '%s'\n",
                 metric);
         return SIM_EXIT_USAGE;
     }
-    char sql[256];
+    char sql[320];
     snprintf(sql, sizeof sql,
-             "SELECT %s FROM request_latency WHERE run_id = ? AND %s IS NOT NULL ORDER BY %s",
-             col, col, col);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "memfab plot: %s\n", sqlite3_errmsg(h));
-        return SIM_EXIT_USAGE;
-    }
-    dbuf *vals = sim_calloc(s->n + 1, sizeof *vals);
+             "SELECT %s FROM request_latency WHERE run_id = ?1 AND %s IS NOT NULL AND"
+             " (?2 IS NULL OR instance = ?2) ORDER BY %s", col, col, col);
+    sqlite3_stmt *st = NULL, *is = NULL;
+    strs insts = {NULL, 0};
+    dbuf *vals = NULL;
     int status = 0;
-    double max = 0;
-    size_t nonempty = 0;
-    for (size_t i = 0; vals && i < s->n; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, s->runs[i].id);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            if (dbuf_push(&vals[i], (double)sqlite3_column_int64(st, 0) * 1e-12)) {
-                status = SIM_EXIT_RUNTIME;
-                goto out;
-            }
-        if (vals[i].n) {
-            nonempty++;
-            if (vals[i].v[vals[i].n - 1] > max)
-                max = vals[i].v[vals[i].n - 1];
-        } else {
-            fprintf(stderr, "memfab plot: run %lld (%s) has no requests with a %s; skipped\n",
-                    (long long)s->runs[i].id, s->runs[i].label, metric);
-        }
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(h, "SELECT DISTINCT instance FROM requests WHERE run_id = ?"
+                              " AND instance IS NOT NULL", -1, &is, NULL) != SQLITE_OK) {
+        fprintf(stderr, "memfab plot: %s\n", sqlite3_errmsg(h));
+        status = SIM_EXIT_USAGE;
+        goto out;
     }
+    /* curves: one per run, or per run and instance with --facet instance */
+    if (o->facet == FACET_INSTANCE) {
+        for (size_t i = 0; i < s->n; i++) {
+            sqlite3_reset(is);
+            sqlite3_bind_int64(is, 1, s->runs[i].id);
+            while (sqlite3_step(is) == SQLITE_ROW)
+                if (strs_index(&insts, (const char *)sqlite3_column_text(is, 0)) < 0) {
+                    status = SIM_EXIT_RUNTIME;
+                    goto out;
+                }
+        }
+        if (named_panels(g, &insts)) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
+    } else if (o->facet == FACET_RUN && run_panels(g, s)) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    size_t ninst = insts.n ? insts.n : 1, ncurves = s->n * ninst;
+    vals = sim_calloc(ncurves + 1, sizeof *vals);
     if (!vals) {
         status = SIM_EXIT_RUNTIME;
         goto out;
+    }
+    double max = 0, lo = INFINITY;
+    size_t nonempty = 0;
+    for (size_t c = 0; c < ncurves; c++) {
+        size_t i = c / ninst, j = c % ninst;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, s->runs[i].id);
+        if (insts.n)
+            sqlite3_bind_text(st, 2, insts.v[j], -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(st, 2);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            if (dbuf_push(&vals[c], (double)sqlite3_column_int64(st, 0) * 1e-12)) {
+                status = SIM_EXIT_RUNTIME;
+                goto out;
+            }
+        if (vals[c].n) {
+            nonempty++;
+            max = vals[c].v[vals[c].n - 1] > max ? vals[c].v[vals[c].n - 1] : max;
+            lo = vals[c].v[0] < lo ? vals[c].v[0] : lo;
+        } else if (!insts.n) {
+            fprintf(stderr, "memfab plot: run %lld (%s) has no requests with a %s; skipped\n",
+                    (long long)s->runs[i].id, s->runs[i].label, metric);
+        }
     }
     if (!nonempty) {
         fprintf(stderr, "memfab plot: --kind cdf needs rows in the `requests` table (a serving"
@@ -580,43 +523,50 @@ static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o)
     time_scale(max, &scale, &unit);
     char xl[128];
     snprintf(xl, sizeof xl, "%s (%s)", what, unit);
-    labels(f, o, xl, "CDF");
+    plot_fig_labels(g, xl, "CDF");
     fputs("set yrange [0:1]\n", f);
-    key_set(f, o, nonempty, max_label(s), "bottom right");
-    {
-        double lo = INFINITY;
-        for (size_t i = 0; i < s->n; i++)
-            if (vals[i].n && vals[i].v[0] < lo)
-                lo = vals[i].v[0];
-        xtics_for(f, lo * scale, max * scale);
-    }
-    for (size_t i = 0; i < s->n; i++) {
-        if (!vals[i].n)
+    plot_fig_point(g, o->facet != FACET_NONE ? 0 : lo * scale, 0);   /* panels: from 0 */
+    plot_fig_point(g, max * scale, 1);
+    for (size_t c = 0; c < ncurves; c++)   /* the smallest positive latency, for --logx */
+        for (size_t k = 0; k < vals[c].n; k++)
+            if (vals[c].v[k] > 0) {
+                plot_fig_point(g, vals[c].v[k] * scale, NAN);
+                break;
+            }
+    if (!o->logx)
+        plot_tics_for(f, 'x', lo * scale, max * scale, 6);
+    g->corner = "bottom right";
+    g->single_off = o->facet == FACET_RUN;
+    for (size_t c = 0; c < ncurves; c++) {
+        if (!vals[c].n)
             continue;
-        fprintf(f, "$d%zu << EOD\n", i);
+        size_t i = c / ninst, j = c % ninst;
+        char block[48];
+        snprintf(block, sizeof block, "$d%zu", c);
+        fprintf(f, "%s << EOD\n", block);
         /* at most ~2000 points per curve: the quantiles, evenly spaced */
-        size_t n = vals[i].n, step = n > 2000 ? n / 2000 : 1;
+        size_t n = vals[c].n, step = n > 2000 ? n / 2000 : 1;
         for (size_t k = 0; k < n; k += step)
-            fprintf(f, "%.9g %.9g\n", vals[i].v[k] * scale, (double)(k + 1) / (double)n);
+            fprintf(f, "%.9g %.9g\n", vals[c].v[k] * scale, (double)(k + 1) / (double)n);
         if ((n - 1) % step)
-            fprintf(f, "%.9g 1\n", vals[i].v[n - 1] * scale);
+            fprintf(f, "%.9g 1\n", vals[c].v[n - 1] * scale);
         fputs("EOD\n", f);
+        /* --facet run: one curve per panel, under the metric's name (no key) */
+        if (plot_fig_add(g, block, o->facet == FACET_RUN ? i : o->facet == FACET_INSTANCE ? j : 0,
+                         "using 1:2 with steps",
+                         o->facet == FACET_RUN ? shortname : s->runs[i].label, 1,
+                         o->facet == FACET_RUN ? 0 : o->run_lt[i], 0)) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
     }
-    fputs("plot ", f);
-    int first = 1;
-    for (size_t i = 0; i < s->n; i++) {
-        if (!vals[i].n)
-            continue;
-        fprintf(f, "%s$d%zu using 1:2 with steps title ", first ? "" : ", \\\n     ", i);
-        series_title(f, o, s->runs[i].label);
-        first = 0;
-    }
-    fputc('\n', f);
 out:
-    for (size_t i = 0; vals && i < s->n; i++)
-        sim_free(vals[i].v);
+    for (size_t c = 0; vals && c < s->n * (insts.n ? insts.n : 1); c++)
+        sim_free(vals[c].v);
     sim_free(vals);
+    strs_free(&insts);
     sqlite3_finalize(st);
+    sqlite3_finalize(is);
     return status;
 }
 
@@ -657,7 +607,7 @@ static int is_internal_key(const char *k)
            strcmp(k, "sweep.point") == 0 || strcmp(k, "sweep.seed") == 0;
 }
 
-static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
+static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, plot_fig *g)
 {
     if (!o->metric) {
         fprintf(stderr, "memfab plot: --kind param needs --metric NAME (e.g. gpu0/latency_p99,"
@@ -827,7 +777,7 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
     else
         snprintf(xl, sizeof xl, "%s", xname);
     snprintf(yl, sizeof yl, "%s%s%s%s", o->metric, *yu ? " (" : "", yu, *yu ? ")" : "");
-    labels(f, o, xl, yl);
+    plot_fig_labels(g, xl, yl);
     {
         size_t ng = 0, ml = 0;
         double lo = INFINITY, hi = -INFINITY;
@@ -839,12 +789,10 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
             lo = pts[k].x < lo ? pts[k].x : lo;
             hi = pts[k].x > hi ? pts[k].x : hi;
         }
-        if (ng == 1 && ml == 0 && !o->nnames && o->key == KEY_AUTO)
-            fputs("set key off\n", f);
-        else
-            key_set(f, o, ng, ml ? ml : strlen(o->metric), "top right");
+        g->single_off = ng == 1 && ml == 0;
+        g->corner = "top right";
         if (all_numeric && !o->logx)
-            xtics_for(f, lo, hi);
+            plot_tics_for(f, 'x', lo, hi, 6);
     }
     fputs("set offsets graph 0.04, graph 0.04, graph 0.05, graph 0.05\n", f);
     if (!all_numeric) {
@@ -878,18 +826,22 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o)
         double mean, sd, half;
         rdb_ci95(pts[k].y.v, pts[k].y.n, &mean, &sd, &half);
         fprintf(f, "%.9g %.9g %.9g %zu\n", pts[k].x, mean * ys, half * ys, pts[k].y.n);
+        plot_fig_point(g, all_numeric ? pts[k].x : NAN, mean * ys);
     }
-    fputs("EOD\nplot ", f);
-    size_t g = 0;
+    fputs("EOD\n", f);
+    size_t gi = 0;
     for (size_t k = 0; k < npts; k++) {
         if (k && strcmp(pts[k].group, pts[k - 1].group) == 0)
             continue;
-        fprintf(f, "%s$g%zu using 1:2%s with %s title ", g ? ", \\\n     " : "", g,
-                reps ? ":3" : "", reps ? "yerrorlines" : "linespoints");
-        series_title(f, o, pts[k].group[0] ? pts[k].group : o->metric);
-        g++;
+        char block[48];
+        snprintf(block, sizeof block, "$g%zu", gi++);
+        if (plot_fig_add(g, block, 0, reps ? "using 1:2:3 with yerrorlines"
+                                           : "using 1:2 with linespoints",
+                         pts[k].group[0] ? pts[k].group : o->metric, 1, 0, 0)) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
     }
-    fputc('\n', f);
     if (reps)
         fprintf(stderr, "memfab plot: error bars are 95%% confidence intervals of the mean over"
                         " seeds (Student t)\n");
@@ -942,24 +894,158 @@ static double kv_block_bytes(sqlite3 *h, rdb_run *r, const char *scope)
 
 #define KV_USED "kv_used:"
 
-static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int bw)
+/* One stored time series of one run. */
+typedef struct tser {
+    size_t run;                /* index in the run set */
+    char *scope, *name;        /* as stored */
+    double bpb;                /* bytes per KV block (kv_used series), 0 unknown */
+    int is_kv;                 /* a kv_used:TIER series */
+    dbuf t, v;                 /* seconds, stored values */
+} tser;
+
+/* A drawn curve: one series, or a group of instances' series aggregated. */
+typedef struct curve {
+    size_t run;                /* index in the run set */
+    const char *scope;         /* the (first) member's scope */
+    const char *name;          /* the stored name */
+    const char *shown;         /* short name: tier or link direction */
+    char gname[256];           /* the scope, or "stem*" for a group */
+    char stem[256];            /* the scope without its trailing number */
+    size_t *mem, nmem;         /* member series */
+    dbuf t, y, lo, hi;         /* lo and hi: the min-max band of a mean */
+    int nonzero;
+} curve;
+
+/* The scope without its trailing number: inst12 -> inst (a scope that is
+ * only a number, or has none, is its own stem). */
+static void scope_stem(const char *scope, char *out, size_t n)
+{
+    size_t l = strlen(scope);
+    while (l > 0 && scope[l - 1] >= '0' && scope[l - 1] <= '9')
+        l--;
+    if (l == 0 || l == strlen(scope))
+        l = strlen(scope);
+    snprintf(out, n, "%.*s", (int)l, scope);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Aggregate the members of c: every member holds its last value until its
+ * next sample (sample and hold over the union of the members' sample
+ * times); a member before its first sample does not count. Sum, or mean
+ * with the min and max. conv[k] converts member k's values. */
+static int curve_aggregate(curve *c, const tser *ts, const double *conv, int sum)
+{
+    dbuf all = {NULL, 0, 0};
+    int rc = 0;
+    for (size_t m = 0; m < c->nmem; m++)
+        for (size_t k = 0; k < ts[c->mem[m]].t.n; k++)
+            if ((rc = dbuf_push(&all, ts[c->mem[m]].t.v[k])))
+                goto out;
+    if (all.n)
+        qsort(all.v, all.n, sizeof *all.v, cmp_double);
+    size_t *at = sim_calloc(c->nmem + 1, sizeof *at);
+    if (!at) {
+        rc = SIM_ENOMEM;
+        goto out;
+    }
+    for (size_t k = 0; k < all.n; k++) {
+        if (k && all.v[k] == all.v[k - 1])
+            continue;
+        double t = all.v[k], s = 0, lo = INFINITY, hi = -INFINITY;
+        size_t cnt = 0;
+        for (size_t m = 0; m < c->nmem; m++) {
+            const tser *x = &ts[c->mem[m]];
+            while (at[m] < x->t.n && x->t.v[at[m]] <= t)
+                at[m]++;
+            if (at[m] == 0)
+                continue;   /* not started */
+            double v = x->v.v[at[m] - 1] * conv[c->mem[m]];
+            s += v;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+            cnt++;
+        }
+        if (!cnt)
+            continue;
+        if ((rc = dbuf_push(&c->t, t)) || (rc = dbuf_push(&c->y, sum ? s : s / (double)cnt)) ||
+            (!sum && ((rc = dbuf_push(&c->lo, lo)) || (rc = dbuf_push(&c->hi, hi)))))
+            break;
+        c->nonzero |= s != 0 || hi != 0 || lo != 0;
+    }
+    sim_free(at);
+out:
+    sim_free(all.v);
+    return rc;
+}
+
+/* Sort KV curves by run, instance (group) as first written, then tier in
+ * the order of the runs' kv rows (insertion sort: stable, n is small). */
+static int tier_order(sqlite3 *h, const rdb_set *s, curve *cv, size_t ncv)
+{
+    sqlite3_stmt *st;
+    strs tiers = {NULL, 0}, grp = {NULL, 0};
+    int rc = 0;
+    if (sqlite3_prepare_v2(h, "SELECT tier FROM kv WHERE run_id = ? GROUP BY tier"
+                              " ORDER BY MIN(rowid)", -1, &st, NULL) != SQLITE_OK)
+        return 0;   /* no kv table: the order written */
+    for (size_t i = 0; i < s->n && !rc; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, s->runs[i].id);
+        while (sqlite3_step(st) == SQLITE_ROW && !rc)
+            rc = strs_index(&tiers, (const char *)sqlite3_column_text(st, 0)) < 0;
+    }
+    sqlite3_finalize(st);
+    long *rank = sim_calloc(2 * ncv + 1, sizeof *rank);
+    rc |= !rank;
+    for (size_t c = 0; c < ncv && !rc; c++) {
+        long t = 0;
+        for (; (size_t)t < tiers.n && strcmp(tiers.v[t], cv[c].shown) != 0; t++)
+            ;
+        char key[300];
+        snprintf(key, sizeof key, "%zu %s", cv[c].run, cv[c].gname);
+        long gi = strs_index(&grp, key);
+        rc = gi < 0;
+        rank[2 * c] = gi;
+        rank[2 * c + 1] = t;
+    }
+    for (size_t c = 1; c < ncv && !rc; c++)
+        for (size_t d = c; d > 0 && (cv[d - 1].run > cv[d].run ||
+                                     (cv[d - 1].run == cv[d].run &&
+                                      (rank[2 * d - 2] > rank[2 * d] ||
+                                       (rank[2 * d - 2] == rank[2 * d] &&
+                                        rank[2 * d - 1] > rank[2 * d + 1])))); d--) {
+            curve tc = cv[d];
+            cv[d] = cv[d - 1];
+            cv[d - 1] = tc;
+            long r0 = rank[2 * d], r1 = rank[2 * d + 1];
+            rank[2 * d] = rank[2 * d - 2];
+            rank[2 * d + 1] = rank[2 * d - 1];
+            rank[2 * d - 2] = r0;
+            rank[2 * d - 1] = r1;
+        }
+    sim_free(rank);
+    strs_free(&tiers);
+    strs_free(&grp);
+    return rc ? SIM_ENOMEM : 0;
+}
+
+static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int bw,
+                       plot_fig *g)
 {
     const char *glob = o->metric ? o->metric : bw ? "*throughput*" : "*/" KV_USED "*,*occupancy*";
     sqlite3_stmt *names = NULL, *rows = NULL;
-    int status = 0, nseries = 0;
-    double vmax = 0, tmax = 0;
-    /* Pass 0 keeps the largest value both in bytes and in the series' own
-     * unit, since whether the figure is drawn in bytes is only known once
-     * every series has been seen. */
-    double vmax_bytes = 0, vmax_raw = 0;
-    /* KV occupancy: every series a kv_used one, in bytes when every instance
-     * gives its block size */
-    int kv = !bw, kv_bytes = !bw;
-    /* distinct series names and (run, scope) pairs of the drawn series */
-    char *nms[64], *scs[64];
-    size_t scs_run[64];
-    int nnm = 0, nsc = 0;
-    /* series in the order they were written (tiers in tier order) */
+    int status = 0;
+    tser *ts = NULL;
+    size_t nts = 0;
+    curve *cv = NULL;
+    size_t ncv = 0;
+    double *conv = NULL;
+    strs scopes = {NULL, 0}, nms = {NULL, 0}, srcs = {NULL, 0};
     /* The default link-bw figure draws links only: a series "throughput:DIR"
      * of a scope that the run's `links` table lists with that direction (a
      * fabric's per-path or a workload's throughput would set the scale);
@@ -977,182 +1063,269 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
         status = SIM_EXIT_USAGE;
         goto out;
     }
-    /* First pass: ranges, for the units. */
-    for (int pass = 0; pass < 2; pass++) {
-        char **titles = NULL;
-        int *styles = NULL;
-        double tf = 1, vf = 1;
-        const char *tu = "s", *vu = bw ? "B/s" : "";
-        if (pass == 1) {
-            vmax = (kv && kv_bytes) ? vmax_bytes : vmax_raw;
-            time_scale(tmax, &tf, &tu);
-            char xl[64], yl[128];
-            if (bw) {
-                unit_scale("B/s", vmax, &vf, &vu);
-                snprintf(yl, sizeof yl, "Throughput (%s)", vu);
-            } else if (kv && kv_bytes) {
-                static const char *const bu[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-                int e = 0;
-                while (e < 4 && vmax >= 1024.0 * (double)(1ULL << (10 * e)))
-                    e++;
-                vf = 1.0 / (double)(1ULL << (10 * e));
-                snprintf(yl, sizeof yl, "KV cache used (%s)", bu[e]);
-            } else if (kv) {
-                snprintf(yl, sizeof yl, "KV cache used (blocks)");
-            } else {
-                snprintf(yl, sizeof yl, "Occupancy");
+    /* the series, in the order they were written (tiers in tier order) */
+    int kv = !bw, kv_bytes = !bw;
+    for (size_t i = 0; i < s->n; i++) {
+        sqlite3_reset(names);
+        sqlite3_bind_int64(names, 1, s->runs[i].id);
+        sqlite3_bind_int(names, 2, bw && !o->metric);
+        while (sqlite3_step(names) == SQLITE_ROW) {
+            const char *scope = (const char *)sqlite3_column_text(names, 0);
+            const char *name = (const char *)sqlite3_column_text(names, 1);
+            char full[1024];
+            snprintf(full, sizeof full, "%s/%s", scope, name);
+            if (!glob_any(glob, full))
+                continue;
+            tser *nt = sim_realloc(ts, (nts + 1) * sizeof *nt);
+            if (!nt) {
+                status = SIM_EXIT_RUNTIME;
+                goto out;
             }
-            snprintf(xl, sizeof xl, "Time (%s)", tu);
-            labels(f, o, xl, yl);
-            /* rates and occupancies are never negative: the y axis from 0 */
-            yrange_from_zero(f, o, 0);
-            xtics_for(f, 0, tmax * tf);
-            if (!o->logy)
-                tics_for(f, 'y', 0, vmax * vf, 5);
-            titles = sim_calloc((size_t)nseries + 1, sizeof *titles);
-            styles = sim_calloc((size_t)nseries + 1, sizeof *styles);
-            if (!titles || !styles) {
-                sim_free(titles);
-                sim_free(styles);
+            ts = nt;
+            tser *x = &ts[nts++];
+            memset(x, 0, sizeof *x);
+            x->run = i;
+            x->scope = sim_strdup(scope);
+            x->name = sim_strdup(name);
+            if (!x->scope || !x->name || strs_index(&scopes, scope) < 0) {
+                status = SIM_EXIT_RUNTIME;
+                goto out;
+            }
+            x->is_kv = strncmp(name, KV_USED, strlen(KV_USED)) == 0;
+            x->bpb = !bw && x->is_kv ? kv_block_bytes(h, &s->runs[i], scope) : 0;
+            kv &= x->is_kv;
+            kv_bytes &= x->is_kv && x->bpb > 0;
+            sqlite3_reset(rows);
+            sqlite3_bind_int64(rows, 1, s->runs[i].id);
+            sqlite3_bind_text(rows, 2, scope, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(rows, 3, name, -1, SQLITE_TRANSIENT);
+            while (sqlite3_step(rows) == SQLITE_ROW)
+                if (dbuf_push(&x->t, (double)sqlite3_column_int64(rows, 0) * 1e-12) ||
+                    dbuf_push(&x->v, sqlite3_column_double(rows, 1))) {
+                    status = SIM_EXIT_RUNTIME;
+                    goto out;
+                }
+        }
+    }
+    if (nts == 0) {
+        fprintf(stderr, "memfab plot: no time series matches '%s' in the selected runs%s\n",
+                glob, bw ? "" : " (KV tier occupancy comes from instances with a KV cache;"
+                                " --metric GLOB picks other series)");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    /* KV occupancy in bytes when every instance gives its block size */
+    conv = sim_calloc(nts + 1, sizeof *conv);
+    if (!conv) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    for (size_t k = 0; k < nts; k++)
+        conv[k] = kv && kv_bytes ? ts[k].bpb : 1;
+    /* the curves: instances of a run named alike but for their number
+     * (inst0..inst7) aggregated per series name, unless --agg none (the
+     * default for link-bw) or --facet instance (a panel each) */
+    int agg = o->agg != AGG_AUTO ? o->agg : bw ? AGG_NONE : AGG_MEAN;
+    if (o->facet == FACET_INSTANCE)
+        agg = AGG_NONE;
+    cv = sim_calloc(nts + 1, sizeof *cv);
+    if (!cv) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    for (size_t k = 0; k < nts; k++) {
+        char stem[256];
+        scope_stem(ts[k].scope, stem, sizeof stem);
+        size_t c = 0;
+        if (agg != AGG_NONE)
+            for (; c < ncv; c++)
+                if (cv[c].run == ts[k].run && strcmp(cv[c].stem, stem) == 0 &&
+                    strcmp(cv[c].name, ts[k].name) == 0)
+                    break;
+        if (agg == AGG_NONE || c == ncv) {
+            c = ncv++;
+            cv[c].run = ts[k].run;
+            cv[c].scope = ts[k].scope;
+            cv[c].name = ts[k].name;
+            cv[c].shown = strncmp(ts[k].name, "throughput:", 11) == 0 ? ts[k].name + 11
+                          : ts[k].is_kv ? ts[k].name + strlen(KV_USED) : ts[k].name;
+            snprintf(cv[c].stem, sizeof cv[c].stem, "%s", stem);
+            snprintf(cv[c].gname, sizeof cv[c].gname, "%s", ts[k].scope);
+            if (!(cv[c].mem = sim_calloc(nts + 1, sizeof *cv[c].mem))) {
                 status = SIM_EXIT_RUNTIME;
                 goto out;
             }
         }
-        int idx = 0;
-        for (size_t i = 0; i < s->n; i++) {
-            sqlite3_reset(names);
-            sqlite3_bind_int64(names, 1, s->runs[i].id);
-            sqlite3_bind_int(names, 2, bw && !o->metric);
-            while (sqlite3_step(names) == SQLITE_ROW) {
-                const char *scope = (const char *)sqlite3_column_text(names, 0);
-                const char *name = (const char *)sqlite3_column_text(names, 1);
-                char full[1024];
-                snprintf(full, sizeof full, "%s/%s", scope, name);
-                if (!glob_any(glob, full))
-                    continue;
-                int is_kv = strncmp(name, KV_USED, strlen(KV_USED)) == 0;
-                double bpb = 1;
-                if (!bw && is_kv)
-                    bpb = kv_block_bytes(h, &s->runs[i], scope);
-                if (pass == 0) {
-                    kv &= is_kv;
-                    kv_bytes &= is_kv && bpb > 0;
-                }
-                double bpb0 = bpb > 0 ? bpb : 1; /* pass 0: bytes if known */
-                if (!(kv && kv_bytes))
-                    bpb = 1;
-                sqlite3_reset(rows);
-                sqlite3_bind_int64(rows, 1, s->runs[i].id);
-                sqlite3_bind_text(rows, 2, scope, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(rows, 3, name, -1, SQLITE_TRANSIENT);
-                int nonzero = 0;
-                if (pass == 1)
-                    fprintf(f, "$s%d << EOD\n", idx);
-                while (sqlite3_step(rows) == SQLITE_ROW) {
-                    double t = (double)sqlite3_column_int64(rows, 0) * 1e-12;
-                    double v = sqlite3_column_double(rows, 1);
-                    nonzero |= v != 0;
-                    if (pass == 0) {
-                        tmax = t > tmax ? t : tmax;
-                        vmax_bytes = fabs(v * bpb0) > vmax_bytes ? fabs(v * bpb0) : vmax_bytes;
-                        vmax_raw = fabs(v) > vmax_raw ? fabs(v) : vmax_raw;
-                    } else {
-                        fprintf(f, "%.9g %.9g\n", t * tf, v * bpb * vf);
-                    }
-                }
-                if (pass == 0) {
-                    nseries++;
-                    if (!nonzero)
-                        continue;
-                    const char *nm0 = strncmp(name, "throughput:", 11) == 0 ? name + 11
-                                      : is_kv ? name + strlen(KV_USED) : name;
-                    int k = 0;
-                    for (; k < nnm && strcmp(nms[k], nm0) != 0; k++)
-                        ;
-                    if (k == nnm && nnm < 64 && (nms[nnm] = sim_strdup(nm0)))
-                        nnm++;
-                    for (k = 0; k < nsc && !(scs_run[k] == i && strcmp(scs[k], scope) == 0); k++)
-                        ;
-                    if (k == nsc && nsc < 64 && (scs[nsc] = sim_strdup(scope)))
-                        scs_run[nsc++] = i;
-                    continue;
-                }
-                fputs("EOD\n", f);
-                /* title: link and direction ("throughput:" dropped), or
-                 * instance and tier ("kv_used:" dropped); the run when several */
-                const char *nm = strncmp(name, "throughput:", 11) == 0 ? name + 11
-                                 : is_kv                               ? name + strlen(KV_USED)
-                                                                       : name;
-                size_t tl = strlen(scope) + strlen(nm) + strlen(s->runs[i].label) + 8;
-                char *t = sim_alloc(tl);
-                if (t) {
-                    if (s->n > 1)
-                        snprintf(t, tl, "%s: %s %s", s->runs[i].label, scope, nm);
-                    else
-                        snprintf(t, tl, "%s %s", scope, nm);
-                }
-                /* one colour per series name (tier, link direction), one
-                 * dash pattern per run and scope (instance) */
-                int ci = 0, di = 0;
-                for (; ci < nnm && strcmp(nms[ci], nm) != 0; ci++)
-                    ;
-                for (; di < nsc && !(scs_run[di] == i && strcmp(scs[di], scope) == 0); di++)
-                    ;
-                if (ci < nnm && ci < 8 && di < nsc && nnm > 1 && nsc > 1)
-                    styles[idx] = ci + 1 + 8 * di;
-                else
-                    styles[idx] = -1;
-                if (t)
-                    plot_shorten(t, plot_title_max(o->w, o->pt - 1));
-                titles[idx] = nonzero ? t : NULL;
-                if (!nonzero)
-                    sim_free(t);
-                idx++;
-            }
+        cv[c].mem[cv[c].nmem++] = k;
+    }
+    /* KV tiers in tier order (the kv table's row order), within each run
+     * and instance group, as the series of one instance were written */
+    if (kv && ncv > 1 && tier_order(h, s, cv, ncv)) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    size_t grouped = 0, groups = 0;
+    const char *example = NULL;
+    double vmax = 0, tmax = 0;
+    for (size_t c = 0; c < ncv; c++) {
+        if (cv[c].nmem > 1) {
+            snprintf(cv[c].gname, sizeof cv[c].gname, "%s*", cv[c].stem);
+            if (cv[c].nmem > grouped)
+                grouped = cv[c].nmem, example = cv[c].gname;
+            groups++;
         }
-        if (pass == 0 && nseries == 0) {
-            fprintf(stderr, "memfab plot: no time series matches '%s' in the selected runs%s\n",
-                    glob, bw ? "" : " (KV tier occupancy comes from instances with a KV cache;"
-                                    " --metric GLOB picks other series)");
-            status = SIM_EXIT_USAGE;
+        if (curve_aggregate(&cv[c], ts, conv, agg == AGG_SUM || cv[c].nmem == 1)) {
+            status = SIM_EXIT_RUNTIME;
             goto out;
         }
-        if (pass == 1) {
-            int first = 1;
-            size_t shown = 0, ml = 0;
-            for (int k = 0; k < idx; k++)
-                if (titles[k]) {
-                    shown++;
-                    ml = strlen(titles[k]) > ml ? strlen(titles[k]) : ml;
-                }
-            /* time series fill the width: the key goes outside by default */
-            key_set(f, o, shown ? shown : 1, ml, NULL);
-            fputs("plot ", f);
-            for (int k = 0; k < idx; k++) {
-                if (!titles[k])
-                    continue;
-                fprintf(f, "%s$s%d using 1:2 with lines", first ? "" : ", \\\n     ", k);
-                if (styles[k] > 0)
-                    fprintf(f, " lt %d dt %d", (styles[k] - 1) % 8 + 1, (styles[k] - 1) / 8 + 1);
-                fputs(" title ", f);
-                series_title(f, o, titles[k]);
-                first = 0;
-            }
-            if (first) {   /* every series is zero: draw them anyway */
-                fputs("$s0 using 1:2 with lines title 'all series are zero'", f);
-            }
+        for (size_t k = 0; k < cv[c].t.n; k++) {
+            tmax = cv[c].t.v[k] > tmax ? cv[c].t.v[k] : tmax;
+            double v = cv[c].hi.n ? cv[c].hi.v[k] : cv[c].y.v[k];
+            vmax = fabs(v) > vmax ? fabs(v) : vmax;
+        }
+    }
+    if (groups)
+        fprintf(stderr, "memfab plot: %s: the %s over the instances of a run named alike but"
+                        " for their number (%s: %zu)%s; --agg none draws each, --facet"
+                        " instance one panel each\n", bw ? "link-bw" : "occupancy",
+                agg == AGG_SUM ? "sum" : "mean", example, grouped,
+                agg == AGG_SUM ? "" : ", with a min-max band");
+    /* units */
+    double tf = 1, vf = 1;
+    const char *tu = "s", *vu = "";
+    time_scale(tmax, &tf, &tu);
+    char xl[64], yl[160];
+    /* what the y axis holds: one series, the mean per instance, or a sum */
+    int am = groups ? (agg == AGG_MEAN ? 1 : 2) : 0;
+    if (bw) {
+        unit_scale("B/s", vmax, &vf, &vu);
+        snprintf(yl, sizeof yl, "%s (%s)",
+                 (const char *[]){"Throughput", "Throughput per link", "Throughput, all links"}[am],
+                 vu);
+    } else if (kv) {
+        static const char *const bu[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+        int e = 0;
+        while (kv_bytes && e < 4 && vmax >= 1024.0 * (double)(1ULL << (10 * e)))
+            e++;
+        vf = 1.0 / (double)(1ULL << (10 * e));
+        snprintf(yl, sizeof yl, "%s (%s)",
+                 (const char *[]){"KV cache used", "KV per instance", "KV, all instances"}[am],
+                 kv_bytes ? bu[e] : "blocks");
+    } else {
+        snprintf(yl, sizeof yl, "%s",
+                 (const char *[]){"Occupancy", "Occupancy per instance", "Occupancy, sum"}[am]);
+    }
+    snprintf(xl, sizeof xl, "Time (%s)", tu);
+    plot_fig_labels(g, xl, yl);
+    /* rates and occupancies are never negative: the y axis from 0 */
+    yrange_from_zero(f, o, 0);
+    plot_tics_for(f, 'x', 0, tmax * tf, 6);
+    if (!o->logy)
+        plot_tics_for(f, 'y', 0, vmax * vf, 5);
+    plot_fig_point(g, 0, 0);
+    plot_fig_point(g, tmax * tf, vmax * vf);
+    /* panels */
+    if ((o->facet == FACET_RUN && run_panels(g, s)) ||
+        (o->facet == FACET_INSTANCE && named_panels(g, &scopes))) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    /* one colour per series name (tier, link direction) and one dash pattern
+     * per source (run and instance; instance in a run's panel; run in an
+     * instance's panel) when both vary; else one line type per curve */
+    for (size_t c = 0; c < ncv; c++) {
+        if (!cv[c].nonzero)
+            continue;
+        char src[600];
+        snprintf(src, sizeof src, "%zu %s", o->facet == FACET_INSTANCE ? cv[c].run : 0,
+                 o->facet == FACET_INSTANCE ? "" : cv[c].gname);
+        if (o->facet == FACET_NONE)
+            snprintf(src, sizeof src, "%zu %s", cv[c].run, cv[c].gname);
+        if (strs_index(&nms, cv[c].shown) < 0 || strs_index(&srcs, src) < 0) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
+    }
+    int drawn = 0;
+    for (size_t c = 0; c < ncv; c++) {
+        curve *x = &cv[c];
+        if (!x->nonzero)
+            continue;
+        char block[48];
+        snprintf(block, sizeof block, "$s%zu", c);
+        fprintf(f, "%s << EOD\n", block);
+        for (size_t k = 0; k < x->t.n; k++) {
+            fprintf(f, "%.9g %.9g", x->t.v[k] * tf, x->y.v[k] * vf);
+            if (x->hi.n)
+                fprintf(f, " %.9g %.9g", x->lo.v[k] * vf, x->hi.v[k] * vf);
             fputc('\n', f);
-            for (int k = 0; k < idx; k++)
-                sim_free(titles[k]);
-            sim_free(titles);
-            sim_free(styles);
+            if (o->logy) {
+                plot_fig_point(g, NAN, x->y.v[k] * vf);
+                if (x->hi.n)
+                    plot_fig_point(g, NAN, x->lo.v[k] * vf);
+            }
+        }
+        fputs("EOD\n", f);
+        /* the key entry: run (when several and not a panel each), instance
+         * or group (unless a panel each), series name */
+        const char *lab = s->runs[x->run].label;
+        char t[1024];
+        if (o->facet == FACET_RUN)
+            snprintf(t, sizeof t, "%s %s", x->gname, x->shown);
+        else if (o->facet == FACET_INSTANCE)
+            snprintf(t, sizeof t, "%s%s%s", s->n > 1 ? lab : "", s->n > 1 ? " " : "", x->shown);
+        else if (s->n > 1)
+            snprintf(t, sizeof t, "%s: %s %s", lab, x->gname, x->shown);
+        else
+            snprintf(t, sizeof t, "%s %s", x->gname, x->shown);
+        plot_shorten(t, plot_title_max(o->w, o->pt - 1));
+        char src[600];
+        snprintf(src, sizeof src, "%zu %s", o->facet == FACET_INSTANCE ? x->run : 0,
+                 o->facet == FACET_INSTANCE ? "" : x->gname);
+        if (o->facet == FACET_NONE)
+            snprintf(src, sizeof src, "%zu %s", x->run, x->gname);
+        long ci = strs_index(&nms, x->shown), di = strs_index(&srcs, src);
+        int styled = nms.n > 1 && srcs.n > 1 && ci >= 0 && di >= 0;
+        int lt = styled ? (int)(ci % 8) + 1 : 0, dt = styled ? (int)(di % 5) + 1 : 0;
+        size_t panel = o->facet == FACET_RUN        ? x->run
+                       : o->facet == FACET_INSTANCE ? (size_t)plot_fig_panel(g, x->scope)
+                                                    : 0;
+        if ((x->hi.n && plot_fig_add(g, block, panel, "using 1:3:4 with filledcurves"
+                                     " fs transparent solid 0.22 noborder", t, 0, lt, dt)) ||
+            plot_fig_add(g, block, panel, "using 1:2 with lines", t, 1, lt, dt)) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
+        drawn++;
+    }
+    if (!drawn) {   /* every series is zero: draw one anyway */
+        fputs("$s0 << EOD\n0 0\nEOD\n", f);
+        if (plot_fig_add(g, "$s0", 0, "using 1:2 with lines", "all series are zero", 1, 0,
+                         0)) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
         }
     }
 out:
-    for (int k = 0; k < nnm; k++)
-        sim_free(nms[k]);
-    for (int k = 0; k < nsc; k++)
-        sim_free(scs[k]);
+    for (size_t k = 0; k < nts; k++) {
+        sim_free(ts[k].scope);
+        sim_free(ts[k].name);
+        sim_free(ts[k].t.v);
+        sim_free(ts[k].v.v);
+    }
+    sim_free(ts);
+    for (size_t c = 0; c < ncv; c++) {
+        sim_free(cv[c].mem);
+        sim_free(cv[c].t.v);
+        sim_free(cv[c].y.v);
+        sim_free(cv[c].lo.v);
+        sim_free(cv[c].hi.v);
+    }
+    sim_free(cv);
+    sim_free(conv);
+    strs_free(&scopes);
+    strs_free(&nms);
+    strs_free(&srcs);
     sqlite3_finalize(names);
     sqlite3_finalize(rows);
     return status;
@@ -1160,61 +1333,49 @@ out:
 
 /* ---- bars (kv-hit, coherence) -------------------------------------------------- */
 
-typedef struct strs {
-    char **v;
-    size_t n;
-} strs;
-
-/* Index of c in l, appended when missing; -1 without memory. */
-static long strs_index(strs *l, const char *c)
-{
-    for (size_t k = 0; k < l->n; k++)
-        if (strcmp(l->v[k], c) == 0)
-            return (long)k;
-    char **nv = sim_realloc(l->v, (l->n + 1) * sizeof *nv);
-    if (!nv)
-        return -1;
-    l->v = nv;
-    if (!(l->v[l->n] = sim_strdup(c)))
-        return -1;
-    return (long)l->n++;
-}
-
-static void strs_free(strs *l)
-{
-    for (size_t k = 0; k < l->n; k++)
-        sim_free(l->v[k]);
-    sim_free(l->v);
-}
-
 typedef struct bar {
     size_t run, a, b;          /* run, outer (instance, directory), inner (tier, message) */
-    double v;
+    double num, den;           /* hits and lookups (kv), or a count and 1 */
 } bar;
+
+/* One drawn bar: where, in which colour, how high, its min-max whisker. */
+typedef struct dbar {
+    size_t panel, cluster, series;
+    double v, lo, hi;          /* lo > hi: no whisker */
+} dbar;
 
 /* Clustered bars. Rows are (run, a, b, value) with a the instance or
  * directory and b the tier or message, each in the order written (the
- * kv table's row order is the tier order). One run: kv-hit clusters per
- * instance with one colour per tier, coherence clusters per message with
- * one colour per directory (a dimension with one value is not a colour).
- * Several runs: one colour per run, clusters per a/b. */
-static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, int kv)
+ * kv table's row order is the tier order).
+ *   One run: kv-hit clusters per instance with one colour per tier,
+ *   coherence clusters per message with one colour per directory (a
+ *   dimension with one value is not a colour).
+ *   Several runs: aggregated over instances (directories) by default,
+ *   clusters per tier (message), one colour per run: kv-hit the hit ratio
+ *   of all lookups (--agg sum) or the mean of the instances' ratios (--agg
+ *   mean), with a min-max whisker over instances; coherence the sum (or
+ *   the mean with a whisker). --agg none: clusters per instance/tier.
+ *   --facet run: a panel per run as one run is drawn; --facet instance: a
+ *   panel per instance (directory), clusters per tier (message), a colour
+ *   per run. */
+static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, int kv,
+                     plot_fig *g)
 {
-    const char *sql = kv ? "SELECT instance, tier, CASE WHEN hits + misses > 0 THEN"
-                           " CAST(hits AS REAL) / (hits + misses) END FROM kv"
+    const char *sql = kv ? "SELECT instance, tier, hits, hits + misses FROM kv"
                            " WHERE run_id = ? ORDER BY rowid"
-                         : "SELECT directory, message, count FROM coherence"
+                         : "SELECT directory, message, count, 1 FROM coherence"
                            " WHERE run_id = ? ORDER BY rowid";
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "memfab plot: %s\n", sqlite3_errmsg(h));
         return SIM_EXIT_USAGE;
     }
-    strs as = {NULL, 0}, bs = {NULL, 0}, xs = {NULL, 0}, ser = {NULL, 0};
+    strs as = {NULL, 0}, bs = {NULL, 0}, ser = {NULL, 0};
     bar *bars = NULL;
-    size_t nbars = 0;
+    dbar *db = NULL;
+    int *ser_lt = NULL;        /* line type of each series (a run's, or in order) */
+    size_t nbars = 0, ndb = 0;
     int status = 0;
-    double vmax = 0;
     for (size_t i = 0; i < s->n; i++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, s->runs[i].id);
@@ -1229,11 +1390,10 @@ static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, 
                 goto out;
             }
             bars = nb;
-            if (sqlite3_column_type(st, 2) == SQLITE_NULL)
-                continue;
-            double v = sqlite3_column_double(st, 2);
-            vmax = v > vmax ? v : vmax;
-            bars[nbars++] = (bar){i, (size_t)ka, (size_t)kb, v};
+            double den = sqlite3_column_double(st, 3);
+            if (!(den > 0))
+                continue;   /* no lookups: no ratio */
+            bars[nbars++] = (bar){i, (size_t)ka, (size_t)kb, sqlite3_column_double(st, 2), den};
         }
     }
     if (!as.n) {
@@ -1242,103 +1402,208 @@ static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, 
         status = SIM_EXIT_USAGE;
         goto out;
     }
-    /* x clusters and colours (series) */
-    int by_run = s->n > 1;
-    int x_is_a = kv;   /* kv: clusters per instance; coherence: per message */
-    if (!by_run) {
+    int agg = o->agg;
+    if (agg == AGG_AUTO)
+        agg = s->n > 1 && o->facet == FACET_NONE ? AGG_SUM : AGG_NONE;
+    if (o->facet == FACET_INSTANCE || as.n == 1)
+        agg = AGG_NONE;
+    const char *aname = kv ? "instance" : "directory", *bname = kv ? "tier" : "message";
+    db = sim_calloc(nbars + 1, sizeof *db);
+    ser_lt = sim_calloc(nbars + 1, sizeof *ser_lt);
+    if (!db || !ser_lt) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    if (o->facet == FACET_RUN && run_panels(g, s)) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    if (o->facet == FACET_INSTANCE) {
+        strs sorted = {NULL, 0};
+        for (size_t k = 0; k < as.n && !status; k++)
+            status = strs_index(&sorted, as.v[k]) < 0 ? SIM_EXIT_RUNTIME : 0;
+        status = status ? status : named_panels(g, &sorted) ? SIM_EXIT_RUNTIME : 0;
+        strs_free(&sorted);
+        if (status)
+            goto out;
+    }
+    int one_run = s->n == 1 || o->facet == FACET_RUN;
+    /* one run without aggregation: clusters per instance and a colour per
+     * tier (kv), per message and a colour per directory (coherence); the
+     * other way round when the clusters would be one, or the colours many */
+    int x_is_a = kv;
+    {
         size_t nx = x_is_a ? as.n : bs.n, nc = x_is_a ? bs.n : as.n;
         if (nx == 1 || (nc > 8 && nx <= 8))
             x_is_a = !x_is_a;
     }
-    for (size_t k = 0; k < nbars; k++) {
-        const char *a = as.v[bars[k].a], *b = bs.v[bars[k].b];
-        char lab[1024];
-        long kx, ks;
-        if (by_run) {
-            if (as.n == 1 || bs.n == 1)
-                snprintf(lab, sizeof lab, "%s", as.n == 1 ? b : a);
-            else
-                snprintf(lab, sizeof lab, "%s/%s", a, b);
-            kx = strs_index(&xs, lab);
-            ks = (long)bars[k].run;
-        } else {
-            kx = strs_index(&xs, x_is_a ? a : b);
-            ks = strs_index(&ser, x_is_a ? b : a);
+    if (agg != AGG_NONE) {
+        /* (run, b): sums over a, and the min-max of the per-a values */
+        for (size_t k = 0; k < nbars; k++) {
+            size_t d = 0;
+            for (; d < ndb; d++)
+                if (db[d].panel == bars[k].run && db[d].cluster == bars[k].b)
+                    break;
+            double v = kv ? bars[k].num / bars[k].den : bars[k].num;
+            if (d == ndb)
+                db[ndb++] = (dbar){bars[k].run, bars[k].b, 0, 0, INFINITY, -INFINITY};
+            db[d].lo = v < db[d].lo ? v : db[d].lo;
+            db[d].hi = v > db[d].hi ? v : db[d].hi;
+            db[d].series++;   /* count of a, for now */
         }
-        if (kx < 0 || ks < 0) {
-            status = SIM_EXIT_RUNTIME;
-            goto out;
+        for (size_t d = 0; d < ndb; d++) {
+            double num = 0, den = 0, sumv = 0;
+            for (size_t k = 0; k < nbars; k++)
+                if (bars[k].run == db[d].panel && bars[k].b == db[d].cluster) {
+                    num += bars[k].num;
+                    den += bars[k].den;
+                    sumv += kv ? bars[k].num / bars[k].den : bars[k].num;
+                }
+            size_t cnt = db[d].series, run = db[d].panel;
+            db[d].v = agg == AGG_MEAN ? sumv / (double)cnt : kv ? num / den : num;
+            if (cnt < 2 || (!kv && agg == AGG_SUM))
+                db[d].lo = INFINITY, db[d].hi = -INFINITY;   /* no whisker */
+            long c = plot_fig_cat(g, bs.v[db[d].cluster]);
+            long j = strs_index(&ser, o->facet == FACET_RUN ? (kv ? "KV hit ratio" : "messages")
+                                                             : s->runs[run].label);
+            if (c < 0 || j < 0) {
+                status = SIM_EXIT_RUNTIME;
+                goto out;
+            }
+            ser_lt[j] = o->facet == FACET_RUN ? 1 : o->run_lt[run];
+            db[d] = (dbar){o->facet == FACET_RUN ? run : 0, (size_t)c, (size_t)j, db[d].v,
+                           db[d].lo, db[d].hi};
         }
-        bars[k].a = (size_t)kx;   /* reused: cluster */
-        bars[k].b = (size_t)ks;   /* reused: series */
+    } else {
+        for (size_t k = 0; k < nbars; k++) {
+            const char *a = as.v[bars[k].a], *b = bs.v[bars[k].b];
+            char lab[1024];
+            const char *cl, *sl;
+            size_t panel = 0;
+            int lt = o->run_lt[bars[k].run];
+            if (o->facet == FACET_INSTANCE) {
+                panel = (size_t)plot_fig_panel(g, a);
+                cl = b;
+                sl = s->runs[bars[k].run].label;
+            } else if (one_run) {
+                panel = o->facet == FACET_RUN ? bars[k].run : 0;
+                cl = x_is_a ? a : b;
+                sl = x_is_a ? b : a;
+                lt = 0;
+            } else {
+                if (as.n == 1 || bs.n == 1)
+                    snprintf(lab, sizeof lab, "%s", as.n == 1 ? b : a);
+                else
+                    snprintf(lab, sizeof lab, "%s/%s", a, b);
+                cl = lab;
+                sl = s->runs[bars[k].run].label;
+            }
+            long c = plot_fig_cat(g, cl), j = strs_index(&ser, sl);
+            if (c < 0 || j < 0) {
+                status = SIM_EXIT_RUNTIME;
+                goto out;
+            }
+            ser_lt[j] = lt ? lt : (int)(j % 32) + 1;
+            db[ndb++] = (dbar){panel, (size_t)c, (size_t)j, bars[k].num / bars[k].den, INFINITY,
+                               -INFINITY};
+        }
     }
-    size_t nser = by_run ? s->n : ser.n;
-    if (!by_run && nser == 1)
-        by_run = 1;   /* one colour: the run's, and no key */
+    size_t nser = ser.n;
+    double vmax = 0;
+    for (size_t d = 0; d < ndb; d++) {
+        double top = db[d].hi > db[d].v ? db[d].hi : db[d].v;
+        vmax = top > vmax ? top : vmax;
+    }
     double yscale = 1;
-    const char *ylab = kv ? "KV hit ratio" : "Messages";
+    const char *yu = "";
     if (!kv && vmax >= 1e6 && !o->logy)
-        yscale = 1e-6, ylab = "Messages (millions)";
+        yscale = 1e-6, yu = " (millions)";
     else if (!kv && vmax >= 1e4 && !o->logy)
-        yscale = 1e-3, ylab = "Messages (thousands)";
-    const char *xlab = by_run && s->n > 1 ? (kv ? "Instance / tier" : "Directory / message")
-                       : x_is_a          ? (kv ? "Instance" : "Directory")
-                                         : (kv ? "Tier" : "Message");
-    labels(f, o, xlab, ylab);
-    fputs("set style fill solid 0.85 border -1\nset boxwidth 1 absolute\n", f);
-    fputs("set grid noxtics\nset xtics scale 0\n", f);
-    /* the key: runs, or the colour dimension */
-    size_t maxlen = 0;
-    for (size_t k = 0; k < nser; k++) {
-        size_t l = strlen(by_run ? s->runs[k].label : ser.v[k]);
-        maxlen = l > maxlen ? l : maxlen;
-    }
-    if (nser == 1 && !o->nnames && o->key == KEY_AUTO)
-        fputs("set key off\n", f);
+        yscale = 1e-3, yu = " (thousands)";
+    char ylab[128], xlab[128];
+    int aggd = agg != AGG_NONE;
+    snprintf(ylab, sizeof ylab, "%s%s%s", kv ? "KV hit ratio" : "Messages",
+             aggd && agg == AGG_MEAN ? (kv ? ", mean of instances" : " per directory") : "", yu);
+    if (aggd || o->facet == FACET_INSTANCE)
+        snprintf(xlab, sizeof xlab, "%s", kv ? "Tier" : "Message");
+    else if (!one_run)
+        snprintf(xlab, sizeof xlab, "%s", kv ? "Instance / tier" : "Directory / message");
     else
-        key_set(f, o, nser, maxlen, NULL);   /* never over the bars by default */
-    fprintf(f, "set xrange [-0.55:%g]\n", (double)xs.n - 0.45);
-    if (kv)
+        snprintf(xlab, sizeof xlab, "%s", x_is_a ? (kv ? "Instance" : "Directory")
+                                                 : (kv ? "Tier" : "Message"));
+    plot_fig_labels(g, xlab, ylab);
+    if (aggd && as.n > 1)
+        fprintf(stderr, "memfab plot: %s: %s over %zu %ss per %s%s; --agg none draws each"
+                        " %s, --facet instance one panel each\n", kv ? "kv-hit" : "coherence",
+                kv ? (agg == AGG_SUM ? "the hit ratio of all lookups" : "the mean hit ratio")
+                   : (agg == AGG_SUM ? "the sum" : "the mean"),
+                as.n, kv ? "instance" : "directorie", bname, kv || agg == AGG_MEAN ? ", whiskers min-max" : "", aname);
+    /* thin bars lose their colour to a border */
+    size_t cols, rows;
+    plot_grid(g->npanels ? g->npanels : 1, &cols, &rows);
+    double fw = o->facet == FACET_NONE || o->sized || cols < 3 ? o->w : 7;
+    double pw = fw * 72 / (double)(o->facet == FACET_NONE ? 1 : cols) - 5 * o->pt;
+    double bw_pt = pw / (double)(g->ncat ? g->ncat : 1) * 0.8 / (double)(nser ? nser : 1);
+    fprintf(f, "set style fill solid 0.85 %s\nset boxwidth 1 absolute\n",
+            bw_pt >= 6 ? "border -1" : "noborder");
+    fputs("set grid noxtics\nset xtics scale 0\n", f);
+    g->single_off = nser == 1;
+    if (kv && vmax > 0.5) {
         fputs("set yrange [0:1.05]\nset ytics 0.2\n", f);
-    else if (!o->logy) {
+        plot_fig_point(g, NAN, 1);
+    } else if (kv && !o->logy) {   /* low ratios: the axis up to the data, from 0 */
         fputs("set yrange [0:*]\n", f);
-        tics_for(f, 'y', 0, vmax * yscale, 5);
+        plot_tics_for(f, 'y', 0, vmax, 5);
+    } else if (!o->logy) {
+        fputs("set yrange [0:*]\n", f);
+        plot_tics_for(f, 'y', 0, vmax * yscale, 5);
     }
-    fputs("set xtics (", f);
-    size_t xl = 0;
-    for (size_t k = 0; k < xs.n; k++) {
-        fprintf(f, "%s", k ? ", " : "");
-        plot_quote(f, xs.v[k]);
-        fprintf(f, " %zu", k);
-        xl += strlen(xs.v[k]) + 2;
-    }
-    fputs(")\n", f);
-    /* rotated labels end under their cluster: 'right' anchors the end of
-     * the text at the tic when rotated counter-clockwise */
-    if ((double)xl * o->pt * 0.55 > o->w * 72 * 0.8)
-        fputs("set xtics rotate by 45 right\n", f);
+    plot_fig_point(g, NAN, 0);
     double w = 0.8 / (double)nser;
-    for (size_t j = 0; j < nser; j++) {
-        fprintf(f, "$b%zu << EOD\n", j);
-        for (size_t k = 0; k < nbars; k++)
-            if (bars[k].b == j)
-                fprintf(f, "%.9g %.9g %.9g\n",
-                        (double)bars[k].a + ((double)j - ((double)nser - 1) / 2.0) * w,
-                        bars[k].v * yscale, w);
-        fputs("EOD\n", f);
-    }
-    fputs("plot ", f);
-    for (size_t j = 0; j < nser; j++) {
-        fprintf(f, "%s$b%zu using 1:2:3 with boxes title ", j ? ", \\\n     " : "", j);
-        series_title(f, o, by_run ? s->runs[j].label : ser.v[j]);
-    }
-    fputc('\n', f);
+    size_t np = g->npanels ? g->npanels : 1;
+    for (size_t p = 0; p < np; p++)
+        for (size_t j = 0; j < nser; j++) {
+            char block[48];
+            snprintf(block, sizeof block, "$b%zu_%zu", p, j);
+            int any = 0, whisk = 0;
+            for (size_t d = 0; d < ndb; d++) {
+                if (db[d].panel != p || db[d].series != j)
+                    continue;
+                if (!any)
+                    fprintf(f, "%s << EOD\n", block);
+                any = 1;
+                int has = db[d].lo <= db[d].hi;
+                whisk |= has;
+                double x = (double)db[d].cluster + ((double)j - ((double)nser - 1) / 2.0) * w;
+                fprintf(f, "%.9g %.9g %.9g %.9g %.9g\n", x, db[d].v * yscale, w,
+                        (has ? db[d].lo : db[d].v) * yscale, (has ? db[d].hi : db[d].v) * yscale);
+                plot_fig_point(g, NAN, (has ? db[d].hi : db[d].v) * yscale);
+                if (db[d].v > 0)
+                    plot_fig_point(g, NAN, db[d].v * yscale);
+            }
+            if (!any)
+                continue;
+            fputs("EOD\n", f);
+            /* colours 9-32 repeat, hatched (bars have no dash) */
+            static const int hatch[] = {0, 4, 5, 1};
+            int lt = ser_lt[j], hv = hatch[((lt - 1) / 8) % 4];
+            char with[128];
+            snprintf(with, sizeof with, "using 1:2:3 with boxes%s%.0d%s", hv ? " fs pattern " : "",
+                     hv, hv ? " border" : "");
+            if (plot_fig_add(g, block, p, with, ser.v[j], 1, lt, 1) ||
+                (whisk && plot_fig_add(g, block, p, "using 1:2:4:5 with yerrorbars lc rgb"
+                                       " '#303030' lw 0.8 dt solid ps 0", NULL, 0, 0, 0))) {
+                status = SIM_EXIT_RUNTIME;
+                goto out;
+            }
+        }
 out:
     strs_free(&as);
     strs_free(&bs);
-    strs_free(&xs);
     strs_free(&ser);
     sim_free(bars);
+    sim_free(db);
+    sim_free(ser_lt);
     sqlite3_finalize(st);
     return status;
 }
@@ -1489,8 +1754,14 @@ static void plot_usage(FILE *f)
           "  --x KEY             param: the x-axis param (default: the first swept key)\n"
           "  --group KEY         param: one line per value of KEY (default: every other\n"
           "                      varying key)\n"
-          "  --logx, --logy      logarithmic axes (the y axis otherwise starts at 0 for\n"
-          "                      quantities that are never negative)\n"
+          "  --logx, --logy      logarithmic axes, tics at 1-2-5 or decades (the y axis\n"
+          "                      otherwise starts at 0 for quantities never negative)\n"
+          "  --facet run|instance  one panel per run, or per instance (link, directory),\n"
+          "                      on shared axes with one key; a grid of up to 4 x 4\n"
+          "  --agg sum|mean|none how instances (directories) of a run are combined:\n"
+          "                      occupancy: mean with a min-max band (default); kv-hit\n"
+          "                      and coherence with several runs: sum (the hit ratio of\n"
+          "                      all lookups, with min-max whiskers); none: each one\n"
           "  --key WHERE         the key: below (outside, under the plot), right (outside),\n"
           "                      inside or off; default: inside for one or two short\n"
           "                      entries, below otherwise\n"
@@ -1519,6 +1790,7 @@ int cmd_plot(int argc, char **argv)
         {"script", no_argument, NULL, 's'},       {"help", no_argument, NULL, 'h'},
         {"key", required_argument, NULL, 'K'},    {"xlabel", required_argument, NULL, 'X'},
         {"ylabel", required_argument, NULL, 'V'}, {"labels", required_argument, NULL, 'N'},
+        {"facet", required_argument, NULL, 'P'},  {"agg", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0}};
     plot_opts o;
     memset(&o, 0, sizeof o);
@@ -1530,8 +1802,10 @@ int cmd_plot(int argc, char **argv)
     int status = 0, c;
     res_db *db = NULL;
     rdb_set set = {NULL, 0};
-    char *script = NULL;
-    size_t slen = 0;
+    char *script = NULL, *body = NULL;
+    size_t slen = 0, blen = 0;
+    plot_fig fig;
+    plot_fig_init(&fig);
     FILE *f = NULL;
     char *tmp_out = NULL;          /* the figure while gnuplot draws it */
     char *labels_buf = NULL;       /* --labels, split in place */
@@ -1576,6 +1850,25 @@ int cmd_plot(int argc, char **argv)
             }
             break;
         }
+        case 'P':
+        case 'A': {
+            static const char *const facets[] = {"none", "run", "instance", NULL};
+            static const char *const aggs[] = {"auto", "sum", "mean", "none", NULL};
+            const char *const *l = c == 'P' ? facets : aggs;
+            int v = -1;
+            for (int i = 0; l[i]; i++)
+                if (strcmp(optarg, l[i]) == 0)
+                    v = i;
+            if (v < 0) {
+                fprintf(stderr, c == 'P' ? "memfab plot: --facet is run or instance (not '%s')\n"
+                                         : "memfab plot: --agg is sum, mean or none (not '%s')\n",
+                        optarg);
+                status = SIM_EXIT_USAGE;
+                goto out;
+            }
+            *(c == 'P' ? &o.facet : &o.agg) = v;
+            break;
+        }
         case 'X': o.xlabel = optarg; break;
         case 'V': o.ylabel = optarg; break;
         case 'N': {
@@ -1606,6 +1899,7 @@ int cmd_plot(int argc, char **argv)
                 status = SIM_EXIT_USAGE;
                 goto out;
             }
+            o.sized = 1;
             break;
         case 'F':
             o.pt = atof(optarg);
@@ -1634,6 +1928,13 @@ int cmd_plot(int argc, char **argv)
                     o.kind ? o.kind : "", o.kind ? "')" : "");
         else
             fprintf(stderr, "memfab plot: -o FIG.pdf|png|svg is required\n");
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    if (o.facet != FACET_NONE && kind == 1) {
+        fprintf(stderr, "memfab plot: --facet draws cdf, link-bw, occupancy, kv-hit and"
+                        " coherence; --kind param draws its runs as points (--group picks"
+                        " the lines)\n");
         status = SIM_EXIT_USAGE;
         goto out;
     }
@@ -1697,33 +1998,47 @@ int cmd_plot(int argc, char **argv)
         }
     }
     rdb_label(&set);
-    if (plot_labels(&set, plot_title_max(o.w, o.pt - 1))) {
+    o.run_lt = sim_calloc(set.n + 1, sizeof *o.run_lt);
+    if (!o.run_lt || plot_labels(&set, plot_title_max(o.w, o.pt - 1), o.run_lt)) {
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    f = open_memstream(&script, &slen);
+    /* the body first: with facets, the figure's size follows the panels */
+    f = open_memstream(&body, &blen);
     if (!f) {
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    header(f, &o, term, fscale);
-    titled = 0;
     sqlite3 *h = res_handle(db);
     switch (kind) {
-    case 0: status = plot_cdf(f, h, &set, &o); break;
-    case 1: status = plot_param(f, h, &set, &o); break;
-    case 2: status = plot_series(f, h, &set, &o, 1); break;
-    case 3: status = plot_series(f, h, &set, &o, 0); break;
-    case 4: status = plot_bars(f, h, &set, &o, 1); break;
-    default: status = plot_bars(f, h, &set, &o, 0); break;
+    case 0: status = plot_cdf(f, h, &set, &o, &fig); break;
+    case 1: status = plot_param(f, h, &set, &o, &fig); break;
+    case 2: status = plot_series(f, h, &set, &o, 1, &fig); break;
+    case 3: status = plot_series(f, h, &set, &o, 0, &fig); break;
+    case 4: status = plot_bars(f, h, &set, &o, 1, &fig); break;
+    default: status = plot_bars(f, h, &set, &o, 0, &fig); break;
     }
+    if (!status)
+        plot_fig_emit(f, &o, &fig);
     fputs("unset output\n", f);
     fclose(f);
     f = NULL;
-    if (!status && o.nnames && o.nnames != titled) {
+    if (!status && o.nnames && o.nnames != fig.nkeys) {
         fprintf(stderr, "memfab plot: --labels gives %zu name%s for %zu series\n", o.nnames,
-                o.nnames == 1 ? "" : "s", titled);
+                o.nnames == 1 ? "" : "s", fig.nkeys);
         status = SIM_EXIT_USAGE;
+    }
+    if (!status) {
+        f = open_memstream(&script, &slen);
+        if (!f) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
+        term = plot_terminal(o.out ? o.out : "figure.pdf", fig.fw, fig.fh, o.pt, &fscale);
+        plot_header(f, &o, term, fscale);
+        fwrite(body, 1, blen, f);
+        fclose(f);
+        f = NULL;
     }
     if (status)
         goto out;
@@ -1763,10 +2078,13 @@ out:
     if (f)
         fclose(f);
     free(script);   /* open_memstream allocates with malloc */
+    free(body);
+    plot_fig_free(&fig);
     rdb_set_free(&set);
     res_close(db);
     sim_free(o.ids);
     sim_free(o.where);
+    sim_free(o.run_lt);
     sim_free(o.names);
     sim_free(labels_buf);
     return status;
