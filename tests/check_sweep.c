@@ -59,6 +59,10 @@ START_TEST(grid_seeds_merge_summary)
     ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT point, n, ci95 IS NOT NULL FROM sweep_summary"
                            " WHERE metric = 'dst/latency_mean'\""), 0);
     ck_assert_str_eq(fx_out, "links.l0.bandwidth=1 GB/s|2|1\nlinks.l0.bandwidth=4 GB/s|2|1\n");
+    /* one column per swept key, holding the point's value */
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT \\\"links.l0.bandwidth\\\", n FROM sweep_summary"
+                           " WHERE metric = 'dst/latency_mean'\""), 0);
+    ck_assert_str_eq(fx_out, "1 GB/s|2\n4 GB/s|2\n");
     /* the merged database plots by the swept key */
     if (system("command -v gnuplot >/dev/null 2>&1") == 0) {
         ck_assert_msg(fx_sh("%s plot bw.db --kind param --metric dst/latency_mean -o bw.pdf",
@@ -192,6 +196,11 @@ START_TEST(listed_points_and_fixed_sets)
     ck_assert_int_eq(fx_sh("sqlite3 out/p.db \"SELECT p.value FROM params p WHERE key = 'stop'"
                            " UNION ALL SELECT value FROM params WHERE key = 'sweep.name'\""), 0);
     ck_assert_str_eq(fx_out, "2 ms\n2 ms\nsweep\nsweep\n");
+    /* a key one point does not set is NULL in its column */
+    ck_assert_int_eq(fx_sh("sqlite3 out/p.db \"SELECT \\\"links.l0.bandwidth\\\","
+                           " quote(\\\"links.l0.latency\\\") FROM sweep_summary WHERE"
+                           " metric = 'dst/latency_mean'\""), 0);
+    ck_assert_str_eq(fx_out, "2 GB/s|'5 us'\n3 GB/s|NULL\n");
 }
 END_TEST
 

@@ -122,6 +122,12 @@ static int sink_ts(void *ctx, const char *scope, const char *name, sim_time t, d
     run_sink *k = ctx;
     return note(k, res_timeseries(k->db, scope, name, t, v));
 }
+static int sink_ts_unit(void *ctx, const char *scope, const char *name, sim_time t, double v,
+                        const char *unit)
+{
+    run_sink *k = ctx;
+    return note(k, res_timeseries_unit(k->db, scope, name, t, v, unit));
+}
 static int sink_request(void *ctx, uint64_t id, const char *session, const char *instance,
                         sim_time arrival, sim_time first, sim_time finish, uint64_t in,
                         uint64_t out, uint64_t cached)
@@ -159,7 +165,31 @@ static void on_signal(int sig)
 
 static void param_leaf(void *ctx, const char *key, const char *value)
 {
-    res_param(ctx, key, value);
+    res_param_from(ctx, key, value, RES_ORIGIN_SCENARIO);
+}
+
+static void default_leaf(void *ctx, const char *key, const char *value)
+{
+    res_param_from(ctx, key, value, RES_ORIGIN_DEFAULT);
+}
+
+/* Every parameter the run used, as gem5's config.ini lists them: what the
+ * scenario wrote (origin 'scenario'), then what it left at a default
+ * (origin 'default'): the keys of its sections and the parameters of every
+ * component entry. `kv:` and `router:` are in effect whenever `workload:`
+ * is, written or not. */
+static void record_params(res_db *db, sim *s, const scn_doc *doc)
+{
+    const scn_node *root = scn_root(doc);
+    scn_flatten(doc, param_leaf, db);
+    sim_schema_defaults(&memfab_scenario_schema, root, "", default_leaf, db);
+    if (scn_map_get(root, "workload")) {
+        for (const sim_skey *k = memfab_scenario_schema.keys; k && k->name; k++)
+            if ((strcmp(k->name, "kv") == 0 || strcmp(k->name, "router") == 0) &&
+                !scn_map_get(root, k->name))
+                sim_schema_defaults(k->sub, NULL, k->name, default_leaf, db);
+    }
+    sim_params_defaults(s, doc, default_leaf, db);
 }
 
 static double wall_seconds(void)
@@ -648,7 +678,7 @@ int run_scenario(const run_opts *o)
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    scn_flatten(doc, param_leaf, db);
+    record_params(db, s, doc);
     if (unchecked[0])
         res_param(db, "memfab.unchecked_keys", unchecked);
     /* The run row is committed; the params are too before the simulation
@@ -660,7 +690,8 @@ int run_scenario(const run_opts *o)
     }
     run_sink rs = {db, 0, ""};
     sim_sink sink = {&rs,        sink_metric,    sink_link,    sink_ts,
-                     sink_request, sink_kv, sink_coherence, sink_request_pd, sink_link_net};
+                     sink_request, sink_kv, sink_coherence, sink_request_pd, sink_link_net,
+                     sink_ts_unit};
     sim_set_sink(s, &sink);
 
 

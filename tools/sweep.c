@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -1013,6 +1014,47 @@ static const char summary_sql[] =
     "    ci_low   REAL,\n"
     "    ci_high  REAL\n"
     ");\n";
+#define SUMMARY_FIXED_COLS 10
+
+/* After the fixed columns, sweep_summary has one TEXT column per swept key
+ * (in the order the sweep file first names them) holding the point's value
+ * as written, NULL for a point that does not set the key: SELECT
+ * "router.policy", mean FROM sweep_summary WHERE metric = ... A key that
+ * names a fixed column (case-insensitively) is called sweep.KEY. */
+static int summary_key_columns(sqlite3 *h, const sweep *s, char ***keys, size_t *nkeys)
+{
+    static const char *const fixed[] = {"sweep", "point", "metric", "unit", "n", "mean",
+                                        "stddev", "ci95", "ci_low", "ci_high"};
+    *keys = NULL;
+    *nkeys = 0;
+    for (size_t i = 0; i < s->npts; i++)
+        for (size_t k = 0; k < s->pts[i].n; k++) {
+            size_t j = 0;
+            while (j < *nkeys && strcmp((*keys)[j], s->pts[i].keys[k]) != 0)
+                j++;
+            if (j < *nkeys)
+                continue;
+            char **nk = sim_realloc(*keys, (*nkeys + 1) * sizeof *nk);
+            if (!nk)
+                return SIM_ENOMEM;
+            *keys = nk;
+            nk[(*nkeys)++] = s->pts[i].keys[k];   /* borrowed from the point */
+        }
+    for (size_t j = 0; j < *nkeys; j++) {
+        int clash = 0;
+        for (size_t f = 0; f < sizeof fixed / sizeof fixed[0]; f++)
+            clash |= strcasecmp((*keys)[j], fixed[f]) == 0;
+        char *col = clash ? str_printf("sweep.%s", (*keys)[j]) : NULL;
+        char *q = sqlite3_mprintf("ALTER TABLE sweep_summary ADD COLUMN \"%w\" TEXT",
+                                  col ? col : (*keys)[j]);
+        int rc = q ? sqlite3_exec(h, q, NULL, NULL, NULL) : SQLITE_NOMEM;
+        sqlite3_free(q);
+        sim_free(col);
+        if (rc != SQLITE_OK)
+            return rc == SQLITE_NOMEM ? SIM_ENOMEM : SIM_EIO;
+    }
+    return 0;
+}
 
 static int summarize(res_db *db, const sweep *s, sim_err *err)
 {
@@ -1024,8 +1066,11 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
     rdb_filter(&set, NULL, 0, NULL, 0, 1, err);
     char **keys = sim_calloc(set.n + 1, sizeof *keys);
     sqlite3_stmt *ins = NULL;
+    char **kcols = NULL, *insert_sql = NULL;
+    size_t nkc = 0;
+    const point **pt = sim_calloc(set.n + 1, sizeof *pt);
     double *vals = sim_calloc(set.n + 1, sizeof *vals);
-    if (!keys || !vals) {
+    if (!keys || !vals || !pt) {
         rc = SIM_ENOMEM;
         goto out;
     }
@@ -1045,6 +1090,7 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
         for (size_t k = 0; pid && k < s->npts && !p; k++)
             if (strcmp(s->pts[k].id, pid) == 0)
                 p = &s->pts[k];
+        pt[i] = p;
         for (size_t k = 0; p && k < p->n; k++) {
             size_t need = len + strlen(p->keys[k]) + strlen(p->vals[k]) + 4;
             if (need > cap) {
@@ -1060,9 +1106,25 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
         }
     }
     if (sqlite3_exec(h, summary_sql, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(h, "INSERT INTO sweep_summary VALUES (?,?,?,?,?,?,?,?,?,?)", -1, &ins,
-                           NULL) != SQLITE_OK) {
+        (rc = summary_key_columns(h, s, &kcols, &nkc)) == SIM_EIO) {
+        rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s", sqlite3_errmsg(h));
+        goto out;
+    }
+    if (rc || !(insert_sql = sim_alloc(64 + 2 * (SUMMARY_FIXED_COLS + nkc)))) {
+        rc = SIM_ENOMEM;
+        goto out;
+    }
+    if (sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s", sqlite3_errmsg(h));
+        goto out;
+    }
+    {
+        size_t len = (size_t)sprintf(insert_sql, "INSERT INTO sweep_summary VALUES (?");
+        for (size_t c = 1; c < SUMMARY_FIXED_COLS + nkc; c++)
+            len += (size_t)sprintf(insert_sql + len, ",?");
+        sprintf(insert_sql + len, ")");
+    }
+    if (sqlite3_prepare_v2(h, insert_sql, -1, &ins, NULL) != SQLITE_OK) {
         rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s", sqlite3_errmsg(h));
         goto out;
     }
@@ -1098,6 +1160,17 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
                 else
                     sqlite3_bind_double(ins, 6 + k, v[k]);
             }
+            for (size_t c = 0; c < nkc; c++) {
+                const char *kv = NULL;
+                for (size_t k = 0; pt[i] && k < pt[i]->n && !kv; k++)
+                    if (strcmp(pt[i]->keys[k], kcols[c]) == 0)
+                        kv = pt[i]->vals[k];
+                if (kv)
+                    sqlite3_bind_text(ins, SUMMARY_FIXED_COLS + 1 + (int)c, kv, -1,
+                                      SQLITE_TRANSIENT);
+                else
+                    sqlite3_bind_null(ins, SUMMARY_FIXED_COLS + 1 + (int)c);
+            }
             if (sqlite3_step(ins) != SQLITE_DONE) {
                 rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s",
                                  sqlite3_errmsg(h));
@@ -1117,6 +1190,9 @@ out:
         sim_free(keys[i]);
     sim_free(keys);
     sim_free(vals);
+    sim_free(kcols);
+    sim_free(insert_sql);
+    sim_free(pt);
     rdb_set_free(&set);
     return rc;
 }
