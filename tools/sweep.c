@@ -12,16 +12,19 @@
  *   points:                        # and/or listed points
  *     - {links.pcie_h2d.bandwidth: 4 GB/s, components.host_dma.interarrival: 8 us}
  *   seeds: [1, 2, 3]               # replications (or `replications: 3` = seeds 1..3)
- *   output: pcie-bw.db             # default: NAME.db beside the sweep file
+ *   output: pcie-bw.db             # relative to the sweep file; default: results/NAME.db
+ *                                  # under the current directory, as memfab run's output
  *
  * Each (point, seed) runs in a worker process into its own database
  * WORK/<id>.db, where WORK defaults to OUTPUT.d and <id> is a hash of the
  * scenario file's bytes, the fixed overrides, the point's overrides and the
  * seed: editing the grid keeps the points that did not change. A worker
  * writes <id>.db.part and renames it to <id>.db when the run is complete,
- * or to <id>.failed.db after recording the failure (a `runs` row with
- * status failed and the error) - so a sweep that is interrupted or rerun
- * skips the complete points and retries the others.
+ * to <id>.interrupted.db when the run was stopped (Ctrl-C, SIGTERM, the
+ * sweep killed: status interrupted, what it measured kept), or to
+ * <id>.failed.db after recording the failure (a `runs` row with status
+ * failed and the error) - so a sweep that is interrupted or rerun skips
+ * the complete points and retries the others; --list tells the three apart.
  *
  * Every run gets params sweep.name, sweep.point (the id), sweep.seed (with
  * seeds) and sweep.<key> for every swept key, so plots and comparisons can
@@ -239,7 +242,9 @@ static const sim_skey sweep_keys[] = {
     {"points", SIM_S_OPEN, "list", NULL, "", "listed points: [{KEY: VALUE, ...}, ...]", NULL},
     {"seeds", SIM_S_VALUE, "list of uint", NULL, "", "run every point with each seed", NULL},
     {"replications", SIM_S_VALUE, "uint", "1", "", "seeds 1..N (without seeds:)", NULL},
-    {"output", SIM_S_VALUE, "string", "<name>.db", "", "the merged results database", NULL},
+    {"output", SIM_S_VALUE, "string", "results/<name>.db", "",
+     "the merged results database (relative to this file; default under the current directory)",
+     NULL},
     {"workdir", SIM_S_VALUE, "string", "<output>.d", "", "per-point databases and logs", NULL},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
 static const sim_schema sweep_schema = {"sweep file", sweep_keys, NULL, NULL, NULL, NULL, NULL};
@@ -367,9 +372,9 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
     else if (outp)
         s->out = relative_to(path, outp);
     else {
-        char *nm = str_printf("%s.db", s->name ? s->name : "sweep");
-        s->out = nm ? relative_to(path, nm) : NULL;
-        sim_free(nm);
+        /* beside the runs' own outputs (memfab run writes results/<name>.db),
+         * not into the directory of the sweep file (often scenarios/) */
+        s->out = str_printf("results/%s.db", s->name ? s->name : "sweep");
     }
     if (work_opt)
         s->work = sim_strdup(work_opt);
@@ -614,7 +619,8 @@ static void log_message(const char *log, char *out, size_t n)
 
 /* Add the sweep params to the (single) run of a point database; when it has
  * no run (the scenario failed before its run began), record a failed run
- * with `message`. Returns 1 when the run is complete, 0 when not, <0 on error. */
+ * with `message`. Returns 1 when the run is complete, 2 when it was
+ * interrupted, 0 when it failed, <0 on error. */
 static int finish_point_db(const sweep *s, const point *p, const char *path, const char *message)
 {
     sim_err err;
@@ -691,7 +697,10 @@ static int finish_point_db(const sweep *s, const point *p, const char *path, con
     sqlite3_exec(h, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
     sqlite3_finalize(st);
     res_close(db);
-    return rc ? rc : strcmp(status, "complete") == 0;
+    return rc                                   ? rc
+           : strcmp(status, "complete") == 0    ? 1
+           : strcmp(status, "interrupted") == 0 ? 2
+                                                : 0;
 }
 
 /* Exit status of a worker that found its point locked by another worker
@@ -706,8 +715,8 @@ static int worker(const sweep *s, const point *p)
 {
     char *part = point_path(s, p, ".db.part"), *log = point_path(s, p, ".log");
     char *done = point_path(s, p, ".db"), *failed = point_path(s, p, ".failed.db");
-    char *lock = point_path(s, p, ".lock");
-    if (!part || !log || !done || !failed || !lock)
+    char *lock = point_path(s, p, ".lock"), *intr = point_path(s, p, ".interrupted.db");
+    if (!part || !log || !done || !failed || !lock || !intr)
         return SIM_EXIT_RUNTIME;
     int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0)
@@ -716,6 +725,7 @@ static int worker(const sweep *s, const point *p)
         return 0;
     res_remove(part);
     unlink(failed);
+    unlink(intr);
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
         dup2(fd, 1);
@@ -756,6 +766,8 @@ static int worker(const sweep *s, const point *p)
     int complete = finish_point_db(s, p, part, msg);
     if (complete == 1 && rc == 0)
         rc = rename(part, done) == 0 ? 0 : SIM_EXIT_RUNTIME;
+    else if (complete == 2)
+        rename(part, intr), rc = rc ? rc : SIM_EXIT_RUNTIME;
     else if (complete >= 0)
         rename(part, failed), rc = rc ? rc : SIM_EXIT_RUNTIME;
     else
@@ -769,6 +781,7 @@ static int worker(const sweep *s, const point *p)
     sim_free(done);
     sim_free(failed);
     sim_free(lock);
+    sim_free(intr);
     return rc; /* the lock goes with the process */
 }
 
@@ -784,6 +797,7 @@ static void on_signal(int sig)
 
 typedef struct progress {
     size_t total, done, running, failed, skipped;
+    size_t interrupted;        /* points whose run was stopped (<id>.interrupted.db) */
     int tty;                   /* redraw a status line */
     const char *name;
     int lines;                 /* not a terminal: a line every `every` seconds */
@@ -849,6 +863,8 @@ static void show(progress *pg, int final)
     }
     fprintf(stderr, "%ssweep %s: %zu/%zu points (%.0f%%), %zu failed", pg->tty ? "\r\033[K" : "",
             pg->name, finished, total, pct, failed);
+    if (pg->interrupted)
+        fprintf(stderr, ", %zu interrupted", pg->interrupted);
     if (!pg->global)
         fprintf(stderr, ", %zu running", pg->running);
     if (done0)
@@ -863,9 +879,20 @@ static void reap(const sweep *s, const point *p, int wstatus, progress *pg)
 {
     char *done = point_path(s, p, ".db"), *failed = point_path(s, p, ".failed.db");
     char *part = point_path(s, p, ".db.part"), *log = point_path(s, p, ".log");
+    char *intr = point_path(s, p, ".interrupted.db");
     pg->running--;
     if (file_exists(done)) {
         pg->done++;
+    } else if (file_exists(intr)) {
+        /* stopped by a signal (ours, forwarded, or someone else's): kept
+         * as interrupted, run again by the next sweep */
+        pg->interrupted++;
+        if (!stop_requested) {
+            if (pg->tty)
+                fputs("\r\033[K", stderr);
+            fprintf(stderr, "sweep %s: point %s was interrupted (kept in %s; rerun to run it"
+                            " again)\n", s->name, p->id, intr);
+        }
     } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == WORKER_EXIT_LOCKED) {
         /* another process runs this point: its files are not ours to touch */
         pg->failed++;
@@ -904,6 +931,7 @@ static void reap(const sweep *s, const point *p, int wstatus, progress *pg)
     sim_free(failed);
     sim_free(part);
     sim_free(log);
+    sim_free(intr);
 }
 
 /* Run the points with index % size == rank that are not complete, with up
@@ -1272,7 +1300,8 @@ static void sweep_usage(FILE *f)
           "  grid: {KEY: [V1, V2], ...}    cartesian product\n"
           "  points: [{KEY: V, ...}, ...]  listed points\n"
           "  seeds: [1, 2, 3]              or replications: N (seeds 1..N)\n"
-          "  output: OUT.db                (default NAME.db beside the sweep file)\n"
+          "  output: OUT.db                (relative to the sweep file; default\n"
+          "                                results/NAME.db in the current directory)\n"
           "\n"
           "options:\n"
           "  -j, --jobs N        worker processes (default: 1 under MPI, else the CPUs)\n"
@@ -1354,9 +1383,11 @@ int cmd_sweep(int argc, char **argv)
             for (size_t i = 0; i < s.npts; i++) {
                 char *done = point_path(&s, &s.pts[i], ".db");
                 char *failed = point_path(&s, &s.pts[i], ".failed.db");
-                printf("%s %-8s", s.pts[i].id, file_exists(done)     ? "complete"
-                                               : file_exists(failed) ? "failed"
-                                                                     : "todo");
+                char *intr = point_path(&s, &s.pts[i], ".interrupted.db");
+                printf("%s %-11s", s.pts[i].id, file_exists(done)     ? "complete"
+                                                : file_exists(failed) ? "failed"
+                                                : file_exists(intr)   ? "interrupted"
+                                                                      : "todo");
                 for (size_t k = 0; k < s.pts[i].n; k++)
                     printf(" %s=%s", s.pts[i].keys[k], s.pts[i].vals[k]);
                 if (s.pts[i].have_seed)
@@ -1364,11 +1395,16 @@ int cmd_sweep(int argc, char **argv)
                 putchar('\n');
                 sim_free(done);
                 sim_free(failed);
+                sim_free(intr);
             }
         goto out;
     }
     int bad = 0;
     if (rank == 0) {
+        char *od = sim_strdup(s.out);   /* results/ of the default output */
+        if (od)
+            mkdir(dirname(od), 0777);
+        sim_free(od);
         bad = check_output(&s, &err) != 0;
         if (bad)
             sim_err_print(&err);
@@ -1418,6 +1454,11 @@ int cmd_sweep(int argc, char **argv)
         interrupted = 1;
     }
     int failed = (int)pg.failed;
+    if (pg.interrupted && !interrupted) {
+        fprintf(stderr, "sweep %s: %zu point%s interrupted; run the same command again to"
+                        " resume\n", s.name, pg.interrupted, pg.interrupted == 1 ? " was" : "s were");
+        interrupted = 1;
+    }
     if (mpi) {
         swp_mpi_barrier();
         interrupted = swp_mpi_max(interrupted);
