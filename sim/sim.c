@@ -916,11 +916,6 @@ void sim_params_defaults(sim *s, const scn_doc *doc, scn_leaf_fn fn, void *ctx)
 
 int sim_report_timeseries(sim *s, const char *scope, const char *name, sim_time t, double value)
 {
-    if (s->sink.timeseries_unit) {
-        const sim_comp *c = sim_find(s, scope);
-        return s->sink.timeseries_unit(s->sink.ctx, scope, name, t, value,
-                                       c ? sim_series_unit(c->model, name) : NULL);
-    }
     return s->sink.timeseries ? s->sink.timeseries(s->sink.ctx, scope, name, t, value) : 0;
 }
 

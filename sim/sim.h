@@ -171,9 +171,6 @@ typedef struct sim_sink {
     int (*link_net)(void *ctx, const char *link, const char *direction, uint64_t bytes,
                     uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
                     uint64_t pause_ps, uint64_t ecn_marks);
-    /* A timeseries row with its unit (NULL: `timeseries` gets it without). */
-    int (*timeseries_unit)(void *ctx, const char *scope, const char *name, sim_time t,
-                           double value, const char *unit);
 } sim_sink;
 
 /* ---- The simulator ---------------------------------------------------- */
@@ -298,8 +295,8 @@ int sim_report_link(sim *s, const char *link, const char *direction, uint64_t by
 int sim_report_link_net(sim *s, const char *link, const char *direction, uint64_t bytes,
                         uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
                         uint64_t pause_ps, uint64_t ecn_marks);
-/* A sample of a time series. When scope names a component whose model
- * declares the series (sim_model.series), the row carries its unit. */
+/* A sample of a time series; the unit of value is what the model of the
+ * component named scope declares for it (sim_series_unit). */
 int sim_report_timeseries(sim *s, const char *scope, const char *name, sim_time t, double value);
 /* The unit a component's model declares for series `name`, or NULL. */
 const char *sim_series_unit(const sim_model *m, const char *name);

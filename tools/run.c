@@ -83,6 +83,7 @@ int run_build(sim *s, const scn_doc *doc, sim_err *err)
  * the run 'failed' instead of silently losing rows. */
 typedef struct run_sink {
     res_db *db;          /* where rows go */
+    sim *sim;            /* the simulator (units of time series) */
     int failed;          /* a row could not be written */
     char msg[512];       /* the first failure */
 } run_sink;
@@ -120,13 +121,9 @@ static int sink_link_net(void *ctx, const char *link, const char *dir, uint64_t 
 static int sink_ts(void *ctx, const char *scope, const char *name, sim_time t, double v)
 {
     run_sink *k = ctx;
-    return note(k, res_timeseries(k->db, scope, name, t, v));
-}
-static int sink_ts_unit(void *ctx, const char *scope, const char *name, sim_time t, double v,
-                        const char *unit)
-{
-    run_sink *k = ctx;
-    return note(k, res_timeseries_unit(k->db, scope, name, t, v, unit));
+    const sim_comp *c = sim_find(k->sim, scope);   /* its model declares the unit */
+    return note(k, res_timeseries_unit(k->db, scope, name, t, v,
+                                       c ? sim_series_unit(c->model, name) : NULL));
 }
 static int sink_request(void *ctx, uint64_t id, const char *session, const char *instance,
                         sim_time arrival, sim_time first, sim_time finish, uint64_t in,
@@ -688,10 +685,9 @@ int run_scenario(const run_opts *o)
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    run_sink rs = {db, 0, ""};
+    run_sink rs = {db, s, 0, ""};
     sim_sink sink = {&rs,        sink_metric,    sink_link,    sink_ts,
-                     sink_request, sink_kv, sink_coherence, sink_request_pd, sink_link_net,
-                     sink_ts_unit};
+                     sink_request, sink_kv, sink_coherence, sink_request_pd, sink_link_net};
     sim_set_sink(s, &sink);
 
 
