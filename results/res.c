@@ -92,6 +92,7 @@ enum {
     ST_RUN_END,
     ST_RUN_ERROR,
     ST_PARAM,
+    ST_PARAM_DEFAULT,
     ST_METRIC,
     ST_LINK,
     ST_TIMESERIES,
@@ -110,14 +111,18 @@ static const char *const st_sql[N_ST] = {
     [ST_RUN_END] = "UPDATE main.runs SET status = ?2, wall_s = ?3, sim_time_ps = ?4, events = ?5"
                    " WHERE run_id = ?1",
     [ST_RUN_ERROR] = "UPDATE main.runs SET error = ?2 WHERE run_id = ?1",
-    [ST_PARAM] = "INSERT OR REPLACE INTO temp.stage_params (run_id, key, value) VALUES (?1, ?2, ?3)",
+    [ST_PARAM] = "INSERT OR REPLACE INTO temp.stage_params (run_id, key, value, origin)"
+                 " VALUES (?1, ?2, ?3, ?4)",
+    /* a default never replaces a value the scenario wrote */
+    [ST_PARAM_DEFAULT] = "INSERT OR IGNORE INTO temp.stage_params (run_id, key, value, origin)"
+                         " VALUES (?1, ?2, ?3, 'default')",
     [ST_METRIC] = "INSERT INTO temp.stage_metrics (run_id, scope, name, value, unit)"
                   " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_LINK] = "INSERT INTO temp.stage_links (run_id, link, direction, bytes, packets, busy_ps,"
                 " utilization, drops, pause_ps, ecn_marks)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [ST_TIMESERIES] = "INSERT INTO temp.stage_timeseries (run_id, scope, name, t_ps, value)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_TIMESERIES] = "INSERT INTO temp.stage_timeseries (run_id, scope, name, t_ps, value, unit)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_REQUEST] = "INSERT INTO temp.stage_requests (run_id, req_id, session, instance,"
                    " arrival_ps, first_token_ps, finish_ps, input_tokens, output_tokens,"
                    " cached_tokens, prefill_instance, kv_bytes, kv_wait_ps, kv_transfer_ps)"
@@ -134,7 +139,7 @@ static const char *const st_sql[N_ST] = {
 static const char stage_sql[] =
     "PRAGMA temp_store = MEMORY;"
     "CREATE TEMP TABLE stage_params (run_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT,"
-    " PRIMARY KEY (run_id, key));"
+    " origin TEXT, PRIMARY KEY (run_id, key));"
     "CREATE TEMP TABLE stage_metrics (run_id INTEGER NOT NULL, scope TEXT NOT NULL,"
     " name TEXT NOT NULL, value REAL, unit TEXT);"
     "CREATE TEMP TABLE stage_links (run_id INTEGER NOT NULL, link TEXT NOT NULL,"
@@ -142,7 +147,7 @@ static const char stage_sql[] =
     " busy_ps INTEGER NOT NULL, utilization REAL, drops INTEGER NOT NULL,"
     " pause_ps INTEGER NOT NULL, ecn_marks INTEGER NOT NULL);"
     "CREATE TEMP TABLE stage_timeseries (run_id INTEGER NOT NULL, scope TEXT NOT NULL,"
-    " name TEXT NOT NULL, t_ps INTEGER NOT NULL, value REAL);"
+    " name TEXT NOT NULL, t_ps INTEGER NOT NULL, value REAL, unit TEXT);"
     "CREATE TEMP TABLE stage_requests (run_id INTEGER NOT NULL, req_id INTEGER NOT NULL,"
     " session TEXT, instance TEXT, arrival_ps INTEGER, first_token_ps INTEGER,"
     " finish_ps INTEGER, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
@@ -424,7 +429,9 @@ static int check_and_apply(res_db *db, sim_err *err)
             {"requests", "kv_bytes", "ALTER TABLE requests ADD COLUMN kv_bytes INTEGER"},
             {"requests", "kv_wait_ps", "ALTER TABLE requests ADD COLUMN kv_wait_ps INTEGER"},
             {"requests", "kv_transfer_ps",
-             "ALTER TABLE requests ADD COLUMN kv_transfer_ps INTEGER"}};
+             "ALTER TABLE requests ADD COLUMN kv_transfer_ps INTEGER"},
+            {"params", "origin", "ALTER TABLE params ADD COLUMN origin TEXT"},
+            {"timeseries", "unit", "ALTER TABLE timeseries ADD COLUMN unit TEXT"}};
         for (size_t a = 0; a < sizeof added / sizeof added[0]; a++) {
             int e = has_column(h, "main", added[a][0], added[a][1]);
             if (e == 0)
@@ -809,12 +816,19 @@ int res_run_error(res_db *db, const char *message)
 
 int res_param(res_db *db, const char *key, const char *value)
 {
-    int code;
-    sqlite3_stmt *st = row_start(db, ST_PARAM, &code);
+    return res_param_from(db, key, value, NULL);
+}
+
+int res_param_from(res_db *db, const char *key, const char *value, const char *origin)
+{
+    int code, is_default = origin && strcmp(origin, RES_ORIGIN_DEFAULT) == 0;
+    sqlite3_stmt *st = row_start(db, is_default ? ST_PARAM_DEFAULT : ST_PARAM, &code);
     if (!st)
         return code;
     bind_text(st, 2, key);
     bind_text(st, 3, value);
+    if (!is_default)
+        bind_text(st, 4, origin);
     return row_finish(db, st, "params");
 }
 
@@ -859,6 +873,12 @@ int res_link_net(res_db *db, const char *link, const char *direction, uint64_t b
 
 int res_timeseries(res_db *db, const char *scope, const char *name, uint64_t t_ps, double value)
 {
+    return res_timeseries_unit(db, scope, name, t_ps, value, NULL);
+}
+
+int res_timeseries_unit(res_db *db, const char *scope, const char *name, uint64_t t_ps,
+                        double value, const char *unit)
+{
     int code;
     sqlite3_stmt *st = row_start(db, ST_TIMESERIES, &code);
     if (!st)
@@ -867,6 +887,7 @@ int res_timeseries(res_db *db, const char *scope, const char *name, uint64_t t_p
     bind_text(st, 3, name);
     bind_u64(st, 4, t_ps);
     sqlite3_bind_double(st, 5, value);
+    bind_text(st, 6, unit);
     return row_finish(db, st, "timeseries");
 }
 

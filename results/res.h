@@ -72,6 +72,13 @@ int res_run_error(res_db *db, const char *message);
 
 /* Rows of the current run. Each returns 0 or a negative code. */
 int res_param(res_db *db, const char *key, const char *value);
+/* A param with its origin (params.origin): RES_ORIGIN_SCENARIO for what the
+ * scenario or a --set wrote, RES_ORIGIN_DEFAULT for a parameter left at its
+ * default (never replaces a value already written for the key), NULL for
+ * memfab's own keys. */
+#define RES_ORIGIN_SCENARIO "scenario"
+#define RES_ORIGIN_DEFAULT "default"
+int res_param_from(res_db *db, const char *key, const char *value, const char *origin);
 int res_metric(res_db *db, const char *scope, const char *name, double value, const char *unit);
 int res_link(res_db *db, const char *link, const char *direction, uint64_t bytes,
              uint64_t packets, uint64_t busy_ps, double utilization);
@@ -81,6 +88,9 @@ int res_link_net(res_db *db, const char *link, const char *direction, uint64_t b
                  uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
                  uint64_t pause_ps, uint64_t ecn_marks);
 int res_timeseries(res_db *db, const char *scope, const char *name, uint64_t t_ps, double value);
+/* The same with the unit of value (timeseries.unit; NULL when unknown). */
+int res_timeseries_unit(res_db *db, const char *scope, const char *name, uint64_t t_ps,
+                        double value, const char *unit);
 int res_request(res_db *db, uint64_t req_id, const char *session, const char *instance,
                 uint64_t arrival_ps, uint64_t first_token_ps, uint64_t finish_ps,
                 uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens);

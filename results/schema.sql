@@ -39,11 +39,15 @@ CREATE TABLE IF NOT EXISTS runs (
     error           TEXT               -- message of a failed run, else NULL
 );
 
--- The effective scenario, flattened (dotted keys), after overrides.
+-- The effective scenario, flattened (dotted keys), after overrides, and
+-- every parameter the scenario left at its default (as config.ini lists
+-- every parameter of a gem5 run): origin says which. memfab's own keys
+-- (sweep.*, memfab.*) have origin NULL.
 CREATE TABLE IF NOT EXISTS params (
     run_id INTEGER NOT NULL REFERENCES runs (run_id),
     key    TEXT NOT NULL,
     value  TEXT,
+    origin TEXT,                       -- 'scenario' (written, or --set), 'default', or NULL
     PRIMARY KEY (run_id, key)
 );
 
@@ -78,7 +82,8 @@ CREATE TABLE IF NOT EXISTS timeseries (
     scope  TEXT NOT NULL,
     name   TEXT NOT NULL,
     t_ps   INTEGER NOT NULL,
-    value  REAL
+    value  REAL,
+    unit   TEXT                        -- of value: B/s, B, requests, ... (the model declares it)
 );
 CREATE INDEX IF NOT EXISTS timeseries_run ON timeseries (run_id, scope, name, t_ps);
 
@@ -178,3 +183,46 @@ FROM kv;
 CREATE VIEW IF NOT EXISTS run_metrics AS
 SELECT m.run_id, r.name AS run_name, r.status, r.seed, m.scope, m.name, m.value, m.unit
 FROM metrics AS m JOIN runs AS r ON r.run_id = m.run_id;
+
+-- The same rows with times in seconds and rates in bytes per second next to
+-- the integer picosecond columns, for people and tools that do not want to
+-- divide by 10^12. Additions to contract 1: nothing above changes.
+
+-- runs with sim_time_s, and events per wall-clock second.
+CREATE VIEW IF NOT EXISTS runs_si AS
+SELECT run_id, name, scenario_sha256, seed, version, started_at, wall_s, sim_time_ps,
+       sim_time_ps / 1e12 AS sim_time_s, events,
+       CASE WHEN wall_s > 0 THEN events / wall_s END AS events_per_s, status, error
+FROM runs;
+
+-- links with busy_s, pause_s and the mean rate over the run
+-- (bytes_per_s = bytes / sim_time_s; utilization is busy_ps / sim_time_ps).
+CREATE VIEW IF NOT EXISTS links_si AS
+SELECT l.run_id, l.link, l.direction, l.bytes, l.packets, l.busy_ps, l.busy_ps / 1e12 AS busy_s,
+       l.utilization,
+       CASE WHEN r.sim_time_ps > 0 THEN l.bytes * 1e12 / r.sim_time_ps END AS bytes_per_s,
+       l.drops, l.pause_ps, l.pause_ps / 1e12 AS pause_s, l.ecn_marks
+FROM links AS l JOIN runs AS r ON r.run_id = l.run_id;
+
+-- request_latency with every time also in seconds.
+CREATE VIEW IF NOT EXISTS requests_si AS
+SELECT q.run_id, q.req_id, q.session, q.instance, q.prefill_instance,
+       q.input_tokens, q.output_tokens, q.cached_tokens, q.kv_bytes,
+       q.arrival_ps, q.arrival_ps / 1e12 AS arrival_s,
+       q.first_token_ps, q.first_token_ps / 1e12 AS first_token_s,
+       q.finish_ps, q.finish_ps / 1e12 AS finish_s,
+       q.first_token_ps - q.arrival_ps AS ttft_ps,
+       (q.first_token_ps - q.arrival_ps) / 1e12 AS ttft_s,
+       q.finish_ps - q.arrival_ps AS e2e_ps, (q.finish_ps - q.arrival_ps) / 1e12 AS e2e_s,
+       CASE WHEN q.output_tokens > 1
+            THEN (q.finish_ps - q.first_token_ps) / (q.output_tokens - 1) END AS tpot_ps,
+       CASE WHEN q.output_tokens > 1
+            THEN (q.finish_ps - q.first_token_ps) / 1e12 / (q.output_tokens - 1) END AS tpot_s,
+       q.kv_wait_ps, q.kv_wait_ps / 1e12 AS kv_wait_s,
+       q.kv_transfer_ps, q.kv_transfer_ps / 1e12 AS kv_transfer_s
+FROM requests AS q;
+
+-- timeseries with t_s.
+CREATE VIEW IF NOT EXISTS timeseries_si AS
+SELECT run_id, scope, name, t_ps, t_ps / 1e12 AS t_s, value, unit
+FROM timeseries;

@@ -235,6 +235,79 @@ int sim_schema_check(const sim_schema *sc, const scn_node *n, const char *path,
     return 0;
 }
 
+/* ---- defaults ----------------------------------------------------------- */
+
+/* A default that states a value, not one that describes it. */
+static int literal_default(const char *d)
+{
+    if (!d || !*d || strpbrk(d, "()[]<>"))
+        return 0;
+    const char *dot = strchr(d, '.');   /* another key: kv.block_tokens */
+    return !(dot && dot > d && !strpbrk(d, " 0123456789"));
+}
+
+static void param_defaults(const sim_param *p, const scn_node *n, const char *path,
+                           scn_leaf_fn fn, void *ctx)
+{
+    for (; p && p->name; p++) {
+        char k[600];
+        if (!p->def || scn_map_get(n, p->name))
+            continue;
+        join(k, sizeof k, path, p->name);
+        fn(ctx, k, p->def);
+    }
+}
+
+void sim_schema_defaults(const sim_schema *sc, const scn_node *n, const char *path,
+                         scn_leaf_fn fn, void *ctx)
+{
+    if (!sc || (n && scn_node_kind(n) != SCN_MAP))
+        return;
+    if (!path)
+        path = "";
+    sim_schema_more more;
+    memset(&more, 0, sizeof more);
+    for (const sim_schema *b = sc; b; b = b->base)
+        if (b->more) {
+            sim_err e;
+            sim_err_clear(&e);
+            if (b->more(n, path, &more, &e))
+                memset(&more, 0, sizeof more);
+            break;
+        }
+    for (const sim_schema *b = sc; b; b = b->base) {
+        for (const sim_skey *k = b->keys; k && k->name; k++) {
+            char sub[600];
+            join(sub, sizeof sub, path, k->name);
+            const scn_node *v = scn_map_get(n, k->name);
+            if (!v) {
+                if ((k->kind == SIM_S_VALUE || k->kind == SIM_S_MAP_OR_VALUE) &&
+                    literal_default(k->def))
+                    fn(ctx, sub, k->def);
+                continue;
+            }
+            if ((k->kind == SIM_S_MAP || k->kind == SIM_S_MAP_OR_VALUE) &&
+                scn_node_kind(v) == SCN_MAP)
+                sim_schema_defaults(k->sub, v, sub, fn, ctx);
+            else if (k->kind == SIM_S_LIST && scn_node_kind(v) == SCN_SEQ)
+                for (size_t j = 0; j < scn_len(v); j++) {
+                    const scn_node *it = scn_seq_at(v, j);
+                    const char *nm = scn_scalar(scn_map_get(it, "name"));
+                    char item[700];
+                    if (nm)
+                        snprintf(item, sizeof item, "%s.%s", sub, nm);
+                    else
+                        snprintf(item, sizeof item, "%s.%zu", sub, j);
+                    sim_schema_defaults(k->sub, it, item, fn, ctx);
+                }
+        }
+        param_defaults(b->params, n, path, fn, ctx);
+        if (b->model)
+            param_defaults(b->model->params, n, path, fn, ctx);
+    }
+    param_defaults(more.params, n, path, fn, ctx);
+}
+
 /* ---- printing ------------------------------------------------------------ */
 
 const char *sim_param_type_name(const sim_param *p, char *buf, size_t len)

@@ -88,6 +88,15 @@ int sim_schema_check(const sim_schema *sc, const scn_node *n, const char *path,
  * hook's). */
 const sim_skey *sim_schema_key(const sim_schema *sc, const char *key);
 
+/* The keys mapping n (NULL: an absent section, every key at its default)
+ * leaves at their defaults: fn(ctx, "PATH.KEY", default) for sc's keys,
+ * parameter tables, model parameters and the hook's parameters (a router
+ * policy's), descending into the nested mappings and list items n has.
+ * Only literal defaults are reported: one that describes a value ("(run
+ * seed)", "kv.block_tokens", "[hbm]") is not one. */
+void sim_schema_defaults(const sim_schema *sc, const scn_node *n, const char *path,
+                         scn_leaf_fn fn, void *ctx);
+
 /* Print sc's keys (and nested schemas, indented) in the style of `memfab
  * models`: name, type, default, unit and description. prefix is prepended
  * to key names ("kv."). */

@@ -1729,6 +1729,56 @@ static void flatten(const scn_node *n, strbuf *k, scn_leaf_fn fn, void *ctx)
     }
 }
 
+/* Depth-first search for `target`, building its flattened path in k. */
+static int path_of(const scn_node *n, const scn_node *target, strbuf *k)
+{
+    if (n == target)
+        return 1;
+    if (n->kind == SCN_SCALAR || k->failed)
+        return 0;
+    size_t save = k->len;
+    for (size_t i = 0; i < n->n; i++) {
+        char idx[32];
+        const char *label;
+        const scn_node *child;
+        if (n->kind == SCN_MAP) {
+            label = n->ents[i].key->str;
+            child = n->ents[i].val;
+        } else {
+            child = n->items[i];
+            label = item_name(child);
+            if (!label) {
+                snprintf(idx, sizeof idx, "%zu", i);
+                label = idx;
+            }
+        }
+        if (save)
+            sb_put(k, ".", 1);
+        sb_put(k, label, strlen(label));
+        if (path_of(child, target, k))
+            return 1;
+        k->len = save;
+        if (k->s)
+            k->s[save] = '\0';
+    }
+    return 0;
+}
+
+int scn_node_path(const scn_doc *d, const scn_node *n, char *buf, size_t len)
+{
+    if (!d || !d->root || !n || !len)
+        return SIM_ENOTFOUND;
+    strbuf k = {NULL, 0, 0, 0};
+    sb_put(&k, "", 0);
+    int found = path_of(d->root, n, &k);
+    int rc = k.failed ? SIM_ENOMEM : !found ? SIM_ENOTFOUND
+             : strlen(k.s) >= len ? SIM_EINVAL : 0;
+    if (!rc)
+        memcpy(buf, k.s, strlen(k.s) + 1);
+    sim_free(k.s);
+    return rc;
+}
+
 void scn_flatten(const scn_doc *d, scn_leaf_fn fn, void *ctx)
 {
     if (!d || !d->root || !fn)

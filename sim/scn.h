@@ -131,6 +131,10 @@ int scn_get_enum(const scn_node *n, const char *key, const char *const *choices,
  * `name:` use it (components.gpu0.hbm). Calls fn for each scalar leaf. */
 typedef void (*scn_leaf_fn)(void *ctx, const char *key, const char *value);
 void scn_flatten(const scn_doc *d, scn_leaf_fn fn, void *ctx);
+/* The flattened path of node n of d, as scn_flatten names its leaves
+ * ("components.gpu0", "" for the root), into buf. 0, SIM_ENOTFOUND when n
+ * is not in d, SIM_EINVAL when buf is too small, SIM_ENOMEM. */
+int scn_node_path(const scn_doc *d, const scn_node *n, char *buf, size_t len);
 
 /* A SHA-256 of the effective (merged, overridden) tree in canonical form, as
  * 64 hex characters plus NUL, for runs.scenario_sha256. The canonical form

@@ -12,6 +12,7 @@
  */
 #include "sim.h"
 
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -880,6 +881,44 @@ int sim_report_link_net(sim *s, const char *link, const char *direction, uint64_
         return s->sink.link_net(s->sink.ctx, link, direction, bytes, packets, busy_ps,
                                 utilization, drops, pause_ps, ecn_marks);
     return sim_report_link(s, link, direction, bytes, packets, busy_ps, utilization);
+}
+
+const char *sim_series_unit(const sim_model *m, const char *name)
+{
+    for (const sim_series *se = m ? m->series : NULL; se && se->pattern; se++)
+        if (fnmatch(se->pattern, name, 0) == 0)
+            return se->unit;
+    return NULL;
+}
+
+void sim_params_defaults(sim *s, const scn_doc *doc, scn_leaf_fn fn, void *ctx)
+{
+    size_t n = sim_ncomps(s);
+    const scn_node **seen = sim_calloc(n + 1, sizeof *seen);
+    size_t nseen = 0;
+    if (!seen)
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        const sim_comp *c = sim_comp_at(s, i);
+        if (!c->node || scn_node_kind(c->node) != SCN_MAP || !c->model->params)
+            continue;
+        size_t k = 0;
+        while (k < nseen && seen[k] != c->node)
+            k++;
+        if (k < nseen)
+            continue;
+        seen[nseen++] = c->node;
+        char path[1024], key[1200];
+        if (scn_node_path(doc, c->node, path, sizeof path))
+            continue;
+        for (const sim_param *p = c->model->params; p->name; p++) {
+            if (!p->def || scn_map_get(c->node, p->name))
+                continue;
+            snprintf(key, sizeof key, "%s%s%s", path, path[0] ? "." : "", p->name);
+            fn(ctx, key, p->def);
+        }
+    }
+    sim_free(seen);
 }
 
 int sim_report_timeseries(sim *s, const char *scope, const char *name, sim_time t, double value)

@@ -70,6 +70,15 @@ typedef struct sim_param {
 
 /* ---- Models ----------------------------------------------------------- */
 
+/* A time series a model samples: the fnmatch pattern of its names (as
+ * passed to sim_report_timeseries), the unit of its values and one line
+ * for `memfab models`. The unit goes into timeseries.unit. */
+typedef struct sim_series {
+    const char *pattern;     /* "throughput:*", "waiting"; NULL ends a table */
+    const char *unit;        /* "B/s", "B", "requests", ... */
+    const char *desc;        /* one line */
+} sim_series;
+
 /* A layer's description of its own models, which sim/ does not interpret:
  * a layer's table starts with this header, so the layer recognises its
  * members by `family` (the fabric engine its links and nodes: the pointer
@@ -111,6 +120,9 @@ struct sim_model {
      * "latency:*_mean"); one with '/' matches the flat SCOPE/NAME of any
      * run metric as memfab compare names it (e.g. "requests/ttft_p99"). */
     const char *const *headline;
+    /* The time series `sample` reports, with their units (NULL-pattern
+     * terminated, or NULL for none). */
+    const sim_series *series;
 };
 
 /* Event kinds with a meaning shared by every model. Models number their
@@ -287,7 +299,11 @@ int sim_report_link(sim *s, const char *link, const char *direction, uint64_t by
 int sim_report_link_net(sim *s, const char *link, const char *direction, uint64_t bytes,
                         uint64_t packets, uint64_t busy_ps, double utilization, uint64_t drops,
                         uint64_t pause_ps, uint64_t ecn_marks);
+/* A sample of a time series; the unit of value is what the model of the
+ * component named scope declares for it (sim_series_unit). */
 int sim_report_timeseries(sim *s, const char *scope, const char *name, sim_time t, double value);
+/* The unit a component's model declares for series `name`, or NULL. */
+const char *sim_series_unit(const sim_model *m, const char *name);
 int sim_report_request(sim *s, uint64_t req_id, const char *session, const char *instance,
                        sim_time arrival, sim_time first_token, sim_time finish,
                        uint64_t input_tokens, uint64_t output_tokens, uint64_t cached_tokens);
@@ -304,6 +320,12 @@ int sim_report_coherence(sim *s, const char *directory, const char *message, uin
 /* Parameters: fill a state struct from a node using a parameter table
  * (defaults first). Used by sim_build; exported for sections and tests. */
 int sim_params_fill(const sim_param *params, void *state, const scn_node *node, sim_err *err);
+/* Every parameter a component's scenario entry leaves at its default:
+ * fn(ctx, "PATH.PARAM", default) where PATH is the entry's flattened path
+ * in doc (components.gpu0, cluster.template.components.gpu0, fabric, ...),
+ * once per entry however many components it built (replicas, cluster
+ * nodes). Components without an entry in doc are skipped. */
+void sim_params_defaults(sim *s, const scn_doc *doc, scn_leaf_fn fn, void *ctx);
 /* Look up a registered model by type name in a registry; NULL if absent. */
 const sim_model *sim_model_find(const sim_model *const *registry, const char *type);
 /* Seed for a named stream: a 64-bit hash of (seed, name). */

@@ -22,7 +22,8 @@ static const char sweep_yaml[] =
     "name: bw\n"
     "grid:\n"
     "  links.l0.bandwidth: [1 GB/s, 4 GB/s]\n"
-    "seeds: [1, 2]\n";
+    "seeds: [1, 2]\n"
+    "output: bw.db\n";
 
 static void setup(void)
 {
@@ -59,6 +60,10 @@ START_TEST(grid_seeds_merge_summary)
     ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT point, n, ci95 IS NOT NULL FROM sweep_summary"
                            " WHERE metric = 'dst/latency_mean'\""), 0);
     ck_assert_str_eq(fx_out, "links.l0.bandwidth=1 GB/s|2|1\nlinks.l0.bandwidth=4 GB/s|2|1\n");
+    /* one column per swept key, holding the point's value */
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT \\\"links.l0.bandwidth\\\", n FROM sweep_summary"
+                           " WHERE metric = 'dst/latency_mean'\""), 0);
+    ck_assert_str_eq(fx_out, "1 GB/s|2\n4 GB/s|2\n");
     /* the merged database plots by the swept key */
     if (system("command -v gnuplot >/dev/null 2>&1") == 0) {
         ck_assert_msg(fx_sh("%s plot bw.db --kind param --metric dst/latency_mean -o bw.pdf",
@@ -83,7 +88,7 @@ START_TEST(resume_skips_complete_points)
     ck_assert_str_eq(fx_out, first);
     /* extending the grid keeps the old points */
     fx_write("sweep.yaml", "scenario: base.yaml\nname: bw\ngrid:\n"
-                           "  links.l0.bandwidth: [1 GB/s, 4 GB/s, 8 GB/s]\nseeds: [1, 2]\n");
+                           "  links.l0.bandwidth: [1 GB/s, 4 GB/s, 8 GB/s]\nseeds: [1, 2]\noutput: bw.db\n");
     ck_assert_msg(fx_sh("%s sweep sweep.yaml", fx_bin) == 0, "%s", fx_out);
     ck_assert_msg(strstr(fx_out, "(complete before this run: 4)"), "%s", fx_out);
     ck_assert_int_eq(fx_sh("%s sweep sweep.yaml --list | grep -c complete", fx_bin), 0);
@@ -120,7 +125,7 @@ END_TEST
 START_TEST(failed_point_recorded)
 {
     fx_write("sweep.yaml", "scenario: base.yaml\nname: bw\ngrid:\n"
-                           "  links.l0.bandwidth: [1 GB/s, fast, 4 GB/s]\n");
+                           "  links.l0.bandwidth: [1 GB/s, fast, 4 GB/s]\noutput: bw.db\n");
     ck_assert_int_eq(fx_sh("%s sweep sweep.yaml -j 3", fx_bin), 1);
     ck_assert_msg(strstr(fx_out, "3/3 points (100%), 1 failed, 0 running"), "%s", fx_out);
     ck_assert_int_eq(fx_sh("sqlite3 bw.db \"SELECT r.status, COALESCE(r.error, '') LIKE '%%fast%%' FROM runs r"
@@ -176,6 +181,13 @@ START_TEST(workers_die_with_parent)
               fx_bin),
         0);
     ck_assert_msg(strstr(fx_out, "workers=2 alive=0"), "%s", fx_out);
+    /* their points are listed as interrupted, not failed, and hold runs
+     * with status interrupted */
+    ck_assert_msg(fx_sh("%s sweep slow.yaml --list | cut -c18-28", fx_bin) == 0, "%s", fx_out);
+    ck_assert_str_eq(fx_out, "interrupted\ninterrupted\n");
+    ck_assert_int_eq(fx_sh("for f in results/slow.db.d/*.interrupted.db; do sqlite3 $f"
+                           " 'SELECT status FROM runs'; done"), 0);
+    ck_assert_str_eq(fx_out, "interrupted\ninterrupted\n");
 }
 END_TEST
 
@@ -186,12 +198,32 @@ START_TEST(listed_points_and_fixed_sets)
                            "  - {links.l0.bandwidth: 3 GB/s}\noutput: out/p.db\n");
     ck_assert_int_eq(fx_sh("mkdir out"), 0);
     ck_assert_msg(fx_sh("%s sweep sweep.yaml --list", fx_bin) == 0, "%s", fx_out);
-    ck_assert_msg(strstr(fx_out, "todo     links.l0.bandwidth=2 GB/s links.l0.latency=5 us"), "%s",
+    ck_assert_msg(strstr(fx_out, "todo        links.l0.bandwidth=2 GB/s links.l0.latency=5 us"), "%s",
                   fx_out);
     ck_assert_msg(fx_sh("%s sweep sweep.yaml", fx_bin) == 0, "%s", fx_out);
     ck_assert_int_eq(fx_sh("sqlite3 out/p.db \"SELECT p.value FROM params p WHERE key = 'stop'"
                            " UNION ALL SELECT value FROM params WHERE key = 'sweep.name'\""), 0);
     ck_assert_str_eq(fx_out, "2 ms\n2 ms\nsweep\nsweep\n");
+    /* a key one point does not set is NULL in its column */
+    ck_assert_int_eq(fx_sh("sqlite3 out/p.db \"SELECT \\\"links.l0.bandwidth\\\","
+                           " quote(\\\"links.l0.latency\\\") FROM sweep_summary WHERE"
+                           " metric = 'dst/latency_mean'\""), 0);
+    ck_assert_str_eq(fx_out, "2 GB/s|'5 us'\n3 GB/s|NULL\n");
+}
+END_TEST
+
+/* Without output:, the merged database goes to results/<name>.db under the
+ * current directory (where memfab run writes), not beside the sweep file. */
+START_TEST(default_output_in_results)
+{
+    ck_assert_int_eq(fx_sh("mkdir study && cp base.yaml study/"), 0);
+    fx_write("study/s.yaml", "scenario: base.yaml\nset: {stop: 1 ms}\n"
+                             "grid: {links.l0.bandwidth: [1 GB/s]}\n");
+    ck_assert_msg(fx_sh("%s sweep study/s.yaml -j 1", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "-> results/s.db"), "%s", fx_out);
+    ck_assert(fx_exists("results/s.db"));
+    ck_assert_int_eq(fx_sh("ls study"), 0);
+    ck_assert_str_eq(fx_out, "base.yaml\ns.yaml\n");
 }
 END_TEST
 
@@ -286,6 +318,7 @@ static Suite *sweep_suite(void)
     tcase_add_test(core, grid_seeds_merge_summary);
     tcase_add_test(core, resume_skips_complete_points);
     tcase_add_test(core, mpi_matches_jobs);
+    tcase_add_test(core, default_output_in_results);
     tcase_add_test(limits, failed_point_recorded);
     tcase_add_test(limits, listed_points_and_fixed_sets);
     tcase_add_test(limits, locked_point_left_alone);

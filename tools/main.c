@@ -19,6 +19,7 @@ static const struct command {
     {"trace", cmd_trace, "statistics and conversion of LLM request traces"},
     {"bench", cmd_bench, "benchmarks (event core, trace replay)"},
     {"show", cmd_show, "print a table of a results database, filtered, with units"},
+    {"export", cmd_export, "write a results database's tables as CSV or JSON files"},
     {"plot", cmd_plot, "figures from a results database (gnuplot: PDF, PNG, SVG)"},
     {"compare", cmd_compare, "compare results with a baseline; exit 3 on regression"},
     {"baseline", cmd_baseline, "write a baseline file (YAML) of a run's metrics"},

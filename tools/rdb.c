@@ -137,8 +137,15 @@ int rdb_load_runs(sqlite3 *h, rdb_set *out, sim_err *err)
                            "SELECT run_id, name, scenario_sha256, seed, status, error, version"
                            " FROM runs ORDER BY run_id",
                            -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(h, "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", -1,
-                           &ps, NULL) != SQLITE_OK) {
+        /* Parameters left at their defaults (origin 'default') are for
+         * people reading params; runs match, and are labelled, by what
+         * their scenarios wrote, as before memfab recorded defaults. A
+         * database older than params.origin has none. */
+        (sqlite3_prepare_v2(h, "SELECT key, value FROM params WHERE run_id = ?"
+                               " AND origin IS NOT 'default' ORDER BY key",
+                            -1, &ps, NULL) != SQLITE_OK &&
+         sqlite3_prepare_v2(h, "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", -1,
+                            &ps, NULL) != SQLITE_OK)) {
         rc = sql_fail(h, err, "reading runs");
         goto out;
     }

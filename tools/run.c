@@ -83,6 +83,7 @@ int run_build(sim *s, const scn_doc *doc, sim_err *err)
  * the run 'failed' instead of silently losing rows. */
 typedef struct run_sink {
     res_db *db;          /* where rows go */
+    sim *sim;            /* the simulator (units of time series) */
     int failed;          /* a row could not be written */
     char msg[512];       /* the first failure */
 } run_sink;
@@ -125,7 +126,9 @@ static int sink_tick(void *ctx)
 static int sink_ts(void *ctx, const char *scope, const char *name, sim_time t, double v)
 {
     run_sink *k = ctx;
-    return note(k, res_timeseries(k->db, scope, name, t, v));
+    const sim_comp *c = sim_find(k->sim, scope);   /* its model declares the unit */
+    return note(k, res_timeseries_unit(k->db, scope, name, t, v,
+                                       c ? sim_series_unit(c->model, name) : NULL));
 }
 static int sink_request(void *ctx, uint64_t id, const char *session, const char *instance,
                         sim_time arrival, sim_time first, sim_time finish, uint64_t in,
@@ -164,7 +167,31 @@ static void on_signal(int sig)
 
 static void param_leaf(void *ctx, const char *key, const char *value)
 {
-    res_param(ctx, key, value);
+    res_param_from(ctx, key, value, RES_ORIGIN_SCENARIO);
+}
+
+static void default_leaf(void *ctx, const char *key, const char *value)
+{
+    res_param_from(ctx, key, value, RES_ORIGIN_DEFAULT);
+}
+
+/* Every parameter the run used, as gem5's config.ini lists them: what the
+ * scenario wrote (origin 'scenario'), then what it left at a default
+ * (origin 'default'): the keys of its sections and the parameters of every
+ * component entry. `kv:` and `router:` are in effect whenever `workload:`
+ * is, written or not. */
+static void record_params(res_db *db, sim *s, const scn_doc *doc)
+{
+    const scn_node *root = scn_root(doc);
+    scn_flatten(doc, param_leaf, db);
+    sim_schema_defaults(&memfab_scenario_schema, root, "", default_leaf, db);
+    if (scn_map_get(root, "workload")) {
+        for (const sim_skey *k = memfab_scenario_schema.keys; k && k->name; k++)
+            if ((strcmp(k->name, "kv") == 0 || strcmp(k->name, "router") == 0) &&
+                !scn_map_get(root, k->name))
+                sim_schema_defaults(k->sub, NULL, k->name, default_leaf, db);
+    }
+    sim_params_defaults(s, doc, default_leaf, db);
 }
 
 static double wall_seconds(void)
@@ -653,7 +680,7 @@ int run_scenario(const run_opts *o)
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    scn_flatten(doc, param_leaf, db);
+    record_params(db, s, doc);
     if (unchecked[0])
         res_param(db, "memfab.unchecked_keys", unchecked);
     /* The run row is committed; the params are too before the simulation
@@ -663,7 +690,7 @@ int run_scenario(const run_opts *o)
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    run_sink rs = {db, 0, ""};
+    run_sink rs = {db, s, 0, ""};
     sim_sink sink = {&rs,        sink_metric,    sink_link,    sink_ts,
                      sink_request, sink_kv, sink_coherence, sink_request_pd, sink_link_net,
                      sink_tick};

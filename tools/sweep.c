@@ -12,16 +12,19 @@
  *   points:                        # and/or listed points
  *     - {links.pcie_h2d.bandwidth: 4 GB/s, components.host_dma.interarrival: 8 us}
  *   seeds: [1, 2, 3]               # replications (or `replications: 3` = seeds 1..3)
- *   output: pcie-bw.db             # default: NAME.db beside the sweep file
+ *   output: pcie-bw.db             # relative to the sweep file; default: results/NAME.db
+ *                                  # under the current directory, as memfab run's output
  *
  * Each (point, seed) runs in a worker process into its own database
  * WORK/<id>.db, where WORK defaults to OUTPUT.d and <id> is a hash of the
  * scenario file's bytes, the fixed overrides, the point's overrides and the
  * seed: editing the grid keeps the points that did not change. A worker
  * writes <id>.db.part and renames it to <id>.db when the run is complete,
- * or to <id>.failed.db after recording the failure (a `runs` row with
- * status failed and the error) - so a sweep that is interrupted or rerun
- * skips the complete points and retries the others.
+ * to <id>.interrupted.db when the run was stopped (Ctrl-C, SIGTERM, the
+ * sweep killed: status interrupted, what it measured kept), or to
+ * <id>.failed.db after recording the failure (a `runs` row with status
+ * failed and the error) - so a sweep that is interrupted or rerun skips
+ * the complete points and retries the others; --list tells the three apart.
  *
  * Every run gets params sweep.name, sweep.point (the id), sweep.seed (with
  * seeds) and sweep.<key> for every swept key, so plots and comparisons can
@@ -50,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -238,7 +242,9 @@ static const sim_skey sweep_keys[] = {
     {"points", SIM_S_OPEN, "list", NULL, "", "listed points: [{KEY: VALUE, ...}, ...]", NULL},
     {"seeds", SIM_S_VALUE, "list of uint", NULL, "", "run every point with each seed", NULL},
     {"replications", SIM_S_VALUE, "uint", "1", "", "seeds 1..N (without seeds:)", NULL},
-    {"output", SIM_S_VALUE, "string", "<name>.db", "", "the merged results database", NULL},
+    {"output", SIM_S_VALUE, "string", "results/<name>.db", "",
+     "the merged results database (relative to this file; default under the current directory)",
+     NULL},
     {"workdir", SIM_S_VALUE, "string", "<output>.d", "", "per-point databases and logs", NULL},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
 static const sim_schema sweep_schema = {"sweep file", sweep_keys, NULL, NULL, NULL, NULL, NULL};
@@ -366,9 +372,9 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
     else if (outp)
         s->out = relative_to(path, outp);
     else {
-        char *nm = str_printf("%s.db", s->name ? s->name : "sweep");
-        s->out = nm ? relative_to(path, nm) : NULL;
-        sim_free(nm);
+        /* beside the runs' own outputs (memfab run writes results/<name>.db),
+         * not into the directory of the sweep file (often scenarios/) */
+        s->out = str_printf("results/%s.db", s->name ? s->name : "sweep");
     }
     if (work_opt)
         s->work = sim_strdup(work_opt);
@@ -613,7 +619,8 @@ static void log_message(const char *log, char *out, size_t n)
 
 /* Add the sweep params to the (single) run of a point database; when it has
  * no run (the scenario failed before its run began), record a failed run
- * with `message`. Returns 1 when the run is complete, 0 when not, <0 on error. */
+ * with `message`. Returns 1 when the run is complete, 2 when it was
+ * interrupted, 0 when it failed, <0 on error. */
 static int finish_point_db(const sweep *s, const point *p, const char *path, const char *message)
 {
     sim_err err;
@@ -690,7 +697,10 @@ static int finish_point_db(const sweep *s, const point *p, const char *path, con
     sqlite3_exec(h, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
     sqlite3_finalize(st);
     res_close(db);
-    return rc ? rc : strcmp(status, "complete") == 0;
+    return rc                                   ? rc
+           : strcmp(status, "complete") == 0    ? 1
+           : strcmp(status, "interrupted") == 0 ? 2
+                                                : 0;
 }
 
 /* Exit status of a worker that found its point locked by another worker
@@ -705,8 +715,8 @@ static int worker(const sweep *s, const point *p)
 {
     char *part = point_path(s, p, ".db.part"), *log = point_path(s, p, ".log");
     char *done = point_path(s, p, ".db"), *failed = point_path(s, p, ".failed.db");
-    char *lock = point_path(s, p, ".lock");
-    if (!part || !log || !done || !failed || !lock)
+    char *lock = point_path(s, p, ".lock"), *intr = point_path(s, p, ".interrupted.db");
+    if (!part || !log || !done || !failed || !lock || !intr)
         return SIM_EXIT_RUNTIME;
     int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0)
@@ -715,6 +725,7 @@ static int worker(const sweep *s, const point *p)
         return 0;
     res_remove(part);
     unlink(failed);
+    unlink(intr);
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
         dup2(fd, 1);
@@ -755,6 +766,8 @@ static int worker(const sweep *s, const point *p)
     int complete = finish_point_db(s, p, part, msg);
     if (complete == 1 && rc == 0)
         rc = rename(part, done) == 0 ? 0 : SIM_EXIT_RUNTIME;
+    else if (complete == 2)
+        rename(part, intr), rc = rc ? rc : SIM_EXIT_RUNTIME;
     else if (complete >= 0)
         rename(part, failed), rc = rc ? rc : SIM_EXIT_RUNTIME;
     else
@@ -768,6 +781,7 @@ static int worker(const sweep *s, const point *p)
     sim_free(done);
     sim_free(failed);
     sim_free(lock);
+    sim_free(intr);
     return rc; /* the lock goes with the process */
 }
 
@@ -783,6 +797,7 @@ static void on_signal(int sig)
 
 typedef struct progress {
     size_t total, done, running, failed, skipped;
+    size_t interrupted;        /* points whose run was stopped (<id>.interrupted.db) */
     int tty;                   /* redraw a status line */
     const char *name;
     int lines;                 /* not a terminal: a line every `every` seconds */
@@ -848,6 +863,8 @@ static void show(progress *pg, int final)
     }
     fprintf(stderr, "%ssweep %s: %zu/%zu points (%.0f%%), %zu failed", pg->tty ? "\r\033[K" : "",
             pg->name, finished, total, pct, failed);
+    if (pg->interrupted)
+        fprintf(stderr, ", %zu interrupted", pg->interrupted);
     if (!pg->global)
         fprintf(stderr, ", %zu running", pg->running);
     if (done0)
@@ -862,9 +879,20 @@ static void reap(const sweep *s, const point *p, int wstatus, progress *pg)
 {
     char *done = point_path(s, p, ".db"), *failed = point_path(s, p, ".failed.db");
     char *part = point_path(s, p, ".db.part"), *log = point_path(s, p, ".log");
+    char *intr = point_path(s, p, ".interrupted.db");
     pg->running--;
     if (file_exists(done)) {
         pg->done++;
+    } else if (file_exists(intr)) {
+        /* stopped by a signal (ours, forwarded, or someone else's): kept
+         * as interrupted, run again by the next sweep */
+        pg->interrupted++;
+        if (!stop_requested) {
+            if (pg->tty)
+                fputs("\r\033[K", stderr);
+            fprintf(stderr, "sweep %s: point %s was interrupted (kept in %s; rerun to run it"
+                            " again)\n", s->name, p->id, intr);
+        }
     } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == WORKER_EXIT_LOCKED) {
         /* another process runs this point: its files are not ours to touch */
         pg->failed++;
@@ -903,6 +931,7 @@ static void reap(const sweep *s, const point *p, int wstatus, progress *pg)
     sim_free(failed);
     sim_free(part);
     sim_free(log);
+    sim_free(intr);
 }
 
 /* Run the points with index % size == rank that are not complete, with up
@@ -1013,6 +1042,47 @@ static const char summary_sql[] =
     "    ci_low   REAL,\n"
     "    ci_high  REAL\n"
     ");\n";
+#define SUMMARY_FIXED_COLS 10
+
+/* After the fixed columns, sweep_summary has one TEXT column per swept key
+ * (in the order the sweep file first names them) holding the point's value
+ * as written, NULL for a point that does not set the key: SELECT
+ * "router.policy", mean FROM sweep_summary WHERE metric = ... A key that
+ * names a fixed column (case-insensitively) is called sweep.KEY. */
+static int summary_key_columns(sqlite3 *h, const sweep *s, char ***keys, size_t *nkeys)
+{
+    static const char *const fixed[] = {"sweep", "point", "metric", "unit", "n", "mean",
+                                        "stddev", "ci95", "ci_low", "ci_high"};
+    *keys = NULL;
+    *nkeys = 0;
+    for (size_t i = 0; i < s->npts; i++)
+        for (size_t k = 0; k < s->pts[i].n; k++) {
+            size_t j = 0;
+            while (j < *nkeys && strcmp((*keys)[j], s->pts[i].keys[k]) != 0)
+                j++;
+            if (j < *nkeys)
+                continue;
+            char **nk = sim_realloc(*keys, (*nkeys + 1) * sizeof *nk);
+            if (!nk)
+                return SIM_ENOMEM;
+            *keys = nk;
+            nk[(*nkeys)++] = s->pts[i].keys[k];   /* borrowed from the point */
+        }
+    for (size_t j = 0; j < *nkeys; j++) {
+        int clash = 0;
+        for (size_t f = 0; f < sizeof fixed / sizeof fixed[0]; f++)
+            clash |= strcasecmp((*keys)[j], fixed[f]) == 0;
+        char *col = clash ? str_printf("sweep.%s", (*keys)[j]) : NULL;
+        char *q = sqlite3_mprintf("ALTER TABLE sweep_summary ADD COLUMN \"%w\" TEXT",
+                                  col ? col : (*keys)[j]);
+        int rc = q ? sqlite3_exec(h, q, NULL, NULL, NULL) : SQLITE_NOMEM;
+        sqlite3_free(q);
+        sim_free(col);
+        if (rc != SQLITE_OK)
+            return rc == SQLITE_NOMEM ? SIM_ENOMEM : SIM_EIO;
+    }
+    return 0;
+}
 
 static int summarize(res_db *db, const sweep *s, sim_err *err)
 {
@@ -1024,8 +1094,11 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
     rdb_filter(&set, NULL, 0, NULL, 0, 1, err);
     char **keys = sim_calloc(set.n + 1, sizeof *keys);
     sqlite3_stmt *ins = NULL;
+    char **kcols = NULL, *insert_sql = NULL;
+    size_t nkc = 0;
+    const point **pt = sim_calloc(set.n + 1, sizeof *pt);
     double *vals = sim_calloc(set.n + 1, sizeof *vals);
-    if (!keys || !vals) {
+    if (!keys || !vals || !pt) {
         rc = SIM_ENOMEM;
         goto out;
     }
@@ -1045,6 +1118,7 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
         for (size_t k = 0; pid && k < s->npts && !p; k++)
             if (strcmp(s->pts[k].id, pid) == 0)
                 p = &s->pts[k];
+        pt[i] = p;
         for (size_t k = 0; p && k < p->n; k++) {
             size_t need = len + strlen(p->keys[k]) + strlen(p->vals[k]) + 4;
             if (need > cap) {
@@ -1060,9 +1134,25 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
         }
     }
     if (sqlite3_exec(h, summary_sql, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(h, "INSERT INTO sweep_summary VALUES (?,?,?,?,?,?,?,?,?,?)", -1, &ins,
-                           NULL) != SQLITE_OK) {
+        (rc = summary_key_columns(h, s, &kcols, &nkc)) == SIM_EIO) {
+        rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s", sqlite3_errmsg(h));
+        goto out;
+    }
+    if (rc || !(insert_sql = sim_alloc(64 + 2 * (SUMMARY_FIXED_COLS + nkc)))) {
+        rc = SIM_ENOMEM;
+        goto out;
+    }
+    if (sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s", sqlite3_errmsg(h));
+        goto out;
+    }
+    {
+        size_t len = (size_t)sprintf(insert_sql, "INSERT INTO sweep_summary VALUES (?");
+        for (size_t c = 1; c < SUMMARY_FIXED_COLS + nkc; c++)
+            len += (size_t)sprintf(insert_sql + len, ",?");
+        sprintf(insert_sql + len, ")");
+    }
+    if (sqlite3_prepare_v2(h, insert_sql, -1, &ins, NULL) != SQLITE_OK) {
         rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s", sqlite3_errmsg(h));
         goto out;
     }
@@ -1098,6 +1188,17 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
                 else
                     sqlite3_bind_double(ins, 6 + k, v[k]);
             }
+            for (size_t c = 0; c < nkc; c++) {
+                const char *kv = NULL;
+                for (size_t k = 0; pt[i] && k < pt[i]->n && !kv; k++)
+                    if (strcmp(pt[i]->keys[k], kcols[c]) == 0)
+                        kv = pt[i]->vals[k];
+                if (kv)
+                    sqlite3_bind_text(ins, SUMMARY_FIXED_COLS + 1 + (int)c, kv, -1,
+                                      SQLITE_TRANSIENT);
+                else
+                    sqlite3_bind_null(ins, SUMMARY_FIXED_COLS + 1 + (int)c);
+            }
             if (sqlite3_step(ins) != SQLITE_DONE) {
                 rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "sweep_summary: %s",
                                  sqlite3_errmsg(h));
@@ -1117,6 +1218,9 @@ out:
         sim_free(keys[i]);
     sim_free(keys);
     sim_free(vals);
+    sim_free(kcols);
+    sim_free(insert_sql);
+    sim_free(pt);
     rdb_set_free(&set);
     return rc;
 }
@@ -1196,7 +1300,8 @@ static void sweep_usage(FILE *f)
           "  grid: {KEY: [V1, V2], ...}    cartesian product\n"
           "  points: [{KEY: V, ...}, ...]  listed points\n"
           "  seeds: [1, 2, 3]              or replications: N (seeds 1..N)\n"
-          "  output: OUT.db                (default NAME.db beside the sweep file)\n"
+          "  output: OUT.db                (relative to the sweep file; default\n"
+          "                                results/NAME.db in the current directory)\n"
           "\n"
           "options:\n"
           "  -j, --jobs N        worker processes (default: 1 under MPI, else the CPUs)\n"
@@ -1278,9 +1383,11 @@ int cmd_sweep(int argc, char **argv)
             for (size_t i = 0; i < s.npts; i++) {
                 char *done = point_path(&s, &s.pts[i], ".db");
                 char *failed = point_path(&s, &s.pts[i], ".failed.db");
-                printf("%s %-8s", s.pts[i].id, file_exists(done)     ? "complete"
-                                               : file_exists(failed) ? "failed"
-                                                                     : "todo");
+                char *intr = point_path(&s, &s.pts[i], ".interrupted.db");
+                printf("%s %-11s", s.pts[i].id, file_exists(done)     ? "complete"
+                                                : file_exists(failed) ? "failed"
+                                                : file_exists(intr)   ? "interrupted"
+                                                                      : "todo");
                 for (size_t k = 0; k < s.pts[i].n; k++)
                     printf(" %s=%s", s.pts[i].keys[k], s.pts[i].vals[k]);
                 if (s.pts[i].have_seed)
@@ -1288,11 +1395,16 @@ int cmd_sweep(int argc, char **argv)
                 putchar('\n');
                 sim_free(done);
                 sim_free(failed);
+                sim_free(intr);
             }
         goto out;
     }
     int bad = 0;
     if (rank == 0) {
+        char *od = sim_strdup(s.out);   /* results/ of the default output */
+        if (od)
+            mkdir(dirname(od), 0777);
+        sim_free(od);
         bad = check_output(&s, &err) != 0;
         if (bad)
             sim_err_print(&err);
@@ -1342,6 +1454,11 @@ int cmd_sweep(int argc, char **argv)
         interrupted = 1;
     }
     int failed = (int)pg.failed;
+    if (pg.interrupted && !interrupted) {
+        fprintf(stderr, "sweep %s: %zu point%s interrupted; run the same command again to"
+                        " resume\n", s.name, pg.interrupted, pg.interrupted == 1 ? " was" : "s were");
+        interrupted = 1;
+    }
     if (mpi) {
         swp_mpi_barrier();
         interrupted = swp_mpi_max(interrupted);

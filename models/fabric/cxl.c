@@ -150,6 +150,7 @@ const sim_model cxl_model = {
     .configure = cxl_configure,
     .handle = fab_handle,
     .sample = fab_link_sample,
+    .series = fab_link_series,
     .finish = cxl_finish,
     .destroy = cxl_destroy,
     .send = fab_link_send,

@@ -630,6 +630,10 @@ void fab_link_report(sim_comp *c)
     }
 }
 
+const sim_series fab_link_series[] = {
+    {"throughput:*", "B/s", "bytes that left the direction in the sample interval, per second"},
+    {NULL, NULL, NULL}};
+
 void fab_link_sample(sim_comp *c, sim_time now)
 {
     fab_hdr *h = c->state;

@@ -395,6 +395,8 @@ sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, 
 /* Links: report the `links` rows and per-direction metrics; sample throughput. */
 void fab_link_report(sim_comp *c);
 void fab_link_sample(sim_comp *c, sim_time now);
+/* The series fab_link_sample reports (sim_model.series of link protocols). */
+extern const sim_series fab_link_series[];
 /* Credit stall time of a link direction up to now (0 without credits). */
 sim_time fab_fc_stall(const fab_res *r, sim_time now);
 /* Busy time of a resource up to now (a service in progress counts partly). */

@@ -312,6 +312,7 @@ const sim_model eth_model = {
     .configure = eth_configure,
     .handle = fab_handle,
     .sample = fab_link_sample,
+    .series = fab_link_series,
     .finish = eth_finish,
     .destroy = eth_destroy,
     .send = fab_link_send,

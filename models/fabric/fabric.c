@@ -531,6 +531,11 @@ static void fabric_destroy(sim_comp *c)
 /* Headline metrics of the run summary (sim_model.headline). */
 static const char *const fabric_headline[] = {"bytes:*", "latency:*_mean", "latency:*_p99", NULL};
 
+/* Time series of sim_model.series. */
+static const sim_series fabric_series[] = {
+    {"throughput:*", "B/s", "bytes of a data path's transfers delivered in the interval, per second"},
+    {NULL, NULL, NULL}};
+
 const sim_model fabric_model = {
     .type = "fabric",
     .summary = "fabric settings (chunk size, packet mode, window, free transfers) and per-path results",
@@ -540,6 +545,7 @@ const sim_model fabric_model = {
     .start = fabric_start,
     .handle = fabric_handle,
     .sample = fabric_sample,
+    .series = fabric_series,
     .finish = fabric_finish,
     .destroy = fabric_destroy,
     .headline = fabric_headline,

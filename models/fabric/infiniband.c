@@ -266,6 +266,7 @@ const sim_model ib_model = {
     .configure = ib_configure,
     .handle = fab_handle,
     .sample = fab_link_sample,
+    .series = fab_link_series,
     .finish = ib_finish,
     .destroy = ib_destroy,
     .send = fab_link_send,

@@ -164,6 +164,11 @@ static void netswitch_destroy(sim_comp *c)
     fab_hdr_destroy(&w->hdr);
 }
 
+/* Time series of sim_model.series. */
+static const sim_series netswitch_series[] = {
+    {"queue:*", "B", "bytes waiting in the egress buffer of a port"},
+    {NULL, NULL, NULL}};
+
 const sim_model net_switch_model = {
     .type = "net_switch",
     .summary = "Ethernet/InfiniBand switch: egress buffers, cut-through or store-and-forward, "
@@ -174,6 +179,7 @@ const sim_model net_switch_model = {
     .start = netswitch_start,
     .handle = fab_handle,
     .sample = netswitch_sample,
+    .series = netswitch_series,
     .finish = netswitch_finish,
     .destroy = netswitch_destroy,
     .ext = &netswitch_class.ext,

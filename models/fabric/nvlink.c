@@ -173,6 +173,7 @@ const sim_model nvlink_model = {
     .configure = nvlink_configure,
     .handle = fab_handle,
     .sample = fab_link_sample,
+    .series = fab_link_series,
     .finish = nvlink_finish,
     .destroy = nvlink_destroy,
     .send = fab_link_send,

@@ -426,6 +426,7 @@ const sim_model pcie_model = {
     .configure = pcie_configure,
     .handle = fab_handle,
     .sample = fab_link_sample,
+    .series = fab_link_series,
     .finish = pcie_finish,
     .destroy = pcie_destroy,
     .send = fab_link_send,

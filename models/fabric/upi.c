@@ -63,6 +63,7 @@ const sim_model upi_model = {
     .configure = upi_configure,
     .handle = fab_handle,
     .sample = fab_link_sample,
+    .series = fab_link_series,
     .finish = upi_finish,
     .destroy = upi_destroy,
     .send = fab_link_send,

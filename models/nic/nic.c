@@ -1118,6 +1118,12 @@ static void nic_destroy(sim_comp *c)
     sim_samples_free(&n->latency);
 }
 
+/* Time series of sim_model.series. */
+static const sim_series nic_series[] = {
+    {"queue:*", "packets", "packets waiting at a pipeline stage"},
+    {"packet_rate", "packets/s", "packets delivered in the interval, per second"},
+    {NULL, NULL, NULL}};
+
 const sim_model nic_model = {
     .type = "nic",
     .summary = "SmartNIC receive pipeline: port, parser, Arm cores, DPA, DMA to memory over the fabric",
@@ -1127,6 +1133,7 @@ const sim_model nic_model = {
     .start = nic_start,
     .handle = nic_handle,
     .sample = nic_sample,
+    .series = nic_series,
     .finish = nic_finish,
     .destroy = nic_destroy,
 };

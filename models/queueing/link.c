@@ -202,6 +202,11 @@ static void link_destroy(sim_comp *c)
     }
 }
 
+/* Time series of sim_model.series. */
+static const sim_series link_series[] = {
+    {"throughput:*", "B/s", "bytes that left the direction in the sample interval, per second"},
+    {NULL, NULL, NULL}};
+
 const sim_model link_model = {
     .type = "link",
     .summary = "generic full-duplex link: FIFO per direction, bandwidth, latency, framing",
@@ -211,6 +216,7 @@ const sim_model link_model = {
     .configure = link_configure,
     .handle = link_handle,
     .sample = link_sample,
+    .series = link_series,
     .finish = link_finish,
     .destroy = link_destroy,
     .send = link_send,

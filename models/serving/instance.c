@@ -1496,6 +1496,13 @@ static void inst_destroy(sim_comp *c)
 /* Headline metrics of the run summary (sim_model.headline). */
 static const char *const llm_instance_headline[] = {"utilization", "prefix_hit_ratio_tokens", "preemptions", NULL};
 
+/* Time series of sim_model.series. */
+static const sim_series llm_instance_series[] = {
+    {"waiting", "requests", "requests queued for admission"},
+    {"running", "requests", "requests in the running batch"},
+    {"kv_used:*", "B", "KV bytes held in a tier"},
+    {NULL, NULL, NULL}};
+
 const sim_model llm_instance_model = {
     .type = "llm_instance",
     .summary = "GPU serving instance: vLLM-style continuous batching, chunked prefill, "
@@ -1506,6 +1513,7 @@ const sim_model llm_instance_model = {
     .start = inst_start,
     .handle = inst_handle,
     .sample = inst_sample,
+    .series = llm_instance_series,
     .finish = inst_finish,
     .destroy = inst_destroy,
     .headline = llm_instance_headline,
@@ -1560,12 +1568,18 @@ static void pool_destroy(sim_comp *c)
 static const sim_param pool_params[] = {{NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 /* Not in the registry: the serving builder adds it for `kv: {scope: global}`. */
+/* Time series of sim_model.series. */
+static const sim_series llm_kv_pool_series[] = {
+    {"kv_used:*", "B", "KV bytes held in a tier of the shared pool"},
+    {NULL, NULL, NULL}};
+
 static const sim_model llm_kv_pool_model = {
     .type = "llm_kv_pool",
     .summary = "KV lower tiers shared by every llm_instance (kv scope: global)",
     .params = pool_params,
     .state_size = sizeof(pool_state),
     .sample = pool_sample,
+    .series = llm_kv_pool_series,
     .finish = pool_finish,
     .destroy = pool_destroy,
 };

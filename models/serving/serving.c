@@ -1202,6 +1202,11 @@ static void wl_destroy(sim_comp *c)
 /* Headline metrics of the run summary (sim_model.headline). */
 static const char *const llm_workload_headline[] = {"completed", "rejected", "ttft_mean", "ttft_p99", "tpot_mean", "e2e_p99", "throughput_output", "goodput", "slo_attainment", "prefix_hit_ratio_tokens", NULL};
 
+/* Time series of sim_model.series. */
+static const sim_series llm_workload_series[] = {
+    {"in_system", "requests", "requests arrived and not yet finished"},
+    {NULL, NULL, NULL}};
+
 const sim_model llm_workload_model = {
     .type = "llm_workload",
     .summary = "LLM requests from a trace or synthetic generator, routed to llm_instance "
@@ -1213,6 +1218,7 @@ const sim_model llm_workload_model = {
     .start = wl_start,
     .handle = wl_handle,
     .sample = wl_sample,
+    .series = llm_workload_series,
     .finish = wl_finish,
     .destroy = wl_destroy,
     .headline = llm_workload_headline,

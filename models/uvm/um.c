@@ -1800,6 +1800,11 @@ static void um_destroy(sim_comp *c)
 /* Headline metrics of the run summary (sim_model.headline). */
 static const char *const um_headline[] = {"faults", "migrated_bytes", "effective_bandwidth", "stall_time", NULL};
 
+/* Time series of sim_model.series. */
+static const sim_series um_series[] = {
+    {"gpu_resident_bytes", "B", "bytes of the allocation resident in GPU memory"},
+    {NULL, NULL, NULL}};
+
 const sim_model um_model = {
     .type = "um",
     .summary = "CUDA unified memory: fault batches, tree prefetcher, LRU 2 MiB eviction over the fabric",
@@ -1810,6 +1815,7 @@ const sim_model um_model = {
     .start = um_start,
     .handle = um_handle,
     .sample = um_sample,
+    .series = um_series,
     .finish = um_finish,
     .destroy = um_destroy,
     .headline = um_headline,
