@@ -319,6 +319,8 @@ const char *sim_param_type_name(const sim_param *p, char *buf, size_t len)
     case SIM_P_RATE: t = "rate"; break;
     case SIM_P_GTS: t = "GT/s"; break;
     case SIM_P_FLOPS: t = "FLOP/s"; break;
+    case SIM_P_ENERGY_BIT: t = "energy/bit"; break;
+    case SIM_P_POWER: t = "power"; break;
     case SIM_P_INT: t = "int"; break;
     case SIM_P_UINT: t = "uint"; break;
     case SIM_P_DOUBLE: t = "real"; break;

@@ -1128,6 +1128,13 @@ static const unit flops_units[] = {
     {"TFLOP/s", 0, 1e12}, {"PFLOP/s", 0, 1e15}, {"EFLOP/s", 0, 1e18},
     {"FLOPS", 0, 1}, {"kFLOPS", 0, 1e3}, {"MFLOPS", 0, 1e6}, {"GFLOPS", 0, 1e9},
     {"TFLOPS", 0, 1e12}, {"PFLOPS", 0, 1e15}, {"EFLOPS", 0, 1e18}, {NULL, 0, 0}};
+/* energy per bit, in pJ/bit */
+static const unit epb_units[] = {
+    {"fJ/bit", 0, 1e-3}, {"pJ/bit", 0, 1}, {"nJ/bit", 0, 1e3}, {"fJ/b", 0, 1e-3},
+    {"pJ/b", 0, 1}, {"nJ/b", 0, 1e3}, {"pJ/B", 0, 1 / 8.0}, {"nJ/B", 0, 1e3 / 8}, {NULL, 0, 0}};
+/* power, in watts */
+static const unit power_units[] = {
+    {"mW", 0, 1e-3}, {"W", 0, 1}, {"kW", 0, 1e3}, {NULL, 0, 0}};
 #undef K
 
 static const family fam_time = {"time", "ps ns us ms s", 1, time_units, SCN_TIME_MAX, 0,
@@ -1141,6 +1148,9 @@ static const family fam_rate = {"data rate",
 static const family fam_gts = {"transfer rate", "GT/s MT/s", 0, gts_units, 0, 1, NULL, "1 T/s"};
 static const family fam_flops = {"FLOP rate", "FLOP/s GFLOP/s TFLOP/s PFLOP/s", 0,
                                  flops_units, 0, 1, NULL, "1 FLOP/s"};
+static const family fam_epb = {"energy per bit", "fJ/bit pJ/bit nJ/bit pJ/B", 0, epb_units, 0,
+                               0, NULL, NULL};
+static const family fam_power = {"power", "mW W kW", 0, power_units, 0, 0, NULL, NULL};
 
 /* mant * mult * 10^exp10, rounded to nearest; -1 on overflow. */
 static int to_u64(u128 mant, uint64_t mult, long exp10, uint64_t *out)
@@ -1258,6 +1268,31 @@ int scn_parse_flops(const char *s, double *out, sim_err *err)
     return parse_units(s, &fam_flops, NULL, out, err);
 }
 
+/* "auto" (the model's own default: SCN_AUTO), or a value with units. */
+static int parse_auto(const char *s, const family *f, double *out, sim_err *err)
+{
+    size_t i = 0, e = s ? strlen(s) : 0;
+    while (s && is_space(s[i]))
+        i++;
+    while (e > i && is_space(s[e - 1]))
+        e--;
+    if (s && e - i == 4 && memcmp(s + i, "auto", 4) == 0) {
+        *out = SCN_AUTO;
+        return 0;
+    }
+    return parse_units(s, f, NULL, out, err);
+}
+
+int scn_parse_energy_bit(const char *s, double *out, sim_err *err)
+{
+    return parse_auto(s, &fam_epb, out, err);
+}
+
+int scn_parse_power(const char *s, double *out, sim_err *err)
+{
+    return parse_auto(s, &fam_power, out, err);
+}
+
 /* ---- typed getters ---------------------------------------------------------- */
 
 /* The value of key as a scalar: 1 found (in *txt, *v), 0 absent, <0 error. */
@@ -1303,6 +1338,8 @@ UNIT_GETTER(scn_get_time, sim_time, scn_parse_time, "a time")
 UNIT_GETTER(scn_get_size, uint64_t, scn_parse_size, "a size")
 UNIT_GETTER(scn_get_rate, double, scn_parse_rate, "a data rate")
 UNIT_GETTER(scn_get_flops, double, scn_parse_flops, "a FLOP rate")
+UNIT_GETTER(scn_get_energy_bit, double, scn_parse_energy_bit, "an energy per bit")
+UNIT_GETTER(scn_get_power, double, scn_parse_power, "a power")
 
 /* Decimal (or 0x hexadecimal) integer, whole string, blanks around allowed. */
 static int parse_int(const char *s, int *neg, uint64_t *mag)

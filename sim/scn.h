@@ -31,6 +31,11 @@
  *          Gbit/s b/s kb/s Mb/s Gb/s Tb/s (bits: divided by 8)  -> bytes/s (double)
  *   transfer rate: GT/s MT/s               -> transfers/s (double)
  *   flops: FLOP/s kFLOP/s MFLOP/s GFLOP/s TFLOP/s PFLOP/s (also FLOPS) -> FLOP/s (double)
+ *   energy per bit: fJ/bit pJ/bit nJ/bit (also fJ/b pJ/b nJ/b), pJ/B nJ/B (per byte:
+ *          divided by 8)                   -> pJ/bit (double)
+ *   power: mW W kW                         -> W (double)
+ *   An energy per bit or a power may also be `auto`: the model's own default
+ *   (SCN_AUTO, a negative value no unit parses to).
  *   numbers accept decimal fractions and exponents: "1.5 ms", "2e3 ns";
  *   a space between number and unit is optional. Units are case-sensitive.
  *   Negative values and overflow are errors; a time or size that is not a
@@ -103,6 +108,9 @@ int scn_parse_size(const char *s, uint64_t *out, sim_err *err);
 int scn_parse_rate(const char *s, double *out, sim_err *err);      /* bytes/s */
 int scn_parse_gts(const char *s, double *out, sim_err *err);       /* transfers/s */
 int scn_parse_flops(const char *s, double *out, sim_err *err);     /* FLOP/s */
+int scn_parse_energy_bit(const char *s, double *out, sim_err *err); /* pJ/bit, or SCN_AUTO */
+int scn_parse_power(const char *s, double *out, sim_err *err);      /* W, or SCN_AUTO */
+#define SCN_AUTO (-1.0)
 
 /* Typed getters on the value of `key` in map n. When the key is absent (or n
  * is NULL or not a map) the default is stored and 0 returned; integers are
@@ -115,6 +123,9 @@ int scn_get_time(const scn_node *n, const char *key, sim_time def, sim_time *out
 int scn_get_size(const scn_node *n, const char *key, uint64_t def, uint64_t *out, sim_err *err);
 int scn_get_rate(const scn_node *n, const char *key, double def, double *out, sim_err *err);
 int scn_get_flops(const scn_node *n, const char *key, double def, double *out, sim_err *err);
+int scn_get_energy_bit(const scn_node *n, const char *key, double def, double *out,
+                       sim_err *err);
+int scn_get_power(const scn_node *n, const char *key, double def, double *out, sim_err *err);
 int scn_get_int(const scn_node *n, const char *key, int64_t def, int64_t *out, sim_err *err);
 int scn_get_uint(const scn_node *n, const char *key, uint64_t def, uint64_t *out, sim_err *err);
 int scn_get_double(const scn_node *n, const char *key, double def, double *out, sim_err *err);

@@ -59,6 +59,14 @@ struct sim {
     int started;               /* sim_start done */
     double progress_last;      /* wall time of the last progress line */
     double progress_start;     /* wall time at sim_run start */
+    /* the energy ledger (sim_report_energy), summed in report order */
+    uint64_t energy_n;         /* components that reported energy */
+    double energy_total;       /* sum of their energy_j */
+    double energy_data;        /* of which data movement */
+    double energy_compute;     /* of which compute */
+    const char *work_scope;    /* sim_energy_work: scope of the totals (NULL: "run") */
+    double work_requests;      /* requests the energy served */
+    double work_tokens;        /* output tokens it generated */
 };
 
 static double wall_now(void)
@@ -136,6 +144,8 @@ static int parse_default(const sim_param *p, void *field, sim_err *err)
     case SIM_P_RATE: rc = scn_parse_rate(d, field, err); break;
     case SIM_P_GTS: rc = scn_parse_gts(d, field, err); break;
     case SIM_P_FLOPS: rc = scn_parse_flops(d, field, err); break;
+    case SIM_P_ENERGY_BIT: rc = scn_parse_energy_bit(d, field, err); break;
+    case SIM_P_POWER: rc = scn_parse_power(d, field, err); break;
     case SIM_P_INT: *(int64_t *)field = strtoll(d, NULL, 0); break;
     case SIM_P_UINT: *(uint64_t *)field = strtoull(d, NULL, 0); break;
     case SIM_P_DOUBLE: *(double *)field = strtod(d, NULL); break;
@@ -184,6 +194,8 @@ int sim_params_fill(const sim_param *params, void *state, const scn_node *node, 
             break;
         }
         case SIM_P_FLOPS: rc = scn_get_flops(node, p->name, 0, field, err); break;
+        case SIM_P_ENERGY_BIT: rc = scn_get_energy_bit(node, p->name, 0, field, err); break;
+        case SIM_P_POWER: rc = scn_get_power(node, p->name, 0, field, err); break;
         case SIM_P_INT: rc = scn_get_int(node, p->name, 0, field, err); break;
         case SIM_P_UINT: rc = scn_get_uint(node, p->name, 0, field, err); break;
         case SIM_P_DOUBLE: rc = scn_get_double(node, p->name, 0, field, err); break;
@@ -732,7 +744,37 @@ int sim_finish(sim *s, sim_err *err)
                 return rc;
         }
     }
+    if (!s->energy_n)
+        return 0;
+    /* the run's energy: in the workload's scope when one declared its work */
+    const char *sc = s->work_scope ? s->work_scope : "run";
+    sim_report_metric(s, sc, "energy_total_j", s->energy_total, "J");
+    sim_report_metric(s, sc, "energy_data_movement_j", s->energy_data, "J");
+    sim_report_metric(s, sc, "energy_compute_j", s->energy_compute, "J");
+    if (s->work_requests > 0)
+        sim_report_metric(s, sc, "energy_per_request_j", s->energy_total / s->work_requests,
+                          "J");
+    if (s->work_tokens > 0)
+        sim_report_metric(s, sc, "energy_per_output_token_j", s->energy_total / s->work_tokens,
+                          "J");
     return 0;
+}
+
+int sim_report_energy(sim *s, const char *scope, double data_j, double compute_j)
+{
+    double e = data_j + compute_j;
+    s->energy_n++;
+    s->energy_total += e;
+    s->energy_data += data_j;
+    s->energy_compute += compute_j;
+    return sim_report_metric(s, scope, "energy_j", e, "J");
+}
+
+void sim_energy_work(sim *s, const char *scope, double requests, double output_tokens)
+{
+    s->work_scope = scope;
+    s->work_requests = requests;
+    s->work_tokens = output_tokens;
 }
 
 void sim_schedule(sim *s, sim_time delay, uint32_t target, uint32_t kind, uint64_t a0, uint64_t a1)

@@ -52,7 +52,9 @@ typedef enum {
     SIM_P_DOUBLE, /* double */
     SIM_P_BOOL,   /* int 0/1 */
     SIM_P_STRING, /* const char * owned by the scenario document */
-    SIM_P_ENUM    /* int index into choices */
+    SIM_P_ENUM,   /* int index into choices */
+    SIM_P_ENERGY_BIT, /* double pJ/bit; "6.5 pJ/bit", or "auto" (SCN_AUTO: the model's default) */
+    SIM_P_POWER   /* double W; "350 W", or "auto" (SCN_AUTO) */
 } sim_param_type;
 
 /* One parameter of a model: filled into the component's state struct at
@@ -316,6 +318,21 @@ int sim_report_request_pd(sim *s, uint64_t req_id, const char *session, const ch
 int sim_report_kv(sim *s, const char *instance, const char *tier, uint64_t hits,
                   uint64_t misses, uint64_t evictions, uint64_t bytes_in, uint64_t bytes_out);
 int sim_report_coherence(sim *s, const char *directory, const char *message, uint64_t count);
+
+/* Energy. A component that spends energy reports it once, from its
+ * `finish`, split into data movement (link SerDes, memories, storage) and
+ * compute (CPU cores, GPUs): the metric `energy_j` (unit J) in `scope`,
+ * and both parts go into the run's ledger. After every component finished,
+ * sim_finish reports the ledger (when any component reported energy):
+ * energy_total_j (the sum of the energy_j rows, in report order, so the
+ * two agree to the last bit), energy_data_movement_j and energy_compute_j,
+ * in the scope a workload named with sim_energy_work (else "run"), plus
+ * energy_per_request_j and energy_per_output_token_j (total / count) when
+ * that workload declared requests or tokens. */
+int sim_report_energy(sim *s, const char *scope, double data_j, double compute_j);
+/* The work the run's energy served: completed requests and output tokens
+ * (a workload's finish calls it; scope must outlive sim_finish). */
+void sim_energy_work(sim *s, const char *scope, double requests, double output_tokens);
 
 /* Parameters: fill a state struct from a node using a parameter table
  * (defaults first). Used by sim_build; exported for sections and tests. */

@@ -380,6 +380,8 @@ START_TEST(tolerance_parsing)
     ck_assert_int_eq(cmp_direction("nic0/refused_packets", "packets"), CMP_LOWER);
     ck_assert_int_eq(cmp_direction("pd/kv_transfer_errors", ""), CMP_LOWER);
     ck_assert_int_eq(cmp_direction("nic0/retransmits", "packets"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("workload/energy_per_output_token_j", "J"), CMP_LOWER);
+    ck_assert_int_eq(cmp_direction("up0/energy_j:host->sw0", "J"), CMP_LOWER);
     ck_assert_int_eq(cmp_direction("sw/pauses:node0.nic0->switch", ""), CMP_LOWER);
     ck_assert_int_eq(cmp_direction("gpu0/STALL_cycles", "cycles"), CMP_LOWER);
     /* the sample count of a distribution has no direction */

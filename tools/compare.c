@@ -85,7 +85,7 @@ cmp_dir cmp_direction(const char *name, const char *unit)
     static const char *const lower[] = {"latency", "ttft", "tpot", "e2e", "wait", "delay",
                                         "stall", "miss", "evict", "drop", "refused", "queue",
                                         "reject", "preempt", "unfinished", "error",
-                                        "retransmit", "pause", NULL};
+                                        "retransmit", "pause", "energy", NULL};
     static const char *const time_units[] = {"ps", "ns", "us", "ms", "s", NULL};
     const char *base = strrchr(name, '/');
     base = base ? base + 1 : name;
@@ -1000,7 +1000,7 @@ static void compare_usage(FILE *f)
           "none; names with hit, throughput, bandwidth, goodput, per_s, cached_share,\n"
           "attainment or completed are better higher; names with latency, ttft, tpot,\n"
           "e2e, wait, delay, stall, miss, evict, drop, refused, queue, reject, preempt,\n"
-          "unfinished, error, retransmit or pause, and time units, are better lower;\n"
+          "unfinished, error, retransmit, pause or energy, and time units, are better lower;\n"
           "rates (unit */s) are better higher; anything else must stay within tolerance.\n",
           f);
 }

@@ -13,7 +13,7 @@
  *      or completed                                  -> higher is better;
  *   4. its name contains latency, ttft, tpot, e2e, wait, delay, stall,
  *      miss, evict, drop, refused, queue, reject (rejected), preempt
- *      (preemptions), unfinished, error, retransmit or pause, or its unit
+ *      (preemptions), unfinished, error, retransmit, pause or energy, or its unit
  *      is a time (ps ns us ms s)                     -> lower is better;
  *   5. its unit is a rate (ends in "/s")             -> higher is better;
  *   6. otherwise it is neutral: a change beyond tolerance is reported as

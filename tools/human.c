@@ -82,6 +82,8 @@ char *human_value(char *buf, size_t n, double v, const char *unit, const char *n
                                      {1024.0 * 1024 * 1024 * 1024 * 1024, "PiB"}};
     static const scale rate_sc[] = {{1, "B/s"}, {1e3, "kB/s"}, {1e6, "MB/s"},
                                     {1e9, "GB/s"}, {1e12, "TB/s"}, {1e15, "PB/s"}};
+    static const scale joule_sc[] = {{1e-12, "pJ"}, {1e-9, "nJ"}, {1e-6, "uJ"}, {1e-3, "mJ"},
+                                     {1, "J"},      {1e3, "kJ"},  {1e6, "MJ"},  {1e9, "GJ"}};
     if (!unit)
         unit = "";
     if (isnan(v)) {
@@ -112,6 +114,13 @@ char *human_value(char *buf, size_t n, double v, const char *unit, const char *n
     }
     if (strcmp(unit, "B/s") == 0)
         return scaled(buf, n, v, rate_sc, sizeof rate_sc / sizeof rate_sc[0]);
+    if (strcmp(unit, "J") == 0) {
+        if (v == 0) {
+            snprintf(buf, n, "0 J");
+            return buf;
+        }
+        return scaled(buf, n, v, joule_sc, sizeof joule_sc / sizeof joule_sc[0]);
+    }
     if ((!*unit || strcmp(unit, "%") == 0 || strcmp(unit, "ratio") == 0) &&
         human_is_ratio(name) && fabs(v) <= 1.0000001) {
         double p = 100.0 * v;

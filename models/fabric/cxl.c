@@ -72,12 +72,21 @@ static double proto_wire_bytes_at(const void *cfg, int op, uint64_t off, uint64_
 
 static double proto_raw_rate(const void *cfg) { return cxl_raw_rate(cfg); }
 
+/* The PCIe Gen5/Gen6 PHY's SerDes energy (6.5 pJ per line bit, cxl.h)
+ * per wire (flit) bit: 128b/130b at 32 GT/s and below, none above. */
+static double proto_energy(const void *cfg)
+{
+    const cxl_cfg *x = cfg;
+    return 6.5 / (x->gts <= 32e9 + 1 ? 128.0 / 130.0 : 1.0);
+}
+
 static const fab_proto cxl_proto = {
     .name = "cxl",
     .wire_bytes_at = proto_wire_bytes_at,
     .raw_rate = proto_raw_rate,
     .packetized = 1,
     .write_response = 1, /* an NDR slot per line back */
+    .energy_pj_bit = proto_energy,
 };
 
 static const fab_class cxl_class = {{fab_family}, &cxl_proto, NULL};
@@ -102,6 +111,7 @@ static const sim_param cxl_params[] = {
     {"lanes", SIM_P_UINT, "16", "", "link width: 1..16", offsetof(cxl_state, lanes), NULL},
     {"latency", SIM_P_TIME, "25 ns", "ps", "one-way port-to-port latency of the hop",
      offsetof(cxl_state, hdr.latency), NULL},
+    FAB_LINK_ENERGY_PARAM(cxl_state),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int cxl_configure(sim_comp *c, const scn_node *node, sim_err *err)

@@ -16,6 +16,14 @@
  * piece of a transfer (a fabric chunk or a flit's payload, which need not
  * be a multiple of 64 B) is charged for the lines that start in it
  * (cxl_wire_bytes_at), so the pieces of a transfer add up to its lines.
+ *
+ * Energy: the engine charges every wire bit a link direction serves (payload,
+ * headers, framing, link-layer share; engine.h) the link's `energy` in pJ/bit
+ * (SerDes of the transmitter and the receiver together; idle lanes cost
+ * nothing: the model is energy-proportional). CXL runs on the PCIe Gen5/Gen6
+ * PHY (CXL 2.0 and 3.x specifications), so its default is PCIe Gen5's
+ * 6.5 pJ per line bit (pcie.h: NVIDIA's NVLink comparison), over 128/130 at
+ * 32 GT/s and below.
  */
 #ifndef MEMFAB_MODELS_CXL_H
 #define MEMFAB_MODELS_CXL_H

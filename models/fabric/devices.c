@@ -27,6 +27,9 @@ static void report_res(sim_comp *c, fab_res *r, const char *what)
 
 static void dev_destroy(sim_comp *c) { fab_hdr_destroy(c->state); }
 
+/* Energy of `bytes` moved at `pj` per bit, J. */
+static double bits_energy(uint64_t bytes, double pj) { return (double)bytes * 8.0 * pj * 1e-12; }
+
 /* ---- node kinds -------------------------------------------------------- */
 
 static int svc(fab_mem_service *o, double rate, sim_time lat, uint64_t unit, int host_memory)
@@ -145,6 +148,12 @@ static const sim_param cpu_params[] = {
     {"route_cycles", SIM_P_DOUBLE, "2000", "cycles",
      "cycles per routing decision (which GPU a received message goes to)",
      offsetof(fab_cpu, route_cycles), NULL},
+    {"dram_energy", SIM_P_ENERGY_BIT, "20 pJ/bit", "pJ/bit",
+     "DRAM energy per bit read or written (DDR4/DDR5 with I/O; head comment)",
+     offsetof(fab_cpu, dram_energy), NULL},
+    {"core_power", SIM_P_POWER, "6.25 W", "W",
+     "power of one busy core: the energy of the CPU time charged here (TDP / cores)",
+     offsetof(fab_cpu, core_power), NULL},
     END_PARAMS};
 
 static int cpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -155,6 +164,10 @@ static int cpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (!(h->dram_bw > 0) || !(h->memcpy_bw > 0))
         return scn_error(err, node, "cpu '%s': dram and memcpy bandwidths must be positive",
                          c->name);
+    if (h->dram_energy < 0)
+        h->dram_energy = 20.0;
+    if (h->core_power < 0)
+        h->core_power = 6.25;
     if (h->net_cores < 1 || !(h->cpu_hz > 0) || h->net_cpp < 0 || h->net_cpb < 0 ||
         h->route_cycles < 0)
         return scn_error(err, node, "cpu '%s': net_cores >= 1, cpu_frequency > 0 and cycle "
@@ -183,8 +196,17 @@ static int cpu_finish(sim_comp *c, sim_err *err)
                           now ? (double)busy / (double)now : 0.0, "cores");
     }
     sim_report_metric(c->sim, c->name, "cpu_time", h->cpu_ps * 1e-12, "s");
+    double dram = bits_energy(h->hdr.res[0].bytes, h->dram_energy);
+    double cores = h->cpu_ps * 1e-12 * h->core_power;
+    sim_report_metric(c->sim, c->name, "energy_dram_j", dram, "J");
+    sim_report_metric(c->sim, c->name, "energy_cores_j", cores, "J");
+    sim_report_energy(c->sim, c->name, dram, cores);
     return 0;
 }
+
+/* Headline metrics of the run summary: the run's energy (sim_finish) when
+ * no workload takes it. */
+static const char *const cpu_headline[] = {"run/energy_*", NULL};
 
 const sim_model fab_cpu_model = {
     .type = "cpu",
@@ -196,6 +218,7 @@ const sim_model fab_cpu_model = {
     .finish = cpu_finish,
     .destroy = dev_destroy,
     .ext = &cpu_class.ext,
+    .headline = cpu_headline,
 };
 
 /* ---- gpu -------------------------------------------------------------- */
@@ -214,6 +237,9 @@ static const sim_param gpu_params[] = {
      "its RDMA NIC (rnic) for network transfers; in a cluster template, the node's own "
      "(unset: the nearest rnic)",
      offsetof(fab_gpu, nic), NULL},
+    {"hbm_energy", SIM_P_ENERGY_BIT, "3.9 pJ/bit", "pJ/bit",
+     "HBM energy per bit DMA reads or writes (HBM2, O'Connor et al. MICRO'17)",
+     offsetof(fab_gpu, hbm_energy), NULL},
     END_PARAMS};
 
 static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -223,6 +249,8 @@ static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
         return scn_error(err, node ? scn_map_get(node, "copy_engines") : NULL,
                          "gpu '%s': needs at least one copy engine", c->name);
     g->ce.capacity = g->copy_engines;
+    if (g->hbm_energy < 0)
+        g->hbm_energy = 3.9;
     static const char *const labels[] = {"hbm"};
     fab_node_init(c, 1, labels);
     return 0;
@@ -233,6 +261,7 @@ static int gpu_finish(sim_comp *c, sim_err *err)
     fab_gpu *g = c->state;
     report_res(c, &g->hdr.res[0], "hbm");
     sim_report_metric(c->sim, c->name, "copy_engine_waits", (double)g->ce.waits, "transfers");
+    sim_report_energy(c->sim, c->name, bits_energy(g->hdr.res[0].bytes, g->hbm_energy), 0.0);
     return 0;
 }
 
@@ -272,6 +301,12 @@ static const sim_param nvme_params[] = {
     {"capacity", SIM_P_SIZE, "7680 GB", "B", "capacity", offsetof(fab_nvme, cap), NULL},
     {"io_size", SIM_P_SIZE, "4 KiB", "B", "I/O size of random transfers",
      offsetof(fab_nvme, io_size), NULL},
+    {"read_energy", SIM_P_ENERGY_BIT, "1.2 nJ/bit", "pJ/bit",
+     "drive energy per bit read (active power / sequential read bandwidth; head comment)",
+     offsetof(fab_nvme, read_energy), NULL},
+    {"write_energy", SIM_P_ENERGY_BIT, "1.84 nJ/bit", "pJ/bit",
+     "drive energy per bit written (active power / sequential write bandwidth)",
+     offsetof(fab_nvme, write_energy), NULL},
     END_PARAMS};
 
 static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -283,6 +318,10 @@ static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
         return scn_error(err, node,
                          "nvme '%s': queue_depth and parallelism >= 1, io_size >= 512 B",
                          c->name);
+    if (d->read_energy < 0)
+        d->read_energy = 1200.0;
+    if (d->write_energy < 0)
+        d->write_energy = 1840.0;
     static const char *const labels[] = {"flash"};
     fab_node_init(c, 1, labels);
     return 0;
@@ -292,6 +331,13 @@ static int nvme_finish(sim_comp *c, sim_err *err)
 {
     fab_nvme *d = c->state;
     report_res(c, &d->hdr.res[0], "flash");
+    const fab_res *r = &d->hdr.res[0];
+    double rd = bits_energy(r->read_bytes, d->read_energy);
+    double wr = bits_energy(r->bytes - r->read_bytes, d->write_energy);
+    sim_report_metric(c->sim, c->name, "flash_read_bytes", (double)r->read_bytes, "B");
+    sim_report_metric(c->sim, c->name, "energy_read_j", rd, "J");
+    sim_report_metric(c->sim, c->name, "energy_write_j", wr, "J");
+    sim_report_energy(c->sim, c->name, rd + wr, 0.0);
     return 0;
 }
 
@@ -327,6 +373,9 @@ static const sim_param mem_params[] = {
     {"per_host_capacity", SIM_P_SIZE, "0 B", "B",
      "pooled memory: what one host may allocate (0: no limit)", offsetof(fab_mem, per_host),
      NULL},
+    {"energy", SIM_P_ENERGY_BIT, "auto", "pJ/bit",
+     "energy per bit read or written (auto: ddr 20, hbm 3.9, cxl 20; head comment)",
+     offsetof(fab_mem, energy), NULL},
     END_PARAMS};
 
 static int mem_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -336,6 +385,8 @@ static int mem_configure(sim_comp *c, const scn_node *node, sim_err *err)
         m->bw = m->ch_bw * (double)m->channels;
     if (!(m->bw > 0))
         return scn_error(err, node, "memory '%s': bandwidth must be positive", c->name);
+    if (m->energy < 0) /* auto: by kind (head comment) */
+        m->energy = m->mkind == FAB_MEM_HBM ? 3.9 : 20.0;
     m->attach_id = UINT32_MAX;
     if (m->attach && *m->attach) {
         sim_comp *a = sim_find(c->sim, m->attach);
@@ -356,6 +407,7 @@ static int mem_finish(sim_comp *c, sim_err *err)
     fab_mem *m = c->state;
     report_res(c, &m->hdr.res[0], "mem");
     sim_report_metric(c->sim, c->name, "allocated", (double)m->used, "B");
+    sim_report_energy(c->sim, c->name, bits_energy(m->hdr.res[0].bytes, m->energy), 0.0);
     for (uint32_t i = 0; i < m->nhosts; i++) {
         char name[300];
         snprintf(name, sizeof name, "allocated:%s", sim_comp_at(c->sim, m->host_id[i])->name);

@@ -25,6 +25,32 @@
  *   pcie_switch / cxl_switch: cut-through, `latency` port to port; the
  *               ports are the links attached to it, so devices below one
  *               switch share its upstream link.
+ *
+ * Energy (energy-proportional; idle and background power not modelled).
+ * Every memory reports energy_j = bytes its memory step served (DMA
+ * reads and writes, engine.h) x 8 x its pJ/bit:
+ *   cpu dram_energy  20 pJ/bit: the lower end of Horowitz's 1.3-2.6 nJ per
+ *                    64-bit DRAM access ("Computing's energy problem (and
+ *                    what we can do about it)", ISSCC 2014), i.e. DDR with
+ *                    its off-chip I/O;
+ *   gpu hbm_energy   3.9 pJ/bit: HBM2 (O'Connor et al., "Fine-Grained DRAM:
+ *                    Energy-Efficient DRAM for Extreme Bandwidth Systems",
+ *                    MICRO 2017; their FGDRAM reaches half of it);
+ *   memory energy    auto: kind ddr 20 and cxl 20 (the DDR behind the CXL
+ *                    controller; the SerDes is the `cxl` link's energy, the
+ *                    controller's logic is not modelled), hbm 3.9;
+ *   nvme read_energy / write_energy  1.2 / 1.84 nJ/bit: a whole drive's
+ *                    active power over its sequential bandwidth (Intel SSD
+ *                    DC P3600 product specification: up to 25 W active,
+ *                    2600 / 1700 MB/s), an upper bound for NAND, controller
+ *                    and DRAM together; reads and writes are told apart by
+ *                    the direction of the memory step.
+ * The cpu's cores: energy = the CPU time charged to it (cpu_time: DMA
+ * launches, kernel I/O of the bounce path, cuFile submits, memcpy of
+ * pageable and CXL copies, RDMA posts, the host network stack) x
+ * core_power, 6.25 W: an Intel Xeon Platinum 8480+ (the host CPU of DGX
+ * H100), 350 W TDP over 56 cores (Intel product specifications). The cpu
+ * reports energy_dram_j and energy_cores_j and their sum as energy_j.
  */
 #ifndef MEMFAB_MODELS_FABRIC_DEVICES_H
 #define MEMFAB_MODELS_FABRIC_DEVICES_H

@@ -38,6 +38,8 @@ typedef struct fab_cpu {
     double net_cpp;         /* network stack cycles per received packet */
     double net_cpb;         /* cycles per received byte (the kernel -> user copy) */
     double route_cycles;    /* cycles per routing decision (one per message) */
+    double dram_energy;     /* DRAM energy per bit moved, pJ */
+    double core_power;      /* power of one busy core, W (energy = CPU time x this) */
     /* state */
     double cpu_ps;          /* CPU time charged to this host */
 } fab_cpu;
@@ -50,6 +52,7 @@ typedef struct fab_gpu {
     double hbm_bw;          /* HBM bandwidth */
     sim_time hbm_lat;       /* HBM access latency */
     uint64_t copy_engines;  /* DMA copy engines (cudaMemcpy) */
+    double hbm_energy;      /* HBM energy per bit moved by DMA, pJ */
     const char *nic;        /* its RDMA NIC (name, looked up in its own node first) or "" */
     /* state */
     uint32_t nic_id;        /* resolved nic (0: not yet, UINT32_MAX: none) + 1 */
@@ -67,6 +70,8 @@ typedef struct fab_nvme {
     uint64_t par;           /* internal parallelism (dies/planes busy at once) */
     uint64_t cap;           /* capacity */
     uint64_t io_size;       /* I/O size of random transfers */
+    double read_energy;     /* energy per bit read from flash, pJ (the whole drive's) */
+    double write_energy;    /* energy per bit written, pJ */
 } fab_nvme;
 
 /* `memory`: DDR, HBM or CXL memory. */
@@ -81,6 +86,7 @@ typedef struct fab_mem {
     sim_time lat;           /* load latency at the device */
     const char *attach;     /* component it hangs off (cpu/gpu), or NULL: via links */
     uint64_t per_host;      /* CXL pools: capacity one host may take (0: no limit) */
+    double energy;          /* energy per bit moved, pJ (SCN_AUTO until configure: by kind) */
     uint32_t attach_id;     /* resolved attach (UINT32_MAX: none) */
     /* state */
     uint64_t used;          /* allocated */

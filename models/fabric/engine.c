@@ -154,6 +154,8 @@ int fab_link_init(sim_comp *c, const void *cfg, uint64_t unit, sim_err *err)
     h->nres = 2;
     h->cfg = cfg;
     h->rate = p->raw_rate(cfg);
+    if (h->energy < 0) /* auto */
+        h->energy = p->energy_pj_bit ? p->energy_pj_bit(cfg) : 0.0;
     h->unit = unit;
     for (int d = 0; d < 2; d++) {
         char lb[400];
@@ -449,6 +451,8 @@ static int serve(sim *s, fab_res *r)
     if (st->payload) {
         r->bytes += ch->bytes;
         r->sample_bytes += ch->bytes;
+        if (st->op == FAB_OP_READ)
+            r->read_bytes += ch->bytes;
     }
     if (pool)
         sim_schedule(s, svc, r->owner, FAB_EV_DONE, r->index | (uint64_t)svc << 8,
@@ -581,10 +585,19 @@ int fab_link_send_wire(sim_comp *link, int side, uint64_t bytes, double wire, ui
     return 0;
 }
 
+/* Energy of the wire bytes of one link direction, J: every wire bit pays
+ * the SerDes energy of the link (a transfer crossing k links pays on each
+ * of the k, as each hop drives its own SerDes). */
+static double wire_energy(const fab_hdr *h, const fab_res *r)
+{
+    return r->wire_bytes * 8.0 * h->energy * 1e-12;
+}
+
 void fab_link_report(sim_comp *c)
 {
     fab_hdr *h = c->state;
     sim_time now = sim_now(c->sim);
+    double energy = 0;
     for (int d = 0; d < 2; d++) {
         fab_res *r = &h->res[d];
         sim_time busy = fab_res_busy(r, now);
@@ -607,6 +620,9 @@ void fab_link_report(sim_comp *c)
         snprintf(name, sizeof name, "efficiency:%s", r->label);
         sim_report_metric(c->sim, c->name, name,
                           r->wire_bytes > 0 ? (double)r->bytes / r->wire_bytes : 0.0, "");
+        snprintf(name, sizeof name, "energy_j:%s", r->label);
+        sim_report_metric(c->sim, c->name, name, wire_energy(h, r), "J");
+        energy += wire_energy(h, r);
         if (r->buf) { /* the egress buffer of the node it leaves */
             const fab_buffer *b = r->buf;
             snprintf(name, sizeof name, "drops:%s", r->label);
@@ -628,6 +644,8 @@ void fab_link_report(sim_comp *c)
             sim_report_metric(c->sim, c->name, name, (double)p->pauses, "frames");
         }
     }
+    sim_report_metric(c->sim, c->name, "energy_pj_bit", h->energy, "pJ/bit");
+    sim_report_energy(c->sim, c->name, energy, 0.0);
 }
 
 const sim_series fab_link_series[] = {

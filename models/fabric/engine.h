@@ -144,6 +144,11 @@ typedef struct fab_proto {
                          uint64_t *hdr, uint64_t *data);
     uint64_t (*fc_max_bytes)(const void *cfg, int op, int dir, uint64_t hdr_limit,
                              uint64_t data_limit);
+    /* Energy of one wire bit (pJ) crossing a link direction, the
+     * transmitter's and the receiver's SerDes together: the protocol's
+     * default, cited in its head comment (NULL: 0). A link's `energy:`
+     * parameter overrides it (FAB_LINK_ENERGY_PARAM). */
+    double (*energy_pj_bit)(const void *cfg);
 } fab_proto;
 
 /* The memory service of a node that is a transfer's end. */
@@ -255,6 +260,8 @@ typedef struct fab_res {
     sim_time cur_start;   /* when its service began */
     sim_time cur_svc;     /* its service time */
     uint64_t bytes;       /* payload bytes served */
+    uint64_t read_bytes;  /* of which by steps of op FAB_OP_READ (a memory: bytes read
+                           * out of it; the rest were written) */
     uint64_t units;       /* TLPs / flits / chunks served */
     double wire_bytes;    /* bytes of wire time (links), incl. overhead */
     sim_time busy_ps;     /* time spent serving (completed services) */
@@ -353,7 +360,17 @@ struct fab_hdr {
     const void *cfg;      /* links: the protocol's configuration */
     double rate;          /* links: raw bytes/s per direction */
     uint64_t unit;        /* links: forwarding unit, bytes */
+    double energy;        /* links: pJ per wire bit (param `energy`; SCN_AUTO until
+                           * fab_link_init takes the protocol's default) */
 };
+
+/* The `energy` parameter of a link model whose state type T starts with
+ * its fab_hdr `hdr` (every protocol's parameter table has it). */
+#define FAB_LINK_ENERGY_PARAM(T)                                                             \
+    {"energy", SIM_P_ENERGY_BIT, "auto", "pJ/bit",                                         \
+     "energy per wire bit of a direction, both SerDes (auto: the protocol's default, see "  \
+     "its head comment)",                                                                   \
+     offsetof(T, hdr.energy), NULL}
 
 /* ---- the engine ------------------------------------------------------- */
 
@@ -392,7 +409,10 @@ int fab_link_send_wire(sim_comp *link, int side, uint64_t bytes, double wire, ui
 /* Service time of `bytes` at a step; *units and *wire receive the count of
  * protocol units and the wire bytes (may be NULL). */
 sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, double *wire);
-/* Links: report the `links` rows and per-direction metrics; sample throughput. */
+/* Links: report the `links` rows and per-direction metrics, and the
+ * energy (sim_report_energy): per direction, wire bytes x 8 x `energy`
+ * pJ (metric energy_j:DIRECTION), their sum as the link's energy_j, and
+ * the energy per bit used (energy_pj_bit); sample throughput. */
 void fab_link_report(sim_comp *c);
 void fab_link_sample(sim_comp *c, sim_time now);
 /* The series fab_link_sample reports (sim_model.series of link protocols). */

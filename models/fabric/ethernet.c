@@ -178,6 +178,13 @@ static double proto_raw_rate(const void *cfg) { return eth_raw_rate(cfg); }
 /* RoCE and TCP acknowledge writes (the REQ direction carries ACKs after
  * the data); raw frames do not, so a raw link's header points to the
  * second table, whose writes complete at delivery. */
+/* A 112G-class PAM4 SerDes (ethernet.h): 5.5 pJ per line bit, per wire
+ * bit over the PHY's coding efficiency (64b/66b, 256b/257b and FEC). */
+static double proto_energy(const void *cfg)
+{
+    return 5.5 / eth_coding_efficiency(((const eth_cfg *)cfg)->speed);
+}
+
 static const fab_proto eth_proto = {
     .name = "ethernet",
     .wire_bytes_at = proto_wire_bytes_at,
@@ -185,6 +192,7 @@ static const fab_proto eth_proto = {
     .packetized = 1,
     .write_response = 1,
     .needs_port = 1,
+    .energy_pj_bit = proto_energy,
 };
 static const fab_proto eth_raw_proto = {
     .name = "ethernet",
@@ -193,6 +201,7 @@ static const fab_proto eth_raw_proto = {
     .packetized = 1,
     .write_response = 0,
     .needs_port = 1,
+    .energy_pj_bit = proto_energy,
 };
 
 static const fab_class eth_class = {{fab_family}, &eth_proto, NULL};
@@ -235,6 +244,7 @@ static const sim_param eth_params[] = {
     {"cable_length", SIM_P_DOUBLE, "2", "m",
      "cable length; sets latency at 5 ns/m (light in fibre, ~2/3 c)",
      offsetof(eth_state, cable_m), NULL},
+    FAB_LINK_ENERGY_PARAM(eth_state),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int eth_configure(sim_comp *c, const scn_node *node, sim_err *err)

@@ -54,6 +54,16 @@
  * Propagation: `latency`, or `cable_length` at 5 ns/m (light in silica
  * fibre, n ~ 1.47, and signals in twinax travel at about 2/3 c); default
  * 2 m = 10 ns. Switch latency belongs to switches, not to links.
+ *
+ * Energy: the engine charges every wire bit a link direction serves (payload,
+ * headers, framing, link-layer share; engine.h) the link's `energy` in pJ/bit
+ * (SerDes of the transmitter and the receiver together; idle lanes cost
+ * nothing: the model is energy-proportional). Default 5.5 pJ per line bit, the
+ * 112G-class PAM4 SerDes NVIDIA compares NVLink-C2C against (Wei et al.,
+ * ISSCC 2023, paper 9.3: 1.3 vs 5.5 pJ/bit), over the PHY's coding efficiency
+ * (64b/66b; 256b/257b with RS FEC), the same at every speed. Optics are not
+ * included: a pluggable module adds its own (module watts / line rate), to
+ * be added to `energy:`.
  */
 #ifndef MEMFAB_MODELS_FABRIC_ETHERNET_H
 #define MEMFAB_MODELS_FABRIC_ETHERNET_H

@@ -529,7 +529,8 @@ static void fabric_destroy(sim_comp *c)
 }
 
 /* Headline metrics of the run summary (sim_model.headline). */
-static const char *const fabric_headline[] = {"bytes:*", "latency:*_mean", "latency:*_p99", NULL};
+static const char *const fabric_headline[] = {"bytes:*", "latency:*_mean", "latency:*_p99",
+                                              "run/energy_*", NULL};
 
 /* Time series of sim_model.series. */
 static const sim_series fabric_series[] = {

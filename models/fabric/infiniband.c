@@ -150,6 +150,13 @@ static double proto_wire_bytes_at(const void *cfg, int op, uint64_t off, uint64_
 
 static double proto_raw_rate(const void *cfg) { return ib_raw_rate(cfg); }
 
+/* A 112G-class PAM4 SerDes (infiniband.h): 5.5 pJ per line bit, per wire
+ * bit over the lane's coding efficiency. */
+static double proto_energy(const void *cfg)
+{
+    return 5.5 / ib_coding_efficiency(((const ib_cfg *)cfg)->rate);
+}
+
 static const fab_proto ib_proto = {
     .name = "infiniband",
     .wire_bytes_at = proto_wire_bytes_at,
@@ -157,6 +164,7 @@ static const fab_proto ib_proto = {
     .packetized = 1,
     .write_response = 1, /* the responder's ACKs of RDMA WRITEs */
     .needs_port = 1,
+    .energy_pj_bit = proto_energy,
 };
 
 static const fab_class ib_class = {{fab_family}, &ib_proto, NULL};
@@ -198,6 +206,7 @@ static const sim_param ib_params[] = {
     {"cable_length", SIM_P_DOUBLE, "2", "m",
      "cable length; sets latency at 5 ns/m (signal speed ~2/3 c in copper and fibre)",
      offsetof(ib_state, cable_m), NULL},
+    FAB_LINK_ENERGY_PARAM(ib_state),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int ib_configure(sim_comp *c, const scn_node *node, sim_err *err)

@@ -51,6 +51,13 @@
  * there is a Last packet. The ACK of a group of N packets is counted with
  * the group's first packet; the one ACK of a message with its first byte.
  * So pieces of any size add up exactly to the whole message.
+ *
+ * Energy: the engine charges every wire bit a link direction serves (payload,
+ * headers, framing, link-layer share; engine.h) the link's `energy` in pJ/bit
+ * (SerDes of the transmitter and the receiver together; idle lanes cost
+ * nothing: the model is energy-proportional). Default 5.5 pJ per line bit, the
+ * 112G-class PAM4 SerDes of ethernet.h (Wei et al., ISSCC 2023, 9.3), over
+ * the lane's coding efficiency; optics not included.
  */
 #ifndef MEMFAB_MODELS_FABRIC_INFINIBAND_H
 #define MEMFAB_MODELS_FABRIC_INFINIBAND_H

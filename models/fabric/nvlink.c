@@ -92,6 +92,9 @@ static double proto_wire_bytes_at(const void *cfg, int op, uint64_t off, uint64_
 
 static double proto_raw_rate(const void *cfg) { return nvlink_raw_rate(cfg); }
 
+/* NVIDIA's figure for NVLink (nvlink.h): 1.3 pJ/bit, every generation. */
+static double proto_energy(const void *cfg) { return 1.3; }
+
 static const fab_proto nvlink_proto = {
     .name = "nvlink",
     .wire_bytes_at = proto_wire_bytes_at,
@@ -99,6 +102,7 @@ static const fab_proto nvlink_proto = {
     .packetized = 1,
     .write_response = 1, /* a response flit per write packet */
     .needs_port = 1,
+    .energy_pj_bit = proto_energy,
 };
 
 static const fab_class nvlink_class = {{fab_family}, &nvlink_proto, NULL};
@@ -120,6 +124,7 @@ static const sim_param nvlink_params[] = {
      offsetof(nvlink_state, links), NULL},
     {"latency", SIM_P_TIME, "10 ns", "ps", "one-way latency of the hop (propagation, PHY)",
      offsetof(nvlink_state, hdr.latency), NULL},
+    FAB_LINK_ENERGY_PARAM(nvlink_state),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int nvlink_configure(sim_comp *c, const scn_node *node, sim_err *err)

@@ -37,6 +37,15 @@
  * counted in the piece holding its first data byte, a data flit in the
  * piece holding its first byte (packets start at multiples of 256 B, so
  * flit boundaries are multiples of 16 B).
+ *
+ * Energy: the engine charges every wire bit a link direction serves (payload,
+ * headers, framing, link-layer share; engine.h) the link's `energy` in pJ/bit
+ * (SerDes of the transmitter and the receiver together; idle lanes cost
+ * nothing: the model is energy-proportional). Default 1.3 pJ/bit for every
+ * generation: NVIDIA's figure for NVLink data transmission ("What Is
+ * NVLink?", NVIDIA blog 2023; measured on NVLink-C2C, Wei et al., ISSCC
+ * 2023, paper 9.3). Off-package links through NVSwitch cost more; set
+ * `energy:` when a measured figure is at hand.
  */
 #ifndef MEMFAB_MODELS_FABRIC_NVLINK_H
 #define MEMFAB_MODELS_FABRIC_NVLINK_H

@@ -50,8 +50,10 @@ static int mem_step(sim *s, fab_flow *fl, uint32_t id, int out, int random)
         return 0;
     if (m.host_memory)
         fl->host_mem += fl->bytes;
-    return fab_flow_add_step(fl, &h->res[m.res], NULL, NULL, 0, FAB_DIR_DATA, m.rate, m.lat,
-                             m.unit, 1)
+    /* op READ when the data leaves the memory, so the engine counts reads
+     * apart from writes (fab_res.read_bytes: an SSD's energy differs) */
+    return fab_flow_add_step(fl, &h->res[m.res], NULL, NULL, out ? FAB_OP_READ : FAB_OP_WRITE,
+                             FAB_DIR_DATA, m.rate, m.lat, m.unit, 1)
                ? 0
                : SIM_EINVAL;
 }

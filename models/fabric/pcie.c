@@ -253,6 +253,18 @@ static uint64_t proto_fc_max_bytes(const void *cfg, int op, int dir, uint64_t hd
     return pcie_fc_max_bytes(cfg, op, dir, hdr_limit, data_limit);
 }
 
+/* SerDes energy per line bit (both ends of a lane direction), pJ, by
+ * generation (head comment of pcie.h); per wire bit it is divided by the
+ * line code's efficiency, since 8b/10b and 128b/130b send more line bits
+ * than the TLP bytes the engine counts. */
+double pcie_energy_pj_bit(const pcie_cfg *cfg)
+{
+    double line = cfg->gen >= 5 ? 6.5 : 3.86;
+    return line / pcie_encoding(cfg->gen);
+}
+
+static double proto_energy(const void *cfg) { return pcie_energy_pj_bit(cfg); }
+
 static const fab_proto pcie_proto = {
     .name = "pcie",
     .wire_bytes_at = proto_wire_bytes_at,
@@ -262,6 +274,7 @@ static const fab_proto pcie_proto = {
     .fc_class = pcie_fc_class,
     .fc_credits_at = proto_fc_credits_at,
     .fc_max_bytes = proto_fc_max_bytes,
+    .energy_pj_bit = proto_energy,
 };
 
 static const fab_class pcie_class = {{fab_family}, &pcie_proto, NULL};
@@ -327,6 +340,7 @@ static const sim_param pcie_params[] = {
     {"fc_drain", SIM_P_TIME, "50 ns", "ps",
      "receiver: from a TLP's arrival to the UpdateFC that returns its credits",
      offsetof(pcie_state, fc_drain), NULL},
+    FAB_LINK_ENERGY_PARAM(pcie_state),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int pcie_configure(sim_comp *c, const scn_node *node, sim_err *err)

@@ -78,6 +78,23 @@
  *                 pool-sized chunk returns its credits when a TLP stream
  *                 would have, and chunk and packet mode agree. Raw packets
  *                 larger than the pool wait for the whole pool.
+ *
+ * Energy: the engine charges every wire bit a link direction serves (payload,
+ * headers, framing, link-layer share; engine.h) the link's `energy` in pJ/bit
+ * (SerDes of the transmitter and the receiver together; idle lanes cost
+ * nothing: the model is energy-proportional). The default is per line bit, divided by
+ * the line code's efficiency (8b/10b, 128b/130b; FLIT mode none):
+ *   Gen1-Gen4  3.86 pJ/bit: twice the 1.93 pJ/bit of a PCIe Gen4 PHY
+ *              transmitter (Bae, Cho et al., "A 1.93-pJ/bit PCI Express Gen4
+ *              PHY Transmitter with On-Chip Supply Regulators in 28 nm
+ *              CMOS", Electronics 10(1):68, 2021), a receiver assumed to cost
+ *              what the transmitter does; the older generations are charged
+ *              the same per line bit (an assumption: no figure used for them);
+ *   Gen5       6.5 pJ/bit: NVIDIA states NVLink's 1.3 pJ/bit is "5 times more
+ *              energy efficient than PCIe Gen 5" (NVIDIA blog "What Is
+ *              NVLink?", 2023; NVLink-C2C, Wei et al., ISSCC 2023, 9.3);
+ *   Gen6       6.5 pJ/bit, Gen5's (an assumption: no published full-link
+ *              figure used).
  */
 #ifndef MEMFAB_MODELS_PCIE_H
 #define MEMFAB_MODELS_PCIE_H
@@ -107,6 +124,9 @@ int pcie_cfg_check(const pcie_cfg *cfg, const char **why);
 
 /* Signalling rate per lane, transfers/s (2.5e9 .. 64e9). */
 double pcie_gts(int gen);
+/* Default SerDes energy per wire (TLP/DLLP) bit, pJ: the per-line-bit
+ * figure of the generation over its line-code efficiency. */
+double pcie_energy_pj_bit(const pcie_cfg *cfg);
 /* Line-encoding efficiency: 0.8, 128/130, or 1 (Gen6 FLIT). */
 double pcie_encoding(int gen);
 /* Raw bytes/s per direction after line encoding. */

@@ -23,10 +23,14 @@ static double upi_wire_bytes_at(const void *cfg, int op, uint64_t off, uint64_t 
 
 static double upi_raw_rate(const void *cfg) { return *(const double *)cfg; }
 
+/* A 16 GT/s-class NRZ SerDes, as PCIe Gen4's (upi.h): 3.86 pJ/bit. */
+static double upi_energy(const void *cfg) { return 3.86; }
+
 static const fab_proto upi_proto = {
     .name = "upi",
     .wire_bytes_at = upi_wire_bytes_at,
     .raw_rate = upi_raw_rate,
+    .energy_pj_bit = upi_energy,
 };
 
 static const fab_class upi_class = {{fab_family}, &upi_proto, NULL};
@@ -36,6 +40,7 @@ static const sim_param upi_params[] = {
      offsetof(upi_state, bw), NULL},
     {"latency", SIM_P_TIME, "100 ns", "ps", "one-way latency (the NUMA penalty)",
      offsetof(upi_state, hdr.latency), NULL},
+    FAB_LINK_ENERGY_PARAM(upi_state),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int upi_configure(sim_comp *c, const scn_node *node, sim_err *err)

@@ -139,6 +139,7 @@ typedef struct inst_state {
     uint64_t weight_bytes, kv_bytes; /* 0 = preset */
     uint64_t hbm;               /* 0 = preset */
     double hbm_bandwidth, flops, link_bandwidth, compute_eff, mem_eff; /* 0 = preset */
+    double idle_w, peak_w;      /* GPU board power idle / computing (SCN_AUTO = preset) */
     double gpu_mem_util;        /* fraction of HBM the server may use */
     uint64_t max_batched_tokens;/* token budget per step */
     uint64_t max_seqs;          /* running requests at most */
@@ -310,6 +311,11 @@ static const sim_param inst_params[] = {
     P("compute_eff", SIM_P_DOUBLE, "0", "", "override: achieved fraction of peak FLOP/s",
       compute_eff),
     P("mem_eff", SIM_P_DOUBLE, "0", "", "override: achieved fraction of HBM bandwidth", mem_eff),
+    P("gpu_idle_power", SIM_P_POWER, "auto", "W",
+      "board power of each GPU while no step computes (auto: the preset's, 15% of TDP)",
+      idle_w),
+    P("gpu_peak_power", SIM_P_POWER, "auto", "W",
+      "board power of each GPU while a step computes (auto: the preset's TDP)", peak_w),
     P("gpu_mem_util", SIM_P_DOUBLE, "0.9", "", "fraction of HBM for weights + KV (vLLM)",
       gpu_mem_util),
     P("max_batched_tokens", SIM_P_UINT, "8192", "tokens", "token budget per step",
@@ -430,7 +436,14 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
     OVR(st->gpu.link_bandwidth, st->link_bandwidth);
     OVR(st->gpu.compute_eff, st->compute_eff);
     OVR(st->gpu.mem_eff, st->mem_eff);
+    if (st->idle_w >= 0)
+        st->gpu.idle_w = st->idle_w;
+    if (st->peak_w >= 0)
+        st->gpu.peak_w = st->peak_w;
     const llm_gpu *gg = &st->gpu;
+    if (gg->peak_w < gg->idle_w)
+        return scn_error(err, node, "instance '%s': gpu_peak_power (%g W) below gpu_idle_power"
+                         " (%g W)", c->name, gg->peak_w, gg->idle_w);
     if (!gg->hbm || !(gg->hbm_bandwidth > 0) || !(gg->flops > 0))
         return scn_error(err, node, "instance '%s': a custom gpu needs hbm, hbm_bandwidth and flops",
                          c->name);
@@ -1440,6 +1453,11 @@ static int inst_finish(sim_comp *c, sim_err *err)
     }
     sim_report_metric(s, c->name, "utilization", el > 0 ? sim_time_to_s(busy_until(st, sim_now(s))) / el : 0,
                       "");
+    /* the GPUs' energy over the run (llm_model.h): tp x (idle T + (peak - idle) busy) */
+    double gpu_j = (double)st->tp *
+                   llm_gpu_energy_j(&st->gpu, sim_time_to_s(busy_until(st, sim_now(s))), el);
+    sim_report_metric(s, c->name, "gpu_power_mean", el > 0 ? gpu_j / el : 0, "W");
+    sim_report_energy(s, c->name, 0.0, gpu_j);
     sim_report_metric(s, c->name, "preemptions", (double)st->cnt.preemptions, "requests");
     sim_report_metric(s, c->name, "rejected", (double)st->cnt.rejected, "requests");
     sim_report_metric(s, c->name, "peak_waiting", (double)st->cnt.peak_waiting, "requests");

@@ -18,6 +18,13 @@
  *   (1.555 TB/s), L40S (48 GB GDDR6, 864 GB/s, 362 TFLOP/s, PCIe Gen4 x16 32 GB/s),
  *   B200 (180 GB, 8 TB/s, 2.25 PFLOP/s, NVLink 5 900 GB/s per direction),
  *   AMD MI300X (192 GB, 5.3 TB/s, 1307 TFLOP/s, Infinity Fabric 448 GB/s).
+ *   Power: peak = the board TDP of the vendor's datasheet (NVIDIA H100 SXM5 and
+ *   H200 SXM 700 W, A100 SXM4 400 W (80 GB and 40 GB), L40S 350 W, B200 1000 W;
+ *   AMD Instinct MI300X 750 W). Idle = 15% of TDP for every preset: an
+ *   assumption, as vendors publish no idle figure; a serving GPU keeps a
+ *   CUDA context, which alone holds it 26-50 W above bare idle on HBM GPUs
+ *   (Vadari, "The Model Parking Tax", arXiv:2605.23918, 2026). Measure
+ *   with nvidia-smi and set gpu_idle_power / gpu_peak_power per instance.
  * The efficiency factors (0.6 of peak FLOP/s for GEMMs, 0.8 of peak HBM
  * bandwidth) are typical achieved fractions, not measurements: calibrate
  * them per deployment (compute_eff / mem_eff in the scenario).
@@ -38,16 +45,16 @@ const llm_model llm_models[] = {
     {"deepseek-v3", 61, 7168, 128, 128, 128, 512, 64, 192, 128, 671e9, 37e9, 1, 2},
     {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
 
-/*  name         hbm        HBM B/s     FLOP/s      link B/s  ceff meff */
+/*  name         hbm        HBM B/s     FLOP/s      link B/s  ceff meff idle W  TDP W */
 const llm_gpu llm_gpus[] = {
-    {"h100", 80000000000ULL, 3.35e12, 989e12, 450e9, 0.6, 0.8},
-    {"h200", 141000000000ULL, 4.8e12, 989e12, 450e9, 0.6, 0.8},
-    {"a100", 80000000000ULL, 2.039e12, 312e12, 300e9, 0.6, 0.8},
-    {"a100-40gb", 40000000000ULL, 1.555e12, 312e12, 300e9, 0.6, 0.8},
-    {"l40s", 48000000000ULL, 864e9, 362e12, 32e9, 0.6, 0.8},
-    {"b200", 180000000000ULL, 8e12, 2.25e15, 900e9, 0.6, 0.8},
-    {"mi300x", 192000000000ULL, 5.3e12, 1307e12, 448e9, 0.6, 0.8},
-    {NULL, 0, 0, 0, 0, 0, 0}};
+    {"h100", 80000000000ULL, 3.35e12, 989e12, 450e9, 0.6, 0.8, 105, 700},
+    {"h200", 141000000000ULL, 4.8e12, 989e12, 450e9, 0.6, 0.8, 105, 700},
+    {"a100", 80000000000ULL, 2.039e12, 312e12, 300e9, 0.6, 0.8, 60, 400},
+    {"a100-40gb", 40000000000ULL, 1.555e12, 312e12, 300e9, 0.6, 0.8, 60, 400},
+    {"l40s", 48000000000ULL, 864e9, 362e12, 32e9, 0.6, 0.8, 52.5, 350},
+    {"b200", 180000000000ULL, 8e12, 2.25e15, 900e9, 0.6, 0.8, 150, 1000},
+    {"mi300x", 192000000000ULL, 5.3e12, 1307e12, 448e9, 0.6, 0.8, 112.5, 750},
+    {NULL, 0, 0, 0, 0, 0, 0, 0, 0}};
 
 const llm_model *llm_model_find(const char *name)
 {
@@ -70,6 +77,11 @@ uint64_t llm_kv_bytes_per_token(const llm_model *m)
     if (m->kv_lora_rank)
         return (uint64_t)(m->kv_lora_rank + m->rope_dim) * m->layers * m->kv_bytes;
     return 2ULL * m->layers * m->kv_heads * m->head_dim * m->kv_bytes;
+}
+
+double llm_gpu_energy_j(const llm_gpu *g, double busy_s, double total_s)
+{
+    return g->idle_w * total_s + (g->peak_w - g->idle_w) * busy_s;
 }
 
 double llm_weight_bytes(const llm_model *m) { return m->params * (double)m->weight_bytes; }

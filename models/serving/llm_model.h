@@ -41,6 +41,12 @@
  *        + per_context x context tokens read
  * Coefficients come from measurements of one (model, GPU, tp, engine
  * version); `memfab calibrate` fits them by least squares.
+ *
+ * GPU energy of an instance over a run of T seconds whose steps kept it
+ * busy for B seconds (busy fraction u = B / T), per GPU:
+ *   E = idle x T + (peak - idle) x B = (idle + (peak - idle) x u) x T
+ * (llm_gpu_energy_j): power linear in utilization between the idle board
+ * power and the TDP, a step drawing TDP whether compute- or memory-bound.
  */
 #ifndef MEMFAB_MODELS_LLM_MODEL_H
 #define MEMFAB_MODELS_LLM_MODEL_H
@@ -74,6 +80,8 @@ typedef struct llm_gpu {
     double link_bandwidth;  /* GPU-to-GPU bytes/s per direction (NVLink), for all-reduce */
     double compute_eff;     /* fraction of peak FLOP/s reached by GEMMs */
     double mem_eff;         /* fraction of peak HBM bandwidth reached */
+    double idle_w;          /* board power idle (no step computing), W */
+    double peak_w;          /* board power computing a step (TDP), W */
 } llm_gpu;
 
 /* What one step computes (the caller sums over the batch). */
@@ -118,6 +126,9 @@ uint64_t llm_kv_bytes_per_token(const llm_model *m);
 double llm_weight_bytes(const llm_model *m);
 /* Attention FLOPs per (query, key) pair over all layers. */
 double llm_attn_flops_per_pair(const llm_model *m);
+
+/* Energy in joules of one GPU busy for busy_s of a run of total_s. */
+double llm_gpu_energy_j(const llm_gpu *g, double busy_s, double total_s);
 
 /* Step time in seconds and its parts (t_comp, t_mem, t_ar may be NULL; the
  * linear model has no parts and sets them to 0). */

@@ -37,6 +37,12 @@
  * = W. Latencies cover completed requests only: `unfinished` counts those
  * still in the system at the end and `truncated` is 1 when there are any
  * (the stop time censored the run, so e2e_mean underestimates W).
+ *
+ * Energy: the workload names itself the scope of the run's energy totals
+ * (sim_energy_work): energy_total_j and its data-movement and compute
+ * parts, energy_per_request_j = total / completed requests and
+ * energy_per_output_token_j = total / output tokens of completed requests
+ * (the energy of requests still in flight is in the total).
  */
 #include "models/serving/serving.h"
 
@@ -1114,6 +1120,9 @@ static int wl_finish(sim_comp *c, sim_err *err)
         inst_hist_merge(&itl, inst_itl(w->inst[i]));
         t->preemptions += inst_stats(w->inst[i])->preemptions;
     }
+    /* the run's energy totals go to this scope, per completed request and
+     * per output token of completed requests (sim_finish) */
+    sim_energy_work(s, sc, (double)t->completed, (double)t->output_tokens);
     sim_report_metric(s, sc, "requests", (double)t->arrived, "requests");
     sim_report_metric(s, sc, "completed", (double)t->completed, "requests");
     sim_report_metric(s, sc, "rejected", (double)t->rejected, "requests");
@@ -1200,7 +1209,7 @@ static void wl_destroy(sim_comp *c)
 }
 
 /* Headline metrics of the run summary (sim_model.headline). */
-static const char *const llm_workload_headline[] = {"completed", "rejected", "ttft_mean", "ttft_p99", "tpot_mean", "e2e_p99", "throughput_output", "goodput", "slo_attainment", "prefix_hit_ratio_tokens", NULL};
+static const char *const llm_workload_headline[] = {"completed", "rejected", "ttft_mean", "ttft_p99", "tpot_mean", "e2e_p99", "throughput_output", "goodput", "slo_attainment", "prefix_hit_ratio_tokens", "energy_total_j", "energy_per_output_token_j", NULL};
 
 /* Time series of sim_model.series. */
 static const sim_series llm_workload_series[] = {
