@@ -569,8 +569,8 @@ static void protocol_error(mesi_dir *d, uint64_t line, const char *who, unsigned
 {
     if (d->protocol_errors++ == 0)
         fprintf(stderr, "mesi: %s: line %llu: %s in state %s at %s has no table entry\n",
-                d->comp->name, (unsigned long long)line, mesi_msg_name((mesi_msg)type), name(st),
-                who);
+                d->comp->name, (unsigned long long)line, type < NTYPES ? msg_names[type] : "?",
+                name(st), who);
 }
 
 /* ---- Messages ------------------------------------------------------------ */
@@ -1064,7 +1064,13 @@ static void host_bi_done(mesi_dir *d, uint64_t x)
 static int host_on_bisnp(mesi_dir *d, uint64_t x, unsigned type)
 {
     dline *e = &d->lines[x];
-    if (e->st == MESI_DIR_S_D || e->st == MESI_DIR_B || e->hflags & (HF_BI_INV | HF_BI_DATA))
+    /* The device's completion for this host's own request (Cmp-S/E) left
+     * before this snoop on the same path, so it arrived first: with it in,
+     * the snoop is for the copy being granted and waits for the grant's
+     * MemData; without it, it is for the copy the host holds now (its
+     * request, if any, waits at the device behind this snoop's request). */
+    if (e->st == MESI_DIR_S_D || e->st == MESI_DIR_B ||
+        e->hflags & (HF_BI_INV | HF_BI_DATA | HF_CMP))
         return STALL;
     if (e->hperm == HP_I) {
         protocol_error(d, x, "host directory (holds nothing)", type, e->st, mesi_dstate_name);
