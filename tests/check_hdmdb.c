@@ -382,6 +382,33 @@ START_TEST(stress_multi_host)
 }
 END_TEST
 
+/* The example scenario runs clean: four hosts, back-invalidations, every
+ * snoop answered (bar those in flight at the stop), no error. */
+START_TEST(example_scenario_runs)
+{
+    const char *src = getenv("MEMFAB_SRC");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/scenarios/cxl-shared-hosts.yaml", src ? src : ".");
+    teardown();
+    sim_err_clear(&err);
+    doc = scn_load(path, &err);
+    ck_assert_msg(doc, "%s", err.msg);
+    S = sim_create();
+    memset(&cap, 0, sizeof cap);
+    capture_attach(&cap, S);
+    ck_assert_msg(sim_build(S, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(sim_run(S, sim_stop_time(S)), 0);
+    ck_assert_msg(sim_finish(S, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(mesi_dir_errors(C("dev")), 0);
+    ck_assert_uint_eq(mesi_dir_stat(C("dev"), "hosts"), 4);
+    uint64_t snp = n("dev", "BISnpData") + n("dev", "BISnpInv");
+    uint64_t rsp = n("dev", "BIRspS") + n("dev", "BIRspI");
+    ck_assert_uint_gt(snp, 0);
+    ck_assert(rsp <= snp && snp - rsp <= 4);
+}
+END_TEST
+
 /* Bad input: build or start fails with the node's line and column. */
 static void bad(const char *text, const char *needle, int line)
 {
@@ -457,6 +484,7 @@ int main(void)
     tcase_add_test(core, write_read_upgrade);
     tcase_add_test(core, single_host_equals_flat);
     tcase_add_loop_test(core, stress_multi_host, 0, 4);
+    tcase_add_test(core, example_scenario_runs);
     suite_add_tcase(s, core);
     TCase *er = tcase_create("Errors");
     tcase_add_checked_fixture(er, NULL, teardown);

@@ -104,9 +104,35 @@
  * the cache holds `capacity` lines, a random stable line is evicted first;
  * it waits for its Put-Ack in a write-back buffer outside the capacity.
  *
- * Not modelled: bandwidth and queueing of the network (per-message bytes
- * are counted, see `control_bytes`/`data_header`, but not sent over a link),
- * directory occupancy, and silent S evictions (every eviction sends a Put).
+ * Network: `network: ideal` (a latency per message, as above) or `fabric`
+ * (every message a packet on the links of its route, queued with the
+ * links' other traffic; see send_b). Not modelled: silent S evictions
+ * (every eviction sends a Put).
+ *
+ * Device-managed coherence across hosts (type hdm_dir; CXL Specification
+ * 3.0, August 2022: section 3.3.3, Back-Invalidation Snoop, the device's
+ * inclusive snoop filter tracking host caching with the S2M BISnp and M2S
+ * BIRsp channels; the CXL.mem message classes of section 3.3: M2S Req
+ * MemRd / MemInv with MetaValue S or A, M2S RwD MemWr, S2M NDR Cmp / Cmp-S
+ * / Cmp-E, S2M DRS MemData; section 3.5.1, flows for back-invalidation
+ * snoops). A shared CXL memory holds an hdm_dir (the device's directory,
+ * one entry per line tracking *hosts*); each host has its own mesi_dir
+ * with `home:` naming it (the host's directory over its CPU and CXL.cache
+ * devices, the Primer's protocol above). Hierarchical: a host directory
+ * may grant its caches only what the device granted the host (hperm), asks
+ * the device for more and stalls the request meanwhile, and answers the
+ * device's snoops by invalidating or downgrading its caches first. The
+ * flows and their functions are described where they are defined
+ * ("Device-managed coherence" below). Messages between a host and the
+ * device are the hdm_dir's: it counts them, by type, and carries them on
+ * the links between the host's node and its own (the memory). One golden
+ * version per line (the hdm_dir's) serves the data-value check of every
+ * host; dev_line_ok checks SWMR over the caches of all hosts and that the
+ * hosts' permissions agree with the device's tracking. Simplifications: a
+ * host keeps its permission until snooped (no clean-eviction message to
+ * the device); the BIConflict/BIConflictAck handshake (section 3.5.1.3) is
+ * replaced by in-order delivery of the device's messages to a host (a
+ * snoop that finds the host's own grant half-arrived waits for it).
  */
 #include "models/coherence/mesi.h"
 

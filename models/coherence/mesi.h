@@ -10,8 +10,14 @@
  * Coherence", 2nd ed., section 8.3 (Tables 8.3 and 8.4) as events with a
  * latency per message. models/coherence/mesi.c draws the state machine.
  *
+ * A third type, `hdm_dir`, is the directory of a CXL memory shared by
+ * several hosts (CXL 3.0 HDM-DB: device-managed coherence with
+ * back-invalidation snoops, BISnp/BIRsp); each host then has its own
+ * mesi_dir with `home:` naming it, under which its caches live (see
+ * mesi.c, "Device-managed coherence").
+ *
  * Results: per directory, one `coherence` row per message type (all
- * eleven, zeros included) and metrics (miss latency, misses by type,
+ * eleven, zeros included; an hdm_dir: its twelve CXL.mem types) and metrics (miss latency, misses by type,
  * invalidations per write, bytes by message class, protocol errors and
  * invariant violations, which must be zero); per cache, its own access and
  * miss metrics.
