@@ -382,6 +382,33 @@ START_TEST(stress_multi_host)
 }
 END_TEST
 
+/* The same over the ideal network (each message `latency`, the host's Data
+ * `memory_latency` later, so Puts overtake Data and snoops overtake
+ * grants): three hosts, two caches each; invariants and quiescence. */
+START_TEST(stress_ideal_network)
+{
+    char text[4096];
+    int off = snprintf(text, sizeof text,
+                       "name: i\nseed: %d\ncomponents:\n"
+                       "  - {name: dev, type: hdm_dir, size: 4 KiB, network: ideal, latency: 30 ns,"
+                       " verify: true}\n", _i + 1);
+    for (int h = 0; h < 3; h++)
+        off += snprintf(text + off, sizeof text - (size_t)off,
+                        "  - {name: d%d, type: mesi_dir, size: 4 KiB, home: dev, verify: true}\n"
+                        "  - {name: a%d, type: mesi_cache, directory: d%d, pattern: shared,"
+                        " footprint: 1 KiB, capacity: 4, accesses: 1500, write_ratio: 0.3}\n"
+                        "  - {name: b%d, type: mesi_cache, directory: d%d, pattern: migratory,"
+                        " footprint: 512 B, capacity: 2, accesses: 1500}\n",
+                        h, h, h, h, h);
+    build(text);
+    finish();
+    ck_assert_uint_eq(mesi_dir_errors(C("dev")), 0);
+    ck_assert(mesi_dir_check(C("dev")));
+    ck_assert_msg(mesi_dir_quiescent(C("dev")), "not quiescent");
+    ck_assert_uint_gt(n("dev", "BISnpData"), 0);
+}
+END_TEST
+
 /* The example scenario runs clean: four hosts, back-invalidations, every
  * snoop answered (bar those in flight at the stop), no error. */
 START_TEST(example_scenario_runs)
@@ -484,6 +511,7 @@ int main(void)
     tcase_add_test(core, write_read_upgrade);
     tcase_add_test(core, single_host_equals_flat);
     tcase_add_loop_test(core, stress_multi_host, 0, 4);
+    tcase_add_loop_test(core, stress_ideal_network, 0, 8);
     tcase_add_test(core, example_scenario_runs);
     suite_add_tcase(s, core);
     TCase *er = tcase_create("Errors");

@@ -999,6 +999,13 @@ static int dir_on_put_owner(mesi_dir *d, uint64_t x, unsigned r, unsigned type, 
             mem_set(d, e, ver); /* copy data to memory */
         e->owner = NO_OWNER;
         dset(d, e, MESI_DIR_I);
+    } else if (e->st == MESI_DIR_B && e->hflags & HF_BI_DATA && e->owner == r) {
+        /* a host directory downgrading its owner for a BISnpData: the owner
+         * was evicting (its Fwd-GetS finds it in EI^A/MI^A and its Data
+         * still comes): it will not be the sharer the downgrade leaves */
+        if (type == MESI_PUTM)
+            mem_set(d, e, ver);
+        e->owner = NO_OWNER;
     } else if (e->st == MESI_DIR_S || e->st == MESI_DIR_S_D) {
         /* non-owner (lost ownership to a Fwd-GetS): remove Req from Sharers */
         e->sharers &= ~(1ULL << r);
