@@ -49,6 +49,7 @@ const sim_model *const memfab_models[] = {
     &um_model,
     &mesi_dir_model,
     &mesi_cache_model,
+    &hdm_dir_model,
     &nic_model,
     &cxl_accel_model,
     NULL,

@@ -104,9 +104,35 @@
  * the cache holds `capacity` lines, a random stable line is evicted first;
  * it waits for its Put-Ack in a write-back buffer outside the capacity.
  *
- * Not modelled: bandwidth and queueing of the network (per-message bytes
- * are counted, see `control_bytes`/`data_header`, but not sent over a link),
- * directory occupancy, and silent S evictions (every eviction sends a Put).
+ * Network: `network: ideal` (a latency per message, as above) or `fabric`
+ * (every message a packet on the links of its route, queued with the
+ * links' other traffic; see send_b). Not modelled: silent S evictions
+ * (every eviction sends a Put).
+ *
+ * Device-managed coherence across hosts (type hdm_dir; CXL Specification
+ * 3.0, August 2022: section 3.3.3, Back-Invalidation Snoop, the device's
+ * inclusive snoop filter tracking host caching with the S2M BISnp and M2S
+ * BIRsp channels; the CXL.mem message classes of section 3.3: M2S Req
+ * MemRd / MemInv with MetaValue S or A, M2S RwD MemWr, S2M NDR Cmp / Cmp-S
+ * / Cmp-E, S2M DRS MemData; section 3.5.1, flows for back-invalidation
+ * snoops). A shared CXL memory holds an hdm_dir (the device's directory,
+ * one entry per line tracking *hosts*); each host has its own mesi_dir
+ * with `home:` naming it (the host's directory over its CPU and CXL.cache
+ * devices, the Primer's protocol above). Hierarchical: a host directory
+ * may grant its caches only what the device granted the host (hperm), asks
+ * the device for more and stalls the request meanwhile, and answers the
+ * device's snoops by invalidating or downgrading its caches first. The
+ * flows and their functions are described where they are defined
+ * ("Device-managed coherence" below). Messages between a host and the
+ * device are the hdm_dir's: it counts them, by type, and carries them on
+ * the links between the host's node and its own (the memory). One golden
+ * version per line (the hdm_dir's) serves the data-value check of every
+ * host; dev_line_ok checks SWMR over the caches of all hosts and that the
+ * hosts' permissions agree with the device's tracking. Simplifications: a
+ * host keeps its permission until snooped (no clean-eviction message to
+ * the device); the BIConflict/BIConflictAck handshake (section 3.5.1.3) is
+ * replaced by in-order delivery of the device's messages to a host (a
+ * snoop that finds the host's own grant half-arrived waits for it).
  */
 #include "models/coherence/mesi.h"
 
@@ -117,6 +143,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "models/fabric/cxl.h"
 #include "models/fabric/engine.h"
 #include "models/fabric/fabric.h"
 #include "sim/mem.h"
@@ -129,12 +156,17 @@ enum { MESI_EV_MSG = SIM_EV_USER + 48, MESI_EV_GEN, MESI_EV_SCRIPT, MESI_EV_HOP,
  * negative acknowledgement when its queue is full, and the messages of the
  * software-synchronisation baselines (`sync:` other than hardware). */
 enum { MESI_NACK = MESI_NMSG, SW_NOTIFY, SW_ACK, SW_ROUND, SW_UPDATE, SW_INV, SW_FETCH, SW_DATA,
-       NTYPES };
+       /* device-managed coherence (hdm_dir, CXL 3.0 HDM-DB): M2S requests, M2S RwD, S2M DRS,
+        * S2M NDR, S2M BISnp, M2S BIRsp */
+       HDM_MEMRD_S, HDM_MEMRD_A, HDM_MEMINV_A, HDM_MEMWR, HDM_MEMDATA, HDM_CMP, HDM_CMP_S,
+       HDM_CMP_E, HDM_BISNP_DATA, HDM_BISNP_INV, HDM_BIRSP_S, HDM_BIRSP_I, NTYPES };
+#define HDM_FIRST HDM_MEMRD_S
+enum { ROLE_FLAT, ROLE_HOST, ROLE_DEVICE }; /* mesi_dir alone, under an hdm_dir, the hdm_dir */
 enum { SYNC_HW, SYNC_NOTIFY, SYNC_ALL, SYNC_SERVER };
 static const char *const sync_names[] = {"hardware", "notify", "all_to_all", "server", NULL};
 enum { NET_IDEAL, NET_FABRIC };
 static const char *const net_names[] = {"ideal", "fabric", NULL};
-#define NEP (MAX_CACHES + 1) /* network endpoints: caches, then the directory */
+#define NEP (MAX_CACHES + 1) /* network endpoints: caches (an hdm_dir: hosts), the directory */
 #define MAX_HOPS 12
 
 #define LINE_BYTES 64u
@@ -150,7 +182,8 @@ static const char *const pattern_names[] = {"none", "private", "shared", "produc
 static const char *const msg_names[NTYPES] = {
     "GetS", "GetM", "PutS", "PutM", "PutE", "Fwd-GetS", "Fwd-GetM",
     "Inv", "Inv-Ack", "Put-Ack", "Data", "Nack", "SW-Notify", "SW-Ack", "SW-Round",
-    "SW-Update", "SW-Inv", "SW-Fetch", "SW-Data"};
+    "SW-Update", "SW-Inv", "SW-Fetch", "SW-Data", "MemRd,S", "MemRd,A", "MemInv,A", "MemWr",
+    "MemData", "Cmp", "Cmp-S", "Cmp-E", "BISnpData", "BISnpInv", "BIRspS", "BIRspI"};
 static const char *const cstate_names[MESI_NCSTATE] = {
     "I", "S", "E", "M", "IS^D", "IM^AD", "IM^A", "SM^AD", "SM^A",
     "MI^A", "EI^A", "SI^A", "II^A"};
@@ -221,9 +254,21 @@ typedef struct dline {
     uint32_t mem;       /* version held by memory */
     uint32_t latest;    /* golden: version of the latest store (checker) */
     uint16_t pend;      /* B: acks/data still expected; software server: SW-Acks */
+    uint16_t hflags;    /* host directory: HF_* */
     uint8_t st;         /* mesi_dstate */
     uint8_t owner;      /* cache index of the owner (software server: the writer), NO_OWNER */
+    uint8_t hperm;      /* host directory: what its hdm_dir granted the host (HP_*) */
 } dline;
+
+/* A host's permission on a line of the shared memory (host directory):
+ * none, shared, exclusive (possibly modified in the host). */
+enum { HP_I, HP_S, HP_E };
+/* Host directory flags: a request to the device is outstanding; its Data
+ * (MemData) arrived; its completion (Cmp-S/E) arrived; the host copy is
+ * newer than the device's; a back-invalidation is in progress (INV: to I,
+ * DATA: to S); its write-back waits for the device's Cmp. */
+enum { HF_WAIT = 1, HF_DATA = 2, HF_CMP = 4, HF_DIRTY = 8, HF_BI_INV = 16, HF_BI_DATA = 32,
+       HF_WB = 64, HF_WANT_DATA = 128, HF_GRANT_E = 256 };
 
 /* A message in flight on the fabric (network: fabric). */
 typedef struct flight {
@@ -269,7 +314,20 @@ struct mesi_dir {
     uint64_t snoop_filter;  /* entries tracking cached lines (0: one per line) */
     int sync;               /* SYNC_*: hardware coherence or a software baseline */
     sim_time sync_period;   /* all_to_all: time between synchronisation rounds */
+    const char *home;       /* host directory: the hdm_dir of the shared memory ("": none) */
     /* state */
+    int role;               /* ROLE_*: flat, a host directory under an hdm_dir, the hdm_dir */
+    struct mesi_dir *up;    /* host directory: its hdm_dir */
+    unsigned hidx;          /* host directory: its index at the hdm_dir */
+    struct mesi_dir *hosts[MAX_CACHES]; /* hdm_dir: host directories, by index */
+    unsigned nhosts;        /* hdm_dir: registered */
+    sim_time *dev_t0;       /* host directory: when the line's request to the device left */
+    sim_samples dev_lat;    /* host directory: device request to completion, ps */
+    uint64_t sf_line;       /* the snoop filter's victim line (while sf_busy) */
+    uint64_t bi_conflict;   /* hdm_dir: BISnps sent for conflicting requests */
+    uint64_t writebacks;    /* host directory: dirty lines written back (MemWr) */
+    uint32_t host_id;       /* fabric, flat: the host its caches are behind */
+    int host_set;           /* host_id is known */
     sim_comp *comp;         /* this component */
     uint32_t node_id;       /* fabric: component id of the home node */
     route *routes;          /* fabric: NEP x NEP, looked up lazily */
@@ -381,10 +439,23 @@ static void report_violation(mesi_dir *d, uint64_t line, const char *what)
                 (unsigned long long)line, what, mesi_dstate_name(d->lines[line].st));
 }
 
+/* The entry holding the golden version of a line: the directory's own, or
+ * for a host directory its hdm_dir's (one version across all hosts). */
+static dline *gold(mesi_dir *d, uint64_t x) { return d->up ? &d->up->lines[x] : &d->lines[x]; }
+static uint32_t latest_of(const mesi_dir *d, uint64_t x)
+{
+    return d->up ? d->up->lines[x].latest : d->lines[x].latest;
+}
+
+static int dev_line_ok(const mesi_dir *d, uint64_t line, const char **why);
+
 /* SWMR and the data-value invariant for one line (see the head comment). */
 static int line_ok(const mesi_dir *d, uint64_t line, const char **why)
 {
+    if (d->role == ROLE_DEVICE)
+        return dev_line_ok(d, line, why);
     const dline *e = &d->lines[line];
+    uint32_t latest = latest_of(d, line);
     unsigned writers = 0, readers = 0;
     for (unsigned i = 0; i < d->ncaches; i++) {
         const cline *l = &d->caches[i]->lines[line];
@@ -392,7 +463,7 @@ static int line_ok(const mesi_dir *d, uint64_t line, const char **why)
             writers++;
         else if (can_read(l->st))
             readers++;
-        if (can_read(l->st) && l->ver != e->latest) {
+        if (can_read(l->st) && l->ver != latest) {
             *why = "data value: a readable copy is not the latest write";
             return 0;
         }
@@ -413,8 +484,80 @@ static int line_ok(const mesi_dir *d, uint64_t line, const char **why)
         *why = "directory S but a cache can write";
         return 0;
     }
-    if ((e->st == MESI_DIR_I || e->st == MESI_DIR_S) && e->mem != e->latest) {
+    if (d->role == ROLE_HOST) {
+        if (e->hperm == HP_I && (writers || readers)) {
+            *why = "the host holds no permission from the device but a cache can read";
+            return 0;
+        }
+        if (e->hperm == HP_S && writers) {
+            *why = "the host holds S from the device but a cache can write";
+            return 0;
+        }
+        if ((e->st == MESI_DIR_I || e->st == MESI_DIR_S) && e->hperm != HP_I &&
+            e->mem != latest) {
+            *why = "data value: the host's copy is stale in I or S";
+            return 0;
+        }
+        return dev_line_ok(d->up, line, why);
+    }
+    if ((e->st == MESI_DIR_I || e->st == MESI_DIR_S) && e->mem != latest) {
         *why = "data value: memory is stale in I or S";
+        return 0;
+    }
+    return 1;
+}
+
+/* hdm_dir: one line across all hosts: at most one host holds E and then no
+ * other host holds S; the device tracks every host holding the line (a
+ * host's permission is granted after the device records it and given up
+ * before the device forgets it); SWMR and the data value over the caches
+ * of every host; memory is the latest version when the device entry is I
+ * or S. */
+static int dev_line_ok(const mesi_dir *d, uint64_t line, const char **why)
+{
+    const dline *e = &d->lines[line];
+    unsigned writers = 0, readers = 0, hw = 0, hs = 0;
+    for (unsigned h = 0; h < d->nhosts; h++) {
+        const mesi_dir *hd = d->hosts[h];
+        const dline *he = &hd->lines[line];
+        if (he->hperm == HP_E)
+            hw++;
+        else if (he->hperm == HP_S)
+            hs++;
+        if (he->hperm != HP_I && e->owner != h && !(e->sharers >> h & 1)) {
+            *why = "a host holds a line its device does not track";
+            return 0;
+        }
+        if (he->hperm == HP_E && e->owner != h) {
+            *why = "a host holds E but the device records another owner";
+            return 0;
+        }
+        for (unsigned i = 0; i < hd->ncaches; i++) {
+            const cline *l = &hd->caches[i]->lines[line];
+            if (can_write(l->st))
+                writers++;
+            else if (can_read(l->st))
+                readers++;
+            if (can_read(l->st) && l->ver != e->latest) {
+                *why = "data value: a readable copy on some host is not the latest write";
+                return 0;
+            }
+        }
+    }
+    if (writers > 1 || (writers == 1 && readers > 0)) {
+        *why = "SWMR across hosts: a writer coexists with another reader or writer";
+        return 0;
+    }
+    if (hw > 1 || (hw == 1 && hs > 0)) {
+        *why = "a host holds E while another host holds the line";
+        return 0;
+    }
+    if ((e->st == MESI_DIR_I || e->st == MESI_DIR_S) && e->mem != e->latest) {
+        *why = "data value: device memory is stale in I or S";
+        return 0;
+    }
+    if (e->st == MESI_DIR_I && (hw || hs)) {
+        *why = "device entry I but a host holds the line";
         return 0;
     }
     return 1;
@@ -452,8 +595,8 @@ static void protocol_error(mesi_dir *d, uint64_t line, const char *who, unsigned
 {
     if (d->protocol_errors++ == 0)
         fprintf(stderr, "mesi: %s: line %llu: %s in state %s at %s has no table entry\n",
-                d->comp->name, (unsigned long long)line, mesi_msg_name((mesi_msg)type), name(st),
-                who);
+                d->comp->name, (unsigned long long)line, type < NTYPES ? msg_names[type] : "?",
+                name(st), who);
 }
 
 /* ---- Messages ------------------------------------------------------------ */
@@ -471,20 +614,35 @@ static void dset(mesi_dir *d, dline *e, int st)
 static int is_data(unsigned type)
 {
     return type == MESI_DATA || type == MESI_PUTM || type == SW_NOTIFY || type == SW_UPDATE ||
-           type == SW_DATA;
+           type == SW_DATA || type == HDM_MEMWR || type == HDM_MEMDATA;
 }
 
 /* The route between endpoints a and b (cache index or FROM_DIR), looked up
  * once; NULL when the fabric has none. */
+/* Endpoint i of directory d: a cache (of an hdm_dir: a host directory)
+ * or the directory itself (FROM_DIR). Messages between a host directory
+ * and its hdm_dir are the hdm_dir's: counted and carried by it. */
+static unsigned ep_slot(unsigned i) { return i == FROM_DIR ? MAX_CACHES : i; }
+static uint32_t ep_node(const mesi_dir *d, unsigned i)
+{
+    if (i == FROM_DIR)
+        return d->node_id;
+    return d->role == ROLE_DEVICE ? d->hosts[i]->node_id : d->caches[i]->node_id;
+}
+static uint32_t ep_comp(const mesi_dir *d, unsigned i)
+{
+    if (i == FROM_DIR)
+        return d->comp->id;
+    return d->role == ROLE_DEVICE ? d->hosts[i]->comp->id : d->caches[i]->comp->id;
+}
+
 static route *route_of(mesi_dir *d, unsigned a, unsigned b)
 {
-    unsigned ia = a == FROM_DIR ? MAX_CACHES : a, ib = b == FROM_DIR ? MAX_CACHES : b;
-    route *r = &d->routes[ia * NEP + ib];
+    route *r = &d->routes[ep_slot(a) * NEP + ep_slot(b)];
     if (r->known)
         return r->known > 0 ? r : NULL;
     sim *s = d->comp->sim;
-    uint32_t na = a == FROM_DIR ? d->node_id : d->caches[a]->node_id;
-    uint32_t nb = b == FROM_DIR ? d->node_id : d->caches[b]->node_id;
+    uint32_t na = ep_node(d, a), nb = ep_node(d, b);
     uint32_t links[MAX_HOPS], n = 0;
     r->known = -1;
     if (na != nb && fabric_route(s, na, nb, links, MAX_HOPS, &n))
@@ -551,14 +709,15 @@ static void send_b(mesi_dir *d, sim_comp *from, unsigned dst, unsigned type, uin
                    uint64_t bytes)
 {
     sim_time delay = d->latency;
-    sim_time mem = type == MESI_DATA && src == FROM_DIR ? d->memory_latency : 0;
+    sim_time mem = (type == MESI_DATA || type == HDM_MEMDATA) && src == FROM_DIR
+                       ? d->memory_latency : 0;
     d->count[type]++;
     d->msgs_total++;
     if (is_data(type) || (type == SW_ROUND && bytes > d->control_bytes))
         d->bytes_data += bytes;
     else
         d->bytes_control += bytes;
-    uint32_t target = dst == FROM_DIR ? d->comp->id : d->caches[dst]->comp->id;
+    uint32_t target = ep_comp(d, dst);
     msg m = msg_pack(line, type, src, ver, acks, excl, req);
     if (d->network == NET_FABRIC) {
         route *r = route_of(d, src, dst);
@@ -672,6 +831,20 @@ static void sf_evict(mesi_dir *d)
 }
 
 /* B: an Inv-Ack or the recalled owner's Data; the last one frees the entry. */
+/* Memory (a host directory: the host's copy) takes version ver; a host's
+ * copy newer than the device's is dirty. */
+static void mem_set(mesi_dir *d, dline *e, uint32_t ver)
+{
+    if (d->role == ROLE_HOST && ver != e->mem)
+        e->hflags |= HF_DIRTY;
+    e->mem = ver;
+}
+
+static void host_bi_done(mesi_dir *d, uint64_t x);
+
+/* B: an Inv-Ack or the recalled owner's Data; the last one frees the entry
+ * (a host directory's downgrade for a BISnpData leaves the old owner a
+ * sharer), and ends the snoop-filter eviction or the back-invalidation. */
 static int dir_on_back(mesi_dir *d, uint64_t x, unsigned type, uint32_t ver)
 {
     dline *e = &d->lines[x];
@@ -680,19 +853,38 @@ static int dir_on_back(mesi_dir *d, uint64_t x, unsigned type, uint32_t ver)
         return HANDLED;
     }
     if (type == MESI_DATA)
-        e->mem = ver; /* the owner's data to memory */
+        mem_set(d, e, ver); /* the owner's data to memory */
     if (--e->pend == 0) {
-        e->sharers = 0;
-        e->owner = NO_OWNER;
-        dset(d, e, MESI_DIR_I);
-        d->sf_busy = 0;
+        if (e->hflags & HF_BI_DATA && e->owner != NO_OWNER) {
+            e->sharers = 1ULL << e->owner;
+            e->owner = NO_OWNER;
+            dset(d, e, MESI_DIR_S);
+        } else {
+            e->sharers = 0;
+            e->owner = NO_OWNER;
+            dset(d, e, MESI_DIR_I);
+        }
+        if (e->hflags & (HF_BI_INV | HF_BI_DATA))
+            host_bi_done(d, x);
+        else
+            d->sf_busy = 0;
     }
     return HANDLED;
 }
 
+static void host_request(mesi_dir *d, uint64_t x, unsigned type);
+
 static int dir_on_gets(mesi_dir *d, uint64_t x, unsigned r)
 {
     dline *e = &d->lines[x];
+    if (d->role == ROLE_HOST) { /* the host needs S from the device first */
+        if (e->hflags & (HF_WAIT | HF_WB))
+            return STALL;
+        if (e->hperm == HP_I) {
+            host_request(d, x, HDM_MEMRD_S);
+            return STALL;
+        }
+    }
     if (e->st == MESI_DIR_I && sf_full(d)) {
         sf_evict(d);
         if (sf_full(d))
@@ -700,6 +892,13 @@ static int dir_on_gets(mesi_dir *d, uint64_t x, unsigned r)
     }
     switch (e->st) {
     case MESI_DIR_I: /* send Exclusive Data to Req, set Owner to Req / E */
+        if (d->role == ROLE_HOST && e->hperm != HP_E) {
+            /* the host holds S: it can grant S only (Data, sharers = {Req}) / S */
+            send(d, d->comp, r, MESI_DATA, x, FROM_DIR, e->mem, 0, 0, r);
+            e->sharers = 1ULL << r;
+            dset(d, e, MESI_DIR_S);
+            return HANDLED;
+        }
         send(d, d->comp, r, MESI_DATA, x, FROM_DIR, e->mem, 0, 1, r);
         e->owner = (uint8_t)r;
         dset(d, e, MESI_DIR_E);
@@ -722,6 +921,16 @@ static int dir_on_gets(mesi_dir *d, uint64_t x, unsigned r)
 static int dir_on_getm(mesi_dir *d, uint64_t x, unsigned r)
 {
     dline *e = &d->lines[x];
+    if (d->role == ROLE_HOST) { /* the host needs E from the device first */
+        if (e->hflags & (HF_WAIT | HF_WB))
+            return STALL;
+        if (e->hperm != HP_E) {
+            if (e->st == MESI_DIR_S_D || e->st == MESI_DIR_B)
+                return STALL;
+            host_request(d, x, e->hperm == HP_S ? HDM_MEMINV_A : HDM_MEMRD_A);
+            return STALL;
+        }
+    }
     if (e->st == MESI_DIR_I && sf_full(d)) {
         sf_evict(d);
         if (sf_full(d))
@@ -787,9 +996,16 @@ static int dir_on_put_owner(mesi_dir *d, uint64_t x, unsigned r, unsigned type, 
             return HANDLED;
         }
         if (type == MESI_PUTM)
-            e->mem = ver; /* copy data to memory */
+            mem_set(d, e, ver); /* copy data to memory */
         e->owner = NO_OWNER;
         dset(d, e, MESI_DIR_I);
+    } else if (e->st == MESI_DIR_B && e->hflags & HF_BI_DATA && e->owner == r) {
+        /* a host directory downgrading its owner for a BISnpData: the owner
+         * was evicting (its Fwd-GetS finds it in EI^A/MI^A and its Data
+         * still comes): it will not be the sharer the downgrade leaves */
+        if (type == MESI_PUTM)
+            mem_set(d, e, ver);
+        e->owner = NO_OWNER;
     } else if (e->st == MESI_DIR_S || e->st == MESI_DIR_S_D) {
         /* non-owner (lost ownership to a Fwd-GetS): remove Req from Sharers */
         e->sharers &= ~(1ULL << r);
@@ -809,16 +1025,292 @@ static int dir_on_data(mesi_dir *d, uint64_t x, uint32_t ver)
         protocol_error(d, x, "directory", MESI_DATA, e->st, mesi_dstate_name);
         return HANDLED;
     }
-    e->mem = ver; /* copy data to memory / S */
+    mem_set(d, e, ver); /* copy data to memory / S */
     dset(d, e, e->sharers ? MESI_DIR_S : MESI_DIR_I);
     return HANDLED;
 }
+
+static int dev_msg(mesi_dir *d, msg m);
+static int host_dev_msg(mesi_dir *d, msg m);
+
+/* ---- Device-managed coherence (hdm_dir, CXL 3.0 HDM-DB) ------------------
+ *
+ * Host side (a mesi_dir with `home:`). Its caches see the Primer's MESI;
+ * towards the device the host is one requester holding a permission per
+ * line (hperm: I, S or E) that bounds what it may grant: a GetS needs S
+ * (MemRd,S), a GetM E (MemRd,A from I, MemInv,A from S), and with S only
+ * a GetS from I is granted S, not E. The request waits (STALL) until the
+ * device completes it: Cmp-S / Cmp-E (S2M NDR), with MemData (S2M DRS)
+ * unless it was a data-less upgrade; both may arrive in either order. */
+static void host_request(mesi_dir *d, uint64_t x, unsigned type)
+{
+    dline *e = &d->lines[x];
+    e->hflags = (uint16_t)((e->hflags & ~(HF_DATA | HF_CMP | HF_WANT_DATA | HF_GRANT_E)) |
+                           HF_WAIT);
+    d->dev_t0[x] = sim_now(d->comp->sim);
+    send(d->up, d->comp, FROM_DIR, type, x, d->hidx, 0, 0, 0, d->hidx);
+}
+
+/* The device's grant is complete when its Cmp and (if any) its MemData
+ * arrived: the host takes the permission; the waiting requests retry. */
+static void host_grant_check(mesi_dir *d, uint64_t x)
+{
+    dline *e = &d->lines[x];
+    if (!(e->hflags & HF_CMP) || (e->hflags & HF_WANT_DATA && !(e->hflags & HF_DATA)))
+        return;
+    e->hperm = e->hflags & HF_GRANT_E ? HP_E : HP_S;
+    e->hflags &= (uint16_t)~(HF_WAIT | HF_DATA | HF_CMP | HF_WANT_DATA | HF_GRANT_E);
+    sim_samples_add(&d->dev_lat, (double)(sim_now(d->comp->sim) - d->dev_t0[x]));
+}
+
+/* Answer the device's back-invalidation snoop: the host's copy goes to the
+ * device first when dirty (MemWr; the BIRsp waits for its Cmp, since the
+ * CXL.mem channels are not ordered with each other), then BIRspI / BIRspS;
+ * the host's permission drops with the BIRsp. */
+static void host_bi_respond(mesi_dir *d, uint64_t x)
+{
+    dline *e = &d->lines[x];
+    int inv = (e->hflags & HF_BI_INV) != 0;
+    e->hflags &= (uint16_t)~(HF_BI_INV | HF_BI_DATA | HF_WB);
+    e->hperm = inv ? HP_I : HP_S;
+    send(d->up, d->comp, FROM_DIR, inv ? HDM_BIRSP_I : HDM_BIRSP_S, x, d->hidx, 0, 0, 0,
+         d->hidx);
+}
+
+static void host_bi_done(mesi_dir *d, uint64_t x)
+{
+    dline *e = &d->lines[x];
+    if (e->hflags & HF_DIRTY) {
+        e->hflags = (uint16_t)((e->hflags & ~HF_DIRTY) | HF_WB);
+        d->writebacks++;
+        send(d->up, d->comp, FROM_DIR, HDM_MEMWR, x, d->hidx, e->mem, 0, 0, d->hidx);
+        return;
+    }
+    host_bi_respond(d, x);
+}
+
+/* BISnpInv: the host's caches give the line up (Inv to its sharers, or a
+ * recall of its owner: Fwd-GetM with the directory as requester), then the
+ * host answers BIRspI. BISnpData: an owner is downgraded (Fwd-GetS, the
+ * directory as requester: its Data comes back once), sharers keep S, then
+ * BIRspS. A line in a transient state first finishes (STALL). */
+static int host_on_bisnp(mesi_dir *d, uint64_t x, unsigned type)
+{
+    dline *e = &d->lines[x];
+    /* The device's completion for this host's own request (Cmp-S/E) left
+     * before this snoop on the same path, so it arrived first: with it in,
+     * the snoop is for the copy being granted and waits for the grant's
+     * MemData; without it, it is for the copy the host holds now (its
+     * request, if any, waits at the device behind this snoop's request). */
+    if (e->st == MESI_DIR_S_D || e->st == MESI_DIR_B ||
+        e->hflags & (HF_BI_INV | HF_BI_DATA | HF_CMP))
+        return STALL;
+    if (e->hperm == HP_I) {
+        protocol_error(d, x, "host directory (holds nothing)", type, e->st, mesi_dstate_name);
+        return HANDLED;
+    }
+    int inv = type == HDM_BISNP_INV;
+    e->hflags |= inv ? HF_BI_INV : HF_BI_DATA;
+    e->pend = 0;
+    if (e->st == MESI_DIR_E || e->st == MESI_DIR_M) {
+        send(d, d->comp, e->owner, inv ? MESI_FWD_GETM : MESI_FWD_GETS, x, FROM_DIR, 0, 0, 0,
+             FROM_DIR);
+        e->pend = 1;
+    } else if (e->st == MESI_DIR_S && inv) {
+        for (unsigned i = 0; i < d->ncaches; i++)
+            if (e->sharers >> i & 1) {
+                send(d, d->comp, i, MESI_INV, x, FROM_DIR, 0, 0, 0, FROM_DIR);
+                e->pend++;
+            }
+    }
+    if (e->pend)
+        dset(d, e, MESI_DIR_B);
+    else
+        host_bi_done(d, x);
+    return HANDLED;
+}
+
+static int host_dev_msg(mesi_dir *d, msg m)
+{
+    uint64_t x = m_line(m);
+    dline *e = &d->lines[x];
+    unsigned t = m_type(m);
+    switch (t) {
+    case HDM_MEMDATA:
+        if (!(e->hflags & HF_WAIT) || e->hflags & HF_DATA)
+            break;
+        e->mem = m_ver(m);
+        e->hflags = (uint16_t)((e->hflags & ~HF_DIRTY) | HF_DATA);
+        host_grant_check(d, x);
+        return HANDLED;
+    case HDM_CMP_S:
+    case HDM_CMP_E:
+        if (!(e->hflags & HF_WAIT) || e->hflags & HF_CMP)
+            break;
+        e->hflags |= HF_CMP | (t == HDM_CMP_E ? HF_GRANT_E : 0) |
+                     (m_acks(m) ? HF_WANT_DATA : 0);
+        host_grant_check(d, x);
+        return HANDLED;
+    case HDM_CMP: /* the write-back is done: answer the snoop */
+        if (!(e->hflags & HF_WB))
+            break;
+        host_bi_respond(d, x);
+        return HANDLED;
+    case HDM_BISNP_DATA:
+    case HDM_BISNP_INV: return host_on_bisnp(d, x, t);
+    default: break;
+    }
+    protocol_error(d, x, "host directory", t, e->st, mesi_dstate_name);
+    return HANDLED;
+}
+
+/* Device side (hdm_dir on the shared CXL memory): one entry per line
+ * tracking hosts, not caches: I; S with a sharer set of hosts; E with one
+ * owning host (its copy may be modified); B while back-invalidation snoops
+ * are answered. A request that conflicts with another host's copy sends
+ * BISnpData (a read: the owner keeps S) or BISnpInv (ownership: every
+ * other holder) and waits (STALL) until every BIRsp is in; then it is
+ * retried and granted: MemData + Cmp-E from I (the Primer's E on a read
+ * with no other holder, applied to hosts), MemData + Cmp-S from S, Cmp-E
+ * alone for an upgrade from S (MemInv,A by a sharer; a host that lost its
+ * S to a snoop while its MemInv waited gets the data too: this stands for
+ * the BIConflict handshake of the specification, not modelled). Requests
+ * for a line in B wait in FIFO order. MemWr (a host's write-back) updates
+ * memory and is answered Cmp. The snoop filter (`snoop_filter` entries)
+ * evicts like the host's: BISnpInv to every holder of a victim entry. */
+static void dev_sf_evict(mesi_dir *d)
+{
+    if (d->sf_busy)
+        return;
+    for (uint64_t k = 0; k < d->nlines; k++) {
+        uint64_t v = (d->sf_cursor + k) % d->nlines;
+        dline *e = &d->lines[v];
+        if (e->st != MESI_DIR_S && e->st != MESI_DIR_E)
+            continue;
+        d->sf_cursor = (v + 1) % d->nlines;
+        d->sf_busy = 1;
+        d->sf_line = v;
+        d->sf_evictions++;
+        e->pend = 0;
+        for (unsigned h = 0; h < d->nhosts; h++)
+            if (e->owner == h || e->sharers >> h & 1) {
+                send(d, d->comp, h, HDM_BISNP_INV, v, FROM_DIR, 0, 0, 0, h);
+                e->pend++;
+                d->back_invs++;
+            }
+        dset(d, e, MESI_DIR_B);
+        return;
+    }
+}
+
+static int dev_on_req(mesi_dir *d, uint64_t x, unsigned h, unsigned type)
+{
+    dline *e = &d->lines[x];
+    if (e->st == MESI_DIR_B)
+        return STALL;
+    if (e->st == MESI_DIR_I && sf_full(d)) {
+        dev_sf_evict(d);
+        if (sf_full(d))
+            return STALL;
+    }
+    if (e->owner == h || (type != HDM_MEMINV_A && e->sharers >> h & 1)) {
+        protocol_error(d, x, "hdm_dir (request from a holder)", type, e->st, mesi_dstate_name);
+        return HANDLED;
+    }
+    uint64_t others = e->sharers & ~(1ULL << h);
+    int snoop_owner = e->owner != NO_OWNER;
+    if (snoop_owner || (type != HDM_MEMRD_S && others)) { /* back-invalidate, then retry */
+        e->pend = 0;
+        if (snoop_owner) {
+            send(d, d->comp, e->owner, type == HDM_MEMRD_S ? HDM_BISNP_DATA : HDM_BISNP_INV, x,
+                 FROM_DIR, 0, 0, 0, h);
+            e->pend++;
+        }
+        for (unsigned i = 0; i < d->nhosts && type != HDM_MEMRD_S; i++)
+            if (others >> i & 1) {
+                send(d, d->comp, i, HDM_BISNP_INV, x, FROM_DIR, 0, 0, 0, h);
+                e->pend++;
+            }
+        d->bi_conflict += e->pend;
+        dset(d, e, MESI_DIR_B);
+        return STALL;
+    }
+    if (type == HDM_MEMRD_S && e->st == MESI_DIR_S) { /* MemData + Cmp-S, add the host */
+        e->sharers |= 1ULL << h;
+        send(d, d->comp, h, HDM_CMP_S, x, FROM_DIR, 0, 1, 0, h);
+        send(d, d->comp, h, HDM_MEMDATA, x, FROM_DIR, e->mem, 0, 0, h);
+        return HANDLED;
+    }
+    /* I, or S held by the requester alone: exclusive to the host / E */
+    int upgrade = type == HDM_MEMINV_A && e->sharers >> h & 1;
+    e->sharers = 0;
+    e->owner = (uint8_t)h;
+    dset(d, e, MESI_DIR_E);
+    send(d, d->comp, h, HDM_CMP_E, x, FROM_DIR, 0, upgrade ? 0 : 1, 0, h);
+    if (!upgrade)
+        send(d, d->comp, h, HDM_MEMDATA, x, FROM_DIR, e->mem, 0, 0, h);
+    return HANDLED;
+}
+
+static int dev_msg(mesi_dir *d, msg m)
+{
+    uint64_t x = m_line(m);
+    unsigned h = m_src(m), t = m_type(m);
+    dline *e = &d->lines[x];
+    switch (t) {
+    case HDM_MEMRD_S:
+    case HDM_MEMRD_A:
+    case HDM_MEMINV_A: return dev_on_req(d, x, h, t);
+    case HDM_MEMWR: /* a host's dirty copy: to memory, Cmp */
+        if (e->owner != h) {
+            protocol_error(d, x, "hdm_dir (MemWr from a non-owner)", t, e->st, mesi_dstate_name);
+            return HANDLED;
+        }
+        e->mem = m_ver(m);
+        send(d, d->comp, h, HDM_CMP, x, FROM_DIR, 0, 0, 0, h);
+        return HANDLED;
+    case HDM_BIRSP_S:
+    case HDM_BIRSP_I:
+        if (e->st != MESI_DIR_B || !e->pend)
+            break;
+        if (t == HDM_BIRSP_I) {
+            e->sharers &= ~(1ULL << h);
+            if (e->owner == h)
+                e->owner = NO_OWNER;
+        } else if (e->owner == h) {
+            e->owner = NO_OWNER;
+            e->sharers |= 1ULL << h;
+        }
+        if (--e->pend == 0) {
+            dset(d, e, e->owner != NO_OWNER ? MESI_DIR_E : e->sharers ? MESI_DIR_S : MESI_DIR_I);
+            if (d->sf_busy && d->sf_line == x)
+                d->sf_busy = 0;
+        }
+        return HANDLED;
+    default: break;
+    }
+    protocol_error(d, x, "hdm_dir", t, e->st, mesi_dstate_name);
+    return HANDLED;
+}
+
 
 static int dir_msg(mesi_dir *d, msg m)
 {
     uint64_t x = m_line(m);
     unsigned r = m_src(m);
+    if (d->role == ROLE_DEVICE)
+        return dev_msg(d, m);
     switch (m_type(m)) {
+    case HDM_MEMDATA:
+    case HDM_CMP:
+    case HDM_CMP_S:
+    case HDM_CMP_E:
+    case HDM_BISNP_DATA:
+    case HDM_BISNP_INV:
+        if (d->role == ROLE_HOST)
+            return host_dev_msg(d, m);
+        protocol_error(d, x, "directory", m_type(m), d->lines[x].st, mesi_dstate_name);
+        return HANDLED;
     case MESI_GETS: return dir_on_gets(d, x, r);
     case MESI_GETM: return dir_on_getm(d, x, r);
     case MESI_PUTS: return dir_on_puts(d, x, r);
@@ -868,7 +1360,7 @@ static void dir_process(mesi_dir *d, msg m)
     }
     checkpoint(d, m_line(m));
     unsigned t = m_type(m);
-    if (t == MESI_DATA || t == MESI_INV_ACK || t == SW_ACK)
+    if (t == MESI_DATA || t == MESI_INV_ACK || t == SW_ACK || t >= HDM_FIRST)
         dir_drain(d);
 }
 
@@ -1051,7 +1543,7 @@ static void core_try(mesi_cache *c)
     for (;;) {
         uint64_t x = c->cur_line;
         cline *l = &c->lines[x];
-        dline *e = &d->lines[x];
+        dline *e = gold(d, x);
         int done = 0;
         if (!c->cur_write && can_read(l->st)) { /* Load hit */
             c->loads++;
@@ -1193,7 +1685,8 @@ static int cache_on_fwd_gets(mesi_cache *c, uint64_t x, unsigned req)
         return HANDLED;
     }
     send(c->d, c->comp, req, MESI_DATA, x, c->idx, l->ver, 0, 0, req);
-    send(c->d, c->comp, FROM_DIR, MESI_DATA, x, c->idx, l->ver, 0, 0, req);
+    if (req != FROM_DIR) /* a host directory's own downgrade (BISnpData) wants one copy */
+        send(c->d, c->comp, FROM_DIR, MESI_DATA, x, c->idx, l->ver, 0, 0, req);
     set_state(c, x, next);
     return HANDLED;
 }
@@ -1565,6 +2058,37 @@ static const sim_param dir_params[] = {
      offsetof(mesi_dir, sync), sync_names},
     {"sync_period", SIM_P_TIME, "1 us", "ps", "all_to_all: time between rounds",
      offsetof(mesi_dir, sync_period), NULL},
+    {"home", SIM_P_STRING, "", "",
+     "hdm_dir of the shared CXL memory: this directory is one host's, under the device's"
+     " (\"\": the directory is the home)", offsetof(mesi_dir, home), NULL},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+
+/* hdm_dir: the device-level directory on a shared CXL memory. */
+static const sim_param hdm_params[] = {
+    {"size", SIM_P_SIZE, "1 MiB", "B", "shared region (64 B lines, one entry each)",
+     offsetof(mesi_dir, size), NULL},
+    {"latency", SIM_P_TIME, "50 ns", "ps", "network: ideal: one message, one hop",
+     offsetof(mesi_dir, latency), NULL},
+    {"memory_latency", SIM_P_TIME, "100 ns", "ps",
+     "media read added to MemData (absent: the `node` memory's latency)",
+     offsetof(mesi_dir, memory_latency), NULL},
+    {"control_bytes", SIM_P_SIZE, "16 B", "B", "bytes of a request, NDR, BISnp or BIRsp",
+     offsetof(mesi_dir, control_bytes), NULL},
+    {"data_header", SIM_P_SIZE, "16 B", "B", "header of a MemData/MemWr message, plus 64 B",
+     offsetof(mesi_dir, data_header), NULL},
+    {"verify", SIM_P_BOOL, "false", "",
+     "check SWMR across hosts and the data value on every line after every event",
+     offsetof(mesi_dir, verify), NULL},
+    {"network", SIM_P_ENUM, "fabric", "",
+     "fabric: messages cross the CXL links between the hosts and `node`; ideal: `latency`",
+     offsetof(mesi_dir, network), net_names},
+    {"node", SIM_P_STRING, "", "", "fabric: the shared CXL memory (type: memory, kind: cxl)",
+     offsetof(mesi_dir, node), NULL},
+    {"occupancy", SIM_P_TIME, "0 ns", "ps", "service time per message at the device (FIFO)",
+     offsetof(mesi_dir, occupancy), NULL},
+    {"snoop_filter", SIM_P_UINT, "0", "lines",
+     "entries tracking lines hosts hold; evictions send BISnpInv (absent: one per line)",
+     offsetof(mesi_dir, snoop_filter), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static const sim_param cache_params[] = {
@@ -1605,30 +2129,53 @@ static int dir_configure(sim_comp *c, const scn_node *node, sim_err *err)
     d->comp = c;
     if (d->size < LINE_BYTES || d->size % LINE_BYTES)
         return scn_error(err, node ? scn_map_get(node, "size") : NULL,
-                         "mesi_dir '%s': size must be a positive multiple of 64 B", c->name);
+                         "%s '%s': size must be a positive multiple of 64 B", c->model->type,
+                         c->name);
     if (d->size / LINE_BYTES > (1ULL << 40))
         return scn_error(err, node ? scn_map_get(node, "size") : NULL,
-                         "mesi_dir '%s': size exceeds 2^40 lines", c->name);
+                         "%s '%s': size exceeds 2^40 lines", c->model->type, c->name);
     if (d->latency == 0)
         return scn_error(err, node ? scn_map_get(node, "latency") : NULL,
-                         "mesi_dir '%s': latency must be positive", c->name);
+                         "%s '%s': latency must be positive", c->model->type, c->name);
     const scn_node *sf = node ? scn_map_get(node, "snoop_filter") : NULL;
     if (sf && d->snoop_filter == 0)
-        return scn_error(err, sf, "mesi_dir '%s': a snoop filter needs at least 1 line",
-                         c->name);
+        return scn_error(err, sf, "%s '%s': a snoop filter needs at least 1 line",
+                         c->model->type, c->name);
     if (d->sync == SYNC_ALL && d->sync_period == 0)
         return scn_error(err, node ? scn_map_get(node, "sync_period") : NULL,
-                         "mesi_dir '%s': sync_period must be positive", c->name);
+                         "%s '%s': sync_period must be positive", c->model->type, c->name);
     if (d->queue && d->retry == 0)
         return scn_error(err, node ? scn_map_get(node, "retry") : NULL,
-                         "mesi_dir '%s': retry must be positive with a finite queue", c->name);
+                         "%s '%s': retry must be positive with a finite queue", c->model->type,
+                         c->name);
     d->nlines = d->size / LINE_BYTES;
     d->lines = sim_calloc(d->nlines, sizeof *d->lines);
     if (!d->lines)
-        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "mesi_dir '%s': out of memory", c->name);
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "%s '%s': out of memory",
+                           c->model->type, c->name);
     for (uint64_t x = 0; x < d->nlines; x++)
         d->lines[x].owner = NO_OWNER;
+    if (d->home && *d->home) {
+        if (d->sync != SYNC_HW)
+            return scn_error(err, scn_map_get(node, "sync"),
+                             "%s '%s': a host directory under an hdm_dir (`home:`) keeps"
+                             " hardware coherence: sync must be hardware", c->model->type,
+                             c->name);
+        d->role = ROLE_HOST;
+        d->dev_t0 = sim_calloc(d->nlines, sizeof *d->dev_t0);
+        if (!d->dev_t0)
+            return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "%s '%s': out of memory",
+                               c->model->type, c->name);
+    }
     return 0;
+}
+
+static int hdm_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    mesi_dir *d = c->state;
+    int rc = dir_configure(c, node, err);
+    d->role = ROLE_DEVICE;
+    return rc;
 }
 
 static int cache_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -1657,6 +2204,113 @@ static int cache_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (k->pattern != PAT_NONE && k->interval == 0)
         return scn_error(err, node ? scn_map_get(node, "interval") : NULL,
                          "mesi_cache '%s': interval must be positive", c->name);
+    return 0;
+}
+
+/* Is every link of route r a CXL link? Names the first that is not. */
+static int route_cxl(sim *s, const route *r, const char **bad)
+{
+    for (unsigned i = 0; i < r->n; i++)
+        if (!cxl_link_cfg(sim_comp_at(s, r->link[i]))) {
+            *bad = sim_comp_at(s, r->link[i])->name;
+            return 0;
+        }
+    return 1;
+}
+
+static int is_cpu(sim *s, uint32_t id)
+{
+    const fab_node_kind *k = fab_kind_of(s, id);
+    return k && !strcmp(k->name, "cpu");
+}
+
+/* The host of cache i of d: its node if a cpu, else the first cpu on its
+ * route to the home; UINT32_MAX when the route passes none. */
+static uint32_t host_of(mesi_dir *d, unsigned i, const route *r)
+{
+    sim *s = d->comp->sim;
+    if (is_cpu(s, d->caches[i]->node_id))
+        return d->caches[i]->node_id;
+    for (unsigned k = 0; k < r->n; k++)
+        if (is_cpu(s, r->node[k]))
+            return r->node[k];
+    return UINT32_MAX;
+}
+
+/* The device end of an hdm_dir on the fabric (it may start after the
+ * directories and caches that need it): its node, a CXL memory. */
+static int hdm_resolve(mesi_dir *v, sim_err *err)
+{
+    sim_comp *c = v->comp;
+    if (v->network != NET_FABRIC || v->routes)
+        return 0;
+    const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
+    sim_comp *h = v->node && *v->node ? sim_find(c->sim, v->node) : NULL;
+    sim_time lat;
+    if (!h || !fabric_cxl_memory(c->sim, h->id, &lat))
+        return scn_error(err, nn ? nn : c->node,
+                         "hdm_dir '%s': `node:` must name the shared CXL memory (type: memory,"
+                         " kind: cxl) that keeps the hosts coherent", c->name);
+    v->node_id = h->id;
+    if (!(c->node && scn_map_get(c->node, "memory_latency")))
+        v->memory_latency = lat;
+    if (!(v->routes = sim_calloc((size_t)NEP * NEP, sizeof *v->routes)))
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "hdm_dir '%s': out of memory", c->name);
+    return 0;
+}
+
+/* A host directory (`home:`) joins its hdm_dir: once, from its own start
+ * or its first cache's, whichever comes first. Its link to the device
+ * must be CXL end to end. */
+static int host_attach(mesi_dir *d, sim_err *err)
+{
+    sim_comp *c = d->comp;
+    if (d->role != ROLE_HOST || d->up)
+        return 0;
+    const scn_node *hn = c->node ? scn_map_get(c->node, "home") : NULL;
+    sim_comp *vc = sim_find(c->sim, d->home);
+    if (!vc || vc->model != &hdm_dir_model)
+        return scn_error(err, hn ? hn : c->node, "mesi_dir '%s': home '%s' is not an hdm_dir",
+                         c->name, d->home);
+    mesi_dir *v = vc->state;
+    if (v->size != d->size)
+        return scn_error(err, hn ? hn : c->node,
+                         "mesi_dir '%s': size %llu B differs from its hdm_dir '%s' (%llu B)",
+                         c->name, (unsigned long long)d->size, vc->name,
+                         (unsigned long long)v->size);
+    if (v->network != d->network)
+        return scn_error(err, hn ? hn : c->node,
+                         "mesi_dir '%s': network differs from its hdm_dir '%s'", c->name,
+                         vc->name);
+    if (v->nhosts >= MAX_CACHES)
+        return scn_error(err, hn ? hn : c->node, "mesi_dir '%s': hdm_dir '%s' has %u hosts"
+                         " (the limit)", c->name, vc->name, MAX_CACHES);
+    int rc = hdm_resolve(v, err);
+    if (rc)
+        return rc;
+    d->up = v;
+    d->hidx = v->nhosts;
+    v->hosts[v->nhosts++] = d;
+    if (d->network != NET_FABRIC)
+        return 0;
+    const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
+    sim_comp *h = d->node && *d->node ? sim_find(c->sim, d->node) : NULL;
+    if (!h || !fab_hdr_of(h) || fab_is_link(fab_hdr_of(h)))
+        return scn_error(err, nn ? nn : c->node,
+                         "mesi_dir '%s': network: fabric needs `node:` naming a fabric node"
+                         " (the host CPU)", c->name);
+    d->node_id = h->id;
+    const route *up = route_of(v, d->hidx, FROM_DIR), *dn = route_of(v, FROM_DIR, d->hidx);
+    const char *bad = NULL;
+    if (!up || !dn)
+        return scn_error(err, nn ? nn : c->node,
+                         "mesi_dir '%s': host '%s' has no fabric route to the shared CXL memory"
+                         " '%s' of hdm_dir '%s'", c->name, d->node, v->node, vc->name);
+    if (!route_cxl(c->sim, up, &bad) || !route_cxl(c->sim, dn, &bad))
+        return scn_error(err, nn ? nn : c->node,
+                         "mesi_dir '%s': host '%s' has no CXL path to the shared memory '%s' of"
+                         " hdm_dir '%s' (link '%s' on its route is not cxl)", c->name, d->node,
+                         v->node, vc->name, bad);
     return 0;
 }
 
@@ -1746,6 +2400,42 @@ static int cache_start(sim_comp *c, sim_err *err)
                              " home '%s' of directory '%s' (a coherence domain spanning hosts"
                              " needs a shared CXL memory reachable from every member)",
                              c->name, k->node, d->node ? d->node : "?", dc->name);
+        const route *r = route_of(d, k->idx, FROM_DIR);
+        uint32_t host = host_of(d, k->idx, r);
+        if (d->role == ROLE_HOST) {
+            const char *bad = NULL;
+            int rc = host_attach(d, err);
+            if (rc)
+                return rc;
+            if (host != d->node_id)
+                return scn_error(err, nn ? nn : c->node,
+                                 "mesi_cache '%s': node '%s' is not behind host '%s' of its"
+                                 " host directory '%s' (each host has its own mesi_dir under"
+                                 " hdm_dir '%s')", c->name, k->node, d->node, dc->name,
+                                 d->home);
+            if (!route_cxl(c->sim, r, &bad) || !route_cxl(c->sim, route_of(d, FROM_DIR, k->idx),
+                                                           &bad))
+                return scn_error(err, nn ? nn : c->node,
+                                 "mesi_cache '%s': device '%s' has no CXL path to the shared"
+                                 " memory of hdm_dir '%s' (link '%s' to its host '%s' is not"
+                                 " cxl)", c->name, k->node, d->home, bad, d->node);
+        } else if (host != UINT32_MAX) { /* a flat domain stays within one host */
+            if (!d->host_set) {
+                d->host_id = host;
+                d->host_set = 1;
+            } else if (host != d->host_id)
+                return scn_error(err, nn ? nn : c->node,
+                                 "mesi_cache '%s': its node '%s' is on host '%s', directory '%s'"
+                                 " has caches on host '%s': a coherence domain spanning hosts"
+                                 " needs a shared CXL memory kept coherent by the device (an"
+                                 " hdm_dir on it, one mesi_dir per host with `home:`)",
+                                 c->name, k->node, sim_comp_at(c->sim, host)->name, dc->name,
+                                 sim_comp_at(c->sim, d->host_id)->name);
+        }
+    } else if (d->role == ROLE_HOST) {
+        int rc = host_attach(d, err);
+        if (rc)
+            return rc;
     }
     if (k->pattern != PAT_NONE)
         sim_schedule(c->sim, k->start_at, c->id, MESI_EV_GEN, 0, 0);
@@ -1758,6 +2448,8 @@ static int cache_start(sim_comp *c, sim_err *err)
 static int dir_start(sim_comp *c, sim_err *err)
 {
     mesi_dir *d = c->state;
+    if (d->role == ROLE_DEVICE)
+        return hdm_resolve(d, err);
     if (d->network == NET_FABRIC) {
         const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
         sim_comp *h = d->node && *d->node ? sim_find(c->sim, d->node) : NULL;
@@ -1770,6 +2462,9 @@ static int dir_start(sim_comp *c, sim_err *err)
             return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "mesi_dir '%s': out of memory",
                                c->name);
     }
+    int rc = host_attach(d, err);
+    if (rc)
+        return rc;
     if (d->sync == SYNC_ALL)
         sim_schedule(c->sim, d->sync_period, c->id, MESI_EV_ROUND, 0, 0);
     return 0;
@@ -1778,6 +2473,8 @@ static int dir_start(sim_comp *c, sim_err *err)
 static void dir_destroy(sim_comp *c)
 {
     mesi_dir *d = c->state;
+    sim_free(d->dev_t0);
+    sim_samples_free(&d->dev_lat);
     sim_free(d->routes);
     sim_free(d->fl);
     sim_free(d->inq.v);
@@ -1795,6 +2492,44 @@ static void cache_destroy(sim_comp *c)
     sim_free(k->stalled.v);
     sim_free(k->script.v);
     sim_samples_free(&k->miss_lat);
+}
+
+/* hdm_dir: one `coherence` row per device-level message type (zeros
+ * included) and the device's metrics; messages per access count the
+ * accesses of the caches of every host. */
+static int hdm_finish(sim_comp *c, sim_err *err)
+{
+    mesi_dir *d = c->state;
+    sim *s = c->sim;
+    int rc = 0;
+    uint64_t msgs = 0, acc = 0, bisnp = d->count[HDM_BISNP_DATA] + d->count[HDM_BISNP_INV];
+    for (int t = HDM_FIRST; t < NTYPES && !rc; t++) {
+        rc = sim_report_coherence(s, c->name, msg_names[t], d->count[t]);
+        msgs += d->count[t];
+    }
+    for (unsigned h = 0; h < d->nhosts; h++)
+        acc += d->hosts[h]->loads + d->hosts[h]->stores;
+    struct { const char *name; double v; const char *unit; } m[] = {
+        {"messages", (double)msgs, "messages"},
+        {"bytes_control", (double)d->bytes_control, "B"},
+        {"bytes_data", (double)d->bytes_data, "B"},
+        {"accesses", (double)acc, "accesses"},
+        {"messages_per_access", acc ? (double)msgs / (double)acc : 0.0, "messages"},
+        {"bisnp", (double)bisnp, "messages"},
+        {"bisnp_per_access", acc ? (double)bisnp / (double)acc : 0.0, "messages"},
+        {"conflict_snoops", (double)d->bi_conflict, "messages"},
+        {"snoop_filter_evictions", (double)d->sf_evictions, "entries"},
+        {"back_invalidations", (double)d->back_invs, "messages"},
+        {"hosts", (double)d->nhosts, "hosts"},
+        {"max_queue", (double)d->max_inq, "messages"},
+        {"protocol_errors", (double)d->protocol_errors, ""},
+        {"invariant_violations", (double)d->violations, ""},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
+        rc = sim_report_metric(s, c->name, m[i].name, m[i].v, m[i].unit);
+    if (rc)
+        return sim_err_set(err, rc, NULL, 0, 0, "hdm_dir '%s': reporting failed", c->name);
+    return 0;
 }
 
 static int dir_finish(sim_comp *c, sim_err *err)
@@ -1850,6 +2585,11 @@ static int dir_finish(sim_comp *c, sim_err *err)
         rc = sim_report_metric(s, c->name, m[i].name, m[i].v, m[i].unit);
     if (!rc)
         rc = sim_samples_report(s, c->name, "miss_latency", &d->miss_lat, 1e-12, "s");
+    if (!rc && d->role == ROLE_HOST) {
+        rc = sim_samples_report(s, c->name, "device_latency", &d->dev_lat, 1e-12, "s");
+        if (!rc)
+            rc = sim_report_metric(s, c->name, "writebacks", (double)d->writebacks, "lines");
+    }
     if (rc)
         return sim_err_set(err, rc, NULL, 0, 0, "mesi_dir '%s': reporting failed", c->name);
     return 0;
@@ -1897,6 +2637,24 @@ const sim_model mesi_dir_model = {
     .headline = mesi_dir_headline,
 };
 
+/* Headline metrics of the run summary (sim_model.headline). */
+static const char *const hdm_dir_headline[] = {"messages_per_access", "bisnp_per_access",
+                                               "snoop_filter_evictions", NULL};
+
+const sim_model hdm_dir_model = {
+    .type = "hdm_dir",
+    .summary = "device-managed coherence of a shared CXL memory (CXL 3.0 HDM-DB): per-host"
+               " tracking, BISnp/BIRsp, under one mesi_dir per host",
+    .params = hdm_params,
+    .state_size = sizeof(mesi_dir),
+    .configure = hdm_configure,
+    .start = dir_start,
+    .handle = dir_handle,
+    .finish = hdm_finish,
+    .destroy = dir_destroy,
+    .headline = hdm_dir_headline,
+};
+
 const sim_model mesi_cache_model = {
     .type = "mesi_cache",
     .summary = "private cache under a MESI directory (Primer Table 8.3) with an access generator",
@@ -1917,7 +2675,7 @@ static mesi_cache *as_cache(const sim_comp *c)
 }
 static mesi_dir *as_dir(const sim_comp *c)
 {
-    return c && c->model == &mesi_dir_model ? c->state : NULL;
+    return c && (c->model == &mesi_dir_model || c->model == &hdm_dir_model) ? c->state : NULL;
 }
 
 int mesi_cache_access(sim_comp *cache, sim_time delay, uint64_t line, int write)
@@ -2005,13 +2763,29 @@ uint64_t mesi_dir_stat(const sim_comp *dir, const char *name)
     if (!strcmp(name, "rounds")) return d->rounds;
     if (!strcmp(name, "loads")) return d->loads;
     if (!strcmp(name, "stores")) return d->stores;
+    if (!strcmp(name, "writebacks")) return d->writebacks;
+    if (!strcmp(name, "conflict_snoops")) return d->bi_conflict;
+    if (!strcmp(name, "hosts")) return d->nhosts;
     return 0;
 }
 
 uint64_t mesi_dir_errors(const sim_comp *dir)
 {
     mesi_dir *d = as_dir(dir);
-    return d ? d->protocol_errors + d->violations + d->stale_loads : 0;
+    if (!d)
+        return 0;
+    uint64_t n = d->protocol_errors + d->violations + d->stale_loads;
+    for (unsigned h = 0; d->role == ROLE_DEVICE && h < d->nhosts; h++)
+        n += mesi_dir_errors(d->hosts[h]->comp);
+    return n;
+}
+
+int mesi_dir_host_perm(const sim_comp *dir, uint64_t line)
+{
+    mesi_dir *d = as_dir(dir);
+    if (!d || d->role != ROLE_HOST || line >= d->nlines)
+        return -1;
+    return d->lines[line].hperm;
 }
 
 int mesi_dir_check(const sim_comp *dir)
@@ -2025,8 +2799,18 @@ int mesi_dir_quiescent(const sim_comp *dir)
     mesi_dir *d = as_dir(dir);
     if (!d || d->stalled.len || d->inq.len)
         return 0;
+    if (d->role == ROLE_DEVICE) {
+        for (unsigned h = 0; h < d->nhosts; h++)
+            if (!mesi_dir_quiescent(d->hosts[h]->comp))
+                return 0;
+        for (uint64_t x = 0; x < d->nlines; x++)
+            if (d->lines[x].st == MESI_DIR_B)
+                return 0;
+        return 1;
+    }
     for (uint64_t x = 0; x < d->nlines; x++)
-        if (d->lines[x].st == MESI_DIR_S_D || d->lines[x].st == MESI_DIR_B)
+        if (d->lines[x].st == MESI_DIR_S_D || d->lines[x].st == MESI_DIR_B ||
+            d->lines[x].hflags & ~HF_DIRTY)
             return 0;
     for (unsigned i = 0; i < d->ncaches; i++) {
         const mesi_cache *k = d->caches[i];

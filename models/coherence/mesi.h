@@ -10,8 +10,14 @@
  * Coherence", 2nd ed., section 8.3 (Tables 8.3 and 8.4) as events with a
  * latency per message. models/coherence/mesi.c draws the state machine.
  *
+ * A third type, `hdm_dir`, is the directory of a CXL memory shared by
+ * several hosts (CXL 3.0 HDM-DB: device-managed coherence with
+ * back-invalidation snoops, BISnp/BIRsp); each host then has its own
+ * mesi_dir with `home:` naming it, under which its caches live (see
+ * mesi.c, "Device-managed coherence").
+ *
  * Results: per directory, one `coherence` row per message type (all
- * eleven, zeros included) and metrics (miss latency, misses by type,
+ * eleven, zeros included; an hdm_dir: its twelve CXL.mem types) and metrics (miss latency, misses by type,
  * invalidations per write, bytes by message class, protocol errors and
  * invariant violations, which must be zero); per cache, its own access and
  * miss metrics.
@@ -30,6 +36,7 @@ typedef struct mesi_cache mesi_cache; /* state of a `mesi_cache` component */
 
 extern const sim_model mesi_dir_model;
 extern const sim_model mesi_cache_model;
+extern const sim_model hdm_dir_model;    /* device-managed coherence of a shared CXL memory */
 
 /* Message types, in the order of the `coherence` rows. */
 typedef enum {
@@ -78,14 +85,28 @@ uint64_t mesi_dir_count(const sim_comp *dir, mesi_msg m);
 uint64_t mesi_dir_count_name(const sim_comp *dir, const char *name);
 /* Directory counters by name: messages (all types), bytes, nacks,
  * max_queue, snoop_filter_evictions, back_invalidations, tracked (entries
- * held), rounds, loads, stores; 0 if unknown. */
+ * held), rounds, loads, stores, writebacks (a host directory's MemWr),
+ * conflict_snoops (an hdm_dir's BISnps for requests), hosts; 0 if unknown.
+ * The mesi_dir_* inspectors take an hdm_dir too (its entries track hosts:
+ * sharers bit h, owner h = the h-th host directory attached to it);
+ * mesi_dir_count_name gives its types "MemRd,S", "MemRd,A", "MemInv,A",
+ * "MemWr", "MemData", "Cmp", "Cmp-S", "Cmp-E", "BISnpData", "BISnpInv",
+ * "BIRspS", "BIRspI" (every message between the hosts and the device is
+ * counted there, not at the host directory). */
 uint64_t mesi_dir_stat(const sim_comp *dir, const char *name);
 /* Protocol errors (a message no table entry allows) + invariant violations
- * + loads that did not return the latest write; 0 for a correct protocol. */
+ * + loads that did not return the latest write; 0 for a correct protocol.
+ * An hdm_dir's include those of its host directories. */
 uint64_t mesi_dir_errors(const sim_comp *dir);
+/* A host directory's permission from its hdm_dir on a line: 0 I, 1 S,
+ * 2 E (exclusive, possibly modified in the host); -1 if not a host
+ * directory. */
+int mesi_dir_host_perm(const sim_comp *dir, uint64_t line);
 
-/* Checks: the full SWMR + data-value invariant over every line (1 = holds),
- * and quiescence (1 = every line stable, nothing stalled, no access pending). */
+/* Checks: the full SWMR + data-value invariant over every line (1 = holds;
+ * an hdm_dir: across the caches of every host), and quiescence (1 = every
+ * line stable, nothing stalled, no access pending; an hdm_dir: its hosts
+ * too). */
 int mesi_dir_check(const sim_comp *dir);
 int mesi_dir_quiescent(const sim_comp *dir);
 

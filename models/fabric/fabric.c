@@ -376,6 +376,16 @@ static fab_mem *mem_of(sim *s, uint32_t id)
     return fab_kind_of(s, id) == &fab_kind_memory ? sim_comp_at(s, id)->state : NULL;
 }
 
+int fabric_cxl_memory(sim *s, uint32_t id, sim_time *latency)
+{
+    fab_mem *m = mem_of(s, id);
+    if (!m || m->mkind != FAB_MEM_CXL)
+        return 0;
+    if (latency)
+        *latency = m->lat;
+    return 1;
+}
+
 int fabric_mem_alloc(sim *s, uint32_t host, uint32_t mem, uint64_t bytes)
 {
     fab_mem *m = mem_of(s, mem);

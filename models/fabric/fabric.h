@@ -186,6 +186,9 @@ int fabric_free_transfers(sim *s);
  * for host `host`. SIM_ESTATE when the device or the host's share
  * (per_host_capacity) would overflow, SIM_EINVAL for bad ids. */
 int fabric_mem_alloc(sim *s, uint32_t host, uint32_t mem, uint64_t bytes);
+/* Is component id a CXL memory device (type memory, kind cxl)? 1 (and its
+ * access latency in *latency when not NULL) or 0. */
+int fabric_cxl_memory(sim *s, uint32_t id, sim_time *latency);
 int fabric_mem_release(sim *s, uint32_t host, uint32_t mem, uint64_t bytes);
 
 /* The route fabric_transfer would take between two components: up to max
