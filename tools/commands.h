@@ -15,5 +15,6 @@ int cmd_baseline(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_study(int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const struct command {
     {"compare", cmd_compare, "compare results with a baseline; exit 3 on regression"},
     {"baseline", cmd_baseline, "write a baseline file (YAML) of a run's metrics"},
     {"sweep", cmd_sweep, "run a parameter grid in parallel (-j N or mpirun), merge results"},
+    {"study", cmd_study, "with/without pairs of technologies: runs, checks, table and figures"},
 };
 
 static void usage(FILE *f)
