@@ -560,7 +560,7 @@ int study_figures(const study *st, const char *db, const char *dir, sim_err *err
             fputs(" noenhanced\nset style data histograms\nset style histogram clustered gap 1\n"
                   "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
                   "set ylabel 'change with the technology (%)'\nset grid ytics\n"
-                  "set key below noenhanced\nset xzeroaxis lt -1\nset xtics rotate by -25 "
+                  "set key below noenhanced\nset xzeroaxis lt -1\nset xtics rotate by 30 right "
                   "noenhanced (", m);
             for (size_t r = 0; r < st->nrows; r++) {
                 char lab[256];
