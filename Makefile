@@ -57,7 +57,7 @@ BIN := $(B)/memfab
 # Keep test objects: they are intermediate files of the test programs.
 .SECONDARY:
 
-.PHONY: all run test test-only check asan bench install deps clean valgrind valgrind-only regress FORCE
+.PHONY: all run test test-only check asan bench install deps clean valgrind valgrind-only regress study FORCE
 all: $(BIN) $(PLUGIN_SO)
 
 $(B)/%.o: %.c
@@ -137,6 +137,14 @@ valgrind:
 valgrind-only: all $(TEST_BIN)
 	@command -v valgrind >/dev/null || { echo "make valgrind: valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 	@for t in $(TEST_BIN); do $(TEST_ENV) CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
+
+# make study: the convergence study (scenarios/study/convergence.yaml) into
+# results/study/ (table.md, table.tex, cells.tsv, figures, study.db); a rerun
+# resumes. STUDY_JOBS workers (default 2).
+STUDY_JOBS ?= 2
+study: all
+	@MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))" \
+	 $(BIN) study scenarios/study/convergence.yaml -j $(STUDY_JOBS)
 
 # make regress: run scenarios/regress/ and compare with its committed baselines
 # (exit 3 on a regression). UPDATE=1 rewrites the baselines; REGRESS_FORMAT=md

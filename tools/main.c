@@ -25,6 +25,7 @@ static const struct command {
     {"baseline", cmd_baseline, "write a baseline file (YAML) of a run's metrics"},
     {"sweep", cmd_sweep, "run a parameter grid in parallel (-j N or mpirun), merge results"},
     {"calibrate", cmd_calibrate, "fit linear step-time coefficients to measured steps/requests"},
+    {"study", cmd_study, "with/without pairs of technologies: runs, checks, table and figures"},
 };
 
 static void usage(FILE *f)

@@ -1715,6 +1715,14 @@ static int run_gnuplot(const char *prog, const char *script, size_t len)
     return rc ? rc : off < len || closed != 0 ? -1 : 0;
 }
 
+int plot_script(const char *script, size_t len)
+{
+    char gp[4096];
+    if (find_gnuplot(gp, sizeof gp) != 0)
+        return -2;
+    return run_gnuplot(gp, script, len);
+}
+
 static void plot_usage(FILE *f)
 {
     fputs("usage: memfab plot DB --kind KIND -o FIG.{pdf,png,svg} [options]\n"

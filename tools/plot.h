@@ -36,4 +36,10 @@ size_t plot_title_max(double w_in, double key_pt);
  * head and tail with "..." between; shorter strings are left alone. */
 void plot_shorten(char *s, size_t max);
 
+/* Run gnuplot (found as memfab plot finds it) on a whole script: 0, -2
+ * when gnuplot is not installed, else its failure status. For figures
+ * that other tools draw (memfab study's summary) with plot_terminal and
+ * plot_quote. */
+int plot_script(const char *script, size_t len);
+
 #endif

@@ -79,6 +79,8 @@
 #pragma weak swp_mpi_finalize
 
 typedef struct point {
+    char *scenario;            /* this point's scenario (NULL: the sweep's) */
+    char *scen_name;           /* its `name:`, for failure records (NULL: the sweep's) */
     char **keys;               /* swept keys, in sweep-file order */
     char **vals;               /* their values */
     size_t n;
@@ -87,7 +89,7 @@ typedef struct point {
     char id[17];               /* hex hash: the point's file name */
 } point;
 
-typedef struct sweep {
+struct swp_sweep {
     char *file;                /* the sweep file */
     char *name;                /* sweep name */
     char *scenario;            /* base scenario path (resolved) */
@@ -98,7 +100,8 @@ typedef struct sweep {
     size_t npts;
     char *out;                 /* merged database */
     char *work;                /* work directory */
-} sweep;
+};
+typedef struct swp_sweep sweep;
 
 static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *str_printf(const char *fmt, ...)
@@ -124,6 +127,8 @@ static void point_free(point *p)
     }
     sim_free(p->keys);
     sim_free(p->vals);
+    sim_free(p->scenario);
+    sim_free(p->scen_name);
 }
 
 static void sweep_free(sweep *s)
@@ -198,22 +203,37 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-static int point_ids(sweep *s, sim_err *err)
+/* FNV-1a of a file's bytes, from h. */
+static int hash_file(const char *path, uint64_t *h, sim_err *err)
 {
-    FILE *f = fopen(s->scenario, "rb");
+    FILE *f = fopen(path, "rb");
     if (!f)
-        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", s->scenario, strerror(errno));
-    uint64_t base = 0xcbf29ce484222325ULL;
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", path, strerror(errno));
     char buf[8192];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        base = fnv(base, buf, n);
+        *h = fnv(*h, buf, n);
     fclose(f);
+    return 0;
+}
+
+static int point_ids(sweep *s, sim_err *err)
+{
+    uint64_t base = 0xcbf29ce484222325ULL;
+    /* a sweep built in memory has no base scenario: its points name theirs */
+    int rc = s->scenario ? hash_file(s->scenario, &base, err) : 0;
+    if (rc)
+        return rc;
     for (size_t i = 0; i < s->nsets; i++)
         base = fnv(base, s->sets[i], strlen(s->sets[i]) + 1);
     for (size_t i = 0; i < s->npts; i++) {
         point *p = &s->pts[i];
         uint64_t h = fnv(base, "\001", 1);
+        if (p->scenario) { /* a point with its own scenario: its path and bytes count */
+            h = fnv(h, p->scenario, strlen(p->scenario) + 1);
+            if ((rc = hash_file(p->scenario, &h, err)))
+                return rc;
+        }
         for (size_t k = 0; k < p->n; k++) {
             h = fnv(h, p->keys[k], strlen(p->keys[k]) + 1);
             h = fnv(h, p->vals[k], strlen(p->vals[k]) + 1);
@@ -289,12 +309,12 @@ static int check_points(const sweep *s, const scn_node *root, sim_err *err)
             while (k < p->n && strcmp(p->keys[k], s->pts[i - 1].keys[k]) == 0 &&
                    strcmp(p->vals[k], s->pts[i - 1].vals[k]) == 0)
                 k++;
-            if (k == p->n)
+            if (k == p->n && p->scenario == s->pts[i - 1].scenario)
                 continue; /* another seed of the same point */
         }
         sim_err e;
         sim_err_clear(&e);
-        scn_doc *d = scn_load(s->scenario, &e);
+        scn_doc *d = scn_load(p->scenario ? p->scenario : s->scenario, &e);
         if (!d)
             return 0; /* every point fails, and records why */
         int rc = sim_schema_check(&memfab_scenario_schema, scn_root(d), "", NULL, NULL, &e);
@@ -313,7 +333,10 @@ static int check_points(const sweep *s, const scn_node *root, sim_err *err)
             }
             if (!(rc = scn_set(d, asg, &e)))
                 rc = sim_schema_check(&memfab_scenario_schema, scn_root(d), "", NULL, NULL, &e);
-            if (rc) {
+            if (rc && !root) /* a sweep built in memory (memfab study) */
+                rc = sim_err_set(err, rc, s->file, 0, 0, "override '%s' of %s: %s", asg,
+                                 p->scenario ? p->scenario : s->scenario, e.msg);
+            else if (rc) {
                 size_t kl = strcspn(asg, "=");
                 char key[512];
                 snprintf(key, sizeof key, "%.*s", (int)(kl < 511 ? kl : 511), asg);
@@ -643,7 +666,8 @@ static int finish_point_db(const sweep *s, const point *p, const char *path, con
         sqlite3_finalize(st);
     }
     if (!run_id) {
-        run_id = res_run_begin(db, s->scen_name, "", p->seed, MEMFAB_VERSION, &err);
+        run_id = res_run_begin(db, p->scen_name ? p->scen_name : s->scen_name, "", p->seed,
+                               MEMFAB_VERSION, &err);
         if (run_id < 0) {
             res_close(db);
             return -1;
@@ -743,7 +767,7 @@ static int worker(const sweep *s, const point *p)
         sets[n++] = own[i] = str_printf("%s=%s", p->keys[i], p->vals[i]);
     run_opts o;
     memset(&o, 0, sizeof o);
-    o.scenario = s->scenario;
+    o.scenario = p->scenario ? p->scenario : s->scenario;
     o.out = part;
     o.sets = sets;
     o.nsets = n;
@@ -1280,7 +1304,225 @@ static int merge_all(const sweep *s, sim_err *err)
     return rc;
 }
 
+/* MPI, once per process: whether it is in use, this rank and the size. */
+static int mpi_start(int *rank, int *size)
+{
+    static int done, mpi, r, n = 1;
+    if (!done) {
+        done = 1;
+        if (swp_mpi_init)
+            mpi = swp_mpi_init(&r, &n);
+    }
+    *rank = r;
+    *size = n;
+    return mpi;
+}
+
+/* Under a launcher but without MPI in the binary: say so (exit 2). */
+static int mpi_missing(const char *cmd)
+{
+    const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!ws)
+        ws = getenv("PMI_SIZE");
+    if (ws && atoi(ws) > 1) {
+        fprintf(stderr, "memfab %s: started by an MPI launcher with %s ranks, but this"
+                        " memfab was built without MPI (install libopenmpi-dev and"
+                        " rebuild)\n", cmd, ws);
+        return 1;
+    }
+    return 0;
+}
+
+/* Run the points of a loaded sweep and merge them (the body of memfab sweep
+ * after the sweep file is read). Returns an exit status. */
+static int execute(sweep *s, int jobs, int force_progress, int mpi, int rank, int size)
+{
+    int status = SIM_EXIT_OK;
+    sim_err err;
+    sim_err_clear(&err);
+    if (!jobs) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = mpi ? 1 : (n > 0 ? (int)n : 1);
+    }
+    int bad = 0;
+    if (rank == 0) {
+        char *od = sim_strdup(s->out);   /* results/ of the default output */
+        if (od)
+            mkdir(dirname(od), 0777);
+        sim_free(od);
+        bad = check_output(s, &err) != 0;
+        if (bad)
+            sim_err_print(&err);
+        else if (mkdir(s->work, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "memfab sweep: %s: %s\n", s->work, strerror(errno));
+            bad = 1;
+        }
+    }
+    if (mpi)
+        bad = swp_mpi_max(bad);
+    if (bad)
+        return SIM_EXIT_USAGE;
+    progress pg;
+    memset(&pg, 0, sizeof pg);
+    pg.tty = isatty(2);
+    pg.lines = !pg.tty;   /* CI logs and batch jobs: a line every interval */
+    pg.every = force_progress ? 2.0 : 10.0;
+    const char *env = getenv("MEMFAB_PROGRESS_INTERVAL");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        if (!*end && v >= 0)
+            pg.every = v;
+    }
+    pg.name = s->name;
+    pg.sw = s;
+    pg.quiet = rank != 0 || force_progress < 0;  /* MPI: one progress line, from rank 0 */
+    pg.global = mpi && size > 1;
+    pg.start = pg.last = wall_now();
+    for (size_t i = 0; i < s->npts; i++)
+        pg.total += (int)(i % (size_t)size) == rank;
+    if (pg.global) {
+        size_t f;
+        count_files(&pg, &pg.done0, &f);
+    }
+    if (rank == 0 && force_progress >= 0)
+        fprintf(stderr, "sweep %s: %zu points%s, %d worker%s%s -> %s\n", s->name, s->npts,
+                s->pts[0].have_seed ? " (with seeds)" : "", jobs, jobs == 1 ? "" : "s",
+                mpi ? " on each MPI rank" : "", s->out);
+    if (mpi && rank == 0)
+        fprintf(stderr, "sweep %s: %d MPI ranks; rank 0 merges\n", s->name, size);
+    int interrupted = run_points(s, jobs, rank, size, &pg);
+    if (interrupted < 0) {
+        status = SIM_EXIT_RUNTIME;
+        interrupted = 1;
+    }
+    int failed = (int)pg.failed;
+    if (pg.interrupted && !interrupted) {
+        fprintf(stderr, "sweep %s: %zu point%s interrupted; run the same command again to"
+                        " resume\n", s->name, pg.interrupted, pg.interrupted == 1 ? " was" : "s were");
+        interrupted = 1;
+    }
+    if (mpi) {
+        swp_mpi_barrier();
+        interrupted = swp_mpi_max(interrupted);
+        failed = swp_mpi_max(failed);
+    }
+    show(&pg, 1);   /* after the barrier: rank 0 sees every rank's points */
+    if (interrupted) {
+        if (rank == 0)
+            fprintf(stderr, "sweep %s: interrupted; complete points are kept in %s, run the same"
+                            " command again to resume\n", s->name, s->work);
+        return SIM_EXIT_RUNTIME;
+    }
+    int merge_rc = 0;
+    if (rank == 0) {
+        merge_rc = merge_all(s, &err);
+        if (merge_rc)
+            sim_err_print(&err);
+        else if (force_progress >= 0)
+            fprintf(stderr, "sweep %s: merged %zu points into %s (summary: sweep_summary)\n",
+                    s->name, s->npts, s->out);
+    }
+    if (mpi)
+        merge_rc = swp_mpi_max(merge_rc != 0);
+    if (merge_rc)
+        status = SIM_EXIT_RUNTIME;
+    else if (failed) {
+        if (rank == 0)
+            fprintf(stderr, "sweep %s: some points failed (their runs are recorded with status"
+                            " 'failed' and the error); fix and rerun to retry them\n", s->name);
+        status = SIM_EXIT_RUNTIME;
+    }
+    return status;
+}
+
+/* ---- sweeps built in memory (memfab study) ------------------------------------- */
+
+swp_sweep *swp_new(const char *name, const char *file, const char *out, const char *work)
+{
+    sweep *s = sim_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->name = sim_strdup(name);
+    s->file = sim_strdup(file);
+    s->scen_name = sim_strdup(name);
+    s->out = sim_strdup(out);
+    s->work = work ? sim_strdup(work) : str_printf("%s.d", out);
+    if (!s->name || !s->file || !s->scen_name || !s->out || !s->work) {
+        swp_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void swp_free(swp_sweep *s)
+{
+    if (!s)
+        return;
+    sweep_free(s);
+    sim_free(s);
+}
+
+int swp_add(swp_sweep *s, const char *scenario, char *const *keys, char *const *vals, size_t n,
+            sim_err *err)
+{
+    if (add_point(s, keys, vals, n, 0, 0))
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    point *p = &s->pts[s->npts - 1];
+    p->scenario = sim_strdup(scenario);
+    sim_err e;
+    sim_err_clear(&e);
+    scn_doc *d = p->scenario ? scn_load(p->scenario, &e) : NULL;
+    const char *sn = NULL;
+    if (d)
+        scn_get_string(scn_root(d), "name", NULL, &sn, &e);
+    p->scen_name = sim_strdup(sn ? sn : scenario);
+    scn_free(d);
+    if (!p->scenario || !p->scen_name)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    return (int)(s->npts - 1);
+}
+
+int swp_prepare(swp_sweep *s, sim_err *err)
+{
+    int rc = point_ids(s, err);
+    return rc ? rc : check_points(s, NULL, err);
+}
+
+size_t swp_npoints(const swp_sweep *s)
+{
+    return s->npts;
+}
+
+const char *swp_point_id(const swp_sweep *s, size_t i)
+{
+    return i < s->npts ? s->pts[i].id : NULL;
+}
+
+const char *swp_output(const swp_sweep *s)
+{
+    return s->out;
+}
+
+int swp_run(swp_sweep *s, int jobs, int progress_mode, int *is_rank0)
+{
+    int rank = 0, size = 1;
+    int mpi = mpi_start(&rank, &size);
+    *is_rank0 = rank == 0;
+    if (!mpi && mpi_missing("study"))
+        return SIM_EXIT_USAGE;
+    return execute(s, jobs, progress_mode, mpi, rank, size);
+}
+
+void swp_end(void)
+{
+    int rank, size;
+    if (mpi_start(&rank, &size))
+        swp_mpi_finalize();
+}
+
 /* ---- the command ------------------------------------------------------------ */
+
 
 static void sweep_usage(FILE *f)
 {
@@ -1355,23 +1597,9 @@ int cmd_sweep(int argc, char **argv)
         sweep_usage(stderr);
         return SIM_EXIT_USAGE;
     }
-    if (swp_mpi_init)
-        mpi = swp_mpi_init(&rank, &size);
-    if (!mpi) {
-        const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
-        if (!ws)
-            ws = getenv("PMI_SIZE");
-        if (ws && atoi(ws) > 1) {
-            fprintf(stderr, "memfab sweep: started by an MPI launcher with %s ranks, but this"
-                            " memfab was built without MPI (install libopenmpi-dev and"
-                            " rebuild)\n", ws);
-            return SIM_EXIT_USAGE;
-        }
-    }
-    if (!jobs) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        jobs = mpi ? 1 : (n > 0 ? (int)n : 1);
-    }
+    mpi = mpi_start(&rank, &size);
+    if (!mpi && mpi_missing("sweep"))
+        return SIM_EXIT_USAGE;
     if (load_sweep(argv[optind], &s, out, work, &err)) {
         if (rank == 0)
             sim_err_print(&err);
@@ -1399,98 +1627,7 @@ int cmd_sweep(int argc, char **argv)
             }
         goto out;
     }
-    int bad = 0;
-    if (rank == 0) {
-        char *od = sim_strdup(s.out);   /* results/ of the default output */
-        if (od)
-            mkdir(dirname(od), 0777);
-        sim_free(od);
-        bad = check_output(&s, &err) != 0;
-        if (bad)
-            sim_err_print(&err);
-        else if (mkdir(s.work, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "memfab sweep: %s: %s\n", s.work, strerror(errno));
-            bad = 1;
-        }
-    }
-    if (mpi)
-        bad = swp_mpi_max(bad);
-    if (bad) {
-        status = SIM_EXIT_USAGE;
-        goto out;
-    }
-    progress pg;
-    memset(&pg, 0, sizeof pg);
-    pg.tty = isatty(2);
-    pg.lines = !pg.tty;   /* CI logs and batch jobs: a line every interval */
-    pg.every = force_progress ? 2.0 : 10.0;
-    const char *env = getenv("MEMFAB_PROGRESS_INTERVAL");
-    if (env && *env) {
-        char *end;
-        double v = strtod(env, &end);
-        if (!*end && v >= 0)
-            pg.every = v;
-    }
-    pg.name = s.name;
-    pg.sw = &s;
-    pg.quiet = rank != 0;   /* MPI: one progress line, from rank 0, for every rank */
-    pg.global = mpi && size > 1;
-    pg.start = pg.last = wall_now();
-    for (size_t i = 0; i < s.npts; i++)
-        pg.total += (int)(i % (size_t)size) == rank;
-    if (pg.global) {
-        size_t f;
-        count_files(&pg, &pg.done0, &f);
-    }
-    if (rank == 0)
-        fprintf(stderr, "sweep %s: %zu points%s, %d worker%s%s -> %s\n", s.name, s.npts,
-                s.pts[0].have_seed ? " (with seeds)" : "", jobs, jobs == 1 ? "" : "s",
-                mpi ? " on each MPI rank" : "", s.out);
-    if (mpi && rank == 0)
-        fprintf(stderr, "sweep %s: %d MPI ranks; rank 0 merges\n", s.name, size);
-    int interrupted = run_points(&s, jobs, rank, size, &pg);
-    if (interrupted < 0) {
-        status = SIM_EXIT_RUNTIME;
-        interrupted = 1;
-    }
-    int failed = (int)pg.failed;
-    if (pg.interrupted && !interrupted) {
-        fprintf(stderr, "sweep %s: %zu point%s interrupted; run the same command again to"
-                        " resume\n", s.name, pg.interrupted, pg.interrupted == 1 ? " was" : "s were");
-        interrupted = 1;
-    }
-    if (mpi) {
-        swp_mpi_barrier();
-        interrupted = swp_mpi_max(interrupted);
-        failed = swp_mpi_max(failed);
-    }
-    show(&pg, 1);   /* after the barrier: rank 0 sees every rank's points */
-    if (interrupted) {
-        if (rank == 0)
-            fprintf(stderr, "sweep %s: interrupted; complete points are kept in %s, run the same"
-                            " command again to resume\n", s.name, s.work);
-        status = SIM_EXIT_RUNTIME;
-        goto out;
-    }
-    int merge_rc = 0;
-    if (rank == 0) {
-        merge_rc = merge_all(&s, &err);
-        if (merge_rc)
-            sim_err_print(&err);
-        else
-            fprintf(stderr, "sweep %s: merged %zu points into %s (summary: sweep_summary)\n",
-                    s.name, s.npts, s.out);
-    }
-    if (mpi)
-        merge_rc = swp_mpi_max(merge_rc != 0);
-    if (merge_rc)
-        status = SIM_EXIT_RUNTIME;
-    else if (failed) {
-        if (rank == 0)
-            fprintf(stderr, "sweep %s: some points failed (their runs are recorded with status"
-                            " 'failed' and the error); fix and rerun to retry them\n", s.name);
-        status = SIM_EXIT_RUNTIME;
-    }
+    status = execute(&s, jobs, force_progress, mpi, rank, size);
 out:
     sweep_free(&s);
     if (mpi)

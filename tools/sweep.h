@@ -10,6 +10,35 @@
 #ifndef MEMFAB_TOOLS_SWEEP_H
 #define MEMFAB_TOOLS_SWEEP_H
 
+#include <stddef.h>
+
+#include "sim/err.h"
+
+/* A sweep built in memory (memfab study): points that may each name their
+ * own scenario, run and merged by the machinery of memfab sweep (workers,
+ * -j, MPI ranks, resume, locks, progress). swp_new returns a sweep owned by
+ * the caller (free with swp_free); `file` is the file that describes it
+ * (hashed into every point id, named in errors); `work` NULL is OUT.d. */
+typedef struct swp_sweep swp_sweep;
+swp_sweep *swp_new(const char *name, const char *file, const char *out, const char *work);
+void swp_free(swp_sweep *s);
+/* Add a point: `scenario` with the overrides keys[i]=vals[i]. Returns its
+ * index (>= 0) or a negative SIM_E* code. */
+int swp_add(swp_sweep *s, const char *scenario, char *const *keys, char *const *vals, size_t n,
+            sim_err *err);
+/* Point ids, and every point's overrides checked against the scenario schema. */
+int swp_prepare(swp_sweep *s, sim_err *err);
+size_t swp_npoints(const swp_sweep *s);
+const char *swp_point_id(const swp_sweep *s, size_t i);   /* its sweep.point param */
+const char *swp_output(const swp_sweep *s);
+/* Run the points that are not complete (jobs 0: one per CPU, or 1 under MPI)
+ * and merge them into the output. progress_mode: 0 as memfab sweep, 1 as
+ * --progress, -1 quiet. *is_rank0 says whether this process merged (and
+ * should report). Returns an exit status (SIM_EXIT_*). swp_end finalizes
+ * MPI when it was started. */
+int swp_run(swp_sweep *s, int jobs, int progress_mode, int *is_rank0);
+void swp_end(void);
+
 /* MPI hooks (tools/sweep_mpi.c). swp_mpi_init initializes MPI when the
  * process was started by mpirun/srun and returns 1 with the rank and size,
  * or 0 when MPI is not in use. */

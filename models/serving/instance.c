@@ -153,6 +153,7 @@ typedef struct inst_state {
     int role;                   /* INST_ROLE_* */
     int kv_memory;              /* KVMEM_*: KV in explicit tiers or in a managed region */
     const char *managed;        /* managed: the `um` component (driver: external) */
+    uint32_t managed_tiers_unused; /* lower kv tiers a managed instance leaves out */
     int64_t managed_prefetch;   /* scheduler prefetch: waiting requests looked ahead (0: off) */
     int managed_evict_ahead;    /* evict ahead, in the background, what the batch and lookahead do not need */
     /* derived configuration */
@@ -537,6 +538,23 @@ static int is_cxl_memory(const sim_comp *m)
     return v && strcmp(v, "cxl") == 0;
 }
 
+/* The component of a tier: `name` itself, or else, for an instance whose
+ * device is a cluster node's (`node1.gpu2`), that node's copy of the template
+ * component `name` (`node1.host`): a tier written with template names is
+ * local to every instance's node. */
+static sim_comp *tier_component(sim *s, const char *device, const char *name)
+{
+    sim_comp *m = sim_find(s, name);
+    const char *dot = device ? strrchr(device, '.') : NULL;
+    if (m || !dot || strchr(name, '.'))
+        return m;
+    char full[512];
+    if (snprintf(full, sizeof full, "%.*s.%s", (int)(dot - device), device, name) >=
+        (int)sizeof full)
+        return NULL;
+    return sim_find(s, full);
+}
+
 /* Tie the tiers naming a `component:` to the fabric: the instance's GPU
  * (`device:`), each tier's component and path, and for CXL tiers on the
  * cxl path the host that stages the data (the cpu nearest to the GPU). */
@@ -571,7 +589,7 @@ static int resolve_fabric(sim_comp *c, sim_err *err)
         const inst_kv_tier *k = &st->kv.tiers[t];
         if (!k->component)
             continue;
-        sim_comp *m = sim_find(s, k->component);
+        sim_comp *m = tier_component(s, st->device, k->component);
         int kind = !m ? -1 : m->model == &fab_cpu_model ? 0
                    : m->model == &fab_memory_model ? (is_cxl_memory(m) ? 2 : 1)
                    : m->model == &fab_nvme_model ? 3 : -1;
@@ -1648,9 +1666,13 @@ static int managed_start(sim_comp *c, sim_err *err)
     if (!info.external)
         return scn_error(err, mn, "instance '%s': um '%s' runs its own kernels; give it "
                          "driver: external to hold a KV cache", c->name, st->managed);
-    if (st->kv.ntiers > 1)
-        return scn_error(err, kn ? kn : c->node, "instance '%s': managed KV takes no lower kv "
-                         "tiers (the driver moves pages between HBM and host memory)", c->name);
+    /* The lower tiers describe where explicit copies go; the driver moves a
+     * managed instance's pages between HBM and host memory instead, so it
+     * leaves them out (kv_memory is then the one switch between the two
+     * ways: the study's unified-memory pair). */
+    st->managed_tiers_unused = st->kv.ntiers - 1;
+    st->kv.ntiers = 1;
+    st->kv.pool = NULL;
     if (st->device && *st->device && strcmp(st->device, info.gpu_name))
         return scn_error(err, mn, "instance '%s': device '%s' is not the gpu '%s' of um '%s'",
                          c->name, st->device, info.gpu_name, st->managed);
@@ -1839,6 +1861,8 @@ static void managed_report(sim_comp *c)
         return;
     sim_report_metric(s, c->name, "kv_memcpy_calls", 0, "calls");
     sim_report_metric(s, c->name, "kv_memcpy_bytes", 0, "B");
+    sim_report_metric(s, c->name, "managed_tiers_unused", (double)st->managed_tiers_unused,
+                      "tiers");
     sim_report_metric(s, c->name, "managed_faults", (double)u.faults, "faults");
     sim_report_metric(s, c->name, "managed_fault_batches", (double)u.batches, "batches");
     sim_report_metric(s, c->name, "managed_migrated_bytes", (double)(u.bytes_in + u.bytes_out),

@@ -9,6 +9,8 @@
 #   # requires-trace: FILE
 # runs only when FILE is found on MEMFAB_TRACE_PATH (colon-separated
 # directories); its workload path is then given as --set workload.trace=PATH.
+# Every studies/*.yaml runs as `memfab study` (its runs compared like a
+# scenario's, its table's cells against baselines/<name>.cells.tsv).
 # --update rewrites the baselines from this run (review the diff, commit).
 # --format md prints ONE markdown report for a pull request comment on
 # stdout: the verdict first, the regressions worst first, every difference
@@ -87,6 +89,49 @@ for scn in "$dir"/*.yaml; do
         say failure "$name: no baseline; create it with: make regress UPDATE=1"
         [ $worst = 3 ] || worst=2   # a regression found elsewhere stays exit 3
         continue
+    fi
+    if [ "$format" = md ]; then
+        printf '%s\n' "$name" >>"$tmp/pairs"
+        continue
+    fi
+    "$memfab" compare "$base" "$tmp/$name.db" --tolerances "$dir/tolerances.yaml"
+    rc=$?
+    [ $rc = 3 ] && rc_rank=3 || rc_rank=$rc
+    if [ $rc != 0 ]; then
+        echo "regress: $name: $( [ $rc = 3 ] && echo REGRESSION || echo "error (exit $rc)")"
+        if [ $rc = 3 ] || [ $worst = 0 ]; then worst=$rc_rank; fi
+    fi
+done
+# Studies (studies/*.yaml, memfab study): every run of the study is compared
+# with baselines/<name>.yaml like a scenario, and the shape of its table
+# (which cells exist and which are n/a: cells.tsv without the numbers) with
+# baselines/<name>.cells.tsv exactly.
+for st in "$dir"/studies/*.yaml; do
+    [ -f "$st" ] || continue
+    name=$(basename "$st" .yaml)
+    n=$((n + 1))
+    if ! "$memfab" study "$st" -q --no-figures -j 2 -o "$tmp/study-$name" >"$tmp/study-$name.log" 2>&1; then
+        say failure "$name: the study failed: $(grep -m 1 error "$tmp/study-$name.log")"
+        [ $worst -lt 1 ] && worst=1
+        continue
+    fi
+    cp "$tmp/study-$name/study.db" "$tmp/$name.db"
+    cut -f 1-5,9 "$tmp/study-$name/cells.tsv" >"$tmp/$name.cells.tsv"
+    base="$dir/baselines/$name.yaml"
+    if [ $update = 1 ]; then
+        "$memfab" baseline "$tmp/$name.db" -o "$base" || worst=1
+        cp "$tmp/$name.cells.tsv" "$dir/baselines/$name.cells.tsv" || worst=1
+        continue
+    fi
+    if [ ! -f "$base" ] || [ ! -f "$dir/baselines/$name.cells.tsv" ]; then
+        say failure "$name: no baseline; create it with: make regress UPDATE=1"
+        [ $worst = 3 ] || worst=2
+        continue
+    fi
+    if ! cmp -s "$dir/baselines/$name.cells.tsv" "$tmp/$name.cells.tsv"; then
+        say failure "$name: the table's cells changed (present or n/a): diff $dir/baselines/$name.cells.tsv against cells.tsv of memfab study $st"
+        [ "$format" = md ] || diff "$dir/baselines/$name.cells.tsv" "$tmp/$name.cells.tsv"
+        worst=3
     fi
     if [ "$format" = md ]; then
         printf '%s\n' "$name" >>"$tmp/pairs"

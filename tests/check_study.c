@@ -1,0 +1,267 @@
+/*
+ * check_study.c - memfab study (tools/study.h): the params check that
+ * refuses a pair whose runs differ in more than its switch, the table
+ * renderer on a fixture database, and each measured removal against its
+ * accounting identity in a small case run through the binary:
+ *   GDS vs bounce: the bounce path writes every SSD byte into a host
+ *     buffer and reads it out again, so GDS removes exactly 2 x N x S bytes
+ *     of host DRAM traffic for N reads of S bytes (NVIDIA, "GPUDirect
+ *     Storage Overview", the bounce-buffer path) and moves N x S by `gds`.
+ *   prefix sharing: k requests sharing a P-token prefix hold its
+ *     P / block_tokens blocks once instead of k times, so sharing removes
+ *     exactly (k - 1) x P x (KV bytes per token) of KV at the peak, and
+ *     (k - 1) x P prefill tokens (vLLM automatic prefix caching).
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/tools_fixture.h"
+#include "tools/study.h"
+
+/* A value of cells.tsv: the `col`umn (off or on) of the line with this
+ * pair and metric; NAN when absent or n/a. */
+static double cell(const char *dir, const char *pair, const char *metric, int on)
+{
+    char path[512], line[2048];
+    snprintf(path, sizeof path, "%s/%s/cells.tsv", fx_dir, dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no %s", path);
+    double v = NAN;
+    while (fgets(line, sizeof line, f)) {
+        char *fld[9] = {0};
+        char *s = line;
+        for (int i = 0; i < 9 && s; i++) {
+            fld[i] = s;
+            s = strchr(s, '\t');
+            if (s)
+                *s++ = '\0';
+        }
+        if (fld[4] && strcmp(fld[0], pair) == 0 && strcmp(fld[4], metric) == 0 && fld[6] &&
+            strcmp(fld[5], "n/a") != 0)
+            v = atof(on ? fld[6] : fld[5]);
+    }
+    fclose(f);
+    return v;
+}
+
+static char *slurp(const char *name)
+{
+    static char buf[1 << 16];
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", fx_dir, name);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no %s", path);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* string literals as the char * of rdb rows (never written to) */
+#define S(x) ((char *)(x))
+
+/* ---- the params check ------------------------------------------------------ */
+
+START_TEST(params_differ_refuses_a_second_key)
+{
+    rdb_param pa[] = {{S("kv.prefix_caching"), S("true")}, {S("router.policy"), S("dynamo")},
+                      {S("seed"), S("1")}, {S("sweep.point"), S("aaa")}};
+    rdb_param pb[] = {{S("kv.prefix_caching"), S("false")}, {S("router.policy"), S("round_robin")},
+                      {S("seed"), S("1")}, {S("sweep.point"), S("bbb")}};
+    rdb_run a = {.params = pa, .nparams = 4}, b = {.params = pb, .nparams = 4};
+    const char *one[] = {"kv.prefix_caching"};
+    const char *two[] = {"kv.prefix_caching", "router.policy"};
+    char msg[512];
+    /* two keys differ, one is the pair's: refused, naming the other */
+    ck_assert_int_eq(study_params_differ(&a, &b, one, 1, msg, sizeof msg), SIM_EINVAL);
+    ck_assert_msg(strstr(msg, "router.policy: 'dynamo' vs 'round_robin'"), "%s", msg);
+    ck_assert_ptr_null(strstr(msg, "prefix_caching"));
+    ck_assert_ptr_null(strstr(msg, "sweep.point"));   /* bookkeeping is not a difference */
+    /* both are the row's switches (all on vs all off): accepted */
+    ck_assert_int_eq(study_params_differ(&a, &b, two, 2, msg, sizeof msg), 0);
+    /* a key present in one run only is a difference */
+    rdb_param pc[] = {{S("kv.prefix_caching"), S("false")}, {S("router.policy"), S("dynamo")},
+                      {S("seed"), S("1")}, {S("stop"), S("1 s")}};
+    rdb_run c = {.params = pc, .nparams = 4};
+    ck_assert_int_eq(study_params_differ(&a, &c, one, 1, msg, sizeof msg), SIM_EINVAL);
+    ck_assert_msg(strstr(msg, "stop: '(absent)' vs '1 s'"), "%s", msg);
+}
+END_TEST
+
+START_TEST(metric_sum_globs)
+{
+    rdb_metric m[] = {{S("node0.host/dram_bytes"), 100, S("B")}, {S("node1.host/dram_bytes"), 23, S("B")},
+                      {S("node0.host/cpu_time"), 1, S("s")}, {S("fabric/bytes:dma"), NAN, S("B")}};
+    rdb_run r = {.metrics = m, .nmetrics = 4};
+    double v;
+    const char *u;
+    ck_assert_uint_eq(study_metric_sum(&r, "*.host/dram_bytes", &v, &u), 2);
+    ck_assert_double_eq(v, 123);
+    ck_assert_str_eq(u, "B");
+    ck_assert_uint_eq(study_metric_sum(&r, "fabric/bytes:dma", &v, &u), 0); /* NULL value */
+    ck_assert_uint_eq(study_metric_sum(&r, "workload/energy_total_j", &v, &u), 0);
+}
+END_TEST
+
+/* ---- the renderer on a fixture database ------------------------------------- */
+
+static void fixture_study(void)
+{
+    fx_write("s.yaml", "name: fx-scen\nstop: 1 s\n");
+    fx_write("study.yaml",
+             "name: fx\n"
+             "title: Fixture table\n"
+             "scenarios: {s: s.yaml}\n"
+             "effect: [{label: TTFT p99, metric: workload/ttft_p99}]\n"
+             "energy: [{label: energy, metric: workload/energy_total_j}]\n"
+             "pairs:\n"
+             "  - {id: t, technology: 'A_B & C', problem: '50% of copies', removes: copies,\n"
+             "     scenarios: [s], key: k, on: a, off: b,\n"
+             "     removal: [{label: host bytes, metric: '*.host/dram_bytes'}]}\n");
+}
+
+START_TEST(render_fixture_db)
+{
+    fixture_study();
+    ck_assert_int_eq(fx_sh("mkdir -p out"), 0);
+    fx_metric on[] = {{"n0.host", "dram_bytes", 100, "B"}, {"n1.host", "dram_bytes", 0, "B"},
+                      {"workload", "ttft_p99", 0.5, "s"}};
+    fx_metric off[] = {{"n0.host", "dram_bytes", 200, "B"}, {"n1.host", "dram_bytes", 100, "B"},
+                       {"workload", "ttft_p99", 2.0, "s"}};
+    const char *pon[] = {"k=a", "sweep.k=a", "x=1", NULL};
+    const char *poff[] = {"k=b", "sweep.k=b", "x=1", NULL};
+    fx_run("out/study.db", "fx-scen", 1, pon, on, 3, 0, 1);
+    fx_run("out/study.db", "fx-scen", 1, poff, off, 3, 0, 1);
+    char path[512], db[512], dir[512];
+    snprintf(path, sizeof path, "%s/study.yaml", fx_dir);
+    snprintf(db, sizeof db, "%s/out/study.db", fx_dir);
+    snprintf(dir, sizeof dir, "%s/out", fx_dir);
+    sim_err err;
+    sim_err_clear(&err);
+    study *st = study_load(path, &err);
+    ck_assert_msg(st != NULL, "%s", err.msg);
+    ck_assert_int_eq(study_render(st, db, dir, &err), 0);
+    const char *md = slurp("out/table.md");
+    ck_assert_msg(strstr(md, "| A_B & C | 50% of copies | copies | host bytes: 300 B \xe2\x86\x92 "
+                             "100 B (-66.7%) | TTFT p99: 2 s \xe2\x86\x92 500 ms (-75.0%) | "
+                             "energy: n/a (metric workload/energy_total_j not reported) | s "
+                             "(fx-scen, runs 2/1): k=a\\|b |"), "%s", md);
+    const char *tex = slurp("out/table.tex");
+    ck_assert_msg(strstr(tex, "A\\_B \\& C & 50\\% of copies & copies & host bytes: 300 B $\\to$ "
+                              "100 B (-66.7\\%)"), "%s", tex);
+    ck_assert_double_eq(cell("out", "t", "*.host/dram_bytes", 0), 300);
+    ck_assert_double_eq(cell("out", "t", "*.host/dram_bytes", 1), 100);
+    ck_assert(isnan(cell("out", "t", "workload/energy_total_j", 1)));
+    /* a third run, off, that differs in x too: the latest off run is refused */
+    const char *bad[] = {"k=b", "sweep.k=b", "x=2", NULL};
+    fx_run("out/study.db", "fx-scen", 1, bad, off, 3, 0, 1);
+    ck_assert_int_eq(study_render(st, db, dir, &err), SIM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "differ in more than the pair's switch (k): x: '1' vs '2'"),
+                  "%s", err.msg);
+    study_free(st);
+}
+END_TEST
+
+START_TEST(load_errors)
+{
+    fx_write("s.yaml", "name: fx-scen\n");
+    fx_write("two.yaml", "scenarios: {s: s.yaml}\npairs:\n"
+                         "  - {id: a, technology: A, scenarios: [s], key: k, on: x, off: y}\n"
+                         "  - {id: b, technology: B, scenarios: [s], key: k, on: x, off: z}\n");
+    fx_write("nokey.yaml", "scenarios: {s: s.yaml}\npairs:\n"
+                           "  - {id: a, technology: A, scenarios: [s], on: x, off: y}\n");
+    fx_write("typo.yaml", "scenarios: {s: s.yaml}\npairs:\n"
+                          "  - {id: a, technology: A, scenarios: [s], key: k, on: x, of: y}\n");
+    ck_assert_int_eq(fx_sh("'%s' study two.yaml -q", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "switch the same key 'k'"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("'%s' study nokey.yaml -q", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "needs its switch"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("'%s' study typo.yaml -q", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "unknown key 'of'"), "%s", fx_out);
+}
+END_TEST
+
+/* ---- accounting identities, through the binary --------------------------------- */
+
+START_TEST(identities)
+{
+    fx_write("p.yaml",
+             "name: prefix-identity\nseed: 1\nstop: trace_end\n"
+             "workload:\n"
+             "  synthetic: {arrivals: poisson, rate: 10000/s, groups: 1, prefix: 4096 tokens,\n"
+             "              input: {dist: fixed, mean: 64 tokens},\n"
+             "              output: {dist: fixed, mean: 64 tokens}, requests: 4}\n"
+             "  instances: {count: 1, model: llama3-8b, gpu: h100, tp: 1}\n"
+             "kv: {block_tokens: 16, prefix_caching: true, tiers: [{name: hbm}]}\n");
+    fx_write("g.yaml",
+             "name: gds-identity\nseed: 1\n"
+             "components:\n"
+             "  - {name: fabric, type: fabric, chunk: 1 MiB, window: 8 MiB}\n"
+             "  - {name: host, type: cpu, dram_bandwidth: 200 GB/s, io_cpu: 5 us, gds_cpu: 1 us}\n"
+             "  - {name: sw, type: pcie_switch, latency: 150 ns}\n"
+             "  - {name: gpu, type: gpu}\n"
+             "  - {name: ssd, type: nvme, read_bandwidth: 7 GB/s, read_latency: 80 us}\n"
+             "  - {name: x, type: xfer, src: ssd, dst: gpu, size: 4 MiB, path: gds, count: 8,\n"
+             "     outstanding: 2}\n"
+             "links:\n"
+             "  - {name: up, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
+             "  - {name: pg, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu]}\n"
+             "  - {name: ps, type: pcie, gen: 4, lanes: 4, ends: [sw, ssd]}\n");
+    fx_write("s.yaml",
+             "name: identities\nscenarios: {p: p.yaml, g: g.yaml}\npairs:\n"
+             "  - {id: gds, technology: GDS, scenarios: [g], key: components.x.path, on: gds,\n"
+             "     off: bounce, removal: [{metric: 'fabric/host_memory_bytes:bounce', absent: 0},\n"
+             "     {metric: 'fabric/bytes:gds', absent: 0}, host/dram_bytes]}\n"
+             "  - {id: prefix, technology: sharing, scenarios: [p], key: kv.prefix_caching,\n"
+             "     on: 'true', off: 'false', removal: ['*/kv_bytes_saved_by_sharing',\n"
+             "     '*/prefill_tokens_computed']}\n");
+    ck_assert_msg(fx_sh("'%s' study s.yaml -o out -q --no-figures -j 1", fx_bin) == 0, "%s",
+                  fx_out);
+    const double N = 8, S = 4 * 1048576.0;
+    ck_assert_double_eq(cell("out", "gds", "fabric/host_memory_bytes:bounce", 0), 2 * N * S);
+    ck_assert_double_eq(cell("out", "gds", "fabric/host_memory_bytes:bounce", 1), 0);
+    ck_assert_double_eq(cell("out", "gds", "host/dram_bytes", 0), 2 * N * S);
+    ck_assert_double_eq(cell("out", "gds", "host/dram_bytes", 1), 0);
+    ck_assert_double_eq(cell("out", "gds", "fabric/bytes:gds", 1), N * S);
+    /* Llama-3-8B: 32 layers x 8 KV heads x 128 x 2 (K, V) x 2 B = 128 KiB per token */
+    const double k = 4, P = 4096, kvbpt = 131072, in = 64;
+    ck_assert_double_eq(cell("out", "prefix", "*/kv_bytes_saved_by_sharing", 0), 0);
+    ck_assert_double_eq(cell("out", "prefix", "*/kv_bytes_saved_by_sharing", 1),
+                        (k - 1) * P * kvbpt);
+    ck_assert_double_eq(cell("out", "prefix", "*/prefill_tokens_computed", 0), k * (P + in));
+    ck_assert_double_eq(cell("out", "prefix", "*/prefill_tokens_computed", 1), P + k * in);
+    /* a rerun resumes: nothing runs again, the same cells */
+    ck_assert_int_eq(fx_sh("'%s' study s.yaml -o out -j 1 --no-figures", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "complete before this run: 4"), "%s", fx_out);
+}
+END_TEST
+
+static Suite *study_suite(void)
+{
+    Suite *s = suite_create("study");
+    TCase *tc = tcase_create("Core");
+    tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, params_differ_refuses_a_second_key);
+    tcase_add_test(tc, metric_sum_globs);
+    tcase_add_test(tc, render_fixture_db);
+    tcase_add_test(tc, identities);
+    suite_add_tcase(s, tc);
+    TCase *te = tcase_create("Errors");
+    tcase_add_checked_fixture(te, fx_setup, fx_teardown);
+    tcase_add_test(te, load_errors);
+    suite_add_tcase(s, te);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(study_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

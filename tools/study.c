@@ -1,0 +1,665 @@
+/*
+ * study.c - memfab study (see study.h): the study file, its runs as a
+ * sweep, and the command. Rendering (table, cells, figures) is in
+ * study_table.c.
+ *
+ * The study file:
+ *
+ *   name: convergence
+ *   output: ../../results/study       # results directory (relative to this file)
+ *   scenarios: {agents: agents.yaml, coherence: coherence.yaml}
+ *   effect: [workload/ttft_p50, ...]  # end-to-end metrics of every pair
+ *   energy: [workload/energy_total_j] # energy metrics of every pair
+ *   pairs:
+ *     - id: gds
+ *       technology: GPUDirect Storage
+ *       problem: the SSD tier's data crosses host DRAM twice
+ *       removes: the second copy when loading from SSD
+ *       scenarios: [agents]
+ *       key: kv.tiers.ssd.path         # one --set path
+ *       on: gds
+ *       off: bounce
+ *       removal: [{label: host DRAM bytes, metric: "fabric/host_memory_bytes:bounce"}]
+ *       figure: {kind: cdf, metric: ttft}   # memfab plot arguments (optional)
+ *     - {id: all, technology: all on vs all off, all: true, scenarios: [agents], ...}
+ *
+ * Paths are relative to the study file. A point of the sweep is (scenario
+ * file, overrides); the study adds each distinct point once.
+ */
+#include "tools/study.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sim/mem.h"
+#include "sim/scn.h"
+#include "sim/schema.h"
+#include "tools/commands.h"
+#include "tools/study_int.h"
+#include "tools/sweep.h"
+
+/* ---- the study file --------------------------------------------------------- */
+
+static const sim_skey metric_keys[] = {
+    {"metric", SIM_S_VALUE, "string", NULL, "", "SCOPE/NAME, shell globs: the sum of the matches",
+     NULL},
+    {"label", SIM_S_VALUE, "string", "(the metric's name)", "", "what the table calls it", NULL},
+    {"absent", SIM_S_VALUE, "0", NULL, "", "0: a run that does not report it had none (models"
+     " that report a path's metrics once the path is used)", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
+static const sim_schema metric_schema = {"study metric", metric_keys, NULL, NULL, NULL, NULL,
+                                         NULL};
+
+static const sim_skey pair_keys[] = {
+    {"id", SIM_S_VALUE, "string", NULL, "", "short name (figure files, cells)", NULL},
+    {"technology", SIM_S_VALUE, "string", NULL, "", "the row's technology", NULL},
+    {"problem", SIM_S_VALUE, "string", "", "", "the core problem it solves", NULL},
+    {"removes", SIM_S_VALUE, "string", "", "", "what it claims to remove", NULL},
+    {"note", SIM_S_VALUE, "string", "", "", "a footnote for the row", NULL},
+    {"scenarios", SIM_S_VALUE, "list of labels", NULL, "", "where the pair is measured", NULL},
+    {"key", SIM_S_VALUE, "string", NULL, "", "the switch: one --set path", NULL},
+    {"on", SIM_S_VALUE, "string", NULL, "", "its value with the technology", NULL},
+    {"off", SIM_S_VALUE, "string", NULL, "", "its value without", NULL},
+    {"all", SIM_S_VALUE, "bool", "false", "", "every other pair's switch at once", NULL},
+    {"removal", SIM_S_OPEN, "list of metrics", NULL, "", "what measures the removal", NULL},
+    {"effect", SIM_S_OPEN, "list of metrics", "(the study's)", "", "end-to-end effect", NULL},
+    {"energy", SIM_S_OPEN, "list of metrics", "(the study's)", "", "energy effect", NULL},
+    {"figure", SIM_S_OPEN, "map", "{kind: cdf, metric: ttft}", "",
+     "memfab plot arguments for the pair's figure (kind, metric)", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
+static const sim_schema pair_schema = {"study pair", pair_keys, NULL, NULL, NULL, NULL, NULL};
+
+static const sim_skey study_keys[] = {
+    {"name", SIM_S_VALUE, "string", "(file name)", "", "the study's name", NULL},
+    {"title", SIM_S_VALUE, "string", "", "", "the table's caption", NULL},
+    {"output", SIM_S_VALUE, "string", "<name>", "", "results directory (relative to the file)",
+     NULL},
+    {"scenarios", SIM_S_OPEN, "map", NULL, "", "LABEL: scenario file", NULL},
+    {"effect", SIM_S_OPEN, "list of metrics", "[]", "", "end-to-end metrics of every pair", NULL},
+    {"energy", SIM_S_OPEN, "list of metrics", "[]", "", "energy metrics of every pair", NULL},
+    {"notes", SIM_S_VALUE, "list of strings", "[]", "", "notes printed under the table", NULL},
+    {"pairs", SIM_S_LIST, "list", NULL, "", "the with/without pairs", &pair_schema},
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
+static const sim_schema study_schema = {"study file", study_keys, NULL, NULL, NULL, NULL, NULL};
+
+static char *path_rel(const char *base, const char *path)
+{
+    if (path[0] == '/')
+        return sim_strdup(path);
+    char *b = sim_strdup(base);
+    if (!b)
+        return NULL;
+    const char *d = dirname(b);
+    size_t n = strlen(d) + strlen(path) + 2;
+    char *r = sim_alloc(n);
+    if (r)
+        snprintf(r, n, "%s/%s", d, path);
+    sim_free(b);
+    return r;
+}
+
+/* A list of metrics: scalars "SCOPE/NAME" or {metric, label}. */
+static int load_metrics(const scn_node *n, const char *what, st_metric **out, size_t *nout,
+                        sim_err *err)
+{
+    *out = NULL;
+    *nout = 0;
+    if (!n)
+        return 0;
+    if (scn_node_kind(n) != SCN_SEQ)
+        return scn_error(err, n, "%s: expected a list of metrics (SCOPE/NAME or {metric, label})",
+                         what);
+    *out = sim_calloc(scn_len(n) + 1, sizeof **out);
+    if (!*out)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < scn_len(n); i++) {
+        const scn_node *m = scn_seq_at(n, i);
+        st_metric *x = &(*out)[(*nout)++];
+        if (scn_scalar(m)) {
+            x->glob = scn_scalar(m);
+        } else {
+            int rc = sim_schema_check(&metric_schema, m, what, NULL, NULL, err);
+            if (rc || (rc = scn_get_string(m, "metric", NULL, &x->glob, err)) ||
+                (rc = scn_get_string(m, "label", NULL, &x->label, err)))
+                return rc;
+            const scn_node *ab = scn_map_get(m, "absent");
+            if (ab) {
+                const char *v = scn_scalar(ab);
+                if (!v || strcmp(v, "0") != 0)
+                    return scn_error(err, ab, "%s: absent: 0 is the only choice (a run that does"
+                                     " not report the metric had none)", what);
+                x->absent_zero = 1;
+            }
+        }
+        if (!x->glob || !strchr(x->glob, '/'))
+            return scn_error(err, m, "%s: a metric is SCOPE/NAME (e.g. workload/ttft_p99)", what);
+        if (!x->label) {
+            const char *sl = strrchr(x->glob, '/');
+            x->label = sl + 1;
+        }
+    }
+    return 0;
+}
+
+static int find_scen(const study *st, const char *label)
+{
+    for (size_t i = 0; i < st->nscen; i++)
+        if (strcmp(st->scen[i].label, label) == 0)
+            return (int)i;
+    return -1;
+}
+
+void study_free(study *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->npairs; i++) {
+        st_pair *p = &st->pairs[i];
+        sim_free(p->removal);
+        sim_free(p->effect);
+        sim_free(p->energy);
+        sim_free(p->scen);
+    }
+    for (size_t i = 0; i < st->nscen; i++)
+        sim_free(st->scen[i].path);
+    for (size_t i = 0; i < st->nrows; i++) {
+        sim_free(st->rows[i].keys);
+        sim_free(st->rows[i].on);
+        sim_free(st->rows[i].off);
+    }
+    sim_free(st->rows);
+    sim_free(st->pairs);
+    sim_free(st->scen);
+    sim_free(st->effect);
+    sim_free(st->energy);
+    sim_free(st->notes);
+    sim_free(st->out);
+    sim_free(st->name);
+    sim_free(st->file);
+    scn_free(st->doc);
+    sim_free(st);
+}
+
+const char *study_name(const study *st)
+{
+    return st->name;
+}
+
+const char *study_output(const study *st)
+{
+    return st->out;
+}
+
+/* The rows: every pair on each of its scenarios, with its switch keys. */
+static int make_rows(study *st, sim_err *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < st->npairs; i++)
+        n += st->pairs[i].nscen;
+    st->rows = sim_calloc(n + 1, sizeof *st->rows);
+    if (!st->rows)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < st->npairs; i++) {
+        st_pair *p = &st->pairs[i];
+        for (size_t k = 0; k < p->nscen; k++) {
+            st_row *r = &st->rows[st->nrows++];
+            r->pair = p;
+            r->scen = p->scen[k];
+            size_t cap = p->all ? st->npairs : 1;
+            r->keys = sim_calloc(cap + 1, sizeof *r->keys);
+            r->on = sim_calloc(cap + 1, sizeof *r->on);
+            r->off = sim_calloc(cap + 1, sizeof *r->off);
+            if (!r->keys || !r->on || !r->off)
+                return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+            for (size_t j = 0; j < st->npairs; j++) {
+                const st_pair *q = &st->pairs[j];
+                int here = 0;
+                for (size_t m = 0; m < q->nscen; m++)
+                    here |= q->scen[m] == r->scen;
+                if (q->all || !here || (!p->all && q != p))
+                    continue;
+                r->keys[r->nkeys] = q->key;
+                r->on[r->nkeys] = q->on;
+                r->off[r->nkeys++] = q->off;
+            }
+            if (!r->nkeys)
+                return scn_error(err, p->node, "pair '%s': no pair with a switch is measured on "
+                                 "scenario '%s'", p->id, st->scen[r->scen].label);
+        }
+    }
+    return 0;
+}
+
+study *study_load(const char *path, sim_err *err)
+{
+    study *st = sim_calloc(1, sizeof *st);
+    if (!st) {
+        sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        return NULL;
+    }
+    st->file = sim_strdup(path);
+    st->doc = scn_load(path, err);
+    if (!st->doc || !st->file)
+        goto fail;
+    const scn_node *root = scn_root(st->doc), *n;
+    const char *name = NULL, *out = NULL;
+    if (sim_schema_check(&study_schema, root, "study file", NULL, NULL, err) ||
+        scn_get_string(root, "name", NULL, &name, err) ||
+        scn_get_string(root, "title", "", &st->title, err) ||
+        scn_get_string(root, "output", NULL, &out, err))
+        goto fail;
+    if (name) {
+        st->name = sim_strdup(name);
+    } else {
+        char *b = sim_strdup(path);
+        char *base = b ? basename(b) : NULL;
+        char *dot = base ? strrchr(base, '.') : NULL;
+        if (dot && dot != base)
+            *dot = '\0';
+        st->name = base ? sim_strdup(base) : NULL;
+        sim_free(b);
+    }
+    if (!st->name || (out && !(st->out = path_rel(path, out)))) {
+        sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        goto fail;
+    }
+    n = scn_map_get(root, "scenarios");
+    if (!n || scn_node_kind(n) != SCN_MAP || scn_len(n) == 0) {
+        scn_error(err, n ? n : root, "a study needs `scenarios: {LABEL: FILE, ...}`");
+        goto fail;
+    }
+    st->scen = sim_calloc(scn_len(n) + 1, sizeof *st->scen);
+    if (!st->scen)
+        goto nomem;
+    for (size_t i = 0; i < scn_len(n); i++) {
+        const char *f = scn_scalar(scn_map_value(n, i));
+        if (!f) {
+            scn_error(err, scn_map_value(n, i), "scenarios: LABEL: FILE");
+            goto fail;
+        }
+        st_scen *s = &st->scen[st->nscen++];
+        s->label = scn_map_key(n, i);
+        s->node = scn_map_value(n, i);
+        if (!(s->path = path_rel(path, f)))
+            goto nomem;
+        sim_err e;
+        scn_doc *d = scn_load(s->path, &e);
+        if (!d) {
+            scn_error(err, s->node, "scenario '%s': %s", s->label, e.msg);
+            goto fail;
+        }
+        const char *sn = NULL;
+        scn_get_string(scn_root(d), "name", NULL, &sn, &e);
+        snprintf(s->name, sizeof s->name, "%s", sn ? sn : "");
+        scn_free(d);
+    }
+    if (load_metrics(scn_map_get(root, "effect"), "effect", &st->effect, &st->neffect, err) ||
+        load_metrics(scn_map_get(root, "energy"), "energy", &st->energy, &st->nenergy, err))
+        goto fail;
+    n = scn_map_get(root, "notes");
+    if (n) {
+        if (scn_node_kind(n) != SCN_SEQ) {
+            scn_error(err, n, "notes: a list of strings");
+            goto fail;
+        }
+        st->notes = sim_calloc(scn_len(n) + 1, sizeof *st->notes);
+        if (!st->notes)
+            goto nomem;
+        for (size_t i = 0; i < scn_len(n); i++)
+            if (!(st->notes[st->nnotes++] = scn_scalar(scn_seq_at(n, i)))) {
+                scn_error(err, scn_seq_at(n, i), "notes: a list of strings");
+                goto fail;
+            }
+    }
+    n = scn_map_get(root, "pairs");
+    if (!n || scn_node_kind(n) != SCN_SEQ || scn_len(n) == 0) {
+        scn_error(err, n ? n : root, "a study needs `pairs:` (a list)");
+        goto fail;
+    }
+    st->pairs = sim_calloc(scn_len(n) + 1, sizeof *st->pairs);
+    if (!st->pairs)
+        goto nomem;
+    for (size_t i = 0; i < scn_len(n); i++) {
+        const scn_node *pn = scn_seq_at(n, i);
+        st_pair *p = &st->pairs[st->npairs++];
+        p->node = pn;
+        if (scn_get_string(pn, "id", NULL, &p->id, err) ||
+            scn_get_string(pn, "technology", NULL, &p->technology, err) ||
+            scn_get_string(pn, "problem", "", &p->problem, err) ||
+            scn_get_string(pn, "removes", "", &p->removes, err) ||
+            scn_get_string(pn, "note", "", &p->note, err) ||
+            scn_get_string(pn, "key", NULL, &p->key, err) ||
+            scn_get_string(pn, "on", NULL, &p->on, err) ||
+            scn_get_string(pn, "off", NULL, &p->off, err) ||
+            scn_get_bool(pn, "all", 0, &p->all, err))
+            goto fail;
+        if (!p->id || !p->technology) {
+            scn_error(err, pn, "a pair needs `id:` and `technology:`");
+            goto fail;
+        }
+        for (const char *c = p->id; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+                  *c == '_')) {
+                scn_error(err, scn_map_get(pn, "id"), "pair id '%s': lowercase letters, digits,"
+                          " '-' and '_' (it names files)", p->id);
+                goto fail;
+            }
+        for (size_t j = 0; j + 1 < st->npairs; j++)
+            if (strcmp(st->pairs[j].id, p->id) == 0) {
+                scn_error(err, scn_map_get(pn, "id"), "pair id '%s' is used twice", p->id);
+                goto fail;
+            }
+        if (p->all && (p->key || p->on || p->off)) {
+            scn_error(err, scn_map_get(pn, "key") ? scn_map_get(pn, "key") : pn,
+                      "pair '%s': `all: true` takes the other pairs' switches, not its own key",
+                      p->id);
+            goto fail;
+        }
+        if (!p->all && (!p->key || !p->on || !p->off)) {
+            scn_error(err, pn, "pair '%s' needs its switch: `key:` (one --set path), `on:` and"
+                      " `off:`", p->id);
+            goto fail;
+        }
+        if (!p->all && strcmp(p->on, p->off) == 0) {
+            scn_error(err, scn_map_get(pn, "off"), "pair '%s': on and off are both '%s'", p->id,
+                      p->on);
+            goto fail;
+        }
+        const scn_node *sc = scn_map_get(pn, "scenarios");
+        if (!sc || scn_node_kind(sc) != SCN_SEQ || scn_len(sc) == 0) {
+            scn_error(err, sc ? sc : pn, "pair '%s' needs `scenarios: [LABEL, ...]`", p->id);
+            goto fail;
+        }
+        p->scen = sim_calloc(scn_len(sc) + 1, sizeof *p->scen);
+        if (!p->scen)
+            goto nomem;
+        for (size_t k = 0; k < scn_len(sc); k++) {
+            const char *l = scn_scalar(scn_seq_at(sc, k));
+            int si = l ? find_scen(st, l) : -1;
+            if (si < 0) {
+                scn_error(err, scn_seq_at(sc, k), "pair '%s': no scenario labelled '%s' under "
+                          "scenarios:", p->id, l ? l : "");
+                goto fail;
+            }
+            p->scen[p->nscen++] = (size_t)si;
+        }
+        if (load_metrics(scn_map_get(pn, "removal"), "removal", &p->removal, &p->nremoval, err) ||
+            load_metrics(scn_map_get(pn, "effect"), "effect", &p->effect, &p->neffect, err) ||
+            load_metrics(scn_map_get(pn, "energy"), "energy", &p->energy, &p->nenergy, err))
+            goto fail;
+        p->has_effect = scn_map_get(pn, "effect") != NULL;
+        p->has_energy = scn_map_get(pn, "energy") != NULL;
+        const scn_node *fg = scn_map_get(pn, "figure");
+        if (fg) {
+            static const char *const fk[] = {"kind", "metric", NULL};
+            if (scn_check_keys(fg, fk, "figure", err) ||
+                scn_get_string(fg, "kind", NULL, &p->fig_kind, err) ||
+                scn_get_string(fg, "metric", NULL, &p->fig_metric, err))
+                goto fail;
+        }
+    }
+    /* the same switch key twice on one scenario would make its points ambiguous */
+    for (size_t i = 0; i < st->npairs; i++)
+        for (size_t j = 0; j < i; j++) {
+            const st_pair *a = &st->pairs[i], *b = &st->pairs[j];
+            if (a->all || b->all || strcmp(a->key, b->key))
+                continue;
+            for (size_t x = 0; x < a->nscen; x++)
+                for (size_t y = 0; y < b->nscen; y++)
+                    if (a->scen[x] == b->scen[y]) {
+                        scn_error(err, scn_map_get(a->node, "key"), "pairs '%s' and '%s' switch "
+                                  "the same key '%s' on scenario '%s'", b->id, a->id, a->key,
+                                  st->scen[a->scen[x]].label);
+                        goto fail;
+                    }
+        }
+    if (make_rows(st, err))
+        goto fail;
+    return st;
+nomem:
+    sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+fail:
+    study_free(st);
+    return NULL;
+}
+
+/* ---- the runs ------------------------------------------------------------------ */
+
+size_t study_scen_keys(const study *st, size_t si, const char **keys, const char **on,
+                       const char **off, size_t max)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < st->npairs && n < max; j++) {
+        const st_pair *q = &st->pairs[j];
+        int here = 0;
+        for (size_t m = 0; m < q->nscen; m++)
+            here |= q->scen[m] == si;
+        if (q->all || !here)
+            continue;
+        keys[n] = q->key;
+        on[n] = q->on;
+        off[n++] = q->off;
+    }
+    return n;
+}
+
+int study_run(study *st, const char *dir, int jobs, int progress_mode, int *rank0)
+{
+    sim_err err;
+    sim_err_clear(&err);
+    *rank0 = 1;
+    size_t plen = strlen(dir) + 16;
+    char *db = sim_alloc(plen);
+    if (!db)
+        return SIM_EXIT_RUNTIME;
+    snprintf(db, plen, "%s/study.db", dir);
+    swp_sweep *sw = swp_new(st->name, st->file, db, NULL);
+    int status = SIM_EXIT_OK;
+    char **keys = NULL, **vals = NULL;
+    if (!sw) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    keys = sim_calloc(st->npairs + 1, sizeof *keys);
+    vals = sim_calloc(st->npairs + 1, sizeof *vals);
+    if (!keys || !vals) {
+        status = SIM_EXIT_RUNTIME;
+        goto out;
+    }
+    /* scenario by scenario: the reference point (every switch on), then each
+     * row's off point; equal points once */
+    const char **ukeys = sim_calloc(st->npairs + 1, sizeof *ukeys);
+    const char **uon = sim_calloc(st->npairs + 1, sizeof *uon);
+    const char **uoff = sim_calloc(st->npairs + 1, sizeof *uoff);
+    const char **seen[64];
+    size_t npts = 0;
+    if (!ukeys || !uon || !uoff)
+        status = SIM_EXIT_RUNTIME;
+    for (size_t si = 0; si < st->nscen && status == SIM_EXIT_OK; si++) {
+        size_t nk = study_scen_keys(st, si, ukeys, uon, uoff, st->npairs);
+        if (!nk)
+            continue;
+        npts = 0;
+        for (size_t r = 0; r <= st->nrows && status == SIM_EXIT_OK; r++) {
+            const st_row *row = r == 0 ? NULL : &st->rows[r - 1];
+            if (row && row->scen != si)
+                continue;
+            for (int side = 0; side < (row ? 2 : 1) && status == SIM_EXIT_OK; side++) {
+                const char **v = sim_calloc(nk + 1, sizeof *v);
+                if (!v) {
+                    status = SIM_EXIT_RUNTIME;
+                    break;
+                }
+                for (size_t k = 0; k < nk; k++) {
+                    v[k] = uon[k];
+                    for (size_t j = 0; row && side == 1 && j < row->nkeys; j++)
+                        if (strcmp(row->keys[j], ukeys[k]) == 0)
+                            v[k] = row->off[j];
+                }
+                int dup = 0;
+                for (size_t q = 0; q < npts && !dup; q++) {
+                    size_t k = 0;
+                    while (k < nk && strcmp(seen[q][k], v[k]) == 0)
+                        k++;
+                    dup = k == nk;
+                }
+                if (dup) {
+                    sim_free(v);
+                    continue;
+                }
+                if (npts == 64) {
+                    sim_free(v);
+                    fprintf(stderr, "memfab study: more than 64 points on scenario '%s'\n",
+                            st->scen[si].label);
+                    status = SIM_EXIT_USAGE;
+                    break;
+                }
+                seen[npts++] = v;
+                for (size_t k = 0; k < nk; k++) {
+                    keys[k] = (char *)ukeys[k];
+                    vals[k] = (char *)v[k];
+                }
+                if (swp_add(sw, st->scen[si].path, keys, vals, nk, &err) < 0) {
+                    sim_err_print(&err);
+                    status = SIM_EXIT_RUNTIME;
+                }
+            }
+        }
+        for (size_t q = 0; q < npts; q++)
+            sim_free(seen[q]);
+    }
+    sim_free(ukeys);
+    sim_free(uon);
+    sim_free(uoff);
+    if (status != SIM_EXIT_OK)
+        goto out;
+    if (swp_prepare(sw, &err)) {
+        sim_err_print(&err);
+        status = SIM_EXIT_USAGE;
+        goto out;
+    }
+    status = swp_run(sw, jobs, progress_mode, rank0);
+out:
+    sim_free(keys);
+    sim_free(vals);
+    swp_free(sw);
+    sim_free(db);
+    return status;
+}
+
+/* ---- the command ---------------------------------------------------------------- */
+
+static void study_usage(FILE *f)
+{
+    fputs("usage: memfab study STUDY.yaml [-j N] [-o DIR] [--progress] [-q]\n"
+          "       mpirun -n N memfab study STUDY.yaml [-o DIR]\n"
+          "\n"
+          "Run every with/without pair of a study (each pair flips one --set key of a\n"
+          "reference scenario; `all: true` flips every switch of a scenario at once) as\n"
+          "the points of one sweep (workers, MPI ranks, resume as memfab sweep), check\n"
+          "that the two runs of every row differ in nothing but the row's switch, and\n"
+          "write into DIR: study.db (every run), table.md and table.tex (rows = pairs;\n"
+          "columns = core problem, what it removes, measured removal, end-to-end effect,\n"
+          "energy), cells.tsv (every cell's numbers), pair-ID.png and summary.png.\n"
+          "A metric a run does not report prints as n/a (metric X not reported).\n"
+          "\n"
+          "options:\n"
+          "  -j, --jobs N        worker processes (default: the CPUs; 1 per MPI rank)\n"
+          "  -o, --output DIR    results directory (default: the study file's output:)\n"
+          "  --no-figures        skip the figures\n"
+          "  --progress          progress lines every 2 s when stderr is not a terminal\n"
+          "  -q, --quiet         no progress\n"
+          "  -h, --help          this help\n"
+          "\n"
+          "Exit status: 0 done, 1 a run failed or was interrupted (rerun to resume),\n"
+          "2 bad study file, or a pair whose runs differ in more than its switch.\n",
+          f);
+}
+
+static int mkdir_p(const char *dir)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int cmd_study(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"jobs", required_argument, NULL, 'j'}, {"output", required_argument, NULL, 'o'},
+        {"no-figures", no_argument, NULL, 'F'}, {"progress", no_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int jobs = 0, c, figures = 1, mode = 0;
+    const char *out = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "j:o:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            jobs = atoi(optarg);
+            if (jobs < 1 || jobs > 4096) {
+                fprintf(stderr, "memfab study: -j wants a number of workers (1-4096)\n");
+                return SIM_EXIT_USAGE;
+            }
+            break;
+        case 'o': out = optarg; break;
+        case 'F': figures = 0; break;
+        case 'p': mode = 1; break;
+        case 'q': mode = -1; break;
+        case 'h': study_usage(stdout); return 0;
+        default: study_usage(stderr); return SIM_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "memfab study: expected one study file\n");
+        study_usage(stderr);
+        return SIM_EXIT_USAGE;
+    }
+    sim_err err;
+    sim_err_clear(&err);
+    study *st = study_load(argv[optind], &err);
+    if (!st) {
+        sim_err_print(&err);
+        return err.code == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;
+    }
+    const char *dir = out ? out : study_output(st) ? study_output(st) : study_name(st);
+    if (mkdir_p(dir) != 0) {
+        fprintf(stderr, "memfab study: %s: %s\n", dir, strerror(errno));
+        study_free(st);
+        return SIM_EXIT_RUNTIME;
+    }
+    int rank0 = 1;
+    int status = study_run(st, dir, jobs, mode, &rank0);
+    if (status == SIM_EXIT_OK && rank0) {
+        char db[4096];
+        snprintf(db, sizeof db, "%s/study.db", dir);
+        if (study_render(st, db, dir, &err)) {
+            sim_err_print(&err);
+            status = err.code == SIM_EINVAL ? SIM_EXIT_USAGE : SIM_EXIT_RUNTIME;
+        } else {
+            if (figures && study_figures(st, db, dir, &err)) {
+                sim_err_print(&err);
+                status = SIM_EXIT_RUNTIME;
+            }
+            if (mode >= 0)
+                fprintf(stderr, "study %s: %s/table.md, table.tex, cells.tsv%s\n",
+                        study_name(st), dir, figures ? ", pair-*.png, summary.png" : "");
+        }
+    }
+    swp_end();
+    study_free(st);
+    return status;
+}

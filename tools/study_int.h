@@ -1,0 +1,69 @@
+/*
+ * study_int.h - the parsed study shared by study.c (file, runs, command)
+ * and study_table.c (table, cells, figures). Not for other tools.
+ */
+#ifndef MEMFAB_TOOLS_STUDY_INT_H
+#define MEMFAB_TOOLS_STUDY_INT_H
+
+#include <stddef.h>
+
+#include "sim/scn.h"
+#include "tools/study.h"
+
+typedef struct st_metric {
+    const char *glob;          /* SCOPE/NAME with shell wildcards */
+    const char *label;         /* the table's name for it */
+    int absent_zero;           /* `absent: 0`: a run without it had none (a model that
+                                  reports it only once it happens); needs it in one run */
+} st_metric;
+
+typedef struct st_scen {
+    const char *label;         /* the study's label (agents) */
+    char *path;                /* scenario file, resolved */
+    char name[128];            /* its `name:` (runs.name) */
+    const scn_node *node;      /* for error marks */
+} st_scen;
+
+typedef struct st_pair {
+    const char *id, *technology, *problem, *removes, *note;
+    const char *key, *on, *off;   /* the switch (NULL for all) */
+    int all;                   /* every other pair's switch of a scenario */
+    size_t *scen, nscen;       /* scenario indices */
+    st_metric *removal, *effect, *energy;
+    size_t nremoval, neffect, nenergy;
+    int has_effect, has_energy;/* own lists (else the study's) */
+    const char *fig_kind, *fig_metric;
+    const scn_node *node;
+} st_pair;
+
+typedef struct st_row {        /* a pair on one scenario */
+    const st_pair *pair;
+    size_t scen;
+    const char **keys, **on, **off;  /* its switch keys and their values */
+    size_t nkeys;
+} st_row;
+
+struct study {
+    char *file;                /* the study file */
+    scn_doc *doc;              /* owns the strings */
+    char *name;
+    const char *title;
+    char *out;                 /* results directory, or NULL */
+    st_scen *scen;
+    size_t nscen;
+    st_pair *pairs;
+    size_t npairs;
+    st_metric *effect, *energy;
+    size_t neffect, nenergy;
+    const char **notes;
+    size_t nnotes;
+    st_row *rows;
+    size_t nrows;
+};
+
+/* The switch keys of scenario si (every non-all pair measured on it), in
+ * pair order, with their on and off values; returns the count. */
+size_t study_scen_keys(const study *st, size_t si, const char **keys, const char **on,
+                       const char **off, size_t max);
+
+#endif

@@ -1,0 +1,613 @@
+/*
+ * study_table.c - the table, cells and figures of memfab study (study.h).
+ *
+ * A row is a pair on one scenario. Its two runs are the complete runs of
+ * that scenario (runs.name) whose sweep.<key> params hold, for every switch
+ * key of the scenario, the value of the row's side: the on run has every
+ * switch on; the off run has the row's switch keys off and the others on.
+ * The latest such run is used.
+ *
+ * Cells list "label: OFF -> ON (change)" per metric, where a metric is the
+ * sum of a run's metrics that match its SCOPE/NAME glob (fnmatch, so `*`
+ * also crosses the '/'); a metric that matches nothing in a run prints
+ * "n/a (metric X not reported)". cells.tsv keeps the numbers (%.10g) for
+ * scripts and the regression suite.
+ */
+#include "tools/study.h"
+
+#include <fnmatch.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "results/res.h"
+#include "sim/mem.h"
+#include "tools/commands.h"
+#include "tools/human.h"
+#include "tools/plot.h"
+#include "tools/study_int.h"
+
+int study_params_differ(const rdb_run *a, const rdb_run *b, const char *const *keys, size_t n,
+                        char *msg, size_t len)
+{
+    size_t i = 0, j = 0, bad = 0, ml = 0;
+    msg[0] = '\0';
+    /* both params arrays are sorted by key: merge them */
+    while (i < a->nparams || j < b->nparams) {
+        int c = i >= a->nparams   ? 1
+                : j >= b->nparams ? -1
+                                  : strcmp(a->params[i].key, b->params[j].key);
+        const char *key = c <= 0 ? a->params[i].key : b->params[j].key;
+        const char *va = c <= 0 ? a->params[i].value : "(absent)";
+        const char *vb = c >= 0 ? b->params[j].value : "(absent)";
+        if (c <= 0)
+            i++;
+        if (c >= 0)
+            j++;
+        if (strcmp(va, vb) == 0 || strncmp(key, "sweep.", 6) == 0)
+            continue;
+        int allowed = 0;
+        for (size_t k = 0; k < n && !allowed; k++)
+            allowed = strcmp(keys[k], key) == 0;
+        if (allowed)
+            continue;
+        if (bad++ < 4 && ml < len)
+            ml += (size_t)snprintf(msg + ml, len - ml, "%s%s: '%s' vs '%s'", bad > 1 ? "; " : "",
+                                   key, va, vb);
+    }
+    if (bad > 4 && ml < len)
+        snprintf(msg + ml, len - ml, "; and %zu more", bad - 4);
+    return bad ? SIM_EINVAL : 0;
+}
+
+size_t study_metric_sum(const rdb_run *r, const char *glob, double *sum, const char **unit)
+{
+    size_t n = 0;
+    *sum = 0;
+    if (unit)
+        *unit = "";
+    for (size_t i = 0; i < r->nmetrics; i++) {
+        const rdb_metric *m = &r->metrics[i];
+        if (fnmatch(glob, m->name, 0) != 0 || isnan(m->value))
+            continue;
+        if (!n && unit)
+            *unit = m->unit;
+        *sum += m->value;
+        n++;
+    }
+    return n;
+}
+
+/* ---- finding a row's runs -------------------------------------------------- */
+
+/* The latest complete run of scenario `name` whose sweep.<key> params are
+ * keys[k] = vals[k] for every k, or NULL. */
+static rdb_run *find_run(rdb_set *set, const char *name, const char **keys, const char **vals,
+                         size_t n)
+{
+    rdb_run *best = NULL;
+    for (size_t i = 0; i < set->n; i++) {
+        rdb_run *r = &set->runs[i];
+        if (strcmp(r->name, name) || strcmp(r->status, "complete"))
+            continue;
+        size_t k = 0;
+        for (; k < n; k++) {
+            char key[1024];
+            snprintf(key, sizeof key, "sweep.%s", keys[k]);
+            const char *v = rdb_param_get(r, key);
+            if (!v || strcmp(v, vals[k]))
+                break;
+        }
+        if (k == n)
+            best = r;
+    }
+    return best;
+}
+
+typedef struct row_runs {
+    rdb_run *on, *off;
+} row_runs;
+
+static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, sim_err *err)
+{
+    const char **keys = sim_calloc(st->npairs + 1, sizeof *keys);
+    const char **on = sim_calloc(st->npairs + 1, sizeof *on);
+    const char **off = sim_calloc(st->npairs + 1, sizeof *off);
+    const char **v = sim_calloc(st->npairs + 1, sizeof *v);
+    int rc = 0;
+    if (!keys || !on || !off || !v)
+        rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t r = 0; !rc && r < st->nrows; r++) {
+        const st_row *row = &st->rows[r];
+        const st_scen *sc = &st->scen[row->scen];
+        size_t nk = study_scen_keys(st, row->scen, keys, on, off, st->npairs);
+        for (int side = 0; side < 2 && !rc; side++) {
+            for (size_t k = 0; k < nk; k++) {
+                v[k] = on[k];
+                for (size_t j = 0; side == 1 && j < row->nkeys; j++)
+                    if (strcmp(row->keys[j], keys[k]) == 0)
+                        v[k] = row->off[j];
+            }
+            rdb_run *x = find_run(set, sc->name, keys, v, nk);
+            if (!x) {
+                rc = sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                                 "pair '%s' on scenario '%s': no complete %s run in the "
+                                 "database (run the study again to resume)",
+                                 row->pair->id, sc->label, side ? "off" : "on");
+                break;
+            }
+            if (!x->metrics && (rc = rdb_load_metrics(h, x, err)))
+                break;
+            if (side)
+                rr[r].off = x;
+            else
+                rr[r].on = x;
+        }
+        if (rc)
+            break;
+        char msg[1024];
+        if (study_params_differ(rr[r].on, rr[r].off, row->keys, row->nkeys, msg, sizeof msg)) {
+            rc = sim_err_set(err, SIM_EINVAL, st->file, 0, 0,
+                             "pair '%s' on scenario '%s': its runs (%lld on, %lld off) differ in "
+                             "more than the pair's switch (%s%s): %s",
+                             row->pair->id, sc->label, (long long)rr[r].on->id,
+                             (long long)rr[r].off->id, row->keys[0],
+                             row->nkeys > 1 ? ", ..." : "", msg);
+        }
+    }
+    sim_free(keys);
+    sim_free(on);
+    sim_free(off);
+    sim_free(v);
+    return rc;
+}
+
+/* ---- cells -------------------------------------------------------------------- */
+
+enum { FMT_MD, FMT_TEX };
+
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *t, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *ns = sim_realloc(b->s, cap);
+        if (!ns) {
+            b->oom = 1;
+            return;
+        }
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, t, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+/* Text for a format: Markdown escapes '|' (a cell delimiter); LaTeX escapes
+ * its specials. */
+static void sb_text(sbuf *b, const char *t, int fmt)
+{
+    for (; *t; t++) {
+        const char *rep = NULL;
+        char one[2] = {*t, 0};
+        if (fmt == FMT_MD && *t == '|')
+            rep = "\\|";
+        else if (fmt == FMT_MD && *t == '\n')
+            rep = " ";
+        else if (fmt == FMT_TEX) {
+            switch (*t) {
+            case '\\': rep = "\\textbackslash{}"; break;
+            case '&': rep = "\\&"; break;
+            case '%': rep = "\\%"; break;
+            case '$': rep = "\\$"; break;
+            case '#': rep = "\\#"; break;
+            case '_': rep = "\\_"; break;
+            case '{': rep = "\\{"; break;
+            case '}': rep = "\\}"; break;
+            case '~': rep = "\\textasciitilde{}"; break;
+            case '^': rep = "\\textasciicircum{}"; break;
+            case '\n': rep = " "; break;
+            default: break;
+            }
+        }
+        if (rep)
+            sb_put(b, rep, strlen(rep));
+        else
+            sb_put(b, one, 1);
+    }
+}
+
+static void sb_fmt(sbuf *b, int fmt, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void sb_fmt(sbuf *b, int fmt, const char *f, ...)
+{
+    char t[1024];
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(t, sizeof t, f, ap);
+    va_end(ap);
+    sb_text(b, t, fmt);
+}
+
+/* The relative change from off to on, as text. */
+static void change_text(char *buf, size_t n, double off, double on)
+{
+    if (off == on)
+        snprintf(buf, n, "unchanged");
+    else if (off != 0)
+        snprintf(buf, n, "%+.1f%%", 100.0 * (on - off) / fabs(off));
+    else
+        snprintf(buf, n, "from 0");
+}
+
+/* One metric of a row into a cell (and a line of cells.tsv). */
+static void cell_metric(sbuf *b, int fmt, const st_metric *m, const rdb_run *on,
+                        const rdb_run *off, FILE *tsv, const char *pair, const char *scen,
+                        const char *col)
+{
+    double von, voff;
+    const char *uon, *uoff;
+    size_t non = study_metric_sum(on, m->glob, &von, &uon);
+    size_t noff = study_metric_sum(off, m->glob, &voff, &uoff);
+    if (m->absent_zero && (non || noff)) { /* declared: not reported means none */
+        if (!non)
+            uon = uoff;
+        if (!noff)
+            uoff = uon;
+        non = noff = 1;
+    }
+    if (!non || !noff) {
+        sb_text(b, m->label, fmt);
+        sb_fmt(b, fmt, ": n/a (metric %s not reported%s)", m->glob,
+               non == noff ? "" : non ? " by the off run" : " by the on run");
+        if (tsv)
+            fprintf(tsv, "%s\t%s\t%s\t%s\t%s\tn/a\tn/a\t\tn/a\n", pair, scen, col, m->label,
+                    m->glob);
+        return;
+    }
+    char a[64], z[64], ch[64];
+    const char *name = strrchr(m->glob, '/') + 1;
+    human_value(a, sizeof a, voff, uoff, name);
+    human_value(z, sizeof z, von, uon, name);
+    change_text(ch, sizeof ch, voff, von);
+    sb_text(b, m->label, fmt);
+    sb_text(b, ": ", fmt);
+    sb_text(b, a, fmt);
+    if (fmt == FMT_TEX)
+        sb_put(b, " $\\to$ ", 7);
+    else
+        sb_put(b, " \xe2\x86\x92 ", 5);
+    sb_text(b, z, fmt);
+    sb_fmt(b, fmt, " (%s)", ch);
+    if (tsv)
+        fprintf(tsv, "%s\t%s\t%s\t%s\t%s\t%.10g\t%.10g\t%s\tok\n", pair, scen, col, m->label,
+                m->glob, voff, von, uon);
+}
+
+static void cell_list(sbuf *b, int fmt, const st_metric *ms, size_t n, const rdb_run *on,
+                      const rdb_run *off, FILE *tsv, const char *pair, const char *scen,
+                      const char *col)
+{
+    if (!n)
+        sb_text(b, "(none listed)", fmt);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_put(b, fmt == FMT_TEX ? " \\newline " : "<br>", fmt == FMT_TEX ? 10 : 4);
+        cell_metric(b, fmt, &ms[i], on, off, tsv, pair, scen, col);
+    }
+}
+
+static const char *const headers[] = {"Technology", "Core problem", "Removes",
+                                      "Measured removal (off \xe2\x86\x92 on)",
+                                      "End-to-end effect (off \xe2\x86\x92 on)",
+                                      "Energy (off \xe2\x86\x92 on)", "Scenario (switch)"};
+
+static void row_cells(const study *st, size_t r, const row_runs *rr, int fmt, sbuf *b,
+                      FILE *tsv)
+{
+    const st_row *row = &st->rows[r];
+    const st_pair *p = row->pair;
+    const st_scen *sc = &st->scen[row->scen];
+    const char *sep = fmt == FMT_TEX ? " & " : " | ";
+    if (fmt == FMT_MD)
+        sb_put(b, "| ", 2);
+    sb_text(b, p->technology, fmt);
+    sb_put(b, sep, 3);
+    sb_text(b, p->problem, fmt);
+    sb_put(b, sep, 3);
+    sb_text(b, p->removes, fmt);
+    sb_put(b, sep, 3);
+    cell_list(b, fmt, p->removal, p->nremoval, rr[r].on, rr[r].off, tsv, p->id, sc->label,
+              "removal");
+    sb_put(b, sep, 3);
+    const st_metric *eff = p->has_effect ? p->effect : st->effect;
+    size_t neff = p->has_effect ? p->neffect : st->neffect;
+    cell_list(b, fmt, eff, neff, rr[r].on, rr[r].off, tsv, p->id, sc->label, "effect");
+    sb_put(b, sep, 3);
+    const st_metric *en = p->has_energy ? p->energy : st->energy;
+    size_t nen = p->has_energy ? p->nenergy : st->nenergy;
+    cell_list(b, fmt, en, nen, rr[r].on, rr[r].off, tsv, p->id, sc->label, "energy");
+    sb_put(b, sep, 3);
+    sb_fmt(b, fmt, "%s (%s, runs %lld/%lld): ", sc->label, sc->name, (long long)rr[r].off->id,
+           (long long)rr[r].on->id);
+    for (size_t k = 0; k < row->nkeys; k++) {
+        if (k)
+            sb_text(b, ", ", fmt);
+        sb_fmt(b, fmt, "%s=%s|%s", row->keys[k], row->on[k], row->off[k]);
+    }
+    if (p->note && *p->note) {
+        sb_text(b, ". ", fmt);
+        sb_text(b, p->note, fmt);
+    }
+    if (fmt == FMT_MD)
+        sb_put(b, " |\n", 3);
+    else
+        sb_put(b, " \\\\\n\\hline\n", 11);
+}
+
+static int write_file(const char *dir, const char *name, const sbuf *b, sim_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f || fwrite(b->s, 1, b->len, f) != b->len) {
+        if (f)
+            fclose(f);
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: cannot write", path);
+    }
+    return fclose(f) == 0 ? 0 : sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: cannot write", path);
+}
+
+static int open_rows(const study *st, const char *db, res_db **rdb, rdb_set *set, row_runs **rr,
+                     sim_err *err)
+{
+    memset(set, 0, sizeof *set);
+    *rr = NULL;
+    *rdb = res_open_readonly(db, err);
+    if (!*rdb)
+        return err->code ? err->code : SIM_EIO;
+    int rc = rdb_load_runs(res_handle(*rdb), set, err);
+    if (!rc) {
+        *rr = sim_calloc(st->nrows + 1, sizeof **rr);
+        rc = *rr ? find_rows(st, res_handle(*rdb), set, *rr, err)
+                 : sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    return rc;
+}
+
+int study_render(const study *st, const char *db, const char *dir, sim_err *err)
+{
+    res_db *rdb;
+    rdb_set set;
+    row_runs *rr;
+    int rc = open_rows(st, db, &rdb, &set, &rr, err);
+    sbuf md = {0}, tex = {0};
+    FILE *tsv = NULL;
+    if (rc)
+        goto out;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cells.tsv", dir);
+    tsv = fopen(path, "w");
+    if (!tsv) {
+        rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: cannot write", path);
+        goto out;
+    }
+    fputs("pair\tscenario\tcolumn\tlabel\tmetric\toff\ton\tunit\tstatus\n", tsv);
+    /* Markdown */
+    if (st->title && *st->title) {
+        sb_text(&md, st->title, FMT_MD);
+        sb_put(&md, "\n\n", 2);
+    }
+    for (size_t c = 0; c < sizeof headers / sizeof *headers; c++) {
+        sb_put(&md, c ? " | " : "| ", c ? 3 : 2);
+        sb_text(&md, headers[c], FMT_MD);
+    }
+    sb_put(&md, " |\n", 3);
+    for (size_t c = 0; c < sizeof headers / sizeof *headers; c++)
+        sb_put(&md, "|---", 4);
+    sb_put(&md, "|\n", 2);
+    for (size_t r = 0; r < st->nrows; r++)
+        row_cells(st, r, rr, FMT_MD, &md, tsv);
+    if (st->nnotes)
+        sb_put(&md, "\n", 1);
+    for (size_t i = 0; i < st->nnotes; i++) {
+        sb_put(&md, "- ", 2);
+        sb_text(&md, st->notes[i], FMT_MD);
+        sb_put(&md, "\n", 1);
+    }
+    /* LaTeX: a table* of p{} columns (needs no package beyond LaTeX's own) */
+    sb_put(&tex, "% memfab study: generated, do not edit\n\\begin{table*}\n\\centering\\scriptsize\n",
+           strlen("% memfab study: generated, do not edit\n\\begin{table*}\n\\centering\\scriptsize\n"));
+    const char *cols = "\\begin{tabular}{|p{0.09\\linewidth}|p{0.11\\linewidth}|p{0.11\\linewidth}"
+                       "|p{0.2\\linewidth}|p{0.18\\linewidth}|p{0.1\\linewidth}|p{0.1\\linewidth}|}"
+                       "\n\\hline\n";
+    sb_put(&tex, cols, strlen(cols));
+    for (size_t c = 0; c < sizeof headers / sizeof *headers; c++) {
+        if (c)
+            sb_put(&tex, " & ", 3);
+        sb_put(&tex, "\\textbf{", 8);
+        char h[128];
+        snprintf(h, sizeof h, "%s", headers[c]);
+        char *arrow = strstr(h, "\xe2\x86\x92");
+        if (arrow) {
+            *arrow = '\0';
+            sb_text(&tex, h, FMT_TEX);
+            sb_put(&tex, "$\\to$", 5);
+            sb_text(&tex, arrow + 3, FMT_TEX);
+        } else {
+            sb_text(&tex, h, FMT_TEX);
+        }
+        sb_put(&tex, "}", 1);
+    }
+    sb_put(&tex, " \\\\\n\\hline\n", 11);
+    for (size_t r = 0; r < st->nrows; r++)
+        row_cells(st, r, rr, FMT_TEX, &tex, NULL);
+    sb_put(&tex, "\\end{tabular}\n", 14);
+    if (st->title && *st->title) {
+        sb_put(&tex, "\\caption{", 9);
+        sb_text(&tex, st->title, FMT_TEX);
+        sb_put(&tex, "}\n", 2);
+    }
+    sb_put(&tex, "\\end{table*}\n", 13);
+    if (md.oom || tex.oom) {
+        rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        goto out;
+    }
+    if ((rc = write_file(dir, "table.md", &md, err)) ||
+        (rc = write_file(dir, "table.tex", &tex, err)))
+        goto out;
+out:
+    if (tsv && fclose(tsv) != 0 && !rc)
+        rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s/cells.tsv: cannot write", dir);
+    sim_free(md.s);
+    sim_free(tex.s);
+    sim_free(rr);
+    rdb_set_free(&set);
+    res_close(rdb);
+    return rc;
+}
+
+/* ---- figures -------------------------------------------------------------------- */
+
+/* The relative change in percent, NaN when not measured in both. */
+static double change_pct(const st_metric *m, const row_runs *rr)
+{
+    double a, z;
+    size_t na = study_metric_sum(rr->off, m->glob, &a, NULL);
+    size_t nz = study_metric_sum(rr->on, m->glob, &z, NULL);
+    if (m->absent_zero ? !na && !nz : !na || !nz)
+        return NAN;
+    if (a == z)
+        return 0;
+    return a != 0 ? 100.0 * (z - a) / fabs(a) : NAN;
+}
+
+int study_figures(const study *st, const char *db, const char *dir, sim_err *err)
+{
+    res_db *rdb;
+    rdb_set set;
+    row_runs *rr;
+    int rc = open_rows(st, db, &rdb, &set, &rr, err);
+    sbuf sc = {0};
+    if (rc)
+        goto out;
+    /* one figure per pair: its first scenario's two runs, by memfab plot */
+    for (size_t i = 0; i < st->npairs; i++) {
+        const st_pair *p = &st->pairs[i];
+        size_t r = 0;
+        while (r < st->nrows && st->rows[r].pair != p)
+            r++;
+        if (r == st->nrows)
+            continue;
+        char out[4096], a[32], b[32], title[512];
+        snprintf(out, sizeof out, "%s/pair-%s.png", dir, p->id);
+        snprintf(a, sizeof a, "%lld", (long long)rr[r].off->id);
+        snprintf(b, sizeof b, "%lld", (long long)rr[r].on->id);
+        snprintf(title, sizeof title, "%s (%s)", p->technology, st->scen[st->rows[r].scen].label);
+        const char *kind = p->fig_kind ? p->fig_kind : "cdf";
+        const char *metric = p->fig_metric ? p->fig_metric : kind[0] == 'c' && kind[1] == 'd'
+                                                                ? "ttft" : NULL;
+        char *argv[20];
+        int argc = 0;
+        argv[argc++] = (char *)"plot";
+        argv[argc++] = (char *)db;
+        argv[argc++] = (char *)"--kind";
+        argv[argc++] = (char *)kind;
+        if (metric) {
+            argv[argc++] = (char *)"--metric";
+            argv[argc++] = (char *)metric;
+        }
+        argv[argc++] = (char *)"--run";
+        argv[argc++] = a;
+        argv[argc++] = (char *)"--run";
+        argv[argc++] = b;
+        argv[argc++] = (char *)"--title";
+        argv[argc++] = title;
+        argv[argc++] = (char *)"-o";
+        argv[argc++] = out;
+        argv[argc] = NULL;
+        fflush(stderr);
+        if (cmd_plot(argc, argv) != 0)
+            fprintf(stderr, "memfab study: figure %s was not drawn (see above)\n", out);
+    }
+    /* the summary: each row's first removal and first effect metric, change in % */
+    char out[4096];
+    snprintf(out, sizeof out, "%s/summary.png", dir);
+    double fscale = 1;
+    const char *term = plot_terminal(out, 7.0, 3.6, 8, &fscale);
+    char line[512];
+    snprintf(line, sizeof line, "set terminal %s\nset output ", term);
+    sb_put(&sc, line, strlen(line));
+    {
+        char *q = NULL;
+        size_t ql = 0;
+        FILE *m = open_memstream(&q, &ql);
+        if (m) {
+            plot_quote(m, out);
+            fputs("\nset title ", m);
+            plot_quote(m, "What each technology changes (on vs off, % of off)");
+            fputs(" noenhanced\nset style data histograms\nset style histogram clustered gap 1\n"
+                  "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
+                  "set ylabel 'change with the technology (%)'\nset grid ytics\n"
+                  "set key below noenhanced\nset xzeroaxis lt -1\nset xtics rotate by 30 right "
+                  "noenhanced (", m);
+            for (size_t r = 0; r < st->nrows; r++) {
+                char lab[256];
+                snprintf(lab, sizeof lab, "%s (%s)", st->rows[r].pair->id,
+                         st->scen[st->rows[r].scen].label);
+                if (r)
+                    fputs(", ", m);
+                plot_quote(m, lab);
+                fprintf(m, " %zu", r);
+            }
+            fputs(")\n$d << EOD\n", m);
+            for (size_t r = 0; r < st->nrows; r++) {
+                const st_pair *p = st->rows[r].pair;
+                const st_metric *eff = p->has_effect ? p->effect : st->effect;
+                size_t neff = p->has_effect ? p->neffect : st->neffect;
+                double x = p->nremoval ? change_pct(&p->removal[0], &rr[r]) : NAN;
+                double y = neff ? change_pct(&eff[0], &rr[r]) : NAN;
+                /* a change beyond +300% is drawn at 300 (the cells have the value) */
+                fprintf(m, "%zu %.6g %.6g\n", r, isnan(x) ? NAN : x > 300 ? 300 : x,
+                        isnan(y) ? NAN : y > 300 ? 300 : y);
+            }
+            fputs("EOD\nset yrange [-100:*]\nplot $d using 2 title ", m);
+            plot_quote(m, "first measured removal");
+            fputs(", '' using 3 title ", m);
+            plot_quote(m, "first end-to-end effect (changes beyond +300% drawn at 300)");
+            fputs("\n", m);
+            fclose(m);
+            sb_put(&sc, q, ql);
+            free(q);
+        } else {
+            sc.oom = 1;
+        }
+    }
+    if (sc.oom) {
+        rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        goto out;
+    }
+    int g = plot_script(sc.s, sc.len);
+    if (g == -2)
+        fprintf(stderr, "memfab study: gnuplot is not installed; no figures (apt-get install "
+                        "gnuplot-nox)\n");
+    else if (g != 0)
+        fprintf(stderr, "memfab study: gnuplot failed on %s (status %d)\n", out, g);
+out:
+    sim_free(sc.s);
+    sim_free(rr);
+    rdb_set_free(&set);
+    res_close(rdb);
+    return rc;
+}
