@@ -66,7 +66,7 @@ START_TEST(prefill_compute_bound)
 {
     llm_hw hw = hw_of("llama3-8b", "h100", 1);
     double n = 4096;
-    llm_step st = {4096, n * (n + 1) / 2, 0};
+    llm_step st = {4096, n * (n + 1) / 2, 0, 0};
     double tc, tm, ta;
     double t = llm_step_seconds(&hw, &st, &tc, &tm, &ta);
     double P = 8030261248.0;
@@ -82,7 +82,7 @@ START_TEST(decode_memory_bound)
 {
     llm_hw hw = hw_of("llama3-70b", "h200", 1);
     /* 64 sequences of 2000 tokens each decode one token. */
-    llm_step st = {64, 64.0 * 2001, 64 * 2000};
+    llm_step st = {64, 64.0 * 2001, 64 * 2000, 0};
     double tc, tm;
     double t = llm_step_seconds(&hw, &st, &tc, &tm, NULL);
     double bytes = 70553706496.0 * 2 + 327680.0 * (64 * 2000 + 64);
@@ -95,7 +95,7 @@ END_TEST
 START_TEST(tensor_parallel)
 {
     llm_hw h1 = hw_of("llama2-70b", "h100", 1), h4 = hw_of("llama2-70b", "h100", 4);
-    llm_step st = {8, 8.0 * 1000, 8 * 1000};
+    llm_step st = {8, 8.0 * 1000, 8 * 1000, 0};
     double tm1, tm4, ta4;
     llm_step_seconds(&h1, &st, NULL, &tm1, NULL);
     double t4 = llm_step_seconds(&h4, &st, NULL, &tm4, &ta4);
@@ -109,7 +109,7 @@ END_TEST
 START_TEST(mixed_is_max)
 {
     llm_hw hw = hw_of("qwen2-7b", "a100", 1);
-    llm_step st = {1024 + 32, 1024.0 * 1025 / 2 + 32 * 500.0, 32 * 499};
+    llm_step st = {1024 + 32, 1024.0 * 1025 / 2 + 32 * 500.0, 32 * 499, 0};
     double tc, tm;
     double t = llm_step_seconds(&hw, &st, &tc, &tm, NULL);
     ck_assert_double_eq(t, fmax(tc, tm));
@@ -121,7 +121,7 @@ START_TEST(limits_empty_step)
 {
     /* No tokens: the weights are still read once. */
     llm_hw hw = hw_of("llama2-7b", "h100", 1);
-    llm_step st = {0, 0, 0};
+    llm_step st = {0, 0, 0, 0};
     double t = llm_step_seconds(&hw, &st, NULL, NULL, NULL);
     ck_assert_double_eq_tol(t, 6738415616.0 * 2 / (3.35e12 * 0.8), 1e-15);
     /* MoE: compute uses active parameters, memory all of them. */

@@ -82,6 +82,12 @@ double llm_attn_flops_per_pair(const llm_model *m)
 double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, double *t_mem,
                         double *t_ar)
 {
+    return llm_step_seconds_cxl(hw, st, t_comp, t_mem, NULL, t_ar);
+}
+
+double llm_step_seconds_cxl(const llm_hw *hw, const llm_step *st, double *t_comp,
+                            double *t_mem, double *t_cxl, double *t_ar)
+{
     const llm_model *m = hw->m;
     const llm_gpu *g = hw->g;
     double tp = (double)hw->tp;
@@ -104,7 +110,14 @@ double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, do
         *t_mem = tm;
     if (t_ar)
         *t_ar = ta;
-    return (tc > tm ? tc : tm) + ta + hw->step_overhead_s;
+    double tx = st->cxl_bytes && hw->cxl_bandwidth > 0
+                    ? (double)st->cxl_bytes / hw->cxl_bandwidth : 0;
+    if (t_cxl)
+        *t_cxl = tx;
+    double t = tc > tm ? tc : tm;
+    if (tx > t) /* a second memory stream, concurrent with HBM (llm_model.h) */
+        t = tx;
+    return t + ta + hw->step_overhead_s;
 }
 
 sim_time llm_step_time(const llm_hw *hw, const llm_step *st)
