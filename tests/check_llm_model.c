@@ -58,7 +58,7 @@ END_TEST
 
 static llm_hw hw_of(const char *model, const char *gpu, uint32_t tp)
 {
-    llm_hw hw = {llm_model_find(model), llm_gpu_find(gpu), tp, 0, 0};
+    llm_hw hw = {llm_model_find(model), llm_gpu_find(gpu), tp, 0, 0, 0};
     return hw;
 }
 
@@ -89,6 +89,34 @@ START_TEST(decode_memory_bound)
     ck_assert_double_eq_tol(tm, bytes / (4.8e12 * 0.8), 1e-12);
     ck_assert(tm > tc);
     ck_assert_double_eq(t, tm);
+}
+END_TEST
+
+/* KV read in place from CXL is a second memory stream, concurrent with HBM:
+ * the step is max(t_comp, t_hbm, t_cxl) (llm_model.h); t_cxl = bytes / W. */
+START_TEST(cxl_term_is_a_concurrent_stream)
+{
+    llm_hw hw = hw_of("llama3-70b", "h200", 1);
+    hw.cxl_bandwidth = 64e9;
+    /* 64 sequences of 2000 tokens; 1500 of each read from CXL. */
+    llm_step st = {64, 64.0 * 2001, 64 * 500, 64 * 1500 * 327680ULL};
+    double tc, tm, tx;
+    double t = llm_step_seconds_cxl(&hw, &st, &tc, &tm, &tx, NULL);
+    double hbm = (70553706496.0 * 2 + 327680.0 * (64 * 500 + 64)) / (4.8e12 * 0.8);
+    ck_assert_double_eq_tol(tm, hbm, 1e-12);
+    ck_assert_double_eq(tx, 64 * 1500 * 327680.0 / 64e9);
+    ck_assert(tx > tm && tx > tc);
+    ck_assert_double_eq(t, tx); /* the link is the bottleneck: max, not tm + tx */
+    /* A fast path: HBM dominates again and the CXL stream hides behind it. */
+    hw.cxl_bandwidth = 1e15;
+    t = llm_step_seconds_cxl(&hw, &st, &tc, &tm, &tx, NULL);
+    ck_assert(tx < tm);
+    ck_assert_double_eq(t, tm);
+    /* No CXL bytes: exactly today's step. */
+    llm_step st0 = {64, 64.0 * 2001, 64 * 2000, 0};
+    ck_assert_double_eq(llm_step_seconds_cxl(&hw, &st0, NULL, NULL, &tx, NULL),
+                        llm_step_seconds(&hw, &st0, NULL, NULL, NULL));
+    ck_assert_double_eq(tx, 0);
 }
 END_TEST
 
@@ -147,6 +175,7 @@ static Suite *suite(void)
     tcase_add_test(tc, known_values);
     tcase_add_test(tc, prefill_compute_bound);
     tcase_add_test(tc, decode_memory_bound);
+    tcase_add_test(tc, cxl_term_is_a_concurrent_stream);
     tcase_add_test(tc, tensor_parallel);
     tcase_add_test(tc, mixed_is_max);
     suite_add_tcase(s, tc);

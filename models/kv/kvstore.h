@@ -127,7 +127,9 @@ int kv_store_can_pin(const kv_store *s, const uint64_t *ids, uint32_t n);
  * just before. Only the leading run (up to the first absent block) skips
  * prefill, so a block after it is recomputed: one in tier 0 is shared (a
  * tier-0 hit), one only in lower tiers is allocated fresh in tier 0, not
- * promoted, and counts as a miss in every tier. Returns 0,
+ * promoted, and counts as a miss in every tier. A leading-run block that
+ * the tier's access mode uses in place (or one pinned in place already)
+ * is pinned there, counted in res->direct. Returns 0,
  * or SIM_ENOMEM when tier 0 cannot make room (nothing is changed then). */
 int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                  kv_pin_result *res);

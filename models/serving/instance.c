@@ -82,6 +82,21 @@
  * share of the pool tiers' counters and the pool's totals as instance
  * "pool"; occupancy of the pool tiers is reported by the pool.
  *
+ * Copy-free access (`kv: {cxl_access: direct | auto}`). The one tier on a
+ * CXL memory the GPU reaches over a cxl link [resolve_direct] may be read
+ * in place: the store pins such blocks where they are (kvstore.h) and no
+ * move is charged. Every step reads the request's in-place tokens from
+ * CXL instead of HBM: llm_step.cxl_bytes (the roofline's t_cxl term), and
+ * one fabric transfer of those bytes on path `load` (the GPU's own loads,
+ * class kv_direct) that the step waits for [INST_EV_DIRECT] when it is
+ * slower than the roofline. A request's in-place tokens are its blocks'
+ * tokens up to ptarget at admission (direct_tokens_of); a block of
+ * generated tokens found in place after a preemption counts whole (a
+ * stated approximation). Writes of new tokens go to HBM as before. When a
+ * block read in place leaves the CXL tier, its readers get one
+ * back-invalidation per 64 B line and as many responses [own_inval,
+ * pool_inval], each batch a `msg` transfer of 16 B per message.
+ *
  * `kv: {free_transfers: true}` takes the timing out of both: loads are
  * ready at once (bytes still counted in the instance's metrics).
  *
