@@ -58,7 +58,7 @@ END_TEST
 
 static llm_hw hw_of(const char *model, const char *gpu, uint32_t tp)
 {
-    llm_hw hw = {llm_model_find(model), llm_gpu_find(gpu), tp, 0, 0, LLM_STEP_ROOFLINE, {0, 0, 0, 0}};
+    llm_hw hw = {llm_model_find(model), llm_gpu_find(gpu), tp, 0, 0, 0, LLM_STEP_ROOFLINE, {0, 0, 0, 0}};
     return hw;
 }
 
@@ -66,7 +66,7 @@ START_TEST(prefill_compute_bound)
 {
     llm_hw hw = hw_of("llama3-8b", "h100", 1);
     double n = 4096;
-    llm_step st = {4096, n * (n + 1) / 2, 0, 0, 0};
+    llm_step st = {4096, n * (n + 1) / 2, 0, 0, 0, 0};
     double tc, tm, ta;
     double t = llm_step_seconds(&hw, &st, &tc, &tm, &ta);
     double P = 8030261248.0;
@@ -82,7 +82,7 @@ START_TEST(decode_memory_bound)
 {
     llm_hw hw = hw_of("llama3-70b", "h200", 1);
     /* 64 sequences of 2000 tokens each decode one token. */
-    llm_step st = {64, 64.0 * 2001, 64 * 2000, 0, 0};
+    llm_step st = {64, 64.0 * 2001, 64 * 2000, 0, 0, 0};
     double tc, tm;
     double t = llm_step_seconds(&hw, &st, &tc, &tm, NULL);
     double bytes = 70553706496.0 * 2 + 327680.0 * (64 * 2000 + 64);
@@ -92,10 +92,38 @@ START_TEST(decode_memory_bound)
 }
 END_TEST
 
+/* KV read in place from CXL is a second memory stream, concurrent with HBM:
+ * the step is max(t_comp, t_hbm, t_cxl) (llm_model.h); t_cxl = bytes / W. */
+START_TEST(cxl_term_is_a_concurrent_stream)
+{
+    llm_hw hw = hw_of("llama3-70b", "h200", 1);
+    hw.cxl_bandwidth = 64e9;
+    /* 64 sequences of 2000 tokens; 1500 of each read from CXL. */
+    llm_step st = {64, 64.0 * 2001, 64 * 500, 64 * 1500 * 327680ULL, 0, 0};
+    double tc, tm, tx;
+    double t = llm_step_seconds_cxl(&hw, &st, &tc, &tm, &tx, NULL);
+    double hbm = (70553706496.0 * 2 + 327680.0 * (64 * 500 + 64)) / (4.8e12 * 0.8);
+    ck_assert_double_eq_tol(tm, hbm, 1e-12);
+    ck_assert_double_eq(tx, 64 * 1500 * 327680.0 / 64e9);
+    ck_assert(tx > tm && tx > tc);
+    ck_assert_double_eq(t, tx); /* the link is the bottleneck: max, not tm + tx */
+    /* A fast path: HBM dominates again and the CXL stream hides behind it. */
+    hw.cxl_bandwidth = 1e15;
+    t = llm_step_seconds_cxl(&hw, &st, &tc, &tm, &tx, NULL);
+    ck_assert(tx < tm);
+    ck_assert_double_eq(t, tm);
+    /* No CXL bytes: exactly today's step. */
+    llm_step st0 = {64, 64.0 * 2001, 64 * 2000, 0};
+    ck_assert_double_eq(llm_step_seconds_cxl(&hw, &st0, NULL, NULL, &tx, NULL),
+                        llm_step_seconds(&hw, &st0, NULL, NULL, NULL));
+    ck_assert_double_eq(tx, 0);
+}
+END_TEST
+
 START_TEST(tensor_parallel)
 {
     llm_hw h1 = hw_of("llama2-70b", "h100", 1), h4 = hw_of("llama2-70b", "h100", 4);
-    llm_step st = {8, 8.0 * 1000, 8 * 1000, 0, 0};
+    llm_step st = {8, 8.0 * 1000, 8 * 1000, 0, 0, 0};
     double tm1, tm4, ta4;
     llm_step_seconds(&h1, &st, NULL, &tm1, NULL);
     double t4 = llm_step_seconds(&h4, &st, NULL, &tm4, &ta4);
@@ -109,7 +137,7 @@ END_TEST
 START_TEST(mixed_is_max)
 {
     llm_hw hw = hw_of("qwen2-7b", "a100", 1);
-    llm_step st = {1024 + 32, 1024.0 * 1025 / 2 + 32 * 500.0, 32 * 499, 0, 0};
+    llm_step st = {1024 + 32, 1024.0 * 1025 / 2 + 32 * 500.0, 32 * 499, 0, 0, 0};
     double tc, tm;
     double t = llm_step_seconds(&hw, &st, &tc, &tm, NULL);
     ck_assert_double_eq(t, fmax(tc, tm));
@@ -127,7 +155,7 @@ START_TEST(linear_step_time)
     hw.step_model = LLM_STEP_LINEAR;
     hw.linear = (llm_linear){5752.705e-6, 17.25086e-6, 5.999144e-6, 0.5e-9};
     /* 512 prefill tokens after 1024 cached, plus 40 decodes at context 2000 */
-    llm_step st = {512 + 40, 0, 1024 + 40 * 1999, 512, 40};
+    llm_step st = {512 + 40, 0, 1024 + 40 * 1999, 0, 512, 40};
     double tc = 1, tm = 1, ta = 1;
     double t = llm_step_seconds(&hw, &st, &tc, &tm, &ta);
     double want = 5752.705e-6 + 512 * 17.25086e-6 + 40 * 5.999144e-6 + (1024 + 40 * 1999) * 0.5e-9;
@@ -135,7 +163,7 @@ START_TEST(linear_step_time)
     ck_assert_double_eq(tc + tm + ta, 0);
     ck_assert_uint_eq(llm_step_time(&hw, &st), (uint64_t)llround(want * 1e12));
     /* an empty step costs the fixed term */
-    llm_step none = {0, 0, 0, 0, 0};
+    llm_step none = {0, 0, 0, 0, 0, 0};
     ck_assert_double_eq_tol(llm_step_seconds(&hw, &none, NULL, NULL, NULL), 5752.705e-6, 1e-15);
 }
 END_TEST
@@ -144,7 +172,7 @@ START_TEST(limits_empty_step)
 {
     /* No tokens: the weights are still read once. */
     llm_hw hw = hw_of("llama2-7b", "h100", 1);
-    llm_step st = {0, 0, 0, 0, 0};
+    llm_step st = {0, 0, 0, 0, 0, 0};
     double t = llm_step_seconds(&hw, &st, NULL, NULL, NULL);
     ck_assert_double_eq_tol(t, 6738415616.0 * 2 / (3.35e12 * 0.8), 1e-15);
     /* MoE: compute uses active parameters, memory all of them. */
@@ -170,6 +198,7 @@ static Suite *suite(void)
     tcase_add_test(tc, known_values);
     tcase_add_test(tc, prefill_compute_bound);
     tcase_add_test(tc, decode_memory_bound);
+    tcase_add_test(tc, cxl_term_is_a_concurrent_stream);
     tcase_add_test(tc, tensor_parallel);
     tcase_add_test(tc, mixed_is_max);
     tcase_add_test(tc, linear_step_time);

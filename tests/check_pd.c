@@ -193,13 +193,13 @@ static void teardown(void) { free(R); }
 /* Roofline step times of the instance (llm_model.h). */
 static sim_time prefill_ps(const llm_hw *hw, uint64_t c)
 {
-    llm_step st = {c, (double)c * (double)(c + 1) / 2, 0, 0, 0};
+    llm_step st = {c, (double)c * (double)(c + 1) / 2, 0, 0, 0, 0};
     return llm_step_time(hw, &st);
 }
 
 static sim_time decode_ps(const llm_hw *hw, uint64_t n)
 {
-    llm_step st = {1, (double)n, n - 1, 0, 0};
+    llm_step st = {1, (double)n, n - 1, 0, 0, 0};
     return llm_step_time(hw, &st);
 }
 

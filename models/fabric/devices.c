@@ -491,3 +491,14 @@ const sim_model fab_cswitch_model = {
     .destroy = dev_destroy,
     .ext = &cswitch_class.ext,
 };
+
+double fab_memory_bandwidth(const sim_comp *m)
+{
+    return m && m->model == &fab_memory_model ? ((const fab_mem *)m->state)->bw : 0;
+}
+
+int fab_memory_is_cxl(const sim_comp *m)
+{
+    return m && m->model == &fab_memory_model &&
+           ((const fab_mem *)m->state)->mkind == FAB_MEM_CXL;
+}

@@ -65,4 +65,10 @@ extern const sim_model fab_endpoint_model;  /* type: endpoint */
 extern const sim_model fab_pswitch_model;   /* type: pcie_switch */
 extern const sim_model fab_cswitch_model;   /* type: cxl_switch */
 
+/* A `memory` component's bandwidth in bytes/s (channels x channel_bandwidth
+ * when set), and whether it is a CXL memory (kind: cxl); 0 for anything
+ * that is not a memory component. */
+double fab_memory_bandwidth(const sim_comp *m);
+int fab_memory_is_cxl(const sim_comp *m);
+
 #endif

@@ -63,7 +63,8 @@ typedef struct fabric_state {
 static const char *const *const path_names = fab_path_names;
 
 static const char *const class_names[] = {"other",   "kv_load", "kv_writeback", "kv_transfer",
-                                          "uvm",     "network", "control",      NULL};
+                                          "uvm",     "network", "control",      "kv_direct",
+                                          "coherence", NULL};
 
 const char *fabric_class_name(int cls)
 {

@@ -56,6 +56,16 @@
  *             packet, which a SEND does not carry, stays counted.)
  *   MMIO      the CPU's posted writes from a host to a device (doorbells,
  *             NIC table updates): no DMA engine, no memory on either end.
+ *   LOAD      a GPU's SMs read (load) a memory (host DRAM, a CXL memory)
+ *             or write it (store) in place: zero-copy, no copy engine, no
+ *             CPU, no staging; reads when the memory is the source
+ *             (requests from the GPU, data back), posted writes otherwise.
+ *             One end must be a GPU, the other a cpu or memory component.
+ *   MSG       protocol messages (coherence snoops and their responses, e.g.
+ *             CXL back-invalidations) that the source posts to the
+ *             destination: posted writes priced by each link's protocol
+ *             (on CXL: 16 B slots packed into flits), no memory at either
+ *             end, no engine, no CPU.
  *   AUTO      NVMe<->GPU: GDS (or BOUNCE with `gds: false`); CXL memory <->
  *             host: CXL; ends with no route but a NIC each: RDMA
  *             (RDMA_STAGED when a GPU end's NIC lacks GPUDirect); everything
@@ -116,6 +126,8 @@ enum {
     FABRIC_PATH_RDMA_HOST, /* RDMA WRITE received by the host network stack (rnic.h) */
     FABRIC_PATH_MMIO,      /* a CPU's posted writes to a device (doorbells, table updates) */
     FABRIC_PATH_RDMA_SEND, /* RDMA SEND: as WRITE, into a receive the far host posted */
+    FABRIC_PATH_LOAD,      /* a GPU's own loads from / stores to a memory (zero-copy) */
+    FABRIC_PATH_MSG,       /* protocol messages a component posts (coherence snoops) */
     FABRIC_NPATHS
 };
 
@@ -130,6 +142,8 @@ enum {
     FABRIC_CLASS_UVM,        /* unified-memory migration, write-back, remote access */
     FABRIC_CLASS_NETWORK,    /* packets a NIC delivers */
     FABRIC_CLASS_CONTROL,    /* doorbells, table updates */
+    FABRIC_CLASS_KV_DIRECT,  /* KV read in place from a lower tier (copy-free access) */
+    FABRIC_CLASS_COHERENCE,  /* coherence messages (invalidations of KV read in place) */
     FABRIC_NCLASSES
 };
 const char *fabric_class_name(int cls);
@@ -197,7 +211,7 @@ int fabric_route(sim *s, uint32_t src, uint32_t dst, uint32_t *links, uint32_t m
                  uint32_t *n);
 
 /* Path names ("auto", "dma", "pageable", "gds", "bounce", "cxl", "rdma",
- * "rdma_read", "rdma_staged", "rdma_host", "mmio", "rdma_send"). */
+ * "rdma_read", "rdma_staged", "rdma_host", "mmio", "rdma_send", "load", "msg"). */
 const char *fabric_path_name(int path);
 int fabric_path_find(const char *name);   /* -1 if unknown */
 

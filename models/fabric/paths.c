@@ -21,7 +21,7 @@
 const char *const fab_path_names[] = {"auto",        "dma",       "pageable", "gds",
                                       "bounce",      "cxl",       "rdma",     "rdma_read",
                                       "rdma_staged", "rdma_host", "mmio",     "rdma_send",
-                                      NULL};
+                                      "load",        "msg",       NULL};
 
 static const fab_node_kind *kind(sim *s, uint32_t id) { return fab_kind_of(s, id); }
 
@@ -522,6 +522,17 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
             return rc;
         fl->cpu_account = cpu != UINT32_MAX ? &cpu_at(s, cpu)->cpu_ps : NULL;
         return 0;
+    case FABRIC_PATH_LOAD: /* the GPU's SMs load from / store to the memory in place */
+        if (!(gpu_dst && memlike(s, r->src)) && !(gpu_src && memlike(s, r->dst)))
+            return SIM_EINVAL;
+        /* the memory end serves the bytes; the GPU end takes them into its
+         * SMs, not into HBM (no memory step there) */
+        rc = segment(s, t, fl, r->src, r->dst, gpu_dst, gpu_src, 0, r->route, r->nroute,
+                     gpu_dst ? r->dst : r->src);
+        break;
+    case FABRIC_PATH_MSG: /* messages the source posts: links only */
+        rc = segment(s, t, fl, r->src, r->dst, 0, 0, 0, r->route, r->nroute, r->src);
+        break;
     case FABRIC_PATH_MMIO: /* posted writes down from the host */
         if (!is(s, r->src, &fab_kind_cpu))
             return SIM_EINVAL;

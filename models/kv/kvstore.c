@@ -35,6 +35,21 @@
  * ones). A pin is the access a policy sees: the block leaves the policy
  * and returns on the last unpin.
  *
+ * Use in place (kv_store_set_access). A leading-run block found only in a
+ * lower tier whose access mode says so (plan_direct: direct, or auto below
+ * hot_hits hits there; or already pinned in place by anyone) is not
+ * promoted: phase 2 takes a reference on it where it is (`inplace` = its
+ * tier + 1, in the store that holds the tier: s or the pool) and leaves
+ * it out of that tier's policy; its other lower copies return to their
+ * policies. It needs no tier-0 slot, so kv_store_can_pin / needed count
+ * only blocks plan_direct does not take (the plan is a pure function of
+ * the state before the pin, and phase 1 protects the blocks it names, so
+ * the pin does what the check counted). Unpin finds the reference in s
+ * (own tiers) or, for an id s does not hold, in the pool. A pin in place
+ * records the pinning store's reader bit in the block's sharers; evict_one
+ * hands them to the invalidation hook when the block leaves the tier they
+ * were recorded for.
+ *
  * Offload. Write-back: a block evicted from tier t is copied to t+1 unless
  * a copy is there, which may evict from t+1 in turn (cascade); if t+1 has
  * nothing evictable the block is dropped. Write-through: a block entering
@@ -100,6 +115,13 @@ struct kv_store {
     uint32_t base;             /* tier number of t[0] in a kv_pin_result (1 for a pool) */
     kv_store *pool;            /* shared lower tiers after tier 0, or NULL (not owned) */
     kv_tier_stats pst[MEMFAB_MAX_TIERS]; /* with a pool: this store's share of its counters */
+    uint8_t access[MEMFAB_MAX_TIERS]; /* KV_ACCESS_* per tier, caller's numbering */
+    uint32_t hot_hits;         /* auto: the hit from which a block is promoted */
+    int direct_any;            /* some tier is not KV_ACCESS_COPY */
+    uint32_t reader;           /* sharer bit of this store's pins */
+    uint32_t nreaders;         /* a pool: stores attached so far */
+    kv_inval_fn inval;         /* invalidation hook (or NULL) */
+    void *inval_ctx;
     /* state, per block entry */
     uint64_t *bid;             /* block id */
     uint32_t *refs;            /* pins by running requests */
@@ -111,6 +133,11 @@ struct kv_store {
     uint32_t *slot;            /* [b * ntiers + t]: slot in tier t or NONE */
     uint32_t *free_blocks;     /* stack of free entries */
     uint32_t nfree_blocks;     /* its depth */
+    uint8_t *inplace;          /* pinned in place in tier inplace - 1 (0: not); NULL until
+                                * use in place is enabled */
+    uint8_t *sh_tier;          /* sharers were recorded in tier sh_tier - 1 (0: none) */
+    uint64_t *sharers;         /* reader bits of the pins that used it in place there */
+    uint64_t inplace_refs;     /* references this store's pins hold in place */
     sim_idmap index;            /* id -> block entry */
     uint64_t pinned;           /* blocks with refs > 0 */
     uint32_t cur_epoch;        /* counts pin calls */
@@ -250,6 +277,9 @@ void kv_store_free(kv_store *s)
     sim_free(s->epoch);
     sim_free(s->slot);
     sim_free(s->free_blocks);
+    sim_free(s->inplace);
+    sim_free(s->sh_tier);
+    sim_free(s->sharers);
     sim_idmap_fini(&s->index);
     sim_free(s);
 }
@@ -306,6 +336,8 @@ static void access_block(kv_store *s, uint32_t t, uint32_t b, uint64_t now)
 
 static void free_block(kv_store *s, uint32_t b, kv_pin_result *res)
 {
+    if (s->sh_tier)
+        s->sh_tier[b] = 0, s->sharers[b] = 0, s->inplace[b] = 0;
     sim_idmap_del(&s->index, s->bid[b]);
     s->free_blocks[s->nfree_blocks++] = b;
     if (res)
@@ -332,6 +364,14 @@ static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
     s->present[b] &= (uint8_t)~(1u << t);
     tr->st.used--;
     tr->st.evictions++;
+    if (s->sh_tier && s->sh_tier[b] == t + 1) { /* its readers' lines go stale */
+        uint64_t sh = s->sharers[b];
+        s->sh_tier[b] = 0;
+        s->sharers[b] = 0;
+        tr->st.invalidated++;
+        if (s->inval)
+            s->inval(s->inval_ctx, t, s->bid[b], sh);
+    }
     if (s->mode == KV_WRITE_BACK && t + 1 < s->ntiers && !(s->present[b] & (1u << (t + 1)))) {
         /* While b moves down, the cascade may evict b's own copy further
          * down; b must survive that until it lands in t+1. */
@@ -445,6 +485,83 @@ static kv_tier_stats *tstats(kv_store *s, uint32_t t)
     return t < s->ntiers ? &s->t[t].st : &s->pool->t[t - s->ntiers].st;
 }
 
+/* Is use in place possible at all (s or its pool has the state for it)? */
+static int inplace_on(const kv_store *s)
+{
+    return s->inplace || (s->pool && s->pool->inplace);
+}
+
+/* As find_tier, and the store o holding that tier (s or its pool), the
+ * block's entry ob there and o's own number ot of the tier. */
+static int locate(const kv_store *s, uint64_t id, kv_store **o, uint32_t *ob, uint32_t *ot)
+{
+    uint32_t b, pb;
+    int ft = find_tier(s, id, &b, &pb);
+    if (ft < 0)
+        return -1;
+    if (pb != NONE) {
+        *o = s->pool;
+        *ob = pb;
+        *ot = (uint32_t)ft - s->ntiers;
+    } else {
+        *o = (kv_store *)s;
+        *ob = b;
+        *ot = (uint32_t)ft;
+    }
+    return ft;
+}
+
+/* Would a pin use the block found at caller tier ft > 0 (o, ob, ot as
+ * locate gives) in place? Yes when someone holds it in place (shared
+ * there), else for a block of the leading run when the tier's access is
+ * direct, or auto and this is its k-th hit there with k < hot_hits
+ * (info.accesses is hits + 1, so k = accesses before this hit counts). */
+static int plan_direct(const kv_store *s, const kv_store *o, uint32_t ob, uint32_t ot, int ft,
+                       int leading)
+{
+    if (!o->inplace)
+        return 0;
+    if (o->refs[ob] && o->inplace[ob])
+        return 1;
+    if (!leading || ft <= 0)
+        return 0;
+    int a = s->access[ft];
+    if (a == KV_ACCESS_DIRECT)
+        return 1;
+    if (a != KV_ACCESS_AUTO)
+        return 0;
+    return o->t[ot].info[*slot_of(o, ob, ot)].accesses < s->hot_hits;
+}
+
+/* Blocks of ids[0..n) a pin would take a tier-0 slot for: all but those
+ * pinned already (any where) and those plan_direct uses in place; with
+ * fresh = 1 only those not in tier 0 (kv_store_needed), else those not
+ * pinned in tier 0 (kv_store_can_pin). */
+static uint64_t slots_planned(const kv_store *s, const uint64_t *ids, uint32_t n, int fresh)
+{
+    uint64_t k = 0;
+    int leading = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t b = lookup(s, ids[i]);
+        if (b != NONE && (s->present[b] & 1u)) {
+            if (!fresh && s->refs[b] == 0)
+                k++;
+            continue;
+        }
+        if (b != NONE && s->refs[b])
+            continue; /* pinned in place in an own lower tier */
+        kv_store *o;
+        uint32_t ob, ot;
+        int ft = locate(s, ids[i], &o, &ob, &ot);
+        if (ft < 0)
+            leading = 0;
+        else if (plan_direct(s, o, ob, ot, ft, leading))
+            continue;
+        k++;
+    }
+    return k;
+}
+
 uint32_t kv_store_match(const kv_store *s, const uint64_t *ids, uint32_t n, uint32_t *by_tier)
 {
     if (by_tier)
@@ -463,6 +580,8 @@ uint32_t kv_store_match(const kv_store *s, const uint64_t *ids, uint32_t n, uint
 
 uint32_t kv_store_needed(const kv_store *s, const uint64_t *ids, uint32_t n)
 {
+    if (inplace_on(s))
+        return (uint32_t)slots_planned(s, ids, n, 1);
     uint32_t need = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t b = lookup(s, ids[i]);
@@ -475,6 +594,8 @@ uint32_t kv_store_needed(const kv_store *s, const uint64_t *ids, uint32_t n)
 /* Blocks of ids not pinned now: each needs a tier-0 slot of its own. */
 static uint64_t unpinned_of(const kv_store *s, const uint64_t *ids, uint32_t n)
 {
+    if (inplace_on(s))
+        return slots_planned(s, ids, n, 0);
     uint64_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t b = lookup(s, ids[i]);
@@ -500,6 +621,44 @@ static void pool_protect(kv_store *p, uint32_t pb)
     for (uint32_t t = 0; t < p->ntiers; t++)
         if (p->present[pb] & (1u << t))
             policy_release(p, t, pb);
+}
+
+/* Pin block ob of o (s or its pool) in place in o's tier ot (the tier it
+ * is already pinned in, if it is): a reference, out of that tier's
+ * policy, its other copies back in theirs; s's reader joins its sharers. */
+static void pin_inplace(kv_store *s, kv_store *o, uint32_t ob, uint32_t ot, uint64_t now,
+                        kv_pin_result *res)
+{
+    if (o->refs[ob]++ && o->inplace[ob])
+        ot = o->inplace[ob] - 1u;
+    o->inplace[ob] = (uint8_t)(ot + 1);
+    o->busy[ob] = 0;
+    for (uint32_t t = 0; t < o->ntiers; t++) {
+        if (!(o->present[ob] & (1u << t)))
+            continue;
+        if (t == ot)
+            policy_release(o, t, ob);
+        else
+            policy_hold(o, t, ob);
+    }
+    access_block(o, ot, ob, now);
+    o->sharers[ob] |= UINT64_C(1) << s->reader;
+    o->sh_tier[ob] = (uint8_t)(ot + 1);
+    o->t[ot].st.direct++;
+    s->inplace_refs++;
+    res->direct[o == s ? ot : s->ntiers + ot]++;
+}
+
+/* Drop one in-place reference of block ob of o; the last returns it to
+ * its tier's policy. */
+static void unpin_inplace(kv_store *s, kv_store *o, uint32_t ob)
+{
+    s->inplace_refs--;
+    if (--o->refs[ob] == 0) {
+        uint32_t t = o->inplace[ob] - 1u;
+        o->inplace[ob] = 0;
+        policy_hold(o, t, ob);
+    }
 }
 
 int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
@@ -558,7 +717,9 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                     policy_release(s, t, b);
         }
     }
-    /* Phase 2: allocate the absent blocks, promote the lower-tier ones. */
+    /* Phase 2: allocate the absent blocks, promote the lower-tier ones
+     * (or use them in place). */
+    int ip = inplace_on(s);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t b = lookup(s, ids[i]), pb = NONE;
         if (b != NONE && (s->present[b] & 1u)) {
@@ -567,6 +728,15 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                 access_block(s, 0, b, now_ps);
             }
             continue;
+        }
+        if (ip) {
+            kv_store *o;
+            uint32_t ob, ot;
+            int ft = locate(s, ids[i], &o, &ob, &ot);
+            if (ft > 0 && plan_direct(s, o, ob, ot, ft, i < lead)) {
+                pin_inplace(s, o, ob, ot, now_ps, res);
+                continue;
+            }
         }
         int ft = -1;
         if (b != NONE && i > lead) { /* after the gap: recomputed, not promoted */
@@ -623,16 +793,31 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
             s->pst[t].evictions += z->evictions - a->evictions;
             s->pst[t].blocks_in += z->blocks_in - a->blocks_in;
             s->pst[t].blocks_out += z->blocks_out - a->blocks_out;
+            s->pst[t].direct += z->direct - a->direct;
+            s->pst[t].invalidated += z->invalidated - a->invalidated;
         }
     return 0;
 }
 
 void kv_store_unpin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps)
 {
+    (void)now_ps;
+    int ip = inplace_on(s);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t b = lookup(s, ids[i]);
+        if (ip && (b == NONE || s->refs[b] == 0) && s->pool && s->pool->inplace) {
+            kv_store *p = s->pool; /* an id s does not hold: pinned in place in the pool? */
+            uint32_t pb = lookup(p, ids[i]);
+            if (pb != NONE && p->refs[pb] && p->inplace[pb])
+                unpin_inplace(s, p, pb);
+            continue;
+        }
         if (b == NONE || s->refs[b] == 0)
             continue; /* not pinned: a caller error, ignored */
+        if (ip && s->inplace && s->inplace[b]) {
+            unpin_inplace(s, s, b);
+            continue;
+        }
         if (--s->refs[b] == 0) {
             s->pinned--;
             policy_hold(s, 0, b);
@@ -706,7 +891,68 @@ int kv_store_attach_pool(kv_store *s, kv_store *pool, sim_err *err)
                            "kv store: a pool attaches to an empty one-tier store of the same "
                            "write mode, %d tiers in all at most", MEMFAB_MAX_TIERS);
     s->pool = pool;
+    s->reader = pool->nreaders < 63 ? pool->nreaders : 63;
+    pool->nreaders++;
     return 0;
+}
+
+/* The in-place state of the store holding tier t (caller's numbering). */
+static int inplace_alloc(kv_store *o)
+{
+    if (o->inplace)
+        return 0;
+    o->inplace = sim_calloc(o->nmax, 1);
+    o->sh_tier = sim_calloc(o->nmax, 1);
+    o->sharers = sim_calloc(o->nmax, sizeof *o->sharers);
+    if (o->inplace && o->sh_tier && o->sharers)
+        return 0;
+    sim_free(o->inplace);
+    sim_free(o->sh_tier);
+    sim_free(o->sharers);
+    o->inplace = o->sh_tier = NULL;
+    o->sharers = NULL;
+    return SIM_ENOMEM;
+}
+
+int kv_store_set_access(kv_store *s, uint32_t tier, int access, uint32_t hot_hits,
+                        sim_err *err)
+{
+    if (s->is_pool || tier < 1 || tier >= ntiers_all(s) || access < KV_ACCESS_COPY ||
+        access > KV_ACCESS_AUTO || hot_hits < 1)
+        return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                           "kv store: access %d to tier %u (want copy, direct or auto to a "
+                           "lower tier 1..%u, hot_hits >= 1)",
+                           access, (unsigned)tier, (unsigned)ntiers_all(s) - 1);
+    s->access[tier] = (uint8_t)access;
+    s->hot_hits = hot_hits;
+    if (access == KV_ACCESS_COPY)
+        return 0;
+    s->direct_any = 1;
+    if (inplace_alloc(tier < s->ntiers ? s : s->pool))
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "kv store: out of memory");
+    return 0;
+}
+
+void kv_store_set_inval_hook(kv_store *s, kv_inval_fn fn, void *ctx)
+{
+    s->inval = fn;
+    s->inval_ctx = ctx;
+}
+
+uint32_t kv_store_reader(const kv_store *s) { return s->reader; }
+
+uint64_t kv_store_inplace_refs(const kv_store *s) { return s->inplace_refs; }
+
+uint32_t kv_store_inplace_tier(const kv_store *s, uint64_t id)
+{
+    uint32_t b = lookup(s, id);
+    if (b != NONE)
+        return s->inplace && s->refs[b] && s->inplace[b] ? s->inplace[b] - 1u : 0;
+    const kv_store *p = s->pool;
+    if (!p || !p->inplace)
+        return 0;
+    uint32_t pb = lookup(p, id);
+    return pb != NONE && p->refs[pb] && p->inplace[pb] ? s->ntiers + p->inplace[pb] - 1u : 0;
 }
 
 uint32_t kv_store_refs(const kv_store *s, uint64_t id)
@@ -719,7 +965,7 @@ uint32_t kv_store_refs(const kv_store *s, uint64_t id)
 
 int kv_store_check(const kv_store *s)
 {
-    uint64_t live = 0, pinned = 0;
+    uint64_t live = 0, pinned = 0, inplace_refs = 0;
     for (uint32_t t = 0; t < s->ntiers; t++) {
         const ktier *tr = &s->t[t];
         uint32_t used = 0, held = 0;
@@ -735,7 +981,8 @@ int kv_store_check(const kv_store *s)
             used++;
             if (b >= s->nmax || !(s->present[b] & (1u << t)) || *slot_of(s, b, t) != sl)
                 return 0;
-            int want_held = t > 0 || s->refs[b] == 0;
+            int in_place = s->inplace && s->refs[b] && s->inplace[b] == t + 1;
+            int want_held = t == 0 && !s->is_pool ? s->refs[b] == 0 : !in_place;
             if (tr->held[sl] != want_held || s->busy[b])
                 return 0;
             if (tr->info[sl].id != s->bid[b])
@@ -754,11 +1001,23 @@ int kv_store_check(const kv_store *s)
         live++;
         if (s->present[b] >> s->ntiers)
             return 0;
-        if (s->refs[b]) {
-            pinned++;
-            if (!(s->present[b] & 1u))
+        uint8_t ip = s->inplace ? s->inplace[b] : 0;
+        if (s->refs[b] && ip) { /* pinned in place: there, and not in tier 0 too */
+            inplace_refs += s->refs[b];
+            if (ip > s->ntiers || !(s->present[b] & (1u << (ip - 1))) ||
+                (!s->is_pool && (s->present[b] & 1u)))
                 return 0;
+        } else if (s->refs[b]) {
+            pinned++;
+            if (s->is_pool || !(s->present[b] & 1u))
+                return 0;
+        } else if (ip) {
+            return 0; /* a stale in-place mark */
         }
+        /* the readers of a block are recorded for a tier it is in */
+        if (s->sh_tier && s->sh_tier[b] &&
+            (s->sh_tier[b] > s->ntiers || !(s->present[b] & (1u << (s->sh_tier[b] - 1)))))
+            return 0;
         if (lookup(s, s->bid[b]) != b)
             return 0;
         for (uint32_t t = 0; t < s->ntiers; t++)
@@ -766,6 +1025,8 @@ int kv_store_check(const kv_store *s)
                 return 0;
     }
     if (live != s->index.n || live + s->nfree_blocks != s->nmax || pinned != s->pinned)
+        return 0;
+    if (!s->pool && !s->is_pool && inplace_refs != s->inplace_refs)
         return 0;
     return 1;
 }

@@ -12,20 +12,39 @@
  * Tiers are numbered from the fastest (0: GPU HBM) down (DRAM, CXL, SSD,
  * remote pool); each has a capacity in blocks. A block may be present in
  * several tiers at once (a copy written through or left behind by a
- * promotion). A request uses blocks only in tier 0: pinning a block that
+ * promotion). A request uses blocks in tier 0: pinning a block that
  * sits only in a lower tier promotes it (the caller moves the bytes over
- * the fabric). When tier 0 needs room it evicts an unpinned block chosen
+ * the fabric), unless the tier allows use in place (kv_store_set_access,
+ * below: a GPU reading the block by load/store from CXL memory). When
+ * tier 0 needs room it evicts an unpinned block chosen
  * by the tier's policy; with write-back the evicted block is demoted
  * (copied) into the next tier unless already there, cascading down; with
  * write-through every new block is copied to tier 1 at once, so eviction
  * from tier 0 moves no bytes. A block evicted from the last tier is gone.
  *
+ * Use in place (copy-free access). A lower tier with access direct or
+ * auto (kv_store_set_access) lets a pin use a block of the leading run
+ * found there without promoting it: the block is pinned *in place* in the
+ * fastest lower tier holding it (refcount > 0, out of that tier's policy,
+ * so never evicted while in use; no tier-0 slot, no bytes copied). The
+ * choice per block: direct always; auto in place for the k-th hit of the
+ * block in that tier while k < hot_hits (a block read once stays where it
+ * is), promotion from the hot_hits-th hit on (a hot block is worth its
+ * copy); copy never. A block pinned in place is shared in place by every
+ * later pin naming it until its last unpin (an id has one pinned location
+ * at a time). The readers of a block pinned in place are its sharers (one
+ * bit per store: kv_store_reader); when the block leaves the tier they read
+ * it in (evicted: its slot will be rewritten by the block that takes it)
+ * the store calls the invalidation hook with the sharers, so the caller can
+ * invalidate the readers' cached lines (kv_store_set_inval_hook).
+ *
  * Invariants (kv_store_check, called after every step in debug builds):
- * a pinned block (refcount > 0) is present in tier 0 and never held by an
- * eviction policy, so it is never evicted; every tier's occupancy is at
- * most its capacity; each block is held by the policy of every tier it is
- * present in iff it is unpinned (tier 0) or always (lower tiers, which
- * are never pinned).
+ * a pinned block (refcount > 0) is present in tier 0, or pinned in place
+ * in a lower tier it is present in, never both, and never held by the
+ * eviction policy of the tier where it is pinned, so it is never evicted;
+ * every tier's occupancy is at most its capacity; each block is held by
+ * the policy of every tier it is present in iff it is not pinned there
+ * (tier 0: refcount 0; a lower tier: not pinned in place there).
  *
  * Lookups and pins cost O(prefix length) hash probes and allocate nothing:
  * the block table and the id index are sized at creation from the total
@@ -44,6 +63,9 @@ typedef struct kv_store kv_store;
 
 enum { KV_WRITE_BACK, KV_WRITE_THROUGH };
 
+/* How a pin uses a block found only in a lower tier (kv_store_set_access). */
+enum { KV_ACCESS_COPY, KV_ACCESS_DIRECT, KV_ACCESS_AUTO };
+
 typedef struct kv_tier_cfg {
     const char *name;        /* tier name for results ("gpu", "dram", "ssd0", ...) */
     uint64_t capacity;       /* blocks */
@@ -57,6 +79,7 @@ typedef struct kv_pin_result {
     uint32_t promoted[MEMFAB_MAX_TIERS];       /* blocks copied from tier t into tier 0 */
     uint32_t demoted[MEMFAB_MAX_TIERS];        /* blocks copied from tier t to t+1 (evictions / write-through) */
     uint32_t dropped;                          /* blocks that left the store (last copy evicted) */
+    uint32_t direct[MEMFAB_MAX_TIERS];         /* blocks pinned in place in tier t (no copy) */
 } kv_pin_result;
 
 /* Per-tier counters (for the `kv` results table). */
@@ -70,6 +93,8 @@ typedef struct kv_tier_stats {
     uint64_t blocks_out;     /* blocks copied out of this tier (promotions, demotions) */
     uint64_t used;           /* blocks present now */
     uint64_t peak;           /* most blocks present at once */
+    uint64_t direct;         /* pins that used a block in place here (copies avoided) */
+    uint64_t invalidated;    /* blocks that left this tier with sharers (hook calls) */
 } kv_tier_stats;
 
 /* Create a store. `policy` is used for every tier, each with its own state
@@ -86,7 +111,7 @@ void kv_store_free(kv_store *s);
 uint32_t kv_store_match(const kv_store *s, const uint64_t *ids, uint32_t n, uint32_t *by_tier);
 
 /* Blocks a pin of ids[0..n) would need to allocate in tier 0 (absent ones
- * and ones only in lower tiers), and whether the pin would succeed now:
+ * and ones only in lower tiers, except those it would use in place), and whether the pin would succeed now:
  * pinned blocks + blocks of ids not yet pinned <= tier-0 capacity (which
  * is free + evictable >= needed, counting the request's own evictable
  * blocks as not evictable). Ids of one call are meant to be distinct (chained
@@ -102,7 +127,9 @@ int kv_store_can_pin(const kv_store *s, const uint64_t *ids, uint32_t n);
  * just before. Only the leading run (up to the first absent block) skips
  * prefill, so a block after it is recomputed: one in tier 0 is shared (a
  * tier-0 hit), one only in lower tiers is allocated fresh in tier 0, not
- * promoted, and counts as a miss in every tier. Returns 0,
+ * promoted, and counts as a miss in every tier. A leading-run block that
+ * the tier's access mode uses in place (or one pinned in place already)
+ * is pinned there, counted in res->direct. Returns 0,
  * or SIM_ENOMEM when tier 0 cannot make room (nothing is changed then). */
 int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                  kv_pin_result *res);
@@ -133,6 +160,29 @@ kv_store *kv_store_new_pool(const kv_tier_cfg *tiers, uint32_t ntiers, int write
                             const memfab_evict_ops *policy, const memfab_params *params,
                             sim_err *err);
 int kv_store_attach_pool(kv_store *s, kv_store *pool, sim_err *err);
+
+/* Copy-free access to lower tier `tier` (the caller's numbering, >= 1;
+ * with a pool, tiers >= 1 are the pool's): KV_ACCESS_COPY (default:
+ * promote), KV_ACCESS_DIRECT (pin in place) or KV_ACCESS_AUTO (in place
+ * while the block's hits in the tier are fewer than hot_hits >= 1, then
+ * promote). Set before the first pin. 0, or SIM_EINVAL with err (bad tier
+ * or mode, hot_hits 0), SIM_ENOMEM. */
+int kv_store_set_access(kv_store *s, uint32_t tier, int access, uint32_t hot_hits,
+                        sim_err *err);
+/* Called when a block read in place leaves tier `tier` (the store's own
+ * numbering: a pool's tiers from 0) with the readers' bits in `sharers`.
+ * Set it on the store that owns the tier (the pool for shared tiers). */
+typedef void (*kv_inval_fn)(void *ctx, uint32_t tier, uint64_t id, uint64_t sharers);
+void kv_store_set_inval_hook(kv_store *s, kv_inval_fn fn, void *ctx);
+/* The sharer bit index of s's pins (0 for a store of its own; the order of
+ * attachment for stores sharing a pool, at most 64 of them: a 65th and
+ * later share bit 63). */
+uint32_t kv_store_reader(const kv_store *s);
+/* The lower tier (caller's numbering) in which id is pinned in place, or 0
+ * when it is not pinned in place (it may be pinned in tier 0). */
+uint32_t kv_store_inplace_tier(const kv_store *s, uint64_t id);
+/* References s's pins hold in place now (own tiers and the pool's). */
+uint64_t kv_store_inplace_refs(const kv_store *s);
 
 /* Blocks free and evictable in tier 0; totals (ntiers counts a pool's tiers). */
 uint64_t kv_store_free_blocks(const kv_store *s);

@@ -82,6 +82,21 @@
  * share of the pool tiers' counters and the pool's totals as instance
  * "pool"; occupancy of the pool tiers is reported by the pool.
  *
+ * Copy-free access (`kv: {cxl_access: direct | auto}`). The one tier on a
+ * CXL memory the GPU reaches over a cxl link [resolve_direct] may be read
+ * in place: the store pins such blocks where they are (kvstore.h) and no
+ * move is charged. Every step reads the request's in-place tokens from
+ * CXL instead of HBM: llm_step.cxl_bytes (the roofline's t_cxl term), and
+ * one fabric transfer of those bytes on path `load` (the GPU's own loads,
+ * class kv_direct) that the step waits for [INST_EV_DIRECT] when it is
+ * slower than the roofline. A request's in-place tokens are its blocks'
+ * tokens up to ptarget at admission (direct_tokens_of); a block of
+ * generated tokens found in place after a preemption counts whole (a
+ * stated approximation). Writes of new tokens go to HBM as before. When a
+ * block read in place leaves the CXL tier, its readers get one
+ * back-invalidation per 64 B line and as many responses [own_inval,
+ * pool_inval], each batch a `msg` transfer of 16 B per message.
+ *
  * `kv: {free_transfers: true}` takes the timing out of both: loads are
  * ready at once (bytes still counted in the instance's metrics).
  *
@@ -98,13 +113,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "models/fabric/cxl.h"
 #include "models/fabric/devices.h"
 #include "models/fabric/fabric.h"
 #include "models/kv/kvstore.h"
 #include "models/uvm/um.h"
 #include "sim/mem.h"
 
-enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED, INST_EV_TOUCHED };
+enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED, INST_EV_TOUCHED,
+       INST_EV_DIRECT, INST_EV_INVAL };
 enum { KVMEM_EXPLICIT, KVMEM_MANAGED };
 
 #define NONE UINT32_MAX
@@ -116,6 +133,8 @@ typedef struct pool_state {
     uint32_t ntiers;            /* shared tiers */
     const char *names[MEMFAB_MAX_TIERS]; /* their names (the creator's KV section) */
     const char *creator;        /* instance that created it */
+    sim_comp *readers[64];      /* instance of each sharer bit (kv_store_reader) */
+    uint64_t inval_msgs;        /* back-invalidations sent for evicted pool blocks */
 } pool_state;
 
 /* A tier move in flight on the fabric (slot of inst_state.moves). */
@@ -169,6 +188,7 @@ typedef struct inst_state {
     uint32_t tier_comp[MEMFAB_MAX_TIERS]; /* fabric component of each tier, or NONE */
     uint32_t tier_host[MEMFAB_MAX_TIERS]; /* CXL tiers on the cxl path: staging host */
     int tier_path[MEMFAB_MAX_TIERS];      /* FABRIC_PATH_* between the tier and the GPU */
+    uint32_t direct_tier;       /* tier read in place (cxl_access direct/auto), 0: none */
     inst_done_fn done;          /* completion callback */
     void *done_ctx;
     inst_chunk_fn chunk_cb;     /* prefill role: chunk start/end hook (or NULL) */
@@ -183,6 +203,8 @@ typedef struct inst_state {
     int kick_pending;           /* a zero-delay wake is queued */
     sim_time step_began;        /* start of the step in flight */
     sim_time step_len;          /* its duration */
+    int direct_wait;            /* the step's in-place KV reads are on the fabric */
+    int step_timed_out;         /* its roofline time has passed (waits for them) */
     uint64_t outstanding;       /* prefill + decode tokens still to compute */
     sim_time chan_free[MEMFAB_MAX_TIERS]; /* per-tier load channel free at */
     inst_move *moves;           /* fabric moves: slots */
@@ -642,6 +664,159 @@ static int resolve_fabric(sim_comp *c, sim_err *err)
     return 0;
 }
 
+/* ---- copy-free access to a CXL tier (kv: {cxl_access: direct | auto}) ---- */
+
+static void inval_send(sim *s, uint32_t mem, uint32_t gpu, uint32_t notify, uint64_t lines,
+                       int timed);
+
+/* Back-invalidations for block `id` leaving the CXL tier of an instance's
+ * own store: its only reader is the instance. */
+static void own_inval(void *ctx, uint32_t tier, uint64_t id, uint64_t sharers)
+{
+    (void)id;
+    (void)sharers; /* one store, one reader (bit 0) */
+    sim_comp *c = ctx;
+    inst_state *st = c->state;
+    uint64_t lines = (st->block_bytes + 63) / 64;
+    st->cnt.inval_msgs += lines;
+    inval_send(c->sim, st->tier_comp[tier], st->dev_id, c->id, lines, !st->kv.free_transfers);
+}
+
+/* The same for a pool block: every instance whose bit is set read it. */
+static void pool_inval(void *ctx, uint32_t tier, uint64_t id, uint64_t sharers)
+{
+    (void)id;
+    sim_comp *pc = ctx;
+    pool_state *ps = pc->state;
+    uint64_t lines = (ps->block_bytes + 63) / 64;
+    for (uint32_t k = 0; k < 64; k++) {
+        if (!(sharers & (UINT64_C(1) << k)) || !ps->readers[k])
+            continue;
+        sim_comp *c = ps->readers[k];
+        inst_state *st = c->state;
+        ps->inval_msgs += lines;
+        inval_send(c->sim, st->tier_comp[1 + tier], st->dev_id, c->id, lines,
+                   !st->kv.free_transfers);
+    }
+}
+
+/* `lines` back-invalidation snoops (CXL 3.0 BISnpInv, one 16 B slot each)
+ * from the memory device to the reader's GPU and as many responses
+ * (BIRsp) back, each batch one MSG transfer on the fabric: its links
+ * price the slots with their flits (cxl.h: 4 slots per 68 B flit). */
+static void inval_send(sim *s, uint32_t mem, uint32_t gpu, uint32_t notify, uint64_t lines,
+                       int timed)
+{
+    if (!timed || mem == NONE || gpu == NONE)
+        return;
+    (void)fabric_transfer_class(s, FABRIC_CLASS_COHERENCE, mem, gpu, lines * 16, FABRIC_PATH_MSG,
+                                notify, INST_EV_INVAL, 0);
+    (void)fabric_transfer_class(s, FABRIC_CLASS_COHERENCE, gpu, mem, lines * 16, FABRIC_PATH_MSG,
+                                notify, INST_EV_INVAL, 0);
+}
+
+/* Does the fabric route between memory m and the GPU cross a CXL link? */
+static int cxl_route(sim *s, uint32_t m, uint32_t dev)
+{
+    uint32_t links[64], n;
+    if (fabric_route(s, m, dev, links, 64, &n))
+        return 0;
+    for (uint32_t i = 0; i < n && i < 64; i++)
+        if (sim_comp_at(s, links[i])->model == &cxl_model)
+            return 1;
+    return 0;
+}
+
+/* cxl_access direct or auto: the tier on a CXL memory the GPU reads in
+ * place (exactly one), its bandwidth for the roofline (the tier's
+ * `bandwidth`, else the memory's), the store's access mode and the
+ * invalidation hook. Errors point at kv.cxl_access. */
+static int resolve_direct(sim_comp *c, sim_err *err)
+{
+    inst_state *st = c->state;
+    st->direct_tier = 0;
+    if (st->kv.cxl_access == KV_ACCESS_COPY)
+        return 0;
+    const scn_node *an = st->kv.node ? scn_map_get(st->kv.node, "cxl_access") : NULL;
+    if (!an)
+        an = st->kv.node;
+    static const char *const mode[] = {"copy", "direct", "auto"};
+    const char *mn = mode[st->kv.cxl_access];
+    if (st->kv_memory == KVMEM_MANAGED)
+        return scn_error(err, an, "instance '%s': cxl_access %s needs explicit kv tiers, not "
+                         "kv_memory managed", c->name, mn);
+    for (uint32_t t = 1; t < st->kv.ntiers; t++) {
+        sim_comp *m = st->tier_comp[t] != NONE ? sim_comp_at(c->sim, st->tier_comp[t]) : NULL;
+        if (!m || m->model != &fab_memory_model)
+            continue; /* host DRAM, SSDs and channel tiers are copied */
+        if (!fab_memory_is_cxl(m) || !cxl_route(c->sim, m->id, st->dev_id))
+            return scn_error(err, an, "instance '%s': cxl_access %s: kv tier '%s' is on memory "
+                             "'%s', which has no CXL path to device '%s' (the GPU reads in place "
+                             "only a memory of kind cxl reached over a cxl link)",
+                             c->name, mn, st->kv.tiers[t].name, m->name, st->device);
+        if (st->direct_tier)
+            return scn_error(err, an, "instance '%s': cxl_access %s: kv tiers '%s' and '%s' are "
+                             "both on CXL memories; one tier can be read in place", c->name, mn,
+                             st->kv.tiers[st->direct_tier].name, st->kv.tiers[t].name);
+        st->direct_tier = t;
+    }
+    if (!st->direct_tier)
+        return scn_error(err, an, "instance '%s': cxl_access %s: no kv tier is on a CXL memory "
+                         "component (give a tier `component:` naming a memory of kind cxl)",
+                         c->name, mn);
+    uint32_t t = st->direct_tier;
+    sim_comp *m = sim_comp_at(c->sim, st->tier_comp[t]);
+    st->hw.cxl_bandwidth = st->kv.tiers[t].bandwidth > 0 ? st->kv.tiers[t].bandwidth
+                                                         : fab_memory_bandwidth(m);
+    int rc = kv_store_set_access(st->store, t, st->kv.cxl_access, st->kv.cxl_hot_hits, err);
+    if (rc)
+        return rc;
+    if (st->kv.pool && st->kv.ntiers > 1) {
+        pool_state *ps = st->kv.pool->state;
+        uint32_t k = kv_store_reader(st->store);
+        if (ps->readers[k])
+            return scn_error(err, an, "instance '%s': cxl_access %s: more than 64 instances "
+                             "share the pool (one sharer bit each)", c->name, mn);
+        ps->readers[k] = c;
+        kv_store_set_inval_hook(ps->store, pool_inval, st->kv.pool);
+    } else {
+        kv_store_set_inval_hook(st->store, own_inval, c);
+    }
+    return 0;
+}
+
+/* Tokens of r's blocks pinned in place, ids[0..nb): block k holds tokens
+ * [k bt, min((k + 1) bt, ptarget)) of the sequence. */
+static uint32_t direct_tokens_of(const inst_state *st, const inst_req *r, uint32_t nb)
+{
+    uint64_t bt = st->kv.block_tokens, tok = 0;
+    for (uint32_t k = 0; k < nb; k++)
+        if (kv_store_inplace_tier(st->store, r->ids[k])) {
+            uint64_t end = (k + 1) * bt < r->ptarget ? (k + 1) * bt : r->ptarget;
+            tok += end > k * bt ? end - k * bt : 0;
+        }
+    return (uint32_t)tok;
+}
+
+/* Tokens of r's blocks pinned in place among its first `upto` tokens. */
+static uint64_t direct_tokens_upto(const inst_state *st, const inst_req *r, uint64_t upto)
+{
+    uint64_t bt = st->kv.block_tokens, tok = 0;
+    for (uint32_t k = 0; k < r->pinned && k * bt < upto; k++)
+        if (kv_store_inplace_tier(st->store, r->ids[k]))
+            tok += ((k + 1) * bt < upto ? (k + 1) * bt : upto) - k * bt;
+    return tok;
+}
+
+/* Count what a pin did: promotions, blocks used in place. */
+static void count_pin(inst_state *st, const kv_pin_result *res)
+{
+    for (uint32_t t = 1; t < st->kv.ntiers; t++) {
+        st->cnt.promoted_blocks += res->promoted[t];
+        st->cnt.direct_blocks += res->direct[t];
+    }
+}
+
 static int inst_start(sim_comp *c, sim_err *err)
 {
     inst_state *st = c->state;
@@ -718,7 +893,8 @@ static int inst_start(sim_comp *c, sim_err *err)
     if (!st->run)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
     st->free_move = NONE;
-    return resolve_fabric(c, err);
+    int rc = resolve_fabric(c, err);
+    return rc ? rc : resolve_direct(c, err);
 }
 
 /* ---- queues ------------------------------------------------------------ */
@@ -783,6 +959,7 @@ static void preempt_last(sim_comp *c)
     kv_store_unpin(st->store, v->ids, v->pinned, now);
     st->logical_pinned -= v->pinned;
     v->pinned = 0;
+    v->direct_tokens = 0;
     v->prefilled = 0;
     v->ptarget = v->input + v->generated; /* generated tokens join the prompt */
     v->sched = 0;
@@ -801,6 +978,7 @@ static void finish_req(sim_comp *c, inst_req *r, int state)
         kv_store_unpin(st->store, r->ids, r->pinned, sim_now(c->sim));
     st->logical_pinned -= r->pinned;
     r->pinned = 0;
+    r->direct_tokens = 0;
     st->outstanding -= remaining(st, r);
     r->state = (uint32_t)state;
     if (st->done)
@@ -954,6 +1132,10 @@ static int admit(sim_comp *c, inst_req *r)
         return 0;
     r->pinned = nb;
     st->logical_pinned += nb;
+    if (st->direct_tier) {
+        count_pin(st, &res);
+        r->direct_tokens = res.direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
+    }
     uint32_t hit = st->kv.prefix_caching ? res.hit_blocks : 0;
     uint64_t cached = (uint64_t)hit * st->kv.block_tokens;
     if (cached >= pt)
@@ -993,7 +1175,7 @@ static void compose(sim_comp *c)
     inst_state *st = c->state;
     sim_time now = sim_now(c->sim);
     uint64_t budget = st->max_batched_tokens;
-    llm_step step = {0, 0.0, 0, 0, 0};
+    llm_step step = {0, 0.0, 0, 0, 0, 0};
     int preempted = 0;
     for (uint32_t i = 0; i < st->nrun && budget > 0; i++) {
         inst_req *r = st->run[i];
@@ -1013,6 +1195,13 @@ static void compose(sim_comp *c)
                 if (kv_store_pin(st->store, r->ids + r->pinned, 1, now, &res) == 0) {
                     r->pinned++;
                     st->logical_pinned++;
+                    if (st->direct_tier && res.direct[st->direct_tier]) {
+                        /* a block of generated tokens found in place after a
+                         * preemption: its whole block is read (capped below) */
+                        r->direct_tokens += st->kv.block_tokens;
+                    }
+                    if (st->direct_tier)
+                        count_pin(st, &res);
                     (void)charge_moves(c, NULL, &res);
                     continue;
                 }
@@ -1039,7 +1228,9 @@ static void compose(sim_comp *c)
             step.tokens++;
             step.decode_tokens++;
             step.attn_pairs += (double)ctx;
-            step.ctx_read += ctx - 1;
+            uint64_t dtok = r->direct_tokens < ctx - 1 ? r->direct_tokens : ctx - 1;
+            step.ctx_read += ctx - 1 - dtok;
+            step.cxl_bytes += dtok * st->kvbpt;
         } else if (r->state == INST_PREFILL) {
             uint32_t pt = r->ptarget;
             uint64_t left = pt - r->prefilled;
@@ -1055,7 +1246,9 @@ static void compose(sim_comp *c)
             step.prefill_tokens += chunk;
             double o = r->prefilled, ch = (double)chunk;
             step.attn_pairs += ch * o + ch * (ch + 1) / 2;
-            step.ctx_read += r->prefilled;
+            uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
+            step.ctx_read += r->prefilled - dtok;
+            step.cxl_bytes += dtok * st->kvbpt;
         }
     }
     while (!preempted && budget > 0 && st->wait_head && st->nrun < st->max_seqs) {
@@ -1079,16 +1272,21 @@ static void compose(sim_comp *c)
         step.prefill_tokens += chunk;
         double o = r->prefilled, ch = (double)chunk;
         step.attn_pairs += ch * o + ch * (ch + 1) / 2;
-        step.ctx_read += r->prefilled;
+        uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
+        step.ctx_read += r->prefilled - dtok;
+        step.cxl_bytes += dtok * st->kvbpt;
     }
     /* Sharing: references held vs distinct blocks, after the admissions. */
     uint64_t phys = kv_store_pinned_blocks(st->store);
+    uint64_t in_hbm = st->logical_pinned; /* references held in HBM */
+    if (st->direct_tier)
+        in_hbm -= kv_store_inplace_refs(st->store);
     if (st->logical_pinned > st->peak_logical)
         st->peak_logical = st->logical_pinned;
     if (phys > st->peak_pinned)
         st->peak_pinned = phys;
-    if (st->logical_pinned - phys > st->peak_saved)
-        st->peak_saved = st->logical_pinned - phys;
+    if (in_hbm - phys > st->peak_saved)
+        st->peak_saved = in_hbm - phys;
     if (st->nwait > st->cnt.peak_waiting)
         st->cnt.peak_waiting = st->nwait;
     if (st->nrun > st->cnt.peak_running)
@@ -1106,6 +1304,19 @@ static void compose(sim_comp *c)
     st->step_began = now;
     st->step_len = dt;
     st->cnt.steps++;
+    if (step.cxl_bytes) { /* the KV read in place crosses the fabric during the step */
+        st->cnt.direct_bytes += step.cxl_bytes;
+        st->cnt.direct_steps++;
+        st->step_timed_out = 0;
+        if (!st->kv.free_transfers) {
+            if (fabric_transfer_class(c->sim, FABRIC_CLASS_KV_DIRECT,
+                                      st->tier_comp[st->direct_tier], st->dev_id, step.cxl_bytes,
+                                      FABRIC_PATH_LOAD, c->id, INST_EV_DIRECT, 0) == 0)
+                st->direct_wait = 1;
+            else
+                st->cnt.fabric_errors++;
+        }
+    }
     if (st->um && managed_launch(c, dt))
         return; /* stalled on faults: managed_touched schedules the step */
     sim_schedule(c->sim, dt, c->id, INST_EV_STEP, 0, 0);
@@ -1121,10 +1332,13 @@ static int check_step(const inst_state *st)
     for (uint32_t i = 0; i < st->nrun; i++) {
         const inst_req *r = st->run[i];
         refs += r->pinned;
-        for (uint32_t k = 0; k < r->pinned; k++)
+        for (uint32_t k = 0; k < r->pinned; k++) {
+            if (st->direct_tier && kv_store_inplace_tier(st->store, r->ids[k]))
+                continue; /* pinned in place in the CXL tier */
             if (!kv_store_contains(st->store, r->ids[k], 0) ||
                 kv_store_refs(st->store, r->ids[k]) == 0)
                 return 0;
+        }
     }
     refs += st->outside_pins; /* handed off or reserved, outside the run list */
     if (refs != st->logical_pinned || kv_store_pinned_blocks(st->store) > refs)
@@ -1246,6 +1460,7 @@ void inst_release(sim_comp *c, inst_req *r)
     st->logical_pinned -= r->pinned;
     st->outside_pins -= r->pinned;
     r->pinned = 0;
+    r->direct_tokens = 0;
     kick(c); /* freed blocks may admit waiting prompts */
 }
 
@@ -1268,6 +1483,10 @@ static int try_reserve(sim_comp *c, inst_req *r)
     if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
         return 0;
     (void)charge_moves(c, NULL, &res); /* lower-tier hits promoted, write-backs demoted */
+    if (st->direct_tier) {
+        count_pin(st, &res);
+        r->direct_tokens = res.direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
+    }
     uint32_t hit = st->kv.prefix_caching ? res.hit_blocks : 0;
     r->kv_hit = hit < r->n_prompt ? hit : r->n_prompt;
     r->kv_pinned = nb;
@@ -1365,6 +1584,7 @@ void inst_submit(sim_comp *c, inst_req *r)
     r->ptarget = r->input;
     r->admitted_once = 0;
     r->loads = 0;
+    r->direct_tokens = 0;
     r->preemptions = 0;
     r->first_token = r->last_token = r->finish = 0;
     r->cached = r->hit_blocks = r->hit_lower = 0;
@@ -1390,7 +1610,20 @@ static void inst_handle(sim_comp *c, const sim_event *e)
 {
     inst_state *st = c->state;
     if (e->kind == INST_EV_STEP) {
+        if (st->direct_wait) { /* the roofline time is up; the KV reads are not */
+            st->step_timed_out = 1;
+            return;
+        }
         step_end(c);
+    } else if (e->kind == INST_EV_DIRECT) {
+        st->direct_wait = 0;
+        if (st->step_timed_out) { /* the fabric was the slower: the step ends now */
+            st->step_timed_out = 0;
+            st->step_len = sim_now(c->sim) - st->step_began;
+            step_end(c);
+        }
+    } else if (e->kind == INST_EV_INVAL) {
+        /* a batch of back-invalidations (or their responses) arrived */
     } else if (e->kind == INST_EV_WAKE) {
         st->kick_pending = 0;
         if (!st->busy)
@@ -1497,6 +1730,26 @@ static int inst_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, c->name, "kv_fabric_moves", (double)st->cnt.fabric_moves, "transfers");
     sim_report_metric(s, c->name, "kv_fabric_errors", (double)st->cnt.fabric_errors, "transfers");
     sim_report_metric(s, c->name, "kv_load_wait", sim_time_to_s(st->cnt.load_wait_ps), "s");
+    if (st->direct_tier) { /* copy-free access (cxl_access direct / auto) */
+        sim_report_metric(s, c->name, "kv_direct_blocks", (double)st->cnt.direct_blocks,
+                          "blocks");
+        sim_report_metric(s, c->name, "kv_copies_avoided", (double)st->cnt.direct_blocks,
+                          "copies");
+        sim_report_metric(s, c->name, "kv_direct_bytes", (double)st->cnt.direct_bytes, "B");
+        sim_report_metric(s, c->name, "kv_direct_steps", (double)st->cnt.direct_steps, "steps");
+        sim_report_metric(s, c->name, "kv_promoted_blocks", (double)st->cnt.promoted_blocks,
+                          "blocks");
+        sim_report_metric(s, c->name, "kv_copied_bytes",
+                          (double)st->cnt.promoted_blocks * st->block_bytes, "B");
+        if (!st->kv.pool) {
+            char dir[160];
+            snprintf(dir, sizeof dir, "%s:%s", c->name, st->kv.tiers[st->direct_tier].name);
+            sim_report_metric(s, c->name, "kv_invalidations", (double)st->cnt.inval_msgs,
+                              "messages");
+            sim_report_coherence(s, dir, "BISnpInv", st->cnt.inval_msgs);
+            sim_report_coherence(s, dir, "BIRsp", st->cnt.inval_msgs);
+        }
+    }
     managed_report(c);
     if (st->store) {
         for (uint32_t t = 0; t < st->kv.ntiers; t++) {
@@ -1573,6 +1826,21 @@ static int pool_finish(sim_comp *c, sim_err *err)
     (void)err;
     pool_state *ps = c->state;
     sim *s = c->sim;
+    int direct = 0;
+    for (uint32_t k = 0; k < 64; k++)
+        direct |= ps->readers[k] != NULL;
+    for (uint32_t t = 0; direct && ps->store && t < ps->ntiers; t++) {
+        inst_state *st = ps->readers[0] ? ps->readers[0]->state : NULL;
+        if (!st || st->direct_tier != 1 + t)
+            continue;
+        char dir[160];
+        snprintf(dir, sizeof dir, "%s:%s", c->name, ps->names[t]);
+        sim_report_metric(s, c->name, "kv_invalidations", (double)ps->inval_msgs, "messages");
+        sim_report_metric(s, c->name, "kv_invalidated_blocks",
+                          (double)kv_store_stats(ps->store, t)->invalidated, "blocks");
+        sim_report_coherence(s, dir, "BISnpInv", ps->inval_msgs);
+        sim_report_coherence(s, dir, "BIRsp", ps->inval_msgs);
+    }
     for (uint32_t t = 0; ps->store && t < ps->ntiers; t++) {
         const kv_tier_stats *ts = kv_store_stats(ps->store, t);
         const char *tn = ps->names[t];

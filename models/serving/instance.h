@@ -55,6 +55,7 @@ typedef struct inst_req {
     uint32_t hit_lower;     /* of those, blocks loaded from a lower tier */
     uint32_t preemptions;   /* times preempted (recompute) */
     uint32_t loads;         /* fabric loads of its blocks still in flight */
+    uint32_t direct_tokens; /* tokens of its blocks pinned in place in the CXL tier */
     int admitted_once;      /* hit counters recorded */
     sim_time ready_at;      /* LOADING: when the lower-tier blocks are in HBM */
     sim_time first_token;   /* when the first output token was produced */
@@ -100,6 +101,9 @@ typedef struct inst_kv_cfg {
     int prefix_caching;     /* 0: never reuse blocks across requests */
     int scope;              /* INST_SCOPE_INSTANCE or INST_SCOPE_GLOBAL */
     sim_comp *pool;         /* scope global: the pool component (inst_pool_add), else NULL */
+    int cxl_access;         /* KV_ACCESS_* (kvstore.h) of a tier on a CXL memory */
+    uint32_t cxl_hot_hits;  /* auto: the hit from which a block is copied */
+    const scn_node *node;   /* the kv: section (errors point into it), or NULL */
 } inst_kv_cfg;
 
 /* `kv: {scope:}`: each instance has its own lower tiers (instance), or the
@@ -191,6 +195,12 @@ typedef struct inst_counters {
     uint64_t fabric_moves;  /* transfers started on the fabric (stages counted) */
     uint64_t fabric_errors; /* moves the fabric refused (counted, not timed) */
     sim_time load_wait_ps;  /* summed time requests spent waiting for loads */
+    uint64_t promoted_blocks; /* blocks copied from lower tiers into HBM */
+    uint64_t direct_blocks; /* pins that used a CXL block in place (copies avoided) */
+    uint64_t direct_bytes;  /* KV bytes steps read in place from CXL */
+    uint64_t direct_steps;  /* steps that read KV in place */
+    uint64_t inval_msgs;    /* back-invalidations sent for blocks this instance's own
+                             * store evicted (a pool counts its own) */
     uint64_t handoffs;      /* prefill role: requests handed to a decode instance */
     uint64_t reserved;      /* decode role: reservations granted */
     uint64_t reserve_waits; /* decode role: reservations that had to wait */

@@ -94,6 +94,12 @@ double llm_attn_flops_per_pair(const llm_model *m)
 double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, double *t_mem,
                         double *t_ar)
 {
+    return llm_step_seconds_cxl(hw, st, t_comp, t_mem, NULL, t_ar);
+}
+
+double llm_step_seconds_cxl(const llm_hw *hw, const llm_step *st, double *t_comp,
+                            double *t_mem, double *t_cxl, double *t_ar)
+{
     if (hw->step_model == LLM_STEP_LINEAR) {
         const llm_linear *k = &hw->linear;
         if (t_comp)
@@ -102,9 +108,14 @@ double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, do
             *t_mem = 0;
         if (t_ar)
             *t_ar = 0;
-        return k->fixed + k->per_prefill * (double)st->prefill_tokens +
-               k->per_decode * (double)st->decode_tokens +
-               k->per_context * (double)st->ctx_read;
+        double tl = k->fixed + k->per_prefill * (double)st->prefill_tokens +
+                    k->per_decode * (double)st->decode_tokens +
+                    k->per_context * (double)st->ctx_read;
+        double tx = st->cxl_bytes && hw->cxl_bandwidth > 0
+                        ? (double)st->cxl_bytes / hw->cxl_bandwidth : 0;
+        if (t_cxl)
+            *t_cxl = tx;
+        return tl > tx ? tl : tx;
     }
     const llm_model *m = hw->m;
     const llm_gpu *g = hw->g;
@@ -128,7 +139,14 @@ double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, do
         *t_mem = tm;
     if (t_ar)
         *t_ar = ta;
-    return (tc > tm ? tc : tm) + ta + hw->step_overhead_s;
+    double tx = st->cxl_bytes && hw->cxl_bandwidth > 0
+                    ? (double)st->cxl_bytes / hw->cxl_bandwidth : 0;
+    if (t_cxl)
+        *t_cxl = tx;
+    double t = tc > tm ? tc : tm;
+    if (tx > t) /* a second memory stream, concurrent with HBM (llm_model.h) */
+        t = tx;
+    return t + ta + hw->step_overhead_s;
 }
 
 sim_time llm_step_time(const llm_hw *hw, const llm_step *st)

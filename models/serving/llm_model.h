@@ -25,10 +25,29 @@
  *   t_ar    = when tp > 1: 2 x layers all-reduces of T x hidden x act_bytes
  *             bytes each, ring algorithm: 2 (tp-1)/tp x size / link B/s
  *             + latency each (Megatron-LM: two all-reduces per layer)
- *   step    = max(t_comp, t_mem) + t_ar + step_overhead
+ *   t_cxl   = cxl_bytes / cxl_bandwidth    (KV read in place from CXL memory,
+ *             copy-free access: those tokens are left out of context read above)
+ *   step    = max(t_comp, t_mem, t_cxl) + t_ar + step_overhead
  * So a prefill-only step is compute-bound, a decode-only step memory-bound,
  * and a mixed step pays for the slower of the two (a roofline: compute and
- * memory traffic overlap perfectly within a step). MoE models read all
+ * memory traffic overlap perfectly within a step).
+ *
+ * The CXL term. KV read directly from a CXL memory (load/store over the
+ * GPU's PCIe/CXL path, no copy into HBM) is a second memory stream beside
+ * HBM: the HBM controllers and the CXL link are independent resources the
+ * GPU drives concurrently, so the memory time is the slower stream, max(
+ * t_mem, t_cxl), not their sum - the roofline's rule for several memory
+ * ceilings (Williams, Waterman, Patterson, "Roofline", CACM 52(4) 2009:
+ * time is bounded by the most loaded resource; Yang et al., "Hierarchical
+ * Roofline analysis", 2020, one ceiling per memory level), and what
+ * measurements of CXL memory show: DDR and CXL bandwidth add up when both
+ * are streamed at once (Sun et al., "Demystifying CXL Memory with Genuine
+ * CXL-Ready Systems and Devices", MICRO 2023, interleaving section). When
+ * the CXL link is the bottleneck (the usual case: tens of GB/s against TB/s
+ * of HBM) the step is t_cxl; the sum would only hold if attention waited
+ * for the CXL reads before touching HBM, which a kernel streaming both
+ * does not. cxl_bandwidth is the path's (llm_hw); the fabric carries the
+ * same bytes and the instance ends the step no earlier than they arrive. MoE models read all
  * expert weights every step (an upper bound at small batch) but compute
  * only with the active parameters.
  *
@@ -88,7 +107,8 @@ typedef struct llm_gpu {
 typedef struct llm_step {
     uint64_t tokens;        /* tokens computed: prefill chunk tokens + decode tokens */
     double attn_pairs;      /* sum over computed tokens of the keys attended to */
-    uint64_t ctx_read;      /* KV tokens read (context of every computed sequence) */
+    uint64_t ctx_read;      /* KV tokens read from HBM (context of every computed sequence) */
+    uint64_t cxl_bytes;     /* KV bytes read in place from CXL memory (0: none) */
     uint64_t prefill_tokens;/* of tokens, prefill (uncached prompt) tokens (linear model) */
     uint64_t decode_tokens; /* of tokens, decode tokens, one per decoding sequence (linear) */
 } llm_step;
@@ -110,6 +130,7 @@ typedef struct llm_hw {
     uint32_t tp;            /* tensor-parallel GPUs */
     double allreduce_latency_s; /* per all-reduce fixed cost, seconds */
     double step_overhead_s; /* fixed cost per step (scheduler, launch), seconds */
+    double cxl_bandwidth;   /* bytes/s of KV read in place from CXL (0: no such reads) */
     int step_model;         /* LLM_STEP_ROOFLINE (default, 0) or LLM_STEP_LINEAR */
     llm_linear linear;      /* the linear model's coefficients */
 } llm_hw;
@@ -130,8 +151,13 @@ double llm_attn_flops_per_pair(const llm_model *m);
 /* Energy in joules of one GPU busy for busy_s of a run of total_s. */
 double llm_gpu_energy_j(const llm_gpu *g, double busy_s, double total_s);
 
-/* Step time in seconds and its parts (t_comp, t_mem, t_ar may be NULL; the
- * linear model has no parts and sets them to 0). */
+/* Step time in seconds and its parts (t_comp, t_mem, t_ar may be NULL;
+ * t_mem is the HBM stream; llm_step_seconds_cxl also gives t_cxl). The
+ * linear model has no compute/HBM/all-reduce parts and sets them to 0; KV
+ * read in place from CXL still bounds its step from below (the step
+ * cannot end before those bytes have streamed). */
+double llm_step_seconds_cxl(const llm_hw *hw, const llm_step *st, double *t_comp,
+                            double *t_mem, double *t_cxl, double *t_ar);
 double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, double *t_mem,
                         double *t_ar);
 /* The same, rounded to picoseconds (llround). */

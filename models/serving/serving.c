@@ -257,6 +257,12 @@ static const sim_skey kv_keys[] = {
      "global: lower tiers are one pool shared by every instance", NULL},
     {"prefix_caching", SIM_S_VALUE, "bool", "true", "", "reuse blocks of equal prefixes", NULL},
     {"free_transfers", SIM_S_VALUE, "bool", "false", "", "tier copies take no time", NULL},
+    {"cxl_access", SIM_S_VALUE, "copy|direct|auto", "copy", "",
+     "a tier on a CXL memory: copy (promote hits into HBM), direct (read them in place by "
+     "load/store every step), auto (in place until a block's cxl_hot_hits-th hit, then copy)",
+     NULL},
+    {"cxl_hot_hits", SIM_S_VALUE, "uint", "2", "hits",
+     "cxl_access auto: the hit in the CXL tier from which a block is promoted (hot)", NULL},
     {"tiers", SIM_S_LIST, "list", "[hbm]", "", "the tiers, HBM first", &tier_schema},
     SK_END};
 
@@ -1258,6 +1264,8 @@ static int parse_kv(const scn_node *n, uint32_t trace_bt, inst_kv_cfg *kv, sim_e
     kv->prefix_caching = 1;
     kv->params.get = node_param;
     kv->params.ctx = (void *)n;
+    kv->cxl_access = KV_ACCESS_COPY;
+    kv->cxl_hot_hits = 2;
     if (!n)
         return 0;
     if (scn_node_kind(n) != SCN_MAP)
@@ -1292,6 +1300,18 @@ static int parse_kv(const scn_node *n, uint32_t trace_bt, inst_kv_cfg *kv, sim_e
     if ((rc = scn_get_bool(n, "prefix_caching", 1, &kv->prefix_caching, err)) ||
         (rc = scn_get_bool(n, "free_transfers", 0, &kv->free_transfers, err)))
         return rc;
+    static const char *const acc[] = {"copy", "direct", "auto", NULL};
+    int a;
+    uint64_t hot;
+    if ((rc = scn_get_enum(n, "cxl_access", acc, 0, &a, err)) ||
+        (rc = scn_get_uint(n, "cxl_hot_hits", 2, &hot, err)))
+        return rc;
+    if (hot < 1 || hot > UINT32_MAX)
+        return scn_error(err, scn_map_get(n, "cxl_hot_hits"), "kv.cxl_hot_hits must be 1 or "
+                         "more (the hit from which a block is copied into HBM)");
+    kv->cxl_access = a == 1 ? KV_ACCESS_DIRECT : a == 2 ? KV_ACCESS_AUTO : KV_ACCESS_COPY;
+    kv->cxl_hot_hits = (uint32_t)hot;
+    kv->node = n;
     const scn_node *tiers = scn_map_get(n, "tiers");
     if (tiers) {
         if (scn_node_kind(tiers) != SCN_SEQ || scn_len(tiers) < 1 ||
