@@ -76,7 +76,7 @@ static int run_text(const char *text, sim_err *err)
     sim *s = sim_create();
     memset(&cap, 0, sizeof cap);
     sim_sink k = {&cap, capture_metric, capture_link, capture_ts, rec_request, NULL,
-                  rec_coherence, NULL, NULL};
+                  rec_coherence, NULL, NULL, NULL};
     sim_set_sink(s, &k);
     int rc = sim_build(s, doc, memfab_models, sections, err);
     if (!rc)

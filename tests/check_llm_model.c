@@ -113,7 +113,7 @@ START_TEST(cxl_term_is_a_concurrent_stream)
     ck_assert(tx < tm);
     ck_assert_double_eq(t, tm);
     /* No CXL bytes: exactly today's step. */
-    llm_step st0 = {64, 64.0 * 2001, 64 * 2000, 0};
+    llm_step st0 = {64, 64.0 * 2001, 64 * 2000, 0, 0, 0};
     ck_assert_double_eq(llm_step_seconds_cxl(&hw, &st0, NULL, NULL, &tx, NULL),
                         llm_step_seconds(&hw, &st0, NULL, NULL, NULL));
     ck_assert_double_eq(tx, 0);
