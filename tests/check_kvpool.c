@@ -32,6 +32,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/serving_fixture.h"
 
 /* ---- store level ------------------------------------------------------------ */
 
@@ -319,33 +320,15 @@ static const kvrow *kv_get(const char *inst, const char *tier)
     return NULL;
 }
 
-static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
 
 static int run_text(const char *text, sim_err *e)
 {
-    sim_err_clear(e);
     memset(ttft, 0, sizeof ttft);
     nreq = 0;
     nkv = 0;
-    scn_doc *doc = scn_load_string("kvpool.yaml", text, e);
-    if (!doc)
-        return e->code;
-    sim *s = sim_create();
     memset(&cap, 0, sizeof cap);
     sim_sink k = {&cap, capture_metric, capture_link, capture_ts, rec_request, rec_kv, NULL, NULL, NULL, NULL};
-    sim_set_sink(s, &k);
-    int rc = sim_build(s, doc, memfab_models, sections, e);
-    if (!rc)
-        rc = serving_build(s, doc, e);
-    if (!rc)
-        rc = sim_start(s, e);
-    if (!rc)
-        rc = sim_run(s, sim_stop_time(s));
-    if (!rc)
-        rc = sim_finish(s, e);
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    return sfx_run("kvpool.yaml", text, &k, NULL, NULL, e);
 }
 
 static char trace_path[256];

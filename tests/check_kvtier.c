@@ -26,6 +26,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/serving_fixture.h"
 
 static capture cap;
 static sim_time first_ttft[8];
@@ -42,32 +43,14 @@ static int rec_request(void *ctx, uint64_t id, const char *session, const char *
     return 0;
 }
 
-static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
 
 static int run_text(const char *text, sim_err *err)
 {
-    sim_err_clear(err);
     memset(first_ttft, 0, sizeof first_ttft);
     nreq = 0;
-    scn_doc *doc = scn_load_string("kvtier.yaml", text, err);
-    if (!doc)
-        return err->code;
-    sim *s = sim_create();
     memset(&cap, 0, sizeof cap);
     sim_sink k = {&cap, capture_metric, capture_link, capture_ts, rec_request, NULL, NULL, NULL, NULL, NULL};
-    sim_set_sink(s, &k);
-    int rc = sim_build(s, doc, memfab_models, sections, err);
-    if (!rc)
-        rc = serving_build(s, doc, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc)
-        rc = sim_run(s, sim_stop_time(s));
-    if (!rc)
-        rc = sim_finish(s, err);
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    return sfx_run("kvtier.yaml", text, &k, NULL, NULL, err);
 }
 
 static char trace_path[256];

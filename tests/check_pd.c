@@ -41,6 +41,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/serving_fixture.h"
 
 #define MAXREQ 1024
 #define KVBPT 131072ull /* llama3-8b */
@@ -115,53 +116,43 @@ static int rec_request_pd(void *ctx, uint64_t id, const char *session, const cha
     return 0;
 }
 
-static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
 
 /* Build, start, run, (snapshot the instances,) finish. 0 or the error code. */
+/* Each instance's state at the end of the run, before finish. */
+static void snapshot(sim *s)
+{
+    R->end = sim_now(s);
+    for (size_t i = 0; i < sim_ncomps(s) && R->ninst < 8; i++) {
+        sim_comp *c = sim_comp_at(s, (uint32_t)i);
+        if (c->model != &llm_instance_model)
+            continue;
+        inst_snap *p = &R->inst[R->ninst++];
+        snprintf(p->name, sizeof p->name, "%s", c->name);
+        p->role = inst_role(c);
+        p->free_blocks = inst_free_blocks(c);
+        p->kv_blocks = inst_kv_blocks(c);
+        p->reserve_waiting = inst_reserve_waiting(c);
+        p->load = inst_load(c);
+        p->cnt = *inst_stats(c);
+        p->hw = *inst_hw(c);
+        p->m = *p->hw.m;
+        p->g = *p->hw.g;
+        p->hw.m = &p->m;
+        p->hw.g = &p->g;
+    }
+}
+
+static void keep_totals(sim *s)
+{
+    if (sim_find(s, "workload"))
+        R->tot = *serving_get_totals(sim_find(s, "workload"));
+}
+
 static int run_text(const char *text, sim_err *err)
 {
     memset(R, 0, sizeof *R);
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("test.yaml", text, err);
-    if (!doc)
-        return err->code;
-    sim *s = sim_create();
     sim_sink k = {R, capture_metric, NULL, NULL, rec_request, NULL, NULL, rec_request_pd, NULL, NULL};
-    sim_set_sink(s, &k);
-    int rc = sim_build(s, doc, memfab_models, sections, err);
-    if (!rc)
-        rc = serving_build(s, doc, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc)
-        rc = sim_run(s, sim_stop_time(s));
-    if (!rc) {
-        R->end = sim_now(s);
-        for (size_t i = 0; i < sim_ncomps(s) && R->ninst < 8; i++) {
-            sim_comp *c = sim_comp_at(s, (uint32_t)i);
-            if (c->model != &llm_instance_model)
-                continue;
-            inst_snap *p = &R->inst[R->ninst++];
-            snprintf(p->name, sizeof p->name, "%s", c->name);
-            p->role = inst_role(c);
-            p->free_blocks = inst_free_blocks(c);
-            p->kv_blocks = inst_kv_blocks(c);
-            p->reserve_waiting = inst_reserve_waiting(c);
-            p->load = inst_load(c);
-            p->cnt = *inst_stats(c);
-            p->hw = *inst_hw(c);
-            p->m = *p->hw.m;
-            p->g = *p->hw.g;
-            p->hw.m = &p->m;
-            p->hw.g = &p->g;
-        }
-        rc = sim_finish(s, err);
-    }
-    if (!rc && sim_find(s, "workload"))
-        R->tot = *serving_get_totals(sim_find(s, "workload"));
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    return sfx_run("test.yaml", text, &k, snapshot, keep_totals, err);
 }
 
 static void run_ok(const char *text)

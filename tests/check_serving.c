@@ -29,6 +29,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/serving_fixture.h"
 
 #define MAXREQ 4096
 #define MAXTS 8192
@@ -84,39 +85,23 @@ static int rec_kv(void *ctx, const char *i, const char *t, uint64_t h, uint64_t 
     return 0;
 }
 
-static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
 
 static serving_totals T;
 static inst_counters C0;
 
 /* Run a scenario text; 0 or the error code (err filled). */
+static void keep_totals(sim *s)
+{
+    T = *serving_get_totals(sim_find(s, "workload"));
+    C0 = *inst_stats(sim_find(s, "inst0"));
+}
+
 static int run_text(const char *text, sim_err *err)
 {
     memset(R, 0, sizeof *R);
     memset(&T, 0, sizeof T);
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("test.yaml", text, err);
-    if (!doc)
-        return err->code;
-    sim *s = sim_create();
     sim_sink k = {R, capture_metric, NULL, rec_ts, rec_request, rec_kv, NULL, NULL, NULL, NULL};
-    sim_set_sink(s, &k);
-    int rc = sim_build(s, doc, memfab_models, sections, err);
-    if (!rc)
-        rc = serving_build(s, doc, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc)
-        rc = sim_run(s, sim_stop_time(s));
-    if (!rc)
-        rc = sim_finish(s, err);
-    if (!rc) {
-        T = *serving_get_totals(sim_find(s, "workload"));
-        C0 = *inst_stats(sim_find(s, "inst0"));
-    }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    return sfx_run("test.yaml", text, &k, NULL, keep_totals, err);
 }
 
 static void setup(void) { R = calloc(1, sizeof *R); }

@@ -41,6 +41,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/serving_fixture.h"
 
 #define MAXREQ 64
 
@@ -74,36 +75,21 @@ static int rec_request(void *ctx, uint64_t id, const char *session, const char *
     return 0;
 }
 
-static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
+
+static void keep_um(sim *s)
+{
+    sim_comp *u = sim_find(s, "kvum");
+    if (u && um_get_stats(u, &R->um) == 0) {
+        R->um_ok = 1;
+        R->um_state_ok = um_check_state(u) == 0;
+    }
+}
 
 static int run_text(const char *text, sim_err *err)
 {
     memset(R, 0, sizeof *R);
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("test.yaml", text, err);
-    if (!doc)
-        return err->code;
-    sim *s = sim_create();
     sim_sink k = {R, capture_metric, NULL, NULL, rec_request, NULL, NULL, NULL, NULL, NULL};
-    sim_set_sink(s, &k);
-    int rc = sim_build(s, doc, memfab_models, sections, err);
-    if (!rc)
-        rc = serving_build(s, doc, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc)
-        rc = sim_run(s, sim_stop_time(s));
-    if (!rc) {
-        sim_comp *u = sim_find(s, "kvum");
-        if (u && um_get_stats(u, &R->um) == 0) {
-            R->um_ok = 1;
-            R->um_state_ok = um_check_state(u) == 0;
-        }
-        rc = sim_finish(s, err);
-    }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    return sfx_run("test.yaml", text, &k, keep_um, NULL, err);
 }
 
 static void run_ok(const char *text)
