@@ -22,55 +22,15 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/model_fixture.h"
 
 #define NS 1000ULL
 
-static capture cap;
-static scn_doc *doc;
-static sim *S;
-static sim_err err;
-
-static void teardown(void)
-{
-    if (S)
-        sim_destroy(S);
-    if (doc)
-        scn_free(doc);
-    S = NULL;
-    doc = NULL;
-}
-
-static void build(const char *text)
-{
-    teardown();
-    sim_err_clear(&err);
-    doc = scn_load_string("coh.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    S = sim_create();
-    memset(&cap, 0, sizeof cap);
-    capture_attach(&cap, S);
-    ck_assert_msg(sim_build(S, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
-    ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);
-}
-
-static void finish_at(sim_time until)
-{
-    ck_assert_int_eq(sim_run(S, until), 0);
-    ck_assert_msg(sim_finish(S, &err) == 0, "%s", err.msg);
-}
-
-static void finish(void)
-{
-    ck_assert_int_eq(sim_run(S, SIM_TIME_MAX), 0);
-    ck_assert_msg(sim_finish(S, &err) == 0, "%s", err.msg);
-}
-
-static sim_comp *C(const char *n)
-{
-    sim_comp *c = sim_find(S, n);
-    ck_assert_msg(c, "no %s", n);
-    return c;
-}
+static void build(const char *text) { mfx_build("coh.yaml", text); }
+static void teardown(void) { mfx_teardown(); }
+static void finish(void) { mfx_finish_at(SIM_TIME_MAX); }
+static __attribute__((unused)) void finish_at(sim_time until) { mfx_finish_at(until); }
+static sim_comp *C(const char *n) { return mfx_comp(n); }
 
 /* 68 B flits, 32 GT/s x16: the time of `bytes` of payload posted in one direction. */
 static double wire_ps(uint64_t bytes, int dir)
