@@ -1703,6 +1703,24 @@ out:
     return rc;
 }
 
+/* The i-th child of a map or sequence and its label in a flattened path:
+ * the key, a sequence item's name (item_name), else its index written
+ * into idx. */
+static const char *child_at(const scn_node *n, size_t i, char idx[32], const scn_node **child)
+{
+    if (n->kind == SCN_MAP) {
+        *child = n->ents[i].val;
+        return n->ents[i].key->str;
+    }
+    *child = n->items[i];
+    const char *label = item_name(*child);
+    if (!label) {
+        snprintf(idx, 32, "%zu", i);
+        label = idx;
+    }
+    return label;
+}
+
 /* ---- flattening ---------------------------------------------------------------- */
 
 typedef struct strbuf {
@@ -1743,19 +1761,8 @@ static void flatten(const scn_node *n, strbuf *k, scn_leaf_fn fn, void *ctx)
     }
     for (size_t i = 0; i < n->n; i++) {
         char idx[32];
-        const char *label;
         const scn_node *child;
-        if (n->kind == SCN_MAP) {
-            label = n->ents[i].key->str;
-            child = n->ents[i].val;
-        } else {
-            child = n->items[i];
-            label = item_name(child);
-            if (!label) {
-                snprintf(idx, sizeof idx, "%zu", i);
-                label = idx;
-            }
-        }
+        const char *label = child_at(n, i, idx, &child);
         if (save)
             sb_put(k, ".", 1);
         sb_put(k, label, strlen(label));
@@ -1776,19 +1783,8 @@ static int path_of(const scn_node *n, const scn_node *target, strbuf *k)
     size_t save = k->len;
     for (size_t i = 0; i < n->n; i++) {
         char idx[32];
-        const char *label;
         const scn_node *child;
-        if (n->kind == SCN_MAP) {
-            label = n->ents[i].key->str;
-            child = n->ents[i].val;
-        } else {
-            child = n->items[i];
-            label = item_name(child);
-            if (!label) {
-                snprintf(idx, sizeof idx, "%zu", i);
-                label = idx;
-            }
-        }
+        const char *label = child_at(n, i, idx, &child);
         if (save)
             sb_put(k, ".", 1);
         sb_put(k, label, strlen(label));

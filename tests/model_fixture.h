@@ -62,4 +62,22 @@ static __attribute__((unused)) sim_comp *mfx_comp(const char *n)
     return c;
 }
 
+/* Bad input: building or starting `text` fails with a message containing
+ * `needle` at line `line` (and some column). */
+static __attribute__((unused)) void mfx_bad(const char *text, const char *needle, int line)
+{
+    mfx_teardown();
+    sim_err_clear(&err);
+    doc = scn_load_string("bad.yaml", text, &err);
+    ck_assert_msg(doc, "%s", err.msg);
+    S = sim_create();
+    int rc = sim_build(S, doc, memfab_models, NULL, &err);
+    if (!rc)
+        rc = sim_start(S, &err);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(err.msg, needle), "message: %s", err.msg);
+    ck_assert_int_eq(err.line, line);
+    ck_assert_int_gt(err.col, 0);
+}
+
 #endif
