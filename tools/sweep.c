@@ -194,17 +194,22 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-static int point_ids(sweep *s, sim_err *err)
+/* The scenario's bytes are read as scenario files are (scn_read_file): a
+ * device, a FIFO or a file over 16 MiB is an error at the sweep file's
+ * `scenario:` (reading `scenario: /dev/zero` to its end never finished). */
+static int point_ids(sweep *s, const scn_node *root, sim_err *err)
 {
-    FILE *f = fopen(s->scenario, "rb");
-    if (!f)
-        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", s->scenario, strerror(errno));
-    uint64_t base = 0xcbf29ce484222325ULL;
-    char buf[8192];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        base = fnv(base, buf, n);
-    fclose(f);
+    char *text = NULL, why[160] = "";
+    size_t len = 0;
+    int rf = scn_read_file(s->scenario, &text, &len, why, sizeof why);
+    if (rf == -2)
+        return scn_error(err, scn_map_get(root, "scenario"), "scenario '%s': %s", s->scenario,
+                         why);
+    if (rf)
+        return sim_err_set(err, errno == ENOMEM ? SIM_ENOMEM : SIM_EIO, NULL, 0, 0, "%s: %s",
+                           s->scenario, strerror(errno));
+    uint64_t base = fnv(0xcbf29ce484222325ULL, text, len);
+    sim_free(text);
     for (size_t i = 0; i < s->nsets; i++)
         base = fnv(base, s->sets[i], strlen(s->sets[i]) + 1);
     for (size_t i = 0; i < s->npts; i++) {
@@ -324,7 +329,7 @@ static int check_points(const sweep *s, const scn_node *root, sim_err *err)
 }
 
 static int load_sweep(const char *path, sweep *s, const char *out_opt, const char *work_opt,
-                      sim_err *err)
+                      size_t max_runs, sim_err *err)
 {
     memset(s, 0, sizeof *s);
     scn_doc *d = scn_load(path, err);
@@ -485,7 +490,7 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
     for (size_t i = 0; i < ng; i++)
         count *= (long double)gn[i];
     count = (count + (long double)(pl ? scn_len(pl) : 0)) * (long double)ns;
-    if (count > (long double)SWEEP_MAX_RUNS) {
+    if (count > (long double)max_runs) {
         char dims[96] = "";
         size_t dl = 0;
         for (size_t i = 0; i < ng && dl + 24 < sizeof dims; i++)
@@ -494,10 +499,10 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
             snprintf(dims + dl, sizeof dims - dl, " x ...");
         const scn_node *at = scn_map_get(root, "grid") ? scn_map_get(root, "grid") : root;
         rc = scn_error(err, at, "the sweep has %.0Lf runs (grid of %zu key%s: %s%s,"
-                       " %zu listed point%s, %zu seed%s); at most %d", count, ng,
+                       " %zu listed point%s, %zu seed%s); at most %zu", count, ng,
                        ng == 1 ? "" : "s", ng ? dims : "none", ng ? " values" : "", pl ? scn_len(pl) : (size_t)0,
                        pl && scn_len(pl) == 1 ? "" : "s", ns, ns == 1 ? "" : "s",
-                       SWEEP_MAX_RUNS);
+                       max_runs);
         goto out;
     }
     for (size_t i = 0; i < ng; i++)
@@ -547,7 +552,7 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
                 goto out;
             }
     }
-    rc = point_ids(s, err);
+    rc = point_ids(s, root, err);
     if (!rc)
         rc = check_points(s, root, err);
     if (!rc) {   /* the scenario's name, for records of points that fail early */
@@ -572,6 +577,17 @@ out:
     if (rc)
         sweep_free(s);
     return rc;
+}
+
+int sweep_load_check(const char *path, size_t max_runs, size_t *npoints, sim_err *err)
+{
+    sweep s;
+    int rc = load_sweep(path, &s, NULL, NULL, max_runs ? max_runs : SWEEP_MAX_RUNS, err);
+    if (rc)
+        return rc;
+    *npoints = s.npts;
+    sweep_free(&s);
+    return 0;
 }
 
 /* ---- one point ------------------------------------------------------------- */
@@ -1267,7 +1283,7 @@ int cmd_sweep(int argc, char **argv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         jobs = mpi ? 1 : (n > 0 ? (int)n : 1);
     }
-    if (load_sweep(argv[optind], &s, out, work, &err)) {
+    if (load_sweep(argv[optind], &s, out, work, SWEEP_MAX_RUNS, &err)) {
         if (rank == 0)
             sim_err_print(&err);
         status = err.code == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;
