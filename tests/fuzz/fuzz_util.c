@@ -73,5 +73,6 @@ void fuzz_fail(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+    cleanup();   /* abort() skips atexit; libFuzzer keeps the input itself */
     abort();
 }
