@@ -7,10 +7,12 @@
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make bench      event-core and replay benchmarks (prints figures, asserts nothing)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make fuzz       libFuzzer harnesses of tests/fuzz/ (clang), each run FUZZ_SECONDS
 #   VARIANT=debug|release|asan   WERROR=1 adds -Werror (CI sets it)
+#   (VARIANT=fuzz is the clang build `make fuzz` makes for itself)
 
 VARIANT ?= release
-ifeq ($(filter $(VARIANT),debug release asan),)
+ifeq ($(filter $(VARIANT),debug release asan fuzz),)
 $(error unknown VARIANT '$(VARIANT)': use debug, release or asan)
 endif
 
@@ -32,6 +34,15 @@ CFLAGS_debug := -O1 -g
 CFLAGS_release := -O2 -g -DNDEBUG
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS_asan := -fsanitize=address,undefined
+# libFuzzer: the library is instrumented for coverage, the harnesses link
+# the fuzzer's main (clang only).
+FUZZ_CC ?= clang
+ifeq ($(VARIANT),fuzz)
+CC := $(FUZZ_CC)
+endif
+CFLAGS_fuzz := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+               -fno-sanitize-recover=undefined
+LDFLAGS_fuzz := -fsanitize=fuzzer,address,undefined
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -57,7 +68,7 @@ BIN := $(B)/memfab
 # Keep test objects: they are intermediate files of the test programs.
 .SECONDARY:
 
-.PHONY: all run test test-only check asan bench install deps clean valgrind valgrind-only regress study FORCE
+.PHONY: all run test test-only check asan bench install deps clean valgrind valgrind-only regress study fuzz fuzz-build FORCE
 all: $(BIN) $(PLUGIN_SO)
 
 $(B)/%.o: %.c
@@ -102,6 +113,51 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/libmemfab.a
 $(B)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+
+# ---- fuzzing: tests/fuzz/ (see tests/fuzz/fuzz.h) ---------------------------
+# One harness per input format; the trace harness is built once per reader.
+FUZZ_HARNESSES := scenario trace_mooncake trace_azure trace_burstgpt trace_qwen trace_native \
+                  baseline tolerances sweep
+fuzz_src = tests/fuzz/fuzz_$(if $(filter trace_%,$(1)),trace,$(1)).c
+fuzz_fmt_mooncake := MOONCAKE
+fuzz_fmt_azure := AZURE
+fuzz_fmt_burstgpt := BURSTGPT
+fuzz_fmt_qwen := QWEN
+fuzz_fmt_native := NATIVE
+fuzz_def = $(if $(filter trace_%,$(1)),-DFUZZ_TRACE_FMT=TRACE_$(fuzz_fmt_$(1:trace_%=%)))
+# entry_H.o: the harness with its entry point renamed, for the Check replay
+# (tests/check_fuzz.c, any variant); main_H.o: the libFuzzer harness.
+define fuzz_rules
+$(B)/tests/fuzz/entry_$(1).o: $(call fuzz_src,$(1))
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $(call fuzz_def,$(1)) -DFUZZ_ENTRY=fuzz_$(1)_one -c $$< -o $$@
+$(B)/tests/fuzz/main_$(1).o: $(call fuzz_src,$(1))
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $(call fuzz_def,$(1)) -c $$< -o $$@
+$(B)/fuzz/fuzz_$(1): $(B)/tests/fuzz/main_$(1).o $(B)/tests/fuzz/fuzz_util.o $(B)/libmemfab.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) $$^ -o $$@ $$(LDLIBS)
+endef
+$(foreach h,$(FUZZ_HARNESSES),$(eval $(call fuzz_rules,$(h))))
+FUZZ_ENTRY_OBJ := $(FUZZ_HARNESSES:%=$(B)/tests/fuzz/entry_%.o) $(B)/tests/fuzz/fuzz_util.o
+$(B)/tests/check_fuzz: $(B)/tests/check_fuzz.o $(FUZZ_ENTRY_OBJ) $(B)/libmemfab.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
+
+# make fuzz FUZZ_SECONDS=N: build the harnesses with clang and libFuzzer
+# (ASan + UBSan) and run each for N seconds, one after the other, on one
+# core; FUZZ_ONLY="sweep baseline" runs some. New inputs go to
+# build/fuzz/corpus/H/, crashes to build/fuzz/artifacts/H/ (copy each into
+# tests/fuzz/regress/H/ with its fix, so that make test replays it).
+FUZZ_SECONDS ?= 60
+FUZZ_TIMEOUT ?= 10
+FUZZ_RSS_MB ?= 2048
+FUZZ_ONLY ?= $(FUZZ_HARNESSES)
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) is needed (apt-get install clang)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory VARIANT=fuzz fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TIMEOUT=$(FUZZ_TIMEOUT) FUZZ_RSS_MB=$(FUZZ_RSS_MB) \
+	 sh tests/fuzz/run-fuzz.sh build/fuzz $(FUZZ_ONLY)
+fuzz-build: $(FUZZ_ONLY:%=$(B)/fuzz/fuzz_%)
 
 $(B)/plugins/%.so: tests/plugins/%.c
 	@mkdir -p $(@D)
@@ -173,4 +229,5 @@ install: $(BIN)
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_BIN:=.d) $(FUZZ_ENTRY_OBJ:.o=.d) \
+         $(FUZZ_HARNESSES:%=$(B)/tests/fuzz/main_%.d)

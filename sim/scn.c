@@ -453,7 +453,7 @@ static const char *file_kind(const struct stat *st)
  * is opened O_NONBLOCK in case it was replaced in between. 0 on success;
  * -1 with errno set (an open or read error), or -2 with the reason in
  * why (a file of the wrong kind or size). */
-static int read_file(const char *path, char **text, size_t *len, char *why, size_t whylen)
+int scn_read_file(const char *path, char **text, size_t *len, char *why, size_t whylen)
 {
     struct stat st;
     if (stat(path, &st))
@@ -591,7 +591,7 @@ static int include_one(bld *b, scn_node *m, const scn_node *pathnode)
         }
     }
     char why[128];
-    int rf = read_file(path, &text, &len, why, sizeof why);
+    int rf = scn_read_file(path, &text, &len, why, sizeof why);
     if (rf) {
         rc = scn_error(err, pathnode, "cannot include '%s' (%s): %s", rel, path,
                        rf == -2 ? why : strerror(errno));
@@ -667,8 +667,8 @@ static int build_collection(bld *b, scn_node *n, int depth)
             return rc;
         if (item->plain && strcmp(item->str, "<<") == 0)
             rc = merge_key(b, n, val);
-        else if (strcmp(item->str, "include") == 0)
-            rc = include_key(b, n, val);
+        else if (item->plain && strcmp(item->str, "include") == 0)
+            rc = include_key(b, n, val);   /* a quoted "include" is an ordinary key */
         else
             rc = add_explicit(b, n, item, val);
         if (rc)
@@ -842,7 +842,7 @@ scn_doc *scn_load(const char *path, sim_err *err)
     char *text = NULL;
     size_t len = 0;
     char why[128];
-    int rf = read_file(path, &text, &len, why, sizeof why);
+    int rf = scn_read_file(path, &text, &len, why, sizeof why);
     if (rf == -2) {
         set_err(err, SIM_ESCENARIO, path, 0, 0, "cannot read scenario: %s", why);
         return NULL;

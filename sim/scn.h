@@ -15,7 +15,10 @@
  *     the mapping (shallow: its top-level keys), and the `include` key itself
  *     disappears; keys written in the including mapping win, and a later file
  *     of the list wins over an earlier one. Include cycles, missing files and
- *     files that are not mappings are errors at the include's mark;
+ *     files that are not mappings are errors at the include's mark. Like
+ *     `<<`, only a plain (unquoted) `include` key does this: "include": x is
+ *     an ordinary key, so data written quoted (a baseline's metric names)
+ *     reads back as written;
  *   - overrides `a.b.c=value` (scn_set), where a numeric path element
  *     indexes a sequence and a `name` element selects the sequence item
  *     whose `name:` equals it (components.gpu0.hbm=80GiB). An override
@@ -62,6 +65,12 @@ scn_doc *scn_load(const char *path, sim_err *err);
 /* Parse YAML from memory; `name` is the file name used in marks. */
 scn_doc *scn_load_string(const char *name, const char *text, sim_err *err);
 void scn_free(scn_doc *d);
+/* Read a whole file the way scenario files are read: only a regular file of
+ * at most 16 MiB, refused after stat() and opened O_NONBLOCK (a device such
+ * as /dev/zero or a FIFO never blocks or grows the reader). 0 with *text
+ * (sim_free it; not NUL-terminated) and *len; -1 with errno set; -2 with
+ * the reason (a file of the wrong kind or size) in why. */
+int scn_read_file(const char *path, char **text, size_t *len, char *why, size_t whylen);
 
 /* Apply an override "a.b.c=value". SIM_EINVAL with a message (file
  * "<command line>", no line) when the assignment is malformed or the path

@@ -6,6 +6,8 @@
  */
 #include <math.h>
 
+#include "sim/mem.h"
+#include "sim/yamlout.h"
 #include "tests/tools_fixture.h"
 #include "tools/compare.h"
 
@@ -519,6 +521,300 @@ START_TEST(unmatched_globs_reported)
 }
 END_TEST
 
+/* ---- round trips through YAML (sim/yamlout.h) ----------------------------- */
+
+/* The escapes of yamlout.h, each checked against its spelling in YAML 1.1
+ * section 5.7 / YAML 1.2.2 section 5.7 (both define every one used). */
+START_TEST(yaml_quote_escapes)
+{
+    static const struct { const char *in, *out; } cases[] = {
+        {"", "\"\""},
+        {"a\"b\\c", "\"a\\\"b\\\\c\""},
+        {"\a\b\t\n\v\f\r\x1b", "\"\\a\\b\\t\\n\\v\\f\\r\\e\""},
+        {"\x01\x1f\x7f", "\"\\x01\\x1F\\x7F\""},
+        /* U+0080, NEL, U+009F, NBSP, U+00A1 */
+        {"\xc2\x80\xc2\x85\xc2\x9f\xc2\xa0\xc2\xa1", "\"\\x80\\N\\x9F\\_\xc2\xa1\""},
+        /* LS, PS, BOM, U+FFFE, U+FFFF, U+FFFD */
+        {"\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf\xef\xbf\xbe\xef\xbf\xbf\xef\xbf\xbd",
+         "\"\\L\\P\\uFEFF\\uFFFE\\uFFFF\xef\xbf\xbd\""},
+        /* indicators and spaces are text inside quotes */
+        {" #: - ? * & ! % @ ` ' | > , [ ] { } ", "\" #: - ? * & ! % @ ` ' | > , [ ] { } \""},
+        {"\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", "\"\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t bad = 7;
+        char *q = yaml_quote(cases[i].in, &bad);
+        ck_assert_msg(q != NULL, "case %zu refused at %zu", i, bad);
+        ck_assert_str_eq(q, cases[i].out);
+        sim_free(q);
+    }
+    /* not UTF-8 (Unicode table 3-7): refused at the first bad byte */
+    static const struct { const char *in; size_t at; } bad[] = {
+        {"\x80", 0},         {"a\xc0\x80", 1},     {"ab\xc1\xbf", 2},   {"\xe0\x80\x80", 0},
+        {"\xe0\x9f\xbf", 0}, {"\xed\xa0\x80", 0},  {"x\xed\xbf\xbf", 1}, {"\xf0\x8f\xbf\xbf", 0},
+        {"\xf4\x90\x80\x80", 0}, {"\xf5\x80\x80\x80", 0}, {"\xff", 0}, {"\xc2", 0},
+        {"\xe2\x80", 0},     {"x\xf0\x9f\x98", 1}, {"\xc2\x41", 0},   {"ok\xe2\x82", 2},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        size_t at = 99;
+        ck_assert_ptr_null(yaml_quote(bad[i].in, &at));
+        ck_assert_msg(at == bad[i].at, "bad case %zu: offset %zu, expected %zu", i, at,
+                      bad[i].at);
+        ck_assert_int_eq(yaml_utf8_check(bad[i].in, NULL), SIM_EINVAL);
+    }
+}
+END_TEST
+
+/* A run named name, with one param and one metric also spelt name (key,
+ * value, name, unit), as rdb_load_runs would give it. */
+static void rt_run(rdb_run *r, const char *name, int64_t id)
+{
+    memset(r, 0, sizeof *r);
+    r->id = id;
+    r->name = sim_strdup(name);
+    r->sha = sim_strdup("");
+    r->version = sim_strdup("v1");
+    r->status = sim_strdup("complete");
+    r->error = sim_strdup("");
+    r->seed = (uint64_t)id;
+    ck_assert(r->name && r->sha && r->version && r->status && r->error);
+    ck_assert_int_eq(rdb_param_put(r, name, name), 0);
+    ck_assert_int_eq(rdb_metric_add(r, name, (double)id / 3, name), 0);
+}
+
+/* Write runs with the baseline writer, read the file back, and check that
+ * every string came back byte for byte. */
+static void rt_check(rdb_run *runs, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/rt.yaml", fx_dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("memfab_baseline: 1\nruns:\n", f);
+    sim_err err;
+    sim_err_clear(&err);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(cmp_baseline_write_run(f, &runs[i], NULL, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(fclose(f), 0);
+    rdb_set back = {NULL, 0};
+    ck_assert_msg(cmp_load_baseline(path, &back, &err) == 0, "%s:%d:%d: %s", err.file,
+                  err.line, err.col, err.msg);
+    ck_assert_uint_eq(back.n, n);
+    for (size_t i = 0; i < n; i++) {
+        const rdb_run *a = &runs[i], *b = &back.runs[i];
+        ck_assert_msg(strcmp(a->name, b->name) == 0, "run %zu: name changed", i);
+        ck_assert_str_eq(a->sha, b->sha);
+        ck_assert_str_eq(a->version, b->version);
+        ck_assert_uint_eq(a->seed, b->seed);
+        ck_assert_uint_eq(a->nparams, b->nparams);
+        for (size_t p = 0; p < a->nparams; p++) {
+            ck_assert_msg(strcmp(a->params[p].key, b->params[p].key) == 0,
+                          "run %zu: param key %zu changed", i, p);
+            ck_assert_msg(strcmp(a->params[p].value, b->params[p].value) == 0,
+                          "run %zu: param value %zu changed", i, p);
+        }
+        ck_assert_uint_eq(a->nmetrics, b->nmetrics);
+        for (size_t m = 0; m < a->nmetrics; m++) {
+            ck_assert_msg(strcmp(a->metrics[m].name, b->metrics[m].name) == 0,
+                          "run %zu: metric name changed", i);
+            ck_assert_msg(strcmp(a->metrics[m].unit, b->metrics[m].unit) == 0,
+                          "run %zu: unit changed", i);
+            ck_assert(a->metrics[m].value == b->metrics[m].value);
+        }
+    }
+    rdb_set_free(&back);
+}
+
+static void rt_free(rdb_run *runs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        rdb_run_free(&runs[i]);
+    free(runs);
+}
+
+/* Every byte value 1..255 (NUL ends a C string) in every field: alone,
+ * doubled, between letters and at either end with spaces. Bytes below 0x80
+ * are characters and come back unchanged; a byte from 0x80 on alone is not
+ * UTF-8 and is refused, naming the field, before anything is written. */
+START_TEST(baseline_every_byte)
+{
+    rdb_run *runs = calloc(128 * 4, sizeof *runs);
+    ck_assert_ptr_nonnull(runs);
+    size_t n = 0;
+    for (int b = 1; b < 0x80; b++) {
+        char s[4][8];
+        snprintf(s[0], sizeof s[0], "%c", b);
+        snprintf(s[1], sizeof s[1], "%c%c", b, b);
+        snprintf(s[2], sizeof s[2], "x%cy", b);
+        snprintf(s[3], sizeof s[3], " %c ", b);
+        for (int k = 0; k < 4; k++)
+            { rt_run(&runs[n], s[k], (int64_t)n + 1); n++; }
+    }
+    rt_check(runs, n);
+    rt_free(runs, n);
+    for (int b = 0x80; b < 0x100; b++) {
+        char s[8];
+        snprintf(s, sizeof s, "x%cy", b);
+        for (int field = 0; field < 4; field++) {
+            rdb_run r;
+            rt_run(&r, "ok", 5);
+            if (field == 0) {
+                sim_free(r.name);
+                r.name = sim_strdup(s);
+            } else if (field == 1) {
+                ck_assert_int_eq(rdb_param_put(&r, "k", s), 0);
+            } else if (field == 2) {
+                ck_assert_int_eq(rdb_metric_add(&r, s, 1, ""), 0);
+            } else {
+                ck_assert_int_eq(rdb_metric_add(&r, "m", 1, s), 0);
+            }
+            char *text = NULL;
+            size_t len = 0;
+            FILE *f = open_memstream(&text, &len);
+            ck_assert_ptr_nonnull(f);
+            sim_err err;
+            sim_err_clear(&err);
+            ck_assert_int_eq(cmp_baseline_write_run(f, &r, NULL, &err), SIM_EINVAL);
+            fclose(f);
+            ck_assert_msg(len == 0, "byte 0x%02x: %zu bytes written before the refusal", b, len);
+            static const char *const what[] = {"run 5: scenario name is not UTF-8",
+                                               "run 5: value of param 'k' is not UTF-8",
+                                               "run 5: metric name is not UTF-8",
+                                               "run 5: unit of metric 'm' is not UTF-8"};
+            char at[64];
+            snprintf(at, sizeof at, "(byte 0x%02x at offset 1 of 'x\\x%02xy')", b, b);
+            ck_assert_msg(strstr(err.msg, what[field]) && strstr(err.msg, at), "%s", err.msg);
+            free(text);
+            rdb_run_free(&r);
+        }
+    }
+}
+END_TEST
+
+/* Every Unicode scalar value U+0001..U+10FFFF (all of the 1-, 2-, 3- and
+ * 4-byte UTF-8 classes, surrogates excepted: they are not characters), in
+ * run names of 4096 code points each, and a sample of each class in keys,
+ * values and units: all come back unchanged. */
+static size_t put_utf8(char *o, uint32_t c)
+{
+    if (c < 0x80) {
+        o[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (char)(0xC0 | (c >> 6)), o[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (char)(0xE0 | (c >> 12)), o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (c >> 18)), o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3F)), o[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+START_TEST(baseline_every_code_point)
+{
+    const uint32_t chunk = 4096, last = 0x10FFFF;
+    size_t nruns = (last + chunk) / chunk + 32;
+    rdb_run *runs = calloc(nruns, sizeof *runs);
+    char *s = malloc(chunk * 4 + 1);
+    ck_assert(runs && s);
+    size_t n = 0;
+    for (uint32_t c0 = 1; c0 <= last; c0 += chunk) {
+        size_t len = 0;
+        for (uint32_t c = c0; c < c0 + chunk && c <= last; c++)
+            if (c < 0xD800 || c > 0xDFFF)
+                len += put_utf8(s + len, c);
+        s[len] = '\0';
+        memset(&runs[n], 0, sizeof runs[n]);
+        runs[n].name = sim_strdup(s);
+        runs[n].sha = sim_strdup("");
+        runs[n].version = sim_strdup("");
+        runs[n].status = sim_strdup("complete");
+        runs[n].error = sim_strdup("");
+        ck_assert(runs[n].name && runs[n].sha && runs[n].version);
+        n++;
+    }
+    /* the class boundaries (and the YAML line breaks, BOM, non-characters)
+     * in keys, values and units; a key of 6000 bytes takes the explicit
+     * `? KEY` form */
+    static const uint32_t edges[] = {0x01, 0x7F, 0x80, 0x85, 0x9F, 0xA0, 0x7FF, 0x800,
+                                     0x2028, 0x2029, 0xD7FF, 0xE000, 0xFEFF, 0xFFFD, 0xFFFE,
+                                     0xFFFF, 0x10000, 0x10FFFF};
+    for (size_t e = 0; e < sizeof edges / sizeof *edges; e++) {
+        char one[8];
+        one[put_utf8(one, edges[e])] = '\0';
+        rt_run(&runs[n++], one, (int64_t)e + 1);
+    }
+    ck_assert_uint_le(n, nruns);
+    char *long_key = malloc(6001);
+    ck_assert_ptr_nonnull(long_key);
+    for (int i = 0; i < 6000; i++)
+        long_key[i] = (char)('a' + i % 26);
+    long_key[6000] = '\0';
+    ck_assert_int_eq(rdb_param_put(&runs[n - 1], long_key, long_key), 0);
+    ck_assert_int_eq(rdb_metric_add(&runs[n - 1], long_key, 1, ""), 0);
+    free(long_key);
+    rt_check(runs, n);
+    rt_free(runs, n);
+    free(s);
+}
+END_TEST
+
+/* Strings that mean something to YAML (or to memfab's reader) outside
+ * quotes come back as text: in every field, keys included. */
+START_TEST(baseline_special_strings)
+{
+    static const char *const specials[] = {
+        "", " ", "  lead", "trail  ", "#", "# comment", "a #b", ":", "a: b", "- ", "- x", "? x",
+        "?", "*alias", "&anchor", "!tag", "!!str", "%YAML 1.1", "@", "`", "'", "''", "\"",
+        "\\", "\\n", "\\x41", "null", "~", "true", "no", "1e3", "0x10", ".inf", "<<",
+        "include", "---", "...", "[a, b]", "{a: b}", "|", ">", "a\nb", "a\r\nb", "\t",
+        "\xef\xbb\xbf", "\xef\xbb\xbfx", "x\xc2\x85y", "x\xe2\x80\xa8y\xe2\x80\xa9z",
+        "\xc2\xa0", "memfab_baseline: 1"};
+    size_t ns = sizeof specials / sizeof *specials;
+    rdb_run *runs = calloc(ns, sizeof *runs);
+    ck_assert_ptr_nonnull(runs);
+    for (size_t i = 0; i < ns; i++)
+        rt_run(&runs[i], specials[i], (int64_t)i + 1);
+    rt_check(runs, ns);
+    rt_free(runs, ns);
+}
+END_TEST
+
+/* The commands: a run named with YAML line breaks goes through memfab
+ * baseline and comes back matched by memfab compare; a run whose name is not
+ * UTF-8 is refused with exit 2, naming it, and leaves no file. */
+START_TEST(baseline_name_round_trip_cli)
+{
+    fx_write("s.yaml", "name: s\nstop: 1 us\nseed: 1\ncomponents:\n"
+                       "  - {name: a, type: source, interarrival: 100 ns, size: 64 B}\n"
+                       "  - {name: b, type: sink}\nlinks:\n"
+                       "  - {name: ab, type: link, ends: [a, b], bandwidth: 16 GB/s,"
+                       " latency: 100 ns}\n");
+    /* NEL, LS, PS, BOM, quote, backslash, '# ', ': ' */
+    ck_assert_int_eq(fx_sh("%s run s.yaml -o r.db -q --set \"name=$(printf "
+                           "'a\\302\\205b\\342\\200\\250c\\342\\200\\251d\\357\\273\\277"
+                           "\\042\\134 # : e ')\"", fx_bin), 0);
+    ck_assert_int_eq(fx_sh("%s baseline r.db -o b.yaml", fx_bin), 0);
+    ck_assert_int_eq(fx_sh("grep scenario: b.yaml"), 0);
+    ck_assert_msg(strstr(fx_out, "\"a\\Nb\\Lc\\Pd\\uFEFF\\\"\\\\ # : e \""), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("%s compare b.yaml r.db --tolerance 0", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "1 run matched") && strstr(fx_out, "0 runs missing"), "%s",
+                  fx_out);
+    ck_assert_int_eq(fx_sh("%s run s.yaml -o r.db -q --set \"name=$(printf 'bad\\377x')\"",
+                           fx_bin), 0);
+    ck_assert_int_eq(fx_sh("rm -f b.yaml && %s baseline r.db -o b.yaml", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "run 2: scenario name is not UTF-8 (byte 0xff at offset 3 of"
+                                 " 'bad\\xffx')"), "%s", fx_out);
+    ck_assert(!fx_exists("b.yaml"));
+    ck_assert_int_eq(fx_sh("%s baseline r.db --run 1 -o b.yaml", fx_bin), 0);
+}
+END_TEST
+
 static Suite *compare_suite(void)
 {
     Suite *s = suite_create("compare");
@@ -547,6 +843,11 @@ static Suite *compare_suite(void)
     tcase_add_test(errors, baseline_output_safety);
     tcase_add_test(errors, nonfinite_baseline_is_error);
     tcase_add_test(limits, unmatched_globs_reported);
+    tcase_add_test(limits, yaml_quote_escapes);
+    tcase_add_test(limits, baseline_every_byte);
+    tcase_add_test(limits, baseline_every_code_point);
+    tcase_add_test(limits, baseline_special_strings);
+    tcase_add_test(limits, baseline_name_round_trip_cli);
     return s;
 }
 

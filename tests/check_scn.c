@@ -1025,11 +1025,30 @@ START_TEST(test_set_errors)
 }
 END_TEST
 
+/* Only a plain `include` key includes (like `<<`): a quoted one is data, so
+ * a baseline whose metric or param is named "include" reads back as
+ * written and reads no file. */
+START_TEST(test_quoted_include_is_a_key)
+{
+    sim_err_clear(&err);
+    scn_doc *d = scn_load_string("test.yaml", "m: {\"include\": /no/such/file, '<<': x}\n", &err);
+    ck_assert_msg(d != NULL, "%s", err.msg);
+    const scn_node *m = scn_map_get(scn_root(d), "m");
+    ck_assert_str_eq(scn_scalar(scn_map_get(m, "include")), "/no/such/file");
+    ck_assert_str_eq(scn_scalar(scn_map_get(m, "<<")), "x");
+    scn_free(d);
+    /* unquoted, it still includes (and the missing file is an error) */
+    ck_assert_ptr_null(scn_load_string("test.yaml", "m: {include: /no/such/file}\n", &err));
+    ck_assert_msg(strstr(err.msg, "/no/such/file"), "%s", err.msg);
+}
+END_TEST
+
 static Suite *scn_suite(void)
 {
     Suite *s = suite_create("scn");
     TCase *tc = tcase_create("Core");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_quoted_include_is_a_key);
     tcase_add_test(tc, test_units_time);
     tcase_add_test(tc, test_units_size);
     tcase_add_test(tc, test_units_rate);

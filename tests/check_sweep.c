@@ -304,6 +304,23 @@ START_TEST(seeds_are_decimal)
 }
 END_TEST
 
+/* The base scenario is read as scenario files are: a device or a FIFO is an
+ * error at the sweep file's `scenario:` (exit 2) instead of a read that
+ * never ends (/dev/zero) or never starts (a FIFO without a writer). */
+START_TEST(scenario_must_be_a_file)
+{
+    fx_write("z.yaml", "scenario: /dev/zero\n");
+    ck_assert_int_eq(fx_sh("timeout 20 %s sweep z.yaml --list", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "z.yaml:1:11: error: scenario '/dev/zero': a character device,"
+                                 " not a regular file"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("mkfifo pipe.yaml"), 0);
+    fx_write("p.yaml", "name: p\nscenario: pipe.yaml\n");
+    ck_assert_int_eq(fx_sh("timeout 20 %s sweep p.yaml --list", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "p.yaml:2:11: error: scenario '") &&
+                  strstr(fx_out, "pipe.yaml': a FIFO, not a regular file"), "%s", fx_out);
+}
+END_TEST
+
 static Suite *sweep_suite(void)
 {
     Suite *s = suite_create("sweep");
@@ -326,6 +343,7 @@ static Suite *sweep_suite(void)
     tcase_add_test(errs, bad_sweep_files);
     tcase_add_test(errs, huge_grid_is_an_error);
     tcase_add_test(errs, seeds_are_decimal);
+    tcase_add_test(errs, scenario_must_be_a_file);
     return s;
 }
 

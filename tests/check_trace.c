@@ -1294,6 +1294,39 @@ START_TEST(test_error_excerpts)
 }
 END_TEST
 
+/* The converted trace names its source in a comment: a file name with a
+ * line break (or any control byte) is escaped there, so that the rest of
+ * the name cannot become a data line of the native trace. */
+START_TEST(test_convert_source_name_escaped)
+{
+    const char *p = write_tmp("a\n9 9 9 9 9\rb.jsonl",
+                              "{\"timestamp\": 7, \"input_length\": 1, \"output_length\": 1}\n");
+    sim_err e;
+    trace_reader *r = trace_open(p, TRACE_MOONCAKE, &e);
+    ck_assert_msg(r != NULL, "%s", e.msg);
+    char out[600];
+    snprintf(out, sizeof out, "%s/named.trace", tmpdir);
+    FILE *f = fopen(out, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(trace_convert(r, f, &e), 1);
+    ck_assert_int_eq(fclose(f), 0);
+    trace_close(r);
+    r = trace_open(out, TRACE_NATIVE, &e);
+    ck_assert_msg(r != NULL, "%s", e.msg);
+    trace_req q;
+    ck_assert_int_eq(trace_next(r, &q, &e), 1);
+    ck_assert_uint_eq(q.arrival, 7 * SIM_MS);
+    ck_assert_int_eq(trace_next(r, &q, &e), 0);   /* not a second request 9 */
+    trace_close(r);
+    f = fopen(out, "r");
+    char line[700];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_msg(strstr(line, "a\\x0a9 9 9 9 9\\x0db.jsonl)\n"), "%s", line);
+    fclose(f);
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
     Suite *s = suite_create("trace");
@@ -1335,6 +1368,7 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, test_error_excerpts);
     tcase_add_test(tc, test_other_errors);
     tcase_add_test(tc, test_convert_output_safety);
+    tcase_add_test(tc, test_convert_source_name_escaped);
     tcase_add_test(tc, test_unbounded_lines);
     suite_add_tcase(s, tc);
     return s;

@@ -39,6 +39,7 @@
 #include "results/res.h"
 #include "sim/mem.h"
 #include "sim/scn.h"
+#include "sim/yamlout.h"
 #include "tools/commands.h"
 #include "tools/safeout.h"
 
@@ -296,6 +297,22 @@ static const rule *rule_find(const rules *rs, int kind, const char *name)
     return NULL;
 }
 
+int cmp_check_tolerances(const char *path, const char *const *metrics, size_t nmetrics,
+                         size_t *matched, sim_err *err)
+{
+    rules rs;
+    memset(&rs, 0, sizeof rs);
+    int hd = 0, rc = load_tolerances(path, &rs, &hd, err);
+    size_t hits = 0;
+    for (size_t m = 0; !rc && m < nmetrics; m++)
+        for (int kind = RULE_TOL; kind <= RULE_IGNORE; kind++)
+            hits += rule_find(&rs, kind, metrics[m]) != NULL;
+    rules_free(&rs);
+    if (!rc && matched)
+        *matched = hits;
+    return rc;
+}
+
 /* ---- baseline files ---------------------------------------------------- */
 
 /* A baseline value: a finite number, or null (~) for a metric the run had
@@ -436,25 +453,6 @@ out:
     return rc;
 }
 
-/* A YAML double-quoted scalar: every byte is safe to write. */
-static void yaml_quote(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(f, "\\x%02x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 /* A finite number, or null for NaN (no value); the caller refuses infinities. */
 static void yaml_number(FILE *f, double v)
 {
@@ -462,6 +460,99 @@ static void yaml_number(FILE *f, double v)
         fputs("null", f);
     else
         fprintf(f, "%.17g", v);
+}
+
+/* A string a baseline writes must be UTF-8: YAML text cannot hold other
+ * bytes (sim/yamlout.h). SIM_EINVAL naming the field (what, and the param
+ * or metric it belongs to) and the first bad byte. */
+static int utf8_field(const rdb_run *r, const char *what, const char *key, const char *s,
+                      sim_err *err)
+{
+    size_t bad = 0;
+    if (!yaml_utf8_check(s, &bad))
+        return 0;
+    char ex[SIM_EXCERPT_MAX * 4 + 8], kx[SIM_EXCERPT_MAX * 4 + 8] = "";
+    sim_excerpt(s, ex, sizeof ex);
+    if (key)
+        sim_excerpt(key, kx, sizeof kx);
+    return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                       "run %lld: %s%s%s%s is not UTF-8 (byte 0x%02x at offset %zu of '%s');"
+                       " YAML text holds only Unicode characters, so a baseline cannot keep"
+                       " it: leave the run out (--run, --where) or rename it",
+                       (long long)r->id, what, key ? " '" : "", kx, key ? "'" : "",
+                       (unsigned)(unsigned char)s[bad], bad, ex);
+}
+
+/* Every string of run r that a baseline writes (params only where keep[p],
+ * or all when keep is NULL). */
+static int baseline_check_utf8(const rdb_run *r, const unsigned char *keep, sim_err *err)
+{
+    int rc = 0;
+    if ((rc = utf8_field(r, "scenario name", NULL, r->name, err)) ||
+        (rc = utf8_field(r, "scenario_sha256", NULL, r->sha, err)) ||
+        (rc = utf8_field(r, "version", NULL, r->version, err)))
+        return rc;
+    for (size_t p = 0; p < r->nparams && !rc; p++)
+        if (!keep || keep[p])
+            if (!(rc = utf8_field(r, "param name", NULL, r->params[p].key, err)))
+                rc = utf8_field(r, "value of param", r->params[p].key, r->params[p].value, err);
+    for (size_t m = 0; m < r->nmetrics && !rc; m++)
+        if (!(rc = utf8_field(r, "metric name", NULL, r->metrics[m].name, err)))
+            rc = utf8_field(r, "unit of metric", r->metrics[m].name, r->metrics[m].unit, err);
+    return rc;
+}
+
+/* A mapping key at `indent` spaces, up to its value. A quoted key of more
+ * than 1000 bytes is written as an explicit key (`? KEY` then `: `): YAML
+ * limits an implicit key to one line of at most 1024 characters (YAML
+ * 1.2.2 section 7.4; libyaml: "could not find expected ':'"). */
+static int yaml_key(FILE *f, int indent, const char *key)
+{
+    size_t bad;
+    char *q = yaml_quote(key, &bad);
+    if (!q)
+        return bad == (size_t)-1 ? SIM_ENOMEM : SIM_EINVAL;
+    if (strlen(q) > 1000)
+        fprintf(f, "%*s? %s\n%*s: ", indent, "", q, indent, "");
+    else
+        fprintf(f, "%*s%s: ", indent, "", q);
+    sim_free(q);
+    return 0;
+}
+
+int cmp_baseline_write_run(FILE *f, const rdb_run *r, const unsigned char *keep, sim_err *err)
+{
+    int rc = baseline_check_utf8(r, keep, err);
+    if (rc)
+        return rc;
+    size_t nkey = 0;
+    for (size_t p = 0; p < r->nparams; p++)
+        nkey += !keep || keep[p];
+    /* Every string is valid UTF-8 now: yaml_write_quoted fails only for
+     * memory, which the first failure reports. */
+    fputs("  - scenario: ", f);
+    rc = yaml_write_quoted(f, r->name, NULL);
+    fprintf(f, "\n    run_id: %lld\n    scenario_sha256: ", (long long)r->id);
+    rc = rc ? rc : yaml_write_quoted(f, r->sha, NULL);
+    fprintf(f, "\n    seed: %llu\n    version: ", (unsigned long long)r->seed);
+    rc = rc ? rc : yaml_write_quoted(f, r->version, NULL);
+    fputs(nkey ? "\n    params:\n" : "\n    params: {}\n", f);
+    for (size_t p = 0; p < r->nparams && !rc; p++)
+        if (!keep || keep[p]) {
+            rc = yaml_key(f, 6, r->params[p].key);
+            rc = rc ? rc : yaml_write_quoted(f, r->params[p].value, NULL);
+            fputc('\n', f);
+        }
+    fputs(r->nmetrics ? "    metrics:\n" : "    metrics: {}\n", f);
+    for (size_t m = 0; m < r->nmetrics && !rc; m++) {
+        rc = yaml_key(f, 6, r->metrics[m].name);
+        fputs("{value: ", f);
+        yaml_number(f, r->metrics[m].value);
+        fputs(", unit: ", f);
+        rc = rc ? rc : yaml_write_quoted(f, r->metrics[m].unit, NULL);
+        fputs("}\n", f);
+    }
+    return rc ? sim_err_set(err, rc, NULL, 0, 0, "out of memory") : 0;
 }
 
 /* ---- loading both sides -------------------------------------------------- */
@@ -1491,13 +1582,17 @@ int cmd_baseline(int argc, char **argv)
             ndirty++, first_dirty = i;
     if (ndirty) {
         const rdb_run *d = &set.runs[first_dirty];
+        /* the version comes from the database: escaped, so that a line
+         * break in it cannot end the comment and become YAML */
+        char ver[SIM_EXCERPT_MAX * 4 + 8];
+        sim_excerpt(d->version, ver, sizeof ver);
         fprintf(f, "# WARNING: written from a dirty tree: %zu run%s (run %lld: memfab %s) came\n"
                    "# from a build with uncommitted changes; the numbers may not come from\n"
                    "# any commit. Regenerate the baseline from a clean checkout.\n",
-                ndirty, ndirty == 1 ? "" : "s", (long long)d->id, d->version);
+                ndirty, ndirty == 1 ? "" : "s", (long long)d->id, ver);
         fprintf(stderr, "memfab baseline: warning: %zu run%s of %s came from a build with"
                         " uncommitted changes (memfab %s); the baseline says so\n",
-                ndirty, ndirty == 1 ? "" : "s", argv[optind], d->version);
+                ndirty, ndirty == 1 ? "" : "s", argv[optind], ver);
     }
     fputs("memfab_baseline: 1\nruns:\n", f);
     int written = 0;
@@ -1522,33 +1617,19 @@ int cmd_baseline(int argc, char **argv)
                 status = SIM_EXIT_USAGE;
                 goto out;
             }
-        fputs("  - scenario: ", f);
-        yaml_quote(f, r->name);
-        fprintf(f, "\n    run_id: %lld\n    scenario_sha256: ", (long long)r->id);
-        yaml_quote(f, r->sha);
-        fprintf(f, "\n    seed: %llu\n    version: ", (unsigned long long)r->seed);
-        yaml_quote(f, r->version);
-        size_t nkey = 0;
+        unsigned char *keep = sim_calloc(r->nparams + 1, 1);
+        if (!keep) {
+            status = SIM_EXIT_RUNTIME;
+            goto out;
+        }
         for (size_t p = 0; p < r->nparams; p++)
-            nkey += key_param(&set, r, r->params[p].key, globs, nglobs, allp) != 0;
-        fputs(nkey ? "\n    params:\n" : "\n    params: {}\n", f);
-        for (size_t p = 0; p < r->nparams; p++)
-            if (key_param(&set, r, r->params[p].key, globs, nglobs, allp)) {
-                fputs("      ", f);
-                yaml_quote(f, r->params[p].key);
-                fputs(": ", f);
-                yaml_quote(f, r->params[p].value);
-                fputc('\n', f);
-            }
-        fputs("    metrics:\n", f);
-        for (size_t m = 0; m < r->nmetrics; m++) {
-            fputs("      ", f);
-            yaml_quote(f, r->metrics[m].name);
-            fputs(": {value: ", f);
-            yaml_number(f, r->metrics[m].value);
-            fputs(", unit: ", f);
-            yaml_quote(f, r->metrics[m].unit);
-            fputs("}\n", f);
+            keep[p] = key_param(&set, r, r->params[p].key, globs, nglobs, allp) != 0;
+        int wrc = cmp_baseline_write_run(f, r, keep, &err);
+        sim_free(keep);
+        if (wrc) {
+            fprintf(stderr, "memfab baseline: %s: %s\n", argv[optind], err.msg);
+            status = wrc == SIM_EINVAL ? SIM_EXIT_USAGE : SIM_EXIT_RUNTIME;
+            goto out;
         }
         written++;
     }

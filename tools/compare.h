@@ -22,6 +22,8 @@
 #ifndef MEMFAB_TOOLS_COMPARE_H
 #define MEMFAB_TOOLS_COMPARE_H
 
+#include <stdio.h>
+
 #include "sim/err.h"
 #include "tools/rdb.h"
 
@@ -40,5 +42,21 @@ cmp_dir cmp_direction(const char *name, const char *unit);
 /* Load a baseline file written by memfab baseline into runs (id 0) with
  * params and metrics. 0, or SIM_ESCENARIO / SIM_EIO with err at the mark. */
 int cmp_load_baseline(const char *path, rdb_set *out, sim_err *err);
+
+/* Write run r as one item of a baseline file's `runs:` list (scenario,
+ * run_id, scenario_sha256, seed, version, params, metrics), every string a
+ * double-quoted YAML scalar (sim/yamlout.h) that cmp_load_baseline reads
+ * back unchanged; params only where keep[p] (keep NULL: all). A string that
+ * is not UTF-8 is refused before anything is written: SIM_EINVAL with err
+ * naming the run, the field and the byte. SIM_ENOMEM. Infinite metric
+ * values are the caller's to refuse (NaN is written as null). */
+int cmp_baseline_write_run(FILE *f, const rdb_run *r, const unsigned char *keep, sim_err *err);
+
+/* Load a --tolerances file and look every metric name up in its rules (as
+ * compare does), then free it: 0 with the number of (metric, rule kind)
+ * pairs that matched in *matched (may be NULL), or SIM_ESCENARIO with err at
+ * the mark. Used by the tolerance fuzz harness (tests/fuzz/). */
+int cmp_check_tolerances(const char *path, const char *const *metrics, size_t nmetrics,
+                         size_t *matched, sim_err *err);
 
 #endif

@@ -203,25 +203,33 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-/* FNV-1a of a file's bytes, from h. */
-static int hash_file(const char *path, uint64_t *h, sim_err *err)
+/* FNV-1a of a scenario file's bytes, from h. The bytes are read as
+ * scenario files are (scn_read_file): a device, a FIFO or a file over
+ * 16 MiB is an error at `mark` (the sweep file's `scenario:`) when given
+ * (reading `scenario: /dev/zero` to its end never finished). */
+static int hash_file(const char *path, const scn_node *mark, uint64_t *h, sim_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", path, strerror(errno));
-    char buf[8192];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        *h = fnv(*h, buf, n);
-    fclose(f);
+    char *text = NULL, why[160] = "";
+    size_t len = 0;
+    int rf = scn_read_file(path, &text, &len, why, sizeof why);
+    if (rf == -2)
+        return mark ? scn_error(err, mark, "scenario '%s': %s", path, why)
+                    : sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "scenario '%s': %s", path, why);
+    if (rf)
+        return sim_err_set(err, errno == ENOMEM ? SIM_ENOMEM : SIM_EIO, NULL, 0, 0, "%s: %s",
+                           path, strerror(errno));
+    *h = fnv(*h, text, len);
+    sim_free(text);
     return 0;
 }
 
-static int point_ids(sweep *s, sim_err *err)
+static int point_ids(sweep *s, const scn_node *root, sim_err *err)
 {
     uint64_t base = 0xcbf29ce484222325ULL;
     /* a sweep built in memory has no base scenario: its points name theirs */
-    int rc = s->scenario ? hash_file(s->scenario, &base, err) : 0;
+    int rc = s->scenario ? hash_file(s->scenario, root ? scn_map_get(root, "scenario") : NULL,
+                                     &base, err)
+                         : 0;
     if (rc)
         return rc;
     for (size_t i = 0; i < s->nsets; i++)
@@ -231,7 +239,7 @@ static int point_ids(sweep *s, sim_err *err)
         uint64_t h = fnv(base, "\001", 1);
         if (p->scenario) { /* a point with its own scenario: its path and bytes count */
             h = fnv(h, p->scenario, strlen(p->scenario) + 1);
-            if ((rc = hash_file(p->scenario, &h, err)))
+            if ((rc = hash_file(p->scenario, NULL, &h, err)))
                 return rc;
         }
         for (size_t k = 0; k < p->n; k++) {
@@ -353,7 +361,7 @@ static int check_points(const sweep *s, const scn_node *root, sim_err *err)
 }
 
 static int load_sweep(const char *path, sweep *s, const char *out_opt, const char *work_opt,
-                      sim_err *err)
+                      size_t max_runs, sim_err *err)
 {
     memset(s, 0, sizeof *s);
     scn_doc *d = scn_load(path, err);
@@ -514,7 +522,7 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
     for (size_t i = 0; i < ng; i++)
         count *= (long double)gn[i];
     count = (count + (long double)(pl ? scn_len(pl) : 0)) * (long double)ns;
-    if (count > (long double)SWEEP_MAX_RUNS) {
+    if (count > (long double)max_runs) {
         char dims[96] = "";
         size_t dl = 0;
         for (size_t i = 0; i < ng && dl + 24 < sizeof dims; i++)
@@ -523,10 +531,10 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
             snprintf(dims + dl, sizeof dims - dl, " x ...");
         const scn_node *at = scn_map_get(root, "grid") ? scn_map_get(root, "grid") : root;
         rc = scn_error(err, at, "the sweep has %.0Lf runs (grid of %zu key%s: %s%s,"
-                       " %zu listed point%s, %zu seed%s); at most %d", count, ng,
+                       " %zu listed point%s, %zu seed%s); at most %zu", count, ng,
                        ng == 1 ? "" : "s", ng ? dims : "none", ng ? " values" : "", pl ? scn_len(pl) : (size_t)0,
                        pl && scn_len(pl) == 1 ? "" : "s", ns, ns == 1 ? "" : "s",
-                       SWEEP_MAX_RUNS);
+                       max_runs);
         goto out;
     }
     for (size_t i = 0; i < ng; i++)
@@ -576,7 +584,7 @@ static int load_sweep(const char *path, sweep *s, const char *out_opt, const cha
                 goto out;
             }
     }
-    rc = point_ids(s, err);
+    rc = point_ids(s, root, err);
     if (!rc)
         rc = check_points(s, root, err);
     if (!rc) {   /* the scenario's name, for records of points that fail early */
@@ -601,6 +609,17 @@ out:
     if (rc)
         sweep_free(s);
     return rc;
+}
+
+int sweep_load_check(const char *path, size_t max_runs, size_t *npoints, sim_err *err)
+{
+    sweep s;
+    int rc = load_sweep(path, &s, NULL, NULL, max_runs ? max_runs : SWEEP_MAX_RUNS, err);
+    if (rc)
+        return rc;
+    *npoints = s.npts;
+    sweep_free(&s);
+    return 0;
 }
 
 /* ---- one point ------------------------------------------------------------- */
@@ -1485,7 +1504,7 @@ int swp_add(swp_sweep *s, const char *scenario, char *const *keys, char *const *
 
 int swp_prepare(swp_sweep *s, sim_err *err)
 {
-    int rc = point_ids(s, err);
+    int rc = point_ids(s, NULL, err);
     return rc ? rc : check_points(s, NULL, err);
 }
 
@@ -1600,7 +1619,7 @@ int cmd_sweep(int argc, char **argv)
     mpi = mpi_start(&rank, &size);
     if (!mpi && mpi_missing("sweep"))
         return SIM_EXIT_USAGE;
-    if (load_sweep(argv[optind], &s, out, work, &err)) {
+    if (load_sweep(argv[optind], &s, out, work, SWEEP_MAX_RUNS, &err)) {
         if (rank == 0)
             sim_err_print(&err);
         status = err.code == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;

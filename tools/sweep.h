@@ -39,6 +39,15 @@ const char *swp_output(const swp_sweep *s);
 int swp_run(swp_sweep *s, int jobs, int progress_mode, int *is_rank0);
 void swp_end(void);
 
+/* Load and check a sweep file as `memfab sweep` does before it runs
+ * anything (the base scenario is read and every point's overrides checked
+ * against it), then free it: 0 with the number of runs in *npoints, or an
+ * error in err (file:line:column where the sweep file is at fault). A sweep
+ * of more than max_runs runs is an error (0: the limit of memfab sweep, a
+ * million). Runs nothing and writes nothing (the sweep fuzz harness,
+ * tests/fuzz/, which bounds the cost of an input with a small max_runs). */
+int sweep_load_check(const char *path, size_t max_runs, size_t *npoints, sim_err *err);
+
 /* MPI hooks (tools/sweep_mpi.c). swp_mpi_init initializes MPI when the
  * process was started by mpirun/srun and returns 1 with the rank and size,
  * or 0 when MPI is not in use. */

@@ -167,8 +167,14 @@ int64_t trace_convert(trace_reader *r, FILE *out, sim_err *err)
     trace_req q;
     int rc;
     if (fprintf(out, "# memfab-trace v1 block_tokens=%" PRIu32 "\n", bt) < 0 ||
-        fprintf(out, "# id arrival_ps session input_tokens output_tokens [block_id ...]"
-                     " (from %s)\n", name) < 0)
+        fputs("# id arrival_ps session input_tokens output_tokens [block_id ...] (from ", out) < 0)
+        goto io;
+    /* The source's name in a comment: control bytes escaped, so that a
+     * line break in a file name cannot end the comment and become data. */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if ((*p < 0x20 || *p == 0x7f) ? fprintf(out, "\\x%02x", *p) < 0 : putc(*p, out) == EOF)
+            goto io;
+    if (fputs(")\n", out) < 0)
         goto io;
     while ((rc = trace_next(r, &q, err)) == 1) {
         if (q.n_blocks && q.block_tokens != bt)
