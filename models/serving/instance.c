@@ -16,7 +16,8 @@
  *                  ^  |               ^   \                    |
  *                  |  +--admit with---+    +----preempt--------+
  *                  |     lower-tier hits: LOADING --ready--^   |
- *                  +-------------------- preempt (recompute) --+
+ *                  |     or a swap-in       (resumes PREFILL or DECODE)
+ *                  +------------ preempt (recompute or swap) --+
  *
  *   WAITING -> PREFILL   [admit]     prompt blocks pinned; cached prefix skipped
  *   WAITING -> LOADING   [admit]     some prefix blocks sit in a lower tier
@@ -26,7 +27,10 @@
  *   DECODE  -> DONE      [step_end]  the output_tokens-th token
  *   any running -> WAITING (front)   [preempt] KV memory ran out: the last
  *                                    admitted request loses its blocks and
- *                                    will recompute prompt + generated tokens
+ *                                    will recompute prompt + generated tokens,
+ *                                    or [swap_out] its KV leaves over the fabric
+ *   WAITING -> LOADING   [admit_swapped] a swapped request's KV comes back;
+ *                                    it resumes in the state it left
  *
  * One step [compose]: with a budget of max_batched_tokens tokens, first every
  * running request in admission order (a decoding request takes 1 token, a
@@ -99,6 +103,48 @@
  *
  * `kv: {free_transfers: true}` takes the timing out of both: loads are
  * ready at once (bytes still counted in the instance's metrics).
+ *
+ * Swap preemption (`preemption: swap | cost`; recompute is the default).
+ * vLLM's swap space (Kwon et al. 2023, section 4.5 "Swapping"): the
+ * preempted request's KV - the blocks holding its computed tokens, ceil(n
+ * / block_tokens) of them for n tokens of KV (a prefill's computed or
+ * cached tokens, a decode's context but its newest token) - is copied to
+ * the first kv tier below HBM [swap_out] and back when it is admitted
+ * again [admit_swapped], whole blocks both ways, so bytes out = bytes in.
+ * Over the fabric both are transfers of class `swap` on the tier's route
+ * and path (the reverse of its promotions; a CXL tier on the cxl path
+ * stages through the host); on a channel tier they occupy its channel.
+ * The swapped copy lives outside the block store (a private swap area,
+ * bounded by swap_space): its HBM blocks are released as under recompute
+ * (they stay cached until evicted), and on resume the blocks are pinned
+ * again with the swap-in charged in full, whatever the store still holds.
+ * A swapped request resumes only once its swap-out has landed, at the head
+ * of the queue (swapped requests first, as vLLM). `cost` swaps when
+ *   swap-out + swap-in time  <  recompute time,
+ * recompute = the step-time model's (roofline or linear) time of one
+ * prefill of the n tokens from nothing cached (prefix hits ignored), swap
+ * = fabric_estimate of each leg at the load of the moment (bytes / the
+ * bottleneck resource's fair share with the flows already on it, plus
+ * latencies; fabric.h) or, on a channel tier, the channel's backlog plus
+ * 2 (latency + bytes / bandwidth). Ties recompute.
+ *
+ * Speculative decoding (`speculation: draft | head`). Each decoding
+ * sequence gets k = spec_tokens draft tokens (fewer near its last token or
+ * the step's token budget) proposed in k sequential draft rounds, then one
+ * target step verifies them: k + 1 positions per sequence (keys ctx ..
+ * ctx + k; the roofline's pairs (k + 1) ctx + k (k + 1) / 2, KV read once).
+ * Draft tokens are accepted in order, each with probability
+ * spec_acceptance, until the first rejection (drawn from the instance's
+ * own GSL stream); the target's token at that position comes with them,
+ * so a verification yields j + 1 tokens for j accepted, whose expectation
+ * is (1 - a^(k+1)) / (1 - a) (Leviathan et al., ICML 2023, eq. 1; Chen et
+ * al., "Accelerating LLM decoding with speculative sampling", 2023). A
+ * draft model's round is its own decode step on the same GPUs (the
+ * roofline of the preset spec_draft_model; its weights are taken from the
+ * HBM left for KV, its own KV cache is not modelled); a head's round
+ * (EAGLE, Medusa, n-gram lookup) costs spec_draft_time. The step lasts
+ * draft rounds + verification. Tokens yielded together arrive together:
+ * the ITL histogram gets one gap and zeros for the others.
  *
  * Simplifications (stated, not hidden): a block allocated for a request
  * counts as a prefix hit for a concurrent request before its KV is
@@ -2155,7 +2201,8 @@ static const sim_series llm_instance_series[] = {
 const sim_model llm_instance_model = {
     .type = "llm_instance",
     .summary = "GPU serving instance: vLLM-style continuous batching, chunked prefill, "
-               "preemption, roofline step time, KV block store with prefix caching",
+               "preemption (recompute or swap over the fabric), speculative decoding, "
+               "roofline step time, KV block store with prefix caching",
     .params = inst_params,
     .state_size = sizeof(inst_state),
     .configure = inst_configure,
