@@ -36,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models/fabric/fabric.h"
 #include "models/registry.h"
 #include "models/serving/instance.h"
 #include "models/serving/serving.h"
@@ -301,6 +302,45 @@ START_TEST(cost_over_the_fabric_both_sides)
 }
 END_TEST
 
+/* fabric_estimate: an idle Gen5 x16 link moves 64 MiB in bytes / its
+ * payload rate plus the path's latencies; with one transfer already on it
+ * the new one gets half the rate, so the service part doubles. */
+START_TEST(estimate_is_the_fair_share)
+{
+    const char *text = "name: est\ncomponents:\n"
+                       "  - {name: host, type: cpu, dram_bandwidth: 1 TB/s}\n"
+                       "  - {name: gpu0, type: gpu}\n"
+                       "  - {name: a, type: xfer, src: host, dst: gpu0, size: 1 GiB, path: dma}\n"
+                       "links:\n"
+                       "  - {name: l0, type: pcie, gen: 5, lanes: 16, ends: [host, gpu0]}\n";
+    sim_err err;
+    sim_err_clear(&err);
+    scn_doc *doc = scn_load_string("est.yaml", text, &err);
+    ck_assert_msg(doc, "%s", err.msg);
+    sim *s = sim_create();
+    ck_assert_msg(sim_build(s, doc, memfab_models, sections, &err) == 0, "%s", err.msg);
+    ck_assert_msg(sim_start(s, &err) == 0, "%s", err.msg);
+    uint32_t host = sim_find(s, "host")->id, gpu = sim_find(s, "gpu0")->id;
+    fabric_req q = {host, gpu, 64u << 20, FABRIC_PATH_DMA, host, 0, 0, 0, NULL, 0, 0, 0, 0};
+    ck_assert_int_eq(sim_run(s, SIM_MS), 0); /* the 1 GiB transfer is under way */
+    double busy, idle;
+    ck_assert_int_eq(fabric_estimate(s, &q, &busy), 0);
+    ck_assert_int_eq(sim_run(s, sim_stop_time(s)), 0); /* and done */
+    ck_assert_int_eq(fabric_estimate(s, &q, &idle), 0);
+    /* busy = 2 x service + lat, idle = service + lat: lat = 2 idle - busy is
+     * the path's latencies (link, DRAM, engine: under 2 us) */
+    double lat = 2 * idle - busy;
+    ck_assert_msg(lat >= 0 && lat < 2e-6, "busy %g s, idle %g s", busy, idle);
+    /* idle: 64 MiB at the link's DMA-read payload rate (~ 55 GB/s) */
+    ck_assert_msg(idle > (64u << 20) / 64e9 && idle < (64u << 20) / 45e9, "idle %g s", idle);
+    fabric_req bad = q;
+    bad.path = FABRIC_PATH_GDS; /* no SSD end */
+    ck_assert_int_ne(fabric_estimate(s, &bad, &idle), 0);
+    sim_destroy(s);
+    scn_free(doc);
+}
+END_TEST
+
 /* ---- speculative decoding ------------------------------------------------ */
 
 /* 64 requests of 4000 output tokens at once; head drafts of 1 us. */
@@ -482,6 +522,7 @@ static Suite *suite(void)
     tcase_add_test(core, cost_swaps_above_the_crossover);
     tcase_add_test(core, cost_recomputes_below_the_crossover);
     tcase_add_test(core, cost_over_the_fabric_both_sides);
+    tcase_add_test(core, estimate_is_the_fair_share);
     tcase_add_loop_test(core, spec_tokens_per_verification, 0,
                         (int)(sizeof rates / sizeof rates[0]));
     tcase_add_test(core, spec_head_costs_exact);
