@@ -266,6 +266,7 @@ typedef struct fab_res {
     double wire_bytes;    /* bytes of wire time (links), incl. overhead */
     sim_time busy_ps;     /* time spent serving (completed services) */
     uint64_t sample_bytes;/* payload bytes since the last sample */
+    uint32_t flows;       /* transfers in progress with a step here (fabric_estimate) */
 } fab_res;
 
 /* One step of an itinerary, and the queue of a flow's chunks waiting at it. */
@@ -346,6 +347,7 @@ struct fab_flow {
     uint64_t hash;              /* ECMP flow hash */
     sim_time rto;               /* a dropped chunk is sent again after this */
     uint64_t retransmits;       /* chunks sent again */
+    int counted;                /* its steps count in their resources' `flows` */
     fab_flow *next;             /* free list / gate wait list */
 };
 

@@ -64,7 +64,7 @@ static const char *const *const path_names = fab_path_names;
 
 static const char *const class_names[] = {"other",   "kv_load", "kv_writeback", "kv_transfer",
                                           "uvm",     "network", "control",      "kv_direct",
-                                          "coherence", NULL};
+                                          "coherence", "swap", NULL};
 
 const char *fabric_class_name(int cls)
 {
@@ -239,9 +239,38 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
         return 0;
     }
     fl->gate = gate;
+    fl->counted = 1; /* the flows crossing each resource, for fabric_estimate */
+    for (uint32_t i = 0; i < fl->nsteps; i++)
+        fl->st[i].res->flows++;
     if (gate && fab_gate_enter(gate, fl))
         return 0; /* waits for a copy engine */
     fab_flow_launch(s, fl);
+    return 0;
+}
+
+int fabric_estimate(sim *s, const fabric_req *r, double *seconds)
+{
+    fabric_state *f;
+    fab_flow *fl;
+    fab_gate *gate;
+    int rc = plan_flow(s, r, &f, &fl, &gate);
+    if (rc)
+        return rc;
+    double worst = 0, lat = 0;
+    for (uint32_t i = 0; i < fl->nsteps; i++) {
+        const fab_fstep *st = &fl->st[i];
+        uint64_t units;
+        double wire;
+        double svc = sim_time_to_s(fab_step_service(st, r->bytes, &units, &wire));
+        double share = svc * (double)(st->res->flows + 1);
+        if (st->res->servers > 1)
+            share /= (double)st->res->servers;
+        if (share > worst)
+            worst = share;
+        lat += sim_time_to_s(st->lat);
+    }
+    flow_put(f, fl);
+    *seconds = f->free_xfers || !r->bytes ? 0 : worst + lat;
     return 0;
 }
 
@@ -289,6 +318,11 @@ static void complete(sim *s, fabric_state *f, fab_flow *fl)
     if (fl->cpu_far_account)
         *fl->cpu_far_account += fl->cpu_far_ps;
     f->active--;
+    if (fl->counted) {
+        fl->counted = 0;
+        for (uint32_t i = 0; i < fl->nsteps; i++)
+            fl->st[i].res->flows--;
+    }
     sim_schedule(s, 0, fl->notify, fl->kind, fl->cookie, lat);
     if (fl->gate) { /* hand the copy engine to the next waiting flow */
         fab_flow *nx = fab_gate_leave(fl->gate);

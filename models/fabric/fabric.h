@@ -144,6 +144,7 @@ enum {
     FABRIC_CLASS_CONTROL,    /* doorbells, table updates */
     FABRIC_CLASS_KV_DIRECT,  /* KV read in place from a lower tier (copy-free access) */
     FABRIC_CLASS_COHERENCE,  /* coherence messages (invalidations of KV read in place) */
+    FABRIC_CLASS_SWAP,       /* a preempted request's KV swapped out of HBM or back in */
     FABRIC_NCLASSES
 };
 const char *fabric_class_name(int cls);
@@ -179,6 +180,21 @@ int fabric_transfer_class(sim *s, int cls, uint32_t src, uint32_t dst, uint64_t 
                           uint32_t notify, uint32_t notify_kind, uint64_t cookie);
 /* The same with every option. */
 int fabric_transfer_req(sim *s, const fabric_req *r);
+
+/* Estimated seconds a transfer of r (ends, path, bytes) would take if it
+ * started now, at the current load, without starting it: every step of
+ * its itinerary (link directions, memories, CPU copies) serves the whole
+ * transfer in service(bytes) alone (the protocol's wire bytes over the raw
+ * rate on a link, bytes over the rate elsewhere); shared round-robin with
+ * the n flows already crossing that resource (engine.h: chunk by chunk,
+ * fair), the new transfer gets 1 / (n + 1) of it, so
+ *     estimate = max over steps of service(bytes) x (n + 1) / servers
+ *              + sum over steps of their latencies
+ * (the bottleneck step sets the pipelined rate; the others overlap with
+ * it). It assumes the present flows stay for the whole transfer and
+ * ignores copy engines already taken (a gate) and credit stalls. 0 with
+ * *seconds set, or the codes of fabric_check_transfer. */
+int fabric_estimate(sim *s, const fabric_req *r, double *seconds);
 
 /* Could a transfer of r's ends and path be planned now (a route, NICs for
  * RDMA, a path that fits the ends)? 0, SIM_EINVAL, SIM_ENOTFOUND or

@@ -16,7 +16,8 @@
  *                  ^  |               ^   \                    |
  *                  |  +--admit with---+    +----preempt--------+
  *                  |     lower-tier hits: LOADING --ready--^   |
- *                  +-------------------- preempt (recompute) --+
+ *                  |     or a swap-in       (resumes PREFILL or DECODE)
+ *                  +------------ preempt (recompute or swap) --+
  *
  *   WAITING -> PREFILL   [admit]     prompt blocks pinned; cached prefix skipped
  *   WAITING -> LOADING   [admit]     some prefix blocks sit in a lower tier
@@ -26,7 +27,10 @@
  *   DECODE  -> DONE      [step_end]  the output_tokens-th token
  *   any running -> WAITING (front)   [preempt] KV memory ran out: the last
  *                                    admitted request loses its blocks and
- *                                    will recompute prompt + generated tokens
+ *                                    will recompute prompt + generated tokens,
+ *                                    or [swap_out] its KV leaves over the fabric
+ *   WAITING -> LOADING   [admit_swapped] a swapped request's KV comes back;
+ *                                    it resumes in the state it left
  *
  * One step [compose]: with a budget of max_batched_tokens tokens, first every
  * running request in admission order (a decoding request takes 1 token, a
@@ -100,6 +104,48 @@
  * `kv: {free_transfers: true}` takes the timing out of both: loads are
  * ready at once (bytes still counted in the instance's metrics).
  *
+ * Swap preemption (`preemption: swap | cost`; recompute is the default).
+ * vLLM's swap space (Kwon et al. 2023, section 4.5 "Swapping"): the
+ * preempted request's KV - the blocks holding its computed tokens, ceil(n
+ * / block_tokens) of them for n tokens of KV (a prefill's computed or
+ * cached tokens, a decode's context but its newest token) - is copied to
+ * the first kv tier below HBM [swap_out] and back when it is admitted
+ * again [admit_swapped], whole blocks both ways, so bytes out = bytes in.
+ * Over the fabric both are transfers of class `swap` on the tier's route
+ * and path (the reverse of its promotions; a CXL tier on the cxl path
+ * stages through the host); on a channel tier they occupy its channel.
+ * The swapped copy lives outside the block store (a private swap area,
+ * bounded by swap_space): its HBM blocks are released as under recompute
+ * (they stay cached until evicted), and on resume the blocks are pinned
+ * again with the swap-in charged in full, whatever the store still holds.
+ * A swapped request resumes only once its swap-out has landed, at the head
+ * of the queue (swapped requests first, as vLLM). `cost` swaps when
+ *   swap-out + swap-in time  <  recompute time,
+ * recompute = the step-time model's (roofline or linear) time of one
+ * prefill of the n tokens from nothing cached (prefix hits ignored), swap
+ * = fabric_estimate of each leg at the load of the moment (bytes / the
+ * bottleneck resource's fair share with the flows already on it, plus
+ * latencies; fabric.h) or, on a channel tier, the channel's backlog plus
+ * 2 (latency + bytes / bandwidth). Ties recompute.
+ *
+ * Speculative decoding (`speculation: draft | head`). Each decoding
+ * sequence gets k = spec_tokens draft tokens (fewer near its last token or
+ * the step's token budget) proposed in k sequential draft rounds, then one
+ * target step verifies them: k + 1 positions per sequence (keys ctx ..
+ * ctx + k; the roofline's pairs (k + 1) ctx + k (k + 1) / 2, KV read once).
+ * Draft tokens are accepted in order, each with probability
+ * spec_acceptance, until the first rejection (drawn from the instance's
+ * own GSL stream); the target's token at that position comes with them,
+ * so a verification yields j + 1 tokens for j accepted, whose expectation
+ * is (1 - a^(k+1)) / (1 - a) (Leviathan et al., ICML 2023, eq. 1; Chen et
+ * al., "Accelerating LLM decoding with speculative sampling", 2023). A
+ * draft model's round is its own decode step on the same GPUs (the
+ * roofline of the preset spec_draft_model; its weights are taken from the
+ * HBM left for KV, its own KV cache is not modelled); a head's round
+ * (EAGLE, Medusa, n-gram lookup) costs spec_draft_time. The step lasts
+ * draft rounds + verification. Tokens yielded together arrive together:
+ * the ITL histogram gets one gap and zeros for the others.
+ *
  * Simplifications (stated, not hidden): a block allocated for a request
  * counts as a prefix hit for a concurrent request before its KV is
  * computed; the partially filled last prompt block keeps its trace id while
@@ -109,6 +155,7 @@
 #include "models/serving/instance.h"
 
 #include <assert.h>
+#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,6 +170,9 @@
 enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED, INST_EV_TOUCHED,
        INST_EV_DIRECT, INST_EV_INVAL };
 enum { KVMEM_EXPLICIT, KVMEM_MANAGED };
+enum { PREEMPT_RECOMPUTE, PREEMPT_SWAP, PREEMPT_COST };
+enum { SPEC_NONE, SPEC_DRAFT, SPEC_HEAD };
+#define SPEC_MAX_K 64
 
 #define NONE UINT32_MAX
 
@@ -146,6 +196,7 @@ typedef struct inst_move {
     uint32_t mid;           /* second stage source (first stage destination) */
     uint64_t bytes;         /* bytes moved */
     sim_time t0;            /* when the move started */
+    int cls;                /* FABRIC_CLASS_* of both stages */
 } inst_move;
 
 typedef struct inst_state {
@@ -175,7 +226,15 @@ typedef struct inst_state {
     uint32_t managed_tiers_unused; /* lower kv tiers a managed instance leaves out */
     int64_t managed_prefetch;   /* scheduler prefetch: waiting requests looked ahead (0: off) */
     int managed_evict_ahead;    /* evict ahead, in the background, what the batch and lookahead do not need */
+    int preemption;             /* PREEMPT_*: recompute, swap, or the cheaper by cost */
+    uint64_t swap_space;        /* bytes of swap space (0: unbounded) */
+    int spec;                   /* SPEC_*: speculative decoding off, draft model, head */
+    uint64_t spec_k;            /* draft tokens proposed per verification */
+    double spec_accept;         /* probability each draft token is accepted */
+    const char *spec_draft_model; /* SPEC_DRAFT: preset of the draft model */
+    sim_time spec_draft_time;   /* SPEC_HEAD: one draft forward (one token per sequence) */
     /* derived configuration */
+    llm_hw draft_hw;            /* SPEC_DRAFT: the draft model on the same GPUs */
     llm_model model;            /* effective model */
     llm_gpu gpu;                /* effective GPU */
     llm_hw hw;                  /* model + GPU + tp */
@@ -219,6 +278,9 @@ typedef struct inst_state {
     uint64_t prompt_blocks, hit_blocks, input_tokens, cached_tokens; /* prefix stats */
     uint64_t prompt_tokens_computed, decode_tokens; /* work done */
     inst_counters cnt;          /* counters */
+    uint64_t swap_used;         /* swap space held by swapped-out requests, bytes */
+    uint64_t spec_n[SPEC_MAX_K];/* the step in flight: sequences drafting round j */
+    double spec_ctx[SPEC_MAX_K];/*   and the sum of their contexts in round j */
     inst_hist itl;              /* inter-token latencies */
     /* disaggregation */
     uint64_t outside_pins;      /* block references of requests outside the run list:
@@ -301,13 +363,16 @@ const inst_hist *inst_itl(sim_comp *c) { return &((inst_state *)c->state)->itl; 
 static const char *const role_names[] = {"mixed", "prefill", "decode", NULL};
 static const char *const kv_memory_names[] = {"explicit", "managed", NULL};
 static const char *const step_time_names[] = {"roofline", "linear", NULL};
+static const char *const preemption_names[] = {"recompute", "swap", "cost", NULL};
+static const char *const spec_names[] = {"none", "draft", "head", NULL};
 
 #define P(name, type, def, unit, desc, field) \
     {name, type, def, unit, desc, offsetof(inst_state, field), NULL}
 
 static const sim_param inst_params[] = {
     P("model", SIM_P_STRING, "llama3-8b", "",
-      "model preset (llama2-7b|13b|70b, llama3-8b|70b, qwen2-7b, deepseek-v3) or custom",
+      "model preset (llama2-7b|13b|70b, llama3-8b|70b, llama3.2-1b, qwen2-7b, deepseek-v3) or "
+      "custom",
       model_name),
     P("gpu", SIM_P_STRING, "h100", "", "GPU preset (h100, h200, a100, a100-40gb, l40s, b200, mi300x)",
       gpu_name),
@@ -385,6 +450,30 @@ static const sim_param inst_params[] = {
       "kv_memory managed, with managed_prefetch: write back ahead, while migrations occupy the "
       "link, the LRU blocks neither the running batch nor the looked-ahead requests need, so the "
       "next prefetch finds room instead of waiting for a write-back", managed_evict_ahead),
+    {"preemption", SIM_P_ENUM, "recompute", "",
+     "what a preempted request's KV becomes: recompute (freed; prompt + generated tokens "
+     "prefilled again, vLLM's default), swap (copied over the fabric to the first KV tier below "
+     "HBM and back on resume, vLLM's swap space) or cost (per preemption, the cheaper of the "
+     "two under the step-time model and the fabric's load now)",
+     offsetof(inst_state, preemption), preemption_names},
+    P("swap_space", SIM_P_SIZE, "0 B", "B",
+      "preemption swap/cost: bytes of swapped KV held at once (0: unbounded); a swap that "
+      "does not fit recomputes", swap_space),
+    {"speculation", SIM_P_ENUM, "none", "",
+     "speculative decoding: none, draft (a draft model proposes spec_tokens tokens, one "
+     "decode step of it per token) or head (an n-gram / EAGLE-style head, spec_draft_time per "
+     "proposed token); one target step verifies them",
+     offsetof(inst_state, spec), spec_names},
+    P("spec_tokens", SIM_P_UINT, "4", "tokens", "speculation: draft tokens per verification (k, "
+      "1..64)", spec_k),
+    P("spec_acceptance", SIM_P_DOUBLE, "0.7", "",
+      "speculation: probability that each draft token is accepted, given the previous one was "
+      "(a, in [0, 1])", spec_accept),
+    P("spec_draft_model", SIM_P_STRING, "llama3.2-1b", "",
+      "speculation draft: model preset of the draft model (same GPUs and tp)", spec_draft_model),
+    P("spec_draft_time", SIM_P_TIME, "0 s", "ps",
+      "speculation head: time of one draft forward (one proposed token for every sequence)",
+      spec_draft_time),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 #define OVR(dst, v) \
@@ -514,6 +603,31 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
     st->hw.linear = (llm_linear){sim_time_to_s(st->step_fixed), sim_time_to_s(st->step_per_prefill),
                                  sim_time_to_s(st->step_per_decode),
                                  sim_time_to_s(st->step_per_context)};
+    if (st->spec != SPEC_NONE) {
+        const scn_node *kn = node ? scn_map_get(node, "spec_tokens") : NULL;
+        const scn_node *an = node ? scn_map_get(node, "spec_acceptance") : NULL;
+        if (st->spec_k < 1 || st->spec_k > SPEC_MAX_K)
+            return scn_error(err, kn ? kn : node, "instance '%s': spec_tokens must be 1..%d "
+                             "with speculation on (k = %llu)", c->name, SPEC_MAX_K,
+                             (unsigned long long)st->spec_k);
+        if (!(st->spec_accept >= 0 && st->spec_accept <= 1))
+            return scn_error(err, an ? an : node, "instance '%s': spec_acceptance is a "
+                             "probability in [0, 1], not %g", c->name, st->spec_accept);
+        if (st->spec == SPEC_DRAFT) {
+            const llm_model *dm = llm_model_find(st->spec_draft_model);
+            if (!dm)
+                return scn_error(err, node ? scn_map_get(node, "spec_draft_model") : NULL,
+                                 "instance '%s': unknown spec_draft_model '%s' (a model preset)",
+                                 c->name, st->spec_draft_model);
+            st->draft_hw = st->hw;
+            st->draft_hw.m = dm;
+            st->draft_hw.step_model = LLM_STEP_ROOFLINE; /* the coefficients are the target's */
+        } else if (!st->spec_draft_time) {
+            return scn_error(err, node ? scn_map_get(node, "speculation") : node,
+                             "instance '%s': speculation head needs spec_draft_time (the time "
+                             "of one draft forward)", c->name);
+        }
+    }
     st->kvbpt = llm_kv_bytes_per_token(&st->model);
     /* Default KV section: 16-token blocks in HBM only, LRU. */
     st->kv.block_tokens = 16;
@@ -523,6 +637,8 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
     st->kv.eviction = "lru";
     st->kv.prefix_caching = 1;
     double usable = st->gpu_mem_util * (double)st->tp * (double)gg->hbm;
+    if (st->spec == SPEC_DRAFT) /* the draft model's weights share the HBM */
+        usable -= llm_weight_bytes(st->draft_hw.m);
     if (usable <= llm_weight_bytes(mm))
         return scn_error(err, node, "instance '%s': %.1f GB of weights do not fit in %.1f GB "
                          "(gpu_mem_util x tp x hbm); raise tp",
@@ -822,7 +938,8 @@ static int inst_start(sim_comp *c, sim_err *err)
     inst_state *st = c->state;
     st->block_bytes = st->kvbpt * st->kv.block_tokens;
     double usable = st->gpu_mem_util * (double)st->tp * (double)st->gpu.hbm -
-                    llm_weight_bytes(&st->model);
+                    llm_weight_bytes(&st->model) -
+                    (st->spec == SPEC_DRAFT ? llm_weight_bytes(st->draft_hw.m) : 0);
     uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity : (uint64_t)usable;
     st->kv_blocks = cap0 / st->block_bytes;
     if (st->kv_memory == KVMEM_MANAGED) { /* the managed allocation holds the KV */
@@ -894,6 +1011,15 @@ static int inst_start(sim_comp *c, sim_err *err)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
     st->free_move = NONE;
     int rc = resolve_fabric(c, err);
+    if (!rc && st->preemption != PREEMPT_RECOMPUTE &&
+        (st->kv.ntiers < 2 || st->kv_memory == KVMEM_MANAGED)) {
+        const scn_node *pn = c->node ? scn_map_get(c->node, "preemption") : NULL;
+        return scn_error(err, pn ? pn : c->node, "instance '%s': preemption %s swaps KV to the "
+                         "first kv tier below HBM, and %s", c->name,
+                         preemption_names[st->preemption],
+                         st->kv_memory == KVMEM_MANAGED ? "kv_memory managed has none"
+                                                        : "kv: tiers lists only HBM");
+    }
     return rc ? rc : resolve_direct(c, err);
 }
 
@@ -948,18 +1074,83 @@ static uint64_t remaining(const inst_state *st, const inst_req *r)
            (st->role == INST_ROLE_PREFILL ? 0 : r->output - r->generated);
 }
 
+static void swap_move(sim_comp *c, inst_req *r, uint64_t bytes, int in);
+static double swap_seconds(sim_comp *c, uint64_t bytes);
+
+/* Tokens of r whose KV exists: a prefill's computed (or cached) tokens, a
+ * decode's context but its newest token (the next step writes that one). */
+static uint64_t kv_tokens_of(const inst_req *r)
+{
+    return r->state == INST_DECODE ? (uint64_t)r->input + r->generated - 1 : r->prefilled;
+}
+
+/* Seconds to recompute n tokens of KV: one prefill of n tokens from
+ * nothing cached, under the instance's step-time model (roofline or
+ * linear), as the step would be timed alone. */
+static double recompute_seconds(const inst_state *st, uint64_t n)
+{
+    llm_step p = {n, (double)n * ((double)n + 1) / 2, 0, 0, n, 0};
+    return llm_step_seconds(&st->hw, &p, NULL, NULL, NULL);
+}
+
+/* Swap v out if the policy says so: 1 = swapped (its KV leaves over the
+ * fabric; it resumes where it was), 0 = recompute. */
+static int swap_out(sim_comp *c, inst_req *v)
+{
+    inst_state *st = c->state;
+    if (st->preemption == PREEMPT_RECOMPUTE || v->loads > 0 ||
+        (v->state != INST_DECODE && v->state != INST_PREFILL))
+        return 0;
+    uint64_t kvt = kv_tokens_of(v);
+    uint32_t sb = ceil_div(kvt, st->kv.block_tokens);
+    if (sb > v->pinned)
+        sb = v->pinned;
+    if (!sb)
+        return 0; /* nothing computed yet: nothing to save */
+    uint64_t bytes = (uint64_t)sb * st->block_bytes;
+    if (st->preemption == PREEMPT_COST) {
+        st->cnt.last_recompute_s = recompute_seconds(st, kvt);
+        st->cnt.last_swap_s = swap_seconds(c, bytes);
+        if (!(st->cnt.last_swap_s < st->cnt.last_recompute_s))
+            return 0;
+    }
+    if (st->swap_space && st->swap_used + bytes > st->swap_space) {
+        st->cnt.swap_fallbacks++;
+        return 0;
+    }
+    st->swap_used += bytes;
+    st->cnt.swap_outs++;
+    st->cnt.swap_out_bytes += bytes;
+    v->swapped = sb;
+    v->resume = v->state;
+    v->ready_at = sim_now(c->sim);
+    swap_move(c, v, bytes, 0);
+    return 1;
+}
+
 /* Take the last running request off the batch, free its blocks, put it at
- * the head of the waiting queue. [preempt] */
+ * the head of the waiting queue; its KV is swapped out or dropped for
+ * recomputation. [preempt] */
 static void preempt_last(sim_comp *c)
 {
     inst_state *st = c->state;
     inst_req *v = st->run[--st->nrun];
     sim_time now = sim_now(c->sim);
     uint64_t before = remaining(st, v);
+    int swapped = swap_out(c, v);
     kv_store_unpin(st->store, v->ids, v->pinned, now);
     st->logical_pinned -= v->pinned;
     v->pinned = 0;
     v->direct_tokens = 0;
+    if (swapped) { /* progress kept: prefilled, ptarget and generated stay */
+        v->sched = 0;
+        v->state = INST_WAITING;
+        v->preemptions++;
+        st->cnt.preemptions++;
+        wait_push_front(st, v);
+        return;
+    }
+    v->resume = 0;
     v->prefilled = 0;
     v->ptarget = v->input + v->generated; /* generated tokens join the prompt */
     v->sched = 0;
@@ -991,7 +1182,7 @@ static void finish_req(sim_comp *c, inst_req *r, int state)
  * NONE) from dst on to dst2 on path2; r (if not NULL) waits for it. A move
  * the fabric refuses is counted in fabric_errors and not timed. */
 static void move_start(sim_comp *c, inst_req *r, uint32_t src, uint32_t dst, int path,
-                       uint32_t dst2, int path2, uint64_t bytes)
+                       uint32_t dst2, int path2, uint64_t bytes, int cls)
 {
     inst_state *st = c->state;
     uint32_t slot = st->free_move;
@@ -1018,7 +1209,7 @@ static void move_start(sim_comp *c, inst_req *r, uint32_t src, uint32_t dst, int
     m->mid = dst;
     m->bytes = bytes;
     m->t0 = sim_now(c->sim);
-    int cls = r ? FABRIC_CLASS_KV_LOAD : FABRIC_CLASS_KV_WRITEBACK;
+    m->cls = cls;
     if (fabric_transfer_class(c->sim, cls, src, dst, bytes, path, c->id, INST_EV_MOVED, slot) !=
         0) {
         st->cnt.fabric_errors++;
@@ -1041,8 +1232,7 @@ static void move_done(sim_comp *c, uint32_t slot)
     if (m->dst2 != NONE) {
         uint32_t d = m->dst2;
         m->dst2 = NONE;
-        if (fabric_transfer_class(c->sim, m->r ? FABRIC_CLASS_KV_LOAD : FABRIC_CLASS_KV_WRITEBACK,
-                                  m->mid, d, m->bytes, m->path2, c->id, INST_EV_MOVED,
+        if (fabric_transfer_class(c->sim, m->cls, m->mid, d, m->bytes, m->path2, c->id, INST_EV_MOVED,
                                   slot) == 0) {
             st->cnt.fabric_moves++;
             return;
@@ -1078,10 +1268,10 @@ static sim_time charge_moves(sim_comp *c, inst_req *r, const kv_pin_result *res)
             if (timed && st->tier_comp[t] != NONE) {
                 if (st->tier_host[t] != NONE) /* CXL loads into a host buffer, then DMA */
                     move_start(c, r, st->tier_comp[t], st->tier_host[t], FABRIC_PATH_CXL,
-                               st->dev_id, FABRIC_PATH_DMA, bytes);
+                               st->dev_id, FABRIC_PATH_DMA, bytes, FABRIC_CLASS_KV_LOAD);
                 else
                     move_start(c, r, st->tier_comp[t], st->dev_id, st->tier_path[t], NONE, 0,
-                               bytes);
+                               bytes, FABRIC_CLASS_KV_LOAD);
             } else if (timed && st->kv.tiers[t].bandwidth > 0) {
                 sim_time start = st->chan_free[t] > now ? st->chan_free[t] : now;
                 sim_time xfer = (sim_time)llround((double)bytes * 1e12 / st->kv.tiers[t].bandwidth);
@@ -1098,26 +1288,94 @@ static sim_time charge_moves(sim_comp *c, inst_req *r, const kv_pin_result *res)
                 continue;
             if (t == 0 && st->tier_host[1] != NONE) /* DMA to a host buffer, CXL stores */
                 move_start(c, NULL, st->dev_id, st->tier_host[1], FABRIC_PATH_DMA,
-                           st->tier_comp[1], FABRIC_PATH_CXL, bytes);
+                           st->tier_comp[1], FABRIC_PATH_CXL, bytes, FABRIC_CLASS_KV_WRITEBACK);
             else if (t == 0)
                 move_start(c, NULL, st->dev_id, st->tier_comp[1], st->tier_path[1], NONE, 0,
-                           bytes);
+                           bytes, FABRIC_CLASS_KV_WRITEBACK);
             else if (st->tier_comp[t] != NONE)
                 move_start(c, NULL, st->tier_comp[t], st->tier_comp[t + 1], FABRIC_PATH_AUTO,
-                           NONE, 0, bytes);
+                           NONE, 0, bytes, FABRIC_CLASS_KV_WRITEBACK);
         }
     }
     return ready;
 }
 
-/* Try to admit the head of the waiting queue. 1 = admitted (r set), 0 = not. */
-static int admit(sim_comp *c, inst_req *r)
+/* ---- swap preemption ---------------------------------------------------- */
+
+/* Move `bytes` of r's swapped KV between HBM and the first tier below it
+ * (in = 1: back into HBM); r waits for it (r->loads, or r->ready_at on a
+ * channel tier). Over the fabric the route of the tier's demotions and
+ * promotions, class swap; a CXL tier on the cxl path stages through the
+ * host (two transfers). */
+static void swap_move(sim_comp *c, inst_req *r, uint64_t bytes, int in)
 {
     inst_state *st = c->state;
-    uint32_t pt = r->ptarget;
-    uint32_t nb = ceil_div(pt, st->kv.block_tokens);
-    if (nb > r->n_ids)
-        nb = r->n_ids;
+    if (st->kv.free_transfers)
+        return;
+    sim_time now = sim_now(c->sim);
+    if (st->tier_comp[1] != NONE) {
+        uint32_t m = st->tier_comp[1], h = st->tier_host[1], g = st->dev_id;
+        if (h != NONE && in)
+            move_start(c, r, m, h, FABRIC_PATH_CXL, g, FABRIC_PATH_DMA, bytes, FABRIC_CLASS_SWAP);
+        else if (h != NONE)
+            move_start(c, r, g, h, FABRIC_PATH_DMA, m, FABRIC_PATH_CXL, bytes, FABRIC_CLASS_SWAP);
+        else
+            move_start(c, r, in ? m : g, in ? g : m, st->tier_path[1], NONE, 0, bytes,
+                       FABRIC_CLASS_SWAP);
+        return;
+    }
+    if (!(st->kv.tiers[1].bandwidth > 0))
+        return; /* a channel without a rate moves for free */
+    sim_time start = st->chan_free[1] > now ? st->chan_free[1] : now;
+    sim_time xfer = (sim_time)llround((double)bytes * 1e12 / st->kv.tiers[1].bandwidth);
+    st->chan_free[1] = start + xfer;
+    sim_time done = start + xfer + st->kv.tiers[1].latency;
+    if (done > r->ready_at)
+        r->ready_at = done;
+    sim_schedule_at(c->sim, done, c->id, INST_EV_WAKE, 0, 0);
+}
+
+/* One way of a swap at the load now, seconds (fabric_estimate), or INFINITY
+ * when the fabric cannot plan it. */
+static double swap_leg(sim_comp *c, uint32_t src, uint32_t dst, int path, uint64_t bytes)
+{
+    fabric_req q = {src, dst, bytes, path, c->id, INST_EV_MOVED, 0, 0, NULL, 0, 0, 0,
+                    FABRIC_CLASS_SWAP};
+    double t;
+    return fabric_estimate(c->sim, &q, &t) ? INFINITY : t;
+}
+
+/* Estimated swap-out + swap-in time of `bytes` now: over the fabric, each
+ * leg by fabric_estimate (bytes / the path's available bandwidth at the
+ * current load, plus its latencies; a CXL tier's two stages added); on a
+ * channel tier, the wait for the channel plus twice latency + bytes /
+ * bandwidth. */
+static double swap_seconds(sim_comp *c, uint64_t bytes)
+{
+    inst_state *st = c->state;
+    if (st->kv.free_transfers)
+        return 0;
+    if (st->tier_comp[1] != NONE) {
+        uint32_t m = st->tier_comp[1], h = st->tier_host[1], g = st->dev_id;
+        if (h != NONE)
+            return swap_leg(c, g, h, FABRIC_PATH_DMA, bytes) +
+                   swap_leg(c, h, m, FABRIC_PATH_CXL, bytes) +
+                   swap_leg(c, m, h, FABRIC_PATH_CXL, bytes) +
+                   swap_leg(c, h, g, FABRIC_PATH_DMA, bytes);
+        return swap_leg(c, g, m, st->tier_path[1], bytes) +
+               swap_leg(c, m, g, st->tier_path[1], bytes);
+    }
+    double bw = st->kv.tiers[1].bandwidth;
+    if (!(bw > 0))
+        return 0;
+    sim_time now = sim_now(c->sim);
+    double wait = st->chan_free[1] > now ? sim_time_to_s(st->chan_free[1] - now) : 0;
+    return wait + 2 * (sim_time_to_s(st->kv.tiers[1].latency) + (double)bytes / bw);
+}
+
+/* Room to pin nb of r's blocks now, watermark kept (as vLLM's admission). */
+static int room_for(inst_state *st, const inst_req *r, uint32_t nb)
+{
     if (!kv_store_can_pin(st->store, r->ids, nb))
         return 0;
     if (st->nrun > 0 && st->kv_watermark > 0) {
@@ -1126,6 +1384,70 @@ static int admit(sim_comp *c, inst_req *r)
         if (avail < need || (double)(avail - need) < st->kv_watermark * (double)st->kv_blocks)
             return 0;
     }
+    return 1;
+}
+
+/* Resume a swapped request: once its swap-out has landed, pin its blocks
+ * (a prefill's whole prompt, a decode's swapped blocks; the decode pins
+ * more as it grows) and swap its KV back in; it runs again in the state
+ * it left, nothing recomputed. Whatever the store finds of those blocks
+ * (still cached in HBM, in a lower tier) is ignored: the swapped copy is
+ * what comes back. 1 = admitted, 0 = not now. */
+static int admit_swapped(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
+    sim_time now = sim_now(c->sim);
+    if (r->loads > 0 || r->ready_at > now)
+        return 0; /* the swap-out is still on its way */
+    uint32_t nb = r->swapped;
+    if (r->resume == INST_PREFILL) {
+        nb = ceil_div(r->ptarget, st->kv.block_tokens);
+        if (nb > r->n_ids)
+            nb = r->n_ids;
+    }
+    if (!room_for(st, r, nb))
+        return 0;
+    kv_pin_result res;
+    memset(&res, 0, sizeof res);
+    if (kv_store_pin(st->store, r->ids, nb, now, &res) != 0)
+        return 0;
+    r->pinned = nb;
+    st->logical_pinned += nb;
+    if (st->direct_tier) {
+        count_pin(st, &res);
+        r->direct_tokens = res.direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
+    }
+    memset(res.promoted, 0, sizeof res.promoted); /* the swap-in brings the KV */
+    (void)charge_moves(c, NULL, &res);            /* room made: write-backs */
+    uint64_t bytes = (uint64_t)r->swapped * st->block_bytes;
+    st->swap_used -= bytes;
+    st->cnt.swap_ins++;
+    st->cnt.swap_in_bytes += bytes;
+    r->swapped = 0;
+    r->ready_at = now;
+    swap_move(c, r, bytes, 1);
+    if (r->loads > 0 || r->ready_at > now) {
+        r->state = INST_LOADING;
+    } else {
+        r->state = r->resume;
+        r->resume = 0;
+    }
+    st->run[st->nrun++] = r;
+    return 1;
+}
+
+/* Try to admit the head of the waiting queue. 1 = admitted (r set), 0 = not. */
+static int admit(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
+    if (r->swapped)
+        return admit_swapped(c, r);
+    uint32_t pt = r->ptarget;
+    uint32_t nb = ceil_div(pt, st->kv.block_tokens);
+    if (nb > r->n_ids)
+        nb = r->n_ids;
+    if (!room_for(st, r, nb))
+        return 0;
     kv_pin_result res;
     memset(&res, 0, sizeof res);
     if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
@@ -1169,6 +1491,30 @@ static int admit(sim_comp *c, inst_req *r)
     return 1;
 }
 
+/* The draft phase of the step being composed: round j proposes one token
+ * for each of the spec_n[j] sequences still drafting; a draft model's
+ * round is its own decode step (the roofline of the draft model on the
+ * same GPUs: every one of those sequences computes one token attending to
+ * its context so far, reading it), a head's round costs spec_draft_time.
+ * Rounds run one after another (each token depends on the previous). */
+static sim_time draft_time(inst_state *st)
+{
+    sim_time t = 0;
+    for (uint32_t j = 0; j < SPEC_MAX_K && st->spec_n[j]; j++) {
+        if (st->spec == SPEC_HEAD) {
+            t += st->spec_draft_time;
+        } else {
+            uint64_t n = st->spec_n[j];
+            llm_step d = {n, st->spec_ctx[j], (uint64_t)st->spec_ctx[j] - n, 0, 0, n};
+            t += llm_step_time(&st->draft_hw, &d);
+        }
+        st->spec_n[j] = 0;
+        st->spec_ctx[j] = 0;
+    }
+    st->cnt.spec_draft_ps += t;
+    return t;
+}
+
 /* Compose and launch one step; nothing when there is no work. [compose] */
 static void compose(sim_comp *c)
 {
@@ -1182,11 +1528,20 @@ static void compose(sim_comp *c)
         if (r->state == INST_LOADING) {
             if (r->ready_at > now || r->loads > 0)
                 continue;
-            r->state = INST_PREFILL;
+            r->state = r->resume ? r->resume : INST_PREFILL; /* a swap-in resumes */
+            r->resume = 0;
         }
         if (r->state == INST_DECODE) {
             uint64_t ctx = (uint64_t)r->input + r->generated;
-            uint32_t need = ceil_div(ctx, st->kv.block_tokens);
+            uint64_t kk = 0; /* draft tokens to verify (speculation) */
+            if (st->spec != SPEC_NONE) {
+                kk = st->spec_k;
+                if (kk > r->output - r->generated - 1) /* no drafts past the last token */
+                    kk = r->output - r->generated - 1;
+                if (kk > budget - 1)
+                    kk = budget - 1;
+            }
+            uint32_t need = ceil_div(ctx + kk, st->kv.block_tokens);
             if (need > r->n_ids)
                 need = r->n_ids;
             int self = 0;
@@ -1223,11 +1578,16 @@ static void compose(sim_comp *c)
                 }
                 break;
             }
-            r->sched = 1;
-            budget--;
-            step.tokens++;
-            step.decode_tokens++;
-            step.attn_pairs += (double)ctx;
+            r->sched = (uint32_t)(1 + kk);
+            budget -= 1 + kk;
+            step.tokens += 1 + kk;
+            step.decode_tokens += 1 + kk;
+            /* k + 1 positions verified at once: keys ctx, ctx + 1, ..., ctx + k */
+            step.attn_pairs += (double)(kk + 1) * (double)ctx + (double)(kk * (kk + 1) / 2);
+            for (uint64_t j = 0; j < kk; j++) { /* draft round j proposes token ctx + j */
+                st->spec_n[j]++;
+                st->spec_ctx[j] += (double)(ctx + j);
+            }
             uint64_t dtok = r->direct_tokens < ctx - 1 ? r->direct_tokens : ctx - 1;
             step.ctx_read += ctx - 1 - dtok;
             step.cxl_bytes += dtok * st->kvbpt;
@@ -1294,6 +1654,8 @@ static void compose(sim_comp *c)
     if (!step.tokens)
         return;
     sim_time dt = llm_step_time(&st->hw, &step);
+    if (st->spec != SPEC_NONE) /* the draft rounds run before the verification */
+        dt += draft_time(st);
     if (dt == 0)
         dt = 1;
     if (st->chunk_cb) /* prefill role: the chunks of this step start now */
@@ -1398,10 +1760,27 @@ static void step_end(sim_comp *c)
                     done = r->generated >= r->output;
                 }
             } else if (r->state == INST_DECODE) {
-                r->generated++;
-                st->outstanding--;
-                st->decode_tokens++;
+                uint32_t n = 1;
+                if (s > 1) { /* speculation: s - 1 draft tokens verified */
+                    uint32_t kk = s - 1, j = 0;
+                    while (j < kk && gsl_rng_uniform(c->rng) < st->spec_accept)
+                        j++; /* accepted in order until the first rejection */
+                    n = j + 1; /* plus the target's own token at the first rejection */
+                    st->cnt.spec_verifies++;
+                    st->cnt.spec_drafted += kk;
+                    st->cnt.spec_accepted += j;
+                    st->cnt.spec_emitted += n;
+                    if (kk == st->spec_k) {
+                        st->cnt.spec_full++;
+                        st->cnt.spec_full_emitted += n;
+                    }
+                }
+                r->generated += n;
+                st->outstanding -= n;
+                st->decode_tokens += n;
                 inst_hist_add(&st->itl, now - r->last_token);
+                for (uint32_t k = 1; k < n; k++) /* the others arrive with it */
+                    inst_hist_add(&st->itl, 0);
                 r->last_token = now;
                 done = r->generated >= r->output;
             }
@@ -1588,6 +1967,7 @@ void inst_submit(sim_comp *c, inst_req *r)
     r->preemptions = 0;
     r->first_token = r->last_token = r->finish = 0;
     r->cached = r->hit_blocks = r->hit_lower = 0;
+    r->swapped = r->resume = 0;
     /* A request that cannot fit even alone is rejected at once (a prefill
      * instance holds only the prompt). */
     if ((st->role == INST_ROLE_PREFILL ? r->n_prompt : r->n_ids) > st->kv_blocks) {
@@ -1710,6 +2090,32 @@ static int inst_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, c->name, "gpu_power_mean", el > 0 ? gpu_j / el : 0, "W");
     sim_report_energy(s, c->name, 0.0, gpu_j);
     sim_report_metric(s, c->name, "preemptions", (double)st->cnt.preemptions, "requests");
+    if (st->preemption != PREEMPT_RECOMPUTE) {
+        sim_report_metric(s, c->name, "swap_outs", (double)st->cnt.swap_outs, "requests");
+        sim_report_metric(s, c->name, "swap_ins", (double)st->cnt.swap_ins, "requests");
+        sim_report_metric(s, c->name, "recomputes",
+                          (double)(st->cnt.preemptions - st->cnt.swap_outs), "requests");
+        sim_report_metric(s, c->name, "swap_out_bytes", (double)st->cnt.swap_out_bytes, "B");
+        sim_report_metric(s, c->name, "swap_in_bytes", (double)st->cnt.swap_in_bytes, "B");
+        sim_report_metric(s, c->name, "swap_fallbacks", (double)st->cnt.swap_fallbacks,
+                          "requests");
+    }
+    if (st->spec != SPEC_NONE) {
+        const inst_counters *k = &st->cnt;
+        double a = st->spec_accept, kk = (double)st->spec_k;
+        sim_report_metric(s, c->name, "spec_verifications", (double)k->spec_verifies, "steps");
+        sim_report_metric(s, c->name, "spec_draft_tokens", (double)k->spec_drafted, "tokens");
+        sim_report_metric(s, c->name, "spec_accepted_tokens", (double)k->spec_accepted,
+                          "tokens");
+        sim_report_metric(s, c->name, "spec_acceptance_measured",
+                          k->spec_drafted ? (double)k->spec_accepted / k->spec_drafted : 0, "");
+        sim_report_metric(s, c->name, "spec_tokens_per_verification",
+                          k->spec_full ? (double)k->spec_full_emitted / k->spec_full : 0,
+                          "tokens");
+        sim_report_metric(s, c->name, "spec_tokens_per_verification_expected",
+                          a < 1 ? (1 - pow(a, kk + 1)) / (1 - a) : kk + 1, "tokens");
+        sim_report_metric(s, c->name, "spec_draft_time", sim_time_to_s(k->spec_draft_ps), "s");
+    }
     sim_report_metric(s, c->name, "rejected", (double)st->cnt.rejected, "requests");
     sim_report_metric(s, c->name, "peak_waiting", (double)st->cnt.peak_waiting, "requests");
     sim_report_metric(s, c->name, "peak_running", (double)st->cnt.peak_running, "requests");
@@ -1795,7 +2201,8 @@ static const sim_series llm_instance_series[] = {
 const sim_model llm_instance_model = {
     .type = "llm_instance",
     .summary = "GPU serving instance: vLLM-style continuous batching, chunked prefill, "
-               "preemption, roofline step time, KV block store with prefix caching",
+               "preemption (recompute or swap over the fabric), speculative decoding, "
+               "roofline step time, KV block store with prefix caching",
     .params = inst_params,
     .state_size = sizeof(inst_state),
     .configure = inst_configure,

@@ -53,7 +53,9 @@ typedef struct inst_req {
     uint32_t cached;        /* prompt tokens served by the prefix cache (first admission) */
     uint32_t hit_blocks;    /* prompt blocks found in the store (first admission) */
     uint32_t hit_lower;     /* of those, blocks loaded from a lower tier */
-    uint32_t preemptions;   /* times preempted (recompute) */
+    uint32_t preemptions;   /* times preempted (recompute or swap) */
+    uint32_t swapped;       /* blocks of its KV swapped out (0: none); resume swaps them in */
+    uint32_t resume;        /* LOADING: the state it resumes in (0: PREFILL) */
     uint32_t loads;         /* fabric loads of its blocks still in flight */
     uint32_t direct_tokens; /* tokens of its blocks pinned in place in the CXL tier */
     int admitted_once;      /* hit counters recorded */
@@ -205,6 +207,20 @@ typedef struct inst_counters {
     uint64_t reserved;      /* decode role: reservations granted */
     uint64_t reserve_waits; /* decode role: reservations that had to wait */
     uint64_t peak_reserve_queue; /* decode role: longest reservation queue */
+    uint64_t swap_outs;     /* preemptions that swapped the KV out (the rest recompute) */
+    uint64_t swap_ins;      /* swapped requests resumed (KV swapped back in) */
+    uint64_t swap_out_bytes;/* KV bytes swapped out */
+    uint64_t swap_in_bytes; /* KV bytes swapped back in */
+    uint64_t swap_fallbacks;/* swaps refused for lack of swap space (recomputed) */
+    double last_recompute_s;/* the cost estimates of the latest preemption */
+    double last_swap_s;     /*   (preemption: cost), seconds */
+    uint64_t spec_verifies; /* speculative decoding: verifications (request x step) */
+    uint64_t spec_drafted;  /* draft tokens proposed */
+    uint64_t spec_accepted; /* draft tokens accepted */
+    uint64_t spec_emitted;  /* tokens produced by verifications (accepted + 1 each) */
+    uint64_t spec_full;     /* verifications with the full k draft tokens */
+    uint64_t spec_full_emitted; /* tokens they produced */
+    sim_time spec_draft_ps; /* summed draft phases of the steps */
 } inst_counters;
 const inst_counters *inst_stats(sim_comp *c);
 

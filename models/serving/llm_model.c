@@ -6,6 +6,10 @@
  *   Llama-2 7B/13B/70B  meta-llama/Llama-2-*-hf config.json (Touvron et al. 2023);
  *   Llama-3 8B/70B      meta-llama/Meta-Llama-3-*  config.json;
  *   Qwen2-7B            Qwen/Qwen2-7B config.json;
+ *   Llama-3.2-1B        meta-llama/Llama-3.2-1B config.json (16 layers, hidden 2048,
+ *                       32 heads, 8 KV heads, head_dim 64, tied embeddings;
+ *                       1.24B parameters): the usual draft model of Llama-3
+ *                       speculative decoding (instance.c, speculation: draft);
  *   DeepSeek-V3         deepseek-ai/DeepSeek-V3 config.json and the V3 report:
  *                       61 layers, 128 heads, MLA kv_lora_rank 512, qk_rope_head_dim
  *                       64, qk_nope_head_dim 128, v_head_dim 128, 671B total / 37B
@@ -43,6 +47,7 @@ const llm_model llm_models[] = {
     {"llama3-70b", 80, 8192, 64, 8, 128, 0, 0, 128, 128, 70553706496.0, 70553706496.0, 2, 2},
     {"qwen2-7b", 28, 3584, 28, 4, 128, 0, 0, 128, 128, 7615616512.0, 7615616512.0, 2, 2},
     {"deepseek-v3", 61, 7168, 128, 128, 128, 512, 64, 192, 128, 671e9, 37e9, 1, 2},
+    {"llama3.2-1b", 16, 2048, 32, 8, 64, 0, 0, 64, 64, 1235814400.0, 1235814400.0, 2, 2},
     {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
 
 /*  name         hbm        HBM B/s     FLOP/s      link B/s  ceff meff idle W  TDP W */
