@@ -339,9 +339,12 @@ static int words(const char *t, char w[][512], int max)
     return n;
 }
 
-/* A placeholder the reader replaces: DB, FILE, NAME, KEY=VALUE, FIG.pdf. */
+/* A placeholder the reader replaces: DB, FILE, NAME, KEY=VALUE, FIG.pdf,
+ * or usage syntax ([models|gpus]). */
 static int placeholder(const char *w)
 {
+    if (w[0] == '[')
+        return 1;
     size_t n = 0;
     while (isupper((unsigned char)w[n]) || w[n] == '_')
         n++;
@@ -417,9 +420,13 @@ static int check_cmd_expect(const char *text, const char *expect, char *why, siz
         snprintf(why, len, "no subcommand");
         return 1;
     }
-    int rc, holes = 0;
-    for (int i = 1; i < n; i++)
+    int rc, holes = 0, m = 1;
+    for (int i = 1; i < n; i++) {
         holes |= placeholder(w[i]);
+        if (w[i][0] != '[') /* usage syntax is no argument: drop it */
+            memmove(w[m++], w[i], sizeof w[0]);
+    }
+    n = m;
     const char *file = NULL;
     for (int i = 1; i < n; i++)
         if (strlen(w[i]) > 5 && strcmp(w[i] + strlen(w[i]) - 5, ".yaml") == 0 &&
@@ -522,7 +529,8 @@ START_TEST(extraction)
     char w[8][512];
     ck_assert_int_eq(words("run d.yaml --set l.bandwidth='16 GB/s' ... -j 2", w, 8), 4);
     ck_assert_str_eq(w[3], "l.bandwidth=16 GB/s");
-    ck_assert(placeholder("DB") && placeholder("KEY=VALUE") && placeholder("FIG.pdf"));
+    ck_assert(placeholder("DB") && placeholder("KEY=VALUE") && placeholder("FIG.pdf") &&
+              placeholder("[TYPE"));
     ck_assert(!placeholder("scenarios/a.yaml") && !placeholder("A") && !placeholder("-o"));
 }
 END_TEST

@@ -77,11 +77,13 @@ int cmd_models(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("usage: memfab models [TYPE|SECTION]\n\nList the scenario's keys, every"
-                   " model type (or one) with its parameters (name, type, default, unit,"
-                   " description),\nand the sections workload, kv, router, fabric, output,"
-                   " cluster with their keys and the\nrouter and eviction policies'"
-                   " parameters. Components go under 'components:', links under\n'links:'"
-                   " with 'ends: [A, B]'.\n");
+                   " model type (or one) with its parameters, and the sections\nworkload,"
+                   " kv, router, fabric, output, cluster with their keys and the router and\n"
+                   "eviction policies' parameters: KEY, TYPE, DEFAULT, UNIT (what the value is"
+                   " measured\nin; write any prefix: 150 ns, 2 MiB, 64 GB/s) and DESCRIPTION."
+                   " Components go under\n'components:', links under 'links:' with 'ends:"
+                   " [A, B]'. memfab presets lists what\nthe model, gpu and step-time presets"
+                   " stand for.\n");
             return 0;
         }
         only = argv[i];
