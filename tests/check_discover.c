@@ -8,7 +8,8 @@
  *     at a trailing backslash, spelled `memfab`, `build/release/memfab`
  *     (any path), after environment assignments (`MEMFAB_TRACE_PATH=..
  *     memfab ...`), launchers (`mpirun -n 8 memfab ...`), prompts (`$ `)
- *     or comment labels (`# One policy: memfab run ...`); a command ends at
+ *     or comment labels (`# One policy: memfab run ...`), but not in
+ *     messages (`memfab plot: --kind is ...`); a command ends at
  *     a shell comment, pipe, redirection, `;`, `&`, a closing backtick or
  *     parenthesis, and `...` elides the rest of it. Each is then checked
  *     without running anything that takes time:
@@ -132,6 +133,9 @@ static void cmds_in(doc_cmds *o, const char *where, const char *t, const char *e
             j++;
         if (!(islower((unsigned char)t[j]) || t[j] == '-'))
             continue; /* prose: "part of memfab (Apache-2.0)" */
+        size_t wl = strcspn(t + j, " \t");
+        if (wl && t[j + wl - 1] == ':')
+            continue; /* a message: "memfab plot: --kind is one of ..." */
         size_t k = j;
         char q = 0;
         for (; t[k]; k++) {
@@ -514,7 +518,8 @@ START_TEST(extraction)
     ck_assert_str_eq(found.v[0].expect, "<command line>:1:1: error: no");
     /* prose is not a command; inline code spans are */
     expect("memfab is a simulator; not part of memfab (Apache); memfab's roofline;\n"
-           "memfab_plugin_init and memfab-trace; `memfab sweep FILE --list` lists.\n",
+           "memfab_plugin_init and memfab-trace; `memfab sweep FILE --list` lists.\n"
+           "It prints `memfab baseline: r.db: run 2: scenario name is not UTF-8`.\n",
            0, (const char *const[]){"sweep FILE --list", NULL});
     /* scenario comments: labels, asides, continuation lines */
     expect("# One policy:   memfab run s.yaml --set router.policy=sglang\n"
