@@ -57,7 +57,7 @@ LDLIBS += $(PKG_LIBS) -lm -ldl
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
 LIB_SRC := $(sort $(wildcard sim/*.c models/*.c models/*/*.c results/*.c) $(filter-out tools/main.c tools/sweep_mpi.c,$(wildcard tools/*.c)))
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/schema_sql.o
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/schema_sql.o $(B)/gen/step_presets.o
 MAIN_OBJ := $(B)/tools/main.o
 TEST_SRC := $(sort $(wildcard tests/check_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -84,6 +84,24 @@ $(B)/gen/schema_sql.c: results/schema.sql
 	   echo ';'; } > $@
 $(B)/gen/schema_sql.o: $(B)/gen/schema_sql.c
 	$(CC) $(CFLAGS) -Wno-overlength-strings -c $< -o $@
+
+# The step-time coefficient presets are compiled in for `memfab presets`:
+# path, text, path, text, ..., NULL.
+STEP_PRESETS := $(sort $(wildcard scenarios/presets/step-time/*.yaml))
+$(B)/gen/step_presets.c: $(STEP_PRESETS) Makefile
+	@mkdir -p $(@D)
+	@{ echo '/* generated from scenarios/presets/step-time/: do not edit */'; \
+	   echo '#include <stddef.h>'; \
+	   echo '#include "tools/presets.h"'; \
+	   echo 'const char *const memfab_step_presets[] = {'; \
+	   for f in $(STEP_PRESETS); do \
+	     echo "\"$$f\","; \
+	     sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' "$$f"; \
+	     echo ','; \
+	   done; \
+	   echo 'NULL};'; } > $@
+$(B)/gen/step_presets.o: $(B)/gen/step_presets.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-overlength-strings -c $< -o $@
 
 $(B)/libmemfab.a: $(LIB_OBJ)
 	@rm -f $@

@@ -342,14 +342,71 @@ const char *sim_param_type_name(const sim_param *p, char *buf, size_t len)
     return buf;
 }
 
-static void print_params(FILE *f, const sim_param *p, const char *prefix, int indent)
+const char *sim_param_unit(const sim_param *p)
+{
+    switch (p->type) {
+    case SIM_P_TIME: return "s";
+    case SIM_P_SIZE: return "B";
+    case SIM_P_RATE: return "B/s";
+    case SIM_P_GTS: return "T/s";
+    case SIM_P_FLOPS: return "FLOP/s";
+    case SIM_P_ENERGY_BIT: return "J/bit";
+    case SIM_P_POWER: return "W";
+    default: return p->unit ? p->unit : "";
+    }
+}
+
+/* A section key's unit: the declared one, else those of its type's
+ * alternatives ("time|dist" is written in seconds, "tokens|time" in tokens
+ * or seconds). */
+static const char *skey_unit(const sim_skey *k, char *buf, size_t len)
+{
+    if (k->unit && k->unit[0])
+        return k->unit;
+    static const struct { const char *type, *unit; } u[] = {
+        {"time", "s"}, {"size", "B"}, {"rate", "B/s"}, {"tokens", "tokens"}};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const char *t = k->type ? k->type : ""; *t;) {
+        size_t n = strcspn(t, "|");
+        for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
+            if (strlen(u[i].type) == n && strncmp(t, u[i].type, n) == 0 && used < len)
+                used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "|" : "",
+                                         u[i].unit);
+        t += n + (t[n] == '|');
+    }
+    return buf;
+}
+
+enum { NAME_W = 33, TYPE_W = 14, DEF_W = 12, UNIT_W = 8 };
+
+void sim_models_row(FILE *f, int indent, const char *name, const char *type, const char *def,
+                    const char *unit, const char *desc)
+{
+    /* A list of choices too long for the column goes before the description. */
+    /* ... and so does a default that describes a value ("(HBM: what the
+     * weights leave)"). */
+    int wide = type && strlen(type) > TYPE_W;
+    int wdef = def && strlen(def) > DEF_W;
+    int w = NAME_W - indent;
+    fprintf(f, "%*s%-*s %-*s %-*s %-*s %s%s%s%s%s%s\n", indent, "", w < 1 ? 1 : w, name, TYPE_W,
+            wide ? "choice" : type ? type : "", DEF_W, wdef ? "see right" : def ? def : "",
+            UNIT_W, unit && unit[0] ? unit : "-", wide ? type : "", wide ? ": " : "",
+            wdef ? "default " : "", wdef ? def : "", wdef ? ": " : "", desc ? desc : "");
+}
+
+void sim_models_header(FILE *f, int indent)
+{
+    sim_models_row(f, indent, "KEY", "TYPE", "DEFAULT", "UNIT", "DESCRIPTION");
+}
+
+void sim_params_print(FILE *f, const sim_param *p, const char *prefix, int indent)
 {
     for (; p && p->name; p++) {
-        char type[128], name[128];
-        snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        fprintf(f, "%*s%-*s %-22s default %-12s %s\n", indent, "", 28 - indent, name,
-               sim_param_type_name(p, type, sizeof type), p->def ? p->def : "(required)",
-               p->desc);
+        char type[512], name[160];
+        snprintf(name, sizeof name, "%s%s", prefix ? prefix : "", p->name);
+        sim_models_row(f, indent, name, sim_param_type_name(p, type, sizeof type),
+                       p->def ? p->def : "(required)", sim_param_unit(p), p->desc);
     }
 }
 
@@ -359,12 +416,10 @@ void sim_schema_print(FILE *f, const sim_schema *sc, const char *prefix, int ind
         prefix = "";
     for (; sc; sc = sc->base) {
         for (const sim_skey *k = sc->keys; k && k->name; k++) {
-            char name[160];
+            char name[160], unit[64];
             snprintf(name, sizeof name, "%s%s", prefix, k->name);
-            fprintf(f, "%*s%-*s %-22s default %-12s %s%s%s%s\n", indent, "", 28 - indent, name,
-                    k->type ? k->type : "", k->def ? k->def : "-", k->desc ? k->desc : "",
-                    k->unit && k->unit[0] ? " [" : "", k->unit ? k->unit : "",
-                    k->unit && k->unit[0] ? "]" : "");
+            sim_models_row(f, indent, name, k->type ? k->type : "", k->def ? k->def : "-",
+                           skey_unit(k, unit, sizeof unit), k->desc);
             if (k->sub && (k->kind == SIM_S_MAP || k->kind == SIM_S_MAP_OR_VALUE ||
                            k->kind == SIM_S_LIST)) {
                 char sub[200];
@@ -373,12 +428,8 @@ void sim_schema_print(FILE *f, const sim_schema *sc, const char *prefix, int ind
                 sim_schema_print(f, k->sub, sub, indent);
             }
         }
-        print_params(f, sc->params, prefix, indent);
-        if (sc->model) {
-            if (sc->model->params) {
-                fprintf(f, "%*s%s<%s parameters>   (memfab models %s)\n", indent, "", prefix,
-                        sc->model->type, sc->model->type);
-            }
-        }
+        sim_params_print(f, sc->params, prefix, indent);
+        if (sc->model) /* the model's parameters are keys here too: list them */
+            sim_params_print(f, sc->model->params, prefix, indent);
     }
 }

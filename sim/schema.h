@@ -97,13 +97,24 @@ const sim_skey *sim_schema_key(const sim_schema *sc, const char *key);
 void sim_schema_defaults(const sim_schema *sc, const scn_node *n, const char *path,
                          scn_leaf_fn fn, void *ctx);
 
-/* Print sc's keys (and nested schemas, indented) in the style of `memfab
- * models`: name, type, default, unit and description. prefix is prepended
- * to key names ("kv."). */
+/* Print sc's keys (and nested schemas, and the parameters of a model whose
+ * keys it accepts, indented) in the style of `memfab models`: name, type,
+ * default, unit and description. prefix is prepended to key names ("kv."). */
 void sim_schema_print(FILE *f, const sim_schema *sc, const char *prefix, int indent);
+/* The same for a parameter table. */
+void sim_params_print(FILE *f, const sim_param *p, const char *prefix, int indent);
+/* One row of those listings (KEY TYPE DEFAULT UNIT DESCRIPTION), and the
+ * header row naming the columns. */
+void sim_models_row(FILE *f, int indent, const char *name, const char *type, const char *def,
+                    const char *unit, const char *desc);
+void sim_models_header(FILE *f, int indent);
 
 /* A parameter's type as `memfab models` shows it ("time", "a|b|c"). */
 const char *sim_param_type_name(const sim_param *p, char *buf, size_t len);
+/* The unit its value is measured in ("s", "B", "B/s", "W", or the table's
+ * unit: "packets"); time, size, rate, energy and power values are written
+ * with any prefix (150 ns, 2 MiB, 64 GB/s, 20 pJ/bit). "" when none. */
+const char *sim_param_unit(const sim_param *p);
 
 /* The top-level keys every scenario may have (name, description, seed,
  * stop, output, components, cluster, links) and the `output:` section. */

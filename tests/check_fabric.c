@@ -404,6 +404,126 @@ START_TEST(free_transfers)
 }
 END_TEST
 
+/* ---- per-class time series ---------------------------------------------
+ * The fabric's latency over time is reported per transfer class, never
+ * pooled over a path: KV loads and UVM migrations both take `dma`, and a
+ * pooled mean would mix a 1 MiB copy with a 64 KiB one. Each interval's
+ * point is the exact mean (and max) of the latencies of that class's
+ * transfers that finished in it, as the callers observed them; throughput
+ * is their bytes over the interval. */
+enum { CLS_DONE = SIM_EV_USER + 6 };
+static uint64_t cls_lat[4];
+static void cls_probe_handle(sim_comp *c, const sim_event *e)
+{
+    if (e->kind == CLS_DONE && e->a0 < 4)
+        cls_lat[e->a0] = e->a1;
+}
+static const sim_model cls_probe_model = {.type = "probe", .params = no_params,
+                                          .state_size = 8, .handle = cls_probe_handle};
+
+#define TS_MAX 4096
+static struct ts_row {
+    char scope[32], name[64];
+    sim_time t;
+    double v;
+} ts_rows[TS_MAX];
+static int ts_n;
+static int ts_keep(void *ctx, const char *scope, const char *name, sim_time t, double v)
+{
+    (void)ctx;
+    if (ts_n < TS_MAX) {
+        snprintf(ts_rows[ts_n].scope, sizeof ts_rows[0].scope, "%s", scope);
+        snprintf(ts_rows[ts_n].name, sizeof ts_rows[0].name, "%s", name);
+        ts_rows[ts_n].t = t;
+        ts_rows[ts_n++].v = v;
+    }
+    return 0;
+}
+/* Points of fabric/name: how many, and the first one's time and value. */
+static int ts_points(const char *name, sim_time *t0, double *v0)
+{
+    int n = 0;
+    for (int i = 0; i < ts_n; i++)
+        if (strcmp(ts_rows[i].scope, "fabric") == 0 && strcmp(ts_rows[i].name, name) == 0) {
+            if (!n++) {
+                *t0 = ts_rows[i].t;
+                *v0 = ts_rows[i].v;
+            }
+        }
+    return n;
+}
+
+static void poke_classes(sim *s)
+{
+    sim_err err;
+    sim_comp *p = sim_add(s, &cls_probe_model, "probe", NULL, &err);
+    ck_assert_ptr_nonnull(p);
+    sim_sink k = {&cap, capture_metric, capture_link, ts_keep, capture_request,
+                  NULL, NULL, NULL, NULL, NULL};
+    sim_set_sink(s, &k);
+    uint32_t host = sim_find(s, "host")->id, g0 = sim_find(s, "gpu0")->id,
+             g1 = sim_find(s, "gpu1")->id;
+    ck_assert_int_eq(fabric_transfer_class(s, FABRIC_CLASS_KV_LOAD, host, g0, 1 << 20,
+                                           FABRIC_PATH_DMA, p->id, CLS_DONE, 0), 0);
+    ck_assert_int_eq(fabric_transfer_class(s, FABRIC_CLASS_KV_LOAD, host, g1, 256 << 10,
+                                           FABRIC_PATH_DMA, p->id, CLS_DONE, 1), 0);
+    ck_assert_int_eq(fabric_transfer_class(s, FABRIC_CLASS_UVM, g1, host, 64 << 10,
+                                           FABRIC_PATH_DMA, p->id, CLS_DONE, 2), 0);
+}
+
+START_TEST(latency_series_per_class)
+{
+    /* gpu2 keeps the run (and so the sampler) going past the classified
+     * transfers, which all finish in the first 100 us interval. */
+    const char *text =
+        "name: classes\noutput: {sample_interval: 100 us}\ncomponents:\n"
+        "  - {name: host, type: cpu}\n  - {name: gpu0, type: gpu}\n"
+        "  - {name: gpu1, type: gpu}\n  - {name: gpu2, type: gpu}\n"
+        "  - {name: keep, type: xfer, src: host, dst: gpu2, size: 4 KiB, count: 200,"
+        " gap: 1 us, path: dma}\n"
+        "links:\n"
+        "  - {name: l0, type: pcie, gen: 4, lanes: 16, ends: [host, gpu0]}\n"
+        "  - {name: l1, type: pcie, gen: 4, lanes: 16, ends: [host, gpu1]}\n"
+        "  - {name: l2, type: pcie, gen: 4, lanes: 16, ends: [host, gpu2]}\n";
+    ts_n = 0;
+    memset(cls_lat, 0, sizeof cls_lat);
+    sim_err err;
+    ck_assert_msg(run_text(text, poke_classes, &err) == 0, "%s", err.msg);
+    ck_assert(cls_lat[0] > 0 && cls_lat[1] > 0 && cls_lat[2] > 0);
+    ck_assert(cls_lat[0] < 100000000 && cls_lat[1] < 100000000 && cls_lat[2] < 100000000);
+    sim_time t;
+    double v;
+    /* kv_load: both loads in the first interval, mean and max of the two */
+    ck_assert_int_eq(ts_points("latency:class:kv_load", &t, &v), 1);
+    ck_assert_uint_eq(t, 100000000);
+    assert_close(v, (double)(cls_lat[0] + cls_lat[1]) / 2 * 1e-12, 1e-12, "kv_load mean");
+    ck_assert_int_eq(ts_points("latency_max:class:kv_load", &t, &v), 1);
+    assert_close(v, (double)(cls_lat[0] > cls_lat[1] ? cls_lat[0] : cls_lat[1]) * 1e-12, 1e-12,
+                 "kv_load max");
+    /* uvm: its own series, its one transfer */
+    ck_assert_int_eq(ts_points("latency:class:uvm", &t, &v), 1);
+    assert_close(v, (double)cls_lat[2] * 1e-12, 1e-12, "uvm");
+    /* throughput: bytes over the interval, then 0 in every later interval */
+    int n = ts_points("throughput:class:kv_load", &t, &v);
+    ck_assert_int_ge(n, 2);
+    assert_close(v, (double)((1 << 20) + (256 << 10)) / 100e-6, 1e-12, "kv_load throughput");
+    for (int i = 0; i < ts_n; i++)
+        if (strcmp(ts_rows[i].name, "throughput:class:kv_load") == 0 && ts_rows[i].t > t)
+            ck_assert(ts_rows[i].v == 0.0);
+    /* no class of its own: the load generator's transfers have no class series */
+    ck_assert_int_eq(ts_points("latency:class:other", &t, &v), 0);
+    /* the pooled path metric is what it was: mean over all dma transfers */
+    ck_assert(capture_get(&cap, "fabric", "transfers:dma") == 203);
+    assert_close(capture_get(&cap, "fabric", "latency:class:kv_load_mean"),
+                 (double)(cls_lat[0] + cls_lat[1]) / 2 * 1e-12, 1e-12, "class metric");
+    /* units go to timeseries.unit: the class patterns come before throughput:* */
+    ck_assert_str_eq(sim_series_unit(&fabric_model, "latency:class:uvm"), "s");
+    ck_assert_str_eq(sim_series_unit(&fabric_model, "latency_max:class:uvm"), "s");
+    ck_assert_str_eq(sim_series_unit(&fabric_model, "throughput:class:uvm"), "B/s");
+    ck_assert_str_eq(sim_series_unit(&fabric_model, "throughput:dma"), "B/s");
+}
+END_TEST
+
 static void poke_route(sim *s)
 {
     uint32_t links[8], n = 0;
@@ -495,6 +615,7 @@ static Suite *fabric_suite(void)
     tcase_add_test(core, pageable_vs_pinned);
     tcase_add_test(core, transfer_interface);
     tcase_add_test(core, route_through_switch);
+    tcase_add_test(core, latency_series_per_class);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, copy_engines_limit);

@@ -87,7 +87,12 @@ int cmd_trace(int argc, char **argv)
             usage(stderr);
             return SIM_EXIT_USAGE;
         } else if (!sub) {
-            sub = a;
+            sub = a; /* checked at once, so `memfab trace frob --help` is an error too */
+            if (strcmp(sub, "stats") != 0 && strcmp(sub, "convert") != 0) {
+                fprintf(stderr, "memfab trace: unknown subcommand '%s' (stats, convert or"
+                                " fetch)\n", sub);
+                return SIM_EXIT_USAGE;
+            }
         } else if (!file) {
             file = a;
         } else {

@@ -18,5 +18,6 @@ int cmd_show(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_study(int argc, char **argv);
+int cmd_presets(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const struct command {
     {"run", cmd_run, "run a scenario, append results to a SQLite database"},
     {"check", cmd_check, "validate a scenario without running it"},
     {"models", cmd_models, "list model types and their parameters"},
+    {"presets", cmd_presets, "model, GPU, step-time and link presets: numbers, units, sources"},
     {"trace", cmd_trace, "statistics and conversion of LLM request traces"},
     {"bench", cmd_bench, "benchmarks (event core, trace replay)"},
     {"show", cmd_show, "print a table of a results database, filtered, with units"},

@@ -16,9 +16,19 @@ static void print_policies(const char *title, const char *section, const char *c
     for (size_t i = 0; names[i]; i++) {
         const sim_param *p = params(names[i]);
         printf("    %s%s\n", names[i], p && p->name ? ":" : " (no parameters)");
-        for (; p && p->name; p++)
-            printf("      %-24s %-8s default %-10s %s\n", p->name, "real", p->def, p->desc);
+        sim_params_print(stdout, p, "", 6);
     }
+}
+
+/* The scenario section whose keys include model m's (workload for
+ * llm_workload), or NULL. */
+static const char *section_of(const sim_model *m)
+{
+    for (const sim_skey *k = memfab_scenario_schema.keys; k && k->name; k++)
+        for (const sim_schema *sc = k->sub; sc; sc = sc->base)
+            if (sc->model == m || (m->params && sc->params == m->params))
+                return k->name;
+    return NULL;
 }
 
 /* The scenario's sections: `memfab models SECTION` or all of them. */
@@ -67,18 +77,26 @@ int cmd_models(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("usage: memfab models [TYPE|SECTION]\n\nList the scenario's keys, every"
-                   " model type (or one) with its parameters (name, type, default, unit,"
-                   " description),\nand the sections workload, kv, router, fabric, output,"
-                   " cluster with their keys and the\nrouter and eviction policies'"
-                   " parameters. Components go under 'components:', links under\n'links:'"
-                   " with 'ends: [A, B]'.\n");
+                   " model type (or one) with its parameters, and the sections\nworkload,"
+                   " kv, router, fabric, output, cluster with their keys and the router and\n"
+                   "eviction policies' parameters: KEY, TYPE, DEFAULT, UNIT (what the value is"
+                   " measured\nin; write any prefix: 150 ns, 2 MiB, 64 GB/s) and DESCRIPTION."
+                   " Components go under\n'components:', links under 'links:' with 'ends:"
+                   " [A, B]'. memfab presets lists what\nthe model, gpu and step-time presets"
+                   " stand for.\n");
             return 0;
         }
         only = argv[i];
     }
     int found = 0;
     if (!only) {
-        printf("Scenario keys (memfab check and memfab run refuse any other; the sections"
+        printf("Every key with its type, default, unit and description. Values of time,"
+               " size, rate,\nenergy and power carry their unit with any prefix (150 ns,"
+               " 2 MiB, 64 GB/s, 20 pJ/bit,\n700 W); the UNIT column names the unit they"
+               " are measured in. memfab presets lists the\nmodel, GPU, step-time and link"
+               " presets.\n\n");
+        sim_models_header(stdout, 2);
+        printf("\nScenario keys (memfab check and memfab run refuse any other; the sections"
                " workload, kv, router\nand fabric follow the model types):\n");
         sim_schema_print(stdout, &sim_scenario_schema, "", 2);
         printf("\n");
@@ -93,14 +111,13 @@ int cmd_models(int argc, char **argv)
             continue;
         found = 1;
         printf("%s%s — %s\n", m->type, m->is_link ? " (link)" : "", m->summary);
-        for (const sim_param *p = m->params; p && p->name; p++) {
-            char type[128];
-            printf("  %-18s %-22s default %-12s %s\n", p->name,
-                   sim_param_type_name(p, type, sizeof type), p->def ? p->def : "(required)",
-                   p->desc);
-        }
+        sim_params_print(stdout, m->params, "", 2);
+        const char *sec = section_of(m);
+        char why[160];
+        snprintf(why, sizeof why, "a nested mapping%s%s%s", sec ? " (memfab models " : "",
+                 sec ? sec : "", sec ? " lists its keys)" : "");
         for (size_t k = 0; m->keys && m->keys[k]; k++)
-            printf("  %-18s %-22s (see the model's documentation)\n", m->keys[k], "section");
+            sim_models_row(stdout, 2, m->keys[k], "section", "-", "", why);
         printf("\n");
     }
     if (!only)

@@ -1723,6 +1723,17 @@ int plot_script(const char *script, size_t len)
     return run_gnuplot(gp, script, len);
 }
 
+/* The index of figure kind `name` (cdf 0, param 1, ...), or -1. */
+static int plot_kind(const char *name)
+{
+    static const char *const kinds[] = {"cdf", "param", "link-bw", "occupancy", "kv-hit",
+                                        "coherence", NULL};
+    for (int i = 0; kinds[i]; i++)
+        if (strcmp(name, kinds[i]) == 0)
+            return i;
+    return -1;
+}
+
 static void plot_usage(FILE *f)
 {
     fputs("usage: memfab plot DB --kind KIND -o FIG.{pdf,png,svg} [options]\n"
@@ -1827,7 +1838,15 @@ int cmd_plot(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "k:o:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'k': o.kind = optarg; break;
+        case 'k': /* checked at once: an unknown kind is an error even with --help after it */
+            o.kind = optarg;
+            if (plot_kind(optarg) < 0) {
+                fprintf(stderr, "memfab plot: --kind is one of cdf, param, link-bw, occupancy,"
+                                " kv-hit, coherence (not '%s')\n", optarg);
+                status = SIM_EXIT_USAGE;
+                goto out;
+            }
+            break;
         case 'o': o.out = optarg; break;
         case 'r':
             if (rdb_parse_id(optarg, &o.ids[o.nids++])) {
@@ -1921,12 +1940,7 @@ int cmd_plot(int argc, char **argv)
         default: plot_usage(stderr); status = SIM_EXIT_USAGE; goto out;
         }
     }
-    static const char *const kinds[] = {"cdf", "param", "link-bw", "occupancy", "kv-hit",
-                                        "coherence", NULL};
-    int kind = -1;
-    for (int i = 0; o.kind && kinds[i]; i++)
-        if (strcmp(o.kind, kinds[i]) == 0)
-            kind = i;
+    int kind = o.kind ? plot_kind(o.kind) : -1;
     if (optind != argc - 1 || kind < 0 || (!o.out && !o.script)) {
         if (optind != argc - 1)
             fprintf(stderr, "memfab plot: expected one results database\n");

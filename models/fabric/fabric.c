@@ -35,6 +35,9 @@ typedef struct path_stats {
     uint64_t host_mem;       /* host DRAM bytes */
     double cpu_ps;           /* CPU time */
     uint64_t sample_bytes;   /* bytes finished since the last sample */
+    uint64_t sample_n;       /* transfers finished since the last sample */
+    double sample_lat;       /* the sum of their latencies, ps */
+    sim_time sample_max;     /* the largest of them, ps */
     sim_samples lat;         /* latencies, ps */
 } path_stats;
 
@@ -312,6 +315,11 @@ static void complete(sim *s, fabric_state *f, fab_flow *fl)
     path_stats *k = &f->cs[fl->xclass];
     k->n++;
     k->bytes += fl->bytes;
+    k->sample_bytes += fl->bytes;
+    k->sample_n++;
+    k->sample_lat += (double)lat;
+    if (lat > k->sample_max)
+        k->sample_max = lat;
     sim_samples_add(&k->lat, (double)lat);
     if (fl->cpu_account)
         *fl->cpu_account += fl->cpu_ps;
@@ -518,6 +526,30 @@ static void fabric_sample(sim_comp *c, sim_time now)
                               iv > 0 ? (double)f->ps[p].sample_bytes / iv : 0.0);
         f->ps[p].sample_bytes = 0;
     }
+    /* Per transfer class: a path's transfers may be of unlike classes (KV
+     * loads and UVM migrations both take dma), so latency over time is
+     * reported per class, never pooled. An interval in which no transfer
+     * of a class finished has no latency point (its throughput is 0). */
+    for (int k = 1; k < FABRIC_NCLASSES; k++) {
+        path_stats *cs = &f->cs[k];
+        if (!cs->n)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "throughput:class:%s", class_names[k]);
+        sim_report_timeseries(c->sim, c->name, name, now,
+                              iv > 0 ? (double)cs->sample_bytes / iv : 0.0);
+        if (cs->sample_n) {
+            snprintf(name, sizeof name, "latency:class:%s", class_names[k]);
+            sim_report_timeseries(c->sim, c->name, name, now,
+                                  cs->sample_lat / (double)cs->sample_n * 1e-12);
+            snprintf(name, sizeof name, "latency_max:class:%s", class_names[k]);
+            sim_report_timeseries(c->sim, c->name, name, now, sim_time_to_s(cs->sample_max));
+        }
+        cs->sample_bytes = 0;
+        cs->sample_n = 0;
+        cs->sample_lat = 0;
+        cs->sample_max = 0;
+    }
 }
 
 static int fabric_finish(sim_comp *c, sim_err *err)
@@ -579,6 +611,12 @@ static const char *const fabric_headline[] = {"bytes:*", "latency:*_mean", "late
 
 /* Time series of sim_model.series. */
 static const sim_series fabric_series[] = {
+    {"throughput:class:*", "B/s",
+     "bytes of a transfer class's transfers (kv_load, uvm, ...) delivered in the interval, per second"},
+    {"latency:class:*", "s",
+     "mean latency of a transfer class's transfers that finished in the interval (none: no point)"},
+    {"latency_max:class:*", "s",
+     "largest latency of a transfer class's transfers that finished in the interval"},
     {"throughput:*", "B/s", "bytes of a data path's transfers delivered in the interval, per second"},
     {NULL, NULL, NULL}};
 
