@@ -47,6 +47,7 @@ static const source model_sources[] = {
     {"llama3-8b", "meta-llama/Meta-Llama-3-8B config.json"},
     {"llama3-70b", "meta-llama/Meta-Llama-3-70B config.json"},
     {"qwen2-7b", "Qwen/Qwen2-7B config.json"},
+    {"llama3.2-1b", "meta-llama/Llama-3.2-1B config.json (16 layers, hidden 2048, 32 heads, 8 KV heads, head_dim 64, 1.24 B parameters)"},
     {"deepseek-v3", "deepseek-ai/DeepSeek-V3 config.json and the DeepSeek-V3 technical report: "
                     "MLA (kv_lora_rank 512, rope 64), 671B total / 37B active, FP8 weights; "
                     "attention FLOPs use the unabsorbed head widths qk 192, v 128"},
