@@ -65,7 +65,7 @@ static void run_text(const char *text)
     sim *s = sim_create();
     capture_attach(cap, s);
     sim_sink k = {cap, capture_metric, capture_link, capture_ts, rec_request,
-                  NULL, NULL, NULL, NULL};
+                  NULL, NULL, NULL, NULL, NULL};
     sim_set_sink(s, &k);
     nreq = 0;
     int rc = sim_build(s, doc, memfab_models, sections, &err);
