@@ -79,12 +79,12 @@ START_TEST(two_flows_share_uplink)
         "  - {name: a, type: xfer, src: host, dst: gpu0, size: 128 MiB, path: dma}\n"
         "  - {name: b, type: xfer, src: host, dst: gpu1, size: 128 MiB, path: dma}\n"
         "links:\n"
-        "  - {name: up, type: pcie, gen: 4, lanes: 16, ends: [host, sw]}\n"
-        "  - {name: d0, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
-        "  - {name: d1, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu1]}\n";
+        "  - {name: up, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 16, ends: [host, sw]}\n"
+        "  - {name: d0, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
+        "  - {name: d1, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw, gpu1]}\n";
     sim_err err;
     ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
-    pcie_cfg up = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg up = {4, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     double link = pcie_model_bw(&up, PCIE_OP_READ, 128u << 20);
     assert_close(thr("a"), link / 2, 0.02, "flow a: half the uplink");
     assert_close(thr("b"), link / 2, 0.02, "flow b: half the uplink");
@@ -103,11 +103,11 @@ START_TEST(one_flow_alone_gets_the_uplink)
         "  - {name: sw, type: pcie_switch}\n  - {name: gpu0, type: gpu}\n"
         "  - {name: a, type: xfer, src: host, dst: gpu0, size: 128 MiB, path: dma}\n"
         "links:\n"
-        "  - {name: up, type: pcie, gen: 4, lanes: 16, ends: [host, sw]}\n"
-        "  - {name: d0, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n";
+        "  - {name: up, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 16, ends: [host, sw]}\n"
+        "  - {name: d0, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw, gpu0]}\n";
     sim_err err;
     ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
-    pcie_cfg up = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg up = {4, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     assert_close(thr("a"), pcie_model_bw(&up, PCIE_OP_READ, 128u << 20), 0.01, "alone");
 }
 END_TEST
@@ -148,9 +148,9 @@ static void gds_bounce(const char *path)
              "  - {name: gpu0, type: gpu}\n  - {name: ssd, type: nvme, read_bandwidth: 7 GB/s}\n"
              "  - {name: a, type: xfer, src: ssd, dst: gpu0, size: 64 MiB, path: %s}\n"
              "links:\n"
-             "  - {name: up, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
-             "  - {name: g, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
-             "  - {name: n, type: pcie, gen: 4, lanes: 4, ends: [sw, ssd]}\n",
+             "  - {name: up, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [host, sw]}\n"
+             "  - {name: g, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
+             "  - {name: n, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 4, ends: [sw, ssd]}\n",
              path);
     sim_err err;
     ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
@@ -245,9 +245,9 @@ START_TEST(bounce_cpu_independent_of_chunk)
                  "  - {name: gpu0, type: gpu}\n  - {name: ssd, type: nvme}\n"
                  "  - {name: a, type: xfer, src: ssd, dst: gpu0, size: 64 MiB, path: bounce}\n"
                  "links:\n"
-                 "  - {name: up, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
-                 "  - {name: g, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
-                 "  - {name: n, type: pcie, gen: 4, lanes: 4, ends: [sw, ssd]}\n",
+                 "  - {name: up, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [host, sw]}\n"
+                 "  - {name: g, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
+                 "  - {name: n, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 4, ends: [sw, ssd]}\n",
                  chunks[k]);
         sim_err err;
         ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
@@ -269,9 +269,9 @@ START_TEST(gds_write_is_ssd_read)
         "  - {name: gpu0, type: gpu}\n  - {name: ssd, type: nvme}\n"
         "  - {name: a, type: xfer, src: %s, dst: %s, size: 4 MiB, path: gds}\n"
         "links:\n"
-        "  - {name: up, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
-        "  - {name: g, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
-        "  - {name: n, type: pcie, gen: 4, lanes: 4, ends: [sw, ssd]}\n";
+        "  - {name: up, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [host, sw]}\n"
+        "  - {name: g, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
+        "  - {name: n, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 4, ends: [sw, ssd]}\n";
     char text[1536];
     sim_err err;
     snprintf(text, sizeof text, fmt, "gpu0", "ssd");
@@ -290,7 +290,7 @@ START_TEST(pageable_vs_pinned)
         "name: pg\ncomponents:\n"
         "  - {name: host, type: cpu, memcpy_bandwidth: 8 GB/s}\n  - {name: gpu0, type: gpu}\n"
         "  - {name: a, type: xfer, src: host, dst: gpu0, size: 64 MiB, path: %s}\n"
-        "links:\n  - {name: l, type: pcie, gen: 5, lanes: 16, ends: [host, gpu0]}\n";
+        "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [host, gpu0]}\n";
     char text[1024];
     sim_err err;
     double bytes = 64.0 * (1 << 20);
@@ -315,7 +315,7 @@ START_TEST(copy_engines_limit)
         "name: ce\ncomponents:\n"
         "  - {name: host, type: cpu}\n  - {name: gpu0, type: gpu, copy_engines: 1}\n"
         "  - {name: a, type: xfer, src: host, dst: gpu0, size: 16 MiB, outstanding: 3, count: 3}\n"
-        "links:\n  - {name: l, type: pcie, gen: 4, lanes: 16, ends: [host, gpu0]}\n";
+        "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 16, ends: [host, gpu0]}\n";
     sim_err err;
     ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
     ck_assert(capture_get(&cap, "gpu0", "copy_engine_waits") == 2);
@@ -345,7 +345,7 @@ static const sim_model probe_model = {.type = "probe", .params = no_params,
 static const char *api_text =
     "name: api\ncomponents:\n"
     "  - {name: host, type: cpu}\n  - {name: gpu0, type: gpu}\n  - {name: nic, type: endpoint}\n"
-    "links:\n  - {name: l, type: pcie, gen: 4, lanes: 16, ends: [host, gpu0]}\n";
+    "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 16, ends: [host, gpu0]}\n";
 
 static void poke_api(sim *s)
 {
@@ -375,7 +375,7 @@ START_TEST(transfer_interface)
     ck_assert_uint_eq(probe_n, 1);
     ck_assert_uint_eq(probe_cookie, 4242);
     /* 1 MiB at the Gen4 x16 read model, plus a few hundred ns of latency */
-    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     double t = (double)(1 << 20) / pcie_model_bw(&c, PCIE_OP_READ, 1 << 20);
     ck_assert(probe_lat * 1e-12 > t && probe_lat * 1e-12 < t * 1.1 + 2e-6);
     ck_assert(capture_get(&cap, "fabric", "transfers:dma") == 1);
@@ -542,10 +542,10 @@ START_TEST(route_through_switch)
         "  - {name: host, type: cpu}\n  - {name: sw, type: pcie_switch}\n"
         "  - {name: gpu0, type: gpu}\n  - {name: ssd, type: nvme}\n"
         "links:\n"
-        "  - {name: up, type: pcie, ends: [host, sw]}\n"
-        "  - {name: g, type: pcie, ends: [sw, gpu0]}\n"
-        "  - {name: n, type: pcie, ends: [sw, ssd]}\n"
-        "  - {name: direct, type: pcie, ends: [host, ssd]}\n";
+        "  - {name: up, type: pcie, link_overhead: pcie-bench, ends: [host, sw]}\n"
+        "  - {name: g, type: pcie, link_overhead: pcie-bench, ends: [sw, gpu0]}\n"
+        "  - {name: n, type: pcie, link_overhead: pcie-bench, ends: [sw, ssd]}\n"
+        "  - {name: direct, type: pcie, link_overhead: pcie-bench, ends: [host, ssd]}\n";
     sim_err err;
     ck_assert_msg(run_text(text, poke_route, &err) == 0, "%s", err.msg);
 }

@@ -269,12 +269,12 @@ static void rdma_run(const char *path, const char *size, unsigned count, const c
         "  - {name: tor, type: net_switch}\n"
         "  - {name: x, type: xfer, src: g0, dst: g1, size: %s, count: %u, path: %s%s}\n"
         "links:\n"
-        "  - {name: p0a, type: pcie, gen: 5, lanes: 16, ends: [h0, sw0]}\n"
-        "  - {name: p0b, type: pcie, gen: 5, lanes: 16, ends: [sw0, g0]}\n"
-        "  - {name: p0c, type: pcie, gen: 5, lanes: 16, ends: [sw0, n0]}\n"
-        "  - {name: p1a, type: pcie, gen: 5, lanes: 16, ends: [h1, sw1]}\n"
-        "  - {name: p1b, type: pcie, gen: 5, lanes: 16, ends: [sw1, g1]}\n"
-        "  - {name: p1c, type: pcie, gen: 5, lanes: 16, ends: [sw1, n1]}\n"
+        "  - {name: p0a, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [h0, sw0]}\n"
+        "  - {name: p0b, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw0, g0]}\n"
+        "  - {name: p0c, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw0, n0]}\n"
+        "  - {name: p1a, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [h1, sw1]}\n"
+        "  - {name: p1b, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw1, g1]}\n"
+        "  - {name: p1c, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw1, n1]}\n"
         "  - {name: e0, type: ethernet, speed: 400 Gb/s, ends: [n0, tor]}\n"
         "  - {name: e1, type: ethernet, speed: 400 Gb/s, ends: [tor, n1]}\n",
         nicopts, nicopts, size, count, path, xopts);
@@ -342,7 +342,7 @@ START_TEST(rdma_write_goodput)
     const uint64_t B = 256u << 20;
     rdma_run("rdma", "256 MiB", 1, "", "");
     eth_cfg e = {400e9, 4200, ETH_ROCE, 0, 0};
-    pcie_cfg p = {5, 16, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg p = {5, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     double want = eth_model_bw(&e, FAB_OP_WRITE, B);
     double pr = pcie_model_bw(&p, PCIE_OP_READ, B), pw = pcie_model_bw(&p, PCIE_OP_WRITE, B);
     if (pr < want)
@@ -476,7 +476,7 @@ START_TEST(error_rnic_mtu)
 {
     expect_error("name: e\ncomponents:\n"
                  "  - {name: h, type: cpu}\n  - {name: n, type: rnic, mtu: 3000 B}\n"
-                 "links:\n  - {name: p, type: pcie, gen: 5, ends: [h, n]}\n",
+                 "links:\n  - {name: p, type: pcie, link_overhead: pcie-bench, gen: 5, ends: [h, n]}\n",
                  "mtu");
 }
 END_TEST

@@ -73,7 +73,7 @@ static double one_link(int gen, int mps, int read, uint64_t bytes, const char *m
              "  - {name: fabric, type: fabric, mode: %s}\n"
              "  - {name: load, type: xfer, src: %s, dst: %s, size: %llu B, path: dma}\n"
              "links:\n"
-             "  - {name: l, type: pcie, gen: %d, lanes: 16, max_payload: %d B,"
+             "  - {name: l, type: pcie, link_overhead: pcie-bench, gen: %d, lanes: 16, max_payload: %d B,"
              " max_read_request: 512 B, ends: [host, dev]}\n",
              mode, read ? "host" : "dev", read ? "dev" : "host", (unsigned long long)bytes,
              gen, mps);
@@ -113,7 +113,7 @@ START_TEST(neugebauer_bandwidth)
     snprintf(what, sizeof what, "Gen%d x16 MPS %d %s", gen, mps, read ? "read" : "write");
     assert_close(got, want, 0.01, what);
     /* the pure function agrees with the same formula */
-    pcie_cfg cfg = {gen, 16, (uint32_t)mps, 512, 64, 1, 0, 0, 1};
+    pcie_cfg cfg = {gen, 16, (uint32_t)mps, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     assert_close(pcie_model_bw(&cfg, read, bytes), want, 1e-9, "pcie_model_bw");
 }
 END_TEST
@@ -147,8 +147,8 @@ START_TEST(read_64b_latency)
         "  - {name: nic, type: endpoint, latency: 10 ns}\n"
         "  - {name: load, type: xfer, src: host, dst: nic, size: 64 B, path: dma}\n"
         "links:\n"
-        "  - {name: l1, type: pcie, gen: 4, lanes: 16, latency: 20 ns, ends: [host, sw]}\n"
-        "  - {name: l2, type: pcie, gen: 3, lanes: 8, latency: 30 ns, ends: [sw, nic]}\n";
+        "  - {name: l1, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 16, latency: 20 ns, ends: [host, sw]}\n"
+        "  - {name: l2, type: pcie, link_overhead: pcie-bench, gen: 3, lanes: 8, latency: 30 ns, ends: [sw, nic]}\n";
     sim_err err;
     ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
     double got = capture_get(&cap, "load", "latency_mean");
@@ -193,7 +193,7 @@ START_TEST(gen6_flit)
              "  - {name: host, type: cpu, dram_bandwidth: 1 TB/s}\n"
              "  - {name: dev, type: endpoint}\n"
              "  - {name: load, type: xfer, src: dev, dst: host, size: 256 MiB, path: dma}\n"
-             "links:\n  - {name: l, type: pcie, gen: 6, lanes: 16, max_payload: 256 B,"
+             "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, gen: 6, lanes: 16, max_payload: 256 B,"
              " ends: [host, dev]}\n");
     sim_err err;
     ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
@@ -204,9 +204,63 @@ START_TEST(gen6_flit)
 }
 END_TEST
 
+/* The calibrated link layer (the default; pcie.h head comment), from its
+ * causes: per TLP one 8 B ACK DLLP per `ack` TLPs and one 8 B UpdateFC per
+ * `fc` TLPs (Gen1-4: 1 and 1, Gen5: 2 and 2; overridable), SKP ordered
+ * sets one 16-symbol block per 375 blocks at 128b/130b (PCIe Base Spec
+ * r5.0 4.2.7.3, the longest interval), and in Gen6 FLIT mode no DLLP
+ * share but 236 B of TLPs per 256 B flit (the same SKP share assumed):
+ *   write = raw x (1 - skp) x [236/256] x sz / (sz + n_MPS x (hdr_MWr + dllp))
+ *   read  = min of the completion and request directions likewise.
+ * loop index: gen (3,4,5,6) x op (write, read) x coalescing (default, 4/8) */
+START_TEST(calibrated_overhead)
+{
+    int gen = 3 + _i / 4, read = _i % 2, explicit_co = (_i / 2) % 2;
+    static const double gts[] = {0, 2.5, 5, 8, 16, 32, 64};
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: cal\ncomponents:\n"
+             "  - {name: host, type: cpu, dram_bandwidth: 1 TB/s}\n"
+             "  - {name: dev, type: endpoint}\n"
+             "  - {name: load, type: xfer, src: %s, dst: %s, size: 256 MiB, path: dma}\n"
+             "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: %d, lanes: 16, max_payload: 256 B,"
+             " max_read_request: 512 B%s, ends: [host, dev]}\n",
+             read ? "host" : "dev", read ? "dev" : "host", gen,
+             explicit_co ? ", ack_coalesce: 4, fc_coalesce: 8" : "");
+    sim_err err;
+    ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
+    double sz = 256.0 * (1 << 20);
+    double raw = gts[gen] * 1e9 * (gen == 6 ? 1.0 : 128.0 / 130.0) * 16 / 8;
+    double skp = 1.0 / 376;
+    double ack = explicit_co ? 4 : gen == 5 ? 2 : 1, fc = explicit_co ? 8 : gen == 5 ? 2 : 1;
+    double dllp = gen == 6 ? 0 : 8 / ack + 8 / fc;
+    double flit = gen == 6 ? 236.0 / 256 : 1.0;
+    double frame = gen == 6 ? 0 : 8; /* STP/seq + LCRC live in the flit in Gen6 */
+    double mwr = frame + 16, cpld = frame + 12;
+    double bw = raw * (1 - skp) * flit, want;
+    if (!read)
+        want = bw * sz / (sz + ceil(sz / 256) * (mwr + dllp));
+    else
+        want = sz * fmin(bw / (sz + ceil(sz / 256) * (cpld + dllp)),
+                         bw / (ceil(sz / 512) * (mwr + dllp)));
+    double got = capture_get(&cap, "load", "bytes") / capture_get(&cap, "load", "latency_mean");
+    char what[96];
+    snprintf(what, sizeof what, "calibrated Gen%d %s%s", gen, read ? "read" : "write",
+             explicit_co ? " (ack 4, fc 8)" : "");
+    assert_close(got, want, 0.01, what);
+    pcie_cfg cfg = {gen, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_CALIBRATED,
+                    explicit_co ? 4 : 0, explicit_co ? 8 : 0};
+    assert_close(pcie_model_bw(&cfg, read, (uint64_t)sz), want, 1e-9, "pcie_model_bw");
+    /* the calibrated ceiling is above pcie-bench's, whose DLLP share is an upper bound */
+    cfg.overhead = PCIE_OVH_BENCH;
+    if (gen < 6)
+        ck_assert(pcie_model_bw(&cfg, read, (uint64_t)sz) < want);
+}
+END_TEST
+
 START_TEST(protocol_arithmetic)
 {
-    pcie_cfg c = {3, 16, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg c = {3, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     ck_assert_uint_eq(pcie_hdr_mwr(&c), 24);   /* 8 DLL + 4 + 12 */
     ck_assert_uint_eq(pcie_hdr_cpld(&c), 20);  /* 8 DLL + 4 + 8 */
     c.addr64 = 0;
@@ -228,9 +282,9 @@ START_TEST(protocol_arithmetic)
                             PCIE_DIR_REQ);
     ck_assert_uint_eq(sum, 8);
     /* encodings: Gen2 x1 = 5 GT/s x 8/10 / 8 = 500 MB/s; Gen3 x1 = 984.6 MB/s */
-    pcie_cfg g2 = {2, 1, 128, 512, 64, 1, 0, 0, 1};
+    pcie_cfg g2 = {2, 1, 128, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     assert_close(pcie_raw_rate(&g2), 5e8, 1e-12, "Gen2 x1 raw");
-    pcie_cfg g3 = {3, 1, 128, 512, 64, 1, 0, 0, 1};
+    pcie_cfg g3 = {3, 1, 128, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     assert_close(pcie_raw_rate(&g3), 8e9 * 128 / 130 / 8, 1e-12, "Gen3 x1 raw");
 }
 END_TEST
@@ -238,12 +292,12 @@ END_TEST
 START_TEST(limits_x1_and_large_mps)
 {
     /* Gen1 x1 (8b/10b, Ack limit 1071 at MPS 1024) and MPS 4096 on Gen3 x16 */
-    pcie_cfg a = {1, 1, 1024, 4096, 64, 1, 0, 0, 1};
+    pcie_cfg a = {1, 1, 1024, 4096, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     double raw = 2.5e9 * 0.8 / 8, f = 16.0 / 1071 + 4.0 / 1538;
     double sz = 1 << 20;
     assert_close(pcie_model_bw(&a, PCIE_OP_WRITE, (uint64_t)sz),
                  raw * (1 - f) * sz / (sz + ceil(sz / 1024) * 24), 1e-9, "Gen1 x1 write");
-    pcie_cfg b = {3, 16, 4096, 4096, 64, 1, 0, 0, 1};
+    pcie_cfg b = {3, 16, 4096, 4096, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     double raw3 = 8e9 * 128 / 130 * 2, f3 = 16.0 / 630 + 4.0 / 1538;
     assert_close(pcie_model_bw(&b, PCIE_OP_WRITE, (uint64_t)sz),
                  raw3 * (1 - f3) * sz / (sz + ceil(sz / 4096) * 24), 1e-9, "MPS 4096");
@@ -260,7 +314,7 @@ START_TEST(zero_and_tiny_transfers)
              "name: z\ncomponents:\n  - {name: host, type: cpu}\n  - {name: dev, type: endpoint}\n"
              "  - {name: a, type: xfer, src: dev, dst: host, size: 0 B}\n"
              "  - {name: b, type: xfer, src: dev, dst: host, size: 1 B}\n"
-             "links:\n  - {name: l, type: pcie, ends: [host, dev]}\n");
+             "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, ends: [host, dev]}\n");
     sim_err err;
     ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
     ck_assert(capture_get(&cap, "a", "latency_mean") == 0.0);
@@ -276,6 +330,8 @@ static const char *const bad_links[] = {
     "{name: l, type: pcie, max_read_request: 8192 B, ends: [host, dev]}",
     "{name: l, type: pcie, rcb: 32 B, ends: [host, dev]}",
     "{name: l, type: pcie, max_payload: 256, ends: [host, dev]}", /* no unit */
+    "{name: l, type: pcie, ack_coalesce: 0.01, ends: [host, dev]}",
+    "{name: l, type: pcie, link_overhead: pcie-benhc, ends: [host, dev]}", /* did you mean */
 };
 
 START_TEST(bad_config_rejected)
@@ -316,7 +372,7 @@ static double fc_link(int read, uint64_t bytes, const char *mode, const char *ex
              "  - {name: fabric, type: fabric, mode: %s}\n"
              "  - {name: load, type: xfer, src: %s, dst: %s, size: %llu B, path: dma}\n"
              "links:\n"
-             "  - {name: l, type: pcie, gen: 4, lanes: 16, max_payload: 256 B,"
+             "  - {name: l, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 16, max_payload: 256 B,"
              " max_read_request: 512 B, ends: [host, dev]%s}\n",
              mode, read ? "host" : "dev", read ? "dev" : "host", (unsigned long long)bytes,
              extra);
@@ -386,9 +442,9 @@ START_TEST(credits_classes_independent)
         "  - {name: rd, type: xfer, src: host, dst: dev, size: 2 MiB, path: dma}\n"
         "  - {name: wr, type: xfer, src: gpu, dst: dev, size: 16 MiB, path: dma}\n"
         "links:\n"
-        "  - {name: l1, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
-        "  - {name: l3, type: pcie, gen: 5, lanes: 16, ends: [gpu, sw]}\n"
-        "  - {name: l2, type: pcie, gen: 4, lanes: 16, max_payload: 256 B, latency: 100 ns,"
+        "  - {name: l1, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [host, sw]}\n"
+        "  - {name: l3, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [gpu, sw]}\n"
+        "  - {name: l2, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 16, max_payload: 256 B, latency: 100 ns,"
         " credits: true, ph_credits: 0, pd_credits: 0, nph_credits: 0, npd_credits: 0,"
         " cplh_credits: 0, cpld_credits: 32, fc_drain: 200 ns, ends: [sw, dev]}\n";
     sim_err err;
@@ -410,7 +466,7 @@ START_TEST(credits_arithmetic)
 {
     /* r5.0 2.6.1: a 256 B MWr = 1 PH + 16 PD; an MRd = 1 NPH, 0 NPD; a
      * 4 KiB read completes in 16 CplD of 256 B = 16 CplH + 256 CplD */
-    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     uint64_t h, d;
     ck_assert_int_eq(pcie_fc_credits_at(&c, PCIE_OP_WRITE, 0, 256, PCIE_DIR_DATA, &h, &d),
                      PCIE_FC_P);
@@ -455,7 +511,7 @@ START_TEST(bad_credits_rejected)
     char text[1024];
     snprintf(text, sizeof text,
              "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - {name: dev, type: endpoint}\n"
-             "links:\n  - {name: l, type: pcie, max_payload: 256 B, credits: true, %s,"
+             "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, max_payload: 256 B, credits: true, %s,"
              " ends: [host, dev]}\n",
              bad_credits[_i]);
     sim_err err;
@@ -475,6 +531,7 @@ static Suite *pcie_suite(void)
     tcase_add_test(core, read_64b_latency);
     tcase_add_test(core, events_are_o_chunks);
     tcase_add_test(core, gen6_flit);
+    tcase_add_loop_test(core, calibrated_overhead, 0, 16);
     tcase_add_test(core, protocol_arithmetic);
     tcase_add_loop_test(core, credits_ample_same_as_none, 0, 2);
     tcase_add_loop_test(core, credits_posted_pool_limits_writes, 0, 2);
@@ -486,7 +543,7 @@ static Suite *pcie_suite(void)
     tcase_add_test(lim, zero_and_tiny_transfers);
     suite_add_tcase(s, lim);
     TCase *errs = tcase_create("Errors");
-    tcase_add_loop_test(errs, bad_config_rejected, 0, 6);
+    tcase_add_loop_test(errs, bad_config_rejected, 0, 8);
     tcase_add_loop_test(errs, bad_credits_rejected, 0, 3);
     suite_add_tcase(s, errs);
     return s;

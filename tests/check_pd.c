@@ -370,12 +370,12 @@ static const char two_nodes[] =
     "  - {name: tor, type: net_switch}\n"
     "%s"
     "links:\n"
-    "  - {name: p0a, type: pcie, gen: 5, lanes: 16, ends: [h0, sw0]}\n"
-    "  - {name: p0b, type: pcie, gen: 5, lanes: 16, ends: [sw0, g0]}\n"
-    "  - {name: p0c, type: pcie, gen: 5, lanes: 16, ends: [sw0, n0]}\n"
-    "  - {name: p1a, type: pcie, gen: 5, lanes: 16, ends: [h1, sw1]}\n"
-    "  - {name: p1b, type: pcie, gen: 5, lanes: 16, ends: [sw1, g1]}\n"
-    "  - {name: p1c, type: pcie, gen: 5, lanes: 16, ends: [sw1, n1]}\n"
+    "  - {name: p0a, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [h0, sw0]}\n"
+    "  - {name: p0b, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw0, g0]}\n"
+    "  - {name: p0c, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw0, n0]}\n"
+    "  - {name: p1a, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [h1, sw1]}\n"
+    "  - {name: p1b, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw1, g1]}\n"
+    "  - {name: p1c, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [sw1, n1]}\n"
     "  - {name: e0, type: ethernet, speed: 400 Gb/s, ends: [n0, tor]}\n"
     "  - {name: e1, type: ethernet, speed: 400 Gb/s, ends: [tor, n1]}\n"
     "%s";
@@ -424,7 +424,7 @@ START_TEST(ttft_whole_fabric_rdma)
 
     /* (ii) the links' model goodput */
     eth_cfg e = {400e9, 4200, ETH_ROCE, 0, 0};
-    pcie_cfg p = {5, 16, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg p = {5, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     double bw = eth_model_bw(&e, FAB_OP_WRITE, B);
     double pr = pcie_model_bw(&p, PCIE_OP_READ, B), pw = pcie_model_bw(&p, PCIE_OP_WRITE, B);
     bw = fmin(bw, fmin(pr, pw));
@@ -654,8 +654,8 @@ START_TEST(error_no_route)
              "  - {name: p0, type: llm_instance, role: prefill, device: g0}\n"
              "  - {name: d0, type: llm_instance, role: decode, device: g1}\n"
              "links:\n"
-             "  - {name: l0, type: pcie, gen: 5, lanes: 16, ends: [h0, g0]}\n"
-             "  - {name: l1, type: pcie, gen: 5, lanes: 16, ends: [h0, g1]}\n",
+             "  - {name: l0, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [h0, g0]}\n"
+             "  - {name: l1, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [h0, g1]}\n",
              wl_head);
     expect_error(text, "no rdma route for KV from prefill 'p0'", 6, 19);
 }

@@ -121,7 +121,7 @@ static int run_um(const char *um, sim_err *err)
              " dram_bandwidth: 10 TB/s}\n"
              "  - {name: gpu0, type: gpu, hbm_latency: 0 ns, hbm_bandwidth: 100 TB/s}\n"
              "  - {name: um0, type: um, host: host, gpu: gpu0, %s}\n"
-             "links:\n  - {name: l, type: pcie, gen: 4, lanes: 16, latency: 0 ns,"
+             "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, gen: 4, lanes: 16, latency: 0 ns,"
              " ends: [host, gpu0]}\n",
              um);
     return run_text(text, 0, err);
@@ -216,7 +216,7 @@ START_TEST(migration_time_from_link)
                   "%s", err.msg);
     ck_assert_uint_eq(st.batches, 8);
     /* the link's defaults besides gen/lanes: MPS 256, MRRS 512, RCB 64, 64-bit, DLLPs */
-    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     double wire = (double)pcie_wire_time(&c, PCIE_OP_READ, 1u << 20, PCIE_DIR_DATA);
     /* pipeline fill: the read requests of the first 256 KiB fabric chunk
      * cross the other direction before its completions can start */
@@ -345,7 +345,7 @@ START_TEST(randomized_invariants)
     snprintf(text, sizeof text,
              "name: r\nseed: %d\ncomponents:\n  - {name: host, type: cpu}\n"
              "  - {name: gpu0, type: gpu}\n  - {name: um0, type: um, host: host, gpu: gpu0, %s}\n"
-             "links:\n  - {name: l, type: pcie, gen: 5, lanes: 16, ends: [host, gpu0]}\n",
+             "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, ends: [host, gpu0]}\n",
              11 + _i, um);
     sim_err err;
     ck_assert_msg(run_text(text, 20 * SIM_US, &err) == 0, "%s", err.msg);
@@ -386,7 +386,7 @@ START_TEST(scenario_errors)
              "name: e\ncomponents:\n  - {name: host, type: cpu}\n  - {name: gpu0, type: gpu}\n"
              "  - {name: gpu1, type: gpu}\n"
              "  - {name: um0, type: um,\n     %s}\n"
-             "links:\n  - {name: l, type: pcie, ends: [host, gpu0]}\n",
+             "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, ends: [host, gpu0]}\n",
              bad[_i].um);
     sim_err err;
     sim_err_clear(&err);
@@ -432,7 +432,7 @@ END_TEST
  * the pipeline fill of its first 256 KiB chunk (as migration_time_from_link). */
 static double dma_time(uint64_t bytes)
 {
-    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     return (double)pcie_wire_time(&c, PCIE_OP_READ, bytes, PCIE_DIR_DATA) +
            (double)pcie_wire_time(&c, PCIE_OP_READ, 256u << 10, PCIE_DIR_REQ);
 }

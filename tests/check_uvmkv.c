@@ -122,7 +122,7 @@ static void scenario(char *buf, size_t n, int managed, const char *cap, const ch
              "%s%s%s%s%s%s%s"
              "  - {name: inst0, type: llm_instance, model: llama3-8b, gpu: h100, device: gpu0%s}\n"
              "links:\n"
-             "  - {name: pcie0, type: pcie, gen: 5, lanes: 16, max_payload: 256 B, ends: [host, gpu0]}\n"
+             "  - {name: pcie0, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16, max_payload: 256 B, ends: [host, gpu0]}\n"
              "workload:\n  synthetic: %s\n"
              "%s%s%s",
              managed ? "  - {name: kvum, type: um, driver: external, host: host, gpu: gpu0, capacity: "
@@ -246,7 +246,7 @@ static void pf_scenario(char *buf, size_t n, const char *trace, int gen, int lan
              "max_seqs: 1, kv_memory: managed, managed: kvum, managed_prefetch: %d, "
              "managed_evict_ahead: %s}\n"
              "links:\n"
-             "  - {name: pcie0, type: pcie, gen: %d, lanes: %d, max_payload: 256 B, "
+             "  - {name: pcie0, type: pcie, link_overhead: pcie-bench, gen: %d, lanes: %d, max_payload: 256 B, "
              "ends: [host, gpu0]}\n"
              "workload:\n  trace: %s\n  format: mooncake\n"
              "kv:\n  block_tokens: 16\n",
@@ -322,7 +322,7 @@ START_TEST(prefetch_hides_stall)
     ck_assert_uint_eq(s1.pf_pages, 12 * 32 * 512);
     double T = sim_time_to_s(f1.end16 - f1.end4) / 12; /* a stall-free step */
     double rate = 64.0 * 1048576 / T;
-    pcie_cfg fast = {5, 16, 256, 512, 64, 1, 0, 0, 1}, slow = {3, 4, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg fast = {5, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0}, slow = {3, 4, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     double tb_fast = sim_time_to_s(pcie_wire_time(&fast, PCIE_OP_READ, 2u << 20, PCIE_DIR_DATA));
     double tb_slow = sim_time_to_s(pcie_wire_time(&slow, PCIE_OP_READ, 2u << 20, PCIE_DIR_DATA));
     fprintf(stderr, "prefetch: T %.4f ms, consumption %.2f GB/s, link Gen5x16 %.2f GB/s, "
@@ -376,7 +376,7 @@ START_TEST(evict_ahead_removes_writeback)
     pf_run f1 = pf_measure(path, 5, 16, 1, 0), f2 = pf_measure(path, 5, 16, 1, 1);
     unlink(path);
     double T = sim_time_to_s(f1.end16 - f1.end4) / 12;
-    pcie_cfg slow = {3, 4, 256, 512, 64, 1, 0, 0, 1};
+    pcie_cfg slow = {3, 4, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     double tb = sim_time_to_s(pcie_wire_time(&slow, PCIE_OP_READ, 2u << 20, PCIE_DIR_DATA));
     double want = 12 * (32 * tb - T) + tb, gain = 11 * tb;
     fprintf(stderr, "evict-ahead: T %.4f ms, t_b %.4f ms; slow stall %.4f ms off, %.4f ms on, "
@@ -489,7 +489,7 @@ START_TEST(bad_advice_and_lookahead)
         "     capacity: 4 MiB%s}\n"
         "  - {name: inst0, type: llm_instance, model: llama3-8b, gpu: h100, device: gpu0,\n"
         "     kv_memory: managed, managed: kvum%s}\n"
-        "links:\n  - {name: l, type: pcie, ends: [host, gpu0]}\n"
+        "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, ends: [host, gpu0]}\n"
         "workload:\n  synthetic: {rate: 1/s, input: {dist: fixed, mean: 16 tokens}, "
         "output: {dist: fixed, mean: 1 tokens}, requests: 1}\n";
     char text[2048];

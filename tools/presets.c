@@ -237,7 +237,7 @@ static void links_table(void)
     printf("    %-4s %8s %9s %11s %12s %12s %10s\n", "", "[GT/s]", "", "[GB/s/dir]",
            "[GB/s]", "[GB/s]", "[pJ/bit]");
     for (int gen = 1; gen <= 6; gen++) {
-        pcie_cfg c = {gen, 16, 256, 512, 64, 1, 0, 0, 1};
+        pcie_cfg c = {gen, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
         printf("    %-4d %8.1f %9.4f %11.2f %12.2f %12.2f %10.2f\n", gen, pcie_gts(gen) / 1e9,
                pcie_encoding(gen), pcie_raw_rate(&c) / 1e9,
                pcie_model_bw(&c, PCIE_OP_WRITE, 1 << 20) / 1e9,

@@ -30,6 +30,43 @@ static void dev_destroy(sim_comp *c) { fab_hdr_destroy(c->state); }
 /* Energy of `bytes` moved at `pj` per bit, J. */
 static double bits_energy(uint64_t bytes, double pj) { return (double)bytes * 8.0 * pj * 1e-12; }
 
+/* The DMA engine parameters of device state type T (devices_int.h fab_dma). */
+#define DMA_PARAMS(T)                                                                        \
+    {"dma_descriptor", SIM_P_TIME, "0 ns", "ps",                                             \
+     "DMA engine time per transfer's descriptor (queues across transfers; 0: none)",       \
+     offsetof(T, dma.descriptor), NULL},                                                    \
+    {"doorbell", SIM_P_SIZE, "0 B", "B",                                                     \
+     "host's doorbell MMIO write that starts a transfer (0: none)", offsetof(T, dma.doorbell), \
+     NULL},                                                                                 \
+    {"descriptor_fetch", SIM_P_SIZE, "0 B", "B",                                             \
+     "descriptor/command the device reads from host memory first (0: none)",                \
+     offsetof(T, dma.fetch), NULL},                                                         \
+    {"completion", SIM_P_SIZE, "0 B", "B",                                                   \
+     "completion write-back to host memory at the end (0: none)",                           \
+     offsetof(T, dma.completion), NULL},                                                    \
+    {"msix", SIM_P_BOOL, "false", "", "an MSI-X interrupt (4 B write to the host) at the end", \
+     offsetof(T, dma.msix), NULL},                                                          \
+    {"read_tags", SIM_P_UINT, "0", "requests",                                               \
+     "outstanding read requests when the device pulls data (0: unlimited)",                 \
+     offsetof(T, dma.read_tags), NULL},                                                     \
+    {"read_request", SIM_P_SIZE, "512 B", "B", "bytes per read request (with read_tags)",    \
+     offsetof(T, dma.read_request), NULL}
+
+static int dma_check(sim_comp *c, const scn_node *node, const fab_dma *d, sim_err *err)
+{
+    if (d->read_tags && (d->read_request < 64 || d->read_request > 4096))
+        return scn_error(err, node ? scn_map_get(node, "read_request") : NULL,
+                         "%s '%s': read_request must be 64 B..4096 B", c->model->type, c->name);
+    if (d->read_tags > 65536)
+        return scn_error(err, node ? scn_map_get(node, "read_tags") : NULL,
+                         "%s '%s': read_tags must be 0..65536 (PCIe 14-bit tags: 16384)",
+                         c->model->type, c->name);
+    if (d->doorbell > 4096 || d->fetch > 4096 || d->completion > 4096)
+        return scn_error(err, node, "%s '%s': doorbell, descriptor_fetch and completion are at "
+                         "most 4096 B", c->model->type, c->name);
+    return 0;
+}
+
 /* ---- node kinds -------------------------------------------------------- */
 
 static int svc(fab_mem_service *o, double rate, sim_time lat, uint64_t unit, int host_memory)
@@ -110,6 +147,19 @@ static const fab_class memory_class = {{fab_family}, NULL, &fab_kind_memory};
 static const fab_class endpoint_class = {{fab_family}, NULL, &fab_kind_endpoint};
 static const fab_class pswitch_class = {{fab_family}, NULL, &fab_kind_pcie_switch};
 static const fab_class cswitch_class = {{fab_family}, NULL, &fab_kind_cxl_switch};
+
+const fab_dma *fab_dma_of(sim *s, uint32_t id)
+{
+    const fab_node_kind *k = fab_kind_of(s, id);
+    void *st = k ? sim_comp_at(s, id)->state : NULL;
+    if (k == &fab_kind_gpu)
+        return &((fab_gpu *)st)->dma;
+    if (k == &fab_kind_nvme)
+        return &((fab_nvme *)st)->dma;
+    if (k == &fab_kind_endpoint)
+        return &((fab_node *)st)->dma;
+    return NULL;
+}
 
 /* ---- cpu -------------------------------------------------------------- */
 
@@ -240,6 +290,7 @@ static const sim_param gpu_params[] = {
     {"hbm_energy", SIM_P_ENERGY_BIT, "3.9 pJ/bit", "pJ/bit",
      "HBM energy per bit DMA reads or writes (HBM2, O'Connor et al. MICRO'17)",
      offsetof(fab_gpu, hbm_energy), NULL},
+    DMA_PARAMS(fab_gpu),
     END_PARAMS};
 
 static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -251,8 +302,11 @@ static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
     g->ce.capacity = g->copy_engines;
     if (g->hbm_energy < 0)
         g->hbm_energy = 3.9;
-    static const char *const labels[] = {"hbm"};
-    fab_node_init(c, 1, labels);
+    int rc = dma_check(c, node, &g->dma, err);
+    if (rc)
+        return rc;
+    static const char *const labels[] = {"hbm", "dma"};
+    fab_node_init(c, 2, labels);
     return 0;
 }
 
@@ -307,6 +361,7 @@ static const sim_param nvme_params[] = {
     {"write_energy", SIM_P_ENERGY_BIT, "1.84 nJ/bit", "pJ/bit",
      "drive energy per bit written (active power / sequential write bandwidth)",
      offsetof(fab_nvme, write_energy), NULL},
+    DMA_PARAMS(fab_nvme),
     END_PARAMS};
 
 static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -322,8 +377,11 @@ static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
         d->read_energy = 1200.0;
     if (d->write_energy < 0)
         d->write_energy = 1840.0;
-    static const char *const labels[] = {"flash"};
-    fab_node_init(c, 1, labels);
+    int rc = dma_check(c, node, &d->dma, err);
+    if (rc)
+        return rc;
+    static const char *const labels[] = {"flash", "dma"};
+    fab_node_init(c, 2, labels);
     return 0;
 }
 
@@ -435,12 +493,16 @@ static const sim_param ep_params[] = {
      NULL},
     {"bandwidth", SIM_P_RATE, "0 B/s", "B/s", "local memory bandwidth (0: not a limit)",
      offsetof(fab_node, bw), NULL},
+    DMA_PARAMS(fab_node),
     END_PARAMS};
 
 static int ep_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
-    static const char *const labels[] = {"local"};
-    fab_node_init(c, 1, labels);
+    int rc = dma_check(c, node, &((fab_node *)c->state)->dma, err);
+    if (rc)
+        return rc;
+    static const char *const labels[] = {"local", "dma"};
+    fab_node_init(c, 2, labels);
     return 0;
 }
 

@@ -22,6 +22,19 @@
  *   memory      bandwidth = channels x channel_bandwidth when the latter is
  *               set; CXL pools enforce per_host_capacity on allocations
  *               (fabric_cxl_alloc).
+ *   DMA engine  (gpu, nvme, endpoint; devices_int.h fab_dma) per transfer
+ *               the device starts (the DMA and GDS paths): the host's
+ *               doorbell, a descriptor fetch from host memory, the
+ *               engine's processing time (a server: descriptors of
+ *               concurrent transfers queue), then after the data a
+ *               completion write-back and an MSI-X write, all as TLPs on
+ *               the links (pcie.h prices them); a device that pulls data
+ *               keeps at most read_tags x read_request bytes outstanding.
+ *               All 0 by default (an ideal engine). NVMe's protocol
+ *               sizes: SQ doorbell 4 B, SQE 64 B, CQE 16 B (NVM Express
+ *               Base Specification 2.0, 3.3 and 4.6); MSI-X messages are
+ *               DWORD writes (PCIe Base Spec r5.0 6.1.4). Validated in
+ *               tests/check_hw_fidelity.c.
  *   pcie_switch / cxl_switch: cut-through, `latency` port to port; the
  *               ports are the links attached to it, so devices below one
  *               switch share its upstream link.

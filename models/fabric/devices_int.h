@@ -19,6 +19,31 @@ extern const fab_node_kind fab_kind_cpu, fab_kind_gpu, fab_kind_nvme, fab_kind_m
 enum { FAB_MEM_DDR, FAB_MEM_HBM, FAB_MEM_CXL };
 #define FAB_MAX_HOSTS 32
 
+/* A device's DMA engine (gpu, nvme, endpoint; all 0: an ideal engine, the
+ * behaviour before these costs existed). Per transfer the device starts,
+ * the data path (paths.c) adds, in order: the host's doorbell (an MMIO
+ * write of `doorbell` bytes host -> device), the fetch of the descriptor
+ * or command (a read of `fetch` bytes of host memory by the device), the
+ * engine's processing of it (`descriptor`, on the engine: descriptors of
+ * concurrent transfers queue), the data, then the completion write-back
+ * (`completion` bytes device -> host) and an MSI-X interrupt (a 4 B write
+ * device -> host). A device reading (pulling) keeps at most `read_tags`
+ * requests of `read_request` bytes outstanding: the transfer's bytes in
+ * flight are capped at their product (Little's law: throughput <= tags x
+ * request / round trip). */
+typedef struct fab_dma {
+    sim_time descriptor;    /* engine time per transfer's descriptor (0: none) */
+    uint64_t doorbell;      /* bytes of the host's doorbell write (0: none) */
+    uint64_t fetch;         /* bytes of descriptor/command the device reads (0: none) */
+    uint64_t completion;    /* bytes of the completion write-back (0: none) */
+    int msix;               /* 1: an MSI-X interrupt (4 B write) at the end */
+    uint64_t read_tags;     /* outstanding read requests (0: unlimited) */
+    uint64_t read_request;  /* bytes per read request */
+} fab_dma;
+
+/* The DMA engine of a device node (NULL: not a device with one). */
+const fab_dma *fab_dma_of(sim *s, uint32_t id);
+
 /* `cpu`: a socket with its root complex, DRAM and cores. */
 typedef struct fab_cpu {
     fab_hdr hdr;            /* res[0] DRAM, res[1] CPU memcpy; latency = root complex */
@@ -46,13 +71,14 @@ typedef struct fab_cpu {
 
 /* `gpu`: HBM and copy engines. */
 typedef struct fab_gpu {
-    fab_hdr hdr;            /* res[0] HBM; latency = device port */
+    fab_hdr hdr;            /* res[0] HBM, res[1] DMA engine; latency = device port */
     /* configuration */
     uint64_t hbm_cap;       /* HBM capacity */
     double hbm_bw;          /* HBM bandwidth */
     sim_time hbm_lat;       /* HBM access latency */
     uint64_t copy_engines;  /* DMA copy engines (cudaMemcpy) */
     double hbm_energy;      /* HBM energy per bit moved by DMA, pJ */
+    fab_dma dma;            /* its copy engines' per-transfer costs */
     const char *nic;        /* its RDMA NIC (name, looked up in its own node first) or "" */
     /* state */
     uint32_t nic_id;        /* resolved nic (0: not yet, UINT32_MAX: none) + 1 */
@@ -61,7 +87,7 @@ typedef struct fab_gpu {
 
 /* `nvme`: an SSD. */
 typedef struct fab_nvme {
-    fab_hdr hdr;            /* res[0] flash back end; latency = controller */
+    fab_hdr hdr;            /* res[0] flash back end, res[1] DMA engine; latency = controller */
     /* configuration */
     double read_bw, write_bw;     /* sequential */
     double rread_bw, rwrite_bw;   /* random, at full queue depth */
@@ -72,6 +98,7 @@ typedef struct fab_nvme {
     uint64_t io_size;       /* I/O size of random transfers */
     double read_energy;     /* energy per bit read from flash, pJ (the whole drive's) */
     double write_energy;    /* energy per bit written, pJ */
+    fab_dma dma;            /* NVMe command costs (doorbell, SQE fetch, CQE, MSI-X) */
 } fab_nvme;
 
 /* `memory`: DDR, HBM or CXL memory. */
@@ -97,8 +124,10 @@ typedef struct fab_mem {
 
 /* `endpoint`, `pcie_switch`, `cxl_switch`. */
 typedef struct fab_node {
-    fab_hdr hdr;            /* endpoint: res[0] local memory; latency = traversal */
+    fab_hdr hdr;            /* endpoint: res[0] local memory, res[1] DMA engine;
+                             * latency = traversal */
     double bw;              /* endpoint: local memory bandwidth (0: free) */
+    fab_dma dma;            /* endpoint: its DMA engine's costs */
 } fab_node;
 
 /* `rnic`: an RDMA NIC (rnic.h). */

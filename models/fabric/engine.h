@@ -332,6 +332,8 @@ struct fab_flow {
     uint32_t inflight;          /* chunks launched, not done */
     uint32_t window;            /* max chunks in flight */
     uint64_t chunk;             /* chunk size */
+    uint64_t inflight_cap;      /* bytes the initiator may have outstanding (a device's read
+                                 * tags x request size; 0: only the window limits) */
     fab_pool *pool;             /* chunks come from here */
     int path;                   /* data path (fabric.h FABRIC_PATH_*) */
     int xclass;                 /* transfer class (fabric.h FABRIC_CLASS_*) */

@@ -233,7 +233,16 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
     fl->t0 = sim_now(s);
     fl->rto = f->rto;
     fl->chunk = chunk_size(f, fl);
-    uint64_t w = f->window / fl->chunk;
+    uint64_t window = f->window;
+    if (fl->inflight_cap && fl->inflight_cap < window) {
+        /* outstanding requests: a quarter of them per chunk (whole 64 B
+         * pieces), so the cap is kept in flight while chunks return */
+        window = fl->inflight_cap;
+        uint64_t c = window / 4 >= 64 ? window / 4 - window / 4 % 64 : 64;
+        if (c < fl->chunk)
+            fl->chunk = c > 4096 ? c - c % 4096 : c;
+    }
+    uint64_t w = window / fl->chunk;
     fl->window = w < 1 ? 1 : w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
     f->active++;
     if (f->free_xfers || r->bytes == 0 || fl->nsteps == 0) {

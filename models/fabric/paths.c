@@ -187,6 +187,78 @@ static int control(sim *s, fab_topo *t, fab_flow *fl, uint32_t from, uint32_t to
     return 0;
 }
 
+/* A device's DMA engine costs before the data (fab_dma, devices_int.h):
+ * the host's doorbell, the descriptor fetch (a read of host memory: the
+ * request up, the host's DRAM, the completion down) and the engine's
+ * processing, each once per transfer with its first chunk. */
+static int dma_start(sim *s, fab_topo *t, fab_flow *fl, uint32_t dev, uint32_t host)
+{
+    const fab_dma *d = fab_dma_of(s, dev);
+    int rc;
+    if (d->doorbell && (rc = control(s, t, fl, host, dev, d->doorbell, FAB_CTL_FIRST)))
+        return rc;
+    if (d->fetch) {
+        uint32_t links[FAB_MAX_STEPS], n;
+        if ((rc = fab_route_find(s, t, fab_route_node(s, dev), host, links, FAB_MAX_STEPS / 3,
+                                 &n)))
+            return rc;
+        int sides[FAB_MAX_STEPS];
+        uint32_t at = fab_route_node(s, dev);
+        for (uint32_t i = 0; i < n; i++) { /* MRd toward the host */
+            sim_comp *l = sim_comp_at(s, links[i]);
+            sides[i] = l->ends[0] == at ? 0 : 1;
+            fab_fstep *st = fab_flow_add_hop(s, fl, links[i], sides[i], FAB_OP_READ,
+                                             FAB_DIR_REQ, 0);
+            if (!st)
+                return SIM_EINVAL;
+            st->ctl = FAB_CTL_FIRST;
+            st->ctl_bytes = d->fetch;
+            at = l->ends[1 - sides[i]];
+        }
+        fab_cpu *c = cpu_at(s, host);
+        fab_fstep *m = fab_flow_add_step(fl, &c->hdr.res[0], NULL, NULL, FAB_OP_READ,
+                                         FAB_DIR_DATA, c->dram_bw, c->dram_lat, 64, 0);
+        if (!m)
+            return SIM_EINVAL;
+        m->ctl = FAB_CTL_FIRST;
+        m->ctl_bytes = d->fetch;
+        for (uint32_t i = n; i-- > 0;) { /* CplD back to the device */
+            fab_fstep *st = fab_flow_add_hop(s, fl, links[i], 1 - sides[i], FAB_OP_READ,
+                                             FAB_DIR_DATA, 0);
+            if (!st)
+                return SIM_EINVAL;
+            st->ctl = FAB_CTL_FIRST;
+            st->ctl_bytes = d->fetch;
+        }
+    }
+    if (d->descriptor) {
+        fab_hdr *h = fab_hdr_of(sim_comp_at(s, dev));
+        fab_fstep *st = fab_flow_add_step(fl, &h->res[1], NULL, NULL, 0, FAB_DIR_DATA, 0.0, 0,
+                                          64, 0);
+        if (!st)
+            return SIM_EINVAL;
+        st->ctl = FAB_CTL_FIRST;
+        st->ctl_bytes = 1;
+        st->per_msg = d->descriptor;
+    }
+    return 0;
+}
+
+/* After the data: the completion write-back and the MSI-X interrupt, with
+ * the last chunk; and the read tags of a device that pulls the data. */
+static int dma_end(sim *s, fab_topo *t, fab_flow *fl, uint32_t dev, uint32_t host, int pulls)
+{
+    const fab_dma *d = fab_dma_of(s, dev);
+    int rc;
+    if (d->completion && (rc = control(s, t, fl, dev, host, d->completion, FAB_CTL_LAST)))
+        return rc;
+    if (d->msix && (rc = control(s, t, fl, dev, host, 4, FAB_CTL_LAST)))
+        return rc;
+    if (pulls && d->read_tags)
+        fl->inflight_cap = d->read_tags * d->read_request;
+    return 0;
+}
+
 /* A NIC pipeline step: per message and per packet costs. */
 static int pipeline(fab_flow *fl, fab_rnic *nic, int which)
 {
@@ -428,12 +500,21 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
             ce_gpu = r->src; /* the GPU pushes */
         else if (gpu_dst && !ssd_src)
             ce_gpu = r->dst; /* the GPU pulls */
-        rc = segment(s, t, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute,
-                     dma_initiator(s, r->src, r->dst, ce_gpu));
+    {
+        uint32_t ini = dma_initiator(s, r->src, r->dst, ce_gpu);
+        /* the initiator's DMA engine costs; its host rings and hears it */
+        uint32_t ih = fab_dma_of(s, ini) ? nearest_cpu(s, t, ini) : UINT32_MAX;
+        if (ih != UINT32_MAX && (rc = dma_start(s, t, fl, ini, ih)))
+            return rc;
+        if ((rc = segment(s, t, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute, ini)))
+            return rc;
+        if (ih != UINT32_MAX && (rc = dma_end(s, t, fl, ini, ih, ini == r->dst)))
+            return rc;
         cpu = nearest_cpu(s, t, memlike(s, r->src) ? r->src : r->dst);
         if (cpu != UINT32_MAX && ce_gpu != UINT32_MAX)
             fl->cpu_ps += (double)cpu_at(s, cpu)->launch_cpu;
         break;
+    }
     case FABRIC_PATH_PAGEABLE: {
         int h2d = memlike(s, r->src);
         uint32_t host = h2d ? r->src : r->dst, dev = h2d ? r->dst : r->src;
@@ -458,15 +539,21 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
         fl->cpu_ps += (double)c->launch_cpu + (double)r->bytes * 1e12 / c->memcpy_bw;
         break;
     }
-    case FABRIC_PATH_GDS:
+    case FABRIC_PATH_GDS: {
         if (!((ssd_src && gpu_dst) || (gpu_src && ssd_dst)))
             return SIM_EINVAL;
+        uint32_t ssd = ssd_src ? r->src : r->dst;
+        cpu = nearest_cpu(s, t, ssd);
+        if (cpu != UINT32_MAX && (rc = dma_start(s, t, fl, ssd, cpu)))
+            return rc;
         rc = segment(s, t, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute,
-                     ssd_src ? r->src : r->dst); /* the SSD's DMA */
-        cpu = nearest_cpu(s, t, ssd_src ? r->src : r->dst);
+                     ssd); /* the SSD's DMA */
+        if (!rc && cpu != UINT32_MAX)
+            rc = dma_end(s, t, fl, ssd, cpu, ssd == r->dst);
         if (cpu != UINT32_MAX)
             fl->cpu_ps += (double)cpu_at(s, cpu)->gds_cpu;
         break;
+    }
     case FABRIC_PATH_BOUNCE: {
         if (!((ssd_src && !ssd_dst && !memlike(s, r->dst)) ||
               (ssd_dst && !ssd_src && !memlike(s, r->src))))
