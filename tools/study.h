@@ -70,11 +70,11 @@ size_t study_metric_sum(const rdb_run *r, const char *glob, double *sum, const c
 int study_render(const study *st, const char *db, const char *dir, sim_err *err);
 
 /* The figures: DIR/pair-ID.png per pair (its own plot kind, on and off
- * runs of its first scenario) and DIR/summary.png (per row, the relative
- * change of its first removal, effect and energy metric that has one: off
- * value not 0; a change from 0 is drawn at the cap; the tic names the
- * removal metric). A
- * missing gnuplot is a warning. */
+ * runs of its first scenario where its removal changed) and
+ * DIR/summary.png (per row, the relative change of its first removal,
+ * effect and energy metric that has one: off value not 0; a change from 0
+ * is drawn at the cap; the tic names the removal metric). A missing
+ * gnuplot is a warning. */
 int study_figures(const study *st, const char *db, const char *dir, sim_err *err);
 
 #endif

@@ -544,12 +544,25 @@ int study_figures(const study *st, const char *db, const char *dir, sim_err *err
     sbuf sc = {0};
     if (rc)
         goto out;
-    /* one figure per pair: its first scenario's two runs, by memfab plot */
+    /* one figure per pair, by memfab plot: the two runs of its first
+     * scenario where the removal changed (summary_pick: a measured change),
+     * else of its first scenario */
     for (size_t i = 0; i < st->npairs; i++) {
         const st_pair *p = &st->pairs[i];
-        size_t r = 0;
-        while (r < st->nrows && st->rows[r].pair != p)
-            r++;
+        size_t r = st->nrows, first = st->nrows;
+        for (size_t x = 0; x < st->nrows && r == st->nrows; x++) {
+            if (st->rows[x].pair != p)
+                continue;
+            if (first == st->nrows)
+                first = x;
+            double pct;
+            int f;
+            int k = summary_pick(p->removal, p->nremoval, &rr[x], &pct, &f);
+            if (k >= 0 && (f || pct != 0))
+                r = x;
+        }
+        if (r == st->nrows)
+            r = first;
         if (r == st->nrows)
             continue;
         char out[4096], a[32], b[32], title[512];
