@@ -11,6 +11,20 @@
  *     P / block_tokens blocks once instead of k times, so sharing removes
  *     exactly (k - 1) x P x (KV bytes per token) of KV at the peak, and
  *     (k - 1) x P prefill tokens (vLLM automatic prefix caching).
+ *   copy-free CXL reads: requests 0-2 fill an 8-block HBM, so request 2
+ *     evicts request 0's four blocks (P = 4 x 2 MiB) into the CXL tier
+ *     (written back by DMA: one HBM read); request 3 reuses them. Copying
+ *     (kv.cxl_access copy) moves the P bytes into HBM and, to make room,
+ *     writes back four more blocks (W = P); reading in place (direct) moves
+ *     neither, so it removes exactly P of KV copied into HBM and P + W of
+ *     HBM traffic, and HBM energy (P + W) x 8 x 3.9 pJ/bit (the gpu's
+ *     hbm_energy, O'Connor et al., MICRO 2017), while the CXL memory
+ *     serves the 63 cached tokens once (x 128 KiB; the last prompt token is
+ *     computed). Against the same tier in host DRAM copied by DMA (the
+ *     study's two-key CXL pair), the host DRAM carries P + 2W = 24 MiB
+ *     with copies and 0 with the pool read in place: DRAM energy
+ *     24 MiB x 8 x 20 pJ/bit (the cpu's dram_energy, Horowitz ISSCC 2014)
+ *     is removed exactly.
  */
 #include <check.h>
 #include <math.h>
@@ -88,6 +102,29 @@ START_TEST(params_differ_refuses_a_second_key)
     rdb_run c = {.params = pc, .nparams = 4};
     ck_assert_int_eq(study_params_differ(&a, &c, one, 1, msg, sizeof msg), SIM_EINVAL);
     ck_assert_msg(strstr(msg, "stop: '(absent)' vs '1 s'"), "%s", msg);
+}
+END_TEST
+
+/* The CXL pair's switch is two keys: both may differ, a third may not, and
+ * a key left at its default (not a param: rdb loads only what scenarios and
+ * --set wrote) is no difference. */
+START_TEST(params_differ_two_key_switch)
+{
+    rdb_param pa[] = {{S("kv.cxl_access"), S("auto")}, {S("kv.tiers.pool.component"), S("cxlpool")},
+                      {S("kv.tiers.pool.path"), S("dma")}, {S("sweep.kv.cxl_access"), S("auto")}};
+    rdb_param pb[] = {{S("kv.cxl_access"), S("copy")}, {S("kv.tiers.pool.component"), S("host")},
+                      {S("kv.tiers.pool.path"), S("dma")}, {S("sweep.kv.cxl_access"), S("copy")}};
+    rdb_param pc[] = {{S("kv.cxl_access"), S("copy")}, {S("kv.tiers.pool.component"), S("host")},
+                      {S("kv.tiers.pool.path"), S("pageable")}};
+    rdb_run a = {.params = pa, .nparams = 4}, b = {.params = pb, .nparams = 4},
+            c = {.params = pc, .nparams = 3};
+    const char *keys[] = {"kv.tiers.pool.component", "kv.cxl_access"};
+    char msg[512];
+    ck_assert_int_eq(study_params_differ(&a, &b, keys, 2, msg, sizeof msg), 0);
+    ck_assert_int_eq(study_params_differ(&a, &b, keys, 1, msg, sizeof msg), SIM_EINVAL);
+    ck_assert_msg(strstr(msg, "kv.cxl_access: 'auto' vs 'copy'"), "%s", msg);
+    ck_assert_int_eq(study_params_differ(&a, &c, keys, 2, msg, sizeof msg), SIM_EINVAL);
+    ck_assert_msg(strstr(msg, "kv.tiers.pool.path: 'dma' vs 'pageable'"), "%s", msg);
 }
 END_TEST
 
@@ -181,6 +218,30 @@ START_TEST(load_errors)
     ck_assert_msg(strstr(fx_out, "needs its switch"), "%s", fx_out);
     ck_assert_int_eq(fx_sh("'%s' study typo.yaml -q", fx_bin), 2);
     ck_assert_msg(strstr(fx_out, "unknown key 'of'"), "%s", fx_out);
+    /* a switch of several keys: as many on and off values, each key changes,
+     * no key twice, and no key shared with another pair on a scenario */
+    fx_write("len.yaml", "scenarios: {s: s.yaml}\npairs:\n"
+                         "  - {id: a, technology: A, scenarios: [s], key: [k, j], on: [x, y],\n"
+                         "     off: z}\n");
+    fx_write("same.yaml", "scenarios: {s: s.yaml}\npairs:\n"
+                          "  - {id: a, technology: A, scenarios: [s], key: [k, j], on: [x, y],\n"
+                          "     off: [z, y]}\n");
+    fx_write("twice.yaml", "scenarios: {s: s.yaml}\npairs:\n"
+                           "  - {id: a, technology: A, scenarios: [s], key: [k, k], on: [x, y],\n"
+                           "     off: [z, w]}\n");
+    fx_write("shared.yaml", "scenarios: {s: s.yaml}\npairs:\n"
+                            "  - {id: a, technology: A, scenarios: [s], key: [k, j], on: [x, y],\n"
+                            "     off: [z, w]}\n"
+                            "  - {id: b, technology: B, scenarios: [s], key: j, on: x, off: v}\n");
+    ck_assert_int_eq(fx_sh("'%s' study len.yaml -q", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "names 2 keys, so `on:` and `off:` give 2 values each"), "%s",
+                  fx_out);
+    ck_assert_int_eq(fx_sh("'%s' study same.yaml -q", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "on and off of 'j' are both 'y'"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("'%s' study twice.yaml -q", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "key 'k' is listed twice"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("'%s' study shared.yaml -q", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "switch the same key 'j'"), "%s", fx_out);
 }
 END_TEST
 
@@ -239,6 +300,93 @@ START_TEST(identities)
 }
 END_TEST
 
+/* The copy-free identities (see the head comment), through memfab study:
+ * pair `direct` flips kv.cxl_access on a CXL tier moved by DMA; pair `cxl`
+ * is the study's two-key CXL switch (the tier's component and
+ * kv.cxl_access) against the same tier in host DRAM. */
+static void cxl_case(const char *file, const char *name)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "name: %s\nstop: trace_end\n"
+             "components:\n"
+             "  - {name: fabric, type: fabric, chunk: 1 MiB, window: 8 MiB}\n"
+             "  - {name: host, type: cpu}\n"
+             "  - {name: gpu0, type: gpu}\n"
+             "  - {name: cxl0, type: memory, kind: cxl, capacity: 64 GiB, bandwidth: 64 GB/s}\n"
+             "  - {name: inst0, type: llm_instance, model: llama3-8b, device: gpu0}\n"
+             "links:\n"
+             "  - {name: up, type: pcie, gen: 5, lanes: 16, ends: [host, gpu0]}\n"
+             "  - {name: cl, type: cxl, flit: 68B, rate: 32 GT/s, lanes: 16, ends: [host, cxl0]}\n"
+             "workload: {trace: t.trace, format: native}\n"
+             "kv: {block_tokens: 16, cxl_access: direct, tiers: [{name: hbm, capacity: 16 MiB},\n"
+             "     {name: pool, capacity: 1 GiB, component: cxl0, path: dma}]}\n",
+             name);
+    fx_write(file, text);
+}
+
+START_TEST(copy_free_identities)
+{
+    /* requests 0-2: 63 + 1 tokens, four blocks each; 3 reuses 0's blocks */
+    fx_write("t.trace", "# memfab-trace v1 block_tokens=16\n"
+                        "0 0 1 63 1 1 2 3 4\n"
+                        "1 1000000000000 2 63 1 5 6 7 8\n"
+                        "2 2000000000000 3 63 1 9 10 11 12\n"
+                        "3 3000000000000 4 64 1 1 2 3 4\n");
+    cxl_case("d.yaml", "copy-free-identity");
+    cxl_case("h.yaml", "copy-free-vs-host");
+    fx_write("s.yaml",
+             "name: cxl-identities\nscenarios: {d: d.yaml, h: h.yaml}\n"
+             "energy: [workload/energy_data_movement_j]\npairs:\n"
+             "  - {id: direct, technology: copy-free, scenarios: [d], key: kv.cxl_access,\n"
+             "     on: direct, off: copy,\n"
+             "     removal: ['*/kv_load_bytes',\n"
+             "               {metric: '*/kv_direct_blocks', absent: 0},\n"
+             "               {metric: '*/kv_direct_bytes', absent: 0},\n"
+             "               gpu0/hbm_bytes, cxl0/mem_bytes, host/dram_bytes],\n"
+             "     energy: [gpu0/energy_j, workload/energy_data_movement_j]}\n"
+             "  - {id: cxl, technology: CXL pool, scenarios: [h],\n"
+             "     key: [kv.tiers.pool.component, kv.cxl_access], on: [cxl0, direct],\n"
+             "     off: [host, copy], removal: [host/dram_bytes, '*/kv_load_bytes'],\n"
+             "     energy: [host/energy_dram_j]}\n");
+    ck_assert_msg(fx_sh("'%s' study s.yaml -o out -q --no-figures -j 1", fx_bin) == 0, "%s",
+                  fx_out);
+    const double MiB = 1048576.0, P = 4 * 2 * MiB, W = P, KVBPT = 131072;
+    /* copy-free removes exactly the promoted bytes and blocks */
+    ck_assert_double_eq(cell("out", "direct", "*/kv_load_bytes", 0), P);
+    ck_assert_double_eq(cell("out", "direct", "*/kv_load_bytes", 1), 0);
+    /* the blocks read in place are the ones the copy promoted: P / 2 MiB */
+    ck_assert_double_eq(cell("out", "direct", "*/kv_direct_blocks", 0), 0);
+    ck_assert_double_eq(cell("out", "direct", "*/kv_direct_blocks", 1), P / (2 * MiB));
+    ck_assert_double_eq(cell("out", "direct", "*/kv_direct_bytes", 1), 63 * KVBPT);
+    /* HBM: the first write-back (P) in both; the copy adds P in and W out */
+    ck_assert_double_eq(cell("out", "direct", "gpu0/hbm_bytes", 0), P + P + W);
+    ck_assert_double_eq(cell("out", "direct", "gpu0/hbm_bytes", 1), P);
+    ck_assert_double_eq(cell("out", "direct", "cxl0/mem_bytes", 0), P + P + W);
+    ck_assert_double_eq(cell("out", "direct", "cxl0/mem_bytes", 1), P + 63 * KVBPT);
+    /* DMA to and from the CXL memory: no host DRAM in either run */
+    ck_assert_double_eq(cell("out", "direct", "host/dram_bytes", 0), 0);
+    ck_assert_double_eq(cell("out", "direct", "host/dram_bytes", 1), 0);
+    /* the HBM energy of the removed bytes: (P + W) x 8 x 3.9 pJ/bit */
+    double de = cell("out", "direct", "gpu0/energy_j", 0) - cell("out", "direct", "gpu0/energy_j", 1);
+    ck_assert_msg(fabs(de - (P + W) * 8 * 3.9e-12) < 1e-15, "%.17g", de);
+    ck_assert(cell("out", "direct", "workload/energy_data_movement_j", 1) <
+              cell("out", "direct", "workload/energy_data_movement_j", 0));
+    /* against host DRAM copies: every byte of host DRAM traffic goes */
+    ck_assert_double_eq(cell("out", "cxl", "host/dram_bytes", 0), P + 2 * W);
+    ck_assert_double_eq(cell("out", "cxl", "host/dram_bytes", 1), 0);
+    ck_assert_double_eq(cell("out", "cxl", "*/kv_load_bytes", 0), P);
+    ck_assert_double_eq(cell("out", "cxl", "*/kv_load_bytes", 1), 0);
+    double dd = cell("out", "cxl", "host/energy_dram_j", 0);
+    ck_assert_msg(fabs(dd - (P + 2 * W) * 8 * 20e-12) < 1e-15, "%.17g", dd);
+    ck_assert_double_eq(cell("out", "cxl", "host/energy_dram_j", 1), 0);
+    /* the row names both keys with both values */
+    const char *md = slurp("out/table.md");
+    ck_assert_msg(strstr(md, "kv.tiers.pool.component=cxl0\\|host, kv.cxl_access=direct\\|copy"),
+                  "%s", md);
+}
+END_TEST
+
 static Suite *study_suite(void)
 {
     Suite *s = suite_create("study");
@@ -246,9 +394,11 @@ static Suite *study_suite(void)
     tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, params_differ_refuses_a_second_key);
+    tcase_add_test(tc, params_differ_two_key_switch);
     tcase_add_test(tc, metric_sum_globs);
     tcase_add_test(tc, render_fixture_db);
     tcase_add_test(tc, identities);
+    tcase_add_test(tc, copy_free_identities);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("Errors");
     tcase_add_checked_fixture(te, fx_setup, fx_teardown);

@@ -448,10 +448,13 @@ static int plot_cdf(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, p
                 metric);
         return SIM_EXIT_USAGE;
     }
+    /* served requests only: one an instance rejected (too long to fit even
+     * alone) is written with its first token and finish at 0, which the
+     * view turns into negative latencies; e2e_ps > 0 leaves it out */
     char sql[320];
     snprintf(sql, sizeof sql,
              "SELECT %s FROM request_latency WHERE run_id = ?1 AND %s IS NOT NULL AND"
-             " (?2 IS NULL OR instance = ?2) ORDER BY %s", col, col, col);
+             " e2e_ps > 0 AND (?2 IS NULL OR instance = ?2) ORDER BY %s", col, col, col);
     sqlite3_stmt *st = NULL, *is = NULL;
     strs insts = {NULL, 0};
     dbuf *vals = NULL;

@@ -19,6 +19,10 @@
  *       key: kv.tiers.ssd.path         # one --set path
  *       on: gds
  *       off: bounce
+ *       # or a technology that needs several keys, each with its values:
+ *       # key: [kv.tiers.pool.component, kv.cxl_access]
+ *       # on: [cxlpool, auto]
+ *       # off: [host, copy]
  *       removal: [{label: host DRAM bytes, metric: "fabric/host_memory_bytes:bounce"}]
  *       figure: {kind: cdf, metric: ttft}   # memfab plot arguments (optional)
  *     - {id: all, technology: all on vs all off, all: true, scenarios: [agents], ...}
@@ -62,9 +66,10 @@ static const sim_skey pair_keys[] = {
     {"removes", SIM_S_VALUE, "string", "", "", "what it claims to remove", NULL},
     {"note", SIM_S_VALUE, "string", "", "", "a footnote for the row", NULL},
     {"scenarios", SIM_S_VALUE, "list of labels", NULL, "", "where the pair is measured", NULL},
-    {"key", SIM_S_VALUE, "string", NULL, "", "the switch: one --set path", NULL},
-    {"on", SIM_S_VALUE, "string", NULL, "", "its value with the technology", NULL},
-    {"off", SIM_S_VALUE, "string", NULL, "", "its value without", NULL},
+    {"key", SIM_S_VALUE, "string|list", NULL, "",
+     "the switch: one --set path, or a list of them (a technology that needs several)", NULL},
+    {"on", SIM_S_VALUE, "string|list", NULL, "", "its value(s) with the technology", NULL},
+    {"off", SIM_S_VALUE, "string|list", NULL, "", "its value(s) without", NULL},
     {"all", SIM_S_VALUE, "bool", "false", "", "every other pair's switch at once", NULL},
     {"removal", SIM_S_OPEN, "list of metrics", NULL, "", "what measures the removal", NULL},
     {"effect", SIM_S_OPEN, "list of metrics", "(the study's)", "", "end-to-end effect", NULL},
@@ -146,6 +151,51 @@ static int load_metrics(const scn_node *n, const char *what, st_metric **out, si
     return 0;
 }
 
+/* A scalar or a list of scalars into a NULL-terminated array; its length,
+ * -1 when it is neither, -2 out of memory. */
+static long scalars(const scn_node *n, const char ***out)
+{
+    *out = NULL;
+    size_t len = scn_scalar(n) ? 1 : scn_node_kind(n) == SCN_SEQ ? scn_len(n) : 0;
+    if (!len)
+        return -1;
+    *out = sim_calloc(len + 1, sizeof **out);
+    if (!*out)
+        return -2;
+    for (size_t i = 0; i < len; i++)
+        if (!((*out)[i] = scn_scalar(scn_scalar(n) ? n : scn_seq_at(n, i))))
+            return -1;
+    return (long)len;
+}
+
+/* A pair's switch: `key:` one --set path or a list of them, `on:` and
+ * `off:` a value or a list of as many values. Each key must change (on
+ * differs from off), and no key may be listed twice. */
+static int load_switch(st_pair *p, const scn_node *kn, const scn_node *onn, const scn_node *offn,
+                       sim_err *err)
+{
+    long nk = scalars(kn, &p->keys), non = scalars(onn, &p->on), noff = scalars(offn, &p->off);
+    if (nk == -2 || non == -2 || noff == -2)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    if (nk < 0)
+        return scn_error(err, kn, "pair '%s': `key:` is one --set path or a list of them", p->id);
+    if (non != nk || noff != nk)
+        return scn_error(err, non != nk ? onn : offn, "pair '%s': `key:` names %ld key%s, so "
+                         "`on:` and `off:` give %ld value%s each (a list in the keys' order)",
+                         p->id, nk, nk > 1 ? "s" : "", nk, nk > 1 ? "s" : "");
+    p->nkeys = (size_t)nk;
+    for (size_t k = 0; k < p->nkeys; k++) {
+        if (strcmp(p->on[k], p->off[k]) == 0)
+            return scn_error(err, offn, "pair '%s': on and off of '%s' are both '%s' (every key"
+                             " of a switch changes)", p->id, p->keys[k], p->on[k]);
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(p->keys[j], p->keys[k]) == 0)
+                return scn_error(err, kn, "pair '%s': key '%s' is listed twice", p->id,
+                                 p->keys[k]);
+    }
+    return 0;
+}
+
 static int find_scen(const study *st, const char *label)
 {
     for (size_t i = 0; i < st->nscen; i++)
@@ -160,6 +210,9 @@ void study_free(study *st)
         return;
     for (size_t i = 0; i < st->npairs; i++) {
         st_pair *p = &st->pairs[i];
+        sim_free(p->keys);
+        sim_free(p->on);
+        sim_free(p->off);
         sim_free(p->removal);
         sim_free(p->effect);
         sim_free(p->energy);
@@ -210,7 +263,7 @@ static int make_rows(study *st, sim_err *err)
             st_row *r = &st->rows[st->nrows++];
             r->pair = p;
             r->scen = p->scen[k];
-            size_t cap = p->all ? st->npairs : 1;
+            size_t cap = p->all ? st->nswitch : p->nkeys;
             r->keys = sim_calloc(cap + 1, sizeof *r->keys);
             r->on = sim_calloc(cap + 1, sizeof *r->on);
             r->off = sim_calloc(cap + 1, sizeof *r->off);
@@ -223,9 +276,11 @@ static int make_rows(study *st, sim_err *err)
                     here |= q->scen[m] == r->scen;
                 if (q->all || !here || (!p->all && q != p))
                     continue;
-                r->keys[r->nkeys] = q->key;
-                r->on[r->nkeys] = q->on;
-                r->off[r->nkeys++] = q->off;
+                for (size_t x = 0; x < q->nkeys; x++) {
+                    r->keys[r->nkeys] = q->keys[x];
+                    r->on[r->nkeys] = q->on[x];
+                    r->off[r->nkeys++] = q->off[x];
+                }
             }
             if (!r->nkeys)
                 return scn_error(err, p->node, "pair '%s': no pair with a switch is measured on "
@@ -333,9 +388,6 @@ study *study_load(const char *path, sim_err *err)
             scn_get_string(pn, "problem", "", &p->problem, err) ||
             scn_get_string(pn, "removes", "", &p->removes, err) ||
             scn_get_string(pn, "note", "", &p->note, err) ||
-            scn_get_string(pn, "key", NULL, &p->key, err) ||
-            scn_get_string(pn, "on", NULL, &p->on, err) ||
-            scn_get_string(pn, "off", NULL, &p->off, err) ||
             scn_get_bool(pn, "all", 0, &p->all, err))
             goto fail;
         if (!p->id || !p->technology) {
@@ -354,22 +406,22 @@ study *study_load(const char *path, sim_err *err)
                 scn_error(err, scn_map_get(pn, "id"), "pair id '%s' is used twice", p->id);
                 goto fail;
             }
-        if (p->all && (p->key || p->on || p->off)) {
-            scn_error(err, scn_map_get(pn, "key") ? scn_map_get(pn, "key") : pn,
+        const scn_node *kn = scn_map_get(pn, "key"), *onn = scn_map_get(pn, "on"),
+                       *offn = scn_map_get(pn, "off");
+        if (p->all && (kn || onn || offn)) {
+            scn_error(err, kn ? kn : onn ? onn : offn,
                       "pair '%s': `all: true` takes the other pairs' switches, not its own key",
                       p->id);
             goto fail;
         }
-        if (!p->all && (!p->key || !p->on || !p->off)) {
-            scn_error(err, pn, "pair '%s' needs its switch: `key:` (one --set path), `on:` and"
-                      " `off:`", p->id);
+        if (!p->all && (!kn || !onn || !offn)) {
+            scn_error(err, pn, "pair '%s' needs its switch: `key:` (one --set path, or a list),"
+                      " `on:` and `off:`", p->id);
             goto fail;
         }
-        if (!p->all && strcmp(p->on, p->off) == 0) {
-            scn_error(err, scn_map_get(pn, "off"), "pair '%s': on and off are both '%s'", p->id,
-                      p->on);
+        if (!p->all && load_switch(p, kn, onn, offn, err))
             goto fail;
-        }
+        st->nswitch += p->nkeys;
         const scn_node *sc = scn_map_get(pn, "scenarios");
         if (!sc || scn_node_kind(sc) != SCN_SEQ || scn_len(sc) == 0) {
             scn_error(err, sc ? sc : pn, "pair '%s' needs `scenarios: [LABEL, ...]`", p->id);
@@ -407,16 +459,21 @@ study *study_load(const char *path, sim_err *err)
     for (size_t i = 0; i < st->npairs; i++)
         for (size_t j = 0; j < i; j++) {
             const st_pair *a = &st->pairs[i], *b = &st->pairs[j];
-            if (a->all || b->all || strcmp(a->key, b->key))
+            if (a->all || b->all)
                 continue;
-            for (size_t x = 0; x < a->nscen; x++)
-                for (size_t y = 0; y < b->nscen; y++)
-                    if (a->scen[x] == b->scen[y]) {
-                        scn_error(err, scn_map_get(a->node, "key"), "pairs '%s' and '%s' switch "
-                                  "the same key '%s' on scenario '%s'", b->id, a->id, a->key,
-                                  st->scen[a->scen[x]].label);
-                        goto fail;
-                    }
+            for (size_t ka = 0; ka < a->nkeys; ka++)
+                for (size_t kb = 0; kb < b->nkeys; kb++) {
+                    if (strcmp(a->keys[ka], b->keys[kb]))
+                        continue;
+                    for (size_t x = 0; x < a->nscen; x++)
+                        for (size_t y = 0; y < b->nscen; y++)
+                            if (a->scen[x] == b->scen[y]) {
+                                scn_error(err, scn_map_get(a->node, "key"), "pairs '%s' and '%s' "
+                                          "switch the same key '%s' on scenario '%s'", b->id,
+                                          a->id, a->keys[ka], st->scen[a->scen[x]].label);
+                                goto fail;
+                            }
+                }
         }
     if (make_rows(st, err))
         goto fail;
@@ -441,9 +498,11 @@ size_t study_scen_keys(const study *st, size_t si, const char **keys, const char
             here |= q->scen[m] == si;
         if (q->all || !here)
             continue;
-        keys[n] = q->key;
-        on[n] = q->on;
-        off[n++] = q->off;
+        for (size_t k = 0; k < q->nkeys && n < max; k++) {
+            keys[n] = q->keys[k];
+            on[n] = q->on[k];
+            off[n++] = q->off[k];
+        }
     }
     return n;
 }
@@ -465,23 +524,23 @@ int study_run(study *st, const char *dir, int jobs, int progress_mode, int *rank
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    keys = sim_calloc(st->npairs + 1, sizeof *keys);
-    vals = sim_calloc(st->npairs + 1, sizeof *vals);
+    keys = sim_calloc(st->nswitch + 1, sizeof *keys);
+    vals = sim_calloc(st->nswitch + 1, sizeof *vals);
     if (!keys || !vals) {
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
     /* scenario by scenario: the reference point (every switch on), then each
      * row's off point; equal points once */
-    const char **ukeys = sim_calloc(st->npairs + 1, sizeof *ukeys);
-    const char **uon = sim_calloc(st->npairs + 1, sizeof *uon);
-    const char **uoff = sim_calloc(st->npairs + 1, sizeof *uoff);
+    const char **ukeys = sim_calloc(st->nswitch + 1, sizeof *ukeys);
+    const char **uon = sim_calloc(st->nswitch + 1, sizeof *uon);
+    const char **uoff = sim_calloc(st->nswitch + 1, sizeof *uoff);
     const char **seen[64];
     size_t npts = 0;
     if (!ukeys || !uon || !uoff)
         status = SIM_EXIT_RUNTIME;
     for (size_t si = 0; si < st->nscen && status == SIM_EXIT_OK; si++) {
-        size_t nk = study_scen_keys(st, si, ukeys, uon, uoff, st->npairs);
+        size_t nk = study_scen_keys(st, si, ukeys, uon, uoff, st->nswitch);
         if (!nk)
             continue;
         npts = 0;
@@ -559,10 +618,11 @@ static void study_usage(FILE *f)
     fputs("usage: memfab study STUDY.yaml [-j N] [-o DIR] [--progress] [-q]\n"
           "       mpirun -n N memfab study STUDY.yaml [-o DIR]\n"
           "\n"
-          "Run every with/without pair of a study (each pair flips one --set key of a\n"
-          "reference scenario; `all: true` flips every switch of a scenario at once) as\n"
-          "the points of one sweep (workers, MPI ranks, resume as memfab sweep), check\n"
-          "that the two runs of every row differ in nothing but the row's switch, and\n"
+          "Run every with/without pair of a study (each pair flips its switch, one\n"
+          "--set key of a reference scenario or a declared list of them; `all: true`\n"
+          "flips every switch of a scenario at once) as the points of one sweep\n"
+          "(workers, MPI ranks, resume as memfab sweep), check that the two runs of\n"
+          "every row differ in nothing but the row's switch keys, and\n"
           "write into DIR: study.db (every run), table.md and table.tex (rows = pairs;\n"
           "columns = core problem, what it removes, measured removal, end-to-end effect,\n"
           "energy), cells.tsv (every cell's numbers), pair-ID.png and summary.png.\n"

@@ -6,7 +6,10 @@
  * and pairs. A pair names one technology, the problem it solves and what
  * it claims to remove (prose for the table), the scenarios it is measured
  * on, and its switch: ONE --set path with the value that turns the
- * technology on and the value that turns it off. `all: true` makes the
+ * technology on and the value that turns it off, or, for a technology that
+ * is more than one setting (a CXL pool read in place is the tier's
+ * component and kv.cxl_access), a list of paths with a list of on and of
+ * off values; every listed key changes. `all: true` makes the
  * pair of every other pair's switch of a scenario at once (all on against
  * all off). Each pair lists the metrics that measure what it removes
  * (`removal:`), and may replace the study's end-to-end `effect:` and
@@ -67,9 +70,11 @@ size_t study_metric_sum(const rdb_run *r, const char *glob, double *sum, const c
 int study_render(const study *st, const char *db, const char *dir, sim_err *err);
 
 /* The figures: DIR/pair-ID.png per pair (its own plot kind, on and off
- * runs of its first scenario) and DIR/summary.png (the relative change of
- * each row's first removal metric and of its first effect metric). A
- * missing gnuplot is a warning. */
+ * runs of its first scenario where its removal changed) and
+ * DIR/summary.png (per row, the relative change of its first removal,
+ * effect and energy metric that has one: off value not 0; a change from 0
+ * is drawn at the cap; the tic names the removal metric). A missing
+ * gnuplot is a warning. */
 int study_figures(const study *st, const char *db, const char *dir, sim_err *err);
 
 #endif

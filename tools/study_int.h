@@ -26,7 +26,9 @@ typedef struct st_scen {
 
 typedef struct st_pair {
     const char *id, *technology, *problem, *removes, *note;
-    const char *key, *on, *off;   /* the switch (NULL for all) */
+    const char **keys, **on, **off; /* the switch: its --set keys with their on and off
+                                  values (one key, or a list; none for all) */
+    size_t nkeys;
     int all;                   /* every other pair's switch of a scenario */
     size_t *scen, nscen;       /* scenario indices */
     st_metric *removal, *effect, *energy;
@@ -59,10 +61,12 @@ struct study {
     size_t nnotes;
     st_row *rows;
     size_t nrows;
+    size_t nswitch;            /* switch keys of every pair (bounds study_scen_keys) */
 };
 
-/* The switch keys of scenario si (every non-all pair measured on it), in
- * pair order, with their on and off values; returns the count. */
+/* The switch keys of scenario si (every key of every non-all pair measured
+ * on it), in pair order, with their on and off values; returns the count
+ * (at most st->nswitch). */
 size_t study_scen_keys(const study *st, size_t si, const char **keys, const char **on,
                        const char **off, size_t max);
 

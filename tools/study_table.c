@@ -114,17 +114,17 @@ typedef struct row_runs {
 
 static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, sim_err *err)
 {
-    const char **keys = sim_calloc(st->npairs + 1, sizeof *keys);
-    const char **on = sim_calloc(st->npairs + 1, sizeof *on);
-    const char **off = sim_calloc(st->npairs + 1, sizeof *off);
-    const char **v = sim_calloc(st->npairs + 1, sizeof *v);
+    const char **keys = sim_calloc(st->nswitch + 1, sizeof *keys);
+    const char **on = sim_calloc(st->nswitch + 1, sizeof *on);
+    const char **off = sim_calloc(st->nswitch + 1, sizeof *off);
+    const char **v = sim_calloc(st->nswitch + 1, sizeof *v);
     int rc = 0;
     if (!keys || !on || !off || !v)
         rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
     for (size_t r = 0; !rc && r < st->nrows; r++) {
         const st_row *row = &st->rows[r];
         const st_scen *sc = &st->scen[row->scen];
-        size_t nk = study_scen_keys(st, row->scen, keys, on, off, st->npairs);
+        size_t nk = study_scen_keys(st, row->scen, keys, on, off, st->nswitch);
         for (int side = 0; side < 2 && !rc; side++) {
             for (size_t k = 0; k < nk; k++) {
                 v[k] = on[k];
@@ -480,17 +480,59 @@ out:
 
 /* ---- figures -------------------------------------------------------------------- */
 
-/* The relative change in percent, NaN when not measured in both. */
-static double change_pct(const st_metric *m, const row_runs *rr)
+/* The relative change in percent, NaN when not measured in both; *from0
+ * (when given) is set when the off value is 0 and the on value is not
+ * (no relative change exists: the caller draws it at its cap). */
+static double change_pct(const st_metric *m, const row_runs *rr, int *from0)
 {
     double a, z;
     size_t na = study_metric_sum(rr->off, m->glob, &a, NULL);
     size_t nz = study_metric_sum(rr->on, m->glob, &z, NULL);
+    if (from0)
+        *from0 = 0;
     if (m->absent_zero ? !na && !nz : !na || !nz)
         return NAN;
     if (a == z)
         return 0;
-    return a != 0 ? 100.0 * (z - a) / fabs(a) : NAN;
+    if (a == 0) {
+        if (from0)
+            *from0 = 1;
+        return NAN;
+    }
+    return 100.0 * (z - a) / fabs(a);
+}
+
+/* The metric of a list the summary draws for a row: the first one with a
+ * relative change (measured in both runs, off value not 0), else the first
+ * that grew from 0 (*from0 set), else the first measured; -1 if none. */
+static int summary_pick(const st_metric *ms, size_t n, const row_runs *rr, double *pct,
+                        int *from0)
+{
+    int grew = -1, any = -1;
+    *pct = NAN;
+    *from0 = 0;
+    for (size_t i = 0; i < n; i++) {
+        int f;
+        double c = change_pct(&ms[i], rr, &f);
+        if (!isnan(c)) {
+            if (any < 0)
+                any = (int)i;
+            double a;
+            if (study_metric_sum(rr->off, ms[i].glob, &a, NULL) && a != 0) {
+                *pct = c;
+                return (int)i;
+            }
+        } else if (f && grew < 0) {
+            grew = (int)i;
+        }
+    }
+    if (grew >= 0) {
+        *from0 = 1;
+        return grew;
+    }
+    if (any >= 0)
+        *pct = 0; /* measured, unchanged at 0 */
+    return any;
 }
 
 int study_figures(const study *st, const char *db, const char *dir, sim_err *err)
@@ -502,12 +544,25 @@ int study_figures(const study *st, const char *db, const char *dir, sim_err *err
     sbuf sc = {0};
     if (rc)
         goto out;
-    /* one figure per pair: its first scenario's two runs, by memfab plot */
+    /* one figure per pair, by memfab plot: the two runs of its first
+     * scenario where the removal changed (summary_pick: a measured change),
+     * else of its first scenario */
     for (size_t i = 0; i < st->npairs; i++) {
         const st_pair *p = &st->pairs[i];
-        size_t r = 0;
-        while (r < st->nrows && st->rows[r].pair != p)
-            r++;
+        size_t r = st->nrows, first = st->nrows;
+        for (size_t x = 0; x < st->nrows && r == st->nrows; x++) {
+            if (st->rows[x].pair != p)
+                continue;
+            if (first == st->nrows)
+                first = x;
+            double pct;
+            int f;
+            int k = summary_pick(p->removal, p->nremoval, &rr[x], &pct, &f);
+            if (k >= 0 && (f || pct != 0))
+                r = x;
+        }
+        if (r == st->nrows)
+            r = first;
         if (r == st->nrows)
             continue;
         char out[4096], a[32], b[32], title[512];
@@ -541,11 +596,13 @@ int study_figures(const study *st, const char *db, const char *dir, sim_err *err
         if (cmd_plot(argc, argv) != 0)
             fprintf(stderr, "memfab study: figure %s was not drawn (see above)\n", out);
     }
-    /* the summary: each row's first removal and first effect metric, change in % */
+    /* the summary: per row, the first removal, effect and energy metric with
+     * a relative change (summary_pick), change in %; each tic names the
+     * removal metric drawn; a change from 0 is drawn at the cap and says so */
     char out[4096];
     snprintf(out, sizeof out, "%s/summary.png", dir);
     double fscale = 1;
-    const char *term = plot_terminal(out, 7.0, 3.6, 8, &fscale);
+    const char *term = plot_terminal(out, 9.0, 4.6, 8, &fscale);
     char line[512];
     snprintf(line, sizeof line, "set terminal %s\nset output ", term);
     sb_put(&sc, line, strlen(line));
@@ -560,32 +617,46 @@ int study_figures(const study *st, const char *db, const char *dir, sim_err *err
             fputs(" noenhanced\nset style data histograms\nset style histogram clustered gap 1\n"
                   "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
                   "set ylabel 'change with the technology (%)'\nset grid ytics\n"
-                  "set key below noenhanced\nset xzeroaxis lt -1\nset xtics rotate by 30 right "
-                  "noenhanced (", m);
+                  "set key below noenhanced\nset xzeroaxis lt -1\nset lmargin 26\n"
+                  "set xtics rotate by 30 right noenhanced (", m);
             for (size_t r = 0; r < st->nrows; r++) {
-                char lab[256];
-                snprintf(lab, sizeof lab, "%s (%s)", st->rows[r].pair->id,
-                         st->scen[st->rows[r].scen].label);
+                const st_pair *p = st->rows[r].pair;
+                double pct;
+                int f, k = summary_pick(p->removal, p->nremoval, &rr[r], &pct, &f);
+                char lab[512];
+                snprintf(lab, sizeof lab, "%s (%s): %s%s", p->id,
+                         st->scen[st->rows[r].scen].label,
+                         k < 0 ? "removal not measured" : p->removal[k].label,
+                         f ? ", from 0" : "");
                 if (r)
                     fputs(", ", m);
                 plot_quote(m, lab);
                 fprintf(m, " %zu", r);
             }
             fputs(")\n$d << EOD\n", m);
+            /* a change beyond +300% (or from 0) is drawn at 300 (the cells have the value) */
             for (size_t r = 0; r < st->nrows; r++) {
                 const st_pair *p = st->rows[r].pair;
                 const st_metric *eff = p->has_effect ? p->effect : st->effect;
                 size_t neff = p->has_effect ? p->neffect : st->neffect;
-                double x = p->nremoval ? change_pct(&p->removal[0], &rr[r]) : NAN;
-                double y = neff ? change_pct(&eff[0], &rr[r]) : NAN;
-                /* a change beyond +300% is drawn at 300 (the cells have the value) */
-                fprintf(m, "%zu %.6g %.6g\n", r, isnan(x) ? NAN : x > 300 ? 300 : x,
-                        isnan(y) ? NAN : y > 300 ? 300 : y);
+                const st_metric *en = p->has_energy ? p->energy : st->energy;
+                size_t nen = p->has_energy ? p->nenergy : st->nenergy;
+                double v[3];
+                int f[3];
+                summary_pick(p->removal, p->nremoval, &rr[r], &v[0], &f[0]);
+                summary_pick(eff, neff, &rr[r], &v[1], &f[1]);
+                summary_pick(en, nen, &rr[r], &v[2], &f[2]);
+                fprintf(m, "%zu", r);
+                for (int i = 0; i < 3; i++)
+                    fprintf(m, " %.6g", f[i] ? 300 : isnan(v[i]) ? NAN : v[i] > 300 ? 300 : v[i]);
+                fputs("\n", m);
             }
             fputs("EOD\nset yrange [-100:*]\nplot $d using 2 title ", m);
-            plot_quote(m, "first measured removal");
+            plot_quote(m, "measured removal (the metric in the tic)");
             fputs(", '' using 3 title ", m);
-            plot_quote(m, "first end-to-end effect (changes beyond +300% drawn at 300)");
+            plot_quote(m, "first end-to-end effect");
+            fputs(", '' using 4 title ", m);
+            plot_quote(m, "first energy metric (changes beyond +300% or from 0 drawn at 300)");
             fputs("\n", m);
             fclose(m);
             sb_put(&sc, q, ql);
