@@ -464,10 +464,9 @@ int evq_push(evq *q, const sim_event *e)
             }
             sim_event *base = q->sm + q->sh;
             uint32_t pos = q->sn;
-            while (pos > 0 && base[pos - 1].time > t) /* after every equal time: FIFO */
-                pos--;
-            if (pos < q->sn)
-                memmove(base + pos + 1, base + pos, (q->sn - pos) * sizeof base[0]);
+            /* shift the later events up by one; stop after every equal time: FIFO */
+            for (; pos > 0 && base[pos - 1].time > t; pos--)
+                base[pos] = base[pos - 1];
             base[pos] = *e;
             q->sn++;
             q->n++;
