@@ -55,6 +55,22 @@
  * Only push and pop grow memory (a pop can fail with SIM_ENOMEM); nothing
  * shrinks until evq_free.
  *
+ * SMALL QUEUES. While few events are pending (the common case of a
+ * simulation with tens of components in flight), the buckets cost more
+ * than they save: a pop that empties the now lane redistributes a bucket
+ * holding one or two events. Up to SMALL_CAP events are therefore kept in
+ * a sorted array (a window [sh, sh + sn) of sm[]): a push scans from the
+ * back past the events with a strictly later time and inserts there, so
+ * equal times keep insertion order (FIFO) without a sequence number; a pop
+ * takes the front. A push that finds the array full moves every event into
+ * the radix heap in array order (which is (time, insertion) order, so the
+ * FIFO invariant of the buckets holds), after making sure the blocks they
+ * can take are free; when a pop leaves SMALL_LOW events or fewer in the
+ * radix heap they return to the array: the now lane first, then the buckets
+ * by number, stably sorted by time (equal times share a bucket, where they
+ * are in insertion order), with no allocation. The gap between SMALL_LOW
+ * and SMALL_CAP keeps a queue near a threshold from moving every event.
+ *
  * Alternatives considered: a binary heap (libuv style; one cache miss per
  * level once the heap leaves the cache), Brown's calendar queue (CACM 31(10),
  * 1988; needs resizing heuristics and is not FIFO-stable without a sequence
@@ -76,6 +92,11 @@
 #ifndef BLK_N
 #define BLK_N 16 /* events per block */
 #endif
+
+#ifndef SMALL_CAP
+#define SMALL_CAP 32 /* events kept in the sorted array (0: never) */
+#endif
+#define SMALL_LOW (SMALL_CAP / 4) /* return to the array at or below this many */
 
 #define RADIX (1u << EVQ_DIGIT)
 #define LEVELS (64 / EVQ_DIGIT)
@@ -107,6 +128,9 @@ struct evq {
     /* state */
     sim_time last;          /* time of the last popped event (the clock) */
     size_t n;               /* pending events */
+    int small;              /* 1: the events are in sm[], the buckets are empty */
+    uint32_t sh, sn;        /* sm[sh .. sh + sn) holds them, in (time, insertion) order */
+    sim_event sm[SMALL_CAP > 0 ? SMALL_CAP : 1]; /* the sorted array (SMALL QUEUES) */
     bucket now;             /* events at time == last, FIFO */
     uint64_t nonempty[NWORDS]; /* bit b set iff bucket b is non-empty */
     bucket b[NB];           /* radix buckets, numbered L * (RADIX - 1) + digit - 1 */
@@ -202,6 +226,7 @@ evq *evq_new(void)
     if (!q)
         return NULL;
     q->bytes = sizeof *q;
+    q->small = SMALL_CAP > 0;
     return q;
 }
 
@@ -218,11 +243,9 @@ void evq_free(evq *q)
     sim_free(q);
 }
 
-int evq_push(evq *q, const sim_event *e)
+static int radix_push(evq *q, const sim_event *e)
 {
     sim_time t = e->time;
-    if (t < q->last)
-        return SIM_EINVAL;
     unsigned i = 0;
     bucket *bk = &q->now;
     if (t != q->last) {
@@ -243,7 +266,6 @@ int evq_push(evq *q, const sim_event *e)
         }
     }
     bucket_put(q, bk, e);
-    q->n++;
     return 0;
 }
 
@@ -345,10 +367,8 @@ static int advance(evq *q)
     return 0;
 }
 
-int evq_pop(evq *q, sim_event *out)
+static int radix_pop(evq *q, sim_event *out)
 {
-    if (q->n == 0)
-        return 0;
     if (!q->now.head) {
         int rc = advance(q);
         if (rc)
@@ -370,14 +390,125 @@ int evq_pop(evq *q, sim_event *out)
         if (nw->head != nw->tail)
             __builtin_prefetch(nw->head->next);
     }
-    q->n--;
     return 1;
+}
+
+/* Return every block of a bucket to the free list and empty it. */
+static void drain(evq *q, bucket *bk);
+
+/* SMALL QUEUES: move the array into the radix heap (0), or SIM_ENOMEM
+ * with nothing changed. */
+static int small_to_radix(evq *q)
+{
+    if (q->nfree < (size_t)q->sn + 1) { /* each event may open a bucket, and the next push */
+        int rc = grow(q, (size_t)q->sn + 1);
+        if (rc)
+            return rc;
+    }
+    for (uint32_t i = 0; i < q->sn; i++)
+        radix_push(q, &q->sm[q->sh + i]);
+    q->sh = q->sn = 0;
+    q->small = 0;
+    return 0;
+}
+
+/* Append the events of bucket bk, in order, to the array (radix_to_small). */
+static void bucket_to_small(evq *q, bucket *bk)
+{
+    const blk *x = bk->head;
+    uint32_t r = bk->rd;
+    while (x) {
+        uint32_t end = (x == bk->tail) ? bk->wr : BLK_N;
+        for (; r < end; r++)
+            q->sm[q->sn++] = x->ev[r];
+        x = (x == bk->tail) ? NULL : x->next;
+        r = 0;
+    }
+    drain(q, bk);
+}
+
+/* SMALL QUEUES: move the (at most SMALL_LOW) pending events into the array. */
+static void radix_to_small(evq *q)
+{
+    q->sh = q->sn = 0;
+    bucket_to_small(q, &q->now);
+    for (unsigned w = 0; w < NWORDS; w++)
+        while (q->nonempty[w]) {
+            unsigned i = w * 64 + (unsigned)__builtin_ctzll(q->nonempty[w]);
+            bucket_to_small(q, &q->b[i]);
+            unmark(q, i);
+        }
+    /* stable insertion sort by time: equal times came from one bucket, in order */
+    for (uint32_t i = 1; i < q->sn; i++) {
+        sim_event e = q->sm[i];
+        uint32_t j = i;
+        while (j > 0 && q->sm[j - 1].time > e.time) {
+            q->sm[j] = q->sm[j - 1];
+            j--;
+        }
+        q->sm[j] = e;
+    }
+    q->small = 1;
+}
+
+int evq_push(evq *q, const sim_event *e)
+{
+    sim_time t = e->time;
+    if (t < q->last)
+        return SIM_EINVAL;
+    if (q->small) {
+        if (q->sn < SMALL_CAP) {
+            if (q->sh + q->sn == SMALL_CAP) { /* no room at the end: slide to the start */
+                memmove(q->sm, q->sm + q->sh, q->sn * sizeof q->sm[0]);
+                q->sh = 0;
+            }
+            sim_event *base = q->sm + q->sh;
+            uint32_t pos = q->sn;
+            /* shift the later events up by one; stop after every equal time: FIFO */
+            for (; pos > 0 && base[pos - 1].time > t; pos--)
+                base[pos] = base[pos - 1];
+            base[pos] = *e;
+            q->sn++;
+            q->n++;
+            return 0;
+        }
+        int rc = small_to_radix(q);
+        if (rc)
+            return rc;
+    }
+    int rc = radix_push(q, e);
+    if (!rc)
+        q->n++;
+    return rc;
+}
+
+int evq_pop(evq *q, sim_event *out)
+{
+    if (q->n == 0)
+        return 0;
+    if (q->small) {
+        *out = q->sm[q->sh++];
+        q->last = out->time;
+        if (--q->sn == 0)
+            q->sh = 0;
+        q->n--;
+        return 1;
+    }
+    int rc = radix_pop(q, out);
+    if (rc == 1) {
+        q->n--;
+        if (SMALL_CAP > 0 && q->n <= SMALL_LOW)
+            radix_to_small(q);
+    }
+    return rc;
 }
 
 sim_time evq_peek_time(evq *q)
 {
     if (q->n == 0)
         return SIM_TIME_MAX;
+    if (q->small)
+        return q->sm[q->sh].time;
     if (q->now.head)
         return q->last;
     return q->bmin[lowest(q)];
@@ -387,7 +518,6 @@ size_t evq_size(const evq *q) { return q->n; }
 
 size_t evq_bytes(const evq *q) { return q->bytes; }
 
-/* Return every block of a bucket to the free list and empty it. */
 static void drain(evq *q, bucket *bk)
 {
     blk *x = bk->head;
@@ -408,4 +538,6 @@ void evq_clear(evq *q)
     memset(q->nonempty, 0, sizeof q->nonempty);
     q->n = 0;
     q->last = 0;
+    q->sh = q->sn = 0;
+    q->small = SMALL_CAP > 0;
 }

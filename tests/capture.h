@@ -28,6 +28,7 @@ typedef struct capture {
     char link_dir[64][96];
     int nlinks;
     uint64_t requests, timeseries;
+    double ts_sum, ts_wsum;  /* sum of the series' values, and weighted by their time */
 } capture;
 
 static inline int capture_metric(void *ctx, const char *scope, const char *name, double value,
@@ -60,6 +61,8 @@ static inline int capture_link(void *ctx, const char *link, const char *dir, uin
 
 static inline int capture_ts(void *ctx, const char *scope, const char *name, sim_time t, double v)
 {
+    ((capture *)ctx)->ts_sum += v;
+    ((capture *)ctx)->ts_wsum += v * (double)(t % 1000003);
     (void)scope; (void)name; (void)t; (void)v;
     ((capture *)ctx)->timeseries++;
     return 0;

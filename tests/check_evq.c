@@ -290,6 +290,44 @@ START_TEST(test_fifo_ties)
 }
 END_TEST
 
+/* SMALL QUEUES (evq.c): a queue whose size walks back and forth across
+ * both thresholds of the sorted array (32 in, 8 out), with many equal
+ * times, pops exactly in (time, insertion) order, checked against a plain
+ * list scanned for the minimum. */
+START_TEST(test_small_threshold_order)
+{
+    rng_state = 11;
+    sim_event pend[128];
+    size_t np = 0;
+    uint64_t seq = 0;
+    sim_time now = 0;
+    int up = 1;
+    for (int op = 0; op < 40000; op++) {
+        if (np >= 40)
+            up = 0;
+        else if (np <= 4)
+            up = 1;
+        if (up || (rnd() % 4 == 0 && np < 120)) {
+            pend[np] = ev(now + rnd() % 3 * (rnd() % 2 ? 1 : 1000000), seq++);
+            ck_assert_int_eq(evq_push(q, &pend[np]), 0);
+            np++;
+        } else {
+            size_t m = 0;
+            for (size_t i = 1; i < np; i++)
+                if (cmp_ev(&pend[i], &pend[m]) < 0)
+                    m = i;
+            ck_assert_uint_eq(evq_peek_time(q), pend[m].time);
+            sim_event e;
+            ck_assert_int_eq(evq_pop(q, &e), 1);
+            ck_same(&e, &pend[m]);
+            now = e.time;
+            pend[m] = pend[--np];
+        }
+        ck_assert_uint_eq(evq_size(q), np);
+    }
+}
+END_TEST
+
 START_TEST(test_random_wide)
 {
     rng_state = 1;
@@ -587,6 +625,7 @@ static Suite *evq_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_fifo_ties);
+    tcase_add_test(tc, test_small_threshold_order);
     tcase_add_test(tc, test_random_wide);
     tcase_add_test(tc, test_random_ties);
     tcase_add_test(tc, test_random_mixed);

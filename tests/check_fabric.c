@@ -17,11 +17,17 @@
  *   - CUDA pageable copies are staged by a CPU memcpy into a pinned buffer:
  *     host memory carries the bytes three times, CPU time >= bytes /
  *     memcpy bandwidth.
+ *   - Lone flows (engine.h): a transfer alone on its path is computed in one
+ *     piece by the recurrence the chunk events evaluate, and turned back
+ *     into chunks when another transfer joins; every result (metrics, link
+ *     rows, energy, sampled series) must equal the chunk-by-chunk run's
+ *     exactly, with far fewer events when it stays alone.
  */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "models/fabric/cxl.h"
 #include "models/fabric/fabric.h"
@@ -32,6 +38,7 @@
 #include "tests/capture.h"
 
 static capture cap;
+static uint64_t last_events; /* events the last run_text handled */
 
 typedef void (*poke_fn)(sim *s);
 
@@ -52,6 +59,7 @@ static int run_text(const char *text, poke_fn poke, sim_err *err)
         ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
         ck_assert_int_eq(sim_finish(s, err), 0);
     }
+    last_events = sim_events(s);
     sim_destroy(s);
     scn_free(doc);
     return rc;
@@ -109,6 +117,81 @@ START_TEST(one_flow_alone_gets_the_uplink)
     ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
     pcie_cfg up = {4, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     assert_close(thr("a"), pcie_model_bw(&up, PCIE_OP_READ, 128u << 20), 0.01, "alone");
+}
+END_TEST
+
+/* Lone flows: transfer a (8 MiB + 100 KiB: a short last chunk) from host
+ * DRAM to gpu0 through a switch, and b (3 MiB, same path) starting at
+ * b_start[i] ("": no b). Variant 1 has a window of one chunk. */
+static const char *const b_start[] = {"",       "",      "0 ns",    "1 us",  "5.71 us",
+                                      "33 us",  "77.444075 us", "120 us", "158 us", "300 us"};
+enum { N_LONE = sizeof b_start / sizeof b_start[0] };
+
+static void lone_run(int i, int lone, capture *out, uint64_t *events)
+{
+    char text[2048], b[256] = "";
+    if (*b_start[i])
+        snprintf(b, sizeof b,
+                 "  - {name: b, type: xfer, src: host, dst: gpu0, size: 3 MiB, path: dma,"
+                 " start: %s}\n",
+                 b_start[i]);
+    snprintf(text, sizeof text,
+             "name: lone\nseed: 1\noutput: {sample_interval: 10 us}\ncomponents:\n"
+             "  - {name: fabric, type: fabric, chunk: 256 KiB, window: %s, lone_flows: %s}\n"
+             "  - {name: host, type: cpu, latency: 150 ns, dram_bandwidth: 300 GB/s,"
+             " dram_latency: 90 ns}\n"
+             "  - {name: sw, type: pcie_switch, latency: 150 ns}\n"
+             "  - {name: gpu0, type: gpu, hbm_bandwidth: 3.35 TB/s, copy_engines: 2}\n"
+             "  - {name: a, type: xfer, src: host, dst: gpu0, size: 8292 KiB, path: dma}\n"
+             "%s"
+             "links:\n"
+             "  - {name: uplink, type: pcie, gen: 5, lanes: 16, max_payload: 256 B,"
+             " ends: [host, sw]}\n"
+             "  - {name: gpu_port, type: pcie, gen: 5, lanes: 16, max_payload: 256 B,"
+             " ends: [sw, gpu0]}\n",
+             i == 1 ? "256 KiB" : "1 MiB", lone ? "true" : "false", b);
+    memset(&cap, 0, sizeof cap);
+    sim_err err;
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+    memcpy(out, &cap, sizeof cap);
+    *events = last_events;
+}
+
+static capture lone_cap[3];
+
+START_TEST(lone_flow_equals_chunks)
+{
+    uint64_t ev[2];
+    lone_run(_i, 1, &lone_cap[1], &ev[1]);
+    lone_run(_i, 0, &lone_cap[0], &ev[0]);
+    const capture *f = &lone_cap[1], *c = &lone_cap[0];
+    ck_assert_int_eq(f->n, c->n);
+    for (int k = 0; k < c->n; k++) {
+        ck_assert_str_eq(f->rows[k].scope, c->rows[k].scope);
+        ck_assert_str_eq(f->rows[k].name, c->rows[k].name);
+        ck_assert_msg(f->rows[k].value == c->rows[k].value, "%s/%s: lone %.17g, chunks %.17g",
+                      c->rows[k].scope, c->rows[k].name, f->rows[k].value, c->rows[k].value);
+    }
+    ck_assert_int_eq(f->nlinks, c->nlinks);
+    for (int k = 0; k < c->nlinks; k++) {
+        ck_assert_str_eq(f->link_dir[k], c->link_dir[k]);
+        ck_assert_uint_eq(f->link_bytes[k], c->link_bytes[k]);
+        ck_assert_uint_eq(f->link_busy[k], c->link_busy[k]);
+        ck_assert(f->link_util[k] == c->link_util[k]);
+    }
+    ck_assert_uint_eq(f->timeseries, c->timeseries);
+    ck_assert(f->ts_sum == c->ts_sum && f->ts_wsum == c->ts_wsum);
+    /* the energy of the wire bits is there and equal (checked above) */
+    ck_assert(capture_get(c, "uplink", "energy_j") > 0);
+    if (!*b_start[_i]) /* alone all along: one event (its END) instead of ~10 per chunk */
+        ck_assert_msg(ev[1] * 10 < ev[0], "lone %llu events, chunks %llu",
+                      (unsigned long long)ev[1], (unsigned long long)ev[0]);
+    else if (_i >= 2 && _i < N_LONE - 2) { /* b joined while a moved: a was slowed down */
+        uint64_t e;
+        lone_run(0, 1, &lone_cap[2], &e);
+        ck_assert(capture_get(c, "a", "latency_mean") >
+                  capture_get(&lone_cap[2], "a", "latency_mean"));
+    }
 }
 END_TEST
 
@@ -616,6 +699,7 @@ static Suite *fabric_suite(void)
     tcase_add_test(core, transfer_interface);
     tcase_add_test(core, route_through_switch);
     tcase_add_test(core, latency_series_per_class);
+    tcase_add_loop_test(core, lone_flow_equals_chunks, 0, N_LONE);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, copy_engines_limit);

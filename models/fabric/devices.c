@@ -231,6 +231,7 @@ static int cpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
 static int cpu_finish(sim_comp *c, sim_err *err)
 {
     fab_cpu *h = c->state;
+    fab_hdr_settle(c->sim, c->state, 0); /* lone flows: counters up to now */
     report_res(c, &h->hdr.res[0], "dram");
     report_res(c, &h->hdr.res[1], "memcpy");
     int nics = 0; /* a scenario with RDMA NICs: the host stack's load, 0 included */
@@ -313,6 +314,7 @@ static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
 static int gpu_finish(sim_comp *c, sim_err *err)
 {
     fab_gpu *g = c->state;
+    fab_hdr_settle(c->sim, c->state, 0); /* lone flows: counters up to now */
     report_res(c, &g->hdr.res[0], "hbm");
     sim_report_metric(c->sim, c->name, "copy_engine_waits", (double)g->ce.waits, "transfers");
     sim_report_energy(c->sim, c->name, bits_energy(g->hdr.res[0].bytes, g->hbm_energy), 0.0);
@@ -388,6 +390,7 @@ static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
 static int nvme_finish(sim_comp *c, sim_err *err)
 {
     fab_nvme *d = c->state;
+    fab_hdr_settle(c->sim, c->state, 0); /* lone flows: counters up to now */
     report_res(c, &d->hdr.res[0], "flash");
     const fab_res *r = &d->hdr.res[0];
     double rd = bits_energy(r->read_bytes, d->read_energy);
@@ -463,6 +466,7 @@ static int mem_configure(sim_comp *c, const scn_node *node, sim_err *err)
 static int mem_finish(sim_comp *c, sim_err *err)
 {
     fab_mem *m = c->state;
+    fab_hdr_settle(c->sim, c->state, 0); /* lone flows: counters up to now */
     report_res(c, &m->hdr.res[0], "mem");
     sim_report_metric(c->sim, c->name, "allocated", (double)m->used, "B");
     sim_report_energy(c->sim, c->name, bits_energy(m->hdr.res[0].bytes, m->energy), 0.0);

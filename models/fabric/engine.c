@@ -35,6 +35,10 @@
 
 const char fab_family[] = "fabric";
 
+#define LONE_TICKET UINT32_MAX   /* fab_chunk.step of a lone flow's END ticket */
+#define LONE_SKIP SIM_TIME_MAX   /* lone_ent.a of a step a chunk does not cross */
+#define FAB_LONE_MAX 65536       /* most chunks x steps a lone schedule holds */
+
 /* ---- pools ------------------------------------------------------------- */
 
 fab_chunk *fab_pool_get(fab_pool *p)
@@ -72,11 +76,14 @@ void fab_pool_put(fab_chunk *c)
     p->free = c;
 }
 
+static void lone_free_all(fab_pool *p);
+
 void fab_pool_free(fab_pool *p)
 {
     for (size_t i = 0; i < p->nblocks; i++)
         sim_free(p->blocks[i]);
     sim_free(p->blocks);
+    lone_free_all(p);
     memset(p, 0, sizeof *p);
 }
 
@@ -321,9 +328,13 @@ static void buffer_leave(sim *s, fab_buffer *b, const fab_chunk *ch)
     }
 }
 
+static void lone_touch(sim *s, fab_res *r);
+
 static void enqueue(sim *s, fab_fstep *st, fab_chunk *ch)
 {
     fab_res *r = st->res;
+    if (r->lone) /* a lone flow holds it: it stops being alone */
+        lone_touch(s, r);
     if (r->buf && ch->flow && buffer_admit(s, st, ch))
         return;
     ch->next = NULL;
@@ -434,6 +445,10 @@ static int serve(sim *s, fab_res *r)
         units = ch->units;
         wire = ch->wire;
         svc = st->rate > 0 ? (sim_time)llround(wire * 1e12 / st->rate) : 0;
+    } else if (ch->flow && ch->nstep == ch->step) { /* priced at the step before */
+        svc = ch->nsvc;
+        units = ch->nunits;
+        wire = ch->nwire;
     } else {
         svc = step_service_at(st, off, ch->bytes, &units, &wire);
     }
@@ -490,7 +505,10 @@ static int serve(sim *s, fab_res *r)
         return 1;
     }
     fab_fstep *nx = &f->st[k];
-    sim_time snext = step_service_at(nx, off, ch->bytes, NULL, NULL);
+    /* priced once: kept in the chunk for its service there */
+    sim_time snext = step_service_at(nx, off, ch->bytes, &ch->nunits, &ch->nwire);
+    ch->nsvc = snext;
+    ch->nstep = k;
     /* first forwarding unit here, then never outrun the tail */
     sim_time u = svc;
     if (st->unit && ch->bytes > st->unit)
@@ -597,6 +615,7 @@ void fab_link_report(sim_comp *c)
 {
     fab_hdr *h = c->state;
     sim_time now = sim_now(c->sim);
+    fab_hdr_settle(c->sim, h, 0);
     double energy = 0;
     for (int d = 0; d < 2; d++) {
         fab_res *r = &h->res[d];
@@ -655,6 +674,7 @@ const sim_series fab_link_series[] = {
 void fab_link_sample(sim_comp *c, sim_time now)
 {
     fab_hdr *h = c->state;
+    fab_hdr_settle(c->sim, h, 1);
     double iv = sim_time_to_s(sim_sample_interval(c->sim));
     for (int d = 0; d < 2; d++) {
         char name[460];
@@ -713,8 +733,12 @@ fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int o
     return st;
 }
 
+static int lone_start(sim *s, fab_flow *fl);
+
 void fab_flow_launch(sim *s, fab_flow *fl)
 {
+    if (fl->fast && fl->launched == 0 && lone_start(s, fl))
+        return;
     while (fl->launched < fl->bytes && fl->inflight < fl->window) {
         fab_chunk *ch = fab_pool_get(fl->pool);
         if (!ch) { /* out of memory: fail the run rather than hang */
@@ -725,6 +749,7 @@ void fab_flow_launch(sim *s, fab_flow *fl)
         ch->flow = fl;
         ch->raw = NULL;
         ch->step = 0;
+        ch->nstep = UINT32_MAX;
         ch->bytes = b < fl->chunk ? b : fl->chunk;
         ch->tag = fl->launched; /* offset in the transfer */
         fl->launched += ch->bytes;
@@ -738,9 +763,13 @@ void fab_flow_launch(sim *s, fab_flow *fl)
     }
 }
 
+static int lone_ticket(sim *s, fab_chunk *ch);
+
 int fab_flow_chunk_done(sim *s, fab_chunk *ch)
 {
     fab_flow *fl = ch->flow;
+    if (ch->step == LONE_TICKET)
+        return lone_ticket(s, ch);
     fl->done += ch->bytes;
     fl->inflight--;
     fab_pool_put(ch);
@@ -777,6 +806,386 @@ fab_flow *fab_gate_leave(fab_gate *g)
         g->tail = NULL;
     g->busy++;
     return nx;
+}
+
+/* ---- lone flows -------------------------------------------------------- */
+
+/* A lone flow's schedule (engine.h, "Lone flows"): what its chunks would do,
+ * computed at launch by the recurrence serve() evaluates event by event. */
+typedef struct lone_ent {
+    sim_time a;           /* arrival at the step (LONE_SKIP: the chunk does not cross it) */
+    sim_time s;           /* service start */
+    sim_time svc;         /* service time */
+    uint64_t units;       /* protocol units */
+    double wire;          /* wire bytes */
+} lone_ent;
+
+typedef struct lone_chunk {
+    sim_time launch;      /* put into its first step */
+    sim_time end;         /* its END (after the last step's service and latency) */
+} lone_chunk;
+
+struct fab_lone {
+    fab_lone *next;       /* free list */
+    fab_lone *all;        /* next in the pool's list of every schedule */
+    lone_ent *e;          /* nch x nsteps entries, chunk-major */
+    lone_chunk *c;        /* per chunk */
+    size_t cap_e, cap_c;  /* allocated entries */
+    uint32_t nch;         /* chunks */
+    uint32_t cs[FAB_MAX_STEPS]; /* per step: first chunk whose service start is not counted */
+    uint32_t ce[FAB_MAX_STEPS]; /* per step: first chunk whose service end is not counted */
+};
+
+static void lone_free_all(fab_pool *p)
+{
+    fab_lone *L = p->lone_all;
+    while (L) {
+        fab_lone *nx = L->all;
+        sim_free(L->e);
+        sim_free(L->c);
+        sim_free(L);
+        L = nx;
+    }
+    p->lone_all = p->lone_free = NULL;
+}
+
+/* A schedule of at least ne entries and nc chunks from p (NULL: no memory). */
+static fab_lone *lone_get(fab_pool *p, size_t ne, size_t nc)
+{
+    fab_lone *L = p->lone_free;
+    if (L) {
+        p->lone_free = L->next;
+    } else {
+        L = sim_calloc(1, sizeof *L);
+        if (!L)
+            return NULL;
+        L->all = p->lone_all;
+        p->lone_all = L;
+    }
+    if (L->cap_e < ne) {
+        lone_ent *e = sim_realloc(L->e, ne * sizeof *e);
+        if (!e)
+            goto fail;
+        L->e = e;
+        L->cap_e = ne;
+    }
+    if (L->cap_c < nc) {
+        lone_chunk *c = sim_realloc(L->c, nc * sizeof *c);
+        if (!c)
+            goto fail;
+        L->c = c;
+        L->cap_c = nc;
+    }
+    return L;
+fail:
+    L->next = p->lone_free;
+    p->lone_free = L;
+    return NULL;
+}
+
+static void lone_put(fab_pool *p, fab_lone *L)
+{
+    L->next = p->lone_free;
+    p->lone_free = L;
+}
+
+static inline lone_ent *lone_at(const fab_flow *fl, uint32_t c, uint32_t k)
+{
+    return &fl->lone->e[(size_t)c * fl->nsteps + k];
+}
+
+/* Payload of chunk c of fl. */
+static inline uint64_t lone_bytes(const fab_flow *fl, uint32_t c)
+{
+    uint64_t off = (uint64_t)c * fl->chunk, left = fl->bytes - off;
+    return left < fl->chunk ? left : fl->chunk;
+}
+
+/* Count the services of lone flow fl that started before t (strict) or at
+ * or before t, and those that ended so, on the resources it still holds:
+ * what serve() and FAB_EV_DONE would have added by then, in chunk order. */
+static void lone_settle(fab_flow *fl, sim_time t, int strict)
+{
+    fab_lone *L = fl->lone;
+    for (uint32_t k = 0; k < fl->nsteps; k++) {
+        const fab_fstep *st = &fl->st[k];
+        fab_res *r = st->res;
+        if (r->lone != fl)
+            continue; /* released: everything counted */
+        while (L->cs[k] < L->nch) {
+            const lone_ent *e = lone_at(fl, L->cs[k], k);
+            if (e->a == LONE_SKIP) {
+                L->cs[k]++;
+                continue;
+            }
+            if (strict ? e->s >= t : e->s > t)
+                break;
+            r->units += e->units;
+            r->wire_bytes += e->wire;
+            if (st->payload) {
+                uint64_t b = lone_bytes(fl, L->cs[k]);
+                r->bytes += b;
+                r->sample_bytes += b;
+                if (st->op == FAB_OP_READ)
+                    r->read_bytes += b;
+            }
+            r->cur_start = e->s;
+            r->cur_svc = e->svc;
+            L->cs[k]++;
+        }
+        while (L->ce[k] < L->cs[k]) {
+            const lone_ent *e = lone_at(fl, L->ce[k], k);
+            if (e->a != LONE_SKIP) {
+                sim_time end = e->s + e->svc;
+                if (strict ? end >= t : end > t)
+                    break;
+                r->busy_ps += e->svc;
+            }
+            L->ce[k]++;
+        }
+        /* in service iff the last service started has not ended */
+        r->busy = L->ce[k] < L->cs[k];
+        r->nbusy = (uint32_t)r->busy;
+    }
+}
+
+void fab_hdr_settle(sim *s, fab_hdr *h, int strict)
+{
+    for (uint32_t i = 0; i < h->nres; i++)
+        if (h->res[i].lone)
+            lone_settle(h->res[i].lone, sim_now(s), strict);
+}
+
+/* The flow stops running lone: its resources are released, its schedule
+ * returned, its ticket (if still pending) left stale. */
+static void lone_end(fab_flow *fl)
+{
+    for (uint32_t k = 0; k < fl->nsteps; k++)
+        if (fl->st[k].res->lone == fl)
+            fl->st[k].res->lone = NULL;
+    lone_put(fl->pool, fl->lone);
+    fl->lone = NULL;
+    fl->gen = 0;
+}
+
+/* Start fl as a lone flow if its path is alone (1), else 0 (it runs as
+ * chunks). */
+static int lone_start(sim *s, fab_flow *fl)
+{
+    uint32_t K = fl->nsteps;
+    if (!K || !fl->chunk || !fl->window)
+        return 0;
+    uint64_t C = (fl->bytes + fl->chunk - 1) / fl->chunk;
+    if (C > FAB_LONE_MAX || C * K > FAB_LONE_MAX)
+        return 0;
+    for (uint32_t k = 0; k < K; k++) {
+        const fab_res *r = fl->st[k].res;
+        if (r->lone || r->ring || r->busy || r->nbusy || r->servers > 1 || r->fc || r->buf ||
+            r->pause)
+            return 0;
+        for (uint32_t j = 0; j < k; j++)
+            if (fl->st[j].res == r)
+                return 0;
+    }
+    fab_lone *L = lone_get(fl->pool, (size_t)(C * K), (size_t)C);
+    if (!L)
+        return 0; /* no memory for the schedule: as chunks */
+    fab_chunk *tk = fab_pool_get(fl->pool);
+    if (!tk) {
+        lone_put(fl->pool, L);
+        return 0;
+    }
+    fl->lone = L;
+    L->nch = (uint32_t)C;
+    memset(L->cs, 0, K * sizeof L->cs[0]);
+    memset(L->ce, 0, K * sizeof L->ce[0]);
+    sim_time now = sim_now(s);
+    sim_time free_at[FAB_MAX_STEPS] = {0}; /* every resource is idle now */
+    fab_chunk probe;                        /* next_step reads tag and bytes */
+    memset(&probe, 0, sizeof probe);
+    probe.flow = fl;
+    for (uint32_t c = 0; c < C; c++) {
+        uint64_t off = (uint64_t)c * fl->chunk, b = lone_bytes(fl, c);
+        lone_chunk *lc = &L->c[c];
+        /* chunk c is launched by the END of chunk c - window */
+        lc->launch = c < fl->window ? now : L->c[c - fl->window].end;
+        for (uint32_t k = 0; k < K; k++)
+            lone_at(fl, c, k)->a = LONE_SKIP;
+        probe.tag = off;
+        probe.bytes = b;
+        uint32_t k = next_step(fl, &probe, 0);
+        sim_time a = lc->launch;
+        lc->end = a; /* a chunk with no step ends at once */
+        sim_time svc = 0;
+        uint64_t units = 0;
+        double wire = 0;
+        int priced = 0;
+        while (k < K) {
+            const fab_fstep *st = &fl->st[k];
+            if (!priced)
+                svc = step_service_at(st, off, b, &units, &wire);
+            lone_ent *e = lone_at(fl, c, k);
+            e->a = a;
+            e->s = a > free_at[k] ? a : free_at[k];
+            e->svc = svc;
+            e->units = units;
+            e->wire = wire;
+            free_at[k] = e->s + svc;
+            uint32_t k2 = next_step(fl, &probe, k + 1);
+            if (k2 >= K) {
+                lc->end = e->s + svc + st->lat;
+                break;
+            }
+            /* as serve(): first forwarding unit, never outrun the tail */
+            sim_time snext = step_service_at(&fl->st[k2], off, b, &units, &wire);
+            sim_time u = svc;
+            if (st->unit && b > st->unit)
+                u = (sim_time)((double)svc * (double)st->unit / (double)b);
+            sim_time wait = svc > snext && svc - snext > u ? svc - snext : u;
+            a = e->s + st->lat + wait;
+            svc = snext;
+            priced = 1;
+            k = k2;
+        }
+    }
+    uint64_t gen = ++fl->pool->lone_gen;
+    fl->gen = gen;
+    for (uint32_t k = 0; k < K; k++)
+        fl->st[k].res->lone = fl;
+    tk->flow = fl;
+    tk->raw = NULL;
+    tk->step = LONE_TICKET;
+    tk->bytes = fl->bytes;
+    tk->tag = gen;
+    fl->launched = fl->bytes;
+    fl->inflight = 1;
+    sim_schedule(s, L->c[C - 1].end - now, fl->fab_id, FAB_EV_END, 0, (uint64_t)(uintptr_t)tk);
+    lone_settle(fl, now, 0); /* the first services start now, as they would */
+    return 1;
+}
+
+/* The ticket of a lone run reached the fabric: the flow is complete (1),
+ * or the ticket is stale (0: the flow went on as chunks). */
+static int lone_ticket(sim *s, fab_chunk *ch)
+{
+    fab_flow *fl = ch->flow;
+    uint64_t gen = ch->tag;
+    fab_pool_put(ch);
+    if (!fl->lone || fl->gen != gen)
+        return 0;
+    lone_settle(fl, sim_now(s), 0);
+    lone_end(fl);
+    fl->done = fl->bytes;
+    fl->inflight = 0;
+    return 1;
+}
+
+/* Append ch to the queue of step st (no service starts: the resource is
+ * busy with the flow's previous chunk). */
+static void lone_queue(fab_fstep *st, fab_chunk *ch)
+{
+    ch->next = NULL;
+    if (st->qt)
+        st->qt->next = ch;
+    else
+        st->qh = ch;
+    st->qt = ch;
+    if (!st->in_ring) {
+        st->in_ring = 1;
+        st->rr_next = st->rr_prev = st;
+        st->res->ring = st; /* the flow held the resource alone */
+    }
+}
+
+/* Turn lone flow fl into chunks at time t: the state and pending events
+ * its chunks would have after its events at times <= t (counters settled
+ * by the caller). */
+static void lone_materialize(sim *s, fab_flow *fl, sim_time t)
+{
+    fab_lone *L = fl->lone;
+    uint32_t K = fl->nsteps;
+    uint64_t launched = 0, done = 0;
+    uint32_t inflight = 0;
+    for (uint32_t c = 0; c < L->nch; c++) {
+        const lone_chunk *lc = &L->c[c];
+        if (lc->launch > t)
+            break; /* launch times do not decrease */
+        uint64_t b = lone_bytes(fl, c);
+        launched += b;
+        if (lc->end <= t) {
+            done += b;
+            continue;
+        }
+        fab_chunk *ch = fab_pool_get(fl->pool);
+        if (!ch) {
+            sim_fail(s, SIM_ENOMEM, "fabric: out of memory for transfer chunks");
+            break;
+        }
+        inflight++;
+        ch->flow = fl;
+        ch->raw = NULL;
+        ch->bytes = b;
+        ch->tag = (uint64_t)c * fl->chunk;
+        ch->nstep = UINT32_MAX;
+        ch->next = NULL;
+        uint32_t last = UINT32_MAX, first = UINT32_MAX;
+        for (uint32_t k = 0; k < K; k++) {
+            const lone_ent *e = lone_at(fl, c, k);
+            if (e->a == LONE_SKIP)
+                continue;
+            if (first == UINT32_MAX)
+                first = k;
+            if (e->s > t)
+                continue;
+            last = k;
+            if (e->s + e->svc > t) { /* in service: its DONE is pending */
+                fab_res *r = fl->st[k].res;
+                r->cur = ch;
+                sim_schedule(s, e->s + e->svc - t, r->owner, FAB_EV_DONE, r->index, 0);
+            }
+        }
+        if (last == UINT32_MAX) { /* waits at its first step */
+            ch->step = first;
+            lone_queue(&fl->st[first], ch);
+            continue;
+        }
+        uint32_t k2 = next_step(fl, ch, last + 1);
+        if (k2 >= K) { /* past its last step: END pending */
+            ch->step = last;
+            sim_schedule(s, lc->end - t, fl->fab_id, FAB_EV_END, 0, (uint64_t)(uintptr_t)ch);
+            continue;
+        }
+        ch->step = k2;
+        const lone_ent *e2 = lone_at(fl, c, k2);
+        const fab_res *r2 = fl->st[k2].res;
+        if (e2->a > t)
+            sim_schedule(s, e2->a - t, r2->owner, FAB_EV_ARRIVE, r2->index,
+                         (uint64_t)(uintptr_t)ch);
+        else
+            lone_queue(&fl->st[k2], ch);
+    }
+    fl->launched = launched;
+    fl->done = done;
+    fl->inflight = inflight;
+    lone_end(fl);
+}
+
+/* Someone enqueues at r, held by a lone flow: release r if the flow is
+ * done with it, else turn the flow into chunks. */
+static void lone_touch(sim *s, fab_res *r)
+{
+    fab_flow *fl = r->lone;
+    sim_time now = sim_now(s);
+    lone_settle(fl, now, 0);
+    for (uint32_t k = 0; k < fl->nsteps; k++)
+        if (fl->st[k].res == r) {
+            if (fl->lone->ce[k] == fl->lone->nch) {
+                r->lone = NULL;
+                return;
+            }
+            break;
+        }
+    lone_materialize(s, fl, now);
 }
 
 /* ---- routes ------------------------------------------------------------ */

@@ -87,6 +87,28 @@
  * processing engine (a NIC's packet pipeline): bytes / rate + packets x
  * per_unit (+ per_msg with the first chunk), packets of unit_payload
  * counted by their first byte so pieces add up.
+ *
+ * Lone flows (fab_flow.fast): a flow that finds every resource of its
+ * itinerary idle and plain (one server, no credits, finite buffer or PFC,
+ * no other lone flow, each resource once) computes at launch the whole
+ * schedule its chunks would follow - the recurrence the events would
+ * evaluate, with the same arithmetic: a chunk starts at a step at
+ * max(arrival, the step's previous chunk's end), is ready at the next at
+ * start + lat + max(u, s - s_next), chunk c >= window is launched at the
+ * END of chunk c - window - and schedules one event, the END of its last
+ * chunk (a "ticket"). Its resources point to it (fab_res.lone). Nothing is
+ * an event while it stays alone; its counters are settled (fab_hdr_settle)
+ * when someone reads them (samples, reports) and at its end: per resource
+ * in chunk order, so wire bytes sum in the order the chunks would add them.
+ * When another chunk or packet enqueues at one of its resources at time t,
+ * the flow is materialized: its chunks in flight become chunk objects at
+ * the steps, queues and pending DONE/ARRIVE/END events they would have at
+ * t (the flow's own events at times <= t counted as done), and it
+ * continues as chunks (its ticket is left stale, recognised by its
+ * generation); if the flow is already done with that resource, only the
+ * resource is released. Results equal the chunked run's exactly, except
+ * that events of equal time belonging to different components may leave
+ * in another FIFO order (the chunked run pushed them at other moments).
  */
 #ifndef MEMFAB_MODELS_FABRIC_ENGINE_H
 #define MEMFAB_MODELS_FABRIC_ENGINE_H
@@ -114,6 +136,7 @@ typedef struct fab_chunk fab_chunk;
 typedef struct fab_fstep fab_fstep;
 typedef struct fab_flow fab_flow;
 typedef struct fab_hdr fab_hdr;
+typedef struct fab_lone fab_lone;   /* a lone flow's schedule (engine.c) */
 
 /* ---- protocol and node-kind tables ------------------------------------ */
 
@@ -195,6 +218,9 @@ typedef struct fab_pool {
     fab_chunk *free;    /* free list */
     void **blocks;      /* allocated blocks */
     size_t nblocks, capblocks;
+    fab_lone *lone_free;/* lone-flow schedules for reuse */
+    fab_lone *lone_all; /* every schedule allocated (freed by fab_pool_free) */
+    uint64_t lone_gen;  /* generation of the last lone run started */
 } fab_pool;
 
 /* Flow-control credits of the receiver of one link direction. */
@@ -267,6 +293,8 @@ typedef struct fab_res {
     sim_time busy_ps;     /* time spent serving (completed services) */
     uint64_t sample_bytes;/* payload bytes since the last sample */
     uint32_t flows;       /* transfers in progress with a step here (fabric_estimate) */
+    fab_flow *lone;       /* the lone flow holding it (NULL: none); the counters above
+                           * lag until fab_hdr_settle */
 } fab_res;
 
 /* One step of an itinerary, and the queue of a flow's chunks waiting at it. */
@@ -307,6 +335,10 @@ struct fab_chunk {
     double wire;          /* raw packets: wire bytes priced by the sender (0: by the
                            * link's protocol from `bytes`) */
     uint64_t units;       /* raw packets priced by the sender: protocol units (flits) */
+    uint32_t nstep;       /* flows: step whose cost is cached below (UINT32_MAX: none) */
+    sim_time nsvc;        /* its service time, priced when the chunk left the step before */
+    uint64_t nunits;      /* its protocol units */
+    double nwire;         /* its wire bytes */
     fab_chunk *next;      /* queue / free list */
     fab_pool *pool;       /* where it returns */
 };
@@ -350,6 +382,9 @@ struct fab_flow {
     sim_time rto;               /* a dropped chunk is sent again after this */
     uint64_t retransmits;       /* chunks sent again */
     int counted;                /* its steps count in their resources' `flows` */
+    int fast;                   /* 1: may run as a lone flow (see above) */
+    fab_lone *lone;             /* its schedule while it runs lone (NULL: as chunks) */
+    uint64_t gen;               /* generation of its lone run (its ticket's tag) */
     fab_flow *next;             /* free list / gate wait list */
 };
 
@@ -425,6 +460,10 @@ extern const sim_series fab_link_series[];
 sim_time fab_fc_stall(const fab_res *r, sim_time now);
 /* Busy time of a resource up to now (a service in progress counts partly). */
 sim_time fab_res_busy(const fab_res *r, sim_time now);
+/* Bring the counters of h's resources held by lone flows up to now: the
+ * services started before now (strict) or at or before now (0). Every
+ * reader of fab_res counters calls it first (samples: strict, reports: 0). */
+void fab_hdr_settle(sim *s, fab_hdr *h, int strict);
 /* Free what the header allocated. */
 void fab_hdr_destroy(fab_hdr *h);
 
@@ -442,7 +481,8 @@ fab_fstep *fab_flow_add_step(fab_flow *fl, fab_res *r, const fab_proto *proto,
  * unit the link's or the node's (cut-through). */
 fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int op, int dir,
                             int payload);
-/* Put chunks into the first step up to the window (from the flow's pool). */
+/* Put chunks into the first step up to the window (from the flow's pool);
+ * a flow with `fast` that finds its path alone runs as a lone flow. */
 void fab_flow_launch(sim *s, fab_flow *fl);
 /* A chunk finished its last step (the fabric's FAB_EV_END): count it and
  * launch the next; returns 1 when the flow is complete. */

@@ -52,6 +52,7 @@ typedef struct fabric_state {
     int free_xfers;          /* transfers take no time */
     fab_path_opts paths;     /* gds, bounce_io */
     sim_time rto;            /* a chunk dropped by a full switch buffer is resent after this */
+    int lone_flows;          /* a transfer alone on its path runs in one piece (engine.h) */
     /* state */
     fab_topo topo;           /* adjacency and route scratch */
     fab_flow *free_flows;    /* recycled flows */
@@ -232,6 +233,7 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
     fl->xclass = r->xclass >= 0 && r->xclass < FABRIC_NCLASSES ? r->xclass : 0;
     fl->t0 = sim_now(s);
     fl->rto = f->rto;
+    fl->fast = f->lone_flows;
     fl->chunk = chunk_size(f, fl);
     uint64_t window = f->window;
     if (fl->inflight_cap && fl->inflight_cap < window) {
@@ -493,6 +495,11 @@ static const sim_param fabric_params[] = {
     {"rto", SIM_P_TIME, "100 us", "ps",
      "time from a drop at a full switch buffer to the resend of the chunk (NAK or timeout)",
      offsetof(fabric_state, rto), NULL},
+    {"lone_flows", SIM_P_BOOL, "true", "",
+     "a transfer alone on every resource of its path is computed at once, exactly as its "
+     "chunks would move, until another transfer joins a resource (false: every chunk is "
+     "events)",
+     offsetof(fabric_state, lone_flows), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int fabric_configure(sim_comp *c, const scn_node *node, sim_err *err)

@@ -210,6 +210,7 @@ static int rnic_configure(sim_comp *c, const scn_node *node, sim_err *err)
 static int rnic_finish(sim_comp *c, sim_err *err)
 {
     fab_rnic *n = c->state;
+    fab_hdr_settle(c->sim, c->state, 0); /* lone flows: counters up to now */
     sim_time now = sim_now(c->sim);
     for (int i = 0; i < 2; i++) {
         char name[64];
