@@ -495,10 +495,10 @@ static const sim_param fabric_params[] = {
     {"rto", SIM_P_TIME, "100 us", "ps",
      "time from a drop at a full switch buffer to the resend of the chunk (NAK or timeout)",
      offsetof(fabric_state, rto), NULL},
-    {"lone_flows", SIM_P_BOOL, "true", "",
-     "a transfer alone on every resource of its path is computed at once, exactly as its "
-     "chunks would move, until another transfer joins a resource (false: every chunk is "
-     "events)",
+    {"lone_flows", SIM_P_BOOL, "false", "",
+     "true: a transfer alone on every resource of its path is computed at once until "
+     "another transfer joins a resource (faster; off by default because the study's "
+     "Mooncake run differs from the chunked run, see README); false: every chunk is events",
      offsetof(fabric_state, lone_flows), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
