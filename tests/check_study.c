@@ -202,6 +202,138 @@ START_TEST(render_fixture_db)
 }
 END_TEST
 
+/* ---- the capacity search on a fixture database ------------------------------ */
+
+/* A side's sustained rate is the highest grid rate below the first that
+ * misses the target; GPUs for the load = ceil(load / (rate / GPUs)). With
+ * 3 GPUs and a load of 7/s: on sustains 2/s (1.00, 0.95 meet 90%, 0.50 at
+ * 4/s misses): 7 x 3 / 2 = 10.5 -> 11 GPUs; off sustains 1/s (0.80 at 2/s
+ * is its first miss; its 0.95 at 4/s after the miss does not count):
+ * 7 x 3 / 1 = 21 GPUs. A 99% target no off rate reaches is n/a with the
+ * attainment of the lowest rate; a 40% target every rate meets is n/a (the
+ * grid does not bracket the capacity), never a number. */
+static void capacity_study(const char *file, const char *target)
+{
+    char y[2048];
+    snprintf(y, sizeof y,
+             "name: fx\n"
+             "scenarios: {s: s.yaml, c: c.yaml}\n"
+             "effect: [{label: TTFT p99, metric: workload/ttft_p99}]\n"
+             "capacity:\n"
+             "  scenario: s\n"
+             "  key: workload.synthetic.rate\n"
+             "  rates: [1/s, 2/s, 4/s]\n"
+             "  set: {n: 10}\n"
+             "  target: %s\n"
+             "  load: 7/s\n"
+             "  unit: sessions\n"
+             "  gpus: '*.gpu*/hbm_utilization'\n"
+             "  na: {c: no serving workload}\n"
+             "pairs:\n"
+             "  - {id: t, technology: T, scenarios: [s], key: k, on: a, off: b,\n"
+             "     removal: [{label: host bytes, metric: '*.host/dram_bytes'}]}\n"
+             "  - {id: u, technology: U, scenarios: [c], key: j, on: a, off: b,\n"
+             "     removal: [{label: host bytes, metric: '*.host/dram_bytes'}]}\n",
+             target);
+    fx_write(file, y);
+}
+
+static void capacity_runs(void)
+{
+    fx_write("s.yaml", "name: fx-scen\nstop: 1 s\n");
+    fx_write("c.yaml", "name: fx-coh\nstop: 1 s\n");
+    ck_assert_int_eq(fx_sh("mkdir -p out"), 0);
+    fx_metric m[] = {{"n0.host", "dram_bytes", 100, "B"}, {"workload", "ttft_p99", 1, "s"}};
+    const char *pon[] = {"k=a", "sweep.k=a", NULL}, *poff[] = {"k=b", "sweep.k=b", NULL};
+    const char *jon[] = {"j=a", "sweep.j=a", NULL}, *joff[] = {"j=b", "sweep.j=b", NULL};
+    fx_run("out/study.db", "fx-scen", 1, pon, m, 2, 0, 1);
+    fx_run("out/study.db", "fx-scen", 1, poff, m, 2, 0, 1);
+    fx_run("out/study.db", "fx-coh", 1, jon, m, 2, 0, 1);
+    fx_run("out/study.db", "fx-coh", 1, joff, m, 2, 0, 1);
+    const char *rates[] = {"1/s", "2/s", "4/s"};
+    const double att[2][3] = {{1.00, 0.95, 0.50}, {0.92, 0.80, 0.95}};
+    for (int side = 0; side < 2; side++)
+        for (int i = 0; i < 3; i++) {
+            char r1[64], r2[64];
+            snprintf(r1, sizeof r1, "workload.synthetic.rate=%s", rates[i]);
+            snprintf(r2, sizeof r2, "sweep.workload.synthetic.rate=%s", rates[i]);
+            const char *p[] = {side ? "k=b" : "k=a", side ? "sweep.k=b" : "sweep.k=a", r1, r2,
+                               "n=10", "sweep.n=10", NULL};
+            fx_metric cm[] = {{"workload", "slo_attainment", att[side][i], ""},
+                              {"node0.gpu0", "hbm_utilization", 0.1, ""},
+                              {"node0.gpu1", "hbm_utilization", 0.1, ""},
+                              {"node1.gpu0", "hbm_utilization", 0.1, ""},
+                              {"n0.host", "dram_bytes", 1, "B"}};
+            fx_run("out/study.db", "fx-scen", 1, p, cm, 5, 0, 1);
+        }
+}
+
+static study *render_capacity(const char *file, sim_err *err)
+{
+    char path[512], db[512], dir[512];
+    snprintf(path, sizeof path, "%s/%s", fx_dir, file);
+    snprintf(db, sizeof db, "%s/out/study.db", fx_dir);
+    snprintf(dir, sizeof dir, "%s/out", fx_dir);
+    sim_err_clear(err);
+    study *st = study_load(path, err);
+    ck_assert_msg(st != NULL, "%s", err->msg);
+    ck_assert_int_eq(study_render(st, db, dir, err), 0);
+    return st;
+}
+
+START_TEST(capacity_fixture_db)
+{
+    capacity_runs();
+    capacity_study("s90.yaml", "90%");
+    capacity_study("s99.yaml", "0.99");
+    capacity_study("s40.yaml", "40%");
+    sim_err err;
+    study *st = render_capacity("s90.yaml", &err);
+    ck_assert_double_eq(cell("out", "t", "capacity/workload.synthetic.rate", 1), 2);
+    ck_assert_double_eq(cell("out", "t", "capacity/workload.synthetic.rate", 0), 1);
+    ck_assert_double_eq(cell("out", "t", "capacity/gpus", 1), 3);
+    ck_assert_double_eq(cell("out", "t", "capacity/gpus_needed", 1), 11);
+    ck_assert_double_eq(cell("out", "t", "capacity/gpus_needed", 0), 21);
+    const char *md = slurp("out/table.md");
+    ck_assert_msg(strstr(md, "GPUs for 7/s sessions (SLO attainment >= 90%): 21 \xe2\x86\x92 11 "
+                             "(-47.6%); sustained rate: 1/s \xe2\x86\x92 2/s on 3 GPUs"), "%s", md);
+    /* the other scenario's row: n/a with the study's reason */
+    ck_assert_msg(strstr(md, "(SLO attainment >= 90%): n/a (no serving workload)"), "%s", md);
+    ck_assert(isnan(cell("out", "u", "capacity/gpus_needed", 1)));
+    study_free(st);
+
+    st = render_capacity("s99.yaml", &err);
+    md = slurp("out/table.md");
+    ck_assert_msg(strstr(md, "(SLO attainment >= 0.99): n/a (no probed rate reaches 0.99 SLO "
+                             "attainment: the lowest, 1/s, reaches 92.0%) \xe2\x86\x92 21; "
+                             "sustained rate: n/a \xe2\x86\x92 1/s on 3 GPUs"), "%s", md);
+    ck_assert(isnan(cell("out", "t", "capacity/gpus_needed", 0)));
+    study_free(st);
+
+    st = render_capacity("s40.yaml", &err);
+    md = slurp("out/table.md");
+    ck_assert_msg(strstr(md, "n/a (every probed rate up to 4/s meets 40% SLO attainment: the "
+                             "grid does not bracket the capacity)"), "%s", md);
+    ck_assert(isnan(cell("out", "t", "capacity/gpus_needed", 1)));
+    study_free(st);
+
+    /* a capacity run that differs in more than the switch is refused */
+    const char *bad[] = {"k=b", "sweep.k=b", "workload.synthetic.rate=4/s",
+                         "sweep.workload.synthetic.rate=4/s", "n=10", "sweep.n=10", "x=2", NULL};
+    fx_metric cm[] = {{"workload", "slo_attainment", 0.1, ""}};
+    fx_run("out/study.db", "fx-scen", 1, bad, cm, 1, 0, 1);
+    char path[512], db[512], dir[512];
+    snprintf(path, sizeof path, "%s/s90.yaml", fx_dir);
+    snprintf(db, sizeof db, "%s/out/study.db", fx_dir);
+    snprintf(dir, sizeof dir, "%s/out", fx_dir);
+    st = study_load(path, &err);
+    ck_assert_int_eq(study_render(st, db, dir, &err), SIM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "capacity runs at 4/s") && strstr(err.msg, "x: '(absent)' vs "
+                  "'2'"), "%s", err.msg);
+    study_free(st);
+}
+END_TEST
+
 START_TEST(load_errors)
 {
     fx_write("s.yaml", "name: fx-scen\n");
@@ -242,6 +374,23 @@ START_TEST(load_errors)
     ck_assert_msg(strstr(fx_out, "key 'k' is listed twice"), "%s", fx_out);
     ck_assert_int_eq(fx_sh("'%s' study shared.yaml -q", fx_bin), 2);
     ck_assert_msg(strstr(fx_out, "switch the same key 'j'"), "%s", fx_out);
+    /* the capacity section: a typo, an unordered grid, a bad target, the
+     * load key being a switch */
+    const char *pair = "pairs:\n  - {id: a, technology: A, scenarios: [s], key: k, on: x, "
+                       "off: y}\n";
+    const char *capf[][2] = {
+        {"r, rats: [1/s]", "unknown key 'rats' in capacity; did you mean 'rates'"},
+        {"r, rates: [2/s, 1/s]", "`rates:` must ascend ('1/s' after '2/s')"},
+        {"r, rates: [1/s], target: 120%", "key 'target': '120%' is not an attainment"},
+        {"k, rates: [1/s]", "capacity: key 'k' is pair 'a''s switch"}};
+    for (size_t i = 0; i < sizeof capf / sizeof *capf; i++) {
+        char y[1024];
+        snprintf(y, sizeof y, "scenarios: {s: s.yaml}\ncapacity: {scenario: s, load: 9/s, "
+                 "gpus: '*.gpu*/x', key: %s}\n%s", capf[i][0], pair);
+        fx_write("cap.yaml", y);
+        ck_assert_int_eq(fx_sh("'%s' study cap.yaml -q", fx_bin), 2);
+        ck_assert_msg(strstr(fx_out, capf[i][1]), "%s: %s", capf[i][0], fx_out);
+    }
 }
 END_TEST
 
@@ -397,6 +546,7 @@ static Suite *study_suite(void)
     tcase_add_test(tc, params_differ_two_key_switch);
     tcase_add_test(tc, metric_sum_globs);
     tcase_add_test(tc, render_fixture_db);
+    tcase_add_test(tc, capacity_fixture_db);
     tcase_add_test(tc, identities);
     tcase_add_test(tc, copy_free_identities);
     suite_add_tcase(s, tc);

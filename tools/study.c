@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,9 @@ static const sim_skey study_keys[] = {
     {"energy", SIM_S_OPEN, "list of metrics", "[]", "", "energy metrics of every pair", NULL},
     {"notes", SIM_S_VALUE, "list of strings", "[]", "", "notes printed under the table", NULL},
     {"pairs", SIM_S_LIST, "list", NULL, "", "the with/without pairs", &pair_schema},
+    {"capacity", SIM_S_OPEN, "map", "(none)", "",
+     "the capacity search: GPUs needed for a target load (key, rates, target, load, gpus)",
+     NULL},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
 static const sim_schema study_schema = {"study file", study_keys, NULL, NULL, NULL, NULL, NULL};
 
@@ -226,6 +230,12 @@ void study_free(study *st)
         sim_free(st->rows[i].off);
     }
     sim_free(st->rows);
+    sim_free(st->cap.rates);
+    sim_free(st->cap.rate_v);
+    sim_free(st->cap.set_keys);
+    sim_free(st->cap.set_vals);
+    sim_free(st->cap.na_scen);
+    sim_free(st->cap.na_why);
     sim_free(st->pairs);
     sim_free(st->scen);
     sim_free(st->effect);
@@ -287,6 +297,150 @@ static int make_rows(study *st, sim_err *err)
                                  "scenario '%s'", p->id, st->scen[r->scen].label);
         }
     }
+    return 0;
+}
+
+/* A rate of the study file: a positive number with /s, /min or /h; 1/s. */
+static int parse_per_second(const char *t, double *out)
+{
+    char *end;
+    double x = t ? strtod(t, &end) : -1;
+    if (!t || end == t || !(x > 0) || !isfinite(x))
+        return -1;
+    while (*end == ' ')
+        end++;
+    if (strcmp(end, "/s") == 0)
+        *out = x;
+    else if (strcmp(end, "/min") == 0)
+        *out = x / 60;
+    else if (strcmp(end, "/h") == 0)
+        *out = x / 3600;
+    else
+        return -1;
+    return 0;
+}
+
+/* The capacity: section (study_int.h, st_capacity):
+ *   capacity:
+ *     scenario: agents                  # a scenario with a serving workload
+ *     key: workload.synthetic.rate      # the load key (a rate: N/s, N/min, N/h)
+ *     rates: [0.25/s, 0.5/s, 1/s, 2/s]  # the grid, ascending
+ *     set: {workload.synthetic.requests: 480}  # fixed keys of every capacity point
+ *     metric: workload/slo_attainment   # (default)
+ *     target: 90%                       # attainment target (or 0.9)
+ *     load: 100/s                       # the target load, in the key's unit
+ *     unit: sessions                    # what the key counts (for the table)
+ *     gpus: "*\/hbm_utilization"       # a metric every GPU reports: the count
+ *     na: {coherence: "no serving workload"}  # rows of other scenarios: why n/a */
+static int load_capacity(study *st, const scn_node *n, sim_err *err)
+{
+    static const char *const ck[] = {"scenario", "key", "rates", "set", "metric", "target",
+                                     "load", "unit", "gpus", "na", NULL};
+    st_capacity *c = &st->cap;
+    c->node = n;
+    const char *scen = NULL, *target = NULL;
+    int rc;
+    if ((rc = scn_check_keys(n, ck, "capacity", err)) ||
+        (rc = scn_get_string(n, "scenario", NULL, &scen, err)) ||
+        (rc = scn_get_string(n, "key", NULL, &c->key, err)) ||
+        (rc = scn_get_string(n, "metric", "workload/slo_attainment", &c->metric, err)) ||
+        (rc = scn_get_string(n, "target", "90%", &target, err)) ||
+        (rc = scn_get_string(n, "load", NULL, &c->load_text, err)) ||
+        (rc = scn_get_string(n, "unit", "requests", &c->unit, err)) ||
+        (rc = scn_get_string(n, "gpus", NULL, &c->gpus, err)))
+        return rc;
+    if (!scen || !c->key || !c->load_text || !c->gpus || !scn_map_get(n, "rates"))
+        return scn_error(err, n, "capacity: needs `scenario:`, `key:`, `rates:`, `load:` and "
+                         "`gpus:`");
+    int si = find_scen(st, scen);
+    if (si < 0)
+        return scn_error(err, scn_map_get(n, "scenario"), "capacity: no scenario labelled '%s' "
+                         "under scenarios:", scen);
+    c->scen = (size_t)si;
+    if (!strchr(c->metric, '/') || !strchr(c->gpus, '/'))
+        return scn_error(err, scn_map_get(n, strchr(c->metric, '/') ? "gpus" : "metric"),
+                         "capacity: a metric is SCOPE/NAME (e.g. workload/slo_attainment)");
+    /* the target: 90% or 0.9, in (0, 1] */
+    char *end;
+    double t = strtod(target, &end);
+    if (end != target && *end == '%' && end[1] == '\0')
+        t /= 100;
+    else if (end == target || *end)
+        t = -1;
+    if (!(t > 0 && t <= 1))
+        return scn_error(err, scn_map_get(n, "target"), "capacity: key 'target': '%s' is not an "
+                         "attainment in (0, 1] (90%% or 0.9)", target);
+    c->target = t;
+    c->target_text = target;
+    if (parse_per_second(c->load_text, &c->load))
+        return scn_error(err, scn_map_get(n, "load"), "capacity: key 'load': '%s' is not a "
+                         "positive rate (e.g. 100/s)", c->load_text);
+    long nr = scalars(scn_map_get(n, "rates"), &c->rates);
+    if (nr == -2)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    if (nr < 1 || scn_node_kind(scn_map_get(n, "rates")) != SCN_SEQ)
+        return scn_error(err, scn_map_get(n, "rates"), "capacity: `rates:` is a list of rates "
+                         "(e.g. [1/s, 2/s, 4/s])");
+    c->nrates = (size_t)nr;
+    if (!(c->rate_v = sim_calloc(c->nrates + 1, sizeof *c->rate_v)))
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < c->nrates; i++) {
+        const scn_node *rn = scn_seq_at(scn_map_get(n, "rates"), i);
+        if (parse_per_second(c->rates[i], &c->rate_v[i]))
+            return scn_error(err, rn, "capacity: rate '%s' is not a positive rate (e.g. 2/s)",
+                             c->rates[i]);
+        if (i && !(c->rate_v[i] > c->rate_v[i - 1]))
+            return scn_error(err, rn, "capacity: `rates:` must ascend ('%s' after '%s')",
+                             c->rates[i], c->rates[i - 1]);
+    }
+    const scn_node *sn = scn_map_get(n, "set");
+    if (sn) {
+        if (scn_node_kind(sn) != SCN_MAP)
+            return scn_error(err, sn, "capacity: `set:` is a map of --set keys to values");
+        c->set_keys = sim_calloc(scn_len(sn) + 1, sizeof *c->set_keys);
+        c->set_vals = sim_calloc(scn_len(sn) + 1, sizeof *c->set_vals);
+        if (!c->set_keys || !c->set_vals)
+            return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        for (size_t i = 0; i < scn_len(sn); i++) {
+            c->set_keys[i] = scn_map_key(sn, i);
+            if (!(c->set_vals[i] = scn_scalar(scn_map_value(sn, i))))
+                return scn_error(err, scn_map_value(sn, i), "capacity: `set:` values are "
+                                 "scalars");
+            c->nset++;
+        }
+    }
+    const scn_node *nn = scn_map_get(n, "na");
+    if (nn) {
+        if (scn_node_kind(nn) != SCN_MAP)
+            return scn_error(err, nn, "capacity: `na:` maps a scenario label to the reason its "
+                             "rows have no capacity");
+        c->na_scen = sim_calloc(scn_len(nn) + 1, sizeof *c->na_scen);
+        c->na_why = sim_calloc(scn_len(nn) + 1, sizeof *c->na_why);
+        if (!c->na_scen || !c->na_why)
+            return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        for (size_t i = 0; i < scn_len(nn); i++) {
+            c->na_scen[i] = scn_map_key(nn, i);
+            if (find_scen(st, c->na_scen[i]) < 0)
+                return scn_error(err, scn_map_value(nn, i), "capacity: na: no scenario "
+                                 "labelled '%s' under scenarios:", c->na_scen[i]);
+            if (!(c->na_why[i] = scn_scalar(scn_map_value(nn, i))))
+                return scn_error(err, scn_map_value(nn, i), "capacity: na: a reason (text)");
+            c->nna++;
+        }
+    }
+    /* the load key and the fixed keys are not switches (a point would be ambiguous) */
+    for (size_t i = 0; i < st->npairs; i++)
+        for (size_t k = 0; k < st->pairs[i].nkeys; k++)
+            for (size_t j = 0; j <= c->nset; j++) {
+                const char *x = j < c->nset ? c->set_keys[j] : c->key;
+                if (strcmp(x, st->pairs[i].keys[k]) == 0)
+                    return scn_error(err, n, "capacity: key '%s' is pair '%s''s switch", x,
+                                     st->pairs[i].id);
+            }
+    for (size_t j = 0; j < c->nset; j++)
+        if (strcmp(c->set_keys[j], c->key) == 0)
+            return scn_error(err, sn, "capacity: `set:` names the load key '%s'", c->key);
+    c->on = 1;
     return 0;
 }
 
@@ -477,6 +631,8 @@ study *study_load(const char *path, sim_err *err)
         }
     if (make_rows(st, err))
         goto fail;
+    if (scn_map_get(root, "capacity") && load_capacity(st, scn_map_get(root, "capacity"), err))
+        goto fail;
     return st;
 nomem:
     sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
@@ -524,8 +680,8 @@ int study_run(study *st, const char *dir, int jobs, int progress_mode, int *rank
         status = SIM_EXIT_RUNTIME;
         goto out;
     }
-    keys = sim_calloc(st->nswitch + 1, sizeof *keys);
-    vals = sim_calloc(st->nswitch + 1, sizeof *vals);
+    keys = sim_calloc(st->nswitch + st->cap.nset + 2, sizeof *keys);
+    vals = sim_calloc(st->nswitch + st->cap.nset + 2, sizeof *vals);
     if (!keys || !vals) {
         status = SIM_EXIT_RUNTIME;
         goto out;
@@ -589,6 +745,27 @@ int study_run(study *st, const char *dir, int jobs, int progress_mode, int *rank
                 }
             }
         }
+        /* the capacity search: every distinct switch point again at each
+         * rate of the grid, with the section's fixed keys */
+        for (size_t q = 0; st->cap.on && si == st->cap.scen && q < npts &&
+                           status == SIM_EXIT_OK; q++)
+            for (size_t ri = 0; ri < st->cap.nrates && status == SIM_EXIT_OK; ri++) {
+                size_t n = 0;
+                for (size_t k = 0; k < nk; k++, n++) {
+                    keys[n] = (char *)ukeys[k];
+                    vals[n] = (char *)seen[q][k];
+                }
+                keys[n] = (char *)st->cap.key;
+                vals[n++] = (char *)st->cap.rates[ri];
+                for (size_t k = 0; k < st->cap.nset; k++, n++) {
+                    keys[n] = (char *)st->cap.set_keys[k];
+                    vals[n] = (char *)st->cap.set_vals[k];
+                }
+                if (swp_add(sw, st->scen[si].path, keys, vals, n, &err) < 0) {
+                    sim_err_print(&err);
+                    status = SIM_EXIT_RUNTIME;
+                }
+            }
         for (size_t q = 0; q < npts; q++)
             sim_free(seen[q]);
     }

@@ -45,6 +45,33 @@ typedef struct st_row {        /* a pair on one scenario */
     size_t nkeys;
 } st_row;
 
+/* The capacity search (`capacity:`): on one scenario with a serving
+ * workload, every switch point of the table is run again at each rate of a
+ * grid of its load key (plus the section's fixed `set:` keys); a side's
+ * sustained rate is the highest grid rate below the first that misses the
+ * attainment target, and the GPUs it needs for the target load are
+ * ceil(load / (rate / GPUs of the run)). */
+typedef struct st_capacity {
+    int on;                    /* a capacity: section is present */
+    size_t scen;               /* the scenario it runs on */
+    const char *key;           /* the load key (workload.synthetic.rate) */
+    const char **rates;        /* the grid as written (ascending) */
+    double *rate_v;            /* ... in 1/s */
+    size_t nrates;
+    const char **set_keys, **set_vals; /* fixed keys of every capacity point */
+    size_t nset;
+    const char *metric;        /* the attainment metric (workload/slo_attainment) */
+    double target;             /* the attainment target, a fraction */
+    const char *target_text;   /* as written (90%) */
+    double load;               /* the target load, in the key's 1/s */
+    const char *load_text;     /* as written (100/s) */
+    const char *unit;          /* what the key counts (sessions) */
+    const char *gpus;          /* glob: the run's matches are its GPUs */
+    const char **na_scen, **na_why; /* scenario label: why it has no capacity */
+    size_t nna;
+    const scn_node *node;
+} st_capacity;
+
 struct study {
     char *file;                /* the study file */
     scn_doc *doc;              /* owns the strings */
@@ -62,6 +89,7 @@ struct study {
     st_row *rows;
     size_t nrows;
     size_t nswitch;            /* switch keys of every pair (bounds study_scen_keys) */
+    st_capacity cap;
 };
 
 /* The switch keys of scenario si (every key of every non-all pair measured

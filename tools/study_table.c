@@ -85,14 +85,21 @@ size_t study_metric_sum(const rdb_run *r, const char *glob, double *sum, const c
 /* ---- finding a row's runs -------------------------------------------------- */
 
 /* The latest complete run of scenario `name` whose sweep.<key> params are
- * keys[k] = vals[k] for every k, or NULL. */
+ * keys[k] = vals[k] for every k, or NULL; with `without` (the capacity
+ * search's load key), only runs that have no sweep.<without> param (the
+ * table's runs, not the capacity points). */
 static rdb_run *find_run(rdb_set *set, const char *name, const char **keys, const char **vals,
-                         size_t n)
+                         size_t n, const char *without)
 {
     rdb_run *best = NULL;
+    char wkey[1024];
+    if (without)
+        snprintf(wkey, sizeof wkey, "sweep.%s", without);
     for (size_t i = 0; i < set->n; i++) {
         rdb_run *r = &set->runs[i];
         if (strcmp(r->name, name) || strcmp(r->status, "complete"))
+            continue;
+        if (without && rdb_param_get(r, wkey))
             continue;
         size_t k = 0;
         for (; k < n; k++) {
@@ -108,9 +115,111 @@ static rdb_run *find_run(rdb_set *set, const char *name, const char **keys, cons
     return best;
 }
 
+/* A side's capacity (the capacity search, study_int.h): ok, or why not. */
+typedef struct cap_side {
+    int ok;
+    size_t rate;                /* index of the sustained rate in the grid */
+    double gpus;                /* GPUs of the cluster (matches of cap.gpus) */
+    double needed;              /* GPUs for the target load */
+    char why[256];              /* n/a: the reason */
+} cap_side;
+
 typedef struct row_runs {
     rdb_run *on, *off;
+    cap_side cap[2];            /* 0 on, 1 off */
+    int has_cap;                /* the row is on the capacity scenario */
 } row_runs;
+
+/* The GPUs a sustained rate needs for the load: capacity per GPU is
+ * rate / gpus, so ceil(load / (rate / gpus)); a quotient within 1e-9 of an
+ * integer is that integer (the rates are decimal text). */
+static double gpus_needed(double load, double rate, double gpus)
+{
+    double x = load * gpus / rate, r = round(x);
+    return fabs(x - r) <= 1e-9 * x ? r : ceil(x);
+}
+
+/* The capacity of one side of a row: its grid of runs (the side's switch
+ * values v[0..nk), the load key at each rate, the fixed keys), each
+ * checked against the other side's run at the same rate (only the row's
+ * switch may differ); the sustained rate is the highest rate below the
+ * first that misses the target. A grid run missing is an error (resume);
+ * a target no probed rate reaches, a grid that never misses it, or a run
+ * without the metrics is n/a with its reason. */
+static int cap_eval(const study *st, sqlite3 *h, rdb_set *set, const st_row *row,
+                    const char **keys, const char **v, size_t nk, rdb_run **grid, cap_side *out,
+                    sim_err *err)
+{
+    const st_capacity *c = &st->cap;
+    const st_scen *sc = &st->scen[row->scen];
+    size_t n = nk + 1 + c->nset;
+    const char **k2 = sim_calloc(n + 1, sizeof *k2), **v2 = sim_calloc(n + 1, sizeof *v2);
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    if (!k2 || !v2) {
+        rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < nk; k++) {
+        k2[k] = keys[k];
+        v2[k] = v[k];
+    }
+    k2[nk] = c->key;
+    for (size_t k = 0; k < c->nset; k++) {
+        k2[nk + 1 + k] = c->set_keys[k];
+        v2[nk + 1 + k] = c->set_vals[k];
+    }
+    long first_miss = -1;
+    double miss_att = 0;
+    for (size_t i = 0; i < c->nrates; i++) {
+        v2[nk] = c->rates[i];
+        rdb_run *x = find_run(set, sc->name, k2, v2, n, NULL);
+        if (!x) {
+            rc = sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "pair '%s' on scenario '%s': no "
+                             "complete capacity run at %s=%s in the database (run the study "
+                             "again to resume)", row->pair->id, sc->label, c->key, c->rates[i]);
+            goto done;
+        }
+        if (!x->metrics && (rc = rdb_load_metrics(h, x, err)))
+            goto done;
+        grid[i] = x;
+        double att;
+        if (!study_metric_sum(x, c->metric, &att, NULL)) {
+            snprintf(out->why, sizeof out->why, "metric %s not reported at %s", c->metric,
+                     c->rates[i]);
+            goto done;
+        }
+        if (first_miss < 0 && att < c->target) {
+            first_miss = (long)i;
+            miss_att = att;
+        }
+    }
+    if (first_miss == 0) {
+        snprintf(out->why, sizeof out->why, "no probed rate reaches %s SLO attainment: the "
+                 "lowest, %s, reaches %.1f%%", c->target_text, c->rates[0], 100 * miss_att);
+        goto done;
+    }
+    if (first_miss < 0) {
+        snprintf(out->why, sizeof out->why, "every probed rate up to %s meets %s SLO "
+                 "attainment: the grid does not bracket the capacity", c->rates[c->nrates - 1],
+                 c->target_text);
+        goto done;
+    }
+    out->rate = (size_t)first_miss - 1;
+    double g;
+    size_t ng = study_metric_sum(grid[out->rate], c->gpus, &g, NULL);
+    if (!ng) {
+        snprintf(out->why, sizeof out->why, "no GPU reports %s", c->gpus);
+        goto done;
+    }
+    out->gpus = (double)ng;
+    out->needed = gpus_needed(c->load, c->rate_v[out->rate], out->gpus);
+    out->ok = 1;
+done:
+    sim_free(k2);
+    sim_free(v2);
+    return rc;
+}
 
 static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, sim_err *err)
 {
@@ -118,11 +227,15 @@ static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, si
     const char **on = sim_calloc(st->nswitch + 1, sizeof *on);
     const char **off = sim_calloc(st->nswitch + 1, sizeof *off);
     const char **v = sim_calloc(st->nswitch + 1, sizeof *v);
+    rdb_run **grid[2] = {sim_calloc(st->cap.nrates + 1, sizeof **grid),
+                         sim_calloc(st->cap.nrates + 1, sizeof **grid)};
     int rc = 0;
-    if (!keys || !on || !off || !v)
+    if (!keys || !on || !off || !v || !grid[0] || !grid[1])
         rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
     for (size_t r = 0; !rc && r < st->nrows; r++) {
         const st_row *row = &st->rows[r];
+        memset(grid[0], 0, (st->cap.nrates + 1) * sizeof **grid);
+        memset(grid[1], 0, (st->cap.nrates + 1) * sizeof **grid);
         const st_scen *sc = &st->scen[row->scen];
         size_t nk = study_scen_keys(st, row->scen, keys, on, off, st->nswitch);
         for (int side = 0; side < 2 && !rc; side++) {
@@ -132,7 +245,8 @@ static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, si
                     if (strcmp(row->keys[j], keys[k]) == 0)
                         v[k] = row->off[j];
             }
-            rdb_run *x = find_run(set, sc->name, keys, v, nk);
+            rdb_run *x = find_run(set, sc->name, keys, v, nk,
+                                  st->cap.on ? st->cap.key : NULL);
             if (!x) {
                 rc = sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
                                  "pair '%s' on scenario '%s': no complete %s run in the "
@@ -146,6 +260,22 @@ static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, si
                 rr[r].off = x;
             else
                 rr[r].on = x;
+            if (st->cap.on && row->scen == st->cap.scen) {
+                rr[r].has_cap = 1;
+                rc = cap_eval(st, h, set, row, keys, v, nk, grid[side], &rr[r].cap[side], err);
+            }
+        }
+        /* the capacity points of the two sides differ in the row's switch only */
+        for (size_t i = 0; !rc && rr[r].has_cap && i < st->cap.nrates; i++) {
+            char msg[1024];
+            if (grid[0][i] && grid[1][i] &&
+                study_params_differ(grid[0][i], grid[1][i], row->keys, row->nkeys, msg,
+                                    sizeof msg))
+                rc = sim_err_set(err, SIM_EINVAL, st->file, 0, 0,
+                                 "pair '%s' on scenario '%s': its capacity runs at %s (%lld on, "
+                                 "%lld off) differ in more than the pair's switch: %s",
+                                 row->pair->id, sc->label, st->cap.rates[i],
+                                 (long long)grid[0][i]->id, (long long)grid[1][i]->id, msg);
         }
         if (rc)
             break;
@@ -163,6 +293,8 @@ static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, si
     sim_free(on);
     sim_free(off);
     sim_free(v);
+    sim_free(grid[0]);
+    sim_free(grid[1]);
     return rc;
 }
 
@@ -308,6 +440,90 @@ static void cell_list(sbuf *b, int fmt, const st_metric *ms, size_t n, const rdb
     }
 }
 
+static void sb_arrow(sbuf *b, int fmt)
+{
+    if (fmt == FMT_TEX)
+        sb_put(b, " $\\to$ ", 7);
+    else
+        sb_put(b, " \xe2\x86\x92 ", 5);
+}
+
+/* The capacity line of a row's effect cell (and its lines of cells.tsv):
+ * the GPUs each side needs for the target load, and the sustained rate
+ * they are derived from; n/a with the reason where there is none. */
+static void cell_capacity(const study *st, const st_row *row, const row_runs *rr, sbuf *b,
+                          int fmt, FILE *tsv)
+{
+    const st_capacity *c = &st->cap;
+    const char *pair = row->pair->id, *scen = st->scen[row->scen].label;
+    char lab[256];
+    snprintf(lab, sizeof lab, "GPUs for %s %s (SLO attainment >= %s)", c->load_text, c->unit,
+             c->target_text);
+    sb_text(b, lab, fmt);
+    sb_text(b, ": ", fmt);
+    if (!rr->has_cap) {
+        const char *why = NULL;
+        for (size_t i = 0; i < c->nna && !why; i++)
+            if (strcmp(c->na_scen[i], scen) == 0)
+                why = c->na_why[i];
+        char dflt[256];
+        snprintf(dflt, sizeof dflt, "the capacity search runs on scenario '%s'",
+                 st->scen[c->scen].label);
+        sb_fmt(b, fmt, "n/a (%s)", why ? why : dflt);
+        if (tsv) {
+            fprintf(tsv, "%s\t%s\teffect\tsustained rate\tcapacity/%s\tn/a\tn/a\t\tn/a\n", pair,
+                    scen, c->key);
+            fprintf(tsv, "%s\t%s\teffect\tGPUs for the target load\tcapacity/gpus_needed\tn/a"
+                    "\tn/a\t\tn/a\n", pair, scen);
+        }
+        return;
+    }
+    const cap_side *on = &rr->cap[0], *off = &rr->cap[1];
+    if (off->ok)
+        sb_fmt(b, fmt, "%.0f", off->needed);
+    else
+        sb_fmt(b, fmt, "n/a (%s)", off->why);
+    sb_arrow(b, fmt);
+    if (on->ok)
+        sb_fmt(b, fmt, "%.0f", on->needed);
+    else
+        sb_fmt(b, fmt, "n/a (%s)", on->why);
+    if (on->ok && off->ok) {
+        char ch[64];
+        change_text(ch, sizeof ch, off->needed, on->needed);
+        sb_fmt(b, fmt, " (%s)", ch);
+    }
+    sb_text(b, "; sustained rate: ", fmt);
+    sb_text(b, off->ok ? c->rates[off->rate] : "n/a", fmt);
+    sb_arrow(b, fmt);
+    sb_text(b, on->ok ? c->rates[on->rate] : "n/a", fmt);
+    double g = on->ok ? on->gpus : off->gpus;
+    if (on->ok || off->ok)
+        sb_fmt(b, fmt, " on %.0f GPUs", g);
+    if (tsv) {
+        char a[64] = "n/a", z[64] = "n/a";
+        const char *ok = on->ok && off->ok ? "ok" : "n/a";
+        if (off->ok)
+            snprintf(a, sizeof a, "%.10g", c->rate_v[off->rate]);
+        if (on->ok)
+            snprintf(z, sizeof z, "%.10g", c->rate_v[on->rate]);
+        fprintf(tsv, "%s\t%s\teffect\tsustained rate\tcapacity/%s\t%s\t%s\t1/s\t%s\n", pair,
+                scen, c->key, a, z, ok);
+        if (off->ok)
+            snprintf(a, sizeof a, "%.10g", off->gpus);
+        if (on->ok)
+            snprintf(z, sizeof z, "%.10g", on->gpus);
+        fprintf(tsv, "%s\t%s\teffect\tGPUs of the cluster\tcapacity/gpus\t%s\t%s\tGPUs\t%s\n",
+                pair, scen, a, z, ok);
+        if (off->ok)
+            snprintf(a, sizeof a, "%.10g", off->needed);
+        if (on->ok)
+            snprintf(z, sizeof z, "%.10g", on->needed);
+        fprintf(tsv, "%s\t%s\teffect\tGPUs for the target load\tcapacity/gpus_needed\t%s\t%s\t"
+                "GPUs\t%s\n", pair, scen, a, z, ok);
+    }
+}
+
 static const char *const headers[] = {"Technology", "Core problem", "Removes",
                                       "Measured removal (off \xe2\x86\x92 on)",
                                       "End-to-end effect (off \xe2\x86\x92 on)",
@@ -334,6 +550,10 @@ static void row_cells(const study *st, size_t r, const row_runs *rr, int fmt, sb
     const st_metric *eff = p->has_effect ? p->effect : st->effect;
     size_t neff = p->has_effect ? p->neffect : st->neffect;
     cell_list(b, fmt, eff, neff, rr[r].on, rr[r].off, tsv, p->id, sc->label, "effect");
+    if (st->cap.on) {
+        sb_put(b, fmt == FMT_TEX ? " \\newline " : "<br>", fmt == FMT_TEX ? 10 : 4);
+        cell_capacity(st, row, &rr[r], b, fmt, tsv);
+    }
     sb_put(b, sep, 3);
     const st_metric *en = p->has_energy ? p->energy : st->energy;
     size_t nen = p->has_energy ? p->nenergy : st->nenergy;
@@ -386,6 +606,29 @@ static int open_rows(const study *st, const char *db, res_db **rdb, rdb_set *set
     return rc;
 }
 
+/* The definition of the capacity line, under the table. */
+static void capacity_note(const study *st, sbuf *b, int fmt)
+{
+    const st_capacity *c = &st->cap;
+    sb_fmt(b, fmt, "GPUs for %s %s: on scenario '%s', every run of the table is repeated at "
+           "each %s of [", c->load_text, c->unit, st->scen[c->scen].label, c->key);
+    for (size_t i = 0; i < c->nrates; i++) {
+        if (i)
+            sb_text(b, ", ", fmt);
+        sb_text(b, c->rates[i], fmt);
+    }
+    sb_text(b, "]", fmt);
+    for (size_t i = 0; i < c->nset; i++)
+        sb_fmt(b, fmt, "%s%s=%s", i ? ", " : " with ", c->set_keys[i], c->set_vals[i]);
+    sb_fmt(b, fmt, ". A side's sustained rate is the highest rate below the first that misses "
+           "%s >= %s; its capacity per GPU is that rate / the GPUs of the run (the runs' "
+           "%s metrics), and the GPUs for the load are ceil(%s / capacity per GPU). This "
+           "assumes the sustained load scales linearly with the GPU count (the router spreads "
+           "sessions over instances); the rate is the measurement, the GPU count derived. "
+           "n/a: no probed rate meets the target, or the grid never misses it.", c->metric,
+           c->target_text, c->gpus, c->load_text);
+}
+
 int study_render(const study *st, const char *db, const char *dir, sim_err *err)
 {
     res_db *rdb;
@@ -419,8 +662,13 @@ int study_render(const study *st, const char *db, const char *dir, sim_err *err)
     sb_put(&md, "|\n", 2);
     for (size_t r = 0; r < st->nrows; r++)
         row_cells(st, r, rr, FMT_MD, &md, tsv);
-    if (st->nnotes)
+    if (st->nnotes || st->cap.on)
         sb_put(&md, "\n", 1);
+    if (st->cap.on) {
+        sb_put(&md, "- ", 2);
+        capacity_note(st, &md, FMT_MD);
+        sb_put(&md, "\n", 1);
+    }
     for (size_t i = 0; i < st->nnotes; i++) {
         sb_put(&md, "- ", 2);
         sb_text(&md, st->notes[i], FMT_MD);
