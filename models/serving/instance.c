@@ -531,7 +531,8 @@ static const sim_param inst_params[] = {
       "ep groups of tp / ep GPUs (at most the expert count; divides tp); all-to-all dispatch "
       "and combine per MoE layer", ep),
     P("moe_imbalance", SIM_P_DOUBLE, "1", "",
-      "expert parallelism: router load imbalance, the busiest rank's tokens / the mean (1..ep)",
+      "expert parallelism: router load imbalance, the busiest rank's tokens / the mean (1..ep; "
+      "unused with ep 1)",
       moe_imb),
     P("devices", SIM_P_STRING, "", "",
       "fabric gpus of the pipeline stages (pp > 1) or EP ranks (ep > 1), separated by spaces "
@@ -673,7 +674,7 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
         return scn_error(err, PKEY("ep"), "instance '%s': ep (%llu) must divide "
                          "tp (%llu): each EP rank is tp / ep of the instance's GPUs", c->name,
                          (unsigned long long)st->ep, (unsigned long long)st->tp);
-    if (!(st->moe_imb >= 1) || st->moe_imb > (double)st->ep)
+    if (!(st->moe_imb >= 1) || (st->ep > 1 && st->moe_imb > (double)st->ep))
         return scn_error(err, PKEY("moe_imbalance"),
                          "instance '%s': moe_imbalance (%g) is the busiest rank's tokens over "
                          "the mean: 1..ep (%llu)", c->name, st->moe_imb,

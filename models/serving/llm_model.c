@@ -192,11 +192,21 @@ static double roofline(const llm_hw *hw, double T, double pairs, double ctx, dou
     double tm = bytes / (tp * g->hbm_bandwidth * g->mem_eff);
     double ta = 0;
     double lay = (double)m->layers * frac;
-    if (hw->tp > 1) {
+    if (hw->tp > 1 && !(hw->ep > 1 && m->experts)) {
         /* Activations are BF16 (2 bytes). */
         double size = T * m->hidden * 2.0;
         ta = 2.0 * lay *
              (2.0 * (tp - 1) / tp * size / g->link_bandwidth + hw->allreduce_latency_s);
+    } else if (hw->tp > 1) {
+        /* EP: attention and dense MLPs all-reduce over the tp GPUs, each MoE
+         * layer's experts only over the tp / ep GPUs of an EP group */
+        double size = T * m->hidden * 2.0, moe = (double)m->moe_layers * frac;
+        double grp = tp / (double)hw->ep;
+        double ar = 2.0 * (tp - 1) / tp * size / g->link_bandwidth + hw->allreduce_latency_s;
+        double arg = grp > 1 ? 2.0 * (grp - 1) / grp * size / g->link_bandwidth +
+                                   hw->allreduce_latency_s
+                             : 0;
+        ta = (2.0 * lay - moe) * ar + moe * arg;
     }
     if (hw->ep > 1 && m->experts) /* dispatch + combine per MoE layer (llm_model.h) */
         ta += 2.0 * (double)m->moe_layers * frac *

@@ -82,6 +82,12 @@
  *   t_a2a = 2 x moe_layers x (a2a bytes / ep / link B/s + latency)
  * The all-to-all volume is the mean one: imbalance lengthens the busiest
  * rank's compute and weight reads, not the bytes moved (a simplification).
+ * Under EP the all-reduce after a MoE layer's MLP runs only over the tp /
+ * ep GPUs that shard one expert group (none when ep = tp: the combine
+ * replaces it); attention and dense layers keep their two all-reduces
+ * over tp:
+ *   t_ar = (2 x layers - moe_layers) x AR(tp) + moe_layers x AR(tp / ep)
+ * with AR(n) = 2 (n - 1) / n x T x hidden x 2 / link B/s + latency (0 for n = 1).
  *
  * Pipeline parallelism (pp > 1). The layers split evenly over pp stages of
  * tp GPUs each (pp divides layers; the weights, embeddings included, split
