@@ -492,6 +492,43 @@ START_TEST(error_devices)
 }
 END_TEST
 
+/* A pipeline whose stages 1 and 2 have no link between them. */
+START_TEST(error_no_route_between_stages)
+{
+    const char *text = "name: e\nstop: trace_end\ncomponents:\n"
+                       "  - {name: fabric, type: fabric}\n"
+                       "  - {name: g0, type: gpu}\n  - {name: g1, type: gpu}\n"
+                       "  - {name: g2, type: gpu}\n"
+                       "  - {name: inst0, type: llm_instance, model: llama3-8b, pp: 4,\n"
+                       "     devices: g0 g1 g2}\n"
+                       "links:\n"
+                       "  - {name: a, type: nvlink, gen: 4, links: 18, ends: [g0, g1]}\n"
+                       "workload:\n"
+                       "  synthetic: {rate: 1/s, input: 100 tokens, output: 1 tokens,"
+                       " requests: 1}\n";
+    sim_err err;
+    ck_assert_int_eq(run_text(text, &err), SIM_ESCENARIO);
+    ck_assert_msg(strstr(err.msg, "needs 4 (one per stage)"), "%s", err.msg);
+    ck_assert_int_eq(err.line, 9); /* the devices: line */
+    char fixed[1024];
+    snprintf(fixed, sizeof fixed, "%s", text);
+    char *p = strstr(fixed, "pp: 4");
+    p[4] = '3';
+    /* 32 layers do not split in 3: first that error, at pp */
+    ck_assert_int_eq(run_text(fixed, &err), SIM_ESCENARIO);
+    ck_assert_msg(strstr(err.msg, "divide"), "%s", err.msg);
+    p = strstr(fixed, "llama3-8b");
+    memcpy(p, "qwen2-7b ", 9); /* 28 layers, in 2 stages */
+    p = strstr(fixed, "pp: 3");
+    p[4] = '2';
+    char *d = strstr(fixed, "g0 g1 g2");
+    memcpy(d, "g1 g2   ", 8); /* two stages, g1 - g2 unlinked */
+    ck_assert_int_eq(run_text(fixed, &err), SIM_ESCENARIO);
+    ck_assert_msg(strstr(err.msg, "no fabric route from 'g1' to 'g2'"), "%s", err.msg);
+    ck_assert_int_eq(err.line, 9);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ppep");
@@ -511,6 +548,7 @@ static Suite *suite(void)
     tcase_add_test(core, error_pp_does_not_divide_layers);
     tcase_add_test(core, error_ep_above_expert_count);
     tcase_add_test(core, error_devices);
+    tcase_add_test(core, error_no_route_between_stages);
     suite_add_tcase(s, core);
     return s;
 }

@@ -1079,6 +1079,20 @@ static int resolve_par(sim_comp *c, sim_err *err)
     if (st->ep > 1 && st->pp_stages == 1) /* the fabric moves the all-to-all's bytes */
         st->hw.a2a_external = 1;
     (void)fabric_get(c->sim);
+    /* every pair that exchanges bytes has a route (NVLink, PCIe, RDMA...) */
+    for (uint32_t i = 0; i < st->npar; i++)
+        for (uint32_t j = 0; j < st->npar; j++) {
+            if (i == j || (st->pp_stages > 1 && j != i + 1))
+                continue;
+            fabric_req fr = {st->par_dev[i], st->par_dev[j], 1, FABRIC_PATH_AUTO, c->id,
+                             INST_EV_PP_ACT, 0, 0, NULL, 0, 0, 0, 0};
+            if (st->par_dev[i] == st->par_dev[j] || fabric_check_transfer(c->sim, &fr))
+                return scn_error(err, dn ? dn : c->node, "instance '%s': devices: no fabric "
+                                 "route from '%s' to '%s' (%s)", c->name,
+                                 sim_comp_at(c->sim, st->par_dev[i])->name,
+                                 sim_comp_at(c->sim, st->par_dev[j])->name,
+                                 st->pp_stages > 1 ? "activations" : "all-to-all");
+        }
     return 0;
 }
 
