@@ -11,7 +11,9 @@
  * NVLink: its time is exactly (m + p - 1) t + (p - 1) x with t the stage
  * time and x the (uncontended, equal) latency of one activation transfer
  * the fabric reports; the bytes on the stage links are exactly tokens / m
- * x hidden x 2 per boundary and micro-batch.
+ * x hidden x 2 per boundary and micro-batch. On a fabric with free
+ * transfers (x = 0) the step is (m + p - 1) t to the picosecond and the
+ * bubble (p - 1) / (m + p - 1).
  *
  * Experts. Mixtral-8x7B (mistralai/Mixtral-8x7B-v0.1 config.json: 32
  * layers, hidden 4096, 8 experts of 3 x 4096 x 14336 parameters per
@@ -249,11 +251,12 @@ END_TEST
 /* One request of `input` tokens, output 1: one prefill step on a pipeline
  * of p stages (llama3-70b, tp 1 per stage on B200s: 141 GB of weights fit
  * once p >= 1) joined in a chain of NVLink 5 bundles. */
-static void pp_one_step(uint32_t p, uint32_t m, uint32_t input)
+static void pp_one_step(uint32_t p, uint32_t m, uint32_t input, int free_fabric)
 {
     char text[4096];
     int n = snprintf(text, sizeof text, "name: pp\nstop: trace_end\ncomponents:\n"
-                     "  - {name: fabric, type: fabric}\n");
+                     "  - {name: fabric, type: fabric, free_transfers: %s}\n",
+                     free_fabric ? "true" : "false");
     for (uint32_t s = 0; s < p; s++)
         n += snprintf(text + n, sizeof text - n, "  - {name: g%u, type: gpu}\n", s);
     n += snprintf(text + n, sizeof text - n,
@@ -282,7 +285,7 @@ START_TEST(pp_fabric_gpipe_exact)
     static const uint32_t pm[][2] = {{2, 2}, {4, 4}, {4, 8}, {5, 1}, {8, 8}};
     for (unsigned i = 0; i < sizeof pm / sizeof pm[0]; i++) {
         uint32_t p = pm[i][0], m = pm[i][1], T = 8000;
-        pp_one_step(p, m, T);
+        pp_one_step(p, m, T, 0);
         ck_assert_uint_eq(C0.steps, 1);
         llm_step st = {T, (double)T * (T + 1) / 2, 0, 0, T, 0};
         sim_time t = (sim_time)llround(llm_stage_seconds(&HW0, &st) * 1e12);
@@ -308,6 +311,25 @@ START_TEST(pp_fabric_gpipe_exact)
         ck_assert_double_eq_tol(bub, 1.0 - (double)m * (double)t / span, 1e-12);
         /* a fast fabric: within x / t of GPipe's (p - 1) / (m + p - 1) */
         ck_assert_double_eq_tol(bub, (double)(p - 1) / (m + p - 1), 1e-3);
+    }
+}
+END_TEST
+
+/* An infinitely fast fabric (free transfers: bytes counted, no time): the
+ * step is GPipe's (m + p - 1) t to the picosecond and the bubble exactly
+ * (p - 1) / (m + p - 1). */
+START_TEST(pp_free_fabric_is_gpipe)
+{
+    static const uint32_t pm[][2] = {{2, 1}, {2, 8}, {4, 4}, {8, 2}, {16, 16}};
+    for (unsigned i = 0; i < sizeof pm / sizeof pm[0]; i++) {
+        uint32_t p = pm[i][0], m = pm[i][1], T = 8000;
+        pp_one_step(p, m, T, 1);
+        llm_step st = {T, (double)T * (T + 1) / 2, 0, 0, T, 0};
+        sim_time t = (sim_time)llround(llm_stage_seconds(&HW0, &st) * 1e12);
+        ck_assert_uint_eq(R->first[0] - R->arrival[0], (m + p - 1) * t + 30 * SIM_US);
+        ck_assert_double_eq_tol(capture_get(&R->cap, "inst0", "pp_bubble_fraction"),
+                                (double)(p - 1) / (m + p - 1), 1e-15);
+        ck_assert_uint_eq(C0.pp_act_bytes, (uint64_t)(p - 1) * T * 8192 * 2);
     }
 }
 END_TEST
@@ -541,6 +563,7 @@ static Suite *suite(void)
     tcase_add_test(core, ep_roofline_by_hand);
     tcase_add_test(core, gpipe_closed_form);
     tcase_add_test(core, pp_fabric_gpipe_exact);
+    tcase_add_test(core, pp_free_fabric_is_gpipe);
     tcase_add_test(core, pp_analytic);
     tcase_add_test(core, ep_all_to_all_bytes_exact);
     tcase_add_test(core, ep_step_is_compute_plus_fabric);
