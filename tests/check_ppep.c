@@ -45,7 +45,9 @@ typedef struct rec {
 
 static rec *R;
 static inst_counters C0;
-static llm_hw HW0;
+static llm_hw HW0;     /* inst0's hardware, with its model and GPU copied: */
+static llm_model M0;   /* the instance's own copies die with the simulator */
+static llm_gpu G0;
 
 static int rec_request(void *ctx, uint64_t id, const char *session, const char *instance,
                        sim_time arrival, sim_time first, sim_time finish, uint64_t in,
@@ -86,6 +88,10 @@ static int run_text(const char *text, sim_err *err)
     if (!rc) {
         C0 = *inst_stats(sim_find(s, "inst0"));
         HW0 = *inst_hw(sim_find(s, "inst0"));
+        M0 = *HW0.m;
+        G0 = *HW0.g;
+        HW0.m = &M0;
+        HW0.g = &G0;
     }
     sim_destroy(s);
     scn_free(doc);
