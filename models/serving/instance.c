@@ -146,6 +146,32 @@
  * draft rounds + verification. Tokens yielded together arrive together:
  * the ITL histogram gets one gap and zeros for the others.
  *
+ * Pipeline and expert parallelism (`pp`, `pp_microbatches`, `ep`,
+ * `moe_imbalance`, `devices`; formulas in llm_model.h). `pp: P` splits the
+ * layers over P stages of tp GPUs each (the instance has tp x P GPUs: HBM
+ * for weights and KV, energy); a step's tokens go through in micro-batches
+ * on a forward-only GPipe schedule. Without `devices` the step time is the
+ * closed form, (m + P - 1) stage times plus P - 1 activation hops over
+ * link_bandwidth. With `devices: gpu0 gpu1 ...` (one fabric gpu per stage)
+ * the instance plays the schedule with events [pl_launch, pl_stage_done,
+ * pl_arrived]: a stage computes a micro-batch for t_stage once the
+ * previous micro-batch has left it and the micro-batch's activations have
+ * arrived, and each micro-batch it finishes sends tokens / m x hidden x 2
+ * bytes to the next stage's GPU as a fabric transfer (class activations);
+ * the step ends when the last stage finishes the last micro-batch (plus
+ * step_overhead). Bubble fraction = 1 - stage busy time / (P x step time).
+ * `ep: E` (MoE models) spreads each MoE layer's experts over E groups of
+ * tp / E GPUs; the busiest holds moe_imbalance x the mean tokens. With
+ * `devices` (one per rank, pp 1) the step's dispatch and combine, of all
+ * MoE layers, move as one fabric transfer per ordered pair of ranks
+ * (class all_to_all) of 2 x moe_layers x a2a bytes / (E (E - 1)) each;
+ * the all-to-all is on the critical path, so the step lasts its compute
+ * time (llm_model.h, the all-to-alls' latencies included, their bytes
+ * not) plus the time the fabric took to move them [a2a_launch, a2a_done].
+ * With pp > 1 the all-to-all stays inside the stage time (analytic).
+ * Both exclude the linear step time (its coefficients are one measured
+ * configuration's), speculation, managed KV and KV read in place.
+ *
  * Simplifications (stated, not hidden): a block allocated for a request
  * counts as a prefix hit for a concurrent request before its KV is
  * computed; the partially filled last prompt block keeps its trace id while
@@ -168,11 +194,12 @@
 #include "sim/mem.h"
 
 enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED, INST_EV_TOUCHED,
-       INST_EV_DIRECT, INST_EV_INVAL };
+       INST_EV_DIRECT, INST_EV_INVAL, INST_EV_PP_STAGE, INST_EV_PP_ACT, INST_EV_A2A };
 enum { KVMEM_EXPLICIT, KVMEM_MANAGED };
 enum { PREEMPT_RECOMPUTE, PREEMPT_SWAP, PREEMPT_COST };
 enum { SPEC_NONE, SPEC_DRAFT, SPEC_HEAD };
 #define SPEC_MAX_K 64
+#define PAR_MAX_DEV 64 /* fabric devices of a pipeline or an EP group */
 
 #define NONE UINT32_MAX
 
@@ -233,6 +260,11 @@ typedef struct inst_state {
     double spec_accept;         /* probability each draft token is accepted */
     const char *spec_draft_model; /* SPEC_DRAFT: preset of the draft model */
     sim_time spec_draft_time;   /* SPEC_HEAD: one draft forward (one token per sequence) */
+    uint64_t pp_stages;         /* pipeline stages (1: none) */
+    uint64_t pp_micro;          /* micro-batches per step (0: as many as stages) */
+    uint64_t ep;                /* expert-parallel degree (1: none) */
+    double moe_imb;             /* router load imbalance, busiest rank / mean */
+    const char *devices;        /* fabric gpus of the stages / EP ranks ("" = none) */
     /* derived configuration */
     llm_hw draft_hw;            /* SPEC_DRAFT: the draft model on the same GPUs */
     llm_model model;            /* effective model */
@@ -288,6 +320,19 @@ typedef struct inst_state {
     uint32_t nreserved;         /* decode: reserved, not yet decoding (hold run slots) */
     inst_req *kv_head, *kv_tail;/* decode: reservation queue (FIFO) */
     uint64_t nkv;               /* its length */
+ /* pipeline / expert parallelism over the fabric (devices) */
+    uint32_t par_dev[PAR_MAX_DEV]; /* fabric gpu of each stage (pp > 1) or EP rank */
+    uint32_t npar;              /* entries (0: no devices, analytic) */
+    uint32_t pl_m;              /* the step in flight: micro-batches */
+    sim_time pl_t;              /*   one stage's time per micro-batch */
+    uint64_t pl_act;            /*   activation bytes per micro-batch and boundary */
+    uint32_t pl_next[PAR_MAX_DEV]; /* micro-batches stage s has finished */
+    uint32_t pl_arr[PAR_MAX_DEV];  /* micro-batches whose activations reached stage s */
+    uint8_t pl_busy[PAR_MAX_DEV];  /* stage s is computing */
+    sim_time pl_busy_ps, pl_span_ps; /* stage busy time, P x step spans (bubbles) */
+    int a2a_phase;              /* A2A_*: the step's all-to-all over the fabric */
+    uint32_t a2a_pending;       /* its transfers in flight */
+    sim_time a2a_extra;         /* the time they took (phase A2A_DONE) */
     /* managed KV (see the section at the end) */
     sim_comp *um;               /* the managed region, or NULL (explicit tiers) */
     um_range *mr;               /* pages the step in flight touches */
@@ -365,13 +410,14 @@ static const char *const kv_memory_names[] = {"explicit", "managed", NULL};
 static const char *const step_time_names[] = {"roofline", "linear", NULL};
 static const char *const preemption_names[] = {"recompute", "swap", "cost", NULL};
 static const char *const spec_names[] = {"none", "draft", "head", NULL};
+enum { A2A_NONE, A2A_MOVING, A2A_DONE, A2A_WAITING, A2A_FINAL };
 
 #define P(name, type, def, unit, desc, field) \
     {name, type, def, unit, desc, offsetof(inst_state, field), NULL}
 
 static const sim_param inst_params[] = {
     P("model", SIM_P_STRING, "llama3-8b", "",
-      "model preset (llama2-7b|13b|70b, llama3-8b|70b, llama3.2-1b, qwen2-7b, deepseek-v3) or "
+      "model preset (llama2-7b|13b|70b, llama3-8b|70b, llama3.2-1b, qwen2-7b, deepseek-v3, mixtral-8x7b) or "
       "custom",
       model_name),
     P("gpu", SIM_P_STRING, "h100", "", "GPU preset (h100, h200, a100, a100-40gb, l40s, b200, mi300x)",
@@ -474,7 +520,27 @@ static const sim_param inst_params[] = {
     P("spec_draft_time", SIM_P_TIME, "0 s", "ps",
       "speculation head: time of one draft forward (one proposed token for every sequence)",
       spec_draft_time),
+    P("pp", SIM_P_UINT, "1", "stages",
+      "pipeline-parallel stages (layers split evenly; must divide them), tp GPUs each",
+      pp_stages),
+    P("pp_microbatches", SIM_P_UINT, "0", "micro-batches",
+      "pipeline: micro-batches a step's tokens are split into (0: as many as stages; at "
+      "most one per token)", pp_micro),
+    P("ep", SIM_P_UINT, "1", "ranks",
+      "expert-parallel degree of a MoE model (mixtral-8x7b, deepseek-v3): experts spread over "
+      "ep groups of tp / ep GPUs (at most the expert count; divides tp); all-to-all dispatch "
+      "and combine per MoE layer", ep),
+    P("moe_imbalance", SIM_P_DOUBLE, "1", "",
+      "expert parallelism: router load imbalance, the busiest rank's tokens / the mean (1..ep; "
+      "unused with ep 1)",
+      moe_imb),
+    P("devices", SIM_P_STRING, "", "",
+      "fabric gpus of the pipeline stages (pp > 1) or EP ranks (ep > 1), separated by spaces "
+      "or commas: activations and all-to-alls move over the fabric between them", devices),
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+
+/* The scenario node of key k of the instance, or the instance's node. */
+#define PKEY(k) (node && scn_map_get(node, k) ? scn_map_get(node, k) : node)
 
 #define OVR(dst, v) \
     do {            \
@@ -594,6 +660,39 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
         return scn_error(err, node ? scn_map_get(node, "step_overhead") : NULL,
                          "instance '%s': step_overhead is the roofline's fixed cost; the linear "
                          "model's is step_fixed", c->name);
+    if (st->pp_stages < 1 || st->pp_stages > PAR_MAX_DEV || mm->layers % st->pp_stages)
+        return scn_error(err, PKEY("pp"),
+                         "instance '%s': pp (%llu stages) must divide the model's %u layers "
+                         "(at most %d stages)", c->name, (unsigned long long)st->pp_stages,
+                         mm->layers, PAR_MAX_DEV);
+    if (st->ep < 1 || (st->ep > 1 && st->ep > mm->experts))
+        return scn_error(err, PKEY("ep"),
+                         "instance '%s': ep (%llu) must be 1..the expert count (%s has %u "
+                         "routed experts)", c->name, (unsigned long long)st->ep, mm->name,
+                         mm->experts);
+    if (st->ep > 1 && (st->tp % st->ep || st->ep > PAR_MAX_DEV))
+        return scn_error(err, PKEY("ep"), "instance '%s': ep (%llu) must divide "
+                         "tp (%llu): each EP rank is tp / ep of the instance's GPUs", c->name,
+                         (unsigned long long)st->ep, (unsigned long long)st->tp);
+    if (!(st->moe_imb >= 1) || (st->ep > 1 && st->moe_imb > (double)st->ep))
+        return scn_error(err, PKEY("moe_imbalance"),
+                         "instance '%s': moe_imbalance (%g) is the busiest rank's tokens over "
+                         "the mean: 1..ep (%llu)", c->name, st->moe_imb,
+                         (unsigned long long)st->ep);
+    if ((st->pp_stages > 1 || st->ep > 1) && st->step_time == LLM_STEP_LINEAR)
+        return scn_error(err, PKEY("step_time"), "instance '%s': pp and ep need "
+                         "step_time: roofline (linear coefficients are measured for one "
+                         "configuration)", c->name);
+    if ((st->pp_stages > 1 || st->ep > 1) && !(gg->link_bandwidth > 0))
+        return scn_error(err, node, "instance '%s': pp > 1 and ep > 1 need link_bandwidth "
+                         "(activations, all-to-alls)", c->name);
+    if (*st->devices && st->pp_stages == 1 && st->ep == 1)
+        return scn_error(err, PKEY("devices"), "instance '%s': devices are the "
+                         "gpus of pipeline stages (pp > 1) or EP ranks (ep > 1)", c->name);
+    if (*st->devices && (st->spec != SPEC_NONE || st->kv_memory == KVMEM_MANAGED))
+        return scn_error(err, PKEY("devices"), "instance '%s': pipeline / EP "
+                         "devices on the fabric are not modelled with speculation or managed "
+                         "KV", c->name);
     st->hw.m = &st->model;
     st->hw.g = &st->gpu;
     st->hw.tp = (uint32_t)st->tp;
@@ -628,6 +727,10 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
                              "of one draft forward)", c->name);
         }
     }
+    st->hw.pp = (uint32_t)st->pp_stages;
+    st->hw.microbatches = (uint32_t)(st->pp_micro ? st->pp_micro : st->pp_stages);
+    st->hw.ep = (uint32_t)st->ep;
+    st->hw.moe_imbalance = st->moe_imb;
     st->kvbpt = llm_kv_bytes_per_token(&st->model);
     /* Default KV section: 16-token blocks in HBM only, LRU. */
     st->kv.block_tokens = 16;
@@ -637,6 +740,8 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
     st->kv.eviction = "lru";
     st->kv.prefix_caching = 1;
     double usable = st->gpu_mem_util * (double)st->tp * (double)gg->hbm;
+    if (st->pp_stages > 1) /* every stage's GPUs hold weights and KV */
+        usable *= (double)st->pp_stages;
     if (st->spec == SPEC_DRAFT) /* the draft model's weights share the HBM */
         usable -= llm_weight_bytes(st->draft_hw.m);
     if (usable <= llm_weight_bytes(mm))
@@ -933,11 +1038,70 @@ static void count_pin(inst_state *st, const kv_pin_result *res)
     }
 }
 
+/* The fabric gpus of `devices:` (one per stage when pp > 1, else per EP
+ * rank). */
+static int resolve_par(sim_comp *c, sim_err *err)
+{
+    inst_state *st = c->state;
+    if (!st->devices || !*st->devices)
+        return 0;
+    const scn_node *dn = c->node ? scn_map_get(c->node, "devices") : NULL;
+    uint32_t want = (uint32_t)(st->pp_stages > 1 ? st->pp_stages : st->ep);
+    const char *p = st->devices;
+    st->npar = 0;
+    while (*p) {
+        size_t n = strcspn(p, " ,\t");
+        if (n) {
+            char name[256];
+            if (n >= sizeof name || st->npar >= PAR_MAX_DEV)
+                return scn_error(err, dn ? dn : c->node, "instance '%s': devices: a name too "
+                                 "long or more than %d names", c->name, PAR_MAX_DEV);
+            memcpy(name, p, n);
+            name[n] = 0;
+            sim_comp *d = sim_find(c->sim, name);
+            if (!d || d->model != &fab_gpu_model)
+                return scn_error(err, dn ? dn : c->node, "instance '%s': devices: '%s' is not "
+                                 "a `gpu` component of the scenario", c->name, name);
+            st->par_dev[st->npar++] = d->id;
+            p += n;
+        } else {
+            p++;
+        }
+    }
+    if (st->npar != want)
+        return scn_error(err, dn ? dn : c->node, "instance '%s': devices names %u gpus; %s "
+                         "needs %u (one per %s)", c->name, st->npar,
+                         st->pp_stages > 1 ? "pp" : "ep", want,
+                         st->pp_stages > 1 ? "stage" : "rank");
+    if (st->direct_tier)
+        return scn_error(err, dn ? dn : c->node, "instance '%s': pipeline / EP devices on the "
+                         "fabric are not modelled with KV read in place", c->name);
+    if (st->ep > 1 && st->pp_stages == 1) /* the fabric moves the all-to-all's bytes */
+        st->hw.a2a_external = 1;
+    (void)fabric_get(c->sim);
+    /* every pair that exchanges bytes has a route (NVLink, PCIe, RDMA...) */
+    for (uint32_t i = 0; i < st->npar; i++)
+        for (uint32_t j = 0; j < st->npar; j++) {
+            if (i == j || (st->pp_stages > 1 && j != i + 1))
+                continue;
+            fabric_req fr = {st->par_dev[i], st->par_dev[j], 1, FABRIC_PATH_AUTO, c->id,
+                             INST_EV_PP_ACT, 0, 0, NULL, 0, 0, 0, 0};
+            if (st->par_dev[i] == st->par_dev[j] || fabric_check_transfer(c->sim, &fr))
+                return scn_error(err, dn ? dn : c->node, "instance '%s': devices: no fabric "
+                                 "route from '%s' to '%s' (%s)", c->name,
+                                 sim_comp_at(c->sim, st->par_dev[i])->name,
+                                 sim_comp_at(c->sim, st->par_dev[j])->name,
+                                 st->pp_stages > 1 ? "activations" : "all-to-all");
+        }
+    return 0;
+}
+
 static int inst_start(sim_comp *c, sim_err *err)
 {
     inst_state *st = c->state;
     st->block_bytes = st->kvbpt * st->kv.block_tokens;
-    double usable = st->gpu_mem_util * (double)st->tp * (double)st->gpu.hbm -
+    double usable = st->gpu_mem_util * (double)st->tp * (double)st->gpu.hbm *
+                        (double)(st->pp_stages > 1 ? st->pp_stages : 1) -
                     llm_weight_bytes(&st->model) -
                     (st->spec == SPEC_DRAFT ? llm_weight_bytes(st->draft_hw.m) : 0);
     uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity : (uint64_t)usable;
@@ -1020,7 +1184,9 @@ static int inst_start(sim_comp *c, sim_err *err)
                          st->kv_memory == KVMEM_MANAGED ? "kv_memory managed has none"
                                                         : "kv: tiers lists only HBM");
     }
-    return rc ? rc : resolve_direct(c, err);
+    if (!rc)
+        rc = resolve_direct(c, err);
+    return rc ? rc : resolve_par(c, err);
 }
 
 /* ---- queues ------------------------------------------------------------ */
@@ -1515,6 +1681,115 @@ static sim_time draft_time(inst_state *st)
     return t;
 }
 
+/* ---- pipeline and expert parallelism over the fabric -------------------- */
+
+/* Stage s starts its next micro-batch when it is free and the micro-batch's
+ * activations are there. */
+static void pl_try(sim_comp *c, uint32_t s)
+{
+    inst_state *st = c->state;
+    if (!st->pl_busy[s] && st->pl_next[s] < st->pl_arr[s]) {
+        st->pl_busy[s] = 1;
+        sim_schedule(c->sim, st->pl_t, c->id, INST_EV_PP_STAGE, s, 0);
+    }
+}
+
+/* Start a step's GPipe schedule: every micro-batch is at stage 0. [pl_launch] */
+static void pl_launch(sim_comp *c, const llm_step *step)
+{
+    inst_state *st = c->state;
+    double ts = llm_stage_seconds(&st->hw, step);
+    st->pl_m = llm_pp_microbatches(&st->hw, step->tokens);
+    st->pl_t = (sim_time)llround(ts * 1e12);
+    if (st->pl_t == 0)
+        st->pl_t = 1;
+    st->pl_act = (uint64_t)llround(llm_pp_act_bytes(&st->hw, step->tokens));
+    for (uint32_t s = 0; s < st->npar; s++) {
+        st->pl_next[s] = 0;
+        st->pl_arr[s] = s ? 0 : st->pl_m;
+        st->pl_busy[s] = 0;
+    }
+    pl_try(c, 0);
+}
+
+/* Stage s finished a micro-batch: its activations leave for stage s + 1;
+ * the last stage's last one ends the step. [pl_stage_done] */
+static void pl_stage_done(sim_comp *c, uint32_t s)
+{
+    inst_state *st = c->state;
+    st->pl_busy[s] = 0;
+    st->pl_next[s]++;
+    st->cnt.pp_stage_busy_ps += st->pl_t;
+    if (s + 1 < st->npar) {
+        if (fabric_transfer_class(c->sim, FABRIC_CLASS_ACTIVATIONS, st->par_dev[s],
+                                  st->par_dev[s + 1], st->pl_act, FABRIC_PATH_AUTO, c->id,
+                                  INST_EV_PP_ACT, s + 1) == 0) {
+            st->cnt.pp_act_transfers++;
+            st->cnt.pp_act_bytes += st->pl_act;
+        } else { /* refused: counted, and the activations arrive untimed */
+            st->cnt.fabric_errors++;
+            st->pl_arr[s + 1]++;
+            pl_try(c, s + 1);
+        }
+    } else if (st->pl_next[s] == st->pl_m) {
+        sim_time span = sim_now(c->sim) - st->step_began;
+        st->cnt.pp_span_ps += span * st->npar;
+        st->step_len = span + st->step_overhead;
+        sim_schedule(c->sim, st->step_overhead, c->id, INST_EV_STEP, 0, 0);
+    }
+    pl_try(c, s);
+}
+
+/* The step's dispatch and combine of every MoE layer: one transfer per
+ * ordered pair of EP ranks. [a2a_launch] */
+static void a2a_launch(sim_comp *c, const llm_step *step)
+{
+    inst_state *st = c->state;
+    uint32_t e = st->npar;
+    double per_layer = llm_a2a_bytes(&st->model, (double)step->tokens, e);
+    uint64_t pair = (uint64_t)llround(2.0 * st->model.moe_layers * per_layer /
+                                      ((double)e * (double)(e - 1)));
+    st->a2a_phase = A2A_MOVING;
+    st->a2a_pending = 0;
+    for (uint32_t i = 0; i < e; i++)
+        for (uint32_t j = 0; j < e; j++) {
+            if (i == j)
+                continue;
+            if (fabric_transfer_class(c->sim, FABRIC_CLASS_ALL_TO_ALL, st->par_dev[i],
+                                      st->par_dev[j], pair, FABRIC_PATH_AUTO, c->id,
+                                      INST_EV_A2A, 0) == 0) {
+                st->a2a_pending++;
+                st->cnt.a2a_transfers++;
+                st->cnt.a2a_bytes += pair;
+            } else {
+                st->cnt.fabric_errors++;
+            }
+        }
+    if (!st->a2a_pending) {
+        st->a2a_phase = A2A_DONE;
+        st->a2a_extra = 0;
+    }
+}
+
+/* An all-to-all transfer landed; the last one fixes the step's end: its
+ * compute time plus the time the fabric took. [a2a_done] */
+static void a2a_done(sim_comp *c)
+{
+    inst_state *st = c->state;
+    if (--st->a2a_pending)
+        return;
+    sim_time extra = sim_now(c->sim) - st->step_began;
+    if (st->a2a_phase == A2A_MOVING) { /* the compute part is still running */
+        st->a2a_phase = A2A_DONE;
+        st->a2a_extra = extra;
+    } else { /* A2A_WAITING: the compute part ended at step_began + step_len */
+        st->a2a_phase = A2A_FINAL;
+        sim_time end = st->step_began + st->step_len + extra;
+        st->step_len += extra;
+        sim_schedule(c->sim, end - sim_now(c->sim), c->id, INST_EV_STEP, 0, 0);
+    }
+}
+
 /* Compose and launch one step; nothing when there is no work. [compose] */
 static void compose(sim_comp *c)
 {
@@ -1679,6 +1954,12 @@ static void compose(sim_comp *c)
                 st->cnt.fabric_errors++;
         }
     }
+    if (st->npar && st->pp_stages > 1) {
+        pl_launch(c, &step);
+        return; /* the pipeline's events end the step */
+    }
+    if (st->npar && st->ep > 1)
+        a2a_launch(c, &step);
     if (st->um && managed_launch(c, dt))
         return; /* stalled on faults: managed_touched schedules the step */
     sim_schedule(c->sim, dt, c->id, INST_EV_STEP, 0, 0);
@@ -1990,6 +2271,17 @@ static void inst_handle(sim_comp *c, const sim_event *e)
 {
     inst_state *st = c->state;
     if (e->kind == INST_EV_STEP) {
+        if (st->a2a_phase == A2A_MOVING) { /* compute done; the all-to-all is not */
+            st->a2a_phase = A2A_WAITING;
+            return;
+        }
+        if (st->a2a_phase == A2A_DONE) { /* then the all-to-all's time, in sequence */
+            st->a2a_phase = A2A_FINAL;
+            st->step_len += st->a2a_extra;
+            sim_schedule(c->sim, st->a2a_extra, c->id, INST_EV_STEP, 0, 0);
+            return;
+        }
+        st->a2a_phase = A2A_NONE;
         if (st->direct_wait) { /* the roofline time is up; the KV reads are not */
             st->step_timed_out = 1;
             return;
@@ -2002,6 +2294,13 @@ static void inst_handle(sim_comp *c, const sim_event *e)
             st->step_len = sim_now(c->sim) - st->step_began;
             step_end(c);
         }
+    } else if (e->kind == INST_EV_PP_STAGE) {
+        pl_stage_done(c, (uint32_t)e->a0);
+    } else if (e->kind == INST_EV_PP_ACT) {
+        st->pl_arr[e->a0]++;
+        pl_try(c, (uint32_t)e->a0);
+    } else if (e->kind == INST_EV_A2A) {
+        a2a_done(c);
     } else if (e->kind == INST_EV_INVAL) {
         /* a batch of back-invalidations (or their responses) arrived */
     } else if (e->kind == INST_EV_WAKE) {
@@ -2085,10 +2384,28 @@ static int inst_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, c->name, "utilization", el > 0 ? sim_time_to_s(busy_until(st, sim_now(s))) / el : 0,
                       "");
     /* the GPUs' energy over the run (llm_model.h): tp x (idle T + (peak - idle) busy) */
-    double gpu_j = (double)st->tp *
+    double gpu_j = (double)st->tp * (double)st->pp_stages *
                    llm_gpu_energy_j(&st->gpu, sim_time_to_s(busy_until(st, sim_now(s))), el);
     sim_report_metric(s, c->name, "gpu_power_mean", el > 0 ? gpu_j / el : 0, "W");
     sim_report_energy(s, c->name, 0.0, gpu_j);
+    if (st->pp_stages > 1) {
+        /* the closed form's bubble (t_act = 0), or the one the events played */
+        uint32_t m = st->hw.microbatches, p = (uint32_t)st->pp_stages;
+        double bub = st->npar ? (st->cnt.pp_span_ps
+                                     ? 1.0 - (double)st->cnt.pp_stage_busy_ps /
+                                                 (double)st->cnt.pp_span_ps
+                                     : 0)
+                              : (double)(p - 1) / (double)(m + p - 1);
+        sim_report_metric(s, c->name, "pp_bubble_fraction", bub, "");
+        sim_report_metric(s, c->name, "pp_activation_bytes", (double)st->cnt.pp_act_bytes, "B");
+        sim_report_metric(s, c->name, "pp_activation_transfers",
+                          (double)st->cnt.pp_act_transfers, "transfers");
+    }
+    if (st->ep > 1) {
+        sim_report_metric(s, c->name, "ep_all_to_all_bytes", (double)st->cnt.a2a_bytes, "B");
+        sim_report_metric(s, c->name, "ep_all_to_all_transfers", (double)st->cnt.a2a_transfers,
+                          "transfers");
+    }
     sim_report_metric(s, c->name, "preemptions", (double)st->cnt.preemptions, "requests");
     if (st->preemption != PREEMPT_RECOMPUTE) {
         sim_report_metric(s, c->name, "swap_outs", (double)st->cnt.swap_outs, "requests");

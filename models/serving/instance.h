@@ -221,6 +221,12 @@ typedef struct inst_counters {
     uint64_t spec_full;     /* verifications with the full k draft tokens */
     uint64_t spec_full_emitted; /* tokens they produced */
     sim_time spec_draft_ps; /* summed draft phases of the steps */
+    uint64_t pp_act_transfers; /* pipeline: activation transfers between stages (fabric) */
+    uint64_t pp_act_bytes;  /*   their bytes */
+    sim_time pp_stage_busy_ps; /*   summed busy time of the stages */
+    sim_time pp_span_ps;    /*   stages x summed step spans (bubble = 1 - busy / this) */
+    uint64_t a2a_transfers; /* expert parallelism: all-to-all transfers (fabric) */
+    uint64_t a2a_bytes;     /*   their bytes (dispatch + combine, every MoE layer) */
 } inst_counters;
 const inst_counters *inst_stats(sim_comp *c);
 
