@@ -860,6 +860,21 @@ static sim_time charge_moves(sim_comp *c, inst_req *r, const kv_pin_result *res)
     return ready;
 }
 
+/* Grow the KV store's host tables for a pin of n blocks (kv_store_reserve).
+ * They grow with the blocks cached, not with the capacity, so a huge tier
+ * costs nothing until used; if the host runs out of memory the run fails
+ * with the reason instead of taking the no-room path. 0 or -1. */
+static int kv_grow(sim_comp *c, uint32_t n)
+{
+    inst_state *st = c->state;
+    sim_err e;
+    sim_err_clear(&e);
+    if (kv_store_reserve(st->store, n, &e) == 0)
+        return 0;
+    sim_fail(c->sim, e.code, "instance '%s': %s", c->name, e.msg);
+    return -1;
+}
+
 /* Try to admit the head of the waiting queue. 1 = admitted (r set), 0 = not. */
 static int admit(sim_comp *c, inst_req *r)
 {
@@ -878,7 +893,7 @@ static int admit(sim_comp *c, inst_req *r)
     }
     kv_pin_result res;
     memset(&res, 0, sizeof res);
-    if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
         return 0;
     r->pinned = nb;
     st->logical_pinned += nb;
@@ -938,6 +953,8 @@ static void compose(sim_comp *c)
             int self = 0;
             while (need > r->pinned) {
                 kv_pin_result res;
+                if (kv_grow(c, 1))
+                    return;
                 if (kv_store_pin(st->store, r->ids + r->pinned, 1, now, &res) == 0) {
                     r->pinned++;
                     st->logical_pinned++;
@@ -1190,7 +1207,7 @@ static int try_reserve(sim_comp *c, inst_req *r)
         return 0;
     kv_pin_result res;
     memset(&res, 0, sizeof res);
-    if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
         return 0;
     (void)charge_moves(c, NULL, &res); /* lower-tier hits promoted, write-backs demoted */
     uint32_t hit = st->kv.prefix_caching ? res.hit_blocks : 0;
