@@ -615,3 +615,8 @@ int kv_evict_reserve(const memfab_evict_ops *ops, void *st, uint32_t n)
         rc = s3_grow(st, n) || ((s3 *)st)->broken;
     return rc ? SIM_ENOMEM : 0;
 }
+
+int kv_evict_reads_info(const memfab_evict_ops *ops)
+{
+    return ops != &lru_ops && ops != &fifo_ops;
+}

@@ -136,6 +136,7 @@ struct kv_store {
     int mode;                  /* KV_WRITE_BACK or KV_WRITE_THROUGH */
     const memfab_evict_ops *ops; /* policy of every tier */
     int builtin;               /* ops is a built-in policy (grows with kv_evict_reserve) */
+    int reads_info;            /* ops's insert reads its memfab_block_info */
     double recompute_s;        /* recompute cost of a block at position 0 */
     double recompute_pos_s;    /* extra cost per block of preceding prefix */
     ktier t[MEMFAB_MAX_TIERS];  /* tier 0 is the fastest */
@@ -420,6 +421,7 @@ kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode
     s->mode = write_mode;
     s->ops = policy;
     s->builtin = kv_evict_builtin(policy);
+    s->reads_info = kv_evict_reads_info(policy);
     s->bfree = NONE;
     for (uint32_t t = 0; t < ntiers; t++) {
         ktier *tr = &s->t[t];
@@ -532,7 +534,8 @@ static void policy_hold(kv_store *s, uint32_t t, uint32_t b)
         return;
     tr->held[sl] = 1;
     tr->nheld++;
-    fill_info(tr, sl, &tr->scratch);
+    if (s->reads_info)
+        fill_info(tr, sl, &tr->scratch);
     s->ops->insert(tr->pol, sl, &tr->scratch);
 }
 

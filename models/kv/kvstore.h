@@ -195,6 +195,10 @@ extern const memfab_evict_ops *const kv_evict_policies[];
  * calls it as its slot tables grow, so inserts never allocate. 0 for a
  * plug-in's policy (which sizes itself from `capacity`). */
 int kv_evict_builtin(const memfab_evict_ops *ops);
+/* 0 for a built-in policy whose insert ignores its memfab_block_info (lru,
+ * fifo): the store then does not fill one in (no cache misses for facts
+ * nobody reads). 1 for every other policy, plug-ins included. */
+int kv_evict_reads_info(const memfab_evict_ops *ops);
 int kv_evict_reserve(const memfab_evict_ops *ops, void *st, uint32_t n);
 /* Built-in routing policies, NULL-terminated: round_robin, random,
  * least_loaded, prefix_affinity, dynamo, sglang, llmd. */
