@@ -75,7 +75,7 @@ struct scn_node {
     char *str;            /* SCN_SCALAR: the text */
     size_t n, cap;        /* SCN_MAP entries / SCN_SEQ items in use, allocated */
     scn_entry *ents;      /* SCN_MAP */
-    uint32_t *hidx;       /* SCN_MAP of MAP_INDEX_MIN keys or more: entry numbers, UINT32_MAX empty */
+    uint32_t *hidx;       /* SCN_MAP, MAP_INDEX_MIN keys or more: entry numbers, UINT32_MAX empty */
     uint32_t hmask;       /* cells of hidx - 1 */
     scn_node **items;     /* SCN_SEQ */
     scn_node *all_next;   /* the document's list of every node */

@@ -224,7 +224,8 @@ START_TEST(huge_kv_tier_bounded_rss)
     long small_kb, huge_kb;
     ck_assert_int_eq(run_child(scn, "kv.tiers.dram.capacity=256 GiB", db, &small_kb), 0);
     ck_assert_int_eq(run_child(scn, "kv.tiers.dram.capacity=1000 TiB", db, &huge_kb), 0);
-    fprintf(stderr, "huge_kv_tier_bounded_rss: peak RSS 256 GiB tier %ld KiB, 1000 TiB tier %ld KiB\n",
+    fprintf(stderr,
+            "huge_kv_tier_bounded_rss: peak RSS 256 GiB tier %ld KiB, 1000 TiB tier %ld KiB\n",
             small_kb, huge_kb);
     /* Generous bounds (sanitizer builds carry their own overhead), far
      * below the 2.1 GB the capacity-sized tables took. */

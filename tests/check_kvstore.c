@@ -670,7 +670,8 @@ START_TEST(test_slots_as_preallocated)
             if (used == C) { /* evict the least recently used */
                 uint32_t v = UINT32_MAX;
                 for (uint32_t i = 0; i < IDS; i++)
-                    if (slot_of_id[i] != UINT32_MAX && (v == UINT32_MAX || last_use[i] < last_use[v]))
+                    if (slot_of_id[i] != UINT32_MAX &&
+                        (v == UINT32_MAX || last_use[i] < last_use[v]))
                         v = i;
                 slot_of_id[id] = slot_of_id[v];
                 slot_of_id[v] = UINT32_MAX;

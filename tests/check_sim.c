@@ -378,8 +378,8 @@ START_TEST(ports_linear)
         return;
     }
     char why[128];
-    ck_assert_msg(cpulimit_run(many_ports, NULL, 10, why, sizeof why) == 0, "ports of 150,000 components: %s",
-                  why);
+    ck_assert_msg(cpulimit_run(many_ports, NULL, 10, why, sizeof why) == 0,
+                  "ports of 150,000 components: %s", why);
 }
 END_TEST
 

@@ -150,7 +150,7 @@ struct kv_store {
     uint8_t *present;          /* bit t: present in tier t; 0 = free entry */
     uint8_t *busy;             /* protected during a pin */
     uint8_t *moving;           /* being demoted: not freed meanwhile */
-    uint32_t *pos;             /* position in the prefix when first stored; free-list link when free */
+    uint32_t *pos;             /* position in the prefix when first stored (free: next free) */
     uint32_t *epoch;           /* pin call that allocated or promoted it */
     uint32_t *slot;            /* [b * ntiers + t]: slot in tier t or NONE */
     uint32_t nballoc;          /* entries allocated */
