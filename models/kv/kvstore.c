@@ -440,9 +440,10 @@ kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode
         tr->pol = policy->create((uint32_t)(tr->cap < MAX_LIVE ? tr->cap : MAX_LIVE), params);
         if (!tr->pol) {
             sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
-                        "kv store: eviction policy '%s' failed to start for tier '%s'"
-                        " (bad parameters or out of memory)",
-                        policy->name, tr->name);
+                        "kv store: eviction policy '%s' failed to start for tier '%s' of %llu"
+                        " blocks (bad parameters, or out of memory for state it sizes from the"
+                        " capacity)",
+                        policy->name, tr->name, (unsigned long long)tr->cap);
             kv_store_free(s);
             return NULL;
         }

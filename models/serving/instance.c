@@ -570,6 +570,24 @@ static int resolve_fabric(sim_comp *c, sim_err *err)
     return 0;
 }
 
+/* kv_store_new failed. Its arguments were checked here, so SIM_EINVAL is
+ * the eviction policy refusing to start: its parameters, or (a plug-in
+ * that sizes its state from the capacity) a tier too large for the host.
+ * That is the scenario's doing: a scenario error naming the keys, before
+ * the run starts. */
+static int store_failed(const sim_comp *c, const inst_state *st, sim_err *err)
+{
+    if (!err || !err->code)
+        return SIM_ENOMEM;
+    if (err->code != SIM_EINVAL)
+        return err->code;
+    char msg[sizeof err->msg];
+    memcpy(msg, err->msg, sizeof msg);
+    return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                       "instance '%s': %s; see kv.eviction ('%s'), its parameters and the "
+                       "kv.tiers capacities", c->name, msg, st->kv.eviction);
+}
+
 static int inst_start(sim_comp *c, sim_err *err)
 {
     inst_state *st = c->state;
@@ -604,7 +622,7 @@ static int inst_start(sim_comp *c, sim_err *err)
     int shared = st->kv.pool && st->kv.ntiers > 1;
     st->store = kv_store_new(tiers, shared ? 1 : st->kv.ntiers, st->kv.write_mode, pol, pp, err);
     if (!st->store)
-        return err && err->code ? err->code : SIM_ENOMEM;
+        return store_failed(c, st, err);
     pool_state *ps = shared ? st->kv.pool->state : NULL;
     /* Costs for cost-aware eviction: recomputing block i of a prefix is a
      * prefill of block_tokens tokens after i x block_tokens cached ones
@@ -624,7 +642,7 @@ static int inst_start(sim_comp *c, sim_err *err)
         ps->store = kv_store_new_pool(tiers + 1, st->kv.ntiers - 1, st->kv.write_mode, pol, pp,
                                       err);
         if (!ps->store)
-            return err && err->code ? err->code : SIM_ENOMEM;
+            return store_failed(c, st, err);
         kv_store_set_costs(ps->store, rc0, rci, reload + 1);
         ps->block_bytes = st->block_bytes;
         ps->ntiers = st->kv.ntiers - 1;
