@@ -1096,6 +1096,24 @@ static int resolve_par(sim_comp *c, sim_err *err)
     return 0;
 }
 
+/* kv_store_new failed. Its arguments were checked here, so SIM_EINVAL is
+ * the eviction policy refusing to start: its parameters, or (a plug-in
+ * that sizes its state from the capacity) a tier too large for the host.
+ * That is the scenario's doing: a scenario error naming the keys, before
+ * the run starts. */
+static int store_failed(const sim_comp *c, const inst_state *st, sim_err *err)
+{
+    if (!err || !err->code)
+        return SIM_ENOMEM;
+    if (err->code != SIM_EINVAL)
+        return err->code;
+    char msg[sizeof err->msg];
+    memcpy(msg, err->msg, sizeof msg);
+    return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                       "instance '%s': %s; see kv.eviction ('%s'), its parameters and the "
+                       "kv.tiers capacities", c->name, msg, st->kv.eviction);
+}
+
 static int inst_start(sim_comp *c, sim_err *err)
 {
     inst_state *st = c->state;
@@ -1132,7 +1150,7 @@ static int inst_start(sim_comp *c, sim_err *err)
     int shared = st->kv.pool && st->kv.ntiers > 1;
     st->store = kv_store_new(tiers, shared ? 1 : st->kv.ntiers, st->kv.write_mode, pol, pp, err);
     if (!st->store)
-        return err && err->code ? err->code : SIM_ENOMEM;
+        return store_failed(c, st, err);
     pool_state *ps = shared ? st->kv.pool->state : NULL;
     /* Costs for cost-aware eviction: recomputing block i of a prefix is a
      * prefill of block_tokens tokens after i x block_tokens cached ones
@@ -1152,7 +1170,7 @@ static int inst_start(sim_comp *c, sim_err *err)
         ps->store = kv_store_new_pool(tiers + 1, st->kv.ntiers - 1, st->kv.write_mode, pol, pp,
                                       err);
         if (!ps->store)
-            return err && err->code ? err->code : SIM_ENOMEM;
+            return store_failed(c, st, err);
         kv_store_set_costs(ps->store, rc0, rci, reload + 1);
         ps->block_bytes = st->block_bytes;
         ps->ntiers = st->kv.ntiers - 1;
@@ -1466,6 +1484,21 @@ static sim_time charge_moves(sim_comp *c, inst_req *r, const kv_pin_result *res)
     return ready;
 }
 
+/* Grow the KV store's host tables for a pin of n blocks (kv_store_reserve).
+ * They grow with the blocks cached, not with the capacity, so a huge tier
+ * costs nothing until used; if the host runs out of memory the run fails
+ * with the reason instead of taking the no-room path. 0 or -1. */
+static int kv_grow(sim_comp *c, uint32_t n)
+{
+    inst_state *st = c->state;
+    sim_err e;
+    sim_err_clear(&e);
+    if (kv_store_reserve(st->store, n, &e) == 0)
+        return 0;
+    sim_fail(c->sim, e.code, "instance '%s': %s", c->name, e.msg);
+    return -1;
+}
+
 /* ---- swap preemption ---------------------------------------------------- */
 
 /* Move `bytes` of r's swapped KV between HBM and the first tier below it
@@ -1575,7 +1608,7 @@ static int admit_swapped(sim_comp *c, inst_req *r)
         return 0;
     kv_pin_result res;
     memset(&res, 0, sizeof res);
-    if (kv_store_pin(st->store, r->ids, nb, now, &res) != 0)
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, now, &res) != 0)
         return 0;
     r->pinned = nb;
     st->logical_pinned += nb;
@@ -1616,7 +1649,7 @@ static int admit(sim_comp *c, inst_req *r)
         return 0;
     kv_pin_result res;
     memset(&res, 0, sizeof res);
-    if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
         return 0;
     r->pinned = nb;
     st->logical_pinned += nb;
@@ -1822,6 +1855,8 @@ static void compose(sim_comp *c)
             int self = 0;
             while (need > r->pinned) {
                 kv_pin_result res;
+                if (kv_grow(c, 1))
+                    return;
                 if (kv_store_pin(st->store, r->ids + r->pinned, 1, now, &res) == 0) {
                     r->pinned++;
                     st->logical_pinned++;
@@ -2140,7 +2175,7 @@ static int try_reserve(sim_comp *c, inst_req *r)
         return 0;
     kv_pin_result res;
     memset(&res, 0, sizeof res);
-    if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
         return 0;
     (void)charge_moves(c, NULL, &res); /* lower-tier hits promoted, write-backs demoted */
     if (st->direct_tier) {

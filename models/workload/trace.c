@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -901,6 +902,56 @@ static int open_first_line(trace_reader *r, sim_err *err)
     }
 }
 
+static const char *file_kind(const struct stat *st)
+{
+    if (S_ISDIR(st->st_mode))
+        return "a directory";
+    if (S_ISFIFO(st->st_mode))
+        return "a FIFO";
+    if (S_ISCHR(st->st_mode))
+        return "a character device";
+    if (S_ISBLK(st->st_mode))
+        return "a block device";
+    if (S_ISSOCK(st->st_mode))
+        return "a socket";
+    return "a special file";
+}
+
+/* Open a trace for reading: only a regular file. A FIFO would block in
+ * open() until a writer comes (forever, for `memfab trace stats FIFO`),
+ * and a device never ends (/dev/zero, /dev/urandom), so both are refused
+ * before a byte is read. The open itself is O_NONBLOCK, so a path that is
+ * a FIFO cannot block it; the check is on the opened file (fstat), so a
+ * path swapped after a stat cannot slip through. NULL with err set. */
+static FILE *open_regular(const char *path, sim_err *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        sim_err_set(err, errno == ENOENT ? SIM_ENOTFOUND : SIM_EIO, path, 0, 0,
+                    "cannot open trace: %s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        sim_err_set(err, SIM_EIO, path, 0, 0, "cannot open trace: %s", strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        sim_err_set(err, SIM_EFORMAT, path, 0, 0,
+                    "cannot read a trace from %s: a trace is a regular file", file_kind(&st));
+        close(fd);
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ? NULL : fdopen(fd, "r");
+    if (!f) {
+        sim_err_set(err, SIM_EIO, path, 0, 0, "cannot open trace: %s", strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 trace_reader *trace_open(const char *path, trace_format fmt, sim_err *err)
 {
     if ((unsigned)fmt > TRACE_NATIVE) {
@@ -914,12 +965,9 @@ trace_reader *trace_open(const char *path, trace_format fmt, sim_err *err)
         return NULL;
     }
     r->fmt = fmt;
-    r->f = fopen(path, "r");
-    if (!r->f) {
-        sim_err_set(err, errno == ENOENT ? SIM_ENOTFOUND : SIM_EIO, path, 0, 0,
-                    "cannot open trace: %s", strerror(errno));
+    r->f = open_regular(path, err);
+    if (!r->f)
         goto fail;
-    }
     if (open_first_line(r, err) < 0)
         goto fail;
     return r;
