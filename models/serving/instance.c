@@ -146,6 +146,24 @@
  * draft rounds + verification. Tokens yielded together arrive together:
  * the ITL histogram gets one gap and zeros for the others.
  *
+ * Priorities (`scheduling: priority`; fcfs is the default). Requests carry
+ * the priority of their workload class (serving.c): the waiting queue is
+ * kept in priority order, arrival order within a priority [wait_insert],
+ * a preempted request heading its own priority. Before each step, while
+ * the queue's head cannot be admitted (no running slot, or no KV room with
+ * the watermark) and a prefilling or decoding request of lower priority
+ * runs, the lowest-priority one (latest admitted among equals) is
+ * preempted by the instance's preemption mode [priority_preempt] (vLLM v0
+ * scheduler, _schedule_priority_preemption; the step then admits as
+ * usual). A decode short of a KV block preempts the lowest priority among
+ * itself and the requests not yet scheduled in the step [shortage_victim]
+ * (vLLM v1: max of (priority value, arrival) among the running; here the
+ * ones scheduled before it are spared). The workload's SLO-aware
+ * admission asks inst_predict_ttft (instance.h) for a request's predicted
+ * TTFT; its decode share of a step ignores the decoders' KV reads and
+ * their attention beyond one key each (the predicted steps are prefill
+ * steps) - exact for a linear step time without a context term.
+ *
  * Simplifications (stated, not hidden): a block allocated for a request
  * counts as a prefix hit for a concurrent request before its KV is
  * computed; the partially filled last prompt block keeps its trace id while
@@ -172,6 +190,7 @@ enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED, INST_EV_TOUCHED,
 enum { KVMEM_EXPLICIT, KVMEM_MANAGED };
 enum { PREEMPT_RECOMPUTE, PREEMPT_SWAP, PREEMPT_COST };
 enum { SPEC_NONE, SPEC_DRAFT, SPEC_HEAD };
+enum { SCHED_FCFS, SCHED_PRIORITY };
 #define SPEC_MAX_K 64
 
 #define NONE UINT32_MAX
@@ -233,6 +252,7 @@ typedef struct inst_state {
     double spec_accept;         /* probability each draft token is accepted */
     const char *spec_draft_model; /* SPEC_DRAFT: preset of the draft model */
     sim_time spec_draft_time;   /* SPEC_HEAD: one draft forward (one token per sequence) */
+    int scheduling;             /* SCHED_*: waiting queue in arrival or priority order */
     /* derived configuration */
     llm_hw draft_hw;            /* SPEC_DRAFT: the draft model on the same GPUs */
     llm_model model;            /* effective model */
@@ -365,6 +385,7 @@ static const char *const kv_memory_names[] = {"explicit", "managed", NULL};
 static const char *const step_time_names[] = {"roofline", "linear", NULL};
 static const char *const preemption_names[] = {"recompute", "swap", "cost", NULL};
 static const char *const spec_names[] = {"none", "draft", "head", NULL};
+static const char *const scheduling_names[] = {"fcfs", "priority", NULL};
 
 #define P(name, type, def, unit, desc, field) \
     {name, type, def, unit, desc, offsetof(inst_state, field), NULL}
@@ -474,6 +495,11 @@ static const sim_param inst_params[] = {
     P("spec_draft_time", SIM_P_TIME, "0 s", "ps",
       "speculation head: time of one draft forward (one proposed token for every sequence)",
       spec_draft_time),
+    {"scheduling", SIM_P_ENUM, "fcfs", "",
+     "fcfs (waiting requests in arrival order) or priority (higher workload class priority "
+     "first, arrival order within a class; a waiting request that does not fit preempts "
+     "running requests of lower priority, and a KV shortage preempts the lowest priority "
+     "first)", offsetof(inst_state, scheduling), scheduling_names},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 #define OVR(dst, v) \
@@ -1064,6 +1090,41 @@ static inst_req *wait_pop_front(inst_state *st)
     return r;
 }
 
+/* Priority scheduling: insert r before the first waiting request of a
+ * lower priority (front = 0: behind its equals, arrival order) or of a
+ * priority no higher (front = 1: a preempted request heads its class). */
+static void wait_insert(inst_state *st, inst_req *r, int front)
+{
+    inst_req *q = st->wait_head;
+    while (q && (front ? q->priority > r->priority : q->priority >= r->priority))
+        q = q->next;
+    if (!q) {
+        wait_push_back(st, r);
+        return;
+    }
+    r->next = q;
+    r->prev = q->prev;
+    if (q->prev)
+        q->prev->next = r;
+    else
+        st->wait_head = r;
+    q->prev = r;
+    st->nwait++;
+}
+
+/* Into the waiting queue: new requests at the back (front = 0), preempted
+ * ones at the front (front = 1); under priority scheduling within their
+ * priority. */
+static void wait_enqueue(inst_state *st, inst_req *r, int front)
+{
+    if (st->scheduling == SCHED_PRIORITY)
+        wait_insert(st, r, front);
+    else if (front)
+        wait_push_front(st, r);
+    else
+        wait_push_back(st, r);
+}
+
 static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
 /* Tokens still to compute for r. */
@@ -1128,13 +1189,15 @@ static int swap_out(sim_comp *c, inst_req *v)
     return 1;
 }
 
-/* Take the last running request off the batch, free its blocks, put it at
- * the head of the waiting queue; its KV is swapped out or dropped for
- * recomputation. [preempt] */
-static void preempt_last(sim_comp *c)
+/* Take running request k off the batch (the others keep their order),
+ * free its blocks, put it at the head of the waiting queue (of its
+ * priority); its KV is swapped out or dropped for recomputation. [preempt] */
+static void preempt_at(sim_comp *c, uint32_t k)
 {
     inst_state *st = c->state;
-    inst_req *v = st->run[--st->nrun];
+    inst_req *v = st->run[k];
+    memmove(st->run + k, st->run + k + 1, (st->nrun - k - 1) * sizeof *st->run);
+    st->nrun--;
     sim_time now = sim_now(c->sim);
     uint64_t before = remaining(st, v);
     int swapped = swap_out(c, v);
@@ -1147,7 +1210,7 @@ static void preempt_last(sim_comp *c)
         v->state = INST_WAITING;
         v->preemptions++;
         st->cnt.preemptions++;
-        wait_push_front(st, v);
+        wait_enqueue(st, v, 1);
         return;
     }
     v->resume = 0;
@@ -1158,7 +1221,64 @@ static void preempt_last(sim_comp *c)
     v->preemptions++;
     st->cnt.preemptions++;
     st->outstanding += remaining(st, v) - before;
-    wait_push_front(st, v);
+    wait_enqueue(st, v, 1);
+}
+
+/* The victim of a KV shortage met by run[i]: the last running request
+ * (vLLM's FCFS policy); under priority scheduling the lowest priority of
+ * run[i..], the latest admitted among equals (vLLM's priority policy picks
+ * the max of (priority value, arrival); requests before i have been
+ * scheduled in this step and are spared). */
+static uint32_t shortage_victim(const inst_state *st, uint32_t i)
+{
+    uint32_t v = st->nrun - 1;
+    if (st->scheduling != SCHED_PRIORITY)
+        return v;
+    for (uint32_t k = st->nrun - 1; k-- > i;)
+        if (st->run[k]->priority < st->run[v]->priority)
+            v = k;
+    return v;
+}
+
+/* Blocks r pins when admitted now (as admit / admit_swapped). */
+static uint32_t admit_blocks(const inst_state *st, const inst_req *r)
+{
+    if (r->swapped && r->resume != INST_PREFILL)
+        return r->swapped;
+    uint32_t nb = ceil_div(r->ptarget, st->kv.block_tokens);
+    return nb > r->n_ids ? r->n_ids : nb;
+}
+
+static int room_for(inst_state *st, const inst_req *r, uint32_t nb);
+
+/* Priority preemption (vLLM v0 scheduler, _schedule_priority_preemption):
+ * while the head of the waiting queue cannot be admitted (no running slot
+ * or no KV room) and a running request (prefilling or decoding) has a
+ * lower priority, preempt the lowest-priority one, latest admitted among
+ * equals, by the instance's preemption mode. A swapped head still waiting
+ * for its swap-out is left alone. */
+static void priority_preempt(sim_comp *c)
+{
+    inst_state *st = c->state;
+    inst_req *h = st->wait_head;
+    if (!h || (h->swapped && (h->loads > 0 || h->ready_at > sim_now(c->sim))))
+        return;
+    while (st->nrun > 0) {
+        if (st->nrun < st->max_seqs && room_for(st, h, admit_blocks(st, h)))
+            return;
+        uint32_t v = UINT32_MAX;
+        for (uint32_t k = st->nrun; k-- > 0;) {
+            const inst_req *q = st->run[k];
+            if (q->priority < h->priority &&
+                (q->state == INST_PREFILL || q->state == INST_DECODE) &&
+                (v == UINT32_MAX || q->priority < st->run[v]->priority))
+                v = k;
+        }
+        if (v == UINT32_MAX)
+            return;
+        st->cnt.priority_preemptions++;
+        preempt_at(c, v);
+    }
 }
 
 static void finish_req(sim_comp *c, inst_req *r, int state)
@@ -1523,6 +1643,8 @@ static void compose(sim_comp *c)
     uint64_t budget = st->max_batched_tokens;
     llm_step step = {0, 0.0, 0, 0, 0, 0};
     int preempted = 0;
+    if (st->scheduling == SCHED_PRIORITY)
+        priority_preempt(c);
     for (uint32_t i = 0; i < st->nrun && budget > 0; i++) {
         inst_req *r = st->run[i];
         if (r->state == INST_LOADING) {
@@ -1561,11 +1683,12 @@ static void compose(sim_comp *c)
                     continue;
                 }
                 preempted = 1;
-                if (st->nrun - 1 == i) {
+                uint32_t v = shortage_victim(st, i);
+                if (v == i) {
                     self = 1;
                     break;
                 }
-                preempt_last(c);
+                preempt_at(c, v);
             }
             if (self) {
                 if (st->nrun == 1) {
@@ -1573,10 +1696,14 @@ static void compose(sim_comp *c)
                     st->nrun--;
                     st->cnt.rejected++;
                     finish_req(c, r, INST_REJECTED);
-                } else {
-                    preempt_last(c);
+                    break;
                 }
-                break;
+                preempt_at(c, i);
+                /* FCFS: r was the last, the loop ends. Priority: the
+                 * requests after r (higher priority) move down one slot
+                 * and are still to be scheduled (i wraps to 0 when 0). */
+                i--;
+                continue;
             }
             r->sched = (uint32_t)(1 + kk);
             budget -= 1 + kk;
@@ -1978,7 +2105,7 @@ void inst_submit(sim_comp *c, inst_req *r)
         return;
     }
     st->outstanding += (uint64_t)r->input + (st->role == INST_ROLE_PREFILL ? 0 : r->output);
-    wait_push_back(st, r);
+    wait_enqueue(st, r, 0);
     if (!st->busy && !st->kick_pending) {
         /* Start at this time, after every arrival of this instant. */
         st->kick_pending = 1;
@@ -2015,6 +2142,39 @@ static void inst_handle(sim_comp *c, const sim_event *e)
     } else if (e->kind == INST_EV_TOUCHED) {
         managed_touched(c, (sim_time)e->a1);
     }
+}
+
+double inst_predict_ttft(sim_comp *c, const inst_req *r)
+{
+    inst_state *st = c->state;
+    sim_time now = sim_now(c->sim);
+    double t = 0;
+    if (st->busy && st->step_began + st->step_len > now)
+        t = sim_time_to_s(st->step_began + st->step_len - now);
+    uint64_t ahead = 0, dec = 0;
+    for (uint32_t i = 0; i < st->nrun; i++) {
+        const inst_req *q = st->run[i];
+        if (q->state == INST_DECODE)
+            dec++;
+        else if (q->ptarget > q->prefilled + q->sched)
+            ahead += q->ptarget - q->prefilled - q->sched;
+    }
+    for (const inst_req *q = st->wait_head; q; q = q->next)
+        if (st->scheduling != SCHED_PRIORITY || q->priority >= r->priority)
+            ahead += q->ptarget - q->prefilled;
+    uint64_t hit = (uint64_t)r->predicted * st->kv.block_tokens;
+    ahead += r->input - (hit < r->input ? hit : r->input - 1);
+    uint64_t per = st->max_batched_tokens > dec ? st->max_batched_tokens - dec
+                                                : st->max_batched_tokens;
+    if (!st->chunked_prefill && per < ahead)
+        per = ahead; /* whole prompts: one long step (an approximation) */
+    while (ahead > 0) {
+        uint64_t n = ahead < per ? ahead : per;
+        llm_step p = {n + dec, (double)n * ((double)n + 1) / 2 + (double)dec, 0, 0, n, dec};
+        t += llm_step_seconds(&st->hw, &p, NULL, NULL, NULL);
+        ahead -= n;
+    }
+    return t;
 }
 
 void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
@@ -2116,6 +2276,9 @@ static int inst_finish(sim_comp *c, sim_err *err)
                           a < 1 ? (1 - pow(a, kk + 1)) / (1 - a) : kk + 1, "tokens");
         sim_report_metric(s, c->name, "spec_draft_time", sim_time_to_s(k->spec_draft_ps), "s");
     }
+    if (st->scheduling == SCHED_PRIORITY)
+        sim_report_metric(s, c->name, "priority_preemptions",
+                          (double)st->cnt.priority_preemptions, "requests");
     sim_report_metric(s, c->name, "rejected", (double)st->cnt.rejected, "requests");
     sim_report_metric(s, c->name, "peak_waiting", (double)st->cnt.peak_waiting, "requests");
     sim_report_metric(s, c->name, "peak_running", (double)st->cnt.peak_running, "requests");
