@@ -281,6 +281,47 @@ START_TEST(priority_prediction_counts_only_equal_or_higher)
 }
 END_TEST
 
+/* The KV term of the prediction. HBM holds 20 blocks of 16 tokens (2 MiB
+ * each, llama3-8b), watermark 0. R0 (160 + 11 tokens: 11 blocks) prefills
+ * in [0, 16 ms] and decodes one token per 1 ms step to 26 ms. R1 (160
+ * tokens: 10 blocks) arrives at 20.5 ms: 9 blocks are free, so it waits
+ * for R0, whose 11 blocks come back after the step in flight (0.5 ms
+ * left) and 5 more decode steps (5 ms), then prefills its 160 tokens
+ * alone (16 ms): the prediction is 0.5 + max(compute path: 160 tokens
+ * beside the present decoder, 16 + 1 ms; KV path: 5 + 16 ms) = 21.5 ms,
+ * R1's actual TTFT
+ * (admitted at 26, first token at 42 ms). An SLO of 21.5 ms admits it,
+ * 21.4 ms rejects it. */
+START_TEST(admission_waits_for_kv_room)
+{
+    write_trace("0 0 1 160 11 1\n1 20500000000 2 160 1 0\n");
+    sim_err err;
+    char text[2048];
+    const char *inst = ", kv_watermark: 0";
+    char wl[512];
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(wl, sizeof wl,
+                 ", classes: [{name: a, share: 0.5, slo: {ttft: %s}}, {name: b, share: 0.5}],"
+                 " admission: {policy: reject}", pass ? "21.4 ms" : "21.5 ms");
+        scenario(text, sizeof text, inst, wl);
+        char *kv = strstr(text, "kv: {block_tokens: 16, prefix_caching: false}");
+        ck_assert(kv);
+        snprintf(kv, sizeof text - (size_t)(kv - text),
+                 "kv: {block_tokens: 16, prefix_caching: false, tiers: [{name: hbm, capacity: "
+                 "40 MiB}]}\n");
+        ck_assert_msg(run(text, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(R->finish[0], 26 * MS);
+        if (!pass) {
+            ck_assert_uint_eq(R->first[1], 42 * MS);
+            ck_assert_double_eq(capture_get(&R->cap, "class:a", "rejected_slo"), 0);
+        } else {
+            ck_assert_uint_eq(R->finish[1], 0);
+            ck_assert_double_eq(capture_get(&R->cap, "class:a", "rejected_slo"), 1);
+        }
+    }
+}
+END_TEST
+
 /* Shares pick classes by a hash of the session: with no class column, a
  * 0.25/0.75 split over 4000 one-request sessions lands near 1000/3000. */
 START_TEST(shares_assign_classes)
@@ -373,6 +414,7 @@ static Suite *suite(void)
     tcase_add_test(t, token_bucket_admits_burst_plus_rate_t);
     tcase_add_test(t, admission_rejects_predicted_slo_misses);
     tcase_add_test(t, priority_prediction_counts_only_equal_or_higher);
+    tcase_add_test(t, admission_waits_for_kv_room);
     tcase_add_test(t, shares_assign_classes);
     tcase_add_test(t, bad_input);
     suite_add_tcase(s, t);

@@ -299,6 +299,8 @@ typedef struct inst_state {
     uint64_t prompt_tokens_computed, decode_tokens; /* work done */
     inst_counters cnt;          /* counters */
     uint64_t swap_used;         /* swap space held by swapped-out requests, bytes */
+    uint64_t *pred_scratch;     /* inst_predict_ttft: (remaining << 32 | blocks) per runner */
+    uint32_t pred_cap;          /* its entries */
     uint64_t spec_n[SPEC_MAX_K];/* the step in flight: sequences drafting round j */
     double spec_ctx[SPEC_MAX_K];/*   and the sum of their contexts in round j */
     inst_hist itl;              /* inter-token latencies */
@@ -2144,6 +2146,31 @@ static void inst_handle(sim_comp *c, const sim_event *e)
     }
 }
 
+/* Seconds to prefill `tokens` in steps of `per` tokens beside `dec`
+ * decode tokens (inst_predict_ttft). */
+static double prefill_estimate(const inst_state *st, uint64_t tokens, uint64_t per, uint64_t dec)
+{
+    double t = 0;
+    while (tokens > 0) {
+        uint64_t n = tokens < per ? tokens : per;
+        llm_step p = {n + dec, (double)n * ((double)n + 1) / 2 + (double)dec, 0, 0, n, dec};
+        t += llm_step_seconds(&st->hw, &p, NULL, NULL, NULL);
+        tokens -= n;
+    }
+    return t;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int inst_priority_scheduling(sim_comp *c)
+{
+    return ((inst_state *)c->state)->scheduling == SCHED_PRIORITY;
+}
+
 double inst_predict_ttft(sim_comp *c, const inst_req *r)
 {
     inst_state *st = c->state;
@@ -2151,30 +2178,84 @@ double inst_predict_ttft(sim_comp *c, const inst_req *r)
     double t = 0;
     if (st->busy && st->step_began + st->step_len > now)
         t = sim_time_to_s(st->step_began + st->step_len - now);
-    uint64_t ahead = 0, dec = 0;
+    uint64_t ahead = 0, dec = 0, ctx = 0, need = 0, yield = 0;
     for (uint32_t i = 0; i < st->nrun; i++) {
         const inst_req *q = st->run[i];
-        if (q->state == INST_DECODE)
+        if (st->scheduling == SCHED_PRIORITY && q->priority < r->priority)
+            yield += q->pinned; /* r would preempt it for its blocks */
+        else if (q->n_ids > q->pinned) /* the blocks its remaining tokens will take */
+            need += q->n_ids - q->pinned;
+        if (q->state == INST_DECODE) {
             dec++;
-        else if (q->ptarget > q->prefilled + q->sched)
+            ctx += (uint64_t)q->input + q->generated;
+        } else if (q->ptarget > q->prefilled + q->sched) {
             ahead += q->ptarget - q->prefilled - q->sched;
+        }
     }
     for (const inst_req *q = st->wait_head; q; q = q->next)
-        if (st->scheduling != SCHED_PRIORITY || q->priority >= r->priority)
+        if (st->scheduling != SCHED_PRIORITY || q->priority >= r->priority) {
             ahead += q->ptarget - q->prefilled;
+            need += admit_blocks(st, q);
+        }
     uint64_t hit = (uint64_t)r->predicted * st->kv.block_tokens;
-    ahead += r->input - (hit < r->input ? hit : r->input - 1);
+    uint64_t own = r->input - (hit < r->input ? hit : r->input - 1);
+    need += ceil_div(r->input, st->kv.block_tokens);
+    ahead += own;
     uint64_t per = st->max_batched_tokens > dec ? st->max_batched_tokens - dec
                                                 : st->max_batched_tokens;
     if (!st->chunked_prefill && per < ahead)
         per = ahead; /* whole prompts: one long step (an approximation) */
-    while (ahead > 0) {
-        uint64_t n = ahead < per ? ahead : per;
-        llm_step p = {n + dec, (double)n * ((double)n + 1) / 2 + (double)dec, 0, 0, n, dec};
-        t += llm_step_seconds(&st->hw, &p, NULL, NULL, NULL);
-        ahead -= n;
+    double compute = prefill_estimate(st, ahead, per, dec);
+    /* KV room: blocks the queue ahead and r need beyond the free and
+     * evictable ones (less the watermark) come back as running requests
+     * finish; the one that frees enough finishes after its remaining
+     * tokens' decode steps at the present decode step time. */
+    uint64_t avail = kv_store_free_blocks(st->store) + kv_store_evictable_blocks(st->store) +
+                     yield;
+    uint64_t mark = (uint64_t)(st->kv_watermark * (double)st->kv_blocks);
+    avail = avail > mark ? avail - mark : 0;
+    if (need > avail && st->nrun > 0) {
+        if (st->nrun > st->pred_cap) {
+            uint64_t *p = sim_realloc(st->pred_scratch, st->max_seqs * sizeof *p);
+            if (!p)
+                return t + compute;
+            st->pred_scratch = p;
+            st->pred_cap = (uint32_t)st->max_seqs;
+        }
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < st->nrun; i++) {
+            const inst_req *q = st->run[i];
+            uint64_t left = remaining(st, q) - q->sched; /* after the step in flight */
+            /* remaining tokens, a decoding flag, blocks (< 2^31: the store's size) */
+            st->pred_scratch[n++] = (left > UINT32_MAX ? UINT32_MAX : left) << 32 |
+                                    (uint64_t)(q->state == INST_DECODE) << 31 |
+                                    (q->pinned & 0x7fffffffu);
+        }
+        qsort(st->pred_scratch, n, sizeof *st->pred_scratch, cmp_u64);
+        uint64_t freed = 0, dec_after = dec;
+        double steps = 0;
+        for (uint32_t i = 0; i < n && avail + freed < need; i++) {
+            freed += st->pred_scratch[i] & 0x7fffffffu;
+            dec_after -= (st->pred_scratch[i] >> 31) & 1;
+            steps = (double)(st->pred_scratch[i] >> 32);
+        }
+        if (avail + freed < need) {
+            /* more than the whole batch must turn over: the rest at the
+             * batch's release rate, sum of blocks / output tokens per step */
+            double rate = 0;
+            for (uint32_t i = 0; i < st->nrun; i++)
+                rate += (double)st->run[i]->pinned / (double)st->run[i]->output;
+            if (rate > 0)
+                steps += (double)(need - avail - freed) / rate;
+        }
+        llm_step d = {dec, (double)ctx, ctx > dec ? ctx - dec : 0, 0, 0, dec};
+        double drain = steps * (dec ? llm_step_seconds(&st->hw, &d, NULL, NULL, NULL)
+                                            : 0) +
+                       prefill_estimate(st, ahead, per, dec_after);
+        if (drain > compute)
+            compute = drain;
     }
-    return t;
+    return t + compute;
 }
 
 void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
@@ -2349,6 +2430,7 @@ static void inst_destroy(sim_comp *c)
     sim_free(st->run);
     sim_free(st->moves);
     sim_free(st->mr);
+    sim_free(st->pred_scratch);
 }
 
 /* Headline metrics of the run summary (sim_model.headline). */

@@ -169,8 +169,19 @@ uint64_t inst_free_blocks(sim_comp *c);
  * of its own prompt (less the prefix blocks the router predicted), in
  * steps of max_batched_tokens less one token per decoding request, each
  * timed by the step-time model as a fresh prefill chunk (no context read)
- * plus those decode tokens. See instance.c, "Priorities". */
+ * plus those decode tokens; or, when the KV blocks of those waiting
+ * requests' and r's prompts, plus the blocks the running requests' remaining
+ * tokens will take, exceed the free and evictable ones (and, under
+ * priority scheduling, those of running requests of a lower priority,
+ * which r would preempt), the time until the
+ * running request whose end frees enough finishes (its remaining tokens x
+ * the present decode step; a deficit beyond the whole batch's blocks at
+ * the batch's release rate, sum of blocks / output tokens per step) plus
+ * r's own prefill, if longer. See
+ * instance.c, "Priorities". */
 double inst_predict_ttft(sim_comp *c, const inst_req *r);
+/* 1 when the instance schedules by priority (`scheduling: priority`). */
+int inst_priority_scheduling(sim_comp *c);
 
 /* What the router sees of the instance for request r (prefix match per tier). */
 void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v);

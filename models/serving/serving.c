@@ -75,6 +75,7 @@ typedef struct wl_class {
     sim_time slo_ttft, slo_tpot;/* 0: the workload's */
     uint64_t arrived, completed, rejected, rejected_slo, rejected_rate, deferred, preempted;
     uint64_t good;              /* completed within the class's SLOs */
+    double work;                /* tokens (input + output) of its arrivals */
     sim_samples ttft, tpot, e2e;
 } wl_class;
 
@@ -1014,6 +1015,30 @@ static sim_time ttft_slo(const wl_state *w, const inst_req *r)
     return w->slo_ttft;
 }
 
+/* r's predicted TTFT on its instance, rounded to ps (compared with SLOs
+ * in ps, so a prediction equal to the SLO is within it). */
+static sim_time predicted_ps(const wl_state *w, const inst_req *r)
+{
+    sim_comp *in = w->inst[r->instance];
+    double p = inst_predict_ttft(in, r) * 1e12;
+    if (w->ncls && inst_priority_scheduling(in)) {
+        /* Higher classes arriving while r waits go first: with a fraction
+         * f of the offered work (tokens of the arrivals so far) in classes
+         * of a higher priority, r's wait stretches by 1 / (1 - f), as a
+         * lower class's in a preemptive-priority queue of a busy server
+         * (Kleinrock, Queueing Systems vol. 2, 1976, sec. 3.7). */
+        double hi = 0, all = 0;
+        for (uint32_t k = 0; k < w->ncls; k++) {
+            all += w->cls[k].work;
+            if (w->cls[k].priority > r->priority)
+                hi += w->cls[k].work;
+        }
+        if (hi > 0)
+            p = hi < all ? p / (1 - hi / all) : 1.8e19;
+    }
+    return p >= 1.8e19 ? SIM_TIME_MAX : (sim_time)llround(p);
+}
+
 /* Hand r to its instance through the router's gates: the token bucket
  * (one token per request; refilled at rl_rate up to rl_burst; none left:
  * rejected), then SLO-aware admission (predicted TTFT > the TTFT SLO:
@@ -1040,8 +1065,7 @@ static void gate_submit(sim_comp *c, inst_req *r)
         w->rl_level -= 1e12;
     }
     sim_time slo = ttft_slo(w, r);
-    if (w->admission != ADM_NONE && slo &&
-        inst_predict_ttft(w->inst[r->instance], r) > sim_time_to_s(slo)) {
+    if (w->admission != ADM_NONE && slo && predicted_ps(w, r) > slo) {
         if (w->admission == ADM_REJECT) {
             w->rejected_slo++;
             if (k)
@@ -1071,13 +1095,12 @@ static void defer_retry(sim_comp *c)
         inst_req *nx = r->next;
         r->next = NULL;
         sim_time slo = ttft_slo(w, r);
-        double waited = sim_time_to_s(now - r->arrival);
         if (now - r->arrival > slo) {
             w->rejected_slo++;
             if (w->ncls)
                 w->cls[r->klass].rejected_slo++;
             router_reject(c, r);
-        } else if (waited + inst_predict_ttft(w->inst[r->instance], r) <= sim_time_to_s(slo)) {
+        } else if (now - r->arrival + predicted_ps(w, r) <= slo) {
             inst_submit(w->inst[r->instance], r);
         } else {
             if (ktail)
@@ -1128,6 +1151,8 @@ static int assign_class(sim_comp *c, inst_req *r, const trace_req *t)
     r->klass = k;
     r->priority = (uint32_t)w->cls[k].priority;
     w->cls[k].arrived++;
+    w->cls[k].work += (double)(t->input_tokens ? t->input_tokens : 1) +
+                      (double)(t->output_tokens ? t->output_tokens : 1);
     return 0;
 }
 
