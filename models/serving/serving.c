@@ -38,6 +38,13 @@
  * still in the system at the end and `truncated` is 1 when there are any
  * (the stop time censored the run, so e2e_mean underestimates W).
  *
+ * Priorities and admission (`classes`, `admission`, `rate_limit`; README
+ * "Priorities and admission"): each request gets a class [assign_class]
+ * whose priority the instances use under `scheduling: priority`; before an
+ * instance sees it, a colocated request passes a token bucket and the
+ * SLO-aware admission [gate_submit]; deferred requests are retried every
+ * `retry` [defer_retry]. Per-class metrics go to scope class:NAME.
+ *
  * Energy: the workload names itself the scope of the run's energy totals
  * (sim_energy_work): energy_total_j and its data-movement and compute
  * parts, energy_per_request_j = total / completed requests and
