@@ -1,7 +1,8 @@
 /*
  * check_prio.c - priority classes, priority scheduling, SLO-aware
  * admission and the token-bucket rate limit of the serving layer
- * (serving.c gate_submit, instance.c "Priorities"), held to hand-computed
+ * (serving.c gate_submit, instance.c "Priorities"), and the instance's
+ * per-request CPU costs (instance.c "CPU costs"), held to hand-computed
  * numbers.
  *
  * Every case runs one llama3-8b instance with the linear step time
@@ -348,6 +349,51 @@ START_TEST(shares_assign_classes)
 }
 END_TEST
 
+/* CPU costs (BLIS's alpha model): alpha0 = 2 ms, alpha1 = 10 us per
+ * prompt token, alpha2 = 0.5 ms per output token. A request of 100 + 5
+ * tokens joins the queue at 2 + 1 = 3 ms, prefills to 13 ms (GPU) and its
+ * first token is delivered at 13.5 ms; its decode steps end at 14..17 ms
+ * and its last token at 17 + 5 x 0.5 = 19.5 ms: TTFT = 10 + 3 + 0.5 ms,
+ * E2E = 14 + 3 + 2.5 ms (approach.md: TTFT and E2E include alpha0 +
+ * alpha1 M, plus alpha2 per token delivered). The GPU is not held: a
+ * second request (max_seqs 1) starts its prefill at 17 ms, not 19.5. */
+START_TEST(cpu_costs_in_ttft_and_e2e)
+{
+    write_trace("0 0 1 100 5 0\n");
+    sim_err err;
+    char text[2048];
+    const char *cpu = ", cpu_per_request: 2 ms, cpu_per_input_token: 10 us,"
+                      " cpu_per_output_token: 0.5 ms, max_seqs: 1";
+    scenario(text, sizeof text, cpu, "");
+    ck_assert_msg(run(text, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(R->first[0], 13500000000ull);
+    ck_assert_uint_eq(R->finish[0], 19500000000ull);
+    ck_assert_double_eq_tol(capture_get(&R->cap, "workload", "tpot_mean"), 1.5e-3, 1e-15);
+    ck_assert_double_eq_tol(capture_get(&R->cap, "workload", "itl_mean"), 1.5e-3, 1e-5);
+    /* without the costs: 10 and 14 ms */
+    scenario(text, sizeof text, ", max_seqs: 1", "");
+    ck_assert_msg(run(text, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(R->first[0], 10 * MS);
+    ck_assert_uint_eq(R->finish[0], 14 * MS);
+    /* two requests: the second's GPU work follows the first's at 17 ms */
+    write_trace("0 0 1 100 5 0\n1 0 2 100 5 0\n");
+    scenario(text, sizeof text, cpu, "");
+    ck_assert_msg(run(text, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(R->first[1], 27500000000ull);
+    ck_assert_uint_eq(R->finish[1], 33500000000ull);
+    /* admission counts them: a lone request is predicted 3 + 10 + 0.5 ms */
+    write_trace("0 0 1 100 5 0\n");
+    for (int pass = 0; pass < 2; pass++) {
+        char wl[256];
+        snprintf(wl, sizeof wl, ", classes: [{name: a, share: 1, slo: {ttft: %s}}],"
+                 " admission: {policy: reject}", pass ? "13.4 ms" : "13.5 ms");
+        scenario(text, sizeof text, cpu, wl);
+        ck_assert_msg(run(text, &err) == 0, "%s", err.msg);
+        ck_assert_double_eq(capture_get(&R->cap, "workload", "completed"), pass ? 0 : 1);
+    }
+}
+END_TEST
+
 static void expect_error(const char *inst_extra, const char *wl_extra, const char *needle,
                          int line)
 {
@@ -416,6 +462,7 @@ static Suite *suite(void)
     tcase_add_test(t, priority_prediction_counts_only_equal_or_higher);
     tcase_add_test(t, admission_waits_for_kv_room);
     tcase_add_test(t, shares_assign_classes);
+    tcase_add_test(t, cpu_costs_in_ttft_and_e2e);
     tcase_add_test(t, bad_input);
     suite_add_tcase(s, t);
     return s;

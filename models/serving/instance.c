@@ -164,6 +164,16 @@
  * their attention beyond one key each (the predicted steps are prefill
  * steps) - exact for a linear step time without a context term.
  *
+ * CPU costs (BLIS's alpha model, inference-sim approach.md "CPU & System
+ * Overhead Model" and its simulator's getQueueingTime /
+ * getOutputTokenProcessingTime): a submitted request joins the waiting
+ * queue cpu_per_request + cpu_per_input_token x input later [enqueue];
+ * output token k of a request is delivered k x cpu_per_output_token after
+ * the step that computed it ends, so TTFT gains alpha0 + alpha1 M + alpha2,
+ * E2E alpha0 + alpha1 M + alpha2 N and each inter-token gap alpha2, while
+ * the GPU's steps are not delayed (the API server detokenises beside the
+ * GPU). A decode instance's first token (disaggregation) takes none.
+ *
  * Simplifications (stated, not hidden): a block allocated for a request
  * counts as a prefix hit for a concurrent request before its KV is
  * computed; the partially filled last prompt block keeps its trace id while
@@ -186,7 +196,7 @@
 #include "sim/mem.h"
 
 enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED, INST_EV_TOUCHED,
-       INST_EV_DIRECT, INST_EV_INVAL };
+       INST_EV_DIRECT, INST_EV_INVAL, INST_EV_QUEUE };
 enum { KVMEM_EXPLICIT, KVMEM_MANAGED };
 enum { PREEMPT_RECOMPUTE, PREEMPT_SWAP, PREEMPT_COST };
 enum { SPEC_NONE, SPEC_DRAFT, SPEC_HEAD };
@@ -253,6 +263,8 @@ typedef struct inst_state {
     const char *spec_draft_model; /* SPEC_DRAFT: preset of the draft model */
     sim_time spec_draft_time;   /* SPEC_HEAD: one draft forward (one token per sequence) */
     int scheduling;             /* SCHED_*: waiting queue in arrival or priority order */
+    sim_time cpu_req, cpu_in, cpu_out; /* CPU costs: per request, per input token (before
+                                 * the queue), per output token (BLIS alpha0..2) */
     /* derived configuration */
     llm_hw draft_hw;            /* SPEC_DRAFT: the draft model on the same GPUs */
     llm_model model;            /* effective model */
@@ -497,6 +509,14 @@ static const sim_param inst_params[] = {
     P("spec_draft_time", SIM_P_TIME, "0 s", "ps",
       "speculation head: time of one draft forward (one proposed token for every sequence)",
       spec_draft_time),
+    P("cpu_per_request", SIM_P_TIME, "0 s", "ps",
+      "CPU time before a request joins the queue (API server, tokenisation: BLIS alpha0)",
+      cpu_req),
+    P("cpu_per_input_token", SIM_P_TIME, "0 s", "ps",
+      "CPU time per prompt token before a request joins the queue (BLIS alpha1)", cpu_in),
+    P("cpu_per_output_token", SIM_P_TIME, "0 s", "ps",
+      "CPU time per output token (detokenisation, streaming: BLIS alpha2), added to each "
+      "token's delivery, not to the GPU's steps", cpu_out),
     {"scheduling", SIM_P_ENUM, "fcfs", "",
      "fcfs (waiting requests in arrival order) or priority (higher workload class priority "
      "first, arrival order within a class; a waiting request that does not fit preempts "
@@ -1877,11 +1897,12 @@ static void step_end(sim_comp *c)
                     continue;
                 }
                 if (r->prefilled == r->ptarget) {
-                    /* The last chunk yields the next token. */
+                    /* The last chunk yields the next token (delivered after
+                     * its CPU cost: token k at now + k x cpu_per_output_token). */
                     if (!r->generated)
-                        r->first_token = now;
+                        r->first_token = now + st->cpu_out;
                     else
-                        inst_hist_add(&st->itl, now - r->last_token);
+                        inst_hist_add(&st->itl, now - r->last_token + st->cpu_out);
                     r->generated++;
                     st->outstanding--;
                     r->last_token = now;
@@ -1907,15 +1928,16 @@ static void step_end(sim_comp *c)
                 r->generated += n;
                 st->outstanding -= n;
                 st->decode_tokens += n;
-                inst_hist_add(&st->itl, now - r->last_token);
-                for (uint32_t k = 1; k < n; k++) /* the others arrive with it */
-                    inst_hist_add(&st->itl, 0);
+                inst_hist_add(&st->itl, now - r->last_token + st->cpu_out);
+                for (uint32_t k = 1; k < n; k++) /* the others arrive with it (each after
+                                                  * its own CPU cost) */
+                    inst_hist_add(&st->itl, st->cpu_out);
                 r->last_token = now;
                 done = r->generated >= r->output;
             }
         }
         if (done) {
-            r->finish = now;
+            r->finish = now + (sim_time)r->generated * st->cpu_out;
             finish_req(c, r, INST_DONE);
         } else {
             st->run[w++] = r;
@@ -2084,6 +2106,8 @@ uint64_t inst_free_blocks(sim_comp *c)
     return kv_store_free_blocks(st->store) + kv_store_evictable_blocks(st->store);
 }
 
+static void enqueue(sim_comp *c, inst_req *r);
+
 void inst_submit(sim_comp *c, inst_req *r)
 {
     inst_state *st = c->state;
@@ -2106,7 +2130,20 @@ void inst_submit(sim_comp *c, inst_req *r)
             st->done(st->done_ctx, r);
         return;
     }
+    /* counted in the instance's load at once (the router sees it) */
     st->outstanding += (uint64_t)r->input + (st->role == INST_ROLE_PREFILL ? 0 : r->output);
+    sim_time cpu = st->cpu_req + (sim_time)r->input * st->cpu_in;
+    if (cpu) { /* BLIS's queueing time: the request joins the queue after it */
+        sim_schedule(c->sim, cpu, c->id, INST_EV_QUEUE, (uint64_t)(uintptr_t)r, 0);
+        return;
+    }
+    enqueue(c, r);
+}
+
+/* r joins the waiting queue now. */
+static void enqueue(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
     wait_enqueue(st, r, 0);
     if (!st->busy && !st->kick_pending) {
         /* Start at this time, after every arrival of this instant. */
@@ -2143,6 +2180,8 @@ static void inst_handle(sim_comp *c, const sim_event *e)
             compose(c);
     } else if (e->kind == INST_EV_TOUCHED) {
         managed_touched(c, (sim_time)e->a1);
+    } else if (e->kind == INST_EV_QUEUE) {
+        enqueue(c, (inst_req *)(uintptr_t)e->a0);
     }
 }
 
@@ -2175,9 +2214,10 @@ double inst_predict_ttft(sim_comp *c, const inst_req *r)
 {
     inst_state *st = c->state;
     sim_time now = sim_now(c->sim);
-    double t = 0;
+    /* its own CPU costs: before the queue, and its first token's */
+    double t = sim_time_to_s(st->cpu_req + (sim_time)r->input * st->cpu_in + st->cpu_out);
     if (st->busy && st->step_began + st->step_len > now)
-        t = sim_time_to_s(st->step_began + st->step_len - now);
+        t += sim_time_to_s(st->step_began + st->step_len - now);
     uint64_t ahead = 0, dec = 0, ctx = 0, need = 0, yield = 0;
     for (uint32_t i = 0; i < st->nrun; i++) {
         const inst_req *q = st->run[i];
