@@ -162,23 +162,25 @@ uint64_t inst_reserve_waiting(sim_comp *c);
 uint64_t inst_load(sim_comp *c);
 uint64_t inst_free_blocks(sim_comp *c);
 
-/* Predicted TTFT of r if it were submitted now, seconds: what is left of
- * the step in flight, then the prefill of the tokens ahead of it (running
- * requests' prompt tokens not yet computed or scheduled, waiting requests'
- * - under scheduling: priority only those of r's priority or higher) and
- * of its own prompt (less the prefix blocks the router predicted), in
- * steps of max_batched_tokens less one token per decoding request, each
- * timed by the step-time model as a fresh prefill chunk (no context read)
- * plus those decode tokens; or, when the KV blocks of those waiting
- * requests' and r's prompts, plus the blocks the running requests' remaining
- * tokens will take, exceed the free and evictable ones (and, under
- * priority scheduling, those of running requests of a lower priority,
- * which r would preempt), the time until the
- * running request whose end frees enough finishes (its remaining tokens x
- * the present decode step; a deficit beyond the whole batch's blocks at
- * the batch's release rate, sum of blocks / output tokens per step) plus
- * r's own prefill, if longer. See
- * instance.c, "Priorities". */
+/* Predicted TTFT of r if it were submitted now, seconds: r's CPU costs
+ * (cpu_per_request + cpu_per_input_token x input + cpu_per_output_token),
+ * what is left of the step in flight, then the larger of two paths:
+ *   compute  the prefill of the prompt tokens ahead of r (running
+ *            requests' not yet computed or scheduled, waiting requests' -
+ *            under scheduling: priority only those of r's priority or
+ *            higher) and of its own (less the prefix blocks the router
+ *            predicted), in steps of max_batched_tokens less one token per
+ *            decoding request, each timed by the step-time model as a
+ *            fresh prefill chunk (no context read) plus those decode tokens;
+ *   KV room  when the blocks of those waiting prompts and r's, plus the
+ *            blocks the running requests' remaining tokens will take,
+ *            exceed the free and evictable ones (under priority scheduling
+ *            also those of running requests of a lower priority, which r
+ *            would preempt): the decode steps until the running requests
+ *            finishing first have freed enough (a deficit beyond the whole
+ *            batch at its release rate, sum of blocks / output tokens per
+ *            step), at the present decode step time, plus the same prefill.
+ * See instance.c, "Priorities". */
 double inst_predict_ttft(sim_comp *c, const inst_req *r);
 /* 1 when the instance schedules by priority (`scheduling: priority`). */
 int inst_priority_scheduling(sim_comp *c);
