@@ -172,6 +172,34 @@
  * Both exclude the linear step time (its coefficients are one measured
  * configuration's), speculation, managed KV and KV read in place.
  *
+ * Priorities (`scheduling: priority`; fcfs is the default). Requests carry
+ * the priority of their workload class (serving.c): the waiting queue is
+ * kept in priority order, arrival order within a priority [wait_insert],
+ * a preempted request heading its own priority. Before each step, while
+ * the queue's head cannot be admitted (no running slot, or no KV room with
+ * the watermark) and a prefilling or decoding request of lower priority
+ * runs, the lowest-priority one (latest admitted among equals) is
+ * preempted by the instance's preemption mode [priority_preempt] (vLLM v0
+ * scheduler, _schedule_priority_preemption; the step then admits as
+ * usual). A decode short of a KV block preempts the lowest priority among
+ * itself and the requests not yet scheduled in the step [shortage_victim]
+ * (vLLM v1: max of (priority value, arrival) among the running; here the
+ * ones scheduled before it are spared). The workload's SLO-aware
+ * admission asks inst_predict_ttft (instance.h) for a request's predicted
+ * TTFT; its decode share of a step ignores the decoders' KV reads and
+ * their attention beyond one key each (the predicted steps are prefill
+ * steps) - exact for a linear step time without a context term.
+ *
+ * CPU costs (BLIS's alpha model, inference-sim approach.md "CPU & System
+ * Overhead Model" and its simulator's getQueueingTime /
+ * getOutputTokenProcessingTime): a submitted request joins the waiting
+ * queue cpu_per_request + cpu_per_input_token x input later [enqueue];
+ * output token k of a request is delivered k x cpu_per_output_token after
+ * the step that computed it ends, so TTFT gains alpha0 + alpha1 M + alpha2,
+ * E2E alpha0 + alpha1 M + alpha2 N and each inter-token gap alpha2, while
+ * the GPU's steps are not delayed (the API server detokenises beside the
+ * GPU). A decode instance's first token (disaggregation) takes none.
+ *
  * Simplifications (stated, not hidden): a block allocated for a request
  * counts as a prefix hit for a concurrent request before its KV is
  * computed; the partially filled last prompt block keeps its trace id while
@@ -194,10 +222,12 @@
 #include "sim/mem.h"
 
 enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED, INST_EV_TOUCHED,
-       INST_EV_DIRECT, INST_EV_INVAL, INST_EV_PP_STAGE, INST_EV_PP_ACT, INST_EV_A2A };
+       INST_EV_DIRECT, INST_EV_INVAL, INST_EV_PP_STAGE, INST_EV_PP_ACT, INST_EV_A2A,
+       INST_EV_QUEUE };
 enum { KVMEM_EXPLICIT, KVMEM_MANAGED };
 enum { PREEMPT_RECOMPUTE, PREEMPT_SWAP, PREEMPT_COST };
 enum { SPEC_NONE, SPEC_DRAFT, SPEC_HEAD };
+enum { SCHED_FCFS, SCHED_PRIORITY };
 #define SPEC_MAX_K 64
 #define PAR_MAX_DEV 64 /* fabric devices of a pipeline or an EP group */
 
@@ -265,6 +295,9 @@ typedef struct inst_state {
     uint64_t ep;                /* expert-parallel degree (1: none) */
     double moe_imb;             /* router load imbalance, busiest rank / mean */
     const char *devices;        /* fabric gpus of the stages / EP ranks ("" = none) */
+    int scheduling;             /* SCHED_*: waiting queue in arrival or priority order */
+    sim_time cpu_req, cpu_in, cpu_out; /* CPU costs: per request, per input token (before
+                                 * the queue), per output token (BLIS alpha0..2) */
     /* derived configuration */
     llm_hw draft_hw;            /* SPEC_DRAFT: the draft model on the same GPUs */
     llm_model model;            /* effective model */
@@ -311,6 +344,8 @@ typedef struct inst_state {
     uint64_t prompt_tokens_computed, decode_tokens; /* work done */
     inst_counters cnt;          /* counters */
     uint64_t swap_used;         /* swap space held by swapped-out requests, bytes */
+    uint64_t *pred_scratch;     /* inst_predict_ttft: (remaining << 32 | blocks) per runner */
+    uint32_t pred_cap;          /* its entries */
     uint64_t spec_n[SPEC_MAX_K];/* the step in flight: sequences drafting round j */
     double spec_ctx[SPEC_MAX_K];/*   and the sum of their contexts in round j */
     inst_hist itl;              /* inter-token latencies */
@@ -411,6 +446,7 @@ static const char *const step_time_names[] = {"roofline", "linear", NULL};
 static const char *const preemption_names[] = {"recompute", "swap", "cost", NULL};
 static const char *const spec_names[] = {"none", "draft", "head", NULL};
 enum { A2A_NONE, A2A_MOVING, A2A_DONE, A2A_WAITING, A2A_FINAL };
+static const char *const scheduling_names[] = {"fcfs", "priority", NULL};
 
 #define P(name, type, def, unit, desc, field) \
     {name, type, def, unit, desc, offsetof(inst_state, field), NULL}
@@ -537,6 +573,19 @@ static const sim_param inst_params[] = {
     P("devices", SIM_P_STRING, "", "",
       "fabric gpus of the pipeline stages (pp > 1) or EP ranks (ep > 1), separated by spaces "
       "or commas: activations and all-to-alls move over the fabric between them", devices),
+    P("cpu_per_request", SIM_P_TIME, "0 s", "ps",
+      "CPU time before a request joins the queue (API server, tokenisation: BLIS alpha0)",
+      cpu_req),
+    P("cpu_per_input_token", SIM_P_TIME, "0 s", "ps",
+      "CPU time per prompt token before a request joins the queue (BLIS alpha1)", cpu_in),
+    P("cpu_per_output_token", SIM_P_TIME, "0 s", "ps",
+      "CPU time per output token (detokenisation, streaming: BLIS alpha2), added to each "
+      "token's delivery, not to the GPU's steps", cpu_out),
+    {"scheduling", SIM_P_ENUM, "fcfs", "",
+     "fcfs (waiting requests in arrival order) or priority (higher workload class priority "
+     "first, arrival order within a class; a waiting request that does not fit preempts "
+     "running requests of lower priority, and a KV shortage preempts the lowest priority "
+     "first)", offsetof(inst_state, scheduling), scheduling_names},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 /* The scenario node of key k of the instance, or the instance's node. */
@@ -1248,6 +1297,41 @@ static inst_req *wait_pop_front(inst_state *st)
     return r;
 }
 
+/* Priority scheduling: insert r before the first waiting request of a
+ * lower priority (front = 0: behind its equals, arrival order) or of a
+ * priority no higher (front = 1: a preempted request heads its class). */
+static void wait_insert(inst_state *st, inst_req *r, int front)
+{
+    inst_req *q = st->wait_head;
+    while (q && (front ? q->priority > r->priority : q->priority >= r->priority))
+        q = q->next;
+    if (!q) {
+        wait_push_back(st, r);
+        return;
+    }
+    r->next = q;
+    r->prev = q->prev;
+    if (q->prev)
+        q->prev->next = r;
+    else
+        st->wait_head = r;
+    q->prev = r;
+    st->nwait++;
+}
+
+/* Into the waiting queue: new requests at the back (front = 0), preempted
+ * ones at the front (front = 1); under priority scheduling within their
+ * priority. */
+static void wait_enqueue(inst_state *st, inst_req *r, int front)
+{
+    if (st->scheduling == SCHED_PRIORITY)
+        wait_insert(st, r, front);
+    else if (front)
+        wait_push_front(st, r);
+    else
+        wait_push_back(st, r);
+}
+
 static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
 /* Tokens still to compute for r. */
@@ -1312,13 +1396,15 @@ static int swap_out(sim_comp *c, inst_req *v)
     return 1;
 }
 
-/* Take the last running request off the batch, free its blocks, put it at
- * the head of the waiting queue; its KV is swapped out or dropped for
- * recomputation. [preempt] */
-static void preempt_last(sim_comp *c)
+/* Take running request k off the batch (the others keep their order),
+ * free its blocks, put it at the head of the waiting queue (of its
+ * priority); its KV is swapped out or dropped for recomputation. [preempt] */
+static void preempt_at(sim_comp *c, uint32_t k)
 {
     inst_state *st = c->state;
-    inst_req *v = st->run[--st->nrun];
+    inst_req *v = st->run[k];
+    memmove(st->run + k, st->run + k + 1, (st->nrun - k - 1) * sizeof *st->run);
+    st->nrun--;
     sim_time now = sim_now(c->sim);
     uint64_t before = remaining(st, v);
     int swapped = swap_out(c, v);
@@ -1331,7 +1417,7 @@ static void preempt_last(sim_comp *c)
         v->state = INST_WAITING;
         v->preemptions++;
         st->cnt.preemptions++;
-        wait_push_front(st, v);
+        wait_enqueue(st, v, 1);
         return;
     }
     v->resume = 0;
@@ -1342,7 +1428,64 @@ static void preempt_last(sim_comp *c)
     v->preemptions++;
     st->cnt.preemptions++;
     st->outstanding += remaining(st, v) - before;
-    wait_push_front(st, v);
+    wait_enqueue(st, v, 1);
+}
+
+/* The victim of a KV shortage met by run[i]: the last running request
+ * (vLLM's FCFS policy); under priority scheduling the lowest priority of
+ * run[i..], the latest admitted among equals (vLLM's priority policy picks
+ * the max of (priority value, arrival); requests before i have been
+ * scheduled in this step and are spared). */
+static uint32_t shortage_victim(const inst_state *st, uint32_t i)
+{
+    uint32_t v = st->nrun - 1;
+    if (st->scheduling != SCHED_PRIORITY)
+        return v;
+    for (uint32_t k = st->nrun - 1; k-- > i;)
+        if (st->run[k]->priority < st->run[v]->priority)
+            v = k;
+    return v;
+}
+
+/* Blocks r pins when admitted now (as admit / admit_swapped). */
+static uint32_t admit_blocks(const inst_state *st, const inst_req *r)
+{
+    if (r->swapped && r->resume != INST_PREFILL)
+        return r->swapped;
+    uint32_t nb = ceil_div(r->ptarget, st->kv.block_tokens);
+    return nb > r->n_ids ? r->n_ids : nb;
+}
+
+static int room_for(inst_state *st, const inst_req *r, uint32_t nb);
+
+/* Priority preemption (vLLM v0 scheduler, _schedule_priority_preemption):
+ * while the head of the waiting queue cannot be admitted (no running slot
+ * or no KV room) and a running request (prefilling or decoding) has a
+ * lower priority, preempt the lowest-priority one, latest admitted among
+ * equals, by the instance's preemption mode. A swapped head still waiting
+ * for its swap-out is left alone. */
+static void priority_preempt(sim_comp *c)
+{
+    inst_state *st = c->state;
+    inst_req *h = st->wait_head;
+    if (!h || (h->swapped && (h->loads > 0 || h->ready_at > sim_now(c->sim))))
+        return;
+    while (st->nrun > 0) {
+        if (st->nrun < st->max_seqs && room_for(st, h, admit_blocks(st, h)))
+            return;
+        uint32_t v = UINT32_MAX;
+        for (uint32_t k = st->nrun; k-- > 0;) {
+            const inst_req *q = st->run[k];
+            if (q->priority < h->priority &&
+                (q->state == INST_PREFILL || q->state == INST_DECODE) &&
+                (v == UINT32_MAX || q->priority < st->run[v]->priority))
+                v = k;
+        }
+        if (v == UINT32_MAX)
+            return;
+        st->cnt.priority_preemptions++;
+        preempt_at(c, v);
+    }
 }
 
 static void finish_req(sim_comp *c, inst_req *r, int state)
@@ -1831,6 +1974,8 @@ static void compose(sim_comp *c)
     uint64_t budget = st->max_batched_tokens;
     llm_step step = {0, 0.0, 0, 0, 0, 0};
     int preempted = 0;
+    if (st->scheduling == SCHED_PRIORITY)
+        priority_preempt(c);
     for (uint32_t i = 0; i < st->nrun && budget > 0; i++) {
         inst_req *r = st->run[i];
         if (r->state == INST_LOADING) {
@@ -1871,11 +2016,12 @@ static void compose(sim_comp *c)
                     continue;
                 }
                 preempted = 1;
-                if (st->nrun - 1 == i) {
+                uint32_t v = shortage_victim(st, i);
+                if (v == i) {
                     self = 1;
                     break;
                 }
-                preempt_last(c);
+                preempt_at(c, v);
             }
             if (self) {
                 if (st->nrun == 1) {
@@ -1883,10 +2029,14 @@ static void compose(sim_comp *c)
                     st->nrun--;
                     st->cnt.rejected++;
                     finish_req(c, r, INST_REJECTED);
-                } else {
-                    preempt_last(c);
+                    break;
                 }
-                break;
+                preempt_at(c, i);
+                /* FCFS: r was the last, the loop ends. Priority: the
+                 * requests after r (higher priority) move down one slot
+                 * and are still to be scheduled (i wraps to 0 when 0). */
+                i--;
+                continue;
             }
             r->sched = (uint32_t)(1 + kk);
             budget -= 1 + kk;
@@ -2064,11 +2214,12 @@ static void step_end(sim_comp *c)
                     continue;
                 }
                 if (r->prefilled == r->ptarget) {
-                    /* The last chunk yields the next token. */
+                    /* The last chunk yields the next token (delivered after
+                     * its CPU cost: token k at now + k x cpu_per_output_token). */
                     if (!r->generated)
-                        r->first_token = now;
+                        r->first_token = now + st->cpu_out;
                     else
-                        inst_hist_add(&st->itl, now - r->last_token);
+                        inst_hist_add(&st->itl, now - r->last_token + st->cpu_out);
                     r->generated++;
                     st->outstanding--;
                     r->last_token = now;
@@ -2094,15 +2245,16 @@ static void step_end(sim_comp *c)
                 r->generated += n;
                 st->outstanding -= n;
                 st->decode_tokens += n;
-                inst_hist_add(&st->itl, now - r->last_token);
-                for (uint32_t k = 1; k < n; k++) /* the others arrive with it */
-                    inst_hist_add(&st->itl, 0);
+                inst_hist_add(&st->itl, now - r->last_token + st->cpu_out);
+                for (uint32_t k = 1; k < n; k++) /* the others arrive with it (each after
+                                                  * its own CPU cost) */
+                    inst_hist_add(&st->itl, st->cpu_out);
                 r->last_token = now;
                 done = r->generated >= r->output;
             }
         }
         if (done) {
-            r->finish = now;
+            r->finish = now + (sim_time)r->generated * st->cpu_out;
             finish_req(c, r, INST_DONE);
         } else {
             st->run[w++] = r;
@@ -2271,6 +2423,8 @@ uint64_t inst_free_blocks(sim_comp *c)
     return kv_store_free_blocks(st->store) + kv_store_evictable_blocks(st->store);
 }
 
+static void enqueue(sim_comp *c, inst_req *r);
+
 void inst_submit(sim_comp *c, inst_req *r)
 {
     inst_state *st = c->state;
@@ -2293,8 +2447,21 @@ void inst_submit(sim_comp *c, inst_req *r)
             st->done(st->done_ctx, r);
         return;
     }
+    /* counted in the instance's load at once (the router sees it) */
     st->outstanding += (uint64_t)r->input + (st->role == INST_ROLE_PREFILL ? 0 : r->output);
-    wait_push_back(st, r);
+    sim_time cpu = st->cpu_req + (sim_time)r->input * st->cpu_in;
+    if (cpu) { /* BLIS's queueing time: the request joins the queue after it */
+        sim_schedule(c->sim, cpu, c->id, INST_EV_QUEUE, (uint64_t)(uintptr_t)r, 0);
+        return;
+    }
+    enqueue(c, r);
+}
+
+/* r joins the waiting queue now. */
+static void enqueue(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
+    wait_enqueue(st, r, 0);
     if (!st->busy && !st->kick_pending) {
         /* Start at this time, after every arrival of this instant. */
         st->kick_pending = 1;
@@ -2348,7 +2515,122 @@ static void inst_handle(sim_comp *c, const sim_event *e)
             compose(c);
     } else if (e->kind == INST_EV_TOUCHED) {
         managed_touched(c, (sim_time)e->a1);
+    } else if (e->kind == INST_EV_QUEUE) {
+        enqueue(c, (inst_req *)(uintptr_t)e->a0);
     }
+}
+
+/* Seconds to prefill `tokens` in steps of `per` tokens beside `dec`
+ * decode tokens (inst_predict_ttft). */
+static double prefill_estimate(const inst_state *st, uint64_t tokens, uint64_t per, uint64_t dec)
+{
+    double t = 0;
+    while (tokens > 0) {
+        uint64_t n = tokens < per ? tokens : per;
+        llm_step p = {n + dec, (double)n * ((double)n + 1) / 2 + (double)dec, 0, 0, n, dec};
+        t += llm_step_seconds(&st->hw, &p, NULL, NULL, NULL);
+        tokens -= n;
+    }
+    return t;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int inst_priority_scheduling(sim_comp *c)
+{
+    return ((inst_state *)c->state)->scheduling == SCHED_PRIORITY;
+}
+
+double inst_predict_ttft(sim_comp *c, const inst_req *r)
+{
+    inst_state *st = c->state;
+    sim_time now = sim_now(c->sim);
+    /* its own CPU costs: before the queue, and its first token's */
+    double t = sim_time_to_s(st->cpu_req + (sim_time)r->input * st->cpu_in + st->cpu_out);
+    if (st->busy && st->step_began + st->step_len > now)
+        t += sim_time_to_s(st->step_began + st->step_len - now);
+    uint64_t ahead = 0, dec = 0, ctx = 0, need = 0, yield = 0;
+    for (uint32_t i = 0; i < st->nrun; i++) {
+        const inst_req *q = st->run[i];
+        if (st->scheduling == SCHED_PRIORITY && q->priority < r->priority)
+            yield += q->pinned; /* r would preempt it for its blocks */
+        else if (q->n_ids > q->pinned) /* the blocks its remaining tokens will take */
+            need += q->n_ids - q->pinned;
+        if (q->state == INST_DECODE) {
+            dec++;
+            ctx += (uint64_t)q->input + q->generated;
+        } else if (q->ptarget > q->prefilled + q->sched) {
+            ahead += q->ptarget - q->prefilled - q->sched;
+        }
+    }
+    for (const inst_req *q = st->wait_head; q; q = q->next)
+        if (st->scheduling != SCHED_PRIORITY || q->priority >= r->priority) {
+            ahead += q->ptarget - q->prefilled;
+            need += admit_blocks(st, q);
+        }
+    uint64_t hit = (uint64_t)r->predicted * st->kv.block_tokens;
+    uint64_t own = r->input - (hit < r->input ? hit : r->input - 1);
+    need += ceil_div(r->input, st->kv.block_tokens);
+    ahead += own;
+    uint64_t per = st->max_batched_tokens > dec ? st->max_batched_tokens - dec
+                                                : st->max_batched_tokens;
+    if (!st->chunked_prefill && per < ahead)
+        per = ahead; /* whole prompts: one long step (an approximation) */
+    double compute = prefill_estimate(st, ahead, per, dec);
+    /* KV room: blocks the queue ahead and r need beyond the free and
+     * evictable ones (less the watermark) come back as running requests
+     * finish; the one that frees enough finishes after its remaining
+     * tokens' decode steps at the present decode step time. */
+    uint64_t avail = kv_store_free_blocks(st->store) + kv_store_evictable_blocks(st->store) +
+                     yield;
+    uint64_t mark = (uint64_t)(st->kv_watermark * (double)st->kv_blocks);
+    avail = avail > mark ? avail - mark : 0;
+    if (need > avail && st->nrun > 0) {
+        if (st->nrun > st->pred_cap) {
+            uint64_t *p = sim_realloc(st->pred_scratch, st->max_seqs * sizeof *p);
+            if (!p)
+                return t + compute;
+            st->pred_scratch = p;
+            st->pred_cap = (uint32_t)st->max_seqs;
+        }
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < st->nrun; i++) {
+            const inst_req *q = st->run[i];
+            uint64_t left = remaining(st, q) - q->sched; /* after the step in flight */
+            /* remaining tokens, a decoding flag, blocks (< 2^31: the store's size) */
+            st->pred_scratch[n++] = (left > UINT32_MAX ? UINT32_MAX : left) << 32 |
+                                    (uint64_t)(q->state == INST_DECODE) << 31 |
+                                    (q->pinned & 0x7fffffffu);
+        }
+        qsort(st->pred_scratch, n, sizeof *st->pred_scratch, cmp_u64);
+        uint64_t freed = 0, dec_after = dec;
+        double steps = 0;
+        for (uint32_t i = 0; i < n && avail + freed < need; i++) {
+            freed += st->pred_scratch[i] & 0x7fffffffu;
+            dec_after -= (st->pred_scratch[i] >> 31) & 1;
+            steps = (double)(st->pred_scratch[i] >> 32);
+        }
+        if (avail + freed < need) {
+            /* more than the whole batch must turn over: the rest at the
+             * batch's release rate, sum of blocks / output tokens per step */
+            double rate = 0;
+            for (uint32_t i = 0; i < st->nrun; i++)
+                rate += (double)st->run[i]->pinned / (double)st->run[i]->output;
+            if (rate > 0)
+                steps += (double)(need - avail - freed) / rate;
+        }
+        llm_step d = {dec, (double)ctx, ctx > dec ? ctx - dec : 0, 0, 0, dec};
+        double drain = steps * (dec ? llm_step_seconds(&st->hw, &d, NULL, NULL, NULL)
+                                            : 0) +
+                       prefill_estimate(st, ahead, per, dec_after);
+        if (drain > compute)
+            compute = drain;
+    }
+    return t + compute;
 }
 
 void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
@@ -2468,6 +2750,9 @@ static int inst_finish(sim_comp *c, sim_err *err)
                           a < 1 ? (1 - pow(a, kk + 1)) / (1 - a) : kk + 1, "tokens");
         sim_report_metric(s, c->name, "spec_draft_time", sim_time_to_s(k->spec_draft_ps), "s");
     }
+    if (st->scheduling == SCHED_PRIORITY)
+        sim_report_metric(s, c->name, "priority_preemptions",
+                          (double)st->cnt.priority_preemptions, "requests");
     sim_report_metric(s, c->name, "rejected", (double)st->cnt.rejected, "requests");
     sim_report_metric(s, c->name, "peak_waiting", (double)st->cnt.peak_waiting, "requests");
     sim_report_metric(s, c->name, "peak_running", (double)st->cnt.peak_running, "requests");
@@ -2538,6 +2823,7 @@ static void inst_destroy(sim_comp *c)
     sim_free(st->run);
     sim_free(st->moves);
     sim_free(st->mr);
+    sim_free(st->pred_scratch);
 }
 
 /* Headline metrics of the run summary (sim_model.headline). */

@@ -11,6 +11,11 @@
  *     time_scale: 1.0            # arrival times are multiplied by this
  *     max_requests: 0            # 0 = the whole trace
  *     slo: {ttft: 2 s, tpot: 100 ms}
+ *     classes:                   # priority classes (trace column or share by session hash)
+ *       - {name: chat, share: 0.3, priority: 1, slo: {ttft: 1 s, tpot: 50 ms}}
+ *       - {name: batch, share: 0.7, priority: 0}
+ *     admission: {policy: reject, retry: 10 ms}  # none | reject | defer (predicted TTFT > SLO)
+ *     rate_limit: {rate: 100/s, burst: 10}       # token bucket at the router
  *     instances: {count: 4, model: llama3-8b, gpu: h100, tp: 1, ...}  # llm_instance params
  *   kv:
  *     block_tokens: 512          # default: the trace's block size, else 16

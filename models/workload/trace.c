@@ -45,6 +45,7 @@ struct trace_reader {
     const trace_source_ops *ops;  /* generic source, or NULL for a file */
     void *ctx;                    /* generic source state */
     int col_time, col_in, col_out, col_session; /* CSV column indices (-1: none) */
+    int classes;                  /* native: a class column follows output_tokens */
     /* State, changes per request. */
     FILE *f;                      /* the open file */
     char *line;                   /* current line, NUL-terminated, no newline */
@@ -782,6 +783,11 @@ static int native_header(trace_reader *r, sim_err *err)
                 return FERR(r, err, c, "bad block_tokens \"%s\"",
                             sim_excerpt(w + 13, ex, sizeof ex));
             r->block_tokens = (uint32_t)v;
+        } else if (strncmp(w, "classes=", 8) == 0) {
+            if (strcmp(w + 8, "0") != 0 && strcmp(w + 8, "1") != 0)
+                return FERR(r, err, c, "bad classes \"%s\" (0 or 1)",
+                            sim_excerpt(w + 8, ex, sizeof ex));
+            r->classes = w[8] == '1';
         } else {
             return FERR(r, err, c, "unknown header field \"%s\"",
                         sim_excerpt(w, ex, sizeof ex));
@@ -799,34 +805,38 @@ static int next_native(trace_reader *r, trace_req *out, sim_err *err)
     if (rc <= 0)
         return rc;
     static const char *const names[] = {"request id", "arrival_ps", "session",
-                                        "input_tokens", "output_tokens"};
-    uint64_t head[5];
+                                        "input_tokens", "output_tokens", "class"};
+    uint64_t head[6];
+    size_t nh = r->classes ? 6 : 5; /* fixed fields before the block ids */
     size_t nb = 0;
     const char *p = r->line;
     for (size_t k = 0;; k++) {
         while (*p == ' ' || *p == '\t')
             p++;
         if (!*p) {
-            if (k < 5)
-                return FERR(r, err, (int)(p - r->line) + 1, "missing %s (expected at least 5 "
-                            "fields: id arrival_ps session input_tokens output_tokens)", names[k]);
+            if (k < nh)
+                return FERR(r, err, (int)(p - r->line) + 1, "missing %s (expected at least %zu "
+                            "fields: id arrival_ps session input_tokens output_tokens%s)",
+                            names[k], nh, nh > 5 ? " class" : "");
             break;
         }
         int c = (int)(p - r->line) + 1;
-        uint64_t max = (k == 3 || k == 4) ? UINT32_MAX : UINT64_MAX, v = 0;
+        uint64_t max = (k == 3 || k == 4 || (k == 5 && nh > 5)) ? UINT32_MAX : UINT64_MAX, v = 0;
         if (!isdigit((unsigned char)*p))
             return FERR(r, err, c, "expected an unsigned integer (%s)",
-                        k < 5 ? names[k] : "block id");
+                        k < nh ? names[k] : "block id");
         for (; isdigit((unsigned char)*p); p++) {
             unsigned d = (unsigned)(*p - '0');
             if (v > (max - d) / 10)
-                return FERR(r, err, c, "%s out of range", k < 5 ? names[k] : "block id");
+                return FERR(r, err, c, "%s out of range", k < nh ? names[k] : "block id");
             v = v * 10 + d;
         }
         if (*p && *p != ' ' && *p != '\t')
             return FERR(r, err, (int)(p - r->line) + 1, "unexpected character '%c'", *p);
-        if (k < 5) {
+        if (k < nh) {
             head[k] = v;
+            if (k == 5)
+                out->class_col = c;
         } else {
             if ((rc = reserve_blocks(r, nb + 1, err)) < 0)
                 return rc;
@@ -850,6 +860,10 @@ static int next_native(trace_reader *r, trace_req *out, sim_err *err)
     out->n_blocks = (uint32_t)nb;
     out->block_ids = nb ? r->blocks : NULL;
     out->block_tokens = nb ? r->block_tokens : 0;
+    if (r->classes) {
+        out->klass = (uint32_t)head[5];
+        out->has_class = 1;
+    }
     return 1;
 }
 
