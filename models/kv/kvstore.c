@@ -122,6 +122,8 @@ struct kv_store {
     uint32_t nreaders;         /* a pool: stores attached so far */
     kv_inval_fn inval;         /* invalidation hook (or NULL) */
     void *inval_ctx;
+    kv_index_fn on_index;      /* index hook: a block entered / left the index (or NULL) */
+    void *index_ctx;
     /* state, per block entry */
     uint64_t *bid;             /* block id */
     uint32_t *refs;            /* pins by running requests */
@@ -339,6 +341,8 @@ static void free_block(kv_store *s, uint32_t b, kv_pin_result *res)
     if (s->sh_tier)
         s->sh_tier[b] = 0, s->sharers[b] = 0, s->inplace[b] = 0;
     sim_idmap_del(&s->index, s->bid[b]);
+    if (s->on_index)
+        s->on_index(s->index_ctx, s->bid[b], 0);
     s->free_blocks[s->nfree_blocks++] = b;
     if (res)
         res->dropped++;
@@ -751,6 +755,8 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
             s->busy[b] = 0;
             s->pos[b] = i;
             sim_idmap_put(&s->index, ids[i], b);
+            if (s->on_index)
+                s->on_index(s->index_ctx, ids[i], 1);
         } else {
             ft = lowest_tier(s->present[b]);
         }
@@ -937,6 +943,12 @@ void kv_store_set_inval_hook(kv_store *s, kv_inval_fn fn, void *ctx)
 {
     s->inval = fn;
     s->inval_ctx = ctx;
+}
+
+void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx)
+{
+    s->on_index = fn;
+    s->index_ctx = ctx;
 }
 
 uint32_t kv_store_reader(const kv_store *s) { return s->reader; }

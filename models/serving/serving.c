@@ -53,6 +53,7 @@
 
 #include "models/fabric/fabric.h"
 #include "models/serving/instance.h"
+#include "models/kv/kv_rindex.h"
 #include "models/kv/kvstore.h"
 #include "models/workload/synth.h"
 #include "models/workload/trace.h"
@@ -134,6 +135,16 @@ typedef struct wl_state {
     trace_u64map *placed;               /* session -> decode instance + 1 (NIC tables) */
     uint64_t placements;                /* NIC table placements issued */
     uint64_t dec_rr;                    /* decode choice: where the tie-breaking scan starts */
+    /* indexed routing (kv_rindex.h; see route_indexed) */
+    int route_full;                     /* 1: every request sees every view (tests) */
+    int rx_tried;                       /* the index was set up (or refused) */
+    int rx_failed;                      /* the index ran out of memory */
+    int rkind;                          /* kv_router_builtin of the router */
+    kv_rindex *rx;                      /* the index, or NULL: full views */
+    struct rx_ctx { struct wl_state *w; uint32_t i; } *rctx; /* per instance, hook context */
+    uint32_t *dirty, ndirty;            /* instances whose load changed since the last route */
+    uint32_t *cand;                     /* holders of a request's first block */
+    serving_route_stats rstat;          /* routing work (test hook) */
 } wl_state;
 
 static const sim_param wl_params[] = {
@@ -846,6 +857,91 @@ static void pd_handoff(sim_comp *c, inst_req *r)
     }
 }
 
+/* ---- indexed routing ------------------------------------------------------
+ *
+ * For the built-in round_robin, random, least_loaded and prefix_affinity
+ * routers (no pair router, no disaggregation, every instance matching
+ * prefixes in its own store only) the workload keeps a kv_rindex: the
+ * instances report load changes (inst_set_route_hooks) and their stores
+ * every block entering and leaving their index. A request then costs
+ * O(log n) for the least loaded plus one exact match per holder of its
+ * first block, instead of a view of all n instances; the choice is the
+ * one the policy makes on the full views (kv_router.c says why), and the
+ * full-view path stays for every other policy and for plug-ins. */
+
+static void rx_load(void *ctx)
+{
+    struct rx_ctx *q = ctx;
+    q->w->dirty[q->w->ndirty++] = q->i; /* at most once per instance between routes */
+}
+
+static void rx_block(void *ctx, uint64_t id, int added)
+{
+    struct rx_ctx *q = ctx;
+    if (kv_rindex_block(q->w->rx, q->i, id, added))
+        q->w->rx_failed = 1;
+}
+
+/* Set the index up at the first request (every store exists by then and
+ * is empty); leave rx NULL when the router or an instance does not allow it. */
+static void rx_setup(sim_comp *c)
+{
+    wl_state *w = c->state;
+    w->rx_tried = 1;
+    w->rkind = kv_router_builtin(w->router);
+    if (w->route_full || w->pair || w->disagg || w->ninst < 2 || w->rkind == KV_ROUTE_OTHER)
+        return;
+    w->rx = kv_rindex_new(w->ninst);
+    w->rctx = sim_calloc(w->ninst, sizeof *w->rctx);
+    w->dirty = sim_calloc(w->ninst, sizeof *w->dirty);
+    w->cand = sim_calloc(w->ninst, sizeof *w->cand);
+    uint32_t i = 0;
+    if (w->rx && w->rctx && w->dirty && w->cand) {
+        for (; i < w->ninst; i++) {
+            w->rctx[i].w = w;
+            w->rctx[i].i = i;
+            if (inst_set_route_hooks(w->inst[i], rx_load, rx_block, &w->rctx[i]))
+                break;
+            kv_rindex_set_load(w->rx, i, inst_take_outstanding(w->inst[i]));
+        }
+    }
+    if (i == w->ninst)
+        return;
+    while (i-- > 0) /* refused (or no memory): full views for every request */
+        inst_set_route_hooks(w->inst[i], NULL, NULL, NULL);
+    kv_rindex_free(w->rx);
+    w->rx = NULL;
+}
+
+/* The router's choice for r among the n = ninst instances, from the index. */
+static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_view *rv)
+{
+    wl_state *w = c->state;
+    w->rstat.indexed++;
+    if (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM) /* they read no view */
+        return w->router->route(w->router_st, rv, w->views, w->ninst, uniform_draw, c->rng);
+    for (uint32_t k = 0; k < w->ndirty; k++)
+        kv_rindex_set_load(w->rx, w->dirty[k], inst_take_outstanding(w->inst[w->dirty[k]]));
+    w->ndirty = 0;
+    if (w->rkind == KV_ROUTE_PREFIX && r->n_prompt) {
+        uint32_t nh = kv_rindex_holders(w->rx, r->ids[0], w->cand, w->ninst);
+        memfab_instance_view best, v;
+        memset(&best, 0, sizeof best);
+        for (uint32_t k = 0; k < nh && k < w->ninst; k++) {
+            inst_view(w->inst[w->cand[k]], r, &v);
+            w->rstat.views++;
+            if (v.prefix_blocks > best.prefix_blocks ||
+                (v.prefix_blocks && v.prefix_blocks == best.prefix_blocks &&
+                 (v.outstanding_tokens < best.outstanding_tokens ||
+                  (v.outstanding_tokens == best.outstanding_tokens && v.index < best.index))))
+                best = v;
+        }
+        if (best.prefix_blocks) /* the most prefix blocks; ties the lighter */
+            return best.index;
+    }
+    return kv_rindex_least(w->rx); /* least_loaded, or no instance holds any prefix */
+}
+
 static void dispatch(sim_comp *c, const trace_req *t)
 {
     wl_state *w = c->state;
@@ -917,15 +1013,38 @@ static void dispatch(sim_comp *c, const trace_req *t)
         }
         return;
     }
+    if (!w->rx_tried)
+        rx_setup(c);
+    if (w->rx_failed) {
+        sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for the routing index", c->name);
+        return;
+    }
     if (w->sticky && r->session && trace_u64map_get(w->sessions, r->session, &stuck)) {
         pick = (uint32_t)stuck;
         have = 1;
     }
-    if (n > 1 || w->sticky) {
+    if (w->rx) { /* n = ninst > 1: the index, then the chosen instance's view only */
+        w->rstat.routed++;
+        if (!have) {
+            memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
+                                      w->block_tokens, r->ids};
+            pick = route_indexed(c, r, &rv);
+            if (pick >= n)
+                pick = n - 1;
+            if (w->sticky && r->session)
+                trace_u64map_put(w->sessions, r->session, pick);
+        }
+        memfab_instance_view v;
+        inst_view(w->inst[pick], r, &v);
+        w->rstat.views++;
+        r->predicted = v.prefix_blocks;
+    } else if (n > 1 || w->sticky) {
+        w->rstat.routed += n > 1;
+        w->rstat.views += n;
         for (uint32_t i = 0; i < n; i++)
             inst_view(w->inst[w->disagg ? w->pidx[i] : i], r, &w->views[i]);
     }
-    if (!have && n > 1) {
+    if (!w->rx && !have && n > 1) {
         memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
                                   w->block_tokens, r->ids};
         pick = w->router->route(w->router_st, &rv, w->views, n, uniform_draw, c->rng);
@@ -934,7 +1053,9 @@ static void dispatch(sim_comp *c, const trace_req *t)
         if (w->sticky && r->session)
             trace_u64map_put(w->sessions, r->session, pick);
     }
-    if (n > 1 || w->sticky)
+    if (w->rx)
+        ; /* predicted above */
+    else if (n > 1 || w->sticky)
         r->predicted = w->views[pick].prefix_blocks;
     else {
         memfab_instance_view v;
@@ -1196,6 +1317,10 @@ static void wl_destroy(sim_comp *c)
     trace_u64map_free(w->sessions);
     sim_free(w->views);
     sim_free(w->inst);
+    kv_rindex_free(w->rx);
+    sim_free(w->rctx);
+    sim_free(w->dirty);
+    sim_free(w->cand);
     for (pool_chunk *ch = w->chunks, *nx; ch; ch = nx) {
         nx = ch->next;
         for (int i = 0; i < POOL_CHUNK; i++)
@@ -1240,6 +1365,15 @@ const sim_model llm_workload_model = {
 };
 
 const serving_totals *serving_get_totals(sim_comp *c) { return &((wl_state *)c->state)->tot; }
+
+const serving_route_stats *serving_get_route_stats(sim_comp *c)
+{
+    wl_state *w = c->state;
+    w->rstat.comparisons = w->rx ? kv_rindex_comparisons(w->rx) : 0;
+    return &w->rstat;
+}
+
+void serving_set_route_index(sim_comp *c, int on) { ((wl_state *)c->state)->route_full = !on; }
 
 /* ---- the builder ---------------------------------------------------------- */
 
