@@ -69,6 +69,7 @@ enum { PD_LEAST_LOADED, PD_KV_ROOM };
 static const char *const pd_policies[] = {"least_loaded", "kv_room", NULL};
 
 #define POOL_CHUNK 256
+#define WL_SAMPLES_KEEP ((size_t)1 << 20) /* latency samples held in memory, each */
 
 typedef struct pool_chunk {
     struct pool_chunk *next;    /* chunk list, for freeing */
@@ -1181,6 +1182,12 @@ static int wl_start(sim_comp *c, sim_err *err)
                                  sim_comp_at(c->sim, a)->name, d->name,
                                  sim_comp_at(c->sim, b)->name);
         }
+    /* latency samples beyond 2^20 each go to temporary files (exact
+     * percentiles, memory independent of the trace length) */
+    sim_samples *all[] = {&w->ttft, &w->tpot, &w->e2e, &w->kv_wait, &w->kv_exposed,
+                          &w->ttft_prefill};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sim_samples_spill(all[i], WL_SAMPLES_KEEP);
     w->views = sim_calloc(w->ninst, sizeof *w->views);
     w->sessions = trace_u64map_new();
     if (!w->views || !w->sessions)
