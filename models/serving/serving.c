@@ -146,6 +146,7 @@ typedef struct wl_state {
     uint32_t *dirty, ndirty;            /* instances whose load changed since the last route */
     uint32_t *cand;                     /* holders of a request's first block */
     serving_route_stats rstat;          /* routing work (test hook) */
+    size_t samples_keep;                /* 0: WL_SAMPLES_KEEP; SIZE_MAX: all (test hook) */
 } wl_state;
 
 static const sim_param wl_params[] = {
@@ -1187,7 +1188,8 @@ static int wl_start(sim_comp *c, sim_err *err)
     sim_samples *all[] = {&w->ttft, &w->tpot, &w->e2e, &w->kv_wait, &w->kv_exposed,
                           &w->ttft_prefill};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        sim_samples_spill(all[i], WL_SAMPLES_KEEP);
+        sim_samples_spill(all[i], w->samples_keep == 0 ? WL_SAMPLES_KEEP
+                                  : w->samples_keep == SIZE_MAX ? 0 : w->samples_keep);
     w->views = sim_calloc(w->ninst, sizeof *w->views);
     w->sessions = trace_u64map_new();
     if (!w->views || !w->sessions)
@@ -1381,6 +1383,11 @@ const serving_route_stats *serving_get_route_stats(sim_comp *c)
 }
 
 void serving_set_route_index(sim_comp *c, int on) { ((wl_state *)c->state)->route_full = !on; }
+
+void serving_set_samples_keep(sim_comp *c, size_t keep)
+{
+    ((wl_state *)c->state)->samples_keep = keep ? keep : SIZE_MAX;
+}
 
 /* ---- the builder ---------------------------------------------------------- */
 

@@ -97,5 +97,9 @@ const serving_route_stats *serving_get_route_stats(sim_comp *workload);
 /* Turn the routing index off (on = 0) or on before the run starts; the
  * results are the same either way (check_serving proves it). */
 void serving_set_route_index(sim_comp *workload, int on);
+/* Latency samples each collector keeps in memory before spilling the rest
+ * to a temporary file (sim_samples_spill; default 2^20; 0: keep all). A
+ * test hook, to show memory independent of the trace length on short runs. */
+void serving_set_samples_keep(sim_comp *workload, size_t keep);
 
 #endif
