@@ -172,6 +172,8 @@ struct kv_store {
     uint32_t nreaders;         /* a pool: stores attached so far */
     kv_inval_fn inval;         /* invalidation hook (or NULL) */
     void *inval_ctx;
+    kv_index_fn on_index;      /* index hook: a block entered / left the index (or NULL) */
+    void *index_ctx;
     /* state, per block entry [0, nballoc); entries [0, bhw) have been handed out */
     uint64_t *bid;             /* block id */
     uint32_t *refs;            /* pins by running requests */
@@ -420,6 +422,8 @@ static uint32_t take_block(kv_store *s, uint64_t id, uint32_t pos)
     s->pos[b] = pos;
     s->nlive++;
     idx_put(s, b);
+    if (s->on_index)
+        s->on_index(s->index_ctx, id, 1);
     return b;
 }
 
@@ -603,6 +607,8 @@ static void free_block(kv_store *s, uint32_t b, kv_pin_result *res)
     if (s->sh_tier)
         s->sh_tier[b] = 0, s->sharers[b] = 0, s->inplace[b] = 0;
     idx_del(s, b);
+    if (s->on_index)
+        s->on_index(s->index_ctx, s->bid[b], 0);
     s->pos[b] = s->bfree;
     s->bfree = b;
     s->nlive--;
@@ -1191,6 +1197,12 @@ void kv_store_set_inval_hook(kv_store *s, kv_inval_fn fn, void *ctx)
 {
     s->inval = fn;
     s->inval_ctx = ctx;
+}
+
+void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx)
+{
+    s->on_index = fn;
+    s->index_ctx = ctx;
 }
 
 uint32_t kv_store_reader(const kv_store *s) { return s->reader; }

@@ -193,6 +193,12 @@ int kv_store_set_access(kv_store *s, uint32_t tier, int access, uint32_t hot_hit
  * Set it on the store that owns the tier (the pool for shared tiers). */
 typedef void (*kv_inval_fn)(void *ctx, uint32_t tier, uint64_t id, uint64_t sharers);
 void kv_store_set_inval_hook(kv_store *s, kv_inval_fn fn, void *ctx);
+/* Called when block id enters this store's own index (added 1: it is
+ * present in some tier of the store, or about to be within the same pin)
+ * and when it leaves it (added 0). The pool's blocks are not reported. A
+ * router index (kv_rindex.h) keeps block holders with it. */
+typedef void (*kv_index_fn)(void *ctx, uint64_t id, int added);
+void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx);
 /* The sharer bit index of s's pins (0 for a store of its own; the order of
  * attachment for stores sharing a pool, at most 64 of them: a 65th and
  * later share bit 63). */
@@ -255,6 +261,11 @@ int kv_evict_reserve(const memfab_evict_ops *ops, void *st, uint32_t n);
 /* Built-in routing policies, NULL-terminated: round_robin, random,
  * least_loaded, prefix_affinity, dynamo, sglang, llmd. */
 extern const memfab_router_ops *const kv_router_policies[];
+/* Which built-in policy ops is, for callers with an indexed fast path
+ * (serving.c): KV_ROUTE_OTHER for every other policy (plug-ins included),
+ * which see the full view of every instance. */
+enum { KV_ROUTE_OTHER, KV_ROUTE_RR, KV_ROUTE_RANDOM, KV_ROUTE_LEAST, KV_ROUTE_PREFIX };
+int kv_router_builtin(const memfab_router_ops *ops);
 
 /* Built-in pair routers (disaggregation), NULL-terminated: conductor. */
 extern const memfab_pair_router_ops *const kv_pair_router_policies[];

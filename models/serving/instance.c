@@ -330,6 +330,9 @@ typedef struct inst_state {
     int direct_wait;            /* the step's in-place KV reads are on the fabric */
     int step_timed_out;         /* its roofline time has passed (waits for them) */
     uint64_t outstanding;       /* prefill + decode tokens still to compute */
+    inst_load_fn on_load;       /* routing index: outstanding changed (or NULL) */
+    void *route_ctx;            /* its context (and the KV index hook's) */
+    int load_dirty;             /* on_load called since the last inst_take_outstanding */
     sim_time chan_free[MEMFAB_MAX_TIERS]; /* per-tier load channel free at */
     inst_move *moves;           /* fabric moves: slots */
     uint32_t nmoves, capmoves;  /* slots used / allocated */
@@ -377,6 +380,16 @@ typedef struct inst_state {
     uint64_t managed_stalls;    /* steps that stalled */
     uint64_t managed_touched;   /* bytes the steps touched */
 } inst_state;
+
+/* The routing index learns that outstanding changed (once until it reads
+ * the new value with inst_take_outstanding). */
+static void load_touch(inst_state *st)
+{
+    if (st->on_load && !st->load_dirty) {
+        st->load_dirty = 1;
+        st->on_load(st->route_ctx);
+    }
+}
 
 static int managed_start(sim_comp *c, sim_err *err);
 static void managed_prefetch(sim_comp *c);
@@ -1428,6 +1441,7 @@ static void preempt_at(sim_comp *c, uint32_t k)
     v->preemptions++;
     st->cnt.preemptions++;
     st->outstanding += remaining(st, v) - before;
+    load_touch(st);
     wait_enqueue(st, v, 1);
 }
 
@@ -1498,6 +1512,7 @@ static void finish_req(sim_comp *c, inst_req *r, int state)
     r->pinned = 0;
     r->direct_tokens = 0;
     st->outstanding -= remaining(st, r);
+    load_touch(st);
     r->state = (uint32_t)state;
     if (st->done)
         st->done(st->done_ctx, r);
@@ -1806,6 +1821,7 @@ static int admit(sim_comp *c, inst_req *r)
         cached = pt - 1; /* the last prompt token is always computed (its logits) */
     r->prefilled = (uint32_t)cached;
     st->outstanding -= cached;
+    load_touch(st);
     if (!r->admitted_once) {
         r->admitted_once = 1;
         r->admitted = sim_now(c->sim);
@@ -2198,6 +2214,7 @@ static void step_end(sim_comp *c)
             if (r->state == INST_PREFILL) {
                 r->prefilled += s;
                 st->outstanding -= s;
+                load_touch(st);
                 st->prompt_tokens_computed += s;
                 if (st->chunk_cb)
                     st->chunk_cb(st->done_ctx, r, 1, s, 0);
@@ -2222,6 +2239,7 @@ static void step_end(sim_comp *c)
                         inst_hist_add(&st->itl, now - r->last_token + st->cpu_out);
                     r->generated++;
                     st->outstanding--;
+                    load_touch(st);
                     r->last_token = now;
                     r->state = INST_DECODE;
                     done = r->generated >= r->output;
@@ -2244,6 +2262,7 @@ static void step_end(sim_comp *c)
                 }
                 r->generated += n;
                 st->outstanding -= n;
+                load_touch(st);
                 st->decode_tokens += n;
                 inst_hist_add(&st->itl, now - r->last_token + st->cpu_out);
                 for (uint32_t k = 1; k < n; k++) /* the others arrive with it (each after
@@ -2398,6 +2417,7 @@ void inst_start_decode(sim_comp *c, inst_req *r)
     r->admitted_once = 1;
     r->state = INST_DECODE;
     st->outstanding += r->output - 1;
+    load_touch(st);
     if (r->output <= 1) {
         r->finish = now;
         finish_req(c, r, INST_DONE);
@@ -2449,6 +2469,7 @@ void inst_submit(sim_comp *c, inst_req *r)
     }
     /* counted in the instance's load at once (the router sees it) */
     st->outstanding += (uint64_t)r->input + (st->role == INST_ROLE_PREFILL ? 0 : r->output);
+    load_touch(st);
     sim_time cpu = st->cpu_req + (sim_time)r->input * st->cpu_in;
     if (cpu) { /* BLIS's queueing time: the request joins the queue after it */
         sim_schedule(c->sim, cpu, c->id, INST_EV_QUEUE, (uint64_t)(uintptr_t)r, 0);
@@ -2649,6 +2670,29 @@ void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
     for (uint32_t t = 0; t < st->kv.ntiers; t++)
         v->tier_weight[t] = st->kv.tiers[t].weight > 0 ? st->kv.tiers[t].weight
                                                         : 1.0 / (double)(1u << t);
+}
+
+int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void *ctx)
+{
+    inst_state *st = c->state;
+    if (st->kv.prefix_caching && (!st->store || (st->kv.pool && st->kv.ntiers > 1)))
+        return -1; /* matches would see a shared pool or no store */
+    for (uint32_t t = 0; st->store && t < kv_store_ntiers(st->store); t++)
+        if (kv_store_stats(st->store, t)->used)
+            return -1; /* the index would miss the blocks already there */
+    st->on_load = load;
+    st->route_ctx = ctx;
+    st->load_dirty = 0;
+    if (st->kv.prefix_caching)
+        kv_store_set_index_hook(st->store, block, ctx);
+    return 0;
+}
+
+uint64_t inst_take_outstanding(sim_comp *c)
+{
+    inst_state *st = c->state;
+    st->load_dirty = 0;
+    return st->outstanding;
 }
 
 static void inst_sample(sim_comp *c, sim_time now)

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "models/kv/kvstore.h"
 #include "models/serving/llm_model.h"
 #include "sim/plugin.h"
 #include "sim/sim.h"
@@ -187,6 +188,16 @@ int inst_priority_scheduling(sim_comp *c);
 
 /* What the router sees of the instance for request r (prefix match per tier). */
 void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v);
+
+/* Routing index hooks (kv_rindex.h). load(ctx) is called when the
+ * instance's outstanding tokens change, once until the index reads them
+ * with inst_take_outstanding; block(ctx, id, added) when a block enters or
+ * leaves the instance's KV index (with prefix caching on). -1 (nothing
+ * set) when the instance's prefix matches depend on more than its own
+ * store (a shared pool, or no store). */
+typedef void (*inst_load_fn)(void *ctx);
+int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void *ctx);
+uint64_t inst_take_outstanding(sim_comp *c);
 
 /* The instance's model and hardware; KV bytes per block. */
 const llm_hw *inst_hw(sim_comp *c);

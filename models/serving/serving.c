@@ -60,6 +60,7 @@
 
 #include "models/fabric/fabric.h"
 #include "models/serving/instance.h"
+#include "models/kv/kv_rindex.h"
 #include "models/kv/kvstore.h"
 #include "models/workload/synth.h"
 #include "models/workload/trace.h"
@@ -93,6 +94,7 @@ enum { PD_LEAST_LOADED, PD_KV_ROOM };
 static const char *const pd_policies[] = {"least_loaded", "kv_room", NULL};
 
 #define POOL_CHUNK 256
+#define WL_SAMPLES_KEEP ((size_t)1 << 20) /* latency samples held in memory, each */
 
 typedef struct pool_chunk {
     struct pool_chunk *next;    /* chunk list, for freeing */
@@ -171,6 +173,17 @@ typedef struct wl_state {
     uint64_t rejected_slo, rejected_rate, deferred; /* totals of the classes' counters */
     inst_req *def_head, *def_tail;      /* deferred requests, FIFO (linked by next) */
     int retry_pending;                  /* a WL_EV_RETRY is scheduled */
+    /* indexed routing (kv_rindex.h; see route_indexed) */
+    int route_full;                     /* 1: every request sees every view (tests) */
+    int rx_tried;                       /* the index was set up (or refused) */
+    int rx_failed;                      /* the index ran out of memory */
+    int rkind;                          /* kv_router_builtin of the router */
+    kv_rindex *rx;                      /* the index, or NULL: full views */
+    struct rx_ctx { struct wl_state *w; uint32_t i; } *rctx; /* per instance, hook context */
+    uint32_t *dirty, ndirty;            /* instances whose load changed since the last route */
+    uint32_t *cand;                     /* holders of a request's first block */
+    serving_route_stats rstat;          /* routing work (test hook) */
+    size_t samples_keep;                /* 0: WL_SAMPLES_KEEP; SIZE_MAX: all (test hook) */
 } wl_state;
 
 static const sim_param wl_params[] = {
@@ -1163,6 +1176,91 @@ static int assign_class(sim_comp *c, inst_req *r, const trace_req *t)
     return 0;
 }
 
+/* ---- indexed routing ------------------------------------------------------
+ *
+ * For the built-in round_robin, random, least_loaded and prefix_affinity
+ * routers (no pair router, no disaggregation, every instance matching
+ * prefixes in its own store only) the workload keeps a kv_rindex: the
+ * instances report load changes (inst_set_route_hooks) and their stores
+ * every block entering and leaving their index. A request then costs
+ * O(log n) for the least loaded plus one exact match per holder of its
+ * first block, instead of a view of all n instances; the choice is the
+ * one the policy makes on the full views (kv_router.c says why), and the
+ * full-view path stays for every other policy and for plug-ins. */
+
+static void rx_load(void *ctx)
+{
+    struct rx_ctx *q = ctx;
+    q->w->dirty[q->w->ndirty++] = q->i; /* at most once per instance between routes */
+}
+
+static void rx_block(void *ctx, uint64_t id, int added)
+{
+    struct rx_ctx *q = ctx;
+    if (kv_rindex_block(q->w->rx, q->i, id, added))
+        q->w->rx_failed = 1;
+}
+
+/* Set the index up at the first request (every store exists by then and
+ * is empty); leave rx NULL when the router or an instance does not allow it. */
+static void rx_setup(sim_comp *c)
+{
+    wl_state *w = c->state;
+    w->rx_tried = 1;
+    w->rkind = kv_router_builtin(w->router);
+    if (w->route_full || w->pair || w->disagg || w->ninst < 2 || w->rkind == KV_ROUTE_OTHER)
+        return;
+    w->rx = kv_rindex_new(w->ninst);
+    w->rctx = sim_calloc(w->ninst, sizeof *w->rctx);
+    w->dirty = sim_calloc(w->ninst, sizeof *w->dirty);
+    w->cand = sim_calloc(w->ninst, sizeof *w->cand);
+    uint32_t i = 0;
+    if (w->rx && w->rctx && w->dirty && w->cand) {
+        for (; i < w->ninst; i++) {
+            w->rctx[i].w = w;
+            w->rctx[i].i = i;
+            if (inst_set_route_hooks(w->inst[i], rx_load, rx_block, &w->rctx[i]))
+                break;
+            kv_rindex_set_load(w->rx, i, inst_take_outstanding(w->inst[i]));
+        }
+    }
+    if (i == w->ninst)
+        return;
+    while (i-- > 0) /* refused (or no memory): full views for every request */
+        inst_set_route_hooks(w->inst[i], NULL, NULL, NULL);
+    kv_rindex_free(w->rx);
+    w->rx = NULL;
+}
+
+/* The router's choice for r among the n = ninst instances, from the index. */
+static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_view *rv)
+{
+    wl_state *w = c->state;
+    w->rstat.indexed++;
+    if (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM) /* they read no view */
+        return w->router->route(w->router_st, rv, w->views, w->ninst, uniform_draw, c->rng);
+    for (uint32_t k = 0; k < w->ndirty; k++)
+        kv_rindex_set_load(w->rx, w->dirty[k], inst_take_outstanding(w->inst[w->dirty[k]]));
+    w->ndirty = 0;
+    if (w->rkind == KV_ROUTE_PREFIX && r->n_prompt) {
+        uint32_t nh = kv_rindex_holders(w->rx, r->ids[0], w->cand, w->ninst);
+        memfab_instance_view best, v;
+        memset(&best, 0, sizeof best);
+        for (uint32_t k = 0; k < nh && k < w->ninst; k++) {
+            inst_view(w->inst[w->cand[k]], r, &v);
+            w->rstat.views++;
+            if (v.prefix_blocks > best.prefix_blocks ||
+                (v.prefix_blocks && v.prefix_blocks == best.prefix_blocks &&
+                 (v.outstanding_tokens < best.outstanding_tokens ||
+                  (v.outstanding_tokens == best.outstanding_tokens && v.index < best.index))))
+                best = v;
+        }
+        if (best.prefix_blocks) /* the most prefix blocks; ties the lighter */
+            return best.index;
+    }
+    return kv_rindex_least(w->rx); /* least_loaded, or no instance holds any prefix */
+}
+
 static void dispatch(sim_comp *c, const trace_req *t)
 {
     wl_state *w = c->state;
@@ -1239,15 +1337,38 @@ static void dispatch(sim_comp *c, const trace_req *t)
         }
         return;
     }
+    if (!w->rx_tried)
+        rx_setup(c);
+    if (w->rx_failed) {
+        sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for the routing index", c->name);
+        return;
+    }
     if (w->sticky && r->session && trace_u64map_get(w->sessions, r->session, &stuck)) {
         pick = (uint32_t)stuck;
         have = 1;
     }
-    if (n > 1 || w->sticky) {
+    if (w->rx) { /* n = ninst > 1: the index, then the chosen instance's view only */
+        w->rstat.routed++;
+        if (!have) {
+            memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
+                                      w->block_tokens, r->ids};
+            pick = route_indexed(c, r, &rv);
+            if (pick >= n)
+                pick = n - 1;
+            if (w->sticky && r->session)
+                trace_u64map_put(w->sessions, r->session, pick);
+        }
+        memfab_instance_view v;
+        inst_view(w->inst[pick], r, &v);
+        w->rstat.views++;
+        r->predicted = v.prefix_blocks;
+    } else if (n > 1 || w->sticky) {
+        w->rstat.routed += n > 1;
+        w->rstat.views += n;
         for (uint32_t i = 0; i < n; i++)
             inst_view(w->inst[w->disagg ? w->pidx[i] : i], r, &w->views[i]);
     }
-    if (!have && n > 1) {
+    if (!w->rx && !have && n > 1) {
         memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
                                   w->block_tokens, r->ids};
         pick = w->router->route(w->router_st, &rv, w->views, n, uniform_draw, c->rng);
@@ -1256,7 +1377,9 @@ static void dispatch(sim_comp *c, const trace_req *t)
         if (w->sticky && r->session)
             trace_u64map_put(w->sessions, r->session, pick);
     }
-    if (n > 1 || w->sticky)
+    if (w->rx)
+        ; /* predicted above */
+    else if (n > 1 || w->sticky)
         r->predicted = w->views[pick].prefix_blocks;
     else {
         memfab_instance_view v;
@@ -1400,6 +1523,13 @@ static int wl_start(sim_comp *c, sim_err *err)
                                  sim_comp_at(c->sim, a)->name, d->name,
                                  sim_comp_at(c->sim, b)->name);
         }
+    /* latency samples beyond 2^20 each go to temporary files (exact
+     * percentiles, memory independent of the trace length) */
+    sim_samples *all[] = {&w->ttft, &w->tpot, &w->e2e, &w->kv_wait, &w->kv_exposed,
+                          &w->ttft_prefill};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sim_samples_spill(all[i], w->samples_keep == 0 ? WL_SAMPLES_KEEP
+                                  : w->samples_keep == SIZE_MAX ? 0 : w->samples_keep);
     w->views = sim_calloc(w->ninst, sizeof *w->views);
     w->sessions = trace_u64map_new();
     if (!w->views || !w->sessions)
@@ -1570,6 +1700,10 @@ static void wl_destroy(sim_comp *c)
     trace_u64map_free(w->sessions);
     sim_free(w->views);
     sim_free(w->inst);
+    kv_rindex_free(w->rx);
+    sim_free(w->rctx);
+    sim_free(w->dirty);
+    sim_free(w->cand);
     for (pool_chunk *ch = w->chunks, *nx; ch; ch = nx) {
         nx = ch->next;
         for (int i = 0; i < POOL_CHUNK; i++)
@@ -1619,6 +1753,20 @@ const sim_model llm_workload_model = {
 };
 
 const serving_totals *serving_get_totals(sim_comp *c) { return &((wl_state *)c->state)->tot; }
+
+const serving_route_stats *serving_get_route_stats(sim_comp *c)
+{
+    wl_state *w = c->state;
+    w->rstat.comparisons = w->rx ? kv_rindex_comparisons(w->rx) : 0;
+    return &w->rstat;
+}
+
+void serving_set_route_index(sim_comp *c, int on) { ((wl_state *)c->state)->route_full = !on; }
+
+void serving_set_samples_keep(sim_comp *c, size_t keep)
+{
+    ((wl_state *)c->state)->samples_keep = keep ? keep : SIZE_MAX;
+}
 
 /* ---- the builder ---------------------------------------------------------- */
 
