@@ -35,6 +35,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/serving_fixture.h"
 
 #define MAXREQ 64
 
@@ -63,39 +64,23 @@ static int rec_request(void *ctx, uint64_t id, const char *session, const char *
     return 0;
 }
 
-static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
+
+static void keep_hw(sim *s)
+{
+    C0 = *inst_stats(sim_find(s, "inst0"));
+    HW0 = *inst_hw(sim_find(s, "inst0"));
+    M0 = *HW0.m;
+    G0 = *HW0.g;
+    HW0.m = &M0;
+    HW0.g = &G0;
+}
 
 static int run_text(const char *text, sim_err *err)
 {
     memset(R, 0, sizeof *R);
     memset(&C0, 0, sizeof C0);
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("test.yaml", text, err);
-    if (!doc)
-        return err->code;
-    sim *s = sim_create();
     sim_sink k = {R, capture_metric, NULL, NULL, rec_request, NULL, NULL, NULL, NULL, NULL};
-    sim_set_sink(s, &k);
-    int rc = sim_build(s, doc, memfab_models, sections, err);
-    if (!rc)
-        rc = serving_build(s, doc, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc)
-        rc = sim_run(s, sim_stop_time(s));
-    if (!rc)
-        rc = sim_finish(s, err);
-    if (!rc) {
-        C0 = *inst_stats(sim_find(s, "inst0"));
-        HW0 = *inst_hw(sim_find(s, "inst0"));
-        M0 = *HW0.m;
-        G0 = *HW0.g;
-        HW0.m = &M0;
-        HW0.g = &G0;
-    }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    return sfx_run("test.yaml", text, &k, NULL, keep_hw, err);
 }
 
 static void setup(void) { R = calloc(1, sizeof *R); }
