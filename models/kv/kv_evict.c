@@ -98,19 +98,6 @@ double kv_param(const memfab_params *p, const sim_param *table, const char *key)
 
 /* ---- growth of per-handle arrays ------------------------------------------ */
 
-/* Resize *pp from old to n elements of `size` bytes, filling the new tail
- * with byte `fill` (fill < 0: leave it). 0 or -1 (the old array kept). */
-static int grow_array(void *pp, size_t size, size_t old, size_t n, int fill)
-{
-    void **p = pp;
-    void *q = sim_realloc(*p, n * size);
-    if (!q)
-        return -1;
-    if (fill >= 0)
-        memset((char *)q + old * size, fill, (n - old) * size);
-    *p = q;
-    return 0;
-}
 
 /* The size to grow to from `have` for handles [0, need), at most `cap`
  * (the policy's capacity): at least double, at least 16. */
@@ -142,10 +129,10 @@ static int heap_grow(heap *hp, uint32_t n)
     uint32_t o = hp->nalloc;
     if (n <= o)
         return 0;
-    if (grow_array(&hp->h, sizeof *hp->h, o, n, -1) ||
-        grow_array(&hp->pos, sizeof *hp->pos, o, n, 0xff) ||
-        grow_array(&hp->key, sizeof *hp->key, o, n, 0) ||
-        grow_array(&hp->seq, sizeof *hp->seq, o, n, 0))
+    if (sim_grow_array(&hp->h, sizeof *hp->h, o, n, -1) ||
+        sim_grow_array(&hp->pos, sizeof *hp->pos, o, n, 0xff) ||
+        sim_grow_array(&hp->key, sizeof *hp->key, o, n, 0) ||
+        sim_grow_array(&hp->seq, sizeof *hp->seq, o, n, 0))
         return -1;
     hp->nalloc = n;
     return 0;
@@ -232,8 +219,8 @@ static int lru_grow(lru *l, uint32_t need)
     if (need <= l->nalloc)
         return 0;
     uint32_t n = grow_size(l->nalloc, need, l->cap), o = l->nalloc;
-    if (l->broken || grow_array(&l->prev, sizeof *l->prev, o, n, -1) ||
-        grow_array(&l->next, sizeof *l->next, o, n, -1) || grow_array(&l->in, 1, o, n, 0)) {
+    if (l->broken || sim_grow_array(&l->prev, sizeof *l->prev, o, n, -1) ||
+        sim_grow_array(&l->next, sizeof *l->next, o, n, -1) || sim_grow_array(&l->in, 1, o, n, 0)) {
         l->broken = 1;
         return -1;
     }
@@ -328,7 +315,7 @@ static int hpol_grow(hpol *h, uint32_t need)
     if (need <= h->hp.nalloc)
         return 0;
     uint32_t o = h->hp.nalloc, n = grow_size(o, need, h->cap);
-    if (h->broken || grow_array(&h->fresh, 1, o, n, 1) || heap_grow(&h->hp, n)) {
+    if (h->broken || sim_grow_array(&h->fresh, 1, o, n, 1) || heap_grow(&h->hp, n)) {
         h->broken = 1;
         return -1;
     }
@@ -450,8 +437,8 @@ static int s3_grow(s3 *x, uint32_t need)
 {
     if (need > x->nalloc) {
         uint32_t o = x->nalloc, n = grow_size(o, need, x->cap);
-        if (x->broken || grow_array(&x->q, 1, o, n, 0) || grow_array(&x->freq, 1, o, n, 0) ||
-            grow_array(&x->id, sizeof *x->id, o, n, 0) || heap_grow(&x->s, n) ||
+        if (x->broken || sim_grow_array(&x->q, 1, o, n, 0) || sim_grow_array(&x->freq, 1, o, n, 0) ||
+            sim_grow_array(&x->id, sizeof *x->id, o, n, 0) || heap_grow(&x->s, n) ||
             heap_grow(&x->m, n)) {
             x->broken = 1;
             return -1;

@@ -250,19 +250,6 @@ static const memfab_block_info *info_cb(void *ctx, uint32_t slot)
  * amortised O(1) per block and a run in its steady state allocates
  * nothing. */
 
-/* Resize an array to n elements of `size` bytes, zero- or 0xff-filling the
- * new tail (fill < 0: leave it). 0 or -1 (the old array kept). */
-static int grow_array(void *pp, size_t size, size_t old, size_t n, int fill)
-{
-    void **p = pp;
-    void *q = sim_realloc(*p, n * size);
-    if (!q)
-        return -1;
-    if (fill >= 0)
-        memset((char *)q + old * size, fill, (n - old) * size);
-    *p = q;
-    return 0;
-}
 
 /* Next size for a table of `have` elements that must hold `need`, at most
  * `limit`: at least double, at least MIN_ALLOC. */
@@ -293,10 +280,10 @@ static int grow_tier(kv_store *s, ktier *tr, uint64_t need)
         return SIM_ENOMEM;
     }
     uint32_t n = next_size(tr->nalloc, need, limit), o = tr->nalloc;
-    if (grow_array(&tr->slot_block, sizeof *tr->slot_block, o, n, 0xff) ||
-        grow_array(&tr->facts, sizeof *tr->facts, o, n, 0) ||
-        grow_array(&tr->held, 1, o, n, 0) ||
-        (!s->builtin && grow_array(&tr->view, sizeof *tr->view, o, n, 0)) ||
+    if (sim_grow_array(&tr->slot_block, sizeof *tr->slot_block, o, n, 0xff) ||
+        sim_grow_array(&tr->facts, sizeof *tr->facts, o, n, 0) ||
+        sim_grow_array(&tr->held, 1, o, n, 0) ||
+        (!s->builtin && sim_grow_array(&tr->view, sizeof *tr->view, o, n, 0)) ||
         (s->builtin && kv_evict_reserve(s->ops, tr->pol, n)))
         return grow_fail(s, tr->name, n);
     tr->nalloc = n;
@@ -342,15 +329,15 @@ static int grow_blocks(kv_store *s, uint64_t need)
         return SIM_ENOMEM;
     }
     uint32_t n = next_size(s->nballoc, need, MAX_LIVE), o = s->nballoc;
-    if (grow_array(&s->bid, sizeof *s->bid, o, n, 0) ||
-        grow_array(&s->refs, sizeof *s->refs, o, n, 0) ||
-        grow_array(&s->present, 1, o, n, 0) || grow_array(&s->busy, 1, o, n, 0) ||
-        grow_array(&s->moving, 1, o, n, 0) || grow_array(&s->pos, sizeof *s->pos, o, n, 0) ||
-        grow_array(&s->epoch, sizeof *s->epoch, o, n, 0) ||
-        grow_array(&s->slot, s->ntiers * sizeof *s->slot, o, n, 0xff) ||
-        (s->inplace && (grow_array(&s->inplace, 1, o, n, 0) ||
-                        grow_array(&s->sh_tier, 1, o, n, 0) ||
-                        grow_array(&s->sharers, sizeof *s->sharers, o, n, 0))))
+    if (sim_grow_array(&s->bid, sizeof *s->bid, o, n, 0) ||
+        sim_grow_array(&s->refs, sizeof *s->refs, o, n, 0) ||
+        sim_grow_array(&s->present, 1, o, n, 0) || sim_grow_array(&s->busy, 1, o, n, 0) ||
+        sim_grow_array(&s->moving, 1, o, n, 0) || sim_grow_array(&s->pos, sizeof *s->pos, o, n, 0) ||
+        sim_grow_array(&s->epoch, sizeof *s->epoch, o, n, 0) ||
+        sim_grow_array(&s->slot, s->ntiers * sizeof *s->slot, o, n, 0xff) ||
+        (s->inplace && (sim_grow_array(&s->inplace, 1, o, n, 0) ||
+                        sim_grow_array(&s->sh_tier, 1, o, n, 0) ||
+                        sim_grow_array(&s->sharers, sizeof *s->sharers, o, n, 0))))
         return grow_fail(s, "the block table", n);
     s->nballoc = n;
     return 0;
