@@ -93,3 +93,15 @@ char *sim_strdup(const char *s)
 size_t sim_mem_in_use(void) { return in_use; }
 size_t sim_mem_peak(void) { return peak; }
 void sim_mem_reset_peak(void) { peak = in_use; }
+
+int sim_grow_array(void *pp, size_t size, size_t old, size_t n, int fill)
+{
+    void **p = pp;
+    void *q = sim_realloc(*p, n * size);
+    if (!q)
+        return -1;
+    if (fill >= 0)
+        memset((char *)q + old * size, fill, (n - old) * size);
+    *p = q;
+    return 0;
+}

@@ -18,6 +18,11 @@ void *sim_realloc(void *p, size_t size);
 void sim_free(void *p);
 char *sim_strdup(const char *s);
 
+/* Resize the array *pp from `old` to `n` elements of `size` bytes (a
+ * growable table), filling the new tail with byte `fill` (fill < 0: leave
+ * it). 0, or -1 with the old array kept. */
+int sim_grow_array(void *pp, size_t size, size_t old, size_t n, int fill);
+
 /* Make allocations fail once the bytes in use would exceed `bytes` (0 = no
  * limit, the default). For tests of out-of-memory paths: a model that cannot
  * allocate must fail the run with a reason, not carry on with less. */

@@ -18,8 +18,15 @@
  * given back when the last request releases it (insert). So `victim` may
  * return any block it holds. Blocks are small integer handles in
  * [0, capacity) of the `capacity` given to create (slots of one tier), so a
- * policy may size arrays by it; the per-block facts a policy may use are
- * passed in memfab_block_info. A pin is an access: a block leaving by
+ * policy may size arrays by it. Handles are handed out densely (a freed one
+ * first, else the lowest never used), so a handle is below the most blocks
+ * the tier has held at once: for a large tier a policy had better grow its
+ * arrays on demand, as the built-in ones do, than allocate `capacity`
+ * entries up front (the capacity of a 1000 TiB tier is hundreds of
+ * millions of blocks; a tier of more than 2^30 blocks is given as 2^30).
+ * The per-block facts a policy may use are passed in memfab_block_info;
+ * the pointer is valid during the call (for victim's lookup: until victim
+ * returns). A pin is an access: a block leaving by
  * remove and coming back by insert has been used (info->accesses grew).
  * victim() only chooses: the store then evicts that block and calls
  * remove() for it before any other call, so a remove() of the block just

@@ -17,6 +17,14 @@
  *     explicit key is an error, and weak entries never replace explicit
  *     ones (a later include replaces an earlier include's key; an earlier
  *     `<<` source wins over a later one, as the YAML merge spec says);
+ *   - a mapping of MAP_INDEX_MIN keys or more has a hash index of its keys
+ *     (open addressing, cells hold entry numbers, load at most 1/2), so
+ *     building and searching it costs O(1) per key, not O(keys): a
+ *     mapping of 100k keys loads in milliseconds, not minutes. A weak
+ *     entry replaced by an explicit key is left as a tombstone (key NULL,
+ *     skipped by every search) and the mapping is compacted once, when it
+ *     is complete, so the replacement keeps YAML order without shifting
+ *     the entries each time;
  *   - the node count (alias expansion included) is capped at SCN_MAX_NODES
  *     and nesting at SCN_MAX_DEPTH, so hostile input ("billion laughs",
  *     deep brackets) fails with an error instead of eating memory or stack.
@@ -49,6 +57,7 @@
 #define SCN_MAX_INCLUDES 32       /* include nesting */
 #define SCN_MAX_FILE (16 << 20)   /* bytes in a scenario or included file */
 #define CMDLINE "<command line>"
+#define MAP_INDEX_MIN 16          /* mappings with fewer keys are searched linearly */
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -66,6 +75,8 @@ struct scn_node {
     char *str;            /* SCN_SCALAR: the text */
     size_t n, cap;        /* SCN_MAP entries / SCN_SEQ items in use, allocated */
     scn_entry *ents;      /* SCN_MAP */
+    uint32_t *hidx;       /* SCN_MAP, MAP_INDEX_MIN keys or more: entry numbers, UINT32_MAX empty */
+    uint32_t hmask;       /* cells of hidx - 1 */
     scn_node **items;     /* SCN_SEQ */
     scn_node *all_next;   /* the document's list of every node */
 };
@@ -160,6 +171,7 @@ void scn_free(scn_doc *d)
         next = n->all_next;
         sim_free(n->str);
         sim_free(n->ents);
+        sim_free(n->hidx);
         sim_free(n->items);
         sim_free(n);
     }
@@ -213,6 +225,43 @@ static int alloc_err(const scn_doc *d, sim_err *err, const char *file, int line,
     return set_err(err, SIM_ENOMEM, file, line, col, "out of memory");
 }
 
+/* FNV-1a (Fowler, Noll, Vo) over a key. */
+static uint32_t key_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static void map_index_add(scn_node *m, size_t i)
+{
+    uint32_t c = key_hash(m->ents[i].key->str) & m->hmask;
+    while (m->hidx[c] != UINT32_MAX)
+        c = (c + 1) & m->hmask;
+    m->hidx[c] = (uint32_t)i;
+}
+
+/* (Re)build m's index with at least twice as many cells as entries. If
+ * that cannot be allocated the mapping goes without (searched linearly):
+ * slower, never wrong. */
+static void map_index_build(scn_node *m)
+{
+    size_t cells = 4 * MAP_INDEX_MIN;
+    while (cells < 4 * m->n)
+        cells *= 2;
+    sim_free(m->hidx);
+    m->hidx = sim_alloc(cells * sizeof *m->hidx);
+    m->hmask = 0;
+    if (!m->hidx)
+        return;
+    memset(m->hidx, 0xff, cells * sizeof *m->hidx);
+    m->hmask = (uint32_t)(cells - 1);
+    for (size_t i = 0; i < m->n; i++)
+        if (m->ents[i].key)
+            map_index_add(m, i);
+}
+
 static int map_push(scn_node *m, scn_node *key, scn_node *val, int weak)
 {
     if (m->n == m->cap) {
@@ -224,6 +273,10 @@ static int map_push(scn_node *m, scn_node *key, scn_node *val, int weak)
         m->cap = cap;
     }
     m->ents[m->n++] = (scn_entry){key, val, weak};
+    if (m->hidx && 2 * m->n <= (size_t)m->hmask + 1)
+        map_index_add(m, m->n - 1);
+    else if (m->n >= MAP_INDEX_MIN)
+        map_index_build(m); /* at least doubles: amortised O(1) per key */
     return 0;
 }
 
@@ -243,10 +296,33 @@ static int seq_push(scn_node *s, scn_node *item)
 
 static size_t map_find(const scn_node *m, const char *key)
 {
+    if (m->hidx) {
+        for (uint32_t c = key_hash(key) & m->hmask; m->hidx[c] != UINT32_MAX;
+             c = (c + 1) & m->hmask) {
+            const scn_entry *e = &m->ents[m->hidx[c]];
+            if (e->key && strcmp(e->key->str, key) == 0)
+                return m->hidx[c];
+        }
+        return (size_t)-1;
+    }
     for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->ents[i].key->str, key) == 0)
+        if (m->ents[i].key && strcmp(m->ents[i].key->str, key) == 0)
             return i;
     return (size_t)-1;
+}
+
+/* Drop the tombstones add_explicit left (keeping the order of the rest). */
+static void map_compact(scn_node *m)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->ents[i].key)
+            m->ents[k++] = m->ents[i];
+    if (k == m->n)
+        return;
+    m->n = k;
+    if (m->hidx)
+        map_index_build(m);
 }
 
 /* Deep copy of src (an alias expansion). */
@@ -266,6 +342,8 @@ static int node_copy(scn_doc *d, const scn_node *src, int depth, scn_node **out,
         int rc;
         if (src->kind == SCN_MAP) {
             scn_node *k, *v;
+            if (!src->ents[i].key) /* a tombstone (a mapping still being built) */
+                continue;
             if ((rc = node_copy(d, src->ents[i].key, depth + 1, &k, err)) ||
                 (rc = node_copy(d, src->ents[i].val, depth + 1, &v, err)))
                 return rc;
@@ -377,8 +455,7 @@ static int add_explicit(bld *b, scn_node *m, scn_node *key, scn_node *val)
         if (!m->ents[i].weak)
             return scn_error(b->err, key, "duplicate key '%s' (first at line %d)", key->str,
                              m->ents[i].key->line);
-        memmove(&m->ents[i], &m->ents[i + 1], (m->n - i - 1) * sizeof *m->ents);
-        m->n--;
+        m->ents[i].key = NULL; /* a tombstone until the mapping is complete */
     }
     if (map_push(m, key, val, 0))
         return set_err(b->err, SIM_ENOMEM, key->file, key->line, key->col, "out of memory");
@@ -674,6 +751,8 @@ static int build_collection(bld *b, scn_node *n, int depth)
         if (rc)
             return rc;
     }
+    if (is_map)
+        map_compact(n);
     for (size_t i = 0; is_map && i < n->n; i++)
         n->ents[i].weak = 0;
     return 0;

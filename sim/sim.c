@@ -50,6 +50,8 @@ struct sim {
     size_t ncomps, capcomps;
     uint32_t *byname;          /* name index: open addressing, ids, UINT32_MAX = empty */
     size_t capbyname;          /* slots in byname: 0 or a power of two > 2 x ncomps */
+    uint32_t *port;            /* per component: its only link, PORT_NONE or PORT_MANY */
+    size_t nport;              /* components `port` covers (rebuilt when ncomps grows) */
     uint32_t replica;          /* the replica index add_comp gives the next component */
     sim_time now;              /* time of the event being handled */
     uint64_t events;           /* events handled */
@@ -109,6 +111,7 @@ void sim_destroy(sim *s)
     }
     sim_free(s->comps);
     sim_free(s->byname);
+    sim_free(s->port);
     evq_free(s->q);
     if (s->name_owned)
         sim_free((void *)s->name);
@@ -852,23 +855,56 @@ sim_comp *sim_find(sim *s, const char *name)
     return NULL;
 }
 
+#define PORT_NONE UINT32_MAX
+#define PORT_MANY (UINT32_MAX - 1)
+
+/* The port table: for every component the one link it is an end of, or
+ * none, or several; built in one pass over the links (O(components)) the
+ * first time it is needed after components were added, so resolving every
+ * component's port is linear in the scenario, not quadratic. */
+static int port_build(sim *s)
+{
+    if (s->port && s->nport == s->ncomps)
+        return 0;
+    uint32_t *p = sim_realloc(s->port, (s->ncomps ? s->ncomps : 1) * sizeof *p);
+    if (!p)
+        return SIM_ENOMEM;
+    s->port = p;
+    s->nport = s->ncomps;
+    memset(p, 0xff, s->ncomps * sizeof *p);
+    for (size_t i = 0; i < s->ncomps; i++) {
+        const sim_comp *l = s->comps[i];
+        if (!l->model->is_link)
+            continue;
+        for (int e = 0; e < 2; e++) {
+            uint32_t c = l->ends[e];
+            if (c >= s->ncomps || (e == 1 && c == l->ends[0]))
+                continue;
+            p[c] = p[c] == PORT_NONE ? l->id : PORT_MANY;
+        }
+    }
+    return 0;
+}
+
 sim_comp *sim_port(sim *s, const sim_comp *c, const char *link, int *side)
 {
-    sim_comp *found = NULL;
-    for (size_t i = 0; i < s->ncomps; i++) {
-        sim_comp *l = s->comps[i];
-        if (!l->model->is_link || (link && strcmp(l->name, link) != 0))
-            continue;
-        int sd = l->ends[0] == c->id ? 0 : l->ends[1] == c->id ? 1 : -1;
-        if (sd < 0)
-            continue;
-        if (found)
-            return NULL; /* ambiguous */
-        found = l;
-        if (side)
-            *side = sd;
+    sim_comp *l;
+    if (link) {
+        l = sim_find(s, link);
+    } else {
+        if (port_build(s))
+            return NULL;
+        uint32_t id = c->id < s->nport ? s->port[c->id] : PORT_NONE;
+        l = id == PORT_NONE || id == PORT_MANY ? NULL : s->comps[id];
     }
-    return found;
+    if (!l || !l->model->is_link)
+        return NULL;
+    int sd = l->ends[0] == c->id ? 0 : l->ends[1] == c->id ? 1 : -1;
+    if (sd < 0)
+        return NULL;
+    if (side)
+        *side = sd;
+    return l;
 }
 
 int sim_send(sim_comp *link, int side, uint64_t bytes, uint64_t tag)

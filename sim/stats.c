@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
@@ -28,9 +29,36 @@ double sim_acc_var(const sim_acc *a)
     return a->n > 1 ? a->m2 / (double)(a->n - 1) : 0.0;
 }
 
+void sim_samples_spill(sim_samples *s, size_t keep) { s->keep = keep; }
+
+/* Move the in-memory samples to the spill file; 0, or -1 when there is no
+ * file (then the collector keeps everything in memory from now on). */
+static int spill_out(sim_samples *s)
+{
+    if (!s->spill && !(s->spill = tmpfile())) {
+        s->keep = 0;
+        return -1;
+    }
+    if (fwrite(s->v, sizeof *s->v, s->n, s->spill) != s->n) {
+        s->keep = 0; /* a short write: the file is useless, stay in memory */
+        fclose(s->spill);
+        s->spill = NULL;
+        s->spilled = 0;
+        return -1;
+    }
+    s->spilled += s->n;
+    s->n = 0;
+    s->sorted = 0;
+    return 0;
+}
+
 int sim_samples_add(sim_samples *s, double x)
 {
     sim_acc_add(&s->acc, x);
+    if (s->keep && s->n >= s->keep && spill_out(s) == 0) {
+        s->v[s->n++] = x;
+        return 0;
+    }
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 1024;
         double *v = sim_realloc(s->v, cap * sizeof *v);
@@ -44,8 +72,126 @@ int sim_samples_add(sim_samples *s, double x)
     return 0;
 }
 
+/* The order-preserving key of a double (no NaN): larger key, larger value. */
+static uint64_t okey(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u >> 63 ? ~u : u | (1ull << 63);
+}
+
+static double unkey(uint64_t k)
+{
+    uint64_t u = k >> 63 ? k & ~(1ull << 63) : ~k;
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+#define SPILL_BUF 65536
+
+/* Call fn(ctx, x) on every sample, spilled and in memory; -1 on a read error. */
+static int each_sample(sim_samples *s, double *buf, void (*fn)(void *, double), void *ctx)
+{
+    FILE *f = s->spill;
+    if (fseek(f, 0, SEEK_SET))
+        return -1;
+    uint64_t left = s->spilled;
+    while (left) {
+        size_t want = left < SPILL_BUF ? (size_t)left : SPILL_BUF;
+        if (fread(buf, sizeof *buf, want, f) != want)
+            return -1;
+        for (size_t i = 0; i < want; i++)
+            fn(ctx, buf[i]);
+        left -= want;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        fn(ctx, s->v[i]);
+    fseek(f, 0, SEEK_END); /* appends continue at the end */
+    return 0;
+}
+
+typedef struct sel {
+    uint64_t prefix;   /* the key's top `bits` bits found so far */
+    int bits;
+    uint64_t *count;   /* 65536 digit counters */
+    double *out;       /* collecting: the samples under the prefix */
+    size_t nout;
+} sel;
+
+static int under(const sel *q, uint64_t k) { return q->bits == 0 || k >> (64 - q->bits) == q->prefix; }
+
+static void sel_count(void *ctx, double x)
+{
+    sel *q = ctx;
+    uint64_t k = okey(x);
+    if (under(q, k))
+        q->count[(k >> (48 - q->bits)) & 0xffff]++;
+}
+
+static void sel_collect(void *ctx, double x)
+{
+    sel *q = ctx;
+    if (under(q, okey(x)))
+        q->out[q->nout++] = x;
+}
+
+/* The k-th smallest sample (0-based) of a spilled collector; NaN on error. */
+static double order_stat(sim_samples *s, uint64_t k, double *buf, uint64_t *count)
+{
+    sel q = {0, 0, count, NULL, 0};
+    for (;;) {
+        memset(count, 0, 65536 * sizeof *count);
+        if (each_sample(s, buf, sel_count, &q))
+            return NAN;
+        uint32_t d = 0;
+        while (d < 65535 && k >= count[d])
+            k -= count[d++];
+        q.prefix = q.prefix << 16 | d;
+        q.bits += 16;
+        if (q.bits == 64)
+            return unkey(q.prefix); /* every sample under it is this value */
+        if (count[d] <= (s->keep > SPILL_BUF ? s->keep : SPILL_BUF))
+            break;
+    }
+    q.out = sim_calloc(((s->keep > SPILL_BUF ? s->keep : SPILL_BUF) + 1), sizeof *q.out);
+    if (!q.out || each_sample(s, buf, sel_collect, &q)) {
+        sim_free(q.out);
+        return NAN;
+    }
+    gsl_sort(q.out, 1, q.nout);
+    double x = q.out[k];
+    sim_free(q.out);
+    return x;
+}
+
+/* gsl_stats_quantile_from_sorted_data's arithmetic over order statistics
+ * found by selection (the spilled case). */
+static double spilled_quantile(sim_samples *s, double f)
+{
+    uint64_t n = s->spilled + s->n;
+    double *buf = sim_calloc(SPILL_BUF, sizeof *buf);
+    uint64_t *count = sim_calloc(65536, sizeof *count);
+    double r = NAN;
+    if (buf && count) {
+        const double index = f * (double)(n - 1);
+        const uint64_t lhs = (uint64_t)index;
+        const double delta = index - (double)lhs;
+        if (lhs == n - 1)
+            r = order_stat(s, lhs, buf, count);
+        else
+            r = (1 - delta) * order_stat(s, lhs, buf, count) +
+                delta * order_stat(s, lhs + 1, buf, count);
+    }
+    sim_free(buf);
+    sim_free(count);
+    return r;
+}
+
 double sim_samples_quantile(sim_samples *s, double f)
 {
+    if (s->spilled)
+        return spilled_quantile(s, f);
     if (s->n == 0)
         return NAN;
     if (!s->sorted) {
@@ -60,6 +206,10 @@ void sim_samples_free(sim_samples *s)
     sim_free(s->v);
     s->v = NULL;
     s->n = s->cap = 0;
+    if (s->spill)
+        fclose(s->spill);
+    s->spill = NULL;
+    s->spilled = 0;
 }
 
 int sim_samples_report(sim *s, const char *scope, const char *name, sim_samples *smp,

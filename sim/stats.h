@@ -6,6 +6,15 @@
  * geometrically, so adding is amortized allocation-free) for exact
  * quantiles. Quantiles follow GSL's gsl_stats_quantile_from_sorted_data:
  * linear interpolation between order statistics at (n-1) * f.
+ *
+ * Bounded memory (sim_samples_spill): a collector may keep at most `keep`
+ * samples in memory and append the rest to an anonymous temporary file,
+ * 8 bytes each. Its quantiles stay exact: each order statistic is found by
+ * radix selection on the samples' order-preserving 64-bit keys (16 bits a
+ * pass over the file: count the keys under the prefix found so far, keep
+ * the digit holding the wanted rank), and once at most `keep` samples
+ * share the prefix they are read in, sorted and indexed. The values, and
+ * the interpolation, are the ones the in-memory sort gives.
  */
 #ifndef MEMFAB_SIM_STATS_H
 #define MEMFAB_SIM_STATS_H
@@ -32,11 +41,17 @@ typedef struct sim_samples {
     size_t cap;     /* allocated */
     int sorted;     /* v is sorted */
     sim_acc acc;    /* running summary */
+    size_t keep;    /* 0: keep all in memory; else most held before spilling */
+    void *spill;    /* FILE * of the spilled samples, or NULL */
+    uint64_t spilled; /* samples in it */
 } sim_samples;
 
 /* Add a sample; SIM_ENOMEM when growth fails (the sample is then counted in
  * acc but not kept for quantiles). */
 int sim_samples_add(sim_samples *s, double x);
+/* Keep at most `keep` (> 0) samples in memory from now on, the rest in a
+ * temporary file (if it cannot be created the samples stay in memory). */
+void sim_samples_spill(sim_samples *s, size_t keep);
 /* Quantile f in [0,1] (sorts in place); NaN when empty. */
 double sim_samples_quantile(sim_samples *s, double f);
 void sim_samples_free(sim_samples *s);

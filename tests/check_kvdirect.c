@@ -230,6 +230,69 @@ START_TEST(store_pool_sharers)
 }
 END_TEST
 
+/* The in-place state grows with the block table (kv_store_reserve doubles
+ * it from 16 entries) and is reset when an entry is freed: A stays pinned
+ * in place in the CXL tier while 200 other requests of 4 blocks pass
+ * through (with a 1 Mi-block CXL tier the table grows to 1024 entries
+ * around it; with a 64-block one, entries are freed and reused through
+ * the free list). Once A is unpinned, the 64-block tier evicts it: the
+ * hook is called once per block with the one reader (bit 0), and the
+ * entries it leaves are reused with no stale mark (kv_store_check). */
+static uint64_t grow_hook_calls, grow_hook_bits;
+static void grow_hook(void *ctx, uint32_t tier, uint64_t id, uint64_t sharers)
+{
+    (void)ctx;
+    ck_assert_uint_eq(tier, 1);
+    ck_assert_uint_le(id, 4);
+    grow_hook_calls++;
+    grow_hook_bits |= sharers;
+}
+
+START_TEST(store_inplace_grows_with_table)
+{
+    const uint64_t caps[2] = {64, UINT64_C(1) << 20};
+    for (int c = 0; c < 2; c++) {
+        kv_store *s = store2(4, caps[c], KV_ACCESS_DIRECT, 2);
+        kv_store_set_inval_hook(s, grow_hook, NULL);
+        grow_hook_calls = grow_hook_bits = 0;
+        uint64_t a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
+        push_down(s, a, b);
+        kv_pin_result r;
+        ck_assert_int_eq(kv_store_pin(s, a, 4, 10, &r), 0);
+        ck_assert_uint_eq(r.direct[1], 4);
+        for (uint64_t k = 0; k < 200; k++) {
+            uint64_t x[4] = {1000 + 4 * k, 1001 + 4 * k, 1002 + 4 * k, 1003 + 4 * k};
+            ck_assert_int_eq(kv_store_pin(s, x, 4, 100 + 2 * k, NULL), 0);
+            kv_store_unpin(s, x, 4, 101 + 2 * k);
+            ck_assert(kv_store_check(s));
+            for (int i = 0; i < 4; i++)
+                ck_assert_uint_eq(kv_store_inplace_tier(s, a[i]), 1);
+        }
+        /* still shared in place after the growth */
+        ck_assert_int_eq(kv_store_pin(s, a, 4, 1000, &r), 0);
+        ck_assert_uint_eq(r.direct[1], 4);
+        ck_assert_uint_eq(kv_store_refs(s, a[3]), 2);
+        ck_assert_uint_eq(kv_store_inplace_refs(s), 8);
+        kv_store_unpin(s, a, 4, 1001);
+        kv_store_unpin(s, a, 4, 1002);
+        ck_assert_uint_eq(kv_store_inplace_refs(s), 0);
+        ck_assert(kv_store_check(s));
+        ck_assert_uint_eq(grow_hook_calls, 0); /* never evicted while in use */
+        for (uint64_t k = 0; k < 40; k++) {     /* 160 blocks push A out of 64 */
+            uint64_t x[4] = {5000 + 4 * k, 5001 + 4 * k, 5002 + 4 * k, 5003 + 4 * k};
+            ck_assert_int_eq(kv_store_pin(s, x, 4, 2000 + 2 * k, NULL), 0);
+            kv_store_unpin(s, x, 4, 2001 + 2 * k);
+            ck_assert(kv_store_check(s));
+        }
+        ck_assert_uint_eq(grow_hook_calls, c == 0 ? 4 : 0);
+        ck_assert_uint_eq(grow_hook_bits, c == 0 ? 1 : 0);
+        for (int i = 0; i < 4; i++)
+            ck_assert(kv_store_contains(s, a[i], 1) == (c == 1));
+        kv_store_free(s);
+    }
+}
+END_TEST
+
 /* ---- serving over the fabric ---------------------------------------------- */
 
 /* One host, one GPU on PCIe, a CXL memory on a x16 32 GT/s CXL link; HBM
@@ -498,6 +561,7 @@ static Suite *suite(void)
     tcase_add_test(tc, store_pins_in_place);
     tcase_add_test(tc, store_auto_read_once_direct_hot_copied);
     tcase_add_test(tc, store_pool_sharers);
+    tcase_add_test(tc, store_inplace_grows_with_table);
     tcase_add_test(tc, direct_step_is_roofline_with_cxl_term);
     tcase_add_test(tc, copy_is_todays_behaviour);
     tcase_add_test(tc, auto_direct_once_copy_hot);

@@ -566,6 +566,157 @@ START_TEST(test_request_larger_than_tier)
 }
 END_TEST
 
+/* ---- Growth: memory proportional to the blocks cached --------------------- */
+
+/* A capacity far beyond what is used (2^40 and 2^50 blocks: 2 EiB of 2 MiB
+ * blocks, tables sized from it would not fit any machine): the store
+ * starts empty and grows through every doubling step up to 40,000 blocks,
+ * with every policy, in both write modes; invariants hold at every growth
+ * step, slots stay dense (below the blocks held), and host memory stays
+ * proportional to the blocks cached. */
+START_TEST(test_growth_huge_capacity)
+{
+    const char *pol = kv_evict_policies[_i / 2]->name;
+    int mode = _i % 2 ? KV_WRITE_THROUGH : KV_WRITE_BACK;
+    size_t m0 = sim_mem_in_use();
+    uint64_t caps[2] = {UINT64_C(1) << 40, UINT64_C(1) << 50};
+    s = mk(pol, mode, 2, caps);
+    ck_assert_uint_lt(sim_mem_in_use() - m0, 16384); /* nothing per configured block */
+    enum { NREQ = 10000, LEN = 4 };
+    uint64_t next_check = 16;
+    for (uint32_t r = 0; r < NREQ; r++) {
+        /* a shared root block, then three blocks of the request's own */
+        uint64_t ids[LEN] = {7, 1000 + 3 * (uint64_t)r, 1001 + 3 * (uint64_t)r,
+                             1002 + 3 * (uint64_t)r};
+        kv_pin_result res;
+        ck_assert_int_eq(kv_store_pin(s, ids, LEN, r, &res), 0);
+        ck_assert_uint_eq(res.hit_blocks, r ? 1 : 0);
+        ck_assert_uint_eq(res.new_blocks, r ? 3 : 4);
+        ck_assert_uint_eq(res.dropped, 0);
+        for (uint32_t i = 0; i < LEN; i++)
+            ck_assert_uint_lt(kv_store_slot(s, ids[i], 0), kv_store_stats(s, 0)->used);
+        if (r % 2)
+            kv_store_unpin(s, ids, LEN, r);
+        uint64_t used = kv_store_stats(s, 0)->used;
+        if (used >= next_check) { /* just past each doubling of the tables */
+            ck_assert_msg(kv_store_check(s), "%s: invariants broken at %llu blocks", pol,
+                          (unsigned long long)used);
+            next_check *= 2;
+        }
+    }
+    uint64_t blocks = 1 + 3 * (uint64_t)NREQ;
+    ck_assert_uint_eq(kv_store_stats(s, 0)->used, blocks);
+    ck_assert_uint_eq(kv_store_stats(s, 0)->evictions, 0);
+    ck_assert_uint_eq(kv_store_stats(s, 1)->used, mode == KV_WRITE_THROUGH ? blocks : 0);
+    ck_assert(kv_store_check(s));
+    /* At most twice (doubling) what the tables hold per block: about 80 B
+     * per block and tier in use with the heaviest policy; far from the
+     * 2^40 blocks configured. */
+    size_t per = (sim_mem_in_use() - m0) / blocks;
+    ck_assert_msg(per < (mode == KV_WRITE_THROUGH ? 500 : 300), "%s: %zu B per cached block",
+                  pol, per);
+}
+END_TEST
+
+/* Host bytes per cached block, exactly: one tier, LRU, 2^17 blocks (every
+ * table then exactly full: the tables double from 16 and the index keeps
+ * its load at most 1/2):
+ *   block entry  id 8 + refs 4 + present 1 + busy 1 + moving 1 + pos 4
+ *                + epoch 4 + one slot number 4                 = 27
+ *   index        two 4-byte cells per block                    =  8
+ *   tier slot    block 4 + inserted, last access, accesses 24
+ *                + held 1                                      = 29
+ *   lru          prev 4 + next 4 + held 1                      =  9
+ * 73 B per block (the tables sized from the capacity took 133 B per
+ * configured block, with 2 tiers). */
+START_TEST(test_bytes_per_block)
+{
+    size_t m0 = sim_mem_in_use();
+    uint64_t caps[1] = {UINT64_C(1) << 40};
+    s = mk("lru", KV_WRITE_BACK, 1, caps);
+    size_t empty = sim_mem_in_use() - m0;
+    enum { N = 1 << 17 };
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t id = 0x9e3779b97f4a7c15ULL * (i + 1);
+        ck_assert_int_eq(kv_store_pin(s, &id, 1, i, NULL), 0);
+        kv_store_unpin(s, &id, 1, i);
+    }
+    ck_assert_uint_eq(kv_store_stats(s, 0)->used, N);
+    ck_assert(kv_store_check(s));
+    ck_assert_uint_eq(sim_mem_in_use() - m0 - empty, (size_t)73 * N);
+}
+END_TEST
+
+/* Slots are handed out as by the stack of every slot the tables sized from
+ * the capacity had (the most recently freed first, else the lowest never
+ * used): managed KV maps slot k to bytes [k x block, (k + 1) x block), so
+ * this is part of the results. Reference: one LRU tier of C blocks, one
+ * block pinned at a time; a new block takes its victim's slot once full. */
+START_TEST(test_slots_as_preallocated)
+{
+    enum { C = 300, IDS = 700, STEPS = 20000 };
+    uint64_t caps[1] = {C};
+    s = mk("lru", KV_WRITE_BACK, 1, caps);
+    static uint32_t slot_of_id[IDS];
+    static uint64_t last_use[IDS];
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < IDS; i++)
+        slot_of_id[i] = UINT32_MAX;
+    uint64_t rs = 99;
+    for (uint64_t step = 1; step <= STEPS; step++) {
+        rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t id = (uint32_t)((rs >> 33) % IDS);
+        if (slot_of_id[id] == UINT32_MAX) {
+            if (used == C) { /* evict the least recently used */
+                uint32_t v = UINT32_MAX;
+                for (uint32_t i = 0; i < IDS; i++)
+                    if (slot_of_id[i] != UINT32_MAX &&
+                        (v == UINT32_MAX || last_use[i] < last_use[v]))
+                        v = i;
+                slot_of_id[id] = slot_of_id[v];
+                slot_of_id[v] = UINT32_MAX;
+            } else {
+                slot_of_id[id] = used++;
+            }
+        }
+        last_use[id] = step;
+        uint64_t bid = 5000 + id;
+        ck_assert_int_eq(kv_store_pin(s, &bid, 1, step, NULL), 0);
+        ck_assert_uint_eq(kv_store_slot(s, bid, 0), slot_of_id[id]);
+        kv_store_unpin(s, &bid, 1, step);
+    }
+    ck_assert(kv_store_check(s));
+}
+END_TEST
+
+/* A growth that the host cannot back fails the pin with SIM_ENOMEM and
+ * changes nothing; kv_store_reserve says why; once memory is there the
+ * same pin succeeds. */
+START_TEST(test_growth_failure)
+{
+    uint64_t caps[2] = {UINT64_C(1) << 40, UINT64_C(1) << 40};
+    s = mk("s3fifo", KV_WRITE_BACK, 2, caps);
+    uint64_t ids[64];
+    for (uint32_t i = 0; i < 64; i++)
+        ids[i] = 100 + i;
+    ck_assert_int_eq(kv_store_pin(s, ids, 16, 0, NULL), 0);
+    sim_mem_set_limit(sim_mem_in_use() + 64);
+    kv_pin_result r;
+    ck_assert_int_eq(kv_store_reserve(s, 48, &err), SIM_ENOMEM);
+    ck_assert_msg(strstr(err.msg, "out of host memory"), "%s", err.msg);
+    ck_assert_int_eq(kv_store_pin(s, ids + 16, 48, 1, &r), SIM_ENOMEM);
+    sim_mem_set_limit(0);
+    ck_assert_uint_eq(kv_store_stats(s, 0)->used, 16);
+    ck_assert_uint_eq(kv_store_stats(s, 0)->misses, 16);
+    ck_assert(kv_store_check(s));
+    ck_assert_int_eq(kv_store_reserve(s, 48, &err), 0);
+    ck_assert_int_eq(kv_store_pin(s, ids + 16, 48, 1, &r), 0);
+    ck_assert_uint_eq(r.new_blocks, 48);
+    ck_assert_uint_eq(kv_store_stats(s, 0)->used, 64);
+    ck_assert(kv_store_check(s));
+}
+END_TEST
+
 static Suite *kvstore_suite(void)
 {
     Suite *su = suite_create("kvstore");
@@ -587,6 +738,14 @@ static Suite *kvstore_suite(void)
     tcase_add_loop_test(lim, test_all_pinned_refuses, 0, npolicies());
     tcase_add_test(lim, test_repeated_ids);
     suite_add_tcase(su, lim);
+    TCase *grow = tcase_create("Growth");
+    tcase_add_checked_fixture(grow, setup, teardown);
+    tcase_set_timeout(grow, 120);
+    tcase_add_loop_test(grow, test_growth_huge_capacity, 0, 2 * npolicies());
+    tcase_add_test(grow, test_bytes_per_block);
+    tcase_add_test(grow, test_slots_as_preallocated);
+    tcase_add_test(grow, test_growth_failure);
+    suite_add_tcase(su, grow);
     TCase *errs = tcase_create("Errors");
     tcase_add_checked_fixture(errs, setup, teardown);
     tcase_add_test(errs, test_bad_arguments);

@@ -25,6 +25,7 @@
 #include "sim/err.h"
 #include "sim/mem.h"
 #include "sim/scn.h"
+#include "tests/cpulimit.h"
 
 static scn_doc *doc;
 static sim_err err;
@@ -1043,6 +1044,92 @@ START_TEST(test_quoted_include_is_a_key)
 }
 END_TEST
 
+/* Mappings are hash-indexed: a mapping of 200,000 keys (and lookups of each)
+ * must load within a CPU limit of 10 s. The linear scan per key took 76 s
+ * for 100,000 keys (quadratic: about 300 s for 200,000); the index takes
+ * about 0.2 s. */
+enum { BIG_KEYS = 200000 };
+
+static int big_mapping(void *arg)
+{
+    (void)arg;
+    size_t cap = (size_t)BIG_KEYS * 24 + 64, n = 0;
+    char *text = malloc(cap);
+    if (!text)
+        return 1;
+    n += (size_t)sprintf(text + n, "big:\n");
+    for (int i = 0; i < BIG_KEYS; i++)
+        n += (size_t)sprintf(text + n, "  key%d: %d\n", i, i);
+    sim_err e;
+    scn_doc *d = scn_load_string("big.yaml", text, &e);
+    free(text);
+    if (!d)
+        return 1;
+    const scn_node *big = scn_map_get(scn_root(d), "big");
+    int bad = scn_len(big) != BIG_KEYS;
+    for (int i = 0; i < BIG_KEYS && !bad; i += 1) {
+        char k[32];
+        snprintf(k, sizeof k, "key%d", i);
+        const char *v = scn_scalar(scn_map_get(big, k));
+        bad = !v || atoi(v) != i || strcmp(scn_map_key(big, (size_t)i), k) != 0;
+    }
+    bad |= scn_map_get(big, "key200000") != NULL;
+    scn_free(d);
+    return bad;
+}
+
+START_TEST(test_big_mapping_linear)
+{
+    if (cpulimit_under_valgrind()) {
+        fprintf(stderr, "check_scn: under valgrind: the CPU-limited big-mapping test is skipped\n");
+        return;
+    }
+    char why[128];
+    ck_assert_msg(cpulimit_run(big_mapping, NULL, 10, why, sizeof why) == 0,
+                  "a mapping of %d keys: %s", BIG_KEYS, why);
+}
+END_TEST
+
+/* The index keeps the mapping semantics: merged (weak) keys replaced by
+ * explicit ones move to the end as before, a duplicate explicit key is an
+ * error naming the first, in mappings above and below the index size. */
+START_TEST(test_big_mapping_semantics)
+{
+    for (int nk = 4; nk <= 200; nk *= 7) {
+        char text[16384];
+        size_t n = (size_t)sprintf(text, "base: &b {");
+        for (int i = 0; i < nk; i++)
+            n += (size_t)sprintf(text + n, "%sk%d: %d", i ? ", " : "", i, i);
+        n += (size_t)sprintf(text + n, "}\nm:\n  <<: *b\n  k1: new1\n  k3: new3\n  x: 9\n");
+        const scn_node *m = scn_map_get(load(text), "m");
+        ck_assert_uint_eq(scn_len(m), (size_t)nk + 1);
+        ck_assert_str_eq(scn_scalar(scn_map_get(m, "k1")), "new1");
+        ck_assert_str_eq(scn_scalar(scn_map_get(m, "k3")), "new3");
+        ck_assert_str_eq(scn_scalar(scn_map_get(m, "k2")), "2");
+        /* order: the merged keys but k1 and k3, then k1, k3, x */
+        size_t j = 0;
+        for (int i = 0; i < nk; i++)
+            if (i != 1 && i != 3) {
+                char k[16];
+                snprintf(k, sizeof k, "k%d", i);
+                ck_assert_str_eq(scn_map_key(m, j++), k);
+            }
+        ck_assert_str_eq(scn_map_key(m, j++), "k1");
+        ck_assert_str_eq(scn_map_key(m, j++), "k3");
+        ck_assert_str_eq(scn_map_key(m, j++), "x");
+        n = 0;
+        n += (size_t)sprintf(text, "m:\n");
+        for (int i = 0; i < nk; i++)
+            n += (size_t)sprintf(text + n, "  k%d: %d\n", i, i);
+        sprintf(text + n, "  k%d: again\n", nk / 2);
+        ck_assert_int_eq(load_fails(text), SIM_ESCENARIO);
+        ck_assert_msg(strstr(err.msg, "duplicate key") && strstr(err.msg, "first at line"), "%s",
+                      err.msg);
+        ck_assert_int_eq(err.line, nk + 2);
+    }
+}
+END_TEST
+
 static Suite *scn_suite(void)
 {
     Suite *s = suite_create("scn");
@@ -1073,6 +1160,8 @@ static Suite *scn_suite(void)
     tcase_add_test(tc, test_alias_bomb);
     tcase_add_test(tc, test_deep_nesting);
     tcase_add_test(tc, test_empty);
+    tcase_add_test(tc, test_big_mapping_linear);
+    tcase_add_test(tc, test_big_mapping_semantics);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("Errors");

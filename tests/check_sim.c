@@ -9,6 +9,7 @@
 #include "sim/mem.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
+#include "tests/cpulimit.h"
 
 /* A probe model: records the order in which its events arrive. */
 typedef struct probe_state {
@@ -318,6 +319,109 @@ START_TEST(sink_tick_every_4096_events)
 }
 END_TEST
 
+/* ---- ports: a component's link ------------------------------------------- */
+
+static const sim_model dot_model = {.type = "dot", .summary = "an end", .state_size = 0};
+static const sim_model wire_model = {.type = "wire", .summary = "a link", .is_link = 1,
+                                     .state_size = 0};
+
+/* `pairs` pairs of dots, each joined by a wire (wire i: a{i} - b{i}), and
+ * one hub with two wires (ambiguous). */
+static sim *ported(uint32_t pairs)
+{
+    sim *x = sim_create();
+    ck_assert_ptr_nonnull(x);
+    char name[32];
+    for (uint32_t i = 0; i < pairs; i++) {
+        snprintf(name, sizeof name, "a%u", i);
+        sim_comp *a = sim_add(x, &dot_model, name, NULL, &err);
+        snprintf(name, sizeof name, "b%u", i);
+        sim_comp *b = sim_add(x, &dot_model, name, NULL, &err);
+        if (!a || !b)
+            return NULL;
+        uint32_t ends[2] = {a->id, b->id};
+        snprintf(name, sizeof name, "w%u", i);
+        if (!sim_add_link(x, &wire_model, name, NULL, ends, &err))
+            return NULL;
+    }
+    sim_comp *hub = sim_add(x, &dot_model, "hub", NULL, &err);
+    sim_comp *c = sim_add(x, &dot_model, "c", NULL, &err);
+    if (!hub || !c)
+        return NULL;
+    uint32_t e1[2] = {hub->id, c->id}, e2[2] = {c->id, hub->id};
+    if (!sim_add_link(x, &wire_model, "h1", NULL, e1, &err) ||
+        !sim_add_link(x, &wire_model, "h2", NULL, e2, &err))
+        return NULL;
+    return x;
+}
+
+/* 1 when every dot finds its wire and side, the hub none (two wires) unless
+ * named. */
+static int ports_ok(sim *x, uint32_t pairs)
+{
+    char name[32];
+    int side = -1;
+    for (uint32_t i = 0; i < pairs; i++) {
+        snprintf(name, sizeof name, "w%u", i);
+        sim_comp *w = sim_find(x, name);
+        snprintf(name, sizeof name, "a%u", i);
+        if (sim_port(x, sim_find(x, name), NULL, &side) != w || side != 0)
+            return 0;
+        snprintf(name, sizeof name, "b%u", i);
+        if (sim_port(x, sim_find(x, name), NULL, &side) != w || side != 1)
+            return 0;
+    }
+    sim_comp *hub = sim_find(x, "hub");
+    if (sim_port(x, hub, NULL, &side) != NULL)
+        return 0;
+    if (sim_port(x, hub, "h2", &side) != sim_find(x, "h2") || side != 1)
+        return 0;
+    if (pairs && (sim_port(x, hub, "w0", &side) != NULL || sim_port(x, hub, "a0", &side) != NULL))
+        return 0; /* not its link; not a link */
+    return 1;
+}
+
+START_TEST(ports_found_and_ambiguous)
+{
+    s = ported(3);
+    ck_assert_ptr_nonnull(s);
+    ck_assert(ports_ok(s, 3));
+    /* a component added after the first lookup is seen */
+    sim_comp *d = sim_add(s, &dot_model, "late", NULL, &err);
+    uint32_t e[2] = {sim_find(s, "c")->id, d->id};
+    sim_comp *w = sim_add_link(s, &wire_model, "wl", NULL, e, &err);
+    int side;
+    ck_assert_ptr_eq(sim_port(s, d, NULL, &side), w);
+    ck_assert_int_eq(side, 1);
+    ck_assert_ptr_null(sim_port(s, sim_find(s, "c"), NULL, &side)); /* now three wires */
+}
+END_TEST
+
+/* Resolving every component's port is linear: 50,000 pairs (150,000
+ * components) within a CPU limit of 10 s. The scan of every component per
+ * lookup took 20 s for 20,000 pairs (about 2 min here). */
+static int many_ports(void *arg)
+{
+    (void)arg;
+    enum { PAIRS = 50000 };
+    sim *x = ported(PAIRS);
+    int ok = x && ports_ok(x, PAIRS);
+    sim_destroy(x);
+    return !ok;
+}
+
+START_TEST(ports_linear)
+{
+    if (cpulimit_under_valgrind()) {
+        fprintf(stderr, "check_sim: under valgrind: the CPU-limited port test is skipped\n");
+        return;
+    }
+    char why[128];
+    ck_assert_msg(cpulimit_run(many_ports, NULL, 10, why, sizeof why) == 0,
+                  "ports of 150,000 components: %s", why);
+}
+END_TEST
+
 static Suite *sim_suite(void)
 {
     Suite *su = suite_create("sim");
@@ -332,7 +436,13 @@ static Suite *sim_suite(void)
     tcase_add_test(core, sampler_does_not_keep_run_alive);
     tcase_add_test(core, streams_depend_on_seed_and_name);
     tcase_add_test(core, sink_tick_every_4096_events);
+    tcase_add_test(core, ports_found_and_ambiguous);
     suite_add_tcase(su, core);
+    TCase *lim = tcase_create("Limits");
+    tcase_add_checked_fixture(lim, NULL, teardown);
+    tcase_set_timeout(lim, 60);
+    tcase_add_test(lim, ports_linear);
+    suite_add_tcase(su, lim);
     TCase *errors = tcase_create("Errors");
     tcase_add_checked_fixture(errors, NULL, teardown);
     tcase_add_test(errors, missing_required_param);

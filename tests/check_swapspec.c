@@ -43,6 +43,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/serving_fixture.h"
 
 #define MAXREQ 1024
 
@@ -85,35 +86,19 @@ static int rec_link(void *ctx, const char *link, const char *dir, uint64_t bytes
     return 0;
 }
 
-static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
+
+static void keep_totals(sim *s)
+{
+    C0 = *inst_stats(sim_find(s, "inst0"));
+    T = *serving_get_totals(sim_find(s, "workload"));
+}
 
 static int run_text(const char *text, sim_err *err)
 {
     memset(R, 0, sizeof *R);
     memset(&C0, 0, sizeof C0);
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("test.yaml", text, err);
-    if (!doc)
-        return err->code;
-    sim *s = sim_create();
     sim_sink k = {R, capture_metric, rec_link, NULL, rec_request, NULL, NULL, NULL, NULL, NULL};
-    sim_set_sink(s, &k);
-    int rc = sim_build(s, doc, memfab_models, sections, err);
-    if (!rc)
-        rc = serving_build(s, doc, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc)
-        rc = sim_run(s, sim_stop_time(s));
-    if (!rc)
-        rc = sim_finish(s, err);
-    if (!rc) {
-        C0 = *inst_stats(sim_find(s, "inst0"));
-        T = *serving_get_totals(sim_find(s, "workload"));
-    }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    return sfx_run("test.yaml", text, &k, NULL, keep_totals, err);
 }
 
 /* Two requests at t = 0: 160-token prompts (ids 1..10 and 101..110), 150
@@ -318,7 +303,7 @@ START_TEST(estimate_is_the_fair_share)
     scn_doc *doc = scn_load_string("est.yaml", text, &err);
     ck_assert_msg(doc, "%s", err.msg);
     sim *s = sim_create();
-    ck_assert_msg(sim_build(s, doc, memfab_models, sections, &err) == 0, "%s", err.msg);
+    ck_assert_msg(sim_build(s, doc, memfab_models, sfx_sections, &err) == 0, "%s", err.msg);
     ck_assert_msg(sim_start(s, &err) == 0, "%s", err.msg);
     uint32_t host = sim_find(s, "host")->id, gpu = sim_find(s, "gpu0")->id;
     fabric_req q = {host, gpu, 64u << 20, FABRIC_PATH_DMA, host, 0, 0, 0, NULL, 0, 0, 0, 0};

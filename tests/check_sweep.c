@@ -227,7 +227,43 @@ START_TEST(default_output_in_results)
 }
 END_TEST
 
+/* Point ids are checked for repeats through a hash table: listing a grid
+ * of 150,000 points on a tiny scenario needs well under 10 s of CPU (about
+ * 0.8 s); comparing every id with every earlier one took 36 s (216,000
+ * points took 77 s). The limit is a CPU-time rlimit (ulimit -t), so a
+ * quadratic regression fails without timing anything. */
+START_TEST(big_grid_lists_in_linear_time)
+{
+    fx_write("tiny.yaml", "name: tiny\nstop: 1 us\n");
+    char text[16384] = "scenario: tiny.yaml\ngrid:\n  seed: [";
+    for (int i = 1; i <= 150; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s%d", i > 1 ? ", " : "", i);
+    strcat(text, "]\n  stop: [");
+    for (int i = 1; i <= 1000; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s%d us", i > 1 ? ", " : "", i);
+    strcat(text, "]\n");
+    fx_write("g.yaml", text);
+    ck_assert_int_eq(fx_sh("ulimit -t 10 && %s sweep g.yaml --list > list.txt; echo rc=$?;"
+                           " wc -l < list.txt; tail -1 list.txt",
+                           fx_bin),
+                     0);
+    ck_assert_msg(strncmp(fx_out, "rc=0\n150000\n", 12) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "todo        seed=150 stop=1000 us"), "%s", fx_out);
+}
+END_TEST
+
 /* ---- Errors ---------------------------------------------------------------- */
+
+/* Two points with the same overrides and seed are one run twice: refused,
+ * naming both. */
+START_TEST(repeated_point_refused)
+{
+    fx_write("rep.yaml", "scenario: base.yaml\npoints:\n  - {links.l0.bandwidth: 2 GB/s}\n"
+                         "  - {links.l0.bandwidth: 3 GB/s}\n  - {links.l0.bandwidth: 2 GB/s}\n");
+    ck_assert_int_eq(fx_sh("%s sweep rep.yaml --list", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "point 3 repeats point 1"), "%s", fx_out);
+}
+END_TEST
 
 START_TEST(bad_sweep_files)
 {
@@ -340,6 +376,8 @@ static Suite *sweep_suite(void)
     tcase_add_test(limits, listed_points_and_fixed_sets);
     tcase_add_test(limits, locked_point_left_alone);
     tcase_add_test(limits, workers_die_with_parent);
+    tcase_add_test(limits, big_grid_lists_in_linear_time);
+    tcase_add_test(errs, repeated_point_refused);
     tcase_add_test(errs, bad_sweep_files);
     tcase_add_test(errs, huge_grid_is_an_error);
     tcase_add_test(errs, seeds_are_decimal);

@@ -1245,8 +1245,8 @@ START_TEST(test_convert_output_safety)
 }
 END_TEST
 
-/* Inputs that would never end a line: a NUL byte (/dev/zero, a binary
- * file) and a line longer than the 1 MiB bound are errors at file:line. */
+/* Inputs that would never end a line: a NUL byte (a binary file) and a
+ * line longer than the 1 MiB bound are errors at file:line. */
 START_TEST(test_unbounded_lines)
 {
     ck_assert_int_eq(memfab_sh("printf '# memfab-trace v1 block_tokens=16\\n1 2\\0 3\\n' >nul.trace"),
@@ -1264,14 +1264,42 @@ START_TEST(test_unbounded_lines)
     ck_assert_ptr_nonnull(strstr(e.msg, "NUL"));
     trace_close(r);
     /* the command line: exit 2 at once, naming the file and line */
-    ck_assert_int_eq(memfab_sh("timeout 20 $M trace stats /dev/zero"), 2);
-    ck_assert_msg(strstr(slurp_tmp("out.txt"), "/dev/zero:1:1"), "%s", slurp_tmp("out.txt"));
+    ck_assert_int_eq(memfab_sh("head -c 65536 /dev/zero >zeros.bin"), 0);
+    ck_assert_int_eq(memfab_sh("timeout 20 $M trace stats zeros.bin"), 2);
+    ck_assert_msg(strstr(slurp_tmp("out.txt"), "zeros.bin:1:1"), "%s", slurp_tmp("out.txt"));
     ck_assert_ptr_nonnull(strstr(slurp_tmp("out.txt"), "NUL byte"));
     /* a line of 2 MiB without a line break */
     ck_assert_int_eq(memfab_sh("head -c 2097152 /dev/zero | tr '\\0' 7 >long.trace"), 0);
     ck_assert_int_eq(memfab_sh("timeout 20 $M trace stats long.trace"), 2);
     ck_assert_msg(strstr(slurp_tmp("out.txt"), "long.trace:1"), "%s", slurp_tmp("out.txt"));
     ck_assert_ptr_nonnull(strstr(slurp_tmp("out.txt"), "longer than"));
+}
+END_TEST
+
+/* Issue 19, item 5: a trace is a regular file. A FIFO blocked `trace stats`
+ * forever (open() waits for a writer) and a device never ends: both, and a
+ * directory, are refused at once, exit 2, naming the kind of file. */
+START_TEST(test_not_regular_refused)
+{
+    ck_assert_int_eq(memfab_sh("mkfifo fifo && mkdir -p dir"), 0);
+    static const struct {
+        const char *path, *kind;
+    } cases[] = {{"fifo", "a FIFO"}, {"/dev/zero", "a character device"}, {"dir", "a directory"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "timeout 20 $M trace stats %s", cases[i].path);
+        ck_assert_int_eq(memfab_sh(cmd), 2);
+        const char *out = slurp_tmp("out.txt");
+        /* (the command looks a directory up as a missing file) */
+        ck_assert_msg(i == 2 || (strstr(out, cases[i].kind) && strstr(out, "regular file")),
+                      "%s: %s", cases[i].path, out);
+        char p[600];
+        snprintf(p, sizeof p, "%s%s%s", cases[i].path[0] == '/' ? "" : tmpdir,
+                 cases[i].path[0] == '/' ? "" : "/", cases[i].path);
+        sim_err e;
+        ck_assert_ptr_null(trace_open(p, TRACE_AUTO, &e));
+        ck_assert_int_eq(e.code, SIM_EFORMAT);
+    }
 }
 END_TEST
 
@@ -1370,6 +1398,7 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, test_convert_output_safety);
     tcase_add_test(tc, test_convert_source_name_escaped);
     tcase_add_test(tc, test_unbounded_lines);
+    tcase_add_test(tc, test_not_regular_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -50,7 +50,12 @@ static const source model_sources[] = {
     {"llama3.2-1b", "meta-llama/Llama-3.2-1B config.json (16 layers, hidden 2048, 32 heads, 8 KV heads, head_dim 64, 1.24 B parameters)"},
     {"deepseek-v3", "deepseek-ai/DeepSeek-V3 config.json and the DeepSeek-V3 technical report: "
                     "MLA (kv_lora_rank 512, rope 64), 671B total / 37B active, FP8 weights; "
-                    "attention FLOPs use the unabsorbed head widths qk 192, v 128"},
+                    "attention FLOPs use the unabsorbed head widths qk 192, v 128; MoE: 256 "
+                    "routed experts, top-8, 58 MoE layers (first 3 dense), moe_intermediate "
+                    "2048"},
+    {"mixtral-8x7b", "mistralai/Mixtral-8x7B-v0.1 config.json (32 layers, hidden 4096, 32 heads, "
+                     "8 KV heads, intermediate 14336, 8 experts, top-2) and Jiang et al., "
+                     "Mixtral of Experts, arXiv:2401.04088 (46.7 B total / 12.9 B active)"},
     {NULL, NULL}};
 
 static const source gpu_sources[] = {

@@ -97,7 +97,7 @@ struct swp_sweep {
     char **sets;               /* fixed overrides "k=v" */
     size_t nsets;
     point *pts;
-    size_t npts;
+    size_t npts, cappts;
     char *out;                 /* merged database */
     char *work;                /* work directory */
 };
@@ -167,11 +167,15 @@ static char *relative_to(const char *base, const char *path)
 static int add_point(sweep *s, char *const *keys, char *const *vals, size_t n, int have_seed,
                      uint64_t seed)
 {
-    point *np = sim_realloc(s->pts, (s->npts + 1) * sizeof *np);
-    if (!np)
-        return SIM_ENOMEM;
-    s->pts = np;
-    point *p = &np[s->npts];
+    if (s->npts == s->cappts) { /* geometric: a grid of 10^5 points is built in linear time */
+        size_t cap = s->cappts ? 2 * s->cappts : 16;
+        point *np = sim_realloc(s->pts, cap * sizeof *np);
+        if (!np)
+            return SIM_ENOMEM;
+        s->pts = np;
+        s->cappts = cap;
+    }
+    point *p = &s->pts[s->npts];
     memset(p, 0, sizeof *p);
     p->keys = sim_calloc(n + 1, sizeof *p->keys);
     p->vals = sim_calloc(n + 1, sizeof *p->vals);
@@ -201,6 +205,51 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+/* ---- string -> index tables ------------------------------------------------
+ * Open addressing with linear probing, load at most 1/2, for the lookups a
+ * large sweep makes once per point or run (point ids, groups of runs): so
+ * listing or merging N points costs O(N), not O(N^2). */
+
+typedef struct strtab {
+    size_t *cell;      /* index + 1 into the caller's strings, 0 empty */
+    size_t mask;
+} strtab;
+
+static int strtab_init(strtab *t, size_t n)
+{
+    size_t cells = 16;
+    while (cells < 2 * n + 2)
+        cells *= 2;
+    t->cell = sim_calloc(cells, sizeof *t->cell);
+    t->mask = cells - 1;
+    return t->cell ? 0 : SIM_ENOMEM;
+}
+
+static void strtab_fini(strtab *t) { sim_free(t->cell); }
+
+/* The index of str among strs (as added), or add it as index i (when i is
+ * not SIZE_MAX) and return i; SIZE_MAX when absent and not added. At most
+ * the n strings strtab_init was sized for may be added. */
+static size_t strtab_find(strtab *t, const char *const *strs, const char *str, size_t i)
+{
+    size_t c = (size_t)fnv(0xcbf29ce484222325ULL, str, strlen(str)) & t->mask;
+    for (; t->cell[c]; c = (c + 1) & t->mask)
+        if (strcmp(strs[t->cell[c] - 1], str) == 0)
+            return t->cell[c] - 1;
+    if (i != SIZE_MAX)
+        t->cell[c] = i + 1;
+    return i;
+}
+
+/* Point ids as a string array for strtab_find. */
+static const char **point_id_list(const sweep *s)
+{
+    const char **ids = sim_alloc((s->npts ? s->npts : 1) * sizeof *ids);
+    for (size_t i = 0; ids && i < s->npts; i++)
+        ids[i] = s->pts[i].id;
+    return ids;
 }
 
 /* FNV-1a of a scenario file's bytes, from h. The bytes are read as
@@ -249,13 +298,23 @@ static int point_ids(sweep *s, const scn_node *root, sim_err *err)
         if (p->have_seed)
             h = fnv(h, &p->seed, sizeof p->seed);
         snprintf(p->id, sizeof p->id, "%016llx", (unsigned long long)h);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(s->pts[j].id, p->id) == 0)
-                return sim_err_set(err, SIM_EINVAL, s->file, 0, 0,
-                                   "point %zu repeats point %zu (same overrides and seed)", i + 1,
-                                   j + 1);
     }
-    return 0;
+    /* a repeated point: the same id (hash) as an earlier one */
+    const char **ids = point_id_list(s);
+    strtab t;
+    if (!ids || strtab_init(&t, s->npts)) {
+        sim_free(ids);
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    for (size_t i = 0; i < s->npts && !rc; i++) {
+        size_t j = strtab_find(&t, ids, ids[i], i);
+        if (j != i)
+            rc = sim_err_set(err, SIM_EINVAL, s->file, 0, 0,
+                             "point %zu repeats point %zu (same overrides and seed)", i + 1, j + 1);
+    }
+    strtab_fini(&t);
+    sim_free(ids);
+    return rc;
 }
 
 /* ---- the sweep file ------------------------------------------------------- */
@@ -1141,10 +1200,21 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
     size_t nkc = 0;
     const point **pt = sim_calloc(set.n + 1, sizeof *pt);
     double *vals = sim_calloc(set.n + 1, sizeof *vals);
-    if (!keys || !vals || !pt) {
+    /* hash lookups, so that summarizing N runs is O(N): point of a run by
+     * id, group (first run with the same overrides) of a run, and the next
+     * run of each group */
+    const char **ids = point_id_list(s);
+    size_t *grp = sim_calloc(set.n + 1, sizeof *grp);
+    size_t *nextrun = sim_calloc(set.n + 1, sizeof *nextrun);
+    size_t *tail = sim_calloc(set.n + 1, sizeof *tail);
+    strtab ptab = {NULL, 0}, gt = {NULL, 0};
+    if (!keys || !vals || !pt || !ids || !grp || !nextrun || !tail || strtab_init(&ptab, s->npts) ||
+        strtab_init(&gt, set.n)) {
         rc = SIM_ENOMEM;
         goto out;
     }
+    for (size_t k = 0; k < s->npts; k++)
+        (void)strtab_find(&ptab, ids, ids[k], k);
     for (size_t i = 0; i < set.n; i++) {
         rdb_run *r = &set.runs[i];
         if ((rc = rdb_load_metrics(h, r, err)))
@@ -1158,9 +1228,9 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
         keys[i][0] = '\0';
         const point *p = NULL;
         const char *pid = rdb_param_get(r, "sweep.point");
-        for (size_t k = 0; pid && k < s->npts && !p; k++)
-            if (strcmp(s->pts[k].id, pid) == 0)
-                p = &s->pts[k];
+        size_t pk = pid ? strtab_find(&ptab, ids, pid, SIZE_MAX) : SIZE_MAX;
+        if (pk != SIZE_MAX)
+            p = &s->pts[pk];
         pt[i] = p;
         for (size_t k = 0; p && k < p->n; k++) {
             size_t need = len + strlen(p->keys[k]) + strlen(p->vals[k]) + 4;
@@ -1201,17 +1271,19 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
     }
     /* groups in order of first run; metrics in the order of the group's first run */
     for (size_t i = 0; i < set.n; i++) {
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(keys[j], keys[i]) == 0;
-        if (seen)
+        grp[i] = strtab_find(&gt, (const char *const *)keys, keys[i], i);
+        nextrun[i] = SIZE_MAX;
+        if (grp[i] != i)
+            nextrun[tail[grp[i]]] = i;
+        tail[grp[i]] = i;
+    }
+    for (size_t i = 0; i < set.n; i++) {
+        if (grp[i] != i)
             continue;
         for (size_t m = 0; m < set.runs[i].nmetrics; m++) {
             const rdb_metric *mt = &set.runs[i].metrics[m];
             size_t n = 0;
-            for (size_t j = i; j < set.n; j++) {
-                if (strcmp(keys[j], keys[i]) != 0)
-                    continue;
+            for (size_t j = i; j != SIZE_MAX; j = nextrun[j]) {
                 const rdb_metric *x = rdb_metric_get(&set.runs[j], mt->name);
                 if (x && !isnan(x->value))
                     vals[n++] = x->value;
@@ -1264,6 +1336,12 @@ out:
     sim_free(kcols);
     sim_free(insert_sql);
     sim_free(pt);
+    sim_free(ids);
+    sim_free(grp);
+    sim_free(nextrun);
+    sim_free(tail);
+    strtab_fini(&ptab);
+    strtab_fini(&gt);
     rdb_set_free(&set);
     return rc;
 }

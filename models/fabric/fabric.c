@@ -68,7 +68,8 @@ static const char *const *const path_names = fab_path_names;
 
 static const char *const class_names[] = {"other",   "kv_load", "kv_writeback", "kv_transfer",
                                           "uvm",     "network", "control",      "kv_direct",
-                                          "coherence", "swap", NULL};
+                                          "coherence", "swap", "activations",
+                                          "all_to_all", NULL};
 
 const char *fabric_class_name(int cls)
 {

@@ -145,6 +145,8 @@ enum {
     FABRIC_CLASS_KV_DIRECT,  /* KV read in place from a lower tier (copy-free access) */
     FABRIC_CLASS_COHERENCE,  /* coherence messages (invalidations of KV read in place) */
     FABRIC_CLASS_SWAP,       /* a preempted request's KV swapped out of HBM or back in */
+    FABRIC_CLASS_ACTIVATIONS, /* pipeline parallelism: activations between stages */
+    FABRIC_CLASS_ALL_TO_ALL, /* expert parallelism: MoE dispatch and combine */
     FABRIC_NCLASSES
 };
 const char *fabric_class_name(int cls);

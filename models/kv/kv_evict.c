@@ -3,8 +3,15 @@
  * and cost, each a memfab_evict_ops table (sim/plugin.h).
  *
  * A policy holds only the evictable blocks of one tier (kvstore.h); block
- * handles are tier slots in [0, capacity). Every policy preallocates its
- * arrays from `capacity` in create and allocates nothing afterwards.
+ * handles are tier slots in [0, capacity), handed out densely by the store
+ * (below the most blocks the tier has held at once). So no policy sizes
+ * anything from `capacity` in create: the per-handle arrays grow (at least
+ * doubling, up to `capacity`) when the store reserves handles
+ * (kv_evict_reserve, as its own slot tables grow) or, used alone, when an
+ * insert names a handle beyond them. Driven by the store, insert, touch,
+ * remove and victim allocate nothing. A growth that fails leaves the state
+ * `broken`: victim() reports nothing and kv_evict_reserve fails, so the
+ * store ends the run with the reason instead of evicting wrongly.
  *
  * The protocol the policies rely on (plugin.h): right after victim()
  * returns a block the store evicts it and calls remove() for it; any other
@@ -89,27 +96,45 @@ double kv_param(const memfab_params *p, const sim_param *table, const char *key)
     return p && p->get ? p->get(p->ctx, key, def) : def;
 }
 
+/* ---- growth of per-handle arrays ------------------------------------------ */
+
+
+/* The size to grow to from `have` for handles [0, need), at most `cap`
+ * (the policy's capacity): at least double, at least 16. */
+static uint32_t grow_size(uint32_t have, uint32_t need, uint32_t cap)
+{
+    uint64_t n = 2 * (uint64_t)have;
+    if (n < need)
+        n = need;
+    if (n < 16)
+        n = 16;
+    if (n > cap)
+        n = cap > need ? cap : need;
+    return (uint32_t)n;
+}
+
 /* ---- indexed binary min-heap on (key, seq) ------------------------------ */
 
 typedef struct heap {
     uint32_t n;        /* entries */
+    uint32_t nalloc;   /* handles the arrays cover */
     uint32_t *h;       /* handles in heap order */
     uint32_t *pos;     /* position of each handle, NONE when absent */
     double *key;       /* primary key per handle */
     uint64_t *seq;     /* secondary key per handle */
 } heap;
 
-static int heap_init(heap *hp, uint32_t cap)
+static int heap_grow(heap *hp, uint32_t n)
 {
-    memset(hp, 0, sizeof *hp);
-    size_t c = cap ? cap : 1;
-    hp->h = sim_alloc(c * sizeof *hp->h);
-    hp->pos = sim_alloc(c * sizeof *hp->pos);
-    hp->key = sim_calloc(c, sizeof *hp->key);
-    hp->seq = sim_calloc(c, sizeof *hp->seq);
-    if (!hp->h || !hp->pos || !hp->key || !hp->seq)
+    uint32_t o = hp->nalloc;
+    if (n <= o)
+        return 0;
+    if (sim_grow_array(&hp->h, sizeof *hp->h, o, n, -1) ||
+        sim_grow_array(&hp->pos, sizeof *hp->pos, o, n, 0xff) ||
+        sim_grow_array(&hp->key, sizeof *hp->key, o, n, 0) ||
+        sim_grow_array(&hp->seq, sizeof *hp->seq, o, n, 0))
         return -1;
-    memset(hp->pos, 0xff, c * sizeof *hp->pos);
+    hp->nalloc = n;
     return 0;
 }
 
@@ -168,7 +193,7 @@ static void heap_set(heap *hp, uint32_t b, double key, uint64_t seq)
 
 static void heap_del(heap *hp, uint32_t b)
 {
-    uint32_t i = hp->pos[b];
+    uint32_t i = b < hp->nalloc ? hp->pos[b] : NONE;
     if (i == NONE)
         return;
     hp->pos[b] = NONE;
@@ -185,7 +210,23 @@ typedef struct lru {
     uint32_t *prev, *next;  /* links per handle; NONE at the ends */
     uint8_t *in;            /* held? */
     uint32_t head, tail;    /* most and least recently used */
+    uint32_t cap, nalloc;   /* capacity; handles the arrays cover */
+    int broken;             /* a growth failed */
 } lru;
+
+static int lru_grow(lru *l, uint32_t need)
+{
+    if (need <= l->nalloc)
+        return 0;
+    uint32_t n = grow_size(l->nalloc, need, l->cap), o = l->nalloc;
+    if (l->broken || sim_grow_array(&l->prev, sizeof *l->prev, o, n, -1) ||
+        sim_grow_array(&l->next, sizeof *l->next, o, n, -1) || sim_grow_array(&l->in, 1, o, n, 0)) {
+        l->broken = 1;
+        return -1;
+    }
+    l->nalloc = n;
+    return 0;
+}
 
 static void lru_destroy(void *st)
 {
@@ -203,21 +244,14 @@ static void *lru_create(uint32_t capacity, const memfab_params *p)
     lru *l = sim_calloc(1, sizeof *l);
     if (!l)
         return NULL;
-    size_t c = capacity ? capacity : 1;
-    l->prev = sim_alloc(c * sizeof *l->prev);
-    l->next = sim_alloc(c * sizeof *l->next);
-    l->in = sim_calloc(c, 1);
-    if (!l->prev || !l->next || !l->in) {
-        lru_destroy(l);
-        return NULL;
-    }
+    l->cap = capacity;
     l->head = l->tail = NONE;
     return l;
 }
 
 static void lru_unlink(lru *l, uint32_t b)
 {
-    if (!l->in[b])
+    if (b >= l->nalloc || !l->in[b])
         return;
     if (l->prev[b] != NONE)
         l->next[l->prev[b]] = l->next[b];
@@ -232,6 +266,8 @@ static void lru_unlink(lru *l, uint32_t b)
 
 static void lru_push(lru *l, uint32_t b)
 {
+    if (b >= l->nalloc && lru_grow(l, b + 1))
+        return;
     lru_unlink(l, b);
     l->prev[b] = NONE;
     l->next[b] = l->head;
@@ -251,7 +287,7 @@ static int lru_victim(void *st, uint32_t *b,
                       const memfab_block_info *(*info)(void *, uint32_t), void *ctx)
 {
     lru *l = st;
-    if (l->tail == NONE)
+    if (l->tail == NONE || l->broken)
         return 0;
     *b = l->tail;
     return 1;
@@ -270,7 +306,21 @@ typedef struct hpol {
     uint8_t *fresh;    /* fifo: the handle's next insert is a new block */
     uint32_t victim;   /* last block returned by victim, NONE */
     uint64_t clock;    /* sequence counter */
+    uint32_t cap;      /* capacity */
+    int broken;        /* a growth failed */
 } hpol;
+
+static int hpol_grow(hpol *h, uint32_t need)
+{
+    if (need <= h->hp.nalloc)
+        return 0;
+    uint32_t o = h->hp.nalloc, n = grow_size(o, need, h->cap);
+    if (h->broken || sim_grow_array(&h->fresh, 1, o, n, 1) || heap_grow(&h->hp, n)) {
+        h->broken = 1;
+        return -1;
+    }
+    return 0;
+}
 
 static void hpol_destroy(void *st)
 {
@@ -289,12 +339,7 @@ static void *hpol_create(int kind, uint32_t capacity)
         return NULL;
     h->kind = kind;
     h->victim = NONE;
-    h->fresh = sim_alloc(capacity ? capacity : 1);
-    if (heap_init(&h->hp, capacity) || !h->fresh) {
-        hpol_destroy(h);
-        return NULL;
-    }
-    memset(h->fresh, 1, capacity ? capacity : 1);
+    h->cap = capacity;
     return h;
 }
 
@@ -305,6 +350,8 @@ static void *cost_create(uint32_t c, const memfab_params *p) { return hpol_creat
 static void hpol_insert(void *st, uint32_t b, const memfab_block_info *info)
 {
     hpol *h = st;
+    if (b >= h->hp.nalloc && hpol_grow(h, b + 1))
+        return;
     switch (h->kind) {
     case HP_FIFO:
         /* A block back from a pin keeps its sequence number. */
@@ -319,7 +366,7 @@ static void hpol_insert(void *st, uint32_t b, const memfab_block_info *info)
 static void hpol_touch(void *st, uint32_t b, const memfab_block_info *info)
 {
     hpol *h = st;
-    if (h->hp.pos[b] == NONE || h->kind == HP_FIFO)
+    if (b >= h->hp.nalloc || h->hp.pos[b] == NONE || h->kind == HP_FIFO)
         return;
     hpol_insert(st, b, info);
 }
@@ -328,7 +375,7 @@ static void hpol_remove(void *st, uint32_t b)
 {
     hpol *h = st;
     heap_del(&h->hp, b);
-    if (b == h->victim) {
+    if (b == h->victim && b < h->hp.nalloc) {
         h->fresh[b] = 1;
         h->victim = NONE;
     }
@@ -338,7 +385,7 @@ static int hpol_victim(void *st, uint32_t *b,
                        const memfab_block_info *(*info)(void *, uint32_t), void *ctx)
 {
     hpol *h = st;
-    if (!h->hp.n)
+    if (!h->hp.n || h->broken)
         return 0;
     *b = h->victim = h->hp.h[0];
     return 1;
@@ -367,7 +414,39 @@ typedef struct s3 {
     uint32_t threshold;   /* move_to_main_threshold */
     uint32_t victim;      /* last block returned by victim, NONE */
     uint64_t clock;       /* sequence counter */
+    uint32_t cap, nalloc; /* capacity; handles the per-handle arrays cover */
+    int broken;           /* a growth failed */
 } s3;
+
+/* G is allocated whole (gcap ids) when the first eviction can happen: in
+ * the store, when the tier's slots reach the capacity (kv_evict_reserve),
+ * used alone, at the first eviction into G. Before, G is empty. */
+static int ghost_alloc(s3 *x)
+{
+    if (x->ring)
+        return 0;
+    x->ring = sim_calloc(x->gcap, sizeof *x->ring);
+    if (!x->ring || sim_idmap_init(&x->ghost, x->gcap)) {
+        x->broken = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int s3_grow(s3 *x, uint32_t need)
+{
+    if (need > x->nalloc) {
+        uint32_t o = x->nalloc, n = grow_size(o, need, x->cap);
+        if (x->broken || sim_grow_array(&x->q, 1, o, n, 0) || sim_grow_array(&x->freq, 1, o, n, 0) ||
+            sim_grow_array(&x->id, sizeof *x->id, o, n, 0) || heap_grow(&x->s, n) ||
+            heap_grow(&x->m, n)) {
+            x->broken = 1;
+            return -1;
+        }
+        x->nalloc = n;
+    }
+    return need >= x->cap ? ghost_alloc(x) : 0;
+}
 
 static void s3_destroy(void *st)
 {
@@ -394,20 +473,13 @@ static void *s3_create(uint32_t capacity, const memfab_params *p)
     double thr = kv_param(p, s3fifo_params, "move_to_main_threshold");
     if (!(small > 0 && small < 1) || !(ghost >= 0) || !(thr >= 1 && thr <= 3))
         goto err;
-    size_t c = capacity ? capacity : 1;
+    x->cap = capacity;
     x->small_cap = (uint32_t)ceil(small * capacity);
     x->gcap = (uint32_t)ceil(ghost * capacity);
     if (!x->gcap)
         x->gcap = 1;
     x->threshold = (uint32_t)thr;
     x->victim = NONE;
-    x->q = sim_calloc(c, 1);
-    x->freq = sim_calloc(c, 1);
-    x->id = sim_calloc(c, sizeof *x->id);
-    x->ring = sim_calloc(x->gcap, sizeof *x->ring);
-    if (!x->q || !x->freq || !x->id || !x->ring || heap_init(&x->s, capacity) ||
-        heap_init(&x->m, capacity) || sim_idmap_init(&x->ghost, x->gcap))
-        goto err;
     return x;
 err:
     s3_destroy(x);
@@ -416,6 +488,8 @@ err:
 
 static void ghost_add(s3 *x, uint64_t id)
 {
+    if (ghost_alloc(x))
+        return;
     if (x->glen == x->gcap) { /* drop the oldest */
         uint32_t old = x->ghead;
         if (sim_idmap_get(&x->ghost, x->ring[old]) == old)
@@ -432,6 +506,8 @@ static void ghost_add(s3 *x, uint64_t id)
 static void s3_insert(void *st, uint32_t b, const memfab_block_info *info)
 {
     s3 *x = st;
+    if (b >= x->nalloc && s3_grow(x, b + 1))
+        return;
     if (x->q[b] != Q_NONE) { /* back from a pin: same queue, same place */
         heap_set(x->q[b] == Q_S ? &x->s : &x->m, b, 0, x->q[b] == Q_S ? x->s.seq[b] : x->m.seq[b]);
         return;
@@ -451,7 +527,7 @@ static void s3_insert(void *st, uint32_t b, const memfab_block_info *info)
 static void s3_touch(void *st, uint32_t b, const memfab_block_info *info)
 {
     s3 *x = st;
-    if (x->freq[b] < 3)
+    if (b < x->nalloc && x->freq[b] < 3)
         x->freq[b]++;
 }
 
@@ -465,7 +541,7 @@ static void s3_remove(void *st, uint32_t b)
             ghost_add(x, x->id[b]);
         x->q[b] = Q_NONE;
         x->victim = NONE;
-    } else if (x->freq[b] < 3) { /* pinned: a hit */
+    } else if (b < x->nalloc && x->freq[b] < 3) { /* pinned: a hit */
         x->freq[b]++;
     }
 }
@@ -474,6 +550,8 @@ static int s3_victim(void *st, uint32_t *out,
                      const memfab_block_info *(*info)(void *, uint32_t), void *ctx)
 {
     s3 *x = st;
+    if (x->broken)
+        return 0;
     for (;;) {
         if (x->s.n && (x->s.n >= x->small_cap || !x->m.n)) {
             uint32_t t = x->s.h[0];
@@ -504,3 +582,28 @@ static const memfab_evict_ops s3fifo_ops = {"s3fifo", s3_create, s3_destroy, s3_
 
 const memfab_evict_ops *const kv_evict_policies[] = {&lru_ops,  &lfu_ops,  &fifo_ops,
                                                      &s3fifo_ops, &cost_ops, NULL};
+
+int kv_evict_builtin(const memfab_evict_ops *ops)
+{
+    for (uint32_t i = 0; kv_evict_policies[i]; i++)
+        if (kv_evict_policies[i] == ops)
+            return 1;
+    return 0;
+}
+
+int kv_evict_reserve(const memfab_evict_ops *ops, void *st, uint32_t n)
+{
+    int rc = 0;
+    if (ops == &lru_ops)
+        rc = lru_grow(st, n) || ((lru *)st)->broken;
+    else if (ops == &fifo_ops || ops == &lfu_ops || ops == &cost_ops)
+        rc = hpol_grow(st, n) || ((hpol *)st)->broken;
+    else if (ops == &s3fifo_ops)
+        rc = s3_grow(st, n) || ((s3 *)st)->broken;
+    return rc ? SIM_ENOMEM : 0;
+}
+
+int kv_evict_reads_info(const memfab_evict_ops *ops)
+{
+    return ops != &lru_ops && ops != &fifo_ops;
+}

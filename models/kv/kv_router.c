@@ -8,6 +8,15 @@
  * Every policy breaks ties deterministically: least outstanding tokens,
  * then lowest index. Nothing allocates per request.
  *
+ * Indexed routing (serving.c with kv_rindex.h) gives the same answers as
+ * these functions without a view of every instance, for four of them:
+ * round_robin and random read no view; least_loaded is the root of a
+ * tournament tree on (outstanding, index), the order of `lighter`;
+ * prefix_affinity's winner has the most prefix blocks, so when any
+ * instance holds the request's first block the winner is among its
+ * holders (matched exactly), and otherwise every prefix is 0 and the
+ * winner is the least loaded. The others (and plug-ins) see every view.
+ *
  *   round_robin      0, 1, ..., n-1, 0, ...
  *   random           uniform over instances, from the router's stream.
  *   least_loaded     fewest outstanding tokens (prefill + decode still to do).
@@ -338,6 +347,15 @@ static const memfab_router_ops llmd_ops = {"llmd", llmd_create, rs_free, llmd_ro
 
 const memfab_router_ops *const kv_router_policies[] = {
     &rr_ops, &random_ops, &ll_ops, &pa_ops, &dynamo_ops, &sglang_ops, &llmd_ops, NULL};
+
+int kv_router_builtin(const memfab_router_ops *ops)
+{
+    return ops == &rr_ops       ? KV_ROUTE_RR
+           : ops == &random_ops ? KV_ROUTE_RANDOM
+           : ops == &ll_ops     ? KV_ROUTE_LEAST
+           : ops == &pa_ops     ? KV_ROUTE_PREFIX
+                                : KV_ROUTE_OTHER;
+}
 
 /* ---- conductor: a pair router (Mooncake's Conductor, FAST 2025) -----------
  *

@@ -2,15 +2,41 @@
  * kvstore.c - the KV block store: prefix-shared, reference-counted KV
  * blocks in a hierarchy of capacity tiers (see kvstore.h for the model).
  *
- * Data structure. A block is one entry of a table sized at creation to the
- * sum of the tier capacities plus one (a block present in several tiers
- * uses one entry; the extra one lets a new block take its entry before the
- * eviction that makes room for it), found by id through an open-addressing index (sim/idmap.h) of
- * the same size. Each tier has its own slot array [0, capacity): slot s of
- * tier t holds one block, and s is the handle the tier's eviction policy
- * sees, so a policy may index arrays of `capacity` entries by it. Free
- * slots and free block entries are stacks. Nothing is allocated after
- * kv_store_new.
+ * Data structure. Memory is proportional to the blocks cached, never to
+ * the configured capacity (a 1000 TiB tier is 500 M blocks of 2 MiB; the
+ * tables sized from it took 2.1 GB before a single block was cached). A
+ * block is one entry of a block slab (parallel arrays; a block present in
+ * several tiers uses one entry), found by id through an open-addressing
+ * index of entry numbers (linear probing, the key read from the entry,
+ * deletion by Knuth's Algorithm R, load at most 1/2). Each tier has its
+ * own slot arrays: slot s of tier t holds one block, and s is the handle
+ * the tier's eviction policy sees. Free slots and free entries are LIFO
+ * lists threaded through the free elements, in front of the never-used
+ * ones, which are taken in order: exactly the order of the stacks of every
+ * slot and entry that the preallocated tables had, so slot numbers (which
+ * managed KV turns into addresses) and every result are unchanged.
+ *
+ * Growth. kv_store_reserve (called by every pin, and by callers that must
+ * tell "out of host memory" from "no room") makes the slab, the index and
+ * every tier's slots (with the built-in policy's per-handle arrays,
+ * kv_evict_reserve) big enough for a pin of n blocks before anything
+ * changes: a pin allocates at most n entries and adds at most n blocks to
+ * each tier. Tables grow to at least double their size (the index by
+ * rehashing into twice the cells), so growth is amortised O(1) per block
+ * and is the only allocation: once the working set is reached, pins,
+ * evictions and lookups allocate nothing. A tier's tables never grow past
+ * its capacity. A growth that fails changes nothing and is reported.
+ *
+ * Per cached block (one tier, LRU; tests/check_kvstore.c test_bytes_per_block):
+ * entry 23 B + 4 B per tier, index 8-16 B, tier slot 29 B (the block, the
+ * times and access count; the rest of memfab_block_info is derived when a
+ * policy asks: id and position from the entry, costs from the store), LRU
+ * 9 B: 73 B with full tables, up to twice that right after a doubling
+ * (133 B per configured block before). Plug-in policies also get a
+ * memfab_block_info per slot for their victim lookups (48 B). Use in place
+ * (below) adds 10 B per entry of the store owning the tier (inplace,
+ * sh_tier, sharers): allocated by kv_store_set_access at the slab's size
+ * then, grown with the slab by grow_blocks, reset when an entry is freed.
  *
  * Invariants (kv_store_check):
  *   - tier t holds used(t) <= capacity(t) blocks; block b has presence bit
@@ -25,6 +51,9 @@
  *     are promoted. Likewise a block being demoted is "moving": the
  *     cascade it triggers may evict its own copy further down, and the
  *     block entry must not be freed before it lands.
+ *   - with use in place (kv_store_set_access), a block pinned in place is
+ *     present in that lower tier, not in tier 0, and out of that tier's
+ *     policy; a free entry carries no in-place mark and no sharers.
  *
  * Pin order. kv_store_pin first takes a reference on every block of the
  * request already in tier 0 (and protects those in lower tiers), then
@@ -78,27 +107,47 @@
  */
 #include "models/kv/kvstore.h"
 
+#include <stdio.h>
 #include <string.h>
 
-#include "sim/idmap.h"
+#include "sim/hash.h"
 #include "sim/mem.h"
 
 #define NONE UINT32_MAX
-#define MAX_BLOCKS (UINT32_C(1) << 30)
+/* Most block entries (and slots of one tier) in use at once: entry and slot
+ * numbers are 32-bit and the index table (twice as many cells, a power of
+ * two) must stay below 2^32 cells. 2^30 blocks of even 64 KiB are 64 TiB
+ * of KV cached at once, tens of GB of host memory for the tables. */
+#define MAX_LIVE (UINT32_C(1) << 30)
+#define MIN_ALLOC 16u
+
+/* What a tier slot remembers of its block (the rest of memfab_block_info is
+ * derived: the id and position from the block entry, the costs from the
+ * store's). In a free slot, accesses links the free list. */
+typedef struct kfacts {
+    uint64_t inserted_ps;      /* when it entered this tier */
+    uint64_t last_access_ps;   /* last hit or insertion */
+    uint64_t accesses;         /* hits + 1; next free slot when free */
+} kfacts;
 
 typedef struct ktier {
     /* configuration */
     char *name;                /* results name */
-    uint32_t cap;              /* capacity in blocks */
+    uint64_t cap;              /* capacity in blocks */
     double reload_s;           /* seconds to reload a block from tier t+1 */
     void *pol;                 /* eviction policy state */
-    /* state */
+    struct kv_store *s;        /* owner (for the policy's info callback) */
+    uint32_t index;            /* tier number in s */
+    /* state, per slot [0, nalloc); slots [0, hw) have been handed out */
     uint32_t *slot_block;      /* block entry in each slot, NONE when free */
-    memfab_block_info *info;   /* per-slot facts handed to the policy */
+    kfacts *facts;             /* per-slot facts (free-list link when free) */
     uint8_t *held;             /* slot currently held by the policy */
-    uint32_t *free_slots;      /* stack of free slots */
-    uint32_t nfree;            /* its depth */
+    memfab_block_info *view;   /* plug-in policies only: facts handed out by info_cb */
+    uint32_t nalloc;           /* slots allocated */
+    uint32_t hw;               /* slots ever handed out (high-water mark) */
+    uint32_t free_head;        /* most recently freed slot below hw, NONE */
     uint32_t nheld;            /* slots held by the policy */
+    memfab_block_info scratch; /* facts handed to insert */
     kv_tier_stats st;          /* counters; st.used is the occupancy */
 } ktier;
 
@@ -107,7 +156,8 @@ struct kv_store {
     uint32_t ntiers;           /* tiers in use */
     int mode;                  /* KV_WRITE_BACK or KV_WRITE_THROUGH */
     const memfab_evict_ops *ops; /* policy of every tier */
-    uint32_t nmax;             /* block entries: sum of capacities */
+    int builtin;               /* ops is a built-in policy (grows with kv_evict_reserve) */
+    int reads_info;            /* ops's insert reads its memfab_block_info */
     double recompute_s;        /* recompute cost of a block at position 0 */
     double recompute_pos_s;    /* extra cost per block of preceding prefix */
     ktier t[MEMFAB_MAX_TIERS];  /* tier 0 is the fastest */
@@ -122,31 +172,35 @@ struct kv_store {
     uint32_t nreaders;         /* a pool: stores attached so far */
     kv_inval_fn inval;         /* invalidation hook (or NULL) */
     void *inval_ctx;
-    /* state, per block entry */
+    kv_index_fn on_index;      /* index hook: a block entered / left the index (or NULL) */
+    void *index_ctx;
+    /* state, per block entry [0, nballoc); entries [0, bhw) have been handed out */
     uint64_t *bid;             /* block id */
     uint32_t *refs;            /* pins by running requests */
     uint8_t *present;          /* bit t: present in tier t; 0 = free entry */
     uint8_t *busy;             /* protected during a pin */
     uint8_t *moving;           /* being demoted: not freed meanwhile */
-    uint32_t *pos;             /* position in the prefix when first stored */
+    uint32_t *pos;             /* position in the prefix when first stored (free: next free) */
     uint32_t *epoch;           /* pin call that allocated or promoted it */
     uint32_t *slot;            /* [b * ntiers + t]: slot in tier t or NONE */
-    uint32_t *free_blocks;     /* stack of free entries */
-    uint32_t nfree_blocks;     /* its depth */
-    uint8_t *inplace;          /* pinned in place in tier inplace - 1 (0: not); NULL until
-                                * use in place is enabled */
+    /* use in place: NULL until kv_store_set_access enables it for a tier
+     * of this store, then [0, nballoc) like the arrays above (grow_blocks) */
+    uint8_t *inplace;          /* pinned in place in tier inplace - 1 (0: not) */
     uint8_t *sh_tier;          /* sharers were recorded in tier sh_tier - 1 (0: none) */
     uint64_t *sharers;         /* reader bits of the pins that used it in place there */
     uint64_t inplace_refs;     /* references this store's pins hold in place */
-    sim_idmap index;            /* id -> block entry */
+    uint32_t nballoc;          /* entries allocated */
+    uint32_t bhw;              /* entries ever handed out */
+    uint32_t bfree;            /* most recently freed entry below bhw, NONE */
+    uint32_t nlive;            /* entries in use (= indexed) */
+    /* the id index: open addressing, linear probing, cells hold entry
+     * numbers (NONE empty) and the key is bid[cell] */
+    uint32_t *tab;
+    uint32_t tmask;            /* cells - 1 (0 with no table) */
     uint64_t pinned;           /* blocks with refs > 0 */
     uint32_t cur_epoch;        /* counts pin calls */
+    char err[160];             /* what the last failed growth was */
 };
-
-static const memfab_block_info *info_cb(void *ctx, uint32_t slot)
-{
-    return &((ktier *)ctx)->info[slot];
-}
 
 /* Tiers seen by a caller: own tiers, then the pool's. */
 static uint32_t ntiers_all(const kv_store *s)
@@ -160,6 +214,204 @@ static int lowest_tier(uint8_t present)
         if (present & (1u << t))
             return t;
     return -1;
+}
+
+/* The facts of the block in slot sl of tier tr, as a policy sees them. */
+static void fill_info(const ktier *tr, uint32_t sl, memfab_block_info *in)
+{
+    const kv_store *s = tr->s;
+    uint32_t b = tr->slot_block[sl];
+    const kfacts *f = &tr->facts[sl];
+    in->id = s->bid[b];
+    in->inserted_ps = f->inserted_ps;
+    in->last_access_ps = f->last_access_ps;
+    in->accesses = f->accesses;
+    in->recompute_s = s->recompute_s + s->recompute_pos_s * s->pos[b];
+    in->reload_s = tr->index + 1 < ntiers_all(s) ? tr->reload_s : in->recompute_s;
+}
+
+/* The victim callback: one memfab_block_info per slot (view, allocated
+ * with the slots for plug-in policies), so every pointer handed out during
+ * one victim() call stays valid and distinct. The built-in policies never
+ * call it; for them view is NULL and a scratch serves. */
+static const memfab_block_info *info_cb(void *ctx, uint32_t slot)
+{
+    ktier *tr = ctx;
+    if (slot >= tr->hw || tr->slot_block[slot] == NONE)
+        return NULL;
+    memfab_block_info *in = tr->view ? &tr->view[slot] : &tr->scratch;
+    fill_info(tr, slot, in);
+    return in;
+}
+
+/* ---- growth ----------------------------------------------------------------
+ * The only allocations after kv_store_new. Each table grows geometrically
+ * (at least doubling) to cover what a pin may need, so the cost is
+ * amortised O(1) per block and a run in its steady state allocates
+ * nothing. */
+
+
+/* Next size for a table of `have` elements that must hold `need`, at most
+ * `limit`: at least double, at least MIN_ALLOC. */
+static uint32_t next_size(uint32_t have, uint64_t need, uint64_t limit)
+{
+    uint64_t n = 2 * (uint64_t)have;
+    if (n < need)
+        n = need;
+    if (n < MIN_ALLOC)
+        n = MIN_ALLOC;
+    return (uint32_t)(n < limit ? n : limit);
+}
+
+static int grow_fail(kv_store *s, const char *what, uint64_t n)
+{
+    snprintf(s->err, sizeof s->err, "kv store: out of host memory growing %s to %llu blocks", what,
+             (unsigned long long)n);
+    return SIM_ENOMEM;
+}
+
+static int grow_tier(kv_store *s, ktier *tr, uint64_t need)
+{
+    uint64_t limit = tr->cap < MAX_LIVE ? tr->cap : MAX_LIVE;
+    if (need > limit) {
+        snprintf(s->err, sizeof s->err,
+                 "kv store: tier '%s' would cache more than %u blocks at once", tr->name,
+                 (unsigned)MAX_LIVE);
+        return SIM_ENOMEM;
+    }
+    uint32_t n = next_size(tr->nalloc, need, limit), o = tr->nalloc;
+    if (sim_grow_array(&tr->slot_block, sizeof *tr->slot_block, o, n, 0xff) ||
+        sim_grow_array(&tr->facts, sizeof *tr->facts, o, n, 0) ||
+        sim_grow_array(&tr->held, 1, o, n, 0) ||
+        (!s->builtin && sim_grow_array(&tr->view, sizeof *tr->view, o, n, 0)) ||
+        (s->builtin && kv_evict_reserve(s->ops, tr->pol, n)))
+        return grow_fail(s, tr->name, n);
+    tr->nalloc = n;
+    return 0;
+}
+
+/* Insert entry b (its id not indexed yet) into the index; room is there. */
+static void idx_put(kv_store *s, uint32_t b)
+{
+    uint32_t i = (uint32_t)sim_mix64(s->bid[b]) & s->tmask;
+    while (s->tab[i] != NONE)
+        i = (i + 1) & s->tmask;
+    s->tab[i] = b;
+}
+
+static int grow_index(kv_store *s, uint64_t need)
+{
+    uint64_t cells = 2 * ((uint64_t)s->tmask + 1);
+    while (cells < 2 * need)
+        cells *= 2;
+    if (cells < 2 * MIN_ALLOC)
+        cells = 2 * MIN_ALLOC;
+    uint32_t *old = s->tab;
+    uint64_t ocells = old ? (uint64_t)s->tmask + 1 : 0;
+    uint32_t *tab = sim_alloc((size_t)cells * sizeof *tab);
+    if (!tab)
+        return grow_fail(s, "the block index", need);
+    memset(tab, 0xff, (size_t)cells * sizeof *tab);
+    s->tab = tab;
+    s->tmask = (uint32_t)(cells - 1);
+    for (uint64_t i = 0; i < ocells; i++)
+        if (old[i] != NONE)
+            idx_put(s, old[i]);
+    sim_free(old);
+    return 0;
+}
+
+static int grow_blocks(kv_store *s, uint64_t need)
+{
+    if (need > MAX_LIVE) {
+        snprintf(s->err, sizeof s->err, "kv store: more than %u blocks cached at once",
+                 (unsigned)MAX_LIVE);
+        return SIM_ENOMEM;
+    }
+    uint32_t n = next_size(s->nballoc, need, MAX_LIVE), o = s->nballoc;
+    if (sim_grow_array(&s->bid, sizeof *s->bid, o, n, 0) ||
+        sim_grow_array(&s->refs, sizeof *s->refs, o, n, 0) ||
+        sim_grow_array(&s->present, 1, o, n, 0) || sim_grow_array(&s->busy, 1, o, n, 0) ||
+        sim_grow_array(&s->moving, 1, o, n, 0) || sim_grow_array(&s->pos, sizeof *s->pos, o, n, 0) ||
+        sim_grow_array(&s->epoch, sizeof *s->epoch, o, n, 0) ||
+        sim_grow_array(&s->slot, s->ntiers * sizeof *s->slot, o, n, 0xff) ||
+        (s->inplace && (sim_grow_array(&s->inplace, 1, o, n, 0) ||
+                        sim_grow_array(&s->sh_tier, 1, o, n, 0) ||
+                        sim_grow_array(&s->sharers, sizeof *s->sharers, o, n, 0))))
+        return grow_fail(s, "the block table", n);
+    s->nballoc = n;
+    return 0;
+}
+
+/* Make room in s's own tables for a pin of up to n blocks: it allocates at
+ * most n entries, and each tier gains at most n blocks (each block entering
+ * tier t evicts at most one, which enters t+1 at most once). */
+static int reserve_own(kv_store *s, uint32_t n)
+{
+    uint64_t need = (uint64_t)s->nlive + n;
+    if (need > s->nballoc && grow_blocks(s, need))
+        return SIM_ENOMEM;
+    if ((!s->tab || 2 * need > (uint64_t)s->tmask + 1) && grow_index(s, need))
+        return SIM_ENOMEM;
+    for (uint32_t t = 0; t < s->ntiers; t++) {
+        ktier *tr = &s->t[t];
+        uint64_t want = tr->st.used + n < tr->cap ? tr->st.used + n : tr->cap;
+        if (want > tr->nalloc && grow_tier(s, tr, want))
+            return SIM_ENOMEM;
+    }
+    return 0;
+}
+
+int kv_store_reserve(kv_store *s, uint32_t n, sim_err *err)
+{
+    int rc = reserve_own(s, n);
+    const char *why = s->err;
+    if (!rc && s->pool) { /* a pin adds at most n blocks to each pool tier too */
+        rc = reserve_own(s->pool, n);
+        why = s->pool->err;
+    }
+    if (rc)
+        sim_err_set(err, rc, NULL, 0, 0, "%s", why);
+    return rc;
+}
+
+/* Take a free slot of tier tr (the most recently freed first, then fresh
+ * ones in order, as a stack holding every slot would give); room reserved. */
+static uint32_t take_slot(ktier *tr)
+{
+    uint32_t sl = tr->free_head;
+    if (sl != NONE)
+        tr->free_head = (uint32_t)tr->facts[sl].accesses;
+    else
+        sl = tr->hw++;
+    return sl;
+}
+
+static void put_slot(ktier *tr, uint32_t sl)
+{
+    tr->slot_block[sl] = NONE;
+    tr->facts[sl].accesses = tr->free_head;
+    tr->free_head = sl;
+}
+
+/* A free block entry for id (indexed, no tiers, no refs); room reserved. */
+static uint32_t take_block(kv_store *s, uint64_t id, uint32_t pos)
+{
+    uint32_t b = s->bfree;
+    if (b != NONE)
+        s->bfree = s->pos[b];
+    else
+        b = s->bhw++;
+    s->bid[b] = id;
+    s->refs[b] = 0;
+    s->present[b] = 0;
+    s->busy[b] = 0;
+    s->pos[b] = pos;
+    s->nlive++;
+    idx_put(s, b);
+    if (s->on_index)
+        s->on_index(s->index_ctx, id, 1);
+    return b;
 }
 
 kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode,
@@ -181,77 +433,50 @@ kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode
                     policy && policy->name ? policy->name : "(null)");
         return NULL;
     }
-    uint64_t total = 0;
-    for (uint32_t t = 0; t < ntiers; t++) {
-        if (tiers[t].capacity == 0 || tiers[t].capacity > MAX_BLOCKS) {
+    for (uint32_t t = 0; t < ntiers; t++)
+        if (tiers[t].capacity == 0) {
             sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
-                        "kv store: tier %u ('%s') capacity %llu blocks (want 1 to %u)",
-                        (unsigned)t, tiers[t].name ? tiers[t].name : "", 
-                        (unsigned long long)tiers[t].capacity, (unsigned)MAX_BLOCKS);
+                        "kv store: tier %u ('%s') capacity 0 blocks (want at least 1)", (unsigned)t,
+                        tiers[t].name ? tiers[t].name : "");
             return NULL;
         }
-        total += tiers[t].capacity;
-    }
-    if (total > MAX_BLOCKS) {
-        sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "kv store: %llu blocks in all tiers (at most %u)",
-                    (unsigned long long)total, (unsigned)MAX_BLOCKS);
+    kv_store *s = sim_calloc(1, sizeof *s);
+    if (!s) {
+        sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "kv store: out of memory");
         return NULL;
     }
-    kv_store *s = sim_calloc(1, sizeof *s);
-    if (!s)
-        goto oom;
     s->ntiers = ntiers;
     s->mode = write_mode;
     s->ops = policy;
-    s->nmax = (uint32_t)total + 1; /* + 1: a new block takes its entry before evicting */
-    size_t n = s->nmax;
-    s->bid = sim_calloc(n, sizeof *s->bid);
-    s->refs = sim_calloc(n, sizeof *s->refs);
-    s->present = sim_calloc(n, 1);
-    s->busy = sim_calloc(n, 1);
-    s->moving = sim_calloc(n, 1);
-    s->pos = sim_calloc(n, sizeof *s->pos);
-    s->epoch = sim_calloc(n, sizeof *s->epoch);
-    s->slot = sim_alloc(n * ntiers * sizeof *s->slot);
-    s->free_blocks = sim_alloc(n * sizeof *s->free_blocks);
-    if (!s->bid || !s->refs || !s->present || !s->busy || !s->moving || !s->pos || !s->epoch || !s->slot ||
-        !s->free_blocks || sim_idmap_init(&s->index, s->nmax))
-        goto oom;
-    memset(s->slot, 0xff, n * ntiers * sizeof *s->slot);
-    for (uint32_t i = 0; i < s->nmax; i++)
-        s->free_blocks[i] = s->nmax - 1 - i;
-    s->nfree_blocks = s->nmax;
+    s->builtin = kv_evict_builtin(policy);
+    s->reads_info = kv_evict_reads_info(policy);
+    s->bfree = NONE;
     for (uint32_t t = 0; t < ntiers; t++) {
         ktier *tr = &s->t[t];
-        size_t c = tiers[t].capacity;
-        tr->cap = (uint32_t)c;
+        tr->s = s;
+        tr->index = t;
+        tr->cap = tiers[t].capacity;
+        tr->free_head = NONE;
         tr->name = sim_strdup(tiers[t].name ? tiers[t].name : "");
-        tr->slot_block = sim_alloc(c * sizeof *tr->slot_block);
-        tr->info = sim_calloc(c, sizeof *tr->info);
-        tr->held = sim_calloc(c, 1);
-        tr->free_slots = sim_alloc(c * sizeof *tr->free_slots);
-        if (!tr->name || !tr->slot_block || !tr->info || !tr->held || !tr->free_slots)
-            goto oom;
-        memset(tr->slot_block, 0xff, c * sizeof *tr->slot_block);
-        for (uint32_t i = 0; i < tr->cap; i++)
-            tr->free_slots[i] = tr->cap - 1 - i;
-        tr->nfree = tr->cap;
-        tr->pol = policy->create(tr->cap, params);
+        if (!tr->name) {
+            kv_store_free(s);
+            sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "kv store: out of memory");
+            return NULL;
+        }
+        /* Handles are below the most blocks the tier holds at once, which
+         * never exceeds MAX_LIVE: a larger capacity is told as MAX_LIVE. */
+        tr->pol = policy->create((uint32_t)(tr->cap < MAX_LIVE ? tr->cap : MAX_LIVE), params);
         if (!tr->pol) {
             sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
-                        "kv store: eviction policy '%s' failed to start for tier '%s'"
-                        " (bad parameters or out of memory)",
-                        policy->name, tr->name);
+                        "kv store: eviction policy '%s' failed to start for tier '%s' of %llu"
+                        " blocks (bad parameters, or out of memory for state it sizes from the"
+                        " capacity)",
+                        policy->name, tr->name, (unsigned long long)tr->cap);
             kv_store_free(s);
             return NULL;
         }
     }
     return s;
-oom:
-    kv_store_free(s);
-    sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "kv store: out of memory for %llu blocks",
-                (unsigned long long)total);
-    return NULL;
 }
 
 void kv_store_free(kv_store *s)
@@ -264,9 +489,9 @@ void kv_store_free(kv_store *s)
             s->ops->destroy(tr->pol);
         sim_free(tr->name);
         sim_free(tr->slot_block);
-        sim_free(tr->info);
+        sim_free(tr->facts);
         sim_free(tr->held);
-        sim_free(tr->free_slots);
+        sim_free(tr->view);
     }
     sim_free(s->bid);
     sim_free(s->refs);
@@ -276,11 +501,10 @@ void kv_store_free(kv_store *s)
     sim_free(s->pos);
     sim_free(s->epoch);
     sim_free(s->slot);
-    sim_free(s->free_blocks);
     sim_free(s->inplace);
     sim_free(s->sh_tier);
     sim_free(s->sharers);
-    sim_idmap_fini(&s->index);
+    sim_free(s->tab);
     sim_free(s);
 }
 
@@ -297,7 +521,36 @@ void kv_store_set_costs(kv_store *s, double recompute_s, double recompute_per_bl
 
 static uint32_t lookup(const kv_store *s, uint64_t id)
 {
-    return sim_idmap_get(&s->index, id);
+    if (!s->tab)
+        return NONE;
+    for (uint32_t i = (uint32_t)sim_mix64(id) & s->tmask;; i = (i + 1) & s->tmask) {
+        uint32_t b = s->tab[i];
+        if (b == NONE || s->bid[b] == id)
+            return b;
+    }
+}
+
+/* Remove entry b from the index: Knuth's Algorithm R (TAOCP vol. 3, 6.4)
+ * shifts the rest of the probe run back, so there are no tombstones. */
+static void idx_del(kv_store *s, uint32_t b)
+{
+    uint32_t m = s->tmask, i = (uint32_t)sim_mix64(s->bid[b]) & m;
+    while (s->tab[i] != b)
+        i = (i + 1) & m;
+    for (uint32_t j = i;;) {
+        j = (j + 1) & m;
+        uint32_t e = s->tab[j];
+        if (e == NONE)
+            break;
+        uint32_t k = (uint32_t)sim_mix64(s->bid[e]) & m;
+        /* Move j back to i unless its home k lies cyclically in (i, j]. */
+        int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            s->tab[i] = e;
+            i = j;
+        }
+    }
+    s->tab[i] = NONE;
 }
 
 static uint32_t *slot_of(const kv_store *s, uint32_t b, uint32_t t)
@@ -313,7 +566,9 @@ static void policy_hold(kv_store *s, uint32_t t, uint32_t b)
         return;
     tr->held[sl] = 1;
     tr->nheld++;
-    s->ops->insert(tr->pol, sl, &tr->info[sl]);
+    if (s->reads_info)
+        fill_info(tr, sl, &tr->scratch);
+    s->ops->insert(tr->pol, sl, &tr->scratch);
 }
 
 static void policy_release(kv_store *s, uint32_t t, uint32_t b)
@@ -329,17 +584,21 @@ static void policy_release(kv_store *s, uint32_t t, uint32_t b)
 
 static void access_block(kv_store *s, uint32_t t, uint32_t b, uint64_t now)
 {
-    memfab_block_info *in = &s->t[t].info[*slot_of(s, b, t)];
-    in->accesses++;
-    in->last_access_ps = now;
+    kfacts *f = &s->t[t].facts[*slot_of(s, b, t)];
+    f->accesses++;
+    f->last_access_ps = now;
 }
 
 static void free_block(kv_store *s, uint32_t b, kv_pin_result *res)
 {
     if (s->sh_tier)
         s->sh_tier[b] = 0, s->sharers[b] = 0, s->inplace[b] = 0;
-    sim_idmap_del(&s->index, s->bid[b]);
-    s->free_blocks[s->nfree_blocks++] = b;
+    idx_del(s, b);
+    if (s->on_index)
+        s->on_index(s->index_ctx, s->bid[b], 0);
+    s->pos[b] = s->bfree;
+    s->bfree = b;
+    s->nlive--;
     if (res)
         res->dropped++;
 }
@@ -354,12 +613,11 @@ static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
     uint32_t sl;
     if (!tr->nheld || !s->ops->victim(tr->pol, &sl, info_cb, tr))
         return -1;
-    if (sl >= tr->cap || !tr->held[sl]) /* a policy returning a block it does not hold */
+    if (sl >= tr->hw || !tr->held[sl]) /* a policy returning a block it does not hold */
         return -1;
     uint32_t b = tr->slot_block[sl];
     policy_release(s, t, b);
-    tr->slot_block[sl] = NONE;
-    tr->free_slots[tr->nfree++] = sl;
+    put_slot(tr, sl);
     *slot_of(s, b, t) = NONE;
     s->present[b] &= (uint8_t)~(1u << t);
     tr->st.used--;
@@ -403,18 +661,15 @@ static int enter_tier(kv_store *s, uint32_t t, uint32_t b, uint64_t now, kv_pin_
     while (tr->st.used >= tr->cap)
         if (evict_one(s, t, now, res))
             return -1;
-    uint32_t sl = tr->free_slots[--tr->nfree];
+    uint32_t sl = take_slot(tr);
     tr->slot_block[sl] = b;
     *slot_of(s, b, t) = sl;
     s->present[b] |= (uint8_t)(1u << t);
     if (++tr->st.used > tr->st.peak)
         tr->st.peak = tr->st.used;
-    memfab_block_info *in = &tr->info[sl];
-    in->id = s->bid[b];
-    in->inserted_ps = in->last_access_ps = now;
-    in->accesses = 1;
-    in->recompute_s = s->recompute_s + s->recompute_pos_s * s->pos[b];
-    in->reload_s = t + 1 < ntiers_all(s) ? tr->reload_s : in->recompute_s;
+    kfacts *f = &tr->facts[sl];
+    f->inserted_ps = f->last_access_ps = now;
+    f->accesses = 1;
     if ((t > 0 || s->is_pool) && !s->busy[b])
         policy_hold(s, t, b);
     if (s->mode == KV_WRITE_THROUGH && t + 1 < s->ntiers && !(s->present[b] & (1u << (t + 1)))) {
@@ -440,15 +695,8 @@ static int to_pool(kv_store *s, uint32_t b, uint64_t now, kv_pin_result *res)
     uint32_t pb = lookup(p, s->bid[b]);
     if (pb != NONE && (p->present[pb] & 1u))
         return 1;
-    if (pb == NONE) {
-        pb = p->free_blocks[--p->nfree_blocks];
-        p->bid[pb] = s->bid[b];
-        p->refs[pb] = 0;
-        p->present[pb] = 0;
-        p->busy[pb] = 0;
-        p->pos[pb] = s->pos[b];
-        sim_idmap_put(&p->index, s->bid[b], pb);
-    }
+    if (pb == NONE)
+        pb = take_block(p, s->bid[b], s->pos[b]);
     p->moving[pb] = 1;
     int rc = enter_tier(p, 0, pb, now, res);
     p->moving[pb] = 0;
@@ -530,7 +778,7 @@ static int plan_direct(const kv_store *s, const kv_store *o, uint32_t ob, uint32
         return 1;
     if (a != KV_ACCESS_AUTO)
         return 0;
-    return o->t[ot].info[*slot_of(o, ob, ot)].accesses < s->hot_hits;
+    return o->t[ot].facts[*slot_of(o, ob, ot)].accesses < s->hot_hits;
 }
 
 /* Blocks of ids[0..n) a pin would take a tier-0 slot for: all but those
@@ -670,7 +918,7 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
     memset(res, 0, sizeof *res);
     if (s->is_pool)
         return SIM_EINVAL;
-    if (!kv_store_can_pin(s, ids, n))
+    if (!kv_store_can_pin(s, ids, n) || kv_store_reserve(s, n, NULL))
         return SIM_ENOMEM;
     kv_store *p = s->pool;
     kv_tier_stats before[MEMFAB_MAX_TIERS];
@@ -744,13 +992,7 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
         } else if (b == NONE) {
             if (p && i < lead && (pb = lookup(p, ids[i])) != NONE)
                 ft = (int)s->ntiers + lowest_tier(p->present[pb]); /* a pool hit */
-            b = s->free_blocks[--s->nfree_blocks];
-            s->bid[b] = ids[i];
-            s->refs[b] = 0;
-            s->present[b] = 0;
-            s->busy[b] = 0;
-            s->pos[b] = i;
-            sim_idmap_put(&s->index, ids[i], b);
+            b = take_block(s, ids[i], i);
         } else {
             ft = lowest_tier(s->present[b]);
         }
@@ -896,14 +1138,19 @@ int kv_store_attach_pool(kv_store *s, kv_store *pool, sim_err *err)
     return 0;
 }
 
-/* The in-place state of the store holding tier t (caller's numbering). */
+/* The in-place state of the store holding tier t (caller's numbering):
+ * one element per block entry allocated so far (at least MIN_ALLOC, so the
+ * pointers are never NULL once enabled: `inplace` non-NULL is the switch),
+ * grown by grow_blocks with the other per-entry arrays from then on. */
 static int inplace_alloc(kv_store *o)
 {
     if (o->inplace)
         return 0;
-    o->inplace = sim_calloc(o->nmax, 1);
-    o->sh_tier = sim_calloc(o->nmax, 1);
-    o->sharers = sim_calloc(o->nmax, sizeof *o->sharers);
+    if (!o->nballoc && grow_blocks(o, MIN_ALLOC))
+        return SIM_ENOMEM;
+    o->inplace = sim_calloc(o->nballoc, 1);
+    o->sh_tier = sim_calloc(o->nballoc, 1);
+    o->sharers = sim_calloc(o->nballoc, sizeof *o->sharers);
     if (o->inplace && o->sh_tier && o->sharers)
         return 0;
     sim_free(o->inplace);
@@ -939,6 +1186,12 @@ void kv_store_set_inval_hook(kv_store *s, kv_inval_fn fn, void *ctx)
     s->inval_ctx = ctx;
 }
 
+void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx)
+{
+    s->on_index = fn;
+    s->index_ctx = ctx;
+}
+
 uint32_t kv_store_reader(const kv_store *s) { return s->reader; }
 
 uint64_t kv_store_inplace_refs(const kv_store *s) { return s->inplace_refs; }
@@ -968,10 +1221,10 @@ int kv_store_check(const kv_store *s)
     uint64_t live = 0, pinned = 0, inplace_refs = 0;
     for (uint32_t t = 0; t < s->ntiers; t++) {
         const ktier *tr = &s->t[t];
-        uint32_t used = 0, held = 0;
-        if (tr->st.used > tr->cap || tr->nfree != tr->cap - tr->st.used)
+        uint32_t used = 0, held = 0, nfree = 0;
+        if (tr->st.used > tr->cap || tr->hw > tr->nalloc || tr->nalloc > tr->cap)
             return 0;
-        for (uint32_t sl = 0; sl < tr->cap; sl++) {
+        for (uint32_t sl = 0; sl < tr->hw; sl++) {
             uint32_t b = tr->slot_block[sl];
             if (b == NONE) {
                 if (tr->held[sl])
@@ -979,22 +1232,25 @@ int kv_store_check(const kv_store *s)
                 continue;
             }
             used++;
-            if (b >= s->nmax || !(s->present[b] & (1u << t)) || *slot_of(s, b, t) != sl)
+            if (b >= s->bhw || !(s->present[b] & (1u << t)) || *slot_of(s, b, t) != sl)
                 return 0;
             int in_place = s->inplace && s->refs[b] && s->inplace[b] == t + 1;
             int want_held = t == 0 && !s->is_pool ? s->refs[b] == 0 : !in_place;
             if (tr->held[sl] != want_held || s->busy[b])
                 return 0;
-            if (tr->info[sl].id != s->bid[b])
-                return 0;
             held += tr->held[sl];
         }
-        if (used != tr->st.used || held != tr->nheld || tr->st.peak < used)
+        /* the free list holds exactly the free slots below hw, each once */
+        for (uint32_t sl = tr->free_head; sl != NONE; sl = (uint32_t)tr->facts[sl].accesses)
+            if (sl >= tr->hw || tr->slot_block[sl] != NONE || ++nfree > tr->hw)
+                return 0;
+        if (used != tr->st.used || held != tr->nheld || tr->st.peak < used ||
+            used + nfree != tr->hw)
             return 0;
     }
-    for (uint32_t b = 0; b < s->nmax; b++) {
-        if (!s->present[b]) {
-            if (s->refs[b])
+    for (uint32_t b = 0; b < s->bhw; b++) {
+        if (!s->present[b]) { /* a free entry: no references, in-place state reset */
+            if (s->refs[b] || (s->inplace && (s->inplace[b] || s->sh_tier[b] || s->sharers[b])))
                 return 0;
             continue;
         }
@@ -1024,7 +1280,18 @@ int kv_store_check(const kv_store *s)
             if (!!(s->present[b] & (1u << t)) != (*slot_of(s, b, t) != NONE))
                 return 0;
     }
-    if (live != s->index.n || live + s->nfree_blocks != s->nmax || pinned != s->pinned)
+    uint64_t nfree = 0, cells = 0;
+    for (uint32_t b = s->bfree; b != NONE; b = s->pos[b])
+        if (b >= s->bhw || s->present[b] || ++nfree > s->bhw)
+            return 0;
+    for (uint64_t i = 0; s->tab && i <= s->tmask; i++)
+        if (s->tab[i] != NONE) {
+            if (s->tab[i] >= s->bhw || !s->present[s->tab[i]])
+                return 0;
+            cells++;
+        }
+    if (live != s->nlive || cells != live || live + nfree != s->bhw || s->bhw > s->nballoc ||
+        pinned != s->pinned || (s->tab && 2 * live > (uint64_t)s->tmask + 1))
         return 0;
     if (!s->pool && !s->is_pool && inplace_refs != s->inplace_refs)
         return 0;

@@ -46,9 +46,15 @@
  * the policy of every tier it is present in iff it is not pinned there
  * (tier 0: refcount 0; a lower tier: not pinned in place there).
  *
- * Lookups and pins cost O(prefix length) hash probes and allocate nothing:
- * the block table and the id index are sized at creation from the total
- * capacity.
+ * Memory is proportional to the blocks cached, not to the capacity: a
+ * 1000 TiB tier that caches 100k blocks costs what 100k blocks cost (about
+ * 73 B each with LRU; see kvstore.c). Lookups and pins cost O(prefix
+ * length) hash probes. The tables grow by doubling when a pin could fill
+ * them (amortised O(1) per block), so growth is the only allocation: once
+ * a run's working set has been reached, pins and evictions allocate
+ * nothing. Use in place adds 10 B per block entry of the store that owns
+ * the tier (its in-place tier, sharers' tier and sharer bits), allocated
+ * when kv_store_set_access first enables it and grown with the rest.
  */
 #ifndef MEMFAB_MODELS_KVSTORE_H
 #define MEMFAB_MODELS_KVSTORE_H
@@ -98,8 +104,12 @@ typedef struct kv_tier_stats {
 } kv_tier_stats;
 
 /* Create a store. `policy` is used for every tier, each with its own state
- * created with `params`. Free with kv_store_free(). NULL with err on bad
- * arguments (no tiers, more than MEMFAB_MAX_TIERS, zero capacity) or OOM. */
+ * created with `params` and the tier's capacity (at most 2^30: handles are
+ * below the blocks a tier holds at once, and a store caches at most 2^30
+ * blocks at once). Allocates nothing per block: any capacity is accepted.
+ * Free with kv_store_free(). NULL with err on bad arguments (no tiers,
+ * more than MEMFAB_MAX_TIERS, zero capacity), OOM, or a policy that fails
+ * to start. */
 kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode,
                        const memfab_evict_ops *policy, const memfab_params *params,
                        sim_err *err);
@@ -130,9 +140,18 @@ int kv_store_can_pin(const kv_store *s, const uint64_t *ids, uint32_t n);
  * promoted, and counts as a miss in every tier. A leading-run block that
  * the tier's access mode uses in place (or one pinned in place already)
  * is pinned there, counted in res->direct. Returns 0,
- * or SIM_ENOMEM when tier 0 cannot make room (nothing is changed then). */
+ * or SIM_ENOMEM when tier 0 cannot make room or the host tables cannot
+ * grow (nothing is changed then): a caller that must tell these apart
+ * calls kv_store_reserve(s, n) first. */
 int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                  kv_pin_result *res);
+
+/* Grow the host tables of s (and of its pool) so that a pin of up to n
+ * blocks allocates nothing: 0, or SIM_ENOMEM with err saying what could
+ * not grow (out of host memory, or more than 2^30 blocks cached at once).
+ * kv_store_pin calls it; the growth is geometric, so a run's allocations
+ * are O(log blocks cached). */
+int kv_store_reserve(kv_store *s, uint32_t n, sim_err *err);
 
 /* Drop one reference to each of ids[0..n); a block whose count reaches 0
  * becomes evictable (it stays cached). */
@@ -174,6 +193,12 @@ int kv_store_set_access(kv_store *s, uint32_t tier, int access, uint32_t hot_hit
  * Set it on the store that owns the tier (the pool for shared tiers). */
 typedef void (*kv_inval_fn)(void *ctx, uint32_t tier, uint64_t id, uint64_t sharers);
 void kv_store_set_inval_hook(kv_store *s, kv_inval_fn fn, void *ctx);
+/* Called when block id enters this store's own index (added 1: it is
+ * present in some tier of the store, or about to be within the same pin)
+ * and when it leaves it (added 0). The pool's blocks are not reported. A
+ * router index (kv_rindex.h) keeps block holders with it. */
+typedef void (*kv_index_fn)(void *ctx, uint64_t id, int added);
+void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx);
 /* The sharer bit index of s's pins (0 for a store of its own; the order of
  * attachment for stores sharing a pool, at most 64 of them: a 65th and
  * later share bit 63). */
@@ -197,29 +222,50 @@ const kv_tier_stats *kv_store_stats(const kv_store *s, uint32_t tier);
  * recompute_per_block_s to recompute; reload_s[t] (ntiers - 1 entries, or
  * NULL for 0) is the time to copy a block from tier t+1 back into tier t.
  * For the last tier reload = recompute (nothing below). Default all 0.
- * Applies to blocks entering a tier afterwards. */
+ * Set them before the first pin: the facts are derived when a policy asks
+ * for them, so they apply to every block. */
 void kv_store_set_costs(kv_store *s, double recompute_s, double recompute_per_block_s,
                         const double *reload_s);
 /* Capacity of a tier in blocks (0 for a bad index); whether a block is
  * present in a tier; its reference count (0 when absent). O(1). */
 uint64_t kv_store_capacity(const kv_store *s, uint32_t tier);
 int kv_store_contains(const kv_store *s, uint64_t id, uint32_t tier);
-/* The slot (0..capacity-1) block id occupies in tier `tier` of s (not the
- * pool's), or UINT32_MAX when it is not there. A block keeps its slot while
- * it stays in the tier: managed KV (instance.c) maps slot k to bytes
+/* The slot block id occupies in tier `tier` of s (not the pool's), or
+ * UINT32_MAX when it is not there. Slots are handed out densely: the most
+ * recently freed first, else the lowest never used, so a slot is below the
+ * most blocks the tier has held at once (and below its capacity). A block
+ * keeps its slot while it stays in the tier: managed KV (instance.c) maps slot k to bytes
  * [k x block bytes, (k + 1) x block bytes) of its managed allocation. */
 uint32_t kv_store_slot(const kv_store *s, uint64_t id, uint32_t tier);
 uint32_t kv_store_refs(const kv_store *s, uint64_t id);
 
 /* Check every invariant; 1 when they hold (use as assert(kv_store_check(s))).
- * O(total capacity): for debug builds and tests. */
+ * O(blocks cached, as the tables are sized): for debug builds and tests. */
 int kv_store_check(const kv_store *s);
 
 /* Built-in eviction policies, NULL-terminated: lru, lfu, fifo, s3fifo, cost. */
 extern const memfab_evict_ops *const kv_evict_policies[];
+/* Whether ops is one of them. A built-in policy allocates per handle on
+ * demand, up to its capacity (an insert beyond what it holds grows it);
+ * kv_evict_reserve(ops, st, n) makes handles [0, n) usable without
+ * allocation: 0, or SIM_ENOMEM (then, and after an insert that could not
+ * grow, the state is unusable and victim() reports nothing). The store
+ * calls it as its slot tables grow, so inserts never allocate. 0 for a
+ * plug-in's policy (which sizes itself from `capacity`). */
+int kv_evict_builtin(const memfab_evict_ops *ops);
+/* 0 for a built-in policy whose insert ignores its memfab_block_info (lru,
+ * fifo): the store then does not fill one in (no cache misses for facts
+ * nobody reads). 1 for every other policy, plug-ins included. */
+int kv_evict_reads_info(const memfab_evict_ops *ops);
+int kv_evict_reserve(const memfab_evict_ops *ops, void *st, uint32_t n);
 /* Built-in routing policies, NULL-terminated: round_robin, random,
  * least_loaded, prefix_affinity, dynamo, sglang, llmd. */
 extern const memfab_router_ops *const kv_router_policies[];
+/* Which built-in policy ops is, for callers with an indexed fast path
+ * (serving.c): KV_ROUTE_OTHER for every other policy (plug-ins included),
+ * which see the full view of every instance. */
+enum { KV_ROUTE_OTHER, KV_ROUTE_RR, KV_ROUTE_RANDOM, KV_ROUTE_LEAST, KV_ROUTE_PREFIX };
+int kv_router_builtin(const memfab_router_ops *ops);
 
 /* Built-in pair routers (disaggregation), NULL-terminated: conductor. */
 extern const memfab_pair_router_ops *const kv_pair_router_policies[];

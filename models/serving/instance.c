@@ -146,6 +146,60 @@
  * draft rounds + verification. Tokens yielded together arrive together:
  * the ITL histogram gets one gap and zeros for the others.
  *
+ * Pipeline and expert parallelism (`pp`, `pp_microbatches`, `ep`,
+ * `moe_imbalance`, `devices`; formulas in llm_model.h). `pp: P` splits the
+ * layers over P stages of tp GPUs each (the instance has tp x P GPUs: HBM
+ * for weights and KV, energy); a step's tokens go through in micro-batches
+ * on a forward-only GPipe schedule. Without `devices` the step time is the
+ * closed form, (m + P - 1) stage times plus P - 1 activation hops over
+ * link_bandwidth. With `devices: gpu0 gpu1 ...` (one fabric gpu per stage)
+ * the instance plays the schedule with events [pl_launch, pl_stage_done,
+ * pl_arrived]: a stage computes a micro-batch for t_stage once the
+ * previous micro-batch has left it and the micro-batch's activations have
+ * arrived, and each micro-batch it finishes sends tokens / m x hidden x 2
+ * bytes to the next stage's GPU as a fabric transfer (class activations);
+ * the step ends when the last stage finishes the last micro-batch (plus
+ * step_overhead). Bubble fraction = 1 - stage busy time / (P x step time).
+ * `ep: E` (MoE models) spreads each MoE layer's experts over E groups of
+ * tp / E GPUs; the busiest holds moe_imbalance x the mean tokens. With
+ * `devices` (one per rank, pp 1) the step's dispatch and combine, of all
+ * MoE layers, move as one fabric transfer per ordered pair of ranks
+ * (class all_to_all) of 2 x moe_layers x a2a bytes / (E (E - 1)) each;
+ * the all-to-all is on the critical path, so the step lasts its compute
+ * time (llm_model.h, the all-to-alls' latencies included, their bytes
+ * not) plus the time the fabric took to move them [a2a_launch, a2a_done].
+ * With pp > 1 the all-to-all stays inside the stage time (analytic).
+ * Both exclude the linear step time (its coefficients are one measured
+ * configuration's), speculation, managed KV and KV read in place.
+ *
+ * Priorities (`scheduling: priority`; fcfs is the default). Requests carry
+ * the priority of their workload class (serving.c): the waiting queue is
+ * kept in priority order, arrival order within a priority [wait_insert],
+ * a preempted request heading its own priority. Before each step, while
+ * the queue's head cannot be admitted (no running slot, or no KV room with
+ * the watermark) and a prefilling or decoding request of lower priority
+ * runs, the lowest-priority one (latest admitted among equals) is
+ * preempted by the instance's preemption mode [priority_preempt] (vLLM v0
+ * scheduler, _schedule_priority_preemption; the step then admits as
+ * usual). A decode short of a KV block preempts the lowest priority among
+ * itself and the requests not yet scheduled in the step [shortage_victim]
+ * (vLLM v1: max of (priority value, arrival) among the running; here the
+ * ones scheduled before it are spared). The workload's SLO-aware
+ * admission asks inst_predict_ttft (instance.h) for a request's predicted
+ * TTFT; its decode share of a step ignores the decoders' KV reads and
+ * their attention beyond one key each (the predicted steps are prefill
+ * steps) - exact for a linear step time without a context term.
+ *
+ * CPU costs (BLIS's alpha model, inference-sim approach.md "CPU & System
+ * Overhead Model" and its simulator's getQueueingTime /
+ * getOutputTokenProcessingTime): a submitted request joins the waiting
+ * queue cpu_per_request + cpu_per_input_token x input later [enqueue];
+ * output token k of a request is delivered k x cpu_per_output_token after
+ * the step that computed it ends, so TTFT gains alpha0 + alpha1 M + alpha2,
+ * E2E alpha0 + alpha1 M + alpha2 N and each inter-token gap alpha2, while
+ * the GPU's steps are not delayed (the API server detokenises beside the
+ * GPU). A decode instance's first token (disaggregation) takes none.
+ *
  * Simplifications (stated, not hidden): a block allocated for a request
  * counts as a prefix hit for a concurrent request before its KV is
  * computed; the partially filled last prompt block keeps its trace id while
@@ -168,11 +222,14 @@
 #include "sim/mem.h"
 
 enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED, INST_EV_TOUCHED,
-       INST_EV_DIRECT, INST_EV_INVAL };
+       INST_EV_DIRECT, INST_EV_INVAL, INST_EV_PP_STAGE, INST_EV_PP_ACT, INST_EV_A2A,
+       INST_EV_QUEUE };
 enum { KVMEM_EXPLICIT, KVMEM_MANAGED };
 enum { PREEMPT_RECOMPUTE, PREEMPT_SWAP, PREEMPT_COST };
 enum { SPEC_NONE, SPEC_DRAFT, SPEC_HEAD };
+enum { SCHED_FCFS, SCHED_PRIORITY };
 #define SPEC_MAX_K 64
+#define PAR_MAX_DEV 64 /* fabric devices of a pipeline or an EP group */
 
 #define NONE UINT32_MAX
 
@@ -233,6 +290,14 @@ typedef struct inst_state {
     double spec_accept;         /* probability each draft token is accepted */
     const char *spec_draft_model; /* SPEC_DRAFT: preset of the draft model */
     sim_time spec_draft_time;   /* SPEC_HEAD: one draft forward (one token per sequence) */
+    uint64_t pp_stages;         /* pipeline stages (1: none) */
+    uint64_t pp_micro;          /* micro-batches per step (0: as many as stages) */
+    uint64_t ep;                /* expert-parallel degree (1: none) */
+    double moe_imb;             /* router load imbalance, busiest rank / mean */
+    const char *devices;        /* fabric gpus of the stages / EP ranks ("" = none) */
+    int scheduling;             /* SCHED_*: waiting queue in arrival or priority order */
+    sim_time cpu_req, cpu_in, cpu_out; /* CPU costs: per request, per input token (before
+                                 * the queue), per output token (BLIS alpha0..2) */
     /* derived configuration */
     llm_hw draft_hw;            /* SPEC_DRAFT: the draft model on the same GPUs */
     llm_model model;            /* effective model */
@@ -265,6 +330,9 @@ typedef struct inst_state {
     int direct_wait;            /* the step's in-place KV reads are on the fabric */
     int step_timed_out;         /* its roofline time has passed (waits for them) */
     uint64_t outstanding;       /* prefill + decode tokens still to compute */
+    inst_load_fn on_load;       /* routing index: outstanding changed (or NULL) */
+    void *route_ctx;            /* its context (and the KV index hook's) */
+    int load_dirty;             /* on_load called since the last inst_take_outstanding */
     sim_time chan_free[MEMFAB_MAX_TIERS]; /* per-tier load channel free at */
     inst_move *moves;           /* fabric moves: slots */
     uint32_t nmoves, capmoves;  /* slots used / allocated */
@@ -279,6 +347,8 @@ typedef struct inst_state {
     uint64_t prompt_tokens_computed, decode_tokens; /* work done */
     inst_counters cnt;          /* counters */
     uint64_t swap_used;         /* swap space held by swapped-out requests, bytes */
+    uint64_t *pred_scratch;     /* inst_predict_ttft: (remaining << 32 | blocks) per runner */
+    uint32_t pred_cap;          /* its entries */
     uint64_t spec_n[SPEC_MAX_K];/* the step in flight: sequences drafting round j */
     double spec_ctx[SPEC_MAX_K];/*   and the sum of their contexts in round j */
     inst_hist itl;              /* inter-token latencies */
@@ -288,6 +358,19 @@ typedef struct inst_state {
     uint32_t nreserved;         /* decode: reserved, not yet decoding (hold run slots) */
     inst_req *kv_head, *kv_tail;/* decode: reservation queue (FIFO) */
     uint64_t nkv;               /* its length */
+ /* pipeline / expert parallelism over the fabric (devices) */
+    uint32_t par_dev[PAR_MAX_DEV]; /* fabric gpu of each stage (pp > 1) or EP rank */
+    uint32_t npar;              /* entries (0: no devices, analytic) */
+    uint32_t pl_m;              /* the step in flight: micro-batches */
+    sim_time pl_t;              /*   one stage's time per micro-batch */
+    uint64_t pl_act;            /*   activation bytes per micro-batch and boundary */
+    uint32_t pl_next[PAR_MAX_DEV]; /* micro-batches stage s has finished */
+    uint32_t pl_arr[PAR_MAX_DEV];  /* micro-batches whose activations reached stage s */
+    uint8_t pl_busy[PAR_MAX_DEV];  /* stage s is computing */
+    sim_time pl_busy_ps, pl_span_ps; /* stage busy time, P x step spans (bubbles) */
+    int a2a_phase;              /* A2A_*: the step's all-to-all over the fabric */
+    uint32_t a2a_pending;       /* its transfers in flight */
+    sim_time a2a_extra;         /* the time they took (phase A2A_DONE) */
     /* managed KV (see the section at the end) */
     sim_comp *um;               /* the managed region, or NULL (explicit tiers) */
     um_range *mr;               /* pages the step in flight touches */
@@ -297,6 +380,16 @@ typedef struct inst_state {
     uint64_t managed_stalls;    /* steps that stalled */
     uint64_t managed_touched;   /* bytes the steps touched */
 } inst_state;
+
+/* The routing index learns that outstanding changed (once until it reads
+ * the new value with inst_take_outstanding). */
+static void load_touch(inst_state *st)
+{
+    if (st->on_load && !st->load_dirty) {
+        st->load_dirty = 1;
+        st->on_load(st->route_ctx);
+    }
+}
 
 static int managed_start(sim_comp *c, sim_err *err);
 static void managed_prefetch(sim_comp *c);
@@ -365,13 +458,15 @@ static const char *const kv_memory_names[] = {"explicit", "managed", NULL};
 static const char *const step_time_names[] = {"roofline", "linear", NULL};
 static const char *const preemption_names[] = {"recompute", "swap", "cost", NULL};
 static const char *const spec_names[] = {"none", "draft", "head", NULL};
+enum { A2A_NONE, A2A_MOVING, A2A_DONE, A2A_WAITING, A2A_FINAL };
+static const char *const scheduling_names[] = {"fcfs", "priority", NULL};
 
 #define P(name, type, def, unit, desc, field) \
     {name, type, def, unit, desc, offsetof(inst_state, field), NULL}
 
 static const sim_param inst_params[] = {
     P("model", SIM_P_STRING, "llama3-8b", "",
-      "model preset (llama2-7b|13b|70b, llama3-8b|70b, llama3.2-1b, qwen2-7b, deepseek-v3) or "
+      "model preset (llama2-7b|13b|70b, llama3-8b|70b, llama3.2-1b, qwen2-7b, deepseek-v3, mixtral-8x7b) or "
       "custom",
       model_name),
     P("gpu", SIM_P_STRING, "h100", "", "GPU preset (h100, h200, a100, a100-40gb, l40s, b200, mi300x)",
@@ -474,7 +569,40 @@ static const sim_param inst_params[] = {
     P("spec_draft_time", SIM_P_TIME, "0 s", "ps",
       "speculation head: time of one draft forward (one proposed token for every sequence)",
       spec_draft_time),
+    P("pp", SIM_P_UINT, "1", "stages",
+      "pipeline-parallel stages (layers split evenly; must divide them), tp GPUs each",
+      pp_stages),
+    P("pp_microbatches", SIM_P_UINT, "0", "micro-batches",
+      "pipeline: micro-batches a step's tokens are split into (0: as many as stages; at "
+      "most one per token)", pp_micro),
+    P("ep", SIM_P_UINT, "1", "ranks",
+      "expert-parallel degree of a MoE model (mixtral-8x7b, deepseek-v3): experts spread over "
+      "ep groups of tp / ep GPUs (at most the expert count; divides tp); all-to-all dispatch "
+      "and combine per MoE layer", ep),
+    P("moe_imbalance", SIM_P_DOUBLE, "1", "",
+      "expert parallelism: router load imbalance, the busiest rank's tokens / the mean (1..ep; "
+      "unused with ep 1)",
+      moe_imb),
+    P("devices", SIM_P_STRING, "", "",
+      "fabric gpus of the pipeline stages (pp > 1) or EP ranks (ep > 1), separated by spaces "
+      "or commas: activations and all-to-alls move over the fabric between them", devices),
+    P("cpu_per_request", SIM_P_TIME, "0 s", "ps",
+      "CPU time before a request joins the queue (API server, tokenisation: BLIS alpha0)",
+      cpu_req),
+    P("cpu_per_input_token", SIM_P_TIME, "0 s", "ps",
+      "CPU time per prompt token before a request joins the queue (BLIS alpha1)", cpu_in),
+    P("cpu_per_output_token", SIM_P_TIME, "0 s", "ps",
+      "CPU time per output token (detokenisation, streaming: BLIS alpha2), added to each "
+      "token's delivery, not to the GPU's steps", cpu_out),
+    {"scheduling", SIM_P_ENUM, "fcfs", "",
+     "fcfs (waiting requests in arrival order) or priority (higher workload class priority "
+     "first, arrival order within a class; a waiting request that does not fit preempts "
+     "running requests of lower priority, and a KV shortage preempts the lowest priority "
+     "first)", offsetof(inst_state, scheduling), scheduling_names},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+
+/* The scenario node of key k of the instance, or the instance's node. */
+#define PKEY(k) (node && scn_map_get(node, k) ? scn_map_get(node, k) : node)
 
 #define OVR(dst, v) \
     do {            \
@@ -594,6 +722,39 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
         return scn_error(err, node ? scn_map_get(node, "step_overhead") : NULL,
                          "instance '%s': step_overhead is the roofline's fixed cost; the linear "
                          "model's is step_fixed", c->name);
+    if (st->pp_stages < 1 || st->pp_stages > PAR_MAX_DEV || mm->layers % st->pp_stages)
+        return scn_error(err, PKEY("pp"),
+                         "instance '%s': pp (%llu stages) must divide the model's %u layers "
+                         "(at most %d stages)", c->name, (unsigned long long)st->pp_stages,
+                         mm->layers, PAR_MAX_DEV);
+    if (st->ep < 1 || (st->ep > 1 && st->ep > mm->experts))
+        return scn_error(err, PKEY("ep"),
+                         "instance '%s': ep (%llu) must be 1..the expert count (%s has %u "
+                         "routed experts)", c->name, (unsigned long long)st->ep, mm->name,
+                         mm->experts);
+    if (st->ep > 1 && (st->tp % st->ep || st->ep > PAR_MAX_DEV))
+        return scn_error(err, PKEY("ep"), "instance '%s': ep (%llu) must divide "
+                         "tp (%llu): each EP rank is tp / ep of the instance's GPUs", c->name,
+                         (unsigned long long)st->ep, (unsigned long long)st->tp);
+    if (!(st->moe_imb >= 1) || (st->ep > 1 && st->moe_imb > (double)st->ep))
+        return scn_error(err, PKEY("moe_imbalance"),
+                         "instance '%s': moe_imbalance (%g) is the busiest rank's tokens over "
+                         "the mean: 1..ep (%llu)", c->name, st->moe_imb,
+                         (unsigned long long)st->ep);
+    if ((st->pp_stages > 1 || st->ep > 1) && st->step_time == LLM_STEP_LINEAR)
+        return scn_error(err, PKEY("step_time"), "instance '%s': pp and ep need "
+                         "step_time: roofline (linear coefficients are measured for one "
+                         "configuration)", c->name);
+    if ((st->pp_stages > 1 || st->ep > 1) && !(gg->link_bandwidth > 0))
+        return scn_error(err, node, "instance '%s': pp > 1 and ep > 1 need link_bandwidth "
+                         "(activations, all-to-alls)", c->name);
+    if (*st->devices && st->pp_stages == 1 && st->ep == 1)
+        return scn_error(err, PKEY("devices"), "instance '%s': devices are the "
+                         "gpus of pipeline stages (pp > 1) or EP ranks (ep > 1)", c->name);
+    if (*st->devices && (st->spec != SPEC_NONE || st->kv_memory == KVMEM_MANAGED))
+        return scn_error(err, PKEY("devices"), "instance '%s': pipeline / EP "
+                         "devices on the fabric are not modelled with speculation or managed "
+                         "KV", c->name);
     st->hw.m = &st->model;
     st->hw.g = &st->gpu;
     st->hw.tp = (uint32_t)st->tp;
@@ -628,6 +789,10 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
                              "of one draft forward)", c->name);
         }
     }
+    st->hw.pp = (uint32_t)st->pp_stages;
+    st->hw.microbatches = (uint32_t)(st->pp_micro ? st->pp_micro : st->pp_stages);
+    st->hw.ep = (uint32_t)st->ep;
+    st->hw.moe_imbalance = st->moe_imb;
     st->kvbpt = llm_kv_bytes_per_token(&st->model);
     /* Default KV section: 16-token blocks in HBM only, LRU. */
     st->kv.block_tokens = 16;
@@ -637,6 +802,8 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
     st->kv.eviction = "lru";
     st->kv.prefix_caching = 1;
     double usable = st->gpu_mem_util * (double)st->tp * (double)gg->hbm;
+    if (st->pp_stages > 1) /* every stage's GPUs hold weights and KV */
+        usable *= (double)st->pp_stages;
     if (st->spec == SPEC_DRAFT) /* the draft model's weights share the HBM */
         usable -= llm_weight_bytes(st->draft_hw.m);
     if (usable <= llm_weight_bytes(mm))
@@ -933,11 +1100,88 @@ static void count_pin(inst_state *st, const kv_pin_result *res)
     }
 }
 
+/* The fabric gpus of `devices:` (one per stage when pp > 1, else per EP
+ * rank). */
+static int resolve_par(sim_comp *c, sim_err *err)
+{
+    inst_state *st = c->state;
+    if (!st->devices || !*st->devices)
+        return 0;
+    const scn_node *dn = c->node ? scn_map_get(c->node, "devices") : NULL;
+    uint32_t want = (uint32_t)(st->pp_stages > 1 ? st->pp_stages : st->ep);
+    const char *p = st->devices;
+    st->npar = 0;
+    while (*p) {
+        size_t n = strcspn(p, " ,\t");
+        if (n) {
+            char name[256];
+            if (n >= sizeof name || st->npar >= PAR_MAX_DEV)
+                return scn_error(err, dn ? dn : c->node, "instance '%s': devices: a name too "
+                                 "long or more than %d names", c->name, PAR_MAX_DEV);
+            memcpy(name, p, n);
+            name[n] = 0;
+            sim_comp *d = sim_find(c->sim, name);
+            if (!d || d->model != &fab_gpu_model)
+                return scn_error(err, dn ? dn : c->node, "instance '%s': devices: '%s' is not "
+                                 "a `gpu` component of the scenario", c->name, name);
+            st->par_dev[st->npar++] = d->id;
+            p += n;
+        } else {
+            p++;
+        }
+    }
+    if (st->npar != want)
+        return scn_error(err, dn ? dn : c->node, "instance '%s': devices names %u gpus; %s "
+                         "needs %u (one per %s)", c->name, st->npar,
+                         st->pp_stages > 1 ? "pp" : "ep", want,
+                         st->pp_stages > 1 ? "stage" : "rank");
+    if (st->direct_tier)
+        return scn_error(err, dn ? dn : c->node, "instance '%s': pipeline / EP devices on the "
+                         "fabric are not modelled with KV read in place", c->name);
+    if (st->ep > 1 && st->pp_stages == 1) /* the fabric moves the all-to-all's bytes */
+        st->hw.a2a_external = 1;
+    (void)fabric_get(c->sim);
+    /* every pair that exchanges bytes has a route (NVLink, PCIe, RDMA...) */
+    for (uint32_t i = 0; i < st->npar; i++)
+        for (uint32_t j = 0; j < st->npar; j++) {
+            if (i == j || (st->pp_stages > 1 && j != i + 1))
+                continue;
+            fabric_req fr = {st->par_dev[i], st->par_dev[j], 1, FABRIC_PATH_AUTO, c->id,
+                             INST_EV_PP_ACT, 0, 0, NULL, 0, 0, 0, 0};
+            if (st->par_dev[i] == st->par_dev[j] || fabric_check_transfer(c->sim, &fr))
+                return scn_error(err, dn ? dn : c->node, "instance '%s': devices: no fabric "
+                                 "route from '%s' to '%s' (%s)", c->name,
+                                 sim_comp_at(c->sim, st->par_dev[i])->name,
+                                 sim_comp_at(c->sim, st->par_dev[j])->name,
+                                 st->pp_stages > 1 ? "activations" : "all-to-all");
+        }
+    return 0;
+}
+
+/* kv_store_new failed. Its arguments were checked here, so SIM_EINVAL is
+ * the eviction policy refusing to start: its parameters, or (a plug-in
+ * that sizes its state from the capacity) a tier too large for the host.
+ * That is the scenario's doing: a scenario error naming the keys, before
+ * the run starts. */
+static int store_failed(const sim_comp *c, const inst_state *st, sim_err *err)
+{
+    if (!err || !err->code)
+        return SIM_ENOMEM;
+    if (err->code != SIM_EINVAL)
+        return err->code;
+    char msg[sizeof err->msg];
+    memcpy(msg, err->msg, sizeof msg);
+    return sim_err_set(err, SIM_ESCENARIO, NULL, 0, 0,
+                       "instance '%s': %s; see kv.eviction ('%s'), its parameters and the "
+                       "kv.tiers capacities", c->name, msg, st->kv.eviction);
+}
+
 static int inst_start(sim_comp *c, sim_err *err)
 {
     inst_state *st = c->state;
     st->block_bytes = st->kvbpt * st->kv.block_tokens;
-    double usable = st->gpu_mem_util * (double)st->tp * (double)st->gpu.hbm -
+    double usable = st->gpu_mem_util * (double)st->tp * (double)st->gpu.hbm *
+                        (double)(st->pp_stages > 1 ? st->pp_stages : 1) -
                     llm_weight_bytes(&st->model) -
                     (st->spec == SPEC_DRAFT ? llm_weight_bytes(st->draft_hw.m) : 0);
     uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity : (uint64_t)usable;
@@ -968,7 +1212,7 @@ static int inst_start(sim_comp *c, sim_err *err)
     int shared = st->kv.pool && st->kv.ntiers > 1;
     st->store = kv_store_new(tiers, shared ? 1 : st->kv.ntiers, st->kv.write_mode, pol, pp, err);
     if (!st->store)
-        return err && err->code ? err->code : SIM_ENOMEM;
+        return store_failed(c, st, err);
     pool_state *ps = shared ? st->kv.pool->state : NULL;
     /* Costs for cost-aware eviction: recomputing block i of a prefix is a
      * prefill of block_tokens tokens after i x block_tokens cached ones
@@ -988,7 +1232,7 @@ static int inst_start(sim_comp *c, sim_err *err)
         ps->store = kv_store_new_pool(tiers + 1, st->kv.ntiers - 1, st->kv.write_mode, pol, pp,
                                       err);
         if (!ps->store)
-            return err && err->code ? err->code : SIM_ENOMEM;
+            return store_failed(c, st, err);
         kv_store_set_costs(ps->store, rc0, rci, reload + 1);
         ps->block_bytes = st->block_bytes;
         ps->ntiers = st->kv.ntiers - 1;
@@ -1020,7 +1264,9 @@ static int inst_start(sim_comp *c, sim_err *err)
                          st->kv_memory == KVMEM_MANAGED ? "kv_memory managed has none"
                                                         : "kv: tiers lists only HBM");
     }
-    return rc ? rc : resolve_direct(c, err);
+    if (!rc)
+        rc = resolve_direct(c, err);
+    return rc ? rc : resolve_par(c, err);
 }
 
 /* ---- queues ------------------------------------------------------------ */
@@ -1062,6 +1308,41 @@ static inst_req *wait_pop_front(inst_state *st)
     r->next = r->prev = NULL;
     st->nwait--;
     return r;
+}
+
+/* Priority scheduling: insert r before the first waiting request of a
+ * lower priority (front = 0: behind its equals, arrival order) or of a
+ * priority no higher (front = 1: a preempted request heads its class). */
+static void wait_insert(inst_state *st, inst_req *r, int front)
+{
+    inst_req *q = st->wait_head;
+    while (q && (front ? q->priority > r->priority : q->priority >= r->priority))
+        q = q->next;
+    if (!q) {
+        wait_push_back(st, r);
+        return;
+    }
+    r->next = q;
+    r->prev = q->prev;
+    if (q->prev)
+        q->prev->next = r;
+    else
+        st->wait_head = r;
+    q->prev = r;
+    st->nwait++;
+}
+
+/* Into the waiting queue: new requests at the back (front = 0), preempted
+ * ones at the front (front = 1); under priority scheduling within their
+ * priority. */
+static void wait_enqueue(inst_state *st, inst_req *r, int front)
+{
+    if (st->scheduling == SCHED_PRIORITY)
+        wait_insert(st, r, front);
+    else if (front)
+        wait_push_front(st, r);
+    else
+        wait_push_back(st, r);
 }
 
 static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
@@ -1128,13 +1409,15 @@ static int swap_out(sim_comp *c, inst_req *v)
     return 1;
 }
 
-/* Take the last running request off the batch, free its blocks, put it at
- * the head of the waiting queue; its KV is swapped out or dropped for
- * recomputation. [preempt] */
-static void preempt_last(sim_comp *c)
+/* Take running request k off the batch (the others keep their order),
+ * free its blocks, put it at the head of the waiting queue (of its
+ * priority); its KV is swapped out or dropped for recomputation. [preempt] */
+static void preempt_at(sim_comp *c, uint32_t k)
 {
     inst_state *st = c->state;
-    inst_req *v = st->run[--st->nrun];
+    inst_req *v = st->run[k];
+    memmove(st->run + k, st->run + k + 1, (st->nrun - k - 1) * sizeof *st->run);
+    st->nrun--;
     sim_time now = sim_now(c->sim);
     uint64_t before = remaining(st, v);
     int swapped = swap_out(c, v);
@@ -1147,7 +1430,7 @@ static void preempt_last(sim_comp *c)
         v->state = INST_WAITING;
         v->preemptions++;
         st->cnt.preemptions++;
-        wait_push_front(st, v);
+        wait_enqueue(st, v, 1);
         return;
     }
     v->resume = 0;
@@ -1158,7 +1441,65 @@ static void preempt_last(sim_comp *c)
     v->preemptions++;
     st->cnt.preemptions++;
     st->outstanding += remaining(st, v) - before;
-    wait_push_front(st, v);
+    load_touch(st);
+    wait_enqueue(st, v, 1);
+}
+
+/* The victim of a KV shortage met by run[i]: the last running request
+ * (vLLM's FCFS policy); under priority scheduling the lowest priority of
+ * run[i..], the latest admitted among equals (vLLM's priority policy picks
+ * the max of (priority value, arrival); requests before i have been
+ * scheduled in this step and are spared). */
+static uint32_t shortage_victim(const inst_state *st, uint32_t i)
+{
+    uint32_t v = st->nrun - 1;
+    if (st->scheduling != SCHED_PRIORITY)
+        return v;
+    for (uint32_t k = st->nrun - 1; k-- > i;)
+        if (st->run[k]->priority < st->run[v]->priority)
+            v = k;
+    return v;
+}
+
+/* Blocks r pins when admitted now (as admit / admit_swapped). */
+static uint32_t admit_blocks(const inst_state *st, const inst_req *r)
+{
+    if (r->swapped && r->resume != INST_PREFILL)
+        return r->swapped;
+    uint32_t nb = ceil_div(r->ptarget, st->kv.block_tokens);
+    return nb > r->n_ids ? r->n_ids : nb;
+}
+
+static int room_for(inst_state *st, const inst_req *r, uint32_t nb);
+
+/* Priority preemption (vLLM v0 scheduler, _schedule_priority_preemption):
+ * while the head of the waiting queue cannot be admitted (no running slot
+ * or no KV room) and a running request (prefilling or decoding) has a
+ * lower priority, preempt the lowest-priority one, latest admitted among
+ * equals, by the instance's preemption mode. A swapped head still waiting
+ * for its swap-out is left alone. */
+static void priority_preempt(sim_comp *c)
+{
+    inst_state *st = c->state;
+    inst_req *h = st->wait_head;
+    if (!h || (h->swapped && (h->loads > 0 || h->ready_at > sim_now(c->sim))))
+        return;
+    while (st->nrun > 0) {
+        if (st->nrun < st->max_seqs && room_for(st, h, admit_blocks(st, h)))
+            return;
+        uint32_t v = UINT32_MAX;
+        for (uint32_t k = st->nrun; k-- > 0;) {
+            const inst_req *q = st->run[k];
+            if (q->priority < h->priority &&
+                (q->state == INST_PREFILL || q->state == INST_DECODE) &&
+                (v == UINT32_MAX || q->priority < st->run[v]->priority))
+                v = k;
+        }
+        if (v == UINT32_MAX)
+            return;
+        st->cnt.priority_preemptions++;
+        preempt_at(c, v);
+    }
 }
 
 static void finish_req(sim_comp *c, inst_req *r, int state)
@@ -1171,6 +1512,7 @@ static void finish_req(sim_comp *c, inst_req *r, int state)
     r->pinned = 0;
     r->direct_tokens = 0;
     st->outstanding -= remaining(st, r);
+    load_touch(st);
     r->state = (uint32_t)state;
     if (st->done)
         st->done(st->done_ctx, r);
@@ -1300,6 +1642,21 @@ static sim_time charge_moves(sim_comp *c, inst_req *r, const kv_pin_result *res)
     return ready;
 }
 
+/* Grow the KV store's host tables for a pin of n blocks (kv_store_reserve).
+ * They grow with the blocks cached, not with the capacity, so a huge tier
+ * costs nothing until used; if the host runs out of memory the run fails
+ * with the reason instead of taking the no-room path. 0 or -1. */
+static int kv_grow(sim_comp *c, uint32_t n)
+{
+    inst_state *st = c->state;
+    sim_err e;
+    sim_err_clear(&e);
+    if (kv_store_reserve(st->store, n, &e) == 0)
+        return 0;
+    sim_fail(c->sim, e.code, "instance '%s': %s", c->name, e.msg);
+    return -1;
+}
+
 /* ---- swap preemption ---------------------------------------------------- */
 
 /* Move `bytes` of r's swapped KV between HBM and the first tier below it
@@ -1409,7 +1766,7 @@ static int admit_swapped(sim_comp *c, inst_req *r)
         return 0;
     kv_pin_result res;
     memset(&res, 0, sizeof res);
-    if (kv_store_pin(st->store, r->ids, nb, now, &res) != 0)
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, now, &res) != 0)
         return 0;
     r->pinned = nb;
     st->logical_pinned += nb;
@@ -1450,7 +1807,7 @@ static int admit(sim_comp *c, inst_req *r)
         return 0;
     kv_pin_result res;
     memset(&res, 0, sizeof res);
-    if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
         return 0;
     r->pinned = nb;
     st->logical_pinned += nb;
@@ -1464,6 +1821,7 @@ static int admit(sim_comp *c, inst_req *r)
         cached = pt - 1; /* the last prompt token is always computed (its logits) */
     r->prefilled = (uint32_t)cached;
     st->outstanding -= cached;
+    load_touch(st);
     if (!r->admitted_once) {
         r->admitted_once = 1;
         r->admitted = sim_now(c->sim);
@@ -1515,6 +1873,115 @@ static sim_time draft_time(inst_state *st)
     return t;
 }
 
+/* ---- pipeline and expert parallelism over the fabric -------------------- */
+
+/* Stage s starts its next micro-batch when it is free and the micro-batch's
+ * activations are there. */
+static void pl_try(sim_comp *c, uint32_t s)
+{
+    inst_state *st = c->state;
+    if (!st->pl_busy[s] && st->pl_next[s] < st->pl_arr[s]) {
+        st->pl_busy[s] = 1;
+        sim_schedule(c->sim, st->pl_t, c->id, INST_EV_PP_STAGE, s, 0);
+    }
+}
+
+/* Start a step's GPipe schedule: every micro-batch is at stage 0. [pl_launch] */
+static void pl_launch(sim_comp *c, const llm_step *step)
+{
+    inst_state *st = c->state;
+    double ts = llm_stage_seconds(&st->hw, step);
+    st->pl_m = llm_pp_microbatches(&st->hw, step->tokens);
+    st->pl_t = (sim_time)llround(ts * 1e12);
+    if (st->pl_t == 0)
+        st->pl_t = 1;
+    st->pl_act = (uint64_t)llround(llm_pp_act_bytes(&st->hw, step->tokens));
+    for (uint32_t s = 0; s < st->npar; s++) {
+        st->pl_next[s] = 0;
+        st->pl_arr[s] = s ? 0 : st->pl_m;
+        st->pl_busy[s] = 0;
+    }
+    pl_try(c, 0);
+}
+
+/* Stage s finished a micro-batch: its activations leave for stage s + 1;
+ * the last stage's last one ends the step. [pl_stage_done] */
+static void pl_stage_done(sim_comp *c, uint32_t s)
+{
+    inst_state *st = c->state;
+    st->pl_busy[s] = 0;
+    st->pl_next[s]++;
+    st->cnt.pp_stage_busy_ps += st->pl_t;
+    if (s + 1 < st->npar) {
+        if (fabric_transfer_class(c->sim, FABRIC_CLASS_ACTIVATIONS, st->par_dev[s],
+                                  st->par_dev[s + 1], st->pl_act, FABRIC_PATH_AUTO, c->id,
+                                  INST_EV_PP_ACT, s + 1) == 0) {
+            st->cnt.pp_act_transfers++;
+            st->cnt.pp_act_bytes += st->pl_act;
+        } else { /* refused: counted, and the activations arrive untimed */
+            st->cnt.fabric_errors++;
+            st->pl_arr[s + 1]++;
+            pl_try(c, s + 1);
+        }
+    } else if (st->pl_next[s] == st->pl_m) {
+        sim_time span = sim_now(c->sim) - st->step_began;
+        st->cnt.pp_span_ps += span * st->npar;
+        st->step_len = span + st->step_overhead;
+        sim_schedule(c->sim, st->step_overhead, c->id, INST_EV_STEP, 0, 0);
+    }
+    pl_try(c, s);
+}
+
+/* The step's dispatch and combine of every MoE layer: one transfer per
+ * ordered pair of EP ranks. [a2a_launch] */
+static void a2a_launch(sim_comp *c, const llm_step *step)
+{
+    inst_state *st = c->state;
+    uint32_t e = st->npar;
+    double per_layer = llm_a2a_bytes(&st->model, (double)step->tokens, e);
+    uint64_t pair = (uint64_t)llround(2.0 * st->model.moe_layers * per_layer /
+                                      ((double)e * (double)(e - 1)));
+    st->a2a_phase = A2A_MOVING;
+    st->a2a_pending = 0;
+    for (uint32_t i = 0; i < e; i++)
+        for (uint32_t j = 0; j < e; j++) {
+            if (i == j)
+                continue;
+            if (fabric_transfer_class(c->sim, FABRIC_CLASS_ALL_TO_ALL, st->par_dev[i],
+                                      st->par_dev[j], pair, FABRIC_PATH_AUTO, c->id,
+                                      INST_EV_A2A, 0) == 0) {
+                st->a2a_pending++;
+                st->cnt.a2a_transfers++;
+                st->cnt.a2a_bytes += pair;
+            } else {
+                st->cnt.fabric_errors++;
+            }
+        }
+    if (!st->a2a_pending) {
+        st->a2a_phase = A2A_DONE;
+        st->a2a_extra = 0;
+    }
+}
+
+/* An all-to-all transfer landed; the last one fixes the step's end: its
+ * compute time plus the time the fabric took. [a2a_done] */
+static void a2a_done(sim_comp *c)
+{
+    inst_state *st = c->state;
+    if (--st->a2a_pending)
+        return;
+    sim_time extra = sim_now(c->sim) - st->step_began;
+    if (st->a2a_phase == A2A_MOVING) { /* the compute part is still running */
+        st->a2a_phase = A2A_DONE;
+        st->a2a_extra = extra;
+    } else { /* A2A_WAITING: the compute part ended at step_began + step_len */
+        st->a2a_phase = A2A_FINAL;
+        sim_time end = st->step_began + st->step_len + extra;
+        st->step_len += extra;
+        sim_schedule(c->sim, end - sim_now(c->sim), c->id, INST_EV_STEP, 0, 0);
+    }
+}
+
 /* Compose and launch one step; nothing when there is no work. [compose] */
 static void compose(sim_comp *c)
 {
@@ -1523,6 +1990,8 @@ static void compose(sim_comp *c)
     uint64_t budget = st->max_batched_tokens;
     llm_step step = {0, 0.0, 0, 0, 0, 0};
     int preempted = 0;
+    if (st->scheduling == SCHED_PRIORITY)
+        priority_preempt(c);
     for (uint32_t i = 0; i < st->nrun && budget > 0; i++) {
         inst_req *r = st->run[i];
         if (r->state == INST_LOADING) {
@@ -1547,6 +2016,8 @@ static void compose(sim_comp *c)
             int self = 0;
             while (need > r->pinned) {
                 kv_pin_result res;
+                if (kv_grow(c, 1))
+                    return;
                 if (kv_store_pin(st->store, r->ids + r->pinned, 1, now, &res) == 0) {
                     r->pinned++;
                     st->logical_pinned++;
@@ -1561,11 +2032,12 @@ static void compose(sim_comp *c)
                     continue;
                 }
                 preempted = 1;
-                if (st->nrun - 1 == i) {
+                uint32_t v = shortage_victim(st, i);
+                if (v == i) {
                     self = 1;
                     break;
                 }
-                preempt_last(c);
+                preempt_at(c, v);
             }
             if (self) {
                 if (st->nrun == 1) {
@@ -1573,10 +2045,14 @@ static void compose(sim_comp *c)
                     st->nrun--;
                     st->cnt.rejected++;
                     finish_req(c, r, INST_REJECTED);
-                } else {
-                    preempt_last(c);
+                    break;
                 }
-                break;
+                preempt_at(c, i);
+                /* FCFS: r was the last, the loop ends. Priority: the
+                 * requests after r (higher priority) move down one slot
+                 * and are still to be scheduled (i wraps to 0 when 0). */
+                i--;
+                continue;
             }
             r->sched = (uint32_t)(1 + kk);
             budget -= 1 + kk;
@@ -1679,6 +2155,12 @@ static void compose(sim_comp *c)
                 st->cnt.fabric_errors++;
         }
     }
+    if (st->npar && st->pp_stages > 1) {
+        pl_launch(c, &step);
+        return; /* the pipeline's events end the step */
+    }
+    if (st->npar && st->ep > 1)
+        a2a_launch(c, &step);
     if (st->um && managed_launch(c, dt))
         return; /* stalled on faults: managed_touched schedules the step */
     sim_schedule(c->sim, dt, c->id, INST_EV_STEP, 0, 0);
@@ -1732,6 +2214,7 @@ static void step_end(sim_comp *c)
             if (r->state == INST_PREFILL) {
                 r->prefilled += s;
                 st->outstanding -= s;
+                load_touch(st);
                 st->prompt_tokens_computed += s;
                 if (st->chunk_cb)
                     st->chunk_cb(st->done_ctx, r, 1, s, 0);
@@ -1748,13 +2231,15 @@ static void step_end(sim_comp *c)
                     continue;
                 }
                 if (r->prefilled == r->ptarget) {
-                    /* The last chunk yields the next token. */
+                    /* The last chunk yields the next token (delivered after
+                     * its CPU cost: token k at now + k x cpu_per_output_token). */
                     if (!r->generated)
-                        r->first_token = now;
+                        r->first_token = now + st->cpu_out;
                     else
-                        inst_hist_add(&st->itl, now - r->last_token);
+                        inst_hist_add(&st->itl, now - r->last_token + st->cpu_out);
                     r->generated++;
                     st->outstanding--;
+                    load_touch(st);
                     r->last_token = now;
                     r->state = INST_DECODE;
                     done = r->generated >= r->output;
@@ -1777,16 +2262,18 @@ static void step_end(sim_comp *c)
                 }
                 r->generated += n;
                 st->outstanding -= n;
+                load_touch(st);
                 st->decode_tokens += n;
-                inst_hist_add(&st->itl, now - r->last_token);
-                for (uint32_t k = 1; k < n; k++) /* the others arrive with it */
-                    inst_hist_add(&st->itl, 0);
+                inst_hist_add(&st->itl, now - r->last_token + st->cpu_out);
+                for (uint32_t k = 1; k < n; k++) /* the others arrive with it (each after
+                                                  * its own CPU cost) */
+                    inst_hist_add(&st->itl, st->cpu_out);
                 r->last_token = now;
                 done = r->generated >= r->output;
             }
         }
         if (done) {
-            r->finish = now;
+            r->finish = now + (sim_time)r->generated * st->cpu_out;
             finish_req(c, r, INST_DONE);
         } else {
             st->run[w++] = r;
@@ -1859,7 +2346,7 @@ static int try_reserve(sim_comp *c, inst_req *r)
         return 0;
     kv_pin_result res;
     memset(&res, 0, sizeof res);
-    if (kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
         return 0;
     (void)charge_moves(c, NULL, &res); /* lower-tier hits promoted, write-backs demoted */
     if (st->direct_tier) {
@@ -1930,6 +2417,7 @@ void inst_start_decode(sim_comp *c, inst_req *r)
     r->admitted_once = 1;
     r->state = INST_DECODE;
     st->outstanding += r->output - 1;
+    load_touch(st);
     if (r->output <= 1) {
         r->finish = now;
         finish_req(c, r, INST_DONE);
@@ -1955,6 +2443,8 @@ uint64_t inst_free_blocks(sim_comp *c)
     return kv_store_free_blocks(st->store) + kv_store_evictable_blocks(st->store);
 }
 
+static void enqueue(sim_comp *c, inst_req *r);
+
 void inst_submit(sim_comp *c, inst_req *r)
 {
     inst_state *st = c->state;
@@ -1977,8 +2467,22 @@ void inst_submit(sim_comp *c, inst_req *r)
             st->done(st->done_ctx, r);
         return;
     }
+    /* counted in the instance's load at once (the router sees it) */
     st->outstanding += (uint64_t)r->input + (st->role == INST_ROLE_PREFILL ? 0 : r->output);
-    wait_push_back(st, r);
+    load_touch(st);
+    sim_time cpu = st->cpu_req + (sim_time)r->input * st->cpu_in;
+    if (cpu) { /* BLIS's queueing time: the request joins the queue after it */
+        sim_schedule(c->sim, cpu, c->id, INST_EV_QUEUE, (uint64_t)(uintptr_t)r, 0);
+        return;
+    }
+    enqueue(c, r);
+}
+
+/* r joins the waiting queue now. */
+static void enqueue(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
+    wait_enqueue(st, r, 0);
     if (!st->busy && !st->kick_pending) {
         /* Start at this time, after every arrival of this instant. */
         st->kick_pending = 1;
@@ -1990,6 +2494,17 @@ static void inst_handle(sim_comp *c, const sim_event *e)
 {
     inst_state *st = c->state;
     if (e->kind == INST_EV_STEP) {
+        if (st->a2a_phase == A2A_MOVING) { /* compute done; the all-to-all is not */
+            st->a2a_phase = A2A_WAITING;
+            return;
+        }
+        if (st->a2a_phase == A2A_DONE) { /* then the all-to-all's time, in sequence */
+            st->a2a_phase = A2A_FINAL;
+            st->step_len += st->a2a_extra;
+            sim_schedule(c->sim, st->a2a_extra, c->id, INST_EV_STEP, 0, 0);
+            return;
+        }
+        st->a2a_phase = A2A_NONE;
         if (st->direct_wait) { /* the roofline time is up; the KV reads are not */
             st->step_timed_out = 1;
             return;
@@ -2002,6 +2517,13 @@ static void inst_handle(sim_comp *c, const sim_event *e)
             st->step_len = sim_now(c->sim) - st->step_began;
             step_end(c);
         }
+    } else if (e->kind == INST_EV_PP_STAGE) {
+        pl_stage_done(c, (uint32_t)e->a0);
+    } else if (e->kind == INST_EV_PP_ACT) {
+        st->pl_arr[e->a0]++;
+        pl_try(c, (uint32_t)e->a0);
+    } else if (e->kind == INST_EV_A2A) {
+        a2a_done(c);
     } else if (e->kind == INST_EV_INVAL) {
         /* a batch of back-invalidations (or their responses) arrived */
     } else if (e->kind == INST_EV_WAKE) {
@@ -2014,7 +2536,122 @@ static void inst_handle(sim_comp *c, const sim_event *e)
             compose(c);
     } else if (e->kind == INST_EV_TOUCHED) {
         managed_touched(c, (sim_time)e->a1);
+    } else if (e->kind == INST_EV_QUEUE) {
+        enqueue(c, (inst_req *)(uintptr_t)e->a0);
     }
+}
+
+/* Seconds to prefill `tokens` in steps of `per` tokens beside `dec`
+ * decode tokens (inst_predict_ttft). */
+static double prefill_estimate(const inst_state *st, uint64_t tokens, uint64_t per, uint64_t dec)
+{
+    double t = 0;
+    while (tokens > 0) {
+        uint64_t n = tokens < per ? tokens : per;
+        llm_step p = {n + dec, (double)n * ((double)n + 1) / 2 + (double)dec, 0, 0, n, dec};
+        t += llm_step_seconds(&st->hw, &p, NULL, NULL, NULL);
+        tokens -= n;
+    }
+    return t;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int inst_priority_scheduling(sim_comp *c)
+{
+    return ((inst_state *)c->state)->scheduling == SCHED_PRIORITY;
+}
+
+double inst_predict_ttft(sim_comp *c, const inst_req *r)
+{
+    inst_state *st = c->state;
+    sim_time now = sim_now(c->sim);
+    /* its own CPU costs: before the queue, and its first token's */
+    double t = sim_time_to_s(st->cpu_req + (sim_time)r->input * st->cpu_in + st->cpu_out);
+    if (st->busy && st->step_began + st->step_len > now)
+        t += sim_time_to_s(st->step_began + st->step_len - now);
+    uint64_t ahead = 0, dec = 0, ctx = 0, need = 0, yield = 0;
+    for (uint32_t i = 0; i < st->nrun; i++) {
+        const inst_req *q = st->run[i];
+        if (st->scheduling == SCHED_PRIORITY && q->priority < r->priority)
+            yield += q->pinned; /* r would preempt it for its blocks */
+        else if (q->n_ids > q->pinned) /* the blocks its remaining tokens will take */
+            need += q->n_ids - q->pinned;
+        if (q->state == INST_DECODE) {
+            dec++;
+            ctx += (uint64_t)q->input + q->generated;
+        } else if (q->ptarget > q->prefilled + q->sched) {
+            ahead += q->ptarget - q->prefilled - q->sched;
+        }
+    }
+    for (const inst_req *q = st->wait_head; q; q = q->next)
+        if (st->scheduling != SCHED_PRIORITY || q->priority >= r->priority) {
+            ahead += q->ptarget - q->prefilled;
+            need += admit_blocks(st, q);
+        }
+    uint64_t hit = (uint64_t)r->predicted * st->kv.block_tokens;
+    uint64_t own = r->input - (hit < r->input ? hit : r->input - 1);
+    need += ceil_div(r->input, st->kv.block_tokens);
+    ahead += own;
+    uint64_t per = st->max_batched_tokens > dec ? st->max_batched_tokens - dec
+                                                : st->max_batched_tokens;
+    if (!st->chunked_prefill && per < ahead)
+        per = ahead; /* whole prompts: one long step (an approximation) */
+    double compute = prefill_estimate(st, ahead, per, dec);
+    /* KV room: blocks the queue ahead and r need beyond the free and
+     * evictable ones (less the watermark) come back as running requests
+     * finish; the one that frees enough finishes after its remaining
+     * tokens' decode steps at the present decode step time. */
+    uint64_t avail = kv_store_free_blocks(st->store) + kv_store_evictable_blocks(st->store) +
+                     yield;
+    uint64_t mark = (uint64_t)(st->kv_watermark * (double)st->kv_blocks);
+    avail = avail > mark ? avail - mark : 0;
+    if (need > avail && st->nrun > 0) {
+        if (st->nrun > st->pred_cap) {
+            uint64_t *p = sim_realloc(st->pred_scratch, st->max_seqs * sizeof *p);
+            if (!p)
+                return t + compute;
+            st->pred_scratch = p;
+            st->pred_cap = (uint32_t)st->max_seqs;
+        }
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < st->nrun; i++) {
+            const inst_req *q = st->run[i];
+            uint64_t left = remaining(st, q) - q->sched; /* after the step in flight */
+            /* remaining tokens, a decoding flag, blocks (< 2^31: the store's size) */
+            st->pred_scratch[n++] = (left > UINT32_MAX ? UINT32_MAX : left) << 32 |
+                                    (uint64_t)(q->state == INST_DECODE) << 31 |
+                                    (q->pinned & 0x7fffffffu);
+        }
+        qsort(st->pred_scratch, n, sizeof *st->pred_scratch, cmp_u64);
+        uint64_t freed = 0, dec_after = dec;
+        double steps = 0;
+        for (uint32_t i = 0; i < n && avail + freed < need; i++) {
+            freed += st->pred_scratch[i] & 0x7fffffffu;
+            dec_after -= (st->pred_scratch[i] >> 31) & 1;
+            steps = (double)(st->pred_scratch[i] >> 32);
+        }
+        if (avail + freed < need) {
+            /* more than the whole batch must turn over: the rest at the
+             * batch's release rate, sum of blocks / output tokens per step */
+            double rate = 0;
+            for (uint32_t i = 0; i < st->nrun; i++)
+                rate += (double)st->run[i]->pinned / (double)st->run[i]->output;
+            if (rate > 0)
+                steps += (double)(need - avail - freed) / rate;
+        }
+        llm_step d = {dec, (double)ctx, ctx > dec ? ctx - dec : 0, 0, 0, dec};
+        double drain = steps * (dec ? llm_step_seconds(&st->hw, &d, NULL, NULL, NULL)
+                                            : 0) +
+                       prefill_estimate(st, ahead, per, dec_after);
+        if (drain > compute)
+            compute = drain;
+    }
+    return t + compute;
 }
 
 void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
@@ -2033,6 +2670,29 @@ void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
     for (uint32_t t = 0; t < st->kv.ntiers; t++)
         v->tier_weight[t] = st->kv.tiers[t].weight > 0 ? st->kv.tiers[t].weight
                                                         : 1.0 / (double)(1u << t);
+}
+
+int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void *ctx)
+{
+    inst_state *st = c->state;
+    if (st->kv.prefix_caching && (!st->store || (st->kv.pool && st->kv.ntiers > 1)))
+        return -1; /* matches would see a shared pool or no store */
+    for (uint32_t t = 0; st->store && t < kv_store_ntiers(st->store); t++)
+        if (kv_store_stats(st->store, t)->used)
+            return -1; /* the index would miss the blocks already there */
+    st->on_load = load;
+    st->route_ctx = ctx;
+    st->load_dirty = 0;
+    if (st->kv.prefix_caching)
+        kv_store_set_index_hook(st->store, block, ctx);
+    return 0;
+}
+
+uint64_t inst_take_outstanding(sim_comp *c)
+{
+    inst_state *st = c->state;
+    st->load_dirty = 0;
+    return st->outstanding;
 }
 
 static void inst_sample(sim_comp *c, sim_time now)
@@ -2085,10 +2745,28 @@ static int inst_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, c->name, "utilization", el > 0 ? sim_time_to_s(busy_until(st, sim_now(s))) / el : 0,
                       "");
     /* the GPUs' energy over the run (llm_model.h): tp x (idle T + (peak - idle) busy) */
-    double gpu_j = (double)st->tp *
+    double gpu_j = (double)st->tp * (double)st->pp_stages *
                    llm_gpu_energy_j(&st->gpu, sim_time_to_s(busy_until(st, sim_now(s))), el);
     sim_report_metric(s, c->name, "gpu_power_mean", el > 0 ? gpu_j / el : 0, "W");
     sim_report_energy(s, c->name, 0.0, gpu_j);
+    if (st->pp_stages > 1) {
+        /* the closed form's bubble (t_act = 0), or the one the events played */
+        uint32_t m = st->hw.microbatches, p = (uint32_t)st->pp_stages;
+        double bub = st->npar ? (st->cnt.pp_span_ps
+                                     ? 1.0 - (double)st->cnt.pp_stage_busy_ps /
+                                                 (double)st->cnt.pp_span_ps
+                                     : 0)
+                              : (double)(p - 1) / (double)(m + p - 1);
+        sim_report_metric(s, c->name, "pp_bubble_fraction", bub, "");
+        sim_report_metric(s, c->name, "pp_activation_bytes", (double)st->cnt.pp_act_bytes, "B");
+        sim_report_metric(s, c->name, "pp_activation_transfers",
+                          (double)st->cnt.pp_act_transfers, "transfers");
+    }
+    if (st->ep > 1) {
+        sim_report_metric(s, c->name, "ep_all_to_all_bytes", (double)st->cnt.a2a_bytes, "B");
+        sim_report_metric(s, c->name, "ep_all_to_all_transfers", (double)st->cnt.a2a_transfers,
+                          "transfers");
+    }
     sim_report_metric(s, c->name, "preemptions", (double)st->cnt.preemptions, "requests");
     if (st->preemption != PREEMPT_RECOMPUTE) {
         sim_report_metric(s, c->name, "swap_outs", (double)st->cnt.swap_outs, "requests");
@@ -2116,6 +2794,9 @@ static int inst_finish(sim_comp *c, sim_err *err)
                           a < 1 ? (1 - pow(a, kk + 1)) / (1 - a) : kk + 1, "tokens");
         sim_report_metric(s, c->name, "spec_draft_time", sim_time_to_s(k->spec_draft_ps), "s");
     }
+    if (st->scheduling == SCHED_PRIORITY)
+        sim_report_metric(s, c->name, "priority_preemptions",
+                          (double)st->cnt.priority_preemptions, "requests");
     sim_report_metric(s, c->name, "rejected", (double)st->cnt.rejected, "requests");
     sim_report_metric(s, c->name, "peak_waiting", (double)st->cnt.peak_waiting, "requests");
     sim_report_metric(s, c->name, "peak_running", (double)st->cnt.peak_running, "requests");
@@ -2186,6 +2867,7 @@ static void inst_destroy(sim_comp *c)
     sim_free(st->run);
     sim_free(st->moves);
     sim_free(st->mr);
+    sim_free(st->pred_scratch);
 }
 
 /* Headline metrics of the run summary (sim_model.headline). */

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "models/kv/kvstore.h"
 #include "models/serving/llm_model.h"
 #include "sim/plugin.h"
 #include "sim/sim.h"
@@ -42,6 +43,9 @@ typedef struct inst_req {
     uint64_t *ids;          /* block ids: the prompt's, then unique ones for generated tokens */
     uint32_t ids_cap;       /* allocated entries of ids (reused across requests) */
     uint32_t predicted;     /* prefix blocks the router saw on the chosen instance */
+    uint32_t priority;      /* priority class rank: higher is served first (scheduling:
+                             * priority); 0 by default */
+    uint32_t klass;         /* priority class index (the workload's; 0 without classes) */
     /* state kept by the instance */
     uint32_t state;         /* INST_* */
     uint32_t instance;      /* index of the instance in the workload's list */
@@ -159,8 +163,41 @@ uint64_t inst_reserve_waiting(sim_comp *c);
 uint64_t inst_load(sim_comp *c);
 uint64_t inst_free_blocks(sim_comp *c);
 
+/* Predicted TTFT of r if it were submitted now, seconds: r's CPU costs
+ * (cpu_per_request + cpu_per_input_token x input + cpu_per_output_token),
+ * what is left of the step in flight, then the larger of two paths:
+ *   compute  the prefill of the prompt tokens ahead of r (running
+ *            requests' not yet computed or scheduled, waiting requests' -
+ *            under scheduling: priority only those of r's priority or
+ *            higher) and of its own (less the prefix blocks the router
+ *            predicted), in steps of max_batched_tokens less one token per
+ *            decoding request, each timed by the step-time model as a
+ *            fresh prefill chunk (no context read) plus those decode tokens;
+ *   KV room  when the blocks of those waiting prompts and r's, plus the
+ *            blocks the running requests' remaining tokens will take,
+ *            exceed the free and evictable ones (under priority scheduling
+ *            also those of running requests of a lower priority, which r
+ *            would preempt): the decode steps until the running requests
+ *            finishing first have freed enough (a deficit beyond the whole
+ *            batch at its release rate, sum of blocks / output tokens per
+ *            step), at the present decode step time, plus the same prefill.
+ * See instance.c, "Priorities". */
+double inst_predict_ttft(sim_comp *c, const inst_req *r);
+/* 1 when the instance schedules by priority (`scheduling: priority`). */
+int inst_priority_scheduling(sim_comp *c);
+
 /* What the router sees of the instance for request r (prefix match per tier). */
 void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v);
+
+/* Routing index hooks (kv_rindex.h). load(ctx) is called when the
+ * instance's outstanding tokens change, once until the index reads them
+ * with inst_take_outstanding; block(ctx, id, added) when a block enters or
+ * leaves the instance's KV index (with prefix caching on). -1 (nothing
+ * set) when the instance's prefix matches depend on more than its own
+ * store (a shared pool, or no store). */
+typedef void (*inst_load_fn)(void *ctx);
+int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void *ctx);
+uint64_t inst_take_outstanding(sim_comp *c);
 
 /* The instance's model and hardware; KV bytes per block. */
 const llm_hw *inst_hw(sim_comp *c);
@@ -212,6 +249,8 @@ typedef struct inst_counters {
     uint64_t swap_out_bytes;/* KV bytes swapped out */
     uint64_t swap_in_bytes; /* KV bytes swapped back in */
     uint64_t swap_fallbacks;/* swaps refused for lack of swap space (recomputed) */
+    uint64_t priority_preemptions; /* running requests preempted for a waiting request of
+                             * a higher priority (scheduling: priority) */
     double last_recompute_s;/* the cost estimates of the latest preemption */
     double last_swap_s;     /*   (preemption: cost), seconds */
     uint64_t spec_verifies; /* speculative decoding: verifications (request x step) */
@@ -221,6 +260,12 @@ typedef struct inst_counters {
     uint64_t spec_full;     /* verifications with the full k draft tokens */
     uint64_t spec_full_emitted; /* tokens they produced */
     sim_time spec_draft_ps; /* summed draft phases of the steps */
+    uint64_t pp_act_transfers; /* pipeline: activation transfers between stages (fabric) */
+    uint64_t pp_act_bytes;  /*   their bytes */
+    sim_time pp_stage_busy_ps; /*   summed busy time of the stages */
+    sim_time pp_span_ps;    /*   stages x summed step spans (bubble = 1 - busy / this) */
+    uint64_t a2a_transfers; /* expert parallelism: all-to-all transfers (fabric) */
+    uint64_t a2a_bytes;     /*   their bytes (dispatch + combine, every MoE layer) */
 } inst_counters;
 const inst_counters *inst_stats(sim_comp *c);
 

@@ -15,6 +15,17 @@
  *                       64, qk_nope_head_dim 128, v_head_dim 128, 671B total / 37B
  *                       active parameters, FP8 weights. Attention FLOPs use the
  *                       unabsorbed head widths (qk 192, v 128), as prefill does.
+ *                       MoE: 256 routed experts, 8 per token (num_experts_per_tok),
+ *                       moe_intermediate_size 2048, first_k_dense_replace 3, so 58
+ *                       MoE layers of 256 experts of 3 x 7168 x 2048 parameters:
+ *                       653,908,770,816 routed-expert parameters (the shared
+ *                       expert is dense, in every token's path);
+ *   Mixtral-8x7B        mistralai/Mixtral-8x7B-v0.1 config.json (Jiang et al.,
+ *                       "Mixtral of Experts", arXiv:2401.04088): 32 layers, hidden
+ *                       4096, 32 heads, 8 KV heads, head_dim 128, intermediate 14336,
+ *                       8 local experts, 2 per token; 46.7B total / 12.9B active
+ *                       parameters (the paper's figures); routed experts 32 x 8 x
+ *                       3 x 4096 x 14336 = 45,097,156,608 parameters.
  *   Parameter counts are those the model cards report (exact where published).
  *   GPUs: NVIDIA H100 SXM (80 GB HBM3, 3.35 TB/s, 989 TFLOP/s dense BF16, NVLink 4
  *   900 GB/s = 450 GB/s per direction), H200 (141 GB HBM3e, 4.8 TB/s), A100 SXM
@@ -38,17 +49,21 @@
 #include <math.h>
 #include <string.h>
 
-/*   name         layers hidden heads kvh hd  lora rope qk  v    params      active      wB kvB */
+/*   name         layers hidden heads kvh hd  lora rope qk  v    params      active      wB kvB
+ *   experts top_k moe_layers expert_params (MoE; 0 for dense models) */
 const llm_model llm_models[] = {
-    {"llama2-7b", 32, 4096, 32, 32, 128, 0, 0, 128, 128, 6738415616.0, 6738415616.0, 2, 2},
-    {"llama2-13b", 40, 5120, 40, 40, 128, 0, 0, 128, 128, 13015864320.0, 13015864320.0, 2, 2},
-    {"llama2-70b", 80, 8192, 64, 8, 128, 0, 0, 128, 128, 68976648192.0, 68976648192.0, 2, 2},
-    {"llama3-8b", 32, 4096, 32, 8, 128, 0, 0, 128, 128, 8030261248.0, 8030261248.0, 2, 2},
-    {"llama3-70b", 80, 8192, 64, 8, 128, 0, 0, 128, 128, 70553706496.0, 70553706496.0, 2, 2},
-    {"qwen2-7b", 28, 3584, 28, 4, 128, 0, 0, 128, 128, 7615616512.0, 7615616512.0, 2, 2},
-    {"deepseek-v3", 61, 7168, 128, 128, 128, 512, 64, 192, 128, 671e9, 37e9, 1, 2},
-    {"llama3.2-1b", 16, 2048, 32, 8, 64, 0, 0, 64, 64, 1235814400.0, 1235814400.0, 2, 2},
-    {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
+    {"llama2-7b", 32, 4096, 32, 32, 128, 0, 0, 128, 128, 6738415616.0, 6738415616.0, 2, 2, 0, 0, 0, 0},
+    {"llama2-13b", 40, 5120, 40, 40, 128, 0, 0, 128, 128, 13015864320.0, 13015864320.0, 2, 2, 0, 0, 0, 0},
+    {"llama2-70b", 80, 8192, 64, 8, 128, 0, 0, 128, 128, 68976648192.0, 68976648192.0, 2, 2, 0, 0, 0, 0},
+    {"llama3-8b", 32, 4096, 32, 8, 128, 0, 0, 128, 128, 8030261248.0, 8030261248.0, 2, 2, 0, 0, 0, 0},
+    {"llama3-70b", 80, 8192, 64, 8, 128, 0, 0, 128, 128, 70553706496.0, 70553706496.0, 2, 2, 0, 0, 0, 0},
+    {"qwen2-7b", 28, 3584, 28, 4, 128, 0, 0, 128, 128, 7615616512.0, 7615616512.0, 2, 2, 0, 0, 0, 0},
+    {"deepseek-v3", 61, 7168, 128, 128, 128, 512, 64, 192, 128, 671e9, 37e9, 1, 2,
+     256, 8, 58, 653908770816.0},
+    {"llama3.2-1b", 16, 2048, 32, 8, 64, 0, 0, 64, 64, 1235814400.0, 1235814400.0, 2, 2, 0, 0, 0, 0},
+    {"mixtral-8x7b", 32, 4096, 32, 8, 128, 0, 0, 128, 128, 46.7e9, 12.9e9, 2, 2, 8, 2, 32,
+     45097156608.0},
+    {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
 
 /*  name         hbm        HBM B/s     FLOP/s      link B/s  ceff meff idle W  TDP W */
 const llm_gpu llm_gpus[] = {
@@ -102,6 +117,126 @@ double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, do
     return llm_step_seconds_cxl(hw, st, t_comp, t_mem, NULL, t_ar);
 }
 
+double llm_moe_active_experts(const llm_model *m, double tokens)
+{
+    if (!m->experts)
+        return 0;
+    double a = tokens * (double)m->top_k;
+    return a < (double)m->experts ? a : (double)m->experts;
+}
+
+/* Parameters of one routed expert of one MoE layer. */
+static double expert_size(const llm_model *m)
+{
+    return m->experts && m->moe_layers ? m->expert_params / ((double)m->experts * m->moe_layers)
+                                       : 0;
+}
+
+static double imbalance(const llm_hw *hw)
+{
+    return hw->ep > 1 && hw->moe_imbalance > 1 ? hw->moe_imbalance : 1.0;
+}
+
+double llm_step_weight_bytes(const llm_hw *hw, double tokens)
+{
+    const llm_model *m = hw->m;
+    if (!m->experts)
+        return llm_weight_bytes(m);
+    double busy = imbalance(hw) * llm_moe_active_experts(m, tokens);
+    if (busy > (double)m->experts)
+        busy = (double)m->experts;
+    return ((m->params - m->expert_params) + (double)m->moe_layers * expert_size(m) * busy) *
+           (double)m->weight_bytes;
+}
+
+double llm_a2a_bytes(const llm_model *m, double tokens, uint32_t ep)
+{
+    if (ep <= 1 || !m->experts)
+        return 0;
+    return tokens * (double)m->hidden * 2.0 * (double)m->top_k * (double)(ep - 1) / (double)ep;
+}
+
+uint32_t llm_pp_microbatches(const llm_hw *hw, uint64_t tokens)
+{
+    uint64_t mb = hw->microbatches > 1 ? hw->microbatches : 1;
+    if (mb > tokens)
+        mb = tokens ? tokens : 1;
+    return (uint32_t)mb;
+}
+
+double llm_pp_act_bytes(const llm_hw *hw, uint64_t tokens)
+{
+    return (double)tokens / (double)llm_pp_microbatches(hw, tokens) * (double)hw->m->hidden * 2.0;
+}
+
+/* The roofline of `frac` of the layers computing T tokens (pairs, ctx, cxl
+ * bytes already scaled to them), without step_overhead. */
+static double roofline(const llm_hw *hw, double T, double pairs, double ctx, double cxl,
+                       double frac, double *t_comp, double *t_mem, double *t_cxl, double *t_ar)
+{
+    const llm_model *m = hw->m;
+    const llm_gpu *g = hw->g;
+    double tp = (double)hw->tp;
+    double flops;
+    if (m->experts) {
+        double pe = expert_size(m), kl = (double)m->top_k * m->moe_layers * pe;
+        flops = 2.0 * (m->active_params - kl) * T + llm_attn_flops_per_pair(m) * pairs +
+                imbalance(hw) * 2.0 * kl * T;
+    } else {
+        flops = 2.0 * m->active_params * T + llm_attn_flops_per_pair(m) * pairs;
+    }
+    flops *= frac;
+    double kvb = (double)llm_kv_bytes_per_token(m);
+    double bytes = (llm_step_weight_bytes(hw, T) + kvb * (ctx + T)) * frac;
+    double tc = flops / (tp * g->flops * g->compute_eff);
+    double tm = bytes / (tp * g->hbm_bandwidth * g->mem_eff);
+    double ta = 0;
+    double lay = (double)m->layers * frac;
+    if (hw->tp > 1 && !(hw->ep > 1 && m->experts)) {
+        /* Activations are BF16 (2 bytes). */
+        double size = T * m->hidden * 2.0;
+        ta = 2.0 * lay *
+             (2.0 * (tp - 1) / tp * size / g->link_bandwidth + hw->allreduce_latency_s);
+    } else if (hw->tp > 1) {
+        /* EP: attention and dense MLPs all-reduce over the tp GPUs, each MoE
+         * layer's experts only over the tp / ep GPUs of an EP group */
+        double size = T * m->hidden * 2.0, moe = (double)m->moe_layers * frac;
+        double grp = tp / (double)hw->ep;
+        double ar = 2.0 * (tp - 1) / tp * size / g->link_bandwidth + hw->allreduce_latency_s;
+        double arg = grp > 1 ? 2.0 * (grp - 1) / grp * size / g->link_bandwidth +
+                                   hw->allreduce_latency_s
+                             : 0;
+        ta = (2.0 * lay - moe) * ar + moe * arg;
+    }
+    if (hw->ep > 1 && m->experts) /* dispatch + combine per MoE layer (llm_model.h) */
+        ta += 2.0 * (double)m->moe_layers * frac *
+              ((hw->a2a_external ? 0.0
+                                 : llm_a2a_bytes(m, T, hw->ep) / (double)hw->ep /
+                                       g->link_bandwidth) +
+               hw->allreduce_latency_s);
+    if (t_comp)
+        *t_comp = tc;
+    if (t_mem)
+        *t_mem = tm;
+    if (t_ar)
+        *t_ar = ta;
+    double tx = cxl > 0 && hw->cxl_bandwidth > 0 ? cxl * frac / hw->cxl_bandwidth : 0;
+    if (t_cxl)
+        *t_cxl = tx;
+    double t = tc > tm ? tc : tm;
+    if (tx > t) /* a second memory stream, concurrent with HBM (llm_model.h) */
+        t = tx;
+    return t + ta;
+}
+
+double llm_stage_seconds(const llm_hw *hw, const llm_step *st)
+{
+    double mb = (double)llm_pp_microbatches(hw, st->tokens);
+    double frac = hw->pp > 1 ? 1.0 / (double)hw->pp : 1.0;
+    return roofline(hw, (double)st->tokens / mb, st->attn_pairs / mb, (double)st->ctx_read / mb,
+                    (double)st->cxl_bytes / mb, frac, NULL, NULL, NULL, NULL);
+}
+
 double llm_step_seconds_cxl(const llm_hw *hw, const llm_step *st, double *t_comp,
                             double *t_mem, double *t_cxl, double *t_ar)
 {
@@ -122,36 +257,29 @@ double llm_step_seconds_cxl(const llm_hw *hw, const llm_step *st, double *t_comp
             *t_cxl = tx;
         return tl > tx ? tl : tx;
     }
-    const llm_model *m = hw->m;
-    const llm_gpu *g = hw->g;
-    double tp = (double)hw->tp;
-    double flops = 2.0 * m->active_params * (double)st->tokens +
-                   llm_attn_flops_per_pair(m) * st->attn_pairs;
-    double kvb = (double)llm_kv_bytes_per_token(m);
-    double bytes = llm_weight_bytes(m) + kvb * (double)(st->ctx_read + st->tokens);
-    double tc = flops / (tp * g->flops * g->compute_eff);
-    double tm = bytes / (tp * g->hbm_bandwidth * g->mem_eff);
-    double ta = 0;
-    if (hw->tp > 1) {
-        /* Activations are BF16 (2 bytes). */
-        double size = (double)st->tokens * m->hidden * 2.0;
-        ta = 2.0 * m->layers *
-             (2.0 * (tp - 1) / tp * size / g->link_bandwidth + hw->allreduce_latency_s);
-    }
+    uint32_t mb = llm_pp_microbatches(hw, st->tokens);
+    if (hw->pp <= 1 && mb == 1)
+        return roofline(hw, (double)st->tokens, st->attn_pairs, (double)st->ctx_read,
+                        (double)st->cxl_bytes, 1.0, t_comp, t_mem, t_cxl, t_ar) +
+               hw->step_overhead_s;
+    /* GPipe, forward only (llm_model.h): (m + p - 1) stage times and the
+     * p - 1 activation hops of the last micro-batch; the parts are one
+     * stage's times that many times. */
+    double p = hw->pp > 1 ? (double)hw->pp : 1.0, m = (double)mb, n = m + p - 1;
+    double tc = 0, tm = 0, tx = 0, ta = 0;
+    double ts = roofline(hw, (double)st->tokens / m, st->attn_pairs / m,
+                         (double)st->ctx_read / m, (double)st->cxl_bytes / m, 1.0 / p, &tc, &tm,
+                         &tx, &ta);
+    double hop = hw->pp > 1 ? llm_pp_act_bytes(hw, st->tokens) / hw->g->link_bandwidth : 0;
     if (t_comp)
-        *t_comp = tc;
+        *t_comp = n * tc;
     if (t_mem)
-        *t_mem = tm;
-    if (t_ar)
-        *t_ar = ta;
-    double tx = st->cxl_bytes && hw->cxl_bandwidth > 0
-                    ? (double)st->cxl_bytes / hw->cxl_bandwidth : 0;
+        *t_mem = n * tm;
     if (t_cxl)
-        *t_cxl = tx;
-    double t = tc > tm ? tc : tm;
-    if (tx > t) /* a second memory stream, concurrent with HBM (llm_model.h) */
-        t = tx;
-    return t + ta + hw->step_overhead_s;
+        *t_cxl = n * tx;
+    if (t_ar)
+        *t_ar = n * ta;
+    return n * ts + (p - 1) * hop + hw->step_overhead_s;
 }
 
 sim_time llm_step_time(const llm_hw *hw, const llm_step *st)

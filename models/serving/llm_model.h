@@ -47,9 +47,66 @@
  * of HBM) the step is t_cxl; the sum would only hold if attention waited
  * for the CXL reads before touching HBM, which a kernel streaming both
  * does not. cxl_bandwidth is the path's (llm_hw); the fabric carries the
- * same bytes and the instance ends the step no earlier than they arrive. MoE models read all
- * expert weights every step (an upper bound at small batch) but compute
- * only with the active parameters.
+ * same bytes and the instance ends the step no earlier than they arrive.
+ *
+ * Mixture of experts (experts > 0). The weights split into dense ones
+ * (attention, shared experts, embeddings: params - expert_params) and
+ * routed experts of pe = expert_params / (experts x moe_layers) parameters
+ * each. A step of T tokens activates, per MoE layer,
+ *   A = min(experts, T x top_k)
+ * experts (as many distinct experts as the tokens pick, capped at all of
+ * them: an upper bound, each token assumed to pick experts no other token
+ * of the step picked), and reads only their weights:
+ *   weight bytes = weight_bytes x (params - expert_params
+ *                                  + moe_layers x pe x min(experts, imb x A))
+ * with imb = moe_imbalance under expert parallelism (1 without). FLOPs
+ * use the active parameters (dense + top_k experts per token).
+ *
+ * Expert parallelism (ep > 1; ep divides tp). The routed experts of each
+ * MoE layer are spread over ep groups of tp / ep GPUs. The router sends
+ * the busiest group imb x the mean of the tokens (imb = moe_imbalance >=
+ * 1), so that group, which sets the step time, computes imb x its share
+ * of the expert FLOPs and reads the weights of imb x A / ep of the
+ * experts (at most experts / ep):
+ *   flops = 2 x (active_params - top_k x moe_layers x pe) x T + attention
+ *         + imb x 2 x top_k x moe_layers x pe x T
+ * Each MoE layer dispatches every token's hidden vector to its top_k
+ * experts and combines the results back (an all-to-all each way); with
+ * tokens spread evenly over the ranks, (ep - 1) / ep of those copies leave
+ * their rank:
+ *   a2a bytes per MoE layer, each way = T x hidden x 2 x top_k x (ep - 1) / ep
+ * (BF16 activations; LLMServingSim and DeepSpeed-MoE count the same
+ * volume). Without fabric devices each all-to-all takes its bytes / ep
+ * (every rank sends its share on its own link) over link_bandwidth plus
+ * allreduce_latency, two per MoE layer, added to the step like t_ar:
+ *   t_a2a = 2 x moe_layers x (a2a bytes / ep / link B/s + latency)
+ * The all-to-all volume is the mean one: imbalance lengthens the busiest
+ * rank's compute and weight reads, not the bytes moved (a simplification).
+ * Under EP the all-reduce after a MoE layer's MLP runs only over the tp /
+ * ep GPUs that shard one expert group (none when ep = tp: the combine
+ * replaces it); attention and dense layers keep their two all-reduces
+ * over tp:
+ *   t_ar = (2 x layers - moe_layers) x AR(tp) + moe_layers x AR(tp / ep)
+ * with AR(n) = 2 (n - 1) / n x T x hidden x 2 / link B/s + latency (0 for n = 1).
+ *
+ * Pipeline parallelism (pp > 1). The layers split evenly over pp stages of
+ * tp GPUs each (pp divides layers; the weights, embeddings included, split
+ * evenly too: an approximation). A step's T tokens go through in m =
+ * min(microbatches, T) micro-batches of T / m tokens (and 1 / m of the
+ * attention pairs and context reads); a stage computes one micro-batch in
+ *   t_stage = the roofline above of layers / pp layers and T / m tokens
+ *            (FLOPs, bytes, all-reduces and all-to-alls all / pp and / m;
+ *             the stage reads its 1 / pp of the weights once per micro-batch)
+ * Forward-only GPipe schedule (Huang et al., "GPipe: Efficient Training of
+ * Giant Neural Networks using Pipeline Parallelism", NeurIPS 2019; no
+ * backward pass in inference): stage s starts micro-batch j at
+ * j x t_stage + s x (t_stage + t_act), so
+ *   step = (m + pp - 1) x t_stage + (pp - 1) x t_act + step_overhead
+ *   bubble fraction = (pp - 1) / (m + pp - 1)   (for t_act = 0)
+ * where t_act = T / m x hidden x 2 bytes of activations over link_bandwidth
+ * (the NVLink or network between stages). With fabric devices the instance
+ * replays this schedule with events and moves the activations as fabric
+ * transfers (instance.c), so the link times are the fabric's.
  *
  * The linear step-time model (LLM_STEP_LINEAR) replaces the roofline by
  * coefficients fitted to measured steps, the regression of BLIS's
@@ -89,6 +146,10 @@ typedef struct llm_model {
     double active_params;   /* parameters used per token (MoE); = params when dense */
     uint32_t weight_bytes;  /* bytes per weight (2 = BF16, 1 = FP8) */
     uint32_t kv_bytes;      /* bytes per KV element */
+    uint32_t experts;       /* MoE: routed experts per MoE layer (0: dense model) */
+    uint32_t top_k;         /* MoE: routed experts each token activates */
+    uint32_t moe_layers;    /* MoE: layers whose MLP is the routed experts */
+    double expert_params;   /* MoE: parameters of all routed experts of all MoE layers */
 } llm_model;
 
 typedef struct llm_gpu {
@@ -133,6 +194,12 @@ typedef struct llm_hw {
     double cxl_bandwidth;   /* bytes/s of KV read in place from CXL (0: no such reads) */
     int step_model;         /* LLM_STEP_ROOFLINE (default, 0) or LLM_STEP_LINEAR */
     llm_linear linear;      /* the linear model's coefficients */
+    uint32_t pp;            /* pipeline stages (0 or 1: none), tp GPUs each */
+    uint32_t microbatches;  /* pipeline micro-batches per step (0 or 1: one) */
+    uint32_t ep;            /* expert-parallel degree (0 or 1: none; divides tp) */
+    double moe_imbalance;   /* busiest EP rank's tokens / the mean (>= 1; 0: 1) */
+    int a2a_external;       /* 1: the caller moves the all-to-alls' bytes (fabric); the
+                             * step time keeps only their latencies */
 } llm_hw;
 
 /* Presets, NULL-name-terminated, and lookup by name (NULL when absent). */
@@ -160,6 +227,24 @@ double llm_step_seconds_cxl(const llm_hw *hw, const llm_step *st, double *t_comp
                             double *t_mem, double *t_cxl, double *t_ar);
 double llm_step_seconds(const llm_hw *hw, const llm_step *st, double *t_comp, double *t_mem,
                         double *t_ar);
+/* MoE: experts a step of `tokens` tokens activates per MoE layer,
+ * min(experts, tokens x top_k) (0 for a dense model). */
+double llm_moe_active_experts(const llm_model *m, double tokens);
+/* Weight bytes a step of `tokens` tokens reads on the whole instance (dense
+ * weights + the activated experts' under hw's ep and moe_imbalance);
+ * llm_weight_bytes for a dense model. */
+double llm_step_weight_bytes(const llm_hw *hw, double tokens);
+/* MoE under EP: bytes one all-to-all (dispatch or combine) of one MoE layer
+ * moves, tokens x hidden x 2 x top_k x (ep - 1) / ep; 0 when ep <= 1. */
+double llm_a2a_bytes(const llm_model *m, double tokens, uint32_t ep);
+/* Pipeline: micro-batches of a step of `tokens` tokens, min(microbatches,
+ * tokens) (>= 1); activation bytes one micro-batch sends across one stage
+ * boundary, tokens / m x hidden x 2. */
+uint32_t llm_pp_microbatches(const llm_hw *hw, uint64_t tokens);
+double llm_pp_act_bytes(const llm_hw *hw, uint64_t tokens);
+/* Pipeline: the time of one stage computing one micro-batch of st (the
+ * whole step when pp <= 1 and one micro-batch, without step_overhead). */
+double llm_stage_seconds(const llm_hw *hw, const llm_step *st);
 /* The same, rounded to picoseconds (llround). */
 sim_time llm_step_time(const llm_hw *hw, const llm_step *st);
 

@@ -38,6 +38,13 @@
  * still in the system at the end and `truncated` is 1 when there are any
  * (the stop time censored the run, so e2e_mean underestimates W).
  *
+ * Priorities and admission (`classes`, `admission`, `rate_limit`; README
+ * "Priorities and admission"): each request gets a class [assign_class]
+ * whose priority the instances use under `scheduling: priority`; before an
+ * instance sees it, a colocated request passes a token bucket and the
+ * SLO-aware admission [gate_submit]; deferred requests are retried every
+ * `retry` [defer_retry]. Per-class metrics go to scope class:NAME.
+ *
  * Energy: the workload names itself the scope of the run's energy totals
  * (sim_energy_work): energy_total_j and its data-movement and compute
  * parts, energy_per_request_j = total / completed requests and
@@ -53,13 +60,32 @@
 
 #include "models/fabric/fabric.h"
 #include "models/serving/instance.h"
+#include "models/kv/kv_rindex.h"
 #include "models/kv/kvstore.h"
 #include "models/workload/synth.h"
 #include "models/workload/trace.h"
 #include "sim/mem.h"
 #include "sim/stats.h"
 
-enum { WL_EV_ARRIVAL = SIM_EV_USER, WL_EV_KV };
+enum { WL_EV_ARRIVAL = SIM_EV_USER, WL_EV_KV, WL_EV_RETRY };
+
+/* SLO-aware admission (workload.admission.policy). */
+enum { ADM_NONE, ADM_REJECT, ADM_DEFER };
+static const char *const adm_policies[] = {"none", "reject", "defer", NULL};
+
+#define WL_MAX_CLASSES 32
+
+/* A priority class (workload.classes) and its counters. */
+typedef struct wl_class {
+    const char *name;           /* for the scope class:NAME */
+    double share;               /* fraction of requests (hash assignment) */
+    uint64_t priority;          /* higher is served first (scheduling: priority) */
+    sim_time slo_ttft, slo_tpot;/* 0: the workload's */
+    uint64_t arrived, completed, rejected, rejected_slo, rejected_rate, deferred, preempted;
+    uint64_t good;              /* completed within the class's SLOs */
+    double work;                /* tokens (input + output) of its arrivals */
+    sim_samples ttft, tpot, e2e;
+} wl_class;
 
 /* KV transfer modes of disaggregation. */
 enum { PD_WHOLE, PD_LAYERWISE };
@@ -68,6 +94,7 @@ enum { PD_LEAST_LOADED, PD_KV_ROOM };
 static const char *const pd_policies[] = {"least_loaded", "kv_room", NULL};
 
 #define POOL_CHUNK 256
+#define WL_SAMPLES_KEEP ((size_t)1 << 20) /* latency samples held in memory, each */
 
 typedef struct pool_chunk {
     struct pool_chunk *next;    /* chunk list, for freeing */
@@ -134,6 +161,29 @@ typedef struct wl_state {
     trace_u64map *placed;               /* session -> decode instance + 1 (NIC tables) */
     uint64_t placements;                /* NIC table placements issued */
     uint64_t dec_rr;                    /* decode choice: where the tie-breaking scan starts */
+    /* priorities and admission */
+    wl_class cls[WL_MAX_CLASSES];       /* workload.classes */
+    uint32_t ncls;
+    int admission;                      /* ADM_* */
+    sim_time adm_retry;                 /* defer: retry period */
+    double rl_rate;                     /* rate_limit: tokens per second (0: none) */
+    double rl_burst;                    /* bucket capacity, tokens */
+    double rl_level;                    /* tokens x 1e12 (exact for integral ps x rate) */
+    sim_time rl_last;                   /* last refill */
+    uint64_t rejected_slo, rejected_rate, deferred; /* totals of the classes' counters */
+    inst_req *def_head, *def_tail;      /* deferred requests, FIFO (linked by next) */
+    int retry_pending;                  /* a WL_EV_RETRY is scheduled */
+    /* indexed routing (kv_rindex.h; see route_indexed) */
+    int route_full;                     /* 1: every request sees every view (tests) */
+    int rx_tried;                       /* the index was set up (or refused) */
+    int rx_failed;                      /* the index ran out of memory */
+    int rkind;                          /* kv_router_builtin of the router */
+    kv_rindex *rx;                      /* the index, or NULL: full views */
+    struct rx_ctx { struct wl_state *w; uint32_t i; } *rctx; /* per instance, hook context */
+    uint32_t *dirty, ndirty;            /* instances whose load changed since the last route */
+    uint32_t *cand;                     /* holders of a request's first block */
+    serving_route_stats rstat;          /* routing work (test hook) */
+    size_t samples_keep;                /* 0: WL_SAMPLES_KEEP; SIZE_MAX: all (test hook) */
 } wl_state;
 
 static const sim_param wl_params[] = {
@@ -152,7 +202,8 @@ static const sim_param wl_params[] = {
      offsetof(wl_state, slo_tpot), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
-static const char *const wl_keys[] = {"synthetic", "slo", "instances", "disaggregation", NULL};
+static const char *const wl_keys[] = {"synthetic", "slo", "instances", "disaggregation",
+                                      "classes", "admission", "rate_limit", NULL};
 
 /* ---- the keys of the serving sections (sim/schema.h) ------------------------ */
 
@@ -197,6 +248,35 @@ static const sim_skey slo_keys[] = {
     SK_END};
 static const sim_schema slo_schema = {"workload.slo", slo_keys, NULL, NULL, NULL, NULL, NULL};
 
+static const sim_skey class_keys[] = {
+    {"name", SIM_S_VALUE, "string", NULL, "", "class name (metrics scope class:NAME)", NULL},
+    {"share", SIM_S_VALUE, "real", NULL, "",
+     "fraction of the requests in this class (shares sum to 1; a trace's class column wins)",
+     NULL},
+    {"priority", SIM_S_VALUE, "uint", "0", "", "higher is served first (scheduling: priority)",
+     NULL},
+    {"slo", SIM_S_MAP, "section", NULL, "", "the class's SLOs (default: workload.slo)",
+     &slo_schema},
+    SK_END};
+static const sim_schema class_schema = {"workload class", class_keys, NULL, NULL, NULL, NULL,
+                                        NULL};
+
+static const sim_skey admission_keys[] = {
+    {"policy", SIM_S_VALUE, "none|reject|defer", "none", "",
+     "a request whose predicted TTFT exceeds its SLO: admitted (none), rejected, or held at "
+     "the router and retried", NULL},
+    {"retry", SIM_S_VALUE, "time", "10 ms", "", "defer: period of the retries", NULL},
+    SK_END};
+static const sim_schema admission_schema = {"workload.admission", admission_keys, NULL, NULL,
+                                            NULL, NULL, NULL};
+
+static const sim_skey rate_limit_keys[] = {
+    {"rate", SIM_S_VALUE, "rate", NULL, "/s", "token refill rate (requests per second)", NULL},
+    {"burst", SIM_S_VALUE, "real", "1", "", "bucket capacity (requests; >= 1)", NULL},
+    SK_END};
+static const sim_schema rate_limit_schema = {"workload.rate_limit", rate_limit_keys, NULL, NULL,
+                                             NULL, NULL, NULL};
+
 static const sim_skey instances_keys[] = {
     {"count", SIM_S_VALUE, "uint", "1", "", "instances to create (1..100000)", NULL},
     {"name", SIM_S_VALUE, "string", "inst", "", "name prefix: inst0, inst1, ...", NULL},
@@ -228,6 +308,13 @@ static const sim_skey workload_keys[] = {
      "create COUNT llm_instance components with these parameters", &instances_schema},
     {"disaggregation", SIM_S_MAP, "section", NULL, "",
      "prefill/decode disaggregation: how KV moves", &pd_schema},
+    {"classes", SIM_S_LIST, "list", NULL, "",
+     "priority classes: [{name, share, priority, slo: {ttft, tpot}}]", &class_schema},
+    {"admission", SIM_S_MAP, "section", NULL, "",
+     "SLO-aware admission at the router (predicted TTFT vs the class's TTFT SLO)",
+     &admission_schema},
+    {"rate_limit", SIM_S_MAP, "section", NULL, "",
+     "token-bucket rate limit at the router: {rate: 100/s, burst: 10}", &rate_limit_schema},
     SK_END};
 const sim_schema serving_workload_schema = {"workload", workload_keys, wl_params, NULL, NULL,
                                             NULL, NULL};
@@ -524,6 +611,71 @@ static int parse_synth(const scn_node *n, uint64_t seed, uint32_t block_tokens,
 
 /* ---- the workload component --------------------------------------------- */
 
+/* workload.classes, workload.admission, workload.rate_limit. */
+static int parse_priorities(wl_state *w, const scn_node *node, sim_err *err)
+{
+    const scn_node *cl = node ? scn_map_get(node, "classes") : NULL;
+    int rc;
+    if (cl) {
+        if (scn_node_kind(cl) != SCN_SEQ || scn_len(cl) < 1 || scn_len(cl) > WL_MAX_CLASSES)
+            return scn_error(err, cl, "workload.classes: a list of 1..%d classes",
+                             WL_MAX_CLASSES);
+        double sum = 0;
+        for (uint32_t i = 0; i < scn_len(cl); i++) {
+            const scn_node *cn = scn_seq_at(cl, i);
+            wl_class *k = &w->cls[i];
+            if ((rc = sim_schema_check(&class_schema, cn, "workload class", NULL, NULL, err)) ||
+                (rc = scn_get_string(cn, "name", NULL, &k->name, err)) ||
+                (rc = scn_get_double(cn, "share", -1, &k->share, err)) ||
+                (rc = scn_get_uint(cn, "priority", 0, &k->priority, err)))
+                return rc;
+            if (!k->name)
+                return scn_error(err, cn, "workload class %u needs a 'name'", i);
+            for (uint32_t j = 0; j < i; j++)
+                if (strcmp(w->cls[j].name, k->name) == 0)
+                    return scn_error(err, scn_map_get(cn, "name"),
+                                     "workload.classes: class '%s' is listed twice", k->name);
+            if (!scn_map_get(cn, "share"))
+                return scn_error(err, cn, "workload class '%s' needs a 'share' (0..1)", k->name);
+            if (!(k->share >= 0 && k->share <= 1))
+                return scn_error(err, scn_map_get(cn, "share"),
+                                 "workload class '%s': share must be in [0, 1]", k->name);
+            if (k->priority > UINT32_MAX)
+                return scn_error(err, scn_map_get(cn, "priority"),
+                                 "workload class '%s': priority must be 0..%u", k->name,
+                                 UINT32_MAX);
+            const scn_node *slo = scn_map_get(cn, "slo");
+            if (slo && ((rc = scn_get_time(slo, "ttft", 0, &k->slo_ttft, err)) ||
+                        (rc = scn_get_time(slo, "tpot", 0, &k->slo_tpot, err))))
+                return rc;
+            sum += k->share;
+            w->ncls++;
+        }
+        if (fabs(sum - 1) > 1e-9)
+            return scn_error(err, cl, "workload.classes: the shares sum to %.12g, not 1", sum);
+    }
+    const scn_node *an = node ? scn_map_get(node, "admission") : NULL;
+    w->adm_retry = (sim_time)10000000000ULL; /* 10 ms */
+    if (an && ((rc = scn_get_enum(an, "policy", adm_policies, ADM_NONE, &w->admission, err)) ||
+               (rc = scn_get_time(an, "retry", w->adm_retry, &w->adm_retry, err))))
+        return rc;
+    if (an && w->adm_retry == 0)
+        return scn_error(err, scn_map_get(an, "retry"), "workload.admission.retry must be > 0");
+    const scn_node *rl = node ? scn_map_get(node, "rate_limit") : NULL;
+    if (rl) {
+        if (!scn_map_get(rl, "rate"))
+            return scn_error(err, rl, "workload.rate_limit needs a 'rate' (e.g. 100/s)");
+        if ((rc = get_per_second(rl, "rate", 0, &w->rl_rate, err)) ||
+            (rc = scn_get_double(rl, "burst", 1, &w->rl_burst, err)))
+            return rc;
+        if (!(w->rl_burst >= 1))
+            return scn_error(err, scn_map_get(rl, "burst"),
+                             "workload.rate_limit.burst must be >= 1 (requests)");
+        w->rl_level = w->rl_burst * 1e12; /* the bucket starts full */
+    }
+    return 0;
+}
+
 static int wl_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
     wl_state *w = c->state;
@@ -539,6 +691,9 @@ static int wl_configure(sim_comp *c, const scn_node *node, sim_err *err)
         if (rc)
             return rc;
     }
+    int prc = parse_priorities(w, node, err);
+    if (prc)
+        return prc;
     const scn_node *syn = node ? scn_map_get(node, "synthetic") : NULL;
     if (w->trace && !*w->trace)
         w->trace = NULL;
@@ -846,6 +1001,266 @@ static void pd_handoff(sim_comp *c, inst_req *r)
     }
 }
 
+/* Refused at the router (rate limit or admission): the request leaves
+ * without reaching an instance (its row names the routed instance). */
+static void router_reject(sim_comp *c, inst_req *r)
+{
+    r->state = INST_REJECTED;
+    r->first_token = r->last_token = r->finish = 0;
+    r->cached = r->hit_blocks = 0;
+    r->preemptions = 0;
+    done_cb(c, r);
+}
+
+static void defer_push(sim_comp *c, inst_req *r)
+{
+    wl_state *w = c->state;
+    r->next = NULL;
+    if (w->def_tail)
+        w->def_tail->next = r;
+    else
+        w->def_head = r;
+    w->def_tail = r;
+    if (!w->retry_pending) {
+        w->retry_pending = 1;
+        sim_schedule(c->sim, w->adm_retry, c->id, WL_EV_RETRY, 0, 0);
+    }
+}
+
+/* The TTFT SLO of r (its class's, else the workload's), ps; 0: none. */
+static sim_time ttft_slo(const wl_state *w, const inst_req *r)
+{
+    if (w->ncls && w->cls[r->klass].slo_ttft)
+        return w->cls[r->klass].slo_ttft;
+    return w->slo_ttft;
+}
+
+/* r's predicted TTFT on its instance, rounded to ps (compared with SLOs
+ * in ps, so a prediction equal to the SLO is within it). */
+static sim_time predicted_ps(const wl_state *w, const inst_req *r)
+{
+    sim_comp *in = w->inst[r->instance];
+    double p = inst_predict_ttft(in, r) * 1e12;
+    if (w->ncls && inst_priority_scheduling(in)) {
+        /* Higher classes arriving while r waits go first: with a fraction
+         * f of the offered work (tokens of the arrivals so far) in classes
+         * of a higher priority, r's wait stretches by 1 / (1 - f), as a
+         * lower class's in a preemptive-priority queue of a busy server
+         * (Kleinrock, Queueing Systems vol. 2, 1976, sec. 3.7). */
+        double hi = 0, all = 0;
+        for (uint32_t k = 0; k < w->ncls; k++) {
+            all += w->cls[k].work;
+            if (w->cls[k].priority > r->priority)
+                hi += w->cls[k].work;
+        }
+        if (hi > 0)
+            p = hi < all ? p / (1 - hi / all) : 1.8e19;
+    }
+    return p >= 1.8e19 ? SIM_TIME_MAX : (sim_time)llround(p);
+}
+
+/* Hand r to its instance through the router's gates: the token bucket
+ * (one token per request; refilled at rl_rate up to rl_burst; none left:
+ * rejected), then SLO-aware admission (predicted TTFT > the TTFT SLO:
+ * rejected, or deferred and retried every adm_retry). */
+static void gate_submit(sim_comp *c, inst_req *r)
+{
+    wl_state *w = c->state;
+    sim_time now = sim_now(c->sim);
+    wl_class *k = w->ncls ? &w->cls[r->klass] : NULL;
+    if (w->rl_rate > 0) {
+        /* level in tokens x 1e12: (now - last) ps x rate tokens/s, exact in a
+         * double for integral rates and spans below 2^53 / rate ps */
+        w->rl_level += (double)(now - w->rl_last) * w->rl_rate;
+        if (w->rl_level > w->rl_burst * 1e12)
+            w->rl_level = w->rl_burst * 1e12;
+        w->rl_last = now;
+        if (w->rl_level < 1e12) {
+            w->rejected_rate++;
+            if (k)
+                k->rejected_rate++;
+            router_reject(c, r);
+            return;
+        }
+        w->rl_level -= 1e12;
+    }
+    sim_time slo = ttft_slo(w, r);
+    if (w->admission != ADM_NONE && slo && predicted_ps(w, r) > slo) {
+        if (w->admission == ADM_REJECT) {
+            w->rejected_slo++;
+            if (k)
+                k->rejected_slo++;
+            router_reject(c, r);
+        } else {
+            w->deferred++;
+            if (k)
+                k->deferred++;
+            defer_push(c, r);
+        }
+        return;
+    }
+    inst_submit(w->inst[r->instance], r);
+}
+
+/* Retry the deferred requests in order: submitted when the time already
+ * waited plus the predicted TTFT fits the SLO, rejected once the wait
+ * alone exceeds it, else kept (on the instance routed at arrival). */
+static void defer_retry(sim_comp *c)
+{
+    wl_state *w = c->state;
+    sim_time now = sim_now(c->sim);
+    inst_req *r = w->def_head, *keep = NULL, *ktail = NULL;
+    w->def_head = w->def_tail = NULL;
+    while (r) {
+        inst_req *nx = r->next;
+        r->next = NULL;
+        sim_time slo = ttft_slo(w, r);
+        if (now - r->arrival > slo) {
+            w->rejected_slo++;
+            if (w->ncls)
+                w->cls[r->klass].rejected_slo++;
+            router_reject(c, r);
+        } else if (now - r->arrival + predicted_ps(w, r) <= slo) {
+            inst_submit(w->inst[r->instance], r);
+        } else {
+            if (ktail)
+                ktail->next = r;
+            else
+                keep = r;
+            ktail = r;
+        }
+        r = nx;
+    }
+    w->def_head = keep;
+    w->def_tail = ktail;
+    w->retry_pending = 0;
+    if (keep) {
+        w->retry_pending = 1;
+        sim_schedule(c->sim, w->adm_retry, c->id, WL_EV_RETRY, 0, 0);
+    }
+}
+
+/* r's class: the trace's class column, else by share from a hash of its
+ * session (its id without one), so a session keeps its class and no
+ * random stream is drawn. 0, or SIM_EFORMAT (run failed) for a class the
+ * scenario does not list. */
+static int assign_class(sim_comp *c, inst_req *r, const trace_req *t)
+{
+    wl_state *w = c->state;
+    r->klass = r->priority = 0;
+    if (!w->ncls)
+        return 0;
+    uint32_t k = 0;
+    if (t->has_class) {
+        if (t->klass >= w->ncls) {
+            sim_fail(c->sim, SIM_EFORMAT, "%s:%ld:%d: unknown class %u: workload.classes lists"
+                     " %u (0..%u)", trace_reader_name(w->reader), trace_reader_line(w->reader),
+                     t->class_col, t->klass, w->ncls, w->ncls - 1);
+            return SIM_EFORMAT;
+        }
+        k = t->klass;
+    } else {
+        double u = (double)(mix64((t->session ? t->session : t->id + 1) ^ 0xc1a55e5ULL) >> 11) *
+                   0x1p-53, acc = 0;
+        for (k = 0; k + 1 < w->ncls; k++) {
+            acc += w->cls[k].share;
+            if (u < acc)
+                break;
+        }
+    }
+    r->klass = k;
+    r->priority = (uint32_t)w->cls[k].priority;
+    w->cls[k].arrived++;
+    w->cls[k].work += (double)(t->input_tokens ? t->input_tokens : 1) +
+                      (double)(t->output_tokens ? t->output_tokens : 1);
+    return 0;
+}
+
+/* ---- indexed routing ------------------------------------------------------
+ *
+ * For the built-in round_robin, random, least_loaded and prefix_affinity
+ * routers (no pair router, no disaggregation, every instance matching
+ * prefixes in its own store only) the workload keeps a kv_rindex: the
+ * instances report load changes (inst_set_route_hooks) and their stores
+ * every block entering and leaving their index. A request then costs
+ * O(log n) for the least loaded plus one exact match per holder of its
+ * first block, instead of a view of all n instances; the choice is the
+ * one the policy makes on the full views (kv_router.c says why), and the
+ * full-view path stays for every other policy and for plug-ins. */
+
+static void rx_load(void *ctx)
+{
+    struct rx_ctx *q = ctx;
+    q->w->dirty[q->w->ndirty++] = q->i; /* at most once per instance between routes */
+}
+
+static void rx_block(void *ctx, uint64_t id, int added)
+{
+    struct rx_ctx *q = ctx;
+    if (kv_rindex_block(q->w->rx, q->i, id, added))
+        q->w->rx_failed = 1;
+}
+
+/* Set the index up at the first request (every store exists by then and
+ * is empty); leave rx NULL when the router or an instance does not allow it. */
+static void rx_setup(sim_comp *c)
+{
+    wl_state *w = c->state;
+    w->rx_tried = 1;
+    w->rkind = kv_router_builtin(w->router);
+    if (w->route_full || w->pair || w->disagg || w->ninst < 2 || w->rkind == KV_ROUTE_OTHER)
+        return;
+    w->rx = kv_rindex_new(w->ninst);
+    w->rctx = sim_calloc(w->ninst, sizeof *w->rctx);
+    w->dirty = sim_calloc(w->ninst, sizeof *w->dirty);
+    w->cand = sim_calloc(w->ninst, sizeof *w->cand);
+    uint32_t i = 0;
+    if (w->rx && w->rctx && w->dirty && w->cand) {
+        for (; i < w->ninst; i++) {
+            w->rctx[i].w = w;
+            w->rctx[i].i = i;
+            if (inst_set_route_hooks(w->inst[i], rx_load, rx_block, &w->rctx[i]))
+                break;
+            kv_rindex_set_load(w->rx, i, inst_take_outstanding(w->inst[i]));
+        }
+    }
+    if (i == w->ninst)
+        return;
+    while (i-- > 0) /* refused (or no memory): full views for every request */
+        inst_set_route_hooks(w->inst[i], NULL, NULL, NULL);
+    kv_rindex_free(w->rx);
+    w->rx = NULL;
+}
+
+/* The router's choice for r among the n = ninst instances, from the index. */
+static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_view *rv)
+{
+    wl_state *w = c->state;
+    w->rstat.indexed++;
+    if (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM) /* they read no view */
+        return w->router->route(w->router_st, rv, w->views, w->ninst, uniform_draw, c->rng);
+    for (uint32_t k = 0; k < w->ndirty; k++)
+        kv_rindex_set_load(w->rx, w->dirty[k], inst_take_outstanding(w->inst[w->dirty[k]]));
+    w->ndirty = 0;
+    if (w->rkind == KV_ROUTE_PREFIX && r->n_prompt) {
+        uint32_t nh = kv_rindex_holders(w->rx, r->ids[0], w->cand, w->ninst);
+        memfab_instance_view best, v;
+        memset(&best, 0, sizeof best);
+        for (uint32_t k = 0; k < nh && k < w->ninst; k++) {
+            inst_view(w->inst[w->cand[k]], r, &v);
+            w->rstat.views++;
+            if (v.prefix_blocks > best.prefix_blocks ||
+                (v.prefix_blocks && v.prefix_blocks == best.prefix_blocks &&
+                 (v.outstanding_tokens < best.outstanding_tokens ||
+                  (v.outstanding_tokens == best.outstanding_tokens && v.index < best.index))))
+                best = v;
+        }
+        if (best.prefix_blocks) /* the most prefix blocks; ties the lighter */
+            return best.index;
+    }
+    return kv_rindex_least(w->rx); /* least_loaded, or no instance holds any prefix */
+}
+
 static void dispatch(sim_comp *c, const trace_req *t)
 {
     wl_state *w = c->state;
@@ -870,6 +1285,11 @@ static void dispatch(sim_comp *c, const trace_req *t)
     }
     if (rc) {
         sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for block ids", c->name);
+        return;
+    }
+    if (assign_class(c, r, t)) {
+        r->next = w->free_list;
+        w->free_list = r;
         return;
     }
     /* The router chooses among the instances that take prompts: all of
@@ -917,15 +1337,38 @@ static void dispatch(sim_comp *c, const trace_req *t)
         }
         return;
     }
+    if (!w->rx_tried)
+        rx_setup(c);
+    if (w->rx_failed) {
+        sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for the routing index", c->name);
+        return;
+    }
     if (w->sticky && r->session && trace_u64map_get(w->sessions, r->session, &stuck)) {
         pick = (uint32_t)stuck;
         have = 1;
     }
-    if (n > 1 || w->sticky) {
+    if (w->rx) { /* n = ninst > 1: the index, then the chosen instance's view only */
+        w->rstat.routed++;
+        if (!have) {
+            memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
+                                      w->block_tokens, r->ids};
+            pick = route_indexed(c, r, &rv);
+            if (pick >= n)
+                pick = n - 1;
+            if (w->sticky && r->session)
+                trace_u64map_put(w->sessions, r->session, pick);
+        }
+        memfab_instance_view v;
+        inst_view(w->inst[pick], r, &v);
+        w->rstat.views++;
+        r->predicted = v.prefix_blocks;
+    } else if (n > 1 || w->sticky) {
+        w->rstat.routed += n > 1;
+        w->rstat.views += n;
         for (uint32_t i = 0; i < n; i++)
             inst_view(w->inst[w->disagg ? w->pidx[i] : i], r, &w->views[i]);
     }
-    if (!have && n > 1) {
+    if (!w->rx && !have && n > 1) {
         memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
                                   w->block_tokens, r->ids};
         pick = w->router->route(w->router_st, &rv, w->views, n, uniform_draw, c->rng);
@@ -934,7 +1377,9 @@ static void dispatch(sim_comp *c, const trace_req *t)
         if (w->sticky && r->session)
             trace_u64map_put(w->sessions, r->session, pick);
     }
-    if (n > 1 || w->sticky)
+    if (w->rx)
+        ; /* predicted above */
+    else if (n > 1 || w->sticky)
         r->predicted = w->views[pick].prefix_blocks;
     else {
         memfab_instance_view v;
@@ -958,7 +1403,7 @@ static void dispatch(sim_comp *c, const trace_req *t)
         pd_dispatch(c, r);
         return;
     }
-    inst_submit(w->inst[pick], r);
+    gate_submit(c, r);
 }
 
 /* Read the next request into pending; 1 = have one. */
@@ -1014,6 +1459,9 @@ static void done_cb(void *ctx, inst_req *r)
                            r->output, r->cached);
     }
     in_system_change(w, now, -1);
+    wl_class *k = w->ncls ? &w->cls[r->klass] : NULL;
+    if (k && r->preemptions)
+        k->preempted++;
     if (r->state == INST_DONE) {
         w->tot.completed++;
         w->tot.output_tokens += r->output;
@@ -1028,11 +1476,26 @@ static void done_cb(void *ctx, inst_req *r)
         if (r->output > 1)
             sim_samples_add(&w->tpot, tpot);
         sim_samples_add(&w->e2e, (double)(r->finish - r->arrival));
-        if ((!w->slo_ttft || ttft <= (double)w->slo_ttft) &&
-            (!w->slo_tpot || tpot <= (double)w->slo_tpot))
+        sim_time st = w->slo_ttft, sp = w->slo_tpot; /* a class's own SLOs win */
+        if (k && k->slo_ttft)
+            st = k->slo_ttft;
+        if (k && k->slo_tpot)
+            sp = k->slo_tpot;
+        int good = (!st || ttft <= (double)st) && (!sp || tpot <= (double)sp);
+        if (good)
             w->good++;
+        if (k) {
+            k->completed++;
+            k->good += good;
+            sim_samples_add(&k->ttft, ttft);
+            if (r->output > 1)
+                sim_samples_add(&k->tpot, tpot);
+            sim_samples_add(&k->e2e, (double)(r->finish - r->arrival));
+        }
     } else {
         w->tot.rejected++;
+        if (k)
+            k->rejected++;
     }
     r->next = w->free_list;
     w->free_list = r;
@@ -1060,6 +1523,13 @@ static int wl_start(sim_comp *c, sim_err *err)
                                  sim_comp_at(c->sim, a)->name, d->name,
                                  sim_comp_at(c->sim, b)->name);
         }
+    /* latency samples beyond 2^20 each go to temporary files (exact
+     * percentiles, memory independent of the trace length) */
+    sim_samples *all[] = {&w->ttft, &w->tpot, &w->e2e, &w->kv_wait, &w->kv_exposed,
+                          &w->ttft_prefill};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sim_samples_spill(all[i], w->samples_keep == 0 ? WL_SAMPLES_KEEP
+                                  : w->samples_keep == SIZE_MAX ? 0 : w->samples_keep);
     w->views = sim_calloc(w->ninst, sizeof *w->views);
     w->sessions = trace_u64map_new();
     if (!w->views || !w->sessions)
@@ -1076,6 +1546,10 @@ static void wl_handle(sim_comp *c, const sim_event *e)
         inst_req *r = (inst_req *)(uintptr_t)e->a0;
         r->kv_flows--;
         pd_check(c, r);
+        return;
+    }
+    if (e->kind == WL_EV_RETRY) {
+        defer_retry(c);
         return;
     }
     if (e->kind != WL_EV_ARRIVAL || !w->have_pending)
@@ -1167,6 +1641,36 @@ static int wl_finish(sim_comp *c, sim_err *err)
     sim_report_metric(s, sc, "in_system_mean", t->in_system_mean, "requests");
     sim_report_metric(s, sc, "arrival_rate", t->arrival_rate, "requests/s");
     sim_report_metric(s, sc, "littles_law_lambda_w", t->arrival_rate * t->e2e_mean, "requests");
+    if (w->rl_rate > 0)
+        sim_report_metric(s, sc, "rejected_rate_limit", (double)w->rejected_rate, "requests");
+    if (w->admission != ADM_NONE) {
+        sim_report_metric(s, sc, "rejected_slo", (double)w->rejected_slo, "requests");
+        sim_report_metric(s, sc, "deferred", (double)w->deferred, "requests");
+        uint64_t still = 0;
+        for (const inst_req *r = w->def_head; r; r = r->next)
+            still++;
+        sim_report_metric(s, sc, "deferred_at_end", (double)still, "requests");
+    }
+    for (uint32_t i = 0; i < w->ncls; i++) { /* per class, scope class:NAME */
+        wl_class *k = &w->cls[i];
+        char scope[160];
+        snprintf(scope, sizeof scope, "class:%s", k->name);
+        sim_report_metric(s, scope, "priority", (double)k->priority, "");
+        sim_report_metric(s, scope, "requests", (double)k->arrived, "requests");
+        sim_report_metric(s, scope, "completed", (double)k->completed, "requests");
+        sim_report_metric(s, scope, "rejected", (double)k->rejected, "requests");
+        sim_report_metric(s, scope, "rejected_slo", (double)k->rejected_slo, "requests");
+        sim_report_metric(s, scope, "rejected_rate_limit", (double)k->rejected_rate,
+                          "requests");
+        sim_report_metric(s, scope, "deferred", (double)k->deferred, "requests");
+        sim_report_metric(s, scope, "preempted", (double)k->preempted, "requests");
+        sim_samples_report(s, scope, "ttft", &k->ttft, 1e-12, "s");
+        sim_samples_report(s, scope, "tpot", &k->tpot, 1e-12, "s");
+        sim_samples_report(s, scope, "e2e", &k->e2e, 1e-12, "s");
+        sim_report_metric(s, scope, "goodput", span > 0 ? k->good / span : 0, "requests/s");
+        sim_report_metric(s, scope, "slo_attainment",
+                          k->completed ? (double)k->good / k->completed : 0, "");
+    }
     if (w->disagg) {
         sim_report_metric(s, sc, "kv_transfer_bytes", (double)w->kv_bytes, "B");
         sim_report_metric(s, sc, "rejected_early", (double)w->rejected_early, "requests");
@@ -1196,6 +1700,10 @@ static void wl_destroy(sim_comp *c)
     trace_u64map_free(w->sessions);
     sim_free(w->views);
     sim_free(w->inst);
+    kv_rindex_free(w->rx);
+    sim_free(w->rctx);
+    sim_free(w->dirty);
+    sim_free(w->cand);
     for (pool_chunk *ch = w->chunks, *nx; ch; ch = nx) {
         nx = ch->next;
         for (int i = 0; i < POOL_CHUNK; i++)
@@ -1208,6 +1716,11 @@ static void wl_destroy(sim_comp *c)
     sim_samples_free(&w->kv_wait);
     sim_samples_free(&w->kv_exposed);
     sim_samples_free(&w->ttft_prefill);
+    for (uint32_t i = 0; i < w->ncls; i++) {
+        sim_samples_free(&w->cls[i].ttft);
+        sim_samples_free(&w->cls[i].tpot);
+        sim_samples_free(&w->cls[i].e2e);
+    }
     sim_free(w->pidx);
     sim_free(w->didx);
     sim_free(w->kv_chan);
@@ -1240,6 +1753,20 @@ const sim_model llm_workload_model = {
 };
 
 const serving_totals *serving_get_totals(sim_comp *c) { return &((wl_state *)c->state)->tot; }
+
+const serving_route_stats *serving_get_route_stats(sim_comp *c)
+{
+    wl_state *w = c->state;
+    w->rstat.comparisons = w->rx ? kv_rindex_comparisons(w->rx) : 0;
+    return &w->rstat;
+}
+
+void serving_set_route_index(sim_comp *c, int on) { ((wl_state *)c->state)->route_full = !on; }
+
+void serving_set_samples_keep(sim_comp *c, size_t keep)
+{
+    ((wl_state *)c->state)->samples_keep = keep ? keep : SIZE_MAX;
+}
 
 /* ---- the builder ---------------------------------------------------------- */
 

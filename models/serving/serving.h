@@ -11,6 +11,11 @@
  *     time_scale: 1.0            # arrival times are multiplied by this
  *     max_requests: 0            # 0 = the whole trace
  *     slo: {ttft: 2 s, tpot: 100 ms}
+ *     classes:                   # priority classes (trace column or share by session hash)
+ *       - {name: chat, share: 0.3, priority: 1, slo: {ttft: 1 s, tpot: 50 ms}}
+ *       - {name: batch, share: 0.7, priority: 0}
+ *     admission: {policy: reject, retry: 10 ms}  # none | reject | defer (predicted TTFT > SLO)
+ *     rate_limit: {rate: 100/s, burst: 10}       # token bucket at the router
  *     instances: {count: 4, model: llama3-8b, gpu: h100, tp: 1, ...}  # llm_instance params
  *   kv:
  *     block_tokens: 512          # default: the trace's block size, else 16
@@ -82,5 +87,24 @@ typedef struct serving_totals {
     uint64_t preemptions;       /* summed over instances */
 } serving_totals;
 const serving_totals *serving_get_totals(sim_comp *workload);
+
+/* Routing work (a test hook, not a result): requests routed, instance
+ * views built for them, requests the routing index served (kv_rindex.h:
+ * round_robin, random, least_loaded, prefix_affinity without pair routing
+ * or disaggregation), and the index's key comparisons. */
+typedef struct serving_route_stats {
+    uint64_t routed;            /* requests routed among n > 1 instances */
+    uint64_t views;             /* memfab_instance_view built for them */
+    uint64_t indexed;           /* of the routed, served by the index */
+    uint64_t comparisons;       /* least-loaded tree key comparisons */
+} serving_route_stats;
+const serving_route_stats *serving_get_route_stats(sim_comp *workload);
+/* Turn the routing index off (on = 0) or on before the run starts; the
+ * results are the same either way (check_serving proves it). */
+void serving_set_route_index(sim_comp *workload, int on);
+/* Latency samples each collector keeps in memory before spilling the rest
+ * to a temporary file (sim_samples_spill; default 2^20; 0: keep all). A
+ * test hook, to show memory independent of the trace length on short runs. */
+void serving_set_samples_keep(sim_comp *workload, size_t keep);
 
 #endif

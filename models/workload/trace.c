@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ struct trace_reader {
     const trace_source_ops *ops;  /* generic source, or NULL for a file */
     void *ctx;                    /* generic source state */
     int col_time, col_in, col_out, col_session; /* CSV column indices (-1: none) */
+    int classes;                  /* native: a class column follows output_tokens */
     /* State, changes per request. */
     FILE *f;                      /* the open file */
     char *line;                   /* current line, NUL-terminated, no newline */
@@ -781,6 +783,11 @@ static int native_header(trace_reader *r, sim_err *err)
                 return FERR(r, err, c, "bad block_tokens \"%s\"",
                             sim_excerpt(w + 13, ex, sizeof ex));
             r->block_tokens = (uint32_t)v;
+        } else if (strncmp(w, "classes=", 8) == 0) {
+            if (strcmp(w + 8, "0") != 0 && strcmp(w + 8, "1") != 0)
+                return FERR(r, err, c, "bad classes \"%s\" (0 or 1)",
+                            sim_excerpt(w + 8, ex, sizeof ex));
+            r->classes = w[8] == '1';
         } else {
             return FERR(r, err, c, "unknown header field \"%s\"",
                         sim_excerpt(w, ex, sizeof ex));
@@ -798,34 +805,38 @@ static int next_native(trace_reader *r, trace_req *out, sim_err *err)
     if (rc <= 0)
         return rc;
     static const char *const names[] = {"request id", "arrival_ps", "session",
-                                        "input_tokens", "output_tokens"};
-    uint64_t head[5];
+                                        "input_tokens", "output_tokens", "class"};
+    uint64_t head[6];
+    size_t nh = r->classes ? 6 : 5; /* fixed fields before the block ids */
     size_t nb = 0;
     const char *p = r->line;
     for (size_t k = 0;; k++) {
         while (*p == ' ' || *p == '\t')
             p++;
         if (!*p) {
-            if (k < 5)
-                return FERR(r, err, (int)(p - r->line) + 1, "missing %s (expected at least 5 "
-                            "fields: id arrival_ps session input_tokens output_tokens)", names[k]);
+            if (k < nh)
+                return FERR(r, err, (int)(p - r->line) + 1, "missing %s (expected at least %zu "
+                            "fields: id arrival_ps session input_tokens output_tokens%s)",
+                            names[k], nh, nh > 5 ? " class" : "");
             break;
         }
         int c = (int)(p - r->line) + 1;
-        uint64_t max = (k == 3 || k == 4) ? UINT32_MAX : UINT64_MAX, v = 0;
+        uint64_t max = (k == 3 || k == 4 || (k == 5 && nh > 5)) ? UINT32_MAX : UINT64_MAX, v = 0;
         if (!isdigit((unsigned char)*p))
             return FERR(r, err, c, "expected an unsigned integer (%s)",
-                        k < 5 ? names[k] : "block id");
+                        k < nh ? names[k] : "block id");
         for (; isdigit((unsigned char)*p); p++) {
             unsigned d = (unsigned)(*p - '0');
             if (v > (max - d) / 10)
-                return FERR(r, err, c, "%s out of range", k < 5 ? names[k] : "block id");
+                return FERR(r, err, c, "%s out of range", k < nh ? names[k] : "block id");
             v = v * 10 + d;
         }
         if (*p && *p != ' ' && *p != '\t')
             return FERR(r, err, (int)(p - r->line) + 1, "unexpected character '%c'", *p);
-        if (k < 5) {
+        if (k < nh) {
             head[k] = v;
+            if (k == 5)
+                out->class_col = c;
         } else {
             if ((rc = reserve_blocks(r, nb + 1, err)) < 0)
                 return rc;
@@ -849,6 +860,10 @@ static int next_native(trace_reader *r, trace_req *out, sim_err *err)
     out->n_blocks = (uint32_t)nb;
     out->block_ids = nb ? r->blocks : NULL;
     out->block_tokens = nb ? r->block_tokens : 0;
+    if (r->classes) {
+        out->klass = (uint32_t)head[5];
+        out->has_class = 1;
+    }
     return 1;
 }
 
@@ -901,6 +916,56 @@ static int open_first_line(trace_reader *r, sim_err *err)
     }
 }
 
+static const char *file_kind(const struct stat *st)
+{
+    if (S_ISDIR(st->st_mode))
+        return "a directory";
+    if (S_ISFIFO(st->st_mode))
+        return "a FIFO";
+    if (S_ISCHR(st->st_mode))
+        return "a character device";
+    if (S_ISBLK(st->st_mode))
+        return "a block device";
+    if (S_ISSOCK(st->st_mode))
+        return "a socket";
+    return "a special file";
+}
+
+/* Open a trace for reading: only a regular file. A FIFO would block in
+ * open() until a writer comes (forever, for `memfab trace stats FIFO`),
+ * and a device never ends (/dev/zero, /dev/urandom), so both are refused
+ * before a byte is read. The open itself is O_NONBLOCK, so a path that is
+ * a FIFO cannot block it; the check is on the opened file (fstat), so a
+ * path swapped after a stat cannot slip through. NULL with err set. */
+static FILE *open_regular(const char *path, sim_err *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        sim_err_set(err, errno == ENOENT ? SIM_ENOTFOUND : SIM_EIO, path, 0, 0,
+                    "cannot open trace: %s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        sim_err_set(err, SIM_EIO, path, 0, 0, "cannot open trace: %s", strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        sim_err_set(err, SIM_EFORMAT, path, 0, 0,
+                    "cannot read a trace from %s: a trace is a regular file", file_kind(&st));
+        close(fd);
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ? NULL : fdopen(fd, "r");
+    if (!f) {
+        sim_err_set(err, SIM_EIO, path, 0, 0, "cannot open trace: %s", strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 trace_reader *trace_open(const char *path, trace_format fmt, sim_err *err)
 {
     if ((unsigned)fmt > TRACE_NATIVE) {
@@ -914,12 +979,9 @@ trace_reader *trace_open(const char *path, trace_format fmt, sim_err *err)
         return NULL;
     }
     r->fmt = fmt;
-    r->f = fopen(path, "r");
-    if (!r->f) {
-        sim_err_set(err, errno == ENOENT ? SIM_ENOTFOUND : SIM_EIO, path, 0, 0,
-                    "cannot open trace: %s", strerror(errno));
+    r->f = open_regular(path, err);
+    if (!r->f)
         goto fail;
-    }
     if (open_first_line(r, err) < 0)
         goto fail;
     return r;

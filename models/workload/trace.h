@@ -47,11 +47,14 @@
  *
  * The first line must be `# memfab-trace v1` followed by optional
  * `key=value` words; the only key is block_tokens (default 0; it must be
- * positive when any line has block ids). Later lines starting with `#` and
+ * positive when any line has block ids) and classes (0 or 1, default 0).
+ * Later lines starting with `#` and
  * blank lines are ignored. Every other line holds at least five unsigned
  * decimal integers separated by blanks: the request id, the arrival in
  * picoseconds (absolute: not rebased), the session id, the prompt and
- * output token counts, then zero or more block ids. The reader is lazy
+ * output token counts, with `classes=1` the request's priority class (an
+ * index into the scenario's workload.classes, checked by the workload),
+ * then zero or more block ids. Without classes=1 the class is not given. The reader is lazy
  * like the others; trace_convert() (models/workload/trace_stats.h) writes the
  * format, and a convert/re-read round trip reproduces the stream exactly.
  *
@@ -80,6 +83,9 @@ typedef struct trace_req {
     uint32_t n_blocks;         /* number of prefix block ids */
     const uint64_t *block_ids; /* n_blocks chained prefix ids, or NULL */
     uint32_t block_tokens;     /* tokens per block; 0 when no block ids */
+    uint32_t klass;            /* priority class index (valid when has_class) */
+    int has_class;             /* the source gave a class (native `classes=1`) */
+    int class_col;             /* 1-based column of the class field (messages), 0: none */
 } trace_req;
 
 typedef enum {

@@ -1,0 +1,54 @@
+/*
+ * kv_rindex.h - the routing index: which instances hold a KV block, and
+ * which instance is the least loaded, kept up to date as the stores and
+ * the loads change so a router need not look at every instance for every
+ * request.
+ *
+ * Holders: a hash map from block id to the list of instances whose store
+ * indexes that block (any tier). The KV stores report each block entering
+ * and leaving their index (kv_store_set_index_hook); the lists are a
+ * superset of the instances where kv_store_match finds the block, so a
+ * router that takes the holders of a request's first block as candidates
+ * and matches each exactly misses no instance with a prefix hit.
+ *
+ * Least loaded: a tournament tree (a complete binary tree over the
+ * instances, each inner node holding the better of its two children) on
+ * the key (outstanding tokens, index), the order of kv_router.c's
+ * `lighter`. An update replays the matches on one leaf-to-root path
+ * (ceil(log2 n) comparisons); the minimum is the root (Knuth, TAOCP vol. 3,
+ * 5.4.1, replacement selection by a tree of losers/winners).
+ *
+ * Memory: one list node per (block, instance) pair held, and 2 x the
+ * instance count tree entries; nothing per request.
+ */
+#ifndef MEMFAB_MODELS_KV_RINDEX_H
+#define MEMFAB_MODELS_KV_RINDEX_H
+
+#include <stdint.h>
+
+typedef struct kv_rindex kv_rindex;
+
+/* An index over n instances (loads 0). NULL when out of memory. */
+kv_rindex *kv_rindex_new(uint32_t n);
+void kv_rindex_free(kv_rindex *x);
+
+/* Instance i's store indexed (added 1) or dropped (added 0) block id.
+ * 0, or SIM_ENOMEM. */
+int kv_rindex_block(kv_rindex *x, uint32_t i, uint64_t id, int added);
+
+/* The instances holding id: up to max of them into out; returns how many
+ * hold it (may exceed max). */
+uint32_t kv_rindex_holders(const kv_rindex *x, uint64_t id, uint32_t *out, uint32_t max);
+
+/* Set instance i's load (outstanding tokens). */
+void kv_rindex_set_load(kv_rindex *x, uint32_t i, uint64_t load);
+uint64_t kv_rindex_load(const kv_rindex *x, uint32_t i);
+
+/* The least loaded instance (fewest outstanding tokens, then lowest index). */
+uint32_t kv_rindex_least(const kv_rindex *x);
+
+/* Key comparisons made by set_load since creation (a test hook: it grows
+ * as log2 n per update, not as n). */
+uint64_t kv_rindex_comparisons(const kv_rindex *x);
+
+#endif

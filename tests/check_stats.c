@@ -1,0 +1,105 @@
+/*
+ * check_stats.c - sim_samples with bounded memory (sim_samples_spill): the
+ * quantiles of a collector that spilled to its temporary file are
+ * bit-for-bit those of one that kept every sample in memory and sorted
+ * them (GSL's gsl_stats_quantile_from_sorted_data: linear interpolation
+ * between the order statistics at (n-1) f), over samples with many
+ * duplicates, all-equal samples, and a collector holding 1,000 of 300,000.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/stats.h"
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 11;
+}
+
+static const double F[] = {0, 1e-6, 0.123, 0.5, 0.9, 0.99, 0.999999, 1};
+
+/* kind 0: wide doubles; 1: integers with many ties; 2: all equal;
+ * 3: picosecond-like latencies (exponential). */
+static double sample(int kind, uint64_t *seed)
+{
+    double u = (double)(lcg(seed) >> 11) / 9007199254740992.0;
+    switch (kind) {
+    case 0: return u * 1e9;
+    case 1: return (double)(lcg(seed) % 1000);
+    case 2: return 42.5;
+    default: return -log1p(-u) * 2.5e10;
+    }
+}
+
+START_TEST(spilled_quantiles_equal_in_memory)
+{
+    int kind = _i;
+    sim_samples mem, sp;
+    memset(&mem, 0, sizeof mem);
+    memset(&sp, 0, sizeof sp);
+    sim_samples_spill(&sp, 1000);
+    uint64_t seed = 99 + (uint64_t)kind;
+    for (int i = 0; i < 300000; i++) {
+        double x = sample(kind, &seed);
+        ck_assert_int_eq(sim_samples_add(&mem, x), 0);
+        ck_assert_int_eq(sim_samples_add(&sp, x), 0);
+    }
+    ck_assert_uint_gt(sp.spilled, 0);       /* it did spill */
+    ck_assert_uint_le(sp.n, 1000);          /* and holds at most `keep` */
+    ck_assert_uint_le(sp.cap, 2048);
+    for (size_t j = 0; j < sizeof F / sizeof F[0]; j++) {
+        double a = sim_samples_quantile(&mem, F[j]), b = sim_samples_quantile(&sp, F[j]);
+        ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "kind %d f %g: %.17g vs %.17g", kind, F[j],
+                      a, b);
+    }
+    /* more samples after a quantile: still exact */
+    for (int i = 0; i < 5000; i++) {
+        double x = sample(kind, &seed);
+        sim_samples_add(&mem, x);
+        sim_samples_add(&sp, x);
+    }
+    double a = sim_samples_quantile(&mem, 0.5), b = sim_samples_quantile(&sp, 0.5);
+    ck_assert(memcmp(&a, &b, sizeof a) == 0);
+    sim_samples_free(&mem);
+    sim_samples_free(&sp);
+}
+END_TEST
+
+/* Below `keep` nothing spills: the collector is the plain one. */
+START_TEST(under_keep_nothing_spills)
+{
+    sim_samples sp;
+    memset(&sp, 0, sizeof sp);
+    sim_samples_spill(&sp, 4096);
+    for (int i = 0; i < 4096; i++)
+        sim_samples_add(&sp, (double)(i * 7919 % 4096));
+    ck_assert_uint_eq(sp.spilled, 0);
+    ck_assert_ptr_null(sp.spill);
+    ck_assert_double_eq(sim_samples_quantile(&sp, 0.5), 2047.5);
+    sim_samples_free(&sp);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("stats");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, spilled_quantiles_equal_in_memory, 0, 4);
+    tcase_add_test(tc, under_keep_nothing_spills);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
