@@ -157,6 +157,8 @@ typedef struct sim_sink {
     int (*link)(void *ctx, const char *link, const char *direction, uint64_t bytes,
                 uint64_t packets, uint64_t busy_ps, double utilization);
     int (*timeseries)(void *ctx, const char *scope, const char *name, sim_time t, double value);
+    /* first_token / finish are SIM_TIME_MAX when they never happened
+     * (a rejected request, a run that ended first). */
     int (*request)(void *ctx, uint64_t req_id, const char *session, const char *instance,
                    sim_time arrival, sim_time first_token, sim_time finish, uint64_t input_tokens,
                    uint64_t output_tokens, uint64_t cached_tokens);

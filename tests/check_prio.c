@@ -206,7 +206,7 @@ START_TEST(token_bucket_admits_burst_plus_rate_t)
     ck_assert_msg(run(text, &err) == 0, "%s", err.msg);
     uint64_t half = 0, all = 0;
     for (int i = 0; i <= 1000; i++) {
-        if (!R->finish[i])
+        if (R->finish[i] == SIM_TIME_MAX) /* rejected */
             continue;
         all++;
         half += R->arrival[i] <= 500 * MS;
@@ -230,7 +230,7 @@ START_TEST(admission_rejects_predicted_slo_misses)
     scenario(text, sizeof text, ", max_batched_tokens: 100", cls);
     ck_assert_msg(run(text, &err) == 0, "%s", err.msg);
     for (int i = 0; i < 7; i++)
-        ck_assert_msg((R->finish[i] == 0) == (i == 4 || i == 6), "request %d", i);
+        ck_assert_msg((R->finish[i] == SIM_TIME_MAX) == (i == 4 || i == 6), "request %d", i);
     ck_assert_uint_eq(R->first[2], 30 * MS); /* its prediction */
     ck_assert_double_eq(capture_get(&R->cap, "class:a", "rejected_slo"), 2);
     ck_assert_double_eq(capture_get(&R->cap, "class:b", "rejected_slo"), 0);
@@ -277,7 +277,7 @@ START_TEST(priority_prediction_counts_only_equal_or_higher)
              ", classes: [{name: a, share: 0.5, priority: 1, slo: {ttft: 25 ms}},"
              " {name: b, share: 0.5}], admission: {policy: reject}");
     ck_assert_msg(run(text, &err) == 0, "%s", err.msg);
-    ck_assert_uint_eq(R->finish[3], 0);
+    ck_assert_uint_eq(R->finish[3], SIM_TIME_MAX); /* rejected: never finished */
     ck_assert_double_eq(capture_get(&R->cap, "class:a", "rejected_slo"), 1);
 }
 END_TEST
@@ -316,7 +316,7 @@ START_TEST(admission_waits_for_kv_room)
             ck_assert_uint_eq(R->first[1], 42 * MS);
             ck_assert_double_eq(capture_get(&R->cap, "class:a", "rejected_slo"), 0);
         } else {
-            ck_assert_uint_eq(R->finish[1], 0);
+            ck_assert_uint_eq(R->finish[1], SIM_TIME_MAX); /* rejected */
             ck_assert_double_eq(capture_get(&R->cap, "class:a", "rejected_slo"), 1);
         }
     }

@@ -1445,17 +1445,22 @@ static void done_cb(void *ctx, inst_req *r)
     sim_time now = sim_now(c->sim);
     char sess[32];
     snprintf(sess, sizeof sess, "%llu", (unsigned long long)r->session);
+    /* A time that never happened (rejected: no first token; not finished)
+     * is SIM_TIME_MAX, which the results store writes as NULL, so the
+     * request_latency view leaves it out instead of a negative latency. */
+    sim_time first = r->first_token ? r->first_token : SIM_TIME_MAX;
+    sim_time fin = r->state == INST_DONE ? r->finish : SIM_TIME_MAX;
     if (r->decode != UINT32_MAX) {
         sim_time since = w->pd_mode == PD_LAYERWISE ? r->arrival : r->prefill_end;
         int moved = r->kv_end != 0;
         sim_report_request_pd(c->sim, r->id, sess, w->inst[r->decode]->name, r->arrival,
-                              r->first_token, r->state == INST_DONE ? r->finish : 0, r->input,
+                              first, fin, r->input,
                               r->output, r->cached, w->inst[r->prefill]->name, r->kv_bytes,
                               moved && r->kv_start >= since ? r->kv_start - since : 0,
                               moved ? r->kv_end - r->prefill_end : 0);
     } else {
         sim_report_request(c->sim, r->id, sess, w->inst[r->instance]->name, r->arrival,
-                           r->first_token, r->state == INST_DONE ? r->finish : 0, r->input,
+                           first, fin, r->input,
                            r->output, r->cached);
     }
     in_system_change(w, now, -1);
