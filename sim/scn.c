@@ -508,8 +508,7 @@ static int merge_key(bld *b, scn_node *m, scn_node *val)
                      "merge key '<<' needs a mapping or a list of mappings (<<: *anchor)");
 }
 
-/* What kind of file st describes, for messages about non-regular files. */
-static const char *file_kind(const struct stat *st)
+const char *scn_file_kind(const struct stat *st)
 {
     if (S_ISDIR(st->st_mode))
         return "a directory";
@@ -536,7 +535,7 @@ int scn_read_file(const char *path, char **text, size_t *len, char *why, size_t 
     if (stat(path, &st))
         return -1;
     if (!S_ISREG(st.st_mode)) {
-        snprintf(why, whylen, "%s, not a regular file", file_kind(&st));
+        snprintf(why, whylen, "%s, not a regular file", scn_file_kind(&st));
         return -2;
     }
     if (st.st_size > SCN_MAX_FILE) {
@@ -556,7 +555,7 @@ int scn_read_file(const char *path, char **text, size_t *len, char *why, size_t 
     if (!S_ISREG(st.st_mode) || st.st_size > SCN_MAX_FILE) {
         close(fd);
         if (!S_ISREG(st.st_mode))
-            snprintf(why, whylen, "%s, not a regular file", file_kind(&st));
+            snprintf(why, whylen, "%s, not a regular file", scn_file_kind(&st));
         else
             snprintf(why, whylen, "more than the %d MiB a scenario file may hold",
                      SCN_MAX_FILE >> 20);

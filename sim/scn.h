@@ -72,6 +72,11 @@ void scn_free(scn_doc *d);
  * the reason (a file of the wrong kind or size) in why. */
 int scn_read_file(const char *path, char **text, size_t *len, char *why, size_t whylen);
 
+/* What kind of file st describes ("a directory", "a FIFO", ...), for
+ * messages refusing a file that is not regular. */
+struct stat;
+const char *scn_file_kind(const struct stat *st);
+
 /* Apply an override "a.b.c=value". SIM_EINVAL with a message (file
  * "<command line>", no line) when the assignment is malformed or the path
  * cannot be applied: an unknown sequence index or name, a path through a

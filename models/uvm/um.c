@@ -1316,19 +1316,35 @@ static void ext_run(sim_comp *c, um_state *u)
     }
 }
 
+/* The state of an externally driven `um` component with its pages set up
+ * (the callers of um_touch, um_prefetch, um_evict_ahead), or NULL. */
+static um_state *external_um(sim_comp *c)
+{
+    if (!c || c->model != &um_model)
+        return NULL;
+    um_state *u = c->state;
+    return u->driver == DRV_EXTERNAL && u->pg ? u : NULL;
+}
+
+/* 1 when every range lies inside the allocation. */
+static int ranges_inside(const um_state *u, const um_range *r, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (r[i].page > u->npages || r[i].npages > u->npages - r[i].page)
+            return 0;
+    return 1;
+}
+
 int um_touch(sim_comp *c, const um_range *ranges, uint32_t n, uint32_t notify, uint32_t kind,
              uint64_t cookie)
 {
-    if (!c || c->model != &um_model)
-        return SIM_EINVAL;
-    um_state *u = c->state;
-    if (u->driver != DRV_EXTERNAL || !u->pg)
+    um_state *u = external_um(c);
+    if (!u)
         return SIM_EINVAL;
     if (u->xactive)
         return SIM_ESTATE;
-    for (uint32_t i = 0; i < n; i++)
-        if (ranges[i].page > u->npages || ranges[i].npages > u->npages - ranges[i].page)
-            return SIM_EINVAL;
+    if (!ranges_inside(u, ranges, n))
+        return SIM_EINVAL;
     u->st.touches++;
     u->xr = ranges;
     u->nxr = n;
@@ -1397,14 +1413,9 @@ static int op_push(um_state *u, um_op o)
 int um_prefetch(sim_comp *c, const um_range *ranges, uint32_t n, const uint32_t *evict,
                 uint32_t ne)
 {
-    if (!c || c->model != &um_model)
+    um_state *u = external_um(c);
+    if (!u || !ranges_inside(u, ranges, n))
         return SIM_EINVAL;
-    um_state *u = c->state;
-    if (u->driver != DRV_EXTERNAL || !u->pg)
-        return SIM_EINVAL;
-    for (uint32_t i = 0; i < n; i++)
-        if (ranges[i].page > u->npages || ranges[i].npages > u->npages - ranges[i].page)
-            return SIM_EINVAL;
     for (uint32_t i = 0; i < ne; i++)
         if (evict[i] >= u->nblocks)
             return SIM_EINVAL;
@@ -1430,14 +1441,9 @@ int um_prefetch(sim_comp *c, const um_range *ranges, uint32_t n, const uint32_t 
 
 int um_evict_ahead(sim_comp *c, const um_range *keep, uint32_t n, uint64_t free_chunks)
 {
-    if (!c || c->model != &um_model)
+    um_state *u = external_um(c);
+    if (!u || !ranges_inside(u, keep, n))
         return SIM_EINVAL;
-    um_state *u = c->state;
-    if (u->driver != DRV_EXTERNAL || !u->pg)
-        return SIM_EINVAL;
-    for (uint32_t i = 0; i < n; i++)
-        if (keep[i].page > u->npages || keep[i].npages > u->npages - keep[i].page)
-            return SIM_EINVAL;
     for (uint32_t b = 0; b < u->nblocks; b++)
         u->blk[b].ea_keep = 0;
     for (uint32_t i = 0; i < n; i++)

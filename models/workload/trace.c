@@ -33,6 +33,7 @@
 
 #include "sim/hash.h"
 #include "sim/mem.h"
+#include "sim/scn.h"
 
 #define MAX_CSV_FIELDS 64
 #define PS_PER_S 1000000000000ULL
@@ -916,20 +917,6 @@ static int open_first_line(trace_reader *r, sim_err *err)
     }
 }
 
-static const char *file_kind(const struct stat *st)
-{
-    if (S_ISDIR(st->st_mode))
-        return "a directory";
-    if (S_ISFIFO(st->st_mode))
-        return "a FIFO";
-    if (S_ISCHR(st->st_mode))
-        return "a character device";
-    if (S_ISBLK(st->st_mode))
-        return "a block device";
-    if (S_ISSOCK(st->st_mode))
-        return "a socket";
-    return "a special file";
-}
 
 /* Open a trace for reading: only a regular file. A FIFO would block in
  * open() until a writer comes (forever, for `memfab trace stats FIFO`),
@@ -953,7 +940,7 @@ static FILE *open_regular(const char *path, sim_err *err)
     }
     if (!S_ISREG(st.st_mode)) {
         sim_err_set(err, SIM_EFORMAT, path, 0, 0,
-                    "cannot read a trace from %s: a trace is a regular file", file_kind(&st));
+                    "cannot read a trace from %s: a trace is a regular file", scn_file_kind(&st));
         close(fd);
         return NULL;
     }
