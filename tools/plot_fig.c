@@ -323,10 +323,12 @@ static void key_set(FILE *f, const plot_opts *o, size_t n, size_t maxlen, const 
     case KEY_OFF: fputs("set key off\n", f); return;
     case KEY_BELOW: {
         size_t cols = key_cols(o, o->w, n, maxlen);
-        /* A key taller than 60% of the figure would squeeze the plot and
-         * spill over the data: leave it out, and say how to choose fewer
-         * series (--key below still forces it). */
-        size_t rows = (n + cols - 1) / cols, fit = (size_t)(o->h * 72 * 0.6 / (kpt * 1.1));
+        /* A key taller than 45% of the figure would squeeze the plot (the
+         * x tic labels and the x label sit between them): leave it out,
+         * and say how to choose fewer series (--key below still forces
+         * it). 16 two-tier occupancy series of 8 runs at 60% left the
+         * plot a strip with its y tics overlapping. */
+        size_t rows = (n + cols - 1) / cols, fit = (size_t)(o->h * 72 * 0.45 / (kpt * 1.1));
         if (o->key == KEY_AUTO && rows > fit) {
             fprintf(stderr,
                     "memfab plot: warning: a key of %zu series needs %zu rows and a %g x %g in"
@@ -536,7 +538,15 @@ void plot_fig_emit(FILE *f, const plot_opts *o, plot_fig *g)
     size_t kcols = key_off ? 0 : key_cols(o, W / 72, n, maxlen);
     size_t krows = key_off ? 0 : (n + kcols - 1) / kcols;
     double K = krows ? (double)krows * kpt * 1.25 + 0.6 * p : 0;
-    double L = 5.2 * p, R = 1.5 * p, T = 1.9 * p + (o->title ? 1.7 * p : 0);
+    /* the left margin holds the y label and the widest y tic label
+     * (10000 needs more room than 1.0) */
+    char ytic[32];
+    double ystep = isfinite(g->y1) && g->y1 > g->y0 ? plot_nice_step(g->y0, g->y1, 5) : 0;
+    double ytop = ystep > 0 ? ceil(g->y1 / ystep - 1e-9) * ystep : g->y1;
+    snprintf(ytic, sizeof ytic, "%g", fabs(ytop) > fabs(g->y0) ? ytop : g->y0);
+    double ychars = isfinite(g->y1) && isfinite(g->y0) ? (double)strlen(ytic) : 4;
+    double L = (ychars > 4 ? 2.2 + 0.8 * ychars : 5.2) * p, R = 1.5 * p,
+           T = 1.9 * p + (o->title ? 1.7 * p : 0);
     double gx = 1.2 * p, gy = 2.2 * p;
     /* below the grid: the x tic labels (rotated category names take their
      * length), the x label, the key */
