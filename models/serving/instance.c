@@ -39,8 +39,12 @@
  * store allow (admission needs room for the whole prompt plus a watermark;
  * no admission in a step that preempted, as vLLM). A decode that needs a
  * new block and finds no room preempts from the tail of the running list.
- * The step's duration is llm_step_time() (roofline, llm_model.h) of what it
- * computes; at its end [step_end] progress is applied, first tokens and
+ * The step's duration is llm_step_time() of what it computes, by the
+ * instance's `step_time` model (llm_model.h): the roofline (default),
+ * linear coefficients, or a table of measured steps interpolated over
+ * (prefill tokens, decode tokens, context tokens) (`step_time: table`,
+ * `step_table: FILE.csv`, the path relative to the file naming it, as
+ * include:; step_table.h); at its end [step_end] progress is applied, first tokens and
  * finishes are stamped with the end time, finished requests release their
  * blocks (they stay cached, evictable) and the next step starts at once.
  *
@@ -121,7 +125,7 @@
  * A swapped request resumes only once its swap-out has landed, at the head
  * of the queue (swapped requests first, as vLLM). `cost` swaps when
  *   swap-out + swap-in time  <  recompute time,
- * recompute = the step-time model's (roofline or linear) time of one
+ * recompute = the step-time model's (roofline, linear or table) time of one
  * prefill of the n tokens from nothing cached (prefix hits ignored), swap
  * = fabric_estimate of each leg at the load of the moment (bytes / the
  * bottleneck resource's fair share with the flows already on it, plus
@@ -169,8 +173,8 @@
  * time (llm_model.h, the all-to-alls' latencies included, their bytes
  * not) plus the time the fabric took to move them [a2a_launch, a2a_done].
  * With pp > 1 the all-to-all stays inside the stage time (analytic).
- * Both exclude the linear step time (its coefficients are one measured
- * configuration's), speculation, managed KV and KV read in place.
+ * Both exclude the linear and table step times (their numbers are one
+ * measured configuration's), speculation, managed KV and KV read in place.
  *
  * Priorities (`scheduling: priority`; fcfs is the default). Requests carry
  * the priority of their workload class (serving.c): the waiting queue is
@@ -799,8 +803,8 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
                          (unsigned long long)st->ep);
     if ((st->pp_stages > 1 || st->ep > 1) && st->step_time != LLM_STEP_ROOFLINE)
         return scn_error(err, PKEY("step_time"), "instance '%s': pp and ep need "
-                         "step_time: roofline (linear coefficients are measured for one "
-                         "configuration)", c->name);
+                         "step_time: roofline (linear coefficients and step tables are "
+                         "measured for one configuration)", c->name);
     if ((st->pp_stages > 1 || st->ep > 1) && !(gg->link_bandwidth > 0))
         return scn_error(err, node, "instance '%s': pp > 1 and ep > 1 need link_bandwidth "
                          "(activations, all-to-alls)", c->name);
