@@ -202,13 +202,13 @@ typedef struct llm_hw {
     double cxl_bandwidth;   /* bytes/s of KV read in place from CXL (0: no such reads) */
     int step_model;         /* LLM_STEP_ROOFLINE (default, 0), LLM_STEP_LINEAR or _TABLE */
     llm_linear linear;      /* the linear model's coefficients */
-    const struct step_table *table; /* the table model's grid (step_table.h) */
     uint32_t pp;            /* pipeline stages (0 or 1: none), tp GPUs each */
     uint32_t microbatches;  /* pipeline micro-batches per step (0 or 1: one) */
     uint32_t ep;            /* expert-parallel degree (0 or 1: none; divides tp) */
     double moe_imbalance;   /* busiest EP rank's tokens / the mean (>= 1; 0: 1) */
     int a2a_external;       /* 1: the caller moves the all-to-alls' bytes (fabric); the
                              * step time keeps only their latencies */
+    const struct step_table *table; /* LLM_STEP_TABLE: the grid (step_table.h) */
 } llm_hw;
 
 /* Presets, NULL-name-terminated, and lookup by name (NULL when absent). */
