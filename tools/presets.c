@@ -219,6 +219,21 @@ static void step_time_table(void)
                title == t ? 0 : (int)strcspn(title, "\n"), title);
         print_source_lines(memfab_step_presets[i + 1], "      ");
     }
+    printf("\nStep-time tables (llm_instance `step_time: table` with `step_table: "
+           "presets/step-time/FILE.csv`):\nmeasured step times over prefill tokens, decode "
+           "tokens and context tokens, interpolated\nmultilinearly (models/serving/"
+           "step_table.h):\n");
+    for (size_t i = 0; memfab_step_tables[i]; i += 2) {
+        const char *base = strrchr(memfab_step_tables[i], '/');
+        printf("    %s:\n", base ? base + 1 : memfab_step_tables[i]);
+        for (const char *l = memfab_step_tables[i + 1]; l && *l;
+             l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            const char *cl = l + 1 + (l[1] == ' ');
+            if (strncmp(cl, "Use:", 4) == 0)
+                break;
+            printf("      %.*s\n", (int)strcspn(cl, "\n"), cl);
+        }
+    }
     printf("\n");
 }
 

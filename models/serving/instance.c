@@ -39,8 +39,12 @@
  * store allow (admission needs room for the whole prompt plus a watermark;
  * no admission in a step that preempted, as vLLM). A decode that needs a
  * new block and finds no room preempts from the tail of the running list.
- * The step's duration is llm_step_time() (roofline, llm_model.h) of what it
- * computes; at its end [step_end] progress is applied, first tokens and
+ * The step's duration is llm_step_time() of what it computes, by the
+ * instance's `step_time` model (llm_model.h): the roofline (default),
+ * linear coefficients, or a table of measured steps interpolated over
+ * (prefill tokens, decode tokens, context tokens) (`step_time: table`,
+ * `step_table: FILE.csv`, the path relative to the file naming it, as
+ * include:; step_table.h); at its end [step_end] progress is applied, first tokens and
  * finishes are stamped with the end time, finished requests release their
  * blocks (they stay cached, evictable) and the next step starts at once.
  *
@@ -121,7 +125,7 @@
  * A swapped request resumes only once its swap-out has landed, at the head
  * of the queue (swapped requests first, as vLLM). `cost` swaps when
  *   swap-out + swap-in time  <  recompute time,
- * recompute = the step-time model's (roofline or linear) time of one
+ * recompute = the step-time model's (roofline, linear or table) time of one
  * prefill of the n tokens from nothing cached (prefix hits ignored), swap
  * = fabric_estimate of each leg at the load of the moment (bytes / the
  * bottleneck resource's fair share with the flows already on it, plus
@@ -169,8 +173,8 @@
  * time (llm_model.h, the all-to-alls' latencies included, their bytes
  * not) plus the time the fabric took to move them [a2a_launch, a2a_done].
  * With pp > 1 the all-to-all stays inside the stage time (analytic).
- * Both exclude the linear step time (its coefficients are one measured
- * configuration's), speculation, managed KV and KV read in place.
+ * Both exclude the linear and table step times (their numbers are one
+ * measured configuration's), speculation, managed KV and KV read in place.
  *
  * Priorities (`scheduling: priority`; fcfs is the default). Requests carry
  * the priority of their workload class (serving.c): the waiting queue is
@@ -218,6 +222,7 @@
 #include "models/fabric/devices.h"
 #include "models/fabric/fabric.h"
 #include "models/kv/kvstore.h"
+#include "models/serving/step_table.h"
 #include "models/uvm/um.h"
 #include "sim/mem.h"
 
@@ -274,8 +279,10 @@ typedef struct inst_state {
     double kv_watermark;        /* fraction of KV blocks kept free at admission */
     sim_time allreduce_latency; /* per all-reduce */
     sim_time step_overhead;     /* fixed cost per step */
-    int step_time;              /* LLM_STEP_ROOFLINE or LLM_STEP_LINEAR */
+    int step_time;              /* LLM_STEP_ROOFLINE, LLM_STEP_LINEAR or LLM_STEP_TABLE */
     sim_time step_fixed, step_per_prefill, step_per_decode, step_per_context; /* linear */
+    const char *step_table_path;/* table: the CSV (relative to the file that names it) */
+    step_table *table;          /* table: the loaded grid */
     const char *device;         /* fabric gpu holding tier 0 ("" = none) */
     int role;                   /* INST_ROLE_* */
     int kv_memory;              /* KVMEM_*: KV in explicit tiers or in a managed region */
@@ -455,7 +462,7 @@ const inst_hist *inst_itl(sim_comp *c) { return &((inst_state *)c->state)->itl; 
 
 static const char *const role_names[] = {"mixed", "prefill", "decode", NULL};
 static const char *const kv_memory_names[] = {"explicit", "managed", NULL};
-static const char *const step_time_names[] = {"roofline", "linear", NULL};
+static const char *const step_time_names[] = {"roofline", "linear", "table", NULL};
 static const char *const preemption_names[] = {"recompute", "swap", "cost", NULL};
 static const char *const spec_names[] = {"none", "draft", "head", NULL};
 enum { A2A_NONE, A2A_MOVING, A2A_DONE, A2A_WAITING, A2A_FINAL };
@@ -515,8 +522,13 @@ static const sim_param inst_params[] = {
      "roofline (from the model and GPU numbers) or linear (fitted coefficients: step_fixed + "
      "step_per_prefill_token x prefill + step_per_decode_token x decode + "
      "step_per_context_token x context read; include a file of scenarios/presets/step-time/ "
-     "or one written by memfab calibrate)",
+     "or one written by memfab calibrate) or table (measured step times over prefill tokens, "
+     "decode tokens and context tokens, interpolated from the CSV step_table)",
      offsetof(inst_state, step_time), step_time_names},
+    P("step_table", SIM_P_STRING, "", "",
+      "table step time: CSV of measured steps on a grid (columns prefill_tokens, "
+      "decode_tokens, context_tokens, step_time_s|_ms|_us; path relative to the file that "
+      "names it; scenarios/presets/step-time/*.csv)", step_table_path),
     P("step_fixed", SIM_P_TIME, "0 s", "ps", "linear step time: fixed cost of a step",
       step_fixed),
     P("step_per_prefill_token", SIM_P_TIME, "0 s", "ps",
@@ -609,6 +621,47 @@ static const sim_param inst_params[] = {
         if (v)      \
             dst = v; \
     } while (0)
+
+/* step_time: table: load step_table, its path relative to the file whose
+ * mapping names it (as include:); one from an override (--set, a sweep
+ * point) is relative to the file of the instance's mapping (the
+ * scenario). A
+ * step_table without step_time: table written out is a mistake, as
+ * coefficients without linear are (kept unused when step_time names
+ * another model, for comparison runs). */
+static int table_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    inst_state *st = c->state;
+    const scn_node *pn = node ? scn_map_get(node, "step_table") : NULL;
+    step_table_free(st->table);
+    st->table = NULL;
+    if (st->step_time != LLM_STEP_TABLE) {
+        if (st->step_table_path[0] && !(node && scn_map_get(node, "step_time")))
+            return scn_error(err, pn ? pn : node, "instance '%s': step_table belongs to "
+                             "step_time: table (this instance uses the roofline by default; "
+                             "write step_time: table)", c->name);
+        return 0;
+    }
+    if (!st->step_table_path[0])
+        return scn_error(err, node ? scn_map_get(node, "step_time") : NULL,
+                         "instance '%s': step_time: table needs step_table: FILE.csv (a grid "
+                         "of measured step times; scenarios/presets/step-time/ ships some)",
+                         c->name);
+    char path[4096];
+    const char *file = pn ? scn_node_file(pn) : NULL;
+    if (!file || file[0] == '<') /* an override (--set, a sweep point): the scenario's */
+        file = node ? scn_node_file(node) : NULL;
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    if (st->step_table_path[0] == '/' || !slash)
+        snprintf(path, sizeof path, "%s", st->step_table_path);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - file), file, st->step_table_path);
+    char why[512];
+    if (step_table_load(path, &st->table, why, sizeof why))
+        return scn_error(err, pn ? pn : node, "instance '%s': step_table %s%s%s", c->name, path,
+                         why[0] >= '0' && why[0] <= '9' ? ":" : ": ", why);
+    return 0;
+}
 
 static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
@@ -722,6 +775,13 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
         return scn_error(err, node ? scn_map_get(node, "step_overhead") : NULL,
                          "instance '%s': step_overhead is the roofline's fixed cost; the linear "
                          "model's is step_fixed", c->name);
+    if (st->step_time == LLM_STEP_TABLE && st->step_overhead)
+        return scn_error(err, node ? scn_map_get(node, "step_overhead") : NULL,
+                         "instance '%s': step_overhead is the roofline's fixed cost; a step "
+                         "table's times include it", c->name);
+    int trc = table_configure(c, node, err);
+    if (trc)
+        return trc;
     if (st->pp_stages < 1 || st->pp_stages > PAR_MAX_DEV || mm->layers % st->pp_stages)
         return scn_error(err, PKEY("pp"),
                          "instance '%s': pp (%llu stages) must divide the model's %u layers "
@@ -741,10 +801,10 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
                          "instance '%s': moe_imbalance (%g) is the busiest rank's tokens over "
                          "the mean: 1..ep (%llu)", c->name, st->moe_imb,
                          (unsigned long long)st->ep);
-    if ((st->pp_stages > 1 || st->ep > 1) && st->step_time == LLM_STEP_LINEAR)
+    if ((st->pp_stages > 1 || st->ep > 1) && st->step_time != LLM_STEP_ROOFLINE)
         return scn_error(err, PKEY("step_time"), "instance '%s': pp and ep need "
-                         "step_time: roofline (linear coefficients are measured for one "
-                         "configuration)", c->name);
+                         "step_time: roofline (linear coefficients and step tables are "
+                         "measured for one configuration)", c->name);
     if ((st->pp_stages > 1 || st->ep > 1) && !(gg->link_bandwidth > 0))
         return scn_error(err, node, "instance '%s': pp > 1 and ep > 1 need link_bandwidth "
                          "(activations, all-to-alls)", c->name);
@@ -761,6 +821,7 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
     st->hw.allreduce_latency_s = sim_time_to_s(st->allreduce_latency);
     st->hw.step_overhead_s = sim_time_to_s(st->step_overhead);
     st->hw.step_model = st->step_time;
+    st->hw.table = st->table;
     st->hw.linear = (llm_linear){sim_time_to_s(st->step_fixed), sim_time_to_s(st->step_per_prefill),
                                  sim_time_to_s(st->step_per_decode),
                                  sim_time_to_s(st->step_per_context)};
@@ -2864,6 +2925,7 @@ static void inst_destroy(sim_comp *c)
 {
     inst_state *st = c->state;
     kv_store_free(st->store);
+    step_table_free(st->table);
     sim_free(st->run);
     sim_free(st->moves);
     sim_free(st->mr);
