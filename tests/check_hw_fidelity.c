@@ -183,18 +183,36 @@ typedef struct hw_meas {
     const char *why;      /* why memfab cannot reach it (known gaps) */
 } hw_meas;
 
+/* The two Gen5 nvbandwidth sources are public outputs of nvbandwidth runs
+ * that name no paper or vendor page; they are cited by the exact run (tool
+ * version and build, driver, CUDA, the SUM line of the test) so that the
+ * numbers can be matched to their source text:
+ *  - H100: a Korean-language server acceptance report (Xeon Platinum
+ *    8462Y+ host, 8x H100 80GB HBM3; nvbandwidth v0.10.0 run 5 times,
+ *    beside p2pBandwidthLatencyTest, STREAM and sysbench results);
+ *  - H800: the example output of a Chinese-language README of an
+ *    nvbandwidth copy (v0.2, "Built from Git version: 42e94d2").
+ * Both were found as public GitHub file content, but the repository, path
+ * and commit holding them could not be recovered with the search tools
+ * available when they were pinned, so no URL is given. The RTX 4090 and T4
+ * rows cite their repositories (NVIDIA/nvbandwidth issue #15; the
+ * sadcup/nvbandwidth results files). */
 static const hw_meas meas[] = {
     {"H100 80GB HBM3, Gen5 x16, D2H copy engine",
-     "nvbandwidth v0.10 device_to_host_memcpy_ce, 8x H100 host: 55.18-55.26 GB/s (median 55.20)",
+     "nvbandwidth v0.10.0 device_to_host_memcpy_ce, 8x H100 80GB HBM3, driver 595.71.05, CUDA 13.2"
+     " (SUM 441.72): 55.18-55.26 GB/s (median 55.20)",
      GPU_CE(5, "gpu", "host"), 0, 55.20e9, 0.05, 0, 0, NULL},
     {"H100 80GB HBM3, Gen5 x16, H2D copy engine",
-     "nvbandwidth v0.10 host_to_device_memcpy_ce, same host: 55.33-55.37 GB/s (median 55.36)",
+     "nvbandwidth v0.10.0 host_to_device_memcpy_ce, same host and build (SUM 442.87):"
+     " 55.33-55.37 GB/s (median 55.36)",
      GPU_CE(5, "host", "gpu"), 0, 55.36e9, 0.05, 0, 0, NULL},
     {"H800, Gen5 x16, D2H copy engine",
-     "nvbandwidth v0.2 device_to_host_memcpy_ce, 8x H800 host: 55.09-55.15 GB/s (median 55.14)",
+     "nvbandwidth v0.2 (git 42e94d2) device_to_host_memcpy_ce, 8x H800, driver 525.105.17,"
+     " CUDA 11.8 (SUM 441.05): 55.09-55.15 GB/s (median 55.14)",
      GPU_CE(5, "gpu", "host"), 0, 55.14e9, 0.05, 0, 0, NULL},
     {"H800, Gen5 x16, H2D copy engine",
-     "nvbandwidth v0.2 host_to_device_memcpy_ce, same host: 55.28-55.34 GB/s (median 55.31)",
+     "nvbandwidth v0.2 (git 42e94d2) host_to_device_memcpy_ce, same run (SUM 442.52):"
+     " 55.28-55.34 GB/s (median 55.31)",
      GPU_CE(5, "host", "gpu"), 0, 55.31e9, 0.05, 0, 0, NULL},
     {"RTX 4090, Gen4 x16, D2H copy engine",
      "NVIDIA/nvbandwidth issue #15, device_to_host_memcpy_ce, 8 GPUs: 26.25-27.11 GB/s (best 27.11)",
@@ -203,10 +221,10 @@ static const hw_meas meas[] = {
      "NVIDIA/nvbandwidth issue #15, host_to_device_memcpy_ce: 23.90-26.38 GB/s (best 26.38)",
      GPU_CE(4, "host", "gpu"), 0, 26.38e9, 0.05, 0, 0, NULL},
     {"Tesla T4, Gen3 x16, D2H copy engine",
-     "sadcup/nvbandwidth results/benchmark_d2h.txt (nvbandwidth v0.8, 4x T4): 13.14 GB/s",
+     "sadcup/nvbandwidth@2ee6434 results/benchmark_d2h.txt (nvbandwidth v0.8, 4x T4): 13.14 GB/s",
      GPU_CE(3, "gpu", "host"), 0, 13.14e9, 0.05, 0, 0, NULL},
     {"Tesla T4, Gen3 x16, H2D copy engine",
-     "sadcup/nvbandwidth results/benchmark_h2d.txt (nvbandwidth v0.8, 4x T4): 12.30-12.35 GB/s",
+     "sadcup/nvbandwidth@2ee6434 results/benchmark_h2d.txt (nvbandwidth v0.8, 4x T4): 12.30-12.35 GB/s",
      GPU_CE(3, "host", "gpu"), 0, 12.35e9, 0.05, 0.08, 0.14,
      "host-to-device reads fall short of the link on these Gen3 hosts (memfab: 13.78 GB/s, "
      "the link's read ceiling); the loss is in the host's read completions or the T4's "
