@@ -1147,7 +1147,7 @@ static int resolve_par(sim_comp *c, sim_err *err)
             if (i == j || (st->pp_stages > 1 && j != i + 1))
                 continue;
             fabric_req fr = {st->par_dev[i], st->par_dev[j], 1, FABRIC_PATH_AUTO, c->id,
-                             INST_EV_PP_ACT, 0, 0, NULL, 0, 0, 0, 0};
+                             INST_EV_PP_ACT, 0, 0, NULL, 0, 0, 0, 0, 0, 0};
             if (st->par_dev[i] == st->par_dev[j] || fabric_check_transfer(c->sim, &fr))
                 return scn_error(err, dn ? dn : c->node, "instance '%s': devices: no fabric "
                                  "route from '%s' to '%s' (%s)", c->name,
@@ -1697,7 +1697,7 @@ static void swap_move(sim_comp *c, inst_req *r, uint64_t bytes, int in)
 static double swap_leg(sim_comp *c, uint32_t src, uint32_t dst, int path, uint64_t bytes)
 {
     fabric_req q = {src, dst, bytes, path, c->id, INST_EV_MOVED, 0, 0, NULL, 0, 0, 0,
-                    FABRIC_CLASS_SWAP};
+                    FABRIC_CLASS_SWAP, 0, 0};
     double t;
     return fabric_estimate(c->sim, &q, &t) ? INFINITY : t;
 }
