@@ -747,7 +747,7 @@ static int xfer_configure(sim_comp *c, const scn_node *node, sim_err *err)
                          c->name);
     if (x->interarrival)
         x->rate = 1e12 / (double)x->interarrival;
-    if (x->pieces < 1 || x->pieces > x->size || x->pieces > UINT32_MAX)
+    if (x->pieces < 1 || (x->pieces > 1 && x->pieces > x->size) || x->pieces > UINT32_MAX)
         return scn_error(err, node ? scn_map_get(node, "pieces") : NULL,
                          "xfer '%s': pieces must be 1..size (bytes)", c->name);
     return 0;
