@@ -612,6 +612,12 @@ START_TEST(kv_capacity_vllm_llama3_8b)
     ck_assert(fabs(want - 53.29 * 512) / (53.29 * 512) < 0.0003);
     ck_assert_double_eq_tol(capture_get(&R->cap, "inst0", "kv_memory_per_gpu") / GIB,
                             71.298 - 16060522496.0 / GIB - 1.79 - 1.25, 1e-9);
+    /* tp 2 (same PR's log: weights 7.48, non_torch 3.58, activation 1.26
+     * GiB of the 71.29 GiB: 58.97 GiB per GPU over 1 MiB block shares =
+     * 60,385 blocks); memfab 71.298 - 7.479 - 3.58 - 1.25 = 58.989 GiB */
+    double tp2 = vllm_blocks(8030261248.0, 4096, 32, 8, 2, 8192);
+    ck_assert_double_eq(vllm_run("llama3-8b", 2, ""), tp2);
+    ck_assert(fabs(tp2 - (71.29 - 7.48 - 3.58 - 1.26) * 1024) / (58.97 * 1024) < 0.0005);
     /* the activation peak follows max_batched_tokens (2048: 0.3125 GiB) */
     ck_assert_double_eq(vllm_run("llama3-8b", 1, ", max_batched_tokens: 2048"),
                         vllm_blocks(8030261248.0, 4096, 32, 8, 1, 2048));
