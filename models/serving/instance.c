@@ -6,7 +6,10 @@
  * What it models. One replica of a model on `tp` GPUs. Its KV cache is a
  * kv_store (models/kv/kvstore.h) whose tier 0 holds
  *     floor((gpu_mem_util x tp x HBM - weight bytes) / block bytes)
- * blocks of block_tokens tokens; lower tiers (DRAM, CXL, SSD) come from the
+ * blocks of block_tokens tokens (kv_capacity: simple), or the count vLLM
+ * computes per GPU from the memory the device reports, the weights' share,
+ * the non-torch memory, the profiling pass's activation peak and a CUDA
+ * graph reserve (kv_capacity: vllm; vllm_capacity); lower tiers (DRAM, CXL, SSD) come from the
  * scenario's `kv:` section. Time advances one *step* at a time: each step
  * is one event, never one per token.
  *
@@ -286,6 +289,11 @@ typedef struct inst_state {
     const char *device;         /* fabric gpu holding tier 0 ("" = none) */
     int role;                   /* INST_ROLE_* */
     int kv_memory;              /* KVMEM_*: KV in explicit tiers or in a managed region */
+    int kv_capacity;            /* KVCAP_*: how tier 0's blocks are counted */
+    uint64_t gpu_memory;        /* memory the device reports per GPU (0: preset) */
+    uint64_t non_torch;         /* KVCAP_VLLM: memory outside PyTorch's allocator per GPU */
+    uint64_t act_peak;          /* KVCAP_VLLM: profiling pass activation peak per GPU */
+    uint64_t graph_mem;         /* KVCAP_VLLM: CUDA graph reserve per GPU */
     const char *managed;        /* managed: the `um` component (driver: external) */
     uint32_t managed_tiers_unused; /* lower kv tiers a managed instance leaves out */
     int64_t managed_prefetch;   /* scheduler prefetch: waiting requests looked ahead (0: off) */
@@ -311,6 +319,8 @@ typedef struct inst_state {
     llm_gpu gpu;                /* effective GPU */
     llm_hw hw;                  /* model + GPU + tp */
     uint64_t kvbpt;             /* KV bytes per token */
+    double kv_gpu_bytes;        /* KVCAP_VLLM: bytes per GPU left for KV blocks */
+    uint64_t kvbpt_gpu;         /* KVCAP_VLLM: KV bytes per token on one GPU */
     uint64_t block_bytes;       /* KV bytes per block */
     inst_kv_cfg kv;             /* KV section */
     uint64_t kv_blocks;         /* tier-0 capacity, blocks */
@@ -462,6 +472,8 @@ const inst_hist *inst_itl(sim_comp *c) { return &((inst_state *)c->state)->itl; 
 
 static const char *const role_names[] = {"mixed", "prefill", "decode", NULL};
 static const char *const kv_memory_names[] = {"explicit", "managed", NULL};
+enum { KVCAP_SIMPLE, KVCAP_VLLM };
+static const char *const kv_capacity_names[] = {"simple", "vllm", NULL};
 static const char *const step_time_names[] = {"roofline", "linear", "table", NULL};
 static const char *const preemption_names[] = {"recompute", "swap", "cost", NULL};
 static const char *const spec_names[] = {"none", "draft", "head", NULL};
@@ -510,6 +522,23 @@ static const sim_param inst_params[] = {
       gpu_mem_util),
     P("max_batched_tokens", SIM_P_UINT, "8192", "tokens", "token budget per step",
       max_batched_tokens),
+    {"kv_capacity", SIM_P_ENUM, "simple", "",
+     "HBM KV blocks: simple (gpu_mem_util x tp x hbm - weights, over the block bytes) or vllm "
+     "(vLLM's rule per GPU: gpu_mem_util x gpu_memory - weights / (tp x pp) - non_torch_memory "
+     "- activation_peak - cuda_graph_memory, over one GPU's share of a block)",
+     offsetof(inst_state, kv_capacity), kv_capacity_names},
+    P("gpu_memory", SIM_P_SIZE, "0 B", "B",
+      "kv_capacity vllm: memory one GPU reports (cudaMemGetInfo total, vLLM's total_gpu_memory); "
+      "0: h100 79.22 GiB (vLLM's log), other presets their hbm", gpu_memory),
+    P("non_torch_memory", SIM_P_SIZE, "0 B", "B",
+      "kv_capacity vllm: memory per GPU outside PyTorch's allocator (CUDA context, cuBLAS, "
+      "NCCL); unset: 1.79 GiB at tp 1, 3.58 GiB at tp > 1 (vLLM's H100 logs)", non_torch),
+    P("activation_peak", SIM_P_SIZE, "0 B", "B",
+      "kv_capacity vllm: activation peak per GPU of vLLM's profiling pass of max_batched_tokens "
+      "tokens; unset: max_batched_tokens x hidden x 2 B x 20", act_peak),
+    P("cuda_graph_memory", SIM_P_SIZE, "0 B", "B",
+      "kv_capacity vllm: CUDA graph reserve per GPU (0: vLLM up to 0.10 captures its graphs "
+      "after sizing the KV cache, in the 1 - gpu_mem_util headroom)", graph_mem),
     P("max_seqs", SIM_P_UINT, "256", "requests", "running requests at most", max_seqs),
     P("chunked_prefill", SIM_P_BOOL, "true", "", "split long prompts across steps",
       chunked_prefill),
@@ -663,6 +692,65 @@ static int table_configure(sim_comp *c, const scn_node *node, sim_err *err)
     return 0;
 }
 
+/* kv_capacity: vllm. vLLM sizes its KV cache per GPU after a profiling
+ * forward pass (vllm/worker/worker.py determine_num_available_blocks, v0.6
+ * to v0.10; the log it prints is quoted below):
+ *     available = total_gpu_memory x gpu_memory_utilization
+ *                 - weights / (tp x pp) - non_torch_memory - activation peak
+ *     num_gpu_blocks = floor(available / cache_block_size)
+ *     cache_block_size = block_size x layers / pp x 2 x kv_heads / tp
+ *                        x head_size x dtype bytes
+ * total_gpu_memory is what cudaMemGetInfo reports, not the marketing
+ * size: an H100 80GB reports 79.22 GiB (vLLM PR #10511 and #12126 logs;
+ * nvidia-smi shows 81559 MiB). With kv_heads < tp a head is replicated
+ * (one per GPU); MLA keeps the whole latent on every GPU. The log of
+ * `vllm serve meta-llama/Meta-Llama-3-8B` on one H100 (PR #10511):
+ * total 79.22 GiB x 0.90 = 71.29 GiB; weights 14.96 GiB; non_torch 1.79
+ * GiB (3.58 GiB at tp 2: NCCL); activation peak 1.26 GiB (the same at tp
+ * 2); available 53.29 GiB. The unset defaults take these: non_torch 1.79
+ * / 3.58 GiB, and an activation peak of 20 hidden-wide BF16 values per
+ * token of the profiling pass (8192 x 4096 x 2 B x 20 = 1.25 GiB; the
+ * log's peak does not shrink with tp, so it is not divided by tp). The
+ * CUDA graph reserve is 0 by default: those versions capture graphs after
+ * sizing the cache, in the headroom gpu_memory_utilization leaves. Here
+ * the bytes per GPU are checked; inst_start divides them by the block. */
+static int vllm_capacity(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    inst_state *st = c->state;
+    const llm_model *mm = &st->model;
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    uint64_t pp = st->pp_stages > 1 ? st->pp_stages : 1;
+    double gpus = (double)st->tp * (double)pp;
+    double total = (double)st->gpu_memory;
+    if (!total) /* the device's own report, where known; else the preset's size */
+        total = strcmp(st->gpu_name, "h100") == 0 && !st->hbm ? 79.22 * gib
+                                                               : (double)st->gpu.hbm;
+    int given_nt = node && scn_map_get(node, "non_torch_memory");
+    int given_act = node && scn_map_get(node, "activation_peak");
+    double non_torch = given_nt ? (double)st->non_torch : (st->tp > 1 ? 3.58 : 1.79) * gib;
+    double act = given_act ? (double)st->act_peak
+                           : (double)st->max_batched_tokens * mm->hidden * 2.0 * 20.0;
+    double weights = llm_weight_bytes(mm) / gpus;
+    if (st->spec == SPEC_DRAFT)
+        weights += llm_weight_bytes(st->draft_hw.m) / gpus;
+    double budget = st->gpu_mem_util * total;
+    st->kv_gpu_bytes = budget - weights - non_torch - act - (double)st->graph_mem;
+    uint64_t layers = (mm->layers + pp - 1) / pp; /* the largest stage */
+    if (mm->kv_lora_rank)
+        st->kvbpt_gpu = (uint64_t)(mm->kv_lora_rank + mm->rope_dim) * layers * mm->kv_bytes;
+    else
+        st->kvbpt_gpu = 2ULL * layers * (mm->kv_heads >= st->tp ? mm->kv_heads / st->tp : 1) *
+                        mm->head_dim * mm->kv_bytes;
+    if (!(st->kv_gpu_bytes > 0))
+        return scn_error(err, node ? scn_map_get(node, "kv_capacity") : NULL,
+                         "instance '%s': kv_capacity vllm: per GPU, weights %.2f GiB + "
+                         "non-torch %.2f GiB + activation peak %.2f GiB + CUDA graphs %.2f GiB "
+                         "exceed gpu_mem_util x gpu_memory = %.2f GiB; raise tp or gpu_mem_util",
+                         c->name, weights / gib, non_torch / gib, act / gib,
+                         (double)st->graph_mem / gib, budget / gib);
+    return 0;
+}
+
 static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
     inst_state *st = c->state;
@@ -751,8 +839,10 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (!st->max_batched_tokens || !st->max_seqs)
         return scn_error(err, node, "instance '%s': max_batched_tokens and max_seqs must be positive",
                          c->name);
-    if (!(st->gpu_mem_util > 0 && st->gpu_mem_util <= 1) || st->kv_watermark < 0 ||
-        st->kv_watermark >= 1)
+    if (!(st->gpu_mem_util > 0 && st->gpu_mem_util <= 1))
+        return scn_error(err, node ? scn_map_get(node, "gpu_mem_util") : NULL,
+                         "instance '%s': gpu_mem_util must be in (0, 1]", c->name);
+    if (st->kv_watermark < 0 || st->kv_watermark >= 1)
         return scn_error(err, node, "instance '%s': gpu_mem_util must be in (0, 1] and "
                          "kv_watermark in [0, 1)", c->name);
     int any_linear = st->step_fixed || st->step_per_prefill || st->step_per_decode ||
@@ -867,6 +957,8 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
         usable *= (double)st->pp_stages;
     if (st->spec == SPEC_DRAFT) /* the draft model's weights share the HBM */
         usable -= llm_weight_bytes(st->draft_hw.m);
+    if (st->kv_capacity == KVCAP_VLLM)
+        return vllm_capacity(c, node, err);
     if (usable <= llm_weight_bytes(mm))
         return scn_error(err, node, "instance '%s': %.1f GB of weights do not fit in %.1f GB "
                          "(gpu_mem_util x tp x hbm); raise tp",
@@ -1208,7 +1300,7 @@ static int resolve_par(sim_comp *c, sim_err *err)
             if (i == j || (st->pp_stages > 1 && j != i + 1))
                 continue;
             fabric_req fr = {st->par_dev[i], st->par_dev[j], 1, FABRIC_PATH_AUTO, c->id,
-                             INST_EV_PP_ACT, 0, 0, NULL, 0, 0, 0, 0};
+                             INST_EV_PP_ACT, 0, 0, NULL, 0, 0, 0, 0, 0, 0};
             if (st->par_dev[i] == st->par_dev[j] || fabric_check_transfer(c->sim, &fr))
                 return scn_error(err, dn ? dn : c->node, "instance '%s': devices: no fabric "
                                  "route from '%s' to '%s' (%s)", c->name,
@@ -1247,6 +1339,9 @@ static int inst_start(sim_comp *c, sim_err *err)
                     (st->spec == SPEC_DRAFT ? llm_weight_bytes(st->draft_hw.m) : 0);
     uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity : (uint64_t)usable;
     st->kv_blocks = cap0 / st->block_bytes;
+    if (st->kv_capacity == KVCAP_VLLM && !st->kv.tiers[0].capacity) /* vllm_capacity */
+        st->kv_blocks = (uint64_t)floor(st->kv_gpu_bytes /
+                                        (double)(st->kvbpt_gpu * st->kv.block_tokens));
     if (st->kv_memory == KVMEM_MANAGED) { /* the managed allocation holds the KV */
         int rc = managed_start(c, err);
         if (rc)
@@ -1758,7 +1853,7 @@ static void swap_move(sim_comp *c, inst_req *r, uint64_t bytes, int in)
 static double swap_leg(sim_comp *c, uint32_t src, uint32_t dst, int path, uint64_t bytes)
 {
     fabric_req q = {src, dst, bytes, path, c->id, INST_EV_MOVED, 0, 0, NULL, 0, 0, 0,
-                    FABRIC_CLASS_SWAP};
+                    FABRIC_CLASS_SWAP, 0, 0};
     double t;
     return fabric_estimate(c->sim, &q, &t) ? INFINITY : t;
 }
@@ -2789,6 +2884,8 @@ static int inst_finish(sim_comp *c, sim_err *err)
     double el = sim_time_to_s(sim_now(s));
     sim_report_metric(s, c->name, "kv_bytes_per_token", (double)st->kvbpt, "B");
     sim_report_metric(s, c->name, "kv_capacity_blocks", (double)st->kv_blocks, "blocks");
+    if (st->kv_capacity == KVCAP_VLLM) /* vLLM's available_kv_cache_memory */
+        sim_report_metric(s, c->name, "kv_memory_per_gpu", st->kv_gpu_bytes, "B");
     sim_report_metric(s, c->name, "kv_capacity_tokens",
                       (double)st->kv_blocks * st->kv.block_tokens, "tokens");
     sim_report_metric(s, c->name, "steps", (double)st->cnt.steps, "steps");
