@@ -212,6 +212,61 @@ int sim_params_fill(const sim_param *params, void *state, const scn_node *node, 
     return 0;
 }
 
+const sim_preset *sim_preset_find(const sim_preset *presets, const char *name)
+{
+    for (const sim_preset *p = presets; p && p->name; p++)
+        if (name && strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}
+
+int sim_params_preset(const sim_param *params, void *state, const scn_node *node,
+                      const char *key, const sim_preset *presets, const sim_preset **chosen,
+                      sim_err *err)
+{
+    if (chosen)
+        *chosen = NULL;
+    const scn_node *v = node ? scn_map_get(node, key) : NULL;
+    const char *name = v ? scn_scalar(v) : NULL;
+    if (!name || !*name)
+        return 0;
+    const sim_preset *pr = sim_preset_find(presets, name);
+    if (!pr) {
+        const char *cand[64];
+        size_t n = 0;
+        for (const sim_preset *p = presets; p && p->name && n + 1 < 64; p++)
+            cand[n++] = p->name;
+        cand[n] = NULL;
+        const char *sug = scn_suggest(name, cand);
+        char list[512] = "";
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", cand[i]);
+        }
+        return scn_error(err, v, "unknown %s '%s'%s%s%s (presets: %s)", key, name,
+                         sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "", list);
+    }
+    for (const char *const *kv = pr->values; kv && kv[0] && kv[1]; kv += 2) {
+        if (scn_map_get(node, kv[0]))
+            continue; /* the entry's own value wins */
+        const sim_param *p = params;
+        while (p && p->name && strcmp(p->name, kv[0]) != 0)
+            p++;
+        if (!p || !p->name)
+            return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                               "internal: preset '%s' sets unknown parameter '%s'", pr->name,
+                               kv[0]);
+        sim_param one[2] = {*p, {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+        one[0].def = kv[1];
+        int rc = sim_params_fill(one, state, NULL, err);
+        if (rc)
+            return rc;
+    }
+    if (chosen)
+        *chosen = pr;
+    return 0;
+}
+
 /* ---- components ------------------------------------------------------- */
 
 /* The name index makes sim_find O(1), so that building a scenario with

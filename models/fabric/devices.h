@@ -82,6 +82,11 @@ extern const sim_model fab_cswitch_model;   /* type: cxl_switch */
  * when set), and whether it is a CXL memory (kind: cxl); 0 for anything
  * that is not a memory component. */
 double fab_memory_bandwidth(const sim_comp *m);
+
+/* Presets (`preset:` of an entry; head comment for their sources): NVMe
+ * drives and host sockets. Each ends with {NULL}. */
+extern const sim_preset fab_nvme_presets[];
+extern const sim_preset fab_cpu_presets[];
 int fab_memory_is_cxl(const sim_comp *m);
 
 #endif

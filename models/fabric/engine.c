@@ -709,11 +709,16 @@ fab_fstep *fab_flow_add_step(fab_flow *fl, fab_res *r, const fab_proto *proto,
     return st;
 }
 
-/* Latency of entering node id (root complex, switch, device port). */
-static sim_time node_lat(sim *s, uint32_t id)
+/* Latency of entering node id (root complex, switch, device port) over
+ * link `link` (the node kind may waive it for some links). */
+static sim_time node_lat(sim *s, uint32_t link, uint32_t id)
 {
     fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
-    return h && !fab_is_link(h) && h->cls->node->entry_latency ? h->latency : 0;
+    if (!h || fab_is_link(h) || !h->cls->node->entry_latency)
+        return 0;
+    if (h->cls->node->entry_waived && h->cls->node->entry_waived(s, h, link))
+        return 0;
+    return h->latency;
 }
 
 fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int op, int dir,
@@ -726,7 +731,7 @@ fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int o
     if (nh && !fab_is_link(nh) && nh->cls->node->forward_unit)
         unit = nh->cls->node->forward_unit(nh, unit);
     fab_fstep *st = fab_flow_add_step(fl, &lh->res[side], lh->cls->proto, lh->cfg, op, dir,
-                                      lh->rate, lh->latency + node_lat(s, l->ends[1 - side]),
+                                      lh->rate, lh->latency + node_lat(s, link, l->ends[1 - side]),
                                       unit, payload);
     if (st)
         st->packet = lh->unit;
