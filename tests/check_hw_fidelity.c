@@ -7,6 +7,14 @@
  * takes exactly the sum of its hops; a device with T read tags of R bytes
  * pulls at T x R / round trip (Little's law) when that is below the link.
  *
+ * Storage and hosts: the NVMe flash units (devices.c nvme_units) held to
+ * Little's law, IOPS(QD) = min(QD, units) / (svc + path) with units =
+ * ceil(IOPS x latency), svc = max(latency, units / IOPS); a remote-socket
+ * DMA read paying exactly 2 x the socket link's latency + 64 B over its
+ * bandwidth more than a local one; presets reaching the state, an
+ * entry's own keys overriding them, and unknown presets refused with a
+ * suggestion at file:line:column (exit 2 on the command line).
+ *
  * Measured: each published measurement memfab is compared with, its
  * source, the setup reproducing it (a scenario with the default link
  * model, `link_overhead: calibrated`) and the tolerance: 5% for
@@ -23,6 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "models/fabric/devices_int.h"
 #include "models/fabric/pcie.h"
 #include "models/registry.h"
 #include "sim/scn.h"
@@ -47,6 +59,18 @@ static void run_ok(const char *text)
     ck_assert_int_eq(sim_finish(s, &err), 0);
     sim_destroy(s);
     scn_free(doc);
+}
+
+/* Build (not run) a scenario; the caller destroys s and doc. */
+static sim *build_ok(const char *text, scn_doc **doc)
+{
+    sim_err err;
+    sim_err_clear(&err);
+    *doc = scn_load_string("t.yaml", text, &err);
+    ck_assert_msg(*doc, "%s", err.msg);
+    sim *s = sim_create();
+    ck_assert_msg(sim_build(s, *doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
+    return s;
 }
 
 static double wire_s(const pcie_cfg *c, int op, uint64_t bytes, int dir)
@@ -154,6 +178,174 @@ START_TEST(bad_dma_rejected)
     sim *s = sim_create();
     ck_assert_int_ne(sim_build(s, doc, memfab_models, NULL, &err), 0);
     ck_assert_int_eq(err.line, 4);
+    sim_destroy(s);
+    scn_free(doc);
+}
+END_TEST
+
+/* ---- Storage and hosts --------------------------------------------------- */
+
+/* A drive with no command costs behind a Gen4 x4 link: random 4 KiB reads
+ * at queue depth `qd`, `count` of them (qd <= 4096). */
+static void qd_run(const char *drive, unsigned qd, unsigned count)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: qd\ncomponents:\n  - {name: host, type: cpu}\n"
+             "  - {name: ssd, type: nvme, %s}\n"
+             "  - {name: load, type: xfer, src: ssd, dst: host, size: 4 KiB, random: true,"
+             " outstanding: %u, count: %u, path: dma}\n"
+             "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: 4, lanes: 4,"
+             " ends: [host, ssd]}\n",
+             drive, qd, count);
+    run_ok(text);
+}
+
+START_TEST(nvme_units_arithmetic)
+{
+    /* units = min(queue_depth, parallelism, ceil(X L)), svc = max(L, units / X) */
+    static const struct {
+        const char *drive;
+        uint32_t units_r, units_w;
+        sim_time svc_r, svc_w;
+    } c[] = {
+        /* 1 M IOPS x 50 us = 50 units of exactly 50 us */
+        {"random_read_iops: 1000000, read_latency: 50 us, random_write_iops: 500000,"
+         " write_latency: 10 us, queue_depth: 1024", 50, 5, 50000000, 10000000},
+        /* 640 K x 15 us = 9.6: 10 units of 10 / 640 K = 15.625 us (Micron 9550 writes) */
+        {"random_read_iops: 3300000, read_latency: 60 us, random_write_iops: 640000,"
+         " write_latency: 15 us, queue_depth: 1024", 198, 10, 60000000, 15625000},
+        /* the queue depth holds it lower: 32 units of 50 us (640 K IOPS, not 1 M) */
+        {"random_read_iops: 1000000, read_latency: 50 us, queue_depth: 32", 32, 8, 50000000,
+         21845333},
+        /* parallelism likewise; writes at the default 1.5 GB/s: 366.2 K x 20 us = 7.3 -> 8 */
+        {"random_read_iops: 1000000, read_latency: 50 us, parallelism: 20", 20, 8, 50000000,
+         21845333},
+    };
+    char text[768];
+    snprintf(text, sizeof text,
+             "name: u\ncomponents:\n  - {name: host, type: cpu}\n"
+             "  - {name: ssd, type: nvme, %s}\n",
+             c[_i].drive);
+    scn_doc *doc;
+    sim *s = build_ok(text, &doc);
+    const fab_nvme *d = sim_find(s, "ssd")->state;
+    ck_assert_uint_eq(d->units_r, c[_i].units_r);
+    ck_assert_uint_eq(d->units_w, c[_i].units_w);
+    ck_assert_msg(d->svc_r == c[_i].svc_r && d->svc_w == c[_i].svc_w,
+                  "case %d: svc %llu/%llu ps", _i, (unsigned long long)d->svc_r,
+                  (unsigned long long)d->svc_w);
+    sim_destroy(s);
+    scn_free(doc);
+}
+END_TEST
+
+START_TEST(nvme_qd_curve)
+{
+    /* Little's law on a drive of 50 units of 50 us (1 M IOPS): below
+     * 50 I/Os in flight each costs T1 = svc + path, IOPS = QD / T1; past
+     * the units (and the path's share) the drive gives 1 M IOPS. */
+    const char *drive = "random_read_iops: 1000000, read_latency: 50 us, queue_depth: 1024";
+    qd_run(drive, 1, 200);
+    double t1 = capture_get(&cap, "load", "latency_mean");
+    ck_assert_msg(t1 > 50e-6 && t1 < 52e-6, "QD1: %.4g s = svc 50 us + a PCIe path", t1);
+    static const unsigned qds[] = {2, 8, 32, 48, 64, 256, 1024};
+    for (size_t i = 0; i < sizeof qds / sizeof qds[0]; i++) {
+        qd_run(drive, qds[i], 40 * qds[i] > 20000 ? 40 * qds[i] : 20000);
+        double iops = capture_get(&cap, "load", "throughput") / 4096;
+        double want = fmin((double)qds[i] / t1, 50 / 50e-6);
+        ck_assert_msg(fabs(iops - want) <= 0.01 * want, "QD %u: %.6g IOPS, Little %.6g", qds[i],
+                      iops, want);
+        ck_assert_double_eq_tol(capture_get(&cap, "ssd", "random_reads"), 40 * qds[i] > 20000 ? 40 * qds[i] : 20000, 0.5);
+    }
+}
+END_TEST
+
+START_TEST(numa_penalty_exact)
+{
+    /* a NIC under host0 reads 64 B of host0's and of host1's DRAM: the
+     * remote read crosses the socket link twice (request: latency only;
+     * data: 64 B / bandwidth + latency) and no root complex of its own
+     * (devices.c cpu_entry_waived); the remote DRAM is host1's */
+    const char *fmt =
+        "name: numa\ncomponents:\n"
+        "  - {name: host0, type: cpu, dram_latency: 90 ns}\n"
+        "  - {name: host1, type: cpu, dram_latency: %s, socket: 1}\n"
+        "  - {name: nic, type: endpoint, latency: 150 ns}\n"
+        "  - {name: load, type: xfer, src: %s, dst: nic, size: 64 B, count: 10, path: dma}\n"
+        "links:\n  - {name: u, type: upi, %s, ends: [host0, host1]}\n"
+        "  - {name: l, type: pcie, link_overhead: calibrated, gen: 5, lanes: 16, ends: [host0, nic]}\n";
+    char text[1024];
+    snprintf(text, sizeof text, fmt, "90 ns", "host0", "bandwidth: 20 GB/s, latency: 70 ns");
+    run_ok(text);
+    double local = capture_get(&cap, "load", "latency_mean");
+    snprintf(text, sizeof text, fmt, "90 ns", "host1", "bandwidth: 20 GB/s, latency: 70 ns");
+    run_ok(text);
+    double remote = capture_get(&cap, "load", "latency_mean");
+    double want = 2 * 70e-9 + 64 / 20e9;
+    ck_assert_msg(fabs(remote - local - want) < 20e-12, "penalty %.12g s, want %.12g s",
+                  remote - local, want);
+    /* the remote socket's own DRAM latency counts, not the local one's */
+    snprintf(text, sizeof text, fmt, "140 ns", "host1", "bandwidth: 20 GB/s, latency: 70 ns");
+    run_ok(text);
+    ck_assert(fabs(capture_get(&cap, "load", "latency_mean") - remote - 50e-9) < 20e-12);
+    /* the preset: 2 x 46.4 ns + 64 B / 256 GB/s = 93.05 ns */
+    snprintf(text, sizeof text, fmt, "90 ns", "host1", "preset: genoa-xgmi-4x32g");
+    run_ok(text);
+    ck_assert(fabs(capture_get(&cap, "load", "latency_mean") - local - 93.05e-9) < 20e-12);
+}
+END_TEST
+
+START_TEST(numa_remote_bandwidth)
+{
+    /* 256 MiB from the remote socket by a Gen5 x16 device: the socket
+     * link (20 GB/s) is the narrowest server on the way */
+    const char *text =
+        "name: numabw\ncomponents:\n  - {name: host0, type: cpu}\n"
+        "  - {name: host1, type: cpu, socket: 1}\n"
+        "  - {name: nic, type: endpoint}\n"
+        "  - {name: load, type: xfer, src: host1, dst: nic, size: 256 MiB, path: dma}\n"
+        "links:\n  - {name: u, type: upi, bandwidth: 20 GB/s, ends: [host0, host1]}\n"
+        "  - {name: l, type: pcie, link_overhead: calibrated, gen: 5, lanes: 16, ends: [host0, nic]}\n";
+    run_ok(text);
+    double bw = capture_get(&cap, "load", "throughput");
+    ck_assert_msg(fabs(bw - 20e9) <= 0.01 * 20e9, "remote read at %.4g B/s", bw);
+}
+END_TEST
+
+START_TEST(presets_reach_state)
+{
+    scn_doc *doc;
+    sim *s = build_ok(
+        "name: p\ncomponents:\n"
+        "  - {name: h0, type: cpu, preset: genoa-12ch-ddr5-4800}\n"
+        "  - {name: h1, type: cpu, preset: spr-8ch-ddr5-4800, dram_bandwidth: 250 GB/s}\n"
+        "  - {name: h2, type: cpu, preset: spr-8ch-ddr5-4800, dram_channels: 4}\n"
+        "  - {name: d0, type: nvme, preset: gen5-x4-9550max}\n"
+        "  - {name: d1, type: nvme, preset: gen5-x4-9550max, read_latency: 30 us,"
+        " random_write_iops: 0, random_write_bandwidth: 1 GB/s}\n"
+        "links:\n  - {name: u, type: upi, preset: spr-upi-4x16gt, ends: [h0, h1]}\n",
+        &doc);
+    const fab_cpu *h0 = sim_find(s, "h0")->state, *h1 = sim_find(s, "h1")->state,
+                  *h2 = sim_find(s, "h2")->state;
+    ck_assert_double_eq_tol(h0->dram_bw, 12 * 38.4e9, 1);     /* 460.8 GB/s */
+    ck_assert_uint_eq(h0->dram_lat, 107000);
+    ck_assert_double_eq_tol(h0->core_power, 3.75, 1e-12);
+    ck_assert_double_eq_tol(h1->dram_bw, 250e9, 1);          /* its own bandwidth wins */
+    ck_assert_double_eq_tol(h2->dram_bw, 4 * 38.4e9, 1);      /* its own channel count */
+    const fab_nvme *d0 = sim_find(s, "d0")->state, *d1 = sim_find(s, "d1")->state;
+    ck_assert_double_eq_tol(d0->read_bw, 14e9, 1);
+    ck_assert_double_eq_tol(d0->write_bw, 10e9, 1);
+    ck_assert_double_eq_tol(d0->rread_bw, 3.3e6 * 4096, 1);
+    ck_assert_uint_eq(d0->read_lat, 60000000);
+    ck_assert_uint_eq(d0->qd, 1024);
+    ck_assert_uint_eq(d0->dma.fetch, 64);
+    ck_assert_uint_eq(d0->dma.completion, 16);
+    ck_assert_int_eq(d0->dma.msix, 1);
+    ck_assert_uint_eq(d1->read_lat, 30000000);                /* overridden */
+    ck_assert_uint_eq(d1->units_r, 99);                       /* 3.3 M x 30 us */
+    ck_assert_double_eq_tol(d1->rwrite_bw, 1e9, 1);
+    ck_assert_uint_eq(d1->write_lat, 15000000);               /* the preset's */
     sim_destroy(s);
     scn_free(doc);
 }
@@ -287,6 +479,77 @@ START_TEST(pcie_bench_misses_gen5)
 }
 END_TEST
 
+/* Unknown presets: an error at the value, with a suggestion. */
+static const struct {
+    const char *entry;   /* line 4 of the scenario (links: line 6) */
+    int link;            /* 1: a link entry */
+    int col;             /* column of the preset's value */
+    const char *want;    /* in the message */
+} bad_preset[] = {
+    {"{name: d, type: nvme, preset: gen4-x4-990por}", 0, 35, "did you mean 'gen4-x4-990pro'"},
+    {"{name: d, type: nvme, preset: gen5-x4-9550}", 0, 35, "did you mean 'gen5-x4-9550max'"},
+    {"{name: h, type: cpu, preset: genoa-12ch-ddr5}", 0, 34,
+     "did you mean 'genoa-12ch-ddr5-4800'"},
+    {"{name: u, type: upi, preset: spr-upi, ends: [host, h2]}", 1, 34,
+     "did you mean 'spr-upi-4x16gt'"},
+    {"{name: d, type: nvme, preset: zzz}", 0, 35, "presets: gen4-x4-990pro"},
+};
+
+START_TEST(unknown_preset_rejected)
+{
+    char text[512];
+    if (bad_preset[_i].link)
+        snprintf(text, sizeof text,
+                 "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - {name: h2, type: "
+                 "cpu}\nlinks:\n  - %s\n",
+                 bad_preset[_i].entry);
+    else
+        snprintf(text, sizeof text, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
+                 bad_preset[_i].entry);
+    sim_err err;
+    sim_err_clear(&err);
+    scn_doc *doc = scn_load_string("t.yaml", text, &err);
+    ck_assert(doc);
+    sim *s = sim_create();
+    ck_assert_int_ne(sim_build(s, doc, memfab_models, NULL, &err), 0);
+    ck_assert_int_eq(err.line, bad_preset[_i].link ? 6 : 4);
+    ck_assert_msg(err.col == bad_preset[_i].col, "case %d: column %d (%s)", _i, err.col, err.msg);
+    ck_assert_msg(strstr(err.msg, bad_preset[_i].want), "case %d: %s", _i, err.msg);
+    sim_destroy(s);
+    scn_free(doc);
+}
+END_TEST
+
+/* The command line: exit status 2 and file:line:column. */
+START_TEST(unknown_preset_cli)
+{
+    const char *bin = getenv("MEMFAB_BIN");
+    if (!bin)
+        return; /* run outside make test */
+    char path[] = "/tmp/memfab-preset-XXXXXX.yaml";
+    int fd = mkstemps(path, 5);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
+            bad_preset[0].entry);
+    fclose(f);
+    char cmd[1200], out[2048] = "";
+    snprintf(cmd, sizeof cmd, "'%s' check '%s' 2>&1", bin, path);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    remove(path);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 2);
+    char want[600];
+    snprintf(want, sizeof want, "%s:4:35: error:", path);
+    ck_assert_msg(strstr(out, want), "output: %s", out);
+    ck_assert_msg(strstr(out, "did you mean 'gen4-x4-990pro'"), "output: %s", out);
+}
+END_TEST
+
 static Suite *hw_suite(void)
 {
     Suite *s = suite_create("hw_fidelity");
@@ -297,9 +560,17 @@ static Suite *hw_suite(void)
     tcase_add_test(core, read_tags_littles_law);
     tcase_add_loop_test(core, measured, 0, (int)NMEAS);
     tcase_add_test(core, pcie_bench_misses_gen5);
+    tcase_add_loop_test(core, nvme_units_arithmetic, 0, 4);
+    tcase_add_test(core, nvme_qd_curve);
+    tcase_add_test(core, numa_penalty_exact);
+    tcase_add_test(core, numa_remote_bandwidth);
+    tcase_add_test(core, presets_reach_state);
     suite_add_tcase(s, core);
     TCase *errs = tcase_create("Errors");
     tcase_add_loop_test(errs, bad_dma_rejected, 0, 4);
+    tcase_add_loop_test(errs, unknown_preset_rejected, 0,
+                        (int)(sizeof bad_preset / sizeof bad_preset[0]));
+    tcase_add_test(errs, unknown_preset_cli);
     suite_add_tcase(s, errs);
     return s;
 }
