@@ -364,46 +364,71 @@ END_TEST
     "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: " #gen ", lanes: 16, max_payload: 256 B,"       \
     " max_read_request: 512 B, ends: [host, gpu]}\n"
 
+/* An NVMe drive preset behind PCIe gen x4 (MPS 256 B: what these hosts
+ * negotiate unless reported otherwise): `count` transfers of `size`,
+ * `qd` in flight (xfer extra keys in `x`). */
+#define NVME(preset, gen, src, dst, size, x)                                                 \
+    "name: nvme\ncomponents:\n  - {name: host, type: cpu}\n"                                \
+    "  - {name: ssd, type: nvme, preset: " preset "}\n"                                       \
+    "  - {name: load, type: xfer, src: " src ", dst: " dst ", size: " size ", " x            \
+    ", path: dma}\n"                                                                         \
+    "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: " #gen ", lanes: 4,"  \
+    " max_payload: 256 B, ends: [host, ssd]}\n"
+
+/* A 64 B DMA read by a NIC under socket 0 of a 2-socket Genoa host, from
+ * socket `src`'s DRAM (the socket link and host presets). */
+#define NUMA64(src)                                                                          \
+    "name: numa\ncomponents:\n"                                                              \
+    "  - {name: host0, type: cpu, preset: genoa-12ch-ddr5-4800}\n"                            \
+    "  - {name: host1, type: cpu, preset: genoa-12ch-ddr5-4800, socket: 1}\n"                 \
+    "  - {name: nic, type: endpoint, latency: 150 ns}\n"                                      \
+    "  - {name: load, type: xfer, src: " src ", dst: nic, size: 64 B, count: 10, path: dma}\n" \
+    "links:\n  - {name: u, type: upi, preset: genoa-xgmi-4x32g, ends: [host0, host1]}\n"      \
+    "  - {name: l, type: pcie, link_overhead: calibrated, gen: 5, lanes: 16,"                  \
+    " ends: [host0, nic]}\n"
+
 typedef struct hw_meas {
     const char *what;     /* the measurement */
     const char *source;   /* citation */
     const char *setup;    /* scenario reproducing it */
     int latency;          /* 1: compare load latency_mean (s); 0: throughput (B/s) */
-    double measured;      /* B/s or s */
+    double measured;      /* B/s, s, or IOPS (io) */
     double tol;           /* relative tolerance */
     double gap_lo, gap_hi;/* known gap: relative error band (0, 0: none) */
     const char *why;      /* why memfab cannot reach it (known gaps) */
+    double io;            /* > 0: compare IOPS = throughput / io (bytes per I/O) */
+    const char *setup2;   /* set: the value is setup's minus this one's (a penalty) */
 } hw_meas;
 
 static const hw_meas meas[] = {
     {"H100 80GB HBM3, Gen5 x16, D2H copy engine",
      "nvbandwidth v0.10 device_to_host_memcpy_ce, 8x H100 host: 55.18-55.26 GB/s (median 55.20)",
-     GPU_CE(5, "gpu", "host"), 0, 55.20e9, 0.05, 0, 0, NULL},
+     GPU_CE(5, "gpu", "host"), 0, 55.20e9, 0.05, 0, 0, NULL, 0, NULL},
     {"H100 80GB HBM3, Gen5 x16, H2D copy engine",
      "nvbandwidth v0.10 host_to_device_memcpy_ce, same host: 55.33-55.37 GB/s (median 55.36)",
-     GPU_CE(5, "host", "gpu"), 0, 55.36e9, 0.05, 0, 0, NULL},
+     GPU_CE(5, "host", "gpu"), 0, 55.36e9, 0.05, 0, 0, NULL, 0, NULL},
     {"H800, Gen5 x16, D2H copy engine",
      "nvbandwidth v0.2 device_to_host_memcpy_ce, 8x H800 host: 55.09-55.15 GB/s (median 55.14)",
-     GPU_CE(5, "gpu", "host"), 0, 55.14e9, 0.05, 0, 0, NULL},
+     GPU_CE(5, "gpu", "host"), 0, 55.14e9, 0.05, 0, 0, NULL, 0, NULL},
     {"H800, Gen5 x16, H2D copy engine",
      "nvbandwidth v0.2 host_to_device_memcpy_ce, same host: 55.28-55.34 GB/s (median 55.31)",
-     GPU_CE(5, "host", "gpu"), 0, 55.31e9, 0.05, 0, 0, NULL},
+     GPU_CE(5, "host", "gpu"), 0, 55.31e9, 0.05, 0, 0, NULL, 0, NULL},
     {"RTX 4090, Gen4 x16, D2H copy engine",
      "NVIDIA/nvbandwidth issue #15, device_to_host_memcpy_ce, 8 GPUs: 26.25-27.11 GB/s (best 27.11)",
-     GPU_CE(4, "gpu", "host"), 0, 27.11e9, 0.05, 0, 0, NULL},
+     GPU_CE(4, "gpu", "host"), 0, 27.11e9, 0.05, 0, 0, NULL, 0, NULL},
     {"RTX 4090, Gen4 x16, H2D copy engine",
      "NVIDIA/nvbandwidth issue #15, host_to_device_memcpy_ce: 23.90-26.38 GB/s (best 26.38)",
-     GPU_CE(4, "host", "gpu"), 0, 26.38e9, 0.05, 0, 0, NULL},
+     GPU_CE(4, "host", "gpu"), 0, 26.38e9, 0.05, 0, 0, NULL, 0, NULL},
     {"Tesla T4, Gen3 x16, D2H copy engine",
      "sadcup/nvbandwidth results/benchmark_d2h.txt (nvbandwidth v0.8, 4x T4): 13.14 GB/s",
-     GPU_CE(3, "gpu", "host"), 0, 13.14e9, 0.05, 0, 0, NULL},
+     GPU_CE(3, "gpu", "host"), 0, 13.14e9, 0.05, 0, 0, NULL, 0, NULL},
     {"Tesla T4, Gen3 x16, H2D copy engine",
      "sadcup/nvbandwidth results/benchmark_h2d.txt (nvbandwidth v0.8, 4x T4): 12.30-12.35 GB/s",
      GPU_CE(3, "host", "gpu"), 0, 12.35e9, 0.05, 0.08, 0.14,
      "host-to-device reads fall short of the link on these Gen3 hosts (memfab: 13.78 GB/s, "
      "the link's read ceiling); the loss is in the host's read completions or the T4's "
      "copy engine, which memfab does not model (read_tags could fit it, but no measured tag "
-     "count or round trip is known)"},
+     "count or round trip is known)", 0, NULL},
     {"KIOXIA CM7-R, Gen5 x4, 128 KiB sequential read",
      "KIOXIA CM7-R product brief: sequential read up to 14,000 MB/s (PCIe 5.0 x4)",
      "name: cm7\ncomponents:\n  - {name: host, type: cpu}\n"
@@ -412,24 +437,102 @@ static const hw_meas meas[] = {
      "  - {name: load, type: xfer, src: ssd, dst: host, size: 128 KiB, outstanding: 64,"
      " count: 8192, path: dma}\n"
      "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: 5, lanes: 4, max_payload: 256 B, ends: [host, ssd]}\n",
-     0, 14.0e9, 0.05, 0, 0, NULL},
+     0, 14.0e9, 0.05, 0, 0, NULL, 0, NULL},
     {"64 B DMA read latency, NIC on a Xeon host",
      "Neugebauer et al., SIGCOMM 2018 (pcie-bench): 0.5-0.7 us on server hosts (midpoint 0.6 us)",
      "name: lat\ncomponents:\n  - {name: host, type: cpu, latency: 150 ns, dram_latency: 90 ns}\n"
      "  - {name: nic, type: endpoint, latency: 150 ns, dma_descriptor: 100 ns}\n"
      "  - {name: load, type: xfer, src: host, dst: nic, size: 64 B, count: 100, path: dma}\n"
      "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: 3, lanes: 8, ends: [host, nic]}\n",
-     1, 0.6e-6, 0.15, 0, 0, NULL},
+     1, 0.6e-6, 0.15, 0, 0, NULL, 0, NULL},
+    /* Samsung 990 PRO 1 TB (preset gen4-x4-990pro) as The FPS Review
+     * measured it: "Samsung 990 PRO with Heatsink 1TB PCIe Gen4 M.2 NVMe
+     * SSD Review" (2024-05-27), CrystalDiskMark 8, MB = 10^6 B. */
+    {"Samsung 990 PRO 1TB, Gen4 x4, SEQ1M Q8T1 read",
+     "The FPS Review 990 PRO 1TB review (2024), CrystalDiskMark: 7,471 MB/s",
+     NVME("gen4-x4-990pro", 4, "ssd", "host", "1 MiB", "outstanding: 8, count: 2000"), 0,
+     7.471e9, 0.05, -0.12, -0.06,
+     "above memfab's Gen4 x4 ceiling for device writes at MPS 256 B (86% of the raw "
+     "7.88 GB/s with the calibrated link overhead: 6.79 GB/s); with MPS 512 B memfab gives "
+     "7.28 GB/s (-2.6%), but the review does not report the negotiated MPS, and Samsung's "
+     "own 7,450 MB/s says the drive is not the limit", 0, NULL},
+    {"Samsung 990 PRO 1TB, Gen4 x4, SEQ1M Q8T1 write",
+     "The FPS Review 990 PRO 1TB review (2024), CrystalDiskMark: 6,920 MB/s",
+     NVME("gen4-x4-990pro", 4, "host", "ssd", "1 MiB", "outstanding: 8, count: 2000"), 0,
+     6.920e9, 0.05, 0, 0, NULL, 0, NULL},
+    {"Samsung 990 PRO 1TB, RND4K Q32T16 read",
+     "The FPS Review 990 PRO 1TB review (2024), CrystalDiskMark: 4,916 MB/s (1.20 M IOPS)",
+     NVME("gen4-x4-990pro", 4, "ssd", "host", "4 KiB",
+          "random: true, outstanding: 512, count: 20000"),
+     0, 4916e6 / 4096, 0.15, 0, 0, NULL, 4096, NULL},
+    {"Samsung 990 PRO 1TB, RND4K Q32T16 write",
+     "The FPS Review 990 PRO 1TB review (2024), CrystalDiskMark: 6,448 MB/s (1.57 M IOPS)",
+     NVME("gen4-x4-990pro", 4, "host", "ssd", "4 KiB",
+          "random: true, outstanding: 512, count: 20000"),
+     0, 6448e6 / 4096, 0.15, 0, 0, NULL, 4096, NULL},
+    {"Samsung 990 PRO 1TB, RND4K Q1T1 read (calibrates read_latency)",
+     "The FPS Review 990 PRO 1TB review (2024), CrystalDiskMark: 82 MB/s (20.0 K IOPS)",
+     NVME("gen4-x4-990pro", 4, "ssd", "host", "4 KiB",
+          "random: true, outstanding: 1, count: 2000"),
+     0, 82e6 / 4096, 0.15, 0, 0, NULL, 4096, NULL},
+    /* Micron 9550 MAX 6.4 TB (preset gen5-x4-9550max): Micron's product
+     * brief figures as StorageReview tabulates them ("Micron 9550 MAX
+     * Review", 2025). These are the preset's own numbers: the rows check
+     * that the link and the NVMe command costs leave the drive reaching
+     * them end to end. */
+    {"Micron 9550 MAX 6.4TB, Gen5 x4, 128 KiB sequential read",
+     "Micron 9550 MAX specifications (StorageReview, 2025): 14,000 MB/s",
+     NVME("gen5-x4-9550max", 5, "ssd", "host", "128 KiB", "outstanding: 64, count: 8192"), 0,
+     14.0e9, 0.05, 0, 0, NULL, 0, NULL},
+    {"Micron 9550 MAX 6.4TB, Gen5 x4, 128 KiB sequential write",
+     "Micron 9550 MAX specifications (StorageReview, 2025): 10,000 MB/s",
+     NVME("gen5-x4-9550max", 5, "host", "ssd", "128 KiB", "outstanding: 64, count: 8192"), 0,
+     10.0e9, 0.05, 0, 0, NULL, 0, NULL},
+    {"Micron 9550 MAX 6.4TB, 4 KiB random read",
+     "Micron 9550 MAX specifications (StorageReview, 2025): 3,300 K IOPS",
+     NVME("gen5-x4-9550max", 5, "ssd", "host", "4 KiB",
+          "random: true, outstanding: 1024, count: 50000"),
+     0, 3.3e6, 0.15, 0, 0, NULL, 4096, NULL},
+    {"Micron 9550 MAX 6.4TB, 4 KiB random write",
+     "Micron 9550 MAX specifications (StorageReview, 2025): 640 K IOPS",
+     NVME("gen5-x4-9550max", 5, "host", "ssd", "4 KiB",
+          "random: true, outstanding: 256, count: 50000"),
+     0, 640e3, 0.15, 0, 0, NULL, 4096, NULL},
+    {"Micron 9550 MAX 6.4TB, 4 KiB read latency (QD1)",
+     "Micron 9550 MAX specifications (StorageReview, 2025): typical 60 us",
+     NVME("gen5-x4-9550max", 5, "ssd", "host", "4 KiB",
+          "random: true, outstanding: 1, count: 1000"),
+     1, 60e-6, 0.15, 0, 0, NULL, 0, NULL},
+    {"Micron 9550 MAX 6.4TB, 4 KiB write latency (QD1)",
+     "Micron 9550 MAX specifications (StorageReview, 2025): typical 15 us",
+     NVME("gen5-x4-9550max", 5, "host", "ssd", "4 KiB",
+          "random: true, outstanding: 1, count: 1000"),
+     1, 15e-6, 0.15, 0, 0, NULL, 0, NULL},
+    {"KIOXIA CM7-R (preset), Gen5 x4, 128 KiB sequential read",
+     "KIOXIA CM7-R product brief: sequential read up to 14,000 MB/s (PCIe 5.0 x4)",
+     NVME("gen5-x4-cm7r", 5, "ssd", "host", "128 KiB", "outstanding: 64, count: 8192"), 0,
+     14.0e9, 0.05, 0, 0, NULL, 0, NULL},
+    /* NUMA: the socket link preset's latency is fitted to this matrix */
+    {"2-socket EPYC 9224 (Genoa): remote-socket DRAM penalty (calibrates the xGMI latency)",
+     "Intel MLC v3 idle latencies, 2x EPYC 9224 NPS2 (public CXL-expander study on GitHub): "
+     "local 106.8 ns, remote socket 199.9 ns (means)",
+     NUMA64("host1"), 1, 93.1e-9, 0.15, 0, 0, NULL, 0, NUMA64("host0")},
 };
 #define NMEAS (sizeof meas / sizeof meas[0])
 
+static double simulated_one(const hw_meas *m, const char *setup)
+{
+    run_ok(setup);
+    if (m->latency)
+        return capture_get(&cap, "load", "latency_mean");
+    double bw = capture_get(&cap, "load", "throughput");
+    return m->io > 0 ? bw / m->io : bw;
+}
+
 static double simulated(const hw_meas *m)
 {
-    run_ok(m->setup);
-    double lat = capture_get(&cap, "load", "latency_mean");
-    if (m->latency)
-        return lat;
-    return capture_get(&cap, "load", "throughput");
+    double v = simulated_one(m, m->setup);
+    return m->setup2 ? v - simulated_one(m, m->setup2) : v;
 }
 
 /* A row of the README table (MEMFAB_HW_TABLE set: the `measured` cases
@@ -437,8 +540,9 @@ static double simulated(const hw_meas *m)
 static void print_row(const hw_meas *m, double got)
 {
     double rel = (got - m->measured) / m->measured;
-    double k = m->latency ? 1e6 : 1e-9;
-    const char *u = m->latency ? "us" : "GB/s";
+    int ns = m->latency && m->measured < 0.5e-6;
+    double k = m->latency ? (ns ? 1e9 : 1e6) : m->io > 0 ? 1e-3 : 1e-9;
+    const char *u = m->latency ? (ns ? "ns" : "us") : m->io > 0 ? "K IOPS" : "GB/s";
     printf("| %s | %s | %.2f %s | %.2f %s | %+.1f%% | %s%.0f%% |\n", m->what, m->source,
            m->measured * k, u, got * k, u, 100 * rel,
            m->gap_lo != 0 || m->gap_hi != 0 ? "known gap; " : "", 100 * m->tol);
