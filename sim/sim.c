@@ -353,6 +353,8 @@ static sim_comp *add_comp(sim *s, const sim_model *m, const char *name, const sc
     s->comps[s->ncomps++] = c;
     index_put(s->byname, s->capbyname, c);
     int rc = sim_params_fill(m->params, c->state, node, err);
+    if (!rc && m->presets)
+        rc = sim_params_preset(m->params, c->state, node, "preset", m->presets, NULL, err);
     if (!rc && m->configure)
         rc = m->configure(c, node, err);
     return rc ? NULL : c;
@@ -1044,11 +1046,17 @@ void sim_params_defaults(sim *s, const scn_doc *doc, scn_leaf_fn fn, void *ctx)
         char path[1024], key[1200];
         if (scn_node_path(doc, c->node, path, sizeof path))
             continue;
+        const scn_node *pn = c->model->presets ? scn_map_get(c->node, "preset") : NULL;
+        const sim_preset *pr = pn ? sim_preset_find(c->model->presets, scn_scalar(pn)) : NULL;
         for (const sim_param *p = c->model->params; p->name; p++) {
             if (!p->def || scn_map_get(c->node, p->name))
                 continue;
+            const char *v = p->def;
+            for (const char *const *kv = pr ? pr->values : NULL; kv && kv[0] && kv[1]; kv += 2)
+                if (strcmp(kv[0], p->name) == 0)
+                    v = kv[1]; /* the preset's value is what ran */
             snprintf(key, sizeof key, "%s%s%s", path, path[0] ? "." : "", p->name);
-            fn(ctx, key, p->def);
+            fn(ctx, key, v);
         }
     }
     sim_free(seen);

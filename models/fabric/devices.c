@@ -245,9 +245,6 @@ static const sim_param cpu_params[] = {
 static int cpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
     fab_cpu *h = c->state;
-    int prc = sim_params_preset(cpu_params, h, node, "preset", fab_cpu_presets, NULL, err);
-    if (prc)
-        return prc;
     /* an entry's own dram_bandwidth wins over a preset's channels */
     int own_bw = node && scn_map_get(node, "dram_bandwidth") &&
                  !scn_map_get(node, "dram_channel_bandwidth");
@@ -311,6 +308,7 @@ const sim_model fab_cpu_model = {
     .finish = cpu_finish,
     .destroy = dev_destroy,
     .ext = &cpu_class.ext,
+    .presets = fab_cpu_presets,
     .headline = cpu_headline,
 };
 
@@ -482,9 +480,6 @@ void nvme_units(const fab_nvme *d, int rd, uint32_t *units, sim_time *svc_ps)
 static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
     fab_nvme *d = c->state;
-    int prc = sim_params_preset(nvme_params, d, node, "preset", fab_nvme_presets, NULL, err);
-    if (prc)
-        return prc;
     if (d->rread_iops < 0 || d->rwrite_iops < 0)
         return scn_error(err, node, "nvme '%s': random IOPS must be >= 0", c->name);
     if (d->rread_iops > 0)
@@ -551,6 +546,7 @@ const sim_model fab_nvme_model = {
     .finish = nvme_finish,
     .destroy = dev_destroy,
     .ext = &nvme_class.ext,
+    .presets = fab_nvme_presets,
 };
 
 /* ---- memory ----------------------------------------------------------- */

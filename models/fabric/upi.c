@@ -60,9 +60,6 @@ static const sim_param upi_params[] = {
 static int upi_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
     upi_state *u = c->state;
-    int prc = sim_params_preset(upi_params, u, node, "preset", upi_presets, NULL, err);
-    if (prc)
-        return prc;
     if (!(u->bw > 0))
         return scn_error(err, node, "upi link '%s': bandwidth must be positive", c->name);
     return fab_link_init(c, &u->bw, 64, err);
@@ -90,4 +87,5 @@ const sim_model upi_model = {
     .destroy = upi_destroy,
     .send = fab_link_send,
     .ext = &upi_class.ext,
+    .presets = upi_presets,
 };
