@@ -164,6 +164,8 @@ static const char *const bad_dma[] = {
     "{name: nic, type: endpoint, read_tags: 100000}",
     "{name: g, type: gpu, completion: 8 KiB}",
     "{name: d, type: nvme, doorbel: 4 B}", /* unknown key: did you mean */
+    "{name: d, type: nvme, latency_spread: 1.5}",
+    "{name: d, type: nvme, random_read_iops: -1}",
 };
 
 START_TEST(bad_dma_rejected)
@@ -258,6 +260,29 @@ START_TEST(nvme_qd_curve)
                       iops, want);
         ck_assert_double_eq_tol(capture_get(&cap, "ssd", "random_reads"), 40 * qds[i] > 20000 ? 40 * qds[i] : 20000, 0.5);
     }
+}
+END_TEST
+
+START_TEST(nvme_spread_breaks_lockstep)
+{
+    /* With identical flash times, I/Os that start together stay in
+     * lockstep: their completions and MSI-X writes queue behind the
+     * batch's data on the link, so QD 32 falls well short of Little's
+     * law. A spread of each I/O's flash time (uniform, mean kept) breaks
+     * the lockstep and the curve follows Little's law with the QD-1 time. */
+    qd_run("preset: gen4-x4-990pro, latency_spread: 0.2", 1, 4000);
+    double t1 = capture_get(&cap, "load", "latency_mean");
+    qd_run("preset: gen4-x4-990pro", 1, 4000);
+    double t1_fixed = capture_get(&cap, "load", "latency_mean");
+    ck_assert_msg(fabs(t1 - t1_fixed) <= 0.005 * t1_fixed, "mean kept: %.6g vs %.6g s", t1,
+                  t1_fixed);
+    qd_run("preset: gen4-x4-990pro, latency_spread: 0.2", 32, 20000);
+    double iops = capture_get(&cap, "load", "throughput") / 4096;
+    ck_assert_msg(fabs(iops - 32 / t1) <= 0.03 * 32 / t1, "QD 32 spread: %.6g IOPS, Little %.6g",
+                  iops, 32 / t1);
+    qd_run("preset: gen4-x4-990pro", 32, 20000);
+    double lock = capture_get(&cap, "load", "throughput") / 4096;
+    ck_assert_msg(lock < 0.85 * 32 / t1, "QD 32 in lockstep: %.6g IOPS", lock);
 }
 END_TEST
 
@@ -666,12 +691,13 @@ static Suite *hw_suite(void)
     tcase_add_test(core, pcie_bench_misses_gen5);
     tcase_add_loop_test(core, nvme_units_arithmetic, 0, 4);
     tcase_add_test(core, nvme_qd_curve);
+    tcase_add_test(core, nvme_spread_breaks_lockstep);
     tcase_add_test(core, numa_penalty_exact);
     tcase_add_test(core, numa_remote_bandwidth);
     tcase_add_test(core, presets_reach_state);
     suite_add_tcase(s, core);
     TCase *errs = tcase_create("Errors");
-    tcase_add_loop_test(errs, bad_dma_rejected, 0, 4);
+    tcase_add_loop_test(errs, bad_dma_rejected, 0, (int)(sizeof bad_dma / sizeof bad_dma[0]));
     tcase_add_loop_test(errs, unknown_preset_rejected, 0,
                         (int)(sizeof bad_preset / sizeof bad_preset[0]));
     tcase_add_test(errs, unknown_preset_cli);

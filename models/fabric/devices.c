@@ -79,6 +79,7 @@ static int svc(fab_mem_service *o, double rate, sim_time lat, uint64_t unit, int
     o->host_memory = host_memory;
     o->cmd_res = 0;
     o->cmd_rate = 0;
+    o->cmd_spread = 0;
     return 0;
 }
 
@@ -112,6 +113,7 @@ static int nvme_memory(sim *s, const fab_hdr *h, int out, int random, fab_mem_se
     svc(o, 0, 0, d->io_size, 0);
     o->cmd_res = out ? 2 : 3;
     o->cmd_rate = (double)d->io_size * 1e12 / (double)(out ? d->svc_r : d->svc_w);
+    o->cmd_spread = d->spread;
     return 0;
 }
 
@@ -433,6 +435,10 @@ static const sim_param nvme_params[] = {
     {"capacity", SIM_P_SIZE, "7680 GB", "B", "capacity", offsetof(fab_nvme, cap), NULL},
     {"io_size", SIM_P_SIZE, "4 KiB", "B", "I/O size of random transfers",
      offsetof(fab_nvme, io_size), NULL},
+    {"latency_spread", SIM_P_DOUBLE, "0", "",
+     "random I/O: each I/O's flash time drawn uniformly within +-this fraction of its mean "
+     "(0..0.9; 0: every I/O alike)",
+     offsetof(fab_nvme, spread), NULL},
     {"random_read_iops", SIM_P_DOUBLE, "0", "IOPS",
      "random reads/s of io_size at full queue depth, as datasheets give it (0: use "
      "random_read_bandwidth; else that = this x io_size)",
@@ -482,6 +488,9 @@ static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
     fab_nvme *d = c->state;
     if (d->rread_iops < 0 || d->rwrite_iops < 0)
         return scn_error(err, node, "nvme '%s': random IOPS must be >= 0", c->name);
+    if (!(d->spread >= 0 && d->spread <= 0.9))
+        return scn_error(err, node ? scn_map_get(node, "latency_spread") : NULL,
+                         "nvme '%s': latency_spread must be 0..0.9", c->name);
     if (d->rread_iops > 0)
         d->rread_bw = d->rread_iops * (double)d->io_size;
     if (d->rwrite_iops > 0)

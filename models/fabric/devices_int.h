@@ -98,6 +98,7 @@ typedef struct fab_nvme {
     uint64_t cap;           /* capacity */
     uint64_t io_size;       /* I/O size of random transfers */
     double rread_iops, rwrite_iops; /* random IOPS at full queue depth (0: use the bandwidths) */
+    double spread;          /* random I/O flash time: uniform within +-spread of its mean */
     const char *preset;     /* drive preset (devices.c fab_nvme_presets) or "" */
     uint32_t units_r, units_w; /* flash units per direction (nvme_units) */
     sim_time svc_r, svc_w;  /* time a unit holds a random I/O */

@@ -187,6 +187,7 @@ typedef struct fab_mem_service {
      * bytes / cmd_rate. cmd_rate 0: none. */
     uint32_t cmd_res;        /* its resource index (a pool: servers > 1) */
     double cmd_rate;         /* bytes/s of one server */
+    double cmd_spread;       /* its service varies uniformly within +-this (0: fixed) */
 } fab_mem_service;
 
 /* A node kind: what a node does to the routes through it and the memory
@@ -319,6 +320,8 @@ struct fab_fstep {
                            * it smaller than a packet) */
     uint64_t packet;      /* links: the protocol's payload per packet (packet mode) */
     int payload;          /* 1: count the bytes as payload at this resource */
+    double spread;        /* > 0: each chunk's service drawn uniformly within
+                           * +-spread of its mean (engine.c spread) */
     int ctl;              /* FAB_CTL_*: a fixed message once per flow (0: the chunk's bytes) */
     uint64_t ctl_bytes;   /* its size */
     sim_time per_unit;    /* rate steps: processing time per packet */
