@@ -135,14 +135,17 @@ static int endpoint_memory(sim *s, const fab_hdr *h, int out, int random, fab_me
 
 /* a host may end a network link itself (an on-board NIC, NVLink-C2C) */
 static const char *const cpu_ports[] = {"ethernet", "infiniband", "nvlink", NULL};
-/* A host entered from another host (a socket link: UPI, xGMI) is not
- * entered through its PCIe root complex: the request goes from the
- * socket link to the home agent and memory controller, so the link's own
- * latency is the whole NUMA penalty (devices.h: cpu). */
+/* A host entered from another host over a socket link (type upi: UPI,
+ * xGMI) is not entered through its PCIe root complex: the request goes
+ * from the socket link to the home agent and memory controller, so the
+ * link's own latency is the whole NUMA penalty (devices.h: cpu). */
 static int cpu_entry_waived(sim *s, const fab_hdr *h, uint32_t link)
 {
     const sim_comp *l = sim_comp_at(s, link);
-    return fab_kind_of(s, l->ends[0]) == &fab_kind_cpu && fab_kind_of(s, l->ends[1]) == &fab_kind_cpu;
+    const fab_hdr *lh = fab_hdr_of(l);
+    return lh && lh->cls && lh->cls->proto && strcmp(lh->cls->proto->name, "upi") == 0 &&
+           fab_kind_of(s, l->ends[0]) == &fab_kind_cpu &&
+           fab_kind_of(s, l->ends[1]) == &fab_kind_cpu;
 }
 const fab_node_kind fab_kind_cpu = {.name = "cpu", .forwards = 1, .entry_latency = 1,
                                     .entry_waived = cpu_entry_waived, .memory = cpu_memory,

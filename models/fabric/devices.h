@@ -9,8 +9,9 @@
  * the fabric's transfers pass through. Assumptions, per device:
  *   cpu         the root complex adds `latency` to every TLP that crosses it
  *               (also peer-to-peer between its ports), but not to traffic
- *               entering it from another cpu over a socket link (UPI,
- *               xGMI: the link's latency is the NUMA penalty, upi.h); DMA to DRAM costs
+ *               entering it from another cpu over a socket link (type
+ *               upi: UPI, xGMI; the link's latency is the NUMA penalty,
+ *               upi.h); DMA to DRAM costs
  *               bytes / dram_bandwidth of DRAM time and dram_latency;
  *               memcpy by a core (pageable staging, CXL loads) runs at
  *               memcpy_bandwidth. CPU time is charged per path (fabric.c).
