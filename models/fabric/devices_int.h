@@ -65,6 +65,7 @@ typedef struct fab_cpu {
     double route_cycles;    /* cycles per routing decision (one per message) */
     double dram_energy;     /* DRAM energy per bit moved, pJ */
     double core_power;      /* power of one busy core, W (energy = CPU time x this) */
+    const char *preset;     /* host preset (devices.c fab_cpu_presets) or "" */
     /* state */
     double cpu_ps;          /* CPU time charged to this host */
 } fab_cpu;
@@ -110,10 +111,21 @@ typedef struct fab_nvme {
     uint64_t par;           /* internal parallelism (dies/planes busy at once) */
     uint64_t cap;           /* capacity */
     uint64_t io_size;       /* I/O size of random transfers */
+    double rread_iops, rwrite_iops; /* random IOPS at full queue depth (0: use the bandwidths) */
+    double spread;          /* random I/O flash time: uniform within +-spread of its mean */
+    const char *preset;     /* drive preset (devices.c fab_nvme_presets) or "" */
+    uint32_t units_r, units_w; /* flash units per direction (nvme_units) */
+    sim_time svc_r, svc_w;  /* time a unit holds a random I/O */
     double read_energy;     /* energy per bit read from flash, pJ (the whole drive's) */
     double write_energy;    /* energy per bit written, pJ */
     fab_dma dma;            /* NVMe command costs (doorbell, SQE fetch, CQE, MSI-X) */
 } fab_nvme;
+/* res[2] "read_units", res[3] "write_units": pools of flash units that
+ * hold each random I/O (devices.c nvme_memory, nvme_units). */
+/* The flash units of direction rd (1 read, 0 write) of a configured drive
+ * and the time each holds a random I/O (devices.c; exact arithmetic in
+ * check_hw_fidelity). */
+void nvme_units(const fab_nvme *d, int rd, uint32_t *units, sim_time *svc_ps);
 
 /* `memory`: DDR, HBM or CXL memory. */
 typedef struct fab_mem {

@@ -56,11 +56,27 @@ static int mem_step(sim *s, fab_flow *fl, uint32_t id, int out, int random)
     if (m.host_memory)
         fl->host_mem += fl->bytes;
     /* op READ when the data leaves the memory, so the engine counts reads
-     * apart from writes (fab_res.read_bytes: an SSD's energy differs) */
-    return fab_flow_add_step(fl, &h->res[m.res], NULL, NULL, out ? FAB_OP_READ : FAB_OP_WRITE,
-                             FAB_DIR_DATA, m.rate, m.lat, m.unit, 1)
-               ? 0
-               : SIM_EINVAL;
+     * apart from writes (fab_res.read_bytes: an SSD's energy differs); a
+     * per-command stage (cmd_rate) comes first on the way out, last on
+     * the way in, and counts no payload (the bytes are the data step's) */
+    int op = out ? FAB_OP_READ : FAB_OP_WRITE;
+    fab_fstep *st;
+    if (out && m.cmd_rate > 0) {
+        if (!(st = fab_flow_add_step(fl, &h->res[m.cmd_res], NULL, NULL, op, FAB_DIR_DATA,
+                                     m.cmd_rate, 0, m.unit, 0)))
+            return SIM_EINVAL;
+        st->spread = m.cmd_spread;
+    }
+    if (!fab_flow_add_step(fl, &h->res[m.res], NULL, NULL, op, FAB_DIR_DATA, m.rate, m.lat,
+                           m.unit, 1))
+        return SIM_EINVAL;
+    if (!out && m.cmd_rate > 0) {
+        if (!(st = fab_flow_add_step(fl, &h->res[m.cmd_res], NULL, NULL, op, FAB_DIR_DATA,
+                                     m.cmd_rate, 0, m.unit, 0)))
+            return SIM_EINVAL;
+        st->spread = m.cmd_spread;
+    }
+    return 0;
 }
 
 /* The CPU's memcpy (a core copying between memories, at memcpy_bandwidth). */
