@@ -7,7 +7,7 @@
  * A fluid flow's state is its work W (ps left at its bottleneck at speed
  * 1) and its speed v (0 < v <= 1). Between two changes of the set of
  * draining flows every v is constant, so W falls linearly; `advance`
- * brings every W to the current time, `recompute` sets every rate and
+ * brings every W to the current time, `fab_fluid_rates` sets every rate and
  * speed anew, `arm` schedules the timer at the earliest drain. A flow is
  * drained when less than half a picosecond of its work is left at its
  * speed. Invariants: a flow is in F->head iff fl_state == 1, and then each
@@ -214,9 +214,7 @@ static void freeze(fab_flow *f)
     }
 }
 
-/* Max-min fair rates of the draining flows by progressive filling
- * (fluid.h), and their speeds. 0, or SIM_ENOMEM. */
-static int recompute(fab_fluid *F)
+int fab_fluid_rates(fab_fluid *F)
 {
     F->recomputes++;
     F->epoch++;
@@ -374,6 +372,29 @@ static void finish(sim *s, fab_flow *f)
     sim_schedule(s, f->fl_tail, f->fab_id, FAB_EV_END, 0, (uint64_t)(uintptr_t)tk);
 }
 
+void fab_fluid_link(fab_fluid *F, fab_flow *fl)
+{
+    fl->fl_state = 1;
+    fl->fl_prev = NULL;
+    fl->fl_next = F->head;
+    if (F->head)
+        F->head->fl_prev = fl;
+    F->head = fl;
+    F->n++;
+    for (uint32_t k = 0; k < fl->nsteps; k++) {
+        fab_fstep *st = &fl->st[k];
+        if (st->fl_cost <= 0)
+            continue;
+        fab_res *r = st->res;
+        st->fl_rprev = NULL;
+        st->fl_rnext = r->fluid;
+        if (r->fluid)
+            r->fluid->fl_rprev = st;
+        r->fluid = st;
+        r->nfluid++;
+    }
+}
+
 int fab_fluid_start(sim *s, fab_flow *fl)
 {
     fab_fluid *F = fl->fluid;
@@ -407,25 +428,8 @@ int fab_fluid_start(sim *s, fab_flow *fl)
         finish(s, fl);
         return 1;
     }
-    fl->fl_state = 1;
-    fl->fl_prev = NULL;
-    fl->fl_next = F->head;
-    if (F->head)
-        F->head->fl_prev = fl;
-    F->head = fl;
-    F->n++;
-    for (uint32_t k = 0; k < fl->nsteps; k++) {
-        fab_fstep *st = &fl->st[k];
-        if (st->fl_cost <= 0)
-            continue;
-        fab_res *r = st->res;
-        st->fl_rnext = r->fluid;
-        if (r->fluid)
-            r->fluid->fl_rprev = st;
-        r->fluid = st;
-        r->nfluid++;
-    }
-    if (recompute(F)) {
+    fab_fluid_link(F, fl);
+    if (fab_fluid_rates(F)) {
         sim_fail(s, SIM_ENOMEM, "fabric: out of memory for fluid rates");
         return 1;
     }
@@ -449,7 +453,7 @@ void fab_fluid_timer(sim *s, fab_fluid *F, uint64_t gen)
         }
         f = nx;
     }
-    if (changed && F->head && recompute(F)) {
+    if (changed && F->head && fab_fluid_rates(F)) {
         sim_fail(s, SIM_ENOMEM, "fabric: out of memory for fluid rates");
         return;
     }

@@ -96,6 +96,13 @@ void fab_fluid_timer(sim *s, fab_fluid *F, uint64_t gen);
 int fab_fluid_ticket(sim *s, fab_chunk *ch);
 /* Credit the payload the fluid flows through r have moved by now. */
 void fab_fluid_settle(sim *s, fab_res *r);
+/* The pieces fab_fluid_start uses, open to tests: link fl as draining in
+ * F (its steps' fl_cost and its fl_total and bytes set; nothing is
+ * scheduled), and compute the max-min fair rates (fl_rate, payload bytes
+ * per ps) and speeds of every draining flow by progressive filling. 0, or
+ * SIM_ENOMEM. */
+void fab_fluid_link(fab_fluid *F, fab_flow *fl);
+int fab_fluid_rates(fab_fluid *F);
 /* Free the scratch arrays. */
 void fab_fluid_free(fab_fluid *F);
 
