@@ -74,7 +74,7 @@ static int alone(fab_fluid *F, fab_flow *fl, sim_time now, sim_time *end_out)
     double cur_wire[FAB_MAX_STEPS];
     uint32_t crossed[FAB_MAX_STEPS], ncross = 0, pcross = 0;
     for (uint32_t k = 0; k < K; k++) {
-        free_at[k] = 0;
+        free_at[k] = cur_s[k] = prev_s[k] = cur_svc[k] = prev_svc[k] = 0;
         fl->st[k].fl_svc = 0;
         fl->st[k].fl_units = 0;
         fl->st[k].fl_wire = 0;
