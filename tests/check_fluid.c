@@ -408,10 +408,11 @@ static const char *const mc_names[] = {"ttft_p50", "ttft_p99", "tpot_p50", "tpot
  * against the chunk model (its 32 MiB chunks) and against the chunk model
  * with chunks of half the size: the chunk model's own discretization. Each
  * workload figure of the fluid run must be within 1% of the chunk run's,
- * or no farther from it than halving the chunk moves the chunk run (the
+ * or no farther from it than halving the chunk moves the chunk run (plus
+ * a part per million: fluid and half chunks agree to 8 digits). The
  * KV-aware routing is chaotic: a transfer finishing a fraction of a chunk
- * earlier flips a placement, and the trajectories part; README, "Fluid
- * transfers"). Link bytes can then differ (other transfers are made); the
+ * earlier flips a placement, and the trajectories part (README, "Fluid
+ * transfers"). Link bytes then differ (other transfers are made); the
  * lone and shared cases above hold them exact. */
 START_TEST(mooncake_kv_fabric_within_chunk_model)
 {
@@ -455,7 +456,7 @@ START_TEST(mooncake_kv_fabric_within_chunk_model)
         fprintf(stderr, "check_fluid: %-24s chunk %.6g fluid %.6g (%+.2f%%) half-chunk %.6g "
                         "(%+.2f%%)\n",
                 mc_names[k], c, f, 100 * (f - c) / c, h, 100 * (h - c) / c);
-        ck_assert_msg(dev <= 0.01 || dev <= own * (1 + 1e-9),
+        ck_assert_msg(dev <= 0.01 || dev <= own + 1e-6,
                       "%s: fluid %.6g, chunks %.6g (%.2f%%), half chunks %.6g (%.2f%%)",
                       mc_names[k], f, c, 100 * dev, h, 100 * own);
     }
