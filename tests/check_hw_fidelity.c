@@ -135,6 +135,166 @@ START_TEST(read_tags_littles_law)
 }
 END_TEST
 
+/* ---- Core: copy engine vs copy kernel (fabric.h FABRIC_COPY_*) ---------- */
+
+/* host -- l -- gpu, a 64 B host-to-device copy of `pieces` pieces by the
+ * GPU's copy engine (doorbell, descriptor fetch, one descriptor per piece,
+ * completion, MSI-X) or by a copy kernel (its launch, then its loads). */
+static void small_copy(char *buf, size_t n, const char *copy, int pieces)
+{
+    snprintf(buf, n,
+             "name: cesm\ncomponents:\n"
+             "  - {name: host, type: cpu, latency: 150 ns, dram_latency: 90 ns,"
+             " dram_bandwidth: 100 GB/s}\n"
+             "  - {name: gpu, type: gpu, latency: 40 ns, hbm_latency: 100 ns, hbm_bandwidth: 3.2 TB/s,"
+             " dma_descriptor: 500 ns, doorbell: 4 B, descriptor_fetch: 64 B, completion: 16 B,"
+             " msix: true, sm_launch: 3 us, sm_copy_sms: 16}\n"
+             "  - {name: load, type: xfer, src: host, dst: gpu, size: 64 B, path: dma,"
+             " copy_engine: %s, pieces: %d}\n"
+             "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: 3, lanes: 8,"
+             " latency: 30 ns, ends: [host, gpu]}\n",
+             copy, pieces);
+}
+
+START_TEST(ce_vs_sm_small_copy_exact)
+{
+    /* every hop store-and-forward (one TLP each): serialization + link
+     * latency + the node entered; the data's MRd/CplD and the HBM write
+     * are common to both, the rest is each variant's own */
+    pcie_cfg c = {3, 8, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_CALIBRATED, 0, 0};
+    double L = 30e-9, rc = 150e-9, dev = 40e-9, dram = 64 / 100e9 + 90e-9;
+    double data = wire_s(&c, PCIE_OP_READ, 64, PCIE_DIR_REQ) + L + rc + dram +
+                  wire_s(&c, PCIE_OP_READ, 64, PCIE_DIR_DATA) + L + dev +
+                  64 / 3.2e12 + 100e-9; /* HBM write */
+    double ce_fixed = wire_s(&c, PCIE_OP_WRITE, 4, PCIE_DIR_DATA) + L + dev     /* doorbell */
+                      + wire_s(&c, PCIE_OP_READ, 64, PCIE_DIR_REQ) + L + rc + dram /* fetch */
+                      + wire_s(&c, PCIE_OP_READ, 64, PCIE_DIR_DATA) + L + dev
+                      + wire_s(&c, PCIE_OP_WRITE, 16, PCIE_DIR_DATA) + L + rc   /* completion */
+                      + wire_s(&c, PCIE_OP_WRITE, 4, PCIE_DIR_DATA) + L + rc;   /* MSI-X */
+    char text[1024];
+    for (int pieces = 1; pieces <= 8; pieces *= 8) {
+        small_copy(text, sizeof text, "ce", pieces);
+        run_ok(text);
+        double want = ce_fixed + pieces * 500e-9 + data; /* one descriptor per piece */
+        double got = capture_get(&cap, "load", "latency_mean");
+        ck_assert_msg(fabs(got - want) < 20e-12, "CE, %d pieces: %.12g s, hops %.12g s", pieces,
+                      got, want);
+        ck_assert(isnan(capture_get(&cap, "gpu", "sm_copy_sm_seconds"))); /* no kernel ran */
+        small_copy(text, sizeof text, "sm", pieces);
+        run_ok(text);
+        want = 3e-6 + data; /* one launch, whatever the pieces */
+        got = capture_get(&cap, "load", "latency_mean");
+        ck_assert_msg(fabs(got - want) < 20e-12, "SM, %d pieces: %.12g s, hops %.12g s", pieces,
+                      got, want);
+        /* its SM time: 16 SMs x the copy's duration */
+        ck_assert_double_eq_tol(capture_get(&cap, "gpu", "sm_copy_sm_seconds"), 16 * got,
+                                1e-15);
+    }
+    /* the crossover: 8 pieces cost the engine 4 us of descriptors, more than the launch */
+    ck_assert(ce_fixed + 8 * 500e-9 > 3e-6 && ce_fixed + 500e-9 < 3e-6);
+}
+END_TEST
+
+START_TEST(sm_copy_littles_law)
+{
+    /* a copy kernel pulling from host memory keeps sm_read_tags loads of
+     * sm_read_request bytes outstanding: 8 x 128 B = 1 KiB in flight, as 4
+     * chunks of 256 B (fabric.c), each back one round trip after it left:
+     *   RTT = MRd + L + rc + DRAM(256 B) + CplD + L + dev + HBM(256 B)
+     *   throughput = 1 KiB / RTT (Little's law, far below the link) */
+    const char *text =
+        "name: smtags\ncomponents:\n"
+        "  - {name: host, type: cpu, latency: 150 ns, dram_latency: 90 ns,"
+        " dram_bandwidth: 100 GB/s}\n"
+        "  - {name: gpu, type: gpu, latency: 40 ns, hbm_latency: 0 ns, hbm_bandwidth: 3.2 TB/s,"
+        " sm_read_tags: 8, sm_read_request: 128 B}\n"
+        "  - {name: load, type: xfer, src: host, dst: gpu, size: 4 MiB, path: dma,"
+        " copy_engine: sm}\n"
+        "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: 4, lanes: 16,"
+        " latency: 30 ns, ends: [host, gpu]}\n";
+    run_ok(text);
+    double got = capture_get(&cap, "load", "bytes") / capture_get(&cap, "load", "latency_mean");
+    pcie_cfg c = {4, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_CALIBRATED, 0, 0};
+    double rtt = wire_s(&c, PCIE_OP_READ, 256, PCIE_DIR_REQ) + 30e-9 + 150e-9 + 256 / 100e9 +
+                 90e-9 + wire_s(&c, PCIE_OP_READ, 256, PCIE_DIR_DATA) + 30e-9 + 40e-9 +
+                 256 / 3.2e12;
+    double want = 1024 / rtt;
+    ck_assert_msg(fabs(got - want) <= 0.01 * want, "SM tag-limited: %.4g B/s, Little %.4g B/s",
+                  got, want);
+    /* the stores of a device-to-host kernel are posted: no cap, the link's rate */
+    const char *d2h =
+        "name: smd2h\ncomponents:\n  - {name: host, type: cpu}\n"
+        "  - {name: gpu, type: gpu, sm_read_tags: 8, sm_read_request: 128 B}\n"
+        "  - {name: load, type: xfer, src: gpu, dst: host, size: 64 MiB, path: dma,"
+        " copy_engine: sm}\n"
+        "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: 4, lanes: 16,"
+        " ends: [host, gpu]}\n";
+    run_ok(d2h);
+    double link = pcie_model_bw(&c, PCIE_OP_WRITE, 64 << 20);
+    ck_assert(fabs(capture_get(&cap, "load", "throughput") - link) <= 0.02 * link);
+}
+END_TEST
+
+START_TEST(sm_copy_holds_no_engine)
+{
+    /* one copy engine, two copies at once: the second CE copy waits for
+     * the engine; copy kernels do not (they share the link instead) */
+    const char *fmt =
+        "name: gate\ncomponents:\n  - {name: host, type: cpu}\n"
+        "  - {name: gpu, type: gpu, copy_engines: 1}\n"
+        "  - {name: load, type: xfer, src: gpu, dst: host, size: 8 MiB, path: dma, count: 2,"
+        " outstanding: 2, copy_engine: %s}\n"
+        "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: 4, lanes: 16,"
+        " ends: [host, gpu]}\n";
+    char text[512];
+    snprintf(text, sizeof text, fmt, "ce");
+    run_ok(text);
+    ck_assert_double_eq_tol(capture_get(&cap, "gpu", "copy_engine_waits"), 1, 1e-9);
+    double ce_lat = capture_get(&cap, "load", "latency_mean");
+    snprintf(text, sizeof text, fmt, "sm");
+    run_ok(text);
+    ck_assert_double_eq_tol(capture_get(&cap, "gpu", "copy_engine_waits"), 0, 1e-9);
+    /* serialized: latencies T and 2T (mean 1.5 T); shared: both about 2T */
+    ck_assert(capture_get(&cap, "load", "latency_mean") > 1.2 * ce_lat);
+}
+END_TEST
+
+static const char *const bad_copy[] = {
+    /* a copy kernel needs a GPU end on the DMA path */
+    "  - {name: load, type: xfer, src: host, dst: ssd, size: 1 MiB, path: dma, copy_engine: sm}\n",
+    "  - {name: load, type: xfer, src: ssd, dst: gpu, size: 1 MiB, path: gds, copy_engine: sm}\n",
+    "  - {name: load, type: xfer, src: host, dst: gpu, size: 1 MiB, copy_engine: smx}\n",
+    "  - {name: load, type: xfer, src: host, dst: gpu, size: 1 MiB, pieces: 0}\n",
+    "  - {name: load, type: xfer, src: host, dst: gpu, size: 1 MiB}\n"
+    "  - {name: g2, type: gpu, sm_copy_sms: 0}\n",
+};
+static const int bad_copy_col[] = {88, 87, 77, 72, 40}; /* the values */
+
+START_TEST(bad_copy_rejected)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - {name: gpu, type: gpu}\n"
+             "  - {name: ssd, type: nvme}\n%s"
+             "links:\n  - {name: a, type: pcie, ends: [host, gpu]}\n"
+             "  - {name: b, type: pcie, ends: [host, ssd]}\n",
+             bad_copy[_i]);
+    sim_err err;
+    sim_err_clear(&err);
+    scn_doc *doc = scn_load_string("t.yaml", text, &err);
+    ck_assert(doc);
+    sim *s = sim_create();
+    int rc = sim_build(s, doc, memfab_models, NULL, &err);
+    if (!rc)
+        rc = sim_start(s, &err);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(err.line == 6 + (_i == 4), "line %d: %s", err.line, err.msg);
+    ck_assert_msg(err.col == bad_copy_col[_i], "column %d: %s", err.col, err.msg);
+    sim_destroy(s);
+    scn_free(doc);
+}
+END_TEST
+
 static const char *const bad_dma[] = {
     "{name: nic, type: endpoint, read_tags: 8, read_request: 8 KiB}",
     "{name: nic, type: endpoint, read_tags: 100000}",
@@ -172,6 +332,17 @@ END_TEST
     "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: " #gen ", lanes: 16, max_payload: 256 B,"       \
     " max_read_request: 512 B, ends: [host, gpu]}\n"
 
+/* The same with the GPU's SMs copying (copy_engine: sm): nvbandwidth's
+ * host_to_device_memcpy_sm / device_to_host_memcpy_sm kernels, one block
+ * per SM, on its default 64 MiB buffer. */
+#define GPU_SM(gen, src, dst)                                                                \
+    "name: sm\ncomponents:\n  - {name: host, type: cpu}\n"                                  \
+    "  - {name: gpu, type: gpu}\n"                                                          \
+    "  - {name: load, type: xfer, src: " src ", dst: " dst ", size: 64 MiB, path: dma,"      \
+    " copy_engine: sm}\n"                                                                   \
+    "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: " #gen ", lanes: 16,"  \
+    " max_payload: 256 B, max_read_request: 512 B, ends: [host, gpu]}\n"
+
 typedef struct hw_meas {
     const char *what;     /* the measurement */
     const char *source;   /* citation */
@@ -183,18 +354,36 @@ typedef struct hw_meas {
     const char *why;      /* why memfab cannot reach it (known gaps) */
 } hw_meas;
 
+/* The two Gen5 nvbandwidth sources are public outputs of nvbandwidth runs
+ * that name no paper or vendor page; they are cited by the exact run (tool
+ * version and build, driver, CUDA, the SUM line of the test) so that the
+ * numbers can be matched to their source text:
+ *  - H100: a Korean-language server acceptance report (Xeon Platinum
+ *    8462Y+ host, 8x H100 80GB HBM3; nvbandwidth v0.10.0 run 5 times,
+ *    beside p2pBandwidthLatencyTest, STREAM and sysbench results);
+ *  - H800: the example output of a Chinese-language README of an
+ *    nvbandwidth copy (v0.2, "Built from Git version: 42e94d2").
+ * Both were found as public GitHub file content, but the repository, path
+ * and commit holding them could not be recovered with the search tools
+ * available when they were pinned, so no URL is given. The RTX 4090 and T4
+ * rows cite their repositories (NVIDIA/nvbandwidth issue #15; the
+ * sadcup/nvbandwidth results files). */
 static const hw_meas meas[] = {
     {"H100 80GB HBM3, Gen5 x16, D2H copy engine",
-     "nvbandwidth v0.10 device_to_host_memcpy_ce, 8x H100 host: 55.18-55.26 GB/s (median 55.20)",
+     "nvbandwidth v0.10.0 device_to_host_memcpy_ce, 8x H100 80GB HBM3, driver 595.71.05, CUDA 13.2"
+     " (SUM 441.72): 55.18-55.26 GB/s (median 55.20)",
      GPU_CE(5, "gpu", "host"), 0, 55.20e9, 0.05, 0, 0, NULL},
     {"H100 80GB HBM3, Gen5 x16, H2D copy engine",
-     "nvbandwidth v0.10 host_to_device_memcpy_ce, same host: 55.33-55.37 GB/s (median 55.36)",
+     "nvbandwidth v0.10.0 host_to_device_memcpy_ce, same host and build (SUM 442.87):"
+     " 55.33-55.37 GB/s (median 55.36)",
      GPU_CE(5, "host", "gpu"), 0, 55.36e9, 0.05, 0, 0, NULL},
     {"H800, Gen5 x16, D2H copy engine",
-     "nvbandwidth v0.2 device_to_host_memcpy_ce, 8x H800 host: 55.09-55.15 GB/s (median 55.14)",
+     "nvbandwidth v0.2 (git 42e94d2) device_to_host_memcpy_ce, 8x H800, driver 525.105.17,"
+     " CUDA 11.8 (SUM 441.05): 55.09-55.15 GB/s (median 55.14)",
      GPU_CE(5, "gpu", "host"), 0, 55.14e9, 0.05, 0, 0, NULL},
     {"H800, Gen5 x16, H2D copy engine",
-     "nvbandwidth v0.2 host_to_device_memcpy_ce, same host: 55.28-55.34 GB/s (median 55.31)",
+     "nvbandwidth v0.2 (git 42e94d2) host_to_device_memcpy_ce, same run (SUM 442.52):"
+     " 55.28-55.34 GB/s (median 55.31)",
      GPU_CE(5, "host", "gpu"), 0, 55.31e9, 0.05, 0, 0, NULL},
     {"RTX 4090, Gen4 x16, D2H copy engine",
      "NVIDIA/nvbandwidth issue #15, device_to_host_memcpy_ce, 8 GPUs: 26.25-27.11 GB/s (best 27.11)",
@@ -203,15 +392,34 @@ static const hw_meas meas[] = {
      "NVIDIA/nvbandwidth issue #15, host_to_device_memcpy_ce: 23.90-26.38 GB/s (best 26.38)",
      GPU_CE(4, "host", "gpu"), 0, 26.38e9, 0.05, 0, 0, NULL},
     {"Tesla T4, Gen3 x16, D2H copy engine",
-     "sadcup/nvbandwidth results/benchmark_d2h.txt (nvbandwidth v0.8, 4x T4): 13.14 GB/s",
+     "sadcup/nvbandwidth@2ee6434 results/benchmark_d2h.txt (nvbandwidth v0.8, 4x T4): 13.14 GB/s",
      GPU_CE(3, "gpu", "host"), 0, 13.14e9, 0.05, 0, 0, NULL},
     {"Tesla T4, Gen3 x16, H2D copy engine",
-     "sadcup/nvbandwidth results/benchmark_h2d.txt (nvbandwidth v0.8, 4x T4): 12.30-12.35 GB/s",
+     "sadcup/nvbandwidth@2ee6434 results/benchmark_h2d.txt (nvbandwidth v0.8, 4x T4): 12.30-12.35 GB/s",
      GPU_CE(3, "host", "gpu"), 0, 12.35e9, 0.05, 0.08, 0.14,
      "host-to-device reads fall short of the link on these Gen3 hosts (memfab: 13.78 GB/s, "
      "the link's read ceiling); the loss is in the host's read completions or the T4's "
      "copy engine, which memfab does not model (read_tags could fit it, but no measured tag "
      "count or round trip is known)"},
+    {"H100, Gen5 x16, H2D copy kernel (SM)",
+     "NVIDIA/nvbandwidth issue #24, host_to_device_memcpy_sm, 8x H100: 35.03-35.39 GB/s "
+     "(median 35.25); sets the gpu default sm_read_tags: 128",
+     GPU_SM(5, "host", "gpu"), 0, 35.25e9, 0.05, 0, 0, NULL},
+    {"H100, Gen5 x16, D2H copy kernel (SM)",
+     "NVIDIA/nvbandwidth issue #24, device_to_host_memcpy_sm, same host: 52.76-52.78 GB/s "
+     "(median 52.77)",
+     GPU_SM(5, "gpu", "host"), 0, 52.77e9, 0.05, 0.05, 0.08,
+     "memfab prices a copy kernel's stores as posted writes of the link's max_payload (256 B), "
+     "like a copy engine's, and gives the link's write ceiling (55.86 GB/s); SM stores to host "
+     "memory likely leave the GPU as writes of one 128 B L2 line, which memfab does not model "
+     "per transfer (with max_payload: 128 B on the link it gives 50.27 GB/s, -4.7%)"},
+    {"A100-SXM4-40GB, Gen4 x16, H2D copy kernel (SM)",
+     "NVIDIA/nvbandwidth issue #42, host_to_device_memcpy_sm, 512 MiB and 1 GiB buffers: "
+     "25.13 GB/s",
+     GPU_SM(4, "host", "gpu"), 0, 25.13e9, 0.05, 0.07, 0.12,
+     "memfab gives the Gen4 link's read ceiling (27.55 GB/s; 128 tags of 128 B do not bind at "
+     "Gen4); the host's copy-engine figure is not published, so whether the loss is the "
+     "kernel's loads or the host's read completions (as on the T4 host) is unknown"},
     {"KIOXIA CM7-R, Gen5 x4, 128 KiB sequential read",
      "KIOXIA CM7-R product brief: sequential read up to 14,000 MB/s (PCIe 5.0 x4)",
      "name: cm7\ncomponents:\n  - {name: host, type: cpu}\n"
@@ -297,9 +505,13 @@ static Suite *hw_suite(void)
     tcase_add_test(core, read_tags_littles_law);
     tcase_add_loop_test(core, measured, 0, (int)NMEAS);
     tcase_add_test(core, pcie_bench_misses_gen5);
+    tcase_add_test(core, ce_vs_sm_small_copy_exact);
+    tcase_add_test(core, sm_copy_littles_law);
+    tcase_add_test(core, sm_copy_holds_no_engine);
     suite_add_tcase(s, core);
     TCase *errs = tcase_create("Errors");
     tcase_add_loop_test(errs, bad_dma_rejected, 0, 4);
+    tcase_add_loop_test(errs, bad_copy_rejected, 0, 5);
     suite_add_tcase(s, errs);
     return s;
 }

@@ -219,6 +219,21 @@ static void step_time_table(void)
                title == t ? 0 : (int)strcspn(title, "\n"), title);
         print_source_lines(memfab_step_presets[i + 1], "      ");
     }
+    printf("\nStep-time tables (llm_instance `step_time: table` with `step_table: "
+           "presets/step-time/FILE.csv`):\nmeasured step times over prefill tokens, decode "
+           "tokens and context tokens, interpolated\nmultilinearly (models/serving/"
+           "step_table.h):\n");
+    for (size_t i = 0; memfab_step_tables[i]; i += 2) {
+        const char *base = strrchr(memfab_step_tables[i], '/');
+        printf("    %s:\n", base ? base + 1 : memfab_step_tables[i]);
+        for (const char *l = memfab_step_tables[i + 1]; l && *l;
+             l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            const char *cl = l + 1 + (l[1] == ' ');
+            if (strncmp(cl, "Use:", 4) == 0)
+                break;
+            printf("      %.*s\n", (int)strcspn(cl, "\n"), cl);
+        }
+    }
     printf("\n");
 }
 
@@ -235,18 +250,23 @@ static void links_table(void)
 {
     printf("Link generations and rates (type: pcie gen:, nvlink gen:, cxl flit:, ethernet"
            " speed:,\ninfiniband rate:), computed by the link models:\n");
-    printf("  PCIe (PCIe Base Spec r5.0/r6.0; goodput: the Neugebauer et al. SIGCOMM 2018 model"
-           " with MPS\n  256 B, MRRS 512 B, 64-bit addresses, DLLPs, 1 MiB transfers):\n");
-    printf("    %-4s %8s %9s %11s %12s %12s %10s\n", "gen", "rate", "encoding", "x16 raw",
-           "x16 write", "x16 read", "energy");
-    printf("    %-4s %8s %9s %11s %12s %12s %10s\n", "", "[GT/s]", "", "[GB/s/dir]",
-           "[GB/s]", "[GB/s]", "[pJ/bit]");
+    printf("  PCIe (PCIe Base Spec r5.0/r6.0; goodput with MPS 256 B, MRRS 512 B, 64-bit"
+           " addresses,\n  DLLPs, 1 MiB transfers: link_overhead calibrated, the default, and"
+           " pcie-bench, the\n  Neugebauer et al. SIGCOMM 2018 model):\n");
+    printf("    %-4s %8s %9s %11s %12s %12s %12s %12s %10s\n", "gen", "rate", "encoding",
+           "x16 raw", "x16 write", "x16 read", "bench write", "bench read", "energy");
+    printf("    %-4s %8s %9s %11s %12s %12s %12s %12s %10s\n", "", "[GT/s]", "", "[GB/s/dir]",
+           "[GB/s]", "[GB/s]", "[GB/s]", "[GB/s]", "[pJ/bit]");
     for (int gen = 1; gen <= 6; gen++) {
-        pcie_cfg c = {gen, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
-        printf("    %-4d %8.1f %9.4f %11.2f %12.2f %12.2f %10.2f\n", gen, pcie_gts(gen) / 1e9,
-               pcie_encoding(gen), pcie_raw_rate(&c) / 1e9,
+        pcie_cfg c = {gen, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_CALIBRATED, 0, 0};
+        pcie_cfg b = c;
+        b.overhead = PCIE_OVH_BENCH;
+        printf("    %-4d %8.1f %9.4f %11.2f %12.2f %12.2f %12.2f %12.2f %10.2f\n", gen,
+               pcie_gts(gen) / 1e9, pcie_encoding(gen), pcie_raw_rate(&c) / 1e9,
                pcie_model_bw(&c, PCIE_OP_WRITE, 1 << 20) / 1e9,
-               pcie_model_bw(&c, PCIE_OP_READ, 1 << 20) / 1e9, pcie_energy_pj_bit(&c));
+               pcie_model_bw(&c, PCIE_OP_READ, 1 << 20) / 1e9,
+               pcie_model_bw(&b, PCIE_OP_WRITE, 1 << 20) / 1e9,
+               pcie_model_bw(&b, PCIE_OP_READ, 1 << 20) / 1e9, pcie_energy_pj_bit(&c));
     }
     printf("    energy (SerDes, per wire bit): Gen1-4 twice a 1.93 pJ/bit Gen4 transmitter (Bae,"
            " Cho et al.);\n    Gen5 6.5 from NVIDIA's NVLink comparison, Gen6 assumed equal;"

@@ -14,6 +14,19 @@
 
 #define END_PARAMS {NULL, 0, NULL, NULL, NULL, 0, NULL}
 
+/* A copy kernel's outstanding remote loads (gpu sm_read_tags). nvbandwidth
+ * measures an H100 (PCIe Gen5 x16) copying host to device at 35.25 GB/s
+ * with its SM kernel against 55.36 GB/s with a copy engine and 52.77 GB/s
+ * device to host with the kernel (NVIDIA/nvbandwidth issue #24; the CE
+ * figures in tests/check_hw_fidelity.c): the kernel's loads of host
+ * memory, not the link, limit it, and by Little's law the bytes in flight
+ * are rate x round trip. memfab's unloaded Gen5 round trip (MRd, root
+ * complex 150 ns, DRAM 90 ns, CplD; ~470 ns with the chunk's
+ * serialization) needs 16 KiB in flight: 128 loads of one 128 B L2 line
+ * (34.63 GB/s, -1.8%). The stores of a device-to-host kernel are posted
+ * and not capped. */
+#define SM_READ_TAGS "128"
+
 static void report_res(sim_comp *c, fab_res *r, const char *what)
 {
     char name[128];
@@ -292,6 +305,20 @@ static const sim_param gpu_params[] = {
      "HBM energy per bit DMA reads or writes (HBM2, O'Connor et al. MICRO'17)",
      offsetof(fab_gpu, hbm_energy), NULL},
     DMA_PARAMS(fab_gpu),
+    {"sm_copy_sms", SIM_P_UINT, "132", "SMs",
+     "SMs a copy kernel (copy_engine: sm) runs on: its SM time is SMs x duration (H100 SXM5: "
+     "132 SMs, and nvbandwidth's SM copies launch one block per SM)",
+     offsetof(fab_gpu, sm_sms), NULL},
+    {"sm_launch", SIM_P_TIME, "0 ns", "ps",
+     "a copy kernel's launch on the GPU, doorbell to its first load (launches queue; 0: none)",
+     offsetof(fab_gpu, sm_launch), NULL},
+    {"sm_read_tags", SIM_P_UINT, SM_READ_TAGS, "requests",
+     "remote loads a copy kernel keeps outstanding when it reads host or peer memory "
+     "(0: unlimited; default from nvbandwidth's H100 host_to_device_memcpy_sm, head comment)",
+     offsetof(fab_gpu, sm_read_tags), NULL},
+    {"sm_read_request", SIM_P_SIZE, "128 B", "B",
+     "bytes per remote load request of a copy kernel (one 128 B L2 line)",
+     offsetof(fab_gpu, sm_read_request), NULL},
     END_PARAMS};
 
 static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -306,8 +333,17 @@ static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
     int rc = dma_check(c, node, &g->dma, err);
     if (rc)
         return rc;
-    static const char *const labels[] = {"hbm", "dma"};
-    fab_node_init(c, 2, labels);
+    if (g->sm_sms < 1 || g->sm_sms > 1024)
+        return scn_error(err, node ? scn_map_get(node, "sm_copy_sms") : NULL,
+                         "gpu '%s': sm_copy_sms must be 1..1024", c->name);
+    if (g->sm_read_tags > 65536)
+        return scn_error(err, node ? scn_map_get(node, "sm_read_tags") : NULL,
+                         "gpu '%s': sm_read_tags must be 0..65536", c->name);
+    if (g->sm_read_request < 32 || g->sm_read_request > 4096)
+        return scn_error(err, node ? scn_map_get(node, "sm_read_request") : NULL,
+                         "gpu '%s': sm_read_request must be 32 B..4096 B", c->name);
+    static const char *const labels[] = {"hbm", "dma", "launch"};
+    fab_node_init(c, 3, labels);
     return 0;
 }
 
@@ -317,6 +353,8 @@ static int gpu_finish(sim_comp *c, sim_err *err)
     fab_hdr_settle(c->sim, c->state, 0); /* lone flows: counters up to now */
     report_res(c, &g->hdr.res[0], "hbm");
     sim_report_metric(c->sim, c->name, "copy_engine_waits", (double)g->ce.waits, "transfers");
+    if (g->sm_ps > 0) /* copy kernels ran: the SM time they took from compute */
+        sim_report_metric(c->sim, c->name, "sm_copy_sm_seconds", g->sm_ps * 1e-12, "SM s");
     sim_report_energy(c->sim, c->name, bits_energy(g->hdr.res[0].bytes, g->hbm_energy), 0.0);
     return 0;
 }

@@ -393,6 +393,8 @@ struct fab_flow {
     double cpu_far_ps;          /* CPU time of the far end's host (RDMA: the receiver's) */
     double *cpu_far_account;    /* where that is charged (or NULL) */
     uint64_t host_mem;          /* host DRAM bytes crossed */
+    double sm_count;            /* SMs a copy kernel occupies while the flow runs */
+    double *sm_account;         /* where SMs x duration (ps) is charged at the end (or NULL) */
     fab_gate *gate;             /* engine it holds while it runs (or NULL) */
     uint64_t hash;              /* ECMP flow hash */
     sim_time rto;               /* a dropped chunk is sent again after this */
