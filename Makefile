@@ -244,6 +244,7 @@ bench:
 	build/release/memfab bench events
 	$(TRACE_PATH_ENV) build/release/memfab bench replay
 	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --label replay-kv-fabric
+	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --set components.fabric.flow_model=fluid --label replay-kv-fluid
 	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/pd-disaggregation.yaml --label replay-pd
 	@db=$$(mktemp -u /tmp/memfab-bench-XXXXXX.db); \
 	 build/release/memfab run scenarios/leaf-spine-64.yaml -o $$db 2>&1 | grep 'complete:'; rm -f $$db

@@ -48,20 +48,25 @@ static double now_s(void)
 int bench_replay(int argc, char **argv)
 {
     const char *file = NULL, *label = "replay";
-    int reps = 1;
+    const char *sets[16];
+    int reps = 1, nsets = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--scenario") == 0 && i + 1 < argc) {
             file = argv[++i];
+        } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < 16) {
+            sets[nsets++] = argv[++i];
         } else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
             label = argv[++i];
         } else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else {
-            printf("usage: memfab bench replay [--scenario FILE] [--label NAME] [--repeat N]\n\n"
+            printf("usage: memfab bench replay [--scenario FILE] [--set KEY=VALUE]... [--label NAME]"
+                   " [--repeat N]\n\n"
                    "Replay scenarios/mooncake-conversation.yaml (the Mooncake conversation trace,\n"
                    "12,031 requests, on 8 instances of Llama-3-70B, tp 4, H100) with token-level\n"
                    "decode; print wall time and events/s. Results are discarded. The trace is looked up in MEMFAB_TRACE_PATH,\n"
-                   "then in the trace cache (memfab trace fetch mooncake-conversation).\n");
+                   "then in the trace cache (memfab trace fetch mooncake-conversation).\n"
+                   "--set overrides a scenario value as `memfab run --set` does (up to 16).\n");
             return strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
@@ -81,6 +86,12 @@ int bench_replay(int argc, char **argv)
             sim_err_print(&err);
             return 1;
         }
+        for (int i = 0; i < nsets; i++)
+            if (scn_set(doc, sets[i], &err)) {
+                sim_err_print(&err);
+                scn_free(doc);
+                return 2;
+            }
         sim *s = sim_create();
         double t0 = now_s();
         int rc = s ? run_build(s, doc, &err) : SIM_ENOMEM;

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "models/fabric/fluid.h"
 #include "sim/mem.h"
 
 const char fab_family[] = "fabric";
@@ -208,8 +209,8 @@ static uint64_t units_at(uint64_t off, uint64_t bytes, uint64_t size)
     return bytes ? (off + bytes + size - 1) / size - (off + size - 1) / size : 0;
 }
 
-static sim_time step_service_at(const fab_fstep *st, uint64_t off, uint64_t bytes,
-                                uint64_t *units, double *wire)
+sim_time fab_step_service_at(const fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
+                             double *wire)
 {
     double w = 0;
     uint64_t u = 0;
@@ -246,7 +247,7 @@ static sim_time step_service_at(const fab_fstep *st, uint64_t off, uint64_t byte
 
 sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, double *wire)
 {
-    return step_service_at(st, 0, bytes, units, wire);
+    return fab_step_service_at(st, 0, bytes, units, wire);
 }
 
 /* ---- serving ----------------------------------------------------------- */
@@ -254,12 +255,17 @@ sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, 
 /* The first step at or after k that chunk ch crosses: a control step
  * (engine.h) carries its message with one chunk only (the first or the
  * last of the flow), the others go past it without an event. nsteps: none. */
-static uint32_t next_step(const fab_flow *f, const fab_chunk *ch, uint32_t k)
+uint32_t fab_flow_next_step(const fab_flow *f, uint64_t off, uint64_t bytes, uint32_t k)
 {
     while (k < f->nsteps && f->st[k].ctl &&
-           (f->st[k].ctl == FAB_CTL_FIRST ? ch->tag != 0 : ch->tag + ch->bytes < f->bytes))
+           (f->st[k].ctl == FAB_CTL_FIRST ? off != 0 : off + bytes < f->bytes))
         k++;
     return k;
+}
+
+static uint32_t next_step(const fab_flow *f, const fab_chunk *ch, uint32_t k)
+{
+    return fab_flow_next_step(f, ch->tag, ch->bytes, k);
 }
 
 static int serve(sim *s, fab_res *r);
@@ -303,7 +309,7 @@ static int buffer_admit(sim *s, fab_fstep *st, fab_chunk *ch)
 {
     fab_buffer *b = st->res->buf;
     uint64_t units;
-    step_service_at(st, ch->tag, ch->bytes, &units, NULL);
+    fab_step_service_at(st, ch->tag, ch->bytes, &units, NULL);
     if (b->limit && b->queued + ch->bytes > b->limit) {
         b->drops++;
         b->drop_units += units;
@@ -463,7 +469,7 @@ static int serve(sim *s, fab_res *r)
         units = ch->nunits;
         wire = ch->nwire;
     } else {
-        svc = spread(s, st, step_service_at(st, off, ch->bytes, &units, &wire));
+        svc = spread(s, st, fab_step_service_at(st, off, ch->bytes, &units, &wire));
     }
     sim_time now = sim_now(s);
     int pool = r->servers > 1;
@@ -519,7 +525,7 @@ static int serve(sim *s, fab_res *r)
     }
     fab_fstep *nx = &f->st[k];
     /* priced once: kept in the chunk for its service there */
-    sim_time snext = spread(s, nx, step_service_at(nx, off, ch->bytes, &ch->nunits, &ch->nwire));
+    sim_time snext = spread(s, nx, fab_step_service_at(nx, off, ch->bytes, &ch->nunits, &ch->nwire));
     ch->nsvc = snext;
     ch->nstep = k;
     /* first forwarding unit here, then never outrun the tail */
@@ -755,6 +761,8 @@ static int lone_start(sim *s, fab_flow *fl);
 
 void fab_flow_launch(sim *s, fab_flow *fl)
 {
+    if (fl->fluid && fl->launched == 0 && fab_fluid_start(s, fl))
+        return;
     if (fl->fast && fl->launched == 0 && lone_start(s, fl))
         return;
     while (fl->launched < fl->bytes && fl->inflight < fl->window) {
@@ -788,6 +796,8 @@ int fab_flow_chunk_done(sim *s, fab_chunk *ch)
     fab_flow *fl = ch->flow;
     if (ch->step == LONE_TICKET)
         return lone_ticket(s, ch);
+    if (ch->step == FAB_FLUID_TICKET)
+        return fab_fluid_ticket(s, ch);
     fl->done += ch->bytes;
     fl->inflight--;
     fab_pool_put(ch);
@@ -969,9 +979,12 @@ static void lone_settle(fab_flow *fl, sim_time t, int strict)
 
 void fab_hdr_settle(sim *s, fab_hdr *h, int strict)
 {
-    for (uint32_t i = 0; i < h->nres; i++)
+    for (uint32_t i = 0; i < h->nres; i++) {
         if (h->res[i].lone)
             lone_settle(h->res[i].lone, sim_now(s), strict);
+        if (h->res[i].fluid)
+            fab_fluid_settle(s, &h->res[i]);
+    }
 }
 
 /* The flow stops running lone: its resources are released, its schedule
@@ -1041,7 +1054,7 @@ static int lone_start(sim *s, fab_flow *fl)
         while (k < K) {
             const fab_fstep *st = &fl->st[k];
             if (!priced)
-                svc = step_service_at(st, off, b, &units, &wire);
+                svc = fab_step_service_at(st, off, b, &units, &wire);
             lone_ent *e = lone_at(fl, c, k);
             e->a = a;
             e->s = a > free_at[k] ? a : free_at[k];
@@ -1055,7 +1068,7 @@ static int lone_start(sim *s, fab_flow *fl)
                 break;
             }
             /* as serve(): first forwarding unit, never outrun the tail */
-            sim_time snext = step_service_at(&fl->st[k2], off, b, &units, &wire);
+            sim_time snext = fab_step_service_at(&fl->st[k2], off, b, &units, &wire);
             sim_time u = svc;
             if (st->unit && b > st->unit)
                 u = (sim_time)((double)svc * (double)st->unit / (double)b);

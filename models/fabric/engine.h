@@ -50,6 +50,8 @@
  *                  a0 >> 1; a1 = header << 40 | data credits
  *   FAB_EV_PAUSE   (link) a PFC frame reaches the sender of direction a0:
  *                  a1 = 1 pause (XOFF), 0 resume (XON)
+ *   FAB_EV_FLUID   (fabric component) the next fluid flow drains (fluid.h;
+ *                  a1 = the timer's generation, stale when it differs)
  *
  * Flow-control credits (a protocol with fc hooks, e.g. pcie.h): a link
  * direction with a fab_credit serves a chunk only when the receiver's
@@ -121,7 +123,7 @@
 #define FAB_MAX_STEPS 48
 
 enum { FAB_EV_ARRIVE = SIM_EV_USER, FAB_EV_DONE, FAB_EV_END, FAB_EV_NOTIFY, FAB_EV_CREDIT,
-       FAB_EV_PAUSE };
+       FAB_EV_PAUSE, FAB_EV_FLUID };
 
 /* Operations and directions of a transfer on a link. The DMA initiator
  * decides the operation (fabric.h): pulling data is a read (requests one
@@ -137,6 +139,7 @@ typedef struct fab_fstep fab_fstep;
 typedef struct fab_flow fab_flow;
 typedef struct fab_hdr fab_hdr;
 typedef struct fab_lone fab_lone;   /* a lone flow's schedule (engine.c) */
+typedef struct fab_fluid fab_fluid; /* the fluid flows of a fabric (fluid.h) */
 
 /* ---- protocol and node-kind tables ------------------------------------ */
 
@@ -305,6 +308,12 @@ typedef struct fab_res {
     uint32_t flows;       /* transfers in progress with a step here (fabric_estimate) */
     fab_flow *lone;       /* the lone flow holding it (NULL: none); the counters above
                            * lag until fab_hdr_settle */
+    fab_fstep *fluid;     /* steps of the fluid flows draining through it (fluid.h) */
+    uint32_t nfluid;      /* how many */
+    uint32_t pf_epoch;    /* fluid rate computation that last touched it */
+    uint32_t pf_nact;     /* its unfrozen fluid flows (progressive filling) */
+    double pf_load;       /* fraction of its time the rates so far use */
+    double pf_act;        /* sum of the unfrozen flows' costs, ps per byte */
 } fab_res;
 
 /* One step of an itinerary, and the queue of a flow's chunks waiting at it. */
@@ -333,6 +342,13 @@ struct fab_fstep {
     int in_ring;          /* linked in res->ring */
     fab_flow *flow;       /* owning flow (NULL: raw packets of a link) */
     uint32_t pos;         /* index in the flow */
+    /* fluid flows (fluid.h): the step's totals over the flow's chunks */
+    sim_time fl_svc;      /* service time of all the chunks crossing it */
+    uint64_t fl_units;    /* their protocol units */
+    double fl_wire;       /* their wire bytes */
+    double fl_cost;       /* fl_svc / flow bytes: ps of this resource per payload byte */
+    uint64_t fl_credited; /* payload bytes already counted at the resource */
+    fab_fstep *fl_rnext, *fl_rprev; /* list of fluid steps at res */
 };
 
 struct fab_chunk {
@@ -399,6 +415,16 @@ struct fab_flow {
     int fast;                   /* 1: may run as a lone flow (see above) */
     fab_lone *lone;             /* its schedule while it runs lone (NULL: as chunks) */
     uint64_t gen;               /* generation of its lone run (its ticket's tag) */
+    fab_fluid *fluid;           /* run as a fluid flow there when its path allows (fluid.h;
+                                 * NULL: as chunks) */
+    fab_flow *fl_next, *fl_prev;/* fluid flows draining */
+    int fl_state;               /* 0: chunks; 1: draining as a fluid; 2: drained, END pending */
+    int fl_frozen;              /* progressive filling: its rate is fixed */
+    double fl_rate;             /* max-min fair rate, payload bytes per ps */
+    double fl_speed;            /* that rate over its rate alone (1: as fast as alone) */
+    double fl_work;             /* ps of service left at its bottleneck, at the speed alone */
+    sim_time fl_total;          /* its bottleneck's service of the whole flow, alone */
+    sim_time fl_tail;           /* the rest of its time alone: pipeline fill, latencies */
     fab_flow *next;             /* free list / gate wait list */
 };
 
@@ -462,6 +488,13 @@ int fab_link_send_wire(sim_comp *link, int side, uint64_t bytes, double wire, ui
 /* Service time of `bytes` at a step; *units and *wire receive the count of
  * protocol units and the wire bytes (may be NULL). */
 sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, double *wire);
+/* The same for the piece [off, off + bytes) of the step's flow (what a
+ * chunk at that offset costs there). */
+sim_time fab_step_service_at(const fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
+                             double *wire);
+/* The first step at or after k that the chunk [off, off + bytes) of f
+ * crosses (control steps carry one chunk's message); f->nsteps: none. */
+uint32_t fab_flow_next_step(const fab_flow *f, uint64_t off, uint64_t bytes, uint32_t k);
 /* Links: report the `links` rows and per-direction metrics, and the
  * energy (sim_report_energy): per direction, wire bytes x 8 x `energy`
  * pJ (metric energy_j:DIRECTION), their sum as the link's energy_j, and

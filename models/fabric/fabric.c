@@ -24,6 +24,7 @@
 
 #include "models/fabric/devices_int.h"
 #include "models/fabric/engine.h"
+#include "models/fabric/fluid.h"
 #include "models/fabric/paths.h"
 
 #include "sim/mem.h"
@@ -43,6 +44,8 @@ typedef struct path_stats {
 
 enum { MODE_CHUNK, MODE_PACKET };
 static const char *const mode_names[] = {"chunk", "packet", NULL};
+enum { FLOW_CHUNK, FLOW_FLUID };
+static const char *const flow_model_names[] = {"chunk", "fluid", NULL};
 
 typedef struct fabric_state {
     /* configuration */
@@ -53,7 +56,9 @@ typedef struct fabric_state {
     fab_path_opts paths;     /* gds, bounce_io */
     sim_time rto;            /* a chunk dropped by a full switch buffer is resent after this */
     int lone_flows;          /* a transfer alone on its path runs in one piece (engine.h) */
+    int flow_model;          /* FLOW_*: bulk transfers as chunks or as fluid flows (fluid.h) */
     /* state */
+    fab_fluid fluid;         /* the fluid flows (flow_model: fluid) */
     fab_topo topo;           /* adjacency and route scratch */
     fab_flow *free_flows;    /* recycled flows */
     void **fblocks;          /* flow blocks */
@@ -234,7 +239,9 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
     fl->xclass = r->xclass >= 0 && r->xclass < FABRIC_NCLASSES ? r->xclass : 0;
     fl->t0 = sim_now(s);
     fl->rto = f->rto;
-    fl->fast = f->lone_flows;
+    fl->fluid = f->flow_model == FLOW_FLUID ? &f->fluid : NULL;
+    f->fluid.fab_id = fl->fab_id;
+    fl->fast = f->lone_flows && !fl->fluid;
     fl->chunk = chunk_size(f, fl);
     uint64_t window = f->window;
     if (fl->inflight_cap && fl->inflight_cap < window) {
@@ -356,6 +363,10 @@ static void complete(sim *s, fabric_state *f, fab_flow *fl)
 
 static void fabric_handle(sim_comp *c, const sim_event *e)
 {
+    if (e->kind == FAB_EV_FLUID) {
+        fab_fluid_timer(c->sim, &((fabric_state *)c->state)->fluid, e->a1);
+        return;
+    }
     if (e->kind != FAB_EV_END)
         return;
     fab_chunk *ch = (fab_chunk *)(uintptr_t)e->a1;
@@ -503,6 +514,11 @@ static const sim_param fabric_params[] = {
      "another transfer joins a resource (faster; off by default because the study's "
      "Mooncake run differs from the chunked run, see README); false: every chunk is events",
      offsetof(fabric_state, lone_flows), NULL},
+    {"flow_model", SIM_P_ENUM, "chunk", "",
+     "chunk: bulk transfers move as chunk events through the resources' queues; fluid: as "
+     "fluid flows at max-min fair rates, recomputed when a flow starts or drains (a flow "
+     "alone takes the chunk model's time; see README)",
+     offsetof(fabric_state, flow_model), flow_model_names},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int fabric_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -603,6 +619,12 @@ static int fabric_finish(sim_comp *c, sim_err *err)
         snprintf(name, sizeof name, "latency:class:%s", class_names[k]);
         sim_samples_report(c->sim, c->name, name, &ps->lat, 1e-12, "s");
     }
+    if (f->flow_model == FLOW_FLUID) {
+        sim_report_metric(c->sim, c->name, "fluid_flows", (double)f->fluid.flows, "transfers");
+        sim_report_metric(c->sim, c->name, "fluid_chunked", (double)f->fluid.chunked,
+                          "transfers");
+        sim_report_metric(c->sim, c->name, "fluid_recomputes", (double)f->fluid.recomputes, "");
+    }
     sim_report_metric(c->sim, c->name, "free_transfers", f->free_xfers, "");
     sim_report_metric(c->sim, c->name, "unfinished_transfers", (double)f->active, "transfers");
     return 0;
@@ -616,6 +638,7 @@ static void fabric_destroy(sim_comp *c)
         sim_free(f->fblocks[i]);
     sim_free(f->fblocks);
     fab_pool_free(&f->pool);
+    fab_fluid_free(&f->fluid);
     for (int p = 0; p < FABRIC_NPATHS; p++)
         sim_samples_free(&f->ps[p].lat);
     for (int k = 0; k < FABRIC_NCLASSES; k++)
