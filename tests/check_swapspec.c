@@ -517,7 +517,9 @@ static double spec_formula(double a, double k)
  * (1 - a^(k+1)) / (1 - a) of its own rate within 1%. Tokens per
  * verification have a relative standard deviation of ~0.6 for a in
  * 0.4..0.9, so over 100,000 / E verifications the standard error is
- * ~0.93 / sqrt(100,000) = 0.3% (1% is 3 of them). */
+ * ~0.93 / sqrt(100,000) = 0.3% (1% is 3 of them). Blocks of 256 tokens
+ * keep the debug build's per-block checks cheap; speculation does not
+ * depend on the block size. */
 START_TEST(spec_per_request_rates)
 {
     const char *text =
@@ -528,7 +530,7 @@ START_TEST(spec_per_request_rates)
         "  instances: {count: 1, model: llama3.2-1b, speculation: head, spec_tokens: 4,"
         " spec_draft_time: 1 us,\n"
         "              spec_acceptance_dist: {dist: beta, mean: 0.7, concentration: 10}}\n"
-        "kv: {block_tokens: 16, prefix_caching: false}\n";
+        "kv: {block_tokens: 256, prefix_caching: false}\n";
     sim_err err;
     ck_assert_msg(run_spec(text, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(T.completed, 4);
@@ -574,7 +576,7 @@ START_TEST(spec_mix_over_requests)
         "  instances: {count: 1, model: llama3.2-1b, speculation: head, spec_tokens: 4,"
         " spec_draft_time: 1 us,\n"
         "              spec_acceptance_dist: {dist: beta, mean: 0.7, concentration: 10}}\n"
-        "kv: {block_tokens: 16, prefix_caching: false}\n";
+        "kv: {block_tokens: 256, prefix_caching: false}\n";
     sim_err err;
     ck_assert_msg(run_spec(text, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(T.completed, 200);
