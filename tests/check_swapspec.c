@@ -452,6 +452,203 @@ START_TEST(spec_tpot_effect)
 }
 END_TEST
 
+/* ---- acceptance rates per request ------------------------------------------ */
+
+/* What the instance's spec hook saw of each request. */
+#define SPEC_MAXREQ 512
+typedef struct spec_seen {
+    uint32_t n;
+    double a[SPEC_MAXREQ], expect[SPEC_MAXREQ];
+    uint32_t full[SPEC_MAXREQ], emitted[SPEC_MAXREQ];
+} spec_seen;
+static spec_seen SEEN;
+
+static void spec_seen_fn(void *ctx, const inst_req *r)
+{
+    spec_seen *v = ctx;
+    if (v->n < SPEC_MAXREQ) {
+        v->a[v->n] = r->spec_accept;
+        v->expect[v->n] = r->spec_expect;
+        v->full[v->n] = r->spec_full;
+        v->emitted[v->n] = r->spec_full_emitted;
+    }
+    v->n++;
+}
+
+/* sfx_run with the spec hook on inst0 (installed before the run). */
+static int run_spec(const char *text, sim_err *err)
+{
+    memset(R, 0, sizeof *R);
+    memset(&C0, 0, sizeof C0);
+    memset(&SEEN, 0, sizeof SEEN);
+    sim_sink k = {R, capture_metric, rec_link, NULL, rec_request, NULL, NULL, NULL, NULL, NULL};
+    sim_err_clear(err);
+    scn_doc *doc = scn_load_string("test.yaml", text, err);
+    if (!doc)
+        return err->code;
+    sim *s = sim_create();
+    sim_set_sink(s, &k);
+    int rc = sim_build(s, doc, memfab_models, sfx_sections, err);
+    if (!rc)
+        rc = serving_build(s, doc, err);
+    if (!rc)
+        inst_set_spec_hook(sim_find(s, "inst0"), spec_seen_fn, &SEEN);
+    if (!rc)
+        rc = sim_start(s, err);
+    if (!rc)
+        rc = sim_run(s, sim_stop_time(s));
+    if (!rc)
+        rc = sim_finish(s, err);
+    if (!rc)
+        keep_totals(s);
+    sim_destroy(s);
+    scn_free(doc);
+    return rc;
+}
+
+static double spec_formula(double a, double k)
+{
+    return a < 1 ? (1 - pow(a, k + 1)) / (1 - a) : k + 1;
+}
+
+/* 4 requests of 100,000 output tokens (Llama-3.2-1B: 32 KiB of KV per
+ * token, so all fit at once), k = 4, rates from Beta(7, 3) (mean 0.7,
+ * concentration 10): each request's tokens per full verification is
+ * (1 - a^(k+1)) / (1 - a) of its own rate within 1%. Tokens per
+ * verification have a relative standard deviation of ~0.6 for a in
+ * 0.4..0.9, so over 100,000 / E verifications the standard error is
+ * ~0.93 / sqrt(100,000) = 0.3% (1% is 3 of them). Blocks of 256 tokens
+ * keep the debug build's per-block checks cheap; speculation does not
+ * depend on the block size. */
+START_TEST(spec_per_request_rates)
+{
+    const char *text =
+        "name: spec\nstop: trace_end\nseed: 3\n"
+        "workload:\n"
+        "  synthetic: {rate: 1000000/s, input: 100 tokens, output: 100000 tokens,"
+        " requests: 4}\n"
+        "  instances: {count: 1, model: llama3.2-1b, speculation: head, spec_tokens: 4,"
+        " spec_draft_time: 1 us,\n"
+        "              spec_acceptance_dist: {dist: beta, mean: 0.7, concentration: 10}}\n"
+        "kv: {block_tokens: 256, prefix_caching: false}\n";
+    sim_err err;
+    ck_assert_msg(run_spec(text, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(T.completed, 4);
+    ck_assert_uint_eq(SEEN.n, 4);
+    double lo = 1, hi = 0;
+    for (uint32_t i = 0; i < SEEN.n; i++) {
+        double a = SEEN.a[i], want = spec_formula(a, 4);
+        double got = (double)SEEN.emitted[i] / SEEN.full[i];
+        ck_assert_double_eq_tol(SEEN.expect[i], want, 1e-12);
+        ck_assert_msg(SEEN.full[i] > 20000, "request %u: %u verifications", i, SEEN.full[i]);
+        ck_assert_msg(fabs(got - want) <= 0.01 * want, "request %u, a = %.4f: %.5f tokens per "
+                      "verification, expected %.5f", i, a, got, want);
+        lo = fmin(lo, a);
+        hi = fmax(hi, a);
+    }
+    /* the rates differ per request (not one rate for all) */
+    ck_assert_msg(hi - lo > 0.1, "rates %g..%g", lo, hi);
+    ck_assert_uint_eq(C0.spec_drawn, 4);
+    /* deterministic: the same seed draws the same rates */
+    double a0 = SEEN.a[0];
+    uint64_t full = C0.spec_full;
+    ck_assert_msg(run_spec(text, &err) == 0, "%s", err.msg);
+    ck_assert(SEEN.a[0] == a0 && C0.spec_full == full);
+}
+END_TEST
+
+/* The mix: 200 requests of 1500 tokens with Beta(7, 3) rates. The mean
+ * over requests of their measured tokens per verification equals the mean
+ * of the formula over their drawn rates within 1%; the pooled ratio (all
+ * verifications together) equals the verification-weighted mean of the
+ * formula (requests with low rates need more verifications, so the pool
+ * sits below the per-request mean: Jensen and the weighting, reported
+ * apart). Each request's ratio has a standard error of ~2.4% (1500 / E
+ * verifications), their mean over 200 requests ~0.2%. The drawn rates
+ * average 0.7 (Beta mean; 200 draws: sd 0.0098, checked within 0.03). */
+START_TEST(spec_mix_over_requests)
+{
+    const char *text =
+        "name: spec\nstop: trace_end\nseed: 5\n"
+        "workload:\n"
+        "  synthetic: {rate: 1000000/s, input: 100 tokens, output: 1500 tokens,"
+        " requests: 200}\n"
+        "  instances: {count: 1, model: llama3.2-1b, speculation: head, spec_tokens: 4,"
+        " spec_draft_time: 1 us,\n"
+        "              spec_acceptance_dist: {dist: beta, mean: 0.7, concentration: 10}}\n"
+        "kv: {block_tokens: 256, prefix_caching: false}\n";
+    sim_err err;
+    ck_assert_msg(run_spec(text, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(T.completed, 200);
+    ck_assert_uint_eq(SEEN.n, 200);
+    double mean_formula = 0, mean_measured = 0, mean_a = 0, wsum = 0, wfull = 0;
+    for (uint32_t i = 0; i < SEEN.n; i++) {
+        mean_formula += spec_formula(SEEN.a[i], 4) / SEEN.n;
+        mean_measured += (double)SEEN.emitted[i] / SEEN.full[i] / SEEN.n;
+        mean_a += SEEN.a[i] / SEEN.n;
+        wsum += SEEN.full[i] * spec_formula(SEEN.a[i], 4);
+        wfull += SEEN.full[i];
+    }
+    double rm = capture_get(&R->cap, "inst0", "spec_tokens_per_verification_request_mean");
+    double rme = capture_get(&R->cap, "inst0",
+                             "spec_tokens_per_verification_request_mean_expected");
+    double pooled = capture_get(&R->cap, "inst0", "spec_tokens_per_verification");
+    double pe = capture_get(&R->cap, "inst0", "spec_tokens_per_verification_expected");
+    ck_assert_double_eq_tol(rme, mean_formula, 1e-9);
+    ck_assert_double_eq_tol(rm, mean_measured, 1e-9);
+    ck_assert_msg(fabs(rm - rme) <= 0.01 * rme, "per-request mean %.5f, expected %.5f", rm, rme);
+    ck_assert_double_eq_tol(pe, wsum / wfull, 1e-9);
+    ck_assert_msg(fabs(pooled - pe) <= 0.01 * pe, "pooled %.5f, expected %.5f", pooled, pe);
+    ck_assert_msg(pooled < rm, "pooled %.5f, per-request mean %.5f", pooled, rm);
+    ck_assert_double_eq_tol(capture_get(&R->cap, "inst0", "spec_acceptance_drawn_mean"), mean_a,
+                            1e-9);
+    ck_assert_msg(fabs(mean_a - 0.7) < 0.03, "drawn mean %.4f", mean_a);
+}
+END_TEST
+
+/* A list of rates: each request takes one of them; uniform: within the
+ * bounds; no distribution: every request has spec_acceptance (and the
+ * stream is not drawn for it). */
+START_TEST(spec_rate_lists_and_bounds)
+{
+    char text[1024];
+    const char *how[3] = {"spec_acceptance_dist: [0.2, 0.95]",
+                          "spec_acceptance_dist: {dist: uniform, min: 0.5, max: 0.6}",
+                          "spec_acceptance: 0.42"};
+    for (int c = 0; c < 3; c++) {
+        snprintf(text, sizeof text,
+                 "name: spec\nstop: trace_end\nseed: 9\n"
+                 "workload:\n"
+                 "  synthetic: {rate: 1000000/s, input: 100 tokens, output: 200 tokens,"
+                 " requests: 40}\n"
+                 "  instances: {count: 1, model: llama3.2-1b, speculation: head, spec_tokens: 3,"
+                 " spec_draft_time: 1 us, %s}\n"
+                 "kv: {block_tokens: 16, prefix_caching: false}\n",
+                 how[c]);
+        sim_err err;
+        ck_assert_msg(run_spec(text, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(SEEN.n, 40);
+        int low = 0, high = 0;
+        for (uint32_t i = 0; i < SEEN.n; i++) {
+            double a = SEEN.a[i];
+            if (c == 0) {
+                ck_assert(a == 0.2 || a == 0.95);
+                low += a == 0.2;
+                high += a == 0.95;
+            } else if (c == 1) {
+                ck_assert(a >= 0.5 && a <= 0.6);
+            } else {
+                ck_assert(a == 0.42);
+            }
+            ck_assert_double_eq_tol(SEEN.expect[i], spec_formula(a, 3), 1e-12);
+        }
+        if (c == 0)
+            ck_assert_msg(low > 5 && high > 5, "%d at 0.2, %d at 0.95", low, high);
+        ck_assert_uint_eq(C0.spec_drawn, c == 2 ? 0 : 40);
+    }
+}
+END_TEST
+
 /* ---- errors --------------------------------------------------------------- */
 
 static void expect_error(const char *inst, const char *kv, int line, int col, const char *what)
@@ -489,6 +686,45 @@ START_TEST(error_acceptance_out_of_range)
 }
 END_TEST
 
+/* Bad spec_acceptance_dist values: exit 2 at the offending node (line 7,
+ * the column of the value or key; expect_error indents by 4). */
+START_TEST(error_acceptance_dist)
+{
+    static const struct {
+        const char *dist;   /* the value of spec_acceptance_dist */
+        const char *at;     /* where the error points */
+        const char *what;   /* in the message */
+    } bad[] = {
+        {"{dist: beta, mean: 1.2, concentration: 10}", "1.2", "(0, 1)"},
+        {"{dist: beta, mean: 0, concentration: 10}", "0,", "(0, 1)"},
+        {"{dist: beta, mean: 0.7, concentration: 0}", "0}", "concentration"},
+        {"{dist: beta, mean: 0.7, concentraton: 10}", "concentraton", "concentration"},
+        {"{dist: beta, mean: 0.7}", "{", "needs 'concentration'"},
+        {"{dist: beta, mean: 0.7, concentration: 10, min: 0.1}", "min", "not a parameter"},
+        {"{dist: gamma, mean: 0.7}", "gamma", "gamma"},
+        {"{mean: 0.7}", "{", "needs 'dist'"},
+        {"{dist: uniform, min: 0.8, max: 0.6}", "0.6", "below min"},
+        {"{dist: uniform, min: -0.1, max: 0.6}", "-0.1", "[0, 1]"},
+        {"{dist: empirical, values: 0.5}", "0.5", "list of rates"},
+        {"[0.9, 1.5, 0.3]", "1.5", "[0, 1]"},
+        {"[0.9, x]", "x", "number"},
+        {"[]", "[]", "one rate"},
+        {"0.7", "0.7", "mapping"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char inst[512];
+        snprintf(inst, sizeof inst, "spec_acceptance_dist: %s\n    speculation: head\n"
+                 "    spec_draft_time: 1 us", bad[i].dist);
+        const char *d = strstr(inst, bad[i].dist), *at = strstr(d, bad[i].at);
+        ck_assert_ptr_nonnull(at);
+        expect_error(inst, "{block_tokens: 16}", 7, 5 + (int)(at - inst), bad[i].what);
+    }
+    /* both a fixed rate and a distribution */
+    expect_error("spec_acceptance_dist: [0.5]\n    spec_acceptance: 0.7\n    speculation: head\n"
+                 "    spec_draft_time: 1 us", "{block_tokens: 16}", 7, 27, "both");
+}
+END_TEST
+
 START_TEST(error_swap_without_a_tier)
 {
     expect_error("preemption: swap", "{block_tokens: 16}", 7, 17, "only HBM");
@@ -513,11 +749,15 @@ static Suite *suite(void)
     tcase_add_test(core, spec_head_costs_exact);
     tcase_add_test(core, spec_draft_model_costs_exact);
     tcase_add_test(core, spec_tpot_effect);
+    tcase_add_test(core, spec_per_request_rates);
+    tcase_add_test(core, spec_mix_over_requests);
+    tcase_add_test(core, spec_rate_lists_and_bounds);
     suite_add_tcase(s, core);
     TCase *errs = tcase_create("Errors");
     tcase_add_checked_fixture(errs, setup, teardown);
     tcase_add_test(errs, error_zero_draft_tokens);
     tcase_add_test(errs, error_acceptance_out_of_range);
+    tcase_add_test(errs, error_acceptance_dist);
     tcase_add_test(errs, error_swap_without_a_tier);
     suite_add_tcase(s, errs);
     return s;

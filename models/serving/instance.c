@@ -152,6 +152,30 @@
  * (EAGLE, Medusa, n-gram lookup) costs spec_draft_time. The step lasts
  * draft rounds + verification. Tokens yielded together arrive together:
  * the ITL histogram gets one gap and zeros for the others.
+ *   Acceptance per request (`spec_acceptance_dist`). Acceptance is a
+ * property of the request as much as of the draft/target pair: it varies
+ * with the task and the output's predictability (Leviathan et al. 2023,
+ * table 3, measure alpha per model pair and task; Liu et al., "Optimizing
+ * Speculative Decoding for Serving Large Language Models Using Goodput"
+ * (SmartSpec), 2024, track it online because it changes with the
+ * workload). So each request gets
+ * its own rate a_r when it is submitted (or starts decoding on a decode
+ * instance), drawn from the instance's GSL stream: Beta with the given
+ * mean m and concentration c (alpha = m c, beta = (1 - m) c: the usual
+ * model of a rate in (0, 1)), uniform on [min, max], or one of a list of
+ * measured rates (`values:` or a bare list) uniformly at random; its
+ * verifications use a_r, so a request's tokens per full verification tend
+ * to (1 - a_r^(k+1)) / (1 - a_r). Without the key every request has
+ * spec_acceptance and the stream is not drawn for it (results as before).
+ * Over a mix of rates the pooled tokens per verification is the formula's
+ * mean weighted by each request's verifications, below its plain mean
+ * over requests (low rates need more verifications for the same output),
+ * and both differ from the formula at the mean rate (it is convex in a);
+ * the instance reports the pooled and the per-request means with their
+ * expectations. Traces carry no acceptance (Mooncake, Azure and memfab's
+ * native format record lengths, times and block ids only, and the rate
+ * depends on the draft model a trace does not name), so the rate comes
+ * from the instance's configuration, not from a trace field.
  *
  * Pipeline and expert parallelism (`pp`, `pp_microbatches`, `ep`,
  * `moe_imbalance`, `devices`; formulas in llm_model.h). `pp: P` splits the
@@ -216,6 +240,7 @@
 #include "models/serving/instance.h"
 
 #include <assert.h>
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
@@ -235,6 +260,7 @@ enum { INST_EV_STEP = SIM_EV_USER, INST_EV_WAKE, INST_EV_MOVED, INST_EV_TOUCHED,
 enum { KVMEM_EXPLICIT, KVMEM_MANAGED };
 enum { PREEMPT_RECOMPUTE, PREEMPT_SWAP, PREEMPT_COST };
 enum { SPEC_NONE, SPEC_DRAFT, SPEC_HEAD };
+enum { SPEC_DIST_FIXED, SPEC_DIST_BETA, SPEC_DIST_UNIFORM, SPEC_DIST_EMPIRICAL };
 enum { SCHED_FCFS, SCHED_PRIORITY };
 #define SPEC_MAX_K 64
 #define PAR_MAX_DEV 64 /* fabric devices of a pipeline or an EP group */
@@ -303,6 +329,12 @@ typedef struct inst_state {
     int spec;                   /* SPEC_*: speculative decoding off, draft model, head */
     uint64_t spec_k;            /* draft tokens proposed per verification */
     double spec_accept;         /* probability each draft token is accepted */
+    int spec_dist;              /* SPEC_DIST_*: acceptance rate per request */
+    double spec_d1, spec_d2;    /* its parameters: beta alpha, beta; uniform min, max */
+    double *spec_values;        /* SPEC_DIST_EMPIRICAL: the rates drawn from (owned) */
+    uint32_t spec_nvalues;
+    inst_spec_fn spec_hook;     /* per-request observer (tests), or NULL */
+    void *spec_hook_ctx;
     const char *spec_draft_model; /* SPEC_DRAFT: preset of the draft model */
     sim_time spec_draft_time;   /* SPEC_HEAD: one draft forward (one token per sequence) */
     uint64_t pp_stages;         /* pipeline stages (1: none) */
@@ -604,7 +636,9 @@ static const sim_param inst_params[] = {
       "1..64)", spec_k),
     P("spec_acceptance", SIM_P_DOUBLE, "0.7", "",
       "speculation: probability that each draft token is accepted, given the previous one was "
-      "(a, in [0, 1])", spec_accept),
+      "(a, in [0, 1]), the same for every request; spec_acceptance_dist draws one per request: "
+      "{dist: beta, mean: 0.7, concentration: 10}, {dist: uniform, min:, max:}, {dist: "
+      "empirical, values: [...]} or a list of rates", spec_accept),
     P("spec_draft_model", SIM_P_STRING, "llama3.2-1b", "",
       "speculation draft: model preset of the draft model (same GPUs and tp)", spec_draft_model),
     P("spec_draft_time", SIM_P_TIME, "0 s", "ps",
@@ -748,6 +782,125 @@ static int vllm_capacity(sim_comp *c, const scn_node *node, sim_err *err)
                          "exceed gpu_mem_util x gpu_memory = %.2f GiB; raise tp or gpu_mem_util",
                          c->name, weights / gib, non_torch / gib, act / gib,
                          (double)st->graph_mem / gib, budget / gib);
+    return 0;
+}
+
+static const char *const inst_keys[] = {"spec_acceptance_dist", NULL};
+static const char *const spec_dist_names[] = {"fixed", "beta", "uniform", "empirical", NULL};
+
+/* A probability in [0, 1] (open_ends: in (0, 1)) from the scalar n. */
+static int spec_rate_value(sim_comp *c, const scn_node *n, const char *what, int open_ends,
+                           double *out, sim_err *err)
+{
+    const char *txt = scn_scalar(n);
+    char *end = NULL;
+    double v = txt ? strtod(txt, &end) : NAN;
+    if (!txt || end == txt || *end || !isfinite(v))
+        return scn_error(err, n, "instance '%s': spec_acceptance_dist %s must be a number, "
+                         "not '%s'", c->name, what, txt ? txt : "(not a scalar)");
+    if (open_ends ? !(v > 0 && v < 1) : !(v >= 0 && v <= 1))
+        return scn_error(err, n, "instance '%s': spec_acceptance_dist %s is %s, not %g",
+                         c->name, what, open_ends ? "a mean rate in (0, 1) (beta)"
+                                                  : "a probability in [0, 1]", v);
+    *out = v;
+    return 0;
+}
+
+/* `spec_acceptance_dist`: the acceptance rate of each request, drawn when it
+ * is submitted from the instance's GSL stream. A list of rates is the
+ * empirical distribution of those rates (each request takes one, uniformly
+ * at random). */
+static int spec_dist_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    inst_state *st = c->state;
+    const scn_node *d = node ? scn_map_get(node, "spec_acceptance_dist") : NULL;
+    st->spec_dist = SPEC_DIST_FIXED;
+    if (!d)
+        return 0;
+    if (scn_map_get(node, "spec_acceptance"))
+        return scn_error(err, d, "instance '%s': spec_acceptance_dist and spec_acceptance "
+                         "both given; the distribution replaces the fixed rate", c->name);
+    const scn_node *values = NULL;
+    if (scn_node_kind(d) == SCN_SEQ) {
+        values = d;
+        st->spec_dist = SPEC_DIST_EMPIRICAL;
+    } else if (scn_node_kind(d) == SCN_MAP) {
+        static const char *const keys[] = {"dist", "mean", "concentration", "min", "max",
+                                           "values", NULL};
+        if (scn_check_keys(d, keys, "spec_acceptance_dist", err))
+            return -1;
+        int kind;
+        if (scn_get_enum(d, "dist", spec_dist_names, -1, &kind, err))
+            return -1;
+        if (kind < 0)
+            return scn_error(err, d, "instance '%s': spec_acceptance_dist needs 'dist' (beta, "
+                             "uniform or empirical)", c->name);
+        st->spec_dist = kind;
+        /* the keys of each distribution, and no others */
+        static const char *const own[][3] = {{"mean", NULL, NULL},
+                                             {"mean", "concentration", NULL},
+                                             {"min", "max", NULL},
+                                             {"values", NULL, NULL}};
+        for (size_t i = 0; i < scn_len(d); i++) {
+            const char *k = scn_map_key(d, i);
+            int ok = strcmp(k, "dist") == 0;
+            for (int j = 0; j < 3 && own[kind][j]; j++)
+                ok |= strcmp(k, own[kind][j]) == 0;
+            if (!ok)
+                return scn_error(err, scn_map_key_node(d, i), "instance '%s': '%s' is not a "
+                                 "parameter of spec_acceptance_dist %s (it takes %s%s%s)",
+                                 c->name, k, spec_dist_names[kind], own[kind][0],
+                                 own[kind][1] ? " and " : "", own[kind][1] ? own[kind][1] : "");
+        }
+        for (int j = 0; j < 3 && own[kind][j]; j++)
+            if (!scn_map_get(d, own[kind][j]))
+                return scn_error(err, d, "instance '%s': spec_acceptance_dist %s needs '%s'",
+                                 c->name, spec_dist_names[kind], own[kind][j]);
+        if (kind == SPEC_DIST_FIXED) {
+            if (spec_rate_value(c, scn_map_get(d, "mean"), "mean", 0, &st->spec_accept, err))
+                return -1;
+        } else if (kind == SPEC_DIST_BETA) {
+            double mean, conc;
+            if (spec_rate_value(c, scn_map_get(d, "mean"), "mean", 1, &mean, err) ||
+                scn_get_double(d, "concentration", 0, &conc, err))
+                return -1;
+            if (!(conc > 0))
+                return scn_error(err, scn_map_get(d, "concentration"), "instance '%s': "
+                                 "spec_acceptance_dist concentration (alpha + beta) must be "
+                                 "> 0, not %g", c->name, conc);
+            st->spec_d1 = mean * conc;         /* alpha */
+            st->spec_d2 = (1 - mean) * conc;   /* beta */
+        } else if (kind == SPEC_DIST_UNIFORM) {
+            if (spec_rate_value(c, scn_map_get(d, "min"), "min", 0, &st->spec_d1, err) ||
+                spec_rate_value(c, scn_map_get(d, "max"), "max", 0, &st->spec_d2, err))
+                return -1;
+            if (st->spec_d1 > st->spec_d2)
+                return scn_error(err, scn_map_get(d, "max"), "instance '%s': "
+                                 "spec_acceptance_dist max %g is below min %g", c->name,
+                                 st->spec_d2, st->spec_d1);
+        } else {
+            values = scn_map_get(d, "values");
+            if (scn_node_kind(values) != SCN_SEQ)
+                return scn_error(err, values, "instance '%s': spec_acceptance_dist values is "
+                                 "a list of rates ([0.9, 0.6, ...])", c->name);
+        }
+    } else {
+        return scn_error(err, d, "instance '%s': spec_acceptance_dist is a mapping ({dist: "
+                         "beta, mean: 0.7, concentration: 10}) or a list of rates", c->name);
+    }
+    if (values) {
+        size_t n = scn_len(values);
+        if (n == 0 || n > UINT32_MAX)
+            return scn_error(err, values, "instance '%s': spec_acceptance_dist needs one rate "
+                             "at least", c->name);
+        st->spec_values = sim_alloc(n * sizeof *st->spec_values);
+        if (!st->spec_values)
+            return scn_error(err, values, "instance '%s': out of memory", c->name);
+        st->spec_nvalues = (uint32_t)n;
+        for (size_t i = 0; i < n; i++)
+            if (spec_rate_value(c, scn_seq_at(values, i), "value", 0, &st->spec_values[i], err))
+                return -1;
+    }
     return 0;
 }
 
@@ -925,6 +1078,8 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
         if (!(st->spec_accept >= 0 && st->spec_accept <= 1))
             return scn_error(err, an ? an : node, "instance '%s': spec_acceptance is a "
                              "probability in [0, 1], not %g", c->name, st->spec_accept);
+        if (spec_dist_configure(c, node, err))
+            return -1;
         if (st->spec == SPEC_DRAFT) {
             const llm_model *dm = llm_model_find(st->spec_draft_model);
             if (!dm)
@@ -1670,8 +1825,59 @@ static void finish_req(sim_comp *c, inst_req *r, int state)
     st->outstanding -= remaining(st, r);
     load_touch(st);
     r->state = (uint32_t)state;
+    if (r->spec_full) {
+        st->cnt.spec_requests++;
+        st->cnt.spec_req_measured_sum += (double)r->spec_full_emitted / r->spec_full;
+        st->cnt.spec_req_expected_sum += r->spec_expect;
+        if (st->spec_hook)
+            st->spec_hook(st->spec_hook_ctx, r);
+    }
     if (st->done)
         st->done(st->done_ctx, r);
+}
+
+void inst_set_spec_hook(sim_comp *c, inst_spec_fn fn, void *ctx)
+{
+    inst_state *st = c->state;
+    st->spec_hook = fn;
+    st->spec_hook_ctx = ctx;
+}
+
+/* Expected tokens of a full verification at acceptance a: sum_{i=0..k} a^i. */
+static double spec_expected(double a, double k)
+{
+    return a < 1 ? (1 - pow(a, k + 1)) / (1 - a) : k + 1;
+}
+
+/* r's acceptance rate on this instance: spec_acceptance, or a draw from
+ * spec_acceptance_dist on the instance's stream (no draw without one, so
+ * a fixed rate leaves the stream as it was). */
+static void spec_assign(sim_comp *c, inst_req *r)
+{
+    inst_state *st = c->state;
+    r->spec_full = r->spec_full_emitted = 0;
+    if (st->spec == SPEC_NONE)
+        return;
+    double a = st->spec_accept;
+    switch (st->spec_dist) {
+    case SPEC_DIST_BETA:
+        a = gsl_ran_beta(c->rng, st->spec_d1, st->spec_d2);
+        break;
+    case SPEC_DIST_UNIFORM:
+        a = st->spec_d1 + (st->spec_d2 - st->spec_d1) * gsl_rng_uniform(c->rng);
+        break;
+    case SPEC_DIST_EMPIRICAL:
+        a = st->spec_values[gsl_rng_uniform_int(c->rng, st->spec_nvalues)];
+        break;
+    default:
+        break;
+    }
+    if (st->spec_dist != SPEC_DIST_FIXED) {
+        st->cnt.spec_drawn++;
+        st->cnt.spec_drawn_sum += a;
+    }
+    r->spec_accept = a;
+    r->spec_expect = spec_expected(a, (double)st->spec_k);
 }
 
 /* ---- tier moves ----------------------------------------------------------- */
@@ -2404,7 +2610,7 @@ static void step_end(sim_comp *c)
                 uint32_t n = 1;
                 if (s > 1) { /* speculation: s - 1 draft tokens verified */
                     uint32_t kk = s - 1, j = 0;
-                    while (j < kk && gsl_rng_uniform(c->rng) < st->spec_accept)
+                    while (j < kk && gsl_rng_uniform(c->rng) < r->spec_accept)
                         j++; /* accepted in order until the first rejection */
                     n = j + 1; /* plus the target's own token at the first rejection */
                     st->cnt.spec_verifies++;
@@ -2414,6 +2620,9 @@ static void step_end(sim_comp *c)
                     if (kk == st->spec_k) {
                         st->cnt.spec_full++;
                         st->cnt.spec_full_emitted += n;
+                        st->cnt.spec_full_expected += r->spec_expect;
+                        r->spec_full++;
+                        r->spec_full_emitted += n;
                     }
                 }
                 r->generated += n;
@@ -2572,6 +2781,7 @@ void inst_start_decode(sim_comp *c, inst_req *r)
     r->first_token = r->last_token = now;
     r->admitted_once = 1;
     r->state = INST_DECODE;
+    spec_assign(c, r);
     st->outstanding += r->output - 1;
     load_touch(st);
     if (r->output <= 1) {
@@ -2614,6 +2824,7 @@ void inst_submit(sim_comp *c, inst_req *r)
     r->first_token = r->last_token = r->finish = 0;
     r->cached = r->hit_blocks = r->hit_lower = 0;
     r->swapped = r->resume = 0;
+    spec_assign(c, r);
     /* A request that cannot fit even alone is rejected at once (a prefill
      * instance holds only the prompt). */
     if ((st->role == INST_ROLE_PREFILL ? r->n_prompt : r->n_ids) > st->kv_blocks) {
@@ -2948,8 +3159,24 @@ static int inst_finish(sim_comp *c, sim_err *err)
         sim_report_metric(s, c->name, "spec_tokens_per_verification",
                           k->spec_full ? (double)k->spec_full_emitted / k->spec_full : 0,
                           "tokens");
-        sim_report_metric(s, c->name, "spec_tokens_per_verification_expected",
-                          a < 1 ? (1 - pow(a, kk + 1)) / (1 - a) : kk + 1, "tokens");
+        if (st->spec_dist == SPEC_DIST_FIXED) {
+            sim_report_metric(s, c->name, "spec_tokens_per_verification_expected",
+                              spec_expected(a, kk), "tokens");
+        } else {
+            /* rates per request: the pooled expectation weighs each request's
+             * formula by its full verifications; the per-request mean is the
+             * plain mean of the formula over the requests' rates */
+            sim_report_metric(s, c->name, "spec_tokens_per_verification_expected",
+                              k->spec_full ? k->spec_full_expected / k->spec_full : 0, "tokens");
+            sim_report_metric(s, c->name, "spec_acceptance_drawn_mean",
+                              k->spec_drawn ? k->spec_drawn_sum / k->spec_drawn : 0, "");
+            sim_report_metric(s, c->name, "spec_tokens_per_verification_request_mean",
+                              k->spec_requests ? k->spec_req_measured_sum / k->spec_requests
+                                               : 0, "tokens");
+            sim_report_metric(s, c->name, "spec_tokens_per_verification_request_mean_expected",
+                              k->spec_requests ? k->spec_req_expected_sum / k->spec_requests
+                                               : 0, "tokens");
+        }
         sim_report_metric(s, c->name, "spec_draft_time", sim_time_to_s(k->spec_draft_ps), "s");
     }
     if (st->scheduling == SCHED_PRIORITY)
@@ -3027,6 +3254,7 @@ static void inst_destroy(sim_comp *c)
     sim_free(st->moves);
     sim_free(st->mr);
     sim_free(st->pred_scratch);
+    sim_free(st->spec_values);
 }
 
 /* Headline metrics of the run summary (sim_model.headline). */
@@ -3045,6 +3273,7 @@ const sim_model llm_instance_model = {
                "preemption (recompute or swap over the fabric), speculative decoding, "
                "roofline step time, KV block store with prefix caching",
     .params = inst_params,
+    .keys = inst_keys,
     .state_size = sizeof(inst_state),
     .configure = inst_configure,
     .start = inst_start,

@@ -63,6 +63,11 @@ typedef struct inst_req {
     uint32_t loads;         /* fabric loads of its blocks still in flight */
     uint32_t direct_tokens; /* tokens of its blocks pinned in place in the CXL tier */
     int admitted_once;      /* hit counters recorded */
+    double spec_accept;     /* speculation: this request's acceptance rate (spec_acceptance,
+                             * or drawn from spec_acceptance_dist when it is submitted) */
+    double spec_expect;     /*   its tokens per full verification, (1 - a^(k+1)) / (1 - a) */
+    uint32_t spec_full;     /*   its verifications with the full k draft tokens */
+    uint32_t spec_full_emitted; /* tokens they produced */
     sim_time ready_at;      /* LOADING: when the lower-tier blocks are in HBM */
     sim_time first_token;   /* when the first output token was produced */
     sim_time last_token;    /* when the latest output token was produced */
@@ -199,6 +204,12 @@ typedef void (*inst_load_fn)(void *ctx);
 int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void *ctx);
 uint64_t inst_take_outstanding(sim_comp *c);
 
+/* Speculative decoding: `fn` is called for each request leaving the
+ * instance that had a verification with the full k draft tokens (its
+ * spec_accept, spec_expect, spec_full and spec_full_emitted set). */
+typedef void (*inst_spec_fn)(void *ctx, const inst_req *r);
+void inst_set_spec_hook(sim_comp *c, inst_spec_fn fn, void *ctx);
+
 /* The instance's model and hardware; KV bytes per block. */
 const llm_hw *inst_hw(sim_comp *c);
 uint64_t inst_block_bytes(sim_comp *c);
@@ -260,6 +271,13 @@ typedef struct inst_counters {
     uint64_t spec_full;     /* verifications with the full k draft tokens */
     uint64_t spec_full_emitted; /* tokens they produced */
     sim_time spec_draft_ps; /* summed draft phases of the steps */
+    double spec_full_expected; /* sum over full verifications of their request's
+                             * (1 - a^(k+1)) / (1 - a) */
+    uint64_t spec_drawn;    /* requests given an acceptance rate from spec_acceptance_dist */
+    double spec_drawn_sum;  /*   the sum of those rates */
+    uint64_t spec_requests; /* requests that left with a full verification */
+    double spec_req_measured_sum; /* sum over them of spec_full_emitted / spec_full */
+    double spec_req_expected_sum; /* sum over them of spec_expect */
     uint64_t pp_act_transfers; /* pipeline: activation transfers between stages (fabric) */
     uint64_t pp_act_bytes;  /*   their bytes */
     sim_time pp_stage_busy_ps; /*   summed busy time of the stages */
