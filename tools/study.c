@@ -865,14 +865,16 @@ static int add_points(const study *st, swp_sweep *sw, sqlite3 *h, rdb_set *set, 
                                        sizeof value, done, &ndone, err);
             /* the counts run before (the sweep's database holds its points), then the next */
             for (size_t i = 0; i < ndone && !rc; i++) {
+                if (q == 0 && strcmp(done[i], "1") == 0)
+                    continue; /* the probe's point, listed above */
                 vals[nk] = done[i];
                 rc = add_point(st, sw, si, keys, vals, n, err);
             }
-            if (!rc && need) {
+            if (!rc && need == 1) {
                 vals[nk] = value;
                 rc = add_point(st, sw, si, keys, vals, n, err);
-                (*nbis)++;
             }
+            *nbis += need != 0; /* need 2: the probe, listed above */
         }
         for (size_t q = 0; q < npts; q++)
             sim_free(seen[q]);

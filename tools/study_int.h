@@ -121,7 +121,8 @@ void study_bisect_value(const st_capacity *c, long n, double r0, double g, char 
 
 /* A bisection search's next run for one switch point of its scenario (the
  * switch keys[k] = v[k]): *need 0 when the search is decided (or n/a),
- * else 1 with the load key's value in value (the probe's "1" first); the
+ * else 1 with the load key's value in value, or 2 when the probe is not
+ * run yet (value "1", with every switch on, whatever v is); the
  * values of the runs it has already made in seen[0..*nseen) (every round's
  * sweep lists them: a sweep's database holds the points it lists). h and
  * set are the study database and its runs. */

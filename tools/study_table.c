@@ -275,7 +275,10 @@ static int bis_probe(void *ctx, long n)
     b->last = find_run(b->set, b->name, b->k2, b->v2, b->n, NULL);
     if (!b->last || b->rc)
         return -1;
-    if (b->seen && b->nseen < ST_BIS_MAX)
+    size_t i = 0;
+    while (b->seen && i < b->nseen && strcmp(b->seen[i], b->val))
+        i++;
+    if (b->seen && i == b->nseen && b->nseen < ST_BIS_MAX) /* hi is probed twice */
         snprintf(b->seen[b->nseen++], sizeof *b->seen, "%s", b->val);
     if (!b->last->metrics && (b->rc = rdb_load_metrics(b->h, b->last, b->err)))
         return -1;
@@ -316,7 +319,7 @@ static int bis_side(const study *st, const st_capacity *c, sqlite3 *h, rdb_set *
     }
     rdb_run *probe = find_run(set, sc->name, k2, v2, n, NULL);
     if (!probe) {
-        *need = 1;
+        *need = 2;
         snprintf(value, len, "1");
         goto done;
     }
