@@ -96,8 +96,9 @@ static const sim_skey study_keys[] = {
     {"energy", SIM_S_OPEN, "list of metrics", "[]", "", "energy metrics of every pair", NULL},
     {"notes", SIM_S_VALUE, "list of strings", "[]", "", "notes printed under the table", NULL},
     {"pairs", SIM_S_LIST, "list", NULL, "", "the with/without pairs", &pair_schema},
-    {"capacity", SIM_S_OPEN, "map", "(none)", "",
-     "the capacity search: GPUs needed for a target load (key, rates, target, load, gpus)",
+    {"capacity", SIM_S_OPEN, "map|list", "(none)", "",
+     "the capacity searches, one per scenario: GPUs needed for a target load (scenario, key, "
+     "rates or search: gpus with range, target, load, gpus)",
      NULL},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
 static const sim_schema study_schema = {"study file", study_keys, NULL, NULL, NULL, NULL, NULL};
@@ -330,6 +331,30 @@ static int parse_per_second(const char *t, double *out)
     return 0;
 }
 
+/* A grid search's `rates:`: ascending rates. */
+static int load_grid(st_capacity *c, const scn_node *n, sim_err *err)
+{
+    long nr = scalars(scn_map_get(n, "rates"), &c->rates);
+    if (nr == -2)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    if (nr < 1 || scn_node_kind(scn_map_get(n, "rates")) != SCN_SEQ)
+        return scn_error(err, scn_map_get(n, "rates"), "capacity: `rates:` is a list of rates "
+                         "(e.g. [1/s, 2/s, 4/s])");
+    c->nrates = (size_t)nr;
+    if (!(c->rate_v = sim_calloc(c->nrates + 1, sizeof *c->rate_v)))
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < c->nrates; i++) {
+        const scn_node *rn = scn_seq_at(scn_map_get(n, "rates"), i);
+        if (parse_per_second(c->rates[i], &c->rate_v[i]))
+            return scn_error(err, rn, "capacity: rate '%s' is not a positive rate (e.g. 2/s)",
+                             c->rates[i]);
+        if (i && !(c->rate_v[i] > c->rate_v[i - 1]))
+            return scn_error(err, rn, "capacity: `rates:` must ascend ('%s' after '%s')",
+                             c->rates[i], c->rates[i - 1]);
+    }
+    return 0;
+}
+
 /* One search of the capacity: section (study_int.h, st_capacity):
  *   capacity:                           # one search, or a list of them
  *     scenario: agents                  # a scenario with a serving workload
@@ -427,25 +452,8 @@ static int load_capacity(study *st, st_capacity *c, const scn_node *n, sim_err *
             c->gmax > 1000000000L)
             return scn_error(err, rn, "capacity: `range:` is [LO, HI], GPU counts with "
                              "1 <= LO < HI");
-    } else {
-    long nr = scalars(scn_map_get(n, "rates"), &c->rates);
-    if (nr == -2)
-        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
-    if (nr < 1 || scn_node_kind(scn_map_get(n, "rates")) != SCN_SEQ)
-        return scn_error(err, scn_map_get(n, "rates"), "capacity: `rates:` is a list of rates "
-                         "(e.g. [1/s, 2/s, 4/s])");
-    c->nrates = (size_t)nr;
-    if (!(c->rate_v = sim_calloc(c->nrates + 1, sizeof *c->rate_v)))
-        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
-    for (size_t i = 0; i < c->nrates; i++) {
-        const scn_node *rn = scn_seq_at(scn_map_get(n, "rates"), i);
-        if (parse_per_second(c->rates[i], &c->rate_v[i]))
-            return scn_error(err, rn, "capacity: rate '%s' is not a positive rate (e.g. 2/s)",
-                             c->rates[i]);
-        if (i && !(c->rate_v[i] > c->rate_v[i - 1]))
-            return scn_error(err, rn, "capacity: `rates:` must ascend ('%s' after '%s')",
-                             c->rates[i], c->rates[i - 1]);
-    }
+    } else if ((rc = load_grid(c, n, err))) {
+        return rc;
     }
     const scn_node *sn = scn_map_get(n, "set");
     if (sn) {
