@@ -25,6 +25,10 @@
  *     with copies and 0 with the pool read in place: DRAM energy
  *     24 MiB x 8 x 20 pJ/bit (the cpu's dram_energy, Horowitz ISSCC 2014)
  *     is removed exactly.
+ * The capacity search: a grid of rates on a fixture database, and the
+ * bisection over the GPU count exact on a predicate whose answer is known
+ * by construction and, through the binary, consistent with its own runs
+ * (the answer meets the target, one GPU less misses it).
  */
 #include <check.h>
 #include <math.h>
