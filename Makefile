@@ -223,11 +223,16 @@ valgrind-only: all $(TEST_BIN)
 
 # make study: the convergence study (scenarios/study/convergence.yaml) into
 # results/study/ (table.md, table.tex, cells.tsv, figures, study.db); a rerun
-# resumes. STUDY_JOBS workers (default 2).
+# resumes. STUDY_JOBS workers (default 2). The README's copy of the table
+# (between the study-table markers) is then replaced by results/study/table.md.
 STUDY_JOBS ?= 2
 study: all
 	@MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))" \
 	 $(BIN) study scenarios/study/convergence.yaml -j $(STUDY_JOBS)
+	@awk -v t=results/study/table.md \
+	  '/^<!-- study-table: begin/ { print; while ((getline l < t) > 0) print l; skip = 1; next } \
+	   /^<!-- study-table: end/ { skip = 0 } !skip' README.md > README.md.tmp && \
+	 mv README.md.tmp README.md && echo "make study: README.md's table is results/study/table.md"
 
 # make regress: run scenarios/regress/ and compare with its committed baselines
 # (exit 3 on a regression). UPDATE=1 rewrites the baselines; REGRESS_FORMAT=md

@@ -38,7 +38,7 @@ typedef struct rec {
     capture cap;                 /* metrics (first: capture_metric casts ctx) */
     uint64_t n;
     sim_time arrival[MAXREQ], first[MAXREQ], finish[MAXREQ];
-    uint64_t cached[MAXREQ];
+    uint64_t cached[MAXREQ], id[MAXREQ], in[MAXREQ], out[MAXREQ];
     int nwait;
     sim_time wait_t[MAXTS];
     double wait_v[MAXTS];
@@ -63,6 +63,9 @@ static int rec_request(void *ctx, uint64_t id, const char *session, const char *
         r->first[r->n] = first;
         r->finish[r->n] = finish;
         r->cached[r->n] = cached;
+        r->id[r->n] = id;
+        r->in[r->n] = in;
+        r->out[r->n] = out;
     }
     r->n++;
     return 0;
@@ -471,6 +474,72 @@ START_TEST(limits_max_requests)
 }
 END_TEST
 
+/* workload.time_scale multiplies every arrival time and changes nothing
+ * else: the same requests (ids, input and output tokens) arrive at
+ * llround(t x scale), t the arrival at scale 1 (serving.c read_next; the
+ * capacity search of memfab study compresses the Mooncake trace this way).
+ * At scale 4 every arrival is exactly 4 t; at 0.37 the rounding to the
+ * picosecond is the only difference from t x 0.37. */
+static void scaled_run(const char *scale, rec *out)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: ts\nstop: trace_end\nseed: 5\n"
+             "workload:\n"
+             "  synthetic: {rate: 3/s, arrivals: poisson, input: {dist: lognormal, mean: 300 tokens,"
+             " sigma: 0.5}, output: {dist: lognormal, mean: 20 tokens, sigma: 0.5}, requests: 200}\n"
+             "  time_scale: %s\n"
+             "  instances: {count: 2, model: llama3-8b}\n"
+             "router: {policy: round_robin}\n",
+             scale);
+    sim_err err;
+    int rc = run_text(text, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    *out = *R;
+}
+
+static const rec *by_id(const rec *r, uint64_t id, size_t *k)
+{
+    for (*k = 0; *k < r->n; (*k)++)
+        if (r->id[*k] == id)
+            return r;
+    ck_abort_msg("request %llu missing", (unsigned long long)id);
+    return NULL;
+}
+
+START_TEST(time_scale_scales_arrivals_exactly)
+{
+    rec *one = calloc(1, sizeof *one), *sc = calloc(1, sizeof *sc);
+    ck_assert(one && sc);
+    scaled_run("1.0", one);
+    ck_assert_uint_eq(one->n, 200);
+    const double scales[] = {4, 0.37};
+    for (int s = 0; s < 2; s++) {
+        char txt[32];
+        snprintf(txt, sizeof txt, "%g", scales[s]);
+        scaled_run(txt, sc);
+        ck_assert_uint_eq(sc->n, one->n);
+        int moved = 0;
+        for (size_t i = 0; i < one->n; i++) {
+            size_t k;
+            by_id(sc, one->id[i], &k);
+            ck_assert_uint_eq(sc->in[k], one->in[i]);
+            ck_assert_uint_eq(sc->out[k], one->out[i]);
+            sim_time want = (sim_time)llround((double)one->arrival[i] * scales[s]);
+            if (scales[s] == 4)
+                ck_assert_uint_eq(want, 4 * one->arrival[i]);
+            ck_assert_msg(sc->arrival[k] == want, "request %llu at scale %g: arrival %llu, "
+                          "want %llu", (unsigned long long)one->id[i], scales[s],
+                          (unsigned long long)sc->arrival[k], (unsigned long long)want);
+            moved += one->arrival[i] != 0 && sc->arrival[k] != one->arrival[i];
+        }
+        ck_assert_int_gt(moved, 190);
+    }
+    free(one);
+    free(sc);
+}
+END_TEST
+
 /* ---- Errors ---------------------------------------------------------------- */
 
 START_TEST(error_missing_trace)
@@ -719,6 +788,7 @@ static Suite *suite(void)
     tcase_add_test(tc, limits_one_token_output);
     tcase_add_test(tc, limits_too_big_is_rejected);
     tcase_add_test(tc, limits_max_requests);
+    tcase_add_test(tc, time_scale_scales_arrivals_exactly);
     suite_add_tcase(s, tc);
     tc = tcase_create("Errors");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -25,12 +25,18 @@
  *     with copies and 0 with the pool read in place: DRAM energy
  *     24 MiB x 8 x 20 pJ/bit (the cpu's dram_energy, Horowitz ISSCC 2014)
  *     is removed exactly.
+ * The capacity search: a grid of rates on a fixture database, and the
+ * bisection over the GPU count exact on a predicate whose answer is known
+ * by construction and, through the binary, consistent with its own runs
+ * (the answer meets the target, one GPU less misses it).
  */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include "tests/tools_fixture.h"
 #include "tools/study.h"
@@ -289,8 +295,8 @@ START_TEST(capacity_fixture_db)
     capacity_study("s40.yaml", "40%");
     sim_err err;
     study *st = render_capacity("s90.yaml", &err);
-    ck_assert_double_eq(cell("out", "t", "capacity/workload.synthetic.rate", 1), 2);
-    ck_assert_double_eq(cell("out", "t", "capacity/workload.synthetic.rate", 0), 1);
+    ck_assert_double_eq(cell("out", "t", "capacity/rate", 1), 2);
+    ck_assert_double_eq(cell("out", "t", "capacity/rate", 0), 1);
     ck_assert_double_eq(cell("out", "t", "capacity/gpus", 1), 3);
     ck_assert_double_eq(cell("out", "t", "capacity/gpus_needed", 1), 11);
     ck_assert_double_eq(cell("out", "t", "capacity/gpus_needed", 0), 21);
@@ -298,7 +304,7 @@ START_TEST(capacity_fixture_db)
     ck_assert_msg(strstr(md, "GPUs for 7/s sessions (SLO attainment >= 90%): 21 \xe2\x86\x92 11 "
                              "(-47.6%); sustained rate: 1/s \xe2\x86\x92 2/s on 3 GPUs"), "%s", md);
     /* the other scenario's row: n/a with the study's reason */
-    ck_assert_msg(strstr(md, "(SLO attainment >= 90%): n/a (no serving workload)"), "%s", md);
+    ck_assert_msg(strstr(md, "GPUs for a target load: n/a (no serving workload)"), "%s", md);
     ck_assert(isnan(cell("out", "u", "capacity/gpus_needed", 1)));
     study_free(st);
 
@@ -382,7 +388,17 @@ START_TEST(load_errors)
         {"r, rats: [1/s]", "unknown key 'rats' in capacity; did you mean 'rates'"},
         {"r, rates: [2/s, 1/s]", "`rates:` must ascend ('1/s' after '2/s')"},
         {"r, rates: [1/s], target: 120%", "key 'target': '120%' is not an attainment"},
-        {"k, rates: [1/s]", "capacity: key 'k' is pair 'a''s switch"}};
+        {"k, rates: [1/s]", "capacity: key 'k' is pair 'a''s switch"},
+        {"r, rates: [1/s], search: gpu", "key 'search': 'gpu' is neither rates"},
+        {"workload.time_scale, search: gpus, rates: [1/s]", "needs `scenario:`, `key:`, "
+         "`range:`"},
+        {"workload.time_scale, search: gpus, range: [4, 2], rates: [1/s]",
+         "search: gpus takes `range:`, not `rates:`"},
+        {"workload.time_scale, search: gpus, range: [4, 2]", "`range:` is [LO, HI], GPU counts "
+         "with 1 <= LO < HI"},
+        {"workload.time_scale, search: gpus, range: [0, 2]", "`range:` is [LO, HI]"},
+        {"workload.synthetic.rate, search: gpus, range: [1, 2]", "a time scale of its arrivals"},
+        {"r, rates: [1/s], range: [1, 2]", "`range:` is for search: gpus"}};
     for (size_t i = 0; i < sizeof capf / sizeof *capf; i++) {
         char y[1024];
         snprintf(y, sizeof y, "scenarios: {s: s.yaml}\ncapacity: {scenario: s, load: 9/s, "
@@ -391,6 +407,142 @@ START_TEST(load_errors)
         ck_assert_int_eq(fx_sh("'%s' study cap.yaml -q", fx_bin), 2);
         ck_assert_msg(strstr(fx_out, capf[i][1]), "%s: %s", capf[i][0], fx_out);
     }
+    /* a list of searches: one per scenario */
+    char y[1024];
+    snprintf(y, sizeof y, "scenarios: {s: s.yaml}\ncapacity:\n"
+             "  - {scenario: s, load: 9/s, gpus: 'g/x', key: r, rates: [1/s]}\n"
+             "  - {scenario: s, load: 9/s, gpus: 'g/x', key: r, rates: [2/s]}\n%s", pair);
+    fx_write("cap.yaml", y);
+    ck_assert_int_eq(fx_sh("'%s' study cap.yaml -q", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "capacity: scenario 's' has two searches"), "%s", fx_out);
+}
+END_TEST
+
+/* ---- the bisection over the GPU count ------------------------------------------ */
+
+/* A predicate known by construction: n GPUs suffice from K on. */
+typedef struct oracle {
+    long K;
+    signed char known[256];    /* -1 not measured, else the measurement */
+    int probes;
+} oracle;
+
+static int oracle_probe(void *ctx, long n)
+{
+    oracle *o = ctx;
+    return o->known[n];
+}
+
+/* study_bisect finds exactly the smallest count for every answer K in and
+ * around [lo, hi] = [3, 100], measuring one count per call as a study does
+ * (one round each), with at most ceil(log2(98)) + 1 = 8 measurements; K
+ * above the range is -1 (hi fails), K at or below lo answers lo. */
+START_TEST(bisect_exact)
+{
+    const long lo = 3, hi = 100;
+    for (long K = 1; K <= hi + 2; K++) {
+        oracle o = {.K = K};
+        memset(o.known, -1, sizeof o.known);
+        long n = 0;
+        int r;
+        while ((r = study_bisect(lo, hi, oracle_probe, &o, &n)) == 0) {
+            ck_assert_msg(n >= lo && n <= hi && o.known[n] < 0, "K %ld: probe %ld", K, n);
+            o.known[n] = n >= K; /* measure it */
+            o.probes++;
+            ck_assert_int_le(o.probes, 8);
+        }
+        if (K > hi) {
+            ck_assert_int_eq(r, -1);
+        } else {
+            ck_assert_int_eq(r, 1);
+            ck_assert_int_eq(n, K < lo ? lo : K);
+            if (K > lo) /* the count below the answer was measured and failed */
+                ck_assert_int_eq(o.known[K - 1], 0);
+            ck_assert_int_eq(o.known[n], 1);
+        }
+    }
+}
+END_TEST
+
+/* The search through the binary: a single-GPU case whose SLO attainment
+ * falls with the load (Poisson arrivals of 2,000-token prompts, TTFT SLO
+ * 150 ms). The answer n must be the count whose time scale
+ * n x r0 / (load x 1 GPU) meets 90% while n - 1's misses, r0 recomputed
+ * here from the probe run's arrivals; both sides of the pair (a switch
+ * that changes nothing without shared prefixes) agree; each side makes at
+ * most log2(64) + 1 = 7 runs besides the probe; a rerun resumes. */
+static double q1(sqlite3 *h, const char *sql)
+{
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
+    double v = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL
+                   ? sqlite3_column_double(q, 0) : NAN;
+    sqlite3_finalize(q);
+    return v;
+}
+
+static double attainment_at(sqlite3 *h, const char *side, double ts)
+{
+    char val[64], sql[1024];
+    snprintf(val, sizeof val, "%.10g", ts);
+    snprintf(sql, sizeof sql,
+             "SELECT m.value FROM metrics m JOIN params a ON a.run_id = m.run_id JOIN params b "
+             "ON b.run_id = m.run_id WHERE m.scope = 'workload' AND m.name = 'slo_attainment' "
+             "AND a.key = 'sweep.workload.time_scale' AND a.value = '%s' AND b.key = "
+             "'sweep.kv.prefix_caching' AND b.value = '%s'", val, side);
+    return q1(h, sql);
+}
+
+START_TEST(bisect_through_binary)
+{
+    fx_write("b.yaml",
+             "name: bisect-case\nseed: 3\nstop: trace_end\n"
+             "components:\n"
+             "  - {name: gpu0, type: gpu}\n"
+             "  - {name: inst0, type: llm_instance, model: llama3-8b, device: gpu0}\n"
+             "workload:\n"
+             "  synthetic: {arrivals: poisson, rate: 10/s, input: {dist: fixed, mean: 2000 tokens},\n"
+             "              output: {dist: fixed, mean: 8 tokens}, requests: 60}\n"
+             "  slo: {ttft: 150 ms, tpot: 1 s}\n");
+    fx_write("s.yaml",
+             "name: bisect\nscenarios: {b: b.yaml}\n"
+             "capacity: {scenario: b, key: workload.time_scale, search: gpus, range: [1, 64],\n"
+             "           target: 90%, load: 100/s, unit: requests, gpus: gpu0/hbm_utilization}\n"
+             "pairs:\n"
+             "  - {id: pc, technology: PC, scenarios: [b], key: kv.prefix_caching, on: 'true',\n"
+             "     off: 'false', removal: ['*/prefill_tokens_computed']}\n");
+    ck_assert_msg(fx_sh("'%s' study s.yaml -o out -q --no-figures -j 1", fx_bin) == 0, "%s",
+                  fx_out);
+    double n = cell("out", "pc", "capacity/gpus_needed", 1);
+    ck_assert_double_eq(cell("out", "pc", "capacity/gpus_needed", 0), n);
+    ck_assert_double_eq(cell("out", "pc", "capacity/gpus", 1), 1);
+    ck_assert_msg(n > 1 && n < 64, "answer %g is not inside the range", n);
+    ck_assert_double_eq_tol(cell("out", "pc", "capacity/rate", 1), 100.0 / n, 1e-9);
+    char db[512];
+    snprintf(db, sizeof db, "%s/out/study.db", fx_dir);
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    double r0 = q1(h, "SELECT (count(*) - 1) / ((max(arrival_ps) - min(arrival_ps)) * 1e-12) "
+                      "FROM requests WHERE run_id = (SELECT run_id FROM params WHERE key = "
+                      "'sweep.workload.time_scale' AND value = '1')");
+    ck_assert_msg(r0 > 5 && r0 < 20, "offered rate %g of a 10/s Poisson stream", r0);
+    const char *sides[] = {"true", "false"};
+    for (int i = 0; i < 2; i++) {
+        double at = attainment_at(h, sides[i], n * r0 / 100.0);
+        double below = attainment_at(h, sides[i], (n - 1) * r0 / 100.0);
+        ck_assert_msg(at >= 0.9 && below < 0.9, "%s: attainment %g at %g GPUs, %g at one less",
+                      sides[i], at, n, below);
+        char sql[512];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM params a JOIN params b ON a.run_id = "
+                 "b.run_id WHERE a.key = 'sweep.workload.time_scale' AND a.value != '1' AND "
+                 "b.key = 'sweep.kv.prefix_caching' AND b.value = '%s'", sides[i]);
+        ck_assert_double_le(q1(h, sql), 7);
+    }
+    sqlite3_close(h);
+    /* a rerun resumes: nothing runs again */
+    ck_assert_int_eq(fx_sh("'%s' study s.yaml -o out -j 1 --no-figures", fx_bin), 0);
+    ck_assert_msg(!strstr(fx_out, "capacity bisection, round"), "%s", fx_out);
+    ck_assert_double_eq(cell("out", "pc", "capacity/gpus_needed", 1), n);
 }
 END_TEST
 
@@ -547,6 +699,8 @@ static Suite *study_suite(void)
     tcase_add_test(tc, metric_sum_globs);
     tcase_add_test(tc, render_fixture_db);
     tcase_add_test(tc, capacity_fixture_db);
+    tcase_add_test(tc, bisect_exact);
+    tcase_add_test(tc, bisect_through_binary);
     tcase_add_test(tc, identities);
     tcase_add_test(tc, copy_free_identities);
     suite_add_tcase(s, tc);

@@ -41,12 +41,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
+#include "results/res.h"
 #include "sim/mem.h"
 #include "sim/scn.h"
 #include "sim/schema.h"
 #include "tools/commands.h"
 #include "tools/study_int.h"
 #include "tools/sweep.h"
+
+/* MPI: a barrier between the rounds of a bisection (sweep_mpi.c; NULL without MPI) */
+#pragma weak swp_mpi_barrier
 
 /* ---- the study file --------------------------------------------------------- */
 
@@ -90,8 +96,9 @@ static const sim_skey study_keys[] = {
     {"energy", SIM_S_OPEN, "list of metrics", "[]", "", "energy metrics of every pair", NULL},
     {"notes", SIM_S_VALUE, "list of strings", "[]", "", "notes printed under the table", NULL},
     {"pairs", SIM_S_LIST, "list", NULL, "", "the with/without pairs", &pair_schema},
-    {"capacity", SIM_S_OPEN, "map", "(none)", "",
-     "the capacity search: GPUs needed for a target load (key, rates, target, load, gpus)",
+    {"capacity", SIM_S_OPEN, "map|list", "(none)", "",
+     "the capacity searches, one per scenario: GPUs needed for a target load (scenario, key, "
+     "rates or search: gpus with range, target, load, gpus)",
      NULL},
     {NULL, 0, NULL, NULL, NULL, NULL, NULL}};
 static const sim_schema study_schema = {"study file", study_keys, NULL, NULL, NULL, NULL, NULL};
@@ -230,12 +237,16 @@ void study_free(study *st)
         sim_free(st->rows[i].off);
     }
     sim_free(st->rows);
-    sim_free(st->cap.rates);
-    sim_free(st->cap.rate_v);
-    sim_free(st->cap.set_keys);
-    sim_free(st->cap.set_vals);
-    sim_free(st->cap.na_scen);
-    sim_free(st->cap.na_why);
+    for (size_t i = 0; i < st->ncap; i++) {
+        st_capacity *c = &st->caps[i];
+        sim_free(c->rates);
+        sim_free(c->rate_v);
+        sim_free(c->set_keys);
+        sim_free(c->set_vals);
+        sim_free(c->na_scen);
+        sim_free(c->na_why);
+    }
+    sim_free(st->caps);
     sim_free(st->pairs);
     sim_free(st->scen);
     sim_free(st->effect);
@@ -320,8 +331,32 @@ static int parse_per_second(const char *t, double *out)
     return 0;
 }
 
-/* The capacity: section (study_int.h, st_capacity):
- *   capacity:
+/* A grid search's `rates:`: ascending rates. */
+static int load_grid(st_capacity *c, const scn_node *n, sim_err *err)
+{
+    long nr = scalars(scn_map_get(n, "rates"), &c->rates);
+    if (nr == -2)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    if (nr < 1 || scn_node_kind(scn_map_get(n, "rates")) != SCN_SEQ)
+        return scn_error(err, scn_map_get(n, "rates"), "capacity: `rates:` is a list of rates "
+                         "(e.g. [1/s, 2/s, 4/s])");
+    c->nrates = (size_t)nr;
+    if (!(c->rate_v = sim_calloc(c->nrates + 1, sizeof *c->rate_v)))
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < c->nrates; i++) {
+        const scn_node *rn = scn_seq_at(scn_map_get(n, "rates"), i);
+        if (parse_per_second(c->rates[i], &c->rate_v[i]))
+            return scn_error(err, rn, "capacity: rate '%s' is not a positive rate (e.g. 2/s)",
+                             c->rates[i]);
+        if (i && !(c->rate_v[i] > c->rate_v[i - 1]))
+            return scn_error(err, rn, "capacity: `rates:` must ascend ('%s' after '%s')",
+                             c->rates[i], c->rates[i - 1]);
+    }
+    return 0;
+}
+
+/* One search of the capacity: section (study_int.h, st_capacity):
+ *   capacity:                           # one search, or a list of them
  *     scenario: agents                  # a scenario with a serving workload
  *     key: workload.synthetic.rate      # the load key (a rate: N/s, N/min, N/h)
  *     rates: [0.25/s, 0.5/s, 1/s, 2/s]  # the grid, ascending
@@ -331,16 +366,25 @@ static int parse_per_second(const char *t, double *out)
  *     load: 100/s                       # the target load, in the key's unit
  *     unit: sessions                    # what the key counts (for the table)
  *     gpus: "*\/hbm_utilization"       # a metric every GPU reports: the count
- *     na: {coherence: "no serving workload"}  # rows of other scenarios: why n/a */
-static int load_capacity(study *st, const scn_node *n, sim_err *err)
+ *     na: {coherence: "no serving workload"}  # rows of other scenarios: why n/a
+ * or, bisection over the GPU count with a time-scale load key:
+ *     scenario: mooncake
+ *     key: workload.time_scale          # its last component is time_scale
+ *     search: gpus
+ *     range: [16, 2048]                 # the GPU counts searched
+ *     load: 100/s  ...                  # the rest as above, without rates: */
+static int load_capacity(study *st, st_capacity *c, const scn_node *n, sim_err *err)
 {
     static const char *const ck[] = {"scenario", "key", "rates", "set", "metric", "target",
-                                     "load", "unit", "gpus", "na", NULL};
-    st_capacity *c = &st->cap;
+                                     "load", "unit", "gpus", "na", "search", "range", NULL};
     c->node = n;
-    const char *scen = NULL, *target = NULL;
+    const char *scen = NULL, *target = NULL, *search = NULL;
     int rc;
+    if (scn_node_kind(n) != SCN_MAP)
+        return scn_error(err, n, "capacity: a search is a map (scenario, key, rates or search: "
+                         "gpus, target, load, gpus)");
     if ((rc = scn_check_keys(n, ck, "capacity", err)) ||
+        (rc = scn_get_string(n, "search", "rates", &search, err)) ||
         (rc = scn_get_string(n, "scenario", NULL, &scen, err)) ||
         (rc = scn_get_string(n, "key", NULL, &c->key, err)) ||
         (rc = scn_get_string(n, "metric", "workload/slo_attainment", &c->metric, err)) ||
@@ -349,14 +393,28 @@ static int load_capacity(study *st, const scn_node *n, sim_err *err)
         (rc = scn_get_string(n, "unit", "requests", &c->unit, err)) ||
         (rc = scn_get_string(n, "gpus", NULL, &c->gpus, err)))
         return rc;
-    if (!scen || !c->key || !c->load_text || !c->gpus || !scn_map_get(n, "rates"))
-        return scn_error(err, n, "capacity: needs `scenario:`, `key:`, `rates:`, `load:` and "
-                         "`gpus:`");
+    if (strcmp(search, "gpus") && strcmp(search, "rates"))
+        return scn_error(err, scn_map_get(n, "search"), "capacity: key 'search': '%s' is "
+                         "neither rates (a grid of load rates) nor gpus (bisection over the GPU "
+                         "count)", search);
+    c->bisect = strcmp(search, "gpus") == 0;
+    if (!scen || !c->key || !c->load_text || !c->gpus ||
+        !scn_map_get(n, c->bisect ? "range" : "rates"))
+        return scn_error(err, n, "capacity: needs `scenario:`, `key:`, %s, `load:` and `gpus:`",
+                         c->bisect ? "`range:`" : "`rates:`");
+    if (scn_map_get(n, c->bisect ? "rates" : "range"))
+        return scn_error(err, scn_map_get(n, c->bisect ? "rates" : "range"),
+                         c->bisect ? "capacity: search: gpus takes `range:`, not `rates:`"
+                                   : "capacity: `range:` is for search: gpus");
     int si = find_scen(st, scen);
     if (si < 0)
         return scn_error(err, scn_map_get(n, "scenario"), "capacity: no scenario labelled '%s' "
                          "under scenarios:", scen);
     c->scen = (size_t)si;
+    for (size_t i = 0; i < st->ncap; i++)
+        if (st->caps[i].scen == c->scen)
+            return scn_error(err, scn_map_get(n, "scenario"), "capacity: scenario '%s' has two "
+                             "searches", scen);
     if (!strchr(c->metric, '/') || !strchr(c->gpus, '/'))
         return scn_error(err, scn_map_get(n, strchr(c->metric, '/') ? "gpus" : "metric"),
                          "capacity: a metric is SCOPE/NAME (e.g. workload/slo_attainment)");
@@ -375,23 +433,27 @@ static int load_capacity(study *st, const scn_node *n, sim_err *err)
     if (parse_per_second(c->load_text, &c->load))
         return scn_error(err, scn_map_get(n, "load"), "capacity: key 'load': '%s' is not a "
                          "positive rate (e.g. 100/s)", c->load_text);
-    long nr = scalars(scn_map_get(n, "rates"), &c->rates);
-    if (nr == -2)
-        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
-    if (nr < 1 || scn_node_kind(scn_map_get(n, "rates")) != SCN_SEQ)
-        return scn_error(err, scn_map_get(n, "rates"), "capacity: `rates:` is a list of rates "
-                         "(e.g. [1/s, 2/s, 4/s])");
-    c->nrates = (size_t)nr;
-    if (!(c->rate_v = sim_calloc(c->nrates + 1, sizeof *c->rate_v)))
-        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
-    for (size_t i = 0; i < c->nrates; i++) {
-        const scn_node *rn = scn_seq_at(scn_map_get(n, "rates"), i);
-        if (parse_per_second(c->rates[i], &c->rate_v[i]))
-            return scn_error(err, rn, "capacity: rate '%s' is not a positive rate (e.g. 2/s)",
-                             c->rates[i]);
-        if (i && !(c->rate_v[i] > c->rate_v[i - 1]))
-            return scn_error(err, rn, "capacity: `rates:` must ascend ('%s' after '%s')",
-                             c->rates[i], c->rates[i - 1]);
+    if (c->bisect) {
+        const char *dot = strrchr(c->key, '.');
+        if (strcmp(dot ? dot + 1 : c->key, "time_scale") != 0)
+            return scn_error(err, scn_map_get(n, "key"), "capacity: search: gpus loads the "
+                             "scenario through a time scale of its arrivals (key "
+                             "workload.time_scale), not '%s'", c->key);
+        const scn_node *rn = scn_map_get(n, "range");
+        const char *lo = scn_node_kind(rn) == SCN_SEQ && scn_len(rn) == 2
+                             ? scn_scalar(scn_seq_at(rn, 0)) : NULL;
+        const char *hi = lo ? scn_scalar(scn_seq_at(rn, 1)) : NULL;
+        char *e1 = NULL, *e2 = NULL;
+        if (lo && hi) {
+            c->gmin = strtol(lo, &e1, 10);
+            c->gmax = strtol(hi, &e2, 10);
+        }
+        if (!lo || !hi || *e1 || *e2 || c->gmin < 1 || c->gmax <= c->gmin ||
+            c->gmax > 1000000000L)
+            return scn_error(err, rn, "capacity: `range:` is [LO, HI], GPU counts with "
+                             "1 <= LO < HI");
+    } else if ((rc = load_grid(c, n, err))) {
+        return rc;
     }
     const scn_node *sn = scn_map_get(n, "set");
     if (sn) {
@@ -440,8 +502,52 @@ static int load_capacity(study *st, const scn_node *n, sim_err *err)
     for (size_t j = 0; j < c->nset; j++)
         if (strcmp(c->set_keys[j], c->key) == 0)
             return scn_error(err, sn, "capacity: `set:` names the load key '%s'", c->key);
-    c->on = 1;
     return 0;
+}
+
+/* capacity: one search (a map) or a list of them. */
+static int load_capacities(study *st, const scn_node *n, sim_err *err)
+{
+    size_t len = scn_node_kind(n) == SCN_SEQ ? scn_len(n) : 1;
+    if (!(st->caps = sim_calloc(len + 1, sizeof *st->caps)))
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < len; i++) {
+        int rc = load_capacity(st, &st->caps[st->ncap],
+                               scn_node_kind(n) == SCN_SEQ ? scn_seq_at(n, i) : n, err);
+        st->ncap++; /* freed with the study, loaded or not */
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+const st_capacity *study_cap_of(const study *st, size_t si)
+{
+    for (size_t i = 0; i < st->ncap; i++)
+        if (st->caps[i].scen == si)
+            return &st->caps[i];
+    return NULL;
+}
+
+int study_bisect(long lo, long hi, int (*probe)(void *ctx, long n), void *ctx, long *n)
+{
+    while (lo < hi) {
+        long mid = lo + (hi - lo) / 2;
+        int p = probe(ctx, mid);
+        if (p < 0) {
+            *n = mid;
+            return 0;
+        }
+        if (p)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    /* lo == hi: a midpoint that held, or the top of the range, untested
+     * when every midpoint failed */
+    int p = probe(ctx, hi);
+    *n = hi;
+    return p < 0 ? 0 : p ? 1 : -1;
 }
 
 study *study_load(const char *path, sim_err *err)
@@ -631,7 +737,7 @@ study *study_load(const char *path, sim_err *err)
         }
     if (make_rows(st, err))
         goto fail;
-    if (scn_map_get(root, "capacity") && load_capacity(st, scn_map_get(root, "capacity"), err))
+    if (scn_map_get(root, "capacity") && load_capacities(st, scn_map_get(root, "capacity"), err))
         goto fail;
     return st;
 nomem:
@@ -663,51 +769,48 @@ size_t study_scen_keys(const study *st, size_t si, const char **keys, const char
     return n;
 }
 
-int study_run(study *st, const char *dir, int jobs, int progress_mode, int *rank0)
+/* Add one point: scenario si with keys[i] = vals[i]. */
+static int add_point(const study *st, swp_sweep *sw, size_t si, const char **keys,
+                     const char **vals, size_t n, sim_err *err)
 {
-    sim_err err;
-    sim_err_clear(&err);
-    *rank0 = 1;
-    size_t plen = strlen(dir) + 16;
-    char *db = sim_alloc(plen);
-    if (!db)
-        return SIM_EXIT_RUNTIME;
-    snprintf(db, plen, "%s/study.db", dir);
-    swp_sweep *sw = swp_new(st->name, st->file, db, NULL);
-    int status = SIM_EXIT_OK;
-    char **keys = NULL, **vals = NULL;
-    if (!sw) {
-        status = SIM_EXIT_RUNTIME;
-        goto out;
-    }
-    keys = sim_calloc(st->nswitch + st->cap.nset + 2, sizeof *keys);
-    vals = sim_calloc(st->nswitch + st->cap.nset + 2, sizeof *vals);
-    if (!keys || !vals) {
-        status = SIM_EXIT_RUNTIME;
-        goto out;
-    }
-    /* scenario by scenario: the reference point (every switch on), then each
-     * row's off point; equal points once */
+    int rc = swp_add(sw, st->scen[si].path, (char *const *)keys, (char *const *)vals, n, err);
+    return rc < 0 ? rc : 0;
+}
+
+/* One round's points: on every scenario, the reference point (every
+ * switch on), then each row's off point (equal points once); a grid
+ * search's points at each rate; a bisection search's probe (every switch
+ * on, the time scale 1) and, given the database (h, set), the next count of
+ * every switch point whose search is not decided (counted in *nbis). */
+static int add_points(const study *st, swp_sweep *sw, sqlite3 *h, rdb_set *set, size_t *nbis,
+                      sim_err *err)
+{
+    size_t max = st->nswitch + 2;
+    for (size_t i = 0; i < st->ncap; i++)
+        max += st->caps[i].nset;
+    const char **keys = sim_calloc(max, sizeof *keys), **vals = sim_calloc(max, sizeof *vals);
     const char **ukeys = sim_calloc(st->nswitch + 1, sizeof *ukeys);
     const char **uon = sim_calloc(st->nswitch + 1, sizeof *uon);
     const char **uoff = sim_calloc(st->nswitch + 1, sizeof *uoff);
     const char **seen[64];
     size_t npts = 0;
-    if (!ukeys || !uon || !uoff)
-        status = SIM_EXIT_RUNTIME;
-    for (size_t si = 0; si < st->nscen && status == SIM_EXIT_OK; si++) {
+    int rc = 0;
+    *nbis = 0;
+    if (!keys || !vals || !ukeys || !uon || !uoff)
+        rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t si = 0; si < st->nscen && !rc; si++) {
         size_t nk = study_scen_keys(st, si, ukeys, uon, uoff, st->nswitch);
         if (!nk)
             continue;
         npts = 0;
-        for (size_t r = 0; r <= st->nrows && status == SIM_EXIT_OK; r++) {
+        for (size_t r = 0; r <= st->nrows && !rc; r++) {
             const st_row *row = r == 0 ? NULL : &st->rows[r - 1];
             if (row && row->scen != si)
                 continue;
-            for (int side = 0; side < (row ? 2 : 1) && status == SIM_EXIT_OK; side++) {
+            for (int side = 0; side < (row ? 2 : 1) && !rc; side++) {
                 const char **v = sim_calloc(nk + 1, sizeof *v);
                 if (!v) {
-                    status = SIM_EXIT_RUNTIME;
+                    rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
                     break;
                 }
                 for (size_t k = 0; k < nk; k++) {
@@ -729,61 +832,132 @@ int study_run(study *st, const char *dir, int jobs, int progress_mode, int *rank
                 }
                 if (npts == 64) {
                     sim_free(v);
-                    fprintf(stderr, "memfab study: more than 64 points on scenario '%s'\n",
-                            st->scen[si].label);
-                    status = SIM_EXIT_USAGE;
+                    rc = sim_err_set(err, SIM_EINVAL, st->file, 0, 0, "more than 64 points on "
+                                     "scenario '%s'", st->scen[si].label);
                     break;
                 }
                 seen[npts++] = v;
-                for (size_t k = 0; k < nk; k++) {
-                    keys[k] = (char *)ukeys[k];
-                    vals[k] = (char *)v[k];
-                }
-                if (swp_add(sw, st->scen[si].path, keys, vals, nk, &err) < 0) {
-                    sim_err_print(&err);
-                    status = SIM_EXIT_RUNTIME;
-                }
+                rc = add_point(st, sw, si, ukeys, v, nk, err);
             }
         }
         /* the capacity search: every distinct switch point again at each
-         * rate of the grid, with the section's fixed keys */
-        for (size_t q = 0; st->cap.on && si == st->cap.scen && q < npts &&
-                           status == SIM_EXIT_OK; q++)
-            for (size_t ri = 0; ri < st->cap.nrates && status == SIM_EXIT_OK; ri++) {
-                size_t n = 0;
-                for (size_t k = 0; k < nk; k++, n++) {
-                    keys[n] = (char *)ukeys[k];
-                    vals[n] = (char *)seen[q][k];
-                }
-                keys[n] = (char *)st->cap.key;
-                vals[n++] = (char *)st->cap.rates[ri];
-                for (size_t k = 0; k < st->cap.nset; k++, n++) {
-                    keys[n] = (char *)st->cap.set_keys[k];
-                    vals[n] = (char *)st->cap.set_vals[k];
-                }
-                if (swp_add(sw, st->scen[si].path, keys, vals, n, &err) < 0) {
-                    sim_err_print(&err);
-                    status = SIM_EXIT_RUNTIME;
-                }
+         * rate of the grid, or at the next count of its bisection, with the
+         * search's fixed keys */
+        const st_capacity *c = study_cap_of(st, si);
+        for (size_t q = 0; c && q < npts && !rc; q++) {
+            size_t n = 0;
+            for (size_t k = 0; k < nk; k++, n++) {
+                keys[n] = ukeys[k];
+                vals[n] = seen[q][k];
             }
+            keys[n++] = c->key;
+            for (size_t k = 0; k < c->nset; k++, n++) {
+                keys[n] = c->set_keys[k];
+                vals[n] = c->set_vals[k];
+            }
+            for (size_t ri = 0; !c->bisect && ri < c->nrates && !rc; ri++) {
+                vals[nk] = c->rates[ri];
+                rc = add_point(st, sw, si, keys, vals, n, err);
+            }
+            if (!c->bisect)
+                continue;
+            if (q == 0) { /* the probe: every switch on (the reference point) */
+                vals[nk] = "1";
+                rc = add_point(st, sw, si, keys, vals, n, err);
+            }
+            char value[64], done[ST_BIS_MAX][64];
+            size_t ndone = 0;
+            int need = 0;
+            if (!rc && h)
+                rc = study_bisect_next(st, c, h, set, ukeys, seen[q], nk, &need, value,
+                                       sizeof value, done, &ndone, err);
+            /* the counts run before (the sweep's database holds its points), then the next */
+            for (size_t i = 0; i < ndone && !rc; i++) {
+                if (q == 0 && strcmp(done[i], "1") == 0)
+                    continue; /* the probe's point, listed above */
+                vals[nk] = done[i];
+                rc = add_point(st, sw, si, keys, vals, n, err);
+            }
+            if (!rc && need == 1) {
+                vals[nk] = value;
+                rc = add_point(st, sw, si, keys, vals, n, err);
+            }
+            *nbis += need != 0; /* need 2: the probe, listed above */
+        }
         for (size_t q = 0; q < npts; q++)
             sim_free(seen[q]);
+        npts = 0;
     }
     sim_free(ukeys);
     sim_free(uon);
     sim_free(uoff);
-    if (status != SIM_EXIT_OK)
-        goto out;
-    if (swp_prepare(sw, &err)) {
-        sim_err_print(&err);
-        status = SIM_EXIT_USAGE;
-        goto out;
-    }
-    status = swp_run(sw, jobs, progress_mode, rank0);
-out:
     sim_free(keys);
     sim_free(vals);
-    swp_free(sw);
+    return rc;
+}
+
+int study_run(study *st, const char *dir, int jobs, int progress_mode, int *rank0)
+{
+    sim_err err;
+    sim_err_clear(&err);
+    *rank0 = 1;
+    size_t plen = strlen(dir) + 16;
+    char *db = sim_alloc(plen);
+    if (!db)
+        return SIM_EXIT_RUNTIME;
+    snprintf(db, plen, "%s/study.db", dir);
+    int bisect = 0;
+    for (size_t i = 0; i < st->ncap; i++)
+        bisect |= st->caps[i].bisect;
+    int status = SIM_EXIT_OK;
+    /* rounds: the first runs the table, the grids and the probes; each
+     * further one the next count of every undecided bisection (read from
+     * the database, so a rerun resumes where it stopped), until none is
+     * left */
+    for (int round = 0; status == SIM_EXIT_OK; round++) {
+        res_db *rdb = NULL;
+        rdb_set set;
+        memset(&set, 0, sizeof set);
+        if (bisect && round > 0 && swp_mpi_barrier)
+            swp_mpi_barrier(); /* rank 0 has merged the last round */
+        struct stat sb;
+        if (bisect && stat(db, &sb) == 0) {
+            sim_err e;
+            sim_err_clear(&e);
+            rdb = res_open_readonly(db, &e);
+            if (!rdb || rdb_load_runs(res_handle(rdb), &set, &e)) {
+                sim_err_print(&e);
+                status = SIM_EXIT_RUNTIME;
+                res_close(rdb);
+                break;
+            }
+        }
+        swp_sweep *sw = swp_new(st->name, st->file, db, NULL);
+        size_t nbis = 0;
+        if (!sw) {
+            status = SIM_EXIT_RUNTIME;
+        } else if (add_points(st, sw, rdb ? res_handle(rdb) : NULL, rdb ? &set : NULL, &nbis,
+                              &err)) {
+            sim_err_print(&err);
+            status = err.code == SIM_ENOMEM ? SIM_EXIT_RUNTIME : SIM_EXIT_USAGE;
+        }
+        rdb_set_free(&set);
+        res_close(rdb);
+        if (status == SIM_EXIT_OK && (round == 0 || nbis)) {
+            if (round > 0 && progress_mode >= 0 && *rank0)
+                fprintf(stderr, "study %s: capacity bisection, round %d: %zu run%s\n", st->name,
+                        round, nbis, nbis == 1 ? "" : "s");
+            if (swp_prepare(sw, &err)) {
+                sim_err_print(&err);
+                status = SIM_EXIT_USAGE;
+            } else {
+                status = swp_run(sw, jobs, progress_mode, rank0);
+            }
+        }
+        swp_free(sw);
+        if (!bisect || (round > 0 && !nbis))
+            break;
+    }
     sim_free(db);
     return status;
 }
@@ -804,6 +978,9 @@ static void study_usage(FILE *f)
           "columns = core problem, what it removes, measured removal, end-to-end effect,\n"
           "energy), cells.tsv (every cell's numbers), pair-ID.png and summary.png.\n"
           "A metric a run does not report prints as n/a (metric X not reported).\n"
+          "A capacity: section adds the GPUs each row needs for a target load: from a\n"
+          "grid of load rates, or by bisection over the GPU count with a time-scaled\n"
+          "workload (search: gpus), one round of runs per step.\n"
           "\n"
           "options:\n"
           "  -j, --jobs N        worker processes (default: the CPUs; 1 per MPI rank)\n"

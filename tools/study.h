@@ -24,6 +24,12 @@
  * DIR/study.db. A row of the table is a pair on one scenario; its on and
  * off runs are found by scenario name and their sweep.<key> params.
  *
+ * Capacity. `capacity:` (one search or a list, one per scenario) adds the
+ * GPUs each side of a row needs for a target load: from a grid of load
+ * rates, or by bisection over the GPU count with a time-scaled workload
+ * (study_int.h); the bisection runs in rounds, each a sweep of the next
+ * count of every side, until every search is decided.
+ *
  * Checks. The flattened params of a row's two runs may differ only in the
  * row's switch keys (and the sweep.* bookkeeping keys); anything else is an
  * error (exit 2). Every row's two runs must be complete.
@@ -76,5 +82,17 @@ int study_render(const study *st, const char *db, const char *dir, sim_err *err)
  * is drawn at the cap; the tic names the removal metric). A missing
  * gnuplot is a warning. */
 int study_figures(const study *st, const char *db, const char *dir, sim_err *err);
+
+/* The bisection of the capacity search (`search: gpus`): the smallest n in
+ * [lo, hi] for which a predicate holds that is false below its answer and
+ * true from it on (the attainment target met by n GPUs at the target load).
+ * probe(ctx, n) says 1 (holds), 0 (fails) or -1 (not measured yet). The
+ * counts probed are the midpoints lo + (hi - lo) / 2 of the shrinking
+ * range, then hi if no midpoint held: at most ceil(log2(hi - lo + 1)) + 1
+ * of them, and the same ones on every call for the same answers (a study
+ * resumes the search from its database). Returns 1 with *n the answer, 0
+ * with *n the next count to measure, -1 when hi fails (the answer is above
+ * the range). */
+int study_bisect(long lo, long hi, int (*probe)(void *ctx, long n), void *ctx, long *n);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "sim/scn.h"
+#include "tools/rdb.h"
 #include "tools/study.h"
 
 typedef struct st_metric {
@@ -45,30 +46,41 @@ typedef struct st_row {        /* a pair on one scenario */
     size_t nkeys;
 } st_row;
 
-/* The capacity search (`capacity:`): on one scenario with a serving
- * workload, every switch point of the table is run again at each rate of a
- * grid of its load key (plus the section's fixed `set:` keys); a side's
- * sustained rate is the highest grid rate below the first that misses the
- * attainment target, and the GPUs it needs for the target load are
- * ceil(load / (rate / GPUs of the run)). */
+/* A capacity search (`capacity:`, one or a list, at most one per
+ * scenario): GPUs needed for a target load on one scenario with a serving
+ * workload, for every switch point of the table (plus the search's fixed
+ * `set:` keys).
+ *   grid (`rates:`): every point is run at each rate of a grid of its load
+ *     key (a rate); a side's sustained rate is the highest grid rate below
+ *     the first that misses the attainment target, and the GPUs it needs
+ *     are ceil(load / (rate / GPUs of the run)).
+ *   bisection over the GPU count (`search: gpus`, `range: [LO, HI]`): the
+ *     load key is a time scale (arrival times are multiplied by it); n GPUs
+ *     carry the target load if the run's G GPUs meet the target at the
+ *     share load x G / n, i.e. at time scale n x r0 / (load x G), r0 the
+ *     offered rate at time scale 1 (measured by a probe run: requests - 1
+ *     over its arrival span). The smallest such n in [LO, HI] is found by
+ *     bisection (study_bisect), one round of runs per step. */
 typedef struct st_capacity {
-    int on;                    /* a capacity: section is present */
+    int bisect;                /* search: gpus */
     size_t scen;               /* the scenario it runs on */
-    const char *key;           /* the load key (workload.synthetic.rate) */
-    const char **rates;        /* the grid as written (ascending) */
+    const char *key;           /* the load key (workload.synthetic.rate; workload.time_scale) */
+    const char **rates;        /* grid: the rates as written (ascending) */
     double *rate_v;            /* ... in 1/s */
     size_t nrates;
+    long gmin, gmax;           /* bisection: the GPU counts searched */
     const char **set_keys, **set_vals; /* fixed keys of every capacity point */
     size_t nset;
     const char *metric;        /* the attainment metric (workload/slo_attainment) */
     double target;             /* the attainment target, a fraction */
     const char *target_text;   /* as written (90%) */
-    double load;               /* the target load, in the key's 1/s */
+    double load;               /* the target load, in 1/s */
     const char *load_text;     /* as written (100/s) */
-    const char *unit;          /* what the key counts (sessions) */
+    const char *unit;          /* what the load counts (sessions, requests) */
     const char *gpus;          /* glob: the run's matches are its GPUs */
     const char **na_scen, **na_why; /* scenario label: why it has no capacity */
     size_t nna;
+    double r0, g;              /* bisection: the probe's offered rate and GPUs (render) */
     const scn_node *node;
 } st_capacity;
 
@@ -89,7 +101,8 @@ struct study {
     st_row *rows;
     size_t nrows;
     size_t nswitch;            /* switch keys of every pair (bounds study_scen_keys) */
-    st_capacity cap;
+    st_capacity *caps;         /* the capacity searches */
+    size_t ncap;
 };
 
 /* The switch keys of scenario si (every key of every non-all pair measured
@@ -97,5 +110,25 @@ struct study {
  * (at most st->nswitch). */
 size_t study_scen_keys(const study *st, size_t si, const char **keys, const char **on,
                        const char **off, size_t max);
+
+/* The capacity search on scenario si, or NULL. */
+const st_capacity *study_cap_of(const study *st, size_t si);
+
+/* The value of a bisection search's time-scale key for n GPUs:
+ * n x r0 / (load x g), as text (%.10g). */
+void study_bisect_value(const st_capacity *c, long n, double r0, double g, char *buf,
+                        size_t len);
+
+/* A bisection search's next run for one switch point of its scenario (the
+ * switch keys[k] = v[k]): *need 0 when the search is decided (or n/a),
+ * else 1 with the load key's value in value, or 2 when the probe is not
+ * run yet (value "1", with every switch on, whatever v is); the
+ * values of the runs it has already made in seen[0..*nseen) (every round's
+ * sweep lists them: a sweep's database holds the points it lists). h and
+ * set are the study database and its runs. */
+#define ST_BIS_MAX 40
+int study_bisect_next(const study *st, const st_capacity *c, struct sqlite3 *h, rdb_set *set,
+                      const char **keys, const char **v, size_t nk, int *need, char *value,
+                      size_t len, char (*seen)[64], size_t *nseen, sim_err *err);
 
 #endif

@@ -118,9 +118,11 @@ static rdb_run *find_run(rdb_set *set, const char *name, const char **keys, cons
 /* A side's capacity (the capacity search, study_int.h): ok, or why not. */
 typedef struct cap_side {
     int ok;
-    size_t rate;                /* index of the sustained rate in the grid */
+    double rate;                /* the sustained rate of the run's GPUs, 1/s */
+    char rate_text[64];         /* ... as the table prints it */
     double gpus;                /* GPUs of the cluster (matches of cap.gpus) */
     double needed;              /* GPUs for the target load */
+    rdb_run *at;                /* bisection: the run of the answer */
     char why[256];              /* n/a: the reason */
 } cap_side;
 
@@ -146,11 +148,10 @@ static double gpus_needed(double load, double rate, double gpus)
  * first that misses the target. A grid run missing is an error (resume);
  * a target no probed rate reaches, a grid that never misses it, or a run
  * without the metrics is n/a with its reason. */
-static int cap_eval(const study *st, sqlite3 *h, rdb_set *set, const st_row *row,
-                    const char **keys, const char **v, size_t nk, rdb_run **grid, cap_side *out,
-                    sim_err *err)
+static int cap_eval(const study *st, const st_capacity *c, sqlite3 *h, rdb_set *set,
+                    const st_row *row, const char **keys, const char **v, size_t nk,
+                    rdb_run **grid, cap_side *out, sim_err *err)
 {
-    const st_capacity *c = &st->cap;
     const st_scen *sc = &st->scen[row->scen];
     size_t n = nk + 1 + c->nset;
     const char **k2 = sim_calloc(n + 1, sizeof *k2), **v2 = sim_calloc(n + 1, sizeof *v2);
@@ -205,20 +206,179 @@ static int cap_eval(const study *st, sqlite3 *h, rdb_set *set, const st_row *row
                  c->target_text);
         goto done;
     }
-    out->rate = (size_t)first_miss - 1;
+    size_t ri = (size_t)first_miss - 1;
     double g;
-    size_t ng = study_metric_sum(grid[out->rate], c->gpus, &g, NULL);
+    size_t ng = study_metric_sum(grid[ri], c->gpus, &g, NULL);
     if (!ng) {
         snprintf(out->why, sizeof out->why, "no GPU reports %s", c->gpus);
         goto done;
     }
     out->gpus = (double)ng;
-    out->needed = gpus_needed(c->load, c->rate_v[out->rate], out->gpus);
+    out->rate = c->rate_v[ri];
+    snprintf(out->rate_text, sizeof out->rate_text, "%s", c->rates[ri]);
+    out->needed = gpus_needed(c->load, c->rate_v[ri], out->gpus);
     out->ok = 1;
 done:
     sim_free(k2);
     sim_free(v2);
     return rc;
+}
+
+/* ---- the bisection over the GPU count ------------------------------------------ */
+
+void study_bisect_value(const st_capacity *c, long n, double r0, double g, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.10g", (double)n * r0 / (c->load * g));
+}
+
+/* The offered rate of run id: (requests - 1) / (last arrival - first
+ * arrival), 1/s; 0 when it has fewer than two requests or one instant. */
+static int offered_rate(sqlite3 *h, int64_t id, double *r0, sim_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    *r0 = 0;
+    if (sqlite3_prepare_v2(h, "SELECT count(*), min(arrival_ps), max(arrival_ps) FROM requests "
+                           "WHERE run_id = ?", -1, &q, NULL) != SQLITE_OK)
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "study database: %s", sqlite3_errmsg(h));
+    sqlite3_bind_int64(q, 1, id);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        sqlite3_int64 n = sqlite3_column_int64(q, 0);
+        sqlite3_int64 a = sqlite3_column_int64(q, 1), b = sqlite3_column_int64(q, 2);
+        if (n >= 2 && b > a)
+            *r0 = (double)(n - 1) / ((double)(b - a) * 1e-12);
+    }
+    sqlite3_finalize(q);
+    return 0;
+}
+
+typedef struct bis_ctx {
+    const st_capacity *c;
+    sqlite3 *h;
+    rdb_set *set;
+    const char *name;          /* the scenario's runs.name */
+    const char **k2, **v2;     /* the point's keys: switches, load key (at nk), set */
+    size_t n, nk;
+    double r0, g;
+    char val[64];
+    rdb_run *last;             /* the run of the last count probed */
+    char (*seen)[64];          /* the values of the counts probed and found */
+    size_t nseen;
+    int rc;                    /* an error of rdb_load_metrics */
+    sim_err *err;
+} bis_ctx;
+
+static int bis_probe(void *ctx, long n)
+{
+    bis_ctx *b = ctx;
+    study_bisect_value(b->c, n, b->r0, b->g, b->val, sizeof b->val);
+    b->v2[b->nk] = b->val;
+    b->last = find_run(b->set, b->name, b->k2, b->v2, b->n, NULL);
+    if (!b->last || b->rc)
+        return -1;
+    size_t i = 0;
+    while (b->seen && i < b->nseen && strcmp(b->seen[i], b->val))
+        i++;
+    if (b->seen && i == b->nseen && b->nseen < ST_BIS_MAX) /* hi is probed twice */
+        snprintf(b->seen[b->nseen++], sizeof *b->seen, "%s", b->val);
+    if (!b->last->metrics && (b->rc = rdb_load_metrics(b->h, b->last, b->err)))
+        return -1;
+    double att;
+    /* a run without the metric met no target */
+    return study_metric_sum(b->last, b->c->metric, &att, NULL) && att >= b->c->target;
+}
+
+/* A side's bisection: out filled when decided (ok, or n/a with the
+ * reason), else *need set with the load key's value to run next. */
+static int bis_side(const study *st, const st_capacity *c, sqlite3 *h, rdb_set *set,
+                    const char **keys, const char **v, size_t nk, cap_side *out, int *need,
+                    char *value, size_t len, char (*seen)[64], size_t *nseen, sim_err *err)
+{
+    const st_scen *sc = &st->scen[c->scen];
+    size_t n = nk + 1 + c->nset;
+    const char **k2 = sim_calloc(n + 1, sizeof *k2), **v2 = sim_calloc(n + 1, sizeof *v2);
+    const char **on = sim_calloc(nk + 1, sizeof *on), **off = sim_calloc(nk + 1, sizeof *off);
+    const char **ks = sim_calloc(nk + 1, sizeof *ks);
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    *need = 0;
+    if (!k2 || !v2 || !on || !off || !ks) {
+        rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    /* the probe: every switch on, the time scale 1 */
+    study_scen_keys(st, c->scen, ks, on, off, nk);
+    for (size_t k = 0; k < nk; k++) {
+        k2[k] = keys[k];
+        v2[k] = on[k];
+    }
+    k2[nk] = c->key;
+    v2[nk] = "1";
+    for (size_t k = 0; k < c->nset; k++) {
+        k2[nk + 1 + k] = c->set_keys[k];
+        v2[nk + 1 + k] = c->set_vals[k];
+    }
+    rdb_run *probe = find_run(set, sc->name, k2, v2, n, NULL);
+    if (!probe) {
+        *need = 2;
+        snprintf(value, len, "1");
+        goto done;
+    }
+    if (!probe->metrics && (rc = rdb_load_metrics(h, probe, err)))
+        goto done;
+    bis_ctx b = {.c = c, .h = h, .set = set, .name = sc->name, .k2 = k2, .v2 = v2, .n = n,
+                 .nk = nk, .seen = seen, .err = err};
+    if ((rc = offered_rate(h, probe->id, &b.r0, err)))
+        goto done;
+    double gs;
+    b.g = (double)study_metric_sum(probe, c->gpus, &gs, NULL);
+    ((st_capacity *)c)->r0 = b.r0;
+    ((st_capacity *)c)->g = b.g;
+    if (!(b.r0 > 0) || !(b.g > 0)) {
+        snprintf(out->why, sizeof out->why, "the probe run %lld has %s", (long long)probe->id,
+                 b.g > 0 ? "no arrival span (fewer than two requests)" : "no GPU metric");
+        goto done;
+    }
+    for (size_t k = 0; k < nk; k++)
+        v2[k] = v[k];
+    long ans;
+    int r = study_bisect(c->gmin, c->gmax, bis_probe, &b, &ans);
+    if (nseen)
+        *nseen = b.nseen;
+    if ((rc = b.rc))
+        goto done;
+    out->gpus = b.g;
+    if (r == 0) {
+        *need = 1;
+        study_bisect_value(c, ans, b.r0, b.g, value, len);
+    } else if (r < 0) {
+        snprintf(out->why, sizeof out->why, "%ld GPUs, the top of the range, miss %s SLO "
+                 "attainment", c->gmax, c->target_text);
+    } else if (ans == c->gmin && c->gmin > 1) {
+        snprintf(out->why, sizeof out->why, "%ld GPUs, the bottom of the range, meet %s SLO "
+                 "attainment: the range does not bracket the answer", c->gmin, c->target_text);
+    } else {
+        out->ok = 1;
+        out->needed = (double)ans;
+        out->rate = c->load * b.g / (double)ans;
+        out->at = b.last;
+        snprintf(out->rate_text, sizeof out->rate_text, "%.4g/s", out->rate);
+    }
+done:
+    sim_free(k2);
+    sim_free(v2);
+    sim_free(on);
+    sim_free(off);
+    sim_free(ks);
+    return rc;
+}
+
+int study_bisect_next(const study *st, const st_capacity *c, sqlite3 *h, rdb_set *set,
+                      const char **keys, const char **v, size_t nk, int *need, char *value,
+                      size_t len, char (*seen)[64], size_t *nseen, sim_err *err)
+{
+    cap_side side;
+    *nseen = 0;
+    return bis_side(st, c, h, set, keys, v, nk, &side, need, value, len, seen, nseen, err);
 }
 
 static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, sim_err *err)
@@ -227,16 +387,19 @@ static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, si
     const char **on = sim_calloc(st->nswitch + 1, sizeof *on);
     const char **off = sim_calloc(st->nswitch + 1, sizeof *off);
     const char **v = sim_calloc(st->nswitch + 1, sizeof *v);
-    rdb_run **grid[2] = {sim_calloc(st->cap.nrates + 1, sizeof **grid),
-                         sim_calloc(st->cap.nrates + 1, sizeof **grid)};
+    size_t maxr = 0;
+    for (size_t i = 0; i < st->ncap; i++)
+        maxr = st->caps[i].nrates > maxr ? st->caps[i].nrates : maxr;
+    rdb_run **grid[2] = {sim_calloc(maxr + 1, sizeof **grid), sim_calloc(maxr + 1, sizeof **grid)};
     int rc = 0;
     if (!keys || !on || !off || !v || !grid[0] || !grid[1])
         rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
     for (size_t r = 0; !rc && r < st->nrows; r++) {
         const st_row *row = &st->rows[r];
-        memset(grid[0], 0, (st->cap.nrates + 1) * sizeof **grid);
-        memset(grid[1], 0, (st->cap.nrates + 1) * sizeof **grid);
+        memset(grid[0], 0, (maxr + 1) * sizeof **grid);
+        memset(grid[1], 0, (maxr + 1) * sizeof **grid);
         const st_scen *sc = &st->scen[row->scen];
+        const st_capacity *c = study_cap_of(st, row->scen);
         size_t nk = study_scen_keys(st, row->scen, keys, on, off, st->nswitch);
         for (int side = 0; side < 2 && !rc; side++) {
             for (size_t k = 0; k < nk; k++) {
@@ -245,8 +408,7 @@ static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, si
                     if (strcmp(row->keys[j], keys[k]) == 0)
                         v[k] = row->off[j];
             }
-            rdb_run *x = find_run(set, sc->name, keys, v, nk,
-                                  st->cap.on ? st->cap.key : NULL);
+            rdb_run *x = find_run(set, sc->name, keys, v, nk, c ? c->key : NULL);
             if (!x) {
                 rc = sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
                                  "pair '%s' on scenario '%s': no complete %s run in the "
@@ -260,13 +422,46 @@ static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, si
                 rr[r].off = x;
             else
                 rr[r].on = x;
-            if (st->cap.on && row->scen == st->cap.scen) {
+            if (c && !c->bisect) {
                 rr[r].has_cap = 1;
-                rc = cap_eval(st, h, set, row, keys, v, nk, grid[side], &rr[r].cap[side], err);
+                rc = cap_eval(st, c, h, set, row, keys, v, nk, grid[side], &rr[r].cap[side],
+                              err);
+            } else if (c) {
+                int need = 0;
+                char value[64];
+                rr[r].has_cap = 1;
+                rc = bis_side(st, c, h, set, keys, v, nk, &rr[r].cap[side], &need, value,
+                              sizeof value, NULL, NULL, err);
+                if (!rc && need)
+                    rc = sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "pair '%s' on scenario '%s':"
+                                     " its capacity bisection is not done (no complete run at "
+                                     "%s=%s in the database; run the study again to resume)",
+                                     row->pair->id, sc->label, c->key, value);
             }
         }
+        /* the bisection's answers of the two sides differ in the row's
+         * switch and the load key only */
+        const cap_side *bs = rr[r].cap;
+        if (!rc && c && c->bisect && bs[0].at && bs[1].at) {
+            const char **ak = sim_calloc(row->nkeys + 2, sizeof *ak);
+            char msg[1024];
+            if (!ak) {
+                rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+                break;
+            }
+            for (size_t k = 0; k < row->nkeys; k++)
+                ak[k] = row->keys[k];
+            ak[row->nkeys] = c->key;
+            if (study_params_differ(bs[0].at, bs[1].at, ak, row->nkeys + 1, msg, sizeof msg))
+                rc = sim_err_set(err, SIM_EINVAL, st->file, 0, 0,
+                                 "pair '%s' on scenario '%s': its capacity runs (%lld on, %lld "
+                                 "off) differ in more than the pair's switch and %s: %s",
+                                 row->pair->id, sc->label, (long long)bs[0].at->id,
+                                 (long long)bs[1].at->id, c->key, msg);
+            sim_free(ak);
+        }
         /* the capacity points of the two sides differ in the row's switch only */
-        for (size_t i = 0; !rc && rr[r].has_cap && i < st->cap.nrates; i++) {
+        for (size_t i = 0; !rc && c && !c->bisect && i < c->nrates; i++) {
             char msg[1024];
             if (grid[0][i] && grid[1][i] &&
                 study_params_differ(grid[0][i], grid[1][i], row->keys, row->nkeys, msg,
@@ -274,7 +469,7 @@ static int find_rows(const study *st, sqlite3 *h, rdb_set *set, row_runs *rr, si
                 rc = sim_err_set(err, SIM_EINVAL, st->file, 0, 0,
                                  "pair '%s' on scenario '%s': its capacity runs at %s (%lld on, "
                                  "%lld off) differ in more than the pair's switch: %s",
-                                 row->pair->id, sc->label, st->cap.rates[i],
+                                 row->pair->id, sc->label, c->rates[i],
                                  (long long)grid[0][i]->id, (long long)grid[1][i]->id, msg);
         }
         if (rc)
@@ -449,30 +644,32 @@ static void sb_arrow(sbuf *b, int fmt)
 }
 
 /* The capacity line of a row's effect cell (and its lines of cells.tsv):
- * the GPUs each side needs for the target load, and the sustained rate
- * they are derived from; n/a with the reason where there is none. */
+ * the GPUs each side needs for the target load of its scenario's search,
+ * and the sustained rate of the run's GPUs they come from; n/a with the
+ * reason where there is none. */
 static void cell_capacity(const study *st, const st_row *row, const row_runs *rr, sbuf *b,
                           int fmt, FILE *tsv)
 {
-    const st_capacity *c = &st->cap;
+    const st_capacity *c = study_cap_of(st, row->scen);
     const char *pair = row->pair->id, *scen = st->scen[row->scen].label;
     char lab[256];
-    snprintf(lab, sizeof lab, "GPUs for %s %s (SLO attainment >= %s)", c->load_text, c->unit,
-             c->target_text);
+    if (c)
+        snprintf(lab, sizeof lab, "GPUs for %s %s (SLO attainment >= %s)", c->load_text,
+                 c->unit, c->target_text);
+    else
+        snprintf(lab, sizeof lab, "GPUs for a target load");
     sb_text(b, lab, fmt);
     sb_text(b, ": ", fmt);
     if (!rr->has_cap) {
         const char *why = NULL;
-        for (size_t i = 0; i < c->nna && !why; i++)
-            if (strcmp(c->na_scen[i], scen) == 0)
-                why = c->na_why[i];
-        char dflt[256];
-        snprintf(dflt, sizeof dflt, "the capacity search runs on scenario '%s'",
-                 st->scen[c->scen].label);
-        sb_fmt(b, fmt, "n/a (%s)", why ? why : dflt);
+        for (size_t k = 0; k < st->ncap; k++)
+            for (size_t i = 0; i < st->caps[k].nna && !why; i++)
+                if (strcmp(st->caps[k].na_scen[i], scen) == 0)
+                    why = st->caps[k].na_why[i];
+        sb_fmt(b, fmt, "n/a (%s)", why ? why : "no capacity search runs on this scenario");
         if (tsv) {
-            fprintf(tsv, "%s\t%s\teffect\tsustained rate\tcapacity/%s\tn/a\tn/a\t\tn/a\n", pair,
-                    scen, c->key);
+            fprintf(tsv, "%s\t%s\teffect\tsustained rate\tcapacity/rate\tn/a\tn/a\t\tn/a\n", pair,
+                    scen);
             fprintf(tsv, "%s\t%s\teffect\tGPUs for the target load\tcapacity/gpus_needed\tn/a"
                     "\tn/a\t\tn/a\n", pair, scen);
         }
@@ -494,9 +691,9 @@ static void cell_capacity(const study *st, const st_row *row, const row_runs *rr
         sb_fmt(b, fmt, " (%s)", ch);
     }
     sb_text(b, "; sustained rate: ", fmt);
-    sb_text(b, off->ok ? c->rates[off->rate] : "n/a", fmt);
+    sb_text(b, off->ok ? off->rate_text : "n/a", fmt);
     sb_arrow(b, fmt);
-    sb_text(b, on->ok ? c->rates[on->rate] : "n/a", fmt);
+    sb_text(b, on->ok ? on->rate_text : "n/a", fmt);
     double g = on->ok ? on->gpus : off->gpus;
     if (on->ok || off->ok)
         sb_fmt(b, fmt, " on %.0f GPUs", g);
@@ -504,11 +701,11 @@ static void cell_capacity(const study *st, const st_row *row, const row_runs *rr
         char a[64] = "n/a", z[64] = "n/a";
         const char *ok = on->ok && off->ok ? "ok" : "n/a";
         if (off->ok)
-            snprintf(a, sizeof a, "%.10g", c->rate_v[off->rate]);
+            snprintf(a, sizeof a, "%.10g", off->rate);
         if (on->ok)
-            snprintf(z, sizeof z, "%.10g", c->rate_v[on->rate]);
-        fprintf(tsv, "%s\t%s\teffect\tsustained rate\tcapacity/%s\t%s\t%s\t1/s\t%s\n", pair,
-                scen, c->key, a, z, ok);
+            snprintf(z, sizeof z, "%.10g", on->rate);
+        fprintf(tsv, "%s\t%s\teffect\tsustained rate\tcapacity/rate\t%s\t%s\t1/s\t%s\n", pair,
+                scen, a, z, ok);
         if (off->ok)
             snprintf(a, sizeof a, "%.10g", off->gpus);
         if (on->ok)
@@ -550,7 +747,7 @@ static void row_cells(const study *st, size_t r, const row_runs *rr, int fmt, sb
     const st_metric *eff = p->has_effect ? p->effect : st->effect;
     size_t neff = p->has_effect ? p->neffect : st->neffect;
     cell_list(b, fmt, eff, neff, rr[r].on, rr[r].off, tsv, p->id, sc->label, "effect");
-    if (st->cap.on) {
+    if (st->ncap) {
         sb_put(b, fmt == FMT_TEX ? " \\newline " : "<br>", fmt == FMT_TEX ? 10 : 4);
         cell_capacity(st, row, &rr[r], b, fmt, tsv);
     }
@@ -606,10 +803,30 @@ static int open_rows(const study *st, const char *db, res_db **rdb, rdb_set *set
     return rc;
 }
 
-/* The definition of the capacity line, under the table. */
-static void capacity_note(const study *st, sbuf *b, int fmt)
+/* The definition of a search's capacity line, under the table. */
+static void capacity_note(const study *st, const st_capacity *c, sbuf *b, int fmt)
 {
-    const st_capacity *c = &st->cap;
+    if (c->bisect) {
+        sb_fmt(b, fmt, "GPUs for %s %s, on scenario '%s'", c->load_text, c->unit,
+               st->scen[c->scen].label);
+        for (size_t i = 0; i < c->nset; i++)
+            sb_fmt(b, fmt, "%s%s=%s", i ? ", " : " with ", c->set_keys[i], c->set_vals[i]);
+        sb_fmt(b, fmt, ": the smallest GPU count n in [%ld, %ld] whose share of the load meets "
+               "%s >= %s on the run's G GPUs, found by bisection over n (at most %d runs a "
+               "side). The share, %s x G / n, is offered by %s = n x r0 / (%s x G), r0 the "
+               "offered rate at %s 1 (requests - 1 over the arrival span of a probe run with "
+               "every switch on", c->gmin, c->gmax, c->metric, c->target_text,
+               (int)ceil(log2((double)(c->gmax - c->gmin + 1))) + 1, c->load_text, c->key,
+               c->load_text, c->key);
+        if (c->r0 > 0)
+            sb_fmt(b, fmt, ": %.4g/s on %.0f GPUs", c->r0, c->g);
+        sb_fmt(b, fmt, "); the sustained rate is %s x G / n. This assumes the attainment falls "
+               "as the load rises (bisection) and the sustained load scales linearly with the "
+               "GPU count (the router spreads the requests over instances); the rate is the "
+               "measurement, the GPU count derived. n/a: the range does not bracket the "
+               "answer.", c->load_text);
+        return;
+    }
     sb_fmt(b, fmt, "GPUs for %s %s: on scenario '%s', every run of the table is repeated at "
            "each %s of [", c->load_text, c->unit, st->scen[c->scen].label, c->key);
     for (size_t i = 0; i < c->nrates; i++) {
@@ -662,11 +879,11 @@ int study_render(const study *st, const char *db, const char *dir, sim_err *err)
     sb_put(&md, "|\n", 2);
     for (size_t r = 0; r < st->nrows; r++)
         row_cells(st, r, rr, FMT_MD, &md, tsv);
-    if (st->nnotes || st->cap.on)
+    if (st->nnotes || st->ncap)
         sb_put(&md, "\n", 1);
-    if (st->cap.on) {
+    for (size_t i = 0; i < st->ncap; i++) {
         sb_put(&md, "- ", 2);
-        capacity_note(st, &md, FMT_MD);
+        capacity_note(st, &st->caps[i], &md, FMT_MD);
         sb_put(&md, "\n", 1);
     }
     for (size_t i = 0; i < st->nnotes; i++) {
