@@ -140,6 +140,32 @@ START_TEST(short_run_labels)
 }
 END_TEST
 
+/* Sweep points with their own description (one per run, no two alike) are
+ * labelled by it, not by a list of keys that a point setting one key on
+ * eight instances would make unreadable; repeated descriptions
+ * (replications) fall back to the keys. */
+START_TEST(described_points_labelled_by_description)
+{
+    fx_metric m[] = {{"g", "x", 1, ""}};
+    const char *p1[] = {"sweep.description=roofline", "sweep.components.inst0.step_time=roofline",
+                        "sweep.components.inst7.step_time=roofline", "sweep.seed=1", NULL};
+    const char *p2[] = {"sweep.description=table (BLIS grid)",
+                        "sweep.components.inst0.step_time=table",
+                        "sweep.components.inst7.step_time=table", "sweep.seed=1", NULL};
+    fx_run("d.db", "cst", 1, p1, m, 1, 30, 1.0);
+    fx_run("d.db", "cst", 1, p2, m, 1, 30, 1.5);
+    ck_assert_int_eq(fx_sh("%s plot d.db --kind cdf -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "title 'roofline'") && strstr(fx_out, "title 'table (BLIS grid)'")
+                  && !strstr(fx_out, "step_time="), "%.600s", fx_out);
+    const char *p3[] = {"sweep.description=roofline", "sweep.components.inst0.step_time=roofline",
+                        "sweep.components.inst7.step_time=roofline", "sweep.seed=2", NULL};
+    fx_run("d.db", "cst", 2, p3, m, 1, 30, 1.2);
+    ck_assert_int_eq(fx_sh("%s plot d.db --kind cdf -o f.png --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "seed=2") && !strstr(fx_out, "title 'roofline'"), "%.600s",
+                  fx_out);
+}
+END_TEST
+
 START_TEST(shorten_function)
 {
     char s[] = "abcdefghijklmnopqrstuvwxyz";
@@ -834,6 +860,7 @@ static Suite *plot_suite(void)
     tcase_add_loop_test(core, every_kind_every_format, 0, 18);
     tcase_add_test(core, script_has_inline_data);
     tcase_add_test(core, short_run_labels);
+    tcase_add_test(core, described_points_labelled_by_description);
     tcase_add_test(core, occupancy_default_and_tier_order);
     tcase_add_test(core, occupancy_mixed_units_and_script_without_output);
     tcase_add_test(limits, shorten_function);

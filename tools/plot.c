@@ -243,6 +243,30 @@ static int cmp_vkey(const void *a, const void *b)
  * shortened in the middle. Returns 0 or SIM_ENOMEM. */
 static int plot_labels(rdb_set *s, size_t max, int *run_lt)
 {
+    /* Sweep points that describe themselves (a point's `description:`,
+     * one per run and no two alike) are labelled by it: a point that sets
+     * the same key on eight instances would otherwise show as a list of
+     * keys shortened past recognition. */
+    int described = s->n > 1;
+    for (size_t i = 0; i < s->n && described; i++) {
+        const char *d = rdb_param_get(&s->runs[i], "sweep.description");
+        described = d && *d;
+        for (size_t j = 0; j < i && described; j++)
+            described = strcmp(d, rdb_param_get(&s->runs[j], "sweep.description")) != 0;
+    }
+    for (size_t i = 0; i < s->n && described; i++) {
+        char *lab = sim_strdup(rdb_param_get(&s->runs[i], "sweep.description"));
+        if (!lab)
+            return SIM_ENOMEM;
+        plot_shorten(lab, max);
+        sim_free(s->runs[i].label);
+        s->runs[i].label = lab;
+    }
+    if (described) {
+        for (size_t i = 0; i < s->n; i++)
+            run_lt[i] = (int)(i % 32) + 1;
+        return 0;
+    }
     int names_vary = 0;
     for (size_t i = 1; i < s->n; i++)
         names_vary |= strcmp(s->runs[i].name, s->runs[0].name) != 0;
