@@ -9,6 +9,13 @@
  * steps), pushing a write (data steps, then a response step on every link
  * whose protocol answers writes, e.g. a CXL.mem NDR per line). Node kinds
  * (devices_int.h) tell which end is a host, a GPU, an SSD or a memory.
+ *
+ * The bounce path is store-and-forward: the memory step that ends each of
+ * its legs (the DRAM write of a buffer) gets the buffer as its forwarding
+ * unit, so by the engine's cut-through rule (engine.h) the next step
+ * starts only after the whole buffer is there; its chunks are the buffers
+ * and its window their count, so the engine's window is the buffer pool.
+ * Validated in tests/check_bounce.c.
  */
 #include "models/fabric/paths.h"
 
