@@ -21,8 +21,10 @@ static void report_res(sim_comp *c, fab_res *r, const char *what)
     snprintf(name, sizeof name, "%s_bytes", what);
     sim_report_metric(c->sim, c->name, name, (double)r->bytes, "B");
     snprintf(name, sizeof name, "%s_utilization", what);
+    /* a pool of servers (copy threads): the fraction of their time busy */
+    double servers = r->servers > 1 ? (double)r->servers : 1.0;
     sim_report_metric(c->sim, c->name, name,
-                      now ? (double)fab_res_busy(r, now) / (double)now : 0.0, "");
+                      now ? (double)fab_res_busy(r, now) / (servers * (double)now) : 0.0, "");
 }
 
 static void dev_destroy(sim_comp *c) { fab_hdr_destroy(c->state); }

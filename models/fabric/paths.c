@@ -634,10 +634,11 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
         cpu = nearest_cpu(s, t, ssd);
         if (cpu == UINT32_MAX)
             return SIM_ENOTFOUND;
+        /* the device's copy engine is taken per buffer (a cudaMemcpyAsync
+         * each), not for the whole transfer as a gate would: the copies of
+         * concurrent transfers share the links buffer by buffer */
         if ((rc = bounce(s, t, o, fl, r, ssd_src, cpu_at(s, cpu), cpu)))
             return rc;
-        if (is(s, ssd_src ? r->dst : r->src, &fab_kind_gpu))
-            ce_gpu = ssd_src ? r->dst : r->src;
         break;
     }
     case FABRIC_PATH_CXL: {
