@@ -46,7 +46,9 @@
  *             the host's copy threads (cpu `copy_threads` x
  *             `memcpy_bandwidth`), a resource on the data path. CPU time:
  *             ceil(bytes / bounce_io) x (io_cpu + launch_cpu) + copies x
- *             bytes / memcpy_bandwidth. The pool is per transfer:
+ *             bytes / memcpy_bandwidth. The GPU's copy engine is taken
+ *             per buffer (a cudaMemcpyAsync each), so `copy_engines` does
+ *             not gate bounce transfers. The pool is per transfer:
  *             concurrent transfers each fill their own buffers (cuFile
  *             shares one pool per process; not modelled).
  *   CXL       CPU loads/stores to CXL memory: flits on the CXL links, the
