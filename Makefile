@@ -86,9 +86,11 @@ $(B)/gen/schema_sql.o: $(B)/gen/schema_sql.c
 	$(CC) $(CFLAGS) -Wno-overlength-strings -c $< -o $@
 
 # The step-time coefficient presets are compiled in for `memfab presets`:
-# path, text, path, text, ..., NULL.
+# path, text, path, text, ..., NULL; of the step tables (CSV), the leading
+# comment lines (their source and derivation).
 STEP_PRESETS := $(sort $(wildcard scenarios/presets/step-time/*.yaml))
-$(B)/gen/step_presets.c: $(STEP_PRESETS) Makefile
+STEP_TABLES := $(sort $(wildcard scenarios/presets/step-time/*.csv))
+$(B)/gen/step_presets.c: $(STEP_PRESETS) $(STEP_TABLES) Makefile
 	@mkdir -p $(@D)
 	@{ echo '/* generated from scenarios/presets/step-time/: do not edit */'; \
 	   echo '#include <stddef.h>'; \
@@ -97,6 +99,13 @@ $(B)/gen/step_presets.c: $(STEP_PRESETS) Makefile
 	   for f in $(STEP_PRESETS); do \
 	     echo "\"$$f\","; \
 	     sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' "$$f"; \
+	     echo ','; \
+	   done; \
+	   echo 'NULL};'; \
+	   echo 'const char *const memfab_step_tables[] = {'; \
+	   for f in $(STEP_TABLES); do \
+	     echo "\"$$f\","; \
+	     sed -n -e '/^#/!q' -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' -e p "$$f"; \
 	     echo ','; \
 	   done; \
 	   echo 'NULL};'; } > $@

@@ -212,6 +212,61 @@ int sim_params_fill(const sim_param *params, void *state, const scn_node *node, 
     return 0;
 }
 
+const sim_preset *sim_preset_find(const sim_preset *presets, const char *name)
+{
+    for (const sim_preset *p = presets; p && p->name; p++)
+        if (name && strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}
+
+int sim_params_preset(const sim_param *params, void *state, const scn_node *node,
+                      const char *key, const sim_preset *presets, const sim_preset **chosen,
+                      sim_err *err)
+{
+    if (chosen)
+        *chosen = NULL;
+    const scn_node *v = node ? scn_map_get(node, key) : NULL;
+    const char *name = v ? scn_scalar(v) : NULL;
+    if (!name || !*name)
+        return 0;
+    const sim_preset *pr = sim_preset_find(presets, name);
+    if (!pr) {
+        const char *cand[64];
+        size_t n = 0;
+        for (const sim_preset *p = presets; p && p->name && n + 1 < 64; p++)
+            cand[n++] = p->name;
+        cand[n] = NULL;
+        const char *sug = scn_suggest(name, cand);
+        char list[512] = "";
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", cand[i]);
+        }
+        return scn_error(err, v, "unknown %s '%s'%s%s%s (presets: %s)", key, name,
+                         sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "", list);
+    }
+    for (const char *const *kv = pr->values; kv && kv[0] && kv[1]; kv += 2) {
+        if (scn_map_get(node, kv[0]))
+            continue; /* the entry's own value wins */
+        const sim_param *p = params;
+        while (p && p->name && strcmp(p->name, kv[0]) != 0)
+            p++;
+        if (!p || !p->name)
+            return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                               "internal: preset '%s' sets unknown parameter '%s'", pr->name,
+                               kv[0]);
+        sim_param one[2] = {*p, {NULL, 0, NULL, NULL, NULL, 0, NULL}};
+        one[0].def = kv[1];
+        int rc = sim_params_fill(one, state, NULL, err);
+        if (rc)
+            return rc;
+    }
+    if (chosen)
+        *chosen = pr;
+    return 0;
+}
+
 /* ---- components ------------------------------------------------------- */
 
 /* The name index makes sim_find O(1), so that building a scenario with
@@ -298,6 +353,8 @@ static sim_comp *add_comp(sim *s, const sim_model *m, const char *name, const sc
     s->comps[s->ncomps++] = c;
     index_put(s->byname, s->capbyname, c);
     int rc = sim_params_fill(m->params, c->state, node, err);
+    if (!rc && m->presets)
+        rc = sim_params_preset(m->params, c->state, node, "preset", m->presets, NULL, err);
     if (!rc && m->configure)
         rc = m->configure(c, node, err);
     return rc ? NULL : c;
@@ -989,11 +1046,17 @@ void sim_params_defaults(sim *s, const scn_doc *doc, scn_leaf_fn fn, void *ctx)
         char path[1024], key[1200];
         if (scn_node_path(doc, c->node, path, sizeof path))
             continue;
+        const scn_node *pn = c->model->presets ? scn_map_get(c->node, "preset") : NULL;
+        const sim_preset *pr = pn ? sim_preset_find(c->model->presets, scn_scalar(pn)) : NULL;
         for (const sim_param *p = c->model->params; p->name; p++) {
             if (!p->def || scn_map_get(c->node, p->name))
                 continue;
+            const char *v = p->def;
+            for (const char *const *kv = pr ? pr->values : NULL; kv && kv[0] && kv[1]; kv += 2)
+                if (strcmp(kv[0], p->name) == 0)
+                    v = kv[1]; /* the preset's value is what ran */
             snprintf(key, sizeof key, "%s%s%s", path, path[0] ? "." : "", p->name);
-            fn(ctx, key, p->def);
+            fn(ctx, key, v);
         }
     }
     sim_free(seen);

@@ -70,6 +70,13 @@ typedef struct sim_param {
     const char *const *choices;  /* SIM_P_ENUM: NULL-terminated names */
 } sim_param;
 
+/* Presets: named sets of parameter values, written as the user would
+ * write them ("7450 MB/s"). values is "key", "value", ..., NULL. */
+typedef struct sim_preset {
+    const char *name;            /* "gen4-x4-990pro" */
+    const char *const *values;   /* key/value pairs, NULL-terminated */
+} sim_preset;
+
 /* ---- Models ----------------------------------------------------------- */
 
 /* A time series a model samples: the fnmatch pattern of its names (as
@@ -125,6 +132,10 @@ struct sim_model {
     /* The time series `sample` reports, with their units (NULL-pattern
      * terminated, or NULL for none). */
     const sim_series *series;
+    /* Named parameter sets an entry selects with `preset: NAME` (its params
+     * must include a string "preset"); applied after the defaults, before
+     * configure; the entry's own keys win ({NULL}-terminated, or NULL). */
+    const sim_preset *presets;
 };
 
 /* Event kinds with a meaning shared by every model. Models number their
@@ -339,7 +350,19 @@ void sim_energy_work(sim *s, const char *scope, double requests, double output_t
 /* Parameters: fill a state struct from a node using a parameter table
  * (defaults first). Used by sim_build; exported for sections and tests. */
 int sim_params_fill(const sim_param *params, void *state, const scn_node *node, sim_err *err);
-/* Every parameter a component's scenario entry leaves at its default:
+/* After sim_params_fill (sim_build does it for a model with presets):
+ * when node names a preset under `key` (a string
+ * parameter of the model), set every parameter of the preset that node
+ * does not give itself (the entry's own keys override the preset). An
+ * unknown preset is an error at the key's value with a suggestion; names
+ * the preset's name in *chosen (NULL: none). presets ends with {NULL}. */
+int sim_params_preset(const sim_param *params, void *state, const scn_node *node,
+                      const char *key, const sim_preset *presets, const sim_preset **chosen,
+                      sim_err *err);
+/* The preset of that name, or NULL. */
+const sim_preset *sim_preset_find(const sim_preset *presets, const char *name);
+/* Every parameter a component's scenario entry leaves at its default (or
+ * at its preset's value, which is then what fn gets):
  * fn(ctx, "PATH.PARAM", default) where PATH is the entry's flattened path
  * in doc (components.gpu0, cluster.template.components.gpu0, fabric, ...),
  * once per entry however many components it built (replicas, cluster

@@ -781,6 +781,24 @@ START_TEST(presets_every_table)
         ck_assert_msg(row_has(base, NULL), "presets: no row for %s", base);
     }
     ck_assert_int_ge(nfiles, 5);
+    /* the step tables: their leading comment lines, compiled in, are the
+     * files' own, and each is listed with them */
+    int ntables = 0;
+    for (size_t i = 0; memfab_step_tables[i]; i += 2, ntables++) {
+        char full[1024];
+        snprintf(full, sizeof full, "%s/%s", src, memfab_step_tables[i]);
+        char *t = slurp(full);
+        ck_assert_msg(t, "%s is compiled in but not in the tree", memfab_step_tables[i]);
+        size_t n = strlen(memfab_step_tables[i + 1]);
+        ck_assert_msg(n > 0 && strncmp(t, memfab_step_tables[i + 1], n) == 0 && t[n] != '#',
+                      "%s changed: rebuild", memfab_step_tables[i]);
+        free(t);
+        char name[256];
+        snprintf(name, sizeof name, "    %s:\n", strrchr(memfab_step_tables[i], '/') + 1);
+        ck_assert_msg(strstr(out, name), "presets: no entry for %s", name);
+    }
+    ck_assert_int_ge(ntables, 2);
+    ck_assert_ptr_nonnull(strstr(out, "measured by SplitwiseSim"));
     ck_assert_ptr_nonnull(strstr(out, "llama3-8b-h100-tp1.yaml      5752.71 us    17.2509 us"));
     ck_assert_ptr_nonnull(strstr(out, "Source: BLIS (inference-sim/inference-sim)"));
     /* links: PCIe Gen4 16 GT/s x 128/130 x 16 / 8 = 31.51 GB/s per direction;

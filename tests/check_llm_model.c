@@ -58,7 +58,7 @@ END_TEST
 
 static llm_hw hw_of(const char *model, const char *gpu, uint32_t tp)
 {
-    llm_hw hw = {llm_model_find(model), llm_gpu_find(gpu), tp, 0, 0, 0, LLM_STEP_ROOFLINE, {0, 0, 0, 0}, 0, 0, 0, 0, 0};
+    llm_hw hw = {llm_model_find(model), llm_gpu_find(gpu), tp, 0, 0, 0, LLM_STEP_ROOFLINE, {0, 0, 0, 0}, 0, 0, 0, 0, 0, NULL};
     return hw;
 }
 

@@ -567,6 +567,133 @@ START_TEST(error_unknown_names)
 }
 END_TEST
 
+/* ---- kv_capacity: vllm (instance.c vllm_capacity) ------------------------ */
+
+/* vLLM's rule written out per GPU (vllm/worker/worker.py, v0.6-0.10):
+ *   available = util x total - weights / tp - non_torch - activation peak
+ *   blocks    = floor(available / (16 x layers x 2 x kv_heads / tp x 128 x 2 B))
+ * total: an H100 80GB reports 79.22 GiB (vLLM PR #10511 log). */
+static const double GIB = 1024.0 * 1024.0 * 1024.0;
+
+static double vllm_blocks(double params, double hidden, double layers, double kv_heads,
+                          double tp, double budget_tokens)
+{
+    double avail = 0.9 * 79.22 * GIB - params * 2 / tp - (tp > 1 ? 3.58 : 1.79) * GIB -
+                   budget_tokens * hidden * 2 * 20;
+    return floor(avail / (16 * layers * 2 * (kv_heads / tp) * 128 * 2));
+}
+
+static double vllm_run(const char *model, int tp, const char *extra)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: vcap\nstop: trace_end\nworkload:\n"
+             "  synthetic: {rate: 1/s, input: 64 tokens, output: 4 tokens, requests: 1}\n"
+             "  instances: {count: 1, model: %s, gpu: h100, tp: %d, kv_capacity: vllm%s}\n"
+             "kv: {block_tokens: 16}\n",
+             model, tp, extra);
+    sim_err err;
+    ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
+    return capture_get(&R->cap, "inst0", "kv_capacity_blocks");
+}
+
+START_TEST(kv_capacity_vllm_llama3_8b)
+{
+    /* Llama-3-8B (8,030,261,248 parameters, 32 layers, 8 KV heads, hidden
+     * 4096), one H100, max_batched_tokens 8192:
+     *   71.298 - 14.957 - 1.79 - 1.25 = 53.300 GiB over 2 MiB blocks */
+    double want = vllm_blocks(8030261248.0, 4096, 32, 8, 1, 8192);
+    ck_assert_double_eq(want, 27289);
+    ck_assert_double_eq(vllm_run("llama3-8b", 1, ""), want);
+    /* vLLM's own log of this setup (PR #10511, `vllm serve
+     * meta-llama/Meta-Llama-3-8B`, H100): available_kv_cache_memory 53.29
+     * GiB, i.e. 27,284 blocks of 2 MiB (27,282-27,287 for the log's 2
+     * decimals); memfab is within 0.03% */
+    ck_assert(fabs(want - 53.29 * 512) / (53.29 * 512) < 0.0003);
+    ck_assert_double_eq_tol(capture_get(&R->cap, "inst0", "kv_memory_per_gpu") / GIB,
+                            71.298 - 16060522496.0 / GIB - 1.79 - 1.25, 1e-9);
+    /* tp 2 (same PR's log: weights 7.48, non_torch 3.58, activation 1.26
+     * GiB of the 71.29 GiB: 58.97 GiB per GPU over 1 MiB block shares =
+     * 60,385 blocks); memfab 71.298 - 7.479 - 3.58 - 1.25 = 58.989 GiB */
+    double tp2 = vllm_blocks(8030261248.0, 4096, 32, 8, 2, 8192);
+    ck_assert_double_eq(vllm_run("llama3-8b", 2, ""), tp2);
+    ck_assert(fabs(tp2 - (71.29 - 7.48 - 3.58 - 1.26) * 1024) / (58.97 * 1024) < 0.0005);
+    /* the activation peak follows max_batched_tokens (2048: 0.3125 GiB) */
+    ck_assert_double_eq(vllm_run("llama3-8b", 1, ", max_batched_tokens: 2048"),
+                        vllm_blocks(8030261248.0, 4096, 32, 8, 1, 2048));
+    /* given numbers replace the defaults: 79.22 GiB x 0.8 - 14.957 - 2 - 1 - 0.5 */
+    double got = vllm_run("llama3-8b", 1,
+                          ", gpu_mem_util: 0.8, non_torch_memory: 2 GiB,"
+                          " activation_peak: 1 GiB, cuda_graph_memory: 512 MiB");
+    ck_assert_double_eq(got, floor((0.8 * 79.22 * GIB - 16060522496.0 - 3.5 * GIB) /
+                                   (2 * 1024 * 1024.0)));
+}
+END_TEST
+
+START_TEST(kv_capacity_vllm_llama3_70b_tp4)
+{
+    /* Llama-3-70B (70,553,706,496 parameters, 80 layers, 8 KV heads, hidden
+     * 8192) on 4 H100s: per GPU 71.298 - 32.854 - 3.58 - 2.5 = 32.364 GiB,
+     * a block's share 16 x 80 x 2 x 2 x 128 x 2 B = 1.25 MiB */
+    double want = vllm_blocks(70553706496.0, 8192, 80, 8, 4, 8192);
+    ck_assert_double_eq(want, 26512);
+    ck_assert_double_eq(vllm_run("llama3-70b", 4, ""), want);
+    /* the default rule counts 0.9 x 4 x 80 GB - weights over whole blocks */
+    double simple = floor((0.9 * 4 * 80e9 - 70553706496.0 * 2) / (16 * 327680.0));
+    char text[512];
+    snprintf(text, sizeof text,
+             "name: vcap\nstop: trace_end\nworkload:\n"
+             "  synthetic: {rate: 1/s, input: 64 tokens, output: 4 tokens, requests: 1}\n"
+             "  instances: {count: 1, model: llama3-70b, gpu: h100, tp: 4}\n"
+             "kv: {block_tokens: 16}\n");
+    sim_err err;
+    ck_assert_msg(run_text(text, &err) == 0, "%s", err.msg);
+    ck_assert_double_eq(capture_get(&R->cap, "inst0", "kv_capacity_blocks"), simple);
+    ck_assert(isnan(capture_get(&R->cap, "inst0", "kv_memory_per_gpu")));
+    /* 8 KV heads on tp 16: one head per GPU (replicated), not half */
+    double rep = vllm_run("llama3-70b", 16, "");
+    double avail = 0.9 * 79.22 * GIB - 70553706496.0 * 2 / 16 - 3.58 * GIB - 2.5 * GIB;
+    ck_assert_double_eq(rep, floor(avail / (16 * 80 * 2 * 1 * 128 * 2.0)));
+}
+END_TEST
+
+START_TEST(error_kv_capacity_vllm)
+{
+    sim_err err;
+    /* utilization outside (0, 1]: the key's line and column */
+    static const char *const util[] = {"0", "1.5", "-0.2"};
+    for (int i = 0; i < 3; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "name: e\nworkload:\n  synthetic: {rate: 1/s}\n"
+                 "  instances: {count: 1, kv_capacity: vllm,\n"
+                 "              gpu_mem_util: %s}\n",
+                 util[i]);
+        ck_assert_int_ne(run_text(text, &err), 0);
+        ck_assert_msg(strstr(err.msg, "gpu_mem_util") != NULL, "%s", err.msg);
+        ck_assert_int_eq(err.line, 5);
+        ck_assert_int_eq(err.col, 29);
+    }
+    /* 70B on one GPU: 131 GiB of weights exceed 0.9 x 79.22 GiB */
+    ck_assert_int_ne(run_text("name: e\nworkload:\n  synthetic: {rate: 1/s}\n"
+                              "  instances: {count: 1, model: llama3-70b,\n"
+                              "              kv_capacity: vllm}\n",
+                              &err),
+                     0);
+    ck_assert_msg(strstr(err.msg, "exceed") && strstr(err.msg, "131.42 GiB"), "%s", err.msg);
+    ck_assert_int_eq(err.line, 5);
+    ck_assert_int_eq(err.col, 28);
+    /* weights fit, the activation peak given does not */
+    ck_assert_int_ne(run_text("name: e\nworkload:\n  synthetic: {rate: 1/s}\n"
+                              "  instances: {count: 1, kv_capacity: vllm, activation_peak: 60 GiB}\n",
+                              &err),
+                     0);
+    ck_assert_msg(strstr(err.msg, "activation peak 60.00 GiB") != NULL, "%s", err.msg);
+    ck_assert_int_eq(err.line, 4);
+    ck_assert_int_eq(err.col, 38);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("serving");
@@ -584,6 +711,8 @@ static Suite *suite(void)
     tcase_add_test(tc, mooncake_replays);
     tcase_add_test(tc, prefix_affinity_hot_spots_on_a_universal_prefix);
     tcase_add_test(tc, azure_replays);
+    tcase_add_test(tc, kv_capacity_vllm_llama3_8b);
+    tcase_add_test(tc, kv_capacity_vllm_llama3_70b_tp4);
     suite_add_tcase(s, tc);
     tc = tcase_create("Limits");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -596,6 +725,7 @@ static Suite *suite(void)
     tcase_add_test(tc, error_block_tokens_do_not_divide);
     tcase_add_test(tc, error_missing_trace);
     tcase_add_test(tc, error_unknown_names);
+    tcase_add_test(tc, error_kv_capacity_vllm);
     suite_add_tcase(s, tc);
     return s;
 }

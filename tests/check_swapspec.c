@@ -306,7 +306,7 @@ START_TEST(estimate_is_the_fair_share)
     ck_assert_msg(sim_build(s, doc, memfab_models, sfx_sections, &err) == 0, "%s", err.msg);
     ck_assert_msg(sim_start(s, &err) == 0, "%s", err.msg);
     uint32_t host = sim_find(s, "host")->id, gpu = sim_find(s, "gpu0")->id;
-    fabric_req q = {host, gpu, 64u << 20, FABRIC_PATH_DMA, host, 0, 0, 0, NULL, 0, 0, 0, 0};
+    fabric_req q = {host, gpu, 64u << 20, FABRIC_PATH_DMA, host, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0};
     ck_assert_int_eq(sim_run(s, SIM_MS), 0); /* the 1 GiB transfer is under way */
     double busy, idle;
     ck_assert_int_eq(fabric_estimate(s, &q, &busy), 0);

@@ -5,7 +5,7 @@
  * llm_instance includes (`include: FILE` in the instance's mapping).
  *
  * Two kinds of measurement, both CSV with a header row (RFC 4180 numbers,
- * no quoting needed):
+ * no quoting needed; lines starting with '#' are comments):
  *
  *   steps (default): one row per engine step, columns prefill_tokens,
  *     decode_tokens, optional context_tokens, and the step's duration in
@@ -88,8 +88,9 @@ typedef struct csv {
     int ncol;
 } csv;
 
-/* Read the next non-empty line and split it at commas. 1, 0 at the end,
- * -1 on a line too long. */
+/* Read the next line that is neither empty nor a comment ('#' first, as
+ * the step tables of scenarios/presets/step-time/ cite their sources) and
+ * split it at commas. 1, 0 at the end, -1 on a line too long. */
 static int csv_next(csv *c)
 {
     for (;;) {
@@ -101,7 +102,7 @@ static int csv_next(csv *c)
             return -1;
         while (n && (c->buf[n - 1] == '\n' || c->buf[n - 1] == '\r'))
             c->buf[--n] = '\0';
-        if (!n)
+        if (!n || c->buf[strspn(c->buf, " \t")] == '#')
             continue;
         c->ncol = 0;
         for (char *p = c->buf; c->ncol < MAXCOL;) {

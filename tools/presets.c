@@ -27,10 +27,12 @@
 #include <string.h>
 
 #include "models/fabric/cxl.h"
+#include "models/fabric/devices.h"
 #include "models/fabric/ethernet.h"
 #include "models/fabric/infiniband.h"
 #include "models/fabric/nvlink.h"
 #include "models/fabric/pcie.h"
+#include "models/fabric/upi.h"
 #include "models/serving/llm_model.h"
 #include "tools/commands.h"
 #include "tools/presets.h"
@@ -219,6 +221,21 @@ static void step_time_table(void)
                title == t ? 0 : (int)strcspn(title, "\n"), title);
         print_source_lines(memfab_step_presets[i + 1], "      ");
     }
+    printf("\nStep-time tables (llm_instance `step_time: table` with `step_table: "
+           "presets/step-time/FILE.csv`):\nmeasured step times over prefill tokens, decode "
+           "tokens and context tokens, interpolated\nmultilinearly (models/serving/"
+           "step_table.h):\n");
+    for (size_t i = 0; memfab_step_tables[i]; i += 2) {
+        const char *base = strrchr(memfab_step_tables[i], '/');
+        printf("    %s:\n", base ? base + 1 : memfab_step_tables[i]);
+        for (const char *l = memfab_step_tables[i + 1]; l && *l;
+             l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            const char *cl = l + 1 + (l[1] == ' ');
+            if (strncmp(cl, "Use:", 4) == 0)
+                break;
+            printf("      %.*s\n", (int)strcspn(cl, "\n"), cl);
+        }
+    }
     printf("\n");
 }
 
@@ -235,18 +252,23 @@ static void links_table(void)
 {
     printf("Link generations and rates (type: pcie gen:, nvlink gen:, cxl flit:, ethernet"
            " speed:,\ninfiniband rate:), computed by the link models:\n");
-    printf("  PCIe (PCIe Base Spec r5.0/r6.0; goodput: the Neugebauer et al. SIGCOMM 2018 model"
-           " with MPS\n  256 B, MRRS 512 B, 64-bit addresses, DLLPs, 1 MiB transfers):\n");
-    printf("    %-4s %8s %9s %11s %12s %12s %10s\n", "gen", "rate", "encoding", "x16 raw",
-           "x16 write", "x16 read", "energy");
-    printf("    %-4s %8s %9s %11s %12s %12s %10s\n", "", "[GT/s]", "", "[GB/s/dir]",
-           "[GB/s]", "[GB/s]", "[pJ/bit]");
+    printf("  PCIe (PCIe Base Spec r5.0/r6.0; goodput with MPS 256 B, MRRS 512 B, 64-bit"
+           " addresses,\n  DLLPs, 1 MiB transfers: link_overhead calibrated, the default, and"
+           " pcie-bench, the\n  Neugebauer et al. SIGCOMM 2018 model):\n");
+    printf("    %-4s %8s %9s %11s %12s %12s %12s %12s %10s\n", "gen", "rate", "encoding",
+           "x16 raw", "x16 write", "x16 read", "bench write", "bench read", "energy");
+    printf("    %-4s %8s %9s %11s %12s %12s %12s %12s %10s\n", "", "[GT/s]", "", "[GB/s/dir]",
+           "[GB/s]", "[GB/s]", "[GB/s]", "[GB/s]", "[pJ/bit]");
     for (int gen = 1; gen <= 6; gen++) {
-        pcie_cfg c = {gen, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
-        printf("    %-4d %8.1f %9.4f %11.2f %12.2f %12.2f %10.2f\n", gen, pcie_gts(gen) / 1e9,
-               pcie_encoding(gen), pcie_raw_rate(&c) / 1e9,
+        pcie_cfg c = {gen, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_CALIBRATED, 0, 0};
+        pcie_cfg b = c;
+        b.overhead = PCIE_OVH_BENCH;
+        printf("    %-4d %8.1f %9.4f %11.2f %12.2f %12.2f %12.2f %12.2f %10.2f\n", gen,
+               pcie_gts(gen) / 1e9, pcie_encoding(gen), pcie_raw_rate(&c) / 1e9,
                pcie_model_bw(&c, PCIE_OP_WRITE, 1 << 20) / 1e9,
-               pcie_model_bw(&c, PCIE_OP_READ, 1 << 20) / 1e9, pcie_energy_pj_bit(&c));
+               pcie_model_bw(&c, PCIE_OP_READ, 1 << 20) / 1e9,
+               pcie_model_bw(&b, PCIE_OP_WRITE, 1 << 20) / 1e9,
+               pcie_model_bw(&b, PCIE_OP_READ, 1 << 20) / 1e9, pcie_energy_pj_bit(&c));
     }
     printf("    energy (SerDes, per wire bit): Gen1-4 twice a 1.93 pJ/bit Gen4 transmitter (Bae,"
            " Cho et al.);\n    Gen5 6.5 from NVIDIA's NVLink comparison, Gen6 assumed equal;"
@@ -288,13 +310,71 @@ static void links_table(void)
     printf("\n");
 }
 
+/* Device presets (devices.c, upi.c): where their numbers come from. The
+ * head comments of devices.h and upi.h say the same at length. */
+static const source device_sources[] = {
+    {"gen4-x4-990pro", "Samsung 990 PRO 1 TB specifications (7,450 / 6,900 MB/s, 1.2 M / 1.55 M "
+                       "IOPS); read_latency fitted to The FPS Review's CrystalDiskMark RND4K "
+                       "Q1T1 82 MB/s (2024); write latency: the model's default"},
+    {"gen4-x4-pm9a3", "Samsung PM9A3 U.2 announcement (2020): 6,500 / 3,500 MB/s, 900 K / 200 K "
+                      "IOPS; latencies: the model's defaults (none published)"},
+    {"gen5-x4-cm7r", "KIOXIA CM7-R 1.92 TB specifications: 14,000 / 3,500 MB/s, 2.0 M / 155 K "
+                     "IOPS; latencies: the model's defaults (none published)"},
+    {"gen5-x4-9550max", "Micron 9550 MAX 6.4 TB specifications (as StorageReview tabulates "
+                        "them, 2025): 14,000 / 10,000 MB/s, 3.3 M / 640 K IOPS, typical "
+                        "latency 60 / 15 us"},
+    {"spr-8ch-ddr5-4800", "Intel Xeon 4th gen: 8 DDR5-4800 channels (38.4 GB/s each, JEDEC "
+                          "JESD79-5); core power: Xeon Platinum 8480+ 350 W / 56 cores"},
+    {"genoa-12ch-ddr5-4800", "AMD EPYC 9004: 12 DDR5-4800 channels; dram_latency: Intel MLC "
+                             "idle latency, local, 2x EPYC 9224 (106.8 ns); core power: EPYC "
+                             "9654 360 W / 96 cores"},
+    {"spr-upi-4x16gt", "4 UPI 2.0 links at 16 GT/s x 20 lanes, x 64/80 (upi.h): 128 GB/s; "
+                       "latency: the model's default (no published measurement found)"},
+    {"genoa-xgmi-4x32g", "4 xGMI3 x16 links at 32 Gb/s: 256 GB/s raw; latency fitted to an "
+                         "Intel MLC matrix of 2x EPYC 9224 (remote - local = 93.1 ns)"},
+    {NULL, NULL}};
+
+static void device_rows(const char *type, const sim_preset *p)
+{
+    for (; p->name; p++) {
+        printf("  %-8s %s\n", type, p->name);
+        printf("          ");
+        int col = 10;
+        for (const char *const *kv = p->values; kv[0] && kv[1]; kv += 2) {
+            int w = (int)(strlen(kv[0]) + strlen(kv[1]) + 4);
+            if (col > 10 && col + w > 96) {
+                printf(",\n          ");
+                col = 10;
+            } else if (col > 10)
+                printf(", ");
+            printf("%s: %s", kv[0], kv[1]);
+            col += w;
+        }
+        const char *src = NULL;
+        for (const source *s = device_sources; s->name; s++)
+            if (strcmp(s->name, p->name) == 0)
+                src = s->text;
+        printf("\n          source: %s\n", src ? src : "(no source given)");
+    }
+}
+
+static void devices_table(void)
+{
+    printf("Device presets (an entry's `preset:`; its own keys override the values):\n");
+    device_rows("nvme", fab_nvme_presets);
+    device_rows("cpu", fab_cpu_presets);
+    device_rows("upi", upi_presets);
+    printf("\n");
+}
+
 static const struct {
     const char *name;
     void (*print)(void);
 } tables[] = {{"models", models_table},
               {"gpus", gpus_table},
               {"step-time", step_time_table},
-              {"links", links_table}};
+              {"links", links_table},
+              {"devices", devices_table}};
 #define NTABLES (sizeof tables / sizeof tables[0])
 
 int cmd_presets(int argc, char **argv)
@@ -302,7 +382,7 @@ int cmd_presets(int argc, char **argv)
     int want[NTABLES] = {0}, any = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: memfab presets [models|gpus|step-time|links ...]\n\n"
+            printf("usage: memfab presets [models|gpus|step-time|links|devices ...]\n\n"
                    "Print the presets a scenario can name, with their numbers, units and"
                    " sources:\n"
                    "  models     LLM architectures (llm_instance model:)\n"
@@ -312,6 +392,8 @@ int cmd_presets(int argc, char **argv)
                    "  links      PCIe generations, NVLink generations, CXL flits, Ethernet"
                    " speeds,\n"
                    "             InfiniBand rates\n"
+                   "  devices    NVMe drives, host sockets and socket links (nvme, cpu and"
+                   " upi\n             preset:)\n"
                    "Without an argument, all of them. memfab models lists every parameter.\n");
             return 0;
         }
@@ -319,7 +401,7 @@ int cmd_presets(int argc, char **argv)
         for (t = 0; t < NTABLES && strcmp(argv[i], tables[t].name) != 0; t++)
             ;
         if (t == NTABLES) {
-            fprintf(stderr, "memfab presets: no table '%s' (models, gpus, step-time, links)\n",
+            fprintf(stderr, "memfab presets: no table '%s' (models, gpus, step-time, links, devices)\n",
                     argv[i]);
             return 2;
         }

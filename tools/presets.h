@@ -14,5 +14,8 @@ const char *presets_gpu_source(const char *name);
  * in by the Makefile (gen/step_presets.c): path, text, path, text, ...,
  * NULL. */
 extern const char *const memfab_step_presets[];
+/* The step-time tables (*.csv) of the same directory: path, their leading
+ * comment lines, ..., NULL. */
+extern const char *const memfab_step_tables[];
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include "models/fabric/devices.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,19 @@
 #include "models/fabric/devices_int.h"
 
 #define END_PARAMS {NULL, 0, NULL, NULL, NULL, 0, NULL}
+
+/* A copy kernel's outstanding remote loads (gpu sm_read_tags). nvbandwidth
+ * measures an H100 (PCIe Gen5 x16) copying host to device at 35.25 GB/s
+ * with its SM kernel against 55.36 GB/s with a copy engine and 52.77 GB/s
+ * device to host with the kernel (NVIDIA/nvbandwidth issue #24; the CE
+ * figures in tests/check_hw_fidelity.c): the kernel's loads of host
+ * memory, not the link, limit it, and by Little's law the bytes in flight
+ * are rate x round trip. memfab's unloaded Gen5 round trip (MRd, root
+ * complex 150 ns, DRAM 90 ns, CplD; ~470 ns with the chunk's
+ * serialization) needs 16 KiB in flight: 128 loads of one 128 B L2 line
+ * (34.63 GB/s, -1.8%). The stores of a device-to-host kernel are posted
+ * and not capped. */
+#define SM_READ_TAGS "128"
 
 static void report_res(sim_comp *c, fab_res *r, const char *what)
 {
@@ -78,6 +92,9 @@ static int svc(fab_mem_service *o, double rate, sim_time lat, uint64_t unit, int
     o->lat = lat;
     o->unit = unit;
     o->host_memory = host_memory;
+    o->cmd_res = 0;
+    o->cmd_rate = 0;
+    o->cmd_spread = 0;
     return 0;
 }
 
@@ -93,19 +110,26 @@ static int gpu_memory(sim *s, const fab_hdr *h, int out, int random, fab_mem_ser
     return svc(o, g->hbm_bw, g->hbm_lat, 4096, 0);
 }
 
-/* Sequential transfers stream at the sequential bandwidth; random ones of
- * io_size at min(random bandwidth, Little's law over the I/Os in flight). */
+/* Sequential transfers stream at the sequential bandwidth and pay the
+ * 4 KiB latency once. A random I/O of io_size holds one of the drive's
+ * flash units of its direction (a pool of units_r / units_w servers) for
+ * svc_r / svc_w (nvme_configure: about its latency), and passes the flash
+ * resource at no cost (counted there for energy). With N I/Os in flight
+ * and nothing else in the way, Little's law gives
+ *     IOPS(N) = min(N, units) / (svc + path)     (path: PCIe and command costs)
+ * latency-bound at queue depth 1, saturating at units / svc = the random
+ * IOPS (check_hw_fidelity nvme_qd_curve). */
 static int nvme_memory(sim *s, const fab_hdr *h, int out, int random, fab_mem_service *o)
 {
     const fab_nvme *d = (const fab_nvme *)h;
-    double seq = out ? d->read_bw : d->write_bw;
-    double rnd = out ? d->rread_bw : d->rwrite_bw;
-    sim_time l = out ? d->read_lat : d->write_lat;
     if (!random)
-        return svc(o, seq, l, 4096, 0);
-    double conc = (double)(d->qd < d->par ? d->qd : d->par);
-    double little = conc * (double)d->io_size * 1e12 / (double)(l ? l : 1);
-    return svc(o, rnd < little ? rnd : little, l, d->io_size, 0);
+        return svc(o, out ? d->read_bw : d->write_bw, out ? d->read_lat : d->write_lat, 4096,
+                   0);
+    svc(o, 0, 0, d->io_size, 0);
+    o->cmd_res = out ? 2 : 3;
+    o->cmd_rate = (double)d->io_size * 1e12 / (double)(out ? d->svc_r : d->svc_w);
+    o->cmd_spread = d->spread;
+    return 0;
 }
 
 /* DDR hanging off a host is host memory. */
@@ -126,8 +150,21 @@ static int endpoint_memory(sim *s, const fab_hdr *h, int out, int random, fab_me
 
 /* a host may end a network link itself (an on-board NIC, NVLink-C2C) */
 static const char *const cpu_ports[] = {"ethernet", "infiniband", "nvlink", NULL};
+/* A host entered from another host over a socket link (type upi: UPI,
+ * xGMI) is not entered through its PCIe root complex: the request goes
+ * from the socket link to the home agent and memory controller, so the
+ * link's own latency is the whole NUMA penalty (devices.h: cpu). */
+static int cpu_entry_waived(sim *s, const fab_hdr *h, uint32_t link)
+{
+    const sim_comp *l = sim_comp_at(s, link);
+    const fab_hdr *lh = fab_hdr_of(l);
+    return lh && lh->cls && lh->cls->proto && strcmp(lh->cls->proto->name, "upi") == 0 &&
+           fab_kind_of(s, l->ends[0]) == &fab_kind_cpu &&
+           fab_kind_of(s, l->ends[1]) == &fab_kind_cpu;
+}
 const fab_node_kind fab_kind_cpu = {.name = "cpu", .forwards = 1, .entry_latency = 1,
-                                    .memory = cpu_memory, .ports = cpu_ports};
+                                    .entry_waived = cpu_entry_waived, .memory = cpu_memory,
+                                    .ports = cpu_ports};
 static const char *const gpu_ports[] = {"nvlink", NULL};
 const fab_node_kind fab_kind_gpu = {.name = "gpu", .entry_latency = 1, .memory = gpu_memory,
                                     .ports = gpu_ports};
@@ -164,6 +201,19 @@ const fab_dma *fab_dma_of(sim *s, uint32_t id)
 }
 
 /* ---- cpu -------------------------------------------------------------- */
+
+/* Host socket presets (devices.h head comment: sources). DDR5-4800:
+ * 4800 MT/s x 8 B = 38.4 GB/s per channel (JEDEC JESD79-5). */
+static const char *const p_spr[] = {
+    "dram_channels", "8", "dram_channel_bandwidth", "38.4 GB/s", "core_power", "6.25 W", NULL};
+static const char *const p_genoa[] = {
+    "dram_channels", "12", "dram_channel_bandwidth", "38.4 GB/s", "dram_latency", "107 ns",
+    "core_power", "3.75 W", NULL};
+
+const sim_preset fab_cpu_presets[] = {
+    {"spr-8ch-ddr5-4800", p_spr},
+    {"genoa-12ch-ddr5-4800", p_genoa},
+    {NULL, NULL}};
 
 static const sim_param cpu_params[] = {
     {"latency", SIM_P_TIME, "150 ns", "ps", "root complex traversal per TLP",
@@ -210,12 +260,19 @@ static const sim_param cpu_params[] = {
     {"core_power", SIM_P_POWER, "6.25 W", "W",
      "power of one busy core: the energy of the CPU time charged here (TDP / cores)",
      offsetof(fab_cpu, core_power), NULL},
+    {"preset", SIM_P_STRING, "", "",
+     "host socket preset (spr-8ch-ddr5-4800, genoa-12ch-ddr5-4800); the entry's own keys "
+     "override its values",
+     offsetof(fab_cpu, preset), NULL},
     END_PARAMS};
 
 static int cpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
     fab_cpu *h = c->state;
-    if (h->dram_ch_bw > 0)
+    /* an entry's own dram_bandwidth wins over a preset's channels */
+    int own_bw = node && scn_map_get(node, "dram_bandwidth") &&
+                 !scn_map_get(node, "dram_channel_bandwidth");
+    if (h->dram_ch_bw > 0 && !own_bw)
         h->dram_bw = h->dram_ch_bw * (double)h->dram_channels;
     if (!(h->dram_bw > 0) || !(h->memcpy_bw > 0))
         return scn_error(err, node, "cpu '%s': dram and memcpy bandwidths must be positive",
@@ -279,6 +336,7 @@ const sim_model fab_cpu_model = {
     .finish = cpu_finish,
     .destroy = dev_destroy,
     .ext = &cpu_class.ext,
+    .presets = fab_cpu_presets,
     .headline = cpu_headline,
 };
 
@@ -302,6 +360,20 @@ static const sim_param gpu_params[] = {
      "HBM energy per bit DMA reads or writes (HBM2, O'Connor et al. MICRO'17)",
      offsetof(fab_gpu, hbm_energy), NULL},
     DMA_PARAMS(fab_gpu),
+    {"sm_copy_sms", SIM_P_UINT, "132", "SMs",
+     "SMs a copy kernel (copy_engine: sm) runs on: its SM time is SMs x duration (H100 SXM5: "
+     "132 SMs, and nvbandwidth's SM copies launch one block per SM)",
+     offsetof(fab_gpu, sm_sms), NULL},
+    {"sm_launch", SIM_P_TIME, "0 ns", "ps",
+     "a copy kernel's launch on the GPU, doorbell to its first load (launches queue; 0: none)",
+     offsetof(fab_gpu, sm_launch), NULL},
+    {"sm_read_tags", SIM_P_UINT, SM_READ_TAGS, "requests",
+     "remote loads a copy kernel keeps outstanding when it reads host or peer memory "
+     "(0: unlimited; default from nvbandwidth's H100 host_to_device_memcpy_sm, head comment)",
+     offsetof(fab_gpu, sm_read_tags), NULL},
+    {"sm_read_request", SIM_P_SIZE, "128 B", "B",
+     "bytes per remote load request of a copy kernel (one 128 B L2 line)",
+     offsetof(fab_gpu, sm_read_request), NULL},
     END_PARAMS};
 
 static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -316,8 +388,17 @@ static int gpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
     int rc = dma_check(c, node, &g->dma, err);
     if (rc)
         return rc;
-    static const char *const labels[] = {"hbm", "dma"};
-    fab_node_init(c, 2, labels);
+    if (g->sm_sms < 1 || g->sm_sms > 1024)
+        return scn_error(err, node ? scn_map_get(node, "sm_copy_sms") : NULL,
+                         "gpu '%s': sm_copy_sms must be 1..1024", c->name);
+    if (g->sm_read_tags > 65536)
+        return scn_error(err, node ? scn_map_get(node, "sm_read_tags") : NULL,
+                         "gpu '%s': sm_read_tags must be 0..65536", c->name);
+    if (g->sm_read_request < 32 || g->sm_read_request > 4096)
+        return scn_error(err, node ? scn_map_get(node, "sm_read_request") : NULL,
+                         "gpu '%s': sm_read_request must be 32 B..4096 B", c->name);
+    static const char *const labels[] = {"hbm", "dma", "launch"};
+    fab_node_init(c, 3, labels);
     return 0;
 }
 
@@ -327,6 +408,8 @@ static int gpu_finish(sim_comp *c, sim_err *err)
     fab_hdr_settle(c->sim, c->state, 0); /* lone flows: counters up to now */
     report_res(c, &g->hdr.res[0], "hbm");
     sim_report_metric(c->sim, c->name, "copy_engine_waits", (double)g->ce.waits, "transfers");
+    if (g->sm_ps > 0) /* copy kernels ran: the SM time they took from compute */
+        sim_report_metric(c->sim, c->name, "sm_copy_sm_seconds", g->sm_ps * 1e-12, "SM s");
     sim_report_energy(c->sim, c->name, bits_energy(g->hdr.res[0].bytes, g->hbm_energy), 0.0);
     return 0;
 }
@@ -345,6 +428,40 @@ const sim_model fab_gpu_model = {
 
 /* ---- nvme ------------------------------------------------------------- */
 
+/* Drive presets (devices.h head comment: sources). Each value as a
+ * scenario would write it; an entry's own keys override them. NVMe
+ * command costs of every preset: SQ doorbell 4 B, SQE 64 B, CQE 16 B,
+ * MSI-X (NVM Express Base Specification 2.0); queue_depth 1024: the Linux
+ * nvme driver's io_queue_depth default (drivers/nvme/host/pci.c). */
+#define NVME_CMD "doorbell", "4 B", "descriptor_fetch", "64 B", "completion", "16 B", \
+                 "msix", "true", "queue_depth", "1024"
+static const char *const p_990pro[] = {
+    "read_bandwidth", "7450 MB/s", "write_bandwidth", "6900 MB/s",
+    "random_read_iops", "1200000", "random_write_iops", "1550000",
+    "read_latency", "48 us",
+    "capacity", "1 TB", NVME_CMD, NULL};
+static const char *const p_pm9a3[] = {
+    "read_bandwidth", "6500 MB/s", "write_bandwidth", "3500 MB/s",
+    "random_read_iops", "900000", "random_write_iops", "200000",
+    "capacity", "7680 GB", NVME_CMD, NULL};
+static const char *const p_cm7r[] = {
+    "read_bandwidth", "14000 MB/s", "write_bandwidth", "3500 MB/s",
+    "random_read_iops", "2000000", "random_write_iops", "155000",
+    "capacity", "1920 GB", NVME_CMD, NULL};
+static const char *const p_9550max[] = {
+    "read_bandwidth", "14000 MB/s", "write_bandwidth", "10000 MB/s",
+    "random_read_iops", "3300000", "random_write_iops", "640000",
+    "read_latency", "60 us", "write_latency", "15 us",
+    "capacity", "6400 GB", NVME_CMD, NULL};
+#undef NVME_CMD
+
+const sim_preset fab_nvme_presets[] = {
+    {"gen4-x4-990pro", p_990pro},
+    {"gen4-x4-pm9a3", p_pm9a3},
+    {"gen5-x4-cm7r", p_cm7r},
+    {"gen5-x4-9550max", p_9550max},
+    {NULL, NULL}};
+
 static const sim_param nvme_params[] = {
     {"latency", SIM_P_TIME, "0 ns", "ps", "controller port latency",
      offsetof(fab_nvme, hdr.latency), NULL},
@@ -362,11 +479,28 @@ static const sim_param nvme_params[] = {
      offsetof(fab_nvme, write_lat), NULL},
     {"queue_depth", SIM_P_UINT, "128", "", "outstanding commands the host keeps",
      offsetof(fab_nvme, qd), NULL},
-    {"parallelism", SIM_P_UINT, "128", "", "flash operations in progress at once",
+    {"parallelism", SIM_P_UINT, "0", "",
+     "flash operations in progress at once (0: as many as the random IOPS need at the "
+     "latency, Little's law)",
      offsetof(fab_nvme, par), NULL},
     {"capacity", SIM_P_SIZE, "7680 GB", "B", "capacity", offsetof(fab_nvme, cap), NULL},
     {"io_size", SIM_P_SIZE, "4 KiB", "B", "I/O size of random transfers",
      offsetof(fab_nvme, io_size), NULL},
+    {"latency_spread", SIM_P_DOUBLE, "0", "",
+     "random I/O: each I/O's flash time drawn uniformly within +-this fraction of its mean "
+     "(0..0.9; 0: every I/O alike)",
+     offsetof(fab_nvme, spread), NULL},
+    {"random_read_iops", SIM_P_DOUBLE, "0", "IOPS",
+     "random reads/s of io_size at full queue depth, as datasheets give it (0: use "
+     "random_read_bandwidth; else that = this x io_size)",
+     offsetof(fab_nvme, rread_iops), NULL},
+    {"random_write_iops", SIM_P_DOUBLE, "0", "IOPS",
+     "random writes/s at full queue depth (0: use random_write_bandwidth)",
+     offsetof(fab_nvme, rwrite_iops), NULL},
+    {"preset", SIM_P_STRING, "", "",
+     "drive preset (gen4-x4-990pro, gen4-x4-pm9a3, gen5-x4-cm7r, gen5-x4-9550max); the "
+     "entry's own keys override its values",
+     offsetof(fab_nvme, preset), NULL},
     {"read_energy", SIM_P_ENERGY_BIT, "1.2 nJ/bit", "pJ/bit",
      "drive energy per bit read (active power / sequential read bandwidth; head comment)",
      offsetof(fab_nvme, read_energy), NULL},
@@ -376,14 +510,47 @@ static const sim_param nvme_params[] = {
     DMA_PARAMS(fab_nvme),
     END_PARAMS};
 
+/* The flash units of one direction and how long each holds an I/O: with
+ * X = the random IOPS (random bandwidth / io_size) and L the latency,
+ *     units = min(queue_depth, parallelism (0: no limit), ceil(X L))
+ *     svc   = max(L, units / X)
+ * so units / svc = min(units / L, X): the random IOPS unless the queue
+ * depth or the parallelism hold it lower, and svc stays within 1 / X of
+ * the latency (ceil). */
+void nvme_units(const fab_nvme *d, int rd, uint32_t *units, sim_time *svc_ps)
+{
+    double x = (rd ? d->rread_bw : d->rwrite_bw) / (double)d->io_size;
+    double l = (double)(rd ? d->read_lat : d->write_lat); /* ps */
+    double need = ceil(x * l * 1e-12 - 1e-9);
+    double n = (double)d->qd;
+    if (d->par && (double)d->par < n)
+        n = (double)d->par;
+    if (need < n)
+        n = need;
+    if (n < 1)
+        n = 1;
+    double s = n * 1e12 / x;
+    *units = (uint32_t)n;
+    *svc_ps = s > l ? (sim_time)llround(s) : (sim_time)l;
+}
+
 static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
     fab_nvme *d = c->state;
+    if (d->rread_iops < 0 || d->rwrite_iops < 0)
+        return scn_error(err, node, "nvme '%s': random IOPS must be >= 0", c->name);
+    if (!(d->spread >= 0 && d->spread <= 0.9))
+        return scn_error(err, node ? scn_map_get(node, "latency_spread") : NULL,
+                         "nvme '%s': latency_spread must be 0..0.9", c->name);
+    if (d->rread_iops > 0)
+        d->rread_bw = d->rread_iops * (double)d->io_size;
+    if (d->rwrite_iops > 0)
+        d->rwrite_bw = d->rwrite_iops * (double)d->io_size;
     if (!(d->read_bw > 0) || !(d->write_bw > 0) || !(d->rread_bw > 0) || !(d->rwrite_bw > 0))
         return scn_error(err, node, "nvme '%s': bandwidths must be positive", c->name);
-    if (d->qd < 1 || d->par < 1 || d->io_size < 512)
+    if (d->qd < 1 || d->io_size < 512 || !d->read_lat || !d->write_lat)
         return scn_error(err, node,
-                         "nvme '%s': queue_depth and parallelism >= 1, io_size >= 512 B",
+                         "nvme '%s': queue_depth >= 1, io_size >= 512 B, latencies > 0",
                          c->name);
     if (d->read_energy < 0)
         d->read_energy = 1200.0;
@@ -392,8 +559,15 @@ static int nvme_configure(sim_comp *c, const scn_node *node, sim_err *err)
     int rc = dma_check(c, node, &d->dma, err);
     if (rc)
         return rc;
-    static const char *const labels[] = {"flash", "dma"};
-    fab_node_init(c, 2, labels);
+    if (d->qd > 65536 || d->par > 65536)
+        return scn_error(err, node, "nvme '%s': queue_depth and parallelism are at most 65536",
+                         c->name);
+    nvme_units(d, 1, &d->units_r, &d->svc_r);
+    nvme_units(d, 0, &d->units_w, &d->svc_w);
+    static const char *const labels[] = {"flash", "dma", "read_units", "write_units"};
+    fab_node_init(c, 4, labels);
+    d->hdr.res[2].servers = d->units_r;
+    d->hdr.res[3].servers = d->units_w;
     return 0;
 }
 
@@ -409,6 +583,16 @@ static int nvme_finish(sim_comp *c, sim_err *err)
     sim_report_metric(c->sim, c->name, "energy_read_j", rd, "J");
     sim_report_metric(c->sim, c->name, "energy_write_j", wr, "J");
     sim_report_energy(c->sim, c->name, rd + wr, 0.0);
+    const fab_res *ur = &d->hdr.res[2], *uw = &d->hdr.res[3];
+    if (ur->units || uw->units) { /* random I/O ran: commands and the flash units' load */
+        sim_time now = sim_now(c->sim);
+        sim_report_metric(c->sim, c->name, "random_reads", (double)ur->units, "commands");
+        sim_report_metric(c->sim, c->name, "random_writes", (double)uw->units, "commands");
+        sim_report_metric(c->sim, c->name, "read_units_busy",
+                          now ? (double)ur->busy_ps / (double)now : 0.0, "units");
+        sim_report_metric(c->sim, c->name, "write_units_busy",
+                          now ? (double)uw->busy_ps / (double)now : 0.0, "units");
+    }
     return 0;
 }
 
@@ -422,6 +606,7 @@ const sim_model fab_nvme_model = {
     .finish = nvme_finish,
     .destroy = dev_destroy,
     .ext = &nvme_class.ext,
+    .presets = fab_nvme_presets,
 };
 
 /* ---- memory ----------------------------------------------------------- */

@@ -66,13 +66,23 @@ typedef struct fab_cpu {
     double route_cycles;    /* cycles per routing decision (one per message) */
     double dram_energy;     /* DRAM energy per bit moved, pJ */
     double core_power;      /* power of one busy core, W (energy = CPU time x this) */
+    const char *preset;     /* host preset (devices.c fab_cpu_presets) or "" */
     /* state */
     double cpu_ps;          /* CPU time charged to this host */
 } fab_cpu;
 
-/* `gpu`: HBM and copy engines. */
+/* `gpu`: HBM, copy engines and SM copies. A copy with a GPU end runs on
+ * one of its `copy_engines` (held for the whole copy, with the fab_dma
+ * costs: one descriptor per contiguous piece) or, per transfer
+ * (fabric_req.copy), as a copy kernel on `sm_copy_sms` SMs: a launch
+ * (`sm_launch`, on the GPU's front end: launches queue) instead of the
+ * descriptors, no copy engine, and when the SMs read remote memory (host
+ * to device) at most `sm_read_tags` loads of `sm_read_request` bytes
+ * outstanding (Little's law caps the rate at tags x request / round
+ * trip). The kernel's SM time (SMs x its duration) is reported. */
 typedef struct fab_gpu {
-    fab_hdr hdr;            /* res[0] HBM, res[1] DMA engine; latency = device port */
+    fab_hdr hdr;            /* res[0] HBM, res[1] DMA engine, res[2] kernel launches;
+                             * latency = device port */
     /* configuration */
     uint64_t hbm_cap;       /* HBM capacity */
     double hbm_bw;          /* HBM bandwidth */
@@ -80,10 +90,15 @@ typedef struct fab_gpu {
     uint64_t copy_engines;  /* DMA copy engines (cudaMemcpy) */
     double hbm_energy;      /* HBM energy per bit moved by DMA, pJ */
     fab_dma dma;            /* its copy engines' per-transfer costs */
+    uint64_t sm_sms;        /* SMs a copy kernel runs on */
+    sim_time sm_launch;     /* a copy kernel's launch, doorbell to first load */
+    uint64_t sm_read_tags;  /* remote loads the copy kernel keeps outstanding (0: unlimited) */
+    uint64_t sm_read_request; /* bytes per remote load request */
     const char *nic;        /* its RDMA NIC (name, looked up in its own node first) or "" */
     /* state */
     uint32_t nic_id;        /* resolved nic (0: not yet, UINT32_MAX: none) + 1 */
     fab_gate ce;            /* the copy engines: flows hold one while they run */
+    double sm_ps;           /* SM time of copy kernels, SMs x ps */
 } fab_gpu;
 
 /* `nvme`: an SSD. */
@@ -97,10 +112,21 @@ typedef struct fab_nvme {
     uint64_t par;           /* internal parallelism (dies/planes busy at once) */
     uint64_t cap;           /* capacity */
     uint64_t io_size;       /* I/O size of random transfers */
+    double rread_iops, rwrite_iops; /* random IOPS at full queue depth (0: use the bandwidths) */
+    double spread;          /* random I/O flash time: uniform within +-spread of its mean */
+    const char *preset;     /* drive preset (devices.c fab_nvme_presets) or "" */
+    uint32_t units_r, units_w; /* flash units per direction (nvme_units) */
+    sim_time svc_r, svc_w;  /* time a unit holds a random I/O */
     double read_energy;     /* energy per bit read from flash, pJ (the whole drive's) */
     double write_energy;    /* energy per bit written, pJ */
     fab_dma dma;            /* NVMe command costs (doorbell, SQE fetch, CQE, MSI-X) */
 } fab_nvme;
+/* res[2] "read_units", res[3] "write_units": pools of flash units that
+ * hold each random I/O (devices.c nvme_memory, nvme_units). */
+/* The flash units of direction rd (1 read, 0 write) of a configured drive
+ * and the time each holds a random I/O (devices.c; exact arithmetic in
+ * check_hw_fidelity). */
+void nvme_units(const fab_nvme *d, int rd, uint32_t *units, sim_time *svc_ps);
 
 /* `memory`: DDR, HBM or CXL memory. */
 typedef struct fab_mem {

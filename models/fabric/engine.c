@@ -27,6 +27,7 @@
  */
 #include "models/fabric/engine.h"
 
+#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -263,6 +264,18 @@ static uint32_t next_step(const fab_flow *f, const fab_chunk *ch, uint32_t k)
 
 static int serve(sim *s, fab_res *r);
 
+/* A step with a spread draws each chunk's service uniformly from
+ * svc x [1 - spread, 1 + spread] (mean svc), from the stream of the
+ * component that owns its resource; once per chunk and step, when the
+ * chunk is priced. Such flows never run lone (their schedule is drawn). */
+static sim_time spread(sim *s, const fab_fstep *st, sim_time svc)
+{
+    if (!(st->spread > 0) || !svc)
+        return svc;
+    double u = gsl_rng_uniform(sim_comp_at(s, st->res->owner)->rng);
+    return (sim_time)llround((double)svc * (1.0 + st->spread * (2.0 * u - 1.0)));
+}
+
 /* Start services while a server is free and a chunk can go. */
 static void serve_all(sim *s, fab_res *r)
 {
@@ -450,7 +463,7 @@ static int serve(sim *s, fab_res *r)
         units = ch->nunits;
         wire = ch->nwire;
     } else {
-        svc = step_service_at(st, off, ch->bytes, &units, &wire);
+        svc = spread(s, st, step_service_at(st, off, ch->bytes, &units, &wire));
     }
     sim_time now = sim_now(s);
     int pool = r->servers > 1;
@@ -506,7 +519,7 @@ static int serve(sim *s, fab_res *r)
     }
     fab_fstep *nx = &f->st[k];
     /* priced once: kept in the chunk for its service there */
-    sim_time snext = step_service_at(nx, off, ch->bytes, &ch->nunits, &ch->nwire);
+    sim_time snext = spread(s, nx, step_service_at(nx, off, ch->bytes, &ch->nunits, &ch->nwire));
     ch->nsvc = snext;
     ch->nstep = k;
     /* first forwarding unit here, then never outrun the tail */
@@ -709,11 +722,16 @@ fab_fstep *fab_flow_add_step(fab_flow *fl, fab_res *r, const fab_proto *proto,
     return st;
 }
 
-/* Latency of entering node id (root complex, switch, device port). */
-static sim_time node_lat(sim *s, uint32_t id)
+/* Latency of entering node id (root complex, switch, device port) over
+ * link `link` (the node kind may waive it for some links). */
+static sim_time node_lat(sim *s, uint32_t link, uint32_t id)
 {
     fab_hdr *h = fab_hdr_of(sim_comp_at(s, id));
-    return h && !fab_is_link(h) && h->cls->node->entry_latency ? h->latency : 0;
+    if (!h || fab_is_link(h) || !h->cls->node->entry_latency)
+        return 0;
+    if (h->cls->node->entry_waived && h->cls->node->entry_waived(s, h, link))
+        return 0;
+    return h->latency;
 }
 
 fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int op, int dir,
@@ -726,7 +744,7 @@ fab_fstep *fab_flow_add_hop(sim *s, fab_flow *fl, uint32_t link, int side, int o
     if (nh && !fab_is_link(nh) && nh->cls->node->forward_unit)
         unit = nh->cls->node->forward_unit(nh, unit);
     fab_fstep *st = fab_flow_add_step(fl, &lh->res[side], lh->cls->proto, lh->cfg, op, dir,
-                                      lh->rate, lh->latency + node_lat(s, l->ends[1 - side]),
+                                      lh->rate, lh->latency + node_lat(s, link, l->ends[1 - side]),
                                       unit, payload);
     if (st)
         st->packet = lh->unit;
@@ -981,7 +999,7 @@ static int lone_start(sim *s, fab_flow *fl)
     for (uint32_t k = 0; k < K; k++) {
         const fab_res *r = fl->st[k].res;
         if (r->lone || r->ring || r->busy || r->nbusy || r->servers > 1 || r->fc || r->buf ||
-            r->pause)
+            r->pause || fl->st[k].spread > 0)
             return 0;
         for (uint32_t j = 0; j < k; j++)
             if (fl->st[j].res == r)

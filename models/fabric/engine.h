@@ -117,7 +117,7 @@
 
 #include "sim/sim.h"
 
-#define FAB_MAX_RES 3
+#define FAB_MAX_RES 4
 #define FAB_MAX_STEPS 48
 
 enum { FAB_EV_ARRIVE = SIM_EV_USER, FAB_EV_DONE, FAB_EV_END, FAB_EV_NOTIFY, FAB_EV_CREDIT,
@@ -181,6 +181,13 @@ typedef struct fab_mem_service {
     sim_time lat;            /* paid after service */
     uint64_t unit;           /* forwarding unit, bytes */
     int host_memory;         /* 1: host DRAM (counted as host memory crossed) */
+    /* An optional per-command stage before the data leaves (after it
+     * arrives, for writes): a pool of servers (a device's internal
+     * parallelism, e.g. an SSD's flash dies), each holding a command for
+     * bytes / cmd_rate. cmd_rate 0: none. */
+    uint32_t cmd_res;        /* its resource index (a pool: servers > 1) */
+    double cmd_rate;         /* bytes/s of one server */
+    double cmd_spread;       /* its service varies uniformly within +-this (0: fixed) */
 } fab_mem_service;
 
 /* A node kind: what a node does to the routes through it and the memory
@@ -190,6 +197,9 @@ typedef struct fab_node_kind {
     int forwards;            /* routes pass through it (root complexes, switches) */
     int entry_latency;       /* entering it costs its header latency (memories: 0,
                               * their latency is their service's) */
+    /* With entry_latency: 1 when entering it over `link` costs nothing
+     * (NULL: always costs). */
+    int (*entry_waived)(sim *s, const fab_hdr *h, uint32_t link);
     /* The memory step of a transfer leaving (out) or entering it: 0 and
      * *svc, or -1 when it has no memory. */
     int (*memory)(sim *s, const fab_hdr *h, int out, int random, fab_mem_service *svc);
@@ -310,6 +320,8 @@ struct fab_fstep {
                            * it smaller than a packet) */
     uint64_t packet;      /* links: the protocol's payload per packet (packet mode) */
     int payload;          /* 1: count the bytes as payload at this resource */
+    double spread;        /* > 0: each chunk's service drawn uniformly within
+                           * +-spread of its mean (engine.c spread) */
     int ctl;              /* FAB_CTL_*: a fixed message once per flow (0: the chunk's bytes) */
     uint64_t ctl_bytes;   /* its size */
     sim_time per_unit;    /* rate steps: processing time per packet */
@@ -377,6 +389,8 @@ struct fab_flow {
     double cpu_far_ps;          /* CPU time of the far end's host (RDMA: the receiver's) */
     double *cpu_far_account;    /* where that is charged (or NULL) */
     uint64_t host_mem;          /* host DRAM bytes crossed */
+    double sm_count;            /* SMs a copy kernel occupies while the flow runs */
+    double *sm_account;         /* where SMs x duration (ps) is charged at the end (or NULL) */
     fab_gate *gate;             /* engine it holds while it runs (or NULL) */
     uint64_t hash;              /* ECMP flow hash */
     sim_time rto;               /* a dropped chunk is sent again after this */

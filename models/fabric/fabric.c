@@ -307,14 +307,14 @@ int fabric_check_transfer(sim *s, const fabric_req *r)
 int fabric_transfer_class(sim *s, int cls, uint32_t src, uint32_t dst, uint64_t bytes, int path,
                           uint32_t notify, uint32_t notify_kind, uint64_t cookie)
 {
-    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0, 0, 0, cls};
+    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0, 0, 0, cls, 0, 0};
     return fabric_transfer_req(s, &r);
 }
 
 int fabric_transfer(sim *s, uint32_t src, uint32_t dst, uint64_t bytes, int path,
                     uint32_t notify, uint32_t notify_kind, uint64_t cookie)
 {
-    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0, 0, 0, 0};
+    fabric_req r = {src, dst, bytes, path, notify, notify_kind, cookie, 0, NULL, 0, 0, 0, 0, 0, 0};
     return fabric_transfer_req(s, &r);
 }
 
@@ -341,6 +341,8 @@ static void complete(sim *s, fabric_state *f, fab_flow *fl)
         *fl->cpu_account += fl->cpu_ps;
     if (fl->cpu_far_account)
         *fl->cpu_far_account += fl->cpu_far_ps;
+    if (fl->sm_account) /* a copy kernel holds its SMs from launch to completion */
+        *fl->sm_account += fl->sm_count * (double)lat;
     f->active--;
     if (fl->counted) {
         fl->counted = 0;
@@ -689,6 +691,8 @@ typedef struct xfer_state {
     sim_time interarrival;   /* open loop, the same given as the mean gap (0: use rate) */
     uint64_t sessions;       /* each transfer a KV message of a session drawn uniformly from
                               * 1..sessions (0: no session) */
+    int copy;                /* FABRIC_COPY_*: copy engine or copy kernel */
+    uint64_t pieces;         /* contiguous pieces per transfer */
     /* state */
     uint32_t src_id, dst_id; /* resolved */
     uint64_t issued, done;   /* transfers */
@@ -697,6 +701,8 @@ typedef struct xfer_state {
     sim_samples lat;         /* latencies, ps */
     int failed;              /* fabric_transfer refused */
 } xfer_state;
+
+static const char *const copy_names[] = {"ce", "sm", NULL};
 
 static const sim_param xfer_params[] = {
     {"src", SIM_P_STRING, NULL, "", "component the bytes come from", offsetof(xfer_state, src),
@@ -734,6 +740,14 @@ static const sim_param xfer_params[] = {
     {"interarrival", SIM_P_TIME, "0 ns", "ps",
      "open loop, given as the mean gap between Poisson issues instead of `rate`",
      offsetof(xfer_state, interarrival), NULL},
+    {"copy_engine", SIM_P_ENUM, "ce", "",
+     "who moves a DMA copy with a GPU end: ce (a copy engine, cudaMemcpyAsync) or sm (a copy "
+     "kernel on the GPU's SMs)",
+     offsetof(xfer_state, copy), copy_names},
+    {"pieces", SIM_P_UINT, "1", "",
+     "contiguous pieces a transfer's bytes lie in (strided/gathered copies): a copy engine "
+     "takes one descriptor per piece, a copy kernel one launch for all",
+     offsetof(xfer_state, pieces), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int xfer_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -750,6 +764,9 @@ static int xfer_configure(sim_comp *c, const scn_node *node, sim_err *err)
                          c->name);
     if (x->interarrival)
         x->rate = 1e12 / (double)x->interarrival;
+    if (x->pieces < 1 || (x->pieces > 1 && x->pieces > x->size) || x->pieces > UINT32_MAX)
+        return scn_error(err, node ? scn_map_get(node, "pieces") : NULL,
+                         "xfer '%s': pieces must be 1..size (bytes)", c->name);
     return 0;
 }
 
@@ -771,13 +788,13 @@ static int xfer_start(sim_comp *c, sim_err *err)
                   x->path == FABRIC_PATH_RDMA_SEND;
     if (x->path != FABRIC_PATH_BOUNCE && x->path != FABRIC_PATH_PAGEABLE && !network &&
         fabric_route(c->sim, x->src_id, x->dst_id, links, FAB_MAX_STEPS, &n)) {
-        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0, 0};
+        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0};
         if (x->path != FABRIC_PATH_AUTO || fabric_check_transfer(c->sim, &probe))
             return scn_error(err, c->node, "xfer '%s': no route from '%s' to '%s'", c->name,
                              x->src, x->dst);
     }
     if (network) {
-        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0, 0};
+        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0};
         int rc = fabric_check_transfer(c->sim, &probe);
         if (rc)
             return scn_error(err, c->node ? scn_map_get(c->node, "path") : NULL,
@@ -787,6 +804,15 @@ static int xfer_start(sim_comp *c, sim_err *err)
                                                    " end without an rnic"
                                                  : "a GPU end's rnic has gpudirect: false (use"
                                                    " rdma_staged)");
+    }
+    if (x->copy == FABRIC_COPY_SM) {
+        fabric_req probe = {x->src_id, x->dst_id, x->size, x->path, c->id, 0, 0, 0, NULL, 0, 0,
+                            0, 0, FABRIC_COPY_SM, 1};
+        if (fabric_check_transfer(c->sim, &probe) == SIM_EINVAL)
+            return scn_error(err, c->node ? scn_map_get(c->node, "copy_engine") : NULL,
+                             "xfer '%s': copy_engine: sm needs a DMA copy (path: dma or auto) "
+                             "with a GPU end that is not an SSD transfer",
+                             c->name);
     }
     if (x->reserve) {
         uint32_t mem = mem_of(c->sim, x->dst_id) ? x->dst_id : x->src_id;
@@ -818,7 +844,7 @@ static void xfer_issue(sim_comp *c)
     uint64_t session = x->sessions ? 1 + gsl_rng_uniform_int(c->rng, x->sessions) : 0;
     fabric_req r = {x->src_id, x->dst_id, x->size, x->path, c->id, XFER_EV_DONE, x->issued,
                     x->random, NULL, 0, x->flows > 1 ? x->issued % x->flows : 0, session,
-                    FABRIC_CLASS_OTHER};
+                    FABRIC_CLASS_OTHER, x->copy, (uint32_t)x->pieces};
     int rc = fabric_transfer_req(c->sim, &r);
     if (rc != 0) {
         /* The scenario asked for a transfer the fabric cannot do (out of
@@ -944,7 +970,7 @@ static void a2a_issue(sim_comp *c, uint32_t k)
     uint64_t d = (k + a->next[k]) % n;
     a->next[k] = a->next[k] % (n - 1) + 1;
     fabric_req r = {a->ids[k], a->ids[d], a->size, a->path, c->id, A2A_EV_DONE, k, 0, NULL, 0,
-                    d, 0, FABRIC_CLASS_OTHER};
+                    d, 0, FABRIC_CLASS_OTHER, 0, 0};
     int rc = fabric_transfer_req(c->sim, &r);
     if (rc) { /* as in xfer_issue: a refused message fails the run */
         a->refused++;

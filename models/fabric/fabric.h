@@ -171,6 +171,14 @@ enum {
 };
 const char *fabric_class_name(int cls);
 
+/* Who moves the bytes of a DMA-path copy with a GPU end (fabric_req.copy):
+ * one of the GPU's DMA copy engines (cudaMemcpyAsync: the engine's
+ * descriptor costs, one engine held for the whole copy), or the GPU's SMs
+ * running a copy kernel (a kernel launch instead of descriptors, no copy
+ * engine held, reads of remote memory limited by the SMs' outstanding
+ * loads, SM time spent). See paths.c (sm_copy) and devices_int.h. */
+enum { FABRIC_COPY_CE = 0, FABRIC_COPY_SM };
+
 /* A transfer request, for the options fabric_transfer() leaves out. */
 typedef struct fabric_req {
     uint32_t src, dst;       /* component ids (see above for what may be an end) */
@@ -187,6 +195,10 @@ typedef struct fabric_req {
     uint64_t session;        /* RDMA KV transfers: the session id in each chunk's header,
                               * which a semantic-routing NIC looks up (0: none) */
     int xclass;              /* FABRIC_CLASS_* (0: other) */
+    int copy;                /* FABRIC_COPY_* (0: copy engine) */
+    uint32_t pieces;         /* contiguous pieces the bytes lie in (a strided or gathered
+                              * copy; 0 or 1: one): a copy engine processes one
+                              * descriptor per piece, a copy kernel takes them all */
 } fabric_req;
 
 /* Start moving `bytes` from src to dst along `path`. When the last byte has

@@ -16,6 +16,12 @@
  * starts only after the whole buffer is there; its chunks are the buffers
  * and its window their count, so the engine's window is the buffer pool.
  * Validated in tests/check_bounce.c.
+ *
+ * A DMA copy with a GPU end is moved by one of its copy engines (the
+ * engine's descriptor costs, one descriptor per contiguous piece, the
+ * engine held: dma_start/dma_end) or, when the request asks for it
+ * (fabric_req.copy), by a copy kernel on its SMs (a launch, the SMs' load
+ * cap, SM time: sm_copy).
  */
 #include "models/fabric/paths.h"
 
@@ -58,11 +64,27 @@ static int mem_step(sim *s, fab_flow *fl, uint32_t id, int out, int random)
     if (m.host_memory)
         fl->host_mem += fl->bytes;
     /* op READ when the data leaves the memory, so the engine counts reads
-     * apart from writes (fab_res.read_bytes: an SSD's energy differs) */
-    return fab_flow_add_step(fl, &h->res[m.res], NULL, NULL, out ? FAB_OP_READ : FAB_OP_WRITE,
-                             FAB_DIR_DATA, m.rate, m.lat, m.unit, 1)
-               ? 0
-               : SIM_EINVAL;
+     * apart from writes (fab_res.read_bytes: an SSD's energy differs); a
+     * per-command stage (cmd_rate) comes first on the way out, last on
+     * the way in, and counts no payload (the bytes are the data step's) */
+    int op = out ? FAB_OP_READ : FAB_OP_WRITE;
+    fab_fstep *st;
+    if (out && m.cmd_rate > 0) {
+        if (!(st = fab_flow_add_step(fl, &h->res[m.cmd_res], NULL, NULL, op, FAB_DIR_DATA,
+                                     m.cmd_rate, 0, m.unit, 0)))
+            return SIM_EINVAL;
+        st->spread = m.cmd_spread;
+    }
+    if (!fab_flow_add_step(fl, &h->res[m.res], NULL, NULL, op, FAB_DIR_DATA, m.rate, m.lat,
+                           m.unit, 1))
+        return SIM_EINVAL;
+    if (!out && m.cmd_rate > 0) {
+        if (!(st = fab_flow_add_step(fl, &h->res[m.cmd_res], NULL, NULL, op, FAB_DIR_DATA,
+                                     m.cmd_rate, 0, m.unit, 0)))
+            return SIM_EINVAL;
+        st->spread = m.cmd_spread;
+    }
+    return 0;
 }
 
 /* The CPU's memcpy (a core copying between memories, at memcpy_bandwidth). */
@@ -198,7 +220,8 @@ static int control(sim *s, fab_topo *t, fab_flow *fl, uint32_t from, uint32_t to
  * the host's doorbell, the descriptor fetch (a read of host memory: the
  * request up, the host's DRAM, the completion down) and the engine's
  * processing, each once per transfer with its first chunk. */
-static int dma_start(sim *s, fab_topo *t, fab_flow *fl, uint32_t dev, uint32_t host)
+static int dma_start(sim *s, fab_topo *t, fab_flow *fl, uint32_t dev, uint32_t host,
+                     uint32_t pieces)
 {
     const fab_dma *d = fab_dma_of(s, dev);
     int rc;
@@ -246,8 +269,38 @@ static int dma_start(sim *s, fab_topo *t, fab_flow *fl, uint32_t dev, uint32_t h
             return SIM_EINVAL;
         st->ctl = FAB_CTL_FIRST;
         st->ctl_bytes = 1;
-        st->per_msg = d->descriptor;
+        st->per_msg = d->descriptor * (sim_time)(pieces ? pieces : 1); /* one per piece */
     }
+    return 0;
+}
+
+/* A copy kernel on GPU `gpu`'s SMs moves the segment instead of a copy
+ * engine (fabric.h FABRIC_COPY_SM; devices_int.h fab_gpu): its launch on
+ * the GPU's front end (per transfer, with the first chunk; launches
+ * queue), the segment with the GPU as initiator (its loads pull, its
+ * stores push), at most sm_read_tags loads of sm_read_request bytes
+ * outstanding when it pulls, and its SMs held for the copy's duration
+ * (charged at completion). No descriptor, fetch, completion or MSI-X: the
+ * kernel's loads and stores are the transfer. */
+static int sm_copy(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, uint32_t gpu)
+{
+    fab_gpu *g = sim_comp_at(s, gpu)->state;
+    int rc;
+    if (g->sm_launch) {
+        fab_fstep *st = fab_flow_add_step(fl, &g->hdr.res[2], NULL, NULL, 0, FAB_DIR_DATA, 0.0,
+                                          0, 64, 0);
+        if (!st)
+            return SIM_EINVAL;
+        st->ctl = FAB_CTL_FIRST;
+        st->ctl_bytes = 1;
+        st->per_msg = g->sm_launch;
+    }
+    if ((rc = segment(s, t, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute, gpu)))
+        return rc;
+    if (gpu == r->dst && g->sm_read_tags)
+        fl->inflight_cap = g->sm_read_tags * g->sm_read_request;
+    fl->sm_count = (double)g->sm_sms;
+    fl->sm_account = &g->sm_ps;
     return 0;
 }
 
@@ -566,17 +619,31 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
     fl->path = path;
     uint32_t cpu = UINT32_MAX, ce_gpu = UINT32_MAX;
     int rc = 0;
+    if (r->copy == FABRIC_COPY_SM && path != FABRIC_PATH_DMA)
+        return SIM_EINVAL; /* a copy kernel: a DMA-path copy with a GPU end only */
     switch (path) {
     case FABRIC_PATH_DMA:
         if (gpu_src && !ssd_dst)
             ce_gpu = r->src; /* the GPU pushes */
         else if (gpu_dst && !ssd_src)
             ce_gpu = r->dst; /* the GPU pulls */
+        if (r->copy == FABRIC_COPY_SM) {
+            if (ce_gpu == UINT32_MAX)
+                return SIM_EINVAL;
+            if ((rc = sm_copy(s, t, fl, r, ce_gpu)))
+                return rc;
+            cpu = nearest_cpu(s, t, memlike(s, r->src) ? r->src : r->dst);
+            if (cpu != UINT32_MAX) /* the host launches the kernel as it would the copy */
+                fl->cpu_ps += (double)cpu_at(s, cpu)->launch_cpu;
+            fl->cpu_account = cpu != UINT32_MAX ? &cpu_at(s, cpu)->cpu_ps : NULL;
+            *gate = NULL; /* no copy engine held */
+            return 0;
+        }
     {
         uint32_t ini = dma_initiator(s, r->src, r->dst, ce_gpu);
         /* the initiator's DMA engine costs; its host rings and hears it */
         uint32_t ih = fab_dma_of(s, ini) ? nearest_cpu(s, t, ini) : UINT32_MAX;
-        if (ih != UINT32_MAX && (rc = dma_start(s, t, fl, ini, ih)))
+        if (ih != UINT32_MAX && (rc = dma_start(s, t, fl, ini, ih, r->pieces)))
             return rc;
         if ((rc = segment(s, t, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute, ini)))
             return rc;
@@ -616,7 +683,7 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
             return SIM_EINVAL;
         uint32_t ssd = ssd_src ? r->src : r->dst;
         cpu = nearest_cpu(s, t, ssd);
-        if (cpu != UINT32_MAX && (rc = dma_start(s, t, fl, ssd, cpu)))
+        if (cpu != UINT32_MAX && (rc = dma_start(s, t, fl, ssd, cpu, r->pieces)))
             return rc;
         rc = segment(s, t, fl, r->src, r->dst, 1, 1, r->random, r->route, r->nroute,
                      ssd); /* the SSD's DMA */

@@ -365,7 +365,7 @@ static const sim_param pcie_params[] = {
      offsetof(pcie_state, rcb_chunks), NULL},
     {"dllp", SIM_P_BOOL, "true", "", "charge ACK/FC DLLPs and SKIP ordered sets",
      offsetof(pcie_state, dllp), NULL},
-    {"link_overhead", SIM_P_ENUM, "pcie-bench", "",
+    {"link_overhead", SIM_P_ENUM, "calibrated", "",
      "ACK/UpdateFC/SKP model: calibrated (DLLPs per TLP with coalescing, fitted to measured "
      "copies) or pcie-bench (Neugebauer et al.'s upper bound)",
      offsetof(pcie_state, overhead), overhead_names},

@@ -11,6 +11,7 @@ typedef struct upi_state {
     fab_hdr hdr;          /* fabric engine state (must be first) */
     /* configuration */
     double bw;            /* bytes/s per direction */
+    const char *preset;   /* socket-link preset or "" */
 } upi_state;
 
 /* Data bytes one for one; the request direction carries nothing. */
@@ -35,12 +36,25 @@ static const fab_proto upi_proto = {
 
 static const fab_class upi_class = {{fab_family}, &upi_proto, NULL};
 
+/* Socket-link presets (upi.h head comment: sources). */
+static const char *const p_spr_upi[] = {"bandwidth", "128 GB/s", NULL};
+static const char *const p_genoa_xgmi[] = {"bandwidth", "256 GB/s", "latency", "46.4 ns", NULL};
+
+const sim_preset upi_presets[] = {
+    {"spr-upi-4x16gt", p_spr_upi},
+    {"genoa-xgmi-4x32g", p_genoa_xgmi},
+    {NULL, NULL}};
+
 static const sim_param upi_params[] = {
     {"bandwidth", SIM_P_RATE, "40 GB/s", "B/s", "bandwidth per direction",
      offsetof(upi_state, bw), NULL},
     {"latency", SIM_P_TIME, "100 ns", "ps", "one-way latency (the NUMA penalty)",
      offsetof(upi_state, hdr.latency), NULL},
     FAB_LINK_ENERGY_PARAM(upi_state),
+    {"preset", SIM_P_STRING, "", "",
+     "socket-link preset (spr-upi-4x16gt, genoa-xgmi-4x32g); the entry's own keys override "
+     "its values",
+     offsetof(upi_state, preset), NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL}};
 
 static int upi_configure(sim_comp *c, const scn_node *node, sim_err *err)
@@ -73,4 +87,5 @@ const sim_model upi_model = {
     .destroy = upi_destroy,
     .send = fab_link_send,
     .ext = &upi_class.ext,
+    .presets = upi_presets,
 };

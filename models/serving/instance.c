@@ -6,7 +6,10 @@
  * What it models. One replica of a model on `tp` GPUs. Its KV cache is a
  * kv_store (models/kv/kvstore.h) whose tier 0 holds
  *     floor((gpu_mem_util x tp x HBM - weight bytes) / block bytes)
- * blocks of block_tokens tokens; lower tiers (DRAM, CXL, SSD) come from the
+ * blocks of block_tokens tokens (kv_capacity: simple), or the count vLLM
+ * computes per GPU from the memory the device reports, the weights' share,
+ * the non-torch memory, the profiling pass's activation peak and a CUDA
+ * graph reserve (kv_capacity: vllm; vllm_capacity); lower tiers (DRAM, CXL, SSD) come from the
  * scenario's `kv:` section. Time advances one *step* at a time: each step
  * is one event, never one per token.
  *
@@ -39,8 +42,12 @@
  * store allow (admission needs room for the whole prompt plus a watermark;
  * no admission in a step that preempted, as vLLM). A decode that needs a
  * new block and finds no room preempts from the tail of the running list.
- * The step's duration is llm_step_time() (roofline, llm_model.h) of what it
- * computes; at its end [step_end] progress is applied, first tokens and
+ * The step's duration is llm_step_time() of what it computes, by the
+ * instance's `step_time` model (llm_model.h): the roofline (default),
+ * linear coefficients, or a table of measured steps interpolated over
+ * (prefill tokens, decode tokens, context tokens) (`step_time: table`,
+ * `step_table: FILE.csv`, the path relative to the file naming it, as
+ * include:; step_table.h); at its end [step_end] progress is applied, first tokens and
  * finishes are stamped with the end time, finished requests release their
  * blocks (they stay cached, evictable) and the next step starts at once.
  *
@@ -121,7 +128,7 @@
  * A swapped request resumes only once its swap-out has landed, at the head
  * of the queue (swapped requests first, as vLLM). `cost` swaps when
  *   swap-out + swap-in time  <  recompute time,
- * recompute = the step-time model's (roofline or linear) time of one
+ * recompute = the step-time model's (roofline, linear or table) time of one
  * prefill of the n tokens from nothing cached (prefix hits ignored), swap
  * = fabric_estimate of each leg at the load of the moment (bytes / the
  * bottleneck resource's fair share with the flows already on it, plus
@@ -169,8 +176,8 @@
  * time (llm_model.h, the all-to-alls' latencies included, their bytes
  * not) plus the time the fabric took to move them [a2a_launch, a2a_done].
  * With pp > 1 the all-to-all stays inside the stage time (analytic).
- * Both exclude the linear step time (its coefficients are one measured
- * configuration's), speculation, managed KV and KV read in place.
+ * Both exclude the linear and table step times (their numbers are one
+ * measured configuration's), speculation, managed KV and KV read in place.
  *
  * Priorities (`scheduling: priority`; fcfs is the default). Requests carry
  * the priority of their workload class (serving.c): the waiting queue is
@@ -218,6 +225,7 @@
 #include "models/fabric/devices.h"
 #include "models/fabric/fabric.h"
 #include "models/kv/kvstore.h"
+#include "models/serving/step_table.h"
 #include "models/uvm/um.h"
 #include "sim/mem.h"
 
@@ -274,11 +282,18 @@ typedef struct inst_state {
     double kv_watermark;        /* fraction of KV blocks kept free at admission */
     sim_time allreduce_latency; /* per all-reduce */
     sim_time step_overhead;     /* fixed cost per step */
-    int step_time;              /* LLM_STEP_ROOFLINE or LLM_STEP_LINEAR */
+    int step_time;              /* LLM_STEP_ROOFLINE, LLM_STEP_LINEAR or LLM_STEP_TABLE */
     sim_time step_fixed, step_per_prefill, step_per_decode, step_per_context; /* linear */
+    const char *step_table_path;/* table: the CSV (relative to the file that names it) */
+    step_table *table;          /* table: the loaded grid */
     const char *device;         /* fabric gpu holding tier 0 ("" = none) */
     int role;                   /* INST_ROLE_* */
     int kv_memory;              /* KVMEM_*: KV in explicit tiers or in a managed region */
+    int kv_capacity;            /* KVCAP_*: how tier 0's blocks are counted */
+    uint64_t gpu_memory;        /* memory the device reports per GPU (0: preset) */
+    uint64_t non_torch;         /* KVCAP_VLLM: memory outside PyTorch's allocator per GPU */
+    uint64_t act_peak;          /* KVCAP_VLLM: profiling pass activation peak per GPU */
+    uint64_t graph_mem;         /* KVCAP_VLLM: CUDA graph reserve per GPU */
     const char *managed;        /* managed: the `um` component (driver: external) */
     uint32_t managed_tiers_unused; /* lower kv tiers a managed instance leaves out */
     int64_t managed_prefetch;   /* scheduler prefetch: waiting requests looked ahead (0: off) */
@@ -304,6 +319,8 @@ typedef struct inst_state {
     llm_gpu gpu;                /* effective GPU */
     llm_hw hw;                  /* model + GPU + tp */
     uint64_t kvbpt;             /* KV bytes per token */
+    double kv_gpu_bytes;        /* KVCAP_VLLM: bytes per GPU left for KV blocks */
+    uint64_t kvbpt_gpu;         /* KVCAP_VLLM: KV bytes per token on one GPU */
     uint64_t block_bytes;       /* KV bytes per block */
     inst_kv_cfg kv;             /* KV section */
     uint64_t kv_blocks;         /* tier-0 capacity, blocks */
@@ -455,7 +472,9 @@ const inst_hist *inst_itl(sim_comp *c) { return &((inst_state *)c->state)->itl; 
 
 static const char *const role_names[] = {"mixed", "prefill", "decode", NULL};
 static const char *const kv_memory_names[] = {"explicit", "managed", NULL};
-static const char *const step_time_names[] = {"roofline", "linear", NULL};
+enum { KVCAP_SIMPLE, KVCAP_VLLM };
+static const char *const kv_capacity_names[] = {"simple", "vllm", NULL};
+static const char *const step_time_names[] = {"roofline", "linear", "table", NULL};
 static const char *const preemption_names[] = {"recompute", "swap", "cost", NULL};
 static const char *const spec_names[] = {"none", "draft", "head", NULL};
 enum { A2A_NONE, A2A_MOVING, A2A_DONE, A2A_WAITING, A2A_FINAL };
@@ -503,6 +522,23 @@ static const sim_param inst_params[] = {
       gpu_mem_util),
     P("max_batched_tokens", SIM_P_UINT, "8192", "tokens", "token budget per step",
       max_batched_tokens),
+    {"kv_capacity", SIM_P_ENUM, "simple", "",
+     "HBM KV blocks: simple (gpu_mem_util x tp x hbm - weights, over the block bytes) or vllm "
+     "(vLLM's rule per GPU: gpu_mem_util x gpu_memory - weights / (tp x pp) - non_torch_memory "
+     "- activation_peak - cuda_graph_memory, over one GPU's share of a block)",
+     offsetof(inst_state, kv_capacity), kv_capacity_names},
+    P("gpu_memory", SIM_P_SIZE, "0 B", "B",
+      "kv_capacity vllm: memory one GPU reports (cudaMemGetInfo total, vLLM's total_gpu_memory); "
+      "0: h100 79.22 GiB (vLLM's log), other presets their hbm", gpu_memory),
+    P("non_torch_memory", SIM_P_SIZE, "0 B", "B",
+      "kv_capacity vllm: memory per GPU outside PyTorch's allocator (CUDA context, cuBLAS, "
+      "NCCL); unset: 1.79 GiB at tp 1, 3.58 GiB at tp > 1 (vLLM's H100 logs)", non_torch),
+    P("activation_peak", SIM_P_SIZE, "0 B", "B",
+      "kv_capacity vllm: activation peak per GPU of vLLM's profiling pass of max_batched_tokens "
+      "tokens; unset: max_batched_tokens x hidden x 2 B x 20", act_peak),
+    P("cuda_graph_memory", SIM_P_SIZE, "0 B", "B",
+      "kv_capacity vllm: CUDA graph reserve per GPU (0: vLLM up to 0.10 captures its graphs "
+      "after sizing the KV cache, in the 1 - gpu_mem_util headroom)", graph_mem),
     P("max_seqs", SIM_P_UINT, "256", "requests", "running requests at most", max_seqs),
     P("chunked_prefill", SIM_P_BOOL, "true", "", "split long prompts across steps",
       chunked_prefill),
@@ -515,8 +551,13 @@ static const sim_param inst_params[] = {
      "roofline (from the model and GPU numbers) or linear (fitted coefficients: step_fixed + "
      "step_per_prefill_token x prefill + step_per_decode_token x decode + "
      "step_per_context_token x context read; include a file of scenarios/presets/step-time/ "
-     "or one written by memfab calibrate)",
+     "or one written by memfab calibrate) or table (measured step times over prefill tokens, "
+     "decode tokens and context tokens, interpolated from the CSV step_table)",
      offsetof(inst_state, step_time), step_time_names},
+    P("step_table", SIM_P_STRING, "", "",
+      "table step time: CSV of measured steps on a grid (columns prefill_tokens, "
+      "decode_tokens, context_tokens, step_time_s|_ms|_us; path relative to the file that "
+      "names it; scenarios/presets/step-time/*.csv)", step_table_path),
     P("step_fixed", SIM_P_TIME, "0 s", "ps", "linear step time: fixed cost of a step",
       step_fixed),
     P("step_per_prefill_token", SIM_P_TIME, "0 s", "ps",
@@ -610,6 +651,106 @@ static const sim_param inst_params[] = {
             dst = v; \
     } while (0)
 
+/* step_time: table: load step_table, its path relative to the file whose
+ * mapping names it (as include:); one from an override (--set, a sweep
+ * point) is relative to the file of the instance's mapping (the
+ * scenario). A
+ * step_table without step_time: table written out is a mistake, as
+ * coefficients without linear are (kept unused when step_time names
+ * another model, for comparison runs). */
+static int table_configure(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    inst_state *st = c->state;
+    const scn_node *pn = node ? scn_map_get(node, "step_table") : NULL;
+    step_table_free(st->table);
+    st->table = NULL;
+    if (st->step_time != LLM_STEP_TABLE) {
+        if (st->step_table_path[0] && !(node && scn_map_get(node, "step_time")))
+            return scn_error(err, pn ? pn : node, "instance '%s': step_table belongs to "
+                             "step_time: table (this instance uses the roofline by default; "
+                             "write step_time: table)", c->name);
+        return 0;
+    }
+    if (!st->step_table_path[0])
+        return scn_error(err, node ? scn_map_get(node, "step_time") : NULL,
+                         "instance '%s': step_time: table needs step_table: FILE.csv (a grid "
+                         "of measured step times; scenarios/presets/step-time/ ships some)",
+                         c->name);
+    char path[4096];
+    const char *file = pn ? scn_node_file(pn) : NULL;
+    if (!file || file[0] == '<') /* an override (--set, a sweep point): the scenario's */
+        file = node ? scn_node_file(node) : NULL;
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    if (st->step_table_path[0] == '/' || !slash)
+        snprintf(path, sizeof path, "%s", st->step_table_path);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - file), file, st->step_table_path);
+    char why[512];
+    if (step_table_load(path, &st->table, why, sizeof why))
+        return scn_error(err, pn ? pn : node, "instance '%s': step_table %s%s%s", c->name, path,
+                         why[0] >= '0' && why[0] <= '9' ? ":" : ": ", why);
+    return 0;
+}
+
+/* kv_capacity: vllm. vLLM sizes its KV cache per GPU after a profiling
+ * forward pass (vllm/worker/worker.py determine_num_available_blocks, v0.6
+ * to v0.10; the log it prints is quoted below):
+ *     available = total_gpu_memory x gpu_memory_utilization
+ *                 - weights / (tp x pp) - non_torch_memory - activation peak
+ *     num_gpu_blocks = floor(available / cache_block_size)
+ *     cache_block_size = block_size x layers / pp x 2 x kv_heads / tp
+ *                        x head_size x dtype bytes
+ * total_gpu_memory is what cudaMemGetInfo reports, not the marketing
+ * size: an H100 80GB reports 79.22 GiB (vLLM PR #10511 and #12126 logs;
+ * nvidia-smi shows 81559 MiB). With kv_heads < tp a head is replicated
+ * (one per GPU); MLA keeps the whole latent on every GPU. The log of
+ * `vllm serve meta-llama/Meta-Llama-3-8B` on one H100 (PR #10511):
+ * total 79.22 GiB x 0.90 = 71.29 GiB; weights 14.96 GiB; non_torch 1.79
+ * GiB (3.58 GiB at tp 2: NCCL); activation peak 1.26 GiB (the same at tp
+ * 2); available 53.29 GiB. The unset defaults take these: non_torch 1.79
+ * / 3.58 GiB, and an activation peak of 20 hidden-wide BF16 values per
+ * token of the profiling pass (8192 x 4096 x 2 B x 20 = 1.25 GiB; the
+ * log's peak does not shrink with tp, so it is not divided by tp). The
+ * CUDA graph reserve is 0 by default: those versions capture graphs after
+ * sizing the cache, in the headroom gpu_memory_utilization leaves. Here
+ * the bytes per GPU are checked; inst_start divides them by the block. */
+static int vllm_capacity(sim_comp *c, const scn_node *node, sim_err *err)
+{
+    inst_state *st = c->state;
+    const llm_model *mm = &st->model;
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    uint64_t pp = st->pp_stages > 1 ? st->pp_stages : 1;
+    double gpus = (double)st->tp * (double)pp;
+    double total = (double)st->gpu_memory;
+    if (!total) /* the device's own report, where known; else the preset's size */
+        total = strcmp(st->gpu_name, "h100") == 0 && !st->hbm ? 79.22 * gib
+                                                               : (double)st->gpu.hbm;
+    int given_nt = node && scn_map_get(node, "non_torch_memory");
+    int given_act = node && scn_map_get(node, "activation_peak");
+    double non_torch = given_nt ? (double)st->non_torch : (st->tp > 1 ? 3.58 : 1.79) * gib;
+    double act = given_act ? (double)st->act_peak
+                           : (double)st->max_batched_tokens * mm->hidden * 2.0 * 20.0;
+    double weights = llm_weight_bytes(mm) / gpus;
+    if (st->spec == SPEC_DRAFT)
+        weights += llm_weight_bytes(st->draft_hw.m) / gpus;
+    double budget = st->gpu_mem_util * total;
+    st->kv_gpu_bytes = budget - weights - non_torch - act - (double)st->graph_mem;
+    uint64_t layers = (mm->layers + pp - 1) / pp; /* the largest stage */
+    if (mm->kv_lora_rank)
+        st->kvbpt_gpu = (uint64_t)(mm->kv_lora_rank + mm->rope_dim) * layers * mm->kv_bytes;
+    else
+        st->kvbpt_gpu = 2ULL * layers * (mm->kv_heads >= st->tp ? mm->kv_heads / st->tp : 1) *
+                        mm->head_dim * mm->kv_bytes;
+    if (!(st->kv_gpu_bytes > 0))
+        return scn_error(err, node ? scn_map_get(node, "kv_capacity") : NULL,
+                         "instance '%s': kv_capacity vllm: per GPU, weights %.2f GiB + "
+                         "non-torch %.2f GiB + activation peak %.2f GiB + CUDA graphs %.2f GiB "
+                         "exceed gpu_mem_util x gpu_memory = %.2f GiB; raise tp or gpu_mem_util",
+                         c->name, weights / gib, non_torch / gib, act / gib,
+                         (double)st->graph_mem / gib, budget / gib);
+    return 0;
+}
+
 static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
 {
     inst_state *st = c->state;
@@ -698,8 +839,10 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
     if (!st->max_batched_tokens || !st->max_seqs)
         return scn_error(err, node, "instance '%s': max_batched_tokens and max_seqs must be positive",
                          c->name);
-    if (!(st->gpu_mem_util > 0 && st->gpu_mem_util <= 1) || st->kv_watermark < 0 ||
-        st->kv_watermark >= 1)
+    if (!(st->gpu_mem_util > 0 && st->gpu_mem_util <= 1))
+        return scn_error(err, node ? scn_map_get(node, "gpu_mem_util") : NULL,
+                         "instance '%s': gpu_mem_util must be in (0, 1]", c->name);
+    if (st->kv_watermark < 0 || st->kv_watermark >= 1)
         return scn_error(err, node, "instance '%s': gpu_mem_util must be in (0, 1] and "
                          "kv_watermark in [0, 1)", c->name);
     int any_linear = st->step_fixed || st->step_per_prefill || st->step_per_decode ||
@@ -722,6 +865,13 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
         return scn_error(err, node ? scn_map_get(node, "step_overhead") : NULL,
                          "instance '%s': step_overhead is the roofline's fixed cost; the linear "
                          "model's is step_fixed", c->name);
+    if (st->step_time == LLM_STEP_TABLE && st->step_overhead)
+        return scn_error(err, node ? scn_map_get(node, "step_overhead") : NULL,
+                         "instance '%s': step_overhead is the roofline's fixed cost; a step "
+                         "table's times include it", c->name);
+    int trc = table_configure(c, node, err);
+    if (trc)
+        return trc;
     if (st->pp_stages < 1 || st->pp_stages > PAR_MAX_DEV || mm->layers % st->pp_stages)
         return scn_error(err, PKEY("pp"),
                          "instance '%s': pp (%llu stages) must divide the model's %u layers "
@@ -741,10 +891,10 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
                          "instance '%s': moe_imbalance (%g) is the busiest rank's tokens over "
                          "the mean: 1..ep (%llu)", c->name, st->moe_imb,
                          (unsigned long long)st->ep);
-    if ((st->pp_stages > 1 || st->ep > 1) && st->step_time == LLM_STEP_LINEAR)
+    if ((st->pp_stages > 1 || st->ep > 1) && st->step_time != LLM_STEP_ROOFLINE)
         return scn_error(err, PKEY("step_time"), "instance '%s': pp and ep need "
-                         "step_time: roofline (linear coefficients are measured for one "
-                         "configuration)", c->name);
+                         "step_time: roofline (linear coefficients and step tables are "
+                         "measured for one configuration)", c->name);
     if ((st->pp_stages > 1 || st->ep > 1) && !(gg->link_bandwidth > 0))
         return scn_error(err, node, "instance '%s': pp > 1 and ep > 1 need link_bandwidth "
                          "(activations, all-to-alls)", c->name);
@@ -761,6 +911,7 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
     st->hw.allreduce_latency_s = sim_time_to_s(st->allreduce_latency);
     st->hw.step_overhead_s = sim_time_to_s(st->step_overhead);
     st->hw.step_model = st->step_time;
+    st->hw.table = st->table;
     st->hw.linear = (llm_linear){sim_time_to_s(st->step_fixed), sim_time_to_s(st->step_per_prefill),
                                  sim_time_to_s(st->step_per_decode),
                                  sim_time_to_s(st->step_per_context)};
@@ -806,6 +957,8 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
         usable *= (double)st->pp_stages;
     if (st->spec == SPEC_DRAFT) /* the draft model's weights share the HBM */
         usable -= llm_weight_bytes(st->draft_hw.m);
+    if (st->kv_capacity == KVCAP_VLLM)
+        return vllm_capacity(c, node, err);
     if (usable <= llm_weight_bytes(mm))
         return scn_error(err, node, "instance '%s': %.1f GB of weights do not fit in %.1f GB "
                          "(gpu_mem_util x tp x hbm); raise tp",
@@ -1147,7 +1300,7 @@ static int resolve_par(sim_comp *c, sim_err *err)
             if (i == j || (st->pp_stages > 1 && j != i + 1))
                 continue;
             fabric_req fr = {st->par_dev[i], st->par_dev[j], 1, FABRIC_PATH_AUTO, c->id,
-                             INST_EV_PP_ACT, 0, 0, NULL, 0, 0, 0, 0};
+                             INST_EV_PP_ACT, 0, 0, NULL, 0, 0, 0, 0, 0, 0};
             if (st->par_dev[i] == st->par_dev[j] || fabric_check_transfer(c->sim, &fr))
                 return scn_error(err, dn ? dn : c->node, "instance '%s': devices: no fabric "
                                  "route from '%s' to '%s' (%s)", c->name,
@@ -1186,6 +1339,9 @@ static int inst_start(sim_comp *c, sim_err *err)
                     (st->spec == SPEC_DRAFT ? llm_weight_bytes(st->draft_hw.m) : 0);
     uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity : (uint64_t)usable;
     st->kv_blocks = cap0 / st->block_bytes;
+    if (st->kv_capacity == KVCAP_VLLM && !st->kv.tiers[0].capacity) /* vllm_capacity */
+        st->kv_blocks = (uint64_t)floor(st->kv_gpu_bytes /
+                                        (double)(st->kvbpt_gpu * st->kv.block_tokens));
     if (st->kv_memory == KVMEM_MANAGED) { /* the managed allocation holds the KV */
         int rc = managed_start(c, err);
         if (rc)
@@ -1697,7 +1853,7 @@ static void swap_move(sim_comp *c, inst_req *r, uint64_t bytes, int in)
 static double swap_leg(sim_comp *c, uint32_t src, uint32_t dst, int path, uint64_t bytes)
 {
     fabric_req q = {src, dst, bytes, path, c->id, INST_EV_MOVED, 0, 0, NULL, 0, 0, 0,
-                    FABRIC_CLASS_SWAP};
+                    FABRIC_CLASS_SWAP, 0, 0};
     double t;
     return fabric_estimate(c->sim, &q, &t) ? INFINITY : t;
 }
@@ -2728,6 +2884,8 @@ static int inst_finish(sim_comp *c, sim_err *err)
     double el = sim_time_to_s(sim_now(s));
     sim_report_metric(s, c->name, "kv_bytes_per_token", (double)st->kvbpt, "B");
     sim_report_metric(s, c->name, "kv_capacity_blocks", (double)st->kv_blocks, "blocks");
+    if (st->kv_capacity == KVCAP_VLLM) /* vLLM's available_kv_cache_memory */
+        sim_report_metric(s, c->name, "kv_memory_per_gpu", st->kv_gpu_bytes, "B");
     sim_report_metric(s, c->name, "kv_capacity_tokens",
                       (double)st->kv_blocks * st->kv.block_tokens, "tokens");
     sim_report_metric(s, c->name, "steps", (double)st->cnt.steps, "steps");
@@ -2864,6 +3022,7 @@ static void inst_destroy(sim_comp *c)
 {
     inst_state *st = c->state;
     kv_store_free(st->store);
+    step_table_free(st->table);
     sim_free(st->run);
     sim_free(st->moves);
     sim_free(st->mr);

@@ -46,6 +46,8 @@
  */
 #include "models/serving/llm_model.h"
 
+#include "models/serving/step_table.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -240,7 +242,7 @@ double llm_stage_seconds(const llm_hw *hw, const llm_step *st)
 double llm_step_seconds_cxl(const llm_hw *hw, const llm_step *st, double *t_comp,
                             double *t_mem, double *t_cxl, double *t_ar)
 {
-    if (hw->step_model == LLM_STEP_LINEAR) {
+    if (hw->step_model == LLM_STEP_LINEAR || hw->step_model == LLM_STEP_TABLE) {
         const llm_linear *k = &hw->linear;
         if (t_comp)
             *t_comp = 0;
@@ -248,9 +250,12 @@ double llm_step_seconds_cxl(const llm_hw *hw, const llm_step *st, double *t_comp
             *t_mem = 0;
         if (t_ar)
             *t_ar = 0;
-        double tl = k->fixed + k->per_prefill * (double)st->prefill_tokens +
-                    k->per_decode * (double)st->decode_tokens +
-                    k->per_context * (double)st->ctx_read;
+        double tl = hw->step_model == LLM_STEP_TABLE
+                        ? step_table_seconds(hw->table, (double)st->prefill_tokens,
+                                             (double)st->decode_tokens, (double)st->ctx_read)
+                        : k->fixed + k->per_prefill * (double)st->prefill_tokens +
+                              k->per_decode * (double)st->decode_tokens +
+                              k->per_context * (double)st->ctx_read;
         double tx = st->cxl_bytes && hw->cxl_bandwidth > 0
                         ? (double)st->cxl_bytes / hw->cxl_bandwidth : 0;
         if (t_cxl)

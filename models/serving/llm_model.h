@@ -118,6 +118,12 @@
  * Coefficients come from measurements of one (model, GPU, tp, engine
  * version); `memfab calibrate` fits them by least squares.
  *
+ * The table step-time model (LLM_STEP_TABLE) interpolates measured step
+ * times over (prefill tokens, decode tokens, context tokens read)
+ * multilinearly (step_table.h: the CSV, the grid, extrapolation).
+ * Like the linear model it has no compute/HBM/all-reduce parts; KV read in
+ * place from CXL bounds its step from below the same way.
+ *
  * GPU energy of an instance over a run of T seconds whose steps kept it
  * busy for B seconds (busy fraction u = B / T), per GPU:
  *   E = idle x T + (peak - idle) x B = (idle + (peak - idle) x u) x T
@@ -174,7 +180,9 @@ typedef struct llm_step {
     uint64_t decode_tokens; /* of tokens, decode tokens, one per decoding sequence (linear) */
 } llm_step;
 
-enum { LLM_STEP_ROOFLINE, LLM_STEP_LINEAR };
+enum { LLM_STEP_ROOFLINE, LLM_STEP_LINEAR, LLM_STEP_TABLE };
+
+struct step_table; /* step_table.h */
 
 /* Coefficients of the linear step-time model, seconds. */
 typedef struct llm_linear {
@@ -192,7 +200,7 @@ typedef struct llm_hw {
     double allreduce_latency_s; /* per all-reduce fixed cost, seconds */
     double step_overhead_s; /* fixed cost per step (scheduler, launch), seconds */
     double cxl_bandwidth;   /* bytes/s of KV read in place from CXL (0: no such reads) */
-    int step_model;         /* LLM_STEP_ROOFLINE (default, 0) or LLM_STEP_LINEAR */
+    int step_model;         /* LLM_STEP_ROOFLINE (default, 0), LLM_STEP_LINEAR or _TABLE */
     llm_linear linear;      /* the linear model's coefficients */
     uint32_t pp;            /* pipeline stages (0 or 1: none), tp GPUs each */
     uint32_t microbatches;  /* pipeline micro-batches per step (0 or 1: one) */
@@ -200,6 +208,7 @@ typedef struct llm_hw {
     double moe_imbalance;   /* busiest EP rank's tokens / the mean (>= 1; 0: 1) */
     int a2a_external;       /* 1: the caller moves the all-to-alls' bytes (fabric); the
                              * step time keeps only their latencies */
+    const struct step_table *table; /* LLM_STEP_TABLE: the grid (step_table.h) */
 } llm_hw;
 
 /* Presets, NULL-name-terminated, and lookup by name (NULL when absent). */
@@ -220,7 +229,7 @@ double llm_gpu_energy_j(const llm_gpu *g, double busy_s, double total_s);
 
 /* Step time in seconds and its parts (t_comp, t_mem, t_ar may be NULL;
  * t_mem is the HBM stream; llm_step_seconds_cxl also gives t_cxl). The
- * linear model has no compute/HBM/all-reduce parts and sets them to 0; KV
+ * linear and table models have no compute/HBM/all-reduce parts and sets them to 0; KV
  * read in place from CXL still bounds its step from below (the step
  * cannot end before those bytes have streamed). */
 double llm_step_seconds_cxl(const llm_hw *hw, const llm_step *st, double *t_comp,

@@ -853,7 +853,7 @@ static void pd_send(sim_comp *c, inst_req *r, uint64_t bytes)
             uint64_t b = each + (k == 0 ? bytes - each * shards : 0);
             fabric_req fr = {src, dst, b, w->pd_path, c->id, WL_EV_KV,
                              (uint64_t)(uintptr_t)r, 0, NULL, 0, r->id * 64 + k,
-                             r->session ? r->session : r->id + 1, FABRIC_CLASS_KV_TRANSFER};
+                             r->session ? r->session : r->id + 1, FABRIC_CLASS_KV_TRANSFER, 0, 0};
             if (fabric_transfer_req(c->sim, &fr) == 0)
                 r->kv_flows++;
             else
@@ -1519,7 +1519,7 @@ static int wl_start(sim_comp *c, sim_err *err)
             if (inst_role(p) != INST_ROLE_PREFILL || a == UINT32_MAX || b == UINT32_MAX ||
                 a == b)
                 continue;
-            fabric_req fr = {a, b, 1, w->pd_path, c->id, WL_EV_KV, 0, 0, NULL, 0, 0, 0, 0};
+            fabric_req fr = {a, b, 1, w->pd_path, c->id, WL_EV_KV, 0, 0, NULL, 0, 0, 0, 0, 0, 0};
             if (fabric_check_transfer(c->sim, &fr))
                 return scn_error(err, w->pd_node ? w->pd_node : c->node,
                                  "disaggregation: no %s route for KV from prefill '%s' (device"
