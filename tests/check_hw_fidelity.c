@@ -549,6 +549,18 @@ END_TEST
     "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: " #gen ", lanes: 16, max_payload: 256 B,"       \
     " max_read_request: 512 B, ends: [host, gpu]}\n"
 
+/* gdsio on one GPU and one NVMe drive (the forum post's setup): threads
+ * are outstanding transfers of one I/O each, on path `p`. */
+#define GDSIO(p)                                                                             \
+    "name: gdsio\ncomponents:\n  - {name: host, type: cpu}\n  - {name: gpu, type: gpu}\n" \
+    "  - {name: ssd, type: nvme, read_bandwidth: 6.622534 GiB/s}\n"                          \
+    "  - {name: load, type: xfer, src: ssd, dst: gpu, size: 1 MiB, outstanding: 4,"           \
+    " count: 2048, path: " p "}\n"                                                            \
+    "links:\n  - {name: n, type: pcie, link_overhead: calibrated, gen: 5, lanes: 4,"         \
+    " ends: [host, ssd]}\n"                                                                   \
+    "  - {name: g, type: pcie, link_overhead: calibrated, gen: 4, lanes: 16,"                \
+    " ends: [host, gpu]}\n"
+
 /* The same with the GPU's SMs copying (copy_engine: sm): nvbandwidth's
  * host_to_device_memcpy_sm / device_to_host_memcpy_sm kernels, one block
  * per SM, on its default 64 MiB buffer. */
@@ -671,6 +683,19 @@ static const hw_meas meas[] = {
      " count: 8192, path: dma}\n"
      "links:\n  - {name: l, type: pcie, link_overhead: calibrated, gen: 5, lanes: 4, max_payload: 256 B, ends: [host, ssd]}\n",
      0, 14.0e9, 0.05, 0, 0, NULL, 0, NULL},
+    /* The bounce path against GDS on one host: gdsio -x 2 (CPU_GPU: POSIX
+     * read with O_DIRECT into a host buffer, then cudaMemcpy) and -x 0
+     * (GPUD) with 4 threads of 1 MiB reads. The post names neither drive
+     * nor link; the drive is set to the GDS run's 6.622534 GiB/s on a link
+     * that does not limit it (Gen5 x4), so these rows measure what the
+     * bounce path loses against GDS on the same drive: 0.74% measured. */
+    {"Compatibility mode (bounce, O_DIRECT), 4 x 1 MiB reads",
+     "NVIDIA developer forum thread 346097, gdsio -x 2 (CPU_GPU) -w 4 -i 1M, CUDA 12.2: "
+     "6.573733 GiB/s (GDS -x 0 on the same drive: 6.622534 GiB/s)",
+     GDSIO("bounce"), 0, 6.573733 * 1073741824.0, 0.05, 0, 0, NULL, 0, NULL},
+    {"Compatibility mode (bounce, O_DIRECT), 4 x 1 MiB reads: latency",
+     "same run: Avg_Latency 593.86 us (GDS: 589.44 us)", GDSIO("bounce"), 1, 593.86434e-6,
+     0.15, 0, 0, NULL, 0, NULL},
     {"64 B DMA read latency, NIC on a Xeon host",
      "Neugebauer et al., SIGCOMM 2018 (pcie-bench): 0.5-0.7 us on server hosts (midpoint 0.6 us)",
      "name: lat\ncomponents:\n  - {name: host, type: cpu, latency: 150 ns, dram_latency: 90 ns}\n"

@@ -35,8 +35,10 @@ static void report_res(sim_comp *c, fab_res *r, const char *what)
     snprintf(name, sizeof name, "%s_bytes", what);
     sim_report_metric(c->sim, c->name, name, (double)r->bytes, "B");
     snprintf(name, sizeof name, "%s_utilization", what);
+    /* a pool of servers (copy threads): the fraction of their time busy */
+    double servers = r->servers > 1 ? (double)r->servers : 1.0;
     sim_report_metric(c->sim, c->name, name,
-                      now ? (double)fab_res_busy(r, now) / (double)now : 0.0, "");
+                      now ? (double)fab_res_busy(r, now) / (servers * (double)now) : 0.0, "");
 }
 
 static void dev_destroy(sim_comp *c) { fab_hdr_destroy(c->state); }
@@ -229,6 +231,10 @@ static const sim_param cpu_params[] = {
      offsetof(fab_cpu, dram_cap), NULL},
     {"memcpy_bandwidth", SIM_P_RATE, "10 GB/s", "B/s", "memcpy bandwidth of one core",
      offsetof(fab_cpu, memcpy_bw), NULL},
+    {"copy_threads", SIM_P_UINT, "1", "threads",
+     "threads copying between host buffers at memcpy_bandwidth each (page-cache and "
+     "pageable bounce copies, pageable staging, CXL loads/stores)",
+     offsetof(fab_cpu, copy_threads), NULL},
     {"socket", SIM_P_UINT, "0", "", "socket number", offsetof(fab_cpu, socket), NULL},
     {"launch_cpu", SIM_P_TIME, "2 us", "ps", "CPU time to launch one DMA copy",
      offsetof(fab_cpu, launch_cpu), NULL},
@@ -282,6 +288,10 @@ static int cpu_configure(sim_comp *c, const scn_node *node, sim_err *err)
     static const char *const labels[] = {"dram", "memcpy", "netstack"};
     fab_node_init(c, 3, labels);
     h->hdr.res[2].servers = (uint32_t)(h->net_cores > 4096 ? 4096 : h->net_cores);
+    if (h->copy_threads < 1 || h->copy_threads > 4096)
+        return scn_error(err, node ? scn_map_get(node, "copy_threads") : NULL,
+                         "cpu '%s': copy_threads must be 1 to 4096", c->name);
+    h->hdr.res[1].servers = (uint32_t)h->copy_threads;
     return 0;
 }
 

@@ -13,8 +13,10 @@
  *               upi: UPI, xGMI; the link's latency is the NUMA penalty,
  *               upi.h); DMA to DRAM costs
  *               bytes / dram_bandwidth of DRAM time and dram_latency;
- *               memcpy by a core (pageable staging, CXL loads) runs at
- *               memcpy_bandwidth. CPU time is charged per path (fabric.c).
+ *               memcpy by a core (pageable staging, CXL loads, the bounce
+ *               path's page-cache copies) runs at memcpy_bandwidth, on one
+ *               of `copy_threads` (a pool of servers: c copies at once).
+ *               CPU time is charged per path (fabric.c).
  *   gpu         HBM at hbm_bandwidth; cudaMemcpy-style copies need one of
  *               `copy_engines`, later copies wait for a free one (FIFO).
  *   nvme        sequential transfers stream at read/write_bandwidth; each

@@ -54,6 +54,7 @@ typedef struct fab_cpu {
     sim_time dram_lat;      /* DMA access latency to DRAM */
     uint64_t dram_cap;      /* capacity */
     double memcpy_bw;       /* one core's memcpy bandwidth */
+    uint64_t copy_threads;  /* threads copying at memcpy_bw each (res[1]'s servers) */
     uint64_t socket;        /* socket number */
     sim_time launch_cpu;    /* CPU time to launch one DMA copy */
     sim_time io_cpu;        /* CPU time per I/O through the kernel (bounce path) */

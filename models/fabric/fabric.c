@@ -46,6 +46,7 @@ enum { MODE_CHUNK, MODE_PACKET };
 static const char *const mode_names[] = {"chunk", "packet", NULL};
 enum { FLOW_CHUNK, FLOW_FLUID };
 static const char *const flow_model_names[] = {"chunk", "fluid", NULL};
+static const char *const bounce_mode_names[] = {"o_direct", "page_cache", "pageable", NULL};
 
 typedef struct fabric_state {
     /* configuration */
@@ -53,7 +54,7 @@ typedef struct fabric_state {
     int mode;                /* MODE_* */
     uint64_t window;         /* bytes in flight per transfer */
     int free_xfers;          /* transfers take no time */
-    fab_path_opts paths;     /* gds, bounce_io */
+    fab_path_opts paths;     /* gds, bounce buffers */
     sim_time rto;            /* a chunk dropped by a full switch buffer is resent after this */
     int lone_flows;          /* a transfer alone on its path runs in one piece (engine.h) */
     int flow_model;          /* FLOW_*: bulk transfers as chunks or as fluid flows (fluid.h) */
@@ -154,13 +155,14 @@ int fabric_path_find(const char *name)
 
 static void complete(sim *s, fabric_state *f, fab_flow *fl);
 
-/* The chunk size of a flow: the setting, one forwarding unit in packet
+/* The chunk size of a flow: the setting (or the path's own, fl->chunk:
+ * the bounce buffers), one forwarding unit in packet
  * mode, at most one pool of credits on credit-limited links, and at most
  * the smallest finite buffer on its way (a larger chunk could never be
  * admitted: dropped and resent forever). */
 static uint64_t chunk_size(const fabric_state *f, const fab_flow *fl)
 {
-    uint64_t chunk = f->chunk ? f->chunk : 262144;
+    uint64_t chunk = fl->chunk ? fl->chunk : f->chunk ? f->chunk : 262144;
     if (f->mode == MODE_PACKET) { /* one TLP (or flit, or 4 KiB) per chunk */
         uint64_t u = 0;
         for (uint32_t i = 0; i < fl->nsteps; i++) {
@@ -242,8 +244,10 @@ int fabric_transfer_req(sim *s, const fabric_req *r)
     fl->fluid = f->flow_model == FLOW_FLUID ? &f->fluid : NULL;
     f->fluid.fab_id = fl->fab_id;
     fl->fast = f->lone_flows && !fl->fluid;
+    /* a path with its own chunks keeps its window in bytes (the bounce
+     * buffers: count x size) when the chunk is cut smaller */
+    uint64_t window = fl->chunk ? fl->chunk * (fl->window ? fl->window : 1) : f->window;
     fl->chunk = chunk_size(f, fl);
-    uint64_t window = f->window;
     if (fl->inflight_cap && fl->inflight_cap < window) {
         /* outstanding requests: a quarter of them per chunk (whole 64 B
          * pieces), so the cap is kept in flight while chunks return */
@@ -504,8 +508,17 @@ static const sim_param fabric_params[] = {
     {"gds", SIM_P_BOOL, "true", "", "AUTO path for NVMe<->GPU: GDS (true) or bounce (false)",
      offsetof(fabric_state, paths.gds), NULL},
     {"bounce_io", SIM_P_SIZE, "1 MiB", "B",
-     "bytes per I/O through the host bounce buffer (BOUNCE path: CPU io_cpu + launch_cpu each)",
+     "bytes of one host bounce buffer, one I/O each (BOUNCE path; cuFile's "
+     "per_buffer_cache_size_kb 1024, fabric.h)",
      offsetof(fabric_state, paths.bounce_io), NULL},
+    {"bounce_buffers", SIM_P_UINT, "64", "",
+     "host bounce buffers one transfer may fill at once (cuFile's posix_pool_slab_count of "
+     "the 1024 KiB slab)", offsetof(fabric_state, paths.bounce_buffers), NULL},
+    {"bounce_mode", SIM_P_ENUM, "o_direct", "",
+     "how the BOUNCE path reads/writes the SSD: o_direct (DMA into the pinned buffer, no CPU "
+     "copy), page_cache (one copy between page cache and pinned buffer), pageable (read() "
+     "into pageable memory, cudaMemcpy stages it: two copies)",
+     offsetof(fabric_state, paths.bounce_mode), bounce_mode_names},
     {"rto", SIM_P_TIME, "100 us", "ps",
      "time from a drop at a full switch buffer to the resend of the chunk (NAK or timeout)",
      offsetof(fabric_state, rto), NULL},
@@ -537,9 +550,13 @@ static int fabric_configure(sim_comp *c, const scn_node *node, sim_err *err)
                          c->name);
     if (f->window < f->chunk)
         f->window = f->chunk;
-    if (f->paths.bounce_io < 1)
+    if (f->paths.bounce_io < 64 || (f->paths.bounce_io > 4096 && f->paths.bounce_io % 4096))
         return scn_error(err, node ? scn_map_get(node, "bounce_io") : NULL,
-                         "fabric '%s': bounce_io must be at least 1 B", c->name);
+                         "fabric '%s': bounce_io must be at least 64 B, and a multiple of "
+                         "4 KiB above 4 KiB", c->name);
+    if (f->paths.bounce_buffers < 1 || f->paths.bounce_buffers > UINT32_MAX)
+        return scn_error(err, node ? scn_map_get(node, "bounce_buffers") : NULL,
+                         "fabric '%s': bounce_buffers must be at least 1", c->name);
     return 0;
 }
 

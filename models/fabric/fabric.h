@@ -26,12 +26,31 @@
  *             CPU time = bytes / memcpy_bandwidth + launch.
  *   GDS       GPUDirect Storage: the SSD DMAs straight to/from GPU memory
  *             through the switch (or the root complex); host memory zero.
- *   BOUNCE    GDS compatibility mode: SSD -> host bounce buffer -> GPU;
- *             host memory crossed twice; CPU time per bounce I/O of
- *             `bounce_io` bytes (fabric parameter, default 1 MiB, cuFile's
- *             per-buffer bounce size, cufile.json per_buffer_cache_size_kb
- *             1024): ceil(bytes / bounce_io) x (io_cpu + launch_cpu),
- *             independent of the simulation's `chunk`.
+ *   BOUNCE    GDS compatibility mode: SSD -> host bounce buffer -> GPU
+ *             (GPU -> buffer -> SSD for writes), store-and-forward per
+ *             buffer through a pool: the transfer moves in buffers of
+ *             `bounce_io` bytes (default 1 MiB: cufile.json
+ *             per_buffer_cache_size_kb 1024, and the 1024 KiB slab of
+ *             posix_pool_slab_size_kb), at most `bounce_buffers` of them
+ *             filled at once (default 64: posix_pool_slab_count of that
+ *             slab; NVIDIA GPUDirect Storage Configuration Guide, cufile.json
+ *             parameters, as gdscheck -p prints them). A buffer's next leg
+ *             starts when its previous leg has finished, and the buffer is
+ *             filled again only after its last leg. `bounce_mode` says how
+ *             the SSD is read: o_direct (the SSD DMAs into the pinned
+ *             buffer; host memory crossed twice), page_cache (the SSD
+ *             fills the page cache, a copy thread copies it to the pinned
+ *             buffer: four crossings), pageable (a plain read() into
+ *             pageable memory, then cudaMemcpy's staging copy into a
+ *             pinned buffer: two copies, six crossings). The copies run on
+ *             the host's copy threads (cpu `copy_threads` x
+ *             `memcpy_bandwidth`), a resource on the data path. CPU time:
+ *             ceil(bytes / bounce_io) x (io_cpu + launch_cpu) + copies x
+ *             bytes / memcpy_bandwidth. The GPU's copy engine is taken
+ *             per buffer (a cudaMemcpyAsync each), so `copy_engines` does
+ *             not gate bounce transfers. The pool is per transfer:
+ *             concurrent transfers each fill their own buffers (cuFile
+ *             shares one pool per process; not modelled).
  *   CXL       CPU loads/stores to CXL memory: flits on the CXL links, the
  *             device's memory, a CPU copy into (out of) local DRAM.
  *   RDMA      between components of different nodes (no route without a
@@ -84,12 +103,13 @@
  *   GDS       the SSD's DMA: SSD -> GPU writes into GPU memory (cuFileRead),
  *             GPU -> SSD the SSD reads GPU memory (cuFileWrite).
  *   BOUNCE    SSD leg: the SSD writes (reads) the bounce buffer; GPU leg:
- *             the GPU copy engine reads (writes) it.
+ *             the GPU copy engine reads (writes) it; copies: a host core.
  *   CXL       the CPU: loads are CXL.mem reads, stores CXL.mem writes.
  *
  * Transfers move in chunks (`chunk`, default 256 KiB; `mode: packet` makes
- * every chunk one TLP) pipelined hop by hop, at most `window` bytes in
- * flight per transfer; concurrent transfers share every link direction and
+ * every chunk one TLP; the BOUNCE path's chunks are its buffers) pipelined
+ * hop by hop, at most `window` bytes in flight per transfer (BOUNCE: the
+ * buffers); concurrent transfers share every link direction and
  * memory round-robin per chunk. Each chunk's time on a link carries exactly
  * the protocol overhead of the bytes in it (pcie.h, cxl.h), so bandwidth
  * comes out of the simulated stream. A 1 GB transfer costs O(chunks x hops)

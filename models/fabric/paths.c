@@ -9,6 +9,14 @@
  * steps), pushing a write (data steps, then a response step on every link
  * whose protocol answers writes, e.g. a CXL.mem NDR per line). Node kinds
  * (devices_int.h) tell which end is a host, a GPU, an SSD or a memory.
+ *
+ * The bounce path is store-and-forward: the memory step that ends each of
+ * its legs (the DRAM write of a buffer) gets the buffer as its forwarding
+ * unit, so by the engine's cut-through rule (engine.h) the next step
+ * starts only after the whole buffer is there; its chunks are the buffers
+ * and its window their count, so the engine's window is the buffer pool.
+ * Validated in tests/check_bounce.c.
+ *
  * A DMA copy with a GPU end is moved by one of its copy engines (the
  * engine's descriptor costs, one descriptor per contiguous piece, the
  * engine held: dma_start/dma_end) or, when the request asks for it
@@ -513,6 +521,71 @@ static int rdma(sim *s, fab_topo *t, fab_flow *fl, const fabric_req *r, int read
     return 0;
 }
 
+/* ---- the bounce path (fabric.h BOUNCE) --------------------------------- */
+
+/* The step just added ends a leg of the bounce path: it serves a whole
+ * buffer before the next step may start (store-and-forward; engine.h: a
+ * step whose forwarding unit is the chunk passes nothing on early). */
+static void hold_buffer(fab_flow *fl, const fab_res *dram, uint64_t buf)
+{
+    for (uint32_t i = fl->nsteps; i-- > 0;)
+        if (fl->st[i].res == dram) {
+            fl->st[i].unit = buf;
+            return;
+        }
+}
+
+/* A copy by one of the host's copy threads from one buffer in its DRAM to
+ * another: the DRAM read, the core's memcpy, the DRAM write. */
+static int host_copy(sim *s, fab_flow *fl, fab_cpu *c, uint32_t cpu, uint64_t buf)
+{
+    int rc;
+    if ((rc = mem_step(s, fl, cpu, 1, 0)) || (rc = memcpy_step(fl, c, 4096)) ||
+        (rc = mem_step(s, fl, cpu, 0, 0)))
+        return rc;
+    hold_buffer(fl, &c->hdr.res[0], buf);
+    return 0;
+}
+
+/* SSD <-> host <-> GPU (or another device) through host bounce buffers.
+ * A read (ssd_src): the SSD's DMA fills a buffer in host DRAM (the page
+ * cache unless O_DIRECT), the host's copy threads copy it on (page cache
+ * -> pinned buffer; pageable: page cache -> user buffer -> the CUDA
+ * driver's pinned staging buffer), then the device's copy engine reads
+ * it out. A write is the mirror: the copy engine writes the buffer, the
+ * copies run, the SSD reads it. Every leg holds the whole buffer before
+ * the next starts; the flow's chunks are the buffers (o->bounce_io bytes)
+ * and its window their count (o->bounce_buffers), so a buffer is filled
+ * again only after its last leg has finished. */
+static int bounce(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
+                  const fabric_req *r, int read, fab_cpu *c, uint32_t cpu)
+{
+    uint64_t buf = o->bounce_io ? o->bounce_io : 1u << 20;
+    uint32_t copies = o->bounce_mode == FAB_BOUNCE_PAGEABLE     ? 2
+                      : o->bounce_mode == FAB_BOUNCE_PAGE_CACHE ? 1
+                                                                : 0;
+    int rc;
+    /* first leg: the SSD writes host DRAM (read), or the device's copy
+     * engine does (write) */
+    if ((rc = segment(s, t, fl, r->src, cpu, 1, 1, read ? r->random : 0, NULL, 0, r->src)))
+        return rc;
+    hold_buffer(fl, &c->hdr.res[0], buf);
+    for (uint32_t i = 0; i < copies; i++)
+        if ((rc = host_copy(s, fl, c, cpu, buf)))
+            return rc;
+    /* last leg: the device's copy engine reads host DRAM (read), or the SSD does (write) */
+    if ((rc = segment(s, t, fl, cpu, r->dst, 1, 1, read ? 0 : r->random, NULL, 0, r->dst)))
+        return rc;
+    fl->chunk = buf;
+    fl->window = o->bounce_buffers ? (uint32_t)o->bounce_buffers : 1;
+    /* CPU time: per buffer, the kernel I/O and the copy's launch; per byte
+     * copied, the copy threads' memcpy */
+    uint64_t ios = (r->bytes + buf - 1) / buf;
+    fl->cpu_ps += (double)ios * (double)(c->io_cpu + c->launch_cpu) +
+                  (double)copies * (double)r->bytes * 1e12 / c->memcpy_bw;
+    return 0;
+}
+
 /* Can src reach dst without a network (a route through forwarding nodes)? */
 static int local_route(sim *s, fab_topo *t, uint32_t src, uint32_t dst)
 {
@@ -628,18 +701,11 @@ int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
         cpu = nearest_cpu(s, t, ssd);
         if (cpu == UINT32_MAX)
             return SIM_ENOTFOUND;
-        /* each leg is the device's DMA: the SSD's, the GPU's copy engine */
-        if ((rc = segment(s, t, fl, r->src, cpu, 1, 1, r->random, NULL, 0, r->src)))
+        /* the device's copy engine is taken per buffer (a cudaMemcpyAsync
+         * each), not for the whole transfer as a gate would: the copies of
+         * concurrent transfers share the links buffer by buffer */
+        if ((rc = bounce(s, t, o, fl, r, ssd_src, cpu_at(s, cpu), cpu)))
             return rc;
-        rc = segment(s, t, fl, cpu, r->dst, 1, 1, r->random, NULL, 0, r->dst);
-        if (is(s, ssd_src ? r->dst : r->src, &fab_kind_gpu))
-            ce_gpu = ssd_src ? r->dst : r->src;
-        fab_cpu *c = cpu_at(s, cpu);
-        /* per bounce-buffer I/O (a read into the buffer + a copy out),
-         * not per simulation chunk */
-        uint64_t bio = o->bounce_io ? o->bounce_io : 1u << 20;
-        uint64_t ios = (r->bytes + bio - 1) / bio;
-        fl->cpu_ps += (double)ios * (double)(c->io_cpu + c->launch_cpu);
         break;
     }
     case FABRIC_PATH_CXL: {

@@ -14,11 +14,19 @@
 /* The fabric settings a path depends on. */
 typedef struct fab_path_opts {
     int gds;                 /* AUTO uses GDS (1) or bounce (0) for NVMe <-> GPU */
-    uint64_t bounce_io;      /* bytes per bounce-buffer I/O */
+    uint64_t bounce_io;      /* bytes of one host bounce buffer (one I/O each) */
+    uint64_t bounce_buffers; /* bounce buffers a transfer may fill at once */
+    int bounce_mode;         /* FAB_BOUNCE_*: the CPU copies between SSD and device */
 } fab_path_opts;
 
+/* How the bounce path reaches the SSD: O_DIRECT into the pinned buffer (no
+ * CPU copy), through the page cache (one copy), or a plain read() into
+ * pageable memory and cudaMemcpy from it (two copies). */
+enum { FAB_BOUNCE_O_DIRECT, FAB_BOUNCE_PAGE_CACHE, FAB_BOUNCE_PAGEABLE };
+
 /* Build fl's itinerary for r (fl->path receives the resolved path; CPU
- * time and host memory are charged to fl). *gate receives the copy-engine
+ * time and host memory are charged to fl; a path that fixes its own chunk
+ * size and window in chunks sets fl->chunk and fl->window, 0 otherwise). *gate receives the copy-engine
  * gate the flow must hold while it runs, or NULL. 0, SIM_EINVAL (a path
  * that does not fit the ends) or SIM_ENOTFOUND (no route). */
 int fab_path_plan(sim *s, fab_topo *t, const fab_path_opts *o, fab_flow *fl,
