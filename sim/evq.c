@@ -14,8 +14,8 @@
  *
  * Buckets are numbered L * (RADIX - 1) + d - 1 (digit 0 is never used, so
  * it has no bucket), so a lower number means a smaller time: every event in a lower bucket is earlier than every event in a
- * higher one. A bitmap of non-empty buckets finds the lowest one with a
- * count-trailing-zeros. Popping takes from the now lane; when it is empty:
+ * higher one. A bitmap of non-empty buckets, with a summary word of its
+ * non-zero words, finds the lowest one with two count-trailing-zeros. Popping takes from the now lane; when it is empty:
  *   - if the lowest bucket has L == 0, all its events share one time (they
  *     agree with last in every other digit), so it becomes the now lane by
  *     swapping two bucket headers: no event moves;
@@ -147,6 +147,7 @@ struct evq {
     sim_event sm[SMALL_CAP > 0 ? SMALL_CAP : 1]; /* the sorted array (SMALL QUEUES) */
     bucket now;             /* events at time == last, FIFO */
     uint64_t nonempty[NWORDS]; /* bit b set iff bucket b is non-empty */
+    uint64_t words;         /* bit w set iff nonempty[w] != 0 */
     bucket b[NB];           /* radix buckets, numbered L * (RADIX - 1) + digit - 1 */
     sim_time bmin[NB];      /* earliest time in each non-empty bucket */
     /* memory */
@@ -199,16 +200,27 @@ static inline void bucket_put(evq *q, bucket *bk, const sim_event *e)
     bk->cnt += (bk->cnt != UINT32_MAX);
 }
 
-static inline void mark(evq *q, unsigned i) { q->nonempty[i >> 6] |= (uint64_t)1 << (i & 63); }
-static inline void unmark(evq *q, unsigned i) { q->nonempty[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
+_Static_assert(NWORDS <= 64, "the summary word covers at most 64 bitmap words");
+
+static inline void mark(evq *q, unsigned i)
+{
+    q->nonempty[i >> 6] |= (uint64_t)1 << (i & 63);
+    q->words |= (uint64_t)1 << (i >> 6);
+}
+
+static inline void unmark(evq *q, unsigned i)
+{
+    if (!(q->nonempty[i >> 6] &= ~((uint64_t)1 << (i & 63))))
+        q->words &= ~((uint64_t)1 << (i >> 6));
+}
 
 /* The lowest non-empty bucket, or NB when all are empty. */
 static inline unsigned lowest(const evq *q)
 {
-    for (unsigned w = 0; w < NWORDS; w++)
-        if (q->nonempty[w])
-            return w * 64 + (unsigned)__builtin_ctzll(q->nonempty[w]);
-    return NB;
+    if (!q->words)
+        return NB;
+    unsigned w = (unsigned)__builtin_ctzll(q->words);
+    return w * 64 + (unsigned)__builtin_ctzll(q->nonempty[w]);
 }
 
 /* Add a slab so that at least `want` blocks are free. */
@@ -550,6 +562,7 @@ void evq_clear(evq *q)
         if (q->b[i].head)
             drain(q, &q->b[i]);
     memset(q->nonempty, 0, sizeof q->nonempty);
+    q->words = 0;
     q->n = 0;
     q->last = 0;
     q->sh = q->sn = 0;
