@@ -277,7 +277,7 @@ void evq_free(evq *q)
     sim_free(q);
 }
 
-static int radix_push(evq *q, const sim_event *e)
+static inline __attribute__((always_inline)) int radix_push(evq *q, const sim_event *e)
 {
     sim_time t = e->time;
     unsigned i = 0;
