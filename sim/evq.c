@@ -20,7 +20,8 @@
  *     agree with last in every other digit), and so does a bucket of one
  *     event (its count says so: a radix bucket is only ever emptied whole),
  *     so it becomes the now lane by swapping two bucket headers: no event
- *     moves. The second case is the common one when the pending events are
+ *     moves (a one-event bucket is popped in place, and its block freed).
+ *     The second case is the common one when the pending events are
  *     sparser than one per 2^EVQ_DIGIT ps: a level-1 bucket of one event;
  *   - otherwise last becomes that bucket's minimum (kept per bucket as
  *     events are appended) and the bucket is redistributed into lower
@@ -334,9 +335,8 @@ static size_t redistribution_need(const bucket *src, sim_time last, unsigned L)
 
 /* Refill the empty now lane from the lowest non-empty bucket: 0, or
  * SIM_ENOMEM with nothing changed. */
-static int advance(evq *q)
+static int advance(evq *q, unsigned i)
 {
-    unsigned i = lowest(q);
     assert(i < NB);
     /* a bucket of level 0, or of one event, holds one time only */
     int one_time = i < RADIX - 1 || q->b[i].cnt == 1;
@@ -406,7 +406,18 @@ static int advance(evq *q)
 static int radix_pop(evq *q, sim_event *out)
 {
     if (!q->now.head) {
-        int rc = advance(q);
+        unsigned i = lowest(q); /* < NB: the queue is not empty */
+        if (i < NB && q->b[i].cnt == 1) {
+            bucket *bk = &q->b[i];
+            /* a bucket of one event: take it there, no now lane (STRUCTURE) */
+            *out = bk->head->ev[bk->rd];
+            blk_put(q, bk->head);
+            memset(bk, 0, sizeof *bk);
+            unmark(q, i);
+            q->last = q->bmin[i];
+            return 1;
+        }
+        int rc = advance(q, i);
         if (rc)
             return rc;
     }
