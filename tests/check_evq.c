@@ -364,6 +364,17 @@ START_TEST(test_hold_model_ties)
 }
 END_TEST
 
+/* Sparse events (about one per 2,000 ps, so most buckets of level 1, 256 ps
+ * wide with 8-bit digits, hold one event, which becomes the now lane
+ * without moving: evq.c, STRUCTURE), with an eighth of the pushes at the
+ * clock itself, so that the now lane keeps receiving ties behind it. */
+START_TEST(test_hold_model_sparse)
+{
+    rng_state = 6;
+    hold_model(2000, 400000, UINT64_C(1) << 22);
+}
+END_TEST
+
 START_TEST(test_peek)
 {
     ck_assert_uint_eq(evq_peek_time(q), SIM_TIME_MAX);
@@ -631,6 +642,7 @@ static Suite *evq_suite(void)
     tcase_add_test(tc, test_random_mixed);
     tcase_add_test(tc, test_hold_model);
     tcase_add_test(tc, test_hold_model_ties);
+    tcase_add_test(tc, test_hold_model_sparse);
     tcase_add_test(tc, test_peek);
     tcase_add_test(tc, test_clear_reuse);
     tcase_add_test(tc, test_memory_accounted);
