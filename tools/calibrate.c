@@ -75,6 +75,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multifit.h>
 
+#include "sim/csvline.h"
 #include "sim/err.h"
 #include "tools/commands.h"
 #include "tools/safeout.h"
@@ -133,37 +134,10 @@ typedef struct csv {
  * split it at commas. 1, 0 at the end, -1 on a line too long. */
 static int csv_next(csv *c)
 {
-    for (;;) {
-        if (!fgets(c->buf, sizeof c->buf, c->f))
-            return 0;
-        c->line++;
-        size_t n = strlen(c->buf);
-        if (n == sizeof c->buf - 1 && c->buf[n - 1] != '\n')
-            return -1;
-        while (n && (c->buf[n - 1] == '\n' || c->buf[n - 1] == '\r'))
-            c->buf[--n] = '\0';
-        if (!n || c->buf[strspn(c->buf, " \t")] == '#')
-            continue;
-        c->ncol = 0;
-        for (char *p = c->buf; c->ncol < MAXCOL;) {
-            c->col[c->ncol++] = p;
-            char *comma = strchr(p, ',');
-            if (!comma)
-                break;
-            *comma = '\0';
-            p = comma + 1;
-        }
-        for (int i = 0; i < c->ncol; i++) {
-            char *s = c->col[i];
-            while (*s == ' ')
-                s++;
-            char *e = s + strlen(s);
-            while (e > s && e[-1] == ' ')
-                *--e = '\0';
-            c->col[i] = s;
-        }
-        return 1;
-    }
+    int r = sim_csv_next_line(c->f, c->buf, sizeof c->buf, &c->line);
+    if (r > 0)
+        c->ncol = sim_csv_split(c->buf, c->col, MAXCOL);
+    return r;
 }
 
 static int find_col(const csv *c, char names[][64], int n, const char *want)

@@ -710,20 +710,19 @@ static int table_configure(sim_comp *c, const scn_node *node, sim_err *err)
                          "instance '%s': step_time: table needs step_table: FILE.csv (a grid "
                          "of measured step times; scenarios/presets/step-time/ ships some)",
                          c->name);
-    char path[4096];
     const char *file = pn ? scn_node_file(pn) : NULL;
     if (!file || file[0] == '<') /* an override (--set, a sweep point): the scenario's */
         file = node ? scn_node_file(node) : NULL;
-    const char *slash = file ? strrchr(file, '/') : NULL;
-    if (st->step_table_path[0] == '/' || !slash)
-        snprintf(path, sizeof path, "%s", st->step_table_path);
-    else
-        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - file), file, st->step_table_path);
+    char *path = scn_resolve_path(file, st->step_table_path);
+    if (!path)
+        return scn_error(err, pn ? pn : node, "instance '%s': out of memory", c->name);
     char why[512];
+    int rc = 0;
     if (step_table_load(path, &st->table, why, sizeof why))
-        return scn_error(err, pn ? pn : node, "instance '%s': step_table %s%s%s", c->name, path,
-                         why[0] >= '0' && why[0] <= '9' ? ":" : ": ", why);
-    return 0;
+        rc = scn_error(err, pn ? pn : node, "instance '%s': step_table %s%s%s", c->name, path,
+                       why[0] >= '0' && why[0] <= '9' ? ":" : ": ", why);
+    sim_free(path);
+    return rc;
 }
 
 /* kv_capacity: vllm. vLLM sizes its KV cache per GPU after a profiling
