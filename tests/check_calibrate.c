@@ -132,10 +132,11 @@ START_TEST(negative_coefficient_fixed_at_zero)
 }
 END_TEST
 
-START_TEST(requests_round_trip_through_the_simulator)
+/* t.trace: 12 requests, 5 s apart (each finishes long before the next),
+ * prompts up to 3 budgets of 2048 long (chunked prefill), outputs 1..200
+ * tokens. */
+static void write_lone_trace(void)
 {
-    /* 12 requests, 5 s apart (each finishes long before the next), prompts
-     * up to 3 budgets long (chunked prefill), outputs 1..200 tokens */
     char path[512];
     snprintf(path, sizeof path, "%s/t.trace", fx_dir);
     FILE *f = fopen(path, "w");
@@ -148,6 +149,13 @@ START_TEST(requests_round_trip_through_the_simulator)
         fprintf(f, "%d %llu %d %d %d\n", i, (unsigned long long)i * 5000000000000ULL, i, in[i],
                 out[i]);
     fclose(f);
+}
+
+START_TEST(requests_round_trip_through_the_simulator)
+{
+    /* 12 requests, 5 s apart (each finishes long before the next), prompts
+     * up to 3 budgets long (chunked prefill), outputs 1..200 tokens */
+    write_lone_trace();
     fx_write("s.yaml",
              "name: rt\nstop: trace_end\n"
              "components:\n"
@@ -262,18 +270,7 @@ START_TEST(cpu_costs_round_trip_through_the_simulator)
      * exported requests and steps drawn from the same GPU coefficients
      * give the CPU costs back (so the estimator's equations are memfab's
      * delivery rules: queue after a0 + a1 M, token k at step end + k a2) */
-    char path[512];
-    snprintf(path, sizeof path, "%s/t.trace", fx_dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "# memfab-trace v1 block_tokens=16\n"
-               "# id arrival_ps session input_tokens output_tokens [block_id ...]\n");
-    static const int in[12] = {100, 900, 2048, 3000, 5000, 700, 64, 1500, 2500, 4096, 333, 2049};
-    static const int out[12] = {1, 20, 200, 150, 80, 5, 120, 60, 2, 99, 33, 10};
-    for (int i = 0; i < 12; i++)
-        fprintf(f, "%d %llu %d %d %d\n", i, (unsigned long long)i * 5000000000000ULL, i, in[i],
-                out[i]);
-    fclose(f);
+    write_lone_trace();
     fx_write("s.yaml",
              "name: rt\nstop: trace_end\n"
              "components:\n"
