@@ -16,6 +16,10 @@
 
 #define MAXCOL 64
 #define LINE_MAX_BYTES 4096
+/* The longest measured step taken (seconds): the simulated clock counts
+ * picoseconds in 63 bits (9.2e6 s), so a longer step could not be
+ * scheduled; a million seconds is far above any real step. */
+#define STEP_TABLE_MAX_S 1e6
 
 static const char *const axis_col[STEP_TABLE_AXES] = {"prefill_tokens", "decode_tokens",
                                                       "context_tokens"};
@@ -217,6 +221,12 @@ int step_table_load(const char *path, step_table **out, char *why, size_t len)
             if (x < 0) {
                 fail(why, len, "%ld: column '%s' (column %d): %g is negative%s", line, name,
                      i + 1, x, k == STEP_TABLE_AXES ? " (a step time is a duration)" : "");
+                goto out;
+            }
+            if (k == STEP_TABLE_AXES && x * scale > STEP_TABLE_MAX_S) {
+                fail(why, len, "%ld: column '%s' (column %d): %g %s is longer than a step "
+                     "may be (%g s; a wrong unit column?)", line, name, i + 1, x,
+                     tname + strlen("step_time_"), STEP_TABLE_MAX_S);
                 goto out;
             }
             if (k < STEP_TABLE_AXES)
