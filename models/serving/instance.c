@@ -1491,7 +1491,12 @@ static int inst_start(sim_comp *c, sim_err *err)
                         (double)(st->pp_stages > 1 ? st->pp_stages : 1) -
                     llm_weight_bytes(&st->model) -
                     (st->spec == SPEC_DRAFT ? llm_weight_bytes(st->draft_hw.m) : 0);
-    uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity : (uint64_t)usable;
+    /* usable < 0 is possible under kv_capacity: vllm (gpu_memory sizes it, not
+     * the preset's hbm), whose blocks replace these below; a negative
+     * double is not converted to uint64_t (undefined behaviour) */
+    uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity
+                    : usable > 0             ? (uint64_t)usable
+                                             : 0;
     st->kv_blocks = cap0 / st->block_bytes;
     if (st->kv_capacity == KVCAP_VLLM && !st->kv.tiers[0].capacity) /* vllm_capacity */
         st->kv_blocks = (uint64_t)floor(st->kv_gpu_bytes /
