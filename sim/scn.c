@@ -614,8 +614,7 @@ int scn_read_file(const char *path, char **text, size_t *len, char *why, size_t 
     return 0;
 }
 
-/* `rel` relative to the directory of `including`, as a new string. */
-static char *resolve_path(const char *including, const char *rel)
+char *scn_resolve_path(const char *including, const char *rel)
 {
     const char *slash = including ? strrchr(including, '/') : NULL;
     if (rel[0] == '/' || !slash)
@@ -638,7 +637,7 @@ static int include_one(bld *b, scn_node *m, const scn_node *pathnode)
     if (b->stack->depth >= SCN_MAX_INCLUDES)
         return scn_error(err, pathnode, "include '%s': includes nested deeper than %d", rel,
                          SCN_MAX_INCLUDES);
-    char *path = resolve_path(b->file, rel);
+    char *path = scn_resolve_path(b->file, rel);
     if (!path)
         return set_err(err, SIM_ENOMEM, pathnode->file, pathnode->line, pathnode->col,
                        "out of memory");

@@ -94,6 +94,10 @@ const char *scn_path(const scn_doc *d);
 /* Node inspection. */
 scn_kind scn_node_kind(const scn_node *n);
 const char *scn_node_file(const scn_node *n);
+/* `rel` relative to the directory of the file `including` (as include:
+ * resolves it; absolute, or no directory: rel itself), as a new string
+ * (sim_free), or NULL when out of memory. */
+char *scn_resolve_path(const char *including, const char *rel);
 int scn_node_line(const scn_node *n);   /* 1-based */
 int scn_node_col(const scn_node *n);    /* 1-based */
 const char *scn_scalar(const scn_node *n);   /* NULL if not a scalar */

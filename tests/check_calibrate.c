@@ -132,10 +132,11 @@ START_TEST(negative_coefficient_fixed_at_zero)
 }
 END_TEST
 
-START_TEST(requests_round_trip_through_the_simulator)
+/* t.trace: 12 requests, 5 s apart (each finishes long before the next),
+ * prompts up to 3 budgets of 2048 long (chunked prefill), outputs 1..200
+ * tokens. */
+static void write_lone_trace(void)
 {
-    /* 12 requests, 5 s apart (each finishes long before the next), prompts
-     * up to 3 budgets long (chunked prefill), outputs 1..200 tokens */
     char path[512];
     snprintf(path, sizeof path, "%s/t.trace", fx_dir);
     FILE *f = fopen(path, "w");
@@ -148,6 +149,13 @@ START_TEST(requests_round_trip_through_the_simulator)
         fprintf(f, "%d %llu %d %d %d\n", i, (unsigned long long)i * 5000000000000ULL, i, in[i],
                 out[i]);
     fclose(f);
+}
+
+START_TEST(requests_round_trip_through_the_simulator)
+{
+    /* 12 requests, 5 s apart (each finishes long before the next), prompts
+     * up to 3 budgets long (chunked prefill), outputs 1..200 tokens */
+    write_lone_trace();
     fx_write("s.yaml",
              "name: rt\nstop: trace_end\n"
              "components:\n"
@@ -262,18 +270,7 @@ START_TEST(cpu_costs_round_trip_through_the_simulator)
      * exported requests and steps drawn from the same GPU coefficients
      * give the CPU costs back (so the estimator's equations are memfab's
      * delivery rules: queue after a0 + a1 M, token k at step end + k a2) */
-    char path[512];
-    snprintf(path, sizeof path, "%s/t.trace", fx_dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "# memfab-trace v1 block_tokens=16\n"
-               "# id arrival_ps session input_tokens output_tokens [block_id ...]\n");
-    static const int in[12] = {100, 900, 2048, 3000, 5000, 700, 64, 1500, 2500, 4096, 333, 2049};
-    static const int out[12] = {1, 20, 200, 150, 80, 5, 120, 60, 2, 99, 33, 10};
-    for (int i = 0; i < 12; i++)
-        fprintf(f, "%d %llu %d %d %d\n", i, (unsigned long long)i * 5000000000000ULL, i, in[i],
-                out[i]);
-    fclose(f);
+    write_lone_trace();
     fx_write("s.yaml",
              "name: rt\nstop: trace_end\n"
              "components:\n"
@@ -384,6 +381,62 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* Review of the CSV readers: a line too long is named by its own number
+ * (the header too: not "empty file"), and a measurement export wider than
+ * 32 columns still finds its columns after the 32nd. */
+START_TEST(csv_long_lines_and_wide_headers)
+{
+    char big[5000];
+    memset(big, '1', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char text[6000];
+    snprintf(text, sizeof text, "prefill_tokens,decode_tokens,step_time_s\n1,2,0.1\n%s,2,0.1\n",
+             big);
+    fx_write("long.csv", text);
+    ck_assert_int_eq(fx_sh("'%s' calibrate long.csv", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "long.csv:3:") && strstr(fx_out, "longer than"), "%.300s",
+                  fx_out);
+    snprintf(text, sizeof text, "arrival_s,first_token_s,finish_s,input_tokens,output_tokens\n"
+             "0,0.1,1.0,100,10\n%s,0.1,1.0,100,10\n", big);
+    fx_write("longr.csv", text);
+    ck_assert_int_eq(fx_sh("'%s' calibrate longr.csv --requests", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "longr.csv:3:") && strstr(fx_out, "too long"), "%.300s",
+                  fx_out);
+    snprintf(text, sizeof text, "%s\n1\n", big);
+    fx_write("longh.csv", text);
+    ck_assert_int_eq(fx_sh("'%s' calibrate longh.csv", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "longh.csv:1:") && strstr(fx_out, "longer than") &&
+                  !strstr(fx_out, "empty"), "%.300s", fx_out);
+    /* 40 other columns first, as a benchmark's export may carry */
+    FILE *f;
+    char path[512];
+    snprintf(path, sizeof path, "%s/wide.csv", fx_dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 40; i++)
+        fprintf(f, "extra%d,", i);
+    fprintf(f, "prefill_tokens,decode_tokens,step_time_ms\n");
+    for (int p = 0; p < 8; p++)
+        for (int d = 0; d < 4; d++) {
+            for (int i = 0; i < 40; i++)
+                fprintf(f, "x,");
+            fprintf(f, "%d,%d,%.9f\n", 512 * p, 16 * d, 5.0 + 0.02 * 512 * p + 0.006 * 16 * d);
+        }
+    fclose(f);
+    ck_assert_int_eq(fx_sh("'%s' calibrate wide.csv", fx_bin), 0);
+    ck_assert_msg(near(coef(fx_out, "step_per_prefill_token"), 20e-6, 1e-6), "%.600s", fx_out);
+    /* wider than the reader takes: said, not taken for a missing column */
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 300; i++)
+        fprintf(f, "e%d,", i);
+    fprintf(f, "prefill_tokens,decode_tokens,step_time_ms\n1,2,3\n");
+    fclose(f);
+    ck_assert_int_eq(fx_sh("'%s' calibrate wide.csv", fx_bin), 2);
+    ck_assert_msg(strstr(fx_out, "wide.csv:1:") && strstr(fx_out, "columns"), "%.300s", fx_out);
+}
+END_TEST
+
 START_TEST(shipped_presets_load)
 {
     static const char *const presets[] = {"llama3-8b-h100-tp1", "llama3-8b-h100-tp2",
@@ -419,6 +472,7 @@ static Suite *suite(void)
     tcase_add_test(t, cpu_bad_input);
     tcase_add_test(t, bad_input);
     tcase_add_test(t, shipped_presets_load);
+    tcase_add_test(t, csv_long_lines_and_wide_headers);
     suite_add_tcase(s, t);
     return s;
 }

@@ -343,6 +343,11 @@ START_TEST(bad_input)
     bad(t, "bad.csv:3:", "column 'step_time_ms' (column 4): -2 is negative");
     snprintf(t, sizeof t, "%s0,-1,0,1\n", h);
     bad(t, "bad.csv:2:", "column 'decode_tokens' (column 2): -1 is negative");
+    /* a step longer than the clock can schedule (1e7 s > 2^63 ps = 9.2e6 s;
+     * here from milliseconds taken for nanoseconds): refused at load, not
+     * "cannot schedule an event ... now 9223372036854775808 ps" in the run */
+    snprintf(t, sizeof t, "%s0,0,0,1\n100,0,0,1e10\n", h);
+    bad(t, "bad.csv:3:", "column 'step_time_ms' (column 4): 1e+10 ms is longer than a step");
     /* non-monotone: decode_tokens goes back within prefill 0 */
     snprintf(t, sizeof t, "%s0,10,0,1\n0,0,0,1\n", h);
     bad(t, "bad.csv:3:", "column 'decode_tokens': non-monotone grid");

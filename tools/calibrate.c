@@ -75,6 +75,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multifit.h>
 
+#include "sim/csvline.h"
 #include "sim/err.h"
 #include "tools/commands.h"
 #include "tools/safeout.h"
@@ -117,7 +118,7 @@ static int add_row(fit_data *d, const double *x, double y)
 
 /* ---- CSV ------------------------------------------------------------------ */
 
-#define MAXCOL 32
+#define MAXCOL 256
 
 typedef struct csv {
     FILE *f;
@@ -133,37 +134,34 @@ typedef struct csv {
  * split it at commas. 1, 0 at the end, -1 on a line too long. */
 static int csv_next(csv *c)
 {
-    for (;;) {
-        if (!fgets(c->buf, sizeof c->buf, c->f))
-            return 0;
-        c->line++;
-        size_t n = strlen(c->buf);
-        if (n == sizeof c->buf - 1 && c->buf[n - 1] != '\n')
-            return -1;
-        while (n && (c->buf[n - 1] == '\n' || c->buf[n - 1] == '\r'))
-            c->buf[--n] = '\0';
-        if (!n || c->buf[strspn(c->buf, " \t")] == '#')
-            continue;
-        c->ncol = 0;
-        for (char *p = c->buf; c->ncol < MAXCOL;) {
-            c->col[c->ncol++] = p;
-            char *comma = strchr(p, ',');
-            if (!comma)
-                break;
-            *comma = '\0';
-            p = comma + 1;
-        }
-        for (int i = 0; i < c->ncol; i++) {
-            char *s = c->col[i];
-            while (*s == ' ')
-                s++;
-            char *e = s + strlen(s);
-            while (e > s && e[-1] == ' ')
-                *--e = '\0';
-            c->col[i] = s;
-        }
-        return 1;
+    int r = sim_csv_next_line(c->f, c->buf, sizeof c->buf, &c->line);
+    if (r > 0)
+        c->ncol = sim_csv_split(c->buf, c->col, MAXCOL);
+    return r;
+}
+
+/* Read the header row into names: 0, or -1 after an error (an empty
+ * file, a header line too long or wider than MAXCOL columns). */
+static int read_header(csv *c, char names[][64], int *nn)
+{
+    int r = csv_next(c);
+    if (r == 0) {
+        fprintf(stderr, "%s:1: error: empty file (a header row is needed)\n", c->path);
+        return -1;
     }
+    if (r < 0) {
+        fprintf(stderr, "%s:%ld: error: header line longer than %zu bytes\n", c->path, c->line,
+                sizeof c->buf - 1);
+        return -1;
+    }
+    if (c->ncol == MAXCOL && strchr(c->col[MAXCOL - 1], ',')) {
+        fprintf(stderr, "%s:%ld: error: more than %d columns\n", c->path, c->line, MAXCOL);
+        return -1;
+    }
+    *nn = c->ncol;
+    for (int i = 0; i < c->ncol; i++)
+        snprintf(names[i], 64, "%s", c->col[i]);
+    return 0;
 }
 
 static int find_col(const csv *c, char names[][64], int n, const char *want)
@@ -230,7 +228,7 @@ static int read_steps(csv *c, char names[][64], int nn, fit_data *d)
         }
     }
     if (r < 0) {
-        fprintf(stderr, "%s:%ld: error: line longer than %zu bytes\n", c->path, c->line + 1,
+        fprintf(stderr, "%s:%ld: error: line longer than %zu bytes\n", c->path, c->line,
                 sizeof c->buf - 1);
         return -1;
     }
@@ -294,7 +292,7 @@ static long read_request_rows(csv *c, char names[][64], int nn, req_row **rows)
         sp[ns++] = (req_row){arr, first, fin, p0, n, cached, c->line};
     }
     if (r < 0) {
-        fprintf(stderr, "%s:%ld: error: line too long\n", c->path, c->line + 1);
+        fprintf(stderr, "%s:%ld: error: line too long\n", c->path, c->line);
         goto fail;
     }
     qsort(sp, ns, sizeof *sp, by_start);
@@ -580,13 +578,9 @@ static int fit_cpu(const char *path, const fit_result *gpu, double budget, fit_d
     char names[MAXCOL][64];
     int status = SIM_EXIT_USAGE;
     req_row *rows = NULL;
-    if (csv_next(&c) <= 0) {
-        fprintf(stderr, "%s:1: error: empty file (a header row is needed)\n", path);
+    int nn = 0;
+    if (read_header(&c, names, &nn))
         goto out;
-    }
-    int nn = c.ncol;
-    for (int i = 0; i < nn; i++)
-        snprintf(names[i], sizeof names[i], "%s", c.col[i]);
     long ns = read_request_rows(&c, names, nn, &rows);
     if (ns < 0)
         goto out;
@@ -699,13 +693,8 @@ int cmd_calibrate(int argc, char **argv)
     int status = SIM_EXIT_USAGE, have_context = -1;
     char names[MAXCOL][64];
     int nn = 0;
-    if (csv_next(&c) <= 0) {
-        fprintf(stderr, "%s:1: error: empty file (a header row is needed)\n", in);
+    if (read_header(&c, names, &nn))
         goto done;
-    }
-    nn = c.ncol;
-    for (int i = 0; i < nn; i++)
-        snprintf(names[i], sizeof names[i], "%s", c.col[i]);
     have_context = requests ? read_requests(&c, names, nn, &d, budget)
                             : read_steps(&c, names, nn, &d);
     if (have_context < 0)

@@ -209,6 +209,15 @@ static uint64_t units_at(uint64_t off, uint64_t bytes, uint64_t size)
     return bytes ? (off + bytes + size - 1) / size - (off + size - 1) / size : 0;
 }
 
+sim_time fab_step_forward_wait(const fab_fstep *st, sim_time svc, sim_time snext,
+                               uint64_t bytes)
+{
+    sim_time u = svc;
+    if (st->unit && bytes > st->unit)
+        u = (sim_time)((double)svc * (double)st->unit / (double)bytes);
+    return svc > snext && svc - snext > u ? svc - snext : u;
+}
+
 sim_time fab_step_service_at(const fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
                              double *wire)
 {
@@ -528,11 +537,7 @@ static int serve(sim *s, fab_res *r)
     sim_time snext = spread(s, nx, fab_step_service_at(nx, off, ch->bytes, &ch->nunits, &ch->nwire));
     ch->nsvc = snext;
     ch->nstep = k;
-    /* first forwarding unit here, then never outrun the tail */
-    sim_time u = svc;
-    if (st->unit && ch->bytes > st->unit)
-        u = (sim_time)((double)svc * (double)st->unit / (double)ch->bytes);
-    sim_time wait = svc > snext && svc - snext > u ? svc - snext : u;
+    sim_time wait = fab_step_forward_wait(st, svc, snext, ch->bytes);
     ch->step = k;
     sim_schedule(s, st->lat + wait, nx->res->owner, FAB_EV_ARRIVE, nx->res->index,
                  (uint64_t)(uintptr_t)ch);
@@ -1067,12 +1072,9 @@ static int lone_start(sim *s, fab_flow *fl)
                 lc->end = e->s + svc + st->lat;
                 break;
             }
-            /* as serve(): first forwarding unit, never outrun the tail */
+            /* as serve() */
             sim_time snext = fab_step_service_at(&fl->st[k2], off, b, &units, &wire);
-            sim_time u = svc;
-            if (st->unit && b > st->unit)
-                u = (sim_time)((double)svc * (double)st->unit / (double)b);
-            sim_time wait = svc > snext && svc - snext > u ? svc - snext : u;
+            sim_time wait = fab_step_forward_wait(st, svc, snext, b);
             a = e->s + st->lat + wait;
             svc = snext;
             priced = 1;

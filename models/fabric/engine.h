@@ -492,6 +492,12 @@ sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, 
  * chunk at that offset costs there). */
 sim_time fab_step_service_at(const fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
                              double *wire);
+/* How long after a chunk of `bytes` starts its service `svc` at st (unit:
+ * its forwarding unit) the next step, which serves it in `snext`, may
+ * start: the first forwarding unit here (cut-through), but never so early
+ * that the next step would outrun the tail still arriving. */
+sim_time fab_step_forward_wait(const fab_fstep *st, sim_time svc, sim_time snext,
+                               uint64_t bytes);
 /* The first step at or after k that the chunk [off, off + bytes) of f
  * crosses (control steps carry one chunk's message); f->nsteps: none. */
 uint32_t fab_flow_next_step(const fab_flow *f, uint64_t off, uint64_t bytes, uint32_t k);

@@ -115,12 +115,9 @@ static int alone(fab_fluid *F, fab_flow *fl, sim_time now, sim_time *end_out)
                 end = s0 + svc + st->lat;
                 break;
             }
-            /* as serve(): first forwarding unit, never outrun the tail */
+            /* as serve() */
             sim_time snext = fab_step_service_at(&fl->st[k2], off, b, &units, &wire);
-            sim_time u = svc;
-            if (st->unit && b > st->unit)
-                u = (sim_time)((double)svc * (double)st->unit / (double)b);
-            sim_time wait = svc > snext && svc - snext > u ? svc - snext : u;
+            sim_time wait = fab_step_forward_wait(st, svc, snext, b);
             a = s0 + st->lat + wait;
             svc = snext;
             priced = 1;

@@ -710,20 +710,19 @@ static int table_configure(sim_comp *c, const scn_node *node, sim_err *err)
                          "instance '%s': step_time: table needs step_table: FILE.csv (a grid "
                          "of measured step times; scenarios/presets/step-time/ ships some)",
                          c->name);
-    char path[4096];
     const char *file = pn ? scn_node_file(pn) : NULL;
     if (!file || file[0] == '<') /* an override (--set, a sweep point): the scenario's */
         file = node ? scn_node_file(node) : NULL;
-    const char *slash = file ? strrchr(file, '/') : NULL;
-    if (st->step_table_path[0] == '/' || !slash)
-        snprintf(path, sizeof path, "%s", st->step_table_path);
-    else
-        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - file), file, st->step_table_path);
+    char *path = scn_resolve_path(file, st->step_table_path);
+    if (!path)
+        return scn_error(err, pn ? pn : node, "instance '%s': out of memory", c->name);
     char why[512];
+    int rc = 0;
     if (step_table_load(path, &st->table, why, sizeof why))
-        return scn_error(err, pn ? pn : node, "instance '%s': step_table %s%s%s", c->name, path,
-                         why[0] >= '0' && why[0] <= '9' ? ":" : ": ", why);
-    return 0;
+        rc = scn_error(err, pn ? pn : node, "instance '%s': step_table %s%s%s", c->name, path,
+                       why[0] >= '0' && why[0] <= '9' ? ":" : ": ", why);
+    sim_free(path);
+    return rc;
 }
 
 /* kv_capacity: vllm. vLLM sizes its KV cache per GPU after a profiling
@@ -1492,7 +1491,12 @@ static int inst_start(sim_comp *c, sim_err *err)
                         (double)(st->pp_stages > 1 ? st->pp_stages : 1) -
                     llm_weight_bytes(&st->model) -
                     (st->spec == SPEC_DRAFT ? llm_weight_bytes(st->draft_hw.m) : 0);
-    uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity : (uint64_t)usable;
+    /* usable < 0 is possible under kv_capacity: vllm (gpu_memory sizes it, not
+     * the preset's hbm), whose blocks replace these below; a negative
+     * double is not converted to uint64_t (undefined behaviour) */
+    uint64_t cap0 = st->kv.tiers[0].capacity ? st->kv.tiers[0].capacity
+                    : usable > 0             ? (uint64_t)usable
+                                             : 0;
     st->kv_blocks = cap0 / st->block_bytes;
     if (st->kv_capacity == KVCAP_VLLM && !st->kv.tiers[0].capacity) /* vllm_capacity */
         st->kv_blocks = (uint64_t)floor(st->kv_gpu_bytes /

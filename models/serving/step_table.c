@@ -11,10 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/csvline.h"
 #include "sim/mem.h"
 
 #define MAXCOL 64
 #define LINE_MAX_BYTES 4096
+/* The longest measured step taken (seconds): the simulated clock counts
+ * picoseconds in 63 bits (9.2e6 s), so a longer step could not be
+ * scheduled; a million seconds is far above any real step. */
+#define STEP_TABLE_MAX_S 1e6
 
 static const char *const axis_col[STEP_TABLE_AXES] = {"prefill_tokens", "decode_tokens",
                                                       "context_tokens"};
@@ -32,49 +37,6 @@ static int fail(char *why, size_t len, const char *fmt, ...)
     vsnprintf(why, len, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-/* Split a line at commas, trimming spaces; the column count. */
-static int split(char *buf, char *col[MAXCOL])
-{
-    int n = 0;
-    for (char *p = buf; n < MAXCOL;) {
-        col[n++] = p;
-        char *comma = strchr(p, ',');
-        if (!comma)
-            break;
-        *comma = '\0';
-        p = comma + 1;
-    }
-    for (int i = 0; i < n; i++) {
-        char *s = col[i];
-        while (*s == ' ' || *s == '\t')
-            s++;
-        char *e = s + strlen(s);
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            *--e = '\0';
-        col[i] = s;
-    }
-    return n;
-}
-
-/* The next line that is neither empty nor a comment: 1, 0 at the end, -1
- * on a line too long. */
-static int next_line(FILE *f, char *buf, long *line)
-{
-    for (;;) {
-        if (!fgets(buf, LINE_MAX_BYTES, f))
-            return 0;
-        (*line)++;
-        size_t n = strlen(buf);
-        if (n == LINE_MAX_BYTES - 1 && buf[n - 1] != '\n')
-            return -1;
-        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            buf[--n] = '\0';
-        const char *s = buf + strspn(buf, " \t");
-        if (*s && *s != '#')
-            return 1;
-    }
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -202,12 +164,12 @@ int step_table_load(const char *path, step_table **out, char *why, size_t len)
         goto out;
     }
     char *col[MAXCOL];
-    int got = next_line(f, buf, &line);
+    int got = sim_csv_next_line(f, buf, LINE_MAX_BYTES, &line);
     if (got <= 0) {
         fail(why, len, "%ld: %s", line, got < 0 ? "line too long" : "no header row");
         goto out;
     }
-    int nc = split(buf, col);
+    int nc = sim_csv_split(buf, col, MAXCOL);
     int ix[STEP_TABLE_AXES], it = -1;
     double scale = 1;
     const char *tname = NULL;
@@ -237,8 +199,8 @@ int step_table_load(const char *path, step_table **out, char *why, size_t len)
              "the measured step duration)", line);
         goto out;
     }
-    while ((got = next_line(f, buf, &line)) > 0) {
-        nc = split(buf, col);
+    while ((got = sim_csv_next_line(f, buf, LINE_MAX_BYTES, &line)) > 0) {
+        nc = sim_csv_split(buf, col, MAXCOL);
         row rw = {{0, 0, 0}, 0, line};
         for (int k = 0; k <= STEP_TABLE_AXES; k++) {
             int i = k < STEP_TABLE_AXES ? ix[k] : it;
@@ -259,6 +221,12 @@ int step_table_load(const char *path, step_table **out, char *why, size_t len)
             if (x < 0) {
                 fail(why, len, "%ld: column '%s' (column %d): %g is negative%s", line, name,
                      i + 1, x, k == STEP_TABLE_AXES ? " (a step time is a duration)" : "");
+                goto out;
+            }
+            if (k == STEP_TABLE_AXES && x * scale > STEP_TABLE_MAX_S) {
+                fail(why, len, "%ld: column '%s' (column %d): %g %s is longer than a step "
+                     "may be (%g s; a wrong unit column?)", line, name, i + 1, x,
+                     tname + strlen("step_time_"), STEP_TABLE_MAX_S);
                 goto out;
             }
             if (k < STEP_TABLE_AXES)

@@ -11,7 +11,8 @@
  *   prefill_tokens   uncached prompt tokens the step computes (all prefills)
  *   decode_tokens    decoding sequences in the step (the decode batch size)
  *   context_tokens   KV context tokens the step reads (all sequences)
- *   step_time_s | step_time_ms | step_time_us   the measured step duration
+ *   step_time_s | step_time_ms | step_time_us   the measured step duration (at
+ *                    most 1e6 s: the clock counts ps in 63 bits)
  * These are the quantities and names of `memfab calibrate`'s steps CSV and
  * of the linear model's terms (llm_model.h), so one file of measured steps
  * on a grid is both fitted and interpolated. Published per-iteration
