@@ -722,6 +722,9 @@ START_TEST(error_acceptance_dist)
     /* both a fixed rate and a distribution */
     expect_error("spec_acceptance_dist: [0.5]\n    spec_acceptance: 0.7\n    speculation: head\n"
                  "    spec_draft_time: 1 us", "{block_tokens: 16}", 7, 27, "both");
+    /* a distribution on an instance that does not speculate */
+    expect_error("spec_acceptance_dist: [0.5]", "{block_tokens: 16}", 7, 27,
+                 "does not speculate");
 }
 END_TEST
 

@@ -1067,6 +1067,14 @@ static int inst_configure(sim_comp *c, const scn_node *node, sim_err *err)
     st->hw.linear = (llm_linear){sim_time_to_s(st->step_fixed), sim_time_to_s(st->step_per_prefill),
                                  sim_time_to_s(st->step_per_decode),
                                  sim_time_to_s(st->step_per_context)};
+    /* A distribution on an instance that does not speculate is a mistake,
+     * as a step_table without step_time: table is; with speculation: none
+     * written out it is kept unused (comparison runs). */
+    const scn_node *sdn = node ? scn_map_get(node, "spec_acceptance_dist") : NULL;
+    if (st->spec == SPEC_NONE && sdn && !scn_map_get(node, "speculation"))
+        return scn_error(err, sdn, "instance '%s': spec_acceptance_dist belongs to speculative "
+                         "decoding, and this instance does not speculate (write speculation: "
+                         "draft or head)", c->name);
     if (st->spec != SPEC_NONE) {
         const scn_node *kn = node ? scn_map_get(node, "spec_tokens") : NULL;
         const scn_node *an = node ? scn_map_get(node, "spec_acceptance") : NULL;
