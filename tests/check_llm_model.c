@@ -165,6 +165,12 @@ START_TEST(linear_step_time)
     /* an empty step costs the fixed term */
     llm_step none = {0, 0, 0, 0, 0, 0};
     ck_assert_double_eq_tol(llm_step_seconds(&hw, &none, NULL, NULL, NULL), 5752.705e-6, 1e-15);
+    /* a step beyond the clock (2^64 ps is 1.8e7 s) saturates instead of
+     * wrapping through llround */
+    hw.linear = (llm_linear){2e7, 0, 0, 0};
+    ck_assert_uint_eq(llm_step_time(&hw, &none), SIM_TIME_MAX);
+    hw.linear = (llm_linear){9e6, 0, 0, 0};
+    ck_assert_uint_eq(llm_step_time(&hw, &none), 9000000ULL * 1000000000000ULL);
 }
 END_TEST
 

@@ -289,5 +289,11 @@ double llm_step_seconds_cxl(const llm_hw *hw, const llm_step *st, double *t_comp
 
 sim_time llm_step_time(const llm_hw *hw, const llm_step *st)
 {
-    return (sim_time)llround(llm_step_seconds(hw, st, NULL, NULL, NULL) * 1e12);
+    /* A step beyond the clock (a step table extrapolated far past its
+     * grid, absurd coefficients) saturates, so that scheduling it fails
+     * with the scheduler's error instead of llround's undefined result. */
+    double ps = llm_step_seconds(hw, st, NULL, NULL, NULL) * 1e12;
+    if (!(ps < 9.2e18))
+        return SIM_TIME_MAX;
+    return ps > 0 ? (sim_time)llround(ps) : 0;
 }
