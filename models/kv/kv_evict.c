@@ -19,7 +19,8 @@
  * unpinned. A pin is an access (the store counts it in info->accesses).
  *
  *   lru     doubly linked list, most recent at the head; insert and touch
- *           move to the head, the victim is the tail. O(1).
+ *           move to the head, the victim is the tail. O(1). 8 B per
+ *           handle (32-bit prev and next; held iff head or linked after one).
  *   fifo    order of entry into the tier: a block keeps its place across
  *           pins (it returns with its original sequence number). Indexed
  *           min-heap on that number, O(log n).
@@ -207,8 +208,7 @@ static void heap_del(heap *hp, uint32_t b)
 /* ---- lru ------------------------------------------------------------------ */
 
 typedef struct lru {
-    uint32_t *prev, *next;  /* links per handle; NONE at the ends */
-    uint8_t *in;            /* held? */
+    uint32_t *prev, *next;  /* links per handle; NONE at the ends and when not held */
     uint32_t head, tail;    /* most and least recently used */
     uint32_t cap, nalloc;   /* capacity; handles the arrays cover */
     int broken;             /* a growth failed */
@@ -219,8 +219,8 @@ static int lru_grow(lru *l, uint32_t need)
     if (need <= l->nalloc)
         return 0;
     uint32_t n = grow_size(l->nalloc, need, l->cap), o = l->nalloc;
-    if (l->broken || sim_grow_array(&l->prev, sizeof *l->prev, o, n, -1) ||
-        sim_grow_array(&l->next, sizeof *l->next, o, n, -1) || sim_grow_array(&l->in, 1, o, n, 0)) {
+    if (l->broken || sim_grow_array(&l->prev, sizeof *l->prev, o, n, 0xff) ||
+        sim_grow_array(&l->next, sizeof *l->next, o, n, -1)) {
         l->broken = 1;
         return -1;
     }
@@ -235,7 +235,6 @@ static void lru_destroy(void *st)
         return;
     sim_free(l->prev);
     sim_free(l->next);
-    sim_free(l->in);
     sim_free(l);
 }
 
@@ -249,9 +248,16 @@ static void *lru_create(uint32_t capacity, const memfab_params *p)
     return l;
 }
 
+/* Handle b is held iff it is the head or has a predecessor (an unlinked
+ * handle's prev is NONE). */
+static int lru_in(const lru *l, uint32_t b)
+{
+    return b < l->nalloc && (l->head == b || l->prev[b] != NONE);
+}
+
 static void lru_unlink(lru *l, uint32_t b)
 {
-    if (b >= l->nalloc || !l->in[b])
+    if (!lru_in(l, b))
         return;
     if (l->prev[b] != NONE)
         l->next[l->prev[b]] = l->next[b];
@@ -261,7 +267,7 @@ static void lru_unlink(lru *l, uint32_t b)
         l->prev[l->next[b]] = l->prev[b];
     else
         l->tail = l->prev[b];
-    l->in[b] = 0;
+    l->prev[b] = NONE;
 }
 
 static void lru_push(lru *l, uint32_t b)
@@ -276,7 +282,6 @@ static void lru_push(lru *l, uint32_t b)
     else
         l->tail = b;
     l->head = b;
-    l->in[b] = 1;
 }
 
 static void lru_insert(void *st, uint32_t b, const memfab_block_info *info) { lru_push(st, b); }

@@ -8,7 +8,7 @@
  * block is one entry of a block slab (parallel arrays; a block present in
  * several tiers uses one entry), found by id through an open-addressing
  * index of entry numbers (linear probing, the key read from the entry,
- * deletion by Knuth's Algorithm R, load at most 1/2). Each tier has its
+ * deletion by Knuth's Algorithm R, 3 x 2^k cells at load at most 2/3). Each tier has its
  * own slot arrays: slot s of tier t holds one block, and s is the handle
  * the tier's eviction policy sees. Free slots and free entries are LIFO
  * lists threaded through the free elements, in front of the never-used
@@ -28,11 +28,13 @@
  * its capacity. A growth that fails changes nothing and is reported.
  *
  * Per cached block (one tier, LRU; tests/check_kvstore.c test_bytes_per_block):
- * entry 23 B + 4 B per tier, index 8-16 B, tier slot 29 B (the block, the
- * times and access count; the rest of memfab_block_info is derived when a
- * policy asks: id and position from the entry, costs from the store), LRU
- * 9 B: 73 B with full tables, up to twice that right after a doubling
- * (133 B per configured block before). Plug-in policies also get a
+ * entry 18 B + 4 B per tier (busy, moving and the epoch share one byte),
+ * index 6-12 B, tier slot 28 B (the block, the times and access count,
+ * whose top bit says the policy holds the slot; the rest of
+ * memfab_block_info is derived when a policy asks: id and position from
+ * the entry, costs from the store), LRU 8 B: 64 B with full tables, up to
+ * twice that right after a doubling (73 B with a byte per flag, a 32-bit
+ * epoch and the index at load 1/2; 133 B per configured block before). Plug-in policies also get a
  * memfab_block_info per slot for their victim lookups (48 B). Use in place
  * (below) adds 10 B per entry of the store owning the tier (inplace,
  * sh_tier, sharers): allocated by kv_store_set_access at the slab's size
@@ -127,8 +129,15 @@
 typedef struct kfacts {
     uint64_t inserted_ps;      /* when it entered this tier */
     uint64_t last_access_ps;   /* last hit or insertion */
-    uint64_t accesses;         /* hits + 1; next free slot when free */
+    uint64_t accesses;         /* hits + 1, HELD bit: held by the policy;
+                                * next free slot when free */
 } kfacts;
+
+/* A slot held by its tier's policy: the top bit of its accesses (a count
+ * that would need 2^63 hits to reach it; a free slot's link is below 2^32,
+ * and a free slot is never held). */
+#define HELD (UINT64_C(1) << 63)
+#define IS_HELD(tr, sl) ((int)((tr)->facts[sl].accesses >> 63))
 
 typedef struct ktier {
     /* configuration */
@@ -141,7 +150,6 @@ typedef struct ktier {
     /* state, per slot [0, nalloc); slots [0, hw) have been handed out */
     uint32_t *slot_block;      /* block entry in each slot, NONE when free */
     kfacts *facts;             /* per-slot facts (free-list link when free) */
-    uint8_t *held;             /* slot currently held by the policy */
     memfab_block_info *view;   /* plug-in policies only: facts handed out by info_cb */
     uint32_t nalloc;           /* slots allocated */
     uint32_t hw;               /* slots ever handed out (high-water mark) */
@@ -178,10 +186,9 @@ struct kv_store {
     uint64_t *bid;             /* block id */
     uint32_t *refs;            /* pins by running requests */
     uint8_t *present;          /* bit t: present in tier t; 0 = free entry */
-    uint8_t *busy;             /* protected during a pin */
-    uint8_t *moving;           /* being demoted: not freed meanwhile */
+    uint8_t *flags;            /* F_BUSY, F_MOVING, and the pin call that allocated
+                                * or promoted it (epoch, bits 2-7) */
     uint32_t *pos;             /* position in the prefix when first stored (free: next free) */
-    uint32_t *epoch;           /* pin call that allocated or promoted it */
     uint32_t *slot;            /* [b * ntiers + t]: slot in tier t or NONE */
     /* use in place: NULL until kv_store_set_access enables it for a tier
      * of this store, then [0, nballoc) like the arrays above (grow_blocks) */
@@ -196,11 +203,25 @@ struct kv_store {
     /* the id index: open addressing, linear probing, cells hold entry
      * numbers (NONE empty) and the key is bid[cell] */
     uint32_t *tab;
-    uint32_t tmask;            /* cells - 1 (0 with no table) */
+    uint32_t tcells;           /* cells (0 with no table): 3 x 2^k, load at most 2/3 */
     uint64_t pinned;           /* blocks with refs > 0 */
-    uint32_t cur_epoch;        /* counts pin calls */
+    uint32_t cur_epoch;        /* counts pin calls, modulo EPOCHS (1..EPOCHS) */
     char err[160];             /* what the last failed growth was */
 };
+
+/* Per-entry flags: protected during a pin (busy), being demoted and not to
+ * be freed meanwhile (moving); bits 2-7 hold the epoch. */
+#define F_BUSY 1u
+#define F_MOVING 2u
+#define EPOCHS 63u
+#define BUSY(s, b) ((s)->flags[b] & F_BUSY)
+#define MOVING(s, b) ((s)->flags[b] & F_MOVING)
+#define EPOCH(s, b) ((uint32_t)(s)->flags[b] >> 2)
+
+static void set_flag(kv_store *s, uint32_t b, unsigned f, int on)
+{
+    s->flags[b] = (uint8_t)(on ? s->flags[b] | f : s->flags[b] & ~f);
+}
 
 /* Tiers seen by a caller: own tiers, then the pool's. */
 static uint32_t ntiers_all(const kv_store *s)
@@ -225,7 +246,7 @@ static void fill_info(const ktier *tr, uint32_t sl, memfab_block_info *in)
     in->id = s->bid[b];
     in->inserted_ps = f->inserted_ps;
     in->last_access_ps = f->last_access_ps;
-    in->accesses = f->accesses;
+    in->accesses = f->accesses & ~HELD;
     in->recompute_s = s->recompute_s + s->recompute_pos_s * s->pos[b];
     in->reload_s = tr->index + 1 < ntiers_all(s) ? tr->reload_s : in->recompute_s;
 }
@@ -282,7 +303,6 @@ static int grow_tier(kv_store *s, ktier *tr, uint64_t need)
     uint32_t n = next_size(tr->nalloc, need, limit), o = tr->nalloc;
     if (sim_grow_array(&tr->slot_block, sizeof *tr->slot_block, o, n, 0xff) ||
         sim_grow_array(&tr->facts, sizeof *tr->facts, o, n, 0) ||
-        sim_grow_array(&tr->held, 1, o, n, 0) ||
         (!s->builtin && sim_grow_array(&tr->view, sizeof *tr->view, o, n, 0)) ||
         (s->builtin && kv_evict_reserve(s->ops, tr->pol, n)))
         return grow_fail(s, tr->name, n);
@@ -290,30 +310,42 @@ static int grow_tier(kv_store *s, ktier *tr, uint64_t need)
     return 0;
 }
 
+/* Home cell of id: the high half of its hash scaled to the cell count
+ * (Lemire's multiply-shift range reduction; the table is 3 x 2^k cells). */
+static uint32_t idx_home(const kv_store *s, uint64_t id)
+{
+    return (uint32_t)(((sim_mix64(id) >> 32) * (uint64_t)s->tcells) >> 32);
+}
+
+static uint32_t idx_next(const kv_store *s, uint32_t i)
+{
+    return i + 1 == s->tcells ? 0 : i + 1;
+}
+
 /* Insert entry b (its id not indexed yet) into the index; room is there. */
 static void idx_put(kv_store *s, uint32_t b)
 {
-    uint32_t i = (uint32_t)sim_mix64(s->bid[b]) & s->tmask;
+    uint32_t i = idx_home(s, s->bid[b]);
     while (s->tab[i] != NONE)
-        i = (i + 1) & s->tmask;
+        i = idx_next(s, i);
     s->tab[i] = b;
 }
 
+/* The index keeps its load at most 2/3 (at most 5 probes expected for a
+ * miss, 2 for a hit, with linear probing: Knuth, TAOCP vol. 3, 6.4). */
 static int grow_index(kv_store *s, uint64_t need)
 {
-    uint64_t cells = 2 * ((uint64_t)s->tmask + 1);
-    while (cells < 2 * need)
+    uint64_t cells = s->tcells ? 2 * (uint64_t)s->tcells : 3 * MIN_ALLOC;
+    while (2 * cells < 3 * need)
         cells *= 2;
-    if (cells < 2 * MIN_ALLOC)
-        cells = 2 * MIN_ALLOC;
     uint32_t *old = s->tab;
-    uint64_t ocells = old ? (uint64_t)s->tmask + 1 : 0;
+    uint64_t ocells = old ? s->tcells : 0;
     uint32_t *tab = sim_alloc((size_t)cells * sizeof *tab);
     if (!tab)
         return grow_fail(s, "the block index", need);
     memset(tab, 0xff, (size_t)cells * sizeof *tab);
     s->tab = tab;
-    s->tmask = (uint32_t)(cells - 1);
+    s->tcells = (uint32_t)cells;
     for (uint64_t i = 0; i < ocells; i++)
         if (old[i] != NONE)
             idx_put(s, old[i]);
@@ -331,9 +363,8 @@ static int grow_blocks(kv_store *s, uint64_t need)
     uint32_t n = next_size(s->nballoc, need, MAX_LIVE), o = s->nballoc;
     if (sim_grow_array(&s->bid, sizeof *s->bid, o, n, 0) ||
         sim_grow_array(&s->refs, sizeof *s->refs, o, n, 0) ||
-        sim_grow_array(&s->present, 1, o, n, 0) || sim_grow_array(&s->busy, 1, o, n, 0) ||
-        sim_grow_array(&s->moving, 1, o, n, 0) || sim_grow_array(&s->pos, sizeof *s->pos, o, n, 0) ||
-        sim_grow_array(&s->epoch, sizeof *s->epoch, o, n, 0) ||
+        sim_grow_array(&s->present, 1, o, n, 0) || sim_grow_array(&s->flags, 1, o, n, 0) ||
+        sim_grow_array(&s->pos, sizeof *s->pos, o, n, 0) ||
         sim_grow_array(&s->slot, s->ntiers * sizeof *s->slot, o, n, 0xff) ||
         (s->inplace && (sim_grow_array(&s->inplace, 1, o, n, 0) ||
                         sim_grow_array(&s->sh_tier, 1, o, n, 0) ||
@@ -351,7 +382,7 @@ static int reserve_own(kv_store *s, uint32_t n)
     uint64_t need = (uint64_t)s->nlive + n;
     if (need > s->nballoc && grow_blocks(s, need))
         return SIM_ENOMEM;
-    if ((!s->tab || 2 * need > (uint64_t)s->tmask + 1) && grow_index(s, need))
+    if ((!s->tab || 3 * need > 2 * (uint64_t)s->tcells) && grow_index(s, need))
         return SIM_ENOMEM;
     for (uint32_t t = 0; t < s->ntiers; t++) {
         ktier *tr = &s->t[t];
@@ -405,7 +436,7 @@ static uint32_t take_block(kv_store *s, uint64_t id, uint32_t pos)
     s->bid[b] = id;
     s->refs[b] = 0;
     s->present[b] = 0;
-    s->busy[b] = 0;
+    s->flags[b] = 0;
     s->pos[b] = pos;
     s->nlive++;
     idx_put(s, b);
@@ -490,16 +521,13 @@ void kv_store_free(kv_store *s)
         sim_free(tr->name);
         sim_free(tr->slot_block);
         sim_free(tr->facts);
-        sim_free(tr->held);
         sim_free(tr->view);
     }
     sim_free(s->bid);
     sim_free(s->refs);
     sim_free(s->present);
-    sim_free(s->busy);
-    sim_free(s->moving);
+    sim_free(s->flags);
     sim_free(s->pos);
-    sim_free(s->epoch);
     sim_free(s->slot);
     sim_free(s->inplace);
     sim_free(s->sh_tier);
@@ -523,7 +551,7 @@ static uint32_t lookup(const kv_store *s, uint64_t id)
 {
     if (!s->tab)
         return NONE;
-    for (uint32_t i = (uint32_t)sim_mix64(id) & s->tmask;; i = (i + 1) & s->tmask) {
+    for (uint32_t i = idx_home(s, id);; i = idx_next(s, i)) {
         uint32_t b = s->tab[i];
         if (b == NONE || s->bid[b] == id)
             return b;
@@ -534,15 +562,15 @@ static uint32_t lookup(const kv_store *s, uint64_t id)
  * shifts the rest of the probe run back, so there are no tombstones. */
 static void idx_del(kv_store *s, uint32_t b)
 {
-    uint32_t m = s->tmask, i = (uint32_t)sim_mix64(s->bid[b]) & m;
+    uint32_t i = idx_home(s, s->bid[b]);
     while (s->tab[i] != b)
-        i = (i + 1) & m;
+        i = idx_next(s, i);
     for (uint32_t j = i;;) {
-        j = (j + 1) & m;
+        j = idx_next(s, j);
         uint32_t e = s->tab[j];
         if (e == NONE)
             break;
-        uint32_t k = (uint32_t)sim_mix64(s->bid[e]) & m;
+        uint32_t k = idx_home(s, s->bid[e]);
         /* Move j back to i unless its home k lies cyclically in (i, j]. */
         int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
         if (!stays) {
@@ -562,9 +590,9 @@ static void policy_hold(kv_store *s, uint32_t t, uint32_t b)
 {
     ktier *tr = &s->t[t];
     uint32_t sl = *slot_of(s, b, t);
-    if (tr->held[sl])
+    if (IS_HELD(tr, sl))
         return;
-    tr->held[sl] = 1;
+    tr->facts[sl].accesses |= HELD;
     tr->nheld++;
     if (s->reads_info)
         fill_info(tr, sl, &tr->scratch);
@@ -575,9 +603,9 @@ static void policy_release(kv_store *s, uint32_t t, uint32_t b)
 {
     ktier *tr = &s->t[t];
     uint32_t sl = *slot_of(s, b, t);
-    if (!tr->held[sl])
+    if (!IS_HELD(tr, sl))
         return;
-    tr->held[sl] = 0;
+    tr->facts[sl].accesses &= ~HELD;
     tr->nheld--;
     s->ops->remove(tr->pol, sl);
 }
@@ -613,7 +641,7 @@ static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
     uint32_t sl;
     if (!tr->nheld || !s->ops->victim(tr->pol, &sl, info_cb, tr))
         return -1;
-    if (sl >= tr->hw || !tr->held[sl]) /* a policy returning a block it does not hold */
+    if (sl >= tr->hw || !IS_HELD(tr, sl)) /* a policy returning a block it does not hold */
         return -1;
     uint32_t b = tr->slot_block[sl];
     policy_release(s, t, b);
@@ -633,9 +661,9 @@ static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
     if (s->mode == KV_WRITE_BACK && t + 1 < s->ntiers && !(s->present[b] & (1u << (t + 1)))) {
         /* While b moves down, the cascade may evict b's own copy further
          * down; b must survive that until it lands in t+1. */
-        s->moving[b] = 1;
+        set_flag(s, b, F_MOVING, 1);
         int rc = enter_tier(s, t + 1, b, now, res);
-        s->moving[b] = 0;
+        set_flag(s, b, F_MOVING, 0);
         if (rc == 0) {
             tr->st.blocks_out++;
             s->t[t + 1].st.blocks_in++;
@@ -648,7 +676,7 @@ static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
             return 0;
         }
     }
-    if (!s->present[b] && !s->refs[b] && !s->moving[b])
+    if (!s->present[b] && !s->refs[b] && !MOVING(s, b))
         free_block(s, b, res);
     return 0;
 }
@@ -670,7 +698,7 @@ static int enter_tier(kv_store *s, uint32_t t, uint32_t b, uint64_t now, kv_pin_
     kfacts *f = &tr->facts[sl];
     f->inserted_ps = f->last_access_ps = now;
     f->accesses = 1;
-    if ((t > 0 || s->is_pool) && !s->busy[b])
+    if ((t > 0 || s->is_pool) && !BUSY(s, b))
         policy_hold(s, t, b);
     if (s->mode == KV_WRITE_THROUGH && t + 1 < s->ntiers && !(s->present[b] & (1u << (t + 1)))) {
         if (enter_tier(s, t + 1, b, now, res) == 0) {
@@ -697,9 +725,9 @@ static int to_pool(kv_store *s, uint32_t b, uint64_t now, kv_pin_result *res)
         return 1;
     if (pb == NONE)
         pb = take_block(p, s->bid[b], s->pos[b]);
-    p->moving[pb] = 1;
+    set_flag(p, pb, F_MOVING, 1);
     int rc = enter_tier(p, 0, pb, now, res);
-    p->moving[pb] = 0;
+    set_flag(p, pb, F_MOVING, 0);
     if (rc == 0) {
         s->t[s->ntiers - 1].st.blocks_out++;
         p->t[0].st.blocks_in++;
@@ -778,7 +806,7 @@ static int plan_direct(const kv_store *s, const kv_store *o, uint32_t ob, uint32
         return 1;
     if (a != KV_ACCESS_AUTO)
         return 0;
-    return o->t[ot].facts[*slot_of(o, ob, ot)].accesses < s->hot_hits;
+    return (o->t[ot].facts[*slot_of(o, ob, ot)].accesses & ~HELD) < s->hot_hits;
 }
 
 /* Blocks of ids[0..n) a pin would take a tier-0 slot for: all but those
@@ -863,9 +891,9 @@ int kv_store_can_pin(const kv_store *s, const uint64_t *ids, uint32_t n)
 /* Protect (busy) or release a pool entry during a pin. */
 static void pool_protect(kv_store *p, uint32_t pb)
 {
-    if (p->busy[pb])
+    if (BUSY(p, pb))
         return;
-    p->busy[pb] = 1;
+    set_flag(p, pb, F_BUSY, 1);
     for (uint32_t t = 0; t < p->ntiers; t++)
         if (p->present[pb] & (1u << t))
             policy_release(p, t, pb);
@@ -880,7 +908,7 @@ static void pin_inplace(kv_store *s, kv_store *o, uint32_t ob, uint32_t ot, uint
     if (o->refs[ob]++ && o->inplace[ob])
         ot = o->inplace[ob] - 1u;
     o->inplace[ob] = (uint8_t)(ot + 1);
-    o->busy[ob] = 0;
+    set_flag(o, ob, F_BUSY, 0);
     for (uint32_t t = 0; t < o->ntiers; t++) {
         if (!(o->present[ob] & (1u << t)))
             continue;
@@ -926,7 +954,12 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
         for (uint32_t t = 0; t < p->ntiers; t++)
             before[t] = p->t[t].st;
     uint32_t nt = ntiers_all(s);
-    uint32_t ep = ++s->cur_epoch;
+    if (++s->cur_epoch > EPOCHS) { /* the epochs wrap: forget the old ones */
+        s->cur_epoch = 1;
+        for (uint32_t b = 0; b < s->bhw; b++)
+            s->flags[b] &= F_BUSY | F_MOVING;
+    }
+    uint32_t ep = s->cur_epoch;
     uint32_t lead = n; /* index of the first absent block */
     /* Phase 1: take the hits; protect the lower-tier copies of the leading
      * run. A block after the first absent one is recomputed by the request
@@ -958,8 +991,8 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
             }
         } else if (pb != NONE) {
             pool_protect(p, pb);
-        } else if (!s->busy[b]) {
-            s->busy[b] = 1;
+        } else if (!BUSY(s, b)) {
+            set_flag(s, b, F_BUSY, 1);
             for (uint32_t t = 1; t < s->ntiers; t++)
                 if (s->present[b] & (1u << t))
                     policy_release(s, t, b);
@@ -971,7 +1004,7 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
     for (uint32_t i = 0; i < n; i++) {
         uint32_t b = lookup(s, ids[i]), pb = NONE;
         if (b != NONE && (s->present[b] & 1u)) {
-            if (s->epoch[b] == ep) { /* a repeated id of this call */
+            if (EPOCH(s, b) == ep) { /* a repeated id of this call */
                 s->refs[b]++;
                 access_block(s, 0, b, now_ps);
             }
@@ -996,7 +1029,7 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
         } else {
             ft = lowest_tier(s->present[b]);
         }
-        s->epoch[b] = ep;
+        s->flags[b] = (uint8_t)((s->flags[b] & (F_BUSY | F_MOVING)) | ep << 2);
         s->refs[b] = 1;
         s->pinned++;
         enter_tier(s, 0, b, now_ps, res); /* room guaranteed by can_pin */
@@ -1007,7 +1040,7 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
             res->promoted[ft]++;
             p->t[pt].st.blocks_out++;
             s->t[0].st.blocks_in++;
-            p->busy[pb] = 0;
+            set_flag(p, pb, F_BUSY, 0);
             for (uint32_t t = 0; t < p->ntiers; t++)
                 if (p->present[pb] & (1u << t)) {
                     if (t == pt)
@@ -1018,7 +1051,7 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
             res->promoted[ft]++;
             s->t[ft].st.blocks_out++;
             s->t[0].st.blocks_in++;
-            s->busy[b] = 0;
+            set_flag(s, b, F_BUSY, 0);
             for (uint32_t t = 1; t < s->ntiers; t++)
                 if (s->present[b] & (1u << t)) {
                     if ((uint32_t)ft == t)
@@ -1227,7 +1260,7 @@ int kv_store_check(const kv_store *s)
         for (uint32_t sl = 0; sl < tr->hw; sl++) {
             uint32_t b = tr->slot_block[sl];
             if (b == NONE) {
-                if (tr->held[sl])
+                if (IS_HELD(tr, sl))
                     return 0;
                 continue;
             }
@@ -1236,9 +1269,9 @@ int kv_store_check(const kv_store *s)
                 return 0;
             int in_place = s->inplace && s->refs[b] && s->inplace[b] == t + 1;
             int want_held = t == 0 && !s->is_pool ? s->refs[b] == 0 : !in_place;
-            if (tr->held[sl] != want_held || s->busy[b])
+            if (IS_HELD(tr, sl) != want_held || BUSY(s, b))
                 return 0;
-            held += tr->held[sl];
+            held += (uint32_t)IS_HELD(tr, sl);
         }
         /* the free list holds exactly the free slots below hw, each once */
         for (uint32_t sl = tr->free_head; sl != NONE; sl = (uint32_t)tr->facts[sl].accesses)
@@ -1284,14 +1317,14 @@ int kv_store_check(const kv_store *s)
     for (uint32_t b = s->bfree; b != NONE; b = s->pos[b])
         if (b >= s->bhw || s->present[b] || ++nfree > s->bhw)
             return 0;
-    for (uint64_t i = 0; s->tab && i <= s->tmask; i++)
+    for (uint64_t i = 0; s->tab && i < s->tcells; i++)
         if (s->tab[i] != NONE) {
             if (s->tab[i] >= s->bhw || !s->present[s->tab[i]])
                 return 0;
             cells++;
         }
     if (live != s->nlive || cells != live || live + nfree != s->bhw || s->bhw > s->nballoc ||
-        pinned != s->pinned || (s->tab && 2 * live > (uint64_t)s->tmask + 1))
+        pinned != s->pinned || (s->tab && 3 * live > 2 * (uint64_t)s->tcells))
         return 0;
     if (!s->pool && !s->is_pool && inplace_refs != s->inplace_refs)
         return 0;
