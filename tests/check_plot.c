@@ -513,8 +513,24 @@ START_TEST(link_bw_draws_links_only)
     ck_assert_int_eq(fx_sh("%s plot l.db --kind link-bw --metric '*throughput*' -o f.png"
                            " --script", fx_bin), 0);
     ck_assert_msg(strstr(fx_out, "title 'fab rdma'"), "%s", fx_out);
+    /* series that are not rates are named by themselves and their unit */
+    db = res_open(path, &err);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_int_gt(res_run_begin(db, "links", "0123abcd", 2, "test", &err), 0);
+    for (int t = 0; t < 10; t++) {
+        ck_assert_int_eq(res_timeseries_unit(db, "fab", "latency:class:kv_load",
+                                             (uint64_t)t * 1000000000000ULL, 0.012, "s"), 0);
+        ck_assert_int_eq(res_timeseries_unit(db, "fab", "latency:class:swap",
+                                             (uint64_t)t * 1000000000000ULL, 0.004, "s"), 0);
+    }
+    ck_assert_int_eq(res_run_end(db, "complete", 0.1, 10000000000000ULL, 1, &err), 0);
+    res_close(db);
+    ck_assert_int_eq(fx_sh("%s plot l.db --run 2 --kind link-bw --metric 'fab/latency:*' -o f.png"
+                           " --script", fx_bin), 0);
+    ck_assert_msg(strstr(fx_out, "set ylabel 'Latency (ms)'") && !strstr(fx_out, "Throughput") &&
+                  strstr(fx_out, "\n9 12\n"), "%.2000s", fx_out);
     if (have_gnuplot()) {
-        ck_assert_int_eq(fx_sh("%s plot l.db --kind link-bw -o lbw.png", fx_bin), 0);
+        ck_assert_int_eq(fx_sh("%s plot l.db --run 1 --kind link-bw -o lbw.png", fx_bin), 0);
         if (getenv("PLOT_KEEP"))
             fx_sh("cp lbw.png %s/", getenv("PLOT_KEEP"));
     }

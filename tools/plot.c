@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <ctype.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -925,6 +926,7 @@ static double kv_block_bytes(sqlite3 *h, rdb_run *r, const char *scope)
 typedef struct tser {
     size_t run;                /* index in the run set */
     char *scope, *name;        /* as stored */
+    char *unit;                /* the series' unit as stored (NULL: none given) */
     double bpb;                /* bytes per KV block (kv_used series), 0 unknown */
     int is_kv;                 /* a kv_used:TIER series */
     dbuf t, v;                 /* seconds, stored values */
@@ -1077,7 +1079,7 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
      * of a scope that the run's `links` table lists with that direction (a
      * fabric's per-path or a workload's throughput would set the scale);
      * a run without link rows keeps every series the glob matches. */
-    if (sqlite3_prepare_v2(h, "SELECT scope, name FROM timeseries t WHERE run_id = ?1 AND"
+    if (sqlite3_prepare_v2(h, "SELECT scope, name, MAX(unit) FROM timeseries t WHERE run_id = ?1 AND"
                               " (?2 = 0 OR NOT EXISTS (SELECT 1 FROM links WHERE run_id = ?1)"
                               " OR EXISTS (SELECT 1 FROM links l WHERE l.run_id = ?1 AND"
                               " l.link = t.scope AND 'throughput:' || l.direction = t.name))"
@@ -1114,7 +1116,9 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
             x->run = i;
             x->scope = sim_strdup(scope);
             x->name = sim_strdup(name);
-            if (!x->scope || !x->name || strs_index(&scopes, scope) < 0) {
+            const char *unit = (const char *)sqlite3_column_text(names, 2);
+            x->unit = unit ? sim_strdup(unit) : NULL;
+            if (!x->scope || !x->name || (unit && !x->unit) || strs_index(&scopes, scope) < 0) {
                 status = SIM_EXIT_RUNTIME;
                 goto out;
             }
@@ -1224,7 +1228,30 @@ static int plot_series(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, int 
     char xl[64], yl[160];
     /* what the y axis holds: one series, the mean per instance, or a sum */
     int am = groups ? (agg == AGG_MEAN ? 1 : 2) : 0;
-    if (bw) {
+    /* --metric may pick series that are not rates (per-class latencies,
+     * counts): then the axis is named by the series and their own unit */
+    const char *unit_all = nts ? ts[0].unit : NULL, *name_all = nts ? ts[0].name : NULL;
+    for (size_t k = 1; k < nts; k++) {
+        if (unit_all && (!ts[k].unit || strcmp(ts[k].unit, unit_all) != 0))
+            unit_all = NULL;
+        if (name_all && strcmp(ts[k].name, name_all) != 0)
+            name_all = NULL;
+    }
+    if (bw && unit_all && strcmp(unit_all, "B/s") != 0) {
+        /* the series' common name, else the part before their first ':'
+         * (latency:class:kv_load, latency:class:kv_writeback: Latency) */
+        char what[96];
+        size_t stem = name_all ? strlen(name_all) : strcspn(ts[0].name, ":");
+        for (size_t k = 1; k < nts && !name_all; k++)
+            if (strcspn(ts[k].name, ":") != stem || strncmp(ts[k].name, ts[0].name, stem) != 0)
+                stem = 0;
+        snprintf(what, sizeof what, "%.*s", stem ? (int)stem : 5, stem ? ts[0].name : "value");
+        what[0] = (char)toupper((unsigned char)what[0]);
+        unit_scale(unit_all, vmax, &vf, &vu);
+        snprintf(yl, sizeof yl, "%s%s%s%s%s", what,
+                 (const char *[]){"", " per link", ", all links"}[am], *vu ? " (" : "", vu,
+                 *vu ? ")" : "");
+    } else if (bw) {
         unit_scale("B/s", vmax, &vf, &vu);
         snprintf(yl, sizeof yl, "%s (%s)",
                  (const char *[]){"Throughput", "Throughput per link", "Throughput, all links"}[am],
@@ -1337,6 +1364,7 @@ out:
     for (size_t k = 0; k < nts; k++) {
         sim_free(ts[k].scope);
         sim_free(ts[k].name);
+        sim_free(ts[k].unit);
         sim_free(ts[k].t.v);
         sim_free(ts[k].v.v);
     }
