@@ -671,6 +671,9 @@ static void three_instances(const char *file)
     ck_assert_int_eq(res_kv(db, "inst2", "hbm", 60, 140, 0, 0, 0), 0);
     ck_assert_int_eq(res_coherence(db, "dir0", "GetS", 100), 0);
     ck_assert_int_eq(res_coherence(db, "dir1", "GetS", 50), 0);
+    /* a message type no directory sent: no empty cluster for it */
+    ck_assert_int_eq(res_coherence(db, "dir0", "PutE", 0), 0);
+    ck_assert_int_eq(res_coherence(db, "dir1", "PutE", 0), 0);
     ck_assert_int_eq(res_run_end(db, "complete", 0.1, 3000000000000ULL, 1, &err), 0);
     res_close(db);
 }
@@ -708,8 +711,8 @@ START_TEST(aggregation_over_instances)
     ck_assert_int_eq(fx_sh("%s plot i.db --kind kv-hit --agg mean -o f.png --script", fx_bin), 0);
     ck_assert_msg(strstr(fx_out, "\n0 0.4 0.8 0.1 0.8\n"), "%s", fx_out);
     ck_assert_int_eq(fx_sh("%s plot i.db --kind coherence --agg sum -o f.png --script", fx_bin), 0);
-    ck_assert_msg(strstr(fx_out, "\n0 150 0.8 150 150\n") && !strstr(fx_out, "yerrorbars"), "%s",
-                  fx_out);
+    ck_assert_msg(strstr(fx_out, "\n0 150 0.8 150 150\n") && !strstr(fx_out, "yerrorbars") &&
+                  !strstr(fx_out, "PutE"), "%s", fx_out);
     ck_assert_int_eq(fx_sh("%s plot i.db --kind coherence --agg mean -o f.png --script", fx_bin),
                      0);
     ck_assert_msg(strstr(fx_out, "\n0 75 0.8 50 100\n"), "%s", fx_out);
@@ -790,6 +793,32 @@ START_TEST(colour_by_first_key)
                   strstr(fx_out, "lt 11 title 'policy=p2 seed=2'") &&
                   strstr(fx_out, "lt 19 title 'policy=p2 seed=3'") &&
                   strstr(fx_out, "lt 27 title 'policy=p2 seed=4'"), "%s", fx_out);
+}
+END_TEST
+
+/* param: a point that does not set a swept key ran with the scenario's own
+ * value (its flattened param), so it is drawn there, not skipped; groups
+ * are named by the keys' last components, as run labels are. */
+START_TEST(param_base_value_and_short_groups)
+{
+    fx_metric m[] = {{"w", "tpot", 0.007, "s"}};
+    const char *p1[] = {"sweep.inst0.speculation=none", "inst0.speculation=none",
+                        "sweep.workload.synthetic.rate=2/s", "workload.synthetic.rate=2/s", NULL};
+    const char *p2[] = {"inst0.speculation=draft", "sweep.workload.synthetic.rate=2/s",
+                        "workload.synthetic.rate=2/s", NULL};
+    const char *p3[] = {"sweep.inst0.speculation=none", "inst0.speculation=none",
+                        "sweep.workload.synthetic.rate=20/s", "workload.synthetic.rate=20/s",
+                        NULL};
+    fx_run("p.db", "spec", 1, p1, m, 1, 10, 1);
+    m[0].value = 0.004;
+    fx_run("p.db", "spec", 1, p2, m, 1, 10, 1);
+    m[0].value = 0.025;
+    fx_run("p.db", "spec", 1, p3, m, 1, 10, 1);
+    ck_assert_int_eq(fx_sh("%s plot p.db --kind param --metric w/tpot --x inst0.speculation"
+                           " -o f.png --script", fx_bin), 0);
+    ck_assert_msg(!strstr(fx_out, "has no param") && strstr(fx_out, "'draft'") &&
+                  strstr(fx_out, "title 'rate=2/s'") && strstr(fx_out, "title 'rate=20/s'") &&
+                  !strstr(fx_out, "speculation="), "%.3000s", fx_out);
 }
 END_TEST
 
@@ -890,6 +919,7 @@ static Suite *plot_suite(void)
     tcase_add_test(limits, aggregation_over_instances);
     tcase_add_test(limits, log_tics);
     tcase_add_test(limits, colour_by_first_key);
+    tcase_add_test(limits, param_base_value_and_short_groups);
     tcase_add_test(errs, errors);
     tcase_add_test(errs, output_safety);
     return s;

@@ -230,6 +230,22 @@ typedef struct vkey {
     int rank;
 } vkey;
 
+/* The short name of keys[j].key among keys[0..n): its last component, more
+ * where two keys would look alike ("policy", "inst0.step_time"). */
+static const char *short_key(const vkey *keys, size_t n, size_t j)
+{
+    const char *t = keys[j].key;
+    for (int parts = 1; parts < 64; parts++) {
+        t = key_tail(keys[j].key, parts);
+        int clash = 0;
+        for (size_t m = 0; m < n && !clash; m++)
+            clash = m != j && strcmp(key_tail(keys[m].key, parts), t) == 0;
+        if (!clash || t == key_tail(keys[j].key, parts + 1))
+            break;
+    }
+    return t;
+}
+
 static int cmp_vkey(const void *a, const void *b)
 {
     const vkey *p = a, *q = b;
@@ -295,18 +311,8 @@ static int plot_labels(rdb_set *s, size_t max, int *run_lt)
         }
     if (nk)
         qsort(keys, nk, sizeof *keys, cmp_vkey);
-    /* short names: one component, more where two keys would collide */
-    for (size_t j = 0; j < nk; j++) {
-        for (int parts = 1; parts < 64; parts++) {
-            const char *t = key_tail(keys[j].key, parts);
-            int clash = 0;
-            for (size_t m = 0; m < nk && !clash; m++)
-                clash = m != j && strcmp(key_tail(keys[m].key, parts), t) == 0;
-            keys[j].shown = t;
-            if (!clash || t == key_tail(keys[j].key, parts + 1))
-                break;
-        }
-    }
+    for (size_t j = 0; j < nk; j++)
+        keys[j].shown = short_key(keys, nk, j);
     int status = 0;
     for (size_t i = 0; i < s->n && !status; i++) {
         rdb_run *r = &s->runs[i];
@@ -629,10 +635,24 @@ static int cmp_pt(const void *a, const void *b)
     return p->x < q->x ? -1 : p->x > q->x;
 }
 
+/* Keys that are not parameters of the model: bookkeeping, and a point's
+ * description (prose naming what its keys set; grouping by it would give
+ * every point a line of its own). */
 static int is_internal_key(const char *k)
 {
     return strcmp(k, "seed") == 0 || strcmp(k, "sweep.name") == 0 ||
-           strcmp(k, "sweep.point") == 0 || strcmp(k, "sweep.seed") == 0;
+           strcmp(k, "sweep.point") == 0 || strcmp(k, "sweep.seed") == 0 ||
+           strcmp(k, "description") == 0 || strcmp(k, "sweep.description") == 0;
+}
+
+/* A run's value of a swept key: a point that does not set "sweep.X" ran with
+ * the scenario's own X, which the run's flattened params hold. */
+static const char *swept_value(const rdb_run *r, const char *k)
+{
+    const char *v = rdb_param_get(r, k);
+    if (!v && strncmp(k, "sweep.", 6) == 0)
+        v = rdb_param_get(r, k + 6);
+    return v;
 }
 
 static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, plot_fig *g)
@@ -657,7 +677,11 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, plot_
             const char *k = s->runs[i].params[p].key;
             char twin[600];
             snprintf(twin, sizeof twin, "sweep.%s", k);
-            if (is_internal_key(k) || rdb_param_get(&s->runs[i], twin))
+            /* a key some point sweeps is its sweep.* twin (swept_value) */
+            int swept = 0;
+            for (size_t r = 0; r < s->n && !swept; r++)
+                swept = rdb_param_get(&s->runs[r], twin) != NULL;
+            if (is_internal_key(k) || swept)
                 continue;
             int dup = 0;
             for (size_t j = 0; j < nv && !dup; j++)
@@ -665,18 +689,28 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, plot_
             if (!dup && varies(s, k))
                 vary[nv++] = k;
         }
+    /* the group keys' short names, as run labels show them */
+    vkey *gkeys = sim_calloc(nv + 1, sizeof *gkeys);
+    if (!gkeys) {
+        sim_free(vary);
+        return SIM_EXIT_RUNTIME;
+    }
+    for (size_t j = 0; j < nv; j++)
+        gkeys[j].key = vary[j];
+    for (size_t j = 0; j < nv; j++)
+        gkeys[j].shown = short_key(gkeys, nv, j);
     int names_vary = 0;
     for (size_t i = 1; i < s->n; i++)
         names_vary |= strcmp(s->runs[i].name, s->runs[0].name) != 0;
     const char *xkey = NULL;
     char xbuf[512];
     if (o->xkey) {
+        /* a swept key is its sweep.* twin, whether or not --x says so */
         xkey = o->xkey;
-        if (!rdb_param_get(&s->runs[0], xkey)) {
-            snprintf(xbuf, sizeof xbuf, "sweep.%s", o->xkey);
-            if (rdb_param_get(&s->runs[0], xbuf))
+        snprintf(xbuf, sizeof xbuf, "sweep.%s", o->xkey);
+        for (size_t i = 0; i < s->n && xkey != xbuf; i++)
+            if (rdb_param_get(&s->runs[i], xbuf))
                 xkey = xbuf;
-        }
     } else {
         for (int pass = 0; pass < 2 && !xkey; pass++)   /* swept keys first */
             for (size_t j = 0; j < nv && !xkey; j++)
@@ -699,7 +733,7 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, plot_
     double ymax = 0;
     for (size_t i = 0; i < s->n; i++) {
         rdb_run *r = &s->runs[i];
-        const char *xv = rdb_param_get(r, xkey);
+        const char *xv = swept_value(r, xkey);
         if (!xv) {
             fprintf(stderr, "memfab plot: run %lld has no param '%s'; skipped\n",
                     (long long)r->id, xkey);
@@ -734,10 +768,9 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, plot_
             if (o->group && strcmp(k, o->group) != 0 &&
                 !(strncmp(k, "sweep.", 6) == 0 && strcmp(k + 6, o->group) == 0))
                 continue;
-            const char *v = rdb_param_get(r, k);
+            const char *v = swept_value(r, k);
             gl += (size_t)snprintf(glab + gl, gl < sizeof glab ? sizeof glab - gl : 0, "%s%s=%s",
-                                   gl ? ", " : "", strncmp(k, "sweep.", 6) == 0 ? k + 6 : k,
-                                   v ? v : "-");
+                                   gl ? ", " : "", gkeys[j].shown, v ? v : "-");
             if (gl >= sizeof glab)
                 gl = sizeof glab - 1;
         }
@@ -821,6 +854,10 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, plot_
         g->corner = "top right";
         if (all_numeric && !o->logx)
             plot_tics_for(f, 'x', lo, hi, 6);
+        /* y tics too: gnuplot's choice crowds a plot that a tall key
+         * below has made short (0, 5, ..., 50) */
+        if (!o->logy)
+            plot_tics_for(f, 'y', 0, ymax * ys, 5);
     }
     fputs("set offsets graph 0.04, graph 0.04, graph 0.05, graph 0.05\n", f);
     if (!all_numeric) {
@@ -861,11 +898,15 @@ static int plot_param(FILE *f, sqlite3 *h, rdb_set *s, const plot_opts *o, plot_
     for (size_t k = 0; k < npts; k++) {
         if (k && strcmp(pts[k].group, pts[k - 1].group) == 0)
             continue;
-        char block[48];
+        char block[48], title[1024];
         snprintf(block, sizeof block, "$g%zu", gi++);
+        /* a group named by several keys is shortened in the middle, as run
+         * labels are, rather than cut off by the figure's edge */
+        snprintf(title, sizeof title, "%s", pts[k].group[0] ? pts[k].group : o->metric);
+        plot_shorten(title, plot_title_max(o->w, o->pt - 1));
         if (plot_fig_add(g, block, 0, reps ? "using 1:2:3 with yerrorlines"
                                            : "using 1:2 with linespoints",
-                         pts[k].group[0] ? pts[k].group : o->metric, 1, 0, 0)) {
+                         title, 1, 0, 0)) {
             status = SIM_EXIT_RUNTIME;
             goto out;
         }
@@ -882,6 +923,7 @@ out:
     sim_free(pts);
     sim_free(cats);
     sim_free(vary);
+    sim_free(gkeys);
     return status;
 }
 
@@ -1418,8 +1460,11 @@ static int plot_bars(FILE *f, sqlite3 *h, const rdb_set *s, const plot_opts *o, 
 {
     const char *sql = kv ? "SELECT instance, tier, hits, hits + misses FROM kv"
                            " WHERE run_id = ? ORDER BY rowid"
+                         /* message types no selected run sent are left out: a
+                          * protocol's full list (MESI, HDM-DB, software sync)
+                          * would crowd the axis with empty clusters */
                          : "SELECT directory, message, count, 1 FROM coherence"
-                           " WHERE run_id = ? ORDER BY rowid";
+                           " WHERE run_id = ? AND count > 0 ORDER BY rowid";
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "memfab plot: %s\n", sqlite3_errmsg(h));
