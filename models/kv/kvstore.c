@@ -28,7 +28,7 @@
  * its capacity. A growth that fails changes nothing and is reported.
  *
  * Per cached block (one tier, LRU; tests/check_kvstore.c test_bytes_per_block):
- * entry 18 B + 4 B per tier (busy, moving and the epoch share one byte),
+ * entry 18 B + 4 B per tier (busy, moving and the pin call's mark share one byte),
  * index 6-12 B, tier slot 28 B (the block, the times and access count,
  * whose top bit says the policy holds the slot; the rest of
  * memfab_block_info is derived when a policy asks: id and position from
@@ -186,8 +186,7 @@ struct kv_store {
     uint64_t *bid;             /* block id */
     uint32_t *refs;            /* pins by running requests */
     uint8_t *present;          /* bit t: present in tier t; 0 = free entry */
-    uint8_t *flags;            /* F_BUSY, F_MOVING, and the pin call that allocated
-                                * or promoted it (epoch, bits 2-7) */
+    uint8_t *flags;            /* F_BUSY, F_MOVING, F_MARK */
     uint32_t *pos;             /* position in the prefix when first stored (free: next free) */
     uint32_t *slot;            /* [b * ntiers + t]: slot in tier t or NONE */
     /* use in place: NULL until kv_store_set_access enables it for a tier
@@ -205,18 +204,22 @@ struct kv_store {
     uint32_t *tab;
     uint32_t tcells;           /* cells (0 with no table): 3 x 2^k, load at most 2/3 */
     uint64_t pinned;           /* blocks with refs > 0 */
-    uint32_t cur_epoch;        /* counts pin calls, modulo EPOCHS (1..EPOCHS) */
+    uint32_t *marked;          /* the entries the running pin call has marked (F_MARK) */
+    uint32_t capmarked;        /* room in marked (grows to the longest call's ids) */
     char err[160];             /* what the last failed growth was */
 };
 
 /* Per-entry flags: protected during a pin (busy), being demoted and not to
- * be freed meanwhile (moving); bits 2-7 hold the epoch. */
+ * be freed meanwhile (moving), allocated or promoted by the pin call that
+ * is running (mark: set only inside kv_store_pin, which unmarks its
+ * entries before it returns, so a repeated id of one call is recognised
+ * in O(1) and no sweep over every entry is ever needed). */
 #define F_BUSY 1u
 #define F_MOVING 2u
-#define EPOCHS 63u
+#define F_MARK 4u
+#define MARK_MIN 64u /* marked entries room at creation (grows with the calls) */
 #define BUSY(s, b) ((s)->flags[b] & F_BUSY)
 #define MOVING(s, b) ((s)->flags[b] & F_MOVING)
-#define EPOCH(s, b) ((uint32_t)(s)->flags[b] >> 2)
 
 static void set_flag(kv_store *s, uint32_t b, unsigned f, int on)
 {
@@ -482,6 +485,13 @@ kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode
     s->builtin = kv_evict_builtin(policy);
     s->reads_info = kv_evict_reads_info(policy);
     s->bfree = NONE;
+    s->marked = sim_alloc(MARK_MIN * sizeof *s->marked);
+    if (!s->marked) {
+        kv_store_free(s);
+        sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "kv store: out of memory");
+        return NULL;
+    }
+    s->capmarked = MARK_MIN;
     for (uint32_t t = 0; t < ntiers; t++) {
         ktier *tr = &s->t[t];
         tr->s = s;
@@ -533,6 +543,7 @@ void kv_store_free(kv_store *s)
     sim_free(s->sh_tier);
     sim_free(s->sharers);
     sim_free(s->tab);
+    sim_free(s->marked);
     sim_free(s);
 }
 
@@ -953,13 +964,15 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
     if (p)
         for (uint32_t t = 0; t < p->ntiers; t++)
             before[t] = p->t[t].st;
-    uint32_t nt = ntiers_all(s);
-    if (++s->cur_epoch > EPOCHS) { /* the epochs wrap: forget the old ones */
-        s->cur_epoch = 1;
-        for (uint32_t b = 0; b < s->bhw; b++)
-            s->flags[b] &= F_BUSY | F_MOVING;
+    if (n > s->capmarked) { /* before anything changes: a failure leaves the store as it was */
+        uint32_t cap = n > 2 * s->capmarked ? n : 2 * s->capmarked;
+        uint32_t *m = sim_realloc(s->marked, (size_t)cap * sizeof *m);
+        if (!m)
+            return SIM_ENOMEM;
+        s->marked = m;
+        s->capmarked = cap;
     }
-    uint32_t ep = s->cur_epoch;
+    uint32_t nt = ntiers_all(s), nmarked = 0;
     uint32_t lead = n; /* index of the first absent block */
     /* Phase 1: take the hits; protect the lower-tier copies of the leading
      * run. A block after the first absent one is recomputed by the request
@@ -1004,7 +1017,7 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
     for (uint32_t i = 0; i < n; i++) {
         uint32_t b = lookup(s, ids[i]), pb = NONE;
         if (b != NONE && (s->present[b] & 1u)) {
-            if (EPOCH(s, b) == ep) { /* a repeated id of this call */
+            if (s->flags[b] & F_MARK) { /* a repeated id of this call */
                 s->refs[b]++;
                 access_block(s, 0, b, now_ps);
             }
@@ -1029,7 +1042,8 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
         } else {
             ft = lowest_tier(s->present[b]);
         }
-        s->flags[b] = (uint8_t)((s->flags[b] & (F_BUSY | F_MOVING)) | ep << 2);
+        s->flags[b] |= F_MARK;
+        s->marked[nmarked++] = b;
         s->refs[b] = 1;
         s->pinned++;
         enter_tier(s, 0, b, now_ps, res); /* room guaranteed by can_pin */
@@ -1060,6 +1074,8 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                 }
         }
     }
+    for (uint32_t k = 0; k < nmarked; k++)
+        s->flags[s->marked[k]] &= (uint8_t)~F_MARK;
     if (p) /* this store's share of the pool's counters */
         for (uint32_t t = 0; t < p->ntiers; t++) {
             const kv_tier_stats *a = &before[t], *z = &p->t[t].st;
