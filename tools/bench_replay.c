@@ -78,8 +78,8 @@ int bench_replay(int argc, char **argv)
         fclose(probe);
         file = "scenarios/mooncake-conversation.yaml";
     }
-    printf("%-16s %10s %8s %12s %12s %10s %14s %12s\n", "benchmark", "wall_s", "cpu_s",
-           "events", "events/s", "requests", "output_tokens", "sim_s");
+    printf("%-16s %10s %8s %10s %12s %12s %10s %14s %12s\n", "benchmark", "wall_s", "cpu_s",
+           "cpu_us/req", "events", "events/s", "requests", "output_tokens", "sim_s");
     for (int k = 0; k < (reps > 0 ? reps : 1); k++) {
         sim_err err;
         sim_err_clear(&err);
@@ -120,8 +120,9 @@ int bench_replay(int argc, char **argv)
         }
         sim_comp *w = sim_find(s, "workload");
         const serving_totals *t = w ? serving_get_totals(w) : NULL;
-        printf("%-16s %10.3f %8.3f %12llu %12.3g %10llu %14llu %12.1f\n", label, wall, cpu,
-               (unsigned long long)sim_events(s), wall > 0 ? (double)sim_events(s) / wall : 0,
+        double done = t && t->completed ? (double)t->completed : 0;
+        printf("%-16s %10.3f %8.3f %10.2f %12llu %12.3g %10llu %14llu %12.1f\n", label, wall, cpu,
+               done > 0 ? cpu * 1e6 / done : 0, (unsigned long long)sim_events(s), wall > 0 ? (double)sim_events(s) / wall : 0,
                t ? (unsigned long long)t->completed : 0ULL,
                t ? (unsigned long long)t->output_tokens : 0ULL, sim_time_to_s(sim_now(s)));
         if (t && k == 0)
