@@ -483,6 +483,75 @@ START_TEST(chunks_converge_to_fluid)
 }
 END_TEST
 
+/* ---- chunks beside fluid flows --------------------------------------- */
+
+/* A 512 MiB peer-to-peer transfer gpu0 -> gpu1 (fluid) and, from 1 ms, 20
+ * single-chunk 1 MiB writes host -> gpu1, one at a time with 50 us between
+ * them: both cross gpu1's port (sw -> gpu1, the bulk transfer's
+ * bottleneck with gpu0's port) and gpu1's HBM. A transfer that fits in one
+ * chunk runs as that chunk, and chunks have priority over fluid flows at a
+ * shared resource (fluid.h): the writes must take exactly the time they
+ * take without the bulk transfer, and the bulk transfer must lose exactly
+ * the time they hold its resources: at least their time on the port (their
+ * busy time there, alone) and at most that plus their time on the HBM,
+ * 53x faster. The port's busy time is conserved: bulk + writes. */
+static const char prio_text[] =
+    "name: prio\nseed: 1\ncomponents:\n"
+    "  - {name: fabric, type: fabric, chunk: 2 MiB, window: 8 MiB, flow_model: fluid}\n"
+    "  - {name: host, type: cpu, latency: 150 ns, dram_bandwidth: 300 GB/s}\n"
+    "  - {name: sw, type: pcie_switch, latency: 150 ns}\n"
+    "  - {name: gpu0, type: gpu, hbm_bandwidth: 3.35 TB/s}\n"
+    "  - {name: gpu1, type: gpu, hbm_bandwidth: 3.35 TB/s}\n"
+    "%s%s"
+    "links:\n"
+    "  - {name: uplink, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
+    "  - {name: g0, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
+    "  - {name: g1, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu1]}\n";
+static const char prio_bulk[] =
+    "  - {name: bulk, type: xfer, src: gpu0, dst: gpu1, size: 512 MiB, path: dma}\n";
+static const char prio_small[] =
+    "  - {name: small, type: xfer, src: host, dst: gpu1, size: 1 MiB, path: dma, count: 20,"
+    " gap: 50 us, start: 1 ms}\n";
+
+START_TEST(chunks_have_priority_over_fluid)
+{
+    char text[4096];
+    result bulk, small, both, chunks;
+    snprintf(text, sizeof text, prio_text, prio_bulk, "");
+    run_text(text, NULL, &bulk);
+    snprintf(text, sizeof text, prio_text, "", prio_small);
+    run_text(text, NULL, &small);
+    snprintf(text, sizeof text, prio_text, prio_bulk, prio_small);
+    run_text(text, NULL, &both);
+    static const char *const chunked[] = {"components.fabric.flow_model=chunk", NULL};
+    run_text(text, chunked, &chunks);
+    ck_assert_int_eq(get(&both, "fabric", "fluid_flows"), 1);
+    ck_assert_int_eq(get(&both, "fabric", "fluid_single_chunk"), 20);
+    /* the writes wait for no fluid flow */
+    ck_assert_double_eq(get(&both, "small", "latency_mean"), get(&small, "small", "latency_mean"));
+    ck_assert_double_eq(get(&both, "small", "latency_max"), get(&small, "small", "latency_max"));
+    /* the bulk transfer loses the time they hold its resources */
+    double lost = get(&both, "bulk", "latency_mean") - get(&bulk, "bulk", "latency_mean");
+    double port = (double)link_busy(&small, "sw->gpu1") * 1e-12;
+    fprintf(stderr, "check_fluid: bulk alone %.9f s, beside the writes %.9f s: %.3f us lost, "
+                    "writes on the port %.3f us\n",
+            get(&bulk, "bulk", "latency_mean"), get(&both, "bulk", "latency_mean"), lost * 1e6,
+            port * 1e6);
+    ck_assert_msg(lost >= port - 1e-12 && lost <= port * (1 + 1.0 / 53 + 1e-3),
+                  "bulk lost %.9g s, the writes held the port %.9g s", lost, port);
+    ck_assert_uint_eq(link_busy(&both, "sw->gpu1"),
+                      link_busy(&bulk, "sw->gpu1") + link_busy(&small, "sw->gpu1"));
+    /* in the chunk model the writes queue behind the bulk chunks instead */
+    ck_assert_msg(get(&chunks, "small", "latency_mean") > 1.5 * get(&small, "small", "latency_mean"),
+                  "chunk model: writes %.6g s beside the bulk, %.6g s alone",
+                  get(&chunks, "small", "latency_mean"), get(&small, "small", "latency_mean"));
+    result_free(&bulk);
+    result_free(&small);
+    result_free(&both);
+    result_free(&chunks);
+}
+END_TEST
+
 /* ---- the Mooncake hour with KV tiers over the fabric --------------------- */
 
 static const char *const mc_names[] = {"ttft_p50", "ttft_p99", "tpot_p50", "tpot_p99",
@@ -570,6 +639,7 @@ static Suite *fluid_suite(void)
     tcase_add_loop_test(eng, lone_flow_equals_chunks, 0, N_LONE);
     tcase_add_test(eng, two_flows_share_exactly);
     tcase_add_test(eng, chunks_converge_to_fluid);
+    tcase_add_test(eng, chunks_have_priority_over_fluid);
     tcase_add_test(eng, mooncake_kv_fabric_within_chunk_model);
     suite_add_tcase(s, eng);
     return s;
