@@ -365,6 +365,13 @@ START_TEST(bad_input)
     bad(t, "bad.csv:5:", "incomplete grid: no row for prefill_tokens 100, decode_tokens 10");
     /* no rows */
     bad(h, "bad.csv:1:", "no rows");
+    /* a header of 70 columns, the needed ones last: said as such, not as a
+     * missing column (the 64th field would keep the rest of the line) */
+    size_t o = 0;
+    for (int i = 0; i < 66; i++)
+        o += (size_t)snprintf(t + o, sizeof t - o, "x%d,", i);
+    snprintf(t + o, sizeof t - o, "%s0,0,0,1\n", h);
+    bad(t, "bad.csv:1:", "more than 64 columns");
 }
 END_TEST
 
