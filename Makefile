@@ -5,7 +5,7 @@
 #   make test       build (debug, assertions on) and run every Check suite and the
 #                   end-to-end tests
 #   make asan       the same tests under AddressSanitizer + UBSan
-#   make bench      event-core and replay benchmarks (prints figures, asserts nothing)
+#   make bench      event-core, replay and sweep benchmarks (prints figures, asserts nothing)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make fuzz       libFuzzer harnesses of tests/fuzz/ (clang), each run FUZZ_SECONDS
 #   VARIANT=debug|release|asan   WERROR=1 adds -Werror (CI sets it)
@@ -251,6 +251,7 @@ bench:
 	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --label replay-kv-fabric
 	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --set components.fabric.flow_model=fluid --label replay-kv-fluid
 	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/pd-disaggregation.yaml --label replay-pd
+	build/release/memfab bench sweep
 	@db=$$(mktemp -u /tmp/memfab-bench-XXXXXX.db); \
 	 build/release/memfab run scenarios/leaf-spine-64.yaml -o $$db 2>&1 | grep 'complete:'; rm -f $$db
 

@@ -1179,14 +1179,16 @@ int res_merger_add(res_merger *m, const char *src_path, sim_err *err)
     sqlite3 *h = dst->h;
     char *schema = NULL;
     if (m->schema && stat(src_path, &ss) == 0 && S_ISREG(ss.st_mode)) {
-        /* the schema checked last time: one query says whether it is this one */
-        if ((rc = attach_src(h, src_path)) != SQLITE_OK)
-            goto sqlerr;
-        attached = 1;
-        schema = src_schema(h);
-        if (!schema || strcmp(schema, m->schema) != 0) {
-            sqlite3_exec(h, "DETACH DATABASE memfab_src", NULL, NULL, NULL);
-            attached = 0;
+        /* the schema checked last time: one query says whether it is this
+         * one; anything else (another schema, not a database) is checked
+         * in full below, which says what is wrong */
+        if (attach_src(h, src_path) == SQLITE_OK) {
+            attached = 1;
+            schema = src_schema(h);
+            if (!schema || strcmp(schema, m->schema) != 0) {
+                sqlite3_exec(h, "DETACH DATABASE memfab_src", NULL, NULL, NULL);
+                attached = 0;
+            }
         }
     }
     if (!attached) {

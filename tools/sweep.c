@@ -958,16 +958,32 @@ static int worker(const sweep *s, const point *p)
 
 static volatile sig_atomic_t stop_requested;
 
+/* The scheduler's wake-up pipe: the handlers write a byte to it, so the
+ * wait ends whichever thread the signal was delivered to (an MPI library
+ * may run threads that do not block it). -1 outside run_points. */
+static volatile sig_atomic_t wake_fd = -1;
+
+static void wake(void)
+{
+    int e = errno;
+    if (wake_fd >= 0 && write(wake_fd, "", 1) < 0) {
+        /* full: a wake-up is pending anyway */
+    }
+    errno = e;
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+    wake();
 }
 
-/* SIGCHLD only has to interrupt the scheduler's wait. */
+/* SIGCHLD only has to end the scheduler's wait. */
 static void on_child(int sig)
 {
     (void)sig;
+    wake();
 }
 
 typedef struct progress {
@@ -1143,6 +1159,13 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
         sim_free(which);
         return -1;
     }
+    int wake_pipe[2];
+    if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        sim_free(pids);
+        sim_free(which);
+        return -1;
+    }
+    wake_fd = wake_pipe[1];
     struct sigaction sa, chld, old_int, old_term, old_chld;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -1151,9 +1174,11 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
     memset(&chld, 0, sizeof chld);
     chld.sa_handler = on_child;
     sigaction(SIGCHLD, &chld, &old_chld);
-    /* SIGCHLD, SIGINT and SIGTERM stay blocked except while the scheduler
-     * waits (ppoll below), so one that comes between the check and the
-     * wait is not lost: the wait returns as soon as a worker ends. */
+    /* SIGCHLD, SIGINT and SIGTERM stay blocked in this thread except while
+     * the scheduler waits (ppoll below), so one that comes between the
+     * check and the wait is not lost: the wait returns as soon as a worker
+     * ends (the handler's byte in the wake-up pipe covers a signal taken
+     * by another thread). */
     sigset_t blocked, old_mask, wait_mask;
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGCHLD);
@@ -1199,6 +1224,9 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
                 signal(SIGTERM, SIG_DFL);
                 sigaction(SIGCHLD, &old_chld, NULL);
                 sigprocmask(SIG_SETMASK, &old_mask, NULL);
+                close(wake_pipe[0]);
+                close(wake_pipe[1]);
+                wake_fd = -1;
                 /* A worker dies with its parent (SIGTERM: the run is marked
                  * interrupted), so killing only the sweep stops its points. */
                 if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
@@ -1228,7 +1256,12 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
              * worker slot idle for 25 ms on average after its point ended:
              * 1,000 points of 10 ms took 51 s at -j 2 instead of 9 s.) */
             struct timespec nap = {0, 200 * 1000 * 1000};
-            ppoll(NULL, 0, &nap, &wait_mask);
+            struct pollfd pfd = {wake_pipe[0], POLLIN, 0};
+            if (ppoll(&pfd, 1, &nap, &wait_mask) > 0) {
+                char drain[64];
+                while (read(wake_pipe[0], drain, sizeof drain) > 0) {
+                }
+            }
             continue;
         }
         if (pid < 0)
@@ -1244,6 +1277,9 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGCHLD, &old_chld, NULL);
+    wake_fd = -1;
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
     sim_free(pids);
     sim_free(which);
     return stop_requested ? 1 : 0;
@@ -1328,6 +1364,7 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
     size_t *nextrun = sim_calloc(set.n + 1, sizeof *nextrun);
     size_t *tail = sim_calloc(set.n + 1, sizeof *tail);
     strtab ptab = {NULL, 0}, gt = {NULL, 0};
+    rdb_loader *loader = NULL;
     if (!keys || !vals || !pt || !ids || !grp || !nextrun || !tail || strtab_init(&ptab, s->npts) ||
         strtab_init(&gt, set.n)) {
         rc = SIM_ENOMEM;
@@ -1335,9 +1372,13 @@ static int summarize(res_db *db, const sweep *s, sim_err *err)
     }
     for (size_t k = 0; k < s->npts; k++)
         (void)strtab_find(&ptab, ids, ids[k], k);
+    if (!(loader = rdb_loader_new(h))) {
+        rc = SIM_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < set.n; i++) {
         rdb_run *r = &set.runs[i];
-        if ((rc = rdb_load_metrics(h, r, err)))
+        if ((rc = rdb_loader_metrics(loader, r, err)))
             goto out;
         size_t cap = 64, len = 0;
         keys[i] = sim_alloc(cap);
@@ -1462,6 +1503,7 @@ out:
     sim_free(tail);
     strtab_fini(&ptab);
     strtab_fini(&gt);
+    rdb_loader_free(loader);
     rdb_set_free(&set);
     return rc;
 }
