@@ -19,7 +19,9 @@
  * WORK/<id>.db, where WORK defaults to OUTPUT.d and <id> is a hash of the
  * scenario file's bytes, the fixed overrides, the point's overrides and the
  * seed: editing the grid keeps the points that did not change. A worker
- * writes <id>.db.part and renames it to <id>.db when the run is complete,
+ * writes <id>.db.part (without SQLite's syncs, with the sweep params among
+ * the run's own), fdatasyncs it once and renames it to <id>.db when the
+ * run is complete,
  * to <id>.interrupted.db when the run was stopped (Ctrl-C, SIGTERM, the
  * sweep killed: status interrupted, what it measured kept), or to
  * <id>.failed.db after recording the failure (a `runs` row with status
@@ -35,6 +37,13 @@
  * summarized in the table sweep_summary: n, mean, sample standard
  * deviation and the half-width of the 95% confidence interval of the mean
  * (Student t, GSL).
+ *
+ * The scheduler forks up to -j workers and sleeps until one ends
+ * (SIGCHLD; a self-pipe, so that a signal taken by another thread wakes
+ * it too) or 200 ms pass (the progress line). The merge goes through one
+ * res_merger, which checks a point database by one query when its schema
+ * equals the previous one's. --timing prints the wall and CPU of both
+ * phases (swp_last_timing; memfab bench sweep).
  *
  * Under MPI (mpirun -n N memfab sweep FILE), rank r runs the points whose
  * index modulo N is r (each rank may use -j workers too), all ranks meet
@@ -734,9 +743,6 @@ static void log_message(const char *log, char *out, size_t n)
     fclose(f);
 }
 
-/* The params a sweep gives a point's run: sweep.<key> for each swept key,
- * sweep.name, sweep.point (the id) and sweep.seed (with seeds), in this
- * order. Returns how many, or -1 when out of memory; free_params frees them. */
 static void free_params(char **keys, char **vals, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -747,6 +753,9 @@ static void free_params(char **keys, char **vals, int n)
     sim_free(vals);
 }
 
+/* The params a sweep gives a point's run: sweep.<key> for each swept key,
+ * sweep.name, sweep.point (the id) and sweep.seed (with seeds), in this
+ * order. Returns how many, or -1 when out of memory; free_params frees them. */
 static int point_params(const sweep *s, const point *p, char ***keys_out, char ***vals_out)
 {
     char **keys = sim_calloc(p->n + 3, sizeof *keys), **vals = sim_calloc(p->n + 3, sizeof *vals);
