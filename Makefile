@@ -5,7 +5,7 @@
 #   make test       build (debug, assertions on) and run every Check suite and the
 #                   end-to-end tests
 #   make asan       the same tests under AddressSanitizer + UBSan
-#   make bench      event-core and replay benchmarks (prints figures, asserts nothing)
+#   make bench      event-core, replay and sweep benchmarks (prints figures, asserts nothing)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make fuzz       libFuzzer harnesses of tests/fuzz/ (clang), each run FUZZ_SECONDS
 #   VARIANT=debug|release|asan   WERROR=1 adds -Werror (CI sets it)
@@ -260,6 +260,8 @@ bench:
 	@echo '== target 4: scale: CPU per request (cpu_us/req) independent of the instance count =='
 	$(SCALE_BENCH) --set workload.instances.count=16 --set workload.synthetic.rate=32/s --label scale-16
 	$(SCALE_BENCH) --set workload.instances.count=1000 --set workload.synthetic.rate=2000/s --label scale-1000
+	@echo '== target 5: sweeps: -j N scales with the cores, MPI ranks too; the merge under 5% of a 1,000-point sweep =='
+	build/release/memfab bench sweep
 	@echo '== other replays =='
 	$(TRACE_PATH_ENV) build/release/memfab bench replay
 	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/pd-disaggregation.yaml --label replay-pd
