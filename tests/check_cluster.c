@@ -43,11 +43,7 @@ static void teardown(void)
 /* Load text (plus overrides, NULL-terminated) and build it; the build's code. */
 static int build_set(const char *text, const char *const *sets)
 {
-    sim_err_clear(&err);
-    doc = scn_load_string("t.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    for (size_t i = 0; sets && sets[i]; i++)
-        ck_assert_msg(scn_set(doc, sets[i], &err) == 0, "%s", err.msg);
+    doc = capture_load("t.yaml", text, sets, &err);
     s = sim_create();
     ck_assert_ptr_nonnull(s);
     capture_attach(&cap, s);
@@ -394,14 +390,9 @@ START_TEST(example_scenario_runs)
     const char *src = getenv("MEMFAB_SRC");
     char path[1024];
     snprintf(path, sizeof path, "%s/scenarios/cluster-template.yaml", src ? src : ".");
-    doc = scn_load(path, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    s = sim_create();
-    capture_attach(&cap, s);
-    ck_assert_msg(sim_build(s, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
-    start_ok();
-    ck_assert_int_eq(sim_run(s, sim_stop_time(s)), 0);
-    ck_assert_int_eq(sim_finish(s, &err), 0);
+    capture_opts o = {.file = path, .to_stop = 1};
+    ck_assert_msg(capture_run(&cap, NULL, &o, &err) == 0, "%s:%d:%d: %s", err.file, err.line,
+                  err.col, err.msg);
     ck_assert(capture_get(&cap, "xfer01", "transfers") > 0);
     ck_assert(capture_get(&cap, "xfer01", "bytes") > 0);
 }

@@ -56,37 +56,20 @@ static int rec_request(void *ctx, uint64_t id, const char *session, const char *
 static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
 
 /* Build (with the serving sections when the text has them), run, finish. */
+static void keep_end(sim *s) { run_end = sim_now(s); }
+
 static void run_text(const char *text)
 {
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    capture_attach(cap, s);
     sim_sink k = {cap, capture_metric, capture_link, capture_ts, rec_request,
                   NULL, NULL, NULL, NULL, NULL};
-    sim_set_sink(s, &k);
+    capture_opts o = {.sink = &k, .sections = sections, .serving = 1, .to_stop = 1,
+                      .ran = keep_end};
     nreq = 0;
-    int rc = sim_build(s, doc, memfab_models, sections, &err);
-    if (!rc && scn_map_get(scn_root(doc), "workload"))
-        rc = serving_build(s, doc, &err);
-    if (!rc)
-        rc = sim_start(s, &err);
-    ck_assert_msg(rc == 0, "%s", err.msg);
-    ck_assert_int_eq(sim_run(s, sim_stop_time(s)), 0);
-    run_end = sim_now(s);
-    ck_assert_msg(sim_finish(s, &err) == 0, "%s", err.msg);
-    sim_destroy(s);
-    scn_free(doc);
+    ck_assert_msg(capture_run(cap, text, &o, &err) == 0, "%s", err.msg);
 }
 
-static double get(const char *scope, const char *name)
-{
-    double v = capture_get(cap, scope, name);
-    ck_assert_msg(!isnan(v), "no metric %s/%s", scope, name);
-    return v;
-}
+static double get(const char *scope, const char *name) { return capture_must(cap, scope, name); }
 
 static void setup(void) { cap = calloc(1, sizeof *cap); }
 static void teardown(void) { free(cap); }
@@ -425,19 +408,14 @@ START_TEST(units_and_errors)
     ck_assert_double_eq(v, 1500.0);
     ck_assert_int_ne(scn_parse_power("350 J", &v, &err), 0);
     /* a scenario value without a unit is an error naming file:line:column */
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("e.yaml",
+    ck_assert_int_ne(capture_build("e.yaml",
                                    "name: e\ncomponents:\n  - {name: h0, type: cpu}\n"
                                    "  - {name: h1, type: cpu}\n"
                                    "links:\n  - {name: u, type: upi, ends: [h0, h1], energy: 3}\n",
-                                   &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    ck_assert_int_ne(sim_build(s, doc, memfab_models, NULL, &err), 0);
+                                   0, &err),
+                     0);
     ck_assert_msg(strstr(err.msg, "energy") && strstr(err.msg, "pJ/bit"), "%s", err.msg);
     ck_assert_int_eq(err.line, 6);
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 

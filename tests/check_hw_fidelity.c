@@ -46,28 +46,14 @@ static capture cap;
 static void run_ok(const char *text)
 {
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    int rc = sim_build(s, doc, memfab_models, NULL, &err);
-    if (!rc)
-        rc = sim_start(s, &err);
-    ck_assert_msg(rc == 0, "%s", err.msg);
-    ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
-    ck_assert_int_eq(sim_finish(s, &err), 0);
-    sim_destroy(s);
-    scn_free(doc);
+    ck_assert_msg(capture_run(&cap, text, NULL, &err) == 0, "%s", err.msg);
 }
 
 /* Build (not run) a scenario; the caller destroys s and doc. */
 static sim *build_ok(const char *text, scn_doc **doc)
 {
     sim_err err;
-    sim_err_clear(&err);
-    *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert_msg(*doc, "%s", err.msg);
+    *doc = capture_load("t.yaml", text, NULL, &err);
     sim *s = sim_create();
     ck_assert_msg(sim_build(s, *doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
     return s;
@@ -304,18 +290,9 @@ START_TEST(bad_copy_rejected)
              "  - {name: b, type: pcie, ends: [host, ssd]}\n",
              bad_copy[_i]);
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert(doc);
-    sim *s = sim_create();
-    int rc = sim_build(s, doc, memfab_models, NULL, &err);
-    if (!rc)
-        rc = sim_start(s, &err);
-    ck_assert_int_ne(rc, 0);
+    ck_assert_int_ne(capture_build("t.yaml", text, 1, &err), 0);
     ck_assert_msg(err.line == 6 + (_i == 4), "line %d: %s", err.line, err.msg);
     ck_assert_msg(err.col == bad_copy_col[_i], "column %d: %s", err.col, err.msg);
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 
@@ -334,14 +311,8 @@ START_TEST(bad_dma_rejected)
     snprintf(text, sizeof text, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
              bad_dma[_i]);
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert(doc);
-    sim *s = sim_create();
-    ck_assert_int_ne(sim_build(s, doc, memfab_models, NULL, &err), 0);
+    ck_assert_int_ne(capture_build("t.yaml", text, 0, &err), 0);
     ck_assert_int_eq(err.line, 4);
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 
@@ -869,16 +840,10 @@ START_TEST(unknown_preset_rejected)
         snprintf(text, sizeof text, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
                  bad_preset[_i].entry);
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert(doc);
-    sim *s = sim_create();
-    ck_assert_int_ne(sim_build(s, doc, memfab_models, NULL, &err), 0);
+    ck_assert_int_ne(capture_build("t.yaml", text, 0, &err), 0);
     ck_assert_int_eq(err.line, bad_preset[_i].link ? 6 : 4);
     ck_assert_msg(err.col == bad_preset[_i].col, "case %d: column %d (%s)", _i, err.col, err.msg);
     ck_assert_msg(strstr(err.msg, bad_preset[_i].want), "case %d: %s", _i, err.msg);
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 

@@ -39,24 +39,12 @@ static capture cap;
 static uint64_t last_events;
 
 /* Build and run a scenario; returns 0 or the build error (err filled). */
+static void keep_events(sim *s) { last_events = sim_events(s); }
+
 static int run_text(const char *text, sim_err *err)
 {
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("t.yaml", text, err);
-    ck_assert_msg(doc, "%s", err->msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    int rc = sim_build(s, doc, memfab_models, NULL, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc) {
-        ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
-        ck_assert_int_eq(sim_finish(s, err), 0);
-        last_events = sim_events(s);
-    }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    capture_opts o = {.finished = keep_events};
+    return capture_run(&cap, text, &o, err);
 }
 
 /* One DMA of `bytes` over a single link; returns its throughput (B/s). */
