@@ -778,6 +778,28 @@ static void sw_round(mesi_dir *d);
 
 enum { HANDLED = 0, STALL = 1 };
 
+/* Retry the messages stalled in q with `retry` until none makes progress
+ * (the FIFO order kept); *draining keeps a retry from starting a drain of
+ * its own [dir_drain, cache_drain]. */
+static void fifo_drain(fifo *q, int *draining, int (*retry)(void *owner, msg m), void *owner)
+{
+    if (*draining)
+        return;
+    *draining = 1;
+    int progress = 1;
+    while (progress && q->len) {
+        progress = 0;
+        for (size_t n = q->len; n; n--) {
+            msg m = fifo_pop(q);
+            if (retry(owner, m) == STALL)
+                fifo_push(q, m); /* cannot grow: one slot was just freed */
+            else
+                progress = 1;
+        }
+    }
+    *draining = 0;
+}
+
 static int popcount64(uint64_t x)
 {
     int n = 0;
@@ -1327,27 +1349,18 @@ static int dir_msg(mesi_dir *d, msg m)
     }
 }
 
-/* Retry stalled requests until none makes progress (FIFO per line kept). */
-static void dir_drain(mesi_dir *d)
+/* A stalled request tried again; checked when served. */
+static int dir_retry(void *owner, msg m)
 {
-    if (d->draining)
-        return;
-    d->draining = 1;
-    int progress = 1;
-    while (progress && d->stalled.len) {
-        progress = 0;
-        for (size_t n = d->stalled.len; n; n--) {
-            msg m = fifo_pop(&d->stalled);
-            if (dir_msg(d, m) == STALL)
-                fifo_push(&d->stalled, m); /* cannot grow: one slot was just freed */
-            else {
-                progress = 1;
-                checkpoint(d, m_line(m));
-            }
-        }
-    }
-    d->draining = 0;
+    mesi_dir *d = owner;
+    int rc = dir_msg(d, m);
+    if (rc != STALL)
+        checkpoint(d, m_line(m));
+    return rc;
 }
+
+/* Retry stalled requests until none makes progress (FIFO per line kept). */
+static void dir_drain(mesi_dir *d) { fifo_drain(&d->stalled, &d->draining, dir_retry, d); }
 
 /* A message the directory has finished serving. */
 static void dir_process(mesi_dir *d, msg m)
@@ -1953,25 +1966,10 @@ static int cache_msg(mesi_cache *c, msg m)
     return rc;
 }
 
+static int cache_retry(void *owner, msg m) { return cache_msg(owner, m); }
+
 /* Retry stalled forwarded messages until none makes progress. */
-static void cache_drain(mesi_cache *c)
-{
-    if (c->draining)
-        return;
-    c->draining = 1;
-    int progress = 1;
-    while (progress && c->stalled.len) {
-        progress = 0;
-        for (size_t n = c->stalled.len; n; n--) {
-            msg m = fifo_pop(&c->stalled);
-            if (cache_msg(c, m) == STALL)
-                fifo_push(&c->stalled, m); /* cannot grow: one slot was just freed */
-            else
-                progress = 1;
-        }
-    }
-    c->draining = 0;
-}
+static void cache_drain(mesi_cache *c) { fifo_drain(&c->stalled, &c->draining, cache_retry, c); }
 
 static uint64_t next_line(mesi_cache *c)
 {
