@@ -817,38 +817,62 @@ static int popcount64(uint64_t x)
  * [sf_evict, dir_on_back]. One eviction at a time. */
 static int sf_full(const mesi_dir *d) { return d->snoop_filter && d->tracked >= d->snoop_filter; }
 
-static void sf_evict(mesi_dir *d)
+/* The snoop filter's next victim: the first line from the rotating cursor
+ * in S or E (or M, with `m`), which the eviction now under way takes; NULL
+ * while an eviction is under way or when no line qualifies. */
+static dline *sf_victim(mesi_dir *d, int m, uint64_t *line)
 {
     if (d->sf_busy)
-        return;
+        return NULL;
     for (uint64_t k = 0; k < d->nlines; k++) {
         uint64_t v = (d->sf_cursor + k) % d->nlines;
         dline *e = &d->lines[v];
-        if (e->st != MESI_DIR_S && e->st != MESI_DIR_E && e->st != MESI_DIR_M)
+        if (e->st != MESI_DIR_S && e->st != MESI_DIR_E && !(m && e->st == MESI_DIR_M))
             continue;
         d->sf_cursor = (v + 1) % d->nlines;
         d->sf_busy = 1;
         d->sf_evictions++;
-        if (e->st == MESI_DIR_S) {
-            e->pend = 0;
-            for (unsigned i = 0; i < d->ncaches; i++)
-                if (e->sharers >> i & 1) {
-                    send(d, d->comp, i, MESI_INV, v, FROM_DIR, 0, 0, 0, FROM_DIR);
-                    e->pend++;
-                    d->back_invs++;
-                }
-        } else {
-            send(d, d->comp, e->owner, MESI_FWD_GETM, v, FROM_DIR, 0, 0, 0, FROM_DIR);
-            e->pend = 1;
-            d->back_invs++;
-        }
-        dset(d, e, MESI_DIR_B);
-        if (!e->pend) { /* no sharer left to ask */
-            e->sharers = 0;
-            dset(d, e, MESI_DIR_I);
-            d->sf_busy = 0;
-        }
+        *line = v;
+        return e;
+    }
+    return NULL;
+}
+
+/* A line in I about to be tracked needs a free snoop-filter entry: when
+ * the filter is full, start an eviction (`evict`); 0 while it stays full
+ * (the request stalls). */
+static int sf_room(mesi_dir *d, const dline *e, void (*evict)(mesi_dir *d))
+{
+    if (e->st != MESI_DIR_I || !sf_full(d))
+        return 1;
+    evict(d);
+    return !sf_full(d);
+}
+
+static void sf_evict(mesi_dir *d)
+{
+    uint64_t v;
+    dline *e = sf_victim(d, 1, &v);
+    if (!e)
         return;
+    if (e->st == MESI_DIR_S) {
+        e->pend = 0;
+        for (unsigned i = 0; i < d->ncaches; i++)
+            if (e->sharers >> i & 1) {
+                send(d, d->comp, i, MESI_INV, v, FROM_DIR, 0, 0, 0, FROM_DIR);
+                e->pend++;
+                d->back_invs++;
+            }
+    } else {
+        send(d, d->comp, e->owner, MESI_FWD_GETM, v, FROM_DIR, 0, 0, 0, FROM_DIR);
+        e->pend = 1;
+        d->back_invs++;
+    }
+    dset(d, e, MESI_DIR_B);
+    if (!e->pend) { /* no sharer left to ask */
+        e->sharers = 0;
+        dset(d, e, MESI_DIR_I);
+        d->sf_busy = 0;
     }
 }
 
@@ -907,11 +931,8 @@ static int dir_on_gets(mesi_dir *d, uint64_t x, unsigned r)
             return STALL;
         }
     }
-    if (e->st == MESI_DIR_I && sf_full(d)) {
-        sf_evict(d);
-        if (sf_full(d))
-            return STALL;
-    }
+    if (!sf_room(d, e, sf_evict))
+        return STALL;
     switch (e->st) {
     case MESI_DIR_I: /* send Exclusive Data to Req, set Owner to Req / E */
         if (d->role == ROLE_HOST && e->hperm != HP_E) {
@@ -953,11 +974,8 @@ static int dir_on_getm(mesi_dir *d, uint64_t x, unsigned r)
             return STALL;
         }
     }
-    if (e->st == MESI_DIR_I && sf_full(d)) {
-        sf_evict(d);
-        if (sf_full(d))
-            return STALL;
-    }
+    if (!sf_room(d, e, sf_evict))
+        return STALL;
     switch (e->st) {
     case MESI_DIR_I: /* send Data to Req, set Owner to Req / M */
         send(d, d->comp, r, MESI_DATA, x, FROM_DIR, e->mem, 0, 0, r);
@@ -1202,27 +1220,19 @@ static int host_dev_msg(mesi_dir *d, msg m)
  * evicts like the host's: BISnpInv to every holder of a victim entry. */
 static void dev_sf_evict(mesi_dir *d)
 {
-    if (d->sf_busy)
+    uint64_t v;
+    dline *e = sf_victim(d, 0, &v);
+    if (!e)
         return;
-    for (uint64_t k = 0; k < d->nlines; k++) {
-        uint64_t v = (d->sf_cursor + k) % d->nlines;
-        dline *e = &d->lines[v];
-        if (e->st != MESI_DIR_S && e->st != MESI_DIR_E)
-            continue;
-        d->sf_cursor = (v + 1) % d->nlines;
-        d->sf_busy = 1;
-        d->sf_line = v;
-        d->sf_evictions++;
-        e->pend = 0;
-        for (unsigned h = 0; h < d->nhosts; h++)
-            if (e->owner == h || e->sharers >> h & 1) {
-                send(d, d->comp, h, HDM_BISNP_INV, v, FROM_DIR, 0, 0, 0, h);
-                e->pend++;
-                d->back_invs++;
-            }
-        dset(d, e, MESI_DIR_B);
-        return;
-    }
+    d->sf_line = v;
+    e->pend = 0;
+    for (unsigned h = 0; h < d->nhosts; h++)
+        if (e->owner == h || e->sharers >> h & 1) {
+            send(d, d->comp, h, HDM_BISNP_INV, v, FROM_DIR, 0, 0, 0, h);
+            e->pend++;
+            d->back_invs++;
+        }
+    dset(d, e, MESI_DIR_B);
 }
 
 static int dev_on_req(mesi_dir *d, uint64_t x, unsigned h, unsigned type)
@@ -1230,11 +1240,8 @@ static int dev_on_req(mesi_dir *d, uint64_t x, unsigned h, unsigned type)
     dline *e = &d->lines[x];
     if (e->st == MESI_DIR_B)
         return STALL;
-    if (e->st == MESI_DIR_I && sf_full(d)) {
-        dev_sf_evict(d);
-        if (sf_full(d))
-            return STALL;
-    }
+    if (!sf_room(d, e, dev_sf_evict))
+        return STALL;
     if (e->owner == h || (type != HDM_MEMINV_A && e->sharers >> h & 1)) {
         protocol_error(d, x, "hdm_dir (request from a holder)", type, e->st, mesi_dstate_name);
         return HANDLED;
