@@ -2212,6 +2212,14 @@ static int cache_configure(sim_comp *c, const scn_node *node, sim_err *err)
     return 0;
 }
 
+/* The fabric node (not a link) called `name`; NULL when there is none
+ * (or no name). */
+static sim_comp *fabric_node(sim *s, const char *name)
+{
+    sim_comp *h = name && *name ? sim_find(s, name) : NULL;
+    return h && fab_hdr_of(h) && !fab_is_link(fab_hdr_of(h)) ? h : NULL;
+}
+
 /* Is every link of route r a CXL link? Names the first that is not. */
 static int route_cxl(sim *s, const route *r, const char **bad)
 {
@@ -2299,8 +2307,8 @@ static int host_attach(mesi_dir *d, sim_err *err)
     if (d->network != NET_FABRIC)
         return 0;
     const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
-    sim_comp *h = d->node && *d->node ? sim_find(c->sim, d->node) : NULL;
-    if (!h || !fab_hdr_of(h) || fab_is_link(fab_hdr_of(h)))
+    sim_comp *h = fabric_node(c->sim, d->node);
+    if (!h)
         return scn_error(err, nn ? nn : c->node,
                          "mesi_dir '%s': network: fabric needs `node:` naming a fabric node"
                          " (the host CPU)", c->name);
@@ -2384,8 +2392,8 @@ static int cache_start(sim_comp *c, sim_err *err)
     d->caches[d->ncaches++] = k;
     if (d->network == NET_FABRIC) {
         const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
-        sim_comp *h = k->node && *k->node ? sim_find(c->sim, k->node) : NULL;
-        if (!h || !fab_hdr_of(h) || fab_is_link(fab_hdr_of(h)))
+        sim_comp *h = fabric_node(c->sim, k->node);
+        if (!h)
             return scn_error(err, nn ? nn : c->node,
                              "mesi_cache '%s': directory '%s' uses the fabric: `node:` must name"
                              " the fabric node the cache sits on",
@@ -2457,8 +2465,8 @@ static int dir_start(sim_comp *c, sim_err *err)
         return hdm_resolve(d, err);
     if (d->network == NET_FABRIC) {
         const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
-        sim_comp *h = d->node && *d->node ? sim_find(c->sim, d->node) : NULL;
-        if (!h || !fab_hdr_of(h) || fab_is_link(fab_hdr_of(h)))
+        sim_comp *h = fabric_node(c->sim, d->node);
+        if (!h)
             return scn_error(err, nn ? nn : c->node,
                              "mesi_dir '%s': network: fabric needs `node:` naming a fabric node"
                              " (the home: a host CPU or the CXL memory's host)", c->name);
