@@ -2507,6 +2507,22 @@ static void cache_destroy(sim_comp *c)
     sim_samples_free(&k->miss_lat);
 }
 
+/* A metric row of a finish. */
+typedef struct metric {
+    const char *name;
+    double v;
+    const char *unit;
+} metric;
+
+/* Report the n rows m under scope: 0 or the first failure's code. */
+static int report_metrics(sim *s, const char *scope, const metric *m, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = sim_report_metric(s, scope, m[i].name, m[i].v, m[i].unit);
+    return rc;
+}
+
 /* hdm_dir: one `coherence` row per device-level message type (zeros
  * included) and the device's metrics; messages per access count the
  * accesses of the caches of every host. */
@@ -2522,7 +2538,7 @@ static int hdm_finish(sim_comp *c, sim_err *err)
     }
     for (unsigned h = 0; h < d->nhosts; h++)
         acc += d->hosts[h]->loads + d->hosts[h]->stores;
-    struct { const char *name; double v; const char *unit; } m[] = {
+    metric m[] = {
         {"messages", (double)msgs, "messages"},
         {"bytes_control", (double)d->bytes_control, "B"},
         {"bytes_data", (double)d->bytes_data, "B"},
@@ -2538,8 +2554,8 @@ static int hdm_finish(sim_comp *c, sim_err *err)
         {"protocol_errors", (double)d->protocol_errors, ""},
         {"invariant_violations", (double)d->violations, ""},
     };
-    for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
-        rc = sim_report_metric(s, c->name, m[i].name, m[i].v, m[i].unit);
+    if (!rc)
+        rc = report_metrics(s, c->name, m, sizeof m / sizeof m[0]);
     if (rc)
         return sim_err_set(err, rc, NULL, 0, 0, "hdm_dir '%s': reporting failed", c->name);
     return 0;
@@ -2558,7 +2574,7 @@ static int dir_finish(sim_comp *c, sim_err *err)
         msgs += d->count[t];
     double acc = (double)(d->loads + d->stores), all = (double)d->msgs_total;
     double bytes = (double)(d->bytes_control + d->bytes_data);
-    struct { const char *name; double v; const char *unit; } m2[] = {
+    metric m2[] = {
         {"sync_messages", all, "messages"},
         {"sync_bytes", bytes, "B"},
         {"sync_messages_per_access", acc ? all / acc : 0.0, "messages"},
@@ -2570,11 +2586,11 @@ static int dir_finish(sim_comp *c, sim_err *err)
         {"back_invalidations", (double)d->back_invs, "messages"},
         {"rounds", (double)d->rounds, "rounds"},
     };
-    for (size_t i = 0; i < sizeof m2 / sizeof m2[0] && !rc; i++)
-        rc = sim_report_metric(s, c->name, m2[i].name, m2[i].v, m2[i].unit);
+    if (!rc)
+        rc = report_metrics(s, c->name, m2, sizeof m2 / sizeof m2[0]);
     if (!rc)
         rc = sim_samples_report(s, c->name, "access_latency", &d->acc_lat, 1e-12, "s");
-    struct { const char *name; double v; const char *unit; } m[] = {
+    metric m[] = {
         {"messages", (double)msgs, "messages"},
         {"loads", (double)d->loads, "accesses"},
         {"stores", (double)d->stores, "accesses"},
@@ -2594,8 +2610,8 @@ static int dir_finish(sim_comp *c, sim_err *err)
         {"invariant_violations", (double)d->violations, ""},
         {"stale_loads", (double)d->stale_loads, ""},
     };
-    for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
-        rc = sim_report_metric(s, c->name, m[i].name, m[i].v, m[i].unit);
+    if (!rc)
+        rc = report_metrics(s, c->name, m, sizeof m / sizeof m[0]);
     if (!rc)
         rc = sim_samples_report(s, c->name, "miss_latency", &d->miss_lat, 1e-12, "s");
     if (!rc && d->role == ROLE_HOST) {
@@ -2613,7 +2629,7 @@ static int cache_finish(sim_comp *c, sim_err *err)
     mesi_cache *k = c->state;
     if (!k->d)
         return 0;
-    struct { const char *name; double v; const char *unit; } m[] = {
+    metric m[] = {
         {"loads", (double)k->loads, "accesses"},
         {"stores", (double)k->stores, "accesses"},
         {"hits", (double)k->hits, "accesses"},
@@ -2624,9 +2640,7 @@ static int cache_finish(sim_comp *c, sim_err *err)
         {"cache_to_cache", (double)k->c2c, "transfers"},
         {"evictions", (double)k->evictions, "lines"},
     };
-    int rc = 0;
-    for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
-        rc = sim_report_metric(c->sim, c->name, m[i].name, m[i].v, m[i].unit);
+    int rc = report_metrics(c->sim, c->name, m, sizeof m / sizeof m[0]);
     if (!rc)
         rc = sim_samples_report(c->sim, c->name, "miss_latency", &k->miss_lat, 1e-12, "s");
     if (rc)
