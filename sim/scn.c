@@ -1836,6 +1836,22 @@ static void sb_put(strbuf *b, const char *s, size_t n)
     b->s[b->len] = '\0';
 }
 
+/* Append the element `label` to the path in k, `at` bytes long. */
+static void path_push(strbuf *k, size_t at, const char *label)
+{
+    if (at)
+        sb_put(k, ".", 1);
+    sb_put(k, label, strlen(label));
+}
+
+/* Cut the path in k back to `at` bytes. */
+static void path_pop(strbuf *k, size_t at)
+{
+    k->len = at;
+    if (k->s)
+        k->s[at] = '\0';
+}
+
 static void flatten(const scn_node *n, strbuf *k, scn_leaf_fn fn, void *ctx)
 {
     if (k->failed)
@@ -1849,13 +1865,9 @@ static void flatten(const scn_node *n, strbuf *k, scn_leaf_fn fn, void *ctx)
         char idx[32];
         const scn_node *child;
         const char *label = child_at(n, i, idx, &child);
-        if (save)
-            sb_put(k, ".", 1);
-        sb_put(k, label, strlen(label));
+        path_push(k, save, label);
         flatten(child, k, fn, ctx);
-        k->len = save;
-        if (k->s)
-            k->s[save] = '\0';
+        path_pop(k, save);
     }
 }
 
@@ -1871,14 +1883,10 @@ static int path_of(const scn_node *n, const scn_node *target, strbuf *k)
         char idx[32];
         const scn_node *child;
         const char *label = child_at(n, i, idx, &child);
-        if (save)
-            sb_put(k, ".", 1);
-        sb_put(k, label, strlen(label));
+        path_push(k, save, label);
         if (path_of(child, target, k))
             return 1;
-        k->len = save;
-        if (k->s)
-            k->s[save] = '\0';
+        path_pop(k, save);
     }
     return 0;
 }
