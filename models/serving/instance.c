@@ -2118,6 +2118,25 @@ static int room_for(inst_state *st, const inst_req *r, uint32_t nb)
     return 1;
 }
 
+/* Pin r's first nb blocks, when there is room (growing the store as
+ * needed): 1 pinned, with the store's answer in res; 0 not now. */
+static int pin_blocks(sim_comp *c, inst_req *r, uint32_t nb, kv_pin_result *res)
+{
+    inst_state *st = c->state;
+    if (!room_for(st, r, nb))
+        return 0;
+    memset(res, 0, sizeof *res);
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), res) != 0)
+        return 0;
+    r->pinned = nb;
+    st->logical_pinned += nb;
+    if (st->direct_tier) {
+        count_pin(st, res);
+        r->direct_tokens = res->direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
+    }
+    return 1;
+}
+
 /* Resume a swapped request: once its swap-out has landed, pin its blocks
  * (a prefill's whole prompt, a decode's swapped blocks; the decode pins
  * more as it grows) and swap its KV back in; it runs again in the state
@@ -2136,18 +2155,9 @@ static int admit_swapped(sim_comp *c, inst_req *r)
         if (nb > r->n_ids)
             nb = r->n_ids;
     }
-    if (!room_for(st, r, nb))
-        return 0;
     kv_pin_result res;
-    memset(&res, 0, sizeof res);
-    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, now, &res) != 0)
+    if (!pin_blocks(c, r, nb, &res))
         return 0;
-    r->pinned = nb;
-    st->logical_pinned += nb;
-    if (st->direct_tier) {
-        count_pin(st, &res);
-        r->direct_tokens = res.direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
-    }
     memset(res.promoted, 0, sizeof res.promoted); /* the swap-in brings the KV */
     (void)charge_moves(c, NULL, &res);            /* room made: write-backs */
     uint64_t bytes = (uint64_t)r->swapped * st->block_bytes;
@@ -2177,18 +2187,9 @@ static int admit(sim_comp *c, inst_req *r)
     uint32_t nb = ceil_div(pt, st->kv.block_tokens);
     if (nb > r->n_ids)
         nb = r->n_ids;
-    if (!room_for(st, r, nb))
-        return 0;
     kv_pin_result res;
-    memset(&res, 0, sizeof res);
-    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+    if (!pin_blocks(c, r, nb, &res))
         return 0;
-    r->pinned = nb;
-    st->logical_pinned += nb;
-    if (st->direct_tier) {
-        count_pin(st, &res);
-        r->direct_tokens = res.direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
-    }
     uint32_t hit = st->kv.prefix_caching ? res.hit_blocks : 0;
     uint64_t cached = (uint64_t)hit * st->kv.block_tokens;
     if (cached >= pt)
