@@ -2357,6 +2357,21 @@ static void a2a_done(sim_comp *c)
     }
 }
 
+/* Schedule `chunk` prompt tokens of r in the step, after the r->prefilled
+ * already done: attention of the chunk over that prefix and itself, the
+ * prefix's KV read from HBM or, for tokens kept in place, over CXL. */
+static void step_prefill(const inst_state *st, inst_req *r, uint64_t chunk, llm_step *step)
+{
+    r->sched = (uint32_t)chunk;
+    step->tokens += chunk;
+    step->prefill_tokens += chunk;
+    double o = r->prefilled, ch = (double)chunk;
+    step->attn_pairs += ch * o + ch * (ch + 1) / 2;
+    uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
+    step->ctx_read += r->prefilled - dtok;
+    step->cxl_bytes += dtok * st->kvbpt;
+}
+
 /* Compose and launch one step; nothing when there is no work. [compose] */
 static void compose(sim_comp *c)
 {
@@ -2451,15 +2466,8 @@ static void compose(sim_comp *c)
                     continue;
                 chunk = left; /* an oversized prompt gets a step of its own */
             }
-            r->sched = (uint32_t)chunk;
             budget = chunk >= budget ? 0 : budget - chunk;
-            step.tokens += chunk;
-            step.prefill_tokens += chunk;
-            double o = r->prefilled, ch = (double)chunk;
-            step.attn_pairs += ch * o + ch * (ch + 1) / 2;
-            uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
-            step.ctx_read += r->prefilled - dtok;
-            step.cxl_bytes += dtok * st->kvbpt;
+            step_prefill(st, r, chunk, &step);
         }
     }
     while (!preempted && budget > 0 && st->wait_head && st->nrun < st->max_seqs) {
@@ -2477,15 +2485,8 @@ static void compose(sim_comp *c)
                 break; /* admitted; prefills whole in a later step */
             chunk = left;
         }
-        r->sched = (uint32_t)chunk;
         budget = chunk >= budget ? 0 : budget - chunk;
-        step.tokens += chunk;
-        step.prefill_tokens += chunk;
-        double o = r->prefilled, ch = (double)chunk;
-        step.attn_pairs += ch * o + ch * (ch + 1) / 2;
-        uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
-        step.ctx_read += r->prefilled - dtok;
-        step.cxl_bytes += dtok * st->kvbpt;
+        step_prefill(st, r, chunk, &step);
     }
     /* Sharing: references held vs distinct blocks, after the admissions. */
     uint64_t phys = kv_store_pinned_blocks(st->store);
