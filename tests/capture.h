@@ -2,7 +2,8 @@
  * capture.h - a sim_sink that keeps metrics and link rows in memory, for
  * tests that run a simulation without a database, and capture_run, which
  * loads a scenario (text or file, with --set overrides), builds, starts,
- * runs and finishes it into that sink. Header-only on purpose: each test
+ * runs and finishes it into that sink, and capture_cli_check, which runs
+ * `memfab check` on a scenario text. Header-only on purpose: each test
  * program includes it once.
  */
 #ifndef MEMFAB_TESTS_CAPTURE_H
@@ -11,7 +12,9 @@
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "models/registry.h"
 #include "models/serving/serving.h"
@@ -203,6 +206,31 @@ static inline int capture_run(capture *cap, const char *text, const capture_opts
     sim_destroy(s);
     scn_free(doc);
     return rc;
+}
+
+/* `memfab check` (the binary bin) on `text` written to a temporary file,
+ * removed after: the exit status (-1: not a normal exit), with the file's
+ * path in path (64 bytes) and the output (stdout and stderr) in out
+ * (outlen bytes). */
+static inline int capture_cli_check(const char *bin, const char *text, char path[64], char *out,
+                                    size_t outlen)
+{
+    snprintf(path, 64, "/tmp/memfab-check-XXXXXX.yaml");
+    int fd = mkstemps(path, 5);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' check '%s' 2>&1", bin, path);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, outlen - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    remove(path);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #endif

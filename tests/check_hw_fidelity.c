@@ -853,23 +853,10 @@ START_TEST(unknown_preset_cli)
     const char *bin = getenv("MEMFAB_BIN");
     if (!bin)
         return; /* run outside make test */
-    char path[] = "/tmp/memfab-preset-XXXXXX.yaml";
-    int fd = mkstemps(path, 5);
-    ck_assert_int_ge(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    fprintf(f, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
-            bad_preset[0].entry);
-    fclose(f);
-    char cmd[1200], out[2048] = "";
-    snprintf(cmd, sizeof cmd, "'%s' check '%s' 2>&1", bin, path);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    remove(path);
-    ck_assert(WIFEXITED(st));
-    ck_assert_int_eq(WEXITSTATUS(st), 2);
+    char text[512], path[64], out[2048];
+    snprintf(text, sizeof text, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
+             bad_preset[0].entry);
+    ck_assert_int_eq(capture_cli_check(bin, text, path, out, sizeof out), 2);
     char want[600];
     snprintf(want, sizeof want, "%s:4:35: error:", path);
     ck_assert_msg(strstr(out, want), "output: %s", out);

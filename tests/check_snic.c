@@ -491,21 +491,10 @@ START_TEST(error_cli_exit_2)
     const char *bin = getenv("MEMFAB_BIN");
     if (!bin || !*bin)
         return; /* run by make test-only, which sets it */
-    char text[4096], path[] = "/tmp/check_snic_XXXXXX", cmd[512], out[1024] = "";
+    char text[4096], path[64], out[1024];
     snic_text(text, sizeof text, "", "", "", ", semantic_routing: true, table_entries: 0", x_one);
-    int fd = mkstemp(path);
-    ck_assert(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    fputs(text, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "'%s' check '%s' 2>&1", bin, path);
-    FILE *p = popen(cmd, "r");
-    ck_assert(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    remove(path);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "exit %d: %s", st, out);
+    int st = capture_cli_check(bin, text, path, out, sizeof out);
+    ck_assert_msg(st == 2, "exit %d: %s", st, out);
     char want[128];
     snprintf(want, sizeof want, "%s:12:", path);
     ck_assert_msg(strstr(out, want) && strstr(out, "table_entries"), "stderr: %s", out);
