@@ -79,11 +79,8 @@ static char trace_path[256];
 
 static void write_trace(const char *rows)
 {
-    snprintf(trace_path, sizeof trace_path, "/tmp/memfab-kvdirect-%d.trace", (int)getpid());
-    FILE *f = fopen(trace_path, "w");
-    ck_assert(f);
-    fprintf(f, "# memfab-trace v1 block_tokens=16\n%s", rows);
-    fclose(f);
+    sfx_write_trace(trace_path, sizeof trace_path, "kvdirect", "# memfab-trace v1 block_tokens=16",
+                    rows);
 }
 
 static void teardown(void) { unlink(trace_path); }

@@ -96,10 +96,7 @@ static int run(const char *text, sim_err *err)
  * input output class". */
 static void write_trace(const char *lines)
 {
-    FILE *f = fopen(trace_path, "w");
-    ck_assert(f);
-    fprintf(f, "# memfab-trace v1 classes=1\n%s", lines);
-    fclose(f);
+    sfx_write_trace(trace_path, sizeof trace_path, "prio", "# memfab-trace v1 classes=1", lines);
 }
 
 static void setup(void)

@@ -3,11 +3,15 @@
  * of the serving layer (check_serving, check_pd, check_uvmkv, check_kvpool,
  * check_kvtier, check_kvdirect): load, build the components and the
  * serving sections, start, run to the stop time, finish, with the results
- * going to the caller's sink. Header-only: each test program includes it
- * once.
+ * going to the caller's sink; and write a small native trace for it.
+ * Header-only: each test program includes it once.
  */
 #ifndef MEMFAB_TESTS_SERVING_FIXTURE_H
 #define MEMFAB_TESTS_SERVING_FIXTURE_H
+
+#include <check.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "models/registry.h"
 #include "models/serving/serving.h"
@@ -49,6 +53,18 @@ static __attribute__((unused)) int sfx_run(const char *file, const char *text,
     sim_destroy(s);
     scn_free(doc);
     return rc;
+}
+
+/* Write the trace `header` line and `rows` to /tmp/memfab-NAME-PID.trace,
+ * whose path goes to path (len bytes); the caller unlinks it. */
+static __attribute__((unused)) void sfx_write_trace(char *path, size_t len, const char *name,
+                                                    const char *header, const char *rows)
+{
+    snprintf(path, len, "/tmp/memfab-%s-%d.trace", name, (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert(f);
+    fprintf(f, "%s\n%s", header, rows);
+    fclose(f);
 }
 
 #endif
