@@ -19,6 +19,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static scn_doc *doc;
 static sim *s;
@@ -636,9 +637,5 @@ static Suite *cluster_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cluster_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(cluster_suite());
 }

@@ -27,6 +27,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static int st_line[8], dir_line[8];  /* states and directory bits of lines 0..7 at the end */
@@ -309,9 +310,5 @@ static Suite *cxlcache_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cxlcache_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(cxlcache_suite());
 }

@@ -34,6 +34,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture *cap;
 static sim_time run_end;            /* sim_now after the run */
@@ -443,9 +444,5 @@ static Suite *energy_suite(void)
 
 int main(void)
 {
-    SRunner *r = srunner_create(energy_suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(energy_suite());
 }

@@ -40,6 +40,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 
@@ -899,9 +900,5 @@ int main(void)
     if (getenv("MEMFAB_HW_TABLE")) /* the README table (the rows come from `measured`) */
         printf("| measurement | source | measured | memfab | error | tolerance |\n"
                "|---|---|---:|---:|---:|---:|\n");
-    SRunner *sr = srunner_create(hw_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(hw_suite());
 }

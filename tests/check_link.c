@@ -24,6 +24,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 
@@ -180,9 +181,5 @@ static Suite *link_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(link_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(link_suite());
 }

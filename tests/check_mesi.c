@@ -27,6 +27,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/model_fixture.h"
 
 #define NS 1000ULL
@@ -657,9 +658,5 @@ static Suite *mesi_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mesi_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(mesi_suite());
 }

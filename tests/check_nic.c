@@ -37,6 +37,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static nic_stats st;
@@ -450,9 +451,5 @@ static Suite *nic_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(nic_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(nic_suite());
 }

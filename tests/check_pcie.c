@@ -34,6 +34,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static uint64_t last_events;
@@ -539,9 +540,5 @@ static Suite *pcie_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pcie_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(pcie_suite());
 }

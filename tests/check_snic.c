@@ -48,6 +48,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static sim_time end_ps;     /* simulated time at the end of the last run */
@@ -530,9 +531,5 @@ static Suite *snic_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(snic_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(snic_suite());
 }

@@ -59,6 +59,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static um_stats st;     /* the um component's counters after the run */
@@ -628,9 +629,5 @@ static Suite *um_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(um_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(um_suite());
 }

@@ -41,6 +41,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/serving_fixture.h"
 
 #define MAXREQ 64
@@ -538,9 +539,5 @@ static Suite *uvmkv_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(uvmkv_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(uvmkv_suite());
 }
