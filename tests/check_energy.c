@@ -16,8 +16,9 @@
  *   - a host's cores spend CPU time x core_power (the bounce path charges
  *     ceil(B / bounce_io) x (io_cpu + launch_cpu), check_fabric.c);
  *   - an instance's GPUs spend tp x (idle x T + (peak - idle) x busy),
- *     busy written out from the roofline step times (check_serving.c's
- *     formulas for Llama-2-7B on H100);
+ *     busy written out from the roofline step times (the formulas for
+ *     Llama-2-7B on H100 in tests/serving_fixture.h, shared with
+ *     check_serving.c);
  *   - the run's energy_total_j is the sum of every energy_j row (to the
  *     bit: the same additions in the same order), data + compute make the
  *     total, and per request / per output token are total / count.
@@ -34,6 +35,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/serving_fixture.h"
 #include "tests/check_main.h"
 
 static capture *cap;
@@ -54,7 +56,6 @@ static int rec_request(void *ctx, uint64_t id, const char *session, const char *
     return 0;
 }
 
-static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
 
 /* Build (with the serving sections when the text has them), run, finish. */
 static void keep_end(sim *s) { run_end = sim_now(s); }
@@ -64,7 +65,7 @@ static void run_text(const char *text)
     sim_err err;
     sim_sink k = {cap, capture_metric, capture_link, capture_ts, rec_request,
                   NULL, NULL, NULL, NULL, NULL};
-    capture_opts o = {.sink = &k, .sections = sections, .serving = 1, .to_stop = 1,
+    capture_opts o = {.sink = &k, .sections = sfx_sections, .serving = 1, .to_stop = 1,
                       .ran = keep_end};
     nreq = 0;
     ck_assert_msg(capture_run(cap, text, &o, &err) == 0, "%s", err.msg);
@@ -242,24 +243,8 @@ START_TEST(gpu_energy_formula)
 }
 END_TEST
 
-/* Llama-2-7B on one H100 (check_serving.c): the roofline of a chunk and a
- * decode step, so the busy time is written out by hand. */
-static const double P = 6738415616.0, L = 32, H = 32, D = 128, KV = 524288;
-static const double F = 989e12 * 0.6, BW = 3.35e12 * 0.8;
-
-static sim_time chunk_ps(double c, double o)
-{
-    double flops = 2 * P * c + 4 * L * H * D * (c * o + c * (c + 1) / 2);
-    double bytes = 2 * P + KV * (o + c);
-    return (sim_time)llround(fmax(flops / F, bytes / BW) * 1e12);
-}
-
-static sim_time decode_ps(double n)
-{
-    double flops = 2 * P + 4 * L * H * D * n;
-    double bytes = 2 * P + KV * n;
-    return (sim_time)llround(fmax(flops / F, bytes / BW) * 1e12);
-}
+/* Llama-2-7B on one H100: the busy time is written out by hand from the
+ * roofline of a chunk and a decode step (sfx_chunk_ps, sfx_decode_ps). */
 
 static const char *const power_over[] = {"", ", gpu_idle_power: 50 W, gpu_peak_power: 0.5 kW"};
 static const double idle_w[] = {105, 50}, peak_w[] = {700, 500};
@@ -278,9 +263,9 @@ START_TEST(gpu_power_from_scripted_utilization)
              power_over[_i]);
     run_text(text);
     ck_assert_uint_eq(nreq, 1);
-    sim_time busy = chunk_ps(1000, 0);
+    sim_time busy = sfx_chunk_ps(1000, 0);
     for (unsigned k = 1; k < 100; k++)
-        busy += decode_ps(1000 + k);
+        busy += sfx_decode_ps(1000 + k);
     ck_assert_uint_eq(req_finish - req_arrival, busy); /* the schedule is the script */
     double T = sim_time_to_s(run_end), u = sim_time_to_s(busy);
     double want = idle_w[_i] * T + (peak_w[_i] - idle_w[_i]) * u;
