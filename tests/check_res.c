@@ -19,6 +19,7 @@
 
 #include "results/res.h"
 #include "sim/err.h"
+#include "tests/check_main.h"
 
 /* The contract, written out independently of res.c (DESIGN.md). */
 static const struct {
@@ -1090,9 +1091,5 @@ static Suite *res_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(res_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(res_suite());
 }

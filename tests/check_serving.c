@@ -29,6 +29,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/serving_fixture.h"
 
 #define MAXREQ 4096
@@ -112,23 +113,8 @@ static void teardown(void) { free(R); }
 
 /* ---- the roofline written out for Llama-2-7B on one H100 ----------------- */
 
-static const double P = 6738415616.0, L = 32, H = 32, D = 128, KV = 524288;
-static const double F = 989e12 * 0.6, BW = 3.35e12 * 0.8;
-
-static sim_time chunk_ps(double c, double o)
-{
-    double flops = 2 * P * c + 4 * L * H * D * (c * o + c * (c + 1) / 2);
-    double bytes = 2 * P + KV * (o + c);
-    return (sim_time)llround(fmax(flops / F, bytes / BW) * 1e12);
-}
-
-static sim_time decode_ps(double n)
-{
-    double flops = 2 * P + 4 * L * H * D * n;
-    double bytes = 2 * P + KV * n;
-    return (sim_time)llround(fmax(flops / F, bytes / BW) * 1e12);
-}
-
+/* One request alone: TTFT and decode time against the roofline of each
+ * chunk and decode step (sfx_chunk_ps, sfx_decode_ps). */
 static void one_request(unsigned input, unsigned output, unsigned budget)
 {
     char text[1024];
@@ -144,10 +130,10 @@ static void one_request(unsigned input, unsigned output, unsigned budget)
     ck_assert_uint_eq(R->n, 1);
     sim_time ttft = 0;
     for (unsigned o = 0; o < input; o += budget)
-        ttft += chunk_ps(input - o < budget ? input - o : budget, o);
+        ttft += sfx_chunk_ps(input - o < budget ? input - o : budget, o);
     sim_time dec = 0;
     for (unsigned k = 1; k < output; k++)
-        dec += decode_ps(input + k);
+        dec += sfx_decode_ps(input + k);
     ck_assert_uint_eq(R->first[0] - R->arrival[0], ttft);
     ck_assert_uint_eq(R->finish[0] - R->first[0], dec);
 }
@@ -176,7 +162,7 @@ START_TEST(low_load_ttft_is_prefill)
                       "kv: {block_tokens: 16, prefix_caching: false}\n",
                       &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
-    double prefill = sim_time_to_s(chunk_ps(1000, 0));
+    double prefill = sim_time_to_s(sfx_chunk_ps(1000, 0));
     ck_assert_uint_eq(T.completed, 200);
     ck_assert_msg(T.ttft_mean >= prefill * (1 - 1e-9) && T.ttft_mean < prefill * 1.02,
                   "mean TTFT %.6g s vs prefill %.6g s", T.ttft_mean, prefill);
@@ -293,14 +279,14 @@ END_TEST
  * of a step counts that step up to the stop only (as link.c clips the
  * packet in service): one request of 20,000 tokens with the whole prompt
  * in one step (max_batched_tokens 32768) arriving at t = 0 keeps the GPU
- * busy for chunk_ps(20000, 0) ~ 0.6 s; stopping at 10 ms must give
+ * busy for sfx_chunk_ps(20000, 0) ~ 0.6 s; stopping at 10 ms must give
  * busy = 10 ms - a0 (the step begins at the arrival a0, and the workload's
  * window, makespan = stop - a0, measures it), so utilization
  * = makespan / 10 ms <= 1. */
 START_TEST(utilization_clipped_at_stop)
 {
     sim_err err;
-    sim_time step = chunk_ps(20000, 0);
+    sim_time step = sfx_chunk_ps(20000, 0);
     ck_assert_uint_gt(step, 10 * (sim_time)1000000000);
     int rc = run_text("name: clip\nstop: 10 ms\n"
                       "workload:\n"
@@ -805,9 +791,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(suite());
 }

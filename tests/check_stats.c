@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sim/stats.h"
+#include "tests/check_main.h"
 
 static uint64_t lcg(uint64_t *s)
 {
@@ -97,9 +98,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(suite());
 }

@@ -41,6 +41,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/serving_fixture.h"
 
 #define MAXREQ 16
@@ -435,9 +436,5 @@ int main(void)
     tcase_add_test(tc, bad_configuration);
     tcase_add_test(tc, cli_exit_2);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(s);
 }

@@ -2118,6 +2118,25 @@ static int room_for(inst_state *st, const inst_req *r, uint32_t nb)
     return 1;
 }
 
+/* Pin r's first nb blocks, when there is room (growing the store as
+ * needed): 1 pinned, with the store's answer in res; 0 not now. */
+static int pin_blocks(sim_comp *c, inst_req *r, uint32_t nb, kv_pin_result *res)
+{
+    inst_state *st = c->state;
+    if (!room_for(st, r, nb))
+        return 0;
+    memset(res, 0, sizeof *res);
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), res) != 0)
+        return 0;
+    r->pinned = nb;
+    st->logical_pinned += nb;
+    if (st->direct_tier) {
+        count_pin(st, res);
+        r->direct_tokens = res->direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
+    }
+    return 1;
+}
+
 /* Resume a swapped request: once its swap-out has landed, pin its blocks
  * (a prefill's whole prompt, a decode's swapped blocks; the decode pins
  * more as it grows) and swap its KV back in; it runs again in the state
@@ -2136,18 +2155,9 @@ static int admit_swapped(sim_comp *c, inst_req *r)
         if (nb > r->n_ids)
             nb = r->n_ids;
     }
-    if (!room_for(st, r, nb))
-        return 0;
     kv_pin_result res;
-    memset(&res, 0, sizeof res);
-    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, now, &res) != 0)
+    if (!pin_blocks(c, r, nb, &res))
         return 0;
-    r->pinned = nb;
-    st->logical_pinned += nb;
-    if (st->direct_tier) {
-        count_pin(st, &res);
-        r->direct_tokens = res.direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
-    }
     memset(res.promoted, 0, sizeof res.promoted); /* the swap-in brings the KV */
     (void)charge_moves(c, NULL, &res);            /* room made: write-backs */
     uint64_t bytes = (uint64_t)r->swapped * st->block_bytes;
@@ -2177,18 +2187,9 @@ static int admit(sim_comp *c, inst_req *r)
     uint32_t nb = ceil_div(pt, st->kv.block_tokens);
     if (nb > r->n_ids)
         nb = r->n_ids;
-    if (!room_for(st, r, nb))
-        return 0;
     kv_pin_result res;
-    memset(&res, 0, sizeof res);
-    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+    if (!pin_blocks(c, r, nb, &res))
         return 0;
-    r->pinned = nb;
-    st->logical_pinned += nb;
-    if (st->direct_tier) {
-        count_pin(st, &res);
-        r->direct_tokens = res.direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
-    }
     uint32_t hit = st->kv.prefix_caching ? res.hit_blocks : 0;
     uint64_t cached = (uint64_t)hit * st->kv.block_tokens;
     if (cached >= pt)
@@ -2356,6 +2357,21 @@ static void a2a_done(sim_comp *c)
     }
 }
 
+/* Schedule `chunk` prompt tokens of r in the step, after the r->prefilled
+ * already done: attention of the chunk over that prefix and itself, the
+ * prefix's KV read from HBM or, for tokens kept in place, over CXL. */
+static void step_prefill(const inst_state *st, inst_req *r, uint64_t chunk, llm_step *step)
+{
+    r->sched = (uint32_t)chunk;
+    step->tokens += chunk;
+    step->prefill_tokens += chunk;
+    double o = r->prefilled, ch = (double)chunk;
+    step->attn_pairs += ch * o + ch * (ch + 1) / 2;
+    uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
+    step->ctx_read += r->prefilled - dtok;
+    step->cxl_bytes += dtok * st->kvbpt;
+}
+
 /* Compose and launch one step; nothing when there is no work. [compose] */
 static void compose(sim_comp *c)
 {
@@ -2450,15 +2466,8 @@ static void compose(sim_comp *c)
                     continue;
                 chunk = left; /* an oversized prompt gets a step of its own */
             }
-            r->sched = (uint32_t)chunk;
             budget = chunk >= budget ? 0 : budget - chunk;
-            step.tokens += chunk;
-            step.prefill_tokens += chunk;
-            double o = r->prefilled, ch = (double)chunk;
-            step.attn_pairs += ch * o + ch * (ch + 1) / 2;
-            uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
-            step.ctx_read += r->prefilled - dtok;
-            step.cxl_bytes += dtok * st->kvbpt;
+            step_prefill(st, r, chunk, &step);
         }
     }
     while (!preempted && budget > 0 && st->wait_head && st->nrun < st->max_seqs) {
@@ -2476,15 +2485,8 @@ static void compose(sim_comp *c)
                 break; /* admitted; prefills whole in a later step */
             chunk = left;
         }
-        r->sched = (uint32_t)chunk;
         budget = chunk >= budget ? 0 : budget - chunk;
-        step.tokens += chunk;
-        step.prefill_tokens += chunk;
-        double o = r->prefilled, ch = (double)chunk;
-        step.attn_pairs += ch * o + ch * (ch + 1) / 2;
-        uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
-        step.ctx_read += r->prefilled - dtok;
-        step.cxl_bytes += dtok * st->kvbpt;
+        step_prefill(st, r, chunk, &step);
     }
     /* Sharing: references held vs distinct blocks, after the admissions. */
     uint64_t phys = kv_store_pinned_blocks(st->store);
