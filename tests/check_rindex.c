@@ -6,17 +6,26 @@
  *     outstanding tokens, then lowest index) after every one of many random
  *     updates, checked against a scan; an update costs at most
  *     ceil(log2 n) key comparisons (one per level of the tree: Knuth,
- *     TAOCP vol. 3, 5.4.1), counted through the index's test hook.
+ *     TAOCP vol. 3, 5.4.1), counted through the index's test hook. The
+ *     other orders (KV blocks in use or requests first; the max trees)
+ *     likewise, for random updates of all three figures with many ties.
  *   - The holder lists equal a brute-force set of (block, instance) pairs
  *     under random adds and removes.
  *   - Indexed routing chooses exactly what the policy chooses on the full
  *     views: the same scenario run with the index on and off gives the
  *     same request rows and metrics (hashed), for round_robin, random,
- *     least_loaded, prefix_affinity, with and without session stickiness.
+ *     least_loaded, prefix_affinity, dynamo, sglang and llmd (with
+ *     parameters that make sglang balance and route by cache, and other
+ *     weights), with and without session stickiness, on 12 instances, and
+ *     for the four prefix-aware policies on 192 instances; dynamo with a
+ *     weight beyond the index's exact range (costs of 2^51 and more) falls
+ *     back to the full views and still agrees.
  *   - Work per request does not grow with the instances: with the index a
  *     least_loaded (or round_robin) request builds exactly one instance
- *     view, a prefix_affinity request one per holder of its first block
- *     plus one; without it every request builds n.
+ *     view; a prefix-aware request one per holder of its first block, the
+ *     tree root's (dynamo, llmd) and at most one more (the chosen); without
+ *     it every request builds n. dynamo with temperature > 0 (a softmax
+ *     over every instance's cost) builds n.
  *   - Memory does not grow with the trace: the peak RSS of a forked child
  *     replaying 160,000 requests exceeds that of one replaying 40,000 by
  *     less than 1 MiB when the latency collectors keep 4,096 samples in
@@ -359,9 +368,9 @@ START_TEST(views_per_request_do_not_grow_with_instances)
         scenario(text, sizeof text, ns[z], "round_robin", 0);
         run(text, 1, &k, &rs);
         ck_assert_uint_eq(rs.views, 1500);
-        /* A request's views: the holders of its first block and the chosen
-         * instance's (prefix_affinity, sglang), and the tree root's (dynamo,
-         * llmd); never one per instance. With 5 prefix groups the holders
+        /* A request's views: the holders of its first block, the tree
+         * root's (dynamo, llmd), and the chosen instance's when it is
+         * neither; never one per instance. With 5 prefix groups the holders
          * are few at every n under prefix_affinity; the policies that
          * weigh load spread a group over more instances as n grows. */
         static const char *const pol[] = {"prefix_affinity", "sglang", "dynamo", "llmd"};
@@ -369,7 +378,9 @@ START_TEST(views_per_request_do_not_grow_with_instances)
             scenario(text, sizeof text, ns[z], pol[p], 0);
             run(text, 1, &k, &rs);
             ck_assert_uint_eq(rs.indexed, 1500);
-            ck_assert_uint_eq(rs.views, rs.holders + 1500 * (p < 2 ? 1 : 2));
+            uint64_t lv = p < 2 ? 0 : 1500; /* the roots' views */
+            ck_assert_uint_ge(rs.views, rs.holders + lv);
+            ck_assert_uint_le(rs.views, rs.holders + lv + 1500); /* and the chosen's */
             printf("%s, n=%u: %.2f holders and %.2f views a request\n", pol[p], ns[z],
                    (double)rs.holders / 1500, (double)rs.views / 1500);
             if (p == 0)

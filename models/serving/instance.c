@@ -3051,15 +3051,20 @@ double inst_predict_ttft(sim_comp *c, const inst_req *r)
  * index is told (load_touch) whenever one of them may change: outstanding,
  * nwait, nkv, nrun, nreserved, and tier 0's occupancy (the store's use
  * hook); kv_blocks is fixed once the store exists. */
-static void load_view(const inst_state *st, memfab_instance_view *v)
+static void load_fields(const inst_state *st, memfab_instance_view *v)
 {
-    memset(v, 0, sizeof *v);
     v->index = st->index;
     v->outstanding_tokens = st->outstanding;
     v->waiting = st->nwait + (uint32_t)st->nkv; /* decode role: reservations waiting */
     v->running = st->nrun + st->nreserved;
     v->kv_free_blocks = kv_store_free_blocks(st->store);
     v->kv_total_blocks = st->kv_blocks;
+}
+
+static void load_view(const inst_state *st, memfab_instance_view *v)
+{
+    memset(v, 0, sizeof *v);
+    load_fields(st, v);
     v->ntiers = st->kv.ntiers;
     for (uint32_t t = 0; t < st->kv.ntiers; t++)
         v->tier_weight[t] = st->kv.tiers[t].weight > 0 ? st->kv.tiers[t].weight
@@ -3080,7 +3085,7 @@ void inst_take_load(sim_comp *c, memfab_instance_view *v)
 {
     inst_state *st = c->state;
     st->load_dirty = 0;
-    load_view(st, v);
+    load_fields(st, v);
 }
 
 static void use_touch(void *ctx) { load_touch(ctx); }

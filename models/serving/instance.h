@@ -204,8 +204,9 @@ void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v);
 typedef void (*inst_load_fn)(void *ctx);
 int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void *ctx);
 uint64_t inst_take_outstanding(sim_comp *c);
-/* The view's load fields (outstanding tokens, waiting, running, KV blocks
- * free and total, tier weights; no prefix match). load(ctx) is called
+/* The view's load fields: index, outstanding_tokens, waiting, running,
+ * kv_free_blocks and kv_total_blocks (inst_take_load sets only these;
+ * inst_load_view the whole view but the prefix match). load(ctx) is called
  * whenever one of them may have changed, once until inst_take_load reads
  * them; inst_load_view reads them without re-arming the hook. */
 void inst_take_load(sim_comp *c, memfab_instance_view *v);

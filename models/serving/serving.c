@@ -184,6 +184,7 @@ typedef struct wl_state {
     uint32_t *dirty, ndirty;            /* instances whose load changed since the last route */
     uint32_t *cand;                     /* holders of a request's first block */
     memfab_instance_view *cviews;       /* their views, and the tree root's (n + 1) */
+    uint32_t ncviews;                   /* views in cviews for the request being routed */
     kv_rx_plan rplan;                   /* what the router reads of the index */
     uint64_t kv_total_min, kv_total_max; /* kv_total_blocks over the instances */
     serving_route_stats rstat;          /* routing work (test hook) */
@@ -1286,6 +1287,7 @@ static int rx_consistent(wl_state *w)
 static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_view *rv)
 {
     wl_state *w = c->state;
+    w->ncviews = 0;
     if (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM) { /* they read no view */
         w->rstat.indexed++;
         return w->router->route(w->router_st, rv, w->views, w->ninst, uniform_draw, c->rng);
@@ -1314,6 +1316,7 @@ static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_vie
         q.most_fig = kv_rindex_figure(w->rx, kv_rindex_most(w->rx), fig_of[w->rplan.max_order]);
     q.kv_total_min = w->kv_total_min;
     q.kv_total_max = w->kv_total_max;
+    w->ncviews = q.ncand;
     uint32_t pick = kv_router_index_route(w->router, w->router_st, rv, &q);
     if (pick != KV_RX_FULL)
         w->rstat.indexed++;
@@ -1425,8 +1428,13 @@ static void dispatch(sim_comp *c, const trace_req *t)
             if (w->sticky && r->session)
                 trace_u64map_put(w->sessions, r->session, pick);
         }
+        uint32_t k = 0; /* the chosen instance's view: built already, or now */
+        while (!have && !full && k < w->ncviews && w->cviews[k].index != pick)
+            k++;
         if (full) {
             r->predicted = w->views[pick].prefix_blocks;
+        } else if (!have && k < w->ncviews) {
+            r->predicted = w->cviews[k].prefix_blocks;
         } else {
             memfab_instance_view v;
             inst_view(w->inst[pick], r, &v);
