@@ -69,11 +69,16 @@ static int before(kv_rindex *x, int order, uint32_t a, uint32_t b)
     }
 }
 
+/* Instance i's key changed: replay the matches on its path. A node whose
+ * winner neither was nor is i keeps the same winner with the same key, so
+ * nothing above it changes: stop there. */
 static void replay(kv_rindex *x, rtree *r, uint32_t i)
 {
     for (uint32_t k = (x->p + i) / 2; k >= 1; k /= 2) {
-        uint32_t a = r->t[2 * k], b = r->t[2 * k + 1];
+        uint32_t a = r->t[2 * k], b = r->t[2 * k + 1], was = r->t[k];
         r->t[k] = before(x, r->order, b, a) ? b : a;
+        if (r->t[k] == was && was != i)
+            break;
     }
 }
 

@@ -14,13 +14,14 @@
  * Least loaded: a tournament tree (a complete binary tree over the
  * instances, each inner node holding the better of its two children) on
  * the key (outstanding tokens, index), the order of kv_router.c's
- * `lighter`. An update replays the matches on one leaf-to-root path
- * (ceil(log2 n) comparisons); the minimum is the root (Knuth, TAOCP vol. 3,
- * 5.4.1, replacement selection by a tree of losers/winners). Routers that
- * order instances by another figure first (dynamo, sglang: kv_router.c) get the
- * min tree on (KV blocks in use, outstanding, index) or (requests waiting
- * + running, outstanding, index) instead, and a second tree whose root is
- * the instance with the most outstanding tokens or requests (ties: lowest
+ * `lighter`. An update replays the matches on one leaf-to-root path (at
+ * most ceil(log2 n) comparisons, fewer where the path stops changing); the
+ * minimum is the root (Knuth, TAOCP vol. 3, 5.4.1, replacement selection
+ * by a tree of losers/winners). Routers that order instances by another
+ * figure first (dynamo, sglang: kv_router.c) get the min tree on (KV
+ * blocks in use, outstanding, index) or (requests waiting + running,
+ * outstanding, index) instead, and a second tree whose root is the
+ * instance with the most outstanding tokens or requests (ties: lowest
  * index): each instance keeps the three figures.
  *
  * Memory: one list node per (block, instance) pair held, 2 x the
