@@ -182,6 +182,8 @@ struct kv_store {
     void *inval_ctx;
     kv_index_fn on_index;      /* index hook: a block entered / left the index (or NULL) */
     void *index_ctx;
+    void (*on_use)(void *ctx); /* use hook: tier 0's occupancy changed (or NULL) */
+    void *use_ctx;
     /* state, per block entry [0, nballoc); entries [0, bhw) have been handed out */
     uint64_t *bid;             /* block id */
     uint32_t *refs;            /* pins by running requests */
@@ -661,6 +663,8 @@ static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
     s->present[b] &= (uint8_t)~(1u << t);
     tr->st.used--;
     tr->st.evictions++;
+    if (t == 0 && s->on_use)
+        s->on_use(s->use_ctx);
     if (s->sh_tier && s->sh_tier[b] == t + 1) { /* its readers' lines go stale */
         uint64_t sh = s->sharers[b];
         s->sh_tier[b] = 0;
@@ -706,6 +710,8 @@ static int enter_tier(kv_store *s, uint32_t t, uint32_t b, uint64_t now, kv_pin_
     s->present[b] |= (uint8_t)(1u << t);
     if (++tr->st.used > tr->st.peak)
         tr->st.peak = tr->st.used;
+    if (t == 0 && s->on_use)
+        s->on_use(s->use_ctx);
     kfacts *f = &tr->facts[sl];
     f->inserted_ps = f->last_access_ps = now;
     f->accesses = 1;
@@ -1239,6 +1245,12 @@ void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx)
 {
     s->on_index = fn;
     s->index_ctx = ctx;
+}
+
+void kv_store_set_use_hook(kv_store *s, void (*fn)(void *ctx), void *ctx)
+{
+    s->on_use = fn;
+    s->use_ctx = ctx;
 }
 
 uint32_t kv_store_reader(const kv_store *s) { return s->reader; }

@@ -1604,6 +1604,7 @@ static void wait_push_back(inst_state *st, inst_req *r)
         st->wait_head = r;
     st->wait_tail = r;
     st->nwait++;
+    load_touch(st);
 }
 
 static void wait_push_front(inst_state *st, inst_req *r)
@@ -1616,6 +1617,7 @@ static void wait_push_front(inst_state *st, inst_req *r)
         st->wait_tail = r;
     st->wait_head = r;
     st->nwait++;
+    load_touch(st);
 }
 
 static inst_req *wait_pop_front(inst_state *st)
@@ -1630,6 +1632,7 @@ static inst_req *wait_pop_front(inst_state *st)
         st->wait_tail = NULL;
     r->next = r->prev = NULL;
     st->nwait--;
+    load_touch(st);
     return r;
 }
 
@@ -1653,6 +1656,7 @@ static void wait_insert(inst_state *st, inst_req *r, int front)
         st->wait_head = r;
     q->prev = r;
     st->nwait++;
+    load_touch(st);
 }
 
 /* Into the waiting queue: new requests at the back (front = 0), preempted
@@ -1741,6 +1745,7 @@ static void preempt_at(sim_comp *c, uint32_t k)
     inst_req *v = st->run[k];
     memmove(st->run + k, st->run + k + 1, (st->nrun - k - 1) * sizeof *st->run);
     st->nrun--;
+    load_touch(st);
     sim_time now = sim_now(c->sim);
     uint64_t before = remaining(st, v);
     int swapped = swap_out(c, v);
@@ -2174,6 +2179,7 @@ static int admit_swapped(sim_comp *c, inst_req *r)
         r->resume = 0;
     }
     st->run[st->nrun++] = r;
+    load_touch(st);
     return 1;
 }
 
@@ -2221,6 +2227,7 @@ static int admit(sim_comp *c, inst_req *r)
         r->state = INST_PREFILL;
     }
     st->run[st->nrun++] = r;
+    load_touch(st);
     return 1;
 }
 
@@ -2433,6 +2440,7 @@ static void compose(sim_comp *c)
                 if (st->nrun == 1) {
                     /* Alone and still no room: it can never finish here. */
                     st->nrun--;
+                    load_touch(st);
                     st->cnt.rejected++;
                     finish_req(c, r, INST_REJECTED);
                     break;
@@ -2659,6 +2667,7 @@ static void step_end(sim_comp *c)
         }
     }
     st->nrun = w;
+    load_touch(st);
     for (inst_req *r = handoff, *nx; r; r = nx) { /* the workload moves their KV */
         nx = r->kv_next;
         r->kv_next = NULL;
@@ -2739,6 +2748,7 @@ static int try_reserve(sim_comp *c, inst_req *r)
     st->logical_pinned += nb;
     st->outside_pins += nb;
     st->nreserved++;
+    load_touch(st);
     st->cnt.reserved++;
     return 1;
 }
@@ -2760,6 +2770,7 @@ int inst_reserve(sim_comp *c, inst_req *r, inst_reserved_fn reserved)
     st->kv_tail = r;
     if (++st->nkv > st->cnt.peak_reserve_queue)
         st->cnt.peak_reserve_queue = st->nkv;
+    load_touch(st);
     return 0;
 }
 
@@ -2774,6 +2785,7 @@ static void retry_reservations(sim_comp *c)
             st->kv_tail = NULL;
         r->kv_next = NULL;
         st->nkv--;
+        load_touch(st);
         if (st->reserved_cb)
             st->reserved_cb(st->done_ctx, r);
     }
@@ -2785,6 +2797,7 @@ void inst_start_decode(sim_comp *c, inst_req *r)
     sim_time now = sim_now(c->sim);
     assert(r->kv_reserved && st->nreserved > 0);
     st->nreserved--;
+    load_touch(st);
     st->outside_pins -= r->kv_pinned;
     r->kv_reserved = 0;
     r->pinned = r->kv_pinned;
@@ -2805,6 +2818,7 @@ void inst_start_decode(sim_comp *c, inst_req *r)
         return;
     }
     st->run[st->nrun++] = r;
+    load_touch(st);
     kick(c);
 }
 
@@ -3035,23 +3049,48 @@ double inst_predict_ttft(sim_comp *c, const inst_req *r)
     return t + compute;
 }
 
-void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
+/* The view's load fields (every field but the prefix match). The routing
+ * index is told (load_touch) whenever one of them may change: outstanding,
+ * nwait, nkv, nrun, nreserved, and tier 0's occupancy (the store's use
+ * hook); kv_blocks is fixed once the store exists. */
+static void load_fields(const inst_state *st, memfab_instance_view *v)
 {
-    inst_state *st = c->state;
-    memset(v, 0, sizeof *v);
     v->index = st->index;
     v->outstanding_tokens = st->outstanding;
     v->waiting = st->nwait + (uint32_t)st->nkv; /* decode role: reservations waiting */
     v->running = st->nrun + st->nreserved;
     v->kv_free_blocks = kv_store_free_blocks(st->store);
     v->kv_total_blocks = st->kv_blocks;
+}
+
+static void load_view(const inst_state *st, memfab_instance_view *v)
+{
+    memset(v, 0, sizeof *v);
+    load_fields(st, v);
     v->ntiers = st->kv.ntiers;
-    if (st->kv.prefix_caching)
-        v->prefix_blocks = kv_store_match(st->store, r->ids, r->n_prompt, v->prefix_by_tier);
     for (uint32_t t = 0; t < st->kv.ntiers; t++)
         v->tier_weight[t] = st->kv.tiers[t].weight > 0 ? st->kv.tiers[t].weight
                                                         : 1.0 / (double)(1u << t);
 }
+
+void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
+{
+    inst_state *st = c->state;
+    load_view(st, v);
+    if (st->kv.prefix_caching)
+        v->prefix_blocks = kv_store_match(st->store, r->ids, r->n_prompt, v->prefix_by_tier);
+}
+
+void inst_load_view(sim_comp *c, memfab_instance_view *v) { load_view(c->state, v); }
+
+void inst_take_load(sim_comp *c, memfab_instance_view *v)
+{
+    inst_state *st = c->state;
+    st->load_dirty = 0;
+    load_fields(st, v);
+}
+
+static void use_touch(void *ctx) { load_touch(ctx); }
 
 int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void *ctx)
 {
@@ -3066,6 +3105,8 @@ int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void
     st->load_dirty = 0;
     if (st->kv.prefix_caching)
         kv_store_set_index_hook(st->store, block, ctx);
+    if (st->store)
+        kv_store_set_use_hook(st->store, load ? use_touch : NULL, load ? st : NULL);
     return 0;
 }
 
