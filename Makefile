@@ -247,7 +247,7 @@ regress: all
 # Each issue-18 target is printed with its goal; the figures are CPU time
 # of one process (cpu_s), so a loaded machine inflates them less than wall.
 SCALE_BENCH = build/release/memfab bench replay --scenario scenarios/scale.yaml \
-	--set workload.synthetic.requests=300000
+	--set workload.synthetic.requests=200000
 bench:
 	@$(MAKE) --no-print-directory VARIANT=release all
 	@echo '== target 1: the Mooncake hour with KV tiers over the fabric, <= 0.5 s CPU (fluid flows; peer: the 32 MiB chunk model) =='
@@ -260,6 +260,8 @@ bench:
 	@echo '== target 4: scale: CPU per request (cpu_us/req) independent of the instance count =='
 	$(SCALE_BENCH) --set workload.instances.count=16 --set workload.synthetic.rate=32/s --label scale-16
 	$(SCALE_BENCH) --set workload.instances.count=1000 --set workload.synthetic.rate=2000/s --label scale-1000
+	$(SCALE_BENCH) --set workload.instances.count=16 --set workload.synthetic.rate=32/s --set router.policy=dynamo --label dynamo-16
+	$(SCALE_BENCH) --set workload.instances.count=1000 --set workload.synthetic.rate=2000/s --set router.policy=dynamo --label dynamo-1000
 	@echo '== target 5: sweeps: -j N scales with the cores, MPI ranks too; the merge under 5% of a 1,000-point sweep =='
 	build/release/memfab bench sweep
 	@echo '== other replays =='
