@@ -114,91 +114,79 @@ static uint32_t grow_size(uint32_t have, uint32_t need, uint32_t cap)
     return (uint32_t)n;
 }
 
-/* ---- indexed binary min-heap on (key, seq) ------------------------------ */
+/* ---- indexed binary min-heap of 4-byte handles ------------------------------
+ *
+ * The heap holds handles only; the order is read from per-handle arrays the
+ * policy owns: seq (a 64-bit word, unique per held handle, so it alone is a
+ * strict order) and, for lfu and cost, a primary key before it. A policy
+ * may keep flags in the low bits of its seq words (the sequence number
+ * proper is shifted left past them): two held handles never share a
+ * sequence number, so comparing whole words orders them exactly as the
+ * numbers do. Element i lives at h[i * step]: s3fifo keeps its two queues
+ * in one array of the handles' size, S from the front (step 1) and M from
+ * the back (step -1), since a handle is in at most one of them. */
 
 typedef struct heap {
     uint32_t n;        /* entries */
-    uint32_t nalloc;   /* handles the arrays cover */
-    uint32_t *h;       /* handles in heap order */
-    uint32_t *pos;     /* position of each handle, NONE when absent */
-    double *key;       /* primary key per handle */
-    uint64_t *seq;     /* secondary key per handle */
+    ptrdiff_t step;    /* 1, or -1 for a heap growing down from h */
+    uint32_t *h;       /* element 0; element i at h[i * step] */
+    uint32_t *pos;     /* per handle: its element, NONE when absent (shared) */
+    const double *key; /* per handle primary key, or NULL: seq alone */
+    const uint64_t *seq; /* per handle sequence word */
 } heap;
 
-static int heap_grow(heap *hp, uint32_t n)
-{
-    uint32_t o = hp->nalloc;
-    if (n <= o)
-        return 0;
-    if (sim_grow_array(&hp->h, sizeof *hp->h, o, n, -1) ||
-        sim_grow_array(&hp->pos, sizeof *hp->pos, o, n, 0xff) ||
-        sim_grow_array(&hp->key, sizeof *hp->key, o, n, 0) ||
-        sim_grow_array(&hp->seq, sizeof *hp->seq, o, n, 0))
-        return -1;
-    hp->nalloc = n;
-    return 0;
-}
-
-static void heap_fini(heap *hp)
-{
-    sim_free(hp->h);
-    sim_free(hp->pos);
-    sim_free(hp->key);
-    sim_free(hp->seq);
-}
+#define AT(hp, i) ((hp)->h[(ptrdiff_t)(i) * (hp)->step])
 
 static int less(const heap *hp, uint32_t a, uint32_t b)
 {
-    if (hp->key[a] != hp->key[b])
+    if (hp->key && hp->key[a] != hp->key[b])
         return hp->key[a] < hp->key[b];
     return hp->seq[a] < hp->seq[b];
 }
 
 static void place(heap *hp, uint32_t i, uint32_t b)
 {
-    hp->h[i] = b;
+    AT(hp, i) = b;
     hp->pos[b] = i;
 }
 
 static void sift(heap *hp, uint32_t i)
 {
-    uint32_t b = hp->h[i];
-    while (i > 0 && less(hp, b, hp->h[(i - 1) / 2])) {
-        place(hp, i, hp->h[(i - 1) / 2]);
+    uint32_t b = AT(hp, i);
+    while (i > 0 && less(hp, b, AT(hp, (i - 1) / 2))) {
+        place(hp, i, AT(hp, (i - 1) / 2));
         i = (i - 1) / 2;
     }
     for (;;) {
         uint32_t c = 2 * i + 1;
         if (c >= hp->n)
             break;
-        if (c + 1 < hp->n && less(hp, hp->h[c + 1], hp->h[c]))
+        if (c + 1 < hp->n && less(hp, AT(hp, c + 1), AT(hp, c)))
             c++;
-        if (!less(hp, hp->h[c], b))
+        if (!less(hp, AT(hp, c), b))
             break;
-        place(hp, i, hp->h[c]);
+        place(hp, i, AT(hp, c));
         i = c;
     }
     place(hp, i, b);
 }
 
-static void heap_set(heap *hp, uint32_t b, double key, uint64_t seq)
+/* Add b (absent) or restore its order after its key or seq changed. */
+static void heap_set(heap *hp, uint32_t b)
 {
-    hp->key[b] = key;
-    hp->seq[b] = seq;
     if (hp->pos[b] == NONE) {
-        hp->h[hp->n] = b;
+        AT(hp, hp->n) = b;
         hp->pos[b] = hp->n++;
     }
     sift(hp, hp->pos[b]);
 }
 
+/* Take b out (it is in hp). */
 static void heap_del(heap *hp, uint32_t b)
 {
-    uint32_t i = b < hp->nalloc ? hp->pos[b] : NONE;
-    if (i == NONE)
-        return;
+    uint32_t i = hp->pos[b];
     hp->pos[b] = NONE;
-    uint32_t last = hp->h[--hp->n];
+    uint32_t last = AT(hp, --hp->n);
     if (i < hp->n) {
         place(hp, i, last);
         sift(hp, i);
@@ -305,10 +293,20 @@ static const memfab_evict_ops lru_ops = {"lru",       lru_create, lru_destroy, l
 
 enum { HP_FIFO, HP_LFU, HP_COST };
 
+/* fifo's seq words: the entry number << 1 | KEPT, KEPT set while the
+ * handle's block has one (from its first insert until it is evicted), so
+ * an insert back from a pin reuses it. A handle never used is 0. */
+#define KEPT UINT64_C(1)
+
 typedef struct hpol {
     int kind;          /* HP_* */
     heap hp;           /* held blocks */
-    uint8_t *fresh;    /* fifo: the handle's next insert is a new block */
+    uint32_t *h;       /* the heap's handles */
+    uint32_t *pos;     /* per handle: heap position, NONE when not held */
+    uint64_t *seq;     /* per handle: sequence word (fifo: entry << 1 | KEPT;
+                        * lfu, cost: last insert or touch) */
+    double *key;       /* lfu, cost: per handle primary key; NULL for fifo */
+    uint32_t nalloc;   /* handles the arrays cover */
     uint32_t victim;   /* last block returned by victim, NONE */
     uint64_t clock;    /* sequence counter */
     uint32_t cap;      /* capacity */
@@ -317,13 +315,21 @@ typedef struct hpol {
 
 static int hpol_grow(hpol *h, uint32_t need)
 {
-    if (need <= h->hp.nalloc)
+    if (need <= h->nalloc)
         return 0;
-    uint32_t o = h->hp.nalloc, n = grow_size(o, need, h->cap);
-    if (h->broken || sim_grow_array(&h->fresh, 1, o, n, 1) || heap_grow(&h->hp, n)) {
+    uint32_t o = h->nalloc, n = grow_size(o, need, h->cap);
+    if (h->broken || sim_grow_array(&h->h, sizeof *h->h, o, n, -1) ||
+        sim_grow_array(&h->pos, sizeof *h->pos, o, n, 0xff) ||
+        sim_grow_array(&h->seq, sizeof *h->seq, o, n, 0) ||
+        (h->kind != HP_FIFO && sim_grow_array(&h->key, sizeof *h->key, o, n, 0))) {
         h->broken = 1;
         return -1;
     }
+    h->nalloc = n;
+    h->hp.h = h->h;
+    h->hp.pos = h->pos;
+    h->hp.seq = h->seq;
+    h->hp.key = h->key;
     return 0;
 }
 
@@ -332,8 +338,10 @@ static void hpol_destroy(void *st)
     hpol *h = st;
     if (!h)
         return;
-    heap_fini(&h->hp);
-    sim_free(h->fresh);
+    sim_free(h->h);
+    sim_free(h->pos);
+    sim_free(h->seq);
+    sim_free(h->key);
     sim_free(h);
 }
 
@@ -345,6 +353,7 @@ static void *hpol_create(int kind, uint32_t capacity)
     h->kind = kind;
     h->victim = NONE;
     h->cap = capacity;
+    h->hp.step = 1;
     return h;
 }
 
@@ -355,23 +364,30 @@ static void *cost_create(uint32_t c, const memfab_params *p) { return hpol_creat
 static void hpol_insert(void *st, uint32_t b, const memfab_block_info *info)
 {
     hpol *h = st;
-    if (b >= h->hp.nalloc && hpol_grow(h, b + 1))
+    if (b >= h->nalloc && hpol_grow(h, b + 1))
         return;
     switch (h->kind) {
     case HP_FIFO:
-        /* A block back from a pin keeps its sequence number. */
-        heap_set(&h->hp, b, 0, h->fresh[b] ? ++h->clock : h->hp.seq[b]);
-        h->fresh[b] = 0;
+        /* A block back from a pin keeps its entry number. */
+        if (!(h->seq[b] & KEPT))
+            h->seq[b] = ++h->clock << 1 | KEPT;
         break;
-    case HP_LFU: heap_set(&h->hp, b, (double)info->accesses, ++h->clock); break;
-    default: heap_set(&h->hp, b, info->recompute_s - info->reload_s, ++h->clock); break;
+    case HP_LFU:
+        h->key[b] = (double)info->accesses;
+        h->seq[b] = ++h->clock;
+        break;
+    default:
+        h->key[b] = info->recompute_s - info->reload_s;
+        h->seq[b] = ++h->clock;
+        break;
     }
+    heap_set(&h->hp, b);
 }
 
 static void hpol_touch(void *st, uint32_t b, const memfab_block_info *info)
 {
     hpol *h = st;
-    if (b >= h->hp.nalloc || h->hp.pos[b] == NONE || h->kind == HP_FIFO)
+    if (b >= h->nalloc || h->pos[b] == NONE || h->kind == HP_FIFO)
         return;
     hpol_insert(st, b, info);
 }
@@ -379,9 +395,13 @@ static void hpol_touch(void *st, uint32_t b, const memfab_block_info *info)
 static void hpol_remove(void *st, uint32_t b)
 {
     hpol *h = st;
-    heap_del(&h->hp, b);
-    if (b == h->victim && b < h->hp.nalloc) {
-        h->fresh[b] = 1;
+    if (b >= h->nalloc)
+        return;
+    if (h->pos[b] != NONE)
+        heap_del(&h->hp, b);
+    if (b == h->victim) { /* evicted: the handle's next insert is a new block */
+        if (h->kind == HP_FIFO)
+            h->seq[b] &= ~KEPT;
         h->victim = NONE;
     }
 }
@@ -392,7 +412,7 @@ static int hpol_victim(void *st, uint32_t *b,
     hpol *h = st;
     if (!h->hp.n || h->broken)
         return 0;
-    *b = h->victim = h->hp.h[0];
+    *b = h->victim = h->h[0];
     return 1;
 }
 
@@ -405,19 +425,26 @@ static const memfab_evict_ops cost_ops = {"cost",     cost_create, hpol_destroy,
 
 /* ---- s3fifo --------------------------------------------------------------- */
 
+/* A handle's seq word: its queue entry number << 4 | queue << 2 | freq.
+ * The queue (kept across pins) and the frequency (0..3) ride in the low
+ * bits, which never decide an order (entry numbers are unique). */
 enum { Q_NONE, Q_S, Q_M };
+#define W_FREQ(w) ((uint32_t)(w) & 3u)
+#define W_Q(w) ((uint32_t)((w) >> 2) & 3u)
+#define W_MAKE(seq, q, f) ((seq) << 4 | (uint64_t)(q) << 2 | (uint64_t)(f))
 
 typedef struct s3 {
-    heap s, m;            /* small and main FIFOs, ordered by sequence */
-    uint8_t *q;           /* queue of each handle (kept across pins) */
-    uint8_t *freq;        /* 0..3 */
-    uint64_t *id;         /* block id per handle (for the ghost) */
+    heap s, m;            /* small and main FIFOs, ordered by entry number */
+    uint32_t *h;          /* both heaps' handles: S from h[0] up, M from h[nalloc-1] down */
+    uint32_t *pos;        /* per handle: position in its queue's heap, NONE when not held */
+    uint64_t *w;          /* per handle: entry << 4 | queue << 2 | freq */
     sim_idmap ghost;       /* ids in G -> ring position */
     uint64_t *ring;       /* G in FIFO order */
     uint32_t gcap, ghead, glen; /* ring capacity, oldest entry, length */
     uint32_t small_cap;   /* S target: small_size_ratio x capacity */
     uint32_t threshold;   /* move_to_main_threshold */
     uint32_t victim;      /* last block returned by victim, NONE */
+    uint64_t victim_id;   /* its id, when it came from S (for G) */
     uint64_t clock;       /* sequence counter */
     uint32_t cap, nalloc; /* capacity; handles the per-handle arrays cover */
     int broken;           /* a growth failed */
@@ -438,17 +465,30 @@ static int ghost_alloc(s3 *x)
     return 0;
 }
 
+/* Point both heaps at the arrays (after they moved or grew). */
+static void s3_bind(s3 *x)
+{
+    x->s.h = x->h;
+    x->m.h = x->nalloc ? x->h + (x->nalloc - 1) : x->h;
+    x->s.pos = x->m.pos = x->pos;
+    x->s.seq = x->m.seq = x->w;
+}
+
 static int s3_grow(s3 *x, uint32_t need)
 {
     if (need > x->nalloc) {
         uint32_t o = x->nalloc, n = grow_size(o, need, x->cap);
-        if (x->broken || sim_grow_array(&x->q, 1, o, n, 0) || sim_grow_array(&x->freq, 1, o, n, 0) ||
-            sim_grow_array(&x->id, sizeof *x->id, o, n, 0) || heap_grow(&x->s, n) ||
-            heap_grow(&x->m, n)) {
+        if (x->broken || sim_grow_array(&x->h, sizeof *x->h, o, n, -1) ||
+            sim_grow_array(&x->pos, sizeof *x->pos, o, n, 0xff) ||
+            sim_grow_array(&x->w, sizeof *x->w, o, n, 0)) {
+            s3_bind(x); /* arrays that did grow may have moved; M is still at o */
             x->broken = 1;
             return -1;
         }
+        /* M keeps its elements at the end: move them there */
+        memmove(x->h + (n - x->m.n), x->h + (o - x->m.n), (size_t)x->m.n * sizeof *x->h);
         x->nalloc = n;
+        s3_bind(x);
     }
     return need >= x->cap ? ghost_alloc(x) : 0;
 }
@@ -458,11 +498,9 @@ static void s3_destroy(void *st)
     s3 *x = st;
     if (!x)
         return;
-    heap_fini(&x->s);
-    heap_fini(&x->m);
-    sim_free(x->q);
-    sim_free(x->freq);
-    sim_free(x->id);
+    sim_free(x->h);
+    sim_free(x->pos);
+    sim_free(x->w);
     sim_free(x->ring);
     sim_idmap_fini(&x->ghost);
     sim_free(x);
@@ -485,6 +523,8 @@ static void *s3_create(uint32_t capacity, const memfab_params *p)
         x->gcap = 1;
     x->threshold = (uint32_t)thr;
     x->victim = NONE;
+    x->s.step = 1;
+    x->m.step = -1;
     return x;
 err:
     s3_destroy(x);
@@ -508,46 +548,59 @@ static void ghost_add(s3 *x, uint64_t id)
     sim_idmap_put(&x->ghost, id, at);
 }
 
+/* Put held handle b at the new end of queue q with frequency f. */
+static void s3_enqueue(s3 *x, uint32_t b, uint32_t q, uint32_t f)
+{
+    x->w[b] = W_MAKE(++x->clock, q, f);
+    heap_set(q == Q_S ? &x->s : &x->m, b);
+}
+
 static void s3_insert(void *st, uint32_t b, const memfab_block_info *info)
 {
     s3 *x = st;
     if (b >= x->nalloc && s3_grow(x, b + 1))
         return;
-    if (x->q[b] != Q_NONE) { /* back from a pin: same queue, same place */
-        heap_set(x->q[b] == Q_S ? &x->s : &x->m, b, 0, x->q[b] == Q_S ? x->s.seq[b] : x->m.seq[b]);
+    uint32_t q = W_Q(x->w[b]);
+    if (q != Q_NONE) { /* back from a pin: same queue, same place */
+        heap_set(q == Q_S ? &x->s : &x->m, b);
         return;
     }
-    x->id[b] = info->id;
-    x->freq[b] = 0;
     if (sim_idmap_get(&x->ghost, info->id) != SIM_IDMAP_NONE) {
         sim_idmap_del(&x->ghost, info->id); /* its ring entry is now stale */
-        x->q[b] = Q_M;
-        heap_set(&x->m, b, 0, ++x->clock);
+        s3_enqueue(x, b, Q_M, 0);
     } else {
-        x->q[b] = Q_S;
-        heap_set(&x->s, b, 0, ++x->clock);
+        s3_enqueue(x, b, Q_S, 0);
     }
+}
+
+static void s3_hit(s3 *x, uint32_t b)
+{
+    if (W_FREQ(x->w[b]) < 3)
+        x->w[b]++;
 }
 
 static void s3_touch(void *st, uint32_t b, const memfab_block_info *info)
 {
     s3 *x = st;
-    if (b < x->nalloc && x->freq[b] < 3)
-        x->freq[b]++;
+    if (b < x->nalloc)
+        s3_hit(x, b);
 }
 
 static void s3_remove(void *st, uint32_t b)
 {
     s3 *x = st;
-    heap_del(&x->s, b);
-    heap_del(&x->m, b);
+    if (b >= x->nalloc)
+        return;
+    uint32_t q = W_Q(x->w[b]);
+    if (x->pos[b] != NONE)
+        heap_del(q == Q_S ? &x->s : &x->m, b);
     if (b == x->victim) { /* evicted */
-        if (x->q[b] == Q_S)
-            ghost_add(x, x->id[b]);
-        x->q[b] = Q_NONE;
+        if (q == Q_S)
+            ghost_add(x, x->victim_id);
+        x->w[b] = 0;
         x->victim = NONE;
-    } else if (b < x->nalloc && x->freq[b] < 3) { /* pinned: a hit */
-        x->freq[b]++;
+    } else { /* pinned: a hit */
+        s3_hit(x, b);
     }
 }
 
@@ -560,21 +613,23 @@ static int s3_victim(void *st, uint32_t *out,
     for (;;) {
         if (x->s.n && (x->s.n >= x->small_cap || !x->m.n)) {
             uint32_t t = x->s.h[0];
-            if (x->freq[t] >= x->threshold) {
+            if (W_FREQ(x->w[t]) >= x->threshold) {
                 heap_del(&x->s, t);
-                x->q[t] = Q_M;
-                heap_set(&x->m, t, 0, ++x->clock);
+                s3_enqueue(x, t, Q_M, W_FREQ(x->w[t]));
                 continue;
             }
+            /* evicted from S: its id goes to G (the store looks it up) */
+            const memfab_block_info *in = info ? info(ctx, t) : NULL;
+            x->victim_id = in ? in->id : 0;
             *out = x->victim = t;
             return 1;
         }
         if (!x->m.n)
             return 0;
         uint32_t t = x->m.h[0];
-        if (x->freq[t] > 0) {
-            x->freq[t]--;
-            heap_set(&x->m, t, 0, ++x->clock);
+        uint32_t f = W_FREQ(x->w[t]);
+        if (f > 0) { /* reinserted at M's head */
+            s3_enqueue(x, t, Q_M, f - 1);
             continue;
         }
         *out = x->victim = t;
