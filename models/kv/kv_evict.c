@@ -50,7 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/idmap.h"
+#include "sim/hash.h"
 #include "models/kv/kvstore.h"
 #include "sim/mem.h"
 
@@ -438,9 +438,10 @@ typedef struct s3 {
     uint32_t *h;          /* both heaps' handles: S from h[0] up, M from h[nalloc-1] down */
     uint32_t *pos;        /* per handle: position in its queue's heap, NONE when not held */
     uint64_t *w;          /* per handle: entry << 4 | queue << 2 | freq */
-    sim_idmap ghost;       /* ids in G -> ring position */
-    uint64_t *ring;       /* G in FIFO order */
+    uint64_t *ring;       /* G: evicted ids in FIFO order (gcap of them) */
+    uint32_t *gidx;       /* G's index: ring positions by id, NONE empty (gcells) */
     uint32_t gcap, ghead, glen; /* ring capacity, oldest entry, length */
+    uint32_t gcells;      /* index cells: 3/2 x gcap, so its load is at most 2/3 */
     uint32_t small_cap;   /* S target: small_size_ratio x capacity */
     uint32_t threshold;   /* move_to_main_threshold */
     uint32_t victim;      /* last block returned by victim, NONE */
@@ -450,19 +451,99 @@ typedef struct s3 {
     int broken;           /* a growth failed */
 } s3;
 
-/* G is allocated whole (gcap ids) when the first eviction can happen: in
- * the store, when the tier's slots reach the capacity (kv_evict_reserve),
- * used alone, at the first eviction into G. Before, G is empty. */
+/* ---- the ghost G ------------------------------------------------------------
+ * A ring of the gcap ids most recently evicted from S, and an index from id
+ * to ring position: open addressing with linear probing over 4-byte cells
+ * holding ring positions (the key is read from the ring, as the store's
+ * block index does), at load at most 2/3 (Knuth, TAOCP vol. 3, 6.4: about
+ * 5 probes for a miss, 2 for a hit), deletion by Algorithm R (no
+ * tombstones). An id is indexed at most once, at its latest ring position;
+ * a ring entry whose id was hit (deleted from the index) or added again
+ * later is stale and is skipped when it falls out of the ring. 14 B per
+ * ghost entry (8 + 6); a sim_idmap (12-byte cells at load 1/4 to 1/2)
+ * with the ring took 32-56 B.
+ *
+ * G is allocated whole when the first eviction can happen: in the store,
+ * when the tier's slots reach the capacity (kv_evict_reserve), used alone,
+ * at the first eviction into G. Before, G is empty. */
+#define GHOST_MAX (UINT32_C(1) << 30) /* ring positions and 3/2 x cells fit 32 bits */
+
 static int ghost_alloc(s3 *x)
 {
     if (x->ring)
         return 0;
-    x->ring = sim_calloc(x->gcap, sizeof *x->ring);
-    if (!x->ring || sim_idmap_init(&x->ghost, x->gcap)) {
+    if (x->gcap > GHOST_MAX) {
         x->broken = 1;
         return -1;
     }
+    x->gcells = x->gcap + (x->gcap + 1) / 2;
+    x->ring = sim_calloc(x->gcap, sizeof *x->ring);
+    x->gidx = sim_alloc((size_t)x->gcells * sizeof *x->gidx);
+    if (!x->ring || !x->gidx) {
+        x->broken = 1;
+        return -1;
+    }
+    memset(x->gidx, 0xff, (size_t)x->gcells * sizeof *x->gidx);
     return 0;
+}
+
+/* Home cell of id (Lemire's multiply-shift range reduction of its hash). */
+static uint32_t ghost_home(const s3 *x, uint64_t id)
+{
+    return (uint32_t)(((sim_mix64(id) >> 32) * (uint64_t)x->gcells) >> 32);
+}
+
+static uint32_t ghost_next(const s3 *x, uint32_t i) { return i + 1 == x->gcells ? 0 : i + 1; }
+
+/* The cell indexing id, or NONE. */
+static uint32_t ghost_find(const s3 *x, uint64_t id)
+{
+    if (!x->gidx)
+        return NONE;
+    for (uint32_t i = ghost_home(x, id); x->gidx[i] != NONE; i = ghost_next(x, i))
+        if (x->ring[x->gidx[i]] == id)
+            return i;
+    return NONE;
+}
+
+/* Empty cell i, shifting the rest of its probe run back (Algorithm R). */
+static void ghost_del(s3 *x, uint32_t i)
+{
+    for (uint32_t j = i;;) {
+        j = ghost_next(x, j);
+        uint32_t e = x->gidx[j];
+        if (e == NONE)
+            break;
+        uint32_t k = ghost_home(x, x->ring[e]);
+        /* Move j back to i unless its home k lies cyclically in (i, j]. */
+        int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            x->gidx[i] = e;
+            i = j;
+        }
+    }
+    x->gidx[i] = NONE;
+}
+
+static void ghost_add(s3 *x, uint64_t id)
+{
+    if (ghost_alloc(x))
+        return;
+    if (x->glen == x->gcap) { /* drop the oldest, unless stale */
+        uint32_t old = x->ghead, c = ghost_find(x, x->ring[old]);
+        if (c != NONE && x->gidx[c] == old)
+            ghost_del(x, c);
+        x->ghead = x->ghead + 1 == x->gcap ? 0 : x->ghead + 1;
+        x->glen--;
+    }
+    uint32_t at = (uint32_t)(((uint64_t)x->ghead + x->glen) % x->gcap);
+    uint32_t c = ghost_find(x, id);
+    x->ring[at] = id;
+    x->glen++;
+    if (c == NONE) /* room: at most gcap ids indexed, in 3/2 x gcap cells */
+        for (c = ghost_home(x, id); x->gidx[c] != NONE; c = ghost_next(x, c))
+            ;
+    x->gidx[c] = at;
 }
 
 /* Point both heaps at the arrays (after they moved or grew). */
@@ -502,7 +583,7 @@ static void s3_destroy(void *st)
     sim_free(x->pos);
     sim_free(x->w);
     sim_free(x->ring);
-    sim_idmap_fini(&x->ghost);
+    sim_free(x->gidx);
     sim_free(x);
 }
 
@@ -518,9 +599,8 @@ static void *s3_create(uint32_t capacity, const memfab_params *p)
         goto err;
     x->cap = capacity;
     x->small_cap = (uint32_t)ceil(small * capacity);
-    x->gcap = (uint32_t)ceil(ghost * capacity);
-    if (!x->gcap)
-        x->gcap = 1;
+    double g = ceil(ghost * capacity); /* above GHOST_MAX: fails when G is needed */
+    x->gcap = g > GHOST_MAX ? GHOST_MAX + 1 : g < 1 ? 1 : (uint32_t)g;
     x->threshold = (uint32_t)thr;
     x->victim = NONE;
     x->s.step = 1;
@@ -529,23 +609,6 @@ static void *s3_create(uint32_t capacity, const memfab_params *p)
 err:
     s3_destroy(x);
     return NULL;
-}
-
-static void ghost_add(s3 *x, uint64_t id)
-{
-    if (ghost_alloc(x))
-        return;
-    if (x->glen == x->gcap) { /* drop the oldest */
-        uint32_t old = x->ghead;
-        if (sim_idmap_get(&x->ghost, x->ring[old]) == old)
-            sim_idmap_del(&x->ghost, x->ring[old]);
-        x->ghead = (x->ghead + 1) % x->gcap;
-        x->glen--;
-    }
-    uint32_t at = (x->ghead + x->glen) % x->gcap;
-    x->ring[at] = id;
-    x->glen++;
-    sim_idmap_put(&x->ghost, id, at);
 }
 
 /* Put held handle b at the new end of queue q with frequency f. */
@@ -565,8 +628,9 @@ static void s3_insert(void *st, uint32_t b, const memfab_block_info *info)
         heap_set(q == Q_S ? &x->s : &x->m, b);
         return;
     }
-    if (sim_idmap_get(&x->ghost, info->id) != SIM_IDMAP_NONE) {
-        sim_idmap_del(&x->ghost, info->id); /* its ring entry is now stale */
+    uint32_t c = ghost_find(x, info->id);
+    if (c != NONE) {
+        ghost_del(x, c); /* its ring entry is now stale */
         s3_enqueue(x, b, Q_M, 0);
     } else {
         s3_enqueue(x, b, Q_S, 0);
