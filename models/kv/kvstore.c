@@ -27,15 +27,21 @@
  * evictions and lookups allocate nothing. A tier's tables never grow past
  * its capacity. A growth that fails changes nothing and is reported.
  *
- * Per cached block (one tier, LRU; tests/check_kvstore.c test_bytes_per_block):
+ * Per cached block (one tier; tests/check_kvstore.c test_bytes_per_block):
  * entry 18 B + 4 B per tier (busy, moving and the epoch share one byte),
- * index 6-12 B, tier slot 28 B (the block, the times and access count,
- * whose top bit says the policy holds the slot; the rest of
- * memfab_block_info is derived when a policy asks: id and position from
- * the entry, costs from the store), LRU 8 B: 64 B with full tables, up to
- * twice that right after a doubling (73 B with a byte per flag, a 32-bit
- * epoch and the index at load 1/2; 133 B per configured block before). Plug-in policies also get a
- * memfab_block_info per slot for their victim lookups (48 B). Use in place
+ * index 6-12 B, tier slot 12 B (the block and its access count, whose top
+ * bit says the policy holds the slot; the rest of memfab_block_info is
+ * derived when a policy asks: id and position from the entry, costs from
+ * the store, and the entry and last-access times, which no built-in policy
+ * reads, are kept for plug-in policies only), so 40 B with full tables, up
+ * to twice that right after a doubling, plus the policy: lru 8 B, fifo and
+ * s3fifo 12 B, lfu and cost 24 B (kv_evict.c): 48-64 B per cached block
+ * (64-114 B with the times kept for every policy and 8-byte heap handles;
+ * 73 B with LRU with a byte per flag, a 32-bit epoch and the index at load
+ * 1/2; 133 B per configured block before). Plug-in policies get the
+ * times (16 B) and a memfab_block_info per slot for their victim lookups
+ * (48 B). s3fifo adds its ghost once the tier is full (13 B per ghost
+ * entry, 0.9 x capacity entries by default). Use in place
  * (below) adds 10 B per entry of the store owning the tier (inplace,
  * sh_tier, sharers): allocated by kv_store_set_access at the slab's size
  * then, grown with the slab by grow_blocks, reset when an entry is freed.
