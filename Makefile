@@ -247,6 +247,7 @@ regress: all
 bench:
 	@$(MAKE) --no-print-directory VARIANT=release all
 	build/release/memfab bench events
+	build/release/memfab bench kv
 	$(TRACE_PATH_ENV) build/release/memfab bench replay
 	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --label replay-kv-fabric
 	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --set components.fabric.flow_model=fluid --label replay-kv-fluid
