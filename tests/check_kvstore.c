@@ -552,6 +552,71 @@ static double bad_get(void *ctx, const char *key, double def)
     return strcmp(key, "small_size_ratio") == 0 ? 7.0 : def;
 }
 
+/* A plug-in policy (not a built-in: the store keeps the entry and
+ * last-access times for it, and only for it) sees every fact of
+ * memfab_block_info, at insert and through victim's lookup: the time the
+ * block entered the tier, its last hit, its accesses. Reference: the pins
+ * below (a pin is an access at the pin's time). */
+#define REC_N 8
+static memfab_block_info rec_ins[REC_N];   /* facts at the last insert of each handle */
+static memfab_block_info rec_look[REC_N];  /* facts looked up by the last victim() */
+static int rec_held[REC_N];
+static void *rec_create(uint32_t cap, const memfab_params *p) { return cap <= REC_N ? rec_held : NULL; }
+static void rec_destroy(void *st) {}
+static void rec_insert(void *st, uint32_t b, const memfab_block_info *in)
+{
+    rec_ins[b] = *in;
+    rec_held[b] = 1;
+}
+static void rec_touch(void *st, uint32_t b, const memfab_block_info *in) {}
+static void rec_remove(void *st, uint32_t b) { rec_held[b] = 0; }
+static int rec_victim(void *st, uint32_t *out, const memfab_block_info *(*info)(void *, uint32_t),
+                      void *ctx)
+{
+    int found = 0;
+    for (uint32_t b = 0; b < REC_N; b++)
+        if (rec_held[b]) {
+            rec_look[b] = *info(ctx, b);
+            if (!found)
+                *out = b, found = 1;
+        }
+    return found;
+}
+static const memfab_evict_ops rec_ops = {"recorder", rec_create, rec_destroy, rec_insert,
+                                         rec_touch,  rec_remove, rec_victim};
+
+START_TEST(test_plugin_sees_times)
+{
+    memset(rec_held, 0, sizeof rec_held);
+    kv_tier_cfg t[1] = {{"gpu", 2}};
+    s = kv_store_new(t, 1, KV_WRITE_BACK, &rec_ops, NULL, &err);
+    ck_assert_msg(s, "%s", err.msg);
+    uint64_t a = 11, b = 22, c = 33;
+    ck_assert_int_eq(kv_store_pin(s, &a, 1, 100, NULL), 0);
+    kv_store_unpin(s, &a, 1, 150);
+    ck_assert_int_eq(kv_store_pin(s, &b, 1, 160, NULL), 0);
+    kv_store_unpin(s, &b, 1, 170);
+    ck_assert_int_eq(kv_store_pin(s, &a, 1, 200, NULL), 0); /* a hit at 200 */
+    kv_store_unpin(s, &a, 1, 250);
+    uint32_t sa = kv_store_slot(s, a, 0);
+    ck_assert_uint_eq(rec_ins[sa].id, a);
+    ck_assert_uint_eq(rec_ins[sa].inserted_ps, 100);
+    ck_assert_uint_eq(rec_ins[sa].last_access_ps, 200);
+    ck_assert_uint_eq(rec_ins[sa].accesses, 2);
+    /* c needs room: victim() looks both blocks up */
+    ck_assert_int_eq(kv_store_pin(s, &c, 1, 300, NULL), 0);
+    ck_assert_uint_eq(rec_look[sa].inserted_ps, 100);
+    ck_assert_uint_eq(rec_look[sa].last_access_ps, 200);
+    ck_assert_uint_eq(rec_look[sa].accesses, 2);
+    uint32_t sb = sa == 0 ? 1 : 0;
+    ck_assert_uint_eq(rec_look[sb].id, b);
+    ck_assert_uint_eq(rec_look[sb].inserted_ps, 160);
+    ck_assert_uint_eq(rec_look[sb].last_access_ps, 160);
+    ck_assert_uint_eq(rec_look[sb].accesses, 1);
+    ck_assert(kv_store_check(s));
+}
+END_TEST
+
 START_TEST(test_bad_arguments)
 {
     kv_tier_cfg t[MEMFAB_MAX_TIERS + 1];
@@ -783,6 +848,7 @@ static Suite *kvstore_suite(void)
     tcase_add_test(core, test_write_through_demotion);
     tcase_add_test(core, test_promotion);
     tcase_add_test(core, test_gap_not_promoted);
+    tcase_add_test(core, test_plugin_sees_times);
     suite_add_tcase(su, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_checked_fixture(lim, setup, teardown);
