@@ -15,7 +15,7 @@ int cmd_bench(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         printf("usage: memfab bench events|replay|kv|sweep [--help]\n\n"
                "  events   hold-model benchmark of the pending-event set against a binary heap\n"
-               "  kv       bytes per cached KV block and CPU per pin, every eviction policy\n"
+               "  kv       bytes per cached KV block and CPU per operation of each eviction policy\n"
                "  replay   replay the Mooncake conversation trace through the serving model\n"
                "  sweep    memfab sweep's scaling with -j N and MPI ranks, and its merge's share\n");
         return argc < 2 ? 2 : 0;
