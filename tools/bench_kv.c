@@ -14,6 +14,13 @@
  * a held block (up to a quarter of the handles pinned at once), 30%
  * releases; --ops operations, CPU time per operation (clock(), so other
  * processes on the machine count less than in wall time).
+ *
+ * The store with its policy: a tier of --handles blocks is filled, then
+ * takes 2 x --handles more pins of one block each (every second one a
+ * block seen before, the others new, so a miss evicts), each released at
+ * once: CPU per pin + release of that churn, the store's lookup, index,
+ * tier and policy together (a pin's cost must not grow with the blocks
+ * cached).
  */
 #include "tools/bench_kv.h"
 
@@ -125,6 +132,31 @@ static double policy_ns(const memfab_evict_ops *o, uint32_t c, long ops)
 #undef RND
 }
 
+/* CPU nanoseconds per pin + release of the store with policy o in a tier
+ * of c blocks, full and churning (-1 on failure). */
+static double store_ns(const memfab_evict_ops *o, uint32_t c)
+{
+    kv_tier_cfg t = {"hbm", c};
+    sim_err err;
+    kv_store *s = kv_store_new(&t, 1, KV_WRITE_BACK, o, NULL, &err);
+    if (!s)
+        return -1;
+    clock_t t0 = 0;
+    for (uint64_t i = 0; i < 3 * (uint64_t)c; i++) {
+        if (i == c)
+            t0 = clock(); /* full: time the churn */
+        uint64_t id = 0x9e3779b97f4a7c15ULL * (1 + (i >= c && (i & 1) ? i / 2 : i));
+        if (kv_store_pin(s, &id, 1, i, NULL)) {
+            kv_store_free(s);
+            return -1;
+        }
+        kv_store_unpin(s, &id, 1, i);
+    }
+    double ns = 1e9 * (double)(clock() - t0) / CLOCKS_PER_SEC / (2.0 * c);
+    kv_store_free(s);
+    return ns;
+}
+
 int bench_kv(int argc, char **argv)
 {
     uint32_t blocks = 1u << 17, handles = 1u << 16;
@@ -145,8 +177,8 @@ int bench_kv(int argc, char **argv)
         fprintf(stderr, "memfab bench kv: --blocks >= 1, --handles >= 4, --ops >= 1\n");
         return 2;
     }
-    printf("%-8s %14s %18s %12s   (target: <= 64 B per cached block)\n", "policy",
-           "B/cached block", "B/block tier full", "ns/op");
+    printf("%-8s %14s %18s %12s %14s   (target: <= 64 B per cached block)\n", "policy",
+           "B/cached block", "B/block tier full", "ns/op", "store ns/pin");
     for (int p = 0; kv_evict_policies[p]; p++) {
         const memfab_evict_ops *o = kv_evict_policies[p];
         double per = store_bytes(o, blocks);
@@ -157,7 +189,8 @@ int bench_kv(int argc, char **argv)
         /* a full tier: the policy's state at capacity (s3fifo: + ghost)
          * instead of its state while the tier fills */
         double full = per - policy_bytes(o, handles, handles / 2) + policy_bytes(o, handles, handles);
-        printf("%-8s %14.2f %18.2f %12.1f\n", o->name, per, full, policy_ns(o, handles, ops));
+        printf("%-8s %14.2f %18.2f %12.1f %14.1f\n", o->name, per, full,
+               policy_ns(o, handles, ops), store_ns(o, handles));
     }
     return 0;
 }
