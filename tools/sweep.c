@@ -877,7 +877,8 @@ static int worker(const sweep *s, const point *p)
     char *part = point_path(s, p, ".db.part"), *log = point_path(s, p, ".log");
     char *done = point_path(s, p, ".db"), *failed = point_path(s, p, ".failed.db");
     char *lock = point_path(s, p, ".lock"), *intr = point_path(s, p, ".interrupted.db");
-    if (!part || !log || !done || !failed || !lock || !intr)
+    char *rec = point_path(s, p, ".rec");
+    if (!part || !log || !done || !failed || !lock || !intr || !rec)
         return SIM_EXIT_RUNTIME;
     int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0)
@@ -887,6 +888,7 @@ static int worker(const sweep *s, const point *p)
     res_remove(part);
     unlink(failed);
     unlink(intr);
+    unlink(rec);
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
         dup2(fd, 1);
@@ -922,6 +924,8 @@ static int worker(const sweep *s, const point *p)
     o.param_vals = (const char *const *)pvals;
     o.nparams = np;
     o.nosync = 1;
+    res_records *records = NULL;   /* the merge's copy of the rows (res.h) */
+    o.records = &records;
     fprintf(stderr, "memfab sweep %s: point %s:", s->name, p->id);
     for (int i = 0; i < n; i++)
         fprintf(stderr, " --set '%s'", sets[i]);
@@ -942,6 +946,15 @@ static int worker(const sweep *s, const point *p)
     }
     if (complete >= 0 && sync_file(part) != 0)
         complete = -1;
+    if (complete == 1 && rc == 0 && records) {
+        /* bound to the synced file, which the rename keeps; a record that
+         * cannot be written leaves the merge to read the database */
+        sim_err rerr;
+        sim_err_clear(&rerr);
+        if (res_records_save(records, part, rec, &rerr) != SIM_OK)
+            fprintf(stderr, "memfab sweep: %s (the merge reads the database)\n", rerr.msg);
+    }
+    res_records_free(records);
     if (complete == 1 && rc == 0)
         rc = rename(part, done) == 0 ? 0 : SIM_EXIT_RUNTIME;
     else if (complete == 2)
@@ -954,6 +967,7 @@ static int worker(const sweep *s, const point *p)
         sim_free(own[i]);
     sim_free(own);
     sim_free(sets);
+    sim_free(rec);
     sim_free(part);
     sim_free(log);
     sim_free(done);
@@ -1557,11 +1571,17 @@ static int merge_all(const sweep *s, sim_err *err)
     for (size_t i = 0; !rc && i < s->npts; i++) {
         char *done = point_path(s, &s->pts[i], ".db");
         char *failed = point_path(s, &s->pts[i], ".failed.db");
-        const char *src = file_exists(done) ? done : file_exists(failed) ? failed : NULL;
-        if (src && res_merger_add(m, src, err) < 0)
+        char *rec = point_path(s, &s->pts[i], ".rec");
+        int used = 0;
+        /* a complete point through its record file when that is valid */
+        if (file_exists(done) ? res_merger_add_records(m, rec, done, &used, err) < 0
+            : file_exists(failed) ? res_merger_add(m, failed, err) < 0
+                                  : 0)
             rc = err->code ? err->code : SIM_EIO;
+        last_timing.merged_records += (size_t)used;
         sim_free(done);
         sim_free(failed);
+        sim_free(rec);
     }
     res_merger_free(m);
     if (!rc)
@@ -1821,9 +1841,10 @@ static void print_timing(const char *name)
     if (t->merged)
         fprintf(stderr,
                 "sweep %s: timing: merge %.3f s wall (%.1f%% of %.3f s), %.3f s CPU (%.1f%% of"
-                " %.3f s)\n",
+                " %.3f s); %zu points from record files\n",
                 name, t->merge_wall, wall > 0 ? 100.0 * t->merge_wall / wall : 0.0, wall,
-                t->merge_cpu, cpu > 0 ? 100.0 * t->merge_cpu / cpu : 0.0, cpu);
+                t->merge_cpu, cpu > 0 ? 100.0 * t->merge_cpu / cpu : 0.0, cpu,
+                t->merged_records);
 }
 
 
