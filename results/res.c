@@ -40,8 +40,12 @@
  * crash the journal restores the last commit, so the database holds the
  * run's 'running' row and its rows up to the last batch.
  *
- * SQLite allocates through its own allocator; only res_db and merge's
- * scratch strings go through sim_alloc.
+ * res_merge copies runs from another database by ATTACH; a database may
+ * also have a record file, a flat copy of its runs bound to the file, which
+ * a merger reads instead of the database ("record files" below).
+ *
+ * SQLite allocates through its own allocator; only res_db, merge's
+ * scratch strings and record buffers go through sim_alloc.
  */
 #include "res.h"
 
@@ -1486,11 +1490,13 @@ static int columns_of(sqlite3 *h, const char *schema, const char *table, bbuf *n
     return rc;
 }
 
-/* The values of the current row of st (n columns) onto b. */
-static void put_row(bbuf *b, sqlite3_stmt *st, size_t n)
+/* The values of the current row of st (n columns but column skip) onto b. */
+static void put_row(bbuf *b, sqlite3_stmt *st, size_t n, int skip)
 {
     for (size_t c = 0; c < n; c++) {
         int i = (int)c;
+        if (i == skip)
+            continue;
         switch (sqlite3_column_type(st, i)) {
         case SQLITE_INTEGER:
             bb_u8(b, 'i');
@@ -1531,17 +1537,39 @@ res_records *res_records_take(res_db *db, sim_err *err)
     res_records *r = sim_calloc(1, sizeof *r);
     sqlite3_stmt *sel[1 + N_MERGE] = {0}, *list = NULL;
     size_t ncols[1 + N_MERGE];
+    int idcol[1 + N_MERGE];   /* where run_id is in SELECT *, which it skips */
     int rc = r ? SQLITE_OK : SQLITE_NOMEM;
     if (r)
         bb_u32(&r->body, 1 + N_MERGE);
+    /* SELECT * rather than a column list from pragma_table_info (one more
+     * compilation per table in every worker): the same plan, hence rows in
+     * the same order, as the ATTACH path's column list, because every index
+     * of these tables leads with run_id, so whether run_id is selected
+     * changes no index's coverage */
     for (size_t t = 0; rc == SQLITE_OK && t < 1 + N_MERGE; t++) {
         const char *table = t == 0 ? "runs" : merge_tables[t - 1];
-        char *sql = NULL;
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT * FROM main.%s WHERE run_id = ?1", table);
         bb_bytes(&r->body, table, strlen(table));
-        rc = columns_of(db->h, "main", table, &r->body, &ncols[t], &sql);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_prepare_v2(db->h, sql, -1, &sel[t], NULL);
-        sim_free(sql);
+        rc = sqlite3_prepare_v2(db->h, sql, -1, &sel[t], NULL);
+        if (rc != SQLITE_OK)
+            break;
+        int n = sqlite3_column_count(sel[t]);
+        idcol[t] = -1;
+        for (int i = 0; i < n; i++)
+            if (strcmp(sqlite3_column_name(sel[t], i), "run_id") == 0)
+                idcol[t] = i;
+        if (idcol[t] < 0) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        ncols[t] = (size_t)n - 1;
+        bb_u32(&r->body, ncols[t]);
+        for (int i = 0; i < n; i++)
+            if (i != idcol[t]) {
+                const char *c = sqlite3_column_name(sel[t], i);
+                bb_bytes(&r->body, c, strlen(c));
+            }
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL);   /* one snapshot */
@@ -1556,7 +1584,7 @@ res_records *res_records_take(res_db *db, sim_err *err)
             int n = 0;
             while ((rc = sqlite3_step(sel[t])) == SQLITE_ROW) {
                 bb_u8(&r->body, t == 0 ? 'R' : '+');
-                put_row(&r->body, sel[t], ncols[t]);
+                put_row(&r->body, sel[t], ncols[t] + 1, idcol[t]);
                 n++;
             }
             sqlite3_reset(sel[t]);

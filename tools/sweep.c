@@ -27,6 +27,12 @@
  * <id>.failed.db after recording the failure (a `runs` row with status
  * failed and the error) - so a sweep that is interrupted or rerun skips
  * the complete points and retries the others; --list tells the three apart.
+ * A complete point also leaves <id>.rec, its rows as a record file (res.h)
+ * read on the worker's own connection before it closes and bound to the
+ * synced <id>.db.part (the rename keeps the binding); a worker removes it
+ * before it runs the point. <id>.db stays the point's result: the record
+ * is a cache for the merge, which uses it only when it is intact and still
+ * belongs to <id>.db, and reads the database otherwise.
  *
  * Every run gets params sweep.name, sweep.point (the id), sweep.seed (with
  * seeds) and sweep.<key> for every swept key, so plots and comparisons can
@@ -41,9 +47,11 @@
  * The scheduler forks up to -j workers and sleeps until one ends
  * (SIGCHLD; a self-pipe, so that a signal taken by another thread wakes
  * it too) or 200 ms pass (the progress line). The merge goes through one
- * res_merger, which checks a point database by one query when its schema
- * equals the previous one's. --timing prints the wall and CPU of both
- * phases (swp_last_timing; memfab bench sweep).
+ * res_merger: a complete point from its record file when that is valid
+ * (no database opened, statements compiled once), otherwise from its
+ * database, checked by one query when its schema equals the previous
+ * one's. --timing prints the wall and CPU of both phases and how many
+ * points came from record files (swp_last_timing; memfab bench sweep).
  *
  * Under MPI (mpirun -n N memfab sweep FILE), rank r runs the points whose
  * index modulo N is r (each rank may use -j workers too), all ranks meet
