@@ -40,12 +40,17 @@
  * crash the journal restores the last commit, so the database holds the
  * run's 'running' row and its rows up to the last batch.
  *
- * SQLite allocates through its own allocator; only res_db and merge's
- * scratch strings go through sim_alloc.
+ * res_merge copies runs from another database by ATTACH; a database may
+ * also have a record file, a flat copy of its runs bound to the file, which
+ * a merger reads instead of the database ("record files" below).
+ *
+ * SQLite allocates through its own allocator; only res_db, merge's
+ * scratch strings and record buffers go through sim_alloc.
  */
 #include "res.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -1087,6 +1092,12 @@ struct res_merger {
     res_db *dst;
     char *schema;                  /* the checked source schema, or NULL */
     sqlite3_stmt *copy_run, *copy[N_MERGE];
+    /* record files (see "record files" below): the column section last
+     * found equal to dst's columns, and the INSERTs compiled for it */
+    unsigned char *rec_cols;
+    size_t rec_cols_len;
+    sqlite3_stmt *ins[1 + N_MERGE]; /* runs, then merge_tables */
+    size_t ncols[1 + N_MERGE];
 };
 
 res_merger *res_merger_new(res_db *dst, sim_err *err)
@@ -1116,11 +1127,23 @@ static void merger_forget(res_merger *m)
     }
 }
 
+static void merger_forget_records(res_merger *m)
+{
+    sim_free(m->rec_cols);
+    m->rec_cols = NULL;
+    m->rec_cols_len = 0;
+    for (size_t t = 0; t < 1 + N_MERGE; t++) {
+        sqlite3_finalize(m->ins[t]);
+        m->ins[t] = NULL;
+    }
+}
+
 void res_merger_free(res_merger *m)
 {
     if (!m)
         return;
     merger_forget(m);
+    merger_forget_records(m);
     sim_free(m);
 }
 
@@ -1157,13 +1180,10 @@ static int attach_src(sqlite3 *h, const char *src_path)
     return rc;
 }
 
-int res_merger_add(res_merger *m, const char *src_path, sim_err *err)
+/* What res_merge refuses before it looks at the source: SIM_OK or the code. */
+static int merge_precheck(res_db *dst, const char *src_path, sim_err *err)
 {
-    sqlite3_stmt *list = NULL;
     struct stat ss, ds;
-    int code = SIM_OK, rc, n = 0, attached = 0;
-    res_db *dst = m ? m->dst : NULL;
-
     if (!dst || !src_path)
         return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "res_merge: no database or source");
     if (dst->readonly)
@@ -1175,6 +1195,18 @@ int res_merger_add(res_merger *m, const char *src_path, sim_err *err)
     if (stat(src_path, &ss) == 0 && stat(dst->path, &ds) == 0 && ss.st_dev == ds.st_dev &&
         ss.st_ino == ds.st_ino)
         return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "cannot merge %s into itself", src_path);
+    return SIM_OK;
+}
+
+int res_merger_add(res_merger *m, const char *src_path, sim_err *err)
+{
+    sqlite3_stmt *list = NULL;
+    struct stat ss;
+    int code = SIM_OK, rc, n = 0, attached = 0;
+    res_db *dst = m ? m->dst : NULL;
+
+    if ((code = merge_precheck(dst, src_path, err)) != SIM_OK)
+        return code;
 
     sqlite3 *h = dst->h;
     char *schema = NULL;
@@ -1270,4 +1302,604 @@ int res_merge(res_db *dst, const char *src_path, sim_err *err)
     int rc = res_merger_add(m, src_path, err);
     res_merger_free(m);
     return rc;
+}
+
+/* ---- record files ------------------------------------------------------
+ *
+ * Merging a database costs SQLite an ATTACH, which parses the file's whole
+ * schema (11 tables, 8 indexes, 8 views), and a recompilation of every copy
+ * statement for the new attachment: about 0.6 ms of CPU, more than a small
+ * sweep point's rows cost to copy. A sweep worker therefore also writes its
+ * rows as a record file while its own connection (schema parsed) is open,
+ * and the merger inserts them through statements compiled once.
+ *
+ * The database stays the point's result, complete and valid; the record
+ * file is a cache of it, used only when it provably belongs to it:
+ *
+ *   header (64 bytes, little-endian u64 after the magic):
+ *     "memfab-records1\n" (16 bytes)
+ *     st_dev, st_ino, st_size, st_mtime (ns) of the database file when the
+ *     record was saved (unchanged by the rename of <id>.db.part to <id>.db;
+ *     any write to the database changes its size or mtime)
+ *     length of the body, FNV-1a 64 of the body
+ *   body:
+ *     u32 tables (1 + N_MERGE: runs, then merge_tables), each: name, u32
+ *     column count, column names (strings are u32 length + bytes): every
+ *     column but run_id, in cid order
+ *     per run, in run_id order: 'R', the runs row; then per merge table its
+ *     rows, each '+' and the values; '.' ends the table
+ *     'E'
+ *   value: 'n' NULL | 'i' i64 | 'f' the double's bits | 't' text | 'b' blob
+ *
+ * Rows are read by "SELECT <columns> FROM T WHERE run_id = ?", the query
+ * the ATTACH path runs, so they come in its order. The merger uses a
+ * record only when the header matches the database's stat, the body its
+ * checksum, and the column section dst's own columns (so the ATTACH path
+ * would copy exactly these columns in this order); anything else falls back
+ * to the database, with its checks and its errors. Rows go in through the
+ * same dst, in the same order, with the same values, so the merged file is
+ * the one the ATTACH path writes (check_res merger_records_*).
+ * ------------------------------------------------------------------------ */
+
+#define REC_MAGIC "memfab-records1\n"
+#define REC_HEADER 64
+
+/* A growable byte buffer (sim_alloc); oom set after a failed allocation. */
+typedef struct bbuf {
+    unsigned char *p;
+    size_t len, cap;
+    int oom;
+} bbuf;
+
+static void bb_put(bbuf *b, const void *v, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2 + 256;
+        unsigned char *p = sim_realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, v, n);
+    b->len += n;
+}
+
+static void le_store(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t le_load(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void bb_u8(bbuf *b, unsigned v)
+{
+    unsigned char c = (unsigned char)v;
+    bb_put(b, &c, 1);
+}
+
+static void bb_u32(bbuf *b, uint64_t v)
+{
+    unsigned char x[4];
+    le_store(x, v, 4);
+    bb_put(b, x, 4);
+}
+
+static void bb_u64(bbuf *b, uint64_t v)
+{
+    unsigned char x[8];
+    le_store(x, v, 8);
+    bb_put(b, x, 8);
+}
+
+static void bb_bytes(bbuf *b, const void *v, size_t n)
+{
+    if (n > UINT32_MAX) {
+        b->oom = 1;
+        return;
+    }
+    bb_u32(b, n);
+    bb_put(b, v, n);
+}
+
+/* FNV-1a, 64 bits (Fowler, Noll, Vo; http://www.isthe.com/chongo/tech/comp/fnv/). */
+static uint64_t fnv1a64(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+struct res_records {
+    bbuf body;
+};
+
+void res_records_free(res_records *r)
+{
+    if (!r)
+        return;
+    sim_free(r->body.p);
+    sim_free(r);
+}
+
+/* "SELECT c... FROM <schema>.T WHERE run_id = ?1" over every column but
+ * run_id (cid order) of schema.T, with the column names appended to b
+ * (count, then names) when b is not NULL, or the count in *ncols. */
+static int columns_of(sqlite3 *h, const char *schema, const char *table, bbuf *names,
+                      size_t *ncols, char **select_sql)
+{
+    sqlite3_stmt *cols;
+    sbuf list = {0}, sql = {0};
+    bbuf nb = {0};
+    size_t n = 0;
+    int rc = sqlite3_prepare_v2(h, "SELECT name FROM pragma_table_info(?1, ?2)"
+                                   " WHERE name <> 'run_id' ORDER BY cid",
+                                -1, &cols, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(cols, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(cols, 2, schema, -1, SQLITE_STATIC);
+    sb_add(&list, "");
+    while ((rc = sqlite3_step(cols)) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(cols, 0);
+        if (list.len > 0)
+            sb_add(&list, ", ");
+        sb_ident(&list, c);
+        bb_bytes(&nb, c, strlen(c));
+        n++;
+    }
+    sqlite3_finalize(cols);
+    if (rc == SQLITE_DONE)
+        rc = list.oom || nb.oom ? SQLITE_NOMEM : SQLITE_OK;
+    if (rc == SQLITE_OK && n == 0)
+        rc = SQLITE_ERROR;   /* no such table */
+    if (rc == SQLITE_OK && names) {
+        bb_u32(names, n);
+        bb_put(names, nb.p, nb.len);
+    }
+    if (rc == SQLITE_OK && select_sql) {
+        sb_add(&sql, "SELECT ");
+        sb_add(&sql, list.s);
+        sb_add(&sql, " FROM ");
+        sb_ident(&sql, schema);
+        sb_add(&sql, ".");
+        sb_ident(&sql, table);
+        sb_add(&sql, " WHERE run_id = ?1");
+        if (sql.oom)
+            rc = SQLITE_NOMEM;
+        *select_sql = sql.s;
+    }
+    *ncols = n;
+    sim_free(list.s);
+    sim_free(nb.p);
+    return rc;
+}
+
+/* The values of the current row of st (n columns but column skip) onto b. */
+static void put_row(bbuf *b, sqlite3_stmt *st, size_t n, int skip)
+{
+    for (size_t c = 0; c < n; c++) {
+        int i = (int)c;
+        if (i == skip)
+            continue;
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_INTEGER:
+            bb_u8(b, 'i');
+            bb_u64(b, (uint64_t)sqlite3_column_int64(st, i));
+            break;
+        case SQLITE_FLOAT: {
+            double d = sqlite3_column_double(st, i);
+            uint64_t bits;
+            memcpy(&bits, &d, sizeof bits);
+            bb_u8(b, 'f');
+            bb_u64(b, bits);
+            break;
+        }
+        case SQLITE_TEXT: {
+            const unsigned char *t = sqlite3_column_text(st, i);
+            bb_u8(b, 't');
+            bb_bytes(b, t, (size_t)sqlite3_column_bytes(st, i));
+            break;
+        }
+        case SQLITE_BLOB: {
+            const void *v = sqlite3_column_blob(st, i);
+            bb_u8(b, 'b');
+            bb_bytes(b, v, (size_t)sqlite3_column_bytes(st, i));
+            break;
+        }
+        default:
+            bb_u8(b, 'n');
+        }
+    }
+}
+
+res_records *res_records_take(res_db *db, sim_err *err)
+{
+    if (!db || db->readonly || db->run_id) {
+        sim_err_set(err, SIM_ESTATE, NULL, 0, 0, "records: the database must be writable and idle");
+        return NULL;
+    }
+    res_records *r = sim_calloc(1, sizeof *r);
+    sqlite3_stmt *sel[1 + N_MERGE] = {0}, *list = NULL;
+    size_t ncols[1 + N_MERGE];
+    int idcol[1 + N_MERGE];   /* where run_id is in SELECT *, which it skips */
+    int rc = r ? SQLITE_OK : SQLITE_NOMEM;
+    if (r)
+        bb_u32(&r->body, 1 + N_MERGE);
+    /* SELECT * rather than a column list from pragma_table_info (one more
+     * compilation per table in every worker): the same plan, hence rows in
+     * the same order, as the ATTACH path's column list, because every index
+     * of these tables leads with run_id, so whether run_id is selected
+     * changes no index's coverage */
+    for (size_t t = 0; rc == SQLITE_OK && t < 1 + N_MERGE; t++) {
+        const char *table = t == 0 ? "runs" : merge_tables[t - 1];
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT * FROM main.%s WHERE run_id = ?1", table);
+        bb_bytes(&r->body, table, strlen(table));
+        rc = sqlite3_prepare_v2(db->h, sql, -1, &sel[t], NULL);
+        if (rc != SQLITE_OK)
+            break;
+        int n = sqlite3_column_count(sel[t]);
+        idcol[t] = -1;
+        for (int i = 0; i < n; i++)
+            if (strcmp(sqlite3_column_name(sel[t], i), "run_id") == 0)
+                idcol[t] = i;
+        if (idcol[t] < 0) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        ncols[t] = (size_t)n - 1;
+        bb_u32(&r->body, ncols[t]);
+        for (int i = 0; i < n; i++)
+            if (i != idcol[t]) {
+                const char *c = sqlite3_column_name(sel[t], i);
+                bb_bytes(&r->body, c, strlen(c));
+            }
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL);   /* one snapshot */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db->h, "SELECT run_id FROM main.runs ORDER BY run_id", -1, &list,
+                                NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(list)) == SQLITE_ROW) {
+        sqlite3_int64 id = sqlite3_column_int64(list, 0);
+        rc = SQLITE_OK;
+        for (size_t t = 0; rc == SQLITE_OK && t < 1 + N_MERGE; t++) {
+            sqlite3_bind_int64(sel[t], 1, id);
+            int n = 0;
+            while ((rc = sqlite3_step(sel[t])) == SQLITE_ROW) {
+                bb_u8(&r->body, t == 0 ? 'R' : '+');
+                put_row(&r->body, sel[t], ncols[t] + 1, idcol[t]);
+                n++;
+            }
+            sqlite3_reset(sel[t]);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            if (t == 0 && n != 1)
+                rc = SQLITE_CORRUPT;   /* run_id is the key of runs */
+            if (t > 0)
+                bb_u8(&r->body, '.');
+        }
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    if (rc == SQLITE_OK) {
+        bb_u8(&r->body, 'E');
+        if (r->body.oom)
+            rc = SQLITE_NOMEM;
+    }
+    const char *why = rc == SQLITE_OK ? NULL : sqlite3_errmsg(db->h);
+    if (rc != SQLITE_OK)
+        sim_err_set(err, rc == SQLITE_NOMEM ? SIM_ENOMEM : SIM_EIO, NULL, 0, 0,
+                    "records of %s: %s", db->path, why);
+    sqlite3_finalize(list);
+    for (size_t t = 0; t < 1 + N_MERGE; t++)
+        sqlite3_finalize(sel[t]);
+    if (!sqlite3_get_autocommit(db->h))
+        sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+    assert(assert_res_state(db));
+    if (rc != SQLITE_OK) {
+        res_records_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static uint64_t mtime_ns(const struct stat *st)
+{
+    return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+}
+
+int res_records_save(const res_records *r, const char *db_path, const char *rec_path,
+                     sim_err *err)
+{
+    struct stat st;
+    if (!r || !db_path || !rec_path)
+        return sim_err_set(err, SIM_EINVAL, NULL, 0, 0, "records: nothing to save");
+    if (stat(db_path, &st) != 0)
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", db_path, strerror(errno));
+    unsigned char h[REC_HEADER];
+    memcpy(h, REC_MAGIC, 16);
+    le_store(h + 16, (uint64_t)st.st_dev, 8);
+    le_store(h + 24, (uint64_t)st.st_ino, 8);
+    le_store(h + 32, (uint64_t)st.st_size, 8);
+    le_store(h + 40, mtime_ns(&st), 8);
+    le_store(h + 48, r->body.len, 8);
+    le_store(h + 56, fnv1a64(r->body.p, r->body.len), 8);
+    FILE *f = fopen(rec_path, "wb");
+    if (!f)
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", rec_path, strerror(errno));
+    int ok = fwrite(h, 1, sizeof h, f) == sizeof h &&
+             fwrite(r->body.p, 1, r->body.len, f) == r->body.len;
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        unlink(rec_path);
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", rec_path, strerror(e));
+    }
+    return SIM_OK;
+}
+
+/* The whole of a record file whose header matches db_path's stat and whose
+ * body its checksum, or NULL (*len: the body's length; the body starts at
+ * REC_HEADER). */
+static unsigned char *rec_load(const char *rec_path, const char *db_path, size_t *len)
+{
+    struct stat ds, rs;
+    unsigned char *buf = NULL;
+    if (stat(db_path, &ds) != 0)
+        return NULL;
+    FILE *f = fopen(rec_path, "rb");
+    if (!f)
+        return NULL;
+    if (fstat(fileno(f), &rs) != 0 || rs.st_size < REC_HEADER)
+        goto bad;
+    size_t n = (size_t)rs.st_size;
+    if (!(buf = sim_alloc(n)) || fread(buf, 1, n, f) != n)
+        goto bad;
+    if (memcmp(buf, REC_MAGIC, 16) != 0 || le_load(buf + 16, 8) != (uint64_t)ds.st_dev ||
+        le_load(buf + 24, 8) != (uint64_t)ds.st_ino ||
+        le_load(buf + 32, 8) != (uint64_t)ds.st_size || le_load(buf + 40, 8) != mtime_ns(&ds) ||
+        le_load(buf + 48, 8) != n - REC_HEADER ||
+        le_load(buf + 56, 8) != fnv1a64(buf + REC_HEADER, n - REC_HEADER))
+        goto bad;
+    fclose(f);
+    *len = n - REC_HEADER;
+    return buf;
+bad:
+    fclose(f);
+    sim_free(buf);
+    return NULL;
+}
+
+/* A cursor over a record body; any read past its end sets bad. */
+typedef struct rcur {
+    const unsigned char *p, *end;
+    int bad;
+} rcur;
+
+static int rc_has(rcur *c, size_t n)
+{
+    if (c->bad || (size_t)(c->end - c->p) < n) {
+        c->bad = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static unsigned rc_u8(rcur *c)
+{
+    return rc_has(c, 1) ? *c->p++ : 0;
+}
+
+static uint64_t rc_u64(rcur *c, int n)
+{
+    if (!rc_has(c, (size_t)n))
+        return 0;
+    uint64_t v = le_load(c->p, n);
+    c->p += n;
+    return v;
+}
+
+static const unsigned char *rc_bytes(rcur *c, size_t *n)
+{
+    *n = (size_t)rc_u64(c, 4);
+    if (!rc_has(c, *n))
+        return NULL;
+    const unsigned char *v = c->p;
+    c->p += *n;
+    return v;
+}
+
+/* Check the column section at c against dst's columns and prepare the
+ * INSERTs for it; SQLITE_OK, or an error when it does not match. */
+static int rec_prepare(res_merger *m, rcur *c)
+{
+    sqlite3 *h = m->dst->h;
+    const unsigned char *start = c->p;
+    if (rc_u64(c, 4) != 1 + N_MERGE)
+        return SQLITE_MISMATCH;
+    int rc = SQLITE_OK;
+    for (size_t t = 0; rc == SQLITE_OK && t < 1 + N_MERGE; t++) {
+        const char *table = t == 0 ? "runs" : merge_tables[t - 1];
+        size_t tn;
+        const unsigned char *tname = rc_bytes(c, &tn);
+        if (!tname || tn != strlen(table) || memcmp(tname, table, tn) != 0)
+            return SQLITE_MISMATCH;
+        bbuf mine = {0};
+        size_t n;
+        rc = columns_of(h, "main", table, &mine, &n, NULL);
+        if (rc == SQLITE_OK && (!rc_has(c, mine.len) || memcmp(c->p, mine.p, mine.len) != 0))
+            rc = SQLITE_MISMATCH;
+        sim_free(mine.p);
+        if (rc != SQLITE_OK)
+            return rc;
+        /* the names again, for the INSERT */
+        sbuf sql = {0};
+        sb_add(&sql, "INSERT INTO main.");
+        sb_ident(&sql, table);
+        sb_add(&sql, t == 0 ? " (" : " (run_id");
+        rc_u64(c, 4);
+        for (size_t i = 0; i < n; i++) {
+            size_t ln;
+            const unsigned char *name = rc_bytes(c, &ln);
+            char *z = name ? sim_alloc(ln + 1) : NULL;
+            if (!z) {
+                sim_free(sql.s);
+                return SQLITE_NOMEM;
+            }
+            memcpy(z, name, ln);
+            z[ln] = '\0';
+            if (i > 0 || t > 0)
+                sb_add(&sql, ", ");
+            sb_ident(&sql, z);
+            sim_free(z);
+        }
+        sb_add(&sql, ") VALUES (");
+        for (size_t i = 0; i < n + (t > 0); i++) {
+            char q[24];
+            snprintf(q, sizeof q, "%s?%zu", i ? ", " : "", i + 1);
+            sb_add(&sql, q);
+        }
+        sb_add(&sql, ")");
+        if (sql.oom)
+            return SQLITE_NOMEM;
+        sqlite3_finalize(m->ins[t]);
+        m->ins[t] = NULL;
+        rc = sqlite3_prepare_v2(h, sql.s, -1, &m->ins[t], NULL);
+        sim_free(sql.s);
+        m->ncols[t] = n;
+    }
+    if (rc != SQLITE_OK || c->bad)
+        return rc != SQLITE_OK ? rc : SQLITE_MISMATCH;
+    m->rec_cols_len = (size_t)(c->p - start);
+    if (!(m->rec_cols = sim_alloc(m->rec_cols_len)))
+        return SQLITE_NOMEM;
+    memcpy(m->rec_cols, start, m->rec_cols_len);
+    return SQLITE_OK;
+}
+
+/* Bind the next row's n values at c to st from parameter first on. */
+static int rec_bind(rcur *c, sqlite3_stmt *st, size_t n, int first)
+{
+    for (size_t i = 0; i < n && !c->bad; i++) {
+        int k = first + (int)i;
+        size_t len;
+        const unsigned char *v;
+        switch (rc_u8(c)) {
+        case 'n': sqlite3_bind_null(st, k); break;
+        case 'i': sqlite3_bind_int64(st, k, (sqlite3_int64)rc_u64(c, 8)); break;
+        case 'f': {
+            uint64_t bits = rc_u64(c, 8);
+            double d;
+            memcpy(&d, &bits, sizeof d);
+            sqlite3_bind_double(st, k, d);
+            break;
+        }
+        case 't':
+            if ((v = rc_bytes(c, &len)) != NULL)
+                sqlite3_bind_text(st, k, (const char *)v, (int)len, SQLITE_STATIC);
+            break;
+        case 'b':
+            if ((v = rc_bytes(c, &len)) != NULL)
+                sqlite3_bind_blob(st, k, v, (int)len, SQLITE_STATIC);
+            break;
+        default: c->bad = 1;
+        }
+    }
+    return c->bad ? SQLITE_MISMATCH : SQLITE_OK;
+}
+
+/* Insert the runs of a checked record body into dst in one transaction:
+ * the number of runs, or -1 (rolled back) when the body does not parse or
+ * SQLite fails. */
+static int rec_insert(res_merger *m, const unsigned char *body, size_t len)
+{
+    sqlite3 *h = m->dst->h;
+    rcur c = {body, body + len, 0};
+    if (!m->rec_cols || len < m->rec_cols_len ||
+        memcmp(body, m->rec_cols, m->rec_cols_len) != 0) {
+        merger_forget_records(m);
+        if (rec_prepare(m, &c) != SQLITE_OK) {
+            merger_forget_records(m);
+            return -1;
+        }
+    } else {
+        c.p += m->rec_cols_len;
+    }
+    if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    int n = 0, rc = SQLITE_OK;
+    unsigned tag = 0;
+    while (rc == SQLITE_OK && (tag = rc_u8(&c)) == 'R') {
+        rc = rec_bind(&c, m->ins[0], m->ncols[0], 1);
+        if (rc == SQLITE_OK)
+            rc = step_done(m->ins[0]);
+        sqlite3_int64 id = sqlite3_last_insert_rowid(h);
+        for (size_t t = 1; rc == SQLITE_OK && t < 1 + N_MERGE; t++) {
+            unsigned r = 0;
+            while (rc == SQLITE_OK && (r = rc_u8(&c)) == '+') {
+                sqlite3_bind_int64(m->ins[t], 1, id);
+                rc = rec_bind(&c, m->ins[t], m->ncols[t], 2);
+                if (rc == SQLITE_OK)
+                    rc = step_done(m->ins[t]);
+            }
+            if (rc == SQLITE_OK && r != '.')
+                rc = SQLITE_MISMATCH;
+        }
+        n++;
+    }
+    if (rc == SQLITE_OK && (tag != 'E' || c.p != c.end))
+        rc = SQLITE_MISMATCH;
+    for (size_t t = 0; t < 1 + N_MERGE; t++)
+        if (m->ins[t]) {
+            sqlite3_reset(m->ins[t]);
+            sqlite3_clear_bindings(m->ins[t]);
+        }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        if (!sqlite3_get_autocommit(h))
+            sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return n;
+}
+
+int res_merger_add_records(res_merger *m, const char *rec_path, const char *src_path,
+                           int *used, sim_err *err)
+{
+    int code;
+    if (used)
+        *used = 0;
+    if ((code = merge_precheck(m ? m->dst : NULL, src_path, err)) != SIM_OK)
+        return code;
+    size_t len;
+    unsigned char *buf = rec_path ? rec_load(rec_path, src_path, &len) : NULL;
+    int n = buf ? rec_insert(m, buf + REC_HEADER, len) : -1;
+    sim_free(buf);
+    assert(assert_res_state(m->dst));
+    if (n >= 0) {
+        if (used)
+            *used = 1;
+        return n;
+    }
+    return res_merger_add(m, src_path, err);   /* the database, checked, says the rest */
 }

@@ -154,4 +154,23 @@ res_merger *res_merger_new(res_db *dst, sim_err *err);
 int res_merger_add(res_merger *m, const char *src_path, sim_err *err);
 void res_merger_free(res_merger *m);
 
+/* Record files (res.c, "record files"): a database's runs and rows as a
+ * flat file that the merger reads without opening the database (whose
+ * ATTACH parses its schema). res_records_take reads them on db's own
+ * connection (writable, no run in progress); res_records_save writes them
+ * to rec_path, bound to db_path's file as it is now (device, inode, size,
+ * mtime: a later rename keeps them, a later write does not).
+ * res_merger_add_records merges the records when rec_path is a valid
+ * record file bound to src_path and its columns are dst's, and otherwise
+ * (missing, damaged, stale, other columns) src_path itself through
+ * res_merger_add; either gives the same dst. *used (may be NULL) says
+ * whether the records were used. */
+typedef struct res_records res_records;
+res_records *res_records_take(res_db *db, sim_err *err);
+int res_records_save(const res_records *r, const char *db_path, const char *rec_path,
+                     sim_err *err);
+void res_records_free(res_records *r);
+int res_merger_add_records(res_merger *m, const char *rec_path, const char *src_path,
+                           int *used, sim_err *err);
+
 #endif

@@ -2,7 +2,8 @@
  * check_res.c - the results store (results/res.c) against the results
  * contract, version 1 (DESIGN.md): every table round-trips, runs append,
  * unfinished runs stay 'running', foreign files are refused untouched,
- * batches commit every RES_BATCH_ROWS rows, and res_merge copies runs.
+ * batches commit every RES_BATCH_ROWS rows, and res_merge copies runs
+ * (from the database or from its record file, with the same result).
  *
  * Databases are temporary files under /tmp, removed by the fixture.
  */
@@ -785,6 +786,202 @@ START_TEST(test_merger_equals_merge)
 }
 END_TEST
 
+/* A file's bytes (malloc), its length in *n. */
+static unsigned char *file_bytes(const char *p, size_t *n)
+{
+    FILE *f = fopen(p, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+/* A database written by res_open with runs names[0..n), each with k rows
+ * of every table, and its record file at rec (taken on the writer's own
+ * connection, saved after the close as a sweep worker does). */
+static void write_with_records(const char *p, const char *rec, const char *const *names,
+                               const int *k, size_t n)
+{
+    sim_err err;
+    remove_db(p);
+    unlink(rec);
+    res_db *db = res_open(p, &err);
+    ck_assert_ptr_nonnull(db);
+    for (size_t i = 0; i < n; i++)
+        write_run(db, names[i], k[i], i % 2 ? "failed" : "complete");
+    /* a NULL value, text with a NUL-free quote, a fraction, a large integer */
+    ck_assert_int_ge(res_run_begin(db, "edge \"q\"", "00ff", UINT64_C(1) << 62, "test", &err), 1);
+    ck_assert_int_eq(res_metric(db, "run", "null", 0.1, NULL), 0);
+    ck_assert_int_eq(res_param(db, "empty", ""), 0);
+    ck_assert_int_eq(res_run_end(db, "complete", 0.25, 7, 9, &err), 0);
+    res_records *r = res_records_take(db, &err);
+    ck_assert_msg(r != NULL, "%s", err.msg);
+    res_close(db);
+    ck_assert_int_eq(res_records_save(r, p, rec, &err), SIM_OK);
+    res_records_free(r);
+}
+
+/* Merge srcs (with their record files recs, NULL: none) into a new dst
+ * at path; *used_out counts the sources merged from records. */
+static void merge_into(const char *path, const char *const *srcs, const char *const *recs,
+                       size_t n, const int *want, int *used_out)
+{
+    sim_err err;
+    remove_db(path);
+    res_db *dst = res_open(path, &err);
+    ck_assert_ptr_nonnull(dst);
+    res_merger *m = res_merger_new(dst, &err);
+    int used_total = 0;
+    for (size_t i = 0; i < n; i++) {
+        int used = -1;
+        int got = recs ? res_merger_add_records(m, recs[i], srcs[i], &used, &err)
+                       : res_merger_add(m, srcs[i], &err);
+        ck_assert_msg(got == want[i], "source %zu: %d, want %d (%s)", i, got, want[i], err.msg);
+        used_total += used > 0;
+    }
+    res_merger_free(m);
+    res_close(dst);
+    if (used_out)
+        *used_out = used_total;
+}
+
+/* Record files: merging through them gives the very file that the ATTACH
+ * path (res_merger_add) writes from the same databases, byte for byte; a
+ * record that is missing, damaged (a flipped byte, truncated), stale (the
+ * database written after it was saved), another database's, or whose
+ * columns are not dst's is not used, and the database is merged instead
+ * with the same result and the same errors. */
+START_TEST(test_merger_records_equal_attach)
+{
+    sim_err err;
+    char p1[300], p2[300], r1[300], r2[300], rx[300], via_rec[300], via_db[300];
+    snprintf(p1, sizeof p1, "%s.1", path_a);
+    snprintf(p2, sizeof p2, "%s.2", path_a);
+    snprintf(r1, sizeof r1, "%s.1.rec", path_a);
+    snprintf(r2, sizeof r2, "%s.2.rec", path_a);
+    snprintf(rx, sizeof rx, "%s.x.rec", path_a);
+    snprintf(via_rec, sizeof via_rec, "%s.vr", path_a);
+    snprintf(via_db, sizeof via_db, "%s.vd", path_a);
+    const char *n1[] = {"a1", "a2"}, *n2[] = {"b1"};
+    const int k1[] = {3, 2}, k2[] = {4};
+    write_with_records(p1, r1, n1, k1, 2);
+    write_with_records(p2, r2, n2, k2, 1);
+
+    const char *srcs[] = {p1, p2, p1, p2}, *recs[] = {r1, r2, r1, r2};
+    const int want[] = {3, 2, 3, 2};
+    int used;
+    merge_into(via_rec, srcs, recs, 4, want, &used);
+    ck_assert_int_eq(used, 4);
+    merge_into(via_db, srcs, NULL, 4, want, NULL);
+    size_t na, nb;
+    unsigned char *a = file_bytes(via_rec, &na), *b = file_bytes(via_db, &nb);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_msg(memcmp(a, b, na) == 0, "the merged files differ");
+    free(b);
+    sqlite3 *h = raw_open(via_rec);
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM runs"), 10);
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM metrics WHERE unit IS NULL"), 4);
+    ck_assert_int_eq(q_int(h, "SELECT seed FROM runs WHERE name = 'edge \"q\"' LIMIT 1"),
+                     INT64_C(1) << 62);
+    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM metrics WHERE value = 0.1"), 4);
+    sqlite3_close(h);
+
+    /* each broken record in turn, in the place of r2: the database is used */
+    size_t rn;
+    unsigned char *rb = file_bytes(r2, &rn);
+    for (int c = 0; c < 5; c++) {
+        FILE *f = fopen(rx, "wb");
+        ck_assert_ptr_nonnull(f);
+        if (c == 0)
+            fwrite(rb, 1, rn - 1, f);               /* truncated */
+        else if (c == 1) {
+            rb[rn / 2] ^= 0x20;                     /* a flipped byte in the body */
+            fwrite(rb, 1, rn, f);
+            rb[rn / 2] ^= 0x20;
+        } else if (c == 2) {
+            rb[20] ^= 1;                            /* another file's device */
+            fwrite(rb, 1, rn, f);
+            rb[20] ^= 1;
+        } else if (c == 3) {
+            unsigned char *o = file_bytes(r1, &na); /* p1's record, for p2 */
+            fwrite(o, 1, na, f);
+            free(o);
+        }                                           /* c == 4: empty */
+        fclose(f);
+        const char *s2[] = {p1, p2, p1, p2}, *rr[] = {r1, rx, r1, c == 4 ? "/nonexistent" : rx};
+        merge_into(via_rec, s2, rr, 4, want, &used);
+        ck_assert_int_eq(used, 2);
+        char *got, *ref;
+        h = raw_open(via_rec);
+        got = db_rows(h);
+        sqlite3_close(h);
+        h = raw_open(via_db);
+        ref = db_rows(h);
+        sqlite3_close(h);
+        ck_assert_str_eq(got, ref);
+        free(got);
+        free(ref);
+    }
+    free(rb);
+    free(a);
+
+    /* stale: p2 written after its record was saved (a run added) */
+    res_db *db = res_open(p2, &err);
+    write_run(db, "b2", 1, "complete");
+    res_close(db);
+    const char *s3[] = {p2}, *r3[] = {r2};
+    const int w3[] = {3};
+    merge_into(via_rec, s3, r3, 1, w3, &used);
+    ck_assert_int_eq(used, 0);
+
+    /* another destination schema: its columns are not the record's */
+    write_with_records(p2, r2, n2, k2, 1);
+    remove_db(via_rec);
+    db = res_open(via_rec, &err);
+    res_close(db);
+    h = raw_open(via_rec);
+    ck_assert_int_eq(sqlite3_exec(h, "ALTER TABLE metrics ADD COLUMN extra TEXT", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    sqlite3_close(h);
+    db = res_open(via_rec, &err);
+    ck_assert_ptr_nonnull(db);
+    res_merger *m = res_merger_new(db, &err);
+    ck_assert_int_eq(res_merger_add_records(m, r2, p2, &used, &err), 2);
+    ck_assert_int_eq(used, 0);
+    /* the errors of res_merge: into itself, and a refused source whose
+     * record was valid before the source was changed */
+    ck_assert_int_eq(res_merger_add_records(m, r2, via_rec, &used, &err), SIM_EINVAL);
+    h = raw_open(p2);
+    ck_assert_int_eq(sqlite3_exec(h, "UPDATE meta SET value = 'other' WHERE key = 'application'",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    ck_assert_int_eq(res_merger_add_records(m, r2, p2, &used, &err), SIM_EFORMAT);
+    ck_assert_int_eq(used, 0);
+    res_merger_free(m);
+    ck_assert_int_eq(q_int(res_handle(db), "SELECT count(*) FROM runs"), 2);
+    res_close(db);
+    /* no records of a run in progress */
+    db = res_open(via_db, &err);
+    ck_assert_int_ge(res_run_begin(db, "open", "00", 1, "test", &err), 1);
+    ck_assert_ptr_null(res_records_take(db, &err));
+    ck_assert_int_eq(err.code, SIM_ESTATE);
+    res_close(db);
+
+    const char *all[] = {p1, p2, via_rec, via_db};
+    for (size_t i = 0; i < 4; i++)
+        remove_db(all[i]);
+    unlink(r1);
+    unlink(r2);
+    unlink(rx);
+}
+END_TEST
+
 START_TEST(test_state_errors)
 {
     sim_err err;
@@ -1056,6 +1253,7 @@ static Suite *res_suite(void)
     tcase_add_test(core, test_contract_columns);
     tcase_add_test(core, test_merge);
     tcase_add_test(core, test_merger_equals_merge);
+    tcase_add_test(core, test_merger_records_equal_attach);
     suite_add_tcase(s, core);
 
     TCase *limits = tcase_create("Limits");

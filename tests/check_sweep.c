@@ -144,6 +144,51 @@ START_TEST(quiet_timing_and_point_params)
 }
 END_TEST
 
+/* A complete point leaves a record file (<id>.rec, results/res.c "record
+ * files") beside its database, and the merge reads it instead of the
+ * database. Records that are missing, damaged, stale (the database written
+ * after them) or left from an earlier run of a point that a resumed sweep
+ * ran again are not used: those points merge from their databases, and the
+ * merged file is the same, byte for byte. */
+START_TEST(records_merge_and_fallback)
+{
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2 -q --timing", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "; 4 points from record files"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("ls bw.db.d/*.rec | wc -l"), 0);
+    ck_assert_str_eq(fx_out, "4\n");
+    ck_assert_int_eq(fx_sh("cp bw.db ref.db && mkdir old && cp bw.db.d/*.rec old/"), 0);
+    /* one missing, one truncated, one flipped byte, one stale (its
+     * database written after the record: same size, later mtime) */
+    ck_assert_int_eq(fx_sh("set -e; cd bw.db.d; set -- $(ls *.rec); rm $1;"
+                           " head -c 100 $2 > t && mv t $2;"
+                           " printf 'Z' | dd of=$3 bs=1 seek=200 conv=notrunc 2>/dev/null;"
+                           " sqlite3 ${4%%.rec}.db \"UPDATE runs SET name = name\";"
+                           " touch -d '+1 min' ${4%%.rec}.db"), 0);
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -q --timing", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "; 0 points from record files"), "%s", fx_out);
+    ck_assert_msg(fx_sh("cmp bw.db ref.db") == 0, "%s", fx_out);
+
+    /* resume: a point lost (as after an interruption before its rename)
+     * runs again and writes a new record; its old record, put back,
+     * belongs to the old file and is not used */
+    ck_assert_int_eq(fx_sh("set -e; rm -rf bw.db.d bw.db; %s sweep sweep.yaml -j 2 -q;"
+                           " cp bw.db ref.db; rm -f old/*; cp bw.db.d/*.rec old/;"
+                           " f=$(ls bw.db.d/*.db | head -n 1); rm $f", fx_bin), 0);
+    static char first[sizeof fx_out];
+    ck_assert_int_eq(fx_sh("sqlite3 ref.db \"%s\"", dump_sql), 0);
+    snprintf(first, sizeof first, "%s", fx_out);
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2 -q --timing", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "timing: 1 points run") &&
+                  strstr(fx_out, "; 4 points from record files"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"%s\"", dump_sql), 0);
+    ck_assert_str_eq(fx_out, first);
+    ck_assert_int_eq(fx_sh("cp bw.db new.db && cp old/*.rec bw.db.d/"), 0);
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -q --timing", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "; 3 points from record files"), "%s", fx_out);
+    ck_assert_msg(fx_sh("cmp bw.db new.db") == 0, "%s", fx_out);
+}
+END_TEST
+
 /* memfab bench sweep --quick: -j 1 and -j N (and mpirun -np N when MPI is
  * built in) merge the same database; the figures are printed, not checked. */
 START_TEST(bench_sweep_quick)
@@ -227,6 +272,9 @@ START_TEST(workers_die_with_parent)
     ck_assert_int_eq(fx_sh("for f in results/slow.db.d/*.interrupted.db; do sqlite3 $f"
                            " 'SELECT status FROM runs'; done"), 0);
     ck_assert_str_eq(fx_out, "interrupted\ninterrupted\n");
+    /* record files are written for complete points only */
+    ck_assert_int_eq(fx_sh("ls results/slow.db.d | grep -c '[.]rec$'"), 1);
+    ck_assert_str_eq(fx_out, "0\n");
 }
 END_TEST
 
@@ -412,6 +460,7 @@ static Suite *sweep_suite(void)
     tcase_add_test(core, mpi_matches_jobs);
     tcase_add_test(core, default_output_in_results);
     tcase_add_test(core, quiet_timing_and_point_params);
+    tcase_add_test(core, records_merge_and_fallback);
     tcase_add_test(core, bench_sweep_quick);
     tcase_add_test(limits, failed_point_recorded);
     tcase_add_test(limits, listed_points_and_fixed_sets);

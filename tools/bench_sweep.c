@@ -17,10 +17,12 @@
  *    databases must be equal (digest below).
  *
  * 2. Merge share. A 1,000-point sweep of a tiny scenario (1 ms of a
- *    Poisson source on one link: about 10 ms of CPU a point, nearly all of
+ *    Poisson source on one link: about 6.5 ms of CPU a point, nearly all of
  *    it creating the point's database), -j N, with the merge's wall and
  *    CPU as a share of the sweep's wall and CPU (workers + scheduler +
- *    merge). CPU shares stay meaningful under load; wall shares do not.
+ *    merge), and how many points were merged from their record files
+ *    (res.h) rather than their databases. CPU shares stay meaningful under
+ *    load; wall shares do not.
  *
  * 3. MPI. When this memfab was built with MPI and mpirun is on PATH, the
  *    scaling sweep again under `mpirun -np N` (one worker per rank), its
@@ -367,9 +369,10 @@ int bench_sweep(int argc, char **argv)
                t.t.run_wall, t.t.workers_cpu + t.t.run_cpu,
                1e3 * t.t.workers_cpu / (double)tiny, t.t.run_cpu, t.t.merge_wall, t.t.merge_cpu,
                1e3 * t.t.merge_cpu / (double)tiny);
-        printf("  merge share: %.1f%% of the wall, %.1f%% of the CPU\n",
+        printf("  merge share: %.1f%% of the wall, %.1f%% of the CPU (%zu of %d points from"
+               " record files)\n",
                wall > 0 ? 100.0 * t.t.merge_wall / wall : 0.0,
-               cpu > 0 ? 100.0 * t.t.merge_cpu / cpu : 0.0);
+               cpu > 0 ? 100.0 * t.t.merge_cpu / cpu : 0.0, t.t.merged_records, tiny);
     }
 
     if (mpi && swp_mpi_init) {

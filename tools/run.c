@@ -757,6 +757,8 @@ int run_scenario(const run_opts *o)
                simt, evs, wallt, wall > 0 ? (double)sim_events(s) / wall / 1e6 : 0.0);
         print_summary(s, db, run_id, path);
     }
+    if (o->records && status == SIM_EXIT_OK && strcmp(final, "complete") == 0)
+        *o->records = res_records_take(db, &err);   /* NULL: the merge reads the database */
 out:
     res_close(db);
     sim_destroy(s);

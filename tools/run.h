@@ -25,6 +25,8 @@ typedef struct run_opts {
     const char *const *param_vals; /* (origin NULL, as sweep.*), written with them */
     int nparams;
     int nosync;                /* res_open_nosync: the caller syncs the database */
+    struct res_records **records; /* not NULL: a complete run's records (res.h),
+                                   * read before the database is closed */
 } run_opts;
 
 /* Build a simulation from a scenario: components and links, then the

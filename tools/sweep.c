@@ -27,6 +27,12 @@
  * <id>.failed.db after recording the failure (a `runs` row with status
  * failed and the error) - so a sweep that is interrupted or rerun skips
  * the complete points and retries the others; --list tells the three apart.
+ * A complete point also leaves <id>.rec, its rows as a record file (res.h)
+ * read on the worker's own connection before it closes and bound to the
+ * synced <id>.db.part (the rename keeps the binding); a worker removes it
+ * before it runs the point. <id>.db stays the point's result: the record
+ * is a cache for the merge, which uses it only when it is intact and still
+ * belongs to <id>.db, and reads the database otherwise.
  *
  * Every run gets params sweep.name, sweep.point (the id), sweep.seed (with
  * seeds) and sweep.<key> for every swept key, so plots and comparisons can
@@ -41,9 +47,11 @@
  * The scheduler forks up to -j workers and sleeps until one ends
  * (SIGCHLD; a self-pipe, so that a signal taken by another thread wakes
  * it too) or 200 ms pass (the progress line). The merge goes through one
- * res_merger, which checks a point database by one query when its schema
- * equals the previous one's. --timing prints the wall and CPU of both
- * phases (swp_last_timing; memfab bench sweep).
+ * res_merger: a complete point from its record file when that is valid
+ * (no database opened, statements compiled once), otherwise from its
+ * database, checked by one query when its schema equals the previous
+ * one's. --timing prints the wall and CPU of both phases and how many
+ * points came from record files (swp_last_timing; memfab bench sweep).
  *
  * Under MPI (mpirun -n N memfab sweep FILE), rank r runs the points whose
  * index modulo N is r (each rank may use -j workers too), all ranks meet
@@ -877,7 +885,8 @@ static int worker(const sweep *s, const point *p)
     char *part = point_path(s, p, ".db.part"), *log = point_path(s, p, ".log");
     char *done = point_path(s, p, ".db"), *failed = point_path(s, p, ".failed.db");
     char *lock = point_path(s, p, ".lock"), *intr = point_path(s, p, ".interrupted.db");
-    if (!part || !log || !done || !failed || !lock || !intr)
+    char *rec = point_path(s, p, ".rec");
+    if (!part || !log || !done || !failed || !lock || !intr || !rec)
         return SIM_EXIT_RUNTIME;
     int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0)
@@ -887,6 +896,7 @@ static int worker(const sweep *s, const point *p)
     res_remove(part);
     unlink(failed);
     unlink(intr);
+    unlink(rec);
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
         dup2(fd, 1);
@@ -922,6 +932,8 @@ static int worker(const sweep *s, const point *p)
     o.param_vals = (const char *const *)pvals;
     o.nparams = np;
     o.nosync = 1;
+    res_records *records = NULL;   /* the merge's copy of the rows (res.h) */
+    o.records = &records;
     fprintf(stderr, "memfab sweep %s: point %s:", s->name, p->id);
     for (int i = 0; i < n; i++)
         fprintf(stderr, " --set '%s'", sets[i]);
@@ -942,6 +954,15 @@ static int worker(const sweep *s, const point *p)
     }
     if (complete >= 0 && sync_file(part) != 0)
         complete = -1;
+    if (complete == 1 && rc == 0 && records) {
+        /* bound to the synced file, which the rename keeps; a record that
+         * cannot be written leaves the merge to read the database */
+        sim_err rerr;
+        sim_err_clear(&rerr);
+        if (res_records_save(records, part, rec, &rerr) != SIM_OK)
+            fprintf(stderr, "memfab sweep: %s (the merge reads the database)\n", rerr.msg);
+    }
+    res_records_free(records);
     if (complete == 1 && rc == 0)
         rc = rename(part, done) == 0 ? 0 : SIM_EXIT_RUNTIME;
     else if (complete == 2)
@@ -954,6 +975,7 @@ static int worker(const sweep *s, const point *p)
         sim_free(own[i]);
     sim_free(own);
     sim_free(sets);
+    sim_free(rec);
     sim_free(part);
     sim_free(log);
     sim_free(done);
@@ -1557,11 +1579,17 @@ static int merge_all(const sweep *s, sim_err *err)
     for (size_t i = 0; !rc && i < s->npts; i++) {
         char *done = point_path(s, &s->pts[i], ".db");
         char *failed = point_path(s, &s->pts[i], ".failed.db");
-        const char *src = file_exists(done) ? done : file_exists(failed) ? failed : NULL;
-        if (src && res_merger_add(m, src, err) < 0)
+        char *rec = point_path(s, &s->pts[i], ".rec");
+        int used = 0;
+        /* a complete point through its record file when that is valid */
+        if (file_exists(done) ? res_merger_add_records(m, rec, done, &used, err) < 0
+            : file_exists(failed) ? res_merger_add(m, failed, err) < 0
+                                  : 0)
             rc = err->code ? err->code : SIM_EIO;
+        last_timing.merged_records += (size_t)used;
         sim_free(done);
         sim_free(failed);
+        sim_free(rec);
     }
     res_merger_free(m);
     if (!rc)
@@ -1821,9 +1849,10 @@ static void print_timing(const char *name)
     if (t->merged)
         fprintf(stderr,
                 "sweep %s: timing: merge %.3f s wall (%.1f%% of %.3f s), %.3f s CPU (%.1f%% of"
-                " %.3f s)\n",
+                " %.3f s); %zu points from record files\n",
                 name, t->merge_wall, wall > 0 ? 100.0 * t->merge_wall / wall : 0.0, wall,
-                t->merge_cpu, cpu > 0 ? 100.0 * t->merge_cpu / cpu : 0.0, cpu);
+                t->merge_cpu, cpu > 0 ? 100.0 * t->merge_cpu / cpu : 0.0, cpu,
+                t->merged_records);
 }
 
 

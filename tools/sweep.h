@@ -51,6 +51,7 @@ typedef struct swp_timing {
     int merged;            /* this process merged (the fields below are set) */
     double merge_wall;     /* merging the point databases and sweep_summary */
     double merge_cpu;
+    size_t merged_records; /* points merged from their record files */
 } swp_timing;
 void swp_last_timing(swp_timing *t);
 
