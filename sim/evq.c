@@ -109,18 +109,29 @@
 #define EVQ_DIGIT 8 /* bits per radix digit, 1 to 8 (see DIGIT WIDTH) */
 #endif
 #ifndef BLK_N
-#define BLK_N 16 /* events per block */
+#define BLK_N 16 /* events per block, a power of two */
 #endif
-
-#ifndef SMALL_CAP
-#define SMALL_CAP 32 /* events kept in the sorted array (0: never) */
+#ifndef SM_CAP
+#define SM_CAP 128 /* events the sorted array holds, at most 128 (see FRONT) */
 #endif
-#define SMALL_LOW (SMALL_CAP / 4) /* return to the array at or below this many */
+#ifndef PRESORT_ABOVE
+#define PRESORT_ABOVE 16 /* sort larger buckets in two passes (see FRONT) */
+#endif
+#define PRESORT_BITS 6
+#ifndef FRONT_MAX
+#define FRONT_MAX SM_CAP /* a bucket of at most this many events is sorted into the array */
+#endif
+#ifndef SMALL_LOW
+#define SMALL_LOW (SM_CAP / 4) /* every event returns to the array at or below this many */
+#endif
 
 #define RADIX (1u << EVQ_DIGIT)
 #define LEVELS ((64 + EVQ_DIGIT - 1) / EVQ_DIGIT)
-#define NB (LEVELS * (RADIX - 1))             /* bucket numbers (digit 0 is never used) */
+#define NB (LEVELS * RADIX) /* bucket numbers L * RADIX + digit; digit 0 is never used */
 #define NWORDS ((NB + 63) / 64)
+#define IDX_BITS 7          /* bits of an event's position in a sort key (FRONT) */
+/* the highest level whose offsets from the bucket minimum leave IDX_BITS free */
+#define FRONT_LEVEL ((64 - IDX_BITS) / EVQ_DIGIT)
 /* Below this many blocks a short redistribution reserve is computed exactly
  * (see MEMORY); above, the bound (RADIX - 1) L + 1 costs under 6% of the
  * memory (1,786 blocks at L = 7 with 8-bit digits). At 4096, the value for
@@ -130,18 +141,26 @@
 #define EXACT_BELOW 32768
 #endif
 
+_Static_assert(NWORDS <= 64, "the summary word covers at most 64 bitmap words");
+_Static_assert((BLK_N & (BLK_N - 1)) == 0, "BLK_N is a power of two");
+_Static_assert(FRONT_MAX <= SM_CAP && SM_CAP <= (1 << IDX_BITS), "sort keys hold a position");
+_Static_assert(FRONT_MAX < 256 && PRESORT_BITS <= EVQ_DIGIT, "the counting pass");
+_Static_assert(SMALL_LOW < SM_CAP, "the array takes back what it holds");
+
 typedef struct blk {
-    struct blk *next;       /* next block of the bucket, or next free block */
+    struct blk *next;       /* radix bucket: a ring, the tail's next is the head;
+                             * now lane: the next block; free list: next free */
+    sim_time bmin;          /* in a radix bucket's tail block: its earliest time */
+    uint64_t cnt;           /* in a radix bucket's tail block: events appended */
     sim_event ev[BLK_N];    /* events, oldest first */
 } blk;
 
-typedef struct bucket {
-    blk *head;              /* oldest block; NULL when the bucket is empty */
+typedef struct lane {
+    blk *head;              /* oldest block; NULL when the lane is empty */
     blk *tail;              /* newest block */
-    uint16_t rd;            /* next slot to read in head */
-    uint16_t wr;            /* next slot to write in tail */
-    uint32_t cnt;           /* events appended (radix buckets), saturating */
-} bucket;
+    uint32_t rd;            /* next slot to read in head */
+    uint32_t wr;            /* next slot to write in tail */
+} lane;
 
 typedef struct slab {
     struct slab *next;      /* older slab */
@@ -151,38 +170,51 @@ typedef struct slab {
 struct evq {
     /* state */
     sim_time last;          /* time of the last popped event (the clock) */
+    sim_time piv;           /* the radix pivot: buckets hold times > piv, by the
+                             * highest digit in which they differ from it */
     size_t n;               /* pending events */
-    int small;              /* 1: the events are in sm[], the buckets are empty */
+    int front;              /* 1: sm[] holds every pending event with time <= flim */
     uint32_t sh, sn;        /* sm[sh .. sh + sn) holds them, in (time, insertion) order */
-    sim_event sm[SMALL_CAP > 0 ? SMALL_CAP : 1]; /* the sorted array (SMALL QUEUES) */
-    bucket now;             /* events at time == last, FIFO */
-    uint64_t nonempty[NWORDS]; /* bit b set iff bucket b is non-empty */
+    sim_time flim;          /* see front */
+    lane now;               /* events at time == piv == last, FIFO (never with front) */
     uint64_t words;         /* bit w set iff nonempty[w] != 0 */
-    bucket b[NB];           /* radix buckets, numbered L * (RADIX - 1) + digit - 1 */
-    sim_time bmin[NB];      /* earliest time in each non-empty bucket */
+    uint64_t nonempty[NWORDS]; /* bit b set iff bucket b is non-empty */
+    blk **lv[LEVELS];       /* per level, allocated on first use: the tail block of
+                             * each bucket by digit, or NULL when it is empty */
+    sim_event sm[SM_CAP];   /* the sorted array (FRONT) */
     /* memory */
     blk *free;              /* free blocks */
     size_t nfree;           /* blocks on the free list */
     size_t nblocks;         /* blocks allocated in all slabs */
     slab *slabs;            /* every slab, newest first */
-    size_t bytes;           /* bytes held: this struct plus slabs */
+    size_t bytes;           /* bytes held: this struct, level tables and slabs */
 };
 
-/* The bucket number of time t > last. */
-static inline unsigned bucket_of(sim_time t, sim_time last)
+/* The bucket number of time t > piv. */
+static inline unsigned bucket_of(sim_time t, sim_time piv)
 {
-    unsigned hb = 63u - (unsigned)__builtin_clzll(t ^ last);
+    unsigned hb = 63u - (unsigned)__builtin_clzll(t ^ piv);
     unsigned lv = hb / EVQ_DIGIT;
-    return lv * (RADIX - 1) + (unsigned)((t >> (lv * EVQ_DIGIT)) & (RADIX - 1)) - 1;
+    return lv * RADIX + (unsigned)((t >> (lv * EVQ_DIGIT)) & (RADIX - 1));
+}
+
+static inline blk **slot_of(evq *q, unsigned i)
+{
+    return &q->lv[i / RADIX][i % RADIX];
+}
+
+/* Events in the tail block of a radix bucket of cnt >= 1 events. */
+static inline uint32_t tail_fill(uint64_t cnt)
+{
+    return (uint32_t)((cnt - 1) % BLK_N) + 1;
 }
 
 static inline blk *blk_get(evq *q)
 {
     blk *x = q->free;
-    assert(x); /* guaranteed by the checks in evq_push and advance */
+    assert(x); /* guaranteed by the checks before every change */
     q->free = x->next;
     q->nfree--;
-    x->next = NULL;
     return x;
 }
 
@@ -192,25 +224,6 @@ static inline void blk_put(evq *q, blk *x)
     q->free = x;
     q->nfree++;
 }
-
-/* Append an event to a bucket; the bucket's minimum is the caller's job. */
-static inline void bucket_put(evq *q, bucket *bk, const sim_event *e)
-{
-    if (!bk->tail) {
-        bk->head = bk->tail = blk_get(q);
-        bk->rd = bk->wr = 0;
-        bk->cnt = 0;
-    } else if (bk->wr == BLK_N) {
-        blk *x = blk_get(q);
-        bk->tail->next = x;
-        bk->tail = x;
-        bk->wr = 0;
-    }
-    bk->tail->ev[bk->wr++] = *e;
-    bk->cnt += (bk->cnt != UINT32_MAX);
-}
-
-_Static_assert(NWORDS <= 64, "the summary word covers at most 64 bitmap words");
 
 static inline void mark(evq *q, unsigned i)
 {
@@ -224,13 +237,56 @@ static inline void unmark(evq *q, unsigned i)
         q->words &= ~((uint64_t)1 << (i >> 6));
 }
 
-/* The lowest non-empty bucket, or NB when all are empty. */
+/* The lowest non-empty bucket; the radix buckets must not all be empty. */
 static inline unsigned lowest(const evq *q)
 {
-    if (!q->words)
-        return NB;
     unsigned w = (unsigned)__builtin_ctzll(q->words);
     return w * 64 + (unsigned)__builtin_ctzll(q->nonempty[w]);
+}
+
+/* Append an event to bucket i (its level table exists, a block is free if
+ * the bucket needs one). */
+static inline void radix_put(evq *q, unsigned i, const sim_event *e)
+{
+    blk **s = slot_of(q, i);
+    blk *tl = *s;
+    if (!tl) {
+        tl = blk_get(q);
+        tl->next = tl;
+        tl->cnt = 0;
+        tl->bmin = e->time;
+        *s = tl;
+        mark(q, i);
+    } else {
+        if (tl->cnt % BLK_N == 0) { /* the tail is full: a new tail takes over the counts */
+            blk *x = blk_get(q);
+            x->next = tl->next;
+            x->cnt = tl->cnt;
+            x->bmin = tl->bmin;
+            tl->next = x;
+            *s = tl = x;
+        }
+        if (e->time < tl->bmin)
+            tl->bmin = e->time;
+    }
+    tl->ev[tl->cnt % BLK_N] = *e;
+    tl->cnt++;
+}
+
+/* Append an event to the now lane (a block is free if it needs one). */
+static inline void lane_put(evq *q, const sim_event *e)
+{
+    lane *l = &q->now;
+    if (!l->tail) {
+        l->head = l->tail = blk_get(q);
+        l->rd = l->wr = 0;
+    } else if (l->wr == BLK_N) {
+        blk *x = blk_get(q);
+        l->tail->next = x;
+        l->tail = x;
+        l->wr = 0;
+    }
+    l->tail->ev[l->wr++] = *e;
 }
 
 /* Add a slab so that at least `want` blocks are free. */
@@ -256,13 +312,38 @@ static int grow(evq *q, size_t want)
     return 0;
 }
 
+/* Make sure the level tables in `mask` exist: 0, or SIM_ENOMEM with none
+ * added. */
+static int need_levels(evq *q, unsigned mask)
+{
+    unsigned added = 0;
+    for (unsigned L = 0; L < LEVELS; L++) {
+        if (!(mask >> L & 1) || q->lv[L])
+            continue;
+        q->lv[L] = sim_calloc(RADIX, sizeof(blk *));
+        if (!q->lv[L]) {
+            for (unsigned k = 0; k < L; k++)
+                if (added >> k & 1) {
+                    sim_free(q->lv[k]);
+                    q->lv[k] = NULL;
+                    q->bytes -= RADIX * sizeof(blk *);
+                }
+            return SIM_ENOMEM;
+        }
+        q->bytes += RADIX * sizeof(blk *);
+        added |= 1u << L;
+    }
+    return 0;
+}
+
 evq *evq_new(void)
 {
     evq *q = sim_calloc(1, sizeof *q);
     if (!q)
         return NULL;
     q->bytes = sizeof *q;
-    q->small = SMALL_CAP > 0;
+    q->front = 1;
+    q->flim = SIM_TIME_MAX;
     return q;
 }
 
@@ -276,227 +357,275 @@ void evq_free(evq *q)
         sim_free(s);
         s = nx;
     }
+    for (unsigned L = 0; L < LEVELS; L++)
+        sim_free(q->lv[L]);
     sim_free(q);
 }
 
-static inline __attribute__((always_inline)) int radix_push(evq *q, const sim_event *e)
-{
-    sim_time t = e->time;
-    unsigned i = 0;
-    bucket *bk = &q->now;
-    if (t != q->last) {
-        i = bucket_of(t, q->last);
-        bk = &q->b[i];
-    }
-    if (!q->free && (!bk->tail || bk->wr == BLK_N)) {
-        int rc = grow(q, 1);
-        if (rc)
-            return rc;
-    }
-    if (bk != &q->now) {
-        if (!bk->head) {
-            q->bmin[i] = t;
-            mark(q, i);
-        } else if (t < q->bmin[i]) {
-            q->bmin[i] = t;
-        }
-    }
-    bucket_put(q, bk, e);
-    return 0;
-}
-
-/* Free blocks a redistribution of src at clock `last` needs: a dry run of
- * the move that counts the events each destination receives (counter 0 is
- * the now lane; bucket 0 is never used, as digit 0 never is) and replays
- * its block takes and returns. src is at level L, so every destination is
- * below L * (RADIX - 1); counter j + 1 is bucket j. */
-static size_t redistribution_need(const bucket *src, sim_time last, unsigned L)
+/* Free blocks a redistribution of the bucket with tail tl around pivot
+ * `piv` needs: a dry run of the move that counts the events each
+ * destination receives (counter 0 is the now lane, counter j + 1 bucket j;
+ * the source is at level L, so j < L * RADIX) and replays its block takes
+ * and returns. Also sets *levels to the levels the move writes. */
+static size_t redistribution_need(const blk *tl, sim_time piv, unsigned L, unsigned *levels)
 {
     uint32_t cnt[NB + 1];
-    memset(cnt, 0, (L * (RADIX - 1) + 1) * sizeof cnt[0]);
+    memset(cnt, 0, (L * RADIX + 1) * sizeof cnt[0]);
     size_t held = 0, worst = 0;
-    const blk *x = src->head;
-    uint32_t r = src->rd;
+    unsigned lvs = 0;
+    const blk *x = tl->next;
     for (;;) {
-        uint32_t end = (x == src->tail) ? src->wr : BLK_N;
-        for (; r < end; r++) {
+        uint32_t end = (x == tl) ? tail_fill(tl->cnt) : BLK_N;
+        for (uint32_t r = 0; r < end; r++) {
             sim_time t = x->ev[r].time;
-            unsigned j = t == last ? 0 : bucket_of(t, last) + 1;
+            unsigned j = 0;
+            if (t != piv) {
+                j = bucket_of(t, piv) + 1;
+                lvs |= 1u << ((j - 1) / RADIX);
+            }
             if (cnt[j]++ % BLK_N == 0 && ++held > worst)
                 worst = held;
         }
-        if (x == src->tail)
+        if (x == tl)
             break;
-        held--; /* advance returns the consumed block */
+        held--; /* the move returns the consumed block */
         x = x->next;
-        r = 0;
     }
+    *levels = lvs;
     return worst;
 }
 
-/* Refill the empty now lane from the lowest non-empty bucket: 0, or
- * SIM_ENOMEM with nothing changed. */
-static int advance(evq *q, unsigned i)
+/* Move bucket i (level L >= 1, more than FRONT_MAX events or above
+ * FRONT_LEVEL) into the empty now lane and lower levels around its minimum:
+ * 0, or SIM_ENOMEM with nothing changed. */
+static int redistribute(evq *q, unsigned i)
 {
-    assert(i < NB);
-    /* a bucket of level 0, or of one event, holds one time only */
-    int one_time = i < RADIX - 1 || q->b[i].cnt == 1;
-    if (!one_time) {
-        /* make sure the blocks the move takes are free (see MEMORY) */
-        unsigned lv = i / (RADIX - 1);
-        const bucket *sb = &q->b[i];
-        size_t need = (size_t)lv * (RADIX - 1) + 1;
-        if (sb->cnt < need)
-            need = sb->cnt; /* at most one destination per event */
-        if (q->nfree < need) {
-            if (q->nblocks < EXACT_BELOW)
-                need = redistribution_need(&q->b[i], q->bmin[i], lv);
-            if (q->nfree < need) {
-                int rc = grow(q, need);
-                if (rc)
-                    return rc;
-            }
-        }
-    }
-    bucket src = q->b[i];
-    memset(&q->b[i], 0, sizeof q->b[i]);
+    unsigned L = i / RADIX;
+    blk **s = slot_of(q, i);
+    blk *tl = *s;
+    sim_time piv = tl->bmin;
+    /* make sure the blocks and level tables the move takes exist (MEMORY) */
+    size_t need = (size_t)L * (RADIX - 1) + 1;
+    if (tl->cnt < need)
+        need = tl->cnt; /* at most one destination per event */
+    unsigned lowmask = (1u << L) - 1, levels = lowmask;
+    int have_levels = 1;
+    for (unsigned k = 0; k < L; k++)
+        have_levels &= q->lv[k] != NULL;
+    if ((q->nfree < need && q->nblocks < EXACT_BELOW) || !have_levels)
+        need = redistribution_need(tl, piv, L, &levels);
+    int rc = need_levels(q, levels);
+    if (rc)
+        return rc;
+    if (q->nfree < need && (rc = grow(q, need)) != 0)
+        return rc;
+    *s = NULL;
     unmark(q, i);
-    if (one_time) {
-        /* every event is at the bucket's minimum: it becomes the now lane */
-        q->last = q->bmin[i];
-        q->now = src;
-        return 0;
-    }
-    sim_time last = q->last = q->bmin[i];
-    /* stable redistribution into the (empty) lower levels */
-    blk *x = src.head;
-    uint32_t r = src.rd;
+    q->piv = piv;
+    /* stable: scan in order, append to empty destinations (FIFO TIES) */
+    blk *x = tl->next;
     for (;;) {
-        uint32_t end = (x == src.tail) ? src.wr : BLK_N;
-        if (x != src.tail) /* blocks are scattered: fetch the next one early */
+        uint32_t end = BLK_N;
+        if (x == tl)
+            end = tail_fill(tl->cnt);
+        else /* blocks are scattered: fetch the next one early */
             for (size_t off = 0; off < sizeof(blk); off += 64)
                 __builtin_prefetch((const char *)x->next + off);
-        for (; r < end; r++) {
+        for (uint32_t r = 0; r < end; r++) {
             const sim_event *e = &x->ev[r];
-            sim_time t = e->time;
-            if (t == last) {
-                bucket_put(q, &q->now, e);
-            } else {
-                unsigned j = bucket_of(t, last);
-                bucket *bk = &q->b[j];
-                if (!bk->head) {
-                    q->bmin[j] = t;
-                    mark(q, j);
-                } else if (t < q->bmin[j]) {
-                    q->bmin[j] = t;
-                }
-                bucket_put(q, bk, e);
-            }
+            if (e->time == piv)
+                lane_put(q, e);
+            else
+                radix_put(q, bucket_of(e->time, piv), e);
         }
         blk *nx = x->next;
-        int done = (x == src.tail);
+        int done = (x == tl);
         blk_put(q, x);
         if (done)
             break;
         x = nx;
-        r = 0;
     }
     return 0;
 }
 
-static int radix_pop(evq *q, sim_event *out)
+/* FRONT: sort bucket i (at most FRONT_MAX events, level <= FRONT_LEVEL)
+ * into the empty array, which then covers its whole time range. */
+static void extract(evq *q, unsigned i)
 {
-    if (!q->now.head) {
-        unsigned i = lowest(q); /* < NB: the queue is not empty */
-        if (i < NB && q->b[i].cnt == 1) {
-            bucket *bk = &q->b[i];
-            /* a bucket of one event: take it there, no now lane (STRUCTURE) */
-            *out = bk->head->ev[bk->rd];
-            blk_put(q, bk->head);
-            memset(bk, 0, sizeof *bk);
-            unmark(q, i);
-            q->last = q->bmin[i];
-            return 1;
+    unsigned L = i / RADIX, sh = L * EVQ_DIGIT;
+    blk **s = slot_of(q, i);
+    blk *tl = *s;
+    sim_time p = tl->bmin, low = ((sim_time)1 << sh) - 1;
+    uint64_t key[FRONT_MAX], tmp[FRONT_MAX];
+    const sim_event *src[FRONT_MAX];
+    uint32_t c = 0;
+    blk *x = tl->next;
+    for (;;) {
+        uint32_t end = (x == tl) ? tail_fill(tl->cnt) : BLK_N;
+        for (uint32_t r = 0; r < end; r++, c++) {
+            /* the bits below the bucket's digit, then the position: the key
+             * orders by (time, insertion) */
+            key[c] = (x->ev[r].time & low) << IDX_BITS | c;
+            src[c] = &x->ev[r];
         }
-        int rc = advance(q, i);
-        if (rc)
-            return rc;
+        blk *nx = x->next;
+        int done = (x == tl);
+        blk_put(q, x); /* only its link changes: the events stay readable */
+        if (done)
+            break;
+        x = nx;
     }
-    bucket *nw = &q->now;
-    *out = nw->head->ev[nw->rd++];
-    if (nw->head == nw->tail) {
-        if (nw->rd == nw->wr) {
-            blk_put(q, nw->head);
-            nw->head = nw->tail = NULL;
-            nw->rd = nw->wr = 0;
+    uint64_t *k = key;
+    if (L > 0 && c > PRESORT_ABOVE) {
+        /* a stable counting pass on the top PRESORT_BITS bits of the keys'
+         * times leaves the insertion sort below little to do */
+        unsigned top = IDX_BITS + sh - PRESORT_BITS;
+        uint8_t at[(1u << PRESORT_BITS) + 1];
+        memset(at, 0, sizeof at);
+        for (uint32_t j = 0; j < c; j++)
+            at[(key[j] >> top) + 1]++;
+        for (unsigned b = 1; b <= 1u << PRESORT_BITS; b++)
+            at[b] = (uint8_t)(at[b] + at[b - 1]);
+        for (uint32_t j = 0; j < c; j++)
+            tmp[at[key[j] >> top]++] = key[j];
+        k = tmp;
+    }
+    if (L > 0) /* a level-0 bucket holds one time, in insertion order */
+        for (uint32_t j = 1; j < c; j++) {
+            uint64_t v = k[j];
+            uint32_t m = j;
+            for (; m > 0 && k[m - 1] > v; m--)
+                k[m] = k[m - 1];
+            k[m] = v;
         }
-    } else if (nw->rd == BLK_N) {
-        blk *x = nw->head;
-        nw->head = x->next;
-        nw->rd = 0;
-        blk_put(q, x);
-        if (nw->head != nw->tail)
-            __builtin_prefetch(nw->head->next);
-    }
-    return 1;
+    for (uint32_t j = 0; j < c; j++)
+        q->sm[j] = *src[k[j] & ((1u << IDX_BITS) - 1)];
+    *s = NULL;
+    unmark(q, i);
+    q->sh = 0;
+    q->sn = c;
+    q->piv = p;
+    q->front = 1;
+    q->flim = p | low;
 }
 
-/* Return every block of a bucket to the free list and empty it. */
-static void drain(evq *q, bucket *bk);
-
-/* SMALL QUEUES: move the array into the radix heap (0), or SIM_ENOMEM
- * with nothing changed. */
-static int small_to_radix(evq *q)
+/* The now lane and the array are empty and the buckets are not: refill one
+ * of them from the lowest bucket. 0, or SIM_ENOMEM with nothing changed. */
+static int refill(evq *q, unsigned i)
 {
-    if (q->nfree < (size_t)q->sn + 1) { /* each event may open a bucket, and the next push */
-        int rc = grow(q, (size_t)q->sn + 1);
-        if (rc)
-            return rc;
+    unsigned L = i / RADIX;
+    blk *tl = *slot_of(q, i);
+    if (tl->cnt <= FRONT_MAX && L <= FRONT_LEVEL) {
+        extract(q, i);
+        return 0;
     }
-    for (uint32_t i = 0; i < q->sn; i++)
-        radix_push(q, &q->sm[q->sh + i]);
+    if (L == 0) { /* one time: the bucket becomes the now lane, nothing moves */
+        *slot_of(q, i) = NULL;
+        unmark(q, i);
+        q->piv = tl->bmin;
+        q->now.head = tl->next;
+        q->now.tail = tl;
+        q->now.rd = 0;
+        q->now.wr = tail_fill(tl->cnt);
+        q->front = 0;
+        return 0;
+    }
+    int rc = redistribute(q, i);
+    if (!rc)
+        q->front = 0;
+    return rc;
+}
+
+/* FRONT: the array is full and e->time <= flim: move the array into the now
+ * lane and the lower levels around the clock, making sure the memory for
+ * this and for pushing t exists first. 0, or SIM_ENOMEM with nothing changed. */
+static int spill(evq *q, sim_time t)
+{
+    sim_time c = q->last;
+    const sim_event *a = q->sm + q->sh;
+    unsigned levels = t != c ? 1u << (bucket_of(t, c) / RADIX) : 0;
+    for (uint32_t k = 0; k < q->sn; k++)
+        if (a[k].time != c)
+            levels |= 1u << (bucket_of(a[k].time, c) / RADIX);
+    int rc = need_levels(q, levels);
+    if (rc)
+        return rc;
+    if (q->nfree < (size_t)q->sn + 1 && (rc = grow(q, (size_t)q->sn + 1)) != 0)
+        return rc; /* each event may open a bucket, and so may t */
+    q->piv = c;
+    for (uint32_t k = 0; k < q->sn; k++) {
+        if (a[k].time == c)
+            lane_put(q, &a[k]);
+        else
+            radix_put(q, bucket_of(a[k].time, c), &a[k]);
+    }
     q->sh = q->sn = 0;
-    q->small = 0;
+    q->front = 0;
     return 0;
 }
 
-/* Append the events of bucket bk, in order, to the array (radix_to_small). */
-static void bucket_to_small(evq *q, bucket *bk)
+/* Append the events of the now lane, then of every bucket by number, to the
+ * array, and empty them. */
+static void lane_to_small(evq *q)
 {
-    const blk *x = bk->head;
-    uint32_t r = bk->rd;
+    lane *l = &q->now;
+    blk *x = l->head;
+    uint32_t r = l->rd;
     while (x) {
-        uint32_t end = (x == bk->tail) ? bk->wr : BLK_N;
+        uint32_t end = (x == l->tail) ? l->wr : BLK_N;
         for (; r < end; r++)
             q->sm[q->sn++] = x->ev[r];
-        x = (x == bk->tail) ? NULL : x->next;
+        blk *nx = (x == l->tail) ? NULL : x->next;
+        blk_put(q, x);
+        x = nx;
         r = 0;
     }
-    drain(q, bk);
+    memset(l, 0, sizeof *l);
 }
 
-/* SMALL QUEUES: move the (at most SMALL_LOW) pending events into the array. */
-static void radix_to_small(evq *q)
+static void bucket_to_small(evq *q, unsigned i)
 {
-    q->sh = q->sn = 0;
-    bucket_to_small(q, &q->now);
-    for (unsigned w = 0; w < NWORDS; w++)
-        while (q->nonempty[w]) {
-            unsigned i = w * 64 + (unsigned)__builtin_ctzll(q->nonempty[w]);
-            bucket_to_small(q, &q->b[i]);
-            unmark(q, i);
-        }
+    blk **s = slot_of(q, i);
+    blk *tl = *s, *x = tl->next;
+    for (;;) {
+        uint32_t end = (x == tl) ? tail_fill(tl->cnt) : BLK_N;
+        for (uint32_t r = 0; r < end; r++)
+            q->sm[q->sn++] = x->ev[r];
+        blk *nx = x->next;
+        int done = (x == tl);
+        blk_put(q, x);
+        if (done)
+            break;
+        x = nx;
+    }
+    *s = NULL;
+    unmark(q, i);
+}
+
+/* SMALL QUEUES: move every pending event (at most SMALL_LOW) into the array. */
+static void to_small(evq *q)
+{
+    if (q->sh) {
+        memmove(q->sm, q->sm + q->sh, q->sn * sizeof q->sm[0]);
+        q->sh = 0;
+    }
+    uint32_t from = q->sn; /* the array's events precede all others */
+    lane_to_small(q);
+    while (q->words)
+        bucket_to_small(q, lowest(q));
     /* stable insertion sort by time: equal times came from one bucket, in order */
-    for (uint32_t i = 1; i < q->sn; i++) {
+    for (uint32_t i = from + 1; i < q->sn; i++) {
         sim_event e = q->sm[i];
         uint32_t j = i;
-        while (j > 0 && q->sm[j - 1].time > e.time) {
+        while (j > from && q->sm[j - 1].time > e.time) {
             q->sm[j] = q->sm[j - 1];
             j--;
         }
         q->sm[j] = e;
     }
-    q->small = 1;
+    q->front = 1;
+    q->flim = SIM_TIME_MAX;
+    q->piv = q->last;
 }
 
 int evq_push(evq *q, const sim_event *e)
@@ -504,9 +633,9 @@ int evq_push(evq *q, const sim_event *e)
     sim_time t = e->time;
     if (t < q->last)
         return SIM_EINVAL;
-    if (q->small) {
-        if (q->sn < SMALL_CAP) {
-            if (q->sh + q->sn == SMALL_CAP) { /* no room at the end: slide to the start */
+    if (q->front && t <= q->flim) {
+        if (q->sn < SM_CAP) {
+            if (q->sh + q->sn == SM_CAP) { /* no room at the end: slide to the start */
                 memmove(q->sm, q->sm + q->sh, q->sn * sizeof q->sm[0]);
                 q->sh = 0;
             }
@@ -520,73 +649,127 @@ int evq_push(evq *q, const sim_event *e)
             q->n++;
             return 0;
         }
-        int rc = small_to_radix(q);
+        int rc = spill(q, t); /* also secures the memory of the push below */
         if (rc)
             return rc;
     }
-    int rc = radix_push(q, e);
-    if (!rc)
-        q->n++;
-    return rc;
+    if (t == q->piv) {
+        if (!q->free && (!q->now.tail || q->now.wr == BLK_N) && grow(q, 1))
+            return SIM_ENOMEM;
+        lane_put(q, e);
+    } else {
+        unsigned i = bucket_of(t, q->piv);
+        if (!q->lv[i / RADIX] && need_levels(q, 1u << (i / RADIX)))
+            return SIM_ENOMEM;
+        if (!q->free) {
+            blk *tl = *slot_of(q, i);
+            if ((!tl || tl->cnt % BLK_N == 0) && grow(q, 1))
+                return SIM_ENOMEM;
+        }
+        radix_put(q, i, e);
+    }
+    q->n++;
+    return 0;
 }
 
 int evq_pop(evq *q, sim_event *out)
 {
-    if (q->n == 0)
-        return 0;
-    if (q->small) {
+    if (q->sn) {
         *out = q->sm[q->sh++];
         q->last = out->time;
         if (--q->sn == 0)
             q->sh = 0;
-        q->n--;
-        return 1;
+    } else if (q->now.head) {
+        lane *l = &q->now;
+        *out = l->head->ev[l->rd++];
+        q->last = q->piv;
+        if (l->head == l->tail) {
+            if (l->rd == l->wr) {
+                blk_put(q, l->head);
+                l->head = l->tail = NULL;
+                l->rd = l->wr = 0;
+            }
+        } else if (l->rd == BLK_N) {
+            blk *x = l->head;
+            l->head = x->next;
+            l->rd = 0;
+            blk_put(q, x);
+            if (l->head != l->tail)
+                __builtin_prefetch(l->head->next);
+        }
+    } else if (q->n == 0) {
+        return 0;
+    } else {
+        unsigned i = lowest(q);
+        blk **s = slot_of(q, i);
+        blk *tl = *s;
+        if (tl->cnt == 1) { /* a bucket of one event: popped where it is */
+            *out = tl->ev[0];
+            blk_put(q, tl);
+            *s = NULL;
+            unmark(q, i);
+            q->piv = q->last = out->time;
+            q->front = 0;
+        } else {
+            int rc = refill(q, i);
+            if (rc)
+                return rc;
+            return evq_pop(q, out) == 1 ? 1 : SIM_ENOMEM; /* cannot fail now */
+        }
     }
-    int rc = radix_pop(q, out);
-    if (rc == 1) {
-        q->n--;
-        if (SMALL_CAP > 0 && q->n <= SMALL_LOW)
-            radix_to_small(q);
-    }
-    return rc;
+    q->n--;
+    if (q->n <= SMALL_LOW && q->n > q->sn)
+        to_small(q);
+    return 1;
 }
 
 sim_time evq_peek_time(evq *q)
 {
     if (q->n == 0)
         return SIM_TIME_MAX;
-    if (q->small)
+    if (q->sn)
         return q->sm[q->sh].time;
     if (q->now.head)
-        return q->last;
-    return q->bmin[lowest(q)];
+        return q->piv;
+    return (*slot_of(q, lowest(q)))->bmin;
 }
 
 size_t evq_size(const evq *q) { return q->n; }
 
 size_t evq_bytes(const evq *q) { return q->bytes; }
 
-static void drain(evq *q, bucket *bk)
+/* Return every block of the now lane and of the buckets to the free list. */
+static void drain(evq *q)
 {
-    blk *x = bk->head;
-    while (x) {
-        blk *nx = (x == bk->tail) ? NULL : x->next;
+    for (blk *x = q->now.head; x;) {
+        blk *nx = (x == q->now.tail) ? NULL : x->next;
         blk_put(q, x);
         x = nx;
     }
-    memset(bk, 0, sizeof *bk);
+    memset(&q->now, 0, sizeof q->now);
+    while (q->words) {
+        unsigned i = lowest(q);
+        blk **s = slot_of(q, i);
+        blk *tl = *s, *x = tl->next;
+        for (;;) {
+            blk *nx = x->next;
+            int done = (x == tl);
+            blk_put(q, x);
+            if (done)
+                break;
+            x = nx;
+        }
+        *s = NULL;
+        unmark(q, i);
+    }
 }
 
 void evq_clear(evq *q)
 {
-    drain(q, &q->now);
-    for (unsigned i = 0; i < NB; i++)
-        if (q->b[i].head)
-            drain(q, &q->b[i]);
-    memset(q->nonempty, 0, sizeof q->nonempty);
-    q->words = 0;
-    q->n = 0;
-    q->last = 0;
+    drain(q);
     q->sh = q->sn = 0;
-    q->small = SMALL_CAP > 0;
+    q->n = 0;
+    q->last = q->piv = 0;
+    q->front = 1;
+    q->flim = SIM_TIME_MAX;
 }
