@@ -112,24 +112,29 @@
 #define BLK_N 16 /* events per block, a power of two */
 #endif
 #ifndef SM_CAP
-#define SM_CAP 128 /* events the sorted array holds, at most 128 (see FRONT) */
+#define SM_CAP 256 /* events the sorted array holds, at most 256 (see FRONT) */
+#endif
+#ifndef FRONT_MAX
+#define FRONT_MAX SM_CAP /* a bucket of at most this many events is sorted into the array */
 #endif
 #ifndef PRESORT_ABOVE
 #define PRESORT_ABOVE 16 /* sort larger buckets in two passes (see FRONT) */
 #endif
-#define PRESORT_BITS 6
-#ifndef FRONT_MAX
-#define FRONT_MAX SM_CAP /* a bucket of at most this many events is sorted into the array */
+#ifndef NARROW_BUDGET
+#define NARROW_BUDGET 4096 /* events pushes may shift in the array before it narrows */
+#endif
+#ifndef SMALL_CAP
+#define SMALL_CAP 32 /* events the array holds while it holds them all (SMALL QUEUES) */
 #endif
 #ifndef SMALL_LOW
-#define SMALL_LOW (SM_CAP / 4) /* every event returns to the array at or below this many */
+#define SMALL_LOW (SMALL_CAP / 4) /* every event returns to the array at or below this many */
 #endif
 
 #define RADIX (1u << EVQ_DIGIT)
 #define LEVELS ((64 + EVQ_DIGIT - 1) / EVQ_DIGIT)
 #define NB (LEVELS * RADIX) /* bucket numbers L * RADIX + digit; digit 0 is never used */
 #define NWORDS ((NB + 63) / 64)
-#define IDX_BITS 7          /* bits of an event's position in a sort key (FRONT) */
+#define IDX_BITS 8          /* bits of an event's position in a sort key (FRONT) */
 /* the highest level whose offsets from the bucket minimum leave IDX_BITS free */
 #define FRONT_LEVEL ((64 - IDX_BITS) / EVQ_DIGIT)
 /* Below this many blocks a short redistribution reserve is computed exactly
@@ -141,11 +146,12 @@
 #define EXACT_BELOW 32768
 #endif
 
+#define COLD __attribute__((noinline, cold)) /* off the common path of push and pop */
+
 _Static_assert(NWORDS <= 64, "the summary word covers at most 64 bitmap words");
 _Static_assert((BLK_N & (BLK_N - 1)) == 0, "BLK_N is a power of two");
 _Static_assert(FRONT_MAX <= SM_CAP && SM_CAP <= (1 << IDX_BITS), "sort keys hold a position");
-_Static_assert(FRONT_MAX < 256 && PRESORT_BITS <= EVQ_DIGIT, "the counting pass");
-_Static_assert(SMALL_LOW < SM_CAP, "the array takes back what it holds");
+_Static_assert(SMALL_LOW < SMALL_CAP && SMALL_CAP <= SM_CAP, "the array takes back what it holds");
 
 typedef struct blk {
     struct blk *next;       /* radix bucket: a ring, the tail's next is the head;
@@ -174,6 +180,8 @@ struct evq {
                              * highest digit in which they differ from it */
     size_t n;               /* pending events */
     int front;              /* 1: sm[] holds every pending event with time <= flim */
+    uint32_t cap;           /* with front: SMALL_CAP when flim is SIM_TIME_MAX, else SM_CAP */
+    uint32_t shifted;       /* events pushes shifted in the array since it was filled */
     uint32_t sh, sn;        /* sm[sh .. sh + sn) holds them, in (time, insertion) order */
     sim_time flim;          /* see front */
     lane now;               /* events at time == piv == last, FIFO (never with front) */
@@ -290,7 +298,7 @@ static inline void lane_put(evq *q, const sim_event *e)
 }
 
 /* Add a slab so that at least `want` blocks are free. */
-static int grow(evq *q, size_t want)
+static COLD int grow(evq *q, size_t want)
 {
     size_t add = q->nblocks / 8; /* 12.5% steps keep the slack small */
     if (add > 8192)
@@ -314,7 +322,7 @@ static int grow(evq *q, size_t want)
 
 /* Make sure the level tables in `mask` exist: 0, or SIM_ENOMEM with none
  * added. */
-static int need_levels(evq *q, unsigned mask)
+static COLD int need_levels(evq *q, unsigned mask)
 {
     unsigned added = 0;
     for (unsigned L = 0; L < LEVELS; L++) {
@@ -344,6 +352,7 @@ evq *evq_new(void)
     q->bytes = sizeof *q;
     q->front = 1;
     q->flim = SIM_TIME_MAX;
+    q->cap = SMALL_CAP;
     return q;
 }
 
@@ -398,7 +407,7 @@ static size_t redistribution_need(const blk *tl, sim_time piv, unsigned L, unsig
 /* Move bucket i (level L >= 1, more than FRONT_MAX events or above
  * FRONT_LEVEL) into the empty now lane and lower levels around its minimum:
  * 0, or SIM_ENOMEM with nothing changed. */
-static int redistribute(evq *q, unsigned i)
+static COLD int redistribute(evq *q, unsigned i)
 {
     unsigned L = i / RADIX;
     blk **s = slot_of(q, i);
@@ -477,15 +486,19 @@ static void extract(evq *q, unsigned i)
     }
     uint64_t *k = key;
     if (L > 0 && c > PRESORT_ABOVE) {
-        /* a stable counting pass on the top PRESORT_BITS bits of the keys'
-         * times leaves the insertion sort below little to do */
-        unsigned top = IDX_BITS + sh - PRESORT_BITS;
-        uint8_t at[(1u << PRESORT_BITS) + 1];
-        memset(at, 0, sizeof at);
+        /* a stable counting pass on the top bits of the keys' times, about
+         * log2(c) of them (one event per bin), leaves the insertion sort
+         * below little to do */
+        unsigned bits = 32u - (unsigned)__builtin_clz(c - 1); /* ceil(log2(c)) >= 5 */
+        if (bits > EVQ_DIGIT)
+            bits = EVQ_DIGIT;
+        unsigned top = IDX_BITS + sh - bits;
+        uint16_t at[257];
+        memset(at, 0, ((1u << bits) + 1) * sizeof at[0]);
         for (uint32_t j = 0; j < c; j++)
             at[(key[j] >> top) + 1]++;
-        for (unsigned b = 1; b <= 1u << PRESORT_BITS; b++)
-            at[b] = (uint8_t)(at[b] + at[b - 1]);
+        for (unsigned b = 1; b <= 1u << bits; b++)
+            at[b] = (uint16_t)(at[b] + at[b - 1]);
         for (uint32_t j = 0; j < c; j++)
             tmp[at[key[j] >> top]++] = key[j];
         k = tmp;
@@ -506,16 +519,18 @@ static void extract(evq *q, unsigned i)
     q->sn = c;
     q->piv = p;
     q->front = 1;
+    q->cap = SM_CAP;
+    q->shifted = 0;
     q->flim = p | low;
 }
 
 /* The now lane and the array are empty and the buckets are not: refill one
  * of them from the lowest bucket. 0, or SIM_ENOMEM with nothing changed. */
-static int refill(evq *q, unsigned i)
+static COLD int refill(evq *q, unsigned i)
 {
     unsigned L = i / RADIX;
     blk *tl = *slot_of(q, i);
-    if (tl->cnt <= FRONT_MAX && L <= FRONT_LEVEL) {
+    if (L > 0 && tl->cnt <= FRONT_MAX && L <= FRONT_LEVEL) {
         extract(q, i);
         return 0;
     }
@@ -539,7 +554,7 @@ static int refill(evq *q, unsigned i)
 /* FRONT: the array is full and e->time <= flim: move the array into the now
  * lane and the lower levels around the clock, making sure the memory for
  * this and for pushing t exists first. 0, or SIM_ENOMEM with nothing changed. */
-static int spill(evq *q, sim_time t)
+static COLD int spill(evq *q, sim_time t)
 {
     sim_time c = q->last;
     const sim_event *a = q->sm + q->sh;
@@ -603,7 +618,7 @@ static void bucket_to_small(evq *q, unsigned i)
 }
 
 /* SMALL QUEUES: move every pending event (at most SMALL_LOW) into the array. */
-static void to_small(evq *q)
+static COLD void to_small(evq *q)
 {
     if (q->sh) {
         memmove(q->sm, q->sm + q->sh, q->sn * sizeof q->sm[0]);
@@ -625,7 +640,74 @@ static void to_small(evq *q)
     }
     q->front = 1;
     q->flim = SIM_TIME_MAX;
+    q->cap = SMALL_CAP;
     q->piv = q->last;
+}
+
+/* FRONT: a push of t <= flim would shift many events of the array, or finds
+ * it full: narrow the array to the events of the clock's sub-range at the
+ * level where t first differs from the clock (so that t falls beyond it,
+ * unless t is the clock), moving the later events into the (empty) buckets
+ * of the levels below flim's, around the clock; make sure the memory for
+ * the move and for pushing t exists first. 1 when events moved, 0 when
+ * none did (every event is in the new range), or SIM_ENOMEM with nothing
+ * changed. */
+static COLD int narrow(evq *q, sim_time t)
+{
+    sim_time c = q->last;
+    unsigned l = t == c ? 0 : (63u - (unsigned)__builtin_clzll(t ^ c)) / EVQ_DIGIT;
+    sim_time nf = c | (((sim_time)1 << (l * EVQ_DIGIT)) - 1);
+    const sim_event *a = q->sm + q->sh;
+    uint32_t lo = 0, hi = q->sn; /* the first event later than nf */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (a[mid].time > nf)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (lo == q->sn && t == c)
+        return 0;
+    unsigned levels = t != c ? 1u << (bucket_of(t, c) / RADIX) : 0;
+    for (uint32_t k = lo; k < q->sn; k++)
+        levels |= 1u << (bucket_of(a[k].time, c) / RADIX);
+    int rc = need_levels(q, levels);
+    if (rc)
+        return rc;
+    size_t need = (size_t)(q->sn - lo) + 1; /* each event may open a bucket, and so may t */
+    if (q->nfree < need && (rc = grow(q, need)) != 0)
+        return rc;
+    q->piv = c;
+    for (uint32_t k = lo; k < q->sn; k++)
+        radix_put(q, bucket_of(a[k].time, c), &a[k]);
+    q->sn = lo;
+    if (!lo)
+        q->sh = 0;
+    q->flim = nf;
+    q->cap = SM_CAP;
+    q->shifted = 0;
+    return 1;
+}
+
+/* The insertion point of time t in the array: after every event of time
+ * <= t (FIFO). Pushes mostly land near the end. */
+static inline uint32_t insertion_point(const evq *q, sim_time t)
+{
+    const sim_event *a = q->sm + q->sh;
+    uint32_t hi = q->sn, stop = hi > 8 ? hi - 8 : 0;
+    while (hi > stop && a[hi - 1].time > t)
+        hi--;
+    if (hi == stop && hi > 0 && a[hi - 1].time > t) {
+        uint32_t lo = 0;
+        while (lo < hi) {
+            uint32_t mid = (lo + hi) / 2;
+            if (a[mid].time > t)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+    }
+    return hi;
 }
 
 int evq_push(evq *q, const sim_event *e)
@@ -634,25 +716,37 @@ int evq_push(evq *q, const sim_event *e)
     if (t < q->last)
         return SIM_EINVAL;
     if (q->front && t <= q->flim) {
-        if (q->sn < SM_CAP) {
-            if (q->sh + q->sn == SM_CAP) { /* no room at the end: slide to the start */
-                memmove(q->sm, q->sm + q->sh, q->sn * sizeof q->sm[0]);
-                q->sh = 0;
+        uint32_t pos = insertion_point(q, t);
+        if (q->sn == q->cap || q->shifted + (q->sn - pos) > NARROW_BUDGET) {
+            int rc = narrow(q, t);
+            if (rc < 0 && q->sn == q->cap)
+                return rc;
+            if (rc == 0 && q->sn == q->cap) {
+                rc = spill(q, t); /* every event is at the clock, and so is t */
+                if (rc)
+                    return rc;
             }
+            if (rc == 1 && t > q->flim)
+                goto radix; /* memory for it is secured */
+            /* t is the clock (appended), or memory failed (insert anyway) */
+            pos = insertion_point(q, t);
+        }
+        if (q->front) {
             sim_event *base = q->sm + q->sh;
-            uint32_t pos = q->sn;
-            /* shift the later events up by one; stop after every equal time: FIFO */
-            for (; pos > 0 && base[pos - 1].time > t; pos--)
-                base[pos] = base[pos - 1];
+            if (q->sh + q->sn == SM_CAP) { /* no room at the end: slide to the start */
+                memmove(q->sm, base, q->sn * sizeof q->sm[0]);
+                q->sh = 0;
+                base = q->sm;
+            }
+            q->shifted += q->sn - pos;
+            memmove(base + pos + 1, base + pos, (q->sn - pos) * sizeof *base);
             base[pos] = *e;
             q->sn++;
             q->n++;
             return 0;
         }
-        int rc = spill(q, t); /* also secures the memory of the push below */
-        if (rc)
-            return rc;
     }
+radix:
     if (t == q->piv) {
         if (!q->free && (!q->now.tail || q->now.wr == BLK_N) && grow(q, 1))
             return SIM_ENOMEM;
@@ -772,4 +866,5 @@ void evq_clear(evq *q)
     q->last = q->piv = 0;
     q->front = 1;
     q->flim = SIM_TIME_MAX;
+    q->cap = SMALL_CAP;
 }
