@@ -1,79 +1,120 @@
 /*
- * evq.c - the pending-event set: a monotone radix heap with FIFO buckets.
+ * evq.c - the pending-event set: a monotone radix heap with FIFO buckets
+ * and a sorted front.
  *
  * STRUCTURE. This is the radix heap of Ahuja, Mehlhorn, Orlin and Tarjan
  * ("Faster algorithms for the shortest path problem", JACM 37(2), 1990),
  * generalised to digits of EVQ_DIGIT bits. It exploits the one promise the
  * run loop makes: time never goes backwards. Let `last` be the time of the
- * last popped event. A pending event with time t is kept in
+ * last popped event (the clock) and `piv` the pivot, a time <= last and
+ * <= every pending time (it is last, or the minimum of the bucket last
+ * taken apart). Outside the front (below), a pending event with time t is
+ * kept in
  *
- *   - the now lane, when t == last;
+ *   - the now lane, when t == piv;
  *   - otherwise bucket (L, d), where L is the highest digit in which t and
- *     last differ and d is t's value in that digit (d > last's digit,
- *     because t > last, so digit 0 is never used).
+ *     piv differ and d is t's value in that digit (d > piv's digit, so
+ *     digit 0 is never used).
  *
- * Buckets are numbered L * (RADIX - 1) + d - 1 (digit 0 is never used, so
- * it has no bucket), so a lower number means a smaller time: every event in a lower bucket is earlier than every event in a
+ * Buckets are numbered L * RADIX + d, so a lower number means a smaller
+ * time: every event in a lower bucket is earlier than every event in a
  * higher one. A bitmap of non-empty buckets, with a summary word of its
- * non-zero words, finds the lowest one with two count-trailing-zeros. Popping takes from the now lane; when it is empty:
- *   - if the lowest bucket has L == 0, all its events share one time (they
- *     agree with last in every other digit), and so does a bucket of one
- *     event (its count says so: a radix bucket is only ever emptied whole),
- *     so it becomes the now lane by swapping two bucket headers: no event
- *     moves (a one-event bucket is popped in place, and its block freed).
- *     The second case is the common one when the pending events are
- *     sparser than one per 2^EVQ_DIGIT ps: a level-1 bucket of one event;
- *   - otherwise last becomes that bucket's minimum (kept per bucket as
- *     events are appended) and the bucket is redistributed into lower
- *     buckets. Every level below L is empty at that moment, and an event
- *     moves only to a strictly lower level, so it moves at most
- *     ceil(64 / EVQ_DIGIT) times in its life (two or three in a hold model).
+ * non-zero words, finds the lowest one with two count-trailing-zeros. Each
+ * level's table of bucket heads (RADIX pointers, 2 KB with 8-bit digits)
+ * is allocated the first time an event goes to that level; a bucket's count
+ * and minimum live in its tail block. When the front and the now lane are
+ * empty, a pop looks at the lowest bucket:
+ *   - one event (its count says so: a radix bucket is only ever emptied
+ *     whole): it is popped where it is; piv and last become its time;
+ *   - level 0: all its events share one time (they agree with piv in every
+ *     other digit), so the bucket becomes the now lane; no event moves;
+ *   - level L >= 1 and at most FRONT_MAX events: it is sorted into the front;
+ *   - otherwise piv becomes the bucket's minimum and the bucket is
+ *     redistributed into lower buckets. Every level below L is empty at
+ *     that moment, and an event moves only to a strictly lower level, so it
+ *     moves at most ceil(64 / EVQ_DIGIT) times in its life.
+ * Moving piv from p to a time p' with p <= p' <= every pending time, where
+ * p' agrees with p above the lowest non-empty level L and is in the range
+ * of the lowest bucket, keeps every bucket where it was: an event of level
+ * L' > L still differs from p' first in digit L', one of level L still has
+ * a larger digit L than p'.
+ *
+ * FRONT. Most pops then come from a sorted array: the window
+ * [sh, sh + sn) of sm[], in (time, insertion) order, which holds every
+ * pending event with time <= flim while `front` is set (the buckets below
+ * flim's level are then empty, and the now lane too). Taking a bucket
+ * (L, d) of c <= FRONT_MAX events into it costs a sort instead of a
+ * redistribution and the pops from one-event buckets that followed it:
+ * each event gets the key (its time's bits below digit L, its position in
+ * the bucket) in IDX_BITS, so that equal times keep bucket order, which is
+ * insertion order (FIFO TIES); above PRESORT_ABOVE events a stable counting
+ * pass on about log2(c) top bits of the time leaves an insertion sort
+ * little to do. flim becomes the end of the bucket's range, piv its
+ * minimum. A push with t <= flim is inserted after every event of time
+ * <= t (found from the back, with a binary search past 8 events). Two
+ * things bound that work:
+ *   - when the array is full, or pushes have shifted NARROW_BUDGET events
+ *     since it was filled, the push narrows it: with the clock c as piv,
+ *     the events later than the end of c's range at the level where t
+ *     first differs from c move into the empty buckets below flim's level
+ *     (in array order, so FIFO holds), flim becomes that end, and t lands
+ *     beyond it in a bucket (t == c: the array keeps only time c and t goes
+ *     after it);
+ *   - when every event is at the clock and the array is full, it spills
+ *     into the now lane, and the front ends.
+ * Measured with `memfab bench events` (callgrind, 2e5 holds): at 1e3 events
+ * in the hold model (1 us mean), 283 instructions per hold without the
+ * front and 213 with it; ties (1 ns mean) 272 and 238; at 1e5 320 and
+ * 263-292 (the high figure when the exact reserve pass of MEMORY runs).
  *
  * FIFO TIES. Buckets are FIFO queues and redistribution scans its source
  * in order and appends, so it is stable. Its destinations are empty when it
  * starts, and every later push carries a larger sequence number than any
  * event already present. By induction each bucket holds its events in
  * insertion order, so events of equal time leave in insertion order without
- * storing or comparing a sequence number.
+ * storing or comparing a sequence number. The front sorts by (time,
+ * position in the bucket) and inserts after equal times; narrowing and
+ * spilling move a suffix of the array, in order, into empty buckets.
  *
- * MEMORY. Buckets are singly linked lists of fixed blocks of BLK_N whole
- * 32-byte events, carved from slabs and recycled through a free list, so
- * a redistribution returns its source blocks as it consumes them and the
- * peak is about one copy of the pending events. Memory grows lazily, only
- * when the free list cannot cover an operation, and is checked before the
- * operation changes anything, so a failed allocation leaves the queue as it
- * was:
- *   - a push takes at most one block (its bucket is empty or its tail full);
+ * MEMORY. Buckets are rings of fixed blocks of BLK_N whole 32-byte events
+ * (the tail's link is the head), carved from slabs and recycled through a
+ * free list, so a redistribution returns its source blocks as it consumes
+ * them and the peak is about one copy of the pending events. Memory grows
+ * lazily, only when the free list cannot cover an operation, and is
+ * checked before the operation changes anything, so a failed allocation
+ * leaves the queue as it was:
+ *   - a push takes at most one block (its bucket is empty or its tail full)
+ *     and maybe one level table; narrowing or spilling m events takes at
+ *     most m + 1 blocks and the level tables they reach;
  *   - a redistribution of a level-L bucket of c events has at most
  *     D <= min(c, (RADIX - 1) L + 1) destinations (the now lane and the
- *     buckets of levels below L; each bucket counts the events appended
- *     to it), all empty when it starts. Each destination's tail block is
- *     partly empty, so when the p-th event moves they hold fewer than
- *     p / BLK_N + D blocks, and, as every radix bucket starts at slot 0 of
- *     its head block, floor((p - 1) / BLK_N) source blocks have been
- *     returned: the move takes at most D free blocks in net. When fewer
- *     than D are free and the queue is small, a first pass over the source
- *     computes the exact need by replaying the block takes and returns of
- *     the move without moving anything, so a small queue holds no reserve
- *     it will not use.
+ *     buckets of levels below L), all empty when it starts. Each
+ *     destination's tail block is partly empty, so when the p-th event
+ *     moves they hold fewer than p / BLK_N + D blocks, and, as every radix
+ *     bucket starts at slot 0 of its head block, floor((p - 1) / BLK_N)
+ *     source blocks have been returned: the move takes at most D free
+ *     blocks in net. When fewer than D are free and the queue is small, or
+ *     a level table below L is missing, a first pass over the source
+ *     computes the exact need (and the levels reached) by replaying the
+ *     block takes and returns of the move without moving anything, so a
+ *     small queue holds no reserve it will not use.
  * Only push and pop grow memory (a pop can fail with SIM_ENOMEM); nothing
- * shrinks until evq_free.
+ * shrinks until evq_free. What remains at small sizes is partly filled
+ * blocks: at 1e3 pending events in the hold model up to 144 buckets are
+ * non-empty at once, each with a partly filled 536-byte block, for about
+ * 110 B per event (the fixed part is the 8.6 KB struct and 2 KB per level
+ * used, three or four levels there).
  *
  * SMALL QUEUES. While few events are pending (the common case of a
- * simulation with tens of components in flight), the buckets cost more
- * than they save: a pop that empties the now lane redistributes a bucket
- * holding one or two events. Up to SMALL_CAP events are therefore kept in
- * a sorted array (a window [sh, sh + sn) of sm[]): a push scans from the
- * back past the events with a strictly later time and inserts there, so
- * equal times keep insertion order (FIFO) without a sequence number; a pop
- * takes the front. A push that finds the array full moves every event into
- * the radix heap in array order (which is (time, insertion) order, so the
- * FIFO invariant of the buckets holds), after making sure the blocks they
- * can take are free; when a pop leaves SMALL_LOW events or fewer in the
- * radix heap they return to the array: the now lane first, then the buckets
- * by number, stably sorted by time (equal times share a bucket, where they
- * are in insertion order), with no allocation. The gap between SMALL_LOW
- * and SMALL_CAP keeps a queue near a threshold from moving every event.
+ * simulation with tens of components in flight) the buckets cost more than
+ * they save, so every event is kept in the array, with flim = SIM_TIME_MAX,
+ * up to SMALL_CAP events; a push that finds it full narrows it as above.
+ * When a pop leaves SMALL_LOW events or fewer the others return to the
+ * array: the now lane first, then the buckets by number, stably sorted by
+ * time (equal times share a bucket, where they are in insertion order)
+ * after the array's own events (which are all earlier), with no
+ * allocation. The gap between SMALL_LOW and SMALL_CAP keeps a queue near a
+ * threshold from moving every event.
  *
  * DIGIT WIDTH. An event moves about once per level between its push and its
  * pop: in a bucket (L, d) redistributed around its minimum, the other events
@@ -81,21 +122,22 @@
  * and fewer moves, but RADIX - 1 buckets per level, each non-empty one with
  * a partly filled block. Measured with `memfab bench events` (hold model,
  * 1 us mean increment; instructions per hold by callgrind, 2e5 holds;
- * before the one-event shortcuts, which brought 8 bits to 316 and 279):
+ * before the one-event shortcuts, which brought 8 bits to 316 and 279, and
+ * before the front):
  *   4 bits: 469 instructions per hold at 1e5, 62 B per event at 1e3;
- *   6 bits: 390, 98 B; 8 bits: 341, 173 B (the fixed 66 KB of bucket
- *   headers and one partly filled block per level-1 bucket);
+ *   6 bits: 390, 98 B; 8 bits: 341, 173 B (then with a fixed 66 KB of
+ *   bucket headers, now allocated per level);
  * speedup over the 16-byte binary heap at 1e3 / 1e5 / 1e6 in paired runs:
  * 4 bits 1.0x / 2.4-2.6x / 5.1-5.3x, 8 bits 1.6-1.9x / 3.5-3.8x / 5.5-6.0x.
- * 8 bits are the default: memory per event is the same from 1e5 up
- * (36 B against 35.8 B) and only a small queue pays the fixed headers.
+ * 8 bits are the default.
  *
  * Alternatives considered: a binary heap (libuv style; one cache miss per
  * level once the heap leaves the cache), Brown's calendar queue (CACM 31(10),
  * 1988; needs resizing heuristics and is not FIFO-stable without a sequence
  * compare) and the ladder queue of Tang, Goh and Thng (ACM TOMACS 15(3),
- * 2005; O(1) amortised but sorts its bottom rung, which again needs the
- * sequence number for ties).
+ * 2005; O(1) amortised, and the model of the front: its bottom rung is a
+ * sorted list fed by sorting one small bucket, which here stays FIFO-stable
+ * because the sort key carries the position in the bucket).
  */
 #include "evq.h"
 
