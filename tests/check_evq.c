@@ -291,7 +291,8 @@ START_TEST(test_fifo_ties)
 END_TEST
 
 /* SMALL QUEUES and FRONT (evq.c): a queue whose size walks back and forth
- * across both thresholds of the sorted array (128 in, 32 out), with many
+ * across the thresholds of the sorted array (it holds every event up to 32
+ * and takes them back at 8; as a front it holds up to 256), with many
  * equal times, pops exactly in (time, insertion) order, checked against a
  * plain list scanned for the minimum. */
 START_TEST(test_small_threshold_order)
