@@ -191,7 +191,8 @@
 #define EXACT_BELOW 32768
 #endif
 
-#define COLD __attribute__((noinline, cold)) /* off the common path of push and pop */
+#define COLD __attribute__((noinline, cold)) /* rare: off the paths of push and pop */
+#define NOINLINE __attribute__((noinline)) /* once per bucket: out of push and pop */
 
 _Static_assert(NWORDS <= 64, "the summary word covers at most 64 bitmap words");
 _Static_assert((BLK_N & (BLK_N - 1)) == 0, "BLK_N is a power of two");
@@ -453,7 +454,7 @@ static size_t redistribution_need(const bkt *b, sim_time piv, unsigned L, unsign
 /* Move bucket i (level L >= 1, more than FRONT_MAX events or above
  * FRONT_LEVEL) into the empty now lane and lower levels around its minimum:
  * 0, or SIM_ENOMEM with nothing changed. */
-static COLD int redistribute(evq *q, unsigned i)
+static NOINLINE int redistribute(evq *q, unsigned i)
 {
     unsigned L = i / RADIX;
     bkt *s = slot_of(q, i);
@@ -470,8 +471,9 @@ static COLD int redistribute(evq *q, unsigned i)
         have_levels &= q->lv[k] != NULL;
     if ((q->nfree < need && q->nblocks < EXACT_BELOW) || !have_levels)
         need = redistribution_need(s, piv, L, &levels);
-    int rc = need_levels(q, levels);
-    if (rc)
+    int rc = 0; /* (calls of cold functions only on a branch: GCC treats the
+                 * code after an unconditional one as cold too) */
+    if (!have_levels && (rc = need_levels(q, levels)) != 0)
         return rc;
     if (q->nfree < need && (rc = grow(q, need)) != 0)
         return rc;
@@ -574,7 +576,7 @@ static void extract(evq *q, unsigned i)
 
 /* The now lane and the array are empty and the buckets are not: refill one
  * of them from the lowest bucket. 0, or SIM_ENOMEM with nothing changed. */
-static COLD int refill(evq *q, unsigned i)
+static NOINLINE int refill(evq *q, unsigned i)
 {
     unsigned L = i / RADIX;
     bkt *b = slot_of(q, i);
