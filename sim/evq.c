@@ -65,10 +65,10 @@
  *     after it);
  *   - when every event is at the clock and the array is full, it spills
  *     into the now lane, and the front ends.
- * Measured with `memfab bench events` (callgrind, 2e5 holds): at 1e3 events
- * in the hold model (1 us mean), 283 instructions per hold without the
- * front and 213 with it; ties (1 ns mean) 272 and 238; at 1e5 320 and
- * 263-292 (the high figure when the exact reserve pass of MEMORY runs).
+ * Measured with tools/bench-instr.sh (callgrind, 2e5 holds of `memfab
+ * bench events`): at 1e3 events in the hold model (1 us mean), 283
+ * instructions per hold before the front and the level tables, 206 after;
+ * ties (1 ns mean) 273 and 232; at 1e5 321 and 276, ties 203 and 195.
  *
  * FIFO TIES. Buckets are FIFO queues and redistribution scans its source
  * in order and appends, so it is stable. Its destinations are empty when it
