@@ -290,24 +290,25 @@ START_TEST(test_fifo_ties)
 }
 END_TEST
 
-/* SMALL QUEUES (evq.c): a queue whose size walks back and forth across
- * both thresholds of the sorted array (32 in, 8 out), with many equal
- * times, pops exactly in (time, insertion) order, checked against a plain
- * list scanned for the minimum. */
+/* SMALL QUEUES and FRONT (evq.c): a queue whose size walks back and forth
+ * across the thresholds of the sorted array (it holds every event up to 32
+ * and takes them back at 8; as a front it holds up to 256), with many
+ * equal times, pops exactly in (time, insertion) order, checked against a
+ * plain list scanned for the minimum. */
 START_TEST(test_small_threshold_order)
 {
     rng_state = 11;
-    sim_event pend[128];
+    static sim_event pend[512];
     size_t np = 0;
     uint64_t seq = 0;
     sim_time now = 0;
     int up = 1;
-    for (int op = 0; op < 40000; op++) {
-        if (np >= 40)
+    for (int op = 0; op < 60000; op++) {
+        if (np >= 300)
             up = 0;
         else if (np <= 4)
             up = 1;
-        if (up || (rnd() % 4 == 0 && np < 120)) {
+        if (up || (rnd() % 4 == 0 && np < 500)) {
             pend[np] = ev(now + rnd() % 3 * (rnd() % 2 ? 1 : 1000000), seq++);
             ck_assert_int_eq(evq_push(q, &pend[np]), 0);
             np++;
@@ -372,6 +373,63 @@ START_TEST(test_hold_model_sparse)
 {
     rng_state = 6;
     hold_model(2000, 400000, UINT64_C(1) << 22);
+}
+END_TEST
+
+/* FRONT (evq.c): pushes close to the clock (0 to 300 ps, so most land in
+ * the time range of the bucket just sorted into the array, and with a few
+ * hundred pending the array fills and spills), and a population whose
+ * lowest buckets hold tens of events, sorted by the two-pass sort. */
+START_TEST(test_hold_model_front)
+{
+    rng_state = 12;
+    hold_model(1000, 400000, 300);
+    evq_clear(q);
+    hold_model(3000, 400000, UINT64_C(1) << 16);
+}
+END_TEST
+
+/* FRONT (evq.c): bursts of pushes just after the clock, into the time
+ * range of the bucket just sorted into the array, overfill it, so that it
+ * spills into the buckets below the ones that hold the later events;
+ * checked against the reference heap. */
+START_TEST(test_front_spill)
+{
+    rng_state = 13;
+    refheap h = {0};
+    uint64_t seq = 0;
+    sim_time now = 0;
+    sim_event a, b;
+    for (int round = 0; round < 3000; round++) {
+        int far = (int)(rnd() % 60), pops = 1 + (int)(rnd() % 20), near = (int)(rnd() % 200);
+        for (int k = 0; k < far; k++, seq++) {
+            sim_event e = ev(now + rnd() % (1u << 20), seq);
+            CHECK(evq_push(q, &e) == 0);
+            rh_push(&h, &e);
+        }
+        for (int k = 0; k < pops && h.n; k++) {
+            CHECK(evq_pop(q, &a) == 1 && rh_pop(&h, &b) == 1);
+            ck_same(&a, &b);
+            now = a.time;
+        }
+        for (int k = 0; k < near; k++, seq++) {
+            sim_event e = ev(now + rnd() % 64, seq);
+            CHECK(evq_push(q, &e) == 0);
+            rh_push(&h, &e);
+        }
+        for (int k = (int)(rnd() % 300); k > 0 && h.n; k--) {
+            CHECK(evq_pop(q, &a) == 1 && rh_pop(&h, &b) == 1);
+            ck_same(&a, &b);
+            now = a.time;
+        }
+        CHECK(evq_size(q) == h.n);
+    }
+    while (rh_pop(&h, &b)) {
+        CHECK(evq_pop(q, &a) == 1);
+        ck_same(&a, &b);
+    }
+    ck_assert_int_eq(evq_pop(q, &a), 0);
+    free(h.a);
 }
 END_TEST
 
@@ -583,48 +641,72 @@ START_TEST(test_push_nomem)
 }
 END_TEST
 
-/* A pop whose redistribution needs blocks that cannot be had returns
+/* A pop whose redistribution needs memory that cannot be had returns
  * SIM_ENOMEM and leaves the queue as it was; it succeeds once memory is back. */
 START_TEST(test_pop_nomem)
 {
-    /* 46 events in one level-3 bucket, bound for 46 different destinations
-     * (the now lane and every bucket of levels 0 to 2), pushed in an order
-     * that is not the time order */
-    sim_time ts[46];
-    size_t n = 0;
-    ts[n++] = 0x1000;
-    for (sim_time d = 15; d >= 1; d--) {
-        ts[n++] = 0x1000 + (d << 8);
-        ts[n++] = 0x1000 + (d << 4);
-        ts[n++] = 0x1000 + d;
+    /* 300 events (more than the sorted array takes, so they end in the radix
+     * buckets) in one level-3 bucket (times 2^24 + [0, 2^24), the clock at
+     * 0), spread over its 256 level-2 sub-ranges: popping the first one
+     * redistributes them into level-2 buckets, which needs the level's
+     * table and about one block per destination */
+    enum { N = 300 };
+    sim_event ref[N + 1];
+    rng_state = 9;
+    for (uint64_t i = 0; i < N; i++) {
+        ref[i] = ev((UINT64_C(1) << 24) + rnd() % (UINT64_C(1) << 24), i);
+        ck_assert_int_eq(evq_push(q, &ref[i]), 0);
     }
-    for (size_t i = 0; i < n; i++) {
-        sim_event e = ev(ts[i], i);
-        ck_assert_int_eq(evq_push(q, &e), 0);
-    }
+    qsort(ref, N, sizeof ref[0], cmp_ev);
     size_t bytes = evq_bytes(q);
     alloc_fails = 1;
     sim_event e = ev(7, 7);
     ck_assert_int_eq(evq_pop(q, &e), SIM_ENOMEM);
     ck_assert_int_eq(evq_pop(q, &e), SIM_ENOMEM); /* still, and still nothing moved */
     ck_assert_uint_eq(e.time, 7);                 /* *out untouched */
-    ck_assert_uint_eq(evq_size(q), n);
-    ck_assert_uint_eq(evq_peek_time(q), 0x1000);
+    ck_assert_uint_eq(evq_size(q), N);
+    ck_assert_uint_eq(evq_peek_time(q), ref[0].time);
     ck_assert_uint_eq(evq_bytes(q), bytes);
-    e = ev(0x1000, 100); /* a push that needs no block still works */
-    ck_assert_int_eq(evq_push(q, &e), 0);
     alloc_fails = 0;
-    sim_time prev = 0;
-    for (size_t i = 0; i <= n; i++) {
+    for (size_t i = 0; i < N; i++) {
         ck_assert_int_eq(evq_pop(q, &e), 1);
-        ck_assert_uint_ge(e.time, prev);
-        if (i == 0)
-            ck_assert_uint_eq(e.a0, 0);
-        if (i == 1)
-            ck_assert_uint_eq(e.a0, 100); /* same time, pushed later */
-        prev = e.time;
+        ck_same(&e, &ref[i]);
     }
-    ck_assert_uint_eq(prev, 0x1000 + 0xf00);
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+END_TEST
+
+/* A push that makes the full sorted array spill into the radix buckets
+ * (FRONT, evq.c) needs memory for it: without it the push fails and changes
+ * nothing; the array and the order stay intact. */
+START_TEST(test_spill_nomem)
+{
+    enum { N = 200 };
+    sim_event ref[N];
+    size_t n = 0;
+    rng_state = 10;
+    int failed = 0;
+    alloc_fails = 1;
+    for (uint64_t i = 0; i < N; i++) {
+        sim_event e = ev(rnd() % 1000000, i);
+        int rc = evq_push(q, &e);
+        if (rc == SIM_ENOMEM) {
+            failed++;
+            continue;
+        }
+        ck_assert_int_eq(rc, 0);
+        ref[n++] = e;
+    }
+    alloc_fails = 0;
+    ck_assert_int_gt(failed, 0);
+    ck_assert_int_gt(n, 0); /* the array itself needs no allocation */
+    ck_assert_uint_eq(evq_size(q), n);
+    qsort(ref, n, sizeof ref[0], cmp_ev);
+    sim_event e;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
     ck_assert_int_eq(evq_pop(q, &e), 0);
 }
 END_TEST
@@ -643,6 +725,8 @@ static Suite *evq_suite(void)
     tcase_add_test(tc, test_hold_model);
     tcase_add_test(tc, test_hold_model_ties);
     tcase_add_test(tc, test_hold_model_sparse);
+    tcase_add_test(tc, test_hold_model_front);
+    tcase_add_test(tc, test_front_spill);
     tcase_add_test(tc, test_peek);
     tcase_add_test(tc, test_clear_reuse);
     tcase_add_test(tc, test_memory_accounted);
@@ -663,6 +747,7 @@ static Suite *evq_suite(void)
     tcase_add_test(tc, test_new_nomem);
     tcase_add_test(tc, test_push_nomem);
     tcase_add_test(tc, test_pop_nomem);
+    tcase_add_test(tc, test_spill_nomem);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,7 +11,8 @@
  * Each N runs the pending-event set (sim/evq.c) and a plain binary heap of
  * 16-byte (time, sequence) entries, written here. Both must pop the same
  * events in the same order: the final time and a checksum of the pop order
- * must agree, or the benchmark fails. It prints figures and asserts no time.
+ * must agree, or the benchmark fails. Times are the thread's CPU time. It
+ * prints figures and asserts no time.
  */
 #include "tools/bench_events.h"
 
@@ -105,17 +106,19 @@ static int heap_pop(heap *h, sim_event *out)
 
 /* The result of one run. */
 typedef struct run_res {
-    double secs;        /* wall time of the hold phase */
+    double secs;        /* CPU time of the hold phase */
     sim_time final;     /* time of the last popped event */
     uint64_t sum;       /* checksum of the pop order */
     size_t bytes;       /* peak bytes held by the structure */
     int ok;             /* 0 when a push failed */
 } run_res;
 
+/* CPU time of this thread: on a shared machine, wall time also counts the
+ * time other processes hold the core. */
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -202,6 +205,10 @@ static void usage(FILE *f)
             "must pop the same events in the same order.\n\n"
             "  -n LIST    comma-separated N values (default 1e3,1e5,1e6,1e7)\n"
             "  --quick    N up to 1e6 and a tenth of the repetitions\n"
+            "  --holds H  H repetitions for every N (0: fill only; for instruction\n"
+            "             counts: run under callgrind with H and with 0, divide by H)\n"
+            "  --only S   run one structure, evq or heap (no ratios)\n"
+            "  --variant V  run one variant, hold or ties\n"
             "  -h, --help this text\n");
 }
 
@@ -237,12 +244,34 @@ int bench_events(int argc, char **argv)
 {
     size_t ns[MAX_NS] = {1000, 100000, 1000000, 10000000};
     int nn = 4, quick = 0, custom = 0;
+    double fixed_holds = -1;                /* --holds */
+    const char *only = NULL, *variant = NULL; /* --only, --variant */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--quick")) {
             quick = 1;
+        } else if (!strcmp(argv[i], "--holds") && i + 1 < argc) {
+            char *end;
+            fixed_holds = strtod(argv[++i], &end);
+            if (*end || !(fixed_holds >= 0) || fixed_holds > 1e10) {
+                fprintf(stderr, "memfab bench events: bad --holds '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            only = argv[++i];
+            if (strcmp(only, "evq") && strcmp(only, "heap")) {
+                fprintf(stderr, "memfab bench events: --only takes evq or heap, not '%s'\n", only);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--variant") && i + 1 < argc) {
+            variant = argv[++i];
+            if (strcmp(variant, "hold") && strcmp(variant, "ties")) {
+                fprintf(stderr, "memfab bench events: --variant takes hold or ties, not '%s'\n",
+                        variant);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
             if (parse_list(argv[++i], ns, &nn) != 0) {
                 fprintf(stderr, "memfab bench events: bad -n list '%s'\n", argv[i]);
@@ -271,9 +300,27 @@ int bench_events(int argc, char **argv)
            "events/s", "ns/event", "peak bytes", "B/event", "speedup", "mem ratio");
     int rc = 0;
     for (size_t v = 0; v < sizeof variants / sizeof variants[0] && !rc; v++) {
+        if (variant && strcmp(variant, variants[v].name))
+            continue;
         fill_increments(inc, variants[v].mean, 12345 + v);
         for (int j = 0; j < nn && !rc; j++) {
             size_t n = ns[j], holds = holds_for(n, quick);
+            if (fixed_holds >= 0)
+                holds = (size_t)fixed_holds;
+            if (only) { /* one structure: its row, no ratios */
+                run_res a = !strcmp(only, "evq") ? run_evq(inc, n, holds) : run_heap(inc, n, holds);
+                if (!a.ok) {
+                    fprintf(stderr, "memfab bench events: out of memory at N=%zu\n", n);
+                    rc = 1;
+                    break;
+                }
+                double ra = a.secs > 0 ? (double)holds / a.secs : 0;
+                printf("%-7s %10zu %-6s %14.0f %10.1f %14zu %8.1f %9s %9s\n", variants[v].name, n,
+                       only, ra, ra > 0 ? 1e9 / ra : 0.0, a.bytes, (double)a.bytes / (double)n, "-",
+                       "-");
+                fflush(stdout);
+                continue;
+            }
             run_res a = run_evq(inc, n, holds);
             run_res b = run_heap(inc, n, holds);
             if (!a.ok || !b.ok) {
