@@ -274,7 +274,7 @@ int fab_fluid_rates(fab_fluid *F)
 static sim_time to_drain(const fab_flow *f)
 {
     double r = f->fl_speed == 1.0 ? f->fl_work : f->fl_work / f->fl_speed;
-    return r < 0.5 ? 0 : (sim_time)llround(r);
+    return r < 0.5 ? 0 : sim_round_ps(r);
 }
 
 /* Schedule the timer at the earliest drain (a pending one at another time
