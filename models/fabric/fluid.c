@@ -60,12 +60,19 @@ struct fab_fluid_memo {
     memo_ent *slot[MEMO_SLOTS]; /* allocated on first use */
 };
 
-/* fl's key (0), or 1 when its path is too long to memoize. */
+/* Bytes of k that count: the header and its steps. */
+static size_t memo_len(const memo_key *k)
+{
+    return offsetof(memo_key, st) + k->nsteps * sizeof k->st[0];
+}
+
+/* fl's key (its first memo_len bytes are set), or 1 when its path is too
+ * long to memoize. */
 static int memo_key_of(const fab_flow *fl, memo_key *k)
 {
     if (fl->nsteps > MEMO_STEPS)
         return 1;
-    memset(k, 0, sizeof *k);
+    memset(k, 0, offsetof(memo_key, st) + fl->nsteps * sizeof k->st[0]);
     k->bytes = fl->bytes;
     k->chunk = fl->chunk;
     k->window = fl->window;
@@ -92,7 +99,7 @@ static int memo_key_of(const fab_flow *fl, memo_key *k)
 static size_t memo_slot(const memo_key *k)
 {
     const unsigned char *p = (const unsigned char *)k;
-    size_t n = offsetof(memo_key, st) + k->nsteps * sizeof k->st[0];
+    size_t n = memo_len(k);
     uint64_t h = 0x9e3779b97f4a7c15ull;
     for (size_t i = 0; i + 8 <= n; i += 8) {
         uint64_t w;
@@ -495,7 +502,7 @@ int fab_fluid_start(sim *s, fab_flow *fl)
             *sl = sim_calloc(1, sizeof **sl);
         e = *sl;
     }
-    if (e && memcmp(&e->key, &key, sizeof key) == 0) {
+    if (e && memcmp(&e->key, &key, memo_len(&key)) == 0) {
         F->memo_hits++;
         end = now + e->t;
         for (uint32_t k = 0; k < fl->nsteps; k++) {
@@ -507,7 +514,7 @@ int fab_fluid_start(sim *s, fab_flow *fl)
         F->chunked++;
         return 0; /* no memory for the recurrence: as chunks */
     } else if (e) {
-        e->key = key;
+        memcpy(&e->key, &key, memo_len(&key));
         e->t = end - now;
         for (uint32_t k = 0; k < fl->nsteps; k++) {
             e->svc[k] = fl->st[k].fl_svc;

@@ -49,6 +49,8 @@ struct trace_reader {
     int classes;                  /* native: a class column follows output_tokens */
     /* State, changes per request. */
     FILE *f;                      /* the open file */
+    char *rbuf;                   /* read buffer (READ_BUF bytes) */
+    size_t rpos, rend;            /* its unread bytes: [rpos, rend) */
     char *line;                   /* current line, NUL-terminated, no newline */
     size_t cap, len;              /* line buffer capacity and length */
     long lineno;                  /* 1-based number of `line` */
@@ -381,45 +383,80 @@ static int parse_datetime(const char *s, int64_t *sec, uint64_t *frac_ps)
 /* Read the next line into r->line without its line terminator: 1 = got
  * one, 0 = end of file, <0 = error. A NUL byte is an error (a text trace
  * holds none; /dev/zero or a binary file would otherwise never end a line),
- * and so is a line longer than TRACE_MAX_LINE bytes. */
+ * and so is a line longer than TRACE_MAX_LINE bytes; whichever comes first
+ * in the line is reported. The file is read in blocks of READ_BUF bytes
+ * and lines are cut with memchr (a getc per byte was 3% of a replay). */
+#define READ_BUF 65536
+
+static int line_room(trace_reader *r, size_t need, sim_err *err)
+{
+    if (r->cap >= need)
+        return 0;
+    size_t ncap = r->cap ? r->cap : 4096;
+    while (ncap < need)
+        ncap *= 2;
+    char *nl = sim_realloc(r->line, ncap);
+    if (!nl)
+        return sim_err_set(err, SIM_ENOMEM, r->path, (int)r->lineno + 1, 0,
+                           "out of memory reading a line");
+    r->line = nl;
+    r->cap = ncap;
+    return 0;
+}
+
 static int read_line(trace_reader *r, sim_err *err)
 {
     r->len = 0;
-    int c;
+    int eof = 0;
     for (;;) {
-        c = getc_unlocked(r->f); /* the reader owns its FILE: no other thread uses it */
-        if (c == EOF || c == '\n')
-            break;
-        if (c == '\0')
-            return sim_err_set(err, SIM_EFORMAT, r->path, (int)r->lineno + 1, (int)r->len + 1,
-                               "NUL byte in a text trace (is this a binary file?)");
-        if (r->len >= TRACE_MAX_LINE)
-            return sim_err_set(err, SIM_EFORMAT, r->path, (int)r->lineno + 1, 0,
-                               "line longer than %u bytes", TRACE_MAX_LINE);
-        if (r->cap - r->len < 2) {
-            size_t ncap = r->cap ? r->cap * 2 : 4096;
-            char *nl = sim_realloc(r->line, ncap);
-            if (!nl)
+        if (r->rpos == r->rend) {
+            if (!r->rbuf && !(r->rbuf = sim_realloc(NULL, READ_BUF)))
                 return sim_err_set(err, SIM_ENOMEM, r->path, (int)r->lineno + 1, 0,
                                    "out of memory reading a line");
-            r->line = nl;
-            r->cap = ncap;
+            size_t n = fread(r->rbuf, 1, READ_BUF, r->f);
+            if (n == 0) {
+                if (ferror(r->f))
+                    return sim_err_set(err, SIM_EIO, r->path, (int)r->lineno + 1, 0,
+                                       "read error: %s", strerror(errno));
+                eof = 1;
+                break;
+            }
+            r->rpos = 0;
+            r->rend = n;
         }
-        r->line[r->len++] = (char)c;
+        const char *p = r->rbuf + r->rpos;
+        size_t avail = r->rend - r->rpos;
+        const char *nl = memchr(p, '\n', avail);
+        size_t seg = nl ? (size_t)(nl - p) : avail;
+        const char *z = memchr(p, '\0', seg);
+        size_t ok = z ? (size_t)(z - p) : seg; /* bytes before a NUL */
+        /* the first byte at index TRACE_MAX_LINE of the line, if not a NUL */
+        size_t room = r->len < TRACE_MAX_LINE ? TRACE_MAX_LINE - r->len : 0;
+        if (room < ok)
+            return sim_err_set(err, SIM_EFORMAT, r->path, (int)r->lineno + 1, 0,
+                               "line longer than %u bytes", TRACE_MAX_LINE);
+        if (z)
+            return sim_err_set(err, SIM_EFORMAT, r->path, (int)r->lineno + 1,
+                               (int)(r->len + ok) + 1,
+                               "NUL byte in a text trace (is this a binary file?)");
+        int rc = line_room(r, r->len + seg + 2, err);
+        if (rc)
+            return rc;
+        memcpy(r->line + r->len, p, seg);
+        r->len += seg;
+        r->rpos += seg;
+        if (nl) {
+            r->rpos++;
+            break;
+        }
     }
-    if (c == EOF) {
-        if (ferror(r->f))
-            return sim_err_set(err, SIM_EIO, r->path, (int)r->lineno + 1, 0,
-                               "read error: %s", strerror(errno));
-        if (r->len == 0)
-            return 0;
-    }
+    if (eof && r->len == 0)
+        return 0;
     if (!r->line) {
         /* An empty first line: give the caller a buffer to point at. */
-        if (!(r->line = sim_realloc(NULL, 4096)))
-            return sim_err_set(err, SIM_ENOMEM, r->path, (int)r->lineno + 1, 0,
-                               "out of memory reading a line");
-        r->cap = 4096;
+        int rc = line_room(r, 4096, err);
+        if (rc)
+            return rc;
     }
     r->line[r->len] = '\0';
     r->lineno++;
@@ -1198,6 +1235,7 @@ void trace_close(trace_reader *r)
     trace_u64map_free(r->chats);
     sim_free(r->blocks);
     sim_free(r->line);
+    sim_free(r->rbuf);
     sim_free(r->path);
     sim_free(r);
 }
