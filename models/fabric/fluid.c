@@ -255,6 +255,42 @@ static int alone(fab_fluid *F, fab_flow *fl, sim_time now, sim_time *end_out)
     return 0;
 }
 
+int fab_fluid_alone(fab_fluid *F, fab_flow *fl, sim_time now, sim_time *end)
+{
+    memo_key key;
+    memo_ent *e = NULL;
+    int memo = !memo_key_of(fl, &key);
+    if (memo && !F->memo)
+        F->memo = sim_calloc(1, sizeof *F->memo); /* NULL: no memo, no harm */
+    if (memo && F->memo) {
+        memo_ent **sl = &F->memo->slot[memo_slot(&key)];
+        if (!*sl)
+            *sl = sim_calloc(1, sizeof **sl);
+        e = *sl;
+    }
+    if (e && memcmp(&e->key, &key, memo_len(&key)) == 0) {
+        F->memo_hits++;
+        *end = now + e->t;
+        for (uint32_t k = 0; k < fl->nsteps; k++) {
+            fl->st[k].fl_svc = e->svc[k];
+            fl->st[k].fl_units = e->units[k];
+            fl->st[k].fl_wire = e->wire[k];
+        }
+        return 0;
+    }
+    int rc = alone(F, fl, now, end);
+    if (rc || !e)
+        return rc;
+    memcpy(&e->key, &key, memo_len(&key));
+    e->t = *end - now;
+    for (uint32_t k = 0; k < fl->nsteps; k++) {
+        e->svc[k] = fl->st[k].fl_svc;
+        e->units[k] = fl->st[k].fl_units;
+        e->wire[k] = fl->st[k].fl_wire;
+    }
+    return 0;
+}
+
 /* ---- rates ----------------------------------------------------------------- */
 
 /* Bring every draining flow's work to now. */
@@ -491,36 +527,9 @@ int fab_fluid_start(sim *s, fab_flow *fl)
         return 0;
     }
     sim_time now = sim_now(s), end;
-    memo_key key;
-    memo_ent *e = NULL;
-    int memo = !memo_key_of(fl, &key);
-    if (memo && !F->memo)
-        F->memo = sim_calloc(1, sizeof *F->memo); /* NULL: no memo, no harm */
-    if (memo && F->memo) {
-        memo_ent **sl = &F->memo->slot[memo_slot(&key)];
-        if (!*sl)
-            *sl = sim_calloc(1, sizeof **sl);
-        e = *sl;
-    }
-    if (e && memcmp(&e->key, &key, memo_len(&key)) == 0) {
-        F->memo_hits++;
-        end = now + e->t;
-        for (uint32_t k = 0; k < fl->nsteps; k++) {
-            fl->st[k].fl_svc = e->svc[k];
-            fl->st[k].fl_units = e->units[k];
-            fl->st[k].fl_wire = e->wire[k];
-        }
-    } else if (alone(F, fl, now, &end)) {
+    if (fab_fluid_alone(F, fl, now, &end)) {
         F->chunked++;
         return 0; /* no memory for the recurrence: as chunks */
-    } else if (e) {
-        memcpy(&e->key, &key, memo_len(&key));
-        e->t = end - now;
-        for (uint32_t k = 0; k < fl->nsteps; k++) {
-            e->svc[k] = fl->st[k].fl_svc;
-            e->units[k] = fl->st[k].fl_units;
-            e->wire[k] = fl->st[k].fl_wire;
-        }
     }
     F->flows++;
     sim_time S = 0;

@@ -118,6 +118,10 @@ void fab_fluid_settle(sim *s, fab_res *r);
  * SIM_ENOMEM. */
 void fab_fluid_link(fab_fluid *F, fab_flow *fl);
 int fab_fluid_rates(fab_fluid *F);
+/* fl's time alone from now (*end) and its steps' totals (fl_svc, fl_units,
+ * fl_wire), from the memo or by the recurrence (then kept): 0, or
+ * SIM_ENOMEM when the recurrence has no memory. */
+int fab_fluid_alone(fab_fluid *F, fab_flow *fl, sim_time now, sim_time *end);
 /* Free the scratch arrays and the memo. */
 void fab_fluid_free(fab_fluid *F);
 
