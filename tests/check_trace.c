@@ -1556,6 +1556,8 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, test_synth_multiturn);
     tcase_add_loop_test(tc, test_synth_poisson, 0, 2);
     tcase_add_test(tc, test_synth_gamma_cv);
+    tcase_add_test(tc, test_mooncake_fast_equals_jansson); /* seconds under ASan */
+    tcase_add_test(tc, test_line_limit_exact);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("Limits");
@@ -1570,8 +1572,6 @@ static Suite *trace_suite(void)
     tc = tcase_create("Errors");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_json_errors);
-    tcase_add_test(tc, test_mooncake_fast_equals_jansson);
-    tcase_add_test(tc, test_line_limit_exact);
     tcase_add_test(tc, test_csv_errors);
     tcase_add_test(tc, test_native_errors);
     tcase_add_test(tc, test_error_excerpts);
