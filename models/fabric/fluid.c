@@ -29,7 +29,7 @@
 /* ---- the memo of times alone (fluid.h, "Memo") ---------------------------- */
 
 #define MEMO_STEPS 8      /* longer paths are not memoized */
-#define MEMO_SLOTS 4096   /* direct-mapped: a key replaces the one in its slot */
+#define MEMO_SLOTS 4096   /* 2048 pairs of slots (two ways) */
 
 /* What alone() reads of a step (zeroed before it is filled: compared by
  * memcmp, padding included). */
@@ -50,6 +50,7 @@ typedef struct memo_key {
 
 typedef struct memo_ent {
     memo_key key;         /* key.nsteps 0: empty slot */
+    uint64_t used;        /* memo clock of its last use */
     sim_time t;           /* T_alone - t0 */
     sim_time svc[MEMO_STEPS];
     uint64_t units[MEMO_STEPS];
@@ -57,7 +58,8 @@ typedef struct memo_ent {
 } memo_ent;
 
 struct fab_fluid_memo {
-    memo_ent *slot[MEMO_SLOTS]; /* allocated on first use */
+    memo_ent *slot[MEMO_SLOTS]; /* pairs of ways, allocated on first use */
+    uint64_t clock;       /* lookups and stores so far */
 };
 
 /* Bytes of k that count: the header and its steps. */
@@ -263,25 +265,36 @@ int fab_fluid_alone(fab_fluid *F, fab_flow *fl, sim_time now, sim_time *end)
     if (memo && !F->memo)
         F->memo = sim_calloc(1, sizeof *F->memo); /* NULL: no memo, no harm */
     if (memo && F->memo) {
-        memo_ent **sl = &F->memo->slot[memo_slot(&key)];
-        if (!*sl)
-            *sl = sim_calloc(1, sizeof **sl);
-        e = *sl;
-    }
-    if (e && memcmp(&e->key, &key, memo_len(&key)) == 0) {
-        F->memo_hits++;
-        *end = now + e->t;
-        for (uint32_t k = 0; k < fl->nsteps; k++) {
-            fl->st[k].fl_svc = e->svc[k];
-            fl->st[k].fl_units = e->units[k];
-            fl->st[k].fl_wire = e->wire[k];
+        /* two ways: the key's pair of slots; a miss replaces the one used
+         * least recently (the hash mixes pointers, so which keys share a
+         * pair changes with the address layout; two ways keep the hits
+         * near the distinct keys' bound whatever the layout) */
+        memo_ent **sl = &F->memo->slot[memo_slot(&key) & ~(size_t)1];
+        size_t n = memo_len(&key);
+        for (int w = 0; w < 2 && !e; w++)
+            if (sl[w] && memcmp(&sl[w]->key, &key, n) == 0)
+                e = sl[w];
+        if (e) {
+            F->memo_hits++;
+            e->used = ++F->memo->clock;
+            *end = now + e->t;
+            for (uint32_t k = 0; k < fl->nsteps; k++) {
+                fl->st[k].fl_svc = e->svc[k];
+                fl->st[k].fl_units = e->units[k];
+                fl->st[k].fl_wire = e->wire[k];
+            }
+            return 0;
         }
-        return 0;
+        int w = !sl[0] ? 0 : !sl[1] ? 1 : sl[1]->used < sl[0]->used;
+        if (!sl[w])
+            sl[w] = sim_calloc(1, sizeof *sl[w]);
+        e = sl[w];
     }
     int rc = alone(F, fl, now, end);
     if (rc || !e)
         return rc;
     memcpy(&e->key, &key, memo_len(&key));
+    e->used = ++F->memo->clock;
     e->t = *end - now;
     for (uint32_t k = 0; k < fl->nsteps; k++) {
         e->svc[k] = fl->st[k].fl_svc;

@@ -67,11 +67,13 @@
  * control message, per-packet and per-message costs), not on the time nor
  * on any resource's state: the recurrence starts from idle resources, so
  * T_alone - t0 is the same at any t0. fab_fluid_start keeps them per such
- * key (paths of up to 8 steps; 4096 slots of 928 B, allocated when first
- * used, 3.8 MB at most; a key that finds its slot taken replaces it) and
- * copies them on a hit. The Mooncake replay's 41,382 transfers have 1,676
- * distinct keys; 38,809 transfers hit, and the recurrence, 7,000
- * instructions a transfer, was 10% of the replay's instructions.
+ * key (paths of up to 8 steps; 2048 pairs of slots of 936 B, allocated
+ * when first used, 3.8 MB at most; a new key replaces the least recently
+ * used of its pair) and copies them on a hit. The Mooncake replay's 41,382
+ * transfers have 1,676 distinct keys; 39,399-39,473 transfers hit (the
+ * pairs depend on pointers, so on the address layout; results do not),
+ * and the recurrence, 7,000 instructions a transfer, was 10% of the
+ * replay's instructions.
  */
 #ifndef MEMFAB_MODELS_FABRIC_FLUID_H
 #define MEMFAB_MODELS_FABRIC_FLUID_H
