@@ -5,7 +5,7 @@
 #   make test       build (debug, assertions on) and run every Check suite and the
 #                   end-to-end tests
 #   make asan       the same tests under AddressSanitizer + UBSan
-#   make bench      event-core and replay benchmarks (prints figures, asserts nothing)
+#   make bench      event-core, replay and sweep benchmarks (prints figures, asserts nothing)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make fuzz       libFuzzer harnesses of tests/fuzz/ (clang), each run FUZZ_SECONDS
 #   VARIANT=debug|release|asan   WERROR=1 adds -Werror (CI sets it)
@@ -244,12 +244,28 @@ regress: all
 	 sh scenarios/regress/regress.sh $(abspath $(BIN)) $(if $(UPDATE),--update) \
 	 $(if $(REGRESS_FORMAT),--format $(REGRESS_FORMAT))
 
+# Each issue-18 target is printed with its goal; the figures are CPU time
+# of one process (cpu_s), so a loaded machine inflates them less than wall.
+SCALE_BENCH = build/release/memfab bench replay --scenario scenarios/scale.yaml \
+	--set workload.synthetic.requests=200000
 bench:
 	@$(MAKE) --no-print-directory VARIANT=release all
-	build/release/memfab bench events
-	$(TRACE_PATH_ENV) build/release/memfab bench replay
-	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --label replay-kv-fabric
+	@echo '== target 1: the Mooncake hour with KV tiers over the fabric, <= 0.5 s CPU (fluid flows; peer: the 32 MiB chunk model) =='
 	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --set components.fabric.flow_model=fluid --label replay-kv-fluid
+	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/routing-policies.yaml --label replay-kv-fabric
+	@echo '== target 2: pending-event set: >= 2x a 16-byte binary heap at 10^3, >= 4x at 10^6 and 10^7, <= 24 B per pending event =='
+	build/release/memfab bench events
+	@echo '== target 3: KV store: <= 64 B per cached block, eviction policy included =='
+	build/release/memfab bench kv
+	@echo '== target 4: scale: CPU per request (cpu_us/req) independent of the instance count =='
+	$(SCALE_BENCH) --set workload.instances.count=16 --set workload.synthetic.rate=32/s --label scale-16
+	$(SCALE_BENCH) --set workload.instances.count=1000 --set workload.synthetic.rate=2000/s --label scale-1000
+	$(SCALE_BENCH) --set workload.instances.count=16 --set workload.synthetic.rate=32/s --set router.policy=dynamo --label dynamo-16
+	$(SCALE_BENCH) --set workload.instances.count=1000 --set workload.synthetic.rate=2000/s --set router.policy=dynamo --label dynamo-1000
+	@echo '== target 5: sweeps: -j N scales with the cores, MPI ranks too; the merge under 5% of a 1,000-point sweep =='
+	build/release/memfab bench sweep
+	@echo '== other replays =='
+	$(TRACE_PATH_ENV) build/release/memfab bench replay
 	$(TRACE_PATH_ENV) build/release/memfab bench replay --scenario scenarios/pd-disaggregation.yaml --label replay-pd
 	@db=$$(mktemp -u /tmp/memfab-bench-XXXXXX.db); \
 	 build/release/memfab run scenarios/leaf-spine-64.yaml -o $$db 2>&1 | grep 'complete:'; rm -f $$db

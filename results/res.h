@@ -49,6 +49,12 @@ typedef struct res_db res_db;
  * refused with SIM_EFORMAT ("FILE is not a memfab results database").
  * Free with res_close(), which commits pending rows. */
 res_db *res_open(const char *path, sim_err *err);
+/* res_open for a scratch file that the caller makes durable itself (an
+ * fsync of the file before it publishes it, e.g. by rename): SQLite never
+ * syncs it (synchronous = OFF). The file's content is the same. A sweep's
+ * point databases and its merge: a fresh database syncs its journal some
+ * 13 times, each an I/O wait of up to milliseconds on a busy disk. */
+res_db *res_open_nosync(const char *path, sim_err *err);
 /* Open read-only (for tools); fails if the file does not exist. */
 res_db *res_open_readonly(const char *path, sim_err *err);
 void res_close(res_db *db);
@@ -138,5 +144,14 @@ const char *res_errmsg(const res_db *db);
  * own file, and dst may not have a run in progress. Returns the number of
  * runs copied (>= 0) or a negative SIM_E* code. */
 int res_merge(res_db *dst, const char *src_path, sim_err *err);
+
+/* Many sources into one dst (a sweep's points): res_merger_add is
+ * res_merge of one source, with the same result and errors, but a source
+ * whose schema equals the last one checked is checked by one query and
+ * reuses its copy statements. dst must outlive the merger. */
+typedef struct res_merger res_merger;
+res_merger *res_merger_new(res_db *dst, sim_err *err);
+int res_merger_add(res_merger *m, const char *src_path, sim_err *err);
+void res_merger_free(res_merger *m);
 
 #endif

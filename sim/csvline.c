@@ -29,7 +29,7 @@ int sim_csv_split(char *buf, char **col, int max)
     for (char *p = buf; n < max;) {
         col[n++] = p;
         char *comma = strchr(p, ',');
-        if (!comma)
+        if (!comma || n == max) /* the last field keeps any further commas */
             break;
         *comma = '\0';
         p = comma + 1;

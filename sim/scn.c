@@ -1455,22 +1455,36 @@ static int parse_int(const char *s, int *neg, uint64_t *mag)
     return 0;
 }
 
+/* The value of key as an integer's sign and magnitude (parse_int): 1
+ * found (in *neg, *mag; the text in *txt, its node in *v), 0 absent, <0
+ * error (not an integer, or beyond 64 bits). */
+static int get_integer(const scn_node *n, const char *key, const scn_node **v, const char **txt,
+                       int *neg, uint64_t *mag, sim_err *err)
+{
+    int rc = get_scalar(n, key, "an integer", v, txt, err);
+    if (rc <= 0)
+        return rc;
+    int p = parse_int(*txt, neg, mag);
+    if (p == -1)
+        return scn_error(err, *v, "key '%s': '%s' is not an integer", key, *txt);
+    if (p == -2)
+        return scn_error(err, *v, "key '%s': '%s' is out of range", key, *txt);
+    return 1;
+}
+
 int scn_get_int(const scn_node *n, const char *key, int64_t def, int64_t *out, sim_err *err)
 {
     const scn_node *v = NULL;
     const char *txt = NULL;
-    int rc = get_scalar(n, key, "an integer", &v, &txt, err);
+    int neg;
+    uint64_t mag;
+    int rc = get_integer(n, key, &v, &txt, &neg, &mag, err);
     if (rc <= 0) {
         if (rc == 0)
             *out = def;
         return rc;
     }
-    int neg;
-    uint64_t mag;
-    int p = parse_int(txt, &neg, &mag);
-    if (p == -1)
-        return scn_error(err, v, "key '%s': '%s' is not an integer", key, txt);
-    if (p == -2 || mag > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+    if (mag > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
         return scn_error(err, v, "key '%s': '%s' is out of range", key, txt);
     *out = neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
     return 0;
@@ -1480,19 +1494,14 @@ int scn_get_uint(const scn_node *n, const char *key, uint64_t def, uint64_t *out
 {
     const scn_node *v = NULL;
     const char *txt = NULL;
-    int rc = get_scalar(n, key, "an integer", &v, &txt, err);
+    int neg;
+    uint64_t mag;
+    int rc = get_integer(n, key, &v, &txt, &neg, &mag, err);
     if (rc <= 0) {
         if (rc == 0)
             *out = def;
         return rc;
     }
-    int neg;
-    uint64_t mag;
-    int p = parse_int(txt, &neg, &mag);
-    if (p == -1)
-        return scn_error(err, v, "key '%s': '%s' is not an integer", key, txt);
-    if (p == -2)
-        return scn_error(err, v, "key '%s': '%s' is out of range", key, txt);
     if (neg && mag)
         return scn_error(err, v, "key '%s': '%s' must not be negative", key, txt);
     *out = mag;
@@ -1827,6 +1836,22 @@ static void sb_put(strbuf *b, const char *s, size_t n)
     b->s[b->len] = '\0';
 }
 
+/* Append the element `label` to the path in k, `at` bytes long. */
+static void path_push(strbuf *k, size_t at, const char *label)
+{
+    if (at)
+        sb_put(k, ".", 1);
+    sb_put(k, label, strlen(label));
+}
+
+/* Cut the path in k back to `at` bytes. */
+static void path_pop(strbuf *k, size_t at)
+{
+    k->len = at;
+    if (k->s)
+        k->s[at] = '\0';
+}
+
 static void flatten(const scn_node *n, strbuf *k, scn_leaf_fn fn, void *ctx)
 {
     if (k->failed)
@@ -1840,13 +1865,9 @@ static void flatten(const scn_node *n, strbuf *k, scn_leaf_fn fn, void *ctx)
         char idx[32];
         const scn_node *child;
         const char *label = child_at(n, i, idx, &child);
-        if (save)
-            sb_put(k, ".", 1);
-        sb_put(k, label, strlen(label));
+        path_push(k, save, label);
         flatten(child, k, fn, ctx);
-        k->len = save;
-        if (k->s)
-            k->s[save] = '\0';
+        path_pop(k, save);
     }
 }
 
@@ -1862,14 +1883,10 @@ static int path_of(const scn_node *n, const scn_node *target, strbuf *k)
         char idx[32];
         const scn_node *child;
         const char *label = child_at(n, i, idx, &child);
-        if (save)
-            sb_put(k, ".", 1);
-        sb_put(k, label, strlen(label));
+        path_push(k, save, label);
         if (path_of(child, target, k))
             return 1;
-        k->len = save;
-        if (k->s)
-            k->s[save] = '\0';
+        path_pop(k, save);
     }
     return 0;
 }

@@ -13,8 +13,11 @@
  * radix selection on the samples' order-preserving 64-bit keys (16 bits a
  * pass over the file: count the keys under the prefix found so far, keep
  * the digit holding the wanted rank), and once at most `keep` samples
- * share the prefix they are read in, sorted and indexed. The values, and
- * the interpolation, are the ones the in-memory sort gives.
+ * share the prefix they are read in, sorted and indexed (into the
+ * collector's own array, after the samples still in memory have joined the
+ * file, so a quantile allocates 1 MiB of counters and buffer, not another
+ * `keep` samples). The values, and the interpolation, are the ones the
+ * in-memory sort gives.
  */
 #ifndef MEMFAB_SIM_STATS_H
 #define MEMFAB_SIM_STATS_H

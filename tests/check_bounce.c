@@ -42,6 +42,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 
@@ -70,21 +71,7 @@ static int build_run(const setup *u, const char *src, const char *dst, const cha
              " ends: [host, gpu]}\n",
              u->fab, u->host, u->ssd, src, dst, size, path,
              u->nlink ? u->nlink : "gen: 4, lanes: 4");
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("t.yaml", text, err);
-    ck_assert_msg(doc, "%s", err->msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    int rc = sim_build(s, doc, memfab_models, NULL, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc) {
-        ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
-        ck_assert_int_eq(sim_finish(s, err), 0);
-    }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    return capture_run(&cap, text, NULL, err);
 }
 
 /* Run and return transfer a's latency in ps (its only transfer). */
@@ -101,13 +88,6 @@ static void assert_ps(double got, double want, const char *what)
 {
     /* latencies come back in seconds: equal to the picosecond */
     ck_assert_msg(fabs(got - want) < 0.5, "%s: got %.1f ps, expected %.1f ps", what, got, want);
-}
-
-static void assert_close(double got, double want, double rel, const char *what)
-{
-    ck_assert_msg(fabs(got - want) <= rel * fabs(want),
-                  "%s: got %.9g, expected %.9g (%.4f%% off)", what, got, want,
-                  100.0 * fabs(got - want) / fabs(want));
 }
 
 static const char *const modes[] = {"o_direct", "page_cache", "pageable"};
@@ -216,7 +196,7 @@ START_TEST(many_buffers_pipeline)
          * the slower of the two neighbours */
         want = t1 + (k / pc->c - 1) * pc->c * S / B + (pc->c - 1) * S / pc->nb;
     }
-    assert_close(tk, want, 0.001, pc->what);
+    capture_close(tk, want, 0.001, pc->what);
 }
 END_TEST
 
@@ -263,8 +243,8 @@ START_TEST(host_bytes_per_mode)
     ck_assert(capture_get(&cap, "host", "dram_bytes") == cross * bytes);
     ck_assert(capture_get(&cap, "host", "memcpy_bytes") == copies[mode] * bytes);
     double cpu = 41 * 7e-6 + copies[mode] * bytes / 10e9;
-    assert_close(capture_get(&cap, "fab", "cpu_time:bounce"), cpu, 1e-12, "CPU time");
-    assert_close(capture_get(&cap, "host", "cpu_time"), cpu, 1e-12, "the host's CPU time");
+    capture_close(capture_get(&cap, "fab", "cpu_time:bounce"), cpu, 1e-12, "CPU time");
+    capture_close(capture_get(&cap, "host", "cpu_time"), cpu, 1e-12, "the host's CPU time");
 }
 END_TEST
 
@@ -284,7 +264,7 @@ START_TEST(writes_symmetric)
     double hr = capture_get(&cap, "host", "dram_bytes");
     double w = run_ps(&u, "gpu", "ssd", "64 MiB", "bounce");
     ck_assert(capture_get(&cap, "host", "dram_bytes") == hr);
-    assert_close(w, r, 0.005, "write vs read");
+    capture_close(w, r, 0.005, "write vs read");
 }
 END_TEST
 
@@ -348,9 +328,5 @@ static Suite *bounce_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(bounce_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(bounce_suite());
 }

@@ -19,6 +19,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static scn_doc *doc;
 static sim *s;
@@ -43,11 +44,7 @@ static void teardown(void)
 /* Load text (plus overrides, NULL-terminated) and build it; the build's code. */
 static int build_set(const char *text, const char *const *sets)
 {
-    sim_err_clear(&err);
-    doc = scn_load_string("t.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    for (size_t i = 0; sets && sets[i]; i++)
-        ck_assert_msg(scn_set(doc, sets[i], &err) == 0, "%s", err.msg);
+    doc = capture_load("t.yaml", text, sets, &err);
     s = sim_create();
     ck_assert_ptr_nonnull(s);
     capture_attach(&cap, s);
@@ -394,14 +391,9 @@ START_TEST(example_scenario_runs)
     const char *src = getenv("MEMFAB_SRC");
     char path[1024];
     snprintf(path, sizeof path, "%s/scenarios/cluster-template.yaml", src ? src : ".");
-    doc = scn_load(path, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    s = sim_create();
-    capture_attach(&cap, s);
-    ck_assert_msg(sim_build(s, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
-    start_ok();
-    ck_assert_int_eq(sim_run(s, sim_stop_time(s)), 0);
-    ck_assert_int_eq(sim_finish(s, &err), 0);
+    capture_opts o = {.file = path, .to_stop = 1};
+    ck_assert_msg(capture_run(&cap, NULL, &o, &err) == 0, "%s:%d:%d: %s", err.file, err.line,
+                  err.col, err.msg);
     ck_assert(capture_get(&cap, "xfer01", "transfers") > 0);
     ck_assert(capture_get(&cap, "xfer01", "bytes") > 0);
 }
@@ -599,22 +591,8 @@ START_TEST(cli_exit_status)
     const char *bin = getenv("MEMFAB_BIN");
     if (!bin)
         return; /* run outside make test */
-    char path[] = "/tmp/memfab-cluster-XXXXXX.yaml";
-    int fd = mkstemps(path, 5);
-    ck_assert_int_ge(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    fputs(bad[5].text, f);
-    fclose(f);
-    char cmd[1200], out[2048] = "";
-    snprintf(cmd, sizeof cmd, "'%s' check '%s' 2>&1", bin, path);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    remove(path);
-    ck_assert(WIFEXITED(st));
-    ck_assert_int_eq(WEXITSTATUS(st), 2);
+    char path[64], out[2048];
+    ck_assert_int_eq(capture_cli_check(bin, bad[5].text, path, out, sizeof out), 2);
     char want[600];
     snprintf(want, sizeof want, "%s:11:15: error:", path);
     ck_assert_msg(strstr(out, want), "output: %s", out);
@@ -659,9 +637,5 @@ static Suite *cluster_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cluster_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(cluster_suite());
 }

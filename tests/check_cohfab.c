@@ -22,6 +22,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/model_fixture.h"
 
 #define NS 1000ULL
@@ -476,9 +477,5 @@ int main(void)
     tcase_add_checked_fixture(er, NULL, teardown);
     tcase_add_test(er, errors);
     suite_add_tcase(s, er);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(s);
 }

@@ -27,32 +27,24 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static int st_line[8], dir_line[8];  /* states and directory bits of lines 0..7 at the end */
 
+static void keep_lines(sim *s)
+{
+    sim_comp *acc = sim_find(s, "acc");
+    for (int i = 0; i < 8; i++) {
+        st_line[i] = cxl_cache_state(acc, (uint64_t)i);
+        dir_line[i] = cxl_cache_dir(acc, (uint64_t)i);
+    }
+}
+
 static int run_until(const char *text, sim_time until, sim_err *err)
 {
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("t.yaml", text, err);
-    ck_assert_msg(doc, "%s", err->msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    int rc = sim_build(s, doc, memfab_models, NULL, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc) {
-        ck_assert_int_eq(sim_run(s, until), 0);
-        ck_assert_int_eq(sim_finish(s, err), 0);
-        sim_comp *acc = sim_find(s, "acc");
-        for (int i = 0; i < 8; i++) {
-            st_line[i] = cxl_cache_state(acc, (uint64_t)i);
-            dir_line[i] = cxl_cache_dir(acc, (uint64_t)i);
-        }
-    }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    capture_opts o = {.until = until, .finished = keep_lines};
+    return capture_run(&cap, text, &o, err);
 }
 
 static int run_text(const char *text, sim_err *err) { return run_until(text, SIM_TIME_MAX, err); }
@@ -318,9 +310,5 @@ static Suite *cxlcache_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cxlcache_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(cxlcache_suite());
 }

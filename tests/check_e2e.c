@@ -19,6 +19,8 @@
 
 #include <sqlite3.h>
 
+#include "tests/check_main.h"
+
 static char tmpdir[256];
 static const char *bin, *src;
 
@@ -482,9 +484,5 @@ static Suite *e2e_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(e2e_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(e2e_suite());
 }

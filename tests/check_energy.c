@@ -16,8 +16,9 @@
  *   - a host's cores spend CPU time x core_power (the bounce path charges
  *     ceil(B / bounce_io) x (io_cpu + launch_cpu), check_fabric.c);
  *   - an instance's GPUs spend tp x (idle x T + (peak - idle) x busy),
- *     busy written out from the roofline step times (check_serving.c's
- *     formulas for Llama-2-7B on H100);
+ *     busy written out from the roofline step times (the formulas for
+ *     Llama-2-7B on H100 in tests/serving_fixture.h, shared with
+ *     check_serving.c);
  *   - the run's energy_total_j is the sum of every energy_j row (to the
  *     bit: the same additions in the same order), data + compute make the
  *     total, and per request / per output token are total / count.
@@ -34,6 +35,8 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/serving_fixture.h"
+#include "tests/check_main.h"
 
 static capture *cap;
 static sim_time run_end;            /* sim_now after the run */
@@ -53,40 +56,22 @@ static int rec_request(void *ctx, uint64_t id, const char *session, const char *
     return 0;
 }
 
-static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
 
 /* Build (with the serving sections when the text has them), run, finish. */
+static void keep_end(sim *s) { run_end = sim_now(s); }
+
 static void run_text(const char *text)
 {
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    capture_attach(cap, s);
     sim_sink k = {cap, capture_metric, capture_link, capture_ts, rec_request,
                   NULL, NULL, NULL, NULL, NULL};
-    sim_set_sink(s, &k);
+    capture_opts o = {.sink = &k, .sections = sfx_sections, .serving = 1, .to_stop = 1,
+                      .ran = keep_end};
     nreq = 0;
-    int rc = sim_build(s, doc, memfab_models, sections, &err);
-    if (!rc && scn_map_get(scn_root(doc), "workload"))
-        rc = serving_build(s, doc, &err);
-    if (!rc)
-        rc = sim_start(s, &err);
-    ck_assert_msg(rc == 0, "%s", err.msg);
-    ck_assert_int_eq(sim_run(s, sim_stop_time(s)), 0);
-    run_end = sim_now(s);
-    ck_assert_msg(sim_finish(s, &err) == 0, "%s", err.msg);
-    sim_destroy(s);
-    scn_free(doc);
+    ck_assert_msg(capture_run(cap, text, &o, &err) == 0, "%s", err.msg);
 }
 
-static double get(const char *scope, const char *name)
-{
-    double v = capture_get(cap, scope, name);
-    ck_assert_msg(!isnan(v), "no metric %s/%s", scope, name);
-    return v;
-}
+static double get(const char *scope, const char *name) { return capture_must(cap, scope, name); }
 
 static void setup(void) { cap = calloc(1, sizeof *cap); }
 static void teardown(void) { free(cap); }
@@ -258,24 +243,8 @@ START_TEST(gpu_energy_formula)
 }
 END_TEST
 
-/* Llama-2-7B on one H100 (check_serving.c): the roofline of a chunk and a
- * decode step, so the busy time is written out by hand. */
-static const double P = 6738415616.0, L = 32, H = 32, D = 128, KV = 524288;
-static const double F = 989e12 * 0.6, BW = 3.35e12 * 0.8;
-
-static sim_time chunk_ps(double c, double o)
-{
-    double flops = 2 * P * c + 4 * L * H * D * (c * o + c * (c + 1) / 2);
-    double bytes = 2 * P + KV * (o + c);
-    return (sim_time)llround(fmax(flops / F, bytes / BW) * 1e12);
-}
-
-static sim_time decode_ps(double n)
-{
-    double flops = 2 * P + 4 * L * H * D * n;
-    double bytes = 2 * P + KV * n;
-    return (sim_time)llround(fmax(flops / F, bytes / BW) * 1e12);
-}
+/* Llama-2-7B on one H100: the busy time is written out by hand from the
+ * roofline of a chunk and a decode step (sfx_chunk_ps, sfx_decode_ps). */
 
 static const char *const power_over[] = {"", ", gpu_idle_power: 50 W, gpu_peak_power: 0.5 kW"};
 static const double idle_w[] = {105, 50}, peak_w[] = {700, 500};
@@ -294,9 +263,9 @@ START_TEST(gpu_power_from_scripted_utilization)
              power_over[_i]);
     run_text(text);
     ck_assert_uint_eq(nreq, 1);
-    sim_time busy = chunk_ps(1000, 0);
+    sim_time busy = sfx_chunk_ps(1000, 0);
     for (unsigned k = 1; k < 100; k++)
-        busy += decode_ps(1000 + k);
+        busy += sfx_decode_ps(1000 + k);
     ck_assert_uint_eq(req_finish - req_arrival, busy); /* the schedule is the script */
     double T = sim_time_to_s(run_end), u = sim_time_to_s(busy);
     double want = idle_w[_i] * T + (peak_w[_i] - idle_w[_i]) * u;
@@ -425,19 +394,14 @@ START_TEST(units_and_errors)
     ck_assert_double_eq(v, 1500.0);
     ck_assert_int_ne(scn_parse_power("350 J", &v, &err), 0);
     /* a scenario value without a unit is an error naming file:line:column */
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("e.yaml",
+    ck_assert_int_ne(capture_build("e.yaml",
                                    "name: e\ncomponents:\n  - {name: h0, type: cpu}\n"
                                    "  - {name: h1, type: cpu}\n"
                                    "links:\n  - {name: u, type: upi, ends: [h0, h1], energy: 3}\n",
-                                   &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    ck_assert_int_ne(sim_build(s, doc, memfab_models, NULL, &err), 0);
+                                   0, &err),
+                     0);
     ck_assert_msg(strstr(err.msg, "energy") && strstr(err.msg, "pJ/bit"), "%s", err.msg);
     ck_assert_int_eq(err.line, 6);
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 
@@ -465,9 +429,5 @@ static Suite *energy_suite(void)
 
 int main(void)
 {
-    SRunner *r = srunner_create(energy_suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(energy_suite());
 }

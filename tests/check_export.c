@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "tests/check_main.h"
 #include "tests/tools_fixture.h"
 
 static void setup(void) { fx_setup(); }
@@ -307,9 +308,5 @@ static Suite *export_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(export_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(export_suite());
 }

@@ -36,6 +36,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static uint64_t last_events; /* events the last run_text handled */
@@ -43,32 +44,13 @@ static uint64_t last_events; /* events the last run_text handled */
 typedef void (*poke_fn)(sim *s);
 
 /* Build, start, (poke), run, finish. Returns the build/start code. */
+static void keep_events(sim *s) { last_events = sim_events(s); }
+
 static int run_text(const char *text, poke_fn poke, sim_err *err)
 {
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("t.yaml", text, err);
-    ck_assert_msg(doc, "%s", err->msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    int rc = sim_build(s, doc, memfab_models, NULL, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc) {
-        if (poke)
-            poke(s);
-        ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
-        ck_assert_int_eq(sim_finish(s, err), 0);
-    }
-    last_events = sim_events(s);
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
-}
-
-static void assert_close(double got, double want, double rel, const char *what)
-{
-    ck_assert_msg(fabs(got - want) <= rel * fabs(want), "%s: got %.6g, expected %.6g (%.3f%% off)",
-                  what, got, want, 100.0 * fabs(got - want) / fabs(want));
+    capture_opts o = {.started = poke, .finished = keep_events};
+    last_events = 0;
+    return capture_run(&cap, text, &o, err);
 }
 
 static double thr(const char *scope)
@@ -94,9 +76,9 @@ START_TEST(two_flows_share_uplink)
     ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
     pcie_cfg up = {4, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
     double link = pcie_model_bw(&up, PCIE_OP_READ, 128u << 20);
-    assert_close(thr("a"), link / 2, 0.02, "flow a: half the uplink");
-    assert_close(thr("b"), link / 2, 0.02, "flow b: half the uplink");
-    assert_close(thr("a"), thr("b"), 0.01, "a vs b");
+    capture_close(thr("a"), link / 2, 0.02, "flow a: half the uplink");
+    capture_close(thr("b"), link / 2, 0.02, "flow b: half the uplink");
+    capture_close(thr("a"), thr("b"), 0.01, "a vs b");
     /* the uplink ran saturated: one links row per direction, down busy */
     ck_assert_int_ge(cap.nlinks, 6);
     ck_assert(cap.link_util[0] > 0.98);
@@ -116,7 +98,7 @@ START_TEST(one_flow_alone_gets_the_uplink)
     sim_err err;
     ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
     pcie_cfg up = {4, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
-    assert_close(thr("a"), pcie_model_bw(&up, PCIE_OP_READ, 128u << 20), 0.01, "alone");
+    capture_close(thr("a"), pcie_model_bw(&up, PCIE_OP_READ, 128u << 20), 0.01, "alone");
 }
 END_TEST
 
@@ -214,10 +196,10 @@ START_TEST(cxl_flits)
              flits[_i]);
     sim_err err;
     ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
-    assert_close(capture_get(&cap, "c", "efficiency:exp->host"), flit_eff[_i], 1e-9,
-                 "link efficiency");
+    capture_close(capture_get(&cap, "c", "efficiency:exp->host"), flit_eff[_i], 1e-9,
+                  "link efficiency");
     double raw = 32e9 * 128 / 130 * 16 / 8;
-    assert_close(thr("a"), raw * flit_eff[_i], 0.01, "CXL load throughput");
+    capture_close(thr("a"), raw * flit_eff[_i], 0.01, "CXL load throughput");
 }
 END_TEST
 
@@ -259,8 +241,8 @@ START_TEST(cxl_packet_vs_chunk)
             sum += cxl_wire_bytes_at(&cfg, PCIE_OP_READ, off,
                                      total - off < piece ? total - off : piece, dir);
         double want = (double)lines * (dir == PCIE_DIR_DATA ? 64 : 16) / flit_eff[flit];
-        assert_close(sum, want, 1e-12, "flit-sized pieces sum to the whole");
-        assert_close(cxl_wire_bytes(&cfg, PCIE_OP_READ, total, dir), want, 1e-12, "whole");
+        capture_close(sum, want, 1e-12, "flit-sized pieces sum to the whole");
+        capture_close(cxl_wire_bytes(&cfg, PCIE_OP_READ, total, dir), want, 1e-12, "whole");
     }
     double eff[2], tp[2];
     for (int m = 0; m < 2; m++) {
@@ -279,9 +261,9 @@ START_TEST(cxl_packet_vs_chunk)
         eff[m] = capture_get(&cap, "c", "efficiency:exp->host");
         tp[m] = thr("a");
     }
-    assert_close(eff[0], flit_eff[flit], 1e-9, "chunk-mode efficiency");
-    assert_close(eff[1], flit_eff[flit], 0.01, "packet-mode efficiency");
-    assert_close(tp[1], tp[0], 0.01, "packet vs chunk throughput");
+    capture_close(eff[0], flit_eff[flit], 1e-9, "chunk-mode efficiency");
+    capture_close(eff[1], flit_eff[flit], 0.01, "packet-mode efficiency");
+    capture_close(tp[1], tp[0], 0.01, "packet vs chunk throughput");
 }
 END_TEST
 
@@ -334,7 +316,7 @@ START_TEST(bounce_cpu_independent_of_chunk)
                  chunks[k]);
         sim_err err;
         ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
-        assert_close(capture_get(&cap, "fab", "cpu_time:bounce"), 64 * 7e-6, 1e-9, chunks[k]);
+        capture_close(capture_get(&cap, "fab", "cpu_time:bounce"), 64 * 7e-6, 1e-9, chunks[k]);
     }
 }
 END_TEST
@@ -386,7 +368,7 @@ START_TEST(pageable_vs_pinned)
     ck_assert(capture_get(&cap, "fabric", "host_memory_bytes:pageable") == 3 * bytes);
     ck_assert(capture_get(&cap, "fabric", "cpu_time:pageable") >= bytes / 8e9);
     /* staged by an 8 GB/s memcpy */
-    assert_close(thr("a"), 8e9, 0.02, "pageable bound by memcpy");
+    capture_close(thr("a"), 8e9, 0.02, "pageable bound by memcpy");
     ck_assert(pinned > 5 * thr("a"));
 }
 END_TEST
@@ -405,7 +387,7 @@ START_TEST(copy_engines_limit)
     /* latencies 1x, 2x, 3x the single-copy time: mean 2x, max 3x */
     double mean = capture_get(&cap, "a", "latency_mean");
     double max = capture_get(&cap, "a", "latency_max");
-    assert_close(max / mean, 1.5, 0.01, "serialized copies");
+    capture_close(max / mean, 1.5, 0.01, "serialized copies");
 }
 END_TEST
 
@@ -579,17 +561,17 @@ START_TEST(latency_series_per_class)
     /* kv_load: both loads in the first interval, mean and max of the two */
     ck_assert_int_eq(ts_points("latency:class:kv_load", &t, &v), 1);
     ck_assert_uint_eq(t, 100000000);
-    assert_close(v, (double)(cls_lat[0] + cls_lat[1]) / 2 * 1e-12, 1e-12, "kv_load mean");
+    capture_close(v, (double)(cls_lat[0] + cls_lat[1]) / 2 * 1e-12, 1e-12, "kv_load mean");
     ck_assert_int_eq(ts_points("latency_max:class:kv_load", &t, &v), 1);
-    assert_close(v, (double)(cls_lat[0] > cls_lat[1] ? cls_lat[0] : cls_lat[1]) * 1e-12, 1e-12,
-                 "kv_load max");
+    capture_close(v, (double)(cls_lat[0] > cls_lat[1] ? cls_lat[0] : cls_lat[1]) * 1e-12, 1e-12,
+                  "kv_load max");
     /* uvm: its own series, its one transfer */
     ck_assert_int_eq(ts_points("latency:class:uvm", &t, &v), 1);
-    assert_close(v, (double)cls_lat[2] * 1e-12, 1e-12, "uvm");
+    capture_close(v, (double)cls_lat[2] * 1e-12, 1e-12, "uvm");
     /* throughput: bytes over the interval, then 0 in every later interval */
     int n = ts_points("throughput:class:kv_load", &t, &v);
     ck_assert_int_ge(n, 2);
-    assert_close(v, (double)((1 << 20) + (256 << 10)) / 100e-6, 1e-12, "kv_load throughput");
+    capture_close(v, (double)((1 << 20) + (256 << 10)) / 100e-6, 1e-12, "kv_load throughput");
     for (int i = 0; i < ts_n; i++)
         if (strcmp(ts_rows[i].name, "throughput:class:kv_load") == 0 && ts_rows[i].t > t)
             ck_assert(ts_rows[i].v == 0.0);
@@ -597,8 +579,8 @@ START_TEST(latency_series_per_class)
     ck_assert_int_eq(ts_points("latency:class:other", &t, &v), 0);
     /* the pooled path metric is what it was: mean over all dma transfers */
     ck_assert(capture_get(&cap, "fabric", "transfers:dma") == 203);
-    assert_close(capture_get(&cap, "fabric", "latency:class:kv_load_mean"),
-                 (double)(cls_lat[0] + cls_lat[1]) / 2 * 1e-12, 1e-12, "class metric");
+    capture_close(capture_get(&cap, "fabric", "latency:class:kv_load_mean"),
+                  (double)(cls_lat[0] + cls_lat[1]) / 2 * 1e-12, 1e-12, "class metric");
     /* units go to timeseries.unit: the class patterns come before throughput:* */
     ck_assert_str_eq(sim_series_unit(&fabric_model, "latency:class:uvm"), "s");
     ck_assert_str_eq(sim_series_unit(&fabric_model, "latency_max:class:uvm"), "s");
@@ -714,9 +696,5 @@ static Suite *fabric_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(fabric_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(fabric_suite());
 }

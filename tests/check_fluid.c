@@ -399,6 +399,159 @@ START_TEST(two_flows_share_exactly)
 }
 END_TEST
 
+/* ---- the chunk engine converges to the fluid model --------------------- */
+
+/* Four transfers from host DRAM over one PCIe Gen5 x16 uplink, staggered:
+ * a (512 MiB to gpu0 behind a Gen5 x4 port, so its bottleneck is its own
+ * port and it takes a quarter of the uplink), b (256 MiB at 2 ms) and d
+ * (64 MiB at 3 ms) to gpu1, c (96 MiB at 5 ms) to gpu2. Chunk round-robin
+ * is processor sharing with a quantum of one chunk; as the quantum goes to
+ * zero it becomes processor sharing itself (Kleinrock, Queueing Systems
+ * vol. 2, 1976, section 4.4: round-robin -> PS), and across resources the
+ * max-min fair allocation that fluid.h computes. So the chunk engine's
+ * completion times must approach the fluid model's as the chunk shrinks,
+ * with an error of the order of one chunk's service per contending flow:
+ * O(chunk). Both runs use the same chunk (fluid's lone time T_alone has
+ * the pipeline fill of one chunk) and a window of four chunks. */
+static const char conv_text[] =
+    "name: conv\nseed: 1\ncomponents:\n"
+    "  - {name: fabric, type: fabric, chunk: %s, window: %s, flow_model: %s}\n"
+    "  - {name: host, type: cpu, latency: 150 ns, dram_bandwidth: 300 GB/s,"
+    " dram_latency: 90 ns}\n"
+    "  - {name: sw, type: pcie_switch, latency: 150 ns}\n"
+    "  - {name: gpu0, type: gpu, hbm_bandwidth: 3.35 TB/s, copy_engines: 4}\n"
+    "  - {name: gpu1, type: gpu, hbm_bandwidth: 3.35 TB/s, copy_engines: 4}\n"
+    "  - {name: gpu2, type: gpu, hbm_bandwidth: 3.35 TB/s, copy_engines: 4}\n"
+    "  - {name: a, type: xfer, src: host, dst: gpu0, size: 512 MiB, path: dma}\n"
+    "  - {name: b, type: xfer, src: host, dst: gpu1, size: 256 MiB, path: dma, start: 2 ms}\n"
+    "  - {name: c, type: xfer, src: host, dst: gpu2, size: 96 MiB, path: dma, start: 5 ms}\n"
+    "  - {name: d, type: xfer, src: host, dst: gpu1, size: 64 MiB, path: dma, start: 3 ms}\n"
+    "links:\n"
+    "  - {name: uplink, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
+    "  - {name: g0, type: pcie, gen: 5, lanes: 4, ends: [sw, gpu0]}\n"
+    "  - {name: g1, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu1]}\n"
+    "  - {name: g2, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu2]}\n";
+
+START_TEST(chunks_converge_to_fluid)
+{
+    static const char *const chunk[] = {"16 MiB", "4 MiB", "1 MiB", "256 KiB", "64 KiB"};
+    static const char *const window[] = {"64 MiB", "16 MiB", "4 MiB", "1 MiB", "256 KiB"};
+    static const char *const flow[] = {"a", "b", "c", "d"};
+    static const double chunk_bytes[] = {16 << 20, 4 << 20, 1 << 20, 256 << 10, 64 << 10};
+    enum { NQ = 5, NF = 4 };
+    double err[NQ], gap[NQ];
+    for (int q = 0; q < NQ; q++) {
+        char text[4096];
+        result c, f;
+        snprintf(text, sizeof text, conv_text, chunk[q], window[q], "chunk");
+        run_text(text, NULL, &c);
+        snprintf(text, sizeof text, conv_text, chunk[q], window[q], "fluid");
+        run_text(text, NULL, &f);
+        ck_assert_int_eq(get(&f, "fabric", "fluid_flows"), NF);
+        err[q] = gap[q] = 0;
+        for (int i = 0; i < NF; i++) {
+            double tc = get(&c, flow[i], "latency_mean"), tf = get(&f, flow[i], "latency_mean");
+            double e = fabs(tc - tf) / tf;
+            fprintf(stderr, "check_fluid: chunk %-7s %s: chunks %.7f s, fluid %.7f s (%+.3f%%)\n",
+                    chunk[q], flow[i], tc, tf, 100 * (tc - tf) / tf);
+            if (e > err[q])
+                err[q] = e;
+            if (fabs(tc - tf) > gap[q])
+                gap[q] = fabs(tc - tf);
+            /* a's bottleneck is its own x4 port at every chunk size: the
+             * uplink leaves it its quarter in both models (to rounding: 100 ps
+             * of 38 ms at 256 KiB) */
+            if (i == 0)
+                ck_assert_msg(e < 1e-8, "a: chunks %.10g s, fluid %.10g s", tc, tf);
+        }
+        /* the same bytes cross every link direction */
+        ck_assert_int_eq(f.nl, c.nl);
+        for (int k = 0; k < c.nl; k++)
+            ck_assert_uint_eq(f.l[k].bytes, c.l[k].bytes);
+        result_free(&c);
+        result_free(&f);
+    }
+    /* O(chunk): at every chunk size each flow ends within four chunk
+     * services on the uplink (at most four flows share it; 50 GB/s is
+     * below its payload rate) of the fluid model, and 64 KiB chunks are
+     * within 0.05% of it */
+    for (int q = 0; q < NQ; q++)
+        ck_assert_msg(gap[q] <= 4 * chunk_bytes[q] / 50e9, "chunk %s: %.3g s from fluid",
+                      chunk[q], gap[q]);
+    ck_assert_msg(err[NQ - 1] < 5e-4, "64 KiB chunks: worst error %.4f%%", 100 * err[NQ - 1]);
+    ck_assert_msg(err[0] > 0.05, "16 MiB chunks: worst error only %.4f%%", 100 * err[0]);
+}
+END_TEST
+
+/* ---- chunks beside fluid flows --------------------------------------- */
+
+/* A 512 MiB peer-to-peer transfer gpu0 -> gpu1 (fluid) and, from 1 ms, 20
+ * single-chunk 1 MiB writes host -> gpu1, one at a time with 50 us between
+ * them: both cross gpu1's port (sw -> gpu1, the bulk transfer's
+ * bottleneck with gpu0's port) and gpu1's HBM. A transfer that fits in one
+ * chunk runs as that chunk, and chunks have priority over fluid flows at a
+ * shared resource (fluid.h): the writes must take exactly the time they
+ * take without the bulk transfer, and the bulk transfer must lose exactly
+ * the time they hold its resources: at least their time on the port (their
+ * busy time there, alone) and at most that plus their time on the HBM,
+ * 53x faster. The port's busy time is conserved: bulk + writes. */
+static const char prio_text[] =
+    "name: prio\nseed: 1\ncomponents:\n"
+    "  - {name: fabric, type: fabric, chunk: 2 MiB, window: 8 MiB, flow_model: fluid}\n"
+    "  - {name: host, type: cpu, latency: 150 ns, dram_bandwidth: 300 GB/s}\n"
+    "  - {name: sw, type: pcie_switch, latency: 150 ns}\n"
+    "  - {name: gpu0, type: gpu, hbm_bandwidth: 3.35 TB/s}\n"
+    "  - {name: gpu1, type: gpu, hbm_bandwidth: 3.35 TB/s}\n"
+    "%s%s"
+    "links:\n"
+    "  - {name: uplink, type: pcie, gen: 5, lanes: 16, ends: [host, sw]}\n"
+    "  - {name: g0, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu0]}\n"
+    "  - {name: g1, type: pcie, gen: 5, lanes: 16, ends: [sw, gpu1]}\n";
+static const char prio_bulk[] =
+    "  - {name: bulk, type: xfer, src: gpu0, dst: gpu1, size: 512 MiB, path: dma}\n";
+static const char prio_small[] =
+    "  - {name: small, type: xfer, src: host, dst: gpu1, size: 1 MiB, path: dma, count: 20,"
+    " gap: 50 us, start: 1 ms}\n";
+
+START_TEST(chunks_have_priority_over_fluid)
+{
+    char text[4096];
+    result bulk, small, both, chunks;
+    snprintf(text, sizeof text, prio_text, prio_bulk, "");
+    run_text(text, NULL, &bulk);
+    snprintf(text, sizeof text, prio_text, "", prio_small);
+    run_text(text, NULL, &small);
+    snprintf(text, sizeof text, prio_text, prio_bulk, prio_small);
+    run_text(text, NULL, &both);
+    static const char *const chunked[] = {"components.fabric.flow_model=chunk", NULL};
+    run_text(text, chunked, &chunks);
+    ck_assert_int_eq(get(&both, "fabric", "fluid_flows"), 1);
+    ck_assert_int_eq(get(&both, "fabric", "fluid_single_chunk"), 20);
+    /* the writes wait for no fluid flow */
+    ck_assert_double_eq(get(&both, "small", "latency_mean"), get(&small, "small", "latency_mean"));
+    ck_assert_double_eq(get(&both, "small", "latency_max"), get(&small, "small", "latency_max"));
+    /* the bulk transfer loses the time they hold its resources */
+    double lost = get(&both, "bulk", "latency_mean") - get(&bulk, "bulk", "latency_mean");
+    double port = (double)link_busy(&small, "sw->gpu1") * 1e-12;
+    fprintf(stderr, "check_fluid: bulk alone %.9f s, beside the writes %.9f s: %.3f us lost, "
+                    "writes on the port %.3f us\n",
+            get(&bulk, "bulk", "latency_mean"), get(&both, "bulk", "latency_mean"), lost * 1e6,
+            port * 1e6);
+    ck_assert_msg(lost >= port - 1e-12 && lost <= port * (1 + 1.0 / 53 + 1e-3),
+                  "bulk lost %.9g s, the writes held the port %.9g s", lost, port);
+    ck_assert_uint_eq(link_busy(&both, "sw->gpu1"),
+                      link_busy(&bulk, "sw->gpu1") + link_busy(&small, "sw->gpu1"));
+    /* in the chunk model the writes queue behind the bulk chunks instead */
+    ck_assert_msg(get(&chunks, "small", "latency_mean") > 1.5 * get(&small, "small", "latency_mean"),
+                  "chunk model: writes %.6g s beside the bulk, %.6g s alone",
+                  get(&chunks, "small", "latency_mean"), get(&small, "small", "latency_mean"));
+    result_free(&bulk);
+    result_free(&small);
+    result_free(&both);
+    result_free(&chunks);
+}
+END_TEST
+
 /* ---- the Mooncake hour with KV tiers over the fabric --------------------- */
 
 static const char *const mc_names[] = {"ttft_p50", "ttft_p99", "tpot_p50", "tpot_p99",
@@ -574,6 +727,8 @@ static Suite *fluid_suite(void)
     tcase_set_timeout(eng, 600);
     tcase_add_loop_test(eng, lone_flow_equals_chunks, 0, N_LONE);
     tcase_add_test(eng, two_flows_share_exactly);
+    tcase_add_test(eng, chunks_converge_to_fluid);
+    tcase_add_test(eng, chunks_have_priority_over_fluid);
     tcase_add_test(eng, mooncake_kv_fabric_within_chunk_model);
     suite_add_tcase(s, eng);
     return s;

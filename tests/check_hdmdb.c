@@ -28,6 +28,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/model_fixture.h"
 
 #define NS 1000ULL
@@ -382,17 +383,8 @@ START_TEST(example_scenario_runs)
     const char *src = getenv("MEMFAB_SRC");
     char path[1024];
     snprintf(path, sizeof path, "%s/scenarios/cxl-shared-hosts.yaml", src ? src : ".");
-    teardown();
-    sim_err_clear(&err);
-    doc = scn_load(path, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    S = sim_create();
-    memset(&cap, 0, sizeof cap);
-    capture_attach(&cap, S);
-    ck_assert_msg(sim_build(S, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
-    ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(sim_run(S, sim_stop_time(S)), 0);
-    ck_assert_msg(sim_finish(S, &err) == 0, "%s", err.msg);
+    mfx_build(path, NULL);
+    mfx_finish_at(sim_stop_time(S));
     ck_assert_uint_eq(mesi_dir_errors(C("dev")), 0);
     ck_assert_uint_eq(mesi_dir_stat(C("dev"), "hosts"), 4);
     uint64_t snp = n("dev", "BISnpData") + n("dev", "BISnpInv");
@@ -470,9 +462,5 @@ int main(void)
     tcase_add_checked_fixture(er, NULL, teardown);
     tcase_add_test(er, errors);
     suite_add_tcase(s, er);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(s);
 }

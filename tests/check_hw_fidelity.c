@@ -40,34 +40,21 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 
 static void run_ok(const char *text)
 {
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    int rc = sim_build(s, doc, memfab_models, NULL, &err);
-    if (!rc)
-        rc = sim_start(s, &err);
-    ck_assert_msg(rc == 0, "%s", err.msg);
-    ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
-    ck_assert_int_eq(sim_finish(s, &err), 0);
-    sim_destroy(s);
-    scn_free(doc);
+    ck_assert_msg(capture_run(&cap, text, NULL, &err) == 0, "%s", err.msg);
 }
 
 /* Build (not run) a scenario; the caller destroys s and doc. */
 static sim *build_ok(const char *text, scn_doc **doc)
 {
     sim_err err;
-    sim_err_clear(&err);
-    *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert_msg(*doc, "%s", err.msg);
+    *doc = capture_load("t.yaml", text, NULL, &err);
     sim *s = sim_create();
     ck_assert_msg(sim_build(s, *doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
     return s;
@@ -304,18 +291,9 @@ START_TEST(bad_copy_rejected)
              "  - {name: b, type: pcie, ends: [host, ssd]}\n",
              bad_copy[_i]);
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert(doc);
-    sim *s = sim_create();
-    int rc = sim_build(s, doc, memfab_models, NULL, &err);
-    if (!rc)
-        rc = sim_start(s, &err);
-    ck_assert_int_ne(rc, 0);
+    ck_assert_int_ne(capture_build("t.yaml", text, 1, &err), 0);
     ck_assert_msg(err.line == 6 + (_i == 4), "line %d: %s", err.line, err.msg);
     ck_assert_msg(err.col == bad_copy_col[_i], "column %d: %s", err.col, err.msg);
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 
@@ -334,14 +312,8 @@ START_TEST(bad_dma_rejected)
     snprintf(text, sizeof text, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
              bad_dma[_i]);
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert(doc);
-    sim *s = sim_create();
-    ck_assert_int_ne(sim_build(s, doc, memfab_models, NULL, &err), 0);
+    ck_assert_int_ne(capture_build("t.yaml", text, 0, &err), 0);
     ck_assert_int_eq(err.line, 4);
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 
@@ -869,16 +841,10 @@ START_TEST(unknown_preset_rejected)
         snprintf(text, sizeof text, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
                  bad_preset[_i].entry);
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("t.yaml", text, &err);
-    ck_assert(doc);
-    sim *s = sim_create();
-    ck_assert_int_ne(sim_build(s, doc, memfab_models, NULL, &err), 0);
+    ck_assert_int_ne(capture_build("t.yaml", text, 0, &err), 0);
     ck_assert_int_eq(err.line, bad_preset[_i].link ? 6 : 4);
     ck_assert_msg(err.col == bad_preset[_i].col, "case %d: column %d (%s)", _i, err.col, err.msg);
     ck_assert_msg(strstr(err.msg, bad_preset[_i].want), "case %d: %s", _i, err.msg);
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 
@@ -888,23 +854,10 @@ START_TEST(unknown_preset_cli)
     const char *bin = getenv("MEMFAB_BIN");
     if (!bin)
         return; /* run outside make test */
-    char path[] = "/tmp/memfab-preset-XXXXXX.yaml";
-    int fd = mkstemps(path, 5);
-    ck_assert_int_ge(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    fprintf(f, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
-            bad_preset[0].entry);
-    fclose(f);
-    char cmd[1200], out[2048] = "";
-    snprintf(cmd, sizeof cmd, "'%s' check '%s' 2>&1", bin, path);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    remove(path);
-    ck_assert(WIFEXITED(st));
-    ck_assert_int_eq(WEXITSTATUS(st), 2);
+    char text[512], path[64], out[2048];
+    snprintf(text, sizeof text, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
+             bad_preset[0].entry);
+    ck_assert_int_eq(capture_cli_check(bin, text, path, out, sizeof out), 2);
     char want[600];
     snprintf(want, sizeof want, "%s:4:35: error:", path);
     ck_assert_msg(strstr(out, want), "output: %s", out);
@@ -947,9 +900,5 @@ int main(void)
     if (getenv("MEMFAB_HW_TABLE")) /* the README table (the rows come from `measured`) */
         printf("| measurement | source | measured | memfab | error | tolerance |\n"
                "|---|---|---:|---:|---:|---:|\n");
-    SRunner *sr = srunner_create(hw_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(hw_suite());
 }

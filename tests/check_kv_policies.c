@@ -8,6 +8,7 @@
  * policy's own behaviour is pinned down, and bad_abi.so must be refused.
  */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,224 @@ START_TEST(test_s3fifo_behaviour)
     uint32_t b;
     ck_assert_int_eq(o->victim(st, &b, info_of, info), 0);
     o->destroy(st);
+}
+END_TEST
+
+/* ---- eviction: each built-in against a plain reference ----------------------
+ *
+ * Each policy's definition (kv_evict.c's head comment) written the plain
+ * way: a record per handle and an O(n) scan for the victim, no heap, no
+ * lazy removal, the ghost as a window of the last gcap ids evicted from S.
+ * Random op sequences that follow the protocol (plugin.h: new blocks,
+ * touches, pins and releases, victim then remove) must give the same
+ * victims in the same order, ties included: ties on the key (accesses,
+ * costs drawn from 3 values) fall to the sequence, which a pin does not
+ * reset for fifo and s3fifo and an insert or touch does for lfu and cost. */
+
+enum { RC = 48, RSTEPS = 4000, RRUNS = 40 };
+
+typedef struct rpol {
+    int kind;                   /* 0 lru, 1 lfu, 2 fifo, 3 s3fifo, 4 cost */
+    uint32_t cap, small, gcap;  /* s3fifo: S target, ghost length */
+    uint64_t clock;
+    int held[RC];
+    int has_seq[RC];            /* fifo: the block has its entry number */
+    uint64_t seq[RC];
+    double key[RC];
+    int q[RC], freq[RC];        /* s3fifo: 0 none, 1 S, 2 M */
+    uint64_t ghost[64 * RC];    /* ids evicted from S, oldest first */
+    int gvalid[64 * RC];        /* 0 once hit */
+    uint32_t glen;
+    uint64_t ghits;             /* blocks that entered M from the ghost */
+    int victim;
+} rpol;
+
+static int ghost_hit(rpol *r, uint64_t id)
+{
+    uint32_t from = r->glen > r->gcap ? r->glen - r->gcap : 0;
+    int hit = 0;
+    for (uint32_t i = from; i < r->glen; i++)
+        if (r->gvalid[i] && r->ghost[i] == id) {
+            r->gvalid[i] = 0;
+            hit = 1;
+        }
+    return hit;
+}
+
+static void r_insert(rpol *r, uint32_t b, const memfab_block_info *in)
+{
+    switch (r->kind) {
+    case 0: r->seq[b] = ++r->clock; break;
+    case 1: r->key[b] = (double)in->accesses, r->seq[b] = ++r->clock; break;
+    case 4: r->key[b] = in->recompute_s - in->reload_s, r->seq[b] = ++r->clock; break;
+    case 2:
+        if (!r->has_seq[b])
+            r->seq[b] = ++r->clock, r->has_seq[b] = 1;
+        break;
+    case 3:
+        if (!r->q[b]) {
+            r->freq[b] = 0;
+            r->q[b] = ghost_hit(r, in->id) ? 2 : 1;
+            r->ghits += r->q[b] == 2;
+            r->seq[b] = ++r->clock;
+        }
+        break;
+    }
+    r->held[b] = 1;
+}
+
+static void r_touch(rpol *r, uint32_t b, const memfab_block_info *in)
+{
+    if (r->kind == 3 && r->freq[b] < 3)
+        r->freq[b]++;
+    else if (r->kind != 2 && r->kind != 3)
+        r_insert(r, b, in);
+}
+
+static void r_remove(rpol *r, uint32_t b, uint64_t id)
+{
+    r->held[b] = 0;
+    if ((int)b == r->victim) {
+        if (r->kind == 3 && r->q[b] == 1) {
+            ck_assert_uint_lt(r->glen, sizeof r->ghost / sizeof r->ghost[0]);
+            r->ghost[r->glen] = id;
+            r->gvalid[r->glen++] = 1;
+        }
+        r->has_seq[b] = 0;
+        r->q[b] = 0;
+        r->victim = -1;
+    } else if (r->kind == 3 && r->freq[b] < 3) {
+        r->freq[b]++;
+    }
+}
+
+/* The held handle of least (key, seq) (keys for lfu and cost), in queue q
+ * for s3fifo (0: any); -1 if none. */
+static int r_min(const rpol *r, int q)
+{
+    int best = -1;
+    for (int b = 0; b < (int)r->cap; b++) {
+        if (!r->held[b] || (q && r->q[b] != q))
+            continue;
+        int keyed = r->kind == 1 || r->kind == 4;
+        if (best < 0 || (keyed && r->key[b] < r->key[best]) ||
+            ((!keyed || r->key[b] == r->key[best]) && r->seq[b] < r->seq[best]))
+            best = b;
+    }
+    return best;
+}
+
+static int r_victim(rpol *r)
+{
+    if (r->kind != 3)
+        return r->victim = r_min(r, 0);
+    for (;;) {
+        uint32_t ns = 0, nm = 0;
+        for (uint32_t b = 0; b < r->cap; b++)
+            if (r->held[b])
+                r->q[b] == 1 ? ns++ : nm++;
+        if (ns && (ns >= r->small || !nm)) {
+            int t = r_min(r, 1);
+            if (r->freq[t] >= 2) { /* to M */
+                r->q[t] = 2;
+                r->seq[t] = ++r->clock;
+                continue;
+            }
+            return r->victim = t;
+        }
+        if (!nm)
+            return r->victim = -1;
+        int t = r_min(r, 2);
+        if (r->freq[t] > 0) {
+            r->freq[t]--;
+            r->seq[t] = ++r->clock;
+            continue;
+        }
+        return r->victim = t;
+    }
+}
+
+START_TEST(test_evict_reference)
+{
+    static const char *const names[] = {"lru", "lfu", "fifo", "s3fifo", "cost"};
+    const memfab_evict_ops *o = kv_evict_find(names[_i]);
+    ck_assert_ptr_nonnull(o);
+    static rpol r;
+    memfab_block_info info[RC];
+    uint64_t rs = 12345 + (uint64_t)_i;
+    uint64_t victims = 0, ghost_hits = 0, ties = 0;
+    for (int run = 0; run < RRUNS; run++) {
+        uint32_t cap = run % 4 == 0 ? 1 + (uint32_t)(uniform(&rs) * 6) : 8 + (uint32_t)(uniform(&rs) * (RC - 8));
+        memset(&r, 0, sizeof r);
+        r.kind = _i;
+        r.cap = cap;
+        r.small = (uint32_t)ceil(0.10 * cap);
+        r.gcap = (uint32_t)ceil(0.90 * cap);
+        r.victim = -1;
+        void *st = o->create(cap, NULL);
+        ck_assert_ptr_nonnull(st);
+        int state[RC] = {0}; /* 0 free, 1 held, 2 pinned */
+        uint32_t used = 0, ids = 2 * cap + 2;
+        for (int step = 0; step < RSTEPS; step++) {
+            uint32_t k = (uint32_t)(uniform(&rs) * cap);
+            double u = uniform(&rs);
+            if (state[k] == 0 && u < 0.4) {
+                /* a new block; its id unique among those held */
+                uint64_t id;
+                int clash;
+                do {
+                    id = 1 + (uint64_t)(uniform(&rs) * ids);
+                    clash = 0;
+                    for (uint32_t j = 0; j < cap; j++)
+                        clash |= state[j] && info[j].id == id;
+                } while (clash);
+                double rc = (double)(int)(uniform(&rs) * 3);
+                info[k] = (memfab_block_info){id, 0, 0, 1 + (uint64_t)(uniform(&rs) * 2), rc, 0};
+                o->insert(st, k, &info[k]);
+                r_insert(&r, k, &info[k]);
+                state[k] = 1;
+                used++;
+            } else if (state[k] == 1 && u < 0.55) {
+                info[k].accesses += (uint64_t)(uniform(&rs) * 2);
+                o->touch(st, k, &info[k]);
+                r_touch(&r, k, &info[k]);
+            } else if (state[k] == 1 && u < 0.75) { /* pinned: an access */
+                o->remove(st, k);
+                r_remove(&r, k, info[k].id);
+                info[k].accesses++;
+                state[k] = 2;
+            } else if (state[k] == 2 && u < 0.85) {
+                o->insert(st, k, &info[k]);
+                r_insert(&r, k, &info[k]);
+                state[k] = 1;
+            } else if (u >= 0.85 && (used == cap || u > 0.95)) {
+                int want = r_victim(&r);
+                uint32_t b = UINT32_MAX;
+                int got = o->victim(st, &b, info_of, info);
+                ck_assert_msg(got == (want >= 0) && (!got || (int)b == want),
+                              "%s: run %d step %d: victim %d (%u), reference %d", o->name, run, step,
+                              got, b, want);
+                if (got) {
+                    for (uint32_t j = 0; j < cap; j++)
+                        ties += j != b && state[j] == 1 && (_i == 1 || _i == 4) &&
+                                r.key[j] == r.key[b];
+                    o->remove(st, b);
+                    r_remove(&r, b, info[b].id);
+                    state[b] = 0;
+                    used--;
+                    victims++;
+                }
+            }
+        }
+        ghost_hits += r.ghits;
+        o->destroy(st);
+    }
+    /* the sequences exercised what they are meant to */
+    ck_assert_uint_gt(victims, 5000);
+    if (_i == 1 || _i == 4)
+        ck_assert_uint_gt(ties, 1000);
+    if (_i == 3)
+        ck_assert_uint_gt(ghost_hits, 50);
 }
 END_TEST
 
@@ -563,6 +782,32 @@ START_TEST(test_capacity_one)
 }
 END_TEST
 
+/* s3fifo's state once its tier is full, exactly: per handle a heap element
+ * (4 B) and a sequence word (8 B), and the ghost G, allocated whole when
+ * the handles reach the capacity: ceil(0.9 x C) ids of 8 B and 5/4 as many
+ * (+ 1) 4-byte index cells (load at most 4/5). With the store's 40 B per
+ * block (check_kvstore test_bytes_per_block) a cached block then costs
+ * 40 + 12 + (8 x 58983 + 4 x 73729) / 65536 = 63.70 B. */
+START_TEST(test_s3fifo_ghost_bytes)
+{
+    enum { C = 1 << 16 };
+    const memfab_evict_ops *o = kv_evict_find("s3fifo");
+    size_t before = sim_mem_in_use();
+    void *st = o->create(C, NULL);
+    ck_assert_ptr_nonnull(st);
+    size_t m0 = sim_mem_in_use();
+    ck_assert_int_eq(kv_evict_reserve(o, st, C / 2), 0);
+    ck_assert_uint_eq(sim_mem_in_use() - m0, 12u * (C / 2)); /* no ghost yet */
+    ck_assert_int_eq(kv_evict_reserve(o, st, C), 0);
+    size_t g = 58983, cells = g + g / 4 + 1; /* ceil(0.9 x 65536) */
+    size_t bytes = sim_mem_in_use() - m0;
+    ck_assert_uint_eq(bytes, 12u * C + 8 * g + 4 * cells);
+    ck_assert_uint_le(40 * (size_t)C + bytes, 64 * (size_t)C);
+    o->destroy(st);
+    ck_assert_uint_eq(sim_mem_in_use(), before);
+}
+END_TEST
+
 static Suite *policies_suite(void)
 {
     Suite *su = suite_create("kv_policies");
@@ -574,6 +819,7 @@ static Suite *policies_suite(void)
     tcase_add_test(core, test_lfu_order);
     tcase_add_test(core, test_cost_order);
     tcase_add_test(core, test_s3fifo_behaviour);
+    tcase_add_loop_test(core, test_evict_reference, 0, 5);
     tcase_add_loop_test(core, test_router_generic, 0, nrouter);
     tcase_add_test(core, test_round_robin_cycles);
     tcase_add_test(core, test_random_covers);
@@ -585,6 +831,7 @@ static Suite *policies_suite(void)
     suite_add_tcase(su, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_loop_test(lim, test_capacity_one, 0, nevict);
+    tcase_add_test(lim, test_s3fifo_ghost_bytes);
     suite_add_tcase(su, lim);
     TCase *errs = tcase_create("Errors");
     tcase_add_test(errs, test_plugin_bad_abi);

@@ -34,6 +34,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/serving_fixture.h"
 
 static capture cap;
@@ -79,11 +80,8 @@ static char trace_path[256];
 
 static void write_trace(const char *rows)
 {
-    snprintf(trace_path, sizeof trace_path, "/tmp/memfab-kvdirect-%d.trace", (int)getpid());
-    FILE *f = fopen(trace_path, "w");
-    ck_assert(f);
-    fprintf(f, "# memfab-trace v1 block_tokens=16\n%s", rows);
-    fclose(f);
+    sfx_write_trace(trace_path, sizeof trace_path, "kvdirect", "# memfab-trace v1 block_tokens=16",
+                    rows);
 }
 
 static void teardown(void) { unlink(trace_path); }
@@ -576,9 +574,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(suite());
 }

@@ -32,6 +32,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/serving_fixture.h"
 
 /* ---- store level ------------------------------------------------------------ */
@@ -338,15 +339,11 @@ static char trace_path[256];
  * (4 blocks of 16 with the one output token). */
 static void sv_setup(void)
 {
-    snprintf(trace_path, sizeof trace_path, "/tmp/memfab-kvpool-%d.trace", (int)getpid());
-    FILE *f = fopen(trace_path, "w");
-    ck_assert(f);
-    fprintf(f, "# memfab-trace v1 block_tokens=16\n"
-               "0 0 1 63 1 1 2 3 4\n"
-               "1 1000000000000 2 63 1 5 6 7 8\n"
-               "2 2000000000000 3 63 1 9 10 11 12\n"
-               "3 3000000000000 4 63 1 1 2 3 4\n");
-    fclose(f);
+    sfx_write_trace(trace_path, sizeof trace_path, "kvpool", "# memfab-trace v1 block_tokens=16",
+                    "0 0 1 63 1 1 2 3 4\n"
+                    "1 1000000000000 2 63 1 5 6 7 8\n"
+                    "2 2000000000000 3 63 1 9 10 11 12\n"
+                    "3 3000000000000 4 63 1 1 2 3 4\n");
 }
 static void sv_teardown(void) { unlink(trace_path); }
 
@@ -605,9 +602,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(suite());
 }

@@ -552,6 +552,71 @@ static double bad_get(void *ctx, const char *key, double def)
     return strcmp(key, "small_size_ratio") == 0 ? 7.0 : def;
 }
 
+/* A plug-in policy (not a built-in: the store keeps the entry and
+ * last-access times for it, and only for it) sees every fact of
+ * memfab_block_info, at insert and through victim's lookup: the time the
+ * block entered the tier, its last hit, its accesses. Reference: the pins
+ * below (a pin is an access at the pin's time). */
+#define REC_N 8
+static memfab_block_info rec_ins[REC_N];   /* facts at the last insert of each handle */
+static memfab_block_info rec_look[REC_N];  /* facts looked up by the last victim() */
+static int rec_held[REC_N];
+static void *rec_create(uint32_t cap, const memfab_params *p) { return cap <= REC_N ? rec_held : NULL; }
+static void rec_destroy(void *st) {}
+static void rec_insert(void *st, uint32_t b, const memfab_block_info *in)
+{
+    rec_ins[b] = *in;
+    rec_held[b] = 1;
+}
+static void rec_touch(void *st, uint32_t b, const memfab_block_info *in) {}
+static void rec_remove(void *st, uint32_t b) { rec_held[b] = 0; }
+static int rec_victim(void *st, uint32_t *out, const memfab_block_info *(*info)(void *, uint32_t),
+                      void *ctx)
+{
+    int found = 0;
+    for (uint32_t b = 0; b < REC_N; b++)
+        if (rec_held[b]) {
+            rec_look[b] = *info(ctx, b);
+            if (!found)
+                *out = b, found = 1;
+        }
+    return found;
+}
+static const memfab_evict_ops rec_ops = {"recorder", rec_create, rec_destroy, rec_insert,
+                                         rec_touch,  rec_remove, rec_victim};
+
+START_TEST(test_plugin_sees_times)
+{
+    memset(rec_held, 0, sizeof rec_held);
+    kv_tier_cfg t[1] = {{"gpu", 2}};
+    s = kv_store_new(t, 1, KV_WRITE_BACK, &rec_ops, NULL, &err);
+    ck_assert_msg(s, "%s", err.msg);
+    uint64_t a = 11, b = 22, c = 33;
+    ck_assert_int_eq(kv_store_pin(s, &a, 1, 100, NULL), 0);
+    kv_store_unpin(s, &a, 1, 150);
+    ck_assert_int_eq(kv_store_pin(s, &b, 1, 160, NULL), 0);
+    kv_store_unpin(s, &b, 1, 170);
+    ck_assert_int_eq(kv_store_pin(s, &a, 1, 200, NULL), 0); /* a hit at 200 */
+    kv_store_unpin(s, &a, 1, 250);
+    uint32_t sa = kv_store_slot(s, a, 0);
+    ck_assert_uint_eq(rec_ins[sa].id, a);
+    ck_assert_uint_eq(rec_ins[sa].inserted_ps, 100);
+    ck_assert_uint_eq(rec_ins[sa].last_access_ps, 200);
+    ck_assert_uint_eq(rec_ins[sa].accesses, 2);
+    /* c needs room: victim() looks both blocks up */
+    ck_assert_int_eq(kv_store_pin(s, &c, 1, 300, NULL), 0);
+    ck_assert_uint_eq(rec_look[sa].inserted_ps, 100);
+    ck_assert_uint_eq(rec_look[sa].last_access_ps, 200);
+    ck_assert_uint_eq(rec_look[sa].accesses, 2);
+    uint32_t sb = sa == 0 ? 1 : 0;
+    ck_assert_uint_eq(rec_look[sb].id, b);
+    ck_assert_uint_eq(rec_look[sb].inserted_ps, 160);
+    ck_assert_uint_eq(rec_look[sb].last_access_ps, 160);
+    ck_assert_uint_eq(rec_look[sb].accesses, 1);
+    ck_assert(kv_store_check(s));
+}
+END_TEST
+
 START_TEST(test_bad_arguments)
 {
     kv_tier_cfg t[MEMFAB_MAX_TIERS + 1];
@@ -646,23 +711,44 @@ START_TEST(test_growth_huge_capacity)
 }
 END_TEST
 
-/* Host bytes per cached block, exactly: one tier, LRU, 2^17 blocks (every
- * table then exactly full: the tables double from 16, the index from 48
- * cells, keeping its load at most 2/3):
+/* Host bytes per cached block, exactly, with each built-in policy: one
+ * tier, 2^17 blocks (every table then exactly full: the tables double from
+ * 16, the index from 48 cells, keeping its load at most 2/3):
  *   block entry  id 8 + refs 4 + present 1 + flags (busy, moving,
  *                epoch) 1 + pos 4 + one slot number 4          = 22
  *   index        one and a half 4-byte cells per block         =  6
- *   tier slot    block 4 + inserted, last access, accesses
- *                (with the held bit) 24                        = 28
- *   lru          prev 4 + next 4 (held: head or has a prev)    =  8
- * 64 B per block (73 B with separate flag bytes, a 32-bit epoch and an
- * index at load 1/2; the tables sized from the capacity took 133 B per
- * configured block, with 2 tiers). */
+ *   tier slot    block 4 + accesses (with the held bit) 8      = 12
+ *                (plug-in policies also get the entry and last
+ *                access times, 16, and a memfab_block_info, 48)
+ *   policy       lru: prev 4 + next 4                          =  8
+ *                fifo, s3fifo: heap element 4 + sequence word 8
+ *                (lazy heaps: no position; s3fifo's two queues
+ *                share one element array; flags, queue and
+ *                frequency in the word's low bits)             = 12
+ *                lfu, cost: heap element 4 + position 4 +
+ *                primary key 8 + sequence 8                    = 24
+ * so 48 B (lru), 52 B (fifo, s3fifo), 64 B (lfu, cost). Before: 64 B
+ * with LRU and 81 B (heap policies) / 114 B (s3fifo), the tier slot
+ * keeping two timestamps no built-in reads and the heaps 8-byte handles,
+ * 8-byte keys even for fifo, and per-handle ids for s3fifo; 73 B with LRU
+ * with separate flag bytes, a 32-bit epoch and an index at load 1/2; the
+ * tables sized from the capacity took 133 B per configured block, with 2
+ * tiers. s3fifo's ghost (13 B per ghost entry, 0.9 x capacity entries by
+ * default: 11.7 B per cached block) comes when the tier is full:
+ * kv_policies test_s3fifo_ghost_bytes. */
+static const struct {
+    const char *policy;
+    size_t bytes;
+} bytes_per_block[] = {{"lru", 48}, {"fifo", 52}, {"s3fifo", 52}, {"lfu", 64}, {"cost", 64}};
+
 START_TEST(test_bytes_per_block)
 {
+    const char *pol = bytes_per_block[_i].policy;
+    /* every built-in policy has its figure here */
+    ck_assert_int_eq(npolicies(), (int)(sizeof bytes_per_block / sizeof bytes_per_block[0]));
     size_t m0 = sim_mem_in_use();
     uint64_t caps[1] = {UINT64_C(1) << 40};
-    s = mk("lru", KV_WRITE_BACK, 1, caps);
+    s = mk(pol, KV_WRITE_BACK, 1, caps);
     size_t empty = sim_mem_in_use() - m0;
     enum { N = 1 << 17 };
     for (uint64_t i = 0; i < N; i++) {
@@ -671,8 +757,11 @@ START_TEST(test_bytes_per_block)
         kv_store_unpin(s, &id, 1, i);
     }
     ck_assert_uint_eq(kv_store_stats(s, 0)->used, N);
+    ck_assert_uint_eq(kv_store_evictable_blocks(s), N);
     ck_assert(kv_store_check(s));
-    ck_assert_uint_eq(sim_mem_in_use() - m0 - empty, (size_t)64 * N);
+    size_t got = sim_mem_in_use() - m0 - empty;
+    ck_assert_msg(got == bytes_per_block[_i].bytes * N, "%s: %zu B per cached block (want %zu)",
+                  pol, got / N, bytes_per_block[_i].bytes);
 }
 END_TEST
 
@@ -759,6 +848,7 @@ static Suite *kvstore_suite(void)
     tcase_add_test(core, test_write_through_demotion);
     tcase_add_test(core, test_promotion);
     tcase_add_test(core, test_gap_not_promoted);
+    tcase_add_test(core, test_plugin_sees_times);
     suite_add_tcase(su, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_checked_fixture(lim, setup, teardown);
@@ -772,7 +862,8 @@ static Suite *kvstore_suite(void)
     tcase_add_checked_fixture(grow, setup, teardown);
     tcase_set_timeout(grow, 120);
     tcase_add_loop_test(grow, test_growth_huge_capacity, 0, 2 * npolicies());
-    tcase_add_test(grow, test_bytes_per_block);
+    tcase_add_loop_test(grow, test_bytes_per_block, 0,
+                        (int)(sizeof bytes_per_block / sizeof bytes_per_block[0]));
     tcase_add_test(grow, test_slots_as_preallocated);
     tcase_add_test(grow, test_growth_failure);
     suite_add_tcase(su, grow);

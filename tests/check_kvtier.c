@@ -26,6 +26,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/serving_fixture.h"
 
 static capture cap;
@@ -59,14 +60,10 @@ static char trace_path[256];
  * 63-token prompts (4 blocks of 16, so that prompt + output fit 4 blocks), one output token. */
 static void write_trace(void)
 {
-    snprintf(trace_path, sizeof trace_path, "/tmp/memfab-kvtier-%d.trace", (int)getpid());
-    FILE *f = fopen(trace_path, "w");
-    ck_assert(f);
-    fprintf(f, "# memfab-trace v1 block_tokens=16\n"
-               "0 0 1 63 1 1 2 3 4\n"
-               "1 1000000000000 2 63 1 5 6 7 8\n"
-               "2 2000000000000 3 63 1 1 2 3 4\n");
-    fclose(f);
+    sfx_write_trace(trace_path, sizeof trace_path, "kvtier", "# memfab-trace v1 block_tokens=16",
+                    "0 0 1 63 1 1 2 3 4\n"
+                    "1 1000000000000 2 63 1 5 6 7 8\n"
+                    "2 2000000000000 3 63 1 1 2 3 4\n");
 }
 
 static void setup(void) { write_trace(); }
@@ -320,9 +317,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(suite());
 }

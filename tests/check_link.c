@@ -24,6 +24,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 
@@ -46,17 +47,8 @@ static void run_link(const char *arrivals, const char *size_dist, double rho, ui
              (unsigned long long)seed, arrivals, mean_gap_ns, size_dist,
              (unsigned long long)packets);
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("mm1.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    ck_assert_int_eq(sim_build(s, doc, memfab_models, NULL, &err), 0);
-    ck_assert_int_eq(sim_start(s, &err), 0);
-    ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
-    ck_assert_int_eq(sim_finish(s, &err), 0);
-    sim_destroy(s);
-    scn_free(doc);
+    capture_opts o = {.file = "mm1.yaml"};
+    ck_assert_int_eq(capture_run(&cap, text, &o, &err), 0);
 }
 
 static void assert_close(double got, double want, double rel, const char *what)
@@ -138,48 +130,35 @@ START_TEST(zero_load_latency)
 {
     /* One packet on an idle link: latency = serialization + propagation. */
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string(
-        "one.yaml",
-        "name: one\ncomponents:\n"
-        "  - {name: src, type: source, arrivals: deterministic, interarrival: 1 us, size: 4096 B,"
-        " count: 1}\n"
-        "  - {name: dst, type: sink}\n"
-        "links:\n"
-        "  - {name: l, type: link, ends: [src, dst], bandwidth: 4 GB/s, latency: 250 ns,"
-        " overhead: 24 B}\n",
-        &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    ck_assert_int_eq(sim_build(s, doc, memfab_models, NULL, &err), 0);
-    ck_assert_int_eq(sim_start(s, &err), 0);
-    sim_run(s, SIM_TIME_MAX);
-    sim_finish(s, &err);
+    capture_opts o = {.file = "one.yaml"};
+    ck_assert_int_eq(
+        capture_run(&cap,
+                    "name: one\ncomponents:\n"
+                    "  - {name: src, type: source, arrivals: deterministic, interarrival: 1 us,"
+                    " size: 4096 B, count: 1}\n"
+                    "  - {name: dst, type: sink}\n"
+                    "links:\n"
+                    "  - {name: l, type: link, ends: [src, dst], bandwidth: 4 GB/s,"
+                    " latency: 250 ns, overhead: 24 B}\n",
+                    &o, &err),
+        0);
     /* (4096 + 24) B / 4e9 B/s = 1030 ns, + 250 ns. */
     double lat = capture_get(&cap, "dst", "latency_mean");
     ck_assert_msg(fabs(lat - 1280e-9) < 1e-15, "latency %.12g", lat);
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 
 START_TEST(bad_bandwidth_rejected)
 {
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("bad.yaml",
+    ck_assert_int_ne(capture_build("bad.yaml",
                                    "name: bad\ncomponents:\n  - {name: a, type: source}\n"
                                    "  - {name: b, type: sink}\nlinks:\n"
                                    "  - {name: l, type: link, ends: [a, b], bandwidth: 0 GB/s}\n",
-                                   &err);
-    ck_assert(doc);
-    sim *s = sim_create();
-    ck_assert_int_ne(sim_build(s, doc, memfab_models, NULL, &err), 0);
+                                   0, &err),
+                     0);
     ck_assert_int_eq(err.line, 6);
     ck_assert_ptr_nonnull(strstr(err.msg, "bandwidth"));
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 
@@ -202,9 +181,5 @@ static Suite *link_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(link_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(link_suite());
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "models/serving/llm_model.h"
+#include "tests/check_main.h"
 
 typedef struct ref {
     const char *name;
@@ -220,9 +221,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(suite());
 }

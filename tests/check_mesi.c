@@ -26,15 +26,15 @@
 #include "models/registry.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
+#include "tests/capture.h"
+#include "tests/check_main.h"
+#include "tests/model_fixture.h"
 
 #define NS 1000ULL
 #define US 1000000ULL
 
-static scn_doc *doc;
-static sim *S;
 static sim_comp *D;
 static sim_comp *C[8];
-static sim_err err;
 static unsigned coherence_rows;
 static uint64_t coherence_total;
 
@@ -56,12 +56,7 @@ static int sink_metric(void *ctx, const char *scope, const char *name, double v,
 
 static void teardown(void)
 {
-    if (S)
-        sim_destroy(S);
-    if (doc)
-        scn_free(doc);
-    S = NULL;
-    doc = NULL;
+    mfx_teardown();
     D = NULL;
     memset(C, 0, sizeof C);
 }
@@ -83,14 +78,8 @@ static void build(int n, const char *dir_opts, const unsigned *caps)
                         'A' + i, caps ? caps[i] : 64);
     coherence_rows = 0;
     coherence_total = 0;
-    sim_err_clear(&err);
-    doc = scn_load_string("mesi.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    S = sim_create();
     sim_sink k = {NULL, sink_metric, NULL, NULL, NULL, NULL, sink_coherence, NULL, NULL, NULL};
-    sim_set_sink(S, &k);
-    ck_assert_msg(sim_build(S, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
-    ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);
+    mfx_build_to("mesi.yaml", text, &k);
     D = sim_find(S, "d");
     for (int i = 0; i < n; i++) {
         char name[2] = {(char)('A' + i), 0};
@@ -451,12 +440,7 @@ static void stress(const char *dir_opts, const char *cache_opts, unsigned seed,
                         "  - {name: c%d, type: mesi_cache, directory: d, pattern: %s,"
                         " footprint: %s, accesses: %u, interval: 15 ns, %s}\n",
                         i, pats[i % 4], i % 4 == 3 ? "128 B" : "1 KiB", accesses, cache_opts);
-    sim_err_clear(&err);
-    doc = scn_load_string("stress.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    S = sim_create();
-    ck_assert_msg(sim_build(S, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
-    ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);
+    mfx_build_to("stress.yaml", text, NULL);
     D = sim_find(S, "d");
     run_all();
     uint64_t ops = 0, msgs = 0;
@@ -513,13 +497,8 @@ START_TEST(sixty_four_caches_one_line)
     for (int i = 0; i < 64; i++)
         off += sprintf(text + off,
                        "  - {name: c%d, type: mesi_cache, directory: d, pattern: none}\n", i);
-    sim_err_clear(&err);
-    doc = scn_load_string("t.yaml", text, &err);
+    mfx_build_to("t.yaml", text, NULL);
     free(text);
-    ck_assert_msg(doc, "%s", err.msg);
-    S = sim_create();
-    ck_assert_msg(sim_build(S, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
-    ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);
     D = sim_find(S, "d");
     for (int i = 0; i < 64; i++) {
         char name[16];
@@ -555,17 +534,12 @@ START_TEST(generator_default_run)
 {
     /* The shipped defaults (private pattern, 64 KiB footprints, 512
      * lines) run and stop at a time, with no sharing. */
-    sim_err_clear(&err);
-    doc = scn_load_string("g.yaml",
-                          "name: g\nstop: 200 us\ncomponents:\n"
-                          "  - {name: d, type: mesi_dir}\n"
-                          "  - {name: a, type: mesi_cache, directory: d}\n"
-                          "  - {name: b, type: mesi_cache, directory: d}\n",
-                          &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    S = sim_create();
-    ck_assert_msg(sim_build(S, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
-    ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);
+    mfx_build_to("g.yaml",
+                 "name: g\nstop: 200 us\ncomponents:\n"
+                 "  - {name: d, type: mesi_dir}\n"
+                 "  - {name: a, type: mesi_cache, directory: d}\n"
+                 "  - {name: b, type: mesi_cache, directory: d}\n",
+                 NULL);
     D = sim_find(S, "d");
     ck_assert_int_eq(sim_run(S, sim_stop_time(S)), 0);
     ck_assert_uint_eq(mesi_dir_errors(D), 0);
@@ -618,14 +592,7 @@ START_TEST(scenario_errors)
     const struct bad *b = &bads[_i];
     char text[2048];
     snprintf(text, sizeof text, "name: e\ncomponents:\n%s", b->yaml);
-    sim_err_clear(&err);
-    doc = scn_load_string("e.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    S = sim_create();
-    int rc = sim_build(S, doc, memfab_models, NULL, &err);
-    if (rc == 0)
-        rc = sim_start(S, &err);
-    ck_assert_msg(rc != 0, "case %d accepted", _i);
+    ck_assert_msg(capture_build("e.yaml", text, 1, &err) != 0, "case %d accepted", _i);
     ck_assert_msg(strstr(err.msg, b->needle), "case %d: message '%s' lacks '%s'", _i, err.msg,
                   b->needle);
     if (b->line)
@@ -691,9 +658,5 @@ static Suite *mesi_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mesi_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(mesi_suite());
 }

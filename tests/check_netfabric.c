@@ -33,29 +33,18 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static sim_time end_ps; /* simulated time at the end of the last run */
 
 /* Build, start, run, finish. Returns the build/start code. */
+static void keep_end(sim *s) { end_ps = sim_now(s); }
+
 static int run_text(const char *text, sim_err *err)
 {
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("t.yaml", text, err);
-    ck_assert_msg(doc, "%s", err->msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    int rc = sim_build(s, doc, memfab_models, NULL, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc) {
-        ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
-        end_ps = sim_now(s);
-        ck_assert_int_eq(sim_finish(s, err), 0);
-    }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    capture_opts o = {.ran = keep_end};
+    return capture_run(&cap, text, &o, err);
 }
 
 static void run_ok(const char *text)
@@ -65,18 +54,7 @@ static void run_ok(const char *text)
     ck_assert_msg(rc == 0, "%s", err.msg);
 }
 
-static void assert_close(double got, double want, double rel, const char *what)
-{
-    ck_assert_msg(fabs(got - want) <= rel * fabs(want), "%s: got %.6g, expected %.6g (%.3f%% off)",
-                  what, got, want, 100.0 * fabs(got - want) / fabs(want));
-}
-
-static double get(const char *scope, const char *name)
-{
-    double v = capture_get(&cap, scope, name);
-    ck_assert_msg(!isnan(v), "metric %s %s not reported", scope, name);
-    return v;
-}
+static double get(const char *scope, const char *name) { return capture_must(&cap, scope, name); }
 
 /* Bytes of the links row of direction `dir` ("a->b"), or -1. */
 static double link_bytes(const char *dir)
@@ -201,7 +179,7 @@ START_TEST(incast_big_buffer)
     double line = incast_line(), x[4];
     double agg = get("lr", "throughput:sw->r");
     ck_assert_msg(agg <= line * (1 + 1e-9), "aggregate %.6g above line %.6g", agg, line);
-    assert_close(agg, line, 0.01, "saturated receiver link");
+    capture_close(agg, line, 0.01, "saturated receiver link");
     ck_assert_double_eq(get("sw", "drops"), 0);
     per_sender(x);
     double j = jain(x, 4);
@@ -243,7 +221,7 @@ START_TEST(incast_pfc)
     }
     double agg = get("lr", "throughput:sw->r");
     ck_assert(agg <= line * (1 + 1e-9));
-    assert_close(agg, line, 0.01, "PFC keeps the receiver link busy");
+    capture_close(agg, line, 0.01, "PFC keeps the receiver link busy");
     per_sender(x);
     double j = jain(x, 4);
     ck_assert_msg(j >= 0.99, "Jain %.6f", j);
@@ -349,7 +327,7 @@ START_TEST(rdma_write_goodput)
         want = pr;
     if (pw < want)
         want = pw;
-    assert_close(get("x", "throughput"), want, 0.01, "RDMA WRITE goodput");
+    capture_close(get("x", "throughput"), want, 0.01, "RDMA WRITE goodput");
 }
 END_TEST
 
@@ -363,7 +341,7 @@ START_TEST(rdma_message_rate)
     rdma_run("rdma", "64 B", 20000, ", outstanding: 64", ", message_rate: 10e6, qp_window: 64");
     double rate = get("x", "transfers") / ((double)end_ps * 1e-12);
     ck_assert_double_eq(get("x", "transfers"), 20000);
-    assert_close(rate, 1.0 / (1.0 / mr + 1.0 / pr), 0.02, "messages/s");
+    capture_close(rate, 1.0 / (1.0 / mr + 1.0 / pr), 0.02, "messages/s");
 }
 END_TEST
 
@@ -510,9 +488,5 @@ static Suite *netfabric_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(netfabric_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(netfabric_suite());
 }

@@ -37,6 +37,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static nic_stats st;
@@ -44,44 +45,21 @@ static char text[8192];
 
 /* Run a scenario text to its stop (or until empty); fill cap and st from
  * the component named "nic". */
+static void keep_stats(sim *s) { ck_assert_int_eq(nic_get_stats(sim_find(s, "nic"), &st), 0); }
+
 static void run_text(const char *t)
 {
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("nic.yaml", t, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    ck_assert_msg(sim_build(s, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
-    ck_assert_msg(sim_start(s, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(sim_run(s, sim_stop_time(s)), 0);
-    ck_assert_int_eq(sim_finish(s, &err), 0);
-    ck_assert_int_eq(nic_get_stats(sim_find(s, "nic"), &st), 0);
-    sim_destroy(s);
-    scn_free(doc);
+    capture_opts o = {.file = "nic.yaml", .to_stop = 1, .finished = keep_stats};
+    ck_assert_msg(capture_run(&cap, t, &o, &err) == 0, "%s", err.msg);
 }
 
 /* Build a scenario that must fail; return the error. */
 static sim_err build_fails(const char *t)
 {
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("bad.yaml", t, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    int rc = sim_build(s, doc, memfab_models, NULL, &err);
-    if (rc == 0)
-        rc = sim_start(s, &err);
-    ck_assert_msg(rc != 0, "scenario was accepted");
-    sim_destroy(s);
-    scn_free(doc);
+    ck_assert_msg(capture_build("bad.yaml", t, 1, &err) != 0, "scenario was accepted");
     return err;
-}
-
-static void assert_close(double got, double want, double rel, const char *what)
-{
-    ck_assert_msg(fabs(got - want) <= rel * fabs(want), "%s: got %.9g, want %.9g (%.3f%% off)",
-                  what, got, want, 100.0 * fabs(got - want) / fabs(want));
 }
 
 static void assert_conserved(void)
@@ -114,10 +92,10 @@ START_TEST(wire_arithmetic)
     ck_assert_uint_eq(nic_wire_time(rate, 64, 64, 20), 1680);     /* 84 B / 50 GB/s */
     ck_assert_uint_eq(nic_wire_time(rate, 1518, 64, 20), 30760);  /* 1500 B MTU: 1538 B */
     ck_assert_uint_eq(nic_wire_time(rate, 40, 64, 20), 1680);     /* padded to 64 B */
-    assert_close(nic_max_pps(rate, 64, 64, 20), 50e9 / 84, 1e-12, "64 B pps");
-    assert_close(nic_max_pps(rate, 64, 64, 20), 595.238095e6, 1e-8, "595.2 Mpps");
-    assert_close(nic_max_pps(rate, 1518, 64, 20), 50e9 / 1538, 1e-12, "1500 B MTU pps");
-    assert_close(nic_max_pps(rate, 1518, 64, 20), 32.5097529e6, 1e-8, "32.5 Mpps");
+    capture_close(nic_max_pps(rate, 64, 64, 20), 50e9 / 84, 1e-12, "64 B pps");
+    capture_close(nic_max_pps(rate, 64, 64, 20), 595.238095e6, 1e-8, "595.2 Mpps");
+    capture_close(nic_max_pps(rate, 1518, 64, 20), 50e9 / 1538, 1e-12, "1500 B MTU pps");
+    capture_close(nic_max_pps(rate, 1518, 64, 20), 32.5097529e6, 1e-8, "32.5 Mpps");
 }
 END_TEST
 
@@ -140,8 +118,8 @@ START_TEST(port_at_line_rate)
     double want = nic_max_pps(50e9, f, 64, 20);
     double served = (double)st.stage[NIC_STAGE_WIRE].served;
     /* 200 us minus the first frame's wire time, one frame possibly in service */
-    assert_close(served, want * 200e-6, 2.0 / (want * 200e-6), "frames through the port");
-    assert_close(capture_get(&cap, "nic", "wire:throughput"), want, 5e-4, "port packet rate");
+    capture_close(served, want * 200e-6, 2.0 / (want * 200e-6), "frames through the port");
+    capture_close(capture_get(&cap, "nic", "wire:throughput"), want, 5e-4, "port packet rate");
     ck_assert_uint_gt(st.stage[NIC_STAGE_WIRE].drops, 0);
     assert_conserved();
 }
@@ -180,8 +158,8 @@ START_TEST(arm_pool_erlang_c)
     double wq = erlang_c(c, a) / (c * mu - lambda);
     ck_assert_uint_eq(st.dropped, 0);
     ck_assert_uint_eq(st.delivered, 2000000);
-    assert_close(st.stage[NIC_STAGE_ARM].wait_mean_s, wq, 0.02, "M/M/c mean wait (Erlang C)");
-    assert_close(capture_get(&cap, "nic", "arm:wait_mean"), wq, 0.02, "arm:wait_mean metric");
+    capture_close(st.stage[NIC_STAGE_ARM].wait_mean_s, wq, 0.02, "M/M/c mean wait (Erlang C)");
+    capture_close(capture_get(&cap, "nic", "arm:wait_mean"), wq, 0.02, "arm:wait_mean metric");
     assert_conserved();
 }
 END_TEST
@@ -335,7 +313,7 @@ START_TEST(dma_over_fabric)
              "links:\n  - {name: l, type: link, ends: [src, nic], bandwidth: 100 TB/s}\n");
     ck_assert_uint_eq(st.delivered, 1);
     ck_assert_uint_eq(st.dma_transfers, 1);
-    assert_close(st.latency_mean_s, 1e-6, 1e-12, "batch timeout latency");
+    capture_close(st.latency_mean_s, 1e-6, 1e-12, "batch timeout latency");
 }
 END_TEST
 
@@ -351,8 +329,8 @@ START_TEST(parser_bottleneck)
              "  - {name: nic, type: nic, parser_rate: 500e6, parser_latency: 0 ns,"
              " rx_buffer: 512, dma_batch: 32}\n"
              "links:\n  - {name: l, type: link, ends: [src, nic], bandwidth: 100 TB/s}\n");
-    assert_close(capture_get(&cap, "nic", "wire:throughput"), 50e9 / 84, 1e-3, "port rate");
-    assert_close(capture_get(&cap, "nic", "parser:throughput"), 500e6, 1e-3, "parser rate");
+    capture_close(capture_get(&cap, "nic", "wire:throughput"), 50e9 / 84, 1e-3, "port rate");
+    capture_close(capture_get(&cap, "nic", "parser:throughput"), 500e6, 1e-3, "parser rate");
     ck_assert_uint_gt(st.stage[NIC_STAGE_PARSER].drops, 0);
     ck_assert_uint_eq(st.stage[NIC_STAGE_WIRE].drops, 0);
     assert_conserved();
@@ -473,9 +451,5 @@ static Suite *nic_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(nic_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(nic_suite());
 }

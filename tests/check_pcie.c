@@ -34,29 +34,18 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static uint64_t last_events;
 
 /* Build and run a scenario; returns 0 or the build error (err filled). */
+static void keep_events(sim *s) { last_events = sim_events(s); }
+
 static int run_text(const char *text, sim_err *err)
 {
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("t.yaml", text, err);
-    ck_assert_msg(doc, "%s", err->msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    int rc = sim_build(s, doc, memfab_models, NULL, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc) {
-        ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
-        ck_assert_int_eq(sim_finish(s, err), 0);
-        last_events = sim_events(s);
-    }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    capture_opts o = {.finished = keep_events};
+    return capture_run(&cap, text, &o, err);
 }
 
 /* One DMA of `bytes` over a single link; returns its throughput (B/s). */
@@ -551,9 +540,5 @@ static Suite *pcie_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pcie_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(pcie_suite());
 }

@@ -41,6 +41,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/serving_fixture.h"
 
 #define MAXREQ 1024
@@ -173,9 +174,7 @@ static const inst_snap *snap(const char *name)
 
 static double get(const char *scope, const char *name)
 {
-    double v = capture_get(&R->cap, scope, name);
-    ck_assert_msg(!isnan(v), "no metric %s/%s", scope, name);
-    return v;
+    return capture_must(&R->cap, scope, name);
 }
 
 static void setup(void) { R = calloc(1, sizeof *R); }
@@ -721,9 +720,5 @@ static Suite *pd_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pd_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(pd_suite());
 }

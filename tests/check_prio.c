@@ -50,6 +50,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/serving_fixture.h"
 
 #define MAXREQ 2048
@@ -96,10 +97,7 @@ static int run(const char *text, sim_err *err)
  * input output class". */
 static void write_trace(const char *lines)
 {
-    FILE *f = fopen(trace_path, "w");
-    ck_assert(f);
-    fprintf(f, "# memfab-trace v1 classes=1\n%s", lines);
-    fclose(f);
+    sfx_write_trace(trace_path, sizeof trace_path, "prio", "# memfab-trace v1 classes=1", lines);
 }
 
 static void setup(void)
@@ -470,9 +468,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *r = srunner_create(suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_FAILURE * 0;
+    return check_main(suite());
 }

@@ -19,6 +19,7 @@
 
 #include "results/res.h"
 #include "sim/err.h"
+#include "tests/check_main.h"
 
 /* The contract, written out independently of res.c (DESIGN.md). */
 static const struct {
@@ -669,6 +670,121 @@ START_TEST(test_readonly_missing)
 }
 END_TEST
 
+/* Every row of every table of h (rowid order, each column quoted), one
+ * string: two databases with equal dumps have equal strings. */
+static char *db_rows(sqlite3 *h)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    out[0] = '\0';
+    sqlite3_stmt *tabs;
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT name FROM sqlite_master WHERE type = 'table'"
+                                           " ORDER BY name", -1, &tabs, NULL), SQLITE_OK);
+    while (sqlite3_step(tabs) == SQLITE_ROW) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT rowid, * FROM \"%s\" ORDER BY rowid",
+                 (const char *)sqlite3_column_text(tabs, 0));
+        sqlite3_stmt *st;
+        ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            for (int i = 0; i < sqlite3_column_count(st); i++) {
+                const char *v = (const char *)sqlite3_column_text(st, i);
+                size_t n = (v ? strlen(v) : 4) + 2;
+                if (len + n + 1 > cap) {
+                    out = realloc(out, cap = 2 * (len + n + 1));
+                    ck_assert_ptr_nonnull(out);
+                }
+                len += (size_t)sprintf(out + len, "%s%c", v ? v : "NULL",
+                                       i + 1 < sqlite3_column_count(st) ? '|' : '\n');
+            }
+        sqlite3_finalize(st);
+    }
+    sqlite3_finalize(tabs);
+    return out;
+}
+
+/* res_merger (a sweep's merge): many sources through one merger give the
+ * database that res_merge of each source gives, also when a source has
+ * another schema (an extra column: its statements are rebuilt) or is
+ * refused (a foreign meta, not a database, missing: same errors as
+ * res_merge, dst unchanged, and the next source merges). */
+START_TEST(test_merger_equals_merge)
+{
+    sim_err err;
+    char p1[300], p2[300], p3[300], bad[300], foreign[300], dst2[300];
+    snprintf(p1, sizeof p1, "%s.1", path_a);
+    snprintf(p2, sizeof p2, "%s.2", path_a);
+    snprintf(p3, sizeof p3, "%s.3", path_a);
+    snprintf(bad, sizeof bad, "%s.bad", path_a);
+    snprintf(foreign, sizeof foreign, "%s.foreign", path_a);
+    snprintf(dst2, sizeof dst2, "%s.dst2", path_a);
+    const char *all[] = {p1, p2, p3, bad, foreign, dst2};
+    for (size_t i = 0; i < 6; i++)
+        remove_db(all[i]);
+    res_db *src = res_open(p1, &err);
+    write_run(src, "a1", 2, "complete");
+    write_run(src, "a2", 3, "failed");
+    res_close(src);
+    src = res_open(p2, &err);
+    write_run(src, "b1", 1, "complete");
+    res_close(src);
+    /* p3: another schema (an extra column the destination does not have) */
+    src = res_open(p3, &err);
+    write_run(src, "c1", 2, "complete");
+    res_close(src);
+    sqlite3 *r = raw_open(p3);
+    ck_assert_int_eq(sqlite3_exec(r, "ALTER TABLE metrics ADD COLUMN extra TEXT", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    sqlite3_close(r);
+    /* foreign: the same schema as p1, but meta names another application */
+    src = res_open(foreign, &err);
+    write_run(src, "f1", 1, "complete");
+    res_close(src);
+    r = raw_open(foreign);
+    ck_assert_int_eq(sqlite3_exec(r, "UPDATE meta SET value = 'other' WHERE key = 'application'",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(r);
+    FILE *f = fopen(bad, "w");
+    fputs("not a database\n", f);
+    fclose(f);
+
+    res_db *dst = res_open(path_b, &err);
+    res_merger *m = res_merger_new(dst, &err);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(res_merger_add(m, p1, &err), 2);
+    ck_assert_int_eq(res_merger_add(m, p2, &err), 1);
+    ck_assert_int_eq(res_merger_add(m, foreign, &err), SIM_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "application 'other'"));
+    ck_assert_int_eq(res_merger_add(m, p1, &err), 2);
+    ck_assert_int_eq(res_merger_add(m, bad, &err), SIM_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, bad));
+    ck_assert_int_eq(res_merger_add(m, p3, &err), 1);
+    ck_assert_int_eq(res_merger_add(m, p2, &err), 1);
+    ck_assert_int_eq(res_merger_add(m, path_a, &err), SIM_ENOTFOUND);
+    ck_assert_int_eq(res_merger_add(m, path_b, &err), SIM_EINVAL);
+    ck_assert_int_eq(res_merger_add(m, p1, &err), 2);
+    res_merger_free(m);
+    char *got = db_rows(res_handle(dst));
+    ck_assert_int_eq(q_int(res_handle(dst), "SELECT count(*) FROM runs"), 9);
+    ck_assert_int_eq(q_int(res_handle(dst), "SELECT count(*) FROM pragma_database_list WHERE"
+                                            " name NOT IN ('main', 'temp')"), 0);
+    res_close(dst);
+
+    dst = res_open(dst2, &err);
+    const char *order[] = {p1, p2, p1, p3, p2, p1};
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_int_ge(res_merge(dst, order[i], &err), 1);
+    char *want = db_rows(res_handle(dst));
+    res_close(dst);
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(want);
+    for (size_t i = 0; i < 6; i++)
+        remove_db(all[i]);
+}
+END_TEST
+
 START_TEST(test_state_errors)
 {
     sim_err err;
@@ -939,6 +1055,7 @@ static Suite *res_suite(void)
     tcase_add_test(core, test_crash_mid_run);
     tcase_add_test(core, test_contract_columns);
     tcase_add_test(core, test_merge);
+    tcase_add_test(core, test_merger_equals_merge);
     suite_add_tcase(s, core);
 
     TCase *limits = tcase_create("Limits");
@@ -974,9 +1091,5 @@ static Suite *res_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(res_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(res_suite());
 }

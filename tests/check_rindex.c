@@ -6,17 +6,26 @@
  *     outstanding tokens, then lowest index) after every one of many random
  *     updates, checked against a scan; an update costs at most
  *     ceil(log2 n) key comparisons (one per level of the tree: Knuth,
- *     TAOCP vol. 3, 5.4.1), counted through the index's test hook.
+ *     TAOCP vol. 3, 5.4.1), counted through the index's test hook. The
+ *     other orders (KV blocks in use or requests first; the max trees)
+ *     likewise, for random updates of all three figures with many ties.
  *   - The holder lists equal a brute-force set of (block, instance) pairs
  *     under random adds and removes.
  *   - Indexed routing chooses exactly what the policy chooses on the full
  *     views: the same scenario run with the index on and off gives the
  *     same request rows and metrics (hashed), for round_robin, random,
- *     least_loaded, prefix_affinity, with and without session stickiness.
+ *     least_loaded, prefix_affinity, dynamo, sglang and llmd (with
+ *     parameters that make sglang balance and route by cache, and other
+ *     weights), with and without session stickiness, on 12 instances, and
+ *     for the four prefix-aware policies on 192 instances; dynamo with a
+ *     weight beyond the index's exact range (costs of 2^51 and more) falls
+ *     back to the full views and still agrees.
  *   - Work per request does not grow with the instances: with the index a
  *     least_loaded (or round_robin) request builds exactly one instance
- *     view, a prefix_affinity request one per holder of its first block
- *     plus one; without it every request builds n.
+ *     view; a prefix-aware request one per holder of its first block, the
+ *     tree root's (dynamo, llmd) and at most one more (the chosen); without
+ *     it every request builds n. dynamo with temperature > 0 (a softmax
+ *     over every instance's cost) builds n.
  *   - Memory does not grow with the trace: the peak RSS of a forked child
  *     replaying 160,000 requests exceeds that of one replaying 40,000 by
  *     less than 1 MiB when the latency collectors keep 4,096 samples in
@@ -75,6 +84,72 @@ START_TEST(tree_root_is_least_loaded)
         free(load);
         kv_rindex_free(x);
     }
+}
+END_TEST
+
+/* Every order of kv_rindex_new_orders: the roots equal a scan after every
+ * random update of the three figures, at most ceil(log2 n) comparisons
+ * per tree and update. */
+static int scan_before(int order, const uint64_t *f[3], uint32_t a, uint32_t b)
+{
+    if (order == KV_RINDEX_MAXLOAD || order == KV_RINDEX_MAXREQS) {
+        const uint64_t *g = f[order == KV_RINDEX_MAXLOAD ? 0 : 2];
+        return g[a] != g[b] ? g[a] > g[b] : a < b;
+    }
+    if (order != KV_RINDEX_LOAD) {
+        const uint64_t *g = f[order == KV_RINDEX_KV ? 1 : 2];
+        if (g[a] != g[b])
+            return g[a] < g[b];
+    }
+    return f[0][a] != f[0][b] ? f[0][a] < f[0][b] : a < b;
+}
+
+START_TEST(tree_orders_match_a_scan)
+{
+    static const int pairs[][2] = {{KV_RINDEX_LOAD, KV_RINDEX_MAXLOAD},
+                                   {KV_RINDEX_KV, KV_RINDEX_NONE},
+                                   {KV_RINDEX_REQS, KV_RINDEX_MAXREQS}};
+    static const uint32_t sizes[] = {2, 5, 64, 300};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+        for (size_t o = 0; o < 3; o++) {
+            uint32_t n = sizes[z], levels = 0;
+            while ((1u << levels) < n)
+                levels++;
+            int lo = pairs[o][0], hi = pairs[o][1];
+            kv_rindex *x = kv_rindex_new_orders(n, lo, hi);
+            ck_assert_ptr_nonnull(x);
+            uint64_t *fig[3], seed = 11 + n + o;
+            for (int f = 0; f < 3; f++)
+                fig[f] = calloc(n, sizeof *fig[f]);
+            const uint64_t *cf[3] = {fig[0], fig[1], fig[2]};
+            for (int step = 0; step < 5000; step++) {
+                uint32_t i = (uint32_t)(lcg(&seed) % n);
+                for (int f = 0; f < 3; f++)
+                    if (lcg(&seed) % 2) /* change some figures, small ranges: ties */
+                        fig[f][i] = lcg(&seed) % 6;
+                uint64_t before = kv_rindex_comparisons(x);
+                kv_rindex_set(x, i, fig[0][i], fig[1][i], fig[2][i]);
+                ck_assert_uint_le(kv_rindex_comparisons(x) - before,
+                                  (hi == KV_RINDEX_NONE ? 1 : 2) * levels);
+                uint32_t least = 0, most = 0;
+                for (uint32_t k = 1; k < n; k++) {
+                    if (scan_before(lo, cf, k, least))
+                        least = k;
+                    if (hi != KV_RINDEX_NONE && scan_before(hi, cf, k, most))
+                        most = k;
+                }
+                ck_assert_uint_eq(kv_rindex_least(x), least);
+                if (hi != KV_RINDEX_NONE)
+                    ck_assert_uint_eq(kv_rindex_most(x), most);
+                else
+                    ck_assert_uint_eq(kv_rindex_most(x), UINT32_MAX);
+                for (int f = 0; f < 3; f++)
+                    ck_assert_uint_eq(kv_rindex_figure(x, i, f), fig[f][i]);
+            }
+            for (int f = 0; f < 3; f++)
+                free(fig[f]);
+            kv_rindex_free(x);
+        }
 }
 END_TEST
 
@@ -177,28 +252,49 @@ static void run(const char *text, int index, hsink *k, serving_route_stats *rs)
     scn_free(doc);
 }
 
-/* Multi-turn sessions from a few prefix groups on n instances. */
-static void scenario(char *buf, size_t len, uint32_t n, const char *policy, int sticky)
+/* Multi-turn sessions from `groups` prefix groups on n instances. */
+static void scenario_g(char *buf, size_t len, uint32_t n, uint32_t groups, uint32_t requests,
+                       const char *policy, int sticky)
 {
     snprintf(buf, len,
              "name: rindex\nseed: 3\nstop: trace_end\n"
              "workload:\n"
-             "  synthetic: {arrivals: poisson, rate: %u/s, groups: 5, prefix: 1024 tokens,\n"
+             "  synthetic: {arrivals: poisson, rate: %u/s, groups: %u, prefix: 1024 tokens,\n"
              "              input: {dist: lognormal, mean: 200 tokens, sigma: 0.5},\n"
              "              output: {dist: lognormal, mean: 20 tokens, sigma: 0.5},\n"
-             "              turns: 3, think: {dist: exponential, mean: 2 s}, requests: 1500}\n"
+             "              turns: 3, think: {dist: exponential, mean: 2 s}, requests: %u}\n"
              "  instances: {count: %u, model: llama3-8b, gpu: h100}\n"
              "kv: {block_tokens: 128, eviction: lru, tiers: [{name: hbm, capacity: 1 GiB},\n"
              "     {name: dram, capacity: 2 GiB, bandwidth: 25 GB/s, latency: 10 us}]}\n"
              "router: {policy: %s, sticky: %s}\n",
-             2 * n, n, policy, sticky ? "true" : "false");
+             2 * n, groups, requests, n, policy, sticky ? "true" : "false");
 }
+
+/* Five prefix groups, 1,500 requests. */
+static void scenario(char *buf, size_t len, uint32_t n, const char *policy, int sticky)
+{
+    scenario_g(buf, len, n, 5, 1500, policy, sticky);
+}
+
+/* Each policy (with parameters that reach every branch: sglang balancing
+ * and routing by cache, dynamo and llmd with other weights). */
+static const char *const policies[] = {
+    "round_robin",
+    "random",
+    "least_loaded",
+    "prefix_affinity",
+    "dynamo",
+    "dynamo, overlap_weight: 0.3",
+    "sglang",
+    "sglang, balance_abs_threshold: 2, balance_rel_threshold: 1.5, cache_threshold: 0.2",
+    "llmd",
+    "llmd, load_weight: 2.5",
+};
+enum { NPOL = sizeof policies / sizeof policies[0] };
 
 START_TEST(indexed_equals_full_views)
 {
-    static const char *const pol[] = {"round_robin", "random", "least_loaded",
-                                      "prefix_affinity"};
-    const char *policy = pol[_i / 2];
+    const char *policy = policies[_i / 2];
     int sticky = _i % 2;
     char text[2048];
     scenario(text, sizeof text, 12, policy, sticky);
@@ -211,8 +307,49 @@ START_TEST(indexed_equals_full_views)
     ck_assert_msg(a.h == b.h, "%s sticky %d: results differ with the index", policy, sticky);
     ck_assert_uint_eq(ra.routed, 1500);
     ck_assert_uint_eq(ra.indexed, sticky ? ra.indexed : 1500);
+    ck_assert_uint_gt(ra.indexed, 0);
     ck_assert_uint_eq(rb.indexed, 0);
     ck_assert_uint_eq(rb.views, 12 * 1500); /* the full path: n views a request */
+}
+END_TEST
+
+/* Many instances: 192 of them, 64 prefix groups, 4,000 requests. */
+START_TEST(indexed_equals_full_views_many_instances)
+{
+    static const char *const pol[] = {"prefix_affinity", "dynamo", "sglang", "llmd"};
+    const char *policy = pol[_i];
+    char text[2048];
+    scenario_g(text, sizeof text, 192, 64, 4000, policy, 0);
+    hsink a, b;
+    serving_route_stats ra, rb;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_uint_eq(a.rows, 4000);
+    ck_assert_msg(a.h == b.h, "%s, 192 instances: results differ with the index", policy);
+    ck_assert_uint_eq(ra.indexed, 4000);
+    ck_assert_uint_eq(rb.views, 192 * 4000);
+    printf("%s, 192 instances: %.1f views a request with the index, 192 without\n", policy,
+           (double)ra.views / 4000);
+    /* the holders of a group's first block and a root or two, not all 192 */
+    ck_assert_msg(ra.views < 4000 * 48, "%s: %llu views", policy, (unsigned long long)ra.views);
+}
+END_TEST
+
+/* dynamo's index needs fl(w x n_blocks) + max KV blocks < 2^51 to be exact;
+ * beyond it (a weight of 10^15) a request builds every view, and the
+ * results stay those of the full views. */
+START_TEST(dynamo_beyond_exact_range_builds_every_view)
+{
+    char text[2048];
+    scenario(text, sizeof text, 8, "dynamo, overlap_weight: 1e15", 0);
+    hsink a, b;
+    serving_route_stats ra, rb;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_msg(a.h == b.h, "results differ with the index");
+    ck_assert_uint_eq(ra.routed, 1500);
+    ck_assert_uint_lt(ra.indexed, 1500); /* prompts of 3+ blocks: 3e15 > 2^51 */
+    ck_assert_uint_ge(ra.views, (1500 - ra.indexed) * 8);
 }
 END_TEST
 
@@ -231,23 +368,37 @@ START_TEST(views_per_request_do_not_grow_with_instances)
         scenario(text, sizeof text, ns[z], "round_robin", 0);
         run(text, 1, &k, &rs);
         ck_assert_uint_eq(rs.views, 1500);
-        scenario(text, sizeof text, ns[z], "prefix_affinity", 0);
-        run(text, 1, &k, &rs);
-        ck_assert_uint_eq(rs.indexed, 1500);
-        /* 5 prefix groups: a first block has few holders, whatever n is */
-        ck_assert_msg(rs.views <= 1500 * 6, "n=%u: %llu views for 1500 requests", ns[z],
-                      (unsigned long long)rs.views);
+        /* A request's views: the holders of its first block, the tree
+         * root's (dynamo, llmd), and the chosen instance's when it is
+         * neither; never one per instance. With 5 prefix groups the holders
+         * are few at every n under prefix_affinity; the policies that
+         * weigh load spread a group over more instances as n grows. */
+        static const char *const pol[] = {"prefix_affinity", "sglang", "dynamo", "llmd"};
+        for (int p = 0; p < 4; p++) {
+            scenario(text, sizeof text, ns[z], pol[p], 0);
+            run(text, 1, &k, &rs);
+            ck_assert_uint_eq(rs.indexed, 1500);
+            uint64_t lv = p < 2 ? 0 : 1500; /* the roots' views */
+            ck_assert_uint_ge(rs.views, rs.holders + lv);
+            ck_assert_uint_le(rs.views, rs.holders + lv + 1500); /* and the chosen's */
+            printf("%s, n=%u: %.2f holders and %.2f views a request\n", pol[p], ns[z],
+                   (double)rs.holders / 1500, (double)rs.views / 1500);
+            if (p == 0)
+                ck_assert_msg(rs.views <= 1500 * 6, "n=%u: %llu views for 1500 requests",
+                              ns[z], (unsigned long long)rs.views);
+        }
     }
 }
 END_TEST
 
-/* Policies without an index, and pair routing, keep the full views. */
+/* Policies without an index (dynamo sampling from a softmax over every
+ * instance's cost) keep the full views. */
 START_TEST(other_policies_see_every_instance)
 {
     char text[2048];
     hsink k;
     serving_route_stats rs;
-    scenario(text, sizeof text, 6, "llmd", 0);
+    scenario(text, sizeof text, 6, "dynamo, temperature: 0.5", 0);
     run(text, 1, &k, &rs);
     ck_assert_uint_eq(rs.indexed, 0);
     ck_assert_uint_eq(rs.views, 6 * 1500);
@@ -325,7 +476,10 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, tree_root_is_least_loaded);
     tcase_add_test(tc, holders_match_a_set);
-    tcase_add_loop_test(tc, indexed_equals_full_views, 0, 8);
+    tcase_add_test(tc, tree_orders_match_a_scan);
+    tcase_add_loop_test(tc, indexed_equals_full_views, 0, 2 * NPOL);
+    tcase_add_loop_test(tc, indexed_equals_full_views_many_instances, 0, 4);
+    tcase_add_test(tc, dynamo_beyond_exact_range_builds_every_view);
     tcase_add_test(tc, views_per_request_do_not_grow_with_instances);
     tcase_add_test(tc, other_policies_see_every_instance);
     tcase_add_test(tc, memory_independent_of_trace_length);

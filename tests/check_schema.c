@@ -16,6 +16,7 @@
 #include "models/kv/kvstore.h"
 #include "models/registry.h"
 #include "sim/schema.h"
+#include "tests/check_main.h"
 
 #define BOGUS "zq_bogus"
 
@@ -346,9 +347,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(suite());
 }

@@ -25,6 +25,7 @@
 #include "sim/err.h"
 #include "sim/mem.h"
 #include "sim/scn.h"
+#include "tests/check_main.h"
 #include "tests/cpulimit.h"
 
 static scn_doc *doc;
@@ -1181,9 +1182,5 @@ static Suite *scn_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(scn_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(scn_suite());
 }

@@ -11,6 +11,7 @@
 #include "sim/mem.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
+#include "tests/check_main.h"
 #include "tests/cpulimit.h"
 
 /* A probe model: records the order in which its events arrive. */
@@ -488,9 +489,5 @@ static Suite *sim_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(sim_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(sim_suite());
 }

@@ -48,44 +48,32 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static sim_time end_ps;     /* simulated time at the end of the last run */
 static unsigned preplace;   /* sessions 1..preplace placed on g1 before the run */
 
 /* Build, start, (pre-place sessions), run, finish. Returns the build/start code. */
-static int run_text(const char *text, sim_err *err)
+static void place_sessions(sim *s)
 {
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("t.yaml", text, err);
-    ck_assert_msg(doc, "%s", err->msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    int rc = sim_build(s, doc, memfab_models, NULL, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc) {
-        if (preplace) {
-            sim_comp *g = sim_find(s, "g1");
-            ck_assert(g);
-            for (unsigned i = 1; i <= preplace; i++)
-                ck_assert_int_eq(fabric_kv_place(s, g->id, i), 0);
-        }
-        ck_assert_int_eq(sim_run(s, sim_stop_time(s)), 0);
-        end_ps = sim_now(s);
-        ck_assert_int_eq(sim_finish(s, err), 0);
+    if (preplace) {
+        sim_comp *g = sim_find(s, "g1");
+        ck_assert(g);
+        for (unsigned i = 1; i <= preplace; i++)
+            ck_assert_int_eq(fabric_kv_place(s, g->id, i), 0);
     }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
 }
 
-static double get(const char *scope, const char *name)
+static void keep_end(sim *s) { end_ps = sim_now(s); }
+
+static int run_text(const char *text, sim_err *err)
 {
-    double v = capture_get(&cap, scope, name);
-    ck_assert_msg(!isnan(v), "metric %s %s not reported", scope, name);
-    return v;
+    capture_opts o = {.to_stop = 1, .started = place_sessions, .ran = keep_end};
+    return capture_run(&cap, text, &o, err);
 }
+
+static double get(const char *scope, const char *name) { return capture_must(&cap, scope, name); }
 
 static double link_bytes(const char *dir)
 {
@@ -93,13 +81,6 @@ static double link_bytes(const char *dir)
         if (strcmp(cap.link_dir[i], dir) == 0)
             return (double)cap.link_bytes[i];
     return -1;
-}
-
-static void assert_close(double got, double want, double rel, const char *what)
-{
-    ck_assert_msg(fabs(got - want) <= rel * fabs(want),
-                  "%s: got %.9g, expected %.9g (%.4f%% off)", what, got, want,
-                  100.0 * fabs(got - want) / fabs(want));
 }
 
 /* The two-node scenario. stop: "" (run until empty) or e.g. "10 ms";
@@ -214,11 +195,11 @@ START_TEST(host_path_cost_model)
     ck_assert_double_eq(get("h1", "netstack_bytes"), N * B);
     double want = N * host_cpu(B);
     ck_assert_msg(fabs(want - 5.02e-3) < 1e-12, "cost model arithmetic: %.12g", want);
-    assert_close(get("h1", "cpu_time"), want, 1e-12, "h1 CPU time (cost model)");
-    assert_close(get("h1", "netstack_core_seconds"), want - N * LAUNCH, 1e-6,
-                 "stack core-seconds");
+    capture_close(get("h1", "cpu_time"), want, 1e-12, "h1 CPU time (cost model)");
+    capture_close(get("h1", "netstack_core_seconds"), want - N * LAUNCH, 1e-6,
+                  "stack core-seconds");
     /* the sender's host pays only its posts (post_cpu 300 ns) */
-    assert_close(get("h0", "cpu_time"), N * 300e-9, 1e-12, "h0 CPU time");
+    capture_close(get("h0", "cpu_time"), N * 300e-9, 1e-12, "h0 CPU time");
 }
 END_TEST
 
@@ -320,7 +301,7 @@ START_TEST(host_stack_saturates)
     sat("40 ms", 1, &p40, &u40, &d40);
     double busy = get("h1", "netstack_cores_busy");
     ck_assert_msg(busy >= 7.9 && busy <= 8.0 + 1e-9, "stack cores busy %.4f of 8", busy);
-    assert_close(d40, mu * 0.040, 0.02, "host path completions at capacity");
+    capture_close(d40, mu * 0.040, 0.02, "host path completions at capacity");
     ck_assert_msg(u40 >= 3 * u10 && u10 > 0, "backlog 10 ms %.0f, 40 ms %.0f", u10, u40);
     ck_assert_msg(p40 >= 2.5 * p10, "host p99 10 ms %.6g s, 40 ms %.6g s", p10, p40);
 }
@@ -374,7 +355,7 @@ START_TEST(miss_ratio_lru_uniform)
     const unsigned C = 256, S = miss_S[_i], N = 50000;
     miss_run(C, S, N);
     double want = 1.0 - (double)C / S;
-    assert_close(get("n1", "table_miss_ratio"), want, 0.02, "LRU miss ratio vs 1 - C/S");
+    capture_close(get("n1", "table_miss_ratio"), want, 0.02, "LRU miss ratio vs 1 - C/S");
     ck_assert_double_eq(get("n1", "table_evictions"), get("n1", "table_misses") - C);
 }
 END_TEST
@@ -412,7 +393,7 @@ START_TEST(miss_path_arm)
     double m = get("n1", "table_misses");
     ck_assert_msg(m > 64 && m < 400, "misses %.0f", m);
     ck_assert_double_eq(get("n1", "arm_packets"), m * 25);
-    assert_close(get("n1", "arm_core_seconds"), m * 25 * 500e-9, 1e-12, "Arm core-seconds");
+    capture_close(get("n1", "arm_core_seconds"), m * 25 * 500e-9, 1e-12, "Arm core-seconds");
     ck_assert_double_eq(get("h1", "dram_bytes"), 0);
     ck_assert_double_eq(get("h1", "cpu_time"), 0);
     ck_assert_double_eq(get("h1", "netstack_packets"), 0); /* reported, 0: no host work */
@@ -429,7 +410,7 @@ START_TEST(miss_path_host)
     ck_assert_double_eq(get("h1", "netstack_packets"), m * 25);
     ck_assert_double_eq(get("h1", "netstack_bytes"), m * 1e5);
     ck_assert_double_eq(get("h1", "dram_bytes"), 2 * m * 1e5);
-    assert_close(get("h1", "cpu_time"), m * host_cpu(1e5), 1e-12, "h1 CPU time of the misses");
+    capture_close(get("h1", "cpu_time"), m * host_cpu(1e5), 1e-12, "h1 CPU time of the misses");
 }
 END_TEST
 
@@ -511,21 +492,10 @@ START_TEST(error_cli_exit_2)
     const char *bin = getenv("MEMFAB_BIN");
     if (!bin || !*bin)
         return; /* run by make test-only, which sets it */
-    char text[4096], path[] = "/tmp/check_snic_XXXXXX", cmd[512], out[1024] = "";
+    char text[4096], path[64], out[1024];
     snic_text(text, sizeof text, "", "", "", ", semantic_routing: true, table_entries: 0", x_one);
-    int fd = mkstemp(path);
-    ck_assert(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    fputs(text, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "'%s' check '%s' 2>&1", bin, path);
-    FILE *p = popen(cmd, "r");
-    ck_assert(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    remove(path);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "exit %d: %s", st, out);
+    int st = capture_cli_check(bin, text, path, out, sizeof out);
+    ck_assert_msg(st == 2, "exit %d: %s", st, out);
     char want[128];
     snprintf(want, sizeof want, "%s:12:", path);
     ck_assert_msg(strstr(out, want) && strstr(out, "table_entries"), "stderr: %s", out);
@@ -561,9 +531,5 @@ static Suite *snic_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(snic_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(snic_suite());
 }

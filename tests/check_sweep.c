@@ -120,6 +120,45 @@ START_TEST(mpi_matches_jobs)
 }
 END_TEST
 
+/* -q prints nothing but errors; --timing says where the time went. A
+ * complete point's database holds the sweep params in its run (written
+ * with the run's own params, not by a second open) and is closed cleanly
+ * (no journal or WAL left beside it). */
+START_TEST(quiet_timing_and_point_params)
+{
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2 -q --timing", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "sweep bw: timing: 4 points run in") &&
+                  strstr(fx_out, "sweep bw: timing: merge ") && strstr(fx_out, "% of"),
+                  "%s", fx_out);
+    ck_assert_msg(!strstr(fx_out, "points (100%)") && !strstr(fx_out, "merged"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("for f in bw.db.d/*.db; do sqlite3 $f \"SELECT group_concat(key, ' ')"
+                           " FROM (SELECT key FROM params WHERE key LIKE 'sweep.%%' ORDER BY"
+                           " key)\"; done | sort | uniq -c | sed 's/^ *//'"), 0);
+    ck_assert_str_eq(fx_out,
+                     "4 sweep.links.l0.bandwidth sweep.name sweep.point sweep.seed\n");
+    ck_assert_int_eq(fx_sh("ls bw.db.d | grep -c -e '-wal$' -e '-journal$' -e '-shm$'"), 1);
+    ck_assert_str_eq(fx_out, "0\n");
+    /* a rerun runs nothing and merges again */
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -q --timing", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "timing: 0 points run"), "%s", fx_out);
+}
+END_TEST
+
+/* memfab bench sweep --quick: -j 1 and -j N (and mpirun -np N when MPI is
+ * built in) merge the same database; the figures are printed, not checked. */
+START_TEST(bench_sweep_quick)
+{
+    ck_assert_msg(fx_sh("ASAN_OPTIONS=detect_leaks=0 TMPDIR=$PWD %s bench sweep --quick --jobs 2",
+                        fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "databases equal") && strstr(fx_out, "merge share: ") &&
+                  strstr(fx_out, "speedup "), "%s", fx_out);
+    ck_assert_msg(!strstr(fx_out, "sweep-mpi: the") || strstr(fx_out, "equal to -j's") ||
+                  strstr(fx_out, "skipped"), "%s", fx_out);
+    ck_assert_int_eq(fx_sh("ls -d memfab-bench-sweep-* 2>/dev/null | wc -l"), 0);
+    ck_assert_str_eq(fx_out, "0\n");
+}
+END_TEST
+
 /* ---- Limits --------------------------------------------------------------- */
 
 START_TEST(failed_point_recorded)
@@ -372,6 +411,8 @@ static Suite *sweep_suite(void)
     tcase_add_test(core, resume_skips_complete_points);
     tcase_add_test(core, mpi_matches_jobs);
     tcase_add_test(core, default_output_in_results);
+    tcase_add_test(core, quiet_timing_and_point_params);
+    tcase_add_test(core, bench_sweep_quick);
     tcase_add_test(limits, failed_point_recorded);
     tcase_add_test(limits, listed_points_and_fixed_sets);
     tcase_add_test(limits, locked_point_left_alone);

@@ -23,6 +23,7 @@
 #include "models/workload/trace.h"
 #include "models/workload/trace_stats.h"
 #include "sim/err.h"
+#include "tests/check_main.h"
 
 /* ---- Fixture: a temporary directory ------------------------------------ */
 
@@ -1586,9 +1587,5 @@ static Suite *trace_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(trace_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(trace_suite());
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "models/workload/trace_catalog.h"
+#include "tests/check_main.h"
 #include "tests/tools_fixture.h"
 #include "tools/digest.h"
 
@@ -288,9 +289,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *r = srunner_create(suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(suite());
 }

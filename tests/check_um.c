@@ -59,6 +59,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 
 static capture cap;
 static um_stats st;     /* the um component's counters after the run */
@@ -72,43 +73,45 @@ static void setup(void)
 
 static void teardown(void) {}
 
+static sim_comp *um0;     /* the um component of the run under way */
+static sim_time run_step; /* the step of run_text's stepped run */
+
+static void find_um(sim *s)
+{
+    um0 = sim_find(s, "um0");
+    ck_assert_ptr_nonnull(um0);
+}
+
+/* Run in steps of run_step ps with a full invariant check after each. */
+static void run_stepped(sim *s)
+{
+    sim_time t = 0;
+    for (;;) {
+        uint64_t ev = sim_events(s);
+        ck_assert_int_eq(sim_run(s, t), 0);
+        ck_assert_int_eq(um_check_state(um0), 0);
+        checks++;
+        ck_assert_int_eq(um_get_stats(um0, &st), 0);
+        if (st.end_ps && sim_events(s) == ev && t > st.end_ps)
+            break;
+        t += run_step;
+    }
+}
+
+static void keep_stats(sim *s)
+{
+    (void)s;
+    ck_assert_int_eq(um_check_state(um0), 0);
+    ck_assert_int_eq(um_get_stats(um0, &st), 0);
+}
+
 /* Build, start, run (in steps of `step` ps with a full invariant check
  * after each when step > 0), finish. Returns the build/start code. */
 static int run_text(const char *text, sim_time step, sim_err *err)
 {
-    sim_err_clear(err);
-    scn_doc *doc = scn_load_string("t.yaml", text, err);
-    ck_assert_msg(doc, "%s", err->msg);
-    sim *s = sim_create();
-    capture_attach(&cap, s);
-    int rc = sim_build(s, doc, memfab_models, NULL, err);
-    if (!rc)
-        rc = sim_start(s, err);
-    if (!rc) {
-        sim_comp *u = sim_find(s, "um0");
-        ck_assert_ptr_nonnull(u);
-        if (step) {
-            sim_time t = 0;
-            for (;;) {
-                uint64_t ev = sim_events(s);
-                ck_assert_int_eq(sim_run(s, t), 0);
-                ck_assert_int_eq(um_check_state(u), 0);
-                checks++;
-                ck_assert_int_eq(um_get_stats(u, &st), 0);
-                if (st.end_ps && sim_events(s) == ev && t > st.end_ps)
-                    break;
-                t += step;
-            }
-        } else {
-            ck_assert_int_eq(sim_run(s, SIM_TIME_MAX), 0);
-        }
-        ck_assert_int_eq(um_check_state(u), 0);
-        ck_assert_int_eq(um_get_stats(u, &st), 0);
-        ck_assert_int_eq(sim_finish(s, err), 0);
-    }
-    sim_destroy(s);
-    scn_free(doc);
-    return rc;
+    capture_opts o = {.started = find_um, .run = step ? run_stepped : NULL, .ran = keep_stats};
+    run_step = step;
+    return capture_run(&cap, text, &o, err);
 }
 
 /* A host, a GPU, one Gen4 x16 link and um0 with extra keys `um`. */
@@ -389,35 +392,21 @@ START_TEST(scenario_errors)
              "links:\n  - {name: l, type: pcie, link_overhead: pcie-bench, ends: [host, gpu0]}\n",
              bad[_i].um);
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("e.yaml", text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
-    sim *s = sim_create();
-    int rc = sim_build(s, doc, memfab_models, NULL, &err);
-    if (!rc)
-        rc = sim_start(s, &err);
-    ck_assert_msg(rc != 0, "case %d accepted", _i);
+    ck_assert_msg(capture_build("e.yaml", text, 1, &err) != 0, "case %d accepted", _i);
     ck_assert_msg(strstr(err.msg, bad[_i].msg), "case %d: '%s'", _i, err.msg);
     ck_assert_int_eq(err.line, 7); /* at the um's keys */
-    sim_destroy(s);
-    scn_free(doc);
 }
 END_TEST
 
 START_TEST(missing_required_keys)
 {
     sim_err err;
-    sim_err_clear(&err);
-    scn_doc *doc = scn_load_string("e.yaml",
+    ck_assert_int_ne(capture_build("e.yaml",
                                    "name: e\ncomponents:\n  - {name: host, type: cpu}\n"
                                    "  - {name: um0, type: um, host: host}\n",
-                                   &err);
-    ck_assert_ptr_nonnull(doc);
-    sim *s = sim_create();
-    ck_assert_int_ne(sim_build(s, doc, memfab_models, NULL, &err), 0);
+                                   0, &err),
+                     0);
     ck_assert_msg(strstr(err.msg, "gpu"), "%s", err.msg);
-    sim_destroy(s);
-    scn_free(doc);
     /* the accessors refuse other components */
     um_stats x;
     ck_assert_int_eq(um_get_stats(NULL, &x), SIM_EINVAL);
@@ -640,9 +629,5 @@ static Suite *um_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(um_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(um_suite());
 }

@@ -41,6 +41,7 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 #include "tests/capture.h"
+#include "tests/check_main.h"
 #include "tests/serving_fixture.h"
 
 #define MAXREQ 64
@@ -101,9 +102,7 @@ static void run_ok(const char *text)
 
 static double get(const char *scope, const char *name)
 {
-    double v = capture_get(&R->cap, scope, name);
-    ck_assert_msg(!isnan(v), "no metric %s/%s", scope, name);
-    return v;
+    return capture_must(&R->cap, scope, name);
 }
 
 static void setup(void) { R = calloc(1, sizeof *R); }
@@ -540,9 +539,5 @@ static Suite *uvmkv_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(uvmkv_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(uvmkv_suite());
 }

@@ -2,9 +2,10 @@
  * model_fixture.h - build a scenario given as text from the model registry
  * (no serving sections), start it, run it and finish it, with every
  * metric, link and time-series row captured in `cap` (tests/capture.h);
- * the models' own test suites (check_cohfab, check_hdmdb) script events
- * between mfx_build() and mfx_finish(). Header-only: each test program
- * includes it once; mfx_teardown is its Check fixture teardown.
+ * the models' own test suites (check_cohfab, check_hdmdb, check_mesi)
+ * script events between mfx_build() and mfx_finish(). Header-only: each
+ * test program includes it once; mfx_teardown is its Check fixture
+ * teardown.
  */
 #ifndef MEMFAB_TESTS_MODEL_FIXTURE_H
 #define MEMFAB_TESTS_MODEL_FIXTURE_H
@@ -17,7 +18,7 @@
 #include "sim/sim.h"
 #include "tests/capture.h"
 
-static capture cap;
+static __attribute__((unused)) capture cap;
 static scn_doc *doc;
 static sim *S;
 static sim_err err;
@@ -32,19 +33,25 @@ static void mfx_teardown(void)
     doc = NULL;
 }
 
-/* Load `text` (named `file` in errors), build and start it; a failure
- * fails the test with the error. */
-static __attribute__((unused)) void mfx_build(const char *file, const char *text)
+/* Load `text` (named `file` in errors; NULL: the file `file`), build and
+ * start it with its rows going to `sink` (NULL: nowhere); a failure fails
+ * the test with the error. */
+static void mfx_build_to(const char *file, const char *text, const sim_sink *sink)
 {
     mfx_teardown();
-    sim_err_clear(&err);
-    doc = scn_load_string(file, text, &err);
-    ck_assert_msg(doc, "%s", err.msg);
+    doc = capture_load(file, text, NULL, &err);
     S = sim_create();
-    memset(&cap, 0, sizeof cap);
-    capture_attach(&cap, S);
+    if (sink)
+        sim_set_sink(S, sink);
     ck_assert_msg(sim_build(S, doc, memfab_models, NULL, &err) == 0, "%s", err.msg);
     ck_assert_msg(sim_start(S, &err) == 0, "%s", err.msg);
+}
+
+/* mfx_build_to with every row captured in cap. */
+static __attribute__((unused)) void mfx_build(const char *file, const char *text)
+{
+    sim_sink k = capture_sink(&cap);
+    mfx_build_to(file, text, &k);
 }
 
 /* Run until `until` (SIM_TIME_MAX: no event left) and finish. */

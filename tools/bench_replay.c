@@ -4,7 +4,10 @@
  * Loads a serving scenario (default: the Mooncake conversation replay
  * below, or --scenario FILE), runs it with results discarded (no database,
  * so the figure is the simulator's own cost: trace parsing, routing,
- * scheduling, KV store, event queue) and prints the wall time, the events
+ * scheduling, KV store, event queue) and prints the wall time, the CPU
+ * time of the process over the run (the figure issue 18's targets are
+ * stated in: CPU on one core, which a loaded machine does not inflate as
+ * much as wall time), the events
  * handled, events/s, requests and output tokens served, and tokens/s of
  * simulation. The trace is found like a scenario's: MEMFAB_TRACE_PATH (which
  * `make bench` points at the directory `make test` uses), then the trace
@@ -38,10 +41,10 @@ static const char default_scenario[] =
     "     {name: dram, capacity: 512 GiB, bandwidth: 25 GB/s, latency: 10 us}]}\n"
     "router: {policy: prefix_affinity}\n";
 
-static double now_s(void)
+static double clock_s(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -64,7 +67,7 @@ int bench_replay(int argc, char **argv)
                    " [--repeat N]\n\n"
                    "Replay scenarios/mooncake-conversation.yaml (the Mooncake conversation trace,\n"
                    "12,031 requests, on 8 instances of Llama-3-70B, tp 4, H100) with token-level\n"
-                   "decode; print wall time and events/s. Results are discarded. The trace is looked up in MEMFAB_TRACE_PATH,\n"
+                   "decode; print wall and CPU time and events/s. Results are discarded. The trace is looked up in MEMFAB_TRACE_PATH,\n"
                    "then in the trace cache (memfab trace fetch mooncake-conversation).\n"
                    "--set overrides a scenario value as `memfab run --set` does (up to 16).\n");
             return strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -75,8 +78,8 @@ int bench_replay(int argc, char **argv)
         fclose(probe);
         file = "scenarios/mooncake-conversation.yaml";
     }
-    printf("%-16s %10s %12s %12s %10s %14s %12s\n", "benchmark", "wall_s", "events",
-           "events/s", "requests", "output_tokens", "sim_s");
+    printf("%-16s %10s %8s %10s %12s %12s %10s %14s %12s\n", "benchmark", "wall_s", "cpu_s",
+           "cpu_us/req", "events", "events/s", "requests", "output_tokens", "sim_s");
     for (int k = 0; k < (reps > 0 ? reps : 1); k++) {
         sim_err err;
         sim_err_clear(&err);
@@ -93,7 +96,7 @@ int bench_replay(int argc, char **argv)
                 return 2;
             }
         sim *s = sim_create();
-        double t0 = now_s();
+        double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         int rc = s ? run_build(s, doc, &err) : SIM_ENOMEM;
         if (rc && err.code == SIM_ESCENARIO && strstr(err.msg, "not found")) {
             printf("replay: skipped: %s\n", err.msg);
@@ -107,7 +110,8 @@ int bench_replay(int argc, char **argv)
             rc = sim_run(s, sim_stop_time(s));
         if (!rc)
             rc = sim_finish(s, &err);
-        double wall = now_s() - t0;
+        double wall = clock_s(CLOCK_MONOTONIC) - t0;
+        double cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
         if (rc) {
             sim_err_print(&err);
             sim_destroy(s);
@@ -116,8 +120,9 @@ int bench_replay(int argc, char **argv)
         }
         sim_comp *w = sim_find(s, "workload");
         const serving_totals *t = w ? serving_get_totals(w) : NULL;
-        printf("%-16s %10.3f %12llu %12.3g %10llu %14llu %12.1f\n", label, wall,
-               (unsigned long long)sim_events(s), wall > 0 ? (double)sim_events(s) / wall : 0,
+        double done = t && t->completed ? (double)t->completed : 0;
+        printf("%-16s %10.3f %8.3f %10.2f %12llu %12.3g %10llu %14llu %12.1f\n", label, wall, cpu,
+               done > 0 ? cpu * 1e6 / done : 0, (unsigned long long)sim_events(s), wall > 0 ? (double)sim_events(s) / wall : 0,
                t ? (unsigned long long)t->completed : 0ULL,
                t ? (unsigned long long)t->output_tokens : 0ULL, sim_time_to_s(sim_now(s)));
         if (t && k == 0)

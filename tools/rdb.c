@@ -201,17 +201,68 @@ out:
     return rc;
 }
 
-/* Mean and nearest-rank quantiles of one column of request_latency, in s. */
-static int request_stats(sqlite3 *h, rdb_run *r, const char *col, const char *label)
+/* The queries of rdb_load_metrics, compiled once per loader: a sweep's
+ * summary loads every run of its merged database, and compiling these
+ * statements (two of them over views) for every run was most of its cost. */
+enum { Q_METRICS, Q_LINKS, Q_SUMMARY, Q_KV, Q_COHERENCE, Q_TTFT, Q_TPOT, Q_E2E, N_Q };
+static const char *const loader_sql[N_Q] = {
+    "SELECT scope, name, value, unit FROM metrics WHERE run_id = ? ORDER BY rowid",
+    "SELECT link, direction, bytes, utilization FROM links WHERE run_id = ? ORDER BY rowid",
+    "SELECT requests, finished, output_tokens_per_s, cached_share FROM run_summary"
+    " WHERE run_id = ?",
+    "SELECT instance, tier, hit_ratio, evictions FROM kv_hit_ratio WHERE run_id = ?"
+    " ORDER BY rowid",
+    "SELECT directory, message, count FROM coherence WHERE run_id = ? ORDER BY rowid",
+    "SELECT ttft_ps FROM request_latency WHERE run_id = ? AND ttft_ps IS NOT NULL ORDER BY ttft_ps",
+    "SELECT tpot_ps FROM request_latency WHERE run_id = ? AND tpot_ps IS NOT NULL ORDER BY tpot_ps",
+    "SELECT e2e_ps FROM request_latency WHERE run_id = ? AND e2e_ps IS NOT NULL ORDER BY e2e_ps",
+};
+
+struct rdb_loader {
+    sqlite3 *h;
+    sqlite3_stmt *st[N_Q];
+    int absent[N_Q];           /* could not be compiled (an older database) */
+};
+
+rdb_loader *rdb_loader_new(sqlite3 *h)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT %s FROM request_latency WHERE run_id = ? AND %s IS NOT NULL ORDER BY %s",
-             col, col, col);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+    rdb_loader *l = sim_calloc(1, sizeof *l);
+    if (l)
+        l->h = h;
+    return l;
+}
+
+void rdb_loader_free(rdb_loader *l)
+{
+    if (!l)
+        return;
+    for (int q = 0; q < N_Q; q++)
+        sqlite3_finalize(l->st[q]);
+    sim_free(l);
+}
+
+/* Query q bound to run r, or NULL when it does not compile. */
+static sqlite3_stmt *loader_query(rdb_loader *l, int q, const rdb_run *r)
+{
+    if (!l->st[q] && !l->absent[q] &&
+        sqlite3_prepare_v2(l->h, loader_sql[q], -1, &l->st[q], NULL) != SQLITE_OK) {
+        l->st[q] = NULL;
+        l->absent[q] = 1;
+    }
+    sqlite3_stmt *st = l->st[q];
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, r->id);
+    }
+    return st;
+}
+
+/* Mean and nearest-rank quantiles of one column of request_latency, in s. */
+static int request_stats(rdb_loader *l, rdb_run *r, int q, const char *label)
+{
+    sqlite3_stmt *st = loader_query(l, q, r);
+    if (!st)
         return 0;   /* an older database without the view: nothing to add */
-    sqlite3_bind_int64(st, 1, r->id);
     double *v = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
@@ -244,7 +295,7 @@ static int request_stats(sqlite3 *h, rdb_run *r, const char *col, const char *la
     }
 out:
     sim_free(v);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -253,57 +304,55 @@ static double col_double(sqlite3_stmt *st, int col)
     return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
 }
 
-int rdb_load_metrics(sqlite3 *h, rdb_run *r, sim_err *err)
+int rdb_loader_metrics(rdb_loader *l, rdb_run *r, sim_err *err)
 {
     sqlite3_stmt *st = NULL;
     char name[1024];
     int rc = 0;
 
-#define QUERY(sql)                                                                   \
+#define QUERY(q)                                                                     \
     do {                                                                             \
-        sqlite3_finalize(st);                                                        \
-        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {                \
-            rc = sql_fail(h, err, "reading metrics");                                \
+        if (st)                                                                      \
+            sqlite3_reset(st);                                                       \
+        if (!(st = loader_query(l, q, r))) {                                         \
+            rc = sql_fail(l->h, err, "reading metrics");                             \
             goto out;                                                                \
         }                                                                            \
-        sqlite3_bind_int64(st, 1, r->id);                                            \
     } while (0)
 #define TXT(i) (sqlite3_column_text(st, i) ? (const char *)sqlite3_column_text(st, i) : "")
 
-    QUERY("SELECT scope, name, value, unit FROM metrics WHERE run_id = ? ORDER BY rowid");
+    QUERY(Q_METRICS);
     while (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(name, sizeof name, "%s/%s", TXT(0), TXT(1));
         if (rdb_metric_get(r, name))
             continue;   /* a duplicate row: the first one counts */
         rc |= rdb_metric_add(r, name, col_double(st, 2), TXT(3));
     }
-    QUERY("SELECT link, direction, bytes, utilization FROM links WHERE run_id = ? ORDER BY rowid");
+    QUERY(Q_LINKS);
     while (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(name, sizeof name, "links/%s/%s/bytes", TXT(0), TXT(1));
         rc |= rdb_metric_add(r, name, col_double(st, 2), "B");
         snprintf(name, sizeof name, "links/%s/%s/utilization", TXT(0), TXT(1));
         rc |= rdb_metric_add(r, name, col_double(st, 3), "");
     }
-    QUERY("SELECT requests, finished, output_tokens_per_s, cached_share FROM run_summary"
-          " WHERE run_id = ?");
+    QUERY(Q_SUMMARY);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
         rc |= rdb_metric_add(r, "requests/count", col_double(st, 0), "requests");
         rc |= rdb_metric_add(r, "requests/finished", col_double(st, 1), "requests");
-        rc |= request_stats(h, r, "ttft_ps", "ttft");
-        rc |= request_stats(h, r, "tpot_ps", "tpot");
-        rc |= request_stats(h, r, "e2e_ps", "e2e");
+        rc |= request_stats(l, r, Q_TTFT, "ttft");
+        rc |= request_stats(l, r, Q_TPOT, "tpot");
+        rc |= request_stats(l, r, Q_E2E, "e2e");
         rc |= rdb_metric_add(r, "requests/output_tokens_per_s", col_double(st, 2), "tokens/s");
         rc |= rdb_metric_add(r, "requests/cached_share", col_double(st, 3), "");
     }
-    QUERY("SELECT instance, tier, hit_ratio, evictions FROM kv_hit_ratio WHERE run_id = ?"
-          " ORDER BY rowid");
+    QUERY(Q_KV);
     while (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(name, sizeof name, "kv/%s/%s/hit_ratio", TXT(0), TXT(1));
         rc |= rdb_metric_add(r, name, col_double(st, 2), "");
         snprintf(name, sizeof name, "kv/%s/%s/evictions", TXT(0), TXT(1));
         rc |= rdb_metric_add(r, name, col_double(st, 3), "blocks");
     }
-    QUERY("SELECT directory, message, count FROM coherence WHERE run_id = ? ORDER BY rowid");
+    QUERY(Q_COHERENCE);
     while (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(name, sizeof name, "coherence/%s/%s", TXT(0), TXT(1));
         rc |= rdb_metric_add(r, name, col_double(st, 2), "messages");
@@ -313,7 +362,18 @@ int rdb_load_metrics(sqlite3 *h, rdb_run *r, sim_err *err)
 out:
 #undef QUERY
 #undef TXT
-    sqlite3_finalize(st);
+    if (st)
+        sqlite3_reset(st);
+    return rc;
+}
+
+int rdb_load_metrics(sqlite3 *h, rdb_run *r, sim_err *err)
+{
+    rdb_loader *l = rdb_loader_new(h);
+    if (!l)
+        return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    int rc = rdb_loader_metrics(l, r, err);
+    rdb_loader_free(l);
     return rc;
 }
 

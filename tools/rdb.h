@@ -58,6 +58,12 @@ typedef struct rdb_set {
 int rdb_load_runs(struct sqlite3 *h, rdb_set *out, sim_err *err);
 /* Load the metrics of one run (see the head comment). */
 int rdb_load_metrics(struct sqlite3 *h, rdb_run *r, sim_err *err);
+/* The same for many runs of one database, its queries compiled once (free
+ * the loader before closing h). */
+typedef struct rdb_loader rdb_loader;
+rdb_loader *rdb_loader_new(struct sqlite3 *h);
+int rdb_loader_metrics(rdb_loader *l, rdb_run *r, sim_err *err);
+void rdb_loader_free(rdb_loader *l);
 /* Free every run and reset the set; rdb_set_free on a zeroed set is a no-op. */
 void rdb_set_free(rdb_set *s);
 void rdb_run_free(rdb_run *r);

@@ -659,7 +659,7 @@ int run_scenario(const run_opts *o)
         mkdir("results", 0777);
         snprintf(path, sizeof path, "results/%s.db", sim_name(s));
     }
-    db = res_open(path, &err);
+    db = o->nosync ? res_open_nosync(path, &err) : res_open(path, &err);
     if (!db) {
         sim_err_print(&err);
         status = err.code == SIM_EFORMAT ? SIM_EXIT_USAGE : SIM_EXIT_RUNTIME;
@@ -683,6 +683,8 @@ int run_scenario(const run_opts *o)
     record_params(db, s, doc);
     if (unchecked[0])
         res_param(db, "memfab.unchecked_keys", unchecked);
+    for (int i = 0; i < o->nparams; i++)
+        res_param(db, o->param_keys[i], o->param_vals[i]);
     /* The run row is committed; the params are too before the simulation
      * starts, so that even a kill -9 leaves what was run. */
     if (res_flush(db)) {

@@ -20,6 +20,11 @@ typedef struct run_opts {
     int progress;              /* -1 auto (terminal), 0 off, 1 on */
     const char **plugins;      /* --plugin shared objects */
     int nplugins;
+    /* for memfab sweep's workers: */
+    const char *const *param_keys; /* params of the run beside the scenario's */
+    const char *const *param_vals; /* (origin NULL, as sweep.*), written with them */
+    int nparams;
+    int nosync;                /* res_open_nosync: the caller syncs the database */
 } run_opts;
 
 /* Build a simulation from a scenario: components and links, then the

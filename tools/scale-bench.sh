@@ -2,16 +2,19 @@
 # scale-bench.sh - CPU time and peak memory of scenarios/scale.yaml over a
 # grid of instance counts and request counts (issue 18, target 4).
 #
-#   sh tools/scale-bench.sh [memfab-binary] ["N list"] ["requests list"]
+#   sh tools/scale-bench.sh [memfab-binary] ["N list"] ["requests list"] [router policy]
 #   sh tools/scale-bench.sh build/release/memfab "16 64 256 1000" "100000 1000000"
+#   sh tools/scale-bench.sh build/release/memfab "16 256 1000" 100000 dynamo
 #
 # Sessions arrive at 2/s per instance, so the load (and the in-flight state)
 # per instance is the same at every N. Prints one row per point:
 # instances, requests, CPU seconds (user + system), peak RSS in MB, and
-# microseconds of CPU per request. Needs GNU time (/usr/bin/time -v).
+# microseconds of CPU per request (the scenario's router, prefix_affinity,
+# or the policy given). Needs GNU time (/usr/bin/time -v).
 BIN=${1:-build/release/memfab}
 NS=${2:-"16 64 256 1000"}
 RS=${3:-"100000 1000000"}
+POLICY=${4:-prefix_affinity}
 SCN=$(dirname "$0")/../scenarios/scale.yaml
 TMP=${TMPDIR:-/tmp}/memfab-scale.$$
 mkdir -p "$TMP" || exit 1
@@ -20,7 +23,7 @@ for n in $NS; do
     for r in $RS; do
         /usr/bin/time -v "$BIN" run "$SCN" -o "$TMP/run.db" -q \
             --set workload.instances.count="$n" --set workload.synthetic.rate="$((2 * n))/s" \
-            --set workload.synthetic.requests="$r" >/dev/null 2>"$TMP/time.txt" ||
+            --set workload.synthetic.requests="$r" --set router.policy="$POLICY" >/dev/null 2>"$TMP/time.txt" ||
             { echo "run failed: n=$n r=$r"; cat "$TMP/time.txt"; exit 1; }
         awk -v n="$n" -v r="$r" '
             /User time/ {u = $NF} /System time/ {s = $NF}

@@ -39,6 +39,21 @@ const char *swp_output(const swp_sweep *s);
 int swp_run(swp_sweep *s, int jobs, int progress_mode, int *is_rank0);
 void swp_end(void);
 
+/* Where the time of the last sweep run in this process went (memfab sweep
+ * --timing, memfab bench sweep): wall seconds and CPU seconds (user +
+ * system). Under MPI, each rank's own; only rank 0 merges. */
+typedef struct swp_timing {
+    double run_wall;       /* running the points (fork, wait, reap) */
+    double run_cpu;        /* this process's CPU meanwhile: the scheduler */
+    double workers_cpu;    /* CPU of the worker processes it reaped */
+    size_t points_run;     /* points run (complete or failed), not those skipped */
+    int jobs;              /* worker processes */
+    int merged;            /* this process merged (the fields below are set) */
+    double merge_wall;     /* merging the point databases and sweep_summary */
+    double merge_cpu;
+} swp_timing;
+void swp_last_timing(swp_timing *t);
+
 /* Load and check a sweep file as `memfab sweep` does before it runs
  * anything (the base scenario is read and every point's overrides checked
  * against it), then free it: 0 with the number of runs in *npoints, or an

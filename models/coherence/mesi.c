@@ -778,6 +778,28 @@ static void sw_round(mesi_dir *d);
 
 enum { HANDLED = 0, STALL = 1 };
 
+/* Retry the messages stalled in q with `retry` until none makes progress
+ * (the FIFO order kept); *draining keeps a retry from starting a drain of
+ * its own [dir_drain, cache_drain]. */
+static void fifo_drain(fifo *q, int *draining, int (*retry)(void *owner, msg m), void *owner)
+{
+    if (*draining)
+        return;
+    *draining = 1;
+    int progress = 1;
+    while (progress && q->len) {
+        progress = 0;
+        for (size_t n = q->len; n; n--) {
+            msg m = fifo_pop(q);
+            if (retry(owner, m) == STALL)
+                fifo_push(q, m); /* cannot grow: one slot was just freed */
+            else
+                progress = 1;
+        }
+    }
+    *draining = 0;
+}
+
 static int popcount64(uint64_t x)
 {
     int n = 0;
@@ -795,38 +817,62 @@ static int popcount64(uint64_t x)
  * [sf_evict, dir_on_back]. One eviction at a time. */
 static int sf_full(const mesi_dir *d) { return d->snoop_filter && d->tracked >= d->snoop_filter; }
 
-static void sf_evict(mesi_dir *d)
+/* The snoop filter's next victim: the first line from the rotating cursor
+ * in S or E (or M, with `m`), which the eviction now under way takes; NULL
+ * while an eviction is under way or when no line qualifies. */
+static dline *sf_victim(mesi_dir *d, int m, uint64_t *line)
 {
     if (d->sf_busy)
-        return;
+        return NULL;
     for (uint64_t k = 0; k < d->nlines; k++) {
         uint64_t v = (d->sf_cursor + k) % d->nlines;
         dline *e = &d->lines[v];
-        if (e->st != MESI_DIR_S && e->st != MESI_DIR_E && e->st != MESI_DIR_M)
+        if (e->st != MESI_DIR_S && e->st != MESI_DIR_E && !(m && e->st == MESI_DIR_M))
             continue;
         d->sf_cursor = (v + 1) % d->nlines;
         d->sf_busy = 1;
         d->sf_evictions++;
-        if (e->st == MESI_DIR_S) {
-            e->pend = 0;
-            for (unsigned i = 0; i < d->ncaches; i++)
-                if (e->sharers >> i & 1) {
-                    send(d, d->comp, i, MESI_INV, v, FROM_DIR, 0, 0, 0, FROM_DIR);
-                    e->pend++;
-                    d->back_invs++;
-                }
-        } else {
-            send(d, d->comp, e->owner, MESI_FWD_GETM, v, FROM_DIR, 0, 0, 0, FROM_DIR);
-            e->pend = 1;
-            d->back_invs++;
-        }
-        dset(d, e, MESI_DIR_B);
-        if (!e->pend) { /* no sharer left to ask */
-            e->sharers = 0;
-            dset(d, e, MESI_DIR_I);
-            d->sf_busy = 0;
-        }
+        *line = v;
+        return e;
+    }
+    return NULL;
+}
+
+/* A line in I about to be tracked needs a free snoop-filter entry: when
+ * the filter is full, start an eviction (`evict`); 0 while it stays full
+ * (the request stalls). */
+static int sf_room(mesi_dir *d, const dline *e, void (*evict)(mesi_dir *d))
+{
+    if (e->st != MESI_DIR_I || !sf_full(d))
+        return 1;
+    evict(d);
+    return !sf_full(d);
+}
+
+static void sf_evict(mesi_dir *d)
+{
+    uint64_t v;
+    dline *e = sf_victim(d, 1, &v);
+    if (!e)
         return;
+    if (e->st == MESI_DIR_S) {
+        e->pend = 0;
+        for (unsigned i = 0; i < d->ncaches; i++)
+            if (e->sharers >> i & 1) {
+                send(d, d->comp, i, MESI_INV, v, FROM_DIR, 0, 0, 0, FROM_DIR);
+                e->pend++;
+                d->back_invs++;
+            }
+    } else {
+        send(d, d->comp, e->owner, MESI_FWD_GETM, v, FROM_DIR, 0, 0, 0, FROM_DIR);
+        e->pend = 1;
+        d->back_invs++;
+    }
+    dset(d, e, MESI_DIR_B);
+    if (!e->pend) { /* no sharer left to ask */
+        e->sharers = 0;
+        dset(d, e, MESI_DIR_I);
+        d->sf_busy = 0;
     }
 }
 
@@ -885,11 +931,8 @@ static int dir_on_gets(mesi_dir *d, uint64_t x, unsigned r)
             return STALL;
         }
     }
-    if (e->st == MESI_DIR_I && sf_full(d)) {
-        sf_evict(d);
-        if (sf_full(d))
-            return STALL;
-    }
+    if (!sf_room(d, e, sf_evict))
+        return STALL;
     switch (e->st) {
     case MESI_DIR_I: /* send Exclusive Data to Req, set Owner to Req / E */
         if (d->role == ROLE_HOST && e->hperm != HP_E) {
@@ -931,11 +974,8 @@ static int dir_on_getm(mesi_dir *d, uint64_t x, unsigned r)
             return STALL;
         }
     }
-    if (e->st == MESI_DIR_I && sf_full(d)) {
-        sf_evict(d);
-        if (sf_full(d))
-            return STALL;
-    }
+    if (!sf_room(d, e, sf_evict))
+        return STALL;
     switch (e->st) {
     case MESI_DIR_I: /* send Data to Req, set Owner to Req / M */
         send(d, d->comp, r, MESI_DATA, x, FROM_DIR, e->mem, 0, 0, r);
@@ -1180,27 +1220,19 @@ static int host_dev_msg(mesi_dir *d, msg m)
  * evicts like the host's: BISnpInv to every holder of a victim entry. */
 static void dev_sf_evict(mesi_dir *d)
 {
-    if (d->sf_busy)
+    uint64_t v;
+    dline *e = sf_victim(d, 0, &v);
+    if (!e)
         return;
-    for (uint64_t k = 0; k < d->nlines; k++) {
-        uint64_t v = (d->sf_cursor + k) % d->nlines;
-        dline *e = &d->lines[v];
-        if (e->st != MESI_DIR_S && e->st != MESI_DIR_E)
-            continue;
-        d->sf_cursor = (v + 1) % d->nlines;
-        d->sf_busy = 1;
-        d->sf_line = v;
-        d->sf_evictions++;
-        e->pend = 0;
-        for (unsigned h = 0; h < d->nhosts; h++)
-            if (e->owner == h || e->sharers >> h & 1) {
-                send(d, d->comp, h, HDM_BISNP_INV, v, FROM_DIR, 0, 0, 0, h);
-                e->pend++;
-                d->back_invs++;
-            }
-        dset(d, e, MESI_DIR_B);
-        return;
-    }
+    d->sf_line = v;
+    e->pend = 0;
+    for (unsigned h = 0; h < d->nhosts; h++)
+        if (e->owner == h || e->sharers >> h & 1) {
+            send(d, d->comp, h, HDM_BISNP_INV, v, FROM_DIR, 0, 0, 0, h);
+            e->pend++;
+            d->back_invs++;
+        }
+    dset(d, e, MESI_DIR_B);
 }
 
 static int dev_on_req(mesi_dir *d, uint64_t x, unsigned h, unsigned type)
@@ -1208,11 +1240,8 @@ static int dev_on_req(mesi_dir *d, uint64_t x, unsigned h, unsigned type)
     dline *e = &d->lines[x];
     if (e->st == MESI_DIR_B)
         return STALL;
-    if (e->st == MESI_DIR_I && sf_full(d)) {
-        dev_sf_evict(d);
-        if (sf_full(d))
-            return STALL;
-    }
+    if (!sf_room(d, e, dev_sf_evict))
+        return STALL;
     if (e->owner == h || (type != HDM_MEMINV_A && e->sharers >> h & 1)) {
         protocol_error(d, x, "hdm_dir (request from a holder)", type, e->st, mesi_dstate_name);
         return HANDLED;
@@ -1327,27 +1356,18 @@ static int dir_msg(mesi_dir *d, msg m)
     }
 }
 
-/* Retry stalled requests until none makes progress (FIFO per line kept). */
-static void dir_drain(mesi_dir *d)
+/* A stalled request tried again; checked when served. */
+static int dir_retry(void *owner, msg m)
 {
-    if (d->draining)
-        return;
-    d->draining = 1;
-    int progress = 1;
-    while (progress && d->stalled.len) {
-        progress = 0;
-        for (size_t n = d->stalled.len; n; n--) {
-            msg m = fifo_pop(&d->stalled);
-            if (dir_msg(d, m) == STALL)
-                fifo_push(&d->stalled, m); /* cannot grow: one slot was just freed */
-            else {
-                progress = 1;
-                checkpoint(d, m_line(m));
-            }
-        }
-    }
-    d->draining = 0;
+    mesi_dir *d = owner;
+    int rc = dir_msg(d, m);
+    if (rc != STALL)
+        checkpoint(d, m_line(m));
+    return rc;
 }
+
+/* Retry stalled requests until none makes progress (FIFO per line kept). */
+static void dir_drain(mesi_dir *d) { fifo_drain(&d->stalled, &d->draining, dir_retry, d); }
 
 /* A message the directory has finished serving. */
 static void dir_process(mesi_dir *d, msg m)
@@ -1953,25 +1973,10 @@ static int cache_msg(mesi_cache *c, msg m)
     return rc;
 }
 
+static int cache_retry(void *owner, msg m) { return cache_msg(owner, m); }
+
 /* Retry stalled forwarded messages until none makes progress. */
-static void cache_drain(mesi_cache *c)
-{
-    if (c->draining)
-        return;
-    c->draining = 1;
-    int progress = 1;
-    while (progress && c->stalled.len) {
-        progress = 0;
-        for (size_t n = c->stalled.len; n; n--) {
-            msg m = fifo_pop(&c->stalled);
-            if (cache_msg(c, m) == STALL)
-                fifo_push(&c->stalled, m); /* cannot grow: one slot was just freed */
-            else
-                progress = 1;
-        }
-    }
-    c->draining = 0;
-}
+static void cache_drain(mesi_cache *c) { fifo_drain(&c->stalled, &c->draining, cache_retry, c); }
 
 static uint64_t next_line(mesi_cache *c)
 {
@@ -2207,6 +2212,14 @@ static int cache_configure(sim_comp *c, const scn_node *node, sim_err *err)
     return 0;
 }
 
+/* The fabric node (not a link) called `name`; NULL when there is none
+ * (or no name). */
+static sim_comp *fabric_node(sim *s, const char *name)
+{
+    sim_comp *h = name && *name ? sim_find(s, name) : NULL;
+    return h && fab_hdr_of(h) && !fab_is_link(fab_hdr_of(h)) ? h : NULL;
+}
+
 /* Is every link of route r a CXL link? Names the first that is not. */
 static int route_cxl(sim *s, const route *r, const char **bad)
 {
@@ -2294,8 +2307,8 @@ static int host_attach(mesi_dir *d, sim_err *err)
     if (d->network != NET_FABRIC)
         return 0;
     const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
-    sim_comp *h = d->node && *d->node ? sim_find(c->sim, d->node) : NULL;
-    if (!h || !fab_hdr_of(h) || fab_is_link(fab_hdr_of(h)))
+    sim_comp *h = fabric_node(c->sim, d->node);
+    if (!h)
         return scn_error(err, nn ? nn : c->node,
                          "mesi_dir '%s': network: fabric needs `node:` naming a fabric node"
                          " (the host CPU)", c->name);
@@ -2379,8 +2392,8 @@ static int cache_start(sim_comp *c, sim_err *err)
     d->caches[d->ncaches++] = k;
     if (d->network == NET_FABRIC) {
         const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
-        sim_comp *h = k->node && *k->node ? sim_find(c->sim, k->node) : NULL;
-        if (!h || !fab_hdr_of(h) || fab_is_link(fab_hdr_of(h)))
+        sim_comp *h = fabric_node(c->sim, k->node);
+        if (!h)
             return scn_error(err, nn ? nn : c->node,
                              "mesi_cache '%s': directory '%s' uses the fabric: `node:` must name"
                              " the fabric node the cache sits on",
@@ -2452,8 +2465,8 @@ static int dir_start(sim_comp *c, sim_err *err)
         return hdm_resolve(d, err);
     if (d->network == NET_FABRIC) {
         const scn_node *nn = c->node ? scn_map_get(c->node, "node") : NULL;
-        sim_comp *h = d->node && *d->node ? sim_find(c->sim, d->node) : NULL;
-        if (!h || !fab_hdr_of(h) || fab_is_link(fab_hdr_of(h)))
+        sim_comp *h = fabric_node(c->sim, d->node);
+        if (!h)
             return scn_error(err, nn ? nn : c->node,
                              "mesi_dir '%s': network: fabric needs `node:` naming a fabric node"
                              " (the home: a host CPU or the CXL memory's host)", c->name);
@@ -2494,6 +2507,22 @@ static void cache_destroy(sim_comp *c)
     sim_samples_free(&k->miss_lat);
 }
 
+/* A metric row of a finish. */
+typedef struct metric {
+    const char *name;
+    double v;
+    const char *unit;
+} metric;
+
+/* Report the n rows m under scope: 0 or the first failure's code. */
+static int report_metrics(sim *s, const char *scope, const metric *m, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = sim_report_metric(s, scope, m[i].name, m[i].v, m[i].unit);
+    return rc;
+}
+
 /* hdm_dir: one `coherence` row per device-level message type (zeros
  * included) and the device's metrics; messages per access count the
  * accesses of the caches of every host. */
@@ -2509,7 +2538,7 @@ static int hdm_finish(sim_comp *c, sim_err *err)
     }
     for (unsigned h = 0; h < d->nhosts; h++)
         acc += d->hosts[h]->loads + d->hosts[h]->stores;
-    struct { const char *name; double v; const char *unit; } m[] = {
+    metric m[] = {
         {"messages", (double)msgs, "messages"},
         {"bytes_control", (double)d->bytes_control, "B"},
         {"bytes_data", (double)d->bytes_data, "B"},
@@ -2525,8 +2554,8 @@ static int hdm_finish(sim_comp *c, sim_err *err)
         {"protocol_errors", (double)d->protocol_errors, ""},
         {"invariant_violations", (double)d->violations, ""},
     };
-    for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
-        rc = sim_report_metric(s, c->name, m[i].name, m[i].v, m[i].unit);
+    if (!rc)
+        rc = report_metrics(s, c->name, m, sizeof m / sizeof m[0]);
     if (rc)
         return sim_err_set(err, rc, NULL, 0, 0, "hdm_dir '%s': reporting failed", c->name);
     return 0;
@@ -2545,7 +2574,7 @@ static int dir_finish(sim_comp *c, sim_err *err)
         msgs += d->count[t];
     double acc = (double)(d->loads + d->stores), all = (double)d->msgs_total;
     double bytes = (double)(d->bytes_control + d->bytes_data);
-    struct { const char *name; double v; const char *unit; } m2[] = {
+    metric m2[] = {
         {"sync_messages", all, "messages"},
         {"sync_bytes", bytes, "B"},
         {"sync_messages_per_access", acc ? all / acc : 0.0, "messages"},
@@ -2557,11 +2586,11 @@ static int dir_finish(sim_comp *c, sim_err *err)
         {"back_invalidations", (double)d->back_invs, "messages"},
         {"rounds", (double)d->rounds, "rounds"},
     };
-    for (size_t i = 0; i < sizeof m2 / sizeof m2[0] && !rc; i++)
-        rc = sim_report_metric(s, c->name, m2[i].name, m2[i].v, m2[i].unit);
+    if (!rc)
+        rc = report_metrics(s, c->name, m2, sizeof m2 / sizeof m2[0]);
     if (!rc)
         rc = sim_samples_report(s, c->name, "access_latency", &d->acc_lat, 1e-12, "s");
-    struct { const char *name; double v; const char *unit; } m[] = {
+    metric m[] = {
         {"messages", (double)msgs, "messages"},
         {"loads", (double)d->loads, "accesses"},
         {"stores", (double)d->stores, "accesses"},
@@ -2581,8 +2610,8 @@ static int dir_finish(sim_comp *c, sim_err *err)
         {"invariant_violations", (double)d->violations, ""},
         {"stale_loads", (double)d->stale_loads, ""},
     };
-    for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
-        rc = sim_report_metric(s, c->name, m[i].name, m[i].v, m[i].unit);
+    if (!rc)
+        rc = report_metrics(s, c->name, m, sizeof m / sizeof m[0]);
     if (!rc)
         rc = sim_samples_report(s, c->name, "miss_latency", &d->miss_lat, 1e-12, "s");
     if (!rc && d->role == ROLE_HOST) {
@@ -2600,7 +2629,7 @@ static int cache_finish(sim_comp *c, sim_err *err)
     mesi_cache *k = c->state;
     if (!k->d)
         return 0;
-    struct { const char *name; double v; const char *unit; } m[] = {
+    metric m[] = {
         {"loads", (double)k->loads, "accesses"},
         {"stores", (double)k->stores, "accesses"},
         {"hits", (double)k->hits, "accesses"},
@@ -2611,9 +2640,7 @@ static int cache_finish(sim_comp *c, sim_err *err)
         {"cache_to_cache", (double)k->c2c, "transfers"},
         {"evictions", (double)k->evictions, "lines"},
     };
-    int rc = 0;
-    for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
-        rc = sim_report_metric(c->sim, c->name, m[i].name, m[i].v, m[i].unit);
+    int rc = report_metrics(c->sim, c->name, m, sizeof m / sizeof m[0]);
     if (!rc)
         rc = sim_samples_report(c->sim, c->name, "miss_latency", &k->miss_lat, 1e-12, "s");
     if (rc)

@@ -489,6 +489,8 @@ static int serve(sim *s, fab_res *r)
         r->cur_start = now;
         r->cur_svc = svc;
     }
+    if (r->fluid && !r->pf_quiet) /* it stops the fluid flows crossing it (fluid.h) */
+        fab_fluid_held(s, r);
     r->units += units;
     r->wire_bytes += wire;
     if (st->payload) {
@@ -566,7 +568,11 @@ void fab_handle(sim_comp *c, const sim_event *e)
         r->busy = 0;
         if (ch && !ch->flow)
             fab_pool_put(ch);
+        r->pf_quiet = 1; /* a next chunk keeps the fluid flows stopped: no change */
         serve_all(c->sim, r);
+        r->pf_quiet = 0;
+        if (r->fluid && !r->nbusy) /* free again: the fluid flows resume */
+            fab_fluid_held(c->sim, r);
     } else if (e->kind == FAB_EV_CREDIT) {
         fab_res *r = &h->res[e->a0 & 1];
         int cls = (int)(e->a0 >> 1);

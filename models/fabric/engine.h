@@ -314,6 +314,8 @@ typedef struct fab_res {
     uint32_t pf_nact;     /* its unfrozen fluid flows (progressive filling) */
     double pf_load;       /* fraction of its time the rates so far use */
     double pf_act;        /* sum of the unfrozen flows' costs, ps per byte */
+    int pf_quiet;         /* a DONE is serving its next chunk: the fluid flows' share
+                           * of it does not change in between (fluid.h) */
 } fab_res;
 
 /* One step of an itinerary, and the queue of a flow's chunks waiting at it. */

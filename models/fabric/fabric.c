@@ -646,6 +646,8 @@ static int fabric_finish(sim_comp *c, sim_err *err)
         sim_report_metric(c->sim, c->name, "fluid_flows", (double)f->fluid.flows, "transfers");
         sim_report_metric(c->sim, c->name, "fluid_chunked", (double)f->fluid.chunked,
                           "transfers");
+        sim_report_metric(c->sim, c->name, "fluid_single_chunk", (double)f->fluid.single,
+                          "transfers");
         sim_report_metric(c->sim, c->name, "fluid_recomputes", (double)f->fluid.recomputes, "");
     }
     sim_report_metric(c->sim, c->name, "free_transfers", f->free_xfers, "");

@@ -331,7 +331,7 @@ static int touch(fab_fluid *F, fab_res *r)
     }
     F->res[F->nres++] = r;
     r->pf_epoch = F->epoch;
-    r->pf_load = 0;
+    r->pf_load = r->nbusy ? 1.0 : 0.0; /* a chunk in service holds it whole (fluid.h) */
     r->pf_act = 0;
     r->pf_nact = 0;
     return 0;
@@ -409,11 +409,16 @@ int fab_fluid_rates(fab_fluid *F)
     return 0;
 }
 
-/* ps until f drains at its speed (0: drained). */
+/* ps until f drains at its speed (0: drained; SIM_TIME_MAX: stopped, at
+ * speed 0 behind a chunk, or farther than the clock reaches). */
 static sim_time to_drain(const fab_flow *f)
 {
+    if (f->fl_work < 0.5)
+        return 0;
+    if (!(f->fl_speed > 0))
+        return SIM_TIME_MAX;
     double r = f->fl_speed == 1.0 ? f->fl_work : f->fl_work / f->fl_speed;
-    return r < 0.5 ? 0 : sim_round_ps(r);
+    return r < 0.5 ? 0 : r >= 0x1p62 ? SIM_TIME_MAX : sim_round_ps(r);
 }
 
 /* Schedule the timer at the earliest drain (a pending one at another time
@@ -427,9 +432,14 @@ static void arm(sim *s, fab_fluid *F)
     }
     sim_time t = SIM_TIME_MAX;
     for (fab_flow *f = F->head; f; f = f->fl_next) {
-        sim_time d = F->last + to_drain(f);
-        if (d < t)
-            t = d;
+        sim_time left = to_drain(f);
+        if (left != SIM_TIME_MAX && F->last + left < t)
+            t = F->last + left;
+    }
+    if (t == SIM_TIME_MAX) { /* every flow stopped behind a chunk: its DONE recomputes */
+        F->gen++;
+        F->pending = 0;
+        return;
     }
     if (F->pending && F->timer == t)
         return;
@@ -539,6 +549,10 @@ int fab_fluid_start(sim *s, fab_flow *fl)
         F->chunked++;
         return 0;
     }
+    if (fl->bytes <= fl->chunk) { /* one chunk: served whole, as the chunk model does */
+        F->single++;
+        return 0;
+    }
     sim_time now = sim_now(s), end;
     if (fab_fluid_alone(F, fl, now, &end)) {
         F->chunked++;
@@ -606,6 +620,17 @@ int fab_fluid_ticket(sim *s, fab_chunk *ch)
     fl->done = fl->bytes;
     fl->inflight = 0;
     return 1;
+}
+
+void fab_fluid_held(sim *s, fab_res *r)
+{
+    fab_fluid *F = r->fluid->flow->fluid;
+    advance(F, sim_now(s));
+    if (fab_fluid_rates(F)) {
+        sim_fail(s, SIM_ENOMEM, "fabric: out of memory for fluid rates");
+        return;
+    }
+    arm(s, F);
 }
 
 void fab_fluid_settle(sim *s, fab_res *r)

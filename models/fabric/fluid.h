@@ -47,9 +47,17 @@
  * Assumptions and limits. A fluid flow's resources must be plain (one
  * server, no credits, no finite buffer, no PFC, no random service spread
  * (latency_spread), each resource once);
- * otherwise the transfer runs as chunks. Chunks and raw packets at a
- * resource do not see fluid flows' load, nor fluid flows theirs (a
- * scenario that mixes them on one resource should use the chunk model).
+ * otherwise the transfer runs as chunks. A transfer that fits in one chunk
+ * runs as that chunk: it is served whole, as in the chunk model, not
+ * shared. Chunks and raw packets (transfers whose path is not plain,
+ * single-chunk transfers, link messages) have priority over fluid flows
+ * at a resource they share: a chunk in service holds the resource whole
+ * and the fluid flows crossing it stop draining (their rate there is 0,
+ * the others' max-min shares are recomputed) until it is done, so the
+ * resource's time is conserved and a short message waits for no bulk
+ * transfer, as a TLP or flit would wait at most for the one on the wire.
+ * Chunks do not wait for fluid flows; a chunk queued behind other chunks
+ * waits as in the chunk model.
  * The tail D is paid after the drain instead of partly before it, so a
  * contended flow's fill overlaps other flows' service less than chunks
  * would. Flows of unlike chunk sizes share by bytes, where chunk
@@ -99,6 +107,7 @@ struct fab_fluid {
     size_t capends;
     uint64_t flows;       /* transfers run as fluid flows */
     uint64_t chunked;     /* transfers that ran as chunks (their path was not plain) */
+    uint64_t single;      /* transfers of one chunk, run as that chunk */
     uint64_t recomputes;  /* rate computations */
     struct fab_fluid_memo *memo; /* times alone already computed (fluid.c; NULL: none yet) */
     uint64_t memo_hits;   /* transfers whose time alone came from it */
@@ -113,6 +122,9 @@ void fab_fluid_timer(sim *s, fab_fluid *F, uint64_t gen);
 int fab_fluid_ticket(sim *s, fab_chunk *ch);
 /* Credit the payload the fluid flows through r have moved by now. */
 void fab_fluid_settle(sim *s, fab_res *r);
+/* r (which fluid flows cross) started or stopped serving a chunk or a
+ * packet: bring the flows to now and recompute their rates. */
+void fab_fluid_held(sim *s, fab_res *r);
 /* The pieces fab_fluid_start uses, open to tests: link fl as draining in
  * F (its steps' fl_cost and its fl_total and bytes set; nothing is
  * scheduled), and compute the max-min fair rates (fl_rate, payload bytes

@@ -19,32 +19,85 @@
 
 #define NONE UINT32_MAX
 
+/* A tournament tree: [1, 2p) inner nodes and leaves, each an instance or NONE. */
+typedef struct rtree {
+    uint32_t *t;
+    int order;           /* KV_RINDEX_* */
+} rtree;
+
 struct kv_rindex {
     uint32_t n;          /* instances */
     sim_idmap map;       /* block id -> first node */
     uint32_t *inst;      /* node: the instance */
     uint32_t *next;      /* node: next in its block's list, NONE at the end */
     uint32_t nnodes, capnodes, free_node; /* used slots / allocated / free list */
-    uint32_t p;          /* leaves of the tree (power of two >= n) */
-    uint32_t *tree;      /* [1, 2p): inner nodes and leaves, each an instance or NONE */
-    uint64_t *load;      /* per instance */
+    uint32_t p;          /* leaves of each tree (power of two >= n) */
+    rtree lo, hi;        /* the min tree and the second tree (hi.t NULL: none) */
+    uint64_t *fig[3];    /* per instance: outstanding, KV blocks in use, requests */
     uint64_t cmps;       /* key comparisons (test hook) */
 };
 
-/* a before b: fewer outstanding tokens, then lower index; NONE last. */
-static int before(kv_rindex *x, uint32_t a, uint32_t b)
+/* a before b in tree order; NONE last. Min orders: the order's figure,
+ * then outstanding, then lower index. Max orders: the larger figure, then
+ * lower index. */
+static int before(kv_rindex *x, int order, uint32_t a, uint32_t b)
 {
     if (b == NONE)
         return a != NONE;
     if (a == NONE)
         return 0;
     x->cmps++;
-    if (x->load[a] != x->load[b])
-        return x->load[a] < x->load[b];
-    return a < b;
+    const uint64_t *o = x->fig[0];
+    switch (order) {
+    case KV_RINDEX_MAXLOAD:
+    case KV_RINDEX_MAXREQS: {
+        const uint64_t *f = x->fig[order == KV_RINDEX_MAXLOAD ? 0 : 2];
+        if (f[a] != f[b])
+            return f[a] > f[b];
+        return a < b;
+    }
+    case KV_RINDEX_KV:
+    case KV_RINDEX_REQS: {
+        const uint64_t *f = x->fig[order == KV_RINDEX_KV ? 1 : 2];
+        if (f[a] != f[b])
+            return f[a] < f[b];
+    } /* fall through */
+    default:
+        if (o[a] != o[b])
+            return o[a] < o[b];
+        return a < b;
+    }
 }
 
-kv_rindex *kv_rindex_new(uint32_t n)
+/* Instance i's key changed: replay the matches on its path. A node whose
+ * winner neither was nor is i keeps the same winner with the same key, so
+ * nothing above it changes: stop there. */
+static void replay(kv_rindex *x, rtree *r, uint32_t i)
+{
+    for (uint32_t k = (x->p + i) / 2; k >= 1; k /= 2) {
+        uint32_t a = r->t[2 * k], b = r->t[2 * k + 1], was = r->t[k];
+        r->t[k] = before(x, r->order, b, a) ? b : a;
+        if (r->t[k] == was && was != i)
+            break;
+    }
+}
+
+static int tree_init(kv_rindex *x, rtree *r, int order)
+{
+    r->order = order;
+    r->t = sim_calloc(2 * (size_t)x->p, sizeof *r->t);
+    if (!r->t)
+        return SIM_ENOMEM;
+    for (uint32_t i = 0; i < x->p; i++)
+        r->t[x->p + i] = i < x->n ? i : NONE;
+    for (uint32_t k = x->p - 1; k >= 1; k--) {
+        uint32_t a = r->t[2 * k], b = r->t[2 * k + 1];
+        r->t[k] = before(x, order, b, a) ? b : a;
+    }
+    return 0;
+}
+
+kv_rindex *kv_rindex_new_orders(uint32_t n, int min, int max)
 {
     kv_rindex *x = sim_calloc(1, sizeof *x);
     if (!x)
@@ -54,19 +107,20 @@ kv_rindex *kv_rindex_new(uint32_t n)
     x->p = 1;
     while (x->p < n)
         x->p *= 2;
-    x->tree = sim_calloc(2 * (size_t)x->p, sizeof *x->tree);
-    x->load = sim_calloc(n ? n : 1, sizeof *x->load);
-    if (!x->tree || !x->load || sim_idmap_init(&x->map, 1024)) {
+    for (int f = 0; f < 3; f++)
+        x->fig[f] = sim_calloc(n ? n : 1, sizeof *x->fig[f]);
+    if (!x->fig[0] || !x->fig[1] || !x->fig[2] || sim_idmap_init(&x->map, 1024) ||
+        tree_init(x, &x->lo, min) ||
+        (max != KV_RINDEX_NONE && tree_init(x, &x->hi, max))) {
         kv_rindex_free(x);
         return NULL;
     }
-    for (uint32_t i = 0; i < x->p; i++)
-        x->tree[x->p + i] = i < n ? i : NONE;
-    for (uint32_t k = x->p - 1; k >= 1; k--) {
-        uint32_t a = x->tree[2 * k], b = x->tree[2 * k + 1];
-        x->tree[k] = before(x, b, a) ? b : a;
-    }
     return x;
+}
+
+kv_rindex *kv_rindex_new(uint32_t n)
+{
+    return kv_rindex_new_orders(n, KV_RINDEX_LOAD, KV_RINDEX_NONE);
 }
 
 void kv_rindex_free(kv_rindex *x)
@@ -76,8 +130,10 @@ void kv_rindex_free(kv_rindex *x)
     sim_idmap_fini(&x->map);
     sim_free(x->inst);
     sim_free(x->next);
-    sim_free(x->tree);
-    sim_free(x->load);
+    sim_free(x->lo.t);
+    sim_free(x->hi.t);
+    for (int f = 0; f < 3; f++)
+        sim_free(x->fig[f]);
     sim_free(x);
 }
 
@@ -160,19 +216,40 @@ uint32_t kv_rindex_holders(const kv_rindex *x, uint64_t id, uint32_t *out, uint3
     return c;
 }
 
-void kv_rindex_set_load(kv_rindex *x, uint32_t i, uint64_t load)
+void kv_rindex_set(kv_rindex *x, uint32_t i, uint64_t load, uint64_t kv, uint64_t reqs)
 {
-    if (i >= x->n || x->load[i] == load)
+    if (i >= x->n)
         return;
-    x->load[i] = load;
-    for (uint32_t k = (x->p + i) / 2; k >= 1; k /= 2) {
-        uint32_t a = x->tree[2 * k], b = x->tree[2 * k + 1];
-        x->tree[k] = before(x, b, a) ? b : a;
-    }
+    uint64_t was[3] = {x->fig[0][i], x->fig[1][i], x->fig[2][i]};
+    x->fig[0][i] = load;
+    x->fig[1][i] = kv;
+    x->fig[2][i] = reqs;
+    /* replay a tree only when a figure its order reads changed */
+    static const unsigned reads[] = {
+        [KV_RINDEX_LOAD] = 1, [KV_RINDEX_KV] = 3, [KV_RINDEX_REQS] = 5,
+        [KV_RINDEX_MAXLOAD] = 1, [KV_RINDEX_MAXREQS] = 4};
+    unsigned changed = (was[0] != load) | (was[1] != kv) << 1 | (was[2] != reqs) << 2;
+    if (changed & reads[x->lo.order])
+        replay(x, &x->lo, i);
+    if (x->hi.t && (changed & reads[x->hi.order]))
+        replay(x, &x->hi, i);
 }
 
-uint64_t kv_rindex_load(const kv_rindex *x, uint32_t i) { return i < x->n ? x->load[i] : 0; }
+void kv_rindex_set_load(kv_rindex *x, uint32_t i, uint64_t load)
+{
+    if (i < x->n)
+        kv_rindex_set(x, i, load, x->fig[1][i], x->fig[2][i]);
+}
 
-uint32_t kv_rindex_least(const kv_rindex *x) { return x->tree[1]; }
+uint64_t kv_rindex_load(const kv_rindex *x, uint32_t i) { return i < x->n ? x->fig[0][i] : 0; }
+
+uint64_t kv_rindex_figure(const kv_rindex *x, uint32_t i, int f)
+{
+    return i < x->n && f >= 0 && f < 3 ? x->fig[f][i] : 0;
+}
+
+uint32_t kv_rindex_least(const kv_rindex *x) { return x->lo.t[1]; }
+
+uint32_t kv_rindex_most(const kv_rindex *x) { return x->hi.t ? x->hi.t[1] : NONE; }
 
 uint64_t kv_rindex_comparisons(const kv_rindex *x) { return x->cmps; }

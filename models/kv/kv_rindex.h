@@ -14,12 +14,19 @@
  * Least loaded: a tournament tree (a complete binary tree over the
  * instances, each inner node holding the better of its two children) on
  * the key (outstanding tokens, index), the order of kv_router.c's
- * `lighter`. An update replays the matches on one leaf-to-root path
- * (ceil(log2 n) comparisons); the minimum is the root (Knuth, TAOCP vol. 3,
- * 5.4.1, replacement selection by a tree of losers/winners).
+ * `lighter`. An update replays the matches on one leaf-to-root path (at
+ * most ceil(log2 n) comparisons, fewer where the path stops changing); the
+ * minimum is the root (Knuth, TAOCP vol. 3, 5.4.1, replacement selection
+ * by a tree of losers/winners). Routers that order instances by another
+ * figure first (dynamo, sglang: kv_router.c) get the min tree on (KV
+ * blocks in use, outstanding, index) or (requests waiting + running,
+ * outstanding, index) instead, and a second tree whose root is the
+ * instance with the most outstanding tokens or requests (ties: lowest
+ * index): each instance keeps the three figures.
  *
- * Memory: one list node per (block, instance) pair held, and 2 x the
- * instance count tree entries; nothing per request.
+ * Memory: one list node per (block, instance) pair held, 2 x the
+ * instance count entries per tree and three figures per instance; nothing
+ * per request.
  */
 #ifndef MEMFAB_MODELS_KV_RINDEX_H
 #define MEMFAB_MODELS_KV_RINDEX_H
@@ -28,8 +35,22 @@
 
 typedef struct kv_rindex kv_rindex;
 
-/* An index over n instances (loads 0). NULL when out of memory. */
+/* The orders a tree can keep (kv_rindex_new_orders). */
+enum {
+    KV_RINDEX_LOAD,     /* min: (outstanding, index) */
+    KV_RINDEX_KV,       /* min: (KV blocks in use, outstanding, index) */
+    KV_RINDEX_REQS,     /* min: (requests, outstanding, index) */
+    KV_RINDEX_MAXLOAD,  /* max: (outstanding; ties lowest index) */
+    KV_RINDEX_MAXREQS,  /* max: (requests; ties lowest index) */
+    KV_RINDEX_NONE      /* no second tree */
+};
+
+/* An index over n instances (figures 0) with the min tree on
+ * (outstanding, index). NULL when out of memory. */
 kv_rindex *kv_rindex_new(uint32_t n);
+/* The same with the min tree in order `min` (LOAD, KV or REQS) and a
+ * second tree in order `max` (MAXLOAD, MAXREQS or NONE). */
+kv_rindex *kv_rindex_new_orders(uint32_t n, int min, int max);
 void kv_rindex_free(kv_rindex *x);
 
 /* Instance i's store indexed (added 1) or dropped (added 0) block id.
@@ -43,12 +64,20 @@ uint32_t kv_rindex_holders(const kv_rindex *x, uint64_t id, uint32_t *out, uint3
 /* Set instance i's load (outstanding tokens). */
 void kv_rindex_set_load(kv_rindex *x, uint32_t i, uint64_t load);
 uint64_t kv_rindex_load(const kv_rindex *x, uint32_t i);
+/* Set all three figures of instance i: outstanding tokens, KV blocks in
+ * use, requests (waiting + running). */
+void kv_rindex_set(kv_rindex *x, uint32_t i, uint64_t load, uint64_t kv, uint64_t reqs);
+/* Figure f of instance i: 0 outstanding, 1 KV blocks in use, 2 requests. */
+uint64_t kv_rindex_figure(const kv_rindex *x, uint32_t i, int f);
 
-/* The least loaded instance (fewest outstanding tokens, then lowest index). */
+/* The root of the min tree: with the default order the least loaded
+ * instance (fewest outstanding tokens, then lowest index). */
 uint32_t kv_rindex_least(const kv_rindex *x);
+/* The root of the second tree (UINT32_MAX without one). */
+uint32_t kv_rindex_most(const kv_rindex *x);
 
-/* Key comparisons made by set_load since creation (a test hook: it grows
- * as log2 n per update, not as n). */
+/* Key comparisons made by updates since creation, both trees (a test
+ * hook: it grows as log2 n per tree and update, not as n). */
 uint64_t kv_rindex_comparisons(const kv_rindex *x);
 
 #endif

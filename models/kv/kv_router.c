@@ -9,13 +9,14 @@
  * then lowest index. Nothing allocates per request.
  *
  * Indexed routing (serving.c with kv_rindex.h) gives the same answers as
- * these functions without a view of every instance, for four of them:
- * round_robin and random read no view; least_loaded is the root of a
- * tournament tree on (outstanding, index), the order of `lighter`;
- * prefix_affinity's winner has the most prefix blocks, so when any
- * instance holds the request's first block the winner is among its
- * holders (matched exactly), and otherwise every prefix is 0 and the
- * winner is the least loaded. The others (and plug-ins) see every view.
+ * these functions without a view of every instance: round_robin and random
+ * read no view; least_loaded is the root of a tournament tree on
+ * (outstanding, index), the order of `lighter`; prefix_affinity, dynamo
+ * (temperature 0), sglang and llmd choose among the holders of the
+ * request's first block and the root of a tree on load figures (and read
+ * global minima and maxima from trees), as the section "indexed routing"
+ * below proves for each. dynamo with temperature > 0 and plug-ins see
+ * every view.
  *
  *   round_robin      0, 1, ..., n-1, 0, ...
  *   random           uniform over instances, from the router's stream.
@@ -62,6 +63,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "models/kv/kv_rindex.h"
 #include "models/kv/kvstore.h"
 #include "sim/mem.h"
 
@@ -196,17 +198,31 @@ static void *dynamo_create(uint32_t n, const memfab_params *p)
     return r;
 }
 
+/* KV blocks in use: kv_total - kv_free (0 without KV figures). */
+static uint64_t kv_used(const memfab_instance_view *v)
+{
+    return v->kv_total_blocks - (v->kv_free_blocks < v->kv_total_blocks ? v->kv_free_blocks
+                                                                        : v->kv_total_blocks);
+}
+
 static double dynamo_cost(const rstate *r, const memfab_request_view *req,
                           const memfab_instance_view *v)
 {
     double prefill = (double)(req->n_blocks > v->prefix_blocks ? req->n_blocks - v->prefix_blocks : 0);
     double decode;
     if (v->kv_total_blocks)
-        decode = (double)(v->kv_total_blocks - (v->kv_free_blocks < v->kv_total_blocks
-                                                    ? v->kv_free_blocks : v->kv_total_blocks));
+        decode = (double)kv_used(v);
     else
         decode = (double)v->outstanding_tokens / (req->block_tokens ? req->block_tokens : 1);
     return r->a * prefill + decode;
+}
+
+/* a before b in dynamo's order: lower cost, then lighter. */
+static int dynamo_before(const rstate *r, const memfab_request_view *req,
+                         const memfab_instance_view *a, const memfab_instance_view *b)
+{
+    double ca = dynamo_cost(r, req, a), cb = dynamo_cost(r, req, b);
+    return ca < cb || (ca == cb && lighter(a, b));
 }
 
 static uint32_t dynamo_route(void *st, const memfab_request_view *req,
@@ -217,8 +233,8 @@ static uint32_t dynamo_route(void *st, const memfab_request_view *req,
     uint32_t best = 0;
     double lo = dynamo_cost(r, req, &inst[0]), hi = lo;
     for (uint32_t i = 1; i < n; i++) {
-        double c = dynamo_cost(r, req, &inst[i]), cb = dynamo_cost(r, req, &inst[best]);
-        if (c < cb || (c == cb && lighter(&inst[i], &inst[best])))
+        double c = dynamo_cost(r, req, &inst[i]);
+        if (dynamo_before(r, req, &inst[i], &inst[best]))
             best = i;
         lo = c < lo ? c : lo;
         hi = c > hi ? c : hi;
@@ -308,6 +324,21 @@ static void *llmd_create(uint32_t n, const memfab_params *p)
     return r;
 }
 
+/* Tier-weighted hit fraction - load_weight x outstanding / maxload. */
+static double llmd_score(const rstate *r, const memfab_request_view *req,
+                         const memfab_instance_view *v, uint64_t maxload)
+{
+    uint32_t nt = v->ntiers < MEMFAB_MAX_TIERS ? v->ntiers : MEMFAB_MAX_TIERS;
+    int weighted = 0;
+    for (uint32_t t = 0; t < nt; t++)
+        weighted |= v->tier_weight[t] != 0;
+    double hit = 0;
+    for (uint32_t t = 0; t < nt; t++)
+        hit += (weighted ? v->tier_weight[t] : ldexp(1.0, -(int)t)) * v->prefix_by_tier[t];
+    return (req->n_blocks ? hit / req->n_blocks : 0) -
+           r->a * (maxload ? (double)v->outstanding_tokens / (double)maxload : 0);
+}
+
 static uint32_t llmd_route(void *st, const memfab_request_view *req,
                            const memfab_instance_view *inst, uint32_t n,
                            double (*uniform)(void *), void *rng)
@@ -320,15 +351,7 @@ static uint32_t llmd_route(void *st, const memfab_request_view *req,
     double best_score = -INFINITY;
     for (uint32_t i = 0; i < n; i++) {
         const memfab_instance_view *v = &inst[i];
-        uint32_t nt = v->ntiers < MEMFAB_MAX_TIERS ? v->ntiers : MEMFAB_MAX_TIERS;
-        int weighted = 0;
-        for (uint32_t t = 0; t < nt; t++)
-            weighted |= v->tier_weight[t] != 0;
-        double hit = 0;
-        for (uint32_t t = 0; t < nt; t++)
-            hit += (weighted ? v->tier_weight[t] : ldexp(1.0, -(int)t)) * v->prefix_by_tier[t];
-        double score = (req->n_blocks ? hit / req->n_blocks : 0) -
-                       r->a * (maxload ? (double)v->outstanding_tokens / (double)maxload : 0);
+        double score = llmd_score(r, req, v, maxload);
         if (score > best_score || (score == best_score && lighter(v, &inst[best]))) {
             best = i;
             best_score = score;
@@ -354,7 +377,168 @@ int kv_router_builtin(const memfab_router_ops *ops)
            : ops == &random_ops ? KV_ROUTE_RANDOM
            : ops == &ll_ops     ? KV_ROUTE_LEAST
            : ops == &pa_ops     ? KV_ROUTE_PREFIX
+           : ops == &dynamo_ops ? KV_ROUTE_DYNAMO
+           : ops == &sglang_ops ? KV_ROUTE_SGLANG
+           : ops == &llmd_ops   ? KV_ROUTE_LLMD
                                 : KV_ROUTE_OTHER;
+}
+
+/* ---- indexed routing -------------------------------------------------------
+ *
+ * Each policy's choice is the best instance in a strict total order (its
+ * scan keeps the first best, and every order ends with the instance
+ * index). The index gives the holders H of the request's first block (a
+ * superset of the instances with prefix_blocks > 0) and the root G of a
+ * tree: the first instance in an order on load figures alone. A non-holder
+ * N has prefix_blocks = 0, so its key is a function of its load figures;
+ * when G comes before (or is) every such N in the policy's order, the
+ * best instance is the best of H and G, O(|H| + log n) instead of n. Per
+ * policy (fl() is IEEE rounding, which is monotone: x <= y implies
+ * fl(x) <= fl(y)):
+ *
+ * prefix_affinity (most prefix blocks, then lighter): G = least (outstanding,
+ *   index). Any instance with a prefix block is in H; without one every
+ *   prefix is 0 and the order is lighter alone, whose first is G.
+ *
+ * dynamo, temperature 0 (lowest cost, then lighter; cost = fl(fl(w x
+ *   (nb - prefix)) + u), u = KV blocks in use, an integer): G = least (u,
+ *   outstanding, index). Let P = fl(w x nb), and assume P + max kv_total <
+ *   2^51 (checked per request; otherwise every view is built). For a
+ *   non-holder N, cost_N = fl(P + u_N). G's prefill term is at most P
+ *   (prefix_G >= 0, w >= 0), so cost_G <= fl(P + u_G) <= fl(P + u_N). If
+ *   u_G = u_N, a tie in cost goes to G, lighter by the tree's order. If
+ *   u_G < u_N, the exact sums differ by at least 1 while each rounding
+ *   errs by at most 1/8 (ulp below 2^51 is at most 1/4), so cost_G <
+ *   cost_N. Either way G comes before N. With temperature > 0 Dynamo
+ *   samples from a softmax over every instance's cost, normalised by the
+ *   per-request min and max: every instance has a non-zero probability and
+ *   the normaliser changes with every request, so no aggregate kept
+ *   between requests gives it; that case builds every view.
+ *
+ * sglang: load = waiting + running requests. Whether to balance depends
+ *   on the min and max load over all instances: the roots of a min tree on
+ *   (load, outstanding, index), which is also sg_least's order, and of a
+ *   max tree on load. Balancing: the min tree's root. Otherwise the best
+ *   by (most prefix blocks, least load, index) has prefix_blocks > 0, so
+ *   lies in H, or has 0 and the policy falls back to sg_least (the root).
+ *
+ * llmd (highest score, then lighter; score = fl(fl(h / nb) - fl(w x
+ *   fl(outstanding / M))), h >= 0 the tier-weighted hit, M the largest
+ *   outstanding over all instances, the root of a max tree): G = least
+ *   (outstanding, index). A non-holder has h = 0; G has h_G >= 0 and
+ *   outstanding_G <= outstanding_N, so score_G >= score_N by monotone
+ *   rounding, and a tie goes to G, the lighter. (A NaN score - none arises
+ *   from finite weights, but the check is cheap - builds every view.)
+ */
+
+int kv_router_index_plan(const memfab_router_ops *ops, const void *st, kv_rx_plan *plan)
+{
+    const rstate *r = st;
+    memset(plan, 0, sizeof *plan);
+    plan->max_order = KV_RINDEX_NONE;
+    switch (kv_router_builtin(ops)) {
+    case KV_ROUTE_LEAST:
+        plan->min_order = KV_RINDEX_LOAD;
+        return 0;
+    case KV_ROUTE_PREFIX:
+        plan->min_order = KV_RINDEX_LOAD;
+        plan->holders = 1;
+        return 0;
+    case KV_ROUTE_DYNAMO:
+        if (!r || r->b > 0)
+            return -1; /* softmax sampling: every instance's cost */
+        plan->min_order = KV_RINDEX_KV;
+        plan->holders = plan->least_view = 1;
+        return 0;
+    case KV_ROUTE_SGLANG:
+        plan->min_order = KV_RINDEX_REQS;
+        plan->max_order = KV_RINDEX_MAXREQS;
+        plan->holders = 1;
+        return 0;
+    case KV_ROUTE_LLMD:
+        if (!r || !isfinite(r->a))
+            return -1;
+        plan->min_order = KV_RINDEX_LOAD;
+        plan->max_order = KV_RINDEX_MAXLOAD;
+        plan->holders = plan->least_view = 1;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+void kv_router_index_figures(const memfab_instance_view *v, uint64_t fig[3])
+{
+    fig[0] = v->outstanding_tokens;
+    fig[1] = kv_used(v);
+    fig[2] = sg_load(v);
+}
+
+uint32_t kv_router_index_route(const memfab_router_ops *ops, void *st,
+                               const memfab_request_view *req, const kv_rx_query *q)
+{
+    rstate *r = st;
+    const memfab_instance_view *best = NULL;
+    switch (kv_router_builtin(ops)) {
+    case KV_ROUTE_LEAST:
+        return q->least;
+    case KV_ROUTE_PREFIX:
+        for (uint32_t k = 0; k < q->ncand; k++) {
+            const memfab_instance_view *v = &q->cand[k];
+            if (v->prefix_blocks &&
+                (!best || v->prefix_blocks > best->prefix_blocks ||
+                 (v->prefix_blocks == best->prefix_blocks && lighter(v, best))))
+                best = v;
+        }
+        return best ? best->index : q->least;
+    case KV_ROUTE_DYNAMO: {
+        /* P + max kv_total < 2^51 (no rounding collapses two costs), and
+         * KV figures everywhere (u is the decode term) */
+        if (!(r->a * (double)req->n_blocks + (double)q->kv_total_max < 0x1p51) ||
+            !q->kv_total_min || !q->ncand)
+            return KV_RX_FULL;
+        for (uint32_t k = 0; k < q->ncand; k++)
+            if (!best || dynamo_before(r, req, &q->cand[k], best))
+                best = &q->cand[k];
+        return best->index;
+    }
+    case KV_ROUTE_SGLANG: {
+        uint64_t mx = q->most_fig, mn = q->least_fig;
+        if ((double)(mx - mn) > r->b && (double)mx > r->c * (double)mn)
+            return q->least;
+        for (uint32_t k = 0; k < q->ncand; k++) {
+            const memfab_instance_view *v = &q->cand[k];
+            if (v->prefix_blocks &&
+                (!best || v->prefix_blocks > best->prefix_blocks ||
+                 (v->prefix_blocks == best->prefix_blocks &&
+                  (sg_load(v) < sg_load(best) ||
+                   (sg_load(v) == sg_load(best) && v->index < best->index)))))
+                best = v;
+        }
+        if (!best)
+            return q->least;
+        double ratio = req->n_blocks ? (double)best->prefix_blocks / req->n_blocks : 0.0;
+        if (req->n_blocks && ratio >= r->a)
+            return best->index;
+        return q->least;
+    }
+    case KV_ROUTE_LLMD: {
+        double best_score = 0;
+        for (uint32_t k = 0; k < q->ncand; k++) {
+            const memfab_instance_view *v = &q->cand[k];
+            double score = llmd_score(r, req, v, q->most_fig);
+            if (isnan(score))
+                return KV_RX_FULL;
+            if (!best || score > best_score || (score == best_score && lighter(v, best))) {
+                best = v;
+                best_score = score;
+            }
+        }
+        return best ? best->index : KV_RX_FULL;
+    }
+    default:
+        return KV_RX_FULL;
+    }
 }
 
 /* ---- conductor: a pair router (Mooncake's Conductor, FAST 2025) -----------

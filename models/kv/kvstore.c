@@ -27,15 +27,21 @@
  * evictions and lookups allocate nothing. A tier's tables never grow past
  * its capacity. A growth that fails changes nothing and is reported.
  *
- * Per cached block (one tier, LRU; tests/check_kvstore.c test_bytes_per_block):
- * entry 18 B + 4 B per tier (busy, moving and the epoch share one byte),
- * index 6-12 B, tier slot 28 B (the block, the times and access count,
- * whose top bit says the policy holds the slot; the rest of
- * memfab_block_info is derived when a policy asks: id and position from
- * the entry, costs from the store), LRU 8 B: 64 B with full tables, up to
- * twice that right after a doubling (73 B with a byte per flag, a 32-bit
- * epoch and the index at load 1/2; 133 B per configured block before). Plug-in policies also get a
- * memfab_block_info per slot for their victim lookups (48 B). Use in place
+ * Per cached block (one tier; tests/check_kvstore.c test_bytes_per_block):
+ * entry 18 B + 4 B per tier (busy, moving and the pin call's mark share one byte),
+ * index 6-12 B, tier slot 12 B (the block and its access count, whose top
+ * bit says the policy holds the slot; the rest of memfab_block_info is
+ * derived when a policy asks: id and position from the entry, costs from
+ * the store, and the entry and last-access times, which no built-in policy
+ * reads, are kept for plug-in policies only), so 40 B with full tables, up
+ * to twice that right after a doubling, plus the policy: lru 8 B, fifo and
+ * s3fifo 12 B, lfu and cost 24 B (kv_evict.c): 48-64 B per cached block
+ * (64-114 B with the times kept for every policy and 8-byte heap handles;
+ * 73 B with LRU with a byte per flag, a 32-bit epoch and the index at load
+ * 1/2; 133 B per configured block before). Plug-in policies get the
+ * times (16 B) and a memfab_block_info per slot for their victim lookups
+ * (48 B). s3fifo adds its ghost once the tier is full (13 B per ghost
+ * entry, 0.9 x capacity entries by default). Use in place
  * (below) adds 10 B per entry of the store owning the tier (inplace,
  * sh_tier, sharers): allocated by kv_store_set_access at the slab's size
  * then, grown with the slab by grow_blocks, reset when an entry is freed.
@@ -125,19 +131,19 @@
 
 /* What a tier slot remembers of its block (the rest of memfab_block_info is
  * derived: the id and position from the block entry, the costs from the
- * store's). In a free slot, accesses links the free list. */
-typedef struct kfacts {
+ * store's): its access count, and for plug-in policies only (no built-in
+ * reads them) the times it entered the tier and was last accessed. In a
+ * free slot, acc links the free list. */
+typedef struct ktimes {
     uint64_t inserted_ps;      /* when it entered this tier */
     uint64_t last_access_ps;   /* last hit or insertion */
-    uint64_t accesses;         /* hits + 1, HELD bit: held by the policy;
-                                * next free slot when free */
-} kfacts;
+} ktimes;
 
-/* A slot held by its tier's policy: the top bit of its accesses (a count
- * that would need 2^63 hits to reach it; a free slot's link is below 2^32,
- * and a free slot is never held). */
+/* A slot held by its tier's policy: the top bit of its access count (a
+ * count that would need 2^63 hits to reach it; a free slot's link is below
+ * 2^32, and a free slot is never held). */
 #define HELD (UINT64_C(1) << 63)
-#define IS_HELD(tr, sl) ((int)((tr)->facts[sl].accesses >> 63))
+#define IS_HELD(tr, sl) ((int)((tr)->acc[sl] >> 63))
 
 typedef struct ktier {
     /* configuration */
@@ -149,7 +155,9 @@ typedef struct ktier {
     uint32_t index;            /* tier number in s */
     /* state, per slot [0, nalloc); slots [0, hw) have been handed out */
     uint32_t *slot_block;      /* block entry in each slot, NONE when free */
-    kfacts *facts;             /* per-slot facts (free-list link when free) */
+    uint64_t *acc;             /* per slot: hits + 1, | HELD when the policy holds it;
+                                * the next free slot when free */
+    ktimes *times;             /* plug-in policies only: per-slot times (NULL for built-ins) */
     memfab_block_info *view;   /* plug-in policies only: facts handed out by info_cb */
     uint32_t nalloc;           /* slots allocated */
     uint32_t hw;               /* slots ever handed out (high-water mark) */
@@ -182,12 +190,13 @@ struct kv_store {
     void *inval_ctx;
     kv_index_fn on_index;      /* index hook: a block entered / left the index (or NULL) */
     void *index_ctx;
+    void (*on_use)(void *ctx); /* use hook: tier 0's occupancy changed (or NULL) */
+    void *use_ctx;
     /* state, per block entry [0, nballoc); entries [0, bhw) have been handed out */
     uint64_t *bid;             /* block id */
     uint32_t *refs;            /* pins by running requests */
     uint8_t *present;          /* bit t: present in tier t; 0 = free entry */
-    uint8_t *flags;            /* F_BUSY, F_MOVING, and the pin call that allocated
-                                * or promoted it (epoch, bits 2-7) */
+    uint8_t *flags;            /* F_BUSY, F_MOVING, F_MARK */
     uint32_t *pos;             /* position in the prefix when first stored (free: next free) */
     uint32_t *slot;            /* [b * ntiers + t]: slot in tier t or NONE */
     /* use in place: NULL until kv_store_set_access enables it for a tier
@@ -205,18 +214,22 @@ struct kv_store {
     uint32_t *tab;
     uint32_t tcells;           /* cells (0 with no table): 3 x 2^k, load at most 2/3 */
     uint64_t pinned;           /* blocks with refs > 0 */
-    uint32_t cur_epoch;        /* counts pin calls, modulo EPOCHS (1..EPOCHS) */
+    uint32_t *marked;          /* the entries the running pin call has marked (F_MARK) */
+    uint32_t capmarked;        /* room in marked (grows to the longest call's ids) */
     char err[160];             /* what the last failed growth was */
 };
 
 /* Per-entry flags: protected during a pin (busy), being demoted and not to
- * be freed meanwhile (moving); bits 2-7 hold the epoch. */
+ * be freed meanwhile (moving), allocated or promoted by the pin call that
+ * is running (mark: set only inside kv_store_pin, which unmarks its
+ * entries before it returns, so a repeated id of one call is recognised
+ * in O(1) and no sweep over every entry is ever needed). */
 #define F_BUSY 1u
 #define F_MOVING 2u
-#define EPOCHS 63u
+#define F_MARK 4u
+#define MARK_MIN 64u /* marked entries room at creation (grows with the calls) */
 #define BUSY(s, b) ((s)->flags[b] & F_BUSY)
 #define MOVING(s, b) ((s)->flags[b] & F_MOVING)
-#define EPOCH(s, b) ((uint32_t)(s)->flags[b] >> 2)
 
 static void set_flag(kv_store *s, uint32_t b, unsigned f, int on)
 {
@@ -242,11 +255,10 @@ static void fill_info(const ktier *tr, uint32_t sl, memfab_block_info *in)
 {
     const kv_store *s = tr->s;
     uint32_t b = tr->slot_block[sl];
-    const kfacts *f = &tr->facts[sl];
     in->id = s->bid[b];
-    in->inserted_ps = f->inserted_ps;
-    in->last_access_ps = f->last_access_ps;
-    in->accesses = f->accesses & ~HELD;
+    in->inserted_ps = tr->times ? tr->times[sl].inserted_ps : 0;
+    in->last_access_ps = tr->times ? tr->times[sl].last_access_ps : 0;
+    in->accesses = tr->acc[sl] & ~HELD;
     in->recompute_s = s->recompute_s + s->recompute_pos_s * s->pos[b];
     in->reload_s = tr->index + 1 < ntiers_all(s) ? tr->reload_s : in->recompute_s;
 }
@@ -302,7 +314,8 @@ static int grow_tier(kv_store *s, ktier *tr, uint64_t need)
     }
     uint32_t n = next_size(tr->nalloc, need, limit), o = tr->nalloc;
     if (sim_grow_array(&tr->slot_block, sizeof *tr->slot_block, o, n, 0xff) ||
-        sim_grow_array(&tr->facts, sizeof *tr->facts, o, n, 0) ||
+        sim_grow_array(&tr->acc, sizeof *tr->acc, o, n, 0) ||
+        (!s->builtin && sim_grow_array(&tr->times, sizeof *tr->times, o, n, 0)) ||
         (!s->builtin && sim_grow_array(&tr->view, sizeof *tr->view, o, n, 0)) ||
         (s->builtin && kv_evict_reserve(s->ops, tr->pol, n)))
         return grow_fail(s, tr->name, n);
@@ -412,7 +425,7 @@ static uint32_t take_slot(ktier *tr)
 {
     uint32_t sl = tr->free_head;
     if (sl != NONE)
-        tr->free_head = (uint32_t)tr->facts[sl].accesses;
+        tr->free_head = (uint32_t)tr->acc[sl];
     else
         sl = tr->hw++;
     return sl;
@@ -421,7 +434,7 @@ static uint32_t take_slot(ktier *tr)
 static void put_slot(ktier *tr, uint32_t sl)
 {
     tr->slot_block[sl] = NONE;
-    tr->facts[sl].accesses = tr->free_head;
+    tr->acc[sl] = tr->free_head;
     tr->free_head = sl;
 }
 
@@ -482,6 +495,13 @@ kv_store *kv_store_new(const kv_tier_cfg *tiers, uint32_t ntiers, int write_mode
     s->builtin = kv_evict_builtin(policy);
     s->reads_info = kv_evict_reads_info(policy);
     s->bfree = NONE;
+    s->marked = sim_alloc(MARK_MIN * sizeof *s->marked);
+    if (!s->marked) {
+        kv_store_free(s);
+        sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "kv store: out of memory");
+        return NULL;
+    }
+    s->capmarked = MARK_MIN;
     for (uint32_t t = 0; t < ntiers; t++) {
         ktier *tr = &s->t[t];
         tr->s = s;
@@ -520,7 +540,8 @@ void kv_store_free(kv_store *s)
             s->ops->destroy(tr->pol);
         sim_free(tr->name);
         sim_free(tr->slot_block);
-        sim_free(tr->facts);
+        sim_free(tr->acc);
+        sim_free(tr->times);
         sim_free(tr->view);
     }
     sim_free(s->bid);
@@ -533,6 +554,7 @@ void kv_store_free(kv_store *s)
     sim_free(s->sh_tier);
     sim_free(s->sharers);
     sim_free(s->tab);
+    sim_free(s->marked);
     sim_free(s);
 }
 
@@ -592,7 +614,7 @@ static void policy_hold(kv_store *s, uint32_t t, uint32_t b)
     uint32_t sl = *slot_of(s, b, t);
     if (IS_HELD(tr, sl))
         return;
-    tr->facts[sl].accesses |= HELD;
+    tr->acc[sl] |= HELD;
     tr->nheld++;
     if (s->reads_info)
         fill_info(tr, sl, &tr->scratch);
@@ -605,16 +627,18 @@ static void policy_release(kv_store *s, uint32_t t, uint32_t b)
     uint32_t sl = *slot_of(s, b, t);
     if (!IS_HELD(tr, sl))
         return;
-    tr->facts[sl].accesses &= ~HELD;
+    tr->acc[sl] &= ~HELD;
     tr->nheld--;
     s->ops->remove(tr->pol, sl);
 }
 
 static void access_block(kv_store *s, uint32_t t, uint32_t b, uint64_t now)
 {
-    kfacts *f = &s->t[t].facts[*slot_of(s, b, t)];
-    f->accesses++;
-    f->last_access_ps = now;
+    ktier *tr = &s->t[t];
+    uint32_t sl = *slot_of(s, b, t);
+    tr->acc[sl]++;
+    if (tr->times)
+        tr->times[sl].last_access_ps = now;
 }
 
 static void free_block(kv_store *s, uint32_t b, kv_pin_result *res)
@@ -650,6 +674,8 @@ static int evict_one(kv_store *s, uint32_t t, uint64_t now, kv_pin_result *res)
     s->present[b] &= (uint8_t)~(1u << t);
     tr->st.used--;
     tr->st.evictions++;
+    if (t == 0 && s->on_use)
+        s->on_use(s->use_ctx);
     if (s->sh_tier && s->sh_tier[b] == t + 1) { /* its readers' lines go stale */
         uint64_t sh = s->sharers[b];
         s->sh_tier[b] = 0;
@@ -695,9 +721,11 @@ static int enter_tier(kv_store *s, uint32_t t, uint32_t b, uint64_t now, kv_pin_
     s->present[b] |= (uint8_t)(1u << t);
     if (++tr->st.used > tr->st.peak)
         tr->st.peak = tr->st.used;
-    kfacts *f = &tr->facts[sl];
-    f->inserted_ps = f->last_access_ps = now;
-    f->accesses = 1;
+    if (t == 0 && s->on_use)
+        s->on_use(s->use_ctx);
+    tr->acc[sl] = 1;
+    if (tr->times)
+        tr->times[sl].inserted_ps = tr->times[sl].last_access_ps = now;
     if ((t > 0 || s->is_pool) && !BUSY(s, b))
         policy_hold(s, t, b);
     if (s->mode == KV_WRITE_THROUGH && t + 1 < s->ntiers && !(s->present[b] & (1u << (t + 1)))) {
@@ -806,7 +834,7 @@ static int plan_direct(const kv_store *s, const kv_store *o, uint32_t ob, uint32
         return 1;
     if (a != KV_ACCESS_AUTO)
         return 0;
-    return (o->t[ot].facts[*slot_of(o, ob, ot)].accesses & ~HELD) < s->hot_hits;
+    return (o->t[ot].acc[*slot_of(o, ob, ot)] & ~HELD) < s->hot_hits;
 }
 
 /* Blocks of ids[0..n) a pin would take a tier-0 slot for: all but those
@@ -953,13 +981,15 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
     if (p)
         for (uint32_t t = 0; t < p->ntiers; t++)
             before[t] = p->t[t].st;
-    uint32_t nt = ntiers_all(s);
-    if (++s->cur_epoch > EPOCHS) { /* the epochs wrap: forget the old ones */
-        s->cur_epoch = 1;
-        for (uint32_t b = 0; b < s->bhw; b++)
-            s->flags[b] &= F_BUSY | F_MOVING;
+    if (n > s->capmarked) { /* before anything changes: a failure leaves the store as it was */
+        uint32_t cap = n > 2 * s->capmarked ? n : 2 * s->capmarked;
+        uint32_t *m = sim_realloc(s->marked, (size_t)cap * sizeof *m);
+        if (!m)
+            return SIM_ENOMEM;
+        s->marked = m;
+        s->capmarked = cap;
     }
-    uint32_t ep = s->cur_epoch;
+    uint32_t nt = ntiers_all(s), nmarked = 0;
     uint32_t lead = n; /* index of the first absent block */
     /* Phase 1: take the hits; protect the lower-tier copies of the leading
      * run. A block after the first absent one is recomputed by the request
@@ -1004,7 +1034,7 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
     for (uint32_t i = 0; i < n; i++) {
         uint32_t b = lookup(s, ids[i]), pb = NONE;
         if (b != NONE && (s->present[b] & 1u)) {
-            if (EPOCH(s, b) == ep) { /* a repeated id of this call */
+            if (s->flags[b] & F_MARK) { /* a repeated id of this call */
                 s->refs[b]++;
                 access_block(s, 0, b, now_ps);
             }
@@ -1029,7 +1059,8 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
         } else {
             ft = lowest_tier(s->present[b]);
         }
-        s->flags[b] = (uint8_t)((s->flags[b] & (F_BUSY | F_MOVING)) | ep << 2);
+        s->flags[b] |= F_MARK;
+        s->marked[nmarked++] = b;
         s->refs[b] = 1;
         s->pinned++;
         enter_tier(s, 0, b, now_ps, res); /* room guaranteed by can_pin */
@@ -1060,6 +1091,8 @@ int kv_store_pin(kv_store *s, const uint64_t *ids, uint32_t n, uint64_t now_ps,
                 }
         }
     }
+    for (uint32_t k = 0; k < nmarked; k++)
+        s->flags[s->marked[k]] &= (uint8_t)~F_MARK;
     if (p) /* this store's share of the pool's counters */
         for (uint32_t t = 0; t < p->ntiers; t++) {
             const kv_tier_stats *a = &before[t], *z = &p->t[t].st;
@@ -1225,6 +1258,12 @@ void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx)
     s->index_ctx = ctx;
 }
 
+void kv_store_set_use_hook(kv_store *s, void (*fn)(void *ctx), void *ctx)
+{
+    s->on_use = fn;
+    s->use_ctx = ctx;
+}
+
 uint32_t kv_store_reader(const kv_store *s) { return s->reader; }
 
 uint64_t kv_store_inplace_refs(const kv_store *s) { return s->inplace_refs; }
@@ -1274,7 +1313,7 @@ int kv_store_check(const kv_store *s)
             held += (uint32_t)IS_HELD(tr, sl);
         }
         /* the free list holds exactly the free slots below hw, each once */
-        for (uint32_t sl = tr->free_head; sl != NONE; sl = (uint32_t)tr->facts[sl].accesses)
+        for (uint32_t sl = tr->free_head; sl != NONE; sl = (uint32_t)tr->acc[sl])
             if (sl >= tr->hw || tr->slot_block[sl] != NONE || ++nfree > tr->hw)
                 return 0;
         if (used != tr->st.used || held != tr->nheld || tr->st.peak < used ||

@@ -47,8 +47,9 @@
  * (tier 0: refcount 0; a lower tier: not pinned in place there).
  *
  * Memory is proportional to the blocks cached, not to the capacity: a
- * 1000 TiB tier that caches 100k blocks costs what 100k blocks cost (about
- * 73 B each with LRU; see kvstore.c). Lookups and pins cost O(prefix
+ * 1000 TiB tier that caches 100k blocks costs what 100k blocks cost (48 B
+ * each with lru, 52 B with fifo and s3fifo, 64 B with lfu and cost; see
+ * kvstore.c). Lookups and pins cost O(prefix
  * length) hash probes. The tables grow by doubling when a pin could fill
  * them (amortised O(1) per block), so growth is the only allocation: once
  * a run's working set has been reached, pins and evictions allocate
@@ -199,6 +200,10 @@ void kv_store_set_inval_hook(kv_store *s, kv_inval_fn fn, void *ctx);
  * router index (kv_rindex.h) keeps block holders with it. */
 typedef void (*kv_index_fn)(void *ctx, uint64_t id, int added);
 void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx);
+/* Called when tier 0's occupancy (so kv_store_free_blocks) changes: a
+ * block entering or leaving tier 0. A router index keeps the instances'
+ * KV use with it (the dynamo router's decode term). */
+void kv_store_set_use_hook(kv_store *s, void (*fn)(void *ctx), void *ctx);
 /* The sharer bit index of s's pins (0 for a store of its own; the order of
  * attachment for stores sharing a pool, at most 64 of them: a 65th and
  * later share bit 63). */
@@ -264,8 +269,42 @@ extern const memfab_router_ops *const kv_router_policies[];
 /* Which built-in policy ops is, for callers with an indexed fast path
  * (serving.c): KV_ROUTE_OTHER for every other policy (plug-ins included),
  * which see the full view of every instance. */
-enum { KV_ROUTE_OTHER, KV_ROUTE_RR, KV_ROUTE_RANDOM, KV_ROUTE_LEAST, KV_ROUTE_PREFIX };
+enum { KV_ROUTE_OTHER, KV_ROUTE_RR, KV_ROUTE_RANDOM, KV_ROUTE_LEAST, KV_ROUTE_PREFIX,
+       KV_ROUTE_DYNAMO, KV_ROUTE_SGLANG, KV_ROUTE_LLMD };
 int kv_router_builtin(const memfab_router_ops *ops);
+
+/* Indexed routing (serving.c with kv_rindex.h; kv_router.c says why each
+ * choice is the one the policy makes on the full views). The plan: the
+ * orders of the index's two trees (KV_RINDEX_*), whether the policy reads
+ * the views of the holders of the request's first block, and whether it
+ * reads the view of the min tree's root. */
+typedef struct kv_rx_plan {
+    int min_order, max_order;
+    int holders;
+    int least_view;
+} kv_rx_plan;
+/* The plan of policy ops with state st; -1 when it needs every view (a
+ * plug-in, round_robin and random which read none, dynamo with
+ * temperature > 0, llmd with a non-finite load weight). */
+int kv_router_index_plan(const memfab_router_ops *ops, const void *st, kv_rx_plan *plan);
+/* What the index tells the policy about one request. */
+typedef struct kv_rx_query {
+    const memfab_instance_view *cand; /* the holders' views, then (least_view) the root's */
+    uint32_t ncand;
+    uint32_t least;                   /* the min tree's root (an instance index) */
+    uint64_t least_fig;               /* its figure in the min tree's order */
+    uint64_t most_fig;                /* the second tree root's figure */
+    uint64_t kv_total_min, kv_total_max; /* kv_total_blocks over the instances */
+} kv_rx_query;
+#define KV_RX_FULL UINT32_MAX
+/* The policy's choice (an instance index) for req, or KV_RX_FULL when the
+ * index cannot decide this request exactly (build every view instead). */
+uint32_t kv_router_index_route(const memfab_router_ops *ops, void *st,
+                               const memfab_request_view *req, const kv_rx_query *q);
+/* The three figures the index keeps of an instance's view: outstanding
+ * tokens, KV blocks in use (kv_total - kv_free), requests (waiting +
+ * running). */
+void kv_router_index_figures(const memfab_instance_view *v, uint64_t fig[3]);
 
 /* Built-in pair routers (disaggregation), NULL-terminated: conductor. */
 extern const memfab_pair_router_ops *const kv_pair_router_policies[];

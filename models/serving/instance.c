@@ -1608,6 +1608,7 @@ static void wait_push_back(inst_state *st, inst_req *r)
         st->wait_head = r;
     st->wait_tail = r;
     st->nwait++;
+    load_touch(st);
 }
 
 static void wait_push_front(inst_state *st, inst_req *r)
@@ -1620,6 +1621,7 @@ static void wait_push_front(inst_state *st, inst_req *r)
         st->wait_tail = r;
     st->wait_head = r;
     st->nwait++;
+    load_touch(st);
 }
 
 static inst_req *wait_pop_front(inst_state *st)
@@ -1634,6 +1636,7 @@ static inst_req *wait_pop_front(inst_state *st)
         st->wait_tail = NULL;
     r->next = r->prev = NULL;
     st->nwait--;
+    load_touch(st);
     return r;
 }
 
@@ -1657,6 +1660,7 @@ static void wait_insert(inst_state *st, inst_req *r, int front)
         st->wait_head = r;
     q->prev = r;
     st->nwait++;
+    load_touch(st);
 }
 
 /* Into the waiting queue: new requests at the back (front = 0), preempted
@@ -1745,6 +1749,7 @@ static void preempt_at(sim_comp *c, uint32_t k)
     inst_req *v = st->run[k];
     memmove(st->run + k, st->run + k + 1, (st->nrun - k - 1) * sizeof *st->run);
     st->nrun--;
+    load_touch(st);
     sim_time now = sim_now(c->sim);
     uint64_t before = remaining(st, v);
     int swapped = swap_out(c, v);
@@ -2122,6 +2127,25 @@ static int room_for(inst_state *st, const inst_req *r, uint32_t nb)
     return 1;
 }
 
+/* Pin r's first nb blocks, when there is room (growing the store as
+ * needed): 1 pinned, with the store's answer in res; 0 not now. */
+static int pin_blocks(sim_comp *c, inst_req *r, uint32_t nb, kv_pin_result *res)
+{
+    inst_state *st = c->state;
+    if (!room_for(st, r, nb))
+        return 0;
+    memset(res, 0, sizeof *res);
+    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), res) != 0)
+        return 0;
+    r->pinned = nb;
+    st->logical_pinned += nb;
+    if (st->direct_tier) {
+        count_pin(st, res);
+        r->direct_tokens = res->direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
+    }
+    return 1;
+}
+
 /* Resume a swapped request: once its swap-out has landed, pin its blocks
  * (a prefill's whole prompt, a decode's swapped blocks; the decode pins
  * more as it grows) and swap its KV back in; it runs again in the state
@@ -2140,18 +2164,9 @@ static int admit_swapped(sim_comp *c, inst_req *r)
         if (nb > r->n_ids)
             nb = r->n_ids;
     }
-    if (!room_for(st, r, nb))
-        return 0;
     kv_pin_result res;
-    memset(&res, 0, sizeof res);
-    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, now, &res) != 0)
+    if (!pin_blocks(c, r, nb, &res))
         return 0;
-    r->pinned = nb;
-    st->logical_pinned += nb;
-    if (st->direct_tier) {
-        count_pin(st, &res);
-        r->direct_tokens = res.direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
-    }
     memset(res.promoted, 0, sizeof res.promoted); /* the swap-in brings the KV */
     (void)charge_moves(c, NULL, &res);            /* room made: write-backs */
     uint64_t bytes = (uint64_t)r->swapped * st->block_bytes;
@@ -2168,6 +2183,7 @@ static int admit_swapped(sim_comp *c, inst_req *r)
         r->resume = 0;
     }
     st->run[st->nrun++] = r;
+    load_touch(st);
     return 1;
 }
 
@@ -2181,18 +2197,9 @@ static int admit(sim_comp *c, inst_req *r)
     uint32_t nb = ceil_div(pt, st->kv.block_tokens);
     if (nb > r->n_ids)
         nb = r->n_ids;
-    if (!room_for(st, r, nb))
-        return 0;
     kv_pin_result res;
-    memset(&res, 0, sizeof res);
-    if (kv_grow(c, nb) || kv_store_pin(st->store, r->ids, nb, sim_now(c->sim), &res) != 0)
+    if (!pin_blocks(c, r, nb, &res))
         return 0;
-    r->pinned = nb;
-    st->logical_pinned += nb;
-    if (st->direct_tier) {
-        count_pin(st, &res);
-        r->direct_tokens = res.direct[st->direct_tier] ? direct_tokens_of(st, r, nb) : 0;
-    }
     uint32_t hit = st->kv.prefix_caching ? res.hit_blocks : 0;
     uint64_t cached = (uint64_t)hit * st->kv.block_tokens;
     if (cached >= pt)
@@ -2224,6 +2231,7 @@ static int admit(sim_comp *c, inst_req *r)
         r->state = INST_PREFILL;
     }
     st->run[st->nrun++] = r;
+    load_touch(st);
     return 1;
 }
 
@@ -2360,6 +2368,21 @@ static void a2a_done(sim_comp *c)
     }
 }
 
+/* Schedule `chunk` prompt tokens of r in the step, after the r->prefilled
+ * already done: attention of the chunk over that prefix and itself, the
+ * prefix's KV read from HBM or, for tokens kept in place, over CXL. */
+static void step_prefill(const inst_state *st, inst_req *r, uint64_t chunk, llm_step *step)
+{
+    r->sched = (uint32_t)chunk;
+    step->tokens += chunk;
+    step->prefill_tokens += chunk;
+    double o = r->prefilled, ch = (double)chunk;
+    step->attn_pairs += ch * o + ch * (ch + 1) / 2;
+    uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
+    step->ctx_read += r->prefilled - dtok;
+    step->cxl_bytes += dtok * st->kvbpt;
+}
+
 /* Compose and launch one step; nothing when there is no work. [compose] */
 static void compose(sim_comp *c)
 {
@@ -2428,6 +2451,7 @@ static void compose(sim_comp *c)
                 if (st->nrun == 1) {
                     /* Alone and still no room: it can never finish here. */
                     st->nrun--;
+                    load_touch(st);
                     st->cnt.rejected++;
                     finish_req(c, r, INST_REJECTED);
                     break;
@@ -2465,15 +2489,8 @@ static void compose(sim_comp *c)
                     continue;
                 chunk = left; /* an oversized prompt gets a step of its own */
             }
-            r->sched = (uint32_t)chunk;
             budget = chunk >= budget ? 0 : budget - chunk;
-            step.tokens += chunk;
-            step.prefill_tokens += chunk;
-            double o = r->prefilled, ch = (double)chunk;
-            step.attn_pairs += ch * o + ch * (ch + 1) / 2;
-            uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
-            step.ctx_read += r->prefilled - dtok;
-            step.cxl_bytes += dtok * st->kvbpt;
+            step_prefill(st, r, chunk, &step);
         }
     }
     while (!preempted && budget > 0 && st->wait_head && st->nrun < st->max_seqs) {
@@ -2491,15 +2508,8 @@ static void compose(sim_comp *c)
                 break; /* admitted; prefills whole in a later step */
             chunk = left;
         }
-        r->sched = (uint32_t)chunk;
         budget = chunk >= budget ? 0 : budget - chunk;
-        step.tokens += chunk;
-        step.prefill_tokens += chunk;
-        double o = r->prefilled, ch = (double)chunk;
-        step.attn_pairs += ch * o + ch * (ch + 1) / 2;
-        uint64_t dtok = r->direct_tokens ? direct_tokens_upto(st, r, r->prefilled) : 0;
-        step.ctx_read += r->prefilled - dtok;
-        step.cxl_bytes += dtok * st->kvbpt;
+        step_prefill(st, r, chunk, &step);
     }
     /* Sharing: references held vs distinct blocks, after the admissions. */
     uint64_t phys = kv_store_pinned_blocks(st->store);
@@ -2672,6 +2682,7 @@ static void step_end(sim_comp *c)
         }
     }
     st->nrun = w;
+    load_touch(st);
     for (inst_req *r = handoff, *nx; r; r = nx) { /* the workload moves their KV */
         nx = r->kv_next;
         r->kv_next = NULL;
@@ -2752,6 +2763,7 @@ static int try_reserve(sim_comp *c, inst_req *r)
     st->logical_pinned += nb;
     st->outside_pins += nb;
     st->nreserved++;
+    load_touch(st);
     st->cnt.reserved++;
     return 1;
 }
@@ -2773,6 +2785,7 @@ int inst_reserve(sim_comp *c, inst_req *r, inst_reserved_fn reserved)
     st->kv_tail = r;
     if (++st->nkv > st->cnt.peak_reserve_queue)
         st->cnt.peak_reserve_queue = st->nkv;
+    load_touch(st);
     return 0;
 }
 
@@ -2787,6 +2800,7 @@ static void retry_reservations(sim_comp *c)
             st->kv_tail = NULL;
         r->kv_next = NULL;
         st->nkv--;
+        load_touch(st);
         if (st->reserved_cb)
             st->reserved_cb(st->done_ctx, r);
     }
@@ -2798,6 +2812,7 @@ void inst_start_decode(sim_comp *c, inst_req *r)
     sim_time now = sim_now(c->sim);
     assert(r->kv_reserved && st->nreserved > 0);
     st->nreserved--;
+    load_touch(st);
     st->outside_pins -= r->kv_pinned;
     r->kv_reserved = 0;
     r->pinned = r->kv_pinned;
@@ -2818,6 +2833,7 @@ void inst_start_decode(sim_comp *c, inst_req *r)
         return;
     }
     st->run[st->nrun++] = r;
+    load_touch(st);
     kick(c);
 }
 
@@ -3048,23 +3064,48 @@ double inst_predict_ttft(sim_comp *c, const inst_req *r)
     return t + compute;
 }
 
-void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
+/* The view's load fields (every field but the prefix match). The routing
+ * index is told (load_touch) whenever one of them may change: outstanding,
+ * nwait, nkv, nrun, nreserved, and tier 0's occupancy (the store's use
+ * hook); kv_blocks is fixed once the store exists. */
+static void load_fields(const inst_state *st, memfab_instance_view *v)
 {
-    inst_state *st = c->state;
-    memset(v, 0, sizeof *v);
     v->index = st->index;
     v->outstanding_tokens = st->outstanding;
     v->waiting = st->nwait + (uint32_t)st->nkv; /* decode role: reservations waiting */
     v->running = st->nrun + st->nreserved;
     v->kv_free_blocks = kv_store_free_blocks(st->store);
     v->kv_total_blocks = st->kv_blocks;
+}
+
+static void load_view(const inst_state *st, memfab_instance_view *v)
+{
+    memset(v, 0, sizeof *v);
+    load_fields(st, v);
     v->ntiers = st->kv.ntiers;
-    if (st->kv.prefix_caching)
-        v->prefix_blocks = kv_store_match(st->store, r->ids, r->n_prompt, v->prefix_by_tier);
     for (uint32_t t = 0; t < st->kv.ntiers; t++)
         v->tier_weight[t] = st->kv.tiers[t].weight > 0 ? st->kv.tiers[t].weight
                                                         : 1.0 / (double)(1u << t);
 }
+
+void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v)
+{
+    inst_state *st = c->state;
+    load_view(st, v);
+    if (st->kv.prefix_caching)
+        v->prefix_blocks = kv_store_match(st->store, r->ids, r->n_prompt, v->prefix_by_tier);
+}
+
+void inst_load_view(sim_comp *c, memfab_instance_view *v) { load_view(c->state, v); }
+
+void inst_take_load(sim_comp *c, memfab_instance_view *v)
+{
+    inst_state *st = c->state;
+    st->load_dirty = 0;
+    load_fields(st, v);
+}
+
+static void use_touch(void *ctx) { load_touch(ctx); }
 
 int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void *ctx)
 {
@@ -3079,6 +3120,8 @@ int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void
     st->load_dirty = 0;
     if (st->kv.prefix_caching)
         kv_store_set_index_hook(st->store, block, ctx);
+    if (st->store)
+        kv_store_set_use_hook(st->store, load ? use_touch : NULL, load ? st : NULL);
     return 0;
 }
 

@@ -195,14 +195,22 @@ int inst_priority_scheduling(sim_comp *c);
 void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v);
 
 /* Routing index hooks (kv_rindex.h). load(ctx) is called when the
- * instance's outstanding tokens change, once until the index reads them
- * with inst_take_outstanding; block(ctx, id, added) when a block enters or
- * leaves the instance's KV index (with prefix caching on). -1 (nothing
+ * instance's load figures change (see inst_take_load), once until the
+ * index reads them with inst_take_outstanding or inst_take_load;
+ * block(ctx, id, added) when a block enters or leaves the instance's KV
+ * index (with prefix caching on). -1 (nothing
  * set) when the instance's prefix matches depend on more than its own
  * store (a shared pool, or no store). */
 typedef void (*inst_load_fn)(void *ctx);
 int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void *ctx);
 uint64_t inst_take_outstanding(sim_comp *c);
+/* The view's load fields: index, outstanding_tokens, waiting, running,
+ * kv_free_blocks and kv_total_blocks (inst_take_load sets only these;
+ * inst_load_view the whole view but the prefix match). load(ctx) is called
+ * whenever one of them may have changed, once until inst_take_load reads
+ * them; inst_load_view reads them without re-arming the hook. */
+void inst_take_load(sim_comp *c, memfab_instance_view *v);
+void inst_load_view(sim_comp *c, memfab_instance_view *v);
 
 /* Speculative decoding: `fn` is called for each request leaving the
  * instance that had a verification with the full k draft tokens (its

@@ -53,6 +53,7 @@
  */
 #include "models/serving/serving.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,10 @@ typedef struct wl_state {
     struct rx_ctx { struct wl_state *w; uint32_t i; } *rctx; /* per instance, hook context */
     uint32_t *dirty, ndirty;            /* instances whose load changed since the last route */
     uint32_t *cand;                     /* holders of a request's first block */
+    memfab_instance_view *cviews;       /* their views, and the tree root's (n + 1) */
+    uint32_t ncviews;                   /* views in cviews for the request being routed */
+    kv_rx_plan rplan;                   /* what the router reads of the index */
+    uint64_t kv_total_min, kv_total_max; /* kv_total_blocks over the instances */
     serving_route_stats rstat;          /* routing work (test hook) */
     size_t samples_keep;                /* 0: WL_SAMPLES_KEEP; SIZE_MAX: all (test hook) */
 } wl_state;
@@ -1178,15 +1183,17 @@ static int assign_class(sim_comp *c, inst_req *r, const trace_req *t)
 
 /* ---- indexed routing ------------------------------------------------------
  *
- * For the built-in round_robin, random, least_loaded and prefix_affinity
- * routers (no pair router, no disaggregation, every instance matching
- * prefixes in its own store only) the workload keeps a kv_rindex: the
- * instances report load changes (inst_set_route_hooks) and their stores
- * every block entering and leaving their index. A request then costs
- * O(log n) for the least loaded plus one exact match per holder of its
- * first block, instead of a view of all n instances; the choice is the
- * one the policy makes on the full views (kv_router.c says why), and the
- * full-view path stays for every other policy and for plug-ins. */
+ * For the built-in routers that allow it (kv_router_index_plan: all but
+ * dynamo with temperature > 0 and plug-ins), with no pair router, no
+ * disaggregation and every instance matching prefixes in its own store
+ * only, the workload keeps a kv_rindex: the instances report load changes
+ * (inst_set_route_hooks: outstanding tokens, requests, KV blocks in use)
+ * and their stores every block entering and leaving their index. A request
+ * then costs O(log n) per instance whose load changed since the last one,
+ * plus one exact match per holder of its first block, instead of a view of
+ * all n instances; the choice is the one the policy makes on the full views
+ * (kv_router.c proves it per policy), and a request the index cannot decide
+ * exactly (kv_router_index_route: KV_RX_FULL) gets the full views. */
 
 static void rx_load(void *ctx)
 {
@@ -1201,6 +1208,16 @@ static void rx_block(void *ctx, uint64_t id, int added)
         q->w->rx_failed = 1;
 }
 
+/* Instance i's load figures into the index (re-arming its hook). */
+static void rx_refresh(wl_state *w, uint32_t i)
+{
+    memfab_instance_view v;
+    uint64_t f[3];
+    inst_take_load(w->inst[i], &v);
+    kv_router_index_figures(&v, f);
+    kv_rindex_set(w->rx, i, f[0], f[1], f[2]);
+}
+
 /* Set the index up at the first request (every store exists by then and
  * is empty); leave rx NULL when the router or an instance does not allow it. */
 static void rx_setup(sim_comp *c)
@@ -1208,20 +1225,34 @@ static void rx_setup(sim_comp *c)
     wl_state *w = c->state;
     w->rx_tried = 1;
     w->rkind = kv_router_builtin(w->router);
-    if (w->route_full || w->pair || w->disagg || w->ninst < 2 || w->rkind == KV_ROUTE_OTHER)
+    if (w->route_full || w->pair || w->disagg || w->ninst < 2)
         return;
-    w->rx = kv_rindex_new(w->ninst);
+    int plain = w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM; /* read no view */
+    if (!plain && kv_router_index_plan(w->router, w->router_st, &w->rplan))
+        return;
+    if (plain)
+        w->rplan = (kv_rx_plan){KV_RINDEX_LOAD, KV_RINDEX_NONE, 0, 0};
+    w->rx = kv_rindex_new_orders(w->ninst, w->rplan.min_order, w->rplan.max_order);
     w->rctx = sim_calloc(w->ninst, sizeof *w->rctx);
     w->dirty = sim_calloc(w->ninst, sizeof *w->dirty);
     w->cand = sim_calloc(w->ninst, sizeof *w->cand);
+    w->cviews = sim_calloc((size_t)w->ninst + 1, sizeof *w->cviews);
     uint32_t i = 0;
-    if (w->rx && w->rctx && w->dirty && w->cand) {
+    if (w->rx && w->rctx && w->dirty && w->cand && w->cviews) {
+        w->kv_total_min = UINT64_MAX;
+        w->kv_total_max = 0;
         for (; i < w->ninst; i++) {
             w->rctx[i].w = w;
             w->rctx[i].i = i;
             if (inst_set_route_hooks(w->inst[i], rx_load, rx_block, &w->rctx[i]))
                 break;
-            kv_rindex_set_load(w->rx, i, inst_take_outstanding(w->inst[i]));
+            memfab_instance_view v;
+            inst_load_view(w->inst[i], &v); /* kv_total_blocks is fixed from the start */
+            w->kv_total_min = v.kv_total_blocks < w->kv_total_min ? v.kv_total_blocks
+                                                                  : w->kv_total_min;
+            w->kv_total_max = v.kv_total_blocks > w->kv_total_max ? v.kv_total_blocks
+                                                                  : w->kv_total_max;
+            rx_refresh(w, i);
         }
     }
     if (i == w->ninst)
@@ -1232,33 +1263,64 @@ static void rx_setup(sim_comp *c)
     w->rx = NULL;
 }
 
-/* The router's choice for r among the n = ninst instances, from the index. */
+#ifndef NDEBUG
+/* Debug builds: after the refresh, the index holds every instance's
+ * present figures (a load change the instance did not report would
+ * show here). O(n) per request. */
+static int rx_consistent(wl_state *w)
+{
+    for (uint32_t i = 0; i < w->ninst; i++) {
+        memfab_instance_view v;
+        uint64_t f[3];
+        inst_load_view(w->inst[i], &v);
+        kv_router_index_figures(&v, f);
+        for (int k = 0; k < 3; k++)
+            if (kv_rindex_figure(w->rx, i, k) != f[k])
+                return 0;
+    }
+    return 1;
+}
+#endif
+
+/* The router's choice for r among the n = ninst instances, from the index;
+ * KV_RX_FULL when the request needs the full views. */
 static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_view *rv)
 {
     wl_state *w = c->state;
-    w->rstat.indexed++;
-    if (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM) /* they read no view */
+    w->ncviews = 0;
+    if (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM) { /* they read no view */
+        w->rstat.indexed++;
         return w->router->route(w->router_st, rv, w->views, w->ninst, uniform_draw, c->rng);
-    for (uint32_t k = 0; k < w->ndirty; k++)
-        kv_rindex_set_load(w->rx, w->dirty[k], inst_take_outstanding(w->inst[w->dirty[k]]));
-    w->ndirty = 0;
-    if (w->rkind == KV_ROUTE_PREFIX && r->n_prompt) {
-        uint32_t nh = kv_rindex_holders(w->rx, r->ids[0], w->cand, w->ninst);
-        memfab_instance_view best, v;
-        memset(&best, 0, sizeof best);
-        for (uint32_t k = 0; k < nh && k < w->ninst; k++) {
-            inst_view(w->inst[w->cand[k]], r, &v);
-            w->rstat.views++;
-            if (v.prefix_blocks > best.prefix_blocks ||
-                (v.prefix_blocks && v.prefix_blocks == best.prefix_blocks &&
-                 (v.outstanding_tokens < best.outstanding_tokens ||
-                  (v.outstanding_tokens == best.outstanding_tokens && v.index < best.index))))
-                best = v;
-        }
-        if (best.prefix_blocks) /* the most prefix blocks; ties the lighter */
-            return best.index;
     }
-    return kv_rindex_least(w->rx); /* least_loaded, or no instance holds any prefix */
+    for (uint32_t k = 0; k < w->ndirty; k++)
+        rx_refresh(w, w->dirty[k]);
+    w->ndirty = 0;
+    assert(rx_consistent(w));
+    kv_rx_query q;
+    memset(&q, 0, sizeof q);
+    q.cand = w->cviews;
+    if (w->rplan.holders && r->n_prompt) {
+        uint32_t nh = kv_rindex_holders(w->rx, r->ids[0], w->cand, w->ninst);
+        w->rstat.holders += nh;
+        for (uint32_t k = 0; k < nh && k < w->ninst; k++)
+            inst_view(w->inst[w->cand[k]], r, &w->cviews[q.ncand++]);
+    }
+    q.least = kv_rindex_least(w->rx);
+    if (w->rplan.least_view)
+        inst_view(w->inst[q.least], r, &w->cviews[q.ncand++]);
+    w->rstat.views += q.ncand;
+    static const int fig_of[] = {[KV_RINDEX_LOAD] = 0, [KV_RINDEX_KV] = 1, [KV_RINDEX_REQS] = 2,
+                                 [KV_RINDEX_MAXLOAD] = 0, [KV_RINDEX_MAXREQS] = 2};
+    q.least_fig = kv_rindex_figure(w->rx, q.least, fig_of[w->rplan.min_order]);
+    if (w->rplan.max_order != KV_RINDEX_NONE)
+        q.most_fig = kv_rindex_figure(w->rx, kv_rindex_most(w->rx), fig_of[w->rplan.max_order]);
+    q.kv_total_min = w->kv_total_min;
+    q.kv_total_max = w->kv_total_max;
+    w->ncviews = q.ncand;
+    uint32_t pick = kv_router_index_route(w->router, w->router_st, rv, &q);
+    if (pick != KV_RX_FULL)
+        w->rstat.indexed++;
+    return pick;
 }
 
 static void dispatch(sim_comp *c, const trace_req *t)
@@ -1347,21 +1409,38 @@ static void dispatch(sim_comp *c, const trace_req *t)
         pick = (uint32_t)stuck;
         have = 1;
     }
+    int full = 0; /* the index could not decide: every view */
     if (w->rx) { /* n = ninst > 1: the index, then the chosen instance's view only */
         w->rstat.routed++;
         if (!have) {
             memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
                                       w->block_tokens, r->ids};
             pick = route_indexed(c, r, &rv);
+            if (pick == KV_RX_FULL) {
+                full = 1;
+                w->rstat.views += n;
+                for (uint32_t i = 0; i < n; i++)
+                    inst_view(w->inst[i], r, &w->views[i]);
+                pick = w->router->route(w->router_st, &rv, w->views, n, uniform_draw, c->rng);
+            }
             if (pick >= n)
                 pick = n - 1;
             if (w->sticky && r->session)
                 trace_u64map_put(w->sessions, r->session, pick);
         }
-        memfab_instance_view v;
-        inst_view(w->inst[pick], r, &v);
-        w->rstat.views++;
-        r->predicted = v.prefix_blocks;
+        uint32_t k = 0; /* the chosen instance's view: built already, or now */
+        while (!have && !full && k < w->ncviews && w->cviews[k].index != pick)
+            k++;
+        if (full) {
+            r->predicted = w->views[pick].prefix_blocks;
+        } else if (!have && k < w->ncviews) {
+            r->predicted = w->cviews[k].prefix_blocks;
+        } else {
+            memfab_instance_view v;
+            inst_view(w->inst[pick], r, &v);
+            w->rstat.views++;
+            r->predicted = v.prefix_blocks;
+        }
     } else if (n > 1 || w->sticky) {
         w->rstat.routed += n > 1;
         w->rstat.views += n;
@@ -1709,6 +1788,7 @@ static void wl_destroy(sim_comp *c)
     sim_free(w->rctx);
     sim_free(w->dirty);
     sim_free(w->cand);
+    sim_free(w->cviews);
     for (pool_chunk *ch = w->chunks, *nx; ch; ch = nx) {
         nx = ch->next;
         for (int i = 0; i < POOL_CHUNK; i++)

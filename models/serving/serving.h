@@ -97,6 +97,7 @@ typedef struct serving_route_stats {
     uint64_t views;             /* memfab_instance_view built for them */
     uint64_t indexed;           /* of the routed, served by the index */
     uint64_t comparisons;       /* least-loaded tree key comparisons */
+    uint64_t holders;           /* holders of first blocks listed by the index */
 } serving_route_stats;
 const serving_route_stats *serving_get_route_stats(sim_comp *workload);
 /* Turn the routing index off (on = 0) or on before the run starts; the

@@ -170,6 +170,11 @@ int step_table_load(const char *path, step_table **out, char *why, size_t len)
         goto out;
     }
     int nc = sim_csv_split(buf, col, MAXCOL);
+    if (nc == MAXCOL && strchr(col[MAXCOL - 1], ',')) { /* the last field kept the rest */
+        fail(why, len, "%ld: more than %d columns (a step table is read from its first %d)",
+             line, MAXCOL, MAXCOL);
+        goto out;
+    }
     int ix[STEP_TABLE_AXES], it = -1;
     double scale = 1;
     const char *tname = NULL;

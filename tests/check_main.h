@@ -1,0 +1,24 @@
+/*
+ * check_main.h - the end of every suite's main: run the suite under Check
+ * (CK_RUN_SUITE / CK_RUN_CASE pick a subset, CK_FORK and the other Check
+ * variables apply) and turn the failures into the exit status, as
+ * libcheck's own example does (doc/example/tests/check_money.c).
+ * Header-only: each test program includes it once.
+ */
+#ifndef MEMFAB_TESTS_CHECK_MAIN_H
+#define MEMFAB_TESTS_CHECK_MAIN_H
+
+#include <check.h>
+#include <stdlib.h>
+
+/* Run s (the runner frees it): EXIT_SUCCESS when no test failed. */
+static inline int check_main(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif
