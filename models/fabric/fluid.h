@@ -78,7 +78,7 @@
  * key (paths of up to 8 steps; 2048 pairs of slots of 936 B, allocated
  * when first used, 3.8 MB at most; a new key replaces the least recently
  * used of its pair) and copies them on a hit. The Mooncake replay's 41,382
- * transfers have 1,676 distinct keys; 39,399-39,473 transfers hit (the
+ * transfers have 1,676 distinct keys; 39,399-39,476 transfers hit (the
  * pairs depend on pointers, so on the address layout; results do not),
  * and the recurrence, 7,000 instructions a transfer, was 10% of the
  * replay's instructions.
