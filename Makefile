@@ -31,7 +31,7 @@ WARN += -Werror
 endif
 
 CFLAGS_debug := -O1 -g
-CFLAGS_release := -O2 -g -DNDEBUG
+CFLAGS_release := -O2 -g -DNDEBUG -fno-semantic-interposition
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS_asan := -fsanitize=address,undefined
 # libFuzzer: the library is instrumented for coverage, the harnesses link

@@ -622,6 +622,92 @@ START_TEST(mooncake_kv_fabric_within_chunk_model)
 }
 END_TEST
 
+/* ---- the memo of times alone (fluid.h, "Memo") ------------------------- */
+
+typedef struct memo_case {
+    uint64_t bytes;
+    uint32_t nsteps;  /* rate servers (no protocol) in a row */
+    double rate1;     /* step 1's rate, B/s */
+    sim_time lat0;    /* step 0's latency */
+    uint64_t unit2;   /* step 2's forwarding unit */
+    int hit;          /* 1: an earlier case has its key */
+} memo_case;
+
+static fab_res memo_res[12];
+
+/* A flow of c over memo_res: chunk 1 MiB, window 4 chunks. */
+static fab_flow *memo_flow(const memo_case *c)
+{
+    fab_flow *f = calloc(1, sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    f->bytes = c->bytes;
+    f->chunk = 1 << 20;
+    f->window = 4;
+    for (uint32_t k = 0; k < c->nsteps; k++) {
+        fab_fstep *st = fab_flow_add_step(f, &memo_res[k], NULL, NULL, FAB_OP_WRITE, FAB_DIR_DATA,
+                                          k == 1 ? c->rate1 : 50e9 + 1e9 * k,
+                                          k == 0 ? c->lat0 : 100 * (sim_time)k,
+                                          k == 2 ? c->unit2 : 4096, 1);
+        ck_assert_ptr_nonnull(st);
+        st->per_unit = 3;      /* ps per 4 KiB packet */
+        st->unit_payload = 4096;
+        st->per_msg = 700 * (sim_time)k;
+    }
+    return f;
+}
+
+/* Transfers whose keys repeat, or differ in one input the recurrence reads,
+ * or are too long to keep (9 steps): each time alone from the memo equals
+ * the recurrence's from scratch (a fresh fab_fluid) at another time, to
+ * the picosecond and the wire byte; only repeated keys hit. A key that
+ * ignored the rate, the latency, the unit or the size would hit a wrong
+ * entry here and differ. */
+START_TEST(alone_memo_equals_recurrence)
+{
+    static const memo_case cases[] = {
+        {10u * (1u << 20) + 5000, 4, 40e9, 300, 4096, 0},
+        {10u * (1u << 20) + 5000, 4, 40e9, 300, 4096, 1},   /* the same, later */
+        {10u * (1u << 20) + 5000, 4, 20e9, 300, 4096, 0},   /* a slower step 1 */
+        {10u * (1u << 20) + 5000, 4, 40e9, 9000, 4096, 0},  /* a longer latency */
+        {10u * (1u << 20) + 5000, 4, 40e9, 300, 65536, 0},  /* another unit */
+        {64u * (1u << 20), 4, 40e9, 300, 4096, 0},          /* another size */
+        {10u * (1u << 20) + 5000, 4, 40e9, 300, 4096, 1},   /* the first again */
+        {10u * (1u << 20) + 5000, 9, 40e9, 300, 4096, 0},   /* not kept */
+        {10u * (1u << 20) + 5000, 9, 40e9, 300, 4096, 0},
+        {64u * (1u << 20), 4, 40e9, 300, 4096, 1},
+    };
+    fab_fluid M;
+    memset(&M, 0, sizeof M);
+    uint64_t hits = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fab_flow *f = memo_flow(&cases[i]), *g = memo_flow(&cases[i]);
+        fab_fluid Fr;
+        memset(&Fr, 0, sizeof Fr);
+        sim_time now = 1000003 * (sim_time)(i + 1), end_m, end_r;
+        ck_assert_int_eq(fab_fluid_alone(&M, f, now, &end_m), 0);
+        ck_assert_int_eq(fab_fluid_alone(&Fr, g, 0, &end_r), 0);
+        ck_assert_uint_eq(Fr.memo_hits, 0);
+        hits += (uint64_t)cases[i].hit;
+        ck_assert_msg(M.memo_hits == hits, "case %zu: %llu hits, want %llu", i,
+                      (unsigned long long)M.memo_hits, (unsigned long long)hits);
+        ck_assert_msg(end_m - now == end_r, "case %zu: %llu ps from the memo, %llu ps", i,
+                      (unsigned long long)(end_m - now), (unsigned long long)end_r);
+        ck_assert_uint_gt(end_r, 0);
+        for (uint32_t k = 0; k < f->nsteps; k++) {
+            ck_assert_uint_eq(f->st[k].fl_svc, g->st[k].fl_svc);
+            ck_assert_uint_eq(f->st[k].fl_units, g->st[k].fl_units);
+            ck_assert(f->st[k].fl_wire == g->st[k].fl_wire);
+            ck_assert_uint_gt(g->st[k].fl_svc, 0);
+        }
+        fab_fluid_free(&Fr);
+        free(f);
+        free(g);
+    }
+    ck_assert_uint_eq(M.memo_hits, 3);
+    fab_fluid_free(&M);
+}
+END_TEST
+
 static Suite *fluid_suite(void)
 {
     Suite *s = suite_create("fluid");
@@ -634,6 +720,9 @@ static Suite *fluid_suite(void)
     tcase_add_test(core, maxmin_unequal_costs);
     tcase_add_test(core, maxmin_alone_is_speed_one);
     suite_add_tcase(s, core);
+    TCase *memo = tcase_create("Memo");
+    tcase_add_test(memo, alone_memo_equals_recurrence);
+    suite_add_tcase(s, memo);
     TCase *eng = tcase_create("Engine");
     tcase_set_timeout(eng, 600);
     tcase_add_loop_test(eng, lone_flow_equals_chunks, 0, N_LONE);

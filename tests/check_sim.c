@@ -1,7 +1,9 @@
 /*
- * check_sim.c - the run loop, components, parameter tables and streams.
+ * check_sim.c - the run loop, components, parameter tables and streams;
+ * sim_round_ps (simtime.h) against llround.
  */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,12 +425,43 @@ START_TEST(ports_linear)
 }
 END_TEST
 
+/* sim_round_ps is (sim_time)llround(x) for every x: halves (k + 0.5 rounds
+ * away from zero, up), the doubles either side of a half, the largest
+ * fraction below 1 (0.49999999999999994 rounds down, as llround), integers
+ * up to 2^53 and beyond (where every double is an integer), the bound
+ * 2^63, negative values and 600,000 random ones over 60 binades. */
+START_TEST(round_ps_is_llround)
+{
+    static const double fixed[] = {0.0, 0.49999999999999994, 0.5, 1.5, 2.5, 1e12 + 0.5,
+                                   4503599627370495.5, 4503599627370496.0, 9007199254740993.0,
+                                   9223372036854774784.0, 9223372036854775808.0, -0.4, -0.5,
+                                   -2.5, -1e15};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        ck_assert_msg(sim_round_ps(fixed[i]) == (sim_time)llround(fixed[i]), "%.17g", fixed[i]);
+    uint64_t r = 88172645463325252ull;
+    for (int i = 0; i < 600000; i++) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        double x = ldexp((double)(r >> 11), (int)(r % 60) - 53); /* [0, 2^60) */
+        if (i % 3 == 1)
+            x = floor(x) + 0.5;
+        else if (i % 3 == 2)
+            x = nextafter(floor(x) + 0.5, (r & 1) ? 0.0 : INFINITY);
+        if (sim_round_ps(x) != (sim_time)llround(x)) /* ck_assert per value is slow */
+            ck_abort_msg("%.17g: %llu, llround %lld", x, (unsigned long long)sim_round_ps(x),
+                         llround(x));
+    }
+}
+END_TEST
+
 static Suite *sim_suite(void)
 {
     Suite *su = suite_create("sim");
     TCase *core = tcase_create("Core");
     tcase_add_checked_fixture(core, NULL, teardown);
     tcase_add_test(core, params_filled_with_units_and_defaults);
+    tcase_add_test(core, round_ps_is_llround);
     tcase_add_test(core, ties_leave_in_insertion_order);
     tcase_add_test(core, run_until_time_and_resume);
     tcase_add_test(core, component_stops_the_run);

@@ -5,14 +5,18 @@
  * them (GSL's gsl_stats_quantile_from_sorted_data: linear interpolation
  * between the order statistics at (n-1) f), over samples with many
  * duplicates, all-equal samples, and a collector holding 1,000 of 300,000;
- * and a spilled collector's quantile allocates its counters and read
- * buffer only (sim_mem_peak), collecting into the collector's own array.
+ * a spilled collector's quantile allocates its counters and read buffer
+ * only (sim_mem_peak), collecting into the collector's own array; and the
+ * in-memory samples' radix sort gives gsl_sort's array bit for bit.
  */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 
 #include "sim/mem.h"
 #include "sim/stats.h"
@@ -127,6 +131,51 @@ START_TEST(under_keep_nothing_spills)
 }
 END_TEST
 
+/* The samples sorted for the quantiles (stats.c sort_samples, a radix
+ * sort) are bit for bit the array gsl_sort makes: kinds 0-3 above, and 4:
+ * both signs, infinities, subnormals, the largest doubles and ties; 5: the
+ * same with 0.0 and -0.0 (left to gsl_sort: a heapsort places the two
+ * zeros its own way). Sizes below, at and above the radix threshold. */
+static double sample_wide(int kind, uint64_t *seed)
+{
+    uint64_t r = lcg(seed);
+    switch (r % 8) {
+    case 0: return (r & 256) ? INFINITY : -INFINITY;
+    case 1: return (r & 256 ? 1 : -1) * 4.9e-324 * (double)(r % 1000); /* subnormal */
+    case 2: return (r & 256 ? 1 : -1) * 1.7976931348623157e308;
+    case 3: return kind == 5 ? ((r & 256) ? 0.0 : -0.0) : 1.0;
+    case 4: return (double)(r % 7) - 3.0;
+    default: return ((double)(lcg(seed) >> 11) / 9007199254740992.0 - 0.5) * 1e12;
+    }
+}
+
+START_TEST(sorted_samples_equal_gsl_sort)
+{
+    static const size_t sizes[] = {100, 256, 1000, 100003};
+    for (int kind = 0; kind < 6; kind++)
+        for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+            size_t n = sizes[z];
+            uint64_t seed = 7 + 1000 * (uint64_t)kind + z;
+            sim_samples smp;
+            memset(&smp, 0, sizeof smp);
+            double *ref = malloc(n * sizeof *ref);
+            ck_assert_ptr_nonnull(ref);
+            for (size_t i = 0; i < n; i++) {
+                ref[i] = kind < 4 ? sample(kind, &seed) : sample_wide(kind, &seed);
+                ck_assert_int_eq(sim_samples_add(&smp, ref[i]), 0);
+            }
+            gsl_sort(ref, 1, n);
+            double q = sim_samples_quantile(&smp, 0.5);
+            ck_assert_msg(memcmp(smp.v, ref, n * sizeof *ref) == 0,
+                          "kind %d, %zu samples: not gsl_sort's array", kind, n);
+            double want = gsl_stats_quantile_from_sorted_data(ref, 1, n, 0.5);
+            ck_assert(memcmp(&q, &want, sizeof q) == 0);
+            free(ref);
+            sim_samples_free(&smp);
+        }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("stats");
@@ -135,6 +184,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, spilled_quantiles_equal_in_memory, 0, 4);
     tcase_add_test(tc, under_keep_nothing_spills);
     tcase_add_test(tc, spilled_quantile_allocates_no_second_array);
+    tcase_add_test(tc, sorted_samples_equal_gsl_sort);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1078,6 +1078,185 @@ START_TEST(test_json_errors)
 }
 END_TEST
 
+/* ---- The Mooncake fast path against Jansson ------------------------------ */
+
+/* Copy src to tmpdir/name with `, "pad": 0` before each line's last '}': a
+ * key the format lacks, so every line of the copy goes to Jansson (trace.c
+ * mooncake_fast takes only the format's four keys) and reads as the
+ * original line does there. */
+static const char *padded_copy(const char *src, const char *name)
+{
+    static char out[600];
+    snprintf(out, sizeof out, "%s/%s", tmpdir, name);
+    FILE *in = fopen(src, "r"), *o = fopen(out, "w");
+    ck_assert(in && o);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        char *b = strrchr(line, '}');
+        if (b) {
+            fwrite(line, 1, (size_t)(b - line), o);
+            fputs(", \"pad\": 0", o);
+            fputs(b, o);
+        } else {
+            fputs(line, o);
+        }
+    }
+    free(line);
+    fclose(in);
+    ck_assert_int_eq(fclose(o), 0);
+    return out;
+}
+
+static uint64_t same_as_jansson(const char *path)
+{
+    sim_err e;
+    trace_reader *a = trace_open(path, TRACE_MOONCAKE, &e);
+    ck_assert_msg(a != NULL, "%s", e.msg);
+    trace_reader *b = trace_open(padded_copy(path, "padded.jsonl"), TRACE_MOONCAKE, &e);
+    ck_assert_msg(b != NULL, "%s", e.msg);
+    uint64_t n = assert_same_stream(a, b);
+    trace_close(a);
+    trace_close(b);
+    return n;
+}
+
+/* Lines in the shapes the fast path takes (spaces, tabs, a CR, keys in any
+ * order, null, empty and absent hash_ids, 18-digit ids, the largest
+ * lengths) and in shapes it leaves to Jansson (a real or exponent
+ * timestamp, a 19-digit id, an escaped key): each equal to Jansson's
+ * reading, and the values by hand. */
+static const char mooncake_shapes[] =
+    "{\"timestamp\": 0, \"input_length\": 1000, \"output_length\": 10, \"hash_ids\": [0, 1]}\n"
+    "{\"hash_ids\":[5,6,7],\"output_length\":3,\"input_length\":1100,\"timestamp\":7}\n"
+    " \t{ \"timestamp\" : 9 ,\t\"input_length\" : 512 , \"output_length\" : 0 , "
+    "\"hash_ids\" : [ 123456789012345678 ] } \r\n"
+    "{\"timestamp\": 10, \"input_length\": 20, \"output_length\": 4, \"hash_ids\": null}\n"
+    "{\"timestamp\": 11, \"input_length\": 20, \"output_length\": 4}\n"
+    "{\"timestamp\": 12, \"input_length\": 0, \"output_length\": 4294967295, \"hash_ids\": []}\n"
+    "{\"timestamp\": 12.25, \"input_length\": 20, \"output_length\": 4}\n"
+    "{\"timestamp\": 13, \"input_length\": 20, \"output_length\": 4, "
+    "\"hash_ids\": [1234567890123456789]}\n"
+    "{\"timestamp\": 1.4e1, \"input_length\": 20, \"output_length\": 4}\n"
+    "{\"timest\\u0061mp\": 15, \"input_length\": 4294967295, \"output_length\": 4}\n";
+
+START_TEST(test_mooncake_fast_equals_jansson)
+{
+    const char *p = write_tmp("shapes.jsonl", mooncake_shapes);
+    ck_assert_uint_eq(same_as_jansson(p), 10);
+    static const uint64_t ms[] = {0, 7, 9, 10, 11, 12, 0, 13, 14, 15};
+    static const uint32_t in[] = {1000, 1100, 512, 20, 20, 0, 20, 20, 20, 4294967295u};
+    static const uint32_t out[] = {10, 3, 0, 4, 4, 4294967295u, 4, 4, 4, 4};
+    static const uint32_t nb[] = {2, 3, 1, 0, 0, 0, 0, 1, 0, 0};
+    sim_err e;
+    trace_reader *r = trace_open(p, TRACE_AUTO, &e);
+    ck_assert_ptr_nonnull(r);
+    trace_req q;
+    for (int i = 0; i < 10; i++) {
+        ck_assert_int_eq(trace_next(r, &q, &e), 1);
+        ck_assert_uint_eq(q.arrival, i == 6 ? 12 * SIM_MS + 250 * SIM_US : ms[i] * SIM_MS);
+        ck_assert_uint_eq(q.input_tokens, in[i]);
+        ck_assert_uint_eq(q.output_tokens, out[i]);
+        ck_assert_uint_eq(q.n_blocks, nb[i]);
+        ck_assert_uint_eq(q.block_tokens, nb[i] ? 512 : 0);
+        if (i == 1)
+            ck_assert(q.block_ids[0] == 5 && q.block_ids[2] == 7);
+        if (i == 2)
+            ck_assert_uint_eq(q.block_ids[0], 123456789012345678ull);
+        if (i == 7)
+            ck_assert_uint_eq(q.block_ids[0], 1234567890123456789ull);
+    }
+    ck_assert_int_eq(trace_next(r, &q, &e), 0);
+    trace_close(r);
+    /* shapes the fast path must not accept as they are: Jansson's errors */
+    expect_error(write_tmp("dup2.jsonl", "{\"timestamp\": 0, \"timestamp\": 1, "
+                                         "\"input_length\": 2, \"output_length\": 1}\n"),
+                 TRACE_MOONCAKE, 1, "duplicate");
+    expect_error(write_tmp("zero.jsonl", "{\"timestamp\": 01, \"input_length\": 2, "
+                                         "\"output_length\": 1}\n"),
+                 TRACE_MOONCAKE, 1, "invalid JSON");
+    expect_error(write_tmp("tail.jsonl", ML(0, 1, 1) "{\"timestamp\": 1, \"input_length\": 2, "
+                                         "\"output_length\": 1} x\n"),
+                 TRACE_MOONCAKE, 2, "invalid JSON");
+    expect_error(write_tmp("huge.jsonl", "{\"timestamp\": 0, \"input_length\": 2, "
+                                         "\"output_length\": 1, "
+                                         "\"hash_ids\": [99999999999999999999]}\n"),
+                 TRACE_MOONCAKE, 1, "invalid JSON");
+    expect_error(write_tmp("comma.jsonl", "{\"timestamp\": 0, \"input_length\": 2, "
+                                          "\"output_length\": 1, \"hash_ids\": [1,]}\n"),
+                 TRACE_MOONCAKE, 1, "invalid JSON");
+    expect_error(write_tmp("big2.jsonl", ML(0, 1, 4294967296)), TRACE_MOONCAKE, 1, "too large");
+    /* 4,000 lines of 40-400 ids, 3.2 MB: lines cross the reader's 64 KiB
+     * blocks at every offset */
+    char big[600];
+    snprintf(big, sizeof big, "%s/big.jsonl", tmpdir);
+    FILE *f = fopen(big, "w");
+    ck_assert_ptr_nonnull(f);
+    uint64_t id = 0;
+    for (int i = 0; i < 4000; i++) {
+        int n = 40 + (i * 7919) % 361;
+        fprintf(f, "{\"timestamp\": %d, \"input_length\": %d, \"output_length\": %d, \"hash_ids\": [",
+                i, n * 512, 1 + i % 97);
+        for (int k = 0; k < n; k++)
+            fprintf(f, k ? ", %llu" : "%llu", (unsigned long long)(id++ * 2654435761u % 1000003));
+        fputs("]}\n", f);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_uint_eq(same_as_jansson(big), 4000);
+    /* the published traces, line by line */
+    char path[1024];
+    for (int i = 0; i < 2; i++)
+        if (find_trace(mooncake_files[i], path, sizeof path))
+            ck_assert_uint_gt(same_as_jansson(path), 3000);
+}
+END_TEST
+
+/* Line limits at the reader's block boundaries: a comment line of exactly
+ * TRACE_MAX_LINE (1 MiB) bytes is read, one byte more is an error, and a
+ * NUL at that byte is the NUL error (it comes first in the line). */
+START_TEST(test_line_limit_exact)
+{
+    enum { MAXL = 1 << 20 };
+    for (int v = 0; v < 3; v++) {
+        char *buf = malloc(MAXL + 200);
+        ck_assert_ptr_nonnull(buf);
+        size_t n = (size_t)sprintf(buf, "# memfab-trace v1 block_tokens=16\n#");
+        memset(buf + n, 'x', MAXL - 1);
+        n += MAXL - 1;
+        if (v == 1)
+            buf[n++] = 'y';
+        if (v == 2)
+            buf[n++] = '\0';
+        n += (size_t)sprintf(buf + n, "\n7 5 3 16 2\n");
+        char p[600];
+        snprintf(p, sizeof p, "%s/limit%d.trace", tmpdir, v);
+        FILE *f = fopen(p, "w");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+        ck_assert_int_eq(fclose(f), 0);
+        free(buf);
+        sim_err e;
+        trace_req q;
+        trace_reader *r = trace_open(p, TRACE_AUTO, &e);
+        ck_assert_ptr_nonnull(r);
+        int rc = trace_next(r, &q, &e);
+        if (v == 0) {
+            ck_assert_msg(rc == 1, "%s", e.msg);
+            ck_assert_uint_eq(q.id, 7);
+            ck_assert_int_eq(trace_reader_line(r), 3);
+        } else {
+            ck_assert_int_lt(rc, 0);
+            ck_assert_int_eq(e.line, 2);
+            ck_assert_ptr_nonnull(strstr(e.msg, v == 1 ? "longer than" : "NUL"));
+            if (v == 2)
+                ck_assert_int_eq(e.col, MAXL + 1);
+        }
+        trace_close(r);
+    }
+}
+END_TEST
+
 START_TEST(test_csv_errors)
 {
     static const char h[] = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
@@ -1378,6 +1557,8 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, test_synth_multiturn);
     tcase_add_loop_test(tc, test_synth_poisson, 0, 2);
     tcase_add_test(tc, test_synth_gamma_cv);
+    tcase_add_test(tc, test_mooncake_fast_equals_jansson); /* seconds under ASan */
+    tcase_add_test(tc, test_line_limit_exact);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("Limits");

@@ -237,12 +237,12 @@ sim_time fab_step_service_at(const fab_fstep *st, uint64_t off, uint64_t bytes, 
     if (st->proto) {
         if (bytes)
             w = st->proto->wire_bytes_at(st->cfg, st->op, off, bytes, st->dir, &u);
-        t = st->rate > 0 ? (sim_time)llround(w * 1e12 / st->rate) : 0;
+        t = st->rate > 0 ? sim_round_ps(w * 1e12 / st->rate) : 0;
     } else if (st->dir == FAB_DIR_DATA && (bytes || !st->ctl)) {
         /* a server moving payload at a rate, with per-packet and per-message costs */
         w = (double)bytes;
         u = st->unit_payload ? units_at(off, bytes, st->unit_payload) : 1;
-        t = st->rate > 0 ? (sim_time)llround((double)bytes * 1e12 / st->rate) : 0;
+        t = st->rate > 0 ? sim_round_ps((double)bytes * 1e12 / st->rate) : 0;
         t += (sim_time)u * st->per_unit;
         if (off == 0)
             t += st->per_msg;
@@ -288,7 +288,7 @@ static sim_time spread(sim *s, const fab_fstep *st, sim_time svc)
     if (!(st->spread > 0) || !svc)
         return svc;
     double u = gsl_rng_uniform(sim_comp_at(s, st->res->owner)->rng);
-    return (sim_time)llround((double)svc * (1.0 + st->spread * (2.0 * u - 1.0)));
+    return sim_round_ps((double)svc * (1.0 + st->spread * (2.0 * u - 1.0)));
 }
 
 /* Start services while a server is free and a chunk can go. */
@@ -472,7 +472,7 @@ static int serve(sim *s, fab_res *r)
     if (!ch->flow && ch->wire > 0) { /* framed by its sender */
         units = ch->units;
         wire = ch->wire;
-        svc = st->rate > 0 ? (sim_time)llround(wire * 1e12 / st->rate) : 0;
+        svc = st->rate > 0 ? sim_round_ps(wire * 1e12 / st->rate) : 0;
     } else if (ch->flow && ch->nstep == ch->step) { /* priced at the step before */
         svc = ch->nsvc;
         units = ch->nunits;

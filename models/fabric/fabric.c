@@ -17,6 +17,7 @@
 #include "models/fabric/fabric.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -130,7 +131,12 @@ static fab_flow *flow_get(fabric_state *f)
     }
     fab_flow *fl = f->free_flows;
     f->free_flows = fl->next;
-    memset(fl, 0, sizeof *fl);
+    /* Zero all but the itinerary: its 48 steps are 9 KB, and
+     * fab_flow_add_step clears each step it appends (a whole memset was
+     * 11% of the instructions of a fluid replay). */
+    memset(fl, 0, offsetof(fab_flow, st));
+    memset((char *)fl + offsetof(fab_flow, st) + sizeof fl->st, 0,
+           sizeof *fl - offsetof(fab_flow, st) - sizeof fl->st);
     return fl;
 }
 

@@ -17,6 +17,7 @@
 #include "models/fabric/fluid.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "sim/mem.h"
@@ -25,10 +26,101 @@
 #define SATURATED 1e-9    /* a resource loaded within this of 1 is saturated */
 #define RING_MAX (1u << 20) /* most chunks of a window the recurrence keeps */
 
+/* ---- the memo of times alone (fluid.h, "Memo") ---------------------------- */
+
+#define MEMO_STEPS 8      /* longer paths are not memoized */
+#define MEMO_SLOTS 4096   /* 2048 pairs of slots (two ways) */
+
+/* What alone() reads of a step (zeroed before it is filled: compared by
+ * memcmp, padding included). */
+typedef struct memo_step {
+    const fab_proto *proto;
+    const void *cfg;      /* constant during a run (set up by the link) */
+    double rate;
+    sim_time lat, per_unit, per_msg;
+    uint64_t unit, ctl_bytes, unit_payload;
+    int32_t op, dir, ctl, pad;
+} memo_step;
+
+typedef struct memo_key {
+    uint64_t bytes, chunk;
+    uint32_t window, nsteps;
+    memo_step st[MEMO_STEPS];
+} memo_key;
+
+typedef struct memo_ent {
+    memo_key key;         /* key.nsteps 0: empty slot */
+    uint64_t used;        /* memo clock of its last use */
+    sim_time t;           /* T_alone - t0 */
+    sim_time svc[MEMO_STEPS];
+    uint64_t units[MEMO_STEPS];
+    double wire[MEMO_STEPS];
+} memo_ent;
+
+struct fab_fluid_memo {
+    memo_ent *slot[MEMO_SLOTS]; /* pairs of ways, allocated on first use */
+    uint64_t clock;       /* lookups and stores so far */
+};
+
+/* Bytes of k that count: the header and its steps. */
+static size_t memo_len(const memo_key *k)
+{
+    return offsetof(memo_key, st) + k->nsteps * sizeof k->st[0];
+}
+
+/* fl's key (its first memo_len bytes are set), or 1 when its path is too
+ * long to memoize. */
+static int memo_key_of(const fab_flow *fl, memo_key *k)
+{
+    if (fl->nsteps > MEMO_STEPS)
+        return 1;
+    memset(k, 0, offsetof(memo_key, st) + fl->nsteps * sizeof k->st[0]);
+    k->bytes = fl->bytes;
+    k->chunk = fl->chunk;
+    k->window = fl->window;
+    k->nsteps = fl->nsteps;
+    for (uint32_t i = 0; i < fl->nsteps; i++) {
+        const fab_fstep *st = &fl->st[i];
+        memo_step *m = &k->st[i];
+        m->proto = st->proto;
+        m->cfg = st->cfg;
+        m->rate = st->rate;
+        m->lat = st->lat;
+        m->per_unit = st->per_unit;
+        m->per_msg = st->per_msg;
+        m->unit = st->unit;
+        m->ctl_bytes = st->ctl_bytes;
+        m->unit_payload = st->unit_payload;
+        m->op = st->op;
+        m->dir = st->dir;
+        m->ctl = st->ctl;
+    }
+    return 0;
+}
+
+static size_t memo_slot(const memo_key *k)
+{
+    const unsigned char *p = (const unsigned char *)k;
+    size_t n = memo_len(k);
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+    }
+    return (size_t)(h % MEMO_SLOTS);
+}
+
 void fab_fluid_free(fab_fluid *F)
 {
+    if (F->memo)
+        for (size_t i = 0; i < MEMO_SLOTS; i++)
+            sim_free(F->memo->slot[i]);
+    sim_free(F->memo);
     sim_free(F->res);
     sim_free(F->ends);
+    F->memo = NULL;
     F->res = NULL;
     F->ends = NULL;
     F->capres = F->capends = F->nres = 0;
@@ -165,6 +257,53 @@ static int alone(fab_fluid *F, fab_flow *fl, sim_time now, sim_time *end_out)
     return 0;
 }
 
+int fab_fluid_alone(fab_fluid *F, fab_flow *fl, sim_time now, sim_time *end)
+{
+    memo_key key;
+    memo_ent *e = NULL;
+    int memo = !memo_key_of(fl, &key);
+    if (memo && !F->memo)
+        F->memo = sim_calloc(1, sizeof *F->memo); /* NULL: no memo, no harm */
+    if (memo && F->memo) {
+        /* two ways: the key's pair of slots; a miss replaces the one used
+         * least recently (the hash mixes pointers, so which keys share a
+         * pair changes with the address layout; two ways keep the hits
+         * near the distinct keys' bound whatever the layout) */
+        memo_ent **sl = &F->memo->slot[memo_slot(&key) & ~(size_t)1];
+        size_t n = memo_len(&key);
+        for (int w = 0; w < 2 && !e; w++)
+            if (sl[w] && memcmp(&sl[w]->key, &key, n) == 0)
+                e = sl[w];
+        if (e) {
+            F->memo_hits++;
+            e->used = ++F->memo->clock;
+            *end = now + e->t;
+            for (uint32_t k = 0; k < fl->nsteps; k++) {
+                fl->st[k].fl_svc = e->svc[k];
+                fl->st[k].fl_units = e->units[k];
+                fl->st[k].fl_wire = e->wire[k];
+            }
+            return 0;
+        }
+        int w = !sl[0] ? 0 : !sl[1] ? 1 : sl[1]->used < sl[0]->used;
+        if (!sl[w])
+            sl[w] = sim_calloc(1, sizeof *sl[w]);
+        e = sl[w];
+    }
+    int rc = alone(F, fl, now, end);
+    if (rc || !e)
+        return rc;
+    memcpy(&e->key, &key, memo_len(&key));
+    e->used = ++F->memo->clock;
+    e->t = *end - now;
+    for (uint32_t k = 0; k < fl->nsteps; k++) {
+        e->svc[k] = fl->st[k].fl_svc;
+        e->units[k] = fl->st[k].fl_units;
+        e->wire[k] = fl->st[k].fl_wire;
+    }
+    return 0;
+}
+
 /* ---- rates ----------------------------------------------------------------- */
 
 /* Bring every draining flow's work to now. */
@@ -279,7 +418,7 @@ static sim_time to_drain(const fab_flow *f)
     if (!(f->fl_speed > 0))
         return SIM_TIME_MAX;
     double r = f->fl_speed == 1.0 ? f->fl_work : f->fl_work / f->fl_speed;
-    return r < 0.5 ? 0 : r >= 0x1p62 ? SIM_TIME_MAX : (sim_time)llround(r);
+    return r < 0.5 ? 0 : r >= 0x1p62 ? SIM_TIME_MAX : sim_round_ps(r);
 }
 
 /* Schedule the timer at the earliest drain (a pending one at another time
@@ -415,7 +554,7 @@ int fab_fluid_start(sim *s, fab_flow *fl)
         return 0;
     }
     sim_time now = sim_now(s), end;
-    if (alone(F, fl, now, &end)) {
+    if (fab_fluid_alone(F, fl, now, &end)) {
         F->chunked++;
         return 0; /* no memory for the recurrence: as chunks */
     }

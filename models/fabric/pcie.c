@@ -192,7 +192,7 @@ double pcie_wire_bytes(const pcie_cfg *cfg, int op, uint64_t bytes, int dir)
 
 sim_time pcie_wire_time(const pcie_cfg *cfg, int op, uint64_t bytes, int dir)
 {
-    return (sim_time)llround(pcie_wire_bytes(cfg, op, bytes, dir) * 1e12 / pcie_raw_rate(cfg));
+    return sim_round_ps(pcie_wire_bytes(cfg, op, bytes, dir) * 1e12 / pcie_raw_rate(cfg));
 }
 
 double pcie_model_bw(const pcie_cfg *cfg, int op, uint64_t size)
@@ -442,7 +442,7 @@ static int pcie_configure(sim_comp *c, const scn_node *node, sim_err *err)
                              (unsigned long long)(1ull << 24) - 1);
     }
     /* UpdateFC: an 8 B DLLP (in the flit's DLP bytes in Gen6) */
-    sim_time dllp = p->cfg.gen >= 6 ? 0 : (sim_time)llround(8e12 / pcie_raw_rate(&p->cfg));
+    sim_time dllp = p->cfg.gen >= 6 ? 0 : sim_round_ps(8e12 / pcie_raw_rate(&p->cfg));
     for (int d = 0; d < 2; d++) {
         fab_credit *fc = &p->fc[d];
         for (int k = 0; k < FAB_FC_NCLASS; k++) {

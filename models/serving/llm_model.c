@@ -295,5 +295,5 @@ sim_time llm_step_time(const llm_hw *hw, const llm_step *st)
     double ps = llm_step_seconds(hw, st, NULL, NULL, NULL) * 1e12;
     if (!(ps < 9.2e18))
         return SIM_TIME_MAX;
-    return ps > 0 ? (sim_time)llround(ps) : 0;
+    return ps > 0 ? sim_round_ps(ps) : 0;
 }
