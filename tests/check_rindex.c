@@ -194,6 +194,7 @@ END_TEST
 typedef struct hsink {
     uint64_t h;          /* FNV-1a over every request row and metric */
     uint64_t rows;
+    double rejected_early; /* the workload's metric */
 } hsink;
 
 static void mix(hsink *k, const void *p, size_t n)
@@ -206,6 +207,8 @@ static void mix(hsink *k, const void *p, size_t n)
 static int h_metric(void *ctx, const char *scope, const char *name, double v, const char *unit)
 {
     hsink *k = ctx;
+    if (!strcmp(scope, "workload") && !strcmp(name, "rejected_early"))
+        k->rejected_early = v;
     mix(k, scope, strlen(scope));
     mix(k, name, strlen(name));
     mix(k, &v, sizeof v);
@@ -412,6 +415,8 @@ START_TEST(conductor_indexed_equals_full_views)
     ck_assert_uint_gt(ra.indexed, 0);
     ck_assert_uint_eq(rb.indexed, 0);
     ck_assert_uint_eq(rb.views, 11 * 1500);
+    if (_i == 7) /* early rejection reached (53 requests) */
+        ck_assert(a.rejected_early > 0);
     /* a request the index decides builds at most holders + 2 views, the
      * rest 2 + 11 (the index's two, then every view) */
     ck_assert_uint_le(ra.views, ra.holders + 2 * 1500 + 11 * (1500 - ra.indexed));
