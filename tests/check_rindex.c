@@ -92,8 +92,8 @@ END_TEST
  * per tree and update. */
 static int scan_before(int order, const uint64_t *f[3], uint32_t a, uint32_t b)
 {
-    if (order == KV_RINDEX_MAXLOAD || order == KV_RINDEX_MAXREQS) {
-        const uint64_t *g = f[order == KV_RINDEX_MAXLOAD ? 0 : 2];
+    if (order == KV_RINDEX_MAXLOAD || order == KV_RINDEX_MAXREQS || order == KV_RINDEX_MAXKV) {
+        const uint64_t *g = f[order == KV_RINDEX_MAXLOAD ? 0 : order == KV_RINDEX_MAXKV ? 1 : 2];
         return g[a] != g[b] ? g[a] > g[b] : a < b;
     }
     if (order != KV_RINDEX_LOAD) {
@@ -108,10 +108,11 @@ START_TEST(tree_orders_match_a_scan)
 {
     static const int pairs[][2] = {{KV_RINDEX_LOAD, KV_RINDEX_MAXLOAD},
                                    {KV_RINDEX_KV, KV_RINDEX_NONE},
-                                   {KV_RINDEX_REQS, KV_RINDEX_MAXREQS}};
+                                   {KV_RINDEX_REQS, KV_RINDEX_MAXREQS},
+                                   {KV_RINDEX_REQS, KV_RINDEX_MAXKV}};
     static const uint32_t sizes[] = {2, 5, 64, 300};
     for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
-        for (size_t o = 0; o < 3; o++) {
+        for (size_t o = 0; o < sizeof pairs / sizeof pairs[0]; o++) {
             uint32_t n = sizes[z], levels = 0;
             while ((1u << levels) < n)
                 levels++;
@@ -193,6 +194,7 @@ END_TEST
 typedef struct hsink {
     uint64_t h;          /* FNV-1a over every request row and metric */
     uint64_t rows;
+    double rejected_early; /* the workload's metric */
 } hsink;
 
 static void mix(hsink *k, const void *p, size_t n)
@@ -205,6 +207,8 @@ static void mix(hsink *k, const void *p, size_t n)
 static int h_metric(void *ctx, const char *scope, const char *name, double v, const char *unit)
 {
     hsink *k = ctx;
+    if (!strcmp(scope, "workload") && !strcmp(name, "rejected_early"))
+        k->rejected_early = v;
     mix(k, scope, strlen(scope));
     mix(k, name, strlen(name));
     mix(k, &v, sizeof v);
@@ -223,6 +227,18 @@ static int h_request(void *ctx, uint64_t id, const char *session, const char *in
     return 0;
 }
 
+static int h_request_pd(void *ctx, uint64_t id, const char *session, const char *instance,
+                        sim_time arrival, sim_time first, sim_time finish, uint64_t in,
+                        uint64_t out, uint64_t cached, const char *prefill, uint64_t kv_bytes,
+                        sim_time kv_wait, sim_time kv_transfer)
+{
+    hsink *k = ctx;
+    uint64_t f[3] = {kv_bytes, kv_wait, kv_transfer};
+    mix(k, f, sizeof f);
+    mix(k, prefill, strlen(prefill));
+    return h_request(ctx, id, session, instance, arrival, first, finish, in, out, cached);
+}
+
 /* Run text with the routing index on or off; the route stats in *rs. */
 static void run(const char *text, int index, hsink *k, serving_route_stats *rs)
 {
@@ -233,7 +249,7 @@ static void run(const char *text, int index, hsink *k, serving_route_stats *rs)
     scn_doc *doc = scn_load_string("rindex.yaml", text, &err);
     ck_assert_msg(doc != NULL, "%s", err.msg);
     sim *s = sim_create();
-    sim_sink snk = {k, h_metric, NULL, NULL, h_request, NULL, NULL, NULL, NULL, NULL};
+    sim_sink snk = {k, h_metric, NULL, NULL, h_request, NULL, NULL, h_request_pd, NULL, NULL};
     sim_set_sink(s, &snk);
     static const char *const sections[] = {"workload", "kv", "router", "fabric", NULL};
     int rc = sim_build(s, doc, memfab_models, sections, &err);
@@ -338,6 +354,78 @@ END_TEST
 /* dynamo's index needs fl(w x n_blocks) + max KV blocks < 2^51 to be exact;
  * beyond it (a weight of 10^15) a request builds every view, and the
  * results stay those of the full views. */
+/* The conductor pair router (prefill/decode disaggregation) on np prefill
+ * and nd decode instances, 5 prefix groups, 1,500 requests; an HBM tier of
+ * `hbm` per instance: 1 GiB is 512 blocks of 16 tokens x 128 KiB (Llama-3-8B:
+ * 32 layers x 8 KV heads x 128 x 2 x 2 B a token), a few prompts' worth, so
+ * the decode root often lacks room (the request builds every view); 8 GiB
+ * leaves room nearly always. */
+static void scenario_pd(char *buf, size_t len, uint32_t np, uint32_t nd, const char *params,
+                        const char *dcap)
+{
+    int o = snprintf(buf, len,
+                     "name: rindex-pd\nseed: 5\nstop: trace_end\n"
+                     "workload:\n"
+                     "  synthetic: {arrivals: poisson, rate: %u/s, groups: 5, prefix: 1024 tokens,\n"
+                     "              input: {dist: lognormal, mean: 400 tokens, sigma: 0.5},\n"
+                     "              output: {dist: lognormal, mean: 40 tokens, sigma: 0.5},\n"
+                     "              turns: 3, think: {dist: exponential, mean: 2 s}, requests: 1500}\n"
+                     "  disaggregation: {transfer: whole, bandwidth: 25 GB/s, latency: 10 us}\n"
+                     "kv: {block_tokens: 16, eviction: lru, tiers: [{name: hbm, capacity: %s},\n"
+                     "     {name: dram, capacity: 2 GiB, bandwidth: 25 GB/s, latency: 10 us}]}\n"
+                     "router: {policy: conductor%s}\n"
+                     "components:\n",
+                     4 * (np + nd), dcap, params);
+    for (uint32_t i = 0; i < np; i++)
+        o += snprintf(buf + o, len - (size_t)o,
+                      "  - {name: p%u, type: llm_instance, model: llama3-8b, role: prefill}\n", i);
+    for (uint32_t j = 0; j < nd; j++)
+        o += snprintf(buf + o, len - (size_t)o,
+                      "  - {name: d%u, type: llm_instance, model: llama3-8b, role: decode}\n", j);
+    ck_assert((size_t)o < len);
+}
+
+/* Conductor with the index (prefill: llmd's proof over the prefill
+ * instances; decode: the (waiting, outstanding, index) root when it has
+ * room, kv_router.c "Indexed conductor") and without: every request row
+ * (instance, prefill instance, times, KV bytes) and metric the same, with
+ * and without early rejection. */
+static const char *const pd_params[] = {
+    "",
+    ", load_weight: 2.5",
+    ", reject_waiting: 2",
+    ", load_weight: 0, reject_waiting: 1",
+};
+
+START_TEST(conductor_indexed_equals_full_views)
+{
+    const char *params = pd_params[_i % 4];
+    const char *dcap = _i / 4 ? "1 GiB" : "8 GiB";
+    char text[4096];
+    scenario_pd(text, sizeof text, 6, 5, params, dcap);
+    hsink a, b;
+    serving_route_stats ra, rb;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_uint_eq(b.rows, 1500);
+    ck_assert_msg(a.h == b.h, "conductor%s hbm %s: results differ with the index", params,
+                  dcap);
+    ck_assert_uint_eq(ra.routed, 1500);
+    ck_assert_uint_gt(ra.indexed, 0);
+    ck_assert_uint_eq(rb.indexed, 0);
+    ck_assert_uint_eq(rb.views, 11 * 1500);
+    if (_i == 7) /* early rejection reached (53 requests) */
+        ck_assert(a.rejected_early > 0);
+    /* a request the index decides builds at most holders + 2 views, the
+     * rest 2 + 11 (the index's two, then every view) */
+    ck_assert_uint_le(ra.views, ra.holders + 2 * 1500 + 11 * (1500 - ra.indexed));
+    fprintf(stderr, "conductor%s hbm %s: %llu of 1500 indexed, %llu views (full: %llu)\n",
+            params, dcap, (unsigned long long)ra.indexed, (unsigned long long)ra.views,
+            (unsigned long long)rb.views);
+}
+END_TEST
+
 START_TEST(dynamo_beyond_exact_range_builds_every_view)
 {
     char text[2048];
@@ -479,6 +567,7 @@ static Suite *suite(void)
     tcase_add_test(tc, tree_orders_match_a_scan);
     tcase_add_loop_test(tc, indexed_equals_full_views, 0, 2 * NPOL);
     tcase_add_loop_test(tc, indexed_equals_full_views_many_instances, 0, 4);
+    tcase_add_loop_test(tc, conductor_indexed_equals_full_views, 0, 8);
     tcase_add_test(tc, dynamo_beyond_exact_range_builds_every_view);
     tcase_add_test(tc, views_per_request_do_not_grow_with_instances);
     tcase_add_test(tc, other_policies_see_every_instance);

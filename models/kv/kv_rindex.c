@@ -50,8 +50,9 @@ static int before(kv_rindex *x, int order, uint32_t a, uint32_t b)
     const uint64_t *o = x->fig[0];
     switch (order) {
     case KV_RINDEX_MAXLOAD:
-    case KV_RINDEX_MAXREQS: {
-        const uint64_t *f = x->fig[order == KV_RINDEX_MAXLOAD ? 0 : 2];
+    case KV_RINDEX_MAXREQS:
+    case KV_RINDEX_MAXKV: {
+        const uint64_t *f = x->fig[order == KV_RINDEX_MAXLOAD ? 0 : order == KV_RINDEX_MAXKV ? 1 : 2];
         if (f[a] != f[b])
             return f[a] > f[b];
         return a < b;
@@ -227,7 +228,7 @@ void kv_rindex_set(kv_rindex *x, uint32_t i, uint64_t load, uint64_t kv, uint64_
     /* replay a tree only when a figure its order reads changed */
     static const unsigned reads[] = {
         [KV_RINDEX_LOAD] = 1, [KV_RINDEX_KV] = 3, [KV_RINDEX_REQS] = 5,
-        [KV_RINDEX_MAXLOAD] = 1, [KV_RINDEX_MAXREQS] = 4};
+        [KV_RINDEX_MAXLOAD] = 1, [KV_RINDEX_MAXREQS] = 4, [KV_RINDEX_MAXKV] = 2};
     unsigned changed = (was[0] != load) | (was[1] != kv) << 1 | (was[2] != reqs) << 2;
     if (changed & reads[x->lo.order])
         replay(x, &x->lo, i);

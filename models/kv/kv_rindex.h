@@ -21,8 +21,10 @@
  * figure first (dynamo, sglang: kv_router.c) get the min tree on (KV
  * blocks in use, outstanding, index) or (requests waiting + running,
  * outstanding, index) instead, and a second tree whose root is the
- * instance with the most outstanding tokens or requests (ties: lowest
- * index): each instance keeps the three figures.
+ * instance with the most outstanding tokens, requests or KV figure (ties:
+ * lowest index): each instance keeps the three figures. (A pair router's
+ * decode index stores free KV blocks as the KV figure and waiting
+ * reservations as the requests figure: serving.c, rx_figures.)
  *
  * Memory: one list node per (block, instance) pair held, 2 x the
  * instance count entries per tree and three figures per instance; nothing
@@ -42,6 +44,7 @@ enum {
     KV_RINDEX_REQS,     /* min: (requests, outstanding, index) */
     KV_RINDEX_MAXLOAD,  /* max: (outstanding; ties lowest index) */
     KV_RINDEX_MAXREQS,  /* max: (requests; ties lowest index) */
+    KV_RINDEX_MAXKV,    /* max: (the KV figure; ties lowest index) */
     KV_RINDEX_NONE      /* no second tree */
 };
 
@@ -49,7 +52,7 @@ enum {
  * (outstanding, index). NULL when out of memory. */
 kv_rindex *kv_rindex_new(uint32_t n);
 /* The same with the min tree in order `min` (LOAD, KV or REQS) and a
- * second tree in order `max` (MAXLOAD, MAXREQS or NONE). */
+ * second tree in order `max` (MAXLOAD, MAXREQS, MAXKV or NONE). */
 kv_rindex *kv_rindex_new_orders(uint32_t n, int min, int max);
 void kv_rindex_free(kv_rindex *x);
 

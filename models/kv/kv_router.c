@@ -602,4 +602,48 @@ static int conductor_route(void *st, const memfab_request_view *req,
 static const memfab_pair_router_ops conductor_ops = {"conductor", conductor_create,
                                                      conductor_destroy, conductor_route};
 
+/* Indexed conductor. Prefill: llmd's score over the prefill instances, so
+ * llmd's plan and proof (section "indexed routing") over an index of the
+ * prefill instances alone (M, the largest outstanding, is then over them,
+ * as llmd_route's scan over `pre` takes it). Decode: the order is (room
+ * first, then waiting, outstanding, index) - the scan above keeps the
+ * first of the least by strict comparisons, so ties go to the lowest
+ * index. Let G be the least decode instance by (waiting, outstanding,
+ * index) over all of them. If G has room (kv_free_blocks >= n_blocks) it
+ * is the first among those with room, hence the scan's choice. If the most
+ * free blocks of any decode instance (the root of a max tree on free
+ * blocks) is below n_blocks, none has room and the scan's choice is the
+ * least overall, G again. Otherwise (G lacks room, another has it) the
+ * choice depends on which others have room, which neither tree gives, and
+ * the request builds every view. */
+int kv_pair_index_plan(const memfab_pair_router_ops *ops, const void *st, kv_rx_plan *plan)
+{
+    const conductor *c = st;
+    memset(plan, 0, sizeof *plan);
+    if (ops != &conductor_ops || !c || !isfinite(c->load_weight))
+        return -1;
+    plan->min_order = KV_RINDEX_LOAD;
+    plan->max_order = KV_RINDEX_MAXLOAD;
+    plan->holders = plan->least_view = 1;
+    return 0;
+}
+
+uint32_t kv_pair_index_route(const memfab_pair_router_ops *ops, void *st,
+                             const memfab_request_view *req, const kv_rx_query *q,
+                             const memfab_instance_view *dleast, uint64_t dmost_free,
+                             int *reject)
+{
+    conductor *c = st;
+    *reject = 0;
+    if (ops != &conductor_ops ||
+        (dleast->kv_free_blocks < req->n_blocks && dmost_free >= req->n_blocks))
+        return KV_RX_FULL;
+    rstate ls = {0};
+    ls.a = c->load_weight;
+    uint32_t p = kv_router_index_route(&llmd_ops, &ls, req, q);
+    if (p != KV_RX_FULL)
+        *reject = c->reject_waiting > 0 && (double)dleast->waiting >= c->reject_waiting;
+    return p;
+}
+
 const memfab_pair_router_ops *const kv_pair_router_policies[] = {&conductor_ops, NULL};

@@ -308,6 +308,20 @@ void kv_router_index_figures(const memfab_instance_view *v, uint64_t fig[3]);
 
 /* Built-in pair routers (disaggregation), NULL-terminated: conductor. */
 extern const memfab_pair_router_ops *const kv_pair_router_policies[];
+/* Indexed pair routing (conductor only; kv_router.c, "indexed routing").
+ * The prefill choice reads an index over the prefill instances with the
+ * plan of kv_pair_index_plan; the decode choice reads the root of a min
+ * tree on (waiting, outstanding, index) over the decode instances, given
+ * as its load view, and the most free KV blocks of any decode instance. kv_pair_index_plan: -1 when the policy needs every
+ * view (a plug-in, a non-finite load weight). kv_pair_index_route: the
+ * prefill instance (the index of its view in q->cand) and *reject, or
+ * KV_RX_FULL when the index cannot decide exactly (the decode root has no
+ * room for the prompt but another has: build every view). The decode choice is then dleast. */
+int kv_pair_index_plan(const memfab_pair_router_ops *ops, const void *st, kv_rx_plan *plan);
+uint32_t kv_pair_index_route(const memfab_pair_router_ops *ops, void *st,
+                             const memfab_request_view *req, const kv_rx_query *q,
+                             const memfab_instance_view *dleast, uint64_t dmost_free,
+                             int *reject);
 
 /* The parameters a built-in policy reads from its section (router: for
  * routers and pair routers, kv: for eviction policies), declared as a

@@ -180,7 +180,13 @@ typedef struct wl_state {
     int rx_failed;                      /* the index ran out of memory */
     int rkind;                          /* kv_router_builtin of the router */
     kv_rindex *rx;                      /* the index, or NULL: full views */
-    struct rx_ctx { struct wl_state *w; uint32_t i; } *rctx; /* per instance, hook context */
+    kv_rindex *rxd;                     /* pair routers: the decode instances' index */
+    struct rx_ctx {                     /* per instance, hook context */
+        struct wl_state *w;
+        uint32_t i;                     /* the instance */
+        uint32_t k;                     /* its position in its index (rx or rxd) */
+        int dec;                        /* in rxd: figures (outstanding, kv used, waiting) */
+    } *rctx;
     uint32_t *dirty, ndirty;            /* instances whose load changed since the last route */
     uint32_t *cand;                     /* holders of a request's first block */
     memfab_instance_view *cviews;       /* their views, and the tree root's (n + 1) */
@@ -1204,18 +1210,32 @@ static void rx_load(void *ctx)
 static void rx_block(void *ctx, uint64_t id, int added)
 {
     struct rx_ctx *q = ctx;
-    if (kv_rindex_block(q->w->rx, q->i, id, added))
+    if (!q->dec && kv_rindex_block(q->w->rx, q->k, id, added)) /* no router reads decode holders */
         q->w->rx_failed = 1;
 }
 
-/* Instance i's load figures into the index (re-arming its hook). */
+/* The figures an index keeps of view v: kv_router_index_figures, or for a
+ * decode instance of a pair router (outstanding, free KV blocks, waiting):
+ * its min tree in order KV_RINDEX_REQS is then on (waiting, outstanding,
+ * index), its max tree KV_RINDEX_MAXKV on free blocks. */
+static void rx_figures(const struct rx_ctx *q, const memfab_instance_view *v, uint64_t f[3])
+{
+    kv_router_index_figures(v, f);
+    if (q->dec) {
+        f[1] = v->kv_free_blocks;
+        f[2] = v->waiting;
+    }
+}
+
+/* Instance i's load figures into its index (re-arming its hook). */
 static void rx_refresh(wl_state *w, uint32_t i)
 {
     memfab_instance_view v;
     uint64_t f[3];
+    const struct rx_ctx *q = &w->rctx[i];
     inst_take_load(w->inst[i], &v);
-    kv_router_index_figures(&v, f);
-    kv_rindex_set(w->rx, i, f[0], f[1], f[2]);
+    rx_figures(q, &v, f);
+    kv_rindex_set(q->dec ? w->rxd : w->rx, q->k, f[0], f[1], f[2]);
 }
 
 /* Set the index up at the first request (every store exists by then and
@@ -1225,22 +1245,44 @@ static void rx_setup(sim_comp *c)
     wl_state *w = c->state;
     w->rx_tried = 1;
     w->rkind = kv_router_builtin(w->router);
-    if (w->route_full || w->pair || w->disagg || w->ninst < 2)
+    if (w->route_full || w->ninst < 2)
         return;
-    int plain = w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM; /* read no view */
-    if (!plain && kv_router_index_plan(w->router, w->router_st, &w->rplan))
+    /* A pair router: rx over the prefill instances (position k = pidx[k]),
+     * rxd over the decode ones; otherwise rx over every instance. */
+    int pair = w->pair && w->disagg && w->npre && w->ndec;
+    if (w->pair && !pair)
+        return;
+    if (w->disagg && !w->pair)
+        return;
+    int plain = !pair && (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM);
+    if (pair ? kv_pair_index_plan(w->pair, w->pair_st, &w->rplan)
+             : !plain && kv_router_index_plan(w->router, w->router_st, &w->rplan))
         return;
     if (plain)
         w->rplan = (kv_rx_plan){KV_RINDEX_LOAD, KV_RINDEX_NONE, 0, 0};
-    w->rx = kv_rindex_new_orders(w->ninst, w->rplan.min_order, w->rplan.max_order);
+    w->rx = kv_rindex_new_orders(pair ? w->npre : w->ninst, w->rplan.min_order,
+                                 w->rplan.max_order);
+    if (pair)
+        w->rxd = kv_rindex_new_orders(w->ndec, KV_RINDEX_REQS, KV_RINDEX_MAXKV);
     w->rctx = sim_calloc(w->ninst, sizeof *w->rctx);
     w->dirty = sim_calloc(w->ninst, sizeof *w->dirty);
     w->cand = sim_calloc(w->ninst, sizeof *w->cand);
     w->cviews = sim_calloc((size_t)w->ninst + 1, sizeof *w->cviews);
     uint32_t i = 0;
-    if (w->rx && w->rctx && w->dirty && w->cand && w->cviews) {
+    if (w->rx && (w->rxd || !pair) && w->rctx && w->dirty && w->cand && w->cviews) {
         w->kv_total_min = UINT64_MAX;
         w->kv_total_max = 0;
+        if (pair) {
+            for (uint32_t k = 0; k < w->npre; k++)
+                w->rctx[w->pidx[k]].k = k;
+            for (uint32_t j = 0; j < w->ndec; j++) {
+                w->rctx[w->didx[j]].k = j;
+                w->rctx[w->didx[j]].dec = 1;
+            }
+        } else {
+            for (uint32_t k = 0; k < w->ninst; k++)
+                w->rctx[k].k = k;
+        }
         for (; i < w->ninst; i++) {
             w->rctx[i].w = w;
             w->rctx[i].i = i;
@@ -1248,10 +1290,12 @@ static void rx_setup(sim_comp *c)
                 break;
             memfab_instance_view v;
             inst_load_view(w->inst[i], &v); /* kv_total_blocks is fixed from the start */
-            w->kv_total_min = v.kv_total_blocks < w->kv_total_min ? v.kv_total_blocks
-                                                                  : w->kv_total_min;
-            w->kv_total_max = v.kv_total_blocks > w->kv_total_max ? v.kv_total_blocks
-                                                                  : w->kv_total_max;
+            if (!w->rctx[i].dec) {
+                w->kv_total_min = v.kv_total_blocks < w->kv_total_min ? v.kv_total_blocks
+                                                                      : w->kv_total_min;
+                w->kv_total_max = v.kv_total_blocks > w->kv_total_max ? v.kv_total_blocks
+                                                                      : w->kv_total_max;
+            }
             rx_refresh(w, i);
         }
     }
@@ -1260,7 +1304,8 @@ static void rx_setup(sim_comp *c)
     while (i-- > 0) /* refused (or no memory): full views for every request */
         inst_set_route_hooks(w->inst[i], NULL, NULL, NULL);
     kv_rindex_free(w->rx);
-    w->rx = NULL;
+    kv_rindex_free(w->rxd);
+    w->rx = w->rxd = NULL;
 }
 
 #ifndef NDEBUG
@@ -1272,15 +1317,58 @@ static int rx_consistent(wl_state *w)
     for (uint32_t i = 0; i < w->ninst; i++) {
         memfab_instance_view v;
         uint64_t f[3];
+        const struct rx_ctx *q = &w->rctx[i];
         inst_load_view(w->inst[i], &v);
-        kv_router_index_figures(&v, f);
+        rx_figures(q, &v, f);
         for (int k = 0; k < 3; k++)
-            if (kv_rindex_figure(w->rx, i, k) != f[k])
+            if (kv_rindex_figure(q->dec ? w->rxd : w->rx, q->k, k) != f[k])
                 return 0;
     }
     return 1;
 }
 #endif
+
+/* The pair router's choice for r from the two indexes: the prefill
+ * instance (an instance index; its view is in cviews) with the decode
+ * position in *dd and early rejection in *reject, or KV_RX_FULL when the
+ * request needs every view. */
+static uint32_t route_pair_indexed(sim_comp *c, inst_req *r, const memfab_request_view *rv,
+                                   uint32_t *dd, int *reject)
+{
+    wl_state *w = c->state;
+    for (uint32_t k = 0; k < w->ndirty; k++)
+        rx_refresh(w, w->dirty[k]);
+    w->ndirty = 0;
+    assert(rx_consistent(w));
+    kv_rx_query q;
+    memset(&q, 0, sizeof q);
+    q.cand = w->cviews;
+    if (w->rplan.holders && r->n_prompt) {
+        uint32_t nh = kv_rindex_holders(w->rx, r->ids[0], w->cand, w->npre);
+        w->rstat.holders += nh;
+        for (uint32_t k = 0; k < nh && k < w->npre; k++)
+            inst_view(w->inst[w->pidx[w->cand[k]]], r, &w->cviews[q.ncand++]);
+    }
+    uint32_t least = kv_rindex_least(w->rx);
+    q.least = w->pidx[least];
+    if (w->rplan.least_view)
+        inst_view(w->inst[q.least], r, &w->cviews[q.ncand++]);
+    q.least_fig = kv_rindex_figure(w->rx, least, 0);
+    if (w->rplan.max_order != KV_RINDEX_NONE)
+        q.most_fig = kv_rindex_figure(w->rx, kv_rindex_most(w->rx), 0);
+    q.kv_total_min = w->kv_total_min;
+    q.kv_total_max = w->kv_total_max;
+    w->ncviews = q.ncand;
+    *dd = kv_rindex_least(w->rxd);
+    memfab_instance_view dv;
+    inst_load_view(w->inst[w->didx[*dd]], &dv);
+    w->rstat.views += q.ncand + 1;
+    uint64_t most_free = kv_rindex_figure(w->rxd, kv_rindex_most(w->rxd), 1);
+    uint32_t pick = kv_pair_index_route(w->pair, w->pair_st, rv, &q, &dv, most_free, reject);
+    if (pick != KV_RX_FULL)
+        w->rstat.indexed++;
+    return pick;
+}
 
 /* The router's choice for r among the n = ninst instances, from the index;
  * KV_RX_FULL when the request needs the full views. */
@@ -1361,19 +1449,39 @@ static void dispatch(sim_comp *c, const trace_req *t)
     uint64_t stuck = 0;
     int have = 0;
     if (w->pair) { /* a pair router: (prefill, decode) or early rejection */
-        for (uint32_t i = 0; i < n; i++)
-            inst_view(w->inst[w->pidx[i]], r, &w->views[i]);
-        for (uint32_t j = 0; j < w->ndec; j++)
-            inst_view(w->inst[w->didx[j]], r, &w->dviews[j]);
+        if (!w->rx_tried)
+            rx_setup(c);
+        if (w->rx_failed) {
+            sim_fail(c->sim, SIM_ENOMEM, "%s: out of memory for the routing index", c->name);
+            return;
+        }
         memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
                                   w->block_tokens, r->ids};
-        uint32_t pp = 0, dd = 0;
-        int reject = w->pair->route_pair(w->pair_st, &rv, w->views, n, w->dviews, w->ndec,
+        uint32_t pp = 0, dd = 0, g = KV_RX_FULL;
+        int reject = 0;
+        w->rstat.routed++;
+        if (w->rx)
+            g = route_pair_indexed(c, r, &rv, &dd, &reject);
+        if (g != KV_RX_FULL) { /* the index decided: the prefill view is in cviews */
+            uint32_t k = 0;
+            while (k < w->ncviews && w->cviews[k].index != g)
+                k++;
+            assert(k < w->ncviews);
+            r->predicted = k < w->ncviews ? w->cviews[k].prefix_blocks : 0;
+            r->instance = g;
+        } else {
+            w->rstat.views += n + w->ndec;
+            for (uint32_t i = 0; i < n; i++)
+                inst_view(w->inst[w->pidx[i]], r, &w->views[i]);
+            for (uint32_t j = 0; j < w->ndec; j++)
+                inst_view(w->inst[w->didx[j]], r, &w->dviews[j]);
+            reject = w->pair->route_pair(w->pair_st, &rv, w->views, n, w->dviews, w->ndec,
                                          uniform_draw, c->rng, &pp, &dd);
-        pp = pp < n ? pp : n - 1;
-        dd = dd < w->ndec ? dd : w->ndec - 1;
-        r->predicted = w->views[pp].prefix_blocks;
-        r->instance = w->pidx[pp];
+            pp = pp < n ? pp : n - 1;
+            dd = dd < w->ndec ? dd : w->ndec - 1;
+            r->predicted = w->views[pp].prefix_blocks;
+            r->instance = w->pidx[pp];
+        }
         r->decode = UINT32_MAX;
         r->kv_next = NULL;
         w->tot.arrived++;
@@ -1785,6 +1893,7 @@ static void wl_destroy(sim_comp *c)
     sim_free(w->views);
     sim_free(w->inst);
     kv_rindex_free(w->rx);
+    kv_rindex_free(w->rxd);
     sim_free(w->rctx);
     sim_free(w->dirty);
     sim_free(w->cand);
