@@ -1328,6 +1328,40 @@ static int rx_consistent(wl_state *w)
 }
 #endif
 
+/* The index query for r over the n instances w->rx covers (map[k]: the
+ * instance at index position k; NULL: position = instance): the views of
+ * the holders of r's first block, the least-loaded instance (and its view
+ * when the plan reads it) and the plan's load figures. Brings the index up
+ * to date first. */
+static void rx_query(wl_state *w, inst_req *r, const uint32_t *map, uint32_t n, kv_rx_query *q)
+{
+    for (uint32_t k = 0; k < w->ndirty; k++)
+        rx_refresh(w, w->dirty[k]);
+    w->ndirty = 0;
+    assert(rx_consistent(w));
+    memset(q, 0, sizeof *q);
+    q->cand = w->cviews;
+    if (w->rplan.holders && r->n_prompt) {
+        uint32_t nh = kv_rindex_holders(w->rx, r->ids[0], w->cand, n);
+        w->rstat.holders += nh;
+        for (uint32_t k = 0; k < nh && k < n; k++)
+            inst_view(w->inst[map ? map[w->cand[k]] : w->cand[k]], r, &w->cviews[q->ncand++]);
+    }
+    uint32_t least = kv_rindex_least(w->rx);
+    q->least = map ? map[least] : least;
+    if (w->rplan.least_view)
+        inst_view(w->inst[q->least], r, &w->cviews[q->ncand++]);
+    w->rstat.views += q->ncand;
+    static const int fig_of[] = {[KV_RINDEX_LOAD] = 0, [KV_RINDEX_KV] = 1, [KV_RINDEX_REQS] = 2,
+                                 [KV_RINDEX_MAXLOAD] = 0, [KV_RINDEX_MAXREQS] = 2};
+    q->least_fig = kv_rindex_figure(w->rx, least, fig_of[w->rplan.min_order]);
+    if (w->rplan.max_order != KV_RINDEX_NONE)
+        q->most_fig = kv_rindex_figure(w->rx, kv_rindex_most(w->rx), fig_of[w->rplan.max_order]);
+    q->kv_total_min = w->kv_total_min;
+    q->kv_total_max = w->kv_total_max;
+    w->ncviews = q->ncand;
+}
+
 /* The pair router's choice for r from the two indexes: the prefill
  * instance (an instance index; its view is in cviews) with the decode
  * position in *dd and early rejection in *reject, or KV_RX_FULL when the
@@ -1336,33 +1370,12 @@ static uint32_t route_pair_indexed(sim_comp *c, inst_req *r, const memfab_reques
                                    uint32_t *dd, int *reject)
 {
     wl_state *w = c->state;
-    for (uint32_t k = 0; k < w->ndirty; k++)
-        rx_refresh(w, w->dirty[k]);
-    w->ndirty = 0;
-    assert(rx_consistent(w));
     kv_rx_query q;
-    memset(&q, 0, sizeof q);
-    q.cand = w->cviews;
-    if (w->rplan.holders && r->n_prompt) {
-        uint32_t nh = kv_rindex_holders(w->rx, r->ids[0], w->cand, w->npre);
-        w->rstat.holders += nh;
-        for (uint32_t k = 0; k < nh && k < w->npre; k++)
-            inst_view(w->inst[w->pidx[w->cand[k]]], r, &w->cviews[q.ncand++]);
-    }
-    uint32_t least = kv_rindex_least(w->rx);
-    q.least = w->pidx[least];
-    if (w->rplan.least_view)
-        inst_view(w->inst[q.least], r, &w->cviews[q.ncand++]);
-    q.least_fig = kv_rindex_figure(w->rx, least, 0);
-    if (w->rplan.max_order != KV_RINDEX_NONE)
-        q.most_fig = kv_rindex_figure(w->rx, kv_rindex_most(w->rx), 0);
-    q.kv_total_min = w->kv_total_min;
-    q.kv_total_max = w->kv_total_max;
-    w->ncviews = q.ncand;
+    rx_query(w, r, w->pidx, w->npre, &q);
     *dd = kv_rindex_least(w->rxd);
     memfab_instance_view dv;
     inst_load_view(w->inst[w->didx[*dd]], &dv);
-    w->rstat.views += q.ncand + 1;
+    w->rstat.views++;
     uint64_t most_free = kv_rindex_figure(w->rxd, kv_rindex_most(w->rxd), 1);
     uint32_t pick = kv_pair_index_route(w->pair, w->pair_st, rv, &q, &dv, most_free, reject);
     if (pick != KV_RX_FULL)
@@ -1380,31 +1393,8 @@ static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_vie
         w->rstat.indexed++;
         return w->router->route(w->router_st, rv, w->views, w->ninst, uniform_draw, c->rng);
     }
-    for (uint32_t k = 0; k < w->ndirty; k++)
-        rx_refresh(w, w->dirty[k]);
-    w->ndirty = 0;
-    assert(rx_consistent(w));
     kv_rx_query q;
-    memset(&q, 0, sizeof q);
-    q.cand = w->cviews;
-    if (w->rplan.holders && r->n_prompt) {
-        uint32_t nh = kv_rindex_holders(w->rx, r->ids[0], w->cand, w->ninst);
-        w->rstat.holders += nh;
-        for (uint32_t k = 0; k < nh && k < w->ninst; k++)
-            inst_view(w->inst[w->cand[k]], r, &w->cviews[q.ncand++]);
-    }
-    q.least = kv_rindex_least(w->rx);
-    if (w->rplan.least_view)
-        inst_view(w->inst[q.least], r, &w->cviews[q.ncand++]);
-    w->rstat.views += q.ncand;
-    static const int fig_of[] = {[KV_RINDEX_LOAD] = 0, [KV_RINDEX_KV] = 1, [KV_RINDEX_REQS] = 2,
-                                 [KV_RINDEX_MAXLOAD] = 0, [KV_RINDEX_MAXREQS] = 2};
-    q.least_fig = kv_rindex_figure(w->rx, q.least, fig_of[w->rplan.min_order]);
-    if (w->rplan.max_order != KV_RINDEX_NONE)
-        q.most_fig = kv_rindex_figure(w->rx, kv_rindex_most(w->rx), fig_of[w->rplan.max_order]);
-    q.kv_total_min = w->kv_total_min;
-    q.kv_total_max = w->kv_total_max;
-    w->ncviews = q.ncand;
+    rx_query(w, r, NULL, w->ninst, &q);
     uint32_t pick = kv_router_index_route(w->router, w->router_st, rv, &q);
     if (pick != KV_RX_FULL)
         w->rstat.indexed++;
