@@ -189,6 +189,108 @@ START_TEST(holders_match_a_set)
 }
 END_TEST
 
+/* kv_rindex_first_from: the first instance tied with a root in cyclic
+ * order from a position equals a scan that starts there and keeps the
+ * first strictly better (serving.c's pd_pick_decode), for the min tree
+ * (LOAD) and the second tree (MAXKV), after random updates with many ties
+ * and from every start. */
+START_TEST(first_from_matches_a_cyclic_scan)
+{
+    static const uint32_t sizes[] = {1, 2, 3, 7, 16, 100, 257};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        uint32_t n = sizes[z];
+        kv_rindex *x = kv_rindex_new_orders(n, KV_RINDEX_LOAD, KV_RINDEX_MAXKV);
+        ck_assert_ptr_nonnull(x);
+        uint64_t *load = calloc(n, sizeof *load), *kv = calloc(n, sizeof *kv), seed = 5 + n;
+        for (int step = 0; step < 3000; step++) {
+            uint32_t i = (uint32_t)(lcg(&seed) % n);
+            load[i] = lcg(&seed) % 4; /* tiny ranges: ties everywhere */
+            kv[i] = lcg(&seed) % 3;
+            kv_rindex_set(x, i, load[i], kv[i], 0);
+            for (uint32_t t = 0; t < 4; t++) {
+                uint32_t from = (uint32_t)(lcg(&seed) % n), lo = from, hi = from;
+                for (uint32_t k = 1; k < n; k++) {
+                    uint32_t j = (from + k) % n;
+                    if (load[j] < load[lo])
+                        lo = j;
+                    if (kv[j] > kv[hi])
+                        hi = j;
+                }
+                ck_assert_uint_eq(kv_rindex_first_from(x, 0, from), lo);
+                ck_assert_uint_eq(kv_rindex_first_from(x, 1, from), hi);
+            }
+        }
+        free(load);
+        free(kv);
+        kv_rindex_free(x);
+    }
+    kv_rindex *x = kv_rindex_new(4); /* no second tree */
+    ck_assert_uint_eq(kv_rindex_first_from(x, 1, 2), UINT32_MAX);
+    kv_rindex_free(x);
+}
+END_TEST
+
+/* kv_rindex_least_with: the first instance in the min tree's order whose
+ * figure reaches a bound equals a scan (conductor's decode order: room,
+ * then waiting, outstanding, index), for random figures with ties and
+ * random bounds; UINT32_MAX when none reaches it. The search takes at
+ * most 1 + min(|A|, Q) (log2 p + 1) nodes (kv_rindex.c: A the instances
+ * before the answer that fail, Q those that qualify), checked per query,
+ * and exactly one when the root qualifies. */
+START_TEST(least_with_matches_a_scan)
+{
+    static const uint32_t sizes[] = {1, 2, 5, 64, 300};
+    static const int orders[][3] = {{KV_RINDEX_REQS, KV_RINDEX_MAXKV, 1},
+                                    {KV_RINDEX_LOAD, KV_RINDEX_MAXLOAD, 0},
+                                    {KV_RINDEX_KV, KV_RINDEX_MAXREQS, 2}};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+        for (size_t o = 0; o < 3; o++) {
+            uint32_t n = sizes[z], levels = 0;
+            while ((1u << levels) < n)
+                levels++;
+            int lo = orders[o][0], f = orders[o][2];
+            kv_rindex *x = kv_rindex_new_orders(n, lo, orders[o][1]);
+            ck_assert_ptr_nonnull(x);
+            uint64_t *fig[3], seed = 3 + n + o;
+            for (int k = 0; k < 3; k++)
+                fig[k] = calloc(n, sizeof *fig[k]);
+            const uint64_t *cf[3] = {fig[0], fig[1], fig[2]};
+            uint64_t searched = 0;
+            for (int step = 0; step < 4000; step++) {
+                uint32_t i = (uint32_t)(lcg(&seed) % n);
+                for (int k = 0; k < 3; k++)
+                    if (lcg(&seed) % 2)
+                        fig[k][i] = lcg(&seed) % 8;
+                kv_rindex_set(x, i, fig[0][i], fig[1][i], fig[2][i]);
+                uint64_t bound = lcg(&seed) % 10;
+                uint32_t want = UINT32_MAX, nq = 0, na = 0;
+                for (uint32_t k = 0; k < n; k++) {
+                    if (fig[f][k] < bound)
+                        continue;
+                    nq++;
+                    if (want == UINT32_MAX || scan_before(lo, cf, k, want))
+                        want = k;
+                }
+                for (uint32_t k = 0; want != UINT32_MAX && k < n; k++)
+                    na += fig[f][k] < bound && scan_before(lo, cf, k, want);
+                uint64_t was = kv_rindex_walked(x);
+                ck_assert_uint_eq(kv_rindex_least_with(x, f, bound), want);
+                uint64_t took = kv_rindex_walked(x) - was, m = na < nq ? na : nq;
+                ck_assert_uint_le(took, 1 + m * (levels + 1));
+                if (want != UINT32_MAX && want == kv_rindex_least(x))
+                    ck_assert_uint_eq(took, 1);
+                searched += took > 1;
+            }
+            if (n > 2)
+                ck_assert_uint_gt(searched, 100); /* the search below the root ran */
+            ck_assert_uint_eq(kv_rindex_least_with(x, (f + 1) % 3, 0), UINT32_MAX); /* wrong tree */
+            for (int k = 0; k < 3; k++)
+                free(fig[k]);
+            kv_rindex_free(x);
+        }
+}
+END_TEST
+
 /* ---- indexed routing against the full views ------------------------------ */
 
 typedef struct hsink {
@@ -354,35 +456,57 @@ END_TEST
 /* dynamo's index needs fl(w x n_blocks) + max KV blocks < 2^51 to be exact;
  * beyond it (a weight of 10^15) a request builds every view, and the
  * results stay those of the full views. */
-/* The conductor pair router (prefill/decode disaggregation) on np prefill
- * and nd decode instances, 5 prefix groups, 1,500 requests; an HBM tier of
- * `hbm` per instance: 1 GiB is 512 blocks of 16 tokens x 128 KiB (Llama-3-8B:
- * 32 layers x 8 KV heads x 128 x 2 x 2 B a token), a few prompts' worth, so
- * the decode root often lacks room (the request builds every view); 8 GiB
- * leaves room nearly always. */
-static void scenario_pd(char *buf, size_t len, uint32_t np, uint32_t nd, const char *params,
-                        const char *dcap)
+/* Prefill/decode disaggregation on np prefill, nm mixed and nd decode
+ * instances (interleaved), `groups` prefix groups, `requests` requests,
+ * router `policy` (conductor chooses both; any other the prefill-capable
+ * instance, and decode_policy the decode one); an HBM tier of `dcap` per
+ * instance: 1 GiB is 512 blocks of 16 tokens x 128 KiB (Llama-3-8B: 32
+ * layers x 8 KV heads x 128 x 2 x 2 B a token), a few prompts' worth, so
+ * conductor's least-loaded decode instance often lacks room while another
+ * has it (the search below the root); 8 GiB leaves room nearly always. */
+static void scenario_pdx(char *buf, size_t len, uint32_t np, uint32_t nm, uint32_t nd,
+                         const char *policy, const char *decode_policy, const char *dcap,
+                         uint32_t groups, uint32_t requests)
 {
     int o = snprintf(buf, len,
                      "name: rindex-pd\nseed: 5\nstop: trace_end\n"
                      "workload:\n"
-                     "  synthetic: {arrivals: poisson, rate: %u/s, groups: 5, prefix: 1024 tokens,\n"
+                     "  synthetic: {arrivals: poisson, rate: %u/s, groups: %u, prefix: 1024 tokens,\n"
                      "              input: {dist: lognormal, mean: 400 tokens, sigma: 0.5},\n"
                      "              output: {dist: lognormal, mean: 40 tokens, sigma: 0.5},\n"
-                     "              turns: 3, think: {dist: exponential, mean: 2 s}, requests: 1500}\n"
-                     "  disaggregation: {transfer: whole, bandwidth: 25 GB/s, latency: 10 us}\n"
+                     "              turns: 3, think: {dist: exponential, mean: 2 s}, requests: %u}\n"
+                     "  disaggregation: {transfer: whole, bandwidth: 25 GB/s, latency: 10 us,\n"
+                     "                   decode_policy: %s}\n"
                      "kv: {block_tokens: 16, eviction: lru, tiers: [{name: hbm, capacity: %s},\n"
                      "     {name: dram, capacity: 2 GiB, bandwidth: 25 GB/s, latency: 10 us}]}\n"
-                     "router: {policy: conductor%s}\n"
+                     "router: {policy: %s}\n"
                      "components:\n",
-                     4 * (np + nd), dcap, params);
-    for (uint32_t i = 0; i < np; i++)
-        o += snprintf(buf + o, len - (size_t)o,
-                      "  - {name: p%u, type: llm_instance, model: llama3-8b, role: prefill}\n", i);
-    for (uint32_t j = 0; j < nd; j++)
-        o += snprintf(buf + o, len - (size_t)o,
-                      "  - {name: d%u, type: llm_instance, model: llama3-8b, role: decode}\n", j);
+                     4 * (np + nm + nd), groups, requests, decode_policy, dcap, policy);
+    /* prefill (some mixed) and decode instances interleaved, so index
+     * positions differ from instance indexes on both sides */
+    for (uint32_t i = 0, j = 0; i < np + nm || j < nd;) {
+        if (i < np + nm) {
+            o += snprintf(buf + o, len - (size_t)o,
+                          "  - {name: p%u, type: llm_instance, model: llama3-8b, role: %s}\n", i,
+                          i % 3 == 1 && i / 3 < nm ? "mixed" : "prefill");
+            i++;
+        }
+        if (j < nd && (i >= np + nm || j * (np + nm) < i * nd)) {
+            o += snprintf(buf + o, len - (size_t)o,
+                          "  - {name: d%u, type: llm_instance, model: llama3-8b, role: decode}\n",
+                          j);
+            j++;
+        }
+    }
     ck_assert((size_t)o < len);
+}
+
+static void scenario_pd(char *buf, size_t len, uint32_t np, uint32_t nd, const char *params,
+                        const char *dcap)
+{
+    char policy[256];
+    snprintf(policy, sizeof policy, "conductor%s", params);
+    scenario_pdx(buf, len, np, 0, nd, policy, "least_loaded", dcap, 5, 1500);
 }
 
 /* Conductor with the index (prefill: llmd's proof over the prefill
@@ -412,17 +536,131 @@ START_TEST(conductor_indexed_equals_full_views)
     ck_assert_msg(a.h == b.h, "conductor%s hbm %s: results differ with the index", params,
                   dcap);
     ck_assert_uint_eq(ra.routed, 1500);
+    ck_assert_uint_eq(ra.indexed, 1500); /* every request, the room search included */
+    ck_assert_uint_eq(ra.decode_indexed, 1500);
+    ck_assert_uint_eq(rb.indexed, 0);
+    ck_assert_uint_eq(rb.decode_indexed, 0);
+    ck_assert_uint_eq(rb.views, 11 * 1500);
+    if (_i == 7) /* early rejection reached */
+        ck_assert(a.rejected_early > 0);
+    /* the least-loaded decode instance lacked room while another had it:
+     * these requests built all 11 views before the room search */
+    ck_assert_uint_gt(ra.decode_searches, 0);
+    /* the holders, the prefill root and the decode choice: never all 11 */
+    ck_assert_uint_le(ra.views, ra.holders + 2 * 1500);
+    fprintf(stderr, "conductor%s hbm %s: %llu of 1500 indexed, %llu views (full: %llu), "
+            "%llu room searches, %.2f nodes each (at most %llu)\n",
+            params, dcap, (unsigned long long)ra.indexed, (unsigned long long)ra.views,
+            (unsigned long long)rb.views, (unsigned long long)ra.decode_searches,
+            ra.decode_searches ? (double)ra.decode_walk / (double)ra.decode_searches : 0.0,
+            (unsigned long long)ra.decode_walk_max);
+}
+END_TEST
+
+/* Conductor at scale where the room search runs most: 12 prefill and 36
+ * decode instances, 16 groups, 3,000 requests, 8 GiB HBM (the decode
+ * stores fill with cached blocks during the run; with less HBM they are
+ * full, none has room and the root is the choice, with more the root has
+ * room: 1, 2, 4, 8 and 12 GiB give 164, 389, 844, 1152 and 795 such
+ * requests). Before the room search each of these requests built all 48
+ * views; now the index decides every request, the results are the full
+ * views', and the search takes a few tree nodes, not a scan of 36. */
+START_TEST(conductor_room_search_at_scale)
+{
+    static char text[16384];
+    scenario_pdx(text, sizeof text, 12, 0, 36, "conductor", "least_loaded", "8 GiB", 16, 3000);
+    hsink a, b;
+    serving_route_stats ra, rb;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_uint_eq(a.rows, 3000);
+    ck_assert_msg(a.h == b.h, "conductor, 12 + 36 instances, 8 GiB: results differ");
+    ck_assert_uint_eq(ra.indexed, 3000);
+    ck_assert_uint_eq(rb.views, 48 * 3000);
+    ck_assert_uint_gt(ra.decode_searches, 900);
+    printf("conductor 12 + 36, 8 GiB: %llu of 3000 searched below the root, %.2f nodes each"
+           " (at most %llu), %.1f views a request (full: 48)\n",
+           (unsigned long long)ra.decode_searches,
+           (double)ra.decode_walk / (double)ra.decode_searches,
+           (unsigned long long)ra.decode_walk_max, (double)ra.views / 3000);
+    ck_assert_uint_lt(ra.decode_walk, ra.decode_searches * 36 / 2); /* well below a scan */
+}
+END_TEST
+
+/* An ordinary router with disaggregation (scenarios/pd-disaggregation.yaml:
+ * prefix_affinity over the prefill instances, the decode instance by
+ * workload.disaggregation.decode_policy): the router's index covers the
+ * prefill-capable instances (prefill and mixed, never decode: their blocks
+ * are no candidates on the full views either), the decode choice comes
+ * from the decode index (the cyclic tie-break of pd_pick_decode). Every
+ * request row and metric equals the full views', for every policy, both
+ * decode policies, with and without session stickiness, on 6 prefill + 2
+ * mixed + 5 decode instances interleaved. */
+static const char *const pd_ordinary[] = {
+    "prefix_affinity",
+    "prefix_affinity, sticky: true",
+    "least_loaded",
+    "round_robin",
+    "random",
+    "dynamo",
+    "sglang, balance_abs_threshold: 2, balance_rel_threshold: 1.5, cache_threshold: 0.2",
+    "llmd, sticky: true",
+};
+enum { NPDO = sizeof pd_ordinary / sizeof pd_ordinary[0] };
+
+START_TEST(disagg_ordinary_router_indexed_equals_full_views)
+{
+    const char *policy = pd_ordinary[_i / 2];
+    const char *dpol = _i % 2 ? "kv_room" : "least_loaded";
+    static char text[8192];
+    scenario_pdx(text, sizeof text, 6, 2, 5, policy, dpol, "2 GiB", 5, 1500);
+    hsink a, b;
+    serving_route_stats ra, rb;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_uint_eq(b.rows, 1500);
+    ck_assert_msg(a.h == b.h, "%s, decode %s: results differ with the index", policy, dpol);
+    ck_assert_uint_eq(ra.routed, 1500);
+    if (!strstr(policy, "sticky"))
+        ck_assert_uint_eq(ra.indexed, 1500);
     ck_assert_uint_gt(ra.indexed, 0);
     ck_assert_uint_eq(rb.indexed, 0);
-    ck_assert_uint_eq(rb.views, 11 * 1500);
-    if (_i == 7) /* early rejection reached (53 requests) */
-        ck_assert(a.rejected_early > 0);
-    /* a request the index decides builds at most holders + 2 views, the
-     * rest 2 + 11 (the index's two, then every view) */
-    ck_assert_uint_le(ra.views, ra.holders + 2 * 1500 + 11 * (1500 - ra.indexed));
-    fprintf(stderr, "conductor%s hbm %s: %llu of 1500 indexed, %llu views (full: %llu)\n",
-            params, dcap, (unsigned long long)ra.indexed, (unsigned long long)ra.views,
-            (unsigned long long)rb.views);
+    ck_assert_uint_eq(rb.decode_indexed, 0);
+    ck_assert_uint_eq(rb.views, 8 * 1500); /* the full path: every prefill-capable view */
+    /* every decode choice from the index: the requests routed to a
+     * prefill instance (the mixed ones decode themselves) */
+    ck_assert_uint_gt(ra.decode_indexed, 1500 / 2);
+    ck_assert_uint_le(ra.decode_indexed, 1500);
+    ck_assert_uint_le(ra.views, ra.holders + 2 * 1500);
+}
+END_TEST
+
+/* The same at a larger scale (the shape of pd-disaggregation.yaml: equal
+ * prefill and decode pools): 24 + 24 instances, 64 groups, 4,000
+ * requests; a request builds the views of its first block's holders and
+ * one or two more, not 24. */
+START_TEST(disagg_ordinary_router_many_instances)
+{
+    static const char *const pol[] = {"prefix_affinity", "llmd", "dynamo", "sglang"};
+    const char *policy = pol[_i];
+    const char *dpol = _i % 2 ? "kv_room" : "least_loaded";
+    static char text[16384];
+    scenario_pdx(text, sizeof text, 24, 0, 24, policy, dpol, "8 GiB", 64, 4000);
+    hsink a, b;
+    serving_route_stats ra, rb;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_uint_eq(a.rows, 4000);
+    ck_assert_msg(a.h == b.h, "%s, decode %s, 24 + 24: results differ with the index", policy,
+                  dpol);
+    ck_assert_uint_eq(ra.indexed, 4000);
+    ck_assert_uint_eq(ra.decode_indexed, 4000);
+    ck_assert_uint_eq(rb.views, 24 * 4000);
+    printf("%s, decode %s, 24 + 24: %.2f views a request with the index, 24 without\n", policy,
+           dpol, (double)ra.views / 4000);
+    ck_assert_uint_le(ra.views, ra.holders + 2 * 4000);
+    ck_assert_uint_lt(ra.views, 4000 * 12);
 }
 END_TEST
 
@@ -565,9 +803,14 @@ static Suite *suite(void)
     tcase_add_test(tc, tree_root_is_least_loaded);
     tcase_add_test(tc, holders_match_a_set);
     tcase_add_test(tc, tree_orders_match_a_scan);
+    tcase_add_test(tc, first_from_matches_a_cyclic_scan);
+    tcase_add_test(tc, least_with_matches_a_scan);
     tcase_add_loop_test(tc, indexed_equals_full_views, 0, 2 * NPOL);
     tcase_add_loop_test(tc, indexed_equals_full_views_many_instances, 0, 4);
     tcase_add_loop_test(tc, conductor_indexed_equals_full_views, 0, 8);
+    tcase_add_test(tc, conductor_room_search_at_scale);
+    tcase_add_loop_test(tc, disagg_ordinary_router_indexed_equals_full_views, 0, 2 * NPDO);
+    tcase_add_loop_test(tc, disagg_ordinary_router_many_instances, 0, 4);
     tcase_add_test(tc, dynamo_beyond_exact_range_builds_every_view);
     tcase_add_test(tc, views_per_request_do_not_grow_with_instances);
     tcase_add_test(tc, other_policies_see_every_instance);

@@ -35,18 +35,19 @@ struct kv_rindex {
     rtree lo, hi;        /* the min tree and the second tree (hi.t NULL: none) */
     uint64_t *fig[3];    /* per instance: outstanding, KV blocks in use, requests */
     uint64_t cmps;       /* key comparisons (test hook) */
+    uint32_t *heap;      /* kv_rindex_least_with's frontier (p entries; with a second tree) */
+    uint64_t walked;     /* nodes kv_rindex_least_with took from it (test hook) */
 };
 
 /* a before b in tree order; NONE last. Min orders: the order's figure,
  * then outstanding, then lower index. Max orders: the larger figure, then
  * lower index. */
-static int before(kv_rindex *x, int order, uint32_t a, uint32_t b)
+static int key_before(const kv_rindex *x, int order, uint32_t a, uint32_t b)
 {
     if (b == NONE)
         return a != NONE;
     if (a == NONE)
         return 0;
-    x->cmps++;
     const uint64_t *o = x->fig[0];
     switch (order) {
     case KV_RINDEX_MAXLOAD:
@@ -68,6 +69,13 @@ static int before(kv_rindex *x, int order, uint32_t a, uint32_t b)
             return o[a] < o[b];
         return a < b;
     }
+}
+
+/* The same, counted (the update cost the test hook reports). */
+static int before(kv_rindex *x, int order, uint32_t a, uint32_t b)
+{
+    x->cmps += a != NONE && b != NONE;
+    return key_before(x, order, a, b);
 }
 
 /* Instance i's key changed: replay the matches on its path. A node whose
@@ -112,7 +120,8 @@ kv_rindex *kv_rindex_new_orders(uint32_t n, int min, int max)
         x->fig[f] = sim_calloc(n ? n : 1, sizeof *x->fig[f]);
     if (!x->fig[0] || !x->fig[1] || !x->fig[2] || sim_idmap_init(&x->map, 1024) ||
         tree_init(x, &x->lo, min) ||
-        (max != KV_RINDEX_NONE && tree_init(x, &x->hi, max))) {
+        (max != KV_RINDEX_NONE &&
+         (tree_init(x, &x->hi, max) || !(x->heap = sim_calloc(x->p, sizeof *x->heap))))) {
         kv_rindex_free(x);
         return NULL;
     }
@@ -133,6 +142,7 @@ void kv_rindex_free(kv_rindex *x)
     sim_free(x->next);
     sim_free(x->lo.t);
     sim_free(x->hi.t);
+    sim_free(x->heap);
     for (int f = 0; f < 3; f++)
         sim_free(x->fig[f]);
     sim_free(x);
@@ -254,3 +264,136 @@ uint32_t kv_rindex_least(const kv_rindex *x) { return x->lo.t[1]; }
 uint32_t kv_rindex_most(const kv_rindex *x) { return x->hi.t ? x->hi.t[1] : NONE; }
 
 uint64_t kv_rindex_comparisons(const kv_rindex *x) { return x->cmps; }
+
+/* ---- queries beyond the roots ------------------------------------------- */
+
+/* a and b (instances) tie on every figure the order reads: they differ at
+ * most in the index. */
+static int same_key(const kv_rindex *x, int order, uint32_t a, uint32_t b)
+{
+    uint64_t *const *f = x->fig;
+    switch (order) {
+    case KV_RINDEX_MAXLOAD:
+        return f[0][a] == f[0][b];
+    case KV_RINDEX_MAXKV:
+        return f[1][a] == f[1][b];
+    case KV_RINDEX_MAXREQS:
+        return f[2][a] == f[2][b];
+    case KV_RINDEX_KV:
+        return f[1][a] == f[1][b] && f[0][a] == f[0][b];
+    case KV_RINDEX_REQS:
+        return f[2][a] == f[2][b] && f[0][a] == f[0][b];
+    default:
+        return f[0][a] == f[0][b];
+    }
+}
+
+/* A tree's winner at node k is the first instance of k's subtree in the
+ * tree's order, so among the instances of that subtree that tie with the
+ * root on the figures, the lowest index. The positions [from, p) are the
+ * disjoint subtrees of the nodes the loop takes, left to right (the
+ * bottom-up segment-tree walk with the right end at p: a node is taken
+ * when it is a right child, then the walk moves one node right and up),
+ * at most one per level. The first taken node whose winner ties with the
+ * root holds the answer; none: every tied instance lies before `from`,
+ * and the root (the lowest tied index) is the first after wrapping. */
+uint32_t kv_rindex_first_from(const kv_rindex *x, int second, uint32_t from)
+{
+    const rtree *r = second ? &x->hi : &x->lo;
+    if (!r->t)
+        return NONE;
+    uint32_t root = r->t[1];
+    if (from == 0 || from >= x->n)
+        return root;
+    for (uint32_t l = x->p + from, e = 2 * x->p; l < e; l /= 2, e /= 2)
+        if (l & 1) {
+            uint32_t w = r->t[l++];
+            if (w != NONE && same_key(x, r->order, w, root))
+                return w;
+        }
+    return root;
+}
+
+/* Best-first search of the min tree, pruned by the max tree.
+ *
+ * The frontier is a set of disjoint subtrees (nodes) each holding an
+ * instance with figure f >= at_least (the max tree's winner at the node
+ * says so in O(1)), kept in a binary heap by the min tree's winner at each
+ * node. The node taken first has the first winner in the min order among
+ * the frontier; the winner is the first of its subtree, so when it
+ * qualifies it is the answer (every other qualifying instance lies in some
+ * frontier subtree, after that subtree's winner, after the taken one). A
+ * winner that does not qualify is not the answer: the node's two children
+ * replace it (those of them that still hold a qualifying instance). A leaf
+ * that qualifies is taken as the answer, so only inner nodes are split.
+ *
+ * Cost: every node taken but the last has a winner W that fails the test
+ * and comes before the answer in the min order; each instance is the
+ * winner of at most log2 p + 1 nodes (its leaf-to-root path), so at most
+ * 1 + |A| (log2 p + 1) nodes are taken, A the instances before the answer
+ * that fail. Every node entered also holds a qualifying instance, so they
+ * lie on the root paths of the Q qualifying instances: at most
+ * Q (log2 p + 1) of them. Each take and put is O(log) heap work, so the
+ * search costs O(min(|A|, Q) log^2 n), at worst O(n log n) (every node),
+ * and O(log n) when the root's winner or only a few near it fail. */
+static void heap_put(const kv_rindex *x, uint32_t *h, uint32_t *nh, uint32_t k)
+{
+    uint32_t c = (*nh)++;
+    while (c > 0) {
+        uint32_t up = (c - 1) / 2;
+        if (!key_before(x, x->lo.order, x->lo.t[k], x->lo.t[h[up]]))
+            break;
+        h[c] = h[up];
+        c = up;
+    }
+    h[c] = k;
+}
+
+static uint32_t heap_take(const kv_rindex *x, uint32_t *h, uint32_t *nh)
+{
+    uint32_t top = h[0], last = h[--*nh], c = 0;
+    for (;;) {
+        uint32_t a = 2 * c + 1, b = a + 1, m = c;
+        uint32_t best = last;
+        if (a < *nh && key_before(x, x->lo.order, x->lo.t[h[a]], x->lo.t[best]))
+            m = a, best = h[a];
+        if (b < *nh && key_before(x, x->lo.order, x->lo.t[h[b]], x->lo.t[best]))
+            m = b, best = h[b];
+        if (m == c)
+            break;
+        h[c] = h[m];
+        c = m;
+    }
+    if (*nh)
+        h[c] = last;
+    return top;
+}
+
+uint32_t kv_rindex_least_with(kv_rindex *x, int f, uint64_t at_least)
+{
+    static const int max_of[3] = {KV_RINDEX_MAXLOAD, KV_RINDEX_MAXKV, KV_RINDEX_MAXREQS};
+    if (f < 0 || f > 2 || !x->hi.t || x->hi.order != max_of[f])
+        return NONE;
+    const uint64_t *g = x->fig[f];
+    const uint32_t *hi = x->hi.t, *lo = x->lo.t;
+#define HOLDS(k) (hi[k] != NONE && g[hi[k]] >= at_least)
+    if (!HOLDS(1))
+        return NONE;
+    uint32_t nh = 0;
+    heap_put(x, x->heap, &nh, 1);
+    while (nh) {
+        uint32_t k = heap_take(x, x->heap, &nh);
+        x->walked++;
+        if (g[lo[k]] >= at_least)
+            return lo[k];
+        /* k is an inner node: a qualifying leaf is its own winner */
+        if (HOLDS(2 * k))
+            heap_put(x, x->heap, &nh, 2 * k);
+        if (HOLDS(2 * k + 1))
+            heap_put(x, x->heap, &nh, 2 * k + 1);
+    }
+#undef HOLDS
+    return NONE; /* not reached: the root's subtree holds a qualifying instance */
+}
+
+uint64_t kv_rindex_walked(const kv_rindex *x) { return x->walked; }

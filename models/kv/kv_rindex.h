@@ -26,9 +26,17 @@
  * decode index stores free KV blocks as the KV figure and waiting
  * reservations as the requests figure: serving.c, rx_figures.)
  *
+ * Two queries look below the roots: the first instance tied with a root
+ * in cyclic order from a given position (a round-robin tie-break, by the
+ * segment-tree walk over the positions from there to the end), and the
+ * first instance in the min tree's order whose figure reaches a bound (a
+ * best-first search of the min tree pruned by the max tree on that
+ * figure: a branch-and-bound whose frontier the max tree bounds).
+ *
  * Memory: one list node per (block, instance) pair held, 2 x the
- * instance count entries per tree and three figures per instance; nothing
- * per request.
+ * instance count entries per tree (and one more with a second tree, the
+ * search's frontier) and three figures per instance; nothing per
+ * request.
  */
 #ifndef MEMFAB_MODELS_KV_RINDEX_H
 #define MEMFAB_MODELS_KV_RINDEX_H
@@ -82,5 +90,25 @@ uint32_t kv_rindex_most(const kv_rindex *x);
 /* Key comparisons made by updates since creation, both trees (a test
  * hook: it grows as log2 n per tree and update, not as n). */
 uint64_t kv_rindex_comparisons(const kv_rindex *x);
+
+/* The first instance in cyclic order from `from` (from, from + 1, ...,
+ * n - 1, 0, ..., from - 1) among those that tie with the root of the min
+ * tree (second 0) or of the second tree (second 1) on the figures that
+ * tree's order reads: a scan that starts at `from` and keeps the first
+ * strictly better. O(log n). UINT32_MAX without that tree. */
+uint32_t kv_rindex_first_from(const kv_rindex *x, int second, uint32_t from);
+
+/* The first instance in the min tree's order whose figure f (0
+ * outstanding, 1 KV, 2 requests) is at least at_least, or UINT32_MAX when
+ * none is; the second tree must be the max tree on f (MAXLOAD, MAXKV or
+ * MAXREQS; otherwise UINT32_MAX). A best-first search of the min tree that
+ * skips the subtrees the max tree shows hold no such instance: O(log n)
+ * when the root qualifies or none does, O(min(|A|, Q) log^2 n) in general
+ * (A: the instances before the answer that fail, Q: those that qualify;
+ * kv_rindex.c proves both), at most O(n log n). */
+uint32_t kv_rindex_least_with(kv_rindex *x, int f, uint64_t at_least);
+/* Tree nodes kv_rindex_least_with has taken from its frontier since
+ * creation (a test hook). */
+uint64_t kv_rindex_walked(const kv_rindex *x);
 
 #endif

@@ -609,13 +609,17 @@ static const memfab_pair_router_ops conductor_ops = {"conductor", conductor_crea
  * first, then waiting, outstanding, index) - the scan above keeps the
  * first of the least by strict comparisons, so ties go to the lowest
  * index. Let G be the least decode instance by (waiting, outstanding,
- * index) over all of them. If G has room (kv_free_blocks >= n_blocks) it
- * is the first among those with room, hence the scan's choice. If the most
- * free blocks of any decode instance (the root of a max tree on free
- * blocks) is below n_blocks, none has room and the scan's choice is the
- * least overall, G again. Otherwise (G lacks room, another has it) the
- * choice depends on which others have room, which neither tree gives, and
- * the request builds every view. */
+ * index) over all of them. If some decode instance has room
+ * (kv_free_blocks >= n_blocks), the scan's choice is the first of those
+ * in the order (waiting, outstanding, index): the first in the min tree's
+ * order with free blocks >= n_blocks, which kv_rindex_least_with finds
+ * exactly (a best-first search of the min tree pruned by the max tree on
+ * free blocks: G itself in O(1) when G has room; kv_rindex.c bounds the
+ * rest). If none has room (the max tree's root has fewer free blocks than
+ * n_blocks), every room flag is 0 and the scan's choice is the least
+ * overall, G. The plan's decode_room names this rule; serving.c applies
+ * it and hands the choice to kv_pair_index_route, which judges early
+ * rejection on it as conductor_route does. */
 int kv_pair_index_plan(const memfab_pair_router_ops *ops, const void *st, kv_rx_plan *plan)
 {
     const conductor *c = st;
@@ -625,24 +629,23 @@ int kv_pair_index_plan(const memfab_pair_router_ops *ops, const void *st, kv_rx_
     plan->min_order = KV_RINDEX_LOAD;
     plan->max_order = KV_RINDEX_MAXLOAD;
     plan->holders = plan->least_view = 1;
+    plan->decode_room = 1;
     return 0;
 }
 
 uint32_t kv_pair_index_route(const memfab_pair_router_ops *ops, void *st,
                              const memfab_request_view *req, const kv_rx_query *q,
-                             const memfab_instance_view *dleast, uint64_t dmost_free,
-                             int *reject)
+                             const memfab_instance_view *dchoice, int *reject)
 {
     conductor *c = st;
     *reject = 0;
-    if (ops != &conductor_ops ||
-        (dleast->kv_free_blocks < req->n_blocks && dmost_free >= req->n_blocks))
+    if (ops != &conductor_ops)
         return KV_RX_FULL;
     rstate ls = {0};
     ls.a = c->load_weight;
     uint32_t p = kv_router_index_route(&llmd_ops, &ls, req, q);
     if (p != KV_RX_FULL)
-        *reject = c->reject_waiting > 0 && (double)dleast->waiting >= c->reject_waiting;
+        *reject = c->reject_waiting > 0 && (double)dchoice->waiting >= c->reject_waiting;
     return p;
 }
 

@@ -616,6 +616,8 @@ static void policy_hold(kv_store *s, uint32_t t, uint32_t b)
         return;
     tr->acc[sl] |= HELD;
     tr->nheld++;
+    if (t == 0 && s->on_use) /* kv_store_evictable_blocks changed */
+        s->on_use(s->use_ctx);
     if (s->reads_info)
         fill_info(tr, sl, &tr->scratch);
     s->ops->insert(tr->pol, sl, &tr->scratch);
@@ -629,6 +631,8 @@ static void policy_release(kv_store *s, uint32_t t, uint32_t b)
         return;
     tr->acc[sl] &= ~HELD;
     tr->nheld--;
+    if (t == 0 && s->on_use)
+        s->on_use(s->use_ctx);
     s->ops->remove(tr->pol, sl);
 }
 

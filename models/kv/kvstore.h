@@ -200,9 +200,11 @@ void kv_store_set_inval_hook(kv_store *s, kv_inval_fn fn, void *ctx);
  * router index (kv_rindex.h) keeps block holders with it. */
 typedef void (*kv_index_fn)(void *ctx, uint64_t id, int added);
 void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx);
-/* Called when tier 0's occupancy (so kv_store_free_blocks) changes: a
- * block entering or leaving tier 0. A router index keeps the instances'
- * KV use with it (the dynamo router's decode term). */
+/* Called when tier 0's occupancy (so kv_store_free_blocks) changes, a
+ * block entering or leaving tier 0, or its evictable count
+ * (kv_store_evictable_blocks), a block there pinned or released. A router
+ * index keeps the instances' KV use with it (the dynamo router's decode
+ * term, the disaggregated decode choice kv_room's free + evictable). */
 void kv_store_set_use_hook(kv_store *s, void (*fn)(void *ctx), void *ctx);
 /* The sharer bit index of s's pins (0 for a store of its own; the order of
  * attachment for stores sharing a pool, at most 64 of them: a 65th and
@@ -277,11 +279,15 @@ int kv_router_builtin(const memfab_router_ops *ops);
  * choice is the one the policy makes on the full views). The plan: the
  * orders of the index's two trees (KV_RINDEX_*), whether the policy reads
  * the views of the holders of the request's first block, and whether it
- * reads the view of the min tree's root. */
+ * reads the view of the min tree's root; for a pair router, whether the
+ * decode choice is the first decode instance in the decode index's min
+ * tree order with free KV blocks >= the prompt's blocks, or the root when
+ * none has (kv_rindex_least_with on figure 1). */
 typedef struct kv_rx_plan {
     int min_order, max_order;
     int holders;
     int least_view;
+    int decode_room;
 } kv_rx_plan;
 /* The plan of policy ops with state st; -1 when it needs every view (a
  * plug-in, round_robin and random which read none, dynamo with
@@ -310,18 +316,18 @@ void kv_router_index_figures(const memfab_instance_view *v, uint64_t fig[3]);
 extern const memfab_pair_router_ops *const kv_pair_router_policies[];
 /* Indexed pair routing (conductor only; kv_router.c, "indexed routing").
  * The prefill choice reads an index over the prefill instances with the
- * plan of kv_pair_index_plan; the decode choice reads the root of a min
- * tree on (waiting, outstanding, index) over the decode instances, given
- * as its load view, and the most free KV blocks of any decode instance. kv_pair_index_plan: -1 when the policy needs every
- * view (a plug-in, a non-finite load weight). kv_pair_index_route: the
- * prefill instance (the index of its view in q->cand) and *reject, or
- * KV_RX_FULL when the index cannot decide exactly (the decode root has no
- * room for the prompt but another has: build every view). The decode choice is then dleast. */
+ * plan of kv_pair_index_plan; the decode choice is what the plan's
+ * decode_room names, from an index over the decode instances with the
+ * min tree on (waiting, outstanding, index) and the max tree on free KV
+ * blocks, given to kv_pair_index_route as its load view `dchoice`.
+ * kv_pair_index_plan: -1 when the policy needs every view (a plug-in, a
+ * non-finite load weight). kv_pair_index_route: the prefill instance (the
+ * index of its view in q->cand) and *reject (early rejection, judged on
+ * dchoice), or KV_RX_FULL when the index cannot decide exactly. */
 int kv_pair_index_plan(const memfab_pair_router_ops *ops, const void *st, kv_rx_plan *plan);
 uint32_t kv_pair_index_route(const memfab_pair_router_ops *ops, void *st,
                              const memfab_request_view *req, const kv_rx_query *q,
-                             const memfab_instance_view *dleast, uint64_t dmost_free,
-                             int *reject);
+                             const memfab_instance_view *dchoice, int *reject);
 
 /* The parameters a built-in policy reads from its section (router: for
  * routers and pair routers, kv: for eviction policies), declared as a

@@ -180,12 +180,12 @@ typedef struct wl_state {
     int rx_failed;                      /* the index ran out of memory */
     int rkind;                          /* kv_router_builtin of the router */
     kv_rindex *rx;                      /* the index, or NULL: full views */
-    kv_rindex *rxd;                     /* pair routers: the decode instances' index */
+    kv_rindex *rxd;                     /* disaggregation: the decode instances' index */
     struct rx_ctx {                     /* per instance, hook context */
         struct wl_state *w;
         uint32_t i;                     /* the instance */
         uint32_t k;                     /* its position in its index (rx or rxd) */
-        int dec;                        /* in rxd: figures (outstanding, kv used, waiting) */
+        int dec;                        /* in rxd (RX_DEC_*; 0: in rx) */
     } *rctx;
     uint32_t *dirty, ndirty;            /* instances whose load changed since the last route */
     uint32_t *cand;                     /* holders of a request's first block */
@@ -812,12 +812,24 @@ static int make_ids(wl_state *w, inst_req *r, const trace_req *t)
 
 static void done_cb(void *ctx, inst_req *r);
 
+static void rx_flush(wl_state *w);
+
 /* The decode instance for r: least loaded (tokens to compute, reservations
  * waiting) or most free KV blocks; ties go round-robin (the scan starts
- * one instance further each time), so an idle pool shares the work. */
+ * one instance further each time), so an idle pool shares the work. With
+ * the routing index (rx_setup) the same choice in O(log n): the decode
+ * index's tree on that figure (min on inst_load, or max on
+ * inst_free_blocks) and the first instance tied with its root in cyclic
+ * order from `start` (kv_rindex_first_from), which is what the scan below
+ * keeps (it replaces its best only by a strictly better one). */
 static uint32_t pd_pick_decode(wl_state *w)
 {
     uint32_t start = (uint32_t)(w->dec_rr++ % w->ndec);
+    if (w->rxd) {
+        rx_flush(w);
+        w->rstat.decode_indexed++;
+        return w->didx[kv_rindex_first_from(w->rxd, w->pd_policy == PD_KV_ROOM, start)];
+    }
     uint32_t best = w->didx[start];
     for (uint32_t k = 1; k < w->ndec; k++) {
         uint32_t i = (start + k) % w->ndec;
@@ -1190,16 +1202,30 @@ static int assign_class(sim_comp *c, inst_req *r, const trace_req *t)
 /* ---- indexed routing ------------------------------------------------------
  *
  * For the built-in routers that allow it (kv_router_index_plan: all but
- * dynamo with temperature > 0 and plug-ins), with no pair router, no
- * disaggregation and every instance matching prefixes in its own store
- * only, the workload keeps a kv_rindex: the instances report load changes
- * (inst_set_route_hooks: outstanding tokens, requests, KV blocks in use)
- * and their stores every block entering and leaving their index. A request
- * then costs O(log n) per instance whose load changed since the last one,
- * plus one exact match per holder of its first block, instead of a view of
- * all n instances; the choice is the one the policy makes on the full views
- * (kv_router.c proves it per policy), and a request the index cannot decide
- * exactly (kv_router_index_route: KV_RX_FULL) gets the full views. */
+ * dynamo with temperature > 0 and plug-ins; kv_pair_index_plan: conductor)
+ * and every instance matching prefixes in its own store only, the
+ * workload keeps a kv_rindex: the instances report load changes
+ * (inst_set_route_hooks: outstanding tokens, requests, KV blocks in use
+ * and evictable) and their stores every block entering and leaving their
+ * index. A request then costs O(log n) per instance whose load changed
+ * since the last one, plus one exact match per holder of its first block,
+ * instead of a view of all n instances; the choice is the one the policy
+ * makes on the full views (kv_router.c proves it per policy), and a
+ * request the index cannot decide exactly (kv_router_index_route:
+ * KV_RX_FULL) gets the full views.
+ *
+ * With disaggregation the router's index (rx) covers the prefill-capable
+ * instances only (position k = pidx[k], ascending like the instance
+ * indexes the policies break ties on), as the full views do: a decode
+ * instance's blocks are never offered to the router, so it is no holder.
+ * The decode instances have an index of their own (rxd, position j =
+ * didx[j]): for a pair router on (outstanding, free KV blocks, waiting),
+ * the min tree on (waiting, outstanding, index) and the max tree on free
+ * blocks (RX_DEC_PAIR); for an ordinary router, the figure
+ * workload.disaggregation.decode_policy reads, inst_load (least_loaded,
+ * min tree) or inst_free_blocks (kv_room, max tree), the other 0
+ * (RX_DEC_PICK; pd_pick_decode). */
+enum { RX_DEC_PAIR = 1, RX_DEC_PICK };
 
 static void rx_load(void *ctx)
 {
@@ -1214,16 +1240,21 @@ static void rx_block(void *ctx, uint64_t id, int added)
         q->w->rx_failed = 1;
 }
 
-/* The figures an index keeps of view v: kv_router_index_figures, or for a
- * decode instance of a pair router (outstanding, free KV blocks, waiting):
- * its min tree in order KV_RINDEX_REQS is then on (waiting, outstanding,
- * index), its max tree KV_RINDEX_MAXKV on free blocks. */
-static void rx_figures(const struct rx_ctx *q, const memfab_instance_view *v, uint64_t f[3])
+/* The figures an index keeps of instance i (load view v):
+ * kv_router_index_figures, or for a decode instance those its kind reads
+ * (see above). */
+static void rx_figures(wl_state *w, const struct rx_ctx *q, const memfab_instance_view *v,
+                       uint64_t f[3])
 {
     kv_router_index_figures(v, f);
-    if (q->dec) {
+    if (q->dec == RX_DEC_PAIR) {
         f[1] = v->kv_free_blocks;
         f[2] = v->waiting;
+    } else if (q->dec == RX_DEC_PICK) {
+        int room = w->pd_policy == PD_KV_ROOM;
+        f[0] = room ? 0 : inst_load(w->inst[q->i]);
+        f[1] = room ? inst_free_blocks(w->inst[q->i]) : 0;
+        f[2] = 0;
     }
 }
 
@@ -1234,7 +1265,7 @@ static void rx_refresh(wl_state *w, uint32_t i)
     uint64_t f[3];
     const struct rx_ctx *q = &w->rctx[i];
     inst_take_load(w->inst[i], &v);
-    rx_figures(q, &v, f);
+    rx_figures(w, q, &v, f);
     kv_rindex_set(q->dec ? w->rxd : w->rx, q->k, f[0], f[1], f[2]);
 }
 
@@ -1247,37 +1278,43 @@ static void rx_setup(sim_comp *c)
     w->rkind = kv_router_builtin(w->router);
     if (w->route_full || w->ninst < 2)
         return;
-    /* A pair router: rx over the prefill instances (position k = pidx[k]),
+    /* Disaggregated (a pair router, or an ordinary one choosing among two
+     * or more prefill-capable instances): rx over the prefill instances,
      * rxd over the decode ones; otherwise rx over every instance. */
     int pair = w->pair && w->disagg && w->npre && w->ndec;
     if (w->pair && !pair)
         return;
-    if (w->disagg && !w->pair)
+    if (w->disagg && !w->pair && w->npre < 2)
         return;
     int plain = !pair && (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM);
     if (pair ? kv_pair_index_plan(w->pair, w->pair_st, &w->rplan)
              : !plain && kv_router_index_plan(w->router, w->router_st, &w->rplan))
         return;
     if (plain)
-        w->rplan = (kv_rx_plan){KV_RINDEX_LOAD, KV_RINDEX_NONE, 0, 0};
-    w->rx = kv_rindex_new_orders(pair ? w->npre : w->ninst, w->rplan.min_order,
+        w->rplan = (kv_rx_plan){KV_RINDEX_LOAD, KV_RINDEX_NONE, 0, 0, 0};
+    int dkind = !w->disagg ? 0 : pair ? RX_DEC_PAIR : RX_DEC_PICK;
+    w->rx = kv_rindex_new_orders(w->disagg ? w->npre : w->ninst, w->rplan.min_order,
                                  w->rplan.max_order);
-    if (pair)
+    if (dkind == RX_DEC_PAIR)
         w->rxd = kv_rindex_new_orders(w->ndec, KV_RINDEX_REQS, KV_RINDEX_MAXKV);
+    else if (dkind == RX_DEC_PICK)
+        w->rxd = kv_rindex_new_orders(w->ndec, KV_RINDEX_LOAD,
+                                      w->pd_policy == PD_KV_ROOM ? KV_RINDEX_MAXKV
+                                                                 : KV_RINDEX_NONE);
     w->rctx = sim_calloc(w->ninst, sizeof *w->rctx);
     w->dirty = sim_calloc(w->ninst, sizeof *w->dirty);
     w->cand = sim_calloc(w->ninst, sizeof *w->cand);
     w->cviews = sim_calloc((size_t)w->ninst + 1, sizeof *w->cviews);
     uint32_t i = 0;
-    if (w->rx && (w->rxd || !pair) && w->rctx && w->dirty && w->cand && w->cviews) {
+    if (w->rx && (w->rxd || !dkind) && w->rctx && w->dirty && w->cand && w->cviews) {
         w->kv_total_min = UINT64_MAX;
         w->kv_total_max = 0;
-        if (pair) {
+        if (dkind) {
             for (uint32_t k = 0; k < w->npre; k++)
                 w->rctx[w->pidx[k]].k = k;
             for (uint32_t j = 0; j < w->ndec; j++) {
                 w->rctx[w->didx[j]].k = j;
-                w->rctx[w->didx[j]].dec = 1;
+                w->rctx[w->didx[j]].dec = dkind;
             }
         } else {
             for (uint32_t k = 0; k < w->ninst; k++)
@@ -1319,7 +1356,7 @@ static int rx_consistent(wl_state *w)
         uint64_t f[3];
         const struct rx_ctx *q = &w->rctx[i];
         inst_load_view(w->inst[i], &v);
-        rx_figures(q, &v, f);
+        rx_figures(w, q, &v, f);
         for (int k = 0; k < 3; k++)
             if (kv_rindex_figure(q->dec ? w->rxd : w->rx, q->k, k) != f[k])
                 return 0;
@@ -1328,6 +1365,15 @@ static int rx_consistent(wl_state *w)
 }
 #endif
 
+/* Bring the indexes up to date: the instances whose load changed. */
+static void rx_flush(wl_state *w)
+{
+    for (uint32_t k = 0; k < w->ndirty; k++)
+        rx_refresh(w, w->dirty[k]);
+    w->ndirty = 0;
+    assert(rx_consistent(w));
+}
+
 /* The index query for r over the n instances w->rx covers (map[k]: the
  * instance at index position k; NULL: position = instance): the views of
  * the holders of r's first block, the least-loaded instance (and its view
@@ -1335,10 +1381,7 @@ static int rx_consistent(wl_state *w)
  * to date first. */
 static void rx_query(wl_state *w, inst_req *r, const uint32_t *map, uint32_t n, kv_rx_query *q)
 {
-    for (uint32_t k = 0; k < w->ndirty; k++)
-        rx_refresh(w, w->dirty[k]);
-    w->ndirty = 0;
-    assert(rx_consistent(w));
+    rx_flush(w);
     memset(q, 0, sizeof *q);
     q->cand = w->cviews;
     if (w->rplan.holders && r->n_prompt) {
@@ -1365,7 +1408,9 @@ static void rx_query(wl_state *w, inst_req *r, const uint32_t *map, uint32_t n, 
 /* The pair router's choice for r from the two indexes: the prefill
  * instance (an instance index; its view is in cviews) with the decode
  * position in *dd and early rejection in *reject, or KV_RX_FULL when the
- * request needs every view. */
+ * request needs every view. The decode position: the plan's rule
+ * (kv_rx_plan.decode_room: the first in the min tree's order with room
+ * for the prompt, else the root), or the root. */
 static uint32_t route_pair_indexed(sim_comp *c, inst_req *r, const memfab_request_view *rv,
                                    uint32_t *dd, int *reject)
 {
@@ -1373,32 +1418,47 @@ static uint32_t route_pair_indexed(sim_comp *c, inst_req *r, const memfab_reques
     kv_rx_query q;
     rx_query(w, r, w->pidx, w->npre, &q);
     *dd = kv_rindex_least(w->rxd);
+    if (w->rplan.decode_room) {
+        uint64_t was = kv_rindex_walked(w->rxd);
+        uint32_t j = kv_rindex_least_with(w->rxd, 1, rv->n_blocks);
+        if (j != UINT32_MAX)
+            *dd = j;
+        uint64_t took = kv_rindex_walked(w->rxd) - was; /* 1: the root had room */
+        w->rstat.decode_searches += took > 1;
+        w->rstat.decode_walk += took > 1 ? took : 0;
+        if (took > w->rstat.decode_walk_max)
+            w->rstat.decode_walk_max = took;
+    }
     memfab_instance_view dv;
     inst_load_view(w->inst[w->didx[*dd]], &dv);
     w->rstat.views++;
-    uint64_t most_free = kv_rindex_figure(w->rxd, kv_rindex_most(w->rxd), 1);
-    uint32_t pick = kv_pair_index_route(w->pair, w->pair_st, rv, &q, &dv, most_free, reject);
-    if (pick != KV_RX_FULL)
+    uint32_t pick = kv_pair_index_route(w->pair, w->pair_st, rv, &q, &dv, reject);
+    if (pick != KV_RX_FULL) {
         w->rstat.indexed++;
+        w->rstat.decode_indexed++;
+    }
     return pick;
 }
 
-/* The router's choice for r among the n = ninst instances, from the index;
- * KV_RX_FULL when the request needs the full views. */
-static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_view *rv)
+/* The router's choice for r among the n instances rx covers (map: as for
+ * rx_query), from the index: an index position in [0, n), or KV_RX_FULL
+ * when the request needs the full views. */
+static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_view *rv,
+                              const uint32_t *map, uint32_t n)
 {
     wl_state *w = c->state;
     w->ncviews = 0;
     if (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM) { /* they read no view */
         w->rstat.indexed++;
-        return w->router->route(w->router_st, rv, w->views, w->ninst, uniform_draw, c->rng);
+        return w->router->route(w->router_st, rv, w->views, n, uniform_draw, c->rng);
     }
     kv_rx_query q;
-    rx_query(w, r, NULL, w->ninst, &q);
+    rx_query(w, r, map, n, &q);
     uint32_t pick = kv_router_index_route(w->router, w->router_st, rv, &q);
-    if (pick != KV_RX_FULL)
-        w->rstat.indexed++;
-    return pick;
+    if (pick == KV_RX_FULL)
+        return pick;
+    w->rstat.indexed++;
+    return map ? w->rctx[pick].k : pick; /* an instance index: its position */
 }
 
 static void dispatch(sim_comp *c, const trace_req *t)
@@ -1508,17 +1568,18 @@ static void dispatch(sim_comp *c, const trace_req *t)
         have = 1;
     }
     int full = 0; /* the index could not decide: every view */
-    if (w->rx) { /* n = ninst > 1: the index, then the chosen instance's view only */
+    if (w->rx) { /* n > 1: the index, then the chosen instance's view only */
+        const uint32_t *map = w->disagg ? w->pidx : NULL; /* position -> instance */
         w->rstat.routed++;
         if (!have) {
             memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
                                       w->block_tokens, r->ids};
-            pick = route_indexed(c, r, &rv);
+            pick = route_indexed(c, r, &rv, map, n);
             if (pick == KV_RX_FULL) {
                 full = 1;
                 w->rstat.views += n;
                 for (uint32_t i = 0; i < n; i++)
-                    inst_view(w->inst[i], r, &w->views[i]);
+                    inst_view(w->inst[map ? map[i] : i], r, &w->views[i]);
                 pick = w->router->route(w->router_st, &rv, w->views, n, uniform_draw, c->rng);
             }
             if (pick >= n)
@@ -1526,8 +1587,8 @@ static void dispatch(sim_comp *c, const trace_req *t)
             if (w->sticky && r->session)
                 trace_u64map_put(w->sessions, r->session, pick);
         }
-        uint32_t k = 0; /* the chosen instance's view: built already, or now */
-        while (!have && !full && k < w->ncviews && w->cviews[k].index != pick)
+        uint32_t k = 0, ip = map ? map[pick] : pick; /* the chosen's view: built, or now */
+        while (!have && !full && k < w->ncviews && w->cviews[k].index != ip)
             k++;
         if (full) {
             r->predicted = w->views[pick].prefix_blocks;
@@ -1535,7 +1596,7 @@ static void dispatch(sim_comp *c, const trace_req *t)
             r->predicted = w->cviews[k].prefix_blocks;
         } else {
             memfab_instance_view v;
-            inst_view(w->inst[pick], r, &v);
+            inst_view(w->inst[ip], r, &v);
             w->rstat.views++;
             r->predicted = v.prefix_blocks;
         }

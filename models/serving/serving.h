@@ -90,14 +90,20 @@ const serving_totals *serving_get_totals(sim_comp *workload);
 
 /* Routing work (a test hook, not a result): requests routed, instance
  * views built for them, requests the routing index served (kv_rindex.h:
- * round_robin, random, least_loaded, prefix_affinity without pair routing
- * or disaggregation), and the index's key comparisons. */
+ * the built-in routers but dynamo with temperature > 0, and conductor;
+ * with disaggregation over the prefill-capable instances), the index's key
+ * comparisons, and the decode choices the decode instances' index made. */
 typedef struct serving_route_stats {
     uint64_t routed;            /* requests routed among n > 1 instances */
     uint64_t views;             /* memfab_instance_view built for them */
     uint64_t indexed;           /* of the routed, served by the index */
     uint64_t comparisons;       /* least-loaded tree key comparisons */
     uint64_t holders;           /* holders of first blocks listed by the index */
+    uint64_t decode_indexed;    /* disaggregation: decode choices the decode index made */
+    uint64_t decode_searches;   /* conductor: requests whose least-loaded decode instance
+                                 * lacked room while another had it (searched below the root) */
+    uint64_t decode_walk;       /* conductor: tree nodes those searches took, in all */
+    uint64_t decode_walk_max;   /* ... and at most for one request */
 } serving_route_stats;
 const serving_route_stats *serving_get_route_stats(sim_comp *workload);
 /* Turn the routing index off (on = 0) or on before the run starts; the
