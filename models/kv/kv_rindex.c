@@ -7,7 +7,11 @@
  * block id to the list's first node, rebuilt twice as large when full.
  * Removing an instance from a block's list walks that list: its length is
  * the number of instances holding the block, and a removal follows one
- * eviction, not one request.
+ * eviction, not one request. The trees are arrays (node k's children at
+ * 2k and 2k + 1, the leaves at p..2p-1), so the queries below the roots
+ * (kv_rindex_first_from, kv_rindex_least_with) walk them by index
+ * arithmetic; the search's frontier heap is allocated with the second
+ * tree (p entries: its nodes are disjoint subtrees).
  */
 #include "models/kv/kv_rindex.h"
 
@@ -42,12 +46,13 @@ struct kv_rindex {
 /* a before b in tree order; NONE last. Min orders: the order's figure,
  * then outstanding, then lower index. Max orders: the larger figure, then
  * lower index. */
-static int key_before(const kv_rindex *x, int order, uint32_t a, uint32_t b)
+static int before(kv_rindex *x, int order, uint32_t a, uint32_t b)
 {
     if (b == NONE)
         return a != NONE;
     if (a == NONE)
         return 0;
+    x->cmps++;
     const uint64_t *o = x->fig[0];
     switch (order) {
     case KV_RINDEX_MAXLOAD:
@@ -69,13 +74,6 @@ static int key_before(const kv_rindex *x, int order, uint32_t a, uint32_t b)
             return o[a] < o[b];
         return a < b;
     }
-}
-
-/* The same, counted (the update cost the test hook reports). */
-static int before(kv_rindex *x, int order, uint32_t a, uint32_t b)
-{
-    x->cmps += a != NONE && b != NONE;
-    return key_before(x, order, a, b);
 }
 
 /* Instance i's key changed: replay the matches on its path. A node whose
@@ -336,12 +334,12 @@ uint32_t kv_rindex_first_from(const kv_rindex *x, int second, uint32_t from)
  * Q (log2 p + 1) of them. Each take and put is O(log) heap work, so the
  * search costs O(min(|A|, Q) log^2 n), at worst O(n log n) (every node),
  * and O(log n) when the root's winner or only a few near it fail. */
-static void heap_put(const kv_rindex *x, uint32_t *h, uint32_t *nh, uint32_t k)
+static void heap_put(kv_rindex *x, uint32_t *h, uint32_t *nh, uint32_t k)
 {
     uint32_t c = (*nh)++;
     while (c > 0) {
         uint32_t up = (c - 1) / 2;
-        if (!key_before(x, x->lo.order, x->lo.t[k], x->lo.t[h[up]]))
+        if (!before(x, x->lo.order, x->lo.t[k], x->lo.t[h[up]]))
             break;
         h[c] = h[up];
         c = up;
@@ -349,15 +347,15 @@ static void heap_put(const kv_rindex *x, uint32_t *h, uint32_t *nh, uint32_t k)
     h[c] = k;
 }
 
-static uint32_t heap_take(const kv_rindex *x, uint32_t *h, uint32_t *nh)
+static uint32_t heap_take(kv_rindex *x, uint32_t *h, uint32_t *nh)
 {
     uint32_t top = h[0], last = h[--*nh], c = 0;
     for (;;) {
         uint32_t a = 2 * c + 1, b = a + 1, m = c;
         uint32_t best = last;
-        if (a < *nh && key_before(x, x->lo.order, x->lo.t[h[a]], x->lo.t[best]))
+        if (a < *nh && before(x, x->lo.order, x->lo.t[h[a]], x->lo.t[best]))
             m = a, best = h[a];
-        if (b < *nh && key_before(x, x->lo.order, x->lo.t[h[b]], x->lo.t[best]))
+        if (b < *nh && before(x, x->lo.order, x->lo.t[h[b]], x->lo.t[best]))
             m = b, best = h[b];
         if (m == c)
             break;
@@ -380,12 +378,15 @@ uint32_t kv_rindex_least_with(kv_rindex *x, int f, uint64_t at_least)
     if (!HOLDS(1))
         return NONE;
     uint32_t nh = 0;
+    uint64_t cmps = x->cmps; /* the test hook counts the updates' comparisons only */
     heap_put(x, x->heap, &nh, 1);
     while (nh) {
         uint32_t k = heap_take(x, x->heap, &nh);
         x->walked++;
-        if (g[lo[k]] >= at_least)
+        if (g[lo[k]] >= at_least) {
+            x->cmps = cmps;
             return lo[k];
+        }
         /* k is an inner node: a qualifying leaf is its own winner */
         if (HOLDS(2 * k))
             heap_put(x, x->heap, &nh, 2 * k);
@@ -393,6 +394,7 @@ uint32_t kv_rindex_least_with(kv_rindex *x, int f, uint64_t at_least)
             heap_put(x, x->heap, &nh, 2 * k + 1);
     }
 #undef HOLDS
+    x->cmps = cmps;
     return NONE; /* not reached: the root's subtree holds a qualifying instance */
 }
 

@@ -34,9 +34,9 @@
  * figure: a branch-and-bound whose frontier the max tree bounds).
  *
  * Memory: one list node per (block, instance) pair held, 2 x the
- * instance count entries per tree (and one more with a second tree, the
- * search's frontier) and three figures per instance; nothing per
- * request.
+ * instance count (rounded up to a power of two, p) entries per tree, p
+ * more for the search's frontier with a second tree, and three figures
+ * per instance; nothing per request.
  */
 #ifndef MEMFAB_MODELS_KV_RINDEX_H
 #define MEMFAB_MODELS_KV_RINDEX_H

@@ -191,6 +191,8 @@ struct kv_store {
     kv_index_fn on_index;      /* index hook: a block entered / left the index (or NULL) */
     void *index_ctx;
     void (*on_use)(void *ctx); /* use hook: tier 0's occupancy changed (or NULL) */
+    void (*on_held)(void *ctx); /* tier 0's evictable count changed (or NULL) */
+    void *held_ctx;
     void *use_ctx;
     /* state, per block entry [0, nballoc); entries [0, bhw) have been handed out */
     uint64_t *bid;             /* block id */
@@ -616,8 +618,8 @@ static void policy_hold(kv_store *s, uint32_t t, uint32_t b)
         return;
     tr->acc[sl] |= HELD;
     tr->nheld++;
-    if (t == 0 && s->on_use) /* kv_store_evictable_blocks changed */
-        s->on_use(s->use_ctx);
+    if (s->on_held && t == 0) /* kv_store_evictable_blocks changed */
+        s->on_held(s->held_ctx);
     if (s->reads_info)
         fill_info(tr, sl, &tr->scratch);
     s->ops->insert(tr->pol, sl, &tr->scratch);
@@ -631,8 +633,8 @@ static void policy_release(kv_store *s, uint32_t t, uint32_t b)
         return;
     tr->acc[sl] &= ~HELD;
     tr->nheld--;
-    if (t == 0 && s->on_use)
-        s->on_use(s->use_ctx);
+    if (s->on_held && t == 0)
+        s->on_held(s->held_ctx);
     s->ops->remove(tr->pol, sl);
 }
 
@@ -1260,6 +1262,12 @@ void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx)
 {
     s->on_index = fn;
     s->index_ctx = ctx;
+}
+
+void kv_store_set_evictable_hook(kv_store *s, void (*fn)(void *ctx), void *ctx)
+{
+    s->on_held = fn;
+    s->held_ctx = ctx;
 }
 
 void kv_store_set_use_hook(kv_store *s, void (*fn)(void *ctx), void *ctx)

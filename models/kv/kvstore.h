@@ -200,12 +200,15 @@ void kv_store_set_inval_hook(kv_store *s, kv_inval_fn fn, void *ctx);
  * router index (kv_rindex.h) keeps block holders with it. */
 typedef void (*kv_index_fn)(void *ctx, uint64_t id, int added);
 void kv_store_set_index_hook(kv_store *s, kv_index_fn fn, void *ctx);
-/* Called when tier 0's occupancy (so kv_store_free_blocks) changes, a
- * block entering or leaving tier 0, or its evictable count
- * (kv_store_evictable_blocks), a block there pinned or released. A router
- * index keeps the instances' KV use with it (the dynamo router's decode
- * term, the disaggregated decode choice kv_room's free + evictable). */
+/* Called when tier 0's occupancy (so kv_store_free_blocks) changes: a
+ * block entering or leaving tier 0. A router index keeps the instances'
+ * KV use with it (the dynamo router's decode term). */
 void kv_store_set_use_hook(kv_store *s, void (*fn)(void *ctx), void *ctx);
+/* Called when tier 0's evictable count (kv_store_evictable_blocks)
+ * changes: a block there handed to the eviction policy or taken back from
+ * it (pinned, evicted). A decode index keeps free + evictable with it
+ * (serving.c: the disaggregated decode choice kv_room). */
+void kv_store_set_evictable_hook(kv_store *s, void (*fn)(void *ctx), void *ctx);
 /* The sharer bit index of s's pins (0 for a store of its own; the order of
  * attachment for stores sharing a pool, at most 64 of them: a 65th and
  * later share bit 63). */

@@ -3067,7 +3067,8 @@ double inst_predict_ttft(sim_comp *c, const inst_req *r)
 /* The view's load fields (every field but the prefix match). The routing
  * index is told (load_touch) whenever one of them may change: outstanding,
  * nwait, nkv, nrun, nreserved, and tier 0's occupancy (the store's use
- * hook); kv_blocks is fixed once the store exists. */
+ * hook), and on a decode instance its evictable count (inst_free_blocks;
+ * the store's evictable hook); kv_blocks is fixed once the store exists. */
 static void load_fields(const inst_state *st, memfab_instance_view *v)
 {
     v->index = st->index;
@@ -3122,6 +3123,8 @@ int inst_set_route_hooks(sim_comp *c, inst_load_fn load, kv_index_fn block, void
         kv_store_set_index_hook(st->store, block, ctx);
     if (st->store)
         kv_store_set_use_hook(st->store, load ? use_touch : NULL, load ? st : NULL);
+    if (st->store && st->role == INST_ROLE_DECODE) /* inst_free_blocks counts evictable */
+        kv_store_set_evictable_hook(st->store, load ? use_touch : NULL, load ? st : NULL);
     return 0;
 }
 

@@ -195,8 +195,10 @@ int inst_priority_scheduling(sim_comp *c);
 void inst_view(sim_comp *c, const inst_req *r, memfab_instance_view *v);
 
 /* Routing index hooks (kv_rindex.h). load(ctx) is called when the
- * instance's load figures change (see inst_take_load), once until the
- * index reads them with inst_take_outstanding or inst_take_load;
+ * instance's load figures change (see inst_take_load; inst_load follows
+ * from them, and a decode instance's inst_free_blocks too: its tier 0's
+ * evictable count is watched), once until the index reads them with
+ * inst_take_outstanding or inst_take_load;
  * block(ctx, id, added) when a block enters or leaves the instance's KV
  * index (with prefix caching on). -1 (nothing
  * set) when the instance's prefix matches depend on more than its own

@@ -1247,10 +1247,12 @@ static void rx_figures(wl_state *w, const struct rx_ctx *q, const memfab_instanc
                        uint64_t f[3])
 {
     kv_router_index_figures(v, f);
+    if (!q->dec)
+        return;
     if (q->dec == RX_DEC_PAIR) {
         f[1] = v->kv_free_blocks;
         f[2] = v->waiting;
-    } else if (q->dec == RX_DEC_PICK) {
+    } else {
         int room = w->pd_policy == PD_KV_ROOM;
         f[0] = room ? 0 : inst_load(w->inst[q->i]);
         f[1] = room ? inst_free_blocks(w->inst[q->i]) : 0;
