@@ -198,13 +198,15 @@ struct res_db {
     unsigned staged;         /* bit t: stage_tables[t] holds rows */
     double batch_t0;         /* monotonic time of the first staged row */
     char errmsg[512];        /* last row-function failure, or "" */
+    int batch_open;          /* a merger's transaction is open across calls */
 };
 
 #ifndef NDEBUG
 static int assert_res_state(const res_db *db)
 {
     assert(db->h);
-    assert(sqlite3_get_autocommit(db->h)); /* no transaction outside a call */
+    /* no transaction outside a call, but a merger's batch (res_merger_set_batch) */
+    assert(sqlite3_get_autocommit(db->h) == !db->batch_open);
     assert(db->pending || !db->staged);
     assert(!db->readonly || (db->run_id == 0 && !db->pending && !db->st[ST_COMMIT]));
     return 1;
@@ -1098,7 +1100,17 @@ struct res_merger {
     size_t rec_cols_len;
     sqlite3_stmt *ins[1 + N_MERGE]; /* runs, then merge_tables */
     size_t ncols[1 + N_MERGE];
+    /* batches of record files (res_merger_set_batch): points per
+     * transaction, points in the open one, and the statements that open,
+     * commit and mark it (each point in a savepoint, so that a record that
+     * fails half-way is undone alone) */
+    unsigned batch, inb;
+    sqlite3_stmt *tx[4];
 };
+
+enum { TX_BEGIN, TX_COMMIT, TX_SAVE, TX_RELEASE };
+static const char *const tx_sql[4] = {"BEGIN IMMEDIATE", "COMMIT", "SAVEPOINT memfab_point",
+                                      "RELEASE memfab_point"};
 
 res_merger *res_merger_new(res_db *dst, sim_err *err)
 {
@@ -1112,7 +1124,42 @@ res_merger *res_merger_new(res_db *dst, sim_err *err)
         return NULL;
     }
     m->dst = dst;
+    m->batch = 1;
     return m;
+}
+
+int res_merger_set_batch(res_merger *m, unsigned points)
+{
+    if (!m)
+        return SIM_EINVAL;
+    m->batch = points ? points : 1;
+    return SIM_OK;
+}
+
+/* Commit the open batch, if any: SQLITE_OK or the error (the batch is then
+ * rolled back: its points are not in dst). */
+static int merger_commit(res_merger *m)
+{
+    if (!m->inb)
+        return SQLITE_OK;
+    sqlite3 *h = m->dst->h;
+    int rc = step_done(m->tx[TX_COMMIT]);
+    if (rc != SQLITE_OK && !sqlite3_get_autocommit(h))
+        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    m->inb = 0;
+    m->dst->batch_open = 0;
+    return rc;
+}
+
+int res_merger_commit(res_merger *m, sim_err *err)
+{
+    if (!m)
+        return SIM_OK;
+    int rc = merger_commit(m);
+    assert(assert_res_state(m->dst));
+    return rc == SQLITE_OK ? SIM_OK
+                           : sim_err_set(err, SIM_EIO, NULL, 0, 0, "merging into %s: %s",
+                                         m->dst->path, sqlite3_errmsg(m->dst->h));
 }
 
 static void merger_forget(res_merger *m)
@@ -1142,6 +1189,9 @@ void res_merger_free(res_merger *m)
 {
     if (!m)
         return;
+    (void)merger_commit(m);   /* callers that must know commit first */
+    for (int i = 0; i < 4; i++)
+        sqlite3_finalize(m->tx[i]);
     merger_forget(m);
     merger_forget_records(m);
     sim_free(m);
@@ -1206,6 +1256,9 @@ int res_merger_add(res_merger *m, const char *src_path, sim_err *err)
     res_db *dst = m ? m->dst : NULL;
 
     if ((code = merge_precheck(dst, src_path, err)) != SIM_OK)
+        return code;
+    /* the points before it are committed first: ATTACH wants no transaction */
+    if ((code = res_merger_commit(m, err)) != SIM_OK)
         return code;
 
     sqlite3 *h = dst->h;
@@ -1827,9 +1880,11 @@ static int rec_bind(rcur *c, sqlite3_stmt *st, size_t n, int first)
     return c->bad ? SQLITE_MISMATCH : SQLITE_OK;
 }
 
-/* Insert the runs of a checked record body into dst in one transaction:
- * the number of runs, or -1 (rolled back) when the body does not parse or
- * SQLite fails. */
+/* Insert the runs of a checked record body into dst, in the open batch
+ * (one is begun when none is; it is committed when it holds m->batch
+ * points): the number of runs, -1 (this body's rows undone, the batch
+ * intact) when the body does not parse or an insert fails, or -2 when the
+ * batch's commit failed (its points are then not in dst). */
 static int rec_insert(res_merger *m, const unsigned char *body, size_t len)
 {
     sqlite3 *h = m->dst->h;
@@ -1844,8 +1899,20 @@ static int rec_insert(res_merger *m, const unsigned char *body, size_t len)
     } else {
         c.p += m->rec_cols_len;
     }
-    if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    for (int i = 0; i < 4; i++)
+        if (!m->tx[i] && sqlite3_prepare_v3(h, tx_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                            &m->tx[i], NULL) != SQLITE_OK)
+            return -1;
+    if (!m->inb && step_done(m->tx[TX_BEGIN]) != SQLITE_OK)
         return -1;
+    m->dst->batch_open = 1;
+    if (step_done(m->tx[TX_SAVE]) != SQLITE_OK) {
+        if (!m->inb) {
+            sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+            m->dst->batch_open = 0;
+        }
+        return -1;
+    }
     int n = 0, rc = SQLITE_OK;
     unsigned tag = 0;
     while (rc == SQLITE_OK && (tag = rc_u8(&c)) == 'R') {
@@ -1874,12 +1941,23 @@ static int rec_insert(res_merger *m, const unsigned char *body, size_t len)
             sqlite3_clear_bindings(m->ins[t]);
         }
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+        rc = step_done(m->tx[TX_RELEASE]);
     if (rc != SQLITE_OK) {
+        /* undo this body alone; a batch with nothing else in it ends */
         if (!sqlite3_get_autocommit(h))
+            sqlite3_exec(h, "ROLLBACK TO memfab_point; RELEASE memfab_point", NULL, NULL, NULL);
+        if (!m->inb && !sqlite3_get_autocommit(h))
             sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+        m->dst->batch_open = !sqlite3_get_autocommit(h);
+        if (m->inb && sqlite3_get_autocommit(h)) {
+            /* SQLite rolled the whole batch back (a full disk, an I/O error) */
+            m->inb = 0;
+            return -2;
+        }
         return -1;
     }
+    if (++m->inb >= m->batch && merger_commit(m) != SQLITE_OK)
+        return -2;
     return n;
 }
 
@@ -1901,5 +1979,8 @@ int res_merger_add_records(res_merger *m, const char *rec_path, const char *src_
             *used = 1;
         return n;
     }
+    if (n == -2)
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "merging %s into %s: %s", src_path,
+                           m->dst->path, sqlite3_errmsg(m->dst->h));
     return res_merger_add(m, src_path, err);   /* the database, checked, says the rest */
 }

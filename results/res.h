@@ -173,4 +173,17 @@ void res_records_free(res_records *r);
 int res_merger_add_records(res_merger *m, const char *rec_path, const char *src_path,
                            int *used, sim_err *err);
 
+/* Batches: the records of up to `points` sources (record files) go into
+ * dst in one transaction instead of one each (1, the default: one each).
+ * A source merged from its database first commits the batch (ATTACH needs
+ * autocommit), a record that fails half-way is undone alone (savepoint),
+ * and a failed commit is an error (the batch's points are not in dst).
+ * The batch is committed when full, by res_merger_commit (SIM_OK or an
+ * error) and by res_merger_free; meanwhile only the merger may use dst.
+ * The rows, their order and dst's bytes are those of one transaction per
+ * source (check_res merger_batches_same_file): a batch saves the commits'
+ * WAL frames (each page once per batch instead of once per point). */
+int res_merger_set_batch(res_merger *m, unsigned points);
+int res_merger_commit(res_merger *m, sim_err *err);
+
 #endif

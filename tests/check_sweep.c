@@ -255,16 +255,19 @@ START_TEST(workers_die_with_parent)
     ck_assert_int_eq(
         fx_sh("kids() { for s in /proc/[0-9]*/stat; do read -r a b c d e < $s 2>/dev/null &&"
               " [ \"$d\" = \"$1\" ] && echo $a; done; };"
+              " desc() { for k in $(kids $1); do echo $k; desc $k; done; };"
               " alive() { read -r a b c e < /proc/$1/stat 2>/dev/null && [ \"$c\" != Z ]; };"
               " %s sweep slow.yaml -j 2 > sw.log 2>&1 & p=$!;"
-              " i=0; while [ $(kids $p | wc -l) -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1;"
-              " i=$((i+1)); done; w=$(kids $p); kill -9 $p;"
+              " i=0; while [ $(ls results/slow.db.d 2>/dev/null | grep -c 'db[.]part$') -lt 2 ] &&"
+              " [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; w=$(desc $p); kill -9 $p;"
               " i=0; while [ $i -lt 100 ]; do n=0; for x in $w; do alive $x && n=$((n+1)); done;"
               " [ $n = 0 ] && break; sleep 0.1; i=$((i+1)); done;"
               " echo workers=$(echo $w | wc -w) alive=$n; kill -9 $w 2>/dev/null; true",
               fx_bin),
         0);
-    ck_assert_msg(strstr(fx_out, "workers=2 alive=0"), "%s", fx_out);
+    /* the two workers, and the scheduler process of a merge beside them */
+    ck_assert_msg(strstr(fx_out, "workers=2 alive=0") || strstr(fx_out, "workers=3 alive=0"),
+                  "%s", fx_out);
     /* their points are listed as interrupted, not failed, and hold runs
      * with status interrupted */
     ck_assert_msg(fx_sh("%s sweep slow.yaml --list | cut -c18-28", fx_bin) == 0, "%s", fx_out);

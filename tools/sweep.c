@@ -74,8 +74,13 @@
 #include <sys/file.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sched.h>
+#include <stdint.h>
 #include <sys/resource.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -985,6 +990,134 @@ static int worker(const sweep *s, const point *p)
     return rc; /* the lock goes with the process */
 }
 
+/* ---- the merge beside the points ------------------------------------------------ */
+
+static double wall_now(void);
+static double self_cpu(void);
+
+/* Points per merge transaction: MEMFAB_MERGE_BATCH (1 to 1000000), 64 by
+ * default. 1 is one transaction per point; the merged file is the same. */
+static unsigned merge_batch(void)
+{
+    const char *e = getenv("MEMFAB_MERGE_BATCH");
+    if (e && *e) {
+        char *end;
+        unsigned long v = strtoul(e, &end, 10);
+        if (!*end && v >= 1 && v <= 1000000)
+            return (unsigned)v;
+    }
+    return 64;
+}
+
+/* Merge point i of s into m: from its record file when that is valid, its
+ * database otherwise, its .failed.db when it failed, nothing when it has
+ * neither. 0 or an error code; *records counts the record files used. */
+static int merge_point(const sweep *s, size_t i, res_merger *m, size_t *records, sim_err *err)
+{
+    char *done = point_path(s, &s->pts[i], ".db");
+    char *failed = point_path(s, &s->pts[i], ".failed.db");
+    char *rec = point_path(s, &s->pts[i], ".rec");
+    int used = 0, rc = 0;
+    if (!done || !failed || !rec)
+        rc = sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    else if (file_exists(done) ? res_merger_add_records(m, rec, done, &used, err) < 0
+             : file_exists(failed) ? res_merger_add(m, failed, err) < 0
+                                   : 0)
+        rc = err->code ? err->code : SIM_EIO;
+    *records += (size_t)used;
+    sim_free(done);
+    sim_free(failed);
+    sim_free(rec);
+    return rc;
+}
+
+/*
+ * A local sweep merges the points that are final while the others run.
+ * The process that merges must own the merged file's only connection from
+ * its creation to its close: SQLite writes the file change counter in
+ * the header from what a connection last read of page 1, so a second
+ * connection that writes after the first gives another file (counter + 1).
+ * And the merging must take only the time the workers leave of the cores,
+ * yet run at full priority once the points are done; a thread may lower
+ * its own priority but not raise it again. So this process keeps the
+ * connection, merges in a thread of its own at SCHED_IDLE (nice 19 where
+ * refused) and, when the points are done, stops the thread at a point
+ * boundary and goes on with the same connection and merger in the main
+ * thread. The scheduler (run_points) runs in a child process forked
+ * before the thread starts, so that no process ever forks while a thread
+ * may hold a lock (SQLite's, malloc's) that the fork would copy held. The
+ * child sends "frontiers" over a SOCK_SEQPACKET pair (every point below one
+ * is final: complete, failed or not run here; the points at and after it
+ * may still run), then its counters and CPU times.
+ */
+typedef struct side_merge {
+    int on;                /* the thread was started */
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t frontier;       /* under mu: points below it are final */
+    int stop;              /* under mu: hand over at the next point boundary */
+    const sweep *s;
+    char *tmp;             /* OUT.merge */
+    res_db *db;            /* the merged file's only connection */
+    res_merger *m;
+    /* the thread's, read after the join */
+    size_t next;           /* points merged: 0 .. next-1 */
+    size_t records;        /* of them, from their record files */
+    int failed;            /* the main thread starts over and reports the error */
+    double cpu;            /* the thread's CPU time */
+} side_merge;
+
+static void *side_thread(void *arg)
+{
+    side_merge *sm = arg;
+    struct sched_param sp;
+    memset(&sp, 0, sizeof sp);
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    sim_err err;
+    sim_err_clear(&err);
+    pthread_mutex_lock(&sm->mu);
+    for (;;) {
+        while (!sm->stop && sm->next >= sm->frontier)
+            pthread_cond_wait(&sm->cv, &sm->mu);
+        if (sm->stop)
+            break;
+        pthread_mutex_unlock(&sm->mu);
+        int rc = merge_point(sm->s, sm->next, sm->m, &sm->records, &err);
+        pthread_mutex_lock(&sm->mu);
+        if (rc) {
+            sm->failed = 1;
+            break;
+        }
+        sm->next++;
+    }
+    pthread_mutex_unlock(&sm->mu);
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    sm->cpu = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return NULL;
+}
+
+/* The scheduler's message when it is done. */
+typedef struct side_result {
+    int32_t rc;            /* run_points' */
+    uint32_t pad;
+    uint64_t done, failed, skipped, interrupted;
+    double sched_cpu, workers_cpu;
+} side_result;
+
+/* Send the frontier to the merging process when it moved (a failed send
+ * only delays the merge: the next one, or the end, says more). */
+static void side_send(int fd, size_t *sent, size_t frontier)
+{
+    if (fd < 0 || frontier <= *sent)
+        return;
+    uint64_t v = frontier;
+    if (send(fd, &v, sizeof v, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof v)
+        *sent = frontier;
+}
+
 /* ---- the scheduler ------------------------------------------------------------ */
 
 static volatile sig_atomic_t stop_requested;
@@ -1179,10 +1312,23 @@ static void reap(const sweep *s, const point *p, int wstatus, progress *pg)
     sim_free(intr);
 }
 
-/* Run the points with index % size == rank that are not complete, with up
- * to `jobs` workers. Returns 0, or 1 when interrupted. */
-static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg)
+/* The first point that may still run or be running: every point before it
+ * is final (the frontier of the merge beside the points). */
+static size_t frontier_of(size_t next, const pid_t *pids, const size_t *which, int jobs)
 {
+    size_t f = next;
+    for (int k = 0; k < jobs; k++)
+        if (pids[k] && which[k] < f)
+            f = which[k];
+    return f;
+}
+
+/* Run the points with index % size == rank that are not complete, with up
+ * to `jobs` workers, sending the frontier to side_fd (-1: none; see
+ * side_merge). Returns 0, or 1 when interrupted. */
+static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg, int side_fd)
+{
+    size_t sent = 0;
     pid_t *pids = sim_calloc((size_t)jobs, sizeof *pids);
     size_t *which = sim_calloc((size_t)jobs, sizeof *which);
     if (!pids || !which) {
@@ -1258,6 +1404,8 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
                 close(wake_pipe[0]);
                 close(wake_pipe[1]);
                 wake_fd = -1;
+                if (side_fd >= 0)
+                    close(side_fd);
                 /* A worker dies with its parent (SIGTERM: the run is marked
                  * interrupted), so killing only the sweep stops its points. */
                 if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
@@ -1269,6 +1417,7 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
             pg->running++;
             show(pg, 0);
         }
+        side_send(side_fd, &sent, frontier_of(next, pids, which, jobs));
         if (pg->running == 0)
             break;
         int st;
@@ -1302,6 +1451,7 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
                 pids[k] = 0;
                 reap(s, &s->pts[which[k]], st, pg);
             }
+        side_send(side_fd, &sent, frontier_of(next, pids, which, jobs));
         show(pg, 0);
     }
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
@@ -1314,6 +1464,156 @@ static int run_points(const sweep *s, int jobs, int rank, int size, progress *pg
     sim_free(pids);
     sim_free(which);
     return stop_requested ? 1 : 0;
+}
+
+static volatile sig_atomic_t side_stop_asked;
+
+static void on_side_signal(int sig)
+{
+    (void)sig;
+    side_stop_asked = 1;
+}
+
+/* End the merging thread (at a point boundary) and take its results. */
+static void side_join(side_merge *sm)
+{
+    if (!sm->on)
+        return;
+    pthread_mutex_lock(&sm->mu);
+    sm->stop = 1;
+    pthread_cond_signal(&sm->cv);
+    pthread_mutex_unlock(&sm->mu);
+    pthread_join(sm->th, NULL);
+    pthread_mutex_destroy(&sm->mu);
+    pthread_cond_destroy(&sm->cv);
+    sm->on = 0;
+}
+
+/* An interrupted sweep: no merge; the scratch file goes. */
+static void side_abort(side_merge *sm)
+{
+    side_join(sm);
+    res_merger_free(sm->m);
+    res_close(sm->db);
+    if (sm->tmp)
+        res_remove(sm->tmp);
+    sim_free(sm->tmp);
+    memset(sm, 0, sizeof *sm);
+}
+
+/* run_points in a child process while this one merges beside it (see
+ * side_merge): the same return value, pg's counters and the timing of the
+ * points as run_points in this process would give. The thread is left
+ * running: merge_all takes it over (side_abort when interrupted). */
+static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return -2;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return -2;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        /* the sweep killed: stop the points as run_points does on SIGTERM */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(SIM_EXIT_RUNTIME);
+        double c0 = self_cpu(), k0 = children_cpu();
+        side_result r;
+        memset(&r, 0, sizeof r);
+        r.rc = run_points(s, jobs, 0, 1, pg, sv[1]);
+        r.done = pg->done;
+        r.failed = pg->failed;
+        r.skipped = pg->skipped;
+        r.interrupted = pg->interrupted;
+        r.sched_cpu = self_cpu() - c0;
+        r.workers_cpu = children_cpu() - k0;
+        fflush(stderr);
+        _exit(send(sv[1], &r, sizeof r, MSG_NOSIGNAL) == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(sv[1]);
+    /* this process: the merged file, created after the fork (the scheduler
+     * and its workers inherit no SQLite state of it), and the thread */
+    sim_err err;
+    sim_err_clear(&err);
+    sm->s = s;
+    if ((sm->tmp = str_printf("%s.merge", s->out))) {
+        res_remove(sm->tmp);
+        sm->db = res_open_nosync(sm->tmp, &err);
+    }
+    if (sm->db && (sm->m = res_merger_new(sm->db, &err))) {
+        res_merger_set_batch(sm->m, merge_batch());
+        pthread_mutex_init(&sm->mu, NULL);
+        pthread_cond_init(&sm->cv, NULL);
+        sm->on = pthread_create(&sm->th, NULL, side_thread, sm) == 0;
+        if (!sm->on) {
+            pthread_mutex_destroy(&sm->mu);
+            pthread_cond_destroy(&sm->cv);
+        }
+    }
+    /* relay the frontiers until the scheduler's result; a stop signal is
+     * passed on to it (Ctrl-C reaches it anyway, `kill` of this process
+     * does not) */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_side_signal;   /* no SA_RESTART: recv returns EINTR */
+    side_stop_asked = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    side_result r;
+    memset(&r, 0, sizeof r);
+    int got = 0, forwarded = 0;
+    for (;;) {
+        union {
+            uint64_t frontier;
+            side_result r;
+        } msg;
+        ssize_t n = recv(sv[0], &msg, sizeof msg, 0);
+        if (n < 0 && errno == EINTR) {
+            if (side_stop_asked && !forwarded) {
+                kill(pid, SIGTERM);
+                forwarded = 1;
+            }
+            continue;
+        }
+        if (n == (ssize_t)sizeof msg.frontier) {
+            if (sm->on) {
+                pthread_mutex_lock(&sm->mu);
+                if (msg.frontier > sm->frontier && msg.frontier <= s->npts)
+                    sm->frontier = (size_t)msg.frontier;
+                pthread_cond_signal(&sm->cv);
+                pthread_mutex_unlock(&sm->mu);
+            }
+            continue;
+        }
+        if (n == (ssize_t)sizeof r) {
+            memcpy(&r, &msg.r, sizeof r);
+            got = 1;
+        }
+        break;   /* the result, or the scheduler is gone */
+    }
+    close(sv[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (!got)
+        return -1;
+    pg->done = (size_t)r.done;
+    pg->failed = (size_t)r.failed;
+    pg->skipped = (size_t)r.skipped;
+    pg->interrupted = (size_t)r.interrupted;
+    pg->running = 0;
+    last_timing.run_cpu = r.sched_cpu;
+    last_timing.workers_cpu = r.workers_cpu;
+    return r.rc ? r.rc : side_stop_asked ? 1 : 0;
 }
 
 /* ---- merge and summary ------------------------------------------------------- */
@@ -1566,31 +1866,54 @@ static int check_output(const sweep *s, sim_err *err)
     return 0;
 }
 
-static int merge_all(const sweep *s, sim_err *err)
+/* Merge every point into OUT.merge, in point order, then the summary, one
+ * sync and the rename to OUT. With a merge beside the points (sm->on),
+ * its thread is stopped and this one goes on from where it was, on the
+ * same connection; a thread that failed leaves it all to this one, from an
+ * empty file, as without it. */
+static int merge_all(const sweep *s, side_merge *sm, sim_err *err)
 {
-    char *tmp = str_printf("%s.merge", s->out);
+    char *tmp = sm && sm->tmp ? sm->tmp : str_printf("%s.merge", s->out);
     if (!tmp)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
-    res_remove(tmp);
-    /* OUT.merge is a scratch file until the rename: synced once, before it */
-    res_db *db = res_open_nosync(tmp, err);
-    res_merger *m = db ? res_merger_new(db, err) : NULL;
-    int rc = m ? 0 : (err->code ? err->code : SIM_EIO);
-    for (size_t i = 0; !rc && i < s->npts; i++) {
-        char *done = point_path(s, &s->pts[i], ".db");
-        char *failed = point_path(s, &s->pts[i], ".failed.db");
-        char *rec = point_path(s, &s->pts[i], ".rec");
-        int used = 0;
-        /* a complete point through its record file when that is valid */
-        if (file_exists(done) ? res_merger_add_records(m, rec, done, &used, err) < 0
-            : file_exists(failed) ? res_merger_add(m, failed, err) < 0
-                                  : 0)
-            rc = err->code ? err->code : SIM_EIO;
-        last_timing.merged_records += (size_t)used;
-        sim_free(done);
-        sim_free(failed);
-        sim_free(rec);
+    size_t start = 0;
+    res_db *db = NULL;
+    res_merger *m = NULL;
+    if (sm && sm->m) {
+        int was_on = sm->on;
+        side_join(sm);
+        db = sm->db;
+        m = sm->m;
+        if (was_on && !sm->failed) {
+            start = sm->next;
+            last_timing.merged_beside = start;
+            last_timing.merged_records += sm->records;
+            last_timing.merge_beside_cpu = sm->cpu;
+        } else {
+            res_merger_free(m);
+            res_close(db);
+            m = NULL;
+            db = NULL;
+        }
     }
+    if (sm) {
+        sm->tmp = NULL;
+        sm->db = NULL;
+        sm->m = NULL;
+    }
+    if (!db) {
+        res_remove(tmp);
+        /* OUT.merge is a scratch file until the rename: synced once, before it */
+        db = res_open_nosync(tmp, err);
+        m = db ? res_merger_new(db, err) : NULL;
+        if (m)
+            res_merger_set_batch(m, merge_batch());
+    }
+    int rc = m ? 0 : (err->code ? err->code : SIM_EIO);
+    for (size_t i = start; !rc && i < s->npts; i++)
+        rc = merge_point(s, i, m, &last_timing.merged_records, err);
+    if (!rc && m)
+        rc = res_merger_commit(m, err);
     res_merger_free(m);
     if (!rc)
         rc = summarize(db, s, err);
@@ -1693,11 +2016,23 @@ static int execute(sweep *s, int jobs, int force_progress, int mpi, int rank, in
     if (mpi && rank == 0)
         fprintf(stderr, "sweep %s: %d MPI ranks; rank 0 merges\n", s->name, size);
     memset(&last_timing, 0, sizeof last_timing);
+    /* a local sweep merges the points that are final beside the others
+     * (side_merge; MEMFAB_MERGE_BESIDE=0: after them, in this process) */
+    side_merge sm;
+    memset(&sm, 0, sizeof sm);
+    const char *be = getenv("MEMFAB_MERGE_BESIDE");
+    int beside = !mpi && size == 1 && !(be && strcmp(be, "0") == 0);
     double w0 = wall_now(), c0 = self_cpu(), k0 = children_cpu();
-    int interrupted = run_points(s, jobs, rank, size, &pg);
+    int interrupted = beside ? run_beside(s, jobs, &pg, &sm) : -2;
+    if (interrupted == -2) {   /* not beside, or it could not start */
+        beside = 0;
+        interrupted = run_points(s, jobs, rank, size, &pg, -1);
+        last_timing.run_cpu = self_cpu() - c0;
+        last_timing.workers_cpu = children_cpu() - k0;
+    } else if (interrupted == -1) {   /* the scheduler died without a word */
+        last_timing.workers_cpu = children_cpu() - k0;
+    }
     last_timing.run_wall = wall_now() - w0;
-    last_timing.run_cpu = self_cpu() - c0;
-    last_timing.workers_cpu = children_cpu() - k0;
     last_timing.points_run = pg.done + pg.failed - pg.skipped;
     last_timing.jobs = jobs;
     if (interrupted < 0) {
@@ -1716,6 +2051,8 @@ static int execute(sweep *s, int jobs, int force_progress, int mpi, int rank, in
         failed = swp_mpi_max(failed);
     }
     show(&pg, 1);   /* after the barrier: rank 0 sees every rank's points */
+    if (interrupted)
+        side_abort(&sm);
     if (interrupted) {
         if (rank == 0)
             fprintf(stderr, "sweep %s: interrupted; complete points are kept in %s, run the same"
@@ -1724,8 +2061,12 @@ static int execute(sweep *s, int jobs, int force_progress, int mpi, int rank, in
     }
     int merge_rc = 0;
     if (rank == 0) {
-        double mw = wall_now(), mc = self_cpu();
-        merge_rc = merge_all(s, &err);
+        /* beside: this process's CPU since the start is the merge's (its
+         * thread, the relay; the scheduler's is its child's); the wall the
+         * merge adds is what comes after the points (its setup overlaps
+         * the scheduler's start) */
+        double mw = wall_now(), mc = beside ? c0 : self_cpu();
+        merge_rc = merge_all(s, &sm, &err);
         last_timing.merge_wall = wall_now() - mw;
         last_timing.merge_cpu = self_cpu() - mc;
         last_timing.merged = !merge_rc;
@@ -1849,10 +2190,11 @@ static void print_timing(const char *name)
     if (t->merged)
         fprintf(stderr,
                 "sweep %s: timing: merge %.3f s wall (%.1f%% of %.3f s), %.3f s CPU (%.1f%% of"
-                " %.3f s); %zu points from record files\n",
+                " %.3f s); %zu points from record files; %zu beside the running points"
+                " (%.3f s CPU)\n",
                 name, t->merge_wall, wall > 0 ? 100.0 * t->merge_wall / wall : 0.0, wall,
                 t->merge_cpu, cpu > 0 ? 100.0 * t->merge_cpu / cpu : 0.0, cpu,
-                t->merged_records);
+                t->merged_records, t->merged_beside, t->merge_beside_cpu);
 }
 
 

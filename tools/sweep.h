@@ -49,9 +49,12 @@ typedef struct swp_timing {
     size_t points_run;     /* points run (complete or failed), not those skipped */
     int jobs;              /* worker processes */
     int merged;            /* this process merged (the fields below are set) */
-    double merge_wall;     /* merging the point databases and sweep_summary */
-    double merge_cpu;
+    double merge_wall;     /* the wall the merge adds: after the points (its hand-over,
+                              the points left, sweep_summary, sync) and its start */
+    double merge_cpu;      /* all of the merge's CPU, merge_beside_cpu included */
     size_t merged_records; /* points merged from their record files */
+    size_t merged_beside;  /* points merged beside the running points (sweep.c) */
+    double merge_beside_cpu; /* that child's CPU */
 } swp_timing;
 void swp_last_timing(swp_timing *t);
 
