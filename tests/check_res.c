@@ -982,6 +982,113 @@ START_TEST(test_merger_records_equal_attach)
 }
 END_TEST
 
+/* Merge srcs through records in batches of `batch` points into a new dst
+ * at path (res_merger_set_batch), committing at the end. */
+static void merge_batched(const char *path, const char *const *srcs, const char *const *recs,
+                          size_t n, const int *want, unsigned batch)
+{
+    sim_err err;
+    remove_db(path);
+    res_db *dst = res_open(path, &err);
+    ck_assert_ptr_nonnull(dst);
+    res_merger *m = res_merger_new(dst, &err);
+    ck_assert_int_eq(res_merger_set_batch(m, batch), SIM_OK);
+    for (size_t i = 0; i < n; i++) {
+        int got = res_merger_add_records(m, recs[i], srcs[i], NULL, &err);
+        ck_assert_msg(got == want[i], "batch %u, source %zu: %d, want %d (%s)", batch, i, got,
+                      want[i], err.msg);
+    }
+    ck_assert_int_eq(res_merger_commit(m, &err), SIM_OK);
+    res_merger_free(m);
+    res_close(dst);
+}
+
+/* Batches (several record files per transaction) write the very file of
+ * one transaction per source, byte for byte, at every batch size: also
+ * when, inside a batch, a record whose header and checksum are valid fails
+ * half-way through its rows (its rows are undone alone, by the savepoint,
+ * and the source is merged from its database, which commits the batch
+ * first), and when a refused source (a foreign file) comes mid-batch. The
+ * bad record is built here: r2's body with its end mark 'E' replaced, and
+ * its header's length and FNV-1a 64 checksum (offset basis
+ * 0xcbf29ce484222325, prime 0x100000001b3; Fowler, Noll and Vo) recomputed,
+ * so that only the parser can refuse it. */
+START_TEST(test_merger_batches_same_file)
+{
+    sim_err err;
+    char p1[300], p2[300], r1[300], r2[300], rb[300], bad[300], ref[300], got[300];
+    snprintf(p1, sizeof p1, "%s.1", path_a);
+    snprintf(p2, sizeof p2, "%s.2", path_a);
+    snprintf(r1, sizeof r1, "%s.1.rec", path_a);
+    snprintf(r2, sizeof r2, "%s.2.rec", path_a);
+    snprintf(rb, sizeof rb, "%s.b.rec", path_a);
+    snprintf(bad, sizeof bad, "%s.bad", path_a);
+    snprintf(ref, sizeof ref, "%s.ref", path_a);
+    snprintf(got, sizeof got, "%s.got", path_a);
+    const char *n1[] = {"a1", "a2"}, *n2[] = {"b1"};
+    const int k1[] = {3, 2}, k2[] = {4};
+    write_with_records(p1, r1, n1, k1, 2);
+    write_with_records(p2, r2, n2, k2, 1);
+    FILE *f = fopen(bad, "w");
+    fputs("not a database\n", f);
+    fclose(f);
+    /* the record that parses until its end */
+    size_t len;
+    unsigned char *b = file_bytes(r2, &len);
+    ck_assert_int_eq(b[len - 1], 'E');
+    b[len - 1] = 'X';
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 64; i < len; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    for (int i = 0; i < 8; i++)
+        b[56 + i] = (unsigned char)(h >> (8 * i));
+    f = fopen(rb, "wb");
+    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+    fclose(f);
+    free(b);
+
+    const char *srcs[] = {p1, p2, p1, p2, bad, p1, p2, p1, p2, p1};
+    const char *recs[] = {r1, r2, r1, rb, r1, r1, r2, r1, rb, r1};
+    const int want[] = {3, 2, 3, 2, SIM_EFORMAT, 3, 2, 3, 2, 3};
+    const size_t n = sizeof srcs / sizeof srcs[0];
+    merge_batched(ref, srcs, recs, n, want, 1);
+    size_t nref;
+    unsigned char *bref = file_bytes(ref, &nref);
+    sqlite3 *hh = raw_open(ref);
+    ck_assert_int_eq(q_int(hh, "SELECT count(*) FROM runs"), 23);
+    sqlite3_close(hh);
+    const unsigned batches[] = {2, 3, 4, 64, 1000};
+    for (size_t k = 0; k < sizeof batches / sizeof batches[0]; k++) {
+        merge_batched(got, srcs, recs, n, want, batches[k]);
+        size_t ng;
+        unsigned char *bg = file_bytes(got, &ng);
+        ck_assert_uint_eq(ng, nref);
+        ck_assert_msg(memcmp(bg, bref, nref) == 0, "batch %u: the merged files differ",
+                      batches[k]);
+        free(bg);
+    }
+    free(bref);
+    /* a batch left open is committed by res_merger_free */
+    remove_db(got);
+    res_db *dst = res_open(got, &err);
+    res_merger *m = res_merger_new(dst, &err);
+    res_merger_set_batch(m, 10);
+    ck_assert_int_eq(res_merger_add_records(m, r1, p1, NULL, &err), 3);
+    ck_assert_int_eq(sqlite3_get_autocommit(res_handle(dst)), 0);
+    res_merger_free(m);
+    ck_assert_int_eq(q_int(res_handle(dst), "SELECT count(*) FROM runs"), 3);
+    res_close(dst);
+    const char *all[] = {p1, p2, bad, ref, got};
+    for (size_t i = 0; i < 5; i++)
+        remove_db(all[i]);
+    unlink(r1);
+    unlink(r2);
+    unlink(rb);
+}
+END_TEST
+
 START_TEST(test_state_errors)
 {
     sim_err err;
@@ -1254,6 +1361,7 @@ static Suite *res_suite(void)
     tcase_add_test(core, test_merge);
     tcase_add_test(core, test_merger_equals_merge);
     tcase_add_test(core, test_merger_records_equal_attach);
+    tcase_add_test(core, test_merger_batches_same_file);
     suite_add_tcase(s, core);
 
     TCase *limits = tcase_create("Limits");

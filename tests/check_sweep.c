@@ -189,6 +189,109 @@ START_TEST(records_merge_and_fallback)
 }
 END_TEST
 
+static const char big_sweep_yaml[] =
+    "scenario: base.yaml\n"
+    "name: bw\n"
+    "grid:\n"
+    "  links.l0.bandwidth: [1 GB/s, 2 GB/s, 3 GB/s, 4 GB/s, 5 GB/s, 6 GB/s]\n"
+    "seeds: [1, 2, 3, 4]\n"
+    "output: bw.db\n";
+
+/* The serial merge of the same points (no merge beside them, one
+ * transaction per point: the merge as it was before either) must write
+ * the very file in bw.db; leaves bw.db as it found it. */
+static void assert_same_as_serial(const char *what)
+{
+    ck_assert_int_eq(fx_sh("cp bw.db got.db"), 0);
+    ck_assert_msg(fx_sh("MEMFAB_MERGE_BESIDE=0 MEMFAB_MERGE_BATCH=1 %s sweep sweep.yaml -q"
+                        " --timing", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "timing: 0 points run") &&
+                  strstr(fx_out, "; 0 beside the running points"), "%s: %s", what, fx_out);
+    ck_assert_msg(fx_sh("cmp bw.db got.db") == 0, "%s: %s", what, fx_out);
+}
+
+/* A local sweep merges the points that are final beside the running ones
+ * (a thread of the sweep process, at idle priority, on the merged file's
+ * only connection), several per transaction: the merged file is the one
+ * the serial merge writes from the same points, byte for byte, at -j 1 and
+ * -j 2, at every batch size, merge beside the points or not. Two sweeps of
+ * the same grid hold the same rows at -j 1 and -j 2. */
+START_TEST(merge_beside_same_file)
+{
+    fx_write("sweep.yaml", big_sweep_yaml);
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2 -q --timing", fx_bin) == 0, "%s", fx_out);
+    ck_assert_msg(strstr(fx_out, "timing: 24 points run") &&
+                  strstr(fx_out, "; 24 points from record files; ") &&
+                  strstr(fx_out, " beside the running points ("), "%s", fx_out);
+    fprintf(stderr, "check_sweep: -j 2: %s", strstr(fx_out, "timing: merge"));
+    assert_same_as_serial("-j 2");
+    static char rows2[sizeof fx_out];
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"%s\"", dump_sql), 0);
+    snprintf(rows2, sizeof rows2, "%s", fx_out);
+    const char *const batches[] = {"1", "5", "64"};
+    for (int b = 0; b < 3; b++) {
+        ck_assert_msg(fx_sh("MEMFAB_MERGE_BATCH=%s %s sweep sweep.yaml -j 1 -q", batches[b],
+                            fx_bin) == 0, "%s", fx_out);
+        ck_assert_msg(fx_sh("cmp bw.db got.db") == 0, "batch %s: %s", batches[b], fx_out);
+    }
+    /* a fresh sweep at -j 1 (points run again, beside the merge) */
+    ck_assert_int_eq(fx_sh("rm -rf bw.db bw.db.d"), 0);
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 1 -q --timing", fx_bin) == 0, "%s", fx_out);
+    fprintf(stderr, "check_sweep: -j 1: %s", strstr(fx_out, "timing: merge"));
+    assert_same_as_serial("-j 1");
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db \"%s\"", dump_sql), 0);
+    ck_assert_str_eq(fx_out, rows2);
+}
+END_TEST
+
+/* The sweep killed (kill -9) while it merges beside the running points:
+ * its scheduler and workers stop (the running points interrupted), the
+ * scratch file OUT.merge is left half-written, and the same command
+ * resumes, runs what is missing and merges from scratch into the file the
+ * serial merge writes. The same for a stop signal to the sweep process
+ * alone (passed on to its scheduler): interrupted, no OUT.merge left, and
+ * a garbage OUT.merge is no obstacle either. */
+START_TEST(resume_after_kill_mid_merge)
+{
+    /* points long enough (about 0.1 s) to be caught half-way */
+    char yaml[sizeof big_sweep_yaml + 32];
+    snprintf(yaml, sizeof yaml, "%sset: {stop: 200 ms}\n", big_sweep_yaml);
+    fx_write("sweep.yaml", yaml);
+    for (int sig = 0; sig < 2; sig++) {
+        ck_assert_int_eq(fx_sh("rm -rf bw.db bw.db.d bw.db.merge"), 0);
+        int rc = fx_sh("%s sweep sweep.yaml -j 2 -q > sw.log 2>&1 & p=$!; i=0;"
+                       " while { [ ! -f bw.db.merge ] ||"
+                       " [ $(ls bw.db.d 2>/dev/null | grep -c '[.]rec$') -lt 6 ]; } &&"
+                       " [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done;"
+                       " kill -%s $p; wait $p; echo rc=$?; ls bw.db.d | grep -c '[.]rec$'",
+                       fx_bin, sig ? "TERM" : "KILL");
+        ck_assert_msg(rc == 0, "%s", fx_out);
+        ck_assert_msg(strstr(fx_out, sig ? "rc=1\n" : "rc=137\n"), "%s", fx_out);
+        int done = atoi(strstr(strstr(fx_out, "rc="), "\n") + 1);   /* records written */
+        ck_assert_msg(done >= 6 && done < 24, "%s", fx_out);
+        /* its scheduler and workers end too (they hold the points' locks) */
+        ck_assert_int_eq(fx_sh("i=0; while [ $i -lt 100 ] && ! flock -n -x bw.db.d/$(ls bw.db.d"
+                               " | grep '[.]lock$' | tail -n 1) true; do sleep 0.1;"
+                               " i=$((i+1)); done; for f in bw.db.d/*.lock; do flock -n -x $f"
+                               " true || echo held $f; done"), 0);
+        ck_assert_str_eq(fx_out, "");
+        if (sig) {
+            ck_assert_int_eq(fx_sh("cat sw.log; ls bw.db.merge"), 2);
+            ck_assert_msg(strstr(fx_out, "interrupted; complete points are kept"), "%s", fx_out);
+            fx_write("bw.db.merge", "garbage, not a database\n");
+        } else {
+            ck_assert(fx_exists("bw.db.merge"));
+        }
+        ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2 -q --timing", fx_bin) == 0, "%s", fx_out);
+        ck_assert(!fx_exists("bw.db.merge"));
+        ck_assert_int_eq(fx_sh("sqlite3 bw.db 'SELECT count(*) FROM runs WHERE status ="
+                               " \"complete\"'"), 0);
+        ck_assert_str_eq(fx_out, "24\n");
+        assert_same_as_serial(sig ? "after SIGTERM" : "after SIGKILL");
+    }
+}
+END_TEST
+
 /* memfab bench sweep --quick: -j 1 and -j N (and mpirun -np N when MPI is
  * built in) merge the same database; the figures are printed, not checked. */
 START_TEST(bench_sweep_quick)
@@ -465,6 +568,8 @@ static Suite *sweep_suite(void)
     tcase_add_test(core, quiet_timing_and_point_params);
     tcase_add_test(core, records_merge_and_fallback);
     tcase_add_test(core, bench_sweep_quick);
+    tcase_add_test(core, merge_beside_same_file);
+    tcase_add_test(limits, resume_after_kill_mid_merge);
     tcase_add_test(limits, failed_point_recorded);
     tcase_add_test(limits, listed_points_and_fixed_sets);
     tcase_add_test(limits, locked_point_left_alone);

@@ -20,9 +20,11 @@
  *    Poisson source on one link: about 6.5 ms of CPU a point, nearly all of
  *    it creating the point's database), -j N, with the merge's wall and
  *    CPU as a share of the sweep's wall and CPU (workers + scheduler +
- *    merge), and how many points were merged from their record files
- *    (res.h) rather than their databases. CPU shares stay meaningful under
- *    load; wall shares do not.
+ *    merge), how many points were merged from their record files (res.h)
+ *    rather than their databases, and how many beside the running points
+ *    (sweep.c, side_merge) with that thread's CPU. The merge's wall is what
+ *    it adds after the points; its CPU is all of it, beside them included.
+ *    CPU shares stay meaningful under load; wall shares do not.
  *
  * 3. MPI. When this memfab was built with MPI and mpirun is on PATH, the
  *    scaling sweep again under `mpirun -np N` (one worker per rank), its
@@ -370,9 +372,10 @@ int bench_sweep(int argc, char **argv)
                1e3 * t.t.workers_cpu / (double)tiny, t.t.run_cpu, t.t.merge_wall, t.t.merge_cpu,
                1e3 * t.t.merge_cpu / (double)tiny);
         printf("  merge share: %.1f%% of the wall, %.1f%% of the CPU (%zu of %d points from"
-               " record files)\n",
+               " record files, %zu beside the running points: %.3f s CPU)\n",
                wall > 0 ? 100.0 * t.t.merge_wall / wall : 0.0,
-               cpu > 0 ? 100.0 * t.t.merge_cpu / cpu : 0.0, t.t.merged_records, tiny);
+               cpu > 0 ? 100.0 * t.t.merge_cpu / cpu : 0.0, t.t.merged_records, tiny,
+               t.t.merged_beside, t.t.merge_beside_cpu);
     }
 
     if (mpi && swp_mpi_init) {
