@@ -1068,6 +1068,18 @@ typedef struct side_merge {
     double cpu;            /* the thread's CPU time */
 } side_merge;
 
+/* The thread wakes for this many final points at once (or the last ones):
+ * a burst of merging amortizes its cache misses (the workers evict its
+ * pages in between) and the wake-up. */
+#define SIDE_BURST 16
+
+/* Whether the thread has work: under sm->mu. */
+static int side_due(const side_merge *sm)
+{
+    return sm->frontier > sm->next &&
+           (sm->frontier - sm->next >= SIDE_BURST || sm->frontier >= sm->s->npts);
+}
+
 static void *side_thread(void *arg)
 {
     side_merge *sm = arg;
@@ -1079,18 +1091,21 @@ static void *side_thread(void *arg)
     sim_err_clear(&err);
     pthread_mutex_lock(&sm->mu);
     for (;;) {
-        while (!sm->stop && sm->next >= sm->frontier)
+        while (!sm->stop && !side_due(sm))
             pthread_cond_wait(&sm->cv, &sm->mu);
-        if (sm->stop)
-            break;
-        pthread_mutex_unlock(&sm->mu);
-        int rc = merge_point(sm->s, sm->next, sm->m, &sm->records, &err);
-        pthread_mutex_lock(&sm->mu);
-        if (rc) {
-            sm->failed = 1;
-            break;
+        /* a burst: every final point, then wait again */
+        while (!sm->stop && sm->next < sm->frontier) {
+            pthread_mutex_unlock(&sm->mu);
+            int rc = merge_point(sm->s, sm->next, sm->m, &sm->records, &err);
+            pthread_mutex_lock(&sm->mu);
+            if (rc) {
+                sm->failed = 1;
+                break;
+            }
+            sm->next++;
         }
-        sm->next++;
+        if (sm->stop || sm->failed)
+            break;
     }
     pthread_mutex_unlock(&sm->mu);
     struct timespec ts;
@@ -1587,7 +1602,8 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
                 pthread_mutex_lock(&sm->mu);
                 if (msg.frontier > sm->frontier && msg.frontier <= s->npts)
                     sm->frontier = (size_t)msg.frontier;
-                pthread_cond_signal(&sm->cv);
+                if (side_due(sm))
+                    pthread_cond_signal(&sm->cv);
                 pthread_mutex_unlock(&sm->mu);
             }
             continue;
