@@ -34,7 +34,9 @@
  *   RUN  --res_run_end (batch_commit + UPDATE runs)--> IDLE
  *
  * Invariants (assert_res_state): SQLite is in autocommit mode between
- * calls; staged tables are flagged only while rows are pending; a
+ * calls (but while a merger's batch is open: res_merger_set_batch, and
+ * then only the merger uses the connection); staged tables are flagged
+ * only while rows are pending; a
  * read-only connection is always IDLE and has no statements. res_close
  * commits pending rows but leaves an unfinished run 'running'; after a
  * crash the journal restores the last commit, so the database holds the

@@ -50,8 +50,14 @@
  * res_merger: a complete point from its record file when that is valid
  * (no database opened, statements compiled once), otherwise from its
  * database, checked by one query when its schema equals the previous
- * one's. --timing prints the wall and CPU of both phases and how many
- * points came from record files (swp_last_timing; memfab bench sweep).
+ * one's; MEMFAB_MERGE_BATCH points (64) to a transaction. A local sweep
+ * merges the points that are final while the others run, in a thread at
+ * idle priority, with the scheduler in a child process (side_merge below;
+ * MEMFAB_MERGE_BESIDE=0: after the points, in this process); the merged
+ * file is the same either way, byte for byte. --timing prints the wall and
+ * CPU of both phases, how many points came from record files and how many
+ * were merged beside the running points (swp_last_timing; memfab bench
+ * sweep).
  *
  * Under MPI (mpirun -n N memfab sweep FILE), rank r runs the points whose
  * index modulo N is r (each rank may use -j workers too), all ranks meet
