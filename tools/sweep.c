@@ -1572,7 +1572,15 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
         res_merger_set_batch(sm->m, merge_batch());
         pthread_mutex_init(&sm->mu, NULL);
         pthread_cond_init(&sm->cv, NULL);
+        /* the thread blocks the stop signals (it inherits the mask), so
+         * that they reach the main thread, which passes them on */
+        sigset_t stop_sigs, old_mask;
+        sigemptyset(&stop_sigs);
+        sigaddset(&stop_sigs, SIGINT);
+        sigaddset(&stop_sigs, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_mask);
         sm->on = pthread_create(&sm->th, NULL, side_thread, sm) == 0;
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         if (!sm->on) {
             pthread_mutex_destroy(&sm->mu);
             pthread_cond_destroy(&sm->cv);
