@@ -2262,6 +2262,10 @@ static void sweep_usage(FILE *f)
           "                      scheduler) and of the merge\n"
           "  -h, --help          this help\n"
           "\n"
+          "A local sweep merges the points that are done while the others run, at idle\n"
+          "priority (MEMFAB_MERGE_BESIDE=0: after them), MEMFAB_MERGE_BATCH points (64)\n"
+          "to a transaction; the merged file is the same either way.\n"
+          "\n"
           "Exit status: 0 all points complete, 1 some point failed or interrupted\n"
           "(rerun to resume), 2 bad sweep file.\n",
           f);
