@@ -259,6 +259,46 @@ sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, 
     return fab_step_service_at(st, 0, bytes, units, wire);
 }
 
+/* fab_step_service_at with a one-entry memo in the step: the chunks of a
+ * flow mostly share their size and their alignment to the protocol's
+ * granule (fab_proto.offset_period), so every chunk after the first is
+ * priced by a compare. The key is what the price depends on: the bytes,
+ * the offset bits below the granule, and whether the offset is 0 (a rate
+ * step's per-message cost). Control steps (priced by the flow's first or
+ * last chunk) are not memoized. The result is the function's own, bit for
+ * bit. */
+static sim_time price(fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
+                      double *wire)
+{
+    if (st->pm_mode <= 0) {
+        if (!st->pm_mode) {
+            uint64_t p = 0;
+            if (st->proto)
+                p = st->proto->offset_period ? st->proto->offset_period(st->cfg, st->op, st->dir)
+                                             : 0;
+            else
+                p = st->dir != FAB_DIR_DATA || !st->unit_payload ? 1 : st->unit_payload;
+            st->pm_mask = p && !(p & (p - 1)) ? p - 1 : UINT64_MAX;
+            st->pm_mode = st->ctl ? -1 : 1;
+        }
+        if (st->pm_mode < 0)
+            return fab_step_service_at(st, off, bytes, units, wire);
+    }
+    uint64_t key = off ? off & st->pm_mask : UINT64_MAX;
+    if (bytes == st->pm_bytes && key == st->pm_key) {
+        *units = st->pm_units;
+        *wire = st->pm_wire;
+        return st->pm_svc;
+    }
+    sim_time t = fab_step_service_at(st, off, bytes, units, wire);
+    st->pm_key = key;
+    st->pm_bytes = bytes;
+    st->pm_svc = t;
+    st->pm_units = *units;
+    st->pm_wire = *wire;
+    return t;
+}
+
 /* ---- serving ----------------------------------------------------------- */
 
 /* The first step at or after k that chunk ch crosses: a control step
@@ -478,7 +518,7 @@ static int serve(sim *s, fab_res *r)
         units = ch->nunits;
         wire = ch->nwire;
     } else {
-        svc = spread(s, st, fab_step_service_at(st, off, ch->bytes, &units, &wire));
+        svc = spread(s, st, price(st, off, ch->bytes, &units, &wire));
     }
     sim_time now = sim_now(s);
     int pool = r->servers > 1;
@@ -536,7 +576,7 @@ static int serve(sim *s, fab_res *r)
     }
     fab_fstep *nx = &f->st[k];
     /* priced once: kept in the chunk for its service there */
-    sim_time snext = spread(s, nx, fab_step_service_at(nx, off, ch->bytes, &ch->nunits, &ch->nwire));
+    sim_time snext = spread(s, nx, price(nx, off, ch->bytes, &ch->nunits, &ch->nwire));
     ch->nsvc = snext;
     ch->nstep = k;
     sim_time wait = fab_step_forward_wait(st, svc, snext, ch->bytes);
