@@ -867,6 +867,27 @@ int evq_pop(evq *q, sim_event *out)
     return 1;
 }
 
+int evq_pop_until(evq *q, sim_time until, sim_event *out)
+{
+    if (q->sn) { /* the front: evq_pop's first case */
+        sim_time t = q->sm[q->sh].time;
+        if (t > until || t == SIM_TIME_MAX)
+            return 0;
+        *out = q->sm[q->sh++];
+        q->last = t;
+        if (--q->sn == 0)
+            q->sh = 0;
+        q->n--;
+        if (q->n <= SMALL_LOW && q->n > q->sn)
+            to_small(q);
+        return 1;
+    }
+    sim_time t = evq_peek_time(q);
+    if (t == SIM_TIME_MAX || t > until)
+        return 0;
+    return evq_pop(q, out);
+}
+
 sim_time evq_peek_time(evq *q)
 {
     if (q->n == 0)

@@ -366,6 +366,9 @@ struct fab_fstep {
     sim_time pm_svc;      /* its service time */
     uint64_t pm_units;    /* its protocol units */
     double pm_wire;       /* its wire bytes */
+    sim_time fw_svc;      /* forward-wait memo (engine.c forward_wait): service time, */
+    uint64_t fw_bytes;    /* payload (0: empty) */
+    sim_time fw_u;        /* and the time of its first unit */
 };
 
 struct fab_chunk {
