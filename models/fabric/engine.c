@@ -337,6 +337,7 @@ static uint32_t next_step(const fab_flow *f, const fab_chunk *ch, uint32_t k)
 }
 
 static int serve(sim *s, fab_res *r);
+static void start(sim *s, fab_res *r, fab_fstep *st, fab_chunk *ch);
 
 /* A step with a spread draws each chunk's service uniformly from
  * svc x [1 - spread, 1 + spread] (mean svc), from the stream of the
@@ -427,6 +428,13 @@ static void enqueue(sim *s, fab_fstep *st, fab_chunk *ch)
         lone_touch(s, r);
     if (r->buf && ch->flow && buffer_admit(s, st, ch))
         return;
+    if (!r->busy && !r->ring && !r->fc && !r->buf && !r->pause) {
+        /* An idle resource with nothing waiting: serve() would put the
+         * chunk in the ring only to take it out again. */
+        ch->next = NULL;
+        start(s, r, st, ch);
+        return;
+    }
     ch->next = NULL;
     if (st->qt)
         st->qt->next = ch;
@@ -526,6 +534,14 @@ static int serve(sim *s, fab_res *r)
     ch->next = NULL;
     if (r->buf && ch->flow)
         buffer_leave(s, r->buf, ch);
+    start(s, r, st, ch);
+    return 1;
+}
+
+/* Start the service of chunk ch of step st at r (serve() took it from the
+ * ring, or enqueue() gave it straight to an idle plain resource). */
+static void start(sim *s, fab_res *r, fab_fstep *st, fab_chunk *ch)
+{
     /* offset of this chunk in its transfer: flows keep it in tag */
     uint64_t off = ch->flow ? ch->tag : 0;
     uint64_t units;
@@ -588,13 +604,13 @@ static int serve(sim *s, fab_res *r)
         else
             sim_schedule(s, svc + st->lat, link->ends[1 - r->index], SIM_EV_DELIVER,
                          ch->bytes, ch->tag);
-        return 1; /* freed at DONE */
+        return; /* freed at DONE */
     }
     fab_flow *f = ch->flow;
     uint32_t k = next_step(f, ch, ch->step + 1);
     if (k >= f->nsteps) {
         sim_schedule(s, svc + st->lat, f->fab_id, FAB_EV_END, 0, (uint64_t)(uintptr_t)ch);
-        return 1;
+        return;
     }
     fab_fstep *nx = &f->st[k];
     /* priced once: kept in the chunk for its service there */
@@ -605,7 +621,6 @@ static int serve(sim *s, fab_res *r)
     ch->step = k;
     sim_schedule(s, st->lat + wait, nx->res->owner, FAB_EV_ARRIVE, nx->res->index,
                  (uint64_t)(uintptr_t)ch);
-    return 1;
 }
 
 void fab_handle(sim_comp *c, const sim_event *e)
@@ -630,9 +645,11 @@ void fab_handle(sim_comp *c, const sim_event *e)
         r->busy = 0;
         if (ch && !ch->flow)
             fab_pool_put(ch);
-        r->pf_quiet = 1; /* a next chunk keeps the fluid flows stopped: no change */
-        serve_all(c->sim, r);
-        r->pf_quiet = 0;
+        if (r->ring) { /* else serve() would find nothing to serve */
+            r->pf_quiet = 1; /* a next chunk keeps the fluid flows stopped: no change */
+            serve_all(c->sim, r);
+            r->pf_quiet = 0;
+        }
         if (r->fluid && !r->nbusy) /* free again: the fluid flows resume */
             fab_fluid_held(c->sim, r);
     } else if (e->kind == FAB_EV_CREDIT) {
