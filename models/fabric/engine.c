@@ -286,8 +286,23 @@ sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, 
  * step's per-message cost). Control steps (priced by the flow's first or
  * last chunk) are not memoized. The result is the function's own, bit for
  * bit. */
-static sim_time price(fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
-                      double *wire)
+static sim_time price_miss(fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
+                           double *wire);
+
+static inline sim_time price(fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
+                             double *wire)
+{
+    if (st->pm_mode > 0 && bytes == st->pm_bytes &&
+        (off ? off & st->pm_mask : UINT64_MAX) == st->pm_key) {
+        *units = st->pm_units;
+        *wire = st->pm_wire;
+        return st->pm_svc;
+    }
+    return price_miss(st, off, bytes, units, wire);
+}
+
+static sim_time price_miss(fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
+                           double *wire)
 {
     if (st->pm_mode <= 0) {
         if (!st->pm_mode) {
@@ -623,36 +638,36 @@ static void start(sim *s, fab_res *r, fab_fstep *st, fab_chunk *ch)
                  (uint64_t)(uintptr_t)ch);
 }
 
-void fab_handle(sim_comp *c, const sim_event *e)
+/* FAB_EV_DONE: resource r of the target finished its chunk. */
+static __attribute__((noinline)) void done(sim *s, fab_res *r, const sim_event *e)
+{
+    fab_chunk *ch;
+    if (r->servers > 1) { /* a pool: the chunk and its service ride in the event */
+        ch = (fab_chunk *)(uintptr_t)e->a1;
+        r->busy_ps += (sim_time)(e->a0 >> 8);
+    } else {
+        ch = r->cur;
+        r->cur = NULL;
+        r->busy_ps += r->cur_svc;
+    }
+    r->nbusy--;
+    r->busy = 0;
+    if (ch && !ch->flow)
+        fab_pool_put(ch);
+    if (r->ring) { /* else serve() would find nothing to serve */
+        r->pf_quiet = 1; /* a next chunk keeps the fluid flows stopped: no change */
+        serve_all(s, r);
+        r->pf_quiet = 0;
+    }
+    if (r->fluid && !r->nbusy) /* free again: the fluid flows resume */
+        fab_fluid_held(s, r);
+}
+
+/* FAB_EV_CREDIT and FAB_EV_PAUSE (rare: off the chunk path). */
+static __attribute__((noinline)) void credit_or_pause(sim_comp *c, const sim_event *e)
 {
     fab_hdr *h = c->state;
-    if (e->kind == FAB_EV_ARRIVE) {
-        fab_chunk *ch = (fab_chunk *)(uintptr_t)e->a1;
-        fab_fstep *st = ch->flow ? &ch->flow->st[ch->step] : ch->raw;
-        enqueue(c->sim, st, ch);
-    } else if (e->kind == FAB_EV_DONE) {
-        fab_res *r = &h->res[e->a0 & 0xff];
-        fab_chunk *ch;
-        if (r->servers > 1) { /* a pool: the chunk and its service ride in the event */
-            ch = (fab_chunk *)(uintptr_t)e->a1;
-            r->busy_ps += (sim_time)(e->a0 >> 8);
-        } else {
-            ch = r->cur;
-            r->cur = NULL;
-            r->busy_ps += r->cur_svc;
-        }
-        r->nbusy--;
-        r->busy = 0;
-        if (ch && !ch->flow)
-            fab_pool_put(ch);
-        if (r->ring) { /* else serve() would find nothing to serve */
-            r->pf_quiet = 1; /* a next chunk keeps the fluid flows stopped: no change */
-            serve_all(c->sim, r);
-            r->pf_quiet = 0;
-        }
-        if (r->fluid && !r->nbusy) /* free again: the fluid flows resume */
-            fab_fluid_held(c->sim, r);
-    } else if (e->kind == FAB_EV_CREDIT) {
+    if (e->kind == FAB_EV_CREDIT) {
         fab_res *r = &h->res[e->a0 & 1];
         int cls = (int)(e->a0 >> 1);
         if (!r->fc || cls >= FAB_FC_NCLASS)
@@ -676,6 +691,20 @@ void fab_handle(sim_comp *c, const sim_event *e)
             if (!r->busy)
                 serve_all(c->sim, r);
         }
+    }
+}
+
+/* A dispatcher whose cases end in calls (tail calls), so the chunk events
+ * pay no frame here. */
+void fab_handle(sim_comp *c, const sim_event *e)
+{
+    if (e->kind == FAB_EV_ARRIVE) {
+        fab_chunk *ch = (fab_chunk *)(uintptr_t)e->a1;
+        enqueue(c->sim, ch->flow ? &ch->flow->st[ch->step] : ch->raw, ch);
+    } else if (e->kind == FAB_EV_DONE) {
+        done(c->sim, &((fab_hdr *)c->state)->res[e->a0 & 0xff], e);
+    } else {
+        credit_or_pause(c, e);
     }
 }
 
