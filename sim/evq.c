@@ -781,6 +781,36 @@ int evq_push(evq *q, const sim_event *e)
     if (t < q->last)
         return SIM_EINVAL;
     if (q->front && t <= q->flim) {
+        if (q->sn < q->cap && q->sh + q->sn < SM_CAP && q->shifted + q->sn <= NARROW_BUDGET) {
+            /* Neither narrowing nor sliding can follow, whatever the
+             * insertion point: find it as insertion_point() does (back 8
+             * events, then a binary search), moving each event passed up
+             * a slot on the way. */
+            sim_event *a = q->sm + q->sh, *p = a + q->sn;
+            sim_event *lim = q->sn > 8 ? p - 8 : a;
+            while (p > lim && p[-1].time > t) {
+                p[0] = p[-1];
+                p--;
+            }
+            uint32_t i = (uint32_t)(p - a);
+            if (p == lim && i > 0 && a[i - 1].time > t) {
+                uint32_t lo = 0, hi = i;
+                while (lo < hi) {
+                    uint32_t mid = (lo + hi) / 2;
+                    if (a[mid].time > t)
+                        hi = mid;
+                    else
+                        lo = mid + 1;
+                }
+                memmove(a + hi + 1, a + hi, (i - hi) * sizeof *a);
+                i = hi;
+            }
+            a[i] = *e;
+            q->shifted += q->sn - i;
+            q->sn++;
+            q->n++;
+            return 0;
+        }
         uint32_t pos = insertion_point(q, t);
         if (q->sn == q->cap || q->shifted + (q->sn - pos) > NARROW_BUDGET) {
             int rc = narrow(q, t);
