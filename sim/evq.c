@@ -54,7 +54,9 @@
  * pass on about log2(c) top bits of the time leaves an insertion sort
  * little to do. flim becomes the end of the bucket's range, piv its
  * minimum. A push with t <= flim is inserted after every event of time
- * <= t (found from the back, with a binary search past 8 events). Two
+ * <= t (found from the back, with a binary search past 8 events; when
+ * neither narrowing nor sliding can follow, the events passed move up a
+ * slot in the same pass, and evq_push is then a leaf). Two
  * things bound that work:
  *   - when the array is full, or pushes have shifted NARROW_BUDGET events
  *     since it was filled, the push narrows it: with the clock c as piv,

@@ -19,7 +19,12 @@
  * -> ARRIVE at step k+1 at t0 + lat + max(u, s - s_next) (engine.h), or
  * END at the fabric at t0 + s + lat after the last step. The END of a
  * chunk launches the next one of its flow; the END of the last chunk
- * completes the flow (fabric.c notifies the caller).
+ * completes the flow (fabric.c notifies the caller). A chunk arriving at
+ * an idle plain resource with nothing waiting starts service at once
+ * (start()), without the ring. Each step keeps the last price it computed
+ * (price()), keyed by what a price depends on (the bytes, the offset
+ * modulo the protocol's fab_proto.offset_period, an offset of 0), so the
+ * chunks of a flow are mostly priced by a compare.
  *
  * Invariants: a resource serves at most one chunk; a flow step is in its
  * resource's ring iff it has waiting chunks; a flow's chunks in flight
