@@ -54,7 +54,9 @@
  * pass on about log2(c) top bits of the time leaves an insertion sort
  * little to do. flim becomes the end of the bucket's range, piv its
  * minimum. A push with t <= flim is inserted after every event of time
- * <= t (found from the back, with a binary search past 8 events). Two
+ * <= t (found from the back, with a binary search past 8 events; when
+ * neither narrowing nor sliding can follow, the events passed move up a
+ * slot in the same pass, and evq_push is then a leaf). Two
  * things bound that work:
  *   - when the array is full, or pushes have shifted NARROW_BUDGET events
  *     since it was filled, the push narrows it: with the clock c as piv,
@@ -761,43 +763,25 @@ static inline uint32_t insertion_point(const evq *q, sim_time t)
     return hi;
 }
 
-int evq_push(evq *q, const sim_event *e)
+/* Move the n events at a one slot up, one event at a time: a push mostly
+ * moves a few (about 6 in the fabric replay), which costs less so than a
+ * call to memmove. The empty asm keeps the compiler from turning the loop
+ * back into that call. */
+static inline void shift_up(sim_event *a, uint32_t n)
+{
+    sim_event *d = a + n;
+    while (d > a) {
+        d[0] = d[-1];
+        d--;
+        __asm__("" : "+r"(d));
+    }
+}
+
+/* A push into the radix heap (or the now lane): t >= the clock, and t is
+ * beyond the array's range (or the array is off). */
+static __attribute__((noinline)) int push_radix(evq *q, const sim_event *e)
 {
     sim_time t = e->time;
-    if (t < q->last)
-        return SIM_EINVAL;
-    if (q->front && t <= q->flim) {
-        uint32_t pos = insertion_point(q, t);
-        if (q->sn == q->cap || q->shifted + (q->sn - pos) > NARROW_BUDGET) {
-            int rc = narrow(q, t);
-            if (rc < 0 && q->sn == q->cap)
-                return rc;
-            if (rc == 0 && q->sn == q->cap) {
-                rc = spill(q, t); /* every event is at the clock, and so is t */
-                if (rc)
-                    return rc;
-            }
-            if (rc == 1 && t > q->flim)
-                goto radix; /* memory for it is secured */
-            /* t is the clock (appended), or memory failed (insert anyway) */
-            pos = insertion_point(q, t);
-        }
-        if (q->front) {
-            sim_event *base = q->sm + q->sh;
-            if (q->sh + q->sn == SM_CAP) { /* no room at the end: slide to the start */
-                memmove(q->sm, base, q->sn * sizeof q->sm[0]);
-                q->sh = 0;
-                base = q->sm;
-            }
-            q->shifted += q->sn - pos;
-            memmove(base + pos + 1, base + pos, (q->sn - pos) * sizeof *base);
-            base[pos] = *e;
-            q->sn++;
-            q->n++;
-            return 0;
-        }
-    }
-radix:
     if (t == q->piv) {
         if (!q->free && (!q->now.tail || q->now.wr == BLK_N) && grow(q, 1))
             return SIM_ENOMEM;
@@ -813,6 +797,97 @@ radix:
         }
         radix_put(q, i, e);
     }
+    q->n++;
+    return 0;
+}
+
+/* A push into the array that must narrow, spill or slide it first (or
+ * that falls beyond the array once narrowed). */
+static COLD int push_front(evq *q, const sim_event *e)
+{
+    sim_time t = e->time;
+    uint32_t pos = insertion_point(q, t);
+    if (q->sn == q->cap || q->shifted + (q->sn - pos) > NARROW_BUDGET) {
+        int rc = narrow(q, t);
+        if (rc < 0 && q->sn == q->cap)
+            return rc;
+        if (rc == 0 && q->sn == q->cap) {
+            rc = spill(q, t); /* every event is at the clock, and so is t */
+            if (rc)
+                return rc;
+        }
+        if (rc == 1 && t > q->flim)
+            return push_radix(q, e); /* memory for it is secured */
+        /* t is the clock (appended), or memory failed (insert anyway) */
+        pos = insertion_point(q, t);
+    }
+    if (!q->front)
+        return push_radix(q, e);
+    sim_event *base = q->sm + q->sh;
+    if (q->sh + q->sn == SM_CAP) { /* no room at the end: slide to the start */
+        memmove(q->sm, base, q->sn * sizeof q->sm[0]);
+        q->sh = 0;
+        base = q->sm;
+    }
+    q->shifted += q->sn - pos;
+    if (q->sn - pos <= 16)
+        shift_up(base + pos, q->sn - pos);
+    else
+        memmove(base + pos + 1, base + pos, (q->sn - pos) * sizeof *base);
+    base[pos] = *e;
+    q->sn++;
+    q->n++;
+    return 0;
+}
+
+/* The rest of a push more than 8 events deep in the array, whose last
+ * 8 events moved up a slot already (a[i] is free): a binary search in
+ * [0, i) for the insertion point, and the events from it moved up. */
+static COLD int push_deep(evq *q, const sim_event *e, uint32_t i)
+{
+    sim_event *a = q->sm + q->sh;
+    sim_time t = e->time;
+    uint32_t lo = 0, hi = i;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (a[mid].time > t)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    memmove(a + hi + 1, a + hi, (i - hi) * sizeof *a);
+    a[hi] = *e;
+    q->shifted += q->sn - hi;
+    q->sn++;
+    q->n++;
+    return 0;
+}
+
+int evq_push(evq *q, const sim_event *e)
+{
+    sim_time t = e->time;
+    if (t < q->last)
+        return SIM_EINVAL;
+    if (!q->front || t > q->flim)
+        return push_radix(q, e);
+    if (q->sn == q->cap || q->sh + q->sn == SM_CAP || q->shifted + q->sn > NARROW_BUDGET)
+        return push_front(q, e);
+    /* Into the sorted array, where neither narrowing nor sliding can
+     * follow, whatever the insertion point: find it as insertion_point()
+     * does (back 8 events, then a binary search), moving each event passed
+     * up a slot on the way. */
+    sim_event *a = q->sm + q->sh, *p = a + q->sn;
+    sim_event *lim = q->sn > 8 ? p - 8 : a;
+    while (p > lim && p[-1].time > t) {
+        p[0] = p[-1];
+        p--;
+    }
+    uint32_t i = (uint32_t)(p - a);
+    if (p == lim && i > 0 && a[i - 1].time > t)
+        return push_deep(q, e, i);
+    a[i] = *e;
+    q->shifted += q->sn - i;
+    q->sn++;
     q->n++;
     return 0;
 }
@@ -865,6 +940,27 @@ int evq_pop(evq *q, sim_event *out)
     if (q->n <= SMALL_LOW && q->n > q->sn)
         to_small(q);
     return 1;
+}
+
+int evq_pop_until(evq *q, sim_time until, sim_event *out)
+{
+    if (q->sn) { /* the front: evq_pop's first case */
+        sim_time t = q->sm[q->sh].time;
+        if (t > until || t == SIM_TIME_MAX)
+            return 0;
+        *out = q->sm[q->sh++];
+        q->last = t;
+        if (--q->sn == 0)
+            q->sh = 0;
+        q->n--;
+        if (q->n <= SMALL_LOW && q->n > q->sn)
+            to_small(q);
+        return 1;
+    }
+    sim_time t = evq_peek_time(q);
+    if (t == SIM_TIME_MAX || t > until)
+        return 0;
+    return evq_pop(q, out);
 }
 
 sim_time evq_peek_time(evq *q)

@@ -46,6 +46,11 @@ int evq_pop(evq *q, sim_event *out);
 
 /* Time of the earliest pending event, or SIM_TIME_MAX when empty. */
 sim_time evq_peek_time(evq *q);
+/* evq_pop of the earliest event when its time is at most `until` (and not
+ * SIM_TIME_MAX): 1 popped, 0 none (empty, or the earliest is later), or
+ * SIM_ENOMEM with the queue unchanged. One call where a run loop would
+ * peek and then pop. */
+int evq_pop_until(evq *q, sim_time until, sim_event *out);
 
 /* Number of pending events; bytes held by the queue (arrays and pools). */
 size_t evq_size(const evq *q);

@@ -742,15 +742,14 @@ int sim_run(sim *s, sim_time until)
     s->progress_lines = 0;
     int rc = 0;
     for (;;) {
-        sim_time next = evq_peek_time(s->q);
-        if (next == SIM_TIME_MAX || next > until)
+        int got = evq_pop_until(s->q, until, &e);
+        if (got == 0)
             break;
-        int got = evq_pop(s->q, &e);
         if (got < 0) {
             /* Out of memory reordering the pending events: the queue is
              * unchanged, but the run cannot go on. */
             sim_fail(s, got, "cannot take the next event (at %llu ps): %s",
-                     (unsigned long long)next, sim_strerror(got));
+                     (unsigned long long)evq_peek_time(s->q), sim_strerror(got));
             break;
         }
         if (e.target == SAMPLER_TARGET) {

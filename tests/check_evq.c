@@ -455,6 +455,55 @@ START_TEST(test_peek)
 }
 END_TEST
 
+/* evq_pop_until against a second queue fed the same events and driven by
+ * peek + pop (what the run loop did before): the same event, and 0 exactly
+ * when the earliest is later than the bound; a hold model that crosses the
+ * small-array, front and bucket regimes (up to 3000 pending), with bounds
+ * below, at and above the earliest time. */
+START_TEST(test_pop_until)
+{
+    evq *r = evq_new();
+    ck_assert_ptr_nonnull(r);
+    sim_event e, x;
+    ck_assert_int_eq(evq_pop_until(q, SIM_TIME_MAX, &e), 0); /* empty */
+    rng_state = 11;
+    sim_time now = 0;
+    uint64_t seq = 0, popped = 0, refused = 0;
+    for (int step = 0; step < 60000; step++) {
+        size_t target = step < 20000 ? 20 : step < 40000 ? 3000 : 5;
+        while (evq_size(r) < target) {
+            e = ev(now + rnd() % (rnd() % 2 ? 1000 : 1000000), seq++);
+            CHECK(evq_push(q, &e) == 0);
+            CHECK(evq_push(r, &e) == 0);
+        }
+        sim_time first = evq_peek_time(r);
+        sim_time until = rnd() % 4 == 0 ? first - 1 : first + rnd() % 3;
+        int got = evq_pop_until(q, until, &e);
+        if (until < first) {
+            CHECK(got == 0);
+            refused++;
+            CHECK(evq_size(q) == evq_size(r));
+            CHECK(evq_peek_time(q) == first);
+            continue;
+        }
+        CHECK(got == 1);
+        CHECK(evq_pop(r, &x) == 1);
+        ck_same(&e, &x);
+        now = e.time;
+        popped++;
+    }
+    ck_assert_uint_gt(popped, 40000);
+    ck_assert_uint_gt(refused, 10000);
+    /* an event at SIM_TIME_MAX is never taken, as peek reports it as none */
+    evq_clear(q);
+    e = ev(SIM_TIME_MAX, 0);
+    ck_assert_int_eq(evq_push(q, &e), 0);
+    ck_assert_int_eq(evq_pop_until(q, SIM_TIME_MAX, &x), 0);
+    ck_assert_uint_eq(evq_size(q), 1);
+    evq_free(r);
+}
+END_TEST
+
 START_TEST(test_clear_reuse)
 {
     rng_state = 6;
@@ -728,6 +777,7 @@ static Suite *evq_suite(void)
     tcase_add_test(tc, test_hold_model_front);
     tcase_add_test(tc, test_front_spill);
     tcase_add_test(tc, test_peek);
+    tcase_add_test(tc, test_pop_until);
     tcase_add_test(tc, test_clear_reuse);
     tcase_add_test(tc, test_memory_accounted);
     suite_add_tcase(s, tc);

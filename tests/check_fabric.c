@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "models/fabric/cxl.h"
+#include "models/fabric/engine.h"
 #include "models/fabric/fabric.h"
 #include "models/fabric/pcie.h"
 #include "models/registry.h"
@@ -643,6 +644,115 @@ START_TEST(cxl_pool_per_host_capacity)
 }
 END_TEST
 
+/* The engine prices a chunk at a step once and reuses the price for the
+ * next chunk of the same size and alignment to the protocol's granule
+ * (fab_proto.offset_period: PCIe's TLP granule, CXL's 64 B line). That
+ * rests on a promise of each protocol: a piece's wire bytes and units
+ * depend on its offset only through the offset modulo the period. Held
+ * here for PCIe (MPS 128..4096, reads and writes, both directions, RCB
+ * completions, calibrated overhead, Gen6 flits) and CXL (68 and 256 B
+ * flits), bit for bit, over offsets and sizes that straddle granules. */
+static void period_holds(const fab_proto *p, const void *cfg, int op, int dir)
+{
+    uint64_t per = p->offset_period(cfg, op, dir);
+    ck_assert_msg(per && !(per & (per - 1)), "period %llu not a power of two",
+                  (unsigned long long)per);
+    static const uint64_t sizes[] = {1, 63, 64, 65, 100, 1000, 4096, 5000, 1u << 20};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (uint64_t off = 0; off < 3 * 8192; off += 37) {
+            uint64_t ua, ub;
+            double wa = p->wire_bytes_at(cfg, op, off, sizes[k], dir, &ua);
+            double wb = p->wire_bytes_at(cfg, op, off & (per - 1), sizes[k], dir, &ub);
+            if (wa != wb || ua != ub)
+                ck_abort_msg("%s op %d dir %d: %llu B at %llu: %.17g B %llu units; at %llu: "
+                             "%.17g B %llu units",
+                             p->name, op, dir, (unsigned long long)sizes[k],
+                             (unsigned long long)off, wa, (unsigned long long)ua,
+                             (unsigned long long)(off & (per - 1)), wb, (unsigned long long)ub);
+        }
+}
+
+START_TEST(offset_period_promise)
+{
+    const fab_proto *pp = ((const fab_class *)pcie_model.ext)->proto;
+    const fab_proto *cp = ((const fab_class *)cxl_model.ext)->proto;
+    ck_assert(pp->offset_period != NULL);
+    ck_assert(cp->offset_period != NULL);
+    static const uint32_t mps[] = {128, 256, 512, 4096};
+    for (int g = 0; g < 4; g++)
+        for (int var = 0; var < 4; var++) {
+            pcie_cfg c = {5, 16, mps[g], 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
+            if (var == 1)
+                c.rcb_chunks = 1;
+            if (var == 2)
+                c.overhead = PCIE_OVH_CALIBRATED;
+            if (var == 3)
+                c.gen = 6;
+            for (int op = 0; op < 2; op++)
+                for (int dir = 0; dir < 2; dir++)
+                    period_holds(pp, &c, op ? FAB_OP_READ : FAB_OP_WRITE,
+                                 dir ? FAB_DIR_REQ : FAB_DIR_DATA);
+        }
+    for (int f = 0; f < 3; f++) {
+        cxl_cfg c = {f, 32e9, 16};
+        for (int dir = 0; dir < 2; dir++)
+            period_holds(cp, &c, FAB_OP_READ, dir ? FAB_DIR_REQ : FAB_DIR_DATA);
+    }
+}
+END_TEST
+
+/* ... and the engine's use of it: 100,000 B in 1000 B chunks (offsets
+ * that fall at every alignment to the 256 B TLP granule and the 64 B CXL
+ * line, a price reused only where it is the same) must put on the wire
+ * what the protocol gives for the whole transfer: ceil(100000 / 256) =
+ * 391 MWr TLPs of pcie-bench framing (24 B each) over the payload, or
+ * ceil(100000 / 64) = 1563 lines, 64 B each way for the data and 16 B for
+ * the requests, over the flit efficiency. A price reused for a chunk of
+ * another alignment gives 400 TLPs or 1600 lines. */
+START_TEST(chunk_prices_exact)
+{
+    char text[1536];
+    const uint64_t total = 100000;
+    if (_i == 0)
+        snprintf(text, sizeof text,
+                 "name: memo\ncomponents:\n"
+                 "  - {name: fabric, type: fabric, chunk: 1000 B}\n"
+                 "  - {name: host, type: cpu, dram_bandwidth: 1 TB/s}\n"
+                 "  - {name: dev, type: endpoint}\n"
+                 "  - {name: a, type: xfer, src: dev, dst: host, size: %llu B, path: dma}\n"
+                 "links:\n"
+                 "  - {name: l, type: pcie, link_overhead: pcie-bench, gen: 5, lanes: 16,"
+                 " max_payload: 256 B, max_read_request: 512 B, ends: [host, dev]}\n",
+                 (unsigned long long)total);
+    else
+        snprintf(text, sizeof text,
+                 "name: memo\ncomponents:\n"
+                 "  - {name: fabric, type: fabric, chunk: 1000 B}\n"
+                 "  - {name: host, type: cpu, memcpy_bandwidth: 1 TB/s, dram_bandwidth: 1 TB/s}\n"
+                 "  - {name: exp, type: memory, kind: cxl, bandwidth: 1 TB/s, latency: 200 ns}\n"
+                 "  - {name: a, type: xfer, src: exp, dst: host, size: %llu B, path: cxl}\n"
+                 "links:\n  - {name: c, type: cxl, flit: 68B, rate: 32 GT/s, lanes: 16,"
+                 " ends: [host, exp]}\n",
+                 (unsigned long long)total);
+    sim_err err;
+    ck_assert_msg(run_text(text, NULL, &err) == 0, "%s", err.msg);
+    ck_assert(capture_get(&cap, "a", "bytes") == (double)total);
+    if (_i == 0) {
+        pcie_cfg c = {5, 16, 256, 512, 64, 1, 0, 0, 1, PCIE_OVH_BENCH, 0, 0};
+        ck_assert_uint_eq(pcie_tlps(&c, PCIE_OP_WRITE, total, PCIE_DIR_DATA), 391);
+        double want = (double)(total + 391 * 24) / (1.0 - pcie_dllp_fraction(&c));
+        capture_close(capture_get(&cap, "l", "wire_bytes:dev->host"), want, 1e-12,
+                      "MWr wire bytes");
+    } else {
+        double eff = cxl_flit_efficiency(CXL_FLIT_68);
+        capture_close(capture_get(&cap, "c", "wire_bytes:exp->host"), 1563 * 64 / eff, 1e-12,
+                      "data lines");
+        capture_close(capture_get(&cap, "c", "wire_bytes:host->exp"), 1563 * 16 / eff, 1e-12,
+                      "request slots");
+    }
+}
+END_TEST
+
 START_TEST(xfer_errors)
 {
     sim_err err;
@@ -682,6 +792,8 @@ static Suite *fabric_suite(void)
     tcase_add_test(core, route_through_switch);
     tcase_add_test(core, latency_series_per_class);
     tcase_add_loop_test(core, lone_flow_equals_chunks, 0, N_LONE);
+    tcase_add_test(core, offset_period_promise);
+    tcase_add_loop_test(core, chunk_prices_exact, 0, 2);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, copy_engines_limit);

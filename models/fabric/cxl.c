@@ -72,6 +72,14 @@ static double proto_wire_bytes_at(const void *cfg, int op, uint64_t off, uint64_
 
 static double proto_raw_rate(const void *cfg) { return cxl_raw_rate(cfg); }
 
+/* A piece's wire bytes depend on its offset only through the 64 B lines
+ * it starts (lines_at). */
+static uint64_t proto_offset_period(const void *cfg, int op, int dir)
+{
+    (void)cfg, (void)op, (void)dir;
+    return 64;
+}
+
 /* The PCIe Gen5/Gen6 PHY's SerDes energy (6.5 pJ per line bit, cxl.h)
  * per wire (flit) bit: 128b/130b at 32 GT/s and below, none above. */
 static double proto_energy(const void *cfg)
@@ -83,6 +91,7 @@ static double proto_energy(const void *cfg)
 static const fab_proto cxl_proto = {
     .name = "cxl",
     .wire_bytes_at = proto_wire_bytes_at,
+    .offset_period = proto_offset_period,
     .raw_rate = proto_raw_rate,
     .packetized = 1,
     .write_response = 1, /* an NDR slot per line back */

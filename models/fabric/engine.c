@@ -19,7 +19,12 @@
  * -> ARRIVE at step k+1 at t0 + lat + max(u, s - s_next) (engine.h), or
  * END at the fabric at t0 + s + lat after the last step. The END of a
  * chunk launches the next one of its flow; the END of the last chunk
- * completes the flow (fabric.c notifies the caller).
+ * completes the flow (fabric.c notifies the caller). A chunk arriving at
+ * an idle plain resource with nothing waiting starts service at once
+ * (start()), without the ring. Each step keeps the last price it computed
+ * (price()), keyed by what a price depends on (the bytes, the offset
+ * modulo the protocol's fab_proto.offset_period, an offset of 0), so the
+ * chunks of a flow are mostly priced by a compare.
  *
  * Invariants: a resource serves at most one chunk; a flow step is in its
  * resource's ring iff it has waiting chunks; a flow's chunks in flight
@@ -218,6 +223,25 @@ sim_time fab_step_forward_wait(const fab_fstep *st, sim_time svc, sim_time snext
     return svc > snext && svc - snext > u ? svc - snext : u;
 }
 
+/* fab_step_forward_wait for serve(), with the time of the first unit (a
+ * division) remembered in the step for the last (svc, bytes) seen: the
+ * chunks of a flow mostly repeat it. Same result, bit for bit. */
+static inline sim_time forward_wait(fab_fstep *st, sim_time svc, sim_time snext, uint64_t bytes)
+{
+    sim_time u = svc;
+    if (st->unit && bytes > st->unit) {
+        if (svc == st->fw_svc && bytes == st->fw_bytes) {
+            u = st->fw_u;
+        } else {
+            u = (sim_time)((double)svc * (double)st->unit / (double)bytes);
+            st->fw_svc = svc;
+            st->fw_bytes = bytes;
+            st->fw_u = u;
+        }
+    }
+    return svc > snext && svc - snext > u ? svc - snext : u;
+}
+
 sim_time fab_step_service_at(const fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
                              double *wire)
 {
@@ -259,6 +283,61 @@ sim_time fab_step_service(const fab_fstep *st, uint64_t bytes, uint64_t *units, 
     return fab_step_service_at(st, 0, bytes, units, wire);
 }
 
+/* fab_step_service_at with a one-entry memo in the step: the chunks of a
+ * flow mostly share their size and their alignment to the protocol's
+ * granule (fab_proto.offset_period), so every chunk after the first is
+ * priced by a compare. The key is what the price depends on: the bytes,
+ * the offset bits below the granule, and whether the offset is 0 (a rate
+ * step's per-message cost). Control steps (priced by the flow's first or
+ * last chunk) are not memoized. The result is the function's own, bit for
+ * bit. */
+static sim_time price_miss(fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
+                           double *wire);
+
+static inline sim_time price(fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
+                             double *wire)
+{
+    if (st->pm_mode > 0 && bytes == st->pm_bytes &&
+        (off ? off & st->pm_mask : UINT64_MAX) == st->pm_key) {
+        *units = st->pm_units;
+        *wire = st->pm_wire;
+        return st->pm_svc;
+    }
+    return price_miss(st, off, bytes, units, wire);
+}
+
+static sim_time price_miss(fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t *units,
+                           double *wire)
+{
+    if (st->pm_mode <= 0) {
+        if (!st->pm_mode) {
+            uint64_t p = 0;
+            if (st->proto)
+                p = st->proto->offset_period ? st->proto->offset_period(st->cfg, st->op, st->dir)
+                                             : 0;
+            else
+                p = st->dir != FAB_DIR_DATA || !st->unit_payload ? 1 : st->unit_payload;
+            st->pm_mask = p && !(p & (p - 1)) ? p - 1 : UINT64_MAX;
+            st->pm_mode = st->ctl ? -1 : 1;
+        }
+        if (st->pm_mode < 0)
+            return fab_step_service_at(st, off, bytes, units, wire);
+    }
+    uint64_t key = off ? off & st->pm_mask : UINT64_MAX;
+    if (bytes == st->pm_bytes && key == st->pm_key) {
+        *units = st->pm_units;
+        *wire = st->pm_wire;
+        return st->pm_svc;
+    }
+    sim_time t = fab_step_service_at(st, off, bytes, units, wire);
+    st->pm_key = key;
+    st->pm_bytes = bytes;
+    st->pm_svc = t;
+    st->pm_units = *units;
+    st->pm_wire = *wire;
+    return t;
+}
+
 /* ---- serving ----------------------------------------------------------- */
 
 /* The first step at or after k that chunk ch crosses: a control step
@@ -278,17 +357,21 @@ static uint32_t next_step(const fab_flow *f, const fab_chunk *ch, uint32_t k)
 }
 
 static int serve(sim *s, fab_res *r);
+static void start(sim *s, fab_res *r, fab_fstep *st, fab_chunk *ch);
 
 /* A step with a spread draws each chunk's service uniformly from
  * svc x [1 - spread, 1 + spread] (mean svc), from the stream of the
  * component that owns its resource; once per chunk and step, when the
  * chunk is priced. Such flows never run lone (their schedule is drawn). */
-static sim_time spread(sim *s, const fab_fstep *st, sim_time svc)
+static sim_time spread_draw(sim *s, const fab_fstep *st, sim_time svc)
 {
-    if (!(st->spread > 0) || !svc)
-        return svc;
     double u = gsl_rng_uniform(sim_comp_at(s, st->res->owner)->rng);
     return sim_round_ps((double)svc * (1.0 + st->spread * (2.0 * u - 1.0)));
+}
+
+static inline sim_time spread(sim *s, const fab_fstep *st, sim_time svc)
+{
+    return st->spread > 0 && svc ? spread_draw(s, st, svc) : svc;
 }
 
 /* Start services while a server is free and a chunk can go. */
@@ -365,6 +448,13 @@ static void enqueue(sim *s, fab_fstep *st, fab_chunk *ch)
         lone_touch(s, r);
     if (r->buf && ch->flow && buffer_admit(s, st, ch))
         return;
+    if (!r->busy && !r->ring && !r->fc && !r->buf && !r->pause) {
+        /* An idle resource with nothing waiting: serve() would put the
+         * chunk in the ring only to take it out again. */
+        ch->next = NULL;
+        start(s, r, st, ch);
+        return;
+    }
     ch->next = NULL;
     if (st->qt)
         st->qt->next = ch;
@@ -464,6 +554,14 @@ static int serve(sim *s, fab_res *r)
     ch->next = NULL;
     if (r->buf && ch->flow)
         buffer_leave(s, r->buf, ch);
+    start(s, r, st, ch);
+    return 1;
+}
+
+/* Start the service of chunk ch of step st at r (serve() took it from the
+ * ring, or enqueue() gave it straight to an idle plain resource). */
+static void start(sim *s, fab_res *r, fab_fstep *st, fab_chunk *ch)
+{
     /* offset of this chunk in its transfer: flows keep it in tag */
     uint64_t off = ch->flow ? ch->tag : 0;
     uint64_t units;
@@ -478,7 +576,7 @@ static int serve(sim *s, fab_res *r)
         units = ch->nunits;
         wire = ch->nwire;
     } else {
-        svc = spread(s, st, fab_step_service_at(st, off, ch->bytes, &units, &wire));
+        svc = spread(s, st, price(st, off, ch->bytes, &units, &wire));
     }
     sim_time now = sim_now(s);
     int pool = r->servers > 1;
@@ -526,54 +624,55 @@ static int serve(sim *s, fab_res *r)
         else
             sim_schedule(s, svc + st->lat, link->ends[1 - r->index], SIM_EV_DELIVER,
                          ch->bytes, ch->tag);
-        return 1; /* freed at DONE */
+        return; /* freed at DONE */
     }
     fab_flow *f = ch->flow;
     uint32_t k = next_step(f, ch, ch->step + 1);
     if (k >= f->nsteps) {
         sim_schedule(s, svc + st->lat, f->fab_id, FAB_EV_END, 0, (uint64_t)(uintptr_t)ch);
-        return 1;
+        return;
     }
     fab_fstep *nx = &f->st[k];
     /* priced once: kept in the chunk for its service there */
-    sim_time snext = spread(s, nx, fab_step_service_at(nx, off, ch->bytes, &ch->nunits, &ch->nwire));
+    sim_time snext = spread(s, nx, price(nx, off, ch->bytes, &ch->nunits, &ch->nwire));
     ch->nsvc = snext;
     ch->nstep = k;
-    sim_time wait = fab_step_forward_wait(st, svc, snext, ch->bytes);
+    sim_time wait = forward_wait(st, svc, snext, ch->bytes);
     ch->step = k;
     sim_schedule(s, st->lat + wait, nx->res->owner, FAB_EV_ARRIVE, nx->res->index,
                  (uint64_t)(uintptr_t)ch);
-    return 1;
 }
 
-void fab_handle(sim_comp *c, const sim_event *e)
+/* FAB_EV_DONE: resource r of the target finished its chunk. */
+static __attribute__((noinline)) void done(sim *s, fab_res *r, const sim_event *e)
+{
+    fab_chunk *ch;
+    if (r->servers > 1) { /* a pool: the chunk and its service ride in the event */
+        ch = (fab_chunk *)(uintptr_t)e->a1;
+        r->busy_ps += (sim_time)(e->a0 >> 8);
+    } else {
+        ch = r->cur;
+        r->cur = NULL;
+        r->busy_ps += r->cur_svc;
+    }
+    r->nbusy--;
+    r->busy = 0;
+    if (ch && !ch->flow)
+        fab_pool_put(ch);
+    if (r->ring) { /* else serve() would find nothing to serve */
+        r->pf_quiet = 1; /* a next chunk keeps the fluid flows stopped: no change */
+        serve_all(s, r);
+        r->pf_quiet = 0;
+    }
+    if (r->fluid && !r->nbusy) /* free again: the fluid flows resume */
+        fab_fluid_held(s, r);
+}
+
+/* FAB_EV_CREDIT and FAB_EV_PAUSE (rare: off the chunk path). */
+static __attribute__((noinline)) void credit_or_pause(sim_comp *c, const sim_event *e)
 {
     fab_hdr *h = c->state;
-    if (e->kind == FAB_EV_ARRIVE) {
-        fab_chunk *ch = (fab_chunk *)(uintptr_t)e->a1;
-        fab_fstep *st = ch->flow ? &ch->flow->st[ch->step] : ch->raw;
-        enqueue(c->sim, st, ch);
-    } else if (e->kind == FAB_EV_DONE) {
-        fab_res *r = &h->res[e->a0 & 0xff];
-        fab_chunk *ch;
-        if (r->servers > 1) { /* a pool: the chunk and its service ride in the event */
-            ch = (fab_chunk *)(uintptr_t)e->a1;
-            r->busy_ps += (sim_time)(e->a0 >> 8);
-        } else {
-            ch = r->cur;
-            r->cur = NULL;
-            r->busy_ps += r->cur_svc;
-        }
-        r->nbusy--;
-        r->busy = 0;
-        if (ch && !ch->flow)
-            fab_pool_put(ch);
-        r->pf_quiet = 1; /* a next chunk keeps the fluid flows stopped: no change */
-        serve_all(c->sim, r);
-        r->pf_quiet = 0;
-        if (r->fluid && !r->nbusy) /* free again: the fluid flows resume */
-            fab_fluid_held(c->sim, r);
-    } else if (e->kind == FAB_EV_CREDIT) {
+    if (e->kind == FAB_EV_CREDIT) {
         fab_res *r = &h->res[e->a0 & 1];
         int cls = (int)(e->a0 >> 1);
         if (!r->fc || cls >= FAB_FC_NCLASS)
@@ -597,6 +696,20 @@ void fab_handle(sim_comp *c, const sim_event *e)
             if (!r->busy)
                 serve_all(c->sim, r);
         }
+    }
+}
+
+/* A dispatcher whose cases end in calls (tail calls), so the chunk events
+ * pay no frame here. */
+void fab_handle(sim_comp *c, const sim_event *e)
+{
+    if (e->kind == FAB_EV_ARRIVE) {
+        fab_chunk *ch = (fab_chunk *)(uintptr_t)e->a1;
+        enqueue(c->sim, ch->flow ? &ch->flow->st[ch->step] : ch->raw, ch);
+    } else if (e->kind == FAB_EV_DONE) {
+        done(c->sim, &((fab_hdr *)c->state)->res[e->a0 & 0xff], e);
+    } else {
+        credit_or_pause(c, e);
     }
 }
 

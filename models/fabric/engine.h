@@ -155,6 +155,12 @@ typedef struct fab_proto {
      * frames): pieces of any size must add up to the whole transfer. */
     double (*wire_bytes_at)(const void *cfg, int op, uint64_t off, uint64_t bytes, int dir,
                             uint64_t *units);
+    /* A power of two P such that wire_bytes_at (both results) depends on
+     * off only through off mod P (its packet or line granule), so the
+     * engine may reuse the price of an earlier chunk of the same size and
+     * alignment (NULL or 0: no such promise; the price is then reused
+     * only for the same offset). */
+    uint64_t (*offset_period)(const void *cfg, int op, int dir);
     /* Raw bytes/s per direction after line coding. */
     double (*raw_rate)(const void *cfg);
     int packetized;          /* 1: `mode: packet` cuts transfers at its forwarding unit */
@@ -351,6 +357,18 @@ struct fab_fstep {
     double fl_cost;       /* fl_svc / flow bytes: ps of this resource per payload byte */
     uint64_t fl_credited; /* payload bytes already counted at the resource */
     fab_fstep *fl_rnext, *fl_rprev; /* list of fluid steps at res */
+    /* pricing memo (engine.c price): the last chunk priced here, as
+     * fab_step_service_at returned it before any spread */
+    int pm_mode;          /* 0: not set up; 1: memo on; -1: off (control steps) */
+    uint64_t pm_mask;     /* offset bits the price depends on */
+    uint64_t pm_key;      /* off & pm_mask, or UINT64_MAX for offset 0 */
+    uint64_t pm_bytes;    /* its payload (0: empty) */
+    sim_time pm_svc;      /* its service time */
+    uint64_t pm_units;    /* its protocol units */
+    double pm_wire;       /* its wire bytes */
+    sim_time fw_svc;      /* forward-wait memo (engine.c forward_wait): service time, */
+    uint64_t fw_bytes;    /* payload (0: empty) */
+    sim_time fw_u;        /* and the time of its first unit */
 };
 
 struct fab_chunk {

@@ -284,6 +284,14 @@ static double proto_wire_bytes_at(const void *cfg, int op, uint64_t off, uint64_
 
 static double proto_raw_rate(const void *cfg) { return pcie_raw_rate(cfg); }
 
+/* The wire bytes and TLPs of a piece depend on its offset only through the
+ * TLP boundaries it crosses (pcie_tlps_at), which repeat every granule. */
+static uint64_t proto_offset_period(const void *cfg, int op, int dir)
+{
+    uint64_t g = granule(cfg, op, dir);
+    return g ? g : 1;
+}
+
 static int proto_fc_credits_at(const void *cfg, int op, uint64_t off, uint64_t bytes, int dir,
                                uint64_t *hdr, uint64_t *data)
 {
@@ -311,6 +319,7 @@ static double proto_energy(const void *cfg) { return pcie_energy_pj_bit(cfg); }
 static const fab_proto pcie_proto = {
     .name = "pcie",
     .wire_bytes_at = proto_wire_bytes_at,
+    .offset_period = proto_offset_period,
     .raw_rate = proto_raw_rate,
     .packetized = 1,
     .write_response = 0, /* posted writes */
