@@ -291,6 +291,61 @@ START_TEST(resume_after_kill_mid_merge)
 }
 END_TEST
 
+/* One merge into OUT at a time: the sweep that merges holds a lock on the
+ * work directory (flock) from before it touches OUT.merge until the
+ * rename. A second sweep with the same output (here: the lock held by
+ * flock(1)) runs its points but neither removes nor writes OUT.merge, and
+ * says why (exit 1); two real sweeps at once leave a whole merge (never a
+ * file another process is still writing) and the same command then merges
+ * every point into the file the serial merge writes. (Before the lock, the
+ * second sweep removed the first one's OUT.merge while the first merged
+ * into it beside its points, and the first renamed the second's
+ * half-written file to OUT and reported success.) */
+START_TEST(one_merge_per_output)
+{
+    for (int beside = 0; beside < 2; beside++) {
+        ck_assert_int_eq(fx_sh("rm -rf bw.db bw.db.d; mkdir bw.db.d; echo mine > bw.db.merge"), 0);
+        ck_assert_int_eq(fx_sh("flock -x bw.db.d -c 'MEMFAB_MERGE_BESIDE=%d %s sweep sweep.yaml"
+                               " -j 2 -q'; echo rc=$?; cat bw.db.merge; ls bw.db",
+                               beside, fx_bin),
+                         2);
+        ck_assert_msg(strstr(fx_out, "another memfab sweep is merging into ./bw.db"), "%s", fx_out);
+        ck_assert_msg(strstr(fx_out, "rc=1\nmine\n"), "%s", fx_out);
+        ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2 -q", fx_bin) == 0, "%s", fx_out);
+        ck_assert(!fx_exists("bw.db.merge"));
+        assert_same_as_serial(beside ? "beside, after the lock" : "after the lock");
+    }
+    /* two sweeps at once, the second started while the first merges beside
+     * its points (points of about 0.1 s) */
+    char yaml[sizeof big_sweep_yaml + 32];
+    snprintf(yaml, sizeof yaml, "%sset: {stop: 200 ms}\n", big_sweep_yaml);
+    fx_write("sweep.yaml", yaml);
+    ck_assert_int_eq(fx_sh("rm -rf bw.db bw.db.d bw.db.merge"), 0);
+    ck_assert_int_eq(fx_sh("%s sweep sweep.yaml -j 1 -q > a.log 2>&1 & a=$!; i=0;"
+                           " while { [ ! -f bw.db.merge ] ||"
+                           " [ $(ls bw.db.d 2>/dev/null | grep -c '[.]rec$') -lt 2 ]; } &&"
+                           " [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done;"
+                           " %s sweep sweep.yaml -j 1 -q > b.log 2>&1 & b=$!;"
+                           " wait $a; echo a=$?; wait $b; echo b=$?; cat a.log b.log",
+                           fx_bin, fx_bin),
+                     0);
+    /* each exits 0 (it merged every point) or 1 (a point the other ran, or
+     * the merge left to the other: the last to merge may have merged before
+     * the other's last point was done); either way OUT is a whole merge */
+    ck_assert_msg(!strstr(fx_out, "No such file") && !strstr(fx_out, "=2"), "%s", fx_out);
+    ck_assert(!fx_exists("bw.db.merge"));
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db 'PRAGMA integrity_check; SELECT count(*) > 0 FROM"
+                           " sweep_summary'"), 0);
+    ck_assert_str_eq(fx_out, "ok\n1\n");
+    /* and the same command again merges every point */
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2 -q", fx_bin) == 0, "%s", fx_out);
+    ck_assert_int_eq(fx_sh("sqlite3 bw.db 'SELECT count(*) FROM runs WHERE status = \"complete\"'"),
+                     0);
+    ck_assert_str_eq(fx_out, "24\n");
+    assert_same_as_serial("two sweeps at once");
+}
+END_TEST
+
 /* memfab bench sweep --quick: -j 1 and -j N (and mpirun -np N when MPI is
  * built in) merge the same database; the figures are printed, not checked. */
 START_TEST(bench_sweep_quick)
@@ -569,6 +624,7 @@ static Suite *sweep_suite(void)
     tcase_add_test(core, bench_sweep_quick);
     tcase_add_test(core, merge_beside_same_file);
     tcase_add_test(limits, resume_after_kill_mid_merge);
+    tcase_add_test(limits, one_merge_per_output);
     tcase_add_test(limits, failed_point_recorded);
     tcase_add_test(limits, listed_points_and_fixed_sets);
     tcase_add_test(limits, locked_point_left_alone);

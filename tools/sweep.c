@@ -1037,6 +1037,23 @@ static int merge_point(const sweep *s, size_t i, res_merger *m, size_t *records,
     return rc;
 }
 
+/* One merge into OUT at a time: the process that merges holds an flock on
+ * the work directory from before it touches OUT.merge until the rename (a
+ * second sweep with the same output would remove or rename a file the
+ * first is writing). The descriptor, or -1 with errno (EWOULDBLOCK: another
+ * sweep holds it). Taken after the last fork, so that no worker inherits it. */
+static int merge_lock(const sweep *s)
+{
+    int fd = open(s->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 /*
  * A local sweep merges the points that are final while the others run.
  * The process that merges must own the merged file's only connection from
@@ -1065,6 +1082,7 @@ typedef struct side_merge {
     int stop;              /* under mu: hand over at the next point boundary */
     const sweep *s;
     char *tmp;             /* OUT.merge */
+    int lockfd;            /* the work directory, locked (merge_lock), or -1 */
     res_db *db;            /* the merged file's only connection */
     res_merger *m;
     /* the thread's, read after the join */
@@ -1519,7 +1537,10 @@ static void side_abort(side_merge *sm)
     if (sm->tmp)
         res_remove(sm->tmp);
     sim_free(sm->tmp);
+    if (sm->lockfd >= 0)
+        close(sm->lockfd);
     memset(sm, 0, sizeof *sm);
+    sm->lockfd = -1;
 }
 
 /* run_points in a child process while this one merges beside it (see
@@ -1564,7 +1585,8 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
     sim_err err;
     sim_err_clear(&err);
     sm->s = s;
-    if ((sm->tmp = str_printf("%s.merge", s->out))) {
+    /* another sweep merging into OUT: no merge here (merge_all says so) */
+    if ((sm->lockfd = merge_lock(s)) >= 0 && (sm->tmp = str_printf("%s.merge", s->out))) {
         res_remove(sm->tmp);
         sm->db = res_open_nosync(sm->tmp, &err);
     }
@@ -1903,9 +1925,23 @@ static int check_output(const sweep *s, sim_err *err)
  * empty file, as without it. */
 static int merge_all(const sweep *s, side_merge *sm, sim_err *err)
 {
+    int lockfd = sm ? sm->lockfd : -1;
+    if (sm)
+        sm->lockfd = -1;
+    if (lockfd < 0 && (lockfd = merge_lock(s)) < 0) {
+        /* not locked, so there is no side merge (run_beside) to undo */
+        if (errno == EWOULDBLOCK)
+            return sim_err_set(err, SIM_EIO, NULL, 0, 0,
+                               "another memfab sweep is merging into %s (it holds the lock on"
+                               " %s); not merged here: run the same command again when it is"
+                               " done", s->out, s->work);
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", s->work, strerror(errno));
+    }
     char *tmp = sm && sm->tmp ? sm->tmp : str_printf("%s.merge", s->out);
-    if (!tmp)
+    if (!tmp) {
+        close(lockfd);
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    }
     size_t start = 0;
     res_db *db = NULL;
     res_merger *m = NULL;
@@ -1955,6 +1991,7 @@ static int merge_all(const sweep *s, side_merge *sm, sim_err *err)
     if (rc)
         res_remove(tmp);
     sim_free(tmp);
+    close(lockfd);
     return rc;
 }
 
@@ -2050,6 +2087,7 @@ static int execute(sweep *s, int jobs, int force_progress, int mpi, int rank, in
      * (side_merge; MEMFAB_MERGE_BESIDE=0: after them, in this process) */
     side_merge sm;
     memset(&sm, 0, sizeof sm);
+    sm.lockfd = -1;
     const char *be = getenv("MEMFAB_MERGE_BESIDE");
     int beside = !mpi && size == 1 && !(be && strcmp(be, "0") == 0);
     double w0 = wall_now(), c0 = self_cpu(), k0 = children_cpu();
