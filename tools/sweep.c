@@ -1580,6 +1580,24 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
         _exit(send(sv[1], &r, sizeof r, MSG_NOSIGNAL) == (ssize_t)sizeof r ? 0 : 1);
     }
     close(sv[1]);
+    /* the stop signals stay blocked in this thread but while it waits for
+     * the scheduler (ppoll below), so that one that comes at any other
+     * moment is not lost but passed on at the next wait (the merging thread
+     * inherits the mask: they reach this thread only) */
+    sigset_t stop_sigs, old_mask, wait_mask;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_mask);
+    wait_mask = old_mask;
+    sigdelset(&wait_mask, SIGINT);
+    sigdelset(&wait_mask, SIGTERM);
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_side_signal;
+    side_stop_asked = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     /* this process: the merged file, created after the fork (the scheduler
      * and its workers inherit no SQLite state of it), and the thread */
     sim_err err;
@@ -1596,13 +1614,7 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
         pthread_cond_init(&sm->cv, NULL);
         /* the thread blocks the stop signals (it inherits the mask), so
          * that they reach the main thread, which passes them on */
-        sigset_t stop_sigs, old_mask;
-        sigemptyset(&stop_sigs);
-        sigaddset(&stop_sigs, SIGINT);
-        sigaddset(&stop_sigs, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_mask);
         sm->on = pthread_create(&sm->th, NULL, side_thread, sm) == 0;
-        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         if (!sm->on) {
             pthread_mutex_destroy(&sm->mu);
             pthread_cond_destroy(&sm->cv);
@@ -1611,12 +1623,6 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
     /* relay the frontiers until the scheduler's result; a stop signal is
      * passed on to it (Ctrl-C reaches it anyway, `kill` of this process
      * does not) */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_side_signal;   /* no SA_RESTART: recv returns EINTR */
-    side_stop_asked = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     side_result r;
     memset(&r, 0, sizeof r);
     int got = 0, forwarded = 0;
@@ -1625,14 +1631,16 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
             uint64_t frontier;
             side_result r;
         } msg;
-        ssize_t n = recv(sv[0], &msg, sizeof msg, 0);
-        if (n < 0 && errno == EINTR) {
-            if (side_stop_asked && !forwarded) {
-                kill(pid, SIGTERM);
-                forwarded = 1;
-            }
-            continue;
+        if (side_stop_asked && !forwarded) {
+            kill(pid, SIGTERM);
+            forwarded = 1;
         }
+        struct pollfd pfd = {sv[0], POLLIN, 0};
+        if (ppoll(&pfd, 1, NULL, &wait_mask) < 0 && errno == EINTR)
+            continue;
+        ssize_t n = recv(sv[0], &msg, sizeof msg, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
         if (n == (ssize_t)sizeof msg.frontier) {
             if (sm->on) {
                 pthread_mutex_lock(&sm->mu);
@@ -1654,6 +1662,7 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);   /* a stop signal pending: taken here */
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (!got)
