@@ -291,8 +291,8 @@ START_TEST(resume_after_kill_mid_merge)
 }
 END_TEST
 
-/* One merge into OUT at a time: the sweep that merges holds a lock on the
- * work directory (flock) from before it touches OUT.merge until the
+/* One merge into OUT at a time: the sweep that merges holds a lock
+ * (flock on WORK/merge.lock) from before it touches OUT.merge until the
  * rename. A second sweep with the same output (here: the lock held by
  * flock(1)) runs its points but neither removes nor writes OUT.merge, and
  * says why (exit 1); two real sweeps at once leave a whole merge (never a
@@ -305,11 +305,12 @@ START_TEST(one_merge_per_output)
 {
     for (int beside = 0; beside < 2; beside++) {
         ck_assert_int_eq(fx_sh("rm -rf bw.db bw.db.d; mkdir bw.db.d; echo mine > bw.db.merge"), 0);
-        ck_assert_int_eq(fx_sh("flock -x bw.db.d -c 'MEMFAB_MERGE_BESIDE=%d %s sweep sweep.yaml"
-                               " -j 2 -q'; echo rc=$?; cat bw.db.merge; ls bw.db",
+        ck_assert_int_eq(fx_sh("flock -x bw.db.d/merge.lock -c 'MEMFAB_MERGE_BESIDE=%d %s sweep"
+                               " sweep.yaml -j 2 -q'; echo rc=$?; cat bw.db.merge; ls bw.db",
                                beside, fx_bin),
                          2);
-        ck_assert_msg(strstr(fx_out, "another memfab sweep is merging into ./bw.db"), "%s", fx_out);
+        ck_assert_msg(strstr(fx_out, "another memfab sweep is merging into ./bw.db (it holds"
+                                     " ./bw.db.d/merge.lock)"), "%s", fx_out);
         ck_assert_msg(strstr(fx_out, "rc=1\nmine\n"), "%s", fx_out);
         ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2 -q", fx_bin) == 0, "%s", fx_out);
         ck_assert(!fx_exists("bw.db.merge"));

@@ -1038,13 +1038,21 @@ static int merge_point(const sweep *s, size_t i, res_merger *m, size_t *records,
 }
 
 /* One merge into OUT at a time: the process that merges holds an flock on
- * the work directory from before it touches OUT.merge until the rename (a
+ * WORK/merge.lock from before it touches OUT.merge until the rename (a
  * second sweep with the same output would remove or rename a file the
- * first is writing). The descriptor, or -1 with errno (EWOULDBLOCK: another
- * sweep holds it). Taken after the last fork, so that no worker inherits it. */
+ * first is writing). A file opened for writing, like the points' locks, so
+ * that the lock holds where flock is emulated by fcntl locks (NFS). The
+ * descriptor, or -1 with errno (EWOULDBLOCK: another sweep holds it).
+ * Taken after the last fork, so that no worker inherits it. */
 static int merge_lock(const sweep *s)
 {
-    int fd = open(s->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *path = str_printf("%s/merge.lock", s->work);
+    if (!path) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    sim_free(path);
     if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         close(fd);
@@ -1082,7 +1090,7 @@ typedef struct side_merge {
     int stop;              /* under mu: hand over at the next point boundary */
     const sweep *s;
     char *tmp;             /* OUT.merge */
-    int lockfd;            /* the work directory, locked (merge_lock), or -1 */
+    int lockfd;            /* WORK/merge.lock, locked (merge_lock), or -1 */
     res_db *db;            /* the merged file's only connection */
     res_merger *m;
     /* the thread's, read after the join */
@@ -1941,10 +1949,11 @@ static int merge_all(const sweep *s, side_merge *sm, sim_err *err)
         /* not locked, so there is no side merge (run_beside) to undo */
         if (errno == EWOULDBLOCK)
             return sim_err_set(err, SIM_EIO, NULL, 0, 0,
-                               "another memfab sweep is merging into %s (it holds the lock on"
-                               " %s); not merged here: run the same command again when it is"
-                               " done", s->out, s->work);
-        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", s->work, strerror(errno));
+                               "another memfab sweep is merging into %s (it holds"
+                               " %s/merge.lock); not merged here: run the same command again"
+                               " when it is done", s->out, s->work);
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s/merge.lock: %s", s->work,
+                           strerror(errno));
     }
     char *tmp = sm && sm->tmp ? sm->tmp : str_printf("%s.merge", s->out);
     if (!tmp) {
