@@ -54,7 +54,11 @@
  * merges the points that are final while the others run, in a thread at
  * idle priority, with the scheduler in a child process (side_merge below;
  * MEMFAB_MERGE_BESIDE=0: after the points, in this process); the merged
- * file is the same either way, byte for byte. --timing prints the wall and
+ * file is the same either way, byte for byte. One process at a time
+ * merges into OUTPUT: it holds an flock on WORK/merge.lock from before it
+ * creates OUTPUT.merge until the rename (merge_lock); a second sweep on the
+ * same output runs its points and leaves the merge to the first (exit 1).
+ * --timing prints the wall and
  * CPU of both phases, how many points came from record files and how many
  * were merged beside the running points (swp_last_timing; memfab bench
  * sweep).
