@@ -295,7 +295,8 @@ END_TEST
  * (flock on WORK/merge.lock) from before it touches OUT.merge until the
  * rename. A second sweep with the same output (here: the lock held by
  * flock(1)) runs its points but neither removes nor writes OUT.merge, and
- * says why (exit 1); two real sweeps at once leave a whole merge (never a
+ * says why (exit 1), nor renames its merge over an OUT that another sweep
+ * wrote meanwhile; two real sweeps at once leave a whole merge (never a
  * file another process is still writing) and the same command then merges
  * every point into the file the serial merge writes. (Before the lock, the
  * second sweep removed the first one's OUT.merge while the first merged
@@ -321,6 +322,24 @@ START_TEST(one_merge_per_output)
     char yaml[sizeof big_sweep_yaml + 32];
     snprintf(yaml, sizeof yaml, "%sset: {stop: 200 ms}\n", big_sweep_yaml);
     fx_write("sweep.yaml", yaml);
+    /* OUT written by another sweep (another name) while this one runs: the
+     * check at the start saw no OUT, the one under the lock before the
+     * rename refuses to replace it */
+    fx_write("other.yaml", "scenario: base.yaml\nname: other\nseeds: [1]\noutput: o.db\n");
+    ck_assert_msg(fx_sh("%s sweep other.yaml -q", fx_bin) == 0, "%s", fx_out);
+    for (int beside = 0; beside < 2; beside++) {
+        ck_assert_int_eq(fx_sh("rm -rf bw.db bw.db.d bw.db.merge"), 0);
+        ck_assert_int_eq(fx_sh("MEMFAB_MERGE_BESIDE=%d %s sweep sweep.yaml -j 1 -q > a.log 2>&1"
+                               " & a=$!; i=0; while [ $(ls bw.db.d 2>/dev/null | grep -c"
+                               " '[.]rec$') -lt 1 ] && [ $i -lt 600 ]; do sleep 0.05;"
+                               " i=$((i+1)); done; cp o.db bw.db; wait $a; echo rc=$?;"
+                               " cat a.log; cmp o.db bw.db && ls bw.db.merge",
+                               beside, fx_bin),
+                         2);
+        ck_assert_msg(strstr(fx_out, "rc=1\n") &&
+                      strstr(fx_out, "./bw.db holds runs that are not from sweep 'bw'"),
+                      "%s", fx_out);
+    }
     ck_assert_int_eq(fx_sh("rm -rf bw.db bw.db.d bw.db.merge"), 0);
     ck_assert_int_eq(fx_sh("%s sweep sweep.yaml -j 1 -q > a.log 2>&1 & a=$!; i=0;"
                            " while { [ ! -f bw.db.merge ] ||"

@@ -2008,6 +2008,10 @@ static int merge_all(const sweep *s, side_merge *sm, sim_err *err)
     res_close(db);
     if (!rc && sync_file(tmp) != 0)
         rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", tmp, strerror(errno));
+    /* OUT again, under the lock: another sweep may have written it since
+     * the check at the start (check_output) */
+    if (!rc)
+        rc = check_output(s, err);
     if (!rc && rename(tmp, s->out) != 0)
         rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", s->out, strerror(errno));
     if (rc)
