@@ -54,7 +54,11 @@
  * merges the points that are final while the others run, in a thread at
  * idle priority, with the scheduler in a child process (side_merge below;
  * MEMFAB_MERGE_BESIDE=0: after the points, in this process); the merged
- * file is the same either way, byte for byte. --timing prints the wall and
+ * file is the same either way, byte for byte. One process at a time
+ * merges into OUTPUT: it holds an flock on WORK/merge.lock from before it
+ * creates OUTPUT.merge until the rename (merge_lock); a second sweep on the
+ * same output runs its points and leaves the merge to the first (exit 1).
+ * --timing prints the wall and
  * CPU of both phases, how many points came from record files and how many
  * were merged beside the running points (swp_last_timing; memfab bench
  * sweep).
@@ -1037,6 +1041,31 @@ static int merge_point(const sweep *s, size_t i, res_merger *m, size_t *records,
     return rc;
 }
 
+/* One merge into OUT at a time: the process that merges holds an flock on
+ * WORK/merge.lock from before it touches OUT.merge until the rename (a
+ * second sweep with the same output would remove or rename a file the
+ * first is writing). A file opened for writing, like the points' locks, so
+ * that the lock holds where flock is emulated by fcntl locks (NFS). The
+ * descriptor, or -1 with errno (EWOULDBLOCK: another sweep holds it).
+ * Taken after the last fork, so that no worker inherits it. */
+static int merge_lock(const sweep *s)
+{
+    char *path = str_printf("%s/merge.lock", s->work);
+    if (!path) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    sim_free(path);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 /*
  * A local sweep merges the points that are final while the others run.
  * The process that merges must own the merged file's only connection from
@@ -1065,6 +1094,7 @@ typedef struct side_merge {
     int stop;              /* under mu: hand over at the next point boundary */
     const sweep *s;
     char *tmp;             /* OUT.merge */
+    int lockfd;            /* WORK/merge.lock, locked (merge_lock), or -1 */
     res_db *db;            /* the merged file's only connection */
     res_merger *m;
     /* the thread's, read after the join */
@@ -1519,7 +1549,10 @@ static void side_abort(side_merge *sm)
     if (sm->tmp)
         res_remove(sm->tmp);
     sim_free(sm->tmp);
+    if (sm->lockfd >= 0)
+        close(sm->lockfd);
     memset(sm, 0, sizeof *sm);
+    sm->lockfd = -1;
 }
 
 /* run_points in a child process while this one merges beside it (see
@@ -1559,12 +1592,31 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
         _exit(send(sv[1], &r, sizeof r, MSG_NOSIGNAL) == (ssize_t)sizeof r ? 0 : 1);
     }
     close(sv[1]);
+    /* the stop signals stay blocked in this thread but while it waits for
+     * the scheduler (ppoll below), so that one that comes at any other
+     * moment is not lost but passed on at the next wait (the merging thread
+     * inherits the mask: they reach this thread only) */
+    sigset_t stop_sigs, old_mask, wait_mask;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_mask);
+    wait_mask = old_mask;
+    sigdelset(&wait_mask, SIGINT);
+    sigdelset(&wait_mask, SIGTERM);
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_side_signal;
+    side_stop_asked = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     /* this process: the merged file, created after the fork (the scheduler
      * and its workers inherit no SQLite state of it), and the thread */
     sim_err err;
     sim_err_clear(&err);
     sm->s = s;
-    if ((sm->tmp = str_printf("%s.merge", s->out))) {
+    /* another sweep merging into OUT: no merge here (merge_all says so) */
+    if ((sm->lockfd = merge_lock(s)) >= 0 && (sm->tmp = str_printf("%s.merge", s->out))) {
         res_remove(sm->tmp);
         sm->db = res_open_nosync(sm->tmp, &err);
     }
@@ -1574,13 +1626,7 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
         pthread_cond_init(&sm->cv, NULL);
         /* the thread blocks the stop signals (it inherits the mask), so
          * that they reach the main thread, which passes them on */
-        sigset_t stop_sigs, old_mask;
-        sigemptyset(&stop_sigs);
-        sigaddset(&stop_sigs, SIGINT);
-        sigaddset(&stop_sigs, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_mask);
         sm->on = pthread_create(&sm->th, NULL, side_thread, sm) == 0;
-        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         if (!sm->on) {
             pthread_mutex_destroy(&sm->mu);
             pthread_cond_destroy(&sm->cv);
@@ -1589,12 +1635,6 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
     /* relay the frontiers until the scheduler's result; a stop signal is
      * passed on to it (Ctrl-C reaches it anyway, `kill` of this process
      * does not) */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_side_signal;   /* no SA_RESTART: recv returns EINTR */
-    side_stop_asked = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     side_result r;
     memset(&r, 0, sizeof r);
     int got = 0, forwarded = 0;
@@ -1603,14 +1643,16 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
             uint64_t frontier;
             side_result r;
         } msg;
-        ssize_t n = recv(sv[0], &msg, sizeof msg, 0);
-        if (n < 0 && errno == EINTR) {
-            if (side_stop_asked && !forwarded) {
-                kill(pid, SIGTERM);
-                forwarded = 1;
-            }
-            continue;
+        if (side_stop_asked && !forwarded) {
+            kill(pid, SIGTERM);
+            forwarded = 1;
         }
+        struct pollfd pfd = {sv[0], POLLIN, 0};
+        if (ppoll(&pfd, 1, NULL, &wait_mask) < 0 && errno == EINTR)
+            continue;
+        ssize_t n = recv(sv[0], &msg, sizeof msg, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
         if (n == (ssize_t)sizeof msg.frontier) {
             if (sm->on) {
                 pthread_mutex_lock(&sm->mu);
@@ -1632,6 +1674,7 @@ static int run_beside(const sweep *s, int jobs, progress *pg, side_merge *sm)
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);   /* a stop signal pending: taken here */
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (!got)
@@ -1903,9 +1946,24 @@ static int check_output(const sweep *s, sim_err *err)
  * empty file, as without it. */
 static int merge_all(const sweep *s, side_merge *sm, sim_err *err)
 {
+    int lockfd = sm ? sm->lockfd : -1;
+    if (sm)
+        sm->lockfd = -1;
+    if (lockfd < 0 && (lockfd = merge_lock(s)) < 0) {
+        /* not locked, so there is no side merge (run_beside) to undo */
+        if (errno == EWOULDBLOCK)
+            return sim_err_set(err, SIM_EIO, NULL, 0, 0,
+                               "another memfab sweep is merging into %s (it holds"
+                               " %s/merge.lock); not merged here: run the same command again"
+                               " when it is done", s->out, s->work);
+        return sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s/merge.lock: %s", s->work,
+                           strerror(errno));
+    }
     char *tmp = sm && sm->tmp ? sm->tmp : str_printf("%s.merge", s->out);
-    if (!tmp)
+    if (!tmp) {
+        close(lockfd);
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0, "out of memory");
+    }
     size_t start = 0;
     res_db *db = NULL;
     res_merger *m = NULL;
@@ -1950,11 +2008,16 @@ static int merge_all(const sweep *s, side_merge *sm, sim_err *err)
     res_close(db);
     if (!rc && sync_file(tmp) != 0)
         rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", tmp, strerror(errno));
+    /* OUT again, under the lock: another sweep may have written it since
+     * the check at the start (check_output) */
+    if (!rc)
+        rc = check_output(s, err);
     if (!rc && rename(tmp, s->out) != 0)
         rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", s->out, strerror(errno));
     if (rc)
         res_remove(tmp);
     sim_free(tmp);
+    close(lockfd);
     return rc;
 }
 
@@ -2050,6 +2113,7 @@ static int execute(sweep *s, int jobs, int force_progress, int mpi, int rank, in
      * (side_merge; MEMFAB_MERGE_BESIDE=0: after them, in this process) */
     side_merge sm;
     memset(&sm, 0, sizeof sm);
+    sm.lockfd = -1;
     const char *be = getenv("MEMFAB_MERGE_BESIDE");
     int beside = !mpi && size == 1 && !(be && strcmp(be, "0") == 0);
     double w0 = wall_now(), c0 = self_cpu(), k0 = children_cpu();
