@@ -1188,8 +1188,10 @@ START_TEST(test_concurrent_processes)
         ck_assert_int_ge(pid[k], 0);
         if (pid[k] == 0) {
             res_db *w = res_open(path_a, &err);
-            if (!w || res_run_begin(w, k ? "b" : "a", NULL, (uint64_t)k, NULL, &err) < 0)
+            if (!w || res_run_begin(w, k ? "b" : "a", NULL, (uint64_t)k, NULL, &err) < 0) {
+                fprintf(stderr, "writer %d: %s: %s\n", k, w ? "run_begin" : "open", err.msg);
                 _exit(2);
+            }
             res_set_batch(w, 1000, 0);
             for (int i = 0; i < rows; i++)
                 if (res_timeseries(w, "x", "y", (uint64_t)i, k) != 0)
