@@ -333,6 +333,29 @@ static int query_text(sqlite3 *h, const char *sql, char *out, size_t n)
 
 /* ---- open and close --------------------------------------------------- */
 
+/* PRAGMA journal_mode = WAL, retried while SQLite answers BUSY, for up to
+ * the busy timeout. A file the last writer left is in rollback-journal
+ * mode (res_close), and switching it takes the exclusive lock from a
+ * shared one: when two connections switch at once, SQLite returns
+ * SQLITE_BUSY to one of them without calling its busy handler (waiting
+ * could deadlock: sqlite3_busy_handler's documentation). The other one
+ * finishes its switch in a moment, after which the pragma only reads. */
+static int set_wal(sqlite3 *h, char *mode, size_t n)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int rc = query_text(h, "PRAGMA journal_mode = WAL", mode, n);
+        if ((rc & 0xff) != SQLITE_BUSY)
+            return rc;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double ms = 1e3 * (double)(t.tv_sec - t0.tv_sec) + 1e-6 * (double)(t.tv_nsec - t0.tv_nsec);
+        if (ms >= RES_BUSY_TIMEOUT_MS)
+            return rc;
+        sqlite3_sleep(2);
+    }
+}
+
 /* Refuse path as not a memfab database, with the reason why. */
 static int refuse(sim_err *err, const char *path, const char *why)
 {
@@ -566,7 +589,7 @@ static res_db *open_db(const char *path, int readonly, int nosync, sim_err *err,
          * cannot do WAL, SQLite keeps the rollback journal, which works
          * too (readers then wait for commits). */
         char mode[32];
-        rc = query_text(db->h, "PRAGMA journal_mode = WAL", mode, sizeof mode);
+        rc = set_wal(db->h, mode, sizeof mode);
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(db->h,
                               nosync ? "PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON"

@@ -1173,6 +1173,53 @@ START_TEST(test_interleaved_writers)
 }
 END_TEST
 
+/* Writers that open one file at the same moment all get it. A file the
+ * last writer left is in rollback-journal mode (res_close turns it back),
+ * so each opener switches it to WAL, which takes the exclusive lock from a
+ * shared one; when two do that at once, SQLite answers one of them BUSY at
+ * once instead of calling its busy handler (a wait could deadlock), and
+ * res_open must wait and retry rather than fail. Eight processes released
+ * together by closing a pipe, twenty rounds. */
+START_TEST(test_simultaneous_opens)
+{
+    enum { WRITERS = 8, ROUNDS = 20 };
+    sim_err err;
+    for (int round = 0; round < ROUNDS; round++) {
+        res_db *db = res_open(path_a, &err); /* rollback mode again after the close */
+        ck_assert_ptr_nonnull(db);
+        res_close(db);
+        int go[2];
+        ck_assert_int_eq(pipe(go), 0);
+        pid_t pid[WRITERS];
+        for (int k = 0; k < WRITERS; k++) {
+            pid[k] = fork();
+            ck_assert_int_ge(pid[k], 0);
+            if (pid[k] == 0) {
+                char c;
+                close(go[1]);
+                if (read(go[0], &c, 1) != 0) /* EOF: every writer is released */
+                    _exit(5);
+                res_db *w = res_open(path_a, &err);
+                if (!w) {
+                    fprintf(stderr, "round %d writer %d: %s\n", round, k, err.msg);
+                    _exit(2);
+                }
+                res_close(w);
+                _exit(0);
+            }
+        }
+        close(go[0]);
+        close(go[1]);
+        for (int k = 0; k < WRITERS; k++) {
+            int status;
+            ck_assert_int_eq(waitpid(pid[k], &status, 0), pid[k]);
+            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                          "round %d writer %d: status %#x", round, k, status);
+        }
+    }
+}
+END_TEST
+
 /* Two processes that append a run each to one file at the same time both
  * complete, with all their rows. */
 START_TEST(test_concurrent_processes)
@@ -1391,6 +1438,7 @@ static Suite *res_suite(void)
     tcase_set_timeout(conc, 60);
     tcase_add_test(conc, test_interleaved_writers);
     tcase_add_test(conc, test_concurrent_processes);
+    tcase_add_test(conc, test_simultaneous_opens);
     tcase_add_test(conc, test_commit_by_time);
     tcase_add_test(conc, test_killed_keeps_params);
     suite_add_tcase(s, conc);
