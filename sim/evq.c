@@ -892,13 +892,30 @@ int evq_push(evq *q, const sim_event *e)
     return 0;
 }
 
+/* The end of every pop: one event fewer, and back to the array when few
+ * are left (SMALL QUEUES). */
+static inline int popped(evq *q)
+{
+    q->n--;
+    if (q->n <= SMALL_LOW && q->n > q->sn)
+        to_small(q);
+    return 1;
+}
+
+/* A pop from the sorted array (q->sn > 0). */
+static inline int pop_sorted(evq *q, sim_event *out)
+{
+    *out = q->sm[q->sh++];
+    q->last = out->time;
+    if (--q->sn == 0)
+        q->sh = 0;
+    return popped(q);
+}
+
 int evq_pop(evq *q, sim_event *out)
 {
     if (q->sn) {
-        *out = q->sm[q->sh++];
-        q->last = out->time;
-        if (--q->sn == 0)
-            q->sh = 0;
+        return pop_sorted(q, out);
     } else if (q->now.head) {
         lane *l = &q->now;
         *out = l->head->ev[l->rd++];
@@ -936,10 +953,7 @@ int evq_pop(evq *q, sim_event *out)
             return evq_pop(q, out) == 1 ? 1 : SIM_ENOMEM; /* cannot fail now */
         }
     }
-    q->n--;
-    if (q->n <= SMALL_LOW && q->n > q->sn)
-        to_small(q);
-    return 1;
+    return popped(q);
 }
 
 int evq_pop_until(evq *q, sim_time until, sim_event *out)
@@ -948,14 +962,7 @@ int evq_pop_until(evq *q, sim_time until, sim_event *out)
         sim_time t = q->sm[q->sh].time;
         if (t > until || t == SIM_TIME_MAX)
             return 0;
-        *out = q->sm[q->sh++];
-        q->last = t;
-        if (--q->sn == 0)
-            q->sh = 0;
-        q->n--;
-        if (q->n <= SMALL_LOW && q->n > q->sn)
-            to_small(q);
-        return 1;
+        return pop_sorted(q, out);
     }
     sim_time t = evq_peek_time(q);
     if (t == SIM_TIME_MAX || t > until)

@@ -323,14 +323,9 @@ static sim_time price_miss(fab_fstep *st, uint64_t off, uint64_t bytes, uint64_t
         if (st->pm_mode < 0)
             return fab_step_service_at(st, off, bytes, units, wire);
     }
-    uint64_t key = off ? off & st->pm_mask : UINT64_MAX;
-    if (bytes == st->pm_bytes && key == st->pm_key) {
-        *units = st->pm_units;
-        *wire = st->pm_wire;
-        return st->pm_svc;
-    }
+    /* price() missed, or the memo was just set up (empty: no hit) */
     sim_time t = fab_step_service_at(st, off, bytes, units, wire);
-    st->pm_key = key;
+    st->pm_key = off ? off & st->pm_mask : UINT64_MAX;
     st->pm_bytes = bytes;
     st->pm_svc = t;
     st->pm_units = *units;
