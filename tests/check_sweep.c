@@ -291,6 +291,48 @@ START_TEST(resume_after_kill_mid_merge)
 }
 END_TEST
 
+/* A stop signal (SIGTERM, or Ctrl-C's SIGINT) during the final merge, when
+ * every point is final and only the merge into OUT remains: the merge stops
+ * at the next point, removes its scratch OUT.merge, leaves OUT absent and
+ * the sweep exits 1, as the sweep's exit statuses promise for an
+ * interruption (before: killed by the signal, status 143, OUT.merge left
+ * behind); the same command then merges. A signal that lands after the
+ * rename finds the merge done (exit 0, OUT whole). With and without the
+ * merge beside the points (nothing is left to run either way). */
+START_TEST(stop_during_final_merge)
+{
+    fx_write("sweep.yaml", big_sweep_yaml);
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -j 2 -q", fx_bin) == 0, "%s", fx_out);
+    int stopped = 0;
+    for (int k = 0; k < 12; k++) {
+        const char *sig = k % 2 ? "INT" : "TERM";
+        ck_assert_int_eq(fx_sh("rm -f bw.db"), 0);
+        ck_assert_int_eq(fx_sh("MEMFAB_MERGE_BESIDE=%d MEMFAB_MERGE_BATCH=1 %s sweep sweep.yaml -q"
+                               " 2> err.log & p=$!; i=0; while [ ! -e bw.db.merge ] &&"
+                               " [ ! -e bw.db ] && [ $i -lt 2000000 ]; do i=$((i+1)); done;"
+                               " kill -%s $p; wait $p; echo rc=$?; ls bw.db bw.db.merge"
+                               " 2>/dev/null; cat err.log",
+                               (k / 2) % 2, fx_bin, sig),
+                         0);
+        if (strstr(fx_out, "rc=1\n")) {
+            stopped++;
+            /* (beside the points, the signal may also find the sweep still
+             * in its scheduler's phase: the interruption of the points) */
+            ck_assert_msg(strstr(fx_out, "rc=1\nmemfab: error: interrupted while merging into"
+                                         " ./bw.db, which is left as it was") ||
+                          strstr(fx_out, "rc=1\nsweep bw: interrupted; complete points are"
+                                         " kept"), "%s", fx_out);
+        } else {
+            ck_assert_msg(strstr(fx_out, "rc=0\nbw.db\n"), "%s", fx_out);
+        }
+    }
+    ck_assert_msg(stopped > 0, "no signal reached the merge in 12 tries");
+    ck_assert_msg(fx_sh("%s sweep sweep.yaml -q", fx_bin) == 0, "%s", fx_out);
+    ck_assert(!fx_exists("bw.db.merge"));
+    assert_same_as_serial("after stops during the final merge");
+}
+END_TEST
+
 /* One merge into OUT at a time: the sweep that merges holds a lock
  * (flock on WORK/merge.lock) from before it touches OUT.merge until the
  * rename. A second sweep with the same output (here: the lock held by
@@ -680,6 +722,7 @@ static Suite *sweep_suite(void)
     tcase_add_test(core, merge_beside_same_file);
     tcase_add_test(limits, resume_after_kill_mid_merge);
     tcase_add_test(limits, one_merge_per_output);
+    tcase_add_test(limits, stop_during_final_merge);
     tcase_add_test(limits, stop_signal_never_lost);
     tcase_add_test(limits, failed_point_recorded);
     tcase_add_test(limits, listed_points_and_fixed_sets);

@@ -1939,6 +1939,34 @@ static int check_output(const sweep *s, sim_err *err)
     return 0;
 }
 
+/* SIGINT or SIGTERM while merge_all runs (merge_signals): the merge stops
+ * at the next point and leaves OUT as it was (exit 1, as for an
+ * interrupted run; the points stay final, so a rerun only merges). */
+static volatile sig_atomic_t merge_stop_asked;
+
+static void on_merge_signal(int sig)
+{
+    (void)sig;
+    merge_stop_asked = 1;
+}
+
+/* Catch (on) or restore (off) the stop signals around the final merge. */
+static void merge_signals(int on)
+{
+    static struct sigaction old_int, old_term;
+    if (on) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_merge_signal;
+        merge_stop_asked = 0;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+    } else {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+}
+
 /* Merge every point into OUT.merge, in point order, then the summary, one
  * sync and the rename to OUT. With a merge beside the points (sm->on),
  * its thread is stopped and this one goes on from where it was, on the
@@ -1998,14 +2026,19 @@ static int merge_all(const sweep *s, side_merge *sm, sim_err *err)
             res_merger_set_batch(m, merge_batch());
     }
     int rc = m ? 0 : (err->code ? err->code : SIM_EIO);
-    for (size_t i = start; !rc && i < s->npts; i++)
+    for (size_t i = start; !rc && i < s->npts && !merge_stop_asked; i++)
         rc = merge_point(s, i, m, &last_timing.merged_records, err);
-    if (!rc && m)
+    if (!rc && m && !merge_stop_asked)
         rc = res_merger_commit(m, err);
     res_merger_free(m);
-    if (!rc)
+    if (!rc && !merge_stop_asked)
         rc = summarize(db, s, err);
     res_close(db);
+    if (!rc && merge_stop_asked) /* last look before anything lasting */
+        rc = sim_err_set(err, SIM_EINTR, NULL, 0, 0,
+                         "interrupted while merging into %s, which is left as it was; the"
+                         " points are kept in %s: run the same command again to merge them",
+                         s->out, s->work);
     if (!rc && sync_file(tmp) != 0)
         rc = sim_err_set(err, SIM_EIO, NULL, 0, 0, "%s: %s", tmp, strerror(errno));
     /* OUT again, under the lock: another sweep may have written it since
@@ -2160,7 +2193,9 @@ static int execute(sweep *s, int jobs, int force_progress, int mpi, int rank, in
          * merge adds is what comes after the points (its setup overlaps
          * the scheduler's start) */
         double mw = wall_now(), mc = beside ? c0 : self_cpu();
+        merge_signals(1);
         merge_rc = merge_all(s, &sm, &err);
+        merge_signals(0);
         last_timing.merge_wall = wall_now() - mw;
         last_timing.merge_cpu = self_cpu() - mc;
         last_timing.merged = !merge_rc;
