@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "models/kv/kv_rindex.h"
+#include "models/kv/kvstore.h"
 #include "models/registry.h"
 #include "models/serving/serving.h"
 #include "sim/scn.h"
@@ -675,6 +676,79 @@ START_TEST(disagg_ordinary_router_many_instances)
 }
 END_TEST
 
+/* A plug-in router (registered in-process, as a loaded .so would be): most
+ * prefix blocks, then fewest outstanding tokens, then lowest index.
+ * serving.c has no indexed path for it, so every request builds the views
+ * of all prefill-capable instances. */
+static uint32_t plug_route(void *st, const memfab_request_view *req,
+                           const memfab_instance_view *inst, uint32_t n,
+                           double (*uniform)(void *), void *rng)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (inst[i].prefix_blocks > inst[best].prefix_blocks ||
+            (inst[i].prefix_blocks == inst[best].prefix_blocks &&
+             inst[i].outstanding_tokens < inst[best].outstanding_tokens))
+            best = i;
+    return best;
+}
+static void *plug_create(uint32_t n, const memfab_params *p) { return malloc(1); }
+static const memfab_router_ops plug_ops = {"rindex_test_plugin", plug_create, free, plug_route};
+
+static void register_plug(void)
+{
+    static const memfab_router_ops *const routers[] = {&plug_ops, NULL};
+    static const memfab_plugin plug = {MEMFAB_PLUGIN_ABI, "check_rindex", NULL, routers, NULL};
+    sim_err err;
+    sim_err_clear(&err);
+    ck_assert_msg(kv_register_plugin(&plug, &err) == 0, "%s", err.msg);
+}
+
+/* The decode choice comes from the decode index whatever the prefill
+ * router is: a plug-in (no index of its own), dynamo sampling
+ * (temperature > 0), dynamo whose costs leave the index's exact range (it
+ * builds every prefill view), and a single prefill instance (nothing for
+ * the router to choose). Each gives the full views' request rows and
+ * metrics, and with the index no decode choice scanned the decode
+ * instances (decode_scanned 0; without it every choice did). */
+static const struct {
+    const char *policy;
+    uint32_t np, nd;
+} dec_cases[] = {
+    {"rindex_test_plugin", 6, 5},
+    {"rindex_test_plugin", 8, 40},
+    {"dynamo, temperature: 0.5", 6, 5},
+    {"dynamo, overlap_weight: 1e15", 6, 5},
+    {"prefix_affinity", 1, 7},
+};
+enum { NDEC = sizeof dec_cases / sizeof dec_cases[0] };
+
+START_TEST(decode_index_whatever_the_router)
+{
+    register_plug();
+    const char *dpol = _i % 2 ? "kv_room" : "least_loaded";
+    const char *policy = dec_cases[_i / 2].policy;
+    uint32_t np = dec_cases[_i / 2].np, nd = dec_cases[_i / 2].nd;
+    static char text[16384];
+    scenario_pdx(text, sizeof text, np, 0, nd, policy, dpol, "2 GiB", 5, 1500);
+    hsink a, b;
+    serving_route_stats ra, rb;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_msg(a.h == b.h, "%s, %u + %u, decode %s: results differ with the index", policy,
+                  np, nd, dpol);
+    ck_assert_uint_eq(ra.decode_indexed, 1500); /* every request decodes on a decode instance */
+    ck_assert_uint_eq(ra.decode_scanned, 0);
+    ck_assert_uint_eq(rb.decode_indexed, 0);
+    ck_assert_uint_eq(rb.decode_scanned, 1500);
+    if (!strcmp(policy, "rindex_test_plugin")) {
+        ck_assert_uint_eq(ra.indexed, 0); /* the prefill choice: every view */
+        ck_assert_uint_eq(ra.views, (uint64_t)np * 1500);
+    }
+}
+END_TEST
+
 START_TEST(dynamo_beyond_exact_range_builds_every_view)
 {
     char text[2048];
@@ -822,6 +896,7 @@ static Suite *suite(void)
     tcase_add_test(tc, conductor_room_search_at_scale);
     tcase_add_loop_test(tc, disagg_ordinary_router_indexed_equals_full_views, 0, 2 * NPDO);
     tcase_add_loop_test(tc, disagg_ordinary_router_many_instances, 0, 4);
+    tcase_add_loop_test(tc, decode_index_whatever_the_router, 0, 2 * NDEC);
     tcase_add_test(tc, dynamo_beyond_exact_range_builds_every_view);
     tcase_add_test(tc, views_per_request_do_not_grow_with_instances);
     tcase_add_test(tc, other_policies_see_every_instance);

@@ -830,6 +830,7 @@ static uint32_t pd_pick_decode(wl_state *w)
         w->rstat.decode_indexed++;
         return w->didx[kv_rindex_first_from(w->rxd, w->pd_policy == PD_KV_ROOM, start)];
     }
+    w->rstat.decode_scanned++;
     uint32_t best = w->didx[start];
     for (uint32_t k = 1; k < w->ndec; k++) {
         uint32_t i = (start + k) % w->ndec;
@@ -1272,7 +1273,13 @@ static void rx_refresh(wl_state *w, uint32_t i)
 }
 
 /* Set the index up at the first request (every store exists by then and
- * is empty); leave rx NULL when the router or an instance does not allow it. */
+ * is empty); leave rx NULL when the router or an instance does not allow
+ * it. With disaggregation and an ordinary router the decode index (rxd)
+ * serves pd_pick_decode whatever the router is: it reads only the decode
+ * instances' load figures, so it is set up with or without rx (a plug-in
+ * router, dynamo sampling, a single prefill-capable instance), and then
+ * only the decode instances report to it. A pair router's decode index
+ * serves its indexed path only (route_pair_indexed), so it comes with rx. */
 static void rx_setup(sim_comp *c)
 {
     wl_state *w = c->state;
@@ -1286,17 +1293,19 @@ static void rx_setup(sim_comp *c)
     int pair = w->pair && w->disagg && w->npre && w->ndec;
     if (w->pair && !pair)
         return;
-    if (w->disagg && !w->pair && w->npre < 2)
-        return;
     int plain = !pair && (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM);
-    if (pair ? kv_pair_index_plan(w->pair, w->pair_st, &w->rplan)
-             : !plain && kv_router_index_plan(w->router, w->router_st, &w->rplan))
-        return;
+    int want_rx = pair ? !kv_pair_index_plan(w->pair, w->pair_st, &w->rplan)
+                  : w->disagg && w->npre < 2 ? 0
+                  : plain ? 1
+                          : !kv_router_index_plan(w->router, w->router_st, &w->rplan);
     if (plain)
         w->rplan = (kv_rx_plan){KV_RINDEX_LOAD, KV_RINDEX_NONE, 0, 0, 0};
-    int dkind = !w->disagg ? 0 : pair ? RX_DEC_PAIR : RX_DEC_PICK;
-    w->rx = kv_rindex_new_orders(w->disagg ? w->npre : w->ninst, w->rplan.min_order,
-                                 w->rplan.max_order);
+    int dkind = !w->disagg || !w->ndec ? 0 : pair ? RX_DEC_PAIR : RX_DEC_PICK;
+    if (!want_rx && dkind != RX_DEC_PICK)
+        return;
+    if (want_rx)
+        w->rx = kv_rindex_new_orders(w->disagg ? w->npre : w->ninst, w->rplan.min_order,
+                                     w->rplan.max_order);
     if (dkind == RX_DEC_PAIR)
         w->rxd = kv_rindex_new_orders(w->ndec, KV_RINDEX_REQS, KV_RINDEX_MAXKV);
     else if (dkind == RX_DEC_PICK)
@@ -1308,7 +1317,8 @@ static void rx_setup(sim_comp *c)
     w->cand = sim_calloc(w->ninst, sizeof *w->cand);
     w->cviews = sim_calloc((size_t)w->ninst + 1, sizeof *w->cviews);
     uint32_t i = 0;
-    if (w->rx && (w->rxd || !dkind) && w->rctx && w->dirty && w->cand && w->cviews) {
+    if ((w->rx || !want_rx) && (w->rxd || !dkind) && w->rctx && w->dirty && w->cand &&
+        w->cviews) {
         w->kv_total_min = UINT64_MAX;
         w->kv_total_max = 0;
         if (dkind) {
@@ -1325,6 +1335,8 @@ static void rx_setup(sim_comp *c)
         for (; i < w->ninst; i++) {
             w->rctx[i].w = w;
             w->rctx[i].i = i;
+            if (!w->rctx[i].dec && !w->rx)
+                continue; /* in no index: no hooks */
             if (inst_set_route_hooks(w->inst[i], rx_load, rx_block, &w->rctx[i]))
                 break;
             memfab_instance_view v;
@@ -1357,6 +1369,8 @@ static int rx_consistent(wl_state *w)
         memfab_instance_view v;
         uint64_t f[3];
         const struct rx_ctx *q = &w->rctx[i];
+        if (!q->dec && !w->rx)
+            continue; /* in no index */
         inst_load_view(w->inst[i], &v);
         rx_figures(w, q, &v, f);
         for (int k = 0; k < 3; k++)

@@ -100,6 +100,7 @@ typedef struct serving_route_stats {
     uint64_t comparisons;       /* least-loaded tree key comparisons */
     uint64_t holders;           /* holders of first blocks listed by the index */
     uint64_t decode_indexed;    /* disaggregation: decode choices the decode index made */
+    uint64_t decode_scanned;    /* ... and those made by a scan of every decode instance */
     uint64_t decode_searches;   /* conductor: requests whose least-loaded decode instance
                                  * lacked room while another had it (searched below the root) */
     uint64_t decode_walk;       /* conductor: tree nodes those searches took, in all */
