@@ -107,7 +107,14 @@ uint32_t kv_rindex_first_from(const kv_rindex *x, int second, uint32_t from);
  * (A: the instances before the answer that fail, Q: those that qualify;
  * kv_rindex.c proves both), at most O(n log n). */
 uint32_t kv_rindex_least_with(kv_rindex *x, int f, uint64_t at_least);
-/* Tree nodes kv_rindex_least_with has taken from its frontier since
+/* The first instance in the second tree's order that is not in skip
+ * (nskip instance positions, ascending), or UINT32_MAX when every
+ * instance is listed or there is no second tree: a best-first search of
+ * that tree taking at most 1 + nskip (log2 p + 1) nodes (kv_rindex.c).
+ * dynamo's sampler reads the most KV blocks in use among the instances
+ * that hold none of a request's prefix by it. */
+uint32_t kv_rindex_first_except(kv_rindex *x, const uint32_t *skip, uint32_t nskip);
+/* Tree nodes kv_rindex_least_with (and kv_rindex_first_except) have taken from its frontier since
  * creation (a test hook). */
 uint64_t kv_rindex_walked(const kv_rindex *x);
 

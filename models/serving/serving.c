@@ -194,6 +194,7 @@ typedef struct wl_state {
     kv_rx_plan rplan;                   /* what the router reads of the index */
     uint64_t kv_total_min, kv_total_max; /* kv_total_blocks over the instances */
     serving_route_stats rstat;          /* routing work (test hook) */
+    kv_rx_work rwork;                   /* dynamo's sampler's work (into rstat) */
     size_t samples_keep;                /* 0: WL_SAMPLES_KEEP; SIZE_MAX: all (test hook) */
 } wl_state;
 
@@ -1314,7 +1315,7 @@ static void rx_setup(sim_comp *c)
                                                                  : KV_RINDEX_NONE);
     w->rctx = sim_calloc(w->ninst, sizeof *w->rctx);
     w->dirty = sim_calloc(w->ninst, sizeof *w->dirty);
-    w->cand = sim_calloc(w->ninst, sizeof *w->cand);
+    w->cand = sim_calloc((size_t)w->ninst + 1, sizeof *w->cand);
     w->cviews = sim_calloc((size_t)w->ninst + 1, sizeof *w->cviews);
     uint32_t i = 0;
     if ((w->rx || !want_rx) && (w->rxd || !dkind) && w->rctx && w->dirty && w->cand &&
@@ -1408,8 +1409,10 @@ static void rx_query(wl_state *w, inst_req *r, const uint32_t *map, uint32_t n, 
     }
     uint32_t least = kv_rindex_least(w->rx);
     q->least = map ? map[least] : least;
-    if (w->rplan.least_view)
+    if (w->rplan.least_view) {
+        w->cand[q->ncand] = least;
         inst_view(w->inst[q->least], r, &w->cviews[q->ncand++]);
+    }
     w->rstat.views += q->ncand;
     static const int fig_of[] = {[KV_RINDEX_LOAD] = 0, [KV_RINDEX_KV] = 1, [KV_RINDEX_REQS] = 2,
                                  [KV_RINDEX_MAXLOAD] = 0, [KV_RINDEX_MAXREQS] = 2};
@@ -1418,6 +1421,11 @@ static void rx_query(wl_state *w, inst_req *r, const uint32_t *map, uint32_t n, 
         q->most_fig = kv_rindex_figure(w->rx, kv_rindex_most(w->rx), fig_of[w->rplan.max_order]);
     q->kv_total_min = w->kv_total_min;
     q->kv_total_max = w->kv_total_max;
+    q->rx = w->rx;
+    q->cand_pos = w->cand;
+    q->map = map;
+    q->n = n;
+    q->work = &w->rwork;
     w->ncviews = q->ncand;
 }
 
@@ -1470,6 +1478,8 @@ static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_vie
     }
     kv_rx_query q;
     rx_query(w, r, map, n, &q);
+    q.uniform = uniform_draw;
+    q.rng = c->rng;
     uint32_t pick = kv_router_index_route(w->router, w->router_st, rv, &q);
     if (pick == KV_RX_FULL)
         return pick;
@@ -2019,6 +2029,10 @@ const serving_route_stats *serving_get_route_stats(sim_comp *c)
 {
     wl_state *w = c->state;
     w->rstat.comparisons = w->rx ? kv_rindex_comparisons(w->rx) : 0;
+    w->rstat.samples = w->rwork.samples;
+    w->rstat.sample_trials = w->rwork.trials;
+    w->rstat.sample_fallbacks = w->rwork.fallbacks;
+    w->rstat.sample_nodes = w->rwork.nodes;
     return &w->rstat;
 }
 
