@@ -11,12 +11,14 @@
  * Indexed routing (serving.c with kv_rindex.h) gives the same answers as
  * these functions without a view of every instance: round_robin and random
  * read no view; least_loaded is the root of a tournament tree on
- * (outstanding, index), the order of `lighter`; prefix_affinity, dynamo
- * (temperature 0), sglang and llmd choose among the holders of the
- * request's first block and the root of a tree on load figures (and read
- * global minima and maxima from trees), as the section "indexed routing"
- * below proves for each. dynamo with temperature > 0 and plug-ins see
- * every view.
+ * (outstanding, index), the order of `lighter`; prefix_affinity, dynamo,
+ * sglang and llmd choose among the holders of the request's first block
+ * and the root of a tree on load figures (and read global minima and
+ * maxima from trees), as the section "indexed routing" below proves for
+ * each. dynamo with temperature > 0 samples its softmax by rejection
+ * (section "dynamo with temperature > 0"), the same function on the full
+ * views and on the index, with an expected number of proposals that does
+ * not depend on the instance count. Plug-ins see every view.
  *
  *   round_robin      0, 1, ..., n-1, 0, ...
  *   random           uniform over instances, from the router's stream.
@@ -39,8 +41,9 @@
  *                    figures). temperature 0: the minimum cost; > 0: sample
  *                    with probability proportional to exp(-c'/temperature),
  *                    c' the cost min-max normalised to [0, 1] as Dynamo's
- *                    softmax_sample does. Params overlap_weight (1.0),
- *                    temperature (0).
+ *                    softmax_sample does (drawn by rejection here, exactly
+ *                    that distribution; Dynamo sums over all workers).
+ *                    Params overlap_weight (1.0), temperature (0).
  *   sglang           SGLang's cache-aware router (sgl-router,
  *                    src/policies/cache_aware.rs): load = queued + running
  *                    requests; if max - min > balance_abs_threshold and
@@ -592,11 +595,12 @@ int kv_router_builtin(const memfab_router_ops *ops)
  *   u_G = u_N, a tie in cost goes to G, lighter by the tree's order. If
  *   u_G < u_N, the exact sums differ by at least 1 while each rounding
  *   errs by at most 1/8 (ulp below 2^51 is at most 1/4), so cost_G <
- *   cost_N. Either way G comes before N. With temperature > 0 Dynamo
- *   samples from a softmax over every instance's cost, normalised by the
- *   per-request min and max: every instance has a non-zero probability and
- *   the normaliser changes with every request, so no aggregate kept
- *   between requests gives it; that case builds every view.
+ *   cost_N. Either way G comes before N. With temperature > 0 the same
+ *   argument gives the minimum cost (G's or a holder's) and the section
+ *   "dynamo with temperature > 0" the rest: the sampler reads the holders'
+ *   views, G's, the figures of the instances it proposes and the max tree
+ *   on KV blocks in use, never a sum over all instances (unless n
+ *   proposals in a row were rejected).
  *
  * sglang: load = waiting + running requests. Whether to balance depends
  *   on the min and max load over all instances: the roots of a min tree on

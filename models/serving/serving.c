@@ -1204,7 +1204,9 @@ static int assign_class(sim_comp *c, inst_req *r, const trace_req *t)
 /* ---- indexed routing ------------------------------------------------------
  *
  * For the built-in routers that allow it (kv_router_index_plan: all but
- * dynamo with temperature > 0 and plug-ins; kv_pair_index_plan: conductor)
+ * plug-ins and llmd with a non-finite weight; kv_pair_index_plan:
+ * conductor; dynamo with temperature > 0 samples from the router's stream,
+ * with the query's uniform and rng)
  * and every instance matching prefixes in its own store only, the
  * workload keeps a kv_rindex: the instances report load changes
  * (inst_set_route_hooks: outstanding tokens, requests, KV blocks in use
@@ -1226,7 +1228,9 @@ static int assign_class(sim_comp *c, inst_req *r, const trace_req *t)
  * blocks (RX_DEC_PAIR); for an ordinary router, the figure
  * workload.disaggregation.decode_policy reads, inst_load (least_loaded,
  * min tree) or inst_free_blocks (kv_room, max tree), the other 0
- * (RX_DEC_PICK; pd_pick_decode). */
+ * (RX_DEC_PICK; pd_pick_decode), set up whether or not the router has an
+ * index (a plug-in has none: rx stays NULL and its requests build every
+ * prefill view, while the decode choice still comes from rxd). */
 enum { RX_DEC_PAIR = 1, RX_DEC_PICK };
 
 static void rx_load(void *ctx)
