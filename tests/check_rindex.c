@@ -63,6 +63,7 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -954,7 +955,7 @@ static const memfab_router_ops plug_ops = {"rindex_test_plugin", plug_create, fr
 static void register_plug(void)
 {
     static const memfab_router_ops *const routers[] = {&plug_ops, NULL};
-    static const memfab_plugin plug = {MEMFAB_PLUGIN_ABI, "check_rindex", NULL, routers, NULL};
+    static const memfab_plugin plug = {MEMFAB_PLUGIN_ABI, "check_rindex", NULL, routers, NULL, NULL};
     sim_err err;
     sim_err_clear(&err);
     ck_assert_msg(kv_register_plugin(&plug, &err) == 0, "%s", err.msg);
@@ -1002,6 +1003,183 @@ START_TEST(decode_index_whatever_the_router)
         ck_assert_uint_eq(ra.indexed, 0); /* the prefill choice: every view */
         ck_assert_uint_eq(ra.views, (uint64_t)np * 1500);
     }
+}
+END_TEST
+
+/* A scoped plug-in router (plugin.h version 3, "Scoped routing"): reads
+ * the views of the instances with a prefix hit and of the 3 lightest. Its
+ * choice: with probability 1/8 (a draw from the router's stream) a
+ * uniform one of the views it got, else the most prefix blocks, then the
+ * fewest outstanding tokens, then the lowest index. It checks that the
+ * views come in ascending instance order and records the most it got. */
+static uint32_t scoped_max_views;
+static int scoped_unsorted;
+static uint32_t scoped_route(void *st, const memfab_request_view *req,
+                             const memfab_instance_view *inst, uint32_t n,
+                             double (*uniform)(void *), void *rng)
+{
+    scoped_max_views = n > scoped_max_views ? n : scoped_max_views;
+    for (uint32_t i = 1; i < n; i++)
+        scoped_unsorted |= inst[i].index <= inst[i - 1].index;
+    if (uniform(rng) < 0.125) {
+        uint32_t k = (uint32_t)(uniform(rng) * n);
+        return k < n ? k : n - 1;
+    }
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (inst[i].prefix_blocks > inst[best].prefix_blocks ||
+            (inst[i].prefix_blocks == inst[best].prefix_blocks &&
+             inst[i].outstanding_tokens < inst[best].outstanding_tokens))
+            best = i;
+    return best;
+}
+static const memfab_router_ops scoped_ops = {"rindex_test_scoped", plug_create, free,
+                                             scoped_route};
+
+static void register_scoped(void)
+{
+    static const memfab_router_ops *const routers[] = {&scoped_ops, NULL};
+    static const memfab_router_scope scope = {&scoped_ops, 3};
+    static const memfab_router_scope *const scopes[] = {&scope, NULL};
+    static const memfab_plugin plug = {3, "check_rindex_scoped", NULL, routers, NULL, scopes};
+    sim_err err;
+    sim_err_clear(&err);
+    ck_assert_msg(kv_register_plugin(&plug, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_eq(kv_router_scope(&scoped_ops), &scope);
+}
+
+/* The scoped plug-in with the index and without: the same request rows
+ * and metrics (the same views in the same order, the same draws), on 12
+ * and 192 instances, sticky or not, and disaggregated (6 prefill + 2
+ * mixed + 5 decode); with the index a request builds the holders' views
+ * and at most 3 + 1 more, and the router never gets more than the
+ * instances with a hit and 3. */
+START_TEST(scoped_plugin_indexed_equals_full_views)
+{
+    register_scoped();
+    static char text[16384];
+    uint32_t n = _i % 3 == 0 ? 12 : _i % 3 == 1 ? 192 : 13;
+    int sticky = _i / 3;
+    if (n == 13)
+        scenario_pdx(text, sizeof text, 6, 2, 5, sticky ? "rindex_test_scoped, sticky: true"
+                                                        : "rindex_test_scoped",
+                     "least_loaded", "2 GiB", 5, 1500);
+    else
+        scenario_g(text, sizeof text, n, n == 192 ? 64 : 5, 1500, "rindex_test_scoped", sticky);
+    uint32_t np = n == 13 ? 8 : n; /* the instances the router chooses among */
+    hsink a, b;
+    serving_route_stats ra, rb;
+    scoped_max_views = 0;
+    scoped_unsorted = 0;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_msg(a.h == b.h, "scoped plug-in, %u instances, sticky %d: results differ", n,
+                  sticky);
+    ck_assert(!scoped_unsorted);
+    if (!sticky)
+        ck_assert_uint_eq(ra.indexed, 1500);
+    ck_assert_uint_gt(ra.indexed, 0);
+    ck_assert_uint_eq(rb.indexed, 0);
+    ck_assert_uint_eq(rb.views, (uint64_t)np * 1500);
+    ck_assert_uint_le(ra.views, ra.holders + 4 * 1500);
+    printf("scoped plug-in, %u instances%s: %.2f views a request with the index, %u without; "
+           "at most %u views given to the router\n",
+           np, sticky ? ", sticky" : "", (double)ra.views / 1500, np, scoped_max_views);
+    if (n == 192)
+        ck_assert_uint_lt(ra.views, 1500 * 24);
+}
+END_TEST
+
+/* Binary compatibility: a version-2 plug-in's table ends before
+ * router_scopes (it was built against the version-2 header); memfab must
+ * not read past it. The table is copied into an allocation of exactly the
+ * version-2 size (ASan would report a read beyond it), registers, and its
+ * router sees every view. A version-3 scope naming a router the plug-in
+ * does not list, or asking for 0 instances, is refused. */
+static uint32_t v2_route(void *st, const memfab_request_view *req,
+                         const memfab_instance_view *inst, uint32_t n,
+                         double (*uniform)(void *), void *rng)
+{
+    return plug_route(st, req, inst, n, uniform, rng);
+}
+static const memfab_router_ops v2_ops = {"rindex_test_v2", plug_create, free, v2_route};
+
+START_TEST(plugin_v2_table_unchanged)
+{
+    static const memfab_router_ops *const routers[] = {&v2_ops, NULL};
+    memfab_plugin full = {2, "check_rindex_v2", NULL, routers, NULL, NULL};
+    size_t v2size = offsetof(memfab_plugin, router_scopes);
+    memfab_plugin *v2 = malloc(v2size);
+    ck_assert_ptr_nonnull(v2);
+    memcpy(v2, &full, v2size);
+    sim_err err;
+    sim_err_clear(&err);
+    ck_assert_msg(kv_register_plugin(v2, &err) == 0, "%s", err.msg);
+    free(v2);
+    ck_assert_ptr_null(kv_router_scope(&v2_ops));
+    char text[2048];
+    scenario(text, sizeof text, 12, "rindex_test_v2", 0);
+    hsink a;
+    serving_route_stats ra;
+    run(text, 1, &a, &ra);
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_uint_eq(ra.indexed, 0);
+    ck_assert_uint_eq(ra.views, 12 * 1500);
+    /* bad scopes */
+    static const memfab_router_scope stray = {&plug_ops, 2}, zero = {&v2_ops, 0};
+    static const memfab_router_scope *const s1[] = {&stray, NULL}, *const s2[] = {&zero, NULL};
+    memfab_plugin b1 = {3, "bad1", NULL, routers, NULL, s1};
+    memfab_plugin b2 = {3, "bad2", NULL, routers, NULL, s2};
+    ck_assert_int_eq(kv_register_plugin(&b1, &err), SIM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "scope"), "%s", err.msg);
+    ck_assert_int_eq(kv_register_plugin(&b2, &err), SIM_EINVAL);
+    ck_assert_ptr_null(kv_router_scope(&v2_ops));
+}
+END_TEST
+
+/* kv_rindex_k_least: the first k instances in the min tree's order equal
+ * a sorted scan, for random figures with many ties, every order, k from 1
+ * to n; at most k (log2 p + 1) nodes taken. */
+START_TEST(k_least_matches_a_sort)
+{
+    uint64_t seed = 5;
+    static const int orders[] = {KV_RINDEX_LOAD, KV_RINDEX_KV, KV_RINDEX_REQS};
+    for (int o = 0; o < 3; o++)
+        for (uint32_t n = 1; n <= 70; n += 3) {
+            kv_rindex *x = kv_rindex_new_orders(n, orders[o], KV_RINDEX_NONE);
+            uint64_t *fig[3];
+            for (int f = 0; f < 3; f++)
+                fig[f] = calloc(n, sizeof *fig[f]);
+            uint32_t levels = 0;
+            while ((1u << levels) < n)
+                levels++;
+            uint32_t out[70], want[70];
+            for (int step = 0; step < 60; step++) {
+                for (int u = 0; u < 5; u++) {
+                    uint32_t i = (uint32_t)(lcg(&seed) % n);
+                    for (int f = 0; f < 3; f++)
+                        fig[f][i] = lcg(&seed) % 4;
+                    kv_rindex_set(x, i, fig[0][i], fig[1][i], fig[2][i]);
+                }
+                const uint64_t *cf[3] = {fig[0], fig[1], fig[2]};
+                for (uint32_t i = 0; i < n; i++) { /* insertion sort by the order */
+                    uint32_t j = i;
+                    for (; j > 0 && scan_before(orders[o], cf, i, want[j - 1]); j--)
+                        want[j] = want[j - 1];
+                    want[j] = i;
+                }
+                uint32_t k = 1 + (uint32_t)(lcg(&seed) % n);
+                uint64_t was = kv_rindex_walked(x);
+                ck_assert_uint_eq(kv_rindex_k_least(x, k, out), k);
+                ck_assert_uint_le(kv_rindex_walked(x) - was, (uint64_t)k * (levels + 1));
+                for (uint32_t j = 0; j < k; j++)
+                    ck_assert_uint_eq(out[j], want[j]);
+            }
+            for (int f = 0; f < 3; f++)
+                free(fig[f]);
+            kv_rindex_free(x);
+        }
 }
 END_TEST
 
@@ -1207,6 +1385,9 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, disagg_ordinary_router_indexed_equals_full_views, 0, 2 * NPDO);
     tcase_add_loop_test(tc, disagg_ordinary_router_many_instances, 0, 4);
     tcase_add_loop_test(tc, decode_index_whatever_the_router, 0, 2 * NDEC);
+    tcase_add_loop_test(tc, scoped_plugin_indexed_equals_full_views, 0, 6);
+    tcase_add_test(tc, plugin_v2_table_unchanged);
+    tcase_add_test(tc, k_least_matches_a_sort);
     tcase_add_test(tc, dynamo_beyond_exact_range_builds_every_view);
     tcase_add_test(tc, views_per_request_do_not_grow_with_instances);
     tcase_add_loop_test(tc, dynamo_sampling_indexed_equals_full_views, 0, 12);

@@ -9,9 +9,10 @@
  * the number of instances holding the block, and a removal follows one
  * eviction, not one request. The trees are arrays (node k's children at
  * 2k and 2k + 1, the leaves at p..2p-1), so the queries below the roots
- * (kv_rindex_first_from, kv_rindex_least_with) walk them by index
- * arithmetic; the search's frontier heap is allocated with the second
- * tree (p entries: its nodes are disjoint subtrees).
+ * (kv_rindex_first_from, kv_rindex_least_with, kv_rindex_first_except,
+ * kv_rindex_k_least) walk them by index arithmetic; the best-first
+ * searches share one frontier heap of p entries (its nodes are disjoint
+ * subtrees).
  */
 #include "models/kv/kv_rindex.h"
 
@@ -39,7 +40,7 @@ struct kv_rindex {
     rtree lo, hi;        /* the min tree and the second tree (hi.t NULL: none) */
     uint64_t *fig[3];    /* per instance: outstanding, KV blocks in use, requests */
     uint64_t cmps;       /* key comparisons (test hook) */
-    uint32_t *heap;      /* kv_rindex_least_with's frontier (p entries; with a second tree) */
+    uint32_t *heap;      /* the searches' frontier (p entries) */
     uint64_t walked;     /* nodes kv_rindex_least_with took from it (test hook) */
 };
 
@@ -117,9 +118,8 @@ kv_rindex *kv_rindex_new_orders(uint32_t n, int min, int max)
     for (int f = 0; f < 3; f++)
         x->fig[f] = sim_calloc(n ? n : 1, sizeof *x->fig[f]);
     if (!x->fig[0] || !x->fig[1] || !x->fig[2] || sim_idmap_init(&x->map, 1024) ||
-        tree_init(x, &x->lo, min) ||
-        (max != KV_RINDEX_NONE &&
-         (tree_init(x, &x->hi, max) || !(x->heap = sim_calloc(x->p, sizeof *x->heap))))) {
+        tree_init(x, &x->lo, min) || !(x->heap = sim_calloc(x->p, sizeof *x->heap)) ||
+        (max != KV_RINDEX_NONE && tree_init(x, &x->hi, max))) {
         kv_rindex_free(x);
         return NULL;
     }
@@ -448,4 +448,34 @@ uint32_t kv_rindex_first_except(kv_rindex *x, const uint32_t *skip, uint32_t nsk
     }
     x->cmps = cmps;
     return found;
+}
+
+/* The first k instances in the min tree's order: the same best-first
+ * search with no test. A taken leaf is the next instance in the order (its
+ * winner comes before every other frontier node's, and each of those is
+ * the first of its subtree); a taken inner node gives way to its children.
+ * Each instance output is the winner of at most log2 p + 1 nodes taken
+ * before its leaf, so at most k (log2 p + 1) nodes are taken. */
+uint32_t kv_rindex_k_least(kv_rindex *x, uint32_t k, uint32_t *out)
+{
+    const uint32_t *t = x->lo.t;
+    uint32_t nh = 0, m = 0;
+    if (!k || t[1] == NONE)
+        return 0;
+    uint64_t cmps = x->cmps; /* the test hook counts the updates' comparisons only */
+    heap_put(x, &x->lo, x->heap, &nh, 1);
+    while (nh && m < k) {
+        uint32_t v = heap_take(x, &x->lo, x->heap, &nh);
+        x->walked++;
+        if (v >= x->p) {
+            out[m++] = t[v];
+            continue;
+        }
+        if (t[2 * v] != NONE)
+            heap_put(x, &x->lo, x->heap, &nh, 2 * v);
+        if (t[2 * v + 1] != NONE)
+            heap_put(x, &x->lo, x->heap, &nh, 2 * v + 1);
+    }
+    x->cmps = cmps;
+    return m;
 }

@@ -35,7 +35,7 @@
  *
  * Memory: one list node per (block, instance) pair held, 2 x the
  * instance count (rounded up to a power of two, p) entries per tree, p
- * more for the search's frontier with a second tree, and three figures
+ * more for the searches' frontier, and three figures
  * per instance; nothing per request.
  */
 #ifndef MEMFAB_MODELS_KV_RINDEX_H
@@ -114,7 +114,12 @@ uint32_t kv_rindex_least_with(kv_rindex *x, int f, uint64_t at_least);
  * dynamo's sampler reads the most KV blocks in use among the instances
  * that hold none of a request's prefix by it. */
 uint32_t kv_rindex_first_except(kv_rindex *x, const uint32_t *skip, uint32_t nskip);
-/* Tree nodes kv_rindex_least_with (and kv_rindex_first_except) have taken from its frontier since
+/* The first k instances in the min tree's order into out[0, k) (fewer
+ * when there are fewer instances): the count. A best-first search taking
+ * at most k (log2 p + 1) tree nodes. Scoped plug-in routers read the k
+ * least loaded by it. */
+uint32_t kv_rindex_k_least(kv_rindex *x, uint32_t k, uint32_t *out);
+/* Tree nodes kv_rindex_least_with (and kv_rindex_first_except, k_least) have taken from its frontier since
  * creation (a test hook). */
 uint64_t kv_rindex_walked(const kv_rindex *x);
 

@@ -366,6 +366,9 @@ const memfab_evict_ops *kv_evict_find(const char *name);
 const memfab_router_ops *kv_router_find(const char *name);
 /* Register a plug-in's policies (kept for the life of the process). */
 int kv_register_plugin(const memfab_plugin *p, sim_err *err);
+/* The scope a version-3 plug-in declared for its router ops (the views it
+ * reads: plugin.h, "Scoped routing"), or NULL (every view). */
+const memfab_router_scope *kv_router_scope(const memfab_router_ops *ops);
 /* Load a plug-in shared object and register it; refuses a wrong ABI. */
 int kv_load_plugin(const char *path, sim_err *err);
 

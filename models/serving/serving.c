@@ -195,6 +195,12 @@ typedef struct wl_state {
     uint64_t kv_total_min, kv_total_max; /* kv_total_blocks over the instances */
     serving_route_stats rstat;          /* routing work (test hook) */
     kv_rx_work rwork;                   /* dynamo's sampler's work (into rstat) */
+    const memfab_router_scope *scope;   /* a scoped plug-in router's views (plugin.h), or NULL */
+    uint32_t scope_k;                   /* its lightest instances, at most n */
+    memfab_instance_view *sviews;       /* the views it gets (n) */
+    uint32_t *spos;                     /* their positions (n) */
+    uint64_t *ssort;                    /* (position, source) pairs to sort (n + k) */
+    uint32_t *slight;                   /* the k lightest positions (k) */
     size_t samples_keep;                /* 0: WL_SAMPLES_KEEP; SIZE_MAX: all (test hook) */
 } wl_state;
 
@@ -1290,6 +1296,18 @@ static void rx_setup(sim_comp *c)
     wl_state *w = c->state;
     w->rx_tried = 1;
     w->rkind = kv_router_builtin(w->router);
+    if (!w->pair && w->rkind == KV_ROUTE_OTHER && (w->scope = kv_router_scope(w->router))) {
+        uint32_t n = w->disagg ? w->npre : w->ninst;
+        w->scope_k = w->scope->lightest < n ? w->scope->lightest : n;
+        w->sviews = sim_calloc((size_t)w->ninst + 1, sizeof *w->sviews);
+        w->spos = sim_calloc((size_t)w->ninst + 1, sizeof *w->spos);
+        w->ssort = sim_calloc((size_t)w->ninst + w->scope_k + 1, sizeof *w->ssort);
+        w->slight = sim_calloc((size_t)w->scope_k + 1, sizeof *w->slight);
+        if (!w->sviews || !w->spos || !w->ssort || !w->slight) {
+            w->rx_failed = 1;
+            return;
+        }
+    }
     if (w->route_full || w->ninst < 2)
         return;
     /* Disaggregated (a pair router, or an ordinary one choosing among two
@@ -1301,8 +1319,10 @@ static void rx_setup(sim_comp *c)
     int plain = !pair && (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM);
     int want_rx = pair ? !kv_pair_index_plan(w->pair, w->pair_st, &w->rplan)
                   : w->disagg && w->npre < 2 ? 0
-                  : plain ? 1
+                  : plain || w->scope ? 1
                           : !kv_router_index_plan(w->router, w->router_st, &w->rplan);
+    if (w->scope) /* the holders' views and the k lightest (min tree on load) */
+        w->rplan = (kv_rx_plan){KV_RINDEX_LOAD, KV_RINDEX_NONE, 1, 0, 0};
     if (plain)
         w->rplan = (kv_rx_plan){KV_RINDEX_LOAD, KV_RINDEX_NONE, 0, 0, 0};
     int dkind = !w->disagg || !w->ndec ? 0 : pair ? RX_DEC_PAIR : RX_DEC_PICK;
@@ -1468,6 +1488,71 @@ static uint32_t route_pair_indexed(sim_comp *c, inst_req *r, const memfab_reques
     return pick;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A scoped plug-in router (plugin.h, "Scoped routing") on the views it
+ * reads: the positions in w->ssort[0, ns) as (position << 32 | source)
+ * pairs, sorted, a repeated position taken once (the lower source first:
+ * one whose view is already built, built[src] for src < nbuilt; others
+ * are built here). Its choice as a position; the views it got in
+ * w->sviews[0, *nviews). */
+static uint32_t scope_route(sim_comp *c, inst_req *r, const memfab_request_view *rv,
+                            const uint32_t *map, uint32_t ns,
+                            const memfab_instance_view *built, uint32_t nbuilt, uint32_t *nviews)
+{
+    wl_state *w = c->state;
+    qsort(w->ssort, ns, sizeof *w->ssort, cmp_u64);
+    uint32_t m = 0;
+    for (uint32_t j = 0; j < ns; j++) {
+        uint32_t pos = (uint32_t)(w->ssort[j] >> 32), src = (uint32_t)w->ssort[j];
+        if (m && w->spos[m - 1] == pos)
+            continue;
+        w->spos[m] = pos;
+        if (src < nbuilt) {
+            w->sviews[m] = built[src];
+        } else {
+            inst_view(w->inst[map ? map[pos] : pos], r, &w->sviews[m]);
+            w->rstat.views++;
+        }
+        m++;
+    }
+    *nviews = m;
+    uint32_t k = w->router->route(w->router_st, rv, w->sviews, m, uniform_draw, c->rng);
+    return w->spos[k < m ? k : m - 1];
+}
+
+/* The router's choice among the full views w->views[0, n) (a position):
+ * all of them, or a scoped router's subset (the instances with a prefix
+ * hit and the scope_k lightest by (outstanding, position), the order of
+ * the index's min tree), the same set its indexed path gives it. */
+static uint32_t route_views(sim_comp *c, inst_req *r, const memfab_request_view *rv, uint32_t n)
+{
+    wl_state *w = c->state;
+    if (!w->scope)
+        return w->router->route(w->router_st, rv, w->views, n, uniform_draw, c->rng);
+    uint32_t nl = 0, k = w->scope_k, ns = 0;
+    for (uint32_t i = 0; i < n; i++) { /* insertion into the sorted k lightest */
+        uint64_t o = w->views[i].outstanding_tokens;
+        if (nl == k && o >= w->views[w->slight[nl - 1]].outstanding_tokens)
+            continue;
+        uint32_t j = nl < k ? nl++ : nl - 1;
+        for (; j > 0 && o < w->views[w->slight[j - 1]].outstanding_tokens; j--)
+            w->slight[j] = w->slight[j - 1];
+        w->slight[j] = i;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (w->views[i].prefix_blocks)
+            w->ssort[ns++] = (uint64_t)i << 32 | i;
+    for (uint32_t j = 0; j < nl; j++)
+        w->ssort[ns++] = (uint64_t)w->slight[j] << 32 | w->slight[j];
+    uint32_t m;
+    return scope_route(c, r, rv, NULL, ns, w->views, n, &m);
+}
+
 /* The router's choice for r among the n instances rx covers (map: as for
  * rx_query), from the index: an index position in [0, n), or KV_RX_FULL
  * when the request needs the full views. */
@@ -1482,6 +1567,20 @@ static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_vie
     }
     kv_rx_query q;
     rx_query(w, r, map, n, &q);
+    if (w->scope) { /* the holders with a hit and the k lightest */
+        uint32_t ns = 0;
+        for (uint32_t k = 0; k < q.ncand; k++)
+            if (q.cand[k].prefix_blocks)
+                w->ssort[ns++] = (uint64_t)w->cand[k] << 32 | k;
+        uint32_t nl = kv_rindex_k_least(w->rx, w->scope_k, w->slight);
+        for (uint32_t j = 0; j < nl; j++)
+            w->ssort[ns++] = (uint64_t)w->slight[j] << 32 | UINT32_MAX;
+        uint32_t m = 0, pos = scope_route(c, r, rv, map, ns, q.cand, q.ncand, &m);
+        memcpy(w->cviews, w->sviews, sizeof *w->cviews * m); /* the chosen's view among them */
+        w->ncviews = m;
+        w->rstat.indexed++;
+        return pos;
+    }
     q.uniform = uniform_draw;
     q.rng = c->rng;
     uint32_t pick = kv_router_index_route(w->router, w->router_st, rv, &q);
@@ -1610,7 +1709,7 @@ static void dispatch(sim_comp *c, const trace_req *t)
                 w->rstat.views += n;
                 for (uint32_t i = 0; i < n; i++)
                     inst_view(w->inst[map ? map[i] : i], r, &w->views[i]);
-                pick = w->router->route(w->router_st, &rv, w->views, n, uniform_draw, c->rng);
+                pick = route_views(c, r, &rv, n);
             }
             if (pick >= n)
                 pick = n - 1;
@@ -1639,7 +1738,7 @@ static void dispatch(sim_comp *c, const trace_req *t)
     if (!w->rx && !have && n > 1) {
         memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
                                   w->block_tokens, r->ids};
-        pick = w->router->route(w->router_st, &rv, w->views, n, uniform_draw, c->rng);
+        pick = route_views(c, r, &rv, n);
         if (pick >= n)
             pick = n - 1;
         if (w->sticky && r->session)
@@ -1979,6 +2078,10 @@ static void wl_destroy(sim_comp *c)
     sim_free(w->dirty);
     sim_free(w->cand);
     sim_free(w->cviews);
+    sim_free(w->sviews);
+    sim_free(w->spos);
+    sim_free(w->ssort);
+    sim_free(w->slight);
     for (pool_chunk *ch = w->chunks, *nx; ch; ch = nx) {
         nx = ch->next;
         for (int i = 0; i < POOL_CHUNK; i++)
