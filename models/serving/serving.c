@@ -1438,8 +1438,9 @@ static void rx_query(wl_state *w, inst_req *r, const uint32_t *map, uint32_t n, 
         inst_view(w->inst[q->least], r, &w->cviews[q->ncand++]);
     }
     w->rstat.views += q->ncand;
-    static const int fig_of[] = {[KV_RINDEX_LOAD] = 0, [KV_RINDEX_KV] = 1, [KV_RINDEX_REQS] = 2,
-                                 [KV_RINDEX_MAXLOAD] = 0, [KV_RINDEX_MAXREQS] = 2};
+    static const int fig_of[] = {[KV_RINDEX_LOAD] = 0,    [KV_RINDEX_KV] = 1,
+                                 [KV_RINDEX_REQS] = 2,    [KV_RINDEX_MAXLOAD] = 0,
+                                 [KV_RINDEX_MAXREQS] = 2, [KV_RINDEX_MAXKV] = 1};
     q->least_fig = kv_rindex_figure(w->rx, least, fig_of[w->rplan.min_order]);
     if (w->rplan.max_order != KV_RINDEX_NONE)
         q->most_fig = kv_rindex_figure(w->rx, kv_rindex_most(w->rx), fig_of[w->rplan.max_order]);
