@@ -955,7 +955,8 @@ static const memfab_router_ops plug_ops = {"rindex_test_plugin", plug_create, fr
 static void register_plug(void)
 {
     static const memfab_router_ops *const routers[] = {&plug_ops, NULL};
-    static const memfab_plugin plug = {MEMFAB_PLUGIN_ABI, "check_rindex", NULL, routers, NULL, NULL};
+    static const memfab_plugin plug = {MEMFAB_PLUGIN_ABI, "check_rindex", NULL, routers, NULL,
+                                       NULL};
     sim_err err;
     sim_err_clear(&err);
     ck_assert_msg(kv_register_plugin(&plug, &err) == 0, "%s", err.msg);
