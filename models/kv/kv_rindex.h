@@ -26,12 +26,14 @@
  * decode index stores free KV blocks as the KV figure and waiting
  * reservations as the requests figure: serving.c, rx_figures.)
  *
- * Two queries look below the roots: the first instance tied with a root
+ * Four queries look below the roots: the first instance tied with a root
  * in cyclic order from a given position (a round-robin tie-break, by the
- * segment-tree walk over the positions from there to the end), and the
- * first instance in the min tree's order whose figure reaches a bound (a
+ * segment-tree walk over the positions from there to the end); the first
+ * instance in the min tree's order whose figure reaches a bound (a
  * best-first search of the min tree pruned by the max tree on that
- * figure: a branch-and-bound whose frontier the max tree bounds).
+ * figure: a branch-and-bound whose frontier the max tree bounds); the
+ * first in the second tree's order outside a given set, and the first k
+ * in the min tree's order (the same best-first search, unpruned).
  *
  * Memory: one list node per (block, instance) pair held, 2 x the
  * instance count (rounded up to a power of two, p) entries per tree, p
