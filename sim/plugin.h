@@ -1,5 +1,5 @@
 /*
- * plugin.h - the policy interface of memfab, version 2.
+ * plugin.h - the policy interface of memfab, version 3.
  *
  * KV-cache eviction policies and request-routing policies are small tables
  * of C functions registered by name. The built-in policies use exactly this
@@ -47,18 +47,31 @@
  * instance and memfab picks the decode one (workload.disaggregation
  * decode_policy).
  *
+ * Scoped routing (version 3). A router that needs only some views may
+ * say so in a memfab_router_scope: the views of the instances holding a
+ * prefix of the request (prefix_blocks > 0) and of the `lightest` ones
+ * with the fewest outstanding tokens (ties: lowest index). memfab then
+ * builds only those, from its routing index (block id -> holders, a tree
+ * on outstanding tokens), so a request costs O(holders + lightest +
+ * log n) instead of n views. route() gets them in ascending instance
+ * order as inst[0, m) with m <= n (inst[k].index names the instance) and
+ * returns a position in [0, m), as every router returns a position in the
+ * array it was given. The set does not depend on whether memfab has an
+ * index (with none it builds every view and passes the same subset).
+ *
  * Versions. A plug-in declares the version it was built for in `abi`:
  * memfab loads versions MEMFAB_PLUGIN_ABI_MIN .. MEMFAB_PLUGIN_ABI. A
- * version-1 plug-in has no `pair_routers` field and memfab does not read
- * it; its routers and eviction policies work unchanged (mixed instances,
- * or the prefill choice of disaggregated ones).
+ * version-1 plug-in has no `pair_routers` field and a version-2 one no
+ * `router_scopes`; memfab does not read fields beyond the plug-in's
+ * version, so its routers and eviction policies work unchanged (a
+ * version-1 or -2 router sees every view).
  */
 #ifndef MEMFAB_PLUGIN_H
 #define MEMFAB_PLUGIN_H
 
 #include <stdint.h>
 
-#define MEMFAB_PLUGIN_ABI 2
+#define MEMFAB_PLUGIN_ABI 3
 #define MEMFAB_PLUGIN_ABI_MIN 1
 
 /* Named numeric parameters of a policy, read from the scenario. */
@@ -147,6 +160,12 @@ typedef struct memfab_pair_router_ops {
                       uint32_t *decode_pick);
 } memfab_pair_router_ops;
 
+/* Version 3: the views a router reads (see "Scoped routing" above). */
+typedef struct memfab_router_scope {
+    const memfab_router_ops *router; /* one of the plug-in's `routers` */
+    uint32_t lightest;               /* views of this many least-loaded instances (>= 1) */
+} memfab_router_scope;
+
 /* ---- the plug-in ------------------------------------------------------- */
 
 typedef struct memfab_plugin {
@@ -156,6 +175,8 @@ typedef struct memfab_plugin {
     const memfab_router_ops *const *routers;  /* NULL-terminated, or NULL */
     /* version 2 and later only: */
     const memfab_pair_router_ops *const *pair_routers; /* NULL-terminated, or NULL */
+    /* version 3 and later only: */
+    const memfab_router_scope *const *router_scopes; /* NULL-terminated, or NULL */
 } memfab_plugin;
 
 /* The one symbol a plug-in exports. */

@@ -686,7 +686,7 @@ START_TEST(test_plugin_bad_abi)
     sim_err_clear(&err);
     ck_assert_int_eq(kv_load_plugin(path, &err), SIM_EINVAL);
     ck_assert_msg(strstr(err.msg, "bad_abi.so") && strstr(err.msg, "999") &&
-                      strstr(err.msg, "versions 1..2"),
+                      strstr(err.msg, "versions 1..3"),
                   "%s", err.msg);
 }
 END_TEST
@@ -708,7 +708,7 @@ START_TEST(test_plugin_errors)
     fine.name = "fresh_router";
     const memfab_evict_ops *ev[] = {&fake, NULL};
     const memfab_router_ops *ro[] = {&fine, NULL};
-    memfab_plugin p = {MEMFAB_PLUGIN_ABI, "clash", ev, ro, NULL};
+    memfab_plugin p = {MEMFAB_PLUGIN_ABI, "clash", ev, ro, NULL, NULL};
     ck_assert_int_eq(kv_register_plugin(&p, &err), SIM_EINVAL);
     ck_assert_msg(strstr(err.msg, "'lru' already exists"), "%s", err.msg);
     ck_assert_ptr_null(kv_router_find("fresh_router"));
@@ -732,7 +732,8 @@ START_TEST(test_plugin_versions)
     v1r = *kv_router_find("least_loaded");
     v1r.name = "v1_router";
     const memfab_router_ops *ro[] = {&v1r, NULL};
-    memfab_plugin p1 = {1, "v1", NULL, ro, (const memfab_pair_router_ops *const *)(uintptr_t)1};
+    memfab_plugin p1 = {1, "v1", NULL, ro, (const memfab_pair_router_ops *const *)(uintptr_t)1,
+                        (const memfab_router_scope *const *)(uintptr_t)1};
     ck_assert_int_eq(kv_register_plugin(&p1, &err), 0);
     ck_assert_ptr_eq(kv_router_find("v1_router"), &v1r);
     ck_assert_ptr_null(kv_pair_router_find("v1_router"));
@@ -740,7 +741,9 @@ START_TEST(test_plugin_versions)
     pr = *kv_pair_router_find("conductor");
     pr.name = "my_pairs";
     const memfab_pair_router_ops *pairs[] = {&pr, NULL};
-    memfab_plugin p2 = {2, "v2", NULL, NULL, pairs};
+    /* version 2 ends before router_scopes: a poison value there is never read */
+    memfab_plugin p2 = {2, "v2", NULL, NULL, pairs,
+                        (const memfab_router_scope *const *)(uintptr_t)1};
     ck_assert_int_eq(kv_register_plugin(&p2, &err), 0);
     ck_assert_ptr_eq(kv_pair_router_find("my_pairs"), &pr);
     pr.name = "my_pairs"; /* a clash with a plain router's name is refused */
@@ -748,7 +751,7 @@ START_TEST(test_plugin_versions)
     clash = pr;
     clash.name = "least_loaded";
     const memfab_pair_router_ops *bad[] = {&clash, NULL};
-    memfab_plugin p3 = {2, "v2bad", NULL, NULL, bad};
+    memfab_plugin p3 = {2, "v2bad", NULL, NULL, bad, NULL};
     ck_assert_int_eq(kv_register_plugin(&p3, &err), SIM_EINVAL);
     ck_assert_msg(strstr(err.msg, "'least_loaded' already exists"), "%s", err.msg);
 }

@@ -35,8 +35,22 @@
  *     least_loaded (or round_robin) request builds exactly one instance
  *     view; a prefix-aware request one per holder of its first block, the
  *     tree root's (dynamo, llmd) and at most one more (the chosen); without
- *     it every request builds n. dynamo with temperature > 0 (a softmax
- *     over every instance's cost) builds n.
+ *     it every request builds n.
+ *   - dynamo with temperature > 0 (Dynamo's softmax over normalised costs,
+ *     drawn by rejection: kv_router.c): on ten fixed instances, 100,000
+ *     draws per temperature (0.02 to 10) fit the softmax computed here
+ *     (chi-square, p > 10^-3 at a fixed seed) through the full views and
+ *     through the index, draw for draw the same instance; 400 random
+ *     configurations (2-40 and 1,000 instances, holders without a hit,
+ *     ties) likewise draw for draw; the scenario with the index equals the
+ *     full views' (12 and 192 instances, three temperatures, sticky or
+ *     not); at 1,000 instances a request builds about 14 views (the
+ *     holders', the root's, the chosen's) and draws about 3 proposals
+ *     (bound exp(1/T)), none falling back to the sum over all.
+ *   - With disaggregation the decode choice comes from the decode index
+ *     whatever the router (a plug-in, dynamo sampling or beyond its exact
+ *     range, one prefill instance): no decode choice scans the decode
+ *     instances, and the results are the full views'.
  *   - Memory does not grow with the trace: the peak RSS of a forked child
  *     replaying 160,000 requests exceeds that of one replaying 40,000 by
  *     less than 1 MiB when the latency collectors keep 4,096 samples in
@@ -46,7 +60,10 @@
  *     memory and quarantine blur a child's peak.
  */
 #include <check.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_rng.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +72,7 @@
 #include <unistd.h>
 
 #include "models/kv/kv_rindex.h"
+#include "models/kv/kvstore.h"
 #include "models/registry.h"
 #include "models/serving/serving.h"
 #include "sim/scn.h"
@@ -299,6 +317,246 @@ START_TEST(least_with_matches_a_scan)
                 free(fig[k]);
             kv_rindex_free(x);
         }
+}
+END_TEST
+
+/* ---- dynamo's sampler (temperature > 0) ------------------------------------
+ *
+ * kv_router.c samples Dynamo's softmax (scheduler.rs, softmax_sample) by
+ * rejection with a fallback to the exact two-pass draw, the same function
+ * on the full views and on the index. A configuration: n instances, each
+ * with a prefix hit, KV blocks in use and outstanding tokens; its full
+ * views, and the index (trees on KV blocks in use, holders of the first
+ * block, which may include instances that hold no prefix) with the query
+ * serving.c would build: the holders' views and the root's. */
+enum { SN = 1000 };
+static memfab_instance_view sv[SN];            /* the full views */
+static memfab_instance_view scand[SN + 1];     /* the holders' views and the root's */
+static uint32_t spos[SN + 1];
+static const uint64_t sids[4] = {77, 78, 79, 80};
+static const memfab_request_view sreq = {1, 0, 64, 8, 4, 16, sids};
+
+static double gsl_draw(void *rng) { return gsl_rng_uniform(rng); }
+
+/* Set up x (n instances) from the views sv[0, n); extra: instances listed
+ * as holders without a prefix hit. The query into *q. */
+static void sampler_query(kv_rindex *x, uint32_t n, const uint32_t *extra, uint32_t nextra,
+                          kv_rx_query *q, kv_rx_work *work)
+{
+    memset(q, 0, sizeof *q);
+    q->kv_total_min = UINT64_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t used = sv[i].kv_total_blocks - sv[i].kv_free_blocks;
+        kv_rindex_set(x, i, sv[i].outstanding_tokens, used, 0);
+        if (sv[i].prefix_blocks)
+            ck_assert_int_eq(kv_rindex_block(x, i, sids[0], 1), 0);
+        q->kv_total_min = sv[i].kv_total_blocks < q->kv_total_min ? sv[i].kv_total_blocks
+                                                                 : q->kv_total_min;
+        q->kv_total_max = sv[i].kv_total_blocks > q->kv_total_max ? sv[i].kv_total_blocks
+                                                                 : q->kv_total_max;
+    }
+    for (uint32_t k = 0; k < nextra; k++) { /* a store indexes a block once */
+        uint32_t e = extra[k], seen = sv[e].prefix_blocks != 0;
+        for (uint32_t j = 0; j < k; j++)
+            seen |= extra[j] == e;
+        if (!seen)
+            ck_assert_int_eq(kv_rindex_block(x, e, sids[0], 1), 0);
+    }
+    uint32_t nh = kv_rindex_holders(x, sids[0], spos, n);
+    for (uint32_t k = 0; k < nh; k++)
+        scand[k] = sv[spos[k]];
+    uint32_t g = kv_rindex_least(x);
+    spos[nh] = g;
+    scand[nh] = sv[g];
+    q->cand = scand;
+    q->ncand = nh + 1;
+    q->cand_pos = spos;
+    q->least = g;
+    q->least_fig = kv_rindex_figure(x, g, 1);
+    q->rx = x;
+    q->n = n;
+    q->uniform = gsl_draw;
+    q->work = work;
+}
+
+static void sampler_view(uint32_t i, uint32_t prefix, uint64_t used, uint64_t outstanding)
+{
+    memset(&sv[i], 0, sizeof sv[i]);
+    sv[i].index = i;
+    sv[i].prefix_blocks = prefix;
+    sv[i].kv_total_blocks = 200;
+    sv[i].kv_free_blocks = 200 - used;
+    sv[i].outstanding_tokens = outstanding;
+    sv[i].ntiers = 1;
+}
+
+static double temp_ctx;
+static double get_param(void *ctx, const char *key, double def)
+{
+    if (!strcmp(key, "temperature"))
+        return *(double *)ctx;
+    if (!strcmp(key, "overlap_weight"))
+        return 1.0;
+    return def;
+}
+
+/* Chi-square goodness of fit (Pearson; cells with fewer than 5 expected
+ * pooled into one, as the test's validity asks: Cochran 1954) of `count`
+ * (m draws) against the probabilities p: the p-value (upper tail of the
+ * chi-square with cells - 1 degrees of freedom). */
+static double chisq_p(const uint64_t *count, const double *p, uint32_t n, uint64_t m)
+{
+    double stat = 0, pool_e = 0, pool_o = 0;
+    int cells = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        double e = p[i] * (double)m;
+        if (e < 5) {
+            pool_e += e;
+            pool_o += (double)count[i];
+            if (e == 0)
+                ck_assert_uint_eq(count[i], 0);
+            continue;
+        }
+        stat += ((double)count[i] - e) * ((double)count[i] - e) / e;
+        cells++;
+    }
+    if (pool_e > 0) {
+        stat += (pool_o - pool_e) * (pool_o - pool_e) / pool_e;
+        cells++;
+    }
+    return cells > 1 ? gsl_cdf_chisq_Q(stat, cells - 1) : 1.0;
+}
+
+/* Ten instances (cost = 1 x (4 - prefix) + KV blocks in use): holders 1,
+ * 3 and 6 (6 the cheapest, 1 the costliest of all: the most KV blocks in
+ * use is a holder's, so hi comes from the search that skips holders... and
+ * here from holder 1 itself), non-holders 0, 2, 4, 5, 7, 8, 9 with
+ * spread KV figures, and instance 9 listed as a holder without a hit.
+ * For each temperature, 100,000 draws through the full views and the same
+ * through the index from a twin stream: the same instance every draw, and
+ * counts consistent with Dynamo's softmax computed here from the costs
+ * (p-value above 10^-3 at a fixed seed). The small temperatures make the
+ * proposal reject often (a fallback after 10 rejections: counted), and
+ * the fallback's draws take part in the fit. */
+START_TEST(dynamo_sampler_matches_softmax)
+{
+    static const double temps[] = {0.02, 0.1, 0.5, 2.0, 10.0};
+    static const uint32_t prefix[10] = {0, 2, 0, 4, 0, 0, 3, 0, 0, 0};
+    static const uint64_t used[10] = {5, 70, 30, 20, 31, 35, 2, 44, 50, 33};
+    const uint32_t n = 10, extra[1] = {9};
+    enum { M = 100000 };
+    const memfab_router_ops *o = kv_router_find("dynamo");
+    ck_assert_ptr_nonnull(o);
+    for (size_t z = 0; z < sizeof temps / sizeof temps[0]; z++) {
+        temp_ctx = temps[z];
+        memfab_params prm = {&temp_ctx, get_param};
+        void *sf = o->create(n, &prm), *si = o->create(n, &prm);
+        ck_assert(sf && si);
+        for (uint32_t i = 0; i < n; i++)
+            sampler_view(i, prefix[i], used[i], 100 * i);
+        kv_rindex *x = kv_rindex_new_orders(n, KV_RINDEX_KV, KV_RINDEX_MAXKV);
+        kv_rx_query q;
+        kv_rx_work work = {0};
+        sampler_query(x, n, extra, 1, &q, &work);
+        gsl_rng *ra = gsl_rng_alloc(gsl_rng_mt19937), *rb = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(ra, 1234 + z);
+        gsl_rng_set(rb, 1234 + z);
+        q.rng = rb;
+        uint64_t count[10] = {0};
+        for (int m = 0; m < M; m++) {
+            uint32_t a = o->route(sf, &sreq, sv, n, gsl_draw, ra);
+            uint32_t b = kv_router_index_route(o, si, &sreq, &q);
+            ck_assert_uint_eq(a, b);
+            ck_assert_uint_lt(a, n);
+            count[a]++;
+        }
+        ck_assert_uint_eq(gsl_rng_get(ra), gsl_rng_get(rb)); /* the same draws consumed */
+        /* Dynamo's softmax, from the costs */
+        double c[10], lo = INFINITY, hi = -INFINITY, w[10], sum = 0, p[10];
+        for (uint32_t i = 0; i < n; i++) {
+            c[i] = (double)(4 - prefix[i]) + (double)used[i];
+            lo = fmin(lo, c[i]);
+            hi = fmax(hi, c[i]);
+        }
+        for (uint32_t i = 0; i < n; i++)
+            sum += w[i] = exp(-(c[i] - lo) / (hi - lo) / temps[z]);
+        for (uint32_t i = 0; i < n; i++)
+            p[i] = w[i] / sum;
+        double pv = chisq_p(count, p, n, M);
+        printf("dynamo sampler, T = %g: chi-square p = %.3f; %.2f proposals a draw "
+               "(bound exp(1/T) = %.3g), %llu fallbacks of %d\n",
+               temps[z], pv, (double)work.trials / (double)work.samples, exp(1 / temps[z]),
+               (unsigned long long)work.fallbacks, M);
+        ck_assert_msg(pv > 1e-3, "T = %g: p-value %g", temps[z], pv);
+        ck_assert_uint_eq(work.samples, M);
+        if (temps[z] >= 0.5)
+            ck_assert_double_le((double)work.trials / M, exp(1 / temps[z]));
+        gsl_rng_free(ra);
+        gsl_rng_free(rb);
+        kv_rindex_free(x);
+        o->destroy(sf);
+        o->destroy(si);
+    }
+}
+END_TEST
+
+/* Random configurations (2 to 40 instances, and 1,000): random prefix
+ * hits, KV figures with many ties, extra holder entries, temperatures
+ * from 0.05 to 5: the index's draw equals the full views' draw by draw.
+ * At 1,000 instances with 20 holders a draw takes few proposals and the
+ * search for the costliest non-holder few tree nodes, whatever n. */
+START_TEST(dynamo_sampler_indexed_equals_full_views)
+{
+    const memfab_router_ops *o = kv_router_find("dynamo");
+    uint64_t seed = 99;
+    gsl_rng *ra = gsl_rng_alloc(gsl_rng_mt19937), *rb = gsl_rng_alloc(gsl_rng_mt19937);
+    uint64_t big_trials = 0, big_nodes = 0, big_max_nodes = 0;
+    for (int cfg = 0; cfg < 400; cfg++) {
+        uint32_t n = cfg < 360 ? 2 + (uint32_t)(lcg(&seed) % 39) : SN;
+        temp_ctx = 0.05 * (double)(1 + lcg(&seed) % 100);
+        memfab_params prm = {&temp_ctx, get_param};
+        void *sf = o->create(n, &prm), *si = o->create(n, &prm);
+        uint32_t holders = n == SN ? 20 : (uint32_t)(lcg(&seed) % (n + 1));
+        uint64_t spread = 1 + lcg(&seed) % 60;
+        for (uint32_t i = 0; i < n; i++)
+            sampler_view(i, 0, lcg(&seed) % spread, lcg(&seed) % 4);
+        for (uint32_t h = 0; h < holders; h++)
+            sv[lcg(&seed) % n].prefix_blocks = 1 + (uint32_t)(lcg(&seed) % 4);
+        uint32_t extra[8];
+        for (int e = 0; e < 8; e++)
+            extra[e] = (uint32_t)(lcg(&seed) % n);
+        kv_rindex *x = kv_rindex_new_orders(n, KV_RINDEX_KV, KV_RINDEX_MAXKV);
+        kv_rx_query q;
+        kv_rx_work work = {0};
+        sampler_query(x, n, extra, (uint32_t)(lcg(&seed) % 9), &q, &work);
+        gsl_rng_set(ra, (unsigned long)cfg);
+        gsl_rng_set(rb, (unsigned long)cfg);
+        q.rng = rb;
+        for (int m = 0; m < 50; m++) {
+            uint32_t a = o->route(sf, &sreq, sv, n, gsl_draw, ra);
+            uint32_t b = kv_router_index_route(o, si, &sreq, &q);
+            ck_assert_msg(a == b, "config %d (n %u, T %g), draw %d: full views %u, index %u",
+                          cfg, n, temp_ctx, m, a, b);
+        }
+        ck_assert_uint_eq(gsl_rng_get(ra), gsl_rng_get(rb));
+        if (n == SN) {
+            /* 20 holders at most: the search takes at most 1 + 20 x 11 nodes */
+            ck_assert_uint_le(work.nodes, 50 * (1 + 20 * (10 + 1)));
+            big_trials += work.trials;
+            big_nodes += work.nodes;
+            big_max_nodes = work.nodes > big_max_nodes ? work.nodes : big_max_nodes;
+            ck_assert_uint_le(work.trials, 50 * exp(1 / temp_ctx) * 3 + 50);
+            ck_assert_uint_eq(work.fallbacks, 0);
+        }
+        kv_rindex_free(x);
+        o->destroy(sf);
+        o->destroy(si);
+    }
+    gsl_rng_free(ra);
+    gsl_rng_free(rb);
+    printf("dynamo sampler, 1,000 instances, 40 configurations x 50 draws: %.2f proposals "
+           "and %.2f tree nodes a draw (at most %.2f over a configuration's draws)\n",
+           (double)big_trials / 2000, (double)big_nodes / 2000, (double)big_max_nodes / 50);
 }
 END_TEST
 
@@ -675,6 +933,257 @@ START_TEST(disagg_ordinary_router_many_instances)
 }
 END_TEST
 
+/* A plug-in router (registered in-process, as a loaded .so would be): most
+ * prefix blocks, then fewest outstanding tokens, then lowest index.
+ * serving.c has no indexed path for it, so every request builds the views
+ * of all prefill-capable instances. */
+static uint32_t plug_route(void *st, const memfab_request_view *req,
+                           const memfab_instance_view *inst, uint32_t n,
+                           double (*uniform)(void *), void *rng)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (inst[i].prefix_blocks > inst[best].prefix_blocks ||
+            (inst[i].prefix_blocks == inst[best].prefix_blocks &&
+             inst[i].outstanding_tokens < inst[best].outstanding_tokens))
+            best = i;
+    return best;
+}
+static void *plug_create(uint32_t n, const memfab_params *p) { return malloc(1); }
+static const memfab_router_ops plug_ops = {"rindex_test_plugin", plug_create, free, plug_route};
+
+static void register_plug(void)
+{
+    static const memfab_router_ops *const routers[] = {&plug_ops, NULL};
+    static const memfab_plugin plug = {MEMFAB_PLUGIN_ABI, "check_rindex", NULL, routers, NULL,
+                                       NULL};
+    sim_err err;
+    sim_err_clear(&err);
+    ck_assert_msg(kv_register_plugin(&plug, &err) == 0, "%s", err.msg);
+}
+
+/* The decode choice comes from the decode index whatever the prefill
+ * router is: a plug-in (no index of its own), dynamo sampling
+ * (temperature > 0), dynamo whose costs leave the index's exact range (it
+ * builds every prefill view), and a single prefill instance (nothing for
+ * the router to choose). Each gives the full views' request rows and
+ * metrics, and with the index no decode choice scanned the decode
+ * instances (decode_scanned 0; without it every choice did). */
+static const struct {
+    const char *policy;
+    uint32_t np, nd;
+} dec_cases[] = {
+    {"rindex_test_plugin", 6, 5},
+    {"rindex_test_plugin", 8, 40},
+    {"dynamo, temperature: 0.5", 6, 5},
+    {"dynamo, overlap_weight: 1e15", 6, 5},
+    {"prefix_affinity", 1, 7},
+};
+enum { NDEC = sizeof dec_cases / sizeof dec_cases[0] };
+
+START_TEST(decode_index_whatever_the_router)
+{
+    register_plug();
+    const char *dpol = _i % 2 ? "kv_room" : "least_loaded";
+    const char *policy = dec_cases[_i / 2].policy;
+    uint32_t np = dec_cases[_i / 2].np, nd = dec_cases[_i / 2].nd;
+    static char text[16384];
+    scenario_pdx(text, sizeof text, np, 0, nd, policy, dpol, "2 GiB", 5, 1500);
+    hsink a, b;
+    serving_route_stats ra, rb;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_msg(a.h == b.h, "%s, %u + %u, decode %s: results differ with the index", policy,
+                  np, nd, dpol);
+    ck_assert_uint_eq(ra.decode_indexed, 1500); /* every request decodes on a decode instance */
+    ck_assert_uint_eq(ra.decode_scanned, 0);
+    ck_assert_uint_eq(rb.decode_indexed, 0);
+    ck_assert_uint_eq(rb.decode_scanned, 1500);
+    if (!strcmp(policy, "rindex_test_plugin")) {
+        ck_assert_uint_eq(ra.indexed, 0); /* the prefill choice: every view */
+        ck_assert_uint_eq(ra.views, (uint64_t)np * 1500);
+    }
+}
+END_TEST
+
+/* A scoped plug-in router (plugin.h version 3, "Scoped routing"): reads
+ * the views of the instances with a prefix hit and of the 3 lightest. Its
+ * choice: with probability 1/8 (a draw from the router's stream) a
+ * uniform one of the views it got, else the most prefix blocks, then the
+ * fewest outstanding tokens, then the lowest index. It checks that the
+ * views come in ascending instance order and records the most it got. */
+static uint32_t scoped_max_views;
+static int scoped_unsorted;
+static uint32_t scoped_route(void *st, const memfab_request_view *req,
+                             const memfab_instance_view *inst, uint32_t n,
+                             double (*uniform)(void *), void *rng)
+{
+    scoped_max_views = n > scoped_max_views ? n : scoped_max_views;
+    for (uint32_t i = 1; i < n; i++)
+        scoped_unsorted |= inst[i].index <= inst[i - 1].index;
+    if (uniform(rng) < 0.125) {
+        uint32_t k = (uint32_t)(uniform(rng) * n);
+        return k < n ? k : n - 1;
+    }
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (inst[i].prefix_blocks > inst[best].prefix_blocks ||
+            (inst[i].prefix_blocks == inst[best].prefix_blocks &&
+             inst[i].outstanding_tokens < inst[best].outstanding_tokens))
+            best = i;
+    return best;
+}
+static const memfab_router_ops scoped_ops = {"rindex_test_scoped", plug_create, free,
+                                             scoped_route};
+
+static void register_scoped(void)
+{
+    static const memfab_router_ops *const routers[] = {&scoped_ops, NULL};
+    static const memfab_router_scope scope = {&scoped_ops, 3};
+    static const memfab_router_scope *const scopes[] = {&scope, NULL};
+    static const memfab_plugin plug = {3, "check_rindex_scoped", NULL, routers, NULL, scopes};
+    sim_err err;
+    sim_err_clear(&err);
+    ck_assert_msg(kv_register_plugin(&plug, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_eq(kv_router_scope(&scoped_ops), &scope);
+}
+
+/* The scoped plug-in with the index and without: the same request rows
+ * and metrics (the same views in the same order, the same draws), on 12
+ * and 192 instances, sticky or not, and disaggregated (6 prefill + 2
+ * mixed + 5 decode); with the index a request builds the holders' views
+ * and at most 3 + 1 more, and the router never gets more than the
+ * instances with a hit and 3. */
+START_TEST(scoped_plugin_indexed_equals_full_views)
+{
+    register_scoped();
+    static char text[16384];
+    uint32_t n = _i % 3 == 0 ? 12 : _i % 3 == 1 ? 192 : 13;
+    int sticky = _i / 3;
+    if (n == 13)
+        scenario_pdx(text, sizeof text, 6, 2, 5, sticky ? "rindex_test_scoped, sticky: true"
+                                                        : "rindex_test_scoped",
+                     "least_loaded", "2 GiB", 5, 1500);
+    else
+        scenario_g(text, sizeof text, n, n == 192 ? 64 : 5, 1500, "rindex_test_scoped", sticky);
+    uint32_t np = n == 13 ? 8 : n; /* the instances the router chooses among */
+    hsink a, b;
+    serving_route_stats ra, rb;
+    scoped_max_views = 0;
+    scoped_unsorted = 0;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_msg(a.h == b.h, "scoped plug-in, %u instances, sticky %d: results differ", n,
+                  sticky);
+    ck_assert(!scoped_unsorted);
+    if (!sticky)
+        ck_assert_uint_eq(ra.indexed, 1500);
+    ck_assert_uint_gt(ra.indexed, 0);
+    ck_assert_uint_eq(rb.indexed, 0);
+    ck_assert_uint_eq(rb.views, (uint64_t)np * 1500);
+    ck_assert_uint_le(ra.views, ra.holders + 4 * 1500);
+    printf("scoped plug-in, %u instances%s: %.2f views a request with the index, %u without; "
+           "at most %u views given to the router\n",
+           np, sticky ? ", sticky" : "", (double)ra.views / 1500, np, scoped_max_views);
+    if (n == 192)
+        ck_assert_uint_lt(ra.views, 1500 * 24);
+}
+END_TEST
+
+/* Binary compatibility: a version-2 plug-in's table ends before
+ * router_scopes (it was built against the version-2 header); memfab must
+ * not read past it. The table is copied into an allocation of exactly the
+ * version-2 size (ASan would report a read beyond it), registers, and its
+ * router sees every view. A version-3 scope naming a router the plug-in
+ * does not list, or asking for 0 instances, is refused. */
+static uint32_t v2_route(void *st, const memfab_request_view *req,
+                         const memfab_instance_view *inst, uint32_t n,
+                         double (*uniform)(void *), void *rng)
+{
+    return plug_route(st, req, inst, n, uniform, rng);
+}
+static const memfab_router_ops v2_ops = {"rindex_test_v2", plug_create, free, v2_route};
+
+START_TEST(plugin_v2_table_unchanged)
+{
+    static const memfab_router_ops *const routers[] = {&v2_ops, NULL};
+    memfab_plugin full = {2, "check_rindex_v2", NULL, routers, NULL, NULL};
+    size_t v2size = offsetof(memfab_plugin, router_scopes);
+    memfab_plugin *v2 = malloc(v2size);
+    ck_assert_ptr_nonnull(v2);
+    memcpy(v2, &full, v2size);
+    sim_err err;
+    sim_err_clear(&err);
+    ck_assert_msg(kv_register_plugin(v2, &err) == 0, "%s", err.msg);
+    free(v2);
+    ck_assert_ptr_null(kv_router_scope(&v2_ops));
+    char text[2048];
+    scenario(text, sizeof text, 12, "rindex_test_v2", 0);
+    hsink a;
+    serving_route_stats ra;
+    run(text, 1, &a, &ra);
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_uint_eq(ra.indexed, 0);
+    ck_assert_uint_eq(ra.views, 12 * 1500);
+    /* bad scopes */
+    static const memfab_router_scope stray = {&plug_ops, 2}, zero = {&v2_ops, 0};
+    static const memfab_router_scope *const s1[] = {&stray, NULL}, *const s2[] = {&zero, NULL};
+    memfab_plugin b1 = {3, "bad1", NULL, routers, NULL, s1};
+    memfab_plugin b2 = {3, "bad2", NULL, routers, NULL, s2};
+    ck_assert_int_eq(kv_register_plugin(&b1, &err), SIM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "scope"), "%s", err.msg);
+    ck_assert_int_eq(kv_register_plugin(&b2, &err), SIM_EINVAL);
+    ck_assert_ptr_null(kv_router_scope(&v2_ops));
+}
+END_TEST
+
+/* kv_rindex_k_least: the first k instances in the min tree's order equal
+ * a sorted scan, for random figures with many ties, every order, k from 1
+ * to n; at most k (log2 p + 1) nodes taken. */
+START_TEST(k_least_matches_a_sort)
+{
+    uint64_t seed = 5;
+    static const int orders[] = {KV_RINDEX_LOAD, KV_RINDEX_KV, KV_RINDEX_REQS};
+    for (int o = 0; o < 3; o++)
+        for (uint32_t n = 1; n <= 70; n += 3) {
+            kv_rindex *x = kv_rindex_new_orders(n, orders[o], KV_RINDEX_NONE);
+            uint64_t *fig[3];
+            for (int f = 0; f < 3; f++)
+                fig[f] = calloc(n, sizeof *fig[f]);
+            uint32_t levels = 0;
+            while ((1u << levels) < n)
+                levels++;
+            uint32_t out[70], want[70];
+            for (int step = 0; step < 60; step++) {
+                for (int u = 0; u < 5; u++) {
+                    uint32_t i = (uint32_t)(lcg(&seed) % n);
+                    for (int f = 0; f < 3; f++)
+                        fig[f][i] = lcg(&seed) % 4;
+                    kv_rindex_set(x, i, fig[0][i], fig[1][i], fig[2][i]);
+                }
+                const uint64_t *cf[3] = {fig[0], fig[1], fig[2]};
+                for (uint32_t i = 0; i < n; i++) { /* insertion sort by the order */
+                    uint32_t j = i;
+                    for (; j > 0 && scan_before(orders[o], cf, i, want[j - 1]); j--)
+                        want[j] = want[j - 1];
+                    want[j] = i;
+                }
+                uint32_t k = 1 + (uint32_t)(lcg(&seed) % n);
+                uint64_t was = kv_rindex_walked(x);
+                ck_assert_uint_eq(kv_rindex_k_least(x, k, out), k);
+                ck_assert_uint_le(kv_rindex_walked(x) - was, (uint64_t)k * (levels + 1));
+                for (uint32_t j = 0; j < k; j++)
+                    ck_assert_uint_eq(out[j], want[j]);
+            }
+            for (int f = 0; f < 3; f++)
+                free(fig[f]);
+            kv_rindex_free(x);
+        }
+}
+END_TEST
+
 START_TEST(dynamo_beyond_exact_range_builds_every_view)
 {
     char text[2048];
@@ -728,17 +1237,69 @@ START_TEST(views_per_request_do_not_grow_with_instances)
 }
 END_TEST
 
-/* Policies without an index (dynamo sampling from a softmax over every
- * instance's cost) keep the full views. */
-START_TEST(other_policies_see_every_instance)
+/* dynamo with temperature > 0 from the index (kv_router.c, "dynamo with
+ * temperature > 0": the same rejection sampler on both paths): the same
+ * request rows and metrics as the full views, sticky or not, at small and
+ * large temperatures, on 12 and 192 instances; every request decided by
+ * the index with the holders' views, the root's and at most the chosen
+ * one's. */
+static const char *const samp_pol[] = {
+    "dynamo, temperature: 0.05",
+    "dynamo, temperature: 0.5",
+    "dynamo, temperature: 3, overlap_weight: 0.3",
+};
+
+START_TEST(dynamo_sampling_indexed_equals_full_views)
+{
+    const char *policy = samp_pol[_i % 3];
+    uint32_t n = _i / 3 % 2 ? 192 : 12;
+    int sticky = _i / 6;
+    char text[2048];
+    scenario_g(text, sizeof text, n, n == 192 ? 64 : 5, 1500, policy, sticky);
+    hsink a, b;
+    serving_route_stats ra, rb;
+    run(text, 1, &a, &ra);
+    run(text, 0, &b, &rb);
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_msg(a.h == b.h, "%s, %u instances, sticky %d: results differ with the index",
+                  policy, n, sticky);
+    if (!sticky) {
+        ck_assert_uint_eq(ra.indexed, 1500);
+        ck_assert_uint_eq(ra.samples, 1500);
+    }
+    ck_assert_uint_eq(ra.samples, ra.indexed);
+    ck_assert_uint_le(ra.views, ra.holders + 2 * 1500);
+    ck_assert_uint_eq(rb.views, (uint64_t)n * 1500);
+    printf("%s, %u instances%s: %.2f views, %.2f proposals, %.2f tree nodes a request, "
+           "%llu fallbacks\n", policy, n, sticky ? ", sticky" : "", (double)ra.views / 1500,
+           (double)ra.sample_trials / (double)ra.samples,
+           (double)ra.sample_nodes / (double)ra.samples,
+           (unsigned long long)ra.sample_fallbacks);
+}
+END_TEST
+
+/* At 1,000 instances (scale.yaml's shape: 256 prefix groups, 2 sessions/s
+ * an instance), dynamo at temperature 0.5: a request builds the views of
+ * its first block's holders, the root's and at most one more, draws a few
+ * proposals (at most exp(1/T) = 7.4 expected) and takes a few tree nodes;
+ * no request falls back to the sum over all 1,000. */
+START_TEST(dynamo_sampling_work_at_1000_instances)
 {
     char text[2048];
-    hsink k;
-    serving_route_stats rs;
-    scenario(text, sizeof text, 6, "dynamo, temperature: 0.5", 0);
-    run(text, 1, &k, &rs);
-    ck_assert_uint_eq(rs.indexed, 0);
-    ck_assert_uint_eq(rs.views, 6 * 1500);
+    scenario_g(text, sizeof text, 1000, 256, 6000, "dynamo, temperature: 0.5", 0);
+    hsink a;
+    serving_route_stats ra;
+    run(text, 1, &a, &ra);
+    ck_assert_uint_eq(ra.indexed, 6000);
+    ck_assert_uint_eq(ra.samples, 6000);
+    ck_assert_uint_le(ra.views, ra.holders + 2 * 6000);
+    ck_assert_uint_le(ra.sample_trials, (uint64_t)(6000 * exp(1 / 0.5)));
+    ck_assert_uint_eq(ra.sample_fallbacks, 0);
+    printf("dynamo, temperature 0.5, 1,000 instances: %.2f holders, %.2f views, %.2f "
+           "proposals, %.2f tree nodes a request (full views: 1,000)\n",
+           (double)ra.holders / 6000, (double)ra.views / 6000,
+           (double)ra.sample_trials / 6000, (double)ra.sample_nodes / 6000);
+    ck_assert_uint_lt(ra.views, 6000 * 100);
 }
 END_TEST
 
@@ -816,15 +1377,22 @@ static Suite *suite(void)
     tcase_add_test(tc, tree_orders_match_a_scan);
     tcase_add_test(tc, first_from_matches_a_cyclic_scan);
     tcase_add_test(tc, least_with_matches_a_scan);
+    tcase_add_test(tc, dynamo_sampler_matches_softmax);
+    tcase_add_test(tc, dynamo_sampler_indexed_equals_full_views);
     tcase_add_loop_test(tc, indexed_equals_full_views, 0, 2 * NPOL);
     tcase_add_loop_test(tc, indexed_equals_full_views_many_instances, 0, 4);
     tcase_add_loop_test(tc, conductor_indexed_equals_full_views, 0, 8);
     tcase_add_test(tc, conductor_room_search_at_scale);
     tcase_add_loop_test(tc, disagg_ordinary_router_indexed_equals_full_views, 0, 2 * NPDO);
     tcase_add_loop_test(tc, disagg_ordinary_router_many_instances, 0, 4);
+    tcase_add_loop_test(tc, decode_index_whatever_the_router, 0, 2 * NDEC);
+    tcase_add_loop_test(tc, scoped_plugin_indexed_equals_full_views, 0, 6);
+    tcase_add_test(tc, plugin_v2_table_unchanged);
+    tcase_add_test(tc, k_least_matches_a_sort);
     tcase_add_test(tc, dynamo_beyond_exact_range_builds_every_view);
     tcase_add_test(tc, views_per_request_do_not_grow_with_instances);
-    tcase_add_test(tc, other_policies_see_every_instance);
+    tcase_add_loop_test(tc, dynamo_sampling_indexed_equals_full_views, 0, 12);
+    tcase_add_test(tc, dynamo_sampling_work_at_1000_instances);
     tcase_add_test(tc, memory_independent_of_trace_length);
     suite_add_tcase(s, tc);
     return s;

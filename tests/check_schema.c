@@ -235,7 +235,7 @@ static uint32_t p_route(void *st, const memfab_request_view *r, const memfab_ins
 }
 static const memfab_router_ops plug_router = {"zz_plug_router", p_create, p_destroy, p_route};
 static const memfab_router_ops *const plug_routers[] = {&plug_router, NULL};
-static const memfab_plugin plug = {MEMFAB_PLUGIN_ABI, "zz", NULL, plug_routers, NULL};
+static const memfab_plugin plug = {MEMFAB_PLUGIN_ABI, "zz", NULL, plug_routers, NULL, NULL};
 
 static char noted[256];
 static void note(void *ctx, const scn_node *key, const char *path, const char *owner)

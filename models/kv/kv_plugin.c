@@ -28,6 +28,16 @@ static const memfab_router_ops *reg_router[MAX_REGISTERED];
 static uint32_t n_router;
 static const memfab_pair_router_ops *reg_pair[MAX_REGISTERED];
 static uint32_t n_pair;
+static const memfab_router_scope *reg_scope[MAX_REGISTERED]; /* version 3 */
+static uint32_t n_scope;
+
+const memfab_router_scope *kv_router_scope(const memfab_router_ops *ops)
+{
+    for (uint32_t i = 0; ops && i < n_scope; i++)
+        if (reg_scope[i]->router == ops)
+            return reg_scope[i];
+    return NULL;
+}
 
 const memfab_evict_ops *kv_evict_find(const char *name)
 {
@@ -150,8 +160,30 @@ int kv_register_plugin(const memfab_plugin *p, sim_err *err)
                                o->name);
         new_p++;
     }
+    /* version 1 and 2 tables end before router_scopes: never read it */
+    const memfab_router_scope *const *scopes = p->abi >= 3 ? p->router_scopes : NULL;
+    uint32_t ns = 0, new_s = 0;
+    for (; scopes && scopes[ns]; ns++) {
+        const memfab_router_scope *o = scopes[ns];
+        uint32_t j = 0;
+        while (j < nr && p->routers[j] != o->router)
+            j++;
+        if (j == nr || !o->lightest)
+            return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                               "plug-in '%s': router scope %u names no router of the plug-in"
+                               " or asks for 0 lightest instances",
+                               pn, (unsigned)ns);
+        const memfab_router_scope *have = kv_router_scope(o->router);
+        if (have == o)
+            continue;
+        if (have)
+            return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                               "plug-in '%s': routing policy '%s' has two scopes", pn,
+                               o->router->name);
+        new_s++;
+    }
     if (n_evict + new_e > MAX_REGISTERED || n_router + new_r > MAX_REGISTERED ||
-        n_pair + new_p > MAX_REGISTERED)
+        n_pair + new_p > MAX_REGISTERED || n_scope + new_s > MAX_REGISTERED)
         return sim_err_set(err, SIM_ENOMEM, NULL, 0, 0,
                            "plug-in '%s': more than %d plug-in policies of one kind", pn,
                            MAX_REGISTERED);
@@ -164,6 +196,9 @@ int kv_register_plugin(const memfab_plugin *p, sim_err *err)
     for (uint32_t i = 0; i < np; i++)
         if (kv_pair_router_find(pairs[i]->name) != pairs[i])
             reg_pair[n_pair++] = pairs[i];
+    for (uint32_t i = 0; i < ns; i++)
+        if (kv_router_scope(scopes[i]->router) != scopes[i])
+            reg_scope[n_scope++] = scopes[i];
     return 0;
 }
 

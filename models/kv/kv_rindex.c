@@ -9,9 +9,10 @@
  * the number of instances holding the block, and a removal follows one
  * eviction, not one request. The trees are arrays (node k's children at
  * 2k and 2k + 1, the leaves at p..2p-1), so the queries below the roots
- * (kv_rindex_first_from, kv_rindex_least_with) walk them by index
- * arithmetic; the search's frontier heap is allocated with the second
- * tree (p entries: its nodes are disjoint subtrees).
+ * (kv_rindex_first_from, kv_rindex_least_with, kv_rindex_first_except,
+ * kv_rindex_k_least) walk them by index arithmetic; the best-first
+ * searches share one frontier heap of p entries (its nodes are disjoint
+ * subtrees).
  */
 #include "models/kv/kv_rindex.h"
 
@@ -39,7 +40,7 @@ struct kv_rindex {
     rtree lo, hi;        /* the min tree and the second tree (hi.t NULL: none) */
     uint64_t *fig[3];    /* per instance: outstanding, KV blocks in use, requests */
     uint64_t cmps;       /* key comparisons (test hook) */
-    uint32_t *heap;      /* kv_rindex_least_with's frontier (p entries; with a second tree) */
+    uint32_t *heap;      /* the searches' frontier (p entries) */
     uint64_t walked;     /* nodes kv_rindex_least_with took from it (test hook) */
 };
 
@@ -117,9 +118,8 @@ kv_rindex *kv_rindex_new_orders(uint32_t n, int min, int max)
     for (int f = 0; f < 3; f++)
         x->fig[f] = sim_calloc(n ? n : 1, sizeof *x->fig[f]);
     if (!x->fig[0] || !x->fig[1] || !x->fig[2] || sim_idmap_init(&x->map, 1024) ||
-        tree_init(x, &x->lo, min) ||
-        (max != KV_RINDEX_NONE &&
-         (tree_init(x, &x->hi, max) || !(x->heap = sim_calloc(x->p, sizeof *x->heap))))) {
+        tree_init(x, &x->lo, min) || !(x->heap = sim_calloc(x->p, sizeof *x->heap)) ||
+        (max != KV_RINDEX_NONE && tree_init(x, &x->hi, max))) {
         kv_rindex_free(x);
         return NULL;
     }
@@ -334,12 +334,12 @@ uint32_t kv_rindex_first_from(const kv_rindex *x, int second, uint32_t from)
  * Q (log2 p + 1) of them. Each take and put is O(log) heap work, so the
  * search costs O(min(|A|, Q) log^2 n), at worst O(n log n) (every node),
  * and O(log n) when the root's winner or only a few near it fail. */
-static void heap_put(kv_rindex *x, uint32_t *h, uint32_t *nh, uint32_t k)
+static void heap_put(kv_rindex *x, const rtree *r, uint32_t *h, uint32_t *nh, uint32_t k)
 {
     uint32_t c = (*nh)++;
     while (c > 0) {
         uint32_t up = (c - 1) / 2;
-        if (!before(x, x->lo.order, x->lo.t[k], x->lo.t[h[up]]))
+        if (!before(x, r->order, r->t[k], r->t[h[up]]))
             break;
         h[c] = h[up];
         c = up;
@@ -347,15 +347,15 @@ static void heap_put(kv_rindex *x, uint32_t *h, uint32_t *nh, uint32_t k)
     h[c] = k;
 }
 
-static uint32_t heap_take(kv_rindex *x, uint32_t *h, uint32_t *nh)
+static uint32_t heap_take(kv_rindex *x, const rtree *r, uint32_t *h, uint32_t *nh)
 {
     uint32_t top = h[0], last = h[--*nh], c = 0;
     for (;;) {
         uint32_t a = 2 * c + 1, b = a + 1, m = c;
         uint32_t best = last;
-        if (a < *nh && before(x, x->lo.order, x->lo.t[h[a]], x->lo.t[best]))
+        if (a < *nh && before(x, r->order, r->t[h[a]], r->t[best]))
             m = a, best = h[a];
-        if (b < *nh && before(x, x->lo.order, x->lo.t[h[b]], x->lo.t[best]))
+        if (b < *nh && before(x, r->order, r->t[h[b]], r->t[best]))
             m = b, best = h[b];
         if (m == c)
             break;
@@ -379,9 +379,9 @@ uint32_t kv_rindex_least_with(kv_rindex *x, int f, uint64_t at_least)
         return NONE;
     uint32_t nh = 0;
     uint64_t cmps = x->cmps; /* the test hook counts the updates' comparisons only */
-    heap_put(x, x->heap, &nh, 1);
+    heap_put(x, &x->lo, x->heap, &nh, 1);
     while (nh) {
-        uint32_t k = heap_take(x, x->heap, &nh);
+        uint32_t k = heap_take(x, &x->lo, x->heap, &nh);
         x->walked++;
         if (g[lo[k]] >= at_least) {
             x->cmps = cmps;
@@ -389,9 +389,9 @@ uint32_t kv_rindex_least_with(kv_rindex *x, int f, uint64_t at_least)
         }
         /* k is an inner node: a qualifying leaf is its own winner */
         if (HOLDS(2 * k))
-            heap_put(x, x->heap, &nh, 2 * k);
+            heap_put(x, &x->lo, x->heap, &nh, 2 * k);
         if (HOLDS(2 * k + 1))
-            heap_put(x, x->heap, &nh, 2 * k + 1);
+            heap_put(x, &x->lo, x->heap, &nh, 2 * k + 1);
     }
 #undef HOLDS
     x->cmps = cmps;
@@ -399,3 +399,83 @@ uint32_t kv_rindex_least_with(kv_rindex *x, int f, uint64_t at_least)
 }
 
 uint64_t kv_rindex_walked(const kv_rindex *x) { return x->walked; }
+
+/* The first instance in the second tree's order outside a sorted list:
+ * the same best-first search, on the second tree, with "not in the list"
+ * (a binary search) as the test. Every node taken but the last has a
+ * listed winner, and each listed instance wins at most log2 p + 1 nodes
+ * (its leaf-to-root path), so at most 1 + |skip| (log2 p + 1) nodes are
+ * taken, each O(log) heap work. */
+static int listed(const uint32_t *skip, uint32_t nskip, uint32_t i)
+{
+    uint32_t a = 0, b = nskip;
+    while (a < b) {
+        uint32_t m = a + (b - a) / 2;
+        if (skip[m] < i)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a < nskip && skip[a] == i;
+}
+
+uint32_t kv_rindex_first_except(kv_rindex *x, const uint32_t *skip, uint32_t nskip)
+{
+    if (!x->hi.t || x->hi.t[1] == NONE)
+        return NONE;
+    const uint32_t *t = x->hi.t;
+    if (!listed(skip, nskip, t[1])) {
+        x->walked++;
+        return t[1];
+    }
+    uint32_t nh = 0;
+    uint64_t cmps = x->cmps; /* the test hook counts the updates' comparisons only */
+    heap_put(x, &x->hi, x->heap, &nh, 1);
+    uint32_t found = NONE;
+    while (nh) {
+        uint32_t k = heap_take(x, &x->hi, x->heap, &nh);
+        x->walked++;
+        if (!listed(skip, nskip, t[k])) {
+            found = t[k];
+            break;
+        }
+        if (k < x->p) { /* inner node: its children that hold an instance */
+            if (t[2 * k] != NONE)
+                heap_put(x, &x->hi, x->heap, &nh, 2 * k);
+            if (t[2 * k + 1] != NONE)
+                heap_put(x, &x->hi, x->heap, &nh, 2 * k + 1);
+        }
+    }
+    x->cmps = cmps;
+    return found;
+}
+
+/* The first k instances in the min tree's order: the same best-first
+ * search with no test. A taken leaf is the next instance in the order (its
+ * winner comes before every other frontier node's, and each of those is
+ * the first of its subtree); a taken inner node gives way to its children.
+ * Each instance output is the winner of at most log2 p + 1 nodes taken
+ * before its leaf, so at most k (log2 p + 1) nodes are taken. */
+uint32_t kv_rindex_k_least(kv_rindex *x, uint32_t k, uint32_t *out)
+{
+    const uint32_t *t = x->lo.t;
+    uint32_t nh = 0, m = 0;
+    if (!k || t[1] == NONE)
+        return 0;
+    uint64_t cmps = x->cmps; /* the test hook counts the updates' comparisons only */
+    heap_put(x, &x->lo, x->heap, &nh, 1);
+    while (nh && m < k) {
+        uint32_t v = heap_take(x, &x->lo, x->heap, &nh);
+        x->walked++;
+        if (v >= x->p) {
+            out[m++] = t[v];
+            continue;
+        }
+        if (t[2 * v] != NONE)
+            heap_put(x, &x->lo, x->heap, &nh, 2 * v);
+        if (t[2 * v + 1] != NONE)
+            heap_put(x, &x->lo, x->heap, &nh, 2 * v + 1);
+    }
+    x->cmps = cmps;
+    return m;
+}

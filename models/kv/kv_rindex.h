@@ -26,16 +26,18 @@
  * decode index stores free KV blocks as the KV figure and waiting
  * reservations as the requests figure: serving.c, rx_figures.)
  *
- * Two queries look below the roots: the first instance tied with a root
+ * Four queries look below the roots: the first instance tied with a root
  * in cyclic order from a given position (a round-robin tie-break, by the
- * segment-tree walk over the positions from there to the end), and the
- * first instance in the min tree's order whose figure reaches a bound (a
+ * segment-tree walk over the positions from there to the end); the first
+ * instance in the min tree's order whose figure reaches a bound (a
  * best-first search of the min tree pruned by the max tree on that
- * figure: a branch-and-bound whose frontier the max tree bounds).
+ * figure: a branch-and-bound whose frontier the max tree bounds); the
+ * first in the second tree's order outside a given set, and the first k
+ * in the min tree's order (the same best-first search, unpruned).
  *
  * Memory: one list node per (block, instance) pair held, 2 x the
  * instance count (rounded up to a power of two, p) entries per tree, p
- * more for the search's frontier with a second tree, and three figures
+ * more for the searches' frontier, and three figures
  * per instance; nothing per request.
  */
 #ifndef MEMFAB_MODELS_KV_RINDEX_H
@@ -107,7 +109,19 @@ uint32_t kv_rindex_first_from(const kv_rindex *x, int second, uint32_t from);
  * (A: the instances before the answer that fail, Q: those that qualify;
  * kv_rindex.c proves both), at most O(n log n). */
 uint32_t kv_rindex_least_with(kv_rindex *x, int f, uint64_t at_least);
-/* Tree nodes kv_rindex_least_with has taken from its frontier since
+/* The first instance in the second tree's order that is not in skip
+ * (nskip instance positions, ascending), or UINT32_MAX when every
+ * instance is listed or there is no second tree: a best-first search of
+ * that tree taking at most 1 + nskip (log2 p + 1) nodes (kv_rindex.c).
+ * dynamo's sampler reads the most KV blocks in use among the instances
+ * that hold none of a request's prefix by it. */
+uint32_t kv_rindex_first_except(kv_rindex *x, const uint32_t *skip, uint32_t nskip);
+/* The first k instances in the min tree's order into out[0, k) (fewer
+ * when there are fewer instances): the count. A best-first search taking
+ * at most k (log2 p + 1) tree nodes. Scoped plug-in routers read the k
+ * least loaded by it. */
+uint32_t kv_rindex_k_least(kv_rindex *x, uint32_t k, uint32_t *out);
+/* Tree nodes kv_rindex_least_with (and kv_rindex_first_except, k_least) have taken from its frontier since
  * creation (a test hook). */
 uint64_t kv_rindex_walked(const kv_rindex *x);
 

@@ -11,12 +11,14 @@
  * Indexed routing (serving.c with kv_rindex.h) gives the same answers as
  * these functions without a view of every instance: round_robin and random
  * read no view; least_loaded is the root of a tournament tree on
- * (outstanding, index), the order of `lighter`; prefix_affinity, dynamo
- * (temperature 0), sglang and llmd choose among the holders of the
- * request's first block and the root of a tree on load figures (and read
- * global minima and maxima from trees), as the section "indexed routing"
- * below proves for each. dynamo with temperature > 0 and plug-ins see
- * every view.
+ * (outstanding, index), the order of `lighter`; prefix_affinity, dynamo,
+ * sglang and llmd choose among the holders of the request's first block
+ * and the root of a tree on load figures (and read global minima and
+ * maxima from trees), as the section "indexed routing" below proves for
+ * each. dynamo with temperature > 0 samples its softmax by rejection
+ * (section "dynamo with temperature > 0"), the same function on the full
+ * views and on the index, with an expected number of proposals that does
+ * not depend on the instance count. Plug-ins see every view.
  *
  *   round_robin      0, 1, ..., n-1, 0, ...
  *   random           uniform over instances, from the router's stream.
@@ -39,8 +41,9 @@
  *                    figures). temperature 0: the minimum cost; > 0: sample
  *                    with probability proportional to exp(-c'/temperature),
  *                    c' the cost min-max normalised to [0, 1] as Dynamo's
- *                    softmax_sample does. Params overlap_weight (1.0),
- *                    temperature (0).
+ *                    softmax_sample does (drawn by rejection here, exactly
+ *                    that distribution; Dynamo sums over all workers).
+ *                    Params overlap_weight (1.0), temperature (0).
  *   sglang           SGLang's cache-aware router (sgl-router,
  *                    src/policies/cache_aware.rs): load = queued + running
  *                    requests; if max - min > balance_abs_threshold and
@@ -61,6 +64,7 @@
  *                    Param load_weight (0.5).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/kv/kv_rindex.h"
@@ -184,18 +188,54 @@ static uint32_t pa_route(void *st, const memfab_request_view *req,
 
 /* ---- dynamo --------------------------------------------------------------- */
 
+/* dynamo's state: rstate (a = overlap_weight, b = temperature) and, with
+ * temperature > 0, the sampler's arrays (n + 1 entries each, allocated at
+ * create, so a request allocates nothing). */
+typedef struct dstate {
+    rstate r;
+    uint32_t *hpos;   /* positions of the instances holding a prefix, ascending */
+    double *hcost;    /* their costs */
+    double *hcum;     /* running sums of their weights */
+    uint64_t *sort;   /* the indexed path: (position, candidate) pairs to sort */
+} dstate;
+
+static void dynamo_free(void *st)
+{
+    dstate *d = st;
+    if (!d)
+        return;
+    sim_free(d->hpos);
+    sim_free(d->hcost);
+    sim_free(d->hcum);
+    sim_free(d->sort);
+    sim_free(d);
+}
+
 static void *dynamo_create(uint32_t n, const memfab_params *p)
 {
-    rstate *r = n ? rs_new(n) : NULL;
-    if (!r)
+    dstate *d = n ? sim_calloc(1, sizeof *d) : NULL;
+    if (!d)
         return NULL;
+    rstate *r = &d->r;
+    r->n = n;
     r->a = param(p, dynamo_params, "overlap_weight");
     r->b = param(p, dynamo_params, "temperature");
     if (!(r->a >= 0) || !(r->b >= 0)) {
-        sim_free(r);
+        sim_free(d);
         return NULL;
     }
-    return r;
+    if (r->b > 0) {
+        size_t m = (size_t)n + 1;
+        d->hpos = sim_calloc(m, sizeof *d->hpos);
+        d->hcost = sim_calloc(m, sizeof *d->hcost);
+        d->hcum = sim_calloc(m, sizeof *d->hcum);
+        d->sort = sim_calloc(m, sizeof *d->sort);
+        if (!d->hpos || !d->hcost || !d->hcum || !d->sort) {
+            dynamo_free(d);
+            return NULL;
+        }
+    }
+    return d;
 }
 
 /* KV blocks in use: kv_total - kv_free (0 without KV figures). */
@@ -205,16 +245,27 @@ static uint64_t kv_used(const memfab_instance_view *v)
                                                                         : v->kv_total_blocks);
 }
 
+/* The decode term: KV blocks in use, or outstanding tokens in blocks
+ * without KV figures. */
+static double dynamo_decode(const memfab_request_view *req, const memfab_instance_view *v)
+{
+    if (v->kv_total_blocks)
+        return (double)kv_used(v);
+    return (double)v->outstanding_tokens / (req->block_tokens ? req->block_tokens : 1);
+}
+
 static double dynamo_cost(const rstate *r, const memfab_request_view *req,
                           const memfab_instance_view *v)
 {
     double prefill = (double)(req->n_blocks > v->prefix_blocks ? req->n_blocks - v->prefix_blocks : 0);
-    double decode;
-    if (v->kv_total_blocks)
-        decode = (double)kv_used(v);
-    else
-        decode = (double)v->outstanding_tokens / (req->block_tokens ? req->block_tokens : 1);
-    return r->a * prefill + decode;
+    return r->a * prefill + dynamo_decode(req, v);
+}
+
+/* The cost of an instance holding no prefix block, from its decode term:
+ * the same operations as dynamo_cost with prefix_blocks = 0. */
+static double dynamo_cost0(const rstate *r, const memfab_request_view *req, double decode)
+{
+    return r->a * (double)req->n_blocks + decode;
 }
 
 /* a before b in dynamo's order: lower cost, then lighter. */
@@ -225,33 +276,168 @@ static int dynamo_before(const rstate *r, const memfab_request_view *req,
     return ca < cb || (ca == cb && lighter(a, b));
 }
 
-static uint32_t dynamo_route(void *st, const memfab_request_view *req,
-                             const memfab_instance_view *inst, uint32_t n,
-                             double (*uniform)(void *), void *rng)
+/* Dynamo's softmax weight of cost c (softmax_sample: the cost min-max
+ * normalised to [0, 1] by the request's lo and span, over temperature). */
+static double dynamo_weight(double c, double lo, double span, double t)
 {
-    rstate *r = st;
-    uint32_t best = 0;
-    double lo = dynamo_cost(r, req, &inst[0]), hi = lo;
-    for (uint32_t i = 1; i < n; i++) {
-        double c = dynamo_cost(r, req, &inst[i]);
-        if (dynamo_before(r, req, &inst[i], &inst[best]))
-            best = i;
-        lo = c < lo ? c : lo;
-        hi = c > hi ? c : hi;
+    return exp(-((c - lo) / span) / t);
+}
+
+/* ---- dynamo with temperature > 0: exact sampling without a sum over all
+ *
+ * Dynamo (lib/llm/src/kv_router/scheduler.rs, softmax_sample) picks
+ * instance i with probability p_i = w_i / W, w_i = exp(-c'_i / T), c'_i =
+ * (c_i - lo) / (hi - lo) the cost normalised by the request's minimum lo
+ * and maximum hi, W = sum w_i. Every w_i lies in [exp(-1/T), 1], and W
+ * changes with every request, so no aggregate kept between requests gives
+ * it. Rejection sampling (Devroye, Non-Uniform Random Variate Generation,
+ * Springer 1986, ch. II.3) draws from p without W: propose i from a
+ * density q_i = g_i / G with g_i >= w_i and accept it with probability
+ * w_i / g_i; an accepted i is distributed as p, whatever the trial it
+ * came at, and a trial accepts with probability W / G.
+ *
+ * The proposal: H, the instances holding a prefix of the request
+ * (prefix_blocks > 0), get g_h = w_h (computed exactly: accepted at
+ * once); the others, N, all have cost fl(fl(w x n_blocks) + d_i), d_i
+ * their decode term, non-decreasing in d_i, so their weights are at most
+ * b = the weight of c_env = fl(fl(w x n_blocks) + d_min), d_min the least
+ * decode term over all instances (c_env >= lo, as the instance with
+ * d_min costs at most c_env: b <= 1); they get g_i = b, proposed uniformly
+ * among N. So G = W_H + |N| b and one trial draws v uniform in [0, G): v <
+ * W_H picks the holder where the running sum of the w_h passes v (in
+ * position order); otherwise (v - W_H) / b names the r-th instance of N
+ * (in position order), accepted when a second draw u has u b < w_i. The
+ * expected trials are G / W <= exp(1/T) (every w_i >= exp(-1/T) b), 1
+ * when every non-holder has the same decode term, and independent of the
+ * instance count. After n rejected trials the sampler takes the exact
+ * two-pass draw over all n instances (the one before this sampler); since
+ * an accepted draw is p-distributed whatever the trial, this fallback
+ * keeps the result exactly p-distributed and bounds a request's work by
+ * O(n) at worst, O(min(G / W, n)) expected.
+ *
+ * The full views and the index run this same function (dynamo_sample) on
+ * the same H (positions and costs, ascending), lo, hi, d_min and costs of
+ * N, drawing from the same stream, so their choices are identical. The
+ * index has H from the holders of the first block (a superset of the
+ * instances with prefix_blocks > 0), lo as at temperature 0 (the best of
+ * the holders and the root G of the tree on (KV blocks in use,
+ * outstanding, index), whose cost is at most every non-holder's: section
+ * "indexed routing"), d_min = G's KV blocks in use, hi the larger of H's
+ * largest cost and fl(fl(w x n_blocks) + the most KV blocks in use
+ * outside H), found by kv_rindex_first_except on the max tree of that
+ * figure, and N's costs from the index's figures. */
+typedef double (*dyn_cost_fn)(const void *ctx, uint32_t i);
+
+/* The r-th position (from 0) not in hpos[0, nh) (ascending): r + the
+ * number of listed positions h_j with h_j - j <= r (h_j - j does not
+ * decrease). */
+static uint32_t nth_unlisted(const uint32_t *hpos, uint32_t nh, uint32_t r)
+{
+    uint32_t a = 0, b = nh;
+    while (a < b) {
+        uint32_t m = a + (b - a) / 2;
+        if (hpos[m] - m <= r)
+            a = m + 1;
+        else
+            b = m;
     }
-    if (r->b <= 0 || !uniform)
-        return best;
-    /* Softmax over -normalised cost / temperature, by two passes (no array). */
-    double span = hi > lo ? hi - lo : 1.0, sum = 0;
-    for (uint32_t i = 0; i < n; i++)
-        sum += exp(-((dynamo_cost(r, req, &inst[i]) - lo) / span) / r->b);
+    return r + a;
+}
+
+/* The sample, a position in [0, n). H: d->hpos, d->hcost [0, nh); cost(ctx,
+ * i): the cost of position i outside H. */
+static uint32_t dynamo_sample(dstate *d, const memfab_request_view *req, uint32_t n, uint32_t nh,
+                              double lo, double hi, double dmin, dyn_cost_fn cost,
+                              const void *ctx, double (*uniform)(void *), void *rng,
+                              kv_rx_work *work)
+{
+    const rstate *r = &d->r;
+    double span = hi > lo ? hi - lo : 1.0, t = r->b;
+    double wh = 0;
+    for (uint32_t j = 0; j < nh; j++)
+        d->hcum[j] = wh += dynamo_weight(d->hcost[j], lo, span, t);
+    uint32_t nn = n - nh;
+    double b = nn ? dynamo_weight(dynamo_cost0(r, req, dmin), lo, span, t) : 0;
+    double g = wh + nn * b;
+    if (work)
+        work->samples++;
+    for (uint32_t trial = 0; trial < n; trial++) {
+        if (work)
+            work->trials++;
+        double v = uniform(rng) * g;
+        if (nh && (v < wh || !(nn && b > 0))) {
+            uint32_t a = 0, e = nh - 1; /* the first j with v < hcum[j] */
+            while (a < e) {
+                uint32_t m = a + (e - a) / 2;
+                if (v < d->hcum[m])
+                    e = m;
+                else
+                    a = m + 1;
+            }
+            return d->hpos[a];
+        }
+        double x = (v - wh) / b;
+        uint32_t k = x < nn ? (uint32_t)x : nn - 1;
+        uint32_t i = nth_unlisted(d->hpos, nh, k);
+        if (uniform(rng) * b < dynamo_weight(cost(ctx, i), lo, span, t))
+            return i;
+    }
+    /* n rejections: the exact draw, two passes over every instance */
+    if (work)
+        work->fallbacks++;
+    double sum = 0;
+    for (uint32_t i = 0, j = 0; i < n; i++)
+        sum += dynamo_weight(j < nh && d->hpos[j] == i ? d->hcost[j++] : cost(ctx, i), lo, span, t);
     double u = uniform(rng) * sum, acc = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        acc += exp(-((dynamo_cost(r, req, &inst[i]) - lo) / span) / r->b);
+    for (uint32_t i = 0, j = 0; i < n; i++) {
+        acc += dynamo_weight(j < nh && d->hpos[j] == i ? d->hcost[j++] : cost(ctx, i), lo, span, t);
         if (u < acc)
             return i;
     }
     return n - 1;
+}
+
+/* The full views' costs. */
+typedef struct dyn_views {
+    const rstate *r;
+    const memfab_request_view *req;
+    const memfab_instance_view *inst;
+} dyn_views;
+
+static double views_cost(const void *ctx, uint32_t i)
+{
+    const dyn_views *c = ctx;
+    return dynamo_cost(c->r, c->req, &c->inst[i]);
+}
+
+static uint32_t dynamo_route(void *st, const memfab_request_view *req,
+                             const memfab_instance_view *inst, uint32_t n,
+                             double (*uniform)(void *), void *rng)
+{
+    dstate *d = st;
+    rstate *r = &d->r;
+    if (r->b <= 0 || !uniform) {
+        uint32_t best = 0;
+        for (uint32_t i = 1; i < n; i++)
+            if (dynamo_before(r, req, &inst[i], &inst[best]))
+                best = i;
+        return best;
+    }
+    double lo = INFINITY, hi = -INFINITY, dmin = INFINITY;
+    uint32_t nh = 0;
+    for (uint32_t i = 0; i < n && i < r->n; i++) {
+        double c = dynamo_cost(r, req, &inst[i]), dec = dynamo_decode(req, &inst[i]);
+        lo = c < lo ? c : lo;
+        hi = c > hi ? c : hi;
+        dmin = dec < dmin ? dec : dmin;
+        if (inst[i].prefix_blocks) {
+            d->hpos[nh] = i;
+            d->hcost[nh++] = c;
+        }
+    }
+    dyn_views ctx = {r, req, inst};
+    return dynamo_sample(d, req, n < r->n ? n : r->n, nh, lo, hi, dmin, views_cost, &ctx, uniform,
+                         rng, NULL);
 }
 
 /* ---- sglang --------------------------------------------------------------- */
@@ -364,7 +550,7 @@ static const memfab_router_ops rr_ops = {"round_robin", plain_create, rs_free, r
 static const memfab_router_ops random_ops = {"random", plain_create, rs_free, random_route};
 static const memfab_router_ops ll_ops = {"least_loaded", plain_create, rs_free, ll_route};
 static const memfab_router_ops pa_ops = {"prefix_affinity", plain_create, rs_free, pa_route};
-static const memfab_router_ops dynamo_ops = {"dynamo", dynamo_create, rs_free, dynamo_route};
+static const memfab_router_ops dynamo_ops = {"dynamo", dynamo_create, dynamo_free, dynamo_route};
 static const memfab_router_ops sglang_ops = {"sglang", sglang_create, rs_free, sglang_route};
 static const memfab_router_ops llmd_ops = {"llmd", llmd_create, rs_free, llmd_route};
 
@@ -409,11 +595,12 @@ int kv_router_builtin(const memfab_router_ops *ops)
  *   u_G = u_N, a tie in cost goes to G, lighter by the tree's order. If
  *   u_G < u_N, the exact sums differ by at least 1 while each rounding
  *   errs by at most 1/8 (ulp below 2^51 is at most 1/4), so cost_G <
- *   cost_N. Either way G comes before N. With temperature > 0 Dynamo
- *   samples from a softmax over every instance's cost, normalised by the
- *   per-request min and max: every instance has a non-zero probability and
- *   the normaliser changes with every request, so no aggregate kept
- *   between requests gives it; that case builds every view.
+ *   cost_N. Either way G comes before N. With temperature > 0 the same
+ *   argument gives the minimum cost (G's or a holder's) and the section
+ *   "dynamo with temperature > 0" the rest: the sampler reads the holders'
+ *   views, G's, the figures of the instances it proposes and the max tree
+ *   on KV blocks in use, never a sum over all instances (unless n
+ *   proposals in a row were rejected).
  *
  * sglang: load = waiting + running requests. Whether to balance depends
  *   on the min and max load over all instances: the roots of a min tree on
@@ -431,6 +618,65 @@ int kv_router_builtin(const memfab_router_ops *ops)
  *   from finite weights, but the check is cheap - builds every view.)
  */
 
+/* dynamo with temperature > 0 from the index (see "dynamo with
+ * temperature > 0" above): H from the candidates, sorted by position and
+ * without duplicates (the tree root may also be a holder); lo from the
+ * candidates; hi from H and the max tree; N's costs from the figures. */
+typedef struct dyn_index {
+    const rstate *r;
+    const memfab_request_view *req;
+    const kv_rindex *rx;
+} dyn_index;
+
+static double index_cost(const void *ctx, uint32_t i)
+{
+    const dyn_index *c = ctx;
+    return dynamo_cost0(c->r, c->req, (double)kv_rindex_figure(c->rx, i, 1));
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static uint32_t dynamo_index_sample(void *st, const memfab_request_view *req,
+                                    const kv_rx_query *q)
+{
+    dstate *d = st;
+    const rstate *r = &d->r;
+    double lo = INFINITY, hi = -INFINITY;
+    uint32_t ns = 0, nh = 0;
+    for (uint32_t k = 0; k < q->ncand; k++) {
+        double c = dynamo_cost(r, req, &q->cand[k]);
+        lo = c < lo ? c : lo;
+        if (q->cand[k].prefix_blocks)
+            d->sort[ns++] = (uint64_t)q->cand_pos[k] << 32 | k;
+    }
+    qsort(d->sort, ns, sizeof *d->sort, cmp_u64);
+    for (uint32_t j = 0; j < ns; j++) {
+        uint32_t pos = (uint32_t)(d->sort[j] >> 32), k = (uint32_t)d->sort[j];
+        if (nh && d->hpos[nh - 1] == pos)
+            continue;
+        d->hpos[nh] = pos;
+        d->hcost[nh] = dynamo_cost(r, req, &q->cand[k]);
+        hi = d->hcost[nh] > hi ? d->hcost[nh] : hi;
+        nh++;
+    }
+    uint64_t was = kv_rindex_walked(q->rx);
+    uint32_t m = kv_rindex_first_except(q->rx, d->hpos, nh);
+    if (q->work)
+        q->work->nodes += kv_rindex_walked(q->rx) - was;
+    if (m != UINT32_MAX) {
+        double c = dynamo_cost0(r, req, (double)kv_rindex_figure(q->rx, m, 1));
+        hi = c > hi ? c : hi;
+    }
+    dyn_index ctx = {r, req, q->rx};
+    uint32_t pos = dynamo_sample(d, req, q->n, nh, lo, hi, (double)q->least_fig, index_cost, &ctx,
+                                 q->uniform, q->rng, q->work);
+    return q->map ? q->map[pos] : pos;
+}
+
 int kv_router_index_plan(const memfab_router_ops *ops, const void *st, kv_rx_plan *plan)
 {
     const rstate *r = st;
@@ -445,9 +691,11 @@ int kv_router_index_plan(const memfab_router_ops *ops, const void *st, kv_rx_pla
         plan->holders = 1;
         return 0;
     case KV_ROUTE_DYNAMO:
-        if (!r || r->b > 0)
-            return -1; /* softmax sampling: every instance's cost */
+        if (!r)
+            return -1;
         plan->min_order = KV_RINDEX_KV;
+        if (r->b > 0) /* the sampler reads the most KV blocks in use outside H */
+            plan->max_order = KV_RINDEX_MAXKV;
         plan->holders = plan->least_view = 1;
         return 0;
     case KV_ROUTE_SGLANG:
@@ -497,6 +745,8 @@ uint32_t kv_router_index_route(const memfab_router_ops *ops, void *st,
         if (!(r->a * (double)req->n_blocks + (double)q->kv_total_max < 0x1p51) ||
             !q->kv_total_min || !q->ncand)
             return KV_RX_FULL;
+        if (r->b > 0 && q->uniform)
+            return dynamo_index_sample(st, req, q);
         for (uint32_t k = 0; k < q->ncand; k++)
             if (!best || dynamo_before(r, req, &q->cand[k], best))
                 best = &q->cand[k];

@@ -293,8 +293,8 @@ typedef struct kv_rx_plan {
     int decode_room;
 } kv_rx_plan;
 /* The plan of policy ops with state st; -1 when it needs every view (a
- * plug-in, round_robin and random which read none, dynamo with
- * temperature > 0, llmd with a non-finite load weight). */
+ * plug-in, round_robin and random which read none, llmd with a
+ * non-finite load weight). */
 int kv_router_index_plan(const memfab_router_ops *ops, const void *st, kv_rx_plan *plan);
 /* What the index tells the policy about one request. */
 typedef struct kv_rx_query {
@@ -304,7 +304,22 @@ typedef struct kv_rx_query {
     uint64_t least_fig;               /* its figure in the min tree's order */
     uint64_t most_fig;                /* the second tree root's figure */
     uint64_t kv_total_min, kv_total_max; /* kv_total_blocks over the instances */
+    /* for dynamo's sampler (temperature > 0): */
+    struct kv_rindex *rx;             /* the index (its figures and second tree) */
+    const uint32_t *cand_pos;         /* the index position of each cand view */
+    const uint32_t *map;              /* position -> instance index (NULL: the same) */
+    uint32_t n;                       /* positions in the index */
+    double (*uniform)(void *rng);     /* the router's stream */
+    void *rng;
+    struct kv_rx_work *work;          /* the sampler's work, added to (or NULL) */
 } kv_rx_query;
+/* What dynamo's sampler did (kv_router.c, "dynamo with temperature > 0"):
+ * requests sampled, proposals drawn, requests that fell back to the exact
+ * two-pass sum over every instance after n rejected proposals, and tree
+ * nodes the search for the largest non-holder cost took. */
+typedef struct kv_rx_work {
+    uint64_t samples, trials, fallbacks, nodes;
+} kv_rx_work;
 #define KV_RX_FULL UINT32_MAX
 /* The policy's choice (an instance index) for req, or KV_RX_FULL when the
  * index cannot decide this request exactly (build every view instead). */
@@ -351,6 +366,9 @@ const memfab_evict_ops *kv_evict_find(const char *name);
 const memfab_router_ops *kv_router_find(const char *name);
 /* Register a plug-in's policies (kept for the life of the process). */
 int kv_register_plugin(const memfab_plugin *p, sim_err *err);
+/* The scope a version-3 plug-in declared for its router ops (the views it
+ * reads: plugin.h, "Scoped routing"), or NULL (every view). */
+const memfab_router_scope *kv_router_scope(const memfab_router_ops *ops);
 /* Load a plug-in shared object and register it; refuses a wrong ABI. */
 int kv_load_plugin(const char *path, sim_err *err);
 

@@ -194,6 +194,13 @@ typedef struct wl_state {
     kv_rx_plan rplan;                   /* what the router reads of the index */
     uint64_t kv_total_min, kv_total_max; /* kv_total_blocks over the instances */
     serving_route_stats rstat;          /* routing work (test hook) */
+    kv_rx_work rwork;                   /* dynamo's sampler's work (into rstat) */
+    const memfab_router_scope *scope;   /* a scoped plug-in router's views (plugin.h), or NULL */
+    uint32_t scope_k;                   /* its lightest instances, at most n */
+    memfab_instance_view *sviews;       /* the views it gets (n) */
+    uint32_t *spos;                     /* their positions (n) */
+    uint64_t *ssort;                    /* (position, source) pairs to sort (n + k) */
+    uint32_t *slight;                   /* the k lightest positions (k) */
     size_t samples_keep;                /* 0: WL_SAMPLES_KEEP; SIZE_MAX: all (test hook) */
 } wl_state;
 
@@ -830,6 +837,7 @@ static uint32_t pd_pick_decode(wl_state *w)
         w->rstat.decode_indexed++;
         return w->didx[kv_rindex_first_from(w->rxd, w->pd_policy == PD_KV_ROOM, start)];
     }
+    w->rstat.decode_scanned++;
     uint32_t best = w->didx[start];
     for (uint32_t k = 1; k < w->ndec; k++) {
         uint32_t i = (start + k) % w->ndec;
@@ -1202,7 +1210,9 @@ static int assign_class(sim_comp *c, inst_req *r, const trace_req *t)
 /* ---- indexed routing ------------------------------------------------------
  *
  * For the built-in routers that allow it (kv_router_index_plan: all but
- * dynamo with temperature > 0 and plug-ins; kv_pair_index_plan: conductor)
+ * plug-ins and llmd with a non-finite weight; kv_pair_index_plan:
+ * conductor; dynamo with temperature > 0 samples from the router's stream,
+ * with the query's uniform and rng)
  * and every instance matching prefixes in its own store only, the
  * workload keeps a kv_rindex: the instances report load changes
  * (inst_set_route_hooks: outstanding tokens, requests, KV blocks in use
@@ -1224,7 +1234,9 @@ static int assign_class(sim_comp *c, inst_req *r, const trace_req *t)
  * blocks (RX_DEC_PAIR); for an ordinary router, the figure
  * workload.disaggregation.decode_policy reads, inst_load (least_loaded,
  * min tree) or inst_free_blocks (kv_room, max tree), the other 0
- * (RX_DEC_PICK; pd_pick_decode). */
+ * (RX_DEC_PICK; pd_pick_decode), set up whether or not the router has an
+ * index (a plug-in has none: rx stays NULL and its requests build every
+ * prefill view, while the decode choice still comes from rxd). */
 enum { RX_DEC_PAIR = 1, RX_DEC_PICK };
 
 static void rx_load(void *ctx)
@@ -1272,12 +1284,30 @@ static void rx_refresh(wl_state *w, uint32_t i)
 }
 
 /* Set the index up at the first request (every store exists by then and
- * is empty); leave rx NULL when the router or an instance does not allow it. */
+ * is empty); leave rx NULL when the router or an instance does not allow
+ * it. With disaggregation and an ordinary router the decode index (rxd)
+ * serves pd_pick_decode whatever the router is: it reads only the decode
+ * instances' load figures, so it is set up with or without rx (a plug-in
+ * router, dynamo sampling, a single prefill-capable instance), and then
+ * only the decode instances report to it. A pair router's decode index
+ * serves its indexed path only (route_pair_indexed), so it comes with rx. */
 static void rx_setup(sim_comp *c)
 {
     wl_state *w = c->state;
     w->rx_tried = 1;
     w->rkind = kv_router_builtin(w->router);
+    if (!w->pair && w->rkind == KV_ROUTE_OTHER && (w->scope = kv_router_scope(w->router))) {
+        uint32_t n = w->disagg ? w->npre : w->ninst;
+        w->scope_k = w->scope->lightest < n ? w->scope->lightest : n;
+        w->sviews = sim_calloc((size_t)w->ninst + 1, sizeof *w->sviews);
+        w->spos = sim_calloc((size_t)w->ninst + 1, sizeof *w->spos);
+        w->ssort = sim_calloc((size_t)w->ninst + w->scope_k + 1, sizeof *w->ssort);
+        w->slight = sim_calloc((size_t)w->scope_k + 1, sizeof *w->slight);
+        if (!w->sviews || !w->spos || !w->ssort || !w->slight) {
+            w->rx_failed = 1;
+            return;
+        }
+    }
     if (w->route_full || w->ninst < 2)
         return;
     /* Disaggregated (a pair router, or an ordinary one choosing among two
@@ -1286,17 +1316,21 @@ static void rx_setup(sim_comp *c)
     int pair = w->pair && w->disagg && w->npre && w->ndec;
     if (w->pair && !pair)
         return;
-    if (w->disagg && !w->pair && w->npre < 2)
-        return;
     int plain = !pair && (w->rkind == KV_ROUTE_RR || w->rkind == KV_ROUTE_RANDOM);
-    if (pair ? kv_pair_index_plan(w->pair, w->pair_st, &w->rplan)
-             : !plain && kv_router_index_plan(w->router, w->router_st, &w->rplan))
-        return;
+    int want_rx = pair ? !kv_pair_index_plan(w->pair, w->pair_st, &w->rplan)
+                  : w->disagg && w->npre < 2 ? 0
+                  : plain || w->scope ? 1
+                          : !kv_router_index_plan(w->router, w->router_st, &w->rplan);
+    if (w->scope) /* the holders' views and the k lightest (min tree on load) */
+        w->rplan = (kv_rx_plan){KV_RINDEX_LOAD, KV_RINDEX_NONE, 1, 0, 0};
     if (plain)
         w->rplan = (kv_rx_plan){KV_RINDEX_LOAD, KV_RINDEX_NONE, 0, 0, 0};
-    int dkind = !w->disagg ? 0 : pair ? RX_DEC_PAIR : RX_DEC_PICK;
-    w->rx = kv_rindex_new_orders(w->disagg ? w->npre : w->ninst, w->rplan.min_order,
-                                 w->rplan.max_order);
+    int dkind = !w->disagg || !w->ndec ? 0 : pair ? RX_DEC_PAIR : RX_DEC_PICK;
+    if (!want_rx && dkind != RX_DEC_PICK)
+        return;
+    if (want_rx)
+        w->rx = kv_rindex_new_orders(w->disagg ? w->npre : w->ninst, w->rplan.min_order,
+                                     w->rplan.max_order);
     if (dkind == RX_DEC_PAIR)
         w->rxd = kv_rindex_new_orders(w->ndec, KV_RINDEX_REQS, KV_RINDEX_MAXKV);
     else if (dkind == RX_DEC_PICK)
@@ -1305,10 +1339,11 @@ static void rx_setup(sim_comp *c)
                                                                  : KV_RINDEX_NONE);
     w->rctx = sim_calloc(w->ninst, sizeof *w->rctx);
     w->dirty = sim_calloc(w->ninst, sizeof *w->dirty);
-    w->cand = sim_calloc(w->ninst, sizeof *w->cand);
+    w->cand = sim_calloc((size_t)w->ninst + 1, sizeof *w->cand);
     w->cviews = sim_calloc((size_t)w->ninst + 1, sizeof *w->cviews);
     uint32_t i = 0;
-    if (w->rx && (w->rxd || !dkind) && w->rctx && w->dirty && w->cand && w->cviews) {
+    if ((w->rx || !want_rx) && (w->rxd || !dkind) && w->rctx && w->dirty && w->cand &&
+        w->cviews) {
         w->kv_total_min = UINT64_MAX;
         w->kv_total_max = 0;
         if (dkind) {
@@ -1325,6 +1360,8 @@ static void rx_setup(sim_comp *c)
         for (; i < w->ninst; i++) {
             w->rctx[i].w = w;
             w->rctx[i].i = i;
+            if (!w->rctx[i].dec && !w->rx)
+                continue; /* in no index: no hooks */
             if (inst_set_route_hooks(w->inst[i], rx_load, rx_block, &w->rctx[i]))
                 break;
             memfab_instance_view v;
@@ -1357,6 +1394,8 @@ static int rx_consistent(wl_state *w)
         memfab_instance_view v;
         uint64_t f[3];
         const struct rx_ctx *q = &w->rctx[i];
+        if (!q->dec && !w->rx)
+            continue; /* in no index */
         inst_load_view(w->inst[i], &v);
         rx_figures(w, q, &v, f);
         for (int k = 0; k < 3; k++)
@@ -1394,16 +1433,24 @@ static void rx_query(wl_state *w, inst_req *r, const uint32_t *map, uint32_t n, 
     }
     uint32_t least = kv_rindex_least(w->rx);
     q->least = map ? map[least] : least;
-    if (w->rplan.least_view)
+    if (w->rplan.least_view) {
+        w->cand[q->ncand] = least;
         inst_view(w->inst[q->least], r, &w->cviews[q->ncand++]);
+    }
     w->rstat.views += q->ncand;
-    static const int fig_of[] = {[KV_RINDEX_LOAD] = 0, [KV_RINDEX_KV] = 1, [KV_RINDEX_REQS] = 2,
-                                 [KV_RINDEX_MAXLOAD] = 0, [KV_RINDEX_MAXREQS] = 2};
+    static const int fig_of[] = {[KV_RINDEX_LOAD] = 0,    [KV_RINDEX_KV] = 1,
+                                 [KV_RINDEX_REQS] = 2,    [KV_RINDEX_MAXLOAD] = 0,
+                                 [KV_RINDEX_MAXREQS] = 2, [KV_RINDEX_MAXKV] = 1};
     q->least_fig = kv_rindex_figure(w->rx, least, fig_of[w->rplan.min_order]);
     if (w->rplan.max_order != KV_RINDEX_NONE)
         q->most_fig = kv_rindex_figure(w->rx, kv_rindex_most(w->rx), fig_of[w->rplan.max_order]);
     q->kv_total_min = w->kv_total_min;
     q->kv_total_max = w->kv_total_max;
+    q->rx = w->rx;
+    q->cand_pos = w->cand;
+    q->map = map;
+    q->n = n;
+    q->work = &w->rwork;
     w->ncviews = q->ncand;
 }
 
@@ -1442,6 +1489,71 @@ static uint32_t route_pair_indexed(sim_comp *c, inst_req *r, const memfab_reques
     return pick;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A scoped plug-in router (plugin.h, "Scoped routing") on the views it
+ * reads: the positions in w->ssort[0, ns) as (position << 32 | source)
+ * pairs, sorted, a repeated position taken once (the lower source first:
+ * one whose view is already built, built[src] for src < nbuilt; others
+ * are built here). Its choice as a position; the views it got in
+ * w->sviews[0, *nviews). */
+static uint32_t scope_route(sim_comp *c, inst_req *r, const memfab_request_view *rv,
+                            const uint32_t *map, uint32_t ns,
+                            const memfab_instance_view *built, uint32_t nbuilt, uint32_t *nviews)
+{
+    wl_state *w = c->state;
+    qsort(w->ssort, ns, sizeof *w->ssort, cmp_u64);
+    uint32_t m = 0;
+    for (uint32_t j = 0; j < ns; j++) {
+        uint32_t pos = (uint32_t)(w->ssort[j] >> 32), src = (uint32_t)w->ssort[j];
+        if (m && w->spos[m - 1] == pos)
+            continue;
+        w->spos[m] = pos;
+        if (src < nbuilt) {
+            w->sviews[m] = built[src];
+        } else {
+            inst_view(w->inst[map ? map[pos] : pos], r, &w->sviews[m]);
+            w->rstat.views++;
+        }
+        m++;
+    }
+    *nviews = m;
+    uint32_t k = w->router->route(w->router_st, rv, w->sviews, m, uniform_draw, c->rng);
+    return w->spos[k < m ? k : m - 1];
+}
+
+/* The router's choice among the full views w->views[0, n) (a position):
+ * all of them, or a scoped router's subset (the instances with a prefix
+ * hit and the scope_k lightest by (outstanding, position), the order of
+ * the index's min tree), the same set its indexed path gives it. */
+static uint32_t route_views(sim_comp *c, inst_req *r, const memfab_request_view *rv, uint32_t n)
+{
+    wl_state *w = c->state;
+    if (!w->scope)
+        return w->router->route(w->router_st, rv, w->views, n, uniform_draw, c->rng);
+    uint32_t nl = 0, k = w->scope_k, ns = 0;
+    for (uint32_t i = 0; i < n; i++) { /* insertion into the sorted k lightest */
+        uint64_t o = w->views[i].outstanding_tokens;
+        if (nl == k && o >= w->views[w->slight[nl - 1]].outstanding_tokens)
+            continue;
+        uint32_t j = nl < k ? nl++ : nl - 1;
+        for (; j > 0 && o < w->views[w->slight[j - 1]].outstanding_tokens; j--)
+            w->slight[j] = w->slight[j - 1];
+        w->slight[j] = i;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (w->views[i].prefix_blocks)
+            w->ssort[ns++] = (uint64_t)i << 32 | i;
+    for (uint32_t j = 0; j < nl; j++)
+        w->ssort[ns++] = (uint64_t)w->slight[j] << 32 | w->slight[j];
+    uint32_t m;
+    return scope_route(c, r, rv, NULL, ns, w->views, n, &m);
+}
+
 /* The router's choice for r among the n instances rx covers (map: as for
  * rx_query), from the index: an index position in [0, n), or KV_RX_FULL
  * when the request needs the full views. */
@@ -1456,6 +1568,22 @@ static uint32_t route_indexed(sim_comp *c, inst_req *r, const memfab_request_vie
     }
     kv_rx_query q;
     rx_query(w, r, map, n, &q);
+    if (w->scope) { /* the holders with a hit and the k lightest */
+        uint32_t ns = 0;
+        for (uint32_t k = 0; k < q.ncand; k++)
+            if (q.cand[k].prefix_blocks)
+                w->ssort[ns++] = (uint64_t)w->cand[k] << 32 | k;
+        uint32_t nl = kv_rindex_k_least(w->rx, w->scope_k, w->slight);
+        for (uint32_t j = 0; j < nl; j++)
+            w->ssort[ns++] = (uint64_t)w->slight[j] << 32 | UINT32_MAX;
+        uint32_t m = 0, pos = scope_route(c, r, rv, map, ns, q.cand, q.ncand, &m);
+        memcpy(w->cviews, w->sviews, sizeof *w->cviews * m); /* the chosen's view among them */
+        w->ncviews = m;
+        w->rstat.indexed++;
+        return pos;
+    }
+    q.uniform = uniform_draw;
+    q.rng = c->rng;
     uint32_t pick = kv_router_index_route(w->router, w->router_st, rv, &q);
     if (pick == KV_RX_FULL)
         return pick;
@@ -1582,7 +1710,7 @@ static void dispatch(sim_comp *c, const trace_req *t)
                 w->rstat.views += n;
                 for (uint32_t i = 0; i < n; i++)
                     inst_view(w->inst[map ? map[i] : i], r, &w->views[i]);
-                pick = w->router->route(w->router_st, &rv, w->views, n, uniform_draw, c->rng);
+                pick = route_views(c, r, &rv, n);
             }
             if (pick >= n)
                 pick = n - 1;
@@ -1611,7 +1739,7 @@ static void dispatch(sim_comp *c, const trace_req *t)
     if (!w->rx && !have && n > 1) {
         memfab_request_view rv = {r->id, r->session, r->input, r->output, r->n_prompt,
                                   w->block_tokens, r->ids};
-        pick = w->router->route(w->router_st, &rv, w->views, n, uniform_draw, c->rng);
+        pick = route_views(c, r, &rv, n);
         if (pick >= n)
             pick = n - 1;
         if (w->sticky && r->session)
@@ -1951,6 +2079,10 @@ static void wl_destroy(sim_comp *c)
     sim_free(w->dirty);
     sim_free(w->cand);
     sim_free(w->cviews);
+    sim_free(w->sviews);
+    sim_free(w->spos);
+    sim_free(w->ssort);
+    sim_free(w->slight);
     for (pool_chunk *ch = w->chunks, *nx; ch; ch = nx) {
         nx = ch->next;
         for (int i = 0; i < POOL_CHUNK; i++)
@@ -2005,6 +2137,10 @@ const serving_route_stats *serving_get_route_stats(sim_comp *c)
 {
     wl_state *w = c->state;
     w->rstat.comparisons = w->rx ? kv_rindex_comparisons(w->rx) : 0;
+    w->rstat.samples = w->rwork.samples;
+    w->rstat.sample_trials = w->rwork.trials;
+    w->rstat.sample_fallbacks = w->rwork.fallbacks;
+    w->rstat.sample_nodes = w->rwork.nodes;
     return &w->rstat;
 }
 

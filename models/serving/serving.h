@@ -100,10 +100,15 @@ typedef struct serving_route_stats {
     uint64_t comparisons;       /* least-loaded tree key comparisons */
     uint64_t holders;           /* holders of first blocks listed by the index */
     uint64_t decode_indexed;    /* disaggregation: decode choices the decode index made */
+    uint64_t decode_scanned;    /* ... and those made by a scan of every decode instance */
     uint64_t decode_searches;   /* conductor: requests whose least-loaded decode instance
                                  * lacked room while another had it (searched below the root) */
     uint64_t decode_walk;       /* conductor: tree nodes those searches took, in all */
     uint64_t decode_walk_max;   /* ... and at most for one request */
+    uint64_t samples;           /* dynamo, temperature > 0: requests the index sampled */
+    uint64_t sample_trials;     /* ... proposals drawn for them (rejection sampling) */
+    uint64_t sample_fallbacks;  /* ... requests that took the exact draw over all after n */
+    uint64_t sample_nodes;      /* ... tree nodes the search for the costliest non-holder took */
 } serving_route_stats;
 const serving_route_stats *serving_get_route_stats(sim_comp *workload);
 /* Turn the routing index off (on = 0) or on before the run starts; the

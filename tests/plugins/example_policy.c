@@ -130,7 +130,7 @@ static const memfab_router_ops *const routers[] = {&p2c_ops, NULL};
 #define EXAMPLE_ABI MEMFAB_PLUGIN_ABI
 #endif
 
-static const memfab_plugin plugin = {EXAMPLE_ABI, "example_policy", evictions, routers, NULL};
+static const memfab_plugin plugin = {EXAMPLE_ABI, "example_policy", evictions, routers, NULL, NULL};
 
 const memfab_plugin *memfab_plugin_init(void);
 const memfab_plugin *memfab_plugin_init(void) { return &plugin; }
