@@ -4,7 +4,9 @@
  * Core: order by (time, insertion) against references (qsort and a simple
  * heap written here), peek, clear and reuse. Limits: times near UINT64_MAX,
  * many equal times. Errors: empty pop, pushes earlier than the clock, and
- * allocation failures in evq_new, evq_push and evq_pop.
+ * allocation failures in evq_new, evq_push and evq_pop. Stress: a
+ * differential model against the reference heap that mixes every scale of
+ * time, payload and population, with and without allocation failures.
  *
  * To make allocations fail on demand, this file defines the whole of
  * sim/mem.h itself (a counted allocator like sim/mem.c, plus a switch), so
@@ -12,6 +14,7 @@
  * library; sim/evq.o, the only library object linked in, uses nothing else.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,19 @@ static evq *q;
 #define HDR 16
 static size_t mem_in_use, mem_peak;
 static int alloc_fails; /* when set, every allocation fails */
+/* when >= 0, this many more allocations succeed and every one after fails
+ * (until it is set back to -1): a failure in the middle of an operation */
+static long alloc_fail_in = -1;
+
+/* Whether the next allocation fails (and count it down). */
+static int alloc_refused(void)
+{
+    if (alloc_fails || alloc_fail_in == 0)
+        return 1;
+    if (alloc_fail_in > 0)
+        alloc_fail_in--;
+    return 0;
+}
 
 static void mem_account(ptrdiff_t delta)
 {
@@ -37,7 +53,7 @@ static void mem_account(ptrdiff_t delta)
 
 void *sim_alloc(size_t size)
 {
-    unsigned char *p = alloc_fails ? NULL : malloc(HDR + size);
+    unsigned char *p = alloc_refused() ? NULL : malloc(HDR + size);
     if (!p)
         return NULL;
     memcpy(p, &size, sizeof size);
@@ -73,7 +89,7 @@ void *sim_realloc(void *ptr, size_t size)
     unsigned char *base = (unsigned char *)ptr - HDR;
     size_t old;
     memcpy(&old, base, sizeof old);
-    unsigned char *p = alloc_fails ? NULL : realloc(base, HDR + size);
+    unsigned char *p = alloc_refused() ? NULL : realloc(base, HDR + size);
     if (!p)
         return NULL;
     memcpy(p, &size, sizeof size);
@@ -135,9 +151,13 @@ static void ck_same(const sim_event *a, const sim_event *b)
 {
     if (a->time != b->time || a->target != b->target || a->kind != b->kind ||
         a->a0 != b->a0 || a->a1 != b->a1)
-        ck_abort_msg("got (%llu, seq %llu), want (%llu, seq %llu)",
-                     (unsigned long long)a->time, (unsigned long long)a->a0,
-                     (unsigned long long)b->time, (unsigned long long)b->a0);
+        ck_abort_msg("got (%llu, %lu, %lu, %#llx, %#llx), want (%llu, %lu, %lu, %#llx, %#llx)"
+                     " (time, target, kind, a0, a1)",
+                     (unsigned long long)a->time, (unsigned long)a->target,
+                     (unsigned long)a->kind, (unsigned long long)a->a0,
+                     (unsigned long long)a->a1, (unsigned long long)b->time,
+                     (unsigned long)b->target, (unsigned long)b->kind,
+                     (unsigned long long)b->a0, (unsigned long long)b->a1);
 }
 
 /* Reference order: (time, seq); a0 holds the insertion sequence. */
@@ -172,27 +192,52 @@ static void random_batch(size_t n, sim_time base, uint64_t range)
     free(ref);
 }
 
-/* --- a simple reference heap ordered by (time, a0 = seq) --- */
+/* --- a simple reference heap ordered by (time, insertion sequence); the
+ * sequence is a0 (rh_push) or given apart (rh_push_seq, for events whose
+ * a0 is an arbitrary payload) --- */
 typedef struct refheap {
     sim_event *a;
+    uint64_t *seq;
     size_t n, cap;
 } refheap;
 
-static void rh_push(refheap *h, const sim_event *e)
+static int rh_less(const refheap *h, size_t i, size_t j)
+{
+    if (h->a[i].time != h->a[j].time)
+        return h->a[i].time < h->a[j].time;
+    return h->seq[i] < h->seq[j];
+}
+
+static void rh_swap(refheap *h, size_t i, size_t j)
+{
+    sim_event t = h->a[i];
+    h->a[i] = h->a[j];
+    h->a[j] = t;
+    uint64_t s = h->seq[i];
+    h->seq[i] = h->seq[j];
+    h->seq[j] = s;
+}
+
+static void rh_push_seq(refheap *h, const sim_event *e, uint64_t seq)
 {
     if (h->n == h->cap) {
         h->cap = h->cap ? 2 * h->cap : 64;
         h->a = realloc(h->a, h->cap * sizeof *h->a);
-        CHECK(h->a != NULL);
+        h->seq = realloc(h->seq, h->cap * sizeof *h->seq);
+        CHECK(h->a != NULL && h->seq != NULL);
     }
     size_t i = h->n++;
     h->a[i] = *e;
-    while (i > 0 && cmp_ev(&h->a[i], &h->a[(i - 1) / 2]) < 0) {
-        sim_event t = h->a[i];
-        h->a[i] = h->a[(i - 1) / 2];
-        h->a[(i - 1) / 2] = t;
+    h->seq[i] = seq;
+    while (i > 0 && rh_less(h, i, (i - 1) / 2)) {
+        rh_swap(h, i, (i - 1) / 2);
         i = (i - 1) / 2;
     }
+}
+
+static void rh_push(refheap *h, const sim_event *e)
+{
+    rh_push_seq(h, e, e->a0);
 }
 
 static int rh_pop(refheap *h, sim_event *out)
@@ -200,22 +245,29 @@ static int rh_pop(refheap *h, sim_event *out)
     if (!h->n)
         return 0;
     *out = h->a[0];
-    h->a[0] = h->a[--h->n];
+    h->n--;
+    h->a[0] = h->a[h->n];
+    h->seq[0] = h->seq[h->n];
     size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, m = i;
-        if (l < h->n && cmp_ev(&h->a[l], &h->a[m]) < 0)
+        if (l < h->n && rh_less(h, l, m))
             m = l;
-        if (l + 1 < h->n && cmp_ev(&h->a[l + 1], &h->a[m]) < 0)
+        if (l + 1 < h->n && rh_less(h, l + 1, m))
             m = l + 1;
         if (m == i)
             break;
-        sim_event t = h->a[i];
-        h->a[i] = h->a[m];
-        h->a[m] = t;
+        rh_swap(h, i, m);
         i = m;
     }
     return 1;
+}
+
+static void rh_free(refheap *h)
+{
+    free(h->a);
+    free(h->seq);
+    memset(h, 0, sizeof *h);
 }
 
 /* Hold model with a varying population: pops and pushes interleave, each
@@ -259,7 +311,7 @@ static void hold_model(size_t fill, size_t steps, uint64_t range)
         ck_same(&a, &b);
     }
     ck_assert_int_eq(evq_pop(q, &a), 0);
-    free(h.a);
+    rh_free(&h);
 }
 
 /* ---------------------------------------------------------------- Core */
@@ -429,7 +481,7 @@ START_TEST(test_front_spill)
         ck_same(&a, &b);
     }
     ck_assert_int_eq(evq_pop(q, &a), 0);
-    free(h.a);
+    rh_free(&h);
 }
 END_TEST
 
@@ -530,6 +582,42 @@ START_TEST(test_clear_reuse)
     rng_state = seed; /* the same work again needs no new memory */
     random_batch(100000, 0, 100000);
     ck_assert_uint_eq(evq_bytes(q), bytes);
+}
+END_TEST
+
+/* evq_clear resets the clock and every structure keyed by it: with the
+ * clock at 5 x 2^24 ps and events beyond it, cleared; then events near
+ * 2 x 2^24, 6 x 2^24 and 0 must pop in time order (state left from before
+ * the clear, such as a pivot or a bucket range, would misplace them). */
+START_TEST(test_clear_resets_clock)
+{
+    const sim_time W = UINT64_C(1) << 24;
+    sim_event e, x;
+    for (uint64_t i = 0; i < 600; i++) {
+        e = ev(5 * W + i * 1000, i);
+        ck_assert_int_eq(evq_push(q, &e), 0);
+    }
+    for (int i = 0; i < 590; i++)
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+    ck_assert_uint_eq(e.time >> 24, 5);
+    evq_clear(q);
+    sim_event ref[100];
+    size_t n = 0;
+    for (uint64_t i = 0; i < 20; i++) { /* enough that the queue is not small then */
+        ref[n++] = ev(6 * W + 5 + i * 3000, 1000 + 2 * i);
+        ref[n++] = ev(2 * W + i * 3000, 1001 + 2 * i);
+    }
+    for (uint64_t i = 0; i < 60; i++)
+        ref[n++] = ev(1 + i, 2000 + i);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(evq_push(q, &ref[i]), 0);
+    qsort(ref, n, sizeof ref[0], cmp_ev);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(evq_peek_time(q), ref[i].time);
+        ck_assert_int_eq(evq_pop(q, &x), 1);
+        ck_same(&x, &ref[i]);
+    }
+    ck_assert_int_eq(evq_pop(q, &x), 0);
 }
 END_TEST
 
@@ -760,6 +848,328 @@ START_TEST(test_spill_nomem)
 }
 END_TEST
 
+/* ------------------------------------------- differential stress (Stress) */
+
+/* A push time for the stress model: the clock `now` plus an increment from
+ * a mix of scales, or a time just around a boundary of the radix digits
+ * (2^8 to 2^56, 2^24 most often), or the time of
+ * the previous push (a tie far from the clock), or exactly the clock.
+ * Log-uniform increments have up to `smax` bits. Never SIM_TIME_MAX (peek
+ * reports that as none), never before the clock. */
+static sim_time stress_time(sim_time now, sim_time prev, unsigned smax)
+{
+    static const unsigned bnd[] = {8, 16, 24, 24, 24, 32, 40, 48, 56};
+    const sim_time top = SIM_TIME_MAX - 1;
+    uint64_t r = rnd();
+    sim_time t;
+    switch (r & 15) {
+    case 0:
+    case 1:
+        t = now; /* at the clock */
+        break;
+    case 2:
+        t = now + 1 + (r >> 8) % 3;
+        break;
+    case 3:
+        t = prev >= now ? prev : now; /* a tie with the previous push */
+        break;
+    case 4:
+    case 5: { /* just before, at or after the j-th multiple of 2^k after now */
+        unsigned k = bnd[(r >> 4) % (sizeof bnd / sizeof bnd[0])];
+        uint64_t j = 1 + (r >> 12) % 2;
+        uint64_t off = (r >> 16) % 7;
+        if ((now >> k) + j > (top >> k))
+            return top - (r >> 24) % 3 < now ? now : top - (r >> 24) % 3;
+        t = ((now >> k) + j) << k;
+        t = t - 3 + off; /* t >= 2^8 - 3 */
+        break;
+    }
+    default: { /* log-uniform: s bits, s from 1 to smax */
+        unsigned s = 1 + (unsigned)((r >> 4) % smax);
+        uint64_t inc = ((uint64_t)1 << (s - 1)) | (rnd() & (((uint64_t)1 << (s - 1)) - 1));
+        t = now + inc;
+        if (t < now) /* wrapped */
+            t = top;
+        break;
+    }
+    }
+    if (t > top)
+        t = top;
+    return t < now ? now : t;
+}
+
+/* Targets and kinds: small ones, ones around 2^16 - 1, 2^24 - 1 and 256
+ * (the limits of a packed layout, should the event set ever pack them),
+ * the largest, and uniform 32-bit ones. */
+static uint32_t stress_target(void)
+{
+    uint64_t r = rnd();
+    switch (r % 8) {
+    case 0:
+    case 1:
+    case 2:
+        return (uint32_t)(r >> 8) % 4096;
+    case 3:
+        return 0xffffu - 3 + (uint32_t)(r >> 8) % 7;
+    case 4:
+        return 0xffffffu - 3 + (uint32_t)(r >> 8) % 7;
+    case 5:
+        return UINT32_MAX - (uint32_t)(r >> 8) % 3;
+    default:
+        return (uint32_t)(r >> 32);
+    }
+}
+
+static uint32_t stress_kind(void)
+{
+    uint64_t r = rnd();
+    switch (r % 8) {
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+        return (uint32_t)(r >> 8) % 32;
+    case 4:
+        return 256 - 3 + (uint32_t)(r >> 8) % 7;
+    case 5:
+        return UINT32_MAX - (uint32_t)(r >> 8) % 3;
+    default:
+        return (uint32_t)(r >> 32);
+    }
+}
+
+/* Counts of what the stress model did, to check that it did it. */
+typedef struct stress_counts {
+    uint64_t pushes, pops, until_pops, until_refused, clears, failed_push, failed_pop;
+    uint64_t peak, cycles;
+    sim_time top_clock;
+} stress_counts;
+
+/* The differential stress model against the reference heap: `ops`
+ * operations in cycles that grow the population to a target (10 to
+ * 100,000) and drain it to 0 (so that the small array, the front and the
+ * buckets take turns), each with its own scale of
+ * increments (up to 2^2 .. 2^60 ps); pushes, evq_pop, evq_pop_until with
+ * bounds below, at and above the earliest time, peeks after every
+ * operation, evq_size, evq_bytes against the allocator, and an occasional
+ * evq_clear (and always once the clock nears SIM_TIME_MAX). Every event
+ * has a random a0 and a1 (the sequence is kept apart). With `inject`,
+ * three operations in four run with allocations failing, at once or after
+ * 1 to 3 successful ones (most need none and succeed), and a clear is a
+ * new queue instead: a failed call must return SIM_ENOMEM, leave *out
+ * alone and the queue as it was (size, earliest time, and every later pop;
+ * after half the failed pops, a push at the clock, which must come first). */
+static void stress_model(uint64_t seed, size_t ops, int inject, stress_counts *ct)
+{
+    static const size_t pops_to[] = {10, 40, 300, 3000, 20000, 100000};
+    static const unsigned scales[] = {2, 8, 12, 16, 20, 23, 24, 26, 32, 40, 48, 60};
+    refheap h = {0};
+    uint64_t seq = 0;
+    sim_time now = 0, prev = 0;
+    size_t base = sim_mem_in_use() - evq_bytes(q);
+    size_t goal = 0;
+    unsigned smax = 8;
+    int grow = 0;
+    size_t near_top = 0;
+    rng_state = seed;
+    memset(ct, 0, sizeof *ct);
+    for (size_t op = 0; op < ops; op++) {
+        if (!grow && h.n == 0) { /* a new cycle */
+            goal = pops_to[rnd() % (sizeof pops_to / sizeof pops_to[0])];
+            smax = scales[rnd() % (sizeof scales / sizeof scales[0])];
+            grow = 1;
+            ct->cycles++;
+            if (rnd() % 6 == 0) { /* the next cycles near the top of time */
+                sim_time far = SIM_TIME_MAX - (UINT64_C(1) << (16 + rnd() % 33));
+                if (far > now) {
+                    sim_event e = {far, stress_target(), stress_kind(), rnd(), rnd()};
+                    CHECK(evq_push(q, &e) == 0);
+                    rh_push_seq(&h, &e, seq++);
+                    ct->pushes++;
+                }
+            }
+        } else if (grow && h.n >= goal) {
+            grow = 0;
+        }
+        uint64_t r = rnd();
+        if (now > ct->top_clock)
+            ct->top_clock = now;
+        near_top += now > SIM_TIME_MAX - (UINT64_C(1) << 40);
+        if (r % (inject ? 5000 : 400000) == 0 || near_top > 20000) {
+            /* clear and reuse; or, with failures, start from a new queue,
+             * whose memory must grow again */
+            if (inject) {
+                evq_free(q);
+                q = evq_new();
+                CHECK(q != NULL);
+                base = sim_mem_in_use() - evq_bytes(q);
+            } else {
+                evq_clear(q);
+            }
+            h.n = 0;
+            now = 0; /* (prev stays: ties with it land far from the new clock) */
+            near_top = 0;
+            grow = 0;
+            ct->clears++;
+            CHECK(evq_size(q) == 0 && evq_peek_time(q) == SIM_TIME_MAX);
+            continue;
+        }
+        int push = (r >> 8) % 4 != 0 ? grow : !grow;
+        int fail = inject && (r >> 20) % 4 != 0;
+        if (push) {
+            sim_event e = {stress_time(now, prev, smax), stress_target(), stress_kind(), rnd(),
+                           rnd()};
+            if (fail) {
+                if ((r >> 24) & 1)
+                    alloc_fails = 1;
+                else
+                    alloc_fail_in = (long)((r >> 25) % 4);
+            }
+            int rc = evq_push(q, &e);
+            alloc_fails = 0;
+            alloc_fail_in = -1;
+            if (rc == SIM_ENOMEM && fail) {
+                ct->failed_push++;
+            } else {
+                CHECK(rc == 0);
+                rh_push_seq(&h, &e, seq++);
+                prev = e.time;
+                ct->pushes++;
+            }
+        } else {
+            sim_event a, b;
+            const sim_event sentinel = {12345, 6, 7, 8, 9};
+            a = sentinel;
+            sim_time first = h.n ? h.a[0].time : SIM_TIME_MAX;
+            int until = (r >> 12) % 8 < 3;
+            sim_time u = SIM_TIME_MAX;
+            if (until) {
+                switch ((r >> 28) % 8) {
+                case 0:
+                    u = first ? first - 1 : 0;
+                    break;
+                case 1:
+                case 2:
+                    u = first;
+                    break;
+                case 3:
+                    u = first + (r >> 40) % 4;
+                    break;
+                case 4:
+                    u = now + ((r >> 32) & ((UINT64_C(1) << ((r >> 36) % 60)) - 1));
+                    break;
+                case 5:
+                    u = now ? now - 1 : 0;
+                    break;
+                case 6:
+                    u = SIM_TIME_MAX;
+                    break;
+                default:
+                    u = rnd();
+                    break;
+                }
+            }
+            if (fail) {
+                if ((r >> 24) & 1)
+                    alloc_fails = 1;
+                else
+                    alloc_fail_in = (long)((r >> 25) % 4);
+            }
+            int got = until ? evq_pop_until(q, u, &a) : evq_pop(q, &a);
+            alloc_fails = 0;
+            alloc_fail_in = -1;
+            if (got == SIM_ENOMEM && fail) {
+                ct->failed_pop++;
+                ck_same(&a, &sentinel); /* *out untouched */
+                if (rnd() % 2) { /* the clock did not move: a push at it is allowed */
+                    sim_event e = {now, stress_target(), stress_kind(), rnd(), rnd()};
+                    CHECK(evq_push(q, &e) == 0);
+                    rh_push_seq(&h, &e, seq++);
+                    prev = e.time;
+                    ct->pushes++;
+                }
+            } else if (!h.n || (until && first > u)) {
+                CHECK(got == 0);
+                ck_same(&a, &sentinel);
+                ct->until_refused++;
+            } else {
+                CHECK(got == 1);
+                CHECK(rh_pop(&h, &b) == 1);
+                ck_same(&a, &b);
+                CHECK(a.time >= now);
+                now = a.time;
+                if (until)
+                    ct->until_pops++;
+                else
+                    ct->pops++;
+            }
+        }
+        CHECK(evq_size(q) == h.n);
+        CHECK(evq_peek_time(q) == (h.n ? h.a[0].time : SIM_TIME_MAX));
+        CHECK(evq_bytes(q) == sim_mem_in_use() - base);
+        if (h.n > ct->peak)
+            ct->peak = h.n;
+    }
+    sim_event a, b;
+    while (rh_pop(&h, &b)) {
+        CHECK(evq_pop(q, &a) == 1);
+        ck_same(&a, &b);
+    }
+    ck_assert_int_eq(evq_pop(q, &a), 0);
+    ck_assert_uint_eq(evq_bytes(q), sim_mem_in_use() - base);
+    rh_free(&h);
+    if (getenv("EVQ_STRESS_VERBOSE"))
+        fprintf(stderr,
+                "seed %llu: %zu ops, %llu cycles, peak %llu, pushes %llu, pops %llu, "
+                "until %llu (refused %llu), clears %llu, failed push %llu pop %llu, "
+                "top clock 2^64 - %llu\n",
+                (unsigned long long)seed, ops, (unsigned long long)ct->cycles,
+                (unsigned long long)ct->peak, (unsigned long long)ct->pushes,
+                (unsigned long long)ct->pops, (unsigned long long)ct->until_pops,
+                (unsigned long long)ct->until_refused, (unsigned long long)ct->clears,
+                (unsigned long long)ct->failed_push, (unsigned long long)ct->failed_pop,
+                (unsigned long long)(SIM_TIME_MAX - ct->top_clock));
+}
+
+/* The seed of a stress test: `dflt`, or EVQ_STRESS_SEED to try others
+ * (EVQ_STRESS_VERBOSE=1 prints what a run did). */
+static uint64_t stress_seed(uint64_t dflt)
+{
+    const char *s = getenv("EVQ_STRESS_SEED");
+    return s ? strtoull(s, NULL, 10) : dflt;
+}
+
+/* The stress model without failures: 6,000,000 operations (seed 2026). */
+START_TEST(test_stress_differential)
+{
+    stress_counts ct;
+    stress_model(stress_seed(2026), 6000000, 0, &ct);
+    /* it did what it is for: many drain cycles, some to 1e5 events, every
+     * kind of pop, clears, and a clock near the top of time */
+    ck_assert_uint_gt(ct.cycles, 20);
+    ck_assert_uint_ge(ct.peak, 100000);
+    ck_assert_uint_gt(ct.pops, 300000);
+    ck_assert_uint_gt(ct.until_pops, 100000);
+    ck_assert_uint_gt(ct.until_refused, 10000);
+    ck_assert_uint_gt(ct.clears, 2);
+    ck_assert_uint_gt(ct.top_clock, SIM_TIME_MAX - (UINT64_C(1) << 40));
+}
+END_TEST
+
+/* The stress model with allocation failures injected (seed 7; a new queue
+ * every 5,000 operations or so, whose memory must grow again): every failed
+ * call leaves the queue as it was. */
+START_TEST(test_stress_nomem)
+{
+    stress_counts ct;
+    stress_model(stress_seed(7), 5000000, 1, &ct);
+    ck_assert_uint_gt(ct.failed_push, 10000);
+    ck_assert_uint_gt(ct.failed_pop, 10);
+    ck_assert_uint_gt(ct.cycles, 1000);
+    ck_assert_uint_gt(ct.peak, 10000);
+}
+END_TEST
+
 static Suite *evq_suite(void)
 {
     Suite *s = suite_create("evq");
@@ -779,6 +1189,7 @@ static Suite *evq_suite(void)
     tcase_add_test(tc, test_peek);
     tcase_add_test(tc, test_pop_until);
     tcase_add_test(tc, test_clear_reuse);
+    tcase_add_test(tc, test_clear_resets_clock);
     tcase_add_test(tc, test_memory_accounted);
     suite_add_tcase(s, tc);
 
@@ -798,6 +1209,13 @@ static Suite *evq_suite(void)
     tcase_add_test(tc, test_push_nomem);
     tcase_add_test(tc, test_pop_nomem);
     tcase_add_test(tc, test_spill_nomem);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("Stress");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_stress_differential);
+    tcase_add_test(tc, test_stress_nomem);
     suite_add_tcase(s, tc);
     return s;
 }
