@@ -78,6 +78,26 @@
 #include "sim/scn.h"
 #include "sim/sim.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* Requests of the disaggregated runs: PD_REQ for the comparisons of the
+ * index with full views (1,500), NREQ for the larger ones (2,000); fewer
+ * under ASan, which looks for memory errors, not for more decisions (the
+ * suite's runs there took most of CI's ASan time). */
+#ifdef UNDER_ASAN
+#define NREQ 800u
+#define PD_REQ 600u
+#else
+#define NREQ 2000u
+#define PD_REQ 1500u
+#endif
+
 /* ---- the index alone ------------------------------------------------------ */
 
 static uint64_t lcg(uint64_t *s)
@@ -775,7 +795,7 @@ static void scenario_pd(char *buf, size_t len, uint32_t np, uint32_t nd, const c
 {
     char policy[256];
     snprintf(policy, sizeof policy, "conductor%s", params);
-    scenario_pdx(buf, len, np, 0, nd, policy, "least_loaded", dcap, 5, 1500);
+    scenario_pdx(buf, len, np, 0, nd, policy, "least_loaded", dcap, 5, PD_REQ);
 }
 
 /* Conductor with the index (prefill: llmd's proof over the prefill
@@ -800,26 +820,26 @@ START_TEST(conductor_indexed_equals_full_views)
     serving_route_stats ra, rb;
     run(text, 1, &a, &ra);
     run(text, 0, &b, &rb);
-    ck_assert_uint_eq(a.rows, 1500);
-    ck_assert_uint_eq(b.rows, 1500);
+    ck_assert_uint_eq(a.rows, PD_REQ);
+    ck_assert_uint_eq(b.rows, PD_REQ);
     ck_assert_msg(a.h == b.h, "conductor%s hbm %s: results differ with the index", params,
                   dcap);
-    ck_assert_uint_eq(ra.routed, 1500);
-    ck_assert_uint_eq(ra.indexed, 1500); /* every request, the room search included */
-    ck_assert_uint_eq(ra.decode_indexed, 1500);
+    ck_assert_uint_eq(ra.routed, PD_REQ);
+    ck_assert_uint_eq(ra.indexed, PD_REQ); /* every request, the room search included */
+    ck_assert_uint_eq(ra.decode_indexed, PD_REQ);
     ck_assert_uint_eq(rb.indexed, 0);
     ck_assert_uint_eq(rb.decode_indexed, 0);
-    ck_assert_uint_eq(rb.views, 11 * 1500);
+    ck_assert_uint_eq(rb.views, 11 * PD_REQ);
     if (_i == 7) /* early rejection reached */
         ck_assert(a.rejected_early > 0);
     /* the least-loaded decode instance lacked room while another had it:
      * these requests built all 11 views before the room search */
     ck_assert_uint_gt(ra.decode_searches, 0);
     /* the holders, the prefill root and the decode choice: never all 11 */
-    ck_assert_uint_le(ra.views, ra.holders + 2 * 1500);
-    fprintf(stderr, "conductor%s hbm %s: %llu of 1500 indexed, %llu views (full: %llu), "
+    ck_assert_uint_le(ra.views, ra.holders + 2 * PD_REQ);
+    fprintf(stderr, "conductor%s hbm %s: %llu of %u indexed, %llu views (full: %llu), "
             "%llu room searches, %.2f nodes each (at most %llu)\n",
-            params, dcap, (unsigned long long)ra.indexed, (unsigned long long)ra.views,
+            params, dcap, (unsigned long long)ra.indexed, PD_REQ, (unsigned long long)ra.views,
             (unsigned long long)rb.views, (unsigned long long)ra.decode_searches,
             ra.decode_searches ? (double)ra.decode_walk / (double)ra.decode_searches : 0.0,
             (unsigned long long)ra.decode_walk_max);
@@ -882,44 +902,29 @@ START_TEST(disagg_ordinary_router_indexed_equals_full_views)
     const char *policy = pd_ordinary[_i / 2];
     const char *dpol = _i % 2 ? "kv_room" : "least_loaded";
     static char text[8192];
-    scenario_pdx(text, sizeof text, 6, 2, 5, policy, dpol, "2 GiB", 5, 1500);
+    scenario_pdx(text, sizeof text, 6, 2, 5, policy, dpol, "2 GiB", 5, PD_REQ);
     hsink a, b;
     serving_route_stats ra, rb;
     run(text, 1, &a, &ra);
     run(text, 0, &b, &rb);
-    ck_assert_uint_eq(a.rows, 1500);
-    ck_assert_uint_eq(b.rows, 1500);
+    ck_assert_uint_eq(a.rows, PD_REQ);
+    ck_assert_uint_eq(b.rows, PD_REQ);
     ck_assert_msg(a.h == b.h, "%s, decode %s: results differ with the index", policy, dpol);
-    ck_assert_uint_eq(ra.routed, 1500);
+    ck_assert_uint_eq(ra.routed, PD_REQ);
     if (!strstr(policy, "sticky"))
-        ck_assert_uint_eq(ra.indexed, 1500);
+        ck_assert_uint_eq(ra.indexed, PD_REQ);
     ck_assert_uint_gt(ra.indexed, 0);
     ck_assert_uint_eq(rb.indexed, 0);
     ck_assert_uint_eq(rb.decode_indexed, 0);
-    ck_assert_uint_eq(rb.views, 8 * 1500); /* the full path: every prefill-capable view */
+    ck_assert_uint_eq(rb.views, 8 * PD_REQ); /* the full path: every prefill-capable view */
     /* every decode choice from the index: the requests routed to a
      * prefill instance (the mixed ones decode themselves) */
-    ck_assert_uint_gt(ra.decode_indexed, 1500 / 2);
-    ck_assert_uint_le(ra.decode_indexed, 1500);
-    ck_assert_uint_le(ra.views, ra.holders + 2 * 1500);
+    ck_assert_uint_gt(ra.decode_indexed, PD_REQ / 2);
+    ck_assert_uint_le(ra.decode_indexed, PD_REQ);
+    ck_assert_uint_le(ra.views, ra.holders + 2 * PD_REQ);
 }
 END_TEST
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
-/* Requests of the larger disaggregated runs: 2,000 (800 under ASan, which
- * looks for memory errors, not for more decisions). */
-#ifdef UNDER_ASAN
-#define NREQ 800u
-#else
-#define NREQ 2000u
-#endif
 
 /* The same at a larger scale (the shape of pd-disaggregation.yaml: equal
  * prefill and decode pools): 24 + 24 instances, 64 groups, NREQ
@@ -1004,21 +1009,21 @@ START_TEST(decode_index_whatever_the_router)
     const char *policy = dec_cases[_i / 2].policy;
     uint32_t np = dec_cases[_i / 2].np, nd = dec_cases[_i / 2].nd;
     static char text[16384];
-    scenario_pdx(text, sizeof text, np, 0, nd, policy, dpol, "2 GiB", 5, 1500);
+    scenario_pdx(text, sizeof text, np, 0, nd, policy, dpol, "2 GiB", 5, PD_REQ);
     hsink a, b;
     serving_route_stats ra, rb;
     run(text, 1, &a, &ra);
     run(text, 0, &b, &rb);
-    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_uint_eq(a.rows, PD_REQ);
     ck_assert_msg(a.h == b.h, "%s, %u + %u, decode %s: results differ with the index", policy,
                   np, nd, dpol);
-    ck_assert_uint_eq(ra.decode_indexed, 1500); /* every request decodes on a decode instance */
+    ck_assert_uint_eq(ra.decode_indexed, PD_REQ); /* every request decodes on a decode instance */
     ck_assert_uint_eq(ra.decode_scanned, 0);
     ck_assert_uint_eq(rb.decode_indexed, 0);
-    ck_assert_uint_eq(rb.decode_scanned, 1500);
+    ck_assert_uint_eq(rb.decode_scanned, PD_REQ);
     if (!strcmp(policy, "rindex_test_plugin")) {
         ck_assert_uint_eq(ra.indexed, 0); /* the prefill choice: every view */
-        ck_assert_uint_eq(ra.views, (uint64_t)np * 1500);
+        ck_assert_uint_eq(ra.views, (uint64_t)np * PD_REQ);
     }
 }
 END_TEST
