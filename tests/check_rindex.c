@@ -1200,6 +1200,110 @@ START_TEST(k_least_matches_a_sort)
 }
 END_TEST
 
+/* kv_rindex_first_except: the first instance in the second tree's order
+ * outside a sorted skip list equals a scan, for random figures with many
+ * ties, every max order, n from 1 to 70, skip lists from empty to every
+ * instance (then UINT32_MAX); at most 1 + |skip| (log2 p + 1) nodes
+ * taken. Without a second tree: UINT32_MAX. kv_rindex_k_least's edges: k
+ * = 0 gives nothing, k >= n every instance in the order (n = 1 too). */
+START_TEST(first_except_matches_a_scan)
+{
+    uint64_t seed = 17;
+    static const int orders[] = {KV_RINDEX_MAXLOAD, KV_RINDEX_MAXKV, KV_RINDEX_MAXREQS};
+    for (int o = 0; o < 3; o++)
+        for (uint32_t n = 1; n <= 70; n += 3) {
+            kv_rindex *x = kv_rindex_new_orders(n, KV_RINDEX_LOAD, orders[o]);
+            ck_assert_ptr_nonnull(x);
+            uint64_t *fig[3];
+            for (int f = 0; f < 3; f++)
+                fig[f] = calloc(n, sizeof *fig[f]);
+            uint32_t levels = 0;
+            while ((1u << levels) < n)
+                levels++;
+            uint32_t skip[70], out[80], want[70];
+            const uint64_t *cf[3] = {fig[0], fig[1], fig[2]};
+            for (int step = 0; step < 80; step++) {
+                for (int u = 0; u < 5; u++) {
+                    uint32_t i = (uint32_t)(lcg(&seed) % n);
+                    for (int f = 0; f < 3; f++)
+                        fig[f][i] = lcg(&seed) % 4;
+                    kv_rindex_set(x, i, fig[0][i], fig[1][i], fig[2][i]);
+                }
+                /* every instance, none, or each with probability 1/4 .. 3/4 */
+                uint32_t ns = 0, mode = (uint32_t)(lcg(&seed) % 5);
+                for (uint32_t i = 0; i < n; i++)
+                    if (mode == 0 || (mode > 1 && lcg(&seed) % 4 < mode - 1))
+                        skip[ns++] = i;
+                uint32_t best = UINT32_MAX;
+                for (uint32_t i = 0, j = 0; i < n; i++) {
+                    if (j < ns && skip[j] == i) {
+                        j++;
+                        continue;
+                    }
+                    if (best == UINT32_MAX || scan_before(orders[o], cf, i, best))
+                        best = i;
+                }
+                uint64_t was = kv_rindex_walked(x);
+                ck_assert_uint_eq(kv_rindex_first_except(x, skip, ns), best);
+                ck_assert_uint_le(kv_rindex_walked(x) - was, 1 + (uint64_t)ns * (levels + 1));
+                /* k_least: 0, and n and beyond */
+                ck_assert_uint_eq(kv_rindex_k_least(x, 0, out), 0);
+                for (uint32_t i = 0; i < n; i++) {
+                    uint32_t j = i;
+                    for (; j > 0 && scan_before(KV_RINDEX_LOAD, cf, i, want[j - 1]); j--)
+                        want[j] = want[j - 1];
+                    want[j] = i;
+                }
+                uint32_t k = n + (uint32_t)(lcg(&seed) % 3);
+                ck_assert_uint_eq(kv_rindex_k_least(x, k, out), n);
+                for (uint32_t j = 0; j < n; j++)
+                    ck_assert_uint_eq(out[j], want[j]);
+            }
+            for (int f = 0; f < 3; f++)
+                free(fig[f]);
+            kv_rindex_free(x);
+            x = kv_rindex_new_orders(n, KV_RINDEX_KV, KV_RINDEX_NONE);
+            ck_assert_uint_eq(kv_rindex_first_except(x, NULL, 0), UINT32_MAX);
+            kv_rindex_free(x);
+        }
+}
+END_TEST
+
+/* A version-3 plug-in listing two scopes for one of its routers is
+ * refused (which of the two would hold is otherwise the registration
+ * order's accident), and registers nothing; so is a scope naming no
+ * router. The same plug-in registered twice is accepted. */
+static const memfab_router_ops dup_ops = {"rindex_test_dupscope", plug_create, free, plug_route};
+
+START_TEST(plugin_scope_listed_twice_refused)
+{
+    static const memfab_router_ops *const routers[] = {&dup_ops, NULL};
+    static const memfab_router_scope a = {&dup_ops, 2}, b = {&dup_ops, 5}, none = {NULL, 2};
+    static const memfab_router_scope *const two[] = {&a, &b, NULL}, *const twice[] = {&a, &a, NULL},
+                                            *const nul[] = {&none, NULL}, *const one[] = {&a, NULL};
+    memfab_plugin p2 = {3, "dup2", NULL, routers, NULL, two};
+    memfab_plugin pt = {3, "dup_same", NULL, routers, NULL, twice};
+    memfab_plugin pn = {3, "dup_null", NULL, routers, NULL, nul};
+    memfab_plugin p1 = {3, "dup_ok", NULL, routers, NULL, one};
+    sim_err err;
+    sim_err_clear(&err);
+    ck_assert_int_eq(kv_register_plugin(&p2, &err), SIM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "'rindex_test_dupscope' has two scopes"), "%s", err.msg);
+    ck_assert_ptr_null(kv_router_scope(&dup_ops));
+    ck_assert_ptr_null(kv_router_find("rindex_test_dupscope"));
+    sim_err_clear(&err);
+    ck_assert_int_eq(kv_register_plugin(&pt, &err), SIM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "has two scopes"), "%s", err.msg);
+    ck_assert_ptr_null(kv_router_find("rindex_test_dupscope"));
+    sim_err_clear(&err);
+    ck_assert_int_eq(kv_register_plugin(&pn, &err), SIM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "names no router"), "%s", err.msg);
+    ck_assert_int_eq(kv_register_plugin(&p1, &err), 0);
+    ck_assert_int_eq(kv_register_plugin(&p1, &err), 0);
+    ck_assert_ptr_eq(kv_router_scope(&dup_ops), &a);
+}
+END_TEST
+
 START_TEST(dynamo_beyond_exact_range_builds_every_view)
 {
     char text[2048];
@@ -1397,6 +1501,8 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, scoped_plugin_indexed_equals_full_views, 0, 6);
     tcase_add_test(tc, plugin_v2_table_unchanged);
     tcase_add_test(tc, k_least_matches_a_sort);
+    tcase_add_test(tc, first_except_matches_a_scan);
+    tcase_add_test(tc, plugin_scope_listed_twice_refused);
     tcase_add_test(tc, dynamo_beyond_exact_range_builds_every_view);
     tcase_add_test(tc, views_per_request_do_not_grow_with_instances);
     tcase_add_loop_test(tc, dynamo_sampling_indexed_equals_full_views, 0, 12);
