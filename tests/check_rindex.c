@@ -47,6 +47,16 @@
  *     not); at 1,000 instances a request builds about 14 views (the
  *     holders', the root's, the chosen's) and draws about 3 proposals
  *     (bound exp(1/T)), none falling back to the sum over all.
+ *     At its edges (span 0, every instance or none holding, overlap
+ *     weight 0, no blocks, temperature 10^-6 and 10^6, no KV figures) the
+ *     draws fit the softmax too, and match the index's draw for draw
+ *     where it decides (dynamo_sampler_edges).
+ *   - kv_rindex_first_except and kv_rindex_k_least equal scans at their
+ *     edges (empty and full skip lists, k = 0, k >= n, n = 1); a scoped
+ *     plug-in's request goes to inst[k].index of the position k it
+ *     returned (past the end: the last view), with and without the index,
+ *     disaggregated or not; a plug-in with two scopes for one router is
+ *     refused.
  *   - With disaggregation the decode choice comes from the decode index
  *     whatever the router (a plug-in, dynamo sampling or beyond its exact
  *     range, one prefill instance): no decode choice scans the decode
@@ -560,7 +570,144 @@ START_TEST(dynamo_sampler_indexed_equals_full_views)
 }
 END_TEST
 
+/* The sampler at its edges, each against Dynamo's softmax computed here
+ * from the costs (chi-square, p > 10^-3 at a fixed seed; a cell of
+ * probability 0 must get no draw) and, with KV figures, through the index
+ * draw for draw: every instance at one cost (span 0: uniform), every
+ * instance holding a prefix, none holding, overlap_weight 0, a request of
+ * no blocks, temperature 10^-6 (the cheapest tie, a holder and a
+ * non-holder, takes every draw; the others underflow to weight 0) and
+ * 10^6, and views without KV figures (decode term outstanding tokens /
+ * block_tokens, not an integer: full views only, the index declines). */
+static double edge_ow, edge_t;
+static double edge_param(void *ctx, const char *key, double def)
+{
+    if (!strcmp(key, "temperature"))
+        return edge_t;
+    if (!strcmp(key, "overlap_weight"))
+        return edge_ow;
+    return def;
+}
+
+START_TEST(dynamo_sampler_edges)
+{
+    enum { N = 8, M = 20000, CASES = 9 };
+    const memfab_router_ops *o = kv_router_find("dynamo");
+    for (int cs = 0; cs < CASES; cs++) {
+        uint32_t prefix[N] = {0, 2, 0, 1, 0, 0, 3, 0};
+        uint64_t used[N] = {9, 4, 12, 20, 7, 15, 30, 11}, out[N];
+        for (uint32_t i = 0; i < N; i++)
+            out[i] = 5 + 7 * i;
+        memfab_request_view req = sreq;
+        int kv = 1;
+        edge_ow = 1.0;
+        edge_t = 0.3;
+        switch (cs) {
+        case 0: /* span 0: no holder, equal KV in use */
+            for (uint32_t i = 0; i < N; i++)
+                prefix[i] = 0, used[i] = 6;
+            break;
+        case 1: /* every instance holds */
+            for (uint32_t i = 0; i < N; i++)
+                prefix[i] = 1 + i % 4;
+            break;
+        case 2: /* none holds */
+            memset(prefix, 0, sizeof prefix);
+            break;
+        case 3:
+            edge_ow = 0;
+            break;
+        case 4: /* no blocks: no prefix either */
+            memset(prefix, 0, sizeof prefix);
+            req.n_blocks = 0;
+            break;
+        case 5: /* tiny T: holder 1 (4 - 2 + 4 = 6) and non-holder 4 (4 + 2 = 6) tie */
+            used[4] = 2;
+            edge_t = 1e-6;
+            break;
+        case 6:
+            edge_t = 1e6;
+            break;
+        case 7: /* no KV figures: outstanding tokens / 16 */
+        case 8: /* ... and tiny T */
+            kv = 0;
+            edge_t = cs == 7 ? 0.2 : 1e-6;
+            break;
+        }
+        memfab_params prm = {NULL, edge_param};
+        void *sf = o->create(N, &prm), *si = o->create(N, &prm);
+        ck_assert(sf && si);
+        for (uint32_t i = 0; i < N; i++) {
+            sampler_view(i, prefix[i], used[i], out[i]);
+            if (!kv)
+                sv[i].kv_total_blocks = sv[i].kv_free_blocks = 0;
+        }
+        kv_rindex *x = kv_rindex_new_orders(N, KV_RINDEX_KV, KV_RINDEX_MAXKV);
+        kv_rx_query q;
+        kv_rx_work work = {0};
+        const uint32_t extra[1] = {7};
+        sampler_query(x, N, extra, 1, &q, &work);
+        gsl_rng *ra = gsl_rng_alloc(gsl_rng_mt19937), *rb = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(ra, 4321 + (unsigned long)cs);
+        gsl_rng_set(rb, 4321 + (unsigned long)cs);
+        q.rng = rb;
+        uint64_t count[N] = {0};
+        for (int m = 0; m < M; m++) {
+            uint32_t a = o->route(sf, &req, sv, N, gsl_draw, ra);
+            ck_assert_uint_lt(a, N);
+            count[a]++;
+            uint32_t b = kv_router_index_route(o, si, &req, &q);
+            if (kv)
+                ck_assert_msg(a == b, "case %d, draw %d: full views %u, index %u", cs, m, a, b);
+            else
+                ck_assert_uint_eq(b, KV_RX_FULL);
+        }
+        double c[N], lo = INFINITY, hi = -INFINITY, w[N], sum = 0, p[N];
+        for (uint32_t i = 0; i < N; i++) {
+            uint32_t miss = req.n_blocks > prefix[i] ? req.n_blocks - prefix[i] : 0;
+            double d = kv ? (double)used[i] : (double)out[i] / 16;
+            c[i] = edge_ow * miss + d;
+            lo = fmin(lo, c[i]);
+            hi = fmax(hi, c[i]);
+        }
+        for (uint32_t i = 0; i < N; i++)
+            sum += w[i] = exp(-(c[i] - lo) / (hi > lo ? hi - lo : 1) / edge_t);
+        for (uint32_t i = 0; i < N; i++)
+            p[i] = w[i] / sum;
+        double pv = chisq_p(count, p, N, M);
+        printf("dynamo sampler edge case %d: chi-square p = %.3f, %.2f proposals a draw, %llu "
+               "fallbacks\n",
+               cs, pv, work.samples ? (double)work.trials / (double)work.samples : 0.0,
+               (unsigned long long)work.fallbacks);
+        ck_assert_msg(pv > 1e-3, "case %d: p-value %g", cs, pv);
+        gsl_rng_free(ra);
+        gsl_rng_free(rb);
+        kv_rindex_free(x);
+        o->destroy(sf);
+        o->destroy(si);
+    }
+}
+END_TEST
+
 /* ---- indexed routing against the full views ------------------------------ */
+
+/* scoped_routes_where_it_points (below): the instance index a scoped
+ * router chose for each request (inst[k].index of the position k it
+ * returned), and the instance names by index; the sinks check each
+ * request row's instance (1) or prefill instance (2) against it. */
+enum { TOP_MAX = 4096 };
+static uint32_t top_chosen[TOP_MAX];
+static char top_names[256][16];
+static int top_on;
+static uint64_t top_checked, top_bad;
+
+static void top_check(uint64_t id, const char *name)
+{
+    ck_assert_uint_lt(id, TOP_MAX);
+    ck_assert_uint_ne(top_chosen[id], UINT32_MAX);
+    top_checked++;
+    top_bad += strcmp(name, top_names[top_chosen[id]]) != 0;
+}
 
 typedef struct hsink {
     uint64_t h;          /* FNV-1a over every request row and metric */
@@ -591,6 +738,8 @@ static int h_request(void *ctx, uint64_t id, const char *session, const char *in
                      uint64_t cached)
 {
     hsink *k = ctx;
+    if (top_on == 1)
+        top_check(id, instance);
     uint64_t f[7] = {id, arrival, first, finish, in, out, cached};
     mix(k, f, sizeof f);
     mix(k, instance, strlen(instance));
@@ -604,6 +753,8 @@ static int h_request_pd(void *ctx, uint64_t id, const char *session, const char 
                         sim_time kv_wait, sim_time kv_transfer)
 {
     hsink *k = ctx;
+    if (top_on == 2)
+        top_check(id, prefill);
     uint64_t f[3] = {kv_bytes, kv_wait, kv_transfer};
     mix(k, f, sizeof f);
     mix(k, prefill, strlen(prefill));
@@ -1108,6 +1259,70 @@ START_TEST(scoped_plugin_indexed_equals_full_views)
 }
 END_TEST
 
+/* The position a scoped router returns names the view it chose: a
+ * router that takes, among the views it got, the one with the highest
+ * instance index (or with probability 1/4 a uniform one, or a position
+ * past the end, which counts as the last view as for every router)
+ * sends each request to inst[k].index, with the index and without, on
+ * 12 instances and disaggregated (6 prefill + 5 decode interleaved, so
+ * index positions differ from instance indexes). */
+static uint32_t top_route(void *st, const memfab_request_view *req,
+                          const memfab_instance_view *inst, uint32_t n,
+                          double (*uniform)(void *), void *rng)
+{
+    uint32_t k = n - 1, ret;
+    double u = uniform(rng);
+    if (u < 0.25)
+        k = (uint32_t)(uniform(rng) * n) % n;
+    ret = u > 0.9 ? n + 7 : k; /* out of range: the last view */
+    if (u > 0.9)
+        k = n - 1;
+    if (req->id < TOP_MAX)
+        top_chosen[req->id] = inst[k].index;
+    return ret;
+}
+static const memfab_router_ops top_ops = {"rindex_test_top", plug_create, free, top_route};
+
+START_TEST(scoped_routes_where_it_points)
+{
+    static const memfab_router_ops *const routers[] = {&top_ops, NULL};
+    static const memfab_router_scope scope = {&top_ops, 2};
+    static const memfab_router_scope *const scopes[] = {&scope, NULL};
+    static const memfab_plugin plug = {3, "check_rindex_top", NULL, routers, NULL, scopes};
+    sim_err err;
+    sim_err_clear(&err);
+    ck_assert_msg(kv_register_plugin(&plug, &err) == 0, "%s", err.msg);
+    static char text[16384];
+    int pd = _i / 2;
+    uint32_t n = 0;
+    if (pd) {
+        scenario_pdx(text, sizeof text, 6, 0, 5, "rindex_test_top", "least_loaded", "2 GiB", 5,
+                     1500);
+        for (const char *c = text; (c = strstr(c, "- {name: ")) != NULL; c += 9) {
+            ck_assert_uint_lt(n, 256);
+            sscanf(c + 9, "%15[^,]", top_names[n++]);
+        }
+        ck_assert_uint_eq(n, 11);
+    } else {
+        scenario_g(text, sizeof text, 12, 5, 1500, "rindex_test_top", 0);
+        for (; n < 12; n++)
+            snprintf(top_names[n], sizeof top_names[n], "inst%u", n);
+    }
+    memset(top_chosen, 0xff, sizeof top_chosen);
+    top_on = pd ? 2 : 1;
+    top_checked = top_bad = 0;
+    hsink a;
+    serving_route_stats ra;
+    run(text, _i % 2, &a, &ra);
+    top_on = 0;
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_uint_eq(top_checked, 1500);
+    ck_assert_msg(top_bad == 0, "%llu of 1500 requests not on the instance the router chose",
+                  (unsigned long long)top_bad);
+    ck_assert_uint_eq(ra.indexed, _i % 2 ? 1500 : 0);
+}
+END_TEST
+
 /* Binary compatibility: a version-2 plug-in's table ends before
  * router_scopes (it was built against the version-2 header); memfab must
  * not read past it. The table is copied into an allocation of exactly the
@@ -1491,6 +1706,7 @@ static Suite *suite(void)
     tcase_add_test(tc, least_with_matches_a_scan);
     tcase_add_test(tc, dynamo_sampler_matches_softmax);
     tcase_add_test(tc, dynamo_sampler_indexed_equals_full_views);
+    tcase_add_test(tc, dynamo_sampler_edges);
     tcase_add_loop_test(tc, indexed_equals_full_views, 0, 2 * NPOL);
     tcase_add_loop_test(tc, indexed_equals_full_views_many_instances, 0, 4);
     tcase_add_loop_test(tc, conductor_indexed_equals_full_views, 0, 8);
@@ -1499,6 +1715,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, disagg_ordinary_router_many_instances, 0, 4);
     tcase_add_loop_test(tc, decode_index_whatever_the_router, 0, 2 * NDEC);
     tcase_add_loop_test(tc, scoped_plugin_indexed_equals_full_views, 0, 6);
+    tcase_add_loop_test(tc, scoped_routes_where_it_points, 0, 4);
     tcase_add_test(tc, plugin_v2_table_unchanged);
     tcase_add_test(tc, k_least_matches_a_sort);
     tcase_add_test(tc, first_except_matches_a_scan);
