@@ -162,7 +162,7 @@ typedef struct memfab_pair_router_ops {
 
 /* Version 3: the views a router reads (see "Scoped routing" above). */
 typedef struct memfab_router_scope {
-    const memfab_router_ops *router; /* one of the plug-in's `routers` */
+    const memfab_router_ops *router; /* one of the plug-in's `routers`; one scope each */
     uint32_t lightest;               /* views of this many least-loaded instances (>= 1) */
 } memfab_router_scope;
 

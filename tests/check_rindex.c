@@ -47,6 +47,16 @@
  *     not); at 1,000 instances a request builds about 14 views (the
  *     holders', the root's, the chosen's) and draws about 3 proposals
  *     (bound exp(1/T)), none falling back to the sum over all.
+ *     At its edges (span 0, every instance or none holding, overlap
+ *     weight 0, no blocks, temperature 10^-6 and 10^6, no KV figures) the
+ *     draws fit the softmax too, and match the index's draw for draw
+ *     where it decides (dynamo_sampler_edges).
+ *   - kv_rindex_first_except and kv_rindex_k_least equal scans at their
+ *     edges (empty and full skip lists, k = 0, k >= n, n = 1); a scoped
+ *     plug-in's request goes to inst[k].index of the position k it
+ *     returned (past the end: the last view), with and without the index,
+ *     disaggregated or not; a plug-in with two scopes for one router is
+ *     refused.
  *   - With disaggregation the decode choice comes from the decode index
  *     whatever the router (a plug-in, dynamo sampling or beyond its exact
  *     range, one prefill instance): no decode choice scans the decode
@@ -580,7 +590,144 @@ START_TEST(dynamo_sampler_indexed_equals_full_views)
 }
 END_TEST
 
+/* The sampler at its edges, each against Dynamo's softmax computed here
+ * from the costs (chi-square, p > 10^-3 at a fixed seed; a cell of
+ * probability 0 must get no draw) and, with KV figures, through the index
+ * draw for draw: every instance at one cost (span 0: uniform), every
+ * instance holding a prefix, none holding, overlap_weight 0, a request of
+ * no blocks, temperature 10^-6 (the cheapest tie, a holder and a
+ * non-holder, takes every draw; the others underflow to weight 0) and
+ * 10^6, and views without KV figures (decode term outstanding tokens /
+ * block_tokens, not an integer: full views only, the index declines). */
+static double edge_ow, edge_t;
+static double edge_param(void *ctx, const char *key, double def)
+{
+    if (!strcmp(key, "temperature"))
+        return edge_t;
+    if (!strcmp(key, "overlap_weight"))
+        return edge_ow;
+    return def;
+}
+
+START_TEST(dynamo_sampler_edges)
+{
+    enum { N = 8, M = 20000, CASES = 9 };
+    const memfab_router_ops *o = kv_router_find("dynamo");
+    for (int cs = 0; cs < CASES; cs++) {
+        uint32_t prefix[N] = {0, 2, 0, 1, 0, 0, 3, 0};
+        uint64_t used[N] = {9, 4, 12, 20, 7, 15, 30, 11}, out[N];
+        for (uint32_t i = 0; i < N; i++)
+            out[i] = 5 + 7 * i;
+        memfab_request_view req = sreq;
+        int kv = 1;
+        edge_ow = 1.0;
+        edge_t = 0.3;
+        switch (cs) {
+        case 0: /* span 0: no holder, equal KV in use */
+            for (uint32_t i = 0; i < N; i++)
+                prefix[i] = 0, used[i] = 6;
+            break;
+        case 1: /* every instance holds */
+            for (uint32_t i = 0; i < N; i++)
+                prefix[i] = 1 + i % 4;
+            break;
+        case 2: /* none holds */
+            memset(prefix, 0, sizeof prefix);
+            break;
+        case 3:
+            edge_ow = 0;
+            break;
+        case 4: /* no blocks: no prefix either */
+            memset(prefix, 0, sizeof prefix);
+            req.n_blocks = 0;
+            break;
+        case 5: /* tiny T: holder 1 (4 - 2 + 4 = 6) and non-holder 4 (4 + 2 = 6) tie */
+            used[4] = 2;
+            edge_t = 1e-6;
+            break;
+        case 6:
+            edge_t = 1e6;
+            break;
+        case 7: /* no KV figures: outstanding tokens / 16 */
+        case 8: /* ... and tiny T */
+            kv = 0;
+            edge_t = cs == 7 ? 0.2 : 1e-6;
+            break;
+        }
+        memfab_params prm = {NULL, edge_param};
+        void *sf = o->create(N, &prm), *si = o->create(N, &prm);
+        ck_assert(sf && si);
+        for (uint32_t i = 0; i < N; i++) {
+            sampler_view(i, prefix[i], used[i], out[i]);
+            if (!kv)
+                sv[i].kv_total_blocks = sv[i].kv_free_blocks = 0;
+        }
+        kv_rindex *x = kv_rindex_new_orders(N, KV_RINDEX_KV, KV_RINDEX_MAXKV);
+        kv_rx_query q;
+        kv_rx_work work = {0};
+        const uint32_t extra[1] = {7};
+        sampler_query(x, N, extra, 1, &q, &work);
+        gsl_rng *ra = gsl_rng_alloc(gsl_rng_mt19937), *rb = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(ra, 4321 + (unsigned long)cs);
+        gsl_rng_set(rb, 4321 + (unsigned long)cs);
+        q.rng = rb;
+        uint64_t count[N] = {0};
+        for (int m = 0; m < M; m++) {
+            uint32_t a = o->route(sf, &req, sv, N, gsl_draw, ra);
+            ck_assert_uint_lt(a, N);
+            count[a]++;
+            uint32_t b = kv_router_index_route(o, si, &req, &q);
+            if (kv)
+                ck_assert_msg(a == b, "case %d, draw %d: full views %u, index %u", cs, m, a, b);
+            else
+                ck_assert_uint_eq(b, KV_RX_FULL);
+        }
+        double c[N], lo = INFINITY, hi = -INFINITY, w[N], sum = 0, p[N];
+        for (uint32_t i = 0; i < N; i++) {
+            uint32_t miss = req.n_blocks > prefix[i] ? req.n_blocks - prefix[i] : 0;
+            double d = kv ? (double)used[i] : (double)out[i] / 16;
+            c[i] = edge_ow * miss + d;
+            lo = fmin(lo, c[i]);
+            hi = fmax(hi, c[i]);
+        }
+        for (uint32_t i = 0; i < N; i++)
+            sum += w[i] = exp(-(c[i] - lo) / (hi > lo ? hi - lo : 1) / edge_t);
+        for (uint32_t i = 0; i < N; i++)
+            p[i] = w[i] / sum;
+        double pv = chisq_p(count, p, N, M);
+        printf("dynamo sampler edge case %d: chi-square p = %.3f, %.2f proposals a draw, %llu "
+               "fallbacks\n",
+               cs, pv, work.samples ? (double)work.trials / (double)work.samples : 0.0,
+               (unsigned long long)work.fallbacks);
+        ck_assert_msg(pv > 1e-3, "case %d: p-value %g", cs, pv);
+        gsl_rng_free(ra);
+        gsl_rng_free(rb);
+        kv_rindex_free(x);
+        o->destroy(sf);
+        o->destroy(si);
+    }
+}
+END_TEST
+
 /* ---- indexed routing against the full views ------------------------------ */
+
+/* scoped_routes_where_it_points (below): the instance index a scoped
+ * router chose for each request (inst[k].index of the position k it
+ * returned), and the instance names by index; the sinks check each
+ * request row's instance (1) or prefill instance (2) against it. */
+enum { TOP_MAX = 4096 };
+static uint32_t top_chosen[TOP_MAX];
+static char top_names[256][16];
+static int top_on;
+static uint64_t top_checked, top_bad;
+
+static void top_check(uint64_t id, const char *name)
+{
+    ck_assert_uint_lt(id, TOP_MAX);
+    ck_assert_uint_ne(top_chosen[id], UINT32_MAX);
+    top_checked++;
+    top_bad += strcmp(name, top_names[top_chosen[id]]) != 0;
+}
 
 typedef struct hsink {
     uint64_t h;          /* FNV-1a over every request row and metric */
@@ -611,6 +758,8 @@ static int h_request(void *ctx, uint64_t id, const char *session, const char *in
                      uint64_t cached)
 {
     hsink *k = ctx;
+    if (top_on == 1)
+        top_check(id, instance);
     uint64_t f[7] = {id, arrival, first, finish, in, out, cached};
     mix(k, f, sizeof f);
     mix(k, instance, strlen(instance));
@@ -624,6 +773,8 @@ static int h_request_pd(void *ctx, uint64_t id, const char *session, const char 
                         sim_time kv_wait, sim_time kv_transfer)
 {
     hsink *k = ctx;
+    if (top_on == 2)
+        top_check(id, prefill);
     uint64_t f[3] = {kv_bytes, kv_wait, kv_transfer};
     mix(k, f, sizeof f);
     mix(k, prefill, strlen(prefill));
@@ -1113,6 +1264,70 @@ START_TEST(scoped_plugin_indexed_equals_full_views)
 }
 END_TEST
 
+/* The position a scoped router returns names the view it chose: a
+ * router that takes, among the views it got, the one with the highest
+ * instance index (or with probability 1/4 a uniform one, or a position
+ * past the end, which counts as the last view as for every router)
+ * sends each request to inst[k].index, with the index and without, on
+ * 12 instances and disaggregated (6 prefill + 5 decode interleaved, so
+ * index positions differ from instance indexes). */
+static uint32_t top_route(void *st, const memfab_request_view *req,
+                          const memfab_instance_view *inst, uint32_t n,
+                          double (*uniform)(void *), void *rng)
+{
+    uint32_t k = n - 1, ret;
+    double u = uniform(rng);
+    if (u < 0.25)
+        k = (uint32_t)(uniform(rng) * n) % n;
+    ret = u > 0.9 ? n + 7 : k; /* out of range: the last view */
+    if (u > 0.9)
+        k = n - 1;
+    if (req->id < TOP_MAX)
+        top_chosen[req->id] = inst[k].index;
+    return ret;
+}
+static const memfab_router_ops top_ops = {"rindex_test_top", plug_create, free, top_route};
+
+START_TEST(scoped_routes_where_it_points)
+{
+    static const memfab_router_ops *const routers[] = {&top_ops, NULL};
+    static const memfab_router_scope scope = {&top_ops, 2};
+    static const memfab_router_scope *const scopes[] = {&scope, NULL};
+    static const memfab_plugin plug = {3, "check_rindex_top", NULL, routers, NULL, scopes};
+    sim_err err;
+    sim_err_clear(&err);
+    ck_assert_msg(kv_register_plugin(&plug, &err) == 0, "%s", err.msg);
+    static char text[16384];
+    int pd = _i / 2;
+    uint32_t n = 0;
+    if (pd) {
+        scenario_pdx(text, sizeof text, 6, 0, 5, "rindex_test_top", "least_loaded", "2 GiB", 5,
+                     1500);
+        for (const char *c = text; (c = strstr(c, "- {name: ")) != NULL; c += 9) {
+            ck_assert_uint_lt(n, 256);
+            sscanf(c + 9, "%15[^,]", top_names[n++]);
+        }
+        ck_assert_uint_eq(n, 11);
+    } else {
+        scenario_g(text, sizeof text, 12, 5, 1500, "rindex_test_top", 0);
+        for (; n < 12; n++)
+            snprintf(top_names[n], sizeof top_names[n], "inst%u", n);
+    }
+    memset(top_chosen, 0xff, sizeof top_chosen);
+    top_on = pd ? 2 : 1;
+    top_checked = top_bad = 0;
+    hsink a;
+    serving_route_stats ra;
+    run(text, _i % 2, &a, &ra);
+    top_on = 0;
+    ck_assert_uint_eq(a.rows, 1500);
+    ck_assert_uint_eq(top_checked, 1500);
+    ck_assert_msg(top_bad == 0, "%llu of 1500 requests not on the instance the router chose",
+                  (unsigned long long)top_bad);
+    ck_assert_uint_eq(ra.indexed, _i % 2 ? 1500 : 0);
+}
+END_TEST
+
 /* Binary compatibility: a version-2 plug-in's table ends before
  * router_scopes (it was built against the version-2 header); memfab must
  * not read past it. The table is copied into an allocation of exactly the
@@ -1202,6 +1417,110 @@ START_TEST(k_least_matches_a_sort)
                 free(fig[f]);
             kv_rindex_free(x);
         }
+}
+END_TEST
+
+/* kv_rindex_first_except: the first instance in the second tree's order
+ * outside a sorted skip list equals a scan, for random figures with many
+ * ties, every max order, n from 1 to 70, skip lists from empty to every
+ * instance (then UINT32_MAX); at most 1 + |skip| (log2 p + 1) nodes
+ * taken. Without a second tree: UINT32_MAX. kv_rindex_k_least's edges: k
+ * = 0 gives nothing, k >= n every instance in the order (n = 1 too). */
+START_TEST(first_except_matches_a_scan)
+{
+    uint64_t seed = 17;
+    static const int orders[] = {KV_RINDEX_MAXLOAD, KV_RINDEX_MAXKV, KV_RINDEX_MAXREQS};
+    for (int o = 0; o < 3; o++)
+        for (uint32_t n = 1; n <= 70; n += 3) {
+            kv_rindex *x = kv_rindex_new_orders(n, KV_RINDEX_LOAD, orders[o]);
+            ck_assert_ptr_nonnull(x);
+            uint64_t *fig[3];
+            for (int f = 0; f < 3; f++)
+                fig[f] = calloc(n, sizeof *fig[f]);
+            uint32_t levels = 0;
+            while ((1u << levels) < n)
+                levels++;
+            uint32_t skip[70], out[80], want[70];
+            const uint64_t *cf[3] = {fig[0], fig[1], fig[2]};
+            for (int step = 0; step < 80; step++) {
+                for (int u = 0; u < 5; u++) {
+                    uint32_t i = (uint32_t)(lcg(&seed) % n);
+                    for (int f = 0; f < 3; f++)
+                        fig[f][i] = lcg(&seed) % 4;
+                    kv_rindex_set(x, i, fig[0][i], fig[1][i], fig[2][i]);
+                }
+                /* every instance, none, or each with probability 1/4 .. 3/4 */
+                uint32_t ns = 0, mode = (uint32_t)(lcg(&seed) % 5);
+                for (uint32_t i = 0; i < n; i++)
+                    if (mode == 0 || (mode > 1 && lcg(&seed) % 4 < mode - 1))
+                        skip[ns++] = i;
+                uint32_t best = UINT32_MAX;
+                for (uint32_t i = 0, j = 0; i < n; i++) {
+                    if (j < ns && skip[j] == i) {
+                        j++;
+                        continue;
+                    }
+                    if (best == UINT32_MAX || scan_before(orders[o], cf, i, best))
+                        best = i;
+                }
+                uint64_t was = kv_rindex_walked(x);
+                ck_assert_uint_eq(kv_rindex_first_except(x, skip, ns), best);
+                ck_assert_uint_le(kv_rindex_walked(x) - was, 1 + (uint64_t)ns * (levels + 1));
+                /* k_least: 0, and n and beyond */
+                ck_assert_uint_eq(kv_rindex_k_least(x, 0, out), 0);
+                for (uint32_t i = 0; i < n; i++) {
+                    uint32_t j = i;
+                    for (; j > 0 && scan_before(KV_RINDEX_LOAD, cf, i, want[j - 1]); j--)
+                        want[j] = want[j - 1];
+                    want[j] = i;
+                }
+                uint32_t k = n + (uint32_t)(lcg(&seed) % 3);
+                ck_assert_uint_eq(kv_rindex_k_least(x, k, out), n);
+                for (uint32_t j = 0; j < n; j++)
+                    ck_assert_uint_eq(out[j], want[j]);
+            }
+            for (int f = 0; f < 3; f++)
+                free(fig[f]);
+            kv_rindex_free(x);
+            x = kv_rindex_new_orders(n, KV_RINDEX_KV, KV_RINDEX_NONE);
+            ck_assert_uint_eq(kv_rindex_first_except(x, NULL, 0), UINT32_MAX);
+            kv_rindex_free(x);
+        }
+}
+END_TEST
+
+/* A version-3 plug-in listing two scopes for one of its routers is
+ * refused (which of the two would hold is otherwise the registration
+ * order's accident), and registers nothing; so is a scope naming no
+ * router. The same plug-in registered twice is accepted. */
+static const memfab_router_ops dup_ops = {"rindex_test_dupscope", plug_create, free, plug_route};
+
+START_TEST(plugin_scope_listed_twice_refused)
+{
+    static const memfab_router_ops *const routers[] = {&dup_ops, NULL};
+    static const memfab_router_scope a = {&dup_ops, 2}, b = {&dup_ops, 5}, none = {NULL, 2};
+    static const memfab_router_scope *const two[] = {&a, &b, NULL}, *const twice[] = {&a, &a, NULL},
+                                            *const nul[] = {&none, NULL}, *const one[] = {&a, NULL};
+    memfab_plugin p2 = {3, "dup2", NULL, routers, NULL, two};
+    memfab_plugin pt = {3, "dup_same", NULL, routers, NULL, twice};
+    memfab_plugin pn = {3, "dup_null", NULL, routers, NULL, nul};
+    memfab_plugin p1 = {3, "dup_ok", NULL, routers, NULL, one};
+    sim_err err;
+    sim_err_clear(&err);
+    ck_assert_int_eq(kv_register_plugin(&p2, &err), SIM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "'rindex_test_dupscope' has two scopes"), "%s", err.msg);
+    ck_assert_ptr_null(kv_router_scope(&dup_ops));
+    ck_assert_ptr_null(kv_router_find("rindex_test_dupscope"));
+    sim_err_clear(&err);
+    ck_assert_int_eq(kv_register_plugin(&pt, &err), SIM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "has two scopes"), "%s", err.msg);
+    ck_assert_ptr_null(kv_router_find("rindex_test_dupscope"));
+    sim_err_clear(&err);
+    ck_assert_int_eq(kv_register_plugin(&pn, &err), SIM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "names no router"), "%s", err.msg);
+    ck_assert_int_eq(kv_register_plugin(&p1, &err), 0);
+    ck_assert_int_eq(kv_register_plugin(&p1, &err), 0);
+    ck_assert_ptr_eq(kv_router_scope(&dup_ops), &a);
 }
 END_TEST
 
@@ -1392,6 +1711,7 @@ static Suite *suite(void)
     tcase_add_test(tc, least_with_matches_a_scan);
     tcase_add_test(tc, dynamo_sampler_matches_softmax);
     tcase_add_test(tc, dynamo_sampler_indexed_equals_full_views);
+    tcase_add_test(tc, dynamo_sampler_edges);
     tcase_add_loop_test(tc, indexed_equals_full_views, 0, 2 * NPOL);
     tcase_add_loop_test(tc, indexed_equals_full_views_many_instances, 0, 4);
     tcase_add_loop_test(tc, conductor_indexed_equals_full_views, 0, 8);
@@ -1400,8 +1720,11 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, disagg_ordinary_router_many_instances, 0, 4);
     tcase_add_loop_test(tc, decode_index_whatever_the_router, 0, 2 * NDEC);
     tcase_add_loop_test(tc, scoped_plugin_indexed_equals_full_views, 0, 6);
+    tcase_add_loop_test(tc, scoped_routes_where_it_points, 0, 4);
     tcase_add_test(tc, plugin_v2_table_unchanged);
     tcase_add_test(tc, k_least_matches_a_sort);
+    tcase_add_test(tc, first_except_matches_a_scan);
+    tcase_add_test(tc, plugin_scope_listed_twice_refused);
     tcase_add_test(tc, dynamo_beyond_exact_range_builds_every_view);
     tcase_add_test(tc, views_per_request_do_not_grow_with_instances);
     tcase_add_loop_test(tc, dynamo_sampling_indexed_equals_full_views, 0, 12);

@@ -173,6 +173,11 @@ int kv_register_plugin(const memfab_plugin *p, sim_err *err)
                                "plug-in '%s': router scope %u names no router of the plug-in"
                                " or asks for 0 lightest instances",
                                pn, (unsigned)ns);
+        for (uint32_t i = 0; i < ns; i++) /* one scope a router, within the plug-in too */
+            if (scopes[i]->router == o->router)
+                return sim_err_set(err, SIM_EINVAL, NULL, 0, 0,
+                                   "plug-in '%s': routing policy '%s' has two scopes", pn,
+                                   o->router->name);
         const memfab_router_scope *have = kv_router_scope(o->router);
         if (have == o)
             continue;
