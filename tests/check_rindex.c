@@ -1105,13 +1105,9 @@ START_TEST(disagg_ordinary_router_many_instances)
 }
 END_TEST
 
-/* A plug-in router (registered in-process, as a loaded .so would be): most
- * prefix blocks, then fewest outstanding tokens, then lowest index.
- * serving.c has no indexed path for it, so every request builds the views
- * of all prefill-capable instances. */
-static uint32_t plug_route(void *st, const memfab_request_view *req,
-                           const memfab_instance_view *inst, uint32_t n,
-                           double (*uniform)(void *), void *rng)
+/* Most prefix blocks, then fewest outstanding tokens, then lowest index:
+ * the rule of the test plug-in routers below. */
+static uint32_t most_prefix_then_lightest(const memfab_instance_view *inst, uint32_t n)
 {
     uint32_t best = 0;
     for (uint32_t i = 1; i < n; i++)
@@ -1120,6 +1116,17 @@ static uint32_t plug_route(void *st, const memfab_request_view *req,
              inst[i].outstanding_tokens < inst[best].outstanding_tokens))
             best = i;
     return best;
+}
+
+/* A plug-in router (registered in-process, as a loaded .so would be): most
+ * prefix blocks, then fewest outstanding tokens, then lowest index.
+ * serving.c has no indexed path for it, so every request builds the views
+ * of all prefill-capable instances. */
+static uint32_t plug_route(void *st, const memfab_request_view *req,
+                           const memfab_instance_view *inst, uint32_t n,
+                           double (*uniform)(void *), void *rng)
+{
+    return most_prefix_then_lightest(inst, n);
 }
 static void *plug_create(uint32_t n, const memfab_params *p) { return malloc(1); }
 static const memfab_router_ops plug_ops = {"rindex_test_plugin", plug_create, free, plug_route};
@@ -1198,13 +1205,7 @@ static uint32_t scoped_route(void *st, const memfab_request_view *req,
         uint32_t k = (uint32_t)(uniform(rng) * n);
         return k < n ? k : n - 1;
     }
-    uint32_t best = 0;
-    for (uint32_t i = 1; i < n; i++)
-        if (inst[i].prefix_blocks > inst[best].prefix_blocks ||
-            (inst[i].prefix_blocks == inst[best].prefix_blocks &&
-             inst[i].outstanding_tokens < inst[best].outstanding_tokens))
-            best = i;
-    return best;
+    return most_prefix_then_lightest(inst, n);
 }
 static const memfab_router_ops scoped_ops = {"rindex_test_scoped", plug_create, free,
                                              scoped_route};
