@@ -190,6 +190,55 @@ START_TEST(same_seed_same_rows)
 }
 END_TEST
 
+/* A plug-in router loaded with --plugin, as a user would: the example's
+ * scoped_affinity (tests/plugins/example_policy.c) declares a scope (the
+ * prefix holders and the least-loaded instance: plug-in interface version
+ * 3) and has prefix_affinity's rule, so on scale.yaml (16 instances, 3,000
+ * requests) every request row and every workload and instance metric must
+ * equal the built-in prefix_affinity's, while memfab builds a few views a
+ * request instead of 16. */
+START_TEST(scoped_plugin_router_equals_builtin)
+{
+    const char *dir = getenv("MEMFAB_PLUGIN_DIR");
+    if (!dir || !*dir) {
+        printf("scoped_plugin_router_equals_builtin: MEMFAB_PLUGIN_DIR not set: skipped\n");
+        return;
+    }
+    char out[8192], db[512];
+    snprintf(db, sizeof db, "%s/scoped.db", tmpdir);
+    const char *set = "--set workload.synthetic.requests=3000";
+    int rc = sh(out, sizeof out, "%s run -q %s/scenarios/scale.yaml -o %s %s", bin, src, db, set);
+    ck_assert_msg(rc == 0, "%s", out);
+    rc = sh(out, sizeof out,
+            "%s run -q %s/scenarios/scale.yaml -o %s %s --plugin %s/example_policy.so"
+            " --set router.policy=scoped_affinity",
+            bin, src, db, set, dir);
+    ck_assert_msg(rc == 0, "%s", out);
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(count(h, "SELECT count(*) FROM requests WHERE run_id=2"), 3000);
+    static const char *tables[] = {
+        "SELECT req_id,session,instance,arrival_ps,first_token_ps,finish_ps,input_tokens,"
+        "output_tokens,cached_tokens FROM requests WHERE run_id=%d ORDER BY rowid",
+        "SELECT scope,name,value,unit FROM metrics WHERE run_id=%d AND (scope='workload' OR"
+        " scope GLOB 'inst*') AND name NOT GLOB 'router_*' ORDER BY rowid",
+        "SELECT instance,tier,hits,misses,evictions,bytes_in,bytes_out FROM kv WHERE run_id=%d"
+        " ORDER BY rowid"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char q1[512], q2[512];
+        snprintf(q1, sizeof q1, tables[i], 1);
+        snprintf(q2, sizeof q2, tables[i], 2);
+        char *a = dump(h, q1), *b = dump(h, q2);
+        ck_assert_msg(strlen(a) > 100, "no rows: %s", tables[i]);
+        ck_assert_msg(strcmp(a, b) == 0, "the plug-in differs from prefix_affinity in: %s",
+                      tables[i]);
+        free(a);
+        free(b);
+    }
+    sqlite3_close(h);
+}
+END_TEST
+
 /* Run `memfab run SCENARIO --set SET -o DB -q` in a child; its exit status,
  * and its peak resident set in *maxrss_kb (getrusage of that child). */
 static int run_child(const char *scenario, const char *set, const char *db, long *maxrss_kb)
@@ -470,6 +519,7 @@ static Suite *e2e_suite(void)
     tcase_add_test(core, install_puts_binary_and_header);
     tcase_add_test(core, fabric_section_equals_component);
     tcase_add_test(core, huge_kv_tier_bounded_rss);
+    tcase_add_test(core, scoped_plugin_router_equals_builtin);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("Errors");
     tcase_set_timeout(errors, 60);

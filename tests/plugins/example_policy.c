@@ -1,14 +1,18 @@
 /*
  * example_policy.c - a memfab policy plug-in: an eviction policy "mru"
  * (evict the most recently used block; good for looping scans larger than
- * the cache) and a router "power_of_two_choices" (Mitzenmacher: draw two
+ * the cache), a router "power_of_two_choices" (Mitzenmacher: draw two
  * instances at random, send the request to the one with fewer outstanding
- * tokens). Build and use:
+ * tokens) and a router "scoped_affinity" that declares a scope (plug-in
+ * interface version 3: it reads only the instances holding a prefix of the
+ * request and the least loaded one, so memfab builds just those views).
+ * Build and use:
  *
  *     cc -shared -fPIC -I/usr/local/include example_policy.c -o example_policy.so
  *     memfab run scenario.yaml --plugin ./example_policy.so
  *
- * with `kv: {eviction: mru}` or `router: {policy: power_of_two_choices}`.
+ * with `kv: {eviction: mru}`, `router: {policy: power_of_two_choices}` or
+ * `router: {policy: scoped_affinity}`.
  * It uses only the plug-in header and libc.
  */
 #include <stdlib.h>
@@ -121,16 +125,48 @@ static uint32_t p2c_route(void *st, const memfab_request_view *req,
 
 static const memfab_router_ops p2c_ops = {"power_of_two_choices", p2c_create, free, p2c_route};
 
+/* ---- scoped_affinity ------------------------------------------------------
+ * Most prefix blocks held (any tier), ties to fewer outstanding tokens, then
+ * to the lower index: the rule of the built-in prefix_affinity, which it
+ * reproduces exactly. Only an instance holding a prefix can beat the least
+ * loaded one, so its scope asks for those views and the lightest one: a
+ * request then costs O(holders + log N), not N views. The views come in
+ * ascending instance order, so among ties the lowest position is the lowest
+ * index, and the router returns a position among them. */
+
+static uint32_t affinity_route(void *st, const memfab_request_view *req,
+                               const memfab_instance_view *inst, uint32_t n,
+                               double (*uniform)(void *rng), void *rng)
+{
+    (void)st;
+    (void)req;
+    (void)uniform;
+    (void)rng;
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (inst[i].prefix_blocks > inst[best].prefix_blocks ||
+            (inst[i].prefix_blocks == inst[best].prefix_blocks &&
+             inst[i].outstanding_tokens < inst[best].outstanding_tokens))
+            best = i;
+    return best;
+}
+
+static const memfab_router_ops affinity_ops = {"scoped_affinity", p2c_create, free,
+                                               affinity_route};
+static const memfab_router_scope affinity_scope = {&affinity_ops, 1};
+
 /* ---- the plug-in -------------------------------------------------------- */
 
 static const memfab_evict_ops *const evictions[] = {&mru_ops, NULL};
-static const memfab_router_ops *const routers[] = {&p2c_ops, NULL};
+static const memfab_router_ops *const routers[] = {&p2c_ops, &affinity_ops, NULL};
+static const memfab_router_scope *const scopes[] = {&affinity_scope, NULL};
 
 #ifndef EXAMPLE_ABI
 #define EXAMPLE_ABI MEMFAB_PLUGIN_ABI
 #endif
 
-static const memfab_plugin plugin = {EXAMPLE_ABI, "example_policy", evictions, routers, NULL, NULL};
+static const memfab_plugin plugin = {EXAMPLE_ABI, "example_policy", evictions, routers, NULL,
+                                     scopes};
 
 const memfab_plugin *memfab_plugin_init(void);
 const memfab_plugin *memfab_plugin_init(void) { return &plugin; }
