@@ -697,6 +697,21 @@ static COLD void to_small(evq *q)
     q->piv = q->last;
 }
 
+/* The first of a[0, n) later than t (n when none is): a binary search of
+ * the sorted array, for narrowing and for a push's insertion point. */
+static inline uint32_t first_later(const sim_event *a, uint32_t n, sim_time t)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (a[mid].time > t)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
 /* FRONT: a push of t <= flim would shift many events of the array, or finds
  * it full: narrow the array to the events of the clock's sub-range at the
  * level where t first differs from the clock (so that t falls beyond it,
@@ -711,14 +726,7 @@ static COLD int narrow(evq *q, sim_time t)
     unsigned l = t == c ? 0 : (63u - (unsigned)__builtin_clzll(t ^ c)) / EVQ_DIGIT;
     sim_time nf = c | (((sim_time)1 << (l * EVQ_DIGIT)) - 1);
     const sim_event *a = q->sm + q->sh;
-    uint32_t lo = 0, hi = q->sn; /* the first event later than nf */
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (a[mid].time > nf)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
+    uint32_t lo = first_later(a, q->sn, nf);
     if (lo == q->sn && t == c)
         return 0;
     unsigned levels = t != c ? 1u << (bucket_of(t, c) / RADIX) : 0;
@@ -750,16 +758,8 @@ static inline uint32_t insertion_point(const evq *q, sim_time t)
     uint32_t hi = q->sn, stop = hi > 8 ? hi - 8 : 0;
     while (hi > stop && a[hi - 1].time > t)
         hi--;
-    if (hi == stop && hi > 0 && a[hi - 1].time > t) {
-        uint32_t lo = 0;
-        while (lo < hi) {
-            uint32_t mid = (lo + hi) / 2;
-            if (a[mid].time > t)
-                hi = mid;
-            else
-                lo = mid + 1;
-        }
-    }
+    if (hi == stop && hi > 0 && a[hi - 1].time > t)
+        hi = first_later(a, hi, t);
     return hi;
 }
 
@@ -846,15 +846,7 @@ static COLD int push_front(evq *q, const sim_event *e)
 static COLD int push_deep(evq *q, const sim_event *e, uint32_t i)
 {
     sim_event *a = q->sm + q->sh;
-    sim_time t = e->time;
-    uint32_t lo = 0, hi = i;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (a[mid].time > t)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
+    uint32_t hi = first_later(a, i, e->time);
     memmove(a + hi + 1, a + hi, (i - hi) * sizeof *a);
     a[hi] = *e;
     q->shifted += q->sn - hi;
