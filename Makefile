@@ -193,8 +193,12 @@ $(B)/plugins/%.so: tests/plugins/%.c
 deps:
 	@PKGS="$(PKGS) check" DEB_PACKAGES="$(DEB_PACKAGES)" sh tools/install-deps.sh
 
+# make run, make test and make asan build on every core unless -j was given
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+JOBS_FLAG = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
+
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(JOBS_FLAG) all
 	$(BIN) run scenarios/default.yaml
 
 # Tests find the binary, the plugins and the public traces through the environment.
@@ -203,7 +207,7 @@ TRACE_DIR := $(firstword $(wildcard ../shared/traces))
 # variant is given on the command line (make asan, make test VARIANT=release).
 TEST_VARIANT = $(if $(filter command line,$(origin VARIANT)),$(VARIANT),debug)
 test check: deps
-	@$(MAKE) --no-print-directory VARIANT=$(TEST_VARIANT) test-only
+	@$(MAKE) --no-print-directory $(JOBS_FLAG) VARIANT=$(TEST_VARIANT) test-only
 
 TRACE_PATH_ENV = MEMFAB_TRACE_PATH="$(if $(TRACE_DIR),$(abspath $(TRACE_DIR)))$(if $(MEMFAB_TRACE_PATH),:$(MEMFAB_TRACE_PATH))"
 TEST_ENV = MEMFAB_BIN=$(abspath $(BIN)) MEMFAB_PLUGIN_DIR=$(abspath $(B)/plugins) \

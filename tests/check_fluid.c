@@ -35,6 +35,14 @@
 #include "sim/sim.h"
 #include "tools/run.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 /* ---- max-min fair rates ----------------------------------------------- */
 
 static fab_res R[4];
@@ -580,9 +588,21 @@ START_TEST(mooncake_kv_fabric_within_chunk_model)
     const char *src = getenv("MEMFAB_SRC");
     char file[4096];
     snprintf(file, sizeof file, "%s/scenarios/routing-policies.yaml", src ? src : ".");
-    static const char *const fluid[] = {"components.fabric.flow_model=fluid", NULL};
-    static const char *const half[] = {"components.fabric.chunk=16 MiB", NULL};
-    const char *const *sets[3] = {NULL, fluid, half};
+#ifdef UNDER_ASAN
+    /* Under ASan, which looks for memory errors in the same code, the first
+     * 10 minutes of the hour (three replays of the hour took five minutes
+     * of CI there); `make test` compares the whole hour. On that window the
+     * fluid model is within 1% of the chunk model in every figure below. */
+#define MC_STOP "stop=600 s",
+    fprintf(stderr, "check_fluid: under AddressSanitizer the first 600 s of the Mooncake hour "
+                    "(the whole hour in make test)\n");
+#else
+#define MC_STOP
+#endif
+    static const char *const chunk[] = {MC_STOP NULL};
+    static const char *const fluid[] = {MC_STOP "components.fabric.flow_model=fluid", NULL};
+    static const char *const half[] = {MC_STOP "components.fabric.chunk=16 MiB", NULL};
+    const char *const *sets[3] = {chunk, fluid, half};
     result r[3];
     memset(r, 0, sizeof r);
     for (int i = 0; i < 3; i++) {
