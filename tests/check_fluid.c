@@ -33,15 +33,8 @@
 #include "models/workload/trace.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
+#include "tests/check_main.h"
 #include "tools/run.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 
 /* ---- max-min fair rates ----------------------------------------------- */
 
@@ -756,9 +749,5 @@ static Suite *fluid_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(fluid_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(fluid_suite());
 }

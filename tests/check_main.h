@@ -2,7 +2,10 @@
  * check_main.h - the end of every suite's main: run the suite under Check
  * (CK_RUN_SUITE / CK_RUN_CASE pick a subset, CK_FORK and the other Check
  * variables apply) and turn the failures into the exit status, as
- * libcheck's own example does (doc/example/tests/check_money.c).
+ * libcheck's own example does (doc/example/tests/check_money.c); and
+ * UNDER_ASAN, defined when the suite is built with AddressSanitizer (gcc
+ * or clang), for suites that replay less there: ASan looks for memory
+ * errors, which a shorter replay of the same code finds as well.
  * Header-only: each test program includes it once.
  */
 #ifndef MEMFAB_TESTS_CHECK_MAIN_H
@@ -10,6 +13,14 @@
 
 #include <check.h>
 #include <stdlib.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
 
 /* Run s (the runner frees it): EXIT_SUCCESS when no test failed. */
 static inline int check_main(Suite *s)

@@ -87,14 +87,7 @@
 #include "models/serving/serving.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
+#include "tests/check_main.h"
 
 /* Requests of the disaggregated runs: PD_REQ for the comparisons of the
  * index with full views (1,500), NREQ for the larger ones (2,000); fewer
@@ -1737,9 +1730,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(suite());
 }
