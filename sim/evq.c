@@ -2084,8 +2084,8 @@ static int to_compact(evq *q)
     }
     renumber(q, 1);
     q->cm = 1;
-    q->sw = (q->piv >> WIN_SH) + 1; /* not in use until the pivot enters */
-    q->sok = 0;                     /* a new window (set_piv) */
+    q->sw = (q->piv >> WIN_SH) + 1; /* not in use while the buckets are */
+    q->sok = 0;                     /* converted (then as win_probe says) */
     m = nonempty_list(q, list);
     for (unsigned j = 0; j < m; j++) {
         bkt *b = slot_of(q, list[j]);
@@ -2120,6 +2120,12 @@ static int to_compact(evq *q)
             break;
         x = nx;
     }
+    uint64_t sw;
+    int ok;
+    q->sw = 0; /* the next window after the pivot's, in use unless a bucket */
+    win_probe(q, q->piv, NB, &sw, &ok); /* beyond its table holds its times */
+    q->sw = sw;
+    q->sok = ok;
     retire(q, WHOLE);
     q->up = 0; /* every push of the radix heap goes by push_radix_rare */
     q->low = q->down_at > SMALL_LOW ? q->down_at : SMALL_LOW;
@@ -2198,7 +2204,7 @@ static int to_whole(evq *q, int keep)
     if (!keep)
         retire_compact(q);
     q->cm = 0;
-    q->up = q->up_at - 1;
+    q->up = q->up_at ? q->up_at - 1 : 0;
     q->low = SMALL_LOW;
     q->switches++;
     return 0;
@@ -2214,18 +2220,13 @@ static COLD void go_compact(evq *q)
 }
 
 /* A pop left q->low events or fewer, some outside the array: in compact
- * mode, whole events (when memory for them cannot be had, again at half as
- * many); then, at SMALL_LOW or fewer, every event into the array. */
+ * mode at down_at or fewer, whole events (when memory for them cannot be
+ * had, again at half as many); then, at SMALL_LOW or fewer, every event
+ * into the array (in either mode). */
 static COLD void low_water(evq *q)
 {
-    if (q->cm && to_whole(q, 0)) {
+    if (q->cm && q->n <= q->down_at && to_whole(q, 0))
         q->low = q->n / 2 > SMALL_LOW ? q->n / 2 : SMALL_LOW;
-        if (q->n > SMALL_LOW)
-            return;
-        to_small(q);
-        (void)to_whole(q, 0); /* nothing left to convert: it takes no memory */
-        return;
-    }
     if (q->n <= SMALL_LOW && q->n > q->sn)
         to_small(q);
 }
@@ -2287,17 +2288,19 @@ void evq_clear(evq *q)
     q->front = 1;
     q->flim = SIM_TIME_MAX;
     q->cap = SMALL_CAP;
-    q->up = q->up_at - 1;
+    q->up = q->up_at ? q->up_at - 1 : 0;
     q->low = SMALL_LOW;
 }
 
-void evq_set_modes(evq *q, size_t up_at, size_t down_at)
+int evq_set_modes(evq *q, size_t up_at, size_t down_at)
 {
-    assert(up_at >= 1 && down_at < up_at);
+    assert(down_at < up_at || (up_at == 0 && down_at == 0));
     q->up_at = up_at;
     q->down_at = down_at;
-    if (q->cm)
+    if (q->cm) {
         q->low = down_at > SMALL_LOW ? down_at : SMALL_LOW;
-    else
-        q->up = up_at - 1;
+        return 0;
+    }
+    q->up = up_at ? up_at - 1 : 0;
+    return up_at == 0 || q->n >= up_at ? to_compact(q) : 0;
 }

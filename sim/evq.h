@@ -68,9 +68,12 @@ void evq_clear(evq *q);
  * front are held as compact records, 0 while whole. */
 uint64_t evq_mode_switches(const evq *q);
 int evq_compact(const evq *q);
-/* Switch to compact records when a push leaves up_at (>= 1) events pending
- * and back when a pop leaves down_at (< up_at) or fewer (evq.c, MODES; the
- * defaults suit every size, this is for tests and measurements). */
-void evq_set_modes(evq *q, size_t up_at, size_t down_at);
+/* Switch to compact records when a push leaves up_at events pending and
+ * back to whole events when a pop leaves down_at (< up_at) or fewer (evq.c,
+ * MODES; the defaults, 16384 and 2048, suit every size: this is for tests
+ * and measurements). up_at = down_at = 0: compact records from now on,
+ * whatever the size, until evq_clear. 0, or SIM_ENOMEM when a switch this
+ * asks for now cannot get its memory (nothing changed but the thresholds). */
+int evq_set_modes(evq *q, size_t up_at, size_t down_at);
 
 #endif

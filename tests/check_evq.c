@@ -598,7 +598,7 @@ END_TEST
  * the table still set for window 6, the events there would come first). */
 START_TEST(test_clear_window)
 {
-    evq_set_modes(q, 1, 0); /* records from the first push into the buckets */
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
     const sim_time W = UINT64_C(1) << 24;
     sim_event e, x;
     for (uint64_t i = 0; i < 600; i++) {
@@ -827,7 +827,7 @@ END_TEST
  * the table goes back, and the order is intact. */
 START_TEST(test_window_nomem)
 {
-    evq_set_modes(q, 1, 0); /* records from the first push into the buckets */
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
     /* 300 events in the next window's first 2^16 ps (times 2^24 + [0,
      * 2^16), the clock at 0): its table's bucket of digit 0, which is taken
      * apart into levels 0 and 1 when the window comes in */
@@ -872,7 +872,7 @@ END_TEST
  * with the pivot at the window's start, later than the clock). */
 START_TEST(test_window_in_pop_nomem)
 {
-    evq_set_modes(q, 1, 0); /* records from the first push into the buckets */
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
     /* 300 events (more than the array takes) in the next window's second
      * 2^16 ps (times 2^24 + 2^16 + [0, 2^16), the clock at 3 ps): one bucket
      * of its table; levels 0 and 1 were never used, so their tables are
@@ -926,7 +926,7 @@ END_TEST
  * used for the window after that carry (a bucket of level 4 holds them). */
 START_TEST(test_window_crossings)
 {
-    evq_set_modes(q, 1, 0); /* records from the first push into the buckets */
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
     refheap h = {0};
     uint64_t seq = 0;
     rng_state = 15;
@@ -974,7 +974,7 @@ END_TEST
  * reused, not grown per push (200,000 pushes, at most 5,000 pending). */
 START_TEST(test_escapes_hold)
 {
-    evq_set_modes(q, 1, 0); /* records from the first push into the buckets */
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
     static const uint32_t targets[] = {UINT32_MAX, 0xffffffu, 0xfffffeu, 0xffffu, 0xfffeu, 0};
     static const uint32_t kinds[] = {UINT32_MAX, 256, 255, 0};
     refheap h = {0};
@@ -1019,7 +1019,7 @@ END_TEST
  * only blocks). */
 START_TEST(test_escape_nomem)
 {
-    evq_set_modes(q, 1, 0); /* records from the first push into the buckets */
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
     enum { N = 3000 };
     static sim_event ref[N];
     size_t n = 0;
@@ -1227,7 +1227,7 @@ static void stress_model(uint64_t seed, size_t ops, int inject, size_t up_at, si
     rng_state = seed;
     memset(ct, 0, sizeof *ct);
     if (up_at)
-        evq_set_modes(q, up_at, down_at);
+        CHECK(evq_set_modes(q, up_at, down_at) == 0);
     else
         up_at = 16384; /* evq.c's UP_AT */
     for (size_t op = 0; op < ops; op++) {
@@ -1262,7 +1262,7 @@ static void stress_model(uint64_t seed, size_t ops, int inject, size_t up_at, si
                 q = evq_new();
                 CHECK(q != NULL);
                 if (up_at != 16384)
-                    evq_set_modes(q, up_at, down_at);
+                    CHECK(evq_set_modes(q, up_at, down_at) == 0);
                 base = sim_mem_in_use() - evq_bytes(q);
             } else {
                 evq_clear(q);
