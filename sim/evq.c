@@ -1651,26 +1651,30 @@ static __attribute__((noinline)) int push_radix(evq *q, const sim_event *e)
 
 static COLD void go_compact(evq *q);
 
-/* A push into the radix heap or the now lane, in the rare cases (MODES):
- * compact mode (q->up is 0 then), or a whole-mode push that leaves up_at
- * events pending, after which the events become records. */
-static COLD int push_radix_rare(evq *q, const sim_event *e)
+/* A whole-mode push into the radix heap or the now lane that leaves up_at
+ * events pending: the events become records after it (MODES). */
+static COLD int push_switch(evq *q, const sim_event *e)
 {
-    if (q->cm)
-        return push_radix(q, e);
     int rc = w_push(q, e);
     if (!rc)
         go_compact(q); /* the push is done whatever this does */
     return rc;
 }
 
-/* A push into the radix heap or the now lane, in either mode: one compare
- * sends compact mode and the switch off the path of whole mode. */
 static __attribute__((noinline)) int w_push_radix(evq *q, const sim_event *e)
 {
-    if (__builtin_expect(q->n >= q->up, 0))
-        return push_radix_rare(q, e);
     return w_push(q, e);
+}
+
+/* A push into the radix heap or the now lane, in either mode: one compare
+ * sends compact mode (q->up is 0 then) and the switch off the path of
+ * whole mode, before any function is entered. (push_radix is not called
+ * from cold code: GCC would compile it for size.) */
+static inline int push_any(evq *q, const sim_event *e)
+{
+    if (__builtin_expect(q->n >= q->up, 0))
+        return q->cm ? push_radix(q, e) : push_switch(q, e);
+    return w_push_radix(q, e);
 }
 
 /* A push into the array that must narrow, spill or slide it first (or
@@ -1689,12 +1693,12 @@ static COLD int push_front(evq *q, const sim_event *e)
                 return rc;
         }
         if (rc == 1 && t > q->flim) /* memory for it is secured */
-            return w_push_radix(q, e);
+            return push_any(q, e);
         /* t is the clock (appended), or memory failed (insert anyway) */
         pos = insertion_point(q, t);
     }
     if (!q->front)
-        return w_push_radix(q, e);
+        return push_any(q, e);
     sim_event *base = q->sm + q->sh;
     if (q->sh + q->sn == SM_CAP) { /* no room at the end: slide to the start */
         memmove(q->sm, base, q->sn * sizeof q->sm[0]);
@@ -1733,7 +1737,7 @@ int evq_push(evq *q, const sim_event *e)
     if (t < q->last)
         return SIM_EINVAL;
     if (!q->front || t > q->flim)
-        return w_push_radix(q, e);
+        return push_any(q, e);
     if (q->sn == q->cap || q->sh + q->sn == SM_CAP || q->shifted + q->sn > NARROW_BUDGET)
         return push_front(q, e);
     /* Into the sorted array, where neither narrowing nor sliding can
