@@ -1,6 +1,7 @@
 /*
  * evq.c - the pending-event set: a monotone radix heap with FIFO buckets
- * of compact records and a sorted front.
+ * of whole events (small queues) or compact records (large ones) and a
+ * sorted front.
  *
  * STRUCTURE. This is the radix heap of Ahuja, Mehlhorn, Orlin and Tarjan
  * ("Faster algorithms for the shortest path problem", JACM 37(2), 1990),
@@ -79,6 +80,38 @@
  * With records (RECORDS) and the payloads the bench now pushes (a hash
  * per event: 15-25 more in the driving loop), 455 at 1e5 and 320 at 1e3.
  *
+ * MODES. The buckets and the now lane hold events in one of two forms, the
+ * same for all of them at any moment (cm):
+ *   - whole mode: 32-byte sim_events, BLK_N (16) to a 520-byte block, the
+ *     tables numbered by level, no window (the w_ functions): no encoding,
+ *     the cheapest operations;
+ *   - compact mode: records of 19 + L bytes in blocks of 128 and 512 bytes,
+ *     and the next window's table (RECORDS, WINDOW, MEMORY).
+ * The front (sorted array of whole events), the bitmap, the pivot and the
+ * level logic are shared. A queue starts whole. A push into the buckets
+ * that leaves UP_AT (16384) events pending converts it to compact; a pop
+ * that leaves DOWN_AT (2048) or fewer, with some outside the array,
+ * converts it back. A conversion goes bucket by bucket: every bucket keeps
+ * its number (the tables beyond level SEC_L move up one to make room for
+ * the window's, or back), its minimum and its events in order (FIFO TIES
+ * hold), and the pivot, clock and array stay as they are. Whole to compact,
+ * the window is then in use if win_probe finds no bucket beyond its table
+ * holding its times; compact to whole, the window's buckets, in digit
+ * order (time order, each time's events in insertion order), go to the one
+ * level-(SEC_L + 1) bucket of their times, which is empty while the window
+ * is in use. The new form's memory (blocks of each kind, escape entries, a
+ * table) is computed exactly and taken before anything moves, so a
+ * conversion that cannot get it changes nothing: the push or pop it
+ * follows stands, and it is tried again at 1.5 times (up) or half (down)
+ * that count. After it the old form's blocks, all free then, go back to the
+ * allocator, and so does the escape table when going whole (evq_clear,
+ * which returns to whole mode, keeps them for reuse). A conversion costs
+ * O(n) at n = UP_AT or DOWN_AT, and at least UP_AT - DOWN_AT operations
+ * separate two of them, so it is amortised O(1) per operation; nothing
+ * allocates per event in steady state. evq_set_modes changes the
+ * thresholds (tests: 64 and 16, or compact at any size).
+ * MODES_FIGURES
+ *
  * FIFO TIES. Buckets are FIFO queues and redistribution scans its source
  * in order and appends, so it is stable. Its destinations are empty when it
  * starts, and every later push carries a larger sequence number than any
@@ -88,7 +121,7 @@
  * position in the bucket) and inserts after equal times; narrowing and
  * spilling move a suffix of the array, in order, into empty buckets.
  *
- * RECORDS. The buckets and the now lane hold records, not sim_events: a0
+ * RECORDS. In compact mode the buckets and the now lane hold records: a0
  * and a1 as given (8 bytes each: payloads are not compressed), the target
  * and kind packed in PK_BYTES (3: target << 8 | kind, for targets below
  * 2^16 - 1 and kinds below 256; 4: targets below 2^24 - 1), and the
@@ -130,7 +163,12 @@
  * be for the window's start); those times then go to level 3 or above as
  * before.
  *
- * MEMORY. Buckets are rings of blocks (the tail's link is the head): the
+ * MEMORY. Buckets are rings of blocks (the tail's link is the head). In
+ * whole mode a block holds BLK_N events (520 bytes), the now lane is a
+ * chain of them, slabs add 1/8 of the blocks held, and the rules below
+ * hold with one kind of block: a push takes at most one, narrowing or
+ * spilling m events m + 1, a redistribution D in net (every radix bucket
+ * starts at slot 0 of its head block). In compact mode the
  * first block of a ring has SBLK_BYTES (128), the others BLK_BYTES (512),
  * links included; two free lists, slabs that add 1/GROW_DIV (1/128) of
  * the blocks held. A redistribution returns its source blocks as it

@@ -10,10 +10,12 @@
  * The interface is deliberately narrow so that the structure behind it can
  * change without touching models. Memory grows lazily, in push and in pop,
  * and stops growing once it covers the working set; an operation that
- * cannot get memory fails with SIM_ENOMEM and changes nothing. A pending
- * event is held in about 21-23 bytes (a0 and a1 whole, its time relative
- * to its bucket) when its target is below 65535 and its kind below 256;
- * any other event is exact too, and takes 16 bytes more (evq.c, RECORDS).
+ * cannot get memory fails with SIM_ENOMEM and changes nothing. Up to
+ * about 16,000 pending events they are held whole (32 bytes and block
+ * overhead); above, in about 21-23 bytes (a0 and a1 whole, the time
+ * relative to its bucket) when the target is below 65535 and the kind
+ * below 256, any other event exact too, with 16 bytes more (evq.c, MODES
+ * and RECORDS). The form changes nothing a caller sees but evq_bytes.
  */
 #ifndef MEMFAB_SIM_EVQ_H
 #define MEMFAB_SIM_EVQ_H
