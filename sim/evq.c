@@ -1215,34 +1215,6 @@ static void extract(evq *q, unsigned i)
     set_piv(q, p);
 }
 
-/* The now lane and the array are empty and the buckets are not: refill one
- * of them from the lowest bucket. 0, or SIM_ENOMEM with nothing changed. */
-static NOINLINE int refill(evq *q, unsigned i)
-{
-    unsigned L = lvl_of(i / RADIX);
-    bkt *b = slot_of(q, i);
-    if (L > 0 && b->cnt <= FRONT_MAX && L <= FRONT_LEVEL) {
-        extract(q, i);
-        return 0;
-    }
-    if (L == 0) { /* one time: the bucket becomes the now lane, nothing moves
-                   * (its records have the lane's width) */
-        q->now.tail = b->tail;
-        q->now.rd = 0;
-        q->now.wr = b->off;
-        q->now.small = 1;
-        b->tail = NULL;
-        unmark(q, i);
-        set_piv(q, b->bmin);
-        q->front = 0;
-        return 0;
-    }
-    int rc = redistribute(q, i);
-    if (!rc)
-        q->front = 0;
-    return rc;
-}
-
 /* Whole mode: free WHOLE blocks a redistribution of the bucket with tail tl
  * (cnt events) around pivot `piv` needs: a dry run of the move that counts
  * the events each destination receives (counter 0 is the now lane, counter
@@ -1369,30 +1341,41 @@ static void w_extract(evq *q, unsigned i)
     q->piv = p;
 }
 
-/* Whole mode: the now lane and the array are empty and the buckets are
- * not: refill one of them from the lowest bucket. 0, or SIM_ENOMEM with
- * nothing changed. */
-static NOINLINE int w_refill(evq *q, unsigned i)
+/* The now lane and the array are empty and the buckets are not: refill one
+ * of them from the lowest bucket, i. 0, or SIM_ENOMEM with nothing changed. */
+static NOINLINE int refill(evq *q, unsigned i)
 {
-    unsigned L = i / RADIX;
+    unsigned L = q->cm ? lvl_of(i / RADIX) : i / RADIX;
     bkt *b = slot_of(q, i);
-    blk *tl = b->tail;
     if (L > 0 && b->cnt <= FRONT_MAX && L <= FRONT_LEVEL) {
-        w_extract(q, i);
+        if (q->cm)
+            extract(q, i);
+        else
+            w_extract(q, i);
         return 0;
     }
-    if (L == 0) { /* one time: the bucket becomes the now lane, nothing moves */
+    if (L == 0) { /* one time: the bucket becomes the now lane, nothing moves
+                   * (compact: its records have the lane's width) */
+        lane *l = &q->now;
+        l->tail = b->tail;
+        l->rd = 0;
+        if (q->cm) {
+            l->wr = b->off;
+            l->small = 1;
+        } else {
+            l->head = b->tail->next;
+            l->wr = tail_fill(b->cnt);
+        }
         b->tail = NULL;
         unmark(q, i);
-        q->piv = b->bmin;
-        q->now.head = tl->next;
-        q->now.tail = tl;
-        q->now.rd = 0;
-        q->now.wr = tail_fill(b->cnt);
+        if (q->cm)
+            set_piv(q, b->bmin);
+        else
+            q->piv = b->bmin;
         q->front = 0;
         return 0;
     }
-    int rc = w_redistribute(q, i);
+    int rc = q->cm ? redistribute(q, i) : w_redistribute(q, i);
     if (!rc)
         q->front = 0;
     return rc;
@@ -1879,6 +1862,16 @@ static inline int pop_sorted(evq *q, sim_event *out)
     return popped(q);
 }
 
+/* A pop that finds the lowest bucket i holding more than one event (and
+ * the array and the now lane empty): refill, then pop. */
+static int refill_pop(evq *q, unsigned i, sim_event *out)
+{
+    int rc = refill(q, i);
+    if (rc)
+        return rc;
+    return evq_pop(q, out) == 1 ? 1 : SIM_ENOMEM; /* cannot fail now */
+}
+
 /* Compact mode: a pop with the array empty. */
 static NOINLINE int pop_compact(evq *q, sim_event *out)
 {
@@ -1925,10 +1918,7 @@ static NOINLINE int pop_compact(evq *q, sim_event *out)
             set_piv(q, out->time);
             q->front = 0;
         } else {
-            int rc = refill(q, i);
-            if (rc)
-                return rc;
-            return evq_pop(q, out) == 1 ? 1 : SIM_ENOMEM; /* cannot fail now */
+            return refill_pop(q, i, out);
         }
     }
     return popped(q);
@@ -1971,10 +1961,7 @@ int evq_pop(evq *q, sim_event *out)
             q->piv = q->last = out->time;
             q->front = 0;
         } else {
-            int rc = w_refill(q, i);
-            if (rc)
-                return rc;
-            return evq_pop(q, out) == 1 ? 1 : SIM_ENOMEM; /* cannot fail now */
+            return refill_pop(q, i, out);
         }
     }
     return popped(q);
