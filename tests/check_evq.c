@@ -1407,6 +1407,64 @@ static uint64_t stress_seed(uint64_t dflt)
     return s ? strtoull(s, NULL, 10) : dflt;
 }
 
+/* The modes at their default thresholds (evq.c, MODES: records from 16384
+ * pending events, whole again at 2048): a switch up whose memory cannot be
+ * had is not made (the push stands, evq_bytes unchanged) and is made
+ * later; many ties of one time and a quarter of escaping events cross
+ * both switches; everything pops in (time, insertion) order. */
+START_TEST(test_modes_thresholds)
+{
+    enum { N = 16383, MAX = 40000 };
+    static sim_event ref[MAX];
+    size_t n = 0;
+    rng_state = 21;
+    for (; n < N; n++) {
+        ref[n] = ev(n % 5 ? 1000 + rnd() % (UINT64_C(1) << 30) : 777777, n);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+    }
+    ck_assert_int_eq(evq_compact(q), 0);
+    /* with allocations failing, a push that succeeds (it needs no block)
+     * reaches the threshold: the switch cannot be made */
+    alloc_fails = 1;
+    size_t bytes = evq_bytes(q);
+    int rc;
+    do {
+        ref[n] = ev(n % 5 ? 1000 + rnd() % (UINT64_C(1) << 30) : 777777, n);
+        rc = evq_push(q, &ref[n]);
+        ck_assert(rc == 0 || rc == SIM_ENOMEM);
+    } while (rc != 0);
+    n++;
+    alloc_fails = 0;
+    ck_assert_int_eq(evq_compact(q), 0);
+    ck_assert_uint_eq(evq_mode_switches(q), 0);
+    ck_assert_uint_eq(evq_bytes(q), bytes);
+    /* it is made later (at 1.5 times the count) */
+    while (!evq_compact(q)) {
+        ck_assert_uint_lt(n, MAX);
+        ref[n] = ev(n % 5 ? 1000 + rnd() % (UINT64_C(1) << 30) : 777777, n);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+        n++;
+    }
+    /* not at every push after the failure (at 24,576 pending, a push more) */
+    ck_assert_uint_gt(n, N + N / 4);
+    ck_assert_uint_le(n, (N + 1) + (N + 1) / 2 + 1);
+    ck_assert_uint_eq(evq_mode_switches(q), 1);
+    qsort(ref, n, sizeof ref[0], cmp_ev);
+    sim_event e;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(evq_peek_time(q), ref[i].time);
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+        if (n - i - 1 == 2048) /* back to whole events */
+            ck_assert_int_eq(evq_compact(q), 0);
+        if (n - i - 1 == 2049)
+            ck_assert_int_eq(evq_compact(q), 1);
+    }
+    ck_assert_uint_eq(evq_mode_switches(q), 2);
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+END_TEST
+
 /* The stress model without failures: 6,000,000 operations (seed 2026). */
 START_TEST(test_stress_differential)
 {
@@ -1521,6 +1579,7 @@ static Suite *evq_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_stress_differential);
     tcase_add_test(tc, test_stress_nomem);
+    tcase_add_test(tc, test_modes_thresholds);
     tcase_add_test(tc, test_stress_modes);
     tcase_add_test(tc, test_stress_modes_nomem);
     suite_add_tcase(s, tc);
