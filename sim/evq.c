@@ -110,7 +110,23 @@
  * separate two of them, so it is amortised O(1) per operation; nothing
  * allocates per event in steady state. evq_set_modes changes the
  * thresholds (tests: 64 and 16, or compact at any size).
- * MODES_FIGURES
+ * Measured (tools/bench-instr.sh, callgrind, 1e5 holds of the hold model
+ * with the bench's payloads; B/event from `memfab bench events`), whole
+ * against compact at one size: 240 / 317 instructions per hold and 95.5 /
+ * 44.7 B per event at 2048 pending, 334 / 488 and 54.7 / 33.0 at 8192,
+ * 324 / 482 and 47.5 / 27.8 at 16384, 314 / 476 and 41.9 / 26.3 at 32768:
+ * records cost about 50% more instructions and save about 20 B an event.
+ * Below 2^14 that saves at most 330 KB, so the queue stays whole there; at
+ * 2^14 the switch holds both forms for a moment (about 1.2 MB), less than a
+ * queue of 1e5 holds in records (2.3 MB), while at 2^16 that moment (about
+ * 4 MB) would be the peak of a 1e5 queue. DOWN_AT = 2^11 leaves a factor
+ * 8 of hysteresis. With both: 239 instructions per hold at 1e3 (main's
+ * whole-only queue 236, records only 320) and 451 at 1e5 (records only 455,
+ * whole 307); 143 / 23.2 / 21.8 / 21.4 B per event at 1e3 / 1e5 / 1e6 /
+ * 1e7. The up-switch at 16384 took 1.9 M instructions (116 an event
+ * moved); a queue going up and down as fast as the hysteresis lets it (a
+ * round trip is at least 28,672 operations) would pay about 75 more per
+ * operation.
  *
  * FIFO TIES. Buckets are FIFO queues and redistribution scans its source
  * in order and appends, so it is stable. Its destinations are empty when it

@@ -4,9 +4,13 @@
  * Core: order by (time, insertion) against references (qsort and a simple
  * heap written here), peek, clear and reuse. Limits: times near UINT64_MAX,
  * many equal times. Errors: empty pop, pushes earlier than the clock, and
- * allocation failures in evq_new, evq_push and evq_pop. Stress: a
- * differential model against the reference heap that mixes every scale of
- * time, payload and population, with and without allocation failures.
+ * allocation failures in evq_new, evq_push and evq_pop; the compact
+ * records' window and escapes (those tests set compact mode at any size,
+ * evq_set_modes(q, 0, 0)). Stress: a differential model against the
+ * reference heap that mixes every scale of time, payload and population,
+ * with and without allocation failures, at the default mode thresholds and
+ * at 64 / 16 (evq.c, MODES: the number of switches is asserted), and the
+ * switches at the default thresholds with a failing one.
  *
  * To make allocations fail on demand, this file defines the whole of
  * sim/mem.h itself (a counted allocator like sim/mem.c, plus a switch), so
