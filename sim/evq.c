@@ -78,7 +78,8 @@
  * instructions per hold before the front and the level tables, 206 after;
  * ties (1 ns mean) 273 and 232; at 1e5 321 and 276, ties 203 and 195.
  * With records (RECORDS) and the payloads the bench now pushes (a hash
- * per event: 15-25 more in the driving loop), 455 at 1e5 and 320 at 1e3.
+ * per event: 15-25 more in the driving loop), 455 at 1e5 and 320 at 1e3
+ * with records at every size; with the modes (MODES) 451 and 239.
  *
  * MODES. The buckets and the now lane hold events in one of two forms, the
  * same for all of them at any moment (cm):
@@ -210,8 +211,8 @@
  *     the source's times computes the exact need of each kind (and the
  *     tables reached) by replaying the block takes and returns of the move,
  *     so a queue holds no reserve it will not use.
- * Only push and pop grow memory (a pop can fail with SIM_ENOMEM); nothing
- * shrinks until evq_free. Measured with `memfab bench events` (hold model,
+ * Only push and pop grow memory (a pop can fail with SIM_ENOMEM); memory
+ * shrinks only when the mode switches (MODES) and at evq_free. Measured with `memfab bench events` (hold model,
  * 5e6 holds at 1e5; payloads with full 64-bit a0 and a1, 4096 targets, 32
  * kinds), bytes held per pending event: 32-byte events in 520-byte blocks
  * 143 / 34.7 / 33.3 at 1e3 / 1e5 / 1e6; records with 24-bit targets 24.3
