@@ -10,7 +10,12 @@
  * The interface is deliberately narrow so that the structure behind it can
  * change without touching models. Memory grows lazily, in push and in pop,
  * and stops growing once it covers the working set; an operation that
- * cannot get memory fails with SIM_ENOMEM and changes nothing.
+ * cannot get memory fails with SIM_ENOMEM and changes nothing. Up to
+ * about 16,000 pending events they are held whole (32 bytes and block
+ * overhead); above, in about 21-23 bytes (a0 and a1 whole, the time
+ * relative to its bucket) when the target is below 65535 and the kind
+ * below 256, any other event exact too, with 16 bytes more (evq.c, MODES
+ * and RECORDS). The form changes nothing a caller sees but evq_bytes.
  */
 #ifndef MEMFAB_SIM_EVQ_H
 #define MEMFAB_SIM_EVQ_H
@@ -56,7 +61,21 @@ int evq_pop_until(evq *q, sim_time until, sim_event *out);
 size_t evq_size(const evq *q);
 size_t evq_bytes(const evq *q);
 
-/* Empty the queue and reset its clock to 0; memory is kept for reuse. */
+/* Empty the queue and reset its clock to 0; memory is kept for reuse (that
+ * of whole events; evq.c, MODES). */
 void evq_clear(evq *q);
+
+/* Statistics of the two storage modes (evq.c, MODES), for tests and
+ * benchmarks: switches made since evq_new, and 1 while events beyond the
+ * front are held as compact records, 0 while whole. */
+uint64_t evq_mode_switches(const evq *q);
+int evq_compact(const evq *q);
+/* Switch to compact records when a push leaves up_at events pending and
+ * back to whole events when a pop leaves down_at (< up_at) or fewer (evq.c,
+ * MODES; the defaults, 16384 and 2048, suit every size: this is for tests
+ * and measurements). up_at = down_at = 0: compact records from now on,
+ * whatever the size, until evq_clear. 0, or SIM_ENOMEM when a switch this
+ * asks for now cannot get its memory (nothing changed but the thresholds). */
+int evq_set_modes(evq *q, size_t up_at, size_t down_at);
 
 #endif

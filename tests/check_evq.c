@@ -4,9 +4,13 @@
  * Core: order by (time, insertion) against references (qsort and a simple
  * heap written here), peek, clear and reuse. Limits: times near UINT64_MAX,
  * many equal times. Errors: empty pop, pushes earlier than the clock, and
- * allocation failures in evq_new, evq_push and evq_pop. Stress: a
- * differential model against the reference heap that mixes every scale of
- * time, payload and population, with and without allocation failures.
+ * allocation failures in evq_new, evq_push and evq_pop; the compact
+ * records' window and escapes (those tests set compact mode at any size,
+ * evq_set_modes(q, 0, 0)). Stress: a differential model against the
+ * reference heap that mixes every scale of time, payload and population,
+ * with and without allocation failures, at the default mode thresholds and
+ * at 64 / 16 (evq.c, MODES: the number of switches is asserted), and the
+ * switches at the default thresholds with a failing one.
  *
  * To make allocations fail on demand, this file defines the whole of
  * sim/mem.h itself (a counted allocator like sim/mem.c, plus a switch), so
@@ -141,9 +145,16 @@ static uint64_t rnd(void)
     return z ^ (z >> 31);
 }
 
+/* Event number seq. One in four does not fit the queue's packed target and
+ * kind (a target of 2^24 - 1 or more, or a kind of 256 or more: evq.c,
+ * RECORDS) and takes the escape path. */
 static sim_event ev(sim_time t, uint64_t seq)
 {
     sim_event e = {t, (uint32_t)seq, (uint32_t)(seq >> 32), seq, ~seq};
+    if (seq % 8 == 3)
+        e.target |= 0xff000000u;
+    else if (seq % 8 == 6)
+        e.kind = 256 + (uint32_t)(seq & 0xffff);
     return e;
 }
 
@@ -585,12 +596,13 @@ START_TEST(test_clear_reuse)
 }
 END_TEST
 
-/* evq_clear resets the clock and every structure keyed by it: with the
- * clock at 5 x 2^24 ps and events beyond it, cleared; then events near
- * 2 x 2^24, 6 x 2^24 and 0 must pop in time order (state left from before
- * the clear, such as a pivot or a bucket range, would misplace them). */
-START_TEST(test_clear_resets_clock)
+/* evq_clear resets the next window (evq.c, WINDOW) with the clock: the
+ * clock in window 5 (so the window's table waits for window 6), cleared;
+ * then events in windows 2 and 6 and near 0 must pop in time order (with
+ * the table still set for window 6, the events there would come first). */
+START_TEST(test_clear_window)
 {
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
     const sim_time W = UINT64_C(1) << 24;
     sim_event e, x;
     for (uint64_t i = 0; i < 600; i++) {
@@ -783,15 +795,16 @@ END_TEST
 START_TEST(test_pop_nomem)
 {
     /* 300 events (more than the sorted array takes, so they end in the radix
-     * buckets) in one level-3 bucket (times 2^24 + [0, 2^24), the clock at
-     * 0), spread over its 256 level-2 sub-ranges: popping the first one
-     * redistributes them into level-2 buckets, which needs the level's
-     * table and about one block per destination */
+     * buckets) in one level-3 bucket (times 2^25 + [0, 2^24), the clock at
+     * 0: beyond the next window, evq.c WINDOW), spread over its 256 level-2
+     * sub-ranges: popping the first one redistributes them into level-2
+     * buckets, which needs the level's table and about one block per
+     * destination */
     enum { N = 300 };
     sim_event ref[N + 1];
     rng_state = 9;
     for (uint64_t i = 0; i < N; i++) {
-        ref[i] = ev((UINT64_C(1) << 24) + rnd() % (UINT64_C(1) << 24), i);
+        ref[i] = ev((UINT64_C(1) << 25) + rnd() % (UINT64_C(1) << 24), i);
         ck_assert_int_eq(evq_push(q, &ref[i]), 0);
     }
     qsort(ref, N, sizeof ref[0], cmp_ev);
@@ -806,6 +819,245 @@ START_TEST(test_pop_nomem)
     ck_assert_uint_eq(evq_bytes(q), bytes);
     alloc_fails = 0;
     for (size_t i = 0; i < N; i++) {
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+END_TEST
+
+/* The same when the next window's table becomes level 2's (evq.c, WINDOW)
+ * and its bucket of digit 0 must be taken apart at once: the pop fails,
+ * the table goes back, and the order is intact. */
+START_TEST(test_window_nomem)
+{
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
+    /* 300 events in the next window's first 2^16 ps (times 2^24 + [0,
+     * 2^16), the clock at 0): its table's bucket of digit 0, which is taken
+     * apart into levels 0 and 1 when the window comes in */
+    enum { N = 300, M = 20 };
+    sim_event ref[N + M];
+    rng_state = 14;
+    for (uint64_t i = 0; i < N; i++) {
+        ref[i] = ev((UINT64_C(1) << 24) + rnd() % (UINT64_C(1) << 16), i);
+        ck_assert_int_eq(evq_push(q, &ref[i]), 0);
+    }
+    qsort(ref, N, sizeof ref[0], cmp_ev);
+    size_t bytes = evq_bytes(q);
+    alloc_fails = 1;
+    sim_event e = ev(7, 7);
+    ck_assert_int_eq(evq_pop(q, &e), SIM_ENOMEM);
+    ck_assert_int_eq(evq_pop(q, &e), SIM_ENOMEM); /* still, and still nothing moved */
+    ck_assert_uint_eq(e.time, 7);                 /* *out untouched */
+    ck_assert_uint_eq(evq_size(q), N);
+    ck_assert_uint_eq(evq_peek_time(q), ref[0].time);
+    ck_assert_uint_eq(evq_bytes(q), bytes);
+    alloc_fails = 0;
+    /* pushes into that range after the failure keep their place (they would
+     * pop first had the table stayed at level 2) */
+    for (uint64_t i = N; i < N + M; i++) {
+        ref[i] = ev((UINT64_C(1) << 24) + rnd() % (UINT64_C(1) << 16), i);
+        ck_assert_int_eq(evq_push(q, &ref[i]), 0);
+    }
+    qsort(ref, N + M, sizeof ref[0], cmp_ev);
+    for (size_t i = 0; i < N + M; i++) {
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+END_TEST
+
+/* The same when the window's table comes in with its bucket of digit 0
+ * empty and the lowest of its buckets too large for the array: the pop
+ * that must take that bucket apart fails, and the clock has not moved, so
+ * a push between the clock and the window's start is still allowed and
+ * must come out first (it did not when the failed pop left the window in,
+ * with the pivot at the window's start, later than the clock). */
+START_TEST(test_window_in_pop_nomem)
+{
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
+    /* 300 events (more than the array takes) in the next window's second
+     * 2^16 ps (times 2^24 + 2^16 + [0, 2^16), the clock at 3 ps): one bucket
+     * of its table; levels 0 and 1 were never used, so their tables are
+     * missing and the redistribution needs memory */
+    enum { N = 300 };
+    sim_event ref[N + 2];
+    rng_state = 16;
+    const sim_time w1 = (UINT64_C(1) << 24) + (UINT64_C(1) << 16);
+    for (uint64_t i = 0; i < N; i++) {
+        ref[i] = ev(w1 + rnd() % (UINT64_C(1) << 16), i);
+        ck_assert_int_eq(evq_push(q, &ref[i]), 0);
+        if (i == 31) { /* with 32 in the array, this one at 3 ps narrows it to time 0 */
+            sim_event x = ev(3, 1000);
+            ck_assert_int_eq(evq_push(q, &x), 0);
+        }
+    }
+    sim_event e;
+    ck_assert_int_eq(evq_pop(q, &e), 1); /* 3 ps: the array is no longer in use */
+    ck_assert_uint_eq(e.time, 3);
+    qsort(ref, N, sizeof ref[0], cmp_ev);
+    ck_assert_uint_eq(evq_peek_time(q), ref[0].time);
+    size_t bytes = evq_bytes(q);
+    alloc_fails = 1;
+    e = ev(7, 7);
+    ck_assert_int_eq(evq_pop(q, &e), SIM_ENOMEM);
+    ck_assert_uint_eq(e.time, 7); /* *out untouched */
+    ck_assert_uint_eq(evq_bytes(q), bytes);
+    alloc_fails = 0;
+    ck_assert_uint_eq(evq_size(q), N);
+    ck_assert_uint_eq(evq_peek_time(q), ref[0].time);
+    /* the clock is still 3: pushes before the window are allowed */
+    ref[N] = ev(5000, N);
+    ck_assert_int_eq(evq_push(q, &ref[N]), 0);
+    ref[N + 1] = ev(w1 - 1, N + 1);
+    ck_assert_int_eq(evq_push(q, &ref[N + 1]), 0);
+    qsort(ref, N + 2, sizeof ref[0], cmp_ev);
+    for (size_t i = 0; i < N + 2; i++) {
+        ck_assert_uint_eq(evq_peek_time(q), ref[i].time);
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+END_TEST
+
+/* The hold model across many 2^24 ps windows and a 2^32 ps boundary
+ * (evq.c, WINDOW: the next window's table comes in at each window), against
+ * the reference heap. Increments stay within 2^23 ps, so that the next
+ * window's table is in use, but while the clock is in the last window
+ * before 2^32, 300 events go two windows beyond it: the table must not be
+ * used for the window after that carry (a bucket of level 4 holds them). */
+START_TEST(test_window_crossings)
+{
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
+    refheap h = {0};
+    uint64_t seq = 0;
+    rng_state = 15;
+    const sim_time base = (UINT64_C(1) << 32) - (UINT64_C(1) << 26);
+    sim_time now = base;
+    int far = 0;
+    for (size_t i = 0; i < 2000; i++, seq++) {
+        sim_event e = ev(base + rnd() % (UINT64_C(1) << 23), seq);
+        CHECK(evq_push(q, &e) == 0);
+        rh_push(&h, &e);
+    }
+    for (size_t step = 0; step < 300000; step++, seq++) {
+        sim_event a, b;
+        CHECK(evq_pop(q, &a) == 1 && rh_pop(&h, &b) == 1);
+        ck_same(&a, &b);
+        now = a.time;
+        uint64_t r = rnd();
+        sim_event e = ev(now + ((r & 15) == 0 ? 0 : (r >> 8) % (UINT64_C(1) << 23)), seq);
+        CHECK(evq_push(q, &e) == 0);
+        rh_push(&h, &e);
+        if (!far && now >> 24 == 255) {
+            far = 1;
+            for (int k = 0; k < 300; k++) {
+                seq++;
+                e = ev((UINT64_C(1) << 32) + (UINT64_C(2) << 24) + rnd() % (UINT64_C(1) << 24), seq);
+                CHECK(evq_push(q, &e) == 0);
+                rh_push(&h, &e);
+            }
+        }
+    }
+    ck_assert_int_eq(far, 1);
+    ck_assert_uint_gt(now, (UINT64_C(1) << 32) + (UINT64_C(4) << 24)); /* it crossed */
+    sim_event a, b;
+    while (rh_pop(&h, &b)) {
+        CHECK(evq_pop(q, &a) == 1);
+        ck_same(&a, &b);
+    }
+    rh_free(&h);
+}
+END_TEST
+
+/* Events at the boundaries of the packed target and kind (evq.c, RECORDS:
+ * targets below 2^16 - 1 or 2^24 - 1, kinds below 256, pack) and beyond:
+ * order and payloads survive the hold model, and the escape entries are
+ * reused, not grown per push (200,000 pushes, at most 5,000 pending). */
+START_TEST(test_escapes_hold)
+{
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
+    static const uint32_t targets[] = {UINT32_MAX, 0xffffffu, 0xfffffeu, 0xffffu, 0xfffeu, 0};
+    static const uint32_t kinds[] = {UINT32_MAX, 256, 255, 0};
+    refheap h = {0};
+    uint64_t seq = 0;
+    rng_state = 11;
+    size_t peak_bytes = 0;
+    sim_time now = 0;
+    for (size_t step = 0; step < 400000; step++) {
+        uint64_t r = rnd();
+        if (h.n < 5000 && (r & 1)) {
+            sim_event e = {now + (r >> 8) % 100000, targets[seq % 6], kinds[seq / 6 % 4], seq,
+                           ~seq};
+            CHECK(evq_push(q, &e) == 0);
+            rh_push(&h, &e);
+            seq++;
+        } else {
+            sim_event a, b;
+            int ga = evq_pop(q, &a), gb = rh_pop(&h, &b);
+            CHECK(ga == gb);
+            if (ga) {
+                ck_same(&a, &b);
+                now = a.time;
+            }
+        }
+        if (evq_bytes(q) > peak_bytes)
+            peak_bytes = evq_bytes(q);
+    }
+    /* entries that were not reused would take 16 B per escaped push, 2.7 MB */
+    ck_assert_uint_lt(peak_bytes, 5000 * 64);
+    sim_event a, b;
+    while (rh_pop(&h, &b)) {
+        CHECK(evq_pop(q, &a) == 1);
+        ck_same(&a, &b);
+    }
+    rh_free(&h);
+}
+END_TEST
+
+/* A push of an event that escapes into the radix buckets needs an escape
+ * entry: when none is free and none can be had, it fails and changes
+ * nothing (into the sorted array it needs none, and pushes that pack need
+ * only blocks). */
+START_TEST(test_escape_nomem)
+{
+    ck_assert_int_eq(evq_set_modes(q, 0, 0), 0); /* compact records at any size */
+    enum { N = 3000 };
+    static sim_event ref[N];
+    size_t n = 0;
+    rng_state = 12;
+    for (uint64_t i = 0; i < 1000; i++) { /* the radix buckets in use, packed only */
+        sim_event e = ev(rnd() % 1000000, i);
+        e.target &= 0xffff;
+        e.kind &= 0xff;
+        ck_assert_int_eq(evq_push(q, &e), 0);
+        ref[n++] = e;
+    }
+    size_t bytes = evq_bytes(q);
+    alloc_fails = 1;
+    int failed = 0, escapes_failed = 0;
+    for (uint64_t i = 1000; i < N; i++) {
+        sim_event e = ev(rnd() % 1000000, i);
+        e.target = i % 2 ? UINT32_MAX : (uint32_t)(i & 0xffff);
+        int rc = evq_push(q, &e);
+        if (rc == SIM_ENOMEM) {
+            failed++;
+            escapes_failed += e.target == UINT32_MAX;
+            continue;
+        }
+        ck_assert_int_eq(rc, 0);
+        ref[n++] = e;
+    }
+    alloc_fails = 0;
+    ck_assert_int_gt(failed, 0);
+    ck_assert_int_gt(escapes_failed, 0);
+    ck_assert_uint_eq(evq_bytes(q), bytes);
+    ck_assert_uint_eq(evq_size(q), n);
+    qsort(ref, n, sizeof ref[0], cmp_ev);
+    sim_event e;
+    for (size_t i = 0; i < n; i++) {
         ck_assert_int_eq(evq_pop(q, &e), 1);
         ck_same(&e, &ref[i]);
     }
@@ -852,7 +1104,7 @@ END_TEST
 
 /* A push time for the stress model: the clock `now` plus an increment from
  * a mix of scales, or a time just around a boundary of the radix digits
- * (2^8 to 2^56, 2^24 most often), or the time of
+ * (2^8 to 2^56; 2^24 is the next window's, evq.c WINDOW), or the time of
  * the previous push (a tie far from the clock), or exactly the clock.
  * Log-uniform increments have up to `smax` bits. Never SIM_TIME_MAX (peek
  * reports that as none), never before the clock. */
@@ -898,9 +1150,9 @@ static sim_time stress_time(sim_time now, sim_time prev, unsigned smax)
     return t < now ? now : t;
 }
 
-/* Targets and kinds: small ones, ones around 2^16 - 1, 2^24 - 1 and 256
- * (the limits of a packed layout, should the event set ever pack them),
- * the largest, and uniform 32-bit ones. */
+/* Targets and kinds: small ones, ones around the packing limits (targets
+ * 2^16 - 1 and 2^24 - 1, kinds 256: evq.c, RECORDS), the largest, and
+ * uniform 32-bit ones. */
 static uint32_t stress_target(void)
 {
     uint64_t r = rnd();
@@ -942,13 +1194,17 @@ static uint32_t stress_kind(void)
 typedef struct stress_counts {
     uint64_t pushes, pops, until_pops, until_refused, clears, failed_push, failed_pop;
     uint64_t peak, cycles;
+    uint64_t switches;       /* mode switches (evq.c, MODES), both ways */
+    uint64_t deferred;       /* pushes with failures injected that left up_at or
+                              * more pending in whole mode */
+    uint64_t clears_compact; /* clears (or new queues) while compact */
     sim_time top_clock;
 } stress_counts;
 
 /* The differential stress model against the reference heap: `ops`
  * operations in cycles that grow the population to a target (10 to
- * 100,000) and drain it to 0 (so that the small array, the front and the
- * buckets take turns), each with its own scale of
+ * 100,000) and drain it to 0 (so that the small array, the front, the
+ * window and the buckets take turns), each with its own scale of
  * increments (up to 2^2 .. 2^60 ps); pushes, evq_pop, evq_pop_until with
  * bounds below, at and above the earliest time, peeks after every
  * operation, evq_size, evq_bytes against the allocator, and an occasional
@@ -959,7 +1215,8 @@ typedef struct stress_counts {
  * new queue instead: a failed call must return SIM_ENOMEM, leave *out
  * alone and the queue as it was (size, earliest time, and every later pop;
  * after half the failed pops, a push at the clock, which must come first). */
-static void stress_model(uint64_t seed, size_t ops, int inject, stress_counts *ct)
+static void stress_model(uint64_t seed, size_t ops, int inject, size_t up_at, size_t down_at,
+                         stress_counts *ct)
 {
     static const size_t pops_to[] = {10, 40, 300, 3000, 20000, 100000};
     static const unsigned scales[] = {2, 8, 12, 16, 20, 23, 24, 26, 32, 40, 48, 60};
@@ -973,6 +1230,10 @@ static void stress_model(uint64_t seed, size_t ops, int inject, stress_counts *c
     size_t near_top = 0;
     rng_state = seed;
     memset(ct, 0, sizeof *ct);
+    if (up_at)
+        CHECK(evq_set_modes(q, up_at, down_at) == 0);
+    else
+        up_at = 16384; /* evq.c's UP_AT */
     for (size_t op = 0; op < ops; op++) {
         if (!grow && h.n == 0) { /* a new cycle */
             goal = pops_to[rnd() % (sizeof pops_to / sizeof pops_to[0])];
@@ -998,16 +1259,21 @@ static void stress_model(uint64_t seed, size_t ops, int inject, stress_counts *c
         if (r % (inject ? 5000 : 400000) == 0 || near_top > 20000) {
             /* clear and reuse; or, with failures, start from a new queue,
              * whose memory must grow again */
+            ct->clears_compact += (uint64_t)evq_compact(q);
             if (inject) {
+                ct->switches += evq_mode_switches(q);
                 evq_free(q);
                 q = evq_new();
                 CHECK(q != NULL);
+                if (up_at != 16384)
+                    CHECK(evq_set_modes(q, up_at, down_at) == 0);
                 base = sim_mem_in_use() - evq_bytes(q);
             } else {
                 evq_clear(q);
+                CHECK(!evq_compact(q)); /* a clear resets to whole events */
             }
             h.n = 0;
-            now = 0; /* (prev stays: ties with it land far from the new clock) */
+            now = 0; /* (prev stays: ties with it land in the old clock's windows) */
             near_top = 0;
             grow = 0;
             ct->clears++;
@@ -1035,6 +1301,9 @@ static void stress_model(uint64_t seed, size_t ops, int inject, stress_counts *c
                 rh_push_seq(&h, &e, seq++);
                 prev = e.time;
                 ct->pushes++;
+                /* still whole at the threshold with allocations failing:
+                 * mostly a switch that could not be made */
+                ct->deferred += fail && h.n >= up_at && !evq_compact(q);
             }
         } else {
             sim_event a, b;
@@ -1117,18 +1386,21 @@ static void stress_model(uint64_t seed, size_t ops, int inject, stress_counts *c
     }
     ck_assert_int_eq(evq_pop(q, &a), 0);
     ck_assert_uint_eq(evq_bytes(q), sim_mem_in_use() - base);
+    ct->switches += evq_mode_switches(q);
     rh_free(&h);
     if (getenv("EVQ_STRESS_VERBOSE"))
         fprintf(stderr,
                 "seed %llu: %zu ops, %llu cycles, peak %llu, pushes %llu, pops %llu, "
                 "until %llu (refused %llu), clears %llu, failed push %llu pop %llu, "
-                "top clock 2^64 - %llu\n",
+                "top clock 2^64 - %llu, switches %llu, deferred %llu, clears compact %llu\n",
                 (unsigned long long)seed, ops, (unsigned long long)ct->cycles,
                 (unsigned long long)ct->peak, (unsigned long long)ct->pushes,
                 (unsigned long long)ct->pops, (unsigned long long)ct->until_pops,
                 (unsigned long long)ct->until_refused, (unsigned long long)ct->clears,
                 (unsigned long long)ct->failed_push, (unsigned long long)ct->failed_pop,
-                (unsigned long long)(SIM_TIME_MAX - ct->top_clock));
+                (unsigned long long)(SIM_TIME_MAX - ct->top_clock),
+                (unsigned long long)ct->switches, (unsigned long long)ct->deferred,
+                (unsigned long long)ct->clears_compact);
 }
 
 /* The seed of a stress test: `dflt`, or EVQ_STRESS_SEED to try others
@@ -1139,11 +1411,69 @@ static uint64_t stress_seed(uint64_t dflt)
     return s ? strtoull(s, NULL, 10) : dflt;
 }
 
+/* The modes at their default thresholds (evq.c, MODES: records from 16384
+ * pending events, whole again at 2048): a switch up whose memory cannot be
+ * had is not made (the push stands, evq_bytes unchanged) and is made
+ * later; many ties of one time and a quarter of escaping events cross
+ * both switches; everything pops in (time, insertion) order. */
+START_TEST(test_modes_thresholds)
+{
+    enum { N = 16383, MAX = 40000 };
+    static sim_event ref[MAX];
+    size_t n = 0;
+    rng_state = 21;
+    for (; n < N; n++) {
+        ref[n] = ev(n % 5 ? 1000 + rnd() % (UINT64_C(1) << 30) : 777777, n);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+    }
+    ck_assert_int_eq(evq_compact(q), 0);
+    /* with allocations failing, a push that succeeds (it needs no block)
+     * reaches the threshold: the switch cannot be made */
+    alloc_fails = 1;
+    size_t bytes = evq_bytes(q);
+    int rc;
+    do {
+        ref[n] = ev(n % 5 ? 1000 + rnd() % (UINT64_C(1) << 30) : 777777, n);
+        rc = evq_push(q, &ref[n]);
+        ck_assert(rc == 0 || rc == SIM_ENOMEM);
+    } while (rc != 0);
+    n++;
+    alloc_fails = 0;
+    ck_assert_int_eq(evq_compact(q), 0);
+    ck_assert_uint_eq(evq_mode_switches(q), 0);
+    ck_assert_uint_eq(evq_bytes(q), bytes);
+    /* it is made later (at 1.5 times the count) */
+    while (!evq_compact(q)) {
+        ck_assert_uint_lt(n, MAX);
+        ref[n] = ev(n % 5 ? 1000 + rnd() % (UINT64_C(1) << 30) : 777777, n);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+        n++;
+    }
+    /* not at every push after the failure (at 24,576 pending, a push more) */
+    ck_assert_uint_gt(n, N + N / 4);
+    ck_assert_uint_le(n, (N + 1) + (N + 1) / 2 + 1);
+    ck_assert_uint_eq(evq_mode_switches(q), 1);
+    qsort(ref, n, sizeof ref[0], cmp_ev);
+    sim_event e;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(evq_peek_time(q), ref[i].time);
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+        if (n - i - 1 == 2048) /* back to whole events */
+            ck_assert_int_eq(evq_compact(q), 0);
+        if (n - i - 1 == 2049)
+            ck_assert_int_eq(evq_compact(q), 1);
+    }
+    ck_assert_uint_eq(evq_mode_switches(q), 2);
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+END_TEST
+
 /* The stress model without failures: 6,000,000 operations (seed 2026). */
 START_TEST(test_stress_differential)
 {
     stress_counts ct;
-    stress_model(stress_seed(2026), 6000000, 0, &ct);
+    stress_model(stress_seed(2026), 6000000, 0, 0, 0, &ct);
     /* it did what it is for: many drain cycles, some to 1e5 events, every
      * kind of pop, clears, and a clock near the top of time */
     ck_assert_uint_gt(ct.cycles, 20);
@@ -1153,6 +1483,10 @@ START_TEST(test_stress_differential)
     ck_assert_uint_gt(ct.until_refused, 10000);
     ck_assert_uint_gt(ct.clears, 2);
     ck_assert_uint_gt(ct.top_clock, SIM_TIME_MAX - (UINT64_C(1) << 40));
+    /* and the modes switched at their default thresholds, both ways, and
+     * were cleared while compact (evq.c, MODES) */
+    ck_assert_uint_gt(ct.switches, 40);
+    ck_assert_uint_gt(ct.clears_compact, 5);
 }
 END_TEST
 
@@ -1162,11 +1496,39 @@ END_TEST
 START_TEST(test_stress_nomem)
 {
     stress_counts ct;
-    stress_model(stress_seed(7), 5000000, 1, &ct);
+    stress_model(stress_seed(7), 5000000, 1, 0, 0, &ct);
     ck_assert_uint_gt(ct.failed_push, 10000);
     ck_assert_uint_gt(ct.failed_pop, 10);
     ck_assert_uint_gt(ct.cycles, 1000);
     ck_assert_uint_gt(ct.peak, 10000);
+}
+END_TEST
+
+/* The stress model with the modes switching at 64 and 16 pending events
+ * (evq.c, MODES), so that nearly every cycle switches both ways, with ties
+ * at the clock at the moment of a switch, clears while compact, and events
+ * that escape (stress_target, stress_kind) converted both ways. */
+START_TEST(test_stress_modes)
+{
+    stress_counts ct;
+    stress_model(stress_seed(2027), 3000000, 0, 64, 16, &ct);
+    ck_assert_uint_gt(ct.switches, 60);
+    ck_assert_uint_gt(ct.clears_compact, 0);
+    ck_assert_uint_ge(ct.peak, 100000);
+}
+END_TEST
+
+/* The same with allocation failures injected: a switch that cannot get its
+ * memory is not made (the push or pop it follows stands, the queue as it
+ * was, evq_bytes exact), and is made later. */
+START_TEST(test_stress_modes_nomem)
+{
+    stress_counts ct;
+    stress_model(stress_seed(8), 3000000, 1, 64, 16, &ct);
+    ck_assert_uint_gt(ct.switches, 500);
+    ck_assert_uint_gt(ct.deferred, 1000);
+    ck_assert_uint_gt(ct.clears_compact, 50);
+    ck_assert_uint_gt(ct.failed_push, 10000);
 }
 END_TEST
 
@@ -1189,8 +1551,10 @@ static Suite *evq_suite(void)
     tcase_add_test(tc, test_peek);
     tcase_add_test(tc, test_pop_until);
     tcase_add_test(tc, test_clear_reuse);
-    tcase_add_test(tc, test_clear_resets_clock);
+    tcase_add_test(tc, test_clear_window);
     tcase_add_test(tc, test_memory_accounted);
+    tcase_add_test(tc, test_escapes_hold);
+    tcase_add_test(tc, test_window_crossings);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("Limits");
@@ -1208,7 +1572,10 @@ static Suite *evq_suite(void)
     tcase_add_test(tc, test_new_nomem);
     tcase_add_test(tc, test_push_nomem);
     tcase_add_test(tc, test_pop_nomem);
+    tcase_add_test(tc, test_window_nomem);
+    tcase_add_test(tc, test_window_in_pop_nomem);
     tcase_add_test(tc, test_spill_nomem);
+    tcase_add_test(tc, test_escape_nomem);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("Stress");
@@ -1216,6 +1583,9 @@ static Suite *evq_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_stress_differential);
     tcase_add_test(tc, test_stress_nomem);
+    tcase_add_test(tc, test_modes_thresholds);
+    tcase_add_test(tc, test_stress_modes);
+    tcase_add_test(tc, test_stress_modes_nomem);
     suite_add_tcase(s, tc);
     return s;
 }

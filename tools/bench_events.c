@@ -8,6 +8,11 @@
  * not timed and both structures see the identical stream. Two variants:
  * "hold" (mean 1 us, few ties) and "ties" (mean 1 ns, many equal times).
  *
+ * Events carry payloads like a simulation's (mkev below: a0 a full 64-bit
+ * hash, a1 the sequence under a 64-bit mask, 4096 targets, 32 kinds), so
+ * that the event set, which counts the bytes it holds, gains nothing from
+ * zeros or repeats a real run would not have.
+ *
  * Each N runs the pending-event set (sim/evq.c) and a plain binary heap of
  * 16-byte (time, sequence) entries, written here. Both must pop the same
  * events in the same order: the final time and a checksum of the pop order
@@ -35,8 +40,8 @@
  * std::priority_queue<pair<time, seq>> holds: the sequence number breaks
  * ties in insertion order, as libuv's timer heap does, and doubles as the
  * event's handle. The benchmark's payload is a function of the sequence
- * number (mkev below), so the heap rebuilds the event from its entry and
- * stores no payload; a simulator using such a heap would keep its 24-byte
+ * number (mkev below, which the heap inverts from a1), so the heap rebuilds
+ * the event from its entry and stores no payload; a simulator using such a heap would keep its 24-byte
  * payloads elsewhere, indexed by the handle, and that memory is not counted
  * here. The evq figures do count its payloads (sim_event is 32 bytes). */
 typedef struct hnode {
@@ -51,13 +56,14 @@ typedef struct heap {
 } heap;
 
 static inline sim_event mkev(sim_time t, uint64_t k);
+#define A1_XOR 0xa5c3f00d5eed1234ULL /* a1 = k ^ A1_XOR: the heap's handle k */
 
 static inline int hless(const hnode *x, const hnode *y)
 {
     return x->time < y->time || (x->time == y->time && x->seq < y->seq);
 }
 
-/* e must come from mkev(e->time, k) with k its insertion sequence (a0). */
+/* e must come from mkev(e->time, k) with k its insertion sequence (a1 ^ A1_XOR). */
 static int heap_push(heap *h, const sim_event *e)
 {
     if (h->n == h->cap) {
@@ -68,7 +74,7 @@ static int heap_push(heap *h, const sim_event *e)
         h->a = na;
         h->cap = nc;
     }
-    hnode x = {e->time, e->a0};
+    hnode x = {e->time, e->a1 ^ A1_XOR};
     size_t i = h->n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -124,12 +130,23 @@ static double now_s(void)
 
 static inline uint64_t mix(uint64_t h, const sim_event *e)
 {
-    return (h ^ e->a0) * 0x100000001b3ULL + e->time;
+    h = (h ^ e->a0) * 0x100000001b3ULL + e->time;
+    h = (h ^ e->a1) * 0x100000001b3ULL + e->target;
+    return (h ^ e->kind) * 0x100000001b3ULL;
 }
 
+/* The payload of the k-th event, as a simulation's would look: a0 a full
+ * 64-bit word (a hash of k, as incompressible as a pointer or a byte count
+ * gets), a1 the sequence under a 64-bit mask (every bit varies), the target
+ * one of 4096 components and the kind one of 32 (models' kinds start at 16,
+ * SIM_EV_USER). Nothing in it is constant, so a structure that packs
+ * payloads gains only what real events allow. */
 static inline sim_event mkev(sim_time t, uint64_t k)
 {
-    sim_event e = {t, (uint32_t)k, 0, k, 0};
+    uint64_t h = k * 0x9e3779b97f4a7c15ULL;
+    h = (h ^ (h >> 32)) * 0xd6e8feb86659fd93ULL;
+    h ^= h >> 32;
+    sim_event e = {t, (uint32_t)(h >> 52), 16 + (uint32_t)(h >> 8 & 31), h, k ^ A1_XOR};
     return e;
 }
 
