@@ -2340,7 +2340,8 @@ void evq_clear(evq *q)
 
 int evq_set_modes(evq *q, size_t up_at, size_t down_at)
 {
-    assert(down_at < up_at || (up_at == 0 && down_at == 0));
+    if (down_at >= up_at && (up_at || down_at))
+        return SIM_EINVAL; /* no hysteresis: a switch at every push and pop */
     q->up_at = up_at;
     q->down_at = down_at;
     if (q->cm) {

@@ -61,21 +61,28 @@ int evq_pop_until(evq *q, sim_time until, sim_event *out);
 size_t evq_size(const evq *q);
 size_t evq_bytes(const evq *q);
 
-/* Empty the queue and reset its clock to 0; memory is kept for reuse (that
- * of whole events; evq.c, MODES). */
+/* Empty the queue and reset its clock to 0; it holds whole events again,
+ * and its memory is kept for reuse (that of records too, for the next
+ * switch; evq.c, MODES). The thresholds of evq_set_modes stay. */
 void evq_clear(evq *q);
 
 /* Statistics of the two storage modes (evq.c, MODES), for tests and
- * benchmarks: switches made since evq_new, and 1 while events beyond the
- * front are held as compact records, 0 while whole. */
+ * benchmarks: switches made since evq_new (evq_clear of a compact queue
+ * makes one), and 1 while events beyond the front are held as compact
+ * records, 0 while whole. */
 uint64_t evq_mode_switches(const evq *q);
 int evq_compact(const evq *q);
-/* Switch to compact records when a push leaves up_at events pending and
- * back to whole events when a pop leaves down_at (< up_at) or fewer (evq.c,
- * MODES; the defaults, 16384 and 2048, suit every size: this is for tests
- * and measurements). up_at = down_at = 0: compact records from now on,
- * whatever the size, until evq_clear. 0, or SIM_ENOMEM when a switch this
- * asks for now cannot get its memory (nothing changed but the thresholds). */
+/* Switch to compact records when a push into the buckets leaves up_at
+ * events pending and back to whole events when a pop leaves down_at or
+ * fewer, some of them outside the sorted array (evq.c, MODES; the defaults,
+ * 16384 and 2048, suit every size: this is for tests and measurements).
+ * Thresholds: down_at < up_at; or up_at = down_at = 0, compact records from
+ * now on whatever the size (after evq_clear, from its next push into the
+ * buckets). With up_at at or below the count the switch is made now.
+ * Returns 0; SIM_ENOMEM when that switch cannot get its memory (nothing
+ * changed but the thresholds, and memory evq_clear kept for records is
+ * given back; the next push into the buckets tries again); SIM_EINVAL,
+ * nothing changed, for other thresholds (no hysteresis). */
 int evq_set_modes(evq *q, size_t up_at, size_t down_at);
 
 #endif

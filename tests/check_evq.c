@@ -6,7 +6,10 @@
  * many equal times. Errors: empty pop, pushes earlier than the clock, and
  * allocation failures in evq_new, evq_push and evq_pop; the compact
  * records' window and escapes (those tests set compact mode at any size,
- * evq_set_modes(q, 0, 0)). Stress: a differential model against the
+ * evq_set_modes(q, 0, 0)); evq_set_modes' arguments, mode switches whose
+ * memory cannot be had at each of their allocations (up at once by
+ * evq_set_modes, down with the next window's events), and records' memory
+ * kept by evq_clear for the next switch. Stress: a differential model against the
  * reference heap that mixes every scale of time, payload and population,
  * with and without allocation failures, at the default mode thresholds and
  * at 64 / 16 (evq.c, MODES: the number of switches is asserted), and the
@@ -1100,6 +1103,250 @@ START_TEST(test_spill_nomem)
 }
 END_TEST
 
+/* Pop every event of q and compare with ref[0, n) sorted by (time, seq). */
+static void pop_all_sorted(sim_event *ref, size_t n)
+{
+    qsort(ref, n, sizeof ref[0], cmp_ev);
+    sim_event e;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(evq_peek_time(q), ref[i].time);
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
+    ck_assert_int_eq(evq_pop(q, &e), 0);
+}
+
+/* evq_set_modes (evq.h): down_at < up_at, or both 0; anything else (equal
+ * thresholds, down_at above up_at, up_at 0 with down_at > 0) is SIM_EINVAL
+ * and changes nothing, in either mode (an assert before, which release
+ * builds leave out: a queue with up_at <= down_at then converted itself at
+ * every push and pop near the threshold). Valid ones take effect: up_at at
+ * or below the count switches at once (up_at 1 here, a populated queue);
+ * in compact mode a new down_at at the next pop that leaves that many or
+ * fewer, some outside the array; SIZE_MAX and SIZE_MAX - 1 never switch
+ * up again. */
+START_TEST(test_set_modes_args)
+{
+    enum { N = 300 };
+    static sim_event ref[2 * N];
+    size_t n = 0;
+    rng_state = 31;
+    for (; n < N; n++) { /* times spread over many buckets, whole events */
+        ref[n] = ev(rnd() % (UINT64_C(1) << 32), n);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+    }
+    static const size_t bad[][2] = {{5, 5}, {5, 6}, {0, 1}, {1, 1}, {SIZE_MAX, SIZE_MAX},
+                                    {16384, 16384}, {2048, 16384}};
+    size_t bytes = evq_bytes(q);
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        ck_assert_int_eq(evq_set_modes(q, bad[k][0], bad[k][1]), SIM_EINVAL);
+    ck_assert_int_eq(evq_compact(q), 0);
+    ck_assert_uint_eq(evq_mode_switches(q), 0);
+    ck_assert_uint_eq(evq_bytes(q), bytes);
+    /* valid, and N pending: records at once */
+    ck_assert_int_eq(evq_set_modes(q, 1, 0), 0);
+    ck_assert_int_eq(evq_compact(q), 1);
+    ck_assert_uint_eq(evq_mode_switches(q), 1);
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        ck_assert_int_eq(evq_set_modes(q, bad[k][0], bad[k][1]), SIM_EINVAL);
+    ck_assert_int_eq(evq_compact(q), 1);
+    /* compact: whole again at the next pop that leaves N - 10 or fewer */
+    ck_assert_int_eq(evq_set_modes(q, N, N - 10), 0);
+    ck_assert_int_eq(evq_compact(q), 1);
+    sim_event e;
+    qsort(ref, n, sizeof ref[0], cmp_ev);
+    size_t i = 0;
+    for (; evq_size(q) > N - 10; i++) {
+        ck_assert_int_eq(evq_compact(q), 1);
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
+    ck_assert_int_eq(evq_compact(q), 0);
+    ck_assert_uint_eq(evq_mode_switches(q), 2);
+    /* the largest thresholds: whole whatever the count */
+    ck_assert_int_eq(evq_set_modes(q, SIZE_MAX, SIZE_MAX - 1), 0);
+    memmove(ref, ref + i, (n - i) * sizeof ref[0]);
+    n -= i;
+    sim_time now = e.time;
+    for (uint64_t k = 0; k < N; k++, n++) {
+        ref[n] = ev(now + rnd() % (UINT64_C(1) << 32), 1000 + k);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+    }
+    ck_assert_int_eq(evq_compact(q), 0);
+    ck_assert_uint_eq(evq_mode_switches(q), 2);
+    pop_all_sorted(ref, n);
+}
+END_TEST
+
+/* MODES (evq.c): evq_set_modes on a populated whole queue (buckets, the
+ * array, ties, escaping events) switches it now; when an allocation of the
+ * switch fails (the first block kind, the second, the escape table) it
+ * returns SIM_ENOMEM and the queue is as it was, evq_bytes included; then
+ * it is made, and the queue goes whole again at the new down_at. */
+START_TEST(test_modes_set_now_nomem)
+{
+    enum { N = 3000 };
+    static sim_event ref[N];
+    size_t n = 0;
+    rng_state = 32;
+    for (; n < N; n++) {
+        ref[n] = ev(n % 7 ? rnd() % (UINT64_C(1) << 26) : 4242, n);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+    }
+    qsort(ref, n, sizeof ref[0], cmp_ev);
+    sim_event e;
+    size_t i = 0;
+    for (; i < 500; i++) { /* the clock moves, the array is in use */
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
+    size_t bytes = evq_bytes(q), base = sim_mem_in_use() - bytes;
+    for (long k = 0; k < 3; k++) {
+        alloc_fail_in = k;
+        ck_assert_int_eq(evq_set_modes(q, 1000, 100), SIM_ENOMEM);
+        alloc_fail_in = -1;
+        ck_assert_int_eq(evq_compact(q), 0);
+        ck_assert_uint_eq(evq_bytes(q), bytes);
+        ck_assert_uint_eq(sim_mem_in_use() - base, bytes);
+        ck_assert_uint_eq(evq_size(q), N - i);
+        ck_assert_uint_eq(evq_peek_time(q), ref[i].time);
+    }
+    ck_assert_int_eq(evq_set_modes(q, 1000, 100), 0);
+    ck_assert_int_eq(evq_compact(q), 1);
+    ck_assert_uint_eq(evq_bytes(q), sim_mem_in_use() - base);
+    for (; i < N; i++) {
+        ck_assert_int_eq(evq_compact(q), N - i > 100);
+        ck_assert_uint_eq(evq_peek_time(q), ref[i].time);
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+        CHECK(evq_bytes(q) == sim_mem_in_use() - base);
+    }
+    ck_assert_uint_eq(evq_mode_switches(q), 2);
+}
+END_TEST
+
+/* MODES and WINDOW (evq.c): a switch down with the next window's table in
+ * use: its events go to the level-3 table, which this queue never needed
+ * before. When that table cannot be had, the switch is not made (the pop
+ * stands, the queue as it was, evq_bytes exact); at half the count, when
+ * the whole blocks cannot be had, again not (and the events return to the
+ * array in compact mode); after the queue drained and grew again (events
+ * 2^17 ps apart: each pop takes a bucket of one), made. Checked against the
+ * sorted reference at every pop. */
+START_TEST(test_modes_down_window_nomem)
+{
+    const sim_time W = UINT64_C(1) << 24;
+    enum { N0 = 75, N1 = 5, N2 = 40 };
+    static sim_event ref[N0 + N1 + N2];
+    size_t n = 0;
+    rng_state = 33;
+    ck_assert_int_eq(evq_set_modes(q, 64, 16), 0);
+    for (; n < N0; n++) { /* the clock's window: records from 64 on */
+        ref[n] = ev(1000 + rnd() % (W / 2), n);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+    }
+    ck_assert_int_eq(evq_compact(q), 1);
+    for (; n < N0 + N1; n++) { /* the next window: its table */
+        ref[n] = ev(W + rnd() % (W / 2), n);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+    }
+    size_t base = sim_mem_in_use() - evq_bytes(q);
+    qsort(ref, n, sizeof ref[0], cmp_ev);
+    sim_event e;
+    size_t i = 0;
+    for (; evq_size(q) > 17; i++) {
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
+    /* leaves 16: the switch needs the level-3 table */
+    size_t bytes = evq_bytes(q);
+    alloc_fails = 1;
+    ck_assert_int_eq(evq_pop(q, &e), 1);
+    alloc_fails = 0;
+    ck_same(&e, &ref[i++]);
+    ck_assert_int_eq(evq_compact(q), 1);
+    ck_assert_uint_eq(evq_bytes(q), bytes);
+    /* at 8 (half), with the table but no whole blocks */
+    for (; evq_size(q) > 9; i++) {
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+        ck_assert_int_eq(evq_compact(q), 1);
+    }
+    alloc_fail_in = 1;
+    ck_assert_int_eq(evq_pop(q, &e), 1);
+    alloc_fail_in = -1;
+    ck_same(&e, &ref[i++]);
+    ck_assert_int_eq(evq_compact(q), 1);
+    ck_assert_uint_eq(evq_mode_switches(q), 1);
+    ck_assert_uint_eq(evq_bytes(q), sim_mem_in_use() - base);
+    for (; i < n; i++) {
+        ck_assert_uint_eq(evq_peek_time(q), ref[i].time);
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
+    ck_assert_int_eq(evq_compact(q), 1); /* drained in the array: no switch */
+    /* more events: the next pop that leaves 8 or fewer, some in buckets */
+    sim_time now = e.time;
+    size_t m = 0;
+    for (; m < N2; m++) {
+        ref[m] = ev(now + (m + 1) * (UINT64_C(1) << 17) + rnd() % 1000, 100 + m);
+        ck_assert_int_eq(evq_push(q, &ref[m]), 0);
+    }
+    qsort(ref, m, sizeof ref[0], cmp_ev);
+    for (i = 0; i < m; i++) {
+        ck_assert_uint_eq(evq_peek_time(q), ref[i].time);
+        ck_assert_int_eq(evq_pop(q, &e), 1);
+        ck_same(&e, &ref[i]);
+    }
+    ck_assert_int_eq(evq_compact(q), 0);
+    ck_assert_uint_eq(evq_mode_switches(q), 2);
+    ck_assert_uint_eq(evq_bytes(q), sim_mem_in_use() - base);
+}
+END_TEST
+
+/* MODES (evq.c): evq_clear of a compact queue keeps the records' blocks and
+ * escape entries, so the same work again switches up without allocating
+ * (allocations fail from one push before the threshold; the whole blocks
+ * then go back, evq_bytes exact), and everything pops in order. */
+START_TEST(test_modes_clear_reuse)
+{
+    enum { N = 20000, UP = 16384 };
+    static sim_event ref[N];
+    size_t base = sim_mem_in_use() - evq_bytes(q);
+    rng_state = 34;
+    for (uint64_t k = 0; k < N; k++) {
+        ref[k] = ev(1000 + rnd() % (UINT64_C(1) << 30), k);
+        CHECK(evq_push(q, &ref[k]) == 0);
+    }
+    ck_assert_int_eq(evq_compact(q), 1);
+    size_t bytes = evq_bytes(q);
+    evq_clear(q);
+    ck_assert_int_eq(evq_compact(q), 0);
+    ck_assert_uint_eq(evq_bytes(q), bytes);
+    rng_state = 34; /* the same events again */
+    size_t n = 0;
+    for (; n < UP - 1; n++) {
+        ref[n] = ev(1000 + rnd() % (UINT64_C(1) << 30), n);
+        CHECK(evq_push(q, &ref[n]) == 0);
+    }
+    alloc_fails = 1;
+    ref[n] = ev(1000 + rnd() % (UINT64_C(1) << 30), n);
+    int rc = evq_push(q, &ref[n]); /* (it may need a whole block itself) */
+    alloc_fails = 0;
+    if (rc == SIM_ENOMEM) {
+        ck_assert_int_eq(evq_compact(q), 0);
+        ck_assert_int_eq(evq_push(q, &ref[n]), 0);
+    }
+    n++;
+    ck_assert_int_eq(evq_size(q), UP);
+    ck_assert_int_eq(evq_compact(q), 1);
+    ck_assert_uint_eq(evq_mode_switches(q), 3); /* up, clear, up */
+    ck_assert_uint_eq(evq_bytes(q), sim_mem_in_use() - base);
+    pop_all_sorted(ref, n);
+    ck_assert_uint_eq(evq_bytes(q), sim_mem_in_use() - base);
+}
+END_TEST
+
 /* ------------------------------------------- differential stress (Stress) */
 
 /* A push time for the stress model: the clock `now` plus an increment from
@@ -1576,6 +1823,10 @@ static Suite *evq_suite(void)
     tcase_add_test(tc, test_window_in_pop_nomem);
     tcase_add_test(tc, test_spill_nomem);
     tcase_add_test(tc, test_escape_nomem);
+    tcase_add_test(tc, test_set_modes_args);
+    tcase_add_test(tc, test_modes_set_now_nomem);
+    tcase_add_test(tc, test_modes_down_window_nomem);
+    tcase_add_test(tc, test_modes_clear_reuse);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("Stress");
