@@ -103,8 +103,10 @@
  * is in use. The new form's memory (blocks of each kind, escape entries, a
  * table) is computed exactly and taken before anything moves, so a
  * conversion that cannot get it changes nothing: the push or pop it
- * follows stands, and it is tried again at 1.5 times (up) or half (down)
- * that count. After it the old form's blocks, all free then, go back to the
+ * follows stands, and it is tried again once half that count of pushes
+ * (up) or pops (down) have found the queue still beyond the threshold (a
+ * queue that stays there is not left in the wrong form; a failed try costs
+ * O(n) as well). After it the old form's blocks, all free then, go back to the
  * allocator, and so does the escape table when going whole (evq_clear,
  * which returns to whole mode, keeps them for reuse). A conversion costs
  * O(n) at n = UP_AT or DOWN_AT, and at least UP_AT - DOWN_AT operations
@@ -418,10 +420,12 @@ struct evq {
     int cm;                 /* 0: whole mode, 1: compact mode (MODES) */
     size_t up_at, down_at;  /* the thresholds (MODES; evq_set_modes) */
     size_t up;              /* a push that finds this many pending goes by
-                             * push_radix_rare: up_at - 1 in whole mode, 0 in
-                             * compact mode */
+                             * push_any's rare branch: up_at - 1 in whole
+                             * mode, 0 in compact mode */
     size_t low;             /* a pop that leaves this many or fewer (and some
                              * outside the array) calls low_water (MODES) */
+    size_t retry;           /* a switch failed: the pushes (up) or pops (down)
+                             * beyond the threshold before it is tried again */
     uint64_t switches;      /* mode switches made */
     sim_time last;          /* time of the last popped event (the clock) */
     sim_time piv;           /* the radix pivot: buckets hold times > piv, by the
@@ -2173,8 +2177,9 @@ static int to_compact(evq *q)
     q->sw = sw;
     q->sok = ok;
     retire(q, WHOLE);
-    q->up = 0; /* every push of the radix heap goes by push_radix_rare */
+    q->up = 0; /* every push of the radix heap goes by push_radix */
     q->low = q->down_at > SMALL_LOW ? q->down_at : SMALL_LOW;
+    q->retry = 0;
     q->switches++;
     return 0;
 }
@@ -2252,27 +2257,34 @@ static int to_whole(evq *q, int keep)
     q->cm = 0;
     q->up = q->up_at ? q->up_at - 1 : 0;
     q->low = SMALL_LOW;
+    q->retry = 0;
     q->switches++;
     return 0;
 }
 
-/* MODES: a whole-mode push left q->up events pending: records from now on,
- * or, when that needs memory that cannot be had, whole events until half as
- * many again are pending. */
+/* MODES: a whole-mode push left q->up events pending or more: records
+ * from now on, or, when that needs memory that cannot be had, whole events
+ * for half as many such pushes (a failed try costs O(n) too). */
 static COLD void go_compact(evq *q)
 {
-    if (to_compact(q))
-        q->up = q->n + q->n / 2;
+    if (q->retry)
+        q->retry--;
+    else if (to_compact(q))
+        q->retry = q->n / 2;
 }
 
 /* A pop left q->low events or fewer, some outside the array: in compact
  * mode at down_at or fewer, whole events (when memory for them cannot be
- * had, again at half as many); then, at SMALL_LOW or fewer, every event
- * into the array (in either mode). */
+ * had, again after half as many such pops); then, at SMALL_LOW or fewer,
+ * every event into the array (in either mode). */
 static COLD void low_water(evq *q)
 {
-    if (q->cm && q->n <= q->down_at && to_whole(q, 0))
-        q->low = q->n / 2 > SMALL_LOW ? q->n / 2 : SMALL_LOW;
+    if (q->cm && q->n <= q->down_at) {
+        if (q->retry)
+            q->retry--;
+        else if (to_whole(q, 0))
+            q->retry = q->n / 2;
+    }
     if (q->n <= SMALL_LOW && q->n > q->sn)
         to_small(q);
 }
@@ -2336,6 +2348,7 @@ void evq_clear(evq *q)
     q->cap = SMALL_CAP;
     q->up = q->up_at ? q->up_at - 1 : 0;
     q->low = SMALL_LOW;
+    q->retry = 0;
 }
 
 int evq_set_modes(evq *q, size_t up_at, size_t down_at)
@@ -2344,6 +2357,7 @@ int evq_set_modes(evq *q, size_t up_at, size_t down_at)
         return SIM_EINVAL; /* no hysteresis: a switch at every push and pop */
     q->up_at = up_at;
     q->down_at = down_at;
+    q->retry = 0;
     if (q->cm) {
         q->low = down_at > SMALL_LOW ? down_at : SMALL_LOW;
         return 0;
