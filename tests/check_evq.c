@@ -8,7 +8,8 @@
  * records' window and escapes (those tests set compact mode at any size,
  * evq_set_modes(q, 0, 0)); evq_set_modes' arguments, mode switches whose
  * memory cannot be had at each of their allocations (up at once by
- * evq_set_modes, down with the next window's events), and records' memory
+ * evq_set_modes, down with the next window's events) and that are tried
+ * again while the queue stays beyond the threshold, and records' memory
  * kept by evq_clear for the next switch. Stress: a differential model against the
  * reference heap that mixes every scale of time, payload and population,
  * with and without allocation failures, at the default mode thresholds and
