@@ -9,13 +9,17 @@
  * stated in: CPU on one core, which a loaded machine does not inflate as
  * much as wall time), the events
  * handled, events/s, requests and output tokens served, and tokens/s of
- * simulation. The trace is found like a scenario's: MEMFAB_TRACE_PATH (which
+ * simulation; under it, the run's TTFT and TPOT percentiles (caught from
+ * the metrics it reports at its end) and hit ratio, so that two models of
+ * one scenario can be compared in cost and in results (issue 18, target
+ * 1: fluid flows against chunks). The trace is found like a scenario's: MEMFAB_TRACE_PATH (which
  * `make bench` points at the directory `make test` uses), then the trace
  * cache that `memfab trace fetch` fills.
  */
 #include "tools/bench_replay.h"
 #include "tools/run.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +50,29 @@ static double clock_s(clockid_t clock)
     struct timespec ts;
     clock_gettime(clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The workload's percentiles, caught from the metrics a run reports at its
+ * end (NAN when it reports none). */
+typedef struct replay_pcts {
+    double ttft_p50, ttft_p99, tpot_p50, tpot_p99;
+} replay_pcts;
+
+static int catch_metric(void *ctx, const char *scope, const char *name, double value,
+                        const char *unit)
+{
+    replay_pcts *p = ctx;
+    (void)unit;
+    if (strcmp(scope, "workload") != 0)
+        return 0;
+    double *slot = !strcmp(name, "ttft_p50")   ? &p->ttft_p50
+                   : !strcmp(name, "ttft_p99") ? &p->ttft_p99
+                   : !strcmp(name, "tpot_p50") ? &p->tpot_p50
+                   : !strcmp(name, "tpot_p99") ? &p->tpot_p99
+                                               : NULL;
+    if (slot)
+        *slot = value;
+    return 0;
 }
 
 int bench_replay(int argc, char **argv)
@@ -96,6 +123,10 @@ int bench_replay(int argc, char **argv)
                 return 2;
             }
         sim *s = sim_create();
+        replay_pcts pct = {NAN, NAN, NAN, NAN};
+        sim_sink sink = {.ctx = &pct, .metric = catch_metric};
+        if (s)
+            sim_set_sink(s, &sink);
         double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         int rc = s ? run_build(s, doc, &err) : SIM_ENOMEM;
         if (rc && err.code == SIM_ESCENARIO && strstr(err.msg, "not found")) {
@@ -127,10 +158,12 @@ int bench_replay(int argc, char **argv)
                t ? (unsigned long long)t->output_tokens : 0ULL, sim_time_to_s(sim_now(s)));
         if (t && k == 0)
             printf("  ttft_mean %.3f s  e2e_mean %.3f s  prefix hit (blocks) %.3f  "
-                   "preemptions %llu  rejected %llu\n",
+                   "preemptions %llu  rejected %llu\n"
+                   "  ttft p50 / p99 %.4f / %.4f s  tpot p50 / p99 %.3f / %.3f ms\n",
                    t->ttft_mean, t->e2e_mean,
                    t->prompt_blocks ? (double)t->hit_blocks / t->prompt_blocks : 0,
-                   (unsigned long long)t->preemptions, (unsigned long long)t->rejected);
+                   (unsigned long long)t->preemptions, (unsigned long long)t->rejected,
+                   pct.ttft_p50, pct.ttft_p99, 1e3 * pct.tpot_p50, 1e3 * pct.tpot_p99);
         sim_destroy(s);
         scn_free(doc);
     }
