@@ -237,6 +237,48 @@ START_TEST(scoped_plugin_router_equals_builtin)
 }
 END_TEST
 
+/* The value of one metric of run 1, a real. */
+static double metric(sqlite3 *db, const char *scope, const char *name)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT value FROM metrics WHERE run_id=1 AND scope='%s' AND name='%s'", scope, name);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_msg(sqlite3_step(st) == SQLITE_ROW, "no metric %s/%s", scope, name);
+    double v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* `memfab bench replay` simulates what `memfab run` does (results
+ * discarded) and prints the run's percentiles under its line, which is how
+ * make bench compares target 1's fluid and chunk runs in results: on
+ * scale.yaml (500 requests) its events, requests and TTFT / TPOT p50 and
+ * p99 must be the database's, to the digits it prints. */
+START_TEST(bench_replay_prints_the_runs_figures)
+{
+    char out[8192], db[512], want[256];
+    snprintf(db, sizeof db, "%s/bench.db", tmpdir);
+    const char *set = "--set workload.synthetic.requests=500";
+    int rc = sh(out, sizeof out, "%s run -q %s/scenarios/scale.yaml -o %s %s", bin, src, db, set);
+    ck_assert_msg(rc == 0, "%s", out);
+    rc = sh(out, sizeof out, "%s bench replay --scenario %s/scenarios/scale.yaml %s", bin, src, set);
+    ck_assert_msg(rc == 0, "%s", out);
+    sqlite3 *h;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    snprintf(want, sizeof want, " %12.0f ", metric(h, "run", "events"));
+    ck_assert_msg(strstr(out, want), "events '%s' not in:\n%s", want, out);
+    snprintf(want, sizeof want, " %10.0f ", metric(h, "workload", "completed"));
+    ck_assert_msg(strstr(out, want), "requests '%s' not in:\n%s", want, out);
+    snprintf(want, sizeof want, "ttft p50 / p99 %.4f / %.4f s  tpot p50 / p99 %.3f / %.3f ms",
+             metric(h, "workload", "ttft_p50"), metric(h, "workload", "ttft_p99"),
+             1e3 * metric(h, "workload", "tpot_p50"), 1e3 * metric(h, "workload", "tpot_p99"));
+    ck_assert_msg(strstr(out, want), "'%s' not in:\n%s", want, out);
+    sqlite3_close(h);
+}
+END_TEST
+
 /* Run `memfab run SCENARIO --set SET -o DB -q` in a child; its exit status,
  * and its peak resident set in *maxrss_kb (getrusage of that child). */
 static int run_child(const char *scenario, const char *set, const char *db, long *maxrss_kb)
@@ -518,6 +560,7 @@ static Suite *e2e_suite(void)
     tcase_add_test(core, fabric_section_equals_component);
     tcase_add_test(core, huge_kv_tier_bounded_rss);
     tcase_add_test(core, scoped_plugin_router_equals_builtin);
+    tcase_add_test(core, bench_replay_prints_the_runs_figures);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("Errors");
     tcase_set_timeout(errors, 60);
