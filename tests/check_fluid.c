@@ -583,8 +583,9 @@ START_TEST(mooncake_kv_fabric_within_chunk_model)
     snprintf(file, sizeof file, "%s/scenarios/routing-policies.yaml", src ? src : ".");
 #ifdef UNDER_ASAN
     /* Under ASan, which looks for memory errors in the same code, the first
-     * 10 minutes of the hour (three replays of the hour took five minutes
-     * of CI there); `make test` compares the whole hour. On that window the
+     * 10 minutes of the hour (the three replays of the hour ran for more
+     * than 3 minutes there on the development machine, against 31 s for
+     * the window); `make test` compares the whole hour. On that window the
      * fluid model is within 1% of the chunk model in every figure below. */
 #define MC_STOP "stop=600 s",
     fprintf(stderr, "check_fluid: under AddressSanitizer the first 600 s of the Mooncake hour "
