@@ -20,6 +20,7 @@
 #include "models/serving/serving.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
+#include "tests/check_main.h"
 
 #define CAPTURE_MAX 4096
 
@@ -210,12 +211,12 @@ static inline int capture_run(capture *cap, const char *text, const capture_opts
 
 /* `memfab check` (the binary bin) on `text` written to a temporary file,
  * removed after: the exit status (-1: not a normal exit), with the file's
- * path in path (64 bytes) and the output (stdout and stderr) in out
+ * path in path (256 bytes) and the output (stdout and stderr) in out
  * (outlen bytes). */
-static inline int capture_cli_check(const char *bin, const char *text, char path[64], char *out,
+static inline int capture_cli_check(const char *bin, const char *text, char path[256], char *out,
                                     size_t outlen)
 {
-    snprintf(path, 64, "/tmp/memfab-check-XXXXXX.yaml");
+    snprintf(path, 256, "%s/memfab-check-XXXXXX.yaml", test_tmpdir());
     int fd = mkstemps(path, 5);
     ck_assert_int_ge(fd, 0);
     FILE *f = fdopen(fd, "w");

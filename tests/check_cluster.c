@@ -591,7 +591,7 @@ START_TEST(cli_exit_status)
     const char *bin = getenv("MEMFAB_BIN");
     if (!bin)
         return; /* run outside make test */
-    char path[64], out[2048];
+    char path[256], out[2048];
     ck_assert_int_eq(capture_cli_check(bin, bad[5].text, path, out, sizeof out), 2);
     char want[600];
     snprintf(want, sizeof want, "%s:11:15: error:", path);

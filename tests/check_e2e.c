@@ -29,7 +29,7 @@ static void setup(void)
     bin = getenv("MEMFAB_BIN");
     src = getenv("MEMFAB_SRC");
     ck_assert_msg(bin && src, "MEMFAB_BIN and MEMFAB_SRC must be set (run through make test)");
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/memfab-e2e-XXXXXX");
+    snprintf(tmpdir, sizeof tmpdir, "%s/memfab-e2e-XXXXXX", test_tmpdir());
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 

@@ -854,7 +854,7 @@ START_TEST(unknown_preset_cli)
     const char *bin = getenv("MEMFAB_BIN");
     if (!bin)
         return; /* run outside make test */
-    char text[512], path[64], out[2048];
+    char text[512], path[256], out[2048];
     snprintf(text, sizeof text, "name: bad\ncomponents:\n  - {name: host, type: cpu}\n  - %s\n",
              bad_preset[0].entry);
     ck_assert_int_eq(capture_cli_check(bin, text, path, out, sizeof out), 2);

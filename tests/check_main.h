@@ -5,7 +5,8 @@
  * libcheck's own example does (doc/example/tests/check_money.c); and
  * UNDER_ASAN, defined when the suite is built with AddressSanitizer (gcc
  * or clang), for suites that replay less there: ASan looks for memory
- * errors, which a shorter replay of the same code finds as well.
+ * errors, which a shorter replay of the same code finds as well; and
+ * test_tmpdir, where suites put their temporary files.
  * Header-only: each test program includes it once.
  */
 #ifndef MEMFAB_TESTS_CHECK_MAIN_H
@@ -13,6 +14,14 @@
 
 #include <check.h>
 #include <stdlib.h>
+
+/* The directory for a suite's temporary files: $TMPDIR when it is set,
+ * else /tmp. */
+static inline const char *test_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1

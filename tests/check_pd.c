@@ -666,7 +666,8 @@ START_TEST(error_cli_exit_2)
     const char *bin = getenv("MEMFAB_BIN");
     if (!bin)
         return;
-    char path[] = "/tmp/memfab-pd-XXXXXX";
+    char path[512];
+    snprintf(path, sizeof path, "%s/memfab-pd-XXXXXX", test_tmpdir());
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     FILE *f = fdopen(fd, "w");

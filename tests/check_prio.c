@@ -103,7 +103,8 @@ static void write_trace(const char *lines)
 static void setup(void)
 {
     R = calloc(1, sizeof *R);
-    snprintf(trace_path, sizeof trace_path, "/tmp/memfab-prio-%d.trace", (int)getpid());
+    snprintf(trace_path, sizeof trace_path, "%s/memfab-prio-%d.trace", test_tmpdir(),
+             (int)getpid());
 }
 
 static void teardown(void)

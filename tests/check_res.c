@@ -62,8 +62,9 @@ static void remove_db(const char *p)
 static void setup(void)
 {
     static int n;
-    snprintf(path_a, sizeof path_a, "/tmp/check_res.%ld.%d.a.db", (long)getpid(), n);
-    snprintf(path_b, sizeof path_b, "/tmp/check_res.%ld.%d.b.db", (long)getpid(), n++);
+    snprintf(path_a, sizeof path_a, "%s/check_res.%ld.%d.a.db", test_tmpdir(), (long)getpid(), n);
+    snprintf(path_b, sizeof path_b, "%s/check_res.%ld.%d.b.db", test_tmpdir(), (long)getpid(),
+             n++);
     remove_db(path_a);
     remove_db(path_b);
 }

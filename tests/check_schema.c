@@ -294,9 +294,10 @@ START_TEST(cli_rejects_typos)
 {
     const char *bin = getenv("MEMFAB_BIN");
     ck_assert_msg(bin, "MEMFAB_BIN must be set (run through make test)");
-    char dir[] = "/tmp/memfab-schema-XXXXXX";
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/memfab-schema-XXXXXX", test_tmpdir());
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    char path[256];
+    char path[300];
     snprintf(path, sizeof path, "%s/t.yaml", dir);
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);

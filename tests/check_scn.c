@@ -31,7 +31,7 @@
 static scn_doc *doc;
 static sim_err err;
 static size_t mem_before;
-static char tmpdir[64];
+static char tmpdir[256];
 static char made[16][256]; /* files and directories to remove, in creation order */
 static int nmade;
 
@@ -59,14 +59,14 @@ static void teardown(void)
 
 static void make_tmpdir(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/check_scn.XXXXXX");
+    snprintf(tmpdir, sizeof tmpdir, "%s/check_scn.XXXXXX", test_tmpdir());
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
 /* tmpdir/rel, as a static buffer rotated among four. */
 static const char *tpath(const char *rel)
 {
-    static char buf[4][256];
+    static char buf[4][512];
     static int k;
     k = (k + 1) % 4;
     snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, rel);

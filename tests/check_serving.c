@@ -554,7 +554,8 @@ END_TEST
  * synthetic generator's block_tokens. */
 START_TEST(error_block_tokens_do_not_divide)
 {
-    char dir[] = "/tmp/check_serving.XXXXXX", path[64], text[512];
+    char dir[256], path[300], text[800];
+    snprintf(dir, sizeof dir, "%s/check_serving.XXXXXX", test_tmpdir());
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/bt.trace", dir);
     FILE *f = fopen(path, "w");

@@ -492,11 +492,11 @@ START_TEST(error_cli_exit_2)
     const char *bin = getenv("MEMFAB_BIN");
     if (!bin || !*bin)
         return; /* run by make test-only, which sets it */
-    char text[4096], path[64], out[1024];
+    char text[4096], path[256], out[1024];
     snic_text(text, sizeof text, "", "", "", ", semantic_routing: true, table_entries: 0", x_one);
     int st = capture_cli_check(bin, text, path, out, sizeof out);
     ck_assert_msg(st == 2, "exit %d: %s", st, out);
-    char want[128];
+    char want[300];
     snprintf(want, sizeof want, "%s:12:", path);
     ck_assert_msg(strstr(out, want) && strstr(out, "table_entries"), "stderr: %s", out);
 }

@@ -77,7 +77,7 @@ static int run(const char *file, const char *text, sim_err *err)
 static void setup(void)
 {
     R = calloc(1, sizeof *R);
-    snprintf(dir, sizeof dir, "/tmp/memfab-steptable-XXXXXX");
+    snprintf(dir, sizeof dir, "%s/memfab-steptable-XXXXXX", test_tmpdir());
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 

@@ -106,7 +106,8 @@ static int run_text(const char *text, sim_err *err)
  * output tokens each. */
 static void write_trace(void)
 {
-    snprintf(trace_path, sizeof trace_path, "/tmp/memfab-swapspec-%d.trace", (int)getpid());
+    snprintf(trace_path, sizeof trace_path, "%s/memfab-swapspec-%d.trace", test_tmpdir(),
+             (int)getpid());
     FILE *f = fopen(trace_path, "w");
     ck_assert(f);
     fprintf(f, "# memfab-trace v1 block_tokens=16\n0 0 1 160 150");

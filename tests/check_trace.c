@@ -32,7 +32,7 @@ static int tmpcount;
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/check_trace.XXXXXX");
+    snprintf(tmpdir, sizeof tmpdir, "%s/check_trace.XXXXXX", test_tmpdir());
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     tmpcount = 0;
 }

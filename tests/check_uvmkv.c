@@ -306,7 +306,8 @@ static pf_run pf_measure(const char *path, int gen, int lanes, int lookahead, in
  *   migration of each block are serialised behind its fault batches. */
 START_TEST(prefetch_hides_stall)
 {
-    char path[] = "/tmp/memfab-uvmkv-pf-XXXXXX";
+    char path[256];
+    snprintf(path, sizeof path, "%s/memfab-uvmkv-pf-XXXXXX", test_tmpdir());
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     close(fd);
@@ -367,7 +368,8 @@ END_TEST
  * (the prefetch never stalls). */
 START_TEST(evict_ahead_removes_writeback)
 {
-    char path[] = "/tmp/memfab-uvmkv-ea-XXXXXX";
+    char path[256];
+    snprintf(path, sizeof path, "%s/memfab-uvmkv-ea-XXXXXX", test_tmpdir());
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     close(fd);
@@ -456,13 +458,14 @@ START_TEST(error_cli_exit_2)
     scenario(text, sizeof text, 1, "8 MiB", "32 MiB", wl1, "");
     char *p = strstr(text, "managed: kvum");
     memcpy(p, "managed: kvux", 13);
-    char path[] = "/tmp/memfab-uvmkv-XXXXXX";
+    char path[256];
+    snprintf(path, sizeof path, "%s/memfab-uvmkv-XXXXXX", test_tmpdir());
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     FILE *f = fdopen(fd, "w");
     fputs(text, f);
     fclose(f);
-    char cmd[2048];
+    char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s' run '%s' -o '%s.db' 2>&1 | grep -q '%s:8:'; r=$?; "
              "'%s' run '%s' -o '%s.db' >/dev/null 2>&1; echo $? $r; rm -f '%s.db'", bin, path,
              path, path, bin, path, path, path);

@@ -20,6 +20,7 @@
 #include "models/serving/serving.h"
 #include "sim/scn.h"
 #include "sim/sim.h"
+#include "tests/check_main.h"
 
 /* Called with the simulator: `before_finish` after the run and before
  * sim_finish (components still hold their run state), `after_finish`
@@ -81,12 +82,12 @@ static __attribute__((unused)) sim_time sfx_decode_ps(double n)
     return (sim_time)llround(fmax(flops / sfx_F, bytes / sfx_BW) * 1e12);
 }
 
-/* Write the trace `header` line and `rows` to /tmp/memfab-NAME-PID.trace,
+/* Write the trace `header` line and `rows` to TMPDIR/memfab-NAME-PID.trace,
  * whose path goes to path (len bytes); the caller unlinks it. */
 static __attribute__((unused)) void sfx_write_trace(char *path, size_t len, const char *name,
                                                     const char *header, const char *rows)
 {
-    snprintf(path, len, "/tmp/memfab-%s-%d.trace", name, (int)getpid());
+    snprintf(path, len, "%s/memfab-%s-%d.trace", test_tmpdir(), name, (int)getpid());
     FILE *f = fopen(path, "w");
     ck_assert(f);
     fprintf(f, "%s\n%s", header, rows);

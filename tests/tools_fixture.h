@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "results/res.h"
+#include "tests/check_main.h"
 
 static char fx_dir[256];
 static const char *fx_bin, *fx_src;
@@ -27,7 +28,7 @@ static void fx_setup(void)
     fx_bin = getenv("MEMFAB_BIN");
     fx_src = getenv("MEMFAB_SRC");
     ck_assert_msg(fx_bin && fx_src, "MEMFAB_BIN and MEMFAB_SRC must be set (run through make test)");
-    snprintf(fx_dir, sizeof fx_dir, "/tmp/memfab-tools-XXXXXX");
+    snprintf(fx_dir, sizeof fx_dir, "%s/memfab-tools-XXXXXX", test_tmpdir());
     ck_assert_ptr_nonnull(mkdtemp(fx_dir));
 }
 
